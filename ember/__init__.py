@@ -1,0 +1,28 @@
+"""ember: a deep-learning framework on NumPy whose public API is PyTorch's."""
+__version__ = "0.1.0"
+__ember__ = True  # lets ember stand in for torch (see _backend.namespace)
+
+from . import _backend
+from ._backend import device, dtype, get_default_dtype, set_default_dtype  # noqa: F401
+from ._tensor import Size, Tensor  # noqa: F401
+from . import autograd  # noqa: F401
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: F401
+from . import ops as _ops  # noqa: F401
+from .ops import convert as _convert, creation as _creation, elementwise as _elementwise
+from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
+from . import cuda  # noqa: F401
+
+
+def _export(module):
+    g = globals()
+    for name in module.__all__:
+        g[name] = getattr(module, name)
+
+
+for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg):
+    _export(_m)
+
+# torch's dtype names: ember.float32, ember.long, ember.bool, ...
+globals().update(_backend.ALIASES)
+del _m

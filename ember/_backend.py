@@ -1,0 +1,204 @@
+"""dtypes, devices, and the array module that serves each device.
+
+This is the only module that knows about numpy versus cupy; ops ask it for
+``xp`` and never import an array library themselves.
+"""
+import sys
+
+import numpy as np
+
+
+def namespace():
+    """Return 'torch' when ember stands in for torch (the alias), else 'ember'."""
+    torch = sys.modules.get("torch")
+    if torch is not None and getattr(torch, "__ember__", False):
+        return "torch"
+    return "ember"
+
+
+class dtype:
+    """A tensor element type with torch's name."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_category")
+
+    def __init__(self, name, np_dtype, category):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self._category = category  # 0 bool, 1 integer, 2 floating
+        self.is_floating_point = category == 2
+        self.is_complex = False
+        self.is_signed = name not in ("uint8", "bool")
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self):
+        return f"{namespace()}.{self.name}"
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    def to_real(self):
+        return self
+
+    @property
+    def is_bool(self):
+        return self._category == 0
+
+
+def _dtype_by_name(name):
+    return _BY_NAME[name]
+
+
+bool_ = dtype("bool", np.bool_, 0)
+uint8 = dtype("uint8", np.uint8, 1)
+int8 = dtype("int8", np.int8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
+int64 = dtype("int64", np.int64, 1)
+float16 = dtype("float16", np.float16, 2)
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+
+ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+_BY_NAME = {d.name: d for d in ALL_DTYPES}
+# torch's aliases, as attributes of the top-level package
+ALIASES = {
+    "bool": bool_, "uint8": uint8, "int8": int8, "int16": int16, "short": int16,
+    "int32": int32, "int": int32, "int64": int64, "long": int64,
+    "float16": float16, "half": float16, "float32": float32, "float": float32,
+    "float64": float64, "double": float64,
+}
+FROM_NUMPY = {d.np: d for d in ALL_DTYPES}
+# Tensor.type() strings
+TYPE_NAMES = {
+    float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", int64: "LongTensor",
+    int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor",
+}
+
+_default_float = [float32]
+
+
+def get_default_dtype():
+    """Return the default floating point dtype (float32 unless changed)."""
+    return _default_float[0]
+
+
+def set_default_dtype(d):
+    """Set the default floating point dtype, as torch.set_default_dtype."""
+    d = as_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_float[0] = d
+
+
+def as_dtype(d):
+    """Turn an ember dtype, numpy dtype, python type or name into an ember dtype."""
+    if type(d) is dtype:
+        return d
+    if d is float:
+        return _default_float[0]
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if isinstance(d, str):
+        name = d[6:] if d.startswith("torch.") else d[6:] if d.startswith("ember.") else d
+        if name in ALIASES:
+            return ALIASES[name]
+        raise TypeError(f"unknown dtype {d!r}; expected one of {', '.join(sorted(ALIASES))}")
+    try:
+        return FROM_NUMPY[np.dtype(d)]
+    except (TypeError, KeyError):
+        raise TypeError(
+            f"unsupported dtype {d!r}: ember supports {', '.join(x.name for x in ALL_DTYPES)}") from None
+
+
+def dtype_of(array):
+    """The ember dtype of an array."""
+    try:
+        return FROM_NUMPY[array.dtype]
+    except KeyError:
+        raise TypeError(f"can't convert an array of dtype {array.dtype}: ember supports "
+                        f"{', '.join(x.name for x in ALL_DTYPES)}") from None
+
+
+def promote_types(a, b):
+    """torch.promote_types: integers never outrank floats, floats keep their width."""
+    if a is b:
+        return a
+    ca, cb = a._category, b._category
+    if ca != cb:
+        return a if ca > cb else b
+    if ca == 2:
+        return a if a.itemsize >= b.itemsize else b
+    return FROM_NUMPY[np.promote_types(a.np, b.np)]
+
+
+class device:
+    """A device: 'cpu', 'cuda' or 'cuda:N'."""
+
+    __slots__ = ("type", "index")
+
+    def __new__(cls, type_or_str="cpu", index=None):
+        if isinstance(type_or_str, device):
+            return type_or_str
+        if isinstance(type_or_str, int) and index is None:
+            type_or_str, index = "cuda", type_or_str
+        text = str(type_or_str)
+        kind, sep, num = text.partition(":")
+        if kind not in ("cpu", "cuda", "meta") or (sep and not num.isdigit()):
+            raise RuntimeError(
+                f"Expected one of cpu, cuda, meta device type at start of device string: {text}")
+        if sep:
+            if index is not None:
+                raise RuntimeError(f"device string {text!r} already has an index; don't pass index={index}")
+            index = int(num)
+        if kind == "cpu" and index is None and not sep and _CPU is not None:
+            return _CPU
+        self = object.__new__(cls)
+        self.type = kind
+        self.index = index
+        return self
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except RuntimeError:
+                return False
+        return isinstance(other, device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+_CPU = None
+_CPU = device("cpu")
+CPU = _CPU
+
+
+def as_device(d):
+    """Turn a device, string or index into a device object."""
+    if d is None or d is _CPU:
+        return _CPU
+    if type(d) is device:
+        return d
+    return device(d)
+
+
+def array_module(dev):
+    """numpy for the CPU, cupy for CUDA (imported only when asked for)."""
+    if dev.type == "cpu":
+        return np
+    from . import cuda
+    return cuda._cupy()

@@ -1,0 +1,431 @@
+"""Tensor: an array plus autograd metadata.
+
+Operators and most methods are attached by the op modules in ``ember/ops``;
+this file holds the state, the autograd entry points and conversions.
+"""
+import numpy as np
+
+from . import _backend as B
+from .autograd import graph
+
+_ndarray = np.ndarray
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as torch.Size([...])."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"{B.namespace()}.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def __getitem__(self, item):
+        out = tuple.__getitem__(self, item)
+        return Size(out) if isinstance(item, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))
+
+    def numel(self):
+        """The number of elements a tensor of this size holds."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+class Tensor:
+    """A multi-dimensional array that can record operations for autograd."""
+
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_accumulator",
+                 "_hooks", "_retains_grad", "_base", "__weakref__", "__dict__")
+
+    def __new__(cls, *args, **kwargs):
+        self = object.__new__(cls)
+        if cls is not Tensor and not args:
+            return self  # subclasses (Parameter) initialise themselves
+        self._init(_tensor_ctor_data(args, kwargs.get("device")), False)
+        return self
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def _init(self, data, requires_grad):
+        self._data = data
+        self._requires_grad = requires_grad
+        self.grad = None
+        self.grad_fn = None
+        self._vc = [0]
+        self._accumulator = None
+        self._hooks = None
+        self._retains_grad = False
+        self._base = None
+
+    # ---- metadata ---------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        """The shape as an ember.Size, or one dimension's length."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_dim(dim, self._data.ndim, "size")]
+
+    def dim(self):
+        """The number of dimensions."""
+        return self._data.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def numel(self):
+        """The number of elements."""
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self):
+        """Bytes per element."""
+        return self._data.itemsize
+
+    @property
+    def dtype(self):
+        return B.FROM_NUMPY[self._data.dtype]
+
+    @property
+    def device(self):
+        data = self._data
+        if type(data) is _ndarray:
+            return B.CPU
+        return getattr(data, "_ember_device", None) or B.device("cuda", data.device.id)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    def get_device(self):
+        """-1 on the CPU, else the CUDA device index."""
+        d = self.device
+        return -1 if d.type == "cpu" else d.index
+
+    def is_contiguous(self, memory_format=None):
+        """True when the elements are laid out densely in row-major order."""
+        return bool(self._data.flags.c_contiguous)
+
+    def stride(self, dim=None):
+        """Strides in elements, as torch reports them."""
+        item = self._data.itemsize
+        strides = tuple(s // item for s in self._data.strides)
+        if self._data.size <= 1 or 0 in self._data.shape:
+            strides = _contiguous_strides(self._data.shape)
+        return strides if dim is None else strides[_dim(dim, self._data.ndim, "stride")]
+
+    def data_ptr(self):
+        """Address of the first element."""
+        return self._data.__array_interface__["data"][0]
+
+    def is_floating_point(self):
+        """True for float16/32/64 tensors."""
+        return self._data.dtype.kind == "f"
+
+    def is_complex(self):
+        return False
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def _version(self):
+        return self._vc[0]
+
+    @property
+    def output_nr(self):
+        fn = self.grad_fn
+        return 0 if fn is None or fn._n_outputs == 1 else fn._output_nrs[id(self)]
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set requires_grad in place (leaves only) and return self."""
+        if self.grad_fn is not None:
+            if requires_grad:
+                return self
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only Tensors of floating point and complex dtype can require gradients "
+                f"(got {self.dtype}); convert first, e.g. x.float().requires_grad_()")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def data(self):
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be a Tensor, not {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def T(self):
+        return self.permute(*range(self._data.ndim - 1, -1, -1))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    # ---- autograd ---------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Compute the gradient of this tensor w.r.t. graph leaves."""
+        from .autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def detach(self):
+        """A tensor sharing storage with this one, cut from the graph."""
+        out = _wrap(self._data)
+        out._vc = self._vc
+        return out
+
+    def detach_(self):
+        """Cut this tensor from the graph in place."""
+        if self._base is not None and self._base.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def register_hook(self, hook):
+        """Call hook(grad) when this tensor's gradient is computed; it may return a replacement."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            hooks = graph._pre_hooks.setdefault(self.grad_fn, [])
+        hooks.append(hook)
+        return graph._RemovableHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep .grad for this non-leaf tensor after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        import weakref
+        ref = weakref.ref(self)
+
+        def keep(grad):
+            t = ref()
+            if t is not None:
+                if t.grad is None:
+                    t.grad = _wrap(grad._data.copy())
+                else:
+                    t.grad = _wrap(t.grad._data + grad._data)
+        graph._pre_hooks.setdefault(self.grad_fn, []).append(keep)
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    # ---- conversion to Python / NumPy ------------------------------------
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar; "
+                "item() needs exactly one element (index or reduce first)")
+        return self._data.item() if type(self._data) is _ndarray else self._data.ravel()[0].item()
+
+    def tolist(self):
+        """The elements as (nested) Python lists."""
+        return _host(self._data).tolist()
+
+    def numpy(self, force=False):
+        """The tensor as a NumPy array sharing its memory."""
+        if self._requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead.")
+        if type(self._data) is not _ndarray:
+            if force:
+                return _host(self._data)
+            raise TypeError(
+                f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                "copy the tensor to host memory first.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = _host(self._data)
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous "
+                f"(shape {list(self._data.shape)}); use .any() or .all()")
+        return bool(self._data.item() if type(self._data) is _ndarray else self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self, *, tensor_contents=None):
+        from ._tensor_str import _str
+        return _str(self, tensor_contents=tensor_contents)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, proto):
+        return (_rebuild, (_host(self._data), self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment. If you were attempting to deepcopy a module, this may be "
+                "because of a torch.nn.utils.weight_norm usage, see "
+                "https://github.com/pytorch/pytorch/pull/103001")
+        if id(self) in memo:
+            return memo[id(self)]
+        out = type(self).__new__(type(self))
+        Tensor._init(out, self._data.copy(), self._requires_grad)
+        if type(self) is not Tensor:
+            out.__dict__.update(self.__dict__)
+        if self.grad is not None:
+            out.grad = self.grad.__deepcopy__(memo)
+        memo[id(self)] = out
+        return out
+
+    def type(self, dtype=None, non_blocking=False):
+        """Without argument, the type string ('torch.FloatTensor'); else a cast."""
+        if dtype is None:
+            prefix = B.namespace()
+            name = B.TYPE_NAMES[self.dtype]
+            if self.device.type == "cuda":
+                return f"{prefix}.cuda.{name}"
+            return f"{prefix}.{name}"
+        if isinstance(dtype, str):
+            name = dtype.rsplit(".", 1)[-1]
+            for d, n in B.TYPE_NAMES.items():
+                if n == name:
+                    return self.to(d)
+        return self.to(dtype)
+
+    def _bump(self):
+        self._vc[0] += 1
+
+
+def _rebuild(array, requires_grad):
+    t = _wrap(array)
+    t._requires_grad = requires_grad
+    return t
+
+
+def _host(array):
+    if type(array) is _ndarray:
+        return array
+    get = getattr(array, "get", None)
+    return get() if get is not None else np.asarray(array)
+
+
+def _contiguous_strides(shape):
+    strides = []
+    acc = 1
+    for s in reversed(shape):
+        strides.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(strides))
+
+
+def _dim(dim, ndim, op="op"):
+    """Wrap a possibly negative dimension, with torch's IndexError when out of range."""
+    n = ndim if ndim > 0 else 1
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+_new = object.__new__
+
+
+def _wrap(array, requires_grad=False, grad_fn=None):
+    """A Tensor over an existing array, without copying; the hot-path constructor."""
+    t = _new(Tensor)
+    t._data = array
+    t._requires_grad = requires_grad
+    t.grad = None
+    t.grad_fn = grad_fn
+    t._vc = [0]
+    t._accumulator = None
+    t._hooks = None
+    t._retains_grad = False
+    t._base = None
+    return t
+
+
+def _tensor_ctor_data(args, device):
+    """torch.Tensor(*sizes) gives uninitialised float; torch.Tensor(data) converts data."""
+    dtype = B.get_default_dtype().np
+    if len(args) == 1 and not isinstance(args[0], int):
+        arg = args[0]
+        if isinstance(arg, Tensor):
+            return arg._data
+        return np.array(arg, dtype=dtype)
+    if all(isinstance(a, int) for a in args):
+        return np.empty(args, dtype=dtype)
+    raise TypeError(f"Tensor(): invalid arguments {args!r}; pass sizes as ints or a sequence of data")

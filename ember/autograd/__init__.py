@@ -1,0 +1,103 @@
+"""Automatic differentiation: backward, grad, grad modes and custom Functions."""
+import numpy as np
+
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
+                        set_grad_enabled)
+from .graph import Node, edge, run_backward
+from . import graph  # noqa: F401
+
+
+def _root_grads(tensors, grad_tensors, what):
+    grads = []
+    for i, t in enumerate(tensors):
+        g = grad_tensors[i] if grad_tensors is not None else None
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; {what} got a tensor of "
+                    f"shape {list(t.shape)}. Pass a gradient of that shape (e.g. "
+                    "out.backward(torch.ones_like(out))) or reduce it first (out.sum().backward()).")
+            if not t.is_floating_point():
+                raise RuntimeError(
+                    f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
+            grads.append(np.ones_like(t._data))
+        else:
+            gd = g._data if hasattr(g, "_data") else np.asarray(g, dtype=t._data.dtype)
+            if gd.shape != t._data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {list(gd.shape)} and "
+                    f"output[{i}] has a shape of {list(t._data.shape)}.")
+            grads.append(gd)
+    return grads
+
+
+def _as_seq(x):
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate gradients of tensors w.r.t. graph leaves into their .grad."""
+    if create_graph:
+        raise NotImplementedError("ember does not support create_graph=True (higher-order gradients) yet")
+    tensors = _as_seq(tensors)
+    grad_tensors = _as_seq(grad_tensors)
+    for t in tensors:
+        if not t._requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn. The tensor "
+                "was computed without autograd tracking: check requires_grad=True on the inputs and "
+                "that it wasn't computed under torch.no_grad() or from .detach()/.data.")
+    grads = _root_grads(tensors, grad_tensors, "backward()")
+    if inputs is not None:
+        inputs = _as_seq(inputs)
+        got = run_backward([edge(t) for t in tensors], grads, bool(retain_graph), [edge(t) for t in inputs])
+        for t, g in zip(inputs, got):
+            if g is not None:
+                if t.grad is None:
+                    from .._tensor import _wrap
+                    t.grad = _wrap(np.array(g, dtype=t._data.dtype))
+                else:
+                    t.grad._data += g
+        return
+    run_backward([edge(t) for t in tensors], grads, bool(retain_graph))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Return the gradients of outputs w.r.t. inputs without touching .grad."""
+    from .._tensor import _wrap
+    if create_graph:
+        raise NotImplementedError("ember does not support create_graph=True (higher-order gradients) yet")
+    single = not isinstance(inputs, (list, tuple))
+    outputs = _as_seq(outputs)
+    inputs = _as_seq(inputs)
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    for t in outputs:
+        if not t._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    grads = _root_grads(outputs, _as_seq(grad_outputs), "grad()")
+    got = run_backward([edge(t) for t in outputs], grads, bool(retain_graph), [edge(t) for t in inputs])
+    result = []
+    for t, g in zip(inputs, got):
+        if g is None:
+            if materialize_grads:
+                result.append(_wrap(np.zeros_like(t._data)))
+                continue
+            if not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior.")
+            result.append(None)
+        else:
+            result.append(_wrap(np.array(g, dtype=t._data.dtype)))
+    return tuple(result)
+
+
+from .function import Function, FunctionCtx  # noqa: E402,F401
+from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401

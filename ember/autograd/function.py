@@ -1,0 +1,113 @@
+"""autograd.Function: user-defined ops with their own forward and backward."""
+from .grad_mode import state
+from .graph import Node, edge
+
+
+class FunctionCtx:
+    """The ctx object passed to forward/backward: saved tensors and flags."""
+
+    def save_for_backward(self, *tensors):
+        """Keep tensors for backward (checked against in-place changes)."""
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self):
+        saved = getattr(self, "_saved", None)
+        if saved is None:
+            raise RuntimeError("Trying to backward through the graph a second time (saved tensors "
+                               "were freed); specify retain_graph=True.")
+        return saved
+
+    def mark_dirty(self, *tensors):
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_diff = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = value
+
+
+class _FunctionNode(Node, FunctionCtx):
+    __slots__ = ("_fn_cls", "_n_outputs", "_output_nrs", "_to_save", "_saved", "needs_input_grad",
+                 "_input_index", "__dict__", "_shapes", "_dtypes")
+
+    def name(self):
+        return self._fn_cls.__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<torch.autograd.function.{self.name()} object at {hex(id(self))}>"
+
+    def apply(self, grad):
+        import numpy as np
+        from .._tensor import _wrap
+        grads = grad if isinstance(grad, list) else [grad]
+        gts = tuple(_wrap(g if g is not None else np.zeros(s, dtype=d))
+                    for g, s, d in zip(grads, self._shapes, self._dtypes))
+        out = self._fn_cls.backward(self, *gts)
+        if not isinstance(out, tuple):
+            out = (out,)
+        res = []
+        for idx in self._input_index:
+            g = out[idx] if idx < len(out) else None
+            res.append(None if g is None else g._data)
+        return tuple(res)
+
+    def _release(self):
+        self._saved = None
+        self._saved_versions = None
+
+
+class _FunctionMeta(type):
+    pass
+
+
+class Function(metaclass=_FunctionMeta):
+    """Subclass with static forward(ctx, *args) and backward(ctx, *grads); call .apply(*args)."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward and, when inputs require grad, record the backward node."""
+        from .._tensor import Tensor
+        tensor_args = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
+        record = state.enabled and any(a._requires_grad for _, a in tensor_args)
+        node = _FunctionNode.__new__(_FunctionNode)
+        node._fn_cls = cls
+        node._to_save = ()
+        node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        prev = state.enabled
+        state.enabled = False
+        try:
+            outputs = cls.forward(node, *args, **kwargs)
+        finally:
+            state.enabled = prev
+        if not record:
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        node.next_functions = tuple(edge(a) for _, a in tensor_args)
+        node._input_index = tuple(i for i, _ in tensor_args)
+        node._saved = tuple(node._to_save)
+        node._saved_versions = tuple((t, t._vc[0]) for t in node._saved if isinstance(t, Tensor)) or \
+            ((outs[0], outs[0]._vc[0]),)
+        node._n_outputs = len(outs)
+        node._output_nrs = {}
+        node._shapes = tuple(o._data.shape for o in outs)
+        node._dtypes = tuple(o._data.dtype for o in outs)
+        non_diff = getattr(node, "_non_diff", set())
+        for i, o in enumerate(outs):
+            if isinstance(o, Tensor) and id(o) not in non_diff and o.is_floating_point():
+                if any(o is a for _, a in tensor_args):
+                    o = outs[i]
+                o.grad_fn = node
+                o._requires_grad = True
+                node._output_nrs[id(o)] = i
+        return outputs

@@ -1,0 +1,102 @@
+"""Grad modes: no_grad, enable_grad, set_grad_enabled, inference_mode."""
+import functools
+
+
+class _State:
+    __slots__ = ("enabled",)
+
+
+state = _State()
+state.enabled = True
+
+
+def is_grad_enabled():
+    """True when operations record the autograd graph."""
+    return state.enabled
+
+
+class _GradMode:
+    """A context manager that is also a decorator; subclasses choose the mode."""
+
+    mode = True
+
+    def __enter__(self):
+        self._prev = state.enabled
+        state.enabled = self.mode
+
+    def __exit__(self, *exc):
+        state.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self):
+        return type(self)()
+
+
+class no_grad(_GradMode):
+    """Disable gradient recording inside the block or decorated function."""
+
+    mode = False
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if callable(fn):  # used as @no_grad without parentheses
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        pass
+
+
+class enable_grad(no_grad):
+    """Enable gradient recording inside the block or decorated function."""
+
+    mode = True
+
+
+class inference_mode(_GradMode):
+    """Like no_grad (ember keeps no separate inference tensors)."""
+
+    def __init__(self, mode=True):
+        self.mode = not mode
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = state.enabled
+            state.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                state.enabled = prev
+        return wrapper
+
+
+class set_grad_enabled(_GradMode):
+    """Set gradient recording on or off, as a call, context manager or decorator."""
+
+    def __init__(self, mode):
+        self._prev = state.enabled
+        self.mode = bool(mode)
+        state.enabled = self.mode
+
+    def __enter__(self):
+        pass
+
+    def __call__(self, fn):
+        state.enabled = self._prev
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper

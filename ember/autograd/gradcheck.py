@@ -1,0 +1,73 @@
+"""gradcheck: compare autograd's gradients with float64 central differences."""
+import numpy as np
+
+
+class GradcheckError(RuntimeError):
+    """Raised by gradcheck when analytical and numerical gradients disagree."""
+
+
+def _numerical(fn, inputs, i, eps):
+    from .._tensor import _wrap
+    x = inputs[i]
+    flat = x._data.reshape(-1)
+    out0 = fn(*inputs)
+    outs = out0 if isinstance(out0, tuple) else (out0,)
+    jac = [np.zeros((flat.size, o.numel())) for o in outs]
+    for k in range(flat.size):
+        orig = flat[k]
+        flat[k] = orig + eps
+        plus = fn(*inputs)
+        flat[k] = orig - eps
+        minus = fn(*inputs)
+        flat[k] = orig
+        plus = plus if isinstance(plus, tuple) else (plus,)
+        minus = minus if isinstance(minus, tuple) else (minus,)
+        for j, (p, m) in enumerate(zip(plus, minus)):
+            jac[j][k] = ((p._data.astype(np.float64) - m._data.astype(np.float64)) / (2 * eps)).reshape(-1)
+    del _wrap
+    return jac
+
+
+def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):
+    """True if func's autograd gradients match finite differences for every input requiring grad."""
+    from .._tensor import Tensor, _wrap
+    from . import grad as autograd_grad
+    from .grad_mode import no_grad
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    out = func(*inputs)
+    outs = out if isinstance(out, tuple) else (out,)
+    for i, x in enumerate(inputs):
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            continue
+        if x.dtype.name != "float64":
+            import warnings
+            warnings.warn(f"Input #{i} requires gradient and is not a double precision floating point; "
+                          "gradcheck is only reliable in float64")
+        with no_grad():
+            numerical = _numerical(func, inputs, i, eps)
+        for j, o in enumerate(outs):
+            if not o.requires_grad:
+                continue
+            analytical = np.zeros((x.numel(), o.numel()))
+            for k in range(o.numel()):
+                go = np.zeros(o._data.size, dtype=o._data.dtype)
+                go[k] = 1
+                out_k = func(*inputs)
+                out_k = out_k[j] if isinstance(out_k, tuple) else out_k
+                (g,) = autograd_grad(out_k, x, _wrap(go.reshape(o._data.shape)), allow_unused=True)
+                if g is not None:
+                    analytical[:, k] = g._data.reshape(-1)
+            if not np.allclose(analytical, numerical[j], atol=atol, rtol=rtol):
+                if raise_exception:
+                    raise GradcheckError(
+                        f"Jacobian mismatch for output {j} with respect to input {i},\n"
+                        f"numerical:{numerical[j]}\nanalytical:{analytical}\n")
+                return False
+    return True
+
+
+def gradgradcheck(*args, **kwargs):
+    """Second-order gradcheck (not supported: ember has no create_graph yet)."""
+    raise NotImplementedError("ember does not support second-order gradients (create_graph) yet")

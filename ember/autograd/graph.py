@@ -1,0 +1,260 @@
+"""Graph nodes and the backward engine.
+
+A node's ``apply`` takes the gradient of its output as a raw array and returns
+one raw array (or None) per entry of ``next_functions``.  Tensors appear only
+at the edges: in ``AccumulateGrad`` and in user hooks.
+"""
+import weakref
+
+from .grad_mode import state
+
+# Hooks are rare: keep them off the node so creating a node stays cheap.
+_pre_hooks = weakref.WeakKeyDictionary()   # node -> [fn(grad_tensor) -> tensor | None]
+_post_hooks = weakref.WeakKeyDictionary()  # node -> [fn(grad_inputs, grad_outputs)]
+
+
+class Node:
+    """A step of the backward graph; subclasses are named as torch's (AddBackward0, ...)."""
+
+    __slots__ = ("next_functions", "_saved_versions", "__weakref__")
+    # names of slots holding saved arrays, dropped after backward unless retain_graph
+    _saved_fields = ()
+    # multi-output nodes (custom Functions) override this with a slot
+    _n_outputs = 1
+
+    def name(self):
+        """The node's name, as torch's Node.name()."""
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    def apply(self, grad):
+        raise NotImplementedError
+
+    def register_hook(self, fn):
+        """Call fn(grad_inputs, grad_outputs) after this node has run."""
+        _post_hooks.setdefault(self, []).append(fn)
+        return _RemovableHandle(_post_hooks[self], fn)
+
+    def register_prehook(self, fn):
+        """Call fn(grad_outputs) before this node runs; it may return replacements."""
+        _pre_hooks.setdefault(self, []).append(lambda g: _tuple_hook(fn, g))
+        return _RemovableHandle(_pre_hooks[self], _pre_hooks[self][-1])
+
+    @property
+    def metadata(self):
+        return {}
+
+    def _release(self):
+        for field in self._saved_fields:
+            setattr(self, field, None)
+        self._saved_versions = None
+
+
+def _tuple_hook(fn, grad):
+    out = fn((grad,))
+    return None if out is None else out[0]
+
+
+class _RemovableHandle:
+    __slots__ = ("_hooks", "_fn")
+
+    def __init__(self, hooks, fn):
+        self._hooks = hooks
+        self._fn = fn
+
+    def remove(self):
+        """Unregister the hook."""
+        try:
+            self._hooks.remove(self._fn)
+        except ValueError:
+            pass
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def apply(self, grad):
+        var = self.variable
+        if var._hooks:
+            grad = _run_tensor_hooks(var._hooks, grad)
+        data = var._data
+        if grad.dtype != data.dtype:
+            grad = grad.astype(data.dtype)
+        old = var.grad
+        if old is None:
+            if grad.shape != data.shape:
+                grad = _xp_broadcast(grad, data.shape)
+            # the incoming array may be shared with other branches: own a copy
+            var.grad = _make_tensor(grad.copy())
+        else:
+            old._data += grad
+            old._vc[0] += 1
+        return ()
+
+
+def _xp_broadcast(grad, shape):
+    import numpy as np
+    return np.broadcast_to(grad, shape)
+
+
+def _make_tensor(array):
+    from .._tensor import _wrap
+    return _wrap(array)
+
+
+def accumulator(tensor):
+    """The tensor's AccumulateGrad node, made once and cached on the tensor."""
+    node = tensor._accumulator
+    if node is None or node() is None:
+        acc = AccumulateGrad.__new__(AccumulateGrad)
+        acc.next_functions = ()
+        acc._saved_versions = ()
+        acc.variable = tensor
+        tensor._accumulator = weakref.ref(acc)
+        return acc
+    return node()
+
+
+def edge(tensor):
+    """The (node, output_nr) pair through which gradient flows into tensor."""
+    fn = tensor.grad_fn
+    if fn is not None:
+        if fn._n_outputs == 1:
+            return (fn, 0)
+        return (fn, fn._output_nrs[id(tensor)])
+    if tensor._requires_grad:
+        return (accumulator(tensor), 0)
+    return (None, 0)
+
+
+_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+          "after they have already been freed). Saved intermediate values of the graph are freed "
+          "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+          "backward through the graph a second time or if you need to access saved tensors after "
+          "calling backward.")
+
+
+def _check_versions(node):
+    saved = node._saved_versions
+    if saved is None:
+        raise RuntimeError(_FREED + f" (node: {node.name()})")
+    for tensor, version in saved:
+        if tensor._vc[0] != version:
+            t = tensor
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{t.type()} {list(t.shape)}] is at version {t._vc[0]}; "
+                f"expected version {version} instead. It was saved by {node.name()}. Hint: use an "
+                "out-of-place op (e.g. x = x + 1 instead of x += 1) or .clone() the tensor before "
+                "modifying it.")
+
+
+def run_backward(roots, grads, retain_graph=False, inputs=None):
+    """Propagate grads (raw arrays) from the root edges down the graph.
+
+    With ``inputs`` (a list of edges), nothing is accumulated into leaves;
+    the gradients reaching those edges are returned instead.
+    """
+    deps = {}
+    stack = []
+    for node, _ in roots:
+        if node is not None and node not in deps:
+            deps[node] = 0
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is not None:
+                if child in deps:
+                    deps[child] += 1
+                else:
+                    deps[child] = 1
+                    stack.append(child)
+
+    captured = None
+    if inputs is not None:
+        captured = {id(node): None for node, _ in inputs if node is not None}
+
+    buffers = {}
+    for (node, nr), g in zip(roots, grads):
+        if node is not None:
+            _accumulate(buffers, node, nr, g)
+    ready = [node for node, _ in roots if node is not None and deps[node] == 0]
+    ready = list(dict.fromkeys(ready))
+    prev_enabled = state.enabled
+    state.enabled = False
+    try:
+        while ready:
+            node = ready.pop()
+            grad = buffers.pop(node, None)
+            if grad is not None and _pre_hooks and node in _pre_hooks:
+                grad = _run_pre_hooks(node, grad)
+            if captured is not None and id(node) in captured:
+                captured[id(node)] = grad
+                if type(node) is AccumulateGrad or not node.next_functions:
+                    continue
+            if grad is None or (captured is not None and type(node) is AccumulateGrad):
+                outs = None
+            else:
+                if node._saved_versions:
+                    _check_versions(node)
+                elif node._saved_versions is None:
+                    raise RuntimeError(_FREED + f" (node: {node.name()})")
+                outs = node.apply(grad)
+                if _post_hooks and node in _post_hooks:
+                    for hook in _post_hooks[node]:
+                        hook(_tensors(outs), _tensors((grad,)))
+                if not retain_graph and node._saved_versions:
+                    node._release()
+            nexts = node.next_functions
+            for i in range(len(nexts)):
+                child, nr = nexts[i]
+                if child is None:
+                    continue
+                if outs is not None:
+                    g = outs[i]
+                    if g is not None:
+                        _accumulate(buffers, child, nr, g)
+                left = deps[child] - 1
+                deps[child] = left
+                if left == 0:
+                    ready.append(child)
+    finally:
+        state.enabled = prev_enabled
+    if captured is not None:
+        return [captured.get(id(node)) if node is not None else None for node, _ in inputs]
+    return None
+
+
+def _accumulate(buffers, node, nr, g):
+    n_out = getattr(node, "_n_outputs", 1)
+    if n_out == 1:
+        old = buffers.get(node)
+        buffers[node] = g if old is None else old + g
+    else:
+        slots = buffers.get(node)
+        if slots is None:
+            slots = buffers[node] = [None] * n_out
+        slots[nr] = g if slots[nr] is None else slots[nr] + g
+
+
+def _tensors(arrays):
+    from .._tensor import _wrap
+    return tuple(None if a is None else _wrap(a) for a in arrays)
+
+
+def _run_pre_hooks(node, grad):
+    return _run_tensor_hooks(_pre_hooks[node], grad)
+
+
+def _run_tensor_hooks(hooks, grad):
+    from .._tensor import _wrap
+    for hook in list(hooks):
+        new = hook(_wrap(grad))
+        if new is not None:
+            grad = new._data
+    return grad

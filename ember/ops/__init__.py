@@ -1,0 +1,56 @@
+"""Differentiable ops, one module per family.
+
+Each module defines its functions and backward nodes side by side and
+attaches the matching Tensor methods.  ``record`` is the one place where an
+op's result is linked into the autograd graph.
+"""
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from .._tensor import Tensor, _wrap
+
+__all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "unbroadcast"]
+
+
+def needs_grad(*tensors):
+    """True when the op must record a node for these inputs."""
+    if not state.enabled:
+        return False
+    for t in tensors:
+        if type(t) is not int and type(t) is not float and isinstance(t, Tensor) and t._requires_grad:
+            return True
+    return False
+
+
+def new_node(cls, inputs):
+    """An instance of node class cls wired to the inputs' edges (non-tensors get (None, 0))."""
+    node = cls.__new__(cls)
+    node.next_functions = tuple(edge(t) if isinstance(t, Tensor) else (None, 0) for t in inputs)
+    node._saved_versions = ()
+    return node
+
+
+def save_versions(node, *tensors):
+    """Remember the versions of tensors whose data the node keeps for backward."""
+    node._saved_versions = tuple((t, t._vc[0]) for t in tensors)
+
+
+def record(array, node):
+    """Wrap an op's output array; link it to node when node is not None."""
+    t = _wrap(array)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def unbroadcast(grad, shape):
+    """Sum grad down to shape, undoing broadcasting."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad

@@ -1,0 +1,169 @@
+"""Moving tensors between dtypes and devices, and copying them."""
+import numpy as np
+
+from .. import _backend as B
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from .._tensor import Tensor, _wrap
+
+__all__ = ["clone"]
+
+
+class ToCopyBackward0(Node):
+    __slots__ = ("src_dtype", "src_device")
+
+    def apply(self, g):
+        if g.dtype != self.src_dtype:
+            g = g.astype(self.src_dtype)
+        if self.src_device is not None:
+            g = _move(g, self.src_device)
+        return (g,)
+
+
+class CloneBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, g):
+        return (g,)
+
+
+def _move(array, dev):
+    if dev.type == "cpu":
+        if type(array) is np.ndarray:
+            return array
+        get = getattr(array, "get", None)
+        return get() if get is not None else np.asarray(array)
+    xp = B.array_module(dev)
+    return xp.asarray(array)
+
+
+def _parse_to(args, kwargs):
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (B.dtype, type)) or (isinstance(a, str) and a.split(".")[-1] in B.ALIASES
+                                                 and not a.startswith(("cpu", "cuda"))):
+            dtype = a
+        elif isinstance(a, bool):
+            pass
+        elif a is not None:
+            device = a
+    return (None if dtype is None else B.as_dtype(dtype)), (None if device is None else B.as_device(device)), copy
+
+
+def to(self, *args, **kwargs):
+    """Convert to another dtype and/or device; returns self when nothing changes."""
+    dtype, device, copy = _parse_to(args, kwargs)
+    src = self._data
+    data = src
+    if device is not None and device != self.device:
+        if device.type == "cuda":
+            from .. import cuda
+            cuda._check_usable(device)
+        data = _move(data, device)
+    if dtype is not None and data.dtype != dtype.np:
+        data = data.astype(dtype.np)
+    if data is src:
+        if not copy:
+            return self
+        data = src.copy()
+    node = None
+    if state.enabled and self._requires_grad:
+        node = ToCopyBackward0.__new__(ToCopyBackward0)
+        node.next_functions = (edge(self),)
+        node._saved_versions = ()
+        node.src_dtype = src.dtype
+        node.src_device = self.device if device is not None and device != self.device else None
+    out = _wrap(data)
+    if node is not None:
+        out._requires_grad = True
+        out.grad_fn = node
+    elif self._requires_grad and self.grad_fn is None and not state.enabled:
+        pass
+    return out
+
+
+def clone(input, *, memory_format=None):
+    """A copy with its own memory, differentiable."""
+    out = _wrap(input._data.copy())
+    if state.enabled and input._requires_grad:
+        node = CloneBackward0.__new__(CloneBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        out._requires_grad = True
+        out.grad_fn = node
+    return out
+
+
+def _register():
+    T = Tensor
+    T.to = to
+    T.clone = clone
+
+    def caster(dt):
+        def method(self, memory_format=None):
+            return to(self, dt)
+        method.__name__ = dt.name
+        method.__doc__ = f"Convert to {dt.name}."
+        return method
+
+    T.float = caster(B.float32)
+    T.double = caster(B.float64)
+    T.half = caster(B.float16)
+    T.long = caster(B.int64)
+    T.int = caster(B.int32)
+    T.short = caster(B.int16)
+    T.char = caster(B.int8)
+    T.byte = caster(B.uint8)
+    T.bool = caster(B.bool_)
+
+    def cpu(self, memory_format=None):
+        """A copy on the CPU (self if already there)."""
+        return to(self, "cpu")
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """A copy on a CUDA device."""
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return to(self, device)
+
+    def type_as(self, other):
+        """Convert to other's dtype."""
+        return to(self, other.dtype)
+
+    def copy_(self, src, non_blocking=False):
+        """Copy src's values (broadcast, cast) into this tensor's memory."""
+        from .elementwise import _inplace
+        s = src._data if isinstance(src, Tensor) else np.asarray(src)
+        if state.enabled and (self._requires_grad or (isinstance(src, Tensor) and src._requires_grad)):
+            def op(s_, o):
+                return to(o.expand_as(s_) if o.shape != s_.shape else o, s_.dtype) + s_ * 0
+            return _inplace(self, None, op, (src,))
+        if type(s) is not type(self._data):
+            s = _move(s, self.device)
+        try:
+            np.copyto(self._data, s, casting="unsafe") if type(self._data) is np.ndarray else \
+                self._data.__setitem__(Ellipsis, s)
+        except ValueError:
+            raise RuntimeError(
+                f"copy_: the size of src {list(np.shape(s))} can't be broadcast to the destination "
+                f"size {list(self._data.shape)}") from None
+        self._vc[0] += 1
+        return self
+
+    T.cpu = cpu
+    T.cuda = cuda
+    T.type_as = type_as
+    T.copy_ = copy_
+
+
+_register()

@@ -1,0 +1,2 @@
+"""Reductions (placeholder; filled in by the reductions work)."""
+__all__ = []
