@@ -11,6 +11,8 @@ from .random import Generator, default_generator, get_rng_state, initial_seed, m
 from . import ops as _ops  # noqa: F401
 from .ops import convert as _convert, creation as _creation, elementwise as _elementwise
 from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
+from .ops import activation as _activation, conv as _conv, loss as _loss, norm as _norm, pool as _pool
+from . import serialization as _serialization
 from . import cuda  # noqa: F401
 
 
@@ -20,9 +22,22 @@ def _export(module):
         g[name] = getattr(module, name)
 
 
-for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg):
+for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
+           _pool, _serialization):
     _export(_m)
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...
 globals().update(_backend.ALIASES)
 del _m
+
+from . import nn, optim, utils  # noqa: E402,F401
+from .utils import data as _data  # noqa: E402,F401
+
+
+def __getattr__(name):
+    # A torch name ember lacks: say so plainly instead of a bare AttributeError.
+    if name.startswith("__"):
+        raise AttributeError(name)
+    prefix = _backend.namespace()
+    raise AttributeError(f"module '{prefix}' has no attribute '{name}': ember does not implement "
+                         f"torch.{name} yet")

@@ -1,0 +1,73 @@
+"""Per-op Python overhead: ember against torch in one process (medians of interleaved rounds).
+
+    python benchmarks/op_overhead.py
+"""
+import statistics
+import sys
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np  # noqa: E402
+
+import ember  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def _cases(lib):
+    a = lib.ones(2, 2, requires_grad=True)
+    b = lib.ones(2, 2, requires_grad=True)
+    m1 = lib.ones(8, 8, requires_grad=True)
+    m2 = lib.ones(8, 8, requires_grad=True)
+    x = lib.ones(4, 4, requires_grad=True)
+
+    def add():
+        return a + b
+
+    def matmul():
+        return m1 @ m2
+
+    def backward10():
+        y = x
+        for _ in range(10):
+            y = y * 1.01 + 0.1
+        y.sum().backward()
+    return {"c = a + b (2x2, requires_grad)": add, "8x8 matmul (requires_grad)": matmul,
+            "backward through 10 ops": backward10}
+
+
+def measure(fn, number):
+    return min(timeit.repeat(fn, number=number, repeat=3)) / number
+
+
+def main(rounds=5):
+    libs = {"ember": ember}
+    if torch is not None:
+        libs["torch"] = torch
+    cases = {name: _cases(lib) for name, lib in libs.items()}
+    numbers = {"c = a + b (2x2, requires_grad)": 20000, "8x8 matmul (requires_grad)": 10000,
+               "backward through 10 ops": 1000}
+    results = {lib: {c: [] for c in numbers} for lib in libs}
+    for _ in range(rounds):
+        for case, number in numbers.items():
+            for lib in libs:
+                results[lib][case].append(measure(cases[lib][case], number))
+    a = np.ones((2, 2), np.float32)
+    raw = measure(lambda: a + a, 20000)
+    print(f"{'case':34s} {'ember us':>10s} {'torch us':>10s} {'ember/torch':>12s}")
+    for case in numbers:
+        e = statistics.median(results["ember"][case]) * 1e6
+        if torch is not None:
+            t = statistics.median(results["torch"][case]) * 1e6
+            print(f"{case:34s} {e:10.2f} {t:10.2f} {e / t:12.2f}")
+        else:
+            print(f"{case:34s} {e:10.2f} {'-':>10s} {'-':>12s}")
+    print(f"{'raw numpy a + a (2x2)':34s} {raw * 1e6:10.2f}")
+
+
+if __name__ == "__main__":
+    main()

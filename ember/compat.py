@@ -1,0 +1,100 @@
+"""The torch alias: make `import torch` / `import torchvision` resolve to ember's modules.
+
+`install()` adds an import hook; afterwards `sys.modules["torch"] is ember`, so printed sizes and
+dtypes read `torch.Size(...)` / `torch.float64` (see _backend.namespace).
+"""
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+
+# torch module name -> ember module name; anything under these prefixes maps by the same rule
+ALIASES = {
+    "torch": "ember",
+    "torch.nn": "ember.nn",
+    "torch.nn.functional": "ember.nn.functional",
+    "torch.nn.init": "ember.nn.init",
+    "torch.nn.modules": "ember.nn.modules",
+    "torch.nn.parameter": "ember.nn.parameter",
+    "torch.nn.utils": "ember.nn.utils",
+    "torch.nn.parallel": "ember.nn.parallel",
+    "torch.optim": "ember.optim",
+    "torch.optim.lr_scheduler": "ember.optim.lr_scheduler",
+    "torch.utils": "ember.utils",
+    "torch.utils.data": "ember.utils.data",
+    "torch.utils.data.distributed": "ember.utils.data.distributed",
+    "torch.autograd": "ember.autograd",
+    "torch.cuda": "ember.cuda",
+    "torch.random": "ember.random",
+    "torch.serialization": "ember.serialization",
+    "torch.distributed": "ember.distributed",
+    "torchvision": "ember.vision",
+    "torchvision.transforms": "ember.vision.transforms",
+    "torchvision.datasets": "ember.vision.datasets",
+    "torchvision.utils": "ember.vision.utils",
+}
+_ROOTS = ("torch", "torchvision")
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, target):
+        self.target = target
+
+    def create_module(self, spec):
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module):
+        pass
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        root = fullname.partition(".")[0]
+        if root not in _ROOTS:
+            return None
+        target_name = ALIASES.get(fullname)
+        if target_name is None:
+            raise ImportError(
+                f"ember does not implement {fullname} yet (ember stands in for torch/torchvision in "
+                f"this script). Supported modules: {', '.join(sorted(ALIASES))}.", name=fullname)
+        try:
+            importlib.import_module(target_name)
+        except ModuleNotFoundError as e:
+            raise ImportError(f"ember does not implement {fullname} yet ({e})", name=fullname) from None
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(target_name))
+
+
+_finder = _AliasFinder()
+
+
+def install():
+    """Make torch and torchvision imports resolve to ember (idempotent)."""
+    for name in _ROOTS:
+        mod = sys.modules.get(name)
+        if mod is not None and not getattr(mod, "__ember__", False) and name == "torch":
+            raise RuntimeError(
+                "the real torch is already imported in this process; ember.compat.install() must run "
+                "before any `import torch`")
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+    for name, target in ALIASES.items():
+        if name in sys.modules:
+            continue
+        try:
+            sys.modules[name] = importlib.import_module(target)
+        except ImportError:
+            pass  # imported lazily (and explained) by the finder when the script asks
+
+
+def uninstall():
+    """Remove the alias (for tests and notebooks)."""
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    for name in list(sys.modules):
+        if name.partition(".")[0] in _ROOTS and getattr(sys.modules[name], "__name__", "").startswith("ember"):
+            del sys.modules[name]
+
+
+def is_installed():
+    """True when `torch` currently means ember."""
+    return getattr(sys.modules.get("torch"), "__ember__", False)

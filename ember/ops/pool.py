@@ -1,0 +1,2 @@
+"""Placeholder: filled in by its own work item."""
+__all__ = []
