@@ -14,6 +14,7 @@ from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, loss as _loss, norm as _norm, pool as _pool
 from . import serialization as _serialization
 from . import cuda  # noqa: F401
+from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
 
 
 def _export(module):

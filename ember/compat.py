@@ -20,6 +20,7 @@ ALIASES = {
     "torch.nn.parallel": "ember.nn.parallel",
     "torch.optim": "ember.optim",
     "torch.optim.lr_scheduler": "ember.optim.lr_scheduler",
+    "torch.optim.optimizer": "ember.optim.optimizer",
     "torch.utils": "ember.utils",
     "torch.utils.data": "ember.utils.data",
     "torch.utils.data.distributed": "ember.utils.data.distributed",

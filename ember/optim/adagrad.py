@@ -1,0 +1,104 @@
+"""Adagrad (torch.optim.Adagrad)."""
+import numpy as np
+
+from .._tensor import Tensor, _wrap
+from ..autograd.grad_mode import enable_grad
+from .optimizer import Optimizer, _check_not_differentiable, _convert_steps, _step_tensor, _to_float
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    """Adagrad, with torch's single-tensor update formulas; state exists from construction."""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_not_differentiable(differentiable)
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        super().__init__(params, defaults)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(self.state[p], p)
+
+    def _init_state(self, st, p):
+        st["step"] = _step_tensor()
+        st["sum"] = _wrap(np.full_like(p._data, self.defaults["initial_accumulator_value"]))
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", None)
+        _convert_steps(self)
+
+    def share_memory(self):
+        """No-op: ember state lives in ordinary process memory."""
+
+    def step(self, closure=None):
+        """Perform a single optimization step; returns closure()'s loss when given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+
+        state = self.state
+        for group in self.param_groups:
+            lr = _to_float(group["lr"])
+            lr_decay = _to_float(group["lr_decay"])
+            eps = _to_float(group["eps"])
+            weight_decay = _to_float(group["weight_decay"])
+            maximize = group["maximize"]
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                pd = p._data
+                gd = g._data
+                st = state[p]
+                if len(st) == 0:
+                    self._init_state(st, p)
+                step_arr = st["step"]._data
+                step_arr += 1
+                step = float(step_arr)
+                if maximize:
+                    gd = -gd
+                if weight_decay != 0:
+                    t = pd * weight_decay
+                    t += gd
+                    gd = t
+                clr = lr / (1 + (step - 1) * lr_decay)
+                state_sum = st["sum"]._data
+                state_sum += gd * gd  # addcmul value=1
+                std = np.sqrt(state_sum)
+                std += eps
+                t = gd * clr  # addcdiv value=-clr: p + (value * t1) / t2
+                t /= std
+                pd -= t
+                p._vc[0] += 1
+        return loss

@@ -1,0 +1,118 @@
+"""RMSprop (torch.optim.RMSprop), with optional momentum and centering."""
+import numpy as np
+
+from .._tensor import Tensor, _wrap
+from ..autograd.grad_mode import enable_grad
+from .adam import _lerp_
+from .optimizer import Optimizer, _check_not_differentiable, _convert_steps, _step_tensor, _to_float
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop, with torch's single-tensor update formulas."""
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_not_differentiable(differentiable)
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "alpha": alpha,
+            "eps": eps,
+            "centered": centered,
+            "weight_decay": weight_decay,
+            "capturable": capturable,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("momentum", 0)
+            group.setdefault("centered", False)
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("capturable", False)
+        _convert_steps(self)
+
+    def step(self, closure=None):
+        """Perform a single optimization step; returns closure()'s loss when given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+
+        state = self.state
+        for group in self.param_groups:
+            lr = _to_float(group["lr"])
+            alpha = _to_float(group["alpha"])
+            eps = _to_float(group["eps"])
+            weight_decay = _to_float(group["weight_decay"])
+            momentum = _to_float(group["momentum"])
+            centered = group["centered"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                pd = p._data
+                gd = g._data
+                st = state[p]
+                if len(st) == 0:
+                    st["step"] = _step_tensor()
+                    st["square_avg"] = _wrap(np.zeros_like(pd))
+                    if momentum > 0:
+                        st["momentum_buffer"] = _wrap(np.zeros_like(pd))
+                    if centered:
+                        st["grad_avg"] = _wrap(np.zeros_like(pd))
+                if maximize:
+                    gd = -gd
+                step_arr = st["step"]._data
+                step_arr += 1
+                if weight_decay != 0:
+                    t = pd * weight_decay
+                    t += gd
+                    gd = t
+                square_avg = st["square_avg"]._data
+                square_avg *= alpha
+                t = gd * (1 - alpha)  # addcmul: self + (value * t1) * t2
+                t *= gd
+                square_avg += t
+                if centered:
+                    grad_avg = st["grad_avg"]._data
+                    _lerp_(grad_avg, gd, 1 - alpha)
+                    avg = grad_avg * -1.0
+                    avg *= grad_avg
+                    avg += square_avg
+                    avg = np.sqrt(avg)
+                else:
+                    avg = np.sqrt(square_avg)
+                avg += eps
+                if momentum > 0:
+                    buf = st["momentum_buffer"]._data
+                    buf *= momentum
+                    buf += gd / avg  # addcdiv value=1
+                    pd -= buf * lr
+                else:
+                    t = gd * lr  # addcdiv value=-lr: p + (value * t1) / t2
+                    t /= avg
+                    pd -= t
+                p._vc[0] += 1
+        return loss

@@ -1,0 +1,111 @@
+"""SGD: stochastic gradient descent with optional momentum and Nesterov (torch.optim.SGD)."""
+from .._tensor import _wrap
+from ..autograd.grad_mode import enable_grad
+from .optimizer import Optimizer, _check_not_differentiable, _clone_array, _to_float
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with torch's single-tensor update formulas."""
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+            "foreach": foreach,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check_not_differentiable(differentiable)
+        super().__init__(params, defaults)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", False)
+
+    def step(self, closure=None):
+        """Perform a single optimization step; returns closure()'s loss when given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+
+        state = self.state
+        for group in self.param_groups:
+            lr = _to_float(group["lr"])
+            momentum = _to_float(group["momentum"])
+            dampening = _to_float(group["dampening"])
+            weight_decay = group["weight_decay"]
+            nesterov = group["nesterov"]
+            maximize = group["maximize"]
+            if weight_decay != 0:
+                weight_decay = _to_float(weight_decay)
+            # plain: the gradient is used as given (no copy, no temporaries before the update)
+            plain = not (maximize or weight_decay != 0)
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                pd = p._data
+                gd = g._data
+                owned = False  # gd is a temporary of ours that may be scaled in place
+                if not plain:
+                    if maximize:
+                        gd = -gd
+                        owned = True
+                    if weight_decay != 0:
+                        # torch: grad.add(param, alpha=weight_decay)
+                        t = pd * weight_decay
+                        t += gd
+                        gd = t
+                        owned = True
+                if momentum != 0:
+                    st = state[p]
+                    buf = st.get("momentum_buffer")
+                    if buf is None:
+                        b = _clone_array(gd, pd)
+                        st["momentum_buffer"] = _wrap(b)
+                    else:
+                        b = buf._data
+                        b *= momentum
+                        if dampening != 0:
+                            b += gd * (1 - dampening)
+                        else:
+                            b += gd
+                    if nesterov:
+                        # torch: grad.add(buf, alpha=momentum)
+                        t = b * momentum
+                        t += gd
+                        gd = t
+                        owned = True
+                    else:
+                        gd = b
+                        owned = False
+                if owned:
+                    gd *= lr
+                    pd -= gd
+                else:
+                    pd -= gd * lr
+                p._vc[0] += 1
+        return loss
