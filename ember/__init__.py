@@ -12,7 +12,7 @@ from . import ops as _ops  # noqa: F401
 from .ops import convert as _convert, creation as _creation, elementwise as _elementwise
 from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, loss as _loss, norm as _norm, pool as _pool
-from . import serialization as _serialization
+from . import serialization as _serialization, _tensor_str
 from . import cuda  # noqa: F401
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
 
@@ -24,7 +24,7 @@ def _export(module):
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
-           _pool, _serialization):
+           _pool, _serialization, _tensor_str):
     _export(_m)
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...

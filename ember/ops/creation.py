@@ -62,6 +62,8 @@ def _data_to_array(data, dtype):
     if isinstance(data, Tensor):
         arr = data.detach()._data
         return arr.astype(_dt(dtype), copy=True) if dtype is not None else arr.copy()
+    if isinstance(data, np.generic):
+        data = np.asarray(data)  # numpy scalars keep their dtype, as in torch
     if isinstance(data, np.ndarray):
         if dtype is None:
             B.dtype_of(data)  # validates the dtype
