@@ -74,6 +74,12 @@ TYPE_NAMES = {
     int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor",
 }
 
+# torch's ScalarType names, used in its error messages
+SCALAR_NAMES = {
+    float32: "Float", float64: "Double", float16: "Half", int64: "Long", int32: "Int", int16: "Short",
+    int8: "Char", uint8: "Byte", bool_: "Bool",
+}
+
 _default_float = [float32]
 
 

@@ -226,11 +226,12 @@ class Tensor:
         if self.grad_fn is None:
             if self._hooks is None:
                 self._hooks = []
-            hooks = self._hooks
-        else:
-            hooks = graph._pre_hooks.setdefault(self.grad_fn, [])
-        hooks.append(hook)
-        return graph._RemovableHandle(hooks, hook)
+            self._hooks.append(hook)
+            return graph._RemovableHandle(self._hooks, hook)
+        entry = (self.output_nr, hook)
+        hooks = graph._pre_hooks.setdefault(self.grad_fn, [])
+        hooks.append(entry)
+        return graph._RemovableHandle(hooks, entry)
 
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor after backward."""
@@ -248,7 +249,7 @@ class Tensor:
                     t.grad = _wrap(grad._data.copy())
                 else:
                     t.grad = _wrap(t.grad._data + grad._data)
-        graph._pre_hooks.setdefault(self.grad_fn, []).append(keep)
+        graph._pre_hooks.setdefault(self.grad_fn, []).append((self.output_nr, keep))
         self._retains_grad = True
 
     @property
@@ -367,6 +368,13 @@ class Tensor:
 
     def _bump(self):
         self._vc[0] += 1
+
+    def __getattr__(self, name):
+        # only reached when normal lookup fails: name the torch API that is missing
+        if name.startswith("__") or name in Tensor.__slots__:
+            raise AttributeError(name)
+        raise AttributeError(f"'Tensor' object has no attribute '{name}': ember does not implement "
+                             f"torch.Tensor.{name} yet")
 
 
 def _rebuild(array, requires_grad):

@@ -39,8 +39,9 @@ class Node:
 
     def register_prehook(self, fn):
         """Call fn(grad_outputs) before this node runs; it may return replacements."""
-        _pre_hooks.setdefault(self, []).append(lambda g: _tuple_hook(fn, g))
-        return _RemovableHandle(_pre_hooks[self], _pre_hooks[self][-1])
+        entry = (None, fn)
+        _pre_hooks.setdefault(self, []).append(entry)
+        return _RemovableHandle(_pre_hooks[self], entry)
 
     @property
     def metadata(self):
@@ -50,11 +51,6 @@ class Node:
         for field in self._saved_fields:
             setattr(self, field, None)
         self._saved_versions = None
-
-
-def _tuple_hook(fn, grad):
-    out = fn((grad,))
-    return None if out is None else out[0]
 
 
 class _RemovableHandle:
@@ -80,7 +76,7 @@ class AccumulateGrad(Node):
     def apply(self, grad):
         var = self.variable
         if var._hooks:
-            grad = _run_tensor_hooks(var._hooks, grad)
+            grad = _run_tensor_hooks([(0, h) for h in var._hooks], grad, False)
         data = var._data
         if grad.dtype != data.dtype:
             grad = grad.astype(data.dtype)
@@ -89,11 +85,19 @@ class AccumulateGrad(Node):
             if grad.shape != data.shape:
                 grad = _xp_broadcast(grad, data.shape)
             # the incoming array may be shared with other branches: own a copy
-            var.grad = _make_tensor(grad.copy())
+            grad = grad.copy()
+            if grad.__class__ is not data.__class__:  # numpy turns 0-d results into scalars
+                grad = _xp_asarray(grad)
+            var.grad = _make_tensor(grad)
         else:
             old._data += grad
             old._vc[0] += 1
         return ()
+
+
+def _xp_asarray(grad):
+    import numpy as np
+    return np.asarray(grad)
 
 
 def _xp_broadcast(grad, shape):
@@ -248,13 +252,27 @@ def _tensors(arrays):
 
 
 def _run_pre_hooks(node, grad):
-    return _run_tensor_hooks(_pre_hooks[node], grad)
+    return _run_tensor_hooks(_pre_hooks[node], grad, node._n_outputs != 1)
 
 
-def _run_tensor_hooks(hooks, grad):
+def _run_tensor_hooks(hooks, grad, multi):
+    """Run (output_nr, hook) pairs; output_nr None marks a node-level hook taking all grads."""
     from .._tensor import _wrap
-    for hook in list(hooks):
-        new = hook(_wrap(grad))
+    for nr, hook in list(hooks):
+        if nr is None:
+            grads = tuple(grad) if multi else (grad,)
+            out = hook(_tensors(grads))
+            if out is not None:
+                new = [None if o is None else o._data for o in out]
+                grad = new if multi else new[0]
+            continue
+        g = grad[nr] if multi else grad
+        if g is None:
+            continue
+        new = hook(_wrap(g))
         if new is not None:
-            grad = new._data
+            if multi:
+                grad[nr] = new._data
+            else:
+                grad = new._data
     return grad

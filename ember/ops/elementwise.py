@@ -123,6 +123,8 @@ def _shape(x):
 
 
 def _finish(out, node):
+    if isinstance(out, np.generic):
+        out = np.asarray(out)
     t = _wrap(out)
     if node is not None:
         t._requires_grad = True
@@ -166,6 +168,8 @@ def add(input, other, *, alpha=1, out=None):
     if alpha != 1:
         b = b * alpha
     res = a + b
+    if isinstance(res, np.generic):
+        res = np.asarray(res)
     if out is not None:
         return _write_out(out, res, "add", input, other)
     node = None
@@ -236,6 +240,8 @@ def mul(input, other, *, out=None):
         input = _as_tensor(input)
     a, b = _operands(input, other)
     res = a * b
+    if isinstance(res, np.generic):
+        res = np.asarray(res)
     if out is not None:
         return _write_out(out, res, "mul", input, other)
     node = None
@@ -389,9 +395,9 @@ def pow(input, exponent, *, out=None):
 
 
 # ---- unary math -------------------------------------------------------------
-def _unary(name, fwd, grad_of, float_only=True, saves="x"):
+def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None):
     """Build a unary op and its node; grad_of(g, x, y) is written on arrays."""
-    node_name = name[0].upper() + name[1:] + "Backward0"
+    node_name = node_name or name[0].upper() + name[1:] + "Backward0"
 
     def apply(self, g):
         return (grad_of(g, self.x, self.y),)
@@ -451,7 +457,7 @@ expm1, Expm1Backward0 = _unary("expm1", np.expm1, lambda g, x, y: g * (y + 1), s
 log, LogBackward0 = _unary("log", np.log, lambda g, x, y: g / x)
 log2, Log2Backward0 = _unary("log2", np.log2, lambda g, x, y: g / (x * np.log(2.0)).astype(x.dtype))
 log10, Log10Backward0 = _unary("log10", np.log10, lambda g, x, y: g / (x * np.log(10.0)).astype(x.dtype))
-log1p, Log1PBackward0 = _unary("log1p", np.log1p, lambda g, x, y: g / (1 + x))
+log1p, Log1PBackward0 = _unary("log1p", np.log1p, lambda g, x, y: g / (1 + x), node_name="Log1PBackward0")
 sqrt, SqrtBackward0 = _unary("sqrt", np.sqrt, lambda g, x, y: g / (2 * y), saves="y")
 rsqrt, RsqrtBackward0 = _unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, x, y: -0.5 * g * y * y * y, saves="y")
 sin, SinBackward0 = _unary("sin", np.sin, lambda g, x, y: g * np.cos(x))
@@ -784,18 +790,31 @@ def _inplace(self, res, op, args):
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation. "
                 "Wrap the update in `with torch.no_grad():` or operate on a clone.")
-        graph_out = op(self, *args)
+        # the node must see the old value, which the write below overwrites: give it a copy
+        old = _wrap(self._data.copy())
+        old._requires_grad = self._requires_grad
+        old.grad_fn = self.grad_fn
+        if self.grad_fn is not None and self.grad_fn._n_outputs != 1:
+            self.grad_fn._output_nrs[id(old)] = self.grad_fn._output_nrs[id(self)]
+        if self.grad_fn is None and not self._requires_grad and self._base is not None:
+            old._requires_grad = self._base._requires_grad
+        graph_out = op(old, *args)
         self._data[...] = graph_out._data
-        self.grad_fn = graph_out.grad_fn
-        self._requires_grad = True
         self._vc[0] += 1
+        base = self._base
+        if base is not None and (base._requires_grad or base.grad_fn is not None or graph_out._requires_grad):
+            from .shape import rebase_inplace_view
+            rebase_inplace_view(self, graph_out.grad_fn)
+        else:
+            self.grad_fn = graph_out.grad_fn
+            self._requires_grad = True
         return self
     d = self._data
     if res.dtype != d.dtype:
         if np.result_type(res.dtype, d.dtype) != d.dtype and not np.can_cast(res.dtype, d.dtype, "same_kind"):
             raise RuntimeError(
-                f"result type {B.dtype_of(res).name.capitalize()} can't be cast to the desired output "
-                f"type {self.dtype.name.capitalize()} (in-place op on a {self.dtype} tensor); "
+                f"result type {B.SCALAR_NAMES[B.dtype_of(res)]} can't be cast to the desired output "
+                f"type {B.SCALAR_NAMES[self.dtype]} (in-place op on a {self.dtype} tensor); "
                 "use the out-of-place op instead")
     if res.shape != d.shape:
         try:
@@ -847,8 +866,8 @@ def _fast_inplace(ufunc, name):
         except TypeError:
             res_dt = result_type(self, other)
             raise RuntimeError(
-                f"result type {res_dt.name.capitalize()} can't be cast to the desired output type "
-                f"{self.dtype.name.capitalize()} ({name}_ on a {self.dtype} tensor)") from None
+                f"result type {B.SCALAR_NAMES[res_dt]} can't be cast to the desired output type "
+                f"{B.SCALAR_NAMES[self.dtype]} ({name}_ on a {self.dtype} tensor)") from None
         except ValueError:
             raise RuntimeError(
                 f"output with shape {list(d.shape)} doesn't match the broadcast shape "

@@ -1,2 +1,1758 @@
-"""Reductions (placeholder; filled in by the reductions work)."""
-__all__ = []
+"""Views, reshaping, joining, splitting and indexing.
+
+A view shares its numpy memory, its version counter (``_vc``) and its root
+``_base`` with the tensor it was made from, as in torch: an in-place change
+through either one is seen by both, and by the autograd version check.
+"""
+import numbers
+
+import numpy as np
+
+from .. import _backend as B
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from .._tensor import Size, Tensor, _dim, _wrap
+from . import unbroadcast
+
+__all__ = [
+    "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
+    "swapaxes", "swapdims", "t", "permute", "movedim", "moveaxis", "cat", "concat",
+    "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "narrow", "select",
+    "index_select", "gather", "scatter", "scatter_add", "masked_select", "nonzero", "argwhere", "flip",
+    "fliplr", "flipud", "roll", "tril", "triu", "diag", "diagonal", "tile", "take",
+]
+
+_ndarray = np.ndarray
+_new = object.__new__
+
+
+# ---- helpers ----------------------------------------------------------------------
+def _as_view(array, input, node):
+    """Wrap array as a view of input: same memory, same version counter, same root base."""
+    t = _wrap(array)
+    t._vc = input._vc
+    base = input._base
+    t._base = input if base is None else base
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def _finish(array, node):
+    t = _wrap(array)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def _node(cls, input):
+    node = _new(cls)
+    node.next_functions = (edge(input),)
+    node._saved_versions = ()
+    return node
+
+
+def _zeros(shape, like):
+    # zeros_like dispatches on the array type (numpy or cupy)
+    return np.zeros_like(like, shape=shape)
+
+
+def _sizes(args, name="size"):
+    """Sizes given as ints, one tuple/list/Size, or 0-d integer tensors."""
+    if len(args) == 1:
+        s = args[0]
+        if type(s) is not int:
+            if isinstance(s, (tuple, list)):
+                args = s
+            else:
+                args = (s,)
+    out = []
+    for i, s in enumerate(args):
+        if type(s) is int:
+            out.append(s)
+        elif isinstance(s, numbers.Integral) and not isinstance(s, bool):
+            out.append(int(s))
+        elif isinstance(s, Tensor) and s._data.ndim == 0 and s._data.dtype.kind in "iu":
+            out.append(int(s._data))
+        else:
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found element of "
+                            f"type {type(s).__name__} at pos {i}")
+    return tuple(out)
+
+
+def _dims_arg(args):
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return args
+
+
+def _infer_shape(shape, numel):
+    """Resolve one -1 in shape, with torch's errors for impossible shapes."""
+    shape = list(shape)
+    infer = None
+    known = 1
+    for i, s in enumerate(shape):
+        if s == -1:
+            if infer is not None:
+                raise RuntimeError("only one dimension can be inferred")
+            infer = i
+        elif s >= 0:
+            known *= s
+        else:
+            raise RuntimeError(f"invalid shape dimension {s}")
+    if infer is None:
+        if known == numel:
+            return tuple(shape)
+    elif known > 0 and numel % known == 0:
+        shape[infer] = numel // known
+        return tuple(shape)
+    elif known == 0 and numel == 0:
+        raise RuntimeError(
+            f"cannot reshape tensor of 0 elements into shape {shape} because the unspecified "
+            "dimension size -1 can be any value and is ambiguous")
+    raise RuntimeError(f"shape '{shape}' is invalid for input of size {numel}")
+
+
+_VIEW_ERR = ("view size is not compatible with input tensor's size and stride (at least one dimension "
+             "spans across two contiguous subspaces). Use .reshape(...) instead.")
+
+
+_RESHAPE_COPY_KW = np.lib.NumpyVersion(np.__version__) >= "2.1.0"
+
+
+def _nocopy_reshape(a, shape):
+    """a reshaped without copying, or ValueError when its strides don't allow it."""
+    if _RESHAPE_COPY_KW and type(a) is _ndarray:
+        return np.reshape(a, shape, copy=False)
+    v = a.view()
+    try:
+        v.shape = shape  # older numpy and cupy: raises when a copy would be needed
+    except AttributeError as e:
+        raise ValueError(str(e)) from None
+    return v
+
+
+# ---- view / reshape -------------------------------------------------------------------
+class ViewBackward0(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, g):
+        return (g.reshape(self.shape),)
+
+
+class UnsafeViewBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+def _view_dtype(input, dtype):
+    dt = B.as_dtype(dtype)
+    a = input._data
+    if dt.itemsize != a.itemsize and a.ndim and a.strides[-1] != a.itemsize:
+        raise RuntimeError(
+            "self.stride(-1) must be 1 to view " + str(input.dtype) + " as " + str(dt) +
+            " (different element sizes), call .contiguous() first")
+    try:
+        out = a.view(dt.np)
+    except ValueError as e:
+        raise RuntimeError(f"view(): can't view a {input.dtype} tensor of shape {list(a.shape)} as "
+                           f"{dt}: {e}") from None
+    if state.enabled and input._requires_grad:
+        raise RuntimeError("view(dtype) is not differentiable; call .detach() first")
+    return _as_view(out, input, None)
+
+
+def view(input, *shape):
+    """A tensor with the same data and a new shape; never copies (see reshape)."""
+    if len(shape) == 1:
+        s = shape[0]
+        if type(s) is not int:
+            if type(s) is Size or type(s) is tuple:
+                shape = s
+            elif isinstance(s, B.dtype):
+                return _view_dtype(input, s)
+            else:
+                shape = _sizes(shape, "view")
+    a = input._data
+    try:
+        out = a.reshape(shape) if a.flags.c_contiguous else _nocopy_reshape(a, shape)
+    except ValueError:
+        _infer_shape(_sizes(shape, "view"), a.size)  # torch reports a bad shape before a bad layout
+        raise RuntimeError(_VIEW_ERR) from None
+    except TypeError:
+        _sizes(shape, "view")
+        raise
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _new(ViewBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.shape = a.shape
+    t = _wrap(out)
+    t._vc = input._vc
+    base = input._base
+    t._base = input if base is None else base
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def view_as(input, other):
+    """input viewed with other's shape."""
+    return view(input, other._data.shape)
+
+
+def reshape(input, *shape):
+    """input with a new shape: a view when the layout allows, else a copy."""
+    if len(shape) == 1 and type(shape[0]) is not int:
+        s = shape[0]
+        shape = s if type(s) is tuple or type(s) is Size else _sizes(shape, "reshape")
+    a = input._data
+    if a.flags.c_contiguous:
+        return view(input, shape)
+    try:
+        _nocopy_reshape(a, shape)
+    except Exception:
+        pass
+    else:
+        return view(input, shape)
+    size = _infer_shape(_sizes(shape, "reshape"), a.size)
+    out = a.reshape(size)
+    node = None
+    if state.enabled and input._requires_grad:
+        from .convert import CloneBackward0
+        clone = _node(CloneBackward0, input)
+        node = _new(UnsafeViewBackward0)
+        node.next_functions = ((clone, 0),)
+        node._saved_versions = ()
+        node.shape = a.shape
+    return _finish(out, node)
+
+
+def reshape_as(input, other):
+    """input reshaped to other's shape."""
+    return reshape(input, other._data.shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    """Merge dims start_dim..end_dim into one (a view when possible)."""
+    a = input._data
+    nd = a.ndim
+    if nd == 0:
+        return reshape(input, (1,))
+    s = _dim(start_dim, nd)
+    e = _dim(end_dim, nd)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return input
+    shape = a.shape
+    n = 1
+    for k in shape[s:e + 1]:
+        n *= k
+    return reshape(input, shape[:s] + (n,) + shape[e + 1:])
+
+
+def unflatten(input, dim, sizes):
+    """Split dim into the given sizes (one may be -1)."""
+    a = input._data
+    d = _dim(dim, a.ndim)
+    sizes = _sizes((sizes,), "unflatten")
+    if len(sizes) == 0:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    try:
+        new = _infer_shape(sizes, a.shape[d])
+    except RuntimeError:
+        if sizes.count(-1) > 1:
+            raise RuntimeError("unflatten: only one dimension can be inferred") from None
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+            f"({a.shape[d]}) in the input tensor") from None
+    return view(input, a.shape[:d] + new + a.shape[d + 1:])
+
+
+# ---- dims: squeeze / unsqueeze / transpose / permute ---------------------------------------
+class SqueezeBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+class SqueezeBackward1(ViewBackward0):
+    __slots__ = ()
+
+
+class SqueezeBackward2(ViewBackward0):
+    __slots__ = ()
+
+
+class UnsqueezeBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+def squeeze(input, dim=None):
+    """Remove size-1 dims (all, one, or a tuple of them)."""
+    a = input._data
+    nd = a.ndim
+    if dim is None:
+        axes = tuple(i for i, s in enumerate(a.shape) if s == 1)
+        cls = SqueezeBackward0
+    elif isinstance(dim, (tuple, list)):
+        axes = tuple(i for i in (_dim(d, nd) for d in dim) if nd and a.shape[i] == 1)
+        cls = SqueezeBackward2
+    else:
+        d = _dim(dim, nd)
+        axes = (d,) if nd and a.shape[d] == 1 else ()
+        cls = SqueezeBackward1
+    out = a.squeeze(axis=axes) if nd else a.view()
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(cls, input)
+        node.shape = a.shape
+    return _as_view(out, input, node)
+
+
+def unsqueeze(input, dim):
+    """Insert a size-1 dim at position dim."""
+    a = input._data
+    d = _dim(dim, a.ndim + 1)
+    out = a[(slice(None),) * d + (None,)]
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(UnsqueezeBackward0, input)
+        node.shape = a.shape
+    return _as_view(out, input, node)
+
+
+class TransposeBackward0(Node):
+    __slots__ = ("d0", "d1")
+
+    def apply(self, g):
+        return (g.swapaxes(self.d0, self.d1) if g.ndim else g,)
+
+
+def transpose(input, dim0, dim1):
+    """Swap two dims (a view)."""
+    a = input._data
+    nd = a.ndim
+    d0, d1 = _dim(dim0, nd), _dim(dim1, nd)
+    out = a.swapaxes(d0, d1) if nd else a.view()
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(TransposeBackward0, input)
+        node.d0, node.d1 = d0, d1
+    return _as_view(out, input, node)
+
+
+swapaxes = swapdims = transpose
+
+
+class TBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, g):
+        return (g.T,)
+
+
+def t(input):
+    """Transpose a tensor of at most 2 dims."""
+    a = input._data
+    if a.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a.ndim}D")
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(TBackward0, input)
+    return _as_view(a.T, input, node)
+
+
+class PermuteBackward0(Node):
+    __slots__ = ("inverse",)
+
+    def apply(self, g):
+        return (g.transpose(self.inverse),)
+
+
+def permute(input, *dims):
+    """Reorder the dims (a view)."""
+    dims = _dims_arg(dims)
+    a = input._data
+    nd = a.ndim
+    if len(dims) != nd:
+        raise RuntimeError(
+            "permute(): number of dimensions in the tensor input does not match the length of the "
+            f"desired ordering of dimensions i.e. input.dim() = {nd} is not equal to len(dims) = {len(dims)}")
+    perm = tuple(_dim(d, nd) for d in dims)
+    if len(set(perm)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    out = a.transpose(perm)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(PermuteBackward0, input)
+        inv = [0] * nd
+        for i, p in enumerate(perm):
+            inv[p] = i
+        node.inverse = tuple(inv)
+    return _as_view(out, input, node)
+
+
+def movedim(input, source, destination):
+    """Move dims from source positions to destination positions (a view)."""
+    nd = input._data.ndim
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({list(src)} dims) should contain "
+            f"the same number of dims as destination ({list(dst)} dims)")
+    src = tuple(_dim(d, nd) for d in src)
+    dst = tuple(_dim(d, nd) for d in dst)
+    if len(set(src)) != len(src):
+        raise RuntimeError(f"movedim: repeated dim in `source` ({list(src)})")
+    if len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in `destination` ({list(dst)})")
+    order = [d for d in range(nd) if d not in src]
+    for dest, s in sorted(zip(dst, src)):
+        order.insert(dest, s)
+    return permute(input, order)
+
+
+moveaxis = movedim
+
+
+def contiguous(input, memory_format=None):
+    """input itself when laid out densely, else a dense copy."""
+    if input._data.flags.c_contiguous:
+        return input
+    from .convert import clone
+    return clone(input)
+
+
+# ---- expand / repeat ---------------------------------------------------------------------------
+class ExpandBackward0(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, g):
+        return (unbroadcast(g, self.shape),)
+
+
+def _expand_shape(input, sizes):
+    a = input._data
+    shape = a.shape
+    nd = a.ndim
+    if len(sizes) < nd:
+        raise RuntimeError(
+            f"expand({input.type()}{{{list(shape)}}}, size={list(sizes)}): the number of sizes "
+            f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
+            f"tensor ({nd})")
+    lead = len(sizes) - nd
+    target = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise RuntimeError(
+                    f"The expanded size of the tensor ({s}) isn't allowed in a leading, non-existing "
+                    f"dimension {i}")
+            target.append(s)
+            continue
+        have = shape[i - lead]
+        if s == -1:
+            s = have
+        elif have != s and have != 1:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({s}) must match the existing size ({have}) at "
+                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
+        target.append(s)
+    return tuple(target)
+
+
+def expand(input, *sizes):
+    """A view with size-1 dims repeated (no copy); -1 keeps a dim."""
+    sizes = _sizes(sizes, "expand")
+    target = _expand_shape(input, sizes)
+    out = np.broadcast_to(input._data, target)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(ExpandBackward0, input)
+        node.shape = input._data.shape
+    return _as_view(out, input, node)
+
+
+def expand_as(input, other):
+    """input expanded to other's shape."""
+    return expand(input, other._data.shape)
+
+
+class RepeatBackward0(Node):
+    __slots__ = ("shape", "reps")
+
+    def apply(self, g):
+        reps = self.reps
+        padded = (1,) * (len(reps) - len(self.shape)) + tuple(self.shape)
+        inter = []
+        for r, s in zip(reps, padded):
+            inter += [r, s]
+        g = g.reshape(inter).sum(axis=tuple(range(0, 2 * len(reps), 2)))
+        return (g.reshape(self.shape),)
+
+
+def repeat(input, *sizes):
+    """Tile the data sizes[i] times along each dim (a copy)."""
+    reps = _sizes(sizes, "repeat")
+    a = input._data
+    if len(reps) < a.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
+                           "dimensions of tensor")
+    out = np.tile(a, reps)
+    if out.ndim < len(reps):
+        out = out.reshape((1,) * (len(reps) - out.ndim) + out.shape)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(RepeatBackward0, input)
+        node.shape, node.reps = a.shape, reps
+    return _finish(out, node)
+
+
+def tile(input, dims):
+    """repeat, with missing leading repetition counts taken as 1."""
+    dims = _sizes((dims,), "tile")
+    nd = input._data.ndim
+    if len(dims) < nd:
+        dims = (1,) * (nd - len(dims)) + dims
+    return repeat(input, dims)
+
+
+# ---- joining ---------------------------------------------------------------------------------------
+def _common_dtype(tensors):
+    dt = tensors[0]._data.dtype
+    for x in tensors:
+        if x._data.dtype != dt:
+            d = B.FROM_NUMPY[dt]
+            for y in tensors:
+                d = B.promote_types(d, B.FROM_NUMPY[y._data.dtype])
+            return d.np
+    return dt
+
+
+class CatBackward0(Node):
+    __slots__ = ("axis", "sizes", "dtypes", "shapes")
+
+    def apply(self, g):
+        ax = self.axis
+        out = []
+        pos = 0
+        key = [slice(None)] * g.ndim
+        for (child, _), n, dt, shp in zip(self.next_functions, self.sizes, self.dtypes, self.shapes):
+            if n is None:  # skipped legacy empty tensor
+                out.append(None if child is None else np.zeros_like(g, shape=shp, dtype=dt))
+                continue
+            if child is None:
+                out.append(None)
+            else:
+                key[ax] = slice(pos, pos + n)
+                piece = g[tuple(key)]
+                out.append(piece if piece.dtype == dt else piece.astype(dt))
+            pos += n
+        return tuple(out)
+
+
+def _check_list(tensors, name):
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{name}(): argument 'tensors' must be tuple of Tensors, not Tensor")
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{B.namespace()}.{name}(): expected a non-empty list of Tensors")
+    for i, x in enumerate(tensors):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(x).__name__}")
+    return tensors
+
+
+def cat(tensors, dim=0, *, out=None):
+    """Concatenate tensors along an existing dim."""
+    tensors = _check_list(tensors, "cat")
+    # torch still skips legacy empty 1-d tensors (shape [0]) among higher-dim ones
+    used = [x for x in tensors if not (x._data.ndim == 1 and x._data.shape[0] == 0)] or tensors[:1]
+    ref = used[0]._data
+    for i, x in enumerate(tensors):
+        if x._data.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    nd = ref.ndim
+    ax = _dim(dim, nd)
+    shape = ref.shape
+    ids = {id(u) for u in used}
+    for i, x in enumerate(tensors):
+        s = x._data.shape
+        if id(x) not in ids:
+            continue
+        if len(s) != nd:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {nd} and {len(s)}")
+        for k in range(nd):
+            if k != ax and s[k] != shape[k]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {ax}. Expected size {shape[k]} "
+                    f"but got size {s[k]} for tensor number {i} in the list.")
+    dt = _common_dtype(tensors)
+    arrays = [x._data if x._data.dtype == dt else x._data.astype(dt) for x in used]
+    res = np.concatenate(arrays, axis=ax)
+    if out is not None:
+        from .elementwise import _write_out
+        return _write_out(out, res, "cat", *tensors)
+    node = None
+    if state.enabled and any(x._requires_grad for x in tensors):
+        node = _new(CatBackward0)
+        node.next_functions = tuple(edge(x) for x in tensors)
+        node._saved_versions = ()
+        node.axis = ax
+        node.sizes = tuple(x._data.shape[ax] if id(x) in ids else None for x in tensors)
+        node.dtypes = tuple(x._data.dtype for x in tensors)
+        node.shapes = tuple(x._data.shape for x in tensors)
+    return _finish(res, node)
+
+
+concat = concatenate = cat
+
+
+class StackBackward0(Node):
+    __slots__ = ("axis", "dtypes")
+
+    def apply(self, g):
+        ax = self.axis
+        key = [slice(None)] * g.ndim
+        out = []
+        for i, ((child, _), dt) in enumerate(zip(self.next_functions, self.dtypes)):
+            if child is None:
+                out.append(None)
+                continue
+            key[ax] = i
+            piece = g[tuple(key)]
+            out.append(piece if piece.dtype == dt else piece.astype(dt))
+        return tuple(out)
+
+
+def stack(tensors, dim=0, *, out=None):
+    """Join same-shaped tensors along a new dim."""
+    tensors = _check_list(tensors, "stack")
+    shape = tensors[0]._data.shape
+    for i, x in enumerate(tensors):
+        if x._data.shape != shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
+                f"{list(x._data.shape)} at entry {i}")
+    ax = _dim(dim, len(shape) + 1)
+    dt = _common_dtype(tensors)
+    res = np.stack([x._data if x._data.dtype == dt else x._data.astype(dt) for x in tensors], axis=ax)
+    if out is not None:
+        from .elementwise import _write_out
+        return _write_out(out, res, "stack", *tensors)
+    node = None
+    if state.enabled and any(x._requires_grad for x in tensors):
+        node = _new(StackBackward0)
+        node.next_functions = tuple(edge(x) for x in tensors)
+        node._saved_versions = ()
+        node.axis = ax
+        node.dtypes = tuple(x._data.dtype for x in tensors)
+    return _finish(res, node)
+
+
+def hstack(tensors):
+    """Concatenate along dim 1 (dim 0 for 1-d tensors)."""
+    tensors = _check_list(tensors, "hstack")
+    tensors = [x if x._data.ndim else reshape(x, (1,)) for x in tensors]
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate along dim 0, treating 1-d tensors as rows."""
+    tensors = _check_list(tensors, "vstack")
+    return cat([x if x._data.ndim >= 2 else reshape(x, (1, -1)) for x in tensors], 0)
+
+
+# ---- splitting ----------------------------------------------------------------------------------------
+class _MultiOutputBackward(Node):
+    """A node with one output per piece (split / chunk / unbind); grads come as a list."""
+    __slots__ = ("_n_outputs", "_output_nrs", "axis", "shapes")
+
+    def _grads(self, grads):
+        if type(grads) is not list:
+            grads = [grads]
+        like = next(g for g in grads if g is not None)
+        return [g if g is not None else np.zeros_like(like, shape=s) for g, s in zip(grads, self.shapes)]
+
+
+class SplitBackward0(_MultiOutputBackward):
+    __slots__ = ()
+
+    def apply(self, grads):
+        return (np.concatenate(self._grads(grads), axis=self.axis),)
+
+
+class SplitWithSizesBackward0(SplitBackward0):
+    __slots__ = ()
+
+
+class UnbindBackward0(_MultiOutputBackward):
+    __slots__ = ()
+
+    def apply(self, grads):
+        return (np.stack(self._grads(grads), axis=self.axis),)
+
+
+def _pieces(input, arrays, cls, axis):
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(cls, input)
+        node._n_outputs = len(arrays)
+        node._output_nrs = {}
+        node.axis = axis
+        node.shapes = tuple(p.shape for p in arrays)
+    out = []
+    for i, p in enumerate(arrays):
+        piece = _as_view(p, input, node)
+        if node is not None:
+            node._output_nrs[id(piece)] = i
+        out.append(piece)
+    return tuple(out)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Views of consecutive pieces along dim: equal sizes (the last may be smaller) or given sizes."""
+    a = tensor._data
+    ax = _dim(dim, a.ndim)
+    n = a.shape[ax]
+    key = [slice(None)] * a.ndim
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if _int_sum(sizes) != n or any(s < 0 for s in sizes):
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                f"dimension {ax}), but got split_sizes={sizes}")
+        cls = SplitWithSizesBackward0
+    else:
+        size = int(split_size_or_sections)
+        if size < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+        if size == 0:
+            if n != 0:
+                raise RuntimeError(
+                    f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+            sizes = [0]
+        else:
+            sizes = [size] * (n // size) + ([n % size] if n % size else [])
+            if not sizes:
+                sizes = [0]
+        cls = SplitBackward0
+    arrays = []
+    pos = 0
+    for s in sizes:
+        key[ax] = slice(pos, pos + s)
+        arrays.append(a[tuple(key)])
+        pos += s
+    return _pieces(tensor, arrays, cls, ax)
+
+
+def _int_sum(values):
+    total = 0
+    for v in values:
+        total += v
+    return total
+
+
+def chunk(input, chunks, dim=0):
+    """Split into at most `chunks` views of (nearly) equal size along dim."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    a = input._data
+    ax = _dim(dim, a.ndim)
+    n = a.shape[ax]
+    size = -(-n // chunks)
+    if size == 0:
+        return split(input, [0] * chunks if n == 0 else [n], ax)
+    return split(input, size, ax)
+
+
+def unbind(input, dim=0):
+    """The slices along dim, as a tuple of views."""
+    a = input._data
+    if a.ndim == 0:
+        raise RuntimeError("Dimension specified as 0 but tensor has no dimensions")
+    ax = _dim(dim, a.ndim)
+    key = [slice(None)] * a.ndim
+    arrays = []
+    for i in range(a.shape[ax]):
+        key[ax] = i
+        arrays.append(a[tuple(key)])
+    return _pieces(input, arrays, UnbindBackward0, ax)
+
+
+# ---- basic indexing: narrow / select / __getitem__ ------------------------------------------------------
+class SliceBackward0(Node):
+    """Gradient of a basic-index view: zeros with g written into the viewed region."""
+    __slots__ = ("shape", "key")
+
+    def apply(self, g):
+        z = _zeros(self.shape, g)
+        z[self.key] = g
+        return (z,)
+
+
+class SelectBackward0(SliceBackward0):
+    __slots__ = ()
+
+
+class AliasBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+def narrow(input, dim, start, length):
+    """A view of `length` elements along dim from start."""
+    a = input._data
+    ax = _dim(dim, a.ndim)
+    n = a.shape[ax]
+    if isinstance(start, Tensor):
+        start = int(start)
+    if not -n <= start <= n:
+        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+    if start < 0:
+        start += n
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    key = (slice(None),) * ax + (slice(start, start + length),)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(SliceBackward0, input)
+        node.shape, node.key = a.shape, key
+    return _as_view(a[key], input, node)
+
+
+def select(input, dim, index):
+    """The slice at `index` along dim, removing that dim (a view)."""
+    a = input._data
+    if a.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    ax = _dim(dim, a.ndim)
+    n = a.shape[ax]
+    index = int(index)
+    if not -n <= index < n:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(a.shape)} at "
+                         f"dimension {ax}")
+    if index < 0:
+        index += n
+    key = (slice(None),) * ax + (index, Ellipsis)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(SelectBackward0, input)
+        node.shape, node.key = a.shape, key
+    return _as_view(a[key], input, node)
+
+
+class IndexBackward0(Node):
+    """Gradient of advanced indexing: g scattered back, adding at repeated indices."""
+    __slots__ = ("shape", "key", "mask_only")
+
+    def apply(self, g):
+        z = _zeros(self.shape, g)
+        if self.mask_only:
+            z[self.key] = g
+        else:
+            np.add.at(z, self.key, g)
+        return (z,)
+
+
+def _index_error(e, a):
+    msg = str(e)
+    if a.ndim == 0 and msg.startswith("too many indices"):
+        return IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                          "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    if msg.startswith("too many indices"):
+        return IndexError(f"too many indices for tensor of dimension {a.ndim}")
+    return IndexError(msg.replace(" axis ", " dimension "))
+
+
+def _bad_index(k):
+    return IndexError(
+        "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+        f"indices (got {type(k).__name__})")
+
+
+def _parse_key(a, key):
+    """(numpy key, is_advanced, node class for a view, mask_only) for a torch-style index."""
+    if type(key) is not tuple:
+        if type(key) is list and len(key) < 32 and _builtin_any(
+                isinstance(k, (list, tuple, slice, Tensor)) or k is None or k is Ellipsis for k in key):
+            import warnings
+            warnings.warn(
+                "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
+                "changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will "
+                "be interpreted as tensor index, x[torch.tensor(seq)], which will result either in an "
+                "error or a different result", UserWarning, stacklevel=3)
+            key = tuple(key)  # torch still reads such a list as a tuple of indices (numpy would not)
+        else:
+            key = (key,)
+    items = []
+    advanced = False
+    mask_only = True
+    cls = None
+    has_ellipsis = False
+    for k in key:
+        tk = type(k)
+        if tk is int:
+            cls = SelectBackward0
+            items.append(k)
+        elif tk is slice:
+            step = k.step
+            if step is not None:
+                if not isinstance(step, int):
+                    step = int(step)
+                if step <= 0:
+                    raise ValueError("step must be greater than zero")
+            if k.start is not None or k.stop is not None or (step is not None and step != 1):
+                cls = SliceBackward0
+                if not (k.start is None or type(k.start) is int) or not (k.stop is None or type(k.stop) is int):
+                    k = slice(None if k.start is None else int(k.start),
+                              None if k.stop is None else int(k.stop), step)
+            items.append(k)
+        elif k is None:
+            cls = UnsqueezeBackward0
+            items.append(None)
+        elif k is Ellipsis:
+            has_ellipsis = True
+            items.append(k)
+        elif isinstance(k, Tensor):
+            d = k._data
+            kind = d.dtype.kind
+            if kind == "b" or d.dtype == np.uint8:
+                if kind != "b":
+                    d = d.astype(bool)
+                if d.ndim == 0:
+                    mask_only = False
+                advanced = True
+                items.append(d)
+            elif kind in "iu":
+                if d.ndim == 0:
+                    cls = SelectBackward0
+                    items.append(int(d))
+                else:
+                    advanced = True
+                    mask_only = False
+                    items.append(d)
+            else:
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        elif tk is bool:
+            advanced = True
+            mask_only = False
+            items.append(k)
+        elif isinstance(k, (list, tuple, np.ndarray)):
+            if type(k) is not _ndarray and _builtin_any(isinstance(x, Tensor) for x in k):
+                k = [x.tolist() if isinstance(x, Tensor) else x for x in k]
+            arr = np.asarray(k)
+            if arr.dtype.kind not in "biu":
+                if arr.size == 0:
+                    arr = arr.astype(np.int64)
+                else:
+                    raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if arr.dtype.kind != "b":
+                mask_only = False
+            advanced = True
+            items.append(arr)
+        elif isinstance(k, numbers.Integral):
+            cls = SelectBackward0
+            items.append(int(k))
+        else:
+            raise _bad_index(k)
+    if not advanced and not has_ellipsis:
+        items.append(Ellipsis)  # keeps an all-int index a 0-d view, not a numpy scalar
+    return tuple(items), advanced, cls, mask_only
+
+
+def _check_mask(a, key):
+    """torch's error for a boolean mask whose shape doesn't match the indexed dims."""
+    dim = 0
+    for k in key:
+        if k is None:
+            continue
+        if k is Ellipsis:
+            return
+        if type(k) is _ndarray and k.dtype.kind == "b" and k.ndim:
+            for j in range(k.ndim):
+                if dim + j >= a.ndim or k.shape[j] != a.shape[dim + j]:
+                    raise IndexError(
+                        f"The shape of the mask {list(k.shape)} at index {j} does not match the shape "
+                        f"of the indexed tensor {list(a.shape)} at index {dim + j}")
+            dim += k.ndim
+        else:
+            dim += 1
+
+
+def getitem(self, key):
+    """Index like numpy/torch: basic indices give views, advanced ones copies."""
+    a = self._data
+    tk = type(key)
+    if tk is int:
+        try:
+            out = a[key, ...]
+        except IndexError as e:
+            raise _index_error(e, a) from None
+        if state.enabled and self._requires_grad:
+            node = _new(SelectBackward0)
+            node.next_functions = (edge(self),)
+            node._saved_versions = ()
+            node.shape = a.shape
+            node.key = (key, Ellipsis)
+        else:
+            node = None
+        return _as_view(out, self, node)
+    nkey, advanced, cls, mask_only = _parse_key(a, key)
+    try:
+        out = a[nkey]
+    except IndexError as e:
+        if advanced:
+            _check_mask(a, nkey)
+        raise _index_error(e, a) from None
+    if advanced:
+        node = None
+        if state.enabled and self._requires_grad:
+            node = _node(IndexBackward0, self)
+            node.shape, node.key, node.mask_only = a.shape, nkey, mask_only
+        return _finish(out, node)
+    node = None
+    if state.enabled and self._requires_grad:
+        if cls is None:
+            node = _node(AliasBackward0, self)
+            node.shape = a.shape
+        elif cls is UnsqueezeBackward0:
+            node = _node(UnsqueezeBackward0, self)
+            node.shape = a.shape
+        else:
+            node = _node(cls, self)
+            node.shape, node.key = a.shape, nkey
+    return _as_view(out, self, node)
+
+
+# ---- __setitem__ and in-place writes through views -----------------------------------------------------
+class CopySlices(Node):
+    """Gradient of an in-place write into part of a tensor.
+
+    Without ``fn``: an indexed assignment; the overwritten region gets no gradient and the
+    value gets g there.  With ``fn`` (the node of an in-place op applied to a view of this
+    tensor): the view's region, at flat ``positions``, is sent through fn, whose gradient
+    for its own input goes back into that region and the rest to fn's other inputs.
+    """
+    __slots__ = ("key", "value_shape", "value_dtype", "fn", "positions")
+
+    def name(self):
+        return "CopySlices"
+
+    def apply(self, g):
+        fn = self.fn
+        if fn is not None:
+            gb = g.copy()
+            flat = gb.reshape(-1)
+            pos = self.positions
+            outs = fn.apply(flat[pos])
+            flat[pos] = 0 if outs[0] is None else outs[0]
+            return (gb,) + tuple(outs[1:])
+        key = self.key
+        gs = g.copy()
+        gv = None
+        if self.next_functions[1][0] is not None:
+            gv = g[key]
+        gs[key] = 0
+        if gv is not None:
+            gv = unbroadcast(np.asarray(gv), self.value_shape)
+            if gv.dtype != self.value_dtype:
+                gv = gv.astype(self.value_dtype)
+            if gv.shape != self.value_shape:
+                gv = gv.reshape(self.value_shape)
+        return gs, gv
+
+    def _release(self):
+        if self.fn is not None:
+            self.fn._release()
+        self._saved_versions = None
+
+
+class IndexPutBackward0(CopySlices):
+    __slots__ = ()
+
+    def name(self):
+        return "IndexPutBackward0"
+
+
+class AsStridedBackward0(Node):
+    """Gradient of a view, given by the flat positions of its elements in the base."""
+    __slots__ = ("positions", "base_shape")
+
+    def apply(self, g):
+        z = _zeros(self.base_shape, g)
+        z.reshape(-1)[self.positions] = g
+        return (z,)
+
+
+def _positions(view, base):
+    """Flat C-order positions in base of each element of view, or None for exotic layouts.
+
+    Works for any dense base layout (C, F or permuted) by writing the positions into an
+    int64 array laid out like base and reading it back through the view's strides.
+    """
+    item = base.itemsize
+    if view.size == 0:
+        return np.zeros(view.shape, dtype=np.int64)
+    if type(base) is not _ndarray or _builtin_any(s < 0 for s in base.strides):
+        return None
+    pos = np.empty_like(base, dtype=np.int64)  # order 'K': same layout as base when dense
+    if pos.strides != tuple(s // item * 8 for s in base.strides) or \
+            _builtin_any(s % item for s in base.strides):
+        return None
+    if not (base.flags.c_contiguous or base.flags.f_contiguous) and \
+            _builtin_max(((n - 1) * s for n, s in zip(base.shape, base.strides)), default=0) + item \
+            != base.size * item:
+        return None
+    pos[...] = np.arange(base.size, dtype=np.int64).reshape(base.shape)
+    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    if offset % item or _builtin_any(s % item for s in view.strides):
+        return None
+    mem = np.lib.stride_tricks.as_strided(pos, (base.size,), (8,))
+    return np.lib.stride_tricks.as_strided(
+        mem[offset // item:], view.shape, tuple(s // item * 8 for s in view.strides)).copy()
+
+
+_builtin_max = max
+_builtin_any = any
+
+
+def _leaf_error(view):
+    what = "a view of a leaf Variable" if view else "a leaf Variable"
+    return RuntimeError(
+        f"{what} that requires grad is being used in an in-place operation. Wrap the update in "
+        "`with torch.no_grad():` or operate on a clone.")
+
+
+def _value_array(self, value):
+    if isinstance(value, Tensor):
+        v = value._data
+        if type(v) is not type(self._data):
+            from .convert import _move
+            v = _move(v, self.device)
+        return v
+    if isinstance(value, (int, float, bool)):
+        return value
+    return np.asarray(value)
+
+
+def _assign(self, nkey, v):
+    a = self._data
+    try:
+        a[nkey] = v
+    except ValueError as e:
+        msg = str(e)
+        if "read-only" in msg:
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers to a "
+                "single memory location. Please clone() the tensor before performing the operation.") from None
+        region = np.shape(a[nkey])
+        vshape = np.shape(v)
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(vshape)} cannot be broadcast to indexing "
+            f"result of shape {list(region)}") from None
+    except IndexError as e:
+        raise _index_error(e, a) from None
+
+
+def setitem(self, key, value):
+    """Assign into the indexed region, in place (the version counter moves)."""
+    a = self._data
+    if type(key) is int and not isinstance(value, Tensor) and not (state.enabled and self._requires_grad):
+        # fast path: x[i] = number
+        _assign(self, key, value)
+        self._vc[0] += 1
+        return
+    nkey, advanced, basic_part, _ = _parse_key(a, key)
+    if advanced:
+        _check_mask(a, nkey)
+    v = _value_array(self, value)
+    grad = state.enabled and (self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
+    if not grad:
+        _assign(self, nkey, v)
+        self._vc[0] += 1
+        return
+    base = self._base
+    if self.grad_fn is None and self._requires_grad:
+        raise _leaf_error(not advanced)
+    if base is not None and base._requires_grad and base.grad_fn is None:
+        raise _leaf_error(True)
+    if isinstance(value, Tensor):
+        vt = value
+    else:
+        vt = None
+    old_edge = edge(self)
+    _assign(self, nkey, v)
+    self._vc[0] += 1
+    # torch slices first, then index_puts into the slice: only a pure advanced key is IndexPut
+    node = _new(IndexPutBackward0 if advanced and basic_part is None else CopySlices)
+    node.next_functions = (old_edge, edge(vt) if vt is not None else (None, 0))
+    node._saved_versions = ()
+    node.key, node.fn = nkey, None
+    node.value_shape = vt._data.shape if vt is not None else ()
+    node.value_dtype = vt._data.dtype if vt is not None else a.dtype
+    if base is not None:
+        rebase_inplace_view(self, node)
+    else:
+        self.grad_fn = node
+        self._requires_grad = True
+
+
+def rebase_inplace_view(view, fn):
+    """Record an in-place op on a view in its base's graph, as torch's CopySlices does.
+
+    Call after writing the op's result into the view's memory; fn is the op's node, whose
+    first input is the view's old value.  The base's grad_fn becomes CopySlices(fn) and the
+    view's an AsStridedBackward0 reading from it, so gradients through either are right.
+    """
+    base = view._base
+    pos = _positions(view._data, base._data)
+    if pos is None:
+        raise RuntimeError(
+            f"an in-place operation on a view of shape {list(view._data.shape)} whose base has an "
+            "unusual memory layout can't be tracked by autograd; operate on a .clone() instead")
+    node = _new(CopySlices)
+    node.next_functions = (edge(base),) + tuple(fn.next_functions[1:])
+    node._saved_versions = fn._saved_versions
+    node.fn, node.positions, node.key = fn, pos, None
+    base.grad_fn = node
+    base._requires_grad = True
+    vnode = _new(AsStridedBackward0)
+    vnode.next_functions = ((node, 0),)
+    vnode._saved_versions = ()
+    vnode.positions = pos
+    vnode.base_shape = base._data.shape
+    view.grad_fn = vnode
+    view._requires_grad = True
+
+
+# ---- gathering / scattering -------------------------------------------------------------------------------
+class IndexSelectBackward0(Node):
+    __slots__ = ("shape", "axis", "index")
+    _saved_fields = ("index",)
+
+    def apply(self, g):
+        z = _zeros(self.shape, g)
+        np.add.at(np.moveaxis(z, self.axis, 0), self.index, np.moveaxis(g, self.axis, 0))
+        return (z,)
+
+
+def _index_array(index, name):
+    if not isinstance(index, Tensor):
+        index = _wrap(np.asarray(index))
+    d = index._data
+    if d.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index, got {index.dtype}")
+    return d
+
+
+def index_select(input, dim, index):
+    """The entries at `index` (1-d) along dim (a copy)."""
+    a = input._data
+    idx = _index_array(index, "index_select")
+    if idx.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    idx = idx.reshape(-1)
+    ax = _dim(dim, a.ndim)
+    work = a.reshape(1) if a.ndim == 0 else a
+    n = work.shape[ax]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError("index out of range in self")
+    idx = np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
+    res = np.take(work, idx, axis=ax)
+    if a.ndim == 0:
+        res = res.reshape(())
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(IndexSelectBackward0, input)
+        node.shape, node.axis, node.index = work.shape, ax, idx
+        if a.ndim == 0:
+            node = _node(ViewBackward0, input)
+            node.shape = ()
+    return _finish(res, node)
+
+
+def _fancy(idx, ax):
+    """A numpy index tuple addressing input[i0..., idx[...], ...] for each element of idx."""
+    nd = idx.ndim
+    out = []
+    for k in range(nd):
+        if k == ax:
+            out.append(idx)
+        else:
+            shape = [1] * nd
+            shape[k] = idx.shape[k]
+            out.append(np.arange(idx.shape[k]).reshape(shape))
+    return tuple(out)
+
+
+def _check_gather(name, a, idx, ax, other=None):
+    if idx.ndim != max(a.ndim, 1) and not (idx.ndim == 0 and a.ndim == 0):
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor")
+    shape = a.shape if a.ndim else (1,)
+    ishape = idx.shape if idx.ndim else (1,)
+    for k in range(len(ishape)):
+        if k != ax and ishape[k] > shape[k]:
+            raise RuntimeError(
+                f"Size does not match at dimension {k} expected index {list(ishape)} to be no larger "
+                f"than self {list(shape)} apart from dimension {ax}")
+        if other is not None and ishape[k] > other[k]:
+            raise RuntimeError(
+                f"Size does not match at dimension {k} expected index {list(ishape)} to be no larger "
+                f"than src {list(other)}")
+    if idx.size:
+        lo, hi = idx.min(), idx.max()
+        n = shape[ax]
+        if lo < 0 or hi >= n:
+            bad = int(hi) if hi >= n else int(lo)
+            raise RuntimeError(f"index {bad} is out of bounds for dimension {ax} with size {n}")
+
+
+class GatherBackward0(Node):
+    __slots__ = ("shape", "work_shape", "fancy")
+    _saved_fields = ("fancy",)
+
+    def apply(self, g):
+        z = _zeros(self.work_shape, g)
+        _scatter_add_into(z, self.fancy, g if g.ndim else g.reshape(1))
+        return (z.reshape(self.shape),)
+
+
+def _scatter_add_into(z, fancy, vals):
+    """z[fancy] += vals, adding at repeated positions (bincount, not np.add.at, for floats)."""
+    if z.dtype.kind == "f" and type(z) is _ndarray:
+        lin = np.ravel_multi_index(np.broadcast_arrays(*fancy), z.shape).reshape(-1)
+        z += np.bincount(lin, weights=vals.reshape(-1), minlength=z.size).reshape(z.shape).astype(z.dtype)
+    else:
+        np.add.at(z, fancy, vals)
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """out[i][j] = input[i][index[i][j]] (for dim=1), with index's shape."""
+    a = input._data
+    idx = _index_array(index, "gather")
+    ax = _dim(dim, a.ndim)
+    _check_gather("gather", a, idx, ax)
+    work = a.reshape(1) if a.ndim == 0 else a
+    widx = idx.reshape(1) if idx.ndim == 0 else idx
+    fancy = _fancy(widx, ax)
+    res = work[fancy].reshape(idx.shape)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(GatherBackward0, input)
+        node.shape, node.work_shape, node.fancy = a.shape, work.shape, fancy
+    return _finish(res, node)
+
+
+class ScatterBackward0(Node):
+    __slots__ = ("fancy", "src_shape", "region")
+    _saved_fields = ("fancy",)
+
+    def apply(self, g):
+        gs = None
+        if self.next_functions[0][0] is not None:
+            gs = g.copy()
+            gs[self.fancy] = 0
+        gv = None
+        if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
+            gv = _zeros(self.src_shape, g)
+            gv[self.region] = g[self.fancy]
+        return (gs, gv) if len(self.next_functions) > 1 else (gs,)
+
+
+class ScatterBackward1(ScatterBackward0):
+    __slots__ = ()
+
+
+class ScatterAddBackward0(ScatterBackward0):
+    __slots__ = ()
+
+    def apply(self, g):
+        gv = None
+        if self.next_functions[1][0] is not None:
+            gv = _zeros(self.src_shape, g)
+            gv[self.region] = g[self.fancy]
+        return (g if self.next_functions[0][0] is not None else None), gv
+
+
+def _scatter(input, dim, index, src, add, reduce=None):
+    a = input._data
+    idx = _index_array(index, "scatter_add" if add else "scatter")
+    ax = _dim(dim, a.ndim)
+    src_t = src if isinstance(src, Tensor) else None
+    _check_gather("scatter", a, idx, ax, src_t._data.shape if src_t is not None else None)
+    res = a.copy()
+    work = res.reshape(1) if a.ndim == 0 else res
+    widx = idx.reshape(1) if idx.ndim == 0 else idx
+    fancy = _fancy(widx, ax)
+    region = tuple(slice(0, s) for s in widx.shape)
+    if src_t is not None:
+        s = src_t._data
+        if s.dtype != a.dtype:
+            raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype "
+                               f"(got {input.dtype} and {src_t.dtype})")
+        vals = (s.reshape(1) if s.ndim == 0 else s)[region]
+    else:
+        vals = np.asarray(src, dtype=a.dtype)
+    if add or reduce == "add":
+        _scatter_add_into(work, fancy, np.broadcast_to(vals, widx.shape))
+    elif reduce in ("multiply", "mul"):
+        np.multiply.at(work, fancy, np.broadcast_to(vals, widx.shape))
+    elif reduce is not None:
+        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce!r}")
+    else:
+        work[fancy] = vals
+    node = None
+    if state.enabled and (input._requires_grad or (src_t is not None and src_t._requires_grad)):
+        if reduce is not None:
+            raise RuntimeError("scatter(): reduce= is not differentiable in ember; use scatter_add")
+        if src_t is not None:
+            cls = ScatterAddBackward0 if add else ScatterBackward0
+            node = _new(cls)
+            node.next_functions = (edge(input), edge(src_t))
+            node.src_shape = src_t._data.shape
+        else:
+            node = _node(ScatterBackward1, input)
+            node.src_shape = ()
+        node._saved_versions = ()
+        node.fancy, node.region = fancy, region
+        if a.ndim == 0:
+            node.fancy = Ellipsis
+    return _finish(res, node)
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """A copy of input with src (or value) written at index along dim."""
+    if src is None:
+        src = value
+    return _scatter(input, dim, index, src, False, reduce)
+
+
+def scatter_add(input, dim, index, src):
+    """A copy of input with src added at index along dim (repeats accumulate)."""
+    return _scatter(input, dim, index, src, True)
+
+
+class MaskedSelectBackward0(Node):
+    __slots__ = ("shape", "mask")
+    _saved_fields = ("mask",)
+
+    def apply(self, g):
+        z = _zeros(self.mask.shape, g)
+        z[self.mask] = g
+        return (unbroadcast(z, self.shape),)
+
+
+def masked_select(input, mask):
+    """The elements where mask (broadcast) is True, as a 1-d tensor."""
+    m = mask._data
+    if m.dtype.kind != "b":
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    a = input._data
+    try:
+        shape = np.broadcast_shapes(a.shape, m.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"masked_select: the shape of the mask {list(m.shape)} must be broadcastable with the "
+            f"shape of the input {list(a.shape)}") from None
+    mb = np.broadcast_to(m, shape)
+    res = np.broadcast_to(a, shape)[mb]
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(MaskedSelectBackward0, input)
+        node.shape, node.mask = a.shape, mb
+    return _finish(res, node)
+
+
+def nonzero(input, *, out=None, as_tuple=False):
+    """Indices of nonzero elements: an (n, ndim) int64 tensor, or a tuple of 1-d ones."""
+    a = input._data
+    if as_tuple:
+        if a.ndim == 0:
+            return (_wrap(np.zeros(1 if a.item() else 0, dtype=np.int64)),)
+        return tuple(_wrap(i.astype(np.int64, copy=False)) for i in np.nonzero(a))
+    return _wrap(np.argwhere(a).astype(np.int64, copy=False))
+
+
+def argwhere(input):
+    """Indices of nonzero elements as an (n, ndim) int64 tensor."""
+    return nonzero(input)
+
+
+def take(input, index):
+    """Elements of the flattened input at index, shaped like index."""
+    flat = reshape(input, (-1,))
+    idx = _index_array(index, "take")
+    n = flat._data.shape[0]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"out of range: tried to access index {int(idx.max())} on a tensor of {n} elements.")
+    return reshape(index_select(flat, 0, _wrap(np.where(idx < 0, idx + n, idx).reshape(-1))), idx.shape)
+
+
+# ---- flip / roll / triangles / diagonals ----------------------------------------------------------------------
+class FlipBackward0(Node):
+    __slots__ = ("axes",)
+
+    def apply(self, g):
+        return (np.flip(g, self.axes),)
+
+
+def flip(input, *dims):
+    """Reverse the order of elements along dims (a copy, as torch)."""
+    dims = _dims_arg(dims)
+    a = input._data
+    axes = tuple(_dim(d, a.ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        seen = set()
+        for d in axes:
+            if d in seen:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+            seen.add(d)
+    res = np.flip(a, axes).copy() if a.ndim else a.copy()
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(FlipBackward0, input)
+        node.axes = axes if a.ndim else ()
+    return _finish(res, node)
+
+
+def fliplr(input):
+    """Flip along dim 1."""
+    if input._data.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, (1,))
+
+
+def flipud(input):
+    """Flip along dim 0."""
+    if input._data.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, (0,))
+
+
+class RollBackward0(Node):
+    __slots__ = ("shifts", "axes", "shape")
+
+    def apply(self, g):
+        if self.axes is None:
+            return (np.roll(g.reshape(-1), [-s for s in self.shifts]).reshape(self.shape),)
+        return (np.roll(g, [-s for s in self.shifts], self.axes),)
+
+
+def roll(input, shifts, dims=None):
+    """Rotate elements along dims (over the flattened tensor when dims is None)."""
+    a = input._data
+    sh = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
+    if dims is None:
+        if len(sh) != 1:
+            raise RuntimeError(f"roll: shifts ({list(sh)}) and dims (None) must align: pass one shift "
+                               "without dims, or one shift per dim")
+        res = np.roll(a.reshape(-1), sh[0]).reshape(a.shape)
+        axes = None
+    else:
+        axes = (dims,) if isinstance(dims, int) else tuple(dims)
+        if len(axes) != len(sh):
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:{len(axes)}")
+        axes = tuple(_dim(d, a.ndim) for d in axes)
+        res = np.roll(a, sh, axes)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(RollBackward0, input)
+        node.shifts, node.axes, node.shape = sh, axes, a.shape
+    return _finish(res, node)
+
+
+class TrilBackward0(Node):
+    __slots__ = ("k",)
+
+    def apply(self, g):
+        return (np.tril(g, self.k),)
+
+
+class TriuBackward0(Node):
+    __slots__ = ("k",)
+
+    def apply(self, g):
+        return (np.triu(g, self.k),)
+
+
+def _tri(input, diagonal, lower):
+    a = input._data
+    name = "tril" if lower else "triu"
+    if a.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    res = np.tril(a, diagonal) if lower else np.triu(a, diagonal)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(TrilBackward0 if lower else TriuBackward0, input)
+        node.k = diagonal
+    return _finish(res, node)
+
+
+def tril(input, diagonal=0):
+    """The lower triangle (on and below diagonal) of the last two dims; the rest zero."""
+    return _tri(input, diagonal, True)
+
+
+def triu(input, diagonal=0):
+    """The upper triangle (on and above diagonal) of the last two dims; the rest zero."""
+    return _tri(input, diagonal, False)
+
+
+def _diag_view(a, offset, d1, d2):
+    """A writable strided view of a's diagonal over dims d1, d2 (moved last)."""
+    nd = a.ndim
+    perm = [i for i in range(nd) if i not in (d1, d2)] + [d1, d2]
+    v = a.transpose(perm)
+    if offset >= 0:
+        v = v[..., :, offset:]
+    else:
+        v = v[..., -offset:, :]
+    n = max(min(v.shape[-2], v.shape[-1]), 0)
+    return np.lib.stride_tricks.as_strided(v, v.shape[:-2] + (n,), v.strides[:-2] + (v.strides[-2] + v.strides[-1],))
+
+
+class DiagonalBackward0(Node):
+    __slots__ = ("shape", "offset", "d1", "d2")
+
+    def apply(self, g):
+        z = _zeros(self.shape, g)
+        _diag_view(z, self.offset, self.d1, self.d2)[...] = g
+        return (z,)
+
+
+DiagonalBackward0_copy = type("DiagonalBackward0_copy", (DiagonalBackward0,), {"__slots__": ()})
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """A view of the diagonal over dims dim1, dim2, appended as the last dim."""
+    a = input._data
+    d1, d2 = _dim(dim1, a.ndim), _dim(dim2, a.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    out = _diag_view(a, offset, d1, d2)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(DiagonalBackward0, input)
+        node.shape, node.offset, node.d1, node.d2 = a.shape, offset, d1, d2
+    return _as_view(out, input, node)
+
+
+class DiagEmbedBackward0(Node):
+    __slots__ = ("k",)
+
+    def apply(self, g):
+        return (np.diagonal(g, self.k).copy(),)
+
+
+def diag(input, diagonal=0):
+    """A 1-d input as a diagonal matrix, or a 2-d input's diagonal (a copy)."""
+    a = input._data
+    if a.ndim == 1:
+        res = np.diag(a, diagonal)
+        node = None
+        if state.enabled and input._requires_grad:
+            node = _node(DiagEmbedBackward0, input)
+            node.k = diagonal
+        return _finish(res, node)
+    if a.ndim != 2:
+        raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + f"{a.ndim}D")
+    res = _diag_view(a, diagonal, 0, 1).copy()
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(DiagonalBackward0_copy, input)
+        node.shape, node.offset, node.d1, node.d2 = a.shape, diagonal, 0, 1
+    return _finish(res, node)
+
+
+# ---- Tensor methods ------------------------------------------------------------------------------------
+def _register():
+    T = Tensor
+    T.__getitem__ = getitem
+    T.__setitem__ = setitem
+    T.view = view
+    T.view_as = view_as
+    T.reshape = reshape
+    T.reshape_as = reshape_as
+    T.contiguous = contiguous
+    T.expand = expand
+    T.expand_as = expand_as
+    T.repeat = repeat
+    T.permute = permute
+    T.flip = flip
+    for fn in (flatten, unflatten, squeeze, unsqueeze, transpose, t, movedim, tile, split, chunk,
+               unbind, narrow, select, index_select, gather, scatter, scatter_add, masked_select,
+               nonzero, argwhere, fliplr, flipud, roll, tril, triu, diag, diagonal, take):
+        setattr(T, fn.__name__, fn)
+    T.swapaxes = T.swapdims = transpose
+    T.moveaxis = movedim
+
+    def nonzero_m(self, *, as_tuple=False):
+        """Indices of nonzero elements."""
+        return nonzero(self, as_tuple=as_tuple)
+    T.nonzero = nonzero_m
+
+    def split_m(self, split_size, dim=0):
+        """Views of consecutive pieces along dim."""
+        return split(self, split_size, dim)
+    T.split = split_m
+
+    from .elementwise import _inplace
+
+    def _inplace_method(op, name):
+        def method(self, *args, **kwargs):
+            res = None
+            if not (state.enabled and (self._requires_grad or any(isinstance(x, Tensor) and x._requires_grad
+                                                                  for x in args + tuple(kwargs.values())))):
+                res = op(self, *args, **kwargs)._data
+            tensor_args = tuple(x for x in args + tuple(kwargs.values()) if isinstance(x, Tensor))
+            return _inplace(self, res, lambda s, *_: op(s, *args, **kwargs), tensor_args)
+        method.__name__ = name
+        method.__doc__ = f"In-place {op.__name__}."
+        return method
+
+    T.scatter_ = _inplace_method(scatter, "scatter_")
+    T.scatter_add_ = _inplace_method(scatter_add, "scatter_add_")
+    T.tril_ = _inplace_method(tril, "tril_")
+    T.triu_ = _inplace_method(triu, "triu_")
+
+    def squeeze_(self, dim=None):
+        """Remove size-1 dims in place (this tensor's shape changes)."""
+        self._data = squeeze(self, dim)._data
+        return self
+
+    def unsqueeze_(self, dim):
+        """Insert a size-1 dim in place (this tensor's shape changes)."""
+        self._data = unsqueeze(self, dim)._data
+        return self
+
+    def t_(self):
+        """Transpose in place (this tensor's shape changes)."""
+        self._data = t(self)._data
+        return self
+
+    def transpose_(self, dim0, dim1):
+        """Swap two dims in place (this tensor's shape changes)."""
+        self._data = transpose(self, dim0, dim1)._data
+        return self
+
+    def _shape_inplace(fn):
+        def method(self, *args):
+            if state.enabled and self._requires_grad:
+                raise RuntimeError(f"{fn.__name__}() on a tensor that requires grad is not supported by "
+                                   "ember; use the out-of-place version")
+            return fn(self, *args)
+        method.__name__ = fn.__name__
+        method.__doc__ = fn.__doc__
+        return method
+
+    for fn in (squeeze_, unsqueeze_, t_, transpose_):
+        setattr(T, fn.__name__, _shape_inplace(fn))
+
+
+_register()

@@ -1,0 +1,281 @@
+"""The autograd engine: graph structure, backward, accumulation, modes, hooks, Function."""
+import gc
+
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import Function
+
+
+def test_spec_section_1_2_gradient():
+    x = ember.ones(2, 2, requires_grad=True)
+    y = x + 2
+    z = y * y * 3
+    out = z.mean()
+    out.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4.5)
+
+
+def test_grad_fn_names_and_next_functions():
+    x = ember.ones(2, 2, requires_grad=True)
+    y = x + 2
+    z = y * y
+    assert x.grad_fn is None and x.is_leaf
+    assert y.grad_fn.name() == "AddBackward0" and not y.is_leaf
+    assert z.grad_fn.name() == "MulBackward0"
+    acc = y.grad_fn.next_functions[0][0]
+    assert type(acc).__name__ == "AccumulateGrad" and acc.variable is x
+    assert y.grad_fn.next_functions[1] == (None, 0)
+    assert z.grad_fn.next_functions[0][0] is y.grad_fn
+    assert repr(y.grad_fn).startswith("<AddBackward0 object at 0x")
+
+
+def test_gradients_accumulate_across_calls():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).backward(ember.ones(2))
+    (x * 3).backward(ember.ones(2))
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_shared_subexpression_gets_summed_gradient():
+    x = ember.tensor([2.0], requires_grad=True)
+    y = x * x
+    z = y + y * x
+    z.backward()
+    # z = x^2 + x^3 -> 2x + 3x^2
+    np.testing.assert_allclose(x.grad.numpy(), [16.0])
+
+
+def test_backward_on_non_scalar_needs_gradient():
+    x = ember.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        (x * 2).backward()
+
+
+def test_backward_gradient_shape_mismatch():
+    x = ember.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="Mismatch in shape"):
+        (x * 2).backward(ember.ones(4))
+
+
+def test_backward_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ember.ones(2).backward(ember.ones(2))
+
+
+def test_second_backward_through_freed_graph_raises_and_retain_graph_allows():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).exp()
+    y.backward(ember.ones(2), retain_graph=True)
+    y.backward(ember.ones(2))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward(ember.ones(2))
+
+
+def test_no_grad_enable_grad_set_grad_enabled_and_decorators():
+    x = ember.ones(2, requires_grad=True)
+    with ember.no_grad():
+        assert not (x * 2).requires_grad
+        with ember.enable_grad():
+            assert (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+    @ember.no_grad()
+    def f(t):
+        return t * 2
+    assert not f(x).requires_grad
+
+    @ember.no_grad
+    def g(t):
+        return t * 2
+    assert not g(x).requires_grad
+    with ember.set_grad_enabled(False):
+        assert not ember.is_grad_enabled()
+    assert ember.is_grad_enabled()
+    ember.set_grad_enabled(False)
+    assert not (x * 2).requires_grad
+    ember.set_grad_enabled(True)
+    with ember.inference_mode():
+        assert not (x * 2).requires_grad
+
+
+def test_detach_shares_memory_and_cuts_graph():
+    x = ember.ones(2, requires_grad=True)
+    y = x.detach()
+    assert not y.requires_grad and y.grad_fn is None
+    y.add_(1)
+    np.testing.assert_allclose(x.detach().numpy(), 2.0)
+    assert x.eq(x.detach()).all().item()
+
+
+def test_data_update_as_in_the_spec():
+    w = ember.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).backward(ember.ones(2))
+    w.data.sub_(w.grad.data * 0.1)
+    np.testing.assert_allclose(w.detach().numpy(), [0.8, 1.6])
+    assert w.requires_grad and w.is_leaf
+
+
+def test_requires_grad_rules():
+    a = ember.randn(2, 2)
+    a = (a * 3) / (a - 1)
+    assert not a.requires_grad
+    a.requires_grad_(True)
+    assert a.requires_grad
+    b = (a * a)
+    assert b.grad_fn.name() == "MulBackward0"
+    with pytest.raises(RuntimeError, match="leaf variables"):
+        b.requires_grad = False
+    with pytest.raises(RuntimeError, match="floating point"):
+        ember.tensor([1, 2]).requires_grad_()
+
+
+def test_autograd_grad_returns_without_accumulating():
+    x = ember.tensor([1.0, 3.0], requires_grad=True)
+    y = (x * x * x)
+    (g,) = ember.autograd.grad(y, x, ember.ones(2))
+    np.testing.assert_allclose(g.numpy(), [3.0, 27.0])
+    assert x.grad is None
+    z = ember.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        ember.autograd.grad((x * 2), [x, z], ember.ones(2))
+    gx, gz = ember.autograd.grad((x * 2), [x, z], ember.ones(2), allow_unused=True)
+    assert gz is None
+
+
+def test_register_hook_on_leaf_and_nonleaf_and_retain_grad():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    y = x * 2
+    y.retain_grad()
+    h = y.register_hook(lambda g: g * 10)
+    y.backward(ember.ones(2))
+    np.testing.assert_allclose(x.grad.numpy(), [20.0, 20.0])
+    np.testing.assert_allclose(seen[0], [20.0, 20.0])
+    assert y.grad is not None
+    h.remove()
+
+
+def test_inplace_modification_of_saved_tensor_is_detected():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    z = y * y
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward(ember.ones(2))
+
+
+def test_inplace_on_output_saved_by_exp_is_detected():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    w = y * 2
+    x2 = x * 1
+    x2.add_(1)  # unrelated tensor: fine
+    w.backward(ember.ones(2))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+class Cube(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x * x
+
+
+def test_custom_function():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = Cube.apply(x)
+    assert y.requires_grad and y.grad_fn is not None
+    assert "CubeBackward" in repr(y.grad_fn)
+    (y * 1).backward(ember.ones(2))
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 12.0])
+
+
+def test_custom_function_needs_input_grad():
+    flags = []
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            flags.append(ctx.needs_input_grad)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+    Mul.apply(ember.ones(2, requires_grad=True), ember.ones(2))
+    assert flags == [(True, False)]
+
+
+def test_gradcheck_passes_and_fails():
+    x = ember.tensor([0.3, -1.2], dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(lambda t: (t * t).exp(), (x,))
+
+    class Wrong(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            return g  # should be 2 * a * g
+    with pytest.raises(RuntimeError, match="Jacobian mismatch"):
+        ember.autograd.gradcheck(Wrong.apply, (x,))
+
+
+def test_graph_is_freed_after_backward():
+    x = ember.ones(1000, requires_grad=True)
+    y = (x * 2).exp()
+    node = y.grad_fn
+    y.backward(ember.ones(1000))
+    assert node.y is None  # saved output released
+    del y, node
+    gc.collect()
+
+
+def test_running_loss_item_keeps_no_graph():
+    import weakref
+    x = ember.ones(3, requires_grad=True)
+    loss = (x * 2).exp()
+    ref = weakref.ref(loss.grad_fn)
+    running = 0.0
+    running += float(loss.detach().numpy().sum())
+    del loss
+    assert ref() is None
+
+
+def test_zero_dim_arithmetic_stays_tensor_and_differentiates():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = ember.tensor([3.0], requires_grad=True)
+    z = x.sum() * 2 + y.sum()
+    assert isinstance(z._data, np.ndarray) and z.dim() == 0
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(y.grad.numpy(), [1.0])
+
+
+def test_inplace_on_view_updates_base_graph():
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1
+    y[0:2].mul_(10)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [10.0, 10.0, 1.0])
+
+
+def test_hook_on_split_piece_gets_its_own_gradient():
+    x = ember.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    a, b = (x * 1).split(2)
+    seen = []
+    b.register_hook(lambda g: seen.append(g.numpy().copy()))
+    b.retain_grad()
+    (a.sum() + (b * 3).sum()).backward()
+    np.testing.assert_allclose(seen[0], [3.0, 3.0])
+    np.testing.assert_allclose(b.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 1.0, 3.0, 3.0])

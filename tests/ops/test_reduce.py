@@ -1,0 +1,268 @@
+"""Reductions: values, dtypes, node names and gradients against real torch and central differences."""
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import numeric_grad, requires_torch, torch
+
+rng = np.random.default_rng(1)
+
+
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def grad_of(fn, x0, w=None):
+    """ember gradient of sum(fn(x) * w) at float64 x0, via backward(gradient=w)."""
+    x = ember.tensor(x0, dtype=ember.float64, requires_grad=True)
+    out = _first(fn(x))
+    if w is None:
+        w = rng.standard_normal(out.shape)
+    out.backward(ember.tensor(np.asarray(w, dtype=np.float64)))
+    return x.grad.numpy(), w
+
+
+def check_numeric(fn, x0, rtol=1e-5, atol=1e-7):
+    got, w = grad_of(fn, x0)
+
+    def f(a):
+        return float((_first(fn(ember.tensor(a))).numpy() * w).sum())
+    np.testing.assert_allclose(got, numeric_grad(f, x0), rtol=rtol, atol=atol)
+
+
+def check_torch(name, x0, *args, **kwargs):
+    """Same values, dtype, node name and gradient as torch for Tensor.<name>(*args, **kwargs)."""
+    x = ember.tensor(x0, requires_grad=x0.dtype.kind == "f")
+    tx = torch.tensor(x0, requires_grad=x0.dtype.kind == "f")
+    out = getattr(x, name)(*args, **kwargs)
+    tout = getattr(tx, name)(*args, **kwargs)
+    outs = out if isinstance(out, tuple) else (out,)
+    touts = tout if isinstance(tout, tuple) else (tout,)
+    assert len(outs) == len(touts)
+    for o, t in zip(outs, touts):
+        assert tuple(o.shape) == tuple(t.shape), (name, args, kwargs)
+        assert o.dtype.name == str(t.dtype).split(".")[1], (name, o.dtype, t.dtype)
+        np.testing.assert_allclose(o.detach().numpy(), t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    if tx.requires_grad and touts[0].requires_grad:
+        assert outs[0].grad_fn.name() == touts[0].grad_fn.name()
+        w = rng.standard_normal(tuple(touts[0].shape)).astype(np.float32)
+        outs[0].backward(ember.tensor(w))
+        touts[0].backward(torch.tensor(w))
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    return out, tout
+
+
+DIM_CASES = [((), {}), ((1,), {}), ((0,), {"keepdim": True}), ((-1,), {"keepdim": False}),
+             (((0, 2),), {}), (((0, 2),), {"keepdim": True}), ((), {"dim": (1,)})]
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "std", "var", "logsumexp", "norm"])
+@pytest.mark.parametrize("case", range(len(DIM_CASES)))
+def test_dim_reductions_match_torch(name, case):
+    args, kwargs = DIM_CASES[case]
+    if name == "logsumexp" and not args and "dim" not in kwargs:
+        args = ((0, 1, 2),)
+    if name == "norm":  # norm(p, dim, keepdim)
+        kwargs = dict(kwargs)
+        if args:
+            kwargs["dim"] = args[0]
+        args = ()
+    x0 = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    check_torch(name, x0, *args, **kwargs)
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["max", "min", "median", "argmax", "argmin", "prod"])
+@pytest.mark.parametrize("args,kwargs", [((), {}), ((1,), {}), ((0,), {"keepdim": True}), ((-1,), {})])
+def test_index_reductions_match_torch(name, args, kwargs):
+    x0 = rng.standard_normal((3, 5)).astype(np.float32)
+    check_torch(name, x0, *args, **kwargs)
+
+
+@requires_torch
+def test_ties_share_gradient_like_torch():
+    x0 = np.array([[1.0, 3, 3], [2, 2, 0]], dtype=np.float32)
+    for name, args in [("max", ()), ("amax", (1,)), ("max", (1,)), ("min", ()), ("median", ()),
+                       ("amin", ((0, 1),))]:
+        check_torch(name, x0, *args)
+    check_torch("norm", x0, p=float("inf"))
+
+
+@requires_torch
+@pytest.mark.parametrize("kwargs", [{}, {"unbiased": False}, {"correction": 0}, {"correction": 2},
+                                    {"dim": 1, "unbiased": True}, {"dim": (0, 1), "keepdim": True}])
+@pytest.mark.parametrize("name", ["std", "var"])
+def test_std_var_corrections(name, kwargs):
+    x0 = rng.standard_normal((3, 4)).astype(np.float32)
+    check_torch(name, x0, **kwargs)
+
+
+@requires_torch
+def test_legacy_positional_unbiased():
+    x0 = rng.standard_normal((3, 4)).astype(np.float32)
+    check_torch("std", x0, False)
+    check_torch("var", x0, 1, True, True)
+
+
+@requires_torch
+@pytest.mark.parametrize("p", [1, 2, 3, 0.5, float("inf"), "fro"])
+def test_norm_p(p):
+    x0 = rng.standard_normal((3, 4)).astype(np.float32)
+    check_torch("norm", x0, p=p)
+    check_torch("norm", x0, p=p, dim=1, keepdim=True)
+
+
+@requires_torch
+def test_cumulative_and_sorting():
+    x0 = rng.standard_normal((3, 4)).astype(np.float32)
+    check_torch("cumsum", x0, 1)
+    check_torch("cumsum", x0, 0)
+    check_torch("cumprod", x0, 1)
+    check_torch("sort", x0, 1)
+    check_torch("sort", x0, 0, descending=True)
+    check_torch("argsort", x0, -1)
+    check_torch("topk", x0, 2)
+    check_torch("topk", x0, 2, dim=0, largest=False)
+    check_torch("logsumexp", x0, 1, keepdim=True)
+
+
+@requires_torch
+def test_stable_sort_with_ties_matches_torch():
+    x0 = np.array([3, 1, 3, 2, 1, 3], dtype=np.int64)
+    for desc in (False, True):
+        v, i = ember.tensor(x0).sort(descending=desc, stable=True)
+        tv, ti = torch.tensor(x0).sort(descending=desc, stable=True)
+        assert v.tolist() == tv.tolist() and i.tolist() == ti.tolist()
+
+
+@requires_torch
+def test_integer_and_bool_dtypes_like_torch():
+    i0 = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int32)
+    b0 = np.array([[True, False, True], [False, False, True]])
+    u0 = np.array([1, 0, 2], dtype=np.uint8)
+    for x0 in (i0, b0):
+        for name, args in [("sum", ()), ("sum", (1,)), ("prod", ()), ("cumsum", (1,)), ("max", ()),
+                           ("all", ()), ("any", (1,)), ("count_nonzero", ()), ("count_nonzero", (0,)),
+                           ("argmax", (1,))]:
+            if x0.dtype == bool and name in ("prod", "argmax"):
+                continue
+            check_torch(name, x0, *args)
+    check_torch("all", u0)
+    check_torch("any", u0)
+    check_torch("max", i0, 1)
+    with pytest.raises(RuntimeError, match=r"argmax\(\): does not support bool input"):
+        ember.tensor(b0).argmax()
+    assert ember.tensor(i0).sum(dtype=ember.float64).dtype == ember.float64
+
+
+def test_mean_of_integers_raises_like_torch():
+    with pytest.raises(RuntimeError, match=r"mean\(\): could not infer output dtype. Input dtype must "
+                                           r"be either a floating point or complex dtype. Got: Long"):
+        ember.tensor([1, 2, 3]).mean()
+    with pytest.raises(RuntimeError, match="Got: Bool"):
+        ember.tensor([True]).mean()
+    with pytest.raises(RuntimeError, match="std and var only support floating point"):
+        ember.tensor([1, 2]).std()
+
+
+def test_dim_errors():
+    x = ember.zeros(4, 4)
+    with pytest.raises(RuntimeError, match="dim 0 appears multiple times in the list of dims"):
+        x.sum((0, 0))
+    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-2, 1\], "
+                                         r"but got 2\)"):
+        x.sum(2)
+    with pytest.raises(RuntimeError, match="Expected reduction dim to be specified for input.numel"):
+        ember.zeros(0).max()
+    with pytest.raises(RuntimeError, match="selected index k out of range"):
+        x.topk(5)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.sum(), lambda x: x.sum(1), lambda x: x.sum((0, 2), keepdim=True), lambda x: x.mean(),
+    lambda x: x.mean(-1), lambda x: x.prod(), lambda x: x.prod(1), lambda x: x.max(), lambda x: x.max(1),
+    lambda x: x.min(2, keepdim=True), lambda x: x.amax((1, 2)), lambda x: x.std(), lambda x: x.var(1),
+    lambda x: x.std(0, keepdim=True), lambda x: x.norm(), lambda x: x.norm(p=1, dim=2),
+    lambda x: x.norm(p=3, dim=(0, 1)), lambda x: x.logsumexp(1), lambda x: x.cumsum(2),
+    lambda x: x.cumprod(1), lambda x: x.sort(1), lambda x: x.topk(2, 2), lambda x: x.median(1),
+    lambda x: ember.var_mean(x, 1)[0], lambda x: ember.std_mean(x, 1)[1],
+], ids=lambda f: None)
+def test_grads_match_central_differences(fn):
+    x0 = rng.standard_normal((2, 3, 4))
+    check_numeric(fn, x0)
+
+
+def test_prod_and_cumprod_grads_with_zeros():
+    x0 = rng.standard_normal((3, 4))
+    x0[0, 1] = 0.0
+    x0[2, 0] = x0[2, 3] = 0.0
+    check_numeric(lambda x: x.prod(1), x0)
+    check_numeric(lambda x: x.prod(), np.array([1.5, 0.0, 2.0]))
+    check_numeric(lambda x: x.cumprod(1), x0)
+
+
+def test_max_with_dim_returns_named_tuple():
+    x = ember.tensor([[1.0, 5.0], [3.0, 2.0]])
+    r = ember.max(x, 1)
+    assert isinstance(r, tuple) and len(r) == 2
+    values, indices = r
+    assert r.values is values and r.indices is indices
+    assert indices.dtype == ember.int64 and indices.tolist() == [1, 0]
+    assert values.tolist() == [5.0, 3.0]
+    assert repr(r) == ("ember.return_types.max(\nvalues=tensor([5., 3.]),\nindices=tensor([1, 0]))")
+    assert type(r).__name__ == "max"
+    _, predicted = ember.max(x, 1)
+    assert (predicted == ember.tensor([1, 0])).sum().item() == 2
+    assert ember.max(x, dim=1, keepdim=True).values.shape == (2, 1)
+
+
+@requires_torch
+def test_named_tuple_repr_matches_torch():
+    x0 = np.array([[1.0, 5.0], [3.0, 2.0]], dtype=np.float32)
+    for name in ("max", "min", "sort", "median"):
+        r = getattr(ember.tensor(x0), name)(1)
+        tr = getattr(torch.tensor(x0), name)(1)
+        assert repr(r).replace("ember.", "torch.") == repr(tr)
+    assert repr(ember.tensor(x0).topk(1)).replace("ember.", "torch.") == repr(torch.tensor(x0).topk(1))
+
+
+def test_max_with_tensor_is_maximum():
+    a, b = ember.tensor([1.0, 4.0]), ember.tensor([3.0, 2.0])
+    assert ember.max(a, b).tolist() == [3.0, 4.0]
+    assert ember.min(a, b).tolist() == [1.0, 2.0]
+
+
+def test_results_are_arrays_not_numpy_scalars():
+    x = ember.randn(3, 4, requires_grad=True)
+    for out in (x.sum(), x.mean(), x.max(), x.std(), x.norm(), x.prod(), x.argmax(), x.all(),
+                x.logsumexp((0, 1)), x.median(), x.amax(), x.count_nonzero()):
+        assert type(out._data) is np.ndarray and out.shape == ()
+
+
+def test_float32_stays_float32():
+    x = ember.randn(3, 4, requires_grad=True)
+    for fn in (lambda t: t.sum(), lambda t: t.mean(1), lambda t: t.std(), lambda t: t.norm(dim=1),
+               lambda t: t.var(0), lambda t: t.logsumexp(1), lambda t: t.prod(1), lambda t: t.cumprod(0)):
+        x.grad = None
+        out = fn(x)
+        assert out.dtype == ember.float32
+        out.backward(ember.ones(*out.shape))
+        assert x.grad.dtype == ember.float32
+
+
+def test_saved_input_modified_in_place_raises_at_backward():
+    x = ember.randn(3, requires_grad=True)
+    y = x * 1
+    z = y.prod()
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+
+
+def test_zero_dim_inputs():
+    x = ember.tensor(3.0, requires_grad=True)
+    assert x.sum(0).item() == 3.0 and x.max(0).indices.item() == 0
+    x.max(0).values.backward()
+    assert x.grad.item() == 1.0
+    assert x.argmax().item() == 0 and x.sort().values.item() == 3.0

@@ -1,0 +1,338 @@
+"""Shape ops: views (memory, version counter, _base), values, node names and gradients."""
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import numeric_grad, requires_torch, torch
+
+rng = np.random.default_rng(2)
+
+
+def _first(out):
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def _to_torch(arg):
+    if isinstance(arg, ember.Tensor):
+        return torch.tensor(arg.numpy())
+    if isinstance(arg, (list, tuple)):
+        return type(arg)(_to_torch(a) for a in arg)
+    return arg
+
+
+def check_torch(fn, x0, *args, method=True, view=None, **kwargs):
+    """Tensor.<fn> (or ember.<fn>) vs torch: values, dtype, node name, gradient, and view-ness."""
+    x = ember.tensor(x0, requires_grad=True)
+    tx = torch.tensor(x0, requires_grad=True)
+    if method:
+        out = getattr(x, fn)(*args, **kwargs)
+        tout = getattr(tx, fn)(*_to_torch(args), **kwargs)
+    else:
+        out = getattr(ember, fn)(x, *args, **kwargs)
+        tout = getattr(torch, fn)(tx, *_to_torch(args), **kwargs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    touts = tout if isinstance(tout, (tuple, list)) else (tout,)
+    assert len(outs) == len(touts)
+    for o, t in zip(outs, touts):
+        assert tuple(o.shape) == tuple(t.shape), (fn, args)
+        np.testing.assert_array_equal(o.detach().numpy(), t.detach().numpy())
+        assert o.grad_fn.name() == t.grad_fn.name().replace("torch::autograd::", ""), fn
+        assert (o._base is not None) == (t._base is not None), (fn, "view-ness differs from torch")
+        if t._base is not None:
+            assert np.shares_memory(o._data, x._data)
+            assert o._vc is x._vc
+    ws = [rng.standard_normal(tuple(t.shape)).astype(np.float32) for t in touts]
+    ember.autograd.backward(list(outs), [ember.tensor(w) for w in ws])
+    torch.autograd.backward(list(touts), [torch.tensor(w) for w in ws])
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+    return out
+
+
+X34 = rng.standard_normal((3, 4)).astype(np.float32)
+X234 = rng.standard_normal((2, 3, 4)).astype(np.float32)
+
+CASES = [
+    ("view", X234, (-1, 4)), ("view", X234, (24,)), ("view", X234, ((6, 4),)), ("reshape", X234, (4, 6)),
+    ("flatten", X234, ()), ("flatten", X234, (1,)), ("unflatten", X234, (2, (2, 2))),
+    ("squeeze", X234[:1], ()), ("squeeze", X234[:1], (0,)), ("squeeze", X234[:1], ((0, 1),)),
+    ("unsqueeze", X234, (1,)), ("unsqueeze", X234, (-1,)), ("transpose", X234, (0, 2)),
+    ("swapaxes", X234, (1, 2)), ("t", X34, ()), ("permute", X234, (2, 0, 1)),
+    ("permute", X234, ((1, 2, 0),)), ("movedim", X234, (0, 2)), ("expand", X234[:, :1], (2, 3, -1)),
+    ("expand", X34[:1], (2, -1, 4)), ("repeat", X34, (2, 1, 3)), ("tile", X34, ((2,),)),
+    ("split", X234, (2, 2)), ("split", X234, ([1, 3], -1)), ("chunk", X234, (2, 1)), ("unbind", X234, (1,)),
+    ("narrow", X234, (2, 1, 2)), ("select", X234, (1, -1)), ("flip", X234, ((0, 2),)),
+    ("roll", X234, (1, 1)), ("roll", X234, (2,)), ("tril", X34, ()), ("triu", X34, (1,)),
+    ("diag", X34, ()), ("diag", X34[0], (1,)), ("diagonal", X234, (0, 1, 2)),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("case", range(len(CASES)), ids=lambda i: CASES[i][0])
+def test_shape_ops_match_torch(case):
+    name, x0, args = CASES[case]
+    check_torch(name, np.ascontiguousarray(x0), *args)
+
+
+def test_contiguous_copies_only_when_needed():
+    x = ember.tensor(X34, requires_grad=True)
+    assert x.contiguous() is x
+    c = x.t().contiguous()
+    assert c.is_contiguous() and not np.shares_memory(c._data, x._data)
+    assert c.grad_fn.name() == "CloneBackward0" and c.grad_fn.next_functions[0][0].name() == "TBackward0"
+    c.backward(ember.ones(4, 3))
+    assert x.grad.tolist() == np.ones((3, 4)).tolist()
+
+
+@requires_torch
+def test_reshape_copies_when_the_layout_needs_it():
+    x = ember.tensor(X34, requires_grad=True)
+    tx = torch.tensor(X34, requires_grad=True)
+    y, ty = x.t().reshape(12), tx.t().reshape(12)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    assert y.grad_fn.name() == ty.grad_fn.name() == "UnsafeViewBackward0"
+    assert y.grad_fn.next_functions[0][0].name() == "CloneBackward0"
+    assert not np.shares_memory(y._data, x._data)
+    y2 = x.t().reshape(4, 3)  # transposing back again is still a view
+    assert np.shares_memory(y2._data, x._data) and y2.grad_fn.name() == "ViewBackward0"
+    w = rng.standard_normal(12).astype(np.float32)
+    y.backward(ember.tensor(w))
+    ty.backward(torch.tensor(w))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+
+
+@requires_torch
+def test_cat_and_stack_match_torch():
+    a0, b0 = X34, rng.standard_normal((2, 4)).astype(np.float32)
+    a, b = ember.tensor(a0, requires_grad=True), ember.tensor(b0, requires_grad=True)
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    for fn in ("cat", "concat", "concatenate"):
+        y, ty = getattr(ember, fn)([a, b]), getattr(torch, fn)([ta, tb])
+        np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    assert y.grad_fn.name() == ty.grad_fn.name() == "CatBackward0"
+    assert len(y.grad_fn.next_functions) == 2
+    w = rng.standard_normal((5, 4)).astype(np.float32)
+    y.backward(ember.tensor(w))
+    ty.backward(torch.tensor(w))
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy())
+    np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy())
+    s, ts = ember.stack([a, a], 1), torch.stack([ta, ta], 1)
+    assert s.shape == ts.shape and s.grad_fn.name() == "StackBackward0"
+    np.testing.assert_array_equal(s.detach().numpy(), ts.detach().numpy())
+    y = ember.cat([a, ember.tensor(np.ones((3, 2), np.float64))], 1)
+    assert y.dtype == ember.float64 and y.shape == (3, 6)  # promoted like torch
+    assert ember.cat([ember.zeros(0), a]).shape == (3, 4)  # legacy empty 1-d is skipped
+    assert ember.hstack([ember.zeros(2), ember.ones(3)]).tolist() == [0, 0, 1, 1, 1]
+    assert ember.vstack([ember.zeros(2), ember.ones(2)]).shape == (2, 2)
+
+
+def test_cat_stack_errors_like_torch():
+    x = ember.zeros(4, 4)
+    with pytest.raises(RuntimeError, match=r"Sizes of tensors must match except in dimension 0. Expected "
+                                           r"size 4 but got size 3 for tensor number 1 in the list."):
+        ember.cat([x, ember.ones(3, 3)])
+    with pytest.raises(ValueError, match=r"cat\(\): expected a non-empty list of Tensors"):
+        ember.cat([])
+    with pytest.raises(RuntimeError, match="Tensors must have same number of dimensions: got 2 and 1"):
+        ember.cat([x, ember.ones(4)])
+    with pytest.raises(RuntimeError, match=r"stack expects each tensor to be equal size, but got \[4, 4\] "
+                                           r"at entry 0 and \[4, 3\] at entry 1"):
+        ember.stack([x, ember.ones(4, 3)])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.view(6, 4), lambda x: x.permute(2, 0, 1).reshape(4, 6), lambda x: x.transpose(0, 1),
+    lambda x: x[:, 1:, ::2], lambda x: x[1, :, None, 2], lambda x: x[..., [0, 2, 2]],
+    lambda x: x[x > 0], lambda x: x[[0, 1, 1], [2, 0, 0]], lambda x: x.expand(3, 2, 3, 4),
+    lambda x: x.repeat(1, 2, 2), lambda x: ember.cat([x, x * 2], 1), lambda x: ember.stack([x, x], 3),
+    lambda x: x.split(1, 1)[1], lambda x: x.chunk(2, 2)[0], lambda x: x.unbind(0)[1],
+    lambda x: x.index_select(2, ember.tensor([3, 0, 3])), lambda x: x.gather(2, ember.tensor(
+        [[[0, 0], [1, 3], [2, 2]], [[3, 1], [0, 0], [1, 2]]])), lambda x: x.masked_select(x > 0),
+    lambda x: x.flip(1), lambda x: x.roll((1, 2), (1, 2)), lambda x: x.tril(), lambda x: x.diagonal(1, 1, 2),
+    lambda x: x.movedim((0, 1), (2, 0)), lambda x: x.narrow(-1, 1, 2),
+    lambda x: x.scatter(2, ember.tensor([[[1], [0], [3]], [[2], [2], [0]]]), 0.5),
+], ids=lambda f: None)
+def test_grads_match_central_differences(fn):
+    x0 = rng.standard_normal((2, 3, 4))
+    x = ember.tensor(x0, requires_grad=True)
+    out = _first(fn(x))
+    w = rng.standard_normal(tuple(out.shape))
+    out.backward(ember.tensor(w))
+
+    def f(a):
+        return float((_first(fn(ember.tensor(a))).numpy() * w).sum())
+    np.testing.assert_allclose(x.grad.numpy(), numeric_grad(f, x0), rtol=1e-5, atol=1e-7)
+
+
+def test_scatter_src_grads_match_central_differences():
+    x0, s0 = rng.standard_normal((3, 4)), rng.standard_normal((2, 3))
+    idx = ember.tensor([[0, 1, 2], [2, 0, 1]])
+    for name in ("scatter", "scatter_add"):
+        x = ember.tensor(x0, requires_grad=True)
+        s = ember.tensor(s0, requires_grad=True)
+        w = rng.standard_normal((3, 4))
+        getattr(ember, name)(x, 0, idx, s).backward(ember.tensor(w))
+
+        def fx(a):
+            return float((getattr(ember, name)(ember.tensor(a), 0, idx, ember.tensor(s0)).numpy() * w).sum())
+
+        def fs(b):
+            return float((getattr(ember, name)(ember.tensor(x0), 0, idx, ember.tensor(b)).numpy() * w).sum())
+        np.testing.assert_allclose(x.grad.numpy(), numeric_grad(fx, x0), atol=1e-7)
+        np.testing.assert_allclose(s.grad.numpy(), numeric_grad(fs, s0), atol=1e-7)
+
+
+@requires_torch
+def test_scatter_gather_values_match_torch():
+    x0 = rng.standard_normal((3, 4)).astype(np.float32)
+    idx0 = np.array([[0, 1, 2, 0], [2, 0, 1, 1]])
+    src0 = rng.standard_normal((2, 4)).astype(np.float32)
+    e, t = ember.tensor(x0), torch.tensor(x0)
+    ei, ti = ember.tensor(idx0), torch.tensor(idx0)
+    np.testing.assert_array_equal(e.gather(0, ei).numpy(), t.gather(0, ti).numpy())
+    np.testing.assert_array_equal(e.scatter(0, ei, ember.tensor(src0)).numpy(),
+                                  t.scatter(0, ti, torch.tensor(src0)).numpy())
+    np.testing.assert_allclose(e.scatter_add(0, ei, ember.tensor(src0)).numpy(),
+                               t.scatter_add(0, ti, torch.tensor(src0)).numpy(), rtol=1e-6)
+    z = ember.zeros(2, 3)
+    assert z.scatter_(1, ember.tensor([[0, 1], [2, 0]]), 5.0) is z and z._version == 1
+    assert z.tolist() == [[5, 5, 0], [5, 0, 5]]
+    with pytest.raises(RuntimeError, match="index 5 is out of bounds for dimension 1 with size 4"):
+        e.gather(1, ember.tensor([[5]]))
+
+
+@requires_torch
+def test_nonzero_masked_select_index_select_match_torch():
+    x0 = np.array([[0, 1.5, 0], [2, 0, -1]], dtype=np.float32)
+    e, t = ember.tensor(x0), torch.tensor(x0)
+    assert e.nonzero().tolist() == t.nonzero().tolist() and e.nonzero().dtype == ember.int64
+    assert [a.tolist() for a in e.nonzero(as_tuple=True)] == [a.tolist() for a in t.nonzero(as_tuple=True)]
+    assert [a.tolist() for a in ember.where(e > 0)] == [a.tolist() for a in torch.where(t > 0)]
+    assert e.masked_select(e != 0).tolist() == t.masked_select(t != 0).tolist()
+    assert e.index_select(1, ember.tensor([2, 0])).tolist() == t.index_select(1, torch.tensor([2, 0])).tolist()
+    with pytest.raises(RuntimeError, match="masked_select: expected BoolTensor for mask"):
+        e.masked_select(ember.tensor([1, 0, 1]))
+    with pytest.raises(IndexError, match="index out of range in self"):
+        e.index_select(0, ember.tensor([7]))
+
+
+# ---- views: errors, memory, version counter, _base ----------------------------------------------------
+def test_view_errors_match_torch():
+    x = ember.zeros(4, 4)
+    with pytest.raises(RuntimeError) as info:
+        x.t().view(16)
+    assert str(info.value) == ("view size is not compatible with input tensor's size and stride (at least "
+                               "one dimension spans across two contiguous subspaces). Use .reshape(...) "
+                               "instead.")
+    for shape, text in [((3, 5), "[3, 5]"), ((2, 9), "[2, 9]"), ((-1, 3), "[-1, 3]")]:
+        with pytest.raises(RuntimeError) as info:
+            x.view(*shape)
+        assert str(info.value) == f"shape '{text}' is invalid for input of size 16"
+    with pytest.raises(RuntimeError, match="shape '\\[2, 9\\]' is invalid for input of size 16"):
+        x.reshape(ember.Size([2, 9]))
+    with pytest.raises(RuntimeError, match="only one dimension can be inferred"):
+        x.view(-1, -1)
+    # a bad shape is reported before a bad layout, as torch does
+    with pytest.raises(RuntimeError, match="is invalid for input of size 16"):
+        x.t().view(3, 5)
+
+
+def test_view_sizes_in_every_form():
+    x = ember.arange(16.0)
+    for args in [(4, 4), ((4, 4),), ([4, 4],), (ember.Size([4, 4]),), (-1, 4), (ember.tensor(4), 4)]:
+        assert x.view(*args).shape == (4, 4)
+        assert x.reshape(*args).shape == (4, 4)
+    assert x.view(-1, 8).size() == ember.Size([2, 8])
+
+
+def test_views_share_memory_version_counter_and_base():
+    x = ember.zeros(4, 4)
+    views = [x.view(16), x.reshape(2, 8), x[1], x[:, 1], x[1:3], x[None], x[..., 0], x.t(), x.transpose(0, 1),
+             x.permute(1, 0), x.unsqueeze(0), x[None].squeeze(0), x[:1].expand(3, 4), x.narrow(0, 1, 2),
+             x.select(1, 2), x.split(2)[1], x.chunk(2, 1)[0], x.unbind()[3], x.flatten(), x.unflatten(1, (2, 2)),
+             x.diagonal(), x.movedim(0, 1), x.view(2, 8).view(16)]
+    for v in views:
+        assert np.shares_memory(v._data, x._data)
+        assert v._vc is x._vc
+        assert v._base is x  # the root base, also for views of views
+    copies = [x[[0, 1]], x[x > 0], x.flip(0), x.t().reshape(16), x.repeat(1, 1), x.t().flatten(),
+              x.index_select(0, ember.tensor([0]))]
+    for c in copies:
+        assert not np.shares_memory(c._data, x._data) and c._base is None and c._vc is not x._vc
+
+
+def test_writing_through_a_view_changes_the_base():
+    x = ember.zeros(3, 4)
+    x.view(12)[5] = 7.0
+    assert x[1, 1].item() == 7.0
+    x[:, 2] = 1.0
+    assert x.tolist()[0] == [0, 0, 1, 0]
+    col = x[:, 3]
+    col.fill_(2.0)
+    assert x[:, 3].tolist() == [2, 2, 2]
+    x.t()[0, 1] = 9.0
+    assert x[1, 0].item() == 9.0
+    before = x._version
+    x.view(12).mul_(2)
+    assert x._version == before + 1 and x[1, 0].item() == 18.0
+
+
+def test_modifying_a_view_after_it_was_saved_raises_at_backward():
+    a = ember.randn(3, 4, requires_grad=True)
+    b = a * 1
+    v = b.view(12)
+    y = (v * v).sum()  # MulBackward saved v
+    b[0, 0] = 5.0  # writes into b, so v's shared version moves
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    c = a * 1
+    y = (c * c).sum()
+    c.view(12).add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def test_expand_is_a_readonly_view_and_says_so():
+    x = ember.zeros(1, 3)
+    e = x.expand(4, 3)
+    assert e.stride() == (0, 1) and np.shares_memory(e._data, x._data)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        e[0] = 1.0
+    with pytest.raises(RuntimeError, match=r"The expanded size of the tensor \(2\) must match the existing "
+                                           r"size \(3\) at non-singleton dimension 1.  Target sizes: \[4, 2\]"):
+        x.expand(4, 2)
+    with pytest.raises(RuntimeError, match="the number of sizes provided \\(1\\) must be greater or equal"):
+        x.expand(3)
+
+
+@requires_torch
+def test_shape_errors_match_torch():
+    x, tx = ember.zeros(4, 4), torch.zeros(4, 4)
+    calls = [lambda t: t.squeeze(5), lambda t: t.transpose(0, 3), lambda t: t.permute(0, 0),
+             lambda t: t.narrow(0, 3, 2), lambda t: t.select(0, 4), lambda t: t.repeat(2),
+             lambda t: t.split(0), lambda t: t.chunk(0), lambda t: t.unflatten(1, (3, 2)),
+             lambda t: t.flip(0, 0), lambda t: t.split([1, 2]), lambda t: t.t().view(-1),
+             lambda t: t[None].t()]
+    for call in calls:
+        with pytest.raises(Exception) as want:
+            call(tx)
+        with pytest.raises(type(want.value)) as got:
+            call(x)
+        assert str(got.value) == str(want.value)
+
+
+def test_size_and_flatten_shortcuts():
+    x = ember.zeros(2, 3, 4)
+    assert x.size() == (2, 3, 4) and x.size(-1) == 4 and x.size()[1:] == ember.Size([3, 4])
+    one = ember.zeros(5)
+    assert one.flatten() is one and one.contiguous() is one
+    assert ember.tensor(3.0).flatten().shape == (1,)
+    assert x.T.shape == (4, 3, 2)
+
+
+def test_in_place_shape_methods():
+    x = ember.zeros(2, 1, 3)
+    assert x.squeeze_(1) is x and x.shape == (2, 3)
+    assert x.unsqueeze_(0).shape == (1, 2, 3)
+    y = ember.ones(3, 3)
+    y.tril_()
+    assert y.tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1]] and y._version == 1

@@ -1,0 +1,153 @@
+"""Tensor basics: dtypes, creation, metadata, devices, NumPy interop and bad input."""
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import requires_torch, torch
+
+
+def test_dtype_names_and_aliases():
+    assert ember.float is ember.float32 and ember.double is ember.float64 and ember.half is ember.float16
+    assert ember.long is ember.int64 and ember.int is ember.int32 and ember.short is ember.int16
+    assert repr(ember.float64) == "ember.float64"
+    assert ember.get_default_dtype() is ember.float32
+    assert ember.float32.is_floating_point and not ember.int64.is_floating_point
+    assert ember.float32.itemsize == 4
+
+
+def test_tensor_infers_dtypes_like_torch():
+    assert ember.tensor([1, 2]).dtype is ember.int64
+    assert ember.tensor([1.0, 2]).dtype is ember.float32
+    assert ember.tensor([True, False]).dtype is ember.bool
+    assert ember.tensor(3.5).dim() == 0
+    assert ember.tensor(np.arange(3, dtype=np.float64)).dtype is ember.float64
+    assert ember.tensor([1, 2], dtype=ember.float16).dtype is ember.float16
+
+
+@requires_torch
+@pytest.mark.parametrize("data", [[1, 2], [1.5, 2], [True], 3, 2.5, [[1, 2], [3, 4]], np.arange(4, dtype=np.int32)])
+def test_tensor_inference_matches_torch(data):
+    assert ember.tensor(data).dtype.name == str(torch.tensor(data).dtype).split(".")[1]
+
+
+def test_creation_functions():
+    assert ember.zeros(5, 3, dtype=ember.long).numpy().sum() == 0
+    assert ember.ones((2, 3)).shape == (2, 3)
+    assert ember.full((2,), 7).dtype is ember.int64
+    assert ember.full((2,), 7.0).dtype is ember.float32
+    assert ember.arange(5).dtype is ember.int64
+    assert ember.arange(0, 1, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert ember.linspace(0, 1, 5).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert ember.eye(3).numpy().trace() == 3
+    r = ember.rand(100)
+    assert r.dtype is ember.float32 and 0 <= r.numpy().min() and r.numpy().max() < 1
+    assert ember.randint(0, 10, (50,)).dtype is ember.int64
+    assert sorted(ember.randperm(6).tolist()) == list(range(6))
+    x = ember.ones(5, 3)
+    y = x.new_ones(2, dtype=ember.double)
+    assert y.dtype is ember.float64 and y.shape == (2,)
+    assert ember.randn_like(y, dtype=ember.float).dtype is ember.float32
+    assert ember.zeros_like(x).shape == (5, 3)
+    assert ember.full_like(x, 3).numpy().max() == 3
+    assert ember.empty(2, 3).shape == (2, 3)
+    assert x.new_tensor([1, 2]).dtype is ember.float32
+    assert ember.ones(2, requires_grad=True).requires_grad
+
+
+def test_manual_seed_reproducible():
+    ember.manual_seed(3)
+    a = ember.randn(4)
+    ember.manual_seed(3)
+    b = ember.randn(4)
+    assert ember.equal(a, b)
+    assert not ember.equal(a, ember.randn(4))
+
+
+def test_size_is_a_tuple_and_prints():
+    s = ember.ones(5, 3).size()
+    assert isinstance(s, tuple) and s == (5, 3)
+    assert repr(s) == "ember.Size([5, 3])"
+    assert ember.ones(5, 3).size(1) == 3 and ember.ones(5, 3).size(-1) == 3
+    assert repr(s[1:]) == "ember.Size([3])"
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        ember.ones(5, 3).size(2)
+    assert ember.ones(2, 3, 4).numel() == 24 and ember.ones(2, 3, 4).dim() == 3
+
+
+def test_numpy_shares_memory_both_ways():
+    a = ember.ones(5)
+    b = a.numpy()
+    a.add_(1)
+    assert b.tolist() == [2.0] * 5
+    arr = np.ones(5)
+    t = ember.from_numpy(arr)
+    np.add(arr, 1, out=arr)
+    assert t.tolist() == [2.0] * 5
+    assert t.dtype is ember.float64
+
+
+def test_numpy_on_requires_grad_raises():
+    with pytest.raises(RuntimeError, match=r"detach\(\)\.numpy\(\)"):
+        ember.ones(2, requires_grad=True).numpy()
+
+
+def test_item_and_tolist():
+    x = ember.tensor([-0.25])
+    assert x.item() == -0.25
+    with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+        ember.ones(2).item()
+    assert ember.tensor([[1, 2]]).tolist() == [[1, 2]]
+
+
+def test_conversions():
+    x = ember.tensor([1.7, -2.2])
+    assert x.long().tolist() == [1, -2]
+    assert x.double().dtype is ember.float64
+    assert x.int().dtype is ember.int32
+    assert x.bool().dtype is ember.bool
+    assert x.float() is x
+    assert x.type() == "ember.FloatTensor"
+    assert x.type(ember.float64).dtype is ember.float64
+    assert x.to("cpu", ember.double).dtype is ember.float64
+    assert x.to(ember.float32) is x
+
+
+def test_to_keeps_graph():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = x.double() * 2
+    y.backward(ember.ones(2, dtype=ember.float64))
+    assert x.grad.dtype is ember.float32
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_devices():
+    d = ember.device("cuda:0")
+    assert d.type == "cuda" and d.index == 0 and str(d) == "cuda:0"
+    assert repr(ember.device("cpu")) == "device(type='cpu')"
+    assert ember.ones(2).device == ember.device("cpu") == "cpu"
+    assert not ember.cuda.is_available()
+    with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
+        ember.device("gpu")
+
+
+@pytest.mark.skipif(ember.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_gpu_raises_torch_error():
+    with pytest.raises(AssertionError, match="Torch not compiled with CUDA enabled"):
+        ember.ones(2).cuda()
+    with pytest.raises(AssertionError, match="Torch not compiled with CUDA enabled"):
+        ember.ones(2).to("cuda")
+
+
+def test_unknown_dtype_raises():
+    with pytest.raises(TypeError, match="unknown dtype"):
+        ember.ones(2, dtype="float31")
+
+
+def test_missing_torch_name_is_explained():
+    with pytest.raises(AttributeError, match="does not implement torch.fft_magic"):
+        ember.fft_magic  # noqa: B018
+
+
+def test_negative_size_raises():
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        ember.zeros(-1, 2)
