@@ -2,7 +2,7 @@
 
 Recorded files (tests/spec/expected/section_X_Y.txt) hold torch's output, one line each, prefixed
 '= ' when the line is deterministic (identical under two seeds) or '~ ' when it depends on random
-numbers and is compared by format only (numbers masked, spacing collapsed).
+numbers and is compared by format only (numbers masked, spacing removed).
 
     python tests/spec/spec_output.py record     # needs real torch; rewrites expected/
 """
@@ -56,8 +56,11 @@ def _run(cmd, cwd, timeout):
 
 
 def shape_of(line):
-    """A line with numbers masked and spacing collapsed: its format, not its values."""
-    return " ".join(_NUM.sub("#", _ADDR.sub("0x#", line)).split())
+    """A line with numbers masked and spacing removed: its format, not its values.
+
+    Spacing goes too because torch pads columns by the widest value (a minus sign moves it).
+    """
+    return "".join(_NUM.sub("#", _ADDR.sub("0x#", line)).split())
 
 
 def mark(out_a, out_b):

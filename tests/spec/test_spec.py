@@ -39,6 +39,7 @@ def test_extracted_scripts_are_verbatim_and_current():
 
 def test_compare_catches_a_wrong_line():
     recorded = ["= tensor([1., 1.])", "~ tensor([0.1234, 0.5678])"]
-    assert so.compare(recorded, "tensor([1., 1.])\ntensor([0.9, 0.1])\n")
+    assert so.compare(recorded, "tensor([1., 1.])\ntensor([0.9, 0.1], dtype=torch.float64)\n")
+    assert so.compare(recorded, "tensor([1., 1.])\ntensor([0.9, 0.1, 0.3])\n")
     assert not so.compare(recorded, "tensor([1., 1.])\ntensor([0.9999, 0.1111])\n")
     assert so.compare(recorded, "tensor([1., 2.])\ntensor([0.9999, 0.1111])\n")
