@@ -31,6 +31,7 @@ ALIASES = {
     "torch.distributed": "ember.distributed",
     "torchvision": "ember.vision",
     "torchvision.transforms": "ember.vision.transforms",
+    "torchvision.transforms.functional": "ember.vision.transforms.functional",
     "torchvision.datasets": "ember.vision.datasets",
     "torchvision.utils": "ember.vision.utils",
 }

@@ -1,1 +1,32 @@
-"""ember.nn.functional (torch.nn.functional's API)."""
+"""ember.nn.functional: torch.nn.functional's namespace.
+
+The functions live with their op families in ``ember/ops``; each family lists
+the names torch.nn.functional exposes in ``__functional__`` and this module
+collects them.  Only the wrappers whose signature differs from the op's
+(``relu(input, inplace=False)``) are defined here.
+"""
+from ..ops import activation as _activation, elementwise as _elementwise, loss as _loss, norm as _norm
+from ..ops import conv as _conv, linalg as _linalg, pool as _pool
+
+
+def _collect():
+    g = globals()
+    for module in (_elementwise, _activation, _loss, _norm, _linalg, _conv, _pool):
+        for name in getattr(module, "__functional__", ()):
+            fn = getattr(module, name, None)
+            if fn is not None:  # a family still being written must not break `import ember`
+                g[name] = fn
+
+
+_collect()
+
+_relu = _elementwise.relu
+sigmoid = _elementwise.sigmoid
+tanh = _elementwise.tanh
+
+
+def relu(input, inplace=False):
+    """max(0, input), elementwise; in place when inplace=True."""
+    if inplace:
+        return input.relu_()
+    return _relu(input)

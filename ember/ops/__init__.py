@@ -8,7 +8,8 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
 
-__all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "unbroadcast"]
+__all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "save_output_version",
+           "unbroadcast"]
 
 
 def needs_grad(*tensors):
@@ -32,6 +33,29 @@ def new_node(cls, inputs):
 def save_versions(node, *tensors):
     """Remember the versions of tensors whose data the node keeps for backward."""
     node._saved_versions = tuple((t, t._vc[0]) for t in tensors)
+
+
+class _SavedOutput:
+    """Stands for an op's output in _saved_versions: shares its version counter without keeping
+    the tensor alive (output -> grad_fn -> node -> output would be a reference cycle)."""
+
+    __slots__ = ("_vc", "_data")
+
+    def __init__(self, t):
+        self._vc = t._vc
+        self._data = t._data
+
+    @property
+    def shape(self):
+        return self._data.shape
+
+    def type(self):
+        return _wrap(self._data).type()
+
+
+def save_output_version(node, out):
+    """Make node's backward refuse to run if out (whose data it saved) is later modified in place."""
+    node._saved_versions = ((_SavedOutput(out), out._vc[0]),)
 
 
 def record(array, node):

@@ -1,2 +1,862 @@
-"""Placeholder: filled in by its own work item."""
-__all__ = []
+"""Activation functions: leaky_relu, elu, gelu, silu, softplus, softmax, log_softmax, ...
+
+relu, sigmoid and tanh live in ``elementwise.py``.  Every op here works on the
+raw arrays: forward and backward sit side by side, the node carries torch's
+name.  In-place variants (``elu_``, ``leaky_relu_``, ...) overwrite the input
+and record the ``...Backward1`` node torch records for them.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from .. import _backend as B
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from .._tensor import Tensor, _dim, _wrap
+from . import unbroadcast
+from .elementwise import neg as _neg
+
+# names torch exposes at top level (torch.softmax, torch.selu, ...)
+__all__ = [
+    "selu", "selu_", "celu", "celu_", "threshold", "threshold_", "prelu", "softmax", "log_softmax",
+    "rrelu", "rrelu_", "hardshrink", "relu_",
+]
+
+# names torch.nn.functional exposes from this module
+__functional__ = [
+    "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu", "celu_", "gelu", "silu",
+    "mish", "hardtanh", "hardtanh_", "relu6", "hardsigmoid", "hardswish", "softplus", "softsign",
+    "tanhshrink", "threshold", "threshold_", "logsigmoid", "prelu", "glu", "softmax", "log_softmax",
+    "softmin", "hardshrink", "softshrink", "rrelu", "rrelu_", "relu_",
+]
+
+_new = object.__new__
+_INT_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+              "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
+
+# A node that saved only an output (never an input) must still refuse a second
+# backward once its buffers are freed: a dummy version entry makes the engine
+# release it after the first backward.
+_SAVED_OUTPUT = ((_wrap(np.zeros(0)), 0),)
+
+
+def _float_data(input, name):
+    """The input's array, which must be floating point (torch has no integer kernels for these)."""
+    d = input._data
+    if d.dtype.kind != "f":
+        kind = _INT_NAMES.get(d.dtype.name, d.dtype.name)
+        raise NotImplementedError(
+            f"\"{name}_cpu\" not implemented for '{kind}': {name} needs a floating point input, got "
+            f"{input.dtype}; convert it first, e.g. x.float()")
+    return d
+
+
+def _promote_int(input):
+    """The input's array, integers converted to the default float (composite ops promote)."""
+    d = input._data
+    return d if d.dtype.kind == "f" else d.astype(B.get_default_dtype().np)
+
+
+def _node(cls, input, saved_input=True):
+    node = _new(cls)
+    node.next_functions = (edge(input),)
+    node._saved_versions = ((input, input._vc[0]),) if saved_input else _SAVED_OUTPUT
+    return node
+
+
+def _check_inplace(input, name):
+    """Refuse what torch refuses before an in-place activation touches the storage."""
+    if state.enabled and input._requires_grad and input.grad_fn is None:
+        raise RuntimeError(
+            f"a leaf Variable that requires grad is being used in an in-place operation ({name}). "
+            "Use the out-of-place version, or wrap it in `with torch.no_grad():`.")
+
+
+from . import save_output_version as _output_saved  # noqa: E402
+
+
+def _write_inplace(input, res, node):
+    """Store res into input; a recorded node becomes input's grad_fn and saves the new value."""
+    np.copyto(input._data, res, casting="unsafe")
+    input._vc[0] += 1
+    if node is not None:
+        input.grad_fn = node
+        input._requires_grad = True
+        _output_saved(node, input)
+    return input
+
+
+def _inplace_via(op, input, args, name):
+    """In-place version of an out-of-place op whose node torch keeps as ...Backward0."""
+    _check_inplace(input, name)
+    out = op(input, *args)
+    node = out.grad_fn
+    if node is not None:
+        # the node kept a reference to the input's buffer, which is about to be overwritten
+        for field in node._saved_fields:
+            if getattr(node, field) is input._data:
+                setattr(node, field, input._data.copy())
+    return _write_inplace(input, out._data, node)
+
+
+# ---- leaky_relu / rrelu -------------------------------------------------------
+class LeakyReluBackward0(Node):
+    __slots__ = ("x", "slope")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        return (np.where(self.x > 0, g, g * self.slope),)
+
+
+class LeakyReluBackward1(LeakyReluBackward0):
+    __slots__ = ()  # x holds the result; its sign equals the input's for slope > 0
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """max(0, x) + negative_slope * min(0, x)."""
+    negative_slope = float(negative_slope)
+    if inplace:
+        return leaky_relu_(input, negative_slope)
+    x = _float_data(input, "leaky_relu")
+    out = np.where(x > 0, x, x * negative_slope)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(LeakyReluBackward0, input)
+        node.x = x
+        node.slope = negative_slope
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    """In-place leaky_relu."""
+    negative_slope = float(negative_slope)
+    _check_inplace(input, "leaky_relu_")
+    x = _float_data(input, "leaky_relu")
+    grad = state.enabled and input._requires_grad
+    if grad and negative_slope < 0:
+        raise RuntimeError(
+            "In-place leakyReLu backward calculation is triggered with a negative slope which is not "
+            "supported. This is caused by calling in-place forward function with a negative slope, "
+            "please call out-of-place version instead.")
+    out = np.where(x > 0, x, x * negative_slope)
+    node = None
+    if grad:
+        node = _node(LeakyReluBackward1, input)
+        node.x = out
+        node.slope = negative_slope
+    return _write_inplace(input, out, node)
+
+
+class RreluWithNoiseBackward0(Node):
+    __slots__ = ("noise",)
+    _saved_fields = ("noise",)
+
+    def apply(self, g):
+        return (g * self.noise,)
+
+
+class RreluWithNoiseBackward1(RreluWithNoiseBackward0):
+    __slots__ = ()
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: a slope drawn from U(lower, upper) per negative element when training."""
+    from ..random import rng
+    x = _float_data(input, "rrelu")
+    if inplace:
+        _check_inplace(input, "rrelu_")
+    if training:
+        slopes = rng().uniform(lower, upper, size=x.shape).astype(x.dtype, copy=False)
+    else:
+        slopes = np.asarray((lower + upper) / 2, dtype=x.dtype)
+    noise = np.where(x > 0, np.ones((), x.dtype), slopes)
+    out = x * noise
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(RreluWithNoiseBackward1 if inplace else RreluWithNoiseBackward0, input, saved_input=False)
+        node.noise = noise
+    if inplace:
+        return _write_inplace(input, out, node)
+    return _record(out, node)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """In-place rrelu."""
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def _record(out, node):
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+# ---- elu family ---------------------------------------------------------------
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class EluBackward0(Node):
+    __slots__ = ("x", "alpha", "scale", "input_scale")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x, a, s, i = self.x, self.alpha, self.scale, self.input_scale
+        neg = np.exp(np.minimum(x, 0) * i) * (a * s * i)
+        return (g * np.where(x > 0, np.asarray(s, x.dtype), neg),)
+
+
+class EluBackward1(Node):
+    __slots__ = ("y", "alpha", "scale", "input_scale")
+    _saved_fields = ("y",)
+
+    def apply(self, g):
+        # from the result: for x <= 0, y = s*a*(exp(i*x) - 1) so dy/dx = i*(y + s*a)
+        y, a, s, i = self.y, self.alpha, self.scale, self.input_scale
+        return (g * np.where(y > 0, np.asarray(s, y.dtype), (y + a * s) * i),)
+
+
+class CeluBackward0(EluBackward0):
+    __slots__ = ()
+
+
+class CeluBackward1(EluBackward1):
+    __slots__ = ()
+
+
+def _elu(input, alpha, scale, input_scale, inplace, name, cls0, cls1):
+    if inplace:
+        _check_inplace(input, name + "_")
+    x = _float_data(input, name)
+    neg = np.expm1(np.minimum(x, 0) * input_scale) * alpha
+    out = np.where(x > 0, x, neg)
+    if scale != 1.0:
+        out *= scale
+    node = None
+    if state.enabled and input._requires_grad:
+        if inplace:
+            node = _node(cls1, input)
+            node.y = out
+        else:
+            node = _node(cls0, input)
+            node.x = x
+        node.alpha, node.scale, node.input_scale = alpha, scale, input_scale
+    if inplace:
+        return _write_inplace(input, out, node)
+    return _record(out, node)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    return _elu(input, float(alpha), 1.0, 1.0, inplace, "elu", EluBackward0, EluBackward1)
+
+
+def elu_(input, alpha=1.0):
+    """In-place elu."""
+    return elu(input, alpha, inplace=True)
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalizing constants."""
+    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0, inplace, "selu", EluBackward0, EluBackward1)
+
+
+def selu_(input):
+    """In-place selu."""
+    return selu(input, inplace=True)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    alpha = float(alpha)
+    if alpha == 0:
+        raise RuntimeError("celu: alpha must not be 0 (the input is divided by alpha)")
+    return _elu(input, alpha, 1.0, 1.0 / alpha, inplace, "celu", CeluBackward0, CeluBackward1)
+
+
+def celu_(input, alpha=1.0):
+    """In-place celu."""
+    return celu(input, alpha, inplace=True)
+
+
+# ---- gelu ---------------------------------------------------------------------
+_ERF_COEFS = []
+
+
+def _erf_coefs():
+    # Chebyshev fits, made once from math.erf / math.erfc: erf(x) = x * P(x^2) on |x| <= 2 and
+    # erfc(x) = exp(-x^2) / x * Q(1/x) on 2 < |x| < 6; both are good to ~1e-15.
+    from numpy.polynomial import chebyshev as C
+
+    def inner(u):  # t = x^2 in [0, 4] mapped to u in [-1, 1]
+        x = np.sqrt((np.asarray(u) + 1) * 2.0)
+        return np.array([math.erf(v) / v if v > 0 else 2 / math.sqrt(math.pi) for v in x])
+
+    def outer(u):  # w = 1/x in [1/6, 1/2] mapped to u in [-1, 1]
+        x = 1 / (1 / 6 + (np.asarray(u) + 1) / 6)
+        return np.array([math.erfc(v) * math.exp(v * v) * v for v in x])
+    _ERF_COEFS[:] = [C.chebinterpolate(inner, 18), C.chebinterpolate(outer, 14)]
+    return _ERF_COEFS
+
+
+def _erf(x):
+    """erf on an array, vectorised, accurate to about 1e-15 (NumPy has no erf)."""
+    from numpy.polynomial.chebyshev import chebval
+    ci, co = _ERF_COEFS or _erf_coefs()
+    a = np.abs(x).astype(np.float64)
+    small = np.minimum(a, 2.0)
+    res = small * chebval(small * small / 2 - 1, ci)
+    big = a > 2
+    if big.any():
+        ab = np.clip(a[big], 2.0, 6.0)
+        w = 1 / ab
+        erfc = chebval((w - 1 / 6) * 6 - 1, co) * np.exp(-ab * ab) / ab
+        res[big] = 1 - erfc
+    return np.copysign(res, x).astype(x.dtype, copy=False)
+
+
+_SQRT1_2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_GELU_BETA = math.sqrt(2 / math.pi)
+_GELU_KAPPA = 0.044715
+
+
+class GeluBackward0(Node):
+    __slots__ = ("x", "approximate")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x = self.x
+        if self.approximate == "tanh":
+            x_sq = x * x
+            inner = (x + x_sq * x * _GELU_KAPPA) * _GELU_BETA
+            t = np.tanh(inner)
+            left_d = 0.5 * (1 + t)
+            right_d = 0.5 * x * (1 - t * t) * (_GELU_BETA * (1 + 3 * _GELU_KAPPA * x_sq))
+            return (g * (left_d + right_d),)
+        cdf = 0.5 * (1 + _erf(x * _SQRT1_2))
+        pdf = np.exp(x * x * -0.5) * _INV_SQRT_2PI
+        return (g * (cdf + x * pdf),)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) (exact, via erf) or its tanh approximation (approximate='tanh')."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh. (gelu got {approximate!r})")
+    x = _float_data(input, "gelu")
+    if approximate == "tanh":
+        out = 0.5 * x * (1 + np.tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA))
+    else:
+        out = 0.5 * x * (1 + _erf(x * _SQRT1_2))
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(GeluBackward0, input)
+        node.x = x
+        node.approximate = approximate
+    return _record(out, node)
+
+
+# ---- sigmoid-based: silu, mish, softplus, logsigmoid ------------------------------
+def _sigm(x):
+    # exp(-softplus(-x)): one stable ufunc chain, no branches
+    return np.exp(-np.logaddexp(0, -x))
+
+
+class SiluBackward0(Node):
+    __slots__ = ("x",)
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x = self.x
+        s = _sigm(x)
+        return (g * (s * (1 + x * (1 - s))),)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x)."""
+    if inplace:
+        return _inplace_via(silu, input, (), "silu_")
+    x = _float_data(input, "silu")
+    out = x * _sigm(x)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(SiluBackward0, input)
+        node.x = x
+    return _record(out, node)
+
+
+class MishBackward0(Node):
+    __slots__ = ("x",)
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x = self.x
+        t = np.tanh(np.logaddexp(0, x))
+        return (g * (t + x * _sigm(x) * (1 - t * t)),)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    if inplace:
+        return _inplace_via(mish, input, (), "mish_")
+    x = _float_data(input, "mish")
+    out = x * np.tanh(np.logaddexp(0, x))
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(MishBackward0, input)
+        node.x = x
+    return _record(out, node)
+
+
+class SoftplusBackward0(Node):
+    __slots__ = ("x", "beta", "threshold")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        bx = self.x * self.beta
+        return (np.where(bx > self.threshold, g, g * _sigm(bx)),)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    beta, threshold = float(beta), float(threshold)
+    x = _float_data(input, "softplus")
+    bx = x * beta
+    out = np.where(bx > threshold, x, np.logaddexp(0, bx) / beta)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(SoftplusBackward0, input)
+        node.x, node.beta, node.threshold = x, beta, threshold
+    return _record(out, node)
+
+
+class LogSigmoidBackward0(Node):
+    __slots__ = ("x",)
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        return (g * _sigm(-self.x),)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)), computed stably."""
+    x = _float_data(input, "log_sigmoid")
+    out = -np.logaddexp(0, -x)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(LogSigmoidBackward0, input)
+        node.x = x
+    return _record(out, node)
+
+
+# ---- piecewise-linear: hardtanh, relu6, hardsigmoid, hardswish, threshold, shrinks ---
+class HardtanhBackward0(Node):
+    __slots__ = ("x", "lo", "hi")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x = self.x
+        return (np.where((x > self.lo) & (x < self.hi), g, np.zeros((), g.dtype)),)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """Clamp to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    if inplace:
+        _check_inplace(input, "hardtanh_")
+    x = input._data
+    if x.dtype.kind == "b":
+        _float_data(input, "hardtanh")
+    out = np.clip(x, min_val, max_val)
+    if out.dtype != x.dtype:
+        out = out.astype(x.dtype)
+    node = None
+    if state.enabled and input._requires_grad:
+        # the clipped result gives the same mask, so in-place saves the result
+        node = _node(HardtanhBackward0, input)
+        node.x = out if inplace else x
+        node.lo, node.hi = min_val, max_val
+    if inplace:
+        return _write_inplace(input, out, node)
+    return _record(out, node)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    """In-place hardtanh."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    """min(max(0, x), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+class HardsigmoidBackward0(Node):
+    __slots__ = ("x",)
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x = self.x
+        return (np.where((x > -3) & (x < 3), g / 6, np.zeros((), g.dtype)),)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6."""
+    if inplace:
+        return _inplace_via(hardsigmoid, input, (), "hardsigmoid_")
+    x = _float_data(input, "hardsigmoid")
+    out = np.clip(x + 3, 0, 6) / 6
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(HardsigmoidBackward0, input)
+        node.x = x
+    return _record(out, node)
+
+
+class HardswishBackward0(Node):
+    __slots__ = ("x",)
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x = self.x
+        return (np.where(x < -3, np.zeros((), g.dtype), np.where(x <= 3, g * (x / 3 + 0.5), g)),)
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6."""
+    if inplace:
+        return _inplace_via(hardswish, input, (), "hardswish_")
+    x = _float_data(input, "hardswish")
+    out = x * np.clip(x + 3, 0, 6) / 6
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(HardswishBackward0, input)
+        node.x = x
+    return _record(out, node)
+
+
+class ThresholdBackward0(Node):
+    __slots__ = ("x", "threshold")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        return (np.where(self.x > self.threshold, g, np.zeros((), g.dtype)),)
+
+
+class ThresholdBackward1(ThresholdBackward0):
+    __slots__ = ()
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x if x > threshold else value."""
+    if inplace:
+        _check_inplace(input, "threshold_")
+    x = input._data
+    out = np.where(x > threshold, x, np.asarray(value).astype(x.dtype))
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(ThresholdBackward1 if inplace else ThresholdBackward0, input)
+        # torch's in-place node masks on the result; the input's mask is the same unless
+        # value > threshold, so keep the input's values
+        node.x = x.copy() if inplace else x
+        node.threshold = threshold
+    if inplace:
+        return _write_inplace(input, out, node)
+    return _record(out, node)
+
+
+def threshold_(input, threshold, value):
+    """In-place threshold."""
+    return globals()["threshold"](input, threshold, value, inplace=True)
+
+
+class HardshrinkBackward0(Node):
+    __slots__ = ("x", "lambd")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x = self.x
+        return (np.where((x >= -self.lambd) & (x <= self.lambd), np.zeros((), g.dtype), g),)
+
+
+class SoftshrinkBackward0(HardshrinkBackward0):
+    __slots__ = ()
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    x = _float_data(input, "hardshrink")
+    out = np.where((x >= -lambd) & (x <= lambd), np.zeros((), x.dtype), x)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(HardshrinkBackward0, input)
+        node.x, node.lambd = x, lambd
+    return _record(out, node)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd if x > lambd, x + lambd if x < -lambd, else 0."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    x = _float_data(input, "softshrink")
+    out = np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, np.zeros((), x.dtype)))
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(SoftshrinkBackward0, input)
+        node.x, node.lambd = x, lambd
+    return _record(out, node)
+
+
+# ---- composites torch records under a simpler node: softsign, tanhshrink ----------
+class DivBackward0(Node):
+    # softsign = x / (1 + |x|): torch records a DivBackward0 at the top
+    __slots__ = ("x",)
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        d = 1 + np.abs(self.x)
+        return (g / (d * d),)
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    x = _promote_int(input)
+    out = x / (1 + np.abs(x))
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(DivBackward0, input)
+        node.x = x
+    return _record(out, node)
+
+
+class SubBackward0(Node):
+    # tanhshrink = x - tanh(x): torch records a SubBackward0 at the top
+    __slots__ = ("t",)
+    _saved_fields = ("t",)
+
+    def apply(self, g):
+        t = self.t
+        return (g * (t * t),)
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    x = _promote_int(input)
+    t = np.tanh(x)
+    out = x - t
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(SubBackward0, input, saved_input=False)
+        node.t = t
+    return _record(out, node)
+
+
+# ---- prelu, glu ------------------------------------------------------------------
+class PreluKernelBackward0(Node):
+    __slots__ = ("x", "w", "w_shape")
+    _saved_fields = ("x", "w")
+
+    def apply(self, g):
+        x, w = self.x, self.w
+        pos = x > 0
+        gx = gw = None
+        if self.next_functions[0][0] is not None:
+            gx = np.where(pos, g, g * w)
+        if self.next_functions[1][0] is not None:
+            gw = unbroadcast(np.where(pos, np.zeros((), g.dtype), g * x), w.shape).reshape(self.w_shape)
+        return gx, gw
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x), weight per channel (dim 1) or shared."""
+    x = _float_data(input, "prelu")
+    w = weight._data
+    n = w.size
+    if w.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {w.ndim}")
+    if n != 1:
+        channels = x.shape[1] if x.ndim >= 2 else (x.shape[0] if x.ndim == 1 else 1)
+        if x.ndim == 0 or channels != n:
+            raise RuntimeError(
+                f"Mismatch of parameter numbers and input channel size. Found parameter numbers = {n} "
+                f"and channel size = {channels}. (prelu: weight needs 1 element or one per channel, "
+                f"dim {1 if x.ndim >= 2 else 0} of input {list(x.shape)})")
+        wb = w.reshape((n,) + (1,) * (x.ndim - 2)) if x.ndim >= 2 else w
+    else:
+        wb = w.reshape(())
+    if wb.dtype != x.dtype:
+        wb = wb.astype(x.dtype)
+    out = np.where(x > 0, x, x * wb)
+    node = None
+    if state.enabled and (input._requires_grad or weight._requires_grad):
+        node = _new(PreluKernelBackward0)
+        node.next_functions = (edge(input), edge(weight))
+        node._saved_versions = ((input, input._vc[0]), (weight, weight._vc[0]))
+        node.x, node.w, node.w_shape = x, wb, w.shape
+    return _record(out, node)
+
+
+class GluBackward0(Node):
+    __slots__ = ("a", "s", "dim")
+    _saved_fields = ("a", "s")
+
+    def apply(self, g):
+        a, s = self.a, self.s
+        gs = g * s
+        return (np.concatenate([gs, gs * a * (1 - s)], axis=self.dim),)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), where a and b are the halves of input along dim."""
+    x = _float_data(input, "glu")
+    if x.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = _dim(dim, x.ndim)
+    size = x.shape[d]
+    if size % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size} "
+                           f"(glu splits input {list(x.shape)} into two halves along dim {dim})")
+    a, b = np.split(x, 2, axis=d)
+    s = _sigm(b)
+    out = a * s
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(GluBackward0, input)
+        node.a, node.s, node.dim = a, s, d
+    return _record(out, node)
+
+
+# ---- softmax family ------------------------------------------------------------
+def _softmax_dim(name, ndim, stacklevel):
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                  "Change the call to include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _prep(input, dim, dtype, name, stacklevel):
+    """The input (cast to dtype, recording the cast) and the wrapped dim."""
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._data.dtype.kind != "f":
+        _float_data(input, name)
+    nd = input._data.ndim
+    if dim is None:
+        dim = _softmax_dim(name, nd, stacklevel + 1)
+    return input, _dim(dim, nd)
+
+
+class SoftmaxBackward0(Node):
+    __slots__ = ("y", "dim")
+    _saved_fields = ("y",)
+
+    def apply(self, g):
+        y = self.y
+        gy = g * y
+        return (gy - y * gy.sum(axis=self.dim, keepdims=True),)
+
+
+class LogSoftmaxBackward0(Node):
+    __slots__ = ("y", "dim")
+    _saved_fields = ("y",)
+
+    def apply(self, g):
+        return (g - np.exp(self.y) * g.sum(axis=self.dim, keepdims=True),)
+
+
+def _softmax_array(x, dim):
+    if x.ndim == 0:
+        return np.ones_like(x)
+    if x.size == 0:
+        return x.copy()
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    e /= e.sum(axis=dim, keepdims=True)
+    return e
+
+
+def _log_softmax_array(x, dim):
+    if x.ndim == 0:
+        return np.zeros_like(x)
+    if x.size == 0:
+        return x.copy()
+    z = x - x.max(axis=dim, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=dim, keepdims=True))
+    return z
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) along dim (the output sums to 1 along dim)."""
+    if type(_stacklevel) is B.dtype:  # torch.softmax(x, dim, dtype) positionally
+        dtype, _stacklevel = _stacklevel, 3
+    if dtype is not None or dim is None or input._data.dtype.kind != "f":
+        input, dim = _prep(input, dim, dtype, "softmax", _stacklevel)
+    elif dim < 0 or dim >= input._data.ndim:
+        dim = _dim(dim, input._data.ndim)
+    y = _softmax_array(input._data, dim)
+    if state.enabled and input._requires_grad:
+        node = _node(SoftmaxBackward0, input, saved_input=False)
+        node.y, node.dim = y, (dim if y.ndim else None)
+        out = _record(y, node)
+        _output_saved(node, out)
+        return out
+    return _wrap(y)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """log(softmax(x)) along dim, computed stably."""
+    if type(_stacklevel) is B.dtype:
+        dtype, _stacklevel = _stacklevel, 3
+    if dtype is not None or dim is None or input._data.dtype.kind != "f":
+        input, dim = _prep(input, dim, dtype, "log_softmax", _stacklevel)
+    elif dim < 0 or dim >= input._data.ndim:
+        dim = _dim(dim, input._data.ndim)
+    y = _log_softmax_array(input._data, dim)
+    if state.enabled and input._requires_grad:
+        node = _node(LogSoftmaxBackward0, input, saved_input=False)
+        node.y, node.dim = y, (dim if y.ndim else None)
+        out = _record(y, node)
+        _output_saved(node, out)
+        return out
+    return _wrap(y)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x) along dim."""
+    if type(_stacklevel) is B.dtype:
+        dtype, _stacklevel = _stacklevel, 3
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim("softmin", input._data.ndim, _stacklevel)
+    return softmax(_neg(input), dim)
+
+
+def relu_(input):
+    """In-place relu."""
+    return input.relu_()
+
+
+def _register():
+    T = Tensor
+
+    def t_softmax(self, dim=None, dtype=None, _stacklevel=3):
+        return softmax(self, dim, _stacklevel, dtype)
+
+    def t_log_softmax(self, dim=None, dtype=None, _stacklevel=3):
+        return log_softmax(self, dim, _stacklevel, dtype)
+    t_softmax.__doc__ = softmax.__doc__
+    t_log_softmax.__doc__ = log_softmax.__doc__
+    T.softmax = t_softmax
+    T.log_softmax = t_log_softmax
+    T.prelu = prelu
+    T.hardshrink = hardshrink
+
+
+_register()

@@ -5,7 +5,7 @@ from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from . import unbroadcast
+from . import save_output_version, unbroadcast
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
@@ -417,23 +417,15 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None):
             node.next_functions = (edge(input),)
             node.x = d if "x" in saves else None
             node.y = res if "y" in saves else None
-            node._saved_versions = _saved_for(saves, input)
-        return _finish(res, node)
+            node._saved_versions = ((input, input._vc[0]),) if "x" in saves else ()
+        out = _finish(res, node)
+        if node is not None and "y" in saves:
+            save_output_version(node, out)
+        return out
     op.__name__ = name
     op.__qualname__ = name
     op.__doc__ = f"Elementwise {name}."
     return op, cls
-
-
-# A node that saved only its output cannot be invalidated by the input changing,
-# but it must still refuse a second backward once freed: give it a dummy entry.
-_OUT_SAVED = ((_wrap(np.zeros(0)), 0),)
-
-
-def _saved_for(saves, input):
-    if "x" in saves:
-        return ((input, input._vc[0]),)
-    return _OUT_SAVED if saves else ()
 
 
 def _sigmoid(x):

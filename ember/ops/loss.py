@@ -1,2 +1,1086 @@
-"""Placeholder: filled in by its own work item."""
-__all__ = []
+"""Loss functions: cross_entropy, nll_loss, mse_loss, l1_loss, binary cross entropy, kl_div, ...
+
+Each loss computes its elementwise terms on raw arrays and reduces them; its
+node returns the gradient for the input (and for the target when the target
+requires grad).  The top node carries the name torch gives the loss's grad_fn
+(``NllLossBackward0``, ``MseLossBackward0``, ...).  ``cross_entropy`` records
+``NllLossBackward0`` over ``LogSoftmaxBackward0`` as torch does; its common
+case (2-D logits, int64 class indices) runs in one fused pass.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from .. import _backend as B
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from .._tensor import Tensor, Size, _wrap
+from . import unbroadcast
+from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record
+
+# names torch exposes at top level (torch.kl_div, ...)
+__all__ = ["binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
+           "hinge_embedding_loss", "poisson_nll_loss", "triplet_margin_loss"]
+
+# names torch.nn.functional exposes from this module
+__functional__ = [
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
+    "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss", "poisson_nll_loss",
+    "gaussian_nll_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+    "triplet_margin_loss", "triplet_margin_with_distance_loss",
+]
+
+_new = object.__new__
+_max = np.maximum.reduce
+_sum = np.add.reduce
+_ARANGE = {}  # n -> read-only arange(n), for gathering one entry per row
+_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+               "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
+
+
+# ---- reduction ------------------------------------------------------------------
+_ENUM = {0: "none", 1: "mean", 2: "sum"}
+
+
+def _legacy(size_average, reduce):
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    ret = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
+                  stacklevel=4)
+    return ret
+
+
+def _reduction(reduction, size_average=None, reduce=None, extra=None):
+    """The reduction as 'none' / 'mean' / 'sum' (legacy size_average/reduce and torch's ints accepted)."""
+    if size_average is not None or reduce is not None:
+        return _legacy(size_average, reduce)
+    if reduction == "mean" or reduction == "sum" or reduction == "none" or reduction == extra:
+        return reduction
+    if type(reduction) is int and reduction in _ENUM:
+        return _ENUM[reduction]
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+                      stacklevel=4)
+        return "mean"
+    valid = "'none', 'mean', 'sum'" + (f" or '{extra}'" if extra else "")
+    raise ValueError(f"{reduction} is not a valid value for reduction (expected one of {valid})")
+
+
+def _reduce(loss, red, denom=None):
+    """Reduce an elementwise loss array; 'mean' divides by denom (default: the element count)."""
+    if red == "none":
+        return loss
+    total = loss.sum()
+    if red == "sum":
+        return np.asarray(total)
+    if denom is None:
+        denom = loss.size
+    return np.asarray(total / denom) if denom else np.asarray(total * np.nan)
+
+
+_NAMED = {}
+
+
+def _named(base, name):
+    """A subclass of base called name: fused losses take the name of torch's top node."""
+    key = (base, name)
+    cls = _NAMED.get(key)
+    if cls is None:
+        cls = _NAMED[key] = type(name, (base,), {"__slots__": ()})
+    return cls
+
+
+def _tname(dtype):
+    return _TYPE_NAMES.get(dtype.name, dtype.name)
+
+
+# ---- class-index losses: nll_loss / cross_entropy -------------------------------------
+class NllLossBackward0(Node):
+    """Gradient w.r.t. the log-probabilities; with label smoothing it also spreads over all classes."""
+
+    __slots__ = ("t2", "coef", "red", "lp_shape", "dtype", "smooth", "w", "scoef")
+    _saved_fields = ("t2", "coef", "w", "scoef")
+
+    def apply(self, g):
+        t2 = self.t2
+        m = t2.shape[0]
+        shape = self.lp_shape
+        c = shape[1] if len(shape) > 1 else shape[0]
+        grad = np.zeros((m, c), dtype=self.dtype)
+        # coef folds in -weight[target], validity (ignore_index) and the mean's 1/denom
+        gs = g.reshape(-1) if self.red == "none" else g
+        r = gs * self.coef
+        smooth = self.smooth
+        ar = _ARANGE.get(m)
+        if ar is None:
+            ar = np.arange(m)
+        grad[ar, t2] = r * (1 - smooth) if smooth else r
+        if smooth:
+            # label smoothing spreads smooth/C of each sample's (unweighted) gradient over all classes
+            rs = np.broadcast_to(gs * self.scoef, (m,))
+            spread = rs[:, None] * (smooth / c)
+            grad += spread if self.w is None else spread * self.w
+        return (_unflatten(grad, shape),)
+
+
+class NllLoss2DBackward0(NllLossBackward0):
+    __slots__ = ()
+
+
+class _SmoothedNllBackward(NllLossBackward0):
+    __slots__ = ()
+
+
+def _unflatten(grad2, shape):
+    """(M, C) gradient back to the log-probabilities' layout (C,), (N, C) or (N, C, d1, ...)."""
+    if len(shape) == 1:
+        return grad2.reshape(shape)
+    if len(shape) == 2:
+        return grad2
+    n, c = shape[0], shape[1]
+    return np.moveaxis(grad2.reshape((n,) + tuple(shape[2:]) + (c,)), -1, 1)
+
+
+def _flatten(lp):
+    """Log-probabilities as an (M, C) array with classes last."""
+    if lp.ndim == 1:
+        return lp.reshape(1, -1)
+    if lp.ndim == 2:
+        return lp
+    return np.moveaxis(lp, 1, -1).reshape(-1, lp.shape[1])
+
+
+def _check_targets(name, x_shape, target):
+    """Validate class-index targets against the input's shape; return them as a flat int64 array."""
+    t = target._data
+    if t.dtype != np.int64 and t.dtype != np.uint8:
+        tn = _tname(t.dtype)
+        if t.dtype.kind == "f":
+            hint = (f"a float target is read as class probabilities only when it has the input's shape "
+                    f"{list(x_shape)}, and this one has shape {list(t.shape)}. For class indices use "
+                    "target.long()")
+        else:
+            hint = "convert the class indices with target.long()"
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {tn} "
+                           f"({name}: expected scalar type Long but found {tn}; {hint})")
+    nd = len(x_shape)
+    if nd == 0:
+        raise ValueError(f"{name}: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    if nd <= 2:
+        if t.ndim > 1:
+            raise RuntimeError(
+                f"0D or 1D target tensor expected, multi-target not supported ({name}: input "
+                f"{list(x_shape)} needs class indices of shape {[x_shape[0]] if nd == 2 else []}, got "
+                f"target of shape {list(t.shape)})")
+        if nd == 2 and t.ndim == 1 and t.shape[0] != x_shape[0]:
+            raise ValueError(f"Expected input batch_size ({x_shape[0]}) to match target batch_size "
+                             f"({t.shape[0]}). ({name}: input {list(x_shape)}, target {list(t.shape)})")
+        if (nd == 2) != (t.ndim == 1):
+            raise RuntimeError(f"size mismatch (got input: {list(x_shape)} , target: {list(t.shape)}) "
+                               f"({name}: input (C,) takes a 0-d target, input (N, C) a target of shape (N,))")
+    else:
+        want = (x_shape[0],) + tuple(x_shape[2:])
+        if t.ndim >= 1 and t.shape[0] != x_shape[0]:
+            raise ValueError(f"Expected input batch_size ({x_shape[0]}) to match target batch_size "
+                             f"({t.shape[0]}). ({name}: input {list(x_shape)}, target {list(t.shape)})")
+        if t.shape != want:
+            raise ValueError(f"Expected target size {tuple(want)}, got {Size(t.shape)} ({name}: input "
+                             f"{list(x_shape)} of shape (N, C, d1, ...) needs class indices of shape "
+                             "(N, d1, ...))")
+    return t.reshape(-1).astype(np.int64, copy=False)
+
+
+def _out_of_bounds(name, t2, c, ignore_index):
+    bad = t2[(t2 < 0) | (t2 >= c)]
+    bad = bad[bad != ignore_index]
+    v = int(bad[0])
+    hint = ("the class indices must be 0..C-1: check that the last layer's out_features equals the number "
+            "of classes")
+    if v < 0:
+        hint = f"negative targets are only allowed as ignore_index (currently {ignore_index})"
+    return IndexError(f"Target {v} is out of bounds. ({name}: target {v} is out of bounds for {c} classes "
+                      f"(valid: 0..{c - 1}); {hint})")
+
+
+def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0):
+    """NLL (optionally label-smoothed) of log-probabilities lp; returns (loss array, node or None)."""
+    shape = lp.shape
+    c = shape[1] if lp.ndim > 1 else shape[0]
+    t2 = _check_targets(name, shape, target)
+    lp2 = _flatten(lp)
+    valid = None
+    if ignore_index is not None and ignore_index in t2:
+        valid = t2 != ignore_index
+        t2 = np.where(valid, t2, 0)
+    if t2.size and (t2.min() < 0 or t2.max() >= c):
+        raise _out_of_bounds(name, np.asarray(target._data).reshape(-1).astype(np.int64), c, ignore_index)
+    w = None
+    if weight is not None:
+        w = weight._data
+        if w.size != c or w.ndim != 1:
+            raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but "
+                               f"got weight tensor of shape: {list(w.shape)} ({name}: input has {c} classes "
+                               f"along dim {1 if lp.ndim > 1 else 0})")
+        if w.dtype != lp.dtype:
+            w = w.astype(lp.dtype)
+    m = t2.shape[0]
+    picked = lp2[np.arange(m), t2]
+    # per-sample weight: class weight times validity
+    wi = None
+    if w is not None:
+        wi = w[t2]
+        if valid is not None:
+            wi = wi * valid
+    elif valid is not None:
+        wi = valid.astype(lp.dtype)
+    loss = -picked if wi is None else -(picked * wi)
+    if smooth:
+        sl = -(lp2.sum(axis=1) if w is None else (lp2 * w).sum(axis=1))
+        if valid is not None:
+            sl = sl * valid
+        loss = loss * (1 - smooth) + sl * (smooth / c)
+    denom = None
+    if red == "mean":
+        denom = m if wi is None else wi.sum()
+    if red == "none":
+        out = loss.reshape(target._data.shape)
+    else:
+        out = _reduce(loss, red, denom)
+    node = None
+    if lp_tensor_edge is not None:
+        if smooth:  # torch's top node is the add of the nll and smoothing terms
+            cls = _named(_SmoothedNllBackward, "AddBackward0")
+        else:
+            cls = NllLoss2DBackward0 if lp.ndim >= 3 else NllLossBackward0
+        node = _new(cls)
+        node.next_functions = (lp_tensor_edge,)
+        node._saved_versions = _SAVED_OUTPUT
+        coef = -1.0 if wi is None else -wi
+        scoef = -1.0 if valid is None else -valid.astype(lp.dtype)
+        if red == "mean":
+            coef = coef / denom if denom else coef * np.nan
+            scoef = scoef / denom if denom else scoef * np.nan
+        node.t2, node.coef, node.red, node.lp_shape, node.dtype = t2, coef, red, shape, lp.dtype
+        node.smooth, node.w, node.scoef = smooth, w, scoef
+    return out, node
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of class indices given log-probabilities (N, C) or (N, C, d1, ...)."""
+    red = _reduction(reduction, size_average, reduce)
+    x = input._data
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_tname(x.dtype)}' (nll_loss "
+                                  "needs floating point log-probabilities, e.g. from log_softmax)")
+    grad = state.enabled and input._requires_grad
+    out, node = _nll("nll_loss", x, edge(input) if grad else None, target, weight, ignore_index, red)
+    return _record(out, node)
+
+
+def _ce_prob(input, target, weight, red, smooth):
+    """cross_entropy with class-probability targets (same shape as the input)."""
+    x = input._data
+    t = target._data
+    if t.dtype.kind != "f":
+        raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
+                           f"{_tname(t.dtype)} (cross_entropy: a target with the input's shape "
+                           f"{list(x.shape)} is read as class probabilities; class indices have shape (N,))")
+    dim = 1 if x.ndim > 1 else 0
+    c = x.shape[dim]
+    lp = _log_softmax_array(x, dim)
+    if t.dtype != x.dtype:
+        t = t.astype(x.dtype)
+    teff = t * (1 - smooth) + smooth / c if smooth else t
+    wb = None
+    if weight is not None:
+        w = weight._data
+        if w.size != c:
+            raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but "
+                               f"got weight tensor of shape: {list(w.shape)}")
+        wb = w.astype(x.dtype, copy=False).reshape((c,) + (1,) * (x.ndim - dim - 1))
+        teff = teff * wb
+    terms = lp * teff
+    denom = x.size / c if x.size else 0
+    if red == "none":
+        out = np.asarray(-terms.sum(axis=dim))
+    elif red == "sum":
+        out = np.asarray(-terms.sum())
+    else:
+        out = np.asarray(-terms.sum() / denom) if denom else np.asarray(np.nan, dtype=x.dtype)
+    node = None
+    if state.enabled and (input._requires_grad or target._requires_grad):
+        ls_node = None
+        if input._requires_grad:
+            ls_node = _new(LogSoftmaxBackward0)
+            ls_node.next_functions = (edge(input),)
+            ls_node._saved_versions = _SAVED_OUTPUT
+            ls_node.y, ls_node.dim = lp, dim
+        node = _new(_named(_CEProbBackward, "DivBackward1" if red == "mean" else "NegBackward0"))
+        node.next_functions = ((ls_node, 0) if ls_node is not None else (None, 0), edge(target))
+        node._saved_versions = _SAVED_OUTPUT
+        node.teff, node.lp, node.red, node.denom, node.dim = teff, lp, red, denom, dim
+        node.tscale = (1 - smooth) if wb is None else wb * (1 - smooth)
+        node.t_dtype = target._data.dtype
+    return _record(out, node)
+
+
+class _CEProbBackward(Node):
+    __slots__ = ("teff", "lp", "red", "denom", "dim", "tscale", "t_dtype")
+    _saved_fields = ("teff", "lp", "tscale")
+
+    def apply(self, g):
+        if self.red == "none":
+            s = np.expand_dims(g, self.dim) if g.ndim or self.lp.ndim > 1 else g
+        elif self.red == "sum":
+            s = g
+        else:
+            s = g / self.denom
+        glp = gt = None
+        if self.next_functions[0][0] is not None:
+            glp = -(self.teff * s)
+        if self.next_functions[1][0] is not None:
+            gt = (-(self.lp * self.tscale) * s).astype(self.t_dtype, copy=False)
+        return glp, gt
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross entropy between logits and class indices (or class probabilities): log_softmax + nll_loss."""
+    x = input._data
+    t = target._data
+    # the training hot path: (N, C) float logits, (N,) int64 targets, nothing else
+    if (reduction == "mean" and weight is None and not label_smoothing and size_average is None
+            and reduce is None and x.ndim == 2 and t.ndim == 1 and t.dtype == np.int64
+            and x.dtype.kind == "f" and ignore_index < 0 and t.shape[0] == x.shape[0] and t.shape[0]):
+        n, c = x.shape
+        z = x - _max(x, axis=1, keepdims=True)
+        z -= np.log(_sum(np.exp(z), axis=1, keepdims=True))
+        ar = _ARANGE.get(n)
+        if ar is None:
+            ar = np.arange(n)
+            ar.flags.writeable = False
+            if len(_ARANGE) < 64:
+                _ARANGE[n] = ar
+        # as uint64, negative targets are huge: one reduction checks both bounds (out-of-range
+        # targets fall through to the general path, which explains the error)
+        if _max(t.view(np.uint64)) < c:
+            out = np.asarray(_sum(z[ar, t]) / -n)
+            if state.enabled and input._requires_grad:
+                ls = _new(LogSoftmaxBackward0)
+                ls.next_functions = (edge(input),)
+                ls._saved_versions = _SAVED_OUTPUT
+                ls.y, ls.dim = z, 1
+                node = _new(NllLossBackward0)
+                node.next_functions = ((ls, 0),)
+                node._saved_versions = _SAVED_OUTPUT
+                node.t2, node.coef, node.red, node.lp_shape, node.dtype = t, -1.0 / n, "mean", (n, c), z.dtype
+                node.smooth, node.w, node.scoef = 0.0, None, None
+                r = _wrap(out)
+                r._requires_grad = True
+                r.grad_fn = node
+                return r
+            return _wrap(out)
+    red = _reduction(reduction, size_average, reduce)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_tname(x.dtype)}' (cross_entropy needs "
+            f"floating point logits, got {input.dtype}; convert with .float())")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if x.ndim == 0:
+        raise ValueError("cross_entropy: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    if t.shape == x.shape:
+        if ignore_index >= 0 and t.dtype.kind == "f":
+            raise RuntimeError("ignore_index is not supported for floating point target (cross_entropy with "
+                               "class-probability targets)")
+        return _ce_prob(input, target, weight, red, float(label_smoothing))
+    dim = 1 if x.ndim > 1 else 0
+    lp = _log_softmax_array(x, dim)
+    ls = None
+    if state.enabled and input._requires_grad:
+        ls = _new(LogSoftmaxBackward0)
+        ls.next_functions = (edge(input),)
+        ls._saved_versions = _SAVED_OUTPUT
+        ls.y, ls.dim = lp, dim
+    out, node = _nll("cross_entropy", lp, (ls, 0) if ls is not None else None, target, weight, ignore_index,
+                     red, float(label_smoothing))
+    return _record(out, node)
+
+
+# ---- pointwise regression / classification losses ----------------------------------
+def _size_warning(input, target):
+    if input._data.shape != target._data.shape:
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+            "This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.", stacklevel=3)
+
+
+def _pair(name, input, target):
+    """Input and target arrays in a common float dtype, with torch's broadcasting error."""
+    x = input._data
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    if x.dtype != t.dtype:
+        dt = B.promote_types(B.dtype_of(x), B.dtype_of(t)).np
+        x = x.astype(dt, copy=False)
+        t = t.astype(dt, copy=False)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"\"{name}\" not implemented for '{_tname(x.dtype)}' ({name} needs floating "
+                                  "point input; convert with .float())")
+    if x.shape != t.shape:
+        try:
+            np.broadcast_shapes(x.shape, t.shape)
+        except ValueError:
+            a, b = x.shape, t.shape
+            k = next(i for i in range(1, max(len(a), len(b)) + 1)
+                     if i <= len(a) and i <= len(b) and a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1)
+            raise RuntimeError(
+                f"The size of tensor a ({a[-k]}) must match the size of tensor b ({b[-k]}) at non-singleton "
+                f"dimension {max(len(a), len(b)) - k} ({name}: input {list(a)} and target {list(b)} can't be "
+                "broadcast; give the target the input's shape)") from None
+    return x, t
+
+
+class _PointwiseLoss(Node):
+    """Base for fused pointwise losses: subclasses give d(loss)/d(input) and d(loss)/d(target)."""
+
+    __slots__ = ("a", "b", "w", "red", "denom", "x_shape", "t_shape", "x_dtype", "t_dtype")
+    _saved_fields = ("a", "b", "w")
+
+    def _scale(self, g):
+        if self.red == "mean":
+            return g / self.denom if self.denom else g * np.nan
+        return g
+
+    def apply(self, g):
+        s = self._scale(g)
+        if self.w is not None:
+            s = s * self.w
+        dx, dt = self.derivs(s)
+        gx = gt = None
+        if self.next_functions[0][0] is not None:
+            gx = unbroadcast(dx, self.x_shape)
+            if gx.dtype != self.x_dtype:
+                gx = gx.astype(self.x_dtype)
+        if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
+            gt = unbroadcast(dt() if callable(dt) else dt, self.t_shape)
+            if gt.dtype != self.t_dtype:
+                gt = gt.astype(self.t_dtype)
+        return gx, gt
+
+
+def _pointwise(cls, input, target, loss, red, a, b=None, w=None, denom=None):
+    """Reduce the elementwise loss and record cls with its saved arrays a, b (and weight w)."""
+    out = _reduce(loss, red, denom)
+    if not state.enabled:
+        return _wrap(out)
+    t_req = isinstance(target, Tensor) and target._requires_grad
+    if not (input._requires_grad or t_req):
+        return _wrap(out)
+    node = _new(cls)
+    node.next_functions = (edge(input), edge(target) if isinstance(target, Tensor) else (None, 0))
+    vs = [(input, input._vc[0])]
+    if isinstance(target, Tensor):
+        vs.append((target, target._vc[0]))
+    node._saved_versions = tuple(vs)
+    node.a, node.b, node.w, node.red = a, b, w, red
+    node.denom = loss.size if denom is None else denom
+    node.x_shape, node.t_shape = input._data.shape, np.shape(target._data) if isinstance(target, Tensor) else ()
+    node.x_dtype = input._data.dtype
+    node.t_dtype = target._data.dtype if isinstance(target, Tensor) else None
+    return _record(out, node)
+
+
+def _weight(name, weight, input):
+    if weight is None:
+        return None, None
+    w = weight._data
+    if w.shape != input._data.shape:
+        raise ValueError(f"Weights and input must have the same size. ({name}: weight {list(w.shape)}, input "
+                         f"{list(input._data.shape)})")
+    w = w.astype(input._data.dtype, copy=False)
+    return w, w.sum()
+
+
+class MseLossBackward0(_PointwiseLoss):
+    __slots__ = ()
+
+    def derivs(self, s):
+        d = self.a * (s * 2)
+        return d, lambda: -d
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error: (input - target) ** 2, reduced."""
+    _size_warning(input, target)
+    red = _reduction(reduction, size_average, reduce)
+    x, t = _pair("mse_loss", input, target)
+    d = x - t
+    loss = d * d
+    w, wsum = _weight("mse_loss", weight, input)
+    cls = MseLossBackward0
+    if w is not None:
+        loss = loss * w
+        cls = _named(MseLossBackward0, {"mean": "DivBackward0", "sum": "SumBackward0"}.get(red, "MulBackward0"))
+    return _pointwise(cls, input, target, loss, red, d, w=w, denom=wsum)
+
+
+class _L1Backward(_PointwiseLoss):
+    __slots__ = ()
+
+    def derivs(self, s):
+        d = np.sign(self.a) * s
+        return d, lambda: -d
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error: |input - target|, reduced."""
+    _size_warning(input, target)
+    red = _reduction(reduction, size_average, reduce)
+    x, t = _pair("l1_loss", input, target)
+    d = x - t
+    loss = np.abs(d)
+    w, wsum = _weight("l1_loss", weight, input)
+    if w is not None:
+        loss = loss * w
+        name = {"mean": "DivBackward0", "sum": "SumBackward0"}.get(red, "MulBackward0")
+    else:
+        name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AbsBackward0")
+    return _pointwise(_named(_L1Backward, name), input, target, loss, red, d, w=w, denom=wsum)
+
+
+class SmoothL1LossBackward0(_PointwiseLoss):
+    __slots__ = ("beta",)
+
+    def derivs(self, s):
+        a, beta = self.a, self.beta
+        d = np.where(np.abs(a) < beta, a / beta, np.sign(a)) * s
+        return d, lambda: -d
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target)."""
+    beta = float(beta)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta (got {beta}).")
+    if beta == 0.0:
+        return l1_loss(input, target, size_average, reduce, reduction)
+    _size_warning(input, target)
+    red = _reduction(reduction, size_average, reduce)
+    x, t = _pair("smooth_l1_loss", input, target)
+    d = x - t
+    ad = np.abs(d)
+    loss = np.where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    out = _pointwise(SmoothL1LossBackward0, input, target, loss, red, d)
+    if out.grad_fn is not None:
+        out.grad_fn.beta = beta
+    return out
+
+
+class HuberLossBackward0(_PointwiseLoss):
+    __slots__ = ("delta",)
+
+    def derivs(self, s):
+        a, delta = self.a, self.delta
+        d = np.clip(a, -delta, delta) * s
+        return d, lambda: -d
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta)."""
+    delta = float(delta)
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
+    _size_warning(input, target)
+    red = _reduction(reduction)
+    x, t = _pair("huber_loss", input, target)
+    d = x - t
+    ad = np.abs(d)
+    loss = np.where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    w, _ = _weight("huber_loss", weight, input)
+    cls = HuberLossBackward0
+    if w is not None:
+        # unlike mse_loss / l1_loss, torch's weighted huber 'mean' divides by the element count
+        loss = loss * w
+        cls = _named(HuberLossBackward0, {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "MulBackward0"))
+    out = _pointwise(cls, input, target, loss, red, d, w=w)
+    if out.grad_fn is not None:
+        out.grad_fn.delta = delta
+    return out
+
+
+class SoftMarginLossBackward0(_PointwiseLoss):
+    __slots__ = ()
+
+    def derivs(self, s):
+        x, t = self.a, self.b
+        e = np.exp(-np.logaddexp(0, t * x))  # sigmoid(-t * x)
+        return -t * e * s, lambda: -x * e * s
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)), reduced (targets are +1 / -1)."""
+    red = _reduction(reduction, size_average, reduce)
+    if state.enabled and target._requires_grad:
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument "
+                           "'target'. This input cannot have requires_grad True.")
+    x, t = _pair("soft_margin_loss", input, target)
+    loss = np.logaddexp(0, -t * x)
+    return _pointwise(SoftMarginLossBackward0, input, target, loss, red, x, t)
+
+
+def _bce_shapes(input, target):
+    if input._data.shape != target._data.shape:
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) is "
+            "deprecated. Please ensure they have the same size.")
+
+
+class BinaryCrossEntropyBackward0(_PointwiseLoss):
+    __slots__ = ()
+
+    def derivs(self, s):
+        x, t = self.a, self.b
+        dx = (x - t) / np.maximum((1 - x) * x, 1e-12) * s
+
+        def dt():
+            with np.errstate(divide="ignore"):
+                return (np.maximum(np.log1p(-x), -100) - np.maximum(np.log(x), -100)) * s
+        return dx, dt
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(target * log(input) + (1 - target) * log(1 - input)), logs clamped at -100."""
+    red = _reduction(reduction, size_average, reduce)
+    _bce_shapes(input, target)
+    x, t = _pair("binary_cross_entropy", input, target)
+    if x.size and (x.min() < 0 or x.max() > 1 or np.isnan(x).any()):
+        raise RuntimeError("all elements of input should be between 0 and 1 (binary_cross_entropy takes "
+                           "probabilities: apply sigmoid first, or use binary_cross_entropy_with_logits on "
+                           "the raw scores)")
+    with np.errstate(divide="ignore"):
+        loss = -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
+    w = None
+    if weight is not None:
+        w = np.broadcast_to(weight._data.astype(x.dtype, copy=False), np.broadcast_shapes(t.shape, weight._data.shape))
+        loss = loss * w
+    return _pointwise(BinaryCrossEntropyBackward0, input, target, loss, red, x, t, w=w)
+
+
+class BinaryCrossEntropyWithLogitsBackward0(_PointwiseLoss):
+    __slots__ = ("pw",)
+
+    def derivs(self, s):
+        x, t, pw = self.a, self.b, self.pw
+        sig = np.exp(-np.logaddexp(0, -x))
+        if pw is None:
+            return (sig - t) * s, lambda: -x * s
+        lw = (pw - 1) * t + 1
+        return (lw * sig - pw * t) * s, lambda: (-x + (pw - 1) * np.logaddexp(0, -x)) * s
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """Sigmoid + binary cross entropy in one numerically stable step."""
+    if isinstance(size_average, Tensor) and pos_weight is None:  # torch.binary_cross_entropy_with_logits order
+        pos_weight, size_average = size_average, None
+    red = _reduction(reduction, size_average, reduce)
+    if input._data.shape != target._data.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    x, t = _pair("binary_cross_entropy_with_logits", input, target)
+    sp = np.logaddexp(0, -x)  # softplus(-x) = -log(sigmoid(x))
+    pw = None
+    if pos_weight is not None:
+        pw = pos_weight._data.astype(x.dtype, copy=False)
+        loss = (1 - t) * x + ((pw - 1) * t + 1) * sp
+    else:
+        loss = (1 - t) * x + sp
+    w = None
+    if weight is not None:
+        w = weight._data.astype(x.dtype, copy=False)
+        loss = loss * w
+    out = _pointwise(BinaryCrossEntropyWithLogitsBackward0, input, target, loss, red, x, t, w=w)
+    if out.grad_fn is not None:
+        out.grad_fn.pw = pw
+    return out
+
+
+class _KLDivBackward(_PointwiseLoss):
+    __slots__ = ("log_target",)
+
+    def derivs(self, s):
+        x, t = self.a, self.b
+        if self.log_target:
+            et = np.exp(t)
+            return -et * s, lambda: et * (t - x + 1) * s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -t * s, lambda: np.where(t > 0, np.log(np.where(t > 0, t, 1)) + 1 - x, 0) * s
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence of target from input (input holds log-probabilities)."""
+    if size_average is None and reduce is None and reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support size."
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+            "'mean' will be changed to behave the same as 'batchmean' in the next major release.", stacklevel=2)
+    red = _reduction(reduction, size_average, reduce, extra="batchmean")
+    x, t = _pair("kl_div", input, target)
+    if log_target:
+        loss = np.exp(t) * (t - x)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = np.where(t > 0, t * np.log(np.where(t > 0, t, 1)), np.where(t == 0, 0, np.nan)).astype(
+                x.dtype, copy=False) - t * x
+    denom = None
+    if red == "batchmean":
+        red, denom = ("mean", x.shape[0]) if x.ndim else ("sum", None)
+        name = "DivBackward0"
+    else:
+        name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(
+            red, "MulBackward0" if log_target else "SubBackward0")
+    out = _pointwise(_named(_KLDivBackward, name), input, target, loss, red, x, t, denom=denom)
+    if out.grad_fn is not None:
+        out.grad_fn.log_target = log_target
+    return out
+
+
+class _PoissonNllBackward(_PointwiseLoss):
+    __slots__ = ("log_input", "eps", "full")
+
+    def derivs(self, s):
+        x, t = self.a, self.b
+        if self.log_input:
+            dx = np.exp(x) - t
+            dt = -x
+        else:
+            dx = 1 - t / (x + self.eps)
+            dt = -np.log(x + self.eps)
+        if self.full:
+            def dt_full():
+                st = np.where(t > 1, np.log(np.where(t > 1, t, 1)) + 0.5 / np.where(t > 1, t, 1), 0)
+                return (dt + st) * s
+            return dx * s, dt_full
+        return dx * s, lambda: dt * s
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """Negative log-likelihood of a Poisson target: exp(input) - target * input (log_input=True)."""
+    red = _reduction(reduction, size_average, reduce)
+    x, t = _pair("poisson_nll_loss", input, target)
+    if log_input:
+        loss = np.exp(x) - t * x
+    else:
+        loss = x - t * np.log(x + eps)
+    if full:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tt = np.where(t > 1, t, 1)
+            loss = loss + np.where(t > 1, tt * np.log(tt) - tt + 0.5 * np.log(2 * np.pi * tt), 0)
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "SubBackward0")
+    out = _pointwise(_named(_PoissonNllBackward, name), input, target, loss, red, x, t)
+    if out.grad_fn is not None:
+        out.grad_fn.log_input, out.grad_fn.eps, out.grad_fn.full = log_input, eps, full
+    return out
+
+
+# ---- pair losses: cosine_embedding, margin_ranking, hinge_embedding ----------------------
+class _PairLossBackward(Node):
+    __slots__ = ("dl", "red", "denom", "a_shape", "b_shape", "fn")
+    _saved_fields = ("dl", "fn")
+
+    def apply(self, g):
+        s = g / self.denom if self.red == "mean" else g
+        ga, gb = self.fn(self.dl * s)
+        return (unbroadcast(ga, self.a_shape) if ga is not None and self.next_functions[0][0] is not None else None,
+                unbroadcast(gb, self.b_shape) if gb is not None and self.next_functions[1][0] is not None else None)
+
+
+def _pair_record(name, out, red, loss, dl, fn, a, b):
+    if not (state.enabled and (a._requires_grad or b._requires_grad)):
+        return _wrap(out)
+    node = _new(_named(_PairLossBackward, name))
+    node.next_functions = (edge(a), edge(b))
+    node._saved_versions = ((a, a._vc[0]), (b, b._vc[0]))
+    node.dl, node.red, node.denom, node.fn = dl, red, loss.size, fn
+    node.a_shape, node.b_shape = a._data.shape, b._data.shape
+    return _record(out, node)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
+    red = _reduction(reduction, size_average, reduce)
+    a, b = _pair("cosine_embedding_loss", input1, input2)
+    t = target._data
+    if a.ndim not in (1, 2) or a.shape != b.shape:
+        raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of the same shape, got {list(a.shape)} "
+                           f"and {list(b.shape)}")
+    if t.ndim != a.ndim - 1:
+        raise RuntimeError(f"{a.ndim - 1}D target tensor expected, multi-target not supported "
+                           f"(cosine_embedding_loss: inputs {list(a.shape)}, target {list(t.shape)})")
+    dim = a.ndim - 1
+    eps = 1e-12
+    prod = (a * b).sum(axis=dim)
+    m1 = (a * a).sum(axis=dim) + eps
+    m2 = (b * b).sum(axis=dim) + eps
+    denom = np.sqrt(m1 * m2)
+    cos = prod / denom
+    pos = t == 1
+    neg = (t == -1) & (cos - margin > 0)
+    loss = np.where(pos, 1 - cos, np.where(t == -1, np.maximum(cos - margin, 0), 0)).astype(a.dtype, copy=False)
+    dl = (neg.astype(a.dtype) - pos.astype(a.dtype))  # d loss / d cos
+
+    def fn(dcos):
+        dc = np.expand_dims(dcos, dim)
+        ex_d, ex_c = np.expand_dims(denom, dim), np.expand_dims(cos, dim)
+        ga = dc * (b / ex_d - ex_c * a / np.expand_dims(m1, dim))
+        gb = dc * (a / ex_d - ex_c * b / np.expand_dims(m2, dim))
+        return ga, gb
+    out = _reduce(loss, red)
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0")
+    return _pair_record(name, out, red, loss, dl, fn, input1, input2)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target * (x1 - x2) + margin)."""
+    red = _reduction(reduction, size_average, reduce)
+    a, b = _pair("margin_ranking_loss", input1, input2)
+    t = target._data.astype(a.dtype, copy=False)
+    if not (a.ndim == b.ndim == t.ndim):
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    z = -t * (a - b) + margin
+    loss = np.maximum(z, 0)
+    dl = np.where(z > 0, -t, 0).astype(a.dtype, copy=False)
+    out = _reduce(loss, red)
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "ClampMinBackward0")
+    return _pair_record(name, out, red, loss, dl, lambda d: (d, -d), input1, input2)
+
+
+class _HingeBackward(Node):
+    __slots__ = ("dl", "red", "denom", "x_shape")
+    _saved_fields = ("dl",)
+
+    def apply(self, g):
+        s = g / self.denom if self.red == "mean" else g
+        return (unbroadcast(self.dl * s, self.x_shape),)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """x for target 1, max(0, margin - x) for target -1."""
+    red = _reduction(reduction, size_average, reduce)
+    x, t = _pair("hinge_embedding_loss", input, target)
+    margin_part = np.where(t == -1, np.maximum(margin - x, 0), 0)
+    self_part = np.where(t == 1, x, 0)
+    loss = (margin_part + self_part).astype(x.dtype, copy=False)
+    out = _reduce(loss, red)
+    if not (state.enabled and input._requires_grad):
+        return _wrap(out)
+    dl = (np.where(t == 1, 1, 0) - np.where((t == -1) & (margin - x > 0), 1, 0)).astype(x.dtype)
+    node = _new(_named(_HingeBackward, {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0")))
+    node.next_functions = (edge(input),)
+    node._saved_versions = ((input, input._vc[0]),)
+    node.dl, node.red, node.denom, node.x_shape = dl, red, loss.size, x.shape
+    return _record(out, node)
+
+
+# ---- losses torch builds from other ops: gaussian_nll, multilabel, multi_margin, triplet ---------
+class _ClosureBackward(Node):
+    """A fused loss whose gradients come from a closure over its saved arrays (one per edge)."""
+
+    __slots__ = ("fn",)
+    _saved_fields = ("fn",)
+
+    def apply(self, g):
+        return self.fn(g)
+
+
+def _closure_record(name, out, inputs, fn):
+    if not (state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in inputs)):
+        return _wrap(out)
+    node = _new(_named(_ClosureBackward, name))
+    node.next_functions = tuple(edge(t) if isinstance(t, Tensor) else (None, 0) for t in inputs)
+    node._saved_versions = tuple((t, t._vc[0]) for t in inputs if isinstance(t, Tensor))
+    node.fn = fn
+    return _record(out, node)
+
+
+def _reduced_scale(red, n):
+    """The per-element gradient scale of a reduction, as a function of the incoming gradient."""
+    if red == "mean":
+        return lambda g: g / n if n else g * np.nan
+    return lambda g: g
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 * (log(var) + (input - target) ** 2 / var), var clamped at eps (without blocking its gradient)."""
+    x, t = _pair("gaussian_nll_loss", input, target)
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = _wrap(np.full(x.shape, float(var), x.dtype))
+    v = var._data.astype(x.dtype, copy=False)
+    if v.size and v.min() < 0:
+        raise ValueError("var has negative entry/entries")
+    if v.shape != x.shape:
+        if x.shape[:-1] == v.shape:
+            v = v[..., None]
+        elif not (x.ndim == v.ndim and sum(b for a, b in zip(x.shape, v.shape) if a != b) == 1):
+            raise ValueError(f"var is of incorrect size (gaussian_nll_loss: input {list(x.shape)}, var "
+                             f"{list(var.shape)}; var needs the input's shape, or it without the last dim)")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    vc = np.maximum(v, eps)
+    d = x - t
+    loss = 0.5 * (np.log(vc) + d * d / vc)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    out = _reduce(loss, reduction)
+    scale = _reduced_scale(reduction, loss.size)
+    x_shape, t_shape, v_shape = input._data.shape, target._data.shape, var._data.shape
+
+    def fn(g):
+        s = scale(g)
+        gd = d / vc * s
+        gv = (0.5 / vc - 0.5 * d * d / (vc * vc)) * s
+        return unbroadcast(gd, x_shape), unbroadcast(-gd, t_shape), unbroadcast(gv, v.shape).reshape(v_shape)
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "MulBackward0")
+    return _closure_record(name, out, (input, target, var), fn)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Mean over classes of binary logistic losses, for multi-label targets in {0, 1}."""
+    red = _reduction(reduction, size_average, reduce)
+    x, t = _pair("multilabel_soft_margin_loss", input, target)
+    c = x.shape[-1] if x.ndim else 1
+    w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
+    terms = t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x)
+    if w is not None:
+        terms = terms * w
+    per = terms.sum(axis=-1) / c if x.ndim else terms / c
+    out = _reduce(np.asarray(per), red)
+    scale = _reduced_scale(red, np.size(per))
+    x_shape, t_shape = input._data.shape, target._data.shape
+
+    def fn(g):
+        s = scale(g)
+        s = s[..., None] if red == "none" and x.ndim else s
+        k = s / c if w is None else s * w / c
+        sig = np.exp(-np.logaddexp(0, -x))
+        return unbroadcast((sig - t) * k, x_shape), unbroadcast(-x * k, t_shape)
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "DivBackward0")
+    return _closure_record(name, out, (input, target), fn)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """Multi-class hinge loss: sum over j != y of max(0, margin - x[y] + x[j]) ** p / C."""
+    red = _reduction(reduction, size_average, reduce)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.dim() != 1:
+        raise ValueError("weight must be one-dimensional")
+    x = input._data
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"multi_margin_loss needs floating point input, got {input.dtype}")
+    x2 = x.reshape(1, -1) if x.ndim <= 1 else x
+    n, c = x2.shape
+    t2 = _check_targets("multi_margin_loss", x2.shape, _wrap(target._data.reshape(-1)))
+    if t2.size and (t2.min() < 0 or t2.max() >= c):
+        raise _out_of_bounds("multi_margin_loss", t2, c, None)
+    ar = np.arange(n)
+    z = margin - x2[ar, t2][:, None] + x2
+    z[ar, t2] = 0
+    hinge = np.maximum(z, 0)
+    wy = weight._data.astype(x.dtype, copy=False)[t2][:, None] if weight is not None else None
+    terms = hinge if p == 1 else hinge * hinge
+    if wy is not None:
+        terms = terms * wy
+    per = terms.sum(axis=1) / c
+    per_out = per.reshape(()) if x.ndim <= 1 else per
+    out = _reduce(per_out, red)
+    scale = _reduced_scale(red, per.size)
+
+    def fn(g):
+        s = np.reshape(scale(g), (-1, 1)) if red == "none" else scale(g)
+        dz = (z > 0).astype(x.dtype) if p == 1 else 2 * hinge
+        if wy is not None:
+            dz = dz * wy
+        dz = dz * (s / c)
+        gx = dz.copy()
+        gx[ar, t2] = -dz.sum(axis=1)
+        return (gx.reshape(x.shape),)
+    return _closure_record("MultiMarginLossBackward0", out, (input,), fn)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Hinge loss between each target class (listed until the first -1) and each non-target class."""
+    red = _reduction(reduction, size_average, reduce)
+    x = input._data
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"multilabel_margin_loss needs floating point input, got {input.dtype}")
+    x2 = x.reshape(1, -1) if x.ndim <= 1 else x
+    n, c = x2.shape
+    t2 = target._data.reshape(n, c).astype(np.int64)
+    # the listed targets end at the first -1
+    listed = np.cumprod(t2 >= 0, axis=1).astype(bool)
+    if (t2[listed] >= c).any():
+        raise IndexError(f"multilabel_margin_loss: target class out of range for {c} classes (valid: 0..{c - 1})")
+    count = np.zeros((n, c), x.dtype)
+    rows = np.nonzero(listed)[0]
+    np.add.at(count, (rows, t2[listed]), 1)  # at most N*C entries
+    is_t = count > 0
+    z = 1 - x2[:, :, None] + x2[:, None, :]  # z[i, j, k]: j a target, k a non-target
+    mask = count[:, :, None] * (~is_t)[:, None, :]
+    hinge = np.maximum(z, 0) * mask
+    per = hinge.sum(axis=(1, 2)) / c
+    out = _reduce(per.reshape(()) if x.ndim <= 1 else per, red)
+    scale = _reduced_scale(red, n)
+
+    def fn(g):
+        s = np.reshape(scale(g), (-1, 1, 1)) if red == "none" else scale(g)
+        dz = (z > 0) * mask * (s / c)
+        gx = dz.sum(axis=1) - dz.sum(axis=2)
+        return (gx.astype(x.dtype, copy=False).reshape(x.shape),)
+    return _closure_record("MultilabelMarginLossBackward0", out, (input,), fn)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), reduced; d defaults to pairwise_distance."""
+    from .norm import pairwise_distance
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.dim(), positive.dim(), negative.dim())
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {dims[0]}D, positive {dims[1]}D, and negative {dims[2]}D "
+                           "inputs")
+    dist = distance_function or pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = d_neg.minimum(dist(positive, negative))
+    loss = (d_pos - d_neg + margin).clamp(min=0)
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.mean()
+    return loss
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """Triplet loss with the p-norm pairwise distance."""
+    from .norm import pairwise_distance
+    red = _reduction(reduction, size_average, reduce)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    return triplet_margin_with_distance_loss(
+        anchor, positive, negative, margin=margin, swap=swap, reduction=red,
+        distance_function=lambda a, b: pairwise_distance(a, b, p, eps))

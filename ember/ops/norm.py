@@ -1,2 +1,1067 @@
-"""Placeholder: filled in by its own work item."""
-__all__ = []
+"""Normalization, dropout, embedding, padding, distances and interpolation.
+
+batch_norm / layer_norm / group_norm / instance_norm share one backward
+formula; dropout draws its masks from ember's default generator; embedding's
+backward sums rows with a sort + reduceat (no np.add.at); pad and interpolate
+map each padded or resized axis through an index table (forward) and its
+adjoint matrix (backward).
+"""
+import math
+import warnings
+
+import numpy as np
+
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from .._tensor import _dim, _wrap
+from . import unbroadcast
+from .activation import _SAVED_OUTPUT, _check_inplace, _record, _write_inplace
+from .elementwise import AddBackward0 as _AddBackward0
+
+# names torch exposes at top level (torch.batch_norm, torch.dropout, ...)
+__all__ = [
+    "batch_norm", "layer_norm", "group_norm", "instance_norm", "dropout", "alpha_dropout",
+    "feature_dropout", "feature_alpha_dropout", "native_dropout", "embedding", "constant_pad_nd",
+    "cosine_similarity", "pairwise_distance", "native_batch_norm", "native_layer_norm", "rms_norm",
+]
+
+# names torch.nn.functional exposes from this module
+__functional__ = [
+    "batch_norm", "layer_norm", "group_norm", "instance_norm", "dropout", "dropout1d", "dropout2d",
+    "dropout3d", "alpha_dropout", "feature_alpha_dropout", "embedding", "one_hot", "pad", "normalize",
+    "cosine_similarity", "pairwise_distance", "interpolate", "rms_norm", "upsample", "upsample_nearest",
+    "upsample_bilinear",
+]
+
+_new = object.__new__
+
+
+def _float(input, name):
+    d = input._data
+    if d.dtype.kind != "f":
+        raise RuntimeError(f"{name}: expected a floating point input, got {input.dtype}; convert it with .float()")
+    return d
+
+
+# ---- batch / layer / group / instance norm ------------------------------------------
+class _NormBackward(Node):
+    """d(out)/d(input, weight, bias) of out = xhat * weight + bias, xhat normalized over `axes`."""
+
+    __slots__ = ("xhat", "invstd", "w", "axes", "paxes", "w_shape", "group")
+    _saved_fields = ("xhat", "invstd", "w")
+
+    def apply(self, g):
+        nf = self.next_functions
+        xhat = self.xhat
+        gx = gw = gb = None
+        if nf[1][0] is not None:
+            gw = (g * xhat).sum(axis=self.paxes).reshape(self.w_shape)
+        if nf[2][0] is not None:
+            gb = g.sum(axis=self.paxes).reshape(self.w_shape)
+        if nf[0][0] is not None:
+            gh = g if self.w is None else g * self.w
+            axes = self.axes
+            if axes is None:  # evaluation mode: the statistics are constants
+                gx = gh * self.invstd
+            else:
+                shape = gh.shape
+                if self.group:
+                    gh = gh.reshape(shape[0], self.group, -1)
+                    xhat = xhat.reshape(shape[0], self.group, -1)
+                gx = (gh - gh.mean(axis=axes, keepdims=True)
+                      - xhat * (gh * xhat).mean(axis=axes, keepdims=True)) * self.invstd
+                if self.group:
+                    gx = gx.reshape(shape)
+        return gx, gw, gb
+
+
+class NativeBatchNormBackward0(_NormBackward):
+    __slots__ = ()
+
+
+class NativeLayerNormBackward0(_NormBackward):
+    __slots__ = ()
+
+
+class NativeGroupNormBackward0(_NormBackward):
+    __slots__ = ()
+
+
+def _param(t, name, what, c, dtype, shape):
+    """A per-channel parameter (weight / bias / running stat) as an array broadcastable to the input."""
+    if t is None:
+        return None
+    d = t._data
+    if d.size != c:
+        raise RuntimeError(f"{what} should contain {c} elements not {d.size} ({name}: input has {c} channels)")
+    if d.dtype != dtype:
+        d = d.astype(dtype)
+    return d.reshape(shape)
+
+
+def _stats(x, axes):
+    mean = x.mean(axis=axes, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axis=axes, keepdims=True)
+    return mean, xc, var
+
+
+def _affine_out(xhat, w, b):
+    # never return xhat itself: the node keeps it, and the caller may modify the output in place
+    out = xhat * w if w is not None else xhat.copy()
+    if b is not None:
+        out = out + b if w is None else np.add(out, b, out=out)
+    return out
+
+
+def _norm_record(cls, input, weight, bias, out, xhat, invstd, w, axes, paxes, w_shape, group=0):
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
+                               or (bias is not None and bias._requires_grad))):
+        return _wrap(out)
+    node = _new(cls)
+    node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0),
+                           edge(bias) if bias is not None else (None, 0))
+    node._saved_versions = ((weight, weight._vc[0]),) if weight is not None else _SAVED_OUTPUT
+    node.xhat, node.invstd, node.w, node.axes = xhat, invstd, w, axes
+    node.paxes, node.w_shape, node.group = paxes, w_shape, group
+    return _record(out, node)
+
+
+def _update_running(rm, rv, mean, var_unbiased, momentum):
+    with np.errstate(all="ignore"):
+        if rm is not None:
+            d = rm._data
+            d *= 1 - momentum
+            d += (mean * momentum).astype(d.dtype, copy=False).reshape(d.shape)
+            rm._vc[0] += 1
+        if rv is not None:
+            d = rv._data
+            d *= 1 - momentum
+            d += (var_unbiased * momentum).astype(d.dtype, copy=False).reshape(d.shape)
+            rv._vc[0] += 1
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5, cudnn_enabled=None):
+    """Normalize each channel (dim 1) over the batch and spatial dims; updates running stats when training.
+
+    Also accepts torch.batch_norm's order (input, weight, bias, running_mean, running_var, training,
+    momentum, eps, cudnn_enabled): the ninth argument tells them apart.
+    """
+    if cudnn_enabled is not None:
+        running_mean, running_var, weight, bias = weight, bias, running_mean, running_var
+    x = _float(input, "batch_norm")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, ...), got {list(x.shape)}")
+    c = x.shape[1]
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    axes = (0,) + tuple(range(2, x.ndim))
+    w = _param(weight, "batch_norm", "weight", c, x.dtype, pshape)
+    b = _param(bias, "batch_norm", "bias", c, x.dtype, pshape)
+    eps = float(eps)
+    if training:
+        n = x.size // c if c else 0
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+        for t, what in ((running_mean, "running_mean"), (running_var, "running_var")):
+            if t is not None and t._data.size != c:
+                raise RuntimeError(f"{what} should contain {c} elements not {t._data.size} (batch_norm: input "
+                                   f"{list(x.shape)} has {c} channels)")
+        mean, xc, var = _stats(x, axes)
+        invstd = 1 / np.sqrt(var + eps)
+        xhat = xc * invstd
+        if running_mean is not None or running_var is not None:
+            if momentum is None:
+                raise TypeError("batch_norm: momentum=None is handled by nn.BatchNorm (cumulative average); "
+                                "F.batch_norm needs a float momentum")
+            _update_running(running_mean, running_var, mean, var * (n / (n - 1)), float(momentum))
+        return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat,
+                            invstd, w, axes, axes, (c,))
+    if running_mean is None or running_var is None:
+        raise RuntimeError("running_mean must be defined in evaluation mode (batch_norm with training=False "
+                           "normalizes with the running statistics; pass them, or training=True)")
+    rm = _param(running_mean, "batch_norm", "running_mean", c, x.dtype, pshape)
+    rv = _param(running_var, "batch_norm", "running_var", c, x.dtype, pshape)
+    invstd = 1 / np.sqrt(rv + eps)
+    xhat = (x - rm) * invstd
+    return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
+                        None, axes, (c,))
+
+
+def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
+    """torch.native_batch_norm: (output, save_mean, save_invstd)."""
+    x = _float(input, "native_batch_norm")
+    axes = (0,) + tuple(range(2, x.ndim))
+    out = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    if training:
+        mean, _, var = _stats(x, axes)
+        return out, _wrap(mean.reshape(-1)), _wrap((1 / np.sqrt(var + eps)).reshape(-1))
+    return out, _wrap(np.zeros(0, x.dtype)), _wrap(np.zeros(0, x.dtype))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+    """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
+    x = _float(input, "layer_norm")
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
+    k = len(ns)
+    if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != ns:
+        raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape "
+                           f"[*, {', '.join(str(s) for s in ns)}], but got input of size{list(x.shape)}")
+    for t, what in ((weight, "weight"), (bias, "bias")):
+        if t is not None and t._data.shape != ns:
+            raise RuntimeError(f"Expected {what} to be of same shape as normalized_shape, but got {what} of shape "
+                               f"{list(t._data.shape)} and normalized_shape = {list(ns)}")
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mean, xc, var = _stats(x, axes)
+    invstd = 1 / np.sqrt(var + float(eps))
+    xhat = xc * invstd
+    w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
+    b = bias._data.astype(x.dtype, copy=False) if bias is not None else None
+    return _norm_record(NativeLayerNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
+                        axes, tuple(range(x.ndim - k)), ns)
+
+
+def native_layer_norm(input, normalized_shape, weight, bias, eps):
+    """torch.native_layer_norm: (output, mean, rstd)."""
+    x = _float(input, "native_layer_norm")
+    k = len(normalized_shape)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mean, _, var = _stats(x, axes)
+    out = layer_norm(input, normalized_shape, weight, bias, eps)
+    return out, _wrap(mean), _wrap(1 / np.sqrt(var + eps))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
+    """Normalize each group of num_groups channel groups over its channels and spatial dims."""
+    x = _float(input, "group_norm")
+    if x.ndim < 2:
+        raise RuntimeError(f"group_norm: expected input of shape (N, C, ...), got {list(x.shape)}")
+    n, c = x.shape[0], x.shape[1]
+    g = int(num_groups)
+    if g <= 0 or c % g:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(x.shape)} and num_groups={num_groups}")
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    w = _param(weight, "group_norm", "weight", c, x.dtype, pshape)
+    b = _param(bias, "group_norm", "bias", c, x.dtype, pshape)
+    xr = x.reshape(n, g, -1)
+    mean, xc, var = _stats(xr, (2,))
+    invstd = 1 / np.sqrt(var + float(eps))
+    xhat = (xc * invstd).reshape(x.shape)
+    return _norm_record(NativeGroupNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
+                        (2,), (0,) + tuple(range(2, x.ndim)), (c,), group=g)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5, cudnn_enabled=None):
+    """Normalize each (sample, channel) over its spatial dims.
+
+    Also accepts torch.instance_norm's order (input, weight, bias, running_mean, running_var,
+    use_input_stats, momentum, eps, cudnn_enabled).
+    """
+    if cudnn_enabled is not None:
+        running_mean, running_var, weight, bias = weight, bias, running_mean, running_var
+    x = _float(input, "instance_norm")
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expected input of shape (N, C, L, ...), got {list(x.shape)}")
+    c = x.shape[1]
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    w = _param(weight, "instance_norm", "weight", c, x.dtype, pshape)
+    b = _param(bias, "instance_norm", "bias", c, x.dtype, pshape)
+    axes = tuple(range(2, x.ndim))
+    paxes = (0,) + axes
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        rm = _param(running_mean, "instance_norm", "running_mean", c, x.dtype, pshape)
+        rv = _param(running_var, "instance_norm", "running_var", c, x.dtype, pshape)
+        invstd = 1 / np.sqrt(rv + float(eps))
+        xhat = (x - rm) * invstd
+        return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd,
+                            w, None, paxes, (c,))
+    k = x.size // (x.shape[0] * c) if x.size else 0
+    if k <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
+    mean, xc, var = _stats(x, axes)
+    invstd = 1 / np.sqrt(var + float(eps))
+    xhat = xc * invstd
+    if running_mean is not None or running_var is not None:
+        _update_running(running_mean, running_var, mean.mean(axis=0), (var * (k / (k - 1))).mean(axis=0),
+                        float(momentum))
+    return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
+                        axes, paxes, (c,))
+
+
+class _RmsNormBackward(Node):
+    __slots__ = ("y", "rstd", "w", "axes", "paxes", "w_shape")
+    _saved_fields = ("y", "rstd", "w")
+
+    def apply(self, g):
+        y, w = self.y, self.w  # y = x * rstd, before the weight
+        gw = None
+        if self.next_functions[1][0] is not None:
+            gw = (g * y).sum(axis=self.paxes).reshape(self.w_shape)
+        gx = None
+        if self.next_functions[0][0] is not None:
+            gy = g if w is None else g * w
+            gx = (gy - y * (gy * y).mean(axis=self.axes, keepdims=True)) * self.rstd
+        return gx, gw
+
+
+_RMS_NODE = type("MulBackward0", (_RmsNormBackward,), {"__slots__": ()})
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x ** 2 over the last dims) + eps), times weight."""
+    x = _float(input, "rms_norm")
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
+    k = len(ns)
+    if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != ns:
+        raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape "
+                           f"[*, {', '.join(str(s) for s in ns)}], but got input of size{list(x.shape)}")
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    rstd = 1 / np.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
+    y = x * rstd
+    w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
+    out = y * w if w is not None else y.copy()  # y is saved: the output must not alias it
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad))):
+        return _wrap(out)
+    node = _new(_RMS_NODE)
+    node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0))
+    node._saved_versions = ((weight, weight._vc[0]),) if weight is not None else _SAVED_OUTPUT
+    node.y, node.rstd, node.w, node.axes = y, rstd, w, axes
+    node.paxes, node.w_shape = tuple(range(x.ndim - k)), ns
+    return _record(out, node)
+
+
+# ---- dropout ---------------------------------------------------------------------
+class MulBackward0(Node):
+    # torch records dropout on the CPU as input * (mask / (1 - p)): a MulBackward0
+    __slots__ = ("mask",)
+    _saved_fields = ("mask",)
+
+    def apply(self, g):
+        return (g * self.mask,)
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _keep_mask(shape, p, dtype):
+    """Bernoulli(1 - p) mask scaled by 1 / (1 - p), in dtype."""
+    from ..random import rng
+    if p == 1:
+        return np.zeros(shape, dtype)
+    u = rng().random(shape, dtype=np.float32 if dtype != np.float64 else np.float64)
+    mask = (u >= p).astype(dtype)
+    mask *= 1 / (1 - p)
+    return mask
+
+
+def _apply_mask(input, mask, inplace, name):
+    x = input._data
+    if inplace:
+        _check_inplace(input, name)
+        grad = state.enabled and input._requires_grad
+        np.multiply(x, mask, out=x)
+        input._vc[0] += 1
+        if grad:
+            node = _new(MulBackward0)
+            node.next_functions = (edge(input),)
+            node.mask = mask
+            node._saved_versions = _SAVED_OUTPUT
+            input.grad_fn = node
+        return input
+    out = x * mask
+    if state.enabled and input._requires_grad:
+        node = _new(MulBackward0)
+        node.next_functions = (edge(input),)
+        node.mask = mask
+        node._saved_versions = _SAVED_OUTPUT
+        return _record(out, node)
+    return _wrap(out)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p) (identity when not training)."""
+    if p < 0.0 or p > 1.0:
+        _check_p(p)
+    if not training or p == 0:
+        return input
+    x = _float(input, "dropout")
+    return _apply_mask(input, _keep_mask(x.shape, float(p), x.dtype), inplace, "dropout_")
+
+
+def native_dropout(input, p, train):
+    """torch.native_dropout: (output, keep-mask as bool)."""
+    _check_p(p)
+    x = _float(input, "native_dropout")
+    if not train:
+        return _wrap(x.copy()) if not input._requires_grad else input * 1, _wrap(np.ones(x.shape, bool))
+    mask = _keep_mask(x.shape, float(p), x.dtype)
+    return _apply_mask(input, mask, False, "native_dropout"), _wrap(mask != 0)
+
+
+def _feature_mask_shape(shape):
+    return shape[:2] + (1,) * (len(shape) - 2)
+
+
+def feature_dropout(input, p, train, inplace=False):
+    """Channel-wise dropout: whole (sample, channel) slices zeroed together (torch.feature_dropout)."""
+    _check_p(p)
+    if not train or p == 0:
+        return input
+    x = _float(input, "feature_dropout")
+    return _apply_mask(input, _keep_mask(_feature_mask_shape(x.shape), float(p), x.dtype), inplace,
+                       "feature_dropout_")
+
+
+def _unbatched_feature_dropout(input, p, training, inplace, name):
+    # a missing batch dim: one mask per channel (dim 0)
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    x = _float(input, name)
+    mask = _keep_mask((x.shape[0],) + (1,) * (x.ndim - 1), float(p), x.dtype)
+    return _apply_mask(input, mask, inplace, name + "_")
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, L) or (C, L) input."""
+    _check_p(p)
+    nd = input._data.ndim
+    if nd not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {nd}D input. Note that dropout1d "
+                           "exists to provide channel-wise dropout on inputs with 1 spatial dimension, a channel "
+                           "dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
+    if nd == 2:
+        return _unbatched_feature_dropout(input, p, training, inplace, "dropout1d")
+    return feature_dropout(input, p, training, inplace)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, H, W) input."""
+    _check_p(p)
+    nd = input._data.ndim
+    if nd not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs).", stacklevel=2)
+    if nd == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+                      "This behavior will change in a future release to interpret the input as one without a "
+                      "batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
+                      "please switch to using dropout1d instead.", stacklevel=2)
+    return feature_dropout(input, p, training, inplace)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input."""
+    _check_p(p)
+    nd = input._data.ndim
+    if nd not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {nd}-D input to dropout3d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with 3 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
+                      "inputs).", stacklevel=2)
+    if nd == 4:
+        return _unbatched_feature_dropout(input, p, training, inplace, "dropout3d")
+    return feature_dropout(input, p, training, inplace)
+
+
+_ALPHA = 1.7580993408473766  # -SELU's negative saturation value: selu(-inf) = -scale * alpha
+
+
+def _alpha_dropout(input, p, training, inplace, feature):
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    x = _float(input, "alpha_dropout")
+    if p == 1:
+        return input * 0.0 if not inplace else input.mul_(0.0)
+    from ..random import rng
+    shape = _feature_mask_shape(x.shape) if feature else x.shape
+    keep = (rng().random(shape, dtype=np.float32) >= p).astype(x.dtype)
+    a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+    b = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p
+    scale = keep * a
+    if inplace:
+        _check_inplace(input, "alpha_dropout_")
+    out = x * scale + b
+    node = None
+    if state.enabled and input._requires_grad:
+        mul = _new(MulBackward0)
+        mul.next_functions = (edge(input),)
+        mul.mask = scale
+        mul._saved_versions = _SAVED_OUTPUT
+        node = _new(_AddBackward0)
+        node.next_functions = ((mul, 0), (None, 0))
+        node._saved_versions = ()
+        node.a_shape, node.b_shape, node.alpha = out.shape, None, 1
+    if inplace:
+        return _write_inplace(input, out, node)
+    return _record(out, node)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout that keeps SELU's zero mean and unit variance."""
+    return _alpha_dropout(input, p, training, inplace, False)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """alpha_dropout of whole channels."""
+    return _alpha_dropout(input, p, training, inplace, True)
+
+
+# ---- embedding, one_hot --------------------------------------------------------------
+class EmbeddingBackward0(Node):
+    __slots__ = ("idx", "num", "padding_idx", "scale_freq")
+    _saved_fields = ("idx",)
+
+    def apply(self, g):
+        idx = self.idx.reshape(-1)
+        dim = g.shape[-1]
+        g2 = g.reshape(-1, dim)
+        grad = np.zeros((self.num, dim), dtype=g.dtype)
+        if idx.size:
+            # sum the rows of g per index: sort, then one reduceat (np.add.at is much slower)
+            order = np.argsort(idx, kind="stable")
+            sidx = idx[order]
+            starts = np.flatnonzero(np.concatenate(([True], sidx[1:] != sidx[:-1])))
+            sums = np.add.reduceat(g2[order], starts, axis=0)
+            if self.scale_freq:
+                counts = np.diff(np.append(starts, sidx.size))
+                sums /= counts[:, None].astype(sums.dtype)
+            grad[sidx[starts]] = sums
+        if self.padding_idx is not None:
+            grad[self.padding_idx] = 0
+        return (grad,)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of weight selected by the integer indices in input.
+
+    Also accepts torch.embedding's order (weight, indices, padding_idx, scale_grad_by_freq, sparse).
+    """
+    if input._data.dtype.kind == "f" and weight._data.dtype.kind in "iu":
+        # torch.embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False)
+        input, weight = weight, input
+        scale_grad_by_freq = bool(max_norm) if max_norm is not None else False
+        sparse = norm_type if isinstance(norm_type, bool) else False
+        max_norm, norm_type = None, 2.0
+        if padding_idx is not None and padding_idx < 0:
+            padding_idx = None
+    idx = input._data
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.type()} instead (while checking arguments for embedding)")
+    w = weight._data
+    if w.ndim != 2:
+        raise RuntimeError(f"'weight' must be 2-D (embedding: got weight of shape {list(w.shape)})")
+    num = w.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0:
+            if padding_idx >= num:
+                raise AssertionError(f"Padding_idx must be within num_embeddings (embedding: padding_idx="
+                                     f"{padding_idx}, num_embeddings={num})")
+        elif padding_idx < 0:
+            if padding_idx < -num:
+                raise AssertionError(f"Padding_idx must be within num_embeddings (embedding: padding_idx="
+                                     f"{padding_idx}, num_embeddings={num})")
+            padding_idx += num
+    if sparse:
+        raise NotImplementedError("embedding(sparse=True): ember has no sparse tensors; use sparse=False "
+                                  "(the gradient is then a dense tensor)")
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        bad = int(idx[(idx < 0) | (idx >= num)].reshape(-1)[0])
+        raise IndexError(f"index out of range in self (embedding: index {bad} is out of range for a table of "
+                         f"{num} rows (valid: 0..{num - 1}); check num_embeddings)")
+    if max_norm is not None:
+        rows = np.unique(idx)
+        sel = w[rows]
+        norms = np.linalg.norm(sel, ord=norm_type, axis=1) if norm_type != 2 else np.sqrt((sel * sel).sum(1))
+        big = norms > max_norm
+        if big.any():
+            w[rows[big]] = sel[big] * (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+            weight._vc[0] += 1
+    out = w[idx]
+    if state.enabled and weight._requires_grad:
+        node = _new(EmbeddingBackward0)
+        node.next_functions = (edge(weight),)
+        node._saved_versions = _SAVED_OUTPUT
+        node.idx, node.num, node.padding_idx, node.scale_freq = idx, num, padding_idx, bool(scale_grad_by_freq)
+        return _record(out, node)
+    return _wrap(out)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor with a trailing dim of size num_classes, 1 at each index."""
+    d = tensor._data
+    if d.dtype != np.int64:
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor. (got {tensor.type()}; "
+                           "convert with .long())")
+    if num_classes == -1:
+        if d.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(d.max()) + 1
+    if d.size:
+        if d.min() < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if d.max() >= num_classes:
+            raise RuntimeError(f"Class values must be smaller than num_classes. (one_hot: got class "
+                               f"{int(d.max())} with num_classes={num_classes})")
+    out = np.zeros((d.size, num_classes), np.int64)
+    out[np.arange(d.size), d.reshape(-1)] = 1
+    return _wrap(out.reshape(d.shape + (num_classes,)))
+
+
+# ---- pad --------------------------------------------------------------------------
+class ConstantPadNdBackward0(Node):
+    __slots__ = ("in_shape", "in_sl", "out_sl", "crop")
+
+    def apply(self, g):
+        if not self.crop:
+            return (g[self.out_sl],)
+        grad = np.zeros(self.in_shape, g.dtype)
+        grad[self.in_sl] = g[self.out_sl]
+        return (grad,)
+
+
+class _IndexPadBackward(Node):
+    """Adjoint of gathering each padded axis through an index table."""
+
+    __slots__ = ("maps",)
+
+    def apply(self, g):
+        for axis, mat in reversed(self.maps):
+            g = np.moveaxis(np.moveaxis(g, axis, -1) @ mat.astype(g.dtype, copy=False), -1, axis)
+        return (g,)
+
+
+def _pad_pairs(pad, ndim):
+    pad = [int(p) for p in pad]
+    if len(pad) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2 (pad got {len(pad)} values: {pad})")
+    if len(pad) // 2 > ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {ndim}")
+    # pad lists (before, after) pairs starting from the last dim
+    return [(ndim - 1 - i, pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)]
+
+
+def constant_pad_nd(input, pad, value=0):
+    """Pad (or crop, with negative sizes) the last dims with a constant."""
+    x = input._data
+    pairs = _pad_pairs(pad, x.ndim)
+    out_shape = list(x.shape)
+    in_sl = [slice(None)] * x.ndim
+    out_sl = [slice(None)] * x.ndim
+    crop = False
+    for d, before, after in pairs:
+        n = x.shape[d]
+        size = n + before + after
+        if size < 0:
+            raise RuntimeError(f"The input size {n}, plus negative padding {before} and {after} resulted in a "
+                               f"negative output size, which is invalid. Check dimension {d} of your input.")
+        out_shape[d] = size
+        lo, hi = max(-before, 0), n - max(-after, 0)
+        crop = crop or before < 0 or after < 0
+        in_sl[d] = slice(lo, max(hi, lo))
+        start = max(before, 0)
+        out_sl[d] = slice(start, start + max(hi - lo, 0))
+    in_sl, out_sl = tuple(in_sl), tuple(out_sl)
+    out = np.full(out_shape, value, dtype=x.dtype)
+    out[out_sl] = x[in_sl]
+    if state.enabled and input._requires_grad:
+        node = _new(ConstantPadNdBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.in_shape, node.in_sl, node.out_sl, node.crop = x.shape, in_sl, out_sl, crop
+        return _record(out, node)
+    return _wrap(out)
+
+
+_PAD_MODES = {"reflect": ("reflect", "ReflectionPad{}DBackward0"), "replicate": ("edge", "ReplicationPad{}DBackward0"),
+              "circular": ("wrap", "CopySlices")}
+_PAD_NODES = {}
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last len(pad) // 2 dims: constant, reflect, replicate or circular."""
+    if mode == "constant":
+        return constant_pad_nd(input, pad, 0 if value is None else value)
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode} (pad supports 'constant', 'reflect', "
+                                  "'replicate' and 'circular')")
+    if value is not None and value != 0:
+        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+    x = input._data
+    pairs = _pad_pairs(pad, x.ndim)
+    k = len(pairs)
+    if k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"Padding size {2 * k} is not supported for {x.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    np_mode, node_name = _PAD_MODES[mode]
+    maps = []
+    out = x
+    for d, before, after in pairs:
+        n = x.shape[d]
+        if mode == "reflect" and (before >= n or after >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({before}, {after}) at dimension {d} of input {list(x.shape)}")
+        if mode == "circular" and (before > n or after > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if before < 0 or after < 0:
+            raise NotImplementedError(f"pad: negative padding is only supported in 'constant' mode (got {pad})")
+        idx = np.pad(np.arange(n), (before, after), mode=np_mode)
+        out = np.take(out, idx, axis=d)
+        mat = np.zeros((idx.size, n), np.float32 if x.dtype != np.float64 else np.float64)
+        mat[np.arange(idx.size), idx] = 1
+        maps.append((d, mat))
+    if state.enabled and input._requires_grad:
+        name = node_name.format(k)
+        cls = _PAD_NODES.get(name)
+        if cls is None:
+            cls = _PAD_NODES[name] = type(name, (_IndexPadBackward,), {"__slots__": ()})
+        node = _new(cls)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.maps = maps
+        return _record(out, node)
+    return _wrap(out)
+
+
+# ---- normalize, cosine_similarity, pairwise_distance ------------------------------------
+def _norm_along(x, p, axis):
+    """(p-norm along axis with keepdims, d(norm)/dx as a function)."""
+    a = np.abs(x)
+    if p == 2:
+        n = np.sqrt((x * x).sum(axis=axis, keepdims=True))
+    elif p == math.inf:
+        n = a.max(axis=axis, keepdims=True)
+    elif p == 1:
+        n = a.sum(axis=axis, keepdims=True)
+    elif p == 0:
+        n = (x != 0).sum(axis=axis, keepdims=True).astype(x.dtype)
+    else:
+        n = (a ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
+
+    def dnorm():
+        safe = np.where(n == 0, 1, n)
+        if p == 2:
+            d = x / safe
+        elif p == math.inf:
+            hit = (a == n) & (n > 0)
+            d = np.sign(x) * hit / np.maximum(hit.sum(axis=axis, keepdims=True), 1)
+        elif p == 1:
+            d = np.sign(x)
+        elif p == 0:
+            d = np.zeros_like(x)
+        else:
+            d = np.sign(x) * a ** (p - 1) / safe ** (p - 1)
+        return np.where(n == 0, 0, d).astype(x.dtype, copy=False)
+    return n, dnorm
+
+
+class _NormalizeBackward(Node):
+    __slots__ = ("x", "denom", "clamped", "dnorm", "axis")
+    _saved_fields = ("x", "denom", "dnorm")
+
+    def apply(self, g):
+        x, den = self.x, self.denom
+        gx = g / den
+        # the denominator max(norm, eps) depends on x only where the norm is above eps
+        coef = np.where(self.clamped, 0, (g * x).sum(axis=self.axis, keepdims=True) / (den * den))
+        return (gx - coef * self.dnorm(),)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p along dim, eps)."""
+    x = _float(input, "normalize")
+    axis = _dim(dim, x.ndim)
+    if x.ndim == 0:
+        axis = None
+    n, dnorm = _norm_along(x, p, axis)
+    den = np.maximum(n, eps).astype(x.dtype, copy=False)
+    res = x / den
+    if out is not None:
+        np.copyto(out._data, res)
+        out._vc[0] += 1
+        return out
+    if state.enabled and input._requires_grad:
+        node = _new(_NORMALIZE_NODE)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ((input, input._vc[0]),)
+        node.x, node.denom, node.clamped, node.dnorm, node.axis = x, den, n < eps, dnorm, axis
+        return _record(res, node)
+    return _wrap(res)
+
+
+_NORMALIZE_NODE = type("DivBackward0", (_NormalizeBackward,), {"__slots__": ()})
+
+
+def _two(name, x1, x2):
+    a, b = _float(x1, name), _float(x2, name)
+    if a.dtype != b.dtype:
+        dt = np.promote_types(a.dtype, b.dtype)
+        a, b = a.astype(dt), b.astype(dt)
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"{name}: x1 of shape {list(a.shape)} and x2 of shape {list(b.shape)} can't be "
+                           "broadcast together") from None
+    return a, b, shape
+
+
+class _CosineBackward(Node):
+    __slots__ = ("a", "b", "n1", "n2", "c1", "c2", "axis", "a_shape", "b_shape")
+    _saved_fields = ("a", "b", "n1", "n2", "c1", "c2")
+
+    def apply(self, g):
+        a, b, n1, n2, c1, c2, axis = self.a, self.b, self.n1, self.n2, self.c1, self.c2, self.axis
+        g = np.expand_dims(g, axis)
+        ga = gb = None
+        # out = sum(u * v), u = a / c1, v = b / c2; c = max(norm, eps) with the norm's gradient
+        # taken unclamped (torch clamps under no_grad)
+        if self.next_functions[0][0] is not None:
+            gu = g * (b / c2)
+            k = np.where(n1 == 0, 0, (gu * a).sum(axis=axis, keepdims=True) / (c1 * c1 * np.where(n1 == 0, 1, n1)))
+            ga = unbroadcast(gu / c1 - a * k, self.a_shape)
+        if self.next_functions[1][0] is not None:
+            gv = g * (a / c1)
+            k = np.where(n2 == 0, 0, (gv * b).sum(axis=axis, keepdims=True) / (c2 * c2 * np.where(n2 == 0, 1, n2)))
+            gb = unbroadcast(gv / c2 - b * k, self.b_shape)
+        return ga, gb
+
+
+_COSINE_NODE = type("SumBackward1", (_CosineBackward,), {"__slots__": ()})
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """Cosine of the angle between x1 and x2 along dim (broadcasting)."""
+    a0, b0, shape = _two("cosine_similarity", x1, x2)
+    a, b = np.broadcast_to(a0, shape), np.broadcast_to(b0, shape)
+    axis = _dim(dim, len(shape))
+    n1 = np.sqrt((a * a).sum(axis=axis, keepdims=True))
+    n2 = np.sqrt((b * b).sum(axis=axis, keepdims=True))
+    c1, c2 = np.maximum(n1, eps).astype(a.dtype), np.maximum(n2, eps).astype(a.dtype)
+    out = ((a / c1) * (b / c2)).sum(axis=axis)
+    out = np.asarray(out)
+    if state.enabled and (x1._requires_grad or x2._requires_grad):
+        node = _new(_COSINE_NODE)
+        node.next_functions = (edge(x1), edge(x2))
+        node._saved_versions = ((x1, x1._vc[0]), (x2, x2._vc[0]))
+        node.a, node.b, node.n1, node.n2, node.c1, node.c2, node.axis = a, b, n1, n2, c1, c2, axis
+        node.a_shape, node.b_shape = a0.shape, b0.shape
+        return _record(out, node)
+    return _wrap(out)
+
+
+class _DistanceBackward(Node):
+    __slots__ = ("dnorm", "axis", "keepdim", "a_shape", "b_shape")
+    _saved_fields = ("dnorm",)
+
+    def apply(self, g):
+        if not self.keepdim:
+            g = np.expand_dims(g, self.axis)
+        gd = g * self.dnorm()
+        return (unbroadcast(gd, self.a_shape) if self.next_functions[0][0] is not None else None,
+                unbroadcast(-gd, self.b_shape) if self.next_functions[1][0] is not None else None)
+
+
+_DISTANCE_NODE = type("NormBackward1", (_DistanceBackward,), {"__slots__": ()})
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dim."""
+    a, b, shape = _two("pairwise_distance", x1, x2)
+    d = a - b + eps
+    d = np.broadcast_to(d, shape) if d.shape != shape else d
+    axis = len(shape) - 1 if shape else None
+    n, dnorm = _norm_along(d, p, axis)
+    out = n if keepdim else (n.reshape(()) if axis is None else n.squeeze(axis))
+    out = np.asarray(out)
+    if state.enabled and (x1._requires_grad or x2._requires_grad):
+        node = _new(_DISTANCE_NODE)
+        node.next_functions = (edge(x1), edge(x2))
+        node._saved_versions = ((x1, x1._vc[0]), (x2, x2._vc[0]))
+        node.dnorm, node.axis, node.keepdim = dnorm, axis, keepdim or axis is None
+        node.a_shape, node.b_shape = a.shape, b.shape
+        return _record(out, node)
+    return _wrap(out)
+
+
+# ---- interpolate ------------------------------------------------------------------------
+class _ResampleBackward(Node):
+    """Adjoint of resampling each spatial axis by a matrix (out_size x in_size)."""
+
+    __slots__ = ("maps",)
+
+    def apply(self, g):
+        for axis, mat in self.maps:
+            g = np.moveaxis(np.moveaxis(g, axis, -1) @ mat, -1, axis)
+        return (g,)
+
+
+_RESAMPLE_NODES = {}
+
+
+def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype):
+    """The (n_out, n_in) matrix (and, for nearest modes, the index table) of one axis."""
+    mat = np.zeros((n_out, n_in), dtype)
+    dst = np.arange(n_out)
+    if mode in ("nearest", "nearest-exact"):
+        # torch computes the source index in float32: floor((dst [+ 0.5]) * scale)
+        s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in / n_out)
+        if mode == "nearest" and n_out == n_in:
+            idx = dst
+        elif mode == "nearest" and n_out == 2 * n_in:
+            idx = dst >> 1
+        else:
+            off = np.float32(0.5 if mode == "nearest-exact" else 0.0)
+            idx = np.minimum(np.floor((dst.astype(np.float32) + off) * s).astype(np.int64), n_in - 1)
+        mat[dst, idx] = 1
+        return mat, idx
+    if mode == "area":
+        for i in range(n_out):
+            lo = (i * n_in) // n_out
+            hi = -((-(i + 1) * n_in) // n_out)
+            mat[i, lo:hi] = 1.0 / (hi - lo)
+        return mat, None
+    # linear: source coordinate, two neighbours, their weights
+    if align_corners:
+        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        src = dst * s
+    else:
+        s = 1.0 / scale if scale is not None and scale > 0 else n_in / n_out
+        src = np.maximum((dst + 0.5) * s - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = np.clip(src - i0, 0.0, 1.0)
+    # each statement writes distinct (row, col) pairs, so fancy += accumulates correctly
+    mat[dst, i0] += 1 - lam
+    mat[dst, i1] += lam
+    return mat, None
+
+
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_MODE_NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "UpsampleNearestExact{}DBackward0",
+               "linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0",
+               "trilinear": "UpsampleTrilinear3DBackward0", "area": "AdaptiveAvgPool{}DBackward0"}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dims (N, C, *spatial): nearest, nearest-exact, (bi/tri)linear or area."""
+    x = _float(input, "interpolate")
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    nd = x.ndim - 2
+    if mode not in _MODE_NAMES:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported by ember (supported: nearest, "
+                                  "nearest-exact, linear, bilinear, trilinear, area)")
+    if nd not in (1, 2, 3):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for the "
+                                  f"modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+                                  f"(got {mode})")
+    if mode in _MODE_DIMS and _MODE_DIMS[mode] != nd:
+        need = {1: "3D", 2: "4D", 3: "5D"}[_MODE_DIMS[mode]]
+        raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {need} input")
+    if antialias:
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a "
+                         "4-D tensor as input" if mode != "bilinear" else
+                         "interpolate(antialias=True) is not supported by ember")
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    spatial = x.shape[2:]
+    if size is not None:
+        if isinstance(size, (list, tuple)):
+            if len(size) != nd:
+                raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
+                                 f"with spatial dimensions of {list(spatial)} and output size of {size}. Please "
+                                 "provide input tensor in (N, C, d1, d2, ...,dK) format and output size in "
+                                 "(o1, o2, ...,oK) format.")
+            out_size = [int(s) for s in size]
+        else:
+            out_size = [int(size)] * nd
+        scales = [None] * nd
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != nd:
+                raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got "
+                                 f"input with spatial dimensions of {list(spatial)} and scale_factor of shape "
+                                 f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                                 "scale_factor in (s1, s2, ...,sK) format.")
+            scales = [float(s) for s in scale_factor]
+        else:
+            scales = [float(scale_factor)] * nd
+        out_size = [int(math.floor(n * s)) for n, s in zip(spatial, scales)]
+        if recompute_scale_factor or mode == "area":
+            scales = [None] * nd
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if any(s <= 0 for s in out_size):
+        raise RuntimeError(f"interpolate: output size {out_size} must be positive (input spatial size "
+                           f"{list(spatial)})")
+    out = x
+    maps = []
+    mdtype = x.dtype
+    for k in range(nd):
+        axis = 2 + k
+        mat, idx = _resample_matrix(mode, spatial[k], out_size[k], scales[k], align_corners, mdtype)
+        if idx is not None:
+            out = np.take(out, idx, axis=axis)
+        else:
+            out = np.moveaxis(np.moveaxis(out, axis, -1) @ mat.T, -1, axis)
+        maps.append((axis, mat))
+    out = np.ascontiguousarray(out)
+    if state.enabled and input._requires_grad:
+        name = _MODE_NAMES[mode].format(nd)
+        cls = _RESAMPLE_NODES.get(name)
+        if cls is None:
+            cls = _RESAMPLE_NODES[name] = type(name, (_ResampleBackward,), {"__slots__": ()})
+        node = _new(cls)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.maps = maps
+        return _record(out, node)
+    return _wrap(out)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of interpolate."""
+    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(mode='nearest')."""
+    warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(mode='bilinear', align_corners=True)."""
+    warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -279,3 +279,11 @@ def test_hook_on_split_piece_gets_its_own_gradient():
     np.testing.assert_allclose(seen[0], [3.0, 3.0])
     np.testing.assert_allclose(b.grad.numpy(), [3.0, 3.0])
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 1.0, 3.0, 3.0])
+
+
+def test_modifying_a_saved_output_in_place_is_detected():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward(ember.ones(2))

@@ -3,7 +3,7 @@
     python tests/spec/extract.py [SPEC]    # rewrites tests/spec/section_*.py
 
 A fenced block is code when it compiles as Python and is not an output block
-(the text just before it says 输出, "output").
+(the text just before it says 输出结果, "output").
 """
 import re
 import sys
@@ -12,6 +12,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_SPEC = HERE.parents[2] / "shared" / "spec" / "000_476057700161b3ba.txt"
 SECTION = re.compile(r"^## (\d+\.\d+) ")
+# "> - 输出结果:" (output), 输出图片结果 / 输出标签结果 (image / label output)
+OUTPUT_MARK = re.compile(r"输出(图片|标签)?结果")
 
 
 def blocks(text):
@@ -30,7 +32,7 @@ def blocks(text):
             while not lines[j].startswith("```"):
                 j += 1
             body = "\n".join(lines[i + 1:j]) + "\n"
-            is_output = "输出" in last_text
+            is_output = OUTPUT_MARK.search(last_text) is not None
             if not is_output and _compiles(body):
                 yield section, body
             i = j + 1

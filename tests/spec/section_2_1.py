@@ -50,6 +50,9 @@ input = torch.randn(1, 1, 32, 32)
 out = net(input)
 print(out)
 
+net.zero_grad()
+out.backward(torch.randn(1, 10))
+
 output = net(input)
 target = torch.randn(10)
 

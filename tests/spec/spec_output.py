@@ -106,3 +106,19 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["record"]:
         with tempfile.TemporaryDirectory() as d:
             record(d)
+
+
+def run_ember_with_cifar(section, cwd, cifar_attrs, timeout=600):
+    """Like run_ember, with ember.vision's CIFAR10 pointed at a local copy (url and md5s)."""
+    import json
+    code = ("import json, os, sys, ember.cli, ember.compat; ember.compat.install();"
+            "import ember.vision.datasets as d;"
+            "[setattr(d.CIFAR10, k, v) for k, v in json.loads(os.environ['EMBER_TEST_CIFAR']).items()];"
+            f"sys.exit(ember.cli.main(['run', {str(script(section))!r}]))")
+    env = _env()
+    env["EMBER_TEST_CIFAR"] = json.dumps(cifar_attrs)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"ember run {section} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout

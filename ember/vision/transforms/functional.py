@@ -1,0 +1,736 @@
+"""torchvision.transforms.functional: the image operations behind the transform classes.
+
+Every function takes a PIL Image or an ember Tensor image of shape (..., C, H, W) and returns the
+same kind, as torchvision does. Tensor paths work on the raw NumPy array (``tensor._data``) and wrap
+the result without copying: these functions run once per sample, 50,000 times an epoch.
+PIL is imported lazily so that ``import ember.vision`` stays light.
+"""
+import numbers
+import sys
+from enum import Enum
+
+import numpy as np
+
+from ... import _backend as B
+from ..._tensor import Tensor, _wrap
+
+__all__ = [
+    "InterpolationMode", "get_dimensions", "get_image_size", "get_image_num_channels", "to_tensor",
+    "pil_to_tensor", "to_pil_image", "convert_image_dtype", "normalize", "resize", "pad", "crop",
+    "center_crop", "resized_crop", "hflip", "vflip", "adjust_brightness", "adjust_contrast",
+    "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale",
+]
+
+
+class InterpolationMode(Enum):
+    """Interpolation modes, as torchvision.transforms.InterpolationMode."""
+
+    NEAREST = "nearest"
+    NEAREST_EXACT = "nearest-exact"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    BOX = "box"
+    HAMMING = "hamming"
+    LANCZOS = "lanczos"
+
+
+# PIL's resampling filter numbers (Image.Resampling), without importing PIL
+_PIL_FILTERS = {
+    InterpolationMode.NEAREST: 0, InterpolationMode.LANCZOS: 1, InterpolationMode.BILINEAR: 2,
+    InterpolationMode.BICUBIC: 3, InterpolationMode.BOX: 4, InterpolationMode.HAMMING: 5,
+}
+_FROM_INT = {v: k for k, v in _PIL_FILTERS.items()}
+
+
+def _interpolation_modes_from_int(i):
+    """The InterpolationMode for one of PIL's integer filter constants."""
+    return _FROM_INT[i]
+
+
+def _pil():
+    from PIL import Image
+    return Image
+
+
+def _is_pil_image(img):
+    mod = sys.modules.get("PIL.Image")
+    return mod is not None and isinstance(img, mod.Image)
+
+
+def _arr(t):
+    """The host NumPy array of an ember Tensor."""
+    a = t._data
+    return a if type(a) is np.ndarray else np.asarray(t)
+
+
+def _check_img(img, name):
+    if isinstance(img, Tensor) or _is_pil_image(img):
+        return
+    raise TypeError(f"{name}: img should be PIL Image or Tensor. Got {type(img)}")
+
+
+def _assert_image_tensor(a, name):
+    if a.ndim < 2:
+        raise TypeError(f"{name}: tensor is not a torch image: expected at least 2 dimensions (..., H, W), "
+                        f"got shape {tuple(a.shape)}.")
+
+
+# ---- sizes ------------------------------------------------------------------------------------
+def get_dimensions(img):
+    """[channels, height, width] of a PIL Image or Tensor image."""
+    if isinstance(img, Tensor):
+        s = img._data.shape
+        _assert_image_tensor(img._data, "get_dimensions")
+        return [1 if len(s) == 2 else s[-3], s[-2], s[-1]]
+    if _is_pil_image(img):
+        w, h = img.size
+        return [len(img.getbands()), h, w]
+    raise TypeError(f"Unexpected type {type(img)}")
+
+
+def get_image_size(img):
+    """[width, height] of a PIL Image or Tensor image."""
+    _, h, w = get_dimensions(img)
+    return [w, h]
+
+
+def get_image_num_channels(img):
+    """The number of channels of a PIL Image or Tensor image."""
+    return get_dimensions(img)[0]
+
+
+# ---- conversions ------------------------------------------------------------------------------
+_MODE_TO_NPTYPE = {"I": np.int32, "I;16" if sys.byteorder == "little" else "I;16B": np.int16, "F": np.float32}
+_F32_255 = np.float32(255)
+
+
+def to_tensor(pic):
+    """PIL Image or ndarray (H x W x C) -> float Tensor (C x H x W); uint8 data is scaled to [0, 1]."""
+    if isinstance(pic, np.ndarray):
+        if pic.ndim not in (2, 3):
+            raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+        if pic.ndim == 2:
+            pic = pic[:, :, None]
+        chw = pic.transpose(2, 0, 1)
+        if pic.dtype == np.uint8:
+            return _wrap(_div255(chw))
+        return _wrap(np.ascontiguousarray(chw))
+    if not _is_pil_image(pic):
+        raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
+    mode = pic.mode
+    if mode in ("RGB", "L", "RGBA", "LA", "CMYK", "YCbCr", "HSV", "LAB", "P"):
+        a = np.asarray(pic)  # uint8, (H, W) or (H, W, C); PIL hands over a fresh buffer
+        chw = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+        return _wrap(_div255(chw))
+    img = np.array(pic, _MODE_TO_NPTYPE.get(mode, np.uint8), copy=True)
+    if mode == "1":
+        img = (255 * img).astype(np.uint8)
+    w, h = pic.size
+    img = img.reshape(h, w, len(pic.getbands())).transpose(2, 0, 1)
+    if img.dtype == np.uint8:
+        return _wrap(_div255(img))
+    return _wrap(np.ascontiguousarray(img))
+
+
+def _div255(chw_uint8):
+    """uint8 (C, H, W) view -> default-float array / 255, computed in that float type as torch does."""
+    dt = B.get_default_dtype().np
+    out = np.empty(chw_uint8.shape, dt)
+    np.divide(chw_uint8, dt.type(255), out=out, dtype=dt)
+    return out
+
+
+def pil_to_tensor(pic):
+    """PIL Image -> Tensor (C x H x W) of the same dtype, without scaling."""
+    if not _is_pil_image(pic):
+        raise TypeError(f"pic should be PIL Image. Got {type(pic)}")
+    a = np.array(pic, copy=True)
+    w, h = pic.size
+    a = a.reshape(h, w, len(pic.getbands())).transpose(2, 0, 1)
+    if a.dtype not in B.FROM_NUMPY:
+        a = a.astype(np.int32)  # uint16 (mode I;16) has no ember dtype
+    return _wrap(np.ascontiguousarray(a))
+
+
+def to_pil_image(pic, mode=None):
+    """Tensor (C x H x W) or ndarray (H x W x C) -> PIL Image; float data is scaled by 255."""
+    if isinstance(pic, Tensor):
+        a = _arr(pic)
+        if a.ndim not in (2, 3):
+            raise ValueError(f"pic should be 2/3 dimensional. Got {a.ndim} dimensions.")
+        if a.ndim == 2:
+            a = a[None]
+        if a.shape[-3] > 4:
+            raise ValueError(f"pic should not have > 4 channels. Got {a.shape[-3]} channels.")
+        if a.dtype.kind == "f" and mode != "F":
+            # torch's mul(255).byte(): truncate toward zero, out-of-range values wrap (no numpy cast warning)
+            a = (a * a.dtype.type(255)).astype(np.int64).astype(np.uint8)
+        npimg = np.transpose(a, (1, 2, 0))
+    elif isinstance(pic, np.ndarray):
+        if pic.ndim not in (2, 3):
+            raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+        npimg = pic[:, :, None] if pic.ndim == 2 else pic
+        if npimg.shape[-1] > 4:
+            raise ValueError(f"pic should not have > 4 channels. Got {npimg.shape[-1]} channels.")
+    else:
+        raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
+
+    c = npimg.shape[2]
+    if c == 1:
+        npimg = npimg[:, :, 0]
+        expected = {np.dtype(np.uint8): "L", np.dtype(np.int16): "I;16" if sys.byteorder == "little" else "I;16B",
+                    np.dtype(np.int32): "I", np.dtype(np.float32): "F"}.get(npimg.dtype)
+        if mode is not None and mode != expected:
+            raise ValueError(f"Incorrect mode ({mode}) supplied for input type {npimg.dtype}. Should be {expected}")
+        mode = expected
+    else:
+        permitted = {2: ["LA"], 3: ["RGB", "YCbCr", "HSV"], 4: ["RGBA", "CMYK", "RGBX"]}[c]
+        default = {2: "LA", 3: "RGB", 4: "RGBA"}[c]
+        if mode is not None and mode not in permitted:
+            raise ValueError(f"Only modes {permitted} are supported for {c}D inputs")
+        if mode is None and npimg.dtype == np.uint8:
+            mode = default
+    if mode is None:
+        raise TypeError(f"Input type {npimg.dtype} is not supported")
+    Image = _pil()
+    if mode in ("I;16", "I;16B"):
+        return Image.frombuffer(mode, (npimg.shape[1], npimg.shape[0]), np.ascontiguousarray(npimg).tobytes(),
+                                "raw", mode, 0, 1)
+    return Image.fromarray(np.ascontiguousarray(npimg), mode=mode)
+
+
+_MAX_VALUE = {np.dtype(np.uint8): 255, np.dtype(np.int8): 127, np.dtype(np.int16): 32767,
+              np.dtype(np.int32): 2147483647, np.dtype(np.int64): 9223372036854775807}
+
+
+def _max_value(dt):
+    return _MAX_VALUE.get(np.dtype(dt), 1.0)
+
+
+def convert_image_dtype(image, dtype=None):
+    """Convert a Tensor image to dtype, rescaling values (floats live in [0, 1], ints in [0, MAX])."""
+    if not isinstance(image, Tensor):
+        raise TypeError("Input img should be Tensor Image")
+    dtype = B.float32 if dtype is None else B.as_dtype(dtype)
+    a = _arr(image)
+    out = dtype.np
+    if a.dtype == out:
+        return image
+    if a.dtype.kind == "f":
+        if out.kind == "f":
+            return _wrap(a.astype(out))
+        if (a.dtype == np.float32 and out in (np.int32, np.int64)) or (a.dtype == np.float64 and out == np.int64):
+            raise RuntimeError(f"The cast from {image.dtype} to {dtype} cannot be performed safely.")
+        eps = 1e-3
+        m = _max_value(out)
+        return _wrap((a * a.dtype.type(m + 1.0 - eps)).astype(out))
+    m_in = _max_value(a.dtype)
+    if out.kind == "f":
+        return _wrap((a.astype(out) / out.type(m_in)).astype(out))
+    m_out = _max_value(out)
+    if m_in > m_out:
+        factor = (m_in + 1) // (m_out + 1)
+        return _wrap((a // factor).astype(out))
+    factor = (m_out + 1) // (m_in + 1)
+    return _wrap(a.astype(out) * out.type(factor))
+
+
+def normalize(tensor, mean, std, inplace=False):
+    """(tensor - mean) / std per channel of a float Tensor image (..., C, H, W)."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"img should be Tensor Image. Got {type(tensor)}")
+    a = tensor._data
+    if a.dtype.kind != "f":
+        raise TypeError(f"Input tensor should be a float tensor. Got {tensor.dtype}.")
+    if a.ndim < 3:
+        raise ValueError("Expected tensor to be a tensor image of size (..., C, H, W). Got tensor.size() = "
+                         f"{tensor.size()}")
+    m, s = _mean_std(mean, std, a.dtype)
+    return _normalize_array(tensor, a, m, s, inplace)
+
+
+def _mean_std(mean, std, dt):
+    m = np.asarray(mean._data if isinstance(mean, Tensor) else mean, dtype=dt)
+    s = np.asarray(std._data if isinstance(std, Tensor) else std, dtype=dt)
+    if (s == 0).any():
+        raise ValueError(f"std evaluated to zero after conversion to {B.FROM_NUMPY[np.dtype(dt)]}, leading to "
+                         "division by zero.")
+    if m.ndim == 1:
+        m = m.reshape(-1, 1, 1)
+    if s.ndim == 1:
+        s = s.reshape(-1, 1, 1)
+    return m, s
+
+
+def _normalize_array(tensor, a, m, s, inplace):
+    if m.ndim == 3 and a.shape[-3] != m.shape[0] and m.shape[0] != 1 or \
+            s.ndim == 3 and a.shape[-3] != s.shape[0] and s.shape[0] != 1:
+        raise RuntimeError(f"Normalize: the image has {a.shape[-3]} channels (shape {tuple(a.shape)}) but mean has "
+                           f"{m.shape[0]} and std {s.shape[0]} values; give one mean and std per channel.")
+    if inplace:
+        np.subtract(a, m, out=a)
+        np.divide(a, s, out=a)
+        tensor._bump()
+        return tensor
+    out = np.subtract(a, m)
+    np.divide(out, s, out=out)
+    return _wrap(out)
+
+
+# ---- geometry ---------------------------------------------------------------------------------
+def _compute_resized_output_size(image_size, size, max_size=None):
+    h, w = image_size
+    short, long = (w, h) if w <= h else (h, w)
+    if size is None:
+        if max_size is None:
+            raise ValueError("resize: size is None, so max_size must be given (the longer edge's target).")
+        new_short, new_long = int(max_size * short / long), max_size
+        new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+        return [new_h, new_w]
+    if len(size) == 1:  # the smaller edge
+        requested_new_short = size if isinstance(size, int) else size[0]
+        new_short, new_long = requested_new_short, int(requested_new_short * long / short)
+        if max_size is not None:
+            if max_size <= requested_new_short:
+                raise ValueError(
+                    f"max_size = {max_size} must be strictly greater than the requested size for the smaller edge "
+                    f"size = {size}")
+            if new_long > max_size:
+                new_short, new_long = int(max_size * new_short / new_long), max_size
+        new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+        return [new_h, new_w]
+    return [size[0], size[1]]
+
+
+def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
+    """Resize to size (h, w), or match the smaller edge to an int size keeping the aspect ratio."""
+    if isinstance(interpolation, int):
+        interpolation = _interpolation_modes_from_int(interpolation)
+    elif not isinstance(interpolation, InterpolationMode):
+        raise TypeError("Argument interpolation should be a InterpolationMode or a corresponding Pillow integer "
+                        "constant")
+    if isinstance(size, (list, tuple)):
+        if len(size) not in (1, 2):
+            raise ValueError(f"Size must be an int or a 1 or 2 element tuple/list, not a {len(size)} element "
+                             "tuple/list")
+        if max_size is not None and len(size) != 1:
+            raise ValueError("max_size should only be passed if size specifies the length of the smaller edge, "
+                             "i.e. size should be an int or a sequence of length 1 in torchscript mode.")
+    elif isinstance(size, int):
+        size = [size]
+    elif size is not None:
+        raise TypeError(f"Size should be int or sequence. Got {type(size)}")
+    _check_img(img, "resize")
+    _, h, w = get_dimensions(img)
+    out_h, out_w = _compute_resized_output_size((h, w), size, max_size)
+    if [h, w] == [out_h, out_w]:
+        return img
+    if _is_pil_image(img):
+        if interpolation not in _PIL_FILTERS:
+            raise ValueError(f"Interpolation mode {interpolation} is unsupported with PIL images")
+        return img.resize((out_w, out_h), _PIL_FILTERS[interpolation])
+    return _wrap(_resize_array(_arr(img), out_h, out_w, interpolation, antialias))
+
+
+def _resize_array(a, out_h, out_w, mode, antialias):
+    """Resize the last two axes of a; bilinear/bicubic follow torch's (antialiased) interpolate."""
+    squeeze = a.ndim == 2
+    if squeeze:
+        a = a[None]
+    dt = a.dtype
+    x = a if dt.kind == "f" else a.astype(np.float32)
+    if mode in (InterpolationMode.NEAREST, InterpolationMode.NEAREST_EXACT):
+        in_h, in_w = a.shape[-2:]
+        if mode is InterpolationMode.NEAREST:  # torch's legacy 'nearest': floor(dst * scale)
+            ri = np.minimum((np.arange(out_h) * (in_h / out_h)).astype(np.int64), in_h - 1)
+            ci = np.minimum((np.arange(out_w) * (in_w / out_w)).astype(np.int64), in_w - 1)
+        else:
+            ri = np.minimum(((np.arange(out_h) + 0.5) * (in_h / out_h)).astype(np.int64), in_h - 1)
+            ci = np.minimum(((np.arange(out_w) + 0.5) * (in_w / out_w)).astype(np.int64), in_w - 1)
+        out = a[..., ri[:, None], ci[None, :]]
+        return out[0] if squeeze else out
+    if mode is InterpolationMode.BILINEAR:
+        kernel = _triangle
+    elif mode is InterpolationMode.BICUBIC:
+        kernel = _cubic_aa if antialias else _cubic
+    else:
+        raise ValueError(f"Interpolation mode {mode} is unsupported with Tensor images; use BILINEAR, BICUBIC "
+                         "or NEAREST (or a PIL image).")
+    wh = _resample_weights(a.shape[-2], out_h, kernel, antialias).astype(x.dtype)
+    ww = _resample_weights(a.shape[-1], out_w, kernel, antialias).astype(x.dtype)
+    out = np.matmul(np.matmul(wh, x), ww.T)
+    if dt.kind != "f":
+        out = np.clip(np.round(out), 0, _max_value(dt)).astype(dt)
+    return out[0] if squeeze else out
+
+
+def _triangle(x):
+    return np.maximum(0.0, 1.0 - np.abs(x))
+
+
+def _cubic(x, a=-0.75):
+    """Keys' cubic kernel; torch's plain bicubic uses a = -0.75, its antialiased one (like PIL) -0.5."""
+    x = np.abs(x)
+    return np.where(x < 1.0, ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0,
+                    np.where(x < 2.0, (((x - 5.0) * x + 8.0) * x - 4.0) * a, 0.0))
+
+
+def _cubic_aa(x):
+    return _cubic(x, -0.5)
+
+
+def _resample_weights(in_size, out_size, kernel, antialias):
+    """(out_size, in_size) matrix of interpolation weights (PIL / torch antialias formulation)."""
+    scale = in_size / out_size
+    fscale = max(scale, 1.0) if antialias else 1.0
+    centers = (np.arange(out_size) + 0.5) * scale
+    src = np.arange(in_size) + 0.5
+    w = kernel((src[None, :] - centers[:, None]) / fscale)
+    if kernel is _cubic and not antialias:
+        # torch's non-antialiased bicubic clamps source indices at the border instead of renormalising
+        pos = centers - 0.5
+        i0 = np.floor(pos).astype(np.int64)
+        t = pos - i0
+        w = np.zeros((out_size, in_size))
+        for k in range(-1, 3):
+            idx = np.clip(i0 + k, 0, in_size - 1)
+            np.add.at(w, (np.arange(out_size), idx), kernel(t - k))
+        return w
+    total = w.sum(axis=1, keepdims=True)
+    return w / np.where(total == 0, 1.0, total)
+
+
+def _parse_padding(padding):
+    if isinstance(padding, numbers.Number):
+        p = int(padding)
+        return p, p, p, p
+    if isinstance(padding, (list, tuple)):
+        if len(padding) == 1:
+            p = padding[0]
+            return p, p, p, p
+        if len(padding) == 2:
+            return padding[0], padding[1], padding[0], padding[1]
+        if len(padding) == 4:
+            return tuple(padding)
+    raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple")
+
+
+def pad(img, padding, fill=0, padding_mode="constant"):
+    """Pad all sides: padding is int, (left/right, top/bottom) or (left, top, right, bottom)."""
+    if not isinstance(padding, (numbers.Number, tuple, list)):
+        raise TypeError("Got inappropriate padding arg")
+    if fill is not None and not isinstance(fill, (numbers.Number, tuple, list)):
+        raise TypeError("Got inappropriate fill arg")
+    if not isinstance(padding_mode, str):
+        raise TypeError("Got inappropriate padding_mode arg")
+    if isinstance(padding, (tuple, list)) and len(padding) not in (1, 2, 4):
+        raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple")
+    if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
+        raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+    _check_img(img, "pad")
+    left, top, right, bottom = _parse_padding(padding)
+    if _is_pil_image(img):
+        return _pad_pil(img, left, top, right, bottom, fill, padding_mode)
+    a = _arr(img)
+    return _wrap(_pad_array(a, left, top, right, bottom, fill, padding_mode))
+
+
+def _pad_array(a, left, top, right, bottom, fill, padding_mode, channels_last=False):
+    """Pad (..., H, W) (or (H, W, C) when channels_last); negative padding crops."""
+    hax = a.ndim - 3 if channels_last else a.ndim - 2
+    sl = [slice(None)] * a.ndim
+    sl[hax] = slice(max(-top, 0), a.shape[hax] - max(-bottom, 0))
+    sl[hax + 1] = slice(max(-left, 0), a.shape[hax + 1] - max(-right, 0))
+    a = a[tuple(sl)]
+    widths = [(0, 0)] * a.ndim
+    widths[hax] = (max(top, 0), max(bottom, 0))
+    widths[hax + 1] = (max(left, 0), max(right, 0))
+    if padding_mode == "constant":
+        fill = 0 if fill is None else fill
+        if isinstance(fill, (list, tuple)):
+            cax = a.ndim - 1 if channels_last else a.ndim - 3
+            nc = a.shape[cax] if cax >= 0 else 1
+            vals = list(fill) * nc if len(fill) == 1 else list(fill)
+            if len(vals) != nc:
+                raise ValueError("The number of elements in 'fill' does not match the number of channels of the "
+                                 f"image ({len(vals)} != {nc})")
+            out = np.empty(tuple(s + w0 + w1 for s, (w0, w1) in zip(a.shape, widths)), a.dtype)
+            shape = [1] * a.ndim
+            if cax >= 0:
+                shape[cax] = nc
+            out[...] = np.asarray(vals).astype(a.dtype).reshape(shape)
+            inner = tuple(slice(w0, w0 + s) for s, (w0, _) in zip(a.shape, widths))
+            out[inner] = a
+            return out
+        return np.pad(a, widths, mode="constant", constant_values=np.asarray(fill).astype(a.dtype))
+    return np.pad(a, widths, mode=padding_mode)
+
+
+def _pad_pil(img, left, top, right, bottom, fill, padding_mode):
+    Image = _pil()
+    if padding_mode == "constant" and min(left, top, right, bottom) >= 0:
+        from PIL import ImageOps
+        opts = _parse_fill(fill, img, "fill")
+        if img.mode == "P":
+            palette = img.getpalette()
+            out = ImageOps.expand(img, border=(left, top, right, bottom), **opts)
+            out.putpalette(palette)
+            return out
+        return ImageOps.expand(img, border=(left, top, right, bottom), **opts)
+    a = np.asarray(img)
+    out = _pad_array(a, left, top, right, bottom, fill, padding_mode, channels_last=a.ndim == 3)
+    res = Image.fromarray(out, mode=img.mode if img.mode in ("L", "RGB", "RGBA", "LA", "I", "F", "1") else None)
+    if img.mode == "P":
+        res.putpalette(img.getpalette())
+    return res
+
+
+def _parse_fill(fill, img, name="fillcolor"):
+    """PIL's fill argument for img (a number per channel)."""
+    num_channels = get_image_num_channels(img)
+    if fill is None:
+        fill = 0
+    if isinstance(fill, (int, float)) and num_channels > 1:
+        fill = tuple([fill] * num_channels)
+    if isinstance(fill, (list, tuple)):
+        if len(fill) == 1:
+            fill = fill * num_channels
+        elif len(fill) != num_channels:
+            raise ValueError("The number of elements in 'fill' does not match the number of channels of the image "
+                             f"({len(fill)} != {num_channels})")
+        fill = tuple(fill)
+    if img.mode != "F":
+        fill = tuple(int(x) for x in fill) if isinstance(fill, tuple) else int(fill)
+    return {name: fill}
+
+
+def crop(img, top, left, height, width):
+    """The region (top, left, height, width); areas outside the image are zero-filled."""
+    _check_img(img, "crop")
+    if _is_pil_image(img):
+        return img.crop((left, top, left + width, top + height))
+    a = _arr(img)
+    h, w = a.shape[-2:]
+    right, bottom = left + width, top + height
+    if left < 0 or top < 0 or right > w or bottom > h:
+        padding = [max(-left + min(0, right), 0), max(-top + min(0, bottom), 0),
+                   max(right - max(w, left), 0), max(bottom - max(h, top), 0)]
+        sub = a[..., max(top, 0):bottom, max(left, 0):right]
+        return _wrap(_pad_array(sub, padding[0], padding[1], padding[2], padding[3], 0, "constant"))
+    return _wrap(a[..., top:bottom, left:right])
+
+
+def center_crop(img, output_size):
+    """Crop the center (h, w); pads with zeros first when the image is smaller."""
+    if isinstance(output_size, numbers.Number):
+        output_size = (int(output_size), int(output_size))
+    elif isinstance(output_size, (tuple, list)) and len(output_size) == 1:
+        output_size = (output_size[0], output_size[0])
+    _, image_height, image_width = get_dimensions(img)
+    crop_height, crop_width = output_size
+    if crop_width > image_width or crop_height > image_height:
+        padding_ltrb = [
+            (crop_width - image_width) // 2 if crop_width > image_width else 0,
+            (crop_height - image_height) // 2 if crop_height > image_height else 0,
+            (crop_width - image_width + 1) // 2 if crop_width > image_width else 0,
+            (crop_height - image_height + 1) // 2 if crop_height > image_height else 0,
+        ]
+        img = pad(img, padding_ltrb, fill=0)
+        _, image_height, image_width = get_dimensions(img)
+        if crop_width == image_width and crop_height == image_height:
+            return img
+    crop_top = int(round((image_height - crop_height) / 2.0))
+    crop_left = int(round((image_width - crop_width) / 2.0))
+    return crop(img, crop_top, crop_left, crop_height, crop_width)
+
+
+def resized_crop(img, top, left, height, width, size, interpolation=InterpolationMode.BILINEAR, antialias=True):
+    """Crop then resize to size."""
+    img = crop(img, top, left, height, width)
+    return resize(img, size, interpolation, antialias=antialias)
+
+
+def hflip(img):
+    """Flip left-right."""
+    _check_img(img, "hflip")
+    if _is_pil_image(img):
+        return img.transpose(0)  # Image.Transpose.FLIP_LEFT_RIGHT
+    return _wrap(np.ascontiguousarray(_arr(img)[..., ::-1]))
+
+
+def vflip(img):
+    """Flip top-bottom."""
+    _check_img(img, "vflip")
+    if _is_pil_image(img):
+        return img.transpose(1)  # Image.Transpose.FLIP_TOP_BOTTOM
+    return _wrap(np.ascontiguousarray(_arr(img)[..., ::-1, :]))
+
+
+# ---- colour -----------------------------------------------------------------------------------
+def _blend(a, b, ratio):
+    """(ratio * a + (1 - ratio) * b) clamped to the dtype's range, in a's dtype (torchvision's _blend)."""
+    ratio = float(ratio)
+    dt = a.dtype
+    ft = dt if dt.kind == "f" else np.dtype(np.float32)
+    r = ft.type(ratio)
+    out = r * a.astype(ft, copy=False) + ft.type(1.0 - ratio) * np.asarray(b).astype(ft, copy=False)
+    np.clip(out, 0, _max_value(dt), out=out)
+    return out.astype(dt, copy=False)
+
+
+def _gray_array(a):
+    """torchvision's rgb_to_grayscale on (..., 3, H, W), keeping the channel axis and dtype."""
+    dt = a.dtype
+    ft = dt if dt.kind == "f" else np.dtype(np.float32)
+    r, g, b = a[..., 0, :, :], a[..., 1, :, :], a[..., 2, :, :]
+    l_img = ft.type(0.2989) * r + ft.type(0.587) * g + ft.type(0.114) * b
+    return l_img.astype(dt, copy=False)[..., None, :, :]
+
+
+def _assert_channels(a, permitted, name):
+    c = 1 if a.ndim == 2 else a.shape[-3]
+    if c not in permitted:
+        raise TypeError(f"{name}: input image tensor permitted channel values are {permitted}, but found {c}")
+    return c
+
+
+def rgb_to_grayscale(img, num_output_channels=1):
+    """RGB -> grayscale with weights (0.2989, 0.587, 0.114); num_output_channels 1 or 3."""
+    if num_output_channels not in (1, 3):
+        raise ValueError("num_output_channels should be either 1 or 3")
+    if _is_pil_image(img):
+        return to_grayscale(img, num_output_channels)
+    if not isinstance(img, Tensor):
+        raise TypeError(f"Input should be PIL Image or Tensor. Got {type(img)}")
+    a = _arr(img)
+    if a.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found {a.ndim}")
+    c = _assert_channels(a, [1, 3], "rgb_to_grayscale")
+    l_img = _gray_array(a) if c == 3 else a.copy()
+    if num_output_channels == 3:
+        l_img = np.broadcast_to(l_img, l_img.shape[:-3] + (3,) + l_img.shape[-2:]).copy()
+    return _wrap(l_img)
+
+
+def to_grayscale(img, num_output_channels=1):
+    """PIL image -> grayscale PIL image with 1 or 3 channels."""
+    if not _is_pil_image(img):
+        if isinstance(img, Tensor):
+            return rgb_to_grayscale(img, num_output_channels)
+        raise TypeError(f"img should be PIL Image. Got {type(img)}")
+    if num_output_channels == 1:
+        return img.convert("L")
+    if num_output_channels == 3:
+        g = np.asarray(img.convert("L"), dtype=np.uint8)
+        return _pil().fromarray(np.dstack([g, g, g]), "RGB")
+    raise ValueError("num_output_channels should be either 1 or 3")
+
+
+def adjust_brightness(img, brightness_factor):
+    """Scale brightness: 0 gives black, 1 the original."""
+    if brightness_factor < 0:
+        raise ValueError(f"brightness_factor ({brightness_factor}) is not non-negative.")
+    _check_img(img, "adjust_brightness")
+    if _is_pil_image(img):
+        from PIL import ImageEnhance
+        return ImageEnhance.Brightness(img).enhance(brightness_factor)
+    a = _arr(img)
+    _assert_channels(a, [1, 3], "adjust_brightness")
+    return _wrap(_blend(a, np.zeros((), a.dtype), brightness_factor))
+
+
+def adjust_contrast(img, contrast_factor):
+    """Scale contrast: 0 gives a solid gray image (the mean), 1 the original."""
+    if contrast_factor < 0:
+        raise ValueError(f"contrast_factor ({contrast_factor}) is not non-negative.")
+    _check_img(img, "adjust_contrast")
+    if _is_pil_image(img):
+        from PIL import ImageEnhance
+        return ImageEnhance.Contrast(img).enhance(contrast_factor)
+    a = _arr(img)
+    c = _assert_channels(a, [1, 3], "adjust_contrast")
+    ft = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    src = _gray_array(a) if c == 3 else a
+    mean = np.mean(src.astype(ft), axis=(-3, -2, -1), keepdims=True, dtype=ft)
+    return _wrap(_blend(a, mean, contrast_factor))
+
+
+def adjust_saturation(img, saturation_factor):
+    """Scale saturation: 0 gives grayscale, 1 the original."""
+    if saturation_factor < 0:
+        raise ValueError(f"saturation_factor ({saturation_factor}) is not non-negative.")
+    _check_img(img, "adjust_saturation")
+    if _is_pil_image(img):
+        from PIL import ImageEnhance
+        return ImageEnhance.Color(img).enhance(saturation_factor)
+    a = _arr(img)
+    c = _assert_channels(a, [1, 3], "adjust_saturation")
+    if c == 1:
+        return img
+    return _wrap(_blend(a, _gray_array(a), saturation_factor))
+
+
+def adjust_hue(img, hue_factor):
+    """Shift hue by hue_factor in [-0.5, 0.5] (a fraction of the hue circle)."""
+    if not (-0.5 <= hue_factor <= 0.5):
+        raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
+    _check_img(img, "adjust_hue")
+    if _is_pil_image(img):
+        mode = img.mode
+        if mode in ("L", "1", "I", "F"):
+            return img
+        Image = _pil()
+        h, s, v = img.convert("HSV").split()
+        np_h = np.array(h, dtype=np.uint8)
+        # wraps around, as torchvision's uint8 addition does
+        np_h += np.uint8(int(hue_factor * 255) % 256)
+        return Image.merge("HSV", (Image.fromarray(np_h, "L"), s, v)).convert(mode)
+    a = _arr(img)
+    c = _assert_channels(a, [1, 3], "adjust_hue")
+    if c == 1:
+        return img
+    dt = a.dtype
+    x = a if dt.kind == "f" else _arr(convert_image_dtype(img, B.float32))
+    h, s, v = np.moveaxis(_rgb2hsv(x), -3, 0)
+    h = np.mod(h + h.dtype.type(hue_factor), h.dtype.type(1.0))
+    out = _hsv2rgb(np.stack((h, s, v), axis=-3))
+    if dt.kind != "f":
+        return convert_image_dtype(_wrap(out), B.FROM_NUMPY[dt])
+    return _wrap(out)
+
+
+def _rgb2hsv(img):
+    r, g, b = img[..., 0, :, :], img[..., 1, :, :], img[..., 2, :, :]
+    maxc = img.max(axis=-3)
+    minc = img.min(axis=-3)
+    eqc = maxc == minc
+    cr = maxc - minc
+    one = img.dtype.type(1)
+    s = cr / np.where(eqc, one, maxc)
+    cr_divisor = np.where(eqc, one, cr)
+    rc = (maxc - r) / cr_divisor
+    gc = (maxc - g) / cr_divisor
+    bc = (maxc - b) / cr_divisor
+    t = img.dtype.type
+    hr = (maxc == r) * (bc - gc)
+    hg = ((maxc == g) & (maxc != r)) * (t(2.0) + rc - bc)
+    hb = ((maxc != g) & (maxc != r)) * (t(4.0) + gc - rc)
+    h = hr + hg + hb
+    h = np.fmod(h / t(6.0) + t(1.0), t(1.0))
+    return np.stack((h, s, maxc), axis=-3)
+
+
+def _hsv2rgb(img):
+    h, s, v = img[..., 0, :, :], img[..., 1, :, :], img[..., 2, :, :]
+    t = img.dtype.type
+    i = np.floor(h * t(6.0))
+    f = h * t(6.0) - i
+    i = i.astype(np.int32) % 6
+    p = np.clip(v * (t(1.0) - s), 0.0, 1.0)
+    q = np.clip(v * (t(1.0) - s * f), 0.0, 1.0)
+    tt = np.clip(v * (t(1.0) - s * (t(1.0) - f)), 0.0, 1.0)
+    conds = [i == k for k in range(6)]
+    r = np.select(conds, [v, q, p, p, tt, v])
+    g = np.select(conds, [tt, v, v, q, p, p])
+    b = np.select(conds, [p, p, tt, v, v, q])
+    return np.stack((r, g, b), axis=-3).astype(img.dtype, copy=False)

@@ -1,0 +1,82 @@
+"""ember.nn.functional: the namespace matches torch.nn.functional; relu's inplace flag; hot-path wrappers."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember.ops import activation, elementwise, loss, norm
+
+CORE = ["relu", "relu_", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "silu", "softmax", "log_softmax",
+        "softmin", "softplus", "hardtanh", "relu6", "threshold", "prelu", "glu", "cross_entropy", "nll_loss",
+        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits", "kl_div", "batch_norm", "layer_norm", "group_norm", "instance_norm",
+        "dropout", "dropout2d", "embedding", "one_hot", "pad", "normalize", "cosine_similarity",
+        "pairwise_distance", "interpolate"]
+
+
+def test_core_names_present():
+    missing = [n for n in CORE if not callable(getattr(F, n, None))]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("module", [activation, loss, norm])
+def test_functional_lists_are_collected(module):
+    for name in module.__functional__:
+        assert getattr(F, name) is getattr(module, name), name
+
+
+def test_functional_names_exist_in_torch(oracle):
+    import torch.nn.functional as TF
+    ours = [n for m in (elementwise, activation, loss, norm) for n in getattr(m, "__functional__", ())]
+    assert [n for n in ours if not hasattr(TF, n)] == []
+    public = [n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))]
+    assert [n for n in public if not hasattr(TF, n)] == []
+
+
+def test_relu_inplace_flag():
+    x = ember.tensor([-1.0, 2.0])
+    y = F.relu(x)
+    assert y is not x and x.tolist() == [-1.0, 2.0] and y.tolist() == [0.0, 2.0]
+    z = F.relu(x, inplace=True)
+    assert z is x and x.tolist() == [0.0, 2.0]
+    w = ember.tensor([-3.0])
+    assert F.relu_(w) is w and w.tolist() == [0.0]
+
+
+def test_relu_graph_matches_torch(oracle):
+    import torch.nn.functional as TF
+    x = np.array([[-1.0, 0.5, 2.0]], np.float32)
+    e = ember.tensor(x, requires_grad=True)
+    t = oracle.tensor(x, requires_grad=True)
+    ey, ty = F.relu(e * 2, inplace=True), TF.relu(t * 2, inplace=True)
+    assert ey.grad_fn.name() == ty.grad_fn.name()
+    ey.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy())
+    assert F.relu(e).grad_fn.name() == "ReluBackward0"
+
+
+def test_tutorial_style_forward_backward(oracle):
+    """relu -> scale -> cross_entropy, the tail of the tutorial's classifier, against torch."""
+    import torch.nn.functional as TF
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 10)).astype(np.float32)
+    w = rng.standard_normal((4, 10)).astype(np.float32)
+    target = np.array([1, 0, 9, 3])
+    ex, ew = ember.tensor(x), ember.tensor(w, requires_grad=True)
+    tx, tw = oracle.tensor(x), oracle.tensor(w, requires_grad=True)
+    el = F.cross_entropy(F.relu(ex) * ew, ember.tensor(target))
+    tl = TF.cross_entropy(TF.relu(tx) * tw, oracle.tensor(target))
+    np.testing.assert_allclose(el.item(), tl.item(), rtol=1e-5)
+    el.backward()
+    tl.backward()
+    np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert el.grad_fn.name() == tl.grad_fn.name() == "NllLossBackward0"
+    assert el.grad_fn.next_functions[0][0].name() == "LogSoftmaxBackward0"
+
+
+def test_mse_graph_walk_like_the_tutorial():
+    out = ember.randn(1, 10, requires_grad=True)
+    loss_ = F.mse_loss(out, ember.randn(1, 10))
+    assert loss_.grad_fn.name() == "MseLossBackward0"
+    assert loss_.grad_fn.next_functions[0][0].name() == "AccumulateGrad"

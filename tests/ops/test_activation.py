@@ -1,0 +1,311 @@
+"""Activations: values and gradients against torch and float64 central differences, node names, errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember.ops import activation as A
+from tests.conftest import numeric_grad
+
+RNG = np.random.default_rng(0)
+
+
+def _tensors(lib, args, grad_idx):
+    out = []
+    for i, a in enumerate(args):
+        if isinstance(a, np.ndarray):
+            t = lib.tensor(a)
+            if i in grad_idx:
+                t.requires_grad_(True)
+            out.append(t)
+        else:
+            out.append(a)
+    return out
+
+
+def compare(torch, efn, tfn, args, grad_idx=(0,), atol=1e-5, rtol=1e-4, kwargs=None, names=True):
+    """Forward values, dtypes, gradients (for a random upstream gradient) and node names vs torch."""
+    kwargs = kwargs or {}
+    ea = _tensors(ember, args, grad_idx)
+    ta = _tensors(torch, args, grad_idx)
+    eo, to = efn(*ea, **kwargs), tfn(*ta, **kwargs)
+    assert tuple(eo.shape) == tuple(to.shape)
+    assert eo.dtype.name == str(to.dtype).split(".")[-1]
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), atol=atol, rtol=rtol)
+    if not grad_idx:
+        return eo
+    if names:
+        assert eo.grad_fn.name() == to.grad_fn.name()
+    w = RNG.standard_normal(tuple(to.shape)).astype(args[0].dtype)
+    eo.backward(ember.tensor(w))
+    to.backward(torch.tensor(w))
+    for i in grad_idx:
+        assert ea[i].grad is not None, f"no gradient for argument {i}"
+        np.testing.assert_allclose(ea[i].grad.numpy(), ta[i].grad.numpy(), atol=atol, rtol=rtol)
+    return eo
+
+
+def gradcheck(efn, x, *rest, kwargs=None):
+    """Backward of sum(out * w) against float64 central differences."""
+    kwargs = kwargs or {}
+    x = x.astype(np.float64)
+    xt = ember.tensor(x, requires_grad=True)
+    out = efn(xt, *rest, **kwargs)
+    w = RNG.standard_normal(tuple(out.shape))
+    out.backward(ember.tensor(w))
+
+    def f(v):
+        with ember.no_grad():
+            return float((efn(ember.tensor(v), *rest, **kwargs).numpy() * w).sum())
+    np.testing.assert_allclose(xt.grad.numpy(), numeric_grad(f, x), atol=1e-6, rtol=1e-5)
+
+
+def _x(*shape, dtype=np.float32):
+    x = RNG.standard_normal(shape).astype(dtype) * 2
+    return x
+
+
+# (name, kwargs) for functions that exist in torch.nn.functional with the same signature
+POINTWISE = [
+    ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 0.2}), ("elu", {}), ("elu", {"alpha": 0.5}),
+    ("selu", {}), ("celu", {}), ("celu", {"alpha": 2.0}), ("gelu", {}), ("gelu", {"approximate": "tanh"}),
+    ("silu", {}), ("mish", {}), ("hardtanh", {}), ("hardtanh", {"min_val": -0.5, "max_val": 2.0}),
+    ("relu6", {}), ("hardsigmoid", {}), ("hardswish", {}), ("softplus", {}),
+    ("softplus", {"beta": 2.0, "threshold": 3.0}), ("softsign", {}), ("tanhshrink", {}), ("logsigmoid", {}),
+    ("hardshrink", {}), ("hardshrink", {"lambd": 1.0}), ("softshrink", {}), ("softshrink", {"lambd": 1.0}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", POINTWISE)
+@pytest.mark.parametrize("shape,dtype", [((7,), np.float32), ((3, 4, 5), np.float32), ((2, 3), np.float64)])
+def test_pointwise_matches_torch(oracle, name, kwargs, shape, dtype):
+    import torch.nn.functional as TF
+    x = _x(*shape, dtype=dtype)
+    compare(oracle, getattr(A, name), getattr(TF, name), [x], kwargs=kwargs)
+
+
+@pytest.mark.parametrize("name,kwargs", POINTWISE)
+def test_pointwise_gradcheck(name, kwargs):
+    x = _x(3, 4, dtype=np.float64)
+    # keep away from the kinks, where central differences are meaningless
+    x[np.abs(x) < 0.05] += 0.3
+    for k in (-3.0, 3.0, -1.0, 1.0, 6.0, 2.0, -0.5, 0.5):
+        x[np.abs(x - k) < 0.05] += 0.2
+    gradcheck(getattr(A, name), x, kwargs=kwargs)
+
+
+def test_gelu_erf_is_accurate():
+    import math
+    x = np.linspace(-8, 8, 4001)
+    ref = np.array([math.erf(v) for v in x])
+    assert np.max(np.abs(A._erf(x) - ref)) < 5e-15
+    assert A._erf(np.float32([0.5])).dtype == np.float32
+
+
+def test_threshold_and_inplace_variants(oracle):
+    import torch.nn.functional as TF
+    x = _x(4, 5)
+    compare(oracle, A.threshold, TF.threshold, [x, 0.3, -2.0])
+    for name, args in [("leaky_relu_", ()), ("elu_", ()), ("celu_", ()), ("selu_", ()), ("hardtanh_", ()),
+                       ("threshold_", (0.3, -2.0)), ("rrelu_", ())]:
+        e = ember.tensor(x.copy(), requires_grad=True)
+        t = oracle.tensor(x.copy(), requires_grad=True)
+        eo = getattr(A, name)(e * 1, *args)
+        to = getattr(TF, name)(t * 1, *args)
+        np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-5, atol=1e-6)
+        assert eo.grad_fn.name() == to.grad_fn.name()
+        assert eo.grad_fn.next_functions[0][0].name() == "MulBackward0"
+        w = RNG.standard_normal(x.shape).astype(np.float32)
+        eo.backward(ember.tensor(w))
+        to.backward(oracle.tensor(w))
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_inplace_writes_input_and_bumps_version():
+    x = ember.tensor([-1.0, 2.0])
+    v = x._version
+    y = A.leaky_relu(x, 0.5, inplace=True)
+    assert y is x and x._version == v + 1
+    np.testing.assert_allclose(x.numpy(), [-0.5, 2.0])
+
+
+@pytest.mark.parametrize("name", ["silu", "mish", "hardswish", "hardsigmoid"])
+def test_inplace_via_out_of_place_keeps_gradient(oracle, name):
+    import torch.nn.functional as TF
+    x = _x(6)
+    e = ember.tensor(x, requires_grad=True)
+    t = oracle.tensor(x, requires_grad=True)
+    eo = getattr(A, name)(e * 1, inplace=True)
+    to = getattr(TF, name)(t * 1, inplace=True)
+    eo.backward(ember.ones(6))
+    to.backward(oracle.ones(6))
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_inplace_on_leaf_requiring_grad_raises():
+    x = ember.tensor([1.0, -1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        A.elu_(x)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        A.leaky_relu(x, inplace=True)
+
+
+def test_inplace_saved_result_detects_later_modification():
+    x = ember.tensor([1.0, -1.0], requires_grad=True)
+    y = A.elu_(x * 1)
+    y.mul_(2)  # modifies what EluBackward1 saved
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward(ember.ones(2))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "softmin"])
+def test_softmax_family(oracle, fn, dim):
+    import torch.nn.functional as TF
+    x = _x(2, 3, 4)
+    compare(oracle, getattr(A, fn), getattr(TF, fn), [x, dim])
+    gradcheck(getattr(A, fn), x[:, :2, :3], dim)
+
+
+def test_softmax_node_names_and_dtype(oracle):
+    x = _x(3, 4)
+    e = ember.tensor(x, requires_grad=True)
+    assert A.softmax(e, 1).grad_fn.name() == "SoftmaxBackward0"
+    assert A.log_softmax(e, 1).grad_fn.name() == "LogSoftmaxBackward0"
+    sm = A.softmin(e, 1)
+    assert sm.grad_fn.name() == "SoftmaxBackward0"
+    assert sm.grad_fn.next_functions[0][0].name() == "NegBackward0"
+    y = A.softmax(e, 1, dtype=ember.float64)
+    assert y.dtype is ember.float64
+    assert y.grad_fn.next_functions[0][0].name() == "ToCopyBackward0"
+    y.backward(ember.ones(3, 4, dtype=ember.float64))
+    assert e.grad.dtype is ember.float32
+    # torch.softmax(x, dim, dtype) positionally, and the Tensor methods
+    np.testing.assert_allclose(ember.softmax(e, 1, ember.float64).detach().numpy(),
+                               oracle.softmax(oracle.tensor(x), 1, oracle.float64).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(e.softmax(0).detach().numpy(), oracle.tensor(x).softmax(0).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(e.log_softmax(dim=1).detach().numpy(),
+                               oracle.tensor(x).log_softmax(dim=1).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_rows_sum_to_one_and_handle_large_values():
+    x = ember.tensor([[1000.0, 1000.0], [-1000.0, 0.0]])
+    y = A.softmax(x, 1).numpy()
+    np.testing.assert_allclose(y.sum(1), [1, 1])
+    np.testing.assert_allclose(y[0], [0.5, 0.5])
+    assert np.isfinite(A.log_softmax(x, 1).numpy()).all()
+
+
+@pytest.mark.parametrize("ndim,expected_dim", [(1, 0), (2, 1), (3, 0), (4, 1)])
+def test_softmax_implicit_dim_warns(oracle, ndim, expected_dim):
+    import torch.nn.functional as TF
+    x = _x(*([3] * ndim))
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax has been deprecated"):
+        y = A.softmax(ember.tensor(x))
+    np.testing.assert_allclose(y.numpy(), A.softmax(ember.tensor(x), expected_dim).numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(y.numpy(), TF.softmax(oracle.tensor(x)).numpy(), rtol=1e-5)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for log_softmax"):
+        A.log_softmax(ember.tensor(x))
+
+
+def test_softmax_scalar_and_errors():
+    assert A.softmax(ember.tensor(3.0), 0).item() == 1.0
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        A.softmax(ember.tensor([1.0, 2.0]), 1)
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+        A.softmax(ember.tensor([1, 2]), 0)
+    # an explicit dtype makes integer input fine, as in torch
+    np.testing.assert_allclose(A.softmax(ember.tensor([0, 0]), 0, dtype=ember.float32).numpy(), [0.5, 0.5])
+
+
+def test_prelu(oracle):
+    import torch.nn.functional as TF
+    for shape, wshape in [((2, 3, 4, 4), (3,)), ((2, 3), (3,)), ((2, 3, 5), (1,)), ((5,), (1,))]:
+        x = _x(*shape)
+        w = RNG.uniform(0.05, 0.5, wshape).astype(np.float32)
+        compare(oracle, A.prelu, TF.prelu, [x, w], grad_idx=(0, 1))
+    with pytest.raises(RuntimeError, match="Mismatch of parameter numbers and input channel size"):
+        A.prelu(ember.tensor(_x(2, 3)), ember.tensor(np.ones(4, np.float32)))
+    assert ember.tensor(_x(2, 3)).prelu(ember.tensor([0.1])).shape == (2, 3)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_glu(oracle, dim):
+    import torch.nn.functional as TF
+    x = _x(4, 6, 2)
+    compare(oracle, A.glu, TF.glu, [x, dim])
+    gradcheck(A.glu, _x(2, 4, 2, dtype=np.float64), dim)
+    with pytest.raises(RuntimeError, match="Halving dimension must be even"):
+        A.glu(ember.tensor(_x(3, 3)), 0)
+
+
+def test_rrelu(oracle):
+    import torch.nn.functional as TF
+    x = _x(50)
+    compare(oracle, A.rrelu, TF.rrelu, [x])  # eval: fixed slope (lower + upper) / 2
+    e = ember.tensor(x, requires_grad=True)
+    y = A.rrelu(e, 0.1, 0.3, training=True)
+    neg = x < 0
+    ratio = y.detach().numpy()[neg] / x[neg]
+    assert (ratio >= 0.1 - 1e-6).all() and (ratio <= 0.3 + 1e-6).all() and ratio.std() > 0
+    y.backward(ember.ones(50))
+    np.testing.assert_allclose(e.grad.numpy()[neg], ratio, rtol=1e-5)
+    np.testing.assert_allclose(e.grad.numpy()[~neg], 1)
+
+
+def test_integer_input_errors():
+    with pytest.raises(NotImplementedError, match="\"elu_cpu\" not implemented for 'Long'"):
+        A.elu(ember.tensor([1, 2]))
+    with pytest.raises(NotImplementedError, match="float"):
+        A.gelu(ember.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="approximate argument must be either none or tanh"):
+        A.gelu(ember.tensor([1.0]), approximate="fast")
+    # hardtanh / threshold work on integers, as in torch; softsign promotes to float
+    assert A.hardtanh(ember.tensor([-5, 0, 5])).tolist() == [-1, 0, 1]
+    assert A.softsign(ember.tensor([1, -1])).dtype is ember.float32
+
+
+def test_grad_mode_and_second_backward():
+    x = ember.tensor([1.0, -2.0], requires_grad=True)
+    with ember.no_grad():
+        assert A.gelu(x).grad_fn is None
+    y = A.softmax(x, 0)
+    y.backward(ember.ones(2), retain_graph=True)
+    y.backward(ember.ones(2))  # retained: fine
+    z = A.softmax(x, 0)
+    z.backward(ember.ones(2))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        z.backward(ember.ones(2))
+
+
+def test_float32_stays_float32():
+    x = ember.tensor(_x(3, 3), requires_grad=True)
+    for name, _ in POINTWISE:
+        y = getattr(A, name)(x)
+        assert y.dtype is ember.float32, name
+        y.backward(ember.ones(3, 3))
+        assert x.grad.dtype is ember.float32
+        x.grad = None
+
+
+def test_top_level_exports():
+    for name in A.__all__:
+        assert getattr(ember, name) is getattr(A, name)
+    x = ember.tensor([-1.0, 1.0])
+    ember.relu_(x)
+    assert x.tolist() == [0.0, 1.0]
+
+
+def test_modifying_softmax_output_in_place_is_detected(oracle):
+    x = ember.tensor(_x(2, 3), requires_grad=True)
+    y = A.softmax(x, 1)
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward(ember.ones(2, 3))
+    z = A.log_softmax(x, 1)
+    z.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward(ember.ones(2, 3))

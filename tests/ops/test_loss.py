@@ -1,0 +1,409 @@
+"""Losses: values and gradients against torch and float64 central differences, node names, errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember.ops import loss as L
+from tests.conftest import numeric_grad
+
+RNG = np.random.default_rng(1)
+
+
+def _t(lib, a, grad=False):
+    if not isinstance(a, np.ndarray):
+        return a
+    t = lib.tensor(a)
+    return t.requires_grad_(True) if grad else t
+
+
+def compare(torch, name, args, grad_idx=(0,), kwargs=None, atol=1e-5, rtol=1e-4, node=True, tfn=None):
+    """Loss value and gradients (for a random upstream gradient) vs torch.nn.functional."""
+    import torch.nn.functional as TF
+    kwargs = kwargs or {}
+    ekw = {k: _t(ember, v) for k, v in kwargs.items()}
+    tkw = {k: _t(torch, v) for k, v in kwargs.items()}
+    ea = [_t(ember, a, i in grad_idx) for i, a in enumerate(args)]
+    ta = [_t(torch, a, i in grad_idx) for i, a in enumerate(args)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eo = getattr(L, name)(*ea, **ekw)
+        to = (tfn or getattr(TF, name))(*ta, **tkw)
+    assert tuple(eo.shape) == tuple(to.shape)
+    assert eo.dtype.name == str(to.dtype).split(".")[-1]
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), atol=atol, rtol=rtol)
+    if not grad_idx:
+        return eo
+    if node:
+        assert eo.grad_fn.name() == to.grad_fn.name()
+    w = RNG.standard_normal(tuple(to.shape)).astype(eo.detach().numpy().dtype)
+    eo.backward(ember.tensor(w))
+    to.backward(torch.tensor(w))
+    for i in grad_idx:
+        np.testing.assert_allclose(ea[i].grad.numpy(), ta[i].grad.numpy(), atol=atol, rtol=rtol)
+    return eo
+
+
+def gradcheck(fn, args, idx=0, **kwargs):
+    """d(sum(loss * w))/d(args[idx]) in float64 vs central differences."""
+    args = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]
+    ea = [ember.tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+    ea[idx].requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn(*ea, **kwargs)
+    w = RNG.standard_normal(tuple(out.shape))
+    out.backward(ember.tensor(w))
+
+    def f(v):
+        ea2 = list(ea)
+        ea2[idx] = ember.tensor(v)
+        with ember.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float((fn(*ea2, **kwargs).numpy() * w).sum())
+    np.testing.assert_allclose(ea[idx].grad.numpy(), numeric_grad(f, args[idx]), atol=1e-6, rtol=1e-5)
+
+
+def _logits(*shape, dtype=np.float32):
+    return (RNG.standard_normal(shape) * 2).astype(dtype)
+
+
+def _classes(c, *shape):
+    return RNG.integers(0, c, shape).astype(np.int64)
+
+
+# ---- cross_entropy / nll_loss -------------------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(4, 10), (1, 3), (5,), (2, 3, 4), (2, 3, 2, 2)])
+def test_cross_entropy_class_indices(oracle, shape, reduction):
+    x = _logits(*shape)
+    c = shape[1] if len(shape) > 1 else shape[0]
+    t = _classes(c, *((shape[0],) + shape[2:])) if len(shape) > 1 else np.array(2)
+    # torch routes 3-D input through 4-D views (ViewBackward0 on top); ember records NllLoss2DBackward0
+    node = len(shape) != 3
+    compare(oracle, "cross_entropy", [x, t], kwargs={"reduction": reduction}, node=node)
+    compare(oracle, "nll_loss", [x, t], kwargs={"reduction": reduction}, node=node)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"weight": np.array([0.2, 1.0, 3.0, 0.5, 1.5], np.float32)},
+    {"ignore_index": 1},
+    {"ignore_index": 1, "reduction": "sum"},
+    {"label_smoothing": 0.1},
+    {"label_smoothing": 0.25, "reduction": "none"},
+    {"label_smoothing": 0.2, "weight": np.array([0.2, 1.0, 3.0, 0.5, 1.5], np.float32), "ignore_index": 2},
+    {"label_smoothing": 0.2, "weight": np.array([0.2, 1.0, 3.0, 0.5, 1.5], np.float32), "reduction": "sum"},
+    {"weight": np.array([0.2, 1.0, 3.0, 0.5, 1.5], np.float32), "reduction": "none", "ignore_index": 0},
+])
+@pytest.mark.parametrize("spatial", [False, True])
+def test_cross_entropy_options(oracle, kwargs, spatial):
+    x = _logits(6, 5, 3) if spatial else _logits(6, 5)
+    t = _classes(5, 6, 3) if spatial else _classes(5, 6)
+    t.reshape(-1)[:3] = [1, 2, 0]
+    node = not kwargs.get("label_smoothing") and not spatial
+    compare(oracle, "cross_entropy", [x, t], kwargs=kwargs, node=node)
+    if not kwargs.get("label_smoothing"):
+        lp = _logits(*x.shape)
+        compare(oracle, "nll_loss", [lp, t], kwargs=kwargs, node=node)
+
+
+def test_cross_entropy_ignore_all_is_nan(oracle):
+    x = _logits(3, 4)
+    t = np.full(3, -100, np.int64)
+    y = L.cross_entropy(ember.tensor(x), ember.tensor(t))
+    assert np.isnan(y.item())
+    assert np.isnan(oracle.nn.functional.cross_entropy(oracle.tensor(x), oracle.tensor(t)).item())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("kwargs", [{}, {"label_smoothing": 0.3},
+                                    {"weight": np.array([1.0, 2.0, 0.5, 0.1], np.float32)}])
+def test_cross_entropy_probabilities(oracle, reduction, kwargs):
+    x = _logits(5, 4)
+    p = RNG.dirichlet(np.ones(4), 5).astype(np.float32)
+    kw = dict(kwargs, reduction=reduction)
+    compare(oracle, "cross_entropy", [x, p], grad_idx=(0, 1), kwargs=kw)
+    compare(oracle, "cross_entropy", [_logits(2, 4, 3), RNG.dirichlet(np.ones(4), (2, 3)).transpose(0, 2, 1)
+                                      .astype(np.float32)], grad_idx=(0, 1), kwargs=kw)
+
+
+def test_cross_entropy_gradcheck():
+    x = _logits(3, 4)
+    t = np.array([0, 3, 1])
+    gradcheck(L.cross_entropy, [x, t])
+    gradcheck(L.cross_entropy, [x, t], reduction="none", label_smoothing=0.2,
+              weight=ember.tensor([1.0, 2.0, 0.5, 1.0], dtype=ember.float64))
+    gradcheck(L.cross_entropy, [x, RNG.dirichlet(np.ones(4), 3)], idx=0)
+    gradcheck(L.cross_entropy, [x, RNG.dirichlet(np.ones(4), 3)], idx=1)
+    gradcheck(L.nll_loss, [_logits(2, 3, 2), _classes(3, 2, 2)], reduction="sum")
+
+
+def test_cross_entropy_graph_is_torch_shaped(oracle):
+    x = ember.tensor(_logits(4, 10), requires_grad=True)
+    t = ember.tensor(_classes(10, 4))
+    loss = L.cross_entropy(x, t)
+    assert loss.grad_fn.name() == "NllLossBackward0"
+    ls = loss.grad_fn.next_functions[0][0]
+    assert ls.name() == "LogSoftmaxBackward0"
+    assert ls.next_functions[0][0].name() == "AccumulateGrad"
+    assert repr(loss).endswith("grad_fn=<NllLossBackward0>)")
+    x4 = ember.tensor(_logits(2, 3, 2, 2), requires_grad=True)
+    assert L.cross_entropy(x4, ember.tensor(_classes(3, 2, 2, 2))).grad_fn.name() == "NllLoss2DBackward0"
+    assert L.cross_entropy(x, t, label_smoothing=0.1).grad_fn.name() == "AddBackward0"
+    # the fast path and the general path agree
+    y_fast = L.cross_entropy(x, t)
+    y_slow = L.cross_entropy(x, t, weight=ember.ones(10))
+    np.testing.assert_allclose(y_fast.item(), y_slow.item(), rtol=1e-6)
+    y_fast.backward()
+    g_fast = x.grad.numpy().copy()
+    x.grad = None
+    y_slow.backward()
+    np.testing.assert_allclose(g_fast, x.grad.numpy(), rtol=1e-6, atol=1e-8)
+
+
+def test_cross_entropy_no_grad_and_double_backward():
+    x = ember.tensor(_logits(2, 3), requires_grad=True)
+    t = ember.tensor([0, 2])
+    with ember.no_grad():
+        assert L.cross_entropy(x, t).grad_fn is None
+    y = L.cross_entropy(x, t)
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_cross_entropy_float64(oracle):
+    compare(oracle, "cross_entropy", [_logits(3, 5, dtype=np.float64), _classes(5, 3)])
+
+
+def test_cross_entropy_errors():
+    x = ember.tensor(_logits(4, 10))
+    with pytest.raises(IndexError, match=r"Target 10 is out of bounds.*for 10 classes \(valid: 0..9\)"):
+        L.cross_entropy(x, ember.tensor([1, 2, 3, 10]))
+    with pytest.raises(IndexError, match="Target -5 is out of bounds.*ignore_index"):
+        L.cross_entropy(x, ember.tensor([1, 2, 3, -5]))
+    with pytest.raises(IndexError, match="Target 12 is out of bounds"):
+        L.nll_loss(x, ember.tensor([1, 2, 3, 12]), weight=ember.ones(10))
+    with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte, but got Float.*probabilities"):
+        L.cross_entropy(x, ember.tensor([1.0, 2.0, 3.0, 4.0]))
+    with pytest.raises(RuntimeError, match="but got Int"):
+        L.cross_entropy(x, ember.tensor([1, 2, 3, 4], dtype=ember.int32))
+    with pytest.raises(ValueError, match=r"Expected input batch_size \(4\) to match target batch_size \(3\)"):
+        L.cross_entropy(x, ember.tensor([1, 2, 3]))
+    with pytest.raises(RuntimeError, match="Expected floating point type for target with class probabilities"):
+        L.cross_entropy(x, ember.zeros(4, 10, dtype=ember.int64))
+    with pytest.raises(ValueError, match="foo is not a valid value for reduction"):
+        L.cross_entropy(x, ember.tensor([1, 2, 3, 4]), reduction="foo")
+    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 10 classes"):
+        L.cross_entropy(x, ember.tensor([1, 2, 3, 4]), weight=ember.ones(3))
+    with pytest.raises(RuntimeError, match="label_smoothing must be between 0.0 and 1.0"):
+        L.cross_entropy(x, ember.tensor([1, 2, 3, 4]), label_smoothing=1.5)
+    with pytest.raises(RuntimeError, match="ignore_index is not supported for floating point target"):
+        L.cross_entropy(x, ember.zeros(4, 10), ignore_index=3)
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+        L.cross_entropy(ember.tensor([[1, 2]]), ember.tensor([0]))
+    with pytest.raises(RuntimeError, match="0D or 1D target tensor expected"):
+        L.nll_loss(x, ember.zeros(4, 2, dtype=ember.int64))
+    with pytest.raises(ValueError, match="Expected target size"):
+        L.nll_loss(ember.tensor(_logits(2, 3, 4)), ember.zeros(2, 5, dtype=ember.int64))
+    # uint8 targets are accepted, as in torch
+    assert L.cross_entropy(x, ember.tensor([1, 2, 3, 4], dtype=ember.uint8)).shape == ()
+
+
+def test_legacy_size_average_warns(oracle):
+    x, t = _logits(3, 4), _classes(4, 3)
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated, please use "
+                                         "reduction='sum' instead"):
+        y = L.cross_entropy(ember.tensor(x), ember.tensor(t), size_average=False)
+    ref = oracle.nn.functional.cross_entropy(oracle.tensor(x), oracle.tensor(t), reduction="sum")
+    np.testing.assert_allclose(y.item(), ref.item(), rtol=1e-5)
+
+
+# ---- pointwise losses ------------------------------------------------------------------------
+POINTWISE = [("mse_loss", {}), ("l1_loss", {}), ("smooth_l1_loss", {}), ("smooth_l1_loss", {"beta": 0.5}),
+             ("huber_loss", {}), ("huber_loss", {"delta": 0.5}), ("soft_margin_loss", {})]
+
+
+@pytest.mark.parametrize("name,kwargs", POINTWISE)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pointwise_losses(oracle, name, kwargs, reduction, dtype):
+    x = _logits(3, 4, dtype=dtype)
+    t = np.sign(_logits(3, 4, dtype=dtype)) if name == "soft_margin_loss" else _logits(3, 4, dtype=dtype)
+    kw = dict(kwargs, reduction=reduction)
+    compare(oracle, name, [x, t], grad_idx=(0,) if name == "soft_margin_loss" else (0, 1), kwargs=kw)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_pointwise_losses(oracle, name, reduction):
+    x, t = _logits(3, 4), _logits(3, 4)
+    w = RNG.uniform(0.1, 2, (3, 4)).astype(np.float32)
+    compare(oracle, name, [x, t], grad_idx=(0, 1), kwargs={"reduction": reduction, "weight": w})
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"])
+def test_pointwise_gradcheck(name):
+    x, t = _logits(3, 4), _logits(3, 4)
+    gradcheck(getattr(L, name), [x, t])
+    gradcheck(getattr(L, name), [x, t], idx=1, reduction="sum")
+
+
+def test_mse_broadcast_warning_and_error(oracle):
+    x, t = _logits(4, 1), _logits(4)
+    with pytest.warns(UserWarning, match=r"Using a target size \((ember|torch)\.Size\(\[4\]\)\) that is different "
+                                         r"to the input size"):
+        y = L.mse_loss(ember.tensor(x, requires_grad=True), ember.tensor(t))
+    compare(oracle, "mse_loss", [x, t], grad_idx=(0, 1))
+    assert y.shape == ()
+    with pytest.raises(RuntimeError, match="The size of tensor a \\(3\\) must match the size of tensor b \\(4\\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            L.mse_loss(ember.tensor(_logits(4, 3)), ember.tensor(_logits(4)))
+    with pytest.raises(ValueError, match="Weights and input must have the same size"):
+        L.mse_loss(ember.tensor(x), ember.tensor(x), weight=ember.ones(4))
+
+
+def test_mse_node_and_tutorial_shape():
+    out = ember.tensor(_logits(1, 10), requires_grad=True)
+    loss = L.mse_loss(out, ember.tensor(_logits(1, 10)))
+    assert loss.grad_fn.name() == "MseLossBackward0"
+    assert loss.grad_fn.next_functions[0][0].name() == "AccumulateGrad"
+    assert repr(loss).endswith("grad_fn=<MseLossBackward0>)")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy(oracle, reduction):
+    p = RNG.uniform(0.02, 0.98, (3, 4)).astype(np.float32)
+    t = RNG.uniform(0, 1, (3, 4)).astype(np.float32)
+    compare(oracle, "binary_cross_entropy", [p, t], grad_idx=(0, 1), kwargs={"reduction": reduction})
+    w = RNG.uniform(0.1, 2, (4,)).astype(np.float32)
+    compare(oracle, "binary_cross_entropy", [p, t], grad_idx=(0,), kwargs={"reduction": reduction, "weight": w})
+    # saturated probabilities: logs clamped at -100, as torch
+    p2 = np.array([0.0, 1.0, 0.5], np.float32)
+    t2 = np.array([1.0, 0.0, 1.0], np.float32)
+    compare(oracle, "binary_cross_entropy", [p2, t2], grad_idx=(), kwargs={"reduction": reduction}, node=False)
+    gradcheck(L.binary_cross_entropy, [p, t], reduction=reduction)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_with_logits(oracle, reduction):
+    x = _logits(3, 4)
+    t = RNG.uniform(0, 1, (3, 4)).astype(np.float32)
+    compare(oracle, "binary_cross_entropy_with_logits", [x, t], grad_idx=(0, 1), kwargs={"reduction": reduction})
+    pw = RNG.uniform(0.5, 3, (4,)).astype(np.float32)
+    w = RNG.uniform(0.1, 2, (3, 4)).astype(np.float32)
+    compare(oracle, "binary_cross_entropy_with_logits", [x, t], grad_idx=(0, 1),
+            kwargs={"reduction": reduction, "pos_weight": pw, "weight": w})
+    compare(oracle, "binary_cross_entropy_with_logits", [np.array([100.0, -100.0], np.float32),
+                                                         np.array([0.0, 1.0], np.float32)])
+    gradcheck(L.binary_cross_entropy_with_logits, [x, t], pos_weight=ember.tensor(pw.astype(np.float64)))
+
+
+def test_bce_errors():
+    with pytest.raises(ValueError, match="that is different to the input size"):
+        L.binary_cross_entropy(ember.rand(4), ember.rand(4, 1))
+    with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+        L.binary_cross_entropy(ember.tensor([1.5, 0.2]), ember.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"Target size .* must be the same as input size"):
+        L.binary_cross_entropy_with_logits(ember.rand(4), ember.rand(4, 1))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div(oracle, reduction, log_target):
+    x = np.log(RNG.dirichlet(np.ones(5), 3)).astype(np.float32)
+    t = RNG.dirichlet(np.ones(5), 3).astype(np.float32)
+    if log_target:
+        t = np.log(t)
+    compare(oracle, "kl_div", [x, t], grad_idx=(0, 1), kwargs={"reduction": reduction, "log_target": log_target})
+    gradcheck(L.kl_div, [x, t], reduction=reduction, log_target=log_target)
+    gradcheck(L.kl_div, [x, t], idx=1, reduction=reduction, log_target=log_target)
+
+
+def test_kl_div_mean_warns():
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        L.kl_div(ember.zeros(2, 3), ember.ones(2, 3) / 3)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_pair_losses(oracle, reduction):
+    a, b = _logits(4, 5), _logits(4, 5)
+    y = np.array([1, -1, 1, -1])
+    compare(oracle, "cosine_embedding_loss", [a, b, y], grad_idx=(0, 1),
+            kwargs={"reduction": reduction, "margin": -0.2})
+    a1, b1 = _logits(6), _logits(6)
+    y1 = np.array([1.0, -1, 1, -1, 1, 1], np.float32)
+    compare(oracle, "margin_ranking_loss", [a1, b1, y1], grad_idx=(0, 1),
+            kwargs={"reduction": reduction, "margin": 0.3})
+    compare(oracle, "hinge_embedding_loss", [a, np.sign(b)], kwargs={"reduction": reduction, "margin": 1.5})
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"log_input": False}, {"full": True}, {"reduction": "none"}])
+def test_poisson_nll_loss(oracle, kwargs):
+    x = RNG.uniform(0.1, 3, (3, 4)).astype(np.float32)
+    t = RNG.poisson(2, (3, 4)).astype(np.float32)
+    compare(oracle, "poisson_nll_loss", [x, t], kwargs=kwargs, node=False)
+
+
+def test_integer_reduction_and_top_level(oracle):
+    x = np.log(RNG.dirichlet(np.ones(3), 2)).astype(np.float32)
+    t = RNG.dirichlet(np.ones(3), 2).astype(np.float32)
+    got = ember.kl_div(ember.tensor(x), ember.tensor(t), reduction=2)
+    ref = oracle.kl_div(oracle.tensor(x), oracle.tensor(t), 2)
+    np.testing.assert_allclose(got.item(), ref.item(), rtol=1e-5)
+    for name in L.__all__:
+        assert getattr(ember, name) is getattr(L, name)
+
+
+# ---- the rest of torch.nn.functional's losses ------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("var_shape", [(3, 4), (3,), (3, 1)])
+def test_gaussian_nll_loss(oracle, reduction, var_shape):
+    x, t = _logits(3, 4), _logits(3, 4)
+    v = RNG.uniform(0.1, 2, var_shape).astype(np.float32)
+    v.reshape(-1)[0] = 1e-8  # clamped at eps, gradient still flows
+    compare(oracle, "gaussian_nll_loss", [x, t, v], grad_idx=(0, 1, 2),
+            kwargs={"reduction": reduction, "full": True}, node=False)
+    with pytest.raises(ValueError, match="var has negative entry"):
+        L.gaussian_nll_loss(ember.tensor(x), ember.tensor(t), ember.tensor(-v))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_soft_margin_loss(oracle, reduction):
+    x = _logits(3, 5)
+    t = RNG.integers(0, 2, (3, 5)).astype(np.float32)
+    w = RNG.uniform(0.5, 2, 5).astype(np.float32)
+    compare(oracle, "multilabel_soft_margin_loss", [x, t], grad_idx=(0,), kwargs={"reduction": reduction})
+    compare(oracle, "multilabel_soft_margin_loss", [x, t], grad_idx=(0,),
+            kwargs={"reduction": reduction, "weight": w})
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_loss(oracle, reduction, p):
+    x = _logits(4, 5) * 0.3
+    t = _classes(5, 4)
+    w = RNG.uniform(0.5, 2, 5).astype(np.float32)
+    compare(oracle, "multi_margin_loss", [x, t], kwargs={"reduction": reduction, "p": p, "margin": 0.7})
+    compare(oracle, "multi_margin_loss", [x, t], kwargs={"reduction": reduction, "p": p, "weight": w})
+    compare(oracle, "multi_margin_loss", [x[0], np.array(2)], kwargs={"reduction": reduction, "p": p})
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_margin_loss(oracle, reduction):
+    x = _logits(3, 4) * 0.3
+    t = np.array([[3, 0, -1, 1], [0, 1, 2, 3], [-1, 1, 2, 0]])
+    compare(oracle, "multilabel_margin_loss", [x, t], kwargs={"reduction": reduction})
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"swap": True, "margin": 2.0}, {"p": 1, "reduction": "sum"},
+                                    {"reduction": "none"}])
+def test_triplet_margin_loss(oracle, kwargs):
+    a, p, n = _logits(4, 3), _logits(4, 3), _logits(4, 3)
+    # composite of pairwise_distance, clamp and mean: ember's clamp node is ClampBackward1, torch's ClampMin
+    compare(oracle, "triplet_margin_loss", [a, p, n], grad_idx=(0, 1, 2), kwargs=kwargs, node=False)
+    if "p" not in kwargs:
+        compare(oracle, "triplet_margin_with_distance_loss", [a, p, n], grad_idx=(0, 1, 2), kwargs=kwargs,
+                node=False)

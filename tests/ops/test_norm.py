@@ -1,0 +1,445 @@
+"""Normalization, dropout, embedding, pad, distances, interpolate: vs torch and central differences."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember.ops import norm as N
+from tests.conftest import numeric_grad
+
+RNG = np.random.default_rng(2)
+
+
+def _t(lib, a, grad=False):
+    if not isinstance(a, np.ndarray):
+        return a
+    t = lib.tensor(a)
+    return t.requires_grad_(True) if grad else t
+
+
+def compare(torch, efn, tfn, args, grad_idx=(0,), kwargs=None, atol=1e-5, rtol=1e-4, node=True):
+    """Values and gradients (for a random upstream gradient) vs torch; returns both outputs."""
+    kwargs = kwargs or {}
+    ea = [_t(ember, a, i in grad_idx) for i, a in enumerate(args)]
+    ta = [_t(torch, a, i in grad_idx) for i, a in enumerate(args)]
+    ekw = {k: _t(ember, v) for k, v in kwargs.items()}
+    tkw = {k: _t(torch, v) for k, v in kwargs.items()}
+    eo, to = efn(*ea, **ekw), tfn(*ta, **tkw)
+    assert tuple(eo.shape) == tuple(to.shape)
+    assert eo.dtype.name == str(to.dtype).split(".")[-1]
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), atol=atol, rtol=rtol)
+    if grad_idx:
+        if node:
+            assert eo.grad_fn.name() == to.grad_fn.name()
+        w = RNG.standard_normal(tuple(to.shape)).astype(eo.detach().numpy().dtype)
+        eo.backward(ember.tensor(w))
+        to.backward(torch.tensor(w))
+        for i in grad_idx:
+            np.testing.assert_allclose(ea[i].grad.numpy(), ta[i].grad.numpy(), atol=atol, rtol=rtol)
+    return ea, ta
+
+
+def gradcheck(fn, args, idx=0, **kwargs):
+    """d(sum(out * w))/d(args[idx]) in float64 vs central differences."""
+    args = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]
+    ea = [ember.tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+    ea[idx].requires_grad_(True)
+    out = fn(*ea, **kwargs)
+    w = RNG.standard_normal(tuple(out.shape))
+    out.backward(ember.tensor(w))
+
+    def f(v):
+        ea2 = list(ea)
+        ea2[idx] = ember.tensor(v)
+        with ember.no_grad():
+            return float((fn(*ea2, **kwargs).numpy() * w).sum())
+    np.testing.assert_allclose(ea[idx].grad.numpy(), numeric_grad(f, args[idx]), atol=1e-6, rtol=1e-5)
+
+
+def _x(*shape, dtype=np.float32):
+    return (RNG.standard_normal(shape) * 2 + 0.5).astype(dtype)
+
+
+# ---- batch_norm --------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5), (2, 3, 4, 4)])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm(oracle, shape, training, affine):
+    import torch.nn.functional as TF
+    c = shape[1]
+    x = _x(*shape)
+    rm, rv = RNG.standard_normal(c).astype(np.float32), RNG.uniform(0.5, 2, c).astype(np.float32)
+    w, b = RNG.standard_normal(c).astype(np.float32), RNG.standard_normal(c).astype(np.float32)
+    args = [x, rm.copy(), rv.copy()] + ([w, b] if affine else [None, None])
+    grads = (0, 3, 4) if affine else (0,)
+    ea, ta = compare(oracle, lambda *a: N.batch_norm(*a, training=training, momentum=0.2, eps=1e-4),
+                     lambda *a: TF.batch_norm(*a, training=training, momentum=0.2, eps=1e-4), args, grads)
+    np.testing.assert_allclose(ea[1].numpy(), ta[1].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ea[2].numpy(), ta[2].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_running_stats_track_torch_over_steps(oracle):
+    import torch.nn.functional as TF
+    em, ev = ember.zeros(3), ember.ones(3)
+    tm, tv = oracle.zeros(3), oracle.ones(3)
+    for step in range(5):
+        x = _x(4, 3, 2, 2) * (step + 1)
+        v0 = em._version
+        N.batch_norm(ember.tensor(x), em, ev, training=True)
+        TF.batch_norm(oracle.tensor(x), tm, tv, training=True)
+        assert em._version == v0 + 1
+    np.testing.assert_allclose(em.numpy(), tm.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ev.numpy(), tv.numpy(), rtol=1e-5, atol=1e-6)
+    # unbiased variance: a batch with var 1 (biased) moves running_var towards n / (n - 1)
+    x = np.array([[-1.0], [1.0]], np.float32)
+    rv = ember.zeros(1)
+    N.batch_norm(ember.tensor(x), None, rv, training=True, momentum=1.0)
+    np.testing.assert_allclose(rv.numpy(), [2.0])
+
+
+def test_batch_norm_gradcheck():
+    x = _x(3, 2, 2)
+    w, b = _x(2), _x(2)
+    for idx in (0, 3, 4):
+        gradcheck(lambda *a: N.batch_norm(*a, training=True), [x, None, None, w, b], idx)
+    gradcheck(lambda *a: N.batch_norm(*a, training=False), [x, _x(2), np.array([1.5, 0.7]), w, b], 0)
+
+
+def test_batch_norm_node_and_torch_order(oracle):
+    x = ember.tensor(_x(2, 3), requires_grad=True)
+    w = ember.ones(3, requires_grad=True)
+    y = N.batch_norm(x, None, None, w, ember.zeros(3, requires_grad=True), True)
+    assert y.grad_fn.name() == "NativeBatchNormBackward0"
+    assert len(y.grad_fn.next_functions) == 3
+    # torch.batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn)
+    rm, rv = ember.zeros(3), ember.ones(3)
+    a = ember.batch_norm(x, w, None, rm, rv, True, 0.1, 1e-5, True)
+    b = N.batch_norm(x, ember.zeros(3), ember.ones(3), w, None, True)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy())
+    assert rm.abs().sum().item() > 0
+
+
+def test_batch_norm_errors():
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        N.batch_norm(ember.randn(1, 3), ember.zeros(3), ember.ones(3), training=True)
+    with pytest.raises(RuntimeError, match="running_mean should contain 3 elements not 4"):
+        N.batch_norm(ember.randn(2, 3), ember.zeros(4), ember.ones(4), training=True)
+    with pytest.raises(RuntimeError, match="weight should contain 3 elements not 4"):
+        N.batch_norm(ember.randn(2, 3), None, None, ember.ones(4), training=True)
+    with pytest.raises(RuntimeError, match="running_mean must be defined in evaluation mode"):
+        N.batch_norm(ember.randn(2, 3), None, None, training=False)
+
+
+# ---- layer / group / instance norm ------------------------------------------------------
+@pytest.mark.parametrize("shape,ns", [((4, 5), (5,)), ((2, 3, 4), (4,)), ((2, 3, 4), (3, 4))])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm(oracle, shape, ns, affine):
+    import torch.nn.functional as TF
+    x = _x(*shape)
+    args = [x, ns] + ([_x(*ns), _x(*ns)] if affine else [])
+    compare(oracle, N.layer_norm, TF.layer_norm, args, (0, 2, 3) if affine else (0,))
+    for idx in ((0, 2, 3) if affine else (0,)):
+        gradcheck(N.layer_norm, [x[..., :2, :], ns] + args[2:], idx) if x.ndim == 3 and len(ns) == 1 else None
+    gradcheck(N.layer_norm, args, 0)
+
+
+def test_layer_norm_errors():
+    with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\], "
+                                           r"but got input of size\[2, 3\]"):
+        N.layer_norm(ember.randn(2, 3), (4,))
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_group_norm(oracle, groups):
+    import torch.nn.functional as TF
+    x = _x(2, 4, 3, 3)
+    compare(oracle, N.group_norm, TF.group_norm, [x, groups, _x(4), _x(4)], (0, 2, 3))
+    compare(oracle, N.group_norm, TF.group_norm, [x[:, :, 0], groups], (0,))
+    for idx in (0, 2, 3):
+        gradcheck(N.group_norm, [_x(2, 4, 3), groups, _x(4), _x(4)], idx)
+    with pytest.raises(RuntimeError, match="divisible by num_groups"):
+        N.group_norm(ember.randn(2, 3, 4), 2)
+
+
+@pytest.mark.parametrize("use_input_stats", [True, False])
+def test_instance_norm(oracle, use_input_stats):
+    import torch.nn.functional as TF
+    x = _x(2, 3, 4, 4)
+    rm, rv = _x(3), RNG.uniform(0.5, 2, 3).astype(np.float32)
+    ea, ta = compare(oracle, lambda *a: N.instance_norm(*a, use_input_stats=use_input_stats, momentum=0.3),
+                     lambda *a: TF.instance_norm(*a, use_input_stats=use_input_stats, momentum=0.3),
+                     [x, rm, rv, _x(3), _x(3)], (0, 3, 4), node=False)
+    np.testing.assert_allclose(ea[1].numpy(), ta[1].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ea[2].numpy(), ta[2].numpy(), rtol=1e-5, atol=1e-6)
+    gradcheck(N.instance_norm, [_x(2, 2, 3)], 0)
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element"):
+        N.instance_norm(ember.randn(2, 3, 1))
+
+
+# ---- dropout ------------------------------------------------------------------------------
+def test_dropout_statistics_and_gradient():
+    ember.manual_seed(0)
+    x = ember.ones(200, 100, requires_grad=True)
+    y = N.dropout(x, p=0.3)
+    d = y.detach().numpy()
+    kept = d != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    np.testing.assert_allclose(d[kept], 1 / 0.7, rtol=1e-6)
+    assert y.grad_fn.name() == "MulBackward0"
+    y.backward(ember.ones(200, 100))
+    np.testing.assert_allclose(x.grad.numpy(), d)  # the same mask scales the gradient
+    assert y.dtype is ember.float32
+
+
+def test_dropout_eval_and_edge_probabilities():
+    x = ember.randn(5, requires_grad=True)
+    assert N.dropout(x, 0.5, training=False) is x
+    assert N.dropout(x, 0.0) is x
+    y = N.dropout(x, 1.0)
+    assert (y.detach().numpy() == 0).all() and y.grad_fn is not None
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        N.dropout(x, 1.5)
+
+
+def test_dropout_uses_default_generator():
+    ember.manual_seed(123)
+    a = N.dropout(ember.ones(50)).numpy()
+    ember.manual_seed(123)
+    b = N.dropout(ember.ones(50)).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, N.dropout(ember.ones(50)).numpy())
+
+
+def test_dropout_inplace():
+    x = ember.ones(1000)
+    y = N.dropout(x, 0.5, inplace=True)
+    assert y is x and x._version == 1
+    assert 0.4 < (x.numpy() == 0).mean() < 0.6
+    leaf = ember.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        N.dropout(leaf, 0.5, inplace=True)
+    z = N.dropout(leaf * 1, 0.5, inplace=True)
+    assert z.grad_fn.name() == "MulBackward0" and z.grad_fn.next_functions[0][0].name() == "MulBackward0"
+
+
+@pytest.mark.parametrize("fn,shape,slices", [("dropout1d", (4, 8, 5), 32), ("dropout1d", (8, 5), 8),
+                                             ("dropout2d", (4, 8, 3, 3), 32), ("dropout3d", (2, 8, 2, 2, 2), 16),
+                                             ("dropout3d", (8, 2, 2, 2), 8)])
+def test_channel_dropout_zeroes_whole_channels(fn, shape, slices):
+    x = ember.ones(*shape, requires_grad=True)
+    y = getattr(N, fn)(x, 0.5)
+    rows = y.detach().numpy().reshape(slices, -1)
+    for row in rows:
+        assert (row == 0).all() or np.allclose(row, 2.0)
+    assert 0 < sum((row == 0).all() for row in rows) < slices
+    y.backward(ember.ones(*shape))
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
+    assert getattr(N, fn)(x, 0.5, training=False) is x
+    with pytest.warns(UserWarning, match="assuming that channel-wise 1D dropout"):
+        N.dropout2d(ember.ones(2, 3, 4))
+
+
+def test_alpha_dropout_keeps_selu_statistics(oracle):
+    ember.manual_seed(0)
+    x = ember.randn(400, 250, requires_grad=True)
+    y = N.alpha_dropout(x, 0.2, training=True)
+    d = y.detach().numpy()
+    assert abs(d.mean()) < 0.02 and abs(d.std() - 1) < 0.02
+    assert y.grad_fn.name() == "AddBackward0"
+    assert y.grad_fn.next_functions[0][0].name() == "MulBackward0"
+    assert N.alpha_dropout(x, 0.2) is x  # training defaults to False
+    y.backward(ember.ones(400, 250))
+    a = 1 / math.sqrt((1.7580993408473766 ** 2 * 0.2 + 1) * 0.8)
+    g = x.grad.numpy()
+    assert np.all(np.isclose(g, 0) | np.isclose(g, a))
+
+
+# ---- embedding / one_hot ----------------------------------------------------------------
+def test_embedding(oracle):
+    import torch.nn.functional as TF
+    w = _x(10, 3)
+    idx = np.array([[1, 2, 4, 1], [9, 4, 1, 0]])
+    compare(oracle, N.embedding, TF.embedding, [idx, w], (1,))
+    compare(oracle, lambda i, ww: N.embedding(i, ww, padding_idx=1), lambda i, ww: TF.embedding(i, ww, padding_idx=1),
+            [idx, w], (1,))
+    compare(oracle, lambda i, ww: N.embedding(i, ww, scale_grad_by_freq=True),
+            lambda i, ww: TF.embedding(i, ww, scale_grad_by_freq=True), [idx, w], (1,))
+    compare(oracle, N.embedding, TF.embedding, [np.array(3), w], (1,))
+    # max_norm renormalizes the referenced rows of the weight in place
+    ew, tw = ember.tensor(w * 3), oracle.tensor(w * 3)
+    N.embedding(ember.tensor(idx), ew, max_norm=1.0)
+    TF.embedding(oracle.tensor(idx), tw, max_norm=1.0)
+    np.testing.assert_allclose(ew.numpy(), tw.numpy(), rtol=1e-5)
+    # torch.embedding(weight, indices)
+    np.testing.assert_allclose(ember.embedding(ember.tensor(w), ember.tensor(idx)).numpy(), w[idx])
+
+
+def test_embedding_errors():
+    w = ember.randn(10, 3)
+    with pytest.raises(IndexError, match=r"index out of range in self.*index 12.*10 rows \(valid: 0..9\)"):
+        N.embedding(ember.tensor([1, 12]), w)
+    with pytest.raises(RuntimeError, match="'indices' to have one of the following scalar types: Long, Int"):
+        N.embedding(ember.tensor([1.0]), w)
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+        N.embedding(ember.tensor([1]), w, padding_idx=10)
+
+
+def test_one_hot(oracle):
+    import torch.nn.functional as TF
+    t = np.array([[0, 2], [1, 3]])
+    for k in (-1, 5):
+        got = N.one_hot(ember.tensor(t), k)
+        ref = TF.one_hot(oracle.tensor(t), k)
+        assert got.dtype is ember.int64
+        np.testing.assert_array_equal(got.numpy(), ref.numpy())
+    with pytest.raises(RuntimeError, match="Class values must be smaller than num_classes"):
+        N.one_hot(ember.tensor([1, 5]), 3)
+    with pytest.raises(RuntimeError, match="Class values must be non-negative"):
+        N.one_hot(ember.tensor([-1, 0]), 3)
+    with pytest.raises(RuntimeError, match="only applicable to index tensor of type LongTensor"):
+        N.one_hot(ember.tensor([1.0]), 3)
+
+
+# ---- pad -------------------------------------------------------------------------------
+@pytest.mark.parametrize("pad,mode", [((1, 2), "constant"), ((1, 1, 2, 0), "constant"), ((-1, 2, 1, -1), "constant"),
+                                      ((1, 2, 0, 1, 1, 1), "constant"),
+                                      ((1, 2), "reflect"), ((2, 1, 1, 2), "reflect"), ((1, 2), "replicate"),
+                                      ((3, 1, 2, 2), "replicate"), ((1, 2), "circular"), ((2, 1, 1, 3), "circular")])
+def test_pad(oracle, pad, mode):
+    import torch.nn.functional as TF
+    x = _x(2, 3, 4, 4)
+    if len(pad) == 2 and mode != "constant":
+        x = x[0]
+    compare(oracle, lambda a: N.pad(a, pad, mode=mode), lambda a: TF.pad(a, pad, mode=mode), [x],
+            node=mode != "circular")
+    gradcheck(lambda a: N.pad(a, pad, mode=mode), [x[:1, :2]])
+
+
+def test_pad_value_and_errors(oracle):
+    import torch.nn.functional as TF
+    x = _x(2, 3)
+    compare(oracle, lambda a: N.pad(a, (1, 1), value=2.5), lambda a: TF.pad(a, (1, 1), value=2.5), [x])
+    with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
+        N.pad(ember.tensor(x), (1, 1, 1))
+    with pytest.raises(RuntimeError, match="Padding mode \"reflect\" doesn't take in value argument"):
+        N.pad(ember.tensor(x), (1, 1), mode="reflect", value=2)
+    with pytest.raises(NotImplementedError, match="Padding size 2 is not supported for 4D input tensor"):
+        N.pad(ember.randn(1, 1, 3, 3), (1, 1), mode="reflect")
+    with pytest.raises(RuntimeError, match="resulted in a negative output size"):
+        N.pad(ember.tensor(x), (-2, -2))
+    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
+        N.pad(ember.tensor(x), (3, 3), mode="reflect")
+
+
+# ---- normalize / cosine_similarity / pairwise_distance -------------------------------------
+@pytest.mark.parametrize("p,dim", [(2.0, 1), (1.0, 0), (3.0, -1), (math.inf, 1)])
+def test_normalize(oracle, p, dim):
+    import torch.nn.functional as TF
+    x = _x(3, 4)
+    compare(oracle, lambda a: N.normalize(a, p, dim), lambda a: TF.normalize(a, p, dim), [x])
+    gradcheck(lambda a: N.normalize(a, p, dim), [x])
+    z = np.zeros((2, 3), np.float32)
+    compare(oracle, lambda a: N.normalize(a, p, dim), lambda a: TF.normalize(a, p, dim), [z])
+
+
+@pytest.mark.parametrize("s1,s2,dim", [((3, 4), (3, 4), 1), ((2, 3, 4), (1, 3, 4), 2), ((5,), (5,), 0)])
+def test_cosine_similarity(oracle, s1, s2, dim):
+    import torch.nn.functional as TF
+    a, b = _x(*s1), _x(*s2)
+    compare(oracle, lambda x, y: N.cosine_similarity(x, y, dim), lambda x, y: TF.cosine_similarity(x, y, dim),
+            [a, b], (0, 1), node=False)
+    gradcheck(lambda x, y: N.cosine_similarity(x, y, dim), [a, b], 0)
+    gradcheck(lambda x, y: N.cosine_similarity(x, y, dim), [a, b], 1)
+
+
+@pytest.mark.parametrize("p,keepdim", [(2.0, False), (1.0, True), (3.0, False)])
+def test_pairwise_distance(oracle, p, keepdim):
+    import torch.nn.functional as TF
+    a, b = _x(4, 5), _x(4, 5)
+    compare(oracle, lambda x, y: N.pairwise_distance(x, y, p, keepdim=keepdim),
+            lambda x, y: TF.pairwise_distance(x, y, p, keepdim=keepdim), [a, b], (0, 1), node=False)
+    gradcheck(lambda x, y: N.pairwise_distance(x, y, p, keepdim=keepdim), [a, b], 1)
+
+
+# ---- interpolate ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [
+    {"scale_factor": 2}, {"size": (5, 3)}, {"scale_factor": 0.5}, {"scale_factor": 1.7},
+    {"scale_factor": 2, "mode": "bilinear"}, {"size": (7, 3), "mode": "bilinear"},
+    {"scale_factor": 1.5, "mode": "bilinear", "align_corners": True},
+    {"size": (2, 2), "mode": "bilinear"}, {"scale_factor": 3, "mode": "nearest-exact"},
+    {"size": (3, 2), "mode": "area"}, {"scale_factor": 1.3, "mode": "bilinear", "recompute_scale_factor": True},
+])
+def test_interpolate_2d(oracle, kwargs):
+    import torch.nn.functional as TF
+    x = _x(2, 3, 4, 4)
+    compare(oracle, lambda a: N.interpolate(a, **kwargs), lambda a: TF.interpolate(a, **kwargs), [x])
+    gradcheck(lambda a: N.interpolate(a, **kwargs), [x[:1, :1]])
+
+
+@pytest.mark.parametrize("mode,shape", [("nearest", (1, 2, 5)), ("linear", (1, 2, 5)), ("trilinear", (1, 1, 2, 3, 3)),
+                                        ("nearest", (1, 1, 2, 3, 3))])
+def test_interpolate_1d_3d(oracle, mode, shape):
+    import torch.nn.functional as TF
+    compare(oracle, lambda a: N.interpolate(a, scale_factor=2, mode=mode),
+            lambda a: TF.interpolate(a, scale_factor=2, mode=mode), [_x(*shape)])
+
+
+def test_interpolate_errors():
+    x = ember.randn(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
+        N.interpolate(x, size=2, scale_factor=2)
+    with pytest.raises(ValueError, match="either size or scale_factor should be defined"):
+        N.interpolate(x)
+    with pytest.raises(ValueError, match="align_corners option can only be set with the interpolating modes"):
+        N.interpolate(x, scale_factor=2, align_corners=True)
+    with pytest.raises(NotImplementedError, match="Got 4D input, but linear mode needs 3D input"):
+        N.interpolate(x, scale_factor=2, mode="linear")
+
+
+def test_top_level_exports():
+    for name in N.__all__:
+        assert getattr(ember, name) is getattr(N, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ember.dropout(ember.ones(3), 0.5, False).tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("ns,affine", [((4,), True), ((3, 4), False), ((4,), False)])
+def test_rms_norm(oracle, ns, affine):
+    import torch.nn.functional as TF
+    x = _x(2, 3, 4)
+    args = [x, ns] + ([_x(*ns)] if affine else [])
+    compare(oracle, N.rms_norm, TF.rms_norm, args, (0, 2) if affine else (0,))
+    compare(oracle, lambda *a: N.rms_norm(*a, eps=1e-3), lambda *a: TF.rms_norm(*a, eps=1e-3), args,
+            (0, 2) if affine else (0,))
+    gradcheck(N.rms_norm, args, 0)
+
+
+def test_deprecated_upsample(oracle):
+    import torch.nn.functional as TF
+    x = _x(1, 2, 3, 3)
+    with pytest.warns(UserWarning, match="upsample_bilinear is deprecated"):
+        got = N.upsample_bilinear(ember.tensor(x), scale_factor=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = TF.upsample_bilinear(oracle.tensor(x), scale_factor=2)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.warns(UserWarning, match="upsample is deprecated"):
+        assert N.upsample(ember.tensor(x), size=5).shape == (1, 2, 5, 5)
+
+
+def test_output_does_not_alias_saved_normalized_input(oracle):
+    import torch.nn.functional as TF
+    x = _x(4, 3)
+    e = ember.tensor(x, requires_grad=True)
+    t = oracle.tensor(x, requires_grad=True)
+    ey = N.batch_norm(e * 1, None, None, training=True)
+    ty = TF.batch_norm(t * 1, None, None, training=True)
+    ey.relu_()  # in place on the output, as F.relu(bn(x), inplace=True) does
+    ty.relu_()
+    w = RNG.standard_normal((4, 3)).astype(np.float32)
+    ey.backward(ember.tensor(w))
+    ty.backward(oracle.tensor(w))
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-5)

@@ -1,0 +1,1 @@
+"""Tests of ember.vision (torchvision's API)."""
