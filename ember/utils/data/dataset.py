@@ -51,7 +51,10 @@ class TensorDataset(Dataset):
         for t in self.tensors:
             if type(t) is Tensor and not t._requires_grad and isinstance(index, (int, np.integer)):
                 # fast path: a plain row view, no autograd to record
-                out.append(_wrap(t._data[index]))
+                row = t._data[index]
+                if isinstance(row, np.generic):  # numpy gives a scalar, not a 0-d array, for 1-d data
+                    row = np.asarray(row)
+                out.append(_wrap(row))
             else:
                 out.append(t[index])
         return tuple(out)
@@ -153,6 +156,15 @@ class Subset(Dataset):
     def __init__(self, dataset, indices):
         self.dataset = dataset
         self.indices = indices
+        # DataLoader fetches batches through __getitems__: an override of __getitem__ alone would be bypassed
+        if type(self).__getitem__ is not Subset.__getitem__ and type(self).__getitems__ is Subset.__getitems__:
+            raise NotImplementedError(
+                f"{type(self).__name__} overrides __getitem__ but not __getitems__. "
+                "When subclassing Subset and overriding __getitem__, you must also override "
+                "__getitems__ to ensure DataLoader works correctly with your custom logic. "
+                "A simple implementation:\n\n"
+                "def __getitems__(self, indices):\n"
+                "    return [self.__getitem__(idx) for idx in indices]")
 
     def __getitem__(self, idx):
         if isinstance(idx, list):
