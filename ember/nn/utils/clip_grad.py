@@ -1,0 +1,101 @@
+"""Gradient clipping by total norm or by value (torch.nn.utils.clip_grad)."""
+import math
+import types
+import warnings
+
+from ..._tensor import Tensor, _wrap
+
+__all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
+
+
+def _as_list(tensors):
+    if isinstance(tensors, Tensor):
+        return [tensors]
+    return list(tensors)
+
+
+def _norm(a, p):
+    """The p-norm of an array (any array module), as a 0-d array of a's dtype."""
+    a = abs(a)
+    if p == math.inf:
+        return a.max() if a.size else a.dtype.type(0)
+    if p == -math.inf:
+        return a.min()
+    if p == 0:
+        return (a != 0).sum().astype(a.dtype)
+    if p == 1:
+        return a.sum()
+    if p == 2:
+        return (a * a).sum() ** 0.5
+    return (a ** p).sum() ** (1.0 / p)
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm of the norms of tensors (as if they were concatenated into one vector)."""
+    tensors = _as_list(tensors)
+    norm_type = float(norm_type)
+    if len(tensors) == 0:
+        from ...ops.creation import tensor
+        return tensor(0.0)
+    import numpy as np
+    first = tensors[0]._data
+    norms = [_norm(t._data, norm_type) for t in tensors]
+    host = np.array([float(n) for n in norms], dtype=first.dtype)
+    total = np.asarray(_norm(host, norm_type), dtype=first.dtype)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from "
+            "`parameters` is non-finite, so it cannot be clipped. To disable "
+            "this error and scale the gradients by the non-finite norm anyway, "
+            "set `error_if_nonfinite=False`")
+    out = _wrap(total)
+    if type(first) is not np.ndarray:
+        out = out.to(tensors[0].device)
+    return out
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale the gradients of parameters by max_norm / total_norm when that is below 1."""
+    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    if not grads:
+        return
+    total = float(total_norm)
+    coef = min(float(max_norm) / (total + 1e-6), 1.0)
+    for g in grads:
+        data = g._data
+        data *= data.dtype.type(coef)
+        g._vc[0] += 1
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Rescale gradients in place so that their total norm is at most max_norm; returns the norm before."""
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    else:
+        is_generator = isinstance(parameters, types.GeneratorType)
+        parameters = list(parameters)
+        if is_generator and len(parameters) == 0:
+            warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=3)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
+    clip_grads_with_norm_(parameters, max_norm, total_norm, foreach)
+    return total_norm
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Deprecated alias of clip_grad_norm_."""
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
+                  FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient element into [-clip_value, clip_value] in place."""
+    clip_value = float(clip_value)
+    for p in _as_list(parameters):
+        g = p.grad
+        if g is None:
+            continue
+        data = g._data
+        data.clip(-clip_value, clip_value, out=data)
+        g._vc[0] += 1
