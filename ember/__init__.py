@@ -32,6 +32,7 @@ globals().update(_backend.ALIASES)
 del _m
 
 from . import nn, optim, utils  # noqa: E402,F401
+from . import distributed  # noqa: E402,F401  (cheap: MPI starts only in init_process_group)
 from .utils import data as _data  # noqa: E402,F401
 
 

@@ -87,12 +87,17 @@ def _info():
 
 def main(argv=None):
     """Entry point of the `ember` console command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["distributed-run"]:  # its own parser: options pass through untouched
+        from .distributed.run import main as distributed_run
+        return distributed_run(argv[1:], prog="ember distributed-run")
     parser = argparse.ArgumentParser(prog="ember", description="ember: PyTorch's API on NumPy")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run a PyTorch script with torch/torchvision mapped to ember")
     run.add_argument("script")
     run.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("info", help="versions, array backend, BLAS threads, GPU")
+    sub.add_parser("distributed-run", help="train on N MPI ranks (mpiexec); see --help")
     ns = parser.parse_args(argv)
     if ns.command == "run":
         return _run(ns.script, ns.args)
