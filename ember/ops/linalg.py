@@ -1,2 +1,1002 @@
-"""Reductions (placeholder; filled in by the reductions work)."""
-__all__ = []
+"""Matrix products: matmul and its cases (mm, bmm, mv, dot), outer, addmm, baddbmm, addmv,
+einsum, and torch.nn.functional's linear and bilinear.
+
+The graph each op records is torch's: ``linear`` on a 2-d input with a bias is an
+``AddmmBackward0`` whose inputs are (bias, input, ``TBackward0`` -> weight), a 3-d @ 2-d matmul
+is ``UnsafeViewBackward0`` over ``MmBackward0``, and so on.  Shape-only wrapper nodes pass the
+gradient through (reshaping it); the product node does the arithmetic.
+"""
+import numpy as np
+
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from .._tensor import Tensor, _wrap
+from . import unbroadcast
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
+           "baddbmm", "addbmm", "einsum", "tensordot", "kron", "chain_matmul"]
+__functional__ = ["linear", "bilinear"]
+
+_ndarray = np.ndarray
+
+# torch's C type names, used in its dtype-mismatch messages
+_CTYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+          "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+          "bool": "bool"}
+_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+         "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+# ---- nodes ----------------------------------------------------------------------------------
+def _node(cls, *edges):
+    n = cls.__new__(cls)
+    n.next_functions = edges
+    n._saved_versions = ()
+    return n
+
+
+def _edge(t):
+    return edge(t) if t._requires_grad else (None, 0)
+
+
+class TBackward0(Node):
+    """Gradient of .t(): transpose back."""
+
+    __slots__ = ()
+
+    def apply(self, grad):
+        return (grad.T,)
+
+
+class TransposeBackward0(Node):
+    """Named only: torch's node under CloneBackward0 in a 2-d @ batched matmul."""
+
+    __slots__ = ()
+
+
+class _Reshape(Node):
+    """A shape-only step (view, unsqueeze, ...): the gradient is reshaped to the input's shape."""
+
+    __slots__ = ("shape",)
+
+    def apply(self, grad):
+        return (grad.reshape(self.shape),)
+
+
+class ViewBackward0(_Reshape):
+    __slots__ = ()
+
+
+class UnsafeViewBackward0(_Reshape):
+    __slots__ = ()
+
+
+class SqueezeBackward4(_Reshape):
+    __slots__ = ()
+
+
+class UnsqueezeBackward0(_Reshape):
+    __slots__ = ()
+
+
+class CloneBackward0(_Reshape):
+    __slots__ = ()
+
+
+def _wrap_in(cls, inner, shape):
+    """A shape-only node named cls feeding the product node inner; shape is inner's output shape."""
+    n = cls.__new__(cls)
+    n.next_functions = ((inner, 0),)
+    n._saved_versions = ()
+    n.shape = shape
+    return n
+
+
+def _finish(out, node):
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+class MmBackward0(Node):
+    """Gradient of a @ b for 2-d a and b."""
+
+    __slots__ = ("a", "b")
+    _saved_fields = ("a", "b")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        ga = grad @ self.b.T if nf[0][0] is not None else None
+        gb = self.a.T @ grad if nf[1][0] is not None else None
+        return ga, gb
+
+
+class MvBackward0(Node):
+    """Gradient of a @ v for 2-d a and 1-d v."""
+
+    __slots__ = ("a", "b")
+    _saved_fields = ("a", "b")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        ga = np.multiply.outer(grad, self.b) if nf[0][0] is not None else None
+        gb = self.a.T @ grad if nf[1][0] is not None else None
+        return ga, gb
+
+
+class DotBackward0(Node):
+    """Gradient of the dot product of two vectors."""
+
+    __slots__ = ("a", "b")
+    _saved_fields = ("a", "b")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        return (grad * self.b if nf[0][0] is not None else None,
+                grad * self.a if nf[1][0] is not None else None)
+
+
+class VdotBackward0(DotBackward0):
+    __slots__ = ()
+
+
+class BmmBackward0(Node):
+    """Gradient of a batched (broadcasting) product; also serves the folded matmul cases."""
+
+    __slots__ = ("a", "b")
+    _saved_fields = ("a", "b")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        return _matmul_grads(grad, self.a, self.b, nf[0][0] is not None, nf[1][0] is not None)
+
+
+def _matmul_grads(grad, a, b, need_a, need_b):
+    """Gradients of matmul(a, b) for any ranks (1-d operands and broadcasting included)."""
+    ga = gb = None
+    if a.ndim == 1 and b.ndim == 1:
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+    if b.ndim == 1:
+        # out (..., n) = a (..., n, k) @ b (k)
+        if need_a:
+            ga = unbroadcast(grad[..., None] * b, a.shape)
+        if need_b:
+            if a.ndim == 2:
+                gb = a.T @ grad
+            else:
+                gb = np.matmul(np.swapaxes(a, -1, -2), grad[..., None])[..., 0]
+                gb = gb.reshape(-1, gb.shape[-1]).sum(0)
+        return ga, gb
+    if a.ndim == 1:
+        # out (..., m) = a (k) @ b (..., k, m)
+        if need_a:
+            ga = np.matmul(b, grad[..., None])[..., 0]
+            ga = ga.reshape(-1, ga.shape[-1]).sum(0)
+        if need_b:
+            gb = unbroadcast(a[:, None] * grad[..., None, :], b.shape)
+        return ga, gb
+    if b.ndim == 2 and a.ndim > 2:
+        # one folded product: (rows, k) @ (k, m)
+        if need_a:
+            ga = grad @ b.T
+        if need_b:
+            gb = a.reshape(-1, a.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
+        return ga, gb
+    if need_a:
+        ga = unbroadcast(np.matmul(grad, np.swapaxes(b, -1, -2)), a.shape)
+    if need_b:
+        gb = unbroadcast(np.matmul(np.swapaxes(a, -1, -2), grad), b.shape)
+    return ga, gb
+
+
+# ---- checks ---------------------------------------------------------------------------------
+def _arrays(op, input, other):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{op}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    a, b = input._data, other._data
+    if type(a) is not type(b):
+        da, db = input.device, other.device
+        if da != db:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                               f"devices, {da} and {db}! Move one with .to(device) first.")
+    return a, b
+
+
+def _same_dtype(a, b):
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_CTYPE[a.dtype.name]} != {_CTYPE[b.dtype.name]}")
+
+
+def _mm_shapes(a, b):
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+                           f"{b.shape[0]}x{b.shape[1]})")
+
+
+def _needs(*ts):
+    if not state.enabled:
+        return False
+    for t in ts:
+        if t is not None and t._requires_grad:
+            return True
+    return False
+
+
+# ---- matmul and its cases ---------------------------------------------------------------------
+def _mm_node(input, other, a, b):
+    node = _node(MmBackward0, _edge(input), _edge(other))
+    node.a, node.b = a, b
+    node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+    return node
+
+
+def matmul(input, other, *, out=None):
+    """Matrix product with torch's rules for 1-d operands and batch broadcasting."""
+    a, b = _arrays("matmul", input, other)
+    na, nb = a.ndim, b.ndim
+    if na == 0 or nb == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
+    if na == 2 and nb == 2:
+        _same_dtype(a, b)
+        _mm_shapes(a, b)
+        res = a @ b
+        return _result(res, out, "matmul", input, other, MmBackward0)
+    if na == 1 and nb == 1:
+        return dot(input, other, out=out)
+    if na == 2 and nb == 1:
+        return mv(input, other, out=out)
+    _same_dtype(a, b)
+    # shape checks, phrased as torch phrases them for each case: batch dims first
+    if na > 2 and nb > 2:
+        batch_a, batch_b = a.shape[:-2], b.shape[:-2]
+        for i in range(1, min(len(batch_a), len(batch_b)) + 1):
+            if batch_a[-i] != batch_b[-i] and batch_a[-i] != 1 and batch_b[-i] != 1:
+                raise RuntimeError(
+                    f"The size of tensor a ({batch_a[-i]}) must match the size of tensor b ({batch_b[-i]}) at "
+                    f"non-singleton dimension {max(len(batch_a), len(batch_b)) - i}")
+    if nb == 1:
+        if a.shape[-1] != b.shape[0]:
+            raise RuntimeError(f"size mismatch, got input ({a.shape[-2]}), mat ({a.shape[-2]}x{a.shape[-1]}), "
+                               f"vec ({b.shape[0]})")
+    elif na == 1:
+        if a.shape[0] != b.shape[-2]:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied (1x{a.shape[0]} and "
+                               f"{b.shape[-2]}x{b.shape[-1]})")
+    elif a.shape[-1] != b.shape[-2]:
+        if nb == 2:
+            rows = a.size // a.shape[-1] if a.shape[-1] else 0
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{a.shape[-1]} and "
+                               f"{b.shape[0]}x{b.shape[1]})")
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{max(a.shape[0], b.shape[0]) if na == nb else b.shape[0]}, {a.shape[-1]}] "
+                           f"but got: [{b.shape[-3]}, {b.shape[-2]}].")
+    res = np.matmul(a, b)
+    if out is not None:
+        return _write_out(out, res, "matmul", input, other)
+    node = None
+    if _needs(input, other):
+        # torch folds the batched operand into a matrix (mm/mv) unless that would cost a copy;
+        # the node names follow its choice
+        a_grad = input._requires_grad
+        contiguous_a = a.flags.c_contiguous
+        outer = UnsafeViewBackward0
+        if na == 2:                       # 2-d @ batched
+            inner, outer = (TransposeBackward0, CloneBackward0) if a_grad else (BmmBackward0, outer)
+        elif na == 1 and nb > 2:          # vector @ batched
+            inner = MvBackward0 if a_grad else BmmBackward0
+        elif na == 1:                     # vector @ matrix
+            inner, outer = MmBackward0, SqueezeBackward4
+        elif nb <= 2:                     # batched @ matrix or vector
+            inner = (MvBackward0 if nb == 1 else MmBackward0) if (other._requires_grad or contiguous_a) \
+                else BmmBackward0
+        else:
+            inner = BmmBackward0
+        core = _node(_FoldedProduct, _edge(input), _edge(other))
+        core.a, core.b = a, b
+        core.name_ = inner.__name__
+        core._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+        node = _wrap_in(outer, core, res.shape)
+    return _finish(res, node)
+
+
+class _FoldedProduct(Node):
+    """The product node under a folded matmul; named as torch names it (Mm/Mv/BmmBackward0)."""
+
+    __slots__ = ("a", "b", "name_")
+    _saved_fields = ("a", "b")
+
+    def name(self):
+        return self.name_
+
+    def __repr__(self):
+        return f"<{self.name_} object at {hex(id(self))}>"
+
+    def apply(self, grad):
+        nf = self.next_functions
+        return _matmul_grads(grad, self.a, self.b, nf[0][0] is not None, nf[1][0] is not None)
+
+
+def _result(res, out, op, input, other, cls):
+    if out is not None:
+        return _write_out(out, res, op, input, other)
+    node = None
+    if _needs(input, other):
+        node = _node(cls, _edge(input), _edge(other))
+        node.a, node.b = input._data, other._data
+        node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+    return _finish(res, node)
+
+
+def _write_out(out, res, name, *inputs):
+    if _needs(*inputs):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if out._data.shape != res.shape:
+        out._data = np.empty(res.shape, dtype=out._data.dtype)
+    np.copyto(out._data, res, casting="same_kind")
+    out._vc[0] += 1
+    return out
+
+
+def mm(input, mat2, *, out=None):
+    """Product of two 2-d matrices."""
+    a, b = _arrays("mm", input, mat2)
+    if a.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if b.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    _same_dtype(a, b)
+    _mm_shapes(a, b)
+    return _result(a @ b, out, "mm", input, mat2, MmBackward0)
+
+
+def bmm(input, mat2, *, out=None):
+    """Batched product of (B, n, k) and (B, k, m) tensors."""
+    a, b = _arrays("bmm", input, mat2)
+    if a.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if b.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected scalar type {_TYPE[a.dtype.name]} but found {_TYPE[b.dtype.name]}")
+    if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
+    return _result(np.matmul(a, b), out, "bmm", input, mat2, BmmBackward0)
+
+
+def mv(input, vec, *, out=None):
+    """Matrix-vector product."""
+    a, b = _arrays("mv", input, vec)
+    if a.ndim != 2 or b.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {a.ndim}, {a.ndim}, {b.ndim}")
+    if a.dtype != b.dtype:
+        n = _TYPE[b.dtype.name]
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {n}, "
+                           f"{_TYPE[a.dtype.name]}, and {n}")
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), "
+                           f"vec ({b.shape[0]})")
+    return _result(a @ b, out, "mv", input, vec, MvBackward0)
+
+
+def dot(input, tensor, *, out=None):
+    """Dot product of two 1-d tensors."""
+    a, b = _arrays("dot", input, tensor)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_TYPE[a.dtype.name]} and {_TYPE[b.dtype.name]}")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] "
+                           f"to have the same number of elements, but got {a.shape[0]} and {b.shape[0]} "
+                           "elements respectively")
+    return _result(np.asarray(np.dot(a, b)), out, "dot", input, tensor, DotBackward0)
+
+
+def vdot(input, other, *, out=None):
+    """Dot product of two 1-d tensors (conjugating the first; ember has no complex dtypes)."""
+    res = dot(input, other, out=out)
+    if out is None and res.grad_fn is not None:
+        res.grad_fn.__class__ = VdotBackward0
+    return res
+
+
+def inner(input, other, *, out=None):
+    """Inner product over the last dimension (a scalar product for scalars)."""
+    a, b = _arrays("inner", input, other)
+    if a.ndim == 0 or b.ndim == 0:
+        from .elementwise import mul
+        return mul(input, other)
+    if a.ndim == 1 and b.ndim == 1:
+        return dot(input, other, out=out)
+    return tensordot(input, other, dims=([a.ndim - 1], [b.ndim - 1]))
+
+
+class _OuterBackward(Node):
+    __slots__ = ("a", "b")
+    _saved_fields = ("a", "b")
+
+    def name(self):
+        return "MulBackward0"
+
+    def __repr__(self):
+        return f"<MulBackward0 object at {hex(id(self))}>"
+
+    def apply(self, grad):
+        nf = self.next_functions
+        return (grad @ self.b if nf[0][0] is not None else None,
+                self.a @ grad if nf[1][0] is not None else None)
+
+
+def outer(input, vec2, *, out=None):
+    """Outer product of two vectors."""
+    a, b = _arrays("outer", input, vec2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-d vectors, but got {a.ndim}-d and {b.ndim}-d tensors")
+    if a.dtype != b.dtype:
+        from .elementwise import result_type
+        dt = result_type(input, vec2).np
+        a, b = a.astype(dt), b.astype(dt)
+    res = np.multiply.outer(a, b)
+    if out is not None:
+        return _write_out(out, res, "outer", input, vec2)
+    node = None
+    if _needs(input, vec2):
+        ea = (None, 0)
+        if input._requires_grad:  # torch: input.view(-1, 1) * vec2
+            v = _node(ViewBackward0, edge(input))
+            v.shape = a.shape
+            ea = (v, 0)
+        node = _node(_OuterBackward, ea, _edge(vec2))
+        node.a, node.b = a, b
+        node._saved_versions = ((input, input._vc[0]), (vec2, vec2._vc[0]))
+    return _finish(res, node)
+
+
+ger = outer
+
+
+# ---- fused multiply-adds ----------------------------------------------------------------------
+class AddmmBackward0(Node):
+    """Gradient of beta * input + alpha * (mat1 @ mat2)."""
+
+    __slots__ = ("m1", "m2", "in_shape", "alpha", "beta", "t_weight")
+    _saved_fields = ("m1", "m2")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        alpha = self.alpha
+        gi = g1 = g2 = None
+        if nf[0][0] is not None:
+            gi = unbroadcast(grad, self.in_shape)
+            if self.beta != 1:
+                gi = gi * self.beta
+        if nf[1][0] is not None:
+            g1 = grad @ self.m2.T
+            if alpha != 1:
+                g1 *= alpha
+        if nf[2][0] is not None:
+            if self.t_weight:
+                # m2 is weight.T: compute weight's gradient (grad.T @ m1) in C order and hand
+                # TBackward0 its transpose, so the leaf receives a contiguous array
+                g2 = (grad.T @ self.m1).T
+            else:
+                g2 = self.m1.T @ grad
+            if alpha != 1:
+                g2 = g2 * alpha
+        return gi, g1, g2
+
+
+def _scaled(res, beta, inp, alpha):
+    if alpha != 1:
+        res *= alpha
+    if beta == 0:
+        return res
+    if beta != 1:
+        inp = inp * beta
+    res += inp
+    return res
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * (mat1 @ mat2)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"addmm(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    a, b = _arrays("addmm", mat1, mat2)
+    if a.ndim != 2:
+        raise RuntimeError("mat1 must be a matrix, got {}-D tensor".format(a.ndim))
+    if b.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix, got {}-D tensor".format(b.ndim))
+    _same_dtype(a, b)
+    _mm_shapes(a, b)
+    c = input._data
+    target = (a.shape[0], b.shape[1])
+    try:
+        np.broadcast_shapes(c.shape, target)
+        if np.broadcast_shapes(c.shape, target) != target:
+            raise ValueError
+    except ValueError:
+        raise RuntimeError(
+            f"The expanded size of the tensor ({target[-1]}) must match the existing size ({c.shape[-1]}) "
+            f"at non-singleton dimension {len(target) - 1}.  Target sizes: {list(target)}.  Tensor sizes: "
+            f"{list(c.shape)}") from None
+    if c.dtype != a.dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_TYPE[c.dtype.name]} and "
+                           f"{_TYPE[a.dtype.name]}")
+    res = _scaled(a @ b, beta, c, alpha)
+    if out is not None:
+        return _write_out(out, res, "addmm", input, mat1, mat2)
+    node = None
+    if _needs(input, mat1, mat2):
+        node = _node(AddmmBackward0, _edge(input), _edge(mat1), _edge(mat2))
+        node.m1, node.m2, node.in_shape = a, b, c.shape
+        node.alpha, node.beta, node.t_weight = alpha, beta, False
+        node._saved_versions = ((mat1, mat1._vc[0]), (mat2, mat2._vc[0]))
+    return _finish(res, node)
+
+
+class AddmvBackward0(Node):
+    __slots__ = ("m", "v", "in_shape", "alpha", "beta")
+    _saved_fields = ("m", "v")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
+        gm = np.multiply.outer(grad, self.v) * self.alpha if nf[1][0] is not None else None
+        gv = (self.m.T @ grad) * self.alpha if nf[2][0] is not None else None
+        return gi, gm, gv
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * (mat @ vec)."""
+    r = mv(mat, vec)
+    c = input._data
+    res = _scaled(r._data.copy(), beta, c, alpha)
+    if res.shape != r._data.shape:
+        raise RuntimeError(f"addmv: input of shape {list(c.shape)} does not broadcast to {list(r.shape)}")
+    if out is not None:
+        return _write_out(out, res, "addmv", input, mat, vec)
+    node = None
+    if _needs(input, mat, vec):
+        node = _node(AddmvBackward0, _edge(input), _edge(mat), _edge(vec))
+        node.m, node.v, node.in_shape = mat._data, vec._data, c.shape
+        node.alpha, node.beta = alpha, beta
+        node._saved_versions = ((mat, mat._vc[0]), (vec, vec._vc[0]))
+    return _finish(res, node)
+
+
+class BaddbmmBackward0(Node):
+    __slots__ = ("b1", "b2", "in_shape", "alpha", "beta")
+    _saved_fields = ("b1", "b2")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
+        g1 = np.matmul(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
+        g2 = np.matmul(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
+        return gi, g1, g2
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * bmm(batch1, batch2)."""
+    r = bmm(batch1, batch2)._data
+    c = input._data
+    res = _scaled(r, beta, c, alpha)
+    if res.shape != r.shape:
+        raise RuntimeError(f"baddbmm: input of shape {list(c.shape)} does not broadcast to {list(r.shape)}")
+    if out is not None:
+        return _write_out(out, res, "baddbmm", input, batch1, batch2)
+    node = None
+    if _needs(input, batch1, batch2):
+        node = _node(BaddbmmBackward0, _edge(input), _edge(batch1), _edge(batch2))
+        node.b1, node.b2, node.in_shape = batch1._data, batch2._data, c.shape
+        node.alpha, node.beta = alpha, beta
+        node._saved_versions = ((batch1, batch1._vc[0]), (batch2, batch2._vc[0]))
+    return _finish(res, node)
+
+
+class AddbmmBackward0(Node):
+    __slots__ = ("b1", "b2", "in_shape", "alpha", "beta")
+    _saved_fields = ("b1", "b2")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
+        g1 = np.matmul(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
+        g2 = np.matmul(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
+        return gi, g1, g2
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * sum over the batch of bmm(batch1, batch2)."""
+    r = bmm(batch1, batch2)._data.sum(0)
+    c = input._data
+    res = _scaled(r, beta, c, alpha)
+    if out is not None:
+        return _write_out(out, res, "addbmm", input, batch1, batch2)
+    node = None
+    if _needs(input, batch1, batch2):
+        node = _node(AddbmmBackward0, _edge(input), _edge(batch1), _edge(batch2))
+        node.b1, node.b2, node.in_shape = batch1._data, batch2._data, c.shape
+        node.alpha, node.beta = alpha, beta
+        node._saved_versions = ((batch1, batch1._vc[0]), (batch2, batch2._vc[0]))
+    return _finish(res, node)
+
+
+def chain_matmul(*matrices, out=None):
+    """Product of a chain of 2-d matrices."""
+    if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
+        matrices = tuple(matrices[0])
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    res = matrices[0]
+    for m in matrices[1:]:
+        res = mm(res, m)
+    return res
+
+
+# ---- linear -------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias, as torch.nn.functional.linear (records AddmmBackward0 for 2-d input)."""
+    try:
+        x = input._data
+        w = weight._data
+    except AttributeError:
+        bad, pos, what = (input, 1, "input") if not isinstance(input, Tensor) else (weight, 2, "weight")
+        raise TypeError(f"linear(): argument '{what}' (position {pos}) must be Tensor, not "
+                        f"{type(bad).__name__}") from None
+    if x.ndim == 2:
+        x2 = x
+    elif x.ndim == 0:
+        raise RuntimeError("both arguments to linear need to be at least 1D, but they are 0D and "
+                           f"{w.ndim}D")
+    else:
+        x2 = x.reshape(-1, x.shape[-1])
+    if w.ndim != 2 or x2.shape[1] != w.shape[-1]:
+        if w.ndim == 1:
+            return _linear_vector_weight(input, weight, bias)
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({x2.shape[0]}x{x2.shape[1]} and "
+                           f"{w.shape[-1]}x{w.shape[0]})")
+    if x.dtype != w.dtype:
+        _same_dtype(x, w)
+    res = x2 @ w.T
+    if bias is not None:
+        b = bias._data
+        if b.dtype != res.dtype:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got {_TYPE[b.dtype.name]} and "
+                               f"{_TYPE[res.dtype.name]}")
+        res += b
+    if x.ndim != 2:
+        res = res.reshape(x.shape[:-1] + (w.shape[0],))
+    if not state.enabled or not (input._requires_grad or weight._requires_grad
+                                 or (bias is not None and bias._requires_grad)):
+        return _wrap(res)
+    # the weight enters through .t(): TBackward0 -> weight's AccumulateGrad
+    if weight._requires_grad:
+        tw = _node(TBackward0, edge(weight))
+        ew = (tw, 0)
+    else:
+        ew = (None, 0)
+    if input._requires_grad:
+        if x.ndim == 2:
+            ex = edge(input)
+        else:
+            view = _node(ViewBackward0, edge(input))
+            view.shape = x.shape
+            ex = (view, 0)
+    else:
+        ex = (None, 0)
+    if bias is not None:
+        node = _node(AddmmBackward0, edge(bias) if bias._requires_grad else (None, 0), ex, ew)
+        node.in_shape = bias._data.shape
+        node.alpha = node.beta = 1
+        node.t_weight = True
+        node.m1, node.m2 = x2, w.T
+    else:
+        node = _node(_MmT, ex, ew)
+        node.a, node.b = x2, w.T
+    node._saved_versions = ((input, input._vc[0]), (weight, weight._vc[0]))
+    if x.ndim != 2:
+        outer = ViewBackward0 if bias is not None else (SqueezeBackward4 if x.ndim == 1 else UnsafeViewBackward0)
+        top = _wrap_in(outer, node, (x2.shape[0], w.shape[0]))
+        return _finish(res, top)
+    return _finish(res, node)
+
+
+class _MmT(MmBackward0):
+    """MmBackward0 whose second operand is weight.T: the weight gradient comes out in C order."""
+
+    __slots__ = ()
+
+    def name(self):
+        return "MmBackward0"
+
+    def __repr__(self):
+        return f"<MmBackward0 object at {hex(id(self))}>"
+
+    def apply(self, grad):
+        nf = self.next_functions
+        ga = grad @ self.b.T if nf[0][0] is not None else None
+        gb = (grad.T @ self.a).T if nf[1][0] is not None else None
+        return ga, gb
+
+
+def _linear_vector_weight(input, weight, bias):
+    # torch allows a 1-d weight: input @ weight (+ bias)
+    out = matmul(input, weight)
+    if bias is not None:
+        from .elementwise import add
+        out = add(out, bias)
+    return out
+
+
+class _BilinearBackward(Node):
+    __slots__ = ("x1", "x2", "w")
+    _saved_fields = ("x1", "x2", "w")
+
+    def name(self):
+        return "AddBackward0"
+
+    def apply(self, grad):
+        nf = self.next_functions
+        x1, x2, w = self.x1, self.x2, self.w
+        g1 = np.einsum("...o,oij,...j->...i", grad, w, x2) if nf[0][0] is not None else None
+        g2 = np.einsum("...o,oij,...i->...j", grad, w, x1) if nf[1][0] is not None else None
+        gw = None
+        if nf[2][0] is not None:
+            gw = np.einsum("bo,bi,bj->oij", grad.reshape(-1, grad.shape[-1]), x1.reshape(-1, x1.shape[-1]),
+                           x2.reshape(-1, x2.shape[-1]))
+        gb = None
+        if len(nf) > 3 and nf[3][0] is not None:
+            gb = grad.reshape(-1, grad.shape[-1]).sum(0)
+        return g1, g2, gw, gb
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y = x1^T A x2 + b for each output feature, as torch.nn.functional.bilinear."""
+    x1, x2, w = input1._data, input2._data, weight._data
+    if x1.shape[:-1] != x2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {list(x1.shape[:-1])} "
+                           f"and {list(x2.shape[:-1])}")
+    if w.ndim != 3 or w.shape[1] != x1.shape[-1] or w.shape[2] != x2.shape[-1]:
+        raise RuntimeError(f"bilinear(): weight of size {list(w.shape)} does not match inputs of sizes "
+                           f"{list(x1.shape)} and {list(x2.shape)}")
+    res = np.einsum("...i,oij,...j->...o", x1, w, x2)
+    if bias is not None:
+        res = res + bias._data
+    res = res.astype(x1.dtype, copy=False)
+    node = None
+    if _needs(input1, input2, weight, bias):
+        edges = [_edge(input1), _edge(input2), _edge(weight)]
+        edges.append(_edge(bias) if bias is not None else (None, 0))
+        node = _node(_BilinearBackward, *edges)
+        node.x1, node.x2, node.w = x1, x2, w
+        node._saved_versions = ((input1, input1._vc[0]), (input2, input2._vc[0]), (weight, weight._vc[0]))
+    return _finish(res, node)
+
+
+# ---- einsum / tensordot / kron ------------------------------------------------------------------
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(equation, shapes):
+    """Explicit per-operand subscripts (ellipses expanded to letters) and the output's."""
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, rhs = eq.split("->")
+    else:
+        lhs, rhs = eq, None
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise RuntimeError(f"einsum(): {len(terms)} operands were specified in the equation but "
+                           f"{len(shapes)} were given")
+    used = set(c for c in eq if c.isalpha())
+    free = [c for c in _LETTERS if c not in used]
+    ell_n = 0
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            ell_n = max(ell_n, len(s) - (len(t) - 3))
+    ell = "".join(free[:ell_n])
+    subs = []
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            k = len(s) - (len(t) - 3)
+            t = t.replace("...", ell[ell_n - k:] if k else "")
+        if len(t) != len(s):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(t)}) does not match "
+                               f"the number of dimensions ({len(s)}) for operand {len(subs)}")
+        subs.append(t)
+    if rhs is None:
+        counts = {}
+        for t in subs:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        rhs = ell + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
+    else:
+        rhs = rhs.replace("...", ell)
+    return subs, rhs
+
+
+class _EinsumBackward(Node):
+    __slots__ = ("ops", "subs", "rhs", "shapes")
+    _saved_fields = ("ops",)
+
+    def name(self):
+        return "ViewBackward0"
+
+    def __repr__(self):
+        return f"<ViewBackward0 object at {hex(id(self))}>"
+
+    def apply(self, grad):
+        out = []
+        sizes = {}
+        for t, s in zip(self.subs, self.shapes):
+            for c, n in zip(t, s):
+                if n != 1:
+                    sizes[c] = n
+        for c, n in zip(self.rhs, grad.shape):
+            sizes[c] = n
+        for k, (t, s) in enumerate(zip(self.subs, self.shapes)):
+            if self.next_functions[k][0] is None:
+                out.append(None)
+                continue
+            uniq = "".join(dict.fromkeys(t))
+            others = [(self.ops[i], self.subs[i]) for i in range(len(self.ops)) if i != k]
+            avail = set(self.rhs).union(*[set(o[1]) for o in others])
+            keep = "".join(c for c in uniq if c in avail)
+            expr = ",".join([self.rhs] + [o[1] for o in others]) + "->" + keep
+            # operands broadcast over size-1 dims: expand them to the full label sizes
+            args = [grad] + [np.broadcast_to(o[0], tuple(sizes.get(c, 1) for c in o[1])) for o in others]
+            g = np.einsum(expr, *args)
+            # labels only this operand had were summed in forward: broadcast back
+            full_shape = tuple(sizes.get(c, 1) for c in uniq)
+            g = g.reshape(tuple(sizes.get(c, 1) if c in keep else 1 for c in uniq))
+            g = np.broadcast_to(g, full_shape)
+            if uniq != t:  # repeated labels (diagonals): write g onto the diagonal of a zero array
+                z = np.zeros(tuple(sizes.get(c, 1) for c in t), grad.dtype)
+                np.einsum(f"{t}->{uniq}", z)[...] = g
+                g = z
+            g = unbroadcast(np.ascontiguousarray(g), s) if g.shape != s else g
+            out.append(g.astype(grad.dtype, copy=False))
+        return tuple(out)
+
+
+def einsum(equation, *operands):
+    """Einstein summation over the operands, as torch.einsum."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for o in operands:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"einsum(): operands must be Tensors, not {type(o).__name__}")
+    arrays = [o._data for o in operands]
+    subs, rhs = _parse_einsum(equation, [a.shape for a in arrays])
+    dt = arrays[0].dtype
+    for a in arrays[1:]:
+        if a.dtype != dt:
+            raise RuntimeError(f"expected scalar type {_TYPE[dt.name]} but found {_TYPE[a.dtype.name]}")
+    try:
+        res = np.einsum(",".join(subs) + "->" + rhs, *arrays, optimize=len(arrays) > 2)
+    except ValueError as e:
+        raise RuntimeError(f"einsum(): {e}") from None
+    res = np.asarray(res)
+    node = None
+    if _needs(*operands):
+        node = _node(_EinsumBackward, *[_edge(o) for o in operands])
+        node.ops, node.subs, node.rhs = arrays, subs, rhs
+        node.shapes = [a.shape for a in arrays]
+        node._saved_versions = tuple((o, o._vc[0]) for o in operands)
+    return _finish(res, node)
+
+
+def tensordot(a, b, dims=2, out=None):
+    """Contract dims of a with dims of b, as torch.tensordot."""
+    na, nb = a._data.ndim, b._data.ndim
+    if isinstance(dims, int):
+        da, db = list(range(na - dims, na)), list(range(dims))
+    elif isinstance(dims, Tensor):
+        d = dims.tolist()
+        da, db = ([int(x) for x in d[0]], [int(x) for x in d[1]]) if isinstance(d[0], list) else \
+            (list(range(na - int(d[0]), na)), list(range(int(d[0]))))
+    else:
+        da, db = dims
+        da = [da] if isinstance(da, int) else list(da)
+        db = [db] if isinstance(db, int) else list(db)
+    da = [d % na for d in da]
+    db = [d % nb for d in db]
+    sa = [_LETTERS[i] for i in range(na)]
+    sb = [_LETTERS[na + i] for i in range(nb)]
+    for i, j in zip(da, db):
+        sb[j] = sa[i]
+    outs = "".join(c for i, c in enumerate(sa) if i not in da) + "".join(c for j, c in enumerate(sb) if j not in db)
+    res = einsum(f"{''.join(sa)},{''.join(sb)}->{outs}", a, b)
+    if out is not None:
+        return _write_out(out, res._data, "tensordot", a, b)
+    return res
+
+
+def kron(input, other, *, out=None):
+    """Kronecker product."""
+    a, b = input._data, other._data
+    nd = max(a.ndim, b.ndim)
+    a_ = a.reshape((1,) * (nd - a.ndim) + a.shape)
+    b_ = b.reshape((1,) * (nd - b.ndim) + b.shape)
+    sa = _LETTERS[:nd]
+    sb = _LETTERS[nd:2 * nd]
+    ta = _wrap(a_) if not input._requires_grad else _reshape_tensor(input, a_.shape)
+    tb = _wrap(b_) if not other._requires_grad else _reshape_tensor(other, b_.shape)
+    inter = "".join(x + y for x, y in zip(sa, sb))
+    res = einsum(f"{sa},{sb}->{inter}", ta, tb)
+    shape = tuple(x * y for x, y in zip(a_.shape, b_.shape))
+    res_t = _reshape_tensor(res, shape)
+    if out is not None:
+        return _write_out(out, res_t._data, "kron", input, other)
+    return res_t
+
+
+def _reshape_tensor(t, shape):
+    out = t._data.reshape(shape)
+    node = None
+    if _needs(t):
+        node = _node(ViewBackward0, edge(t))
+        node.shape = t._data.shape
+    return _finish(out, node)
+
+
+# ---- Tensor methods -------------------------------------------------------------------------
+def _register():
+    T = Tensor
+
+    def matmul_op(self, other):
+        # torch: a NumPy array operand is converted, anything else is unsupported
+        if isinstance(other, Tensor):
+            return matmul(self, other)
+        if isinstance(other, np.ndarray):
+            return matmul(self, _wrap(other))
+        return NotImplemented
+
+    def rmatmul(self, other):
+        if isinstance(other, Tensor):
+            return matmul(other, self)
+        return NotImplemented
+
+    def method(fn):
+        def m(self, *args, **kwargs):
+            return fn(self, *args, **kwargs)
+        m.__name__ = fn.__name__
+        m.__doc__ = fn.__doc__
+        return m
+
+    T.__matmul__ = matmul_op
+    T.__rmatmul__ = rmatmul
+    for name in ("matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "kron"):
+        setattr(T, name, globals()[name])
+    for name in ("addmm", "addmv", "baddbmm", "addbmm"):
+        setattr(T, name, method(globals()[name]))
+
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        return _inplace(self, addmm(self, mat1, mat2, beta=beta, alpha=alpha))
+
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return _inplace(self, baddbmm(self, batch1, batch2, beta=beta, alpha=alpha))
+
+    T.addmm_ = addmm_
+    T.baddbmm_ = baddbmm_
+
+
+def _inplace(self, res):
+    if res.grad_fn is not None:
+        raise RuntimeError("in-place addmm_/baddbmm_ on a tensor that requires grad is not supported by ember; "
+                           "use the out-of-place form (x = x.addmm(...))")
+    self._data[...] = res._data
+    self._vc[0] += 1
+    return self
+
+
+_register()

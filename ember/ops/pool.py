@@ -1,2 +1,761 @@
-"""Placeholder: filled in by its own work item."""
-__all__ = []
+"""Pooling: max/avg pooling (1-d, 2-d), adaptive pooling and max unpooling.
+
+Every window position is a strided view of the (padded) input, one view per kernel offset:
+max pooling is a running maximum over those kh*kw views (a two-level tree for the common
+2x2 kernel) that also records which offset won, as a small uint8 array; backward writes
+``where(winner == t, grad, 0)`` into each offset's view (plain stores when the windows tile
+the input, adds when they overlap).  No ``np.add.at``, no (N, C, OH, OW, kh*kw) copy.
+"""
+import numpy as np
+
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from .._tensor import Tensor, _wrap
+from .conv import SqueezeBackward1
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"]
+__functional__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+                  "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "max_unpool1d",
+                  "max_unpool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+                  "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices"]
+
+
+# ---- argument handling -----------------------------------------------------------------------
+def _pair(v, name, op):
+    if type(v) is int:
+        return v, v
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return int(v[0]), int(v[0])
+        if len(v) == 2:
+            return int(v[0]), int(v[1])
+    elif isinstance(v, np.integer):
+        return int(v), int(v)
+    raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of two ints")
+
+
+def _single(v, name, op):
+    if type(v) is int:
+        return v
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        return int(v[0])
+    if isinstance(v, np.integer):
+        return int(v)
+    raise RuntimeError(f"{op}: {name} must be a single int, or a tuple of one int")
+
+
+def _out_size(size, k, s, p, d, ceil_mode):
+    # torch's pooling_output_shape
+    num = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = num // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _check_input(x, op, nd=2):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
+    a = x._data
+    if a.ndim not in (nd + 1, nd + 2) or 0 in a.shape[-nd - 1:]:
+        what = "2D or 3D" if nd == 1 else "3D or 4D"
+        raise RuntimeError(f"{op}: non-empty {what} (batch mode) tensor expected for input, "
+                           f"but got input of size {list(a.shape)}")
+    return a
+
+
+def _geometry(op, a, kernel_size, stride, padding, dilation, ceil_mode, max_pool):
+    kh, kw = _pair(kernel_size, "kernel_size", op)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        sh, sw = kh, kw
+    else:
+        sh, sw = _pair(stride, "stride", op)
+    ph, pw = _pair(padding, "padding", op)
+    dh, dw = _pair(dilation, "dilation", op) if max_pool else (1, 1)
+    if kh <= 0 or kw <= 0:
+        if sh == 0 or sw == 0:
+            raise RuntimeError("stride should not be zero")
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kh} kW: {kw}")
+    if sh <= 0 or sw <= 0:
+        raise RuntimeError("stride should not be zero" if sh == 0 or sw == 0
+                           else f"stride should be greater than zero, but got dH: {sh} dW: {sw}")
+    if dh <= 0 or dw <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {dh} dilationW: {dw}")
+    if ph < 0 or pw < 0 or ph > ((kh - 1) * dh + 1) // 2 or pw > ((kw - 1) * dw + 1) // 2:
+        bad, k, d = (ph, kh, dh) if ph < 0 or ph > ((kh - 1) * dh + 1) // 2 else (pw, kw, dw)
+        if max_pool:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={bad}, "
+                               f"kernel_size={k} and dilation={d}")
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={bad}, "
+                           f"kernel_size={k} and dilation=1")
+    H, W = a.shape[-2], a.shape[-1]
+    OH = _out_size(H, kh, sh, ph, dh, ceil_mode)
+    OW = _out_size(W, kw, sw, pw, dw, ceil_mode)
+    if OH < 1 or OW < 1:
+        C = a.shape[-3]
+        raise RuntimeError(f"Given input size: ({C}x{H}x{W}). Calculated output size: ({C}x{OH}x{OW}). "
+                           "Output size is too small")
+    return kh, kw, sh, sw, ph, pw, dh, dw, OH, OW
+
+
+class _PoolGeom:
+    """Where each kernel offset's strided view sits in the padded input."""
+
+    __slots__ = ("H", "W", "kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw", "OH", "OW",
+                 "Hp", "Wp", "padded", "tiles", "disjoint")
+
+    def __init__(self, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW):
+        self.H, self.W, self.kh, self.kw, self.sh, self.sw = H, W, kh, kw, sh, sw
+        self.ph, self.pw, self.dh, self.dw, self.OH, self.OW = ph, pw, dh, dw, OH, OW
+        # rows/cols the windows reach, counted from the top/left padding
+        need_h = (OH - 1) * sh + dh * (kh - 1) + 1
+        need_w = (OW - 1) * sw + dw * (kw - 1) + 1
+        self.Hp = max(need_h, H + ph)
+        self.Wp = max(need_w, W + pw)
+        self.padded = ph > 0 or pw > 0 or need_h > H or need_w > W
+        # windows never overlap: backward stores instead of adding
+        self.disjoint = (kh - 1) * dh < sh and (kw - 1) * dw < sw
+        # ... and cover every input element exactly once: no zero fill either
+        self.tiles = (self.disjoint and not self.padded and dh * (kh - 1) + 1 == sh
+                      and dw * (kw - 1) + 1 == sw and OH * sh == H and OW * sw == W and dh == 1 and dw == 1)
+
+    def view(self, a, i, j):
+        r = i * self.dh
+        c = j * self.dw
+        return a[..., r:r + self.sh * (self.OH - 1) + 1:self.sh, c:c + self.sw * (self.OW - 1) + 1:self.sw]
+
+    def pad(self, a, fill):
+        if not self.padded:
+            return a
+        out = np.full(a.shape[:-2] + (self.Hp, self.Wp), fill, a.dtype)
+        out[..., self.ph:self.ph + self.H, self.pw:self.pw + self.W] = a
+        return out
+
+    def crop(self, a):
+        if not self.padded:
+            return a
+        return a[..., self.ph:self.ph + self.H, self.pw:self.pw + self.W]
+
+
+def _lowest(dtype):
+    if dtype.kind == "f":
+        return -np.inf
+    if dtype.kind == "b":
+        return False
+    return np.iinfo(dtype).min
+
+
+# ---- max pooling ------------------------------------------------------------------------------
+def _tree2x2(a, b, c, d, need_idx):
+    """Max of four same-shaped views (the offsets of a 2x2 window in row-major order) and,
+    when asked, the winning offset; ties go to the first offset, as in torch."""
+    m1 = np.maximum(a, b)
+    m2 = np.maximum(c, d)
+    out = np.maximum(m1, m2)
+    if not need_idx:
+        return out, None
+    i1 = np.greater(b, a).view(np.uint8)
+    i2 = np.greater(d, c).view(np.uint8)
+    i2 += 2
+    return out, np.where(np.greater(m2, m1), i2, i1)
+
+
+def _max_forward(xp, g, need_idx=True):
+    """(max over each window, uint8/int32 winner offset or None)."""
+    kk = g.kh * g.kw
+    if g.kh == 2 and g.kw == 2:
+        return _tree2x2(g.view(xp, 0, 0), g.view(xp, 0, 1), g.view(xp, 1, 0), g.view(xp, 1, 1), need_idx)
+    out = g.view(xp, 0, 0).copy()
+    idx = np.zeros(out.shape, np.uint8 if kk <= 256 else np.int32) if need_idx else None
+    isfloat = xp.dtype.kind == "f"
+    t = 0
+    for i in range(g.kh):
+        for j in range(g.kw):
+            if t:
+                v = g.view(xp, i, j)
+                m = np.greater(v, out)
+                if isfloat:
+                    m |= np.isnan(v)  # torch: a NaN always takes over (and propagates)
+                np.copyto(out, v, where=m)
+                if need_idx:
+                    np.copyto(idx, t, where=m)
+            t += 1
+    return out, idx
+
+
+def _exact_nan_winners(xp, g, idx):
+    """torch's rule where NaNs occur: the last NaN of a window wins."""
+    t = 0
+    for i in range(g.kh):
+        for j in range(g.kw):
+            np.copyto(idx, t, where=np.isnan(g.view(xp, i, j)))
+            t += 1
+
+
+def _max_backward(grad, idx, g, shape, dtype):
+    if g.tiles:
+        gx = np.empty(shape, dtype)
+    else:
+        gx = np.zeros(shape[:-2] + (g.Hp, g.Wp), dtype)
+    t = 0
+    for i in range(g.kh):
+        for j in range(g.kw):
+            v = g.view(gx, i, j)
+            if g.disjoint:
+                np.multiply(idx == t, grad, out=v)
+            else:
+                v += np.where(idx == t, grad, 0).astype(dtype, copy=False)
+            t += 1
+    return g.crop(gx)
+
+
+def _flat_indices(idx, g):
+    """torch's indices: the flat h * W + w position in the (unpadded) input."""
+    kw = g.kw
+    i = idx // kw if kw > 1 else idx
+    j = idx % kw if kw > 1 else 0
+    rows = np.arange(g.OH, dtype=np.int64)[:, None] * g.sh - g.ph + i.astype(np.int64) * g.dh
+    cols = np.arange(g.OW, dtype=np.int64) * g.sw - g.pw + np.asarray(j, dtype=np.int64) * g.dw
+    return rows * g.W + cols
+
+
+class MaxPool2DWithIndicesBackward0(Node):
+    """Gradient of max_pool2d: the output gradient goes to each window's winner."""
+
+    __slots__ = ("idx", "geom", "shape", "squeeze")
+    _saved_fields = ("idx",)
+
+    def apply(self, grad):
+        idx = self.idx
+        if self.geom is None:
+            # 2x2 windows tiling the input: four strided stores, every element written once
+            gx = np.empty(self.shape, grad.dtype)
+            np.multiply(idx == 0, grad, out=gx[:, :, 0::2, 0::2])
+            np.multiply(idx == 1, grad, out=gx[:, :, 0::2, 1::2])
+            np.multiply(idx == 2, grad, out=gx[:, :, 1::2, 0::2])
+            np.multiply(idx == 3, grad, out=gx[:, :, 1::2, 1::2])
+            return (gx,)
+        # 1-d pooling: the SqueezeBackward1 above already restored the unit H axis
+        gx = _max_backward(grad, self.idx, self.geom, self.shape, grad.dtype)
+        if self.squeeze:
+            gx = gx[..., 0, :]
+        return (gx,)
+
+
+_OUT_ONLY = None
+
+
+def _saved_marker():
+    # nodes whose saved arrays don't alias the input still need a non-empty version list, so
+    # the engine refuses a second backward after the arrays were freed
+    global _OUT_ONLY
+    if _OUT_ONLY is None:
+        _OUT_ONLY = ((_wrap(np.zeros(0)), 0),)
+    return _OUT_ONLY
+
+
+def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    a = _check_input(input, op, nd)
+    if nd == 1:
+        a = a[..., None, :]
+        kernel_size = (1, _single(kernel_size, "kernel_size", op))
+        stride = None if stride is None or stride == () else (1, _single(stride, "stride", op))
+        padding = (0, _single(padding, "padding", op))
+        dilation = (1, _single(dilation, "dilation", op))
+    kh, kw, sh, sw, ph, pw, dh, dw, OH, OW = _geometry(op, a, kernel_size, stride, padding, dilation,
+                                                        ceil_mode, True)
+    g = _PoolGeom(a.shape[-2], a.shape[-1], kh, kw, sh, sw, ph, pw, dh, dw, OH, OW)
+    xp = g.pad(a, _lowest(a.dtype))
+    need = state.enabled and input._requires_grad
+    out, idx = _max_forward(xp, g, need or return_indices)
+    indices = None
+    if return_indices:
+        if a.dtype.kind == "f" and g.kh * g.kw == 4 and np.isnan(out).any():
+            _exact_nan_winners(xp, g, idx)
+        indices = _flat_indices(idx, g)
+    if nd == 1:
+        out = out[..., 0, :]
+        if indices is not None:
+            indices = indices[..., 0, :]
+    node = None
+    if need:
+        node = MaxPool2DWithIndicesBackward0.__new__(MaxPool2DWithIndicesBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = _saved_marker()
+        node.idx = idx
+        node.geom = g
+        node.shape = a.shape
+        node.squeeze = nd == 1
+        if nd == 1:
+            sq = SqueezeBackward1.__new__(SqueezeBackward1)
+            sq.next_functions = ((node, 0),)
+            sq._saved_versions = ()
+            sq.dim = -2
+            node = sq
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    if return_indices:
+        return t, _wrap(indices)
+    return t
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-d max pooling over (N, C, H, W) or (C, H, W) input, as torch.nn.functional.max_pool2d."""
+    # the tutorial's case (2x2 windows tiling an even-sized input) skips the general machinery
+    if ((kernel_size == 2 or kernel_size == (2, 2)) and (stride is None or stride == 2 or stride == (2, 2))
+            and padding == 0 and dilation == 1 and not return_indices and type(input) is Tensor):
+        a = input._data
+        if a.ndim == 4 and a.shape[2] and a.shape[3] and not (a.shape[2] & 1 or a.shape[3] & 1):
+            need = state.enabled and input._requires_grad
+            out, idx = _tree2x2(a[:, :, 0::2, 0::2], a[:, :, 0::2, 1::2], a[:, :, 1::2, 0::2],
+                                a[:, :, 1::2, 1::2], need)
+            t = _wrap(out)
+            if need:
+                node = MaxPool2DWithIndicesBackward0.__new__(MaxPool2DWithIndicesBackward0)
+                node.next_functions = (edge(input),)
+                node._saved_versions = _saved_marker()
+                node.idx = idx
+                node.geom = None   # 2x2 tiles: see apply
+                node.shape = a.shape
+                node.squeeze = False
+                t._requires_grad = True
+                t.grad_fn = node
+            return t
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-d max pooling over (N, C, L) or (C, L) input, as torch.nn.functional.max_pool1d."""
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """max_pool2d returning (output, indices)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    """max_pool1d returning (output, indices)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+# ---- average pooling --------------------------------------------------------------------------
+def _avg_divisor(g, count_include_pad, divisor_override, dtype):
+    """The (OH, OW) divisor of each window, as torch's avg_pool2d computes it."""
+    if divisor_override is not None:
+        return None
+    hs = np.arange(g.OH) * g.sh - g.ph
+    ws = np.arange(g.OW) * g.sw - g.pw
+    he = np.minimum(hs + g.kh, g.H + g.ph)
+    we = np.minimum(ws + g.kw, g.W + g.pw)
+    if count_include_pad:
+        dh_, dw_ = he - hs, we - ws
+    else:
+        dh_ = np.minimum(he, g.H) - np.maximum(hs, 0)
+        dw_ = np.minimum(we, g.W) - np.maximum(ws, 0)
+    return (dh_[:, None] * dw_[None, :]).astype(dtype)
+
+
+class AvgPool2DBackward0(Node):
+    """Gradient of avg_pool2d: each window's share of the output gradient."""
+
+    __slots__ = ("geom", "shape", "div", "scale", "squeeze")
+
+    def apply(self, grad):
+        g = self.geom
+        gs = grad * self.scale if self.div is None else grad / self.div
+        if gs.dtype != grad.dtype:
+            gs = gs.astype(grad.dtype)
+        if g.tiles:
+            # every input element lies in exactly one window: one broadcast copy
+            lead = gs.shape[:-2]
+            gx = np.broadcast_to(gs[..., :, None, :, None], lead + (g.OH, g.kh, g.OW, g.kw))
+            gx = gx.reshape(lead + (g.H, g.W))
+        else:
+            gx = np.zeros(grad.shape[:-2] + (g.Hp, g.Wp), grad.dtype)
+            for i in range(g.kh):
+                for j in range(g.kw):
+                    v = g.view(gx, i, j)
+                    v += gs
+            gx = g.crop(gx)
+        if self.squeeze:
+            gx = gx[..., 0, :]
+        return (gx,)
+
+
+def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    a = _check_input(input, op, nd)
+    if nd == 1:
+        a = a[..., None, :]
+        kernel_size = (1, _single(kernel_size, "kernel_size", op))
+        stride = None if stride is None or stride == () else (1, _single(stride, "stride", op))
+        padding = (0, _single(padding, "padding", op))
+    kh, kw, sh, sw, ph, pw, _, _, OH, OW = _geometry(op, a, kernel_size, stride, padding, 1, ceil_mode, False)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    g = _PoolGeom(a.shape[-2], a.shape[-1], kh, kw, sh, sw, ph, pw, 1, 1, OH, OW)
+    fdt = a.dtype if a.dtype.kind == "f" else np.float64
+    xp = g.pad(a, 0)
+    st = xp.strides
+    # all windows as one strided view, summed over the two kernel axes in a single call
+    win = np.ndarray(xp.shape[:-2] + (OH, OW, kh, kw), xp.dtype, xp,
+                     0, st[:-2] + (st[-2] * sh, st[-1] * sw, st[-2], st[-1])) \
+        if xp.flags.c_contiguous else None
+    if win is None:
+        total = sum(g.view(xp, i, j) for i in range(kh) for j in range(kw))
+    else:
+        total = win.sum(axis=(-2, -1), dtype=xp.dtype if a.dtype.kind == "f" else np.int64)
+    div = _avg_divisor(g, count_include_pad, divisor_override, fdt)
+    if a.dtype.kind == "f":
+        if div is None:
+            out = total / np.asarray(divisor_override, dtype=a.dtype)
+        else:
+            out = total / div
+        out = out.astype(a.dtype, copy=False)
+    else:
+        # integer inputs: torch divides and truncates toward zero
+        d = divisor_override if div is None else div
+        out = np.trunc(total / d).astype(a.dtype)
+    if nd == 1:
+        out = out[..., 0, :]
+    node = None
+    if state.enabled and input._requires_grad:
+        node = AvgPool2DBackward0.__new__(AvgPool2DBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.geom = g
+        node.shape = a.shape
+        node.div = div
+        node.scale = None if div is not None else np.asarray(1.0 / divisor_override, dtype=a.dtype)
+        node.squeeze = nd == 1
+        if nd == 1:
+            sq = SqueezeBackward1.__new__(SqueezeBackward1)
+            sq.next_functions = ((node, 0),)
+            sq._saved_versions = ()
+            sq.dim = -2
+            node = sq
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """2-d average pooling, as torch.nn.functional.avg_pool2d."""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-d average pooling, as torch.nn.functional.avg_pool1d."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+# ---- adaptive pooling -------------------------------------------------------------------------
+def _adaptive_size(output_size, in_size, nd, op):
+    if nd == 1:
+        o = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
+        return (int(o),)
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 2:
+            raise RuntimeError(f"{op}: output_size must be 2")
+        return tuple(in_size[i] if o is None else int(o) for i, o in enumerate(output_size))
+    return int(output_size), int(output_size)
+
+
+def _bins(n_in, n_out):
+    i = np.arange(n_out)
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)   # ceil
+    return start, end
+
+
+def _avg_matrix(n_in, n_out, dtype):
+    """The (n_out, n_in) matrix averaging each adaptive bin."""
+    start, end = _bins(n_in, n_out)
+    cols = np.arange(n_in)
+    m = (cols >= start[:, None]) & (cols < end[:, None])
+    return (m / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveAvgPool2DBackward0(Node):
+    """Gradient of adaptive_avg_pool2d: the transposed averaging matrices."""
+
+    __slots__ = ("ah", "aw", "squeeze")
+
+    def apply(self, grad):
+        gx = np.matmul(np.matmul(self.ah.T, grad), self.aw)
+        if self.squeeze:
+            gx = gx[..., 0, :]
+        return (gx,)
+
+
+class MeanBackward1(Node):
+    """Gradient of a mean over the last two dims (adaptive_avg_pool2d to 1x1)."""
+
+    __slots__ = ("shape",)
+
+    def apply(self, grad):
+        n = self.shape[-1] * self.shape[-2]
+        return (np.broadcast_to(grad / np.asarray(n, dtype=grad.dtype), self.shape),)
+
+
+def _adaptive_avg(op, nd, input, output_size):
+    a = _check_input(input, op, nd)
+    if nd == 1:
+        a = a[..., None, :]
+    H, W = a.shape[-2], a.shape[-1]
+    if nd == 1:
+        OH, OW = 1, _adaptive_size(output_size, (W,), 1, op)[0]
+    else:
+        OH, OW = _adaptive_size(output_size, (H, W), 2, op)
+    if OH < 0 or OW < 0:
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but got "
+                           f"{[OH, OW] if nd == 2 else [OW]}")
+    dt = a.dtype if a.dtype.kind == "f" else np.float64
+    node = None
+    need = state.enabled and input._requires_grad
+    if nd == 2 and OH == 1 and OW == 1:
+        out = a.mean(axis=(-2, -1), keepdims=True, dtype=dt).astype(a.dtype, copy=False)
+        if need:
+            node = MeanBackward1.__new__(MeanBackward1)
+            node.next_functions = (edge(input),)
+            node._saved_versions = ()
+            node.shape = a.shape
+    else:
+        ah = _avg_matrix(H, OH, dt)
+        aw = _avg_matrix(W, OW, dt)
+        if H % max(OH, 1) == 0 and W % max(OW, 1) == 0 and OH and OW:
+            kh, kw = H // OH, W // OW
+            out = a.reshape(a.shape[:-2] + (OH, kh, OW, kw)).mean(axis=(-3, -1), dtype=dt)
+        else:
+            out = np.matmul(np.matmul(ah, a.astype(dt, copy=False)), aw.T)
+        out = out.astype(a.dtype, copy=False)
+        if need:
+            node = AdaptiveAvgPool2DBackward0.__new__(AdaptiveAvgPool2DBackward0)
+            node.next_functions = (edge(input),)
+            node._saved_versions = ()
+            node.ah, node.aw = ah, aw
+            node.squeeze = nd == 1
+    if nd == 1:
+        out = out[..., 0, :]
+    if node is not None and nd == 1:
+        sq = SqueezeBackward1.__new__(SqueezeBackward1)
+        sq.next_functions = ((node, 0),)
+        sq._saved_versions = ()
+        sq.dim = -2
+        node = sq
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """2-d adaptive average pooling to output_size, as torch.nn.functional.adaptive_avg_pool2d."""
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """1-d adaptive average pooling, as torch.nn.functional.adaptive_avg_pool1d."""
+    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+
+
+class AdaptiveMaxPool2DBackward0(Node):
+    """Gradient of adaptive_max_pool2d: scatter to the recorded flat indices."""
+
+    __slots__ = ("indices", "shape", "squeeze")
+    _saved_fields = ("indices",)
+
+    def apply(self, grad):
+        return (_scatter_flat(grad, self.indices, self.shape, self.squeeze),)
+
+
+def _scatter_flat(grad, indices, shape, squeeze):
+    """Sum grad into a zero array of shape at the flat per-plane indices (bins may overlap)."""
+    H, W = shape[-2], shape[-1]
+    planes = int(np.prod(shape[:-2], dtype=np.int64))
+    ind = indices.reshape(planes, -1) + (np.arange(planes, dtype=np.int64) * (H * W))[:, None]
+    gx = np.bincount(ind.ravel(), weights=grad.reshape(-1), minlength=planes * H * W)
+    gx = gx.astype(grad.dtype, copy=False).reshape(shape)
+    if squeeze:
+        gx = gx[..., 0, :]
+    return gx
+
+
+def _adaptive_max(op, nd, input, output_size, return_indices):
+    a = _check_input(input, op, nd)
+    if nd == 1:
+        a = a[..., None, :]
+    H, W = a.shape[-2], a.shape[-1]
+    if nd == 1:
+        OH, OW = 1, _adaptive_size(output_size, (W,), 1, op)[0]
+    else:
+        OH, OW = _adaptive_size(output_size, (H, W), 2, op)
+    if OH <= 0 or OW <= 0:
+        raise RuntimeError(f"{op}: elements of output_size must be greater than 0 but got "
+                           f"{[OH, OW] if nd == 2 else [OW]}")
+    hs, he = _bins(H, OH)
+    ws, we = _bins(W, OW)
+    lead = a.shape[:-2]
+    isfloat = a.dtype.kind == "f"
+    # columns first (value and column of the max per row and column bin), then rows
+    colmax = np.empty(lead + (H, OW), a.dtype)
+    colarg = np.empty(lead + (H, OW), np.int64)
+    for j in range(OW):
+        seg = a[..., ws[j]:we[j]]
+        k = _nan_first_argmax(seg, isfloat)
+        colarg[..., j] = k + ws[j]
+        colmax[..., j] = np.take_along_axis(seg, k[..., None], -1)[..., 0]
+    out = np.empty(lead + (OH, OW), a.dtype)
+    ind = np.empty(lead + (OH, OW), np.int64)
+    for i in range(OH):
+        seg = colmax[..., hs[i]:he[i], :]
+        k = _nan_first_argmax(seg.swapaxes(-1, -2), isfloat)   # (..., OW)
+        out[..., i, :] = np.take_along_axis(seg, k[..., None, :], -2)[..., 0, :]
+        rows = k + hs[i]
+        ind[..., i, :] = rows * W + np.take_along_axis(colarg, rows[..., None, :], -2)[..., 0, :]
+    if nd == 1:
+        out = out[..., 0, :]
+        ind_ret = ind[..., 0, :]
+    else:
+        ind_ret = ind
+    node = None
+    if state.enabled and input._requires_grad:
+        node = AdaptiveMaxPool2DBackward0.__new__(AdaptiveMaxPool2DBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = _saved_marker()
+        node.indices = ind
+        node.shape = a.shape
+        node.squeeze = nd == 1
+        if nd == 1:
+            sq = SqueezeBackward1.__new__(SqueezeBackward1)
+            sq.next_functions = ((node, 0),)
+            sq._saved_versions = ()
+            sq.dim = -2
+            node = sq
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    if return_indices:
+        return t, _wrap(ind_ret)
+    return t
+
+
+def _nan_first_argmax(seg, isfloat):
+    """argmax over the last axis; torch's rule for NaN (the last NaN wins) when NaNs occur."""
+    k = seg.argmax(axis=-1)
+    if isfloat:
+        nan = np.isnan(seg)
+        if nan.any():
+            last = seg.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
+            k = np.where(nan.any(axis=-1), last, k)
+    return k
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """2-d adaptive max pooling, as torch.nn.functional.adaptive_max_pool2d."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """1-d adaptive max pooling, as torch.nn.functional.adaptive_max_pool1d."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    """adaptive_max_pool2d returning (output, indices)."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    """adaptive_max_pool1d returning (output, indices)."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+# ---- max unpooling ------------------------------------------------------------------------------
+class MaxUnpool2DBackward0(Node):
+    """Gradient of max_unpool2d: gather at the indices."""
+
+    __slots__ = ("indices", "squeeze")
+    _saved_fields = ("indices",)
+
+    def apply(self, grad):
+        if self.squeeze:
+            grad = grad[..., None, :]
+        ind = self.indices
+        lead = grad.shape[:-2]
+        flat = grad.reshape(lead + (-1,))
+        g = np.take_along_axis(flat, ind.reshape(lead + (-1,)), -1).reshape(ind.shape)
+        if self.squeeze:
+            g = g[..., 0, :]
+        return (g,)
+
+
+def _max_unpool(op, nd, input, indices, kernel_size, stride, padding, output_size):
+    a = _check_input(input, op, nd)
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"{op}(): argument 'indices' must be Tensor, not {type(indices).__name__}")
+    ind = indices._data
+    if ind.shape != a.shape:
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(a.shape)}) "
+                           f"but got indices tensor with shape: {list(ind.shape)}")
+    if ind.dtype.kind not in "iu":
+        raise RuntimeError(f"elements in indices should be type int64 but got: {ind.dtype}")
+    if nd == 1:
+        a = a[..., None, :]
+        ind = ind[..., None, :]
+        kh, kw = 1, _single(kernel_size, "kernel_size", op)
+        sh, sw = 1, _single(kw if stride is None else stride, "stride", op)
+        ph, pw = 0, _single(padding, "padding", op)
+    else:
+        kh, kw = _pair(kernel_size, "kernel_size", op)
+        sh, sw = (kh, kw) if stride is None else _pair(stride, "stride", op)
+        ph, pw = _pair(padding, "padding", op)
+    H, W = a.shape[-2], a.shape[-1]
+    if output_size is None:
+        OH = (H - 1) * sh - 2 * ph + kh
+        OW = (W - 1) * sw - 2 * pw + kw
+    else:
+        size = tuple(output_size)[-nd:]
+        OH, OW = (1, size[0]) if nd == 1 else size
+    lead = a.shape[:-2]
+    flat = ind.reshape(lead + (-1,)).astype(np.int64, copy=False)
+    if flat.size and (flat.min() < 0 or flat.max() >= OH * OW):
+        bad = int(flat.max() if flat.max() >= OH * OW else flat.min())
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {OH}x{OW}")
+    out = np.zeros(lead + (OH * OW,), a.dtype)
+    np.put_along_axis(out, flat, a.reshape(lead + (-1,)), -1)
+    out = out.reshape(lead + (OH, OW))
+    if nd == 1:
+        out = out[..., 0, :]
+    node = None
+    if state.enabled and input._requires_grad:
+        node = MaxUnpool2DBackward0.__new__(MaxUnpool2DBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = _saved_marker()
+        node.indices = ind
+        node.squeeze = nd == 1
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool2d: put values back at their indices, zeros elsewhere."""
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool1d."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)

@@ -1,0 +1,262 @@
+"""Convolutions: values and gradients against torch and float64 central differences, the graph
+torch records, the blocked large-batch path, and torch's error messages."""
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember.ops import conv as C
+from tests.conftest import numeric_grad
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(params=["plain", "split"])
+def mode(request, monkeypatch):
+    """Run a test through both im2col layouts: the plain (c, i, j) rows and the split mode
+    that ember picks for few output channels (kernel columns moved into the weight rows)."""
+    monkeypatch.setattr(C, "_SPLIT_MAX_OUT", 0 if request.param == "plain" else 1 << 30)
+    return request.param
+
+
+def _run(lib, fn, arrays, flags, kwargs, grad_out):
+    ts = [None if a is None else lib.tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]
+    out = fn(lib)(*ts, **kwargs)
+    out.backward(lib.tensor(grad_out))
+    return out, ts
+
+
+def compare(torch, name, x_shape, w_shape, bias=True, dtype=np.float64, flags=(True, True, True), **kw):
+    """Forward and all gradients of ember's op against torch's for one configuration."""
+    x = RNG.standard_normal(x_shape).astype(dtype)
+    w = RNG.standard_normal(w_shape).astype(dtype)
+    b = RNG.standard_normal(w_shape[1] * kw.get("groups", 1) if "transpose" in name else w_shape[0]).astype(dtype) \
+        if bias else None
+
+    def fn(lib):
+        return getattr(lib.nn.functional, name)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: 'same' padding with an even kernel
+        to = fn(torch)(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b), **kw)
+    g = RNG.standard_normal(tuple(to.shape)).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        to, tt = _run(torch, fn, [x, w, b], flags, kw, g)
+    eo, et = _run(ember, fn, [x, w, b], flags, kw, g)
+    tol = dict(rtol=1e-9, atol=1e-9) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-4)
+    assert tuple(eo.shape) == tuple(to.shape)
+    assert eo.dtype.name == str(to.dtype).split(".")[-1]
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), **tol)
+    assert eo.grad_fn.name() == to.grad_fn.name()
+    for e, t in zip(et, tt):
+        if t is not None and t.requires_grad:
+            assert e.grad.dtype == e.dtype
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **tol)
+        elif e is not None:
+            assert e.grad is None
+
+
+CONV2D_CASES = [
+    # x shape, w shape, kwargs
+    ((2, 3, 9, 8), (4, 3, 3, 3), {}),
+    ((2, 3, 9, 8), (4, 3, 3, 3), dict(stride=2, padding=1)),
+    ((2, 3, 9, 8), (4, 3, 3, 2), dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1))),
+    ((1, 4, 7, 7), (6, 2, 3, 3), dict(groups=2, padding=1)),
+    ((2, 4, 7, 6), (4, 1, 2, 3), dict(groups=4, stride=(2, 1), dilation=2)),
+    ((2, 2, 6, 6), (3, 2, 1, 1), {}),
+    ((2, 3, 8, 8), (2, 3, 4, 4), dict(padding="same")),
+    ((2, 3, 8, 9), (2, 3, 3, 4), dict(padding="same", dilation=(1, 2))),
+    ((2, 3, 8, 8), (2, 3, 3, 3), dict(padding="valid", stride=3)),
+    ((3, 7, 7), (2, 3, 3, 3), dict(padding=1)),   # unbatched
+]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kw", CONV2D_CASES)
+def test_conv2d_matches_torch(oracle, mode, x_shape, w_shape, kw):
+    compare(oracle, "conv2d", x_shape, w_shape, **kw)
+
+
+@pytest.mark.parametrize("flags", [(False, True, True), (True, False, False), (True, True, False)])
+def test_conv2d_partial_requires_grad(oracle, mode, flags):
+    compare(oracle, "conv2d", (2, 3, 8, 8), (4, 3, 3, 3), flags=flags, padding=1)
+
+
+def test_conv2d_float32_lenet_shapes(oracle, mode):
+    compare(oracle, "conv2d", (4, 3, 32, 32), (6, 3, 5, 5), dtype=np.float32, flags=(False, True, True))
+    compare(oracle, "conv2d", (4, 6, 14, 14), (16, 6, 5, 5), dtype=np.float32)
+
+
+@pytest.mark.parametrize("kw", [{}, dict(stride=2, padding=1), dict(groups=2, dilation=2, padding=2)])
+def test_conv2d_blocked_path(oracle, mode, monkeypatch, kw):
+    # a tiny block size forces the large-batch path: blocks of images, cols recomputed in backward
+    monkeypatch.setattr(C, "_BLOCK", 300)
+    compare(oracle, "conv2d", (7, 4, 9, 8), (6, 2 if kw.get("groups") else 4, 3, 3), **kw)
+    compare(oracle, "conv_transpose2d", (5, 4, 5, 4), (4, 3 if not kw.get("groups") else 2, 3, 3), **kw)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kw", [
+    ((2, 3, 9), (4, 3, 3), {}),
+    ((2, 4, 9), (6, 2, 3), dict(stride=2, padding=1, groups=2)),
+    ((2, 3, 9), (4, 3, 2), dict(padding="same", dilation=2)),
+    ((3, 9), (4, 3, 3), dict(padding=2)),
+])
+def test_conv1d_matches_torch(oracle, mode, x_shape, w_shape, kw):
+    compare(oracle, "conv1d", x_shape, w_shape, **kw)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kw", [
+    ((2, 3, 4, 5), (3, 2, 3, 3), {}),
+    ((2, 3, 4, 4), (3, 2, 3, 2), dict(stride=2, padding=1, output_padding=1)),
+    ((1, 4, 3, 4), (4, 3, 2, 3), dict(stride=(2, 3), groups=2, dilation=(1, 2))),
+    ((2, 2, 3, 3), (2, 2, 3, 3), dict(dilation=2, output_padding=1)),   # output_padding < dilation
+    ((3, 4, 4), (3, 2, 3, 3), dict(stride=2)),   # unbatched
+])
+def test_conv_transpose2d_matches_torch(oracle, mode, x_shape, w_shape, kw):
+    compare(oracle, "conv_transpose2d", x_shape, w_shape, **kw)
+
+
+def test_conv_transpose1d_matches_torch(oracle):
+    compare(oracle, "conv_transpose1d", (2, 3, 6), (3, 4, 3), stride=2, padding=1, output_padding=1)
+
+
+def _numeric_check(fn, x, w, b, **kw):
+    """All three gradients of sum(fn(x, w, b) * r) against central differences (float64)."""
+    r = RNG.standard_normal(fn(ember.tensor(x), ember.tensor(w), ember.tensor(b), **kw).shape)
+    tx, tw, tb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+    (fn(tx, tw, tb, **kw) * ember.tensor(r)).sum().backward()
+
+    def f(x_, w_, b_):
+        return float((fn(ember.tensor(x_), ember.tensor(w_), ember.tensor(b_), **kw).numpy() * r).sum())
+
+    grads = [numeric_grad(lambda v: f(v, w, b), x), numeric_grad(lambda v: f(x, v, b), w),
+             numeric_grad(lambda v: f(x, w, v), b)]
+    for t, g in zip((tx, tw, tb), grads):
+        np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [{}, dict(stride=2, padding=1), dict(dilation=2, groups=2, padding=1)])
+def test_conv2d_central_differences(mode, kw):
+    x = RNG.standard_normal((2, 2, 5, 5))
+    w = RNG.standard_normal((2, 1 if kw.get("groups") else 2, 3, 2))
+    b = RNG.standard_normal(2)
+    _numeric_check(C.conv2d, x, w, b, **kw)
+
+
+def test_conv_transpose2d_central_differences(mode):
+    x = RNG.standard_normal((1, 2, 3, 3))
+    w = RNG.standard_normal((2, 2, 2, 3))
+    b = RNG.standard_normal(2)
+    _numeric_check(C.conv_transpose2d, x, w, b, stride=2, padding=1, output_padding=1)
+
+
+def test_graph_structure():
+    x = ember.randn(2, 3, 8, 8, requires_grad=True)
+    w = ember.randn(4, 3, 3, 3, requires_grad=True)
+    b = ember.randn(4, requires_grad=True)
+    y = C.conv2d(x, w, b)
+    assert y.grad_fn.name() == "ConvolutionBackward0"
+    nf = y.grad_fn.next_functions
+    assert [type(n).__name__ for n, _ in nf] == ["AccumulateGrad"] * 3
+    assert nf[0][0].variable is x and nf[1][0].variable is w and nf[2][0].variable is b
+    # the first conv's input needs no gradient: its edge is empty, and no bias gives (None, 0)
+    y = C.conv2d(x.detach(), w)
+    assert y.grad_fn.next_functions[0] == (None, 0) and y.grad_fn.next_functions[2] == (None, 0)
+    # unbatched input: SqueezeBackward1 -> ConvolutionBackward0 -> UnsqueezeBackward0 -> x
+    y = C.conv2d(ember.randn(3, 8, 8, requires_grad=True), w, b)
+    assert y.grad_fn.name() == "SqueezeBackward1"
+    inner = y.grad_fn.next_functions[0][0]
+    assert inner.name() == "ConvolutionBackward0"
+    assert inner.next_functions[0][0].name() == "UnsqueezeBackward0"
+
+
+def test_no_grad_records_nothing_and_float32_stays_float32():
+    x = ember.randn(4, 3, 32, 32)
+    w = ember.randn(6, 3, 5, 5, requires_grad=True)
+    with ember.no_grad():
+        y = C.conv2d(x, w)
+    assert y.grad_fn is None and not y.requires_grad
+    y = C.conv2d(x, w, ember.randn(6))
+    assert y.dtype == ember.float32 and y.is_contiguous()
+    y.sum().backward()
+    assert w.grad.dtype == ember.float32
+
+
+def test_backward_releases_saved_arrays():
+    x = ember.randn(2, 3, 6, 6, requires_grad=True)
+    w = ember.randn(2, 3, 3, 3, requires_grad=True)
+    y = C.conv2d(x, w)
+    node = y.grad_fn
+    y.sum().backward()
+    assert node.cols is None and node.w is None
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.sum().backward()
+
+
+def test_inplace_modification_of_input_is_detected():
+    x = ember.randn(2, 3, 6, 6)
+    w = ember.randn(2, 3, 3, 3, requires_grad=True)
+    y = C.conv2d(x, w)
+    x.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: C.conv2d(ember.randn(4, 1, 32, 32), ember.randn(6, 3, 5, 5)),
+     r"Given groups=1, weight of size \[6, 3, 5, 5\], expected input\[4, 1, 32, 32\] to have 3 channels, "
+     r"but got 1 channels instead"),
+    (lambda: C.conv2d(ember.randn(32, 32), ember.randn(6, 3, 5, 5)),
+     r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input of size: \[32, 32\]"),
+    (lambda: C.conv2d(ember.randn(4, 3, 3, 3), ember.randn(6, 3, 5, 5)),
+     r"Calculated padded input size per channel: \(3 x 3\). Kernel size: \(5 x 5\). Kernel size can't be "
+     r"greater than actual input size"),
+    (lambda: C.conv2d(ember.randn(4, 3, 8, 8), ember.randn(6, 3, 5, 5), ember.randn(5)),
+     r"Given weight of size \[6, 3, 5, 5\], expected bias to be 1-dimensional with 6 elements, but got bias "
+     r"of size \[5\] instead"),
+    (lambda: C.conv2d(ember.randn(1, 3, 8, 8), ember.randn(6, 3, 3, 3).double()),
+     "expected scalar type Float but found Double"),
+    (lambda: C.conv2d(ember.randn(1, 3, 8, 8), ember.randn(6, 3, 3, 3), ember.randn(6).double()),
+     r"Input type \(float\) and bias type \(double\) should be the same"),
+    (lambda: C.conv2d(ember.randn(4, 4, 8, 8), ember.randn(6, 2, 3, 3), groups=3),
+     r"Given groups=3, weight of size \[6, 2, 3, 3\], expected input\[4, 4, 8, 8\] to have 6 channels"),
+    (lambda: C.conv2d(ember.randn(1, 3, 8, 8), ember.randn(6, 3, 3, 3), stride=0),
+     "non-positive stride is not supported"),
+    (lambda: C.conv2d(ember.randn(1, 3, 8, 8), ember.randn(6, 3, 3, 3), padding=-1),
+     "negative padding is not supported"),
+    (lambda: C.conv2d(ember.randn(1, 3, 8, 8), ember.randn(6, 3, 3, 3), stride=2, padding="same"),
+     "padding='same' is not supported for strided convolutions"),
+    (lambda: C.conv2d(ember.randn(1, 3, 8, 8), ember.randn(6, 3, 3, 3), padding="foo"),
+     "Invalid padding string: 'foo'"),
+    (lambda: C.conv_transpose2d(ember.randn(4, 4, 8, 8), ember.randn(3, 6, 5, 5)),
+     r"Given transposed=1, weight of size \[3, 6, 5, 5\], expected input\[4, 4, 8, 8\] to have 3 channels, "
+     r"but got 4 channels instead"),
+    (lambda: C.conv_transpose2d(ember.randn(1, 3, 4, 4), ember.randn(3, 6, 3, 3), stride=2, output_padding=2),
+     "output padding must be smaller than either stride or dilation"),
+])
+def test_errors_match_torch(call, message):
+    with pytest.raises(RuntimeError, match=message):
+        call()
+
+
+def test_error_texts_equal_torch(oracle):
+    F = oracle.nn.functional
+    for args in [((4, 1, 32, 32), (6, 3, 5, 5)), ((4, 3, 3, 3), (6, 3, 5, 5)), ((32, 32), (6, 3, 5, 5))]:
+        with pytest.raises(RuntimeError) as te:
+            F.conv2d(oracle.randn(*args[0]), oracle.randn(*args[1]))
+        with pytest.raises(RuntimeError) as ee:
+            C.conv2d(ember.randn(*args[0]), ember.randn(*args[1]))
+        assert str(ee.value) == str(te.value)
+
+
+def test_conv_transpose_rejects_string_padding():
+    with pytest.raises(TypeError, match="must be tuple of ints, not str"):
+        C.conv_transpose2d(ember.randn(1, 3, 4, 4), ember.randn(3, 2, 3, 3), padding="same")
+
+
+def test_exported_names():
+    import ember.nn.functional as F
+    for name in C.__functional__:
+        assert getattr(F, name) is getattr(C, name)
+    assert ember.conv2d is C.conv2d

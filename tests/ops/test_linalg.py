@@ -1,0 +1,219 @@
+"""Matrix products and linear: values and gradients against torch and central differences, the
+graph torch records (AddmmBackward0 -> TBackward0 -> AccumulateGrad for linear), and errors."""
+import numpy as np
+import pytest
+
+import ember
+from ember.ops import linalg as L
+from tests.conftest import numeric_grad
+
+RNG = np.random.default_rng(0)
+
+
+def _names(t):
+    f = t.grad_fn
+    out = [f.name()]
+    for n, _ in f.next_functions:
+        out.append(None if n is None else n.name().replace("torch::autograd::", ""))
+    return out
+
+
+def compare(torch, tfn, efn, arrays, flags=None, names=True, **kw):
+    """Values, dtypes, gradients and the top two levels of node names against torch."""
+    flags = flags or [True] * len(arrays)
+    tt = [None if a is None else torch.tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]
+    et = [None if a is None else ember.tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]
+    to, eo = tfn(*tt, **kw), efn(*et, **kw)
+    assert tuple(eo.shape) == tuple(to.shape)
+    assert eo.dtype.name == str(to.dtype).split(".")[-1]
+    tol = dict(rtol=1e-10, atol=1e-10) if arrays[0].dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), **tol)
+    if not any(flags):
+        return
+    if names:
+        assert _names(eo) == _names(to)
+    g = RNG.standard_normal(tuple(to.shape)).astype(arrays[0].dtype)
+    to.backward(torch.tensor(g))
+    eo.backward(ember.tensor(g))
+    for e, t in zip(et, tt):
+        if t is not None and t.requires_grad:
+            assert e.grad.dtype == e.dtype and tuple(e.grad.shape) == tuple(e.shape)
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **tol)
+
+
+def r(*shape):
+    return RNG.standard_normal(shape)
+
+
+MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)),
+                 ((2, 3), (5, 3, 4)), ((5, 2, 3), (5, 3, 4)), ((5, 2, 3), (3,)), ((3,), (5, 3, 4)),
+                 ((2, 5, 2, 3), (5, 3, 4)), ((2, 1, 2, 3), (1, 5, 3, 4)), ((4, 1, 2, 3), (3,))]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
+@pytest.mark.parametrize("flags", [[True, True], [False, True], [True, False]])
+def test_matmul_matches_torch(oracle, sa, sb, flags):
+    compare(oracle, oracle.matmul, L.matmul, [r(*sa), r(*sb)], flags)
+
+
+def test_matmul_operator_and_float32(oracle):
+    a, b = r(4, 5).astype(np.float32), r(5, 3).astype(np.float32)
+    compare(oracle, lambda x, y: x @ y, lambda x, y: x @ y, [a, b])
+    assert (ember.tensor(a) @ ember.tensor(b)).dtype == ember.float32
+
+
+@pytest.mark.parametrize("name,shapes,kw", [
+    ("mm", [(2, 3), (3, 4)], {}),
+    ("bmm", [(2, 2, 3), (2, 3, 4)], {}),
+    ("mv", [(2, 3), (3,)], {}),
+    ("dot", [(3,), (3,)], {}),
+    ("vdot", [(3,), (3,)], {}),
+    ("outer", [(3,), (2,)], {}),
+    ("addmm", [(4,), (2, 3), (3, 4)], {}),
+    ("addmm", [(2, 4), (2, 3), (3, 4)], dict(beta=0.5, alpha=2)),
+    ("addmv", [(2,), (2, 3), (3,)], dict(beta=0.5, alpha=2)),
+    ("baddbmm", [(2, 4), (3, 2, 3), (3, 3, 4)], dict(beta=0.5, alpha=2)),
+])
+def test_products_match_torch(oracle, name, shapes, kw):
+    compare(oracle, getattr(oracle, name), getattr(L, name), [r(*s) for s in shapes], **kw)
+
+
+@pytest.mark.parametrize("name,fn_t,fn_e,shapes", [
+    ("addbmm", None, None, [(2, 4), (3, 2, 3), (3, 3, 4)]),
+    ("inner", None, None, [(2, 3), (4, 3)]),
+    ("kron", None, None, [(2, 3), (4, 2)]),
+])
+def test_other_products_values_and_grads(oracle, name, fn_t, fn_e, shapes):
+    compare(oracle, getattr(oracle, name), getattr(L, name), [r(*s) for s in shapes], names=False)
+
+
+def test_tensordot(oracle):
+    dims = ([1, 0], [0, 2])
+    compare(oracle, lambda a, b: oracle.tensordot(a, b, dims=dims), lambda a, b: L.tensordot(a, b, dims=dims),
+            [r(3, 2, 4), r(2, 5, 3)], names=False)
+
+
+@pytest.mark.parametrize("eq,shapes", [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 4)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("ij->", [(2, 3)]),
+    ("i,j->ij", [(2,), (3,)]),
+    ("...ij,...jk", [(2, 2, 3), (1, 3, 4)]),
+    ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+    ("iij->j", [(2, 2, 3)]),
+])
+def test_einsum_matches_torch(oracle, eq, shapes):
+    compare(oracle, lambda *a: oracle.einsum(eq, *a), lambda *a: L.einsum(eq, *a),
+            [r(*s) for s in shapes], names=False)
+
+
+@pytest.mark.parametrize("x_shape", [(4, 400), (400,), (2, 3, 400)])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("flags", [[True, True, True], [False, True, True], [True, False, True]])
+def test_linear_matches_torch(oracle, x_shape, bias, flags):
+    compare(oracle, oracle.nn.functional.linear, L.linear, [r(*x_shape), r(120, 400), r(120) if bias else None],
+            flags)
+
+
+def test_bilinear_matches_torch(oracle):
+    compare(oracle, oracle.nn.functional.bilinear, L.bilinear, [r(4, 3), r(4, 5), r(6, 3, 5), r(6)], names=False)
+
+
+def test_linear_graph_is_torchs():
+    """The tutorial walks loss.grad_fn.next_functions[0][0]...: Addmm -> (bias, input, T -> weight)."""
+    x = ember.randn(4, 400, requires_grad=True)
+    w = ember.randn(120, 400, requires_grad=True)
+    b = ember.randn(120, requires_grad=True)
+    y = L.linear(x, w, b)
+    node = y.grad_fn
+    assert node.name() == "AddmmBackward0"
+    (nb, _), (nx, _), (nt, _) = node.next_functions
+    assert nb.name() == "AccumulateGrad" and nb.variable is b
+    assert nx.name() == "AccumulateGrad" and nx.variable is x
+    assert nt.name() == "TBackward0"
+    assert len(nt.next_functions) == 1 and nt.next_functions[0][0].variable is w
+    # an input that needs no gradient: (None, 0) in the middle, as torch
+    y = L.linear(x.detach(), w, b)
+    assert y.grad_fn.next_functions[1] == (None, 0)
+    # no bias: MmBackward0 -> (input, TBackward0)
+    y = L.linear(x, w)
+    assert [n.name() for n, _ in y.grad_fn.next_functions] == ["AccumulateGrad", "TBackward0"]
+    assert y.grad_fn.name() == "MmBackward0"
+
+
+def test_linear_float32_grads_are_contiguous_float32():
+    x = ember.randn(4, 400, requires_grad=True)
+    w = ember.randn(120, 400, requires_grad=True)
+    b = ember.randn(120, requires_grad=True)
+    y = L.linear(x, w, b)
+    assert y.dtype == ember.float32
+    y.sum().backward()
+    for t in (x, w, b):
+        assert t.grad.dtype == ember.float32 and tuple(t.grad.shape) == tuple(t.shape)
+    assert w.grad.is_contiguous()
+
+
+def test_central_differences():
+    x, w, c = r(2, 3), r(4, 3), r(4)
+    rr = r(2, 4)
+
+    def f(x_, w_, c_):
+        return float((L.linear(ember.tensor(x_), ember.tensor(w_), ember.tensor(c_)).numpy() * rr).sum())
+
+    tx, tw, tc = (ember.tensor(v, requires_grad=True) for v in (x, w, c))
+    (L.linear(tx, tw, tc) * ember.tensor(rr)).sum().backward()
+    np.testing.assert_allclose(tx.grad.numpy(), numeric_grad(lambda v: f(v, w, c), x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(tw.grad.numpy(), numeric_grad(lambda v: f(x, v, c), w), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(tc.grad.numpy(), numeric_grad(lambda v: f(x, w, v), c), rtol=1e-6, atol=1e-7)
+    # a batched broadcasting matmul
+    x, y = r(2, 1, 2, 3), r(1, 2, 3, 2)
+    w = r(2, 2, 2, 2)
+    tx = ember.tensor(x, requires_grad=True)
+    ty = ember.tensor(y, requires_grad=True)
+    (L.matmul(tx, ty) * ember.tensor(w)).sum().backward()
+    np.testing.assert_allclose(tx.grad.numpy(), numeric_grad(lambda v: float((v @ y * w).sum()), x), rtol=1e-6)
+    np.testing.assert_allclose(ty.grad.numpy(), numeric_grad(lambda v: float((x @ v * w).sum()), y), rtol=1e-6)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: L.linear(ember.randn(1, 400), ember.randn(120, 576), ember.randn(120)),
+     r"mat1 and mat2 shapes cannot be multiplied \(1x400 and 576x120\)"),
+    (lambda: L.linear(ember.randn(2, 3, 400), ember.randn(120, 576)),
+     r"mat1 and mat2 shapes cannot be multiplied \(6x400 and 576x120\)"),
+    (lambda: L.linear(ember.randn(1, 400).long(), ember.randn(120, 400)),
+     "expected m1 and m2 to have the same dtype, but got: long int != float"),
+    (lambda: L.matmul(ember.randn(2, 3), ember.randn(3, 5).long()),
+     "expected m1 and m2 to have the same dtype, but got: float != long int"),
+    (lambda: ember.randn(2, 3) @ ember.randn(4, 5), r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)"),
+    (lambda: ember.randn(3) @ ember.randn(4), r"inconsistent tensor size, expected tensor \[3\] and src \[4\]"),
+    (lambda: ember.randn(3, 2) @ ember.randn(4), r"size mismatch, got input \(3\), mat \(3x2\), vec \(4\)"),
+    (lambda: ember.randn(2, 3, 2) @ ember.randn(4, 3, 2),
+     r"The size of tensor a \(2\) must match the size of tensor b \(4\) at non-singleton dimension 0"),
+    (lambda: L.matmul(ember.tensor(1.0), ember.randn(3)),
+     "both arguments to matmul need to be at least 1D, but they are 0D and 1D"),
+    (lambda: L.mm(ember.randn(3), ember.randn(3, 2)), "self must be a matrix"),
+    (lambda: L.bmm(ember.randn(2, 3), ember.randn(4, 2)), "batch1 must be a 3D tensor"),
+    (lambda: L.dot(ember.randn(2), ember.randn(2).double()),
+     "dot : expected both vectors to have same dtype, but found Float and Double"),
+])
+def test_errors_match_torch(call, message):
+    with pytest.raises(RuntimeError, match=message):
+        call()
+
+
+def test_tensor_methods():
+    a = ember.randn(2, 3)
+    b = ember.randn(3, 4)
+    np.testing.assert_allclose(a.mm(b).numpy(), a.numpy() @ b.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(a.matmul(b).numpy(), a.numpy() @ b.numpy(), rtol=1e-6)
+    v = ember.randn(3)
+    np.testing.assert_allclose(a.mv(v).numpy(), a.numpy() @ v.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(v.dot(v).numpy(), v.numpy() @ v.numpy(), rtol=1e-6)
+    c = ember.zeros(2, 4)
+    c.addmm_(a, b)
+    np.testing.assert_allclose(c.numpy(), a.numpy() @ b.numpy(), rtol=1e-6)
+    assert ember.matmul is L.matmul
+    import ember.nn.functional as F
+    assert F.linear is L.linear

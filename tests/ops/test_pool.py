@@ -1,0 +1,208 @@
+"""Pooling: values, indices and gradients against torch and central differences, torch's
+tie and NaN rules, node names, and error messages."""
+import numpy as np
+import pytest
+
+import ember
+from ember.ops import pool as P
+from tests.conftest import numeric_grad
+
+RNG = np.random.default_rng(0)
+
+
+def compare(torch, name, x, **kw):
+    """Output (and indices), gradient and node name of ember's op against torch's."""
+    tx = torch.tensor(x, requires_grad=True)
+    ex = ember.tensor(x, requires_grad=True)
+    to = getattr(torch.nn.functional, name)(tx, **kw)
+    eo = getattr(ember.nn.functional, name)(ex, **kw)
+    if isinstance(to, tuple):
+        (to, ti), (eo, ei) = to, eo
+        np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+        assert ei.dtype == ember.int64
+    assert tuple(eo.shape) == tuple(to.shape)
+    assert eo.dtype.name == str(to.dtype).split(".")[-1]
+    tol = dict(rtol=1e-12, atol=1e-12) if x.dtype == np.float64 else dict(rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), **tol)
+    assert eo.grad_fn.name() == to.grad_fn.name()
+    g = RNG.standard_normal(tuple(to.shape)).astype(x.dtype)
+    to.backward(torch.tensor(g))
+    eo.backward(ember.tensor(g))
+    assert ex.grad.dtype == ex.dtype
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+
+
+def _data(shape, ties):
+    x = RNG.standard_normal(shape)
+    # rounded values make ties: torch sends the gradient to the first maximum only
+    return np.round(x) if ties else x
+
+
+MAX_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=(2, 2)),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(2, 3), stride=(1, 2)),
+    dict(kernel_size=2, stride=1),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=2, dilation=2, padding=1),
+    dict(kernel_size=2, ceil_mode=True),
+    dict(kernel_size=2, return_indices=True),
+    dict(kernel_size=3, stride=1, padding=1, return_indices=True),
+]
+
+
+@pytest.mark.parametrize("kw", MAX_CASES)
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 2, 7, 9), (3, 5, 6)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool2d_matches_torch(oracle, kw, shape, ties):
+    compare(oracle, "max_pool2d", _data(shape, ties), **kw)
+
+
+def test_max_pool2d_float32_lenet_shapes(oracle):
+    x = np.maximum(RNG.standard_normal((4, 6, 28, 28)), 0).astype(np.float32)   # relu output: many ties at 0
+    compare(oracle, "max_pool2d", x, kernel_size=(2, 2))
+    compare(oracle, "max_pool2d", x[:, :, :10, :10].copy(), kernel_size=2, return_indices=True)
+
+
+def test_max_pool2d_nan_follows_torch(oracle):
+    x = np.array([[[[1.0, np.nan], [3, 4]], [[np.nan, np.nan], [3, 4]], [[1, 2], [3, 4]]]])
+    to, ti = oracle.nn.functional.max_pool2d(oracle.tensor(x), 2, return_indices=True)
+    eo, ei = P.max_pool2d(ember.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(eo.numpy(), to.numpy())
+    np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+    to, ti = oracle.nn.functional.max_pool2d(oracle.tensor(x), 2, stride=1, padding=1, return_indices=True)
+    eo, ei = P.max_pool2d(ember.tensor(x), 2, stride=1, padding=1, return_indices=True)
+    np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+
+
+AVG_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+    dict(kernel_size=(2, 3), stride=1, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    dict(kernel_size=3, stride=2, padding=1, divisor_override=5),
+]
+
+
+@pytest.mark.parametrize("kw", AVG_CASES)
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 2, 7, 9), (3, 5, 6)])
+def test_avg_pool2d_matches_torch(oracle, kw, shape):
+    compare(oracle, "avg_pool2d", RNG.standard_normal(shape), **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                dict(kernel_size=2, stride=1, return_indices=True)])
+@pytest.mark.parametrize("shape", [(2, 3, 9), (3, 8)])
+def test_pool1d_matches_torch(oracle, kw, shape):
+    compare(oracle, "max_pool1d", RNG.standard_normal(shape), **kw)
+    kw.pop("return_indices", None)
+    compare(oracle, "avg_pool1d", RNG.standard_normal(shape), **kw)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, (2, 4), (None, 3), (5, 7), (10, 11)])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 2, 7, 9), (3, 5, 6)])
+def test_adaptive_pool2d_matches_torch(oracle, size, shape):
+    compare(oracle, "adaptive_avg_pool2d", RNG.standard_normal(shape), output_size=size)
+    compare(oracle, "adaptive_max_pool2d", _data(shape, ties=True), output_size=size, return_indices=True)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 12])
+def test_adaptive_pool1d_matches_torch(oracle, size):
+    compare(oracle, "adaptive_avg_pool1d", RNG.standard_normal((2, 3, 9)), output_size=size)
+    compare(oracle, "adaptive_max_pool1d", RNG.standard_normal((2, 3, 9)), output_size=size, return_indices=True)
+
+
+def test_max_unpool2d_matches_torch(oracle):
+    x = RNG.standard_normal((2, 3, 8, 8))
+    to, ti = oracle.nn.functional.max_pool2d(oracle.tensor(x), 2, return_indices=True)
+    eo, ei = P.max_pool2d(ember.tensor(x), 2, return_indices=True)
+    to.requires_grad_()
+    eo.requires_grad_()
+    tu = oracle.nn.functional.max_unpool2d(to, ti, 2)
+    eu = P.max_unpool2d(eo, ei, 2)
+    np.testing.assert_array_equal(eu.detach().numpy(), tu.detach().numpy())
+    assert eu.grad_fn.name() == tu.grad_fn.name()
+    g = RNG.standard_normal(tuple(tu.shape))
+    tu.backward(oracle.tensor(g))
+    eu.backward(ember.tensor(g))
+    np.testing.assert_array_equal(eo.grad.numpy(), to.grad.numpy())
+
+
+@pytest.mark.parametrize("fn,kw", [
+    (P.max_pool2d, dict(kernel_size=3, stride=2, padding=1)),
+    (P.max_pool2d, dict(kernel_size=2, dilation=2)),
+    (P.avg_pool2d, dict(kernel_size=3, stride=2, padding=1, count_include_pad=False, ceil_mode=True)),
+    (P.adaptive_avg_pool2d, dict(output_size=(2, 3))),
+    (P.adaptive_max_pool2d, dict(output_size=(2, 3))),
+])
+def test_central_differences(fn, kw):
+    x = RNG.standard_normal((1, 2, 5, 6))
+    r = RNG.standard_normal(fn(ember.tensor(x), **kw).shape)
+    t = ember.tensor(x, requires_grad=True)
+    (fn(t, **kw) * ember.tensor(r)).sum().backward()
+    num = numeric_grad(lambda v: float((fn(ember.tensor(v), **kw).numpy() * r).sum()), x)
+    np.testing.assert_allclose(t.grad.numpy(), num, rtol=1e-6, atol=1e-7)
+
+
+def test_2x2_tree_picks_first_maximum():
+    # the 2x2 tree must pick the same winners as a sequential scan (ties included)
+    x = np.round(RNG.standard_normal((2, 3, 6, 8)))
+    g = P._PoolGeom(6, 8, 2, 2, 2, 2, 0, 0, 1, 1, 3, 4)
+    out, idx = P._max_forward(x, g)
+    # reference: torch's scan, offsets in row-major order, strict '>' keeps the first maximum
+    loop_out = x[..., 0::2, 0::2].copy()
+    loop_idx = np.zeros(loop_out.shape, np.uint8)
+    for t, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        v = x[..., i::2, j::2]
+        m = v > loop_out
+        loop_out[m] = v[m]
+        loop_idx[m] = t
+    np.testing.assert_array_equal(out, loop_out)
+    np.testing.assert_array_equal(idx, loop_idx)
+
+
+def test_node_structure_and_dtype():
+    x = ember.randn(4, 6, 28, 28, requires_grad=True)
+    y = P.max_pool2d(x, (2, 2))
+    assert y.grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+    assert y.grad_fn.next_functions[0][0].variable is x
+    assert y.dtype == ember.float32 and tuple(y.shape) == (4, 6, 14, 14)
+    y.sum().backward()
+    assert x.grad.dtype == ember.float32
+    with ember.no_grad():
+        assert P.max_pool2d(x, 2).grad_fn is None
+    assert P.adaptive_avg_pool2d(x, 1).grad_fn.name() == "MeanBackward1"
+    assert P.avg_pool1d(ember.randn(2, 3, 8, requires_grad=True), 2).grad_fn.name() == "SqueezeBackward1"
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: P.max_pool2d(ember.randn(2, 3, 1, 1), 2),
+     r"Given input size: \(3x1x1\). Calculated output size: \(3x0x0\). Output size is too small"),
+    (lambda: P.max_pool2d(ember.randn(2, 3, 8, 8), 2, padding=2),
+     "pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and dilation=1"),
+    (lambda: P.max_pool2d(ember.randn(2, 3, 8, 8), 2, stride=0), "stride should not be zero"),
+    (lambda: P.max_pool2d(ember.randn(2, 3, 8, 8), (2, 2, 2)),
+     "max_pool2d: kernel_size must either be a single int, or a tuple of two ints"),
+    (lambda: P.max_pool2d(ember.randn(2, 3, 8, 8), 2, dilation=0),
+     "dilation should be greater than zero, but got dilationH: 0 dilationW: 0"),
+    (lambda: P.max_pool2d(ember.randn(8), 2), "non-empty 3D or 4D"),
+    (lambda: P.avg_pool2d(ember.randn(2, 3, 1, 1), 2), "Output size is too small"),
+])
+def test_errors(call, message):
+    with pytest.raises(RuntimeError, match=message):
+        call()
+
+
+def test_integer_input(oracle):
+    x = RNG.integers(-5, 5, (2, 3, 6, 6))
+    np.testing.assert_array_equal(P.max_pool2d(ember.tensor(x), 2).numpy(),
+                                  oracle.nn.functional.max_pool2d(oracle.tensor(x), 2).numpy())
+
+
+def test_exported_names():
+    import ember.nn.functional as F
+    for name in P.__functional__:
+        assert getattr(F, name) is getattr(P, name)
+    assert ember.max_pool2d is P.max_pool2d
