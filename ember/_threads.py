@@ -8,7 +8,12 @@ import os
 
 _blas = None
 _set = _get = None
-_requested = None
+_requested = None  # the user's set_num_threads, else None (all cores)
+_active = None     # what BLAS is running with now
+
+# Below this many flops a product is over in microseconds, and a second BLAS thread only adds a
+# rendezvous: when another process holds a core, that wait turns a 0.2 ms step into tens of ms.
+PARALLEL_FLOPS = 5e7
 
 
 def _load():
@@ -43,24 +48,54 @@ def _load():
     return False
 
 
+def _env_threads():
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def _use(n):
+    global _active
+    if n != _active and _load():
+        _set(n)
+        _active = n
+
+
 def set_num_threads(n):
-    """Set the number of threads BLAS (matrix products, convolutions) may use."""
+    """Set the most threads BLAS (matrix products, convolutions) may use, as torch.set_num_threads."""
     global _requested
     n = int(n)
     if n < 1:
         raise ValueError(f"set_num_threads expects a positive integer, got {n}")
     _requested = n
-    if _load():
-        _set(n)
+    if n == 1:
+        _use(1)
 
 
 def get_num_threads():
-    """The number of threads BLAS may use."""
+    """The most threads BLAS may use (torch.get_num_threads).
+
+    ember's default is 1 (or the OMP/OPENBLAS_NUM_THREADS count): measured on 2 cores, a second
+    BLAS thread made whole LeNet train steps slower at every batch size, and collapsed them
+    when another process held a core. set_num_threads(n) lets large products use n.
+    """
     if _requested is not None:
         return _requested
-    if _load():
-        return int(_get())
-    return os.cpu_count() or 1
+    return _env_threads() or 1
+
+
+def for_work(flops):
+    """Pick BLAS threads for a product of this many flops: one for small work, the maximum for large."""
+    n = get_num_threads() if flops >= PARALLEL_FLOPS else 1
+    if n != _active:
+        _use(n)
+
+
+def init():
+    """At import: BLAS starts single-threaded (see get_num_threads)."""
+    _use(1)
 
 
 def get_num_interop_threads():

@@ -189,49 +189,85 @@ def run_backward(roots, grads, retain_graph=False, inputs=None):
             _accumulate(buffers, node, nr, g)
     ready = [node for node, _ in roots if node is not None and deps[node] == 0]
     ready = list(dict.fromkeys(ready))
+    # hooks and autograd.grad take the general path; plain backward() the lean one
+    general = captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0
     prev_enabled = state.enabled
     state.enabled = False
     try:
         while ready:
             node = ready.pop()
             grad = buffers.pop(node, None)
-            if grad is not None and _pre_hooks and node in _pre_hooks:
-                grad = _run_pre_hooks(node, grad)
-            if captured is not None and id(node) in captured:
-                captured[id(node)] = grad
-                if type(node) is AccumulateGrad or not node.next_functions:
+            if general:
+                outs = _apply_general(node, grad, captured, retain_graph)
+                if outs is _SKIP:
                     continue
-            if grad is None or (captured is not None and type(node) is AccumulateGrad):
+            elif grad is None:
                 outs = None
             else:
-                if node._saved_versions:
-                    _check_versions(node)
-                elif node._saved_versions is None:
+                saved = node._saved_versions
+                if saved:
+                    for tensor, version in saved:
+                        if tensor._vc[0] != version:
+                            _check_versions(node)
+                    outs = node.apply(grad)
+                    if not retain_graph:
+                        node._release()
+                elif saved is None:
                     raise RuntimeError(_FREED + f" (node: {node.name()})")
-                outs = node.apply(grad)
-                if _post_hooks and node in _post_hooks:
-                    for hook in _post_hooks[node]:
-                        hook(_tensors(outs), _tensors((grad,)))
-                if not retain_graph and node._saved_versions:
-                    node._release()
-            nexts = node.next_functions
-            for i in range(len(nexts)):
-                child, nr = nexts[i]
+                else:
+                    outs = node.apply(grad)
+            if outs is None:
+                for child, _ in node.next_functions:
+                    if child is not None:
+                        left = deps[child] - 1
+                        deps[child] = left
+                        if not left:
+                            ready.append(child)
+                continue
+            for (child, nr), g in zip(node.next_functions, outs):
                 if child is None:
                     continue
-                if outs is not None:
-                    g = outs[i]
-                    if g is not None:
+                if g is not None:
+                    if child._n_outputs == 1:
+                        old = buffers.get(child)
+                        buffers[child] = g if old is None else old + g
+                    else:
                         _accumulate(buffers, child, nr, g)
                 left = deps[child] - 1
                 deps[child] = left
-                if left == 0:
+                if not left:
                     ready.append(child)
     finally:
         state.enabled = prev_enabled
     if captured is not None:
         return [captured.get(id(node)) if node is not None else None for node, _ in inputs]
     return None
+
+
+_SKIP = object()
+
+
+def _apply_general(node, grad, captured, retain_graph):
+    """One node's step with hooks and autograd.grad's captured inputs; _SKIP ends the branch."""
+    if grad is not None and node in _pre_hooks:
+        grad = _run_pre_hooks(node, grad)
+    if captured is not None and id(node) in captured:
+        captured[id(node)] = grad
+        if type(node) is AccumulateGrad or not node.next_functions:
+            return _SKIP
+    if grad is None or (captured is not None and type(node) is AccumulateGrad):
+        return None
+    if node._saved_versions:
+        _check_versions(node)
+    elif node._saved_versions is None:
+        raise RuntimeError(_FREED + f" (node: {node.name()})")
+    outs = node.apply(grad)
+    if node in _post_hooks:
+        for hook in _post_hooks[node]:
+            hook(_tensors(outs), _tensors((grad,)))
+    if not retain_graph and node._saved_versions:
+        node._release()
+    return outs
 
 
 def _accumulate(buffers, node, nr, g):

@@ -22,6 +22,8 @@ import threading
 
 import numpy as np
 
+from .._threads import for_work
+
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
@@ -233,6 +235,7 @@ def _gw_split(T, rows, g, O):
 def _forward(xp, w2, g, O, bias, keep):
     """out (N, O, OH, OW) = conv of the padded input xp; also the cols when kept whole."""
     N, G, nb = g.N, g.G, g.nb
+    for_work(2 * N * O * g.OH * g.OW * (g.C // G) * g.kh * g.kw)
     out = np.empty((N, O, g.OH, g.OW), xp.dtype)
     b4 = None if bias is None else bias.reshape(1, O, 1, 1)
     if g.split:
@@ -314,6 +317,7 @@ def _dx_wide(w2t, T, g, O, s, e, dx):
 def _backward(xp, w2, gout, g, O, need_w, need_x, kept):
     """(grad of w2, grad of the padded input) for the output gradient gout (N, O, OH, OW)."""
     N, G, nb = g.N, g.G, g.nb
+    for_work(2 * N * O * g.OH * g.OW * (g.C // G) * g.kh * g.kw)
     gw = dxp = None
     dt = gout.dtype
     if need_x:
