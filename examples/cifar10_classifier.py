@@ -115,17 +115,25 @@ def evaluate(net, loader, device):
     return accuracy, per_class, confusion
 
 
-def save_plots(out, images, labels, losses, per_class, confusion):
+def save_plots(out, images, labels, predicted, losses, per_class, confusion):
     """Write the PNGs: sample grid, loss curve, per-class accuracy, confusion matrix."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grid = torchvision.utils.make_grid(images[:16], nrow=8) / 2 + 0.5
-    fig, ax = plt.subplots(figsize=(10, 3))
-    ax.imshow(np.transpose(grid.numpy(), (1, 2, 0)))
-    ax.set_title("  ".join(CLASSES[int(j)] for j in labels[:16]), fontsize=8)
-    ax.axis("off")
+    # a grid of test images, each titled with its true label and the network's prediction
+    cols = 8
+    rows = (len(images) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.75 * rows + 0.4), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= len(images):
+            continue
+        ax.imshow(np.transpose((images[k] / 2 + 0.5).numpy(), (1, 2, 0)), interpolation="nearest")
+        right = int(labels[k]) == int(predicted[k])
+        ax.set_title(f"{CLASSES[int(labels[k])]}\n→ {CLASSES[int(predicted[k])]}", fontsize=9,
+                     color="green" if right else "red")
+    fig.suptitle("Test images: true label → prediction (green right, red wrong)")
     fig.savefig(os.path.join(out, "samples.png"), bbox_inches="tight", dpi=120)
     plt.close(fig)
 
@@ -260,8 +268,13 @@ def main(argv=None):
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     if not args.no_plots:
-        images, labels = next(iter(testloader))
-        save_plots(args.out, images, labels, losses, per_class, confusion)
+        # 16 test images spread over the set (it may be ordered by class)
+        picks = np.random.RandomState(args.seed).choice(len(testset), 16, replace=False)
+        images = torch.stack([testset[int(i)][0] for i in picks])
+        labels = torch.tensor([testset[int(i)][1] for i in picks])
+        with torch.no_grad():
+            _, predicted = torch.max(net(images.to(device)), 1)
+        save_plots(args.out, images, labels, predicted.cpu(), losses, per_class, confusion)
         print(f"Wrote {args.out}/samples.png, loss.png, per_class_accuracy.png, confusion_matrix.png")
     print(f"Training took {train_seconds:.1f} s; checkpoint: {PATH}")
 
