@@ -1,0 +1,100 @@
+"""The `ember` command and the torch alias, run as a user would: in a subprocess."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ember(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "ember", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_run_maps_torch_and_torchvision_and_passes_argv(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        "import torch, torch.nn as nn, torch.nn.functional as F, torch.optim as optim\n"
+        "import torch.optim.lr_scheduler, torch.utils.data, torch.autograd, torch.cuda\n"
+        "import torchvision, torchvision.transforms as T, torchvision.datasets, torchvision.utils\n"
+        "from torch.utils.data import DataLoader\n"
+        "print(torch.__name__, nn.Linear.__module__.split('.')[0], torchvision.__name__)\n"
+        "print(torch.zeros(2, 3).size(), torch.ones(1, dtype=torch.float64).dtype)\n"
+        "print(torch.tensor([1.5], dtype=torch.float64))\n"
+        "print(sys.argv[1:], __name__)\n")
+    proc = ember("run", str(script), "--flag", "x")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "ember ember ember.vision",
+        "torch.Size([2, 3]) torch.float64",
+        "tensor([1.5000], dtype=torch.float64)",
+        "['--flag', 'x'] __main__",
+    ]
+
+
+def test_traceback_points_at_the_users_file(tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_text("import torch\nx = torch.ones(2)\nx.view(3)\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 1
+    assert f'File "{script}", line 3' in proc.stderr
+    assert "shape '[3]' is invalid for input of size 2" in proc.stderr
+    assert "runpy" not in proc.stderr and "cli.py" not in proc.stderr
+
+
+def test_missing_file_is_one_line_and_nonzero(tmp_path):
+    proc = ember("run", str(tmp_path / "nope.py"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no such file" in proc.stderr
+
+
+def test_syntax_error_is_one_line(tmp_path):
+    script = tmp_path / "syn.py"
+    script.write_text("import torch\nx = (\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "SyntaxError" in proc.stderr and "line" in proc.stderr
+
+
+def test_unsupported_torch_module_is_explained(tmp_path):
+    script = tmp_path / "fft.py"
+    script.write_text("import torch.fft\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 1
+    assert "ember does not implement torch.fft yet" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+
+
+def test_missing_torch_attribute_names_the_api(tmp_path):
+    script = tmp_path / "attr.py"
+    script.write_text("import torch\ntorch.fft_magic(1)\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 1
+    assert "module 'torch' has no attribute 'fft_magic': ember does not implement torch.fft_magic yet" \
+        in proc.stderr
+
+
+def test_sys_exit_code_is_kept(tmp_path):
+    script = tmp_path / "exit.py"
+    script.write_text("import sys\nsys.exit(3)\n")
+    assert ember("run", str(script)).returncode == 3
+
+
+def test_info_reports_versions_backend_threads_gpu():
+    proc = ember("info")
+    assert proc.returncode == 0
+    out = proc.stdout
+    assert out.startswith("ember ") and "numpy " in out and "threads: " in out and "GPU: " in out
+
+
+def test_compat_install_inside_a_process():
+    code = ("import ember.compat; ember.compat.install(); import torch, torchvision; "
+            "print(torch.Size([1]), torchvision.transforms.ToTensor.__module__.split('.')[0]); "
+            "ember.compat.uninstall(); import ember; print(ember.Size([1]))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["torch.Size([1]) ember", "ember.Size([1])"]
