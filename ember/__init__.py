@@ -12,7 +12,7 @@ from . import ops as _ops  # noqa: F401
 from .ops import convert as _convert, creation as _creation, elementwise as _elementwise
 from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, loss as _loss, norm as _norm, pool as _pool
-from . import serialization as _serialization, _tensor_str
+from . import _tensor_str
 from . import cuda  # noqa: F401
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
 from . import _threads
@@ -26,19 +26,26 @@ def _export(module):
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
-           _pool, _serialization, _tensor_str):
+           _pool, _tensor_str):
     _export(_m)
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...
 globals().update(_backend.ALIASES)
 del _m
 
-from . import nn, optim, utils  # noqa: E402,F401
-from . import distributed  # noqa: E402,F401  (cheap: MPI starts only in init_process_group)
-from .utils import data as _data  # noqa: E402,F401
+# Imported on first use, so `import ember` stays light (a tenth of `import torch`).
+_LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision", "compat")
+_LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 
 
 def __getattr__(name):
+    import importlib
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
     # A torch name ember lacks: say so plainly instead of a bare AttributeError.
     if name.startswith("__"):
         raise AttributeError(name)

@@ -1,1 +1,10 @@
 """ember.utils."""
+
+
+def __getattr__(name):
+    # ember.utils.data is imported on first use, as torch.utils.data is reached
+    if name == "data":
+        import importlib
+        return importlib.import_module(__name__ + ".data")
+    raise AttributeError(f"module 'torch.utils' has no attribute '{name}': ember does not implement "
+                         f"torch.utils.{name} yet")
