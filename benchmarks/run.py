@@ -118,6 +118,40 @@ def import_time(rounds):
         statistics.median(vals["torch"]) if vals["torch"] else None, "s", ("<=", 0.2))
 
 
+def loading_fraction():
+    """CIFAR10 + ToTensor + Normalize + DataLoader at batch 4, as a fraction of the train step."""
+    import tempfile
+    from ember.utils.data import DataLoader
+    from ember.vision import datasets, transforms
+    from tests.vision.cifar_fixture import make_cifar10
+    with tempfile.TemporaryDirectory() as root:
+        files = make_cifar10(root, n_train=2000, n_test=4, tarball=False)
+        cifar = files.dataset_class(datasets.CIFAR10, "http://127.0.0.1:9/")
+        tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+        ds = cifar(root, train=True, transform=tf)
+        w = lenet.Workload(ember, 4)
+
+        def per_batch(loader, train):
+            start, n = time.perf_counter(), 0
+            for x, y in loader:
+                if train:
+                    w.opt.zero_grad()
+                    w.crit(w.net(x), y).backward()
+                    w.opt.step()
+                n += 1
+            return (time.perf_counter() - start) / n
+        load = statistics.median(per_batch(DataLoader(ds, batch_size=4, shuffle=True), False) for _ in range(3))
+        step = 4 / w.rate(1.0)
+        both0 = per_batch(DataLoader(ds, batch_size=4, shuffle=True, num_workers=0), True)
+        both2 = per_batch(DataLoader(ds, batch_size=4, shuffle=True, num_workers=2, persistent_workers=True), True)
+    ROWS.append(("loading, batch 4, workers=0 (of train step)", load / step, None, "x", None, "<= 0.25 of step",
+                 load / step <= 0.25))
+    ROWS.append(("load+train per batch, workers=2 (of step)", both2 / step, None, "x", None, "< workers=0's",
+                 both2 < both0))
+    print(f"  loading {load * 1e6:.0f} us/batch, train step {step * 1e6:.0f} us; with loading: "
+          f"workers=0 {both0 * 1e6:.0f} us, workers=2 {both2 * 1e6:.0f} us", flush=True)
+
+
 _BUSY = "import os; os.sched_setaffinity(0, {0}); \nwhile True: pass"
 
 
@@ -183,6 +217,7 @@ def main(argv=None):
     print("per-op overhead"); add_overhead(rounds)
     print("peak RSS"); peak_rss(20 if a.quick else 200)
     print("import time"); import_time(2 if a.quick else 5)
+    print("data loading"); loading_fraction()
     if os.cpu_count() and os.cpu_count() >= 2 and hasattr(os, "sched_setaffinity"):
         print("under load"); under_load(rounds, seconds)
     if a.cifar:
