@@ -202,10 +202,21 @@ def as_device(d):
     return device(d)
 
 
+_ndarray = np.ndarray
+
+
 def xp_of(array):
     """The array module (numpy or cupy) that computes on this array: ops call it once per call."""
-    if isinstance(array, np.ndarray):  # includes the NumPy-backed test device's arrays
+    if type(array) is _ndarray:  # the CPU fast path: one type check
         return np
+    return _xp_other(array)
+
+
+def _xp_other(array):
+    if isinstance(array, (np.ndarray, np.generic)):
+        # host arrays, numpy scalars, ndarray subclasses; a test-only device backed by NumPy
+        # tags its arrays with the module that stands in for cupy
+        return getattr(array, "_ember_xp", np)
     from . import cuda
     return cuda._cupy()
 
@@ -216,3 +227,66 @@ def array_module(dev):
         return np
     from . import cuda
     return cuda._cupy()
+
+
+def device_of(array):
+    """The device an array lives on."""
+    if type(array) is _ndarray:
+        return _CPU
+    dev = getattr(array, "_ember_device", None)
+    if dev is not None:
+        return dev
+    if isinstance(array, (np.ndarray, np.generic)):
+        return _CPU
+    idx = array.device.id
+    d = _CUDA_DEVICES.get(idx)
+    if d is None:
+        d = _CUDA_DEVICES[idx] = device("cuda", idx)
+    return d
+
+
+_CUDA_DEVICES = {}
+
+
+def check_same_device(op, *arrays):
+    """Raise torch's mixed-device error when the arrays of one op live on different devices."""
+    first = device_of(arrays[0])
+    for a in arrays[1:]:
+        other = device_of(a)
+        if other != first:
+            cuda_dev, other_dev = (first, other) if first.type == "cuda" else (other, first)
+            raise RuntimeError(
+                "Expected all tensors to be on the same device, but found at least two devices, "
+                f"{cuda_dev} and {other_dev}! (when checking arguments for {op}; move them with "
+                f".to({str(cuda_dev)!r}) or .cpu() first)")
+
+
+def host_array(x):
+    """A host (NumPy) array of Python data or of a NumPy scalar: NumPy reductions return scalars,
+    tensors hold arrays (CuPy never returns scalars, so only host results come here)."""
+    return np.asarray(x)
+
+
+def data_ptr(array):
+    """The address of an array's first element (host or device)."""
+    if isinstance(array, np.ndarray):
+        return array.__array_interface__["data"][0]
+    return array.data.ptr
+
+
+class _NullContext:
+    __slots__ = ()
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NULL = _NullContext()
+
+
+def errstate(xp, **kwargs):
+    """numpy.errstate on the CPU; nothing on a GPU, where floating-point errors never warn."""
+    return np.errstate(**kwargs) if xp is np else _NULL

@@ -106,7 +106,7 @@ class Tensor:
         data = self._data
         if type(data) is _ndarray:
             return B.CPU
-        return getattr(data, "_ember_device", None) or B.device("cuda", data.device.id)
+        return B.device_of(data)
 
     @property
     def is_cuda(self):
@@ -135,7 +135,7 @@ class Tensor:
 
     def data_ptr(self):
         """Address of the first element."""
-        return self._data.__array_interface__["data"][0]
+        return B.data_ptr(self._data)
 
     def is_floating_point(self):
         """True for float16/32/64 tensors."""
@@ -428,6 +428,17 @@ def _wrap(array, requires_grad=False, grad_fn=None):
 
 def _tensor_ctor_data(args, device):
     """torch.Tensor(*sizes) gives uninitialised float; torch.Tensor(data) converts data."""
+    data = _tensor_ctor_host(args)
+    if device is not None and B.as_device(device).type != "cpu":
+        from .ops.convert import _move
+        from . import cuda
+        dev = B.as_device(device)
+        cuda._check_usable(dev)
+        data = _move(data, dev)
+    return data
+
+
+def _tensor_ctor_host(args):
     dtype = B.get_default_dtype().np
     if len(args) == 1 and not isinstance(args[0], int):
         arg = args[0]

@@ -193,11 +193,11 @@ class _Pickler(pickle._Pickler):
         a = t._data
         dtype = B.FROM_NUMPY[a.dtype]
         if type(a) is not np.ndarray:
-            if isinstance(a, np.ndarray):  # an ndarray subclass: save its values
-                host = np.ascontiguousarray(a).view(np.ndarray)
-            else:  # a device array: copy to the host; the location tag remembers the device
-                get = getattr(a, "get", None)
-                host = np.ascontiguousarray(get() if get is not None else np.asarray(a))
+            get = getattr(a, "get", None)
+            if get is not None:  # a device array: copy to the host; the location tag remembers the device
+                host = np.array(get(), order="C")
+            else:  # an ndarray subclass: save its values (np.array keeps 0-d arrays 0-d)
+                host = np.array(a, order="C").view(np.ndarray)
             ref = self._new_storage(dtype, host.size, str(t.device), host)
             return ref, 0, _contiguous_strides(host.shape)
         item = a.itemsize
@@ -434,9 +434,7 @@ class TypedStorage:
 
     @property
     def device(self):
-        if type(self._array) is np.ndarray:
-            return B.CPU
-        return B.device("cuda", getattr(getattr(self._array, "device", None), "id", 0))
+        return B.device_of(self._array)
 
     @property
     def is_cuda(self):
@@ -466,9 +464,6 @@ class TypedStorage:
         if device.type == "cuda":
             from . import cuda
             cuda._check_usable(device)
-            cp = cuda._cupy()
-            with cp.cuda.Device(device.index or 0):
-                return TypedStorage(cp.asarray(self._array), self.dtype)
         return TypedStorage(_move(self._array, device), self.dtype)
 
     def cpu(self):
@@ -591,10 +586,8 @@ def _as_tensor_view(storage, storage_offset, size, stride, dtype=None):
             # a view whose .base is the storage, so re-saving keeps storages shared
             view = np.ndarray(size, array.dtype, buffer=array, offset=storage_offset * item,
                               strides=byte_strides)
-    else:
-        from . import cuda
-        cp = cuda._cupy()
-        view = cp.lib.stride_tricks.as_strided(array[storage_offset:], size, byte_strides)
+    else:  # a device storage: the same view through its array module
+        view = B.xp_of(array).lib.stride_tricks.as_strided(array[storage_offset:], size, byte_strides)
     from ._tensor import _wrap
     return _wrap(view)
 

@@ -125,7 +125,7 @@ def test_devices():
     assert d.type == "cuda" and d.index == 0 and str(d) == "cuda:0"
     assert repr(ember.device("cpu")) == "device(type='cpu')"
     assert ember.ones(2).device == ember.device("cpu") == "cpu"
-    assert not ember.cuda.is_available()
+    assert isinstance(ember.cuda.is_available(), bool)
     with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
         ember.device("gpu")
 

@@ -17,6 +17,8 @@ from .._tensor import Tensor, _dim, _wrap
 from . import unbroadcast
 from .elementwise import neg as _neg
 
+xp_of = B.xp_of
+
 # names torch exposes at top level (torch.softmax, torch.selu, ...)
 __all__ = [
     "selu", "selu_", "celu", "celu_", "threshold", "threshold_", "prelu", "softmax", "log_softmax",
@@ -78,7 +80,8 @@ from . import save_output_version as _output_saved  # noqa: E402
 
 def _write_inplace(input, res, node):
     """Store res into input; a recorded node becomes input's grad_fn and saves the new value."""
-    np.copyto(input._data, res, casting="unsafe")
+    xp = xp_of(input._data)
+    xp.copyto(input._data, res, casting="unsafe")
     input._vc[0] += 1
     if node is not None:
         input.grad_fn = node
@@ -106,7 +109,8 @@ class LeakyReluBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
-        return (np.where(self.x > 0, g, g * self.slope),)
+        xp = xp_of(g)
+        return (xp.where(self.x > 0, g, g * self.slope),)
 
 
 class LeakyReluBackward1(LeakyReluBackward0):
@@ -115,11 +119,12 @@ class LeakyReluBackward1(LeakyReluBackward0):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """max(0, x) + negative_slope * min(0, x)."""
+    xp = xp_of(input._data)
     negative_slope = float(negative_slope)
     if inplace:
         return leaky_relu_(input, negative_slope)
     x = _float_data(input, "leaky_relu")
-    out = np.where(x > 0, x, x * negative_slope)
+    out = xp.where(x > 0, x, x * negative_slope)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(LeakyReluBackward0, input)
@@ -134,6 +139,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def leaky_relu_(input, negative_slope=0.01):
     """In-place leaky_relu."""
+    xp = xp_of(input._data)
     negative_slope = float(negative_slope)
     _check_inplace(input, "leaky_relu_")
     x = _float_data(input, "leaky_relu")
@@ -143,7 +149,7 @@ def leaky_relu_(input, negative_slope=0.01):
             "In-place leakyReLu backward calculation is triggered with a negative slope which is not "
             "supported. This is caused by calling in-place forward function with a negative slope, "
             "please call out-of-place version instead.")
-    out = np.where(x > 0, x, x * negative_slope)
+    out = xp.where(x > 0, x, x * negative_slope)
     node = None
     if grad:
         node = _node(LeakyReluBackward1, input)
@@ -166,15 +172,16 @@ class RreluWithNoiseBackward1(RreluWithNoiseBackward0):
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomized leaky ReLU: a slope drawn from U(lower, upper) per negative element when training."""
-    from ..random import rng
+    from ..random import generator_for
     x = _float_data(input, "rrelu")
+    xp = xp_of(x)
     if inplace:
         _check_inplace(input, "rrelu_")
     if training:
-        slopes = rng().uniform(lower, upper, size=x.shape).astype(x.dtype, copy=False)
+        slopes = generator_for(B.device_of(x)).uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
     else:
-        slopes = np.asarray((lower + upper) / 2, dtype=x.dtype)
-    noise = np.where(x > 0, np.ones((), x.dtype), slopes)
+        slopes = xp.asarray((lower + upper) / 2, dtype=x.dtype)
+    noise = xp.where(x > 0, xp.ones((), x.dtype), slopes)
     out = x * noise
     node = None
     if state.enabled and input._requires_grad:
@@ -208,9 +215,10 @@ class EluBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         x, a, s, i = self.x, self.alpha, self.scale, self.input_scale
-        neg = np.exp(np.minimum(x, 0) * i) * (a * s * i)
-        return (g * np.where(x > 0, np.asarray(s, x.dtype), neg),)
+        neg = xp.exp(xp.minimum(x, 0) * i) * (a * s * i)
+        return (g * xp.where(x > 0, xp.asarray(s, x.dtype), neg),)
 
 
 class EluBackward1(Node):
@@ -219,8 +227,9 @@ class EluBackward1(Node):
 
     def apply(self, g):
         # from the result: for x <= 0, y = s*a*(exp(i*x) - 1) so dy/dx = i*(y + s*a)
+        xp = xp_of(g)
         y, a, s, i = self.y, self.alpha, self.scale, self.input_scale
-        return (g * np.where(y > 0, np.asarray(s, y.dtype), (y + a * s) * i),)
+        return (g * xp.where(y > 0, xp.asarray(s, y.dtype), (y + a * s) * i),)
 
 
 class CeluBackward0(EluBackward0):
@@ -232,11 +241,12 @@ class CeluBackward1(EluBackward1):
 
 
 def _elu(input, alpha, scale, input_scale, inplace, name, cls0, cls1):
+    xp = xp_of(input._data)
     if inplace:
         _check_inplace(input, name + "_")
     x = _float_data(input, name)
-    neg = np.expm1(np.minimum(x, 0) * input_scale) * alpha
-    out = np.where(x > 0, x, neg)
+    neg = xp.expm1(xp.minimum(x, 0) * input_scale) * alpha
+    out = xp.where(x > 0, x, neg)
     if scale != 1.0:
         out *= scale
     node = None
@@ -302,24 +312,33 @@ def _erf_coefs():
     def outer(u):  # w = 1/x in [1/6, 1/2] mapped to u in [-1, 1]
         x = 1 / (1 / 6 + (np.asarray(u) + 1) / 6)
         return np.array([math.erfc(v) * math.exp(v * v) * v for v in x])
-    _ERF_COEFS[:] = [C.chebinterpolate(inner, 18), C.chebinterpolate(outer, 14)]
+    # Python floats: the evaluation below then runs on any array module
+    _ERF_COEFS[:] = [C.chebinterpolate(inner, 18).tolist(), C.chebinterpolate(outer, 14).tolist()]
     return _ERF_COEFS
 
 
+def _chebval(x, c):
+    """Clenshaw's recurrence for sum(c[k] * T_k(x)) on an array x (c: Python floats)."""
+    x2 = 2 * x
+    c0, c1 = c[-2], c[-1]
+    for i in range(3, len(c) + 1):
+        c0, c1 = c[-i] - c1, c0 + c1 * x2
+    return c0 + c1 * x
+
+
 def _erf(x):
-    """erf on an array, vectorised, accurate to about 1e-15 (NumPy has no erf)."""
-    from numpy.polynomial.chebyshev import chebval
+    """erf on an array of any array module, accurate to about 1e-15 (NumPy has no erf)."""
+    xp = xp_of(x)
     ci, co = _ERF_COEFS or _erf_coefs()
-    a = np.abs(x).astype(np.float64)
-    small = np.minimum(a, 2.0)
-    res = small * chebval(small * small / 2 - 1, ci)
+    a = xp.abs(x).astype(np.float64)
+    small = xp.minimum(a, 2.0)
+    res = small * _chebval(small * small / 2 - 1, ci)
     big = a > 2
-    if big.any():
-        ab = np.clip(a[big], 2.0, 6.0)
-        w = 1 / ab
-        erfc = chebval((w - 1 / 6) * 6 - 1, co) * np.exp(-ab * ab) / ab
-        res[big] = 1 - erfc
-    return np.copysign(res, x).astype(x.dtype, copy=False)
+    if big.any():  # erfc's expansion where |x| > 2 (the rest of the array is clipped, then dropped)
+        ab = xp.clip(a, 2.0, 6.0)
+        erfc = _chebval((1 / ab - 1 / 6) * 6 - 1, co) * xp.exp(-ab * ab) / ab
+        res = xp.where(big, 1 - erfc, res)
+    return xp.copysign(res, x).astype(x.dtype, copy=False)
 
 
 _SQRT1_2 = 1 / math.sqrt(2)
@@ -333,26 +352,28 @@ class GeluBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         x = self.x
         if self.approximate == "tanh":
             x_sq = x * x
             inner = (x + x_sq * x * _GELU_KAPPA) * _GELU_BETA
-            t = np.tanh(inner)
+            t = xp.tanh(inner)
             left_d = 0.5 * (1 + t)
             right_d = 0.5 * x * (1 - t * t) * (_GELU_BETA * (1 + 3 * _GELU_KAPPA * x_sq))
             return (g * (left_d + right_d),)
         cdf = 0.5 * (1 + _erf(x * _SQRT1_2))
-        pdf = np.exp(x * x * -0.5) * _INV_SQRT_2PI
+        pdf = xp.exp(x * x * -0.5) * _INV_SQRT_2PI
         return (g * (cdf + x * pdf),)
 
 
 def gelu(input, approximate="none"):
     """x * Phi(x) (exact, via erf) or its tanh approximation (approximate='tanh')."""
+    xp = xp_of(input._data)
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh. (gelu got {approximate!r})")
     x = _float_data(input, "gelu")
     if approximate == "tanh":
-        out = 0.5 * x * (1 + np.tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA))
+        out = 0.5 * x * (1 + xp.tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA))
     else:
         out = 0.5 * x * (1 + _erf(x * _SQRT1_2))
     node = None
@@ -366,7 +387,8 @@ def gelu(input, approximate="none"):
 # ---- sigmoid-based: silu, mish, softplus, logsigmoid ------------------------------
 def _sigm(x):
     # exp(-softplus(-x)): one stable ufunc chain, no branches
-    return np.exp(-np.logaddexp(0, -x))
+    xp = xp_of(x)
+    return xp.exp(-xp.logaddexp(0, -x))
 
 
 class SiluBackward0(Node):
@@ -397,17 +419,19 @@ class MishBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         x = self.x
-        t = np.tanh(np.logaddexp(0, x))
+        t = xp.tanh(xp.logaddexp(0, x))
         return (g * (t + x * _sigm(x) * (1 - t * t)),)
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
+    xp = xp_of(input._data)
     if inplace:
         return _inplace_via(mish, input, (), "mish_")
     x = _float_data(input, "mish")
-    out = x * np.tanh(np.logaddexp(0, x))
+    out = x * xp.tanh(xp.logaddexp(0, x))
     node = None
     if state.enabled and input._requires_grad:
         node = _node(MishBackward0, input)
@@ -420,16 +444,18 @@ class SoftplusBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         bx = self.x * self.beta
-        return (np.where(bx > self.threshold, g, g * _sigm(bx)),)
+        return (xp.where(bx > self.threshold, g, g * _sigm(bx)),)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    xp = xp_of(input._data)
     beta, threshold = float(beta), float(threshold)
     x = _float_data(input, "softplus")
     bx = x * beta
-    out = np.where(bx > threshold, x, np.logaddexp(0, bx) / beta)
+    out = xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(SoftplusBackward0, input)
@@ -447,8 +473,9 @@ class LogSigmoidBackward0(Node):
 
 def logsigmoid(input):
     """log(sigmoid(x)), computed stably."""
+    xp = xp_of(input._data)
     x = _float_data(input, "log_sigmoid")
-    out = -np.logaddexp(0, -x)
+    out = -xp.logaddexp(0, -x)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(LogSigmoidBackward0, input)
@@ -462,12 +489,14 @@ class HardtanhBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         x = self.x
-        return (np.where((x > self.lo) & (x < self.hi), g, np.zeros((), g.dtype)),)
+        return (xp.where((x > self.lo) & (x < self.hi), g, xp.zeros((), g.dtype)),)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """Clamp to [min_val, max_val]."""
+    xp = xp_of(input._data)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     if inplace:
@@ -475,7 +504,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     x = input._data
     if x.dtype.kind == "b":
         _float_data(input, "hardtanh")
-    out = np.clip(x, min_val, max_val)
+    out = xp.clip(x, min_val, max_val)
     if out.dtype != x.dtype:
         out = out.astype(x.dtype)
     node = None
@@ -504,16 +533,18 @@ class HardsigmoidBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         x = self.x
-        return (np.where((x > -3) & (x < 3), g / 6, np.zeros((), g.dtype)),)
+        return (xp.where((x > -3) & (x < 3), g / 6, xp.zeros((), g.dtype)),)
 
 
 def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6."""
+    xp = xp_of(input._data)
     if inplace:
         return _inplace_via(hardsigmoid, input, (), "hardsigmoid_")
     x = _float_data(input, "hardsigmoid")
-    out = np.clip(x + 3, 0, 6) / 6
+    out = xp.clip(x + 3, 0, 6) / 6
     node = None
     if state.enabled and input._requires_grad:
         node = _node(HardsigmoidBackward0, input)
@@ -526,16 +557,18 @@ class HardswishBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         x = self.x
-        return (np.where(x < -3, np.zeros((), g.dtype), np.where(x <= 3, g * (x / 3 + 0.5), g)),)
+        return (xp.where(x < -3, xp.zeros((), g.dtype), xp.where(x <= 3, g * (x / 3 + 0.5), g)),)
 
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6."""
+    xp = xp_of(input._data)
     if inplace:
         return _inplace_via(hardswish, input, (), "hardswish_")
     x = _float_data(input, "hardswish")
-    out = x * np.clip(x + 3, 0, 6) / 6
+    out = x * xp.clip(x + 3, 0, 6) / 6
     node = None
     if state.enabled and input._requires_grad:
         node = _node(HardswishBackward0, input)
@@ -548,7 +581,8 @@ class ThresholdBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
-        return (np.where(self.x > self.threshold, g, np.zeros((), g.dtype)),)
+        xp = xp_of(g)
+        return (xp.where(self.x > self.threshold, g, xp.zeros((), g.dtype)),)
 
 
 class ThresholdBackward1(ThresholdBackward0):
@@ -557,10 +591,11 @@ class ThresholdBackward1(ThresholdBackward0):
 
 def threshold(input, threshold, value, inplace=False):
     """x if x > threshold else value."""
+    xp = xp_of(input._data)
     if inplace:
         _check_inplace(input, "threshold_")
     x = input._data
-    out = np.where(x > threshold, x, np.asarray(value).astype(x.dtype))
+    out = xp.where(x > threshold, x, xp.asarray(value).astype(x.dtype))
     node = None
     if state.enabled and input._requires_grad:
         node = _node(ThresholdBackward1 if inplace else ThresholdBackward0, input)
@@ -583,8 +618,9 @@ class HardshrinkBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         x = self.x
-        return (np.where((x >= -self.lambd) & (x <= self.lambd), np.zeros((), g.dtype), g),)
+        return (xp.where((x >= -self.lambd) & (x <= self.lambd), xp.zeros((), g.dtype), g),)
 
 
 class SoftshrinkBackward0(HardshrinkBackward0):
@@ -593,8 +629,9 @@ class SoftshrinkBackward0(HardshrinkBackward0):
 
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
+    xp = xp_of(input._data)
     x = _float_data(input, "hardshrink")
-    out = np.where((x >= -lambd) & (x <= lambd), np.zeros((), x.dtype), x)
+    out = xp.where((x >= -lambd) & (x <= lambd), xp.zeros((), x.dtype), x)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(HardshrinkBackward0, input)
@@ -604,10 +641,11 @@ def hardshrink(input, lambd=0.5):
 
 def softshrink(input, lambd=0.5):
     """x - lambd if x > lambd, x + lambd if x < -lambd, else 0."""
+    xp = xp_of(input._data)
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     x = _float_data(input, "softshrink")
-    out = np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, np.zeros((), x.dtype)))
+    out = xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, xp.zeros((), x.dtype)))
     node = None
     if state.enabled and input._requires_grad:
         node = _node(SoftshrinkBackward0, input)
@@ -622,14 +660,16 @@ class DivBackward0(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
-        d = 1 + np.abs(self.x)
+        xp = xp_of(g)
+        d = 1 + xp.abs(self.x)
         return (g / (d * d),)
 
 
 def softsign(input):
     """x / (1 + |x|)."""
+    xp = xp_of(input._data)
     x = _promote_int(input)
-    out = x / (1 + np.abs(x))
+    out = x / (1 + xp.abs(x))
     node = None
     if state.enabled and input._requires_grad:
         node = _node(DivBackward0, input)
@@ -649,8 +689,9 @@ class SubBackward0(Node):
 
 def tanhshrink(input):
     """x - tanh(x)."""
+    xp = xp_of(input._data)
     x = _promote_int(input)
-    t = np.tanh(x)
+    t = xp.tanh(x)
     out = x - t
     node = None
     if state.enabled and input._requires_grad:
@@ -665,20 +706,24 @@ class PreluKernelBackward0(Node):
     _saved_fields = ("x", "w")
 
     def apply(self, g):
+        xp = xp_of(g)
         x, w = self.x, self.w
         pos = x > 0
         gx = gw = None
         if self.next_functions[0][0] is not None:
-            gx = np.where(pos, g, g * w)
+            gx = xp.where(pos, g, g * w)
         if self.next_functions[1][0] is not None:
-            gw = unbroadcast(np.where(pos, np.zeros((), g.dtype), g * x), w.shape).reshape(self.w_shape)
+            gw = unbroadcast(xp.where(pos, xp.zeros((), g.dtype), g * x), w.shape).reshape(self.w_shape)
         return gx, gw
 
 
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), weight per channel (dim 1) or shared."""
+    xp = xp_of(input._data)
     x = _float_data(input, "prelu")
     w = weight._data
+    if type(w) is not type(x):
+        B.check_same_device("prelu", x, w)
     n = w.size
     if w.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {w.ndim}")
@@ -694,7 +739,7 @@ def prelu(input, weight):
         wb = w.reshape(())
     if wb.dtype != x.dtype:
         wb = wb.astype(x.dtype)
-    out = np.where(x > 0, x, x * wb)
+    out = xp.where(x > 0, x, x * wb)
     node = None
     if state.enabled and (input._requires_grad or weight._requires_grad):
         node = _new(PreluKernelBackward0)
@@ -709,13 +754,15 @@ class GluBackward0(Node):
     _saved_fields = ("a", "s")
 
     def apply(self, g):
+        xp = xp_of(g)
         a, s = self.a, self.s
         gs = g * s
-        return (np.concatenate([gs, gs * a * (1 - s)], axis=self.dim),)
+        return (xp.concatenate([gs, gs * a * (1 - s)], axis=self.dim),)
 
 
 def glu(input, dim=-1):
     """a * sigmoid(b), where a and b are the halves of input along dim."""
+    xp = xp_of(input._data)
     x = _float_data(input, "glu")
     if x.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
@@ -724,7 +771,7 @@ def glu(input, dim=-1):
     if size % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size} "
                            f"(glu splits input {list(x.shape)} into two halves along dim {dim})")
-    a, b = np.split(x, 2, axis=d)
+    a, b = xp.split(x, 2, axis=d)
     s = _sigm(b)
     out = a * s
     node = None
@@ -768,26 +815,29 @@ class LogSoftmaxBackward0(Node):
     _saved_fields = ("y",)
 
     def apply(self, g):
-        return (g - np.exp(self.y) * g.sum(axis=self.dim, keepdims=True),)
+        xp = xp_of(g)
+        return (g - xp.exp(self.y) * g.sum(axis=self.dim, keepdims=True),)
 
 
 def _softmax_array(x, dim):
+    xp = xp_of(x)
     if x.ndim == 0:
-        return np.ones_like(x)
+        return xp.ones_like(x)
     if x.size == 0:
         return x.copy()
-    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    e = xp.exp(x - x.max(axis=dim, keepdims=True))
     e /= e.sum(axis=dim, keepdims=True)
     return e
 
 
 def _log_softmax_array(x, dim):
+    xp = xp_of(x)
     if x.ndim == 0:
-        return np.zeros_like(x)
+        return xp.zeros_like(x)
     if x.size == 0:
         return x.copy()
     z = x - x.max(axis=dim, keepdims=True)
-    z -= np.log(np.exp(z).sum(axis=dim, keepdims=True))
+    z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
     return z
 
 

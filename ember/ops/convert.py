@@ -28,13 +28,21 @@ class CloneBackward0(Node):
 
 
 def _move(array, dev):
+    """array on device dev (itself when already there): the one place data crosses devices."""
     if dev.type == "cpu":
         if type(array) is np.ndarray:
             return array
-        get = getattr(array, "get", None)
+        get = getattr(array, "get", None)  # a GPU array: copy to host memory
         return get() if get is not None else np.asarray(array)
     xp = B.array_module(dev)
-    return xp.asarray(array)
+    src = B.device_of(array)
+    idx = dev.index if dev.index is not None else xp.cuda.runtime.getDevice()
+    if src.type == "cuda" and src.index == idx:
+        return array
+    with xp.cuda.Device(idx):
+        if src.type == "cpu":
+            return xp.asarray(array)  # host -> device
+        return array.copy()  # another GPU: CuPy copies onto the current device
 
 
 def _parse_to(args, kwargs):
@@ -63,10 +71,12 @@ def to(self, *args, **kwargs):
     dtype, device, copy = _parse_to(args, kwargs)
     src = self._data
     data = src
+    if device is not None and device.type == "cuda":
+        from .. import cuda
+        cuda._check_usable(device)
+        if device.index is None:  # 'cuda' means the current GPU
+            device = B.device("cuda", cuda.current_device())
     if device is not None and device != self.device:
-        if device.type == "cuda":
-            from .. import cuda
-            cuda._check_usable(device)
         data = _move(data, device)
     if dtype is not None and data.dtype != dtype.np:
         data = data.astype(dtype.np)
@@ -143,23 +153,38 @@ def _register():
     def copy_(self, src, non_blocking=False):
         """Copy src's values (broadcast, cast) into this tensor's memory."""
         from .elementwise import _inplace
-        s = src._data if isinstance(src, Tensor) else np.asarray(src)
+        d = self._data
+        s = src._data if isinstance(src, Tensor) else src if isinstance(src, (int, float, bool)) \
+            else B.host_array(src)
         if state.enabled and (self._requires_grad or (isinstance(src, Tensor) and src._requires_grad)):
             def op(s_, o):
+                if o.device != s_.device:  # copy_ is the one op that crosses devices
+                    o = to(o, s_.device)
                 return to(o.expand_as(s_) if o.shape != s_.shape else o, s_.dtype) + s_ * 0
             return _inplace(self, None, op, (src,))
-        if type(s) is not type(self._data):
+        if type(s) is not type(d) and not isinstance(s, (int, float, bool)):
             s = _move(s, self.device)
         try:
-            np.copyto(self._data, s, casting="unsafe") if type(self._data) is np.ndarray else \
-                self._data.__setitem__(Ellipsis, s)
+            B.xp_of(d).copyto(d, s, casting="unsafe")
         except ValueError:
             raise RuntimeError(
-                f"copy_: the size of src {list(np.shape(s))} can't be broadcast to the destination "
-                f"size {list(self._data.shape)}") from None
+                f"copy_: the size of src {list(getattr(s, 'shape', ()))} can't be broadcast to the destination "
+                f"size {list(d.shape)}") from None
         self._vc[0] += 1
         return self
 
+    def pin_memory(self, device=None):
+        """Accepted for torch compatibility: CuPy copies from ordinary host memory (returns self)."""
+        if self.device.type != "cpu":
+            raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be pinned")
+        return self
+
+    def is_pinned(self, device=None):
+        """False: ember never page-locks host memory."""
+        return False
+
+    T.pin_memory = pin_memory
+    T.is_pinned = is_pinned
     T.cpu = cpu
     T.cuda = cuda
     T.type_as = type_as

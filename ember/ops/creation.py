@@ -1,11 +1,17 @@
-"""Tensor creation: from data, filled, ranges and random."""
+"""Tensor creation: from data, filled, ranges and random.
+
+Arrays are made by the array module of the target device (numpy or cupy), on that device; Python
+data (lists, numbers) is converted on the host first, then moved.  Random ops draw from the
+target device's generator (``ember.random.generator_for``).
+"""
+import math
 import numbers
 
 import numpy as np
 
 from .. import _backend as B
 from .._tensor import Tensor, _wrap
-from ..random import rng
+from ..random import generator_for
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "asarray", "empty", "zeros", "ones", "full", "rand", "randn",
@@ -26,15 +32,56 @@ def _sizes(size):
     return tuple(int(s) for s in size)
 
 
-def _finish(array, device, requires_grad):
+def _target(device):
+    """(array module, device) for a device argument; a 'cuda' without index means the current GPU."""
     dev = B.as_device(device)
-    if dev.type != "cpu":
-        xp = B.array_module(dev)
-        array = xp.asarray(array)
+    if dev.type == "cpu":
+        return np, dev
+    from .. import cuda
+    cuda._check_usable(dev)
+    if dev.index is None:
+        dev = B.device("cuda", cuda.current_device())
+    return B.array_module(dev), dev
+
+
+def _current(xp, dev):
+    """A context making dev the current device while its arrays are made (nothing on the CPU)."""
+    return B._NULL if xp is np else xp.cuda.Device(dev.index)
+
+
+def _make(device, requires_grad, fn, *args, **kwargs):
+    """fn (a name in the array module) called on the device's module, on that device."""
+    xp, dev = _target(device)
+    if xp is np:
+        array = getattr(xp, fn)(*args, **kwargs)
+    else:
+        with _current(xp, dev):
+            array = getattr(xp, fn)(*args, **kwargs)
+    return _done(array, requires_grad)
+
+
+def _done(array, requires_grad):
     t = _wrap(array)
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+def _finish(array, device, requires_grad):
+    """An array (on any device) moved to device and wrapped."""
+    from .convert import _move
+    dev = B.as_device(device)
+    if dev.type != "cpu" or type(array) is not np.ndarray:
+        if dev.type == "cuda":
+            dev = _target(dev)[1]
+        array = _move(array, dev)
+    return _done(array, requires_grad)
+
+
+def _draw(device, generator):
+    """The generator for a random op on device, and that device's array module."""
+    xp, dev = _target(device)
+    return generator_for(dev, generator), xp
 
 
 def _dt(dtype, default=None):
@@ -94,6 +141,8 @@ def _nested_tensors_to_list(data):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying data (nested lists, numbers, arrays), with torch's dtype inference."""
+    if device is None and isinstance(data, Tensor):
+        device = data.device  # torch keeps a tensor's device when none is given
     return _finish(_data_to_array(data, dtype), device, requires_grad)
 
 
@@ -123,22 +172,22 @@ def from_numpy(ndarray):
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     """A 0-d tensor holding s."""
-    return _finish(np.array(s, dtype=_dt(dtype)), device, requires_grad)
+    return _make(device, requires_grad, "full", (), s, dtype=_dt(dtype))
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_format=None, pin_memory=False):
     """An uninitialised tensor."""
-    return _finish(np.empty(_sizes(size), dtype=_dt(dtype)), device, requires_grad)
+    return _make(device, requires_grad, "empty", _sizes(size), dtype=_dt(dtype))
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of zeros."""
-    return _finish(np.zeros(_sizes(size), dtype=_dt(dtype)), device, requires_grad)
+    return _make(device, requires_grad, "zeros", _sizes(size), dtype=_dt(dtype))
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of ones."""
-    return _finish(np.ones(_sizes(size), dtype=_dt(dtype)), device, requires_grad)
+    return _make(device, requires_grad, "ones", _sizes(size), dtype=_dt(dtype))
 
 
 def _fill_dtype(fill_value):
@@ -154,23 +203,20 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dt = _dt(dtype, _fill_dtype(fill_value))
-    return _finish(np.full(_sizes((size,)) if not isinstance(size, int) else (size,), fill_value, dtype=dt),
-                   device, requires_grad)
+    return _make(device, requires_grad, "full", _sizes((size,)) if not isinstance(size, int) else (size,),
+                 fill_value, dtype=dt)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform random numbers in [0, 1)."""
-    return _finish(rng(generator).random(_sizes(size), dtype=np.float64).astype(_dt(dtype)), device, requires_grad)
+    g, _ = _draw(device, generator)
+    return _done(g.random(_sizes(size), np.float64).astype(_dt(dtype)), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal random numbers."""
-    dt = _dt(dtype)
-    if dt in (np.float32, np.float64):
-        arr = rng(generator).standard_normal(_sizes(size), dtype=dt)
-    else:
-        arr = rng(generator).standard_normal(_sizes(size)).astype(dt)
-    return _finish(arr, device, requires_grad)
+    g, _ = _draw(device, generator)
+    return _done(g.standard_normal(_sizes(size), _dt(dtype)), requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -181,13 +227,15 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
         raise TypeError("randint() missing required argument 'size' (a tuple of ints)")
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    arr = rng(generator).integers(low, high, size=_sizes((size,)) if not isinstance(size, int) else (size,))
-    return _finish(arr.astype(_dt(dtype, B.int64)), device, requires_grad)
+    g, _ = _draw(device, generator)
+    arr = g.integers(low, high, _sizes((size,)) if not isinstance(size, int) else (size,))
+    return _done(arr.astype(_dt(dtype, B.int64)), requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1."""
-    return _finish(rng(generator).permutation(n).astype(_dt(dtype, B.int64)), device, requires_grad)
+    g, _ = _draw(device, generator)
+    return _done(g.permutation(n).astype(_dt(dtype, B.int64)), requires_grad)
 
 
 def _range_dtype(values, dtype):
@@ -207,45 +255,57 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if vals[2] == 0:
         raise RuntimeError("arange: step must be nonzero")
     dt = _range_dtype((start, end, step), dtype)
-    n = int(np.ceil((vals[1] - vals[0]) / vals[2]))
-    arr = (vals[0] + np.arange(max(n, 0), dtype=np.float64 if np.dtype(dt).kind == "f" else np.int64) * vals[2])
-    return _finish(arr.astype(dt), device, requires_grad)
+    n = int(math.ceil((vals[1] - vals[0]) / vals[2]))
+    xp, dev = _target(device)
+    with _current(xp, dev):
+        arr = vals[0] + xp.arange(max(n, 0), dtype=np.float64 if np.dtype(dt).kind == "f" else np.int64) * vals[2]
+        return _done(arr.astype(dt), requires_grad)
 
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     """Deprecated inclusive arange, as torch.range."""
     if end is None:
         start, end = 0, start
-    n = int(np.floor((end - start) / step)) + 1
-    arr = start + np.arange(n, dtype=np.float64) * step
-    return _finish(arr.astype(_dt(dtype)), device, requires_grad)
+    n = int(math.floor((end - start) / step)) + 1
+    xp, dev = _target(device)
+    with _current(xp, dev):
+        arr = start + xp.arange(n, dtype=np.float64) * step
+        return _done(arr.astype(_dt(dtype)), requires_grad)
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
     """steps evenly spaced values from start to end inclusive."""
-    arr = np.linspace(start, end, steps, dtype=np.float64)
-    return _finish(arr.astype(_dt(dtype)), device, requires_grad)
+    xp, dev = _target(device)
+    with _current(xp, dev):
+        return _done(xp.linspace(start, end, steps, dtype=np.float64).astype(_dt(dtype)), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     """steps values spaced evenly on a log scale."""
-    arr = np.logspace(start, end, steps, base=base)
-    return _finish(arr.astype(_dt(dtype)), device, requires_grad)
+    xp, dev = _target(device)
+    with _current(xp, dev):
+        return _done(xp.logspace(start, end, steps, base=base).astype(_dt(dtype)), requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     """A 2-d identity matrix."""
-    return _finish(np.eye(n, m, dtype=_dt(dtype)), device, requires_grad)
+    return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype))
+
+
+def _tri_indices(fn, row, col, offset, dtype, device):
+    xp, dev = _target(device)
+    with _current(xp, dev):
+        return _done(xp.stack(getattr(xp, fn)(row, offset, col)).astype(_dt(dtype, B.int64)), False)
 
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None):
     """Indices of the lower triangle, as a 2 x N tensor."""
-    return _finish(np.stack(np.tril_indices(row, offset, col)).astype(_dt(dtype, B.int64)), device, False)
+    return _tri_indices("tril_indices", row, col, offset, dtype, device)
 
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     """Indices of the upper triangle, as a 2 x N tensor."""
-    return _finish(np.stack(np.triu_indices(row, offset, col)).astype(_dt(dtype, B.int64)), device, False)
+    return _tri_indices("triu_indices", row, col, offset, dtype, device)
 
 
 def _like(input, dtype, device):
@@ -257,25 +317,25 @@ def _like(input, dtype, device):
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Zeros with input's shape (and dtype/device unless given)."""
     dt, dev = _like(input, dtype, device)
-    return _finish(np.zeros(input._data.shape, dtype=dt), dev, requires_grad)
+    return _make(dev, requires_grad, "zeros", input._data.shape, dtype=dt)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Ones with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return _finish(np.ones(input._data.shape, dtype=dt), dev, requires_grad)
+    return _make(dev, requires_grad, "ones", input._data.shape, dtype=dt)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uninitialised with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return _finish(np.empty(input._data.shape, dtype=dt), dev, requires_grad)
+    return _make(dev, requires_grad, "empty", input._data.shape, dtype=dt)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """fill_value with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return _finish(np.full(input._data.shape, fill_value, dtype=dt), dev, requires_grad)
+    return _make(dev, requires_grad, "full", input._data.shape, fill_value, dtype=dt)
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
@@ -306,30 +366,42 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     """Normal random numbers with the given mean and std (tensors or floats)."""
     m = mean._data if isinstance(mean, Tensor) else mean
     s = std._data if isinstance(std, Tensor) else std
-    shape = _sizes((size,)) if size is not None and not isinstance(size, int) else (size,) if size else np.broadcast_shapes(np.shape(m), np.shape(s))
+    shape = _sizes((size,)) if size is not None and not isinstance(size, int) else (size,) if size else \
+        np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
     ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
     dt = ref._data.dtype if ref is not None else _dt(dtype)
-    arr = (rng(generator).standard_normal(shape) * s + m).astype(dt)
+    g, _ = _draw(ref.device if ref is not None else device, generator)
+    arr = (g.standard_normal(shape) * s + m).astype(dt)
     return _wrap(arr)
 
 
 def bernoulli(input, p=None, *, generator=None):
     """Draw 0/1 with probabilities input (or p)."""
     probs = input._data if p is None else p
-    arr = (rng(generator).random(input._data.shape) < probs).astype(input._data.dtype)
+    g = generator_for(input.device, generator)
+    arr = (g.random(input._data.shape) < probs).astype(input._data.dtype)
     return _wrap(arr)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
-    """Sample indices from rows of (unnormalised) probabilities."""
-    probs = np.atleast_2d(input._data.astype(np.float64))
-    g = rng(generator)
-    rows = []
-    for p in probs:
-        p = p / p.sum()
-        rows.append(g.choice(len(p), size=num_samples, replace=replacement, p=p))
-    out = np.array(rows, dtype=np.int64)
-    return _wrap(out if input._data.ndim == 2 else out[0])
+    """Sample indices from rows of (unnormalised, non-negative) probabilities."""
+    d = input._data
+    if d.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim (multinomial got a {d.ndim}-d input)")
+    probs = d.astype(np.float64).reshape(-1 if d.ndim == 2 else 1, d.shape[-1])
+    k = probs.shape[1]
+    if not replacement and num_samples > k:
+        raise RuntimeError(f"cannot sample n_sample > prob_dist.size(-1) samples without replacement "
+                           f"(multinomial: {num_samples} > {k})")
+    if bool((probs < 0).any()) or not bool(B.xp_of(probs).isfinite(probs).all()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if bool((probs.sum(axis=1) <= 0).any()):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and bool(((probs > 0).sum(axis=1) < num_samples).any()):
+        raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough non-negative "
+                           "category to sample)")
+    out = generator_for(input.device, generator).multinomial(probs, num_samples, replacement)
+    return _wrap(out if d.ndim == 2 else out[0])
 
 
 def is_tensor(obj):
@@ -383,14 +455,14 @@ def _register():
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill with uniform random numbers in [a, b)."""
         _check_leaf_inplace(self)
-        self._data[...] = rng(generator).uniform(a, b, self._data.shape)
+        self._data[...] = generator_for(self.device, generator).uniform(a, b, self._data.shape)
         self._vc[0] += 1
         return self
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill with normal random numbers."""
         _check_leaf_inplace(self)
-        self._data[...] = rng(generator).normal(mean, std, self._data.shape)
+        self._data[...] = generator_for(self.device, generator).normal(mean, std, self._data.shape)
         self._vc[0] += 1
         return self
 
@@ -398,19 +470,19 @@ def _register():
         """Fill with random integers in [low, high)."""
         if high is None:
             low, high = 0, low if low else 2 ** 24
-        self._data[...] = rng(generator).integers(low, high, self._data.shape)
+        self._data[...] = generator_for(self.device, generator).integers(low, high, self._data.shape)
         self._vc[0] += 1
         return self
 
     def bernoulli_(self, p=0.5, *, generator=None):
         """Fill with 0/1 draws of probability p."""
-        self._data[...] = rng(generator).random(self._data.shape) < p
+        self._data[...] = generator_for(self.device, generator).random(self._data.shape) < p
         self._vc[0] += 1
         return self
 
     def exponential_(self, lambd=1.0, *, generator=None):
         """Fill with exponential random numbers."""
-        self._data[...] = rng(generator).exponential(1.0 / lambd, self._data.shape)
+        self._data[...] = generator_for(self.device, generator).exponential(1.0 / lambd, self._data.shape)
         self._vc[0] += 1
         return self
 

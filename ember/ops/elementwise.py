@@ -1,4 +1,10 @@
-"""Elementwise arithmetic, math functions, comparisons and logical ops."""
+"""Elementwise arithmetic, math functions, comparisons and logical ops.
+
+Kernels take their array module from their inputs (``xp_of``): numpy on the CPU, cupy on a GPU.
+"""
+import math
+import sys
+
 import numpy as np
 
 from .. import _backend as B
@@ -20,7 +26,10 @@ __all__ = [
 ]
 
 _ndarray = np.ndarray
+_generic = np.generic
 _SCALARS = (int, float, bool)
+xp_of = B.xp_of
+_host_array = B.host_array
 
 
 # ---- type promotion ---------------------------------------------------------
@@ -32,7 +41,7 @@ def _scalar_dtype(x):
     if type(x) is float:
         return B.get_default_dtype()
     if isinstance(x, (np.generic, np.ndarray)):
-        return B.dtype_of(np.asarray(x))
+        return B.dtype_of(x)
     raise TypeError(f"unsupported operand type {type(x).__name__}; expected a Tensor or a number")
 
 
@@ -68,13 +77,32 @@ def result_type(*operands):
 promote_types = B.promote_types
 
 
+def _op_name():
+    """The public op that called into the operand helpers (error path only)."""
+    frame = sys._getframe(2)
+    for _ in range(6):
+        name = frame.f_code.co_name
+        if name in ("op", "method"):
+            op = frame.f_locals.get("name", name)
+            return op + "_" if name == "method" and not op.endswith("_") else op
+        if not name.startswith("_"):
+            return name
+        frame = frame.f_back
+    return "op"
+
+
 def _check_device(a, b):
-    if type(a) is not type(b) or getattr(a, "_ember_device", None) != getattr(b, "_ember_device", None):
-        da, db = _wrap(a).device, _wrap(b).device
-        if da != db:
-            raise RuntimeError(
-                "Expected all tensors to be on the same device, but found at least two devices, "
-                f"{da} and {db}! Move one with .to(device) first.")
+    """a and b are arrays of different types: a 0-d host operand of a GPU op moves over, as torch's
+    0-d CPU tensors do; any other mix raises torch's mixed-device error."""
+    da, db = B.device_of(a), B.device_of(b)
+    if da == db:
+        return a, b
+    from .convert import _move
+    if b.ndim == 0 and db.type == "cpu":
+        return a, _move(b, da)
+    if a.ndim == 0 and da.type == "cpu":
+        return _move(a, db), b
+    B.check_same_device(_op_name(), a, b)
 
 
 def _operands(a, b):
@@ -83,7 +111,7 @@ def _operands(a, b):
     if type(b) is Tensor or isinstance(b, Tensor):
         bd = b._data
         if type(ad) is not type(bd):
-            _check_device(ad, bd)
+            ad, bd = _check_device(ad, bd)
         if ad.dtype != bd.dtype:
             dt = result_type(a, b).np
             if ad.dtype != dt:
@@ -102,9 +130,14 @@ def _operands(a, b):
         return ad, b
     if tb is bool:
         return ad, b
-    if isinstance(b, (np.generic, np.ndarray)) and np.ndim(b) == 0:
+    if isinstance(b, (np.generic, np.ndarray)) and b.ndim == 0:
         return _operands(a, b.item())
     raise TypeError(f"unsupported operand type(s): 'Tensor' and '{type(b).__name__}'")
+
+
+def _result_dtype(a, b):
+    """numpy's result dtype of two operands (arrays or Python numbers), from dtypes only."""
+    return np.result_type(a.dtype, b.dtype if hasattr(b, "dtype") else b)
 
 
 def _node(cls, a, b):
@@ -123,8 +156,8 @@ def _shape(x):
 
 
 def _finish(out, node):
-    if isinstance(out, np.generic):
-        out = np.asarray(out)
+    if isinstance(out, _generic):
+        out = _host_array(out)
     t = _wrap(out)
     if node is not None:
         t._requires_grad = True
@@ -133,7 +166,8 @@ def _finish(out, node):
 
 
 def _as_tensor(x):
-    return x if isinstance(x, Tensor) else _wrap(np.asarray(x))
+    # a Python number as the first operand: a 0-d host tensor, which GPU ops accept as torch does
+    return x if isinstance(x, Tensor) else _wrap(_host_array(x))
 
 
 # ---- add / sub / mul / div --------------------------------------------------
@@ -168,8 +202,8 @@ def add(input, other, *, alpha=1, out=None):
     if alpha != 1:
         b = b * alpha
     res = a + b
-    if isinstance(res, np.generic):
-        res = np.asarray(res)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     if out is not None:
         return _write_out(out, res, "add", input, other)
     node = None
@@ -240,8 +274,8 @@ def mul(input, other, *, out=None):
         input = _as_tensor(input)
     a, b = _operands(input, other)
     res = a * b
-    if isinstance(res, np.generic):
-        res = np.asarray(res)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     if out is not None:
         return _write_out(out, res, "mul", input, other)
     node = None
@@ -282,7 +316,11 @@ def div(input, other, *, rounding_mode=None, out=None):
             return floor_divide(input, other, out=out)
         if rounding_mode == "trunc":
             a, b = _operands(input, other)
-            res = np.trunc(a / b) if np.result_type(a, b).kind == "f" else (np.fix(a / b)).astype(np.result_type(a, b))
+            xp = xp_of(a)
+            rdt = _result_dtype(a, b)
+            res = xp.trunc(a / b) if rdt.kind == "f" else xp.fix(a / b).astype(rdt)
+            if isinstance(res, _generic):
+                res = _host_array(res)
             return _write_out(out, res, "div", input, other) if out is not None else _wrap(res)
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
     a, b = _operands(input, other)
@@ -311,23 +349,27 @@ def div(input, other, *, rounding_mode=None, out=None):
 def floor_divide(input, other, *, out=None):
     """Division rounded down, as torch.floor_divide."""
     a, b = _operands(_as_tensor(input), other)
-    res = np.floor_divide(a, b)
-    if not isinstance(res, np.ndarray):
-        res = np.asarray(res)
+    res = xp_of(a).floor_divide(a, b)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     return _write_out(out, res, "floor_divide", input, other) if out is not None else _wrap(res)
 
 
 def remainder(input, other, *, out=None):
     """Python-style modulus (sign of the divisor)."""
     a, b = _operands(_as_tensor(input), other)
-    res = np.asarray(np.mod(a, b))
+    res = xp_of(a).mod(a, b)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     return _write_out(out, res, "remainder", input, other) if out is not None else _wrap(res)
 
 
 def fmod(input, other, *, out=None):
     """C-style modulus (sign of the dividend)."""
     a, b = _operands(_as_tensor(input), other)
-    res = np.asarray(np.fmod(a, b))
+    res = xp_of(a).fmod(a, b)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     return _write_out(out, res, "fmod", input, other) if out is not None else _wrap(res)
 
 
@@ -352,8 +394,9 @@ class PowBackward1(Node):
         if self.next_functions[0][0] is not None:
             ga = unbroadcast(g * b * a ** (b - 1), a.shape)
         if self.next_functions[1][0] is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gb = np.where(a > 0, g * out * np.log(np.where(a > 0, a, 1)), 0)
+            xp = xp_of(g)
+            with B.errstate(xp, divide="ignore", invalid="ignore"):
+                gb = xp.where(a > 0, g * out * xp.log(xp.where(a > 0, a, 1)), 0)
             gb = unbroadcast(gb.astype(out.dtype, copy=False), _shape(b))
         return ga, gb
 
@@ -365,12 +408,15 @@ def pow(input, exponent, *, out=None):
         base = input
         e = exponent
         a, b = _operands(e, base)
-        res = np.power(b, a)
+        xp = xp_of(a)
+        res = xp.power(b, a)
+        if isinstance(res, _generic):
+            res = _host_array(res)
         node = None
         if _grad_needed(e, None):
-            node = new_pow1 = _node(PowBackward1, _wrap(np.asarray(base)), e)
-            new_pow1.next_functions = ((None, 0), edge(e))
-            node.a = np.asarray(b, dtype=res.dtype)
+            node = _node(PowBackward1, e, e)
+            node.next_functions = ((None, 0), edge(e))
+            node.a = xp.asarray(b, dtype=res.dtype)
             node.b = a
             node.out = res
         return _finish(res, node)
@@ -400,15 +446,24 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None):
     node_name = node_name or name[0].upper() + name[1:] + "Backward0"
 
     def apply(self, g):
-        return (grad_of(g, self.x, self.y),)
+        return (grad_of(xp_of(g), g, self.x, self.y),)
     cls = type(node_name, (Node,), {"__slots__": ("x", "y"), "apply": apply,
                                     "_saved_fields": ("x", "y")})
+    # fwd: a ufunc of the array module, by name (numpy's bound here for the CPU), or fwd(xp, array)
+    fwd_name = fwd if isinstance(fwd, str) else None
+    np_fwd = getattr(np, fwd) if fwd_name else None
 
     def op(input, *, out=None):
         d = input._data
         if float_only and d.dtype.kind != "f":
             d = d.astype(B.get_default_dtype().np)
-        res = fwd(d)
+        xp = xp_of(d)
+        if fwd_name is None:
+            res = fwd(xp, d)
+        else:
+            res = (np_fwd if xp is np else getattr(xp, fwd_name))(d)
+        if isinstance(res, _generic):
+            res = _host_array(res)
         if out is not None:
             return _write_out(out, res, name, input)
         node = None
@@ -428,61 +483,59 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None):
     return op, cls
 
 
-def _sigmoid(x):
-    # numerically stable for large |x|
-    out = np.empty_like(x)
-    pos = x >= 0
-    np.negative(x, out=out, where=pos)
-    np.exp(out, out=out, where=pos)
-    out[pos] = 1 / (1 + out[pos])
-    ez = np.exp(x[~pos])
-    out[~pos] = ez / (1 + ez)
-    return out
+def _sigmoid(xp, x):
+    # numerically stable for large |x|: exp only of non-positive numbers
+    e = xp.exp(-xp.abs(x))
+    t = 1 / (1 + e)
+    return xp.where(x >= 0, t, e * t)
 
 
-def _zero(g, x, y):
-    return np.zeros_like(g)
+def _zero(xp, g, x, y):
+    return xp.zeros_like(g)
 
 
-exp, ExpBackward0 = _unary("exp", np.exp, lambda g, x, y: g * y, saves="y")
-expm1, Expm1Backward0 = _unary("expm1", np.expm1, lambda g, x, y: g * (y + 1), saves="y")
-log, LogBackward0 = _unary("log", np.log, lambda g, x, y: g / x)
-log2, Log2Backward0 = _unary("log2", np.log2, lambda g, x, y: g / (x * np.log(2.0)).astype(x.dtype))
-log10, Log10Backward0 = _unary("log10", np.log10, lambda g, x, y: g / (x * np.log(10.0)).astype(x.dtype))
-log1p, Log1PBackward0 = _unary("log1p", np.log1p, lambda g, x, y: g / (1 + x), node_name="Log1PBackward0")
-sqrt, SqrtBackward0 = _unary("sqrt", np.sqrt, lambda g, x, y: g / (2 * y), saves="y")
-rsqrt, RsqrtBackward0 = _unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, x, y: -0.5 * g * y * y * y, saves="y")
-sin, SinBackward0 = _unary("sin", np.sin, lambda g, x, y: g * np.cos(x))
-cos, CosBackward0 = _unary("cos", np.cos, lambda g, x, y: -g * np.sin(x))
-tan, TanBackward0 = _unary("tan", np.tan, lambda g, x, y: g * (1 + y * y), saves="y")
-atan, AtanBackward0 = _unary("atan", np.arctan, lambda g, x, y: g / (1 + x * x))
-asin, AsinBackward0 = _unary("asin", np.arcsin, lambda g, x, y: g / np.sqrt(1 - x * x))
-acos, AcosBackward0 = _unary("acos", np.arccos, lambda g, x, y: -g / np.sqrt(1 - x * x))
-sinh, SinhBackward0 = _unary("sinh", np.sinh, lambda g, x, y: g * np.cosh(x))
-cosh, CoshBackward0 = _unary("cosh", np.cosh, lambda g, x, y: g * np.sinh(x))
-tanh, TanhBackward0 = _unary("tanh", np.tanh, lambda g, x, y: g * (1 - y * y), saves="y")
-sigmoid, SigmoidBackward0 = _unary("sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y), saves="y")
-reciprocal, ReciprocalBackward0 = _unary("reciprocal", lambda x: 1 / x, lambda g, x, y: -g * y * y, saves="y")
-square_, _ = _unary("square", np.square, lambda g, x, y: 2 * g * x, float_only=False)
-neg, NegBackward0 = _unary("neg", np.negative, lambda g, x, y: -g, float_only=False, saves="")
-abs, AbsBackward0 = _unary("abs", np.abs, lambda g, x, y: g * np.sign(x), float_only=False)
-floor, FloorBackward0 = _unary("floor", np.floor, _zero, float_only=False, saves="")
-ceil, CeilBackward0 = _unary("ceil", np.ceil, _zero, float_only=False, saves="")
-trunc, TruncBackward0 = _unary("trunc", np.trunc, _zero, float_only=False, saves="")
-frac, FracBackward0 = _unary("frac", lambda x: x - np.trunc(x), lambda g, x, y: g, saves="")
-sign, SignBackward0 = _unary("sign", np.sign, _zero, float_only=False, saves="")
-relu, ReluBackward0 = _unary("relu", lambda x: np.maximum(x, 0, dtype=x.dtype) if x.dtype.kind != "b" else x,
-                             lambda g, x, y: g * (y > 0), float_only=False, saves="y")
+_LN2, _LN10, _TWO_OVER_SQRT_PI = math.log(2.0), math.log(10.0), 2 / math.sqrt(math.pi)
+
+exp, ExpBackward0 = _unary("exp", "exp", lambda xp, g, x, y: g * y, saves="y")
+expm1, Expm1Backward0 = _unary("expm1", "expm1", lambda xp, g, x, y: g * (y + 1), saves="y")
+log, LogBackward0 = _unary("log", "log", lambda xp, g, x, y: g / x)
+log2, Log2Backward0 = _unary("log2", "log2", lambda xp, g, x, y: g / (x * _LN2).astype(x.dtype))
+log10, Log10Backward0 = _unary("log10", "log10", lambda xp, g, x, y: g / (x * _LN10).astype(x.dtype))
+log1p, Log1PBackward0 = _unary("log1p", "log1p", lambda xp, g, x, y: g / (1 + x), node_name="Log1PBackward0")
+sqrt, SqrtBackward0 = _unary("sqrt", "sqrt", lambda xp, g, x, y: g / (2 * y), saves="y")
+rsqrt, RsqrtBackward0 = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda xp, g, x, y: -0.5 * g * y * y * y,
+                               saves="y")
+sin, SinBackward0 = _unary("sin", "sin", lambda xp, g, x, y: g * xp.cos(x))
+cos, CosBackward0 = _unary("cos", "cos", lambda xp, g, x, y: -g * xp.sin(x))
+tan, TanBackward0 = _unary("tan", "tan", lambda xp, g, x, y: g * (1 + y * y), saves="y")
+atan, AtanBackward0 = _unary("atan", "arctan", lambda xp, g, x, y: g / (1 + x * x))
+asin, AsinBackward0 = _unary("asin", "arcsin", lambda xp, g, x, y: g / xp.sqrt(1 - x * x))
+acos, AcosBackward0 = _unary("acos", "arccos", lambda xp, g, x, y: -g / xp.sqrt(1 - x * x))
+sinh, SinhBackward0 = _unary("sinh", "sinh", lambda xp, g, x, y: g * xp.cosh(x))
+cosh, CoshBackward0 = _unary("cosh", "cosh", lambda xp, g, x, y: g * xp.sinh(x))
+tanh, TanhBackward0 = _unary("tanh", "tanh", lambda xp, g, x, y: g * (1 - y * y), saves="y")
+sigmoid, SigmoidBackward0 = _unary("sigmoid", _sigmoid, lambda xp, g, x, y: g * y * (1 - y), saves="y")
+reciprocal, ReciprocalBackward0 = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, g, x, y: -g * y * y,
+                                         saves="y")
+square_, _ = _unary("square", "square", lambda xp, g, x, y: 2 * g * x, float_only=False)
+neg, NegBackward0 = _unary("neg", "negative", lambda xp, g, x, y: -g, float_only=False, saves="")
+abs, AbsBackward0 = _unary("abs", "abs", lambda xp, g, x, y: g * xp.sign(x), float_only=False)
+floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves="")
+ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="")
+trunc, TruncBackward0 = _unary("trunc", "trunc", _zero, float_only=False, saves="")
+frac, FracBackward0 = _unary("frac", lambda xp, x: x - xp.trunc(x), lambda xp, g, x, y: g, saves="")
+sign, SignBackward0 = _unary("sign", "sign", _zero, float_only=False, saves="")
+relu, ReluBackward0 = _unary("relu", lambda xp, x: xp.maximum(x, 0, dtype=x.dtype) if x.dtype.kind != "b" else x,
+                             lambda xp, g, x, y: g * (y > 0), float_only=False, saves="y")
 negative = neg
 absolute = abs
+def _erf(xp, x):
+    from .activation import _erf as erf_array  # the Chebyshev erf, one for every array module
+    return erf_array(x)
 
 
-def _erf(x):
-    from math import erf as _e
-    return np.vectorize(_e, otypes=[x.dtype])(x) if x.size else x.copy()
-
-
-erf, ErfBackward0 = _unary("erf", _erf, lambda g, x, y: g * (2 / np.sqrt(np.pi)) * np.exp(-x * x))
+erf, ErfBackward0 = _unary("erf", _erf,
+                           lambda xp, g, x, y: g * _TWO_OVER_SQRT_PI * xp.exp(-x * x))
 
 
 def square(input):
@@ -492,7 +545,10 @@ def square(input):
 
 def round(input, *, decimals=0, out=None):
     """Round half to even, as torch.round."""
-    res = np.round(input._data, decimals)
+    d = input._data
+    res = xp_of(d).round(d, decimals)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     if out is not None:
         return _write_out(out, res, "round", input)
     node = None
@@ -507,7 +563,7 @@ class RoundBackward0(Node):
     __slots__ = ()
 
     def apply(self, g):
-        return (np.zeros_like(g),)
+        return (xp_of(g).zeros_like(g),)
 
 
 class ClampBackward1(Node):
@@ -527,7 +583,10 @@ def clamp(input, min=None, max=None, *, out=None):
     hi = max._data if isinstance(max, Tensor) else max
     if d.dtype.kind != "f" and (type(lo) is float or type(hi) is float):
         d = d.astype(B.get_default_dtype().np)
-    res = np.clip(d, lo, hi)
+    xp = xp_of(d)
+    res = xp.clip(d, lo, hi)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     if res.dtype != d.dtype:
         res = res.astype(d.dtype)
     if out is not None:
@@ -536,7 +595,7 @@ def clamp(input, min=None, max=None, *, out=None):
     if state.enabled and input._requires_grad:
         node = ClampBackward1.__new__(ClampBackward1)
         node.next_functions = (edge(input),)
-        mask = np.ones(d.shape, dtype=bool)
+        mask = xp.ones(d.shape, dtype=bool)
         if lo is not None:
             mask &= d >= lo
         if hi is not None:
@@ -557,7 +616,8 @@ class MaximumBackward0(Node):
         a, b = self.a, self.b
         pick_a = (a > b) if self.is_max else (a < b)
         tie = a == b
-        wa = np.where(pick_a, 1.0, np.where(tie, 0.5, 0.0)).astype(g.dtype)
+        xp = xp_of(g)
+        wa = xp.where(pick_a, 1.0, xp.where(tie, 0.5, 0.0)).astype(g.dtype)
         return unbroadcast(g * wa, a.shape), unbroadcast(g * (1 - wa), b.shape)
 
 
@@ -567,7 +627,10 @@ class MinimumBackward0(MaximumBackward0):
 
 def _minmax(input, other, is_max):
     a, b = _operands(input, other)
-    res = np.maximum(a, b) if is_max else np.minimum(a, b)
+    xp = xp_of(a)
+    res = xp.maximum(a, b) if is_max else xp.minimum(a, b)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     node = None
     if _grad_needed(input, other):
         node = _node(MaximumBackward0 if is_max else MinimumBackward0, input, other)
@@ -592,8 +655,9 @@ class WhereBackward0(Node):
 
     def apply(self, g):
         c = self.cond
-        ga = unbroadcast(np.where(c, g, 0).astype(g.dtype, copy=False), self.a_shape) if self.a_shape is not None else None
-        gb = unbroadcast(np.where(c, 0, g).astype(g.dtype, copy=False), self.b_shape) if self.b_shape is not None else None
+        xp = xp_of(g)
+        ga = unbroadcast(xp.where(c, g, 0).astype(g.dtype, copy=False), self.a_shape) if self.a_shape is not None else None
+        gb = unbroadcast(xp.where(c, 0, g).astype(g.dtype, copy=False), self.b_shape) if self.b_shape is not None else None
         return ga, gb
 
 
@@ -607,15 +671,20 @@ def where(condition, input=None, other=None, *, out=None):
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype}")
     x = input if isinstance(input, Tensor) else None
     y = other if isinstance(other, Tensor) else None
+    xp = xp_of(c)
     if x is None and y is None:
         dt = result_type(input, other)
-        res = np.where(c, input, other).astype(dt.np)
+        res = xp.where(c, input, other).astype(dt.np)
     else:
         base = x if x is not None else y
         a, b = _operands(base, other if x is not None else input)
         if x is None:
             a, b = b, a
-        res = np.where(c, a, b)
+        if type(c) is not type(base._data):
+            B.check_same_device("where", c, base._data)
+        res = xp.where(c, a, b)
+    if isinstance(res, _generic):
+        res = _host_array(res)
     node = None
     if state.enabled and ((x is not None and x._requires_grad) or (y is not None and y._requires_grad)):
         node = WhereBackward0.__new__(WhereBackward0)
@@ -633,7 +702,7 @@ class MaskedFillBackward0(Node):
     _saved_fields = ("mask",)
 
     def apply(self, g):
-        return (unbroadcast(np.where(self.mask, 0, g).astype(g.dtype, copy=False), g.shape),)
+        return (unbroadcast(xp_of(g).where(self.mask, 0, g).astype(g.dtype, copy=False), g.shape),)
 
 
 def masked_fill(input, mask, value):
@@ -643,12 +712,16 @@ def masked_fill(input, mask, value):
     m = mask._data
     if m.dtype.kind != "b":
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
-    res = np.where(m, np.asarray(value, dtype=input._data.dtype), input._data)
+    d = input._data
+    if type(m) is not type(d):
+        B.check_same_device("masked_fill", d, m)
+    xp = xp_of(d)
+    res = xp.where(m, xp.asarray(value, dtype=d.dtype), d)
     node = None
     if state.enabled and input._requires_grad:
         node = MaskedFillBackward0.__new__(MaskedFillBackward0)
         node.next_functions = (edge(input),)
-        node.mask = np.broadcast_to(m, res.shape)
+        node.mask = xp.broadcast_to(m, res.shape)
         node._saved_versions = ()
     return _finish(res, node)
 
@@ -670,16 +743,21 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """Replace NaN and infinities with finite numbers."""
-    return _wrap(np.nan_to_num(input._data, nan=nan, posinf=posinf, neginf=neginf))
+    d = input._data
+    return _wrap(xp_of(d).nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf))
 
 
 # ---- comparisons and logic (never differentiable) ----------------------------
 def _compare(name, ufunc):
+    np_ufunc = getattr(np, ufunc)
+
     def op(input, other, *, out=None):
         if not isinstance(input, Tensor):
             input = _as_tensor(input)
         a, b = _operands(input, other)
-        res = np.asarray(ufunc(a, b))
+        res = np_ufunc(a, b) if type(a) is _ndarray else getattr(xp_of(a), ufunc)(a, b)
+        if isinstance(res, _generic):
+            res = _host_array(res)
         if out is not None:
             return _write_out(out, res, name, input, other)
         return _wrap(res)
@@ -688,32 +766,39 @@ def _compare(name, ufunc):
     return op
 
 
-eq = _compare("eq", np.equal)
-ne = not_equal = _compare("ne", np.not_equal)
-lt = less = _compare("lt", np.less)
-le = less_equal = _compare("le", np.less_equal)
-gt = greater = _compare("gt", np.greater)
-ge = greater_equal = _compare("ge", np.greater_equal)
-logical_and = _compare("logical_and", np.logical_and)
-logical_or = _compare("logical_or", np.logical_or)
-logical_xor = _compare("logical_xor", np.logical_xor)
+eq = _compare("eq", "equal")
+ne = not_equal = _compare("ne", "not_equal")
+lt = less = _compare("lt", "less")
+le = less_equal = _compare("le", "less_equal")
+gt = greater = _compare("gt", "greater")
+ge = greater_equal = _compare("ge", "greater_equal")
+logical_and = _compare("logical_and", "logical_and")
+logical_or = _compare("logical_or", "logical_or")
+logical_xor = _compare("logical_xor", "logical_xor")
 
 
 def _bitwise(name, ufunc):
     def op(input, other, *, out=None):
         a, b = _operands(_as_tensor(input), other)
-        if np.result_type(a, b).kind == "f":
+        if _result_dtype(a, b).kind == "f":
             raise RuntimeError(f"\"{name}_cpu\" not implemented for '{input.dtype.name.capitalize()}': "
                                "bitwise ops need integer or bool tensors")
-        return _wrap(np.asarray(ufunc(a, b)))
+        res = getattr(xp_of(a), ufunc)(a, b)
+        return _wrap(_host_array(res) if isinstance(res, _generic) else res)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise {name}."
     return op
 
 
-bitwise_and = _bitwise("bitwise_and", np.bitwise_and)
-bitwise_or = _bitwise("bitwise_or", np.bitwise_or)
-bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
+bitwise_and = _bitwise("bitwise_and", "bitwise_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
+
+
+def _elementwise(input, fname):
+    d = input._data
+    res = getattr(xp_of(d), fname)(d)
+    return _wrap(_host_array(res) if isinstance(res, _generic) else res)
 
 
 def bitwise_not(input):
@@ -721,44 +806,48 @@ def bitwise_not(input):
     d = input._data
     if d.dtype.kind == "f":
         raise RuntimeError("bitwise_not needs an integer or bool tensor, got " + str(input.dtype))
-    return _wrap(np.invert(d))
+    return _elementwise(input, "invert")
 
 
 def logical_not(input, *, out=None):
     """Elementwise logical NOT, giving bool."""
-    return _wrap(np.logical_not(input._data))
+    return _elementwise(input, "logical_not")
 
 
 def isnan(input):
     """True where the element is NaN."""
-    return _wrap(np.isnan(input._data))
+    return _elementwise(input, "isnan")
 
 
 def isinf(input):
     """True where the element is +/-inf."""
-    return _wrap(np.isinf(input._data))
+    return _elementwise(input, "isinf")
 
 
 def isfinite(input):
     """True where the element is finite."""
-    return _wrap(np.isfinite(input._data))
+    return _elementwise(input, "isfinite")
 
 
 def equal(input, other):
     """True if both tensors have the same size and elements."""
-    return input._data.shape == other._data.shape and bool(np.array_equal(input._data, other._data))
+    a, b = input._data, other._data
+    if type(a) is not type(b):
+        B.check_same_device("equal", a, b)
+    return a.shape == b.shape and bool(xp_of(a).array_equal(a, b))
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise closeness, as torch.isclose."""
     a, b = _operands(input, other)
-    return _wrap(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    res = xp_of(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    return _wrap(_host_array(res) if isinstance(res, _generic) else res)
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True if all elements are close, as torch.allclose."""
     a, b = _operands(input, other)
-    return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(xp_of(a).allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 # ---- out= and in-place -------------------------------------------------------
@@ -767,10 +856,14 @@ def _write_out(out, res, name, *inputs):
         raise RuntimeError(
             f"{name}(): functions with out=... arguments don't support automatic differentiation, "
             "but one of the arguments requires grad. Call it under torch.no_grad() or drop out=.")
-    res = np.asarray(res)
+    if isinstance(res, _generic):
+        res = _host_array(res)
+    if type(res) is not type(out._data):
+        B.check_same_device(name, res, out._data)
+    xp = xp_of(res)
     if out._data.shape != res.shape:
-        out._data = np.empty(res.shape, dtype=out._data.dtype)
-    np.copyto(out._data, res, casting="same_kind" if res.dtype.kind != "b" else "unsafe")
+        out._data = xp.empty(res.shape, dtype=out._data.dtype)
+    xp.copyto(out._data, res, casting="same_kind" if res.dtype.kind != "b" else "unsafe")
     out._vc[0] += 1
     return out
 
@@ -817,7 +910,9 @@ def _inplace(self, res, op, args):
             raise RuntimeError(
                 f"output with shape {list(d.shape)} doesn't match the broadcast shape "
                 f"{list(res.shape)} of the in-place op's result")
-    np.copyto(d, res, casting="unsafe")
+    if type(res) is not type(d):
+        res = _check_device(d, res)[1]
+    xp_of(d).copyto(d, res, casting="unsafe")
     self._vc[0] += 1
     return self
 
@@ -844,7 +939,9 @@ class _no_grad:
 
 
 def _fast_inplace(ufunc, name):
-    """add_/sub_/mul_/div_ without autograd: a ufunc writing straight into storage."""
+    """add_/sub_/mul_/div_ without autograd: a ufunc (by name) writing straight into storage."""
+    np_ufunc = getattr(np, ufunc)
+
     def method(self, other, *, alpha=None):
         if state.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
             kwargs = {} if alpha is None else {"alpha": alpha}
@@ -853,8 +950,14 @@ def _fast_inplace(ufunc, name):
         b = other._data if isinstance(other, Tensor) else other
         if alpha is not None and alpha != 1:
             b = b * alpha
+        if type(d) is _ndarray:
+            f = np_ufunc
+        else:
+            f = getattr(xp_of(d), ufunc)
+        if isinstance(other, Tensor) and type(b) is not type(d):
+            b = _check_device(d, b)[1]
         try:
-            ufunc(d, b, out=d, casting="same_kind")
+            f(d, b, out=d, casting="same_kind")
         except TypeError:
             res_dt = result_type(self, other)
             raise RuntimeError(
@@ -863,7 +966,7 @@ def _fast_inplace(ufunc, name):
         except ValueError:
             raise RuntimeError(
                 f"output with shape {list(d.shape)} doesn't match the broadcast shape "
-                f"{list(np.broadcast_shapes(d.shape, np.shape(b)))}") from None
+                f"{list(np.broadcast_shapes(d.shape, getattr(b, 'shape', ())))}") from None
         self._vc[0] += 1
         return self
     method.__name__ = name + "_"
@@ -887,17 +990,20 @@ def _register():
         return rsub(self, other)
 
     def rtruediv(self, other):
-        return div(_wrap(np.asarray(other, dtype=result_type(self, other).np if not isinstance(other, float) or self.is_floating_point() else B.get_default_dtype().np)), self) \
-            if not state.enabled or not self._requires_grad else mul(reciprocal(self), other)
+        if state.enabled and self._requires_grad:
+            return mul(reciprocal(self), other)
+        dt = result_type(self, other).np if not isinstance(other, float) or self.is_floating_point() \
+            else B.get_default_dtype().np
+        return div(_wrap(xp_of(self._data).asarray(other, dtype=dt)), self)
 
     def rpow(self, other):
         return pow(other, self)
 
     def rfloordiv(self, other):
-        return floor_divide(_wrap(np.asarray(other)), self)
+        return floor_divide(_wrap(xp_of(self._data).asarray(other)), self)
 
     def rmod(self, other):
-        return remainder(_wrap(np.asarray(other)), self)
+        return remainder(_wrap(xp_of(self._data).asarray(other)), self)
 
     T.__add__ = add
     T.__radd__ = radd
@@ -945,9 +1051,9 @@ def _register():
     T.negative, T.absolute, T.clip = neg, abs, clamp
     T.greater, T.less, T.greater_equal, T.less_equal, T.not_equal = gt, lt, ge, le, ne
     T.where = lambda self, condition, other: where(condition, self, other)
-    T.add_ = _fast_inplace(np.add, "add")
-    T.sub_ = _fast_inplace(np.subtract, "sub")
-    T.mul_ = _fast_inplace(np.multiply, "mul")
+    T.add_ = _fast_inplace("add", "add")
+    T.sub_ = _fast_inplace("subtract", "sub")
+    T.mul_ = _fast_inplace("multiply", "mul")
     T.div_ = _make_inplace(div, "div_")
     T.subtract_, T.multiply_, T.divide_, T.true_divide_ = T.sub_, T.mul_, T.div_, T.div_
     for fn in (pow, neg, abs, exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, floor, ceil, round,

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import _dim, _wrap
@@ -34,6 +35,7 @@ __functional__ = [
 ]
 
 _new = object.__new__
+xp_of = B.xp_of
 
 
 def _float(input, name):
@@ -87,11 +89,13 @@ class NativeGroupNormBackward0(_NormBackward):
     __slots__ = ()
 
 
-def _param(t, name, what, c, dtype, shape):
-    """A per-channel parameter (weight / bias / running stat) as an array broadcastable to the input."""
+def _param(t, name, what, c, dtype, shape, x=None):
+    """A per-channel parameter (weight / bias / running stat) as an array broadcastable to the input x."""
     if t is None:
         return None
     d = t._data
+    if x is not None and type(d) is not type(x):
+        B.check_same_device(name, x, d)
     if d.size != c:
         raise RuntimeError(f"{what} should contain {c} elements not {d.size} ({name}: input has {c} channels)")
     if d.dtype != dtype:
@@ -108,9 +112,10 @@ def _stats(x, axes):
 
 def _affine_out(xhat, w, b):
     # never return xhat itself: the node keeps it, and the caller may modify the output in place
+    xp = xp_of(xhat)
     out = xhat * w if w is not None else xhat.copy()
     if b is not None:
-        out = out + b if w is None else np.add(out, b, out=out)
+        out = out + b if w is None else xp.add(out, b, out=out)
     return out
 
 
@@ -128,7 +133,7 @@ def _norm_record(cls, input, weight, bias, out, xhat, invstd, w, axes, paxes, w_
 
 
 def _update_running(rm, rv, mean, var_unbiased, momentum):
-    with np.errstate(all="ignore"):
+    with B.errstate(xp_of(mean), all="ignore"):
         if rm is not None:
             d = rm._data
             d *= 1 - momentum
@@ -148,6 +153,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Also accepts torch.batch_norm's order (input, weight, bias, running_mean, running_var, training,
     momentum, eps, cudnn_enabled): the ninth argument tells them apart.
     """
+    xp = xp_of(input._data)
     if cudnn_enabled is not None:
         running_mean, running_var, weight, bias = weight, bias, running_mean, running_var
     x = _float(input, "batch_norm")
@@ -156,19 +162,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     c = x.shape[1]
     pshape = (1, c) + (1,) * (x.ndim - 2)
     axes = (0,) + tuple(range(2, x.ndim))
-    w = _param(weight, "batch_norm", "weight", c, x.dtype, pshape)
-    b = _param(bias, "batch_norm", "bias", c, x.dtype, pshape)
+    w = _param(weight, "batch_norm", "weight", c, x.dtype, pshape, x)
+    b = _param(bias, "batch_norm", "bias", c, x.dtype, pshape, x)
     eps = float(eps)
     if training:
         n = x.size // c if c else 0
         if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
         for t, what in ((running_mean, "running_mean"), (running_var, "running_var")):
+            if t is not None and type(t._data) is not type(x):
+                B.check_same_device("batch_norm", x, t._data)
             if t is not None and t._data.size != c:
                 raise RuntimeError(f"{what} should contain {c} elements not {t._data.size} (batch_norm: input "
                                    f"{list(x.shape)} has {c} channels)")
         mean, xc, var = _stats(x, axes)
-        invstd = 1 / np.sqrt(var + eps)
+        invstd = 1 / xp.sqrt(var + eps)
         xhat = xc * invstd
         if running_mean is not None or running_var is not None:
             if momentum is None:
@@ -180,9 +188,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean must be defined in evaluation mode (batch_norm with training=False "
                            "normalizes with the running statistics; pass them, or training=True)")
-    rm = _param(running_mean, "batch_norm", "running_mean", c, x.dtype, pshape)
-    rv = _param(running_var, "batch_norm", "running_var", c, x.dtype, pshape)
-    invstd = 1 / np.sqrt(rv + eps)
+    rm = _param(running_mean, "batch_norm", "running_mean", c, x.dtype, pshape, x)
+    rv = _param(running_var, "batch_norm", "running_var", c, x.dtype, pshape, x)
+    invstd = 1 / xp.sqrt(rv + eps)
     xhat = (x - rm) * invstd
     return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
                         None, axes, (c,))
@@ -190,17 +198,19 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
     """torch.native_batch_norm: (output, save_mean, save_invstd)."""
+    xp = xp_of(input._data)
     x = _float(input, "native_batch_norm")
     axes = (0,) + tuple(range(2, x.ndim))
     out = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
     if training:
         mean, _, var = _stats(x, axes)
-        return out, _wrap(mean.reshape(-1)), _wrap((1 / np.sqrt(var + eps)).reshape(-1))
-    return out, _wrap(np.zeros(0, x.dtype)), _wrap(np.zeros(0, x.dtype))
+        return out, _wrap(mean.reshape(-1)), _wrap((1 / xp.sqrt(var + eps)).reshape(-1))
+    return out, _wrap(xp.zeros(0, x.dtype)), _wrap(xp.zeros(0, x.dtype))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
     """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
+    xp = xp_of(input._data)
     x = _float(input, "layer_norm")
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(ns)
@@ -213,7 +223,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
                                f"{list(t._data.shape)} and normalized_shape = {list(ns)}")
     axes = tuple(range(x.ndim - k, x.ndim))
     mean, xc, var = _stats(x, axes)
-    invstd = 1 / np.sqrt(var + float(eps))
+    invstd = 1 / xp.sqrt(var + float(eps))
     xhat = xc * invstd
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
     b = bias._data.astype(x.dtype, copy=False) if bias is not None else None
@@ -223,16 +233,18 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
 
 def native_layer_norm(input, normalized_shape, weight, bias, eps):
     """torch.native_layer_norm: (output, mean, rstd)."""
+    xp = xp_of(input._data)
     x = _float(input, "native_layer_norm")
     k = len(normalized_shape)
     axes = tuple(range(x.ndim - k, x.ndim))
     mean, _, var = _stats(x, axes)
     out = layer_norm(input, normalized_shape, weight, bias, eps)
-    return out, _wrap(mean), _wrap(1 / np.sqrt(var + eps))
+    return out, _wrap(mean), _wrap(1 / xp.sqrt(var + eps))
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
     """Normalize each group of num_groups channel groups over its channels and spatial dims."""
+    xp = xp_of(input._data)
     x = _float(input, "group_norm")
     if x.ndim < 2:
         raise RuntimeError(f"group_norm: expected input of shape (N, C, ...), got {list(x.shape)}")
@@ -242,11 +254,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(x.shape)} and num_groups={num_groups}")
     pshape = (1, c) + (1,) * (x.ndim - 2)
-    w = _param(weight, "group_norm", "weight", c, x.dtype, pshape)
-    b = _param(bias, "group_norm", "bias", c, x.dtype, pshape)
+    w = _param(weight, "group_norm", "weight", c, x.dtype, pshape, x)
+    b = _param(bias, "group_norm", "bias", c, x.dtype, pshape, x)
     xr = x.reshape(n, g, -1)
     mean, xc, var = _stats(xr, (2,))
-    invstd = 1 / np.sqrt(var + float(eps))
+    invstd = 1 / xp.sqrt(var + float(eps))
     xhat = (xc * invstd).reshape(x.shape)
     return _norm_record(NativeGroupNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
                         (2,), (0,) + tuple(range(2, x.ndim)), (c,), group=g)
@@ -259,6 +271,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     Also accepts torch.instance_norm's order (input, weight, bias, running_mean, running_var,
     use_input_stats, momentum, eps, cudnn_enabled).
     """
+    xp = xp_of(input._data)
     if cudnn_enabled is not None:
         running_mean, running_var, weight, bias = weight, bias, running_mean, running_var
     x = _float(input, "instance_norm")
@@ -266,16 +279,16 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"instance_norm: expected input of shape (N, C, L, ...), got {list(x.shape)}")
     c = x.shape[1]
     pshape = (1, c) + (1,) * (x.ndim - 2)
-    w = _param(weight, "instance_norm", "weight", c, x.dtype, pshape)
-    b = _param(bias, "instance_norm", "bias", c, x.dtype, pshape)
+    w = _param(weight, "instance_norm", "weight", c, x.dtype, pshape, x)
+    b = _param(bias, "instance_norm", "bias", c, x.dtype, pshape, x)
     axes = tuple(range(2, x.ndim))
     paxes = (0,) + axes
     if not use_input_stats:
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
-        rm = _param(running_mean, "instance_norm", "running_mean", c, x.dtype, pshape)
-        rv = _param(running_var, "instance_norm", "running_var", c, x.dtype, pshape)
-        invstd = 1 / np.sqrt(rv + float(eps))
+        rm = _param(running_mean, "instance_norm", "running_mean", c, x.dtype, pshape, x)
+        rv = _param(running_var, "instance_norm", "running_var", c, x.dtype, pshape, x)
+        invstd = 1 / xp.sqrt(rv + float(eps))
         xhat = (x - rm) * invstd
         return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd,
                             w, None, paxes, (c,))
@@ -283,7 +296,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if k <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
     mean, xc, var = _stats(x, axes)
-    invstd = 1 / np.sqrt(var + float(eps))
+    invstd = 1 / xp.sqrt(var + float(eps))
     xhat = xc * invstd
     if running_mean is not None or running_var is not None:
         _update_running(running_mean, running_var, mean.mean(axis=0), (var * (k / (k - 1))).mean(axis=0),
@@ -313,6 +326,7 @@ _RMS_NODE = type("MulBackward0", (_RmsNormBackward,), {"__slots__": ()})
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x ** 2 over the last dims) + eps), times weight."""
+    xp = xp_of(input._data)
     x = _float(input, "rms_norm")
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(ns)
@@ -322,7 +336,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if eps is None:
         eps = float(np.finfo(x.dtype).eps)
     axes = tuple(range(x.ndim - k, x.ndim))
-    rstd = 1 / np.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
+    rstd = 1 / xp.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
     y = x * rstd
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
     out = y * w if w is not None else y.copy()  # y is saved: the output must not alias it
@@ -351,23 +365,24 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(shape, p, dtype):
-    """Bernoulli(1 - p) mask scaled by 1 / (1 - p), in dtype."""
-    from ..random import rng
+def _keep_mask(x, shape, p, dtype):
+    """Bernoulli(1 - p) mask scaled by 1 / (1 - p), in dtype, on x's device."""
+    from ..random import generator_for
     if p == 1:
-        return np.zeros(shape, dtype)
-    u = rng().random(shape, dtype=np.float32 if dtype != np.float64 else np.float64)
+        return xp_of(x).zeros(shape, dtype)
+    u = generator_for(B.device_of(x)).random(shape, np.float32 if dtype != np.float64 else np.float64)
     mask = (u >= p).astype(dtype)
     mask *= 1 / (1 - p)
     return mask
 
 
 def _apply_mask(input, mask, inplace, name):
+    xp = xp_of(input._data)
     x = input._data
     if inplace:
         _check_inplace(input, name)
         grad = state.enabled and input._requires_grad
-        np.multiply(x, mask, out=x)
+        xp.multiply(x, mask, out=x)
         input._vc[0] += 1
         if grad:
             node = _new(MulBackward0)
@@ -393,16 +408,17 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0:
         return input
     x = _float(input, "dropout")
-    return _apply_mask(input, _keep_mask(x.shape, float(p), x.dtype), inplace, "dropout_")
+    return _apply_mask(input, _keep_mask(x, x.shape, float(p), x.dtype), inplace, "dropout_")
 
 
 def native_dropout(input, p, train):
     """torch.native_dropout: (output, keep-mask as bool)."""
+    xp = xp_of(input._data)
     _check_p(p)
     x = _float(input, "native_dropout")
     if not train:
-        return _wrap(x.copy()) if not input._requires_grad else input * 1, _wrap(np.ones(x.shape, bool))
-    mask = _keep_mask(x.shape, float(p), x.dtype)
+        return _wrap(x.copy()) if not input._requires_grad else input * 1, _wrap(xp.ones(x.shape, bool))
+    mask = _keep_mask(x, x.shape, float(p), x.dtype)
     return _apply_mask(input, mask, False, "native_dropout"), _wrap(mask != 0)
 
 
@@ -416,7 +432,7 @@ def feature_dropout(input, p, train, inplace=False):
     if not train or p == 0:
         return input
     x = _float(input, "feature_dropout")
-    return _apply_mask(input, _keep_mask(_feature_mask_shape(x.shape), float(p), x.dtype), inplace,
+    return _apply_mask(input, _keep_mask(x, _feature_mask_shape(x.shape), float(p), x.dtype), inplace,
                        "feature_dropout_")
 
 
@@ -426,7 +442,7 @@ def _unbatched_feature_dropout(input, p, training, inplace, name):
     if not training or p == 0:
         return input
     x = _float(input, name)
-    mask = _keep_mask((x.shape[0],) + (1,) * (x.ndim - 1), float(p), x.dtype)
+    mask = _keep_mask(x, (x.shape[0],) + (1,) * (x.ndim - 1), float(p), x.dtype)
     return _apply_mask(input, mask, inplace, name + "_")
 
 
@@ -487,9 +503,9 @@ def _alpha_dropout(input, p, training, inplace, feature):
     x = _float(input, "alpha_dropout")
     if p == 1:
         return input * 0.0 if not inplace else input.mul_(0.0)
-    from ..random import rng
+    from ..random import generator_for
     shape = _feature_mask_shape(x.shape) if feature else x.shape
-    keep = (rng().random(shape, dtype=np.float32) >= p).astype(x.dtype)
+    keep = (generator_for(B.device_of(x)).random(shape, np.float32) >= p).astype(x.dtype)
     a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
     b = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p
     scale = keep * a
@@ -527,18 +543,24 @@ class EmbeddingBackward0(Node):
     _saved_fields = ("idx",)
 
     def apply(self, g):
+        xp = xp_of(g)
         idx = self.idx.reshape(-1)
         dim = g.shape[-1]
         g2 = g.reshape(-1, dim)
-        grad = np.zeros((self.num, dim), dtype=g.dtype)
-        if idx.size:
-            # sum the rows of g per index: sort, then one reduceat (np.add.at is much slower)
-            order = np.argsort(idx, kind="stable")
-            sidx = idx[order]
-            starts = np.flatnonzero(np.concatenate(([True], sidx[1:] != sidx[:-1])))
-            sums = np.add.reduceat(g2[order], starts, axis=0)
+        grad = xp.zeros((self.num, dim), dtype=g.dtype)
+        if idx.size and xp is not np:
+            # a GPU adds rows with atomics: one scatter-add kernel
+            xp.add.at(grad, idx, g2)
             if self.scale_freq:
-                counts = np.diff(np.append(starts, sidx.size))
+                grad /= xp.maximum(xp.bincount(idx, minlength=self.num), 1)[:, None].astype(grad.dtype)
+        elif idx.size:
+            # the CPU sums the rows of g per index: sort, then one reduceat (np.add.at is much slower)
+            order = xp.argsort(idx, kind="stable")
+            sidx = idx[order]
+            starts = xp.flatnonzero(xp.concatenate((xp.ones(1, bool), sidx[1:] != sidx[:-1])))
+            sums = xp.add.reduceat(g2[order], starts, axis=0)
+            if self.scale_freq:
+                counts = xp.diff(xp.append(starts, sidx.size))
                 sums /= counts[:, None].astype(sums.dtype)
             grad[sidx[starts]] = sums
         if self.padding_idx is not None:
@@ -561,6 +583,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         if padding_idx is not None and padding_idx < 0:
             padding_idx = None
     idx = input._data
+    xp = xp_of(weight._data)
+    if type(idx) is not type(weight._data):
+        B.check_same_device("embedding", weight._data, idx)
     if idx.dtype != np.int64 and idx.dtype != np.int32:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.type()} instead (while checking arguments for embedding)")
@@ -586,9 +611,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise IndexError(f"index out of range in self (embedding: index {bad} is out of range for a table of "
                          f"{num} rows (valid: 0..{num - 1}); check num_embeddings)")
     if max_norm is not None:
-        rows = np.unique(idx)
+        rows = xp.unique(idx)
         sel = w[rows]
-        norms = np.linalg.norm(sel, ord=norm_type, axis=1) if norm_type != 2 else np.sqrt((sel * sel).sum(1))
+        norms = xp.linalg.norm(sel, ord=norm_type, axis=1) if norm_type != 2 else xp.sqrt((sel * sel).sum(1))
         big = norms > max_norm
         if big.any():
             w[rows[big]] = sel[big] * (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
@@ -605,6 +630,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 def one_hot(tensor, num_classes=-1):
     """int64 tensor with a trailing dim of size num_classes, 1 at each index."""
+    xp = xp_of(tensor._data)
     d = tensor._data
     if d.dtype != np.int64:
         raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor. (got {tensor.type()}; "
@@ -619,8 +645,8 @@ def one_hot(tensor, num_classes=-1):
         if d.max() >= num_classes:
             raise RuntimeError(f"Class values must be smaller than num_classes. (one_hot: got class "
                                f"{int(d.max())} with num_classes={num_classes})")
-    out = np.zeros((d.size, num_classes), np.int64)
-    out[np.arange(d.size), d.reshape(-1)] = 1
+    out = xp.zeros((d.size, num_classes), np.int64)
+    out[xp.arange(d.size), d.reshape(-1)] = 1
     return _wrap(out.reshape(d.shape + (num_classes,)))
 
 
@@ -629,9 +655,10 @@ class ConstantPadNdBackward0(Node):
     __slots__ = ("in_shape", "in_sl", "out_sl", "crop")
 
     def apply(self, g):
+        xp = xp_of(g)
         if not self.crop:
             return (g[self.out_sl],)
-        grad = np.zeros(self.in_shape, g.dtype)
+        grad = xp.zeros(self.in_shape, g.dtype)
         grad[self.in_sl] = g[self.out_sl]
         return (grad,)
 
@@ -642,8 +669,9 @@ class _IndexPadBackward(Node):
     __slots__ = ("maps",)
 
     def apply(self, g):
+        xp = xp_of(g)
         for axis, mat in reversed(self.maps):
-            g = np.moveaxis(np.moveaxis(g, axis, -1) @ mat.astype(g.dtype, copy=False), -1, axis)
+            g = xp.moveaxis(xp.moveaxis(g, axis, -1) @ mat.astype(g.dtype, copy=False), -1, axis)
         return (g,)
 
 
@@ -660,6 +688,7 @@ def _pad_pairs(pad, ndim):
 
 def constant_pad_nd(input, pad, value=0):
     """Pad (or crop, with negative sizes) the last dims with a constant."""
+    xp = xp_of(input._data)
     x = input._data
     pairs = _pad_pairs(pad, x.ndim)
     out_shape = list(x.shape)
@@ -679,7 +708,7 @@ def constant_pad_nd(input, pad, value=0):
         start = max(before, 0)
         out_sl[d] = slice(start, start + max(hi - lo, 0))
     in_sl, out_sl = tuple(in_sl), tuple(out_sl)
-    out = np.full(out_shape, value, dtype=x.dtype)
+    out = xp.full(out_shape, value, dtype=x.dtype)
     out[out_sl] = x[in_sl]
     if state.enabled and input._requires_grad:
         node = _new(ConstantPadNdBackward0)
@@ -697,6 +726,7 @@ _PAD_NODES = {}
 
 def pad(input, pad, mode="constant", value=None):
     """Pad the last len(pad) // 2 dims: constant, reflect, replicate or circular."""
+    xp = xp_of(input._data)
     if mode == "constant":
         return constant_pad_nd(input, pad, 0 if value is None else value)
     if mode not in _PAD_MODES:
@@ -726,10 +756,10 @@ def pad(input, pad, mode="constant", value=None):
             raise RuntimeError("Padding value causes wrapping around more than once.")
         if before < 0 or after < 0:
             raise NotImplementedError(f"pad: negative padding is only supported in 'constant' mode (got {pad})")
-        idx = np.pad(np.arange(n), (before, after), mode=np_mode)
-        out = np.take(out, idx, axis=d)
-        mat = np.zeros((idx.size, n), np.float32 if x.dtype != np.float64 else np.float64)
-        mat[np.arange(idx.size), idx] = 1
+        idx = xp.pad(xp.arange(n), (before, after), mode=np_mode)
+        out = xp.take(out, idx, axis=d)
+        mat = xp.zeros((idx.size, n), np.float32 if x.dtype != np.float64 else np.float64)
+        mat[xp.arange(idx.size), idx] = 1
         maps.append((d, mat))
     if state.enabled and input._requires_grad:
         name = node_name.format(k)
@@ -747,9 +777,10 @@ def pad(input, pad, mode="constant", value=None):
 # ---- normalize, cosine_similarity, pairwise_distance ------------------------------------
 def _norm_along(x, p, axis):
     """(p-norm along axis with keepdims, d(norm)/dx as a function)."""
-    a = np.abs(x)
+    xp = xp_of(x)
+    a = xp.abs(x)
     if p == 2:
-        n = np.sqrt((x * x).sum(axis=axis, keepdims=True))
+        n = xp.sqrt((x * x).sum(axis=axis, keepdims=True))
     elif p == math.inf:
         n = a.max(axis=axis, keepdims=True)
     elif p == 1:
@@ -760,19 +791,19 @@ def _norm_along(x, p, axis):
         n = (a ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
 
     def dnorm():
-        safe = np.where(n == 0, 1, n)
+        safe = xp.where(n == 0, 1, n)
         if p == 2:
             d = x / safe
         elif p == math.inf:
             hit = (a == n) & (n > 0)
-            d = np.sign(x) * hit / np.maximum(hit.sum(axis=axis, keepdims=True), 1)
+            d = xp.sign(x) * hit / xp.maximum(hit.sum(axis=axis, keepdims=True), 1)
         elif p == 1:
-            d = np.sign(x)
+            d = xp.sign(x)
         elif p == 0:
-            d = np.zeros_like(x)
+            d = xp.zeros_like(x)
         else:
-            d = np.sign(x) * a ** (p - 1) / safe ** (p - 1)
-        return np.where(n == 0, 0, d).astype(x.dtype, copy=False)
+            d = xp.sign(x) * a ** (p - 1) / safe ** (p - 1)
+        return xp.where(n == 0, 0, d).astype(x.dtype, copy=False)
     return n, dnorm
 
 
@@ -781,24 +812,26 @@ class _NormalizeBackward(Node):
     _saved_fields = ("x", "denom", "dnorm")
 
     def apply(self, g):
+        xp = xp_of(g)
         x, den = self.x, self.denom
         gx = g / den
         # the denominator max(norm, eps) depends on x only where the norm is above eps
-        coef = np.where(self.clamped, 0, (g * x).sum(axis=self.axis, keepdims=True) / (den * den))
+        coef = xp.where(self.clamped, 0, (g * x).sum(axis=self.axis, keepdims=True) / (den * den))
         return (gx - coef * self.dnorm(),)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p along dim, eps)."""
+    xp = xp_of(input._data)
     x = _float(input, "normalize")
     axis = _dim(dim, x.ndim)
     if x.ndim == 0:
         axis = None
     n, dnorm = _norm_along(x, p, axis)
-    den = np.maximum(n, eps).astype(x.dtype, copy=False)
+    den = xp.maximum(n, eps).astype(x.dtype, copy=False)
     res = x / den
     if out is not None:
-        np.copyto(out._data, res)
+        xp.copyto(out._data, res)
         out._vc[0] += 1
         return out
     if state.enabled and input._requires_grad:
@@ -831,18 +864,19 @@ class _CosineBackward(Node):
     _saved_fields = ("a", "b", "n1", "n2", "c1", "c2")
 
     def apply(self, g):
+        xp = xp_of(g)
         a, b, n1, n2, c1, c2, axis = self.a, self.b, self.n1, self.n2, self.c1, self.c2, self.axis
-        g = np.expand_dims(g, axis)
+        g = xp.expand_dims(g, axis)
         ga = gb = None
         # out = sum(u * v), u = a / c1, v = b / c2; c = max(norm, eps) with the norm's gradient
         # taken unclamped (torch clamps under no_grad)
         if self.next_functions[0][0] is not None:
             gu = g * (b / c2)
-            k = np.where(n1 == 0, 0, (gu * a).sum(axis=axis, keepdims=True) / (c1 * c1 * np.where(n1 == 0, 1, n1)))
+            k = xp.where(n1 == 0, 0, (gu * a).sum(axis=axis, keepdims=True) / (c1 * c1 * xp.where(n1 == 0, 1, n1)))
             ga = unbroadcast(gu / c1 - a * k, self.a_shape)
         if self.next_functions[1][0] is not None:
             gv = g * (a / c1)
-            k = np.where(n2 == 0, 0, (gv * b).sum(axis=axis, keepdims=True) / (c2 * c2 * np.where(n2 == 0, 1, n2)))
+            k = xp.where(n2 == 0, 0, (gv * b).sum(axis=axis, keepdims=True) / (c2 * c2 * xp.where(n2 == 0, 1, n2)))
             gb = unbroadcast(gv / c2 - b * k, self.b_shape)
         return ga, gb
 
@@ -852,14 +886,15 @@ _COSINE_NODE = type("SumBackward1", (_CosineBackward,), {"__slots__": ()})
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """Cosine of the angle between x1 and x2 along dim (broadcasting)."""
+    xp = xp_of(x1._data)
     a0, b0, shape = _two("cosine_similarity", x1, x2)
-    a, b = np.broadcast_to(a0, shape), np.broadcast_to(b0, shape)
+    a, b = xp.broadcast_to(a0, shape), xp.broadcast_to(b0, shape)
     axis = _dim(dim, len(shape))
-    n1 = np.sqrt((a * a).sum(axis=axis, keepdims=True))
-    n2 = np.sqrt((b * b).sum(axis=axis, keepdims=True))
-    c1, c2 = np.maximum(n1, eps).astype(a.dtype), np.maximum(n2, eps).astype(a.dtype)
+    n1 = xp.sqrt((a * a).sum(axis=axis, keepdims=True))
+    n2 = xp.sqrt((b * b).sum(axis=axis, keepdims=True))
+    c1, c2 = xp.maximum(n1, eps).astype(a.dtype), xp.maximum(n2, eps).astype(a.dtype)
     out = ((a / c1) * (b / c2)).sum(axis=axis)
-    out = np.asarray(out)
+    out = xp.asarray(out)
     if state.enabled and (x1._requires_grad or x2._requires_grad):
         node = _new(_COSINE_NODE)
         node.next_functions = (edge(x1), edge(x2))
@@ -875,8 +910,9 @@ class _DistanceBackward(Node):
     _saved_fields = ("dnorm",)
 
     def apply(self, g):
+        xp = xp_of(g)
         if not self.keepdim:
-            g = np.expand_dims(g, self.axis)
+            g = xp.expand_dims(g, self.axis)
         gd = g * self.dnorm()
         return (unbroadcast(gd, self.a_shape) if self.next_functions[0][0] is not None else None,
                 unbroadcast(-gd, self.b_shape) if self.next_functions[1][0] is not None else None)
@@ -887,13 +923,14 @@ _DISTANCE_NODE = type("NormBackward1", (_DistanceBackward,), {"__slots__": ()})
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p along the last dim."""
+    xp = xp_of(x1._data)
     a, b, shape = _two("pairwise_distance", x1, x2)
     d = a - b + eps
-    d = np.broadcast_to(d, shape) if d.shape != shape else d
+    d = xp.broadcast_to(d, shape) if d.shape != shape else d
     axis = len(shape) - 1 if shape else None
     n, dnorm = _norm_along(d, p, axis)
     out = n if keepdim else (n.reshape(()) if axis is None else n.squeeze(axis))
-    out = np.asarray(out)
+    out = xp.asarray(out)
     if state.enabled and (x1._requires_grad or x2._requires_grad):
         node = _new(_DISTANCE_NODE)
         node.next_functions = (edge(x1), edge(x2))
@@ -911,8 +948,9 @@ class _ResampleBackward(Node):
     __slots__ = ("maps",)
 
     def apply(self, g):
+        xp = xp_of(g)
         for axis, mat in self.maps:
-            g = np.moveaxis(np.moveaxis(g, axis, -1) @ mat, -1, axis)
+            g = xp.moveaxis(xp.moveaxis(g, axis, -1) @ mat, -1, axis)
         return (g,)
 
 
@@ -966,6 +1004,7 @@ _MODE_NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "Upsam
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims (N, C, *spatial): nearest, nearest-exact, (bi/tri)linear or area."""
+    xp = xp_of(input._data)
     x = _float(input, "interpolate")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -1028,12 +1067,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     for k in range(nd):
         axis = 2 + k
         mat, idx = _resample_matrix(mode, spatial[k], out_size[k], scales[k], align_corners, mdtype)
+        if xp is not np:  # the tables are built on the host; they work where the input lives
+            mat, idx = xp.asarray(mat), (None if idx is None else xp.asarray(idx))
         if idx is not None:
-            out = np.take(out, idx, axis=axis)
+            out = xp.take(out, idx, axis=axis)
         else:
-            out = np.moveaxis(np.moveaxis(out, axis, -1) @ mat.T, -1, axis)
+            out = xp.moveaxis(xp.moveaxis(out, axis, -1) @ mat.T, -1, axis)
         maps.append((axis, mat))
-    out = np.ascontiguousarray(out)
+    out = xp.ascontiguousarray(out)
     if state.enabled and input._requires_grad:
         name = _MODE_NAMES[mode].format(nd)
         cls = _RESAMPLE_NODES.get(name)

@@ -20,6 +20,7 @@ __all__ = [
 
 _ndarray = np.ndarray
 _generic = np.generic
+xp_of = B.xp_of
 _builtin_max = max
 _builtin_sum = sum
 _builtin_all = all
@@ -98,7 +99,7 @@ def _axes(dim, ndim):
 
 def _arr(res):
     # numpy reductions give scalars for full reductions; tensors always hold arrays
-    return np.asarray(res) if isinstance(res, _generic) else res
+    return B.host_array(res) if isinstance(res, _generic) else res
 
 
 def _node(cls, input):
@@ -118,13 +119,14 @@ def _finish(res, node):
 
 def _expand_grad(g, shape, axes, keepdim):
     """The gradient of a reduction over axes, broadcast back to the input shape."""
+    xp = xp_of(g)
     if axes is None:
         if g.ndim:
             g = g.reshape(())
-        return np.broadcast_to(g, shape)
+        return xp.broadcast_to(g, shape)
     if not keepdim:
-        g = np.expand_dims(g, axes)
-    return np.broadcast_to(g, shape)
+        g = xp.expand_dims(g, axes)
+    return xp.broadcast_to(g, shape)
 
 
 def _keep(res, axes, keepdim):
@@ -155,7 +157,8 @@ def _float_of(a):
 
 
 def _zeros(shape, like):
-    return np.zeros_like(like, shape=shape)
+    xp = xp_of(like)
+    return xp.zeros_like(like, shape=shape)
 
 
 # ---- sum / mean / prod ----------------------------------------------------------
@@ -163,9 +166,10 @@ class SumBackward0(Node):
     __slots__ = ("shape", "dtype")
 
     def apply(self, g):
+        xp = xp_of(g)
         if g.dtype != self.dtype:
             g = g.astype(self.dtype)
-        return (np.broadcast_to(g.reshape(()) if g.ndim else g, self.shape),)
+        return (xp.broadcast_to(g.reshape(()) if g.ndim else g, self.shape),)
 
 
 class SumBackward1(Node):
@@ -221,10 +225,11 @@ class MeanBackward0(Node):
     __slots__ = ("shape", "n", "dtype")
 
     def apply(self, g):
+        xp = xp_of(g)
         if g.dtype != self.dtype:
             g = g.astype(self.dtype)
         g = g / self.n
-        return (np.broadcast_to(g.reshape(()) if g.ndim else g, self.shape),)
+        return (xp.broadcast_to(g.reshape(()) if g.ndim else g, self.shape),)
 
 
 class MeanBackward1(Node):
@@ -253,7 +258,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
         if n:
             res = res / n
         else:  # torch: the mean of nothing is nan, silently
-            res = res + np.nan if isinstance(res, _generic) else np.full_like(res, np.nan)
+            res = res + np.nan if isinstance(res, _generic) else xp_of(res).full_like(res, np.nan)
     else:  # float16: numpy accumulates in float32
         res = a.mean(axis=axes, keepdims=keepdim)
     if type(res) is not _ndarray:
@@ -278,13 +283,14 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 def _exclusive_prod(x, axis):
     """Product of all other elements along axis, exact when x holds zeros."""
+    xp = xp_of(x)
     n = x.shape[axis]
     ones_shape = list(x.shape)
     ones_shape[axis] = 1
-    one = np.ones_like(x, shape=tuple(ones_shape))
-    left = np.concatenate([one, np.cumprod(x, axis=axis).take(np.arange(n - 1), axis=axis)], axis=axis)
-    rx = np.flip(x, axis)
-    right = np.flip(np.concatenate([one, np.cumprod(rx, axis=axis).take(np.arange(n - 1), axis=axis)],
+    one = xp.ones_like(x, shape=tuple(ones_shape))
+    left = xp.concatenate([one, xp.cumprod(x, axis=axis).take(xp.arange(n - 1), axis=axis)], axis=axis)
+    rx = xp.flip(x, axis)
+    right = xp.flip(xp.concatenate([one, xp.cumprod(rx, axis=axis).take(xp.arange(n - 1), axis=axis)],
                                    axis=axis), axis)
     return left * right
 
@@ -304,11 +310,12 @@ class ProdBackward1(Node):
     _saved_fields = ("x",)
 
     def apply(self, g):
+        xp = xp_of(g)
         x = self.x
         if x.ndim == 0:
             return (g.astype(x.dtype, copy=False),)
         if not self.keepdim:
-            g = np.expand_dims(g, self.axis)
+            g = xp.expand_dims(g, self.axis)
         return ((g * _exclusive_prod(x, self.axis)).astype(x.dtype, copy=False),)
 
 
@@ -370,25 +377,27 @@ class MinBackward0(MaxBackward0):
 
 def _route(g, shape, axis, indices, keepdim):
     """Zeros of shape with g placed at indices along axis (indices keep the reduced dim)."""
+    xp = xp_of(g)
     z = _zeros(shape, g)
     if not shape:
         z[...] = g
         return z
     if not keepdim:
-        g = np.expand_dims(g, axis)
-    np.put_along_axis(z, indices, g, axis)
+        g = xp.expand_dims(g, axis)
+    xp.put_along_axis(z, indices, g, axis)
     return z
 
 
 def _reduce_dim_index(input, dim, keepdim, is_max, name, cls):
+    xp = xp_of(input._data)
     a = input._data
     d = _dim(dim, a.ndim)
     work = a.reshape(1) if a.ndim == 0 else a
     if work.shape[d] == 0:
         raise IndexError(
             f"{name}(): Expected reduction dim {d} to have non-zero size.")
-    idx = (np.argmax if is_max else np.argmin)(work, axis=d, keepdims=True)
-    vals = np.take_along_axis(work, idx, axis=d)
+    idx = (xp.argmax if is_max else xp.argmin)(work, axis=d, keepdims=True)
+    vals = xp.take_along_axis(work, idx, axis=d)
     if a.ndim == 0:
         vals, idx = vals.reshape(()), idx.reshape(())
     elif not keepdim:
@@ -401,7 +410,7 @@ def _reduce_dim_index(input, dim, keepdim, is_max, name, cls):
         node.shape = a.shape
         node.axis = d
         node.keepdim = keepdim or a.ndim == 0
-        node.indices = idx if node.keepdim else np.expand_dims(idx, d)
+        node.indices = idx if node.keepdim else xp.expand_dims(idx, d)
     return getattr(return_types, name)(_finish(vals, node), _wrap(idx))
 
 
@@ -447,11 +456,12 @@ class AmaxBackward0(Node):
     _saved_fields = ("x", "out")
 
     def apply(self, g):
+        xp = xp_of(g)
         x, axes = self.x, self.axes
         out = self.out
         if axes is not None and not self.keepdim:
-            out = np.expand_dims(out, axes)
-            g = np.expand_dims(g, axes)
+            out = xp.expand_dims(out, axes)
+            g = xp.expand_dims(g, axes)
         mask = x == out
         n = mask.sum(axis=axes, keepdims=True)
         return ((mask * (g / n)).astype(g.dtype, copy=False),)
@@ -487,22 +497,23 @@ def amin(input, dim=(), keepdim=False):
 
 
 def _arg(input, dim, keepdim, is_max):
+    xp = xp_of(input._data)
     a = input._data
     name = "argmax" if is_max else "argmin"
-    fn = np.argmax if is_max else np.argmin
+    fn = xp.argmax if is_max else xp.argmin
     if a.dtype.kind == "b":
         raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
         if a.size == 0:
             raise RuntimeError(
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
-        res = np.asarray(fn(a), dtype=np.int64)
+        res = xp.asarray(fn(a), dtype=np.int64)
         if keepdim:
             res = res.reshape((1,) * a.ndim)
         return _wrap(res)
     d = _dim(dim, a.ndim)
     if a.ndim == 0:
-        return _wrap(np.zeros((), dtype=np.int64))
+        return _wrap(xp.zeros((), dtype=np.int64))
     if a.shape[d] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     res = fn(a, axis=d, keepdims=keepdim)
@@ -535,8 +546,9 @@ class VarBackward0(Node):
     _saved_fields = ("diff",)
 
     def apply(self, g):
+        xp = xp_of(g)
         if self.axes is not None and not self.keepdim:
-            g = np.expand_dims(g, self.axes)
+            g = xp.expand_dims(g, self.axes)
         return ((g * (2 / self.denom) * self.diff).astype(self.diff.dtype, copy=False),)
 
 
@@ -545,16 +557,18 @@ class StdBackward0(Node):
     _saved_fields = ("diff", "out")
 
     def apply(self, g):
+        xp = xp_of(g)
         out = self.out
         if self.axes is not None and not self.keepdim:
-            g = np.expand_dims(g, self.axes)
-            out = np.expand_dims(out, self.axes)
-        with np.errstate(divide="ignore", invalid="ignore"):
+            g = xp.expand_dims(g, self.axes)
+            out = xp.expand_dims(out, self.axes)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
             res = g * self.diff / (out * self.denom)
         return (res.astype(self.diff.dtype, copy=False),)
 
 
 def _var(input, dim, correction, keepdim, name, take_sqrt):
+    xp = xp_of(input._data)
     a = input._data
     if a.dtype.kind != "f":
         raise RuntimeError("std and var only support floating point and complex dtypes")
@@ -568,10 +582,10 @@ def _var(input, dim, correction, keepdim, name, take_sqrt):
                       stacklevel=3)
     m = a.mean(axis=axes, keepdims=True)
     diff = a - m
-    with np.errstate(divide="ignore", invalid="ignore"):
-        res = (diff * diff).sum(axis=axes, keepdims=keepdim) / np.asarray(denom, dtype=a.dtype)
+    with B.errstate(xp, divide="ignore", invalid="ignore"):
+        res = (diff * diff).sum(axis=axes, keepdims=keepdim) / xp.asarray(denom, dtype=a.dtype)
         if take_sqrt:
-            res = np.sqrt(res)
+            res = xp.sqrt(res)
     res = _arr(res)
     if res.dtype != a.dtype:
         res = res.astype(a.dtype)
@@ -614,32 +628,34 @@ class LinalgVectorNormBackward0(Node):
     _saved_fields = ("x", "out")
 
     def apply(self, g):
+        xp = xp_of(g)
         x, out, p = self.x, self.out, self.p
         if self.axes is not None and not self.keepdim:
-            g = np.expand_dims(g, self.axes)
-            out = np.expand_dims(out, self.axes)
+            g = xp.expand_dims(g, self.axes)
+            out = xp.expand_dims(out, self.axes)
         elif self.axes is None:
             g = g.reshape((1,) * x.ndim) if x.ndim else g
             out = out.reshape((1,) * x.ndim) if x.ndim else out
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
             if p == 2:
-                res = np.where(out == 0, 0, x * (g / out))
+                res = xp.where(out == 0, 0, x * (g / out))
             elif p == 1:
-                res = np.sign(x) * g
+                res = xp.sign(x) * g
             elif p == 0:
-                res = np.zeros_like(x)
+                res = xp.zeros_like(x)
             elif math.isinf(p):
-                mask = np.abs(x) == out
-                res = np.sign(x) * mask * (g / mask.sum(axis=self.axes, keepdims=True))
+                mask = xp.abs(x) == out
+                res = xp.sign(x) * mask * (g / mask.sum(axis=self.axes, keepdims=True))
             else:
-                res = np.where(out == 0, 0, x * np.abs(x) ** (p - 2) * g / out ** (p - 1))
-        return (np.asarray(res).astype(x.dtype, copy=False),)
+                res = xp.where(out == 0, 0, x * xp.abs(x) ** (p - 2) * g / out ** (p - 1))
+        return (xp.asarray(res).astype(x.dtype, copy=False),)
 
 
 def _vector_norm(a, p, axes, keepdim):
-    ab = np.abs(a)
+    xp = xp_of(a)
+    ab = xp.abs(a)
     if p == 2:
-        return np.sqrt((ab * ab).sum(axis=axes, keepdims=keepdim))
+        return xp.sqrt((ab * ab).sum(axis=axes, keepdims=keepdim))
     if p == 1:
         return ab.sum(axis=axes, keepdims=keepdim)
     if p == 0:
@@ -684,7 +700,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 def _logical(input, dim, keepdim, fn):
     a = input._data
     axes = _axes(dim, a.ndim)
-    res = _arr(fn(a, axis=axes, keepdims=keepdim))
+    res = _arr(getattr(xp_of(a), fn)(a, axis=axes, keepdims=keepdim))
     if a.dtype == np.uint8:
         res = res.astype(np.uint8)
     return _wrap(res)
@@ -692,19 +708,20 @@ def _logical(input, dim, keepdim, fn):
 
 def all(input, dim=None, keepdim=False):
     """True if every element (along dim) is nonzero."""
-    return _logical(input, dim, keepdim, np.all)
+    return _logical(input, dim, keepdim, "all")
 
 
 def any(input, dim=None, keepdim=False):
     """True if some element (along dim) is nonzero."""
-    return _logical(input, dim, keepdim, np.any)
+    return _logical(input, dim, keepdim, "any")
 
 
 def count_nonzero(input, dim=None):
     """The number of nonzero elements (along dim), as int64."""
+    xp = xp_of(input._data)
     a = input._data
     axes = _axes(dim, a.ndim)
-    return _wrap(_arr(np.count_nonzero(a, axis=axes)).astype(np.int64, copy=False))
+    return _wrap(_arr(xp.count_nonzero(a, axis=axes)).astype(np.int64, copy=False))
 
 
 # ---- logsumexp / cumulative ---------------------------------------------------------------
@@ -713,25 +730,27 @@ class LogsumexpBackward0(Node):
     _saved_fields = ("x", "out")
 
     def apply(self, g):
+        xp = xp_of(g)
         out = self.out
         if not self.keepdim and self.axes is not None:
-            g = np.expand_dims(g, self.axes)
-            out = np.expand_dims(out, self.axes)
-        return ((g * np.exp(self.x - out)).astype(self.x.dtype, copy=False),)
+            g = xp.expand_dims(g, self.axes)
+            out = xp.expand_dims(out, self.axes)
+        return ((g * xp.exp(self.x - out)).astype(self.x.dtype, copy=False),)
 
 
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(input))) along dim(s), computed stably."""
+    xp = xp_of(input._data)
     a = _float_of(input._data)
     axes = _axes(dim, a.ndim)
     if a.size == 0:
-        res = np.log(np.exp(a).sum(axis=axes, keepdims=keepdim))
+        res = xp.log(xp.exp(a).sum(axis=axes, keepdims=keepdim))
     else:
         m = a.max(axis=axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
-        s = np.exp(a - m).sum(axis=axes, keepdims=True)
-        with np.errstate(divide="ignore"):
-            res = np.log(s) + m
+        m = xp.where(xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
+        s = xp.exp(a - m).sum(axis=axes, keepdims=True)
+        with B.errstate(xp, divide="ignore"):
+            res = xp.log(s) + m
         if not keepdim and axes is not None:
             res = res.squeeze(axis=axes)
         elif axes is None and not keepdim:
@@ -749,20 +768,22 @@ class CumsumBackward0(Node):
     __slots__ = ("axis", "dtype")
 
     def apply(self, g):
+        xp = xp_of(g)
         ax = self.axis
-        res = np.flip(np.cumsum(np.flip(g, ax), axis=ax), ax)
+        res = xp.flip(xp.cumsum(xp.flip(g, ax), axis=ax), ax)
         return (res.astype(self.dtype, copy=False),)
 
 
 def cumsum(input, dim, *, dtype=None):
     """Cumulative sum along dim; ints and bools accumulate in int64."""
+    xp = xp_of(input._data)
     a = input._data
     if dtype is not None:
         a = a.astype(B.as_dtype(dtype).np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
-    res = np.cumsum(a.reshape(1) if a.ndim == 0 else a, axis=d).reshape(a.shape)
+    res = xp.cumsum(a.reshape(1) if a.ndim == 0 else a, axis=d).reshape(a.shape)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(CumsumBackward0, input)
@@ -776,35 +797,37 @@ class CumprodBackward0(Node):
     _saved_fields = ("x", "out")
 
     def apply(self, g):
+        xp = xp_of(g)
         x, out, ax = self.x, self.out, self.axis
         if x.ndim == 0:
             return (g.astype(x.dtype, copy=False),)
         if not (x == 0).any():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                s = np.flip(np.cumsum(np.flip(g * out, ax), axis=ax), ax)
+            with B.errstate(xp, divide="ignore", invalid="ignore"):
+                s = xp.flip(xp.cumsum(xp.flip(g * out, ax), axis=ax), ax)
             return ((s / x).astype(x.dtype, copy=False),)
         # exact with zeros: d out_j / d x_i = prod_{k<=j, k!=i} x_k, built per i (axis is short)
-        xm = np.moveaxis(x, ax, -1)
-        gm = np.moveaxis(g, ax, -1)
+        xm = xp.moveaxis(x, ax, -1)
+        gm = xp.moveaxis(g, ax, -1)
         n = xm.shape[-1]
-        res = np.zeros_like(xm)
+        res = xp.zeros_like(xm)
         for i in range(n):
             y = xm.copy()
             y[..., i] = 1
-            p = np.cumprod(y, axis=-1)
+            p = xp.cumprod(y, axis=-1)
             res[..., i] = (gm[..., i:] * p[..., i:]).sum(axis=-1)
-        return (np.moveaxis(res, -1, ax).astype(x.dtype, copy=False),)
+        return (xp.moveaxis(res, -1, ax).astype(x.dtype, copy=False),)
 
 
 def cumprod(input, dim, *, dtype=None):
     """Cumulative product along dim."""
+    xp = xp_of(input._data)
     a = input._data
     if dtype is not None:
         a = a.astype(B.as_dtype(dtype).np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
-    res = np.cumprod(a.reshape(1) if a.ndim == 0 else a, axis=d).reshape(a.shape)
+    res = xp.cumprod(a.reshape(1) if a.ndim == 0 else a, axis=d).reshape(a.shape)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(CumprodBackward0, input)
@@ -827,26 +850,28 @@ class TopkBackward0(SortBackward0):
 
 
 def _argsort(a, axis, descending, stable):
+    xp = xp_of(a)
     if not descending:
-        return np.argsort(a, axis=axis, kind="stable" if stable else None)
+        return xp.argsort(a, axis=axis, kind="stable" if stable else None)
     # descending with ties in index order: stable sort of the reversed array, reversed back
     n = a.shape[axis]
-    idx = np.flip(np.argsort(np.flip(a, axis), axis=axis, kind="stable"), axis)
+    idx = xp.flip(xp.argsort(xp.flip(a, axis), axis=axis, kind="stable"), axis)
     return (n - 1) - idx
 
 
 def sort(input, dim=-1, descending=False, stable=False):
     """Sorted values and their indices along dim, as a (values, indices) named tuple."""
+    xp = xp_of(input._data)
     if isinstance(dim, bool):  # sort(input, descending) legacy positional
         dim, descending = -1, dim
     a = input._data
     d = _dim(dim, a.ndim)
     if a.ndim == 0:
-        idx = np.zeros((), dtype=np.int64)
+        idx = xp.zeros((), dtype=np.int64)
         vals = a.copy()
     else:
         idx = _argsort(a, d, descending, stable).astype(np.int64, copy=False)
-        vals = np.take_along_axis(a, idx, axis=d)
+        vals = xp.take_along_axis(a, idx, axis=d)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(SortBackward0, input)
@@ -856,15 +881,17 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def argsort(input, dim=-1, descending=False, stable=False):
     """Indices that sort input along dim."""
+    xp = xp_of(input._data)
     a = input._data
     d = _dim(dim, a.ndim)
     if a.ndim == 0:
-        return _wrap(np.zeros((), dtype=np.int64))
+        return _wrap(xp.zeros((), dtype=np.int64))
     return _wrap(_argsort(a, d, descending, stable).astype(np.int64, copy=False))
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim and their indices."""
+    xp = xp_of(input._data)
     a = input._data
     d = _dim(dim, a.ndim)
     n = a.shape[d] if a.ndim else 1
@@ -872,8 +899,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError("selected index k out of range")
     work = a.reshape(1) if a.ndim == 0 else a
     idx = _argsort(work, d, largest, True)
-    idx = idx.take(np.arange(k), axis=d).astype(np.int64, copy=False)
-    vals = np.take_along_axis(work, idx, axis=d)
+    idx = idx.take(xp.arange(k), axis=d).astype(np.int64, copy=False)
+    vals = xp.take_along_axis(work, idx, axis=d)
     if a.ndim == 0:
         vals, idx = vals.reshape(()), idx.reshape(())
     node = None
@@ -893,15 +920,16 @@ class MedianBackward1(MaxBackward0):
 
 def median(input, dim=None, keepdim=False):
     """Lower median of all elements; with dim, a (values, indices) named tuple."""
+    xp = xp_of(input._data)
     a = input._data
     if a.dtype.kind == "b":
         raise NotImplementedError("\"median_cpu\" not implemented for 'Bool'")
     if dim is None:
         if a.size == 0:
-            return _wrap(np.asarray(np.nan, dtype=a.dtype))
+            return _wrap(xp.asarray(np.nan, dtype=a.dtype))
         flat = a.reshape(-1)
         pos = (flat.size - 1) // 2
-        res = np.asarray(np.partition(flat, pos)[pos])
+        res = xp.asarray(xp.partition(flat, pos)[pos])
         node = None
         if state.enabled and input._requires_grad:
             node = _node(MedianBackward0, input)
@@ -913,10 +941,10 @@ def median(input, dim=None, keepdim=False):
     n = work.shape[d]
     if n == 0:
         raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
-    order = np.argsort(work, axis=d, kind="stable")
+    order = xp.argsort(work, axis=d, kind="stable")
     pos = (n - 1) // 2
     idx = order.take([pos], axis=d).astype(np.int64, copy=False)
-    vals = np.take_along_axis(work, idx, axis=d)
+    vals = xp.take_along_axis(work, idx, axis=d)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(MedianBackward1, input)

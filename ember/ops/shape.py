@@ -23,6 +23,8 @@ __all__ = [
 ]
 
 _ndarray = np.ndarray
+_generic = np.generic
+xp_of = B.xp_of
 _new = object.__new__
 
 
@@ -56,7 +58,8 @@ def _node(cls, input):
 
 def _zeros(shape, like):
     # zeros_like dispatches on the array type (numpy or cupy)
-    return np.zeros_like(like, shape=shape)
+    xp = xp_of(like)
+    return xp.zeros_like(like, shape=shape)
 
 
 def _sizes(args, name="size"):
@@ -125,7 +128,7 @@ _RESHAPE_COPY_KW = np.lib.NumpyVersion(np.__version__) >= "2.1.0"
 def _nocopy_reshape(a, shape):
     """a reshaped without copying, or ValueError when its strides don't allow it."""
     if _RESHAPE_COPY_KW and type(a) is _ndarray:
-        return np.reshape(a, shape, copy=False)
+        return a.reshape(shape, copy=False)
     v = a.view()
     try:
         v.shape = shape  # older numpy and cupy: raises when a copy would be needed
@@ -467,9 +470,10 @@ def _expand_shape(input, sizes):
 
 def expand(input, *sizes):
     """A view with size-1 dims repeated (no copy); -1 keeps a dim."""
+    xp = xp_of(input._data)
     sizes = _sizes(sizes, "expand")
     target = _expand_shape(input, sizes)
-    out = np.broadcast_to(input._data, target)
+    out = xp.broadcast_to(input._data, target)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(ExpandBackward0, input)
@@ -497,12 +501,13 @@ class RepeatBackward0(Node):
 
 def repeat(input, *sizes):
     """Tile the data sizes[i] times along each dim (a copy)."""
+    xp = xp_of(input._data)
     reps = _sizes(sizes, "repeat")
     a = input._data
     if len(reps) < a.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
                            "dimensions of tensor")
-    out = np.tile(a, reps)
+    out = xp.tile(a, reps)
     if out.ndim < len(reps):
         out = out.reshape((1,) * (len(reps) - out.ndim) + out.shape)
     node = None
@@ -537,13 +542,14 @@ class CatBackward0(Node):
     __slots__ = ("axis", "sizes", "dtypes", "shapes")
 
     def apply(self, g):
+        xp = xp_of(g)
         ax = self.axis
         out = []
         pos = 0
         key = [slice(None)] * g.ndim
         for (child, _), n, dt, shp in zip(self.next_functions, self.sizes, self.dtypes, self.shapes):
             if n is None:  # skipped legacy empty tensor
-                out.append(None if child is None else np.zeros_like(g, shape=shp, dtype=dt))
+                out.append(None if child is None else xp.zeros_like(g, shape=shp, dtype=dt))
                 continue
             if child is None:
                 out.append(None)
@@ -576,6 +582,8 @@ def cat(tensors, dim=0, *, out=None):
     for i, x in enumerate(tensors):
         if x._data.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+        if type(x._data) is not type(ref):
+            B.check_same_device("cat", ref, x._data)
     nd = ref.ndim
     ax = _dim(dim, nd)
     shape = ref.shape
@@ -593,7 +601,7 @@ def cat(tensors, dim=0, *, out=None):
                     f"but got size {s[k]} for tensor number {i} in the list.")
     dt = _common_dtype(tensors)
     arrays = [x._data if x._data.dtype == dt else x._data.astype(dt) for x in used]
-    res = np.concatenate(arrays, axis=ax)
+    res = xp_of(ref).concatenate(arrays, axis=ax)
     if out is not None:
         from .elementwise import _write_out
         return _write_out(out, res, "cat", *tensors)
@@ -634,13 +642,15 @@ def stack(tensors, dim=0, *, out=None):
     tensors = _check_list(tensors, "stack")
     shape = tensors[0]._data.shape
     for i, x in enumerate(tensors):
+        if type(x._data) is not type(tensors[0]._data):
+            B.check_same_device("stack", tensors[0]._data, x._data)
         if x._data.shape != shape:
             raise RuntimeError(
                 f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
                 f"{list(x._data.shape)} at entry {i}")
     ax = _dim(dim, len(shape) + 1)
     dt = _common_dtype(tensors)
-    res = np.stack([x._data if x._data.dtype == dt else x._data.astype(dt) for x in tensors], axis=ax)
+    res = xp_of(tensors[0]._data).stack([x._data if x._data.dtype == dt else x._data.astype(dt) for x in tensors], axis=ax)
     if out is not None:
         from .elementwise import _write_out
         return _write_out(out, res, "stack", *tensors)
@@ -676,14 +686,16 @@ class _MultiOutputBackward(Node):
         if type(grads) is not list:
             grads = [grads]
         like = next(g for g in grads if g is not None)
-        return [g if g is not None else np.zeros_like(like, shape=s) for g, s in zip(grads, self.shapes)]
+        xp = xp_of(like)
+        return [g if g is not None else xp.zeros_like(like, shape=s) for g, s in zip(grads, self.shapes)]
 
 
 class SplitBackward0(_MultiOutputBackward):
     __slots__ = ()
 
     def apply(self, grads):
-        return (np.concatenate(self._grads(grads), axis=self.axis),)
+        grads = self._grads(grads)
+        return (xp_of(grads[0]).concatenate(grads, axis=self.axis),)
 
 
 class SplitWithSizesBackward0(SplitBackward0):
@@ -694,7 +706,8 @@ class UnbindBackward0(_MultiOutputBackward):
     __slots__ = ()
 
     def apply(self, grads):
-        return (np.stack(self._grads(grads), axis=self.axis),)
+        grads = self._grads(grads)
+        return (xp_of(grads[0]).stack(grads, axis=self.axis),)
 
 
 def _pieces(input, arrays, cls, axis):
@@ -852,11 +865,12 @@ class IndexBackward0(Node):
     __slots__ = ("shape", "key", "mask_only")
 
     def apply(self, g):
+        xp = xp_of(g)
         z = _zeros(self.shape, g)
         if self.mask_only:
             z[self.key] = g
         else:
-            np.add.at(z, self.key, g)
+            xp.add.at(z, self.key, g)
         return (z,)
 
 
@@ -921,6 +935,8 @@ def _parse_key(a, key):
             items.append(k)
         elif isinstance(k, Tensor):
             d = k._data
+            if type(d) is not type(a) and d.ndim:
+                d = _to_device_of(d, a)  # torch takes CPU index tensors for GPU tensors
             kind = d.dtype.kind
             if kind == "b" or d.dtype == np.uint8:
                 if kind != "b":
@@ -946,12 +962,14 @@ def _parse_key(a, key):
         elif isinstance(k, (list, tuple, np.ndarray)):
             if type(k) is not _ndarray and _builtin_any(isinstance(x, Tensor) for x in k):
                 k = [x.tolist() if isinstance(x, Tensor) else x for x in k]
-            arr = np.asarray(k)
+            arr = B.host_array(k) if type(k) is not _ndarray else k  # host data from Python lists
             if arr.dtype.kind not in "biu":
                 if arr.size == 0:
                     arr = arr.astype(np.int64)
                 else:
                     raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if type(a) is not _ndarray:
+                arr = _to_device_of(arr, a)
             if arr.dtype.kind != "b":
                 mask_only = False
             advanced = True
@@ -974,7 +992,7 @@ def _check_mask(a, key):
             continue
         if k is Ellipsis:
             return
-        if type(k) is _ndarray and k.dtype.kind == "b" and k.ndim:
+        if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
             for j in range(k.ndim):
                 if dim + j >= a.ndim or k.shape[j] != a.shape[dim + j]:
                     raise IndexError(
@@ -1060,7 +1078,9 @@ class CopySlices(Node):
             gv = g[key]
         gs[key] = 0
         if gv is not None:
-            gv = unbroadcast(np.asarray(gv), self.value_shape)
+            if isinstance(gv, _generic):
+                gv = B.host_array(gv)
+            gv = unbroadcast(gv, self.value_shape)
             if gv.dtype != self.value_dtype:
                 gv = gv.astype(self.value_dtype)
             if gv.shape != self.value_shape:
@@ -1096,12 +1116,13 @@ def _positions(view, base):
     Works for any dense base layout (C, F or permuted) by writing the positions into an
     int64 array laid out like base and reading it back through the view's strides.
     """
+    xp = xp_of(base)
     item = base.itemsize
     if view.size == 0:
-        return np.zeros(view.shape, dtype=np.int64)
-    if type(base) is not _ndarray or _builtin_any(s < 0 for s in base.strides):
+        return xp.zeros(view.shape, dtype=np.int64)
+    if _builtin_any(s < 0 for s in base.strides):
         return None
-    pos = np.empty_like(base, dtype=np.int64)  # order 'K': same layout as base when dense
+    pos = xp.empty_like(base, dtype=np.int64)  # order 'K': same layout as base when dense
     if pos.strides != tuple(s // item * 8 for s in base.strides) or \
             _builtin_any(s % item for s in base.strides):
         return None
@@ -1109,12 +1130,12 @@ def _positions(view, base):
             _builtin_max(((n - 1) * s for n, s in zip(base.shape, base.strides)), default=0) + item \
             != base.size * item:
         return None
-    pos[...] = np.arange(base.size, dtype=np.int64).reshape(base.shape)
-    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    pos[...] = xp.arange(base.size, dtype=np.int64).reshape(base.shape)
+    offset = B.data_ptr(view) - B.data_ptr(base)
     if offset % item or _builtin_any(s % item for s in view.strides):
         return None
-    mem = np.lib.stride_tricks.as_strided(pos, (base.size,), (8,))
-    return np.lib.stride_tricks.as_strided(
+    mem = xp.lib.stride_tricks.as_strided(pos, (base.size,), (8,))
+    return xp.lib.stride_tricks.as_strided(
         mem[offset // item:], view.shape, tuple(s // item * 8 for s in view.strides)).copy()
 
 
@@ -1138,7 +1159,9 @@ def _value_array(self, value):
         return v
     if isinstance(value, (int, float, bool)):
         return value
-    return np.asarray(value)
+    if type(self._data) is _ndarray:
+        return B.host_array(value)  # host data (lists, numpy arrays) into a host tensor
+    return xp_of(self._data).asarray(value)
 
 
 def _assign(self, nkey, v):
@@ -1151,8 +1174,8 @@ def _assign(self, nkey, v):
             raise RuntimeError(
                 "unsupported operation: more than one element of the written-to tensor refers to a "
                 "single memory location. Please clone() the tensor before performing the operation.") from None
-        region = np.shape(a[nkey])
-        vshape = np.shape(v)
+        region = a[nkey].shape
+        vshape = getattr(v, "shape", ())
         raise RuntimeError(
             f"shape mismatch: value tensor of shape {list(vshape)} cannot be broadcast to indexing "
             f"result of shape {list(region)}") from None
@@ -1237,15 +1260,24 @@ class IndexSelectBackward0(Node):
     _saved_fields = ("index",)
 
     def apply(self, g):
+        xp = xp_of(g)
         z = _zeros(self.shape, g)
-        np.add.at(np.moveaxis(z, self.axis, 0), self.index, np.moveaxis(g, self.axis, 0))
+        xp.add.at(xp.moveaxis(z, self.axis, 0), self.index, xp.moveaxis(g, self.axis, 0))
         return (z,)
 
 
-def _index_array(index, name):
+def _to_device_of(arr, like):
+    """arr moved to the device of array like (index arrays follow the indexed tensor)."""
+    from .convert import _move
+    return _move(arr, B.device_of(like))
+
+
+def _index_array(index, name, like):
     if not isinstance(index, Tensor):
-        index = _wrap(np.asarray(index))
+        index = _wrap(B.host_array(index))  # host data from Python lists
     d = index._data
+    if type(d) is not type(like):
+        d = _to_device_of(d, like)
     if d.dtype.kind not in "iu":
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index, got {index.dtype}")
     return d
@@ -1253,8 +1285,9 @@ def _index_array(index, name):
 
 def index_select(input, dim, index):
     """The entries at `index` (1-d) along dim (a copy)."""
+    xp = xp_of(input._data)
     a = input._data
-    idx = _index_array(index, "index_select")
+    idx = _index_array(index, "index_select", input._data)
     if idx.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     idx = idx.reshape(-1)
@@ -1263,8 +1296,8 @@ def index_select(input, dim, index):
     n = work.shape[ax]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError("index out of range in self")
-    idx = np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
-    res = np.take(work, idx, axis=ax)
+    idx = xp.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
+    res = xp.take(work, idx, axis=ax)
     if a.ndim == 0:
         res = res.reshape(())
     node = None
@@ -1279,6 +1312,7 @@ def index_select(input, dim, index):
 
 def _fancy(idx, ax):
     """A numpy index tuple addressing input[i0..., idx[...], ...] for each element of idx."""
+    xp = xp_of(idx)
     nd = idx.ndim
     out = []
     for k in range(nd):
@@ -1287,7 +1321,7 @@ def _fancy(idx, ax):
         else:
             shape = [1] * nd
             shape[k] = idx.shape[k]
-            out.append(np.arange(idx.shape[k]).reshape(shape))
+            out.append(xp.arange(idx.shape[k]).reshape(shape))
     return tuple(out)
 
 
@@ -1325,17 +1359,18 @@ class GatherBackward0(Node):
 
 def _scatter_add_into(z, fancy, vals):
     """z[fancy] += vals, adding at repeated positions (bincount, not np.add.at, for floats)."""
+    xp = xp_of(z)
     if z.dtype.kind == "f" and type(z) is _ndarray:
-        lin = np.ravel_multi_index(np.broadcast_arrays(*fancy), z.shape).reshape(-1)
-        z += np.bincount(lin, weights=vals.reshape(-1), minlength=z.size).reshape(z.shape).astype(z.dtype)
+        lin = xp.ravel_multi_index(xp.broadcast_arrays(*fancy), z.shape).reshape(-1)
+        z += xp.bincount(lin, weights=vals.reshape(-1), minlength=z.size).reshape(z.shape).astype(z.dtype)
     else:
-        np.add.at(z, fancy, vals)
+        xp.add.at(z, fancy, vals)
 
 
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j] = input[i][index[i][j]] (for dim=1), with index's shape."""
     a = input._data
-    idx = _index_array(index, "gather")
+    idx = _index_array(index, "gather", input._data)
     ax = _dim(dim, a.ndim)
     _check_gather("gather", a, idx, ax)
     work = a.reshape(1) if a.ndim == 0 else a
@@ -1381,8 +1416,9 @@ class ScatterAddBackward0(ScatterBackward0):
 
 
 def _scatter(input, dim, index, src, add, reduce=None):
+    xp = xp_of(input._data)
     a = input._data
-    idx = _index_array(index, "scatter_add" if add else "scatter")
+    idx = _index_array(index, "scatter_add" if add else "scatter", input._data)
     ax = _dim(dim, a.ndim)
     src_t = src if isinstance(src, Tensor) else None
     _check_gather("scatter", a, idx, ax, src_t._data.shape if src_t is not None else None)
@@ -1393,16 +1429,18 @@ def _scatter(input, dim, index, src, add, reduce=None):
     region = tuple(slice(0, s) for s in widx.shape)
     if src_t is not None:
         s = src_t._data
+        if type(s) is not type(a):
+            B.check_same_device("scatter", a, s)
         if s.dtype != a.dtype:
             raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype "
                                f"(got {input.dtype} and {src_t.dtype})")
         vals = (s.reshape(1) if s.ndim == 0 else s)[region]
     else:
-        vals = np.asarray(src, dtype=a.dtype)
+        vals = xp.asarray(src, dtype=a.dtype)
     if add or reduce == "add":
-        _scatter_add_into(work, fancy, np.broadcast_to(vals, widx.shape))
+        _scatter_add_into(work, fancy, xp.broadcast_to(vals, widx.shape))
     elif reduce in ("multiply", "mul"):
-        np.multiply.at(work, fancy, np.broadcast_to(vals, widx.shape))
+        xp.multiply.at(work, fancy, xp.broadcast_to(vals, widx.shape))
     elif reduce is not None:
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce!r}")
     else:
@@ -1450,18 +1488,21 @@ class MaskedSelectBackward0(Node):
 
 def masked_select(input, mask):
     """The elements where mask (broadcast) is True, as a 1-d tensor."""
+    xp = xp_of(input._data)
     m = mask._data
     if m.dtype.kind != "b":
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     a = input._data
+    if type(m) is not type(a):
+        B.check_same_device("masked_select", a, m)
     try:
         shape = np.broadcast_shapes(a.shape, m.shape)
     except ValueError:
         raise RuntimeError(
             f"masked_select: the shape of the mask {list(m.shape)} must be broadcastable with the "
             f"shape of the input {list(a.shape)}") from None
-    mb = np.broadcast_to(m, shape)
-    res = np.broadcast_to(a, shape)[mb]
+    mb = xp.broadcast_to(m, shape)
+    res = xp.broadcast_to(a, shape)[mb]
     node = None
     if state.enabled and input._requires_grad:
         node = _node(MaskedSelectBackward0, input)
@@ -1471,12 +1512,13 @@ def masked_select(input, mask):
 
 def nonzero(input, *, out=None, as_tuple=False):
     """Indices of nonzero elements: an (n, ndim) int64 tensor, or a tuple of 1-d ones."""
+    xp = xp_of(input._data)
     a = input._data
     if as_tuple:
         if a.ndim == 0:
-            return (_wrap(np.zeros(1 if a.item() else 0, dtype=np.int64)),)
-        return tuple(_wrap(i.astype(np.int64, copy=False)) for i in np.nonzero(a))
-    return _wrap(np.argwhere(a).astype(np.int64, copy=False))
+            return (_wrap(xp.zeros(1 if a.item() else 0, dtype=np.int64)),)
+        return tuple(_wrap(i.astype(np.int64, copy=False)) for i in xp.nonzero(a))
+    return _wrap(xp.argwhere(a).astype(np.int64, copy=False))
 
 
 def argwhere(input):
@@ -1486,12 +1528,13 @@ def argwhere(input):
 
 def take(input, index):
     """Elements of the flattened input at index, shaped like index."""
+    xp = xp_of(input._data)
     flat = reshape(input, (-1,))
-    idx = _index_array(index, "take")
+    idx = _index_array(index, "take", input._data)
     n = flat._data.shape[0]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"out of range: tried to access index {int(idx.max())} on a tensor of {n} elements.")
-    return reshape(index_select(flat, 0, _wrap(np.where(idx < 0, idx + n, idx).reshape(-1))), idx.shape)
+    return reshape(index_select(flat, 0, _wrap(xp.where(idx < 0, idx + n, idx).reshape(-1))), idx.shape)
 
 
 # ---- flip / roll / triangles / diagonals ----------------------------------------------------------------------
@@ -1499,11 +1542,13 @@ class FlipBackward0(Node):
     __slots__ = ("axes",)
 
     def apply(self, g):
-        return (np.flip(g, self.axes),)
+        xp = xp_of(g)
+        return (xp.flip(g, self.axes),)
 
 
 def flip(input, *dims):
     """Reverse the order of elements along dims (a copy, as torch)."""
+    xp = xp_of(input._data)
     dims = _dims_arg(dims)
     a = input._data
     axes = tuple(_dim(d, a.ndim) for d in dims)
@@ -1513,7 +1558,7 @@ def flip(input, *dims):
             if d in seen:
                 raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
             seen.add(d)
-    res = np.flip(a, axes).copy() if a.ndim else a.copy()
+    res = xp.flip(a, axes).copy() if a.ndim else a.copy()
     node = None
     if state.enabled and input._requires_grad:
         node = _node(FlipBackward0, input)
@@ -1539,27 +1584,29 @@ class RollBackward0(Node):
     __slots__ = ("shifts", "axes", "shape")
 
     def apply(self, g):
+        xp = xp_of(g)
         if self.axes is None:
-            return (np.roll(g.reshape(-1), [-s for s in self.shifts]).reshape(self.shape),)
-        return (np.roll(g, [-s for s in self.shifts], self.axes),)
+            return (xp.roll(g.reshape(-1), [-s for s in self.shifts]).reshape(self.shape),)
+        return (xp.roll(g, [-s for s in self.shifts], self.axes),)
 
 
 def roll(input, shifts, dims=None):
     """Rotate elements along dims (over the flattened tensor when dims is None)."""
+    xp = xp_of(input._data)
     a = input._data
     sh = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
     if dims is None:
         if len(sh) != 1:
             raise RuntimeError(f"roll: shifts ({list(sh)}) and dims (None) must align: pass one shift "
                                "without dims, or one shift per dim")
-        res = np.roll(a.reshape(-1), sh[0]).reshape(a.shape)
+        res = xp.roll(a.reshape(-1), sh[0]).reshape(a.shape)
         axes = None
     else:
         axes = (dims,) if isinstance(dims, int) else tuple(dims)
         if len(axes) != len(sh):
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:{len(axes)}")
         axes = tuple(_dim(d, a.ndim) for d in axes)
-        res = np.roll(a, sh, axes)
+        res = xp.roll(a, sh, axes)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(RollBackward0, input)
@@ -1571,22 +1618,25 @@ class TrilBackward0(Node):
     __slots__ = ("k",)
 
     def apply(self, g):
-        return (np.tril(g, self.k),)
+        xp = xp_of(g)
+        return (xp.tril(g, self.k),)
 
 
 class TriuBackward0(Node):
     __slots__ = ("k",)
 
     def apply(self, g):
-        return (np.triu(g, self.k),)
+        xp = xp_of(g)
+        return (xp.triu(g, self.k),)
 
 
 def _tri(input, diagonal, lower):
+    xp = xp_of(input._data)
     a = input._data
     name = "tril" if lower else "triu"
     if a.ndim < 2:
         raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
-    res = np.tril(a, diagonal) if lower else np.triu(a, diagonal)
+    res = xp.tril(a, diagonal) if lower else xp.triu(a, diagonal)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(TrilBackward0 if lower else TriuBackward0, input)
@@ -1606,6 +1656,7 @@ def triu(input, diagonal=0):
 
 def _diag_view(a, offset, d1, d2):
     """A writable strided view of a's diagonal over dims d1, d2 (moved last)."""
+    xp = xp_of(a)
     nd = a.ndim
     perm = [i for i in range(nd) if i not in (d1, d2)] + [d1, d2]
     v = a.transpose(perm)
@@ -1614,7 +1665,7 @@ def _diag_view(a, offset, d1, d2):
     else:
         v = v[..., -offset:, :]
     n = max(min(v.shape[-2], v.shape[-1]), 0)
-    return np.lib.stride_tricks.as_strided(v, v.shape[:-2] + (n,), v.strides[:-2] + (v.strides[-2] + v.strides[-1],))
+    return xp.lib.stride_tricks.as_strided(v, v.shape[:-2] + (n,), v.strides[:-2] + (v.strides[-2] + v.strides[-1],))
 
 
 class DiagonalBackward0(Node):
@@ -1647,14 +1698,16 @@ class DiagEmbedBackward0(Node):
     __slots__ = ("k",)
 
     def apply(self, g):
-        return (np.diagonal(g, self.k).copy(),)
+        xp = xp_of(g)
+        return (xp.diagonal(g, self.k).copy(),)
 
 
 def diag(input, diagonal=0):
     """A 1-d input as a diagonal matrix, or a 2-d input's diagonal (a copy)."""
+    xp = xp_of(input._data)
     a = input._data
     if a.ndim == 1:
-        res = np.diag(a, diagonal)
+        res = xp.diag(a, diagonal)
         node = None
         if state.enabled and input._requires_grad:
             node = _node(DiagEmbedBackward0, input)

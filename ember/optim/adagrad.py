@@ -1,5 +1,5 @@
 """Adagrad (torch.optim.Adagrad)."""
-import numpy as np
+from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import enable_grad
@@ -46,7 +46,7 @@ class Adagrad(Optimizer):
 
     def _init_state(self, st, p):
         st["step"] = _step_tensor()
-        st["sum"] = _wrap(np.full_like(p._data, self.defaults["initial_accumulator_value"]))
+        st["sum"] = _wrap(xp_of(p._data).full_like(p._data, self.defaults["initial_accumulator_value"]))
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -95,7 +95,7 @@ class Adagrad(Optimizer):
                 clr = lr / (1 + (step - 1) * lr_decay)
                 state_sum = st["sum"]._data
                 state_sum += gd * gd  # addcmul value=1
-                std = np.sqrt(state_sum)
+                std = xp_of(state_sum).sqrt(state_sum)
                 std += eps
                 t = gd * clr  # addcdiv value=-clr: p + (value * t1) / t2
                 t /= std

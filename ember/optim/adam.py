@@ -1,6 +1,5 @@
 """Adam (torch.optim.Adam), with optional AMSGrad and decoupled weight decay."""
-import numpy as np
-
+from .._backend import xp_of
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import enable_grad
 from .optimizer import Optimizer, _check_not_differentiable, _convert_steps, _step_tensor, _to_float
@@ -16,7 +15,7 @@ def _lerp_(start, end, weight):
         start += diff
     else:
         diff *= 1 - weight
-        np.subtract(end, diff, out=start)
+        xp_of(start).subtract(end, diff, out=start)
 
 
 class Adam(Optimizer):
@@ -96,13 +95,14 @@ class Adam(Optimizer):
                     continue
                 pd = p._data
                 gd = g._data
+                xp = xp_of(pd)  # state lives with its parameter: numpy or cupy
                 st = state[p]
                 if len(st) == 0:
                     st["step"] = _step_tensor()
-                    st["exp_avg"] = _wrap(np.zeros_like(pd))
-                    st["exp_avg_sq"] = _wrap(np.zeros_like(pd))
+                    st["exp_avg"] = _wrap(xp.zeros_like(pd))
+                    st["exp_avg_sq"] = _wrap(xp.zeros_like(pd))
                     if amsgrad:
-                        st["max_exp_avg_sq"] = _wrap(np.zeros_like(pd))
+                        st["max_exp_avg_sq"] = _wrap(xp.zeros_like(pd))
                 step_arr = st["step"]._data
                 step_arr += 1
                 if maximize:
@@ -129,10 +129,10 @@ class Adam(Optimizer):
                 bias_correction2_sqrt = bias_correction2 ** 0.5
                 if amsgrad:
                     max_sq = st["max_exp_avg_sq"]._data
-                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    denom = np.sqrt(max_sq)
+                    xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+                    denom = xp.sqrt(max_sq)
                 else:
-                    denom = np.sqrt(exp_avg_sq)
+                    denom = xp.sqrt(exp_avg_sq)
                 denom /= bias_correction2_sqrt
                 denom += eps
                 # torch's addcdiv_(exp_avg, denom, value=-step_size): p + (value * t1) / t2

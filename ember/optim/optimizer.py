@@ -87,7 +87,7 @@ def _step_tensor(value=0.0):
 
 def _clone_array(x, like):
     """A fresh array shaped like ``like`` holding ``x`` (x may be a NumPy scalar for 0-d params)."""
-    out = np.empty_like(like)
+    out = B.xp_of(like).empty_like(like)
     out[...] = x
     return out
 

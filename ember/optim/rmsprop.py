@@ -1,5 +1,5 @@
 """RMSprop (torch.optim.RMSprop), with optional momentum and centering."""
-import numpy as np
+from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import enable_grad
@@ -77,11 +77,11 @@ class RMSprop(Optimizer):
                 st = state[p]
                 if len(st) == 0:
                     st["step"] = _step_tensor()
-                    st["square_avg"] = _wrap(np.zeros_like(pd))
+                    st["square_avg"] = _wrap(xp_of(pd).zeros_like(pd))
                     if momentum > 0:
-                        st["momentum_buffer"] = _wrap(np.zeros_like(pd))
+                        st["momentum_buffer"] = _wrap(xp_of(pd).zeros_like(pd))
                     if centered:
-                        st["grad_avg"] = _wrap(np.zeros_like(pd))
+                        st["grad_avg"] = _wrap(xp_of(pd).zeros_like(pd))
                 if maximize:
                     gd = -gd
                 step_arr = st["step"]._data
@@ -101,9 +101,9 @@ class RMSprop(Optimizer):
                     avg = grad_avg * -1.0
                     avg *= grad_avg
                     avg += square_avg
-                    avg = np.sqrt(avg)
+                    avg = xp_of(avg).sqrt(avg)
                 else:
-                    avg = np.sqrt(square_avg)
+                    avg = xp_of(square_avg).sqrt(square_avg)
                 avg += eps
                 if momentum > 0:
                     buf = st["momentum_buffer"]._data

@@ -1,0 +1,131 @@
+"""One code path for CPU and GPU: op kernels take their array module from their inputs.
+
+Every function in ember/ops/*.py computes with ``xp = xp_of(array)`` (numpy or cupy), never with
+``np.<function>`` directly: a NumPy call inside a kernel would pull GPU data to the host, or fail.
+dtype objects and constants (np.float32, np.nan, np.newaxis, ...) are shared by NumPy and CuPy and
+stay allowed, as do a few dtype/shape helpers that only ever see dtypes and shapes.
+"""
+import ast
+import pathlib
+
+import numpy as np
+import pytest
+
+OPS = pathlib.Path(__file__).resolve().parents[2] / "ember" / "ops"
+
+# dtype and shape logic: called with dtypes / shapes only, never with arrays
+DTYPE_HELPERS = {"dtype", "result_type", "promote_types", "can_cast", "finfo", "iinfo", "broadcast_shapes"}
+
+# (file, function) pairs that run on the host by design, and why
+HOST_HELPERS = {
+    ("convert.py", "_move"): "the transfer itself: device arrays come back through .get(), host ones stay",
+    ("creation.py", "_infer_dtype"): "torch.tensor's dtype inference on Python data",
+    ("creation.py", "_data_to_array"): "Python data becomes a host array, then moves to its device",
+    ("activation.py", "_erf_coefs.inner"): "erf's Chebyshev coefficients, made once as Python floats",
+    ("activation.py", "_erf_coefs.outer"): "(as above)",
+    ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
+}
+
+# Work another helper owns while this rule landed (H12: performance of conv/pool/linalg and
+# cross_entropy), following the same rule.  Remove entries as they are converted: the test below
+# fails when an entry is no longer needed, so the list can only shrink.
+PENDING = {
+    "pool.py": None, "linalg.py": None,  # None: the whole file
+    "loss.py": {"cross_entropy", "_ce_prob", "_CEProbBackward.apply", "_nll", "NllLossBackward0.apply",
+                "_flatten", "_unflatten", "<module>"},
+}
+
+
+def _is_kernel_function(name):
+    """True when np.<name> is a function or module (a computation), not a type or constant."""
+    if name in DTYPE_HELPERS:
+        return False
+    obj = getattr(np, name, None)
+    if obj is None or isinstance(obj, type):
+        return obj is None
+    return callable(obj) or isinstance(obj, type(np))
+
+
+def violations(source):
+    """[(line, function, 'np.name')] for NumPy functions used in source's functions.
+
+    Inside functions (and lambdas) any reference counts; at module level only references used as
+    values (aliases, arguments such as _unary("exp", np.exp)), since module-level calls run once on
+    the host at import.
+    """
+    tree = ast.parse(source)
+    found = []
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+
+    def visit(node, scope):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            name = getattr(node, "name", "<lambda>")
+            scope = scope + [name] if not isinstance(node, ast.Lambda) else scope + ["<lambda>"]
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
+            chain = node
+            while isinstance(chain.value, ast.Attribute):
+                chain = chain.value
+            if isinstance(chain.value, ast.Name) and chain.value.id == "np" and _is_kernel_function(chain.attr):
+                if scope or id(node) not in called:
+                    qual = ".".join(s for s in scope if s != "<lambda>") or "<module>"
+                    found.append((node.lineno, qual, "np." + chain.attr))
+        for child in ast.iter_child_nodes(node):
+            visit(child, scope)
+
+    visit(tree, [])
+    return found
+
+
+def _ops_files():
+    return sorted(p for p in OPS.glob("*.py"))
+
+
+@pytest.mark.parametrize("path", _ops_files(), ids=lambda p: p.name)
+def test_ops_compute_with_the_array_module_of_their_inputs(path):
+    pending = PENDING.get(path.name, set())
+    if pending is None:
+        pytest.skip(f"{path.name}: being made xp-clean by another helper (PENDING in this test)")
+    bad = []
+    for line, func, name in violations(path.read_text(encoding="utf-8")):
+        if (path.name, func) in HOST_HELPERS or func in pending or func.split(".")[0] in pending:
+            continue
+        bad.append(f"{path.name}:{line} in {func}: {name}(...) -> use xp.{name[3:]} with xp = xp_of(array)")
+    assert not bad, "NumPy calls in op kernels (they would fail or copy to the host on a GPU):\n" + "\n".join(bad)
+
+
+def test_pending_entries_are_still_needed():
+    # a file or function converted by its owner must leave PENDING, so the rule covers it again
+    for name, funcs in PENDING.items():
+        found = violations((OPS / name).read_text(encoding="utf-8"))
+        if funcs is None:
+            assert found, f"{name} is xp-clean now: remove it from PENDING in {__file__}"
+            continue
+        used = {f for _, f, _ in found} | {f.split(".")[0] for _, f, _ in found}
+        stale = sorted(funcs - used)
+        assert not stale, f"{name}: {stale} are xp-clean now: remove them from PENDING in {__file__}"
+
+
+def test_host_helpers_exist():
+    for (name, func) in HOST_HELPERS:
+        funcs = {f for _, f, _ in violations((OPS / name).read_text(encoding="utf-8"))}
+        assert func in funcs or func.rsplit(".", 1)[0] in funcs, \
+            f"{name}:{func} no longer uses NumPy: remove it from HOST_HELPERS"
+
+
+def test_the_scan_finds_numpy_in_kernels():
+    src = (
+        "import numpy as np\n"
+        "_ok = np.zeros(0)\n"                     # module-level call: runs once on the host
+        "_alias = np.exp\n"                       # an alias smuggles np into kernels: flagged
+        "def f(x):\n"
+        "    y = np.float32(2) * x + np.nan\n"    # scalar types and constants: allowed
+        "    return np.where(x > 0, x, y)\n"      # flagged
+        "class N:\n"
+        "    def apply(self, g):\n"
+        "        return (np.add.at,)\n"           # flagged (ufunc method)
+        "k = lambda g: np.lib.stride_tricks.as_strided(g)\n"  # flagged (submodule)
+        "dt = np.result_type(np.float32, np.int64)\n"
+    )
+    found = {(f, n) for _, f, n in violations(src)}
+    assert found == {("<module>", "np.exp"), ("f", "np.where"), ("N.apply", "np.add"), ("<module>", "np.lib")}
