@@ -135,6 +135,18 @@ def _operands(a, b):
     raise TypeError(f"unsupported operand type(s): 'Tensor' and '{type(b).__name__}'")
 
 
+def _broadcast_error(op, a, b):
+    """torch's RuntimeError for shapes that don't broadcast, naming the op and both shapes."""
+    sa, sb = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
+    n = max(len(sa), len(sb))
+    pa, pb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    dim = next((i for i in range(n - 1, -1, -1) if pa[i] != pb[i] and 1 not in (pa[i], pb[i])), n - 1)
+    return RuntimeError(
+        f"The size of tensor a ({pa[dim]}) must match the size of tensor b ({pb[dim]}) at non-singleton "
+        f"dimension {dim} ({op}: shapes {list(sa)} and {list(sb)} don't broadcast; view/unsqueeze one "
+        "operand so each dimension matches or is 1)")
+
+
 def _result_dtype(a, b):
     """numpy's result dtype of two operands (arrays or Python numbers), from dtypes only."""
     return np.result_type(a.dtype, b.dtype if hasattr(b, "dtype") else b)
@@ -201,7 +213,10 @@ def add(input, other, *, alpha=1, out=None):
     a, b = _operands(input, other)
     if alpha != 1:
         b = b * alpha
-    res = a + b
+    try:
+        res = a + b
+    except ValueError:
+        raise _broadcast_error("add", a, b) from None
     if isinstance(res, _generic):
         res = _host_array(res)
     if out is not None:
@@ -229,7 +244,10 @@ def sub(input, other, *, alpha=1, out=None):
                            "Use the `^` or `logical_xor()` operator instead.")
     if alpha != 1:
         b = b * alpha
-    res = a - b
+    try:
+        res = a - b
+    except ValueError:
+        raise _broadcast_error("sub", a, b) from None
     if out is not None:
         return _write_out(out, res, "sub", input, other)
     node = None
@@ -273,7 +291,10 @@ def mul(input, other, *, out=None):
     if not isinstance(input, Tensor):
         input = _as_tensor(input)
     a, b = _operands(input, other)
-    res = a * b
+    try:
+        res = a * b
+    except ValueError:
+        raise _broadcast_error("mul", a, b) from None
     if isinstance(res, _generic):
         res = _host_array(res)
     if out is not None:
@@ -331,7 +352,10 @@ def div(input, other, *, rounding_mode=None, out=None):
             b = b.astype(f)
     elif type(b) is not float and type(b) is not int and b.dtype.kind != "f":
         b = b.astype(a.dtype)
-    res = a / b
+    try:
+        res = a / b
+    except ValueError:
+        raise _broadcast_error("div", a, b) from None
     if out is not None:
         return _write_out(out, res, "div", input, other)
     node = None
@@ -423,7 +447,10 @@ def pow(input, exponent, *, out=None):
     a, b = _operands(input, exponent)
     if type(b) is int and b < 0 and a.dtype.kind in "iub":
         raise RuntimeError("Integers to negative integer powers are not allowed.")
-    res = a ** b
+    try:
+        res = a ** b
+    except ValueError:
+        raise _broadcast_error("pow", a, b) from None
     if out is not None:
         return _write_out(out, res, "pow", input, exponent)
     node = None
@@ -628,7 +655,10 @@ class MinimumBackward0(MaximumBackward0):
 def _minmax(input, other, is_max):
     a, b = _operands(input, other)
     xp = xp_of(a)
-    res = xp.maximum(a, b) if is_max else xp.minimum(a, b)
+    try:
+        res = xp.maximum(a, b) if is_max else xp.minimum(a, b)
+    except ValueError:
+        raise _broadcast_error("maximum" if is_max else "minimum", a, b) from None
     if isinstance(res, _generic):
         res = _host_array(res)
     node = None
@@ -755,7 +785,10 @@ def _compare(name, ufunc):
         if not isinstance(input, Tensor):
             input = _as_tensor(input)
         a, b = _operands(input, other)
-        res = np_ufunc(a, b) if type(a) is _ndarray else getattr(xp_of(a), ufunc)(a, b)
+        try:
+            res = np_ufunc(a, b) if type(a) is _ndarray else getattr(xp_of(a), ufunc)(a, b)
+        except ValueError:
+            raise _broadcast_error(name, a, b) from None
         if isinstance(res, _generic):
             res = _host_array(res)
         if out is not None:

@@ -201,3 +201,17 @@ def test_mixed_dtypes_bad_input_messages():
         ember.ones(2) + "a"
     with pytest.raises(RuntimeError, match="Boolean value of Tensor with more than one value"):
         bool(ember.ones(2))
+
+
+@pytest.mark.parametrize("a,b", [((2, 3), (4,)), ((2, 3), (2, 1, 4)), ((5, 3), (3, 5))])
+def test_broadcast_error_is_torchs_runtime_error(a, b):
+    with pytest.raises(RuntimeError) as e:
+        ember.ones(*a) + ember.ones(*b)
+    assert "must match the size of tensor b" in str(e.value) and f"{list(a)} and {list(b)}" in str(e.value)
+    if torch is not None:
+        with pytest.raises(RuntimeError) as t:
+            torch.ones(*a) + torch.ones(*b)
+        assert str(e.value).startswith(str(t.value))
+    for op in (ember.mul, ember.sub, ember.div, ember.eq, ember.maximum):
+        with pytest.raises(RuntimeError, match="must match the size"):
+            op(ember.ones(*a), ember.ones(*b))
