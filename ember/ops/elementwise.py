@@ -28,6 +28,7 @@ __all__ = [
 _ndarray = np.ndarray
 _generic = np.generic
 _SCALARS = (int, float, bool)
+_new = object.__new__
 xp_of = B.xp_of
 _host_array = B.host_array
 
@@ -208,6 +209,24 @@ class RsubBackward1(Node):
 
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other, broadcasting and promoting as torch."""
+    if type(other) is Tensor and type(input) is Tensor and alpha == 1 and out is None:
+        # the hot case (tensor + tensor, same dtype and array type) without the general checks
+        a = input._data
+        b = other._data
+        if a.dtype is b.dtype and type(a) is type(b) and a.shape == b.shape:
+            res = a + b
+            if isinstance(res, _generic):
+                res = _host_array(res)
+            t = _wrap(res)
+            if state.enabled and (input._requires_grad or other._requires_grad):
+                node = _new(AddBackward0)
+                node.next_functions = (edge(input), edge(other))
+                node._saved_versions = ()
+                node.a_shape = node.b_shape = a.shape
+                node.alpha = 1
+                t._requires_grad = True
+                t.grad_fn = node
+            return t
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
     a, b = _operands(input, other)
