@@ -4,7 +4,7 @@ __ember__ = True  # lets ember stand in for torch (see _backend.namespace)
 
 from . import _backend
 from ._backend import device, dtype, get_default_dtype, set_default_dtype  # noqa: F401
-from ._tensor import Size, Tensor  # noqa: F401
+from ._tensor import Size, Tensor, typename  # noqa: F401
 from . import autograd  # noqa: F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: F401

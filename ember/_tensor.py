@@ -377,6 +377,23 @@ class Tensor:
                              f"torch.Tensor.{name} yet")
 
 
+def typename(obj):
+    """torch.typename: 'torch.FloatTensor' for tensors, 'module.QualName' otherwise."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = getattr(obj, "__module__", "") or ""
+    if hasattr(obj, "__qualname__"):
+        qualname = obj.__qualname__
+    elif hasattr(obj, "__name__"):
+        qualname = obj.__name__
+    else:
+        module = obj.__class__.__module__ or ""
+        qualname = obj.__class__.__qualname__
+    if module in ("", "builtins"):
+        return qualname
+    return f"{module}.{qualname}"
+
+
 def _rebuild(array, requires_grad):
     t = _wrap(array)
     t._requires_grad = requires_grad

@@ -2,8 +2,8 @@
 
 
 def __getattr__(name):
-    # ember.utils.data is imported on first use, as torch.utils.data is reached
-    if name == "data":
+    # submodules are imported on first use, as torch.utils.data is reached
+    if name in ("data", "hooks"):
         import importlib
         return importlib.import_module(__name__ + ".data")
     raise AttributeError(f"module 'torch.utils' has no attribute '{name}': ember does not implement "
