@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ember
+from tests.lenet import make_net
 import ember.nn as nn
 import ember.nn.functional as F
 
@@ -17,25 +18,8 @@ _POOL_PENDING = ("code H12 is converting: ember/ops/pool.py (max_pool2d backward
                  "cross_entropy / nll_loss in ember/ops/loss.py (index with a host np.arange)")
 
 
-class Net(nn.Module):
-    """The spec's CIFAR-10 LeNet (section 2.2)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 5)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        x = x.view(-1, 16 * 5 * 5)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
+def Net():
+    return make_net(ember)
 
 
 @pytest.fixture(params=["fake", pytest.param("gpu", marks=pytest.mark.gpu)])
