@@ -76,16 +76,18 @@ def add_overhead(rounds):
         statistics.median(times["torch"]) if torch is not None else None, "us", ("<=", 1.0))
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec from the parent (this script,
+# which has both libraries loaded), while VmHWM is the child's own peak.
 _RSS_SCRIPT = """
-import resource, sys
+import sys
 sys.path[:0] = [{root!r}, {here!r}]
 sys.modules[{other!r}] = None  # lenet imports both libraries when it can: keep the other one out
 lib = __import__({lib!r})
 import lenet
-w = lenet.Workload(lib, 256)
+w = lenet.Workload(lib, 256, n_batches=2)  # the data itself: 2 batches (6 MiB)
 for _ in range({steps}):
     w.step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0] / 1024)
 """
 
 
