@@ -15,8 +15,9 @@ from .ops import activation as _activation, conv as _conv, loss as _loss, norm a
 from . import _tensor_str
 from . import cuda  # noqa: F401
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
-from . import _threads
+from . import _malloc, _threads
 _threads.init()
+_malloc.tune()
 
 
 def _export(module):

@@ -75,26 +75,30 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The most threads BLAS may use (torch.get_num_threads).
-
-    ember's default is 1 (or the OMP/OPENBLAS_NUM_THREADS count): measured on 2 cores, a second
-    BLAS thread made whole LeNet train steps slower at every batch size, and collapsed them
-    when another process held a core. set_num_threads(n) lets large products use n.
-    """
+    """Threads ember may use for one large op (torch.get_num_threads): set_num_threads' value, else
+    OMP/OPENBLAS_NUM_THREADS, else the CPUs this process may run on."""
     if _requested is not None:
         return _requested
-    return _env_threads() or 1
+    n = _env_threads()
+    if n:
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def for_work(flops):
-    """Pick BLAS threads for a product of this many flops: one for small work, the maximum for large."""
+    """Pick BLAS threads for a product of this many flops: one below PARALLEL_FLOPS, else
+    get_num_threads(). (Large convolutions split their batch over Python threads instead and
+    keep BLAS at one thread inside each block: measured faster than a multi-threaded BLAS.)"""
     n = get_num_threads() if flops >= PARALLEL_FLOPS else 1
     if n != _active:
         _use(n)
 
 
 def init():
-    """At import: BLAS starts single-threaded (see get_num_threads)."""
+    """At import: BLAS starts single-threaded; only large products switch (see for_work)."""
     _use(1)
 
 

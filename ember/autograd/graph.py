@@ -4,9 +4,19 @@ A node's ``apply`` takes the gradient of its output as a raw array and returns
 one raw array (or None) per entry of ``next_functions``.  Tensors appear only
 at the edges: in ``AccumulateGrad`` and in user hooks.
 """
+import sys
 import weakref
 
+import numpy as _np
+
 from .grad_mode import state
+from .._backend import xp_of
+
+_ndarray = _np.ndarray
+_refcount = sys.getrefcount
+# from 3.14 the interpreter may hold borrowed references that getrefcount does not count: a
+# gradient would look unshared when it is not, so the engine copies every leaf gradient there
+_STEAL = sys.version_info < (3, 14)
 
 # Hooks are rare: keep them off the node so creating a node stays cheap.
 _pre_hooks = weakref.WeakKeyDictionary()   # node -> [fn(grad_tensor) -> tensor | None]
@@ -74,9 +84,16 @@ class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
     def apply(self, grad):
+        self._take(grad, False)
+        return ()
+
+    def _take(self, grad, owned):
+        """Store or add grad; owned: the engine holds the only reference to grad and its memory,
+        so it may become ``.grad`` without a copy (torch steals such gradients too)."""
         var = self.variable
         if var._hooks:
             grad = _run_tensor_hooks([(0, h) for h in var._hooks], grad, False)
+            owned = False
         data = var._data
         if grad.dtype != data.dtype:
             grad = grad.astype(data.dtype)
@@ -84,28 +101,31 @@ class AccumulateGrad(Node):
         if old is None:
             if grad.shape != data.shape:
                 grad = _xp_broadcast(grad, data.shape)
+                owned = False
             # the incoming array may be shared with other branches: own a copy
-            grad = grad.copy()
+            if not owned:
+                grad = grad.copy()
             if grad.__class__ is not data.__class__:  # numpy turns 0-d results into scalars
                 grad = _xp_asarray(grad)
-            var.grad = _make_tensor(grad)
+            var.grad = _wrap(grad)
         else:
             old._data += grad
             old._vc[0] += 1
-        return ()
 
 
 def _xp_asarray(grad):
-    import numpy as np
-    return np.asarray(grad)
+    return _np.asarray(grad)
 
 
 def _xp_broadcast(grad, shape):
-    import numpy as np
-    return np.broadcast_to(grad, shape)
+    xp = _np if isinstance(grad, _np.generic) else xp_of(grad)
+    return xp.broadcast_to(grad, shape)
 
 
-def _make_tensor(array):
+def _wrap(array):
+    # _tensor imports this module: bind its constructor on first use (an import statement per
+    # call cost ~1 us per parameter per step)
+    global _wrap
     from .._tensor import _wrap
     return _wrap(array)
 
@@ -194,54 +214,118 @@ def run_backward(roots, grads, retain_graph=False, inputs=None):
     prev_enabled = state.enabled
     state.enabled = False
     try:
-        while ready:
-            node = ready.pop()
-            grad = buffers.pop(node, None)
-            if general:
-                outs = _apply_general(node, grad, captured, retain_graph)
-                if outs is _SKIP:
-                    continue
-            elif grad is None:
-                outs = None
-            else:
-                saved = node._saved_versions
-                if saved:
-                    for tensor, version in saved:
-                        if tensor._vc[0] != version:
-                            _check_versions(node)
-                    outs = node.apply(grad)
-                    if not retain_graph:
-                        node._release()
-                elif saved is None:
-                    raise RuntimeError(_FREED + f" (node: {node.name()})")
-                else:
-                    outs = node.apply(grad)
-            if outs is None:
-                for child, _ in node.next_functions:
-                    if child is not None:
-                        left = deps[child] - 1
-                        deps[child] = left
-                        if not left:
-                            ready.append(child)
-                continue
-            for (child, nr), g in zip(node.next_functions, outs):
-                if child is None:
-                    continue
-                if g is not None:
-                    if child._n_outputs == 1:
-                        old = buffers.get(child)
-                        buffers[child] = g if old is None else old + g
-                    else:
-                        _accumulate(buffers, child, nr, g)
-                left = deps[child] - 1
-                deps[child] = left
-                if not left:
-                    ready.append(child)
+        if general:
+            _run_general(ready, buffers, deps, captured, retain_graph)
+        else:
+            _run_lean(ready, buffers, deps, retain_graph)
     finally:
         state.enabled = prev_enabled
     if captured is not None:
         return [captured.get(id(node)) if node is not None else None for node, _ in inputs]
     return None
+
+
+def _run_general(ready, buffers, deps, captured, retain_graph):
+    while ready:
+        node = ready.pop()
+        grad = buffers.pop(node, None)
+        outs = _apply_general(node, grad, captured, retain_graph)
+        if outs is _SKIP:
+            continue
+        _distribute(node, outs, buffers, deps, ready)
+
+
+def _distribute(node, outs, buffers, deps, ready):
+    """Hand a node's input gradients to its children; queue the children now complete."""
+    if outs is None:
+        for child, _ in node.next_functions:
+            if child is not None:
+                left = deps[child] - 1
+                deps[child] = left
+                if not left:
+                    ready.append(child)
+        return
+    for (child, nr), g in zip(node.next_functions, outs):
+        if child is None:
+            continue
+        if g is not None:
+            _accumulate(buffers, child, nr, g)
+        left = deps[child] - 1
+        deps[child] = left
+        if not left:
+            ready.append(child)
+
+
+def _run_lean(ready, buffers, deps, retain_graph):
+    """The engine's loop for plain backward(): no hooks, nothing captured.
+
+    Leaves' gradients are handed to AccumulateGrad without a copy when this loop holds the only
+    reference to the array and to the memory under it (sys.getrefcount, as torch counts uses):
+    so every reference the loop keeps to a gradient is dropped before the next node runs."""
+    pop = ready.pop
+    push = ready.append
+    bpop = buffers.pop
+    bget = buffers.get
+    acc_cls = AccumulateGrad
+    outs = g = old = None
+    while ready:
+        node = pop()
+        grad = bpop(node, None)
+        if grad is None:
+            for child, _ in node.next_functions:
+                if child is not None:
+                    left = deps[child] - 1
+                    deps[child] = left
+                    if not left:
+                        push(child)
+            continue
+        if node.__class__ is acc_cls:
+            owned = False
+            # 2: this frame's `grad` and getrefcount's argument
+            if grad.__class__ is _ndarray and _STEAL and _refcount(grad) == 2:
+                base = grad.base
+                # 3: grad's base pointer, `base` and the argument; grad must span all of it
+                owned = (base is None or (base.__class__ is _ndarray and base.base is None
+                                          and base.size == grad.size and _refcount(base) == 3)) \
+                    and grad.flags.c_contiguous and grad.flags.writeable
+                base = None
+            node._take(grad, owned)
+            continue
+        saved = node._saved_versions
+        if saved:
+            for tensor, version in saved:
+                if tensor._vc[0] != version:
+                    _check_versions(node)
+            outs = node.apply(grad)
+            if not retain_graph:
+                node._release()
+        elif saved is None:
+            raise RuntimeError(_FREED + f" (node: {node.name()})")
+        else:
+            outs = node.apply(grad)
+        grad = None
+        if outs is None:   # a node with nothing to pass on
+            for child, _ in node.next_functions:
+                if child is not None:
+                    left = deps[child] - 1
+                    deps[child] = left
+                    if not left:
+                        push(child)
+            continue
+        for (child, nr), g in zip(node.next_functions, outs):
+            if child is None:
+                continue
+            if g is not None:
+                if child._n_outputs == 1:
+                    old = bget(child)
+                    buffers[child] = g if old is None else old + g
+                else:
+                    _accumulate(buffers, child, nr, g)
+            left = deps[child] - 1
+            deps[child] = left
+            if not left:
+                push(child)
+        outs = g = old = None
 
 
 _SKIP = object()

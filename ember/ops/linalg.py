@@ -5,13 +5,19 @@ The graph each op records is torch's: ``linear`` on a 2-d input with a bias is a
 ``AddmmBackward0`` whose inputs are (bias, input, ``TBackward0`` -> weight), a 3-d @ 2-d matmul
 is ``UnsafeViewBackward0`` over ``MmBackward0``, and so on.  Shape-only wrapper nodes pass the
 gradient through (reshaping it); the product node does the arithmetic.
+
+Kernels (forward functions and ``Node.apply``) call the array module of their operands
+(``xp = xp_of(array)``: numpy or cupy), never numpy directly, so the same code runs on a GPU.
 """
 import numpy as np
+
+from .._backend import xp_of
 
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
 from . import unbroadcast
+from .conv import _strided
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
            "baddbmm", "addbmm", "einsum", "tensordot", "kron", "chain_matmul"]
@@ -121,7 +127,7 @@ class MvBackward0(Node):
 
     def apply(self, grad):
         nf = self.next_functions
-        ga = np.multiply.outer(grad, self.b) if nf[0][0] is not None else None
+        ga = xp_of(grad).multiply.outer(grad, self.b) if nf[0][0] is not None else None
         gb = self.a.T @ grad if nf[1][0] is not None else None
         return ga, gb
 
@@ -166,13 +172,13 @@ def _matmul_grads(grad, a, b, need_a, need_b):
             if a.ndim == 2:
                 gb = a.T @ grad
             else:
-                gb = np.matmul(np.swapaxes(a, -1, -2), grad[..., None])[..., 0]
+                gb = xp_of(a).matmul(a.swapaxes(-1, -2), grad[..., None])[..., 0]
                 gb = gb.reshape(-1, gb.shape[-1]).sum(0)
         return ga, gb
     if a.ndim == 1:
         # out (..., m) = a (k) @ b (..., k, m)
         if need_a:
-            ga = np.matmul(b, grad[..., None])[..., 0]
+            ga = xp_of(b).matmul(b, grad[..., None])[..., 0]
             ga = ga.reshape(-1, ga.shape[-1]).sum(0)
         if need_b:
             gb = unbroadcast(a[:, None] * grad[..., None, :], b.shape)
@@ -184,10 +190,11 @@ def _matmul_grads(grad, a, b, need_a, need_b):
         if need_b:
             gb = a.reshape(-1, a.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
         return ga, gb
+    xp = xp_of(grad)
     if need_a:
-        ga = unbroadcast(np.matmul(grad, np.swapaxes(b, -1, -2)), a.shape)
+        ga = unbroadcast(xp.matmul(grad, b.swapaxes(-1, -2)), a.shape)
     if need_b:
-        gb = unbroadcast(np.matmul(np.swapaxes(a, -1, -2), grad), b.shape)
+        gb = unbroadcast(xp.matmul(a.swapaxes(-1, -2), grad), b.shape)
     return ga, gb
 
 
@@ -275,7 +282,7 @@ def matmul(input, other, *, out=None):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{max(a.shape[0], b.shape[0]) if na == nb else b.shape[0]}, {a.shape[-1]}] "
                            f"but got: [{b.shape[-3]}, {b.shape[-2]}].")
-    res = np.matmul(a, b)
+    res = xp_of(a).matmul(a, b)
     if out is not None:
         return _write_out(out, res, "matmul", input, other)
     node = None
@@ -336,9 +343,10 @@ def _write_out(out, res, name, *inputs):
     if _needs(*inputs):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
+    xp = xp_of(res)
     if out._data.shape != res.shape:
-        out._data = np.empty(res.shape, dtype=out._data.dtype)
-    np.copyto(out._data, res, casting="same_kind")
+        out._data = xp.empty(res.shape, dtype=out._data.dtype)
+    xp.copyto(out._data, res, casting="same_kind")
     out._vc[0] += 1
     return out
 
@@ -367,7 +375,7 @@ def bmm(input, mat2, *, out=None):
     if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
-    return _result(np.matmul(a, b), out, "bmm", input, mat2, BmmBackward0)
+    return _result(xp_of(a).matmul(a, b), out, "bmm", input, mat2, BmmBackward0)
 
 
 def mv(input, vec, *, out=None):
@@ -397,7 +405,8 @@ def dot(input, tensor, *, out=None):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] "
                            f"to have the same number of elements, but got {a.shape[0]} and {b.shape[0]} "
                            "elements respectively")
-    return _result(np.asarray(np.dot(a, b)), out, "dot", input, tensor, DotBackward0)
+    xp = xp_of(a)
+    return _result(xp.asarray(xp.dot(a, b)), out, "dot", input, tensor, DotBackward0)
 
 
 def vdot(input, other, *, out=None):
@@ -444,7 +453,7 @@ def outer(input, vec2, *, out=None):
         from .elementwise import result_type
         dt = result_type(input, vec2).np
         a, b = a.astype(dt), b.astype(dt)
-    res = np.multiply.outer(a, b)
+    res = xp_of(a).multiply.outer(a, b)
     if out is not None:
         return _write_out(out, res, "outer", input, vec2)
     node = None
@@ -494,6 +503,13 @@ class AddmmBackward0(Node):
         return gi, g1, g2
 
 
+def _expands_to(shape, target):
+    """True when an array of shape broadcasts to exactly target."""
+    if len(shape) > len(target):
+        return False
+    return all(s == t or s == 1 for s, t in zip(shape[::-1], target[::-1]))
+
+
 def _scaled(res, beta, inp, alpha):
     if alpha != 1:
         res *= alpha
@@ -518,11 +534,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     _mm_shapes(a, b)
     c = input._data
     target = (a.shape[0], b.shape[1])
-    try:
-        np.broadcast_shapes(c.shape, target)
-        if np.broadcast_shapes(c.shape, target) != target:
-            raise ValueError
-    except ValueError:
+    if not _expands_to(c.shape, target):
         raise RuntimeError(
             f"The expanded size of the tensor ({target[-1]}) must match the existing size ({c.shape[-1]}) "
             f"at non-singleton dimension {len(target) - 1}.  Target sizes: {list(target)}.  Tensor sizes: "
@@ -549,7 +561,7 @@ class AddmvBackward0(Node):
     def apply(self, grad):
         nf = self.next_functions
         gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
-        gm = np.multiply.outer(grad, self.v) * self.alpha if nf[1][0] is not None else None
+        gm = xp_of(grad).multiply.outer(grad, self.v) * self.alpha if nf[1][0] is not None else None
         gv = (self.m.T @ grad) * self.alpha if nf[2][0] is not None else None
         return gi, gm, gv
 
@@ -579,8 +591,9 @@ class BaddbmmBackward0(Node):
     def apply(self, grad):
         nf = self.next_functions
         gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
-        g1 = np.matmul(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
-        g2 = np.matmul(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
+        xp = xp_of(grad)
+        g1 = xp.matmul(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
+        g2 = xp.matmul(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
         return gi, g1, g2
 
 
@@ -609,8 +622,9 @@ class AddbmmBackward0(Node):
     def apply(self, grad):
         nf = self.next_functions
         gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
-        g1 = np.matmul(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
-        g2 = np.matmul(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
+        xp = xp_of(grad)
+        g1 = xp.matmul(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
+        g2 = xp.matmul(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
         return gi, g1, g2
 
 
@@ -747,11 +761,12 @@ class _BilinearBackward(Node):
     def apply(self, grad):
         nf = self.next_functions
         x1, x2, w = self.x1, self.x2, self.w
-        g1 = np.einsum("...o,oij,...j->...i", grad, w, x2) if nf[0][0] is not None else None
-        g2 = np.einsum("...o,oij,...i->...j", grad, w, x1) if nf[1][0] is not None else None
+        xp = xp_of(grad)
+        g1 = xp.einsum("...o,oij,...j->...i", grad, w, x2) if nf[0][0] is not None else None
+        g2 = xp.einsum("...o,oij,...i->...j", grad, w, x1) if nf[1][0] is not None else None
         gw = None
         if nf[2][0] is not None:
-            gw = np.einsum("bo,bi,bj->oij", grad.reshape(-1, grad.shape[-1]), x1.reshape(-1, x1.shape[-1]),
+            gw = xp.einsum("bo,bi,bj->oij", grad.reshape(-1, grad.shape[-1]), x1.reshape(-1, x1.shape[-1]),
                            x2.reshape(-1, x2.shape[-1]))
         gb = None
         if len(nf) > 3 and nf[3][0] is not None:
@@ -768,7 +783,7 @@ def bilinear(input1, input2, weight, bias=None):
     if w.ndim != 3 or w.shape[1] != x1.shape[-1] or w.shape[2] != x2.shape[-1]:
         raise RuntimeError(f"bilinear(): weight of size {list(w.shape)} does not match inputs of sizes "
                            f"{list(x1.shape)} and {list(x2.shape)}")
-    res = np.einsum("...i,oij,...j->...o", x1, w, x2)
+    res = xp_of(x1).einsum("...i,oij,...j->...o", x1, w, x2)
     if bias is not None:
         res = res + bias._data
     res = res.astype(x1.dtype, copy=False)
@@ -835,6 +850,7 @@ class _EinsumBackward(Node):
         return f"<ViewBackward0 object at {hex(id(self))}>"
 
     def apply(self, grad):
+        xp = xp_of(grad)
         out = []
         sizes = {}
         for t, s in zip(self.subs, self.shapes):
@@ -853,19 +869,28 @@ class _EinsumBackward(Node):
             keep = "".join(c for c in uniq if c in avail)
             expr = ",".join([self.rhs] + [o[1] for o in others]) + "->" + keep
             # operands broadcast over size-1 dims: expand them to the full label sizes
-            args = [grad] + [np.broadcast_to(o[0], tuple(sizes.get(c, 1) for c in o[1])) for o in others]
-            g = np.einsum(expr, *args)
+            args = [grad] + [xp.broadcast_to(o[0], tuple(sizes.get(c, 1) for c in o[1])) for o in others]
+            g = xp.einsum(expr, *args)
             # labels only this operand had were summed in forward: broadcast back
             full_shape = tuple(sizes.get(c, 1) for c in uniq)
             g = g.reshape(tuple(sizes.get(c, 1) if c in keep else 1 for c in uniq))
-            g = np.broadcast_to(g, full_shape)
+            g = xp.broadcast_to(g, full_shape)
             if uniq != t:  # repeated labels (diagonals): write g onto the diagonal of a zero array
-                z = np.zeros(tuple(sizes.get(c, 1) for c in t), grad.dtype)
-                np.einsum(f"{t}->{uniq}", z)[...] = g
+                z = xp.zeros(tuple(sizes.get(c, 1) for c in t), grad.dtype)
+                _diagonal_view(z, t, uniq)[...] = g
                 g = z
-            g = unbroadcast(np.ascontiguousarray(g), s) if g.shape != s else g
+            g = unbroadcast(xp.ascontiguousarray(g), s) if g.shape != s else g
             out.append(g.astype(grad.dtype, copy=False))
         return tuple(out)
+
+
+def _diagonal_view(z, labels, uniq):
+    """The writable view of the contiguous array z (axes named by labels) along its repeated
+    labels: one axis per label of uniq, stepping all of that label's axes at once."""
+    strides = [0] * len(uniq)
+    for c, st in zip(labels, z.strides):
+        strides[uniq.index(c)] += st
+    return _strided(z, tuple(z.shape[labels.index(c)] for c in uniq), tuple(strides))
 
 
 def einsum(equation, *operands):
@@ -881,11 +906,12 @@ def einsum(equation, *operands):
     for a in arrays[1:]:
         if a.dtype != dt:
             raise RuntimeError(f"expected scalar type {_TYPE[dt.name]} but found {_TYPE[a.dtype.name]}")
+    xp = xp_of(arrays[0])
     try:
-        res = np.einsum(",".join(subs) + "->" + rhs, *arrays, optimize=len(arrays) > 2)
+        res = xp.einsum(",".join(subs) + "->" + rhs, *arrays, optimize=len(arrays) > 2)
     except ValueError as e:
         raise RuntimeError(f"einsum(): {e}") from None
-    res = np.asarray(res)
+    res = xp.asarray(res)
     node = None
     if _needs(*operands):
         node = _node(_EinsumBackward, *[_edge(o) for o in operands])

@@ -33,6 +33,7 @@ __functional__ = [
 ]
 
 _new = object.__new__
+xp_of = B.xp_of
 _max = np.maximum.reduce
 _sum = np.add.reduce
 _ARANGE = {}  # n -> read-only arange(n), for gathering one entry per row
@@ -71,14 +72,15 @@ def _reduction(reduction, size_average=None, reduce=None, extra=None):
 
 def _reduce(loss, red, denom=None):
     """Reduce an elementwise loss array; 'mean' divides by denom (default: the element count)."""
+    xp = xp_of(loss)
     if red == "none":
         return loss
     total = loss.sum()
     if red == "sum":
-        return np.asarray(total)
+        return xp.asarray(total)
     if denom is None:
         denom = loss.size
-    return np.asarray(total / denom) if denom else np.asarray(total * np.nan)
+    return xp.asarray(total / denom) if denom else xp.asarray(total * np.nan)
 
 
 _NAMED = {}
@@ -214,9 +216,9 @@ def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0
     valid = None
     if ignore_index is not None and ignore_index in t2:
         valid = t2 != ignore_index
-        t2 = np.where(valid, t2, 0)
+        t2 = xp_of(t2).where(valid, t2, 0)
     if t2.size and (t2.min() < 0 or t2.max() >= c):
-        raise _out_of_bounds(name, np.asarray(target._data).reshape(-1).astype(np.int64), c, ignore_index)
+        raise _out_of_bounds(name, target.detach().cpu().numpy().reshape(-1).astype(np.int64), c, ignore_index)
     w = None
     if weight is not None:
         w = weight._data
@@ -227,7 +229,7 @@ def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0
         if w.dtype != lp.dtype:
             w = w.astype(lp.dtype)
     m = t2.shape[0]
-    picked = lp2[np.arange(m), t2]
+    picked = lp2[xp_of(lp2).arange(m), t2]
     # per-sample weight: class weight times validity
     wi = None
     if w is not None:
@@ -304,12 +306,13 @@ def _ce_prob(input, target, weight, red, smooth):
         teff = teff * wb
     terms = lp * teff
     denom = x.size / c if x.size else 0
+    xp = xp_of(x)
     if red == "none":
-        out = np.asarray(-terms.sum(axis=dim))
+        out = xp.asarray(-terms.sum(axis=dim))
     elif red == "sum":
-        out = np.asarray(-terms.sum())
+        out = xp.asarray(-terms.sum())
     else:
-        out = np.asarray(-terms.sum() / denom) if denom else np.asarray(np.nan, dtype=x.dtype)
+        out = xp.asarray(-terms.sum() / denom) if denom else xp.asarray(np.nan, dtype=x.dtype)
     node = None
     if state.enabled and (input._requires_grad or target._requires_grad):
         ls_node = None
@@ -333,7 +336,7 @@ class _CEProbBackward(Node):
 
     def apply(self, g):
         if self.red == "none":
-            s = np.expand_dims(g, self.dim) if g.ndim or self.lp.ndim > 1 else g
+            s = xp_of(g).expand_dims(g, self.dim) if g.ndim or self.lp.ndim > 1 else g
         elif self.red == "sum":
             s = g
         else:
@@ -356,18 +359,20 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             and reduce is None and x.ndim == 2 and t.ndim == 1 and t.dtype == np.int64
             and x.dtype.kind == "f" and ignore_index < 0 and t.shape[0] == x.shape[0] and t.shape[0]):
         n, c = x.shape
-        z = x - _max(x, axis=1, keepdims=True)
-        z -= np.log(_sum(np.exp(z), axis=1, keepdims=True))
-        ar = _ARANGE.get(n)
+        xp = xp_of(x)
+        z = x - xp.maximum.reduce(x, axis=1, keepdims=True)
+        z -= xp.log(xp.add.reduce(xp.exp(z), axis=1, keepdims=True))
+        ar = _ARANGE.get(n) if xp is np else None
         if ar is None:
-            ar = np.arange(n)
-            ar.flags.writeable = False
-            if len(_ARANGE) < 64:
-                _ARANGE[n] = ar
+            ar = xp.arange(n)
+            if xp is np:
+                ar.flags.writeable = False
+                if len(_ARANGE) < 64:
+                    _ARANGE[n] = ar
         # as uint64, negative targets are huge: one reduction checks both bounds (out-of-range
         # targets fall through to the general path, which explains the error)
-        if _max(t.view(np.uint64)) < c:
-            out = np.asarray(_sum(z[ar, t]) / -n)
+        if xp.maximum.reduce(t.view(np.uint64)) < c:
+            out = xp.asarray(xp.add.reduce(z[ar, t]) / -n)
             if state.enabled and input._requires_grad:
                 ls = _new(LogSoftmaxBackward0)
                 ls.next_functions = (edge(input),)
@@ -421,8 +426,11 @@ def _size_warning(input, target):
 
 def _pair(name, input, target):
     """Input and target arrays in a common float dtype, with torch's broadcasting error."""
+    xp = xp_of(input._data)
     x = input._data
-    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._data if isinstance(target, Tensor) else xp.asarray(target)
+    if type(t) is not type(x):
+        B.check_same_device(name, x, t)
     if x.dtype != t.dtype:
         dt = B.promote_types(B.dtype_of(x), B.dtype_of(t)).np
         x = x.astype(dt, copy=False)
@@ -488,7 +496,7 @@ def _pointwise(cls, input, target, loss, red, a, b=None, w=None, denom=None):
     node._saved_versions = tuple(vs)
     node.a, node.b, node.w, node.red = a, b, w, red
     node.denom = loss.size if denom is None else denom
-    node.x_shape, node.t_shape = input._data.shape, np.shape(target._data) if isinstance(target, Tensor) else ()
+    node.x_shape, node.t_shape = input._data.shape, target._data.shape if isinstance(target, Tensor) else ()
     node.x_dtype = input._data.dtype
     node.t_dtype = target._data.dtype if isinstance(target, Tensor) else None
     return _record(out, node)
@@ -532,17 +540,19 @@ class _L1Backward(_PointwiseLoss):
     __slots__ = ()
 
     def derivs(self, s):
-        d = np.sign(self.a) * s
+        xp = xp_of(self.a)
+        d = xp.sign(self.a) * s
         return d, lambda: -d
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error: |input - target|, reduced."""
+    xp = xp_of(input._data)
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("l1_loss", input, target)
     d = x - t
-    loss = np.abs(d)
+    loss = xp.abs(d)
     w, wsum = _weight("l1_loss", weight, input)
     if w is not None:
         loss = loss * w
@@ -556,13 +566,15 @@ class SmoothL1LossBackward0(_PointwiseLoss):
     __slots__ = ("beta",)
 
     def derivs(self, s):
+        xp = xp_of(self.a)
         a, beta = self.a, self.beta
-        d = np.where(np.abs(a) < beta, a / beta, np.sign(a)) * s
+        d = xp.where(xp.abs(a) < beta, a / beta, xp.sign(a)) * s
         return d, lambda: -d
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target)."""
+    xp = xp_of(input._data)
     beta = float(beta)
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta (got {beta}).")
@@ -572,8 +584,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("smooth_l1_loss", input, target)
     d = x - t
-    ad = np.abs(d)
-    loss = np.where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    ad = xp.abs(d)
+    loss = xp.where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
     out = _pointwise(SmoothL1LossBackward0, input, target, loss, red, d)
     if out.grad_fn is not None:
         out.grad_fn.beta = beta
@@ -584,13 +596,15 @@ class HuberLossBackward0(_PointwiseLoss):
     __slots__ = ("delta",)
 
     def derivs(self, s):
+        xp = xp_of(self.a)
         a, delta = self.a, self.delta
-        d = np.clip(a, -delta, delta) * s
+        d = xp.clip(a, -delta, delta) * s
         return d, lambda: -d
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta)."""
+    xp = xp_of(input._data)
     delta = float(delta)
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
@@ -598,8 +612,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     red = _reduction(reduction)
     x, t = _pair("huber_loss", input, target)
     d = x - t
-    ad = np.abs(d)
-    loss = np.where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    ad = xp.abs(d)
+    loss = xp.where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
     w, _ = _weight("huber_loss", weight, input)
     cls = HuberLossBackward0
     if w is not None:
@@ -616,19 +630,21 @@ class SoftMarginLossBackward0(_PointwiseLoss):
     __slots__ = ()
 
     def derivs(self, s):
+        xp = xp_of(self.a)
         x, t = self.a, self.b
-        e = np.exp(-np.logaddexp(0, t * x))  # sigmoid(-t * x)
+        e = xp.exp(-xp.logaddexp(0, t * x))  # sigmoid(-t * x)
         return -t * e * s, lambda: -x * e * s
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), reduced (targets are +1 / -1)."""
+    xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     if state.enabled and target._requires_grad:
         raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument "
                            "'target'. This input cannot have requires_grad True.")
     x, t = _pair("soft_margin_loss", input, target)
-    loss = np.logaddexp(0, -t * x)
+    loss = xp.logaddexp(0, -t * x)
     return _pointwise(SoftMarginLossBackward0, input, target, loss, red, x, t)
 
 
@@ -643,29 +659,31 @@ class BinaryCrossEntropyBackward0(_PointwiseLoss):
     __slots__ = ()
 
     def derivs(self, s):
+        xp = xp_of(self.a)
         x, t = self.a, self.b
-        dx = (x - t) / np.maximum((1 - x) * x, 1e-12) * s
+        dx = (x - t) / xp.maximum((1 - x) * x, 1e-12) * s
 
         def dt():
-            with np.errstate(divide="ignore"):
-                return (np.maximum(np.log1p(-x), -100) - np.maximum(np.log(x), -100)) * s
+            with B.errstate(xp, divide="ignore"):
+                return (xp.maximum(xp.log1p(-x), -100) - xp.maximum(xp.log(x), -100)) * s
         return dx, dt
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(target * log(input) + (1 - target) * log(1 - input)), logs clamped at -100."""
+    xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     _bce_shapes(input, target)
     x, t = _pair("binary_cross_entropy", input, target)
-    if x.size and (x.min() < 0 or x.max() > 1 or np.isnan(x).any()):
+    if x.size and (x.min() < 0 or x.max() > 1 or xp.isnan(x).any()):
         raise RuntimeError("all elements of input should be between 0 and 1 (binary_cross_entropy takes "
                            "probabilities: apply sigmoid first, or use binary_cross_entropy_with_logits on "
                            "the raw scores)")
-    with np.errstate(divide="ignore"):
-        loss = -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
+    with B.errstate(xp, divide="ignore"):
+        loss = -(t * xp.maximum(xp.log(x), -100) + (1 - t) * xp.maximum(xp.log1p(-x), -100))
     w = None
     if weight is not None:
-        w = np.broadcast_to(weight._data.astype(x.dtype, copy=False), np.broadcast_shapes(t.shape, weight._data.shape))
+        w = xp.broadcast_to(weight._data.astype(x.dtype, copy=False), np.broadcast_shapes(t.shape, weight._data.shape))
         loss = loss * w
     return _pointwise(BinaryCrossEntropyBackward0, input, target, loss, red, x, t, w=w)
 
@@ -674,24 +692,26 @@ class BinaryCrossEntropyWithLogitsBackward0(_PointwiseLoss):
     __slots__ = ("pw",)
 
     def derivs(self, s):
+        xp = xp_of(self.a)
         x, t, pw = self.a, self.b, self.pw
-        sig = np.exp(-np.logaddexp(0, -x))
+        sig = xp.exp(-xp.logaddexp(0, -x))
         if pw is None:
             return (sig - t) * s, lambda: -x * s
         lw = (pw - 1) * t + 1
-        return (lw * sig - pw * t) * s, lambda: (-x + (pw - 1) * np.logaddexp(0, -x)) * s
+        return (lw * sig - pw * t) * s, lambda: (-x + (pw - 1) * xp.logaddexp(0, -x)) * s
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Sigmoid + binary cross entropy in one numerically stable step."""
+    xp = xp_of(input._data)
     if isinstance(size_average, Tensor) and pos_weight is None:  # torch.binary_cross_entropy_with_logits order
         pos_weight, size_average = size_average, None
     red = _reduction(reduction, size_average, reduce)
     if input._data.shape != target._data.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     x, t = _pair("binary_cross_entropy_with_logits", input, target)
-    sp = np.logaddexp(0, -x)  # softplus(-x) = -log(sigmoid(x))
+    sp = xp.logaddexp(0, -x)  # softplus(-x) = -log(sigmoid(x))
     pw = None
     if pos_weight is not None:
         pw = pos_weight._data.astype(x.dtype, copy=False)
@@ -712,16 +732,18 @@ class _KLDivBackward(_PointwiseLoss):
     __slots__ = ("log_target",)
 
     def derivs(self, s):
+        xp = xp_of(self.a)
         x, t = self.a, self.b
         if self.log_target:
-            et = np.exp(t)
+            et = xp.exp(t)
             return -et * s, lambda: et * (t - x + 1) * s
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return -t * s, lambda: np.where(t > 0, np.log(np.where(t > 0, t, 1)) + 1 - x, 0) * s
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            return -t * s, lambda: xp.where(t > 0, xp.log(xp.where(t > 0, t, 1)) + 1 - x, 0) * s
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """Kullback-Leibler divergence of target from input (input holds log-probabilities)."""
+    xp = xp_of(input._data)
     if size_average is None and reduce is None and reduction == "mean":
         warnings.warn(
             "reduction: 'mean' divides the total loss by both the batch size and the support size."
@@ -730,10 +752,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     red = _reduction(reduction, size_average, reduce, extra="batchmean")
     x, t = _pair("kl_div", input, target)
     if log_target:
-        loss = np.exp(t) * (t - x)
+        loss = xp.exp(t) * (t - x)
     else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss = np.where(t > 0, t * np.log(np.where(t > 0, t, 1)), np.where(t == 0, 0, np.nan)).astype(
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            loss = xp.where(t > 0, t * xp.log(xp.where(t > 0, t, 1)), xp.where(t == 0, 0, np.nan)).astype(
                 x.dtype, copy=False) - t * x
     denom = None
     if red == "batchmean":
@@ -752,16 +774,17 @@ class _PoissonNllBackward(_PointwiseLoss):
     __slots__ = ("log_input", "eps", "full")
 
     def derivs(self, s):
+        xp = xp_of(self.a)
         x, t = self.a, self.b
         if self.log_input:
-            dx = np.exp(x) - t
+            dx = xp.exp(x) - t
             dt = -x
         else:
             dx = 1 - t / (x + self.eps)
-            dt = -np.log(x + self.eps)
+            dt = -xp.log(x + self.eps)
         if self.full:
             def dt_full():
-                st = np.where(t > 1, np.log(np.where(t > 1, t, 1)) + 0.5 / np.where(t > 1, t, 1), 0)
+                st = xp.where(t > 1, xp.log(xp.where(t > 1, t, 1)) + 0.5 / xp.where(t > 1, t, 1), 0)
                 return (dt + st) * s
             return dx * s, dt_full
         return dx * s, lambda: dt * s
@@ -770,16 +793,17 @@ class _PoissonNllBackward(_PointwiseLoss):
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """Negative log-likelihood of a Poisson target: exp(input) - target * input (log_input=True)."""
+    xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("poisson_nll_loss", input, target)
     if log_input:
-        loss = np.exp(x) - t * x
+        loss = xp.exp(x) - t * x
     else:
-        loss = x - t * np.log(x + eps)
+        loss = x - t * xp.log(x + eps)
     if full:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tt = np.where(t > 1, t, 1)
-            loss = loss + np.where(t > 1, tt * np.log(tt) - tt + 0.5 * np.log(2 * np.pi * tt), 0)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            tt = xp.where(t > 1, t, 1)
+            loss = loss + xp.where(t > 1, tt * xp.log(tt) - tt + 0.5 * xp.log(2 * np.pi * tt), 0)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "SubBackward0")
     out = _pointwise(_named(_PoissonNllBackward, name), input, target, loss, red, x, t)
     if out.grad_fn is not None:
@@ -812,6 +836,7 @@ def _pair_record(name, out, red, loss, dl, fn, a, b):
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
+    xp = xp_of(input1._data)
     red = _reduction(reduction, size_average, reduce)
     a, b = _pair("cosine_embedding_loss", input1, input2)
     t = target._data
@@ -826,18 +851,18 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     prod = (a * b).sum(axis=dim)
     m1 = (a * a).sum(axis=dim) + eps
     m2 = (b * b).sum(axis=dim) + eps
-    denom = np.sqrt(m1 * m2)
+    denom = xp.sqrt(m1 * m2)
     cos = prod / denom
     pos = t == 1
     neg = (t == -1) & (cos - margin > 0)
-    loss = np.where(pos, 1 - cos, np.where(t == -1, np.maximum(cos - margin, 0), 0)).astype(a.dtype, copy=False)
+    loss = xp.where(pos, 1 - cos, xp.where(t == -1, xp.maximum(cos - margin, 0), 0)).astype(a.dtype, copy=False)
     dl = (neg.astype(a.dtype) - pos.astype(a.dtype))  # d loss / d cos
 
     def fn(dcos):
-        dc = np.expand_dims(dcos, dim)
-        ex_d, ex_c = np.expand_dims(denom, dim), np.expand_dims(cos, dim)
-        ga = dc * (b / ex_d - ex_c * a / np.expand_dims(m1, dim))
-        gb = dc * (a / ex_d - ex_c * b / np.expand_dims(m2, dim))
+        dc = xp.expand_dims(dcos, dim)
+        ex_d, ex_c = xp.expand_dims(denom, dim), xp.expand_dims(cos, dim)
+        ga = dc * (b / ex_d - ex_c * a / xp.expand_dims(m1, dim))
+        gb = dc * (a / ex_d - ex_c * b / xp.expand_dims(m2, dim))
         return ga, gb
     out = _reduce(loss, red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0")
@@ -846,6 +871,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -target * (x1 - x2) + margin)."""
+    xp = xp_of(input1._data)
     red = _reduction(reduction, size_average, reduce)
     a, b = _pair("margin_ranking_loss", input1, input2)
     t = target._data.astype(a.dtype, copy=False)
@@ -853,8 +879,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
                            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
     z = -t * (a - b) + margin
-    loss = np.maximum(z, 0)
-    dl = np.where(z > 0, -t, 0).astype(a.dtype, copy=False)
+    loss = xp.maximum(z, 0)
+    dl = xp.where(z > 0, -t, 0).astype(a.dtype, copy=False)
     out = _reduce(loss, red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "ClampMinBackward0")
     return _pair_record(name, out, red, loss, dl, lambda d: (d, -d), input1, input2)
@@ -871,15 +897,16 @@ class _HingeBackward(Node):
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """x for target 1, max(0, margin - x) for target -1."""
+    xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("hinge_embedding_loss", input, target)
-    margin_part = np.where(t == -1, np.maximum(margin - x, 0), 0)
-    self_part = np.where(t == 1, x, 0)
+    margin_part = xp.where(t == -1, xp.maximum(margin - x, 0), 0)
+    self_part = xp.where(t == 1, x, 0)
     loss = (margin_part + self_part).astype(x.dtype, copy=False)
     out = _reduce(loss, red)
     if not (state.enabled and input._requires_grad):
         return _wrap(out)
-    dl = (np.where(t == 1, 1, 0) - np.where((t == -1) & (margin - x > 0), 1, 0)).astype(x.dtype)
+    dl = (xp.where(t == 1, 1, 0) - xp.where((t == -1) & (margin - x > 0), 1, 0)).astype(x.dtype)
     node = _new(_named(_HingeBackward, {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0")))
     node.next_functions = (edge(input),)
     node._saved_versions = ((input, input._vc[0]),)
@@ -917,11 +944,12 @@ def _reduced_scale(red, n):
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """0.5 * (log(var) + (input - target) ** 2 / var), var clamped at eps (without blocking its gradient)."""
+    xp = xp_of(input._data)
     x, t = _pair("gaussian_nll_loss", input, target)
     if isinstance(var, (int, float)):
         if var < 0:
             raise ValueError("var has negative entry/entries")
-        var = _wrap(np.full(x.shape, float(var), x.dtype))
+        var = _wrap(xp.full(x.shape, float(var), x.dtype))
     v = var._data.astype(x.dtype, copy=False)
     if v.size and v.min() < 0:
         raise ValueError("var has negative entry/entries")
@@ -933,9 +961,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
                              f"{list(var.shape)}; var needs the input's shape, or it without the last dim)")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not valid")
-    vc = np.maximum(v, eps)
+    vc = xp.maximum(v, eps)
     d = x - t
-    loss = 0.5 * (np.log(vc) + d * d / vc)
+    loss = 0.5 * (xp.log(vc) + d * d / vc)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     out = _reduce(loss, reduction)
@@ -953,23 +981,24 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """Mean over classes of binary logistic losses, for multi-label targets in {0, 1}."""
+    xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("multilabel_soft_margin_loss", input, target)
     c = x.shape[-1] if x.ndim else 1
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
-    terms = t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x)
+    terms = t * xp.logaddexp(0, -x) + (1 - t) * xp.logaddexp(0, x)
     if w is not None:
         terms = terms * w
     per = terms.sum(axis=-1) / c if x.ndim else terms / c
-    out = _reduce(np.asarray(per), red)
-    scale = _reduced_scale(red, np.size(per))
+    out = _reduce(xp.asarray(per), red)
+    scale = _reduced_scale(red, xp.size(per))
     x_shape, t_shape = input._data.shape, target._data.shape
 
     def fn(g):
         s = scale(g)
         s = s[..., None] if red == "none" and x.ndim else s
         k = s / c if w is None else s * w / c
-        sig = np.exp(-np.logaddexp(0, -x))
+        sig = xp.exp(-xp.logaddexp(0, -x))
         return unbroadcast((sig - t) * k, x_shape), unbroadcast(-x * k, t_shape)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "DivBackward0")
     return _closure_record(name, out, (input, target), fn)
@@ -978,6 +1007,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """Multi-class hinge loss: sum over j != y of max(0, margin - x[y] + x[j]) ** p / C."""
+    xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     if p != 1 and p != 2:
         raise ValueError("only p == 1 and p == 2 supported")
@@ -991,10 +1021,10 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     t2 = _check_targets("multi_margin_loss", x2.shape, _wrap(target._data.reshape(-1)))
     if t2.size and (t2.min() < 0 or t2.max() >= c):
         raise _out_of_bounds("multi_margin_loss", t2, c, None)
-    ar = np.arange(n)
+    ar = xp.arange(n)
     z = margin - x2[ar, t2][:, None] + x2
     z[ar, t2] = 0
-    hinge = np.maximum(z, 0)
+    hinge = xp.maximum(z, 0)
     wy = weight._data.astype(x.dtype, copy=False)[t2][:, None] if weight is not None else None
     terms = hinge if p == 1 else hinge * hinge
     if wy is not None:
@@ -1005,7 +1035,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     scale = _reduced_scale(red, per.size)
 
     def fn(g):
-        s = np.reshape(scale(g), (-1, 1)) if red == "none" else scale(g)
+        s = xp.reshape(scale(g), (-1, 1)) if red == "none" else scale(g)
         dz = (z > 0).astype(x.dtype) if p == 1 else 2 * hinge
         if wy is not None:
             dz = dz * wy
@@ -1018,6 +1048,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Hinge loss between each target class (listed until the first -1) and each non-target class."""
+    xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x = input._data
     if x.dtype.kind != "f":
@@ -1026,22 +1057,22 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     n, c = x2.shape
     t2 = target._data.reshape(n, c).astype(np.int64)
     # the listed targets end at the first -1
-    listed = np.cumprod(t2 >= 0, axis=1).astype(bool)
+    listed = xp.cumprod(t2 >= 0, axis=1).astype(bool)
     if (t2[listed] >= c).any():
         raise IndexError(f"multilabel_margin_loss: target class out of range for {c} classes (valid: 0..{c - 1})")
-    count = np.zeros((n, c), x.dtype)
-    rows = np.nonzero(listed)[0]
-    np.add.at(count, (rows, t2[listed]), 1)  # at most N*C entries
+    count = xp.zeros((n, c), x.dtype)
+    rows = xp.nonzero(listed)[0]
+    xp.add.at(count, (rows, t2[listed]), 1)  # at most N*C entries
     is_t = count > 0
     z = 1 - x2[:, :, None] + x2[:, None, :]  # z[i, j, k]: j a target, k a non-target
     mask = count[:, :, None] * (~is_t)[:, None, :]
-    hinge = np.maximum(z, 0) * mask
+    hinge = xp.maximum(z, 0) * mask
     per = hinge.sum(axis=(1, 2)) / c
     out = _reduce(per.reshape(()) if x.ndim <= 1 else per, red)
     scale = _reduced_scale(red, n)
 
     def fn(g):
-        s = np.reshape(scale(g), (-1, 1, 1)) if red == "none" else scale(g)
+        s = xp.reshape(scale(g), (-1, 1, 1)) if red == "none" else scale(g)
         dz = (z > 0) * mask * (s / c)
         gx = dz.sum(axis=1) - dz.sum(axis=2)
         return (gx.astype(x.dtype, copy=False).reshape(x.shape),)

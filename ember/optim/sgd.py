@@ -1,9 +1,16 @@
 """SGD: stochastic gradient descent with optional momentum and Nesterov (torch.optim.SGD)."""
+from .._backend import xp_of
 from .._tensor import _wrap
 from ..autograd.grad_mode import enable_grad
 from .optimizer import Optimizer, _check_not_differentiable, _clone_array, _to_float
 
 __all__ = ["SGD"]
+
+
+def _scalars(like, *values):
+    """values as 0-d arrays of like's dtype, in like's array module."""
+    xp = xp_of(like)
+    return tuple(xp.asarray(v, dtype=like.dtype) for v in values)
 
 
 class SGD(Optimizer):
@@ -63,12 +70,21 @@ class SGD(Optimizer):
                 weight_decay = _to_float(weight_decay)
             # plain: the gradient is used as given (no copy, no temporaries before the update)
             plain = not (maximize or weight_decay != 0)
+            # the hyperparameters as 0-d arrays of each parameter dtype: the same values a Python
+            # float gives (NumPy casts it to the array's dtype), but an in-place update of a
+            # small array takes half the time (0.25 vs 0.55 us)
+            consts = {}
             for p in group["params"]:
                 g = p.grad
                 if g is None:
                     continue
                 pd = p._data
                 gd = g._data
+                key = (pd.__class__, pd.dtype)
+                c = consts.get(key)
+                if c is None:
+                    c = consts[key] = _scalars(pd, lr, momentum, 1 - dampening)
+                lr_a, mom_a, damp_a = c
                 owned = False  # gd is a temporary of ours that may be scaled in place
                 if not plain:
                     if maximize:
@@ -88,14 +104,14 @@ class SGD(Optimizer):
                         st["momentum_buffer"] = _wrap(b)
                     else:
                         b = buf._data
-                        b *= momentum
+                        b *= mom_a
                         if dampening != 0:
-                            b += gd * (1 - dampening)
+                            b += gd * damp_a
                         else:
                             b += gd
                     if nesterov:
                         # torch: grad.add(buf, alpha=momentum)
-                        t = b * momentum
+                        t = b * mom_a
                         t += gd
                         gd = t
                         owned = True
@@ -103,9 +119,9 @@ class SGD(Optimizer):
                         gd = b
                         owned = False
                 if owned:
-                    gd *= lr
+                    gd *= lr_a
                     pd -= gd
                 else:
-                    pd -= gd * lr
+                    pd -= gd * lr_a
                 p._vc[0] += 1
         return loss

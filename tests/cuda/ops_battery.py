@@ -204,9 +204,6 @@ CASES = _cases()
 # and cross_entropy, being optimized while the device work landed).  They are expected to fail
 # (strictly: a case that starts passing fails too, so the entry gets removed).
 PENDING_ON_FAKE = {
-    "pool": "ember/ops/pool.py still computes with np. (np.greater / np.copyto in _max_forward)",
-    "dot_products": "ember/ops/linalg.py dot/inner/vdot return host scalars",
-    "einsum": "ember/ops/linalg.py einsum (and tensordot, kron through it) makes its result with np.asarray",
     "class_losses": "ember/ops/loss.py cross_entropy indexes with a host np.arange",
 }
 

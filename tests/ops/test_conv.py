@@ -260,3 +260,66 @@ def test_exported_names():
     for name in C.__functional__:
         assert getattr(F, name) is getattr(C, name)
     assert ember.conv2d is C.conv2d
+
+
+# ---- blocks on threads, padded products, bias gradient -------------------------------------
+@pytest.fixture
+def threaded(monkeypatch):
+    """Force the block-parallel path: tiny blocks, every op large enough, two threads."""
+    monkeypatch.setattr(C, "_BLOCK", 300)
+    monkeypatch.setattr(C, "_PAR_MIN_FLOPS", 0)
+    monkeypatch.setattr(C, "_workers", lambda: 2)
+
+
+@pytest.mark.parametrize("kw", [{}, dict(stride=2, padding=1), dict(groups=2, dilation=2, padding=2)])
+def test_conv2d_blocks_on_threads(oracle, mode, threaded, kw):
+    compare(oracle, "conv2d", (9, 4, 9, 8), (6, 2 if kw.get("groups") else 4, 3, 3), **kw)
+    compare(oracle, "conv_transpose2d", (5, 4, 5, 4), (4, 3 if not kw.get("groups") else 2, 3, 3), **kw)
+
+
+def test_lenet_shapes_on_threads(oracle, mode, threaded):
+    compare(oracle, "conv2d", (6, 3, 32, 32), (6, 3, 5, 5), dtype=np.float32)
+    compare(oracle, "conv2d", (7, 6, 14, 14), (16, 6, 5, 5), dtype=np.float32)
+
+
+def test_run_blocks_order_and_errors(monkeypatch):
+    monkeypatch.setattr(C, "_workers", lambda: 3)
+    plan = C._plan(10, 4, True)
+    assert plan == (2, 3)   # about two blocks a thread, equal in size
+    assert C._run_blocks(lambda s, e: (s, e), 10, plan) == [(s, min(s + plan[0], 10)) for s in range(0, 10, plan[0])]
+
+    def boom(s, e):
+        if s:
+            raise ValueError(f"block {s}")
+        return s
+
+    with pytest.raises(ValueError, match="block"):
+        C._run_blocks(boom, 10, plan)
+    # the helpers survive a failed block
+    assert C._run_blocks(lambda s, e: e - s, 10, plan) == [min(plan[0], 10 - s) for s in range(0, 10, plan[0])]
+    assert C._plan(10, 4, False) == (4, 1)
+
+
+@pytest.mark.parametrize("n,want", [(15, 16), (30, 32), (6, 8), (3, 8), (8, 8), (9, 9), (17, 17), (150, 152),
+                                    (12, 16), (75, 75)])
+def test_padded_product_widths(n, want):
+    assert C._padded(n) == want
+
+
+def test_bias_gradient_matches_sum():
+    g = RNG.standard_normal((3, 5, 4, 6)).astype(np.float32)
+    np.testing.assert_allclose(C._bias_grad(np, g), g.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+    assert C._bias_grad(np, g).dtype == np.float32
+    gt = g.transpose(0, 1, 3, 2)   # not contiguous: the plain sum
+    np.testing.assert_allclose(C._bias_grad(np, gt), gt.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+    assert C._bias_grad(np, np.zeros((0, 5, 2, 2))).shape == (5,)
+
+
+def test_empty_batch():
+    for out_ch in (4, 16):   # split and plain layouts
+        x = ember.zeros(0, 3, 8, 8, requires_grad=True)
+        conv = ember.nn.Conv2d(3, out_ch, 3)
+        y = conv(x)
+        y.sum().backward()
+        assert tuple(y.shape) == (0, out_ch, 6, 6)
+        assert float(conv.weight.grad.abs().sum()) == 0.0

@@ -217,3 +217,57 @@ def test_tensor_methods():
     assert ember.matmul is L.matmul
     import ember.nn.functional as F
     assert F.linear is L.linear
+
+
+# ---- leaf gradients handed over without a copy (autograd engine) ----------------------------
+def test_owned_gradients_are_not_copied(monkeypatch):
+    # linear's weight and bias gradients are fresh arrays nobody else holds: the engine gives
+    # them to AccumulateGrad as .grad without a copy
+    from ember.autograd import graph
+    seen = []
+    orig = graph.AccumulateGrad._take
+
+    def take(self, grad, owned):
+        seen.append(owned)
+        return orig(self, grad, owned)
+
+    monkeypatch.setattr(graph.AccumulateGrad, "_take", take)
+    lin = ember.nn.Linear(5, 3)
+    x = ember.tensor(RNG.standard_normal((4, 5)).astype(np.float32))
+    lin(x).sum().backward()
+    if graph._STEAL:
+        assert seen and all(seen)
+    w = lin.weight._data
+    np.testing.assert_allclose(lin.weight.grad.numpy(), np.ones((4, 3), np.float32).T @ x.numpy(), rtol=1e-6)
+    assert lin.weight.grad._data.flags.c_contiguous and lin.weight.grad.dtype == ember.float32
+    assert w is lin.weight._data
+
+
+def test_shared_gradients_are_copied():
+    # one array reaching two leaves (AddBackward0 hands g to both) must not be shared by their .grad
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    b = ember.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.add_(10.0)
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+    # the gradient given to backward() belongs to the caller
+    c = ember.tensor([1.0, 2.0], requires_grad=True)
+    g = ember.tensor([5.0, 6.0])
+    c.backward(g)
+    g.add_(1.0)
+    np.testing.assert_array_equal(c.grad.numpy(), [5.0, 6.0])
+    # ... also through shape-only nodes that pass it on as a view
+    d = ember.tensor([[1.0, 2.0]], requires_grad=True)
+    g2 = ember.tensor([7.0, 8.0])
+    d.view(2).backward(g2)
+    g2.add_(1.0)
+    np.testing.assert_array_equal(d.grad.numpy(), [[7.0, 8.0]])
+
+
+def test_gradients_accumulate_across_backwards():
+    lin = ember.nn.Linear(3, 2)
+    x = ember.tensor(RNG.standard_normal((4, 3)).astype(np.float32))
+    lin(x).sum().backward()
+    first = lin.weight.grad.numpy().copy()
+    lin(x).sum().backward()
+    np.testing.assert_allclose(lin.weight.grad.numpy(), 2 * first)

@@ -65,6 +65,29 @@ def test_max_pool2d_float32_lenet_shapes(oracle):
     compare(oracle, "max_pool2d", x[:, :, :10, :10].copy(), kernel_size=2, return_indices=True)
 
 
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool2d_on_threads(oracle, monkeypatch, ties):
+    # a large batch is pooled in blocks of images on several threads: same values and gradients
+    from ember.ops import conv as C
+    monkeypatch.setattr(P, "_PAR_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(C, "_workers", lambda: 3)
+    x = _data((7, 3, 6, 8), ties)
+    compare(oracle, "max_pool2d", x, kernel_size=2)
+    compare(oracle, "max_pool2d", np.maximum(x, 0).astype(np.float32), kernel_size=(2, 2), stride=2)
+
+
+def test_2x2_winner_bits_match_where():
+    # the winner index is built with bit operations on 0/1 bytes: all 2^4 orderings of ties
+    vals = np.array(np.meshgrid(*[[0.0, 1.0]] * 4, indexing="ij")).reshape(4, -1).T   # (16, 4)
+    a, b, c, d = (vals[:, k].copy() for k in range(4))
+    out, idx = P._tree2x2(np, a, b, c, d, True)
+    m1, m2 = np.maximum(a, b), np.maximum(c, d)
+    want = np.where(m2 > m1, 2 + (d > c), (b > a).astype(np.uint8))
+    np.testing.assert_array_equal(idx, want)
+    np.testing.assert_array_equal(out, np.maximum(m1, m2))
+    assert idx.dtype == np.uint8
+
+
 def test_max_pool2d_nan_follows_torch(oracle):
     x = np.array([[[[1.0, np.nan], [3, 4]], [[np.nan, np.nan], [3, 4]], [[1, 2], [3, 4]]]])
     to, ti = oracle.nn.functional.max_pool2d(oracle.tensor(x), 2, return_indices=True)
@@ -150,7 +173,7 @@ def test_2x2_tree_picks_first_maximum():
     # the 2x2 tree must pick the same winners as a sequential scan (ties included)
     x = np.round(RNG.standard_normal((2, 3, 6, 8)))
     g = P._PoolGeom(6, 8, 2, 2, 2, 2, 0, 0, 1, 1, 3, 4)
-    out, idx = P._max_forward(x, g)
+    out, idx = P._max_forward(np, x, g)
     # reference: torch's scan, offsets in row-major order, strict '>' keeps the first maximum
     loop_out = x[..., 0::2, 0::2].copy()
     loop_idx = np.zeros(loop_out.shape, np.uint8)
