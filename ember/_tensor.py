@@ -39,6 +39,9 @@ class Size(tuple):
         return (Size, (tuple(self),))
 
 
+_autograd_backward = [None]
+
+
 class Tensor:
     """A multi-dimensional array that can record operations for autograd."""
 
@@ -202,8 +205,13 @@ class Tensor:
     # ---- autograd ---------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute the gradient of this tensor w.r.t. graph leaves."""
-        from .autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        fn = _autograd_backward[0]
+        if fn is None:
+            # ember.autograd imports this module: bind its backward on first use (an import
+            # statement per call cost ~1 us)
+            from .autograd import backward as fn
+            _autograd_backward[0] = fn
+        fn(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self):
         """A tensor sharing storage with this one, cut from the graph."""

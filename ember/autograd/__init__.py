@@ -43,6 +43,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """Accumulate gradients of tensors w.r.t. graph leaves into their .grad."""
     if create_graph:
         raise NotImplementedError("ember does not support create_graph=True (higher-order gradients) yet")
+    if grad_tensors is None and inputs is None and tensors.__class__ is not list \
+            and tensors.__class__ is not tuple and tensors._requires_grad:
+        # loss.backward(): one real scalar, its gradient 1 (the checks below, without the lists)
+        d = tensors._data
+        if d.size == 1 and d.dtype.kind == "f":
+            run_backward([edge(tensors)], [np.ones_like(d)], bool(retain_graph))
+            return
     tensors = _as_seq(tensors)
     grad_tensors = _as_seq(grad_tensors)
     for t in tensors:

@@ -189,15 +189,20 @@ def run_backward(roots, grads, retain_graph=False, inputs=None):
         if node is not None and node not in deps:
             deps[node] = 0
             stack.append(node)
+    pop = stack.pop
+    push = stack.append
+    get = deps.get
     while stack:
-        node = stack.pop()
-        for child, _ in node.next_functions:
+        for child, _ in pop().next_functions:
             if child is not None:
-                if child in deps:
-                    deps[child] += 1
-                else:
+                n = get(child)
+                if n is None:
                     deps[child] = 1
-                    stack.append(child)
+                    # a leaf's AccumulateGrad has no edges: no need to visit it
+                    if child.next_functions:
+                        push(child)
+                else:
+                    deps[child] = n + 1
 
     captured = None
     if inputs is not None:
@@ -207,8 +212,12 @@ def run_backward(roots, grads, retain_graph=False, inputs=None):
     for (node, nr), g in zip(roots, grads):
         if node is not None:
             _accumulate(buffers, node, nr, g)
-    ready = [node for node, _ in roots if node is not None and deps[node] == 0]
-    ready = list(dict.fromkeys(ready))
+    if len(roots) == 1:
+        node = roots[0][0]
+        ready = [node] if node is not None and deps[node] == 0 else []
+    else:
+        ready = [node for node, _ in roots if node is not None and deps[node] == 0]
+        ready = list(dict.fromkeys(ready))
     # hooks and autograd.grad take the general path; plain backward() the lean one
     general = captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0
     prev_enabled = state.enabled

@@ -84,12 +84,31 @@ def _scratch(xp, slot, n, dtype):
         if n * dtype.itemsize > _SCRATCH_MAX:
             return xp.empty(n, dtype)
         buf = bufs[key] = xp.empty(n, dtype)
+        # views of the replaced buffer must not be handed out again (and must not keep it alive)
+        _tls.views = {}
     return buf
 
 
 def _block(xp, slot, rows, m, dtype):
-    """A contiguous (rows, m) scratch array."""
-    return _scratch(xp, slot, rows * m, dtype)[:rows * m].reshape(rows, m)
+    """A contiguous (rows, m) scratch array.
+
+    The (rows, m) views are cached per thread: at batch 4 the slice + reshape + lookups cost
+    more than the copies they serve (a convolution's forward and backward take ~6 of them)."""
+    views = getattr(_tls, "views", None)
+    key = (slot, rows, m, dtype, xp)
+    if views is not None:
+        v = views.get(key)
+        if v is not None:
+            return v
+    n = rows * m
+    buf = _scratch(xp, slot, n, dtype)
+    v = buf[:n].reshape(rows, m)
+    if n * dtype.itemsize <= _SCRATCH_MAX:   # a scratch buffer, not a one-off array
+        views = getattr(_tls, "views", None)
+        if views is None or len(views) > 64:
+            views = _tls.views = {}
+        views[key] = v
+    return v
 
 
 # ---- blocks on threads ----------------------------------------------------------------------
@@ -811,6 +830,11 @@ def _needs(input, weight, bias):
 
 
 # ---- convolution -----------------------------------------------------------------------------
+# geometries by their arguments: a model calls each layer with the same shapes every step, and
+# a _Geom is never modified once made (building one costs ~1.5 us)
+_GEOMS = {}
+
+
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     x, w, b, unbatched, groups = _prepare(op, input, weight, bias, nd, False, groups)
     if nd == 1:
@@ -857,7 +881,13 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     Hp, Wp = H + pt + pb, W + pl + pr
     if Hp < dh * (kh - 1) + 1 or Wp < dw * (kw - 1) + 1:
         _too_small(Hp, Wp, kh, kw, dh, dw, nd)
-    g = _Geom(N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0])
+    key = (N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0])
+    g = _GEOMS.get(key)
+    if g is None:
+        g = _Geom(*key)
+        if len(_GEOMS) > 64:
+            _GEOMS.clear()
+        _GEOMS[key] = g
     xp = xp_of(x)
     xpad = _pad_input(xp, x, pt, pb, pl, pr)
     w2 = _w2(w, groups)

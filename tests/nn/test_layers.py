@@ -476,3 +476,21 @@ def test_spec_net_forward_backward_matches_torch(oracle):
         enet(ember.zeros(1, 1, 28, 28))
     assert "Linear layer 'fc1' (in_features=576) got input of shape [1, 400]" in str(info.value)
     assert "16*5*5 = 400 vs 576" in str(info.value)
+
+
+def test_linear_and_conv_use_a_weight_replaced_outside_the_parameter_dict():
+    # forward reads registered parameters from _parameters directly; a weight deleted from it
+    # and set as a plain attribute (what weight_norm does) must still be the one used
+    import numpy as np
+    import ember
+    from ember import nn
+    for m, x in [(nn.Linear(3, 2), ember.randn(4, 3)), (nn.Conv2d(2, 3, 3), ember.randn(1, 2, 5, 5))]:
+        w = m.weight.detach() * 0
+        del m._parameters["weight"]
+        m.weight = w
+        out = m(x)
+        np.testing.assert_allclose(out.detach().numpy(), np.broadcast_to(
+            m.bias.detach().numpy().reshape((-1,) + (1,) * (out.dim() - 2)), out.shape[1:]) + np.zeros(out.shape),
+            rtol=1e-6)
+        m.bias = None
+        assert float(m(x).abs().sum()) == 0.0

@@ -215,3 +215,35 @@ def test_broadcast_error_is_torchs_runtime_error(a, b):
     for op in (ember.mul, ember.sub, ember.div, ember.eq, ember.maximum):
         with pytest.raises(RuntimeError, match="must match the size"):
             op(ember.ones(*a), ember.ones(*b))
+
+
+def test_relu_fast_path_matches_general_path():
+    # the zero-block fast path (float, C-contiguous) and the scalar path must agree: values,
+    # dtype, NaN propagation, grads, and the in-place-modification check on the saved output
+    from ember.ops import elementwise as E
+    rng = np.random.default_rng(0)
+    for shape in [(3,), (2, 5), (4, 3, 2), (2, 3, 4, 5), (7, 3)]:
+        for dt in (np.float32, np.float64):
+            a = rng.standard_normal(shape).astype(dt)
+            a.flat[0] = np.nan
+            a.flat[-1] = -0.0
+            x = ember.from_numpy(a.copy()).requires_grad_()
+            y = ember.relu(x)
+            ref = E._relu_general(ember.from_numpy(a.copy()))
+            assert y.dtype == ref.dtype
+            np.testing.assert_array_equal(y.detach().numpy(), ref.numpy())
+            assert y.grad_fn.name() == "ReluBackward0"
+            y.sum().backward()
+            np.testing.assert_array_equal(x.grad.numpy(), (np.nan_to_num(a, nan=-1) > 0).astype(dt))
+    # non-contiguous input and out= take the general path
+    x = ember.from_numpy(rng.standard_normal((4, 3)).astype(np.float32)).t()
+    np.testing.assert_array_equal(ember.relu(x).numpy(), np.maximum(x.numpy(), 0))
+    # the cached zeros are never written: a later relu of the same shape is still right
+    y = ember.relu(ember.full((2, 5), -3.0))
+    y.add_(7)
+    np.testing.assert_array_equal(ember.relu(ember.full((2, 5), -1.0)).numpy(), np.zeros((2, 5), np.float32))
+    x = ember.randn(2, 5, requires_grad=True)
+    y = ember.relu(x)
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
