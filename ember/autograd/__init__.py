@@ -79,7 +79,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     from .._tensor import _wrap
     if create_graph:
         raise NotImplementedError("ember does not support create_graph=True (higher-order gradients) yet")
-    single = not isinstance(inputs, (list, tuple))
     outputs = _as_seq(outputs)
     inputs = _as_seq(inputs)
     for t in inputs:

@@ -95,8 +95,6 @@ def to(self, *args, **kwargs):
     if node is not None:
         out._requires_grad = True
         out.grad_fn = node
-    elif self._requires_grad and self.grad_fn is None and not state.enabled:
-        pass
     return out
 
 

@@ -1096,11 +1096,8 @@ def _register():
         return rsub(self, other)
 
     def rtruediv(self, other):
-        if state.enabled and self._requires_grad:
-            return mul(reciprocal(self), other)
-        dt = result_type(self, other).np if not isinstance(other, float) or self.is_floating_point() \
-            else B.get_default_dtype().np
-        return div(_wrap(xp_of(self._data).asarray(other, dtype=dt)), self)
+        # torch computes `other / tensor` as reciprocal(tensor) * other (MulBackward0)
+        return mul(reciprocal(self), other)
 
     def rpow(self, other):
         return pow(other, self)
