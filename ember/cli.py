@@ -25,7 +25,10 @@ def _run(script, args):
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if e.code is None or isinstance(e.code, int):
+            return e.code or 0
+        print(e.code, file=sys.stderr)  # sys.exit("message"), as python itself reports it
+        return 1
     except ImportError as e:
         if "ember does not implement" in str(e):
             print(f"ember run: {script}: {e}", file=sys.stderr)

@@ -200,13 +200,17 @@ def main(argv=None):
     transform = transforms.Compose(
         [transforms.ToTensor(),
          transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
-    trainset = dataset_class(root=args.data, train=True, download=True, transform=transform)
+    try:
+        trainset = dataset_class(root=args.data, train=True, download=True, transform=transform)
+        testset = dataset_class(root=args.data, train=False, download=True, transform=transform)
+    except RuntimeError as e:  # the download failed, or the files are missing or corrupted
+        sys.exit(f"cifar10_classifier: {e}\n(A CIFAR-10 rebuilt from other files has other MD5 sums: "
+                 "pass --data ROOT --no-verify.)")
     if args.limit:
         trainset = torch.utils.data.Subset(trainset, range(min(args.limit, len(trainset))))
     generator = torch.Generator().manual_seed(args.seed)
     trainloader = torch.utils.data.DataLoader(trainset, batch_size=args.batch_size, shuffle=True,
                                               num_workers=args.workers, generator=generator)
-    testset = dataset_class(root=args.data, train=False, download=True, transform=transform)
     testloader = torch.utils.data.DataLoader(testset, batch_size=args.batch_size, shuffle=False,
                                              num_workers=args.workers)
 

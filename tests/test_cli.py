@@ -81,6 +81,9 @@ def test_sys_exit_code_is_kept(tmp_path):
     script = tmp_path / "exit.py"
     script.write_text("import sys\nsys.exit(3)\n")
     assert ember("run", str(script)).returncode == 3
+    script.write_text("import sys\nsys.exit('no data here')\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 1 and proc.stderr.strip() == "no data here"
 
 
 def test_info_reports_versions_backend_threads_gpu():
