@@ -3,6 +3,7 @@
 Written against PyTorch's API; ember runs it unchanged:
 
     ember run examples/cifar10_classifier.py [--epochs 2 --batch-size 4 ...]
+    ember distributed-run --nproc-per-node 2 examples/cifar10_classifier.py [...]   # data-parallel
 
 It downloads CIFAR-10 when missing, trains the spec's LeNet with SGD, prints the spec's running-loss
 lines, saves a checkpoint in PyTorch's format, reports accuracy and per-class accuracy on the test
@@ -16,6 +17,7 @@ import time
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
@@ -177,6 +179,16 @@ def save_plots(out, images, labels, predicted, losses, per_class, confusion):
 
 def main(argv=None):
     args = parse_args(argv)
+    # launched by `ember distributed-run` / mpiexec: one process per rank, each training on its
+    # share of every epoch (DistributedSampler); rank 0 downloads, prints, saves and evaluates
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = 0
+    if distributed:
+        dist.init_process_group("gloo")
+        rank = dist.get_rank()
+    if rank != 0:
+        global print
+        print = lambda *a, **k: None  # noqa: E731  (only rank 0 reports)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     if args.device == "auto":
@@ -200,21 +212,27 @@ def main(argv=None):
     transform = transforms.Compose(
         [transforms.ToTensor(),
          transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    if distributed and rank != 0:
+        dist.barrier()  # let rank 0 download first
     try:
         trainset = dataset_class(root=args.data, train=True, download=True, transform=transform)
         testset = dataset_class(root=args.data, train=False, download=True, transform=transform)
     except RuntimeError as e:  # the download failed, or the files are missing or corrupted
         sys.exit(f"cifar10_classifier: {e}\n(A CIFAR-10 rebuilt from other files has other MD5 sums: "
                  "pass --data ROOT --no-verify.)")
+    if distributed and rank == 0:
+        dist.barrier()
     if args.limit:
         trainset = torch.utils.data.Subset(trainset, range(min(args.limit, len(trainset))))
     generator = torch.Generator().manual_seed(args.seed)
-    trainloader = torch.utils.data.DataLoader(trainset, batch_size=args.batch_size, shuffle=True,
-                                              num_workers=args.workers, generator=generator)
+    sampler = torch.utils.data.DistributedSampler(trainset, seed=args.seed) if distributed else None
+    trainloader = torch.utils.data.DataLoader(trainset, batch_size=args.batch_size, shuffle=sampler is None,
+                                              sampler=sampler, num_workers=args.workers, generator=generator)
     testloader = torch.utils.data.DataLoader(testset, batch_size=args.batch_size, shuffle=False,
                                              num_workers=args.workers)
 
     net = Net().to(device)
+    model = nn.parallel.DistributedDataParallel(net) if distributed else net
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
     start_epoch = 0
@@ -230,12 +248,14 @@ def main(argv=None):
     started = time.time()
     step = start_epoch * len(trainloader)
     for epoch in range(start_epoch, args.epochs):  # loop over the dataset multiple times
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         running_loss = 0.0
-        bar = Progress(len(trainloader), f"epoch {epoch + 1}/{args.epochs}", not args.no_progress)
+        bar = Progress(len(trainloader), f"epoch {epoch + 1}/{args.epochs}", not args.no_progress and rank == 0)
         for i, data in enumerate(trainloader, 0):
             inputs, labels = data[0].to(device), data[1].to(device)
             optimizer.zero_grad()
-            outputs = net(inputs)
+            outputs = model(inputs)
             loss = criterion(outputs, labels)
             loss.backward()
             optimizer.step()
@@ -249,11 +269,16 @@ def main(argv=None):
                 losses.append((step, running_loss / args.log_every))
                 running_loss = 0.0
         bar.close()
-        checkpoint = {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                      "losses": [list(x) for x in losses]}
-        torch.save(checkpoint, os.path.join(args.out, "checkpoint.pth"))
+        if rank == 0:
+            checkpoint = {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                          "losses": [list(x) for x in losses]}
+            torch.save(checkpoint, os.path.join(args.out, "checkpoint.pth"))
     train_seconds = time.time() - started
     print('Finished Training')
+    if distributed:
+        dist.destroy_process_group()
+        if rank != 0:
+            return
 
     PATH = os.path.join(args.out, 'cifar_net.pth')
     torch.save(net.state_dict(), PATH)

@@ -57,3 +57,30 @@ def test_checkpoint_opens_in_real_torch(tmp_path, oracle):
     ckpt = oracle.load(tmp_path / "o" / "checkpoint.pth", weights_only=True)
     assert ckpt["epoch"] == 1 and ckpt["model"]["fc3.weight"].shape == (10, 84)
     assert set(ckpt["optimizer"]["state"]) == set(range(10))
+
+
+def test_data_parallel_over_two_mpi_ranks(tmp_path):
+    import importlib.util
+    import pytest
+    if importlib.util.find_spec("mpi4py") is None:
+        pytest.skip("mpi4py (the distributed extra) is not installed")
+    files = cifar_fixture.make_cifar10(tmp_path / "data", n_train=32, n_test=8, seed=3, tarball=False)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    cmd = [sys.executable, "-m", "ember", "distributed-run", "--nproc-per-node", "2", str(SCRIPT),
+           "--data", files.root, "--out", str(tmp_path / "out"), "--epochs", "1", "--workers", "0",
+           "--log-every", "2", "--no-verify", "--no-plots", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        raise
+    assert proc.returncode == 0, out + err
+    lines = out.splitlines()
+    assert lines.count("Finished Training") == 1  # only rank 0 reports
+    # 32 images over 2 ranks at batch 4: 4 steps per rank, a loss line every 2
+    assert sum(line.startswith("[1, ") for line in lines) == 2
+    assert any(line.startswith("Accuracy of the network on the 8 test images") for line in lines)
+    state = ember.load(tmp_path / "out" / "cifar_net.pth")
+    assert "fc3.weight" in state and not any(k.startswith("module.") for k in state)
