@@ -66,6 +66,24 @@ def test_max_pool2d_float32_lenet_shapes(oracle):
 
 
 @pytest.mark.parametrize("ties", [False, True])
+def test_max_pool2d_2x2_contiguous_and_strided_inputs(oracle, ties):
+    # a C-contiguous input is split into four contiguous offset planes first, any other input
+    # is pooled through stride-2 views: both give torch's values and gradients
+    oracle.manual_seed(0)
+    x = np.maximum(_data((3, 4, 6, 10), ties), 0).astype(np.float32)
+    compare(oracle, "max_pool2d", x, kernel_size=2)
+    tx = oracle.tensor(x, requires_grad=True)
+    ex = ember.tensor(x, requires_grad=True)
+    to = oracle.nn.functional.max_pool2d(tx.transpose(2, 3), 2)
+    eo = ember.nn.functional.max_pool2d(ex.transpose(2, 3), 2)
+    np.testing.assert_array_equal(eo.detach().numpy(), to.detach().numpy())
+    g = RNG.standard_normal(tuple(to.shape)).astype(np.float32)
+    to.backward(oracle.tensor(g))
+    eo.backward(ember.tensor(g))
+    np.testing.assert_array_equal(ex.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("ties", [False, True])
 def test_max_pool2d_on_threads(oracle, monkeypatch, ties):
     # a large batch is pooled in blocks of images on several threads: same values and gradients
     from ember.ops import conv as C
