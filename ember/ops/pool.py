@@ -296,6 +296,21 @@ def _saved_marker():
     return _OUT_ONLY
 
 
+def _record_pooled(out, node, squeeze):
+    """Wrap a pooling result; 1-d pooling runs as 2-d, so its node sits under a SqueezeBackward1."""
+    if node is not None and squeeze:
+        sq = SqueezeBackward1.__new__(SqueezeBackward1)
+        sq.next_functions = ((node, 0),)
+        sq._saved_versions = ()
+        sq.dim = -2
+        node = sq
+    t = _wrap(out)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     a = _check_input(input, op, nd)
     if nd == 1:
@@ -329,16 +344,7 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
         node.geom = g
         node.shape = a.shape
         node.squeeze = nd == 1
-        if nd == 1:
-            sq = SqueezeBackward1.__new__(SqueezeBackward1)
-            sq.next_functions = ((node, 0),)
-            sq._saved_versions = ()
-            sq.dim = -2
-            node = sq
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
+    t = _record_pooled(out, node, nd == 1)
     if return_indices:
         return t, _wrap(indices)
     return t
@@ -506,16 +512,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
         node.div = div
         node.scale = None if div is not None else xp.asarray(1.0 / divisor_override, dtype=a.dtype)
         node.squeeze = nd == 1
-        if nd == 1:
-            sq = SqueezeBackward1.__new__(SqueezeBackward1)
-            sq.next_functions = ((node, 0),)
-            sq._saved_versions = ()
-            sq.dim = -2
-            node = sq
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
+    t = _record_pooled(out, node, nd == 1)
     return t
 
 
@@ -623,16 +620,7 @@ def _adaptive_avg(op, nd, input, output_size):
             node.squeeze = nd == 1
     if nd == 1:
         out = out[..., 0, :]
-    if node is not None and nd == 1:
-        sq = SqueezeBackward1.__new__(SqueezeBackward1)
-        sq.next_functions = ((node, 0),)
-        sq._saved_versions = ()
-        sq.dim = -2
-        node = sq
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
+    t = _record_pooled(out, node, nd == 1)
     return t
 
 
@@ -715,16 +703,7 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
         node.indices = ind
         node.shape = a.shape
         node.squeeze = nd == 1
-        if nd == 1:
-            sq = SqueezeBackward1.__new__(SqueezeBackward1)
-            sq.next_functions = ((node, 0),)
-            sq._saved_versions = ()
-            sq.dim = -2
-            node = sq
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
+    t = _record_pooled(out, node, nd == 1)
     if return_indices:
         return t, _wrap(ind_ret)
     return t
