@@ -615,17 +615,9 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     return _finish(res, node)
 
 
-class AddbmmBackward0(Node):
-    __slots__ = ("b1", "b2", "in_shape", "alpha", "beta")
-    _saved_fields = ("b1", "b2")
-
-    def apply(self, grad):
-        nf = self.next_functions
-        gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
-        xp = xp_of(grad)
-        g1 = xp.matmul(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
-        g2 = xp.matmul(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
-        return gi, g1, g2
+class AddbmmBackward0(BaddbmmBackward0):
+    # the same formulas: a 2-d grad broadcasts over the batch in the matmuls
+    __slots__ = ()
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):

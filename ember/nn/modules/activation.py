@@ -14,6 +14,19 @@ __all__ = ["Threshold", "ReLU", "RReLU", "Hardtanh", "ReLU6", "Sigmoid", "Hardsi
            "LogSoftmax"]
 
 
+class _InplaceOption(Module):
+    """An activation whose one option is inplace (ReLU, SiLU, Mish, SELU, ...)."""
+
+    __constants__ = ["inplace"]
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
 class Threshold(Module):
     """y = x if x > threshold else value."""
 
@@ -33,20 +46,11 @@ class Threshold(Module):
         return f"threshold={self.threshold}, value={self.value}{inplace_str}"
 
 
-class ReLU(Module):
+class ReLU(_InplaceOption):
     """max(0, x) element-wise."""
-
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return F.relu(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
 
 
 class RReLU(Module):
@@ -114,17 +118,13 @@ class Sigmoid(Module):
         return _ew.sigmoid(input)
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(_InplaceOption):
     """Piecewise-linear sigmoid."""
-
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return F.hardsigmoid(input, self.inplace)
+
+    extra_repr = Module.extra_repr  # torch prints no options for these
 
 
 class Tanh(Module):
@@ -134,49 +134,27 @@ class Tanh(Module):
         return _ew.tanh(input)
 
 
-class SiLU(Module):
+class SiLU(_InplaceOption):
     """x * sigmoid(x) (swish)."""
-
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return F.silu(input, inplace=self.inplace)
 
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
 
-
-class Mish(Module):
+class Mish(_InplaceOption):
     """x * tanh(softplus(x))."""
-
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return F.mish(input, inplace=self.inplace)
 
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
 
-
-class Hardswish(Module):
+class Hardswish(_InplaceOption):
     """x * hardsigmoid(x)."""
-
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return F.hardswish(input, self.inplace)
+
+    extra_repr = Module.extra_repr  # torch prints no options for these
 
 
 class ELU(Module):
@@ -215,20 +193,11 @@ class CELU(Module):
         return f"alpha={self.alpha}{inplace_str}"
 
 
-class SELU(Module):
+class SELU(_InplaceOption):
     """Scaled ELU."""
-
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return F.selu(input, self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
 
 
 class GLU(Module):
