@@ -841,40 +841,33 @@ def _log_softmax_array(x, dim):
     return z
 
 
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """exp(x) / sum(exp(x)) along dim (the output sums to 1 along dim)."""
+def _softmax_family(name, array_fn, node_cls, input, dim, _stacklevel, dtype):
+    """softmax / log_softmax: torch's dim and dtype handling, then array_fn and a node saving the output."""
     if type(_stacklevel) is B.dtype:  # torch.softmax(x, dim, dtype) positionally
         dtype, _stacklevel = _stacklevel, 3
     if dtype is not None or dim is None or input._data.dtype.kind != "f":
-        input, dim = _prep(input, dim, dtype, "softmax", _stacklevel)
+        input, dim = _prep(input, dim, dtype, name, _stacklevel + 1)
     elif dim < 0 or dim >= input._data.ndim:
         dim = _dim(dim, input._data.ndim)
-    y = _softmax_array(input._data, dim)
+    y = array_fn(input._data, dim)
     if state.enabled and input._requires_grad:
-        node = _node(SoftmaxBackward0, input, saved_input=False)
+        node = _node(node_cls, input, saved_input=False)
         node.y, node.dim = y, (dim if y.ndim else None)
         out = _record(y, node)
         _output_saved(node, out)
         return out
     return _wrap(y)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) along dim (the output sums to 1 along dim)."""
+    return _softmax_family("softmax", _softmax_array, SoftmaxBackward0, input, dim, _stacklevel, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along dim, computed stably."""
-    if type(_stacklevel) is B.dtype:
-        dtype, _stacklevel = _stacklevel, 3
-    if dtype is not None or dim is None or input._data.dtype.kind != "f":
-        input, dim = _prep(input, dim, dtype, "log_softmax", _stacklevel)
-    elif dim < 0 or dim >= input._data.ndim:
-        dim = _dim(dim, input._data.ndim)
-    y = _log_softmax_array(input._data, dim)
-    if state.enabled and input._requires_grad:
-        node = _node(LogSoftmaxBackward0, input, saved_input=False)
-        node.y, node.dim = y, (dim if y.ndim else None)
-        out = _record(y, node)
-        _output_saved(node, out)
-        return out
-    return _wrap(y)
+    return _softmax_family("log_softmax", _log_softmax_array, LogSoftmaxBackward0, input, dim, _stacklevel,
+                           dtype)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
