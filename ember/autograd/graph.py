@@ -13,6 +13,7 @@ from .grad_mode import state
 from .._backend import xp_of
 
 _ndarray = _np.ndarray
+_new = object.__new__
 _refcount = sys.getrefcount
 # from 3.14 the interpreter may hold borrowed references that getrefcount does not count: a
 # gradient would look unshared when it is not, so the engine copies every leaf gradient there
@@ -134,7 +135,7 @@ def accumulator(tensor):
     """The tensor's AccumulateGrad node, made once and cached on the tensor."""
     node = tensor._accumulator
     if node is None or node() is None:
-        acc = AccumulateGrad.__new__(AccumulateGrad)
+        acc = _new(AccumulateGrad)
         acc.next_functions = ()
         acc._saved_versions = ()
         acc.variable = tensor
@@ -151,6 +152,11 @@ def edge(tensor):
             return (fn, 0)
         return (fn, fn._output_nrs[id(tensor)])
     if tensor._requires_grad:
+        acc = tensor._accumulator
+        if acc is not None:
+            acc = acc()
+            if acc is not None:
+                return (acc, 0)
         return (accumulator(tensor), 0)
     return (None, 0)
 

@@ -207,18 +207,25 @@ class RsubBackward1(Node):
         return (-g,)
 
 
-def add(input, other, *, alpha=1, out=None):
-    """input + alpha * other, broadcasting and promoting as torch."""
-    if type(other) is Tensor and type(input) is Tensor and alpha == 1 and out is None:
-        # the hot case (tensor + tensor, same dtype and array type) without the general checks
+def _add_operator(input, other):
+    """input + other: the hot case (same shape, dtype and array type) without add's general checks."""
+    if type(other) is Tensor and type(input) is Tensor:
         a = input._data
         b = other._data
-        if a.dtype is b.dtype and type(a) is type(b) and a.shape == b.shape:
+        if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b):
             res = a + b
-            if isinstance(res, _generic):
+            if res.__class__ is not a.__class__:  # 0-d operands give a NumPy scalar
                 res = _host_array(res)
-            t = _wrap(res)
-            if state.enabled and (input._requires_grad or other._requires_grad):
+            # _wrap inlined: this path is the per-op overhead benchmark (issue 6)
+            t = _new(Tensor)
+            t._data = res
+            t.grad = None
+            t._vc = [0]
+            t._accumulator = None
+            t._hooks = None
+            t._retains_grad = False
+            t._base = None
+            if (input._requires_grad or other._requires_grad) and state.enabled:
                 node = _new(AddBackward0)
                 node.next_functions = (edge(input), edge(other))
                 node._saved_versions = ()
@@ -226,7 +233,21 @@ def add(input, other, *, alpha=1, out=None):
                 node.alpha = 1
                 t._requires_grad = True
                 t.grad_fn = node
+            else:
+                t._requires_grad = False
+                t.grad_fn = None
             return t
+    return _add(input, other, 1, None)
+
+
+def add(input, other, *, alpha=1, out=None):
+    """input + alpha * other, broadcasting and promoting as torch."""
+    if alpha == 1 and out is None:
+        return _add_operator(input, other)
+    return _add(input, other, alpha, out)
+
+
+def _add(input, other, alpha, out):
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
     a, b = _operands(input, other)
@@ -1108,7 +1129,7 @@ def _register():
     def rmod(self, other):
         return remainder(_wrap(xp_of(self._data).asarray(other)), self)
 
-    T.__add__ = add
+    T.__add__ = _add_operator
     T.__radd__ = radd
     T.__iadd__ = lambda s, o: s.add_(o)
     T.__sub__ = sub
