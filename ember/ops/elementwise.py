@@ -237,17 +237,15 @@ def _add_operator(input, other):
                 t._requires_grad = False
                 t.grad_fn = None
             return t
-    return _add(input, other, 1, None)
+    return add(input, other)
 
 
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other, broadcasting and promoting as torch."""
-    if alpha == 1 and out is None:
-        return _add_operator(input, other)
-    return _add(input, other, alpha, out)
-
-
-def _add(input, other, alpha, out):
+    if alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
+        a, b = input._data, other._data
+        if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b):
+            return _add_operator(input, other)
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
     a, b = _operands(input, other)
