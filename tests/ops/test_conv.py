@@ -323,3 +323,46 @@ def test_empty_batch():
         y.sum().backward()
         assert tuple(y.shape) == (0, out_ch, 6, 6)
         assert float(conv.weight.grad.abs().sum()) == 0.0
+
+
+def test_claim_reports_whether_the_slot_kept_its_layout():
+    g1, g2 = object(), object()
+    dt = np.dtype(np.float32)
+    C._tls.views = {}
+    assert C._claim(np, "T", 3, 5, dt, g1)[1] is False      # first use: the caller writes its zeros
+    assert C._claim(np, "T", 3, 5, dt, g1)[1] is True
+    assert C._claim(np, "T", 3, 5, dt, g2)[1] is False      # another layout, same shape
+    assert C._claim(np, "T", 3, 5, dt, g1)[1] is False
+    C._block(np, "T", 3, 5, dt)                              # a plain user may write anywhere
+    assert C._claim(np, "T", 3, 5, dt, g1)[1] is False
+    assert C._claim(np, "T", 3, 4, dt, g1)[1] is False      # another shape
+
+
+def test_scratch_zeros_survive_reuse(mode):
+    # scratch blocks keep their zero padding from call to call (_claim): other geometries in
+    # between, and another user overwriting every claimed block, must not change any result
+    rng = np.random.default_rng(1)
+    cases = [(x, w, kw) for x, w, kw in CONV2D_CASES if len(x) == 4] + [
+        ((4, 3, 32, 32), (6, 3, 5, 5), {}), ((4, 6, 14, 14), (16, 6, 5, 5), {})]
+    arrays = [(rng.standard_normal(x), rng.standard_normal(w), rng.standard_normal(w[0])) for x, w, _ in cases]
+
+    def run(order):
+        out = {}
+        for i in order:
+            ts = [ember.tensor(a, requires_grad=True) for a in arrays[i]]
+            y = ember.nn.functional.conv2d(*ts, **cases[i][2])
+            (y * y).sum().backward()
+            out[i] = [y.detach().numpy()] + [t.grad.numpy() for t in ts]
+        return out
+
+    first = run(range(len(cases)))
+    again = run(reversed(range(len(cases))))
+    for slot, tag in list(C._tls.views.items()):
+        if isinstance(slot, str) and tag is not None and len(tag) == 2:
+            _, rows, m, dt, xp = tag[0]
+            C._block(xp, slot, rows, m, dt).fill(np.nan)
+    poisoned = run(range(len(cases)))
+    for i in range(len(cases)):
+        for a, b, c in zip(first[i], again[i], poisoned[i]):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
