@@ -372,12 +372,18 @@ def _wj(w2, g, O):
     return w.reshape(O * kw, Cg * kh) if G == 1 else w.reshape(G, (O // G) * kw, Cg * kh)
 
 
-def _forward_split(xp, x, w2, g, O, out, b4, flops):
+def _forward_split(xp, x, w2, g, O, out, b4, flops, keep):
+    """out, and the split rows of the whole batch when kept for the weight gradient (keep: one
+    block, G == 1; with zero rows up to _padded(K2), as _gw_split multiplies them)."""
     G, kw, dw, Lq = g.G, g.kw, g.dw, g.Lq
     it = x.itemsize
-
-    # the split cols are 5x smaller than full ones: backward recomputes them (into scratch)
-    # rather than keeping a fresh array, which costs more in malloc traffic than the copy
+    plan = _plan(g.N, g.nb, flops >= _PAR_MIN_FLOPS and xp is np)
+    kept = None
+    if keep and G == 1 and 0 < g.N <= plan[0]:
+        K2, K2p = g.K2, _padded(g.K2)
+        kept = xp.empty((K2p, g.N * Lq), x.dtype)
+        if K2p > K2:
+            kept[K2:] = 0
     if G == 1:
         # rows (j, o) instead of (o, j): each shifted j block is then ONE contiguous run of
         # O*U elements, added with a flat 1-d shift (conv1 at batch 4: 10.2 -> 6.9 us).  A
@@ -389,7 +395,7 @@ def _forward_split(xp, x, w2, g, O, out, b4, flops):
 
     def block(s, e):
         m = e - s
-        rows = _rows(xp, x, g, s, e)
+        rows = _rows(xp, x, g, s, e) if kept is None else _rows(xp, x, g, s, e, kept[:g.K2])
         U = m * Lq
         Z = _product(xp, wj, rows, G, _block(xp, "prod", O * kw, U, x.dtype))
         if G == 1:
@@ -418,11 +424,11 @@ def _forward_split(xp, x, w2, g, O, out, b4, flops):
             acc += Z3[:, j, j * dw:j * dw + L]
         xp.copyto(out[s:e], _strided(Z, (m, O, g.OH, g.OW), (Lq * it, kw * U * it, g.Wp * it, it)))
 
-    _run_blocks(block, g.N, _plan(g.N, g.nb, flops >= _PAR_MIN_FLOPS and xp is np), flops)
-    return out
+    _run_blocks(block, g.N, plan, flops)
+    return out, kept
 
 
-def _gw_split(xp, gout, x, g, O, s, e):
+def _gw_split(xp, gout, x, g, O, s, e, kept=None):
     """Weight gradient (in w2's layout) of images s:e from the output gradient and the input."""
     G, kw, dw, Lq = g.G, g.kw, g.dw, g.Lq
     m = e - s
@@ -451,10 +457,13 @@ def _gw_split(xp, gout, x, g, O, s, e):
             Ts[M:] = 0
         K2 = g.K2
         K2p = _padded(K2)
-        rows, intact = _claim(xp, "rowsT", K2p, U, dt, g)
-        if K2p > K2 and not intact:
-            rows[K2:] = 0
-        _rows(xp, x, g, s, e, rows[:K2])
+        if kept is not None:   # forward's rows of the whole batch, zero rows included
+            rows = kept
+        else:
+            rows, intact = _claim(xp, "rowsT", K2p, U, dt, g)
+            if K2p > K2 and not intact:
+                rows[K2:] = 0
+            _rows(xp, x, g, s, e, rows[:K2])
         xp.copyto(Ts[:M].reshape(O, kw, U), _strided(E, (O, kw, U), (ru, -dw * it, it), P * it))
         part = xp.matmul(Ts, rows.T)
         if K2p > K2 or Mp > M:
@@ -476,7 +485,7 @@ def _forward(xp, x, w2, g, O, bias, keep):
     out = xp.empty((N, O, g.OH, g.OW), x.dtype)
     b4 = None if bias is None else bias.reshape(1, O, 1, 1)
     if g.split:
-        return _forward_split(xp, x, w2, g, O, out, b4, flops), None
+        return _forward_split(xp, x, w2, g, O, out, b4, flops, keep)
     plan = _plan(N, g.nb, flops >= _PAR_MIN_FLOPS and xp is np)
     keep = keep and N <= plan[0]   # one block: its columns serve backward too
 
@@ -593,7 +602,7 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e)
     T = None
     if need_w:
         if split:
-            part = _gw_split(xp, gout, x, g, O, s, e)
+            part = _gw_split(xp, gout, x, g, O, s, e, kept)
         else:
             T = _to_cols_layout(xp, gout, g, s, e, O)
             if G == 1:
