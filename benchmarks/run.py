@@ -144,8 +144,10 @@ def loading_fraction():
             return (time.perf_counter() - start) / n
         load = statistics.median(per_batch(DataLoader(ds, batch_size=4, shuffle=True), False) for _ in range(3))
         step = 4 / w.rate(1.0)
-        both0 = per_batch(DataLoader(ds, batch_size=4, shuffle=True, num_workers=0), True)
-        both2 = per_batch(DataLoader(ds, batch_size=4, shuffle=True, num_workers=2, persistent_workers=True), True)
+        # the second of two epochs: starting the workers (~0.1 s) is a real run's first-epoch
+        # cost, spread over 12,500 batches there but over this data's 500 here
+        loaders = [DataLoader(ds, batch_size=4, shuffle=True, num_workers=n, persistent_workers=n > 0) for n in (0, 2)]
+        both0, both2 = [[per_batch(dl, True) for _ in range(2)][1] for dl in loaders]
     ROWS.append(("loading, batch 4, workers=0 (of train step)", load / step, None, "x", None, "<= 0.25 of step",
                  load / step <= 0.25))
     ROWS.append(("load+train per batch, workers=2 (of step)", both2 / step, None, "x", None, "< workers=0's",
