@@ -108,6 +108,37 @@ def peak_rss(steps):
     row(f"peak RSS, {steps} steps at batch 256", vals["ember"], vals.get("torch"), "MiB", ("<=", 0.5))
 
 
+_GROWTH_SCRIPT = """
+import sys
+sys.path[:0] = [{root!r}, {here!r}]
+sys.modules[{other!r}] = None
+lib = __import__({lib!r})
+import lenet
+def rss():
+    return [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")][0] / 1024
+w = lenet.Workload(lib, 4)
+for _ in range(500):
+    w.step()
+before = rss()
+for _ in range({steps}):
+    w.step()
+print(rss() - before)
+"""
+
+
+def rss_growth(steps):
+    """RSS after `steps` more batch-4 train steps, less RSS after 500 warm-up steps (no leaks)."""
+    vals = {}
+    for lib in ("ember", "torch") if torch is not None else ("ember",):
+        other = "torch" if lib == "ember" else "ember"
+        vals[lib] = _subprocess_value(_GROWTH_SCRIPT.format(root=str(ROOT), here=str(HERE), lib=lib, other=other,
+                                                            steps=steps))
+    ROWS.append((f"RSS growth, {steps} steps at batch 4", vals["ember"], vals.get("torch"), "MiB", None,
+                 "flat: < 1 MiB", vals["ember"] < 1))
+    print(f"  RSS growth over {steps} steps: ember {vals['ember']:.2f} MiB, torch "
+          f"{vals.get('torch', float('nan')):.2f} MiB", flush=True)
+
+
 def import_time(rounds):
     code = "import time, sys; sys.path.insert(0, {root!r}); t = time.perf_counter(); import {lib}; print(time.perf_counter() - t)"
     vals = {"ember": [], "torch": []}
@@ -220,6 +251,7 @@ def main(argv=None):
     print("eval"); eval_rates(rounds, seconds)
     print("per-op overhead"); add_overhead(rounds)
     print("peak RSS"); peak_rss(20 if a.quick else 200)
+    print("RSS growth"); rss_growth(1000 if a.quick else 10000)
     print("import time"); import_time(2 if a.quick else 5)
     print("data loading"); loading_fraction()
     if os.cpu_count() and os.cpu_count() >= 2 and hasattr(os, "sched_setaffinity"):
