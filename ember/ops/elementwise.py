@@ -1161,7 +1161,7 @@ def _register():
     T.__invert__ = lambda s: bitwise_not(s) if s.dtype is not B.bool_ else logical_not(s)
     T.__iand__ = lambda s, o: _inplace(s, bitwise_and(s, o)._data, bitwise_and, (o,))
     T.__ior__ = lambda s, o: _inplace(s, bitwise_or(s, o)._data, bitwise_or, (o,))
-    T.__hash__ = lambda s: id(s)
+    T.__hash__ = object.__hash__   # identity, as torch (defining __eq__ would otherwise drop it)
     for fn in (add, sub, mul, div, floor_divide, remainder, fmod, pow, neg, abs, exp, expm1, log, log2,
                log10, log1p, sqrt, rsqrt, square, sin, cos, tan, tanh, sigmoid, relu, floor, ceil,
                round, trunc, frac, sign, reciprocal, clamp, maximum, minimum, eq, ne, lt, le, gt, ge,
