@@ -34,8 +34,6 @@ __functional__ = [
 
 _new = object.__new__
 xp_of = B.xp_of
-_max = np.maximum.reduce
-_sum = np.add.reduce
 _ARANGE = {}  # n -> read-only arange(n), for gathering one entry per row
 _TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
                "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
@@ -111,18 +109,19 @@ class NllLossBackward0(Node):
         m = t2.shape[0]
         shape = self.lp_shape
         c = shape[1] if len(shape) > 1 else shape[0]
-        grad = np.zeros((m, c), dtype=self.dtype)
+        xp = xp_of(t2)   # the targets live where the gradient must (numpy or cupy)
+        grad = xp.zeros((m, c), dtype=self.dtype)
         # coef folds in -weight[target], validity (ignore_index) and the mean's 1/denom
         gs = g.reshape(-1) if self.red == "none" else g
         r = gs * self.coef
         smooth = self.smooth
-        ar = _ARANGE.get(m)
+        ar = _ARANGE.get(m) if xp is np else None
         if ar is None:
-            ar = np.arange(m)
+            ar = xp.arange(m)
         grad[ar, t2] = r * (1 - smooth) if smooth else r
         if smooth:
             # label smoothing spreads smooth/C of each sample's (unweighted) gradient over all classes
-            rs = np.broadcast_to(gs * self.scoef, (m,))
+            rs = xp.broadcast_to(gs * self.scoef, (m,))
             spread = rs[:, None] * (smooth / c)
             grad += spread if self.w is None else spread * self.w
         return (_unflatten(grad, shape),)
@@ -143,7 +142,8 @@ def _unflatten(grad2, shape):
     if len(shape) == 2:
         return grad2
     n, c = shape[0], shape[1]
-    return np.moveaxis(grad2.reshape((n,) + tuple(shape[2:]) + (c,)), -1, 1)
+    g = grad2.reshape((n,) + tuple(shape[2:]) + (c,))
+    return g.transpose((0, g.ndim - 1) + tuple(range(1, g.ndim - 1)))   # classes back to dim 1
 
 
 def _flatten(lp):
@@ -152,7 +152,7 @@ def _flatten(lp):
         return lp.reshape(1, -1)
     if lp.ndim == 2:
         return lp
-    return np.moveaxis(lp, 1, -1).reshape(-1, lp.shape[1])
+    return lp.transpose((0,) + tuple(range(2, lp.ndim)) + (1,)).reshape(-1, lp.shape[1])   # classes last
 
 
 def _check_targets(name, x_shape, target):

@@ -200,12 +200,9 @@ def _batch_norm(x, w, b, training):
 
 CASES = _cases()
 
-# Cases that fail on the fake device because of code another helper owns (H12: conv/pool/linalg
-# and cross_entropy, being optimized while the device work landed).  They are expected to fail
-# (strictly: a case that starts passing fails too, so the entry gets removed).
-PENDING_ON_FAKE = {
-    "class_losses": "ember/ops/loss.py cross_entropy indexes with a host np.arange",
-}
+# Cases known to fail on the fake device, name -> why (strict xfail: a case that starts passing
+# fails too, so its entry gets removed).  None at present.
+PENDING_ON_FAKE = {}
 
 # op names that need no case of their own, and why (the coverage test below checks every op name
 # exported by ember/ops is a case, appears in one, or is listed here)

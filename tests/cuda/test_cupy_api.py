@@ -28,8 +28,7 @@ def _exercise():
                 ember.optim.RMSprop(net.parameters(), momentum=0.1, centered=True),
                 ember.optim.Adagrad(net.parameters())):
         opt.zero_grad()
-        F.cross_entropy(net(x), t.cpu().cuda()).backward() if "class_losses" not in ob.PENDING_ON_FAKE else \
-            F.mse_loss(net(x), ember.zeros(4, 3, device="cuda")).backward()
+        F.cross_entropy(net(x), t.cpu().cuda()).backward()
         opt.step()
     nn.utils.clip_grad_norm_(net.parameters(), 1.0)
     e = ember.empty(5, device="cuda")

@@ -13,11 +13,6 @@ from tests.lenet import make_net
 import ember.nn as nn
 import ember.nn.functional as F
 
-# what the fake device can't run yet because of code another helper is converting (see ops_battery)
-_POOL_PENDING = ("code H12 is converting: ember/ops/pool.py (max_pool2d backward computes with np.) and "
-                 "cross_entropy / nll_loss in ember/ops/loss.py (index with a host np.arange)")
-
-
 def Net():
     return make_net(ember)
 
@@ -26,7 +21,6 @@ def Net():
 def device(request):
     if request.param == "fake":
         request.getfixturevalue("fake_cuda")
-        request.applymarker(pytest.mark.xfail(reason=_POOL_PENDING, strict=True))
     return "cuda"
 
 

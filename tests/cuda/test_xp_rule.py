@@ -29,9 +29,7 @@ HOST_HELPERS = {
 # Work another helper owns while this rule landed (H12: performance of conv/pool/linalg and
 # cross_entropy), following the same rule.  Remove entries as they are converted: the test below
 # fails when an entry is no longer needed, so the list can only shrink.
-PENDING = {
-    "loss.py": {"NllLossBackward0.apply", "_flatten", "_unflatten", "<module>"},
-}
+PENDING = {}
 
 
 def _is_kernel_function(name):
