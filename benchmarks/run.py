@@ -99,12 +99,18 @@ def _subprocess_value(code, env=None):
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def peak_rss(steps):
+def _each_library(script, steps):
+    """{lib: the value script prints} for ember and torch, each alone in a fresh interpreter."""
     vals = {}
     for lib in ("ember", "torch") if torch is not None else ("ember",):
         other = "torch" if lib == "ember" else "ember"
-        vals[lib] = _subprocess_value(_RSS_SCRIPT.format(root=str(ROOT), here=str(HERE), lib=lib, other=other,
-                                                         steps=steps))
+        vals[lib] = _subprocess_value(script.format(root=str(ROOT), here=str(HERE), lib=lib, other=other,
+                                                    steps=steps))
+    return vals
+
+
+def peak_rss(steps):
+    vals = _each_library(_RSS_SCRIPT, steps)
     row(f"peak RSS, {steps} steps at batch 256", vals["ember"], vals.get("torch"), "MiB", ("<=", 0.5))
 
 
@@ -128,11 +134,7 @@ print(rss() - before)
 
 def rss_growth(steps):
     """RSS after `steps` more batch-4 train steps, less RSS after 500 warm-up steps (no leaks)."""
-    vals = {}
-    for lib in ("ember", "torch") if torch is not None else ("ember",):
-        other = "torch" if lib == "ember" else "ember"
-        vals[lib] = _subprocess_value(_GROWTH_SCRIPT.format(root=str(ROOT), here=str(HERE), lib=lib, other=other,
-                                                            steps=steps))
+    vals = _each_library(_GROWTH_SCRIPT, steps)
     ROWS.append((f"RSS growth, {steps} steps at batch 4", vals["ember"], vals.get("torch"), "MiB", None,
                  "flat: < 1 MiB", vals["ember"] < 1))
     print(f"  RSS growth over {steps} steps: ember {vals['ember']:.2f} MiB, torch "
