@@ -14,6 +14,7 @@ from .._backend import xp_of
 
 _ndarray = _np.ndarray
 _new = object.__new__
+_weakref = weakref.ref
 _refcount = sys.getrefcount
 # from 3.14 the interpreter may hold borrowed references that getrefcount does not count: a
 # gradient would look unshared when it is not, so the engine copies every leaf gradient there
@@ -83,6 +84,10 @@ class AccumulateGrad(Node):
     """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
 
     __slots__ = ("variable",)
+    # a sink has no edges and saves nothing: class values spare two stores per creation (a leaf's
+    # accumulator is made again for every graph it enters, as in torch)
+    next_functions = ()
+    _saved_versions = ()
 
     def apply(self, grad):
         self._take(grad, False)
@@ -136,10 +141,8 @@ def accumulator(tensor):
     node = tensor._accumulator
     if node is None or node() is None:
         acc = _new(AccumulateGrad)
-        acc.next_functions = ()
-        acc._saved_versions = ()
         acc.variable = tensor
-        tensor._accumulator = weakref.ref(acc)
+        tensor._accumulator = _weakref(acc)
         return acc
     return node()
 
