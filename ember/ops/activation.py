@@ -205,6 +205,17 @@ def _record(out, node):
     return t
 
 
+def _saving_x(out, input, cls, x, **fields):
+    """Wrap out; when autograd records, link a cls node that saved the input's array x (and fields)."""
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(cls, input)
+        node.x = x
+        for name, value in fields.items():
+            setattr(node, name, value)
+    return _record(out, node)
+
+
 # ---- elu family ---------------------------------------------------------------
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -376,12 +387,7 @@ def gelu(input, approximate="none"):
         out = 0.5 * x * (1 + xp.tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA))
     else:
         out = 0.5 * x * (1 + _erf(x * _SQRT1_2))
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(GeluBackward0, input)
-        node.x = x
-        node.approximate = approximate
-    return _record(out, node)
+    return _saving_x(out, input, GeluBackward0, x, approximate=approximate)
 
 
 # ---- sigmoid-based: silu, mish, softplus, logsigmoid ------------------------------
@@ -407,11 +413,7 @@ def silu(input, inplace=False):
         return _inplace_via(silu, input, (), "silu_")
     x = _float_data(input, "silu")
     out = x * _sigm(x)
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(SiluBackward0, input)
-        node.x = x
-    return _record(out, node)
+    return _saving_x(out, input, SiluBackward0, x)
 
 
 class MishBackward0(Node):
@@ -432,11 +434,7 @@ def mish(input, inplace=False):
         return _inplace_via(mish, input, (), "mish_")
     x = _float_data(input, "mish")
     out = x * xp.tanh(xp.logaddexp(0, x))
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(MishBackward0, input)
-        node.x = x
-    return _record(out, node)
+    return _saving_x(out, input, MishBackward0, x)
 
 
 class SoftplusBackward0(Node):
@@ -456,11 +454,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     x = _float_data(input, "softplus")
     bx = x * beta
     out = xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(SoftplusBackward0, input)
-        node.x, node.beta, node.threshold = x, beta, threshold
-    return _record(out, node)
+    return _saving_x(out, input, SoftplusBackward0, x, beta=beta, threshold=threshold)
 
 
 class LogSigmoidBackward0(Node):
@@ -476,11 +470,7 @@ def logsigmoid(input):
     xp = xp_of(input._data)
     x = _float_data(input, "log_sigmoid")
     out = -xp.logaddexp(0, -x)
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(LogSigmoidBackward0, input)
-        node.x = x
-    return _record(out, node)
+    return _saving_x(out, input, LogSigmoidBackward0, x)
 
 
 # ---- piecewise-linear: hardtanh, relu6, hardsigmoid, hardswish, threshold, shrinks ---
@@ -545,11 +535,7 @@ def hardsigmoid(input, inplace=False):
         return _inplace_via(hardsigmoid, input, (), "hardsigmoid_")
     x = _float_data(input, "hardsigmoid")
     out = xp.clip(x + 3, 0, 6) / 6
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(HardsigmoidBackward0, input)
-        node.x = x
-    return _record(out, node)
+    return _saving_x(out, input, HardsigmoidBackward0, x)
 
 
 class HardswishBackward0(Node):
@@ -569,11 +555,7 @@ def hardswish(input, inplace=False):
         return _inplace_via(hardswish, input, (), "hardswish_")
     x = _float_data(input, "hardswish")
     out = x * xp.clip(x + 3, 0, 6) / 6
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(HardswishBackward0, input)
-        node.x = x
-    return _record(out, node)
+    return _saving_x(out, input, HardswishBackward0, x)
 
 
 class ThresholdBackward0(Node):
@@ -632,11 +614,7 @@ def hardshrink(input, lambd=0.5):
     xp = xp_of(input._data)
     x = _float_data(input, "hardshrink")
     out = xp.where((x >= -lambd) & (x <= lambd), xp.zeros((), x.dtype), x)
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(HardshrinkBackward0, input)
-        node.x, node.lambd = x, lambd
-    return _record(out, node)
+    return _saving_x(out, input, HardshrinkBackward0, x, lambd=lambd)
 
 
 def softshrink(input, lambd=0.5):
@@ -646,11 +624,7 @@ def softshrink(input, lambd=0.5):
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     x = _float_data(input, "softshrink")
     out = xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, xp.zeros((), x.dtype)))
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(SoftshrinkBackward0, input)
-        node.x, node.lambd = x, lambd
-    return _record(out, node)
+    return _saving_x(out, input, SoftshrinkBackward0, x, lambd=lambd)
 
 
 # ---- composites torch records under a simpler node: softsign, tanhshrink ----------
@@ -670,11 +644,7 @@ def softsign(input):
     xp = xp_of(input._data)
     x = _promote_int(input)
     out = x / (1 + xp.abs(x))
-    node = None
-    if state.enabled and input._requires_grad:
-        node = _node(DivBackward0, input)
-        node.x = x
-    return _record(out, node)
+    return _saving_x(out, input, DivBackward0, x)
 
 
 class SubBackward0(Node):
