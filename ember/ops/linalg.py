@@ -543,14 +543,25 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"self and mat2 must have the same dtype, but got {_TYPE[c.dtype.name]} and "
                            f"{_TYPE[a.dtype.name]}")
     res = _scaled(a @ b, beta, c, alpha)
+    return _fused_result("addmm", AddmmBackward0, res, input, mat1, mat2, alpha, beta, out, t_weight=False)
+
+
+def _fused_result(name, cls, res, input, m1, m2, alpha, beta, out, **fields):
+    """The result of beta * input + alpha * (m1 op m2): written to out, or wrapped with a cls node
+    that saved both operands (in the fields cls._saved_fields names) and the scales."""
     if out is not None:
-        return _write_out(out, res, "addmm", input, mat1, mat2)
+        return _write_out(out, res, name, input, m1, m2)
     node = None
-    if _needs(input, mat1, mat2):
-        node = _node(AddmmBackward0, _edge(input), _edge(mat1), _edge(mat2))
-        node.m1, node.m2, node.in_shape = a, b, c.shape
-        node.alpha, node.beta, node.t_weight = alpha, beta, False
-        node._saved_versions = ((mat1, mat1._vc[0]), (mat2, mat2._vc[0]))
+    if _needs(input, m1, m2):
+        node = _node(cls, _edge(input), _edge(m1), _edge(m2))
+        f1, f2 = cls._saved_fields
+        setattr(node, f1, m1._data)
+        setattr(node, f2, m2._data)
+        node.in_shape = input._data.shape
+        node.alpha, node.beta = alpha, beta
+        for field, value in fields.items():
+            setattr(node, field, value)
+        node._saved_versions = ((m1, m1._vc[0]), (m2, m2._vc[0]))
     return _finish(res, node)
 
 
@@ -573,15 +584,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     res = _scaled(r._data.copy(), beta, c, alpha)
     if res.shape != r._data.shape:
         raise RuntimeError(f"addmv: input of shape {list(c.shape)} does not broadcast to {list(r.shape)}")
-    if out is not None:
-        return _write_out(out, res, "addmv", input, mat, vec)
-    node = None
-    if _needs(input, mat, vec):
-        node = _node(AddmvBackward0, _edge(input), _edge(mat), _edge(vec))
-        node.m, node.v, node.in_shape = mat._data, vec._data, c.shape
-        node.alpha, node.beta = alpha, beta
-        node._saved_versions = ((mat, mat._vc[0]), (vec, vec._vc[0]))
-    return _finish(res, node)
+    return _fused_result("addmv", AddmvBackward0, res, input, mat, vec, alpha, beta, out)
 
 
 class BaddbmmBackward0(Node):
@@ -604,15 +607,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     res = _scaled(r, beta, c, alpha)
     if res.shape != r.shape:
         raise RuntimeError(f"baddbmm: input of shape {list(c.shape)} does not broadcast to {list(r.shape)}")
-    if out is not None:
-        return _write_out(out, res, "baddbmm", input, batch1, batch2)
-    node = None
-    if _needs(input, batch1, batch2):
-        node = _node(BaddbmmBackward0, _edge(input), _edge(batch1), _edge(batch2))
-        node.b1, node.b2, node.in_shape = batch1._data, batch2._data, c.shape
-        node.alpha, node.beta = alpha, beta
-        node._saved_versions = ((batch1, batch1._vc[0]), (batch2, batch2._vc[0]))
-    return _finish(res, node)
+    return _fused_result("baddbmm", BaddbmmBackward0, res, input, batch1, batch2, alpha, beta, out)
 
 
 class AddbmmBackward0(BaddbmmBackward0):
@@ -625,15 +620,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     r = bmm(batch1, batch2)._data.sum(0)
     c = input._data
     res = _scaled(r, beta, c, alpha)
-    if out is not None:
-        return _write_out(out, res, "addbmm", input, batch1, batch2)
-    node = None
-    if _needs(input, batch1, batch2):
-        node = _node(AddbmmBackward0, _edge(input), _edge(batch1), _edge(batch2))
-        node.b1, node.b2, node.in_shape = batch1._data, batch2._data, c.shape
-        node.alpha, node.beta = alpha, beta
-        node._saved_versions = ((batch1, batch1._vc[0]), (batch2, batch2._vc[0]))
-    return _finish(res, node)
+    return _fused_result("addbmm", AddbmmBackward0, res, input, batch1, batch2, alpha, beta, out)
 
 
 def chain_matmul(*matrices, out=None):
