@@ -974,33 +974,44 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     return _run(pg, sig, "reduce_scatter_tensor", None if async_op else blocking, start, finish, [output])
 
 
-def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
-    """Collect every rank's tensor into gather_list on rank dst (which alone passes gather_list)."""
+def _rooted_list(op, tensor, tensors, group, rank, group_rank):
+    """gather's and scatter's argument checks (torch's messages): (group, root rank, whether this
+    rank is the root, the list), or None when this process is not in the group.  Only the root
+    passes the list: one same-shaped tensor per rank."""
+    name, arg, role = ("gather_list", "dst", "destination") if op == "gather" else ("scatter_list", "src", "source")
     _check_single_tensor(tensor, "tensor")
-    if gather_list:
-        _check_tensor_list(gather_list, "gather_list")
+    if tensors:
+        _check_tensor_list(tensors, name)
     else:
-        gather_list = []
-    _same_dtype([tensor] + gather_list)
+        tensors = []
+    _same_dtype([tensor] + tensors)
     pg = _resolve(group)
     if pg is None:
         return None
-    if dst is None and group_dst is None:
-        dst = 0
-    root = _root(pg, dst, group_dst, "gather", "dst")
+    if rank is None and group_rank is None:
+        rank = 0
+    root = _root(pg, rank, group_rank, op, arg)
     is_root = pg._rank == root
     if is_root:
-        if not gather_list:
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
-        if len(gather_list) != pg._size:
-            raise RuntimeError(f"gather: gather_list has {len(gather_list)} tensors, expected {pg._size} "
-                               "(one per rank)")
-        for i, t in enumerate(gather_list):
+        if not tensors:
+            raise ValueError(f"Argument ``{name}`` must be specified on {role} rank.")
+        if len(tensors) != pg._size:
+            raise RuntimeError(f"{op}: {name} has {len(tensors)} tensors, expected {pg._size} (one per rank)")
+        for i, t in enumerate(tensors):
             if t.shape != tensor.shape:
-                raise RuntimeError(f"gather: invalid tensor size at index {i} (expected "
+                raise RuntimeError(f"{op}: invalid tensor size at index {i} (expected "
                                    f"{tuple(tensor.shape)}, got {tuple(t.shape)})")
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
+    elif tensors:
+        raise ValueError(f"Argument ``{name}`` must NOT be specified on non-{role} ranks.")
+    return pg, root, is_root, tensors
+
+
+def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
+    """Collect every rank's tensor into gather_list on rank dst (which alone passes gather_list)."""
+    checked = _rooted_list("gather", tensor, gather_list, group, dst, group_dst)
+    if checked is None:
+        return None
+    pg, root, is_root, gather_list = checked
     src = _Buf(tensor)
     out = np.empty((pg._size,) + src.array.shape, dtype=src.array.dtype) if is_root else None
     sig = (_OP_GATHER, root, src.array.dtype.num, src.array.size)
@@ -1027,31 +1038,10 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
 
 def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
     """Give rank i the i-th tensor of rank src's scatter_list, written into ``tensor``."""
-    _check_single_tensor(tensor, "tensor")
-    if scatter_list:
-        _check_tensor_list(scatter_list, "scatter_list")
-    else:
-        scatter_list = []
-    _same_dtype([tensor] + scatter_list)
-    pg = _resolve(group)
-    if pg is None:
+    checked = _rooted_list("scatter", tensor, scatter_list, group, src, group_src)
+    if checked is None:
         return None
-    if src is None and group_src is None:
-        src = 0
-    root = _root(pg, src, group_src, "scatter", "src")
-    is_root = pg._rank == root
-    if is_root:
-        if not scatter_list:
-            raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
-        if len(scatter_list) != pg._size:
-            raise RuntimeError(f"scatter: scatter_list has {len(scatter_list)} tensors, expected {pg._size} "
-                               "(one per rank)")
-        for i, t in enumerate(scatter_list):
-            if t.shape != tensor.shape:
-                raise RuntimeError(f"scatter: invalid tensor size at index {i} (expected "
-                                   f"{tuple(tensor.shape)}, got {tuple(t.shape)})")
-    elif scatter_list:
-        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    pg, root, is_root, scatter_list = checked
     dst = _Buf(tensor)
     inp = np.stack([_host(t._data) for t in scatter_list]) if is_root else None
     sig = (_OP_SCATTER, root, dst.array.dtype.num, dst.array.size)
