@@ -1,13 +1,17 @@
 """Grad modes: no_grad, enable_grad, set_grad_enabled, inference_mode."""
 import functools
+import threading
 
 
-class _State:
-    __slots__ = ("enabled",)
+class _State(threading.local):
+    # Thread-local, as torch's grad mode: one thread's no_grad (or the backward pass, which
+    # runs with recording off) must not switch recording off for a thread building a graph
+    # at the same time.  A new thread starts with recording on, whatever its parent's mode.
+    __slots__ = ()
+    enabled = True
 
 
 state = _State()
-state.enabled = True
 
 
 def is_grad_enabled():

@@ -287,3 +287,60 @@ def test_modifying_a_saved_output_in_place_is_detected():
     y.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward(ember.ones(2))
+
+
+def test_grad_mode_is_thread_local_as_in_torch():
+    import threading
+    x = ember.ones(2, requires_grad=True)
+    seen = {}
+    with ember.no_grad():
+        # a new thread starts with recording on, whatever its parent's mode
+        t = threading.Thread(target=lambda: seen.setdefault("child", (x * 2).requires_grad))
+        t.start()
+        t.join()
+        assert not (x * 2).requires_grad
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with ember.no_grad():
+            inside.set()
+            release.wait(10)
+            seen["other"] = ember.is_grad_enabled()
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(10)
+    try:
+        # another thread's no_grad leaves this thread recording
+        seen["main"] = (x * 2).requires_grad
+    finally:
+        release.set()
+        t.join()
+    assert seen == {"child": True, "main": True, "other": False}
+
+
+def test_backward_in_one_thread_does_not_stop_recording_in_another():
+    # the engine turns recording off while it runs: only for its own thread
+    import threading
+    errors = []
+
+    def train(n):
+        try:
+            w = ember.ones(8, requires_grad=True)
+            for _ in range(n):
+                loss = ((w * 3).exp() * w).sum()
+                loss.backward()
+                assert w.grad is not None
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+    import sys
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)   # switch threads often, so backward and forward interleave
+    try:
+        threads = [threading.Thread(target=train, args=(300,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
