@@ -189,7 +189,9 @@ def _plan(N, nb, parallel):
     is large enough to share (parallel), equal blocks, as many as a multiple of the threads."""
     nw = min(_workers(), N) if parallel else 1
     if nw <= 1:
-        return nb, 1
+        # equal blocks: a short last block would re-zero the padding of every claimed
+        # scratch slot (see _claim) twice a step, once for each block size
+        return -(-N // max(1, -(-N // nb))), 1
     # at least two blocks a thread: the caller starts at once, a helper only once it has woken
     # up (~50 us here), and the blocks it has not started meanwhile go to the caller (batch 32:
     # 12.5K -> 13.7K img/s against one block a thread; four a thread: 12.8K)
