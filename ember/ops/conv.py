@@ -191,7 +191,8 @@ def _plan(N, nb, parallel):
     if nw <= 1:
         # equal blocks: a short last block would re-zero the padding of every claimed
         # scratch slot (see _claim) twice a step, once for each block size
-        return -(-N // max(1, -(-N // nb))), 1
+        nblocks = -(-N // nb)
+        return (-(-N // nblocks) if nblocks else nb), 1
     # at least two blocks a thread: the caller starts at once, a helper only once it has woken
     # up (~50 us here), and the blocks it has not started meanwhile go to the caller (batch 32:
     # 12.5K -> 13.7K img/s against one block a thread; four a thread: 12.8K)
