@@ -298,6 +298,10 @@ def test_run_blocks_order_and_errors(monkeypatch):
     # the helpers survive a failed block
     assert C._run_blocks(lambda s, e: e - s, 10, plan) == [min(plan[0], 10 - s) for s in range(0, 10, plan[0])]
     assert C._plan(10, 4, False) == (4, 1)
+    # one thread: equal blocks too (a short last block would clear the scratch claims)
+    assert C._plan(32, 25, False) == (16, 1)
+    assert C._plan(20, 25, False) == (20, 1)
+    assert C._plan(0, 25, False) == (25, 1)
 
 
 @pytest.mark.parametrize("n,want", [(15, 16), (30, 32), (6, 8), (3, 8), (8, 8), (9, 9), (17, 17), (150, 152),
