@@ -137,14 +137,8 @@ def _wrap(array):
 
 
 def accumulator(tensor):
-    """The tensor's AccumulateGrad node, made once and cached on the tensor."""
-    node = tensor._accumulator
-    if node is None or node() is None:
-        acc = _new(AccumulateGrad)
-        acc.variable = tensor
-        tensor._accumulator = _weakref(acc)
-        return acc
-    return node()
+    """The AccumulateGrad node of a leaf that requires grad (weakly cached on the tensor)."""
+    return edge(tensor)[0]
 
 
 def edge(tensor):
@@ -160,7 +154,12 @@ def edge(tensor):
             acc = acc()
             if acc is not None:
                 return (acc, 0)
-        return (accumulator(tensor), 0)
+        # a leaf's accumulator lives only as long as a graph holds it (weakly cached, as in
+        # torch), so every new graph usually makes it again: here, without a further call
+        acc = _new(AccumulateGrad)
+        acc.variable = tensor
+        tensor._accumulator = _weakref(acc)
+        return (acc, 0)
     return (None, 0)
 
 
