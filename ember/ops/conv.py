@@ -185,12 +185,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def _plan(N, nb, parallel):
-    """(images per block, threads) for a batch of N: blocks of at most nb images; when the work
-    is large enough to share (parallel), equal blocks, as many as a multiple of the threads."""
+    """(images per block, threads) for a batch of N: the fewest blocks of at most nb images, as
+    equal as N allows; when the work is large enough to share (parallel), as many blocks as a
+    multiple of the threads."""
     nw = min(_workers(), N) if parallel else 1
     if nw <= 1:
-        # equal blocks: a short last block would re-zero the padding of every claimed
-        # scratch slot (see _claim) twice a step, once for each block size
+        # batch 32 with nb = 25: 16 + 16, not 25 + 7 (a block of another size clears every
+        # claimed scratch slot, see _claim, so its zero padding is rewritten twice a step)
         nblocks = -(-N // nb)
         return (-(-N // nblocks) if nblocks else nb), 1
     # at least two blocks a thread: the caller starts at once, a helper only once it has woken
