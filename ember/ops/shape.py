@@ -812,6 +812,16 @@ class SelectBackward0(SliceBackward0):
     __slots__ = ()
 
 
+class _UnsqueezeOfPartBackward0(SliceBackward0):
+    """A basic index that selects or slices and then adds dims: the scatter of SliceBackward0
+    under the name of torch's last op."""
+    __slots__ = ()
+
+
+_UnsqueezeOfPartBackward0.__name__ = _UnsqueezeOfPartBackward0.__qualname__ = "UnsqueezeBackward0"
+_ALL, _ALL1 = slice(None), slice(None, None, 1)
+
+
 class AliasBackward0(ViewBackward0):
     __slots__ = ()
 
@@ -1003,6 +1013,32 @@ def _check_mask(a, key):
             dim += 1
 
 
+def _split_int_key(nkey):
+    """(basic key, advanced key) when nkey mixes ints with advanced indices, else None.
+
+    torch selects the int dims first and then indexes what is left, so an int never counts as an
+    advanced index: x[0, :, [1, 2]] has shape [3, 2] in torch where numpy, broadcasting the int
+    with the list, puts the list's dim first ([2, 3])."""
+    if not _builtin_any(type(k) is int for k in nkey):
+        return None
+    basic, rest = [], []
+    for k in nkey:
+        if type(k) is int:
+            basic.append(k)
+        elif type(k) is slice or k is None:
+            basic.append(k)
+            rest.append(slice(None))
+        elif k is Ellipsis:
+            basic.append(k)
+            rest.append(k)
+        elif type(k) is bool:  # adds a dim, takes none
+            rest.append(k)
+        else:  # an index array: a bool mask spans one dim per mask dim, integers one
+            basic.extend([slice(None)] * (k.ndim if k.dtype.kind == "b" else 1))
+            rest.append(k)
+    return tuple(basic), tuple(rest)
+
+
 def getitem(self, key):
     """Index like numpy/torch: basic indices give views, advanced ones copies."""
     a = self._data
@@ -1022,6 +1058,12 @@ def getitem(self, key):
             node = None
         return _as_view(out, self, node)
     nkey, advanced, cls, mask_only = _parse_key(a, key)
+    if advanced:
+        split = _split_int_key(nkey)
+        if split is not None:
+            _check_mask(a, nkey)
+            self = getitem(self, split[0])
+            a, nkey = self._data, split[1]
     try:
         out = a[nkey]
     except IndexError as e:
@@ -1039,9 +1081,13 @@ def getitem(self, key):
         if cls is None:
             node = _node(AliasBackward0, self)
             node.shape = a.shape
-        elif cls is UnsqueezeBackward0:
+        elif cls is UnsqueezeBackward0 and not _builtin_any(
+                type(k) is int or (type(k) is slice and k != _ALL and k != _ALL1) for k in nkey):
             node = _node(UnsqueezeBackward0, self)
             node.shape = a.shape
+        elif cls is UnsqueezeBackward0:  # x[0, None]: torch's last op names the node
+            node = _node(_UnsqueezeOfPartBackward0, self)
+            node.shape, node.key = a.shape, nkey
         else:
             node = _node(cls, self)
             node.shape, node.key = a.shape, nkey
@@ -1194,6 +1240,9 @@ def setitem(self, key, value):
     nkey, advanced, basic_part, _ = _parse_key(a, key)
     if advanced:
         _check_mask(a, nkey)
+        split = _split_int_key(nkey)
+        if split is not None:  # torch's order: select the ints' view, then index it
+            return setitem(getitem(self, split[0]), split[1], value)
     v = _value_array(self, value)
     grad = state.enabled and (self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if not grad:

@@ -18,6 +18,12 @@ def _keys(lib):
         (1, [0, 2]), t([2, 0]), t([True, False, True]), t([[True, False, True, False]] * 3),
         (Ellipsis, t([1, 1, 4])), t(1), (t(2), slice(None), t(0)), (slice(None), None, [1, 2]),
         slice(-2, None), (slice(None), slice(None), slice(10, 20)),
+        # an int beside advanced indices selects first, as in torch (numpy would put the list's dim first)
+        (0, slice(None), [1, 2]), (1, slice(None), t([0, 4])), (0, Ellipsis, [1, 2]), (0, None, [1, 2]),
+        ([0, 1], 0, [1, 2]), (slice(None), 1, [0, 2]), (1, [[0, 1], [2, 0]], slice(1, 3)), (0, True),
+        (0, slice(None), t([True, False, True, False, True])),
+        # select or slice, then a new dim: UnsqueezeBackward0 over a part of the input
+        (0, None), (slice(1, 2), None),
     ]
 
 
