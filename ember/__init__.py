@@ -16,6 +16,12 @@ from . import _tensor_str
 from . import cuda  # noqa: F401
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
 from . import _malloc, _threads
+from ._argcheck import tensor_args as _tensor_args
+import warnings as _warnings
+# NumPy warns on 1/0, log(0), overflow...; torch computes inf/nan silently.  Only warnings raised
+# from ember's own frames are silenced: the user's NumPy code keeps its warnings.  (A
+# warnings.catch_warnings() block around `import ember`, as pytest's, drops the filter on exit.)
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
 _threads.init()
 _malloc.tune()
 
@@ -23,7 +29,7 @@ _malloc.tune()
 def _export(module):
     g = globals()
     for name in module.__all__:
-        g[name] = getattr(module, name)
+        g[name] = _tensor_args(getattr(module, name))
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,

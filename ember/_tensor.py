@@ -291,9 +291,16 @@ class Tensor:
                 "copy the tensor to host memory first.")
         return self._data
 
+    # NumPy defers its binary operators to ours (np.float64(2) * x is a tensor with a grad_fn, as in
+    # torch), and wraps what its functions return for a tensor (np.exp(x) is a tensor)
+    __array_priority__ = 1000
+
     def __array__(self, dtype=None, copy=None):
         arr = _host(self._data)
         return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        return _wrap(_host(array))
 
     def __len__(self):
         if self._data.ndim == 0:

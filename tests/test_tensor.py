@@ -120,6 +120,40 @@ def test_to_keeps_graph():
     assert x.grad.tolist() == [2.0, 2.0]
 
 
+@pytest.mark.parametrize("cast", ["long", "int", "bool", "byte"])
+def test_integer_casts_carry_no_gradient(cast):
+    # a rounded value is a constant in torch: y.long().float() * y has gradient y.long(), not 2y
+    y = ember.tensor([1.6, 2.4], requires_grad=True)
+    r = getattr(y, cast)()
+    assert not r.requires_grad and r.grad_fn is None
+    (r.float() * y).sum().backward()
+    assert y.grad.tolist() == r.float().tolist()
+    assert y.half().requires_grad and y.to(ember.float64).grad_fn.name() == "ToCopyBackward0"
+
+
+def test_numpy_operands_like_torch():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    for y in (np.float64(2.0) * x, np.float32(2.0) * x, x * np.float32(2.0), np.sqrt(4.0) * x):
+        assert type(y) is ember.Tensor and y.dtype is ember.float32 and y.grad_fn.name() == "MulBackward0"
+        assert y.tolist() == [2.0, 4.0]
+    assert (np.int64(1) + x).grad_fn.name() == "AddBackward0"
+    t = ember.ones(2)
+    s = t + np.array([1.0, 2.0])  # an ndarray is a tensor of its dtype, as torch reads it
+    assert type(s) is ember.Tensor and s.dtype is ember.float64 and s.tolist() == [2.0, 3.0]
+    assert (t + np.ones(2, dtype=np.float32)).dtype is ember.float32
+    assert (t == np.ones(2)).tolist() == [True, True]
+    e = np.exp(t)  # NumPy functions hand tensors back
+    assert type(e) is ember.Tensor and e.dtype is ember.float32
+
+
+def test_comparison_with_none_is_identity():
+    x = ember.ones(2)
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+    assert (None == x) is False and (x == "a") is False
+    with pytest.raises(TypeError):
+        ember.eq(x, None)
+
+
 def test_devices():
     d = ember.device("cuda:0")
     assert d.type == "cuda" and d.index == 0 and str(d) == "cuda:0"

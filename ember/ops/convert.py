@@ -85,7 +85,8 @@ def to(self, *args, **kwargs):
             return self
         data = src.copy()
     node = None
-    if state.enabled and self._requires_grad:
+    # integer and bool results carry no gradient in torch: a rounded value is a constant
+    if state.enabled and self._requires_grad and data.dtype.kind == "f":
         node = ToCopyBackward0.__new__(ToCopyBackward0)
         node.next_functions = (edge(self),)
         node._saved_versions = ()

@@ -131,8 +131,10 @@ def _operands(a, b):
         return ad, b
     if tb is bool:
         return ad, b
-    if isinstance(b, (np.generic, np.ndarray)) and b.ndim == 0:
-        return _operands(a, b.item())
+    if isinstance(b, (np.generic, np.ndarray)):
+        if b.ndim == 0:
+            return _operands(a, b.item())
+        return _operands(a, _wrap(_host_array(b)))  # torch takes an ndarray as a tensor of its dtype
     raise TypeError(f"unsupported operand type(s): 'Tensor' and '{type(b).__name__}'")
 
 
@@ -408,9 +410,17 @@ def div(input, other, *, rounding_mode=None, out=None):
     return _finish(res, node)
 
 
+def _check_int_divisor(a, b, name):
+    # numpy returns 0 for an integer division by zero; torch raises
+    if a.dtype.kind in "iu" and not (b != 0 if type(b) is int else (b != 0).all()):
+        raise RuntimeError(f"ZeroDivisionError: {name} of an integer tensor by zero (integer division "
+                           "has no inf; divide floating-point tensors to get inf/nan)")
+
+
 def floor_divide(input, other, *, out=None):
     """Division rounded down, as torch.floor_divide."""
     a, b = _operands(_as_tensor(input), other)
+    _check_int_divisor(a, b, "floor_divide")
     res = xp_of(a).floor_divide(a, b)
     if isinstance(res, _generic):
         res = _host_array(res)
@@ -420,6 +430,7 @@ def floor_divide(input, other, *, out=None):
 def remainder(input, other, *, out=None):
     """Python-style modulus (sign of the divisor)."""
     a, b = _operands(_as_tensor(input), other)
+    _check_int_divisor(a, b, "remainder")
     res = xp_of(a).mod(a, b)
     if isinstance(res, _generic):
         res = _host_array(res)
@@ -429,6 +440,7 @@ def remainder(input, other, *, out=None):
 def fmod(input, other, *, out=None):
     """C-style modulus (sign of the dividend)."""
     a, b = _operands(_as_tensor(input), other)
+    _check_int_divisor(a, b, "fmod")
     res = xp_of(a).fmod(a, b)
     if isinstance(res, _generic):
         res = _host_array(res)
@@ -1121,11 +1133,15 @@ def _register():
     def rpow(self, other):
         return pow(other, self)
 
+    def scalar_tensor(self, other):
+        # a Python number as torch wraps it: its default dtype, so 2.5 // int_tensor is float32
+        return _wrap(xp_of(self._data).asarray(other, dtype=_scalar_dtype(other).np))
+
     def rfloordiv(self, other):
-        return floor_divide(_wrap(xp_of(self._data).asarray(other)), self)
+        return floor_divide(scalar_tensor(self, other), self)
 
     def rmod(self, other):
-        return remainder(_wrap(xp_of(self._data).asarray(other)), self)
+        return remainder(scalar_tensor(self, other), self)
 
     T.__add__ = _add_operator
     T.__radd__ = radd
@@ -1149,8 +1165,17 @@ def _register():
     T.__neg__ = neg
     T.__pos__ = lambda s: s
     T.__abs__ = abs
-    T.__eq__ = eq
-    T.__ne__ = ne
+    def compare_or_not(op):
+        def method(self, other):
+            try:
+                return op(self, other)
+            except TypeError:
+                return NotImplemented  # x == None is False, as in torch: Python then compares identity
+        method.__name__ = f"__{op.__name__}__"
+        return method
+
+    T.__eq__ = compare_or_not(eq)
+    T.__ne__ = compare_or_not(ne)
     T.__lt__ = lt
     T.__le__ = le
     T.__gt__ = gt

@@ -247,3 +247,38 @@ def test_relu_fast_path_matches_general_path():
     y.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+
+def test_no_numpy_warnings_from_ember_ops():
+    # in a fresh interpreter, as a script sees it (pytest resets warning filters around each test)
+    import subprocess
+    import sys
+    code = ("import ember, numpy as np\n"
+            "print((ember.tensor([1.0, 0.0]) / 0).tolist(), ember.log(ember.tensor([0.0])).item())\n"
+            "u = ember.tensor([0.0, 1.0], requires_grad=True); u.sqrt().sum().backward()\n"
+            "np.log(np.zeros(1))  # the user's own NumPy calls keep their warnings\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "[inf, nan] -inf\n"
+    assert r.stderr.count("RuntimeWarning") == 1 and "divide by zero encountered in log" in r.stderr
+    assert "ember" not in r.stderr
+
+
+@pytest.mark.parametrize("op", [lambda x: x // 0, lambda x: x % 0, lambda x: ember.fmod(x, 0),
+                                lambda x: 5 // (x - 7)])
+def test_integer_division_by_zero_raises_like_torch(op):
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        op(ember.tensor([7, 8]))
+    assert (ember.tensor([1.0]) // 0).item() == float("inf")
+
+
+@requires_torch
+def test_reflected_floor_div_and_mod_keep_scalar_dtype():
+    # a Python number on the left is a wrapped scalar in torch: 2.5 // int_tensor is float32
+    for dtype in ("int64", "int32", "float64"):
+        x, tx = ember.tensor([7, 8, 9], dtype=getattr(ember, dtype)), torch.tensor([7, 8, 9], dtype=getattr(torch, dtype))
+        for f in (lambda x: 2.5 // x, lambda x: 2.5 % x, lambda x: 20 // x, lambda x: -3 % x):
+            got, ref = f(x), f(tx)
+            assert got.dtype.name == str(ref.dtype).split(".")[1]
+            assert got.tolist() == ref.tolist()
