@@ -7,6 +7,7 @@ collects them.  Only the wrappers whose signature differs from the op's
 """
 from ..ops import activation as _activation, elementwise as _elementwise, loss as _loss, norm as _norm
 from ..ops import conv as _conv, linalg as _linalg, pool as _pool
+from .._argcheck import tensor_args as _tensor_args
 
 
 def _collect():
@@ -15,16 +16,17 @@ def _collect():
         for name in getattr(module, "__functional__", ()):
             fn = getattr(module, name, None)
             if fn is not None:  # a family still being written must not break `import ember`
-                g[name] = fn
+                g[name] = _tensor_args(fn)
 
 
 _collect()
 
 _relu = _elementwise.relu
-sigmoid = _elementwise.sigmoid
-tanh = _elementwise.tanh
+sigmoid = _tensor_args(_elementwise.sigmoid)
+tanh = _tensor_args(_elementwise.tanh)
 
 
+@_tensor_args
 def relu(input, inplace=False):
     """max(0, input), elementwise; in place when inplace=True."""
     if inplace:

@@ -1,4 +1,5 @@
 """ember.nn.functional: the namespace matches torch.nn.functional; relu's inplace flag; hot-path wrappers."""
+import inspect
 import numpy as np
 import pytest
 
@@ -22,7 +23,7 @@ def test_core_names_present():
 @pytest.mark.parametrize("module", [activation, loss, norm])
 def test_functional_lists_are_collected(module):
     for name in module.__functional__:
-        assert getattr(F, name) is getattr(module, name), name
+        assert inspect.unwrap(getattr(F, name)) is getattr(module, name), name  # under the type check
 
 
 def test_functional_names_exist_in_torch(oracle):
@@ -80,3 +81,17 @@ def test_mse_graph_walk_like_the_tutorial():
     loss_ = F.mse_loss(out, ember.randn(1, 10))
     assert loss_.grad_fn.name() == "MseLossBackward0"
     assert loss_.grad_fn.next_functions[0][0].name() == "AccumulateGrad"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.cross_entropy(ember.ones(2, 3), [0, 1]), r"cross_entropy\(\): argument 'target' \(position 2\) "
+                                                        r"must be Tensor, not list"),
+    (lambda: F.mse_loss(ember.ones(2), target=np.ones(2)), "mse_loss\\(\\): argument 'target' must be Tensor, "
+                                                           "not numpy.ndarray"),
+    (lambda: ember.exp(1.0), r"exp\(\): argument 'input' \(position 1\) must be Tensor, not float"),
+    (lambda: ember.nn.CrossEntropyLoss()(ember.ones(2, 3), [0, 1]), "argument 'target'"),
+    (lambda: F.relu([1.0, -1.0]), "relu\\(\\): argument 'input'"),
+])
+def test_non_tensor_arguments_raise_torchs_type_error(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()

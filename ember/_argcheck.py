@@ -1,0 +1,49 @@
+"""torch's TypeError for a non-tensor where an op expects a tensor.
+
+Ops read `input._data`; given a list, a NumPy array or a float they would fail with an
+AttributeError about that private name.  The public functions (torch.*, torch.nn.functional.*)
+are wrapped so that the error names the function, the argument and the type, as torch does.
+"""
+import functools
+import inspect
+import types
+
+_MISSING = "' object has no attribute '_data'"
+
+
+def _explain(fn, e, args, kwargs):
+    """The TypeError for AttributeError e, or None when it isn't about a non-tensor argument."""
+    msg = str(e)
+    if not msg.endswith(_MISSING):
+        return None
+    type_name = msg[1:-len(_MISSING)]
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        params = []
+    named = [(i, params[i] if i < len(params) else f"#{i + 1}", a) for i, a in enumerate(args)]
+    named += [(None, k, a) for k, a in kwargs.items()]
+    for i, name, a in named:
+        t = type(a)
+        if type_name in (t.__name__, f"{t.__module__}.{t.__qualname__}") and not hasattr(a, "_data"):
+            where = f" (position {i + 1})" if i is not None else ""
+            return TypeError(f"{fn.__name__}(): argument '{name}'{where} must be Tensor, not {type_name}"
+                             f" (convert it with torch.tensor(...) first)")
+    return None
+
+
+def tensor_args(fn):
+    """fn, raising torch's TypeError when an argument that must be a tensor is not one."""
+    if not isinstance(fn, types.FunctionType) or getattr(fn, "__wrapped__", None) is not None:
+        return fn
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AttributeError as e:
+            error = _explain(fn, e, args, kwargs)
+            if error is None:
+                raise
+            raise error from None
+    return checked
