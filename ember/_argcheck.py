@@ -1,4 +1,5 @@
-"""torch's TypeError for a non-tensor where an op expects a tensor.
+"""Argument handling shared by the public functions: torch's TypeError for a non-tensor where an
+op expects a tensor, and NumPy's keyword names.
 
 Ops read `input._data`; given a list, a NumPy array or a float they would fail with an
 AttributeError about that private name.  The public functions (torch.*, torch.nn.functional.*)
@@ -34,7 +35,7 @@ def _explain(fn, e, args, kwargs):
 
 def tensor_args(fn):
     """fn, raising torch's TypeError when an argument that must be a tensor is not one."""
-    if not isinstance(fn, types.FunctionType) or getattr(fn, "__wrapped__", None) is not None:
+    if not isinstance(fn, types.FunctionType) or getattr(fn, "_checks_tensors", False):
         return fn
 
     @functools.wraps(fn)
@@ -46,4 +47,18 @@ def tensor_args(fn):
             if error is None:
                 raise
             raise error from None
+    checked._checks_tensors = True
     return checked
+
+
+def numpy_names(fn):
+    """fn, also taking NumPy's axis= and keepdims= for dim= and keepdim=, as torch's parser does."""
+    @functools.wraps(fn)
+    def aliased(*args, **kwargs):
+        if kwargs:
+            if "axis" in kwargs:
+                kwargs["dim"] = kwargs.pop("axis")
+            if "keepdims" in kwargs:
+                kwargs["keepdim"] = kwargs.pop("keepdims")
+        return fn(*args, **kwargs)
+    return aliased

@@ -964,6 +964,18 @@ def _write_out(out, res, name, *inputs):
 
 
 # ---- Tensor methods -----------------------------------------------------------------------------
+def _numpy_names():
+    from .._argcheck import numpy_names
+    g = globals()
+    for name in ("sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "std", "var",
+                 "std_mean", "var_mean", "norm", "all", "any", "logsumexp", "cumsum", "cumprod", "sort",
+                 "argsort", "count_nonzero", "median", "nansum"):
+        g[name] = numpy_names(g[name])
+
+
+_numpy_names()
+
+
 def _register():
     T = Tensor
     for fn in (sum, mean, prod, max, min, amax, amin, argmax, argmin, std, var, norm, all, any,

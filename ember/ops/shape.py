@@ -1773,6 +1773,16 @@ def diag(input, diagonal=0):
 
 
 # ---- Tensor methods ------------------------------------------------------------------------------------
+def _numpy_names():
+    from .._argcheck import numpy_names
+    g = globals()
+    for name in ("cat", "concat", "concatenate", "stack", "squeeze", "unsqueeze"):
+        g[name] = numpy_names(g[name])
+
+
+_numpy_names()
+
+
 def _register():
     T = Tensor
     T.__getitem__ = getitem

@@ -266,3 +266,17 @@ def test_zero_dim_inputs():
     x.max(0).values.backward()
     assert x.grad.item() == 1.0
     assert x.argmax().item() == 0 and x.sort().values.item() == 3.0
+
+
+@requires_torch
+def test_numpy_keyword_names_like_torch():
+    # torch's argument parser takes axis= for dim= and keepdims= for keepdim=
+    x0 = np.array([[1.0, 5, 3], [4, 2, 6]], dtype=np.float32)
+    calls = [lambda m, x: x.sum(axis=0), lambda m, x: x.mean(axis=1, keepdims=True), lambda m, x: m.sum(x, axis=1),
+             lambda m, x: x.max(axis=1).values, lambda m, x: x.argmin(axis=0), lambda m, x: x.std(axis=0),
+             lambda m, x: m.cat([x, x], axis=1), lambda m, x: m.stack([x, x], axis=2), lambda m, x: x.unsqueeze(axis=0),
+             lambda m, x: x.any(axis=1, keepdims=True)]
+    for call in calls:
+        got, ref = call(ember, ember.tensor(x0)), call(torch, torch.tensor(x0))
+        assert tuple(got.shape) == tuple(ref.shape)
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-6)
