@@ -17,6 +17,8 @@ from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
                         is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
                         use_deterministic_algorithms)
+from .autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_enabled,  # noqa: F401
+                                    set_anomaly_enabled)
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
 from . import _malloc, _threads
 _threads.init()

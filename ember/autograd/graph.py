@@ -10,6 +10,7 @@ import weakref
 import numpy as _np
 
 from .grad_mode import state
+from .anomaly_mode import state as _anomaly, check_nan as _check_nan
 from .._backend import xp_of
 
 _ndarray = _np.ndarray
@@ -226,8 +227,8 @@ def run_backward(roots, grads, retain_graph=False, inputs=None):
     else:
         ready = [node for node, _ in roots if node is not None and deps[node] == 0]
         ready = list(dict.fromkeys(ready))
-    # hooks and autograd.grad take the general path; plain backward() the lean one
-    general = captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0
+    # hooks, anomaly mode and autograd.grad take the general path; plain backward() the lean one
+    general = captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0 or _anomaly[0]
     prev_enabled = state.enabled
     state.enabled = False
     try:
@@ -363,6 +364,8 @@ def _apply_general(node, grad, captured, retain_graph):
     elif node._saved_versions is None:
         raise RuntimeError(_FREED + f" (node: {node.name()})")
     outs = node.apply(grad)
+    if _anomaly[0] and _anomaly[1] and outs is not None:
+        _check_nan(node, outs)
     if node in _post_hooks:
         for hook in _post_hooks[node]:
             hook(_tensors(outs), _tensors((grad,)))
