@@ -64,11 +64,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         got = run_backward([edge(t) for t in tensors], grads, bool(retain_graph), [edge(t) for t in inputs])
         for t, g in zip(inputs, got):
             if g is not None:
-                if t.grad is None:
-                    from .._tensor import _wrap
+                from .._tensor import _raw_grad, _wrap
+                old = _raw_grad(t)  # inputs may be non-leaves: no .grad warning
+                if old is None:
                     t.grad = _wrap(np.array(g, dtype=t._data.dtype))
                 else:
-                    t.grad._data += g
+                    old._data += g
         return
     run_backward([edge(t) for t in tensors], grads, bool(retain_graph))
 

@@ -52,9 +52,7 @@ class Node:
 
     def register_prehook(self, fn):
         """Call fn(grad_outputs) before this node runs; it may return replacements."""
-        entry = (None, fn)
-        _pre_hooks.setdefault(self, []).append(entry)
-        return _RemovableHandle(_pre_hooks[self], entry)
+        return add_pre_hook(self, (None, fn))
 
     @property
     def metadata(self):
@@ -64,6 +62,26 @@ class Node:
         for field in self._saved_fields:
             setattr(self, field, None)
         self._saved_versions = None
+
+
+def _pre_hook_rank(entry):
+    # torch's order before a node runs: its outputs' tensor hooks, then retain_grad's recording
+    # (so .grad sees what the hooks returned), then the node's own pre-hooks
+    nr, fn = entry
+    if nr is None:
+        return 2
+    return 1 if getattr(fn, "_retains_grad", False) else 0
+
+
+def add_pre_hook(node, entry):
+    """Register an (output_nr, fn) pre-hook of node in torch's run order; return its handle."""
+    hooks = _pre_hooks.setdefault(node, [])
+    rank = _pre_hook_rank(entry)
+    i = len(hooks)
+    while i and _pre_hook_rank(hooks[i - 1]) > rank:
+        i -= 1
+    hooks.insert(i, entry)
+    return _RemovableHandle(hooks, entry)
 
 
 class _RemovableHandle:
