@@ -14,6 +14,11 @@ from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, loss as _loss, norm as _norm, pool as _pool
 from . import _tensor_str
 from . import cuda  # noqa: F401
+from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
+                        is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
+                        use_deterministic_algorithms)
+from .autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_enabled,  # noqa: F401
+                                    set_anomaly_enabled)
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
 from . import _malloc, _threads
 from ._argcheck import tensor_args as _tensor_args
@@ -41,7 +46,8 @@ globals().update(_backend.ALIASES)
 del _m
 
 # Imported on first use, so `import ember` stays light (a tenth of `import torch`).
-_LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision", "compat")
+_LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision", "compat", "backends",
+                 "accelerator", "version")
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 
 

@@ -236,10 +236,7 @@ class Tensor:
                 self._hooks = []
             self._hooks.append(hook)
             return graph._RemovableHandle(self._hooks, hook)
-        entry = (self.output_nr, hook)
-        hooks = graph._pre_hooks.setdefault(self.grad_fn, [])
-        hooks.append(entry)
-        return graph._RemovableHandle(hooks, entry)
+        return graph.add_pre_hook(self.grad_fn, (self.output_nr, hook))
 
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor after backward."""
@@ -253,11 +250,13 @@ class Tensor:
         def keep(grad):
             t = ref()
             if t is not None:
-                if t.grad is None:
+                old = _raw_grad(t)
+                if old is None:
                     t.grad = _wrap(grad._data.copy())
                 else:
-                    t.grad = _wrap(t.grad._data + grad._data)
-        graph._pre_hooks.setdefault(self.grad_fn, []).append((self.output_nr, keep))
+                    t.grad = _wrap(old._data + grad._data)
+        keep._retains_grad = True  # runs after the tensor's hooks, whenever they were registered
+        graph.add_pre_hook(self.grad_fn, (self.output_nr, keep))
         self._retains_grad = True
 
     @property
@@ -386,10 +385,43 @@ class Tensor:
 
     def __getattr__(self, name):
         # only reached when normal lookup fails: name the torch API that is missing
+        if name == "grad":
+            return _unset_grad(self)
         if name.startswith("__") or name in Tensor.__slots__:
             raise AttributeError(name)
         raise AttributeError(f"'Tensor' object has no attribute '{name}': ember does not implement "
                              f"torch.Tensor.{name} yet")
+
+
+_NON_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+    "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+    "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf "
+    "Tensor by mistake, make sure you access the leaf Tensor instead. See "
+    "github.com/pytorch/pytorch/pull/30531 for more information.")
+
+# The `grad` slot's own descriptor: reads .grad without the non-leaf warning (ember's code uses it).
+_grad_slot = Tensor.grad
+
+
+def _unset_grad(t):
+    """.grad of a tensor whose slot was never set (_wrap leaves it unset so that this check costs
+    leaves nothing): torch's warning on a non-leaf not retaining grad; else fill the slot with None,
+    so that later reads are plain slot reads."""
+    if t.grad_fn is not None and not t._retains_grad:
+        import warnings
+        warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=3)
+        return None
+    t.grad = None
+    return None
+
+
+def _raw_grad(t):
+    """t.grad without the non-leaf warning: None when unset."""
+    try:
+        return _grad_slot.__get__(t, Tensor)
+    except AttributeError:
+        return None
 
 
 def typename(obj):
@@ -448,7 +480,7 @@ def _wrap(array, requires_grad=False, grad_fn=None):
     t = _new(Tensor)
     t._data = array
     t._requires_grad = requires_grad
-    t.grad = None
+    # .grad stays unset: outputs of ops become non-leaves, whose .grad read must warn (_unset_grad)
     t.grad_fn = grad_fn
     t._vc = [0]
     t._accumulator = None

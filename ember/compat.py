@@ -8,7 +8,8 @@ import importlib.abc
 import importlib.machinery
 import sys
 
-# torch module name -> ember module name; anything under these prefixes maps by the same rule
+# torch module name -> ember module name, exact names only: a torch module missing here is an
+# ImportError that says ember lacks it (so each new ember package needs its entries)
 ALIASES = {
     "torch": "ember",
     "torch.nn": "ember.nn",
@@ -25,7 +26,18 @@ ALIASES = {
     "torch.utils.data": "ember.utils.data",
     "torch.utils.data.distributed": "ember.utils.data.distributed",
     "torch.autograd": "ember.autograd",
+    "torch.autograd.anomaly_mode": "ember.autograd.anomaly_mode",
+    "torch.autograd.function": "ember.autograd.function",
+    "torch.autograd.variable": "ember.autograd.variable",
     "torch.cuda": "ember.cuda",
+    "torch.accelerator": "ember.accelerator",
+    "torch.backends": "ember.backends",
+    "torch.backends.cuda": "ember.backends.cuda",
+    "torch.backends.cudnn": "ember.backends.cudnn",
+    "torch.backends.mkldnn": "ember.backends.mkldnn",
+    "torch.backends.mps": "ember.backends.mps",
+    "torch.backends.openmp": "ember.backends.openmp",
+    "torch.version": "ember.version",
     "torch.random": "ember.random",
     "torch.serialization": "ember.serialization",
     "torch.distributed": "ember.distributed",

@@ -64,11 +64,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         got = run_backward([edge(t) for t in tensors], grads, bool(retain_graph), [edge(t) for t in inputs])
         for t, g in zip(inputs, got):
             if g is not None:
-                if t.grad is None:
-                    from .._tensor import _wrap
+                from .._tensor import _raw_grad, _wrap
+                old = _raw_grad(t)  # inputs may be non-leaves: no .grad warning
+                if old is None:
                     t.grad = _wrap(np.array(g, dtype=t._data.dtype))
                 else:
-                    t.grad._data += g
+                    old._data += g
         return
     run_backward([edge(t) for t in tensors], grads, bool(retain_graph))
 
@@ -106,4 +107,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 from .function import Function, FunctionCtx  # noqa: E402,F401
+from .variable import Variable  # noqa: E402,F401
+from .anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: E402,F401
+from . import anomaly_mode  # noqa: E402,F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401

@@ -63,7 +63,8 @@ class _FunctionMeta(type):
 
 
 class Function(metaclass=_FunctionMeta):
-    """Subclass with static forward(ctx, *args) and backward(ctx, *grads); call .apply(*args)."""
+    """Subclass with static forward(ctx, *args) (or forward(*args) plus setup_context(ctx, inputs,
+    output)) and backward(ctx, *grads); call .apply(*args)."""
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -73,10 +74,26 @@ class Function(metaclass=_FunctionMeta):
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Override (with a forward taking no ctx) to fill ctx from forward's inputs and output."""
+        raise NotImplementedError("setup_context is not implemented.")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward and, when inputs require grad, record the backward node."""
         from .._tensor import Tensor
+        separate = cls.setup_context is not _BASE_SETUP_CONTEXT
+        if separate:
+            # as torch: inputs reach setup_context bound to forward's signature, defaults filled in
+            sig = cls.__dict__.get("_forward_signature")
+            if sig is None:
+                import inspect
+                sig = inspect.signature(cls.forward)
+                cls._forward_signature = sig
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = bound.args, bound.kwargs
         tensor_args = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
         record = state.enabled and any(a._requires_grad for _, a in tensor_args)
         node = _FunctionNode.__new__(_FunctionNode)
@@ -86,7 +103,11 @@ class Function(metaclass=_FunctionMeta):
         prev = state.enabled
         state.enabled = False
         try:
-            outputs = cls.forward(node, *args, **kwargs)
+            if separate:
+                outputs = cls.forward(*args, **kwargs)
+                cls.setup_context(node, args, outputs)
+            else:
+                outputs = cls.forward(node, *args, **kwargs)
         finally:
             state.enabled = prev
         if not record:
@@ -111,3 +132,6 @@ class Function(metaclass=_FunctionMeta):
                 o._requires_grad = True
                 node._output_nrs[id(o)] = i
         return outputs
+
+
+_BASE_SETUP_CONTEXT = Function.setup_context

@@ -10,6 +10,7 @@ import weakref
 import numpy as _np
 
 from .grad_mode import state
+from .anomaly_mode import state as _anomaly, check_nan as _check_nan
 from .._backend import xp_of
 
 _ndarray = _np.ndarray
@@ -51,9 +52,7 @@ class Node:
 
     def register_prehook(self, fn):
         """Call fn(grad_outputs) before this node runs; it may return replacements."""
-        entry = (None, fn)
-        _pre_hooks.setdefault(self, []).append(entry)
-        return _RemovableHandle(_pre_hooks[self], entry)
+        return add_pre_hook(self, (None, fn))
 
     @property
     def metadata(self):
@@ -63,6 +62,26 @@ class Node:
         for field in self._saved_fields:
             setattr(self, field, None)
         self._saved_versions = None
+
+
+def _pre_hook_rank(entry):
+    # torch's order before a node runs: its outputs' tensor hooks, then retain_grad's recording
+    # (so .grad sees what the hooks returned), then the node's own pre-hooks
+    nr, fn = entry
+    if nr is None:
+        return 2
+    return 1 if getattr(fn, "_retains_grad", False) else 0
+
+
+def add_pre_hook(node, entry):
+    """Register an (output_nr, fn) pre-hook of node in torch's run order; return its handle."""
+    hooks = _pre_hooks.setdefault(node, [])
+    rank = _pre_hook_rank(entry)
+    i = len(hooks)
+    while i and _pre_hook_rank(hooks[i - 1]) > rank:
+        i -= 1
+    hooks.insert(i, entry)
+    return _RemovableHandle(hooks, entry)
 
 
 class _RemovableHandle:
@@ -226,8 +245,8 @@ def run_backward(roots, grads, retain_graph=False, inputs=None):
     else:
         ready = [node for node, _ in roots if node is not None and deps[node] == 0]
         ready = list(dict.fromkeys(ready))
-    # hooks and autograd.grad take the general path; plain backward() the lean one
-    general = captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0
+    # hooks, anomaly mode and autograd.grad take the general path; plain backward() the lean one
+    general = captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0 or _anomaly[0]
     prev_enabled = state.enabled
     state.enabled = False
     try:
@@ -363,6 +382,8 @@ def _apply_general(node, grad, captured, retain_graph):
     elif node._saved_versions is None:
         raise RuntimeError(_FREED + f" (node: {node.name()})")
     outs = node.apply(grad)
+    if _anomaly[0] and _anomaly[1] and outs is not None:
+        _check_nan(node, outs)
     if node in _post_hooks:
         for hook in _post_hooks[node]:
             hook(_tensors(outs), _tensors((grad,)))

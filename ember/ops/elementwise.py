@@ -221,7 +221,6 @@ def _add_operator(input, other):
             # _wrap inlined: this path is the per-op overhead benchmark (issue 6)
             t = _new(Tensor)
             t._data = res
-            t.grad = None
             t._vc = [0]
             t._accumulator = None
             t._hooks = None

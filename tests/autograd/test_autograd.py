@@ -344,3 +344,237 @@ def test_backward_in_one_thread_does_not_stop_recording_in_another():
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+# ---- torch-compat additions: Variable, anomaly mode, setup_context, retain_grad order, .grad warning
+from tests.conftest import torch as _torch  # noqa: E402  (the oracle, or None)
+import warnings  # noqa: E402
+
+
+def _oracle():
+    if _torch is None:
+        pytest.skip("PyTorch (the test oracle) is not installed")
+    return _torch
+
+
+@pytest.mark.parametrize("fw", ["ember", "torch"])
+def test_variable_is_a_detached_leaf_tensor_like_torch(fw):
+    fw = ember if fw == "ember" else _oracle()
+    from importlib import import_module
+    Variable = import_module(fw.__name__ + ".autograd").Variable
+    t = fw.arange(3.0)
+    v = Variable(t)
+    assert type(v) is fw.Tensor and v is not t and v.requires_grad is False
+    v = Variable(t, requires_grad=True)
+    assert v.requires_grad and v.is_leaf and t.requires_grad is False
+    v.data.add_(1)  # shares t's storage
+    assert t.tolist() == [1.0, 2.0, 3.0]
+    x = fw.ones(2, requires_grad=True)
+    y = x * 2
+    assert Variable(y).grad_fn is None and Variable(y).requires_grad is False
+    w = Variable(y, requires_grad=True)
+    assert w.is_leaf and w.grad_fn is None
+    assert isinstance(t, Variable) and not isinstance([1.0], Variable)
+    assert Variable().shape == (0,) and Variable().dtype == fw.float32
+    with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
+        Variable([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="(?i)only Tensors of floating point"):
+        Variable(fw.arange(3), requires_grad=True)
+    with pytest.warns(UserWarning, match="volatile was removed"):
+        Variable(t, volatile=True)
+
+
+def _anomaly_cases(fw):
+    x = fw.tensor([0.0, 1.0], requires_grad=True)
+    out = []
+    for make in (lambda: (x.sqrt() * 0).sum(), lambda: (x * float("nan")).sum()):
+        try:
+            make().backward()
+            out.append(None)
+        except RuntimeError as e:
+            out.append(str(e))
+    return out
+
+
+def test_detect_anomaly_raises_on_nan_backward_like_torch():
+    with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+        ctx = ember.autograd.detect_anomaly()
+    assert ember.is_anomaly_enabled() is False
+    with ctx, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's 0/0 inside sqrt's backward
+        assert ember.is_anomaly_enabled() and ember.is_anomaly_check_nan_enabled()
+        got = _anomaly_cases(ember)
+    assert ember.is_anomaly_enabled() is False
+    assert got == ["Function 'SqrtBackward0' returned nan values in its 0th output.",
+                   "Function 'MulBackward0' returned nan values in its 0th output."]
+    if _torch is not None:
+        with pytest.warns(UserWarning), _torch.autograd.detect_anomaly():
+            assert _anomaly_cases(_torch) == got
+    with warnings.catch_warnings():  # outside anomaly mode NaN flows on silently, as in torch
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert _anomaly_cases(ember) == [None, None]
+
+
+def test_set_detect_anomaly_as_call_and_context_and_check_nan_off():
+    x = ember.tensor([0.0, 1.0], requires_grad=True)
+    ember.autograd.set_detect_anomaly(True)
+    try:
+        assert ember.is_anomaly_enabled()
+        with pytest.raises(RuntimeError, match="returned nan values"):
+            ember.autograd.grad((x * float("nan")).sum(), x)  # autograd.grad's path checks too
+    finally:
+        ember.autograd.set_detect_anomaly(False)
+    assert not ember.is_anomaly_enabled()
+    with ember.autograd.set_detect_anomaly(True, check_nan=False):
+        assert ember.is_anomaly_enabled() and not ember.is_anomaly_check_nan_enabled()
+        (x * float("nan")).sum().backward()
+    assert not ember.is_anomaly_enabled() and ember.is_anomaly_check_nan_enabled()
+    assert np.isnan(x.grad.numpy()).all()
+
+
+def _setup_context_grads(fw):
+    class Scale(fw.autograd.Function):
+        @staticmethod
+        def forward(x, k, shift=1.0):
+            return x * k + shift
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, k, shift = inputs  # defaults are bound in, as in torch
+            ctx.k = k
+            ctx.save_for_backward(x)
+            ctx.seen = (len(inputs), shift, ctx.needs_input_grad)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * ctx.k + 0 * x, None, None
+
+    x = fw.tensor([1.0, 3.0], requires_grad=True)
+    y = Scale.apply(x, 2.0)
+    y.sum().backward()
+    return y.tolist(), y.grad_fn.name(), x.grad.tolist(), y.grad_fn.seen
+
+
+def test_function_setup_context_style_like_torch():
+    got = _setup_context_grads(ember)
+    assert got == ([3.0, 7.0], "ScaleBackward", [2.0, 2.0], (3, 1.0, (True, False, False)))
+    if _torch is not None:
+        assert _setup_context_grads(_torch) == got
+
+
+def test_function_old_ctx_style_still_works_and_setup_context_runs_without_grad():
+    class Double(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    Double.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+    calls = []
+
+    class Neg(Function):
+        @staticmethod
+        def forward(x):
+            return -x
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            calls.append(output.requires_grad)
+
+        @staticmethod
+        def backward(ctx, g):
+            return -g
+
+    assert Neg.apply(ember.ones(2)).tolist() == [-1.0, -1.0]  # no input requires grad
+    assert calls == [False]
+
+
+def _retain_after_hooks(fw, retain_first):
+    a = fw.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 2
+    log = []
+    b.grad_fn.register_prehook(lambda go: log.append(("node", go[0].tolist())) or (go[0] * 10,))
+    if retain_first:
+        b.retain_grad()
+    b.register_hook(lambda g: log.append(("tensor", g.tolist())) or g * 100)
+    if not retain_first:
+        b.retain_grad()
+    (b * b).sum().backward()
+    return b.grad.tolist(), a.grad.tolist(), log
+
+
+@pytest.mark.parametrize("retain_first", [True, False])
+def test_retain_grad_records_after_tensor_hooks_before_node_prehooks(retain_first):
+    got = _retain_after_hooks(ember, retain_first)
+    assert got == ([400.0, 800.0], [8000.0, 16000.0],
+                   [("tensor", [4.0, 8.0]), ("node", [400.0, 800.0])])
+    if _torch is not None:
+        assert _retain_after_hooks(_torch, retain_first) == got
+
+
+def _grad_warnings(fw, read):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        value = read(fw)
+    return value, [str(x.message).split(" (Triggered internally")[0] for x in w if x.category is UserWarning]
+
+
+def _nonleaf(fw):
+    x = fw.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = x + x
+    (y + z).sum().backward()
+    return y.grad, z.grad
+
+
+def test_nonleaf_grad_read_warns_like_torch():
+    value, msgs = _grad_warnings(ember, _nonleaf)
+    assert value == (None, None) and len(msgs) == 2
+    assert msgs[0].startswith("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed.")
+    assert "use .retain_grad() on the non-leaf Tensor" in msgs[0]
+    if _torch is not None:
+        assert _grad_warnings(_torch, _nonleaf)[1] == msgs
+
+
+def _quiet_reads(fw):
+    x = fw.tensor([1.0, 2.0], requires_grad=True)
+    before = x.grad
+    y = x * 2
+    y.retain_grad()
+    r = y.grad
+    y.sum().backward()
+    v = fw.tensor([1.0]) * 3  # a result that needs no grad is a leaf
+    return before, r, y.grad.tolist(), x.grad.tolist(), v.grad, v.is_leaf
+
+
+def test_leaf_and_retained_grad_reads_do_not_warn():
+    value, msgs = _grad_warnings(ember, _quiet_reads)
+    assert msgs == [] and value == (None, None, [1.0, 1.0], [2.0, 2.0], None, True)
+    if _torch is not None:
+        assert _grad_warnings(_torch, _quiet_reads) == (value, msgs)
+
+
+def test_embers_own_code_never_reads_a_nonleaf_grad():
+    nn = ember.nn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x = ember.randn(5, 3)
+        for _ in range(2):
+            opt.zero_grad()
+            h = model[0](x)
+            loss = model[2](model[1](h)).pow(2).mean()
+            loss.backward(inputs=[h] + list(model.parameters()))  # a non-leaf among the inputs
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        model.zero_grad()
+    assert h.grad is not None and h.grad.shape == (5, 4)

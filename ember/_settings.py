@@ -1,0 +1,56 @@
+"""Process-wide switches torch keeps at its top level: deterministic algorithms, float32 matmul
+precision.
+
+ember's kernels are NumPy / CuPy calls that are deterministic run to run and compute float32
+products in full float32 (no TF32), so these switches are recorded and reported back as torch
+does, and change nothing in ember's arithmetic.
+"""
+import warnings
+
+_deterministic = [False, False]     # mode, warn_only
+_matmul_precision = ["highest"]     # torch's default: full float32 products
+_PRECISIONS = ("highest", "high", "medium")
+
+
+def _check_bool(value, what):
+    # torch's C++ setters take only real bools (an int or a string is a RuntimeError)
+    if value is not True and value is not False:
+        raise RuntimeError(f"{what} expects a bool, but got {type(value).__name__}")
+    return value
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    """Ask for deterministic algorithms (ember's kernels already are: recorded, no effect)."""
+    for name, value in (("mode", mode), ("warn_only", warn_only)):
+        if value is not True and value is not False:
+            raise TypeError(f"use_deterministic_algorithms(): argument '{name}' must be bool, not "
+                            f"{type(value).__name__}")
+    _deterministic[0] = mode
+    _deterministic[1] = warn_only
+
+
+def are_deterministic_algorithms_enabled():
+    """True after use_deterministic_algorithms(True)."""
+    return _deterministic[0]
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    """The warn_only flag of the last use_deterministic_algorithms call."""
+    return _deterministic[1]
+
+
+def set_float32_matmul_precision(precision):
+    """Record 'highest', 'high' or 'medium'; ember's float32 products stay full float32 either way."""
+    if not isinstance(precision, str):
+        raise RuntimeError(f"set_float32_matmul_precision expects a str, but got {type(precision).__name__}")
+    if precision not in _PRECISIONS:
+        # torch warns and keeps the old setting rather than raising
+        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+                      "set_float32_matmul_precision call has no effect.", UserWarning, stacklevel=2)
+        return
+    _matmul_precision[0] = precision
+
+
+def get_float32_matmul_precision():
+    """The precision last set by set_float32_matmul_precision ('highest' by default)."""
+    return _matmul_precision[0]
