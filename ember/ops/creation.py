@@ -149,7 +149,7 @@ def _element_dtype(x):
     if isinstance(x, (bool, np.bool_)):
         return B.bool_
     if isinstance(x, np.generic):
-        return B.dtype_of(np.asarray(x))
+        return B.dtype_of(x)
     if isinstance(x, Tensor):
         return x.dtype
     if isinstance(x, numbers.Integral):
