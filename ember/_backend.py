@@ -146,7 +146,7 @@ class finfo:
         self.max = float(info.max)
         self.min = float(info.min)
         self.tiny = self.smallest_normal = float(info.smallest_normal)
-        self.resolution = 10.0 ** -info.precision  # torch's: a power of ten (numpy rounds it to d)
+        self.resolution = 10.0 ** -info.precision  # exact, as torch: NumPy rounds it to the dtype
         self.dtype = d.name
 
     def __eq__(self, other):

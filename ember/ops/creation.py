@@ -471,10 +471,11 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         raise RuntimeError(f"unsupported range: {vals[0]} -> {vals[1]}")
     if not ((d_step > 0 and d_end >= d_start) or (d_step < 0 and d_end <= d_start)):
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-    if dt.kind == "f":  # the accumulate type: float for half, double otherwise
-        a_start, a_step = (float(np.float32(v)) for v in (d_start, d_step)) if dt == np.float16 else (d_start, d_step)
+    if dt.kind == "f":
+        a_start, a_step = d_start, d_step  # _arange_float rounds them to float for half
     else:
-        a_start, a_end, a_step = (int(v) for v in vals)  # int64, truncating: arange(0, 5, 1.5, dtype=int32) is 0..3
+        # the kernel truncates to int64: arange(0, 5, 1.5, dtype=int32) is 0, 1, 2, 3
+        a_start, a_end, a_step = (int(v) for v in vals)
     if dt == np.int64:
         if a_step == 0:
             raise ValueError("step must be nonzero")
