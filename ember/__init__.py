@@ -3,8 +3,10 @@ __version__ = "0.1.0"
 __ember__ = True  # lets ember stand in for torch (see _backend.namespace)
 
 from . import _backend
-from ._backend import device, dtype, get_default_dtype, set_default_dtype  # noqa: F401
+from math import e, inf, nan, pi  # noqa: F401  (torch re-exports these the same way)
+from ._backend import device, dtype, finfo, get_default_dtype, iinfo, set_default_dtype  # noqa: F401
 from ._tensor import Size, Tensor, typename  # noqa: F401
+from ._tensor import LEGACY_TYPES as _LEGACY_TYPES
 from . import autograd  # noqa: F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: F401
@@ -43,6 +45,8 @@ for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activat
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...
 globals().update(_backend.ALIASES)
+# the legacy constructors: ember.FloatTensor, ember.LongTensor, ...
+globals().update(_LEGACY_TYPES)
 del _m
 
 # Imported on first use, so `import ember` stays light (a tenth of `import torch`).

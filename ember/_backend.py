@@ -90,6 +90,8 @@ def get_default_dtype():
 
 def set_default_dtype(d):
     """Set the default floating point dtype, as torch.set_default_dtype."""
+    if d is float or d is int or d is bool:  # torch takes only dtypes here, not Python types
+        raise TypeError("invalid dtype object: only floating-point types are supported as the default type")
     d = as_dtype(d)
     if not d.is_floating_point:
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
@@ -100,8 +102,9 @@ def as_dtype(d):
     """Turn an ember dtype, numpy dtype, python type or name into an ember dtype."""
     if type(d) is dtype:
         return d
+    # torch maps Python's float to float64 whatever the default dtype is (it is C's double)
     if d is float:
-        return _default_float[0]
+        return float64
     if d is int:
         return int64
     if d is bool:
@@ -116,6 +119,72 @@ def as_dtype(d):
     except (TypeError, KeyError):
         raise TypeError(
             f"unsupported dtype {d!r}: ember supports {', '.join(x.name for x in ALL_DTYPES)}") from None
+
+
+def _info_dtype(d, fn):
+    if d is None:
+        return get_default_dtype()
+    if type(d) is dtype or d is float or d is int or d is bool:
+        return as_dtype(d)
+    raise TypeError(f"{fn}(): argument 'type' (position 1) must be {namespace()}.dtype, not {type(d).__name__}")
+
+
+class finfo:
+    """Machine limits of a floating dtype, as torch.finfo (the default dtype when none is given)."""
+
+    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+
+    def __init__(self, type=None):
+        d = _info_dtype(type, "finfo")
+        if not d.is_floating_point:
+            ns = namespace()
+            raise TypeError(f"{ns}.finfo() requires a floating point input type. Use {ns}.iinfo to handle "
+                            f"'{ns}.finfo'")
+        info = np.finfo(d.np)
+        self.bits = info.bits
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -info.precision  # exact, as torch: NumPy rounds it to the dtype
+        self.dtype = d.name
+
+    def __eq__(self, other):
+        return isinstance(other, finfo) and self.dtype == other.dtype
+
+    __hash__ = None  # torch's finfo is unhashable too
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Machine limits of an integer dtype, as torch.iinfo."""
+
+    __slots__ = ("bits", "max", "min", "dtype")
+
+    def __init__(self, type):
+        d = _info_dtype(type, "iinfo")
+        ns = namespace()
+        if d is bool_:
+            raise TypeError(f"{ns}.bool is not supported by {ns}.iinfo")
+        if d.is_floating_point:
+            raise TypeError(f"{ns}.iinfo() requires an integer input type. Use {ns}.finfo to handle "
+                            f"'{ns}.iinfo'")
+        info = np.iinfo(d.np)
+        self.bits = info.bits
+        self.max = int(info.max)
+        self.min = int(info.min)
+        self.dtype = d.name
+
+    def __eq__(self, other):
+        return isinstance(other, iinfo) and self.dtype == other.dtype
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"iinfo(min={float(self.min):g}, max={float(self.max):g}, dtype={self.dtype})"
 
 
 def dtype_of(array):

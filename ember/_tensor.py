@@ -378,6 +378,8 @@ class Tensor:
             for d, n in B.TYPE_NAMES.items():
                 if n == name:
                     return self.to(d)
+        if isinstance(dtype, _LegacyTensorType):  # x.type(torch.DoubleTensor)
+            dtype = dtype.dtype
         return self.to(dtype)
 
     def _bump(self):
@@ -490,9 +492,9 @@ def _wrap(array, requires_grad=False, grad_fn=None):
     return t
 
 
-def _tensor_ctor_data(args, device):
-    """torch.Tensor(*sizes) gives uninitialised float; torch.Tensor(data) converts data."""
-    data = _tensor_ctor_host(args)
+def _tensor_ctor_data(args, device, dtype=None):
+    """torch.Tensor(*sizes) or Tensor(Size) gives uninitialised float; torch.Tensor(data) converts data."""
+    data = _tensor_ctor_host(args, dtype)
     if device is not None and B.as_device(device).type != "cpu":
         from .ops.convert import _move
         from . import cuda
@@ -502,13 +504,52 @@ def _tensor_ctor_data(args, device):
     return data
 
 
-def _tensor_ctor_host(args):
-    dtype = B.get_default_dtype().np
-    if len(args) == 1 and not isinstance(args[0], int):
+def _is_size(a):
+    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
+
+def _tensor_ctor_host(args, dtype=None):
+    dt = B.get_default_dtype() if dtype is None else dtype
+    if len(args) == 1 and not _is_size(args[0]) and not isinstance(args[0], Size):
         arg = args[0]
         if isinstance(arg, Tensor):
+            # torch aliases the tensor; a legacy type (FloatTensor) refuses another dtype
+            if dtype is not None and arg.dtype is not dtype:
+                raise TypeError(f"expected {dtype} tensor (got {arg.dtype} tensor)")
             return arg._data
-        return np.array(arg, dtype=dtype)
-    if all(isinstance(a, int) for a in args):
-        return np.empty(args, dtype=dtype)
+        if not hasattr(arg, "__len__"):
+            kind = type(arg)
+            name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+            raise TypeError(f"new(): data must be a sequence (got {name})")
+        return np.array(arg, dtype=dt.np)
+    sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else args
+    if all(_is_size(a) for a in sizes):
+        if any(a < 0 for a in sizes):
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: {list(sizes)}")
+        # torch.Tensor() with no sizes is empty 1-d (tensor([])), not 0-d
+        return np.empty(sizes if sizes else (0,), dtype=dt.np)
     raise TypeError(f"Tensor(): invalid arguments {args!r}; pass sizes as ints or a sequence of data")
+
+
+class _LegacyTensorType(type):
+    """The metaclass of torch's legacy types (FloatTensor, LongTensor, ...): calling one makes a CPU
+    Tensor of its dtype, and isinstance checks the dtype, as in torch, where they are not subclasses."""
+
+    def __call__(cls, *args, device=None):
+        if device is not None and B.as_device(device).type != "cpu":
+            raise TypeError(f"{cls.__name__}: expected a cpu device (got {device}); use "
+                            f"{B.namespace()}.tensor(..., device=...) for other devices")
+        return _wrap(_tensor_ctor_host(args, cls.dtype))
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and obj.device.type == "cpu"
+
+    def __repr__(cls):
+        return f"<class '{B.namespace()}.{cls.__name__}'>"
+
+
+LEGACY_TYPES = {
+    name: _LegacyTensorType(name, (), {"dtype": d, "is_cuda": False, "is_sparse": False,
+                                       "__doc__": f"torch.{name}: a constructor of {d.name} CPU tensors."})
+    for d, name in B.TYPE_NAMES.items()
+}

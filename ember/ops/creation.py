@@ -4,8 +4,10 @@ Arrays are made by the array module of the target device (numpy or cupy), on tha
 data (lists, numbers) is converted on the host first, then moved.  Random ops draw from the
 target device's generator (``ember.random.generator_for``).
 """
+import builtins
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -30,6 +32,17 @@ def _sizes(size):
         if int(s) < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {int(s)}: {list(size)}")
     return tuple(int(s) for s in size)
+
+
+def _size_arg(sizes, size, fn):
+    """The shape from *sizes or from the size= keyword torch also accepts (a tuple, not an int)."""
+    if size is None:
+        return _sizes(sizes)
+    if sizes:
+        raise TypeError(f"{fn}() got multiple values for argument 'size'")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"{fn}(): argument 'size' must be tuple of ints, not {type(size).__name__}")
+    return _sizes((size,))
 
 
 def _target(device):
@@ -116,11 +129,43 @@ def _data_to_array(data, dtype):
             B.dtype_of(data)  # validates the dtype
             return np.array(data, copy=True)
         return np.array(data, dtype=_dt(dtype))
-    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
-        data = _nested_tensors_to_list(data)
+    if isinstance(data, (list, tuple)):
+        kinds = set(map(type, _flatten(data)))
+        if not kinds <= _PY_SCALARS:
+            # NumPy scalars and 0-d tensors keep their dtype: torch promotes the elements' dtypes
+            if dtype is None:
+                dtype = _promoted_dtype(data)
+            if any(issubclass(k, Tensor) for k in kinds):
+                data = _nested_tensors_to_list(data)
     if dtype is None:
         return np.array(data, dtype=_infer_dtype(data))
     return np.array(data, dtype=_dt(dtype))
+
+
+_PY_SCALARS = {bool, int, float}
+
+
+def _element_dtype(x):
+    if isinstance(x, (bool, np.bool_)):
+        return B.bool_
+    if isinstance(x, np.generic):
+        return B.dtype_of(x)
+    if isinstance(x, Tensor):
+        return x.dtype
+    if isinstance(x, numbers.Integral):
+        return B.int64
+    if isinstance(x, numbers.Real):
+        return B.get_default_dtype()
+    raise TypeError(f"can't convert {type(x).__name__} to a tensor element; expected numbers, NumPy scalars "
+                    "or tensors")
+
+
+def _promoted_dtype(data):
+    out = None
+    for x in _flatten(data):
+        d = _element_dtype(x)
+        out = d if out is None else B.promote_types(out, d)
+    return out
 
 
 def _flatten(data):
@@ -175,19 +220,20 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     return _make(device, requires_grad, "full", (), s, dtype=_dt(dtype))
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_format=None, pin_memory=False):
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, memory_format=None,
+          pin_memory=False):
     """An uninitialised tensor."""
-    return _make(device, requires_grad, "empty", _sizes(size), dtype=_dt(dtype))
+    return _make(device, requires_grad, "empty", _size_arg(sizes, size, "empty"), dtype=_dt(dtype))
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of zeros."""
-    return _make(device, requires_grad, "zeros", _sizes(size), dtype=_dt(dtype))
+    return _make(device, requires_grad, "zeros", _size_arg(sizes, size, "zeros"), dtype=_dt(dtype))
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of ones."""
-    return _make(device, requires_grad, "ones", _sizes(size), dtype=_dt(dtype))
+    return _make(device, requires_grad, "ones", _size_arg(sizes, size, "ones"), dtype=_dt(dtype))
 
 
 def _fill_dtype(fill_value):
@@ -203,33 +249,90 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dt = _dt(dtype, _fill_dtype(fill_value))
-    return _make(device, requires_grad, "full", _sizes((size,)) if not isinstance(size, int) else (size,),
-                 fill_value, dtype=dt)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    return _make(device, requires_grad, "full", _sizes((size,)), fill_value, dtype=dt)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+def _float_only(dtype, kernel):
+    """The numpy dtype of a random float op; torch has no integer kernel for it."""
+    dt = _dt(dtype)
+    if np.dtype(dt).kind != "f":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[np.dtype(dt)]]}'")
+    return dt
+
+
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform random numbers in [0, 1)."""
+    dt = _float_only(dtype, "check_uniform_bounds")
     g, _ = _draw(device, generator)
-    return _done(g.random(_sizes(size), np.float64).astype(_dt(dtype)), requires_grad)
+    return _done(g.random(_size_arg(sizes, size, "rand"), np.float64).astype(dt), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal random numbers."""
+    dt = _float_only(dtype, "normal_kernel_cpu")
     g, _ = _draw(device, generator)
-    return _done(g.standard_normal(_sizes(size), _dt(dtype)), requires_grad)
+    return _done(g.standard_normal(_size_arg(sizes, size, "randn"), dt), requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
-    """Random integers in [low, high)."""
-    if high is None:
-        low, high = 0, low
-    if size is None:
-        raise TypeError("randint() missing required argument 'size' (a tuple of ints)")
+# the C++ type names torch's randint bound errors use
+_C_NAMES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int", "int64": "long",
+            "float16": "c10::Half", "float32": "float", "float64": "double", "bool": "bool"}
+
+
+def _int_arg(fn, name, v):
+    try:
+        if isinstance(v, (bool, np.bool_)):
+            raise TypeError
+        return int(v.item()) if isinstance(v, Tensor) and not v.is_floating_point() else operator.index(v)
+    except (TypeError, RuntimeError):
+        raise TypeError(f"{fn}(): argument '{name}' must be int, not {type(v).__name__}") from None
+
+
+def _check_bounds(low, high, dt):
+    if dt.kind == "f":
+        hi = 2 ** (np.finfo(dt).nmant + 1)
+        lo = -hi
+    elif dt.kind == "b":
+        lo, hi = 0, 1
+    else:
+        lo, hi = int(np.iinfo(dt).min), int(np.iinfo(dt).max)
+    name = _C_NAMES[B.FROM_NUMPY[dt].name]
+    if not lo <= low <= hi:
+        raise RuntimeError(f"from is out of bounds for {name}")
+    if not lo <= high - 1 <= hi:
+        raise RuntimeError(f"to - 1 is out of bounds for {name}")
+
+
+def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, device=None,
+            requires_grad=False, out=None, layout=None, pin_memory=False):
+    """Random integers in [low, high): randint(high, size) or randint(low, high, size), as torch."""
+    given = {"low": low, "high": high, "size": size}
+    # positional arguments fill the slots not given by keyword; low alone may be left out (it is 0)
+    slots = [k for k in ("low", "high", "size") if given[k] is None]
+    if len(args) < len(slots) and slots[0] == "low":
+        slots = slots[1:]
+        given["low"] = 0
+    if len(args) > len(slots):
+        raise TypeError(f"randint() got {len(args)} positional arguments but takes randint(high, size) or "
+                        "randint(low, high, size)")
+    if len(args) < len(slots):
+        missing = ", ".join(repr(k) for k in slots[len(args):])
+        raise TypeError(f"randint() missing required argument(s) {missing}: it takes randint(high, size) or "
+                        "randint(low, high, size)")
+    given.update(zip(slots, args))
+    size = given["size"]
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not {type(size).__name__}")
+    low, high = _int_arg("randint", "low", given["low"]), _int_arg("randint", "high", given["high"])
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dt = _dt(dtype, B.int64)
+    _check_bounds(low, high, np.dtype(dt))
     g, _ = _draw(device, generator)
-    arr = g.integers(low, high, _sizes((size,)) if not isinstance(size, int) else (size,))
-    return _done(arr.astype(_dt(dtype, B.int64)), requires_grad)
+    arr = g.integers(low, high, _sizes((size,)))
+    return _done(arr.astype(dt), requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -247,19 +350,145 @@ def _range_dtype(values, dtype):
     return B.get_default_dtype().np
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None):
-    """Values from start to end (exclusive) in steps."""
+# torch's CPU range kernels (aten/src/ATen/native/cpu/RangeFactoriesKernel.cpp) compute `start + step * i`,
+# which the compiler contracts into one fused multiply-add.  Printed tensors show the last bit
+# (torch.arange(-1, 1, 0.2) holds 5.5511e-17, not 0), so ember reproduces it: NumPy has no fma, and
+# these helpers emulate it exactly with error-free transformations (Veltkamp/Dekker's product,
+# Knuth's sum) and Boldo and Melquiond's rounding to odd.
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _two_prod(a, b):
+    p = a * b
+    t = _SPLIT * a
+    ah = t - (t - a)
+    t = _SPLIT * b
+    bh = t - (t - b)
+    al, bl = a - ah, b - bh
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _round_odd(s, err):
+    """s = RN(s + err) moved to its odd neighbour when the sum was inexact."""
+    fix = (err != 0) & ((s.view(np.int64) & 1) == 0)
+    return np.where(fix, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+
+
+def _fma64(a, x, y):
+    """a * x + y rounded once to float64 (the product is split at a and x's shape, often a small one)."""
+    a, x, y = (np.asarray(v, np.float64) for v in (a, x, y))
+    with np.errstate(all="ignore"):
+        uh, ul = _two_prod(a, x)
+        th, tl = _two_sum(y, ul)
+        vh, vl = _two_sum(uh, th)
+        out = vh + _round_odd(*_two_sum(tl, vl))
+        # near overflow the splitting itself overflows, and an exact zero loses its sign (-0. + 0.):
+        # in both cases the plain expression gives fma's answer
+        bad = ~np.isfinite(out) | (out == 0)
+        if bad.any():
+            out = np.where(bad, a * x + y, out)
+        return out
+
+
+def _fma32(a, x, y):
+    """fmaf for float32 a and y and integers x below 2**29: the product is exact in float64, and the
+    sum rounded to odd in float64 then rounds to float32 exactly once."""
+    with np.errstate(all="ignore"):
+        p = np.asarray(a, np.float64) * np.asarray(x, np.float64)
+        y = np.asarray(y, np.float64)
+        out = _round_odd(*_two_sum(p, y))
+        bad = ~np.isfinite(out)
+        if bad.any():
+            out = np.where(bad, p + y, out)
+        return out.astype(np.float32)
+
+
+_GRAIN = 32768  # at::internal::GRAIN_SIZE
+
+
+def _arange_float(start, step, n, dt):
+    """torch's float arange: in each of at::parallel_for's chunks, cpu_serial_kernel_vec fills pairs of
+    256-bit vectors from Vectorized::arange(base, step) (base = start + step*i rounded to dt, then
+    lanes base + k*step), and the scalar tail with start + step*i."""
+    from .._threads import get_num_threads
+    acc_fma = _fma32 if dt == np.float16 else _fma64  # the accumulate type: float for half, else double
+    if dt == np.float16:
+        start, step = np.float32(start), np.float32(step)
+    width = 32 // dt.itemsize
+    lanes = np.arange(width)
+    out = np.empty(n, dt)
+    threads = min(get_num_threads(), -(-n // _GRAIN)) if n > _GRAIN else 1
+    chunk = -(-n // threads) if n else 1
+    for begin in builtins.range(0, n, chunk):
+        end = min(begin + chunk, n)
+        vec_end = begin + (end - begin) // (2 * width) * (2 * width)
+        for lo in builtins.range(begin, vec_end, _BLOCK):  # blocks that stay in cache
+            hi = min(lo + _BLOCK, vec_end)
+            base = acc_fma(step, np.arange(lo, hi, width), start).astype(dt)
+            out[lo:hi] = acc_fma(lanes, step, base[:, None]).astype(dt).ravel()
+        out[vec_end:end] = acc_fma(step, np.arange(vec_end, end), start)
+    return out
+
+
+_BLOCK = 1 << 16  # a multiple of every vector pair's length
+
+
+def _scalar_value(v):
+    return v.item() if isinstance(v, Tensor) else v
+
+
+def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requires_grad=False, out=None,
+           layout=None, pin_memory=False):
+    """arange(end) or arange(start, end, step=1): values in [start, end), equal bit for bit to torch's CPU kernel."""
+    if len(args) == 1 and start is None and end is None:
+        if step is not None:  # torch's arange(end) overload has no step
+            raise TypeError("arange(end) takes no step; use arange(start, end, step)")
+        end = args[0]
+    else:
+        slots = [k for k, v in (("start", start), ("end", end), ("step", step)) if v is None]
+        if len(args) > len(slots):
+            raise TypeError(f"arange() takes at most 3 positional arguments ({len(args)} given)")
+        given = dict(zip(slots, args))
+        start, end, step = given.get("start", start), given.get("end", end), given.get("step", step)
     if end is None:
-        start, end = 0, start
-    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    if vals[2] == 0:
-        raise RuntimeError("arange: step must be nonzero")
-    dt = _range_dtype((start, end, step), dtype)
-    n = int(math.ceil((vals[1] - vals[0]) / vals[2]))
-    xp, dev = _target(device)
-    with _current(xp, dev):
-        arr = vals[0] + xp.arange(max(n, 0), dtype=np.float64 if np.dtype(dt).kind == "f" else np.int64) * vals[2]
-        return _done(arr.astype(dt), requires_grad)
+        raise TypeError('arange() missing 1 required positional arguments: "end"')
+    start = 0 if start is None else start
+    step = 1 if step is None else step
+    dt = np.dtype(_range_dtype((start, end, step), dtype))
+    if dt.kind == "b":
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    vals = [_scalar_value(v) for v in (start, end, step)]
+    d_start, d_end, d_step = (float(v) for v in vals)  # torch validates in double
+    if not (d_step > 0 or d_step < 0):
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(d_start) and math.isfinite(d_end)):
+        raise RuntimeError(f"unsupported range: {vals[0]} -> {vals[1]}")
+    if not ((d_step > 0 and d_end >= d_start) or (d_step < 0 and d_end <= d_start)):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if dt.kind == "f":
+        a_start, a_step = d_start, d_step  # _arange_float rounds them to float for half
+    else:
+        # the kernel truncates to int64: arange(0, 5, 1.5, dtype=int32) is 0, 1, 2, 3
+        a_start, a_end, a_step = (int(v) for v in vals)
+    if dt == np.int64:
+        if a_step == 0:
+            raise ValueError("step must be nonzero")
+        n = -((a_start - a_end) // a_step)  # torch's int64 size is exact: ceil((end - start) / step)
+    else:
+        n = math.ceil((d_end - d_start) / d_step)
+        if not 0 <= n <= 2 ** 63 - 1:
+            raise RuntimeError("invalid size, possible overflow?")
+    if dt.kind == "f":
+        arr = _arange_float(a_start, a_step, n, dt)
+    else:
+        arr = (np.arange(n, dtype=np.int64) * a_step + a_start).astype(dt)
+    return _finish(arr, device, requires_grad)
 
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
@@ -273,11 +502,44 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
         return _done(arr.astype(_dt(dtype)), requires_grad)
 
 
-def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
-    """steps evenly spaced values from start to end inclusive."""
-    xp, dev = _target(device)
-    with _current(xp, dev):
-        return _done(xp.linspace(start, end, steps, dtype=np.float64).astype(_dt(dtype)), requires_grad)
+def _linspace_values(start, end, steps, dt):
+    """torch's linspace kernel: start + step*i for the first half, end - step*(steps-1-i) for the rest;
+    step is in dt for floats (half arithmetic rounds after each operation) and in double for integers."""
+    half = steps // 2
+    idx, back = np.arange(half), np.arange(steps - 1 - half, -1, -1)
+    if dt == np.float16:
+        s, e = np.float16(start), np.float16(end)
+        step = np.float16(e - s) / np.float16(steps - 1)
+        lo, hi = s + step * idx.astype(np.float16), e - step * back.astype(np.float16)
+    elif dt == np.float32:
+        s, e = np.float32(start), np.float32(end)
+        step = np.float32(e - s) / np.float32(steps - 1)
+        lo, hi = _fma32(step, idx, s), _fma32(-step, back, e)
+    else:
+        s, e = (float(start), float(end)) if dt == np.float64 else (
+            float(np.array(start).astype(dt)), float(np.array(end).astype(dt)))
+        step = (e - s) / (steps - 1)
+        lo, hi = _fma64(step, idx, s), _fma64(-step, back, e)
+    return np.concatenate([lo.astype(dt), hi.astype(dt)])
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+             pin_memory=False):
+    """steps evenly spaced values from start to end inclusive, equal bit for bit to torch's CPU kernel."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dt = np.dtype(_dt(dtype))
+    if dt.kind == "b":
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    start, end = _scalar_value(start), _scalar_value(end)
+    with np.errstate(all="ignore"):
+        if steps == 1:
+            arr = np.array([start]).astype(dt)
+        else:
+            arr = _linspace_values(start, end, steps, dt) if steps else np.empty(0, dt)
+    return _finish(arr, device, requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
@@ -341,24 +603,20 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uniform [0, 1) with input's shape."""
     dt, dev = _like(input, dtype, device)
-    if np.dtype(dt).kind != "f":
-        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{B.FROM_NUMPY[np.dtype(dt)].name}'; "
-                           "rand_like needs a floating dtype (pass dtype=torch.float)")
     return rand(*input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Standard normal with input's shape."""
     dt, dev = _like(input, dtype, device)
-    if np.dtype(dt).kind != "f":
-        raise RuntimeError(f"\"normal_kernel_cpu\" not implemented for '{B.FROM_NUMPY[np.dtype(dt)].name}'; "
-                           "randn_like needs a floating dtype (pass dtype=torch.float)")
     return randn(*input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
     """Random integers with input's shape."""
     dt, dev = _like(input, dtype, device)
+    if high is None:
+        low, high = 0, low
     return randint(low, high, input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev)
 
 

@@ -1,0 +1,343 @@
+"""Creation functions against torch: randint's signatures, torch.Tensor(), Python types as dtypes,
+NumPy scalars in tensor(), size=, arange/linspace bit for bit, constants, finfo/iinfo, legacy types."""
+import math
+import platform
+
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import requires_torch, torch
+
+DTYPES = ["float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8"]
+
+
+def _same_bits(e, t):
+    """ember and torch tensors hold the same dtype, shape and bytes (so -0. and 0. differ)."""
+    a, b = e.numpy(), t.numpy()
+    assert str(e.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+    assert a.shape == b.shape
+    assert a.tobytes() == b.tobytes(), (a[a != b][:5], b[a != b][:5])
+
+
+def _both(fn):
+    """fn(ember) and fn(torch): both results, or both exception types."""
+    out = []
+    for mod in (ember, torch):
+        try:
+            out.append(fn(mod))
+        except Exception as exc:  # noqa: BLE001 - the type is what we compare
+            out.append(type(exc))
+    return out
+
+
+# ---- randint -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda T: T.randint(10, (3,)),
+    lambda T: T.randint(2, (5,), dtype=T.float32),
+    lambda T: T.randint(high=10, size=(3,)),
+    lambda T: T.randint(low=0, high=10, size=(3,)),
+    lambda T: T.randint(0, high=10, size=(3,)),
+    lambda T: T.randint(10, size=(2, 2)),
+    lambda T: T.randint(3, 5, [4]),
+    lambda T: T.randint(0, 2, (6,), dtype=T.bool),
+])
+def test_randint_signatures(call):
+    e = call(ember)
+    if torch is not None:
+        t = call(torch)
+        assert e.shape == t.shape and str(e.dtype)[6:] == str(t.dtype)[6:]
+    low = 3 if e.shape == (4,) else 0
+    assert ((e.numpy() >= low) & (e.numpy() < 10)).all()
+
+
+@pytest.mark.parametrize("call, exc", [
+    (lambda T: T.randint(0, 10, 3), TypeError),
+    (lambda T: T.randint(10, 3), TypeError),
+    (lambda T: T.randint(10, size=3), TypeError),
+    (lambda T: T.randint(10), TypeError),
+    (lambda T: T.randint(2.5, (3,)), TypeError),
+    (lambda T: T.randint(5, 2, (3,)), RuntimeError),
+    (lambda T: T.randint(0, 300, (3,), dtype=T.uint8), RuntimeError),
+    (lambda T: T.randint(-1, 3, (3,), dtype=T.uint8), RuntimeError),
+])
+def test_randint_rejects_like_torch(call, exc):
+    with pytest.raises(exc):
+        call(ember)
+    if torch is not None:
+        with pytest.raises(exc):
+            call(torch)
+
+
+def test_randint_like_default_low():
+    x = ember.randint_like(ember.ones(50), 5)
+    assert x.dtype is ember.float32 and 0 <= x.min().item() and x.max().item() < 5
+
+
+# ---- torch.Tensor() and the legacy constructors --------------------------------------------------
+def test_tensor_constructor_empty_and_size():
+    acc = ember.Tensor()
+    assert acc.shape == (0,) and acc.dtype is ember.float32 and repr(acc) == "tensor([])"
+    assert ember.cat([acc, ember.ones(2)]).tolist() == [1.0, 1.0]
+    assert ember.Tensor(ember.Size([2, 3])).shape == (2, 3)
+    assert ember.Tensor((2, 3)).tolist() == [2.0, 3.0]  # a plain tuple is data
+    assert ember.Tensor([1, 2]).tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="data must be a sequence"):
+        ember.Tensor(2.5)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        ember.Tensor(-1)
+
+
+@requires_torch
+@pytest.mark.parametrize("name, args", [
+    ("FloatTensor", ([1, 2],)), ("FloatTensor", ()), ("DoubleTensor", ([1.5],)), ("LongTensor", ([1.7, -2.7],)),
+    ("IntTensor", ([3],)), ("BoolTensor", ([0, 2],)), ("ByteTensor", ([1, 255],)), ("HalfTensor", ([0.1, 2],)),
+    ("ShortTensor", ([7],)), ("CharTensor", ([-3],)),
+])
+def test_legacy_constructors_with_data(name, args):
+    _same_bits(getattr(ember, name)(*args), getattr(torch, name)(*args))
+
+
+def test_legacy_constructors_sizes_and_isinstance():
+    x = ember.FloatTensor(2, 3)
+    assert x.shape == (2, 3) and x.dtype is ember.float32
+    assert ember.LongTensor(ember.Size([4])).dtype is ember.int64
+    assert isinstance(ember.ones(2), ember.FloatTensor)
+    assert not isinstance(ember.ones(2), ember.DoubleTensor)
+    assert isinstance(ember.ones(2, dtype=ember.long), ember.LongTensor)
+    assert not isinstance(np.ones(2), ember.FloatTensor)
+    assert type(ember.FloatTensor([1])) is ember.Tensor
+    assert ember.FloatTensor.dtype is ember.float32
+    assert repr(ember.FloatTensor) == "<class 'ember.FloatTensor'>"
+    assert ember.ones(2).type(ember.DoubleTensor).dtype is ember.float64
+    a = ember.ones(2)
+    assert ember.FloatTensor(a).data_ptr() == a.data_ptr()  # torch aliases a tensor of its own dtype
+    with pytest.raises(TypeError):
+        ember.FloatTensor(ember.tensor([1, 2]))
+
+
+@requires_torch
+def test_legacy_isinstance_matches_torch():
+    for name in ("FloatTensor", "DoubleTensor", "LongTensor", "BoolTensor"):
+        for make in (lambda T: T.ones(2), lambda T: T.ones(2, dtype=T.float64), lambda T: T.tensor([1]),
+                     lambda T: T.tensor([True])):
+            assert isinstance(make(ember), getattr(ember, name)) == isinstance(make(torch), getattr(torch, name))
+    assert issubclass(ember.FloatTensor, ember.Tensor) == issubclass(torch.FloatTensor, torch.Tensor)
+
+
+# ---- Python types as dtypes ------------------------------------------------------------------------
+@pytest.mark.parametrize("pytype, expected", [(float, "float64"), (int, "int64"), (bool, "bool")])
+def test_python_types_as_dtype(pytype, expected):
+    want = getattr(ember, expected)
+    assert ember.zeros(2, dtype=pytype).dtype is want
+    assert ember.ones(2, dtype=pytype).dtype is want
+    assert ember.full((2,), 1, dtype=pytype).dtype is want
+    assert ember.tensor([1, 0], dtype=pytype).dtype is want
+    assert ember.ones(2).to(pytype).dtype is want
+    assert ember.arange(3, dtype=pytype).dtype is want if pytype is not bool else True
+    if torch is not None:
+        assert str(torch.zeros(2, dtype=pytype).dtype) == f"torch.{expected}"
+
+
+def test_python_float_is_float64_even_with_another_default():
+    ember.set_default_dtype(ember.float64)
+    try:
+        assert ember.zeros(1, dtype=float).dtype is ember.float64
+    finally:
+        ember.set_default_dtype(ember.float32)
+    assert ember.zeros(1, dtype=float).dtype is ember.float64
+    with pytest.raises(TypeError):
+        ember.set_default_dtype(float)  # torch takes only dtypes there
+
+
+# ---- NumPy scalars in tensor() ----------------------------------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda: [np.float64(0.5), np.float64(1.5)], lambda: [np.float64(0.5), 1.5], lambda: [np.float16(1), 2.0],
+    lambda: [np.float16(1), np.float64(2)], lambda: [np.float32(1), 2.0], lambda: [np.int32(1), np.int32(2)],
+    lambda: [np.int16(1)], lambda: [np.uint8(1)], lambda: [np.uint8(1), 2], lambda: [np.uint8(1), np.int8(2)],
+    lambda: [np.int32(1), 2.5], lambda: [1, np.float64(2)], lambda: [1, np.float16(2)],
+    lambda: [[np.float64(1)], [2.0]], lambda: [np.float64(1), True], lambda: [1, 2], lambda: [1.0, 2],
+    lambda: [True, False], lambda: [],
+])
+def test_tensor_infers_numpy_scalar_dtypes(make):
+    e = ember.tensor(make())
+    if torch is not None:
+        _same_bits(e, torch.tensor(make()))
+    elif any(isinstance(x, np.float64) for x in make()):
+        assert e.dtype is ember.float64
+
+
+def test_numpy_scalars_with_explicit_dtype():
+    assert ember.tensor([np.float64(1.0)], dtype=ember.float32).dtype is ember.float32
+    assert ember.tensor([ember.tensor(1.0, dtype=ember.float64), 2.0]).dtype is ember.float64
+
+
+# ---- size= -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_size_keyword(name):
+    fn = getattr(ember, name)
+    assert fn(size=(2, 3)).shape == (2, 3)
+    assert fn(size=[4]).shape == (4,)
+    assert fn(size=ember.Size([1, 2])).shape == (1, 2)
+    with pytest.raises(TypeError):
+        fn(size=3)
+    with pytest.raises(TypeError):
+        fn(2, size=(3,))
+    if torch is not None:
+        with pytest.raises(TypeError):
+            getattr(torch, name)(size=3)
+
+
+@pytest.mark.parametrize("call, exc", [
+    (lambda T: T.full(3, 1.0), TypeError),
+    (lambda T: T.rand(3, dtype=T.int64), NotImplementedError),
+    (lambda T: T.randn(2, dtype=T.int64), NotImplementedError),
+    (lambda T: T.rand_like(T.ones(2, dtype=T.long)), NotImplementedError),
+    (lambda T: T.arange(5, 0), RuntimeError),
+    (lambda T: T.arange(0, 5, -1), RuntimeError),
+    (lambda T: T.arange(0, 5, 0), RuntimeError),
+    (lambda T: T.arange(0, float("inf")), RuntimeError),
+    (lambda T: T.arange(0, 5, 0.5, dtype=T.int64), ValueError),
+    (lambda T: T.arange(3, dtype=T.bool), NotImplementedError),
+    (lambda T: T.arange(start=2), TypeError),
+    (lambda T: T.linspace(0, 1, -1), RuntimeError),
+    (lambda T: T.linspace(0, 1, 2.0), TypeError),
+])
+def test_creation_errors_like_torch(call, exc):
+    with pytest.raises(exc):
+        call(ember)
+    if torch is not None:
+        with pytest.raises(exc):
+            call(torch)
+
+
+def test_arange_inconsistent_message():
+    with pytest.raises(RuntimeError, match="upper bound and lower bound inconsistent with step sign"):
+        ember.arange(5, 0)
+
+
+# ---- arange / linspace bit for bit ------------------------------------------------------------------
+def test_arange_keeps_torchs_residue():
+    # torch's kernel computes -1 + 0.2*5 as one fused multiply-add, leaving 2**-54 in place of 0
+    x = ember.arange(-1, 1, 0.2)
+    assert x.numpy()[5] == np.float32(5.551115123125783e-17)
+    assert "5.5511e-17" in str(x)
+    assert ember.linspace(-1, 1, 11).numpy()[5] == np.float32(-1.4901161e-08)
+    assert ember.linspace(-10, 10, 15).numpy()[7] == np.float32(-2.3841858e-07)
+
+
+@pytest.mark.parametrize("args", [(5,), (2, 9), (0, 10, 3), (10, 0, -3), (0.5, 5), (0, 5, 0.5), (-1, 1, 0.2),
+                                  (1, 2.5, 0.25), (0, 5.5, 1), (0, 5, 1.5)])
+@requires_torch
+def test_arange_default_dtype_matches_torch(args):
+    _same_bits(ember.arange(*args), torch.arange(*args))
+    assert ember.arange(end=3).tolist() == torch.arange(end=3).tolist()
+
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def _x86_torch():
+    # the float arange emulation follows torch's x86 kernels (256-bit vectors); other CPUs' builds differ
+    if not _X86 or torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        pytest.skip("torch's float arange is emulated for its x86 AVX2/AVX512 builds")
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_arange_bitwise_random_cases(dtype):
+    if dtype.startswith("float"):
+        _x86_torch()
+    rng = np.random.default_rng(DTYPES.index(dtype))
+    for _ in range(60):
+        start = float(np.round(rng.standard_normal() * 10.0 ** rng.integers(-2, 3), rng.integers(0, 4)))
+        step = float(np.round(rng.standard_normal() * 10.0 ** rng.integers(-2, 1), rng.integers(1, 5))) or 0.1
+        end = start + step * int(rng.integers(0, 300)) + float(rng.random() * step)
+        res = _both(lambda T: T.arange(start, end, step, dtype=getattr(T, dtype)))
+        if isinstance(res[1], type):
+            assert res[0] is res[1], (start, end, step)
+        else:
+            _same_bits(*res)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("n, step", [(100000, 0.1), (32769, 0.37)])
+def test_arange_bitwise_large(dtype, n, step):
+    # past torch's grain size the range is split over threads, each with its own vector/tail split
+    if dtype.startswith("float"):
+        _x86_torch()
+    else:
+        step *= 30  # an integer step once truncated
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            ember.set_num_threads(threads)
+            _same_bits(ember.arange(0.3, 0.3 + n * step, step, dtype=getattr(ember, dtype)),
+                       torch.arange(0.3, 0.3 + n * step, step, dtype=getattr(torch, dtype)))
+    finally:
+        torch.set_num_threads(before)
+        ember.set_num_threads(before)
+
+
+@requires_torch
+@pytest.mark.parametrize("args", [(-1, 1, 11), (-10, 10, 15), (0, 1, 7), (-5, 5, 100), (0, 1, 1), (0, 1, 0),
+                                  (3, 3, 4), (0, 10, 5), (0, 2 * math.pi, 64), (-0.0, -0.3, 416), (1e-3, 7e5, 333)])
+def test_linspace_default_dtype_matches_torch(args):
+    _same_bits(ember.linspace(*args), torch.linspace(*args))
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linspace_bitwise_random_cases(dtype):
+    rng = np.random.default_rng(100 + DTYPES.index(dtype))
+    for _ in range(60):
+        start = float(np.round(rng.standard_normal() * 10.0 ** rng.integers(-2, 3), rng.integers(0, 4)))
+        end = float(np.round(rng.standard_normal() * 10.0 ** rng.integers(-2, 3), rng.integers(0, 4)))
+        if dtype in ("uint8", "int8"):
+            start, end = abs(start) % 127, abs(end) % 127
+        steps = int(rng.integers(0, 500))
+        _same_bits(ember.linspace(start, end, steps, dtype=getattr(ember, dtype)),
+                   torch.linspace(start, end, steps, dtype=getattr(torch, dtype)))
+
+
+# ---- constants, finfo, iinfo ------------------------------------------------------------------------
+def test_constants():
+    assert ember.pi == math.pi and ember.e == math.e and ember.inf == math.inf and math.isnan(ember.nan)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_finfo(dtype):
+    fi = ember.finfo(getattr(ember, dtype))
+    assert fi.dtype == dtype and fi == ember.finfo(getattr(ember, dtype))
+    assert fi.eps == float(np.finfo(dtype).eps) and fi.max == -fi.min
+    if torch is not None:
+        ti = torch.finfo(getattr(torch, dtype))
+        for attr in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+            assert getattr(fi, attr) == getattr(ti, attr), attr
+            assert type(getattr(fi, attr)) is type(getattr(ti, attr)), attr
+        assert repr(fi) == repr(ti)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo(dtype):
+    ii = ember.iinfo(getattr(ember, dtype))
+    assert (ii.min, ii.max, ii.bits, ii.dtype) == (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max),
+                                                   np.iinfo(dtype).bits, dtype)
+    if torch is not None:
+        ti = torch.iinfo(getattr(torch, dtype))
+        assert (ii.min, ii.max, ii.bits, ii.dtype) == (ti.min, ti.max, ti.bits, ti.dtype)
+        assert repr(ii) == repr(ti)
+
+
+def test_finfo_iinfo_defaults_and_errors():
+    assert ember.finfo().dtype == "float32"
+    assert ember.finfo(float).dtype == "float64"
+    for bad in (lambda M: M.finfo(M.int32), lambda M: M.iinfo(M.float32), lambda M: M.iinfo(M.bool),
+                lambda M: M.finfo("float32")):
+        with pytest.raises(TypeError):
+            bad(ember)
+        if torch is not None:
+            with pytest.raises(TypeError):
+                bad(torch)
