@@ -1113,7 +1113,7 @@ def bincount(input, weights=None, minlength=0):
 def _as_array(x, like=None):
     if isinstance(x, Tensor):
         return x._data
-    arr = B.host_array(np.asarray(x))
+    arr = B.host_array(x)   # Python data: a host array, moved below to like's device
     if like is not None and type(like) is not type(arr):
         from .convert import _move
         arr = _move(arr, B.device_of(like))

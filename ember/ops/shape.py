@@ -1861,7 +1861,8 @@ def broadcast_tensors(*tensors):
             shape = np.broadcast_shapes(shape, t._data.shape)
         except ValueError:
             from .elementwise import _broadcast_error
-            raise _broadcast_error("broadcast_tensors", np.empty(shape, dtype=np.int8), t._data) from None
+            from types import SimpleNamespace
+            raise _broadcast_error("broadcast_tensors", SimpleNamespace(shape=shape), t._data) from None
     # torch hands back a tensor that already has the shape itself, not a view of it
     return tuple(t if t._data.shape == shape else expand(t, shape) for t in tensors)
 
@@ -2060,7 +2061,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     if not isinstance(source, Tensor):
         raise TypeError(f"index_add(): argument 'source' (position 3) must be Tensor, not {type(source).__name__}")
     if not isinstance(index, Tensor):
-        index = _wrap(B.host_array(np.asarray(index)))
+        index = _wrap(B.host_array(index))
     idx, s = index._data, source._data
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
