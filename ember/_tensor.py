@@ -101,6 +101,16 @@ class Tensor:
         return self._data.itemsize
 
     @property
+    def itemsize(self):
+        """Bytes per element, as torch's Tensor.itemsize."""
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        """numel() * itemsize: the bytes the elements take (a view counts its own elements)."""
+        return self._data.size * self._data.itemsize
+
+    @property
     def dtype(self):
         return B.FROM_NUMPY[self._data.dtype]
 

@@ -1214,3 +1214,138 @@ _register()
 
 subtract, multiply, divide, true_divide = sub, mul, div, div
 greater, less, greater_equal, less_equal = gt, lt, ge, le
+
+
+# ---- atan2, clamp_min / clamp_max ----------------------------------------------------------------
+class Atan2Backward0(Node):
+    __slots__ = ("a", "b")
+    _saved_fields = ("a", "b")
+
+    def apply(self, g):
+        a, b = self.a, self.b
+        den = a * a + b * b
+        ga = unbroadcast(g * b / den, a.shape) if self.next_functions[0][0] is not None else None
+        gb = unbroadcast(-g * a / den, _shape(b)) if self.next_functions[1][0] is not None else None
+        return ga, gb
+
+
+def atan2(input, other, *, out=None):
+    """Elementwise arctangent of input / other, in the quadrant given by both signs."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"atan2(): argument 'other' (position 2) must be Tensor, not {type(other).__name__} "
+                        "(wrap a number with torch.tensor(...))")
+    a, b = _operands(_as_tensor(input), other)
+    if a.dtype.kind != "f":
+        f = B.get_default_dtype().np
+        a, b = a.astype(f), b.astype(f)
+    try:
+        res = xp_of(a).arctan2(a, b)
+    except ValueError:
+        raise _broadcast_error("atan2", a, b) from None
+    if isinstance(res, _generic):
+        res = _host_array(res)
+    if out is not None:
+        return _write_out(out, res, "atan2", input, other)
+    node = None
+    if _grad_needed(input, other):
+        node = _node(Atan2Backward0, input, other)
+        node.a, node.b = a, b
+        node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+    return _finish(res, node)
+
+
+arctan2 = atan2
+
+
+class ClampMinBackward0(Node):
+    __slots__ = ("mask",)
+    _saved_fields = ("mask",)
+
+    def apply(self, g):
+        return (g * self.mask,)
+
+
+class ClampMaxBackward0(ClampMinBackward0):
+    __slots__ = ()
+
+
+class ClampMinBackward1(Node):
+    __slots__ = ("mask", "a_shape", "b_shape")
+    _saved_fields = ("mask",)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        m = self.mask
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = unbroadcast(xp.where(m, g, 0).astype(g.dtype, copy=False), self.a_shape)
+        if self.next_functions[1][0] is not None:
+            gb = unbroadcast(xp.where(m, 0, g).astype(g.dtype, copy=False), self.b_shape)
+        return ga, gb
+
+
+class ClampMaxBackward1(ClampMinBackward1):
+    __slots__ = ()
+
+
+def _clamp_bound(input, bound, is_min, out):
+    name = "clamp_min" if is_min else "clamp_max"
+    if bound is None or not isinstance(bound, (Tensor, int, float, np.generic)):
+        raise TypeError(f"{name}(): argument '{name[6:]}' must be a number or a Tensor, not "
+                        f"{type(bound).__name__}")
+    if not isinstance(bound, Tensor):
+        if isinstance(bound, np.generic):
+            bound = bound.item()
+        # the scalar bound: clamp itself (one-sided), under torch's node name
+        with _no_grad():
+            res = clamp(input, bound, None) if is_min else clamp(input, None, bound)
+        if out is not None:
+            return _write_out(out, res._data, name, input)
+        node = None
+        if state.enabled and input._requires_grad:
+            cls = ClampMinBackward0 if is_min else ClampMaxBackward0
+            node = cls.__new__(cls)
+            node.next_functions = (edge(input),)
+            d = input._data
+            node.mask = (d >= bound) if is_min else (d <= bound)
+            node._saved_versions = ()
+        return _finish(res._data, node)
+    a, b = _operands(_as_tensor(input), bound)
+    xp = xp_of(a)
+    try:
+        res = xp.maximum(a, b) if is_min else xp.minimum(a, b)
+    except ValueError:
+        raise _broadcast_error(name, a, b) from None
+    if isinstance(res, _generic):
+        res = _host_array(res)
+    if out is not None:
+        return _write_out(out, res, name, input, bound)
+    node = None
+    if _grad_needed(input, bound):
+        node = _node(ClampMinBackward1 if is_min else ClampMaxBackward1, input, bound)
+        node.mask = xp.broadcast_to((a >= b) if is_min else (a <= b), res.shape)
+        node.a_shape, node.b_shape = a.shape, b.shape
+    return _finish(res, node)
+
+
+def clamp_min(input, min, *, out=None):
+    """Limit values from below: max(input, min), with min a number or a tensor."""
+    return _clamp_bound(input, min, True, out)
+
+
+def clamp_max(input, max, *, out=None):
+    """Limit values from above: min(input, max), with max a number or a tensor."""
+    return _clamp_bound(input, max, False, out)
+
+
+def _register_more():
+    T = Tensor
+    T.atan2 = T.arctan2 = atan2
+    T.clamp_min, T.clamp_max = clamp_min, clamp_max
+    T.atan2_ = T.arctan2_ = _make_inplace(atan2, "atan2_")
+    T.clamp_min_ = _make_inplace(clamp_min, "clamp_min_")
+    T.clamp_max_ = _make_inplace(clamp_max, "clamp_max_")
+
+
+_register_more()
+__all__ += ["atan2", "arctan2", "clamp_min", "clamp_max"]

@@ -1012,3 +1012,36 @@ def _inplace(self, res):
 
 
 _register()
+
+
+# ---- trace ----------------------------------------------------------------------------------------
+class TraceBackward0(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, g):
+        z = xp_of(g).zeros(self.shape, dtype=g.dtype)
+        n = min(self.shape)
+        z.reshape(-1)[:n * (self.shape[1] + 1):self.shape[1] + 1] = g
+        return (z,)
+
+
+def trace(input):
+    """The sum of a matrix's main diagonal (integer matrices sum to int64)."""
+    a = input._data
+    if a.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {a.ndim} (shape {list(a.shape)}); "
+                           "take a 2-d slice first, or use torch.diagonal(x, dim1=-2, dim2=-1).sum(-1) for a batch")
+    if a.dtype.kind == "b":
+        raise NotImplementedError("\"trace\" not implemented for 'Bool' (convert with .long() first)")
+    xp = xp_of(a)
+    dt = np.int64 if a.dtype.kind in "iu" else a.dtype
+    res = xp.asarray(xp.trace(a, dtype=dt), dtype=dt)   # numpy gives a scalar: tensors hold arrays
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(TraceBackward0, edge(input))
+        node.shape = a.shape
+    return _finish(res, node)
+
+
+Tensor.trace = trace
+__all__ += ["trace"]

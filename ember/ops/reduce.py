@@ -991,3 +991,211 @@ def _register():
 
 
 _register()
+
+
+# ---- unique, bincount, isin, searchsorted ---------------------------------------------------------
+class _NoDerivative(Node):
+    """The node torch records for an op it cannot differentiate: backward through it raises."""
+
+    __slots__ = ()
+    _message = ""
+    _error = NotImplementedError
+
+    def apply(self, g):
+        raise self._error(self._message)
+
+
+def _no_derivative(name, message, error=NotImplementedError):
+    return type(name, (_NoDerivative,), {"__slots__": (), "_message": message, "_error": error})
+
+
+Unique2Backward0 = _no_derivative("Unique2Backward0", "the derivative for '_unique2' is not implemented.")
+UniqueDimBackward0 = _no_derivative("UniqueDimBackward0", "the derivative for 'unique_dim' is not implemented.")
+UniqueConsecutiveBackward0 = _no_derivative(
+    "UniqueConsecutiveBackward0", "the derivative for 'unique_consecutive' is not implemented.")
+_BincountBackward = _no_derivative("NotImplemented", "derivative for aten::bincount is not implemented",
+                                   RuntimeError)
+
+
+def _groups(xp, keys, order, new):
+    """Values, inverse and counts from keys (rows along axis 0) taken in `order`, where new[i] says
+    that key order[i] starts a group (differs from order[i - 1])."""
+    n = keys.shape[0]
+    starts = xp.flatnonzero(new)
+    group = xp.cumsum(new) - 1
+    inverse = xp.empty(n, dtype=np.int64)
+    inverse[order] = group
+    counts = xp.diff(xp.concatenate([starts, xp.asarray([n])])).astype(np.int64)
+    return keys[order[starts]], inverse, counts
+
+
+def _unique_impl(input, name, dim, consecutive, return_inverse, return_counts):
+    a = input._data
+    xp = xp_of(a)
+    if dim is None:
+        flat = a.reshape(-1)
+        n = flat.size
+        order = xp.arange(n) if consecutive else xp.argsort(flat, kind="stable")
+        s = flat[order]
+        new = xp.ones(n, dtype=bool)
+        if n:
+            new[1:] = s[1:] != s[:-1]   # NaN != NaN: every NaN stays its own value, as in torch
+        values, inverse, counts = _groups(xp, flat, order, new)
+        inverse = inverse.reshape(a.shape)
+        cls = UniqueConsecutiveBackward0 if consecutive else Unique2Backward0
+    else:
+        if a.ndim == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions ({name}(dim=...) "
+                             "needs a tensor with at least one dimension; use dim=None for a 0-d tensor)")
+        ax = _dim(dim, a.ndim)
+        if _builtin_any(s == 0 for i, s in enumerate(a.shape) if i != ax):
+            raise RuntimeError(
+                f"There are 0 sized dimensions, and they aren't selected, so unique cannot be applied "
+                f"({name}: input shape {list(a.shape)}, dim={dim})")
+        moved = xp.moveaxis(a, ax, 0)
+        rest = moved.shape[1:]
+        rows = moved.reshape(moved.shape[0], math.prod(rest))
+        n = rows.shape[0]
+        if consecutive or n == 0:
+            order = xp.arange(n)
+        else:
+            # lexsort's last key is the primary one: the first column of the rows
+            order = xp.lexsort(rows.T[::-1]) if rows.shape[1] else xp.arange(n)
+        s = rows[order]
+        new = xp.ones(n, dtype=bool)
+        if n:
+            new[1:] = (s[1:] != s[:-1]).any(axis=1)
+        values, inverse, counts = _groups(xp, rows, order, new)
+        values = xp.moveaxis(values.reshape((values.shape[0],) + rest), 0, ax)
+        cls = UniqueConsecutiveBackward0 if consecutive else UniqueDimBackward0
+    node = _node(cls, input) if state.enabled and input._requires_grad else None
+    out = _finish(xp.ascontiguousarray(values), node)
+    if not return_inverse and not return_counts:
+        return out
+    res = (out,)
+    if return_inverse:
+        res += (_wrap(inverse),)
+    if return_counts:
+        res += (_wrap(counts),)
+    return res
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements (or slices along dim), sorted; optionally the inverse indices and counts."""
+    # torch sorts on the CPU even with sorted=False (the order is then unspecified): so does ember
+    return _unique_impl(input, "unique", dim, False, return_inverse, return_counts)
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Collapse each run of equal consecutive elements (or slices along dim) to one."""
+    return _unique_impl(input, "unique_consecutive", dim, True, return_inverse, return_counts)
+
+
+def bincount(input, weights=None, minlength=0):
+    """Count the occurrences of each non-negative integer in a 1-d tensor (or sum their weights)."""
+    a = input._data
+    xp = xp_of(a)
+    if a.dtype.kind not in "iu":
+        raise NotImplementedError(
+            f"\"bincount_{input.device.type}\" not implemented for '{_type_word(a.dtype)}' "
+            "(bincount counts integers: convert with .long())")
+    if minlength < 0:
+        raise RuntimeError(f"minlength should be >= 0 (bincount got minlength={minlength})")
+    if a.ndim != 1 or (a.size and a.min() < 0):
+        raise RuntimeError(
+            "bincount only supports 1-d non-negative integral inputs. (got a "
+            + (f"{a.ndim}-d tensor of shape {list(a.shape)}; flatten it first" if a.ndim != 1
+               else f"negative value {int(a.min())}") + ")")
+    if weights is None:
+        return _wrap(xp.bincount(a, minlength=minlength).astype(np.int64, copy=False))
+    w = weights._data
+    if w.ndim != 1 or w.shape[0] != a.shape[0]:
+        raise RuntimeError(f"weights should be 1-d and have the same length as input (bincount got input "
+                           f"shape {list(a.shape)} and weights shape {list(w.shape)})")
+    if type(w) is not type(a):
+        B.check_same_device("bincount", a, w)
+    dt = np.float32 if w.dtype == np.float32 else np.float64
+    res = xp.bincount(a, weights=w.astype(np.float64), minlength=minlength).astype(dt, copy=False)
+    node = None
+    if state.enabled and weights._requires_grad:
+        node = _node(_BincountBackward, weights)
+    return _finish(res, node)
+
+
+def _as_array(x, like=None):
+    if isinstance(x, Tensor):
+        return x._data
+    arr = B.host_array(x)   # Python data: a host array, moved below to like's device
+    if like is not None and type(like) is not type(arr):
+        from .convert import _move
+        arr = _move(arr, B.device_of(like))
+    return arr
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """True where an element of `elements` occurs in `test_elements` (False with invert=True)."""
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError(
+            f"isin() received an invalid combination of arguments - got ({type(elements).__name__}, "
+            f"{type(test_elements).__name__}): at least one of elements and test_elements must be a Tensor")
+    like = elements._data if isinstance(elements, Tensor) else test_elements._data
+    e, t = _as_array(elements, like), _as_array(test_elements, like)
+    for arr in (e, t):
+        if arr.dtype.kind == "b":
+            raise RuntimeError("Unsupported input type encountered for isin(): Bool "
+                               "(compare bool tensors with == and .any() instead)")
+    if type(e) is not type(t):
+        B.check_same_device("isin", e, t)
+    res = xp_of(e).isin(e, t, assume_unique=assume_unique, invert=invert)
+    return _wrap(_arr(res))
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, out=None, sorter=None):
+    """Indices at which `input`'s values would be inserted into the innermost dim of sorted_sequence."""
+    name = f"{B.namespace()}.searchsorted()"
+    seq = sorted_sequence._data
+    if seq.ndim == 0:
+        raise RuntimeError(f"{name}: boundaries tensor should have positive dimension, but got 0 dimension")
+    if side is not None and side not in ("left", "right"):
+        raise RuntimeError(f"{name}: side can only be 'left' or 'right' but got {side}")
+    if side == "left" and right:
+        raise RuntimeError(f"{name}: side and right can't be set to opposites, got side of left while right "
+                           "was True")
+    side = "right" if right or side == "right" else "left"
+    v = _as_array(input, seq)
+    xp = xp_of(seq)
+    if type(v) is not type(seq):
+        B.check_same_device("searchsorted", seq, v)
+    if seq.ndim > 1 and (v.ndim != seq.ndim or v.shape[:-1] != seq.shape[:-1]):
+        raise RuntimeError(
+            f"{name}: boundaries tensor should be 1 dimension or the first N-1 dimensions of boundaries "
+            f"tensor and input value tensor must match, but we got boundaries tensor {list(seq.shape)} and "
+            f"input value tensor {list(v.shape)}")
+    if sorter is not None:
+        srt = sorter._data if isinstance(sorter, Tensor) else _as_array(sorter, seq)
+        if srt.shape != seq.shape or srt.dtype.kind not in "iu":
+            raise RuntimeError(f"{name}: sorter must be an integer tensor of the boundaries' shape "
+                               f"{list(seq.shape)}, got {list(srt.shape)} of dtype {srt.dtype}")
+        seq = xp.take_along_axis(seq, srt.astype(np.int64, copy=False), axis=-1)
+    if seq.ndim == 1:
+        res = xp.searchsorted(seq, v, side=side)
+    else:
+        n = seq.shape[-1]
+        rows = seq.reshape(-1, n)
+        vals = v.reshape(rows.shape[0], -1)
+        res = xp.stack([xp.searchsorted(r, q, side=side) for r, q in zip(rows, vals)]).reshape(v.shape)
+    res = _arr(res).astype(np.int32 if out_int32 else np.int64, copy=False)
+    if out is not None:
+        return _write_out(out, res, "searchsorted")
+    return _wrap(res)
+
+
+def _register_more():
+    T = Tensor
+    T.unique = unique
+    T.unique_consecutive = unique_consecutive
+    T.bincount = bincount
+
+
+_register_more()
+__all__ += ["unique", "unique_consecutive", "bincount", "isin", "searchsorted"]

@@ -1868,3 +1868,323 @@ def _register():
 
 
 _register()
+
+
+# ---- broadcasting helpers, meshgrid ---------------------------------------------------------------
+def broadcast_shapes(*shapes):
+    """The shape that tensors of the given shapes broadcast to, as an ember.Size."""
+    norm = []
+    for s in shapes:
+        if isinstance(s, numbers.Integral) and not isinstance(s, bool):
+            s = (int(s),)
+        elif isinstance(s, Tensor) or not isinstance(s, (tuple, list)):
+            raise TypeError(f"broadcast_shapes(): expected each shape to be an int or a tuple/list of ints, "
+                            f"got {type(s).__name__}")
+        for k in s:
+            if not isinstance(k, numbers.Integral) or isinstance(k, bool):
+                raise TypeError(f"{B.namespace()}.Size() takes an iterable of 'int' (item 0 is "
+                                f"'{type(k).__name__}')")
+        norm.append(tuple(int(k) for k in s))
+    result = [1] * _builtin_max([len(s) for s in norm] + [0])
+    for idx, s in enumerate(norm):
+        for i in range(-1, -1 - len(s), -1):
+            if s[i] < 0:
+                raise ValueError("Attempting to broadcast a dimension with negative length!")
+            if s[i] == 1 or s[i] == result[i]:
+                continue
+            if result[i] != 1:
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {s[i]} at {i}! Mismatching argument at "
+                    f"index {idx} had {s}; but expected shape should be broadcastable to {result}")
+            result[i] = s[i]
+    return Size(result)
+
+
+def broadcast_to(input, size):
+    """input expanded (a view, no copy) to `size`; the same as input.expand(size)."""
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"broadcast_to(): argument 'size' (position 2) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    return expand(input, size)
+
+
+def broadcast_tensors(*tensors):
+    """Views of the tensors expanded to their common broadcast shape."""
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__} "
+                            "(pass the tensors as separate arguments: broadcast_tensors(*tensors))")
+    shape = ()
+    for t in tensors:
+        try:
+            shape = np.broadcast_shapes(shape, t._data.shape)
+        except ValueError:
+            from .elementwise import _broadcast_error
+            from types import SimpleNamespace
+            raise _broadcast_error("broadcast_tensors", SimpleNamespace(shape=shape), t._data) from None
+    # torch hands back a tensor that already has the shape itself, not a view of it
+    return tuple(t if t._data.shape == shape else expand(t, shape) for t in tensors)
+
+
+_MESHGRID_WARNED = [False]
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-d tensors: 'ij' (matrix, torch's default) or 'xy' (Cartesian) indexing."""
+    prefix = B.namespace()
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        if not _MESHGRID_WARNED[0]:   # torch warns once per process
+            _MESHGRID_WARNED[0] = True
+            import warnings
+            warnings.warn(f"{prefix}.meshgrid: in an upcoming release, it will be required to pass the "
+                          "indexing argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'{prefix}.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
+        if t._data.ndim > 1:
+            raise RuntimeError(
+                f"{prefix}.meshgrid: Expected 0D or 1D tensor in the tensor list but got a {t._data.ndim}-D "
+                f"tensor of shape {list(t._data.shape)} (element {i}); flatten it first with .reshape(-1)")
+    first = tensors[0]
+    for t in tensors[1:]:
+        if t.dtype is not first.dtype:
+            raise RuntimeError(f"meshgrid expects all tensors to have the same dtype (got {first.dtype} and "
+                               f"{t.dtype}); convert them with .to(dtype) first")
+        if type(t._data) is not type(first._data):
+            B.check_same_device("meshgrid", first._data, t._data)
+    n = len(tensors)
+    # 'xy' swaps the first two axes of every grid: tensor i varies along axis pos[i]
+    pos = list(range(n))
+    if indexing == "xy" and n >= 2:
+        pos[0], pos[1] = 1, 0
+    grid = [0] * n
+    for i, t in enumerate(tensors):
+        grid[pos[i]] = t._data.size
+    out = []
+    for i, t in enumerate(tensors):
+        shape = [1] * n
+        shape[pos[i]] = -1
+        out.append(expand(view(t, tuple(shape)), tuple(grid)))
+    return tuple(out)
+
+
+# ---- repeat_interleave, diff ------------------------------------------------------------------------
+def _repeat_counts(repeats, name="repeat_interleave"):
+    """A 1-d integer repeats array, with torch's checks."""
+    r = repeats._data
+    if r.dtype.kind not in "iu":
+        raise NotImplementedError(f"\"{name}_{repeats.device.type}\" not implemented for "
+                                  f"'{_TYPE_WORDS.get(r.dtype.name, r.dtype.name)}' (repeats must be integers: "
+                                  "convert with .long())")
+    return r
+
+
+_TYPE_WORDS = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+               "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
+
+
+def _repeat_index(r):
+    """arange(len(r)) with element i repeated r[i] times (torch.repeat_interleave(repeats))."""
+    if r.ndim != 1:
+        raise RuntimeError(f"repeat_interleave only accept 1D vector as repeat (got shape {list(r.shape)})")
+    if r.size and r.min() < 0:
+        raise RuntimeError("repeats can not be negative")
+    xp = xp_of(r)
+    return xp.repeat(xp.arange(r.size, dtype=np.int64), r.astype(np.int64, copy=False))
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element (or slice along dim) repeats times; repeats is an int or a tensor of counts."""
+    if repeats is None:
+        # torch.repeat_interleave(repeats): input holds the counts
+        return _wrap(_repeat_index(_repeat_counts(input)))
+    if dim is None:
+        input = flatten(input)
+        dim = 0
+    a = input._data
+    if isinstance(repeats, Tensor):
+        r = _repeat_counts(repeats)
+        if r.ndim > 1:
+            raise RuntimeError(f"repeats must be 0-dim or 1-dim tensor (got shape {list(r.shape)})")
+        ax = _dim(dim, a.ndim)
+        n = a.shape[ax] if a.ndim else 1
+        if r.size == 1:
+            r = xp_of(r).broadcast_to(r.reshape(1), (n,))
+        elif r.shape[0] != n:
+            raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+                               f"{r.shape[0]} and input.size({dim}) = {n}")
+        if type(r) is not type(a):
+            B.check_same_device("repeat_interleave", a, r)
+        idx = _repeat_index(r)
+        if output_size is not None and output_size != idx.size:
+            raise RuntimeError(f"allocated size does not match required size (repeat_interleave: output_size="
+                               f"{output_size} but the repeats add up to {idx.size})")
+        return index_select(input, dim, _wrap(idx))
+    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral):
+        raise TypeError(f"repeat_interleave(): argument 'repeats' must be int or Tensor, not "
+                        f"{type(repeats).__name__}")
+    repeats = int(repeats)
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    # torch's composite: unsqueeze, expand, clone, view (so the graph shows the same nodes)
+    ax = _dim(dim, a.ndim)
+    x = unsqueeze(input, ax + 1)   # a 0-d input given a dim raises torch's IndexError here
+    size = a.shape[ax]
+    if output_size is not None and output_size != size * repeats:
+        raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {size * repeats} but got "
+                           f"{output_size}")
+    from .convert import clone
+    shape = list(x._data.shape)
+    shape[ax + 1] = repeats
+    x = clone(expand(x, tuple(shape)))
+    return reshape(x, a.shape[:ax] + (size * repeats,) + a.shape[ax + 1:])
+
+
+class CopyBackwards(Node):
+    __slots__ = ()
+
+    def apply(self, g):
+        return (g,)
+
+
+def _diff_extra(t, input, ax, which):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"diff(): argument '{which}' must be Tensor, not {type(t).__name__}")
+    a, e = input._data, t._data
+    if e.ndim != a.ndim:
+        raise RuntimeError(f"diff expects prepend or append to be the same dimension as input (input is "
+                           f"{a.ndim}-d, {which} is {e.ndim}-d)")
+    for k in range(a.ndim):
+        if k != ax and e.shape[k] != a.shape[k]:
+            raise RuntimeError(
+                f"diff expects the shape of tensor to prepend or append to match that of input except along "
+                f"the differencing dimension; input.size({k}) = {a.shape[k]}, but got tensor.size({k}) = "
+                f"{e.shape[k]}")
+    return t
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along dim, after joining prepend and append to input."""
+    a = input._data
+    if a.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional (got a 0-d tensor)")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    ax = _dim(dim, a.ndim)
+    if n == 0:
+        node = _node(CopyBackwards, input) if state.enabled and input._requires_grad else None
+        return _finish(a.copy(), node)
+    parts = [input]
+    if prepend is not None:
+        parts.insert(0, _diff_extra(prepend, input, ax, "prepend"))
+    if append is not None:
+        parts.append(_diff_extra(append, input, ax, "append"))
+    x = cat(parts, ax) if len(parts) > 1 else input
+    from .elementwise import logical_xor, sub
+    for _ in range(n):
+        length = x._data.shape[ax]
+        if length == 0:
+            break
+        hi, lo = narrow(x, ax, 1, length - 1), narrow(x, ax, 0, length - 1)
+        x = logical_xor(hi, lo) if x._data.dtype.kind == "b" else sub(hi, lo)
+    return x
+
+
+# ---- index_add ------------------------------------------------------------------------------------------
+class IndexAddBackward0(Node):
+    __slots__ = ("axis", "index", "alpha", "src_shape")
+    _saved_fields = ("index",)
+
+    def apply(self, g):
+        gs = None
+        if self.next_functions[1][0] is not None:
+            work = g.reshape(1) if g.ndim == 0 else g
+            gs = xp_of(g).take(work, self.index, axis=self.axis)
+            if self.alpha != 1:
+                gs = gs * self.alpha
+            gs = gs.reshape(self.src_shape)
+        return (g if self.next_functions[0][0] is not None else None), gs
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of input with alpha * source added at `index` along dim (repeated indices accumulate)."""
+    a = input._data
+    ax = _dim(dim, a.ndim)
+    if not isinstance(source, Tensor):
+        raise TypeError(f"index_add(): argument 'source' (position 3) must be Tensor, not {type(source).__name__}")
+    if not isinstance(index, Tensor):
+        index = _wrap(B.host_array(index))
+    idx, s = index._data, source._data
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
+                           f"{_TYPE_WORDS.get(idx.dtype.name, idx.dtype.name)}")
+    if idx.ndim > 1:
+        raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {idx.ndim} with type: "
+                         f"{_TYPE_WORDS.get(idx.dtype.name)} and size: {list(idx.shape)}")
+    if s.dtype != a.dtype:
+        raise RuntimeError(f"index_add_(): self ({_TYPE_WORDS.get(a.dtype.name)}) and source "
+                           f"({_TYPE_WORDS.get(s.dtype.name)}) must have the same scalar type "
+                           "(convert source with .to(self.dtype))")
+    if type(s) is not type(a):
+        B.check_same_device("index_add", a, s)
+    if type(idx) is not type(a):
+        idx = _to_device_of(idx, a)
+    work = a.reshape(1) if a.ndim == 0 else a
+    swork = s.reshape(1) if s.ndim == 0 else s
+    if s.ndim != a.ndim or _builtin_any(
+            swork.shape[k] != work.shape[k] for k in range(work.ndim) if k != ax):
+        raise RuntimeError(
+            f"source tensor shape must match self tensor shape, excluding the specified dimension. Got "
+            f"self.shape = {list(a.shape)} source.shape = {list(s.shape)}")
+    idx = idx.reshape(-1)
+    if idx.size != swork.shape[ax]:
+        raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to source.size(dim): "
+                           f"({swork.shape[ax]}), for dim: {ax}")
+    size = work.shape[ax]
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {ax} with size {size}")
+    xp = xp_of(a)
+    # torch casts alpha to self's dtype (an integer tensor truncates a fractional alpha)
+    alpha = a.dtype.type(alpha).item() if a.dtype.kind != "b" else bool(alpha)
+    vals = swork if alpha == 1 else (swork * alpha).astype(a.dtype, copy=False)
+    res = work.copy()
+    xp.add.at(xp.moveaxis(res, ax, 0), idx.astype(np.int64, copy=False), xp.moveaxis(vals, ax, 0))
+    res = res.reshape(a.shape)
+    node = None
+    if state.enabled and (input._requires_grad or source._requires_grad):
+        node = _new(IndexAddBackward0)
+        node.next_functions = (edge(input), edge(source))
+        node._saved_versions = ()
+        node.axis, node.index, node.alpha, node.src_shape = ax, idx, alpha, s.shape
+    return _finish(res, node)
+
+
+def _register_more():
+    T = Tensor
+    T.broadcast_to = broadcast_to
+    T.repeat_interleave = repeat_interleave
+    T.diff = diff
+    T.index_add = index_add
+    from .elementwise import _inplace
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """In-place index_add: add alpha * source into self at `index` along dim."""
+        op = lambda s, src: index_add(s, dim, index, src, alpha=alpha)  # noqa: E731
+        res = None
+        if not (state.enabled and (self._requires_grad or (isinstance(source, Tensor) and source._requires_grad))):
+            res = op(self, source)._data
+        return _inplace(self, res, op, (source,))
+    T.index_add_ = index_add_
+
+
+_register_more()
+__all__ += ["broadcast_shapes", "broadcast_to", "broadcast_tensors", "meshgrid", "repeat_interleave", "diff",
+            "index_add"]

@@ -200,6 +200,34 @@ def _batch_norm(x, w, b, training):
 
 CASES = _cases()
 
+# unique, bincount, meshgrid, repeat_interleave, clamp_min/max, broadcast_*, isin, diff, atan2, trace,
+# searchsorted, index_add (tests/ops/test_more_ops.py)
+CASES += [
+    ("unique_bincount_isin", lambda a, i: (
+        ember.unique(i, return_inverse=True, return_counts=True), a.detach().round().unique(dim=0),
+        i.unique_consecutive(return_inverse=True, return_counts=True), ember.bincount(i.reshape(-1), minlength=6),
+        ember.bincount(i[0], weights=a.detach()[0]), ember.isin(i, i[0]), ember.isin(i, 2, invert=True)),
+     [X, ("i", (3, 4), 4)]),
+    ("searchsorted", lambda a, v: (ember.searchsorted(a.detach().sort(1)[0], v), ember.searchsorted(
+        a.detach()[0].sort()[0], v[0], right=True), ember.searchsorted(a.detach()[0], v[1], sorter=a.detach()[0].argsort())),
+     [X, ("f", (3, 5))]),
+    ("repeat_interleave", lambda a, r: (a.repeat_interleave(2, dim=1), ember.repeat_interleave(a, 3),
+                                        a.repeat_interleave(r, dim=0), ember.repeat_interleave(r)),
+     [X, ("i", (3,), 3)]),
+    ("clamp_min_max_atan2", lambda a, b: (a.clamp_min(0.1), ember.clamp_max(a, -0.2), a.clamp_min(b[0]),
+                                          a.clamp_max(b), ember.atan2(a, b), ember.arctan2(b, a),
+                                          a.atan2(b[:, :1])), [X, X]),
+    ("broadcast_meshgrid", lambda a, v, w: (ember.broadcast_to(a[:1], (2, 3, 4)), ember.broadcast_tensors(a, v),
+                                            ember.tensor(list(ember.broadcast_shapes(a.shape, (2, 1, 1))),
+                                                         device=a.device),
+                                            ember.meshgrid(v, w, indexing="ij"), ember.meshgrid(v, w, indexing="xy")),
+     [X, ("f", (4,)), ("f", (3,))]),
+    ("diff_trace", lambda a, p: (ember.diff(a), a.diff(n=2, dim=0, prepend=p, append=a[:1]), ember.trace(a),
+                                 a.t().trace()), [X, ("f", (2, 4))]),
+    ("index_add", lambda a, s, j: (a.index_add(1, j, s, alpha=1.5), ember.index_add(a, 1, j, s),
+                                   a.clone().index_add_(1, j, s)), [X, ("f", (3, 5)), ("i", (5,), 4)]),
+]
+
 # Cases known to fail on the fake device, name -> why (strict xfail: a case that starts passing
 # fails too, so its entry gets removed).  None at present.
 PENDING_ON_FAKE = {}
