@@ -329,10 +329,17 @@ class Tensor:
         return bool(self._data.item() if type(self._data) is _ndarray else self.item())
 
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar())
+
+    def _scalar(self):
+        # float(t) / int(t) raise ValueError where t.item() raises RuntimeError, as in torch
+        if self._data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars (this one has "
+                             f"{self._data.size}; index or reduce it first)")
+        return self.item()
 
     def __index__(self):
         if self._data.dtype.kind not in "iub" or self._data.size != 1:

@@ -474,6 +474,17 @@ class PowBackward1(Node):
         return ga, gb
 
 
+def _int_pow(a, b):
+    """a ** b on integer arrays with negative exponents, as torch: 1/a**|b| truncated, so 0 except for
+    a = 1 (1) and a = -1 (+-1); torch gives 0 for 0 ** -1 too."""
+    xp = xp_of(a)
+    res = a ** xp.maximum(b, 0)
+    neg = b < 0
+    odd = (b % 2) != 0
+    one_or_sign = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0)).astype(res.dtype)
+    return xp.where(neg, one_or_sign, res)
+
+
 def pow(input, exponent, *, out=None):
     """input ** exponent."""
     if not isinstance(input, Tensor):
@@ -482,7 +493,10 @@ def pow(input, exponent, *, out=None):
         e = exponent
         a, b = _operands(e, base)
         xp = xp_of(a)
-        res = xp.power(b, a)
+        if a.dtype.kind in "iu" and type(b) is int and (a < 0).any():
+            res = _int_pow(xp.asarray(b, dtype=a.dtype), a)
+        else:
+            res = xp.power(b, a)
         if isinstance(res, _generic):
             res = _host_array(res)
         node = None
@@ -499,7 +513,10 @@ def pow(input, exponent, *, out=None):
     try:
         res = a ** b
     except ValueError:
-        raise _broadcast_error("pow", a, b) from None
+        if a.dtype.kind in "iu" and getattr(b, "dtype", None) is not None and b.dtype.kind in "iu":
+            res = _int_pow(a, b)  # NumPy refuses negative integer exponents in an array
+        else:
+            raise _broadcast_error("pow", a, b) from None
     if out is not None:
         return _write_out(out, res, "pow", input, exponent)
     node = None
@@ -594,7 +611,14 @@ sigmoid, SigmoidBackward0 = _unary("sigmoid", _sigmoid, lambda xp, g, x, y: g * 
 reciprocal, ReciprocalBackward0 = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, g, x, y: -g * y * y,
                                          saves="y")
 square_, _ = _unary("square", "square", lambda xp, g, x, y: 2 * g * x, float_only=False)
-neg, NegBackward0 = _unary("neg", "negative", lambda xp, g, x, y: -g, float_only=False, saves="")
+def _negative(xp, x):
+    if x.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
+    return xp.negative(x)
+
+
+neg, NegBackward0 = _unary("neg", _negative, lambda xp, g, x, y: -g, float_only=False, saves="")
 abs, AbsBackward0 = _unary("abs", "abs", lambda xp, g, x, y: g * xp.sign(x), float_only=False)
 floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves="")
 ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="")
@@ -1099,7 +1123,12 @@ def _fast_inplace(ufunc, name):
             raise RuntimeError(
                 f"result type {B.SCALAR_NAMES[res_dt]} can't be cast to the desired output type "
                 f"{B.SCALAR_NAMES[self.dtype]} ({name}_ on a {self.dtype} tensor)") from None
-        except ValueError:
+        except ValueError as e:
+            if "read-only" in str(e):  # an expanded view: several elements share one memory location
+                raise RuntimeError(
+                    f"unsupported operation: more than one element of the written-to tensor refers to a "
+                    f"single memory location ({name}_ into an expanded tensor of shape {list(d.shape)}). "
+                    "Please clone() the tensor before performing the operation.") from None
             raise RuntimeError(
                 f"output with shape {list(d.shape)} doesn't match the broadcast shape "
                 f"{list(np.broadcast_shapes(d.shape, getattr(b, 'shape', ())))}") from None

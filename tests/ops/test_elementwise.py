@@ -282,3 +282,29 @@ def test_reflected_floor_div_and_mod_keep_scalar_dtype():
             got, ref = f(x), f(tx)
             assert got.dtype.name == str(ref.dtype).split(".")[1]
             assert got.tolist() == ref.tolist()
+
+
+@requires_torch
+def test_integer_pow_with_negative_exponents_like_torch():
+    cases = [([2, 1, -1, 3, -1, 0], [-1, -2, -3, 0, -2, -1]), ([2, -1], [-1, -3])]
+    for a, b in cases:
+        got = ember.tensor(a) ** ember.tensor(b)
+        ref = torch.tensor(a) ** torch.tensor(b)
+        assert got.tolist() == ref.tolist() and got.dtype is ember.int64
+    assert (2 ** ember.tensor([-1, 2])).tolist() == (2 ** torch.tensor([-1, 2])).tolist()
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        ember.tensor([2]) ** -1
+
+
+def test_bool_negation_and_expanded_inplace_errors_say_what_to_do():
+    with pytest.raises(RuntimeError, match="use the `~` or `logical_not\\(\\)` operator instead"):
+        -ember.tensor([True])
+    assert (-ember.tensor([1, 2])).tolist() == [-1, -2]
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single "
+                                           "memory location.*Please clone\\(\\)"):
+        ember.ones(3).expand(2, 3).add_(1)
+    with pytest.raises(ValueError, match="only one element tensors can be converted to Python scalars"):
+        float(ember.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="only one element tensors"):
+        int(ember.tensor([1, 2]))
+    assert float(ember.tensor([2.5])) == 2.5 and int(ember.tensor([[3]])) == 3
