@@ -18,6 +18,7 @@ ALIASES = {
     "torch.nn.modules": "ember.nn.modules",
     "torch.nn.parameter": "ember.nn.parameter",
     "torch.nn.utils": "ember.nn.utils",
+    "torch.nn.utils.rnn": "ember.nn.utils.rnn",
     "torch.nn.parallel": "ember.nn.parallel",
     "torch.optim": "ember.optim",
     "torch.optim.lr_scheduler": "ember.optim.lr_scheduler",

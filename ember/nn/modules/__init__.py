@@ -17,3 +17,7 @@ __all__ = ["Module"]
 for _m in (activation, batchnorm, container, conv, dropout, flatten, linear, loss, normalization, pooling, sparse):
     __all__ += _m.__all__
 del _m
+
+from . import rnn  # noqa: E402  recurrent layers
+from .rnn import *  # noqa: F401,F403,E402
+__all__ += rnn.__all__

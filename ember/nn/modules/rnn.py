@@ -1,0 +1,574 @@
+"""Recurrent layers: RNN, LSTM, GRU and their single-step cells RNNCell, LSTMCell, GRUCell.
+
+Everything is composed from existing differentiable ops (linear/addmm, sigmoid, tanh, split,
+unbind, stack), so autograd needs no new backward code.  Per layer and direction the input
+projection W_ih x + b for all time steps is one matrix product; the Python loop then does only the
+recurrent part, a handful of ops per step.  Parameter names, shapes, gate order (LSTM i,f,g,o;
+GRU r,z,n), repr text and input errors are torch's, so state_dicts load both ways.
+"""
+import math
+import numbers
+import warnings
+
+from ...ops import creation as _creation
+from ...ops import elementwise as _ew
+from ...ops import linalg as _linalg
+from ...ops import shape as _shape
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
+from .module import Module
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+
+# ---- one time step (shared by the layers and the cells) -------------------------------------------
+# gi: the input projection of this step, with b_ih (and, except for GRU, b_hh) already added.
+
+def _rnn_step(gi, h, whh_t, act):
+    return act(_linalg.addmm(gi, h, whh_t))
+
+
+def _lstm_step(gi, h, c, whh_t, whr_t):
+    i, f, g, o = _linalg.addmm(gi, h, whh_t).chunk(4, 1)
+    c = _ew.sigmoid(f) * c + _ew.sigmoid(i) * _ew.tanh(g)
+    h = _ew.sigmoid(o) * _ew.tanh(c)
+    if whr_t is not None:
+        h = _linalg.mm(h, whr_t)
+    return h, c
+
+
+def _gru_step(gi_rz, gi_n, h, whh_t, b_hh, hidden_size):
+    # torch's GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); h' = (1 - z) * n + z * h
+    gh = _linalg.mm(h, whh_t) if b_hh is None else _linalg.addmm(b_hh, h, whh_t)
+    gh_rz, gh_n = gh.split([2 * hidden_size, hidden_size], 1)
+    r, z = _ew.sigmoid(gi_rz + gh_rz).chunk(2, 1)
+    n = _ew.tanh(gi_n + r * gh_n)
+    return n + z * (h - n)
+
+
+def _fold_bias(b_ih, b_hh):
+    return None if b_ih is None else b_ih + b_hh
+
+
+def _run_direction(mode, x, h, c, weights, reverse, hidden_size, batch_sizes=None):
+    """One layer, one direction.  x is (T, B, I), or a packed sequence's data (N, I) with batch_sizes (a
+    list, non-increasing).  Returns (output (T, B, H_out) or (N, H_out), h_last, c_last)."""
+    w_ih, w_hh, b_ih, b_hh, w_hr = weights
+    whh_t = w_hh.t()
+    if mode == "GRU":
+        gi_rz, gi_n = F.linear(x, w_ih, b_ih).split([2 * hidden_size, hidden_size], -1)
+        gi = list(zip(*(_steps(g, batch_sizes) for g in (gi_rz, gi_n))))
+
+        def step(g, h, c):
+            return _gru_step(g[0], g[1], h, whh_t, b_hh, hidden_size), None
+    elif mode == "LSTM":
+        gi = _steps(F.linear(x, w_ih, _fold_bias(b_ih, b_hh)), batch_sizes)
+        whr_t = None if w_hr is None else w_hr.t()
+
+        def step(g, h, c):
+            return _lstm_step(g, h, c, whh_t, whr_t)
+    else:
+        act = _ew.tanh if mode == "RNN_TANH" else _ew.relu
+        gi = _steps(F.linear(x, w_ih, _fold_bias(b_ih, b_hh)), batch_sizes)
+
+        def step(g, h, c):
+            return _rnn_step(g, h, whh_t, act), None
+    T = len(gi)
+    outs = [None] * T
+    if batch_sizes is None:
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            h, c = step(gi[t], h, c)
+            outs[t] = h
+        return _shape.stack(outs, 0), h, c
+    if not reverse:
+        # sequences end as the batch shrinks: set their last states aside (highest rows first)
+        done_h, done_c = [], []
+        for t in range(T):
+            b = batch_sizes[t]
+            if b < h.shape[0]:
+                done_h.append(h[b:])
+                h = h[:b]
+                if c is not None:
+                    done_c.append(c[b:])
+                    c = c[:b]
+            h, c = step(gi[t], h, c)
+            outs[t] = h
+        if done_h:
+            h = _shape.cat([h] + done_h[::-1], 0)
+            if c is not None:
+                c = _shape.cat([c] + done_c[::-1], 0)
+    else:
+        # backwards in time the batch grows: sequences join with their initial state
+        h_init, c_init = h, c
+        b = batch_sizes[-1]
+        h = h_init[:b]
+        c = None if c is None else c_init[:b]
+        for t in range(T - 1, -1, -1):
+            b, have = batch_sizes[t], h.shape[0]
+            if b > have:
+                h = _shape.cat([h, h_init[have:b]], 0)
+                if c is not None:
+                    c = _shape.cat([c, c_init[have:b]], 0)
+            h, c = step(gi[t], h, c)
+            outs[t] = h
+    return _shape.cat(outs, 0), h, c
+
+
+def _steps(g, batch_sizes):
+    """Per-time-step pieces of a projection: unbind over time, or split by a packed batch's sizes."""
+    return g.unbind(0) if batch_sizes is None else g.split(batch_sizes, 0)
+
+
+class RNNBase(Module):
+    """Shared construction, checks and the multi-layer loop of RNN, LSTM and GRU."""
+
+    __constants__ = ["mode", "input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                     "bidirectional", "proj_size"]
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        num_directions = 2 if bidirectional else 1
+
+        if not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+                             "element being zeroed")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                          f"expects num_layers greater than 1, but got dropout={dropout} and "
+                          f"num_layers={num_layers}", stacklevel=3)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
+        if not isinstance(batch_first, bool):
+            raise TypeError(f"batch_first should be of type bool, got: {type(batch_first).__name__}")
+        if not isinstance(input_size, int):
+            raise TypeError(f"input_size should be of type int, got: {type(input_size).__name__}")
+        if input_size <= 0:
+            raise ValueError("input_size must be greater than zero")
+        if not isinstance(hidden_size, int):
+            raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
+        if hidden_size <= 0:
+            raise ValueError("hidden_size must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if mode not in _GATES:
+            raise ValueError("Unrecognized RNN mode: " + mode)
+        gate_size = _GATES[mode] * hidden_size
+        real_hidden_size = proj_size if proj_size > 0 else hidden_size
+
+        self._flat_weights_names = []
+        self._all_weights = []
+        for layer in range(num_layers):
+            for direction in range(num_directions):
+                layer_input_size = input_size if layer == 0 else real_hidden_size * num_directions
+                suffix = "_reverse" if direction == 1 else ""
+                params = [(f"weight_ih_l{layer}{suffix}", (gate_size, layer_input_size)),
+                          (f"weight_hh_l{layer}{suffix}", (gate_size, real_hidden_size))]
+                if bias:
+                    params += [(f"bias_ih_l{layer}{suffix}", (gate_size,)),
+                               (f"bias_hh_l{layer}{suffix}", (gate_size,))]
+                if proj_size > 0:
+                    params += [(f"weight_hr_l{layer}{suffix}", (proj_size, hidden_size))]
+                for name, shape in params:
+                    setattr(self, name, Parameter(_creation.empty(*shape, device=device, dtype=dtype)))
+                names = [name for name, _ in params]
+                self._flat_weights_names.extend(names)
+                self._all_weights.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """torch's default: every weight and bias U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    def flatten_parameters(self):
+        """A no-op, as torch's is off cuDNN: ember keeps each weight as its own array."""
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, name, None) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self):
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    # ---- torch's checks, with torch's messages ----
+    def check_input(self, input, batch_sizes):
+        w_dtype = self._flat_weights[0].dtype
+        if input.dtype != w_dtype:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({w_dtype}). "
+                             f"Convert input: input.to({w_dtype}), or convert model: model.to({input.dtype})")
+        expected_input_dim = 2 if batch_sizes is not None else 3
+        if input.dim() != expected_input_dim:
+            raise RuntimeError(f"input must have {expected_input_dim} dimensions, got {input.dim()}")
+        if self.input_size != input.size(-1):
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {input.size(-1)}")
+
+    def get_expected_hidden_size(self, input, batch_sizes):
+        if batch_sizes is not None:
+            mini_batch = int(batch_sizes[0])
+        else:
+            mini_batch = input.size(0) if self.batch_first else input.size(1)
+        num_directions = 2 if self.bidirectional else 1
+        real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        return (self.num_layers * num_directions, mini_batch, real_hidden_size)
+
+    def check_hidden_size(self, hx, expected_hidden_size, msg="Expected hidden size {}, got {}"):
+        if tuple(hx.size()) != expected_hidden_size:
+            raise RuntimeError(msg.format(expected_hidden_size, list(hx.size())))
+
+    def check_forward_args(self, input, hidden, batch_sizes):
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
+
+    def permute_hidden(self, hx, permutation):
+        if permutation is None:
+            return hx
+        return hx.index_select(1, permutation)
+
+    def extra_repr(self):
+        s = "{input_size}, {hidden_size}"
+        if self.proj_size != 0:
+            s += ", proj_size={proj_size}"
+        if self.num_layers != 1:
+            s += ", num_layers={num_layers}"
+        if self.bias is not True:
+            s += ", bias={bias}"
+        if self.batch_first is not False:
+            s += ", batch_first={batch_first}"
+        if self.dropout != 0:
+            s += ", dropout={dropout}"
+        if self.bidirectional is not False:
+            s += ", bidirectional={bidirectional}"
+        return s.format(**self.__dict__)
+
+    def _zeros(self, input, batch, size):
+        num_directions = 2 if self.bidirectional else 1
+        return _creation.zeros(self.num_layers * num_directions, batch, size, dtype=input.dtype,
+                               device=input.device)
+
+    def _check_dims(self, input, hx):
+        """torch's rank checks for a plain (not packed) input: returns (input with a batch dim, hx, is_batched)."""
+        name = "RNN" if self.mode.startswith("RNN") else self.mode
+        dim = input.dim()
+        if dim not in (2, 3):
+            raise ValueError(f"{name}: Expected input to be 2D or 3D, got {dim}D"
+                             f"{' tensor' if name == 'RNN' else ''} instead")
+        is_batched = dim == 3
+        if not is_batched:
+            input = input.unsqueeze(0 if self.batch_first else 1)
+        return input, is_batched
+
+    def _layers(self, x, h0, c0, batch_sizes=None):
+        """The stacked recurrence over x (T, B, I) (time first) or packed data (N, I):
+        (output, [h_n per layer and direction], [c_n ...])."""
+        if batch_sizes is None and x.size(0) == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+        num_directions = 2 if self.bidirectional else 1
+        h0 = h0.unbind(0)
+        c0 = c0.unbind(0) if c0 is not None else [None] * len(h0)
+        params = self._parameters
+        hn, cn = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for direction in range(num_directions):
+                k = layer * num_directions + direction
+                suffix = f"_l{layer}_reverse" if direction else f"_l{layer}"
+                # straight from the parameter dict (Module.__getattr__ costs ~0.5 us a name); a weight
+                # replaced by a plain attribute takes the getattr path
+                weights = tuple(params[n + suffix] if n + suffix in params else getattr(self, n + suffix, None)
+                                for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+                out, h, c = _run_direction(self.mode, x, h0[k], c0[k], weights, direction == 1,
+                                           self.hidden_size, batch_sizes)
+                outs.append(out)
+                hn.append(h)
+                cn.append(c)
+            x = outs[0] if num_directions == 1 else _shape.cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        return x, hn, cn
+
+    def _run(self, input, hx, cx):
+        """input (batched, torch layout) -> (output in torch layout, h_n, c_n or None)."""
+        x = input.transpose(0, 1) if self.batch_first else input
+        out, hn, cn = self._layers(x, hx, cx)
+        if self.batch_first:
+            out = out.transpose(0, 1)
+        return out, _shape.stack(hn, 0), (_shape.stack(cn, 0) if cx is not None else None)
+
+    def _forward_packed(self, input, hx):
+        """A PackedSequence through the layers: (PackedSequence, h_n) / (PackedSequence, (h_n, c_n))."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        sizes = [int(b) for b in batch_sizes.tolist()]
+        lstm = self.mode == "LSTM"
+        real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        if hx is None:
+            h0 = self._zeros(data, sizes[0], real_hidden_size)
+            hx = (h0, self._zeros(data, sizes[0], self.hidden_size)) if lstm else h0
+        else:
+            hx = self.permute_hidden(hx, sorted_indices)
+        self.check_forward_args(data, hx, batch_sizes)
+        out, hn, cn = self._layers(data, hx[0] if lstm else hx, hx[1] if lstm else None, sizes)
+        hidden = (_shape.stack(hn, 0), _shape.stack(cn, 0)) if lstm else _shape.stack(hn, 0)
+        return (PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices),
+                self.permute_hidden(hidden, unsorted_indices))
+
+    def _forward_one_state(self, input, hx):
+        """RNN's and GRU's forward: (output, h_n)."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
+        input, is_batched = self._check_dims(input, hx)
+        if not is_batched:
+            if hx is not None:
+                if hx.dim() != 2:
+                    raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got {hx.dim()}-D tensor")
+                hx = hx.unsqueeze(1)
+        elif hx is not None and hx.dim() != 3:
+            raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {hx.dim()}-D tensor")
+        if hx is None:
+            hx = self._zeros(input, input.size(0) if self.batch_first else input.size(1), self.hidden_size)
+        self.check_forward_args(input, hx, None)
+        output, hidden, _ = self._run(input, hx, None)
+        if not is_batched:
+            output = output.squeeze(0 if self.batch_first else 1)
+            hidden = hidden.squeeze(1)
+        return output, hidden
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) (or relu)."""
+
+    def __init__(self, *args, **kwargs):
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if len(args) > 3:
+            nonlinearity = args[3]
+            args = args[:3] + args[4:]
+        else:
+            nonlinearity = kwargs.pop("nonlinearity", "tanh")
+        if nonlinearity == "tanh":
+            mode = "RNN_TANH"
+        elif nonlinearity == "relu":
+            mode = "RNN_RELU"
+        else:
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        super().__init__(mode, *args, **kwargs)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        return self._forward_one_state(input, hx)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, torch's gate order r, z, n."""
+
+    def __init__(self, *args, **kwargs):
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        super().__init__("GRU", *args, **kwargs)
+
+    def forward(self, input, hx=None):
+        return self._forward_one_state(input, hx)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, torch's gate order i, f, g, o; optional projection (proj_size)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM", *args, **kwargs)
+
+    def get_expected_cell_size(self, input, batch_sizes):
+        if batch_sizes is not None:
+            mini_batch = int(batch_sizes[0])
+        else:
+            mini_batch = input.size(0) if self.batch_first else input.size(1)
+        num_directions = 2 if self.bidirectional else 1
+        return (self.num_layers * num_directions, mini_batch, self.hidden_size)
+
+    def check_forward_args(self, input, hidden, batch_sizes):
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden[0], self.get_expected_hidden_size(input, batch_sizes),
+                               "Expected hidden[0] size {}, got {}")
+        self.check_hidden_size(hidden[1], self.get_expected_cell_size(input, batch_sizes),
+                               "Expected hidden[1] size {}, got {}")
+
+    def permute_hidden(self, hx, permutation):
+        if permutation is None:
+            return hx
+        return hx[0].index_select(1, permutation), hx[1].index_select(1, permutation)
+
+    def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
+        input, is_batched = self._check_dims(input, hx)
+        real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        if hx is None:
+            batch = input.size(0) if self.batch_first else input.size(1)
+            hx = (self._zeros(input, batch, real_hidden_size), self._zeros(input, batch, self.hidden_size))
+        else:
+            if is_batched:
+                if hx[0].dim() != 3 or hx[1].dim() != 3:
+                    raise RuntimeError("For batched 3-D input, hx and cx should also be 3-D but got "
+                                       f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors")
+            else:
+                if hx[0].dim() != 2 or hx[1].dim() != 2:
+                    raise RuntimeError("For unbatched 2-D input, hx and cx should also be 2-D but got "
+                                       f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors")
+                hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
+        self.check_forward_args(input, hx, None)
+        output, h_n, c_n = self._run(input, hx[0], hx[1])
+        if not is_batched:
+            output = output.squeeze(0 if self.batch_first else 1)
+            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
+        return output, (h_n, c_n)
+
+
+# ---- cells ---------------------------------------------------------------------------------------
+
+class RNNCellBase(Module):
+    __constants__ = ["input_size", "hidden_size", "bias"]
+
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.weight_ih = Parameter(_creation.empty(num_chunks * hidden_size, input_size, device=device, dtype=dtype))
+        self.weight_hh = Parameter(_creation.empty(num_chunks * hidden_size, hidden_size, device=device,
+                                                   dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(_creation.empty(num_chunks * hidden_size, device=device, dtype=dtype))
+            self.bias_hh = Parameter(_creation.empty(num_chunks * hidden_size, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def extra_repr(self):
+        s = "{input_size}, {hidden_size}"
+        if "bias" in self.__dict__ and self.bias is not True:
+            s += ", bias={bias}"
+        if "nonlinearity" in self.__dict__ and self.nonlinearity != "tanh":
+            s += ", nonlinearity={nonlinearity}"
+        return s.format(**self.__dict__)
+
+    def reset_parameters(self):
+        """torch's default: every weight and bias U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    def _prepare(self, input):
+        """torch's rank and size checks: (input as (B, I), is_batched)."""
+        name = type(self).__name__
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        is_batched = input.dim() == 2
+        if not is_batched:
+            input = input.unsqueeze(0)
+        if input.size(1) != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.size(1)} expected {self.input_size}")
+        return input, is_batched
+
+    def _check_hidden(self, input, hx, k):
+        if input.size(0) != hx.size(0):
+            raise RuntimeError(f"Input batch size {input.size(0)} doesn't match hidden{k} batch size {hx.size(0)}")
+        if hx.size(1) != self.hidden_size:
+            raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {hx.size(1)}, "
+                               f"expected {self.hidden_size}")
+
+    def _zeros(self, input):
+        return _creation.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
+
+
+class RNNCell(RNNCellBase):
+    """One step of an Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu)."""
+
+    __constants__ = ["input_size", "hidden_size", "bias", "nonlinearity"]
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=1, device=device, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        if input.dim() not in (1, 2):
+            raise ValueError(f"RNNCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if hx is not None and hx.dim() not in (1, 2):
+            raise ValueError(f"RNNCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+        input, is_batched = self._prepare(input)
+        hx = self._zeros(input) if hx is None else (hx if is_batched else hx.unsqueeze(0))
+        self._check_hidden(input, hx, 0)
+        if self.nonlinearity == "tanh":
+            act = _ew.tanh
+        elif self.nonlinearity == "relu":
+            act = _ew.relu
+        else:
+            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        gi = F.linear(input, self.weight_ih, _fold_bias(self.bias_ih, self.bias_hh))
+        ret = _rnn_step(gi, hx, self.weight_hh.t(), act)
+        return ret if is_batched else ret.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step: (h', c') from x and (h, c); gate order i, f, g, o."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=4, device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        if input.dim() not in (1, 2):
+            raise ValueError(f"LSTMCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if hx is not None:
+            for idx, value in enumerate(hx):
+                if value.dim() not in (1, 2):
+                    raise ValueError(f"LSTMCell: Expected hx[{idx}] to be 1D or 2D, got {value.dim()}D instead")
+        input, is_batched = self._prepare(input)
+        if hx is None:
+            zeros = self._zeros(input)
+            hx = (zeros, zeros)
+        elif not is_batched:
+            hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
+        self._check_hidden(input, hx[0], 0)
+        self._check_hidden(input, hx[1], 1)
+        gi = F.linear(input, self.weight_ih, _fold_bias(self.bias_ih, self.bias_hh))
+        h, c = _lstm_step(gi, hx[0], hx[1], self.weight_hh.t(), None)
+        return (h, c) if is_batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step; gate order r, z, n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        if input.dim() not in (1, 2):
+            raise ValueError(f"GRUCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if hx is not None and hx.dim() not in (1, 2):
+            raise ValueError(f"GRUCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+        input, is_batched = self._prepare(input)
+        hx = self._zeros(input) if hx is None else (hx if is_batched else hx.unsqueeze(0))
+        self._check_hidden(input, hx, 0)
+        H = self.hidden_size
+        gi_rz, gi_n = F.linear(input, self.weight_ih, self.bias_ih).split([2 * H, H], 1)
+        ret = _gru_step(gi_rz, gi_n, hx, self.weight_hh.t(), self.bias_hh, H)
+        return ret if is_batched else ret.squeeze(0)
