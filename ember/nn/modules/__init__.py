@@ -17,3 +17,16 @@ __all__ = ["Module"]
 for _m in (activation, batchnorm, container, conv, dropout, flatten, linear, loss, normalization, pooling, sparse):
     __all__ += _m.__all__
 del _m
+
+# layers added with their torch module names (appended so parallel additions merge cleanly)
+from .padding import *  # noqa: F401,F403,E402
+from .upsampling import *  # noqa: F401,F403,E402
+from .pixelshuffle import *  # noqa: F401,F403,E402
+from .fold import *  # noqa: F401,F403,E402
+from .distance import *  # noqa: F401,F403,E402
+from .instancenorm import *  # noqa: F401,F403,E402
+from . import padding, upsampling, pixelshuffle, fold, distance, instancenorm  # noqa: E402
+
+for _m in (padding, upsampling, pixelshuffle, fold, distance, instancenorm):
+    __all__ += _m.__all__
+del _m
