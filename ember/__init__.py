@@ -69,3 +69,9 @@ def __getattr__(name):
     prefix = _backend.namespace()
     raise AttributeError(f"module '{prefix}' has no attribute '{name}': ember does not implement "
                          f"torch.{name} yet")
+
+
+# torch.pixel_shuffle / torch.pixel_unshuffle (ember/ops/fold.py)
+from .ops import fold as _fold  # noqa: E402
+
+_export(_fold)

@@ -32,3 +32,10 @@ def relu(input, inplace=False):
     if inplace:
         return input.relu_()
     return _relu(input)
+
+# sliding blocks, sub-pixel shuffles, local response norm (ember/ops/fold.py)
+from ..ops import fold as _fold  # noqa: E402
+
+for _name in _fold.__functional__:
+    globals()[_name] = _tensor_args(getattr(_fold, _name))
+del _name

@@ -784,7 +784,21 @@ def _max_unpool(op, nd, input, indices, kernel_size, stride, padding, output_siz
         OH = (H - 1) * sh - 2 * ph + kh
         OW = (W - 1) * sw - 2 * pw + kw
     else:
-        size = tuple(output_size)[-nd:]
+        # torch's _unpool_output_size: (spatial) or (N, C, spatial), each within a stride of the default
+        size = tuple(int(s) for s in output_size)
+        if len(size) == nd + 2:
+            size = size[2:]
+        if len(size) != nd:
+            raise ValueError(f"{op}: output_size should be a sequence containing {nd} or {nd + 2} elements, but "
+                             f"it has a length of '{len(size)}'")
+        dw_ = (W - 1) * sw - 2 * pw + kw
+        default = (dw_,) if nd == 1 else ((H - 1) * sh - 2 * ph + kh, dw_)
+        strides = (sw,) if nd == 1 else (sh, sw)
+        for d in range(nd):
+            lo, hi = default[d] - strides[d], default[d] + strides[d]
+            if not lo < size[d] < hi:
+                raise ValueError(f'{op}: invalid output_size "{output_size}" (dim {d} must be between {lo} and '
+                                 f'{hi}); the default for this input is {list(default)}')
         OH, OW = (1, size[0]) if nd == 1 else size
     lead = a.shape[:-2]
     xp = xp_of(a)

@@ -338,3 +338,16 @@ def run_case(fn, specs, device, seed=0, rtol=1e-4, atol=1e-5):
         assert d.grad.device.type == want.type, f"the gradient of input {k} is on {d.grad.device}"
         np.testing.assert_allclose(_host(d.grad), _host(c.grad), rtol=rtol, atol=atol, err_msg=f"grad of input {k}")
     return dev_out
+
+
+# unfold / fold, pixel_shuffle / pixel_unshuffle, local_response_norm (ember/ops/fold.py;
+# tests/nn/test_more_layers.py)
+CASES += [
+    ("unfold_fold", lambda x, c: (F.unfold(x, 3, padding=1, stride=2), F.unfold(x[0], (2, 3), dilation=(2, 1)),
+                                  F.fold(c, (6, 6), 2, stride=2), F.fold(c[0], (4, 4), 2)),
+     [IMG, ("f", (2, 12, 9))]),
+    ("pixel_shuffle_lrn", lambda x, y: (F.pixel_shuffle(y, 2), ember.pixel_unshuffle(x, 3),
+                                        F.pixel_unshuffle(y[0], 1), F.local_response_norm(x, 2),
+                                        F.local_response_norm(x[:, :, 0], 3, alpha=0.1)),
+     [IMG, ("f", (2, 8, 3, 3))]),
+]

@@ -30,7 +30,7 @@ def test_op_on_device_matches_cpu(device, name, fn, specs, request):
 
 def test_every_op_has_a_device_case():
     names = set()
-    for m in ("activation", "conv", "convert", "creation", "elementwise", "linalg", "loss", "norm", "pool",
+    for m in ("activation", "conv", "convert", "creation", "elementwise", "fold", "linalg", "loss", "norm", "pool",
               "reduce", "shape"):
         mod = importlib.import_module("ember.ops." + m)
         names |= set(getattr(mod, "__all__", ())) | set(getattr(mod, "__functional__", ()))

@@ -4,20 +4,25 @@ from .activation import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .flatten import *  # noqa: F401,F403
+from .fold import *  # noqa: F401,F403
+from .instancenorm import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .pixelshuffle import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
-from . import activation, batchnorm, container, conv, dropout, flatten, linear, loss, normalization, pooling, sparse
+from .upsampling import *  # noqa: F401,F403
+from . import (activation, batchnorm, container, conv, distance, dropout, flatten, fold, instancenorm, linear, loss,
+               normalization, padding, pixelshuffle, pooling, rnn, sparse, upsampling)
 
 __all__ = ["Module"]
-for _m in (activation, batchnorm, container, conv, dropout, flatten, linear, loss, normalization, pooling, sparse):
+for _m in (activation, batchnorm, container, conv, distance, dropout, flatten, fold, instancenorm, linear, loss,
+           normalization, padding, pixelshuffle, pooling, rnn, sparse, upsampling):
     __all__ += _m.__all__
 del _m
-
-from . import rnn  # noqa: E402  recurrent layers
-from .rnn import *  # noqa: F401,F403,E402
-__all__ += rnn.__all__

@@ -1,0 +1,390 @@
+"""Padding, upsampling, pixel shuffle, fold/unfold, distances, instance/RMS/local response norm, max unpool.
+
+Each layer against torch given identical weights (repr, state_dict keys, forward, input and
+parameter gradients, buffers after the step); the new backward code against float64 central
+differences; bad input raises torch's exception type with a message naming the op.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from tests.conftest import numeric_grad, requires_torch
+
+# (id, constructor taking the nn namespace, input shapes)
+LAYERS = [
+    ("ZeroPad1d", lambda m: m.ZeroPad1d((1, 2)), [(2, 3, 4)]),
+    ("ZeroPad1d_unbatched", lambda m: m.ZeroPad1d(2), [(3, 4)]),
+    ("ZeroPad2d", lambda m: m.ZeroPad2d((1, 2, 0, 3)), [(2, 3, 4, 5)]),
+    ("ZeroPad2d_crop", lambda m: m.ZeroPad2d((-1, 2, 1, -1)), [(2, 3, 4, 5)]),
+    ("ZeroPad3d", lambda m: m.ZeroPad3d(1), [(1, 2, 3, 4, 2)]),
+    ("ConstantPad1d", lambda m: m.ConstantPad1d(2, 3.5), [(2, 3, 4)]),
+    ("ConstantPad2d", lambda m: m.ConstantPad2d((1, 0, 2, 1), -1.0), [(2, 3, 4, 5)]),
+    ("ConstantPad3d", lambda m: m.ConstantPad3d((1, 0, 0, 1, 2, 0), 0.5), [(3, 2, 3, 4)]),
+    ("ReflectionPad1d", lambda m: m.ReflectionPad1d((2, 1)), [(2, 3, 5)]),
+    ("ReflectionPad2d", lambda m: m.ReflectionPad2d((1, 2, 2, 0)), [(2, 3, 4, 5)]),
+    ("ReflectionPad2d_unbatched", lambda m: m.ReflectionPad2d(1), [(3, 4, 5)]),
+    ("ReflectionPad3d", lambda m: m.ReflectionPad3d(1), [(1, 2, 3, 3, 3)]),
+    ("ReplicationPad1d", lambda m: m.ReplicationPad1d((3, 1)), [(2, 3, 4)]),
+    ("ReplicationPad2d", lambda m: m.ReplicationPad2d((1, 2, 3, 0)), [(2, 3, 4, 5)]),
+    ("ReplicationPad3d", lambda m: m.ReplicationPad3d((1, 0, 2, 1, 0, 1)), [(1, 2, 3, 3, 3)]),
+    ("CircularPad1d", lambda m: m.CircularPad1d((2, 1)), [(2, 3, 4)]),
+    ("CircularPad2d", lambda m: m.CircularPad2d((1, 2, 2, 1)), [(2, 3, 4, 5)]),
+    ("CircularPad3d", lambda m: m.CircularPad3d(1), [(1, 2, 3, 3, 3)]),
+    ("Upsample_nearest", lambda m: m.Upsample(scale_factor=2), [(2, 3, 4, 5)]),
+    ("Upsample_nearest_1d", lambda m: m.Upsample(size=7), [(2, 3, 4)]),
+    ("Upsample_bilinear", lambda m: m.Upsample(size=(5, 7), mode="bilinear"), [(2, 3, 4, 5)]),
+    ("Upsample_bilinear_ac", lambda m: m.Upsample(scale_factor=(2.0, 1.5), mode="bilinear", align_corners=True),
+     [(2, 3, 4, 4)]),
+    ("Upsample_linear", lambda m: m.Upsample(scale_factor=3, mode="linear"), [(2, 3, 4)]),
+    ("Upsample_trilinear", lambda m: m.Upsample(size=(3, 4, 5), mode="trilinear"), [(1, 2, 2, 3, 3)]),
+    ("Upsample_recompute", lambda m: m.Upsample(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True),
+     [(1, 2, 4, 5)]),
+    ("UpsamplingNearest2d", lambda m: m.UpsamplingNearest2d(scale_factor=3), [(2, 3, 2, 3)]),
+    ("UpsamplingNearest2d_size", lambda m: m.UpsamplingNearest2d(size=(5, 4)), [(2, 3, 2, 3)]),
+    ("UpsamplingBilinear2d", lambda m: m.UpsamplingBilinear2d(scale_factor=2), [(2, 3, 3, 4)]),
+    ("UpsamplingBilinear2d_size", lambda m: m.UpsamplingBilinear2d(size=5), [(2, 3, 3, 4)]),
+    ("PixelShuffle", lambda m: m.PixelShuffle(2), [(2, 8, 3, 4)]),
+    ("PixelShuffle_unbatched", lambda m: m.PixelShuffle(3), [(9, 2, 2)]),
+    ("PixelShuffle_5d", lambda m: m.PixelShuffle(2), [(2, 3, 4, 2, 3)]),
+    ("PixelUnshuffle", lambda m: m.PixelUnshuffle(2), [(2, 3, 4, 6)]),
+    ("PixelUnshuffle_unbatched", lambda m: m.PixelUnshuffle(3), [(2, 3, 6)]),
+    ("Unfold", lambda m: m.Unfold(2), [(2, 3, 4, 5)]),
+    ("Unfold_opts", lambda m: m.Unfold((2, 3), dilation=(2, 1), padding=1, stride=(1, 2)), [(2, 3, 6, 7)]),
+    ("Unfold_unbatched", lambda m: m.Unfold(3, padding=1, stride=2), [(2, 5, 5)]),
+    ("Fold", lambda m: m.Fold((4, 5), 2), [(2, 12, 12)]),
+    ("Fold_opts", lambda m: m.Fold((6, 7), (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)), [(2, 12, 24)]),
+    ("Fold_unbatched", lambda m: m.Fold(5, 3, padding=1, stride=2), [(18, 9)]),
+    ("CosineSimilarity", lambda m: m.CosineSimilarity(), [(4, 5), (4, 5)]),
+    ("CosineSimilarity_dim0_bcast", lambda m: m.CosineSimilarity(dim=0, eps=1e-6), [(3, 4), (3, 1)]),
+    ("PairwiseDistance", lambda m: m.PairwiseDistance(), [(4, 5), (4, 5)]),
+    ("PairwiseDistance_p1_keepdim", lambda m: m.PairwiseDistance(p=1.0, eps=0.0, keepdim=True), [(4, 5), (1, 5)]),
+    ("PairwiseDistance_p3", lambda m: m.PairwiseDistance(p=3), [(2, 3, 5), (2, 3, 5)]),
+    ("InstanceNorm1d", lambda m: m.InstanceNorm1d(3), [(2, 3, 6)]),
+    ("InstanceNorm1d_unbatched", lambda m: m.InstanceNorm1d(3, affine=True), [(3, 6)]),
+    ("InstanceNorm1d_affine_stats", lambda m: m.InstanceNorm1d(3, affine=True, track_running_stats=True),
+     [(2, 3, 6)]),
+    ("InstanceNorm2d", lambda m: m.InstanceNorm2d(4), [(2, 4, 3, 5)]),
+    ("InstanceNorm2d_affine", lambda m: m.InstanceNorm2d(4, eps=1e-3, affine=True), [(2, 4, 3, 5)]),
+    ("InstanceNorm2d_stats", lambda m: m.InstanceNorm2d(4, momentum=0.3, track_running_stats=True), [(2, 4, 3, 5)]),
+    ("InstanceNorm2d_stats_eval", lambda m: _stats_eval(m.InstanceNorm2d(4, affine=True, track_running_stats=True)),
+     [(2, 4, 3, 5)]),
+    ("InstanceNorm2d_momentum_none", lambda m: m.InstanceNorm2d(4, momentum=None, track_running_stats=True),
+     [(2, 4, 3, 5)]),
+    ("InstanceNorm2d_unbatched", lambda m: m.InstanceNorm2d(4, affine=True, track_running_stats=True),
+     [(4, 3, 5)]),
+    ("InstanceNorm2d_nobias", lambda m: m.InstanceNorm2d(4, affine=True, bias=False), [(2, 4, 3, 5)]),
+    ("InstanceNorm3d", lambda m: m.InstanceNorm3d(2, affine=True), [(2, 2, 3, 2, 3)]),
+    ("LocalResponseNorm", lambda m: m.LocalResponseNorm(3), [(2, 5, 4, 4)]),
+    ("LocalResponseNorm_3d", lambda m: m.LocalResponseNorm(2, alpha=0.1, beta=0.6, k=2.0), [(2, 5, 7)]),
+    ("LocalResponseNorm_5d", lambda m: m.LocalResponseNorm(4, alpha=0.5), [(2, 6, 2, 3, 2)]),
+    ("RMSNorm", lambda m: m.RMSNorm(5), [(3, 5)]),
+    ("RMSNorm_2d_eps", lambda m: m.RMSNorm((3, 4), eps=1e-3), [(2, 3, 4)]),
+    ("RMSNorm_no_affine", lambda m: m.RMSNorm([4], elementwise_affine=False), [(2, 3, 4)]),
+    ("GroupNorm", lambda m: m.GroupNorm(2, 4), [(2, 4, 3, 3)]),
+    ("Identity", lambda m: m.Identity(54, unused="argument"), [(2, 3)]),
+    ("Bilinear", lambda m: m.Bilinear(3, 4, 2), [(5, 3), (5, 4)]),
+]
+
+
+def _stats_eval(layer):
+    layer.running_mean.copy_(layer.running_mean.new_tensor([0.1, -0.2, 0.3, 0.0]))
+    layer.running_var.copy_(layer.running_var.new_tensor([1.5, 0.5, 2.0, 1.0]))
+    return layer.eval()
+
+
+def _perturb_params(tm):
+    """Non-default affine parameters, so that weight and bias matter in the comparison."""
+    import torch
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in tm.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+
+
+def _copy_state(tm, em):
+    em.load_state_dict({k: ember.tensor(v.detach().numpy().copy()) for k, v in tm.state_dict().items()})
+
+
+@requires_torch
+@pytest.mark.parametrize("name,make,shapes", LAYERS, ids=[c[0] for c in LAYERS])
+def test_layer_matches_torch(oracle, name, make, shapes):
+    torch = oracle
+    tm, em = make(torch.nn), make(nn)
+    assert repr(em) == repr(tm)
+    assert list(em.state_dict()) == list(tm.state_dict())
+    _perturb_params(tm)
+    _copy_state(tm, em)
+    rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    t_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    e_in = [ember.tensor(a, requires_grad=True) for a in arrays]
+    tout, eout = tm(*t_in), em(*e_in)
+    assert tuple(eout.shape) == tuple(tout.shape)
+    assert eout.dtype == ember.float32
+    np.testing.assert_allclose(eout.detach().numpy(), tout.detach().numpy(), rtol=1e-5, atol=1e-5)
+    g = rng.standard_normal(tuple(tout.shape)).astype(np.float32)
+    tout.backward(torch.tensor(g))
+    eout.backward(ember.tensor(g))
+    for a, b in zip(e_in, t_in):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
+    tp = dict(tm.named_parameters())
+    for pname, p in em.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tp[pname].grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=f"{name}.{pname}.grad")
+    ts = tm.state_dict()
+    for k, v in em.state_dict().items():  # running statistics after the step
+        np.testing.assert_allclose(v.numpy(), ts[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{name}.{k}")
+
+
+@requires_torch
+def test_grad_fn_names_match_torch(oracle):
+    torch = oracle
+    x = np.random.default_rng(0).standard_normal((1, 4, 4, 4)).astype(np.float32)
+    cases = [
+        lambda t, f: f.unfold(t, 2),
+        lambda t, f: f.fold(t.reshape(1, 16, 4), (3, 3), 2),
+        lambda t, f: f.pixel_shuffle(t, 2),
+        lambda t, f: f.pixel_unshuffle(t, 2),
+        lambda t, f: f.local_response_norm(t, 3),
+    ]
+    for case in cases:
+        tt = torch.tensor(x, requires_grad=True)
+        et = ember.tensor(x, requires_grad=True)
+        assert case(et, F).grad_fn.name() == case(tt, torch.nn.functional).grad_fn.name()
+
+
+# ---- functional forms against torch ---------------------------------------------------------------
+FUNCTIONALS = [
+    ("unfold", lambda f, x: f.unfold(x, (3, 2), dilation=(1, 2), padding=(2, 1), stride=(2, 1)), (2, 3, 5, 6)),
+    ("unfold_kernel_equals_input", lambda f, x: f.unfold(x, (4, 5)), (2, 3, 4, 5)),
+    ("unfold_empty_batch", lambda f, x: f.unfold(x, 2), (0, 3, 4, 5)),
+    ("fold_roundtrip", lambda f, x: f.fold(f.unfold(x, 3, padding=1), (4, 5), 3, padding=1), (2, 3, 4, 5)),
+    ("fold_large_stride", lambda f, x: f.fold(x, (7, 7), 2, stride=3), (2, 8, 4)),
+    ("pixel_shuffle", lambda f, x: f.pixel_shuffle(x, 2), (1, 8, 2, 3)),
+    ("pixel_unshuffle_shuffle", lambda f, x: f.pixel_shuffle(f.pixel_unshuffle(x, 2), 2), (2, 3, 4, 6)),
+    ("pixel_shuffle_empty", lambda f, x: f.pixel_shuffle(x, 2), (0, 8, 2, 3)),
+    ("local_response_norm_big_size", lambda f, x: f.local_response_norm(x, 7, alpha=1.0, beta=1.0, k=0.5),
+     (2, 4, 3)),
+    ("local_response_norm_empty", lambda f, x: f.local_response_norm(x, 3), (0, 4, 3)),
+    ("rms_norm", lambda f, x: f.rms_norm(x, (4,), eps=1e-6), (2, 3, 4)),
+    ("instance_norm", lambda f, x: f.instance_norm(x, eps=1e-3), (2, 3, 5)),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("name,fn,shape", FUNCTIONALS, ids=[c[0] for c in FUNCTIONALS])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_functional_matches_torch(oracle, name, fn, shape, dtype):
+    torch = oracle
+    a = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    tx, ex = torch.tensor(a, requires_grad=True), ember.tensor(a, requires_grad=True)
+    tout, eout = fn(torch.nn.functional, tx), fn(F, ex)
+    assert tuple(eout.shape) == tuple(tout.shape)
+    assert str(eout.dtype).split(".")[-1] == str(tout.dtype).split(".")[-1]
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(eout.detach().numpy(), tout.detach().numpy(), rtol=tol, atol=tol)
+    if tout.numel():
+        g = np.random.default_rng(2).standard_normal(tuple(tout.shape)).astype(dtype)
+        tout.backward(torch.tensor(g))
+        eout.backward(ember.tensor(g))
+        np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=10 * tol, atol=10 * tol)
+
+
+@requires_torch
+def test_pixel_shuffle_integer_and_top_level(oracle):
+    a = np.arange(2 * 8 * 2 * 3).reshape(2, 8, 2, 3)
+    np.testing.assert_array_equal(ember.pixel_shuffle(ember.tensor(a), 2).numpy(),
+                                  oracle.pixel_shuffle(oracle.tensor(a), 2).numpy())
+    np.testing.assert_array_equal(ember.pixel_unshuffle(ember.tensor(a), 1).numpy(), a)
+    assert ember.pixel_shuffle(ember.tensor(a), 2).dtype == ember.int64
+
+
+@requires_torch
+@pytest.mark.parametrize("output_size", [None, (7, 5), [1, 2, 7, 5], (6, 4)])
+def test_max_unpool2d_inverts_max_pool2d_as_torch(oracle, output_size):
+    torch = oracle
+    a = np.random.default_rng(4).standard_normal((1, 2, 6, 4)).astype(np.float32)
+    results = []
+    for t, m in ((torch, torch.nn), (ember, nn)):
+        x = t.tensor(a, requires_grad=True)
+        pool, unpool = m.MaxPool2d(2, stride=2, return_indices=True), m.MaxUnpool2d(2, stride=2)
+        y, idx = pool(x)
+        out = unpool(y, idx, output_size=output_size)
+        (out * t.tensor(np.arange(out.numel(), dtype=np.float32).reshape(tuple(out.shape)))).sum().backward()
+        results.append((out.detach().numpy(), idx.numpy(), x.grad.numpy(), out.grad_fn.name()))
+    (to, ti, tg, tn), (eo, ei, eg, en) = results
+    np.testing.assert_array_equal(ei, ti)
+    np.testing.assert_allclose(eo, to)
+    np.testing.assert_allclose(eg, tg)
+    assert en == tn
+
+
+@requires_torch
+def test_max_unpool1d_matches_torch(oracle):
+    torch = oracle
+    a = np.random.default_rng(5).standard_normal((2, 3, 8)).astype(np.float32)
+    outs = []
+    for t, m in ((torch, torch.nn), (ember, nn)):
+        y, idx = m.MaxPool1d(2, return_indices=True)(t.tensor(a))
+        outs.append(m.MaxUnpool1d(2)(y, idx).numpy())
+    np.testing.assert_allclose(outs[1], outs[0])
+
+
+# ---- float64 central differences for the new backward code ------------------------------------------
+GRADCHECKS = [
+    ("unfold", lambda x: F.unfold(x, (2, 3), dilation=(2, 1), padding=(1, 2), stride=(2, 1)), (2, 2, 5, 4)),
+    ("unfold_unbatched", lambda x: F.unfold(x, 2, stride=2), (2, 4, 5)),
+    ("fold", lambda x: F.fold(x, (5, 4), (2, 3), dilation=(2, 1), padding=(1, 2), stride=(2, 1)), (2, 12, 18)),
+    ("fold_unbatched", lambda x: F.fold(x, (3, 3), 2), (8, 4)),
+    ("pixel_shuffle", lambda x: F.pixel_shuffle(x, 2), (2, 8, 2, 3)),
+    ("pixel_unshuffle", lambda x: F.pixel_unshuffle(x, 2), (1, 2, 4, 2)),
+    ("local_response_norm", lambda x: F.local_response_norm(x, 3, alpha=0.5, beta=0.75, k=1.0), (2, 4, 3)),
+    ("local_response_norm_4d", lambda x: F.local_response_norm(x, 2, alpha=0.3), (1, 3, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("name,fn,shape", GRADCHECKS, ids=[c[0] for c in GRADCHECKS])
+def test_gradient_matches_central_differences(name, fn, shape):
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal(shape)
+    x = ember.tensor(a, dtype=ember.float64, requires_grad=True)
+    out = fn(x)
+    w = rng.standard_normal(tuple(out.shape))
+    (out * ember.tensor(w)).sum().backward()
+    num = numeric_grad(lambda v: float((fn(ember.tensor(v)).numpy() * w).sum()), a)
+    np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-6, atol=1e-7)
+
+
+def test_double_unfold_fold_is_counting():
+    # fold(unfold(ones)) counts how many blocks cover each pixel: a value check with no oracle
+    x = ember.ones(1, 1, 3, 3)
+    counts = F.fold(F.unfold(x, 2), (3, 3), 2)
+    np.testing.assert_array_equal(counts.numpy()[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+
+
+def test_instance_norm_untracked_state_dict_drops_old_running_stats():
+    layer = nn.InstanceNorm1d(3)
+    with pytest.raises(RuntimeError, match="Unexpected running stats buffer"):
+        layer.load_state_dict({"running_mean": ember.zeros(3), "running_var": ember.ones(3)})
+
+
+def test_instance_norm_warns_on_channel_mismatch_without_affine():
+    with pytest.warns(UserWarning, match="does not match num_features"):
+        nn.InstanceNorm1d(3)(ember.randn(2, 4, 5))
+
+
+# ---- bad input: torch's exception type, a message naming the op -------------------------------------
+def _rand(t, *shape, dtype=None):
+    x = t.randn(*shape)
+    return x if dtype is None else x.to(dtype)
+
+
+ERRORS = [
+    ("unfold_2d", lambda t, m, f: f.unfold(_rand(t, 3, 4), 2), "unfold"),
+    ("unfold_5d", lambda t, m, f: f.unfold(_rand(t, 1, 2, 3, 4, 5), 2), "3D or 4D"),
+    ("unfold_kernel_too_big", lambda t, m, f: f.unfold(_rand(t, 2, 3, 5, 5), 6), "sliding blocks"),
+    ("unfold_zero_kernel", lambda t, m, f: f.unfold(_rand(t, 2, 3, 5, 5), 0), "kernel size"),
+    ("unfold_zero_stride", lambda t, m, f: f.unfold(_rand(t, 2, 3, 5, 5), 2, stride=0), "stride"),
+    ("unfold_negative_padding", lambda t, m, f: f.unfold(_rand(t, 2, 3, 5, 5), 2, padding=-1), "padding"),
+    ("unfold_zero_dilation", lambda t, m, f: f.unfold(_rand(t, 2, 3, 5, 5), 2, dilation=0), "dilation"),
+    ("unfold_three_kernel_dims", lambda t, m, f: f.unfold(_rand(t, 2, 3, 5, 5), (2, 2, 2)), "kernel_size"),
+    ("unfold_long", lambda t, m, f: f.unfold(_rand(t, 2, 3, 5, 5, dtype=t.long), 2), "im2col"),
+    ("unfold_zero_channels", lambda t, m, f: f.unfold(_rand(t, 2, 0, 5, 5), 2), "non-zero"),
+    ("fold_wrong_blocks", lambda t, m, f: f.fold(_rand(t, 2, 12, 16), (4, 4), 2), "sliding blocks 3 * 3 = 9"),
+    ("fold_channels_not_divisible", lambda t, m, f: f.fold(_rand(t, 2, 13, 16), (5, 5), 2), "divisible"),
+    ("fold_1d", lambda t, m, f: f.fold(_rand(t, 12), (5, 5), 2), "2D or 3D"),
+    ("fold_4d", lambda t, m, f: f.fold(_rand(t, 1, 2, 12, 16), (5, 5), 2), "2D or 3D"),
+    ("fold_zero_stride", lambda t, m, f: f.fold(_rand(t, 2, 12, 16), 5, 2, stride=0), "stride"),
+    ("pixel_shuffle_channels", lambda t, m, f: f.pixel_shuffle(_rand(t, 2, 7, 3, 3), 2), "divisible by 4"),
+    ("pixel_shuffle_2d", lambda t, m, f: f.pixel_shuffle(_rand(t, 8, 3), 2), "at least 3 dimensions"),
+    ("pixel_shuffle_zero", lambda t, m, f: f.pixel_shuffle(_rand(t, 2, 8, 3, 3), 0), "positive"),
+    ("pixel_shuffle_float_factor", lambda t, m, f: m.PixelShuffle(2.5)(_rand(t, 2, 8, 3, 3)), "must be int"),
+    ("pixel_unshuffle_height", lambda t, m, f: f.pixel_unshuffle(_rand(t, 2, 2, 5, 6), 2), "height"),
+    ("pixel_unshuffle_width", lambda t, m, f: f.pixel_unshuffle(_rand(t, 2, 2, 4, 5), 2), "width"),
+    ("pixel_unshuffle_negative", lambda t, m, f: f.pixel_unshuffle(_rand(t, 2, 2, 4, 4), -1), "positive"),
+    ("lrn_2d", lambda t, m, f: m.LocalResponseNorm(2)(_rand(t, 3, 3)), "3D or higher"),
+    ("rms_norm_shape", lambda t, m, f: m.RMSNorm(4)(_rand(t, 2, 3)), "normalized_shape"),
+    ("instance_norm1d_4d", lambda t, m, f: m.InstanceNorm1d(3)(_rand(t, 2, 3, 4, 5)), "2D or 3D"),
+    ("instance_norm2d_2d", lambda t, m, f: m.InstanceNorm2d(3)(_rand(t, 3, 4)), "3D or 4D"),
+    ("instance_norm_affine_channels", lambda t, m, f: m.InstanceNorm1d(3, affine=True)(_rand(t, 2, 4, 5)),
+     "num_features"),
+    ("instance_norm_one_element", lambda t, m, f: m.InstanceNorm1d(3)(_rand(t, 2, 3, 1)), "more than 1"),
+    ("zero_pad_1d_input", lambda t, m, f: m.ZeroPad2d(1)(_rand(t, 3)), "Padding length"),
+    ("reflection_pad_too_big", lambda t, m, f: m.ReflectionPad1d(3)(_rand(t, 1, 2, 3)), "Padding size"),
+    ("circular_pad_rank", lambda t, m, f: m.CircularPad1d(1)(_rand(t, 1, 2, 3, 3)), "2D or 3D"),
+    ("circular_pad2d_rank", lambda t, m, f: m.CircularPad2d(1)(_rand(t, 3, 3)), "3D or 4D"),
+    ("replication_pad_1d_input", lambda t, m, f: m.ReplicationPad1d(1)(_rand(t, 3)), "not supported"),
+    ("replication_pad_5d_input", lambda t, m, f: m.ReplicationPad2d(1)(_rand(t, 2, 3, 4, 5, 6)), "not supported"),
+    ("upsample_bilinear_3d", lambda t, m, f: m.Upsample(scale_factor=2, mode="bilinear")(_rand(t, 2, 3, 4)),
+     "bilinear"),
+    ("upsample_no_size", lambda t, m, f: m.Upsample()(_rand(t, 2, 3, 4)), "size or scale_factor"),
+    ("upsample_nearest_align", lambda t, m, f: m.Upsample(scale_factor=2, align_corners=True)(_rand(t, 1, 1, 2)),
+     "align_corners"),
+    ("cosine_shapes", lambda t, m, f: m.CosineSimilarity()(_rand(t, 2, 3), _rand(t, 3, 3)), "x1"),
+    ("pairwise_shapes", lambda t, m, f: m.PairwiseDistance()(_rand(t, 2, 3), _rand(t, 2, 4)), "x1"),
+    ("cosine_dim", lambda t, m, f: m.CosineSimilarity(dim=2)(_rand(t, 2, 3), _rand(t, 2, 3)), "Dimension"),
+    ("unpool_output_size_range", lambda t, m, f: m.MaxUnpool2d(2)(_rand(t, 1, 1, 2, 2),
+                                                                  t.zeros(1, 1, 2, 2, dtype=t.long),
+                                                                  output_size=(9, 9)), "output_size"),
+    ("unpool_output_size_length", lambda t, m, f: m.MaxUnpool2d(2)(_rand(t, 1, 1, 2, 2),
+                                                                   t.zeros(1, 1, 2, 2, dtype=t.long),
+                                                                   output_size=(1, 4, 4)), "output_size"),
+    ("unpool_indices_shape", lambda t, m, f: m.MaxUnpool2d(2)(_rand(t, 1, 1, 2, 2), t.zeros(1, 1, 2, 3,
+                                                                                            dtype=t.long)),
+     "indices"),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("name,call,words", ERRORS, ids=[c[0] for c in ERRORS])
+def test_errors_match_torch(oracle, name, call, words):
+    torch = oracle
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as t_err:
+            call(torch, torch.nn, torch.nn.functional)
+        with pytest.raises(Exception) as e_err:
+            call(ember, nn, F)
+    assert e_err.type is t_err.type, f"ember raised {e_err.value!r}, torch {t_err.value!r}"
+    assert words in str(e_err.value)
+
+
+def test_errors_without_torch_name_the_op():
+    with pytest.raises(RuntimeError, match=r"^unfold: .*\(5, 5\).*kernel_size=\(6, 6\)"):
+        F.unfold(ember.randn(1, 1, 5, 5), 6)
+    with pytest.raises(RuntimeError, match=r"^fold: .*input.size\(2\)=16"):
+        F.fold(ember.randn(1, 4, 16), (4, 4), 2)
+    with pytest.raises(ValueError, match=r"^InstanceNorm2d: expected 3D or 4D input \(got 2D input\)"):
+        nn.InstanceNorm2d(3)(ember.randn(3, 4))
+    with pytest.raises(ValueError, match="max_unpool2d: invalid output_size"):
+        F.max_unpool2d(ember.randn(1, 1, 2, 2), ember.zeros(1, 1, 2, 2, dtype=ember.long), 2, output_size=(2, 2))
+
+
+# ---- documentation --------------------------------------------------------------------------------
+NEW_NAMES = ["ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+             "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+             "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "Upsample",
+             "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "Fold", "Unfold",
+             "CosineSimilarity", "PairwiseDistance", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+             "LocalResponseNorm", "RMSNorm", "MaxUnpool1d", "MaxUnpool2d", "GroupNorm", "Identity", "Bilinear"]
+NEW_FUNCTIONS = ["unfold", "fold", "pixel_shuffle", "pixel_unshuffle", "local_response_norm", "rms_norm",
+                 "instance_norm", "max_unpool2d", "pad", "interpolate", "cosine_similarity", "pairwise_distance"]
+
+
+@pytest.mark.parametrize("name", NEW_NAMES)
+def test_layer_is_exported_and_documented(name):
+    cls = getattr(nn, name)
+    assert issubclass(cls, nn.Module)
+    assert name in nn.modules.__all__
+    doc = (cls.__doc__ or "").strip()
+    assert doc and "\n" not in doc, f"nn.{name} needs a one-line docstring"
+
+
+@pytest.mark.parametrize("name", NEW_FUNCTIONS)
+def test_functional_is_documented(name):
+    doc = (getattr(F, name).__doc__ or "").strip()
+    assert doc, f"F.{name} needs a docstring"
