@@ -1,0 +1,121 @@
+"""RAdam (torch.optim.RAdam): Adam with a rectified adaptive learning rate."""
+from .._backend import xp_of
+from .._tensor import Tensor, _wrap
+from ..autograd.grad_mode import enable_grad
+from .adam import _lerp_
+from .optimizer import Optimizer, _check_not_differentiable, _convert_steps, _step_tensor, _to_float
+
+__all__ = ["RAdam"]
+
+
+class RAdam(Optimizer):
+    """RAdam, with torch's single-tensor update formulas."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_not_differentiable(differentiable)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("capturable", False)
+        _convert_steps(self)
+
+    def step(self, closure=None):
+        """Perform a single optimization step; returns closure()'s loss when given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+
+        state = self.state
+        for group in self.param_groups:
+            lr = _to_float(group["lr"])
+            beta1, beta2 = group["betas"]
+            beta1 = _to_float(beta1)
+            beta2 = _to_float(beta2)
+            eps = _to_float(group["eps"])
+            weight_decay = _to_float(group["weight_decay"])
+            decoupled = group["decoupled_weight_decay"]
+            maximize = group["maximize"]
+            # maximum length of the approximated simple moving average
+            rho_inf = 2 / (1 - beta2) - 1
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                pd = p._data
+                gd = g._data
+                xp = xp_of(pd)
+                st = state[p]
+                if len(st) == 0:
+                    st["step"] = _step_tensor()
+                    st["exp_avg"] = _wrap(xp.zeros_like(pd))
+                    st["exp_avg_sq"] = _wrap(xp.zeros_like(pd))
+                if maximize:
+                    gd = -gd
+                step_arr = st["step"]._data
+                step_arr += 1
+                step = float(step_arr)
+                if weight_decay != 0:
+                    if decoupled:
+                        pd *= 1 - lr * weight_decay
+                    else:
+                        t = pd * weight_decay
+                        t += gd
+                        gd = t
+                exp_avg = st["exp_avg"]._data
+                exp_avg_sq = st["exp_avg_sq"]._data
+                _lerp_(exp_avg, gd, 1 - beta1)
+                exp_avg_sq *= beta2
+                t = gd * (1 - beta2)
+                t *= gd
+                exp_avg_sq += t
+
+                bias_correction1 = 1 - beta1 ** step
+                bias_correction2 = 1 - beta2 ** step
+                update = exp_avg / bias_correction1
+                update *= lr
+                rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+                if rho_t > 5.0:
+                    # torch's float / Tensor is reciprocal() * float
+                    adaptive = xp.sqrt(exp_avg_sq)
+                    adaptive += eps
+                    adaptive = xp.reciprocal(adaptive)
+                    adaptive *= bias_correction2 ** 0.5
+                    rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                            / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+                    update *= adaptive
+                    update *= rect
+                pd -= update
+                p._vc[0] += 1
+        return loss
