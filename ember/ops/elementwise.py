@@ -241,6 +241,11 @@ def _add_operator(input, other):
     return add(input, other)
 
 
+def _scalar_alpha(alpha):
+    # torch's alpha is a Scalar: a one-element tensor counts as its number
+    return alpha.item() if isinstance(alpha, Tensor) else alpha
+
+
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other, broadcasting and promoting as torch."""
     if alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
@@ -251,6 +256,7 @@ def add(input, other, *, alpha=1, out=None):
         input, other = _as_tensor(input), other
     a, b = _operands(input, other)
     if alpha != 1:
+        alpha = _scalar_alpha(alpha)
         b = b * alpha
     try:
         res = a + b
@@ -282,6 +288,7 @@ def sub(input, other, *, alpha=1, out=None):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
     if alpha != 1:
+        alpha = _scalar_alpha(alpha)
         b = b * alpha
     try:
         res = a - b
@@ -1109,7 +1116,7 @@ def _fast_inplace(ufunc, name):
         d = self._data
         b = other._data if isinstance(other, Tensor) else other
         if alpha is not None and alpha != 1:
-            b = b * alpha
+            b = b * _scalar_alpha(alpha)
         if type(d) is _ndarray:
             f = np_ufunc
         else:

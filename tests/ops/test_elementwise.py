@@ -308,3 +308,15 @@ def test_bool_negation_and_expanded_inplace_errors_say_what_to_do():
     with pytest.raises(ValueError, match="only one element tensors"):
         int(ember.tensor([1, 2]))
     assert float(ember.tensor([2.5])) == 2.5 and int(ember.tensor([[3]])) == 3
+
+
+def test_alpha_may_be_a_one_element_tensor():
+    x, y = ember.ones(2), ember.ones(2)
+    with ember.no_grad():
+        x.add_(y, alpha=ember.tensor(2.0))
+    assert x.tolist() == [3.0, 3.0]
+    assert ember.add(x, y, alpha=ember.tensor(3.0)).tolist() == [6.0, 6.0]
+    assert ember.sub(x, y, alpha=ember.tensor(3.0)).tolist() == [0.0, 0.0]
+    w = ember.ones(2, requires_grad=True)
+    ember.add(y, w, alpha=ember.tensor(2.0)).sum().backward()
+    assert w.grad.tolist() == [2.0, 2.0]
