@@ -32,3 +32,10 @@ def relu(input, inplace=False):
     if inplace:
         return input.relu_()
     return _relu(input)
+
+# attention (ember/ops/attention.py): scaled_dot_product_attention, multi_head_attention_forward and the
+# private helpers torch's Transformer layers call through F (_canonical_mask, _none_or_dtype)
+from ..ops import attention as _attention  # noqa: E402
+for _name in _attention.__functional__:  # the private helpers unwrapped: their warnings' stacklevel counts frames
+    globals()[_name] = getattr(_attention, _name) if _name[0] == "_" else _tensor_args(getattr(_attention, _name))
+del _name

@@ -17,3 +17,7 @@ __all__ = ["Module"]
 for _m in (activation, batchnorm, container, conv, dropout, flatten, linear, loss, normalization, pooling, sparse):
     __all__ += _m.__all__
 del _m
+from .attention import *  # noqa: F401,F403,E402
+from .transformer import *  # noqa: F401,F403,E402
+from . import attention, transformer  # noqa: E402
+__all__ += attention.__all__ + transformer.__all__
