@@ -39,3 +39,11 @@ from ..ops import attention as _attention  # noqa: E402
 for _name in _attention.__functional__:  # the private helpers unwrapped: their warnings' stacklevel counts frames
     globals()[_name] = getattr(_attention, _name) if _name[0] == "_" else _tensor_args(getattr(_attention, _name))
 del _name
+
+# The wrappers made by _collect copy their op's __module__ (ember.ops.activation, ...), where pickle
+# finds the unwrapped op and refuses them ("not the same object").  A module holding one, as
+# TransformerEncoderLayer(activation="gelu") holds F.gelu, could then not be pickled or ember.save'd.
+for _name, _fn in list(globals().items()):
+    if getattr(_fn, "_checks_tensors", False) and globals().get(getattr(_fn, "__qualname__", None)) is _fn:
+        _fn.__module__ = __name__
+del _name, _fn

@@ -597,3 +597,17 @@ def test_transformer_trains():
         losses.append(float(loss))
     assert all(p.grad is not None for p in model.parameters())
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_transformer_layer_saves_whole(tmp_path, activation):
+    """ember.save(model) pickles the module, and with it the functional it holds as its activation."""
+    layer = nn.TransformerDecoderLayer(8, 2, 16, activation=activation)
+    ember.save(layer, tmp_path / "layer.pt")
+    loaded = ember.load(tmp_path / "layer.pt", weights_only=False)
+    assert loaded.activation is layer.activation
+    assert repr(loaded) == repr(layer) and list(loaded.state_dict()) == list(layer.state_dict())
+    loaded.eval()
+    layer.eval()
+    x, mem = ember.randn(3, 2, 8), ember.randn(4, 2, 8)
+    np.testing.assert_array_equal(loaded(x, mem).detach().numpy(), layer(x, mem).detach().numpy())
