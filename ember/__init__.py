@@ -13,7 +13,7 @@ from .random import Generator, default_generator, get_rng_state, initial_seed, m
 from . import ops as _ops  # noqa: F401
 from .ops import convert as _convert, creation as _creation, elementwise as _elementwise
 from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
-from .ops import activation as _activation, conv as _conv, loss as _loss, norm as _norm, pool as _pool
+from .ops import activation as _activation, conv as _conv, fold as _fold, loss as _loss, norm as _norm, pool as _pool
 from . import _tensor_str
 from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
@@ -36,11 +36,11 @@ _malloc.tune()
 def _export(module):
     g = globals()
     for name in module.__all__:
-        g[name] = _tensor_args(getattr(module, name))
+        g[name] = _tensor_args(getattr(module, name), __name__)
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
-           _pool, _tensor_str):
+           _pool, _fold, _tensor_str):
     _export(_m)
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...
@@ -70,8 +70,3 @@ def __getattr__(name):
     raise AttributeError(f"module '{prefix}' has no attribute '{name}': ember does not implement "
                          f"torch.{name} yet")
 
-
-# torch.pixel_shuffle / torch.pixel_unshuffle (ember/ops/fold.py)
-from .ops import fold as _fold  # noqa: E402
-
-_export(_fold)

@@ -33,10 +33,17 @@ def _explain(fn, e, args, kwargs):
     return None
 
 
-def tensor_args(fn):
-    """fn, raising torch's TypeError when an argument that must be a tensor is not one."""
+_wrappers = {}
+
+
+def tensor_args(fn, module):
+    """fn, raising torch's TypeError when an argument that must be a tensor is not one; the wrapper
+    belongs to `module` (the namespace exporting it), where pickle looks it up by name."""
     if not isinstance(fn, types.FunctionType) or getattr(fn, "_checks_tensors", False):
         return fn
+    key = (fn, module)
+    if key in _wrappers:  # one wrapper per function and namespace: aliases (concat = cat) pickle too
+        return _wrappers[key]
 
     @functools.wraps(fn)
     def checked(*args, **kwargs):
@@ -48,11 +55,16 @@ def tensor_args(fn):
                 raise
             raise error from None
     checked._checks_tensors = True
+    checked.__module__ = module
+    _wrappers[key] = checked
     return checked
 
 
 def numpy_names(fn):
     """fn, also taking NumPy's axis= and keepdims= for dim= and keepdim=, as torch's parser does."""
+    if fn in _wrappers:  # aliases (concat = cat) share one wrapper
+        return _wrappers[fn]
+
     @functools.wraps(fn)
     def aliased(*args, **kwargs):
         if kwargs:
@@ -61,4 +73,5 @@ def numpy_names(fn):
             if "keepdims" in kwargs:
                 kwargs["keepdim"] = kwargs.pop("keepdims")
         return fn(*args, **kwargs)
+    _wrappers[fn] = aliased
     return aliased

@@ -6,36 +6,34 @@ collects them.  Only the wrappers whose signature differs from the op's
 (``relu(input, inplace=False)``) are defined here.
 """
 from ..ops import activation as _activation, elementwise as _elementwise, loss as _loss, norm as _norm
-from ..ops import conv as _conv, linalg as _linalg, pool as _pool
+from ..ops import attention as _attention, conv as _conv, fold as _fold, linalg as _linalg, pool as _pool
 from .._argcheck import tensor_args as _tensor_args
 
 
 def _collect():
     g = globals()
-    for module in (_elementwise, _activation, _loss, _norm, _linalg, _conv, _pool):
+    for module in (_elementwise, _activation, _loss, _norm, _linalg, _conv, _pool, _fold, _attention):
         for name in getattr(module, "__functional__", ()):
             fn = getattr(module, name, None)
-            if fn is not None:  # a family still being written must not break `import ember`
-                g[name] = _tensor_args(fn)
+            if fn is None:  # a family still being written must not break `import ember`
+                continue
+            # private helpers torch's layers call through F (_canonical_mask) stay unwrapped: their
+            # warnings' stacklevel counts frames
+            g[name] = fn if name[0] == "_" else _tensor_args(fn, __name__)
 
 
 _collect()
 
 _relu = _elementwise.relu
-sigmoid = _tensor_args(_elementwise.sigmoid)
-tanh = _tensor_args(_elementwise.tanh)
+sigmoid = _tensor_args(_elementwise.sigmoid, __name__)
+tanh = _tensor_args(_elementwise.tanh, __name__)
 
 
-@_tensor_args
 def relu(input, inplace=False):
     """max(0, input), elementwise; in place when inplace=True."""
     if inplace:
         return input.relu_()
     return _relu(input)
 
-# sliding blocks, sub-pixel shuffles, local response norm (ember/ops/fold.py)
-from ..ops import fold as _fold  # noqa: E402
 
-for _name in _fold.__functional__:
-    globals()[_name] = _tensor_args(getattr(_fold, _name))
-del _name
+relu = _tensor_args(relu, __name__)

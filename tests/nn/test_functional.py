@@ -95,3 +95,15 @@ def test_mse_graph_walk_like_the_tutorial():
 def test_non_tensor_arguments_raise_torchs_type_error(call, message):
     with pytest.raises(TypeError, match=message):
         call()
+
+
+def test_public_functions_pickle_by_name():
+    # a module holding F.gelu (TransformerEncoderLayer(activation="gelu")) must survive ember.save;
+    # aliases (ember.concat = ember.cat) pickle too
+    import pickle
+    import types
+    for ns in (ember, F):
+        for name in dir(ns):
+            fn = getattr(ns, name)
+            if isinstance(fn, types.FunctionType) and not name.startswith("_"):
+                assert pickle.loads(pickle.dumps(fn)) is fn, (ns.__name__, name)

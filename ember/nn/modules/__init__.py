@@ -26,3 +26,7 @@ for _m in (activation, batchnorm, container, conv, distance, dropout, flatten, f
            normalization, padding, pixelshuffle, pooling, rnn, sparse, upsampling):
     __all__ += _m.__all__
 del _m
+from .attention import *  # noqa: F401,F403,E402
+from .transformer import *  # noqa: F401,F403,E402
+from . import attention, transformer  # noqa: E402
+__all__ += attention.__all__ + transformer.__all__

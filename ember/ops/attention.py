@@ -1,0 +1,351 @@
+"""Attention: scaled_dot_product_attention and multi_head_attention_forward.
+
+Both are composites of differentiable ops (matmul, softmax, linear, masked_fill, dropout, ...),
+so autograd comes from those ops; there is no node of their own.  The code follows torch's
+reference formulation in torch/nn/functional.py step by step, including its checks and their
+messages, so that a model ported from torch fails where and how it failed there.
+
+Two softmax flavours, as in torch:
+- scaled_dot_product_attention gives a query whose every key is masked out all-zero weights (torch's
+  math kernel uses a "safe" softmax), with zero gradient, not NaN;
+- multi_head_attention_forward with need_weights=True computes the weights with a plain softmax,
+  so such a row is NaN there, as in torch.
+"""
+import math
+import warnings
+
+from .. import _backend as B
+from .._tensor import Tensor
+from . import activation as _activation
+from . import creation as _creation
+from . import linalg as _linalg
+from . import norm as _norm
+from . import shape as _shape
+
+__all__ = []  # torch has none of these at top level: they live in torch.nn.functional
+__functional__ = ["scaled_dot_product_attention", "multi_head_attention_forward", "_canonical_mask",
+                  "_none_or_dtype", "_mha_shape_check", "_in_projection_packed", "_in_projection"]
+
+_NEG_INF = float("-inf")
+
+
+def _dtype_name(dt):
+    """torch's C++ spelling of a dtype in its messages (float, double, long int, ...)."""
+    return {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+            "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+            "uint8": "unsigned char", "bool": "bool"}.get(dt.name, dt.name)
+
+
+def _safe_softmax(scores):
+    """softmax over the last dim, with all-zero weights (and zero gradient) for rows that are all -inf."""
+    dead = (scores == _NEG_INF).all(-1, keepdim=True)
+    if not bool(dead.any()):
+        return _activation.softmax(scores, -1)
+    # fill the dead rows before the softmax too: a NaN row would turn its zero gradient into NaN
+    weights = _activation.softmax(scores.masked_fill(dead, 0.0), -1)
+    return weights.masked_fill(dead, 0.0)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(query @ key^T * scale + mask) @ value over the last two dims; leading dims broadcast.
+
+    A bool attn_mask marks with True the pairs that take part; a float one is added to the scores.
+    """
+    if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
+        raise RuntimeError("Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: "
+                           f"{query.dim()} key.dim: {key.dim()} and value.dim: {value.dim()} instead.")
+    if not (query.dtype == key.dtype == value.dtype):
+        raise RuntimeError("Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{_dtype_name(query.dtype)} key.dtype: {_dtype_name(key.dtype)} and value.dtype: "
+                           f"{_dtype_name(value.dtype)} instead.")
+    if not query.is_floating_point():
+        raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value of a floating dtype, "
+                           f"but got {query.dtype}")
+    if attn_mask is not None:
+        if is_causal:
+            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+                               "is_causal=True")
+        if attn_mask.dtype is not B.bool_ and attn_mask.dtype != query.dtype:
+            raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                               f"attn_mask.dtype: {_dtype_name(attn_mask.dtype)} and  query.dtype: "
+                               f"{_dtype_name(query.dtype)} instead.")
+    if enable_gqa and query.dim() >= 3:
+        hq, hk, hv = query.size(-3), key.size(-3), value.size(-3)
+        if hk != hv or hq % hk:
+            raise RuntimeError("Number of heads in key and value must divide the number of heads in query: "
+                               f"query has {hq} heads, key {hk} and value {hv}")
+        if hk != hq:
+            key = key.repeat_interleave(hq // hk, -3)
+            value = value.repeat_interleave(hq // hv, -3)
+    L, S = query.size(-2), key.size(-2)
+    scale_factor = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
+    scores = _linalg.matmul(query * scale_factor, key.transpose(-2, -1))
+    masked = False
+    if is_causal:
+        keep = _creation.ones(L, S, dtype=B.bool_, device=query.device).tril(0)
+        scores = scores.masked_fill(keep.logical_not(), _NEG_INF)
+        masked = True
+    elif attn_mask is not None:
+        out_shape = tuple(_shape.broadcast_shapes(tuple(scores.shape), tuple(attn_mask.shape)))
+        if out_shape != tuple(scores.shape):
+            raise RuntimeError(f"output with shape {list(scores.shape)} doesn't match the broadcast shape "
+                               f"{list(out_shape)}")
+        if attn_mask.dtype is B.bool_:
+            scores = scores.masked_fill(attn_mask.logical_not(), _NEG_INF)
+        else:
+            scores = scores + attn_mask
+        masked = True
+    weights = _safe_softmax(scores) if masked else _activation.softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = _norm.dropout(weights, dropout_p, True)
+    return _linalg.matmul(weights, value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# multi-head attention (torch.nn.functional.multi_head_attention_forward)
+
+
+def _none_or_dtype(input):
+    if input is None:
+        return None
+    if isinstance(input, Tensor):
+        return input.dtype
+    raise RuntimeError("input to _none_or_dtype() must be None or torch.Tensor")
+
+
+def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_other=True):
+    """A bool mask (True = masked out) as a float mask of target_type holding 0 and -inf; a float mask as is."""
+    if mask is None:
+        return None
+    is_float = mask.is_floating_point()
+    if mask.dtype is not B.bool_ and not is_float:
+        raise AssertionError(f"only bool and floating types of {mask_name} are supported")
+    if check_other and other_type is not None and mask.dtype != other_type:
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. "
+                      "Use same type for both instead.", stacklevel=2)
+    if not is_float:
+        mask = _creation.zeros(*mask.shape, dtype=target_type, device=mask.device).masked_fill(mask, _NEG_INF)
+    return mask
+
+
+def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
+    """Whether the input is batched (3-D query); torch's AssertionError for inconsistent ranks."""
+    if query.dim() == 3:
+        if key.dim() != 3 or value.dim() != 3:
+            raise AssertionError("For batched (3-D) `query`, expected `key` and `value` to be 3-D"
+                                 f" but found {key.dim()}-D and {value.dim()}-D tensors respectively")
+        if key_padding_mask is not None and key_padding_mask.dim() != 2:
+            raise AssertionError("For batched (3-D) `query`, expected `key_padding_mask` to be `None` or 2-D"
+                                 f" but found {key_padding_mask.dim()}-D tensor instead")
+        if attn_mask is not None and attn_mask.dim() not in (2, 3):
+            raise AssertionError("For batched (3-D) `query`, expected `attn_mask` to be `None`, 2-D or 3-D"
+                                 f" but found {attn_mask.dim()}-D tensor instead")
+        return True
+    if query.dim() == 2:
+        if key.dim() != 2 or value.dim() != 2:
+            raise AssertionError("For unbatched (2-D) `query`, expected `key` and `value` to be 2-D"
+                                 f" but found {key.dim()}-D and {value.dim()}-D tensors respectively")
+        if key_padding_mask is not None and key_padding_mask.dim() != 1:
+            raise AssertionError("For unbatched (2-D) `query`, expected `key_padding_mask` to be `None` or 1-D"
+                                 f" but found {key_padding_mask.dim()}-D tensor instead")
+        if attn_mask is not None:
+            if attn_mask.dim() not in (2, 3):
+                raise AssertionError("For unbatched (2-D) `query`, expected `attn_mask` to be `None`, 2-D or 3-D"
+                                     f" but found {attn_mask.dim()}-D tensor instead")
+            if attn_mask.dim() == 3:
+                expected = (num_heads, query.shape[0], key.shape[0])
+                if tuple(attn_mask.shape) != expected:
+                    raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got {attn_mask.shape}")
+        return False
+    raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D query tensor")
+
+
+def _in_projection_packed(q, k, v, w, b=None):
+    """q, k, v projected by the (3E, E) packed weight; one matrix product when they are the same tensor."""
+    E = q.size(-1)
+    if k is v:
+        if q is k:
+            return list(_linalg.linear(q, w, b).chunk(3, -1))
+        w_q, w_kv = w.split([E, E * 2])
+        b_q, b_kv = (None, None) if b is None else b.split([E, E * 2])
+        k_proj, v_proj = _linalg.linear(k, w_kv, b_kv).chunk(2, -1)
+        return [_linalg.linear(q, w_q, b_q), k_proj, v_proj]
+    w_q, w_k, w_v = w.chunk(3)
+    b_q, b_k, b_v = (None, None, None) if b is None else b.chunk(3)
+    return [_linalg.linear(q, w_q, b_q), _linalg.linear(k, w_k, b_k), _linalg.linear(v, w_v, b_v)]
+
+
+def _in_projection(q, k, v, w_q, w_k, w_v, b_q=None, b_k=None, b_v=None):
+    """q, k, v projected by separate weights (kdim / vdim differ from embed_dim)."""
+    Eq, Ek, Ev = q.size(-1), k.size(-1), v.size(-1)
+    for name, w, shape in (("query", w_q, (Eq, Eq)), ("key", w_k, (Eq, Ek)), ("value", w_v, (Eq, Ev))):
+        if tuple(w.shape) != shape:
+            raise AssertionError(f"expecting {name} weights shape of {shape}, but got {w.shape}")
+    for name, b in (("query", b_q), ("key", b_k), ("value", b_v)):
+        if b is not None and tuple(b.shape) != (Eq,):
+            raise AssertionError(f"expecting {name} bias shape of {(Eq,)}, but got {b.shape}")
+    return _linalg.linear(q, w_q, b_q), _linalg.linear(k, w_k, b_k), _linalg.linear(v, w_v, b_v)
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+                                 bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
+                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
+                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
+                                 is_causal=False):
+    """torch.nn.functional.multi_head_attention_forward: inputs (L, N, E) / (S, N, E), or unbatched (L, E)."""
+    is_batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
+    if not is_batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+
+    tgt_len, bsz, embed_dim = query.shape
+    src_len = key.shape[0]
+
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", _none_or_dtype(attn_mask), "attn_mask",
+                                       query.dtype)
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    if is_causal and key_padding_mask is None and not need_weights:
+        attn_mask = None  # the hint says attn_mask is causal: scaled_dot_product_attention builds it
+    else:
+        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, check_other=False)
+        if key_padding_mask is not None:
+            is_causal = False
+
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
+    head_dim = embed_dim // num_heads
+    if head_dim * num_heads != embed_dim:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if use_separate_proj_weight:
+        if tuple(key.shape[:2]) != tuple(value.shape[:2]):
+            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's "
+                                 f"{value.shape[:2]}")
+    elif tuple(key.shape) != tuple(value.shape):
+        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
+
+    if not use_separate_proj_weight:
+        if in_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+        q, k, v = _in_projection_packed(query, key, value, in_proj_weight, in_proj_bias)
+    else:
+        for name, w in (("q", q_proj_weight), ("k", k_proj_weight), ("v", v_proj_weight)):
+            if w is None:
+                raise AssertionError(f"use_separate_proj_weight is True but {name}_proj_weight is None")
+        b_q, b_k, b_v = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
+        q, k, v = _in_projection(query, key, value, q_proj_weight, k_proj_weight, v_proj_weight, b_q, b_k, b_v)
+
+    if attn_mask is not None:
+        if attn_mask.dim() == 2:
+            if tuple(attn_mask.shape) != (tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should be "
+                                   f"{(tgt_len, src_len)}.")
+            attn_mask = attn_mask.unsqueeze(0)
+        elif attn_mask.dim() == 3:
+            if tuple(attn_mask.shape) != (bsz * num_heads, tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should be "
+                                   f"{(bsz * num_heads, tgt_len, src_len)}.")
+        else:
+            raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+
+    if bias_k is not None and bias_v is not None:
+        if static_k is not None:
+            raise AssertionError("bias cannot be added to static key.")
+        if static_v is not None:
+            raise AssertionError("bias cannot be added to static value.")
+        k = _shape.cat([k, bias_k.repeat(1, bsz, 1)])
+        v = _shape.cat([v, bias_v.repeat(1, bsz, 1)])
+        if attn_mask is not None:
+            attn_mask = _norm.pad(attn_mask, (0, 1))
+        if key_padding_mask is not None:
+            key_padding_mask = _norm.pad(key_padding_mask, (0, 1))
+    elif bias_k is not None:
+        raise AssertionError("bias_k is set but bias_v is None")
+    elif bias_v is not None:
+        raise AssertionError("bias_v is set but bias_k is None")
+
+    # (seq, batch, E) -> (batch * heads, seq, head_dim)
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    if static_k is None:
+        k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    else:
+        if static_k.size(0) != bsz * num_heads:
+            raise AssertionError(f"expecting static_k.size(0) of {bsz * num_heads}, but got {static_k.size(0)}")
+        if static_k.size(2) != head_dim:
+            raise AssertionError(f"expecting static_k.size(2) of {head_dim}, but got {static_k.size(2)}")
+        k = static_k
+    if static_v is None:
+        v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    else:
+        if static_v.size(0) != bsz * num_heads:
+            raise AssertionError(f"expecting static_v.size(0) of {bsz * num_heads}, but got {static_v.size(0)}")
+        if static_v.size(2) != head_dim:
+            raise AssertionError(f"expecting static_v.size(2) of {head_dim}, but got {static_v.size(2)}")
+        v = static_v
+
+    if add_zero_attn:
+        zeros = (bsz * num_heads, 1, head_dim)
+        k = _shape.cat([k, _creation.zeros(*zeros, dtype=k.dtype, device=k.device)], dim=1)
+        v = _shape.cat([v, _creation.zeros(*zeros, dtype=v.dtype, device=v.device)], dim=1)
+        if attn_mask is not None:
+            attn_mask = _norm.pad(attn_mask, (0, 1))
+        if key_padding_mask is not None:
+            key_padding_mask = _norm.pad(key_padding_mask, (0, 1))
+
+    src_len = k.size(1)
+    if key_padding_mask is not None:
+        if key_padding_mask.shape[0] != bsz:
+            raise AssertionError(f"Expected key_padded_mask.shape[0] to be {bsz}, but got "
+                                 f"{key_padding_mask.shape[0]}")
+        if key_padding_mask.shape[1] != src_len:
+            raise AssertionError(f"Expected key_padded_mask.shape[1] to be {src_len}, but got "
+                                 f"{key_padding_mask.shape[1]}")
+        key_padding_mask = (key_padding_mask.reshape(bsz, 1, 1, src_len).expand(-1, num_heads, -1, -1)
+                            .reshape(bsz * num_heads, 1, src_len))
+        attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
+
+    if not training:
+        dropout_p = 0.0
+
+    if need_weights:
+        if is_causal and attn_mask is None:
+            raise AssertionError("FIXME: is_causal not implemented for need_weights")
+        q_scaled = q * math.sqrt(1.0 / float(q.shape[2]))
+        if attn_mask is not None:
+            weights = _linalg.baddbmm(attn_mask, q_scaled, k.transpose(-2, -1))
+        else:
+            weights = _linalg.bmm(q_scaled, k.transpose(-2, -1))
+        weights = _activation.softmax(weights, -1)
+        if dropout_p > 0.0:
+            weights = _norm.dropout(weights, dropout_p)
+        out = _linalg.bmm(weights, v)
+        out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+        out = _linalg.linear(out, out_proj_weight, out_proj_bias)
+        out = out.reshape(tgt_len, bsz, out.size(1))
+        weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
+        if average_attn_weights:
+            weights = weights.mean(dim=1)
+        if not is_batched:
+            out = out.squeeze(1)
+            weights = weights.squeeze(0)
+        return out, weights
+
+    if attn_mask is not None:
+        if attn_mask.size(0) == 1 and attn_mask.dim() == 3:
+            attn_mask = attn_mask.unsqueeze(0)
+        else:
+            attn_mask = attn_mask.reshape(bsz, num_heads, -1, src_len)
+    q = q.reshape(bsz, num_heads, tgt_len, head_dim)
+    k = k.reshape(bsz, num_heads, src_len, head_dim)
+    v = v.reshape(bsz, num_heads, src_len, head_dim)
+    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+    out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
+    out = _linalg.linear(out, out_proj_weight, out_proj_bias)
+    out = out.reshape(tgt_len, bsz, out.size(1))
+    if not is_batched:
+        out = out.squeeze(1)
+    return out, None
