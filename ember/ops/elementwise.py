@@ -106,6 +106,18 @@ def _check_device(a, b):
     B.check_same_device(_op_name(), a, b)
 
 
+_INT_RANGES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max), np.iinfo(t).bits)
+               for t in (np.uint8, np.int8, np.int16, np.int32, np.int64)}
+
+
+def _wrapped(n, dtype):
+    """Python int n cast to an integer dtype as torch casts a scalar: modulo 2**bits (NumPy raises)."""
+    lo, hi, bits = _INT_RANGES[dtype]
+    if lo <= n <= hi:
+        return n
+    return (n - lo) % (1 << bits) + lo
+
+
 def _operands(a, b):
     """The arrays (or Python numbers) to compute with, cast to torch's result dtype."""
     ad = a._data
@@ -126,8 +138,11 @@ def _operands(a, b):
             ad = ad.astype(B.get_default_dtype().np)
         return ad, b
     if tb is int:
-        if ad.dtype.kind == "b":
+        kind = ad.dtype.kind
+        if kind == "b":
             ad = ad.astype(np.int64)
+        elif kind in "iu" and not 0 <= b <= 127:
+            b = _wrapped(b, ad.dtype)
         return ad, b
     if tb is bool:
         return ad, b
@@ -396,7 +411,7 @@ def div(input, other, *, rounding_mode=None, out=None):
         a = a.astype(f)
         if not isinstance(b, (int, float)):
             b = b.astype(f)
-    elif type(b) is not float and type(b) is not int and b.dtype.kind != "f":
+    elif type(b) is not float and type(b) is not int and type(b) is not bool and b.dtype.kind != "f":
         b = b.astype(a.dtype)
     try:
         res = a / b
@@ -418,7 +433,7 @@ def div(input, other, *, rounding_mode=None, out=None):
 
 def _check_int_divisor(a, b, name):
     # numpy returns 0 for an integer division by zero; torch raises
-    if a.dtype.kind in "iu" and not (b != 0 if type(b) is int else (b != 0).all()):
+    if a.dtype.kind in "iu" and not (b != 0 if type(b) in (int, bool) else (b != 0).all()):
         raise RuntimeError(f"ZeroDivisionError: {name} of an integer tensor by zero (integer division "
                            "has no inf; divide floating-point tensors to get inf/nan)")
 
@@ -514,9 +529,9 @@ def pow(input, exponent, *, out=None):
             node.b = a
             node.out = res
         return _finish(res, node)
-    a, b = _operands(input, exponent)
-    if type(b) is int and b < 0 and a.dtype.kind in "iub":
+    if type(exponent) is int and exponent < 0 and input._data.dtype.kind in "iub":
         raise RuntimeError("Integers to negative integer powers are not allowed.")
+    a, b = _operands(input, exponent)
     try:
         res = a ** b
     except ValueError:

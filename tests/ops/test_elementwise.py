@@ -292,8 +292,9 @@ def test_integer_pow_with_negative_exponents_like_torch():
         ref = torch.tensor(a) ** torch.tensor(b)
         assert got.tolist() == ref.tolist() and got.dtype is ember.int64
     assert (2 ** ember.tensor([-1, 2])).tolist() == (2 ** torch.tensor([-1, 2])).tolist()
-    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
-        ember.tensor([2]) ** -1
+    for dtype in ("int64", "uint8"):
+        with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+            ember.tensor([2], dtype=getattr(ember, dtype)) ** -1
 
 
 def test_bool_negation_and_expanded_inplace_errors_say_what_to_do():
@@ -320,3 +321,15 @@ def test_alpha_may_be_a_one_element_tensor():
     w = ember.ones(2, requires_grad=True)
     ember.add(y, w, alpha=ember.tensor(2.0)).sum().backward()
     assert w.grad.tolist() == [2.0, 2.0]
+
+
+@requires_torch
+def test_integer_scalars_wrap_into_the_tensor_dtype_like_torch():
+    # NumPy 2 refuses an out-of-range Python int; torch casts it modulo 2**bits
+    cases = [("uint8", [1, 1], lambda x: x + -1), ("uint8", [1, 1], lambda x: x * -1), ("uint8", [200], lambda x: x + 100),
+             ("int32", [1], lambda x: x * 2 ** 40), ("uint8", [5], lambda x: x - (-1)), ("uint8", [5], lambda x: x // -1),
+             ("int64", [5], lambda x: x * -3), ("int8", [1], lambda x: x // True), ("float32", [1.0], lambda x: x / True)]
+    for dtype, data, f in cases:
+        got = f(ember.tensor(data, dtype=getattr(ember, dtype)))
+        ref = f(torch.tensor(data, dtype=getattr(torch, dtype)))
+        assert got.tolist() == ref.tolist() and got.dtype.name == str(ref.dtype).split(".")[1], (dtype, data)
