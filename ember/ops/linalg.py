@@ -439,16 +439,13 @@ class _OuterBackward(Node):
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
 
-    def name(self):
-        return "MulBackward0"
-
-    def __repr__(self):
-        return f"<MulBackward0 object at {hex(id(self))}>"
-
     def apply(self, grad):
         nf = self.next_functions
         return (grad @ self.b if nf[0][0] is not None else None,
                 self.a @ grad if nf[1][0] is not None else None)
+
+
+_OuterBackward.__name__ = _OuterBackward.__qualname__ = "MulBackward0"  # torch's node name
 
 
 def outer(input, vec2, *, out=None):
@@ -715,17 +712,14 @@ class _MmT(MmBackward0):
 
     __slots__ = ()
 
-    def name(self):
-        return "MmBackward0"
-
-    def __repr__(self):
-        return f"<MmBackward0 object at {hex(id(self))}>"
-
     def apply(self, grad):
         nf = self.next_functions
         ga = grad @ self.b.T if nf[0][0] is not None else None
         gb = (grad.T @ self.a).T if nf[1][0] is not None else None
         return ga, gb
+
+
+_MmT.__name__ = _MmT.__qualname__ = "MmBackward0"  # torch's node name
 
 
 def _linear_vector_weight(input, weight, bias):
@@ -741,9 +735,6 @@ class _BilinearBackward(Node):
     __slots__ = ("x1", "x2", "w")
     _saved_fields = ("x1", "x2", "w")
 
-    def name(self):
-        return "AddBackward0"
-
     def apply(self, grad):
         nf = self.next_functions
         x1, x2, w = self.x1, self.x2, self.w
@@ -758,6 +749,9 @@ class _BilinearBackward(Node):
         if len(nf) > 3 and nf[3][0] is not None:
             gb = grad.reshape(-1, grad.shape[-1]).sum(0)
         return g1, g2, gw, gb
+
+
+_BilinearBackward.__name__ = _BilinearBackward.__qualname__ = "AddBackward0"  # torch's node name
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -829,12 +823,6 @@ class _EinsumBackward(Node):
     __slots__ = ("ops", "subs", "rhs", "shapes")
     _saved_fields = ("ops",)
 
-    def name(self):
-        return "ViewBackward0"
-
-    def __repr__(self):
-        return f"<ViewBackward0 object at {hex(id(self))}>"
-
     def apply(self, grad):
         xp = xp_of(grad)
         out = []
@@ -868,6 +856,9 @@ class _EinsumBackward(Node):
             g = unbroadcast(xp.ascontiguousarray(g), s) if g.shape != s else g
             out.append(g.astype(grad.dtype, copy=False))
         return tuple(out)
+
+
+_EinsumBackward.__name__ = _EinsumBackward.__qualname__ = "ViewBackward0"  # torch's node name
 
 
 def _diagonal_view(z, labels, uniq):

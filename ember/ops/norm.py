@@ -765,7 +765,10 @@ def pad(input, pad, mode="constant", value=None):
         name = node_name.format(k)
         cls = _PAD_NODES.get(name)
         if cls is None:
-            cls = _PAD_NODES[name] = type(name, (_IndexPadBackward,), {"__slots__": ()})
+            body = {"__slots__": ()}
+            if name == "CopySlices":  # torch's C++ node: name() gives its namespace too
+                body["name"] = lambda self: "torch::autograd::CopySlices"
+            cls = _PAD_NODES[name] = type(name, (_IndexPadBackward,), body)
         node = _new(cls)
         node.next_functions = (edge(input),)
         node._saved_versions = ()

@@ -1106,7 +1106,7 @@ class CopySlices(Node):
     __slots__ = ("key", "value_shape", "value_dtype", "fn", "positions")
 
     def name(self):
-        return "CopySlices"
+        return "torch::autograd::CopySlices"  # torch's C++ name (its repr says <CopySlices ...>)
 
     def apply(self, g):
         fn = self.fn
@@ -1143,7 +1143,7 @@ class IndexPutBackward0(CopySlices):
     __slots__ = ()
 
     def name(self):
-        return "IndexPutBackward0"
+        return "IndexPutBackward0"  # a generated node in torch, unlike CopySlices
 
 
 class AsStridedBackward0(Node):
