@@ -5,7 +5,7 @@ ember's kernels are NumPy / CuPy calls that are deterministic run to run and com
 products in full float32 (no TF32), so these switches are recorded and reported back as torch
 does, and change nothing in ember's arithmetic.
 """
-import warnings
+from ._userwarn import warn as _warn_user
 
 _deterministic = [False, False]     # mode, warn_only
 _matmul_precision = ["highest"]     # torch's default: full float32 products
@@ -45,8 +45,8 @@ def set_float32_matmul_precision(precision):
         raise RuntimeError(f"set_float32_matmul_precision expects a str, but got {type(precision).__name__}")
     if precision not in _PRECISIONS:
         # torch warns and keeps the old setting rather than raising
-        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
-                      "set_float32_matmul_precision call has no effect.", UserWarning, stacklevel=2)
+        _warn_user(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+                   "set_float32_matmul_precision call has no effect.", UserWarning)
         return
     _matmul_precision[0] = precision
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _backend as B
 from .autograd import graph
+from ._userwarn import warn as _warn_user
 
 _ndarray = np.ndarray
 
@@ -428,8 +429,7 @@ def _unset_grad(t):
     leaves nothing): torch's warning on a non-leaf not retaining grad; else fill the slot with None,
     so that later reads are plain slot reads."""
     if t.grad_fn is not None and not t._retains_grad:
-        import warnings
-        warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=3)
+        _warn_user(_NON_LEAF_GRAD, UserWarning)
         return None
     t.grad = None
     return None

@@ -5,7 +5,7 @@ node's output gradients and raise ``RuntimeError: Function 'MulBackward0' return
 its 0th output.``. Unlike torch, ember does not record the forward call's traceback, which would
 cost every op a stack walk.
 """
-import warnings
+from .._userwarn import warn as _warn_user
 
 # [enabled, check_nan]; read by the engine once per backward
 state = [False, True]
@@ -34,8 +34,8 @@ class detect_anomaly:
         self.prev = state[0]
         self.check_nan = check_nan
         self.prev_check_nan = state[1]
-        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and "
-                      "should only be enabled for debugging.", stacklevel=2)
+        _warn_user("Anomaly Detection has been enabled. This mode will increase the runtime and "
+                   "should only be enabled for debugging.")
 
     def __enter__(self):
         set_anomaly_enabled(True, self.check_nan)

@@ -1,5 +1,5 @@
 """torch.autograd.Variable: the pre-0.4 wrapper, now a plain Tensor (kept for old tutorials)."""
-import warnings
+from .._userwarn import warn as _warn_user
 
 
 class VariableMeta(type):
@@ -18,8 +18,8 @@ class Variable(metaclass=VariableMeta):
         from .._backend import get_default_dtype
         import numpy as np
         if volatile:
-            warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
-                          "instead.", stacklevel=2)
+            _warn_user("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                       "instead.")
         if data is None:
             t = _wrap(np.empty(0, dtype=get_default_dtype().np))
         elif not isinstance(data, Tensor):

@@ -17,8 +17,7 @@ def _collect():
             fn = getattr(module, name, None)
             if fn is None:  # a family still being written must not break `import ember`
                 continue
-            # private helpers torch's layers call through F (_canonical_mask) stay unwrapped: their
-            # warnings' stacklevel counts frames
+            # private helpers torch's layers call through F (_canonical_mask) take no user input
             g[name] = fn if name[0] == "_" else _tensor_args(fn, __name__)
 
 

@@ -6,7 +6,6 @@ name.  In-place variants (``elu_``, ``leaky_relu_``, ...) overwrite the input
 and record the ``...Backward1`` node torch records for them.
 """
 import math
-import warnings
 
 import numpy as np
 
@@ -16,6 +15,7 @@ from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
 from . import unbroadcast
 from .elementwise import neg as _neg
+from .._userwarn import warn as _warn_user
 
 xp_of = B.xp_of
 
@@ -753,8 +753,9 @@ def glu(input, dim=-1):
 
 # ---- softmax family ------------------------------------------------------------
 def _softmax_dim(name, ndim, stacklevel):
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
-                  "Change the call to include dim=X as an argument.", stacklevel=stacklevel)
+    # torch's _stacklevel is kept in the signatures; the warning finds the user's line itself
+    _warn_user(f"Implicit dimension choice for {name} has been deprecated. "
+               "Change the call to include dim=X as an argument.")
     return 0 if ndim in (0, 1, 3) else 1
 
 

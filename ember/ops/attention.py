@@ -12,7 +12,6 @@ Two softmax flavours, as in torch:
   so such a row is NaN there, as in torch.
 """
 import math
-import warnings
 
 from .. import _backend as B
 from .._tensor import Tensor
@@ -21,6 +20,7 @@ from . import creation as _creation
 from . import linalg as _linalg
 from . import norm as _norm
 from . import shape as _shape
+from .._userwarn import warn as _warn_user
 
 __all__ = []  # torch has none of these at top level: they live in torch.nn.functional
 __functional__ = ["scaled_dot_product_attention", "multi_head_attention_forward", "_canonical_mask",
@@ -122,8 +122,8 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
     if mask.dtype is not B.bool_ and not is_float:
         raise AssertionError(f"only bool and floating types of {mask_name} are supported")
     if check_other and other_type is not None and mask.dtype != other_type:
-        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. "
-                      "Use same type for both instead.", stacklevel=2)
+        _warn_user(f"Support for mismatched {mask_name} and {other_name} is deprecated. "
+                   "Use same type for both instead.")
     if not is_float:
         mask = _creation.zeros(*mask.shape, dtype=target_type, device=mask.device).masked_fill(mask, _NEG_INF)
     return mask

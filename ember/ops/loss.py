@@ -8,7 +8,6 @@ requires grad).  The top node carries the name torch gives the loss's grad_fn
 case (2-D logits, int64 class indices) runs in one fused pass.
 """
 import math
-import warnings
 
 import numpy as np
 
@@ -18,6 +17,7 @@ from ..autograd.graph import Node, edge
 from .._tensor import Tensor, Size, _wrap
 from . import unbroadcast
 from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record
+from .._userwarn import warn as _warn_user
 
 # names torch exposes at top level (torch.kl_div, ...)
 __all__ = ["binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
@@ -47,8 +47,7 @@ def _legacy(size_average, reduce):
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     ret = "mean" if size_average and reduce else "sum" if reduce else "none"
-    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
-                  stacklevel=4)
+    _warn_user(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.")
     return ret
 
 
@@ -61,8 +60,7 @@ def _reduction(reduction, size_average=None, reduce=None, extra=None):
     if type(reduction) is int and reduction in _ENUM:
         return _ENUM[reduction]
     if reduction == "elementwise_mean":
-        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
-                      stacklevel=4)
+        _warn_user("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.")
         return "mean"
     valid = "'none', 'mean', 'sum'" + (f" or '{extra}'" if extra else "")
     raise ValueError(f"{reduction} is not a valid value for reduction (expected one of {valid})")
@@ -418,10 +416,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 # ---- pointwise regression / classification losses ----------------------------------
 def _size_warning(input, target):
     if input._data.shape != target._data.shape:
-        warnings.warn(
+        _warn_user(
             f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
             "This will likely lead to incorrect results due to broadcasting. "
-            "Please ensure they have the same size.", stacklevel=3)
+            "Please ensure they have the same size.")
 
 
 def _pair(name, input, target):
@@ -745,10 +743,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     """Kullback-Leibler divergence of target from input (input holds log-probabilities)."""
     xp = xp_of(input._data)
     if size_average is None and reduce is None and reduction == "mean":
-        warnings.warn(
+        _warn_user(
             "reduction: 'mean' divides the total loss by both the batch size and the support size."
             "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
-            "'mean' will be changed to behave the same as 'batchmean' in the next major release.", stacklevel=2)
+            "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
     red = _reduction(reduction, size_average, reduce, extra="batchmean")
     x, t = _pair("kl_div", input, target)
     if log_target:

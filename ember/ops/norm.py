@@ -7,7 +7,6 @@ map each padded or resized axis through an index table (forward) and its
 adjoint matrix (backward).
 """
 import math
-import warnings
 
 import numpy as np
 
@@ -18,6 +17,7 @@ from .._tensor import _dim, _wrap
 from . import unbroadcast
 from .activation import _SAVED_OUTPUT, _check_inplace, _record, _write_inplace
 from .elementwise import AddBackward0 as _AddBackward0
+from .._userwarn import warn as _warn_user
 
 # names torch exposes at top level (torch.batch_norm, torch.dropout, ...)
 __all__ = [
@@ -464,17 +464,17 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     nd = input._data.ndim
     if nd not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and will result in an "
-                      "error in a future release. To retain the behavior and silence this warning, please use "
-                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
-                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
-                      "inputs).", stacklevel=2)
+        _warn_user(f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and will result in an "
+                   "error in a future release. To retain the behavior and silence this warning, please use "
+                   "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                   "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                   "inputs).")
     if nd == 3:
-        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
-                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
-                      "This behavior will change in a future release to interpret the input as one without a "
-                      "batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
-                      "please switch to using dropout1d instead.", stacklevel=2)
+        _warn_user("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                   "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+                   "This behavior will change in a future release to interpret the input as one without a "
+                   "batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
+                   "please switch to using dropout1d instead.")
     return feature_dropout(input, p, training, inplace)
 
 
@@ -483,11 +483,11 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     nd = input._data.ndim
     if nd not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {nd}-D input to dropout3d, which is deprecated and will result in an "
-                      "error in a future release. To retain the behavior and silence this warning, please use "
-                      "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with 3 "
-                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
-                      "inputs).", stacklevel=2)
+        _warn_user(f"dropout3d: Received a {nd}-D input to dropout3d, which is deprecated and will result in an "
+                   "error in a future release. To retain the behavior and silence this warning, please use "
+                   "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with 3 "
+                   "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
+                   "inputs).")
     if nd == 4:
         return _unbatched_feature_dropout(input, p, training, inplace, "dropout3d")
     return feature_dropout(input, p, training, inplace)
@@ -1093,19 +1093,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Deprecated alias of interpolate."""
-    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
+    _warn_user("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.")
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def upsample_nearest(input, size=None, scale_factor=None):
     """Deprecated: interpolate(mode='nearest')."""
-    warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.",
-                  stacklevel=2)
+    _warn_user("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.")
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
 def upsample_bilinear(input, size=None, scale_factor=None):
     """Deprecated: interpolate(mode='bilinear', align_corners=True)."""
-    warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.",
-                  stacklevel=2)
+    _warn_user("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.")
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -11,6 +11,7 @@ from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
+from .._userwarn import warn as _warn_user
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "std", "var", "std_mean",
@@ -576,10 +577,8 @@ def _var(input, dim, correction, keepdim, name, take_sqrt):
     n = _count(a.shape, axes)
     denom = _builtin_max(n - correction, 0)
     if denom <= 0:
-        import warnings
-        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than "
-                      "the reduction factor (input numel divided by output numel).", UserWarning,
-                      stacklevel=3)
+        _warn_user(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than "
+                   "the reduction factor (input numel divided by output numel).", UserWarning)
     m = a.mean(axis=axes, keepdims=True)
     diff = a - m
     with B.errstate(xp, divide="ignore", invalid="ignore"):

@@ -13,6 +13,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Size, Tensor, _dim, _wrap
 from . import unbroadcast
+from .._userwarn import warn as _warn_user
 
 __all__ = [
     "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
@@ -905,12 +906,11 @@ def _parse_key(a, key):
     if type(key) is not tuple:
         if type(key) is list and len(key) < 32 and _builtin_any(
                 isinstance(k, (list, tuple, slice, Tensor)) or k is None or k is Ellipsis for k in key):
-            import warnings
-            warnings.warn(
+            _warn_user(
                 "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
                 "changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will "
                 "be interpreted as tensor index, x[torch.tensor(seq)], which will result either in an "
-                "error or a different result", UserWarning, stacklevel=3)
+                "error or a different result", UserWarning)
             key = tuple(key)  # torch still reads such a list as a tuple of indices (numpy would not)
         else:
             key = (key,)
@@ -1937,9 +1937,8 @@ def meshgrid(*tensors, indexing=None):
     if indexing is None:
         if not _MESHGRID_WARNED[0]:   # torch warns once per process
             _MESHGRID_WARNED[0] = True
-            import warnings
-            warnings.warn(f"{prefix}.meshgrid: in an upcoming release, it will be required to pass the "
-                          "indexing argument.", UserWarning, stacklevel=2)
+            _warn_user(f"{prefix}.meshgrid: in an upcoming release, it will be required to pass the "
+                       "indexing argument.", UserWarning)
         indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f'{prefix}.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')

@@ -6,7 +6,6 @@ order, so the learning-rate sequences agree with PyTorch's to the last bit.
 """
 import math
 import types
-import warnings
 from bisect import bisect_right
 from collections import Counter
 from functools import partial, wraps
@@ -14,6 +13,7 @@ from weakref import ref
 
 from .._tensor import Tensor
 from .optimizer import Optimizer
+from .._userwarn import warn as _warn_user
 
 __all__ = [
     "LambdaLR",
@@ -151,24 +151,24 @@ class LRScheduler:
         """Advance one epoch (or jump to ``epoch``, deprecated) and set each group's lr."""
         if self._step_count == 1:
             if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
-                warnings.warn(
+                _warn_user(
                     "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
                     "initialization. Please, make sure to call `optimizer.step()` before "
                     "`lr_scheduler.step()`. See more details at "
                     "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                    UserWarning, stacklevel=2)
+                    UserWarning)
             elif not getattr(self.optimizer, "_opt_called", False):
-                warnings.warn(
+                _warn_user(
                     "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
                     "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
                     "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
                     "will result in PyTorch skipping the first value of the learning rate schedule. "
                     "See more details at "
                     "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                    UserWarning, stacklevel=2)
+                    UserWarning)
         self._step_count += 1
         if epoch is not None:
-            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            _warn_user(EPOCH_DEPRECATION_WARNING, UserWarning)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):
@@ -196,8 +196,8 @@ _LRScheduler = LRScheduler
 
 def _warn_get_lr_called_within_step(scheduler):
     if not scheduler._get_lr_called_within_step:
-        warnings.warn("To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
-                      UserWarning, stacklevel=3)
+        _warn_user("To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+                   UserWarning)
 
 
 def _lambdas_state_dict(self):
@@ -571,7 +571,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            _warn_user(EPOCH_DEPRECATION_WARNING, UserWarning)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current

@@ -8,7 +8,6 @@ so ``step`` needs no ``no_grad`` block.
 """
 import functools
 import itertools
-import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from copy import deepcopy
@@ -18,6 +17,7 @@ import numpy as np
 from .. import _backend as B
 from .._tensor import Tensor, _wrap, typename as _typename
 from ..utils.hooks import RemovableHandle
+from .._userwarn import warn as _warn_user
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -362,10 +362,9 @@ class Optimizer:
 
         params = param_group["params"]
         if len(params) != len({id(p) for p in params}):
-            warnings.warn(
+            _warn_user(
                 "optimizer contains a parameter group with duplicate parameters; in future, this will "
-                "cause an error; see github.com/pytorch/pytorch/issues/40967 for more information",
-                stacklevel=3)
+                "cause an error; see github.com/pytorch/pytorch/issues/40967 for more information")
 
         param_set = set()
         for group in self.param_groups:

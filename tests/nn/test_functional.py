@@ -107,3 +107,16 @@ def test_public_functions_pickle_by_name():
             fn = getattr(ns, name)
             if isinstance(fn, types.FunctionType) and not name.startswith("_"):
                 assert pickle.loads(pickle.dumps(fn)) is fn, (ns.__name__, name)
+
+
+def test_warnings_point_at_the_callers_line():
+    # torch's warnings name the user's line whichever way the op was reached (method, torch.*, F.*, a Module)
+    import warnings
+    x = ember.ones(2, 3)
+    calls = [lambda: ember.std(x[:, :1], dim=1), lambda: x[:, :1].std(dim=1), lambda: F.softmax(x),
+             lambda: ember.nn.Softmax()(x), lambda: F.dropout2d(ember.ones(2, 3))]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter("always")
+            call()
+        assert log and all(w.filename == __file__ for w in log), [(w.filename, w.lineno) for w in log]

@@ -1,5 +1,4 @@
 """Activation layers; each calls its functional form at forward time."""
-import warnings
 
 from ...ops import creation as _creation
 from ...ops import elementwise as _ew
@@ -7,6 +6,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+from ..._userwarn import warn as _warn_user
 
 __all__ = ["Threshold", "ReLU", "RReLU", "Hardtanh", "ReLU6", "Sigmoid", "Hardsigmoid", "Tanh", "SiLU", "Mish",
            "Hardswish", "ELU", "CELU", "SELU", "GLU", "GELU", "Hardshrink", "LeakyReLU", "LogSigmoid",
@@ -80,12 +80,12 @@ class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
         super().__init__()
         if min_value is not None:
-            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`",
-                          FutureWarning, stacklevel=2)
+            _warn_user("keyword argument `min_value` is deprecated and renamed to `min_val`",
+                       FutureWarning)
             min_val = min_value
         if max_value is not None:
-            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`",
-                          FutureWarning, stacklevel=2)
+            _warn_user("keyword argument `max_value` is deprecated and renamed to `max_val`",
+                       FutureWarning)
             max_val = max_value
         self.min_val = min_val
         self.max_val = max_val

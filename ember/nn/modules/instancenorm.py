@@ -1,8 +1,8 @@
 """InstanceNorm1d/2d/3d (torch.nn.modules.instancenorm)."""
-import warnings
 
 from .. import functional as F
 from .batchnorm import _NormBase
+from ..._userwarn import warn as _warn_user
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
@@ -58,9 +58,8 @@ class _InstanceNorm(_NormBase):
             if self.affine:
                 raise ValueError(f"expected input's size at dim={feature_dim} to match num_features "
                                  f"({self.num_features}), but got: {input.size(feature_dim)}.")
-            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You can silence this "
-                          "warning by not passing in num_features, which is not used because affine=False",
-                          stacklevel=2)
+            _warn_user(f"input's size at dim={feature_dim} does not match num_features. You can silence this "
+                       "warning by not passing in num_features, which is not used because affine=False")
         if input.dim() == self._get_no_batch_dim():
             return self._handle_no_batch_input(input)
         return self._apply_instance_norm(input)

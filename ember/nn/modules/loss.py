@@ -1,8 +1,8 @@
 """Loss modules; each stores its options and calls the functional loss at forward time."""
-import warnings
 
 from .. import functional as F
 from .module import Module
+from ..._userwarn import warn as _warn_user
 
 __all__ = ["L1Loss", "NLLLoss", "PoissonNLLLoss", "GaussianNLLLoss", "KLDivLoss", "MSELoss", "BCELoss",
            "BCEWithLogitsLoss", "HingeEmbeddingLoss", "SmoothL1Loss", "HuberLoss", "SoftMarginLoss",
@@ -23,8 +23,7 @@ def _legacy_get_string(size_average, reduce, emit_warning=True):
     else:
         ret = "none"
     if emit_warning:
-        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
-                      stacklevel=3)
+        _warn_user(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.")
     return ret
 
 

@@ -16,6 +16,7 @@ from ..._tensor import Tensor, typename as _typename
 from ...autograd.grad_mode import state as _grad_state
 from ..parameter import Buffer, Parameter
 from ...utils.hooks import RemovableHandle
+from ..._userwarn import warn as _warn_user
 
 __all__ = [
     "Module", "RemovableHandle", "register_module_forward_pre_hook", "register_module_forward_hook",
@@ -529,7 +530,6 @@ class Module:
                 result = bw.setup_output(result)
             return result
         except Exception:
-            import warnings
             for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
                 if hook_id in called_always:
                     continue
@@ -542,9 +542,8 @@ class Module:
                         if res is not None:
                             result = res
                     except Exception as e:
-                        warnings.warn("module forward hook with ``always_call=True`` raised an exception "
-                                      f"that was silenced as another error was raised in forward: {str(e)}",
-                                      stacklevel=2)
+                        _warn_user("module forward hook with ``always_call=True`` raised an exception "
+                                   f"that was silenced as another error was raised in forward: {str(e)}")
             raise
 
     # ---- pickling ---------------------------------------------------------

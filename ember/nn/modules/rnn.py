@@ -8,7 +8,6 @@ GRU r,z,n), repr text and input errors are torch's, so state_dicts load both way
 """
 import math
 import numbers
-import warnings
 
 from ...ops import creation as _creation
 from ...ops import elementwise as _ew
@@ -19,6 +18,7 @@ from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
 from .module import Module
+from ..._userwarn import warn as _warn_user
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -147,9 +147,9 @@ class RNNBase(Module):
             raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
                              "element being zeroed")
         if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-                          f"expects num_layers greater than 1, but got dropout={dropout} and "
-                          f"num_layers={num_layers}", stacklevel=3)
+            _warn_user("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                       f"expects num_layers greater than 1, but got dropout={dropout} and "
+                       f"num_layers={num_layers}")
         if not isinstance(bias, bool):
             raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
         if not isinstance(batch_first, bool):

@@ -6,7 +6,6 @@ nested-tensor fast paths (eval mode, no grad) are left out: they compute the sam
 positions that are not padding.
 """
 import copy
-import warnings
 
 from ...autograd import is_grad_enabled
 from ...ops import creation as _creation
@@ -19,6 +18,7 @@ from .dropout import Dropout
 from .linear import Linear
 from .module import Module
 from .normalization import LayerNorm
+from ..._userwarn import warn as _warn_user
 
 __all__ = ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
            "TransformerDecoderLayer"]
@@ -151,8 +151,7 @@ class TransformerEncoder(Module):
         elif encoder_layer.self_attn.num_heads % 2 == 1:
             why_not = f"{enc_layer}.self_attn.num_heads is odd"
         if enable_nested_tensor and why_not:
-            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}",
-                          stacklevel=2)
+            _warn_user(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}")
             self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):

@@ -10,7 +10,6 @@ keeps the replicas equal.  Communication does not overlap backward: measured on 
 not pay, and one guarded round of allreduces is the cheapest and simplest.
 """
 import contextlib
-import warnings
 import weakref
 
 import numpy as np
@@ -19,6 +18,7 @@ from ..._tensor import Tensor, _wrap
 from ...autograd import graph
 from ...autograd.grad_mode import is_grad_enabled
 from ..modules.module import Module
+from ..._userwarn import warn as _warn_user
 
 __all__ = ["DistributedDataParallel"]
 
@@ -271,11 +271,11 @@ class DistributedDataParallel(Module):
                 f"{device_ids}, output_device {output_device}, and module parameters "
                 f"{ {p.device for _, p in named} }.")
         if broadcast_buffers is not None and forward_sync_buffers is None:
-            warnings.warn("`broadcast_buffers` is deprecated. Use `forward_sync_buffers` instead.",
-                          FutureWarning, stacklevel=2)
+            _warn_user("`broadcast_buffers` is deprecated. Use `forward_sync_buffers` instead.",
+                       FutureWarning)
         if check_reduction:
-            warnings.warn("The `check_reduction` argument in `DistributedDataParallel` module is deprecated. "
-                          "Please avoid using it.", FutureWarning, stacklevel=2)
+            _warn_user("The `check_reduction` argument in `DistributedDataParallel` module is deprecated. "
+                       "Please avoid using it.", FutureWarning)
         if forward_sync_buffers is not None:
             self.forward_sync_buffers = bool(forward_sync_buffers)
             init_sync_buffers = True

@@ -13,7 +13,6 @@ import os
 import pickle
 import queue
 import sys
-import warnings
 
 from ...random import rng
 from . import _utils
@@ -21,6 +20,7 @@ from ._utils.collate import default_collate, default_convert
 from ._utils.worker import _IterableDatasetStopIteration, _ResumeIteration, get_worker_info
 from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from ..._userwarn import warn as _warn_user
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
 
@@ -199,10 +199,10 @@ class DataLoader:
                 f"{'' if cpuset_checked else ' (`cpuset` is not taken into account)'}, which is smaller than "
                 "what this DataLoader is going to create." if max_workers is not None else
                 "DataLoader is not able to compute a suggested max number of worker in current system.")
-            warnings.warn(
+            _warn_user(
                 f"This DataLoader will create {self.num_workers} worker processes in total. {suggest} "
                 "Please be aware that excessive worker creation might get DataLoader running slow or even "
-                "freeze, lower the worker number to avoid potential slowness/freeze if necessary.", stacklevel=3)
+                "freeze, lower the worker number to avoid potential slowness/freeze if necessary.")
 
     # ---- iteration --------------------------------------------------------
     def _get_iterator(self):
@@ -246,8 +246,8 @@ class _BaseDataLoaderIter:
         if loader.pin_memory:
             from ... import cuda
             if not cuda.is_available():
-                warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device "
-                              "pinned memory won't be used.", stacklevel=3)
+                _warn_user("'pin_memory' argument is set as true but no accelerator is found, then device "
+                           "pinned memory won't be used.")
         self._timeout = loader.timeout
         self._collate_fn = loader.collate_fn
         self._sampler_iter = iter(self._index_sampler)
@@ -283,7 +283,7 @@ class _BaseDataLoaderIter:
                 msg += ("For multiprocessing data-loading, this could be caused by not properly configuring the "
                         "IterableDataset replica at each worker. Please see "
                         "https://pytorch.org/docs/stable/data.html#torch.utils.data.IterableDataset for examples.")
-            warnings.warn(msg, stacklevel=2)
+            _warn_user(msg)
         return data
 
     def next(self):

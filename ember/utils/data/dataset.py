@@ -2,13 +2,13 @@
 import bisect
 import itertools
 import math
-import warnings
 from typing import Generic, TypeVar
 
 import numpy as np
 
 from ..._tensor import Tensor, _wrap
 from ...random import rng
+from ..._userwarn import warn as _warn_user
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset", "ChainDataset",
            "Subset", "random_split"]
@@ -197,8 +197,7 @@ def random_split(dataset, lengths, generator=None):
         lengths = subset_lengths
         for i, length in enumerate(lengths):
             if length == 0:
-                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.",
-                              stacklevel=2)
+                _warn_user(f"Length of split at index {i} is 0. This might result in an empty dataset.")
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     indices = rng(generator).permutation(sum(lengths)).astype(np.int64).tolist()
