@@ -1,4 +1,6 @@
 """Tensor basics: dtypes, creation, metadata, devices, NumPy interop and bad input."""
+import re
+
 import numpy as np
 import pytest
 
@@ -190,3 +192,12 @@ def test_missing_torch_name_is_explained():
 def test_negative_size_raises():
     with pytest.raises(RuntimeError, match="negative dimension"):
         ember.zeros(-1, 2)
+
+
+@requires_torch
+@pytest.mark.parametrize("data", [[[1, 2], [3]], [[1, 2], 3], [[[1], [2]], [[1], [2, 3]]], [1, [2]], [[1.5, 2], [3]]])
+def test_ragged_lists_raise_torchs_error(data):
+    with pytest.raises(Exception) as ref:
+        torch.tensor(data)
+    with pytest.raises(ref.type, match=f"^{re.escape(str(ref.value))}$"):
+        ember.tensor(data)

@@ -137,9 +137,31 @@ def _data_to_array(data, dtype):
                 dtype = _promoted_dtype(data)
             if any(issubclass(k, Tensor) for k in kinds):
                 data = _nested_tensors_to_list(data)
-    if dtype is None:
-        return np.array(data, dtype=_infer_dtype(data))
-    return np.array(data, dtype=_dt(dtype))
+    try:
+        if dtype is None:
+            return np.array(data, dtype=_infer_dtype(data))
+        return np.array(data, dtype=_dt(dtype))
+    except ValueError:
+        if isinstance(data, (list, tuple)):
+            _check_rectangular(data)
+        raise
+
+
+def _check_rectangular(data, dim=0):
+    """torch's error for a ragged nested list (NumPy's names an 'inhomogeneous part')."""
+    shape = None
+    for x in data:
+        is_seq = isinstance(x, (list, tuple))
+        if shape is None:
+            shape = len(x) if is_seq else -1
+        elif is_seq != (shape >= 0):
+            raise TypeError("not a sequence" if shape >= 0 else
+                            f"'{type(x).__name__}' object cannot be interpreted as an integer")
+        elif is_seq and len(x) != shape:
+            raise ValueError(f"expected sequence of length {shape} at dim {dim + 1} (got {len(x)})")
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            _check_rectangular(x, dim + 1)
 
 
 _PY_SCALARS = {bool, int, float}
