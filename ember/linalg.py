@@ -241,8 +241,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         a = a.astype(_backend.as_dtype(dtype).np)
     _float(a, "vector_norm")
     if isinstance(ord, str):
-        raise RuntimeError(f"linalg.vector_norm: ord must be a number, got '{ord}'; use linalg.matrix_norm "
-                           f"for 'fro' and 'nuc'")
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not str "
+                        f"(use linalg.matrix_norm for '{ord}')")
     ord = float(ord)
     axes = _dims(dim, a.ndim)
     if a.ndim == 0:
@@ -256,7 +256,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         res = res.reshape((1,) * a.ndim)
     res = res.astype(a.dtype, copy=False)
     node = None
-    if _needs(x):
+    if _needs(x):   # ord=0 (a count): zeros flow back where torch leaves the gradient undefined
         node = _reduce.LinalgVectorNormBackward0.__new__(_reduce.LinalgVectorNormBackward0)
         node.next_functions = (edge(x),)
         node._saved_versions = ((x, x._vc[0]),)

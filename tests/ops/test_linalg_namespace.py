@@ -114,7 +114,7 @@ def tl(name):
 
 # ---- norms ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("ord", [2, 1, 3.5, math.inf, -math.inf, 0.5])
-@pytest.mark.parametrize("dim,keepdim", [(None, False), (-1, False), ((0, 2), True), (1, True)])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (None, True), (-1, False), ((0, 2), True), (1, True)])
 def test_vector_norm(ord, dim, keepdim):
     x = RNG.standard_normal((2, 3, 4))
     check(lambda a: LA.vector_norm(a, ord, dim, keepdim), lambda a: tl("vector_norm")(a, ord, dim, keepdim), [x],
@@ -168,6 +168,10 @@ def test_norm_errors():
         LA.norm(ember.randn(3, 3), "fro", dim=0)
     with pytest.raises(RuntimeError, match="at least 2 dimensions"):
         LA.norm(ember.randn(3), "nuc")
+    with pytest.raises(TypeError, match="argument 'ord' .* must be Number, not str"):
+        LA.vector_norm(ember.randn(3), "fro")
+    with pytest.raises(RuntimeError, match="If dim is not specified but ord is, the input must be 1D or 2D. Got 3D."):
+        LA.norm(ember.randn(2, 3, 4), 2)
 
 
 # ---- inverse, determinants --------------------------------------------------------------------
