@@ -51,8 +51,10 @@ del _m
 
 # Imported on first use, so `import ember` stays light (a tenth of `import torch`).
 _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision", "compat", "backends",
-                 "accelerator", "version")
+                 "accelerator", "version", "linalg")
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
+# torch.det, torch.svd, ...: their torch-level forms live with torch.linalg (ember/linalg.py, TOP_LEVEL)
+_LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross")
 
 
 def __getattr__(name):
@@ -61,6 +63,10 @@ def __getattr__(name):
         return importlib.import_module(f"{__name__}.{name}")
     if name in _LAZY_NAMES:
         value = getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _LAZY_LINALG:
+        value = importlib.import_module(f"{__name__}.linalg").TOP_LEVEL[name]
         globals()[name] = value
         return value
     # A torch name ember lacks: say so plainly instead of a bare AttributeError.

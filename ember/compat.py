@@ -21,6 +21,7 @@ ALIASES = {
     "torch.nn.utils.rnn": "ember.nn.utils.rnn",
     "torch.nn.parallel": "ember.nn.parallel",
     "torch.optim": "ember.optim",
+    "torch.linalg": "ember.linalg",
     "torch.optim.lr_scheduler": "ember.optim.lr_scheduler",
     "torch.optim.optimizer": "ember.optim.optimizer",
     "torch.utils": "ember.utils",

@@ -1036,3 +1036,19 @@ def trace(input):
 
 Tensor.trace = trace
 __all__ += ["trace"]
+
+
+# ---- Tensor methods of torch.linalg's ops (det, inverse, svd, ...) -----------------------------------
+# They live in ember/linalg.py, imported on first use so `import ember` stays light: until then each
+# method is a stub that imports it (the import replaces the stubs with the real functions).
+def _linalg_method(name):
+    def method(self, *args, **kwargs):
+        import importlib
+        return importlib.import_module("ember.linalg").METHODS[name](self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross"):
+    setattr(Tensor, _name, _linalg_method(_name))
+del _name

@@ -1,0 +1,1306 @@
+"""torch.linalg: norms, inverses, determinants, solvers and decompositions, with autograd.
+
+Imported on first use (``ember.linalg``, ``import torch.linalg`` under the alias, or a top-level
+alias such as ``torch.det`` / a Tensor method such as ``x.det()``), so ``import ember`` stays light.
+
+Each primitive's forward and backward sit together: the forward calls the array module of its
+input (numpy.linalg or cupy.linalg, never SciPy), the node's ``apply`` works on raw arrays with the
+formulas torch uses (FunctionsManual.cpp: inverse, det, slogdet, solve, cholesky, qr, eigh, svd,
+pinv, cross).  Composite functions (matrix_norm's 1/inf/2/nuc orders, matrix_power, multi_dot,
+vecdot, cond) are built from ember's differentiable ops, as torch builds them, so their graphs
+carry torch's node names (AmaxBackward0, SumBackward1, MmBackward0, ...).
+
+Batched inputs: every function accepts leading batch dimensions (``(*, m, n)``).  Only real
+float32/float64 tensors are supported: ember has no complex dtype, so ``eig`` / ``eigvals``
+(whose results are complex in torch) raise NotImplementedError.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from ._backend import xp_of
+from ._tensor import Tensor, _wrap
+from .autograd.grad_mode import state
+from .autograd.graph import Node, edge
+from .ops import reduce as _reduce, shape as _shape, linalg as _mm
+
+__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "lstsq", "pinv",
+           "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "cholesky", "cholesky_ex", "qr",
+           "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "diagonal", "matmul", "LinAlgError"]
+
+
+class LinAlgError(RuntimeError):
+    """A linear-algebra routine failed on its input (singular, not positive-definite...), as
+    torch.linalg.LinAlgError (a RuntimeError)."""
+
+
+_TYPE = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double", "int64": "Long",
+         "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+# ---- named tuples (torch.return_types.linalg_*) ------------------------------------------------
+def _return_type(name, fields):
+    def __new__(cls, *values):
+        if len(values) == 1 and len(fields) != 1:
+            values = tuple(values[0])
+        return tuple.__new__(cls, values)
+
+    def __repr__(self):
+        from . import _backend
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"{_backend.namespace()}.return_types.{name}(\n{body})"
+
+    def __reduce__(self):
+        return (type(self), tuple(self))
+
+    ns = {"__slots__": (), "__new__": __new__, "__repr__": __repr__, "__str__": __repr__,
+          "__reduce__": __reduce__, "_fields": fields, "n_fields": len(fields),
+          "n_sequence_fields": len(fields), "n_unnamed_fields": 0}
+    for i, f in enumerate(fields):
+        ns[f] = property(lambda self, i=i: self[i])
+    cls = type(name, (tuple,), ns)
+    cls.__module__ = "ember.return_types"
+    setattr(_reduce.return_types, name, cls)
+    return cls
+
+
+_inv_ex_t = _return_type("linalg_inv_ex", ("inverse", "info"))
+_slogdet_t = _return_type("linalg_slogdet", ("sign", "logabsdet"))
+_slogdet_top_t = _return_type("slogdet", ("sign", "logabsdet"))
+_lstsq_t = _return_type("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
+_cholesky_ex_t = _return_type("linalg_cholesky_ex", ("L", "info"))
+_qr_t = _return_type("linalg_qr", ("Q", "R"))
+_eigh_t = _return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
+_svd_t = _return_type("linalg_svd", ("U", "S", "Vh"))
+_svd_top_t = _return_type("svd", ("U", "S", "V"))
+
+
+# ---- checks -------------------------------------------------------------------------------------
+def _tensor(A, op, arg="A", pos=1):
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.{op}(): argument '{arg}' (position {pos}) must be Tensor, not {type(A).__name__}")
+    return A._data
+
+
+def _float(a, op):
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"linalg.{op}: Expected a floating point or complex tensor as input. "
+                           f"Got {_TYPE.get(a.dtype.name, a.dtype.name)}")
+
+
+def _matrix(A, op, square=True, floating=True, arg="A"):
+    """A's array after torch's checks: at least 2-d, floating, (batches of) square matrices."""
+    a = _tensor(A, op, arg)
+    if a.ndim < 2:
+        raise RuntimeError(f"linalg.{op}: The input tensor {arg} must have at least 2 dimensions.")
+    if floating:
+        _float(a, op)
+    if square and a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.{op}: {arg} must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    return a
+
+
+def _mT(x):
+    return x.swapaxes(-1, -2)
+
+
+def _needs(*ts):
+    if not state.enabled:
+        return False
+    for t in ts:
+        if t is not None and t._requires_grad:
+            return True
+    return False
+
+
+def _batch_prefix(shape, flat_index):
+    """torch's '(Batch element i): ' prefix for the flat index of a failing matrix in a batch."""
+    return f"(Batch element {flat_index}): " if len(shape) > 2 else ""
+
+
+def _first_zero_pivot(a):
+    """1-based index of the first zero pivot of the LU factorisation (partial pivoting) of the
+    square matrix a, as LAPACK's getrf reports it; len(a) when none is exactly zero."""
+    u = np.array(a, dtype=np.float64)
+    n = u.shape[0]
+    for k in range(n):
+        p = k + int(np.argmax(np.abs(u[k:, k])))
+        if u[p, k] == 0:
+            return k + 1
+        u[[k, p]] = u[[p, k]]
+        u[k + 1:, k:] -= np.outer(u[k + 1:, k] / u[k, k], u[k, k:])
+    return n
+
+
+def _host(a):
+    get = getattr(a, "get", None)
+    return get() if get is not None else a
+
+
+def _singular_error(a, op="linalg.inv"):
+    """The LinAlgError torch raises for the first singular matrix of the batch a."""
+    h = _host(a)
+    flat = h.reshape((-1,) + h.shape[-2:])
+    for i, m in enumerate(flat):
+        if not np.isfinite(m).all():
+            continue
+        if np.linalg.matrix_rank(m) < m.shape[0] or _first_zero_pivot(m) < m.shape[0] or \
+                not np.isfinite(np.linalg.cond(m)):
+            k = _first_zero_pivot(m)
+            return i, k
+    return 0, h.shape[-1]
+
+
+# ---- nodes ------------------------------------------------------------------------------------
+class _LinalgNode(Node):
+    """A linalg op's node: the arrays backward needs are kept in the dict s."""
+
+    __slots__ = ("s",)
+    _saved_fields = ("s",)
+
+
+class _MultiNode(_LinalgNode):
+    """A node with several differentiable outputs (qr, eigh, svd): apply gets a list of grads."""
+
+    __slots__ = ("_n_outputs", "_output_nrs")
+
+
+def _make(cls, inputs, **saved):
+    node = cls.__new__(cls)
+    node.next_functions = tuple(edge(t) if t is not None and t._requires_grad else (None, 0) for t in inputs)
+    node._saved_versions = tuple((t, t._vc[0]) for t in inputs if t is not None)
+    node.s = saved
+    return node
+
+
+def _finish(res, node):
+    t = _wrap(res)
+    if node is not None:
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
+
+
+def _finish_many(arrays, node):
+    """Tensors for a multi-output node's arrays (None for an output that was not computed)."""
+    if node is None:
+        return tuple(_wrap(a) for a in arrays)
+    node._n_outputs = len(arrays)
+    node._output_nrs = {}
+    out = []
+    for i, a in enumerate(arrays):
+        t = _wrap(a)
+        t._requires_grad = True
+        t.grad_fn = node
+        node._output_nrs[id(t)] = i
+        out.append(t)
+    return tuple(out)
+
+
+def _grads(grads, n):
+    if type(grads) is not list:
+        grads = [grads] + [None] * (n - 1)
+    return grads
+
+
+def _unbroadcast(g, shape):
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+# ---- norms --------------------------------------------------------------------------------------
+def _dims(dim, ndim):
+    if dim is None:
+        return None
+    if isinstance(dim, int):
+        dim = (dim,)
+    out = []
+    for d in dim:
+        d = int(d)
+        if not -ndim <= d < max(ndim, 1):
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, "
+                             f"{max(ndim, 1) - 1}], but got {d})")
+        out.append(d % ndim if ndim else 0)
+    return tuple(out)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
+    """The ord-norm of x's entries over dim (all of them when dim is None), as torch.linalg.vector_norm."""
+    a = _tensor(x, "vector_norm", "x")
+    if dtype is not None:
+        from . import _backend
+        a = a.astype(_backend.as_dtype(dtype).np)
+    _float(a, "vector_norm")
+    if isinstance(ord, str):
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not str "
+                        f"(use linalg.matrix_norm for '{ord}')")
+    ord = float(ord)
+    axes = _dims(dim, a.ndim)
+    if a.ndim == 0:
+        axes = None
+    if ord < 0 and a.size == 0 or (ord == math.inf and a.size == 0 and axes is None):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord:g} norm on an empty tensor because "
+                           "the operation does not have an identity")
+    xp = xp_of(a)
+    res = xp.asarray(_reduce._vector_norm(a, ord, axes, keepdim))
+    if keepdim and axes is None:
+        res = res.reshape((1,) * a.ndim)
+    res = res.astype(a.dtype, copy=False)
+    node = None
+    if _needs(x):   # ord=0 (a count): zeros flow back where torch leaves the gradient undefined
+        node = _reduce.LinalgVectorNormBackward0.__new__(_reduce.LinalgVectorNormBackward0)
+        node.next_functions = (edge(x),)
+        node._saved_versions = ((x, x._vc[0]),)
+        node.x, node.out, node.p, node.axes, node.keepdim = a, (res if axes is not None or not keepdim
+                                                                else res.reshape(())), ord, axes, \
+            keepdim if axes is not None else False
+        if dtype is not None:       # the gradient flows back in x's own dtype
+            node = _Cast(node, x._data.dtype)
+    t = _finish(res, node)
+    return _write_out(out, t, "linalg.vector_norm", x)
+
+
+class _Cast(Node):
+    """Casts the gradient back to the input's dtype after a dtype= norm (a ToCopyBackward0)."""
+
+    __slots__ = ("inner", "dt")
+
+    def __init__(self, inner, dt):
+        self.inner, self.dt = inner, dt
+        self.next_functions = inner.next_functions
+        self._saved_versions = inner._saved_versions
+
+    def name(self):
+        return self.inner.name()
+
+    def apply(self, g):
+        (r,) = self.inner.apply(g.astype(self.inner.x.dtype, copy=False))
+        return (r.astype(self.dt, copy=False),)
+
+
+def _write_out(out, t, name, *inputs):
+    if out is None:
+        return t
+    if _needs(*inputs):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    out._data = t._data.astype(out._data.dtype, copy=True) if t._data.dtype != out._data.dtype else t._data.copy()
+    out._vc[0] += 1
+    return out
+
+
+def _movelast(A, d0, d1):
+    """A with dims d0, d1 moved to the end (a differentiable permute)."""
+    nd = A._data.ndim
+    if (d0, d1) == (nd - 2, nd - 1):
+        return A
+    perm = [i for i in range(nd) if i not in (d0, d1)] + [d0, d1]
+    return A.permute(*perm)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
+    """The ord-norm of the matrices over dims dim, as torch.linalg.matrix_norm ('fro', 'nuc', inf,
+    -inf, 1, -1, 2, -2)."""
+    a = _tensor(A, "matrix_norm")
+    if a.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    if dtype is not None:
+        A = A.to(dtype)
+        a = A._data
+    _float(a, "matrix_norm")
+    if isinstance(dim, int) or dim is None or len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim if dim is not None else 'None'}")
+    d0, d1 = _dims(dim, a.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
+    if isinstance(ord, str):
+        if ord == "fro":
+            res = vector_norm(A, 2, (d0, d1), keepdim)
+        elif ord == "nuc":
+            res = _spectral(A, d0, d1, keepdim, "sum")
+        else:
+            raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    else:
+        if ord not in (1, -1, 2, -2, math.inf, -math.inf):
+            raise RuntimeError(f"linalg.matrix_norm: Order {ord:g} not supported." if isinstance(ord, float)
+                               else f"linalg.matrix_norm: Order {ord} not supported.")
+        if abs(ord) == 2:
+            res = _spectral(A, d0, d1, keepdim, "amax" if ord > 0 else "amin")
+        else:
+            # 1: the largest column sum (sum over rows d0, then max over d1); inf: rows and columns swap
+            s, m = (d0, d1) if abs(ord) == 1 else (d1, d0)
+            red = "amax" if ord > 0 else "amin"
+            res = getattr(A.abs().sum(s, keepdim=True), red)(m, keepdim=True)
+            if not keepdim:
+                res = res.squeeze((d0, d1)) if hasattr(res, "squeeze") else res
+    return _write_out(out, res, "linalg.matrix_norm", A)
+
+
+def _spectral(A, d0, d1, keepdim, red):
+    s = svdvals(_movelast(A, d0, d1))
+    res = s.sum(-1) if red == "sum" else getattr(s, red)(-1)
+    if keepdim:
+        for d in sorted((d0, d1)):
+            res = res.unsqueeze(d)
+    return res
+
+
+def norm(A, ord=None, dim=None, keepdim=False, *, out=None, dtype=None):
+    """A vector or matrix norm, as torch.linalg.norm: a matrix norm when dim is a 2-tuple (or A is
+    2-d and ord is given with dim=None), otherwise a vector norm."""
+    a = _tensor(A, "norm")
+    if dim is not None:
+        if isinstance(dim, int):
+            dim = (dim,)
+        dim = tuple(dim)
+        if len(dim) == 2:
+            return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype, out=out)
+        if len(dim) != 1:
+            raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dim)}")
+        if isinstance(ord, str):
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim[0]}")
+        return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype, out=out)
+    if ord is None:
+        return vector_norm(A, 2, None, keepdim, dtype=dtype, out=out)
+    if a.ndim == 2:
+        return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype, out=out)
+    if a.ndim == 1 and not isinstance(ord, str):
+        return vector_norm(A, ord, None, keepdim, dtype=dtype, out=out)
+    if isinstance(ord, str) or a.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
+                       f"Got {a.ndim}D.")
+
+
+# ---- inverse ------------------------------------------------------------------------------------
+class LinalgInvExBackward0(_LinalgNode):
+    """d(A^-1) = -A^-1 dA A^-1, so gA = -X^T g X^T."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        xp = xp_of(g)
+        X = self.s["X"]
+        xt = _mT(X)
+        return (-xp.matmul(xt, xp.matmul(g, xt)),)
+
+
+def _inv_arrays(a, op="linalg.inv", raise_errors=True):
+    xp = xp_of(a)
+    try:
+        X = xp.linalg.inv(a)
+        ok = bool(xp.isfinite(X).all()) or not bool(xp.isfinite(a).all())
+    except np.linalg.LinAlgError:
+        ok = False
+    if not ok:
+        i, k = _singular_error(a)
+        if raise_errors:
+            raise LinAlgError(f"{op}: {_batch_prefix(a.shape, i)}The diagonal element {k} is zero, the inversion "
+                              "could not be completed because the input matrix is singular.")
+        return None
+    return X
+
+
+def inv(A, *, out=None):
+    """The inverse of each square matrix of A, as torch.linalg.inv (LinAlgError when singular)."""
+    a = _matrix(A, "inv")
+    X = _inv_arrays(a)
+    node = _make(LinalgInvExBackward0, (A,), X=X) if _needs(A) else None
+    return _write_out(out, _finish(X, node), "linalg.inv", A)
+
+
+def inv_ex(A, *, check_errors=False, out=None):
+    """(inverse, info) as torch.linalg.inv_ex: info is 0, or the 1-based index of the zero pivot of
+    a singular matrix (whose inverse entries are then not meaningful)."""
+    a = _matrix(A, "inv_ex")
+    xp = xp_of(a)
+    X = _inv_arrays(a, "linalg.inv_ex", raise_errors=check_errors)
+    info = xp.zeros(a.shape[:-2], dtype=np.int32)
+    if X is None:
+        flat = _host(a).reshape((-1,) + a.shape[-2:])
+        X = xp.empty_like(a).reshape(flat.shape)
+        inf = np.zeros(len(flat), dtype=np.int32)
+        for i, m in enumerate(flat):
+            try:
+                X[i] = xp.linalg.inv(xp.asarray(m))
+                if not np.isfinite(_host(X[i])).all():
+                    raise np.linalg.LinAlgError
+            except np.linalg.LinAlgError:
+                X[i] = xp.nan
+                inf[i] = _first_zero_pivot(m)
+        X = X.reshape(a.shape)
+        info = xp.asarray(inf.reshape(a.shape[:-2]))
+    node = _make(LinalgInvExBackward0, (A,), X=X) if _needs(A) else None
+    return _inv_ex_t(_finish(X, node), _wrap(info))
+
+
+# ---- determinants -------------------------------------------------------------------------------
+class LinalgDetBackward0(_LinalgNode):
+    """d det(A) = det(A) tr(A^-1 dA).  Through the SVD A = U S V^T the gradient
+    det(U)det(V) U diag(prod_{j!=i} s_j) V^T also holds for singular A."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        xp = xp_of(g)
+        a = self.s["a"]
+        U, S, Vh = xp.linalg.svd(a)
+        n = S.shape[-1]
+        ones = xp.ones(S.shape[:-1] + (1,), dtype=S.dtype)
+        left = xp.cumprod(xp.concatenate([ones, S[..., :-1]], axis=-1), axis=-1)
+        right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(S, -1)[..., :-1]], axis=-1), axis=-1), -1)
+        cof = left * right if n else S
+        sign = xp.linalg.det(U) * xp.linalg.det(Vh)
+        ga = xp.matmul(U * cof[..., None, :], Vh) * (sign * g)[..., None, None]
+        return (ga.astype(a.dtype, copy=False),)
+
+
+def det(A, *, out=None):
+    """The determinant of each square matrix of A, as torch.linalg.det."""
+    a = _matrix(A, "det")
+    res = xp_of(a).asarray(xp_of(a).linalg.det(a)).astype(a.dtype, copy=False)
+    node = _make(LinalgDetBackward0, (A,), a=a) if _needs(A) else None
+    return _write_out(out, _finish(res, node), "linalg.det", A)
+
+
+class LinalgSlogdetBackward0(_LinalgNode):
+    """d log|det A| = tr(A^-1 dA): gA = g A^-T (sign is piecewise constant)."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        xp = xp_of(g)
+        a = self.s["a"]
+        with np.errstate(all="ignore"):
+            try:
+                ait = _mT(xp.linalg.inv(a))
+            except np.linalg.LinAlgError:
+                ait = xp.full(a.shape, xp.nan, dtype=a.dtype)
+        return ((ait * g[..., None, None]).astype(a.dtype, copy=False),)
+
+
+def _slogdet(A, op):
+    a = _matrix(A, op)
+    xp = xp_of(a)
+    sign, logabs = xp.linalg.slogdet(a)
+    sign = xp.asarray(sign).astype(a.dtype, copy=False)
+    logabs = xp.asarray(logabs).astype(a.dtype, copy=False)
+    node = _make(LinalgSlogdetBackward0, (A,), a=a) if _needs(A) else None
+    return _wrap(sign), _finish(logabs, node)
+
+
+def slogdet(A, *, out=None):
+    """(sign, log|det|) of each square matrix of A, as torch.linalg.slogdet."""
+    return _slogdet_t(*_slogdet(A, "slogdet"))
+
+
+def _slogdet_top(input):
+    """torch.slogdet: as linalg.slogdet, returned as torch.return_types.slogdet."""
+    return _slogdet_top_t(*_slogdet(input, "slogdet"))
+
+
+def logdet(input):
+    """log det(input): nan for a negative determinant, -inf for zero, as torch.logdet."""
+    sign, logabs = _slogdet(input, "logdet")
+    xp = xp_of(sign._data)
+    if bool((sign._data < 0).any()):
+        mask = _wrap(sign._data < 0)
+        from .ops import elementwise as _ew
+        return _ew.where(mask, _wrap(xp.asarray(xp.nan, dtype=logabs._data.dtype)), logabs)
+    return logabs
+
+
+# ---- solve / lstsq ------------------------------------------------------------------------------
+def _vector_rhs(a, b):
+    """torch's rule: B is a (batch of) vector(s) when it is 1-d or has A's shape minus the last dim."""
+    return b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+
+
+class LinalgSolveExBackward0(_LinalgNode):
+    """X = A^-1 B: gB = A^-T g, gA = -gB X^T (broadcast batch dims summed back)."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        s = self.s
+        xp = xp_of(g)
+        a, X, vec, left = s["a"], s["X"], s["vec"], s["left"]
+        if not left:
+            g = _mT(g)
+        gm = g[..., None] if vec else g
+        ab = xp.broadcast_to(a, gm.shape[:-2] + a.shape[-2:])
+        gB = xp.linalg.solve(_mT(ab), gm)
+        Xm = X[..., None] if vec else X
+        need_a, need_b = self.next_functions[0][0] is not None, self.next_functions[1][0] is not None
+        ga = _unbroadcast(-xp.matmul(gB, _mT(Xm)), s["ashape"]) if need_a else None
+        if left:
+            ga = ga if ga is None else ga
+        else:
+            ga = ga if ga is None else _mT(ga)
+        gb = None
+        if need_b:
+            gb = gB[..., 0] if vec else gB
+            if not left:
+                gb = _mT(gb)
+            gb = _unbroadcast(gb, s["bshape"])
+        if ga is not None:
+            ga = _unbroadcast(ga, s["ashape"]) if ga.shape != s["ashape"] else ga
+        return ga, gb
+
+
+def solve(A, B, *, left=True, out=None):
+    """X with A X = B (left=True) or X A = B, as torch.linalg.solve; B may be a (batch of) vector(s)."""
+    a = _matrix(A, "solve")
+    b = _tensor(B, "solve", "B", 2)
+    _float(b, "solve")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
+                           f"{_TYPE[a.dtype.name]} and B of type {_TYPE[b.dtype.name]} instead")
+    xp = xp_of(a)
+    vec = left and _vector_rhs(a, b)
+    at = a if left else _mT(a)
+    if vec:
+        bm = b[..., None]
+    else:
+        if b.ndim < 2:
+            raise RuntimeError("linalg.solve: The input tensor B must have at least 2 dimensions.")
+        bm = b if left else _mT(b)
+    n = a.shape[-1]
+    if bm.shape[-2] != n:
+        shown = f"{bm.shape[-2]}x{bm.shape[-1]}" if left else f"{b.shape[-2]}x{b.shape[-1]}"
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {shown})")
+    try:
+        batch = np.broadcast_shapes(at.shape[:-2], bm.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"linalg.solve: the batch dimensions of A {list(a.shape[:-2])} and B "
+                           f"{list(b.shape[:-2 + vec])} do not broadcast") from None
+    ab = xp.broadcast_to(at, batch + at.shape[-2:])
+    bb = xp.broadcast_to(bm, batch + bm.shape[-2:])
+    try:
+        X = xp.linalg.solve(ab, bb)
+        ok = bool(xp.isfinite(X).all()) or not (bool(xp.isfinite(ab).all()) and bool(xp.isfinite(bb).all()))
+    except np.linalg.LinAlgError:
+        ok = False
+    if not ok:
+        raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.")
+    X = X.astype(a.dtype, copy=False)
+    if vec:
+        X = X[..., 0]
+    elif not left:
+        X = _mT(X)
+    node = None
+    if _needs(A, B):
+        node = _make(LinalgSolveExBackward0, (A, B), a=at, X=(X if left or vec else _mT(X)), vec=vec,
+                     left=left, ashape=at.shape, bshape=b.shape)
+    return _write_out(out, _finish(xp.ascontiguousarray(X), node), "linalg.solve", A, B)
+
+
+class LinalgLstsqBackward0(_LinalgNode):
+    """X = pinv(A) B: gB = pinv(A)^T gX, gA = pinv_backward(gX B^T) (torch's formula)."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        xp = xp_of(g)
+        s = self.s
+        P, a, b, vec = s["P"], s["a"], s["b"], s["vec"]
+        gm = g[..., None] if vec else g
+        bm = b[..., None] if vec else b
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = _unbroadcast(_pinv_backward(xp.matmul(gm, _mT(bm)), P, a), a.shape)
+        if self.next_functions[1][0] is not None:
+            gb = xp.matmul(_mT(P), gm)
+            gb = _unbroadcast(gb[..., 0] if vec else gb, b.shape)
+        return ga, gb
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least-squares solution of A X = B, as torch.linalg.lstsq (solution, residuals, rank,
+    singular_values).  Computed through the pseudo-inverse (SVD): the solution of minimum norm,
+    as the 'gelsd' driver gives; residuals and singular values are filled as torch's CPU default
+    driver 'gelsy' fills them (empty), rank with the rank found."""
+    a = _matrix(A, "lstsq", square=False)
+    b = _tensor(B, "lstsq", "B", 2)
+    if a.dtype.kind != "f" or b.dtype.kind != "f":
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
+                           f"input's dtype {_TYPE[a.dtype.name]} and other's dtype {_TYPE[b.dtype.name]}")
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, "
+                           f"gelss), but got {driver}")
+    xp = xp_of(a)
+    vec = _vector_rhs(a, b) and b.ndim == a.ndim - 1
+    bm = b[..., None] if vec else b
+    if bm.shape[-2] != a.shape[-2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2). Got "
+                           f"{a.shape[-2]} and {bm.shape[-2]}")
+    m, n = a.shape[-2:]
+    rtol = float(rcond) if rcond is not None and rcond > 0 else np.finfo(a.dtype).eps * max(m, n)
+    P, rank = _pinv_arrays(a, 0.0, rtol)
+    X = xp.matmul(P, bm).astype(a.dtype, copy=False)
+    if vec:
+        X = X[..., 0]
+    node = None
+    if _needs(A, B):
+        node = _make(LinalgLstsqBackward0, (A, B), P=P, a=a, b=b, vec=vec)
+    empty = xp.empty((0,), dtype=a.dtype)
+    if driver in ("gelsd", "gelss"):
+        sv = xp.linalg.svd(a, compute_uv=False).astype(a.dtype, copy=False)
+    else:
+        sv = empty
+    return _lstsq_t(_finish(X, node), _wrap(empty), _wrap(rank), _wrap(sv))
+
+
+# ---- pinv / rank / cond -----------------------------------------------------------------------
+def _pinv_arrays(a, atol, rtol):
+    """pinv of a through its SVD (singular values <= max(atol, rtol * s_max) dropped), and the rank."""
+    xp = xp_of(a)
+    U, S, Vh = xp.linalg.svd(a, full_matrices=False)
+    smax = S[..., :1] if S.shape[-1] else S
+    cut = xp.maximum(xp.asarray(atol, dtype=S.dtype), rtol * smax)
+    keep = S > cut
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Sinv = xp.where(keep, 1 / xp.where(keep, S, 1), 0).astype(a.dtype, copy=False)
+    P = xp.matmul(_mT(Vh) * Sinv[..., None, :], _mT(U)).astype(a.dtype, copy=False)
+    return P, keep.sum(-1).astype(np.int64)
+
+
+def _pinv_backward(g, P, a):
+    """torch's pinv_backward (FunctionsManual.cpp), real case."""
+    xp = xp_of(g)
+    mm = xp.matmul
+    m, n = a.shape[-2:]
+    Pt, gt = _mT(P), _mT(g)
+    if m <= n:
+        K = mm(gt, P)
+        KPt = mm(K, Pt)
+        return -_mT(mm(P, K)) + KPt - mm(mm(a, P), KPt) + mm(mm(Pt, P), gt - mm(K, a))
+    K = mm(P, gt)
+    PtK = mm(Pt, K)
+    return -_mT(mm(K, P)) + mm(mm(gt - mm(a, K), P), Pt) + PtK - mm(mm(PtK, P), a)
+
+
+class LinalgPinvBackward0(_LinalgNode):
+    __slots__ = ()
+
+    def apply(self, g):
+        s = self.s
+        return (_pinv_backward(g, s["P"], s["a"]).astype(g.dtype, copy=False),)
+
+
+def _tolerances(a, atol, rtol, op):
+    def val(t):
+        if t is None:
+            return None
+        return t._data if isinstance(t, Tensor) else float(t)
+    atol, rtol = val(atol), val(rtol)
+    if rtol is None:
+        # torch: eps * max(m, n) unless a positive atol is given alone
+        given = atol is not None and (not isinstance(atol, float) or atol > 0)
+        rtol = 0.0 if given else float(np.finfo(a.dtype).eps * max(a.shape[-2:]))
+    if atol is None:
+        atol = 0.0
+    return atol, rtol
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
+    """The Moore-Penrose pseudo-inverse of A's matrices, as torch.linalg.pinv."""
+    a = _tensor(A, "pinv")
+    if a.ndim < 2 or a.dtype.kind != "f":
+        kind = _TYPE.get(a.dtype.name, a.dtype.name)
+        raise RuntimeError(f"linalg.pinv({kind}{{{list(a.shape)}}}): expected a tensor with 2 or more dimensions of "
+                           "float, double, cfloat or cdouble types")
+    if rcond is not None:
+        rtol = rcond
+    atol_, rtol_ = _tolerances(a, atol, rtol, "pinv")
+    xp = xp_of(a)
+    if not isinstance(atol_, float):
+        atol_ = xp.asarray(atol_)[..., None]
+    if not isinstance(rtol_, float):
+        rtol_ = xp.asarray(rtol_)[..., None]
+    P, _ = _pinv_arrays(a, atol_, rtol_)
+    node = _make(LinalgPinvBackward0, (A,), P=P, a=a) if _needs(A) else None
+    return _write_out(out, _finish(P, node), "linalg.pinv", A)
+
+
+def _pinverse_top(input, rcond=1e-15):
+    """torch.pinverse: linalg.pinv with rtol=rcond."""
+    return pinv(input, rtol=rcond)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None, tol=None):
+    """The number of singular values above max(atol, rtol * s_max), as torch.linalg.matrix_rank (int64)."""
+    a = _tensor(A, "matrix_rank")
+    if a.ndim < 2:
+        raise RuntimeError("linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")
+    if a.dtype.kind != "f":
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    if tol is not None:
+        atol = tol
+    xp = xp_of(a)
+    atol_, rtol_ = _tolerances(a, atol, rtol, "matrix_rank")
+    S = xp.abs(xp.linalg.eigvalsh(a)) if hermitian else xp.linalg.svd(a, compute_uv=False)
+    if hermitian:
+        S = xp.sort(S, axis=-1)[..., ::-1]
+    smax = S.max(axis=-1, keepdims=True) if S.shape[-1] else xp.zeros(S.shape[:-1] + (1,), S.dtype)
+    atol_a = atol_ if isinstance(atol_, float) else xp.asarray(atol_)[..., None]
+    rtol_a = rtol_ if isinstance(rtol_, float) else xp.asarray(rtol_)[..., None]
+    cut = xp.maximum(atol_a, rtol_a * smax)
+    res = xp.asarray((S > cut).sum(-1)).astype(np.int64)
+    return _write_out(out, _wrap(res), "linalg.matrix_rank")
+
+
+def cond(A, p=None, *, out=None):
+    """The condition number of A's matrices in the p-norm (2 when None), as torch.linalg.cond."""
+    a = _tensor(A, "cond")
+    if a.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor A must have at least 2 dimensions.")
+    _float(a, "cond")
+    if p is None or p in (2, -2):
+        s = svdvals(A)
+        hi, lo = s.amax(-1), s.amin(-1)
+        res = hi / lo if p != -2 else lo / hi
+        return _write_out(out, res, "linalg.cond", A)
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    _matrix(A, "cond")
+    X = _inv_arrays(a, raise_errors=False)
+    if X is None:   # torch: inf for the singular matrices, the finite value for the others
+        flat = _host(a).reshape((-1,) + a.shape[-2:])
+        vals = []
+        for m in flat:
+            try:
+                mi = np.linalg.inv(m)
+                vals.append(float(matrix_norm(_wrap(m), p)) * float(matrix_norm(_wrap(mi), p))
+                            if np.isfinite(mi).all() else math.inf)
+            except np.linalg.LinAlgError:
+                vals.append(math.inf)
+        res = xp_of(a).asarray(np.array(vals, dtype=a.dtype).reshape(a.shape[:-2]))
+        return _write_out(out, _wrap(res), "linalg.cond", A)
+    res = matrix_norm(A, p) * matrix_norm(inv(A), p)
+    return _write_out(out, res, "linalg.cond", A)
+
+
+# ---- products -----------------------------------------------------------------------------------
+def matrix_power(A, n, *, out=None):
+    """A @ A @ ... (n times); the inverse's power for n < 0; the identity for n = 0."""
+    a = _tensor(A, "matrix_power")
+    if a.ndim < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"matrix_power(): argument 'n' (position 2) must be int, not {type(n).__name__}")
+    xp = xp_of(a)
+    if n == 0:
+        eye = xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape).copy()
+        return _write_out(out, _wrap(eye), "linalg.matrix_power", A)
+    if n < 0:
+        A = inv(A)
+        n = -n
+    # binary powering, as torch: A^n from the squares A, A^2, A^4, ...
+    result = None
+    z = A
+    while True:
+        if n & 1:
+            result = z if result is None else _mm.matmul(result, z)
+        n >>= 1
+        if not n:
+            break
+        z = _mm.matmul(z, z)
+    if result is A and out is None:
+        result = result.clone()
+    return _write_out(out, result, "linalg.matrix_power", A)
+
+
+def multi_dot(tensors, *, out=None):
+    """The product of a chain of matrices (the first may be a row vector, the last a column
+    vector), as torch.linalg.multi_dot."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    for i, t in enumerate(tensors):
+        nd = t._data.ndim
+        if (i in (0, len(tensors) - 1) and nd not in (1, 2)) or (0 < i < len(tensors) - 1 and nd != 2):
+            where = "first" if i == 0 else "last" if i == len(tensors) - 1 else None
+            if where:
+                raise RuntimeError(f"multi_dot(): the {where} tensor must be 1D or 2D but got {nd}D")
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {nd}D")
+        if t._data.dtype != tensors[0]._data.dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{_TYPE[tensors[0]._data.dtype.name]} and tensor {i} "
+                               f"{_TYPE[t._data.dtype.name]}")
+    first_vec = tensors[0]._data.ndim == 1
+    last_vec = tensors[-1]._data.ndim == 1
+    if first_vec:
+        tensors[0] = tensors[0].unsqueeze(0)
+    if last_vec:
+        tensors[-1] = tensors[-1].unsqueeze(1)
+    for i in range(len(tensors) - 1):
+        a, b = tensors[i]._data, tensors[i + 1]._data
+        if a.shape[1] != b.shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(a.shape)} and "
+                               f"{list(b.shape)} cannot be multiplied")
+    res = tensors[0]
+    for t in tensors[1:]:
+        res = _mm.mm(res, t)
+    if first_vec and last_vec:
+        res = res.reshape(())
+    elif first_vec:
+        res = res.squeeze(0)
+    elif last_vec:
+        res = res.squeeze(1)
+    return _write_out(out, res, "linalg.multi_dot", *tensors)
+
+
+def vecdot(x, y, *, dim=-1, out=None):
+    """sum(x * y, dim) with broadcasting, as torch.linalg.vecdot (real tensors: no conjugation)."""
+    a = _tensor(x, "vecdot", "x")
+    b = _tensor(y, "vecdot", "y", 2)
+    _float(a, "vecdot")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+                           f"{_TYPE[a.dtype.name]} and y of type {_TYPE[b.dtype.name]} instead.")
+    return _write_out(out, (x * y).sum(dim), "linalg.vecdot", x, y)
+
+
+class LinalgCrossBackward0(_LinalgNode):
+    """d(a x b) = da x b + a x db: ga = b x g, gb = g x a."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        xp = xp_of(g)
+        s = self.s
+        ax = s["axis"]
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = _unbroadcast(xp.cross(s["b"], g, axis=ax), s["a"].shape)
+        if self.next_functions[1][0] is not None:
+            gb = _unbroadcast(xp.cross(g, s["a"], axis=ax), s["b"].shape)
+        return ga, gb
+
+
+def cross(input, other, *, dim=-1, out=None):
+    """The cross product of 3-vectors along dim (broadcasting), as torch.linalg.cross."""
+    return _cross(input, other, dim, out, "linalg.cross")
+
+
+def _cross(input, other, dim, out, op):
+    a = _tensor(input, "cross", "input")
+    b = _tensor(other, "cross", "other", 2)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{op}: expected both inputs to have the same dtype, but got {_TYPE[a.dtype.name]} "
+                           f"and {_TYPE[b.dtype.name]}")
+    if a.ndim != b.ndim:
+        raise RuntimeError(f"{op}: inputs must have the same number of dimensions.")
+    nd = a.ndim
+    if not -nd <= dim < nd:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    ax = dim % nd
+    sa = (1,) * (nd - a.ndim) + a.shape
+    sb = (1,) * (nd - b.ndim) + b.shape
+    if sa[ax] != 3 or sb[ax] != 3:
+        raise RuntimeError(f"{op}: inputs dimension {dim} must have length 3. Got {sa[ax]} and {sb[ax]}")
+    xp = xp_of(a)
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"{op}: the shapes {list(a.shape)} and {list(b.shape)} do not broadcast") from None
+    res = xp.cross(xp.broadcast_to(a, shape), xp.broadcast_to(b, shape), axis=ax).astype(a.dtype, copy=False)
+    node = _make(LinalgCrossBackward0, (input, other), a=a, b=b, axis=ax) if _needs(input, other) else None
+    return _write_out(out, _finish(res, node), op, input, other)
+
+
+def _cross_top(input, other, dim=None, *, out=None):
+    """torch.cross: dim defaults (deprecated) to the first dim of size 3."""
+    if dim is None:
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the "
+                      "dim explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to "
+                      "agree with that of linalg.cross in a future release.", UserWarning, stacklevel=2)
+        shape = input._data.shape
+        dim = next((i for i, s in enumerate(shape) if s == 3), -1)
+    return _cross(input, other, dim, out, "linalg.cross")
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """A view of the diagonals of A's matrices, as torch.linalg.diagonal."""
+    return _shape.diagonal(A, offset, dim1, dim2)
+
+
+def matmul(input, other, *, out=None):
+    """Alias of torch.matmul."""
+    return _mm.matmul(input, other, out=out)
+
+
+# ---- cholesky -----------------------------------------------------------------------------------
+class LinalgCholeskyExBackward0(_LinalgNode):
+    """Murray (2016), as torch's cholesky_backward: gA = L^-T Phi(L^T gL) L^-1, symmetrised."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        xp = xp_of(g)
+        L, upper = self.s["L"], self.s["upper"]
+        if upper:
+            L, g = _mT(L), _mT(g)
+        P = xp.tril(xp.matmul(_mT(L), g))
+        P = 0.5 * (P + _mT(xp.tril(P, -1)))
+        X = xp.linalg.solve(_mT(L), P)              # L^-T P
+        ga = _mT(xp.linalg.solve(_mT(L), _mT(X)))   # (L^-T X^T)^T = X L^-1
+        # torch returns the symmetric gradient
+        ga = 0.5 * (ga + _mT(ga))
+        return (ga.astype(L.dtype, copy=False),)
+
+
+class CholeskyBackward0(LinalgCholeskyExBackward0):
+    __slots__ = ()
+
+
+def _not_pd(a):
+    h = _host(a)
+    flat = h.reshape((-1,) + h.shape[-2:])
+    for i, m in enumerate(flat):
+        for k in range(1, m.shape[0] + 1):
+            try:
+                np.linalg.cholesky(m[:k, :k])
+            except np.linalg.LinAlgError:
+                return i, k
+    return 0, h.shape[-1]
+
+
+def _cholesky(A, upper, op, cls, check=True):
+    a = _matrix(A, op.split(".")[-1])
+    xp = xp_of(a)
+    info = None
+    try:
+        L = xp.linalg.cholesky(a)
+        ok = bool(xp.isfinite(L).all()) or not bool(xp.isfinite(a).all())
+    except np.linalg.LinAlgError:
+        ok = False
+    if not ok:
+        i, k = _not_pd(a)
+        if check:
+            raise LinAlgError(f"{op}: {_batch_prefix(a.shape, i)}The factorization could not be completed because "
+                              f"the input is not positive-definite (the leading minor of order {k} is not "
+                              "positive-definite).")
+        flat = _host(a).reshape((-1,) + a.shape[-2:])
+        Ls = np.zeros(flat.shape, dtype=a.dtype)
+        inf = np.zeros(len(flat), dtype=np.int32)
+        for j, m in enumerate(flat):
+            try:
+                Ls[j] = np.linalg.cholesky(m)
+            except np.linalg.LinAlgError:
+                inf[j] = _not_pd(m)[1]
+                Ls[j] = np.nan
+        L = xp.asarray(Ls.reshape(a.shape))
+        info = xp.asarray(inf.reshape(a.shape[:-2]))
+    L = xp.tril(L).astype(a.dtype, copy=False)
+    if upper:
+        L = xp.ascontiguousarray(_mT(L))
+    node = _make(cls, (A,), L=L, upper=upper) if _needs(A) else None
+    return _finish(L, node), info
+
+
+def cholesky(A, *, upper=False, out=None):
+    """The Cholesky factor L (A = L L^T) of each symmetric positive-definite matrix of A; U = L^T
+    with upper=True.  LinAlgError when a matrix is not positive-definite."""
+    L, _ = _cholesky(A, upper, "linalg.cholesky", LinalgCholeskyExBackward0)
+    return _write_out(out, L, "linalg.cholesky", A)
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+    """(L, info) as torch.linalg.cholesky_ex: info is 0, or the order of the leading minor that is
+    not positive-definite (then L holds nan)."""
+    L, info = _cholesky(A, upper, "linalg.cholesky_ex", LinalgCholeskyExBackward0, check=check_errors)
+    if info is None:
+        info = xp_of(L._data).zeros(L._data.shape[:-2], dtype=np.int32)
+    return _cholesky_ex_t(L, _wrap(info))
+
+
+_CHOLESKY_WARNED = [False]
+
+
+def _cholesky_top(input, upper=False, *, out=None):
+    """torch.cholesky (deprecated in torch, still there): linalg.cholesky with upper."""
+    if not _CHOLESKY_WARNED[0]:
+        _CHOLESKY_WARNED[0] = True
+        warnings.warn("torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a "
+                      "future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced with\n"
+                      "L = torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\nshould be replaced "
+                      "with\nU = torch.linalg.cholesky(A).mH\nThis transform will produce equivalent results for "
+                      "all valid (symmetric positive definite) inputs.", UserWarning, stacklevel=2)
+    L, _ = _cholesky(input, upper, "cholesky", CholeskyBackward0)
+    return _write_out(out, L, "cholesky", input)
+
+
+# ---- qr -----------------------------------------------------------------------------------------
+def _qr_square_tall_backward(xp, Q, R, gQ, gR):
+    """m >= n, reduced: gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q."""
+    M = xp.zeros(R.shape[:-2] + (R.shape[-1], R.shape[-1]), dtype=R.dtype)
+    if gR is not None:
+        M = M + xp.matmul(R, _mT(gR))
+    if gQ is not None:
+        M = M - xp.matmul(_mT(gQ), Q)
+    low = xp.tril(M, -1)
+    sym = low + _mT(low) + xp.tril(xp.triu(M))      # copy the lower triangle to the upper
+    B = xp.matmul(Q, sym)
+    if gQ is not None:
+        B = B + gQ
+    # B R^-T = (R^-1 B^T)^T
+    return _mT(xp.linalg.solve(R, _mT(B)))
+
+
+class LinalgQrBackward0(_MultiNode):
+    __slots__ = ()
+
+    def apply(self, grads):
+        gQ, gR = _grads(grads, 2)
+        xp = xp_of(gQ if gQ is not None else gR)
+        s = self.s
+        Q, R, mode = s["Q"], s["R"], s["mode"]
+        if mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                               "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                               "through linalg.qr.")
+        m, n = Q.shape[-2], R.shape[-1]
+        if mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+        if m >= n:
+            return (_qr_square_tall_backward(xp, Q, R, gQ, gR).astype(Q.dtype, copy=False),)
+        # wide: A = [X | Y] with X = Q R1 square, Y = Q R2
+        R1, R2 = R[..., :, :m], R[..., :, m:]
+        Y = s["a"][..., :, m:]
+        gR1 = gR[..., :, :m] if gR is not None else None
+        gQ2 = gQ
+        gY = None
+        if gR is not None:
+            gR2 = gR[..., :, m:]
+            gY = xp.matmul(Q, gR2)
+            extra = xp.matmul(Y, _mT(gR2))
+            gQ2 = extra if gQ2 is None else gQ2 + extra
+        else:
+            gY = xp.zeros(Y.shape, dtype=Q.dtype)
+        gX = _qr_square_tall_backward(xp, Q, R1, gQ2, gR1)
+        return (xp.concatenate([gX, gY], axis=-1).astype(Q.dtype, copy=False),)
+
+
+def qr(A, mode="reduced", *, out=None):
+    """(Q, R) with A = Q R, as torch.linalg.qr (mode 'reduced', 'complete' or 'r')."""
+    a = _matrix(A, "qr", square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
+                           "'r', or 'complete'")
+    xp = xp_of(a)
+    Q, R = xp.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
+    Q, R = Q.astype(a.dtype, copy=False), R.astype(a.dtype, copy=False)
+    if mode == "r":
+        Q = xp.empty((0,), dtype=a.dtype)
+    node = _make(LinalgQrBackward0, (A,), Q=Q, R=R, mode=mode, a=a) if _needs(A) else None
+    return _qr_t(*_finish_many((Q, R), node))
+
+
+# ---- eigh ---------------------------------------------------------------------------------------
+class LinalgEighBackward0(_MultiNode):
+    """torch's linalg_eig_backward for Hermitian input: gA = V (diag(gL) + sym(V^T gV) / E) V^T,
+    E_ij = L_j - L_i, with the skew part of V^T gV taken."""
+
+    __slots__ = ()
+
+    def apply(self, grads):
+        gL, gV = _grads(grads, 2)
+        s = self.s
+        L, V = s["L"], s["V"]
+        xp = xp_of(L)
+        n = L.shape[-1]
+        if gV is not None:
+            VhgV = xp.matmul(_mT(V), gV)
+            VhgV = 0.5 * (VhgV - _mT(VhgV))
+            E = L[..., None, :] - L[..., :, None]
+            idx = xp.arange(n)
+            E[..., idx, idx] = 1
+            ret = VhgV / E
+            ret[..., idx, idx] = gL if gL is not None else 0
+        else:
+            ret = gL[..., :, None] * xp.eye(n, dtype=L.dtype)
+        ga = xp.matmul(V, xp.matmul(ret, _mT(V)))
+        return (ga.astype(L.dtype, copy=False),)
+
+
+def _eigh(A, UPLO, op, vectors=True):
+    a = _matrix(A, op)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    xp = xp_of(a)
+    if vectors:
+        L, V = xp.linalg.eigh(a, UPLO=UPLO)
+    else:
+        L, V = xp.linalg.eigh(a, UPLO=UPLO)
+    L, V = L.astype(a.dtype, copy=False), V.astype(a.dtype, copy=False)
+    node = _make(LinalgEighBackward0, (A,), L=L, V=V) if _needs(A) else None
+    return L, V, node
+
+
+def eigh(A, UPLO="L", *, out=None):
+    """(eigenvalues ascending, eigenvectors) of each symmetric matrix of A, reading the triangle
+    UPLO, as torch.linalg.eigh."""
+    L, V, node = _eigh(A, UPLO, "eigh")
+    return _eigh_t(*_finish_many((L, V), node))
+
+
+def eigvalsh(A, UPLO="L", *, out=None):
+    """The eigenvalues (ascending) of each symmetric matrix of A, as torch.linalg.eigvalsh."""
+    L, V, node = _eigh(A, UPLO, "eigvalsh", vectors=False)
+    if node is None:
+        return _write_out(out, _wrap(L), "linalg.eigvalsh", A)
+    return _finish_many((L, V), node)[0]
+
+
+def eig(A, *, out=None):
+    """Not available: torch.linalg.eig returns complex tensors and ember has no complex dtype."""
+    raise NotImplementedError("linalg.eig returns complex eigenvalues and eigenvectors, and ember has no complex "
+                              "dtype; for a symmetric matrix use torch.linalg.eigh (real results)")
+
+
+def eigvals(A, *, out=None):
+    """Not available: torch.linalg.eigvals returns a complex tensor and ember has no complex dtype."""
+    raise NotImplementedError("linalg.eigvals returns complex eigenvalues, and ember has no complex dtype; for a "
+                              "symmetric matrix use torch.linalg.eigvalsh (real results)")
+
+
+# ---- svd ----------------------------------------------------------------------------------------
+class LinalgSvdBackward0(_MultiNode):
+    """torch's svd_backward (real case); the singular values must be distinct (and nonzero when
+    U or Vh's gradient is used on a non-square matrix)."""
+
+    __slots__ = ()
+
+    def apply(self, grads):
+        gU, gS, gVh = _grads(grads, 3)
+        s = self.s
+        U, S, Vh = s["U"], s["S"], s["Vh"]
+        xp = xp_of(S)
+        mm = xp.matmul
+        m, n = U.shape[-2], Vh.shape[-1]
+        k = S.shape[-1]
+        U = U[..., :, :k]
+        Vh = Vh[..., :k, :]
+        if s.get("transposed_v") and gVh is not None:     # torch.svd returns V: its gradient is gV
+            gVh = _mT(gVh)
+        if gU is not None:
+            gU = gU[..., :, :k]
+        if gVh is not None:
+            gVh = gVh[..., :k, :]
+        if gU is None and gVh is None:
+            return (mm(U * gS[..., None, :], Vh).astype(S.dtype, copy=False),)
+        V = _mT(Vh)
+        gV = _mT(gVh) if gVh is not None else None
+        S2 = S * S
+        E = S2[..., None, :] - S2[..., :, None]
+        idx = xp.arange(k)
+        E[..., idx, idx] = 1
+        ret = xp.zeros(S.shape + (k,), dtype=S.dtype)
+        if gU is not None:
+            UhgU = mm(_mT(U), gU)
+            UhgU = UhgU - _mT(UhgU)
+            ret = ret + UhgU * S[..., None, :]
+        if gV is not None:
+            VhgV = mm(Vh, gV)
+            VhgV = VhgV - _mT(VhgV)
+            ret = ret + S[..., :, None] * VhgV
+        ret = ret / E
+        ret[..., idx, idx] = gS if gS is not None else 0
+        if m > k and gU is not None:
+            ga = mm(U, ret)
+            gUSinv = gU / S[..., None, :]
+            ga = ga + gUSinv - mm(U, mm(_mT(U), gUSinv))
+            ga = mm(ga, Vh)
+        elif n > k and gV is not None:
+            ga = mm(ret, Vh)
+            SinvgVh = _mT(gV) / S[..., :, None]
+            ga = ga + SinvgVh - mm(mm(SinvgVh, V), Vh)
+            ga = mm(U, ga)
+        else:
+            ga = mm(U, mm(ret, Vh))
+        return (ga.astype(S.dtype, copy=False),)
+
+
+def _svd(A, full_matrices, op):
+    a = _matrix(A, op, square=False)
+    xp = xp_of(a)
+    U, S, Vh = xp.linalg.svd(a, full_matrices=full_matrices)
+    return a, U.astype(a.dtype, copy=False), S.astype(a.dtype, copy=False), Vh.astype(a.dtype, copy=False)
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    """(U, S, Vh) with A = U diag(S) Vh, as torch.linalg.svd."""
+    a, U, S, Vh = _svd(A, full_matrices, "svd")
+    node = _make(LinalgSvdBackward0, (A,), U=U, S=S, Vh=Vh) if _needs(A) else None
+    return _svd_t(*_finish_many((U, S, Vh), node))
+
+
+def svdvals(A, *, driver=None, out=None):
+    """The singular values (descending) of A's matrices, as torch.linalg.svdvals."""
+    a, U, S, Vh = _svd(A, False, "svdvals")
+    if not _needs(A):
+        return _write_out(out, _wrap(S), "linalg.svdvals", A)
+    node = _make(LinalgSvdBackward0, (A,), U=U, S=S, Vh=Vh)
+    return _finish_many((U, S, Vh), node)[1]
+
+
+def _svd_top(input, some=True, compute_uv=True):
+    """torch.svd: (U, S, V) -- V, not Vh -- reduced unless some=False; with compute_uv=False U and V
+    are zero-filled."""
+    a, U, S, Vh = _svd(input, not some, "svd")
+    xp = xp_of(a)
+    if not compute_uv:
+        m, n = a.shape[-2:]
+        k = min(m, n)
+        cu = k if some else m
+        cv = k if some else n
+        U = xp.zeros(a.shape[:-2] + (m, cu), dtype=a.dtype)
+        Vh = xp.zeros(a.shape[:-2] + (cv, n), dtype=a.dtype)
+    V = _mT(Vh)
+    if not _needs(input):
+        return _svd_top_t(_wrap(U), _wrap(S), _wrap(V))
+    node = _make(LinalgSvdBackward0, (input,), U=U, S=S, Vh=Vh, transposed_v=True)
+    return _svd_top_t(*_finish_many((U, S, V), node))
+
+
+# ---- torch.* top-level aliases and Tensor methods ---------------------------------------------
+def _inverse_top(input, *, out=None):
+    """torch.inverse: linalg.inv."""
+    return inv(input, out=out)
+
+
+def _det_top(input):
+    return det(input)
+
+
+def _matrix_power_top(input, n):
+    return matrix_power(input, n)
+
+
+# torch.<name> -> function here (ember.__init__ looks these up on first use)
+TOP_LEVEL = {"det": _det_top, "inverse": _inverse_top, "pinverse": _pinverse_top, "logdet": logdet,
+             "slogdet": _slogdet_top, "matrix_power": _matrix_power_top, "cholesky": _cholesky_top,
+             "svd": _svd_top, "cross": _cross_top}
+# Tensor methods: the same functions (ember.ops.linalg installs stubs that import this module)
+METHODS = {"det": det, "inverse": inv, "pinverse": _pinverse_top, "logdet": logdet, "slogdet": _slogdet_top,
+           "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top}
+for _name, _fn in METHODS.items():
+    setattr(Tensor, _name, _fn)
+del _name, _fn

@@ -1,0 +1,563 @@
+"""torch.linalg (ember/linalg.py) and its top-level aliases: values against torch on well-conditioned
+random matrices with several batch shapes, gradients against torch and against float64 central
+differences, and torch's errors."""
+import math
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember import linalg as LA
+from tests.conftest import numeric_grad, torch as _torch
+
+requires_torch = pytest.mark.skipif(_torch is None, reason="PyTorch (the test oracle) is not installed")
+RNG = np.random.default_rng(0)
+BATCHES = [(), (2,), (2, 3)]
+
+
+def well(*shape, dtype=np.float64):
+    """Random matrices with singular values in [1, 3] (well conditioned, distinct)."""
+    *batch, m, n = shape
+    k = min(m, n)
+    q1 = np.linalg.qr(RNG.standard_normal(tuple(batch) + (m, m)))[0]
+    q2 = np.linalg.qr(RNG.standard_normal(tuple(batch) + (n, n)))[0]
+    s = np.sort(RNG.uniform(1, 3, tuple(batch) + (k,)))[..., ::-1]
+    s = s + np.arange(k)[::-1] * 0.3     # keep them apart
+    mid = np.zeros(tuple(batch) + (m, n))
+    idx = np.arange(k)
+    mid[..., idx, idx] = s
+    return (q1 @ mid @ q2).astype(dtype)
+
+
+def _list(o):
+    return list(o) if isinstance(o, tuple) else [o]
+
+
+def _np(t):
+    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+
+def _tol(dtype):
+    return dict(rtol=1e-8, atol=1e-8) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-4)
+
+
+def _weights(outs):
+    return [None if o is None or o.dtype.is_floating_point is False else RNG.standard_normal(tuple(o.shape))
+            for o in outs]
+
+
+def _loss(outs, ws, diff, square):
+    total = 0
+    for i in diff:
+        o = outs[i]
+        if square and i in square:
+            o = o * o
+        total = total + (o * ws[i]).sum()
+    return total
+
+
+def check(efn, tfn, arrays, *, diff=(0,), square=(), absval=(), pre=None, grad=True, fd=True, names=None,
+          torch_grad=True, skip=()):
+    """Values and dtypes of efn vs tfn (torch) on arrays; gradients of a random weighting of the
+    outputs numbered diff (squared first for those in square: sign-invariant losses for U, V, Q,
+    eigenvectors) against torch and float64 central differences.  pre maps the inputs first (in
+    both frameworks, so the graph includes it): symmetrising for eigh, X X^T + n I for cholesky."""
+    pre = pre or (lambda *xs: xs)
+    dtype = arrays[0].dtype
+    et = [ember.tensor(a, requires_grad=grad) for a in arrays]
+    eo = _list(efn(*pre(*et)))
+    ws = _weights(eo)
+    if _torch is not None:
+        tt = [_torch.tensor(a, requires_grad=grad) for a in arrays]
+        to = _list(tfn(*pre(*tt)))
+        assert len(eo) == len(to)
+        for i, (e, t) in enumerate(zip(eo, to)):
+            assert tuple(e.shape) == tuple(t.shape), (i, e.shape, t.shape)
+            assert e.dtype.name == str(t.dtype).split(".")[-1], (i, e.dtype, t.dtype)
+            if i in skip:
+                continue
+            ev, tv = _np(e), _np(t)
+            if i in absval:
+                ev, tv = np.abs(ev), np.abs(tv)
+            np.testing.assert_allclose(ev, tv, **_tol(dtype))
+        if names is not None:
+            assert eo[diff[0]].grad_fn.name() == names
+    if not grad:
+        return
+    _loss(eo, ws, diff, square).backward()
+    if _torch is not None and torch_grad:
+        _loss(to, [None if w is None else _torch.tensor(w.astype(dtype)) for w in ws], diff, square).backward()
+        for e, t in zip(et, tt):
+            assert e.grad.dtype == e.dtype
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **(_tol(dtype) if dtype == np.float32
+                                                                           else dict(rtol=1e-7, atol=1e-7)))
+    if fd and dtype == np.float64:
+        for k, a in enumerate(arrays):
+            def f(x):
+                xs = [ember.tensor(x if j == k else arrays[j]) for j in range(len(arrays))]
+                with ember.no_grad():
+                    outs = _list(efn(*pre(*xs)))
+                    return float(_loss(outs, ws, diff, square))
+            np.testing.assert_allclose(et[k].grad.numpy(), numeric_grad(f, a), rtol=1e-5, atol=1e-6)
+
+
+def T():
+    return _torch.linalg if _torch is not None else None
+
+
+def tl(name):
+    return lambda *a, **k: getattr(_torch.linalg, name)(*a, **k)
+
+
+# ---- norms ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("ord", [2, 1, 3.5, math.inf, -math.inf, 0.5])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (None, True), (-1, False), ((0, 2), True), (1, True)])
+def test_vector_norm(ord, dim, keepdim):
+    x = RNG.standard_normal((2, 3, 4))
+    check(lambda a: LA.vector_norm(a, ord, dim, keepdim), lambda a: tl("vector_norm")(a, ord, dim, keepdim), [x],
+          names="LinalgVectorNormBackward0")
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2])
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrix_norm(ord, batch, dtype):
+    a = well(*batch, 4, 3, dtype=dtype)
+    check(lambda x: LA.matrix_norm(x, ord), lambda x: tl("matrix_norm")(x, ord), [a])
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuc", 1, -2, math.inf])
+def test_matrix_norm_dims_keepdim(ord):
+    a = well(3, 2, 4).transpose(1, 0, 2).copy()          # matrices over dims (0, 2)
+    check(lambda x: LA.matrix_norm(x, ord, (2, 0), True), lambda x: tl("matrix_norm")(x, ord, (2, 0), True), [a])
+    check(lambda x: LA.matrix_norm(x, ord, (0, 2)), lambda x: tl("matrix_norm")(x, ord, (0, 2)), [a])
+
+
+@pytest.mark.parametrize("args", [dict(), dict(ord=1), dict(ord="fro"), dict(ord="nuc"), dict(ord=2, dim=(0, 1)),
+                                  dict(ord=3, dim=1), dict(dim=(1, 0), keepdim=True), dict(ord=-math.inf, dim=0)])
+def test_norm_picks_vector_or_matrix(args):
+    a = well(4, 3)
+    check(lambda x: LA.norm(x, **args), lambda x: tl("norm")(x, **args), [a])
+
+
+def test_norm_1d_and_dtype_arg():
+    v = RNG.standard_normal(5)
+    check(lambda x: LA.norm(x, 3), lambda x: tl("norm")(x, 3), [v])
+    x32 = ember.tensor(v.astype(np.float32), requires_grad=True)
+    out = LA.vector_norm(x32, dtype=ember.float64)
+    assert out.dtype == ember.float64
+    out.backward()
+    assert x32.grad.dtype == ember.float32
+    np.testing.assert_allclose(x32.grad.numpy(), v / np.linalg.norm(v), rtol=1e-5)
+
+
+def test_norm_errors():
+    with pytest.raises(RuntimeError, match=r"linalg.vector_norm: Expected a floating point or complex tensor as "
+                                           r"input. Got Long"):
+        LA.vector_norm(ember.arange(3))
+    with pytest.raises(RuntimeError, match="linalg.matrix_norm: Expected a floating point .* Got Long"):
+        LA.matrix_norm(ember.eye(3).long())
+    with pytest.raises(RuntimeError, match="linalg.matrix_norm: The input tensor A must have at least 2 dim"):
+        LA.matrix_norm(ember.randn(3))
+    with pytest.raises(RuntimeError, match="linalg.matrix_norm: Order 3 not supported."):
+        LA.matrix_norm(ember.randn(3, 3), 3)
+    with pytest.raises(RuntimeError, match="linalg.matrix_norm: dim must be a 2-tuple. Got 0"):
+        LA.norm(ember.randn(3, 3), "fro", dim=0)
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        LA.norm(ember.randn(3), "nuc")
+    with pytest.raises(TypeError, match="argument 'ord' .* must be Number, not str"):
+        LA.vector_norm(ember.randn(3), "fro")
+    with pytest.raises(RuntimeError, match="If dim is not specified but ord is, the input must be 1D or 2D. Got 3D."):
+        LA.norm(ember.randn(2, 3, 4), 2)
+
+
+# ---- inverse, determinants --------------------------------------------------------------------
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_inv_det_slogdet(batch, dtype):
+    a = well(*batch, 4, 4, dtype=dtype)
+    check(LA.inv, tl("inv"), [a], names="LinalgInvExBackward0")
+    check(LA.det, tl("det"), [a], names="LinalgDetBackward0")
+    check(LA.slogdet, tl("slogdet"), [a], diff=(1,), names="LinalgSlogdetBackward0")
+    check(lambda x: LA.inv_ex(x).inverse, lambda x: tl("inv_ex")(x).inverse, [a])
+
+
+def test_det_gradient_of_singular_matrix():
+    # the adjugate's transpose, nonzero for a rank n-1 matrix (torch 2.x returns zeros here):
+    # checked against central differences
+    s = np.array([[1., 2, 3], [2, 4, 6], [1, 0, 1]])
+    check(LA.det, tl("det"), [s], fd=True, torch_grad=False)
+
+
+def test_top_level_and_methods():
+    a = well(2, 3, 3)
+    b = a @ a.transpose(0, 2, 1) + 3 * np.eye(3)
+    check(ember.det, lambda x: _torch.det(x), [a])
+    check(ember.inverse, lambda x: _torch.inverse(x), [a])
+    check(ember.logdet, lambda x: _torch.logdet(x), [b])
+    check(lambda x: x.logdet(), lambda x: x.logdet(), [b])
+    check(lambda x: ember.slogdet(x), lambda x: _torch.slogdet(x), [a], diff=(1,))
+    check(lambda x: x.det(), lambda x: x.det(), [a])
+    check(lambda x: x.inverse(), lambda x: x.inverse(), [a])
+    check(lambda x: x.matrix_power(3), lambda x: x.matrix_power(3), [a])
+    check(lambda x: ember.matrix_power(x, -2), lambda x: _torch.matrix_power(x, -2), [a])
+    check(lambda x: x.pinverse(), lambda x: x.pinverse(), [well(2, 4, 3)])
+    check(lambda x: ember.pinverse(x), lambda x: _torch.pinverse(x), [well(3, 5)])
+    assert type(ember.slogdet(ember.tensor(a))).__name__ == "slogdet"
+    assert ember.slogdet(ember.tensor(a)).sign.shape == (2,)
+
+
+def test_logdet_negative_is_nan():
+    a = np.diag([-1.0, 2.0])
+    out = ember.logdet(ember.tensor(a))
+    assert math.isnan(float(out))
+    if _torch is not None:
+        assert math.isnan(float(_torch.logdet(_torch.tensor(a))))
+
+
+def test_inv_errors():
+    s = np.array([[1., 2, 3], [2, 4, 6], [1, 0, 1]], dtype=np.float32)
+    with pytest.raises(LA.LinAlgError, match=r"^linalg.inv: The diagonal element 3 is zero, the inversion could "
+                                             r"not be completed because the input matrix is singular.$"):
+        LA.inv(ember.tensor(s))
+    with pytest.raises(RuntimeError, match=r"^linalg.inv: \(Batch element 1\): The diagonal element 3 is zero"):
+        LA.inv(ember.tensor(np.stack([np.eye(3, dtype=np.float32), s])))
+    with pytest.raises(RuntimeError, match="linalg.inv: The diagonal element 1 is zero"):
+        ember.inverse(ember.zeros(2, 2))
+    with pytest.raises(RuntimeError, match="linalg.inv: The diagonal element 2 is zero"):
+        ember.inverse(ember.tensor([[1., 2], [2, 4]]))
+    with pytest.raises(RuntimeError, match=r"^linalg.inv: A must be batches of square matrices, but they are 2 by 3 "
+                                           r"matrices$"):
+        LA.inv(ember.randn(2, 3))
+    with pytest.raises(RuntimeError, match=r"^linalg.inv: The input tensor A must have at least 2 dimensions.$"):
+        LA.inv(ember.randn(3))
+    with pytest.raises(RuntimeError, match=r"^linalg.inv: Expected a floating point or complex tensor as input. "
+                                           r"Got Long$"):
+        LA.inv(ember.eye(3).long())
+    with pytest.raises(RuntimeError, match="linalg.det: A must be batches of square matrices"):
+        LA.det(ember.randn(2, 3))
+    with pytest.raises(RuntimeError, match="linalg.slogdet: Expected a floating point"):
+        LA.slogdet(ember.eye(2).long())
+    inv_, info = LA.inv_ex(ember.tensor(np.stack([np.eye(3, dtype=np.float32), s])))
+    assert info.tolist() == [0, 3] and info.dtype == ember.int32
+    if _torch is not None:
+        assert _torch.linalg.inv_ex(_torch.tensor(np.stack([np.eye(3, dtype=np.float32), s]))).info.tolist() == \
+            [0, 3]
+    assert issubclass(LA.LinAlgError, RuntimeError)
+
+
+# ---- solve / lstsq -----------------------------------------------------------------------------
+@pytest.mark.parametrize("ashape,bshape", [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3)),
+                                           ((2, 3, 3), (3, 4)), ((2, 3, 3), (2, 3, 1)), ((3, 3), (4, 3, 2)),
+                                           ((4, 1, 3, 3), (2, 3, 2))])
+def test_solve(ashape, bshape):
+    a = well(*ashape)
+    b = RNG.standard_normal(bshape)
+    check(LA.solve, tl("solve"), [a, b], names="LinalgSolveExBackward0")
+
+
+def test_solve_left_false_and_float32():
+    a = well(2, 3, 3)
+    b = RNG.standard_normal((2, 4, 3))
+    check(lambda x, y: LA.solve(x, y, left=False), lambda x, y: tl("solve")(x, y, left=False), [a, b])
+    check(LA.solve, tl("solve"), [a.astype(np.float32), b.transpose(0, 2, 1).astype(np.float32).copy()])
+
+
+def test_solve_errors():
+    s = ember.tensor([[1., 2, 3], [2, 4, 6], [1, 0, 1]])
+    with pytest.raises(LA.LinAlgError, match=r"^torch.linalg.solve: The solver failed because the input matrix is "
+                                             r"singular.$"):
+        LA.solve(s, ember.randn(3))
+    with pytest.raises(RuntimeError, match=r"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+                                           r"\(3x3 and 4x1\)"):
+        LA.solve(ember.randn(3, 3), ember.randn(4))
+    with pytest.raises(RuntimeError, match="linalg.solve: Expected A and B to have the same dtype, but found A of "
+                                           "type Float and B of type Double instead"):
+        LA.solve(ember.randn(3, 3), ember.randn(3).double())
+    with pytest.raises(RuntimeError, match="linalg.solve: A must be batches of square matrices"):
+        LA.solve(ember.randn(2, 3), ember.randn(2))
+    with pytest.raises(RuntimeError, match="linalg.solve: Expected a floating point or complex tensor as input. "
+                                           "Got Long"):
+        LA.solve(ember.eye(3).long(), ember.ones(3).long())
+
+
+@pytest.mark.parametrize("ashape,bshape", [((5, 3), (5, 2)), ((2, 5, 3), (2, 5, 2)), ((3, 3), (3, 1)),
+                                           ((2, 4, 3), (2, 4))])
+def test_lstsq(ashape, bshape):
+    a = well(*ashape)
+    b = RNG.standard_normal(bshape)
+    check(lambda x, y: LA.lstsq(x, y).solution, lambda x, y: tl("lstsq")(x, y).solution, [a, b])
+    res = LA.lstsq(ember.tensor(a), ember.tensor(b))
+    if _torch is not None:
+        tres = _torch.linalg.lstsq(_torch.tensor(a), _torch.tensor(b))
+        assert res.rank.tolist() == tres.rank.tolist()
+        assert tuple(res.residuals.shape) == tuple(tres.residuals.shape)
+        assert tuple(res.singular_values.shape) == tuple(tres.singular_values.shape)
+
+
+# ---- pinv / rank / cond ----------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 5), (2, 4, 3), (2, 2, 3, 4)])
+def test_pinv(shape):
+    check(LA.pinv, tl("pinv"), [well(*shape)], names="LinalgPinvBackward0")
+
+
+def test_pinv_rank_deficient_and_tolerances():
+    a = RNG.standard_normal((4, 2)) @ RNG.standard_normal((2, 5))
+    check(LA.pinv, tl("pinv"), [a], grad=False)
+    check(lambda x: LA.pinv(x, atol=0.5), lambda x: tl("pinv")(x, atol=0.5), [well(4, 4)], grad=False)
+    check(lambda x: LA.pinv(x, rtol=0.6), lambda x: tl("pinv")(x, rtol=0.6), [well(4, 4)], grad=False)
+    x = ember.tensor(a)
+    assert LA.matrix_rank(x).item() == 2 and LA.matrix_rank(x).dtype == ember.int64
+    w = well(2, 3, 4, 4)
+    check(lambda x: LA.matrix_rank(x, atol=1.5), lambda x: tl("matrix_rank")(x, atol=1.5), [w], grad=False)
+    check(lambda x: LA.matrix_rank(x, rtol=0.5), lambda x: tl("matrix_rank")(x, rtol=0.5), [w], grad=False)
+    sym = w @ w.swapaxes(-1, -2)
+    check(lambda x: LA.matrix_rank(x, hermitian=True), lambda x: tl("matrix_rank")(x, hermitian=True), [sym],
+          grad=False)
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", 1, -1, math.inf, -math.inf])
+def test_cond(p):
+    # torch cannot differentiate cond for the orders computed through inv (its own in-place error)
+    check(lambda x: LA.cond(x, p), lambda x: tl("cond")(x, p), [well(2, 3, 3)], torch_grad=p in (None, 2, -2))
+
+
+def test_cond_singular_is_inf():
+    s = ember.tensor([[1., 2, 3], [2, 4, 6], [1, 0, 1]])
+    assert LA.cond(s, 1).item() == math.inf
+    assert LA.cond(ember.stack([ember.eye(3), s]), "fro").tolist()[1] == math.inf
+
+
+# ---- products -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, -1, -3])
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_matrix_power(n, batch):
+    a = well(*batch, 3, 3) / 2
+    check(lambda x: LA.matrix_power(x, n), lambda x: tl("matrix_power")(x, n), [a], grad=n != 0)
+
+
+def test_matrix_power_int_and_errors():
+    x = ember.tensor([[1, 1], [0, 1]])
+    assert LA.matrix_power(x, 3).tolist() == [[1, 3], [0, 1]]
+    with pytest.raises(RuntimeError, match="linalg.inv: Expected a floating point"):
+        LA.matrix_power(x, -1)
+    with pytest.raises(RuntimeError, match="linalg.matrix_power: A must be batches of square matrices, but they are "
+                                           "2 by 3 matrices"):
+        LA.matrix_power(ember.randn(2, 3), 2)
+    with pytest.raises(RuntimeError, match="linalg.inv: The diagonal element"):
+        LA.matrix_power(ember.zeros(2, 2), -1)
+
+
+@pytest.mark.parametrize("ashape,bshape,dim", [((3,), (3,), -1), ((4, 3), (4, 3), -1), ((3, 4), (3, 1), 0),
+                                               ((2, 4, 3), (1, 4, 3), -1), ((5, 3, 2), (1, 3, 2), 1)])
+def test_cross(ashape, bshape, dim):
+    a, b = RNG.standard_normal(ashape), RNG.standard_normal(bshape)
+    check(lambda x, y: LA.cross(x, y, dim=dim), lambda x, y: tl("cross")(x, y, dim=dim), [a, b],
+          names="LinalgCrossBackward0")
+    check(lambda x, y: ember.cross(x, y, dim=dim), lambda x, y: _torch.cross(x, y, dim=dim), [a, b])
+    check(lambda x, y: x.cross(y, dim=dim), lambda x, y: x.cross(y, dim=dim), [a, b])
+
+
+def test_torch_cross_default_dim_warns():
+    a, b = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
+    with pytest.warns(UserWarning, match="torch.cross without specifying the dim arg is deprecated"):
+        out = ember.cross(ember.tensor(a), ember.tensor(b))
+    np.testing.assert_allclose(out.numpy(), np.cross(a, b, axis=0))
+    with pytest.raises(RuntimeError, match="linalg.cross: inputs dimension -1 must have length 3. Got 4 and 4"):
+        LA.cross(ember.randn(4), ember.randn(4))
+    with pytest.raises(RuntimeError, match="linalg.cross: inputs must have the same number of dimensions."):
+        LA.cross(ember.randn(2, 3), ember.randn(3))
+
+
+def test_vecdot_multi_dot_diagonal_matmul():
+    x, y = RNG.standard_normal((2, 5, 4)), RNG.standard_normal((5, 4))
+    check(LA.vecdot, tl("vecdot"), [x, y])
+    check(lambda a, b: LA.vecdot(a, b, dim=1), lambda a, b: tl("vecdot")(a, b, dim=1), [x, y])
+    ms = [RNG.standard_normal(s) for s in [(4,), (4, 3), (3, 5), (5, 2)]]
+    check(lambda *t: LA.multi_dot(t), lambda *t: tl("multi_dot")(t), ms)
+    ms = [RNG.standard_normal(s) for s in [(2, 4), (4, 3), (3,)]]
+    check(lambda *t: LA.multi_dot(t), lambda *t: tl("multi_dot")(t), ms)
+    ms = [RNG.standard_normal(s) for s in [(4,), (4,)]]
+    check(lambda *t: LA.multi_dot(t), lambda *t: tl("multi_dot")(t), ms)
+    d = RNG.standard_normal((2, 3, 4))
+    check(lambda a: LA.diagonal(a, offset=1), lambda a: tl("diagonal")(a, offset=1), [d])
+    check(lambda a: LA.diagonal(a, dim1=0, dim2=2), lambda a: tl("diagonal")(a, dim1=0, dim2=2), [d])
+    check(LA.matmul, tl("matmul"), [x, y.T.copy()])
+    with pytest.raises(RuntimeError, match=r"multi_dot\(\): expected at least 2 tensors but got 1"):
+        LA.multi_dot([ember.randn(3, 3)])
+    with pytest.raises(RuntimeError, match="linalg.vecdot: Expected a floating point"):
+        LA.vecdot(ember.arange(3), ember.arange(3))
+
+
+# ---- decompositions --------------------------------------------------------------------------------
+def _spd(x):
+    return (x @ x.transpose(-1, -2) + 4 * _eye_like(x),)
+
+
+def _eye_like(x):
+    n = x.shape[-1]
+    if isinstance(x, ember.Tensor):
+        return ember.eye(n, dtype=x.dtype)
+    return _torch.eye(n, dtype=x.dtype)
+
+
+def _sym(x):
+    return ((x + x.transpose(-1, -2)) / 2,)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky(batch, upper):
+    a = RNG.standard_normal(batch + (4, 4))
+    check(lambda x: LA.cholesky(x, upper=upper), lambda x: tl("cholesky")(x, upper=upper), [a], pre=_spd,
+          names="LinalgCholeskyExBackward0")
+    check(lambda x: LA.cholesky_ex(x, upper=upper).L, lambda x: tl("cholesky_ex")(x, upper=upper).L, [a],
+          pre=_spd)
+
+
+def test_torch_cholesky_deprecated_alias():
+    a = RNG.standard_normal((2, 3, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(lambda x: ember.cholesky(x, upper=True), lambda x: _torch.cholesky(x, upper=True), [a], pre=_spd,
+              names="CholeskyBackward0")
+        check(lambda x: x.cholesky(), lambda x: x.cholesky(), [a], pre=_spd)
+
+
+def test_cholesky_errors():
+    with pytest.raises(LA.LinAlgError, match=r"^linalg.cholesky: The factorization could not be completed because "
+                                             r"the input is not positive-definite \(the leading minor of order 1 is "
+                                             r"not positive-definite\).$"):
+        LA.cholesky(-ember.eye(3))
+    m = ember.tensor([[1., 2], [2, 1]])
+    with pytest.raises(RuntimeError, match=r"\(Batch element 1\): .* leading minor of order 2 is not"):
+        LA.cholesky(ember.stack([ember.eye(2), m]))
+    L, info = LA.cholesky_ex(ember.stack([ember.eye(2), m]))
+    assert info.tolist() == [0, 2]
+    with pytest.raises(RuntimeError, match="linalg.cholesky: Expected a floating point or complex tensor as input. "
+                                           "Got Long"):
+        LA.cholesky(ember.eye(3).long())
+    with pytest.raises(RuntimeError, match="linalg.cholesky: A must be batches of square matrices"):
+        LA.cholesky(ember.randn(2, 3))
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (2, 5, 3), (2, 3, 3, 3), (3, 5), (2, 2, 4)])
+def test_qr_reduced(shape):
+    a = well(*shape)
+    check(LA.qr, tl("qr"), [a], diff=(0, 1), absval=(0, 1), square=(0, 1), names="LinalgQrBackward0")
+    # a sign-dependent loss: checked against central differences only (LAPACKs may pick other signs)
+    x = ember.tensor(a, requires_grad=True)
+    q, r = LA.qr(x)
+    w1, w2 = RNG.standard_normal(q.shape), RNG.standard_normal(r.shape)
+    ((q * ember.tensor(w1)).sum() + (r * ember.tensor(w2)).sum()).backward()
+
+    def f(v):
+        with ember.no_grad():
+            q_, r_ = LA.qr(ember.tensor(v))
+            return float((q_.numpy() * w1).sum() + (r_.numpy() * w2).sum())
+    np.testing.assert_allclose(x.grad.numpy(), numeric_grad(f, a), rtol=1e-5, atol=1e-6)
+
+
+def test_qr_modes_and_errors():
+    a = well(5, 3)
+    check(lambda x: LA.qr(x, "complete"), lambda x: tl("qr")(x, "complete"), [a], absval=(0, 1), grad=False)
+    q, r = LA.qr(ember.tensor(a), "r")
+    assert tuple(q.shape) == (0,) and tuple(r.shape) == (3, 3)
+    x = ember.tensor(a, requires_grad=True)
+    with pytest.raises(RuntimeError, match="The QR decomposition is not differentiable when mode='complete' and "
+                                           "nrows > ncols."):
+        LA.qr(x, "complete")[0].sum().backward()
+    with pytest.raises(RuntimeError, match="depends on Q, which is not computed when mode='r'"):
+        LA.qr(x, "r")[1].sum().backward()
+    with pytest.raises(RuntimeError, match="qr received unrecognized mode 'x'"):
+        LA.qr(x, "x")
+    with pytest.raises(RuntimeError, match="linalg.qr: Expected a floating point"):
+        LA.qr(ember.eye(3).long())
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_eigh(batch, dtype):
+    a = well(*batch, 4, 4, dtype=dtype)
+    check(LA.eigh, tl("eigh"), [a], pre=_sym, diff=(0, 1), square=(1,), absval=(1,), names="LinalgEighBackward0")
+    check(LA.eigvalsh, tl("eigvalsh"), [a], pre=_sym)
+    # without symmetrising, only the upper triangle is read: torch's gradient is the symmetric one
+    check(lambda x: LA.eigvalsh(x, "U"), lambda x: tl("eigvalsh")(x, "U"), [a], fd=False)
+
+
+def test_eigh_uplo_reads_one_triangle():
+    a = RNG.standard_normal((4, 4))
+    lo = LA.eigvalsh(ember.tensor(a)).numpy()
+    np.testing.assert_allclose(lo, np.linalg.eigvalsh(np.tril(a) + np.tril(a, -1).T))
+    with pytest.raises(NotImplementedError, match="no complex dtype"):
+        LA.eig(ember.tensor(a))
+    with pytest.raises(NotImplementedError, match="eigvalsh"):
+        LA.eigvals(ember.tensor(a))
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (2, 4, 3), (2, 2, 3, 4)])
+@pytest.mark.parametrize("full", [False, True])
+def test_svd(shape, full):
+    a = well(*shape)
+    # U and Vh up to the signs of their columns / rows: a loss in U**2, S, Vh**2 is sign-invariant
+    check(lambda x: LA.svd(x, full_matrices=full), lambda x: tl("svd")(x, full_matrices=full), [a],
+          diff=(0, 1, 2) if not full or shape[-1] == shape[-2] else (1,), square=(0, 2), absval=(0, 2),
+          names="LinalgSvdBackward0", skip=(0, 2) if full and shape[-1] != shape[-2] else ())
+    check(LA.svdvals, tl("svdvals"), [a], names="LinalgSvdBackward0")
+
+
+def test_svd_float32_and_reconstruction_gradient():
+    a = well(2, 4, 3, dtype=np.float32)
+    check(lambda x: LA.svd(x, full_matrices=False), lambda x: tl("svd")(x, full_matrices=False), [a],
+          diff=(0, 1, 2), square=(0, 2), absval=(0, 2))
+    # U diag(S) Vh is A itself: its gradient is the weight
+    x = ember.tensor(well(4, 3), requires_grad=True)
+    u, s, vh = LA.svd(x, full_matrices=False)
+    w = RNG.standard_normal((4, 3))
+    ((u * s.unsqueeze(-2)) @ vh * ember.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), w, atol=1e-10)
+
+
+@pytest.mark.parametrize("some", [True, False])
+def test_torch_svd_returns_v(some):
+    a = well(2, 4, 3)
+    check(lambda x: ember.svd(x, some=some), lambda x: _torch.svd(x, some=some), [a],
+          diff=(0, 1, 2) if some else (1,), square=(0, 2), absval=(0, 2), skip=() if some else (0,))
+    check(lambda x: x.svd(), lambda x: x.svd(), [a], diff=(2,), square=(2,), absval=(0, 2))
+    u, s, v = ember.svd(ember.tensor(a), compute_uv=False)
+    assert float(u.abs().sum()) == 0 and tuple(v.shape) == (2, 3, 3)
+
+
+@pytest.mark.parametrize("fn", ["svd", "eigh", "pinv", "det", "slogdet", "qr"])
+def test_integer_inputs_raise(fn):
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        getattr(LA, fn)(ember.eye(3).long())
+
+
+# ---- namespace plumbing ---------------------------------------------------------------------------
+def test_torch_alias_imports_linalg():
+    code = ("import ember.compat as c; c.install()\n"
+            "import torch.linalg\n"
+            "from torch.linalg import norm, inv\n"
+            "import torch\n"
+            "x = torch.eye(2) * 2\n"
+            "print(norm(x).item(), inv(x).tolist(), torch.linalg.det(x).item())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["2.8284270763397217", "[[0.5,", "0.0],", "[0.0,", "0.5]]", "4.0"]
+
+
+def test_import_ember_does_not_import_linalg():
+    code = "import sys, ember; print('ember.linalg' in sys.modules); ember.tensor([[1.]]).det(); " \
+           "print('ember.linalg' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
+
+
+def test_return_types_repr():
+    r = LA.slogdet(ember.eye(2))
+    assert repr(r).startswith("ember.return_types.linalg_slogdet(\nsign=tensor(1.)")
+    sign, logabs = r
+    assert r.logabsdet is logabs
