@@ -1494,9 +1494,11 @@ erfinv, ErfinvBackward0 = _unary("erfinv", _erfinv,
                                  lambda xp, g, x, y: g * _SQRT_PI_OVER_2 * xp.exp(y * y), saves="xy")
 sinc, SincBackward0 = _unary("sinc", _sinc, _sinc_grad, saves="xy")
 deg2rad, Deg2RadBackward0 = _unary("deg2rad", lambda xp, x: x * x.dtype.type(_PI / 180),
-                                   lambda xp, g, x, y: g * g.dtype.type(_PI / 180), saves="")
+                                   lambda xp, g, x, y: g * g.dtype.type(_PI / 180), saves="",
+                                   node_name="Deg2RadBackward0")
 rad2deg, Rad2DegBackward0 = _unary("rad2deg", lambda xp, x: x * x.dtype.type(180 / _PI),
-                                   lambda xp, g, x, y: g * g.dtype.type(180 / _PI), saves="")
+                                   lambda xp, g, x, y: g * g.dtype.type(180 / _PI), saves="",
+                                   node_name="Rad2DegBackward0")
 
 
 def _fix_fwd(xp, x):

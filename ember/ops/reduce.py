@@ -1597,7 +1597,19 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
         out = out.reshape(reps)
     if scalar_q:
         out = out.squeeze(0) if out.ndim else out
+    if out.grad_fn is not None and type(out.grad_fn).__name__ == "SqueezeBackward1":
+        out.grad_fn.__class__ = _squeeze_dims_node()   # torch squeezes a dim list here
     return out
+
+
+_SQUEEZE4 = []
+
+
+def _squeeze_dims_node():
+    if not _SQUEEZE4:
+        from .shape import SqueezeBackward1
+        _SQUEEZE4.append(type("SqueezeBackward4", (SqueezeBackward1,), {"__slots__": ()}))
+    return _SQUEEZE4[0]
 
 
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
@@ -1691,7 +1703,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     from .linalg import mm
     c = mm(xm if w is None else xm * w, xm.t())
     c = c / norm_factor
-    return c.squeeze() if a.ndim < 2 else c
+    return c.squeeze()   # as torch: a no-op squeeze for 2-d input still records SqueezeBackward0
 
 
 def corrcoef(input):

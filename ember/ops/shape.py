@@ -2469,7 +2469,7 @@ def take_along_dim(input, indices, dim=None):
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got {indices.dtype}")
     if dim is None:
-        return gather(reshape(input, -1), 0, _wrap(idx.reshape(-1)))
+        return gather(reshape(input, -1), 0, _wrap(idx.reshape(-1)))   # negative indices: gather's error
     a = input._data
     ax = _dim(dim, a.ndim)
     if idx.ndim != a.ndim:
@@ -2488,10 +2488,7 @@ def take_along_dim(input, indices, dim=None):
     idx_shape[ax] = idx.shape[ax]
     src = input if tuple(in_shape) == a.shape else expand(input, *in_shape)
     xp = xp_of(idx)
-    n = a.shape[ax]
     widx = xp.broadcast_to(idx, tuple(idx_shape))
-    if widx.size and widx.min() < 0:
-        widx = xp.where(widx < 0, widx + n, widx)
     return gather(src, ax, _wrap(xp.ascontiguousarray(widx)))
 
 
@@ -2515,7 +2512,7 @@ def unravel_index(indices, shape):
             continue
         out.append(xp.mod(rem, s))
         rem = xp.floor_divide(rem, s)
-    return tuple(_wrap(o) for o in reversed(out))
+    return tuple(_wrap(B.host_array(o) if isinstance(o, _generic) else o) for o in reversed(out))
 
 
 # ---- Tensor.unfold (a view) ---------------------------------------------------------------------------------
@@ -2788,7 +2785,7 @@ class ScatterReduceBackward0(Node):
             if (x == 0).any() or (srcw == 0).any():
                 gi, gsw = self._prod_exact(g)
         else:
-            eq_self = (x == out) if self.include_self else xp.zeros(x.shape, dtype=bool)
+            eq_self = (x == out) if self.include_self else (x == out) & ~self.hit
             eq_src = srcw == out[fancy]
             n = eq_self.astype(g.dtype)
             xp.add.at(n, fancy, eq_src.astype(g.dtype))

@@ -87,3 +87,149 @@ FORWARD = {
 @pytest.mark.parametrize("name", list(FORWARD))
 def test_forward_matches_torch(name):
     both(FORWARD[name])
+
+
+A = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+FORWARD2 = {
+    "ravel": lambda M: (M.ravel(T(M, X)), T(M, X).t().ravel()),
+    "tensor_split": lambda M: (M.tensor_split(T(M, A), 3, dim=1), T(M, A).tensor_split([1, 3]),
+                               M.tensor_split(T(M, A), T(M, [1, -1]), dim=1), M.tensor_split(T(M, A), [3, 1], 1),
+                               M.tensor_split(T(M, A), T(M, 2)), M.tensor_split(T(M, [1, 2, 3]), 5)),
+    "hvdsplit": lambda M: (M.hsplit(T(M, A), 2), T(M, A).vsplit([1]), M.hsplit(T(M, [1, 2, 3, 4]), 2),
+                           M.dsplit(T(M, IMG), 2), T(M, IMG).dsplit([1, 3])),
+    "atleast": lambda M: (M.atleast_1d(T(M, 1.0)), M.atleast_2d(T(M, [1, 2])), M.atleast_3d(T(M, A)),
+                          M.atleast_3d(T(M, 2)), M.atleast_3d(T(M, [1, 2])), M.atleast_2d(T(M, 1), T(M, [1.0])),
+                          M.atleast_1d((T(M, 1), T(M, A))), M.atleast_3d(T(M, IMG))),
+    "dstack_column_stack": lambda M: (M.dstack([T(M, A), T(M, A)]), M.dstack((T(M, [1, 2]), T(M, [3, 4]))),
+                                      M.column_stack([T(M, [1, 2, 3]), T(M, A[:, :2]), T(M, [7, 8, 9])]),
+                                      M.column_stack((T(M, [1.0]), T(M, 2.0)))),
+    "rot90": lambda M: (M.rot90(T(M, A)), T(M, A).rot90(2), M.rot90(T(M, A), -1, [1, 0]), T(M, IMG).rot90(3, [0, 2]),
+                        M.rot90(T(M, A), 4)),
+    "diag_embed": lambda M: (M.diag_embed(T(M, A)), T(M, A).diag_embed(1), M.diag_embed(T(M, A), -2, 0, 2),
+                             M.diag_embed(T(M, [1, 2]), 0, 1, 0), M.diagflat(T(M, A[:2, :2])),
+                             T(M, [1, 2]).diagflat(-1)),
+    "block_diag": lambda M: (M.block_diag(T(M, 1), T(M, [2.0, 3]), M.ones(2, 2, dtype=M.int32)),
+                             M.block_diag(T(M, A), T(M, A[:1, :2]))),
+    "cartesian_combinations": lambda M: (M.cartesian_prod(T(M, [1, 2]), T(M, [3, 4, 5])),
+                                         M.cartesian_prod(T(M, [1, 2])),
+                                         M.cartesian_prod(T(M, [1.0, 2]), T(M, [3.0]), T(M, [4.0, 5])),
+                                         M.combinations(T(M, [1, 2, 3, 4])), M.combinations(T(M, [1, 2, 3]), 3),
+                                         M.combinations(T(M, [1, 2, 3]), 2, with_replacement=True),
+                                         M.combinations(T(M, [1, 2, 3]), 0), M.combinations(T(M, [1, 2, 3]), 4)),
+    "take_along_dim": lambda M: (M.take_along_dim(T(M, A), T(M, [1, 5, 11])),
+                                 T(M, A).take_along_dim(T(M, [[1], [0], [3]]), 1),
+                                 M.take_along_dim(T(M, A), T(M, [[2, 0, 1, 1]]), 0),
+                                 M.take_along_dim(T(M, A), T(M, A).argsort(1), dim=1),
+                                 M.take_along_dim(T(M, A), T(M, [[0], [1]]), dim=0)),
+    "unravel_index": lambda M: (M.unravel_index(T(M, [13, -1, 5]), (3, 4)), M.unravel_index(T(M, 5), (3, 4)),
+                                M.unravel_index(T(M, [[1, 7]]), (2, 2, 2)), M.unravel_index(T(M, 4), 6)),
+    "unfold": lambda M: (T(M, A).unfold(1, 2, 1), T(M, A).unfold(0, 2, 2), T(M, IMG).unfold(-1, 3, 1),
+                         T(M, [1, 2, 3, 4, 5]).unfold(0, 2, 3), T(M, 3.0).unfold(0, 1, 1)),
+    "index_fill_copy": lambda M: (T(M, A).index_fill(1, T(M, [0, 2]), -1.0), M.index_fill(T(M, A), 0, T(M, 1), T(M, 5.0)),
+                                  T(M, A).index_copy(0, T(M, [2, 0]), T(M, A[:2] * 10)),
+                                  M.index_copy(T(M, A), 1, T(M, [3]), T(M, A[:, :1] * 0))),
+    "masked_scatter_put": lambda M: (T(M, A).masked_scatter(T(M, A) > 5, T(M, A) * 10),
+                                     M.masked_scatter(T(M, A), T(M, [True, False, True, False]), -T(M, A)),
+                                     T(M, A).put(T(M, [0, 11, -2]), T(M, [7.0, 8, 9])),
+                                     T(M, A).put(T(M, [1, 1]), T(M, [1.0, 2]), accumulate=True)),
+    "scatter_reduce": lambda M: tuple(
+        M.scatter_reduce(T(M, A), 0, T(M, [[0, 1, 0, 1], [2, 2, 0, 0]]), T(M, A[:2] - 3), r, include_self=s)
+        for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)) + (
+        T(M, [1, 2, 3]).scatter_reduce(0, T(M, [0, 0, 2]), T(M, [4, 5, 6]), "mean"),
+        T(M, [1, 2, 3]).scatter_reduce(0, T(M, [0, 0, 2]), T(M, [4, 5, 6]), "amin", include_self=False)),
+    "sum_to_size": lambda M: (T(M, IMG).sum_to_size(3, 1), T(M, IMG).sum_to_size(1, 1, 4), T(M, A).sum_to_size((3, 4)),
+                              T(M, IMG).sum_to_size(M.Size([2, 1, 1]))),
+    "as_strided": lambda M: (T(M, A).as_strided((2, 2), (1, 2)), M.as_strided(T(M, A), (3, 3), (4, 1), 1),
+                             T(M, A)[1:].as_strided((2,), (3,)), T(M, A).as_strided((2, 3), (1, 1))),
+    "H_mH_real_layout": lambda M: (T(M, A).H, T(M, IMG).mH, T(M, IMG).adjoint(), T(M, A).real, T(M, A).layout,
+                                   M.strided, M.adjoint(T(M, A))),
+    "misc": lambda M: (M.can_cast(M.float32, M.int32), M.can_cast(M.int64, M.float16), M.can_cast(M.uint8, M.int8),
+                       M.can_cast(M.bool, M.uint8), M.can_cast(M.float64, M.float16), M.can_cast(M.int32, M.bool),
+                       M.is_nonzero(T(M, [0.0])), M.is_nonzero(T(M, [[3]])), M.is_complex(T(M, A)),
+                       T(M, A).is_complex(), M.get_default_device()),
+}
+
+
+def _plain(f):
+    # layouts and devices compare by their printed form (ember's objects are not torch's)
+    def g(M):
+        out = f(M)
+        return tuple(repr(o).replace("ember.", "torch.") if type(o).__name__ in ("layout", "device") else o
+                     for o in out)
+    return g
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(FORWARD2))
+def test_forward2_matches_torch(name):
+    both(_plain(FORWARD2[name]))
+
+
+# ---- gradients: float64 central differences, and node names + values against torch ------------------------
+def _idx(M, a):
+    return M.tensor(a)
+
+
+S = RNG.standard_normal((2, 4))
+GRADS = {
+    "sgn_exp2_erfc": (lambda M, x: (x.sgn(), M.exp2(x), M.erfc(x)), [X]),
+    "erfinv": (lambda M, p: M.erfinv(p * 2 - 1), [P]),
+    "logit": (lambda M, p: (M.logit(p), p.logit(eps=0.2)), [P]),
+    "sinc": (lambda M, x: M.sinc(x), [X]),
+    "deg_rad_fix": (lambda M, x: (M.deg2rad(x), x.rad2deg(), M.fix(x)), [X]),
+    "xlogy": (lambda M, x, y: (M.xlogy(x, y), M.xlogy(x, 2.5)), [X, P]),
+    "hypot_logaddexp": (lambda M, x, y: (M.hypot(x, y), M.logaddexp(x, y), M.logaddexp2(x, y[0])), [X, Y]),
+    "fmax_fmin": (lambda M, x, y: (M.fmax(x, y), M.fmin(x, y[:1])), [X, Y]),
+    "float_power": (lambda M, p, y: (M.float_power(p, 2.5), M.float_power(p, y)), [P, Y]),
+    "lgamma_digamma": (lambda M, p: (M.lgamma(p * 3), M.digamma(p * 3)), [P]),
+    "aminmax": (lambda M, x: tuple(M.aminmax(x)) + tuple(x.aminmax(dim=1)), [X]),
+    "aminmax_min_only": (lambda M, x: M.aminmax(x, dim=0, keepdim=True).min, [X]),
+    "cummax_cummin": (lambda M, x: (M.cummax(x, 1).values, x.cummin(0)[0]), [X]),
+    "logcumsumexp": (lambda M, x: M.logcumsumexp(x, 1), [X]),
+    "kthvalue_mode": (lambda M, x: (M.kthvalue(x, 2, 1).values, x.kthvalue(1, 0, keepdim=True)[0],
+                                    M.mode(x, 0)[0]), [X]),
+    "nanmedian": (lambda M, x: (x.nanmedian(), M.nanmedian(x, 1).values), [X]),
+    "nanmean": (lambda M, x: M.nanmean(x, 1), [X]),
+    "quantile": (lambda M, x: (M.quantile(x, 0.3), x.quantile(M.tensor([0.2, 0.8], dtype=x.dtype), dim=1),
+                               M.nanquantile(x, 0.6, dim=0, interpolation="midpoint")), [X]),
+    "msort": (lambda M, x: M.msort(x), [X]),
+    "cov_corrcoef": (lambda M, x: (M.cov(x), M.corrcoef(x)), [X]),
+    "cov_weights": (lambda M, x, w: M.cov(x, aweights=w.abs() + 0.1), [X, X[0]]),
+    "tensor_split": (lambda M, x: M.tensor_split(x, 3, dim=1) + x.tensor_split([1], 0), [X]),
+    "hvsplit_dstack": (lambda M, x: (M.hsplit(x, 2)[1], M.vsplit(x, [1])[1], M.dstack([x, x * 2]),
+                                     M.column_stack([x[:, 0], x[:, :2]])), [X]),
+    "atleast": (lambda M, x: (M.atleast_3d(x), M.atleast_2d(x[0])), [X]),
+    "rot90": (lambda M, x: (M.rot90(x), x.rot90(3, [1, 0])), [X]),
+    "diag_embed": (lambda M, x: (M.diag_embed(x, 1), x.diag_embed(0, 0, 2), M.diagflat(x[:2])), [X]),
+    "block_diag": (lambda M, x, s: M.block_diag(x, s, s[0]), [X, S]),
+    "cartesian_combinations": (lambda M, x: (M.cartesian_prod(x[0], x[1]), M.combinations(x[2], 2)), [X]),
+    "take_along_dim": (lambda M, x: (M.take_along_dim(x, M.tensor([[1], [0], [3]]), 1),
+                                     M.take_along_dim(x, M.tensor([1, 1, 5]))), [X]),
+    "unfold": (lambda M, x: (x.unfold(1, 2, 1), x.unfold(0, 2, 1) * 2, x.unfold(1, 1, 2)), [X]),
+    "index_fill_copy": (lambda M, x, s: (x.index_fill(1, M.tensor([0, 2]), -1.0),
+                                         x.index_copy(0, M.tensor([2, 0]), s[:, :4][:2])), [X, S]),
+    "masked_scatter": (lambda M, x, s: x.masked_scatter(x > 0, s.repeat(2, 1)), [X, S]),
+    "put": (lambda M, x, s: (x.put(M.tensor([0, 11, 3]), s[0, :3]),
+                             x.put(M.tensor([1, 1]), s[1, :2], accumulate=True)), [X, S]),
+    "sum_to_size_as_strided": (lambda M, x: (x.sum_to_size(1, 4), x.as_strided((2, 2), (1, 4)),
+                                             M.as_strided(x, (3, 3), (1, 1), 2)), [X]),
+    "H_mH": (lambda M, x: (x.H, x.mH * 2), [X]),
+}
+for _r in ("sum", "prod", "mean", "amax", "amin"):
+    for _s in (True, False):
+        GRADS[f"scatter_reduce_{_r}_{_s}"] = (
+            lambda M, x, s, r=_r, inc=_s: x.scatter_reduce(0, M.tensor([[0, 1, 0, 1], [2, 2, 0, 0]]), s, r,
+                                                          include_self=inc), [X, S])
+
+
+@pytest.mark.parametrize("name", list(GRADS))
+def test_gradcheck(name):
+    f, arrays = GRADS[name]
+    _gradcheck(lambda *xs: f(ember, *xs), *arrays)
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(GRADS))
+def test_gradients_and_nodes_match_torch(name):
+    f, arrays = GRADS[name]
+    _grads_vs_torch(f, [np.ascontiguousarray(a, dtype=np.float32) for a in arrays])
