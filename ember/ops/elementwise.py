@@ -1760,8 +1760,8 @@ def _psi_series(xp, xd, order):
     """digamma (order 0) or trigamma (order 1) for positive xd, by recurrence then asymptotics."""
     acc = xp.zeros_like(xd)
     z = xd.copy()
-    for _ in range(6):
-        small = z < 6
+    for _ in range(10):
+        small = z < 10
         if order == 0:
             acc = acc - xp.where(small, 1 / z, 0)
         else:

@@ -2936,6 +2936,9 @@ def fill_diagonal_(input, fill_value, wrap=False):
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if state.enabled and input._requires_grad:
+        if a.ndim == 2 and not (wrap and a.shape[0] > a.shape[1] + 1):
+            setitem(diagonal(input), Ellipsis, fill_value)   # a write into a view: CopySlices, as torch
+            return input
         key = tuple(_wrap(B.host_array(p.astype(np.int64))) for p in pos)
         setitem(input, key, fill_value)
         return input

@@ -233,3 +233,165 @@ def test_gradcheck(name):
 def test_gradients_and_nodes_match_torch(name):
     f, arrays = GRADS[name]
     _grads_vs_torch(f, [np.ascontiguousarray(a, dtype=np.float32) for a in arrays])
+
+
+# ---- errors: torch's exception type, a message naming the op ------------------------------------------------
+ERRORS = {
+    "positive_bool": (lambda M: M.positive(T(M, [True])), RuntimeError, "`+` operator"),
+    "fix_bool": (lambda M: M.fix(T(M, [True])), NotImplementedError, "not implemented for 'Bool'"),
+    "hypot_int": (lambda M: M.hypot(T(M, [3]), T(M, [4])), NotImplementedError, "hypot_cpu"),
+    "logaddexp_int": (lambda M: M.logaddexp(T(M, [3]), T(M, [4])), NotImplementedError, "logaddexp_cpu"),
+    "heaviside_dtypes": (lambda M: M.heaviside(T(M, [1.0]), T(M, [1])), RuntimeError, "different dtypes"),
+    "aminmax_empty": (lambda M: M.aminmax(T(M, [])), RuntimeError, "aminmax(): cannot compute"),
+    "kthvalue_k": (lambda M: M.kthvalue(T(M, [1.0, 2]), 3), RuntimeError, "kthvalue(): selected number k"),
+    "mode_empty": (lambda M: M.mode(T(M, [])), IndexError, "mode(): Expected reduction dim 0"),
+    "logcumsumexp_int": (lambda M: M.logcumsumexp(T(M, [1, 2]), 0), NotImplementedError, "logcumsumexp"),
+    "nanmean_int": (lambda M: M.nanmean(T(M, [1, 2])), RuntimeError, "nanmean(): expected input"),
+    "quantile_q": (lambda M: M.quantile(T(M, [1.0, 2]), 1.5), RuntimeError, "q must be in the range [0, 1]"),
+    "quantile_int": (lambda M: M.quantile(T(M, [1, 2]), 0.5), RuntimeError, "float or double"),
+    "quantile_qdtype": (lambda M: M.quantile(T(M, [1.0, 2]), T(M, [0.5], dtype=M.float64)), RuntimeError,
+                        "same dtype"),
+    "quantile_mode": (lambda M: M.quantile(T(M, [1.0, 2]), 0.5, interpolation="foo"), RuntimeError,
+                      "interpolation must be one of"),
+    "quantile_empty": (lambda M: M.quantile(T(M, []), 0.5), RuntimeError, "non-empty"),
+    "histc_int": (lambda M: M.histc(T(M, [1, 2]), 4), NotImplementedError, "histogram_cpu"),
+    "histc_range": (lambda M: M.histc(T(M, [1.0, 2]), 4, min=3, max=1), RuntimeError, "max must be larger than min"),
+    "cov_3d": (lambda M: M.cov(M.ones(2, 2, 2)), RuntimeError, "cov(): expected input to have two or fewer"),
+    "tensor_split_0": (lambda M: T(M, A).tensor_split(0), RuntimeError, "number of sections must be larger than 0"),
+    "hsplit_divisible": (lambda M: M.hsplit(T(M, A), 3), RuntimeError, "not divisible by the split_size 3"),
+    "vsplit_1d": (lambda M: M.vsplit(M.ones(3), 3), RuntimeError, "torch.vsplit requires a tensor with at least 2"),
+    "rot90_dims": (lambda M: M.rot90(T(M, A), 1, [0]), RuntimeError, "expected total rotation dims == 2"),
+    "rot90_same": (lambda M: M.rot90(T(M, A), 1, [0, 0]), RuntimeError, "expected rotation dims to be different"),
+    "block_diag_3d": (lambda M: M.block_diag(M.ones(2, 2, 2)), RuntimeError, "Input tensors must have 2 or fewer"),
+    "combinations_2d": (lambda M: M.combinations(M.ones(2, 2)), RuntimeError, "Expect a 1D vector"),
+    "take_along_dim_neg": (lambda M: M.take_along_dim(T(M, A), T(M, [-1])), RuntimeError, "out of bounds"),
+    "unravel_float": (lambda M: M.unravel_index(T(M, [1.0]), (3, 4)), TypeError, "integer dtype"),
+    "unfold_size": (lambda M: T(M, A).unfold(1, 5, 1), RuntimeError, "maximum size for tensor at dimension 1 is 4"),
+    "unfold_step": (lambda M: T(M, A).unfold(1, 2, 0), RuntimeError, "step is 0 but must be > 0"),
+    "index_fill_range": (lambda M: T(M, A).index_fill(1, T(M, [5]), 1.0), IndexError, "index 5 is out of bounds"),
+    "index_fill_2d": (lambda M: T(M, A).index_fill(1, T(M, [[0]]), 1.0), RuntimeError, "Index has to be a vector"),
+    "index_copy_count": (lambda M: T(M, A).index_copy(0, T(M, [0]), M.ones(2, 4)), IndexError,
+                         "Number of indices (1) should be equal to source.size(dim)"),
+    "masked_scatter_few": (lambda M: T(M, A).masked_scatter(T(M, A) > 3, M.ones(3)), RuntimeError,
+                           "Number of elements of source < number of ones in mask"),
+    "masked_scatter_dtype": (lambda M: T(M, A).masked_scatter(T(M, A) > 3, M.ones(12, dtype=M.float64)),
+                             RuntimeError, "masked_scatter: expected self and source to have same dtypes"),
+    "put_range": (lambda M: T(M, A).put_(T(M, [12]), M.ones(1)), IndexError, "out of range: tried to access index 12"),
+    "scatter_reduce_name": (lambda M: T(M, A).scatter_reduce(0, T(M, [[0]]), T(M, A), "foo"), RuntimeError,
+                            "reduce argument must be either sum, prod, mean, amax or amin"),
+    "sum_to_size": (lambda M: T(M, A).sum_to_size(2, 4), RuntimeError, "is not expandable to size"),
+    "as_strided_bounds": (lambda M: T(M, A).as_strided((4, 4), (4, 1)), RuntimeError, "out of bounds for storage"),
+    "H_3d": (lambda M: M.ones(2, 3, 4).H, RuntimeError, "tensor.H is only supported on matrices"),
+    "mH_1d": (lambda M: M.ones(3).mH, RuntimeError, "tensor.mH is only supported on matrices"),
+    "imag": (lambda M: T(M, A).imag, RuntimeError, "imag is not implemented for tensors with non-complex dtypes"),
+    "fill_diagonal_dims": (lambda M: M.ones(2, 3, 4).fill_diagonal_(1), RuntimeError,
+                           "all dimensions of input must be of equal length"),
+    "is_nonzero_many": (lambda M: M.is_nonzero(T(M, [1, 2])), RuntimeError, "more than one value is ambiguous"),
+    "is_nonzero_empty": (lambda M: M.is_nonzero(T(M, [])), RuntimeError, "no values is ambiguous"),
+}
+
+
+@pytest.mark.parametrize("name", list(ERRORS))
+def test_errors(name):
+    f, exc, text = ERRORS[name]
+    with pytest.raises(exc) as info:
+        f(ember)
+    assert text in str(info.value)
+    if torch is not None:
+        with pytest.raises(exc) as tinfo:
+            f(torch)
+        assert text in str(tinfo.value)
+
+
+def test_heaviside_is_not_differentiable():
+    x = ember.tensor([1.0, 0.0], requires_grad=True)
+    out = ember.heaviside(x, ember.tensor([0.5]))
+    assert out.grad_fn.name() == "NotImplemented"
+    with pytest.raises(RuntimeError, match="heaviside"):
+        out.sum().backward()
+
+
+# ---- in-place forms, views and values without torch ---------------------------------------------------------
+def test_inplace_variants_write_through():
+    x = ember.tensor(A.copy())
+    v = x._vc[0]
+    assert x.index_fill_(1, ember.tensor([0]), -1.0) is x and x[:, 0].tolist() == [-1.0] * 3
+    x.index_copy_(0, ember.tensor([2]), ember.zeros(1, 4))
+    x.masked_scatter_(x > 5, ember.full((12,), 9.0))
+    x.put_(ember.tensor([0]), ember.tensor([100.0]))
+    x.scatter_reduce_(1, ember.tensor([[0, 0]]), ember.tensor([[1.0, 2.0]]), "sum")
+    assert x._vc[0] == v + 5
+    assert x.tolist() == [[103.0, 1.0, 2.0, 3.0], [-1.0, 5.0, 9.0, 9.0], [0.0, 0.0, 0.0, 0.0]]
+    y = ember.ones(3, 3)
+    assert y.fill_diagonal_(0) is y and y.diagonal().tolist() == [0.0] * 3
+    t = ember.ones(7, 3).fill_diagonal_(5.0, wrap=True)
+    assert t[:, 0].tolist() == [5.0, 1, 1, 1, 5, 1, 1]
+    z = ember.tensor([-1.0, 0.5])
+    assert ember.abs_(z) is z and ember.exp_(ember.zero_(z)) is z and z.tolist() == [1.0, 1.0]
+    ember.clamp_(z, max=0.5)
+    ember.sigmoid_(ember.tanh_(z))
+    ember.fill_(z, 2.0)
+    assert z.tolist() == [2.0, 2.0]
+
+
+@requires_torch
+def test_inplace_gradients_match_torch():
+    def f(M, x, s):
+        y = x * 1
+        y.index_fill_(1, M.tensor([0]), 2.0)
+        y.index_copy_(0, M.tensor([2]), s[:1, :4])
+        y.masked_scatter_(y > 0.5, s.reshape(-1).repeat(2))
+        y.put_(M.tensor([1, 3]), s[1, :2])
+        y.scatter_reduce_(1, M.tensor([[0, 0]]), s[:1, :2], "amax")
+        w = x * 1
+        M.exp_(w)
+        z = x * 1
+        z.fill_diagonal_(0.5)
+        return y, z, w
+    _grads_vs_torch(f, [X, S.astype(np.float32)])
+
+
+def test_unfold_and_as_strided_are_views():
+    x = ember.tensor(A.copy())
+    u = x.unfold(1, 2, 1)
+    assert u._base is x and np.shares_memory(u._data, x._data)
+    x[0, 1] = 50.0
+    assert u[0, 0].tolist() == [0.0, 50.0] and u[0, 1].tolist() == [50.0, 2.0]
+    s = x.as_strided((2, 2), (1, 4))
+    assert s._base is x and s.tolist() == [[0.0, 4.0], [50.0, 5.0]]
+    r = ember.tensor(A.copy())
+    assert ember.ravel(r)._base is r and r.real is r
+
+
+def test_values_without_torch():
+    assert ember.sgn(ember.tensor([-2, 0, 3])).tolist() == [-1, 0, 1]
+    assert ember.exp2(ember.tensor([3.0])).item() == 8.0
+    np.testing.assert_allclose(ember.erfinv(ember.erf(ember.tensor([0.3, -0.9], dtype=ember.float64))).numpy(),
+                               [0.3, -0.9], rtol=1e-12)
+    np.testing.assert_allclose(ember.lgamma(ember.tensor([5.0, 0.5], dtype=ember.float64)).numpy(),
+                               [np.log(24.0), 0.5 * np.log(np.pi)], rtol=1e-12)
+    np.testing.assert_allclose(ember.digamma(ember.tensor([1.0], dtype=ember.float64)).numpy(), [-0.5772156649015329],
+                               rtol=1e-11)
+    mn, mx = ember.aminmax(ember.tensor([[1, 5], [3, 0]]), dim=1)
+    assert mn.tolist() == [1, 0] and mx.tolist() == [5, 3]
+    assert ember.cummax(ember.tensor([1, 3, 2, 3]), 0).indices.tolist() == [0, 1, 1, 3]
+    assert ember.mode(ember.tensor([3, 1, 1, 3, 2])).indices.item() == 2
+    assert ember.quantile(ember.tensor([1.0, 2, 3, 4]), 0.5).item() == 2.5
+    assert ember.histc(ember.tensor([1.0, 2, 1, 4]), 4).tolist() == [2.0, 1.0, 0.0, 1.0]
+    assert [t.tolist() for t in ember.tensor_split(ember.arange(5), 3)] == [[0, 1], [2, 3], [4]]
+    assert ember.combinations(ember.tensor([1, 2, 3])).tolist() == [[1, 2], [1, 3], [2, 3]]
+    assert ember.rot90(ember.tensor([[1, 2], [3, 4]])).tolist() == [[2, 4], [1, 3]]
+    assert ember.can_cast(ember.int64, ember.float32) and not ember.can_cast(ember.float32, ember.int64)
+    assert repr(ember.strided) == "ember.strided" and ember.ones(1).layout is ember.strided
+
+
+def test_set_default_device_cpu_and_refusals():
+    assert ember.get_default_device() == ember.device("cpu")
+    ember.set_default_device("cpu")
+    try:
+        assert ember.zeros(2).device.type == "cpu" and ember.tensor([1]).device.type == "cpu"
+    finally:
+        ember.set_default_device(None)
+    with pytest.raises(RuntimeError):
+        ember.set_default_device("meta")
+
