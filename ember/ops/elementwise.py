@@ -1414,14 +1414,14 @@ def _erfc_far_coefs():
     if not _ERFC_FAR:
         from numpy.polynomial import chebyshev as C
 
-        def f(u):  # w = 1/x = (u + 1) / 12 in [0, 1/6]
-            w = (np.asarray(u) + 1) / 12
-            def one(v):
-                if v > 1 / 25:
-                    return math.erfc(1 / v) * math.exp(1 / (v * v)) / v
-                r = v * v   # the asymptotic series, good to ~1e-13 beyond x = 25
-                return (1 - r / 2 + 3 * r * r / 4 - 15 * r ** 3 / 8 + 105 * r ** 4 / 16) / math.sqrt(math.pi)
-            return np.array([one(v) for v in w])
+        def one(v):
+            if v > 1 / 25:
+                return math.erfc(1 / v) * math.exp(1 / (v * v)) / v
+            r = v * v   # the asymptotic series, good to ~1e-13 beyond x = 25
+            return (1 - r / 2 + 3 * r * r / 4 - 15 * r ** 3 / 8 + 105 * r ** 4 / 16) / math.sqrt(math.pi)
+
+        def f(u):  # w = 1/x = (u + 1) / 12 in [0, 1/6]; Python floats only (made once, on the host)
+            return [one((float(v) + 1) / 12) if float(v) > -1 else 1 / math.sqrt(math.pi) for v in u]
         _ERFC_FAR[:] = C.chebinterpolate(f, 16).tolist()
     return _ERFC_FAR
 

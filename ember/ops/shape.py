@@ -2455,7 +2455,7 @@ def combinations(input, r=2, with_replacement=False):
     if not combos:
         from .creation import empty
         return empty(0, r, dtype=input.dtype, device=input.device)
-    idx = B.host_array(np.array(combos, dtype=np.int64))
+    idx = B.host_array(combos).astype(np.int64)
     cols = [index_select(input, 0, _wrap(_to_device_of(idx[:, j].copy(), a) if type(a) is not _ndarray
                                          else idx[:, j].copy())) for j in range(r)]
     del xp
@@ -2495,7 +2495,7 @@ def take_along_dim(input, indices, dim=None):
 def unravel_index(indices, shape):
     """The coordinates in an array of `shape` of each flat index, as a tuple of int64 tensors."""
     if not isinstance(indices, Tensor):
-        indices = _wrap(B.host_array(np.asarray(indices)))
+        indices = _wrap(B.host_array(indices))
     d = indices._data
     if d.dtype.kind not in "iu":
         raise TypeError(f"expected 'indices' to be integer dtype, but got {indices.dtype}")
@@ -2909,41 +2909,37 @@ def _ScalarReshape(node, shape):
 
 
 # ---- fill_diagonal_, sum_to_size, as_strided ----------------------------------------------------------------
-def _diag_positions(shape, wrap):
+def _diag_positions(xp, shape, wrap):
     nd = len(shape)
     if nd < 2:
         raise RuntimeError(f"dimensions must larger than 1 (fill_diagonal_ got a {nd}-d tensor)")
     if nd > 2 and len(set(shape)) != 1:
         raise RuntimeError("all dimensions of input must be of equal length")
     if nd > 2:
-        i = np.arange(shape[0])
+        i = xp.arange(shape[0])
         return tuple(i for _ in range(nd))
     h, w = shape
-    n = min(h, w)
-    rows = np.arange(n)
-    cols = np.arange(n)
     if wrap and h > w + 1:
         # numpy's fill_diagonal(wrap=True): the diagonal restarts every w + 1 rows
-        flat = np.arange(0, h * w, w + 1)
-        return tuple(np.unravel_index(flat, (h, w)))
-    return rows, cols
+        flat = xp.arange(0, h * w, w + 1)
+        return flat // w, flat % w
+    n = min(h, w)
+    return xp.arange(n), xp.arange(n)
 
 
 def fill_diagonal_(input, fill_value, wrap=False):
     """Fill the main diagonal (all dims equal for more than 2) with fill_value, in place."""
     a = input._data
-    pos = _diag_positions(a.shape, wrap)
+    pos = _diag_positions(xp_of(a), a.shape, wrap)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if state.enabled and input._requires_grad:
         if a.ndim == 2 and not (wrap and a.shape[0] > a.shape[1] + 1):
             setitem(diagonal(input), Ellipsis, fill_value)   # a write into a view: CopySlices, as torch
             return input
-        key = tuple(_wrap(B.host_array(p.astype(np.int64))) for p in pos)
+        key = tuple(_wrap(p.astype(np.int64)) for p in pos)
         setitem(input, key, fill_value)
         return input
-    if type(a) is not _ndarray:
-        pos = tuple(_to_device_of(p, a) for p in pos)
     a[pos] = fill_value
     input._vc[0] += 1
     return input
