@@ -359,3 +359,28 @@ _NULL = _NullContext()
 def errstate(xp, **kwargs):
     """numpy.errstate on the CPU; nothing on a GPU, where floating-point errors never warn."""
     return np.errstate(**kwargs) if xp is np else _NULL
+
+
+class layout:
+    """A tensor memory layout (torch.layout); ember has only torch.strided."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"{namespace()}.{self.name}"
+
+    def __reduce__(self):
+        return (_layout_named, (self.name,))
+
+
+def _layout_named(name):
+    return strided if name == "strided" else layout(name)
+
+
+strided = layout("strided")
+
+# the device factory functions use when given none (torch.set_default_device)
+DEFAULT_DEVICE = [None]

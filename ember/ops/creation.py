@@ -47,7 +47,7 @@ def _size_arg(sizes, size, fn):
 
 def _target(device):
     """(array module, device) for a device argument; a 'cuda' without index means the current GPU."""
-    dev = B.as_device(device)
+    dev = B.as_device(device if device is not None else B.DEFAULT_DEVICE[0])
     if dev.type == "cpu":
         return np, dev
     from .. import cuda
@@ -83,7 +83,7 @@ def _done(array, requires_grad):
 def _finish(array, device, requires_grad):
     """An array (on any device) moved to device and wrapped."""
     from .convert import _move
-    dev = B.as_device(device)
+    dev = B.as_device(device if device is not None else B.DEFAULT_DEVICE[0])
     if dev.type != "cpu" or type(array) is not np.ndarray:
         if dev.type == "cuda":
             dev = _target(dev)[1]
@@ -781,3 +781,60 @@ def _check_leaf_inplace(t):
 
 
 _register()
+
+
+# ---- can_cast, default device, is_nonzero, is_complex, layouts ------------------------------------------------
+strided = B.strided
+layout = B.layout
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def can_cast(from_, to):
+    """True when torch's casting rules allow from_ -> to (no lowering of kind: float -> int is False)."""
+    a, b = B.as_dtype(from_), B.as_dtype(to)
+    return _CATEGORY[np.dtype(a.np).kind] <= _CATEGORY[np.dtype(b.np).kind]
+
+
+def get_default_device():
+    """The device factory functions use when given none (cpu unless set_default_device changed it)."""
+    dev = B.DEFAULT_DEVICE[0]
+    if dev is None:
+        return B.as_device("cpu")
+    if dev.type == "cuda" and dev.index is None:
+        from .. import cuda
+        return B.device("cuda", cuda.current_device())
+    return dev
+
+
+def set_default_device(device):
+    """Make factory functions (zeros, tensor, arange, ...) create tensors on device by default (None: cpu)."""
+    if device is None:
+        B.DEFAULT_DEVICE[0] = None
+        return
+    dev = B.as_device(device)
+    if dev.type == "cuda":
+        from .. import cuda
+        cuda._check_usable(dev)
+    elif dev.type != "cpu":
+        raise RuntimeError(f"set_default_device: ember supports cpu and cuda devices, not {dev.type}")
+    B.DEFAULT_DEVICE[0] = None if dev.type == "cpu" else dev
+
+
+def is_nonzero(input):
+    """The truth of a one-element tensor (torch's errors for zero or several elements)."""
+    n = input.numel()
+    if n == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if n > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(input._data.reshape(-1)[0])
+
+
+def is_complex(input):
+    """True for complex tensors: never, in ember (it has no complex dtypes)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_complex(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input.is_complex()
+
+
+__all__ += ["strided", "layout", "can_cast", "get_default_device", "set_default_device", "is_nonzero", "is_complex"]

@@ -1400,3 +1400,448 @@ def _register_more():
 
 _register_more()
 __all__ += ["atan2", "arctan2", "clamp_min", "clamp_max"]
+
+
+# ---- more math: sgn, exp2, erfc, erfinv, logit, sinc, deg2rad, ... -------------------------------
+_PI = math.pi
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
+
+
+_ERFC_FAR = []
+
+
+def _erfc_far_coefs():
+    if not _ERFC_FAR:
+        from numpy.polynomial import chebyshev as C
+
+        def one(v):
+            if v > 1 / 25:
+                return math.erfc(1 / v) * math.exp(1 / (v * v)) / v
+            r = v * v   # the asymptotic series, good to ~1e-13 beyond x = 25
+            return (1 - r / 2 + 3 * r * r / 4 - 15 * r ** 3 / 8 + 105 * r ** 4 / 16) / math.sqrt(math.pi)
+
+        def f(u):  # w = 1/x = (u + 1) / 12 in [0, 1/6]; Python floats only (made once, on the host)
+            return [one((float(v) + 1) / 12) if float(v) > -1 else 1 / math.sqrt(math.pi) for v in u]
+        _ERFC_FAR[:] = C.chebinterpolate(f, 16).tolist()
+    return _ERFC_FAR
+
+
+def _erfc(xp, x):
+    # 1 - erf loses all digits in the tail: there use the Chebyshev fit of erfc itself
+    from .activation import _ERF_COEFS, _erf_coefs, _chebval
+    co = (_ERF_COEFS or _erf_coefs())[1]
+    a = xp.abs(x).astype(np.float64)
+    res = 1 - _erf(xp, a)
+    big = a > 2
+    if big.any():
+        ab = xp.clip(a, 2.0, 6.0)
+        tail = _chebval((1 / ab - 1 / 6) * 6 - 1, co) * xp.exp(-ab * ab) / ab
+        far = a > 6
+        if far.any():  # erfc(x) * x * exp(x^2) is smooth in 1/x on [0, 1/6]: a fit of its own
+            af = xp.maximum(a, 6.0)
+            with B.errstate(xp, under="ignore"):
+                tail = xp.where(far, _chebval(12 / af - 1, _erfc_far_coefs()) * xp.exp(-af * af) / af, tail)
+        res = xp.where(big, tail, res)
+    res = xp.where(x < 0, 2 - res, res)
+    return res.astype(x.dtype, copy=False)
+
+
+def _erfinv(xp, y):
+    # Giles' single-precision approximation, then two Newton steps on erf (good to ~1e-15)
+    yd = y.astype(np.float64)
+    with B.errstate(xp, divide="ignore", invalid="ignore"):
+        w = -xp.log((1 - yd) * (1 + yd))
+        small = w < 5
+        ws = xp.where(small, w - 2.5, xp.sqrt(xp.where(small, 5.0, w)) - 3)
+        p1 = [2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+              -0.00417768164, 0.246640727, 1.50140941]
+        p2 = [-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+              0.00943887047, 1.00167406, 2.83297682]
+        ps = p1[0]
+        pb = p2[0]
+        for c1, c2 in zip(p1[1:], p2[1:]):
+            ps = c1 + ps * ws
+            pb = c2 + pb * ws
+        x = xp.where(small, ps, pb) * yd
+        for _ in range(2):
+            err = _erf(xp, x) - yd
+            x = x - err / (_TWO_OVER_SQRT_PI * xp.exp(-x * x))
+        x = xp.where(yd == 1, np.inf, xp.where(yd == -1, -np.inf, x))
+        x = xp.where(xp.abs(yd) > 1, np.nan, x)
+    return x.astype(y.dtype, copy=False)
+
+
+def _sinc(xp, x):
+    px = x * _PI
+    with B.errstate(xp, divide="ignore", invalid="ignore"):
+        return xp.where(x == 0, 1, xp.sin(px) / xp.where(x == 0, 1, px)).astype(x.dtype, copy=False)
+
+
+def _sinc_grad(xp, g, x, y):
+    with B.errstate(xp, divide="ignore", invalid="ignore"):
+        d = xp.where(x == 0, 0, (xp.cos(x * _PI) - y) / xp.where(x == 0, 1, x))
+    return (g * d).astype(g.dtype, copy=False)
+
+
+def _sgn_fwd(xp, x):
+    return x.copy() if x.dtype.kind == "b" else xp.sign(x)
+
+
+sgn, SgnBackward0 = _unary("sgn", _sgn_fwd, _zero, float_only=False, saves="")
+exp2, Exp2Backward0 = _unary("exp2", "exp2", lambda xp, g, x, y: g * y * _LN2, saves="y")
+erfc, ErfcBackward0 = _unary("erfc", _erfc, lambda xp, g, x, y: -g * _TWO_OVER_SQRT_PI * xp.exp(-x * x))
+erfinv, ErfinvBackward0 = _unary("erfinv", _erfinv,
+                                 lambda xp, g, x, y: g * _SQRT_PI_OVER_2 * xp.exp(y * y), saves="xy")
+sinc, SincBackward0 = _unary("sinc", _sinc, _sinc_grad, saves="xy")
+deg2rad, Deg2RadBackward0 = _unary("deg2rad", lambda xp, x: x * x.dtype.type(_PI / 180),
+                                   lambda xp, g, x, y: g * g.dtype.type(_PI / 180), saves="",
+                                   node_name="Deg2RadBackward0")
+rad2deg, Rad2DegBackward0 = _unary("rad2deg", lambda xp, x: x * x.dtype.type(180 / _PI),
+                                   lambda xp, g, x, y: g * g.dtype.type(180 / _PI), saves="",
+                                   node_name="Rad2DegBackward0")
+
+
+def _fix_fwd(xp, x):
+    if x.dtype.kind == "b":
+        raise NotImplementedError("\"trunc_vml_cpu\" not implemented for 'Bool' (fix/trunc need a number tensor)")
+    return xp.trunc(x) if x.dtype.kind == "f" else x.copy()
+
+
+fix, _ = _unary("fix", _fix_fwd, _zero, float_only=False, saves="", node_name="TruncBackward0")
+
+
+class LogitBackward0(Node):
+    __slots__ = ("x", "eps")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x, eps = self.x, self.eps
+        xp = xp_of(g)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            d = g / (x * (1 - x))
+            if eps is not None:
+                d = xp.where((x < eps) | (x > 1 - eps), 0, d)
+        return (d.astype(g.dtype, copy=False),)
+
+
+def logit(input, eps=None, *, out=None):
+    """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when eps is given."""
+    d = input._data
+    if d.dtype.kind != "f":
+        d = d.astype(B.get_default_dtype().np)
+    xp = xp_of(d)
+    z = d if eps is None else xp.clip(d, eps, 1 - eps)
+    with B.errstate(xp, divide="ignore", invalid="ignore"):
+        res = xp.log(z / (1 - z)).astype(d.dtype, copy=False)
+    res = _host_array(res) if isinstance(res, _generic) else res
+    if out is not None:
+        return _write_out(out, res, "logit", input)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = LogitBackward0.__new__(LogitBackward0)
+        node.next_functions = (edge(input),)
+        node.x, node.eps = d, eps
+        node._saved_versions = ((input, input._vc[0]),)
+    return _finish(res, node)
+
+
+def positive(input):
+    """input itself (torch.positive returns its argument); bool tensors are refused as torch does."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+def _predicate(name, fn):
+    def op(input, *, out=None):
+        d = input._data
+        res = fn(xp_of(d), d)
+        res = _host_array(res) if isinstance(res, _generic) else res
+        if out is not None:
+            return _write_out(out, res, name, input)
+        return _wrap(res)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name}, giving a bool tensor."
+    return op
+
+
+signbit = _predicate("signbit", lambda xp, d: xp.signbit(d) if d.dtype.kind == "f" else
+                     (d < 0) if d.dtype.kind == "i" else xp.zeros(d.shape, dtype=bool))
+isposinf = _predicate("isposinf", lambda xp, d: xp.isposinf(d) if d.dtype.kind == "f" else
+                      xp.zeros(d.shape, dtype=bool))
+isneginf = _predicate("isneginf", lambda xp, d: xp.isneginf(d) if d.dtype.kind == "f" else
+                      xp.zeros(d.shape, dtype=bool))
+
+
+# ---- more binary math: xlogy, hypot, logaddexp, fmax / fmin, heaviside, float_power ----------------
+def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scalar_other_name=None):
+    """A binary op on broadcast operands: fwd(xp, a, b) -> res and grads(xp, g, a, b, res) -> (ga, gb),
+    both on raw arrays.  A Python-number `other` gets no edge (torch's *Backward2 node for xlogy)."""
+    cls = type(node_name, (Node,), {"__slots__": ("a", "b", "out", "b_shape"), "_saved_fields": ("a", "b", "out"),
+                                    "apply": lambda self, g: self._apply(g)})
+
+    def _apply(self, g):
+        xp = xp_of(g)
+        ga, gb = grads(xp, g, self.a, self.b, self.out)
+        ga = unbroadcast(ga.astype(g.dtype, copy=False), self.a.shape) if self.next_functions[0][0] is not None \
+            and ga is not None else None
+        if len(self.next_functions) == 1:
+            return (ga,)
+        gb = unbroadcast(gb.astype(g.dtype, copy=False), self.b_shape) if self.next_functions[1][0] is not None \
+            and gb is not None else None
+        return ga, gb
+    cls._apply = _apply
+    scls = type(scalar_other_name, (cls,), {"__slots__": ()}) if scalar_other_name else cls
+
+    def op(input, other, *, out=None):
+        first_scalar = not isinstance(input, Tensor)
+        input_t = _as_tensor(input)
+        if first_scalar and not isinstance(other, Tensor):
+            raise TypeError(f"{name}(): expected at least one Tensor argument")
+        a, b = _operands(input_t, other) if not first_scalar else _operands(other, input)[::-1]
+        xp = xp_of(a if hasattr(a, "dtype") else b)
+        if not hasattr(a, "dtype"):
+            a = xp.asarray(a, dtype=b.dtype)
+        kind = a.dtype.kind
+        if float_only and kind != "f":
+            if int_error:
+                raise NotImplementedError(
+                    f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[B.dtype_of(a)] if B.dtype_of(a) in B.SCALAR_NAMES else a.dtype}'"
+                    f" ({name} needs floating-point tensors: convert with .float())")
+            a = a.astype(B.get_default_dtype().np)
+        if hasattr(b, "dtype"):
+            if b.dtype != a.dtype:
+                b = b.astype(a.dtype)
+        else:
+            b = xp.asarray(b, dtype=a.dtype)
+        try:
+            with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+                res = fwd(xp, a, b)
+        except ValueError:
+            raise _broadcast_error(name, a, b) from None
+        res = _host_array(res) if isinstance(res, _generic) else res
+        if out is not None:
+            return _write_out(out, res, name, input, other)
+        node = None
+        if grads is not None and state.enabled and (input_t._requires_grad or
+                                                    (isinstance(other, Tensor) and other._requires_grad)):
+            if isinstance(other, Tensor):
+                node = _node(cls, input_t, other)
+            else:
+                node = _node(scls, input_t, None)
+                node.next_functions = node.next_functions[:1]
+            node.a, node.b, node.out, node.b_shape = a, b, res, b.shape
+            saves = [(input_t, input_t._vc[0])]
+            if isinstance(other, Tensor):
+                saves.append((other, other._vc[0]))
+            node._saved_versions = tuple(saves)
+        return _finish(res, node)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name}, broadcasting as torch."
+    return op, cls
+
+
+def _xlogy(xp, a, b):
+    return xp.where(xp.isnan(b), np.nan, xp.where(a == 0, 0, a * xp.log(b)))
+
+
+def _xlogy_grads(xp, g, a, b, out):
+    ga = g * xp.where((a == 0) & ~xp.isnan(b), 0, xp.log(b))
+    gb = g * a / b
+    return ga, gb
+
+
+def _logaddexp_grads(xp, g, a, b, out):
+    return g * xp.exp(a - out), g * xp.exp(b - out)
+
+
+def _fmax_grads(is_max):
+    def grads(xp, g, a, b, out):
+        pick_a = (a >= b) if is_max else (a <= b)
+        pick_a = pick_a | xp.isnan(b)
+        return g * pick_a, g * ~pick_a
+    return grads
+
+
+xlogy, XlogyBackward0 = _binary("xlogy", _xlogy, _xlogy_grads, "XlogyBackward0",
+                                scalar_other_name="XlogyBackward2")
+hypot, HypotBackward0 = _binary("hypot", lambda xp, a, b: xp.hypot(a, b),
+                                lambda xp, g, a, b, out: (g * a / out, g * b / out), "HypotBackward0",
+                                int_error=True)
+logaddexp, LogaddexpBackward0 = _binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b), _logaddexp_grads,
+                                        "LogaddexpBackward0", int_error=True)
+logaddexp2, Logaddexp2Backward0 = _binary(
+    "logaddexp2", lambda xp, a, b: xp.logaddexp2(a, b),
+    lambda xp, g, a, b, out: (g * xp.exp2(a - out), g * xp.exp2(b - out)), "Logaddexp2Backward0", int_error=True)
+fmax, FmaxBackward0 = _binary("fmax", lambda xp, a, b: xp.fmax(a, b), _fmax_grads(True), "FmaxBackward0",
+                              float_only=False)
+fmin, FminBackward0 = _binary("fmin", lambda xp, a, b: xp.fmin(a, b), _fmax_grads(False), "FminBackward0",
+                              float_only=False)
+
+
+class _HeavisideBackward(Node):
+    __slots__ = ()
+
+    def apply(self, g):
+        raise RuntimeError("the derivative for 'heaviside' is not implemented.")
+
+
+_HeavisideBackward.__name__ = _HeavisideBackward.__qualname__ = "NotImplemented"
+
+
+def heaviside(input, values, *, out=None):
+    """0 where input < 0, 1 where input > 0, `values` where input == 0."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
+    a, v = input._data, values._data
+    if a.dtype != v.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes. "
+                           f"(got {input.dtype} and {values.dtype}; convert values with .to(input.dtype))")
+    if type(a) is not type(v):
+        a, v = _check_device(a, v)
+    xp = xp_of(a)
+    try:
+        res = xp.where(a == 0, v, (a > 0)).astype(a.dtype, copy=False)
+    except ValueError:
+        raise _broadcast_error("heaviside", a, v) from None
+    if out is not None:
+        return _write_out(out, res, "heaviside", input, values)
+    node = None
+    if _grad_needed(input, values):
+        node = _node(_HeavisideBackward, input, values)
+    return _finish(res, node)
+
+
+def float_power(input, exponent, *, out=None):
+    """input ** exponent computed in float64 (torch's float_power)."""
+    f64 = B.float64
+    if isinstance(input, Tensor):
+        base = input.to(f64)
+    else:
+        base = float(input)
+    e = exponent.to(f64) if isinstance(exponent, Tensor) else float(exponent)
+    if out is not None:
+        if out.dtype is not f64:
+            raise RuntimeError(f"the output given to float_power has dtype {out.dtype} but the operation's result "
+                               "requires dtype Double")
+        with _no_grad():
+            res = pow(base, e)
+        return _write_out(out, res._data, "float_power", input, exponent)
+    return pow(base, e)
+
+
+# ---- lgamma / digamma / polygamma(1) without SciPy ---------------------------------------------
+# Lanczos (g=7, n=9) for log|Gamma| with the reflection formula below 0.5; digamma and trigamma by the
+# recurrence up to x >= 6 and their asymptotic series.  Good to ~1e-13 relative away from the poles.
+_LANCZOS = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+            -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6,
+            1.5056327351493116e-7]
+
+
+def _lgamma(xp, x):
+    xd = x.astype(np.float64)
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        refl = xd < 0.5
+        z = xp.where(refl, 1 - xd, xd) - 1
+        s = _LANCZOS[0]
+        for i in range(1, 9):
+            s = s + _LANCZOS[i] / (z + i)
+        t = z + 7.5
+        lg = 0.5 * math.log(2 * math.pi) + (z + 0.5) * xp.log(t) - t + xp.log(s)
+        sinpx = xp.abs(xp.sin(_PI * (xd - xp.floor(xd))))
+        res = xp.where(refl, math.log(_PI) - xp.log(sinpx) - lg, lg)
+        res = xp.where((xd <= 0) & (xd == xp.floor(xd)), np.inf, res)
+        res = xp.where(xp.isinf(xd), np.inf, res)
+        res = xp.where((xd == 1) | (xd == 2), 0.0, res)
+    return res.astype(x.dtype, copy=False)
+
+
+def _psi_series(xp, xd, order):
+    """digamma (order 0) or trigamma (order 1) for positive xd, by recurrence then asymptotics."""
+    acc = xp.zeros_like(xd)
+    z = xd.copy()
+    for _ in range(10):
+        small = z < 10
+        if order == 0:
+            acc = acc - xp.where(small, 1 / z, 0)
+        else:
+            acc = acc + xp.where(small, 1 / (z * z), 0)
+        z = xp.where(small, z + 1, z)
+    r = 1 / (z * z)
+    if order == 0:
+        res = xp.log(z) - 0.5 / z - r * (1 / 12 - r * (1 / 120 - r * (1 / 252 - r * (1 / 240 - r / 132))))
+    else:
+        res = 1 / z + r / 2 + (1 / z) * r * (1 / 6 - r * (1 / 30 - r * (1 / 42 - r / 30)))
+    return acc + res
+
+
+def _digamma(xp, x):
+    xd = x.astype(np.float64)
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        refl = xd < 0.5
+        pos = _psi_series(xp, xp.where(refl, 1 - xd, xd), 0)
+        res = xp.where(refl, pos - _PI / xp.tan(_PI * xd), pos)
+        res = xp.where(xd == 0, -np.inf, xp.where((xd < 0) & (xd == xp.floor(xd)), np.nan, res))
+        res = xp.where(xd == np.inf, np.inf, res)
+    return res.astype(x.dtype, copy=False)
+
+
+def _trigamma(xp, x):
+    xd = x.astype(np.float64)
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        refl = xd < 0.5
+        pos = _psi_series(xp, xp.where(refl, 1 - xd, xd), 1)
+        s = xp.sin(_PI * xd)
+        res = xp.where(refl, -pos + (_PI * _PI) / (s * s), pos)
+    return res.astype(x.dtype, copy=False)
+
+
+lgamma, LgammaBackward0 = _unary("lgamma", _lgamma, lambda xp, g, x, y: g * _digamma(xp, x))
+digamma, DigammaBackward0 = _unary("digamma", _digamma, lambda xp, g, x, y: g * _trigamma(xp, x))
+
+
+# ---- torch's top-level in-place functions (torch.exp_(x) is x.exp_()) ---------------------------
+def _top_inplace(name):
+    def op(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"In-place {name[:-1]} of input (the Tensor method {name})."
+    return op
+
+
+_TOP_INPLACE = ("abs_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "exp_", "expm1_", "fill_",
+                "floor_", "log_", "log10_", "log1p_", "log2_", "neg_", "negative_", "reciprocal_", "round_",
+                "rsqrt_", "sigmoid_", "sin_", "sqrt_", "square_", "tanh_", "trunc_", "zero_", "nan_to_num_",
+                "frac_", "tan_", "sinh_", "cosh_", "asin_", "acos_", "atan_", "arcsin_", "arccos_", "arctan_",
+                "erf_", "erfc_", "exp2_", "deg2rad_", "rad2deg_", "sinc_", "fix_", "logit_", "xlogy_", "erfinv_")
+for _n in _TOP_INPLACE:
+    globals()[_n] = _top_inplace(_n)
+del _n
+
+
+def _register_more2():
+    T = Tensor
+    fns = (sgn, exp2, erfc, erfinv, sinc, deg2rad, rad2deg, fix, logit, positive, signbit, isposinf, isneginf,
+           xlogy, hypot, logaddexp, logaddexp2, fmax, fmin, heaviside, float_power, lgamma, digamma)
+    for fn in fns:
+        setattr(T, fn.__name__, fn)
+    for fn in (sgn, exp2, erfc, erfinv, sinc, deg2rad, rad2deg, fix, logit, xlogy, hypot, lgamma, digamma,
+               heaviside, float_power, sin, cos, tan, sinh, cosh, asin, acos, atan, frac, erf, log2, log10):
+        if not hasattr(T, fn.__name__ + "_"):
+            setattr(T, fn.__name__ + "_", _make_inplace(fn, fn.__name__ + "_"))
+    T.arcsin, T.arccos, T.arctan = asin, acos, atan
+    for a, b in (("arcsin_", "asin_"), ("arccos_", "acos_"), ("arctan_", "atan_")):
+        if not hasattr(T, a):
+            setattr(T, a, getattr(T, b))
+    if not hasattr(T, "zero_"):
+        def zero_(self):
+            """Fill with zeros, in place."""
+            return self.fill_(0)
+        T.zero_ = zero_
+
+
+_register_more2()
+arcsin, arccos, arctan = asin, acos, atan
+__all__ += ["sgn", "exp2", "erfc", "erfinv", "sinc", "deg2rad", "rad2deg", "fix", "logit", "positive", "signbit",
+            "isposinf", "isneginf", "xlogy", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "heaviside",
+            "float_power", "lgamma", "digamma", "arcsin", "arccos", "arctan"] + list(_TOP_INPLACE)

@@ -1198,3 +1198,533 @@ def _register_more():
 
 _register_more()
 __all__ += ["unique", "unique_consecutive", "bincount", "isin", "searchsorted"]
+
+
+# ---- aminmax, cummax / cummin, logcumsumexp, kthvalue, mode, nan-reductions, quantile, histc, cov ----
+def _pair_type(name, first, second):
+    """A torch.return_types structseq with fields (first, second)."""
+    def __new__(cls, a, b=None):
+        if b is None:
+            a, b = a
+        return tuple.__new__(cls, (a, b))
+
+    def __repr__(self):
+        return f"{B.namespace()}.return_types.{name}(\n{first}={self[0]!r},\n{second}={self[1]!r})"
+
+    cls = type(name, (tuple,), {
+        "__slots__": (), "__new__": __new__, "__repr__": __repr__, "__str__": __repr__,
+        "__reduce__": lambda self: (type(self), (self[0], self[1])), "_fields": (first, second),
+        "n_fields": 2, "n_sequence_fields": 2, "n_unnamed_fields": 0,
+        first: property(lambda self: self[0]), second: property(lambda self: self[1]),
+    })
+    cls.__module__ = "ember.return_types"
+    return cls
+
+
+return_types.aminmax = _pair_type("aminmax", "min", "max")
+for _name in ("cummax", "cummin", "nanmedian"):
+    setattr(return_types, _name, _return_type(_name))
+
+
+class AminmaxBackward0(Node):
+    """Both outputs' gradients, each shared evenly among the ties of its extreme."""
+    __slots__ = ("_n_outputs", "_output_nrs", "x", "mn", "mx", "axes", "keepdim")
+    _saved_fields = ("x", "mn", "mx")
+
+    def apply(self, grads):
+        if type(grads) is not list:
+            grads = [grads, None]
+        xp = xp_of(self.x)
+        total = None
+        for g, out in zip(grads, (self.mn, self.mx)):
+            if g is None:
+                continue
+            if self.axes is not None and not self.keepdim:
+                out = xp.expand_dims(out, self.axes)
+                g = xp.expand_dims(g, self.axes)
+            mask = self.x == out
+            n = mask.sum(axis=self.axes, keepdims=True)
+            part = (mask * (g / n)).astype(g.dtype, copy=False)
+            total = part if total is None else total + part
+        return (total,)
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """(min, max) over all elements or along dim, as torch.return_types.aminmax."""
+    a = input._data
+    axes = None if dim is None else (_dim(dim, a.ndim),) if a.ndim else None
+    if a.size == 0 and (axes is None or a.shape[axes[0]] == 0):
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                           "identity.")
+    kd = keepdim and axes is not None
+    mn, mx = _arr(a.min(axis=axes, keepdims=kd)), _arr(a.max(axis=axes, keepdims=kd))
+    if keepdim and axes is None and a.ndim:
+        mn, mx = mn.reshape((1,) * a.ndim), mx.reshape((1,) * a.ndim)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(AminmaxBackward0, input)
+        node._n_outputs, node._output_nrs = 2, {}
+        node.x, node.mn, node.mx = a, mn, mx
+        node.axes, node.keepdim = axes, keepdim or axes is None
+        if axes is None:
+            node.mn, node.mx = mn.reshape(()), mx.reshape(())
+        node._saved_versions = ((input, input._vc[0]),)
+    out = (_finish(mn, node), _finish(mx, node))
+    if node is not None:
+        node._output_nrs[id(out[0])] = 0
+        node._output_nrs[id(out[1])] = 1
+        if axes is None:
+            node.keepdim, node.axes = True, None
+    return return_types.aminmax(*out)
+
+
+class CummaxBackward0(Node):
+    __slots__ = ("shape", "axis", "indices")
+    _saved_fields = ("indices",)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        z = _zeros(self.shape, g)
+        if not self.shape:
+            return (g.copy(),)
+        ax = self.axis
+        idx = xp.moveaxis(self.indices, ax, -1)
+        zm, gm = xp.moveaxis(z, ax, -1), xp.moveaxis(g, ax, -1)
+        lead = xp.indices(idx.shape[:-1]) if idx.ndim > 1 else ()
+        fancy = tuple(i[..., None] for i in lead) + (idx,)
+        xp.add.at(zm, fancy, gm)
+        return (z,)
+
+
+class CumminBackward0(CummaxBackward0):
+    __slots__ = ()
+
+
+def _cumext(input, dim, is_max):
+    a = input._data
+    xp = xp_of(a)
+    name = "cummax" if is_max else "cummin"
+    d = _dim(dim, a.ndim)
+    work = a.reshape(1) if a.ndim == 0 else a
+    acc = xp.maximum if is_max else xp.minimum
+    if work.shape[d] == 0:
+        vals, idx = work.copy(), xp.zeros(work.shape, dtype=np.int64)
+    else:
+        wk = work.astype(np.int8) if work.dtype.kind == "b" else work
+        vals = acc.accumulate(wk, axis=d)
+        # an element takes the index when it reaches (or passes) the running extreme: torch's >= / <=
+        take = (wk == vals)
+        if wk.dtype.kind == "f":
+            take = take | xp.isnan(wk)
+        n = work.shape[d]
+        shape = [1] * work.ndim
+        shape[d] = n
+        pos = xp.arange(n).reshape(shape)
+        idx = xp.maximum.accumulate(xp.where(take, pos, 0), axis=d).astype(np.int64)
+        vals = vals.astype(work.dtype, copy=False)
+    if a.ndim == 0:
+        vals, idx = vals.reshape(()), idx.reshape(())
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(CummaxBackward0 if is_max else CumminBackward0, input)
+        node.shape, node.axis, node.indices = a.shape, d, idx
+    return getattr(return_types, name)(_finish(vals, node), _wrap(idx))
+
+
+def cummax(input, dim):
+    """Running maximum along dim and the index where each was found."""
+    return _cumext(input, dim, True)
+
+
+def cummin(input, dim):
+    """Running minimum along dim and the index where each was found."""
+    return _cumext(input, dim, False)
+
+
+def _logcumsumexp_array(a, ax):
+    xp = xp_of(a)
+    if a.shape[ax] == 0:
+        return a.copy()
+    acc = getattr(xp.logaddexp, "accumulate", None)
+    if acc is not None:
+        return acc(a, axis=ax)
+    m = a.max(axis=ax, keepdims=True)   # array modules without ufunc.accumulate: shift by the max
+    m = xp.where(xp.isfinite(m), m, 0)
+    with B.errstate(xp, divide="ignore"):
+        return xp.log(xp.cumsum(xp.exp(a - m), axis=ax)) + m
+
+
+class LogcumsumexpBackward0(Node):
+    __slots__ = ("x", "out", "axis")
+    _saved_fields = ("x", "out")
+
+    def apply(self, g):
+        # grad_i = sum_{j >= i} g_j exp(x_i - out_j), summed in log space for g > 0 and g < 0 apart
+        xp = xp_of(g)
+        x, out, ax = self.x, self.out, self.axis
+        if x.ndim == 0:
+            return (g.copy(),)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            res = xp.zeros_like(x)
+            for sign in (1, -1):
+                lg = xp.log(xp.where(sign * g > 0, sign * g, 0)) - out
+                rev = xp.flip(_logcumsumexp_array(xp.flip(lg, ax), ax), ax)
+                res = res + sign * xp.exp(x + rev)
+        return (res.astype(x.dtype, copy=False),)
+
+
+def logcumsumexp(input, dim):
+    """log(cumsum(exp(input))) along dim, computed stably."""
+    a = input._data
+    if a.dtype.kind != "f":
+        raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for '{_type_word(a.dtype)}' "
+                                  "(logcumsumexp needs a floating-point tensor: convert with .float())")
+    d = _dim(dim, a.ndim)
+    res = _logcumsumexp_array(a.reshape(1) if a.ndim == 0 else a, d).reshape(a.shape)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(LogcumsumexpBackward0, input)
+        node.x, node.out, node.axis = a, res, d
+        node._saved_versions = ((input, input._vc[0]),)
+    return _finish(res, node)
+
+
+class KthvalueBackward0(MaxBackward0):
+    __slots__ = ()
+
+
+class ModeBackward0(MaxBackward0):
+    __slots__ = ()
+
+
+class NanmedianBackward0(MaxBackward1):
+    __slots__ = ()
+
+
+class NanmedianBackward1(MaxBackward0):
+    __slots__ = ()
+
+
+def _pick(input, dim, keepdim, name, cls, picker):
+    """values/indices of one element per slice along dim: picker(xp, work, d) -> indices (keepdims)."""
+    a = input._data
+    xp = xp_of(a)
+    d = _dim(dim, a.ndim)
+    work = a.reshape(1) if a.ndim == 0 else a
+    if work.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    idx = picker(xp, work, d).astype(np.int64, copy=False)
+    vals = xp.take_along_axis(work, idx, axis=d)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(cls, input)
+        node.shape, node.axis, node.keepdim, node.indices = a.shape, d, keepdim or a.ndim == 0, idx
+    if a.ndim == 0:
+        vals, idx = vals.reshape(()), idx.reshape(())
+    elif not keepdim:
+        vals, idx = vals.squeeze(d), idx.squeeze(d)
+    return getattr(return_types, name)(_finish(vals, node), _wrap(idx))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The k-th smallest element along dim and its index, as torch.return_types.kthvalue."""
+    a = input._data
+    d = _dim(dim, a.ndim)
+    n = a.shape[d] if a.ndim else 1
+    if not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} "
+                           f"(k={k}, size {n})")
+
+    def picker(xp, work, ax):
+        order = xp.argsort(work, axis=ax, kind="stable")
+        return order.take([k - 1], axis=ax)
+    return _pick(input, dim, keepdim, "kthvalue", KthvalueBackward0, picker)
+
+
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along dim (the smallest among equally frequent ones) and its last index."""
+    def picker(xp, work, ax):
+        m = xp.moveaxis(work, ax, -1)
+        n = m.shape[-1]
+        order = xp.argsort(m, axis=-1, kind="stable")
+        s = xp.take_along_axis(m, order, axis=-1)
+        new = xp.ones(s.shape, dtype=bool)
+        new[..., 1:] = s[..., 1:] != s[..., :-1]
+        run = xp.cumsum(new, axis=-1)            # the run number of each sorted element
+        # length of the run each element belongs to, then the first element of a longest run
+        start = xp.maximum.accumulate(xp.where(new, xp.arange(n), 0), axis=-1)
+        end = xp.flip(xp.minimum.accumulate(xp.flip(xp.where(
+            xp.concatenate([new[..., 1:], xp.ones(s.shape[:-1] + (1,), dtype=bool)], axis=-1),
+            xp.arange(n), n), -1), axis=-1), -1)
+        length = end - start + 1
+        best = xp.argmax(length, axis=-1)[..., None]   # first maximal run: the smallest value
+        last = xp.take_along_axis(end, best, axis=-1)  # its last sorted position: the largest index
+        del run
+        return xp.moveaxis(xp.take_along_axis(order, last, axis=-1), -1, ax)
+    return _pick(input, dim, keepdim, "mode", ModeBackward0, picker)
+
+
+def _float_check(input, name):
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"{name}(): expected input to have floating point or complex dtype but got "
+                           f"{_type_word(input._data.dtype)}")
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """The mean of the non-NaN elements (over dim)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    _float_check(input, "nanmean")
+    from .elementwise import isnan, logical_not
+    count = sum(logical_not(isnan(input)), dim, keepdim)
+    return nansum(input, dim, keepdim) / count
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """Lower median of the non-NaN elements; with dim, a (values, indices) named tuple."""
+    a = input._data
+    xp = xp_of(a)
+    if a.dtype.kind == "b":
+        raise NotImplementedError("\"nanmedian_cpu\" not implemented for 'Bool'")
+    if dim is None:
+        flat = a.reshape(-1)
+        if flat.dtype.kind == "f":
+            flat = flat[~xp.isnan(flat)]
+        if flat.size == 0:
+            res = xp.asarray(np.nan, dtype=a.dtype)
+        else:
+            pos = (flat.size - 1) // 2
+            res = xp.asarray(xp.partition(flat, pos)[pos])
+        node = None
+        if state.enabled and input._requires_grad:
+            node = _node(NanmedianBackward0, input)
+            node.x, node.out = a, res
+            node._saved_versions = ((input, input._vc[0]),)
+        return _finish(res, node)
+
+    def picker(xp, work, ax):
+        order = xp.argsort(work, axis=ax, kind="stable")   # NaNs sort last
+        valid = (~xp.isnan(work)).sum(axis=ax, keepdims=True) if work.dtype.kind == "f" else \
+            xp.full(work.sum(axis=ax, keepdims=True).shape, work.shape[ax])
+        pos = xp.maximum(valid - 1, 0) // 2
+        return xp.take_along_axis(order, pos, axis=ax)
+    return _pick(input, dim, keepdim, "nanmedian", NanmedianBackward1, picker)
+
+
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
+    name = "nanquantile" if ignore_nan else "quantile"
+    a = input._data
+    xp = xp_of(a)
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
+    if a.size == 0:
+        raise RuntimeError(f"{name}() input tensor must be non-empty")
+    if interpolation not in _QUANTILE_MODES:
+        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, midpoint or nearest, "
+                           f"but got {interpolation}")
+    if isinstance(q, Tensor):
+        if q._data.dtype != a.dtype:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+        if q._data.ndim > 1:
+            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        qs = xp.asarray(q._data, dtype=np.float64)
+        scalar_q = q._data.ndim == 0
+    else:
+        qs = xp.asarray(float(q), dtype=np.float64)
+        scalar_q = True
+    if qs.size and (qs.min() < 0 or qs.max() > 1):
+        bad = float(qs.min()) if qs.min() < 0 else float(qs.max())
+        raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {bad}" if scalar_q and not
+                           isinstance(q, Tensor) else f"{name}() q values must be in the range [0, 1]")
+    qs = qs.reshape(-1)
+    if dim is None:
+        src = input.reshape(-1)
+        ax = 0
+    else:
+        ax = _dim(dim, a.ndim)
+        src = input if a.ndim else input.reshape(1)
+    srt = sort(src, ax).values                      # NaNs last
+    sd = srt._data
+    n = sd.shape[ax]
+    if ignore_nan:
+        valid = (~xp.isnan(sd)).sum(axis=ax, keepdims=True)
+    else:
+        valid = xp.full(xp.take(sd, [0], axis=ax).shape, n)
+    has_nan = xp.isnan(sd).any(axis=ax, keepdims=True)
+    # ranks: one row per q, broadcast against the reduced slice shape
+    qb = qs.reshape((-1,) + (1,) * sd.ndim)
+    rank = qb * (xp.maximum(valid, 1) - 1)
+    lo = xp.floor(rank)
+    hi = xp.ceil(rank)
+    if interpolation == "lower":
+        hi = lo
+    elif interpolation == "higher":
+        lo = hi
+    elif interpolation == "nearest":
+        lo = hi = xp.round(rank)
+    lo_i, hi_i = lo.astype(np.int64), hi.astype(np.int64)
+    reps = qb.shape[0]
+    pieces = []
+    from .elementwise import where as _where
+    from .shape import gather
+    for r in range(reps):
+        v_lo = gather(srt, ax, _wrap(xp.ascontiguousarray(lo_i[r])))
+        v_hi = gather(srt, ax, _wrap(xp.ascontiguousarray(hi_i[r])))
+        if interpolation == "midpoint":
+            val = v_lo + (v_hi - v_lo) * 0.5
+        elif interpolation == "linear":
+            w = (rank[r] - lo[r]).astype(sd.dtype)
+            val = v_lo + (v_hi - v_lo) * _wrap(w)
+        else:
+            val = v_lo
+        bad = (valid == 0) if ignore_nan else has_nan
+        if bad.any():
+            val = _where(_wrap(bad), _wrap(xp.asarray(np.nan, dtype=sd.dtype)), val)
+        pieces.append(val)
+    from .shape import stack
+    out = stack(pieces, 0)                           # (nq, ... 1 at ax ...)
+    if dim is None:
+        out = out.reshape(-1)
+        if keepdim:
+            out = out.reshape((reps,) + (1,) * a.ndim)
+    elif not keepdim:
+        out = out.squeeze(ax + 1) if a.ndim else out.reshape(reps)
+    elif not a.ndim:
+        out = out.reshape(reps)
+    if scalar_q:
+        out = out.squeeze(0) if out.ndim else out
+    if out.grad_fn is not None and type(out.grad_fn).__name__ == "SqueezeBackward1":
+        out.grad_fn.__class__ = _squeeze_dims_node()   # torch squeezes a dim list here
+    return out
+
+
+_SQUEEZE4 = []
+
+
+def _squeeze_dims_node():
+    if not _SQUEEZE4:
+        from .shape import SqueezeBackward1
+        _SQUEEZE4.append(type("SqueezeBackward4", (SqueezeBackward1,), {"__slots__": ()}))
+    return _SQUEEZE4[0]
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles (q a number or 1-d tensor in [0, 1]) over all elements or along dim."""
+    return _quantile(input, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """quantile, ignoring NaNs (a slice of only NaNs gives NaN)."""
+    return _quantile(input, q, dim, keepdim, interpolation, True)
+
+
+def msort(input):
+    """input sorted along its first dim (the values of sort(input, 0))."""
+    return sort(input, 0).values
+
+
+def histc(input, bins=100, min=0, max=0):
+    """Histogram of the elements in `bins` equal-width bins over [min, max] (the data's range if equal)."""
+    a = input._data
+    xp = xp_of(a)
+    if a.dtype.kind != "f":
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_type_word(a.dtype)}' (histc needs a "
+                                  "floating-point tensor: convert with .float())")
+    if bins <= 0:
+        raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for dimension 0")
+    lo, hi = float(min), float(max)
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    if lo == hi and a.size:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
+    flat = a.reshape(-1).astype(np.float64)
+    flat = flat[(flat >= lo) & (flat <= hi)]
+    pos = ((flat - lo) * bins / (hi - lo)).astype(np.int64)
+    pos = xp.minimum(pos, bins - 1)
+    res = xp.bincount(pos, minlength=bins).astype(a.dtype)
+    return _wrap(res)
+
+
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """Covariance of the variables in input's rows (observations in columns), as torch.cov."""
+    a = input._data
+    if a.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{a.ndim} dimensions")
+    x = input.reshape(1, -1) if a.ndim < 2 else input
+    if x._data.dtype.kind != "f":
+        x = x.to(B.get_default_dtype())
+    n_obs = x.shape[1]
+    w = None
+    if fweights is not None:
+        if fweights._data.ndim > 1 or fweights._data.dtype.kind not in "iu":
+            raise RuntimeError("cov(): expected fweights to have one or fewer dimensions and integral dtype")
+        if fweights.numel() != n_obs:
+            raise RuntimeError(f"cov(): expected fweights to have the same numel as there are observations in the "
+                               f"input but got {fweights.numel()} != {n_obs}")
+        if fweights.numel() and bool((fweights._data < 0).any()):
+            raise RuntimeError("cov(): fweights cannot be negative")
+        w = fweights
+    if aweights is not None:
+        if aweights._data.ndim > 1 or aweights._data.dtype.kind != "f":
+            raise RuntimeError("cov(): expected aweights to have one or fewer dimensions and floating point dtype")
+        if aweights.numel() != n_obs:
+            raise RuntimeError(f"cov(): expected aweights to have the same numel as there are observations in the "
+                               f"input but got {aweights.numel()} != {n_obs}")
+        if aweights.numel() and bool((aweights._data < 0).any()):
+            raise RuntimeError("cov(): aweights cannot be negative")
+        w = aweights if w is None else w * aweights
+    if w is None:
+        w_sum = n_obs
+        avg = mean(x, 1)
+    else:
+        w_sum = sum(w)
+        avg = sum(x * w, 1) / w_sum
+    if correction == 0:
+        norm_factor = w_sum
+    elif w is None or aweights is None:
+        norm_factor = w_sum - correction
+    else:
+        norm_factor = w_sum - correction * sum(w * aweights) / w_sum
+    if isinstance(norm_factor, Tensor):
+        from .elementwise import clamp
+        norm_factor = clamp(norm_factor, min=0)
+    else:
+        norm_factor = norm_factor if norm_factor > 0 else 0
+    xm = x - avg.unsqueeze(1)
+    from .linalg import mm
+    c = mm(xm if w is None else xm * w, xm.t())
+    c = c / norm_factor
+    return c.squeeze()   # as torch: a no-op squeeze for 2-d input still records SqueezeBackward0
+
+
+def corrcoef(input):
+    """Pearson correlation coefficients of the variables in input's rows."""
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    from .shape import diag
+    from .elementwise import clamp, sqrt
+    sd = sqrt(diag(c))
+    c = c / sd.unsqueeze(1)
+    c = c / sd.unsqueeze(0)
+    return clamp(c, -1, 1)
+
+
+def _register_more2():
+    T = Tensor
+    for fn in (aminmax, cummax, cummin, logcumsumexp, kthvalue, mode, nanmean, nanmedian, quantile, nanquantile,
+               msort, histc, cov, corrcoef):
+        setattr(T, fn.__name__, fn)
+
+
+_register_more2()
+__all__ += ["aminmax", "cummax", "cummin", "logcumsumexp", "kthvalue", "mode", "nanmean", "nanmedian", "quantile",
+            "nanquantile", "msort", "histc", "cov", "corrcoef"]

@@ -2187,3 +2187,903 @@ def _register_more():
 _register_more()
 __all__ += ["broadcast_shapes", "broadcast_to", "broadcast_tensors", "meshgrid", "repeat_interleave", "diff",
             "index_add"]
+
+
+# ---- ravel, tensor_split / hsplit / vsplit / dsplit, atleast_nd, dstack, column_stack -------------------
+def ravel(input):
+    """input flattened to 1-d (a view when the memory allows)."""
+    return reshape(input, -1)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """Views splitting input along dim into n near-equal parts (an int) or at the given indices."""
+    a = input._data
+    ax = _dim(dim, a.ndim)
+    n = a.shape[ax]
+    ios = indices_or_sections
+    if isinstance(ios, Tensor):
+        d = ios._data
+        if d.dtype.kind not in "iu":
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have integer dtype, but got "
+                               f"{ios.dtype}")
+        if d.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {d.ndim} dims")
+        ios = int(d) if d.ndim == 0 else [int(v) for v in d.tolist()]
+    if isinstance(ios, (list, tuple)):
+        bounds = [0]
+        for i in ios:
+            i = int(i)
+            i = i + n if i < 0 else i
+            bounds.append(min(max(i, 0), n))   # slice semantics: a[prev:i], clamped
+        bounds.append(n)
+        pieces = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            lo = min(lo, n)
+            pieces.append(narrow(input, ax, lo, max(hi - lo, 0)))
+        return tuple(pieces)
+    k = int(ios)
+    if k <= 0:
+        raise RuntimeError(f"number of sections must be larger than 0, got {k}")
+    size, extra = divmod(n, k)
+    pieces, pos = [], 0
+    for i in range(k):
+        length = size + (1 if i < extra else 0)
+        pieces.append(narrow(input, ax, pos, length))
+        pos += length
+    return tuple(pieces)
+
+
+def _dir_split(input, ios, name, dim, min_dims):
+    nd = input._data.ndim
+    if nd < min_dims:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a tensor with "
+                           f"{nd} dimensions!")
+    if isinstance(ios, int) and not isinstance(ios, bool):
+        size = input._data.shape[dim]
+        if ios == 0 or size % ios:
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the dimension "
+                               f"{size} is not divisible by the split_size {ios}!")
+    return tensor_split(input, ios, dim)
+
+
+def hsplit(input, indices_or_sections):
+    """tensor_split along dim 1 (dim 0 for 1-d input); an int must divide the size."""
+    return _dir_split(input, indices_or_sections, "hsplit", 1 if input._data.ndim > 1 else 0, 1)
+
+
+def vsplit(input, indices_or_sections):
+    """tensor_split along dim 0 of an input with at least 2 dims."""
+    return _dir_split(input, indices_or_sections, "vsplit", 0, 2)
+
+
+def dsplit(input, indices_or_sections):
+    """tensor_split along dim 2 of an input with at least 3 dims."""
+    return _dir_split(input, indices_or_sections, "dsplit", 2, 3)
+
+
+def _atleast(tensors, nd):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(_atleast(tuple(tensors[0]), nd))
+    out = []
+    for t in tensors:
+        k = t._data.ndim
+        if k >= nd:
+            out.append(t)
+        elif nd == 1:
+            out.append(reshape(t, 1))
+        elif nd == 2:
+            out.append(reshape(t, (1, 1)) if k == 0 else unsqueeze(t, 0))
+        else:
+            out.append(reshape(t, (1, 1, 1)) if k == 0 else unsqueeze(unsqueeze(t, 0), -1) if k == 1 else
+                       unsqueeze(t, -1))
+    return out[0] if len(out) == 1 and not (len(tensors) == 1 and isinstance(tensors[0], (list, tuple))) \
+        else tuple(out)
+
+
+def atleast_1d(*tensors):
+    """Each tensor viewed with at least one dim (one tensor in, one out; several give a tuple)."""
+    return _atleast(tensors, 1)
+
+
+def atleast_2d(*tensors):
+    """Each tensor viewed with at least two dims (a 1-d one as a row)."""
+    return _atleast(tensors, 2)
+
+
+def atleast_3d(*tensors):
+    """Each tensor viewed with at least three dims (1-d as 1 x n x 1, 2-d as h x w x 1)."""
+    return _atleast(tensors, 3)
+
+
+def dstack(tensors):
+    """Concatenate along the third dim (after atleast_3d)."""
+    _check_list(tensors, "dstack")
+    return cat(list(atleast_3d(tuple(tensors))), 2)
+
+
+def column_stack(tensors):
+    """Stack 0-d/1-d tensors as columns (and 2-d ones as they are) into a matrix."""
+    _check_list(tensors, "column_stack")
+    cols = [reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t for t in tensors]
+    return cat(cols, 1)
+
+
+# ---- rot90, diag_embed, diagflat, block_diag, cartesian_prod, combinations --------------------------------
+class Rot90Backward0(Node):
+    __slots__ = ("k", "dims")
+
+    def apply(self, g):
+        return (xp_of(g).ascontiguousarray(xp_of(g).rot90(g, -self.k, self.dims)),)
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees k times in the plane of dims (from the first towards the second)."""
+    a = input._data
+    dims = list(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if a.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {a.ndim}")
+    d0, d1 = _dim(dims[0], a.ndim), _dim(dims[1], a.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    k = k % 4
+    res = xp_of(a).ascontiguousarray(xp_of(a).rot90(a, k, (d0, d1)))
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(Rot90Backward0, input)
+        node.k, node.dims = k, (d0, d1)
+    return _finish(res, node)
+
+
+class _DiagEmbedNdBackward(Node):
+    __slots__ = ("offset", "d1", "d2")
+
+    def apply(self, g):
+        return (_diag_view(g, self.offset, self.d1, self.d2).copy(),)
+
+
+_DiagEmbedNdBackward.__name__ = _DiagEmbedNdBackward.__qualname__ = "DiagEmbedBackward0"
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Matrices (over dims dim1, dim2 of the result) whose `offset` diagonal is input's last dim."""
+    a = input._data
+    nd = a.ndim + 1
+    d1, d2 = _dim(dim1, nd), _dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    xp = xp_of(a)
+    n = (a.shape[-1] if a.ndim else 1) + abs(offset)
+    lead = a.shape[:-1] if a.ndim else ()
+    # build with the new dims last, then move them to d1, d2
+    z = xp.zeros(lead + (n, n), dtype=a.dtype)
+    _diag_view(z, offset, nd - 2, nd - 1)[...] = a
+    rest = [i for i in range(nd) if i not in (d1, d2)]
+    perm = [0] * nd
+    for src, dst in enumerate(rest + [d1, d2]):
+        perm[dst] = src
+    res = xp.ascontiguousarray(z.transpose(perm))
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(_DiagEmbedNdBackward, input)
+        node.offset, node.d1, node.d2 = offset, d1, d2
+    return _finish(res, node)
+
+
+def diagflat(input, offset=0):
+    """A matrix with input's elements (flattened) on its `offset` diagonal."""
+    return diag_embed(reshape(input, -1), offset, 0, 1)
+
+
+class BlockDiagBackward0(Node):
+    __slots__ = ("spans", "shapes")
+
+    def apply(self, g):
+        out = []
+        for (r0, c0, r, c), shape in zip(self.spans, self.shapes):
+            out.append(g[r0:r0 + r, c0:c0 + c].reshape(shape))
+        return tuple(out)
+
+
+def block_diag(*tensors):
+    """A block-diagonal matrix from the given tensors (0-d as 1x1, 1-d as a row)."""
+    from .elementwise import result_type
+    if not tensors:
+        from .creation import empty
+        return empty(1, 0)
+    for i, t in enumerate(tensors):
+        if t._data.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{t._data.ndim} dimensions")
+    dt = tensors[0].dtype
+    for t in tensors[1:]:
+        dt = B.promote_types(dt, t.dtype)
+    del result_type
+    mats = [t._data.reshape(1, -1) if t._data.ndim < 2 else t._data for t in tensors]
+    for m in mats[1:]:
+        if type(m) is not type(mats[0]):
+            B.check_same_device("block_diag", mats[0], m)
+    rows = _int_sum(m.shape[0] for m in mats)
+    cols = _int_sum(m.shape[1] for m in mats)
+    xp = xp_of(mats[0])
+    res = xp.zeros((rows, cols), dtype=dt.np)
+    spans = []
+    r0 = c0 = 0
+    for m in mats:
+        res[r0:r0 + m.shape[0], c0:c0 + m.shape[1]] = m
+        spans.append((r0, c0, m.shape[0], m.shape[1]))
+        r0 += m.shape[0]
+        c0 += m.shape[1]
+    node = None
+    if state.enabled and _builtin_any(t._requires_grad for t in tensors):
+        node = _new(BlockDiagBackward0)
+        node.next_functions = tuple(edge(t) for t in tensors)
+        node._saved_versions = ()
+        node.spans, node.shapes = spans, [t._data.shape for t in tensors]
+    return _finish(res, node)
+
+
+def cartesian_prod(*tensors):
+    """All combinations of one element from each 1-d tensor, one per row (1 tensor: itself)."""
+    for t in tensors:
+        if t._data.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t._data.shape)}")
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([reshape(g, -1) for g in grids], 1)
+
+
+def combinations(input, r=2, with_replacement=False):
+    """All length-r combinations of input's elements (itertools.combinations order), one per row."""
+    import itertools
+    a = input._data
+    if a.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(a.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        from .creation import empty
+        return empty(0, dtype=input.dtype, device=input.device)
+    n = a.shape[0]
+    gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    combos = list(gen(range(n), r))
+    xp = xp_of(a)
+    if not combos:
+        from .creation import empty
+        return empty(0, r, dtype=input.dtype, device=input.device)
+    idx = B.host_array(combos).astype(np.int64)
+    cols = [index_select(input, 0, _wrap(_to_device_of(idx[:, j].copy(), a) if type(a) is not _ndarray
+                                         else idx[:, j].copy())) for j in range(r)]
+    del xp
+    return stack(cols, 1)
+
+
+# ---- take_along_dim, unravel_index -----------------------------------------------------------------------
+def take_along_dim(input, indices, dim=None):
+    """Values of input at `indices` along dim (broadcasting the other dims); flattened when dim is None."""
+    idx = _index_array(indices, "take_along_dim", input._data)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got {indices.dtype}")
+    if dim is None:
+        return gather(reshape(input, -1), 0, _wrap(idx.reshape(-1)))   # negative indices: gather's error
+    a = input._data
+    ax = _dim(dim, a.ndim)
+    if idx.ndim != a.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {a.ndim} dimensions for input, and {idx.ndim} dimensions for indices")
+    shp_in, shp_idx = list(a.shape), list(idx.shape)
+    shp_in[ax] = shp_idx[ax] = 1
+    try:
+        bshape = np.broadcast_shapes(tuple(shp_in), tuple(shp_idx))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim: shapes {list(a.shape)} and {list(idx.shape)} don't broadcast "
+                           f"outside dim {ax}") from None
+    in_shape = list(bshape)
+    in_shape[ax] = a.shape[ax]
+    idx_shape = list(bshape)
+    idx_shape[ax] = idx.shape[ax]
+    src = input if tuple(in_shape) == a.shape else expand(input, *in_shape)
+    xp = xp_of(idx)
+    widx = xp.broadcast_to(idx, tuple(idx_shape))
+    return gather(src, ax, _wrap(xp.ascontiguousarray(widx)))
+
+
+def unravel_index(indices, shape):
+    """The coordinates in an array of `shape` of each flat index, as a tuple of int64 tensors."""
+    if not isinstance(indices, Tensor):
+        indices = _wrap(B.host_array(indices))
+    d = indices._data
+    if d.dtype.kind not in "iu":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {indices.dtype}")
+    shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(f"'shape' cannot have negative values, but got {tuple(shape)}")
+    xp = xp_of(d)
+    rem = d.astype(np.int64)
+    out = []
+    for s in reversed(shape):
+        if s == 0:
+            out.append(xp.zeros_like(rem))
+            continue
+        out.append(xp.mod(rem, s))
+        rem = xp.floor_divide(rem, s)
+    return tuple(_wrap(B.host_array(o) if isinstance(o, _generic) else o) for o in reversed(out))
+
+
+# ---- Tensor.unfold (a view) ---------------------------------------------------------------------------------
+class UnfoldBackward0(Node):
+    __slots__ = ("shape", "axis", "size", "step")
+
+    def apply(self, g):
+        xp = xp_of(g)
+        z = _zeros(self.shape, g)
+        if not self.shape:
+            z[...] = g.reshape(())
+            return (z,)
+        ax = self.axis
+        nwin = g.shape[ax]
+        win = (xp.arange(nwin) * self.step)[:, None] + xp.arange(self.size)[None, :]
+        gm = xp.moveaxis(xp.moveaxis(g, -1, 0), ax + 1, 0)   # (nwin, size, rest...)
+        xp.add.at(xp.moveaxis(z, ax, 0), win, gm)
+        return (z,)
+
+
+def unfold(input, dimension, size, step):
+    """A view with every window of `size` elements along `dimension` (stride `step`) as a new last dim."""
+    a = input._data
+    xp = xp_of(a)
+    ax = _dim(dimension, max(a.ndim, 1))
+    n = a.shape[ax] if a.ndim else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {ax} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if a.ndim == 0:
+        res = a.reshape(1)
+    else:
+        nwin = (n - size) // step + 1
+        shape = a.shape[:ax] + (nwin,) + a.shape[ax + 1:] + (size,)
+        strides = a.strides[:ax] + (a.strides[ax] * step,) + a.strides[ax + 1:] + (a.strides[ax],)
+        res = xp.lib.stride_tricks.as_strided(a, shape, strides)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(UnfoldBackward0, input)
+        node.shape, node.axis, node.size, node.step = a.shape, ax, size, step
+    return _as_view(res, input, node)
+
+
+# ---- index_fill, index_copy, masked_scatter, put, fill_diagonal_, scatter_reduce ------------------------------
+def _vector_index(index, name, like, axis_size, ax):
+    idx = _index_array(index, name, like)
+    if idx.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar" if name.startswith("index_fill") else
+                           f"{name}(): Index should have dimension 1 or 0 (got {idx.ndim})")
+    idx = idx.reshape(-1).astype(np.int64, copy=False)
+    if idx.size and (idx.min() < -axis_size or idx.max() >= axis_size):
+        bad = int(idx.max()) if idx.max() >= axis_size else int(idx.min())
+        raise IndexError(f"index {bad} is out of bounds for dimension {ax} with size {axis_size}")
+    return xp_of(idx).where(idx < 0, idx + axis_size, idx) if idx.size else idx
+
+
+class IndexFillBackward0(Node):
+    __slots__ = ("axis", "index")
+    _saved_fields = ("index",)
+
+    def apply(self, g):
+        gs = g.copy()
+        work = gs.reshape(1) if gs.ndim == 0 else gs
+        xp_of(g).moveaxis(work, self.axis, 0)[self.index] = 0
+        return (gs,)
+
+
+def index_fill(input, dim, index, value):
+    """A copy of input with every entry at `index` along dim set to value."""
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value._data.ndim} dimension(s).")
+        value = value.item()
+    a = input._data
+    ax = _dim(dim, max(a.ndim, 1))
+    work_shape = a.shape if a.ndim else (1,)
+    idx = _vector_index(index, "index_fill", a, work_shape[ax], ax)
+    res = a.copy()
+    work = res.reshape(1) if a.ndim == 0 else res
+    xp_of(a).moveaxis(work, ax, 0)[idx] = value
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(IndexFillBackward0, input)
+        node.axis, node.index = ax, idx
+    return _finish(res, node)
+
+
+class IndexCopyBackward0(Node):
+    __slots__ = ("axis", "index", "src_shape")
+    _saved_fields = ("index",)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        work = g.reshape(1) if g.ndim == 0 else g
+        gi = gs = None
+        if self.next_functions[0][0] is not None:
+            gi = g.copy()
+            xp.moveaxis(gi.reshape(1) if gi.ndim == 0 else gi, self.axis, 0)[self.index] = 0
+        if self.next_functions[1][0] is not None:
+            gs = xp.take(work, self.index, axis=self.axis).reshape(self.src_shape)
+        return gi, gs
+
+
+def index_copy(input, dim, index, source):
+    """A copy of input with source's slices along dim written at `index`."""
+    a = input._data
+    if not isinstance(source, Tensor):
+        raise TypeError(f"index_copy(): argument 'source' (position 3) must be Tensor, not {type(source).__name__}")
+    s = source._data
+    ax = _dim(dim, max(a.ndim, 1))
+    work_shape = a.shape if a.ndim else (1,)
+    idx = _vector_index(index, "index_copy_", a, work_shape[ax], ax)
+    swork = s.reshape(1) if s.ndim == 0 else s
+    if idx.size != (swork.shape[ax] if swork.ndim > ax else 1):
+        raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to source.size(dim) "
+                         f"({swork.shape[ax] if swork.ndim > ax else 1})")
+    if s.dtype != a.dtype:
+        raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+                           f"{_TYPE_WORDS.get(a.dtype.name)} and (source) {_TYPE_WORDS.get(s.dtype.name)}")
+    if type(s) is not type(a):
+        B.check_same_device("index_copy", a, s)
+    res = a.copy()
+    xp = xp_of(a)
+    work = res.reshape(1) if a.ndim == 0 else res
+    try:
+        xp.moveaxis(work, ax, 0)[idx] = xp.moveaxis(swork, ax, 0)
+    except ValueError:
+        raise RuntimeError(f"index_copy_(): source shape {list(s.shape)} must match self shape {list(a.shape)} "
+                           f"apart from dimension {ax}") from None
+    node = None
+    if state.enabled and (input._requires_grad or source._requires_grad):
+        node = _new(IndexCopyBackward0)
+        node.next_functions = (edge(input), edge(source))
+        node._saved_versions = ()
+        node.axis, node.index, node.src_shape = ax, idx, s.shape
+    return _finish(res, node)
+
+
+class MaskedScatterBackward0(Node):
+    __slots__ = ("mask", "src_shape", "in_shape")
+    _saved_fields = ("mask",)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        m = self.mask
+        gi = gs = None
+        if self.next_functions[0][0] is not None:
+            gi = unbroadcast(xp.where(m, 0, g).astype(g.dtype, copy=False), self.in_shape)
+        if self.next_functions[1][0] is not None:
+            vals = g[m]
+            n = 1
+            for k in self.src_shape:
+                n *= k
+            flat = xp.zeros(n, dtype=g.dtype)
+            flat[:vals.size] = vals
+            gs = flat.reshape(self.src_shape)
+        return gi, gs
+
+
+def masked_scatter(input, mask, source):
+    """A copy of input with source's leading elements (in order) written where mask is True."""
+    a, m = input._data, mask._data
+    if m.dtype.kind != "b":
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+    if not isinstance(source, Tensor):
+        raise TypeError(f"masked_scatter(): argument 'source' must be Tensor, not {type(source).__name__}")
+    s = source._data
+    if s.dtype != a.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
+                           f"{_TYPE_WORDS.get(a.dtype.name)} and {_TYPE_WORDS.get(s.dtype.name)}")
+    if type(m) is not type(a):
+        B.check_same_device("masked_scatter", a, m)
+    xp = xp_of(a)
+    try:
+        shape = np.broadcast_shapes(a.shape, m.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_scatter: the shape of the mask {list(m.shape)} must be broadcastable to the "
+                           f"shape of the input {list(a.shape)}") from None
+    mb = xp.broadcast_to(m, shape)
+    res = xp.broadcast_to(a, shape).copy()
+    k = int(mb.sum())
+    if k > s.size:
+        raise RuntimeError(f"Number of elements of source < number of ones in mask (masked_scatter: mask has {k} "
+                           f"True elements, source has {s.size})")
+    res[mb] = s.reshape(-1)[:k]
+    node = None
+    if state.enabled and (input._requires_grad or source._requires_grad):
+        node = _new(MaskedScatterBackward0)
+        node.next_functions = (edge(input), edge(source))
+        node._saved_versions = ()
+        node.mask, node.src_shape, node.in_shape = mb, s.shape, a.shape
+    return _finish(res, node)
+
+
+class PutBackward0(Node):
+    __slots__ = ("index", "accumulate", "src_shape")
+    _saved_fields = ("index",)
+
+    def apply(self, g):
+        gi = gs = None
+        flat = g.reshape(-1)
+        if self.next_functions[0][0] is not None:
+            gi = g.copy()
+            if not self.accumulate:
+                gi.reshape(-1)[self.index] = 0
+        if self.next_functions[1][0] is not None:
+            gs = flat[self.index].reshape(self.src_shape)
+        return gi, gs
+
+
+def put(input, index, source, accumulate=False):
+    """A copy of input (seen as 1-d) with source written (or added) at the flat `index` positions."""
+    a = input._data
+    idx = _index_array(index, "put", a).reshape(-1).astype(np.int64, copy=False)
+    s = source._data
+    if s.dtype != a.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
+                           f"{_TYPE_WORDS.get(a.dtype.name)} and source.dtype = {_TYPE_WORDS.get(s.dtype.name)}")
+    if idx.size != s.size:
+        raise RuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
+                           f"source.numel() = {s.size}, index.numel() = {idx.size}")
+    n = a.size
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = int(idx.max()) if idx.max() >= n else int(idx.min())
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+    xp = xp_of(a)
+    idx = xp.where(idx < 0, idx + n, idx) if idx.size else idx
+    res = a.copy()
+    flat = res.reshape(-1)
+    if accumulate:
+        xp.add.at(flat, idx, s.reshape(-1))
+    else:
+        flat[idx] = s.reshape(-1)
+    node = None
+    if state.enabled and (input._requires_grad or source._requires_grad):
+        node = _new(PutBackward0)
+        node.next_functions = (edge(input), edge(source))
+        node._saved_versions = ()
+        node.index, node.accumulate, node.src_shape = idx, accumulate, s.shape
+    return _finish(res, node)
+
+
+_SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
+class ScatterReduceBackward0(Node):
+    __slots__ = ("reduce", "include_self", "x", "src", "out", "fancy", "region", "counts", "hit")
+    _saved_fields = ("x", "src", "out", "fancy", "counts")
+
+    def apply(self, g):
+        xp = xp_of(g)
+        red, fancy, region = self.reduce, self.fancy, self.region
+        x, src, out = self.x, self.src, self.out
+        gi = gs = None
+        srcw = src[region]
+        if red == "sum":
+            gi = g
+            gsw = g[fancy]
+        elif red == "mean":
+            gi = g / self.counts
+            gsw = gi[fancy]
+        elif red == "prod":
+            with B.errstate(xp, divide="ignore", invalid="ignore"):
+                gi = g * out / x
+                gsw = (g * out)[fancy] / srcw
+            if (x == 0).any() or (srcw == 0).any():
+                gi, gsw = self._prod_exact(g)
+        else:
+            eq_self = (x == out) if self.include_self else (x == out) & ~self.hit
+            eq_src = srcw == out[fancy]
+            n = eq_self.astype(g.dtype)
+            xp.add.at(n, fancy, eq_src.astype(g.dtype))
+            gi = g * eq_self / xp.where(n == 0, 1, n)
+            gsw = (g / xp.where(n == 0, 1, n))[fancy] * eq_src
+        if not self.include_self:
+            gi = xp.where(self.hit, 0, gi)
+        if self.next_functions[1][0] is not None:
+            gs = xp.zeros(src.shape, dtype=g.dtype)
+            gs[region] = gsw
+        gi = gi.astype(g.dtype, copy=False) if self.next_functions[0][0] is not None else None
+        return gi, gs
+
+    def _prod_exact(self, g):
+        # with zeros: each factor's gradient is the product of all the others at its position
+        xp = xp_of(g)
+        x, src, fancy, region = self.x, self.src, self.fancy, self.region
+        srcw = src[region]
+        flat_pos = xp.ravel_multi_index(xp.broadcast_arrays(*fancy), x.shape).reshape(-1)
+        vals = srcw.reshape(-1)
+        gi = xp.zeros_like(g)
+        gsw = xp.zeros(vals.shape, dtype=g.dtype)
+        xf, gf = x.reshape(-1), g.reshape(-1)
+        for p in range(x.size):
+            members = xp.flatnonzero(flat_pos == p)
+            factors = [xf[p]] if self.include_self else []
+            factors += [vals[j] for j in members.tolist()]
+            for k, j in enumerate(([-1] if self.include_self else []) + members.tolist()):
+                others = 1.0
+                for kk, f in enumerate(factors):
+                    if kk != k:
+                        others = others * f
+                if j == -1:
+                    gi.reshape(-1)[p] = gf[p] * others
+                else:
+                    gsw[j] = gf[p] * others
+            if not members.size:
+                gi.reshape(-1)[p] = gf[p]
+        return gi, gsw.reshape(srcw.shape)
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """A copy of input with src reduced into it at index along dim (sum, prod, mean, amax or amin)."""
+    if reduce not in _SCATTER_REDUCES:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    a = input._data
+    idx = _index_array(index, "scatter_reduce", a)
+    ax = _dim(dim, max(a.ndim, 1))
+    s = src._data
+    if s.dtype != a.dtype:
+        raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype (got {input.dtype} and "
+                           f"{src.dtype})")
+    _check_gather("scatter_reduce", a, idx, ax, s.shape if s.ndim else (1,))
+    xp = xp_of(a)
+    work_in = a.reshape(1) if a.ndim == 0 else a
+    widx = idx.reshape(1) if idx.ndim == 0 else idx
+    swork = s.reshape(1) if s.ndim == 0 else s
+    fancy = _fancy(widx, ax)
+    region = tuple(slice(0, k) for k in widx.shape)
+    vals = swork[region]
+    res = work_in.copy()
+    hit = xp.zeros(res.shape, dtype=bool)
+    hit[fancy] = True
+    counts = xp.zeros(res.shape, dtype=np.int64)
+    xp.add.at(counts, fancy, 1)
+    if not include_self:
+        if reduce in ("sum", "mean"):
+            ident = 0
+        elif reduce == "prod":
+            ident = 1
+        elif a.dtype.kind == "f":
+            ident = -np.inf if reduce == "amax" else np.inf
+        elif a.dtype.kind == "b":
+            ident = reduce == "amin"
+        else:
+            info = np.iinfo(a.dtype)
+            ident = info.min if reduce == "amax" else info.max
+        res[hit] = ident
+    else:
+        counts = counts + 1
+    if reduce in ("sum", "mean"):
+        xp.add.at(res, fancy, vals)
+    elif reduce == "prod":
+        xp.multiply.at(res, fancy, vals)
+    elif reduce == "amax":
+        xp.maximum.at(res, fancy, vals)
+    else:
+        xp.minimum.at(res, fancy, vals)
+    if reduce == "mean":
+        c = xp.maximum(counts, 1)
+        res = (res // c).astype(a.dtype) if a.dtype.kind in "iub" else (res / c).astype(a.dtype, copy=False)
+    res = res.reshape(a.shape)
+    node = None
+    if state.enabled and (input._requires_grad or src._requires_grad):
+        node = _new(ScatterReduceBackward0)
+        node.next_functions = (edge(input), edge(src))
+        node._saved_versions = ((input, input._vc[0]), (src, src._vc[0]))
+        node.reduce, node.include_self = reduce, include_self
+        node.x, node.src, node.out = work_in, swork, res.reshape(work_in.shape)
+        node.fancy, node.region, node.hit = fancy, region, hit
+        node.counts = xp.maximum(counts, 1).astype(a.dtype)
+        if a.ndim == 0:
+            node = _ScalarReshape(node, a.shape)
+    return _finish(res, node)
+
+
+def _ScalarReshape(node, shape):
+    # a 0-d input works on a 1-element copy: its gradients come back as shape ()
+    apply = node.apply
+
+    class _Wrapped(type(node)):
+        __slots__ = ()
+
+        def apply(self, g):
+            gi, gs = apply(g.reshape(1))
+            return (gi.reshape(shape) if gi is not None else None,
+                    gs.reshape(shape) if gs is not None and gs.size == 1 and not node.src.ndim else gs)
+    _Wrapped.__name__ = type(node).__name__
+    node.__class__ = _Wrapped
+    return node
+
+
+# ---- fill_diagonal_, sum_to_size, as_strided ----------------------------------------------------------------
+def _diag_positions(xp, shape, wrap):
+    nd = len(shape)
+    if nd < 2:
+        raise RuntimeError(f"dimensions must larger than 1 (fill_diagonal_ got a {nd}-d tensor)")
+    if nd > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    if nd > 2:
+        i = xp.arange(shape[0])
+        return tuple(i for _ in range(nd))
+    h, w = shape
+    if wrap and h > w + 1:
+        # numpy's fill_diagonal(wrap=True): the diagonal restarts every w + 1 rows
+        flat = xp.arange(0, h * w, w + 1)
+        return flat // w, flat % w
+    n = min(h, w)
+    return xp.arange(n), xp.arange(n)
+
+
+def fill_diagonal_(input, fill_value, wrap=False):
+    """Fill the main diagonal (all dims equal for more than 2) with fill_value, in place."""
+    a = input._data
+    pos = _diag_positions(xp_of(a), a.shape, wrap)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if state.enabled and input._requires_grad:
+        if a.ndim == 2 and not (wrap and a.shape[0] > a.shape[1] + 1):
+            setitem(diagonal(input), Ellipsis, fill_value)   # a write into a view: CopySlices, as torch
+            return input
+        key = tuple(_wrap(p.astype(np.int64)) for p in pos)
+        setitem(input, key, fill_value)
+        return input
+    a[pos] = fill_value
+    input._vc[0] += 1
+    return input
+
+
+def sum_to_size(input, *size):
+    """Sum input down to `size` (a shape input is expandable to), undoing broadcasting."""
+    shape = _sizes(size, "sum_to_size")
+    a = input._data
+    ok = len(shape) <= a.ndim and _builtin_all(
+        s == 1 or s == t for s, t in zip(shape, a.shape[a.ndim - len(shape):]))
+    if not ok:
+        raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(a.shape)}}}.")
+    if tuple(shape) == a.shape:
+        return input
+    from .reduce import sum as _sum
+    lead = a.ndim - len(shape)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and a.shape[lead + i] != 1]
+    out = _sum(input, dims, keepdim=True)
+    return view(out, *shape) if lead else out
+
+
+_builtin_all = all
+
+
+class _AsStridedOpBackward(Node):
+    """as_strided's gradient: g summed into storage positions, then read back at the input's positions."""
+    __slots__ = ("out_pos", "in_pos", "storage_size", "in_shape")
+    _saved_fields = ("out_pos", "in_pos")
+
+    def apply(self, g):
+        xp = xp_of(g)
+        flat = xp.bincount(self.out_pos.reshape(-1), weights=g.reshape(-1).astype(np.float64),
+                           minlength=self.storage_size)
+        return (flat[self.in_pos].reshape(self.in_shape).astype(g.dtype, copy=False),)
+
+
+_AsStridedOpBackward.__name__ = _AsStridedOpBackward.__qualname__ = "AsStridedBackward0"
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of input's storage with the given sizes and (element) strides, as torch.as_strided."""
+    a = input._data
+    root = input if input._base is None else input._base
+    r = root._data
+    xp = xp_of(a)
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape (as_strided got size {list(size)} and stride "
+                           f"{list(stride)})")
+    if _builtin_any(s < 0 for s in stride) or _builtin_any(s < 0 for s in size):
+        raise RuntimeError(f"as_strided: negative sizes or strides are not supported (got size {list(size)}, "
+                           f"stride {list(stride)})")
+    if not r.flags.c_contiguous:
+        raise RuntimeError("as_strided: ember needs the tensor's storage in C order; call .contiguous() first")
+    item = r.itemsize
+    own = (B.data_ptr(a) - B.data_ptr(r)) // item if a.size else 0
+    offset = own if storage_offset is None else int(storage_offset)
+    need = offset + 1 + _int_sum((n - 1) * s for n, s in zip(size, stride)) if _builtin_all(size) else 0
+    if need > r.size:
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
+                           f"itemsize {item} requiring a storage size of {need * item} are out of bounds for storage "
+                           f"of size {r.size * item}")
+    flat = r.reshape(-1)
+    res = xp.lib.stride_tricks.as_strided(flat[offset:] if r.size else flat, size, tuple(s * item for s in stride))
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(_AsStridedOpBackward, input)
+        pos = xp.full((), offset, dtype=np.int64)
+        for k, (n, s) in enumerate(zip(size, stride)):
+            shape = [1] * len(size)
+            shape[k] = n
+            pos = pos + xp.arange(n, dtype=np.int64).reshape(shape) * s
+        node.out_pos = xp.broadcast_to(pos, size)
+        in_pos = _positions(a, r)
+        if in_pos is None:
+            raise RuntimeError("as_strided: can't track the gradient of a tensor with this memory layout; "
+                               "call .contiguous() first")
+        node.in_pos, node.storage_size, node.in_shape = in_pos, r.size, a.shape
+    return _as_view(res, input, node)
+
+
+def _register_more2():
+    T = Tensor
+    from .elementwise import _inplace
+    for fn in (ravel, tensor_split, hsplit, vsplit, dsplit, rot90, diag_embed, diagflat, take_along_dim, unfold,
+               index_fill, index_copy, masked_scatter, put, fill_diagonal_, scatter_reduce, sum_to_size, as_strided):
+        setattr(T, fn.__name__, fn)
+
+    def _inplace_of(op, name, tensor_args):
+        def method(self, *args, **kwargs):
+            f = lambda s, *rest: op(s, *rest, **kwargs)  # noqa: E731
+            grad = state.enabled and (self._requires_grad or _builtin_any(
+                isinstance(x, Tensor) and x._requires_grad for x in args))
+            if grad:
+                return _inplace(self, None, f, args)
+            return _inplace(self, f(self, *args)._data, f, args)
+        method.__name__ = name
+        method.__doc__ = f"In-place {op.__name__}."
+        return method
+    T.index_fill_ = _inplace_of(index_fill, "index_fill_", ())
+    T.index_copy_ = _inplace_of(index_copy, "index_copy_", ())
+    T.masked_scatter_ = _inplace_of(masked_scatter, "masked_scatter_", ())
+    T.put_ = _inplace_of(put, "put_", ())
+    T.scatter_reduce_ = _inplace_of(scatter_reduce, "scatter_reduce_", ())
+
+    def H(self):
+        """The conjugate transpose of a matrix (the transpose, for real dtypes)."""
+        nd = self._data.ndim
+        if nd == 0:
+            import warnings
+            warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().", UserWarning, stacklevel=2)
+            return self
+        if nd != 2:
+            raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {nd}-D tensor."
+                               + (" For batches of matrices, consider using tensor.mH" if nd > 2 else ""))
+        return transpose(self, 0, 1)
+
+    def mH(self):
+        """The conjugate transpose of the last two dims (the transpose, for real dtypes)."""
+        nd = self._data.ndim
+        if nd < 2:
+            raise RuntimeError(f"tensor.mH is only supported on matrices or batches of matrices. Got {nd}-D tensor.")
+        return transpose(self, -2, -1)
+
+    def imag(self):
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+    T.H = property(H)
+    T.mH = property(mH)
+    T.adjoint = mH
+    T.real = property(lambda self: self, doc="The real part: the tensor itself for real dtypes, as torch.")
+    T.imag = property(imag, doc="The imaginary part (torch's error for real dtypes).")
+    T.layout = property(lambda self: B.strided, doc="The memory layout: always torch.strided.")
+
+
+_register_more2()
+
+
+def adjoint(input):
+    """The conjugate transpose of the last two dims (a view)."""
+    return input.mH
+
+
+__all__ += ["ravel", "tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d", "dstack",
+            "column_stack", "rot90", "diag_embed", "diagflat", "block_diag", "cartesian_prod", "combinations",
+            "take_along_dim", "unravel_index", "index_fill", "index_copy", "masked_scatter", "put", "scatter_reduce",
+            "as_strided", "adjoint"]

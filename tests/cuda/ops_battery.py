@@ -351,3 +351,65 @@ CASES += [
                                         F.local_response_norm(x[:, :, 0], 3, alpha=0.1)),
      [IMG, ("f", (2, 8, 3, 3))]),
 ]
+
+
+def _inplace_batch2(a, s):
+    y = a * 1
+    y.index_fill_(1, ember.tensor([0], device=a.device), 2.0)
+    y.index_copy_(0, ember.tensor([2], device=a.device), s[:1, :4])
+    y.masked_scatter_(y > 0.5, s.reshape(-1).repeat(2))
+    y.put_(ember.tensor([1, 3], device=a.device), s[1, :2])
+    y.scatter_reduce_(1, ember.tensor([[0, 0]], device=a.device), s[:1, :2], "amax")
+    w = a * 1
+    ember.exp_(w)
+    ember.abs_(w)
+    ember.sigmoid_(w)
+    ember.tanh_(w)
+    ember.clamp_(w, 0.1, 0.9)
+    z = a * 1
+    z.fill_diagonal_(0.5)
+    q = a.detach().clone()
+    ember.zero_(q)
+    ember.fill_(q, 3.0)
+    return y, w, z, q
+
+
+# the second batch of torch functions (tests/ops/test_more_ops2.py)
+CASES += [
+    ("math_batch2", lambda x, p, y: (
+        x.sgn(), ember.exp2(x), ember.erfc(x), ember.erfinv(p * 2 - 1), ember.logit(p), p.logit(eps=0.2),
+        ember.sinc(x), ember.deg2rad(x), x.rad2deg(), ember.fix(x * 3), ember.positive(x), ember.signbit(x),
+        ember.isposinf(x / 0), ember.isneginf(x / 0), ember.xlogy(x, p), ember.xlogy(x, 2.0), ember.hypot(x, y),
+        ember.logaddexp(x, y), ember.logaddexp2(x, y), ember.fmax(x, y), ember.fmin(x, y[:1]),
+        ember.heaviside(x.detach(), y.detach()), ember.float_power(p, 2), ember.float_power(p, y),
+        ember.lgamma(p * 3), ember.digamma(p * 3), ember.arcsin(p), ember.arccos(p), ember.arctan(x)),
+     [X, U, X]),
+    ("reduce_batch2", lambda x: (
+        ember.aminmax(x), x.aminmax(dim=1), ember.cummax(x, 1), x.cummin(0), ember.logcumsumexp(x, 1),
+        ember.kthvalue(x, 2), ember.mode(x.detach().round(), 0), ember.nanmean(x, 1), ember.nanmedian(x),
+        ember.nanmedian(x, 1), ember.quantile(x, 0.3), ember.nanquantile(x, 0.6, dim=1), ember.msort(x),
+        ember.histc(x.detach(), 5), ember.cov(x), ember.corrcoef(x)), [X]),
+    ("shape_batch2", lambda x, s, i: (
+        ember.ravel(x), ember.tensor_split(x, 3, dim=1), ember.hsplit(x, 2), ember.vsplit(x, [1]),
+        ember.dsplit(x.reshape(3, 2, 2), 2), ember.atleast_1d(x[0, 0]), ember.atleast_2d(x[0]), ember.atleast_3d(x),
+        ember.dstack([x, x]), ember.column_stack([x[:, 0], x]), ember.rot90(x), ember.diag_embed(x, 1),
+        ember.diagflat(x[0]), ember.block_diag(x, s), ember.cartesian_prod(x[0], x[1]), ember.combinations(x[2]),
+        ember.take_along_dim(x, i, 1), ember.unravel_index(i, (2, 3)), x.unfold(1, 2, 1),
+        x.index_fill(1, i[0], -1.0), ember.index_copy(x, 1, i[0, :1], s[:, :1].repeat(2, 1)[:3]),
+        ember.masked_scatter(x, x > 0, s.repeat(2, 1)), ember.put(x, i[0], s[0, :1]),
+        ember.scatter_reduce(x, 0, i, s[:, :1].repeat(2, 1)[:3], "mean"), x.sum_to_size(1, 4),
+        ember.as_strided(x, (2, 2), (1, 4)), x.H, x.mH, ember.adjoint(x), x.real),
+     [X, ("f", (2, 4)), ("i", (3, 1), 2)]),
+    ("scatter_reduce_all", lambda x, s: tuple(
+        x.scatter_reduce(0, ember.tensor([[0, 1, 0, 1], [2, 2, 0, 0]], device=x.device), s, r, include_self=inc)
+        for r in ("sum", "prod", "mean", "amax", "amin") for inc in (True, False)), [X, ("f", (2, 4))]),
+    ("inplace_batch2", _inplace_batch2, [X, ("f", (2, 4))]),
+]
+
+NOT_DEVICE_OPS["no tensor computation (batch 2)"] = [
+    "can_cast", "get_default_device", "set_default_device", "is_complex", "is_nonzero", "strided", "layout"]
+NOT_DEVICE_OPS["torch's top-level in-place functions: Tensor methods the cases call, same code"] = [
+    "abs_", "acos_", "arccos_", "arcsin_", "arctan_", "asin_", "atan_", "ceil_", "clamp_max_", "clamp_min_", "clip_",
+    "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "erfinv_", "exp2_", "expm1_", "fix_", "floor_", "frac_", "log10_",
+    "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "round_",
+    "rsqrt_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "trunc_", "xlogy_"]
