@@ -52,6 +52,7 @@ del _m
 # Imported on first use, so `import ember` stays light (a tenth of `import torch`).
 _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision", "compat", "backends",
                  "accelerator", "version", "linalg")
+_LAZY_MODULES += ("distributions",)  # torch.distributions
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 # torch.det, torch.svd, ...: their torch-level forms live with torch.linalg (ember/linalg.py, TOP_LEVEL)
 _LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross")

@@ -1,0 +1,27 @@
+"""Probability distributions (torch.distributions): parameters, sampling, log densities, entropy and
+KL divergence, all differentiable with respect to the parameters.
+
+Samples draw from ember's generators (``ember.manual_seed`` reproduces them); the values differ from
+torch's for the same seed, as every random op in ember does.
+"""
+from . import constraints
+from .bernoulli import Bernoulli
+from .beta import Beta
+from .categorical import Categorical
+from .dirichlet import Dirichlet
+from .distribution import Distribution, ExponentialFamily
+from .exponential import Exponential
+from .gamma import Gamma
+from .independent import Independent
+from .kl import kl_divergence, register_kl
+from .laplace import Laplace
+from .multivariate_normal import MultivariateNormal
+from .normal import Normal
+from .one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+from .poisson import Poisson
+from .uniform import Uniform
+
+__all__ = ["Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "ExponentialFamily", "Exponential",
+           "Gamma", "Independent", "Laplace", "MultivariateNormal", "Normal", "OneHotCategorical",
+           "OneHotCategoricalStraightThrough", "Poisson", "Uniform", "constraints", "kl_divergence",
+           "register_kl"]
