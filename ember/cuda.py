@@ -283,3 +283,11 @@ def empty_cache():
     """Give cached, unused GPU memory back to the driver."""
     if is_initialized():
         _cupy().get_default_memory_pool().free_all_blocks()
+
+
+def __getattr__(name):
+    # torch.cuda.amp (torch's deprecated spelling of torch.amp) is imported on first use
+    if name == "amp":
+        import importlib
+        return importlib.import_module("ember.amp.cuda_amp")
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
