@@ -11,6 +11,7 @@ from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
+from .._userwarn import warn as _warn_user
 from . import save_output_version, unbroadcast
 
 __all__ = [
@@ -261,8 +262,31 @@ def _scalar_alpha(alpha):
     return alpha.item() if isinstance(alpha, Tensor) else alpha
 
 
-def add(input, other, *, alpha=1, out=None):
+_deprecated_warned = False
+
+
+def _deprecated_alpha(name, alpha, other):
+    """torch's deprecated overload name(Number alpha, Tensor other), still accepted by torch 2.x
+    (pre-2.0 tutorials update weights with p.data.add_(-lr, p.grad.data)): (other, alpha)."""
+    if isinstance(alpha, Tensor) or not isinstance(other, Tensor) or isinstance(alpha, bool):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({type(alpha).__name__}, {type(other).__name__}), but expected one of:\n"
+                        f" * (Tensor other, *, Number alpha = 1)\n"
+                        f" * (Number other, Number alpha = 1)\n"
+                        f" * (Number alpha, Tensor other)  (deprecated)")
+    global _deprecated_warned
+    if not _deprecated_warned:  # torch warns once per process (TORCH_WARN_ONCE), for all overloads
+        _deprecated_warned = True
+        _warn_user(f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)\n"
+                   f"Consider using one of the following signatures instead:\n"
+                   f"\t{name}(Tensor other, *, Number alpha = 1)")
+    return other, alpha
+
+
+def add(input, other, _other=None, *, alpha=1, out=None):
     """input + alpha * other, broadcasting and promoting as torch."""
+    if _other is not None:
+        other, alpha = _deprecated_alpha("add", other, _other)
     if alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
         a, b = input._data, other._data
         if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b):
@@ -294,8 +318,10 @@ def add(input, other, *, alpha=1, out=None):
     return t
 
 
-def sub(input, other, *, alpha=1, out=None):
+def sub(input, other, _other=None, *, alpha=1, out=None):
     """input - alpha * other."""
+    if _other is not None:
+        other, alpha = _deprecated_alpha("sub", other, _other)
     if not isinstance(input, Tensor):
         input = _as_tensor(input)
     a, b = _operands(input, other)
@@ -1124,7 +1150,9 @@ def _fast_inplace(ufunc, name):
     """add_/sub_/mul_/div_ without autograd: a ufunc (by name) writing straight into storage."""
     np_ufunc = getattr(np, ufunc)
 
-    def method(self, other, *, alpha=None):
+    def method(self, other, _other=None, *, alpha=None):
+        if _other is not None:
+            other, alpha = _deprecated_alpha(name + "_", other, _other)
         if state.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
             kwargs = {} if alpha is None else {"alpha": alpha}
             return _inplace(self, None, lambda s, o: _OPS[name](s, o, **kwargs), (other,))

@@ -484,3 +484,43 @@ def test_torch_alias_imports():
     from ember import compat
     assert compat.ALIASES["torch.nn.utils.rnn"] == "ember.nn.utils.rnn"
     assert nn.utils.rnn.pad_sequence is ernn.pad_sequence
+
+
+@pytest.mark.parametrize("num_layers,batch_first,bidirectional,bias,only", [
+    (1, False, False, True, "all"), (2, True, True, True, "all"), (2, False, True, False, "out"),
+    (3, False, False, True, "hy")])
+def test_lstm_float32_is_one_mkldnn_layer_node_as_torch(num_layers, batch_first, bidirectional, bias, only):
+    # torch's CPU float32 LSTM runs each layer as one oneDNN op: the sequence-models tutorial prints
+    # grad_fn=<MkldnnRnnLayerBackward0>; its BPTT must give torch's gradients for any output used
+    tm, em = _pair("LSTM", input_size=3, hidden_size=5, num_layers=num_layers, batch_first=batch_first,
+                   bidirectional=bidirectional, bias=bias)
+    rng = np.random.default_rng(0)
+    d = 2 if bidirectional else 1
+    x = rng.standard_normal((2, 4, 3) if batch_first else (4, 2, 3)).astype(np.float32)
+    h0, c0 = (rng.standard_normal((num_layers * d, 2, 5)).astype(np.float32) for _ in range(2))
+    results = []
+    for lib, m in ((torch, tm), (ember, em)):
+        xt, ht, ct = (lib.tensor(a, requires_grad=True) for a in (x, h0, c0))
+        o, (h, c) = m(xt, (ht, ct))
+        loss = {"all": o.sin().sum() + (h * h).sum() + c.cos().sum(), "out": o.sin().sum(),
+                "hy": h[-1].sum()}[only]
+        loss.backward()
+        last = o.grad_fn if not (batch_first or bidirectional) else o.grad_fn.next_functions[0][0]
+        names = (o.grad_fn.name(), h.grad_fn.name(), [e[1] for e in h.grad_fn.next_functions],
+                 [type(n).__name__ if n is not None else None for n, _ in last.next_functions])
+        results.append((names, [t.detach().numpy() for t in (o, h, c, xt.grad, ht.grad, ct.grad)]
+                        + [p.grad.numpy() for p in m.parameters()]))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(b, a, rtol=RTOL, atol=ATOL)
+
+
+def test_lstm_print_matches_torch_tutorial():
+    torch.manual_seed(1)
+    tm = torch.nn.LSTM(3, 3)
+    em = nn.LSTM(3, 3)
+    _copy_weights(tm, em)
+    x = np.random.default_rng(1).standard_normal((5, 1, 3)).astype(np.float32)
+    to, (th, _) = tm(torch.tensor(x))
+    eo, (eh, _) = em(ember.tensor(x))
+    assert str(eo) == str(to) and str(eh) == str(th)

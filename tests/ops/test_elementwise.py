@@ -333,3 +333,35 @@ def test_integer_scalars_wrap_into_the_tensor_dtype_like_torch():
         got = f(ember.tensor(data, dtype=getattr(ember, dtype)))
         ref = f(torch.tensor(data, dtype=getattr(torch, dtype)))
         assert got.tolist() == ref.tolist() and got.dtype.name == str(ref.dtype).split(".")[1], (dtype, data)
+
+
+@requires_torch
+@pytest.mark.parametrize("method", ["add_", "sub_", "add", "sub"])
+def test_deprecated_number_alpha_overload_as_torch(method):
+    # pre-2.0 tutorials update weights with p.data.add_(-lr, p.grad.data); torch 2.x still runs it
+    # (warning once) and rejects other combinations with a TypeError
+    import warnings
+    results = []
+    for lib in (torch, ember):
+        a, b = lib.tensor([1.0, 2.0]), lib.tensor([0.5, 4.0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = getattr(a, method)(-2, b)
+        results.append((out.tolist(), a.tolist()))
+        with pytest.raises(TypeError):
+            getattr(a, method)(b, b)
+    assert results[0] == results[1]
+
+
+def test_deprecated_overload_warns_and_keeps_autograd():
+    import warnings
+    import ember.ops.elementwise as ew
+    ew._deprecated_warned = False
+    w = ember.ones(2, requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = ember.add(w * 1, 3.0, ember.tensor([1.0, 2.0]))
+    assert any("This overload of add is deprecated" in str(c.message) for c in caught)
+    assert caught[0].filename == __file__
+    y.sum().backward()
+    assert y.tolist() == [4.0, 7.0] and w.grad.tolist() == [1.0, 1.0]

@@ -9,6 +9,11 @@ GRU r,z,n), repr text and input errors are torch's, so state_dicts load both way
 import math
 import numbers
 
+import numpy as np
+
+from ...autograd.grad_mode import state as _grad_state
+from ...autograd.graph import Node, edge
+from ..._tensor import _wrap
 from ...ops import creation as _creation
 from ...ops import elementwise as _ew
 from ...ops import linalg as _linalg
@@ -116,6 +121,110 @@ def _run_direction(mode, x, h, c, weights, reverse, hidden_size, batch_sizes=Non
             h, c = step(gi[t], h, c)
             outs[t] = h
     return _shape.cat(outs, 0), h, c
+
+
+# ---- LSTM layer as one op, as torch's CPU float32 path (oneDNN) runs it ----------------------------
+# torch runs each LSTM layer and direction on the CPU in float32 as one mkldnn_rnn_layer op: its
+# output and states print grad_fn=<MkldnnRnnLayerBackward0> (the sequence-models tutorial shows it),
+# with next_functions (input, w_ih, w_hh, b_ih, b_hh, hx, cx).  Here too: one forward loop and
+# one BPTT loop on arrays, which also spares the per-step graph nodes.
+
+def _fused_lstm_ok(x, weights):
+    w_ih, w_hh, b_ih, b_hh, w_hr = weights
+    return (w_hr is None and type(x._data) is np.ndarray and x._data.dtype == np.float32
+            and x._data.size != 0 and type(w_ih._data) is np.ndarray and w_ih._data.dtype == np.float32)
+
+
+def _sigm(a):
+    e = np.exp(-np.abs(a))
+    t = 1 / (1 + e)
+    return np.where(a >= 0, t, e * t)
+
+
+class MkldnnRnnLayerBackward0(Node):
+    """Backpropagation through time of one LSTM layer and direction (outputs: output, hy, cy)."""
+    __slots__ = ("_n_outputs", "_output_nrs", "x", "w_ih", "w_hh", "h0", "c0", "hs", "cs", "gates",
+                 "reverse")
+    _saved_fields = ("x", "w_ih", "w_hh", "h0", "c0", "hs", "cs", "gates")
+
+    def apply(self, grads):
+        if type(grads) is not list:
+            grads = [grads, None, None]
+        gout, ghy, gcy = grads
+        hs, cs, gates, w_hh = self.hs, self.cs, self.gates, self.w_hh
+        T, B, H = hs.shape
+        dh = np.zeros((B, H), np.float32) if ghy is None else ghy.astype(np.float32, copy=True)
+        dc = np.zeros((B, H), np.float32) if gcy is None else gcy.astype(np.float32, copy=True)
+        dgates = np.empty((T, B, 4 * H), np.float32)
+        order = range(T) if self.reverse else range(T - 1, -1, -1)
+        for t in order:
+            prev = (t + 1 if self.reverse else t - 1)
+            first = prev < 0 or prev >= T
+            h_prev = self.h0 if first else hs[prev]
+            c_prev = self.c0 if first else cs[prev]
+            if gout is not None:
+                dh += gout[t]
+            i, f, g, o = np.split(gates[t], 4, axis=1)
+            tc = np.tanh(cs[t])
+            do = dh * tc
+            dc += dh * o * (1 - tc * tc)
+            dgt = dgates[t]
+            dgt[:, :H] = dc * g * i * (1 - i)
+            dgt[:, H:2 * H] = dc * c_prev * f * (1 - f)
+            dgt[:, 2 * H:3 * H] = dc * i * (1 - g * g)
+            dgt[:, 3 * H:] = do * o * (1 - o)
+            dc = dc * f
+            dh = dgt @ w_hh
+        flat = dgates.reshape(T * B, 4 * H)
+        x = self.x
+        d_x = (dgates @ self.w_ih) if self.next_functions[0][0] is not None else None
+        d_wih = flat.T @ x.reshape(T * B, -1)
+        d_whh = np.zeros_like(w_hh)
+        for t in order:
+            prev = (t + 1 if self.reverse else t - 1)
+            h_prev = self.h0 if (prev < 0 or prev >= T) else hs[prev]
+            d_whh += dgates[t].T @ h_prev
+        d_b = flat.sum(0)
+        return (d_x, d_wih, d_whh, d_b, d_b, dh, dc)
+
+
+def _fused_lstm_layer(x, h0, c0, weights, reverse):
+    """One LSTM layer and direction over x (T, B, I): (output (T, B, H), h_last, c_last)."""
+    w_ih, w_hh, b_ih, b_hh, _ = weights
+    xa, wih, whh = x._data, w_ih._data, w_hh._data
+    T, B = xa.shape[0], xa.shape[1]
+    H = whh.shape[1]
+    gi = xa @ wih.T
+    if b_ih is not None:
+        gi = gi + (b_ih._data + b_hh._data)
+    whh_t = whh.T
+    h, c = h0._data, c0._data
+    hs = np.empty((T, B, H), np.float32)
+    cs = np.empty((T, B, H), np.float32)
+    gates = np.empty((T, B, 4 * H), np.float32)
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        a = gi[t] + h @ whh_t
+        gt = gates[t]
+        gt[:, :2 * H] = _sigm(a[:, :2 * H])
+        gt[:, 2 * H:3 * H] = np.tanh(a[:, 2 * H:3 * H])
+        gt[:, 3 * H:] = _sigm(a[:, 3 * H:])
+        c = gt[:, H:2 * H] * c + gt[:, :H] * gt[:, 2 * H:3 * H]
+        h = gt[:, 3 * H:] * np.tanh(c)
+        hs[t], cs[t] = h, c
+    out, hy, cy = _wrap(hs), _wrap(h.copy()), _wrap(c.copy())
+    ins = (x, w_ih, w_hh, b_ih, b_hh, h0, c0)
+    if _grad_state.enabled and any(t is not None and t._requires_grad for t in ins):
+        node = MkldnnRnnLayerBackward0.__new__(MkldnnRnnLayerBackward0)
+        node.next_functions = tuple((None, 0) if t is None else edge(t) for t in ins)
+        node._saved_versions = tuple((t, t._vc[0]) for t in ins if t is not None)
+        node.x, node.w_ih, node.w_hh, node.h0, node.c0 = xa, wih, whh, h0._data, c0._data
+        node.hs, node.cs, node.gates, node.reverse = hs, cs, gates, reverse
+        node._n_outputs, node._output_nrs = 3, {}
+        for nr, t in enumerate((out, hy, cy)):
+            t._requires_grad = True
+            t.grad_fn = node
+            node._output_nrs[id(t)] = nr
+    return out, hy, cy
 
 
 def _steps(g, batch_sizes):
@@ -284,8 +393,11 @@ class RNNBase(Module):
         if batch_sizes is None and x.size(0) == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         num_directions = 2 if self.bidirectional else 1
-        h0 = h0.unbind(0)
-        c0 = c0.unbind(0) if c0 is not None else [None] * len(h0)
+        # the fused LSTM layer takes hx[k] as torch's does (SelectBackward0); the composed path unbinds
+        fused = self.mode == "LSTM" and batch_sizes is None
+        if not fused:
+            h0 = h0.unbind(0)
+            c0 = c0.unbind(0) if c0 is not None else [None] * len(h0)
         params = self._parameters
         hn, cn = [], []
         for layer in range(self.num_layers):
@@ -297,8 +409,11 @@ class RNNBase(Module):
                 # replaced by a plain attribute takes the getattr path
                 weights = tuple(params[n + suffix] if n + suffix in params else getattr(self, n + suffix, None)
                                 for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
-                out, h, c = _run_direction(self.mode, x, h0[k], c0[k], weights, direction == 1,
-                                           self.hidden_size, batch_sizes)
+                if fused and _fused_lstm_ok(x, weights):
+                    out, h, c = _fused_lstm_layer(x, h0[k], c0[k], weights, direction == 1)
+                else:
+                    out, h, c = _run_direction(self.mode, x, h0[k], c0[k], weights, direction == 1,
+                                               self.hidden_size, batch_sizes)
                 outs.append(out)
                 hn.append(h)
                 cn.append(c)
