@@ -23,7 +23,9 @@ def _run(script, args):
     script_dir = os.path.dirname(os.path.abspath(script))
     sys.path.insert(0, script_dir)
     try:
-        runpy.run_path(script, run_name="__main__")
+        # an absolute path, as `python script.py` gives __file__ and warning/traceback locations
+        # (joined to the working directory, not normalised: python keeps "..")
+        runpy.run_path(os.path.join(os.getcwd(), script), run_name="__main__")
     except SystemExit as e:
         if e.code is None or isinstance(e.code, int):
             return e.code or 0

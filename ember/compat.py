@@ -61,6 +61,7 @@ ALIASES = {
     "torchvision.transforms.functional": "ember.vision.transforms.functional",
     "torchvision.datasets": "ember.vision.datasets",
     "torchvision.utils": "ember.vision.utils",
+    "torchvision.io": "ember.vision.io",
 }
 _ROOTS = ("torch", "torchvision")
 

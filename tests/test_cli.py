@@ -45,6 +45,18 @@ def test_traceback_points_at_the_users_file(tmp_path):
     assert "runpy" not in proc.stderr and "cli.py" not in proc.stderr
 
 
+def test_relative_script_gets_python_s_file_and_warning_paths(tmp_path):
+    # python gives __file__ (and so warning and traceback locations) as cwd joined to the path
+    (tmp_path / "sub").mkdir()
+    script = tmp_path / "w.py"
+    script.write_text("import warnings\nprint(__file__)\nwarnings.warn('hi')\n")
+    want = subprocess.run([sys.executable, "../w.py"], cwd=tmp_path / "sub", capture_output=True, text=True)
+    proc = ember("run", "../w.py", cwd=tmp_path / "sub")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == want.stdout == str(tmp_path / "sub" / ".." / "w.py") + "\n"
+    assert proc.stderr == want.stderr
+
+
 def test_missing_file_is_one_line_and_nonzero(tmp_path):
     proc = ember("run", str(tmp_path / "nope.py"))
     assert proc.returncode == 2

@@ -12,6 +12,7 @@ import operator
 import numpy as np
 
 from .. import _backend as B
+from .. import _userwarn
 from .._tensor import Tensor, _wrap
 from ..random import generator_for
 
@@ -208,8 +209,12 @@ def _nested_tensors_to_list(data):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying data (nested lists, numbers, arrays), with torch's dtype inference."""
-    if device is None and isinstance(data, Tensor):
-        device = data.device  # torch keeps a tensor's device when none is given
+    if isinstance(data, Tensor):
+        _userwarn.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                       "or sourceTensor.detach().clone().requires_grad_(True), rather than "
+                       "torch.tensor(sourceTensor).")
+        if device is None:
+            device = data.device  # torch keeps a tensor's device when none is given
     return _finish(_data_to_array(data, dtype), device, requires_grad)
 
 

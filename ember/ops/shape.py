@@ -1375,10 +1375,14 @@ def _fancy(idx, ax):
 
 
 def _check_gather(name, a, idx, ax, other=None):
-    if idx.ndim != max(a.ndim, 1) and not (idx.ndim == 0 and a.ndim == 0):
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor")
+    # as torch, a 0-dim tensor counts as 1-dim here: zeros(10).scatter_(0, tensor(3), value=1) works
+    if max(idx.ndim, 1) != max(a.ndim, 1):
+        who = "input" if name == "gather" else "self"
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as {who} tensor")
     shape = a.shape if a.ndim else (1,)
     ishape = idx.shape if idx.ndim else (1,)
+    if other is not None and not other:
+        other = (1,)
     for k in range(len(ishape)):
         if k != ax and ishape[k] > shape[k]:
             raise RuntimeError(
@@ -1445,7 +1449,7 @@ class ScatterBackward0(Node):
         gv = None
         if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
             gv = _zeros(self.src_shape, g)
-            gv[self.region] = g[self.fancy]
+            (gv.reshape(1) if gv.ndim == 0 else gv)[self.region] = g[self.fancy]  # 0-dim src: a view
         return (gs, gv) if len(self.next_functions) > 1 else (gs,)
 
 
@@ -1460,7 +1464,7 @@ class ScatterAddBackward0(ScatterBackward0):
         gv = None
         if self.next_functions[1][0] is not None:
             gv = _zeros(self.src_shape, g)
-            gv[self.region] = g[self.fancy]
+            (gv.reshape(1) if gv.ndim == 0 else gv)[self.region] = g[self.fancy]  # 0-dim src: a view
         return (g if self.next_functions[0][0] is not None else None), gv
 
 

@@ -1,6 +1,7 @@
 """Creation functions against torch: randint's signatures, torch.Tensor(), Python types as dtypes,
 NumPy scalars in tensor(), size=, arange/linspace bit for bit, constants, finfo/iinfo, legacy types."""
 import math
+import warnings
 import platform
 
 import numpy as np
@@ -341,3 +342,28 @@ def test_finfo_iinfo_defaults_and_errors():
         if torch is not None:
             with pytest.raises(TypeError):
                 bad(torch)
+
+
+def test_tensor_from_a_tensor_warns_at_the_callers_line_like_torch():
+    # the transforms tutorial's Lambda(lambda y: ... torch.tensor(y) ...) meets this when y is a tensor
+    src = ember.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.warns(UserWarning) as record:
+        out = ember.tensor(src)
+    assert len(record) == 1 and record[0].filename == __file__
+    assert str(record[0].message) == (
+        "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+        "sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).")
+    assert out.tolist() == [1.0, 2.0] and not out.requires_grad
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ember.tensor([1.0, 2.0])  # no warning from data that is not a tensor
+        ember.as_tensor(src)
+
+
+@requires_torch
+def test_tensor_from_a_tensor_warning_matches_torch():
+    with pytest.warns(UserWarning) as t:
+        torch.tensor(torch.ones(2))
+    with pytest.warns(UserWarning) as e:
+        ember.tensor(ember.ones(2))
+    assert str(e[0].message) == str(t[0].message)

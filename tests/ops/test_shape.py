@@ -200,6 +200,47 @@ def test_scatter_gather_values_match_torch():
         e.gather(1, ember.tensor([[5]]))
 
 
+def test_scatter_gather_take_a_0dim_index_on_a_1dim_input():
+    # the transforms tutorial's one-hot target: zeros(10).scatter_(0, tensor(y), value=1)
+    assert ember.zeros(10).scatter_(0, ember.tensor(3), value=1).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert ember.zeros(10).scatter_(dim=0, index=ember.tensor(7), value=1)[7].item() == 1
+    assert ember.zeros(4).scatter(0, ember.tensor(2), ember.tensor(5.0)).tolist() == [0, 0, 5, 0]
+    assert ember.zeros(4).scatter_add(0, ember.tensor(1), ember.tensor(2.0)).tolist() == [0, 2, 0, 0]
+    g = ember.arange(5.0).gather(0, ember.tensor(2))
+    assert g.shape == () and g.item() == 2
+    with pytest.raises(RuntimeError, match="Index tensor must have the same number of dimensions as self tensor"):
+        ember.zeros(2, 3).scatter_(0, ember.tensor(1), value=1)
+    with pytest.raises(RuntimeError, match="Index tensor must have the same number of dimensions as input tensor"):
+        ember.zeros(2, 3).gather(0, ember.tensor(1))
+    # gradients flow to input and to a 0-dim src
+    for name in ("scatter", "scatter_add"):
+        x = ember.zeros(4, requires_grad=True)
+        s = ember.tensor(5.0, requires_grad=True)
+        (getattr(x, name)(0, ember.tensor(1), s) * ember.arange(4.0)).sum().backward()
+        assert s.grad.shape == () and s.grad.item() == 1
+        assert x.grad.tolist() == ([0, 0, 2, 3] if name == "scatter" else [0, 1, 2, 3])
+    x = ember.arange(5.0, requires_grad=True)
+    x.gather(0, ember.tensor(2)).backward()
+    assert x.grad.tolist() == [0, 0, 1, 0, 0]
+
+
+@requires_torch
+def test_scatter_gather_0dim_index_match_torch():
+    for name in ("scatter", "scatter_add"):
+        res = []
+        for lib in (ember, torch):
+            x = lib.zeros(4, requires_grad=True)
+            s = lib.tensor(5.0, requires_grad=True)
+            out = getattr(x, name)(0, lib.tensor(1), s)
+            (out * lib.arange(4.0)).sum().backward()
+            res.append((out.tolist(), x.grad.tolist(), s.grad.tolist(), out.grad_fn.name()))
+        assert res[0] == res[1]
+    e = ember.zeros(10).scatter_(0, ember.tensor(3), value=1)
+    t = torch.zeros(10).scatter_(0, torch.tensor(3), value=1)
+    assert e.tolist() == t.tolist()
+    assert ember.arange(5.0).gather(0, ember.tensor(2)).tolist() == torch.arange(5.0).gather(0, torch.tensor(2)).tolist()
+
+
 @requires_torch
 def test_nonzero_masked_select_index_select_match_torch():
     x0 = np.array([[0, 1.5, 0], [2, 0, -1]], dtype=np.float32)
