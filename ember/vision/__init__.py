@@ -1,5 +1,5 @@
-"""ember.vision: torchvision's API (datasets, transforms, utils); ``import torchvision`` maps here."""
-from . import datasets, transforms, utils  # noqa: F401
+"""ember.vision: torchvision's API (datasets, models, transforms, utils); ``import torchvision`` maps here."""
+from . import datasets, models, transforms, utils  # noqa: F401
 
 __version__ = "0.1.0"
 
