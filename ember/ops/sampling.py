@@ -90,34 +90,30 @@ def affine_grid(theta, size, align_corners=None):
         raise TypeError(f"affine_grid(): argument 'theta' (position 1) must be Tensor, not {type(theta).__name__}")
     if theta._data.dtype.kind not in "fc":
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
-    size = list(size)
+    shown, size = size, list(size)
     if len(size) == 4:
         if theta.dim() != 3 or theta.shape[-2] != 2 or theta.shape[-1] != 3:
             raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
-                             f"{_size_str(size)}. Got {_size_str(theta.shape)}.")
+                             f"{shown}. Got {theta.shape}.")
         spatial_size = size[-2:]
     elif len(size) == 5:
         if theta.dim() != 3 or theta.shape[-2] != 3 or theta.shape[-1] != 4:
             raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size "
-                             f"{_size_str(size)}. Got {_size_str(theta.shape)}.")
+                             f"{shown}. Got {theta.shape}.")
         spatial_size = size[-3:]
     else:
         raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
-                                  f"respectively. Got size {_size_str(size)}.")
+                                  f"respectively. Got size {shown}.")
     if align_corners and min(spatial_size) == 1:
         _warn_user("Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
                    "align_corners=True. This is not an intended use case of affine_grid. See the documentation "
                    "of affine_grid for details.")
     elif min(size) <= 0:
-        raise ValueError(f"Expected non-zero, positive output size. Got {_size_str(size)}")
+        raise ValueError(f"Expected non-zero, positive output size. Got {shown}")
     if theta.shape[0] != size[0]:
         raise RuntimeError(f"affine_grid: theta holds {theta.shape[0]} matrices but size asks for a batch of "
                            f"{size[0]}; pass x.size() of the batch theta was computed from.")
     return affine_grid_generator(theta, size, align_corners)
-
-
-def _size_str(size):
-    return f"torch.Size({list(size)})" if not isinstance(size, list) else str(size)
 
 
 # ---- grid_sample -------------------------------------------------------------------------------
@@ -168,6 +164,10 @@ def _source_index(xp, coord, size, padding, align_corners):
     if bad.any():
         x = xp.where(bad, t(-100), x)
     return x, mult
+
+
+def _dims(ndim):
+    return f"{ndim}D" if ndim in (4, 5) else "4D or 5D"
 
 
 class _Sampler:
@@ -268,7 +268,7 @@ def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
         raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
                            f"{input.dtype} and grid has {grid.dtype}")
     if a.ndim not in (4, 5) or a.ndim != gr.ndim:
-        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number of dimensions, but "
+        raise RuntimeError(f"grid_sampler(): expected {_dims(a.ndim)} input and grid with same number of dimensions, but "
                            f"got input with sizes {list(a.shape)} and grid with sizes {list(gr.shape)}")
     if a.shape[0] != gr.shape[0]:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got input with "
