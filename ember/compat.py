@@ -61,6 +61,9 @@ ALIASES = {
     "torchvision.transforms.functional": "ember.vision.transforms.functional",
     "torchvision.datasets": "ember.vision.datasets",
     "torchvision.utils": "ember.vision.utils",
+    "torchvision.models": "ember.vision.models",
+    "torchvision.models.resnet": "ember.vision.models.resnet",
+    "torchvision.models.vgg": "ember.vision.models.vgg",
 }
 _ROOTS = ("torch", "torchvision")
 
