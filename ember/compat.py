@@ -62,6 +62,9 @@ ALIASES = {
     "torchvision.datasets": "ember.vision.datasets",
     "torchvision.utils": "ember.vision.utils",
     "torchvision.io": "ember.vision.io",
+    "torchvision.models": "ember.vision.models",
+    "torchvision.models.resnet": "ember.vision.models.resnet",
+    "torchvision.models.vgg": "ember.vision.models.vgg",
 }
 _ROOTS = ("torch", "torchvision")
 

@@ -113,3 +113,17 @@ def test_compat_install_inside_a_process():
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["torch.Size([1]) ember", "ember.Size([1])"]
+
+
+def test_run_maps_torchvision_models(tmp_path):
+    # `import torchvision.models as models` was refused by the alias before ember.vision.models existed
+    script = tmp_path / "models.py"
+    script.write_text(
+        "import torchvision.models as models\n"
+        "from torchvision.models import resnet18, ResNet18_Weights\n"
+        "from torchvision.models.vgg import VGG\n"
+        "import torch.nn.functional as F\n"
+        "print(models.__name__, type(resnet18()).__name__, VGG.__name__, F.grid_sample.__name__)\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["ember.vision.models", "ResNet", "VGG", "grid_sample"]

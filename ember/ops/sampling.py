@@ -1,0 +1,323 @@
+"""Spatial sampling: affine_grid (torch.affine_grid_generator) and grid_sample (torch.grid_sampler).
+
+affine_grid maps a base grid of normalized output coordinates in [-1, 1] through a batch of
+affine matrices: one matrix product, whose backward is another.  grid_sample reads the input
+at the (x, y) positions of a grid, as torch's 2-D grid sampler (GridSampler.h): the coordinates
+are unnormalized (``align_corners``), then clipped or reflected (``padding_mode``), then
+sampled by the nearest pixel or bilinearly from the four neighbours.  The gather is one fancy
+index per corner; the backward scatters into the input with a single ``bincount`` (no
+``np.add.at``) and differentiates the bilinear weights for the grid, chained through the
+unnormalize / clip / reflect steps as torch does.
+"""
+import numpy as np
+
+from .. import _backend as B
+from .._userwarn import warn as _warn_user
+from ..autograd.graph import Node
+from . import Tensor, needs_grad, new_node, record, save_versions
+
+# names torch exposes at top level
+__all__ = ["affine_grid_generator", "grid_sampler"]
+
+# names torch.nn.functional exposes from this module
+__functional__ = ["affine_grid", "grid_sample"]
+
+xp_of = B.xp_of
+
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                  "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                  "grid_sample for details.")
+
+_MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
+_PADDINGS = {"zeros": 0, "border": 1, "reflection": 2}
+
+
+# ---- affine_grid -------------------------------------------------------------------------------
+def _linspace_from_neg_one(xp, n, align_corners, dtype):
+    """torch's linspace_from_neg_one: n points over [-1, 1], pulled in to pixel centres unless align_corners."""
+    if n <= 1:
+        return xp.zeros(1, dtype)
+    r = xp.linspace(-1, 1, n).astype(dtype)
+    if not align_corners:
+        r = r * dtype.type(n - 1) / dtype.type(n)
+    return r
+
+
+def _base_grid(xp, spatial, align_corners, dtype):
+    """(prod(spatial), k + 1) rows (x, y[, z], 1) of normalized output coordinates, x fastest."""
+    k = len(spatial)
+    base = xp.ones(tuple(spatial) + (k + 1,), dtype)
+    for axis in range(k):  # coordinate axis 0 (x) runs along the last spatial dim
+        dim = k - 1 - axis
+        shape = [1] * k
+        shape[dim] = spatial[dim]
+        base[..., axis] = _linspace_from_neg_one(xp, spatial[dim], align_corners, dtype).reshape(shape)
+    return base.reshape(-1, k + 1)
+
+
+class AffineGridGeneratorBackward0(Node):
+    """grid = base @ theta^T per batch; d theta = grad^T @ base."""
+
+    __slots__ = ("base",)
+    _saved_fields = ("base",)
+
+    def apply(self, grad):
+        n, m = grad.shape[0], grad.shape[-1]
+        return (grad.reshape(n, -1, m).swapaxes(1, 2) @ self.base,)
+
+
+def affine_grid_generator(theta, size, align_corners):
+    """torch.affine_grid_generator: the sampling grid (N, *spatial, k) of the affine matrices theta (N, k, k+1)."""
+    a = theta._data
+    xp = xp_of(a)
+    size = [int(s) for s in size]
+    spatial = size[2:]
+    base = _base_grid(xp, spatial, bool(align_corners), a.dtype)
+    out = (base @ a.swapaxes(1, 2)).reshape([size[0]] + spatial + [len(spatial)])
+    node = None
+    if needs_grad(theta):
+        node = new_node(AffineGridGeneratorBackward0, (theta,))
+        node.base = base
+    return record(out, node)
+
+
+def affine_grid(theta, size, align_corners=None):
+    """The flow field (N, H, W, 2) (or (N, D, H, W, 3)) that samples the affine transforms theta with grid_sample."""
+    if align_corners is None:
+        _warn_user(_ALIGN_WARNING)
+        align_corners = False
+    if not isinstance(theta, Tensor):
+        raise TypeError(f"affine_grid(): argument 'theta' (position 1) must be Tensor, not {type(theta).__name__}")
+    if theta._data.dtype.kind not in "fc":
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    shown, size = size, list(size)
+    if len(size) == 4:
+        if theta.dim() != 3 or theta.shape[-2] != 2 or theta.shape[-1] != 3:
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
+                             f"{shown}. Got {theta.shape}.")
+        spatial_size = size[-2:]
+    elif len(size) == 5:
+        if theta.dim() != 3 or theta.shape[-2] != 3 or theta.shape[-1] != 4:
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size "
+                             f"{shown}. Got {theta.shape}.")
+        spatial_size = size[-3:]
+    else:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {shown}.")
+    if align_corners and min(spatial_size) == 1:
+        _warn_user("Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+                   "align_corners=True. This is not an intended use case of affine_grid. See the documentation "
+                   "of affine_grid for details.")
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {shown}")
+    if theta.shape[0] != size[0]:
+        raise RuntimeError(f"affine_grid: theta holds {theta.shape[0]} matrices but size asks for a batch of "
+                           f"{size[0]}; pass x.size() of the batch theta was computed from.")
+    return affine_grid_generator(theta, size, align_corners)
+
+
+# ---- grid_sample -------------------------------------------------------------------------------
+def _clip(xp, x, size):
+    """Clamp to [0, size - 1]; the derivative is 1 strictly inside, 0 where clamped."""
+    hi = size - 1
+    g = ((x > 0) & (x < hi)).astype(x.dtype)
+    return xp.clip(x, 0, hi), g
+
+
+def _reflect(xp, x, twice_low, twice_high):
+    """Reflect x off the borders twice_low / 2 and twice_high / 2 until it falls between them."""
+    if twice_low == twice_high:
+        return xp.zeros_like(x), xp.zeros_like(x)
+    t = x.dtype.type
+    lo = t(twice_low / 2)
+    span = t((twice_high - twice_low) / 2)
+    x = x - lo
+    sign = xp.where(x < 0, t(-1), t(1))
+    x = xp.abs(x)
+    extra = xp.fmod(x, span)
+    odd = (xp.floor(x / span) % 2) == 1
+    return xp.where(odd, span - extra + lo, extra + lo), xp.where(odd, -sign, sign)
+
+
+def _source_index(xp, coord, size, padding, align_corners):
+    """Pixel coordinate of normalized coord along a side of `size` pixels, and d(pixel)/d(coord)."""
+    t = coord.dtype.type
+    if align_corners:
+        x = (coord + 1) / 2 * t(size - 1)
+        mult = t((size - 1) / 2)
+    else:
+        x = ((coord + 1) * t(size) - 1) / 2
+        mult = t(size / 2)
+    mult = xp.full(coord.shape, mult, coord.dtype)
+    if padding == 1:
+        x, g = _clip(xp, x, size)
+        mult *= g
+    elif padding == 2:
+        if align_corners:
+            x, g = _reflect(xp, x, 0, 2 * (size - 1))
+        else:
+            x, g = _reflect(xp, x, -1, 2 * size - 1)
+        x, g2 = _clip(xp, x, size)
+        mult *= g * g2
+    # torch's safe_downgrade_to_int_range: non-finite or huge coordinates read nothing
+    bad = ~xp.isfinite(x) | (xp.abs(x) > 2.0 ** 30)
+    if bad.any():
+        x = xp.where(bad, t(-100), x)
+    return x, mult
+
+
+def _dims(ndim):
+    return f"{ndim}D" if ndim in (4, 5) else "4D or 5D"
+
+
+class _Sampler:
+    """The gather / scatter geometry of one grid_sample call: per corner, flat pixel index and validity."""
+
+    __slots__ = ("corners", "ix", "iy", "gx_mult", "gy_mult")
+
+    def __init__(self, xp, grid, H, W, mode, padding, align_corners):
+        ix, self.gx_mult = _source_index(xp, grid[..., 0], W, padding, align_corners)
+        iy, self.gy_mult = _source_index(xp, grid[..., 1], H, padding, align_corners)
+        self.ix, self.iy = ix, iy
+        if mode == 1:
+            xs, ys = [xp.rint(ix)], [xp.rint(iy)]  # nearbyint: half to even
+            pairs = [(0, 0)]
+        else:
+            x0, y0 = xp.floor(ix), xp.floor(iy)
+            xs, ys = [x0, x0 + 1], [y0, y0 + 1]
+            pairs = [(0, 0), (1, 0), (0, 1), (1, 1)]  # nw, ne, sw, se
+        self.corners = []
+        for i, j in pairs:
+            cx, cy = xs[i], ys[j]
+            valid = (cx >= 0) & (cx <= W - 1) & (cy >= 0) & (cy <= H - 1)
+            flat = (xp.clip(cy, 0, H - 1).astype(np.int64) * W + xp.clip(cx, 0, W - 1).astype(np.int64))
+            self.corners.append((i, j, cx, cy, flat.reshape(flat.shape[0], -1), valid.reshape(valid.shape[0], -1)))
+
+    def weights(self):
+        """Bilinear (or nearest: 1) weight of each corner, shaped (N, P)."""
+        if len(self.corners) == 1:
+            return [None]
+        n = self.ix.shape[0]
+        ix, iy = self.ix.reshape(n, -1), self.iy.reshape(n, -1)
+        out = []
+        for i, j, cx, cy, _, _ in self.corners:
+            cx, cy = cx.reshape(n, -1), cy.reshape(n, -1)
+            wx = ix - cx + 1 if i else cx + 1 - ix   # ne/se: ix - x0; nw/sw: x1 - ix
+            wy = iy - cy + 1 if j else cy + 1 - iy
+            out.append(wx * wy)
+        return out
+
+
+def _gather(xp, a, flat, valid):
+    """a (N, C, H*W) at the pixels flat (N, P) -> (N, C, P); zero where not valid."""
+    n = a.shape[0]
+    v = a[xp.arange(n)[:, None], :, flat]  # (N, P, C): the advanced axes come first
+    v = v.swapaxes(1, 2)
+    return v * valid[:, None, :].astype(a.dtype)
+
+
+class GridSampler2DBackward0(Node):
+    """Gradient of grid_sample for the input (scattered by bincount) and for the grid (bilinear only)."""
+
+    __slots__ = ("input", "grid", "mode", "padding", "align_corners")
+    _saved_fields = ("input", "grid")
+
+    def apply(self, grad):
+        a, grid = self.input, self.grid
+        xp = xp_of(a)
+        N, C, H, W = a.shape
+        s = _Sampler(xp, grid, H, W, self.mode, self.padding, self.align_corners)
+        g = grad.reshape(N, C, -1)
+        P = g.shape[2]
+        weights = s.weights()
+        gi = gg = None
+        want_input, want_grid = self.next_functions[0][0] is not None, self.next_functions[1][0] is not None
+        if want_input:
+            base = (xp.arange(N * C, dtype=np.int64) * (H * W)).reshape(N, C, 1)
+            idx, vals = [], []
+            for (_, _, _, _, flat, valid), w in zip(s.corners, weights):
+                wv = valid.astype(a.dtype) if w is None else w * valid
+                idx.append((base + flat[:, None, :]).ravel())
+                vals.append((g * wv[:, None, :]).ravel())
+            gi = xp.bincount(xp.concatenate(idx), weights=xp.concatenate(vals), minlength=N * C * H * W)
+            gi = gi.astype(a.dtype).reshape(a.shape)
+        if want_grid:
+            if self.mode == 1:
+                gg = xp.zeros_like(grid)
+            else:
+                af = a.reshape(N, C, H * W)
+                ix, iy = s.ix.reshape(N, 1, P), s.iy.reshape(N, 1, P)
+                gx = xp.zeros((N, P), a.dtype)
+                gy = xp.zeros((N, P), a.dtype)
+                for i, j, cx, cy, flat, valid in s.corners:
+                    v = _gather(xp, af, flat, valid) * g  # (N, C, P)
+                    cx, cy = cx.reshape(N, 1, P), cy.reshape(N, 1, P)
+                    # d(weight)/d(ix) and d(weight)/d(iy) of this corner, times the value
+                    wy = iy - cy + 1 if j else cy + 1 - iy
+                    wx = ix - cx + 1 if i else cx + 1 - ix
+                    gx += ((v * wy).sum(1) if i else -(v * wy).sum(1))
+                    gy += ((v * wx).sum(1) if j else -(v * wx).sum(1))
+                gg = xp.stack([gx.reshape(s.ix.shape) * s.gx_mult, gy.reshape(s.iy.shape) * s.gy_mult], -1)
+        return gi, gg
+
+
+def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
+    """torch.grid_sampler: sample input (N, C, H, W) at grid (N, H_out, W_out, 2); the modes as integer codes."""
+    a, gr = input._data, grid._data
+    if a.dtype != gr.dtype:
+        raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
+                           f"{input.dtype} and grid has {grid.dtype}")
+    if a.ndim not in (4, 5) or a.ndim != gr.ndim:
+        raise RuntimeError(f"grid_sampler(): expected {_dims(a.ndim)} input and grid with same number of dimensions, but "
+                           f"got input with sizes {list(a.shape)} and grid with sizes {list(gr.shape)}")
+    if a.shape[0] != gr.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got input with "
+                           f"sizes {list(a.shape)} and grid with sizes {list(gr.shape)}")
+    if gr.shape[-1] != a.ndim - 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {a.ndim - 2} in last dimension, but got "
+                           f"grid with sizes {list(gr.shape)}")
+    for i in range(2, a.ndim):
+        if a.shape[i] <= 0:
+            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial dimensions, but input "
+                               f"has sizes {list(a.shape)} with dimension {i} being empty")
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"grid_sampler_2d_cpu not implemented for '{input.dtype}'; convert the input and grid "
+                           "with .float() first")
+    if a.ndim == 5:
+        raise NotImplementedError("grid_sample: ember samples 4-D inputs (N, C, H, W) only; volumetric (5-D) "
+                                  "sampling is not implemented")
+    if interpolation_mode == 2:
+        raise NotImplementedError("grid_sample: mode='bicubic' is not implemented in ember; use 'bilinear' or "
+                                  "'nearest'")
+    xp = xp_of(a)
+    N, C, H, W = a.shape
+    s = _Sampler(xp, gr, H, W, interpolation_mode, padding_mode, bool(align_corners))
+    af = a.reshape(N, C, H * W)
+    out = None
+    for (_, _, _, _, flat, valid), w in zip(s.corners, s.weights()):
+        v = _gather(xp, af, flat, valid)
+        if w is not None:
+            v = v * w[:, None, :]
+        out = v if out is None else out + v
+    out = out.reshape(N, C, gr.shape[1], gr.shape[2])
+    node = None
+    if needs_grad(input, grid):
+        node = new_node(GridSampler2DBackward0, (input, grid))
+        node.input, node.grid = a, gr
+        node.mode, node.padding, node.align_corners = interpolation_mode, padding_mode, bool(align_corners)
+        save_versions(node, input, grid)
+    return record(out, node)
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Sample input (N, C, H, W) at the normalized (x, y) positions of grid (N, H_out, W_out, 2)."""
+    if mode not in _MODES:
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
+                         f"but got: '{mode}'")
+    if padding_mode not in _PADDINGS:
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        _warn_user(_ALIGN_WARNING)
+        align_corners = False
+    return grid_sampler(input, grid, _MODES[mode], _PADDINGS[padding_mode], align_corners)

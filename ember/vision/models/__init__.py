@@ -1,0 +1,36 @@
+"""torchvision.models: ResNet-18/34/50 and VGG-11/16 architectures, randomly initialized.
+
+Module names and shapes are torchvision's, so a torchvision checkpoint (downloaded elsewhere)
+loads with ``model.load_state_dict(torch.load(path))``; ember itself downloads no weights.
+"""
+from ._api import Weights, WeightsEnum  # noqa: F401
+from .resnet import (BasicBlock, Bottleneck, ResNet, ResNet18_Weights, ResNet34_Weights,  # noqa: F401
+                     ResNet50_Weights, resnet18, resnet34, resnet50)
+from .vgg import VGG, VGG11_Weights, VGG16_Weights, vgg11, vgg16  # noqa: F401
+
+_MODELS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50, "vgg11": vgg11, "vgg16": vgg16}
+
+
+def list_models(module=None, include=None, exclude=None):
+    """The names of the models get_model can build."""
+    return sorted(_MODELS)
+
+
+def get_model(name, **config):
+    """Build the model called name (as list_models), passing config to its builder."""
+    try:
+        fn = _MODELS[name.lower()]
+    except KeyError:
+        raise ValueError(f"Unknown model {name}; ember.vision.models has {sorted(_MODELS)}") from None
+    return fn(**config)
+
+
+def get_model_weights(name):
+    """The weights enum class of a model (its members cannot be downloaded by ember)."""
+    weights = {"resnet18": ResNet18_Weights, "resnet34": ResNet34_Weights, "resnet50": ResNet50_Weights,
+               "vgg11": VGG11_Weights, "vgg16": VGG16_Weights}
+    name = name if isinstance(name, str) else name.__name__
+    try:
+        return weights[name.lower()]
+    except KeyError:
+        raise ValueError(f"Unknown model {name}") from None

@@ -1,0 +1,89 @@
+"""The weights API of torchvision.models (``weights=`` enums), without the download.
+
+ember cannot fetch pretrained weights: asking for them raises an error that names the
+checkpoint URL, so the ``.pth`` file can be downloaded elsewhere and loaded with
+``model.load_state_dict(torch.load(path))`` (the module names match torchvision's).
+"""
+import enum
+
+from ..._userwarn import warn as _warn_user
+
+
+class Weights:
+    """One pretrained checkpoint: where torchvision downloads it from, and what it is."""
+
+    def __init__(self, url, num_params, meta=None):
+        self.url = url
+        self.meta = dict(meta or {}, num_params=num_params)
+
+    def __repr__(self):
+        return f"Weights(url={self.url!r}, meta={self.meta!r})"
+
+
+class WeightsEnum(enum.Enum):
+    """Base of ResNet18_Weights, VGG16_Weights, ...: members are Weights; DEFAULT names the best one."""
+
+    @classmethod
+    def verify(cls, obj):
+        """obj (None, a member, or its name as a string such as "DEFAULT") as a member of cls."""
+        if obj is None or isinstance(obj, cls):
+            return obj
+        if isinstance(obj, str):
+            name = obj.replace(cls.__name__ + ".", "")
+            try:
+                return cls[name]
+            except KeyError:
+                raise ValueError(f"Failed to find Weights {obj!r} in {cls.__name__}. Try one of "
+                                 f"{[m for m in cls.__members__]}") from None
+        if isinstance(obj, WeightsEnum):
+            raise TypeError(f"Invalid Weights class provided; expected {cls.__name__} but received "
+                            f"{type(obj).__name__}.")
+        raise TypeError(f"Invalid Weights class provided; expected {cls.__name__} but received {obj!r}.")
+
+    @property
+    def url(self):
+        return self.value.url
+
+    @property
+    def meta(self):
+        return self.value.meta
+
+    def get_state_dict(self, *args, **kwargs):
+        _no_download(self)
+
+    def transforms(self):
+        """The ImageNet evaluation preprocessing of these weights: resize 256, crop 224, normalize."""
+        from .. import transforms as T
+        size = self.meta.get("resize_size", 256)
+        return T.Compose([T.Resize(size), T.CenterCrop(224), T.ToTensor(),
+                          T.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+
+    def __repr__(self):
+        return f"{type(self).__name__}.{self.name}"
+
+
+def _no_download(weights):
+    name = weights.url.rsplit("/", 1)[-1]
+    raise RuntimeError(
+        f"ember cannot download pretrained weights ({weights!r}). Build the model with weights=None and load "
+        f"torchvision's checkpoint yourself: download {weights.url} on a machine with network access, then "
+        f"model.load_state_dict(torch.load('{name}')). ember's models use torchvision's module names, so the "
+        f"file loads as is.")
+
+
+def _resolve(weights_enum, weights, kwargs):
+    """torchvision's legacy `pretrained=` and `weights=` handling; returns the verified weights (or None)."""
+    if "pretrained" in kwargs:
+        pretrained = kwargs.pop("pretrained")
+        _warn_user("The parameter 'pretrained' is deprecated since 0.13 and may be removed in the future, "
+                      "please use 'weights' instead.")
+        if pretrained:
+            _warn_user(f"Arguments other than a weight enum or `None` for 'weights' are deprecated since 0.13 "
+                          f"and may be removed in the future. The current behavior is equivalent to passing "
+                          f"`weights={weights_enum.__name__}.IMAGENET1K_V1`. You can also use "
+                          f"`weights={weights_enum.__name__}.DEFAULT` to get the most up-to-date weights.")
+            weights = weights_enum.IMAGENET1K_V1
+    weights = weights_enum.verify(weights)
+    if weights is not None:
+        _no_download(weights)
+    return None

@@ -1,0 +1,94 @@
+"""torchvision.models.vgg: VGG-11/16 with torchvision's module names, so its checkpoints load."""
+from ... import nn
+from ... import flatten
+from ._api import Weights, WeightsEnum, _resolve
+
+__all__ = ["VGG", "VGG11_Weights", "VGG16_Weights", "vgg11", "vgg16", "make_layers", "cfgs"]
+
+
+class VGG(nn.Module):
+    """features (conv stacks), a 7x7 adaptive average pool, and a 3-layer classifier with dropout."""
+
+    def __init__(self, features, num_classes=1000, init_weights=True, dropout=0.5):
+        super().__init__()
+        self.features = features
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes),
+        )
+        if init_weights:
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                    if m.bias is not None:
+                        nn.init.constant_(m.bias, 0)
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.constant_(m.weight, 1)
+                    nn.init.constant_(m.bias, 0)
+                elif isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, 0, 0.01)
+                    nn.init.constant_(m.bias, 0)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = flatten(x, 1)
+        return self.classifier(x)
+
+
+def make_layers(cfg, batch_norm=False):
+    """The conv stack of a configuration: ints are 3x3 conv widths, "M" a 2x2 max pool."""
+    layers = []
+    in_channels = 3
+    for v in cfg:
+        if v == "M":
+            layers += [nn.MaxPool2d(kernel_size=2, stride=2)]
+        else:
+            conv2d = nn.Conv2d(in_channels, int(v), kernel_size=3, padding=1)
+            if batch_norm:
+                layers += [conv2d, nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+            else:
+                layers += [conv2d, nn.ReLU(inplace=True)]
+            in_channels = v
+    return nn.Sequential(*layers)
+
+
+cfgs = {
+    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+
+_URL = "https://download.pytorch.org/models/"
+
+
+class VGG11_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vgg11-8a719046.pth", 132863336, {"min_size": (32, 32)})
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG16_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vgg16-397923af.pth", 138357544, {"min_size": (32, 32)})
+    DEFAULT = IMAGENET1K_V1
+
+
+def _vgg(cfg, batch_norm, weights_enum, weights, progress, kwargs):
+    _resolve(weights_enum, weights, kwargs)
+    return VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs)
+
+
+def vgg11(*, weights=None, progress=True, **kwargs):
+    """VGG 11-layer model (configuration "A"); weights=None only (see _api)."""
+    return _vgg("A", False, VGG11_Weights, weights, progress, kwargs)
+
+
+def vgg16(*, weights=None, progress=True, **kwargs):
+    """VGG 16-layer model (configuration "D"); weights=None only (see _api)."""
+    return _vgg("D", False, VGG16_Weights, weights, progress, kwargs)
