@@ -402,30 +402,8 @@ class RandomResizedCrop(_Transform):
     @staticmethod
     def get_params(img, scale, ratio):
         """(top, left, height, width) of a random sized crop."""
-        import math
         _, height, width = F.get_dimensions(img)
-        area = height * width
-        g = rng()
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-        for _ in range(10):
-            target_area = area * g.uniform(scale[0], scale[1])
-            aspect_ratio = math.exp(g.uniform(log_ratio[0], log_ratio[1]))
-            w = int(round(math.sqrt(target_area * aspect_ratio)))
-            h = int(round(math.sqrt(target_area / aspect_ratio)))
-            if 0 < w <= width and 0 < h <= height:
-                i = int(g.integers(0, height - h + 1))
-                j = int(g.integers(0, width - w + 1))
-                return i, j, h, w
-        in_ratio = float(width) / float(height)
-        if in_ratio < min(ratio):
-            w = width
-            h = int(round(w / min(ratio)))
-        elif in_ratio > max(ratio):
-            h = height
-            w = int(round(h * max(ratio)))
-        else:
-            w, h = width, height
-        return (height - h) // 2, (width - w) // 2, h, w
+        return _random_resized_crop_params(height, width, scale, ratio)
 
     def forward(self, img):
         i, j, h, w = self.get_params(img, self.scale, self.ratio)
@@ -438,6 +416,33 @@ class RandomResizedCrop(_Transform):
         format_string += f", interpolation={self.interpolation.value}"
         format_string += f", antialias={self.antialias})"
         return format_string
+
+
+def _random_resized_crop_params(height, width, scale, ratio):
+    """RandomResizedCrop's draw for an image of height x width (shared with transforms.v2)."""
+    import math
+    area = height * width
+    g = rng()
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * g.uniform(scale[0], scale[1])
+        aspect_ratio = math.exp(g.uniform(log_ratio[0], log_ratio[1]))
+        w = int(round(math.sqrt(target_area * aspect_ratio)))
+        h = int(round(math.sqrt(target_area / aspect_ratio)))
+        if 0 < w <= width and 0 < h <= height:
+            i = int(g.integers(0, height - h + 1))
+            j = int(g.integers(0, width - w + 1))
+            return i, j, h, w
+    in_ratio = float(width) / float(height)
+    if in_ratio < min(ratio):
+        w = width
+        h = int(round(w / min(ratio)))
+    elif in_ratio > max(ratio):
+        h = height
+        w = int(round(h * max(ratio)))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
 
 
 class ColorJitter(_Transform):

@@ -1,0 +1,22 @@
+"""torchvision.transforms.v2: transforms that handle images, masks, boxes and labels of a sample jointly.
+
+The classes live in ._transforms and the per-type kernels in .functional; both reuse the v1 image
+code in ember/vision/transforms/functional.py, so a v2 transform on a plain image gives the same
+pixels as its v1 counterpart.
+"""
+from . import functional  # noqa: F401
+from .functional import InterpolationMode  # noqa: F401
+from ._transforms import (  # noqa: F401
+    CenterCrop, ColorJitter, Compose, ConvertImageDtype, GaussianBlur, Grayscale, Identity, Lambda, Normalize,
+    Pad, PILToTensor, RandomApply, RandomChoice, RandomCrop, RandomErasing, RandomGrayscale,
+    RandomHorizontalFlip, RandomOrder, RandomResizedCrop, RandomRotation, RandomVerticalFlip, Resize, ToDtype,
+    ToImage, ToPILImage, ToPureTensor, ToTensor, Transform,
+)
+
+__all__ = [
+    "Transform", "Compose", "RandomApply", "RandomChoice", "RandomOrder", "ToImage", "PILToTensor", "ToPILImage",
+    "ToPureTensor", "ToTensor", "ToDtype", "ConvertImageDtype", "Identity", "Lambda", "Normalize", "GaussianBlur",
+    "RandomHorizontalFlip", "RandomVerticalFlip", "Resize", "CenterCrop", "RandomResizedCrop", "Pad",
+    "RandomCrop", "RandomRotation", "Grayscale", "RandomGrayscale", "ColorJitter", "RandomErasing",
+    "InterpolationMode",
+]

@@ -1,0 +1,902 @@
+"""The v2 transform classes, following torchvision/transforms/v2/ (semantics, errors and reprs).
+
+A v2 transform takes any structure of tuples, lists and dicts: it flattens it, draws its random
+parameters once from the images/masks/boxes it finds (``make_params``), and applies the same
+parameters to each of them (``transform``); labels and other values pass through. Randomness comes
+from ember's default generator as in the v1 transforms, so ``ember.manual_seed`` reproduces a run.
+"""
+import enum
+import math
+import numbers
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ... import tv_tensors
+from ...tv_tensors import BoundingBoxes, Image, Mask, TVTensor, Video
+from ...._tensor import Tensor
+from ....random import rng
+from .. import functional as _F1
+from .. import transforms as _v1
+from . import functional as F
+from .functional import InterpolationMode, _check_interpolation, is_pure_tensor
+
+try:
+    from ....nn import Module as _Base
+except ImportError:  # pragma: no cover
+    _Base = object
+
+
+# ---- pytree: tuples, lists and dicts; everything else is a leaf ---------------------------------
+def _flatten(obj, leaves):
+    if isinstance(obj, (list, tuple)) and not isinstance(obj, Tensor):
+        return (type(obj), [_flatten(o, leaves) for o in obj])
+    if isinstance(obj, Mapping):
+        return (type(obj), {k: _flatten(v, leaves) for k, v in obj.items()})
+    leaves.append(obj)
+    return None
+
+
+def _unflatten(spec, it):
+    if spec is None:
+        return next(it)
+    typ, children = spec
+    if isinstance(children, dict):
+        return typ({k: _unflatten(v, it) for k, v in children.items()}) if typ is not dict else \
+            {k: _unflatten(v, it) for k, v in children.items()}
+    vals = [_unflatten(c, it) for c in children]
+    if typ is list or typ is tuple:
+        return typ(vals)
+    if hasattr(typ, "_fields"):  # namedtuple
+        return typ(*vals)
+    return typ(vals)
+
+
+def tree_flatten(obj):
+    leaves = []
+    return leaves, _flatten(obj, leaves)
+
+
+def tree_unflatten(leaves, spec):
+    return _unflatten(spec, iter(leaves))
+
+
+def _pil_cls():
+    return _F1._pil().Image
+
+
+def check_type(obj, types_or_checks):
+    for t in types_or_checks:
+        if isinstance(obj, t) if isinstance(t, type) else t(obj):
+            return True
+    return False
+
+
+def has_any(flat_inputs, *types_or_checks):
+    return any(check_type(i, types_or_checks) for i in flat_inputs)
+
+
+def _fmt_sizes(sizes):
+    items = [str(s) for s in sorted(sizes)]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + ", and " + items[-1] if len(items) > 2 \
+        else " and ".join(items)
+
+
+def query_size(flat_inputs):
+    """(height, width) shared by the images, masks and boxes of a sample."""
+    sizes = {tuple(F.get_size(i)) for i in flat_inputs
+             if check_type(i, (is_pure_tensor, Image, _pil_cls(), Video, Mask, BoundingBoxes))}
+    if not sizes:
+        raise TypeError("No image, video, mask or bounding box was found in the sample")
+    if len(sizes) > 1:
+        raise ValueError(f"Found multiple HxW dimensions in the sample: {_fmt_sizes(sizes)}")
+    return sizes.pop()
+
+
+def query_chw(flat_inputs):
+    """(channels, height, width) shared by the images of a sample."""
+    chws = {tuple(F.get_dimensions(i)) for i in flat_inputs
+            if check_type(i, (is_pure_tensor, Image, _pil_cls(), Video))}
+    if not chws:
+        raise TypeError("No image or video was found in the sample")
+    if len(chws) > 1:
+        raise ValueError(f"Found multiple CxHxW dimensions in the sample: {_fmt_sizes(chws)}")
+    return chws.pop()
+
+
+def _setup_size(size, error_msg):
+    if isinstance(size, numbers.Number):
+        return int(size), int(size)
+    if isinstance(size, Sequence) and len(size) == 1:
+        return size[0], size[0]
+    if len(size) != 2:
+        raise ValueError(error_msg)
+    return size
+
+
+def _check_sequence_input(x, name, req_sizes):
+    msg = req_sizes[0] if len(req_sizes) < 2 else " or ".join([str(s) for s in req_sizes])
+    if not isinstance(x, Sequence):
+        raise TypeError(f"{name} should be a sequence of length {msg}.")
+    if len(x) not in req_sizes:
+        raise ValueError(f"{name} should be a sequence of length {msg}.")
+
+
+def _setup_angle(x, name, req_sizes=(2,)):
+    if isinstance(x, numbers.Number):
+        if x < 0:
+            raise ValueError(f"If {name} is a single number, it must be positive.")
+        x = [-x, x]
+    else:
+        _check_sequence_input(x, name, req_sizes)
+    return [float(d) for d in x]
+
+
+def _setup_number_or_seq(arg, name, req_size=2):
+    if not isinstance(arg, (int, float, Sequence)):
+        raise TypeError(f"{name} should be a number or a sequence of numbers. Got {type(arg)}")
+    if isinstance(arg, Sequence) and len(arg) not in (1, req_size):
+        raise ValueError(f"If {name} is a sequence its length should be 1 or {req_size}. Got {len(arg)}")
+    if isinstance(arg, Sequence):
+        for e in arg:
+            if not isinstance(e, (int, float)):
+                raise ValueError(f"{name} should be a sequence of numbers. Got {type(e)}")
+    if isinstance(arg, (int, float)):
+        return [float(arg), float(arg)]
+    return [float(arg[0]), float(arg[0])] if len(arg) == 1 else [float(arg[0]), float(arg[1])]
+
+
+def _check_fill_arg(fill):
+    if isinstance(fill, dict):
+        for v in fill.values():
+            _check_fill_arg(v)
+    elif fill is not None and not isinstance(fill, (numbers.Number, tuple, list)):
+        raise TypeError("Got inappropriate fill arg, only Numbers, tuples, lists and dicts are allowed.")
+
+
+def _setup_fill_arg(fill):
+    _check_fill_arg(fill)
+
+    def conv(f):
+        return f if f is None or isinstance(f, (int, float)) else [float(v) for v in f]
+    if isinstance(fill, dict):
+        return {k: conv(v) for k, v in fill.items()}
+    return {"others": conv(fill)}
+
+
+def _get_fill(fill_dict, inpt_type):
+    if inpt_type in fill_dict:
+        return fill_dict[inpt_type]
+    return fill_dict.get("others")
+
+
+def _check_padding_arg(padding):
+    if not isinstance(padding, (numbers.Number, tuple, list)):
+        raise TypeError("Got inappropriate padding arg")
+    if isinstance(padding, (tuple, list)) and len(padding) not in [1, 2, 4]:
+        raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple")
+
+
+def _check_padding_mode_arg(padding_mode):
+    if padding_mode not in ["constant", "edge", "reflect", "symmetric"]:
+        raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+
+
+def _rand():
+    return _v1._rand()
+
+
+# ---- base classes -----------------------------------------------------------------------------
+class Transform(_Base):
+    """Base class of the v2 transforms: override make_params and transform (torchvision's API)."""
+
+    _transformed_types = (Tensor, )  # PIL.Image.Image is added lazily in _types()
+    _v1_transform_cls = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        v1 = cls.__dict__.get("_v1_transform_cls")
+        if v1 is not None and hasattr(v1, "get_params"):
+            cls.get_params = staticmethod(v1.get_params)
+
+    def __init__(self):
+        super().__init__()
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    def _types(self):
+        t = self._transformed_types
+        return t + (_pil_cls(),) if t == (Tensor,) else t
+
+    def check_inputs(self, flat_inputs):
+        pass
+
+    def make_params(self, flat_inputs):
+        return dict()
+
+    def _call_kernel(self, functional, inpt, *args, **kwargs):
+        return F._get_kernel(functional, type(inpt), allow_passthrough=True)(inpt, *args, **kwargs)
+
+    def transform(self, inpt, params):
+        raise NotImplementedError
+
+    def _needs_transform_list(self, flat_inputs):
+        # a pure tensor is treated as the image only when the sample holds no Image/Video/PIL image,
+        # and then only the first one (later pure tensors, e.g. labels, pass through)
+        out = []
+        transform_pure = not has_any(flat_inputs, Image, Video, _pil_cls())
+        types = self._types()
+        for inpt in flat_inputs:
+            needs = True
+            if not check_type(inpt, types):
+                needs = False
+            elif is_pure_tensor(inpt):
+                if transform_pure:
+                    transform_pure = False
+                else:
+                    needs = False
+            out.append(needs)
+        return out
+
+    def _apply(self, flat_inputs, spec):
+        needs = self._needs_transform_list(flat_inputs)
+        params = self.make_params([i for i, n in zip(flat_inputs, needs) if n])
+        outs = [self.transform(i, params) if n else i for i, n in zip(flat_inputs, needs)]
+        return tree_unflatten(outs, spec)
+
+    def forward(self, *inputs):
+        flat_inputs, spec = tree_flatten(inputs if len(inputs) > 1 else inputs[0])
+        self.check_inputs(flat_inputs)
+        return self._apply(flat_inputs, spec)
+
+    def extra_repr(self):
+        extra = []
+        for name, value in self.__dict__.items():
+            if name.startswith("_") or name == "training":
+                continue
+            if not isinstance(value, (bool, int, float, str, tuple, list, enum.Enum)):
+                continue
+            extra.append(f"{name}={value}")
+        return ", ".join(extra)
+
+
+class _RandomApplyTransform(Transform):
+    def __init__(self, p=0.5):
+        if not (0.0 <= p <= 1.0):
+            raise ValueError("`p` should be a floating point value in the interval [0.0, 1.0].")
+        super().__init__()
+        self.p = p
+
+    def forward(self, *inputs):
+        inputs = inputs if len(inputs) > 1 else inputs[0]
+        flat_inputs, spec = tree_flatten(inputs)
+        self.check_inputs(flat_inputs)
+        if _rand() >= self.p:
+            return inputs
+        return self._apply(flat_inputs, spec)
+
+
+# ---- containers -------------------------------------------------------------------------------
+class Compose(Transform):
+    """Apply several transforms in order; each gets (and returns) the whole sample."""
+
+    def __init__(self, transforms):
+        super().__init__()
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence of callables")
+        if not transforms:
+            raise ValueError("Pass at least one transform")
+        self.transforms = transforms
+
+    def forward(self, *inputs):
+        needs_unpacking = len(inputs) > 1
+        for t in self.transforms:
+            outputs = t(*inputs)
+            inputs = outputs if needs_unpacking else (outputs,)
+        return outputs
+
+    def extra_repr(self):
+        return "\n".join(f"    {t}" for t in self.transforms)
+
+
+class RandomApply(Transform):
+    """Apply the list of transforms with probability p."""
+
+    _v1_transform_cls = _v1.RandomApply
+
+    def __init__(self, transforms, p=0.5):
+        super().__init__()
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence of callables or a `nn.ModuleList`")
+        self.transforms = transforms
+        if not (0.0 <= p <= 1.0):
+            raise ValueError("`p` should be a floating point value in the interval [0.0, 1.0].")
+        self.p = p
+
+    def forward(self, *inputs):
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        if _rand() >= self.p:
+            return sample
+        for t in self.transforms:
+            sample = t(sample)
+        return sample
+
+    def extra_repr(self):
+        return "\n".join(f"    {t}" for t in self.transforms)
+
+
+class RandomChoice(Transform):
+    """Apply one transform picked at random (weighted by p)."""
+
+    def __init__(self, transforms, p=None):
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence of callables")
+        if p is None:
+            p = [1] * len(transforms)
+        elif len(p) != len(transforms):
+            raise ValueError(f"Length of p doesn't match the number of transforms: {len(p)} != {len(transforms)}")
+        super().__init__()
+        self.transforms = transforms
+        total = sum(p)
+        self.p = [prob / total for prob in p]
+
+    def forward(self, *inputs):
+        idx = int(rng().choice(len(self.transforms), p=np.asarray(self.p, dtype=np.float64)))
+        return self.transforms[idx](*inputs)
+
+
+class RandomOrder(Transform):
+    """Apply the transforms in a random order."""
+
+    def __init__(self, transforms):
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence of callables")
+        super().__init__()
+        self.transforms = transforms
+
+    def forward(self, *inputs):
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        for idx in rng().permutation(len(self.transforms)):
+            sample = self.transforms[int(idx)](sample)
+        return sample
+
+
+# ---- type conversion --------------------------------------------------------------------------
+class ToImage(Transform):
+    """Tensor, ndarray or PIL Image -> tv_tensors.Image (no scaling)."""
+
+    def _types(self):
+        return (is_pure_tensor, _pil_cls(), np.ndarray)
+
+    def transform(self, inpt, params):
+        return F.to_image(inpt)
+
+
+class PILToTensor(Transform):
+    """PIL Image -> Tensor of the same dtype (no scaling)."""
+
+    def _types(self):
+        return (_pil_cls(),)
+
+    def transform(self, inpt, params):
+        return F.pil_to_tensor(inpt)
+
+
+class ToPILImage(Transform):
+    """Tensor, Image or ndarray -> PIL Image."""
+
+    def __init__(self, mode=None):
+        super().__init__()
+        self.mode = mode
+
+    def _types(self):
+        return (is_pure_tensor, Image, np.ndarray)
+
+    def transform(self, inpt, params):
+        return F.to_pil_image(inpt, mode=self.mode)
+
+
+class ToPureTensor(Transform):
+    """tv_tensors -> plain Tensors (values and dtype unchanged)."""
+
+    _transformed_types = (TVTensor,)
+
+    def transform(self, inpt, params):
+        return inpt.as_subclass(Tensor)
+
+
+class ToTensor(Transform):
+    """[DEPRECATED] Use v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]) instead."""
+
+    def __init__(self):
+        warnings.warn("The transform `ToTensor()` is deprecated and will be removed in a future release. "
+                      "Instead, please use `v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])`."
+                      "Output is equivalent up to float precision.")
+        super().__init__()
+
+    def _types(self):
+        return (_pil_cls(), np.ndarray)
+
+    def transform(self, inpt, params):
+        return _F1.to_tensor(inpt)
+
+
+class ToDtype(Transform):
+    """Convert to dtype; scale=True rescales images (uint8 [0, 255] <-> float [0, 1]); masks are never scaled."""
+
+    _transformed_types = (Tensor,)
+
+    def __init__(self, dtype, scale=False):
+        super().__init__()
+        from .... import _backend as B
+        if not isinstance(dtype, (dict, B.dtype)):
+            raise ValueError(f"dtype must be a dict or a torch.dtype, got {type(dtype)} instead")
+        if isinstance(dtype, dict) and Tensor in dtype and any(c in dtype for c in (Image, Video)):
+            warnings.warn(
+                "Got `dtype` values for `torch.Tensor` and either `tv_tensors.Image` or `tv_tensors.Video`. "
+                "Note that a plain `torch.Tensor` will *not* be transformed by this (or any other transformation) "
+                "in case a `tv_tensors.Image` or `tv_tensors.Video` is present in the input.")
+        self.dtype = dtype
+        self.scale = scale
+
+    def _types(self):
+        return (Tensor,)
+
+    def transform(self, inpt, params):
+        if not isinstance(self.dtype, dict):
+            if not is_pure_tensor(inpt) and not isinstance(inpt, (Image, Video)):
+                return inpt
+            dtype = self.dtype
+        elif type(inpt) in self.dtype:
+            dtype = self.dtype[type(inpt)]
+        elif "others" in self.dtype:
+            dtype = self.dtype["others"]
+        else:
+            raise ValueError(
+                f"No dtype was specified for type {type(inpt)}. "
+                "If you only need to convert the dtype of images or videos, you can just pass e.g. "
+                "dtype=torch.float32. If you're passing a dict as dtype, "
+                'you can use "others" as a catch-all key '
+                'e.g. dtype={tv_tensors.Mask: torch.int64, "others": None} to pass-through the rest of the inputs.')
+        supports_scaling = is_pure_tensor(inpt) or isinstance(inpt, (Image, Video))
+        if dtype is None:
+            if self.scale and supports_scaling:
+                warnings.warn("scale was set to True but no dtype was specified for images or videos: "
+                              "no scaling will be done.")
+            return inpt
+        return self._call_kernel(F.to_dtype, inpt, dtype=dtype, scale=self.scale)
+
+
+class ConvertImageDtype(Transform):
+    """[DEPRECATED] Use v2.ToDtype(dtype, scale=True) instead."""
+
+    _v1_transform_cls = _v1.ConvertImageDtype
+
+    def __init__(self, dtype=None):
+        super().__init__()
+        from .... import _backend as B
+        self.dtype = B.float32 if dtype is None else dtype
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.to_dtype, inpt, dtype=self.dtype, scale=True)
+
+
+# ---- misc ---------------------------------------------------------------------------------------
+class Identity(Transform):
+    def transform(self, inpt, params):
+        return inpt
+
+
+class Lambda(Transform):
+    """Apply a user function to the inputs of the given types (all by default)."""
+
+    _transformed_types = (object,)
+
+    def __init__(self, lambd, *types):
+        super().__init__()
+        if not callable(lambd):
+            raise TypeError(f"Argument lambd should be callable, got {repr(type(lambd).__name__)}")
+        self.lambd = lambd
+        self.types = types or self._transformed_types
+
+    def _types(self):
+        return (object,)
+
+    def transform(self, inpt, params):
+        return self.lambd(inpt) if isinstance(inpt, self.types) else inpt
+
+    def extra_repr(self):
+        extras = []
+        name = getattr(self.lambd, "__name__", None)
+        if name:
+            extras.append(name)
+        extras.append(f"types={[t.__name__ for t in self.types]}")
+        return ", ".join(extras)
+
+
+class Normalize(Transform):
+    """(image - mean) / std per channel of a float image; masks and boxes pass through."""
+
+    _v1_transform_cls = _v1.Normalize
+
+    def __init__(self, mean, std, inplace=False):
+        super().__init__()
+        self.mean = list(mean)
+        self.std = list(std)
+        self.inplace = inplace
+
+    def check_inputs(self, flat_inputs):
+        if has_any(flat_inputs, _pil_cls()):
+            raise TypeError(f"{type(self).__name__}() does not support PIL images.")
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.normalize, inpt, mean=self.mean, std=self.std, inplace=self.inplace)
+
+
+class GaussianBlur(Transform):
+    """Blur images with a Gaussian of random sigma in [sigma[0], sigma[1]]."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+        super().__init__()
+        self.kernel_size = _setup_size(kernel_size, "Kernel size should be a tuple/list of two integers")
+        for ks in self.kernel_size:
+            if ks <= 0 or ks % 2 == 0:
+                raise ValueError("Kernel size value should be an odd and positive number.")
+        self.sigma = _setup_number_or_seq(sigma, "sigma")
+        if not 0.0 < self.sigma[0] <= self.sigma[1]:
+            raise ValueError(f"sigma values should be positive and of the form (min, max). Got {self.sigma}")
+
+    @staticmethod
+    def get_params(sigma_min, sigma_max):
+        return float(rng().uniform(sigma_min, sigma_max))
+
+    def make_params(self, flat_inputs):
+        s = self.get_params(self.sigma[0], self.sigma[1])
+        return dict(sigma=[s, s])
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.gaussian_blur, inpt, self.kernel_size, **params)
+
+
+# ---- geometry -----------------------------------------------------------------------------------
+class RandomHorizontalFlip(_RandomApplyTransform):
+    """Flip images, masks and boxes left-right together with probability p."""
+
+    _v1_transform_cls = _v1.RandomHorizontalFlip
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.horizontal_flip, inpt)
+
+
+class RandomVerticalFlip(_RandomApplyTransform):
+    """Flip images, masks and boxes top-bottom together with probability p."""
+
+    _v1_transform_cls = _v1.RandomVerticalFlip
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.vertical_flip, inpt)
+
+
+class Resize(Transform):
+    """Resize to size (h, w), or match the smaller edge to an int size; masks use NEAREST."""
+
+    _v1_transform_cls = _v1.Resize
+
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
+        super().__init__()
+        if isinstance(size, int):
+            size = [size]
+        elif isinstance(size, Sequence) and len(size) in {1, 2}:
+            size = list(size)
+        elif size is None:
+            if not isinstance(max_size, int):
+                raise ValueError(f"max_size must be an integer when size is None, but got {max_size} instead.")
+        else:
+            raise ValueError(f"size can be an integer, a sequence of one or two integers, or None, "
+                             f"but got {size} instead.")
+        self.size = size
+        self.interpolation = _check_interpolation(interpolation)
+        self.max_size = max_size
+        self.antialias = antialias
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.resize, inpt, self.size, interpolation=self.interpolation,
+                                 max_size=self.max_size, antialias=self.antialias)
+
+
+class CenterCrop(Transform):
+    """Crop the center of images, masks and boxes."""
+
+    _v1_transform_cls = _v1.CenterCrop
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.center_crop, inpt, output_size=self.size)
+
+
+class RandomResizedCrop(Transform):
+    """Crop a random area and aspect ratio (the same for every image/mask of a sample), then resize."""
+
+    _v1_transform_cls = _v1.RandomResizedCrop
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                 interpolation=InterpolationMode.BILINEAR, antialias=True):
+        super().__init__()
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+        if not isinstance(scale, Sequence):
+            raise TypeError("Scale should be a sequence")
+        if not isinstance(ratio, Sequence):
+            raise TypeError("Ratio should be a sequence")
+        if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
+            warnings.warn("Scale and ratio should be of kind (min, max)")
+        self.scale = scale
+        self.ratio = ratio
+        self.interpolation = _check_interpolation(interpolation)
+        self.antialias = antialias
+
+    def make_params(self, flat_inputs):
+        height, width = query_size(flat_inputs)
+        i, j, h, w = _v1._random_resized_crop_params(height, width, self.scale, self.ratio)
+        return dict(top=i, left=j, height=h, width=w)
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.resized_crop, inpt, **params, size=self.size, interpolation=self.interpolation,
+                                 antialias=self.antialias)
+
+
+class Pad(Transform):
+    """Pad images, masks and boxes on all sides."""
+
+    _v1_transform_cls = _v1.Pad
+
+    def __init__(self, padding, fill=0, padding_mode="constant"):
+        super().__init__()
+        _check_padding_arg(padding)
+        _check_padding_mode_arg(padding_mode)
+        if not isinstance(padding, int):
+            padding = list(padding)
+        self.padding = padding
+        self.fill = fill
+        self._fill = _setup_fill_arg(fill)
+        self.padding_mode = padding_mode
+
+    def transform(self, inpt, params):
+        fill = _get_fill(self._fill, type(inpt))
+        return self._call_kernel(F.pad, inpt, padding=self.padding, fill=fill, padding_mode=self.padding_mode)
+
+
+class RandomCrop(Transform):
+    """Crop images, masks and boxes at one random location, optionally padding first."""
+
+    _v1_transform_cls = _v1.RandomCrop
+
+    def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
+        super().__init__()
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+        if pad_if_needed or padding is not None:
+            if padding is not None:
+                _check_padding_arg(padding)
+            _check_padding_mode_arg(padding_mode)
+        self.padding = F._parse_pad_padding(padding) if padding else None
+        self.pad_if_needed = pad_if_needed
+        self.fill = fill
+        self._fill = _setup_fill_arg(fill)
+        self.padding_mode = padding_mode
+
+    def make_params(self, flat_inputs):
+        padded_height, padded_width = query_size(flat_inputs)
+        if self.padding is not None:
+            pad_left, pad_right, pad_top, pad_bottom = self.padding
+            padded_height += pad_top + pad_bottom
+            padded_width += pad_left + pad_right
+        else:
+            pad_left = pad_right = pad_top = pad_bottom = 0
+        cropped_height, cropped_width = self.size
+        if self.pad_if_needed:
+            if padded_height < cropped_height:
+                diff = cropped_height - padded_height
+                pad_top += diff
+                pad_bottom += diff
+                padded_height += 2 * diff
+            if padded_width < cropped_width:
+                diff = cropped_width - padded_width
+                pad_left += diff
+                pad_right += diff
+                padded_width += 2 * diff
+        if padded_height < cropped_height or padded_width < cropped_width:
+            raise ValueError(
+                f"Required crop size {(cropped_height, cropped_width)} is larger than "
+                f"{'padded ' if self.padding is not None else ''}input image size {(padded_height, padded_width)}.")
+        padding = [pad_left, pad_top, pad_right, pad_bottom]
+        g = rng()
+        top = int(g.integers(0, padded_height - cropped_height + 1)) if padded_height > cropped_height else 0
+        left = int(g.integers(0, padded_width - cropped_width + 1)) if padded_width > cropped_width else 0
+        return dict(needs_crop=padded_height > cropped_height or padded_width > cropped_width, top=top, left=left,
+                    height=cropped_height, width=cropped_width, needs_pad=any(padding), padding=padding)
+
+    def transform(self, inpt, params):
+        if params["needs_pad"]:
+            fill = _get_fill(self._fill, type(inpt))
+            inpt = self._call_kernel(F.pad, inpt, padding=params["padding"], fill=fill,
+                                     padding_mode=self.padding_mode)
+        if params["needs_crop"]:
+            inpt = self._call_kernel(F.crop, inpt, top=params["top"], left=params["left"],
+                                     height=params["height"], width=params["width"])
+        return inpt
+
+
+class RandomRotation(Transform):
+    """Rotate images and masks by one random angle in degrees (counter-clockwise for positive angles)."""
+
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=0):
+        super().__init__()
+        self.degrees = _setup_angle(degrees, name="degrees", req_sizes=(2,))
+        self.interpolation = _check_interpolation(interpolation)
+        self.expand = expand
+        self.fill = fill
+        self._fill = _setup_fill_arg(fill)
+        if center is not None:
+            _check_sequence_input(center, "center", req_sizes=(2,))
+        self.center = center
+
+    @staticmethod
+    def get_params(degrees):
+        return float(rng().uniform(float(degrees[0]), float(degrees[1])))
+
+    def make_params(self, flat_inputs):
+        return dict(angle=self.get_params(self.degrees))
+
+    def transform(self, inpt, params):
+        fill = _get_fill(self._fill, type(inpt))
+        return self._call_kernel(F.rotate, inpt, **params, interpolation=self.interpolation, expand=self.expand,
+                                 center=self.center, fill=fill)
+
+
+# ---- colour -----------------------------------------------------------------------------------
+class Grayscale(Transform):
+    """Convert images to grayscale with 1 or 3 channels."""
+
+    _v1_transform_cls = _v1.Grayscale
+
+    def __init__(self, num_output_channels=1):
+        super().__init__()
+        if num_output_channels not in (1, 3):
+            raise ValueError(f"num_output_channels must be 1 or 3, got {num_output_channels}.")
+        self.num_output_channels = num_output_channels
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.rgb_to_grayscale, inpt, num_output_channels=self.num_output_channels)
+
+
+class RandomGrayscale(_RandomApplyTransform):
+    """Convert images to grayscale (keeping the channel count) with probability p."""
+
+    _v1_transform_cls = _v1.RandomGrayscale
+
+    def __init__(self, p=0.1):
+        super().__init__(p=p)
+
+    def make_params(self, flat_inputs):
+        num_input_channels, *_ = query_chw(flat_inputs)
+        return dict(num_input_channels=num_input_channels)
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.rgb_to_grayscale, inpt, num_output_channels=params["num_input_channels"])
+
+
+class ColorJitter(Transform):
+    """Randomly change brightness, contrast, saturation and hue (in a random order) of images."""
+
+    _v1_transform_cls = _v1.ColorJitter
+
+    def __init__(self, brightness=None, contrast=None, saturation=None, hue=None):
+        super().__init__()
+        self.brightness = self._check_input(brightness, "brightness")
+        self.contrast = self._check_input(contrast, "contrast")
+        self.saturation = self._check_input(saturation, "saturation")
+        self.hue = self._check_input(hue, "hue", center=0, bound=(-0.5, 0.5), clip_first_on_zero=False)
+
+    def _check_input(self, value, name, center=1.0, bound=(0, float("inf")), clip_first_on_zero=True):
+        if value is None:
+            return None
+        if isinstance(value, (int, float)):
+            if value < 0:
+                raise ValueError(f"If {name} is a single number, it must be non negative.")
+            value = [center - value, center + value]
+            if clip_first_on_zero:
+                value[0] = max(value[0], 0.0)
+        elif isinstance(value, Sequence) and len(value) == 2:
+            value = [float(v) for v in value]
+        else:
+            raise TypeError(f"{name}={value} should be a single number or a sequence with length 2.")
+        if not bound[0] <= value[0] <= value[1] <= bound[1]:
+            raise ValueError(f"{name} values should be between {bound} and increasing, but got {value}.")
+        return None if value[0] == value[1] == center else (float(value[0]), float(value[1]))
+
+    def make_params(self, flat_inputs):
+        fn_idx, b, c, s, h = _v1.ColorJitter.get_params(self.brightness, self.contrast, self.saturation, self.hue)
+        return dict(fn_idx=fn_idx, brightness_factor=b, contrast_factor=c, saturation_factor=s, hue_factor=h)
+
+    def transform(self, inpt, params):
+        output = inpt
+        for fn_id in params["fn_idx"]:
+            if fn_id == 0 and params["brightness_factor"] is not None:
+                output = self._call_kernel(F.adjust_brightness, output, params["brightness_factor"])
+            elif fn_id == 1 and params["contrast_factor"] is not None:
+                output = self._call_kernel(F.adjust_contrast, output, params["contrast_factor"])
+            elif fn_id == 2 and params["saturation_factor"] is not None:
+                output = self._call_kernel(F.adjust_saturation, output, params["saturation_factor"])
+            elif fn_id == 3 and params["hue_factor"] is not None:
+                output = self._call_kernel(F.adjust_hue, output, params["hue_factor"])
+        return output
+
+
+# ---- augment ----------------------------------------------------------------------------------
+class RandomErasing(_RandomApplyTransform):
+    """Erase one random rectangle of the images of a sample with probability p (value 'random': noise)."""
+
+    def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0, inplace=False):
+        super().__init__(p=p)
+        if not isinstance(value, (numbers.Number, str, tuple, list)):
+            raise TypeError("Argument value should be either a number or str or a sequence")
+        if isinstance(value, str) and value != "random":
+            raise ValueError("If value is str, it should be 'random'")
+        if not isinstance(scale, Sequence):
+            raise TypeError("Scale should be a sequence")
+        if not isinstance(ratio, Sequence):
+            raise TypeError("Ratio should be a sequence")
+        if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
+            warnings.warn("Scale and ratio should be of kind (min, max)")
+        if scale[0] < 0 or scale[1] > 1:
+            raise ValueError("Scale should be between 0 and 1")
+        self.scale = scale
+        self.ratio = ratio
+        if isinstance(value, (int, float)):
+            self.value = [float(value)]
+        elif isinstance(value, str):
+            self.value = None
+        else:
+            self.value = [float(v) for v in value]
+        self.inplace = inplace
+        self._log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+
+    def _call_kernel(self, functional, inpt, *args, **kwargs):
+        if isinstance(inpt, (BoundingBoxes, Mask)):
+            warnings.warn(f"{type(self).__name__}() is currently passing through inputs of type "
+                          f"tv_tensors.{type(inpt).__name__}. This will likely change in the future.")
+        return super()._call_kernel(functional, inpt, *args, **kwargs)
+
+    def make_params(self, flat_inputs):
+        img_c, img_h, img_w = query_chw(flat_inputs)
+        if self.value is not None and len(self.value) not in (1, img_c):
+            raise ValueError(f"If value is a sequence, it should have either a single value or {img_c} "
+                             f"(number of inpt channels)")
+        area = img_h * img_w
+        g = rng()
+        for _ in range(10):
+            erase_area = area * float(g.uniform(self.scale[0], self.scale[1]))
+            aspect_ratio = math.exp(float(g.uniform(self._log_ratio[0], self._log_ratio[1])))
+            h = int(round(math.sqrt(erase_area * aspect_ratio)))
+            w = int(round(math.sqrt(erase_area / aspect_ratio)))
+            if not (h < img_h and w < img_w):
+                continue
+            if self.value is None:
+                v = g.standard_normal((img_c, h, w)).astype(np.float32)
+            else:
+                v = np.asarray(self.value, dtype=np.float32)[:, None, None]
+            i = int(g.integers(0, img_h - h + 1))
+            j = int(g.integers(0, img_w - w + 1))
+            break
+        else:
+            i, j, h, w, v = 0, 0, img_h, img_w, None
+        return dict(i=i, j=j, h=h, w=w, v=v)
+
+    def transform(self, inpt, params):
+        if params["v"] is not None:
+            inpt = self._call_kernel(F.erase, inpt, **params, inplace=self.inplace)
+        return inpt

@@ -1,0 +1,637 @@
+"""torchvision.transforms.v2.functional: one function per op, dispatched on the input's type.
+
+As in torchvision, each functional looks up a kernel registered for ``type(inpt)``: pure Tensors,
+``tv_tensors.Image`` and PIL images share v1's image code (ember/vision/transforms/functional.py);
+``Mask`` gets NEAREST resampling and no colour ops; ``BoundingBoxes`` get coordinate kernels. A
+tv_tensor input comes back as the same tv_tensor type; a pure Tensor comes back pure. A type with no
+kernel is a TypeError here, and passes through unchanged inside a v2 transform.
+"""
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from ... import tv_tensors
+from ...tv_tensors import BoundingBoxes, BoundingBoxFormat, Image, Mask, TVTensor, Video
+from ...._tensor import Tensor, _wrap
+from .... import _backend as B
+from .. import functional as _F1
+from ..functional import InterpolationMode, _interpolation_modes_from_int
+
+__all__ = [
+    "InterpolationMode", "register_kernel", "is_pure_tensor", "get_dimensions", "get_num_channels", "get_size",
+    "get_image_size", "get_image_num_channels", "to_image", "pil_to_tensor", "to_pil_image", "to_tensor",
+    "to_dtype", "convert_image_dtype", "normalize", "resize", "crop", "center_crop", "resized_crop",
+    "horizontal_flip", "vertical_flip", "hflip", "vflip", "pad", "rotate", "gaussian_blur", "erase",
+    "adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue", "rgb_to_grayscale",
+    "to_grayscale", "convert_bounding_box_format", "clamp_bounding_boxes",
+]
+
+_KERNELS = {}  # functional -> {input type: kernel}
+
+
+def is_pure_tensor(inpt):
+    """True for a Tensor that is not a tv_tensor."""
+    return isinstance(inpt, Tensor) and not isinstance(inpt, TVTensor)
+
+
+def _pure(t):
+    return t if type(t) is Tensor else tv_tensors._rebind(t, Tensor)
+
+
+def _register(functional, *types, wrapper=True):
+    """Register kernel for types; with wrapper, a tv_tensor input is unwrapped and the output re-wrapped."""
+    def deco(kernel):
+        reg = _KERNELS.setdefault(functional, {})
+        for t in types:
+            if wrapper and issubclass(t, TVTensor):
+                def wrapped(inpt, *args, _k=kernel, **kwargs):
+                    return tv_tensors.wrap(_k(_pure(inpt), *args, **kwargs), like=inpt)
+                reg[t] = wrapped
+            else:
+                reg[t] = kernel
+        return kernel
+    return deco
+
+
+def register_kernel(functional, tv_tensor_cls):
+    """Decorator: register a kernel of functional for a (custom) tv_tensor class, torchvision's API."""
+    if not (isinstance(tv_tensor_cls, type) and issubclass(tv_tensor_cls, TVTensor)):
+        raise ValueError(f"Kernels can only be registered for subclasses of torchvision.tv_tensors.TVTensor, "
+                         f"but got {tv_tensor_cls}.")
+
+    def deco(kernel):
+        _KERNELS.setdefault(functional, {})[tv_tensor_cls] = kernel
+        return kernel
+    return deco
+
+
+def _noop(inpt, *args, **kwargs):
+    return inpt
+
+
+def _get_kernel(functional, input_type, allow_passthrough=False):
+    reg = _KERNELS.get(functional, {})
+    for cls in input_type.__mro__:
+        if cls in reg:
+            return reg[cls]
+        if cls is TVTensor:
+            break  # a tv_tensor without its own kernel does not fall back to the pure-Tensor one
+    if allow_passthrough:
+        return _noop
+    names = ", ".join(sorted(t.__name__ for t in reg)) or "none"
+    raise TypeError(f"Functional F.{functional.__name__} supports inputs of type {names}, "
+                    f"but got {input_type} instead.")
+
+
+def _pil_type():
+    return _F1._pil().Image
+
+
+def _image_types():
+    return (Tensor, Image, _pil_type())
+
+
+# ---- sizes ------------------------------------------------------------------------------------
+def get_dimensions(inpt):
+    """[channels, height, width] of an image (Tensor, Image, PIL) or video."""
+    if isinstance(inpt, (Mask, BoundingBoxes)):
+        raise TypeError(f"get_dimensions does not support {type(inpt).__name__} inputs")
+    return _F1.get_dimensions(inpt)
+
+
+def get_num_channels(inpt):
+    """The number of channels of an image."""
+    return get_dimensions(inpt)[0]
+
+
+get_image_num_channels = get_num_channels
+
+
+def get_size(inpt):
+    """[height, width] of an image, video, mask or the canvas of bounding boxes."""
+    if isinstance(inpt, BoundingBoxes):
+        return list(inpt.canvas_size)
+    if isinstance(inpt, Tensor):
+        if inpt.ndim < 2:
+            raise TypeError(f"get_size: expected at least 2 dimensions (..., H, W), got shape {tuple(inpt.shape)}")
+        return list(inpt.shape[-2:])
+    if _F1._is_pil_image(inpt):
+        w, h = inpt.size
+        return [h, w]
+    raise TypeError(f"get_size: unsupported input type {type(inpt)}")
+
+
+def get_image_size(inpt):
+    """[width, height] (deprecated in torchvision; use get_size)."""
+    h, w = get_size(inpt)
+    return [w, h]
+
+
+# ---- conversions ------------------------------------------------------------------------------
+def to_image(inpt):
+    """ndarray (H, W, C), PIL Image or Tensor -> tv_tensors.Image, without scaling values."""
+    if isinstance(inpt, np.ndarray):
+        out = _wrap(np.ascontiguousarray(np.atleast_3d(inpt).transpose(2, 0, 1)))
+    elif _F1._is_pil_image(inpt):
+        out = _F1.pil_to_tensor(inpt)
+    elif isinstance(inpt, Tensor):
+        out = inpt
+    else:
+        raise TypeError(f"Input can either be a pure Tensor, a numpy array, or a PIL image, "
+                        f"but got {type(inpt)} instead.")
+    return Image(out)
+
+
+pil_to_tensor = _F1.pil_to_tensor
+to_pil_image = _F1.to_pil_image
+
+
+def to_tensor(inpt):
+    """[DEPRECATED] v1's to_tensor; use to_image() followed by to_dtype(..., scale=True)."""
+    warnings.warn("The function `to_tensor(...)` is deprecated and will be removed in a future release. "
+                  "Instead, please use `to_image(...)` followed by `to_dtype(..., dtype=torch.float32, scale=True)`.")
+    return _F1.to_tensor(inpt)
+
+
+_NUM_VALUE_BITS = {np.dtype(np.uint8): 8, np.dtype(np.int8): 7, np.dtype(np.int16): 15, np.dtype(np.uint16): 16,
+                   np.dtype(np.int32): 31, np.dtype(np.int64): 63}
+
+
+def _num_value_bits(dt):
+    try:
+        return _NUM_VALUE_BITS[np.dtype(dt)]
+    except KeyError:
+        raise TypeError(f"Number of value bits is only defined for integer dtypes, but got {dt}.") from None
+
+
+def _max_int(dt):
+    return (1 << _num_value_bits(dt)) - 1
+
+
+def to_dtype(inpt, dtype=None, scale=False):
+    """Convert to dtype; with scale, images map ints [0, MAX] <-> floats [0, 1] as torchvision does."""
+    dtype = B.float32 if dtype is None else dtype
+    return _get_kernel(to_dtype, type(inpt))(inpt, dtype=dtype, scale=scale)
+
+
+def _to_dtype_image(image, dtype=None, scale=False):
+    dtype = B.as_dtype(B.float32 if dtype is None else dtype)
+    if image.dtype == dtype:
+        return image
+    if not scale:
+        return image.to(dtype)
+    a = _F1._arr(image)
+    out = dtype.np
+    if a.dtype.kind == "f":
+        if out.kind == "f":
+            return _wrap(a.astype(out))
+        if (a.dtype == np.float32 and out in (np.int32, np.int64)) or (a.dtype == np.float64 and out == np.int64):
+            raise RuntimeError(f"The conversion from {image.dtype} to {dtype} cannot be performed safely.")
+        # torchvision multiplies by MAX + 1 - eps and truncates (no clamp, no round): 1.0 -> MAX, 0.999 -> MAX
+        return _wrap((a * a.dtype.type(_max_int(out) + 1.0 - 1e-3)).astype(out))
+    if out.kind == "f":
+        return _wrap(a.astype(out) * out.type(1.0 / _max_int(a.dtype)))
+    shift = abs(_num_value_bits(a.dtype) - _num_value_bits(out))
+    if _num_value_bits(a.dtype) > _num_value_bits(out):
+        return _wrap((a >> shift).astype(out))
+    return _wrap(a.astype(out) << out.type(shift))
+
+
+def _to_dtype_other(inpt, dtype=None, scale=False):
+    return inpt.to(dtype)  # masks and boxes are never rescaled; TVTensor.to keeps the type
+
+
+_register(to_dtype, Tensor, Image, Video)(_to_dtype_image)
+_register(to_dtype, Mask, BoundingBoxes, wrapper=False)(_to_dtype_other)
+
+
+def convert_image_dtype(image, dtype=None):
+    """[DEPRECATED] to_dtype(image, dtype, scale=True)."""
+    return _to_dtype_image(image, dtype=dtype, scale=True)
+
+
+# ---- normalize / blur / erase -----------------------------------------------------------------
+def normalize(inpt, mean, std, inplace=False):
+    """(image - mean) / std per channel of a float image."""
+    return _get_kernel(normalize, type(inpt))(inpt, mean=mean, std=std, inplace=inplace)
+
+
+@_register(normalize, Tensor, Image, Video)
+def _normalize_image(image, mean, std, inplace=False):
+    if not image.is_floating_point():
+        raise TypeError(f"Input tensor should be a float tensor. Got {image.dtype}.")
+    if image.ndim < 3:
+        raise ValueError(f"Expected tensor to be a tensor image of size (..., C, H, W). Got {tuple(image.shape)}.")
+    return _F1.normalize(image, mean, std, inplace)
+
+
+def gaussian_blur(inpt, kernel_size, sigma=None):
+    """Blur with a Gaussian kernel (reflect padding), torchvision's kernel weights."""
+    return _get_kernel(gaussian_blur, type(inpt))(inpt, kernel_size=kernel_size, sigma=sigma)
+
+
+def _gaussian_kernel1d(ksize, sigma, dt):
+    lim = (ksize - 1) / (2.0 * math.sqrt(2.0))
+    x = np.linspace(-lim, lim, ksize).astype(dt)
+    e = -((x / dt.type(sigma)) ** 2)
+    e = np.exp(e - e.max())
+    return (e / e.sum()).astype(dt)
+
+
+@_register(gaussian_blur, Tensor, Image, Video)
+def _gaussian_blur_image(image, kernel_size, sigma=None):
+    if isinstance(kernel_size, int):
+        kernel_size = [kernel_size, kernel_size]
+    elif len(kernel_size) != 2:
+        raise ValueError(f"If kernel_size is a sequence its length should be 2. Got {len(kernel_size)}")
+    for k in kernel_size:
+        if k % 2 == 0 or k < 0:
+            raise ValueError(f"kernel_size should have odd and positive integers. Got {kernel_size}")
+    if sigma is None:
+        sigma = [k * 0.15 + 0.35 for k in kernel_size]
+    elif isinstance(sigma, (list, tuple)):
+        if len(sigma) == 1:
+            sigma = [sigma[0], sigma[0]]
+        elif len(sigma) != 2:
+            raise ValueError(f"If sigma is a sequence, its length should be 2. Got {len(sigma)}")
+    elif isinstance(sigma, (int, float)):
+        sigma = [float(sigma), float(sigma)]
+    else:
+        raise TypeError(f"sigma should be either float or sequence of floats. Got {type(sigma)}")
+    for s in sigma:
+        if s <= 0.0:
+            raise ValueError(f"sigma should have positive values. Got {sigma}")
+    a = _F1._arr(image)
+    if a.size == 0:
+        return image
+    fp = a.dtype.kind == "f"
+    dt = a.dtype if fp else np.dtype(np.float32)
+    kx = _gaussian_kernel1d(kernel_size[0], sigma[0], dt)
+    ky = _gaussian_kernel1d(kernel_size[1], sigma[1], dt)
+    px, py = kernel_size[0] // 2, kernel_size[1] // 2
+    x = a.astype(dt)
+    pad = [(0, 0)] * (x.ndim - 2) + [(py, py), (px, px)]
+    x = np.pad(x, pad, mode="reflect")
+    h, w = a.shape[-2:]
+    rows = sum(ky[i] * x[..., i:i + h, :] for i in range(len(ky)))  # vertical pass
+    out = sum(kx[j] * rows[..., :, j:j + w] for j in range(len(kx)))  # horizontal pass
+    out = np.asarray(out, dtype=dt)
+    if not fp:
+        out = np.round(out).astype(a.dtype)
+    return _wrap(np.ascontiguousarray(out))
+
+
+@_register(gaussian_blur, _F1._pil().Image)
+def _gaussian_blur_pil(image, kernel_size, sigma=None):
+    out = _gaussian_blur_image(_F1.pil_to_tensor(image), kernel_size, sigma)
+    return _F1.to_pil_image(out, mode=image.mode)
+
+
+def erase(inpt, i, j, h, w, v, inplace=False):
+    """Set the (i, j, h, w) region of an image to v (a tensor broadcastable to (C, h, w))."""
+    return _get_kernel(erase, type(inpt))(inpt, i=i, j=j, h=h, w=w, v=v, inplace=inplace)
+
+
+@_register(erase, Tensor, Image, Video)
+def _erase_image(image, i, j, h, w, v, inplace=False):
+    a = _F1._arr(image)
+    out = a if inplace else a.copy()
+    vv = _F1._arr(v) if isinstance(v, Tensor) else np.asarray(v)
+    out[..., i:i + h, j:j + w] = vv.astype(out.dtype)
+    if inplace:
+        image._bump()
+        return image
+    return _wrap(out)
+
+
+@_register(erase, _F1._pil().Image)
+def _erase_pil(image, i, j, h, w, v, inplace=False):
+    out = _erase_image(_F1.pil_to_tensor(image), i, j, h, w, v)
+    return _F1.to_pil_image(out, mode=image.mode)
+
+
+# ---- colour: images only (masks and boxes have no kernel and pass through the transforms) ----
+def _color(name, v1fn):
+    def functional(inpt, *args, **kwargs):
+        return _get_kernel(functional, type(inpt))(inpt, *args, **kwargs)
+    functional.__name__ = functional.__qualname__ = name
+    functional.__doc__ = v1fn.__doc__
+    _register(functional, Tensor, Image, Video, _F1._pil().Image)(v1fn)
+    return functional
+
+
+adjust_brightness = _color("adjust_brightness", _F1.adjust_brightness)
+adjust_contrast = _color("adjust_contrast", _F1.adjust_contrast)
+adjust_saturation = _color("adjust_saturation", _F1.adjust_saturation)
+adjust_hue = _color("adjust_hue", _F1.adjust_hue)
+rgb_to_grayscale = _color("rgb_to_grayscale", _F1.rgb_to_grayscale)
+to_grayscale = rgb_to_grayscale
+
+
+# ---- bounding boxes -------------------------------------------------------------------------
+def _xyxy(a, fmt):
+    a = a.astype(np.float64)
+    if fmt is BoundingBoxFormat.XYWH:
+        return np.concatenate([a[..., :2], a[..., :2] + a[..., 2:]], -1)
+    if fmt is BoundingBoxFormat.CXCYWH:
+        return np.concatenate([a[..., :2] - a[..., 2:] / 2, a[..., :2] + a[..., 2:] / 2], -1)
+    return a
+
+
+def _from_xyxy(a, fmt, dt):
+    if fmt is BoundingBoxFormat.XYWH:
+        a = np.concatenate([a[..., :2], a[..., 2:] - a[..., :2]], -1)
+    elif fmt is BoundingBoxFormat.CXCYWH:
+        a = np.concatenate([(a[..., :2] + a[..., 2:]) / 2, a[..., 2:] - a[..., :2]], -1)
+    if dt.kind != "f":
+        a = np.round(a)
+    return a.astype(dt)
+
+
+def _boxes_op(boxes, fn, canvas_size=None):
+    """Apply fn to boxes as XYXY float coordinates; returns BoundingBoxes in the original format."""
+    a = _F1._arr(boxes)
+    out = _from_xyxy(fn(_xyxy(a, boxes.format)), boxes.format, a.dtype)
+    return BoundingBoxes._wrap_meta(_wrap(np.ascontiguousarray(out)), format=boxes.format,
+                                    canvas_size=canvas_size or boxes.canvas_size)
+
+
+def _clamp_xyxy(x, canvas_size):
+    h, w = canvas_size
+    x = x.copy()
+    x[..., 0::2] = x[..., 0::2].clip(0, w)
+    x[..., 1::2] = x[..., 1::2].clip(0, h)
+    return x
+
+
+def convert_bounding_box_format(inpt, old_format=None, new_format=None, inplace=False):
+    """BoundingBoxes in another format (XYXY, XYWH, CXCYWH)."""
+    if new_format is None:
+        raise TypeError("convert_bounding_box_format() missing 1 required argument: 'new_format'")
+    if isinstance(new_format, str):
+        new_format = BoundingBoxFormat[new_format.upper()]
+    if isinstance(inpt, BoundingBoxes):
+        a = _F1._arr(inpt)
+        out = _from_xyxy(_xyxy(a, inpt.format), new_format, a.dtype)
+        return BoundingBoxes._wrap_meta(_wrap(out), format=new_format, canvas_size=inpt.canvas_size)
+    if old_format is None:
+        raise ValueError("For pure tensor inputs, `old_format` has to be passed.")
+    if isinstance(old_format, str):
+        old_format = BoundingBoxFormat[old_format.upper()]
+    a = _F1._arr(inpt)
+    return _wrap(_from_xyxy(_xyxy(a, old_format), new_format, a.dtype))
+
+
+def clamp_bounding_boxes(inpt, format=None, canvas_size=None):
+    """Clamp box coordinates to the canvas."""
+    if not isinstance(inpt, BoundingBoxes):
+        raise TypeError(f"clamp_bounding_boxes: expected BoundingBoxes, got {type(inpt)}")
+    return _boxes_op(inpt, lambda x: _clamp_xyxy(x, inpt.canvas_size))
+
+
+# ---- geometry ---------------------------------------------------------------------------------
+def _check_interpolation(interpolation):
+    if isinstance(interpolation, int):
+        interpolation = _interpolation_modes_from_int(interpolation)
+    elif not isinstance(interpolation, InterpolationMode):
+        raise ValueError(f"Argument interpolation should be an `InterpolationMode` or a corresponding Pillow "
+                         f"integer constant, but got {interpolation}.")
+    return interpolation
+
+
+def _mask_op(fn):
+    """Run an image kernel on a mask, adding a channel axis to a (H, W) mask for the call."""
+    def kernel(mask, *args, **kwargs):
+        m = _pure(mask)
+        flat = m.ndim == 2
+        out = fn(m.unsqueeze(0) if flat else m, *args, **kwargs)
+        return Mask._wrap(out.squeeze(0) if flat else out)
+    return kernel
+
+
+def _geometric(name, image_kernel, mask_kernel, boxes_kernel):
+    def functional(inpt, *args, **kwargs):
+        return _get_kernel(functional, type(inpt))(inpt, *args, **kwargs)
+    functional.__name__ = functional.__qualname__ = name
+    _register(functional, Tensor, Image, Video, _F1._pil().Image)(image_kernel)
+    if mask_kernel is not None:
+        _register(functional, Mask, wrapper=False)(_mask_op(mask_kernel))
+    if boxes_kernel is not None:
+        _register(functional, BoundingBoxes, wrapper=False)(boxes_kernel)
+    return functional
+
+
+def _resize_image(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
+    return _F1.resize(img, size, _check_interpolation(interpolation), max_size, bool(antialias))
+
+
+def _resize_mask(mask, size, interpolation=None, max_size=None, antialias=True):
+    return _F1.resize(mask, size, InterpolationMode.NEAREST, max_size, False)
+
+
+def _resize_boxes(boxes, size, interpolation=None, max_size=None, antialias=True):
+    h, w = boxes.canvas_size
+    nh, nw = _F1._compute_resized_output_size((h, w), [size] if isinstance(size, int) else list(size), max_size)
+
+    def fn(x):
+        return x * np.array([nw / w, nh / h, nw / w, nh / h])
+    return _boxes_op(boxes, fn, canvas_size=(nh, nw))
+
+
+resize = _geometric("resize", _resize_image, _resize_mask, _resize_boxes)
+resize.__doc__ = "Resize to size (h, w) or match the smaller edge to an int; masks use NEAREST."
+
+
+def _crop_boxes(boxes, top, left, height, width):
+    return _boxes_op(boxes, lambda x: _clamp_xyxy(x - np.array([left, top, left, top]), (height, width)),
+                     canvas_size=(height, width))
+
+
+crop = _geometric("crop", _F1.crop, _F1.crop, _crop_boxes)
+crop.__doc__ = "The region (top, left, height, width)."
+
+
+def _center_crop_params(canvas_size, output_size):
+    if isinstance(output_size, numbers.Number):
+        output_size = (int(output_size), int(output_size))
+    elif isinstance(output_size, (tuple, list)) and len(output_size) == 1:
+        output_size = (output_size[0], output_size[0])
+    h, w = canvas_size
+    ch, cw = output_size
+    return int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0)), ch, cw
+
+
+def _center_crop_boxes(boxes, output_size):
+    return _crop_boxes(boxes, *_center_crop_params(boxes.canvas_size, output_size))
+
+
+center_crop = _geometric("center_crop", _F1.center_crop, _F1.center_crop, _center_crop_boxes)
+center_crop.__doc__ = "Crop the center (pads with zeros when the input is smaller)."
+
+
+def _resized_crop_image(img, top, left, height, width, size, interpolation=InterpolationMode.BILINEAR,
+                        antialias=True):
+    return _F1.resized_crop(img, top, left, height, width, size, _check_interpolation(interpolation),
+                            antialias=bool(antialias))
+
+
+def _resized_crop_mask(mask, top, left, height, width, size, interpolation=None, antialias=True):
+    return _F1.resized_crop(mask, top, left, height, width, size, InterpolationMode.NEAREST, antialias=False)
+
+
+def _resized_crop_boxes(boxes, top, left, height, width, size, interpolation=None, antialias=True):
+    return _resize_boxes(_crop_boxes(boxes, top, left, height, width), size)
+
+
+resized_crop = _geometric("resized_crop", _resized_crop_image, _resized_crop_mask, _resized_crop_boxes)
+resized_crop.__doc__ = "Crop then resize."
+
+
+def _hflip_boxes(boxes):
+    w = boxes.canvas_size[1]
+    return _boxes_op(boxes, lambda x: np.stack([w - x[..., 2], x[..., 1], w - x[..., 0], x[..., 3]], -1))
+
+
+def _vflip_boxes(boxes):
+    h = boxes.canvas_size[0]
+    return _boxes_op(boxes, lambda x: np.stack([x[..., 0], h - x[..., 3], x[..., 2], h - x[..., 1]], -1))
+
+
+horizontal_flip = _geometric("horizontal_flip", _F1.hflip, _F1.hflip, _hflip_boxes)
+horizontal_flip.__doc__ = "Flip left-right."
+vertical_flip = _geometric("vertical_flip", _F1.vflip, _F1.vflip, _vflip_boxes)
+vertical_flip.__doc__ = "Flip top-bottom."
+hflip = horizontal_flip
+vflip = vertical_flip
+
+
+def _parse_pad_padding(padding):
+    """[left, right, top, bottom] from an int or a 1-, 2- or 4-sequence (left, top, right, bottom)."""
+    if isinstance(padding, int):
+        return [padding] * 4
+    if isinstance(padding, (tuple, list)):
+        if len(padding) == 1:
+            return [padding[0]] * 4
+        if len(padding) == 2:
+            return [padding[0], padding[0], padding[1], padding[1]]
+        if len(padding) == 4:
+            return [padding[0], padding[2], padding[1], padding[3]]
+        raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element "
+                         f"tuple")
+    raise TypeError(f"`padding` should be an integer or tuple or list of integers, but got {padding}")
+
+
+def _pad_image(img, padding, fill=None, padding_mode="constant"):
+    return _F1.pad(img, padding, 0 if fill is None else fill, padding_mode)
+
+
+def _pad_boxes(boxes, padding, fill=None, padding_mode="constant"):
+    if padding_mode != "constant":
+        raise ValueError(f"Padding mode '{padding_mode}' is not supported with bounding boxes")
+    left, right, top, bottom = _parse_pad_padding(padding)
+    h, w = boxes.canvas_size
+    return _boxes_op(boxes, lambda x: x + np.array([left, top, left, top]),
+                     canvas_size=(h + top + bottom, w + left + right))
+
+
+pad = _geometric("pad", _pad_image, _pad_image, _pad_boxes)
+pad.__doc__ = "Pad all sides: int, (left/right, top/bottom) or (left, top, right, bottom)."
+
+
+def _inverse_rotation_matrix(center, angle):
+    """torchvision's _get_inverse_affine_matrix(center, -angle, [0, 0], 1, [0, 0])."""
+    rot = math.radians(-angle)
+    cx, cy = center
+    a, b, c, d = math.cos(rot), -math.sin(rot), math.sin(rot), math.cos(rot)
+    m = [d, -b, 0.0, -c, a, 0.0]
+    m[2] += m[0] * (-cx) + m[1] * (-cy) + cx
+    m[5] += m[3] * (-cx) + m[4] * (-cy) + cy
+    return m
+
+
+def _affine_output_size(m, w, h):
+    pts = np.array([[-0.5 * w, -0.5 * h, 1.0], [-0.5 * w, 0.5 * h, 1.0], [0.5 * w, 0.5 * h, 1.0],
+                    [0.5 * w, -0.5 * h, 1.0]], dtype=np.float32)
+    new = pts @ np.array(m, dtype=np.float32).reshape(2, 3).T
+    tol = 1e-4
+    cmax = np.ceil(np.trunc(new.max(0) / tol) * tol)
+    cmin = np.floor(np.trunc(new.min(0) / tol) * tol)
+    size = cmax - cmin
+    return int(size[0]), int(size[1])
+
+
+def _rotate_array(a, angle, interpolation, expand, center, fill):
+    """Rotate the last two axes counter-clockwise by angle degrees, sampling as torch's grid_sample does."""
+    h, w = a.shape[-2:]
+    center_f = [0.0, 0.0] if center is None else [c - s * 0.5 for c, s in zip(center, [w, h])]
+    m = _inverse_rotation_matrix(center_f, angle)
+    ow, oh = _affine_output_size(m, w, h) if expand else (w, h)
+    fp = a.dtype.kind == "f"
+    x = a if fp else a.astype(np.float32)
+    dt = x.dtype
+    xo = np.arange(ow, dtype=np.float64) - (ow - 1) / 2.0
+    yo = np.arange(oh, dtype=np.float64) - (oh - 1) / 2.0
+    X, Y = np.meshgrid(xo, yo)
+    px = (m[0] * X + m[1] * Y + m[2]) + (w - 1) / 2.0
+    py = (m[3] * X + m[4] * Y + m[5]) + (h - 1) / 2.0
+    lead = x.shape[:-2]
+    if interpolation is InterpolationMode.NEAREST:
+        ix, iy = np.rint(px).astype(np.int64), np.rint(py).astype(np.int64)
+        valid = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+        out = x[..., iy.clip(0, h - 1), ix.clip(0, w - 1)] * valid.astype(dt)
+        mask = valid.astype(dt)
+    elif interpolation is InterpolationMode.BILINEAR:
+        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
+        out = np.zeros(lead + (oh, ow), dtype=np.float64)
+        mask = np.zeros((oh, ow), dtype=np.float64)
+        for dy in (0, 1):
+            for dx in (0, 1):
+                xi, yi = x0 + dx, y0 + dy
+                wgt = (1 - np.abs(px - xi)) * (1 - np.abs(py - yi))
+                valid = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+                wgt = wgt * valid
+                out += x[..., yi.clip(0, h - 1), xi.clip(0, w - 1)] * wgt
+                mask += wgt
+        out, mask = out.astype(dt), mask.astype(dt)
+    else:
+        raise ValueError(f"rotate: interpolation {interpolation} is not supported for tensors; "
+                         "use NEAREST or BILINEAR")
+    if fill is not None:
+        c = x.shape[-3] if x.ndim >= 3 else 1
+        fv = np.array([fill] * c if isinstance(fill, numbers.Number) else (list(fill) * c if len(fill) == 1
+                                                                           else list(fill)), dtype=dt)
+        fv = fv.reshape((c, 1, 1)) if x.ndim >= 3 else fv.reshape(1, 1)
+        if interpolation is InterpolationMode.NEAREST:
+            out = np.where(mask < 0.5, fv, out)
+        else:
+            out = out * mask + (1.0 - mask) * fv
+    out = np.asarray(out, dtype=dt)
+    if not fp:
+        out = np.round(out).astype(a.dtype)
+    return np.ascontiguousarray(out)
+
+
+def _rotate_image(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
+    interpolation = _check_interpolation(interpolation)
+    if _F1._is_pil_image(img):
+        PIL = _F1._pil()
+        filt = {InterpolationMode.NEAREST: PIL.NEAREST, InterpolationMode.BILINEAR: PIL.BILINEAR,
+                InterpolationMode.BICUBIC: PIL.BICUBIC}[interpolation]
+        opts = _F1._parse_fill(fill, img) if fill is not None else {}
+        return img.rotate(angle, filt, expand, center, **opts)
+    return _wrap(_rotate_array(_F1._arr(img), angle, interpolation, expand, center, fill))
+
+
+def _rotate_mask(mask, angle, interpolation=None, expand=False, center=None, fill=None):
+    return _wrap(_rotate_array(_F1._arr(mask), angle, InterpolationMode.NEAREST, expand, center, fill))
+
+
+def _rotate_boxes(boxes, *args, **kwargs):
+    raise NotImplementedError("ember's rotate does not transform BoundingBoxes yet; rotate images and masks, "
+                              "or drop the boxes from the sample before RandomRotation")
+
+
+rotate = _geometric("rotate", _rotate_image, _rotate_mask, _rotate_boxes)
+rotate.__doc__ = "Rotate counter-clockwise by angle degrees (around the center unless given)."

@@ -1,0 +1,364 @@
+"""ember.vision.transforms.v2 and tv_tensors: against v1, hand-computed values and torchvision's reprs."""
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ember
+from ember.vision import transforms as T
+from ember.vision import tv_tensors
+from ember.vision.transforms import functional as F1
+from ember.vision.transforms import v2
+from ember.vision.transforms.v2 import functional as F
+
+PImage = pytest.importorskip("PIL.Image")
+
+
+def rgb(h=6, w=8, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+
+
+def chw(a):
+    return ember.tensor(np.ascontiguousarray(a.transpose(2, 0, 1)))
+
+
+# ---- type conversion and dtype scaling ------------------------------------------------------------
+def test_to_image_from_pil_ndarray_and_tensor_keeps_values():
+    a = rgb()
+    for inpt in (PImage.fromarray(a), a, chw(a)):
+        img = v2.ToImage()(inpt)
+        assert type(img) is tv_tensors.Image and img.dtype == ember.uint8 and tuple(img.shape) == (3, 6, 8)
+        np.testing.assert_array_equal(img.numpy(), a.transpose(2, 0, 1))
+    gray = F.to_image(np.zeros((2, 3), np.uint8))
+    assert tuple(gray.shape) == (1, 2, 3)
+    with pytest.raises(TypeError, match="pure Tensor, a numpy array, or a PIL image"):
+        F.to_image([1, 2])
+
+
+def test_to_dtype_scale_uint8_to_float_and_back():
+    x = ember.tensor(np.array([[[0, 1, 127, 128, 255]]], np.uint8))
+    f = F.to_dtype(x, ember.float32, scale=True)
+    assert f.dtype == ember.float32 and type(f) is ember.Tensor
+    np.testing.assert_allclose(f.numpy()[0, 0], np.array([0, 1, 127, 128, 255], np.float32) / 255, rtol=1e-6)
+    # float -> uint8: multiply by 255.999 and truncate, as torchvision does (0.5 -> 127, 0.999 -> 255, 1 -> 255)
+    y = ember.tensor(np.array([[[0.0, 0.5, 0.999, 1.0, 0.2]]], np.float32))
+    np.testing.assert_array_equal(F.to_dtype(y, ember.uint8, scale=True).numpy(), [[[0, 127, 255, 255, 51]]])
+    # a round trip is exact for every byte
+    allb = ember.tensor(np.arange(256, dtype=np.uint8).reshape(1, 16, 16))
+    back = F.to_dtype(F.to_dtype(allb, ember.float32, scale=True), ember.uint8, scale=True)
+    np.testing.assert_array_equal(back.numpy(), allb.numpy())
+    # without scale only the dtype changes
+    np.testing.assert_array_equal(F.to_dtype(x, ember.float32).numpy(), [[[0, 1, 127, 128, 255]]])
+    # int -> int shifts bits
+    np.testing.assert_array_equal(F.to_dtype(x, ember.int16, scale=True).numpy(),
+                                  np.array([[[0, 1, 127, 128, 255]]]) << 7)
+    with pytest.raises(RuntimeError, match="cannot be performed safely"):
+        F.to_dtype(y, ember.int64, scale=True)
+
+
+def test_to_dtype_on_samples_converts_images_only_unless_a_dict_says_otherwise():
+    img = tv_tensors.Image(ember.tensor(np.full((3, 2, 2), 255, np.uint8)))
+    mask = tv_tensors.Mask(ember.tensor(np.ones((2, 2), np.uint8)))
+    out_img, out_mask = v2.ToDtype(ember.float32, scale=True)(img, mask)
+    assert type(out_img) is tv_tensors.Image and out_img.dtype == ember.float32 and out_img.numpy().max() == 1.0
+    assert out_mask is mask
+    out_img, out_mask = v2.ToDtype({tv_tensors.Image: ember.float32, tv_tensors.Mask: ember.int64},
+                                   scale=True)(img, mask)
+    assert type(out_mask) is tv_tensors.Mask and out_mask.dtype == ember.int64
+    assert out_mask.numpy().max() == 1  # masks are never rescaled
+    with pytest.raises(ValueError, match="No dtype was specified for type"):
+        v2.ToDtype({tv_tensors.Image: ember.float32})(img, mask)
+    with pytest.raises(ValueError, match="dtype must be a dict or a torch.dtype"):
+        v2.ToDtype("float32")
+
+
+def test_modern_pipeline_matches_v1_to_tensor_normalize():
+    a = rgb(5, 7, seed=3)
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    new = v2.Compose([v2.ToImage(), v2.ToDtype(ember.float32, scale=True), v2.Normalize(mean, std)])(
+        PImage.fromarray(a))
+    old = T.Compose([T.ToTensor(), T.Normalize(mean, std)])(PImage.fromarray(a))
+    assert type(new) is tv_tensors.Image
+    np.testing.assert_allclose(new.numpy(), old.numpy(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match=r"Normalize\(\) does not support PIL images"):
+        v2.Normalize(mean, std)(PImage.fromarray(a))
+    with pytest.raises(TypeError, match="Input tensor should be a float tensor"):
+        F.normalize(chw(a), mean, std)
+
+
+def test_v2_to_tensor_warns_and_equals_v1():
+    a = rgb()
+    with pytest.warns(UserWarning, match=r"The transform `ToTensor\(\)` is deprecated"):
+        t = v2.ToTensor()
+    out = t(PImage.fromarray(a))
+    assert type(out) is ember.Tensor
+    np.testing.assert_array_equal(out.numpy(), T.ToTensor()(PImage.fromarray(a)).numpy())
+
+
+def test_to_pure_tensor_strips_the_type_only():
+    img = tv_tensors.Image(chw(rgb()))
+    lab = 3
+    out, out_lab = v2.ToPureTensor()(img, lab)
+    assert type(out) is ember.Tensor and out_lab == 3
+    np.testing.assert_array_equal(out.numpy(), img.numpy())
+
+
+# ---- deterministic geometry: v1 equivalence and hand-computed values ------------------------------
+@pytest.mark.parametrize("make", [lambda a: PImage.fromarray(a), chw, lambda a: tv_tensors.Image(chw(a))])
+def test_resize_center_crop_pad_match_v1(make):
+    a = rgb(9, 12, seed=1)
+    pairs = [(v2.Resize(5), T.Resize(5)), (v2.Resize((4, 7), antialias=True), T.Resize((4, 7))),
+             (v2.CenterCrop(5), T.CenterCrop(5)), (v2.Pad([1, 2]), T.Pad([1, 2])),
+             (v2.Grayscale(3), T.Grayscale(3))]
+    for new, old in pairs:
+        n, o = new(make(a)), old(make(a))
+        if isinstance(o, PImage.Image):
+            assert isinstance(n, PImage.Image)
+            np.testing.assert_array_equal(np.asarray(n), np.asarray(o))
+        else:
+            assert type(n) is type(make(a))  # pure stays pure, Image stays Image
+            np.testing.assert_array_equal(n.numpy(), o.numpy())
+
+
+def test_flip_and_crop_hand_computed():
+    x = ember.tensor(np.arange(12, dtype=np.int64).reshape(1, 3, 4))
+    np.testing.assert_array_equal(F.horizontal_flip(x).numpy()[0], [[3, 2, 1, 0], [7, 6, 5, 4], [11, 10, 9, 8]])
+    np.testing.assert_array_equal(F.vertical_flip(x).numpy()[0], [[8, 9, 10, 11], [4, 5, 6, 7], [0, 1, 2, 3]])
+    np.testing.assert_array_equal(F.crop(x, 1, 1, 2, 2).numpy()[0], [[5, 6], [9, 10]])
+    np.testing.assert_array_equal(F.center_crop(x, [1, 2]).numpy()[0], [[5, 6]])
+
+
+def test_rotate_90_is_rot90_and_fill():
+    a = np.arange(16, dtype=np.float32).reshape(1, 4, 4)
+    out = F.rotate(ember.tensor(a), 90.0)
+    np.testing.assert_array_equal(out.numpy(), np.rot90(a, 1, axes=(1, 2)))  # counter-clockwise
+    # 45 degrees on a 5x5 image: corner (0, 0) samples row -0.83 (outside) and gets the fill
+    ones = ember.tensor(np.ones((1, 5, 5), np.uint8))
+    r = F.rotate(ones, 45.0, fill=7).numpy()[0]
+    assert r[2, 2] == 1 and r[0, 0] == 7 and r[4, 4] == 7 and r[0, 2] == 1
+    assert F.rotate(ones, 45.0).numpy()[0, 0, 0] == 0  # fill=None: zeros
+    pil = PImage.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4))
+    np.testing.assert_array_equal(np.asarray(F.rotate(pil, 90.0)), np.rot90(np.asarray(pil)))
+    assert tuple(F.rotate(ember.tensor(np.ones((1, 2, 4), np.float32)), 90.0, expand=True).shape) == (1, 4, 2)
+
+
+def test_gaussian_blur_weights_are_torchvisions():
+    x = np.zeros((1, 5, 5), np.float32)
+    x[0, 2, 2] = 1.0
+    out = F.gaussian_blur(ember.tensor(x), [3, 3], [1.0, 1.0]).numpy()[0]
+    lim = 2 / (2 * np.sqrt(2))
+    k = np.exp(-(np.linspace(-lim, lim, 3) ** 2))
+    k /= k.sum()
+    np.testing.assert_allclose(out[1:4, 1:4], np.outer(k, k), rtol=1e-5)
+    assert out[0].sum() == 0
+    const = ember.tensor(np.full((3, 4, 4), 100, np.uint8))
+    blurred = v2.GaussianBlur(3, sigma=(0.5, 2.0))(const)
+    assert blurred.dtype == ember.uint8 and (blurred.numpy() == 100).all()
+    with pytest.raises(ValueError, match="odd and positive"):
+        v2.GaussianBlur(4)
+
+
+# ---- randomness: same draws as v1, one draw per sample ---------------------------------------------
+def test_random_transforms_draw_like_v1():
+    a = rgb(10, 12, seed=2)
+    for new, old in [(v2.RandomResizedCrop(6, antialias=True), T.RandomResizedCrop(6)),
+                     (v2.RandomCrop(5), T.RandomCrop(5)),
+                     (v2.RandomHorizontalFlip(0.5), T.RandomHorizontalFlip(0.5))]:
+        for seed in range(4):
+            ember.manual_seed(seed)
+            n = new(chw(a))
+            ember.manual_seed(seed)
+            o = old(chw(a))
+            np.testing.assert_array_equal(n.numpy(), o.numpy())
+
+
+def test_joint_flip_and_crop_keep_image_and_mask_aligned():
+    a = rgb(16, 16, seed=4)
+    img = tv_tensors.Image(chw(a))
+    mask = tv_tensors.Mask(ember.tensor(a[..., 0].astype(np.int64)))  # mask == channel 0 of the image
+    t = v2.Compose([v2.RandomHorizontalFlip(0.5), v2.RandomVerticalFlip(0.5), v2.RandomCrop(9, padding=2),
+                    v2.RandomResizedCrop(8, interpolation=v2.InterpolationMode.NEAREST),
+                    v2.RandomRotation(40)])
+    flipped = 0
+    for seed in range(8):
+        ember.manual_seed(seed)
+        out_img, out_mask, label = t(img, mask, 5)
+        assert type(out_img) is tv_tensors.Image and type(out_mask) is tv_tensors.Mask and label == 5
+        assert tuple(out_img.shape) == (3, 8, 8) and tuple(out_mask.shape) == (8, 8)
+        assert out_mask.dtype == ember.int64
+        np.testing.assert_array_equal(out_img.numpy()[0].astype(np.int64), out_mask.numpy())
+        flipped += not np.array_equal(out_mask.numpy(), mask.numpy()[:8, :8])
+    assert flipped
+
+
+def test_dict_sample_with_boxes_and_label_passthrough():
+    img = tv_tensors.Image(ember.zeros(3, 10, 20))
+    boxes = tv_tensors.BoundingBoxes([[2, 1, 6, 4]], format="XYXY", canvas_size=(10, 20))
+    sample = {"image": img, "target": {"boxes": boxes, "labels": ember.tensor([1])}, "name": "a"}
+    out = v2.RandomHorizontalFlip(p=1.0)(sample)
+    assert out["name"] == "a" and out["target"]["labels"].tolist() == [1]
+    b = out["target"]["boxes"]
+    assert type(b) is tv_tensors.BoundingBoxes and b.canvas_size == (10, 20) and b.tolist() == [[14, 1, 18, 4]]
+    r = v2.Resize((5, 10))(sample)["target"]["boxes"]
+    assert r.canvas_size == (5, 10) and r.tolist() == [[1, 0, 3, 2]]
+    xywh = F.convert_bounding_box_format(boxes, new_format="XYWH")
+    assert xywh.format is tv_tensors.BoundingBoxFormat.XYWH and xywh.tolist() == [[2, 1, 4, 3]]
+    assert F.horizontal_flip(xywh).tolist() == [[14, 1, 4, 3]]
+    c = F.crop(boxes, 2, 3, 5, 5)
+    assert c.canvas_size == (5, 5) and c.tolist() == [[0, 0, 3, 2]]
+
+
+def test_only_first_pure_tensor_is_the_image():
+    x = ember.tensor(np.arange(12, dtype=np.float32).reshape(1, 3, 4))
+    y = ember.tensor(np.arange(12, dtype=np.float32).reshape(1, 3, 4))
+    ox, oy = v2.RandomHorizontalFlip(p=1.0)(x, y)
+    np.testing.assert_array_equal(ox.numpy(), x.numpy()[..., ::-1])
+    assert oy is y
+    # with an Image present, pure tensors pass through
+    img = tv_tensors.Image(x)
+    _, oy = v2.RandomHorizontalFlip(p=1.0)(img, y)
+    assert oy is y
+
+
+def test_color_transforms_pass_masks_through():
+    img = tv_tensors.Image(chw(rgb()))
+    mask = tv_tensors.Mask(ember.tensor(np.ones((6, 8), np.uint8)))
+    oi, om = v2.ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2)(img, mask)
+    assert type(oi) is tv_tensors.Image and om is mask
+    ember.manual_seed(0)
+    n = v2.ColorJitter(0.4, 0.4, 0.4, 0.1)(chw(rgb()))
+    ember.manual_seed(0)
+    o = T.ColorJitter(0.4, 0.4, 0.4, 0.1)(chw(rgb()))
+    np.testing.assert_array_equal(n.numpy(), o.numpy())
+    with pytest.raises(TypeError, match="Functional F.adjust_brightness supports inputs of type"):
+        F.adjust_brightness(mask, 1.5)
+
+
+def test_random_erasing_erases_one_rectangle():
+    x = tv_tensors.Image(ember.ones(3, 20, 20))
+    ember.manual_seed(1)
+    out = v2.RandomErasing(p=1.0, value=0)(x)
+    zero = out.numpy() == 0
+    assert type(out) is tv_tensors.Image and zero.any() and (zero[0] == zero[1]).all()
+    rows, cols = np.where(zero[0])
+    assert zero[0][rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+    assert (x.numpy() == 1).all()  # not in place
+    with pytest.raises(ValueError, match="If value is str, it should be 'random'"):
+        v2.RandomErasing(value="noise")
+
+
+def test_lambda_and_containers():
+    doubled = v2.Lambda(lambda x: x * 2, ember.Tensor)(ember.tensor([1.0]), 3)
+    assert doubled[0].tolist() == [2.0] and doubled[1] == 3
+    with pytest.raises(TypeError, match="Argument transforms should be a sequence of callables"):
+        v2.Compose(v2.ToImage())
+    with pytest.raises(ValueError, match=r"`p` should be a floating point value in the interval \[0.0, 1.0\]"):
+        v2.RandomHorizontalFlip(p=2)
+
+
+def test_query_size_rejects_mismatched_sample():
+    img = tv_tensors.Image(ember.zeros(3, 4, 4))
+    mask = tv_tensors.Mask(ember.zeros(5, 5))
+    with pytest.raises(ValueError, match=r"Found multiple HxW dimensions in the sample: \(4, 4\) and \(5, 5\)"):
+        v2.RandomCrop(2)(img, mask)
+
+
+# ---- tv_tensors -----------------------------------------------------------------------------------
+def test_tv_tensor_types_and_reprs():
+    img = tv_tensors.Image(ember.tensor(np.zeros((2, 2), np.uint8)))
+    assert tuple(img.shape) == (1, 2, 2) and isinstance(img, ember.Tensor)
+    assert repr(img) == "Image([[[0, 0],\n        [0, 0]]], dtype=ember.uint8, )"
+    assert type(img + 1) is ember.Tensor  # ops return pure tensors, as in torchvision
+    assert type(img.to(ember.float32)) is tv_tensors.Image and type(img.clone()) is tv_tensors.Image
+    boxes = tv_tensors.BoundingBoxes([1, 2, 3, 4], format=tv_tensors.BoundingBoxFormat.XYXY, canvas_size=(8, 9))
+    assert repr(boxes) == "BoundingBoxes([[1, 2, 3, 4]], format=BoundingBoxFormat.XYXY, canvas_size=(8, 9))"
+    w = tv_tensors.wrap(boxes + 1, like=boxes)
+    assert type(w) is tv_tensors.BoundingBoxes and w.canvas_size == (8, 9) and w.tolist() == [[2, 3, 4, 5]]
+    with pytest.raises(ValueError, match="Expected a 1D or 2D tensor, got 3D"):
+        tv_tensors.BoundingBoxes(ember.zeros(1, 1, 4), format="XYXY", canvas_size=(1, 1))
+    m = tv_tensors.Mask(PImage.fromarray(np.eye(3, dtype=np.uint8)))
+    assert type(m) is tv_tensors.Mask and tuple(m.shape) == (1, 3, 3)
+
+
+# ---- reprs, as torchvision prints them ---------------------------------------------------------------
+def test_reprs_match_torchvision():
+    c = v2.Compose([v2.ToImage(), v2.ToDtype(ember.float32, scale=True),
+                    v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+    assert repr(c) == ("Compose(\n      ToImage()\n      ToDtype(scale=True)\n"
+                       "      Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], inplace=False)\n)")
+    assert repr(v2.Compose([v2.ToImage()])) == "Compose(    ToImage())"
+    assert repr(v2.RandomResizedCrop(size=(224, 224), antialias=True)) == (
+        "RandomResizedCrop(size=(224, 224), scale=(0.08, 1.0), ratio=(0.75, 1.3333333333333333), "
+        "interpolation=InterpolationMode.BILINEAR, antialias=True)")
+    assert repr(v2.Resize(256)) == "Resize(size=[256], interpolation=InterpolationMode.BILINEAR, antialias=True)"
+    assert repr(v2.CenterCrop(224)) == "CenterCrop(size=(224, 224))"
+    assert repr(v2.RandomCrop(32, padding=4)) == (
+        "RandomCrop(size=(32, 32), padding=[4, 4, 4, 4], pad_if_needed=False, fill=0, padding_mode=constant)")
+    assert repr(v2.RandomHorizontalFlip(p=0.5)) == "RandomHorizontalFlip(p=0.5)"
+    assert repr(v2.ColorJitter(brightness=0.5, hue=0.3)) == "ColorJitter(brightness=(0.5, 1.5), hue=(-0.3, 0.3))"
+    assert repr(v2.RandomRotation(degrees=30)) == (
+        "RandomRotation(degrees=[-30.0, 30.0], interpolation=InterpolationMode.NEAREST, expand=False, fill=0)")
+    assert repr(v2.Grayscale()) == "Grayscale(num_output_channels=1)"
+    assert repr(v2.GaussianBlur(kernel_size=(5, 9), sigma=(0.1, 5.0))) == \
+        "GaussianBlur(kernel_size=(5, 9), sigma=[0.1, 5.0])"
+    assert repr(v2.RandomErasing()) == \
+        "RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=[0.0], inplace=False)"
+    assert repr(v2.Lambda(lambda x: x)) == "Lambda(<lambda>, types=['object'])"
+    assert repr(v2.ToPureTensor()) == "ToPureTensor()"
+
+
+# ---- end to end under the torch/torchvision alias --------------------------------------------------
+SCRIPT = """
+import torch
+import torchvision
+from torchvision import datasets, tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
+from torch.utils.data import DataLoader
+
+torch.manual_seed(0)
+train_tf = v2.Compose([
+    v2.ToImage(),
+    v2.RandomResizedCrop(size=(8, 8), antialias=True),
+    v2.RandomHorizontalFlip(p=0.5),
+    v2.ToDtype(torch.float32, scale=True),
+    v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+])
+print(train_tf)
+ds = datasets.ImageFolder(ROOT, transform=train_tf)
+loader = DataLoader(ds, batch_size=4, shuffle=True, num_workers=2)
+n = 0
+for x, y in loader:
+    assert x.dtype == torch.float32 and tuple(x.shape[1:]) == (3, 8, 8), x.shape
+    n += x.shape[0]
+print(n, sorted(ds.class_to_idx))
+img = F.to_image(ds.loader(ds.samples[0][0]))
+print(type(img).__name__, F.to_dtype(img, torch.float32, scale=True).dtype, isinstance(img, tv_tensors.Image))
+"""
+
+
+def test_end_to_end_script_under_ember_run(tmp_path):
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        for i in range(5):
+            PImage.fromarray(rng.integers(0, 256, (12, 14, 3), dtype=np.uint8)).save(root / cls / f"{i}.png")
+    script = tmp_path / "train.py"
+    script.write_text(f"ROOT = {str(root)!r}\n" + SCRIPT)
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "ember", "run", str(script)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(repo)), timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "Compose(\n      ToImage()\n"
+        "      RandomResizedCrop(size=(8, 8), scale=(0.08, 1.0), ratio=(0.75, 1.3333333333333333), "
+        "interpolation=InterpolationMode.BILINEAR, antialias=True)\n"
+        "      RandomHorizontalFlip(p=0.5)\n      ToDtype(scale=True)\n"
+        "      Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], inplace=False)\n)\n"
+        "10 ['cat', 'dog']\n"
+        "Image torch.float32 True\n")
