@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 import ember
 from ember.vision import transforms as T
 from ember.vision import tv_tensors
-from ember.vision.transforms import functional as F1
 from ember.vision.transforms import v2
 from ember.vision.transforms.v2 import functional as F
 

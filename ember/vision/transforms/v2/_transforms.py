@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ... import tv_tensors
 from ...tv_tensors import BoundingBoxes, Image, Mask, TVTensor, Video
 from ...._tensor import Tensor
 from ....random import rng
