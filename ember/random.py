@@ -1,16 +1,137 @@
 """Random number generators: one per device, seeded by manual_seed.
 
-A ``Generator`` wraps NumPy's ``Generator`` (PCG64) on the CPU and CuPy's (cuRAND XORWOW) on a
-GPU, and draws only through what both offer (``random``, ``standard_normal``, ``integers``,
-``standard_exponential``): CuPy's Generator has no ``normal``, ``permutation`` or ``choice``, so
-those are built here from the shared ones, and every random op runs the same code on both.
+On the CPU a ``Generator`` is torch's: a 32-bit Mersenne Twister (std::mt19937) seeded with the low
+32 bits of the seed, read through NumPy's ``MT19937`` bit generator, and every CPU random op turns
+its raw words into numbers the way ATen's CPU kernels do (CPUGeneratorImpl, DistributionsHelper,
+cpu/DistributionTemplates), vectorized, so after ``manual_seed(s)`` ``rand``/``randn``/``randint``/
+``randperm``/``uniform_``/``normal_``/``random_``/``exponential_`` give torch's exact numbers.
+On a GPU it wraps CuPy's Generator (cuRAND XORWOW): torch's CUDA (Philox) numbers are not
+reproduced there, and those draws go only through what CuPy offers (``random``,
+``standard_normal``, ``integers``, ``standard_exponential``).
 """
+import math
+import struct
+
 import numpy as np
 
 from . import _backend as B
 
 _DEFAULT_SEED = 67280421310721
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64, _F16 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)
+_M53 = np.uint64((1 << 53) - 1)
+_STATE_SIZE = 5056          # sizeof(CPUGeneratorImplState): torch's get_rng_state() layout
+_LEGACY_STATE_SIZE = 5048   # sizeof(CPUGeneratorImplStateLegacy), which torch's set_state also takes
+
+
+def _fma64(a, b, c):
+    """a * b + c rounded once (as the FMA torch's CPU kernels are compiled to), float64 arrays:
+    Dekker's exact product and Knuth's exact sum, then one rounding of the (tiny) error terms."""
+    a = np.asarray(a, np.float64)
+    p = a * b
+    split = 134217729.0  # 2**27 + 1
+    t = split * a
+    ah = t - (t - a)
+    al = a - ah
+    tb = split * b
+    bh = tb - (tb - b)
+    bl = b - bh
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    s = p + c
+    bb = s - p
+    err = (p - (s - bb)) + (c - bb)
+    out = s + (err + e)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        out[bad] = p[bad] + c
+    return out
+
+
+def _fma32(a, b, c):
+    """a * b + c in float32 rounded once: the product of two floats is exact in float64."""
+    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(np.float32)
+
+
+def _libm(fn, x):
+    """A libm function elementwise through Python's math module (glibc's results, bit for bit;
+    NumPy's own SIMD log/log1p differ from glibc in the last bit for a fraction of inputs)."""
+    return np.fromiter(map(fn, x.ravel().tolist()), np.float64, x.size).reshape(x.shape)
+
+
+# ---- torch's AVX normal_fill_16 (ATen/native/cpu/avx_mathfun.h, compiled with FMA contraction) -------
+_f = np.float32
+_LOG_P = [_f(v) for v in (7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1,
+                           1.4249322787E-1, -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1,
+                           3.3333331174E-1)]
+_LOG_Q1, _LOG_Q2, _SQRTHF = _f(-2.12194440e-4), _f(0.693359375), _f(0.707106781186547524)
+_DP = (_f(-0.78515625), _f(-2.4187564849853515625e-4), _f(-3.77489497744594108e-8))
+_SINC = (_f(-1.9515295891E-4), _f(8.3321608736E-3), _f(-1.6666654611E-1))
+_COSC = (_f(2.443315711809948E-005), _f(-1.388731625493765E-003), _f(4.166664568298827E-002))
+_FOPI = _f(1.27323954473516)
+_MIN_NORM = np.array([0x00800000], np.int32).view(np.float32)[0]
+_HALF_BITS = np.array([0.5], np.float32).view(np.int32)[0]
+
+
+def _log256(x):
+    """avx_mathfun's log256_ps (cephes logf), with the multiply-adds GCC fuses."""
+    x = np.maximum(x, _MIN_NORM)
+    xi = x.view(np.int32)
+    e = ((xi >> 23) - 0x7f).astype(np.float32) + _f(1)
+    x = ((xi & ~0x7f800000) | _HALF_BITS).view(np.float32)
+    mask = x < _SQRTHF
+    tmp = np.where(mask, x, _f(0))
+    x = x - _f(1)
+    e = e - mask.astype(np.float32)
+    x = x + tmp
+    z = x * x
+    y = _fma32(_LOG_P[0], x, _LOG_P[1])
+    for p in _LOG_P[2:]:
+        y = _fma32(y, x, p)
+    y = y * x
+    y = _fma32(y, z, e * _LOG_Q1)
+    y = _fma32(-z, _f(0.5), y)
+    x = x + y
+    return _fma32(e, _LOG_Q2, x)
+
+
+def _sincos256(x):
+    """avx_mathfun's sincos256_ps (cephes sinf/cosf), with the multiply-adds GCC fuses."""
+    sign_sin = np.signbit(x)
+    x = np.abs(x)
+    j = (x * _FOPI).astype(np.int32)
+    j = (j + 1) & ~1
+    y = j.astype(np.float32)
+    sign_sin ^= (j & 4) != 0
+    sign_cos = (~(j - 2) & 4) != 0
+    poly = (j & 2) == 0
+    for dp in _DP:
+        x = _fma32(y, dp, x)
+    z = x * x
+    c = _fma32(_fma32(_COSC[0], z, _COSC[1]), z, _COSC[2]) * z
+    c = _fma32(c, z, -(z * _f(0.5))) + _f(1)
+    s = _fma32(_fma32(_SINC[0], z, _SINC[1]), z, _SINC[2]) * z
+    s = _fma32(s, x, x)
+    ys, yc = np.where(poly, s, c), np.where(poly, c, s)
+    return np.where(sign_sin, -ys, ys), np.where(sign_cos, -yc, yc)
+
+
+def _normal16_f32(u, mean, std):
+    """normal_fill_16_AVX2 over consecutive blocks of 16 uniform floats (Box-Muller, 8 pairs each)."""
+    b = u.reshape(-1, 16)
+    radius = np.sqrt(_f(-2) * _log256(_f(1) - b[:, :8]))
+    s, c = _sincos256(_f(2.0 * math.pi) * b[:, 8:])
+    return np.concatenate([_fma32(radius * c, std, mean), _fma32(radius * s, std, mean)], axis=1).ravel()
+
+
+def _normal16_f64(u, mean, std):
+    """normal_fill_16<double>: glibc log, cos and sin, the final multiply-add fused."""
+    b = u.reshape(-1, 16)
+    radius = np.sqrt(-2 * _libm(math.log, 1 - b[:, :8]))
+    theta = (2.0 * math.pi) * b[:, 8:]
+    n1, n2 = radius * np.cos(theta), radius * np.sin(theta)
+    if std != 1 or mean != 0:
+        n1, n2 = _fma64(n1, std, mean), _fma64(n2, std, mean)
+    return np.concatenate([n1, n2], axis=1).ravel()
 
 
 class Generator:
@@ -32,7 +153,12 @@ class Generator:
 
     def _make(self, seed):
         if self._xp is np:
-            return np.random.Generator(np.random.PCG64(seed))
+            bits = np.random.MT19937()
+            bits._legacy_seeding(seed & 0xFFFFFFFF)  # init_genrand: torch's mt19937(seed) keeps the low 32 bits
+            self._bits = bits
+            self._seeded_key = bits.state["state"]["key"].copy()  # to tell torch's next=0 from 624
+            # host-side draws (transforms, trunc_normal_, ...) read the same Mersenne Twister stream
+            return np.random.Generator(bits)
         with self._xp.cuda.Device(self.device.index):
             return self._xp.random.default_rng(seed)
 
@@ -43,6 +169,8 @@ class Generator:
             seed += 1 << 64
         self._seed = seed
         self._rng = self._make(seed)
+        self._next_double_normal = None  # torch's cached second Box-Muller sample (scalar path)
+        self._next_float_normal = None   # kept only to round-trip torch's state layout
         return self
 
     def seed(self):
@@ -56,50 +184,163 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        """The generator state (an opaque uint8 tensor for set_state)."""
+        """The generator state: on the CPU torch's own 5056-byte CPUGeneratorImplState layout (a uint8
+        tensor that torch.set_rng_state also accepts)."""
         if self._xp is not np:
             raise RuntimeError(
                 f"ember can't snapshot the state of a {self.device} generator (cuRAND keeps it on the "
                 "GPU); reseed it with manual_seed() to reproduce a stream instead")
         from ._tensor import _wrap
-        import pickle
-        blob = pickle.dumps((self._seed, self._rng.bit_generator.state))
-        return _wrap(np.frombuffer(blob, dtype=np.uint8).copy())
+        st = self._bits.state["state"]
+        pos = int(st["pos"])
+        buf = bytearray(_STATE_SIZE)
+        # torch's mt19937 draws when --left == 0: pos 624 (twist due) is left 1, else left = 625 - next
+        left, nxt = (1, 624) if pos >= 624 else (625 - pos, pos)
+        if pos >= 624 and np.array_equal(st["key"], self._seeded_key):
+            nxt = 0  # freshly seeded: nothing drawn yet
+        struct.pack_into("<QiiQ", buf, 0, self._seed & ((1 << 64) - 1), left, 1, nxt)
+        buf[24:24 + 624 * 8] = np.asarray(st["key"], np.uint32).astype("<u8").tobytes()
+        dn = self._next_double_normal
+        struct.pack_into("<dddi", buf, 5016, 0.0, dn if dn is not None else 0.0, 0.0, int(dn is not None))
+        fn = self._next_float_normal
+        struct.pack_into("<f?", buf, 5048, fn if fn is not None else 0.0, fn is not None)
+        return _wrap(np.frombuffer(bytes(buf), dtype=np.uint8).copy())
 
     def set_state(self, new_state):
-        """Restore a state returned by get_state."""
+        """Restore a state returned by get_state (ember's or torch's)."""
         if self._xp is not np:
             raise RuntimeError(f"ember can't restore the state of a {self.device} generator; use manual_seed()")
-        import pickle
-        self._seed, st = pickle.loads(new_state.numpy().tobytes())
-        self._rng.bit_generator.state = st
+        data = new_state.numpy() if hasattr(new_state, "numpy") else np.asarray(new_state)
+        if data.dtype != np.uint8:
+            raise TypeError(f"expected a torch.ByteTensor as the RNG state, but got dtype {data.dtype}")
+        buf = data.tobytes()
+        if len(buf) not in (_STATE_SIZE, _LEGACY_STATE_SIZE):
+            raise RuntimeError(
+                f"Expected either a CPUGeneratorImplStateLegacy of size {_LEGACY_STATE_SIZE} or a "
+                f"CPUGeneratorImplState of size {_STATE_SIZE} but found the input RNG state size to be {len(buf)}")
+        seed, left, _seeded, nxt = struct.unpack_from("<QiiQ", buf, 0)
+        key = np.frombuffer(buf, "<u8", 624, 24).astype(np.uint32)
+        pos = 624 if left <= 1 else 625 - left
+        self._bits.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": pos}}
+        self._seed = seed
+        _x, y, _rho, valid = struct.unpack_from("<dddi", buf, 5016)
+        self._next_double_normal = y if valid else None
+        self._next_float_normal = None
+        if len(buf) == _STATE_SIZE:
+            f, fvalid = struct.unpack_from("<f?", buf, 5048)
+            self._next_float_normal = f if fvalid else None
         return self
 
-    # ---- draws: arrays on this generator's device, from what NumPy and CuPy both offer -------
+    # ---- the CPU stream: torch's mt19937 words and the ATen transformations -------------------
+    def _u32(self, n):
+        """n raw 32-bit words (torch's generator->random()), as uint64."""
+        return self._bits.random_raw(n) if n else np.zeros(0, np.uint64)
+
+    def _u64(self, n):
+        """n 64-bit words (torch's random64(): the first 32-bit draw is the high half)."""
+        r = self._u32(2 * n)
+        return (r[0::2] << np.uint64(32)) | r[1::2]
+
+    def _unit(self, n, dtype):
+        """torch's uniform_real(0, 1) values: 24 bits of random() for float, 53 of random64() for
+        double, 11 for half (returned as float32 there, torch's accumulate type)."""
+        if dtype == _F64:
+            return (self._u64(n) & _M53).astype(np.float64) * (2.0 ** -53)
+        bits = 11 if dtype == _F16 else 24
+        return (self._u32(n) & np.uint64((1 << bits) - 1)).astype(np.float32) * np.float32(2.0 ** -bits)
+
+    def _normal_doubles(self, n):
+        """n samples of torch's scalar normal_distribution<double>: Box-Muller pairs (cos first, the
+        sin one cached in the generator for the next call)."""
+        out = np.empty(n, np.float64)
+        i = 0
+        if n and self._next_double_normal is not None:
+            out[0] = self._next_double_normal
+            self._next_double_normal = None
+            i = 1
+        m = n - i
+        if m:
+            pairs = (m + 1) // 2
+            u = self._unit(2 * pairs, _F64).reshape(pairs, 2)
+            r = np.sqrt(-2.0 * _libm(math.log1p, -u[:, 1]))
+            theta = (2.0 * math.pi) * u[:, 0]
+            vals = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1).ravel()
+            out[i:] = vals[:m]
+            if m % 2:
+                self._next_double_normal = float(vals[-1])
+        return out
+
+    def _cpu_normal(self, mean, std, shape, dtype, contiguous=True):
+        n = math.prod(shape)
+        if n >= 16 and contiguous and dtype in _NATIVE_FLOATS:
+            # normal_fill: n uniforms, Box-Muller on each block of 16, the last 16 redrawn if n % 16
+            kernel, m, s = ((_normal16_f32, np.float32(mean), np.float32(std)) if dtype == _F32
+                            else (_normal16_f64, float(mean), float(std)))
+            out = self._unit(n, dtype)
+            k = n // 16 * 16
+            out[:k] = kernel(out[:k], m, s)
+            if n % 16:
+                out[n - 16:] = kernel(self._unit(16, dtype), m, s)
+            return out.reshape(shape)
+        vals = self._normal_doubles(n)
+        if std != 1 or mean != 0:
+            vals = _fma64(vals, float(std), float(mean))
+        return vals.astype(dtype).reshape(shape)
+
+    def random_full(self, shape, dtype):
+        """torch's random_() without bounds: [0, 2**mantissa] for floats, [0, max] for integers."""
+        dtype = np.dtype(dtype)
+        n = math.prod(shape)
+        if dtype == np.bool_:
+            return (self._u32(n) & np.uint64(1)).astype(np.bool_).reshape(shape)
+        if dtype == _F64:
+            v = self._u64(n) % np.uint64((1 << 53) + 1)
+        elif dtype == np.int64:
+            v = self._u64(n) % np.uint64(1 << 63)
+        elif dtype.kind == "f":
+            v = self._u32(n) % np.uint64((1 << (np.finfo(dtype).nmant + 1)) + 1)
+        else:
+            v = self._u32(n) % np.uint64(int(np.iinfo(dtype).max) + 1)
+        return v.astype(dtype).reshape(shape)
+
+    # ---- draws: arrays on this generator's device -----------------------------------------------
     def _on_device(self):
         if self._xp is np:
             return B._NULL
         return self._xp.cuda.Device(self.device.index)
 
     def random(self, shape, dtype=np.float64):
-        """Uniform floats in [0, 1)."""
-        dtype = np.dtype(dtype)
-        with self._on_device():
+        """Uniform floats in [0, 1) (torch's rand on the CPU)."""
+        if self._xp is np:
+            dtype = np.dtype(dtype)
             if dtype in _NATIVE_FLOATS:
-                return self._rng.random(shape, dtype=dtype)
-            return self._rng.random(shape).astype(dtype)
+                shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+                return self._unit(math.prod(shape), dtype).reshape(shape)
+        return self.uniform(0.0, 1.0, shape, dtype)
+
+    def mask_uniform(self, shape, dtype=np.float32):
+        """Uniform floats in [0, 1) for random masks (dropout) where torch's CPU kernel draws through
+        MKL (bernoulli_ with a scalar p), a stream ember does not reproduce: NumPy's fast path over
+        this generator's Mersenne Twister, so manual_seed still makes them reproducible."""
+        if self._xp is np:
+            return self._rng.random(shape, dtype=dtype)
+        return self.random(shape, dtype)
 
     def standard_normal(self, shape, dtype=np.float64):
         """Standard normal floats."""
+        return self.normal(0.0, 1.0, shape, dtype)
+
+    def normal(self, mean, std, shape, dtype=np.float64, contiguous=True):
+        """Normal floats (torch's normal_ on the CPU; standard_normal * std + mean on a GPU)."""
         dtype = np.dtype(dtype)
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+        if self._xp is np:
+            return self._cpu_normal(mean, std, shape, dtype, contiguous)
         with self._on_device():
             if dtype in _NATIVE_FLOATS:
-                return self._rng.standard_normal(shape, dtype=dtype)
-            return self._rng.standard_normal(shape).astype(dtype)
-
-    def normal(self, mean, std, shape, dtype=np.float64):
-        """Normal floats: standard_normal * std + mean (CuPy's Generator has no normal)."""
-        out = self.standard_normal(shape, dtype)
+                out = self._rng.standard_normal(shape, dtype=dtype)
+            else:
+                out = self._rng.standard_normal(shape).astype(dtype)
         if std != 1:
             out *= std
         if mean != 0:
@@ -107,8 +348,28 @@ class Generator:
         return out
 
     def uniform(self, low, high, shape, dtype=np.float64):
-        """Uniform floats in [low, high)."""
-        out = self.random(shape, dtype)
+        """Uniform floats in [low, high) (torch's uniform_: x * (to - from) + from, fused)."""
+        dtype = np.dtype(dtype)
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+        if self._xp is np:
+            n = math.prod(shape)
+            if dtype == _F64:
+                x = self._unit(n, dtype)
+                if low != 0 or high != 1:
+                    x = _fma64(x, float(high) - float(low), float(low))
+                return x.reshape(shape)
+            acc = _F16 if dtype == _F16 else _F32
+            lo = np.float32(np.array(low, acc)) if dtype.kind == "f" else np.float32(low)
+            hi = np.float32(np.array(high, acc)) if dtype.kind == "f" else np.float32(high)
+            x = self._unit(n, acc)
+            if lo != 0 or hi != 1:
+                x = _fma32(x, hi - lo, lo)
+            return x.astype(dtype, copy=False).reshape(shape)
+        with self._on_device():
+            if dtype in _NATIVE_FLOATS:
+                out = self._rng.random(shape, dtype=dtype)
+            else:
+                out = self._rng.random(shape).astype(dtype)
         if high - low != 1:
             out *= high - low
         if low != 0:
@@ -116,13 +377,30 @@ class Generator:
         return out
 
     def integers(self, low, high, shape, dtype=np.int64):
-        """Uniform integers in [low, high)."""
-        with self._on_device():
-            return self._rng.integers(low, high, size=shape, dtype=dtype)
-
-    def exponential(self, scale, shape, dtype=np.float64):
-        """Exponential floats with the given scale (1 / rate)."""
+        """Uniform integers in [low, high) (torch's random_from_to: word % range + from; 64-bit words
+        when the range needs them and the dtype holds them)."""
         dtype = np.dtype(dtype)
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+        if self._xp is np:
+            n = math.prod(shape)
+            span = int(high) - int(low)
+            wide = span >= 1 << 32 and dtype in (np.dtype(np.int64), _F64, _F32)
+            v = (self._u64(n) if wide else self._u32(n)) % np.uint64(span)
+            v = (v + np.uint64(int(low) & ((1 << 64) - 1))).view(np.int64)
+            return v.astype(dtype, copy=False).reshape(shape)
+        with self._on_device():
+            if dtype.kind in "iu":
+                return self._rng.integers(low, high, size=shape, dtype=dtype)
+            return self._rng.integers(low, high, size=shape, dtype=np.int64).astype(dtype)
+
+    def exponential(self, scale, shape, dtype=np.float64, lambd=None):
+        """Exponential floats with the given scale (1 / rate); torch's -1/lambd * log1p(-u) on the CPU."""
+        dtype = np.dtype(dtype)
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+        if self._xp is np:
+            lambd = 1.0 / scale if lambd is None else float(lambd)
+            u = self._unit(math.prod(shape), _F64)
+            return ((-1.0 / lambd) * _libm(math.log1p, -u)).astype(dtype).reshape(shape)
         with self._on_device():
             if dtype in _NATIVE_FLOATS:
                 out = self._rng.standard_exponential(shape, dtype=dtype)
@@ -133,7 +411,26 @@ class Generator:
         return out
 
     def permutation(self, n):
-        """A random permutation of 0..n-1 (int64): the argsort of n uniform draws."""
+        """A random permutation of 0..n-1 (int64): torch's randperm_cpu on the CPU (a forward
+        Fisher-Yates: swap i with i + random() % (n - i)), argsort of uniforms on a GPU."""
+        if self._xp is np:
+            n = int(n)
+            if n >= (2 ** 32 - 1) // 20:
+                # torch's large-n variant: inside-out Fisher-Yates on random64()
+                z = (self._u64(n) % (np.arange(n, dtype=np.uint64) + np.uint64(1))).tolist()
+                r = [0] * n
+                for i, j in enumerate(z):
+                    r[i] = r[j]
+                    r[j] = i
+                return np.array(r, np.int64)
+            if n < 2:
+                return np.arange(n, dtype=np.int64)
+            i = np.arange(n - 1, dtype=np.uint64)
+            z = (self._u32(n - 1) % (np.uint64(n) - i) + i).tolist()
+            r = list(range(n))
+            for i, j in enumerate(z):
+                r[i], r[j] = r[j], r[i]
+            return np.array(r, np.int64)
         return self._xp.argsort(self.random((n,)), kind="stable").astype(np.int64, copy=False)
 
     def multinomial(self, probs, num_samples, replacement):

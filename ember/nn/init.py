@@ -68,21 +68,46 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     if (mean < a - 2 * std) or (mean > b + 2 * std):
         _warn_user("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                    "The distribution of values may be incorrect.")
-    r = _rng(generator)
-    shape = tuple(tensor.shape)
-    out = r.normal(mean, std, shape)
-    bad = (out < a) | (out > b)
-    tries = 0
-    while bad.any():
-        n = int(bad.sum())
-        if tries > 1000:  # [a, b] far in the tail: fall back to the uniform-inside-bounds limit
-            out[bad] = r.uniform(a, b, n)
-            break
-        out[bad] = r.normal(mean, std, n)
-        bad = (out < a) | (out > b)
-        tries += 1
+    # torch's method, draw for draw: rejection from N(mean, std) when [a, b] holds more than 30 % of
+    # the mass, else uniform proposals on [a, b] accepted with the normal density
+    import ember
+
+    def norm_cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
     with no_grad():
-        return _assign(tensor, out)
+        p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if p > 0.3:
+            lo = tensor.new_tensor(a, device="cpu").item()
+            hi = tensor.new_tensor(b, device="cpu").item()
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                mask = (result < lo) | (result > hi)
+                if not mask.any():
+                    break
+                result = ember.where(mask, ember.empty_like(result).normal_(mean, std, generator=generator), result)
+            if tensor is not result:
+                tensor.copy_(result)
+            return tensor
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+        candidates = ember.empty_like(tensor)
+        accept_buf = ember.empty_like(tensor)
+        tensor.uniform_(a, b, generator=generator)
+        candidates.copy_(tensor)
+        candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+        pending = accept_buf.uniform_(generator=generator).log_().gt(candidates)
+        if pending.any():
+            result = tensor
+            while True:
+                candidates.uniform_(a, b, generator=generator)
+                result = ember.where(pending, candidates, result)
+                candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+                pending = ember.where(pending, accept_buf.uniform_(generator=generator).log_().gt(candidates), pending)
+                if not pending.any():
+                    break
+            tensor.copy_(result)
+        return tensor
 
 
 def constant_(tensor, val):
@@ -200,7 +225,8 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.size(0)
     cols = tensor.numel() // rows
-    flattened = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    # torch draws tensor.new_empty((rows, cols)).normal_(0, 1): the same numbers here
+    flattened = tensor.new_empty((rows, cols)).normal_(0, 1, generator=generator).numpy().astype(np.float64)
     if rows < cols:
         flattened = flattened.T
     q, r = np.linalg.qr(flattened)

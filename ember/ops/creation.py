@@ -293,7 +293,7 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
     """Uniform random numbers in [0, 1)."""
     dt = _float_only(dtype, "check_uniform_bounds")
     g, _ = _draw(device, generator)
-    return _done(g.random(_size_arg(sizes, size, "rand"), np.float64).astype(dt), requires_grad)
+    return _done(g.random(_size_arg(sizes, size, "rand"), dt), requires_grad)
 
 
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
@@ -358,8 +358,8 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     dt = _dt(dtype, B.int64)
     _check_bounds(low, high, np.dtype(dt))
     g, _ = _draw(device, generator)
-    arr = g.integers(low, high, _sizes((size,)))
-    return _done(arr.astype(dt), requires_grad)
+    arr = g.integers(low, high, _sizes((size,)), dt)
+    return _done(arr.astype(dt, copy=False), requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -656,15 +656,25 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
     dt = ref._data.dtype if ref is not None else _dt(dtype)
     g, _ = _draw(ref.device if ref is not None else device, generator)
-    arr = (g.standard_normal(shape) * s + m).astype(dt)
-    return _wrap(arr)
+    # torch: floats -> empty(size).normal_(mean, std); tensors -> normal_out_impl, which draws N(0, 1)
+    # (N(0, std) for a float std) and then does mul_(std), add_(mean)
+    if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
+        arr = g.normal(float(mean), float(std), shape, dt)
+    elif isinstance(std, Tensor):
+        arr = g.normal(0.0, 1.0, shape, dt) * s.astype(dt, copy=False)
+        arr = arr + (m.astype(dt, copy=False) if isinstance(mean, Tensor) else np.dtype(dt).type(mean))
+    else:
+        arr = g.normal(0.0, float(std), shape, dt) + m.astype(dt, copy=False)
+    return _wrap(arr.astype(dt, copy=False))
 
 
 def bernoulli(input, p=None, *, generator=None):
     """Draw 0/1 with probabilities input (or p)."""
     probs = input._data if p is None else p
     g = generator_for(input.device, generator)
-    arr = (g.random(input._data.shape) < probs).astype(input._data.dtype)
+    # torch's bernoulli_tensor kernel: one uniform per element, of p's precision (float: 24 bits)
+    udt = np.float64 if p is None and input._data.dtype == np.float64 else np.float32
+    arr = (g.random(input._data.shape, udt) < probs).astype(input._data.dtype)
     return _wrap(arr)
 
 
@@ -704,6 +714,15 @@ def is_floating_point(input):
     return input.is_floating_point()
 
 
+def _iteration_view(d):
+    """d with its axes in memory order (largest stride first): the order in which torch's
+    TensorIterator visits a non-contiguous tensor, so random fills land where torch puts them."""
+    if d.flags.c_contiguous:
+        return d
+    axes = sorted(builtins.range(d.ndim), key=lambda i: -abs(d.strides[i]))
+    return d.transpose(axes)
+
+
 def _register():
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
@@ -740,22 +759,31 @@ def _register():
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill with uniform random numbers in [a, b)."""
         _check_leaf_inplace(self)
-        self._data[...] = generator_for(self.device, generator).uniform(a, b, self._data.shape)
+        d = _iteration_view(self._data)
+        d[...] = generator_for(self.device, generator).uniform(a, b, d.shape, d.dtype)
         self._vc[0] += 1
         return self
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill with normal random numbers."""
         _check_leaf_inplace(self)
-        self._data[...] = generator_for(self.device, generator).normal(mean, std, self._data.shape)
+        contiguous = self._data.flags.c_contiguous
+        d = _iteration_view(self._data)
+        d[...] = generator_for(self.device, generator).normal(mean, std, d.shape, d.dtype, contiguous)
         self._vc[0] += 1
         return self
 
     def random_(self, low=0, high=None, *, generator=None):
         """Fill with random integers in [low, high)."""
-        if high is None:
-            low, high = 0, low if low else 2 ** 24
-        self._data[...] = generator_for(self.device, generator).integers(low, high, self._data.shape)
+        g = generator_for(self.device, generator)
+        d = _iteration_view(self._data)
+        if high is None and not low:
+            # torch's random_(): [0, 2**mantissa] for floats, [0, max] for integers
+            d[...] = g.random_full(d.shape, d.dtype) if g._xp is np else g.integers(0, 2 ** 24, d.shape)
+        else:
+            if high is None:
+                low, high = 0, low
+            d[...] = g.integers(low, high, d.shape, d.dtype if d.dtype.kind in "iuf" else np.int64)
         self._vc[0] += 1
         return self
 
@@ -767,7 +795,8 @@ def _register():
 
     def exponential_(self, lambd=1.0, *, generator=None):
         """Fill with exponential random numbers."""
-        self._data[...] = generator_for(self.device, generator).exponential(1.0 / lambd, self._data.shape)
+        d = _iteration_view(self._data)
+        d[...] = generator_for(self.device, generator).exponential(1.0 / lambd, d.shape, d.dtype, lambd=lambd)
         self._vc[0] += 1
         return self
 

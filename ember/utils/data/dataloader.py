@@ -14,7 +14,9 @@ import pickle
 import queue
 import sys
 
-from ...random import rng
+import numpy as np
+
+from ...random import default_generator
 from . import _utils
 from ._utils.collate import default_collate, default_convert
 from ._utils.worker import _IterableDatasetStopIteration, _ResumeIteration, get_worker_info
@@ -252,7 +254,9 @@ class _BaseDataLoaderIter:
         self._collate_fn = loader.collate_fn
         self._sampler_iter = iter(self._index_sampler)
         # the workers' seeds derive from this, drawn from the loader's generator (or the default one)
-        self._base_seed = int(rng(loader.generator).integers(0, 1 << 63))
+        # torch: torch.empty((), dtype=torch.int64).random_(generator=loader.generator), drawn before
+        # the sampler's first draw (the sampler is a generator function, run on first next())
+        self._base_seed = int((loader.generator or default_generator).random_full((), np.int64))
         self._persistent_workers = loader.persistent_workers
         self._num_yielded = 0
         self._shutdown = False

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 
 from ..._tensor import Tensor, _wrap
-from ...random import rng
+from ...random import default_generator, rng
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
            "BatchSampler"]
@@ -35,13 +35,12 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
-def _child_rng(generator):
-    """The numpy Generator to draw from: the given ember Generator's, or a fresh one seeded from
-    the default generator (so ember.manual_seed makes shuffling reproducible, as torch does)."""
-    if generator is not None:
-        return rng(generator)
-    seed = int(rng(None).integers(0, 1 << 63))
-    return np.random.Generator(np.random.PCG64(seed))
+def _default_seeded_generator():
+    """torch's RandomSampler without a generator: a new Generator seeded with one int64 random_()
+    from the default generator, so after ember.manual_seed the order is torch's."""
+    from ...random import Generator
+    seed = int(default_generator.random_full((), np.int64))
+    return Generator().manual_seed(seed)
 
 
 class RandomSampler(Sampler):
@@ -67,12 +66,12 @@ class RandomSampler(Sampler):
 
     def __iter__(self):
         n = len(self.data_source)
-        g = _child_rng(self.generator)
+        g = self.generator if self.generator is not None else _default_seeded_generator()
         if self.replacement:
-            # drawn in chunks of 32 like torch, so a partly consumed epoch draws little
+            # drawn in chunks of 32 like torch (randint(high=n, size=(32,))), so a partly consumed epoch draws little
             for _ in range(self.num_samples // 32):
-                yield from g.integers(0, n, size=32).tolist()
-            yield from g.integers(0, n, size=self.num_samples % 32).tolist()
+                yield from g.integers(0, n, (32,)).tolist()
+            yield from g.integers(0, n, (self.num_samples % 32,)).tolist()
         else:
             for _ in range(self.num_samples // n):
                 yield from g.permutation(n).tolist()
@@ -90,7 +89,7 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        for i in rng(self.generator).permutation(len(self.indices)).tolist():
+        for i in (self.generator or default_generator).permutation(len(self.indices)).tolist():
             yield self.indices[i]
 
     def __len__(self):
