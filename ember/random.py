@@ -15,6 +15,7 @@ import struct
 import numpy as np
 
 from . import _backend as B
+from ._fma import fma32_via_double as _fma32, fma64 as _fma64
 
 _DEFAULT_SEED = 67280421310721
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -22,34 +23,6 @@ _F32, _F64, _F16 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float
 _M53 = np.uint64((1 << 53) - 1)
 _STATE_SIZE = 5056          # sizeof(CPUGeneratorImplState): torch's get_rng_state() layout
 _LEGACY_STATE_SIZE = 5048   # sizeof(CPUGeneratorImplStateLegacy), which torch's set_state also takes
-
-
-def _fma64(a, b, c):
-    """a * b + c rounded once (as the FMA torch's CPU kernels are compiled to), float64 arrays:
-    Dekker's exact product and Knuth's exact sum, then one rounding of the (tiny) error terms."""
-    a = np.asarray(a, np.float64)
-    p = a * b
-    split = 134217729.0  # 2**27 + 1
-    t = split * a
-    ah = t - (t - a)
-    al = a - ah
-    tb = split * b
-    bh = tb - (tb - b)
-    bl = b - bh
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    s = p + c
-    bb = s - p
-    err = (p - (s - bb)) + (c - bb)
-    out = s + (err + e)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        out[bad] = p[bad] + c
-    return out
-
-
-def _fma32(a, b, c):
-    """a * b + c in float32 rounded once: the product of two floats is exact in float64."""
-    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(np.float32)
 
 
 def _libm(fn, x):

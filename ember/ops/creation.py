@@ -12,6 +12,7 @@ import operator
 import numpy as np
 
 from .. import _backend as B
+from .._fma import fma32 as _fma32, fma64 as _fma64
 from .. import _userwarn
 from .._tensor import Tensor, _wrap
 from ..random import generator_for
@@ -375,65 +376,6 @@ def _range_dtype(values, dtype):
            for v in values):
         return np.int64
     return B.get_default_dtype().np
-
-
-# torch's CPU range kernels (aten/src/ATen/native/cpu/RangeFactoriesKernel.cpp) compute `start + step * i`,
-# which the compiler contracts into one fused multiply-add.  Printed tensors show the last bit
-# (torch.arange(-1, 1, 0.2) holds 5.5511e-17, not 0), so ember reproduces it: NumPy has no fma, and
-# these helpers emulate it exactly with error-free transformations (Veltkamp/Dekker's product,
-# Knuth's sum) and Boldo and Melquiond's rounding to odd.
-_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
-
-
-def _two_sum(a, b):
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-def _two_prod(a, b):
-    p = a * b
-    t = _SPLIT * a
-    ah = t - (t - a)
-    t = _SPLIT * b
-    bh = t - (t - b)
-    al, bl = a - ah, b - bh
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
-
-
-def _round_odd(s, err):
-    """s = RN(s + err) moved to its odd neighbour when the sum was inexact."""
-    fix = (err != 0) & ((s.view(np.int64) & 1) == 0)
-    return np.where(fix, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
-
-
-def _fma64(a, x, y):
-    """a * x + y rounded once to float64 (the product is split at a and x's shape, often a small one)."""
-    a, x, y = (np.asarray(v, np.float64) for v in (a, x, y))
-    with np.errstate(all="ignore"):
-        uh, ul = _two_prod(a, x)
-        th, tl = _two_sum(y, ul)
-        vh, vl = _two_sum(uh, th)
-        out = vh + _round_odd(*_two_sum(tl, vl))
-        # near overflow the splitting itself overflows, and an exact zero loses its sign (-0. + 0.):
-        # in both cases the plain expression gives fma's answer
-        bad = ~np.isfinite(out) | (out == 0)
-        if bad.any():
-            out = np.where(bad, a * x + y, out)
-        return out
-
-
-def _fma32(a, x, y):
-    """fmaf for float32 a and y and integers x below 2**29: the product is exact in float64, and the
-    sum rounded to odd in float64 then rounds to float32 exactly once."""
-    with np.errstate(all="ignore"):
-        p = np.asarray(a, np.float64) * np.asarray(x, np.float64)
-        y = np.asarray(y, np.float64)
-        out = _round_odd(*_two_sum(p, y))
-        bad = ~np.isfinite(out)
-        if bad.any():
-            out = np.where(bad, p + y, out)
-        return out.astype(np.float32)
 
 
 _GRAIN = 32768  # at::internal::GRAIN_SIZE
