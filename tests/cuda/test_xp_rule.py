@@ -21,10 +21,8 @@ HOST_HELPERS = {
     ("convert.py", "_move"): "the transfer itself: device arrays come back through .get(), host ones stay",
     ("creation.py", "_infer_dtype"): "torch.tensor's dtype inference on Python data",
     ("creation.py", "_data_to_array"): "Python data becomes a host array, then moves to its device",
-    ("creation.py", "_round_odd"): "arange/linspace reproduce torch's CPU kernel bits from Python scalars on the host",
-    ("creation.py", "_fma64"): "(as above)",
-    ("creation.py", "_fma32"): "(as above)",
-    ("creation.py", "_arange_float"): "(as above)",
+    ("creation.py", "_arange_float"): "arange/linspace reproduce torch's CPU kernel bits from Python scalars on "
+                                      "the host (with ember/_fma.py)",
     ("creation.py", "arange"): "(as above; the result then moves to its device)",
     ("creation.py", "_linspace_values"): "(as above)",
     ("creation.py", "linspace"): "(as above; the result then moves to its device)",
