@@ -24,6 +24,7 @@ from ._tensor import Tensor, _wrap
 from .autograd.grad_mode import state
 from .autograd.graph import Node, edge
 from .ops import reduce as _reduce, shape as _shape, linalg as _mm
+from .ops import record as _finish
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "lstsq", "pinv",
            "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "cholesky", "cholesky_ex", "qr",
@@ -173,14 +174,6 @@ def _make(cls, inputs, **saved):
     node._saved_versions = tuple((t, t._vc[0]) for t in inputs if t is not None)
     node.s = saved
     return node
-
-
-def _finish(res, node):
-    t = _wrap(res)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
 
 
 def _finish_many(arrays, node):

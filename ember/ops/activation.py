@@ -76,6 +76,7 @@ def _check_inplace(input, name):
 
 
 from . import save_output_version as _output_saved  # noqa: E402
+from . import record as _record  # noqa: E402
 
 
 def _write_inplace(input, res, node):
@@ -195,14 +196,6 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     """In-place rrelu."""
     return rrelu(input, lower, upper, training, inplace=True)
-
-
-def _record(out, node):
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
 
 
 def _saving_x(out, input, cls, x, **fields):

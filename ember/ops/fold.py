@@ -11,9 +11,10 @@ import numpy as np
 from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
-from .._tensor import Tensor, _wrap
+from .._tensor import Tensor
 from .norm import pad as _pad
 from .pool import avg_pool2d as _avg_pool2d
+from . import record as _record
 
 # names torch exposes at top level
 __all__ = ["pixel_shuffle", "pixel_unshuffle"]
@@ -23,14 +24,6 @@ __functional__ = ["unfold", "fold", "pixel_shuffle", "pixel_unshuffle", "local_r
 
 _new = object.__new__
 xp_of = B.xp_of
-
-
-def _record(out, node):
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
 
 
 def _node(cls, input):

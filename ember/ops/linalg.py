@@ -18,6 +18,7 @@ from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
 from . import unbroadcast
 from .conv import _strided
+from . import record as _finish
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
            "baddbmm", "addbmm", "einsum", "tensordot", "kron", "chain_matmul"]
@@ -96,14 +97,6 @@ def _wrap_in(cls, inner, shape):
     n._saved_versions = ()
     n.shape = shape
     return n
-
-
-def _finish(out, node):
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
 
 
 class MmBackward0(Node):

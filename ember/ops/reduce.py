@@ -12,6 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
 from .._userwarn import warn as _warn_user
+from . import record as _finish
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "std", "var", "std_mean",
@@ -108,14 +109,6 @@ def _node(cls, input):
     node.next_functions = (edge(input),)
     node._saved_versions = ()
     return node
-
-
-def _finish(res, node):
-    t = _wrap(res)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
 
 
 def _expand_grad(g, shape, axes, keepdim):

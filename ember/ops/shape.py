@@ -14,6 +14,7 @@ from ..autograd.graph import Node, edge
 from .._tensor import Size, Tensor, _dim, _wrap
 from . import unbroadcast
 from .._userwarn import warn as _warn_user
+from . import record as _finish
 
 __all__ = [
     "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
@@ -36,14 +37,6 @@ def _as_view(array, input, node):
     t._vc = input._vc
     base = input._base
     t._base = input if base is None else base
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
-
-
-def _finish(array, node):
-    t = _wrap(array)
     if node is not None:
         t._requires_grad = True
         t.grad_fn = node
