@@ -14,7 +14,7 @@ from . import ops as _ops  # noqa: F401
 from .ops import convert as _convert, creation as _creation, elementwise as _elementwise
 from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, fold as _fold, loss as _loss, norm as _norm, pool as _pool
-from .ops import sampling as _sampling
+from .ops import sampling as _sampling, conv3d as _conv3d
 from . import _tensor_str
 from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
@@ -41,7 +41,7 @@ def _export(module):
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
-           _pool, _fold, _sampling, _tensor_str):
+           _pool, _fold, _sampling, _tensor_str, _conv3d):
     _export(_m)
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...

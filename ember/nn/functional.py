@@ -7,13 +7,14 @@ collects them.  Only the wrappers whose signature differs from the op's
 """
 from ..ops import activation as _activation, elementwise as _elementwise, loss as _loss, norm as _norm
 from ..ops import attention as _attention, conv as _conv, fold as _fold, linalg as _linalg, pool as _pool
-from ..ops import sampling as _sampling
+from ..ops import sampling as _sampling, conv3d as _conv3d
 from .._argcheck import tensor_args as _tensor_args
 
 
 def _collect():
     g = globals()
-    for module in (_elementwise, _activation, _loss, _norm, _linalg, _conv, _pool, _fold, _attention, _sampling):
+    for module in (_elementwise, _activation, _loss, _norm, _linalg, _conv, _pool, _fold, _attention, _sampling,
+                   _conv3d):
         for name in getattr(module, "__functional__", ()):
             fn = getattr(module, name, None)
             if fn is None:  # a family still being written must not break `import ember`
