@@ -112,6 +112,19 @@ def test_events_wait_for_max_queue_or_flush(tmp_path):
     w.close()  # a second close does nothing
 
 
+def test_pending_events_are_flushed_after_flush_secs(tmp_path):
+    import time
+    w = SummaryWriter(tmp_path, flush_secs=1)
+    w.add_scalar("a", 1.0, 1)
+    (path,) = event_files(tmp_path)
+    assert len(read_records(path)) == 1
+    deadline = time.monotonic() + 10
+    while len(read_records(path)) == 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(read_records(path)) == 2  # written by the background flush, no call from the user
+    w.close()
+
+
 def test_unclosed_writer_is_flushed_at_exit(tmp_path):
     code = ("from ember.utils.tensorboard import SummaryWriter\n"
             f"w = SummaryWriter({str(tmp_path)!r})\nw.add_scalar('a', 2.5, 7)\n")
