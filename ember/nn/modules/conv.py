@@ -129,6 +129,21 @@ class _ConvNd(Module):
             raise _diagnose.conv_channel_error(self, input, nd, self.in_channels, self.groups,
                                                tuple(self.weight.shape))
 
+    def _conv_forward(self, input, weight, bias):
+        if self.padding_mode != "zeros":
+            return self._conv(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode),
+                              weight, bias, self.stride, (0,) * self._nd, self.dilation, self.groups)
+        return self._conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        self._check_input(input)
+        weight, bias = _weight_bias(self)
+        try:
+            return self._conv_forward(input, weight, bias)
+        except RuntimeError as e:
+            self._diagnose_failure(input, e)
+            raise
+
     def _diagnose_failure(self, input, exc):
         err = _diagnose.conv_spatial_error(self, input, self._nd, self.kernel_size, self.stride,
                                            self.padding if self.padding_mode == "zeros" else (0,) * self._nd,
@@ -148,20 +163,7 @@ class Conv1d(_ConvNd):
                          padding if isinstance(padding, str) else _single(padding), _single(dilation),
                          False, _single(0), groups, bias, padding_mode, device, dtype)
 
-    def _conv_forward(self, input, weight, bias):
-        if self.padding_mode != "zeros":
-            return F.conv1d(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode),
-                            weight, bias, self.stride, _single(0), self.dilation, self.groups)
-        return F.conv1d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def forward(self, input):
-        self._check_input(input)
-        weight, bias = _weight_bias(self)
-        try:
-            return self._conv_forward(input, weight, bias)
-        except RuntimeError as e:
-            self._diagnose_failure(input, e)
-            raise
+    _conv = staticmethod(F.conv1d)
 
 
 class Conv2d(_ConvNd):
@@ -175,21 +177,7 @@ class Conv2d(_ConvNd):
                          padding if isinstance(padding, str) else _pair(padding), _pair(dilation),
                          False, _pair(0), groups, bias, padding_mode, device, dtype)
 
-    def _conv_forward(self, input, weight, bias):
-        if self.padding_mode != "zeros":
-            return F.conv2d(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode),
-                            weight, bias, self.stride, _pair(0), self.dilation, self.groups)
-        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def forward(self, input):
-        self._check_input(input)
-        weight, bias = _weight_bias(self)
-        try:
-            return self._conv_forward(input, weight, bias)
-        except RuntimeError as e:
-            self._diagnose_failure(input, e)
-            raise
-
+    _conv = staticmethod(F.conv2d)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -276,20 +264,7 @@ class Conv3d(_ConvNd):
                          padding if isinstance(padding, str) else _triple(padding), _triple(dilation),
                          False, _triple(0), groups, bias, padding_mode, device, dtype)
 
-    def _conv_forward(self, input, weight, bias):
-        if self.padding_mode != "zeros":
-            return F.conv3d(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode),
-                            weight, bias, self.stride, _triple(0), self.dilation, self.groups)
-        return F.conv3d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def forward(self, input):
-        self._check_input(input)
-        weight, bias = _weight_bias(self)
-        try:
-            return self._conv_forward(input, weight, bias)
-        except RuntimeError as e:
-            self._diagnose_failure(input, e)
-            raise
+    _conv = staticmethod(F.conv3d)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
