@@ -36,8 +36,9 @@ _malloc.tune()
 
 def _export(module):
     g = globals()
+    top_level = getattr(module, "__top_level__", {})  # where torch.x differs from F.x
     for name in module.__all__:
-        g[name] = _tensor_args(getattr(module, name), __name__)
+        g[name] = _tensor_args(top_level.get(name) or getattr(module, name), __name__)
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,

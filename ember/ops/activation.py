@@ -850,18 +850,24 @@ def relu_(input):
     return input.relu_()
 
 
+def _dim_required(fn):
+    # torch.softmax(x) and x.softmax() require dim (TypeError); only F.softmax warns and guesses one
+    def op(input, dim, dtype=None):
+        return fn(input, dim, 3, dtype)
+    op.__name__ = op.__qualname__ = fn.__name__
+    op.__doc__ = fn.__doc__
+    return op
+
+
+# top-level versions that differ from the torch.nn.functional ones of the same name
+__top_level__ = {"softmax": _dim_required(softmax), "log_softmax": _dim_required(log_softmax)}
+
+
 def _register():
     T = Tensor
 
-    def t_softmax(self, dim=None, dtype=None, _stacklevel=3):
-        return softmax(self, dim, _stacklevel, dtype)
-
-    def t_log_softmax(self, dim=None, dtype=None, _stacklevel=3):
-        return log_softmax(self, dim, _stacklevel, dtype)
-    t_softmax.__doc__ = softmax.__doc__
-    t_log_softmax.__doc__ = log_softmax.__doc__
-    T.softmax = t_softmax
-    T.log_softmax = t_log_softmax
+    T.softmax = __top_level__["softmax"]
+    T.log_softmax = __top_level__["log_softmax"]
     T.prelu = prelu
     T.hardshrink = hardshrink
 

@@ -7,7 +7,7 @@ import pytest
 
 import ember
 from ember.ops import activation as A
-from tests.conftest import numeric_grad
+from tests.conftest import numeric_grad, requires_torch, torch
 
 RNG = np.random.default_rng(0)
 
@@ -294,7 +294,8 @@ def test_float32_stays_float32():
 
 def test_top_level_exports():
     for name in A.__all__:
-        assert inspect.unwrap(getattr(ember, name)) is getattr(A, name)  # under the type check
+        expected = A.__top_level__.get(name, getattr(A, name))  # torch.softmax requires dim, F.softmax not
+        assert inspect.unwrap(getattr(ember, name)) is expected  # under the type check
     x = ember.tensor([-1.0, 1.0])
     ember.relu_(x)
     assert x.tolist() == [0.0, 1.0]
@@ -310,3 +311,18 @@ def test_modifying_softmax_output_in_place_is_detected(oracle):
     z.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.backward(ember.ones(2, 3))
+
+
+@requires_torch
+def test_top_level_softmax_requires_dim_like_torch():
+    x = ember.ones(2, 3)
+    for call in (lambda m, t: m.softmax(t), lambda m, t: t.softmax(), lambda m, t: m.log_softmax(t),
+                 lambda m, t: t.log_softmax()):
+        with pytest.raises(TypeError):
+            call(torch, torch.ones(2, 3))
+        with pytest.raises(TypeError, match="missing 1 required positional argument: 'dim'"):
+            call(ember, x)
+    assert ember.softmax(x, 1, ember.float64).dtype is ember.float64
+    assert x.log_softmax(1, ember.float64).dtype is ember.float64
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        ember.nn.functional.softmax(x)  # F keeps torch's deprecated guess
