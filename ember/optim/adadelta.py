@@ -1,8 +1,7 @@
 """Adadelta (torch.optim.Adadelta)."""
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from ..autograd.grad_mode import enable_grad
-from .optimizer import Optimizer, _check_not_differentiable, _convert_steps, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float
 
 __all__ = ["Adadelta"]
 
@@ -35,21 +34,12 @@ class Adadelta(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-        _convert_steps(self)
+    _group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _scalar_state_keys = ("step",)
 
     def step(self, closure=None):
         """Perform a single optimization step; returns closure()'s loss when given."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _run_closure(closure)
 
         state = self.state
         for group in self.param_groups:

@@ -1,8 +1,7 @@
 """ASGD (torch.optim.ASGD): averaged stochastic gradient descent."""
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from ..autograd.grad_mode import enable_grad
-from .optimizer import (Optimizer, _check_not_differentiable, _convert_steps, _scalar_dtype, _step_tensor,
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _scalar_dtype, _step_tensor,
                         _to_float)
 
 __all__ = ["ASGD"]
@@ -37,22 +36,12 @@ class ASGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-        for key in ("step", "eta", "mu"):
-            _convert_steps(self, key)
+    _group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _scalar_state_keys = ("step", "eta", "mu")
 
     def step(self, closure=None):
         """Perform a single optimization step; returns closure()'s loss when given."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _run_closure(closure)
 
         state = self.state
         scalar_dtype = _scalar_dtype()

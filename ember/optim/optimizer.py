@@ -18,6 +18,7 @@ from .. import _backend as B
 from .._tensor import Tensor, _wrap, typename as _typename
 from ..utils.hooks import RemovableHandle
 from .._userwarn import warn as _warn_user
+from ..autograd.grad_mode import enable_grad
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -55,6 +56,30 @@ def _clone_array(x, like):
 def _to_float(x):
     """A hyperparameter as a Python float (1-element Tensors too), so float32 math stays float32."""
     return x if type(x) is float else float(x)
+
+
+def _run_closure(closure):
+    """closure() with grad enabled (step(closure) re-evaluates the loss), or None without one."""
+    if closure is None:
+        return None
+    with enable_grad():
+        return closure()
+
+
+def _check_lr_eps_betas_wd(lr, eps, betas, weight_decay):
+    """torch's ValueErrors for the hyperparameters Adam-like optimizers share."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 def _convert_steps(optimizer, scalar_key="step"):
@@ -126,6 +151,11 @@ class Optimizer:
         for param_group in param_groups:
             self.add_param_group(param_group)
 
+    # group flags a checkpoint may lack (filled in by __setstate__) and the per-parameter state entries
+    # stored as 0-d tensors, per subclass
+    _group_defaults = {}
+    _scalar_state_keys = ()
+
     # ---- pickling / printing ---------------------------------------------
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
@@ -139,6 +169,12 @@ class Optimizer:
                 setattr(self, name, OrderedDict())
         self._patch_step_function()
         self.defaults.setdefault("differentiable", False)
+        # groups from older checkpoints lack newer flags; scalar state entries were Python numbers
+        for group in self.param_groups:
+            for key, value in self._group_defaults.items():
+                group.setdefault(key, value)
+        for key in self._scalar_state_keys:
+            _convert_steps(self, key)
 
     def __repr__(self):
         format_string = self.__class__.__name__ + " ("

@@ -1,9 +1,9 @@
 """RAdam (torch.optim.RAdam): Adam with a rectified adaptive learning rate."""
 from .._backend import xp_of
-from .._tensor import Tensor, _wrap
-from ..autograd.grad_mode import enable_grad
+from .._tensor import _wrap
 from .adam import _lerp_
-from .optimizer import Optimizer, _check_not_differentiable, _convert_steps, _step_tensor, _to_float
+from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
+                        _step_tensor, _to_float)
 
 __all__ = ["RAdam"]
 
@@ -14,18 +14,7 @@ class RAdam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_lr_eps_betas_wd(lr, eps, betas, weight_decay)
         _check_not_differentiable(differentiable)
         defaults = {
             "lr": lr,
@@ -40,22 +29,13 @@ class RAdam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("capturable", False)
-        _convert_steps(self)
+    _group_defaults = {"foreach": None, "maximize": False, "differentiable": False,
+                       "decoupled_weight_decay": False, "capturable": False}
+    _scalar_state_keys = ("step",)
 
     def step(self, closure=None):
         """Perform a single optimization step; returns closure()'s loss when given."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _run_closure(closure)
 
         state = self.state
         for group in self.param_groups:

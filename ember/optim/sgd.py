@@ -1,8 +1,7 @@
 """SGD: stochastic gradient descent with optional momentum and Nesterov (torch.optim.SGD)."""
 from .._backend import xp_of
 from .._tensor import _wrap
-from ..autograd.grad_mode import enable_grad
-from .optimizer import Optimizer, _check_not_differentiable, _clone_array, _to_float
+from .optimizer import Optimizer, _check_not_differentiable, _clone_array, _run_closure, _to_float
 
 __all__ = ["SGD"]
 
@@ -53,10 +52,7 @@ class SGD(Optimizer):
 
     def step(self, closure=None):
         """Perform a single optimization step; returns closure()'s loss when given."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _run_closure(closure)
 
         state = self.state
         for group in self.param_groups:
