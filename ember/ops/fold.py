@@ -17,10 +17,11 @@ from .pool import avg_pool2d as _avg_pool2d
 from . import record as _record
 
 # names torch exposes at top level
-__all__ = ["pixel_shuffle", "pixel_unshuffle"]
+__all__ = ["pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle"]
 
 # names torch.nn.functional exposes from this module
-__functional__ = ["unfold", "fold", "pixel_shuffle", "pixel_unshuffle", "local_response_norm"]
+__functional__ = ["unfold", "fold", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle",
+                  "local_response_norm"]
 
 _new = object.__new__
 xp_of = B.xp_of
@@ -298,3 +299,41 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     div = _avg_pool2d(div, (size, 1), stride=1).reshape(sizes)
     div = div.mul(alpha).add(k).pow(beta)
     return input / div
+
+
+# ---- channel_shuffle ---------------------------------------------------------------------------
+def _channel_shuffle(x, g):
+    """(N, g * k, *) -> (N, k * g, *): channel i * k + j moves to j * g + i."""
+    n, c = x.shape[0], x.shape[1]
+    rest = x.shape[2:]
+    return x.reshape((n, g, c // g) + rest).swapaxes(1, 2).reshape(x.shape)
+
+
+class ChannelShuffleBackward0(Node):
+    """Gradient of channel_shuffle: the inverse shuffle, in C // groups groups."""
+
+    __slots__ = ("groups",)
+
+    def apply(self, grad):
+        return (_channel_shuffle(grad, grad.shape[1] // self.groups),)
+
+
+def channel_shuffle(input, groups):
+    """Interleave the channels of (N, C, *) from `groups` groups, as torch.nn.functional.channel_shuffle."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"channel_shuffle(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    a = input._data
+    g = _factor("channel_shuffle", "groups", groups, a)
+    if a.shape[1] % g:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {a.shape[1]} channels and {g} "
+                           "groups.")
+    out = _channel_shuffle(a, g)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(ChannelShuffleBackward0, input)
+        node.groups = g
+    return _record(out, node)
+
+
+native_channel_shuffle = channel_shuffle

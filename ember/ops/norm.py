@@ -29,7 +29,7 @@ __all__ = [
 # names torch.nn.functional exposes from this module
 __functional__ = [
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "dropout", "dropout1d", "dropout2d",
-    "dropout3d", "alpha_dropout", "feature_alpha_dropout", "embedding", "one_hot", "pad", "normalize",
+    "dropout3d", "alpha_dropout", "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot", "pad", "normalize",
     "cosine_similarity", "pairwise_distance", "interpolate", "rms_norm", "upsample", "upsample_nearest",
     "upsample_bilinear",
 ]
@@ -543,29 +543,33 @@ class EmbeddingBackward0(Node):
     _saved_fields = ("idx",)
 
     def apply(self, g):
-        xp = xp_of(g)
-        idx = self.idx.reshape(-1)
         dim = g.shape[-1]
-        g2 = g.reshape(-1, dim)
-        grad = xp.zeros((self.num, dim), dtype=g.dtype)
-        if idx.size and xp is not np:
-            # a GPU adds rows with atomics: one scatter-add kernel
-            xp.add.at(grad, idx, g2)
-            if self.scale_freq:
-                grad /= xp.maximum(xp.bincount(idx, minlength=self.num), 1)[:, None].astype(grad.dtype)
-        elif idx.size:
-            # the CPU sums the rows of g per index: sort, then one reduceat (np.add.at is much slower)
-            order = xp.argsort(idx, kind="stable")
-            sidx = idx[order]
-            starts = xp.flatnonzero(xp.concatenate((xp.ones(1, bool), sidx[1:] != sidx[:-1])))
-            sums = xp.add.reduceat(g2[order], starts, axis=0)
-            if self.scale_freq:
-                counts = xp.diff(xp.append(starts, sidx.size))
-                sums /= counts[:, None].astype(sums.dtype)
-            grad[sidx[starts]] = sums
-        if self.padding_idx is not None:
-            grad[self.padding_idx] = 0
-        return (grad,)
+        return (_rows_sum(xp_of(g), self.idx.reshape(-1), g.reshape(-1, dim), self.num, self.scale_freq,
+                          self.padding_idx),)
+
+
+def _rows_sum(xp, idx, g2, num, scale_freq, padding_idx):
+    """(num, dim) table whose row r is the sum of the rows g2[i] with idx[i] == r (divided by
+    their count when scale_freq); row padding_idx stays zero."""
+    grad = xp.zeros((num, g2.shape[1]), dtype=g2.dtype)
+    if idx.size and xp is not np:
+        # a GPU adds rows with atomics: one scatter-add kernel
+        xp.add.at(grad, idx, g2)
+        if scale_freq:
+            grad /= xp.maximum(xp.bincount(idx, minlength=num), 1)[:, None].astype(grad.dtype)
+    elif idx.size:
+        # the CPU sums the rows of g per index: sort, then one reduceat (np.add.at is much slower)
+        order = xp.argsort(idx, kind="stable")
+        sidx = idx[order]
+        starts = xp.flatnonzero(xp.concatenate((xp.ones(1, bool), sidx[1:] != sidx[:-1])))
+        sums = xp.add.reduceat(g2[order], starts, axis=0)
+        if scale_freq:
+            counts = xp.diff(xp.append(starts, sidx.size))
+            sums /= counts[:, None].astype(sums.dtype)
+        grad[sidx[starts]] = sums
+    if padding_idx is not None:
+        grad[padding_idx] = 0
+    return grad
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
@@ -611,19 +615,179 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise IndexError(f"index out of range in self (embedding: index {bad} is out of range for a table of "
                          f"{num} rows (valid: 0..{num - 1}); check num_embeddings)")
     if max_norm is not None:
-        rows = xp.unique(idx)
-        sel = w[rows]
-        norms = xp.linalg.norm(sel, ord=norm_type, axis=1) if norm_type != 2 else xp.sqrt((sel * sel).sum(1))
-        big = norms > max_norm
-        if big.any():
-            w[rows[big]] = sel[big] * (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
-            weight._vc[0] += 1
+        _renorm_rows(weight, idx, max_norm, norm_type)
     out = w[idx]
     if state.enabled and weight._requires_grad:
         node = _new(EmbeddingBackward0)
         node.next_functions = (edge(weight),)
         node._saved_versions = _SAVED_OUTPUT
         node.idx, node.num, node.padding_idx, node.scale_freq = idx, num, padding_idx, bool(scale_grad_by_freq)
+        return _record(out, node)
+    return _wrap(out)
+
+
+def _renorm_rows(weight, idx, max_norm, norm_type):
+    """Rescale, in place and unrecorded, the rows of weight that idx uses whose norm exceeds max_norm."""
+    w = weight._data
+    xp = xp_of(w)
+    rows = xp.unique(idx)
+    sel = w[rows]
+    norms = xp.linalg.norm(sel, ord=norm_type, axis=1) if norm_type != 2 else xp.sqrt((sel * sel).sum(1))
+    big = norms > max_norm
+    if big.any():
+        w[rows[big]] = sel[big] * (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+        weight._vc[0] += 1
+
+
+class EmbeddingBagBackward0(Node):
+    __slots__ = ("idx", "bag", "scale", "num", "mode", "winner", "padding_idx", "scale_freq", "rows")
+    _saved_fields = ("idx",)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        idx, bag = self.idx, self.bag
+        gw = gp = None
+        if self.next_functions[0][0] is not None:
+            if self.mode == "max":
+                # each (bag, column) sends its gradient to the row that won it (-1: empty bag)
+                D = g.shape[1]
+                won = self.winner >= 0
+                flat = idx[self.winner[won]] * D + xp.nonzero(won)[1]
+                gw = xp.bincount(flat, weights=g[won], minlength=self.num * D).astype(g.dtype).reshape(self.num, D)
+            else:
+                gr = g[bag]
+                if self.scale is not None:
+                    gr = gr * self.scale[:, None]
+                gw = _rows_sum(xp, idx, gr, self.num, self.scale_freq, self.padding_idx)
+        if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
+            gp = (g[bag] * self.rows).sum(1)
+            if self.padding_idx is not None:
+                gp[idx == self.padding_idx] = 0
+        return (gw, gp) if len(self.next_functions) > 1 else (gw,)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Sums, means or maxima of bags of embedding rows, as torch.nn.functional.embedding_bag."""
+    if weight._data.dtype.kind in "iu" and input._data.dtype.kind == "f":
+        _warn_user("Argument order of nn.functional.embedding_bag was changed. Usage `embedding_bag(weight, "
+                   "input, ...)` is deprecated, and should now be `embedding_bag(input, weight, ...)`.")
+        weight, input = input, weight
+    if per_sample_weights is not None and tuple(input.shape) != tuple(per_sample_weights.shape):
+        raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is not None, then it "
+                         f"must have the same shape as the input ({input.shape})")
+    w = weight._data
+    xp = xp_of(w)
+    if w.ndim != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {w.ndim}")
+    idx = input._data
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.type()} instead (while checking arguments for "
+                           "embedding_bag)")
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             f"fixed length sequences. However, found offsets of type {type(offsets)}")
+        starts = xp.arange(0, idx.size, idx.shape[1]) if idx.shape[1] else xp.zeros(idx.shape[0], np.int64)
+        ends = starts + idx.shape[1]
+        idx = idx.reshape(-1)
+    elif idx.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        off = offsets._data
+        if off.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        if off.size and int(off[0]) != 0:
+            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+                               f"from position 0. However, got {int(off[0])}")
+        if off.size and int(off[-1]) > idx.size:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length ({idx.size}), but got "
+                               f"offsets[-1] of {int(off[-1])}")
+        off = off.astype(np.int64)
+        if include_last_offset:
+            starts, ends = off[:-1], off[1:]
+        else:
+            starts, ends = off, xp.append(off[1:], idx.size)
+        if starts.size and (xp.diff(off) < 0).any():
+            raise RuntimeError("embedding_bag: offsets must be non-decreasing (each bag starts where the previous "
+                               f"one ends); got {off.tolist()}")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {idx.ndim}")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if sparse:
+        raise NotImplementedError("embedding_bag(sparse=True): ember has no sparse tensors; use sparse=False "
+                                  "(the gradient is then a dense tensor)")
+    num = w.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise RuntimeError(f"padding_idx must be within the number of embeddings, -{num} through {num - 1}, "
+                               f"but got {padding_idx}")
+        padding_idx %= num
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
+                                  "on GitHub.")
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        at = int(xp.flatnonzero((idx < 0) | (idx >= num))[0])
+        raise RuntimeError(f"Index {at} of input takes value {int(idx[at])} which is not in the valid range [0, "
+                           f"{num}) (embedding_bag: check num_embeddings)")
+    if max_norm is not None:
+        _renorm_rows(weight, idx, max_norm, norm_type)
+    B, D = starts.size, w.shape[1]
+    counts = ends - starts
+    total = int(ends[-1]) if B else 0
+    idx = idx[:total]   # entries past the last bag (include_last_offset) belong to none
+    bag = xp.repeat(xp.arange(B), counts)
+    valid = None if padding_idx is None else idx != padding_idx
+    rows = w[idx]
+    full = counts > 0
+    out = xp.zeros((B, D), w.dtype)
+    scale = None
+    winner = None
+    if mode == "max":
+        vals = rows if valid is None else xp.where(valid[:, None], rows, -xp.inf)
+        if full.any():
+            out[full] = xp.maximum.reduceat(vals, starts[full], axis=0)
+            # the first entry of each bag reaching its maximum wins, as torch's loop keeps it
+            pos = xp.where(vals == out[bag], xp.arange(total)[:, None], total)
+            winner = xp.full((B, D), -1, np.int64)
+            winner[full] = xp.minimum.reduceat(pos, starts[full], axis=0)
+            if valid is not None:
+                empty = ~xp.isfinite(out)   # bags of padding only
+                out[empty] = 0
+                winner[empty] = -1
+        else:
+            winner = xp.full((B, D), -1, np.int64)
+    else:
+        if per_sample_weights is not None:
+            scale = per_sample_weights._data.reshape(-1)[:total].astype(w.dtype)
+        if mode == "mean":
+            n = counts
+            if valid is not None:   # padding entries are not counted
+                n = xp.zeros(B, np.int64)
+                if full.any():
+                    n[full] = xp.add.reduceat(valid.astype(np.int64), starts[full])
+            inv = (1.0 / xp.maximum(n, 1)).astype(w.dtype)
+            scale = inv[bag]
+        if valid is not None:
+            scale = (valid.astype(w.dtype) if scale is None else scale * valid)
+        if full.any():
+            contrib = rows if scale is None else rows * scale[:, None]
+            out[full] = xp.add.reduceat(contrib, starts[full], axis=0)
+    psw = per_sample_weights
+    need_w = weight._requires_grad
+    need_p = psw is not None and psw._requires_grad
+    if state.enabled and (need_w or need_p):
+        node = _new(EmbeddingBagBackward0)
+        node.next_functions = (edge(weight),) + ((edge(psw),) if psw is not None else ())
+        node._saved_versions = _SAVED_OUTPUT
+        node.idx, node.bag, node.scale, node.num, node.mode = idx, bag, scale, num, mode
+        node.winner, node.padding_idx, node.scale_freq = winner, padding_idx, bool(scale_grad_by_freq)
+        node.rows = rows if need_p else None
         return _record(out, node)
     return _wrap(out)
 
@@ -982,6 +1146,23 @@ def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype):
             hi = -((-(i + 1) * n_in) // n_out)
             mat[i, lo:hi] = 1.0 / (hi - lo)
         return mat, None
+    if mode == "bicubic":
+        # torch's cubic convolution (A = -0.75) over four neighbours, indices clamped at the
+        # borders, and the source coordinate not clamped at 0 (unlike linear)
+        if align_corners:
+            src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+        else:
+            s = 1.0 / scale if scale is not None and scale > 0 else n_in / n_out
+            src = (dst + 0.5) * s - 0.5
+        i0 = np.floor(src).astype(np.int64)
+        t = src - i0
+        A = -0.75
+        near = lambda x: ((A + 2) * x - (A + 3)) * x * x + 1          # |x| <= 1
+        far = lambda x: ((A * x - 5 * A) * x + 8 * A) * x - 4 * A      # 1 < |x| < 2
+        for k, w in enumerate((far(t + 1), near(t), near(1 - t), far(2 - t))):
+            # two taps may clamp onto the same border pixel: add.at accumulates them
+            np.add.at(mat, (dst, np.clip(i0 - 1 + k, 0, n_in - 1)), w)
+        return mat, None
     # linear: source coordinate, two neighbours, their weights
     if align_corners:
         s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
@@ -998,15 +1179,16 @@ def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype):
     return mat, None
 
 
-_MODE_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _MODE_NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "UpsampleNearestExact{}DBackward0",
                "linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0",
+               "bicubic": "UpsampleBicubic2DBackward0",
                "trilinear": "UpsampleTrilinear3DBackward0", "area": "AdaptiveAvgPool{}DBackward0"}
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resize the spatial dims (N, C, *spatial): nearest, nearest-exact, (bi/tri)linear or area."""
+    """Resize the spatial dims (N, C, *spatial): nearest, nearest-exact, (bi/tri)linear, bicubic or area."""
     xp = xp_of(input._data)
     x = _float(input, "interpolate")
     if mode in ("nearest", "area", "nearest-exact"):
@@ -1018,7 +1200,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     nd = x.ndim - 2
     if mode not in _MODE_NAMES:
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported by ember (supported: nearest, "
-                                  "nearest-exact, linear, bilinear, trilinear, area)")
+                                  "nearest-exact, linear, bilinear, bicubic, trilinear, area)")
     if nd not in (1, 2, 3):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for the "
                                   f"modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "

@@ -29,7 +29,8 @@ __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "ada
 __functional__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
                   "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "max_unpool1d",
                   "max_unpool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
-                  "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices"]
+                  "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d",
+                  "lp_pool3d"]
 
 
 # ---- argument handling -----------------------------------------------------------------------
@@ -833,3 +834,32 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Partial inverse of max_pool1d."""
     return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+# ---- power-average pooling -------------------------------------------------------------------
+def _lp_pool(nd, avg, maxp, input, norm_type, kernel_size, stride, ceil_mode):
+    """torch's composite: (sum over the window of x^p)^(1/p), as k * avg_pool(x^p) (a window
+    whose sum is zero gets a zero gradient through the relu); +-inf norms are max pools of |x|."""
+    if norm_type == float("inf"):
+        return maxp(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -maxp(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    k = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
+    out = avg(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return (out.sign() * out.abs().relu()).mul(math.prod(k)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """1-d power-average pooling, as torch.nn.functional.lp_pool1d."""
+    return _lp_pool(1, avg_pool1d, max_pool1d, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """2-d power-average pooling, as torch.nn.functional.lp_pool2d."""
+    return _lp_pool(2, avg_pool2d, max_pool2d, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """3-d power-average pooling, as torch.nn.functional.lp_pool3d."""
+    from .conv3d import avg_pool3d, max_pool3d
+    return _lp_pool(3, avg_pool3d, max_pool3d, input, norm_type, kernel_size, stride, ceil_mode)

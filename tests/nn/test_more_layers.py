@@ -47,6 +47,15 @@ LAYERS = [
     ("UpsamplingNearest2d_size", lambda m: m.UpsamplingNearest2d(size=(5, 4)), [(2, 3, 2, 3)]),
     ("UpsamplingBilinear2d", lambda m: m.UpsamplingBilinear2d(scale_factor=2), [(2, 3, 3, 4)]),
     ("UpsamplingBilinear2d_size", lambda m: m.UpsamplingBilinear2d(size=5), [(2, 3, 3, 4)]),
+    ("Upsample_bicubic", lambda m: m.Upsample(scale_factor=2, mode="bicubic"), [(2, 3, 4, 5)]),
+    ("Upsample_bicubic_ac", lambda m: m.Upsample(size=(9, 7), mode="bicubic", align_corners=True), [(2, 3, 4, 5)]),
+    ("Upsample_bicubic_down", lambda m: m.Upsample(size=(3, 2), mode="bicubic"), [(1, 2, 7, 6)]),
+    ("ChannelShuffle", lambda m: m.ChannelShuffle(3), [(2, 6, 2, 3)]),
+    ("ChannelShuffle_3d", lambda m: m.ChannelShuffle(2), [(2, 4, 5)]),
+    ("LPPool1d", lambda m: m.LPPool1d(2, 3, stride=2), [(2, 3, 9)]),
+    ("LPPool2d", lambda m: m.LPPool2d(3, (2, 3), ceil_mode=True), [(2, 3, 5, 7)]),
+    ("LPPool2d_inf", lambda m: m.LPPool2d(float("inf"), 2), [(2, 3, 4, 4)]),
+    ("LPPool3d", lambda m: m.LPPool3d(2, 2), [(1, 2, 4, 4, 4)]),
     ("PixelShuffle", lambda m: m.PixelShuffle(2), [(2, 8, 3, 4)]),
     ("PixelShuffle_unbatched", lambda m: m.PixelShuffle(3), [(9, 2, 2)]),
     ("PixelShuffle_5d", lambda m: m.PixelShuffle(2), [(2, 3, 4, 2, 3)]),
@@ -150,6 +159,8 @@ def test_grad_fn_names_match_torch(oracle):
         lambda t, f: f.pixel_shuffle(t, 2),
         lambda t, f: f.pixel_unshuffle(t, 2),
         lambda t, f: f.local_response_norm(t, 3),
+        lambda t, f: f.channel_shuffle(t, 2),
+        lambda t, f: f.interpolate(t, scale_factor=2, mode="bicubic"),
     ]
     for case in cases:
         tt = torch.tensor(x, requires_grad=True)
@@ -242,6 +253,10 @@ GRADCHECKS = [
     ("fold_unbatched", lambda x: F.fold(x, (3, 3), 2), (8, 4)),
     ("pixel_shuffle", lambda x: F.pixel_shuffle(x, 2), (2, 8, 2, 3)),
     ("pixel_unshuffle", lambda x: F.pixel_unshuffle(x, 2), (1, 2, 4, 2)),
+    ("channel_shuffle", lambda x: F.channel_shuffle(x, 3), (2, 6, 2)),
+    ("bicubic", lambda x: F.interpolate(x, size=(5, 3), mode="bicubic"), (1, 2, 3, 4)),
+    ("bicubic_ac", lambda x: F.interpolate(x, scale_factor=1.5, mode="bicubic", align_corners=True), (1, 1, 4, 4)),
+    ("lp_pool2d", lambda x: F.lp_pool2d(x, 2, 2), (1, 2, 4, 4)),
     ("local_response_norm", lambda x: F.local_response_norm(x, 3, alpha=0.5, beta=0.75, k=1.0), (2, 4, 3)),
     ("local_response_norm_4d", lambda x: F.local_response_norm(x, 2, alpha=0.3), (1, 3, 2, 2)),
 ]
@@ -370,9 +385,11 @@ NEW_NAMES = ["ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPa
              "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "Upsample",
              "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "Fold", "Unfold",
              "CosineSimilarity", "PairwiseDistance", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-             "LocalResponseNorm", "RMSNorm", "MaxUnpool1d", "MaxUnpool2d", "GroupNorm", "Identity", "Bilinear"]
+             "LocalResponseNorm", "RMSNorm", "MaxUnpool1d", "MaxUnpool2d", "GroupNorm", "Identity", "Bilinear",
+             "ChannelShuffle", "LPPool1d", "LPPool2d", "LPPool3d", "EmbeddingBag"]
 NEW_FUNCTIONS = ["unfold", "fold", "pixel_shuffle", "pixel_unshuffle", "local_response_norm", "rms_norm",
-                 "instance_norm", "max_unpool2d", "pad", "interpolate", "cosine_similarity", "pairwise_distance"]
+                 "instance_norm", "max_unpool2d", "pad", "interpolate", "cosine_similarity", "pairwise_distance",
+                 "channel_shuffle", "lp_pool1d", "lp_pool2d", "lp_pool3d", "embedding_bag"]
 
 
 @pytest.mark.parametrize("name", NEW_NAMES)
@@ -388,3 +405,84 @@ def test_layer_is_exported_and_documented(name):
 def test_functional_is_documented(name):
     doc = (getattr(F, name).__doc__ or "").strip()
     assert doc, f"F.{name} needs a docstring"
+
+
+# ---- EmbeddingBag (the torchtext text-classification tutorial's layer) ------------------------------
+_TABLE = np.random.default_rng(3).standard_normal((10, 4)).astype(np.float32)
+_BAGS = [1, 2, 4, 5, 4, 3, 2, 9]
+BAG_CASES = [
+    ("offsets", dict(input=_BAGS, offsets=[0, 4])),
+    ("empty_bags", dict(input=_BAGS, offsets=[0, 0, 4, 8])),
+    ("include_last_offset", dict(input=_BAGS, offsets=[0, 3, 8], include_last_offset=True)),
+    ("2d", dict(input=[[1, 2, 4], [4, 3, 2]])),
+    ("padding_idx", dict(input=[1, 2, 4, 2, 2, 3], offsets=[0, 3, 4], padding_idx=2)),
+    ("ties", dict(input=[1, 1, 3, 3], offsets=[0, 2])),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("name,kw", BAG_CASES, ids=[c[0] for c in BAG_CASES])
+def test_embedding_bag_matches_torch(oracle, name, kw, mode):
+    torch = oracle
+    results = []
+    for lib in (torch, ember):
+        w = lib.tensor(_TABLE, requires_grad=True)
+        args = {k: (lib.tensor(v) if k in ("input", "offsets") else v) for k, v in kw.items()}
+        out = lib.nn.functional.embedding_bag(weight=w, mode=mode, **args)
+        g = np.cos(np.arange(out.numel())).reshape(tuple(out.shape)).astype(np.float32)
+        out.backward(lib.tensor(g))
+        results.append((out.detach().numpy(), w.grad.numpy(), out.grad_fn.name()))
+    (to, tg, tn), (eo, eg, en) = results
+    np.testing.assert_allclose(eo, to, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(eg, tg, rtol=1e-6, atol=1e-6)
+    assert en == tn == "EmbeddingBagBackward0"
+
+
+@requires_torch
+def test_embedding_bag_per_sample_weights_and_module_match_torch(oracle):
+    torch = oracle
+    results = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        bag = lib.nn.EmbeddingBag(10, 4, mode="sum", padding_idx=4)
+        p = lib.tensor(np.linspace(0.5, 2, 8).astype(np.float32), requires_grad=True)
+        out = bag(lib.tensor(_BAGS), lib.tensor([0, 4]), per_sample_weights=p)
+        out.sum().backward()
+        results.append((repr(bag), out.detach().numpy(), bag.weight.grad.numpy(), p.grad.numpy(),
+                        list(bag.state_dict())))
+    (tr, to, tw, tp, tk), (er, eo, ew, ep, ek) = results
+    assert er == tr and ek == tk
+    np.testing.assert_allclose(eo, to, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ew, tw, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ep, tp, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_gradient_matches_central_differences(mode):
+    rng = np.random.default_rng(7)
+    table = rng.standard_normal((6, 3))
+    idx, off = ember.tensor([0, 2, 2, 5, 1, 3, 3]), ember.tensor([0, 3, 3, 5])
+    w = rng.standard_normal((4, 3))
+
+    def f(v):
+        return float((F.embedding_bag(idx, ember.tensor(v), off, mode=mode).numpy() * w).sum())
+    x = ember.tensor(table, requires_grad=True)
+    (F.embedding_bag(idx, x, off, mode=mode) * ember.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), numeric_grad(f, table), rtol=1e-6, atol=1e-7)
+
+
+def test_embedding_bag_bad_input_names_the_problem():
+    w = ember.randn(10, 3)
+    with pytest.raises(ValueError, match="offsets has to be a 1D Tensor but got None"):
+        F.embedding_bag(ember.tensor([1, 2]), w)
+    with pytest.raises(ValueError, match="if input is 2D, then offsets has to be None"):
+        F.embedding_bag(ember.tensor([[1, 2]]), w, ember.tensor([0]))
+    with pytest.raises(RuntimeError, match=r"offsets\[0\] has to be 0"):
+        F.embedding_bag(ember.tensor([1, 2]), w, ember.tensor([1]))
+    with pytest.raises(RuntimeError, match=r"Index 1 of input takes value 20 .*\[0, 10\)"):
+        F.embedding_bag(ember.tensor([1, 20]), w, ember.tensor([0]))
+    with pytest.raises(NotImplementedError, match="per_sample_weights is only supported for mode='sum'"):
+        F.embedding_bag(ember.tensor([1, 2]), w, ember.tensor([0]), per_sample_weights=ember.ones(2))
+    with pytest.raises(ValueError, match="mode has to be one of sum, mean or max"):
+        F.embedding_bag(ember.tensor([1, 2]), w, ember.tensor([0]), mode="min")
