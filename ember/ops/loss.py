@@ -802,7 +802,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         with B.errstate(xp, divide="ignore", invalid="ignore"):
             tt = xp.where(t > 1, t, 1)
             loss = loss + xp.where(t > 1, tt * xp.log(tt) - tt + 0.5 * xp.log(2 * np.pi * tt), 0)
-    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "SubBackward0")
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0" if full else "SubBackward0")
     out = _pointwise(_named(_PoissonNllBackward, name), input, target, loss, red, x, t)
     if out.grad_fn is not None:
         out.grad_fn.log_input, out.grad_fn.eps, out.grad_fn.full = log_input, eps, full

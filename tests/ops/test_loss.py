@@ -408,3 +408,30 @@ def test_triplet_margin_loss(oracle, kwargs):
     if "p" not in kwargs:
         compare(oracle, "triplet_margin_with_distance_loss", [a, p, n], grad_idx=(0, 1, 2), kwargs=kwargs,
                 node=False)
+
+
+def test_multilabel_margin_and_triplet_distance_modules_match_torch(oracle):
+    torch = oracle
+    x = _logits(3, 4) * 0.3
+    t = np.array([[3, 0, -1, 1], [0, 1, 2, 3], [-1, 1, 2, 0]])
+    a, p, n = _logits(4, 3), _logits(4, 3), _logits(4, 3)
+    got = []
+    for lib in (torch, ember):
+        m1 = lib.nn.MultiLabelMarginLoss(reduction="sum")
+        m2 = lib.nn.TripletMarginWithDistanceLoss(margin=0.5, swap=True)
+        m3 = lib.nn.TripletMarginWithDistanceLoss(distance_function=lib.nn.CosineSimilarity())
+        got.append((repr(m1), repr(m2), repr(m3), m1(lib.tensor(x), lib.tensor(t)).item(),
+                    m2(lib.tensor(a), lib.tensor(p), lib.tensor(n)).item(),
+                    m3(lib.tensor(a), lib.tensor(p), lib.tensor(n)).item()))
+    assert got[1][:3] == got[0][:3]
+    np.testing.assert_allclose(got[1][3:], got[0][3:], rtol=1e-6)
+    with pytest.raises(ValueError, match="TripletMarginWithDistanceLoss: expected margin to be greater than 0"):
+        ember.nn.TripletMarginWithDistanceLoss(margin=0)
+
+
+def test_poisson_nll_loss_full_unreduced_node_name_matches_torch(oracle):
+    x = oracle.rand(3, requires_grad=True)
+    e = ember.rand(3, requires_grad=True)
+    kw = dict(full=True, reduction="none")
+    assert (ember.nn.functional.poisson_nll_loss(e, ember.ones(3) * 2, **kw).grad_fn.name()
+            == oracle.nn.functional.poisson_nll_loss(x, oracle.ones(3) * 2, **kw).grad_fn.name())
