@@ -1,7 +1,7 @@
 """ember.nn: modules, parameters, functional and init (torch.nn's API)."""
 import importlib.util as _ilu
 
-from .parameter import Buffer, Parameter  # noqa: F401
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter  # noqa: F401
 from . import functional  # noqa: F401
 from . import init  # noqa: F401
 from . import modules  # noqa: F401

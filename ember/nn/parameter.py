@@ -4,7 +4,7 @@ from collections import OrderedDict
 from ..ops import creation as _creation
 from .._tensor import Tensor
 
-__all__ = ["Parameter", "Buffer", "is_lazy"]
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "is_lazy"]
 
 
 class Parameter(Tensor):
@@ -85,6 +85,95 @@ class Buffer(metaclass=_BufferMeta):
         return t
 
 
+class UninitializedTensorMixin:
+    """No data yet: a lazy module materializes it, in place, from its first input."""
+
+    cls_to_become = None
+
+    def materialize(self, shape, device=None, dtype=None):
+        """Give the tensor empty data of shape; it then becomes a plain Parameter/Tensor (same object)."""
+        data = _creation.empty(tuple(shape), device=device if device is not None else self._lazy_device,
+                               dtype=dtype if dtype is not None else self._lazy_dtype)
+        self._data = data._data
+        self._vc[0] += 1
+        del self._lazy_device, self._lazy_dtype   # a materialized Parameter pickles without extra state
+        self.__class__ = self.cls_to_become
+
+    def _uninitialized(self, what):
+        raise RuntimeError(f"Can't {what} an uninitialized parameter or buffer. This error usually happens in "
+                           "`load_state_dict` when trying to load an uninitialized parameter into an initialized "
+                           "one. Call `forward` to initialize the parameters before accessing their attributes.")
+
+    @property
+    def shape(self):
+        self._uninitialized("access the shape of")
+
+    def size(self, dim=None):
+        self._uninitialized("access the shape of")
+
+    def numel(self):
+        self._uninitialized("use numel() of")
+
+    def dim(self):
+        self._uninitialized("use dim() of")
+
+    ndim = property(dim)
+
+    def __len__(self):
+        self._uninitialized("use len() of")
+
+    def __repr__(self):
+        return f"<{self.__class__.__name__}>"
+
+    def detach(self):
+        """Another uninitialized tensor (a lazy module's state_dict holds these until its first forward)."""
+        return self.__deepcopy__({})
+
+    def __reduce_ex__(self, proto):
+        return (self.__class__, (self.requires_grad,))
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A Parameter with no data yet, for lazy modules (torch.nn.parameter.UninitializedParameter)."""
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        self = Parameter.__new__(cls, _creation.empty(0, device=device, dtype=dtype), requires_grad)
+        self._lazy_device, self._lazy_dtype = device, dtype
+        return self
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, self._lazy_device, self._lazy_dtype)
+        return memo[id(self)]
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer with no data yet, for lazy modules (torch.nn.parameter.UninitializedBuffer)."""
+
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None, persistent=True):
+        self = object.__new__(cls)
+        Tensor._init(self, _creation.empty(0, device=device, dtype=dtype)._data, bool(requires_grad))
+        self._lazy_device, self._lazy_dtype = device, dtype
+        self.persistent = persistent
+        self._is_buffer = True
+        return self
+
+    def __init__(self, requires_grad=False, device=None, dtype=None, persistent=True):
+        pass
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, self._lazy_device, self._lazy_dtype, self.persistent)
+        return memo[id(self)]
+
+
 def is_lazy(param):
-    """True for uninitialized (lazy) parameters; ember has none."""
-    return False
+    """True for a parameter or buffer that a lazy module has not materialized yet."""
+    return isinstance(param, UninitializedTensorMixin)

@@ -30,3 +30,6 @@ from .attention import *  # noqa: F401,F403,E402
 from .transformer import *  # noqa: F401,F403,E402
 from . import attention, transformer  # noqa: E402
 __all__ += attention.__all__ + transformer.__all__
+from .lazy import *  # noqa: F401,F403,E402
+from . import lazy  # noqa: E402
+__all__ += [n for n in lazy.__all__ if n != "LazyModuleMixin"]

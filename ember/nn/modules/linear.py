@@ -50,10 +50,6 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        data = getattr(input, "_data", None)
-        # one int comparison on the hot path; the message is built only on failure
-        if data is not None and data.ndim and data.shape[-1] != self.in_features:
-            raise _diagnose.linear_error(self, input, self.in_features, tuple(self.weight.shape))
         # the registered parameters straight from their dict: self.weight goes through
         # Module.__getattr__ after a failed lookup (~0.45 us each); a weight re-registered as a
         # plain attribute or a parametrization's property is not in the dict and takes that path
@@ -61,6 +57,12 @@ class Linear(Module):
         weight = params.get("weight")
         if weight is None:
             weight = self.weight
+        data = getattr(input, "_data", None)
+        # one int comparison on the hot path, against the weight itself (in_features can be stale:
+        # a lazy layer loaded from a checkpoint); the message is built only on failure
+        fan_in = weight._data.shape[-1]
+        if data is not None and data.ndim and data.shape[-1] != fan_in:
+            raise _diagnose.linear_error(self, input, fan_in, tuple(weight._data.shape))
         bias = params.get("bias")
         if bias is None:
             bias = self.bias
