@@ -151,6 +151,15 @@ class Tensor:
         """Address of the first element."""
         return B.data_ptr(self._data)
 
+    def storage_offset(self):
+        """Elements between the start of the memory this tensor views and its first element."""
+        a = base = self._data
+        while getattr(base, "base", None) is not None and type(base.base) is type(a):
+            base = base.base
+        if base is a or not a.size:
+            return 0
+        return (B.data_ptr(a) - B.data_ptr(base)) // a.itemsize
+
     def is_floating_point(self):
         """True for float16/32/64 tensors."""
         return self._data.dtype.kind == "f"

@@ -407,9 +407,28 @@ class Generator:
         return self._xp.argsort(self.random((n,)), kind="stable").astype(np.int64, copy=False)
 
     def multinomial(self, probs, num_samples, replacement):
-        """num_samples category indices per row of probs (rows x k, non-negative), as int64."""
+        """num_samples category indices per row of probs (rows x k, non-negative), as int64; on the
+        CPU torch's draws: the Exp(1) race (argmax/topk of p / q) without replacement or for one
+        sample, else per row the float cumulative sums searched with uniform doubles."""
         xp = self._xp
         rows, k = probs.shape
+        if xp is np:
+            if not replacement or num_samples == 1:
+                q = self.exponential(1.0, probs.shape, probs.dtype)
+                np.divide(probs, q, out=q)
+                if num_samples == 1:
+                    return q.argmax(axis=1)[:, None].astype(np.int64)
+                return np.argsort(-q, axis=1, kind="stable")[:, :num_samples].astype(np.int64)
+            acc = np.float64 if probs.dtype == _F64 else np.float32   # float accumulates half
+            u = self._unit(rows * num_samples, _F64).reshape(rows, num_samples)
+            out = np.empty((rows, num_samples), np.int64)
+            for r in range(rows):
+                cum = np.cumsum(probs[r], dtype=acc)   # sequential, as torch's loop
+                cum /= cum[-1]
+                cum[-1] = 1
+                out[r] = np.searchsorted(cum, u[r], side="left")
+            return out
+        probs = probs.astype(np.float64)
         p = probs / probs.sum(axis=1, keepdims=True)
         if replacement:
             # inverse CDF: row r's cumulative sums shifted by r make one sorted array to search

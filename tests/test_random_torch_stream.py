@@ -94,6 +94,27 @@ def test_randperm_matches_torch(oracle, seed, n):
     _both(oracle, seed, lambda m: m.randperm(n, dtype=m.int32))
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("dt", ["float32", "float64", "float16"])
+def test_multinomial_matches_torch(oracle, seed, dt):
+    def draws(m):
+        p = m.rand(4, 9).to(getattr(m, dt))
+        return m.cat([m.multinomial(p, 5), m.multinomial(p, 1), m.multinomial(p, 30, replacement=True),
+                      m.multinomial(p[0], 3).reshape(1, 3).expand(4, 3), m.multinomial(p, 1, True)], 1)
+    _both(oracle, seed, draws)
+
+
+@pytest.mark.parametrize("seed", (0, 7))
+def test_random_split_and_weighted_sampler_match_torch(oracle, seed):
+    def draws(m):
+        data = m.utils.data
+        a, b = data.random_split(range(20), [0.7, 0.3], generator=m.Generator().manual_seed(seed))
+        picks = list(data.WeightedRandomSampler([0.1, 0.9, 0.5, 2.0], 12))
+        unique = list(data.WeightedRandomSampler([0.1, 0.9, 0.5, 2.0], 3, replacement=False))
+        return m.tensor(list(a.indices) + list(b.indices) + picks + unique)
+    _both(oracle, seed, draws)
+
+
 @pytest.mark.parametrize("seed", (0, 1, 123))
 def test_layers_start_from_torchs_weights(oracle, seed):
     def build(m):
@@ -104,6 +125,7 @@ def test_layers_start_from_torchs_weights(oracle, seed):
 
 
 @pytest.mark.parametrize("fn,args", [("uniform_", (-0.5, 2.0)), ("normal_", (0.1, 0.3)), ("xavier_uniform_", ()),
+                                     ("sparse_", (0.4,)),
                                      ("xavier_normal_", ()), ("kaiming_uniform_", ()), ("kaiming_normal_", ()),
                                      ("trunc_normal_", ()), ("trunc_normal_", (0.0, 1.0, 1.5, 3.0))])
 def test_init_functions_match_torch(oracle, fn, args):

@@ -201,3 +201,11 @@ def test_ragged_lists_raise_torchs_error(data):
         torch.tensor(data)
     with pytest.raises(ref.type, match=f"^{re.escape(str(ref.value))}$"):
         ember.tensor(data)
+
+
+def test_storage_offset_counts_from_the_viewed_memory():
+    base = ember.arange(12)
+    assert base.storage_offset() == 0
+    assert base[2:5].storage_offset() == 2
+    assert base.reshape(3, 4)[1:, 2].storage_offset() == 6
+    assert base.reshape(3, 4)[1:][:, 1:].storage_offset() == 5

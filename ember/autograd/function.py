@@ -59,7 +59,10 @@ class _FunctionNode(Node, FunctionCtx):
 
 
 class _FunctionMeta(type):
-    pass
+    def __init__(cls, name, bases, attrs):
+        # as torch's FunctionMeta: each Function gets its node class, named <Function>Backward
+        cls._backward_cls = type(name + "Backward", (_FunctionNode,), {"__slots__": ()})
+        super().__init__(name, bases, attrs)
 
 
 class Function(metaclass=_FunctionMeta):
@@ -96,7 +99,7 @@ class Function(metaclass=_FunctionMeta):
             args, kwargs = bound.args, bound.kwargs
         tensor_args = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
         record = state.enabled and any(a._requires_grad for _, a in tensor_args)
-        node = _FunctionNode.__new__(_FunctionNode)
+        node = cls._backward_cls.__new__(cls._backward_cls)
         node._fn_cls = cls
         node._to_save = ()
         node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import _backend as B
 from ..autograd.grad_mode import no_grad
-from ..random import rng as _rng
+from ..ops.creation import randperm
 from .._userwarn import warn as _warn_user
 
 __all__ = [
@@ -243,12 +243,13 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tuple(tensor.shape)
     num_zeros = int(math.ceil(sparsity * rows))
-    r = _rng(generator)
-    out = r.normal(0.0, std, (rows, cols))
-    for col_idx in range(cols):
-        out[r.permutation(rows)[:num_zeros], col_idx] = 0
+    # torch's draws in torch's order: normal_, then one randperm per column (always the default
+    # generator there, whatever generator the normals came from)
     with no_grad():
-        return _assign(tensor, out)
+        tensor.normal_(0, std, generator=generator)
+        for col_idx in range(cols):
+            tensor[randperm(rows)[:num_zeros], col_idx] = 0
+    return tensor
 
 
 def _make_deprecate(meth):

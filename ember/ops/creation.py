@@ -625,7 +625,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     d = input._data
     if d.ndim not in (1, 2):
         raise RuntimeError(f"prob_dist must be 1 or 2 dim (multinomial got a {d.ndim}-d input)")
-    probs = d.astype(np.float64).reshape(-1 if d.ndim == 2 else 1, d.shape[-1])
+    if d.dtype.kind != "f":
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
+    probs = d.reshape(-1 if d.ndim == 2 else 1, d.shape[-1])
     k = probs.shape[1]
     if not replacement and num_samples > k:
         raise RuntimeError(f"cannot sample n_sample > prob_dist.size(-1) samples without replacement "

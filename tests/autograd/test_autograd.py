@@ -578,3 +578,24 @@ def test_embers_own_code_never_reads_a_nonleaf_grad():
             opt.step()
         model.zero_grad()
     assert h.grad is not None and h.grad.shape == (5, 4)
+
+
+def test_custom_function_node_is_named_after_the_function_as_in_torch():
+    class Double(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    y = Double.apply(ember.ones(2, requires_grad=True))
+    assert type(y.grad_fn).__name__ == "DoubleBackward" == y.grad_fn.name()
+    assert "DoubleBackward object" in repr(y.grad_fn)
+
+
+def test_grad_unused_input_message_names_its_index():
+    x, w = ember.ones(2, requires_grad=True), ember.ones(1, requires_grad=True)
+    with pytest.raises(RuntimeError, match="^The differentiated Tensor at index 1 appears to not have been used"):
+        ember.autograd.grad((x * 2).sum(), [x, w])

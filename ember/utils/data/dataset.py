@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from ..._tensor import Tensor, _wrap
-from ...random import rng
+from ...random import default_generator
 from ..._userwarn import warn as _warn_user
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset", "ChainDataset",
@@ -200,6 +200,7 @@ def random_split(dataset, lengths, generator=None):
                 _warn_user(f"Length of split at index {i} is 0. This might result in an empty dataset.")
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    indices = rng(generator).permutation(sum(lengths)).astype(np.int64).tolist()
+    # torch's randperm stream: the same generator seed splits the same way in both
+    indices = (generator or default_generator).permutation(sum(lengths)).astype(np.int64).tolist()
     return [Subset(dataset, indices[offset - length:offset])
             for offset, length in zip(itertools.accumulate(lengths), lengths)]

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 
 from ..._tensor import Tensor, _wrap
-from ...random import default_generator, rng
+from ...random import default_generator
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
            "BatchSampler"]
@@ -124,8 +124,9 @@ class WeightedRandomSampler(Sampler):
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         if not self.replacement and self.num_samples > np.count_nonzero(w):
             raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-        idx = rng(self.generator).choice(len(w), size=self.num_samples, replace=self.replacement, p=w / total)
-        yield from idx.tolist()
+        # torch.multinomial's draws, so a seeded sampler picks what torch's picks
+        idx = (self.generator or default_generator).multinomial(w[None], self.num_samples, self.replacement)
+        yield from idx[0].tolist()
 
     def __len__(self):
         return self.num_samples
