@@ -31,6 +31,14 @@ def _root_grads(tensors, grad_tensors, what):
     return grads
 
 
+def _graph_root_grads(tensors, grad_tensors, what):
+    """create_graph: the root gradients as Tensors (a given one is used as is, graph and all)."""
+    from .._tensor import _wrap
+    arrays = _root_grads(tensors, grad_tensors, what)
+    given = grad_tensors or [None] * len(tensors)
+    return [g if hasattr(g, "_data") else _wrap(a) for g, a in zip(given, arrays)]
+
+
 def _as_seq(x):
     if x is None:
         return None
@@ -42,7 +50,8 @@ def _as_seq(x):
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of tensors w.r.t. graph leaves into their .grad."""
     if create_graph:
-        raise NotImplementedError("ember does not support create_graph=True (higher-order gradients) yet")
+        _backward_creating_graph(tensors, grad_tensors, retain_graph, inputs)
+        return
     if grad_tensors is None and inputs is None and tensors.__class__ is not list \
             and tensors.__class__ is not tuple and tensors._requires_grad:
         # loss.backward(): one real scalar, its gradient 1 (the checks below, without the lists)
@@ -74,12 +83,29 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     run_backward([edge(t) for t in tensors], grads, bool(retain_graph))
 
 
+def _backward_creating_graph(tensors, grad_tensors, retain_graph, inputs):
+    tensors = _as_seq(tensors)
+    for t in tensors:
+        if not t._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    grads = _graph_root_grads(tensors, _as_seq(grad_tensors), "backward()")
+    retain = True if retain_graph is None else bool(retain_graph)
+    if inputs is None:
+        run_backward([edge(t) for t in tensors], grads, retain, create_graph=True)
+        return
+    inputs = _as_seq(inputs)
+    got = run_backward([edge(t) for t in tensors], grads, retain, [edge(t) for t in inputs], create_graph=True)
+    from .._tensor import _raw_grad
+    for t, g in zip(inputs, got):
+        if g is not None:
+            old = _raw_grad(t)
+            t.grad = g if old is None else old + g
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Return the gradients of outputs w.r.t. inputs without touching .grad."""
     from .._tensor import _wrap
-    if create_graph:
-        raise NotImplementedError("ember does not support create_graph=True (higher-order gradients) yet")
     outputs = _as_seq(outputs)
     inputs = _as_seq(inputs)
     for t in inputs:
@@ -88,8 +114,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for t in outputs:
         if not t._requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-    grads = _root_grads(outputs, _as_seq(grad_outputs), "grad()")
-    got = run_backward([edge(t) for t in outputs], grads, bool(retain_graph), [edge(t) for t in inputs])
+    if create_graph:
+        grads = _graph_root_grads(outputs, _as_seq(grad_outputs), "grad()")
+        retain = True if retain_graph is None else bool(retain_graph)
+    else:
+        grads = _root_grads(outputs, _as_seq(grad_outputs), "grad()")
+        retain = bool(retain_graph)
+    got = run_backward([edge(t) for t in outputs], grads, retain, [edge(t) for t in inputs], create_graph)
     result = []
     for i, (t, g) in enumerate(zip(inputs, got)):
         if g is None:
@@ -101,6 +132,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                     f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
                     "Set allow_unused=True if this is the desired behavior.")
             result.append(None)
+        elif create_graph:
+            result.append(g if g._data.dtype == t._data.dtype else g.to(t.dtype))
         else:
             result.append(_wrap(np.array(g, dtype=t._data.dtype)))
     return tuple(result)
@@ -111,3 +144,4 @@ from .variable import Variable  # noqa: E402,F401
 from .anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: E402,F401
 from . import anomaly_mode  # noqa: E402,F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401
+from . import functional  # noqa: E402,F401

@@ -116,6 +116,9 @@ class AccumulateGrad(Node):
         """Store or add grad; owned: the engine holds the only reference to grad and its memory,
         so it may become ``.grad`` without a copy (torch steals such gradients too)."""
         var = self.variable
+        if _creating_graph[0]:
+            self._take_tensor(grad)
+            return
         if var._hooks:
             grad = _run_tensor_hooks([(0, h) for h in var._hooks], grad, False)
             owned = False
@@ -136,6 +139,20 @@ class AccumulateGrad(Node):
         else:
             old._data += grad
             old._vc[0] += 1
+
+
+    def _take_tensor(self, grad):
+        # create_graph: .grad is the (recorded) gradient tensor itself, and a second gradient
+        # makes a new sum rather than writing into the first, so both stay differentiable
+        var = self.variable
+        if var._hooks:
+            grad = _run_tensor_hooks([(0, h) for h in var._hooks], grad, False)
+        if grad._data.dtype != var._data.dtype:
+            grad = grad.to(var.dtype)
+        if grad._data.shape != var._data.shape:
+            grad = grad.expand(*var._data.shape)
+        old = var.grad
+        var.grad = grad if old is None else old + grad
 
 
 def _xp_asarray(grad):
@@ -204,11 +221,16 @@ def _check_versions(node):
                 "modifying it.")
 
 
-def run_backward(roots, grads, retain_graph=False, inputs=None):
+# create_graph=True while a backward pass runs: grads are Tensors, nodes run on them recorded
+_creating_graph = [False]
+
+
+def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=False):
     """Propagate grads (raw arrays) from the root edges down the graph.
 
     With ``inputs`` (a list of edges), nothing is accumulated into leaves;
-    the gradients reaching those edges are returned instead.
+    the gradients reaching those edges are returned instead.  With ``create_graph``, grads are
+    Tensors and every step is recorded (see higher_order.py).
     """
     deps = {}
     stack = []
@@ -246,9 +268,12 @@ def run_backward(roots, grads, retain_graph=False, inputs=None):
         ready = [node for node, _ in roots if node is not None and deps[node] == 0]
         ready = list(dict.fromkeys(ready))
     # hooks, anomaly mode and autograd.grad take the general path; plain backward() the lean one
-    general = captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0 or _anomaly[0]
-    prev_enabled = state.enabled
-    state.enabled = False
+    general = (create_graph or captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0
+               or _anomaly[0])
+    prev_enabled, prev_creating = state.enabled, _creating_graph[0]
+    # creating a graph: the formulas and the sums of gradients from several branches are recorded
+    state.enabled = bool(create_graph)
+    _creating_graph[0] = bool(create_graph)
     try:
         if general:
             _run_general(ready, buffers, deps, captured, retain_graph)
@@ -256,6 +281,7 @@ def run_backward(roots, grads, retain_graph=False, inputs=None):
             _run_lean(ready, buffers, deps, retain_graph)
     finally:
         state.enabled = prev_enabled
+        _creating_graph[0] = prev_creating
     if captured is not None:
         return [captured.get(id(node)) if node is not None else None for node, _ in inputs]
     return None
@@ -381,7 +407,11 @@ def _apply_general(node, grad, captured, retain_graph):
         _check_versions(node)
     elif node._saved_versions is None:
         raise RuntimeError(_FREED + f" (node: {node.name()})")
-    outs = node.apply(grad)
+    if _creating_graph[0] and node.__class__ is not AccumulateGrad:
+        from .higher_order import apply_on_tensors
+        outs = apply_on_tensors(node, grad)
+    else:
+        outs = node.apply(grad)
     if _anomaly[0] and _anomaly[1] and outs is not None:
         _check_nan(node, outs)
     if node in _post_hooks:
@@ -406,7 +436,7 @@ def _accumulate(buffers, node, nr, g):
 
 def _tensors(arrays):
     from .._tensor import _wrap
-    return tuple(None if a is None else _wrap(a) for a in arrays)
+    return tuple(None if a is None else a if _creating_graph[0] else _wrap(a) for a in arrays)
 
 
 def _run_pre_hooks(node, grad):
@@ -421,16 +451,17 @@ def _run_tensor_hooks(hooks, grad, multi):
             grads = tuple(grad) if multi else (grad,)
             out = hook(_tensors(grads))
             if out is not None:
-                new = [None if o is None else o._data for o in out]
+                new = [None if o is None else o if _creating_graph[0] else o._data for o in out]
                 grad = new if multi else new[0]
             continue
         g = grad[nr] if multi else grad
         if g is None:
             continue
-        new = hook(_wrap(g))
+        new = hook(g if _creating_graph[0] else _wrap(g))
         if new is not None:
+            new = new if _creating_graph[0] else new._data
             if multi:
-                grad[nr] = new._data
+                grad[nr] = new
             else:
-                grad = new._data
+                grad = new
     return grad

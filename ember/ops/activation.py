@@ -108,6 +108,10 @@ def _inplace_via(op, input, args, name):
 class LeakyReluBackward0(Node):
     __slots__ = ("x", "slope")
     _saved_fields = ("x",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py); x only
+    # picks the branch, so the in-place variant's saved result serves as well
+    _double_backward = True
+    _constant_fields = ("x",)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -217,6 +221,8 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 class EluBackward0(Node):
     __slots__ = ("x", "alpha", "scale", "input_scale")
     _saved_fields = ("x",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         xp = xp_of(g)
@@ -393,6 +399,8 @@ def _sigm(x):
 class SiluBackward0(Node):
     __slots__ = ("x",)
     _saved_fields = ("x",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         x = self.x
@@ -433,6 +441,8 @@ def mish(input, inplace=False):
 class SoftplusBackward0(Node):
     __slots__ = ("x", "beta", "threshold")
     _saved_fields = ("x",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         xp = xp_of(g)
@@ -767,6 +777,10 @@ def _prep(input, dim, dtype, name, stacklevel):
 class SoftmaxBackward0(Node):
     __slots__ = ("y", "dim")
     _saved_fields = ("y",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py); y is the
+    # output (cross_entropy saves its log-softmax without a version entry)
+    _double_backward = True
+    _output_fields = ("y",)
 
     def apply(self, g):
         y = self.y
@@ -777,6 +791,9 @@ class SoftmaxBackward0(Node):
 class LogSoftmaxBackward0(Node):
     __slots__ = ("y", "dim")
     _saved_fields = ("y",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _output_fields = ("y",)
 
     def apply(self, g):
         xp = xp_of(g)

@@ -709,11 +709,64 @@ class ConvolutionBackward0(Node):
             gw = gw.reshape(self.w_shape)
         return gx, gw, gb
 
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """The same gradients written with differentiable ops on Tensors, for create_graph=True: the
+        input's is the transposed convolution of grad, the weight's a product with the unfolded input."""
+        from .fold import unfold
+        from .norm import pad
+        g = self.geom
+        if g.G != 1:
+            raise NotImplementedError("create_graph=True: ember differentiates the backward of convolutions "
+                                      "with groups=1 only yet")
+        x, w = saved
+        one_d = grad.ndim == 3
+        if one_d:
+            grad, x, w = grad.unsqueeze(2), x.unsqueeze(-2), w.unsqueeze(2)
+        if x.ndim == 3:   # unbatched: the node sits between an Unsqueeze and a Squeeze
+            x = x.unsqueeze(0)
+        nf = self.next_functions
+        pt, pb, pl, pr = self.pads
+        N, O, OH, OW = grad.shape
+        gx = gw = gb = None
+        if len(nf) > 2 and nf[2][0] is not None:
+            gb = grad.sum((0, 2, 3))
+        if self.transposed:
+            # output = crop(col2im(W.T @ x)): the input's gradient convolves the padded grad with W,
+            # the weight's multiplies x with the padded grad's columns
+            gp = pad(grad, (pl, pr, pt, pb))
+            if nf[0][0] is not None:
+                gx = conv2d(gp, w, None, (g.sh, g.sw), 0, (g.dh, g.dw))
+                if one_d:
+                    gx = gx.squeeze(2)
+                if gx.ndim != len(self.x_shape):
+                    gx = gx.reshape(self.x_shape)
+            if nf[1][0] is not None:
+                cols = unfold(gp, (g.kh, g.kw), (g.dh, g.dw), 0, (g.sh, g.sw))
+                gw = (x.reshape(N, x.shape[1], -1) @ cols.transpose(1, 2)).sum(0).reshape(self.w_shape)
+            return gx, gw, gb
+        if nf[0][0] is not None:
+            full = conv_transpose2d(grad, w, None, (g.sh, g.sw), 0, 0, 1, (g.dh, g.dw))
+            # rows and columns no window reached get no gradient; then drop the zero padding
+            full = pad(full, (0, g.Wp - full.shape[3], 0, g.Hp - full.shape[2]))
+            gx = full[:, :, pt:g.Hp - pb, pl:g.Wp - pr]
+            if one_d:
+                gx = gx.squeeze(2)
+            if gx.ndim != len(self.x_shape):
+                gx = gx.reshape(self.x_shape)
+        if nf[1][0] is not None:
+            cols = unfold(pad(x, (pl, pr, pt, pb)), (g.kh, g.kw), (g.dh, g.dw), 0, (g.sh, g.sw))
+            gw = (grad.reshape(N, O, OH * OW) @ cols.transpose(1, 2)).sum(0).reshape(self.w_shape)
+        return gx, gw, gb
+
 
 class SqueezeBackward1(Node):
     """Gradient of squeeze(dim): unsqueeze it back."""
 
     __slots__ = ("dim",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, grad):
         return (xp_of(grad).expand_dims(grad, self.dim),)
@@ -723,6 +776,8 @@ class UnsqueezeBackward0(Node):
     """Gradient of unsqueeze(dim): squeeze it away."""
 
     __slots__ = ("dim",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, grad):
         return (grad.squeeze(self.dim),)

@@ -22,6 +22,8 @@ class ToCopyBackward0(Node):
 
 class CloneBackward0(Node):
     __slots__ = ()
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         return (g,)

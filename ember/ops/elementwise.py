@@ -204,6 +204,8 @@ def _as_tensor(x):
 # ---- add / sub / mul / div --------------------------------------------------
 class AddBackward0(Node):
     __slots__ = ("a_shape", "b_shape", "alpha")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         gb = g if self.alpha == 1 else g * self.alpha
@@ -220,6 +222,8 @@ class SubBackward0(AddBackward0):
 
 class RsubBackward1(Node):
     __slots__ = ("a_shape",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         return (-g,)
@@ -363,6 +367,9 @@ def rsub(input, other, *, alpha=1):
 class MulBackward0(Node):
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}   # the saved operands, by input position
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -405,6 +412,9 @@ def mul(input, other, *, out=None):
 class DivBackward0(Node):
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -497,6 +507,8 @@ def fmod(input, other, *, out=None):
 class PowBackward0(Node):
     __slots__ = ("a", "exponent")
     _saved_fields = ("a",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         e = self.exponent
@@ -684,6 +696,10 @@ def _relu_backward(self, g):
 
 
 ReluBackward0.apply = _relu_backward
+for _cls in (NegBackward0, ExpBackward0, LogBackward0, SinBackward0, CosBackward0, TanhBackward0, SigmoidBackward0,
+             SqrtBackward0, AbsBackward0, ReluBackward0, Log1PBackward0, Expm1Backward0, ReciprocalBackward0,
+             RsqrtBackward0, SinhBackward0, CoshBackward0, AtanBackward0):
+    _cls._double_backward = True   # their formulas also run on Tensors (autograd/higher_order.py)
 
 # NumPy's maximum against a Python scalar runs a slow loop (6.1 us at LeNet's conv1 activation,
 # batch 4); against a same-dtype array of zeros it is ~4x faster.  The zeros are a view of one
@@ -813,6 +829,9 @@ clip = clamp
 class MaximumBackward0(Node):
     __slots__ = ("a", "b", "is_max")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -857,6 +876,8 @@ def minimum(input, other, *, out=None):
 class WhereBackward0(Node):
     __slots__ = ("cond", "a_shape", "b_shape")
     _saved_fields = ("cond",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         c = self.cond
@@ -1698,6 +1719,10 @@ hypot, HypotBackward0 = _binary("hypot", lambda xp, a, b: xp.hypot(a, b),
                                 int_error=True)
 logaddexp, LogaddexpBackward0 = _binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b), _logaddexp_grads,
                                         "LogaddexpBackward0", int_error=True)
+# (silu and softplus differentiate through it twice)
+LogaddexpBackward0._double_backward = True
+LogaddexpBackward0._saved_inputs = {"a": 0, "b": 1}
+LogaddexpBackward0._output_fields = ("out",)
 logaddexp2, Logaddexp2Backward0 = _binary(
     "logaddexp2", lambda xp, a, b: xp.logaddexp2(a, b),
     lambda xp, g, a, b, out: (g * xp.exp2(a - out), g * xp.exp2(b - out)), "Logaddexp2Backward0", int_error=True)

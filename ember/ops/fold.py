@@ -121,6 +121,13 @@ class Im2ColBackward0(Node):
             return (self.geom.col2im(grad[None])[0],)
         return (self.geom.col2im(grad),)
 
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the same col2im as the differentiable fold."""
+        g = self.geom
+        return (fold(grad, (g.H, g.W), (g.kh, g.kw), (g.dh, g.dw), (g.ph, g.pw), (g.sh, g.sw)),)
+
 
 class Col2ImBackward0(Node):
     """Gradient of fold: unfold the image gradient into columns."""
@@ -131,6 +138,13 @@ class Col2ImBackward0(Node):
         if self.unbatched:
             return (self.geom.im2col(grad[None])[0],)
         return (self.geom.im2col(grad),)
+
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the same im2col as the differentiable unfold."""
+        g = self.geom
+        return (unfold(grad, (g.kh, g.kw), (g.dh, g.dw), (g.ph, g.pw), (g.sh, g.sw)),)
 
 
 def _float_input(input, op, kernel):

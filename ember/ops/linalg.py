@@ -50,6 +50,8 @@ class TBackward0(Node):
     """Gradient of .t(): transpose back."""
 
     __slots__ = ()
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, grad):
         return (grad.T,)
@@ -65,6 +67,8 @@ class _Reshape(Node):
     """A shape-only step (view, unsqueeze, ...): the gradient is reshaped to the input's shape."""
 
     __slots__ = ("shape",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, grad):
         return (grad.reshape(self.shape),)
@@ -104,6 +108,9 @@ class MmBackward0(Node):
 
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
 
     def apply(self, grad):
         nf = self.next_functions
@@ -146,6 +153,9 @@ class BmmBackward0(Node):
 
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
 
     def apply(self, grad):
         nf = self.next_functions
@@ -316,6 +326,9 @@ class _FoldedProduct(Node):
 
     __slots__ = ("a", "b", "name_")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
 
     def name(self):
         return self.name_
@@ -475,6 +488,9 @@ class AddmmBackward0(Node):
 
     __slots__ = ("m1", "m2", "in_shape", "alpha", "beta", "t_weight")
     _saved_fields = ("m1", "m2")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"m1": 1, "m2": 2}
 
     def apply(self, grad):
         nf = self.next_functions

@@ -101,13 +101,17 @@ class NllLossBackward0(Node):
 
     __slots__ = ("t2", "coef", "red", "lp_shape", "dtype", "smooth", "w", "scoef")
     _saved_fields = ("t2", "coef", "w", "scoef")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py); the
+    # coefficients come from class weights and counts, which get no gradient in torch either
+    _double_backward = True
+    _constant_fields = ("coef", "w", "scoef")
 
     def apply(self, g):
         t2 = self.t2
         m = t2.shape[0]
         shape = self.lp_shape
         c = shape[1] if len(shape) > 1 else shape[0]
-        xp = xp_of(t2)   # the targets live where the gradient must (numpy or cupy)
+        xp = xp_of(g)
         grad = xp.zeros((m, c), dtype=self.dtype)
         # coef folds in -weight[target], validity (ignore_index) and the mean's 1/denom
         gs = g.reshape(-1) if self.red == "none" else g
@@ -513,6 +517,13 @@ def _weight(name, weight, input):
 
 class MseLossBackward0(_PointwiseLoss):
     __slots__ = ()
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _constant_fields = ("w",)
+
+    def _tensor_field(self, field, saved):
+        # a = input - target, recomputed from the two tensors
+        return saved[0] - saved[1] if field == "a" and len(saved) == 2 else None
 
     def derivs(self, s):
         d = self.a * (s * 2)

@@ -817,6 +817,8 @@ def one_hot(tensor, num_classes=-1):
 # ---- pad --------------------------------------------------------------------------
 class ConstantPadNdBackward0(Node):
     __slots__ = ("in_shape", "in_sl", "out_sl", "crop")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         xp = xp_of(g)

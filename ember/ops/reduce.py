@@ -158,6 +158,8 @@ def _zeros(shape, like):
 # ---- sum / mean / prod ----------------------------------------------------------
 class SumBackward0(Node):
     __slots__ = ("shape", "dtype")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         xp = xp_of(g)
@@ -168,6 +170,8 @@ class SumBackward0(Node):
 
 class SumBackward1(Node):
     __slots__ = ("shape", "axes", "keepdim", "dtype")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         if g.dtype != self.dtype:
@@ -217,6 +221,8 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 
 class MeanBackward0(Node):
     __slots__ = ("shape", "n", "dtype")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         xp = xp_of(g)
@@ -228,6 +234,8 @@ class MeanBackward0(Node):
 
 class MeanBackward1(Node):
     __slots__ = ("shape", "axes", "keepdim", "n", "dtype")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         if g.dtype != self.dtype:
@@ -618,6 +626,9 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 class LinalgVectorNormBackward0(Node):
     __slots__ = ("x", "out", "p", "axes", "keepdim")
     _saved_fields = ("x", "out")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _output_fields = ("out",)   # the norm itself, saved without a version entry
 
     def apply(self, g):
         xp = xp_of(g)

@@ -134,6 +134,8 @@ def _nocopy_reshape(a, shape):
 # ---- view / reshape -------------------------------------------------------------------
 class ViewBackward0(Node):
     __slots__ = ("shape",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         return (g.reshape(self.shape),)
@@ -323,6 +325,8 @@ def unsqueeze(input, dim):
 
 class TransposeBackward0(Node):
     __slots__ = ("d0", "d1")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         return (g.swapaxes(self.d0, self.d1) if g.ndim else g,)
@@ -346,6 +350,8 @@ swapaxes = swapdims = transpose
 
 class TBackward0(Node):
     __slots__ = ()
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         return (g.T,)
@@ -364,6 +370,8 @@ def t(input):
 
 class PermuteBackward0(Node):
     __slots__ = ("inverse",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         return (g.transpose(self.inverse),)
@@ -427,6 +435,8 @@ def contiguous(input, memory_format=None):
 # ---- expand / repeat ---------------------------------------------------------------------------
 class ExpandBackward0(Node):
     __slots__ = ("shape",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         return (unbroadcast(g, self.shape),)
@@ -482,6 +492,8 @@ def expand_as(input, other):
 
 class RepeatBackward0(Node):
     __slots__ = ("shape", "reps")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         reps = self.reps
@@ -795,6 +807,8 @@ def unbind(input, dim=0):
 class SliceBackward0(Node):
     """Gradient of a basic-index view: zeros with g written into the viewed region."""
     __slots__ = ("shape", "key")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         z = _zeros(self.shape, g)
@@ -1097,6 +1111,9 @@ class CopySlices(Node):
     for its own input goes back into that region and the rest to fn's other inputs.
     """
     __slots__ = ("key", "value_shape", "value_dtype", "fn", "positions")
+    # (an indexed assignment; the fn form, an in-place op on a view, is refused by higher_order)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def name(self):
         return "torch::autograd::CopySlices"  # torch's C++ name (its repr says <CopySlices ...>)

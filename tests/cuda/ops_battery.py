@@ -359,6 +359,13 @@ CASES += [
                                         F.pixel_unshuffle(y[0], 1), F.local_response_norm(x, 2),
                                         F.local_response_norm(x[:, :, 0], 3, alpha=0.1)),
      [IMG, ("f", (2, 8, 3, 3))]),
+    ("channel_shuffle", lambda x: (F.channel_shuffle(x, 3), ember.native_channel_shuffle(x[:, :, 0], 3)), [IMG]),
+    ("lp_pool", lambda x: (F.lp_pool1d(x[:, :, 0], 2, 2), F.lp_pool2d(x, 3, 2, ceil_mode=True),
+                           F.lp_pool3d(x[None], 2, 2)), [("p", (2, 3, 6, 6))]),
+    ("embedding_bag", lambda w, i: (F.embedding_bag(i, w, ember.tensor([0, 2, 2], device=i.device)),
+                                    F.embedding_bag(i.reshape(2, 3), w, mode="sum", padding_idx=1),
+                                    F.embedding_bag(i, w, ember.tensor([0, 4], device=i.device), mode="max")),
+     [("f", (5, 3)), ("i", (6,), 5)]),
 ]
 
 

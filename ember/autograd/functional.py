@@ -1,0 +1,167 @@
+"""torch.autograd.functional: Jacobians, Hessians and their products with vectors, by reverse mode.
+
+Each is built from autograd.grad; the second-order ones (hessian, vhp, hvp, jvp) differentiate a
+gradient, so they run through the ops that support create_graph=True (autograd/higher_order.py).
+"""
+from . import grad as _grad
+
+__all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
+
+
+def _as_tuple(x, arg_name, fn_name):
+    from .._tensor import Tensor
+    is_tuple = isinstance(x, tuple)
+    xs = x if is_tuple else (x,)
+    for i, el in enumerate(xs):
+        if not isinstance(el, Tensor):
+            where = f"The {arg_name} given to {fn_name} must be either a Tensor or a tuple of Tensors"
+            raise TypeError(f"{where} but the value at index {i} has type {type(el).__name__}."
+                            if is_tuple else f"{where} but the given {arg_name} has type {type(el).__name__}.")
+    return is_tuple, xs
+
+
+def _prepare(inputs, create_graph):
+    # fresh leaves (or, to build on an existing graph, views that keep it)
+    return tuple(t.view_as(t) if create_graph and t.requires_grad else t.detach().requires_grad_(True)
+                 for t in inputs)
+
+
+def _fill_zeros(grads, refs):
+    from .. import zeros_like
+    return tuple(zeros_like(r) if g is None else g for g, r in zip(grads, refs))
+
+
+def _finish(xs, create_graph):
+    return tuple(x if create_graph else x.detach() for x in xs)
+
+
+def _check_v(v, outputs, fn_name):
+    if v is None:
+        if len(outputs) != 1 or outputs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
+                               "Tensor with a single element.")
+        from .. import ones_like
+        return (ones_like(outputs[0]),)
+    _, v = _as_tuple(v, "v", fn_name)
+    if len(v) != len(outputs):
+        raise RuntimeError(f"v is a tuple of invalid length: should be {len(outputs)} but got {len(v)}.")
+    for i, (vi, o) in enumerate(zip(v, outputs)):
+        if tuple(vi.shape) != tuple(o.shape):
+            raise RuntimeError(f"Entry {i} in v has invalid size: should be {list(o.shape)} but got "
+                               f"{list(vi.shape)}.")
+    return v
+
+
+def _grads(outputs, inputs, grad_outputs, create_graph):
+    """grad of outputs w.r.t. inputs, zeros where an input is unused or no output requires grad."""
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    if not pairs:
+        return _fill_zeros([None] * len(inputs), inputs)
+    got = _grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True, create_graph=create_graph,
+                allow_unused=True)
+    return _fill_zeros(got, inputs)
+
+
+def vjp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T J): the vector-Jacobian product of func at inputs."""
+    is_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
+    inputs = _prepare(inputs, create_graph)
+    out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", "vjp")
+    v = _check_v(v, outputs, "vjp")
+    res = _finish(_grads(outputs, inputs, v, create_graph), create_graph)
+    outputs = _finish(outputs, create_graph)
+    return (outputs if out_tuple else outputs[0]), (res if is_tuple else res[0])
+
+
+def jvp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), J v): the Jacobian-vector product, by differentiating a vector-Jacobian product
+    with respect to its vector (the double-backward trick)."""
+    from .. import zeros_like
+    is_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
+    inputs = _prepare(inputs, create_graph)
+    if v is None:
+        if len(inputs) != 1 or inputs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
+                               "single Tensor with a single element.")
+        from .. import ones_like
+        v = (ones_like(inputs[0]),)
+    else:
+        _, v = _as_tuple(v, "v", "jvp")
+    out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", "jvp")
+    u = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
+    g = _grads(outputs, inputs, u, True)
+    res = _finish(_grads(g, u, v, create_graph), create_graph)
+    outputs = _finish(outputs, create_graph)
+    return (outputs if out_tuple else outputs[0]), (res if out_tuple else res[0])
+
+
+def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+    """The Jacobian of func at inputs, one reverse pass per output element: output.shape + input.shape."""
+    from .. import stack
+    if strategy != "reverse-mode":
+        raise NotImplementedError("jacobian: ember computes Jacobians in reverse mode only (strategy="
+                                  f"'reverse-mode'), got strategy={strategy!r}")
+    is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+    inputs = _prepare(inputs, create_graph)
+    out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", "jacobian")
+    jac = []
+    for out in outputs:
+        flat = out.reshape(-1)
+        rows = [[] for _ in inputs]
+        for j in range(flat.numel()):
+            for i, g in enumerate(_grads((flat[j],), inputs, (None,), create_graph)):
+                rows[i].append(g)
+        per_input = []
+        for i, inp in enumerate(inputs):
+            shape = tuple(out.shape) + tuple(inp.shape)
+            block = stack(rows[i]).reshape(shape) if rows[i] else inp.new_zeros(shape)
+            per_input.append(block)
+        jac.append(_finish(per_input, create_graph))
+    if not out_tuple:
+        return jac[0] if is_tuple else jac[0][0]
+    return tuple(j if is_tuple else j[0] for j in jac)
+
+
+def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
+    """The Hessian of a scalar func at inputs: the Jacobian of its gradient, input.shape + input.shape."""
+    is_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
+
+    def scalar(*inp):
+        out = func(*inp)
+        out_tuple, outs = _as_tuple(out, "outputs of the user-provided function", "hessian")
+        if out_tuple or outs[0].numel() != 1:
+            raise RuntimeError("The function given to hessian should return a single Tensor"
+                               if out_tuple else "The Tensor returned by the function given to hessian should "
+                               f"contain a single element (got shape {list(outs[0].shape)})")
+        return outs[0].squeeze()
+
+    def jac(*inp):
+        return jacobian(scalar, inp, create_graph=True)
+    res = jacobian(jac, inputs, create_graph=create_graph)
+    return res if is_tuple else res[0]
+
+
+def vhp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T H) for a scalar func."""
+    is_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
+    inputs = _prepare(inputs, create_graph)
+    out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", "vhp")
+    if out_tuple or outputs[0].numel() != 1:
+        raise RuntimeError("The function given to vhp should return a single Tensor with a single element")
+    if v is None:
+        if len(inputs) != 1 or inputs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
+                               "single Tensor with a single element.")
+        from .. import ones_like
+        v = (ones_like(inputs[0]),)
+    else:
+        _, v = _as_tuple(v, "v", "vhp")
+    g = _grads(outputs, inputs, (None,), True)
+    res = _finish(_grads(g, inputs, v, create_graph), create_graph)
+    return _finish(outputs, create_graph)[0], (res if is_tuple else res[0])
+
+
+def hvp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), H v) for a scalar func (the Hessian of a twice-differentiable function is
+    symmetric, so this is v^T H transposed)."""
+    return vhp(func, inputs, v, create_graph, strict)

@@ -1,0 +1,390 @@
+"""Higher-order gradients (create_graph=True): a node's own backward formula, run on Tensors.
+
+Backward formulas are written on raw arrays with NumPy's names (``g * b``, ``xp.where``,
+``grad.sum(axis=..., keepdims=True)``, ``g.astype(dtype)``).  With create_graph=True the engine runs
+the same formula on ``_GradArray``s instead: array-like wrappers of Tensors whose operators and
+methods call ember's ops while grad mode is on, so the gradient it returns is itself part of a graph
+and can be differentiated again.  The node's saved arrays are handed over as the Tensors they came
+from (its inputs, found through ``_saved_versions``), and a saved output as the output itself, whose
+grad_fn is the node, as torch unpacks a saved output.
+
+A formula that treats one of its saved arrays as a constant when it is in fact a function of the
+inputs would give a wrong second derivative without an error, so only node classes that declare
+``_double_backward = True`` (their formulas checked against torch's double backward in
+tests/autograd/test_higher_order.py) run this way, and only when each saved array is traced back
+to an input, to the output (``_output_fields``), or to an operand that does not require grad
+(``_saved_inputs``: field -> input position); anything else raises.
+"""
+import contextlib
+
+import numpy as np
+
+from .. import _backend as B
+
+def _unwrap(x):
+    return x.t if isinstance(x, _GradArray) else x
+
+
+def _tensor(x):
+    from .._tensor import Tensor, _wrap
+    if isinstance(x, _GradArray):
+        return x.t
+    if isinstance(x, Tensor):
+        return x
+    return _wrap(B.host_array(x) if isinstance(x, np.generic) else np.asarray(x))
+
+
+def _dtype(dtype):
+    return B.as_dtype(np.dtype(dtype))
+
+
+class _GradArray:
+    """A Tensor that answers to NumPy's array API (what backward formulas call)."""
+
+    __slots__ = ("t",)
+    __array_priority__ = 2000   # ndarray <op> _GradArray defers to our reflected operators
+
+    def __init__(self, t):
+        self.t = t
+
+    # ---- metadata ----
+    @property
+    def dtype(self):
+        return self.t._data.dtype
+
+    @property
+    def shape(self):
+        return self.t._data.shape
+
+    @property
+    def ndim(self):
+        return self.t._data.ndim
+
+    @property
+    def size(self):
+        return self.t._data.size
+
+    @property
+    def T(self):
+        t = self.t
+        return _GradArray(t.permute(*range(t.ndim - 1, -1, -1)) if t.ndim > 1 else t)
+
+    # ---- methods ----
+    def astype(self, dtype, copy=True):
+        return _GradArray(self.t.to(_dtype(dtype)))
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _GradArray(self.t.reshape(shape))
+
+    def swapaxes(self, a, b):
+        return _GradArray(self.t.transpose(a, b))
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if not axes:
+            axes = tuple(range(self.ndim - 1, -1, -1))
+        return _GradArray(self.t.permute(*axes))
+
+    def sum(self, axis=None, keepdims=False, dtype=None):
+        t = self.t if dtype is None else self.t.to(_dtype(dtype))
+        if axis is None:
+            r = t.sum()
+            return _GradArray(r.reshape((1,) * t.ndim) if keepdims else r)
+        return _GradArray(t.sum(dim=axis, keepdim=keepdims))
+
+    def mean(self, axis=None, keepdims=False):
+        t = self.t
+        if axis is None:
+            r = t.mean()
+            return _GradArray(r.reshape((1,) * t.ndim) if keepdims else r)
+        return _GradArray(t.mean(dim=axis, keepdim=keepdims))
+
+    def copy(self):
+        return _GradArray(self.t.clone())
+
+    def squeeze(self, axis=None):
+        return _GradArray(self.t.squeeze() if axis is None else self.t.squeeze(axis))
+
+    def __getitem__(self, key):
+        return _GradArray(self.t[_key(key)])
+
+    def __setitem__(self, key, value):
+        # recorded as torch records it (CopySlices): the written value stays differentiable
+        self.t[_key(key)] = _operand(value)
+
+    # ---- operators (in-place ones rebind: a formula's `g *= a` never writes into a graph tensor) ----
+    def _bin(op):
+        def f(self, other):
+            return _GradArray(op(self.t, _operand(other)))
+        return f
+
+    def _rbin(op):
+        def f(self, other):
+            return _GradArray(op(_tensor(other), self.t))
+        return f
+
+    __add__ = __iadd__ = _bin(lambda a, b: a + b)
+    __radd__ = _rbin(lambda a, b: a + b)
+    __sub__ = __isub__ = _bin(lambda a, b: a - b)
+    __rsub__ = _rbin(lambda a, b: a - b)
+    __mul__ = __imul__ = _bin(lambda a, b: a * b)
+    __rmul__ = _rbin(lambda a, b: a * b)
+    __truediv__ = __itruediv__ = _bin(lambda a, b: a / b)
+    __rtruediv__ = _rbin(lambda a, b: a / b)
+    __pow__ = _bin(lambda a, b: a ** b)
+    __rpow__ = _rbin(lambda a, b: a ** b)
+    __matmul__ = _bin(lambda a, b: a @ b)
+    __rmatmul__ = _rbin(lambda a, b: a @ b)
+    del _bin, _rbin
+
+    def __neg__(self):
+        return _GradArray(-self.t)
+
+    # comparisons are not differentiable: plain boolean arrays
+    def __gt__(self, other):
+        return self.t._data > _raw(other)
+
+    def __ge__(self, other):
+        return self.t._data >= _raw(other)
+
+    def __lt__(self, other):
+        return self.t._data < _raw(other)
+
+    def __le__(self, other):
+        return self.t._data <= _raw(other)
+
+    def __eq__(self, other):
+        return self.t._data == _raw(other)
+
+    def __ne__(self, other):
+        return self.t._data != _raw(other)
+
+    __hash__ = None
+
+
+def _key(key):
+    if isinstance(key, tuple):
+        return tuple(_unwrap(k) for k in key)
+    return _unwrap(key)
+
+
+def _raw(x):
+    x = _unwrap(x)
+    return x._data if hasattr(x, "_data") else x
+
+
+def _operand(x):
+    """The right operand as ember accepts it: Tensors stay, arrays become constant tensors."""
+    x = _unwrap(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _tensor(x)
+    return x
+
+
+def _fn(name):
+    def f(*args, **kwargs):
+        import ember
+        if kwargs.get("out") is not None:
+            raise NotImplementedError(f"create_graph=True: a backward formula wrote {name}(out=...) in place")
+        kwargs.pop("out", None)
+        like = next((a for a in args if isinstance(a, _GradArray)), None)
+        # numbers become tensors of the operand's dtype (ember.maximum, like torch's, takes tensors)
+        args = [_tensor(a) if isinstance(a, (_GradArray, np.ndarray)) else
+                _tensor(np.asarray(a, like.dtype)) if like is not None and isinstance(a, (int, float)) else a
+                for a in args]
+        return _GradArray(getattr(ember, name)(*args, **kwargs))
+    f.__name__ = name
+    return f
+
+
+class _TensorNamespace:
+    """The `xp` of _GradArrays: NumPy's function names over ember ops."""
+
+    exp, log, sqrt, sin, cos, sinh, cosh, tanh, abs = map(_fn, ("exp", "log", "sqrt", "sin", "cos", "sinh",
+                                                                "cosh", "tanh", "abs"))
+    log1p, expm1, reciprocal, square, matmul = map(_fn, ("log1p", "expm1", "reciprocal", "square", "matmul"))
+    maximum, minimum, multiply, add, subtract, divide, negative = map(
+        _fn, ("maximum", "minimum", "mul", "add", "sub", "div", "neg"))
+
+    @staticmethod
+    def sign(x):
+        return np.sign(_raw(x))   # piecewise constant: no gradient
+
+    @staticmethod
+    def where(cond, a, b):
+        import ember
+        cond = _raw(cond)
+        a, b = _unwrap(a), _unwrap(b)
+        like = a if hasattr(a, "_data") else b
+        if not hasattr(like, "_data"):
+            return np.where(cond, a, b)
+        dt = like._data.dtype
+        a = a if hasattr(a, "_data") else _tensor(np.asarray(a, dtype=dt))
+        b = b if hasattr(b, "_data") else _tensor(np.asarray(b, dtype=dt))
+        return _GradArray(ember.where(_tensor(cond), a, b))
+
+    @staticmethod
+    def zeros_like(x, dtype=None, shape=None):
+        z = np.zeros(x.shape if shape is None else shape, dtype or x.dtype)
+        # a formula that fills zeros with the gradient (z[key] = g) must get a tensor to write into
+        return _GradArray(_tensor(z)) if isinstance(x, _GradArray) else z
+
+    @staticmethod
+    def zeros(shape, dtype=None):
+        # only formulas that then write the gradient into the zeros ask for them
+        return _GradArray(_tensor(np.zeros(shape, dtype)))
+
+    @staticmethod
+    def arange(*args, **kwargs):
+        return np.arange(*args, **kwargs)
+
+    @staticmethod
+    def logaddexp(a, b):
+        import ember
+        return _GradArray(ember.logaddexp(_tensor(np.asarray(a, dtype=b.dtype) if not isinstance(a, _GradArray) else a),
+                                          _tensor(b)))
+
+    @staticmethod
+    def ones_like(x, dtype=None):
+        return np.ones(x.shape, dtype or x.dtype)
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        if not isinstance(x, _GradArray):
+            return np.broadcast_to(x, shape)
+        return _GradArray(x.t.expand(*shape)) if tuple(shape) != x.shape else x
+
+    @staticmethod
+    def expand_dims(x, axis):
+        if not isinstance(x, _GradArray):
+            return np.expand_dims(x, axis)
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        nd = x.ndim + len(axes)
+        t = x.t
+        for a in sorted(a % nd for a in axes):
+            t = t.unsqueeze(a)
+        return _GradArray(t)
+
+    @staticmethod
+    def asarray(x, dtype=None):
+        if isinstance(x, _GradArray):
+            return x if dtype is None else x.astype(dtype)
+        return np.asarray(x, dtype=dtype)
+
+    @staticmethod
+    def errstate(**kwargs):
+        return contextlib.nullcontext()
+
+
+_GradArray._array_namespace = _TensorNamespace
+
+
+def _output_tensor(data, node):
+    """The saved output of node as a graph tensor whose grad_fn is node (torch's unpacked output)."""
+    from .._tensor import _wrap
+    t = _wrap(data)
+    t._requires_grad = True
+    t.grad_fn = node
+    return t
+
+
+def apply_on_tensors(node, grad):
+    """node's backward on the Tensor grad, recorded, so its result can be differentiated again."""
+    from .._tensor import Tensor
+    cls = type(node)
+    if not getattr(cls, "_double_backward", False) and not _is_supported_function(node):
+        raise NotImplementedError(
+            f"create_graph=True: ember cannot differentiate the backward of {node.name()} yet; higher-order "
+            f"gradients run through {', '.join(_supported_names())} and custom autograd.Functions")
+    if _is_supported_function(node):
+        return _function_apply(node, grad)
+    saved = []
+    for t, _ in node._saved_versions or ():
+        if isinstance(t, Tensor):
+            saved.append(t)
+        elif hasattr(t, "_data") and t._data.size:   # ops._SavedOutput (not the empty marker)
+            saved.append(_output_tensor(t._data, node))
+    if hasattr(cls, "_apply_tensors"):   # a node with its own Tensor formula (conv)
+        return node._apply_tensors(grad, saved)
+    if getattr(node, "fn", None) is not None:   # CopySlices of an in-place op on a view
+        raise NotImplementedError(
+            f"create_graph=True: ember cannot differentiate the backward of an in-place {node.fn.name()} "
+            "on a view yet; write it out of place")
+    originals = {}
+    for field in cls._saved_fields:
+        value = getattr(node, field)
+        if isinstance(value, np.ndarray):
+            originals[field] = value
+            setattr(node, field, _GradArray(_resolve(node, field, value, saved)))
+    try:
+        outs = node.apply(_GradArray(grad))
+    finally:
+        for field, value in originals.items():
+            setattr(node, field, value)
+    if outs is None:
+        return None
+    return tuple(None if o is None else _tensor(o) for o in outs)
+
+
+def _resolve(node, field, value, saved):
+    """The graph tensor a node's saved array stands for: one of its saved tensors, or a transpose or
+    reshape of one.  An array that is none of these may depend on the inputs in a way the node does
+    not record, so it is refused rather than taken for a constant."""
+    for t in saved:
+        if value is t._data:
+            return t
+    if value.dtype.kind in "biu":
+        return _tensor(value)   # masks and indices carry no gradient
+    for t in saved:
+        d = t._data
+        if value.size != d.size or B.data_ptr(value) != B.data_ptr(d):
+            continue
+        if value.shape == d.shape[::-1] and value.strides == d.strides[::-1]:
+            return t.permute(*range(d.ndim - 1, -1, -1))
+        if value.flags.c_contiguous and d.flags.c_contiguous:
+            return t.reshape(value.shape)
+    cls = type(node)
+    if field in getattr(cls, "_output_fields", ()):
+        return _output_tensor(value, node)
+    if field in getattr(cls, "_constant_fields", ()):
+        return _tensor(value)
+    if hasattr(cls, "_tensor_field"):
+        t = node._tensor_field(field, saved)
+        if t is not None:
+            return t
+    position = getattr(cls, "_saved_inputs", {}).get(field)
+    if position is not None and node.next_functions[position][0] is None:
+        return _tensor(value)
+    raise NotImplementedError(
+        f"create_graph=True: {node.name()} saved {field!r} in a form ember cannot trace back to its "
+        "inputs, so it cannot differentiate this backward again")
+
+
+def _is_supported_function(node):
+    # a custom Function's backward is written on Tensors already
+    return hasattr(node, "_fn_cls")
+
+
+def _function_apply(node, grad):
+    from .. import zeros
+    grads = grad if isinstance(grad, list) else [grad]
+    gts = tuple(g if g is not None else zeros(s, dtype=_dtype(d))
+                for g, s, d in zip(grads, node._shapes, node._dtypes))
+    out = node._fn_cls.backward(node, *gts)
+    if not isinstance(out, tuple):
+        out = (out,)
+    return tuple(out[i] if i < len(out) else None for i in node._input_index)
+
+
+def _supported_names():
+    from .graph import Node
+    names, todo = set(), [Node]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if getattr(cls, "_double_backward", False) and not cls.__name__.startswith("_"):
+            names.add(cls.__name__)
+    return sorted(names)
