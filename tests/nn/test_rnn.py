@@ -524,3 +524,64 @@ def test_lstm_print_matches_torch_tutorial():
     to, (th, _) = tm(torch.tensor(x))
     eo, (eh, _) = em(ember.tensor(x))
     assert str(eo) == str(to) and str(eh) == str(th)
+
+
+@pytest.mark.parametrize("cls_name", ["RNN", "GRU", "LSTM"])
+def test_hidden_dtype_mismatch_raises_as_torch(cls_name):
+    # torch refuses a float64 h0 / c0 for a float32 input; ember used to run the LSTM and return float64 states
+    x = np.zeros((2, 1, 3), np.float32)
+    h = np.zeros((1, 1, 4), np.float64)
+    for lib in (torch, ember):
+        m = getattr(lib.nn, cls_name)(3, 4)
+        hx = (lib.tensor(h.astype(np.float32)), lib.tensor(h)) if cls_name == "LSTM" else lib.tensor(h)
+        with pytest.raises(RuntimeError):
+            m(lib.tensor(x), hx)
+        if cls_name == "LSTM":
+            with pytest.raises(RuntimeError):
+                m(lib.tensor(x), (lib.tensor(h), lib.tensor(h.astype(np.float32))))
+
+
+@pytest.mark.parametrize("lengths", ["list2d", "0d", "2d"])
+def test_pack_lengths_must_be_1d(lengths):
+    for lib in (torch, ember):
+        ln = {"list2d": [[4, 2]], "0d": lib.tensor(4), "2d": lib.tensor([[4, 2]])}[lengths]
+        with pytest.raises(RuntimeError, match="1D CPU int64 tensor"):
+            lib.nn.utils.rnn.pack_padded_sequence(lib.zeros(4, 2, 2), ln)
+
+
+@pytest.mark.parametrize("batch_first,enforce_sorted", [(False, True), (False, False), (True, True), (True, False)])
+def test_packing_grad_fn_names_and_grads_match_torch(batch_first, enforce_sorted):
+    # print(packed) / print(padded) show torch's nodes: PackPaddedSequenceBackward0, CopySlices,
+    # TransposeBackward0 or IndexSelectBackward0; pad_sequence's output is CopySlices too
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 2) if batch_first else (4, 3, 2)).astype(np.float32)
+    w = rng.standard_normal((7, 2)).astype(np.float32)
+    lengths = [4, 2, 1] if enforce_sorted else [2, 4, 1]
+    res = []
+    for lib in (torch, ember):
+        U = lib.nn.utils.rnn
+        xt = lib.tensor(x, requires_grad=True)
+        p = U.pack_padded_sequence(xt, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
+        padded, ln = U.pad_packed_sequence(p, batch_first=batch_first, total_length=5)
+        seqs = U.pad_sequence([xt[0], xt[1, :2]], batch_first=batch_first)
+        ((p.data * lib.tensor(w)).sum() + padded.sin().sum() + seqs.cos().sum()).backward()
+        res.append(([type(t.grad_fn).__name__ for t in (p.data, padded, seqs)], padded.is_contiguous(),
+                    [t.detach().numpy() for t in (p.data, padded, ln, seqs, xt.grad)]))
+    assert res[1][:2] == res[0][:2]
+    for a, b in zip(res[0][2], res[1][2]):
+        np.testing.assert_allclose(b, a, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("cls_name,kw", [("RNN", {}), ("GRU", {}), ("RNN", {"num_layers": 2, "bidirectional": True}),
+                                         ("LSTM", {}), ("LSTM", {"proj_size": 2})])
+def test_batch_first_output_grad_fn_matches_torch(cls_name, kw):
+    # torch's RNN/GRU kernels transpose the batch-first output in place: grad_fn=<TransposeBackward1>
+    names = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        m = getattr(lib.nn, cls_name)(3, 4, batch_first=True, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch: LSTM with projections is not supported with oneDNN
+            out = m(lib.zeros(2, 5, 3))[0]
+        names.append(type(out.grad_fn).__name__)
+    assert names[1] == names[0]

@@ -5,7 +5,10 @@ padding and packing without new backward code.
 """
 from collections import namedtuple
 
-from ..._tensor import Tensor
+from ..._backend import xp_of
+from ..._tensor import Tensor, _wrap
+from ...autograd.grad_mode import state as _grad_state
+from ...autograd.graph import Node, edge
 from ...ops import creation as _creation
 from ...ops import shape as _shape
 
@@ -91,14 +94,19 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
         if s.dim() == 0:
             raise RuntimeError("pad_sequence: every sequence needs a length dimension, but got a 0-d tensor")
     max_len = max(s.size(0) for s in sequences)
-    padded = []
-    for s in sequences:
+    first = sequences[0]
+    # torch fills a padded tensor and copies each sequence into its slice: grad_fn CopySlices
+    out = _creation.full((max_len, len(sequences), *first.shape[1:]) if not batch_first
+                         else (len(sequences), max_len, *first.shape[1:]),
+                         padding_value, dtype=first.dtype, device=first.device)
+    for i, s in enumerate(sequences):
         n = s.size(0)
-        if n < max_len:
-            pad = _creation.full((max_len - n, *s.shape[1:]), padding_value, dtype=s.dtype, device=s.device)
-            s = _shape.cat([s, pad] if padding_side == "right" else [pad, s], 0)
-        padded.append(s)
-    return _shape.stack(padded, 0 if batch_first else 1)
+        rows = slice(0, n) if padding_side == "right" else slice(max_len - n, max_len)
+        if batch_first:
+            out[i, rows] = s
+        else:
+            out[rows, i] = s
+    return out
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
@@ -110,8 +118,13 @@ def unpad_sequence(padded_sequences, lengths, batch_first=False):
 
 def _lengths_list(lengths):
     if isinstance(lengths, Tensor):
-        return [int(v) for v in lengths.tolist()]
-    return [int(v) for v in lengths]
+        values, dim = lengths.tolist(), lengths.dim()
+    else:
+        values = list(lengths)
+        dim = 1 + (bool(values) and all(isinstance(v, (list, tuple)) for v in values))
+    if dim != 1:  # torch: as_tensor(lengths) must come out 1-D
+        raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got {dim}D cpu Long tensor")
+    return [int(v) for v in values]
 
 
 def _batch_sizes(lengths):
@@ -151,9 +164,35 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         raise RuntimeError(f"Length of a sample ({lengths[0]}) is larger than the padded length "
                            f"({input.size(0)})")
     batch_sizes = _batch_sizes(lengths)
-    steps = input.unbind(0)
-    data = _shape.cat([steps[t][:b] for t, b in enumerate(batch_sizes)], 0)
-    return PackedSequence(data, _creation.tensor(batch_sizes, dtype=_creation_dtype("int64")), sorted_indices, None)
+    return PackedSequence(_pack(input, batch_sizes), _creation.tensor(batch_sizes, dtype=_creation_dtype("int64")),
+                          sorted_indices, None)
+
+
+class PackPaddedSequenceBackward0(Node):
+    """Scatter the packed rows' gradient back into a zero padded (T, B, *) gradient."""
+    __slots__ = ("shape", "batch_sizes")
+
+    def apply(self, grad):
+        out = xp_of(grad).zeros(self.shape, grad.dtype)
+        pos = 0
+        for t, b in enumerate(self.batch_sizes):
+            out[t, :b] = grad[pos:pos + b]
+            pos += b
+        return (out,)
+
+
+def _pack(input, batch_sizes):
+    """The rows of a time-first padded batch that belong to sequences: (sum(batch_sizes), *)."""
+    a = input._data
+    data = _wrap(xp_of(a).concatenate([a[t, :b] for t, b in enumerate(batch_sizes)], 0))
+    if _grad_state.enabled and input._requires_grad:
+        node = PackPaddedSequenceBackward0.__new__(PackPaddedSequenceBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.shape, node.batch_sizes = a.shape, batch_sizes
+        data._requires_grad = True
+        data.grad_fn = node
+    return data
 
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
@@ -166,26 +205,21 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
         if total_length < T:
             raise ValueError("Expected total_length to be at least the length of the longest sequence in input, "
                              f"but got total_length={total_length} and max sequence length being {T}")
-    trailing = tuple(data.shape[1:])
-    steps = []
+    # as torch: fill (T, B, *) and copy each step's rows into it (CopySlices), transpose for batch_first,
+    # then restore the original batch order (IndexSelectBackward0)
+    padded = _creation.full((max(T, total_length or T), max_batch, *data.shape[1:]), padding_value,
+                            dtype=data.dtype, device=data.device)
     pos = 0
-    for b in batch_sizes:
-        piece = data[pos:pos + b]
+    for t, b in enumerate(batch_sizes):
+        padded[t, :b] = data[pos:pos + b]
         pos += b
-        if b < max_batch:
-            pad = _creation.full((max_batch - b, *trailing), padding_value, dtype=data.dtype, device=data.device)
-            piece = _shape.cat([piece, pad], 0)
-        steps.append(piece)
-    for _ in range(T, total_length or T):
-        steps.append(_creation.full((max_batch, *trailing), padding_value, dtype=data.dtype, device=data.device))
-    padded = _shape.stack(steps, 0)
     lengths = [sum(1 for b in batch_sizes if b > i) for i in range(max_batch)]
     lengths = _creation.tensor(lengths, dtype=_creation_dtype("int64"))
-    if unsorted_indices is not None:
-        padded = padded.index_select(1, unsorted_indices)
-        lengths = lengths.index_select(0, unsorted_indices.cpu())
     if batch_first:
         padded = padded.transpose(0, 1)
+    if unsorted_indices is not None:
+        padded = padded.index_select(0 if batch_first else 1, unsorted_indices)
+        lengths = lengths.index_select(0, unsorted_indices.cpu())
     return padded, lengths
 
 
