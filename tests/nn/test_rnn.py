@@ -585,3 +585,15 @@ def test_batch_first_output_grad_fn_matches_torch(cls_name, kw):
             out = m(lib.zeros(2, 5, 3))[0]
         names.append(type(out.grad_fn).__name__)
     assert names[1] == names[0]
+
+
+def test_padded_output_prints_as_torch():
+    # pad_sequence / pad_packed_sequence outputs print grad_fn=<CopySlices> (torch's C++ node's short name)
+    x = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
+    out = []
+    for lib in (torch, ember):
+        xt = lib.tensor(x, requires_grad=True)
+        U = lib.nn.utils.rnn
+        padded, _ = U.pad_packed_sequence(U.pack_padded_sequence(xt, [3, 1]))
+        out.append((str(padded), str(U.pad_sequence([xt[0], xt[1, :1]]))))
+    assert out[1] == out[0]
