@@ -95,17 +95,58 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
             raise RuntimeError("pad_sequence: every sequence needs a length dimension, but got a 0-d tensor")
     max_len = max(s.size(0) for s in sequences)
     first = sequences[0]
-    # torch fills a padded tensor and copies each sequence into its slice: grad_fn CopySlices
-    out = _creation.full((max_len, len(sequences), *first.shape[1:]) if not batch_first
-                         else (len(sequences), max_len, *first.shape[1:]),
-                         padding_value, dtype=first.dtype, device=first.device)
+    trailing = tuple(first.shape[1:])
+    keys = []
     for i, s in enumerate(sequences):
+        if tuple(s.shape[1:]) != trailing:
+            raise RuntimeError(f"pad_sequence: sequence {i} has shape {list(s.shape)} but sequence 0 has "
+                               f"{list(first.shape)}: all must agree in every dimension after the first")
         n = s.size(0)
         rows = slice(0, n) if padding_side == "right" else slice(max_len - n, max_len)
-        if batch_first:
-            out[i, rows] = s
-        else:
-            out[rows, i] = s
+        keys.append([(i, rows) if batch_first else (rows, i)])
+    shape = (len(sequences), max_len) if batch_first else (max_len, len(sequences))
+    return _fill_slices(shape + trailing, padding_value, first, sequences, keys)
+
+
+class CopySlices(Node):
+    """torch's padded outputs end in CopySlices (a chain of slice copies there).  Here one node, so the
+    backward stays linear in the number of slices: each input's gradient is its slices of g, in order."""
+    __slots__ = ("keys", "dtypes")
+
+    def name(self):
+        return "torch::autograd::CopySlices"  # torch's C++ name; its repr and print say CopySlices
+
+    def apply(self, grad):
+        xp = xp_of(grad)
+        out = []
+        for (fn, _), keys, dtype in zip(self.next_functions, self.keys, self.dtypes):
+            if fn is None:
+                out.append(None)
+                continue
+            g = xp.concatenate([grad[k] for k in keys], 0) if len(keys) > 1 else grad[keys[0]].copy()
+            out.append(g if g.dtype == dtype else g.astype(dtype))
+        return tuple(out)
+
+
+def _fill_slices(shape, padding_value, like, inputs, keys):
+    """A tensor of `shape` filled with padding_value (like's dtype and device) where the rows of
+    inputs[i], split along dim 0 into the pieces keys[i] name, are copied into out[key]."""
+    out = _creation.full(shape, padding_value, dtype=like.dtype, device=like.device)
+    a = out._data
+    for t, ks in zip(inputs, keys):
+        pos = 0
+        for k in ks:
+            piece = a[k]
+            n = piece.shape[0]
+            piece[...] = t._data[pos:pos + n]
+            pos += n
+    if _grad_state.enabled and any(t._requires_grad for t in inputs):
+        node = CopySlices.__new__(CopySlices)
+        node.next_functions = tuple(edge(t) for t in inputs)
+        node._saved_versions = ()
+        node.keys, node.dtypes = keys, [t._data.dtype for t in inputs]
+        out._requires_grad = True
+        out.grad_fn = node
     return out
 
 
@@ -207,12 +248,8 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
                              f"but got total_length={total_length} and max sequence length being {T}")
     # as torch: fill (T, B, *) and copy each step's rows into it (CopySlices), transpose for batch_first,
     # then restore the original batch order (IndexSelectBackward0)
-    padded = _creation.full((max(T, total_length or T), max_batch, *data.shape[1:]), padding_value,
-                            dtype=data.dtype, device=data.device)
-    pos = 0
-    for t, b in enumerate(batch_sizes):
-        padded[t, :b] = data[pos:pos + b]
-        pos += b
+    padded = _fill_slices((max(T, total_length or T), max_batch, *data.shape[1:]), padding_value, data, [data],
+                          [[(t, slice(0, b)) for t, b in enumerate(batch_sizes)]])
     lengths = [sum(1 for b in batch_sizes if b > i) for i in range(max_batch)]
     lengths = _creation.tensor(lengths, dtype=_creation_dtype("int64"))
     if batch_first:
