@@ -597,3 +597,13 @@ def test_padded_output_prints_as_torch():
         padded, _ = U.pad_packed_sequence(U.pack_padded_sequence(xt, [3, 1]))
         out.append((str(padded), str(U.pad_sequence([xt[0], xt[1, :1]]))))
     assert out[1] == out[0]
+
+
+@pytest.mark.parametrize("method", ["float", "double", "half", "long", "int", "short", "char", "byte"])
+def test_packed_sequence_dtype_methods_match_torch(method):
+    res = []
+    for lib in (torch, ember):
+        p = lib.nn.utils.rnn.pack_sequence([lib.tensor([1, 2, 3]), lib.tensor([4])])
+        q = getattr(p, method)()
+        res.append((type(q).__name__, str(q.data.dtype).split(".")[-1], q.data.tolist(), q.batch_sizes.tolist()))
+    assert res[1] == res[0]

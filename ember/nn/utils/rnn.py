@@ -61,6 +61,27 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
     def float(self):
         return self.to(dtype=_creation_dtype("float32"))
 
+    def half(self):
+        return self.to(dtype=_creation_dtype("float16"))
+
+    def long(self):
+        return self.to(dtype=_creation_dtype("int64"))
+
+    def int(self):
+        return self.to(dtype=_creation_dtype("int32"))
+
+    def short(self):
+        return self.to(dtype=_creation_dtype("int16"))
+
+    def char(self):
+        return self.to(dtype=_creation_dtype("int8"))
+
+    def byte(self):
+        return self.to(dtype=_creation_dtype("uint8"))
+
+    def pin_memory(self):
+        return type(self)(self.data.pin_memory(), self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+
     @property
     def is_cuda(self):
         return self.data.is_cuda
