@@ -257,7 +257,8 @@ def _str(self, tensor_contents=None):
             tensor_str = _tensor_str(_host(array), indent)
     grad_fn = self.grad_fn
     if grad_fn is not None:
-        suffixes.append(f"grad_fn=<{grad_fn.name()}>")
+        # torch prints a C++ node's short name: CopySlices, not torch::autograd::CopySlices
+        suffixes.append(f"grad_fn=<{grad_fn.name().rsplit('::', 1)[-1]}>")
     elif self.requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + tensor_str, suffixes, indent, force_newline=False)

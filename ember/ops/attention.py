@@ -1,8 +1,9 @@
 """Attention: scaled_dot_product_attention and multi_head_attention_forward.
 
 Both are composites of differentiable ops (matmul, softmax, linear, masked_fill, dropout, ...),
-so autograd comes from those ops; there is no node of their own.  The code follows torch's
-reference formulation in torch/nn/functional.py step by step, including its checks and their
+so autograd comes from those ops; the one node of their own is torch's CPU flash kernel, which
+torch uses for 4-D scaled_dot_product_attention without dropout (_flash_attention).  The code
+follows torch's reference formulation in torch/nn/functional.py step by step, including its checks and their
 messages, so that a model ported from torch fails where and how it failed there.
 
 Two softmax flavours, as in torch:
@@ -14,7 +15,10 @@ Two softmax flavours, as in torch:
 import math
 
 from .. import _backend as B
-from .._tensor import Tensor
+from .._backend import xp_of
+from .._tensor import Tensor, _wrap
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
 from . import activation as _activation
 from . import creation as _creation
 from . import linalg as _linalg
@@ -70,6 +74,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
                                f"attn_mask.dtype: {_dtype_name(attn_mask.dtype)} and  query.dtype: "
                                f"{_dtype_name(query.dtype)} instead.")
+    if _flash_ok(query, key, value, attn_mask, dropout_p, enable_gqa):
+        return _flash_attention(query, key, value, attn_mask, is_causal, scale)
     if enable_gqa and query.dim() >= 3:
         hq, hk, hv = query.size(-3), key.size(-3), value.size(-3)
         if hk != hv or hq % hk:
@@ -100,6 +106,88 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         weights = _norm.dropout(weights, dropout_p, True)
     return _linalg.matmul(weights, value)
+
+
+# ---- torch's CPU "flash" kernel: one node for 4-D inputs ----------------------------------------
+# torch runs 4-D (batch, heads, seq, dim) attention without dropout as one op: the output prints
+# grad_fn=<ScaledDotProductFlashAttentionForCpuBackward0> with next_functions (query, key, value), and
+# it is laid out as empty_like(query): for q = x.view(B, L, H, D).transpose(1, 2) the output's
+# transpose(1, 2) is contiguous, so .view(B, L, H * D) works on it.  Same rows of safe softmax as
+# the composite path (a query with every key masked out gets zeros).
+
+def _flash_ok(query, key, value, attn_mask, dropout_p, enable_gqa):
+    """torch's conditions for the CPU flash kernel (sdp_utils_cpp.cpp use_flash_attention_cpp)."""
+    if query.dim() != 4 or key.dim() != 4 or value.dim() != 4 or dropout_p > 0.0:
+        return False
+    q, k, v = query._data, key._data, value._data
+    if q.dtype.kind != "f" or q.dtype.itemsize < 4 or not (q.size and k.size and v.size):
+        return False
+    if attn_mask is not None and (attn_mask.dim() not in (2, 4) or attn_mask._requires_grad):
+        return False
+    if not q.shape[0] == k.shape[0] == v.shape[0] or not q.shape[-1] == k.shape[-1] == v.shape[-1]:
+        return False
+    hq, hk, hv = q.shape[1], k.shape[1], v.shape[1]
+    if not (hq == hk == hv or (enable_gqa and hk == hv and hq % hk == 0)):
+        return False
+    return all(a.shape[-1] == 1 or a.strides[-1] == a.itemsize for a in (q, k, v))
+
+
+class ScaledDotProductFlashAttentionForCpuBackward0(Node):
+    __slots__ = ("q", "k", "v", "p", "scale", "groups")
+    _saved_fields = ("q", "k", "v", "p")
+
+    def apply(self, g):
+        q, k, v, p, scale, groups = self.q, self.k, self.v, self.p, self.scale, self.groups
+        xp = xp_of(g)
+        ke, ve = (k, v) if groups == 1 else (xp.repeat(k, groups, 1), xp.repeat(v, groups, 1))
+        gp = g @ ve.swapaxes(-2, -1)
+        ds = p * (gp - (gp * p).sum(-1, keepdims=True))
+        dq = (ds @ ke) * scale if self.next_functions[0][0] is not None else None
+        dk = dv = None
+        if self.next_functions[1][0] is not None:
+            dk = (ds.swapaxes(-2, -1) @ q) * scale
+        if self.next_functions[2][0] is not None:
+            dv = p.swapaxes(-2, -1) @ g
+        if groups != 1:
+            dk, dv = (None if d is None else d.reshape(d.shape[0], -1, groups, *d.shape[2:]).sum(2)
+                      for d in (dk, dv))
+        return (dq, dk, dv)
+
+
+def _flash_attention(query, key, value, attn_mask, is_causal, scale):
+    q, k, v = query._data, key._data, value._data
+    xp = xp_of(q)
+    L, S = q.shape[-2], k.shape[-2]
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    groups = q.shape[1] // k.shape[1]
+    ke, ve = (k, v) if groups == 1 else (xp.repeat(k, groups, 1), xp.repeat(v, groups, 1))
+    scores = (q * q.dtype.type(scale)) @ ke.swapaxes(-2, -1)
+    if is_causal:
+        scores = xp.where(xp.tri(L, S, dtype=bool), scores, -xp.inf)
+    elif attn_mask is not None:
+        m = attn_mask._data
+        out_shape = tuple(_shape.broadcast_shapes(tuple(scores.shape), tuple(m.shape)))
+        if out_shape != tuple(scores.shape):
+            raise RuntimeError(f"output with shape {list(scores.shape)} doesn't match the broadcast shape "
+                               f"{list(out_shape)}")
+        scores = xp.where(m, scores, -xp.inf) if m.dtype == bool else scores + m
+    top = scores.max(-1, keepdims=True)
+    dead = top == -xp.inf  # every key masked out: zero weights, as torch
+    e = xp.exp(scores - xp.where(dead, 0, top))
+    total = e.sum(-1, keepdims=True)
+    p = e / xp.where(dead, 1, total)
+    out = xp.empty_like(q)
+    out[...] = p @ ve
+    result = _wrap(out)
+    ins = (query, key, value)
+    if state.enabled and any(t._requires_grad for t in ins):
+        node = ScaledDotProductFlashAttentionForCpuBackward0.__new__(ScaledDotProductFlashAttentionForCpuBackward0)
+        node.next_functions = tuple(edge(t) for t in ins)
+        node._saved_versions = tuple((t, t._vc[0]) for t in ins)
+        node.q, node.k, node.v, node.p, node.scale, node.groups = q, k, v, p, scale, groups
+        result._requires_grad = True
+        result.grad_fn = node
+    return result
 
 
 # ---------------------------------------------------------------------------------------------------

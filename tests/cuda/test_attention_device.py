@@ -35,6 +35,11 @@ CASES = [
      [Q, K, V, ("f", (3, 1, 5))]),
     ("sdpa_causal_gqa", lambda q, k, v: F.scaled_dot_product_attention(q, k[:, :1], v[:, :1], is_causal=True,
                                                                        enable_gqa=True), [Q, K, V]),
+    # 4-D, equal head dims, no dropout: torch's flash kernel node (ScaledDotProductFlashAttentionForCpuBackward0)
+    ("sdpa_flash_bool_mask_gqa", lambda q, k, v, b: F.scaled_dot_product_attention(
+        q, k[:, :1], v[:, :1], attn_mask=_dead_row(b), enable_gqa=True), [Q, K, ("f", (2, 3, 5, 8)), ("b", (4, 5))]),
+    ("sdpa_flash_causal", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+     [Q, K, ("f", (2, 3, 5, 8))]),
     ("mha_weights_masks", lambda x, mem, wi, bi, wo, bo, bk, bv, m: _mha(
         x, mem, wi, bi, wo, bo, bk, bv, m, ember.tensor([[False] * 4 + [True], [False] * 5], device=x.device),
         True, zero_attn=True),

@@ -155,6 +155,79 @@ def test_sdpa_gradient_matches_central_differences():
         np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-6, atol=1e-8)
 
 
+FLASH_CASES = [
+    # id, q shape, k shape, v shape, mask builder, kwargs, only these require grad
+    ("plain", (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8), None, {}, "qkv"),
+    ("causal_rect", (1, 2, 5, 4), (1, 2, 3, 4), (1, 2, 3, 4), None, {"is_causal": True, "scale": 0.7}, "qkv"),
+    ("bool_2d", (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8), lambda t: _bool_mask(t, (4, 5)), {}, "qkv"),
+    ("float_4d", (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8),
+     lambda t: t.randn(2, 1, 1, 5, generator=t.Generator().manual_seed(3)), {}, "kv"),
+    ("gqa", (2, 6, 4, 8), (2, 2, 5, 8), (2, 2, 5, 8), None, {"enable_gqa": True}, "qkv"),
+    ("only_q", (1, 2, 3, 4), (1, 2, 3, 4), (1, 2, 3, 4), None, {}, "q"),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("name,qs,ks,vs,mask,kwargs,grads", FLASH_CASES, ids=[c[0] for c in FLASH_CASES])
+def test_sdpa_4d_is_one_flash_node_as_torch(oracle, name, qs, ks, vs, mask, kwargs, grads):
+    """4-D attention without dropout is torch's CPU flash kernel: its node name and edges (q, k, v),
+    torch's values and gradients, and a fully masked query row giving zeros."""
+    torch = oracle
+    tq, tk, tv = _sdpa_inputs(torch, qs, ks, vs)
+    for t, n in zip((tq, tk, tv), "qkv"):
+        t.requires_grad_(n in grads)
+    eq, ek, ev = (_e(t, t.requires_grad) for t in (tq, tk, tv))
+    tm = None if mask is None else mask(torch)
+    if tm is not None and tm.dtype == torch.bool:
+        tm[1] = False
+    em = None if tm is None else _e(tm)
+    tout = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, **kwargs)
+    eout = F.scaled_dot_product_attention(eq, ek, ev, attn_mask=em, **kwargs)
+    assert eout.grad_fn.name() == tout.grad_fn.name() == "ScaledDotProductFlashAttentionForCpuBackward0"
+    assert ([type(n).__name__ for n, _ in eout.grad_fn.next_functions]
+            == [type(n).__name__ for n, _ in tout.grad_fn.next_functions])
+    _close(eout, tout, name)
+    _backward_both(tout, eout, torch)
+    for a, b, n in ((eq, tq, "query"), (ek, tk, "key"), (ev, tv, "value")):
+        assert (a.grad is None) == (b.grad is None), n
+        if b.grad is not None:
+            _close(a.grad, b.grad, f"{name}: grad of {n}")
+
+
+@requires_torch
+def test_sdpa_4d_output_layout_follows_query_as_torch(oracle):
+    """q = x.view(B, L, H, D).transpose(1, 2): torch's output is laid out like q, so
+    out.transpose(1, 2).view(B, L, H * D) works without .contiguous()."""
+    for lib in (oracle, ember):
+        x = lib.zeros(2, 4, 6)
+        q = x.view(2, 4, 3, 2).transpose(1, 2)
+        out = lib.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+        assert not out.is_contiguous() and tuple(out.stride()) == (24, 2, 6, 1)
+        assert tuple(out.transpose(1, 2).view(2, 4, 6).shape) == (2, 4, 6)
+        out = lib.nn.functional.scaled_dot_product_attention(q.contiguous(), q, q)
+        assert out.is_contiguous()
+
+
+def test_sdpa_4d_gradient_matches_central_differences():
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal(s) for s in ((1, 4, 3, 2), (1, 2, 5, 2), (1, 2, 5, 2)))
+    mask = ember.tensor(rng.standard_normal((3, 5)))
+    w = rng.standard_normal((1, 4, 3, 2))
+
+    def out(*arrays, grad=False):
+        ts = [ember.tensor(a, requires_grad=grad) for a in arrays]
+        return ts, F.scaled_dot_product_attention(*ts, attn_mask=mask, enable_gqa=True) * ember.tensor(w)
+
+    tensors, o = out(q, k, v, grad=True)
+    assert o.grad_fn.next_functions[0][0].name() == "ScaledDotProductFlashAttentionForCpuBackward0"
+    o.sum().backward()
+    grads = [numeric_grad(lambda x: float(out(x, k, v)[1].sum()), q),
+             numeric_grad(lambda x: float(out(q, x, v)[1].sum()), k),
+             numeric_grad(lambda x: float(out(q, k, x)[1].sum()), v)]
+    for t, g in zip(tensors, grads):
+        np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-6, atol=1e-8)
+
+
 def test_sdpa_dropout():
     ember.manual_seed(0)
     q = ember.randn(2, 3, 4)

@@ -524,3 +524,86 @@ def test_lstm_print_matches_torch_tutorial():
     to, (th, _) = tm(torch.tensor(x))
     eo, (eh, _) = em(ember.tensor(x))
     assert str(eo) == str(to) and str(eh) == str(th)
+
+
+@pytest.mark.parametrize("cls_name", ["RNN", "GRU", "LSTM"])
+def test_hidden_dtype_mismatch_raises_as_torch(cls_name):
+    # torch refuses a float64 h0 / c0 for a float32 input; ember used to run the LSTM and return float64 states
+    x = np.zeros((2, 1, 3), np.float32)
+    h = np.zeros((1, 1, 4), np.float64)
+    for lib in (torch, ember):
+        m = getattr(lib.nn, cls_name)(3, 4)
+        hx = (lib.tensor(h.astype(np.float32)), lib.tensor(h)) if cls_name == "LSTM" else lib.tensor(h)
+        with pytest.raises(RuntimeError):
+            m(lib.tensor(x), hx)
+        if cls_name == "LSTM":
+            with pytest.raises(RuntimeError):
+                m(lib.tensor(x), (lib.tensor(h), lib.tensor(h.astype(np.float32))))
+
+
+@pytest.mark.parametrize("lengths", ["list2d", "0d", "2d"])
+def test_pack_lengths_must_be_1d(lengths):
+    for lib in (torch, ember):
+        ln = {"list2d": [[4, 2]], "0d": lib.tensor(4), "2d": lib.tensor([[4, 2]])}[lengths]
+        with pytest.raises(RuntimeError, match="1D CPU int64 tensor"):
+            lib.nn.utils.rnn.pack_padded_sequence(lib.zeros(4, 2, 2), ln)
+
+
+@pytest.mark.parametrize("batch_first,enforce_sorted", [(False, True), (False, False), (True, True), (True, False)])
+def test_packing_grad_fn_names_and_grads_match_torch(batch_first, enforce_sorted):
+    # print(packed) / print(padded) show torch's nodes: PackPaddedSequenceBackward0, CopySlices,
+    # TransposeBackward0 or IndexSelectBackward0; pad_sequence's output is CopySlices too
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 2) if batch_first else (4, 3, 2)).astype(np.float32)
+    w = rng.standard_normal((7, 2)).astype(np.float32)
+    lengths = [4, 2, 1] if enforce_sorted else [2, 4, 1]
+    res = []
+    for lib in (torch, ember):
+        U = lib.nn.utils.rnn
+        xt = lib.tensor(x, requires_grad=True)
+        p = U.pack_padded_sequence(xt, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
+        padded, ln = U.pad_packed_sequence(p, batch_first=batch_first, total_length=5)
+        seqs = U.pad_sequence([xt[0], xt[1, :2]], batch_first=batch_first)
+        ((p.data * lib.tensor(w)).sum() + padded.sin().sum() + seqs.cos().sum()).backward()
+        res.append(([type(t.grad_fn).__name__ for t in (p.data, padded, seqs)], padded.is_contiguous(),
+                    [t.detach().numpy() for t in (p.data, padded, ln, seqs, xt.grad)]))
+    assert res[1][:2] == res[0][:2]
+    for a, b in zip(res[0][2], res[1][2]):
+        np.testing.assert_allclose(b, a, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("cls_name,kw", [("RNN", {}), ("GRU", {}), ("RNN", {"num_layers": 2, "bidirectional": True}),
+                                         ("LSTM", {}), ("LSTM", {"proj_size": 2})])
+def test_batch_first_output_grad_fn_matches_torch(cls_name, kw):
+    # torch's RNN/GRU kernels transpose the batch-first output in place: grad_fn=<TransposeBackward1>
+    names = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        m = getattr(lib.nn, cls_name)(3, 4, batch_first=True, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch: LSTM with projections is not supported with oneDNN
+            out = m(lib.zeros(2, 5, 3))[0]
+        names.append(type(out.grad_fn).__name__)
+    assert names[1] == names[0]
+
+
+def test_padded_output_prints_as_torch():
+    # pad_sequence / pad_packed_sequence outputs print grad_fn=<CopySlices> (torch's C++ node's short name)
+    x = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
+    out = []
+    for lib in (torch, ember):
+        xt = lib.tensor(x, requires_grad=True)
+        U = lib.nn.utils.rnn
+        padded, _ = U.pad_packed_sequence(U.pack_padded_sequence(xt, [3, 1]))
+        out.append((str(padded), str(U.pad_sequence([xt[0], xt[1, :1]]))))
+    assert out[1] == out[0]
+
+
+@pytest.mark.parametrize("method", ["float", "double", "half", "long", "int", "short", "char", "byte"])
+def test_packed_sequence_dtype_methods_match_torch(method):
+    res = []
+    for lib in (torch, ember):
+        p = lib.nn.utils.rnn.pack_sequence([lib.tensor([1, 2, 3]), lib.tensor([4])])
+        q = getattr(p, method)()
+        res.append((type(q).__name__, str(q.data.dtype).split(".")[-1], q.data.tolist(), q.batch_sizes.tolist()))
+    assert res[1] == res[0]

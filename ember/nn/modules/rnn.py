@@ -18,6 +18,7 @@ from ...ops import creation as _creation
 from ...ops import elementwise as _ew
 from ...ops import linalg as _linalg
 from ...ops import shape as _shape
+from ...ops.shape import TransposeBackward0 as _TransposeBackward0
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -227,6 +228,11 @@ def _fused_lstm_layer(x, h0, c0, weights, reverse):
     return out, hy, cy
 
 
+class TransposeBackward1(_TransposeBackward0):
+    """transpose_'s node in torch: the name RNN and GRU outputs show with batch_first=True."""
+    __slots__ = ()
+
+
 def _steps(g, batch_sizes):
     """Per-time-step pieces of a projection: unbind over time, or split by a packed batch's sizes."""
     return g.unbind(0) if batch_sizes is None else g.split(batch_sizes, 0)
@@ -345,9 +351,16 @@ class RNNBase(Module):
         if tuple(hx.size()) != expected_hidden_size:
             raise RuntimeError(msg.format(expected_hidden_size, list(hx.size())))
 
+    def _check_hidden_dtype(self, input, hx, name):
+        # torch raises (from its kernels) rather than mixing dtypes; say which tensor to convert
+        if hx.dtype != input.dtype:
+            raise RuntimeError(f"{type(self).__name__}: {name} dtype ({hx.dtype}) does not match input dtype "
+                               f"({input.dtype}). Convert it: {name}.to({input.dtype})")
+
     def check_forward_args(self, input, hidden, batch_sizes):
         self.check_input(input, batch_sizes)
         self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
+        self._check_hidden_dtype(input, hidden, "hx")
 
     def permute_hidden(self, hx, permutation):
         if permutation is None:
@@ -428,6 +441,8 @@ class RNNBase(Module):
         out, hn, cn = self._layers(x, hx, cx)
         if self.batch_first:
             out = out.transpose(0, 1)
+            if self.mode != "LSTM" and type(out.grad_fn) is _TransposeBackward0:
+                out.grad_fn.__class__ = TransposeBackward1  # torch's RNN/GRU kernel transposes in place
         return out, _shape.stack(hn, 0), (_shape.stack(cn, 0) if cx is not None else None)
 
     def _forward_packed(self, input, hx):
@@ -525,6 +540,8 @@ class LSTM(RNNBase):
                                "Expected hidden[0] size {}, got {}")
         self.check_hidden_size(hidden[1], self.get_expected_cell_size(input, batch_sizes),
                                "Expected hidden[1] size {}, got {}")
+        self._check_hidden_dtype(input, hidden[0], "hx[0]")
+        self._check_hidden_dtype(input, hidden[1], "hx[1]")
 
     def permute_hidden(self, hx, permutation):
         if permutation is None:

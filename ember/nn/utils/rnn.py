@@ -5,7 +5,10 @@ padding and packing without new backward code.
 """
 from collections import namedtuple
 
-from ..._tensor import Tensor
+from ..._backend import xp_of
+from ..._tensor import Tensor, _wrap
+from ...autograd.grad_mode import state as _grad_state
+from ...autograd.graph import Node, edge
 from ...ops import creation as _creation
 from ...ops import shape as _shape
 
@@ -58,6 +61,27 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
     def float(self):
         return self.to(dtype=_creation_dtype("float32"))
 
+    def half(self):
+        return self.to(dtype=_creation_dtype("float16"))
+
+    def long(self):
+        return self.to(dtype=_creation_dtype("int64"))
+
+    def int(self):
+        return self.to(dtype=_creation_dtype("int32"))
+
+    def short(self):
+        return self.to(dtype=_creation_dtype("int16"))
+
+    def char(self):
+        return self.to(dtype=_creation_dtype("int8"))
+
+    def byte(self):
+        return self.to(dtype=_creation_dtype("uint8"))
+
+    def pin_memory(self):
+        return type(self)(self.data.pin_memory(), self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+
     @property
     def is_cuda(self):
         return self.data.is_cuda
@@ -91,14 +115,60 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
         if s.dim() == 0:
             raise RuntimeError("pad_sequence: every sequence needs a length dimension, but got a 0-d tensor")
     max_len = max(s.size(0) for s in sequences)
-    padded = []
-    for s in sequences:
+    first = sequences[0]
+    trailing = tuple(first.shape[1:])
+    keys = []
+    for i, s in enumerate(sequences):
+        if tuple(s.shape[1:]) != trailing:
+            raise RuntimeError(f"pad_sequence: sequence {i} has shape {list(s.shape)} but sequence 0 has "
+                               f"{list(first.shape)}: all must agree in every dimension after the first")
         n = s.size(0)
-        if n < max_len:
-            pad = _creation.full((max_len - n, *s.shape[1:]), padding_value, dtype=s.dtype, device=s.device)
-            s = _shape.cat([s, pad] if padding_side == "right" else [pad, s], 0)
-        padded.append(s)
-    return _shape.stack(padded, 0 if batch_first else 1)
+        rows = slice(0, n) if padding_side == "right" else slice(max_len - n, max_len)
+        keys.append([(i, rows) if batch_first else (rows, i)])
+    shape = (len(sequences), max_len) if batch_first else (max_len, len(sequences))
+    return _fill_slices(shape + trailing, padding_value, first, sequences, keys)
+
+
+class CopySlices(Node):
+    """torch's padded outputs end in CopySlices (a chain of slice copies there).  Here one node, so the
+    backward stays linear in the number of slices: each input's gradient is its slices of g, in order."""
+    __slots__ = ("keys", "dtypes")
+
+    def name(self):
+        return "torch::autograd::CopySlices"  # torch's C++ name; its repr and print say CopySlices
+
+    def apply(self, grad):
+        xp = xp_of(grad)
+        out = []
+        for (fn, _), keys, dtype in zip(self.next_functions, self.keys, self.dtypes):
+            if fn is None:
+                out.append(None)
+                continue
+            g = xp.concatenate([grad[k] for k in keys], 0) if len(keys) > 1 else grad[keys[0]].copy()
+            out.append(g if g.dtype == dtype else g.astype(dtype))
+        return tuple(out)
+
+
+def _fill_slices(shape, padding_value, like, inputs, keys):
+    """A tensor of `shape` filled with padding_value (like's dtype and device) where the rows of
+    inputs[i], split along dim 0 into the pieces keys[i] name, are copied into out[key]."""
+    out = _creation.full(shape, padding_value, dtype=like.dtype, device=like.device)
+    a = out._data
+    for t, ks in zip(inputs, keys):
+        pos = 0
+        for k in ks:
+            piece = a[k]
+            n = piece.shape[0]
+            piece[...] = t._data[pos:pos + n]
+            pos += n
+    if _grad_state.enabled and any(t._requires_grad for t in inputs):
+        node = CopySlices.__new__(CopySlices)
+        node.next_functions = tuple(edge(t) for t in inputs)
+        node._saved_versions = ()
+        node.keys, node.dtypes = keys, [t._data.dtype for t in inputs]
+        out._requires_grad = True
+        out.grad_fn = node
+    return out
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
@@ -110,8 +180,13 @@ def unpad_sequence(padded_sequences, lengths, batch_first=False):
 
 def _lengths_list(lengths):
     if isinstance(lengths, Tensor):
-        return [int(v) for v in lengths.tolist()]
-    return [int(v) for v in lengths]
+        values, dim = lengths.tolist(), lengths.dim()
+    else:
+        values = list(lengths)
+        dim = 1 + (bool(values) and all(isinstance(v, (list, tuple)) for v in values))
+    if dim != 1:  # torch: as_tensor(lengths) must come out 1-D
+        raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got {dim}D cpu Long tensor")
+    return [int(v) for v in values]
 
 
 def _batch_sizes(lengths):
@@ -151,9 +226,35 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         raise RuntimeError(f"Length of a sample ({lengths[0]}) is larger than the padded length "
                            f"({input.size(0)})")
     batch_sizes = _batch_sizes(lengths)
-    steps = input.unbind(0)
-    data = _shape.cat([steps[t][:b] for t, b in enumerate(batch_sizes)], 0)
-    return PackedSequence(data, _creation.tensor(batch_sizes, dtype=_creation_dtype("int64")), sorted_indices, None)
+    return PackedSequence(_pack(input, batch_sizes), _creation.tensor(batch_sizes, dtype=_creation_dtype("int64")),
+                          sorted_indices, None)
+
+
+class PackPaddedSequenceBackward0(Node):
+    """Scatter the packed rows' gradient back into a zero padded (T, B, *) gradient."""
+    __slots__ = ("shape", "batch_sizes")
+
+    def apply(self, grad):
+        out = xp_of(grad).zeros(self.shape, grad.dtype)
+        pos = 0
+        for t, b in enumerate(self.batch_sizes):
+            out[t, :b] = grad[pos:pos + b]
+            pos += b
+        return (out,)
+
+
+def _pack(input, batch_sizes):
+    """The rows of a time-first padded batch that belong to sequences: (sum(batch_sizes), *)."""
+    a = input._data
+    data = _wrap(xp_of(a).concatenate([a[t, :b] for t, b in enumerate(batch_sizes)], 0))
+    if _grad_state.enabled and input._requires_grad:
+        node = PackPaddedSequenceBackward0.__new__(PackPaddedSequenceBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.shape, node.batch_sizes = a.shape, batch_sizes
+        data._requires_grad = True
+        data.grad_fn = node
+    return data
 
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
@@ -166,26 +267,17 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
         if total_length < T:
             raise ValueError("Expected total_length to be at least the length of the longest sequence in input, "
                              f"but got total_length={total_length} and max sequence length being {T}")
-    trailing = tuple(data.shape[1:])
-    steps = []
-    pos = 0
-    for b in batch_sizes:
-        piece = data[pos:pos + b]
-        pos += b
-        if b < max_batch:
-            pad = _creation.full((max_batch - b, *trailing), padding_value, dtype=data.dtype, device=data.device)
-            piece = _shape.cat([piece, pad], 0)
-        steps.append(piece)
-    for _ in range(T, total_length or T):
-        steps.append(_creation.full((max_batch, *trailing), padding_value, dtype=data.dtype, device=data.device))
-    padded = _shape.stack(steps, 0)
+    # as torch: fill (T, B, *) and copy each step's rows into it (CopySlices), transpose for batch_first,
+    # then restore the original batch order (IndexSelectBackward0)
+    padded = _fill_slices((max(T, total_length or T), max_batch, *data.shape[1:]), padding_value, data, [data],
+                          [[(t, slice(0, b)) for t, b in enumerate(batch_sizes)]])
     lengths = [sum(1 for b in batch_sizes if b > i) for i in range(max_batch)]
     lengths = _creation.tensor(lengths, dtype=_creation_dtype("int64"))
-    if unsorted_indices is not None:
-        padded = padded.index_select(1, unsorted_indices)
-        lengths = lengths.index_select(0, unsorted_indices.cpu())
     if batch_first:
         padded = padded.transpose(0, 1)
+    if unsorted_indices is not None:
+        padded = padded.index_select(0 if batch_first else 1, unsorted_indices)
+        lengths = lengths.index_select(0, unsorted_indices.cpu())
     return padded, lengths
 
 
