@@ -139,6 +139,29 @@ def test_step_hooks_run_and_can_be_removed():
     assert len(calls) == 2
 
 
+@requires_torch
+def test_step_hook_args_start_with_the_optimizer_as_torch():
+    # torch passes hooks the args of step() including the optimizer itself, and a pre-hook's
+    # returned (new_args, new_kwargs) replace them whole: step(*new_args, **new_kwargs)
+    def run(lib):
+        p = lib.tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.1)
+        seen = []
+        opt.register_step_pre_hook(lambda o, args, kwargs: seen.append((len(args), args[0] is o, dict(kwargs))))
+        opt.register_step_post_hook(lambda o, args, kwargs: seen.append(("post", len(args), args[0] is o)))
+        p.grad = lib.ones(2)
+        opt.step()
+        opt.step(None)
+        opt.step(closure=None)
+        h = opt.register_step_pre_hook(lambda o, args, kwargs: ((o, lambda: 7.0), {}))
+        loss = opt.step()
+        h.remove()
+        return seen, loss
+
+    assert run(ember) == run(torch)
+    assert run(ember)[1] == 7.0
+
+
 def test_state_dict_hooks():
     p = _param()
     opt = optim.SGD([p], lr=0.1)
