@@ -123,3 +123,19 @@ def test_clip_grad_norm_of_inf_grads_is_silent():
         n = clip_grad_norm_(ps, 1.0)
     assert math.isinf(n.item())
     assert np.isnan(ps[0].grad.numpy()[0]) and ps[0].grad.numpy()[1] == 0.0
+
+
+@requires_torch
+@pytest.mark.parametrize("norm_type", [2.0, 3.0])
+@pytest.mark.parametrize("values", [[300.0, 400.0], [1e-4, 2e-4, 3e-4]])
+def test_clip_grad_norm_float16_accumulates_in_float32(oracle, norm_type, values):
+    # squares of these float16 values overflow (or underflow) in float16; torch sums them in float32
+    g = np.array(values, np.float16)
+    tp = oracle.nn.Parameter(oracle.zeros(len(g), dtype=oracle.float16))
+    ep = nn.Parameter(ember.zeros(len(g), dtype=ember.float16))
+    tp.grad, ep.grad = oracle.tensor(g), ember.tensor(g)
+    tn = oracle.nn.utils.clip_grad_norm_([tp], 1.0, norm_type)
+    en = clip_grad_norm_([ep], 1.0, norm_type)
+    assert en.dtype == ember.float16
+    np.testing.assert_allclose(en.numpy().astype(np.float64), tn.numpy().astype(np.float64), rtol=1e-3)
+    np.testing.assert_allclose(ep.grad.numpy().astype(np.float64), tp.grad.numpy().astype(np.float64), rtol=2e-3)

@@ -2,6 +2,8 @@
 import math
 import types
 
+import numpy as np
+
 from ..._tensor import Tensor, _wrap
 from ..._userwarn import warn as _warn_user
 
@@ -26,11 +28,20 @@ def _norm(a, p):
         return a.max() if p > 0 else a.min()
     if p == 0:
         return (a != 0).sum().astype(a.dtype)
-    if p == 1:
-        return a.sum()
-    if p == 2:
-        return (a * a).sum() ** 0.5
-    return (a ** p).sum() ** (1.0 / p)
+    dtype = a.dtype
+    if dtype.itemsize < 4:
+        # torch accumulates half-precision norms in float32: squares of float16 values above 256 or
+        # below 2**-12 would overflow or underflow in float16
+        a = a.astype("float32")
+    # overflow to inf is the answer, as in torch, without NumPy's RuntimeWarning
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if p == 1:
+            out = a.sum()
+        elif p == 2:
+            out = (a * a).sum() ** 0.5
+        else:
+            out = (a ** p).sum() ** (1.0 / p)
+        return out.astype(dtype)
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -40,7 +51,6 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if len(tensors) == 0:
         from ...ops.creation import tensor
         return tensor(0.0)
-    import numpy as np
     first = tensors[0]._data
     norms = [_norm(t._data, norm_type) for t in tensors]
     # torch stacks the per-tensor norms: mixed float32/float64 gradients give a float64 total
@@ -67,7 +77,6 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     # torch's arithmetic, in the norm's dtype: max_norm / (total_norm + 1e-6) is
     # (total_norm + 1e-6).reciprocal() * max_norm, clamped to 1; computing it in Python floats
     # instead rounds the coefficient differently (1 ulp) in about a third of the cases
-    import numpy as np
     if isinstance(total_norm, Tensor):
         dt = total_norm.dtype.np.type if total_norm.dtype.is_floating_point else np.float32
         coef = dt(1) / (dt(total_norm.item()) + dt(1e-6))
