@@ -11,6 +11,7 @@ import itertools
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from copy import deepcopy
+from typing import Any, Dict, Tuple, Union
 
 import numpy as np
 
@@ -21,6 +22,11 @@ from .._userwarn import warn as _warn_user
 from ..autograd.grad_mode import enable_grad
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+
+# the type aliases torch exports here, which custom optimizers import for their signatures
+# (``from torch.optim.optimizer import ParamsT``)
+ParamsT = Union[Iterable[Tensor], Iterable[Dict[str, Any]], Iterable[Tuple[str, Tensor]]]
+StateDict = Dict[str, Any]
 
 _global_optimizer_pre_hooks = OrderedDict()
 _global_optimizer_post_hooks = OrderedDict()

@@ -194,3 +194,32 @@ def test_tensor_lr_is_accepted():
 def test_differentiable_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="differentiable=False"):
         optim.SGD([_param()], differentiable=True)
+
+
+@requires_torch
+def test_custom_optimizer_written_against_torch_optim_optimizer_module():
+    # custom optimizers import the ParamsT alias from torch.optim.optimizer for their signatures
+    import importlib
+
+    def run(lib):
+        mod = importlib.import_module(lib.__name__ + ".optim.optimizer")
+
+        class SignSGD(mod.Optimizer):
+            def __init__(self, params: mod.ParamsT, lr: float = 0.1):
+                super().__init__(params, {"lr": lr})
+
+            @lib.no_grad()
+            def step(self, closure=None):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p.add_(p.grad.sign(), alpha=-group["lr"])
+
+        p = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        opt = SignSGD([p])
+        p.grad = lib.tensor([0.5, -0.5, 0.0])
+        opt.step()
+        sd: mod.StateDict = opt.state_dict()
+        return p.detach().numpy().tolist(), sd["param_groups"]
+
+    assert run(ember) == run(torch)
