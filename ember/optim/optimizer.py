@@ -11,6 +11,7 @@ import itertools
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from copy import deepcopy
+from typing import Any, Dict, Tuple, Union
 
 import numpy as np
 
@@ -21,6 +22,11 @@ from .._userwarn import warn as _warn_user
 from ..autograd.grad_mode import enable_grad
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+
+# the type aliases torch exports here, which custom optimizers import for their signatures
+# (``from torch.optim.optimizer import ParamsT``)
+ParamsT = Union[Iterable[Tensor], Iterable[Dict[str, Any]], Iterable[Tuple[str, Tensor]]]
+StateDict = Dict[str, Any]
 
 _global_optimizer_pre_hooks = OrderedDict()
 _global_optimizer_post_hooks = OrderedDict()
@@ -95,7 +101,10 @@ def _hook_step(step):
     """Wrap a class's step so step pre/post hooks (global and per optimizer) run around it."""
 
     @functools.wraps(step)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(*args, **kwargs):
+        # as torch, the hooks see args with the optimizer first: hook(opt, (opt, *step_args), kwargs),
+        # and (new_args, new_kwargs) returned by a pre-hook are passed to step as step(*new_args)
+        self = args[0]
         if self._optimizer_step_pre_hooks or _global_optimizer_pre_hooks:
             for pre_hook in itertools.chain(_global_optimizer_pre_hooks.values(),
                                             self._optimizer_step_pre_hooks.values()):
@@ -107,7 +116,7 @@ def _hook_step(step):
                         raise RuntimeError(
                             f"{step} must return None or a tuple of (new_args, new_kwargs), but got "
                             f"{result}.")
-        out = step(self, *args, **kwargs)
+        out = step(*args, **kwargs)
         if self._optimizer_step_post_hooks or _global_optimizer_post_hooks:
             for post_hook in itertools.chain(self._optimizer_step_post_hooks.values(),
                                              _global_optimizer_post_hooks.values()):

@@ -69,3 +69,73 @@ def test_parameters_vector_round_trip():
     np.testing.assert_array_equal(lin.bias.detach().numpy(), [6, 7])
     with pytest.raises(TypeError, match="expected torch.Tensor"):
         vector_to_parameters([1.0], lin.parameters())
+
+
+@requires_torch
+def test_clip_grads_scale_coefficient_bitwise_matches_torch(oracle):
+    # torch forms max_norm / (total_norm + 1e-6) in the norm's float32; Python-float arithmetic
+    # rounds the coefficient differently in about a third of the cases
+    from ember.nn.utils import clip_grads_with_norm_
+    rng = np.random.RandomState(1)
+    for _ in range(40):
+        grads = [rng.randn(7, 5).astype(np.float32), rng.randn(13).astype(np.float32)]
+        max_norm = float(rng.rand() * 3)
+        total = np.float32(rng.rand() * 10 + 0.1)
+        tp = _params_with_grads(oracle, oracle.nn.Parameter, grads)
+        ep = _params_with_grads(ember, nn.Parameter, grads)
+        oracle.nn.utils.clip_grads_with_norm_(tp, max_norm, oracle.tensor(total))
+        clip_grads_with_norm_(ep, max_norm, ember.tensor(total))
+        for a, b in zip(ep, tp):
+            np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+@requires_torch
+def test_clip_grad_norm_mixed_dtypes_total_is_promoted(oracle):
+    grads = [np.array([3.0, 4.0], np.float32), np.array([1.0, 2.0], np.float64)]
+    tp = [oracle.nn.Parameter(oracle.tensor(np.zeros_like(g))) for g in grads]
+    ep = [nn.Parameter(ember.tensor(np.zeros_like(g))) for g in grads]
+    for a, b, g in zip(ep, tp, grads):
+        a.grad, b.grad = ember.tensor(g), oracle.tensor(g)
+    tn = oracle.nn.utils.clip_grad_norm_(tp, 1.0)
+    en = clip_grad_norm_(ep, 1.0)
+    assert tn.dtype == oracle.float64 and en.dtype == ember.float64
+    np.testing.assert_allclose(en.item(), tn.item(), rtol=1e-12)
+
+
+@requires_torch
+@pytest.mark.parametrize("norm_type", [math.inf, -math.inf])
+def test_clip_grad_norm_inf_norm_of_empty_grad_raises(oracle, norm_type):
+    tp = _params_with_grads(oracle, oracle.nn.Parameter, [np.zeros(0, np.float32)])
+    ep = _params_with_grads(ember, nn.Parameter, [np.zeros(0, np.float32)])
+    with pytest.raises(RuntimeError, match="empty tensor"):
+        oracle.nn.utils.clip_grad_norm_(tp, 1.0, norm_type)
+    with pytest.raises(RuntimeError, match="empty tensor"):
+        clip_grad_norm_(ep, 1.0, norm_type)
+
+
+def test_clip_grad_norm_of_inf_grads_is_silent():
+    # an inf gradient makes the coefficient 0 and inf * 0 = nan, as in torch, without NumPy's
+    # "invalid value encountered in multiply" RuntimeWarning
+    import warnings
+    ps = _params_with_grads(ember, nn.Parameter, [np.array([np.inf, 1.0], np.float32)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        n = clip_grad_norm_(ps, 1.0)
+    assert math.isinf(n.item())
+    assert np.isnan(ps[0].grad.numpy()[0]) and ps[0].grad.numpy()[1] == 0.0
+
+
+@requires_torch
+@pytest.mark.parametrize("norm_type", [2.0, 3.0])
+@pytest.mark.parametrize("values", [[300.0, 400.0], [1e-4, 2e-4, 3e-4]])
+def test_clip_grad_norm_float16_accumulates_in_float32(oracle, norm_type, values):
+    # squares of these float16 values overflow (or underflow) in float16; torch sums them in float32
+    g = np.array(values, np.float16)
+    tp = oracle.nn.Parameter(oracle.zeros(len(g), dtype=oracle.float16))
+    ep = nn.Parameter(ember.zeros(len(g), dtype=ember.float16))
+    tp.grad, ep.grad = oracle.tensor(g), ember.tensor(g)
+    tn = oracle.nn.utils.clip_grad_norm_([tp], 1.0, norm_type)
+    en = clip_grad_norm_([ep], 1.0, norm_type)
+    assert en.dtype == ember.float16
+    np.testing.assert_allclose(en.numpy().astype(np.float64), tn.numpy().astype(np.float64), rtol=1e-3)
+    np.testing.assert_allclose(ep.grad.numpy().astype(np.float64), tp.grad.numpy().astype(np.float64), rtol=2e-3)

@@ -178,3 +178,33 @@ def test_scheduler_drives_optimizer_updates():
         opt.step()
         sched.step()
     np.testing.assert_allclose(p.detach().numpy(), [-(1 + 0.5 + 0.25)])
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_param_group_added_after_the_scheduler_behaves_as_torch(name):
+    # torch pairs its per-group lists with the optimizer's groups by zip(..., strict=True): a group
+    # added after the scheduler makes several schedulers raise ValueError at their next step(),
+    # where silently truncating would leave the new group unscheduled
+    cls, make = SCHEDULERS[name]
+
+    def run(lib, mod):
+        opt = _opt(lib, cls)
+        sched = make(mod, opt)
+        opt.add_param_group({"params": [lib.tensor([5.0], requires_grad=True)], "lr": 0.7})
+        lrs = []
+        try:
+            for _ in range(6):
+                opt.step()
+                sched.step()
+                lrs.append([float(g["lr"]) for g in opt.param_groups])
+        except (ValueError, KeyError) as e:  # OneCycleLR reads the new group's missing 'initial_lr'
+            return type(e).__name__, str(e), lrs
+        return "ok", lrs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = run(torch, torch.optim.lr_scheduler)
+        got = run(ember, S)
+    assert got[0] == expected[0]
+    assert got[1:] == expected[1:]

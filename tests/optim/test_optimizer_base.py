@@ -139,6 +139,29 @@ def test_step_hooks_run_and_can_be_removed():
     assert len(calls) == 2
 
 
+@requires_torch
+def test_step_hook_args_start_with_the_optimizer_as_torch():
+    # torch passes hooks the args of step() including the optimizer itself, and a pre-hook's
+    # returned (new_args, new_kwargs) replace them whole: step(*new_args, **new_kwargs)
+    def run(lib):
+        p = lib.tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.1)
+        seen = []
+        opt.register_step_pre_hook(lambda o, args, kwargs: seen.append((len(args), args[0] is o, dict(kwargs))))
+        opt.register_step_post_hook(lambda o, args, kwargs: seen.append(("post", len(args), args[0] is o)))
+        p.grad = lib.ones(2)
+        opt.step()
+        opt.step(None)
+        opt.step(closure=None)
+        h = opt.register_step_pre_hook(lambda o, args, kwargs: ((o, lambda: 7.0), {}))
+        loss = opt.step()
+        h.remove()
+        return seen, loss
+
+    assert run(ember) == run(torch)
+    assert run(ember)[1] == 7.0
+
+
 def test_state_dict_hooks():
     p = _param()
     opt = optim.SGD([p], lr=0.1)
@@ -171,3 +194,32 @@ def test_tensor_lr_is_accepted():
 def test_differentiable_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="differentiable=False"):
         optim.SGD([_param()], differentiable=True)
+
+
+@requires_torch
+def test_custom_optimizer_written_against_torch_optim_optimizer_module():
+    # custom optimizers import the ParamsT alias from torch.optim.optimizer for their signatures
+    import importlib
+
+    def run(lib):
+        mod = importlib.import_module(lib.__name__ + ".optim.optimizer")
+
+        class SignSGD(mod.Optimizer):
+            def __init__(self, params: mod.ParamsT, lr: float = 0.1):
+                super().__init__(params, {"lr": lr})
+
+            @lib.no_grad()
+            def step(self, closure=None):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p.add_(p.grad.sign(), alpha=-group["lr"])
+
+        p = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        opt = SignSGD([p])
+        p.grad = lib.tensor([0.5, -0.5, 0.0])
+        opt.step()
+        sd: mod.StateDict = opt.state_dict()
+        return p.detach().numpy().tolist(), sd["param_groups"]
+
+    assert run(ember) == run(torch)

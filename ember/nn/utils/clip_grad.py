@@ -2,6 +2,8 @@
 import math
 import types
 
+import numpy as np
+
 from ..._tensor import Tensor, _wrap
 from ..._userwarn import warn as _warn_user
 
@@ -17,17 +19,29 @@ def _as_list(tensors):
 def _norm(a, p):
     """The p-norm of an array (any array module), as a 0-d array of a's dtype."""
     a = abs(a)
-    if p == math.inf:
-        return a.max() if a.size else a.dtype.type(0)
-    if p == -math.inf:
-        return a.min()
+    if p in (math.inf, -math.inf):
+        if a.size == 0:
+            sign = "" if p > 0 else "-"
+            raise RuntimeError(
+                f"linalg.vector_norm cannot compute the {sign}inf norm on an empty tensor because the "
+                "operation does not have an identity")
+        return a.max() if p > 0 else a.min()
     if p == 0:
         return (a != 0).sum().astype(a.dtype)
-    if p == 1:
-        return a.sum()
-    if p == 2:
-        return (a * a).sum() ** 0.5
-    return (a ** p).sum() ** (1.0 / p)
+    dtype = a.dtype
+    if dtype.itemsize < 4:
+        # torch accumulates half-precision norms in float32: squares of float16 values above 256 or
+        # below 2**-12 would overflow or underflow in float16
+        a = a.astype("float32")
+    # overflow to inf is the answer, as in torch, without NumPy's RuntimeWarning
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if p == 1:
+            out = a.sum()
+        elif p == 2:
+            out = (a * a).sum() ** 0.5
+        else:
+            out = (a ** p).sum() ** (1.0 / p)
+        return out.astype(dtype)
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -37,11 +51,12 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if len(tensors) == 0:
         from ...ops.creation import tensor
         return tensor(0.0)
-    import numpy as np
     first = tensors[0]._data
     norms = [_norm(t._data, norm_type) for t in tensors]
-    host = np.array([float(n) for n in norms], dtype=first.dtype)
-    total = np.asarray(_norm(host, norm_type), dtype=first.dtype)
+    # torch stacks the per-tensor norms: mixed float32/float64 gradients give a float64 total
+    dtype = np.result_type(*[t._data.dtype for t in tensors])
+    host = np.array([float(n) for n in norms], dtype=dtype)
+    total = np.asarray(_norm(host, norm_type), dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from "
@@ -59,12 +74,20 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    total = float(total_norm)
-    coef = min(float(max_norm) / (total + 1e-6), 1.0)
-    for g in grads:
-        data = g._data
-        data *= data.dtype.type(coef)
-        g._vc[0] += 1
+    # torch's arithmetic, in the norm's dtype: max_norm / (total_norm + 1e-6) is
+    # (total_norm + 1e-6).reciprocal() * max_norm, clamped to 1; computing it in Python floats
+    # instead rounds the coefficient differently (1 ulp) in about a third of the cases
+    if isinstance(total_norm, Tensor):
+        dt = total_norm.dtype.np.type if total_norm.dtype.is_floating_point else np.float32
+        coef = dt(1) / (dt(total_norm.item()) + dt(1e-6))
+        coef = min(coef * dt(float(max_norm)), dt(1.0))
+    else:
+        coef = min(float(max_norm) / (float(total_norm) + 1e-6), 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 -> nan, as torch (silently)
+        for g in grads:
+            data = g._data
+            data *= data.dtype.type(coef) if type(coef) is float else coef
+            g._vc[0] += 1
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
