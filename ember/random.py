@@ -291,13 +291,13 @@ class Generator:
                 return self._unit(math.prod(shape), dtype).reshape(shape)
         return self.uniform(0.0, 1.0, shape, dtype)
 
-    def mask_uniform(self, shape, dtype=np.float32):
-        """Uniform floats in [0, 1) for random masks (dropout) where torch's CPU kernel draws through
-        MKL (bernoulli_ with a scalar p), a stream ember does not reproduce: NumPy's fast path over
-        this generator's Mersenne Twister, so manual_seed still makes them reproducible."""
+    def bernoulli_mask(self, shape, p):
+        """Booleans true with probability p (dropout's keep mask): torch's bernoulli_(p) on the CPU,
+        one uniform double per element (53 bits of random64()) compared with p, element for element.
+        (torch builds for Intel CPUs with MKL draw these from MKL's MCG31 stream instead.)"""
         if self._xp is np:
-            return self._rng.random(shape, dtype=dtype)
-        return self.random(shape, dtype)
+            return (self._unit(math.prod(shape), _F64) < p).reshape(shape)
+        return self.random(shape, np.float32) < p
 
     def standard_normal(self, shape, dtype=np.float64):
         """Standard normal floats."""

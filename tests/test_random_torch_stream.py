@@ -104,6 +104,29 @@ def test_multinomial_matches_torch(oracle, seed, dt):
     _both(oracle, seed, draws)
 
 
+def _torch_bernoulli_uses_the_mt_stream(torch):
+    # torch's CPU bernoulli_(p) compares one uniform double per element with p, except in builds
+    # with MKL running on an Intel CPU, which draw from MKL's MCG31 stream instead
+    torch.manual_seed(0)
+    ember.manual_seed(0)
+    return torch.equal(torch.empty(256).bernoulli_(0.5).bool(),
+                       torch.from_numpy(ember.random.default_generator.bernoulli_mask((256,), 0.5)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_dropout_masks_match_torch(oracle, seed):
+    if not _torch_bernoulli_uses_the_mt_stream(oracle):
+        pytest.skip("this torch draws bernoulli_ through MKL (Intel CPU): a stream ember does not reproduce")
+
+    def draws(m):
+        F = m.nn.functional
+        x = m.ones(4, 6, 3, 3)
+        return m.cat([F.dropout(x, 0.3).reshape(-1), F.dropout2d(x, 0.5).reshape(-1),
+                      F.alpha_dropout(x, 0.2, True).reshape(-1), F.dropout(x.double(), 0.1).float().reshape(-1),
+                      m.nn.Dropout(0.25)(x).reshape(-1), x.bernoulli_(0.7).reshape(-1), m.rand(3)])
+    _both(oracle, seed, draws)
+
+
 @pytest.mark.parametrize("seed", (0, 7))
 def test_random_split_and_weighted_sampler_match_torch(oracle, seed):
     def draws(m):

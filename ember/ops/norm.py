@@ -370,9 +370,9 @@ def _keep_mask(x, shape, p, dtype):
     from ..random import generator_for
     if p == 1:
         return xp_of(x).zeros(shape, dtype)
-    u = generator_for(B.device_of(x)).mask_uniform(shape, np.float32 if dtype != np.float64 else np.float64)
-    mask = (u >= p).astype(dtype)
-    mask *= 1 / (1 - p)
+    # torch: noise.bernoulli_(1 - p).div_(1 - p), the division in the tensor's dtype
+    mask = generator_for(B.device_of(x)).bernoulli_mask(shape, 1 - p).astype(dtype)
+    mask *= dtype.type(1) / dtype.type(1 - p)
     return mask
 
 
@@ -505,7 +505,7 @@ def _alpha_dropout(input, p, training, inplace, feature):
         return input * 0.0 if not inplace else input.mul_(0.0)
     from ..random import generator_for
     shape = _feature_mask_shape(x.shape) if feature else x.shape
-    keep = (generator_for(B.device_of(x)).mask_uniform(shape, np.float32) >= p).astype(x.dtype)
+    keep = generator_for(B.device_of(x)).bernoulli_mask(shape, 1 - p).astype(x.dtype)
     a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
     b = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p
     scale = keep * a
