@@ -29,7 +29,7 @@ __functional__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
     "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss", "poisson_nll_loss",
     "gaussian_nll_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
-    "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss",
 ]
 
 _new = object.__new__
@@ -1124,3 +1124,154 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return triplet_margin_with_distance_loss(
         anchor, positive, negative, margin=margin, swap=swap, reduction=red,
         distance_function=lambda a, b: pairwise_distance(a, b, p, eps))
+
+
+# ---- ctc_loss ----------------------------------------------------------------------------
+def _logsumexp3(a, b, c):
+    m = np.maximum(np.maximum(a, b), c)
+    safe = np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - safe) + np.exp(b - safe) + np.exp(c - safe)) + safe
+
+
+class CtcLossBackward0(Node):
+    """Gradient of the per-sample CTC negative log-likelihoods, from the forward (alpha) and backward
+    (beta) variables, in torch's form: exp(lp) - exp(log(sum alpha*beta) + nll - lp) for t < T_b."""
+
+    __slots__ = ("lp", "ext", "in_len", "tg_len", "nll", "log_alpha", "zero_infinity", "unbatched", "device")
+    _saved_fields = ("lp", "log_alpha")
+
+    def apply(self, g):
+        lp, ext, in_len, nll = self.lp, self.ext, self.in_len, self.nll   # lp: (T, N, C) float64
+        T, N, C = lp.shape
+        L = ext.shape[1]
+        la = self.log_alpha
+        lab = np.take_along_axis(lp, np.broadcast_to(ext[None], (T, N, L)), axis=2)   # lp at each l'
+        allowed2 = np.zeros((N, L), bool)   # s -> s + 2: l'_{s+2} differs from l'_s
+        allowed2[:, :L - 2] = ext[:, 2:] != ext[:, :L - 2]
+        lengths = 2 * self.tg_len + 1
+        pos = np.arange(L)
+        beta = np.full((N, L), -np.inf)
+        log_beta = np.full((T, N, L), -np.inf)
+        for t in range(T - 1, -1, -1):
+            nxt = beta
+            s1 = np.concatenate([nxt[:, 1:], np.full((N, 1), -np.inf)], axis=1)
+            s2 = np.where(allowed2, np.concatenate([nxt[:, 2:], np.full((N, 2), -np.inf)], axis=1), -np.inf)
+            rec = lab[t] + _logsumexp3(nxt, s1, s2)
+            last = t == in_len - 1
+            init = np.where((pos[None] == lengths[:, None] - 1) | (pos[None] == lengths[:, None] - 2), lab[t], -np.inf)
+            init = np.where(pos[None] < lengths[:, None], init, -np.inf)
+            beta = np.where(last[:, None], init, np.where((t < in_len - 1)[:, None], rec, -np.inf))
+            log_beta[t] = beta
+        lcab = la + log_beta   # (T, N, L)
+        acc = np.full((T, N, C), -np.inf)
+        for s in range(L):
+            idx = ext[:, s]
+            cur = np.take_along_axis(acc, idx[None, :, None].repeat(T, 0), axis=2)[..., 0]
+            np.put_along_axis(acc, idx[None, :, None].repeat(T, 0), np.logaddexp(cur, lcab[:, :, s])[..., None], axis=2)
+        from .convert import _move
+        dtype = g.dtype
+        gn = _move(g, B.as_device("cpu")).astype(np.float64).reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grad = (np.exp(lp) - np.exp(acc + nll[None, :, None] - lp)) * gn[None, :, None]
+        grad[np.arange(T)[:, None] >= in_len[None, :]] = 0
+        if self.zero_infinity:
+            grad[:, ~np.isfinite(nll)] = 0
+        grad = _move(grad.astype(dtype), self.device)
+        return (grad[:, 0] if self.unbatched else grad,)
+
+
+def _lengths(v, n, what):
+    if isinstance(v, Tensor):
+        v = v._data
+    arr = np.asarray(v, dtype=np.int64).reshape(-1)
+    if arr.shape[0] != n:
+        raise RuntimeError(f"ctc_loss: expected {what} to have {n} entries (one per batch element), got "
+                           f"{arr.shape[0]}")
+    return arr
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """Connectionist temporal classification loss over (T, N, C) log-probabilities, as torch's."""
+    from .convert import _move
+    lp_t = log_probs
+    dev = B.device_of(lp_t._data)
+    # a dynamic program over time steps, run on the host; results go back to the input's device
+    lp = _move(lp_t._data, B.as_device("cpu"))
+    if lp.dtype.kind != "f":
+        raise RuntimeError(f"ctc_loss: log_probs must be a floating-point tensor (got {lp_t.dtype})")
+    unbatched = lp.ndim == 2
+    if unbatched:
+        lp = lp[:, None]
+    if lp.ndim != 3:
+        raise RuntimeError(f"ctc_loss: log_probs must be (T, N, C) or (T, C), got shape {list(lp_t.shape)}")
+    T, N, C = lp.shape
+    if not 0 <= blank < C:
+        raise RuntimeError("blank must be in label range")
+    in_len = _lengths(input_lengths, N, "input_lengths")
+    tg_len = _lengths(target_lengths, N, "target_lengths")
+    tg = _move(targets._data, B.as_device("cpu")) if isinstance(targets, Tensor) else np.asarray(targets)
+    if unbatched and tg.ndim == 1 and tg.shape[0] >= tg_len[0]:
+        tg = tg[None]
+    S = int(tg_len.max()) if N else 0
+    if tg.ndim == 2:
+        if tg.shape[1] < S:
+            raise RuntimeError(f"Expected tensor to have size at least {S} at dimension 1, but got size "
+                               f"{tg.shape[1]} for argument #2 'targets' (while checking arguments for "
+                               "ctc_loss_allocate_outputs)")
+        padded = np.asarray(tg[:, :S], dtype=np.int64)
+    else:   # concatenated targets
+        if tg.shape[0] != tg_len.sum():
+            raise RuntimeError(f"ctc_loss: 1-D targets must hold sum(target_lengths) = {int(tg_len.sum())} labels, "
+                               f"got {tg.shape[0]}")
+        padded = np.zeros((N, S), np.int64)
+        offs = np.concatenate([[0], np.cumsum(tg_len)])
+        for b in range(N):
+            padded[b, :tg_len[b]] = tg[offs[b]:offs[b + 1]]
+    if (in_len > T).any():
+        raise RuntimeError(f"Expected input_lengths to have value at most {T}, but got value {int(in_len.max())} "
+                           "(while checking arguments for ctc_loss_allocate_outputs)")
+    L = 2 * S + 1
+    ext = np.full((N, L), blank, np.int64)   # l': blank, l1, blank, l2, ..., blank
+    ext[:, 1::2] = padded
+    lp64 = lp.astype(np.float64)
+    lab = np.take_along_axis(lp64, np.broadcast_to(ext[None], (T, N, L)), axis=2)
+    allowed2 = np.zeros((N, L), bool)   # s - 2 -> s: l'_s is a label differing from l'_{s-2}
+    allowed2[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :L - 2])
+    lengths = 2 * tg_len + 1
+    pos = np.arange(L)
+    alpha = np.where((pos[None] == 0) | ((pos[None] == 1) & (lengths[:, None] > 1)), lab[0], -np.inf)
+    log_alpha = np.empty((T, N, L))
+    log_alpha[0] = alpha
+    for t in range(1, T):
+        s1 = np.concatenate([np.full((N, 1), -np.inf), alpha[:, :-1]], axis=1)
+        s2 = np.where(allowed2, np.concatenate([np.full((N, 2), -np.inf), alpha[:, :-2]], axis=1), -np.inf)
+        alpha = np.where(pos[None] < lengths[:, None], lab[t] + _logsumexp3(alpha, s1, s2), -np.inf)
+        log_alpha[t] = alpha
+    last = log_alpha[np.maximum(in_len - 1, 0), np.arange(N)]   # (N, L) at each sample's last step
+    end1 = np.take_along_axis(last, (lengths - 1)[:, None], axis=1)[:, 0]
+    end2 = np.where(lengths > 1, np.take_along_axis(last, np.maximum(lengths - 2, 0)[:, None], axis=1)[:, 0], -np.inf)
+    nll = -np.logaddexp(end1, end2)
+    nll = np.where(in_len == 0, np.where(tg_len == 0, 0.0, np.inf), nll)
+    out = _move(nll.astype(lp.dtype), dev)
+    node = None
+    if state.enabled and lp_t._requires_grad:
+        node = _new(CtcLossBackward0)
+        node.next_functions = (edge(lp_t),)
+        node._saved_versions = ((lp_t, lp_t._vc[0]),)
+        node.lp, node.ext, node.in_len, node.nll, node.log_alpha = lp64, ext, in_len, nll, log_alpha
+        node.zero_infinity, node.unbatched, node.tg_len = bool(zero_infinity), unbatched, tg_len
+        node.device = dev
+    res = _record(out[0] if unbatched else out, node)
+    xp = B.xp_of(out)
+    from .elementwise import where
+    from .reduce import mean, sum as _sum
+    if zero_infinity:
+        res = where(_wrap(xp.isinf(res._data)), _wrap(xp.zeros((), res._data.dtype)), res)
+    red = _reduction(reduction)
+    if red == "mean":
+        denom = _move(np.maximum(tg_len, 1).astype(res._data.dtype), dev)
+        return mean(res / _wrap(denom[0] if unbatched else denom))
+    if red == "sum":
+        return _sum(res)
+    return res

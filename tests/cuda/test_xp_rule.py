@@ -29,6 +29,11 @@ HOST_HELPERS = {
     ("activation.py", "_erf_coefs.inner"): "erf's Chebyshev coefficients, made once as Python floats",
     ("activation.py", "_erf_coefs.outer"): "(as above)",
     ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
+    ("loss.py", "ctc_loss"): "CTC's dynamic program steps through time on the host; results move to the input's "
+                             "device",
+    ("loss.py", "CtcLossBackward0.apply"): "(as above)",
+    ("loss.py", "_logsumexp3"): "(as above)",
+    ("loss.py", "_lengths"): "(as above: the lengths are Python data)",
 }
 
 # Work another helper owns while this rule landed (H12: performance of conv/pool/linalg and
