@@ -52,6 +52,17 @@ def _check_v(v, outputs, fn_name):
     return v
 
 
+def _input_v(v, inputs, fn_name):
+    """v as a tuple shaped like inputs (ones when the input is a single one-element tensor)."""
+    if v is None:
+        if len(inputs) != 1 or inputs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
+                               "single Tensor with a single element.")
+        from .. import ones_like
+        return (ones_like(inputs[0]),)
+    return _as_tuple(v, "v", fn_name)[1]
+
+
 def _grads(outputs, inputs, grad_outputs, create_graph):
     """grad of outputs w.r.t. inputs, zeros where an input is unused or no output requires grad."""
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
@@ -79,14 +90,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     from .. import zeros_like
     is_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
     inputs = _prepare(inputs, create_graph)
-    if v is None:
-        if len(inputs) != 1 or inputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
-        from .. import ones_like
-        v = (ones_like(inputs[0]),)
-    else:
-        _, v = _as_tuple(v, "v", "jvp")
+    v = _input_v(v, inputs, "jvp")
     out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", "jvp")
     u = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
     g = _grads(outputs, inputs, u, True)
@@ -148,14 +152,7 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
     out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", "vhp")
     if out_tuple or outputs[0].numel() != 1:
         raise RuntimeError("The function given to vhp should return a single Tensor with a single element")
-    if v is None:
-        if len(inputs) != 1 or inputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
-        from .. import ones_like
-        v = (ones_like(inputs[0]),)
-    else:
-        _, v = _as_tuple(v, "v", "vhp")
+    v = _input_v(v, inputs, "vhp")
     g = _grads(outputs, inputs, (None,), True)
     res = _finish(_grads(g, inputs, v, create_graph), create_graph)
     return _finish(outputs, create_graph)[0], (res if is_tuple else res[0])
