@@ -256,6 +256,14 @@ def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=Fal
     captured = None
     if inputs is not None:
         captured = {id(node): None for node, _ in inputs if node is not None}
+        # only the nodes on a path to an input run (as torch marks what it needs): the rest of the
+        # graph is neither computed nor, with create_graph, required to support double backward
+        needed = _leading_to(roots, captured)
+        deps = {node: 0 for node in needed}
+        for node in needed:
+            for child, _ in node.next_functions:
+                if child in deps:
+                    deps[child] += 1
 
     buffers = {}
     for (node, nr), g in zip(roots, grads):
@@ -263,9 +271,9 @@ def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=Fal
             _accumulate(buffers, node, nr, g)
     if len(roots) == 1:
         node = roots[0][0]
-        ready = [node] if node is not None and deps[node] == 0 else []
+        ready = [node] if node is not None and deps.get(node) == 0 else []
     else:
-        ready = [node for node, _ in roots if node is not None and deps[node] == 0]
+        ready = [node for node, _ in roots if node is not None and deps.get(node) == 0]
         ready = list(dict.fromkeys(ready))
     # hooks, anomaly mode and autograd.grad take the general path; plain backward() the lean one
     general = (create_graph or captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0
@@ -287,11 +295,33 @@ def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=Fal
     return None
 
 
+def _leading_to(roots, captured):
+    """The nodes reachable from roots from which a captured node is reachable (children first)."""
+    needed, seen = set(), set()
+    for root, _ in roots:
+        if root is None or root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(root.next_functions))]
+        while stack:
+            node, children = stack[-1]
+            for child, _ in children:
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child.next_functions)))
+                    break
+            else:
+                stack.pop()
+                if id(node) in captured or any(c in needed for c, _ in node.next_functions):
+                    needed.add(node)
+    return needed
+
+
 def _run_general(ready, buffers, deps, captured, retain_graph):
     while ready:
         node = ready.pop()
         grad = buffers.pop(node, None)
-        outs = _apply_general(node, grad, captured, retain_graph)
+        outs = _apply_general(node, grad, captured, retain_graph, deps)
         if outs is _SKIP:
             continue
         _distribute(node, outs, buffers, deps, ready)
@@ -301,14 +331,14 @@ def _distribute(node, outs, buffers, deps, ready):
     """Hand a node's input gradients to its children; queue the children now complete."""
     if outs is None:
         for child, _ in node.next_functions:
-            if child is not None:
+            if child is not None and child in deps:
                 left = deps[child] - 1
                 deps[child] = left
                 if not left:
                     ready.append(child)
         return
     for (child, nr), g in zip(node.next_functions, outs):
-        if child is None:
+        if child is None or child not in deps:   # (not on a path to autograd.grad's inputs)
             continue
         if g is not None:
             _accumulate(buffers, child, nr, g)
@@ -393,13 +423,13 @@ def _run_lean(ready, buffers, deps, retain_graph):
 _SKIP = object()
 
 
-def _apply_general(node, grad, captured, retain_graph):
+def _apply_general(node, grad, captured, retain_graph, deps):
     """One node's step with hooks and autograd.grad's captured inputs; _SKIP ends the branch."""
     if grad is not None and node in _pre_hooks:
         grad = _run_pre_hooks(node, grad)
     if captured is not None and id(node) in captured:
         captured[id(node)] = grad
-        if type(node) is AccumulateGrad or not node.next_functions:
+        if type(node) is AccumulateGrad or not any(c in deps for c, _ in node.next_functions):
             return _SKIP
     if grad is None or (captured is not None and type(node) is AccumulateGrad):
         return None

@@ -238,6 +238,16 @@ class _TensorNamespace:
         return _GradArray(_tensor(np.zeros(shape, dtype)))
 
     @staticmethod
+    def concatenate(arrays, axis=0):
+        import ember
+        return _GradArray(ember.cat([_tensor(a) for a in arrays], axis))
+
+    @staticmethod
+    def stack(arrays, axis=0):
+        import ember
+        return _GradArray(ember.stack([_tensor(a) for a in arrays], axis))
+
+    @staticmethod
     def arange(*args, **kwargs):
         return np.arange(*args, **kwargs)
 
@@ -320,7 +330,9 @@ def apply_on_tensors(node, grad):
             originals[field] = value
             setattr(node, field, _GradArray(_resolve(node, field, value, saved)))
     try:
-        outs = node.apply(_GradArray(grad))
+        # multi-output nodes (split, unbind) take one gradient per output
+        outs = node.apply([None if g is None else _GradArray(g) for g in grad] if isinstance(grad, list)
+                          else _GradArray(grad))
     finally:
         for field, value in originals.items():
             setattr(node, field, value)

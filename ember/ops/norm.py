@@ -355,6 +355,10 @@ class MulBackward0(Node):
     # torch records dropout on the CPU as input * (mask / (1 - p)): a MulBackward0
     __slots__ = ("mask",)
     _saved_fields = ("mask",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py); the mask is
+    # random noise, a constant of the gradient
+    _double_backward = True
+    _constant_fields = ("mask",)
 
     def apply(self, g):
         return (g * self.mask,)

@@ -546,6 +546,8 @@ def _common_dtype(tensors):
 
 class CatBackward0(Node):
     __slots__ = ("axis", "sizes", "dtypes", "shapes")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         xp = xp_of(g)
@@ -628,6 +630,8 @@ concat = concatenate = cat
 
 class StackBackward0(Node):
     __slots__ = ("axis", "dtypes")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, g):
         ax = self.axis
@@ -687,6 +691,8 @@ def vstack(tensors):
 class _MultiOutputBackward(Node):
     """A node with one output per piece (split / chunk / unbind); grads come as a list."""
     __slots__ = ("_n_outputs", "_output_nrs", "axis", "shapes")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def _grads(self, grads):
         if type(grads) is not list:

@@ -249,3 +249,18 @@ def test_autograd_functional_bad_input():
         F.vjp(lambda x: x * 2, ember.ones(3))
     with pytest.raises(RuntimeError, match="should contain a single element"):
         F.hessian(lambda x: x * 2, ember.ones(3))
+
+
+def test_grad_runs_only_the_part_of_the_graph_leading_to_its_inputs():
+    # max_pool2d has no double backward, but the gradient w.r.t. its output never needs it
+    x = ember.randn(1, 1, 4, 4, requires_grad=True)
+    pooled = ember.nn.functional.max_pool2d(x, 2)
+    g, = ember.autograd.grad((pooled * pooled).sin().sum(), pooled, create_graph=True)
+    assert g.requires_grad
+    g.sum().backward()   # first order through max_pool2d, as usual
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    # and a plain grad() leaves hooks of nodes upstream of its inputs alone, as torch does
+    calls = []
+    x.register_hook(lambda grad: calls.append(1))
+    ember.autograd.grad((pooled * 2).sum(), pooled)
+    assert calls == []
