@@ -348,6 +348,8 @@ class MaxBackward1(Node):
 
     def apply(self, g):
         mask = self.x == self.out
+        if self.out != self.out:    # a NaN result: torch shares the gradient among the NaNs
+            mask = xp_of(self.x).isnan(self.x)
         n = mask.sum()
         return ((mask * (g / n)).astype(g.dtype, copy=False),)
 
@@ -921,7 +923,10 @@ def median(input, dim=None, keepdim=False):
             return _wrap(xp.asarray(np.nan, dtype=a.dtype))
         flat = a.reshape(-1)
         pos = (flat.size - 1) // 2
-        res = xp.asarray(xp.partition(flat, pos)[pos])
+        if flat.dtype.kind == "f" and xp.isnan(flat).any():
+            res = xp.asarray(np.nan, dtype=a.dtype)     # torch's median propagates NaN
+        else:
+            res = xp.asarray(xp.partition(flat, pos)[pos])
         node = None
         if state.enabled and input._requires_grad:
             node = _node(MedianBackward0, input)
@@ -936,6 +941,11 @@ def median(input, dim=None, keepdim=False):
     order = xp.argsort(work, axis=d, kind="stable")
     pos = (n - 1) // 2
     idx = order.take([pos], axis=d).astype(np.int64, copy=False)
+    if work.dtype.kind == "f":
+        nan = xp.isnan(work)
+        if nan.any():   # a slice holding NaN gives NaN and the index of its first NaN, as in torch
+            has = nan.any(axis=d, keepdims=True)
+            idx = xp.where(has, xp.argmax(nan, axis=d).reshape(has.shape), idx).astype(np.int64, copy=False)
     vals = xp.take_along_axis(work, idx, axis=d)
     node = None
     if state.enabled and input._requires_grad:
@@ -1182,6 +1192,20 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     return _wrap(res)
 
 
+def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
+    """The index of the bucket of each value of input, boundaries being a sorted 1-d tensor
+    (right=False: boundaries[i-1] < x <= boundaries[i])."""
+    if not isinstance(boundaries, Tensor):
+        raise TypeError(f"bucketize(): argument 'boundaries' (position 2) must be Tensor, not "
+                        f"{type(boundaries).__name__}")
+    if not isinstance(input, (Tensor, int, float, bool)):
+        raise TypeError(f"bucketize(): argument 'input' (position 1) must be Tensor or a number, not "
+                        f"{type(input).__name__}")
+    if boundaries._data.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries._data.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
+
+
 def _register_more():
     T = Tensor
     T.unique = unique
@@ -1190,7 +1214,7 @@ def _register_more():
 
 
 _register_more()
-__all__ += ["unique", "unique_consecutive", "bincount", "isin", "searchsorted"]
+__all__ += ["unique", "unique_consecutive", "bincount", "isin", "searchsorted", "bucketize"]
 
 
 # ---- aminmax, cummax / cummin, logcumsumexp, kthvalue, mode, nan-reductions, quantile, histc, cov ----
@@ -1523,10 +1547,10 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
             raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
         if q._data.ndim > 1:
             raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
-        qs = xp.asarray(q._data, dtype=np.float64)
+        qs = xp.asarray(q._data, dtype=a.dtype)
         scalar_q = q._data.ndim == 0
-    else:
-        qs = xp.asarray(float(q), dtype=np.float64)
+    else:   # ranks are computed in the input's dtype, as torch does ('nearest' rounds ties to even)
+        qs = xp.asarray(float(q), dtype=a.dtype)
         scalar_q = True
     if qs.size and (qs.min() < 0 or qs.max() > 1):
         bad = float(qs.min()) if qs.min() < 0 else float(qs.max())
@@ -1549,7 +1573,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
     has_nan = xp.isnan(sd).any(axis=ax, keepdims=True)
     # ranks: one row per q, broadcast against the reduced slice shape
     qb = qs.reshape((-1,) + (1,) * sd.ndim)
-    rank = qb * (xp.maximum(valid, 1) - 1)
+    rank = qb * (xp.maximum(valid, 1) - 1).astype(qb.dtype)
     lo = xp.floor(rank)
     hi = xp.ceil(rank)
     if interpolation == "lower":
