@@ -262,6 +262,25 @@ def _scalar_alpha(alpha):
     return alpha.item() if isinstance(alpha, Tensor) else alpha
 
 
+def _alpha_for(alpha, dtype):
+    """alpha checked against the result dtype as torch checks it (alpha_check)."""
+    alpha = _scalar_alpha(alpha)
+    if type(alpha) is bool or isinstance(alpha, np.bool_):
+        if dtype.kind != "b":
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    elif dtype.kind in "biu" and isinstance(alpha, (float, np.floating)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    return bool(alpha) if dtype.kind == "b" else alpha
+
+
+_BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+             "a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _is_bool(x):
+    return (x._data.dtype.kind == "b") if isinstance(x, Tensor) else (type(x) is bool or isinstance(x, np.bool_))
+
+
 _deprecated_warned = False
 
 
@@ -287,16 +306,17 @@ def add(input, other, _other=None, *, alpha=1, out=None):
     """input + alpha * other, broadcasting and promoting as torch."""
     if _other is not None:
         other, alpha = _deprecated_alpha("add", other, _other)
-    if alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
+    if type(alpha) is int and alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
         a, b = input._data, other._data
         if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b):
             return _add_operator(input, other)
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
     a, b = _operands(input, other)
-    if alpha != 1:
-        alpha = _scalar_alpha(alpha)
-        b = b * alpha
+    if not (type(alpha) is int and alpha == 1):
+        alpha = _alpha_for(alpha, _result_dtype(a, b))
+        if alpha != 1 or type(alpha) is bool:
+            b = b & alpha if type(alpha) is bool else b * alpha
     try:
         res = a + b
     except ValueError:
@@ -328,9 +348,12 @@ def sub(input, other, _other=None, *, alpha=1, out=None):
     if a.dtype.kind == "b":
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
-    if alpha != 1:
-        alpha = _scalar_alpha(alpha)
-        b = b * alpha
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError(_BOOL_SUB)
+    if not (type(alpha) is int and alpha == 1):
+        alpha = _alpha_for(alpha, a.dtype)
+        if alpha != 1:
+            b = b * alpha
     try:
         res = a - b
     except ValueError:
@@ -350,7 +373,11 @@ def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
     if isinstance(other, Tensor):
         return sub(other, input, alpha=alpha)
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError(_BOOL_SUB)
     a, b = _operands(input, other)
+    if not (type(alpha) is int and alpha == 1):
+        alpha = _alpha_for(alpha, _result_dtype(a, b))
     res = b - (a if alpha == 1 else a * alpha)
     node = None
     if _grad_needed(input, None):
@@ -672,7 +699,12 @@ floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves=
 ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="")
 trunc, TruncBackward0 = _unary("trunc", "trunc", _zero, float_only=False, saves="")
 frac, FracBackward0 = _unary("frac", lambda xp, x: x - xp.trunc(x), lambda xp, g, x, y: g, saves="")
-sign, SignBackward0 = _unary("sign", "sign", _zero, float_only=False, saves="")
+def _sign(xp, x):
+    # NumPy has no sign loop for bool; torch's sign of a bool tensor is the tensor itself
+    return x.copy() if x.dtype.kind == "b" else xp.sign(x)
+
+
+sign, SignBackward0 = _unary("sign", _sign, _zero, float_only=False, saves="")
 _relu_general, ReluBackward0 = _unary(
     "relu", lambda xp, x: xp.maximum(x, 0, dtype=x.dtype) if x.dtype.kind != "b" else x,
     lambda xp, g, x, y: g * (y > 0), float_only=False, saves="y")
@@ -776,10 +808,71 @@ class ClampBackward1(Node):
         return (g * self.mask,)
 
 
+class ClampBackward0(Node):
+    """clamp with tensor bounds: the gradient goes to whichever of input, min, max was selected."""
+    __slots__ = ("x", "lo", "hi")
+    _saved_fields = ("x", "lo", "hi")
+
+    def apply(self, g):
+        xp = xp_of(g)
+        x, lo, hi = self.x, self.lo, self.hi
+        zero = xp.zeros((), dtype=g.dtype)
+        keep = xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            keep = keep & (x >= lo)
+        if hi is not None:
+            keep = keep & (x <= hi)
+        gx = unbroadcast(xp.where(keep, g, zero), x.shape) if self.next_functions[0][0] is not None else None
+        glo = ghi = None
+        if lo is not None and self.next_functions[1][0] is not None:
+            pick = (x < lo) if hi is None else (x < lo) & (lo < hi)
+            glo = unbroadcast(xp.where(pick, g, zero), _shape(lo))
+        if hi is not None and self.next_functions[2][0] is not None:
+            pick = (x > hi) if lo is None else (x > hi) | (hi < lo)
+            ghi = unbroadcast(xp.where(pick, g, zero), _shape(hi))
+        return gx, glo, ghi
+
+
+def _clamp_tensor(input, min, max, out):
+    """clamp where min or max is a tensor: bounds join type promotion and broadcasting, as in torch."""
+    dt = result_type(input, *[b for b in (min, max) if b is not None]).np
+
+    def arr(t):
+        if t is None or not isinstance(t, Tensor):
+            return t
+        v = t._data
+        if type(v) is not type(input._data):
+            v = _check_device(input._data, v)[1]
+        return v if v.dtype == dt else v.astype(dt)
+    d, lo, hi = arr(input), arr(min), arr(max)
+    xp = xp_of(d)
+    try:
+        res = d
+        if lo is not None:
+            res = xp.maximum(res, lo)
+        if hi is not None:
+            res = xp.minimum(res, hi)
+        res = xp.asarray(res, dtype=dt)
+    except ValueError:
+        other = lo if isinstance(min, Tensor) else hi
+        raise _broadcast_error("clamp", d, other) from None
+    if out is not None:
+        return _write_out(out, res, "clamp", input)
+    node = None
+    if state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in (input, min, max)):
+        node = ClampBackward0.__new__(ClampBackward0)
+        node.next_functions = tuple(edge(t) if isinstance(t, Tensor) else (None, 0) for t in (input, min, max))
+        node.x, node.lo, node.hi = d, lo, hi
+        node._saved_versions = ()
+    return _finish(res, node)
+
+
 def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return _clamp_tensor(input, min, max, out)
     d = input._data
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
@@ -946,10 +1039,26 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     return add(input, div(tensor1, tensor2), alpha=value)
 
 
+class NanToNumBackward0(Node):
+    __slots__ = ("finite",)
+    _saved_fields = ("finite",)
+
+    def apply(self, g):
+        return (g * self.finite,)
+
+
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    """Replace NaN and infinities with finite numbers."""
+    """Replace NaN and infinities with finite numbers (the gradient flows through the finite ones)."""
     d = input._data
-    return _wrap(xp_of(d).nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf))
+    xp = xp_of(d)
+    res = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = NanToNumBackward0.__new__(NanToNumBackward0)
+        node.next_functions = (edge(input),)
+        node.finite = xp.isfinite(d)
+        node._saved_versions = ()
+    return _finish(res, node)
 
 
 # ---- comparisons and logic (never differentiable) ----------------------------
@@ -1158,8 +1267,10 @@ def _fast_inplace(ufunc, name):
             return _inplace(self, None, lambda s, o: _OPS[name](s, o, **kwargs), (other,))
         d = self._data
         b = other._data if isinstance(other, Tensor) else other
-        if alpha is not None and alpha != 1:
-            b = b * _scalar_alpha(alpha)
+        if alpha is not None:
+            alpha = _alpha_for(alpha, d.dtype)
+            if alpha != 1:
+                b = b * alpha
         if type(d) is _ndarray:
             f = np_ufunc
         else:
