@@ -109,6 +109,11 @@ def _infer_dtype(data):
     """torch.tensor's inference: bool, int64, or the default float."""
     arr = np.asarray(data)
     kind = arr.dtype.kind
+    if kind in "Ouf" and not isinstance(data, np.ndarray):
+        items = _flatten(data) if isinstance(data, (list, tuple)) else (data,)
+        if any(type(x) is int and not -2 ** 63 <= x < 2 ** 63 for x in items):
+            raise ValueError("Overflow when unpacking long long (a Python int outside int64's range; "
+                             "pass floats or dtype=torch.float64 for such values)")
     if kind == "b":
         return np.bool_
     if kind in "iu":
@@ -520,6 +525,10 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     """A 2-d identity matrix."""
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype))
 
 
