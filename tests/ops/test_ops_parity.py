@@ -1,0 +1,190 @@
+"""Differences from torch found by a sweep of user-style calls (median/max with NaN, quantile 'nearest' ties,
+clamp with tensor bounds, nan_to_num's gradient, bucketize, cdist, bool subtraction, alpha checks, sign of
+bool, eye and index_add/index_copy errors, int64 overflow in torch.tensor): values, dtypes, node names and
+gradients against torch, and gradients against float64 central differences."""
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import requires_torch, torch
+from tests.ops.test_more_ops import _gradcheck, _grads_vs_torch, both
+
+NAN = float("nan")
+INF = float("inf")
+RNG = np.random.default_rng(5)
+A = RNG.standard_normal((3, 2)).astype(np.float32)
+B = RNG.standard_normal((4, 2)).astype(np.float32)
+
+
+def T(M, a, **kw):
+    return M.tensor(a, **kw)
+
+
+FORWARD = {
+    "median_nan": lambda M: (M.median(T(M, [1.0, NAN, 3])), T(M, [[1.0, NAN, 3, NAN], [2, 1, 0, 5]]).median(1),
+                             M.median(T(M, [[NAN], [2.0]]), 0, keepdim=True)),
+    "quantile_nearest_ties": lambda M: (M.quantile(T(M, [0.0, 1, 2, 3]), T(M, [1 / 6, 0.5, 5 / 6]),
+                                                   interpolation="nearest"),
+                                        M.quantile(T(M, [0.0, 1, 2, 3]), 1 / 6, interpolation="nearest")),
+    "clamp_tensor_bounds": lambda M: (M.clamp(T(M, [1.0, 5, -3]), min=T(M, [0.0, 0, 0]), max=T(M, [2.0, 4, 6])),
+                                      M.clamp(M.arange(6.0).reshape(2, 3), min=T(M, [1.0, 2, 3])),
+                                      M.clamp(M.arange(3.0), min=M.zeros(2, 3)),
+                                      M.clamp(T(M, [1, 5, -3]), min=T(M, [0.5])),
+                                      M.clamp(T(M, [1, 5, -3]), min=T(M, 0.5, dtype=M.float64)),
+                                      M.clamp(T(M, [1.0, 5, -3]), min=T(M, 2)),
+                                      T(M, [1.0, 5, -3]).clamp(max=T(M, [0.0, 0, 0]))),
+    "nan_to_num": lambda M: (M.nan_to_num(T(M, [NAN, INF, -INF, 1.0])), T(M, [NAN, 2.0]).nan_to_num(5.0)),
+    "bucketize": lambda M: (M.bucketize(T(M, [[1, 5], [3, 9]]), T(M, [1, 3, 5, 7, 9])),
+                            M.bucketize(T(M, [1, 5, 3, 9]), T(M, [1, 3, 5, 7, 9]), right=True),
+                            M.bucketize(4, T(M, [1, 3, 5])), M.bucketize(T(M, [1.5, 2]), T(M, [1, 2])),
+                            M.bucketize(T(M, [4.0]), T(M, [1.0, 3, 5]), out_int32=True)),
+    "cdist": lambda M: (M.cdist(T(M, A), T(M, B)), M.cdist(T(M, A), T(M, B), p=1), M.cdist(T(M, A), T(M, B), p=0),
+                        M.cdist(T(M, A), T(M, B), p=INF), M.cdist(T(M, A), T(M, B), p=3.5),
+                        M.cdist(T(M, A), T(M, np.stack([B, B * 2]))),
+                        M.cdist(T(M, A, dtype=M.float64), T(M, B, dtype=M.float64)), M.cdist(M.zeros(0, 2), T(M, B))),
+    "add_alpha_bool": lambda M: (M.add(T(M, [True, False]), T(M, [True, True]), alpha=2),
+                                 M.add(T(M, [1, 2]), T(M, [1.0, 1.0]), alpha=0.5)),
+    "sign_bool": lambda M: (M.sign(T(M, [True, False])), T(M, [True]).sign()),
+    "tensor_int64_edge": lambda M: (M.tensor([1, 2 ** 62, -2 ** 63]),),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(FORWARD))
+def test_forward_matches_torch(name):
+    both(FORWARD[name])
+
+
+GRADS = {
+    "median_nan": lambda M, x: M.median(x),
+    "max_nan": lambda M, x: x.max(),
+    "clamp_tensor_bounds": lambda M, x, lo, hi: M.clamp(x, lo, hi),
+    "clamp_tensor_min_bcast": lambda M, x, lo: M.clamp(x, min=lo),
+    "clamp_tensor_max_bcast": lambda M, x, hi: x.clamp(max=hi),
+    "nan_to_num": lambda M, x: M.nan_to_num(x, posinf=2.0),
+    "cdist_p2": lambda M, a, b: M.cdist(a, b),
+    "cdist_p1": lambda M, a, b: M.cdist(a, b, p=1),
+    "cdist_p_half": lambda M, a, b: M.cdist(a, b, p=0.5),
+    "cdist_p3": lambda M, a, b: M.cdist(a, b, p=3),
+    "cdist_pinf": lambda M, a, b: M.cdist(a, b, p=INF),
+    "cdist_p0": lambda M, a, b: M.cdist(a, b, p=0),
+    "cdist_batch": lambda M, a, b: M.cdist(a, b),
+}
+GRAD_INPUTS = {
+    "median_nan": [np.array([1.0, NAN, 3, NAN], dtype=np.float32)],
+    "max_nan": [np.array([1.0, NAN, 3, NAN], dtype=np.float32)],
+    "clamp_tensor_bounds": [np.array([1.0, 5, -3, 2, 7], dtype=np.float32), np.array([0.0, 0, 0, 3, 5], np.float32),
+                            np.array([2.0, 4, 6, 1, 6], dtype=np.float32)],
+    "clamp_tensor_min_bcast": [A, np.float32(0.1)],
+    "clamp_tensor_max_bcast": [A, np.array([0.2, -0.3], dtype=np.float32)],
+    "nan_to_num": [np.array([INF, 1.0, NAN, -INF], dtype=np.float32)],
+    "cdist_p2": [A, B], "cdist_p1": [A, B], "cdist_p_half": [A, B], "cdist_p3": [A, B], "cdist_pinf": [A, B],
+    "cdist_p0": [A, B],
+    "cdist_batch": [A, np.stack([B, B * 2])],
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(GRADS))
+def test_grads_match_torch(name):
+    _grads_vs_torch(GRADS[name], GRAD_INPUTS[name])
+
+
+def test_gradcheck_new_ops():
+    lo, hi = A[:1] - 0.3, A[:, :1] + 0.2
+    _gradcheck(lambda x, a, b: ember.clamp(x, a, b), A + 0.05, lo, hi)
+    _gradcheck(lambda a, b: ember.cdist(a, b), A, B)
+    _gradcheck(lambda a, b: ember.cdist(a, b, p=1.5), A, B)
+    _gradcheck(lambda a, b: ember.cdist(a, b, p=1), A, B)
+
+
+def _err(M, f):
+    try:
+        f(M)
+    except Exception as e:  # noqa: BLE001 - the type is what is compared
+        return type(e)
+    return None
+
+
+ERRORS = {
+    "bool_sub_scalar": lambda M: T(M, [True]) - 1,
+    "scalar_rsub_bool": lambda M: 1 - T(M, [True, False]),
+    "bool_sub_int_tensor": lambda M: T(M, [True]) - T(M, [1]),
+    "int_sub_bool_scalar": lambda M: T(M, [1]) - True,
+    "int_add_float_alpha": lambda M: M.add(T(M, [1]), T(M, [1]), alpha=0.5),
+    "int_add_scalar_float_alpha": lambda M: M.add(T(M, [1]), 1, alpha=0.5),
+    "int_sub_float_alpha": lambda M: M.sub(T(M, [1]), T(M, [1]), alpha=2.0),
+    "float_add_bool_alpha": lambda M: M.add(T(M, [1.0]), T(M, [1.0]), alpha=True),
+    "int_add_inplace_float_alpha": lambda M: T(M, [1]).add_(T(M, [1]), alpha=0.5),
+    "eye_negative": lambda M: M.eye(-1),
+    "eye_negative_m": lambda M: M.eye(2, -1),
+    "tensor_overflow": lambda M: M.tensor([2 ** 70]),
+    "tensor_overflow_scalar": lambda M: M.tensor(2 ** 64),
+    "tensor_overflow_mixed": lambda M: M.tensor([1, 2 ** 63]),
+    "index_add_out_of_range": lambda M: M.zeros(3).index_add(0, T(M, [5]), M.ones(1)),
+    "index_add_negative": lambda M: M.zeros(3).index_add(0, T(M, [-1]), M.ones(1)),
+    "index_add_out_of_range_2d": lambda M: M.zeros(3, 2).index_add(0, T(M, [5]), M.ones(1, 2)),
+    "index_add_out_of_range_0d": lambda M: M.ones(()).index_add(0, T(M, [1]), M.ones(())),
+    "index_copy_negative": lambda M: M.zeros(3).index_copy(0, T(M, [-1]), M.ones(1)),
+    "bucketize_2d_boundaries": lambda M: M.bucketize(T(M, [1]), T(M, [[1, 2]])),
+    "cdist_1d": lambda M: M.cdist(M.zeros(3), M.zeros(3)),
+    "cdist_columns": lambda M: M.cdist(M.zeros(2, 3), M.zeros(2, 4)),
+    "cdist_int": lambda M: M.cdist(M.zeros(2, 3, dtype=M.int64), M.zeros(2, 3, dtype=M.int64)),
+    "cdist_negative_p": lambda M: M.cdist(M.zeros(2, 3), M.zeros(2, 3), p=-1),
+    "cdist_batch_mismatch": lambda M: M.cdist(M.zeros(2, 2, 3), M.zeros(3, 2, 3)),
+    "cdist_mode": lambda M: M.cdist(M.zeros(2, 3), M.zeros(2, 3), compute_mode="x"),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(ERRORS))
+def test_errors_match_torch(name):
+    expected = _err(torch, ERRORS[name])
+    assert expected is not None
+    assert _err(ember, ERRORS[name]) is expected
+
+
+def test_messages_name_the_problem():
+    with pytest.raises(RuntimeError, match="bool tensor is not supported"):
+        ember.tensor([True]) - 1
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point number"):
+        ember.tensor([1]).add_(ember.tensor([1]), alpha=0.5)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        ember.zeros(3).index_add(0, ember.tensor([5]), ember.ones(1))
+    with pytest.raises(ValueError, match="Overflow"):
+        ember.tensor([2 ** 63])
+    with pytest.raises(RuntimeError, match="X1: 3 X2: 4"):
+        ember.cdist(ember.zeros(2, 3), ember.zeros(2, 4))
+    assert ember.tensor([2 ** 70], dtype=ember.float64).item() == float(2 ** 70)
+
+
+def test_values_without_torch():
+    assert np.isnan(ember.median(ember.tensor([1.0, NAN, 3])).item())
+    v, i = ember.tensor([[1.0, NAN, 3, NAN], [2, 1, 0, 5]]).median(1)
+    assert np.isnan(v[0].item()) and i.tolist() == [1, 1] and v[1].item() == 1.0
+    x = ember.tensor([1.0, NAN, 3, NAN], requires_grad=True)
+    x.median().backward()
+    assert x.grad.tolist() == [0.0, 0.5, 0.0, 0.5]
+    assert ember.quantile(ember.tensor([0.0, 1, 2, 3]), 1 / 6, interpolation="nearest").item() == 0.0
+    x = ember.tensor([1.0, 5, -3], requires_grad=True)
+    lo = ember.tensor([0.0, 0, 0], requires_grad=True)
+    hi = ember.tensor([2.0, 4, 6], requires_grad=True)
+    y = ember.clamp(x, lo, hi)
+    y.sum().backward()
+    assert y.grad_fn.name() == "ClampBackward0"
+    assert x.grad.tolist() == [1.0, 0, 0] and lo.grad.tolist() == [0, 0, 1.0] and hi.grad.tolist() == [0, 1.0, 0]
+    assert ember.clamp(ember.tensor([1, 5]), min=ember.tensor([0.5])).dtype == ember.float32
+    x = ember.tensor([INF, 1.0, NAN], requires_grad=True)
+    x.nan_to_num().sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0]
+    assert ember.bucketize(ember.tensor([1, 5, 3, 9]), ember.tensor([1, 3, 5, 7, 9])).tolist() == [0, 2, 1, 4]
+    d = ember.cdist(ember.tensor([[0.0, 0], [1, 1]]), ember.tensor([[3.0, 4]]))
+    np.testing.assert_allclose(d.numpy(), [[5.0], [np.sqrt(13.0)]], rtol=1e-6)
+    assert ember.sign(ember.tensor([True, False])).tolist() == [True, False]
+    assert ember.add(ember.tensor([True]), ember.tensor([True]), alpha=2).dtype == ember.bool
+    with pytest.raises(RuntimeError):
+        ember.tensor([True]) - 1
+    with pytest.raises(RuntimeError):
+        ember.eye(-1)
+    with pytest.raises(IndexError):
+        ember.zeros(3).index_copy(0, ember.tensor([-1]), ember.ones(1))
