@@ -887,6 +887,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim and their indices."""
     xp = xp_of(input._data)
     a = input._data
+    if a.dtype.kind == "b":
+        raise RuntimeError("topk does not support bool dtypes on CPU (convert with .int() or .float())")
     d = _dim(dim, a.ndim)
     n = a.shape[d] if a.ndim else 1
     if not 0 <= k <= n:

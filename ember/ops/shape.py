@@ -2487,6 +2487,8 @@ def take_along_dim(input, indices, dim=None):
     idx_shape[ax] = idx.shape[ax]
     src = input if tuple(in_shape) == a.shape else expand(input, *in_shape)
     xp = xp_of(idx)
+    if a.shape[ax] and idx.size:   # torch (2.x) wraps indices modulo the size here: -1 is the last one
+        idx = idx % a.shape[ax]
     widx = xp.broadcast_to(idx, tuple(idx_shape))
     return gather(src, ax, _wrap(xp.ascontiguousarray(widx)))
 
@@ -2594,6 +2596,9 @@ def index_fill(input, dim, index, value):
     a = input._data
     ax = _dim(dim, max(a.ndim, 1))
     work_shape = a.shape if a.ndim else (1,)
+    if isinstance(index, Tensor) and index._data.dtype != np.int64:
+        raise IndexError(f"index_fill_(): Expected dtype int64 for index. (got {index.dtype}; convert with "
+                         ".long())")
     idx = _vector_index(index, "index_fill", a, work_shape[ax], ax)
     res = a.copy()
     work = res.reshape(1) if a.ndim == 0 else res

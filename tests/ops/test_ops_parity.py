@@ -46,6 +46,9 @@ FORWARD = {
                                  M.add(T(M, [1, 2]), T(M, [1.0, 1.0]), alpha=0.5)),
     "sign_bool": lambda M: (M.sign(T(M, [True, False])), T(M, [True]).sign()),
     "tensor_int64_edge": lambda M: (M.tensor([1, 2 ** 62, -2 ** 63]),),
+    "take_along_dim_wraps": lambda M: (M.take_along_dim(M.arange(4), T(M, [-1, -4, 2]), 0),
+                                       M.take_along_dim(M.arange(6).reshape(2, 3), T(M, [[-1], [0]]), 1)),
+    "tri_indices_int32": lambda M: (M.triu_indices(3, 3, dtype=M.int32), M.tril_indices(3, 2, -1)),
 }
 
 
@@ -69,6 +72,7 @@ GRADS = {
     "cdist_pinf": lambda M, a, b: M.cdist(a, b, p=INF),
     "cdist_p0": lambda M, a, b: M.cdist(a, b, p=0),
     "cdist_batch": lambda M, a, b: M.cdist(a, b),
+    "take_along_dim_negative": lambda M, x: M.take_along_dim(x, M.tensor([[-1, 0], [-2, -2], [1, -1]]), 1),
 }
 GRAD_INPUTS = {
     "median_nan": [np.array([1.0, NAN, 3, NAN], dtype=np.float32)],
@@ -81,6 +85,7 @@ GRAD_INPUTS = {
     "cdist_p2": [A, B], "cdist_p1": [A, B], "cdist_p_half": [A, B], "cdist_p3": [A, B], "cdist_pinf": [A, B],
     "cdist_p0": [A, B],
     "cdist_batch": [A, np.stack([B, B * 2])],
+    "take_along_dim_negative": [A],
 }
 
 
@@ -133,6 +138,13 @@ ERRORS = {
     "cdist_negative_p": lambda M: M.cdist(M.zeros(2, 3), M.zeros(2, 3), p=-1),
     "cdist_batch_mismatch": lambda M: M.cdist(M.zeros(2, 2, 3), M.zeros(3, 2, 3)),
     "cdist_mode": lambda M: M.cdist(M.zeros(2, 3), M.zeros(2, 3), compute_mode="x"),
+    "tril_indices_negative_row": lambda M: M.tril_indices(-1, 3),
+    "triu_indices_negative_col": lambda M: M.triu_indices(3, -1),
+    "tril_indices_float": lambda M: M.tril_indices(3, 3, dtype=M.float32),
+    "triu_indices_uint8": lambda M: M.triu_indices(3, 3, dtype=M.uint8),
+    "index_fill_int32_index": lambda M: M.arange(4).index_fill(0, T(M, [0], dtype=M.int32), 1),
+    "index_fill_float_index": lambda M: M.arange(4).index_fill(0, T(M, [0.0]), 1),
+    "topk_bool": lambda M: M.topk(T(M, [True, False, True]), 1),
 }
 
 
