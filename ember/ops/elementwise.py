@@ -529,6 +529,8 @@ class PowBackward0(Node):
         e = self.exponent
         if e == 2:
             return (g * 2 * self.a,)
+        if e == 0:   # torch: zeros, not 0 * a ** -1 (NaN at a = 0)
+            return (g * 0,)
         return (g * e * self.a ** (e - 1),)
 
 
@@ -539,14 +541,28 @@ class PowBackward1(Node):
     def apply(self, g):
         a, b, out = self.a, self.b, self.out
         ga = gb = None
+        xp = xp_of(g)
         if self.next_functions[0][0] is not None:
-            ga = unbroadcast(g * b * a ** (b - 1), a.shape)
+            # torch's pow_backward_self: 0 where the exponent is 0 (not 0 * a ** -1 = NaN at a = 0)
+            ga = unbroadcast(xp.where(b == 0, 0, g * b * a ** (b - 1)).astype(g.dtype, copy=False), a.shape)
         if self.next_functions[1][0] is not None:
-            xp = xp_of(g)
+            # torch's pow_backward_exponent: 0 where a == 0 and b >= 0, else g * out * log(a) (NaN for a < 0)
             with B.errstate(xp, divide="ignore", invalid="ignore"):
-                gb = xp.where(a > 0, g * out * xp.log(xp.where(a > 0, a, 1)), 0)
+                gb = xp.where((a == 0) & (b >= 0), 0, g * out * xp.log(a))
             gb = unbroadcast(gb.astype(out.dtype, copy=False), _shape(b))
         return ga, gb
+
+
+class PowBackward2(PowBackward1):
+    """number ** tensor: one edge, to the exponent (the same formula as PowBackward1's)."""
+    __slots__ = ()
+
+    def apply(self, g):
+        a, b, out = self.a, self.b, self.out
+        xp = xp_of(g)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            gb = xp.where((a == 0) & (b >= 0), 0, g * out * xp.log(a))
+        return (unbroadcast(gb.astype(out.dtype, copy=False), _shape(b)),)
 
 
 def _int_pow(a, b):
@@ -576,8 +592,8 @@ def pow(input, exponent, *, out=None):
             res = _host_array(res)
         node = None
         if _grad_needed(e, None):
-            node = _node(PowBackward1, e, e)
-            node.next_functions = ((None, 0), edge(e))
+            node = _node(PowBackward2, e, e)
+            node.next_functions = (edge(e),)
             node.a = xp.asarray(b, dtype=res.dtype)
             node.b = a
             node.out = res
@@ -878,6 +894,8 @@ def clamp(input, min=None, max=None, *, out=None):
     hi = max._data if isinstance(max, Tensor) else max
     if d.dtype.kind != "f" and (type(lo) is float or type(hi) is float):
         d = d.astype(B.get_default_dtype().np)
+    elif d.dtype.kind == "b" and (type(lo) is int or type(hi) is int):
+        d = d.astype(np.int64)   # bool with int bounds promotes to int64, as in torch
     xp = xp_of(d)
     res = xp.clip(d, lo, hi)
     if isinstance(res, _generic):
