@@ -501,24 +501,70 @@ def floor_divide(input, other, *, out=None):
     return _write_out(out, res, "floor_divide", input, other) if out is not None else _wrap(res)
 
 
-def remainder(input, other, *, out=None):
-    """Python-style modulus (sign of the divisor)."""
-    a, b = _operands(_as_tensor(input), other)
-    _check_int_divisor(a, b, "remainder")
-    res = xp_of(a).mod(a, b)
+class FmodBackward0(Node):
+    """fmod/remainder by a number: the gradient passes through to input."""
+    __slots__ = ()
+
+    def apply(self, g):
+        return (g,)
+
+
+class RemainderBackward0(FmodBackward0):
+    __slots__ = ()
+
+
+class FmodBackward1(Node):
+    """fmod by a tensor: d/da = 1, d/db = -trunc(a / b) (remainder: -floor(a / b))."""
+    __slots__ = ("a", "b")
+    _saved_fields = ("a", "b")
+    _round = "trunc"
+
+    def apply(self, g):
+        xp = xp_of(g)
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = unbroadcast(g, self.a.shape)
+        if self.next_functions[1][0] is not None:
+            with B.errstate(xp, divide="ignore", invalid="ignore"):
+                q = getattr(xp, self._round)(self.a / self.b)
+            gb = unbroadcast((-g * q).astype(g.dtype, copy=False), self.b.shape)
+        return ga, gb
+
+
+class RemainderBackward1(FmodBackward1):
+    __slots__ = ()
+    _round = "floor"
+
+
+def _modulus(name, ufunc, nodes, input, other, out):
+    input = _as_tensor(input)
+    a, b = _operands(input, other)
+    _check_int_divisor(a, b, name)
+    res = getattr(xp_of(a), ufunc)(a, b)
     if isinstance(res, _generic):
         res = _host_array(res)
-    return _write_out(out, res, "remainder", input, other) if out is not None else _wrap(res)
+    if out is not None:
+        return _write_out(out, res, name, input, other)
+    node = None
+    if _grad_needed(input, other):
+        if isinstance(other, Tensor):
+            node = _node(nodes[1], input, other)
+            node.a, node.b = a, b
+            node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+        else:
+            node = _node(nodes[0], input, None)
+            node.next_functions = node.next_functions[:1]
+    return _finish(res, node)
+
+
+def remainder(input, other, *, out=None):
+    """Python-style modulus (sign of the divisor)."""
+    return _modulus("remainder", "mod", (RemainderBackward0, RemainderBackward1), input, other, out)
 
 
 def fmod(input, other, *, out=None):
     """C-style modulus (sign of the dividend)."""
-    a, b = _operands(_as_tensor(input), other)
-    _check_int_divisor(a, b, "fmod")
-    res = xp_of(a).fmod(a, b)
-    if isinstance(res, _generic):
-        res = _host_array(res)
-    return _write_out(out, res, "fmod", input, other) if out is not None else _wrap(res)
+    return _modulus("fmod", "fmod", (FmodBackward0, FmodBackward1), input, other, out)
 
 
 class PowBackward0(Node):
@@ -1042,19 +1088,115 @@ def masked_fill(input, mask, value):
     return _finish(res, node)
 
 
+class LerpBackward0(Node):
+    """lerp with a number weight: (1 - w) * g to input, w * g to end."""
+    __slots__ = ("w", "s_in", "s_end")
+
+    def apply(self, g):
+        w = self.w
+        gi = unbroadcast(g * (1 - w), self.s_in) if self.next_functions[0][0] is not None else None
+        ge = unbroadcast(g * w, self.s_end) if self.next_functions[1][0] is not None else None
+        return gi, ge
+
+
+class LerpBackward1(Node):
+    """lerp with a tensor weight: also (end - input) * g to the weight."""
+    __slots__ = ("a", "e", "w")
+    _saved_fields = ("a", "e", "w")
+
+    def apply(self, g):
+        a, e, w = self.a, self.e, self.w
+        gi = unbroadcast(g * (1 - w), a.shape) if self.next_functions[0][0] is not None else None
+        ge = unbroadcast(g * w, e.shape) if self.next_functions[1][0] is not None else None
+        gw = unbroadcast(g * (e - a), w.shape) if self.next_functions[2][0] is not None else None
+        return gi, ge, gw
+
+
 def lerp(input, end, weight):
-    """input + weight * (end - input)."""
-    return add(input, mul(sub(end, input), weight))
+    """input + weight * (end - input), with torch's formula (from end's side when |weight| >= 0.5)."""
+    a, e = input._data, end._data
+    if e.dtype != a.dtype:
+        raise RuntimeError(f"expected dtype {B.SCALAR_NAMES[input.dtype].lower()} for `end` but got dtype "
+                           f"{B.SCALAR_NAMES[end.dtype].lower()} (lerp needs input and end of one dtype)")
+    if a.dtype.kind != "f":
+        raise NotImplementedError(f"\"lerp_kernel_{'tensor' if isinstance(weight, Tensor) else 'scalar'}\" not "
+                                  f"implemented for '{B.SCALAR_NAMES[input.dtype]}'")
+    xp = xp_of(a)
+    w = weight._data.astype(a.dtype, copy=False) if isinstance(weight, Tensor) else _scalar_alpha(weight)
+    if type(e) is not type(a):
+        a, e = _check_device(a, e)
+    try:
+        diff = e - a
+        small = xp.abs(w) < 0.5
+        res = xp.where(small, a + w * diff, e - diff * (1 - w)).astype(a.dtype, copy=False)
+    except ValueError:
+        raise _broadcast_error("lerp", a, e) from None
+    node = None
+    tensors = (input, end, weight) if isinstance(weight, Tensor) else (input, end)
+    if state.enabled and any(t._requires_grad for t in tensors):
+        if isinstance(weight, Tensor):
+            node = LerpBackward1.__new__(LerpBackward1)
+            node.a, node.e, node.w = a, e, w
+        else:
+            node = LerpBackward0.__new__(LerpBackward0)
+            node.w, node.s_in, node.s_end = w, a.shape, e.shape
+        node.next_functions = tuple(edge(t) for t in tensors)
+        node._saved_versions = ()
+    return _finish(res, node)
+
+
+class AddcmulBackward0(Node):
+    __slots__ = ("s", "t1", "t2", "value")
+    _saved_fields = ("t1", "t2")
+
+    def apply(self, g):
+        t1, t2, v = self.t1, self.t2, self.value
+        gs = unbroadcast(g, self.s) if self.next_functions[0][0] is not None else None
+        g1 = unbroadcast(g * v * t2, t1.shape) if self.next_functions[1][0] is not None else None
+        g2 = unbroadcast(g * v * t1, t2.shape) if self.next_functions[2][0] is not None else None
+        return gs, g1, g2
+
+
+class AddcdivBackward0(AddcmulBackward0):
+    __slots__ = ()
+
+    def apply(self, g):
+        t1, t2, v = self.t1, self.t2, self.value
+        gs = unbroadcast(g, self.s) if self.next_functions[0][0] is not None else None
+        g1 = unbroadcast(g * v / t2, t1.shape) if self.next_functions[1][0] is not None else None
+        g2 = unbroadcast(-g * v * t1 / (t2 * t2), t2.shape) if self.next_functions[2][0] is not None else None
+        return gs, g1, g2
+
+
+def _addc(cls, combine, input, tensor1, tensor2, value):
+    with _no_grad():
+        res = add(input, combine(tensor1, tensor2), alpha=value)
+    node = None
+    if state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in (input, tensor1, tensor2)):
+        dt = res._data.dtype
+        node = cls.__new__(cls)
+        node.next_functions = tuple(edge(t) for t in (input, tensor1, tensor2))
+        node._saved_versions = ((tensor1, tensor1._vc[0]), (tensor2, tensor2._vc[0]))
+        node.s, node.value = input._data.shape, _scalar_alpha(value)
+        node.t1, node.t2 = tensor1._data.astype(dt, copy=False), tensor2._data.astype(dt, copy=False)
+    return _finish(res._data, node)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2."""
-    return add(input, mul(tensor1, tensor2), alpha=value)
+    return _addc(AddcmulBackward0, mul, input, tensor1, tensor2, value)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 / tensor2."""
-    return add(input, div(tensor1, tensor2), alpha=value)
+    """input + value * tensor1 / tensor2 (true division: integer tensor1 and tensor2 are refused, as in torch)."""
+    if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future  release addcdiv "
+                           "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can "
+                           "be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+                           "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
+                           "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
+                           "for all dtypes.")
+    return _addc(AddcdivBackward0, div, input, tensor1, tensor2, value)
 
 
 class NanToNumBackward0(Node):

@@ -846,7 +846,10 @@ class TopkBackward0(SortBackward0):
 def _argsort(a, axis, descending, stable):
     xp = xp_of(a)
     if not descending:
-        return xp.argsort(a, axis=axis, kind="stable" if stable else None)
+        # always stable: torch's default sort keeps equal elements in index order on the small slices users
+        # print (NumPy's default kind, a SIMD quicksort, reorders them even there); beyond that neither
+        # promises an order
+        return xp.argsort(a, axis=axis, kind="stable")
     # descending with ties in index order: stable sort of the reversed array, reversed back
     n = a.shape[axis]
     idx = xp.flip(xp.argsort(xp.flip(a, axis), axis=axis, kind="stable"), axis)
