@@ -985,6 +985,10 @@ class MinimumBackward0(MaximumBackward0):
 
 
 def _minmax(input, other, is_max):
+    if not isinstance(other, Tensor):
+        name = "maximum" if is_max else "minimum"
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__} "
+                        f"(use clamp_{'min' if is_max else 'max'} for a number)")
     a, b = _operands(input, other)
     xp = xp_of(a)
     try:
@@ -2144,3 +2148,26 @@ arcsin, arccos, arctan = asin, acos, atan
 __all__ += ["sgn", "exp2", "erfc", "erfinv", "sinc", "deg2rad", "rad2deg", "fix", "logit", "positive", "signbit",
             "isposinf", "isneginf", "xlogy", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "heaviside",
             "float_power", "lgamma", "digamma", "arcsin", "arccos", "arctan"] + list(_TOP_INPLACE)
+
+
+# ---- asinh / acosh / atanh ------------------------------------------------------------------------
+asinh, AsinhBackward0 = _unary("asinh", "arcsinh", lambda xp, g, x, y: g / xp.sqrt(x * x + 1))
+acosh, AcoshBackward0 = _unary("acosh", "arccosh", lambda xp, g, x, y: g / xp.sqrt((x - 1) * (x + 1)))
+atanh, AtanhBackward0 = _unary("atanh", "arctanh", lambda xp, g, x, y: g / (1 - x * x))
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+
+def _register_hyperbolic():
+    T = Tensor
+    for name, fn in (("asinh", asinh), ("acosh", acosh), ("atanh", atanh)):
+        inplace = _make_inplace(fn, name + "_")
+        setattr(T, name, fn)
+        setattr(T, "arc" + name[1:], fn)
+        setattr(T, name + "_", inplace)
+        setattr(T, "arc" + name[1:] + "_", inplace)
+        globals()[name + "_"] = globals()["arc" + name[1:] + "_"] = _top_inplace(name + "_")
+
+
+_register_hyperbolic()
+__all__ += ["asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "asinh_", "acosh_", "atanh_", "arcsinh_",
+            "arccosh_", "arctanh_"]
