@@ -320,13 +320,14 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         a = a.astype(B.as_dtype(dtype).np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
+    # NumPy widens small ints to int64; torch keeps the dtype asked for
     if dim is None:
-        res = _arr(a.prod())
+        res = _arr(a.prod(dtype=a.dtype))
     else:
         if not isinstance(dim, int):
             raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
         axes = _axes(dim, a.ndim)
-        res = _arr(a.prod(axis=axes, keepdims=keepdim))
+        res = _arr(a.prod(axis=axes, keepdims=keepdim, dtype=a.dtype))
     node = None
     if state.enabled and input._requires_grad:
         if dim is None:
@@ -471,8 +472,13 @@ def _amaxmin(input, dim, keepdim, is_max):
     a = input._data
     axes = _axes(dim, a.ndim) if dim != () else None
     name = "amax" if is_max else "amin"
-    if a.size == 0 and (axes is None or _builtin_any(a.shape[d] == 0 for d in axes)):
-        raise IndexError(f"{name}(): Expected reduction dim to have non-zero size.")
+    if a.size == 0 and axes is None:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                           "reduction dim with the 'dim' argument.")
+    if a.size == 0:
+        bad = next((d for d in axes if a.shape[d] == 0), None)
+        if bad is not None:
+            raise IndexError(f"{name}(): Expected reduction dim {bad} to have non-zero size.")
     res = _arr(a.max(axis=axes, keepdims=keepdim) if is_max else a.min(axis=axes, keepdims=keepdim))
     node = None
     if state.enabled and input._requires_grad:
@@ -500,8 +506,8 @@ def _arg(input, dim, keepdim, is_max):
     if a.dtype.kind == "b":
         raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
-        if a.size == 0:
-            raise RuntimeError(
+        if a.size == 0:   # torch raises IndexError here (max()/amax() raise RuntimeError)
+            raise IndexError(
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         res = xp.asarray(fn(a), dtype=np.int64)
         if keepdim:
@@ -777,7 +783,7 @@ def cumsum(input, dim, *, dtype=None):
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
-    res = xp.cumsum(a.reshape(1) if a.ndim == 0 else a, axis=d).reshape(a.shape)
+    res = xp.cumsum(a.reshape(1) if a.ndim == 0 else a, axis=d, dtype=a.dtype).reshape(a.shape)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(CumsumBackward0, input)
@@ -821,7 +827,7 @@ def cumprod(input, dim, *, dtype=None):
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
-    res = xp.cumprod(a.reshape(1) if a.ndim == 0 else a, axis=d).reshape(a.shape)
+    res = xp.cumprod(a.reshape(1) if a.ndim == 0 else a, axis=d, dtype=a.dtype).reshape(a.shape)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(CumprodBackward0, input)

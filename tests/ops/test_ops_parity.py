@@ -56,6 +56,10 @@ FORWARD = {
     "inverse_hyperbolic": lambda M: (M.asinh(T(M, [0.3, -0.6, 5.0])), M.acosh(T(M, [1.0, 1.6, 30.0])),
                                      M.atanh(T(M, [0.0, -0.6, 0.9, 1.0])), T(M, [0, 1, 2]).arcsinh(),
                                      M.arccosh(T(M, [1.5], dtype=M.float64)), T(M, [0.5]).arctanh_()),
+    "reduce_dtype_arg_kept": lambda M: (M.ones(2, 2).cumsum(0, dtype=M.int32), T(M, [[1, 2], [3, 4]], dtype=M.int32)
+                                        .cumsum(0, dtype=M.int16), M.ones(2, 2).cumprod(1, dtype=M.int32),
+                                        M.ones(2, 2).prod(0, dtype=M.int32), T(M, [1, 2], dtype=M.int32).prod(
+                                            dtype=M.int32), T(M, [1, 2], dtype=M.int8).sum(dtype=M.int16)),
     "lerp_values": lambda M: (M.lerp(T(M, [1.0, 2, -3]), T(M, [3.0, 2, 10]), T(M, [0.1, 0.5, 0.9])),
                               M.lerp(T(M, [1.0, 2]), T(M, [[3.0], [4]]), 0.75)),
     "tensor_from_list_of_arrays": lambda M: (M.tensor([np.array([1, 2]), np.array([3, 4])]),
@@ -187,6 +191,11 @@ ERRORS = {
     "index_fill_float_index": lambda M: M.arange(4).index_fill(0, T(M, [0.0]), 1),
     "topk_bool": lambda M: M.topk(T(M, [True, False, True]), 1),
     "tensor_none": lambda M: M.tensor(None),
+    "argmax_empty_no_dim": lambda M: M.zeros(0).argmax(),
+    "argmin_empty_no_dim": lambda M: M.zeros(0, 3).argmin(),
+    "amax_empty_no_dim": lambda M: M.zeros(0).amax(),
+    "amin_empty_no_dim": lambda M: M.zeros(0, 3).amin(),
+    "amax_empty_dim": lambda M: M.zeros(0, 3).amax(0),
     "maximum_number": lambda M: M.maximum(M.ones(2), 2.0),
     "minimum_number": lambda M: M.ones(2).minimum(0),
     "lerp_mixed_dtypes": lambda M: M.lerp(M.ones(2), M.ones(2, dtype=M.float64), 0.5),
