@@ -253,8 +253,11 @@ def _flatten(data):
 
 
 def _nested_tensors_to_list(data):
-    if isinstance(data, Tensor):
-        return data.tolist()
+    if isinstance(data, Tensor):   # torch reads a tensor inside a list as one number
+        if data._data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars (got a tensor of shape "
+                             f"{list(data.shape)} inside the list; join tensors with torch.stack or torch.cat)")
+        return data._data.reshape(()).item()
     if isinstance(data, (list, tuple)):
         return [_nested_tensors_to_list(x) for x in data]
     return data
