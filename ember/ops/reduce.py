@@ -1465,8 +1465,173 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
     def picker(xp, work, ax):
         order = xp.argsort(work, axis=ax, kind="stable")
-        return order.take([k - 1], axis=ax)
+        idx = order.take([k - 1], axis=ax)
+        if xp is not np or work.size > _EMULATE_LIMIT:
+            return idx
+        # which of several equal k-th values torch reports is its quickselect's choice: replay it where it matters
+        kth = np.take_along_axis(work, idx, axis=ax)
+        same = (work == kth) | (np.isnan(work) & np.isnan(kth)) if work.dtype.kind == "f" else work == kth
+        rows = np.moveaxis(work, ax, -1)
+        out = np.moveaxis(idx, ax, -1).copy()
+        count = np.moveaxis(same, ax, -1).sum(axis=-1)
+        for pos in np.ndindex(count.shape):
+            if count[pos] > 1:
+                out[pos + (0,)] = _quickselect_index(rows[pos].tolist(), k - 1)
+        return np.moveaxis(out, -1, ax)
     return _pick(input, dim, keepdim, "kthvalue", KthvalueBackward0, picker)
+
+
+# torch's CPU kthvalue and mode break ties by the order their selection/sort algorithms happen to leave:
+# kthvalue runs its own quickselect (aten SortingUtils.h), mode a libstdc++ std::sort of (value, index) pairs
+# compared by value.  Both are replayed below, in Python, on slices where ties make the choice visible
+# (inputs above _EMULATE_LIMIT elements keep the vectorised stable choice).
+_EMULATE_LIMIT = 1 << 20
+
+
+def _gt_or_nan(x, y):
+    return (x != x and y == y) or x > y
+
+
+def _quickselect_index(vals, k):
+    """The index torch's quick_select_template leaves at position k of vals (NaN counts as largest)."""
+    arr, idx = vals, list(range(len(vals)))
+
+    def swap(i, j):
+        arr[i], arr[j] = arr[j], arr[i]
+        idx[i], idx[j] = idx[j], idx[i]
+    lo, hi = 0, len(arr) - 1
+    while hi > lo:
+        if hi == lo + 1:
+            if _gt_or_nan(arr[lo], arr[hi]):
+                swap(lo, hi)
+            break
+        swap(lo + (hi - lo) // 2, lo + 1)     # median of three as pivot
+        if _gt_or_nan(arr[lo + 1], arr[hi]):
+            swap(lo + 1, hi)
+        if _gt_or_nan(arr[lo], arr[hi]):
+            swap(lo, hi)
+        if _gt_or_nan(arr[lo + 1], arr[lo]):
+            swap(lo + 1, lo)
+        i, j, piv = lo + 1, hi, arr[lo]
+        while True:
+            i += 1
+            while _gt_or_nan(piv, arr[i]):
+                i += 1
+            j -= 1
+            while _gt_or_nan(arr[j], piv):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1
+    return idx[k]
+
+
+def _std_sort_order(keys):
+    """The permutation libstdc++'s std::sort (introsort: median-of-3 quicksort down to 16-element runs, heapsort
+    past depth 2 log n, then insertion sort) gives a list of keys compared with <."""
+    a = list(zip(keys, range(len(keys))))
+
+    def lt(x, y):
+        return x[0] < y[0]
+
+    def linear_insert(last):
+        v = a[last]
+        nxt = last - 1
+        while lt(v, a[nxt]):
+            a[last] = a[nxt]
+            last, nxt = nxt, nxt - 1
+        a[last] = v
+
+    def insertion(first, last):
+        for i in range(first + 1, last):
+            v = a[i]
+            if lt(v, a[first]):
+                a[first + 1:i + 1] = a[first:i]
+                a[first] = v
+            else:
+                linear_insert(i)
+
+    def median_to_first(r, x, y, z):
+        if lt(a[x], a[y]):
+            m = y if lt(a[y], a[z]) else z if lt(a[x], a[z]) else x
+        else:
+            m = x if lt(a[x], a[z]) else z if lt(a[y], a[z]) else y
+        a[r], a[m] = a[m], a[r]
+
+    def partition(first, last, pivot):
+        while True:
+            while lt(a[first], a[pivot]):
+                first += 1
+            last -= 1
+            while lt(a[pivot], a[last]):
+                last -= 1
+            if not first < last:
+                return first
+            a[first], a[last] = a[last], a[first]
+            first += 1
+
+    def adjust_heap(first, hole, length, value):
+        top = child = hole
+        while child < (length - 1) // 2:
+            child = 2 * (child + 1)
+            if lt(a[first + child], a[first + child - 1]):
+                child -= 1
+            a[first + hole] = a[first + child]
+            hole = child
+        if length % 2 == 0 and child == (length - 2) // 2:
+            child = 2 * (child + 1)
+            a[first + hole] = a[first + child - 1]
+            hole = child - 1
+        parent = (hole - 1) // 2
+        while hole > top and lt(a[first + parent], value):
+            a[first + hole] = a[first + parent]
+            hole, parent = parent, (parent - 1) // 2
+        a[first + hole] = value
+
+    def heap_sort(first, last):
+        length = last - first
+        for parent in range((length - 2) // 2, -1, -1):
+            adjust_heap(first, parent, length, a[first + parent])
+        while last - first > 1:
+            last -= 1
+            v, a[last] = a[last], a[first]
+            adjust_heap(first, 0, last - first, v)
+
+    def introsort(first, last, depth):
+        while last - first > 16:
+            if depth == 0:
+                heap_sort(first, last)
+                return
+            depth -= 1
+            median_to_first(first, first + 1, first + (last - first) // 2, last - 1)
+            cut = partition(first + 1, last, first)
+            introsort(cut, last, depth)
+            last = cut
+    n = len(a)
+    if n:
+        introsort(0, n, 2 * (n.bit_length() - 1))
+        insertion(0, n if n < 16 else 16)
+        for i in range(16, n):
+            linear_insert(i)
+    return [i for _, i in a]
+
+
+def _torch_mode_index(vals):
+    """torch's CPU mode of a list: the last pair of the first longest run after std::sort."""
+    order = _std_sort_order(vals)
+    best, best_count, count = 0, 0, 0
+    for i in range(len(order)):
+        count += 1
+        if i == len(order) - 1 or vals[order[i]] != vals[order[i + 1]]:
+            if count > best_count:
+                best, best_count = order[i], count
+            count = 0
+    return best
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -1488,7 +1653,12 @@ def mode(input, dim=-1, keepdim=False):
         best = xp.argmax(length, axis=-1)[..., None]   # first maximal run: the smallest value
         last = xp.take_along_axis(end, best, axis=-1)  # its last sorted position: the largest index
         del run
-        return xp.moveaxis(xp.take_along_axis(order, last, axis=-1), -1, ax)
+        res = xp.take_along_axis(order, last, axis=-1)
+        if xp is np and m.size <= _EMULATE_LIMIT and (n > 16 or (m.dtype.kind == "f" and np.isnan(m).any())):
+            # which equal element torch reports (and how it treats NaN) follows its std::sort: replay it
+            for pos in np.ndindex(m.shape[:-1]):
+                res[pos + (0,)] = _torch_mode_index(m[pos].tolist())
+        return xp.moveaxis(res, -1, ax)
     return _pick(input, dim, keepdim, "mode", ModeBackward0, picker)
 
 

@@ -313,3 +313,27 @@ def test_factory_out_shapes_without_torch():
     o = ember.empty(0)
     ember.rand(2, 3, out=o)
     assert o.shape == (2, 3) and o.dtype == ember.float32
+
+
+@requires_torch
+def test_kthvalue_and_mode_pick_torchs_tie_index():
+    """torch breaks ties by its quickselect (kthvalue) and std::sort (mode); ember replays both."""
+    rng = np.random.default_rng(9)
+    for trial in range(300):
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 70)))
+        v = rng.integers(0, int(rng.integers(1, 6)), shape).astype(np.float32)
+        if trial % 4 == 0:
+            v[0, rng.integers(0, shape[1])] = NAN
+        dim = int(rng.integers(0, 2))
+        k = int(rng.integers(1, shape[dim] + 1))
+        for f in (lambda M, t: M.kthvalue(t, k, dim), lambda M, t: M.mode(t, dim), lambda M, t: M.median(t, dim)):
+            e, t = f(ember, ember.tensor(v)), f(torch, torch.tensor(v))
+            np.testing.assert_array_equal(e.indices.numpy(), t.indices.numpy())
+            np.testing.assert_array_equal(e.values.numpy(), t.values.numpy())
+
+
+def test_mode_and_kthvalue_ties_without_torch():
+    v = [1.0, 0.0, 1.0, 1.0, 3.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 3.0, 0.0, 3.0, 0.0, 2.0, 1.0, 0.0, 2.0]
+    assert ember.mode(ember.tensor(v)).indices.item() == 16   # torch's std::sort leaves index 16 last
+    assert ember.mode(ember.tensor([NAN, NAN, 1.0])).indices.item() == 0
+    assert ember.kthvalue(ember.tensor([[3, 1, 2], [0, 0, 1]]), 2, -1).indices.tolist() == [2, 0]
