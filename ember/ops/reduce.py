@@ -905,6 +905,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     work = a.reshape(1) if a.ndim == 0 else a
     idx = _argsort(work, d, largest, True)
     idx = idx.take(xp.arange(k), axis=d).astype(np.int64, copy=False)
+    if k and xp is np and work.size <= _EMULATE_LIMIT:
+        idx = _topk_ties(work, idx, d, k, largest, sorted)
     vals = xp.take_along_axis(work, idx, axis=d)
     if a.ndim == 0:
         vals, idx = vals.reshape(()), idx.reshape(())
@@ -913,6 +915,28 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         node = _node(TopkBackward0, input)
         node.shape, node.axis, node.indices = a.shape, d, idx
     return return_types.topk(_finish(vals, node), _wrap(idx))
+
+
+def _topk_ties(work, idx, d, k, largest, sorted):
+    """idx (a stable choice) with the slices where torch's algorithm could choose otherwise replayed: every
+    slice when sorted=False (its order is the selection's), else those with ties in or at the edge of the top k."""
+    rows = np.moveaxis(work, d, -1)
+    out = np.moveaxis(idx, d, -1).copy()
+    if sorted:
+        key = np.where(np.isnan(rows), np.inf, rows) if rows.dtype.kind == "f" else rows
+        top = np.take_along_axis(key, out, axis=-1)
+        top_sorted = np.sort(top, axis=-1)
+        edge = top_sorted[..., -1:] if not largest else top_sorted[..., :1]
+        nan_edge = np.isnan(np.take_along_axis(rows, out, axis=-1)).any(axis=-1) if rows.dtype.kind == "f" \
+            else np.zeros(rows.shape[:-1], dtype=bool)
+        visible = ((top_sorted[..., 1:] == top_sorted[..., :-1]).any(axis=-1)
+                   | ((key == edge).sum(axis=-1) > (top == edge).sum(axis=-1)) | nan_edge)
+    else:
+        visible = np.ones(rows.shape[:-1], dtype=bool)
+    for pos in np.ndindex(visible.shape):
+        if visible[pos]:
+            out[pos] = _torch_topk_indices(rows[pos].tolist(), k, largest, sorted)
+    return np.moveaxis(out, -1, d)
 
 
 class MedianBackward0(MaxBackward1):
@@ -1531,15 +1555,16 @@ def _quickselect_index(vals, k):
     return idx[k]
 
 
-def _std_sort_order(keys):
-    """The permutation libstdc++'s std::sort (introsort: median-of-3 quicksort down to 16-element runs, heapsort
-    past depth 2 log n, then insertion sort) gives a list of keys compared with <."""
-    a = list(zip(keys, range(len(keys))))
+class _Stl:
+    """libstdc++'s std::sort (introsort: median-of-3 quicksort down to 16-element runs, heapsort past depth
+    2 log n, insertion sort), nth_element (introselect) and partial_sort (heap select), run on the list a under
+    the strict order lt: the orders torch's CPU kernels leave equal elements in."""
 
-    def lt(x, y):
-        return x[0] < y[0]
+    def __init__(self, a, lt):
+        self.a, self.lt = a, lt
 
-    def linear_insert(last):
+    def _linear_insert(self, last):
+        a, lt = self.a, self.lt
         v = a[last]
         nxt = last - 1
         while lt(v, a[nxt]):
@@ -1547,35 +1572,38 @@ def _std_sort_order(keys):
             last, nxt = nxt, nxt - 1
         a[last] = v
 
-    def insertion(first, last):
+    def _insertion(self, first, last):
+        a, lt = self.a, self.lt
         for i in range(first + 1, last):
             v = a[i]
             if lt(v, a[first]):
                 a[first + 1:i + 1] = a[first:i]
                 a[first] = v
             else:
-                linear_insert(i)
+                self._linear_insert(i)
 
-    def median_to_first(r, x, y, z):
+    def _partition_pivot(self, first, last):
+        a, lt = self.a, self.lt
+        x, y, z = first + 1, first + (last - first) // 2, last - 1
         if lt(a[x], a[y]):
             m = y if lt(a[y], a[z]) else z if lt(a[x], a[z]) else x
         else:
             m = x if lt(a[x], a[z]) else z if lt(a[y], a[z]) else y
-        a[r], a[m] = a[m], a[r]
-
-    def partition(first, last, pivot):
+        a[first], a[m] = a[m], a[first]
+        lo, hi = first + 1, last
         while True:
-            while lt(a[first], a[pivot]):
-                first += 1
-            last -= 1
-            while lt(a[pivot], a[last]):
-                last -= 1
-            if not first < last:
-                return first
-            a[first], a[last] = a[last], a[first]
-            first += 1
+            while lt(a[lo], a[first]):
+                lo += 1
+            hi -= 1
+            while lt(a[first], a[hi]):
+                hi -= 1
+            if not lo < hi:
+                return lo
+            a[lo], a[hi] = a[hi], a[lo]
+            lo += 1
 
-    def adjust_heap(first, hole, length, value):
+    def _adjust_heap(self, first, hole, length, value):
+        a, lt = self.a, self.lt
         top = child = hole
         while child < (length - 1) // 2:
             child = 2 * (child + 1)
@@ -1593,37 +1621,74 @@ def _std_sort_order(keys):
             hole, parent = parent, (parent - 1) // 2
         a[first + hole] = value
 
-    def heap_sort(first, last):
+    def _make_heap(self, first, last):
         length = last - first
         for parent in range((length - 2) // 2, -1, -1):
-            adjust_heap(first, parent, length, a[first + parent])
+            self._adjust_heap(first, parent, length, self.a[first + parent])
+
+    def _pop_heap(self, first, last, result):
+        a = self.a
+        v, a[result] = a[result], a[first]
+        self._adjust_heap(first, 0, last - first, v)
+
+    def _heap_select(self, first, middle, last):
+        self._make_heap(first, middle)
+        for i in range(middle, last):
+            if self.lt(self.a[i], self.a[first]):
+                self._pop_heap(first, middle, i)
+
+    def _sort_heap(self, first, last):
         while last - first > 1:
             last -= 1
-            v, a[last] = a[last], a[first]
-            adjust_heap(first, 0, last - first, v)
+            self._pop_heap(first, last, last)
 
-    def introsort(first, last, depth):
-        while last - first > 16:
+    def partial_sort(self, first, middle, last):
+        self._heap_select(first, middle, last)
+        self._sort_heap(first, middle)
+
+    def sort(self, first, last):
+        def loop(first, last, depth):
+            while last - first > 16:
+                if depth == 0:
+                    self.partial_sort(first, last, last)
+                    return
+                depth -= 1
+                cut = self._partition_pivot(first, last)
+                loop(cut, last, depth)
+                last = cut
+        n = last - first
+        if n > 0:
+            loop(first, last, 2 * (n.bit_length() - 1))
+            if n > 16:
+                self._insertion(first, first + 16)
+                for i in range(first + 16, last):
+                    self._linear_insert(i)
+            else:
+                self._insertion(first, last)
+
+    def nth_element(self, first, nth, last):
+        if first == last or nth == last:
+            return
+        depth = 2 * ((last - first).bit_length() - 1)
+        while last - first > 3:
             if depth == 0:
-                heap_sort(first, last)
+                self._heap_select(first, nth + 1, last)
+                self.a[first], self.a[nth] = self.a[nth], self.a[first]
                 return
             depth -= 1
-            median_to_first(first, first + 1, first + (last - first) // 2, last - 1)
-            cut = partition(first + 1, last, first)
-            introsort(cut, last, depth)
-            last = cut
-    n = len(a)
-    if n:
-        introsort(0, n, 2 * (n.bit_length() - 1))
-        insertion(0, n if n < 16 else 16)
-        for i in range(16, n):
-            linear_insert(i)
-    return [i for _, i in a]
+            cut = self._partition_pivot(first, last)
+            if cut <= nth:
+                first = cut
+            else:
+                last = cut
+        self._insertion(first, last)
 
 
 def _torch_mode_index(vals):
     """torch's CPU mode of a list: the last pair of the first longest run after std::sort."""
-    order = _std_sort_order(vals)
+    pairs = list(zip(vals, range(len(vals))))
+    _Stl(pairs, lambda x, y: x[0] < y[0]).sort(0, len(pairs))
+    order = [i for _, i in pairs]
     best, best_count, count = 0, 0, 0
     for i in range(len(order)):
         count += 1
@@ -1926,3 +1991,24 @@ def _register_more2():
 _register_more2()
 __all__ += ["aminmax", "cummax", "cummin", "logcumsumexp", "kthvalue", "mode", "nanmean", "nanmedian", "quantile",
             "nanquantile", "msort", "histc", "cov", "corrcoef"]
+
+
+def _torch_topk_indices(vals, k, largest, sorted):
+    """The indices torch's CPU topk returns for a list: partial_sort when k * 64 <= n, else nth_element (then
+    std::sort of the first k - 1 when sorted); NaN counts as the largest value."""
+    n = len(vals)
+    pairs = list(zip(vals, range(n)))
+    if largest:
+        def lt(x, y):
+            return (x[0] != x[0] and y[0] == y[0]) or x[0] > y[0]
+    else:
+        def lt(x, y):
+            return (x[0] == x[0] and y[0] != y[0]) or x[0] < y[0]
+    stl = _Stl(pairs, lt)
+    if k * 64 <= n:
+        stl.partial_sort(0, k, n)
+    else:
+        stl.nth_element(0, k - 1, n)
+        if sorted:
+            stl.sort(0, k - 1)
+    return [i for _, i in pairs[:k]]

@@ -337,3 +337,27 @@ def test_mode_and_kthvalue_ties_without_torch():
     assert ember.mode(ember.tensor(v)).indices.item() == 16   # torch's std::sort leaves index 16 last
     assert ember.mode(ember.tensor([NAN, NAN, 1.0])).indices.item() == 0
     assert ember.kthvalue(ember.tensor([[3, 1, 2], [0, 0, 1]]), 2, -1).indices.tolist() == [2, 0]
+
+
+@requires_torch
+def test_topk_picks_torchs_tie_indices():
+    """torch's topk: partial_sort for k * 64 <= n, else nth_element (+ sort); ties and sorted=False order follow."""
+    rng = np.random.default_rng(12)
+    for trial in range(300):
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 300)))
+        v = rng.integers(0, int(rng.integers(1, 8)), shape).astype(np.float32)
+        if trial % 5 == 0:
+            v[0, rng.integers(0, shape[1])] = NAN
+        dim = int(rng.integers(0, 2))
+        n = shape[dim]
+        k = int(rng.integers(0, n + 1)) if trial % 2 else int(rng.integers(0, max(1, n // 64) + 1))
+        largest, srt = bool(trial % 3), bool(trial % 4)
+        e = ember.topk(ember.tensor(v), k, dim, largest, srt)
+        t = torch.topk(torch.tensor(v), k, dim, largest, srt)
+        np.testing.assert_array_equal(e.indices.numpy(), t.indices.numpy())
+        np.testing.assert_array_equal(e.values.numpy(), t.values.numpy())
+
+
+def test_topk_ties_without_torch():
+    assert ember.topk(ember.tensor([1.0, 2, 2, 2, 0]), 2).indices.tolist() == [1, 3]
+    assert ember.topk(ember.tensor([1.0, 0, 0, 0, 5]), 2, largest=False).indices.tolist() == [1, 3]
