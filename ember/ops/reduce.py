@@ -852,14 +852,40 @@ class TopkBackward0(SortBackward0):
 def _argsort(a, axis, descending, stable):
     xp = xp_of(a)
     if not descending:
-        # always stable: torch's default sort keeps equal elements in index order on the small slices users
-        # print (NumPy's default kind, a SIMD quicksort, reorders them even there); beyond that neither
-        # promises an order
-        return xp.argsort(a, axis=axis, kind="stable")
-    # descending with ties in index order: stable sort of the reversed array, reversed back
-    n = a.shape[axis]
-    idx = xp.flip(xp.argsort(xp.flip(a, axis), axis=axis, kind="stable"), axis)
-    return (n - 1) - idx
+        idx = xp.argsort(a, axis=axis, kind="stable")
+    else:   # descending with ties in index order: stable sort of the reversed array, reversed back
+        n = a.shape[axis]
+        idx = (n - 1) - xp.flip(xp.argsort(xp.flip(a, axis), axis=axis, kind="stable"), axis)
+    # torch's default (stable=False) CPU sort is std::sort: insertion sort, so stable, up to 16 elements, and
+    # beyond that an order of ties that only replaying it gives (NumPy's default SIMD quicksort agrees with
+    # neither, even on short slices)
+    if not stable and xp is np and a.ndim and a.shape[axis] > 16 and a.size <= _SORT_EMULATE_LIMIT:
+        idx = _std_sort_ties(a, idx, axis, descending)
+    return idx
+
+
+_SORT_EMULATE_LIMIT = 1 << 14   # a Python replay: kept to slices users inspect
+
+
+def _std_sort_ties(a, idx, axis, descending):
+    rows = np.moveaxis(a, axis, -1)
+    out = np.moveaxis(idx, axis, -1).copy()
+    s = np.take_along_axis(rows, out, axis=-1)
+    tied = (s[..., 1:] == s[..., :-1]).any(axis=-1)
+    if s.dtype.kind == "f":
+        tied |= np.isnan(s).sum(axis=-1) > 1
+    if descending:
+        def lt(x, y):
+            return (x[0] != x[0] and y[0] == y[0]) or x[0] > y[0]
+    else:
+        def lt(x, y):
+            return (x[0] == x[0] and y[0] != y[0]) or x[0] < y[0]
+    for pos in np.ndindex(tied.shape):
+        if tied[pos]:
+            pairs = list(zip(rows[pos].tolist(), range(rows.shape[-1])))
+            _Stl(pairs, lt).sort(0, len(pairs))
+            out[pos] = [i for _, i in pairs]
+    return np.moveaxis(out, -1, axis)
 
 
 def sort(input, dim=-1, descending=False, stable=False):

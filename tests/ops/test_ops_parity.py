@@ -361,3 +361,22 @@ def test_topk_picks_torchs_tie_indices():
 def test_topk_ties_without_torch():
     assert ember.topk(ember.tensor([1.0, 2, 2, 2, 0]), 2).indices.tolist() == [1, 3]
     assert ember.topk(ember.tensor([1.0, 0, 0, 0, 5]), 2, largest=False).indices.tolist() == [1, 3]
+
+
+@requires_torch
+def test_sort_orders_ties_as_torch():
+    """torch's default sort is std::sort: ties keep index order up to 16 elements, then introsort's order."""
+    rng = np.random.default_rng(13)
+    for trial in range(200):
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 120)))
+        v = rng.integers(0, int(rng.integers(1, 8)), shape).astype(np.float32)
+        if trial % 5 == 0:
+            v[0, rng.integers(0, shape[1])] = NAN
+            v[0, rng.integers(0, shape[1])] = NAN
+        dim, desc, stable = int(rng.integers(0, 2)), bool(trial % 2), trial % 7 == 0
+        e = ember.sort(ember.tensor(v), dim=dim, descending=desc, stable=stable)
+        t = torch.sort(torch.tensor(v), dim=dim, descending=desc, stable=stable)
+        np.testing.assert_array_equal(e.indices.numpy(), t.indices.numpy())
+        np.testing.assert_array_equal(e.values.numpy(), t.values.numpy())
+        np.testing.assert_array_equal(ember.argsort(ember.tensor(v), dim=dim, descending=desc).numpy(),
+                                      torch.argsort(torch.tensor(v), dim=dim, descending=desc).numpy())
