@@ -119,9 +119,23 @@ def _wrapped(n, dtype):
     return (n - lo) % (1 << bits) + lo
 
 
-def _operands(a, b):
-    """The arrays (or Python numbers) to compute with, cast to torch's result dtype."""
+def _operands(a, b, to_float=False):
+    """The arrays (or Python numbers) to compute with, cast to torch's result dtype.  to_float: for ops that
+    compute in floating point (true division, atan2, ...), where torch takes integer and bool operands
+    straight to the default float dtype (never through an integer result dtype, which would wrap values)."""
     ad = a._data
+    if to_float and ad.dtype.kind != "f" and not (isinstance(b, Tensor) and b._data.dtype.kind == "f") \
+            and type(b) is not float:
+        f = B.get_default_dtype().np
+        if isinstance(b, Tensor):
+            bd = b._data
+            if type(ad) is not type(bd):
+                ad, bd = _check_device(ad, bd)
+            return ad.astype(f), bd.astype(f)
+        if type(b) in (int, bool):
+            return ad.astype(f), b
+        if isinstance(b, (np.generic, np.ndarray)) and b.dtype.kind != "f":
+            return ad.astype(f), np.asarray(b).astype(f)
     if type(b) is Tensor or isinstance(b, Tensor):
         bd = b._data
         if type(ad) is not type(bd):
@@ -458,7 +472,7 @@ def div(input, other, *, rounding_mode=None, out=None):
                 res = _host_array(res)
             return _write_out(out, res, "div", input, other) if out is not None else _wrap(res)
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
-    a, b = _operands(input, other)
+    a, b = _operands(input, other, to_float=True)
     if a.dtype.kind != "f":
         f = B.get_default_dtype().np
         a = a.astype(f)
@@ -942,6 +956,9 @@ def clamp(input, min=None, max=None, *, out=None):
         d = d.astype(B.get_default_dtype().np)
     elif d.dtype.kind == "b" and (type(lo) is int or type(hi) is int):
         d = d.astype(np.int64)   # bool with int bounds promotes to int64, as in torch
+    if d.dtype.kind in "iu":     # torch casts an int bound to the tensor's dtype (uint8: -3 is 253)
+        lo = _wrapped(lo, d.dtype) if type(lo) is int else lo
+        hi = _wrapped(hi, d.dtype) if type(hi) is int else hi
     xp = xp_of(d)
     res = xp.clip(d, lo, hi)
     if isinstance(res, _generic):
@@ -1262,8 +1279,9 @@ def _bitwise(name, ufunc):
     def op(input, other, *, out=None):
         a, b = _operands(_as_tensor(input), other)
         if _result_dtype(a, b).kind == "f":
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{input.dtype.name.capitalize()}': "
-                               "bitwise ops need integer or bool tensors")
+            dt = result_type(_as_tensor(input), other)
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[dt]}' (bitwise ops "
+                                      "need integer or bool tensors)")
         res = getattr(xp_of(a), ufunc)(a, b)
         return _wrap(_host_array(res) if isinstance(res, _generic) else res)
     op.__name__ = op.__qualname__ = name
@@ -1588,7 +1606,7 @@ def atan2(input, other, *, out=None):
     if not isinstance(other, Tensor):
         raise TypeError(f"atan2(): argument 'other' (position 2) must be Tensor, not {type(other).__name__} "
                         "(wrap a number with torch.tensor(...))")
-    a, b = _operands(_as_tensor(input), other)
+    a, b = _operands(_as_tensor(input), other, to_float=True)
     if a.dtype.kind != "f":
         f = B.get_default_dtype().np
         a, b = a.astype(f), b.astype(f)
@@ -1901,7 +1919,8 @@ def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scala
         input_t = _as_tensor(input)
         if first_scalar and not isinstance(other, Tensor):
             raise TypeError(f"{name}(): expected at least one Tensor argument")
-        a, b = _operands(input_t, other) if not first_scalar else _operands(other, input)[::-1]
+        to_float = float_only and not int_error
+        a, b = _operands(input_t, other, to_float) if not first_scalar else _operands(other, input, to_float)[::-1]
         xp = xp_of(a if hasattr(a, "dtype") else b)
         if not hasattr(a, "dtype"):
             a = xp.asarray(a, dtype=b.dtype)
