@@ -644,7 +644,7 @@ def pow(input, exponent, *, out=None):
         e = exponent
         a, b = _operands(e, base)
         xp = xp_of(a)
-        if a.dtype.kind in "iu" and type(b) is int and (a < 0).any():
+        if a.dtype.kind in "iu" and type(b) in (int, bool) and (a < 0).any():
             res = _int_pow(xp.asarray(b, dtype=a.dtype), a)
         else:
             res = xp.power(b, a)
@@ -1304,8 +1304,15 @@ def bitwise_not(input):
     """Elementwise NOT for bool / integer tensors."""
     d = input._data
     if d.dtype.kind == "f":
-        raise RuntimeError("bitwise_not needs an integer or bool tensor, got " + str(input.dtype))
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{B.SCALAR_NAMES[input.dtype]}' "
+                                  "(bitwise_not needs an integer or bool tensor)")
     return _elementwise(input, "invert")
+
+
+def _invert(self):
+    if self._data.dtype.kind == "f":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(self) if self.dtype is not B.bool_ else logical_not(self)
 
 
 def logical_not(input, *, out=None):
@@ -1505,7 +1512,10 @@ def _register():
         return pow(other, self)
 
     def scalar_tensor(self, other):
-        # a Python number as torch wraps it: its default dtype, so 2.5 // int_tensor is float32
+        # a Python number as torch wraps it: its default dtype, so 2.5 // int_tensor is float32 (a NumPy
+        # scalar counts as the Python number it holds, as everywhere else)
+        if isinstance(other, np.generic):
+            other = other.item()
         return _wrap(xp_of(self._data).asarray(other, dtype=_scalar_dtype(other).np))
 
     def rfloordiv(self, other):
@@ -1554,7 +1564,7 @@ def _register():
     T.__and__ = T.__rand__ = lambda s, o: bitwise_and(s, o)
     T.__or__ = T.__ror__ = lambda s, o: bitwise_or(s, o)
     T.__xor__ = T.__rxor__ = lambda s, o: bitwise_xor(s, o)
-    T.__invert__ = lambda s: bitwise_not(s) if s.dtype is not B.bool_ else logical_not(s)
+    T.__invert__ = _invert
     T.__iand__ = lambda s, o: _inplace(s, bitwise_and(s, o)._data, bitwise_and, (o,))
     T.__ior__ = lambda s, o: _inplace(s, bitwise_or(s, o)._data, bitwise_or, (o,))
     T.__hash__ = object.__hash__   # identity, as torch (defining __eq__ would otherwise drop it)
