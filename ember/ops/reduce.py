@@ -610,16 +610,44 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _var(input, dim, c, keepdim, "std", True)
 
 
+class VarMeanBackward0(Node):
+    """var_mean's single node for both its outputs (var: output 0, mean: output 1), as torch records it."""
+    __slots__ = ("var_node", "mean_node", "_n_outputs", "_output_nrs")
+
+    def apply(self, grads):
+        g_var, g_mean = grads if isinstance(grads, list) else (grads, None)
+        res = None if g_var is None else self.var_node.apply(g_var)[0]
+        if g_mean is not None:
+            gm = self.mean_node.apply(g_mean)[0]
+            res = gm if res is None else res + gm
+        return (res,)
+
+
+class StdMeanBackward0(VarMeanBackward0):
+    __slots__ = ()
+
+
+def _var_mean(input, dim, c, keepdim, take_sqrt):
+    v = _var(input, dim, c, keepdim, "std" if take_sqrt else "var", take_sqrt)
+    m = mean(input, dim, keepdim)
+    if v.grad_fn is not None:
+        node = _node(StdMeanBackward0 if take_sqrt else VarMeanBackward0, input)
+        node.var_node, node.mean_node = v.grad_fn, m.grad_fn
+        node._n_outputs, node._output_nrs = 2, {id(v): 0, id(m): 1}
+        v.grad_fn = m.grad_fn = node
+    return v, m
+
+
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """(var, mean) in one call."""
+    """(var, mean) in one call, under one VarMeanBackward0 node."""
     dim, c = _correction(dim, unbiased, keepdim, correction, "var_mean")
-    return _var(input, dim, c, keepdim, "var", False), mean(input, dim, keepdim)
+    return _var_mean(input, dim, c, keepdim, False)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """(std, mean) in one call."""
+    """(std, mean) in one call, under one StdMeanBackward0 node."""
     dim, c = _correction(dim, unbiased, keepdim, correction, "std_mean")
-    return _var(input, dim, c, keepdim, "std", True), mean(input, dim, keepdim)
+    return _var_mean(input, dim, c, keepdim, True)
 
 
 # ---- norm ---------------------------------------------------------------------------

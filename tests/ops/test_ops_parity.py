@@ -114,6 +114,10 @@ GRADS = {
     "atanh": lambda M, x: M.arctanh(x),
     "polygamma2": lambda M, x: M.polygamma(2, x),
     "polygamma4": lambda M, x: x.polygamma(4),
+    "var_mean_both": lambda M, x: M.var_mean(x, 1),
+    "std_mean_both_keepdim": lambda M, x: M.std_mean(x, (0, 1), keepdim=True),
+    "var_mean_only_mean": lambda M, x: M.var_mean(x, dim=0, correction=0)[1],
+    "std_mean_only_std": lambda M, x: M.std_mean(x)[0],
     "quantile_ties": lambda M, x: M.quantile(x, T(M, [0.2, 0.5, 0.9]), dim=1),
     "take_along_argsort_ties": lambda M, x: M.take_along_dim(x, x.argsort(1), 1),
     "fmod_number": lambda M, x: M.fmod(x, 0.7),
@@ -143,6 +147,7 @@ GRAD_INPUTS = {
     "pow_scalar_base": [np.array([0.0, 2, -1], np.float32)],
     "asinh": [A * 3], "acosh": [np.abs(A) + 1.1], "atanh": [np.tanh(A)],
     "polygamma2": [np.abs(A) + 0.5], "polygamma4": [np.abs(A) + 0.5],
+    "var_mean_both": [A], "std_mean_both_keepdim": [A], "var_mean_only_mean": [A], "std_mean_only_std": [A],
     "quantile_ties": [np.array([[0.3, -1.2, 2.0, 0.5], [1.5, 1.5, -0.7, 0.1]], np.float32)],
     "take_along_argsort_ties": [np.array([[0.3, -1.2, 2.0, 0.5], [1.5, 1.5, -0.7, 1.5]], np.float32)],
     "fmod_number": [A * 3], "remainder_number": [A * 3],
@@ -393,3 +398,12 @@ def test_sort_orders_ties_as_torch():
         np.testing.assert_array_equal(e.values.numpy(), t.values.numpy())
         np.testing.assert_array_equal(ember.argsort(ember.tensor(v), dim=dim, descending=desc).numpy(),
                                       torch.argsort(torch.tensor(v), dim=dim, descending=desc).numpy())
+
+
+@requires_torch
+def test_var_mean_is_one_two_output_node():
+    for M in (ember, torch):
+        x = M.tensor(A, requires_grad=True)
+        v, m = M.var_mean(x, 1)
+        assert v.grad_fn is m.grad_fn and v.grad_fn.name() == "VarMeanBackward0"
+        assert (v.output_nr, m.output_nr) == (0, 1) and len(v.grad_fn.next_functions) == 1
