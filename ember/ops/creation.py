@@ -183,6 +183,8 @@ def _data_to_array(data, dtype):
                 dtype = _promoted_dtype(data)
             if any(issubclass(k, Tensor) for k in kinds):
                 data = _nested_tensors_to_list(data)
+            if np.ndarray in kinds and not _ndarray_list_warned:
+                _warn_ndarray_list()
     try:
         if dtype is None:
             return np.array(data, dtype=_infer_dtype(data))
@@ -196,6 +198,16 @@ def _data_to_array(data, dtype):
             raise RuntimeError(f"value cannot be converted to type {np.dtype(_dt(dtype)).name} without overflow "
                                f"({e})") from None
         raise
+
+
+_ndarray_list_warned = False
+
+
+def _warn_ndarray_list():
+    global _ndarray_list_warned   # torch warns once per process (TORCH_WARN_ONCE)
+    _ndarray_list_warned = True
+    _userwarn.warn("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please consider converting "
+                   "the list to a single numpy.ndarray with numpy.array() before converting to a tensor.")
 
 
 def _check_rectangular(data, dim=0):
@@ -525,6 +537,10 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     """Deprecated inclusive arange, as torch.range."""
+    ns = B.namespace()
+    _userwarn.warn(f"{ns}.range is deprecated and will be removed in a future release because its behavior is "
+                   f"inconsistent with Python's range builtin. Instead, use {ns}.arange, which produces values in "
+                   "[start, end).")
     if end is None:
         start, end = 0, start
     n = int(math.floor((end - start) / step)) + 1

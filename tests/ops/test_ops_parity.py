@@ -407,3 +407,13 @@ def test_var_mean_is_one_two_output_node():
         v, m = M.var_mean(x, 1)
         assert v.grad_fn is m.grad_fn and v.grad_fn.name() == "VarMeanBackward0"
         assert (v.output_nr, m.output_nr) == (0, 1) and len(v.grad_fn.next_functions) == 1
+
+
+def test_deprecation_and_slowness_warnings_as_torch():
+    with pytest.warns(UserWarning, match="range is deprecated"):
+        r = ember.range(0, 3)
+    assert r.tolist() == [0.0, 1.0, 2.0, 3.0] and r.dtype == ember.float32
+    import ember.ops.creation as creation
+    creation._ndarray_list_warned = False
+    with pytest.warns(UserWarning, match="list of numpy.ndarrays is extremely slow"):
+        ember.tensor([np.array([1, 2]), np.array([3, 4])])
