@@ -1537,6 +1537,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     a = input._data
     d = _dim(dim, a.ndim)
     n = a.shape[d] if a.ndim else 1
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} "
                            f"(k={k}, size {n})")

@@ -214,6 +214,7 @@ ERRORS = {
     "index_fill_float_index": lambda M: M.arange(4).index_fill(0, T(M, [0.0]), 1),
     "topk_bool": lambda M: M.topk(T(M, [True, False, True]), 1),
     "tensor_none": lambda M: M.tensor(None),
+    "kthvalue_empty_dim": lambda M: M.kthvalue(M.zeros(0, 3), 1, 0),
     "invert_float": lambda M: ~T(M, [1.0]),
     "bitwise_not_float": lambda M: M.bitwise_not(T(M, [1.0])),
     "bitwise_and_float": lambda M: M.bitwise_and(T(M, [1.0]), T(M, [1])),
