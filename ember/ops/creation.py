@@ -347,6 +347,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     """A tensor filled with fill_value (dtype inferred from it as torch)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    if not isinstance(fill_value, (numbers.Number, np.generic)):
+        raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
     dt = _dt(dtype, _fill_dtype(fill_value))
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
@@ -504,6 +506,9 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         raise TypeError('arange() missing 1 required positional arguments: "end"')
     start = 0 if start is None else start
     step = 1 if step is None else step
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if not isinstance(v, (numbers.Number, Tensor, np.generic)):
+            raise TypeError(f"arange(): argument '{name}' must be Number, not {type(v).__name__}")
     dt = np.dtype(_range_dtype((start, end, step), dtype))
     if dt.kind == "b":
         raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
@@ -593,6 +598,8 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     """steps values spaced evenly on a log scale."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
     xp, dev = _target(device)
     with _current(xp, dev):
         return _done(xp.logspace(start, end, steps, base=base).astype(_dt(dtype)), requires_grad)

@@ -119,6 +119,15 @@ def _wrapped(n, dtype):
     return (n - lo) % (1 << bits) + lo
 
 
+def _checked_int(n, dtype):
+    """Python int n as torch's checked_convert casts it to an integer dtype: within range (or, for an
+    unsigned type, down to -max, wrapping) or a RuntimeError."""
+    lo, hi, _ = _INT_RANGES[dtype]
+    if not (lo <= n <= hi or (lo == 0 and -hi <= n < 0)):
+        raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow")
+    return _wrapped(n, dtype)
+
+
 def _operands(a, b, to_float=False):
     """The arrays (or Python numbers) to compute with, cast to torch's result dtype.  to_float: for ops that
     compute in floating point (true division, atan2, ...), where torch takes integer and bool operands
@@ -949,6 +958,9 @@ def clamp(input, min=None, max=None, *, out=None):
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensor(input, min, max, out)
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, (int, float, np.generic)):
+            raise TypeError(f"clamp(): argument '{name}' must be Number or Tensor, not {type(bound).__name__}")
     d = input._data
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
@@ -957,8 +969,8 @@ def clamp(input, min=None, max=None, *, out=None):
     elif d.dtype.kind == "b" and (type(lo) is int or type(hi) is int):
         d = d.astype(np.int64)   # bool with int bounds promotes to int64, as in torch
     if d.dtype.kind in "iu":     # torch casts an int bound to the tensor's dtype (uint8: -3 is 253)
-        lo = _wrapped(lo, d.dtype) if type(lo) is int else lo
-        hi = _wrapped(hi, d.dtype) if type(hi) is int else hi
+        lo = _checked_int(lo, d.dtype) if type(lo) is int else lo
+        hi = _checked_int(hi, d.dtype) if type(hi) is int else hi
     xp = xp_of(d)
     res = xp.clip(d, lo, hi)
     if isinstance(res, _generic):
