@@ -5,6 +5,7 @@ data (lists, numbers) is converted on the host first, then moved.  Random ops dr
 target device's generator (``ember.random.generator_for``).
 """
 import builtins
+import functools
 import math
 import numbers
 import operator
@@ -105,10 +106,49 @@ def _dt(dtype, default=None):
     return B.as_dtype(dtype).np
 
 
+def _out_arg(name):
+    """torch's out= for a factory function: the values are made in out's dtype (a dtype= must equal it),
+    written into out (resized to the result's shape) and out is returned."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def with_out(*args, out=None, **kwargs):
+            if out is None:
+                return fn(*args, **kwargs)
+            if not isinstance(out, Tensor):
+                raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+            dtype = kwargs.get("dtype")
+            if dtype is not None and B.as_dtype(dtype) is not out.dtype:
+                raise RuntimeError(f"dtype {B.SCALAR_NAMES[B.as_dtype(dtype)]} does not match dtype of out parameter "
+                                   f"({B.SCALAR_NAMES[out.dtype]})")
+            from ..autograd.grad_mode import state
+            if state.enabled and out._requires_grad:
+                raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                                   "differentiation, but one of the arguments requires grad.")
+            requires_grad = kwargs.pop("requires_grad", False)
+            kwargs["dtype"] = out.dtype
+            kwargs.setdefault("device", out.device)
+            res = fn(*args, **kwargs)._data
+            xp = B.xp_of(res)
+            if out._data.shape != res.shape:
+                out._data = xp.empty(res.shape, dtype=out._data.dtype)
+            xp.copyto(out._data, res, casting="unsafe")
+            out._vc[0] += 1
+            if requires_grad:
+                out.requires_grad_(True)
+            return out
+        return with_out
+    return wrap
+
+
 def _infer_dtype(data):
     """torch.tensor's inference: bool, int64, or the default float."""
     arr = np.asarray(data)
     kind = arr.dtype.kind
+    if kind in "Ouf" and not isinstance(data, np.ndarray):
+        items = _flatten(data) if isinstance(data, (list, tuple)) else (data,)
+        if any(type(x) is int and not -2 ** 63 <= x < 2 ** 63 for x in items):
+            raise ValueError("Overflow when unpacking long long (a Python int outside int64's range; "
+                             "pass floats or dtype=torch.float64 for such values)")
     if kind == "b":
         return np.bool_
     if kind in "iu":
@@ -116,6 +156,10 @@ def _infer_dtype(data):
     if kind == "f":
         return B.get_default_dtype().np
     if kind == "O":
+        if not isinstance(data, (list, tuple)) or any(x is None for x in _flatten(data)):
+            bad = data if not isinstance(data, (list, tuple)) else None
+            raise RuntimeError(f"Could not infer dtype of {type(bad).__name__} (torch.tensor takes numbers, "
+                               "nested lists of numbers, NumPy arrays or tensors)")
         raise TypeError(f"can't convert {type(data).__name__} with mixed or non-numeric elements to a tensor")
     raise TypeError(f"can't convert data of numpy dtype {arr.dtype} to a tensor")
 
@@ -139,21 +183,38 @@ def _data_to_array(data, dtype):
                 dtype = _promoted_dtype(data)
             if any(issubclass(k, Tensor) for k in kinds):
                 data = _nested_tensors_to_list(data)
+            if np.ndarray in kinds and not _ndarray_list_warned:
+                _warn_ndarray_list()
     try:
         if dtype is None:
             return np.array(data, dtype=_infer_dtype(data))
         return np.array(data, dtype=_dt(dtype))
-    except ValueError:
+    except OverflowError:
+        raise RuntimeError(f"value cannot be converted to type {np.dtype(_dt(dtype)).name} without overflow") from None
+    except ValueError as e:
         if isinstance(data, (list, tuple)):
             _check_rectangular(data)
+        if dtype is not None and ("NaN" in str(e) or "infinity" in str(e)):
+            raise RuntimeError(f"value cannot be converted to type {np.dtype(_dt(dtype)).name} without overflow "
+                               f"({e})") from None
         raise
+
+
+_ndarray_list_warned = False
+
+
+def _warn_ndarray_list():
+    global _ndarray_list_warned   # torch warns once per process (TORCH_WARN_ONCE)
+    _ndarray_list_warned = True
+    _userwarn.warn("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please consider converting "
+                   "the list to a single numpy.ndarray with numpy.array() before converting to a tensor.")
 
 
 def _check_rectangular(data, dim=0):
     """torch's error for a ragged nested list (NumPy's names an 'inhomogeneous part')."""
     shape = None
     for x in data:
-        is_seq = isinstance(x, (list, tuple))
+        is_seq = isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.ndim > 0)
         if shape is None:
             shape = len(x) if is_seq else -1
         elif is_seq != (shape >= 0):
@@ -162,7 +223,7 @@ def _check_rectangular(data, dim=0):
         elif is_seq and len(x) != shape:
             raise ValueError(f"expected sequence of length {shape} at dim {dim + 1} (got {len(x)})")
     for x in data:
-        if isinstance(x, (list, tuple)):
+        if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.ndim > 0):
             _check_rectangular(x, dim + 1)
 
 
@@ -172,7 +233,7 @@ _PY_SCALARS = {bool, int, float}
 def _element_dtype(x):
     if isinstance(x, (bool, np.bool_)):
         return B.bool_
-    if isinstance(x, np.generic):
+    if isinstance(x, (np.generic, np.ndarray)):   # a list of arrays: each counts with its dtype, as in torch
         return B.dtype_of(x)
     if isinstance(x, Tensor):
         return x.dtype
@@ -180,6 +241,9 @@ def _element_dtype(x):
         return B.int64
     if isinstance(x, numbers.Real):
         return B.get_default_dtype()
+    if x is None:
+        raise RuntimeError("Could not infer dtype of NoneType (torch.tensor takes numbers, NumPy scalars or "
+                           "tensors as elements)")
     raise TypeError(f"can't convert {type(x).__name__} to a tensor element; expected numbers, NumPy scalars "
                     "or tensors")
 
@@ -201,8 +265,11 @@ def _flatten(data):
 
 
 def _nested_tensors_to_list(data):
-    if isinstance(data, Tensor):
-        return data.tolist()
+    if isinstance(data, Tensor):   # torch reads a tensor inside a list as one number
+        if data._data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars (got a tensor of shape "
+                             f"{list(data.shape)} inside the list; join tensors with torch.stack or torch.cat)")
+        return data._data.reshape(()).item()
     if isinstance(data, (list, tuple)):
         return [_nested_tensors_to_list(x) for x in data]
     return data
@@ -248,17 +315,20 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     return _make(device, requires_grad, "full", (), s, dtype=_dt(dtype))
 
 
+@_out_arg("empty")
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, memory_format=None,
           pin_memory=False):
     """An uninitialised tensor."""
     return _make(device, requires_grad, "empty", _size_arg(sizes, size, "empty"), dtype=_dt(dtype))
 
 
+@_out_arg("zeros")
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of zeros."""
     return _make(device, requires_grad, "zeros", _size_arg(sizes, size, "zeros"), dtype=_dt(dtype))
 
 
+@_out_arg("ones")
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of ones."""
     return _make(device, requires_grad, "ones", _size_arg(sizes, size, "ones"), dtype=_dt(dtype))
@@ -272,10 +342,13 @@ def _fill_dtype(fill_value):
     return None
 
 
+@_out_arg("full")
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor filled with fill_value (dtype inferred from it as torch)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    if not isinstance(fill_value, (numbers.Number, np.generic)):
+        raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
     dt = _dt(dtype, _fill_dtype(fill_value))
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
@@ -290,6 +363,7 @@ def _float_only(dtype, kernel):
     return dt
 
 
+@_out_arg("rand")
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform random numbers in [0, 1)."""
     dt = _float_only(dtype, "check_uniform_bounds")
@@ -297,6 +371,7 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
     return _done(g.random(_size_arg(sizes, size, "rand"), dt), requires_grad)
 
 
+@_out_arg("randn")
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal random numbers."""
     dt = _float_only(dtype, "normal_kernel_cpu")
@@ -333,6 +408,7 @@ def _check_bounds(low, high, dt):
         raise RuntimeError(f"to - 1 is out of bounds for {name}")
 
 
+@_out_arg("randint")
 def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, device=None,
             requires_grad=False, out=None, layout=None, pin_memory=False):
     """Random integers in [low, high): randint(high, size) or randint(low, high, size), as torch."""
@@ -412,6 +488,7 @@ def _scalar_value(v):
     return v.item() if isinstance(v, Tensor) else v
 
 
+@_out_arg("arange")
 def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requires_grad=False, out=None,
            layout=None, pin_memory=False):
     """arange(end) or arange(start, end, step=1): values in [start, end), equal bit for bit to torch's CPU kernel."""
@@ -429,6 +506,9 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         raise TypeError('arange() missing 1 required positional arguments: "end"')
     start = 0 if start is None else start
     step = 1 if step is None else step
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if not isinstance(v, (numbers.Number, Tensor, np.generic)):
+            raise TypeError(f"arange(): argument '{name}' must be Number, not {type(v).__name__}")
     dt = np.dtype(_range_dtype((start, end, step), dtype))
     if dt.kind == "b":
         raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
@@ -462,6 +542,10 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     """Deprecated inclusive arange, as torch.range."""
+    ns = B.namespace()
+    _userwarn.warn(f"{ns}.range is deprecated and will be removed in a future release because its behavior is "
+                   f"inconsistent with Python's range builtin. Instead, use {ns}.arange, which produces values in "
+                   "[start, end).")
     if end is None:
         start, end = 0, start
     n = int(math.floor((end - start) / step)) + 1
@@ -492,6 +576,7 @@ def _linspace_values(start, end, steps, dt):
     return np.concatenate([lo.astype(dt), hi.astype(dt)])
 
 
+@_out_arg("linspace")
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None,
              pin_memory=False):
     """steps evenly spaced values from start to end inclusive, equal bit for bit to torch's CPU kernel."""
@@ -513,17 +598,35 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     """steps values spaced evenly on a log scale."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
     xp, dev = _target(device)
     with _current(xp, dev):
         return _done(xp.logspace(start, end, steps, base=base).astype(_dt(dtype)), requires_grad)
 
 
+@_out_arg("eye")
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     """A 2-d identity matrix."""
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype))
 
 
+_TRI_TYPE_WORDS = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "float16": "Half",
+                   "float32": "Float", "float64": "Double"}
+
+
 def _tri_indices(fn, row, col, offset, dtype, device):
+    if row < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}")
+    if col < 0:
+        raise RuntimeError(f"col must be non-negative, got{col}")
+    dt = np.dtype(_dt(dtype, B.int64))
+    if dt not in (np.int32, np.int64):   # torch builds these for int32 and int64 only
+        raise NotImplementedError(f"\"{fn}\" not implemented for '{_TRI_TYPE_WORDS.get(dt.name, dt.name)}'")
     xp, dev = _target(device)
     with _current(xp, dev):
         return _done(xp.stack(getattr(xp, fn)(row, offset, col)).astype(_dt(dtype, B.int64)), False)
@@ -589,6 +692,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
     return randint(low, high, input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev)
 
 
+@_out_arg("normal")
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, device=None):
     """Normal random numbers with the given mean and std (tensors or floats)."""
     m = mean._data if isinstance(mean, Tensor) else mean

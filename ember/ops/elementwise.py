@@ -119,9 +119,32 @@ def _wrapped(n, dtype):
     return (n - lo) % (1 << bits) + lo
 
 
-def _operands(a, b):
-    """The arrays (or Python numbers) to compute with, cast to torch's result dtype."""
+def _checked_int(n, dtype):
+    """Python int n as torch's checked_convert casts it to an integer dtype: within range (or, for an
+    unsigned type, down to -max, wrapping) or a RuntimeError."""
+    lo, hi, _ = _INT_RANGES[dtype]
+    if not (lo <= n <= hi or (lo == 0 and -hi <= n < 0)):
+        raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow")
+    return _wrapped(n, dtype)
+
+
+def _operands(a, b, to_float=False):
+    """The arrays (or Python numbers) to compute with, cast to torch's result dtype.  to_float: for ops that
+    compute in floating point (true division, atan2, ...), where torch takes integer and bool operands
+    straight to the default float dtype (never through an integer result dtype, which would wrap values)."""
     ad = a._data
+    if to_float and ad.dtype.kind != "f" and not (isinstance(b, Tensor) and b._data.dtype.kind == "f") \
+            and type(b) is not float:
+        f = B.get_default_dtype().np
+        if isinstance(b, Tensor):
+            bd = b._data
+            if type(ad) is not type(bd):
+                ad, bd = _check_device(ad, bd)
+            return ad.astype(f), bd.astype(f)
+        if type(b) in (int, bool):
+            return ad.astype(f), b
+        if isinstance(b, (np.generic, np.ndarray)) and b.dtype.kind != "f":
+            return ad.astype(f), np.asarray(b).astype(f)
     if type(b) is Tensor or isinstance(b, Tensor):
         bd = b._data
         if type(ad) is not type(bd):
@@ -266,6 +289,25 @@ def _scalar_alpha(alpha):
     return alpha.item() if isinstance(alpha, Tensor) else alpha
 
 
+def _alpha_for(alpha, dtype):
+    """alpha checked against the result dtype as torch checks it (alpha_check)."""
+    alpha = _scalar_alpha(alpha)
+    if type(alpha) is bool or isinstance(alpha, np.bool_):
+        if dtype.kind != "b":
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    elif dtype.kind in "biu" and isinstance(alpha, (float, np.floating)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    return bool(alpha) if dtype.kind == "b" else alpha
+
+
+_BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+             "a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _is_bool(x):
+    return (x._data.dtype.kind == "b") if isinstance(x, Tensor) else (type(x) is bool or isinstance(x, np.bool_))
+
+
 _deprecated_warned = False
 
 
@@ -291,16 +333,17 @@ def add(input, other, _other=None, *, alpha=1, out=None):
     """input + alpha * other, broadcasting and promoting as torch."""
     if _other is not None:
         other, alpha = _deprecated_alpha("add", other, _other)
-    if alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
+    if type(alpha) is int and alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
         a, b = input._data, other._data
         if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b):
             return _add_operator(input, other)
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
     a, b = _operands(input, other)
-    if alpha != 1:
-        alpha = _scalar_alpha(alpha)
-        b = b * alpha
+    if not (type(alpha) is int and alpha == 1):
+        alpha = _alpha_for(alpha, _result_dtype(a, b))
+        if alpha != 1 or type(alpha) is bool:
+            b = b & alpha if type(alpha) is bool else b * alpha
     try:
         res = a + b
     except ValueError:
@@ -332,9 +375,12 @@ def sub(input, other, _other=None, *, alpha=1, out=None):
     if a.dtype.kind == "b":
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
-    if alpha != 1:
-        alpha = _scalar_alpha(alpha)
-        b = b * alpha
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError(_BOOL_SUB)
+    if not (type(alpha) is int and alpha == 1):
+        alpha = _alpha_for(alpha, a.dtype)
+        if alpha != 1:
+            b = b * alpha
     try:
         res = a - b
     except ValueError:
@@ -354,7 +400,11 @@ def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
     if isinstance(other, Tensor):
         return sub(other, input, alpha=alpha)
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError(_BOOL_SUB)
     a, b = _operands(input, other)
+    if not (type(alpha) is int and alpha == 1):
+        alpha = _alpha_for(alpha, _result_dtype(a, b))
     res = b - (a if alpha == 1 else a * alpha)
     node = None
     if _grad_needed(input, None):
@@ -441,7 +491,7 @@ def div(input, other, *, rounding_mode=None, out=None):
                 res = _host_array(res)
             return _write_out(out, res, "div", input, other) if out is not None else _wrap(res)
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
-    a, b = _operands(input, other)
+    a, b = _operands(input, other, to_float=True)
     if a.dtype.kind != "f":
         f = B.get_default_dtype().np
         a = a.astype(f)
@@ -484,24 +534,70 @@ def floor_divide(input, other, *, out=None):
     return _write_out(out, res, "floor_divide", input, other) if out is not None else _wrap(res)
 
 
-def remainder(input, other, *, out=None):
-    """Python-style modulus (sign of the divisor)."""
-    a, b = _operands(_as_tensor(input), other)
-    _check_int_divisor(a, b, "remainder")
-    res = xp_of(a).mod(a, b)
+class FmodBackward0(Node):
+    """fmod/remainder by a number: the gradient passes through to input."""
+    __slots__ = ()
+
+    def apply(self, g):
+        return (g,)
+
+
+class RemainderBackward0(FmodBackward0):
+    __slots__ = ()
+
+
+class FmodBackward1(Node):
+    """fmod by a tensor: d/da = 1, d/db = -trunc(a / b) (remainder: -floor(a / b))."""
+    __slots__ = ("a", "b")
+    _saved_fields = ("a", "b")
+    _round = "trunc"
+
+    def apply(self, g):
+        xp = xp_of(g)
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = unbroadcast(g, self.a.shape)
+        if self.next_functions[1][0] is not None:
+            with B.errstate(xp, divide="ignore", invalid="ignore"):
+                q = getattr(xp, self._round)(self.a / self.b)
+            gb = unbroadcast((-g * q).astype(g.dtype, copy=False), self.b.shape)
+        return ga, gb
+
+
+class RemainderBackward1(FmodBackward1):
+    __slots__ = ()
+    _round = "floor"
+
+
+def _modulus(name, ufunc, nodes, input, other, out):
+    input = _as_tensor(input)
+    a, b = _operands(input, other)
+    _check_int_divisor(a, b, name)
+    res = getattr(xp_of(a), ufunc)(a, b)
     if isinstance(res, _generic):
         res = _host_array(res)
-    return _write_out(out, res, "remainder", input, other) if out is not None else _wrap(res)
+    if out is not None:
+        return _write_out(out, res, name, input, other)
+    node = None
+    if _grad_needed(input, other):
+        if isinstance(other, Tensor):
+            node = _node(nodes[1], input, other)
+            node.a, node.b = a, b
+            node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+        else:
+            node = _node(nodes[0], input, None)
+            node.next_functions = node.next_functions[:1]
+    return _finish(res, node)
+
+
+def remainder(input, other, *, out=None):
+    """Python-style modulus (sign of the divisor)."""
+    return _modulus("remainder", "mod", (RemainderBackward0, RemainderBackward1), input, other, out)
 
 
 def fmod(input, other, *, out=None):
     """C-style modulus (sign of the dividend)."""
-    a, b = _operands(_as_tensor(input), other)
-    _check_int_divisor(a, b, "fmod")
-    res = xp_of(a).fmod(a, b)
-    if isinstance(res, _generic):
-        res = _host_array(res)
-    return _write_out(out, res, "fmod", input, other) if out is not None else _wrap(res)
+    return _modulus("fmod", "fmod", (FmodBackward0, FmodBackward1), input, other, out)
 
 
 class PowBackward0(Node):
@@ -514,6 +610,8 @@ class PowBackward0(Node):
         e = self.exponent
         if e == 2:
             return (g * 2 * self.a,)
+        if e == 0:   # torch: zeros, not 0 * a ** -1 (NaN at a = 0)
+            return (g * 0,)
         return (g * e * self.a ** (e - 1),)
 
 
@@ -524,14 +622,28 @@ class PowBackward1(Node):
     def apply(self, g):
         a, b, out = self.a, self.b, self.out
         ga = gb = None
+        xp = xp_of(g)
         if self.next_functions[0][0] is not None:
-            ga = unbroadcast(g * b * a ** (b - 1), a.shape)
+            # torch's pow_backward_self: 0 where the exponent is 0 (not 0 * a ** -1 = NaN at a = 0)
+            ga = unbroadcast(xp.where(b == 0, 0, g * b * a ** (b - 1)).astype(g.dtype, copy=False), a.shape)
         if self.next_functions[1][0] is not None:
-            xp = xp_of(g)
+            # torch's pow_backward_exponent: 0 where a == 0 and b >= 0, else g * out * log(a) (NaN for a < 0)
             with B.errstate(xp, divide="ignore", invalid="ignore"):
-                gb = xp.where(a > 0, g * out * xp.log(xp.where(a > 0, a, 1)), 0)
+                gb = xp.where((a == 0) & (b >= 0), 0, g * out * xp.log(a))
             gb = unbroadcast(gb.astype(out.dtype, copy=False), _shape(b))
         return ga, gb
+
+
+class PowBackward2(PowBackward1):
+    """number ** tensor: one edge, to the exponent (the same formula as PowBackward1's)."""
+    __slots__ = ()
+
+    def apply(self, g):
+        a, b, out = self.a, self.b, self.out
+        xp = xp_of(g)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            gb = xp.where((a == 0) & (b >= 0), 0, g * out * xp.log(a))
+        return (unbroadcast(gb.astype(out.dtype, copy=False), _shape(b)),)
 
 
 def _int_pow(a, b):
@@ -553,7 +665,7 @@ def pow(input, exponent, *, out=None):
         e = exponent
         a, b = _operands(e, base)
         xp = xp_of(a)
-        if a.dtype.kind in "iu" and type(b) is int and (a < 0).any():
+        if a.dtype.kind in "iu" and type(b) in (int, bool) and (a < 0).any():
             res = _int_pow(xp.asarray(b, dtype=a.dtype), a)
         else:
             res = xp.power(b, a)
@@ -561,8 +673,8 @@ def pow(input, exponent, *, out=None):
             res = _host_array(res)
         node = None
         if _grad_needed(e, None):
-            node = _node(PowBackward1, e, e)
-            node.next_functions = ((None, 0), edge(e))
+            node = _node(PowBackward2, e, e)
+            node.next_functions = (edge(e),)
             node.a = xp.asarray(b, dtype=res.dtype)
             node.b = a
             node.out = res
@@ -684,7 +796,12 @@ floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves=
 ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="")
 trunc, TruncBackward0 = _unary("trunc", "trunc", _zero, float_only=False, saves="")
 frac, FracBackward0 = _unary("frac", lambda xp, x: x - xp.trunc(x), lambda xp, g, x, y: g, saves="")
-sign, SignBackward0 = _unary("sign", "sign", _zero, float_only=False, saves="")
+def _sign(xp, x):
+    # NumPy has no sign loop for bool; torch's sign of a bool tensor is the tensor itself
+    return x.copy() if x.dtype.kind == "b" else xp.sign(x)
+
+
+sign, SignBackward0 = _unary("sign", _sign, _zero, float_only=False, saves="")
 _relu_general, ReluBackward0 = _unary(
     "relu", lambda xp, x: xp.maximum(x, 0, dtype=x.dtype) if x.dtype.kind != "b" else x,
     lambda xp, g, x, y: g * (y > 0), float_only=False, saves="y")
@@ -792,15 +909,84 @@ class ClampBackward1(Node):
         return (g * self.mask,)
 
 
+class ClampBackward0(Node):
+    """clamp with tensor bounds: the gradient goes to whichever of input, min, max was selected."""
+    __slots__ = ("x", "lo", "hi")
+    _saved_fields = ("x", "lo", "hi")
+
+    def apply(self, g):
+        xp = xp_of(g)
+        x, lo, hi = self.x, self.lo, self.hi
+        zero = xp.zeros((), dtype=g.dtype)
+        keep = xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            keep = keep & (x >= lo)
+        if hi is not None:
+            keep = keep & (x <= hi)
+        gx = unbroadcast(xp.where(keep, g, zero), x.shape) if self.next_functions[0][0] is not None else None
+        glo = ghi = None
+        if lo is not None and self.next_functions[1][0] is not None:
+            pick = (x < lo) if hi is None else (x < lo) & (lo < hi)
+            glo = unbroadcast(xp.where(pick, g, zero), _shape(lo))
+        if hi is not None and self.next_functions[2][0] is not None:
+            pick = (x > hi) if lo is None else (x > hi) | (hi < lo)
+            ghi = unbroadcast(xp.where(pick, g, zero), _shape(hi))
+        return gx, glo, ghi
+
+
+def _clamp_tensor(input, min, max, out):
+    """clamp where min or max is a tensor: bounds join type promotion and broadcasting, as in torch."""
+    dt = result_type(input, *[b for b in (min, max) if b is not None]).np
+
+    def arr(t):
+        if t is None or not isinstance(t, Tensor):
+            return t
+        v = t._data
+        if type(v) is not type(input._data):
+            v = _check_device(input._data, v)[1]
+        return v if v.dtype == dt else v.astype(dt)
+    d, lo, hi = arr(input), arr(min), arr(max)
+    xp = xp_of(d)
+    try:
+        res = d
+        if lo is not None:
+            res = xp.maximum(res, lo)
+        if hi is not None:
+            res = xp.minimum(res, hi)
+        res = xp.asarray(res, dtype=dt)
+    except ValueError:
+        other = lo if isinstance(min, Tensor) else hi
+        raise _broadcast_error("clamp", d, other) from None
+    if out is not None:
+        return _write_out(out, res, "clamp", input)
+    node = None
+    if state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in (input, min, max)):
+        node = ClampBackward0.__new__(ClampBackward0)
+        node.next_functions = tuple(edge(t) if isinstance(t, Tensor) else (None, 0) for t in (input, min, max))
+        node.x, node.lo, node.hi = d, lo, hi
+        node._saved_versions = ()
+    return _finish(res, node)
+
+
 def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return _clamp_tensor(input, min, max, out)
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, (int, float, np.generic)):
+            raise TypeError(f"clamp(): argument '{name}' must be Number or Tensor, not {type(bound).__name__}")
     d = input._data
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
     if d.dtype.kind != "f" and (type(lo) is float or type(hi) is float):
         d = d.astype(B.get_default_dtype().np)
+    elif d.dtype.kind == "b" and (type(lo) is int or type(hi) is int):
+        d = d.astype(np.int64)   # bool with int bounds promotes to int64, as in torch
+    if d.dtype.kind in "iu":     # torch casts an int bound to the tensor's dtype (uint8: -3 is 253)
+        lo = _checked_int(lo, d.dtype) if type(lo) is int else lo
+        hi = _checked_int(hi, d.dtype) if type(hi) is int else hi
     xp = xp_of(d)
     res = xp.clip(d, lo, hi)
     if isinstance(res, _generic):
@@ -847,6 +1033,10 @@ class MinimumBackward0(MaximumBackward0):
 
 
 def _minmax(input, other, is_max):
+    if not isinstance(other, Tensor):
+        name = "maximum" if is_max else "minimum"
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__} "
+                        f"(use clamp_{'min' if is_max else 'max'} for a number)")
     a, b = _operands(input, other)
     xp = xp_of(a)
     try:
@@ -952,25 +1142,137 @@ def masked_fill(input, mask, value):
     return _finish(res, node)
 
 
+class LerpBackward0(Node):
+    """lerp with a number weight: (1 - w) * g to input, w * g to end."""
+    __slots__ = ("w", "s_in", "s_end")
+
+    def apply(self, g):
+        w = self.w
+        gi = unbroadcast(g * (1 - w), self.s_in) if self.next_functions[0][0] is not None else None
+        ge = unbroadcast(g * w, self.s_end) if self.next_functions[1][0] is not None else None
+        return gi, ge
+
+
+class LerpBackward1(Node):
+    """lerp with a tensor weight: also (end - input) * g to the weight."""
+    __slots__ = ("a", "e", "w")
+    _saved_fields = ("a", "e", "w")
+
+    def apply(self, g):
+        a, e, w = self.a, self.e, self.w
+        gi = unbroadcast(g * (1 - w), a.shape) if self.next_functions[0][0] is not None else None
+        ge = unbroadcast(g * w, e.shape) if self.next_functions[1][0] is not None else None
+        gw = unbroadcast(g * (e - a), w.shape) if self.next_functions[2][0] is not None else None
+        return gi, ge, gw
+
+
 def lerp(input, end, weight):
-    """input + weight * (end - input)."""
-    return add(input, mul(sub(end, input), weight))
+    """input + weight * (end - input), with torch's formula (from end's side when |weight| >= 0.5)."""
+    a, e = input._data, end._data
+    if e.dtype != a.dtype:
+        raise RuntimeError(f"expected dtype {B.SCALAR_NAMES[input.dtype].lower()} for `end` but got dtype "
+                           f"{B.SCALAR_NAMES[end.dtype].lower()} (lerp needs input and end of one dtype)")
+    if a.dtype.kind != "f":
+        raise NotImplementedError(f"\"lerp_kernel_{'tensor' if isinstance(weight, Tensor) else 'scalar'}\" not "
+                                  f"implemented for '{B.SCALAR_NAMES[input.dtype]}'")
+    xp = xp_of(a)
+    w = weight._data.astype(a.dtype, copy=False) if isinstance(weight, Tensor) else _scalar_alpha(weight)
+    if type(e) is not type(a):
+        a, e = _check_device(a, e)
+    try:
+        diff = e - a
+        small = xp.abs(w) < 0.5
+        res = xp.where(small, a + w * diff, e - diff * (1 - w)).astype(a.dtype, copy=False)
+    except ValueError:
+        raise _broadcast_error("lerp", a, e) from None
+    node = None
+    tensors = (input, end, weight) if isinstance(weight, Tensor) else (input, end)
+    if state.enabled and any(t._requires_grad for t in tensors):
+        if isinstance(weight, Tensor):
+            node = LerpBackward1.__new__(LerpBackward1)
+            node.a, node.e, node.w = a, e, w
+        else:
+            node = LerpBackward0.__new__(LerpBackward0)
+            node.w, node.s_in, node.s_end = w, a.shape, e.shape
+        node.next_functions = tuple(edge(t) for t in tensors)
+        node._saved_versions = ()
+    return _finish(res, node)
+
+
+class AddcmulBackward0(Node):
+    __slots__ = ("s", "t1", "t2", "value")
+    _saved_fields = ("t1", "t2")
+
+    def apply(self, g):
+        t1, t2, v = self.t1, self.t2, self.value
+        gs = unbroadcast(g, self.s) if self.next_functions[0][0] is not None else None
+        g1 = unbroadcast(g * v * t2, t1.shape) if self.next_functions[1][0] is not None else None
+        g2 = unbroadcast(g * v * t1, t2.shape) if self.next_functions[2][0] is not None else None
+        return gs, g1, g2
+
+
+class AddcdivBackward0(AddcmulBackward0):
+    __slots__ = ()
+
+    def apply(self, g):
+        t1, t2, v = self.t1, self.t2, self.value
+        gs = unbroadcast(g, self.s) if self.next_functions[0][0] is not None else None
+        g1 = unbroadcast(g * v / t2, t1.shape) if self.next_functions[1][0] is not None else None
+        g2 = unbroadcast(-g * v * t1 / (t2 * t2), t2.shape) if self.next_functions[2][0] is not None else None
+        return gs, g1, g2
+
+
+def _addc(cls, combine, input, tensor1, tensor2, value):
+    with _no_grad():
+        res = add(input, combine(tensor1, tensor2), alpha=value)
+    node = None
+    if state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in (input, tensor1, tensor2)):
+        dt = res._data.dtype
+        node = cls.__new__(cls)
+        node.next_functions = tuple(edge(t) for t in (input, tensor1, tensor2))
+        node._saved_versions = ((tensor1, tensor1._vc[0]), (tensor2, tensor2._vc[0]))
+        node.s, node.value = input._data.shape, _scalar_alpha(value)
+        node.t1, node.t2 = tensor1._data.astype(dt, copy=False), tensor2._data.astype(dt, copy=False)
+    return _finish(res._data, node)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2."""
-    return add(input, mul(tensor1, tensor2), alpha=value)
+    return _addc(AddcmulBackward0, mul, input, tensor1, tensor2, value)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 / tensor2."""
-    return add(input, div(tensor1, tensor2), alpha=value)
+    """input + value * tensor1 / tensor2 (true division: integer tensor1 and tensor2 are refused, as in torch)."""
+    if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future  release addcdiv "
+                           "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can "
+                           "be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+                           "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
+                           "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
+                           "for all dtypes.")
+    return _addc(AddcdivBackward0, div, input, tensor1, tensor2, value)
+
+
+class NanToNumBackward0(Node):
+    __slots__ = ("finite",)
+    _saved_fields = ("finite",)
+
+    def apply(self, g):
+        return (g * self.finite,)
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    """Replace NaN and infinities with finite numbers."""
+    """Replace NaN and infinities with finite numbers (the gradient flows through the finite ones)."""
     d = input._data
-    return _wrap(xp_of(d).nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf))
+    xp = xp_of(d)
+    res = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = NanToNumBackward0.__new__(NanToNumBackward0)
+        node.next_functions = (edge(input),)
+        node.finite = xp.isfinite(d)
+        node._saved_versions = ()
+    return _finish(res, node)
 
 
 # ---- comparisons and logic (never differentiable) ----------------------------
@@ -1010,8 +1312,9 @@ def _bitwise(name, ufunc):
     def op(input, other, *, out=None):
         a, b = _operands(_as_tensor(input), other)
         if _result_dtype(a, b).kind == "f":
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{input.dtype.name.capitalize()}': "
-                               "bitwise ops need integer or bool tensors")
+            dt = result_type(_as_tensor(input), other)
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[dt]}' (bitwise ops "
+                                      "need integer or bool tensors)")
         res = getattr(xp_of(a), ufunc)(a, b)
         return _wrap(_host_array(res) if isinstance(res, _generic) else res)
     op.__name__ = op.__qualname__ = name
@@ -1034,8 +1337,15 @@ def bitwise_not(input):
     """Elementwise NOT for bool / integer tensors."""
     d = input._data
     if d.dtype.kind == "f":
-        raise RuntimeError("bitwise_not needs an integer or bool tensor, got " + str(input.dtype))
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{B.SCALAR_NAMES[input.dtype]}' "
+                                  "(bitwise_not needs an integer or bool tensor)")
     return _elementwise(input, "invert")
+
+
+def _invert(self):
+    if self._data.dtype.kind == "f":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(self) if self.dtype is not B.bool_ else logical_not(self)
 
 
 def logical_not(input, *, out=None):
@@ -1179,8 +1489,10 @@ def _fast_inplace(ufunc, name):
             return _inplace(self, None, lambda s, o: _OPS[name](s, o, **kwargs), (other,))
         d = self._data
         b = other._data if isinstance(other, Tensor) else other
-        if alpha is not None and alpha != 1:
-            b = b * _scalar_alpha(alpha)
+        if alpha is not None:
+            alpha = _alpha_for(alpha, d.dtype)
+            if alpha != 1:
+                b = b * alpha
         if type(d) is _ndarray:
             f = np_ufunc
         else:
@@ -1233,7 +1545,10 @@ def _register():
         return pow(other, self)
 
     def scalar_tensor(self, other):
-        # a Python number as torch wraps it: its default dtype, so 2.5 // int_tensor is float32
+        # a Python number as torch wraps it: its default dtype, so 2.5 // int_tensor is float32 (a NumPy
+        # scalar counts as the Python number it holds, as everywhere else)
+        if isinstance(other, np.generic):
+            other = other.item()
         return _wrap(xp_of(self._data).asarray(other, dtype=_scalar_dtype(other).np))
 
     def rfloordiv(self, other):
@@ -1282,7 +1597,7 @@ def _register():
     T.__and__ = T.__rand__ = lambda s, o: bitwise_and(s, o)
     T.__or__ = T.__ror__ = lambda s, o: bitwise_or(s, o)
     T.__xor__ = T.__rxor__ = lambda s, o: bitwise_xor(s, o)
-    T.__invert__ = lambda s: bitwise_not(s) if s.dtype is not B.bool_ else logical_not(s)
+    T.__invert__ = _invert
     T.__iand__ = lambda s, o: _inplace(s, bitwise_and(s, o)._data, bitwise_and, (o,))
     T.__ior__ = lambda s, o: _inplace(s, bitwise_or(s, o)._data, bitwise_or, (o,))
     T.__hash__ = object.__hash__   # identity, as torch (defining __eq__ would otherwise drop it)
@@ -1334,7 +1649,7 @@ def atan2(input, other, *, out=None):
     if not isinstance(other, Tensor):
         raise TypeError(f"atan2(): argument 'other' (position 2) must be Tensor, not {type(other).__name__} "
                         "(wrap a number with torch.tensor(...))")
-    a, b = _operands(_as_tensor(input), other)
+    a, b = _operands(_as_tensor(input), other, to_float=True)
     if a.dtype.kind != "f":
         f = B.get_default_dtype().np
         a, b = a.astype(f), b.astype(f)
@@ -1647,7 +1962,8 @@ def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scala
         input_t = _as_tensor(input)
         if first_scalar and not isinstance(other, Tensor):
             raise TypeError(f"{name}(): expected at least one Tensor argument")
-        a, b = _operands(input_t, other) if not first_scalar else _operands(other, input)[::-1]
+        to_float = float_only and not int_error
+        a, b = _operands(input_t, other, to_float) if not first_scalar else _operands(other, input, to_float)[::-1]
         xp = xp_of(a if hasattr(a, "dtype") else b)
         if not hasattr(a, "dtype"):
             a = xp.asarray(a, dtype=b.dtype)
@@ -1853,6 +2169,89 @@ lgamma, LgammaBackward0 = _unary("lgamma", _lgamma, lambda xp, g, x, y: g * _dig
 digamma, DigammaBackward0 = _unary("digamma", _digamma, lambda xp, g, x, y: g * _trigamma(xp, x))
 
 
+# Cephes' Hurwitz zeta (the one torch uses): Euler-Maclaurin summation after shifting q past 9
+_ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
+           1.8152105401943546773e17, -7.1661652561756670113e18)
+
+
+def _zeta(xp, s, q):
+    """Hurwitz zeta(s, q) for a float s > 1 and an array q (float64)."""
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        total = q ** -s
+        a = q.copy()
+        b = xp.zeros_like(q)
+        qmin = float(q.min()) if q.size else 9.0
+        shifts = 9 if not qmin < -1e4 else 10000   # enough steps for every q to pass 9 (NaN: 9)
+        if shifts == 9 and qmin < 0:
+            shifts = 9 + int(math.ceil(-qmin))
+        for _ in range(shifts):
+            a = a + 1
+            b = a ** -s
+            total = total + b
+        w = a
+        total = total + b * w / (s - 1) - 0.5 * b
+        fac, k = 1.0, 0.0
+        for coef in _ZETA_A:
+            fac = fac * (s + k)
+            b = b / w
+            total = total + fac * b / coef
+            k += 1
+            fac = fac * (s + k)
+            b = b / w
+            k += 1
+        total = xp.where((q <= 0) & (q == xp.floor(q)), np.inf, total)
+    return total
+
+
+def _polygamma(xp, n, x):
+    if n == 0:
+        return _digamma(xp, x)
+    if n == 1:
+        return _trigamma(xp, x)
+    xd = x.astype(np.float64)
+    res = (1.0 if n % 2 else -1.0) * math.exp(math.lgamma(n + 1.0)) * _zeta(xp, n + 1.0, xd)
+    return res.astype(x.dtype, copy=False)
+
+
+class PolygammaBackward0(Node):
+    __slots__ = ("n", "x")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        return (g * _polygamma(xp_of(g), self.n + 1, self.x),)
+
+
+def polygamma(n, input, *, out=None):
+    """The n-th derivative of digamma (polygamma(0, x) is digamma(x))."""
+    if isinstance(n, Tensor) or not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    d = input._data
+    if d.dtype.kind != "f":
+        d = d.astype(B.get_default_dtype().np)
+    res = _polygamma(xp_of(d), int(n), d)
+    if out is not None:
+        return _write_out(out, res, "polygamma", input)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = PolygammaBackward0.__new__(PolygammaBackward0)
+        node.next_functions = (edge(input),)
+        node.n, node.x = int(n), d
+        node._saved_versions = ((input, input._vc[0]),)
+    return _finish(res, node)
+
+
+def _polygamma_method(self, n):
+    """polygamma(n, self)."""
+    return polygamma(n, self)
+
+
+Tensor.polygamma = _polygamma_method
+Tensor.polygamma_ = _make_inplace(lambda s, n: polygamma(n, s), "polygamma_")
+
+
 # ---- torch's top-level in-place functions (torch.exp_(x) is x.exp_()) ---------------------------
 def _top_inplace(name):
     def op(input, *args, **kwargs):
@@ -1897,4 +2296,27 @@ _register_more2()
 arcsin, arccos, arctan = asin, acos, atan
 __all__ += ["sgn", "exp2", "erfc", "erfinv", "sinc", "deg2rad", "rad2deg", "fix", "logit", "positive", "signbit",
             "isposinf", "isneginf", "xlogy", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "heaviside",
-            "float_power", "lgamma", "digamma", "arcsin", "arccos", "arctan"] + list(_TOP_INPLACE)
+            "float_power", "lgamma", "digamma", "polygamma", "arcsin", "arccos", "arctan"] + list(_TOP_INPLACE)
+
+
+# ---- asinh / acosh / atanh ------------------------------------------------------------------------
+asinh, AsinhBackward0 = _unary("asinh", "arcsinh", lambda xp, g, x, y: g / xp.sqrt(x * x + 1))
+acosh, AcoshBackward0 = _unary("acosh", "arccosh", lambda xp, g, x, y: g / xp.sqrt((x - 1) * (x + 1)))
+atanh, AtanhBackward0 = _unary("atanh", "arctanh", lambda xp, g, x, y: g / (1 - x * x))
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+
+def _register_hyperbolic():
+    T = Tensor
+    for name, fn in (("asinh", asinh), ("acosh", acosh), ("atanh", atanh)):
+        inplace = _make_inplace(fn, name + "_")
+        setattr(T, name, fn)
+        setattr(T, "arc" + name[1:], fn)
+        setattr(T, name + "_", inplace)
+        setattr(T, "arc" + name[1:] + "_", inplace)
+        globals()[name + "_"] = globals()["arc" + name[1:] + "_"] = _top_inplace(name + "_")
+
+
+_register_hyperbolic()
+__all__ += ["asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "asinh_", "acosh_", "atanh_", "arcsinh_",
+            "arccosh_", "arctanh_"]

@@ -1047,6 +1047,90 @@ Tensor.trace = trace
 __all__ += ["trace"]
 
 
+# ---- cdist -----------------------------------------------------------------------------------------
+class CdistBackward0(Node):
+    """Gradient of the p-norm distances between the rows of x1 and x2 (torch's _cdist_backward)."""
+    __slots__ = ("x1", "x2", "dist", "p", "s1", "s2")
+    _saved_fields = ("x1", "x2", "dist")
+
+    def apply(self, g):
+        xp = xp_of(g)
+        p = self.p
+        diff = self.x1[..., :, None, :] - self.x2[..., None, :, :]      # (*, P, R, M)
+        d = self.dist[..., None]
+        if p == 0:
+            w = xp.zeros_like(diff)
+        elif p == 1:
+            w = xp.sign(diff)
+        elif p == float("inf"):
+            w = xp.sign(diff) * (xp.abs(diff) == d)
+        else:
+            ad = xp.abs(diff)
+            safe_d = xp.where(d == 0, 1, d)
+            w = xp.sign(diff) * (ad / safe_d) ** (p - 1) if p != 2 else diff / safe_d
+            w = xp.where((d == 0) | (ad == 0), 0, w)
+        w = (w * g[..., None]).astype(g.dtype, copy=False)
+        g1 = g2 = None
+        if self.next_functions[0][0] is not None:
+            g1 = unbroadcast(w.sum(axis=-2), self.s1)
+        if self.next_functions[1][0] is not None:
+            g2 = unbroadcast(-w.sum(axis=-3), self.s2)
+        return g1, g2
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """p-norm distances between each row of x1 (*, P, M) and each row of x2 (*, R, M): (*, P, R)."""
+    a, b = x1._data, x2._data
+    for name, t in (("X1", a), ("X2", b)):
+        if t.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
+    for name, t in (("X1", a), ("X2", b)):
+        if t.dtype.kind != "f":
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {_TYPE.get(t.dtype.name)}")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected scalar type {_TYPE.get(a.dtype.name)} but found {_TYPE.get(b.dtype.name)} "
+                           "(cdist needs x1 and x2 of one dtype)")
+    if a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} X2: {b.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    if compute_mode not in _CDIST_MODES and compute_mode is not None:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    xp = xp_of(a)
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        n = max(a.ndim, b.ndim) - 2
+        pa, pb = (1,) * (n - a.ndim + 2) + a.shape[:-2], (1,) * (n - b.ndim + 2) + b.shape[:-2]
+        k = next(i for i in range(n) if pa[i] != pb[i] and 1 not in (pa[i], pb[i]))
+        raise RuntimeError(f"The size of tensor a ({pa[k]}) must match the size of tensor b ({pb[k]}) at "
+                           f"non-singleton dimension {k}") from None
+    diff = xp.abs(a[..., :, None, :] - b[..., None, :, :])
+    p = float(p)
+    if p == 0:
+        res = (diff != 0).sum(axis=-1).astype(a.dtype)
+    elif p == 1:
+        res = diff.sum(axis=-1)
+    elif p == 2:
+        res = xp.sqrt((diff * diff).sum(axis=-1))
+    elif p == float("inf"):
+        res = diff.max(axis=-1) if diff.shape[-1] else xp.zeros(diff.shape[:-1], dtype=a.dtype)
+    else:
+        res = (diff ** p).sum(axis=-1) ** (1 / p)
+    res = xp.ascontiguousarray(xp.broadcast_to(res, batch + res.shape[-2:])).astype(a.dtype, copy=False)
+    node = None
+    if state.enabled and (x1._requires_grad or x2._requires_grad):
+        node = _node(CdistBackward0, _edge(x1), _edge(x2))
+        node.x1, node.x2, node.dist, node.p, node.s1, node.s2 = a, b, res, p, a.shape, b.shape
+    return _finish(res, node)
+
+
+__all__ += ["cdist"]
+
+
 # ---- Tensor methods of torch.linalg's ops (det, inverse, svd, ...) -----------------------------------
 # They live in ember/linalg.py, imported on first use so `import ember` stays light: until then each
 # method is a stub that imports it (the import replaces the stubs with the real functions).

@@ -328,13 +328,14 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         a = a.astype(B.as_dtype(dtype).np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
+    # NumPy widens small ints to int64; torch keeps the dtype asked for
     if dim is None:
-        res = _arr(a.prod())
+        res = _arr(a.prod(dtype=a.dtype))
     else:
         if not isinstance(dim, int):
             raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
         axes = _axes(dim, a.ndim)
-        res = _arr(a.prod(axis=axes, keepdims=keepdim))
+        res = _arr(a.prod(axis=axes, keepdims=keepdim, dtype=a.dtype))
     node = None
     if state.enabled and input._requires_grad:
         if dim is None:
@@ -356,6 +357,8 @@ class MaxBackward1(Node):
 
     def apply(self, g):
         mask = self.x == self.out
+        if self.out != self.out:    # a NaN result: torch shares the gradient among the NaNs
+            mask = xp_of(self.x).isnan(self.x)
         n = mask.sum()
         return ((mask * (g / n)).astype(g.dtype, copy=False),)
 
@@ -477,8 +480,13 @@ def _amaxmin(input, dim, keepdim, is_max):
     a = input._data
     axes = _axes(dim, a.ndim) if dim != () else None
     name = "amax" if is_max else "amin"
-    if a.size == 0 and (axes is None or _builtin_any(a.shape[d] == 0 for d in axes)):
-        raise IndexError(f"{name}(): Expected reduction dim to have non-zero size.")
+    if a.size == 0 and axes is None:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                           "reduction dim with the 'dim' argument.")
+    if a.size == 0:
+        bad = next((d for d in axes if a.shape[d] == 0), None)
+        if bad is not None:
+            raise IndexError(f"{name}(): Expected reduction dim {bad} to have non-zero size.")
     res = _arr(a.max(axis=axes, keepdims=keepdim) if is_max else a.min(axis=axes, keepdims=keepdim))
     node = None
     if state.enabled and input._requires_grad:
@@ -506,8 +514,8 @@ def _arg(input, dim, keepdim, is_max):
     if a.dtype.kind == "b":
         raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
-        if a.size == 0:
-            raise RuntimeError(
+        if a.size == 0:   # torch raises IndexError here (max()/amax() raise RuntimeError)
+            raise IndexError(
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         res = xp.asarray(fn(a), dtype=np.int64)
         if keepdim:
@@ -610,16 +618,44 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _var(input, dim, c, keepdim, "std", True)
 
 
+class VarMeanBackward0(Node):
+    """var_mean's single node for both its outputs (var: output 0, mean: output 1), as torch records it."""
+    __slots__ = ("var_node", "mean_node", "_n_outputs", "_output_nrs")
+
+    def apply(self, grads):
+        g_var, g_mean = grads if isinstance(grads, list) else (grads, None)
+        res = None if g_var is None else self.var_node.apply(g_var)[0]
+        if g_mean is not None:
+            gm = self.mean_node.apply(g_mean)[0]
+            res = gm if res is None else res + gm
+        return (res,)
+
+
+class StdMeanBackward0(VarMeanBackward0):
+    __slots__ = ()
+
+
+def _var_mean(input, dim, c, keepdim, take_sqrt):
+    v = _var(input, dim, c, keepdim, "std" if take_sqrt else "var", take_sqrt)
+    m = mean(input, dim, keepdim)
+    if v.grad_fn is not None:
+        node = _node(StdMeanBackward0 if take_sqrt else VarMeanBackward0, input)
+        node.var_node, node.mean_node = v.grad_fn, m.grad_fn
+        node._n_outputs, node._output_nrs = 2, {id(v): 0, id(m): 1}
+        v.grad_fn = m.grad_fn = node
+    return v, m
+
+
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """(var, mean) in one call."""
+    """(var, mean) in one call, under one VarMeanBackward0 node."""
     dim, c = _correction(dim, unbiased, keepdim, correction, "var_mean")
-    return _var(input, dim, c, keepdim, "var", False), mean(input, dim, keepdim)
+    return _var_mean(input, dim, c, keepdim, False)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """(std, mean) in one call."""
+    """(std, mean) in one call, under one StdMeanBackward0 node."""
     dim, c = _correction(dim, unbiased, keepdim, correction, "std_mean")
-    return _var(input, dim, c, keepdim, "std", True), mean(input, dim, keepdim)
+    return _var_mean(input, dim, c, keepdim, True)
 
 
 # ---- norm ---------------------------------------------------------------------------
@@ -786,7 +822,7 @@ def cumsum(input, dim, *, dtype=None):
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
-    res = xp.cumsum(a.reshape(1) if a.ndim == 0 else a, axis=d).reshape(a.shape)
+    res = xp.cumsum(a.reshape(1) if a.ndim == 0 else a, axis=d, dtype=a.dtype).reshape(a.shape)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(CumsumBackward0, input)
@@ -830,7 +866,7 @@ def cumprod(input, dim, *, dtype=None):
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
-    res = xp.cumprod(a.reshape(1) if a.ndim == 0 else a, axis=d).reshape(a.shape)
+    res = xp.cumprod(a.reshape(1) if a.ndim == 0 else a, axis=d, dtype=a.dtype).reshape(a.shape)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(CumprodBackward0, input)
@@ -855,11 +891,40 @@ class TopkBackward0(SortBackward0):
 def _argsort(a, axis, descending, stable):
     xp = xp_of(a)
     if not descending:
-        return xp.argsort(a, axis=axis, kind="stable" if stable else None)
-    # descending with ties in index order: stable sort of the reversed array, reversed back
-    n = a.shape[axis]
-    idx = xp.flip(xp.argsort(xp.flip(a, axis), axis=axis, kind="stable"), axis)
-    return (n - 1) - idx
+        idx = xp.argsort(a, axis=axis, kind="stable")
+    else:   # descending with ties in index order: stable sort of the reversed array, reversed back
+        n = a.shape[axis]
+        idx = (n - 1) - xp.flip(xp.argsort(xp.flip(a, axis), axis=axis, kind="stable"), axis)
+    # torch's default (stable=False) CPU sort is std::sort: insertion sort, so stable, up to 16 elements, and
+    # beyond that an order of ties that only replaying it gives (NumPy's default SIMD quicksort agrees with
+    # neither, even on short slices)
+    if not stable and xp is np and a.ndim and a.shape[axis] > 16 and a.size <= _SORT_EMULATE_LIMIT:
+        idx = _std_sort_ties(a, idx, axis, descending)
+    return idx
+
+
+_SORT_EMULATE_LIMIT = 1 << 14   # a Python replay: kept to slices users inspect
+
+
+def _std_sort_ties(a, idx, axis, descending):
+    rows = np.moveaxis(a, axis, -1)
+    out = np.moveaxis(idx, axis, -1).copy()
+    s = np.take_along_axis(rows, out, axis=-1)
+    tied = (s[..., 1:] == s[..., :-1]).any(axis=-1)
+    if s.dtype.kind == "f":
+        tied |= np.isnan(s).sum(axis=-1) > 1
+    if descending:
+        def lt(x, y):
+            return (x[0] != x[0] and y[0] == y[0]) or x[0] > y[0]
+    else:
+        def lt(x, y):
+            return (x[0] == x[0] and y[0] != y[0]) or x[0] < y[0]
+    for pos in np.ndindex(tied.shape):
+        if tied[pos]:
+            pairs = list(zip(rows[pos].tolist(), range(rows.shape[-1])))
+            _Stl(pairs, lt).sort(0, len(pairs))
+            out[pos] = [i for _, i in pairs]
+    return np.moveaxis(out, -1, axis)
 
 
 def sort(input, dim=-1, descending=False, stable=False):
@@ -896,6 +961,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim and their indices."""
     xp = xp_of(input._data)
     a = input._data
+    if a.dtype.kind == "b":
+        raise RuntimeError("topk does not support bool dtypes on CPU (convert with .int() or .float())")
     d = _dim(dim, a.ndim)
     n = a.shape[d] if a.ndim else 1
     if not 0 <= k <= n:
@@ -903,6 +970,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     work = a.reshape(1) if a.ndim == 0 else a
     idx = _argsort(work, d, largest, True)
     idx = idx.take(xp.arange(k), axis=d).astype(np.int64, copy=False)
+    if k and xp is np and work.size <= _EMULATE_LIMIT:
+        idx = _topk_ties(work, idx, d, k, largest, sorted)
     vals = xp.take_along_axis(work, idx, axis=d)
     if a.ndim == 0:
         vals, idx = vals.reshape(()), idx.reshape(())
@@ -911,6 +980,28 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         node = _node(TopkBackward0, input)
         node.shape, node.axis, node.indices = a.shape, d, idx
     return return_types.topk(_finish(vals, node), _wrap(idx))
+
+
+def _topk_ties(work, idx, d, k, largest, sorted):
+    """idx (a stable choice) with the slices where torch's algorithm could choose otherwise replayed: every
+    slice when sorted=False (its order is the selection's), else those with ties in or at the edge of the top k."""
+    rows = np.moveaxis(work, d, -1)
+    out = np.moveaxis(idx, d, -1).copy()
+    if sorted:
+        key = np.where(np.isnan(rows), np.inf, rows) if rows.dtype.kind == "f" else rows
+        top = np.take_along_axis(key, out, axis=-1)
+        top_sorted = np.sort(top, axis=-1)
+        edge = top_sorted[..., -1:] if not largest else top_sorted[..., :1]
+        nan_edge = np.isnan(np.take_along_axis(rows, out, axis=-1)).any(axis=-1) if rows.dtype.kind == "f" \
+            else np.zeros(rows.shape[:-1], dtype=bool)
+        visible = ((top_sorted[..., 1:] == top_sorted[..., :-1]).any(axis=-1)
+                   | ((key == edge).sum(axis=-1) > (top == edge).sum(axis=-1)) | nan_edge)
+    else:
+        visible = np.ones(rows.shape[:-1], dtype=bool)
+    for pos in np.ndindex(visible.shape):
+        if visible[pos]:
+            out[pos] = _torch_topk_indices(rows[pos].tolist(), k, largest, sorted)
+    return np.moveaxis(out, -1, d)
 
 
 class MedianBackward0(MaxBackward1):
@@ -932,7 +1023,10 @@ def median(input, dim=None, keepdim=False):
             return _wrap(xp.asarray(np.nan, dtype=a.dtype))
         flat = a.reshape(-1)
         pos = (flat.size - 1) // 2
-        res = xp.asarray(xp.partition(flat, pos)[pos])
+        if flat.dtype.kind == "f" and xp.isnan(flat).any():
+            res = xp.asarray(np.nan, dtype=a.dtype)     # torch's median propagates NaN
+        else:
+            res = xp.asarray(xp.partition(flat, pos)[pos])
         node = None
         if state.enabled and input._requires_grad:
             node = _node(MedianBackward0, input)
@@ -947,6 +1041,11 @@ def median(input, dim=None, keepdim=False):
     order = xp.argsort(work, axis=d, kind="stable")
     pos = (n - 1) // 2
     idx = order.take([pos], axis=d).astype(np.int64, copy=False)
+    if work.dtype.kind == "f":
+        nan = xp.isnan(work)
+        if nan.any():   # a slice holding NaN gives NaN and the index of its first NaN, as in torch
+            has = nan.any(axis=d, keepdims=True)
+            idx = xp.where(has, xp.argmax(nan, axis=d).reshape(has.shape), idx).astype(np.int64, copy=False)
     vals = xp.take_along_axis(work, idx, axis=d)
     node = None
     if state.enabled and input._requires_grad:
@@ -1193,6 +1292,20 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     return _wrap(res)
 
 
+def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
+    """The index of the bucket of each value of input, boundaries being a sorted 1-d tensor
+    (right=False: boundaries[i-1] < x <= boundaries[i])."""
+    if not isinstance(boundaries, Tensor):
+        raise TypeError(f"bucketize(): argument 'boundaries' (position 2) must be Tensor, not "
+                        f"{type(boundaries).__name__}")
+    if not isinstance(input, (Tensor, int, float, bool)):
+        raise TypeError(f"bucketize(): argument 'input' (position 1) must be Tensor or a number, not "
+                        f"{type(input).__name__}")
+    if boundaries._data.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries._data.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
+
+
 def _register_more():
     T = Tensor
     T.unique = unique
@@ -1201,7 +1314,7 @@ def _register_more():
 
 
 _register_more()
-__all__ += ["unique", "unique_consecutive", "bincount", "isin", "searchsorted"]
+__all__ += ["unique", "unique_consecutive", "bincount", "isin", "searchsorted", "bucketize"]
 
 
 # ---- aminmax, cummax / cummin, logcumsumexp, kthvalue, mode, nan-reductions, quantile, histc, cov ----
@@ -1435,14 +1548,222 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     a = input._data
     d = _dim(dim, a.ndim)
     n = a.shape[d] if a.ndim else 1
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} "
                            f"(k={k}, size {n})")
 
     def picker(xp, work, ax):
         order = xp.argsort(work, axis=ax, kind="stable")
-        return order.take([k - 1], axis=ax)
+        idx = order.take([k - 1], axis=ax)
+        if xp is not np or work.size > _EMULATE_LIMIT:
+            return idx
+        # which of several equal k-th values torch reports is its quickselect's choice: replay it where it matters
+        kth = np.take_along_axis(work, idx, axis=ax)
+        same = (work == kth) | (np.isnan(work) & np.isnan(kth)) if work.dtype.kind == "f" else work == kth
+        rows = np.moveaxis(work, ax, -1)
+        out = np.moveaxis(idx, ax, -1).copy()
+        count = np.moveaxis(same, ax, -1).sum(axis=-1)
+        for pos in np.ndindex(count.shape):
+            if count[pos] > 1:
+                out[pos + (0,)] = _quickselect_index(rows[pos].tolist(), k - 1)
+        return np.moveaxis(out, -1, ax)
     return _pick(input, dim, keepdim, "kthvalue", KthvalueBackward0, picker)
+
+
+# torch's CPU kthvalue and mode break ties by the order their selection/sort algorithms happen to leave:
+# kthvalue runs its own quickselect (aten SortingUtils.h), mode a libstdc++ std::sort of (value, index) pairs
+# compared by value.  Both are replayed below, in Python, on slices where ties make the choice visible
+# (inputs above _EMULATE_LIMIT elements keep the vectorised stable choice).
+_EMULATE_LIMIT = 1 << 20
+
+
+def _gt_or_nan(x, y):
+    return (x != x and y == y) or x > y
+
+
+def _quickselect_index(vals, k):
+    """The index torch's quick_select_template leaves at position k of vals (NaN counts as largest)."""
+    arr, idx = vals, list(range(len(vals)))
+
+    def swap(i, j):
+        arr[i], arr[j] = arr[j], arr[i]
+        idx[i], idx[j] = idx[j], idx[i]
+    lo, hi = 0, len(arr) - 1
+    while hi > lo:
+        if hi == lo + 1:
+            if _gt_or_nan(arr[lo], arr[hi]):
+                swap(lo, hi)
+            break
+        swap(lo + (hi - lo) // 2, lo + 1)     # median of three as pivot
+        if _gt_or_nan(arr[lo + 1], arr[hi]):
+            swap(lo + 1, hi)
+        if _gt_or_nan(arr[lo], arr[hi]):
+            swap(lo, hi)
+        if _gt_or_nan(arr[lo + 1], arr[lo]):
+            swap(lo + 1, lo)
+        i, j, piv = lo + 1, hi, arr[lo]
+        while True:
+            i += 1
+            while _gt_or_nan(piv, arr[i]):
+                i += 1
+            j -= 1
+            while _gt_or_nan(arr[j], piv):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1
+    return idx[k]
+
+
+class _Stl:
+    """libstdc++'s std::sort (introsort: median-of-3 quicksort down to 16-element runs, heapsort past depth
+    2 log n, insertion sort), nth_element (introselect) and partial_sort (heap select), run on the list a under
+    the strict order lt: the orders torch's CPU kernels leave equal elements in."""
+
+    def __init__(self, a, lt):
+        self.a, self.lt = a, lt
+
+    def _linear_insert(self, last):
+        a, lt = self.a, self.lt
+        v = a[last]
+        nxt = last - 1
+        while lt(v, a[nxt]):
+            a[last] = a[nxt]
+            last, nxt = nxt, nxt - 1
+        a[last] = v
+
+    def _insertion(self, first, last):
+        a, lt = self.a, self.lt
+        for i in range(first + 1, last):
+            v = a[i]
+            if lt(v, a[first]):
+                a[first + 1:i + 1] = a[first:i]
+                a[first] = v
+            else:
+                self._linear_insert(i)
+
+    def _partition_pivot(self, first, last):
+        a, lt = self.a, self.lt
+        x, y, z = first + 1, first + (last - first) // 2, last - 1
+        if lt(a[x], a[y]):
+            m = y if lt(a[y], a[z]) else z if lt(a[x], a[z]) else x
+        else:
+            m = x if lt(a[x], a[z]) else z if lt(a[y], a[z]) else y
+        a[first], a[m] = a[m], a[first]
+        lo, hi = first + 1, last
+        while True:
+            while lt(a[lo], a[first]):
+                lo += 1
+            hi -= 1
+            while lt(a[first], a[hi]):
+                hi -= 1
+            if not lo < hi:
+                return lo
+            a[lo], a[hi] = a[hi], a[lo]
+            lo += 1
+
+    def _adjust_heap(self, first, hole, length, value):
+        a, lt = self.a, self.lt
+        top = child = hole
+        while child < (length - 1) // 2:
+            child = 2 * (child + 1)
+            if lt(a[first + child], a[first + child - 1]):
+                child -= 1
+            a[first + hole] = a[first + child]
+            hole = child
+        if length % 2 == 0 and child == (length - 2) // 2:
+            child = 2 * (child + 1)
+            a[first + hole] = a[first + child - 1]
+            hole = child - 1
+        parent = (hole - 1) // 2
+        while hole > top and lt(a[first + parent], value):
+            a[first + hole] = a[first + parent]
+            hole, parent = parent, (parent - 1) // 2
+        a[first + hole] = value
+
+    def _make_heap(self, first, last):
+        length = last - first
+        for parent in range((length - 2) // 2, -1, -1):
+            self._adjust_heap(first, parent, length, self.a[first + parent])
+
+    def _pop_heap(self, first, last, result):
+        a = self.a
+        v, a[result] = a[result], a[first]
+        self._adjust_heap(first, 0, last - first, v)
+
+    def _heap_select(self, first, middle, last):
+        self._make_heap(first, middle)
+        for i in range(middle, last):
+            if self.lt(self.a[i], self.a[first]):
+                self._pop_heap(first, middle, i)
+
+    def _sort_heap(self, first, last):
+        while last - first > 1:
+            last -= 1
+            self._pop_heap(first, last, last)
+
+    def partial_sort(self, first, middle, last):
+        self._heap_select(first, middle, last)
+        self._sort_heap(first, middle)
+
+    def sort(self, first, last):
+        def loop(first, last, depth):
+            while last - first > 16:
+                if depth == 0:
+                    self.partial_sort(first, last, last)
+                    return
+                depth -= 1
+                cut = self._partition_pivot(first, last)
+                loop(cut, last, depth)
+                last = cut
+        n = last - first
+        if n > 0:
+            loop(first, last, 2 * (n.bit_length() - 1))
+            if n > 16:
+                self._insertion(first, first + 16)
+                for i in range(first + 16, last):
+                    self._linear_insert(i)
+            else:
+                self._insertion(first, last)
+
+    def nth_element(self, first, nth, last):
+        if first == last or nth == last:
+            return
+        depth = 2 * ((last - first).bit_length() - 1)
+        while last - first > 3:
+            if depth == 0:
+                self._heap_select(first, nth + 1, last)
+                self.a[first], self.a[nth] = self.a[nth], self.a[first]
+                return
+            depth -= 1
+            cut = self._partition_pivot(first, last)
+            if cut <= nth:
+                first = cut
+            else:
+                last = cut
+        self._insertion(first, last)
+
+
+def _torch_mode_index(vals):
+    """torch's CPU mode of a list: the last pair of the first longest run after std::sort."""
+    pairs = list(zip(vals, range(len(vals))))
+    _Stl(pairs, lambda x, y: x[0] < y[0]).sort(0, len(pairs))
+    order = [i for _, i in pairs]
+    best, best_count, count = 0, 0, 0
+    for i in range(len(order)):
+        count += 1
+        if i == len(order) - 1 or vals[order[i]] != vals[order[i + 1]]:
+            if count > best_count:
+                best, best_count = order[i], count
+            count = 0
+    return best
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -1464,7 +1785,12 @@ def mode(input, dim=-1, keepdim=False):
         best = xp.argmax(length, axis=-1)[..., None]   # first maximal run: the smallest value
         last = xp.take_along_axis(end, best, axis=-1)  # its last sorted position: the largest index
         del run
-        return xp.moveaxis(xp.take_along_axis(order, last, axis=-1), -1, ax)
+        res = xp.take_along_axis(order, last, axis=-1)
+        if xp is np and m.size <= _EMULATE_LIMIT and (n > 16 or (m.dtype.kind == "f" and np.isnan(m).any())):
+            # which equal element torch reports (and how it treats NaN) follows its std::sort: replay it
+            for pos in np.ndindex(m.shape[:-1]):
+                res[pos + (0,)] = _torch_mode_index(m[pos].tolist())
+        return xp.moveaxis(res, -1, ax)
     return _pick(input, dim, keepdim, "mode", ModeBackward0, picker)
 
 
@@ -1534,10 +1860,10 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
             raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
         if q._data.ndim > 1:
             raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
-        qs = xp.asarray(q._data, dtype=np.float64)
+        qs = xp.asarray(q._data, dtype=a.dtype)
         scalar_q = q._data.ndim == 0
-    else:
-        qs = xp.asarray(float(q), dtype=np.float64)
+    else:   # ranks are computed in the input's dtype, as torch does ('nearest' rounds ties to even)
+        qs = xp.asarray(float(q), dtype=a.dtype)
         scalar_q = True
     if qs.size and (qs.min() < 0 or qs.max() > 1):
         bad = float(qs.min()) if qs.min() < 0 else float(qs.max())
@@ -1560,7 +1886,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
     has_nan = xp.isnan(sd).any(axis=ax, keepdims=True)
     # ranks: one row per q, broadcast against the reduced slice shape
     qb = qs.reshape((-1,) + (1,) * sd.ndim)
-    rank = qb * (xp.maximum(valid, 1) - 1)
+    rank = qb * (xp.maximum(valid, 1) - 1).astype(qb.dtype)
     lo = xp.floor(rank)
     hi = xp.ceil(rank)
     if interpolation == "lower":
@@ -1732,3 +2058,24 @@ def _register_more2():
 _register_more2()
 __all__ += ["aminmax", "cummax", "cummin", "logcumsumexp", "kthvalue", "mode", "nanmean", "nanmedian", "quantile",
             "nanquantile", "msort", "histc", "cov", "corrcoef"]
+
+
+def _torch_topk_indices(vals, k, largest, sorted):
+    """The indices torch's CPU topk returns for a list: partial_sort when k * 64 <= n, else nth_element (then
+    std::sort of the first k - 1 when sorted); NaN counts as the largest value."""
+    n = len(vals)
+    pairs = list(zip(vals, range(n)))
+    if largest:
+        def lt(x, y):
+            return (x[0] != x[0] and y[0] == y[0]) or x[0] > y[0]
+    else:
+        def lt(x, y):
+            return (x[0] == x[0] and y[0] != y[0]) or x[0] < y[0]
+    stl = _Stl(pairs, lt)
+    if k * 64 <= n:
+        stl.partial_sort(0, k, n)
+    else:
+        stl.nth_element(0, k - 1, n)
+        if sorted:
+            stl.sort(0, k - 1)
+    return [i for _, i in pairs[:k]]

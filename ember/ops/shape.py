@@ -2169,6 +2169,9 @@ def index_add(input, dim, index, source, *, alpha=1):
     size = work.shape[ax]
     if idx.size and (idx.min() < 0 or idx.max() >= size):
         bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        if a.ndim <= 1:   # torch's 1-d kernel raises IndexError, the n-d one RuntimeError
+            raise IndexError(f"index out of range in self: index_add() got index {bad} for dimension {ax} "
+                             f"with size {size}")
         raise RuntimeError(f"index {bad} is out of bounds for dimension {ax} with size {size}")
     xp = xp_of(a)
     # torch casts alpha to self's dtype (an integer tensor truncates a fractional alpha)
@@ -2507,6 +2510,8 @@ def take_along_dim(input, indices, dim=None):
     idx_shape[ax] = idx.shape[ax]
     src = input if tuple(in_shape) == a.shape else expand(input, *in_shape)
     xp = xp_of(idx)
+    if a.shape[ax] and idx.size:   # torch (2.x) wraps indices modulo the size here: -1 is the last one
+        idx = idx % a.shape[ax]
     widx = xp.broadcast_to(idx, tuple(idx_shape))
     return gather(src, ax, _wrap(xp.ascontiguousarray(widx)))
 
@@ -2579,15 +2584,17 @@ def unfold(input, dimension, size, step):
 
 
 # ---- index_fill, index_copy, masked_scatter, put, fill_diagonal_, scatter_reduce ------------------------------
-def _vector_index(index, name, like, axis_size, ax):
+def _vector_index(index, name, like, axis_size, ax, negative=True):
     idx = _index_array(index, name, like)
     if idx.ndim > 1:
         raise RuntimeError("Index has to be a vector/scalar" if name.startswith("index_fill") else
                            f"{name}(): Index should have dimension 1 or 0 (got {idx.ndim})")
     idx = idx.reshape(-1).astype(np.int64, copy=False)
-    if idx.size and (idx.min() < -axis_size or idx.max() >= axis_size):
+    low = -axis_size if negative else 0     # index_copy, like torch's, takes no negative indices
+    if idx.size and (idx.min() < low or idx.max() >= axis_size):
         bad = int(idx.max()) if idx.max() >= axis_size else int(idx.min())
-        raise IndexError(f"index {bad} is out of bounds for dimension {ax} with size {axis_size}")
+        raise IndexError(f"{'' if negative else name + '(): '}index {bad} is out of bounds for dimension {ax} "
+                         f"with size {axis_size}")
     return xp_of(idx).where(idx < 0, idx + axis_size, idx) if idx.size else idx
 
 
@@ -2612,6 +2619,9 @@ def index_fill(input, dim, index, value):
     a = input._data
     ax = _dim(dim, max(a.ndim, 1))
     work_shape = a.shape if a.ndim else (1,)
+    if isinstance(index, Tensor) and index._data.dtype != np.int64:
+        raise IndexError(f"index_fill_(): Expected dtype int64 for index. (got {index.dtype}; convert with "
+                         ".long())")
     idx = _vector_index(index, "index_fill", a, work_shape[ax], ax)
     res = a.copy()
     work = res.reshape(1) if a.ndim == 0 else res
@@ -2647,7 +2657,7 @@ def index_copy(input, dim, index, source):
     s = source._data
     ax = _dim(dim, max(a.ndim, 1))
     work_shape = a.shape if a.ndim else (1,)
-    idx = _vector_index(index, "index_copy_", a, work_shape[ax], ax)
+    idx = _vector_index(index, "index_copy_", a, work_shape[ax], ax, negative=False)
     swork = s.reshape(1) if s.ndim == 0 else s
     if idx.size != (swork.shape[ax] if swork.ndim > ax else 1):
         raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to source.size(dim) "
