@@ -144,7 +144,7 @@ def _operands(a, b, to_float=False):
         if type(b) in (int, bool):
             return ad.astype(f), b
         if isinstance(b, (np.generic, np.ndarray)) and b.dtype.kind != "f":
-            return ad.astype(f), np.asarray(b).astype(f)
+            return ad.astype(f), B.xp_of(ad).asarray(b).astype(f)
     if type(b) is Tensor or isinstance(b, Tensor):
         bd = b._data
         if type(ad) is not type(bd):

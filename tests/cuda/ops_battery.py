@@ -426,6 +426,19 @@ CASES += [
     ("inplace_batch2", _inplace_batch2, [X, ("f", (2, 4))]),
 ]
 
+# the ops sweep's additions (tests/ops/test_ops_parity.py)
+CASES += [
+    ("hyperbolic_inverse", lambda x, p: (ember.asinh(x), ember.acosh(p + 1), ember.atanh(p * 0.9),
+                                         ember.arcsinh(x), ember.arccosh(p + 1.5), ember.arctanh(p * 0.5),
+                                         (p + 1).acosh_(), (x * 1).asinh_(), (p * 0.5).atanh_(),
+                                         (p + 1).arccosh_(), (x * 1).arcsinh_(), (p * 0.5).arctanh_()),
+     [X, U]),
+    ("cdist_polygamma_bucketize", lambda x, y, p: (
+        ember.cdist(x, y), ember.cdist(x, y, p=1.0), ember.polygamma(1, p * 3),
+        ember.bucketize(x.detach(), ember.tensor([-1.0, 0.0, 1.0], device=x.device))),
+     [X, ("f", (5, 4)), P]),
+]
+
 NOT_DEVICE_OPS["no tensor computation (batch 2)"] = [
     "can_cast", "get_default_device", "set_default_device", "is_complex", "is_nonzero", "strided", "layout"]
 NOT_DEVICE_OPS["torch's top-level in-place functions: Tensor methods the cases call, same code"] = [

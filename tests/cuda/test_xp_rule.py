@@ -29,6 +29,10 @@ HOST_HELPERS = {
     ("activation.py", "_erf_coefs.inner"): "erf's Chebyshev coefficients, made once as Python floats",
     ("activation.py", "_erf_coefs.outer"): "(as above)",
     ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
+    ("reduce.py", "_std_sort_ties"): "replays torch's CPU std::sort tie order; called for host arrays only",
+    ("reduce.py", "_topk_ties"): "(as above, for topk's partial sort)",
+    ("reduce.py", "kthvalue.picker"): "(as above, for kthvalue's quickselect; the device path is the stable choice)",
+    ("reduce.py", "mode.picker"): "(as above, for mode)",
     ("loss.py", "ctc_loss"): "CTC's dynamic program steps through time on the host; results move to the input's "
                              "device",
     ("loss.py", "CtcLossBackward0.apply"): "(as above)",
