@@ -64,7 +64,8 @@ _LAZY_NAMES.update(dict.fromkeys(
      "is_autocast_cache_enabled", "set_autocast_cache_enabled", "clear_autocast_cache",
      "autocast_increment_nesting", "autocast_decrement_nesting"), "amp.autocast_mode"))
 # torch.det, torch.svd, ...: their torch-level forms live with torch.linalg (ember/linalg.py, TOP_LEVEL)
-_LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross")
+_LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross",
+                "qr")
 
 
 def __getattr__(name):

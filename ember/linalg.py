@@ -72,6 +72,7 @@ _slogdet_top_t = _return_type("slogdet", ("sign", "logabsdet"))
 _lstsq_t = _return_type("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
 _cholesky_ex_t = _return_type("linalg_cholesky_ex", ("L", "info"))
 _qr_t = _return_type("linalg_qr", ("Q", "R"))
+_qr_top_t = _return_type("qr", ("Q", "R"))
 _eigh_t = _return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
 _svd_t = _return_type("linalg_svd", ("U", "S", "Vh"))
 _svd_top_t = _return_type("svd", ("U", "S", "V"))
@@ -90,13 +91,34 @@ def _float(a, op):
                            f"Got {_TYPE.get(a.dtype.name, a.dtype.name)}")
 
 
+# the LAPACK kernel torch names when it has no half-precision (or, for eigh, integer) version of an op
+_KERNEL = {"det": "lu_cpu", "solve": "lu_cpu", "cholesky": "cholesky_cpu", "cholesky_ex": "cholesky_cpu",
+           "qr": "geqrf_cpu", "eigh": "linalg_eigh_cpu", "eigvalsh": "linalg_eigh_cpu", "svd": "linalg_svd_cpu",
+           "svdvals": "linalg_svd_cpu"}
+
+
+def _lapack_dtype(a, op):
+    """torch's dtype errors for the LAPACK-backed ops, where numpy.linalg would raise a TypeError (half)
+    or silently compute in float64 (integers): eigh's kernel has no integer version (NotImplementedError,
+    the others a RuntimeError), half precision is refused by inv/slogdet with a RuntimeError and by the
+    others' kernels with a NotImplementedError."""
+    kind = _TYPE.get(a.dtype.name, a.dtype.name)
+    if a.dtype.kind != "f" and _KERNEL.get(op) == "linalg_eigh_cpu":
+        raise NotImplementedError(f'"linalg_eigh_cpu" not implemented for \'{kind}\'')
+    _float(a, op)
+    if a.dtype.itemsize < 4:
+        if op in _KERNEL:
+            raise NotImplementedError(f'"{_KERNEL[op]}" not implemented for \'{kind}\'')
+        raise RuntimeError(f"linalg.{op}: Low precision dtypes not supported. Got {kind}")
+
+
 def _matrix(A, op, square=True, floating=True, arg="A"):
     """A's array after torch's checks: at least 2-d, floating, (batches of) square matrices."""
     a = _tensor(A, op, arg)
     if a.ndim < 2:
         raise RuntimeError(f"linalg.{op}: The input tensor {arg} must have at least 2 dimensions.")
     if floating:
-        _float(a, op)
+        _lapack_dtype(a, op)
     if square and a.shape[-1] != a.shape[-2]:
         raise RuntimeError(f"linalg.{op}: {arg} must be batches of square matrices, but they are "
                            f"{a.shape[-2]} by {a.shape[-1]} matrices")
@@ -465,12 +487,16 @@ def det(A, *, out=None):
     return _write_out(out, _finish(res, node), "linalg.det", A)
 
 
-class LinalgSlogdetBackward0(_LinalgNode):
-    """d log|det A| = tr(A^-1 dA): gA = g A^-T (sign is piecewise constant)."""
+class LinalgSlogdetBackward0(_MultiNode):
+    """d log|det A| = tr(A^-1 dA): gA = g A^-T.  sign is an output too (as in torch, so it carries the
+    grad_fn), but piecewise constant: its gradient is dropped."""
 
     __slots__ = ()
 
-    def apply(self, g):
+    def apply(self, grads):
+        g = _grads(grads, 2)[1]
+        if g is None:       # only sign was used: no gradient reaches A (torch leaves A.grad None)
+            return (None,)
         xp = xp_of(g)
         a = self.s["a"]
         with np.errstate(all="ignore"):
@@ -487,8 +513,9 @@ def _slogdet(A, op):
     sign, logabs = xp.linalg.slogdet(a)
     sign = xp.asarray(sign).astype(a.dtype, copy=False)
     logabs = xp.asarray(logabs).astype(a.dtype, copy=False)
-    node = _make(LinalgSlogdetBackward0, (A,), a=a) if _needs(A) else None
-    return _wrap(sign), _finish(logabs, node)
+    if not _needs(A):
+        return _wrap(sign), _wrap(logabs)
+    return _finish_many((sign, logabs), _make(LinalgSlogdetBackward0, (A,), a=a))
 
 
 def slogdet(A, *, out=None):
@@ -623,9 +650,9 @@ def lstsq(A, B, rcond=None, *, driver=None):
     singular_values).  Computed through the pseudo-inverse (SVD): the solution of minimum norm,
     as the 'gelsd' driver gives; residuals and singular values are filled as torch's CPU default
     driver 'gelsy' fills them (empty), rank with the rank found."""
-    a = _matrix(A, "lstsq", square=False)
+    a = _matrix(A, "lstsq", square=False, floating=False)
     b = _tensor(B, "lstsq", "B", 2)
-    if a.dtype.kind != "f" or b.dtype.kind != "f":
+    if a.dtype.kind != "f" or b.dtype.kind != "f" or a.dtype.itemsize < 4 or b.dtype.itemsize < 4:
         raise RuntimeError("This function doesn't handle types other than float and double")
     if a.dtype != b.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
@@ -653,7 +680,17 @@ def lstsq(A, B, rcond=None, *, driver=None):
         sv = xp.linalg.svd(a, compute_uv=False).astype(a.dtype, copy=False)
     else:
         sv = empty
-    return _lstsq_t(_finish(X, node), _wrap(empty), _wrap(rank), _wrap(sv))
+    X = _finish(X, node)
+    residuals = _wrap(empty)
+    # torch: the squared residual norms of each column, for the drivers other than gelsy when m > n and
+    # (gelsd/gelss) every matrix has full rank; empty otherwise
+    if driver not in (None, "gelsy") and m > n and (driver == "gels" or bool((rank == n).all())):
+        Xm = X.unsqueeze(-1) if vec else X
+        Bm = B.unsqueeze(-1) if vec else B
+        residuals = (_mm.matmul(A, Xm) - Bm).pow(2).sum(-2)
+    if driver == "gels":    # gels does not compute the rank
+        rank = xp.empty((0,), dtype=np.int64)
+    return _lstsq_t(X, residuals, _wrap(rank), _wrap(sv))
 
 
 # ---- pinv / rank / cond -----------------------------------------------------------------------
@@ -667,7 +704,7 @@ def _pinv_arrays(a, atol, rtol):
     with np.errstate(divide="ignore", invalid="ignore"):
         Sinv = xp.where(keep, 1 / xp.where(keep, S, 1), 0).astype(a.dtype, copy=False)
     P = xp.matmul(_mT(Vh) * Sinv[..., None, :], _mT(U)).astype(a.dtype, copy=False)
-    return P, keep.sum(-1).astype(np.int64)
+    return P, xp.asarray(keep.sum(-1)).astype(np.int64)     # an array even for one matrix (not a NumPy scalar)
 
 
 def _pinv_backward(g, P, a):
@@ -711,7 +748,7 @@ def _tolerances(a, atol, rtol, op):
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
     """The Moore-Penrose pseudo-inverse of A's matrices, as torch.linalg.pinv."""
     a = _tensor(A, "pinv")
-    if a.ndim < 2 or a.dtype.kind != "f":
+    if a.ndim < 2 or a.dtype.kind != "f" or a.dtype.itemsize < 4:
         kind = _TYPE.get(a.dtype.name, a.dtype.name)
         raise RuntimeError(f"linalg.pinv({kind}{{{list(a.shape)}}}): expected a tensor with 2 or more dimensions of "
                            "float, double, cfloat or cdouble types")
@@ -738,7 +775,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None, tol=None)
     a = _tensor(A, "matrix_rank")
     if a.ndim < 2:
         raise RuntimeError("linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" or a.dtype.itemsize < 4:
         raise RuntimeError("This function doesn't handle types other than float and double")
     if tol is not None:
         atol = tol
@@ -787,6 +824,15 @@ def cond(A, p=None, *, out=None):
 
 
 # ---- products -----------------------------------------------------------------------------------
+class CopyBackwards(_LinalgNode):
+    """The node of A.clone().copy_(constant) (matrix_power(A, 0)): it sends back zeros."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        return (xp_of(g).zeros_like(g),)
+
+
 def matrix_power(A, n, *, out=None):
     """A @ A @ ... (n times); the inverse's power for n < 0; the identity for n = 0."""
     a = _tensor(A, "matrix_power")
@@ -799,8 +845,12 @@ def matrix_power(A, n, *, out=None):
         raise TypeError(f"matrix_power(): argument 'n' (position 2) must be int, not {type(n).__name__}")
     xp = xp_of(a)
     if n == 0:
+        # torch copies the identity into a clone of A: a CopyBackwards node that sends back zeros
         eye = xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape).copy()
-        return _write_out(out, _wrap(eye), "linalg.matrix_power", A)
+        node = None
+        if _needs(A):
+            node = _make(CopyBackwards, (A,))
+        return _write_out(out, _finish(eye, node), "linalg.matrix_power", A)
     if n < 0:
         A = inv(A)
         n = -n
@@ -1106,6 +1156,26 @@ def qr(A, mode="reduced", *, out=None):
     return _qr_t(*_finish_many((Q, R), node))
 
 
+_QR_WARNED = [False]
+
+
+def _qr_top(input, some=True, *, out=None):
+    """torch.qr / Tensor.qr (deprecated in torch, still there): linalg.qr with mode 'reduced' when some
+    is True, else 'complete', returned as torch.return_types.qr."""
+    if not _QR_WARNED[0]:
+        _QR_WARNED[0] = True
+        warnings.warn("torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch "
+                      "release.\nThe boolean parameter 'some' has been replaced with a string parameter 'mode'.\n"
+                      "Q, R = torch.qr(A, some)\nshould be replaced with\n"
+                      "Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')", UserWarning, stacklevel=2)
+    res = _qr_top_t(*qr(input, "reduced" if some else "complete"))
+    if out is None:
+        return res
+    for o, r in zip(out, res):
+        _write_out(o, r, "qr", input)
+    return _qr_top_t(*out)
+
+
 # ---- eigh ---------------------------------------------------------------------------------------
 class LinalgEighBackward0(_MultiNode):
     """torch's linalg_eig_backward for Hermitian input: gA = V (diag(gL) + sym(V^T gV) / E) V^T,
@@ -1257,15 +1327,16 @@ def svdvals(A, *, driver=None, out=None):
 def _svd_top(input, some=True, compute_uv=True):
     """torch.svd: (U, S, V) -- V, not Vh -- reduced unless some=False; with compute_uv=False U and V
     are zero-filled."""
-    a, U, S, Vh = _svd(input, not some, "svd")
+    a, U, S, Vh = _svd(input, not some and compute_uv, "svd")
     xp = xp_of(a)
     if not compute_uv:
+        # torch: U and V zero-filled, (m, m) and (n, n) whatever some says, and outside the graph;
+        # S keeps its gradient (the node keeps the real factors)
         m, n = a.shape[-2:]
-        k = min(m, n)
-        cu = k if some else m
-        cv = k if some else n
-        U = xp.zeros(a.shape[:-2] + (m, cu), dtype=a.dtype)
-        Vh = xp.zeros(a.shape[:-2] + (cv, n), dtype=a.dtype)
+        node = _make(LinalgSvdBackward0, (input,), U=U, S=S, Vh=Vh) if _needs(input) else None
+        S_t = _finish_many((U, S, Vh), node)[1] if node is not None else _wrap(S)
+        return _svd_top_t(_wrap(xp.zeros(a.shape[:-2] + (m, m), dtype=a.dtype)), S_t,
+                          _wrap(xp.zeros(a.shape[:-2] + (n, n), dtype=a.dtype)))
     V = _mT(Vh)
     if not _needs(input):
         return _svd_top_t(_wrap(U), _wrap(S), _wrap(V))
@@ -1290,10 +1361,11 @@ def _matrix_power_top(input, n):
 # torch.<name> -> function here (ember.__init__ looks these up on first use)
 TOP_LEVEL = {"det": _det_top, "inverse": _inverse_top, "pinverse": _pinverse_top, "logdet": logdet,
              "slogdet": _slogdet_top, "matrix_power": _matrix_power_top, "cholesky": _cholesky_top,
-             "svd": _svd_top, "cross": _cross_top}
+             "svd": _svd_top, "cross": _cross_top, "qr": _qr_top}
 # Tensor methods: the same functions (ember.ops.linalg installs stubs that import this module)
 METHODS = {"det": det, "inverse": inv, "pinverse": _pinverse_top, "logdet": logdet, "slogdet": _slogdet_top,
-           "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top}
+           "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top,
+           "qr": _qr_top}
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 del _name, _fn

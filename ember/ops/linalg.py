@@ -1042,6 +1042,6 @@ def _linalg_method(name):
     return method
 
 
-for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross"):
+for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross", "qr"):
     setattr(Tensor, _name, _linalg_method(_name))
 del _name
