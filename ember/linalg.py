@@ -26,7 +26,7 @@ from .autograd.graph import Node, edge
 from .ops import reduce as _reduce, shape as _shape, linalg as _mm
 from .ops import record as _finish
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "lstsq", "pinv",
+__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "pinv",
            "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "cholesky", "cholesky_ex", "qr",
            "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "diagonal", "matmul", "LinAlgError"]
 
@@ -69,6 +69,7 @@ def _return_type(name, fields):
 _inv_ex_t = _return_type("linalg_inv_ex", ("inverse", "info"))
 _slogdet_t = _return_type("linalg_slogdet", ("sign", "logabsdet"))
 _slogdet_top_t = _return_type("slogdet", ("sign", "logabsdet"))
+_solve_ex_t = _return_type("linalg_solve_ex", ("result", "info"))
 _lstsq_t = _return_type("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
 _cholesky_ex_t = _return_type("linalg_cholesky_ex", ("L", "info"))
 _qr_t = _return_type("linalg_qr", ("Q", "R"))
@@ -579,6 +580,23 @@ class LinalgSolveExBackward0(_LinalgNode):
 
 def solve(A, B, *, left=True, out=None):
     """X with A X = B (left=True) or X A = B, as torch.linalg.solve; B may be a (batch of) vector(s)."""
+    return _solve(A, B, left, out, "linalg.solve", True)[0]
+
+
+def solve_ex(A, B, *, left=True, check_errors=False, out=None):
+    """(result, info) as torch.linalg.solve_ex: info is 0, or for a singular matrix the 1-based index
+    of the zero pivot of its LU factorisation (its result is then not meaningful: nan here)."""
+    X, info = _solve(A, B, left, None, "linalg.solve_ex", check_errors)
+    if out is not None:
+        _write_out(out[0], X, "linalg.solve_ex", A, B)
+        out[1]._data = info.astype(out[1]._data.dtype)
+        out[1]._vc[0] += 1
+        return _solve_ex_t(*out)
+    return _solve_ex_t(X, _wrap(info))
+
+
+def _solve(A, B, left, out, op, check):
+    """solve's work: (X, info) with info an int32 array of the batch shape (zeros when all solved)."""
     a = _matrix(A, "solve")
     b = _tensor(B, "solve", "B", 2)
     _float(b, "solve")
@@ -606,13 +624,25 @@ def solve(A, B, *, left=True, out=None):
                            f"{list(b.shape[:-2 + vec])} do not broadcast") from None
     ab = xp.broadcast_to(at, batch + at.shape[-2:])
     bb = xp.broadcast_to(bm, batch + bm.shape[-2:])
+    info = xp.zeros(batch, dtype=np.int32)
     try:
         X = xp.linalg.solve(ab, bb)
         ok = bool(xp.isfinite(X).all()) or not (bool(xp.isfinite(ab).all()) and bool(xp.isfinite(bb).all()))
     except np.linalg.LinAlgError:
         ok = False
     if not ok:
-        raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.")
+        if check:
+            raise LinAlgError(f"torch.{op}: The solver failed because the input matrix is singular.")
+        fa, fb = _host(ab).reshape((-1,) + ab.shape[-2:]), _host(bb).reshape((-1,) + bb.shape[-2:])
+        Xs, inf = np.empty(fb.shape, dtype=a.dtype), np.zeros(len(fa), dtype=np.int32)
+        for i, (m, r) in enumerate(zip(fa, fb)):
+            try:
+                Xs[i] = np.linalg.solve(m, r)
+                if not np.isfinite(Xs[i]).all() and np.isfinite(m).all() and np.isfinite(r).all():
+                    raise np.linalg.LinAlgError
+            except np.linalg.LinAlgError:
+                Xs[i], inf[i] = np.nan, _first_zero_pivot(m)
+        X, info = xp.asarray(Xs.reshape(bb.shape)), xp.asarray(inf.reshape(batch))
     X = X.astype(a.dtype, copy=False)
     if vec:
         X = X[..., 0]
@@ -622,7 +652,78 @@ def solve(A, B, *, left=True, out=None):
     if _needs(A, B):
         node = _make(LinalgSolveExBackward0, (A, B), a=at, X=(X if left or vec else _mT(X)), vec=vec,
                      left=left, ashape=at.shape, bshape=b.shape)
-    return _write_out(out, _finish(xp.ascontiguousarray(X), node), "linalg.solve", A, B)
+    return _write_out(out, _finish(xp.ascontiguousarray(X), node), op, A, B), info
+
+
+class LinalgSolveTriangularBackward0(_LinalgNode):
+    """X = A^-1 B (left) or B A^-1: gB = A^-T g (g A^-T), gA = -gB X^T (-X^T gB), kept on A's triangle
+    (off its diagonal too when unitriangular), batch dims summed back."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        s = self.s
+        xp = xp_of(g)
+        T, X, left = s["T"], s["X"], s["left"]
+        Tb = xp.broadcast_to(T, g.shape[:-2] + T.shape[-2:])
+        gB = xp.linalg.solve(_mT(Tb), g) if left else _mT(xp.linalg.solve(Tb, _mT(g)))
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = -xp.matmul(gB, _mT(X)) if left else -xp.matmul(_mT(X), gB)
+            k = 1 if s["unit"] else 0
+            ga = xp.triu(ga, k) if s["upper"] else xp.tril(ga, -k)
+            ga = _unbroadcast(ga, s["ashape"]).astype(T.dtype, copy=False)
+        if self.next_functions[1][0] is not None:
+            gb = _unbroadcast(gB, s["bshape"]).astype(T.dtype, copy=False)
+        return ga, gb
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """X with A X = B (left=True) or X A = B for triangular A (only its upper or lower triangle is read,
+    and not its diagonal when unitriangular), as torch.linalg.solve_triangular.  B must be a (batch
+    of) matrix; a singular A gives inf/nan entries, not an error, as in torch."""
+    a = _tensor(A, "solve_triangular")
+    b = _tensor(B, "solve_triangular", "B", 2)
+    if a.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor A must have at least 2 dimensions.")
+    if b.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    for x in (a, b):
+        if x.dtype.kind != "f" or x.dtype.itemsize < 4:
+            raise NotImplementedError(f'"triangular_solve_cpu" not implemented for '
+                                      f'\'{_TYPE.get(x.dtype.name, x.dtype.name)}\'')
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.solve_triangular: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    n = a.shape[-1]
+    if (b.shape[-2] if left else b.shape[-1]) != n:
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {b.shape[-2]}x{b.shape[-1]})")
+    xp = xp_of(a)
+    dt = a.dtype       # torch: B is cast to A's dtype
+    T = xp.triu(a) if upper else xp.tril(a)
+    if unitriangular:
+        T = T.copy()
+        T[..., xp.arange(n), xp.arange(n)] = 1
+    T, bb = T.astype(dt, copy=False), b.astype(dt, copy=False)
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"linalg.solve_triangular: the batch dimensions of A {list(a.shape[:-2])} and B "
+                           f"{list(b.shape[:-2])} do not broadcast") from None
+    Tb = xp.broadcast_to(T, batch + T.shape[-2:])
+    bb = xp.broadcast_to(bb, batch + bb.shape[-2:])
+    with np.errstate(all="ignore"):
+        try:
+            X = xp.linalg.solve(Tb, bb) if left else _mT(xp.linalg.solve(_mT(Tb), _mT(bb)))
+        except np.linalg.LinAlgError:      # a zero on the diagonal: torch's trsm divides by it
+            X = xp.full(bb.shape, xp.nan, dtype=dt)
+    X = xp.ascontiguousarray(X.astype(dt, copy=False))
+    node = None
+    if _needs(A, B):
+        node = _make(LinalgSolveTriangularBackward0, (A, B), T=T, X=X, left=left, upper=upper, unit=unitriangular,
+                     ashape=a.shape, bshape=b.shape)
+    return _write_out(out, _finish(X, node), "linalg.solve_triangular", A, B)
 
 
 class LinalgLstsqBackward0(_LinalgNode):

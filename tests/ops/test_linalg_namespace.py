@@ -650,3 +650,56 @@ def test_matrix_power_zero_keeps_the_graph():
     check(lambda x: LA.matrix_power(x, 0), lambda x: _torch.linalg.matrix_power(x, 0), [a])
     y = LA.matrix_power(ember.tensor(a, requires_grad=True), 0)
     assert y.requires_grad and y.grad_fn.name() == "CopyBackwards"
+
+
+@requires_torch
+@pytest.mark.parametrize("upper", [True, False])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unit", [False, True])
+def test_solve_triangular(upper, left, unit):
+    a = well(2, 1, 3, 3) + 2 * np.eye(3)
+    b = RNG.standard_normal((3, 3, 4) if left else (3, 4, 3))
+    check(lambda x, y: LA.solve_triangular(x, y, upper=upper, left=left, unitriangular=unit),
+          lambda x, y: _torch.linalg.solve_triangular(x, y, upper=upper, left=left, unitriangular=unit), [a, b],
+          names="LinalgSolveTriangularBackward0")
+
+
+@requires_torch
+@pytest.mark.parametrize("args", [((3, 3), (3,)), ((3, 4), (3, 2)), ((3, 3), (4, 2))])
+def test_solve_triangular_errors(args):
+    sa, sb = args
+    with pytest.raises(RuntimeError) as t:
+        _torch.linalg.solve_triangular(_torch.ones(sa), _torch.ones(sb), upper=True)
+    with pytest.raises(RuntimeError) as e:
+        LA.solve_triangular(ember.ones(sa), ember.ones(sb), upper=True)
+    assert str(e.value) == str(t.value)
+    assert LA.solve_triangular(ember.eye(2), ember.ones(2, 1).double(), upper=True).dtype == ember.float32
+
+
+@requires_torch
+def test_solve_ex():
+    a, b = well(2, 3, 3), RNG.standard_normal((2, 3))
+    check(lambda x, y: tuple(LA.solve_ex(x, y)), lambda x, y: tuple(_torch.linalg.solve_ex(x, y)), [a, b],
+          names="LinalgSolveExBackward0")
+    sing = np.stack([np.eye(2), [[1., 2.], [2., 4.]]])
+    e, t = LA.solve_ex(ember.tensor(sing), ember.ones(2).double()), _torch.linalg.solve_ex(_torch.tensor(sing), _torch.ones(2,
+                                                                                   dtype=_torch.float64))
+    assert e.info.tolist() == t.info.tolist() == [0, 2] and e.info.dtype == ember.int32
+    assert e.result[0].tolist() == t.result[0].tolist()
+    assert repr(e).startswith("ember.return_types.linalg_solve_ex(\nresult=")
+    with pytest.raises(LA.LinAlgError, match="singular"):
+        LA.solve_ex(ember.tensor(sing), ember.ones(2).double(), check_errors=True)
+
+
+@requires_torch
+@pytest.mark.parametrize("kw", [dict(dim=(1, 2)), dict(dim=(0, 2), keepdim=True)])
+def test_torch_norm_nuc(kw):
+    """torch.norm(p='nuc') is the nuclear matrix norm (it raised NotImplementedError)."""
+    check(lambda x: ember.norm(x, p="nuc", **kw), lambda x: _torch.norm(x, p="nuc", **kw), [well(2, 4, 3)])
+    check(lambda x: x.norm(p="nuc"), lambda x: x.norm(p="nuc"), [well(4, 3)])
+    for shape, dim in [((2, 3, 4), None), ((3,), None), ((2, 3), 1)]:
+        with pytest.raises(RuntimeError) as t:
+            _torch.norm(_torch.ones(shape), p="nuc", dim=dim)
+        with pytest.raises(RuntimeError) as e:
+            ember.norm(ember.ones(shape), p="nuc", dim=dim)
+        assert str(e.value) == str(t.value)
