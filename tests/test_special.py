@@ -128,3 +128,13 @@ def test_errors_name_the_function():
     with pytest.raises(AttributeError, match="ember does not implement torch.special.zeta"):
         S.zeta
     assert S.i0(ember.tensor([1, 2])).dtype == ember.float32  # integers promote to the default dtype, as torch
+
+
+@requires_torch
+def test_digamma_signed_zero():
+    """digamma(+-0) is copysign(inf, -x) in torch: +inf at -0.0 (ember gave -inf for both)."""
+    x = [0.0, -0.0, -1.0, -2.5, 1.0]
+    for f in ("digamma", "psi"):
+        e = getattr(S, f)(ember.tensor(x)).tolist()
+        t = getattr(torch.special, f)(torch.tensor(x)).tolist()
+        _close(e, t, 1e-6)
