@@ -56,6 +56,7 @@ _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision
                  "accelerator", "version", "linalg")
 _LAZY_MODULES += ("distributions",)  # torch.distributions
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
+_LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions
 _LAZY_MODULES += ("amp", "special", "jit", "cpu")
 _LAZY_NAMES.update({"compile": "_compile"})

@@ -1,8 +1,8 @@
 """torch.special: the functions ember can compute, differentiable where torch's are.
 
 Most are torch's aliases of existing ops (expit is sigmoid, gammaln is lgamma, psi is digamma ...);
-entr, erfcx, log_ndtr, ndtri, i0/i0e/i1/i1e and xlog1py are primitives in ember/ops/special.py.
-The orthogonal polynomials, Airy/Bessel J/Y/K, zeta, polygamma and gammainc are not implemented:
+entr, erfcx, log_ndtr, ndtri, i0/i0e/i1/i1e, xlog1py, zeta and polygamma are primitives in
+ember/ops/special.py.  The orthogonal polynomials, Airy/Bessel J/Y/K and gammainc are not implemented:
 asking for one says so.
 """
 import math as _math
@@ -15,7 +15,7 @@ from .ops import special as _sp
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e",
            "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri",
-           "psi", "round", "sinc", "softmax", "xlog1py", "xlogy"]
+           "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
 
 
 def _alias(fn, name, doc):
@@ -45,6 +45,7 @@ xlogy = _alias(_ew.xlogy, "xlogy", "xlogy(input, other, *, out=None): input * lo
                "(torch.xlogy).")
 entr, erfcx, log_ndtr, ndtri = _sp.entr, _sp.erfcx, _sp.log_ndtr, _sp.ndtri
 i0, i0e, i1, i1e, xlog1py = _sp.i0, _sp.i0e, _sp.i1, _sp.i1e, _sp.xlog1py
+polygamma, zeta = _sp.polygamma, _sp.zeta
 
 
 def logsumexp(input, dim, keepdim=False, *, out=None):

@@ -9,9 +9,12 @@ import math
 import numpy as np
 
 from .. import _backend as B
-from .elementwise import _binary, _erf, _erfc, _erfc_far_coefs, _unary
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from . import record as _finish
+from .elementwise import _binary, _digamma, _erf, _erfc, _erfc_far_coefs, _trigamma, _unary, _write_out
 
-__all__ = ["entr", "erfcx", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e", "xlog1py"]
+__all__ = ["entr", "erfcx", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e", "xlog1py", "zeta", "polygamma"]
 
 _SQRT1_2 = 1 / math.sqrt(2)
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -216,6 +219,101 @@ def _xlog1py_grads(xp, g, a, b, out):
 xlog1py, SpecialXlog1PyBackward0 = _binary("xlog1py", _xlog1py, _xlog1py_grads, "SpecialXlog1PyBackward0",
                                            scalar_other_name="SpecialXlog1PyBackward2")
 
+# ---- Hurwitz zeta and polygamma (Cephes' zeta, as torch's Math.h) ---------------------------------
+_ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15, 1.8152105401943546773e17,
+           -7.1661652561756670113e18)
+
+
+def _zeta64(xp, x, q):
+    """sum_k (q + k)^-x on float64 arrays: the first terms summed until q + k > 9 (at least 9 of them),
+    then the Euler-Maclaurin tail; torch's inf/nan rules for x <= 1 and q <= 0."""
+    x, q = xp.broadcast_arrays(x, q)
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        # the number of direct terms: torch's loop runs while i < 9 or q + i <= 9
+        n_terms = xp.maximum(9, xp.floor(9 - xp.where(xp.isfinite(q), q, 0)) + 1)
+        s = q ** -x
+        a = q.copy()
+        b = xp.zeros_like(s)
+        for i in range(1, int(n_terms.max()) + 1 if n_terms.size else 1):
+            on = i <= n_terms
+            a = xp.where(on, a + 1, a)
+            b = xp.where(on, a ** -x, b)
+            s = xp.where(on, s + b, s)
+        w = a
+        s = s + b * w / (x - 1) - 0.5 * b
+        fac, k = xp.ones_like(s), 0.0
+        for coef in _ZETA_A:
+            fac = fac * (x + k)
+            b = b / w
+            s = s + fac * b / coef
+            k += 1
+            fac = fac * (x + k)
+            b = b / w
+            k += 1
+        s = xp.where(q <= 0, xp.where(q == xp.floor(q), np.inf, xp.where(x != xp.floor(x), np.nan, s)), s)
+        s = xp.where(x == 1, np.inf, xp.where(x < 1, np.nan, s))
+        s = xp.where(xp.isnan(x) | xp.isnan(q), np.nan, s)
+    return s
+
+
+def _zeta(xp, x, q):
+    return _zeta64(xp, _f64(x), _f64(q)).astype(x.dtype, copy=False)
+
+
+def _zeta_grads(xp, g, x, q, out):
+    # torch: d/dq zeta(x, q) = -x zeta(x + 1, q); no derivative in x
+    return None, g * -x * _zeta(xp, x + 1, q)
+
+
+zeta, SpecialZetaBackward0 = _binary("zeta", _zeta, _zeta_grads, "SpecialZetaBackward0",
+                                     scalar_other_name="SpecialZetaBackward2")
+
+
+def _polygamma_arr(xp, n, x):
+    if n == 0:
+        return _digamma(xp, x)
+    if n == 1:
+        return _trigamma(xp, x)
+    xd = _f64(x)
+    res = (1.0 if n % 2 else -1.0) * math.exp(math.lgamma(n + 1.0)) * _zeta64(xp, xp.full_like(xd, n + 1.0), xd)
+    return res.astype(x.dtype, copy=False)
+
+
+class PolygammaBackward0(Node):
+    """d/dx polygamma(n, x) = polygamma(n + 1, x)."""
+
+    __slots__ = ("n", "x")
+    _saved_fields = ("n", "x")
+
+    def apply(self, g):
+        xp = B.xp_of(g)
+        return ((g * _polygamma_arr(xp, self.n + 1, self.x)).astype(g.dtype, copy=False),)
+
+
+def polygamma(n, input, *, out=None):
+    """The n-th derivative of digamma, as torch.polygamma: digamma and trigamma for n = 0 and 1, then
+    (-1)^(n+1) n! zeta(n + 1, x).  Integer input is computed in the default float dtype."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    d = input._data
+    if d.dtype.kind != "f":
+        d = d.astype(B.get_default_dtype().np)
+    xp = B.xp_of(d)
+    res = _polygamma_arr(xp, n, d)
+    if out is not None:
+        return _write_out(out, res, "polygamma", input)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = PolygammaBackward0.__new__(PolygammaBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ((input, input._vc[0]),)
+        node.n, node.x = n, d
+    return _finish(res, node)
+
+
 _DOCS = {
     "entr": "Elementwise entropy term: -x * log(x) for x > 0, 0 at 0, -inf for x < 0.",
     "erfcx": "Scaled complementary error function exp(x**2) * erfc(x), without overflow for x >= 0.",
@@ -226,6 +324,7 @@ _DOCS = {
     "i1": "Modified Bessel function of the first kind, order 1.",
     "i1e": "Exponentially scaled modified Bessel function of order 1: exp(-|x|) * i1(x).",
     "xlog1py": "input * log1p(other), 0 where input == 0 (unless other is nan), broadcasting as torch.",
+    "zeta": "Hurwitz zeta function sum_k (other + k) ** -input, broadcasting as torch (gradient in other only).",
 }
 for _n, _d in _DOCS.items():
     globals()[_n].__doc__ = _d
