@@ -24,7 +24,7 @@ from ._tensor import Tensor, _wrap
 from .autograd.grad_mode import state
 from .autograd.graph import Node, edge
 from .ops import reduce as _reduce, shape as _shape, linalg as _mm
-from .ops import record as _finish
+from .ops import record as _finish, _SavedOutput
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "pinv",
            "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "cholesky", "cholesky_ex", "qr",
@@ -191,15 +191,32 @@ class _MultiNode(_LinalgNode):
     __slots__ = ("_n_outputs", "_output_nrs")
 
 
-def _make(cls, inputs, **saved):
+def _make(cls, inputs, keep=None, **saved):
+    """A node of cls on inputs, keeping the arrays saved for backward.  keep: the inputs whose in-place
+    modification makes backward refuse to run (all of them by default); as in torch, a node whose
+    backward reads only the op's outputs keeps none of its inputs (its outputs are checked instead:
+    _finish_out, _finish_many with keep_outputs)."""
     node = cls.__new__(cls)
     node.next_functions = tuple(edge(t) if t is not None and t._requires_grad else (None, 0) for t in inputs)
-    node._saved_versions = tuple((t, t._vc[0]) for t in inputs if t is not None)
+    node._saved_versions = tuple((t, t._vc[0]) for t in (inputs if keep is None else keep) if t is not None)
     node.s = saved
     return node
 
 
-def _finish_many(arrays, node):
+def _keep_outputs(node, *outs):
+    node._saved_versions += tuple((_SavedOutput(t), t._vc[0]) for t in outs)
+
+
+def _finish_out(array, node):
+    """_finish for a node that saved its output (inv, cholesky, solve): modifying it in place then
+    makes backward refuse to run, as in torch."""
+    t = _finish(array, node)
+    if node is not None:
+        _keep_outputs(node, t)
+    return t
+
+
+def _finish_many(arrays, node, keep_outputs=False):
     """Tensors for a multi-output node's arrays (None for an output that was not computed)."""
     if node is None:
         return tuple(_wrap(a) for a in arrays)
@@ -212,6 +229,8 @@ def _finish_many(arrays, node):
         t.grad_fn = node
         node._output_nrs[id(t)] = i
         out.append(t)
+    if keep_outputs:
+        _keep_outputs(node, *out)
     return tuple(out)
 
 
@@ -430,8 +449,8 @@ def inv(A, *, out=None):
     """The inverse of each square matrix of A, as torch.linalg.inv (LinAlgError when singular)."""
     a = _matrix(A, "inv")
     X = _inv_arrays(a)
-    node = _make(LinalgInvExBackward0, (A,), X=X) if _needs(A) else None
-    return _write_out(out, _finish(X, node), "linalg.inv", A)
+    node = _make(LinalgInvExBackward0, (A,), keep=(), X=X) if _needs(A) else None
+    return _write_out(out, _finish_out(X, node), "linalg.inv", A)
 
 
 def inv_ex(A, *, check_errors=False, out=None):
@@ -455,8 +474,8 @@ def inv_ex(A, *, check_errors=False, out=None):
                 inf[i] = _first_zero_pivot(m)
         X = X.reshape(a.shape)
         info = xp.asarray(inf.reshape(a.shape[:-2]))
-    node = _make(LinalgInvExBackward0, (A,), X=X) if _needs(A) else None
-    return _inv_ex_t(_finish(X, node), _wrap(info))
+    node = _make(LinalgInvExBackward0, (A,), keep=(), X=X) if _needs(A) else None
+    return _inv_ex_t(_finish_out(X, node), _wrap(info))
 
 
 # ---- determinants -------------------------------------------------------------------------------
@@ -485,7 +504,7 @@ def det(A, *, out=None):
     a = _matrix(A, "det")
     res = xp_of(a).asarray(xp_of(a).linalg.det(a)).astype(a.dtype, copy=False)
     node = _make(LinalgDetBackward0, (A,), a=a) if _needs(A) else None
-    return _write_out(out, _finish(res, node), "linalg.det", A)
+    return _write_out(out, _finish_out(res, node), "linalg.det", A)
 
 
 class LinalgSlogdetBackward0(_MultiNode):
@@ -650,9 +669,9 @@ def _solve(A, B, left, out, op, check):
         X = _mT(X)
     node = None
     if _needs(A, B):
-        node = _make(LinalgSolveExBackward0, (A, B), a=at, X=(X if left or vec else _mT(X)), vec=vec,
+        node = _make(LinalgSolveExBackward0, (A, B), keep=(A,), a=at, X=(X if left or vec else _mT(X)), vec=vec,
                      left=left, ashape=at.shape, bshape=b.shape)
-    return _write_out(out, _finish(xp.ascontiguousarray(X), node), op, A, B), info
+    return _write_out(out, _finish_out(xp.ascontiguousarray(X), node), op, A, B), info
 
 
 class LinalgSolveTriangularBackward0(_LinalgNode):
@@ -721,9 +740,9 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     X = xp.ascontiguousarray(X.astype(dt, copy=False))
     node = None
     if _needs(A, B):
-        node = _make(LinalgSolveTriangularBackward0, (A, B), T=T, X=X, left=left, upper=upper, unit=unitriangular,
+        node = _make(LinalgSolveTriangularBackward0, (A, B), keep=(A,), T=T, X=X, left=left, upper=upper, unit=unitriangular,
                      ashape=a.shape, bshape=b.shape)
-    return _write_out(out, _finish(X, node), "linalg.solve_triangular", A, B)
+    return _write_out(out, _finish_out(X, node), "linalg.solve_triangular", A, B)
 
 
 class LinalgLstsqBackward0(_LinalgNode):
@@ -781,7 +800,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         sv = xp.linalg.svd(a, compute_uv=False).astype(a.dtype, copy=False)
     else:
         sv = empty
-    X = _finish(X, node)
+    X = _finish_out(X, node)
     residuals = _wrap(empty)
     # torch: the squared residual norms of each column, for the drivers other than gelsy when m > n and
     # (gelsd/gelss) every matrix has full rank; empty otherwise
@@ -863,7 +882,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
         rtol_ = xp.asarray(rtol_)[..., None]
     P, _ = _pinv_arrays(a, atol_, rtol_)
     node = _make(LinalgPinvBackward0, (A,), P=P, a=a) if _needs(A) else None
-    return _write_out(out, _finish(P, node), "linalg.pinv", A)
+    return _write_out(out, _finish_out(P, node), "linalg.pinv", A)
 
 
 def _pinverse_top(input, rcond=1e-15):
@@ -1155,8 +1174,8 @@ def _cholesky(A, upper, op, cls, check=True):
     L = xp.tril(L).astype(a.dtype, copy=False)
     if upper:
         L = xp.ascontiguousarray(_mT(L))
-    node = _make(cls, (A,), L=L, upper=upper) if _needs(A) else None
-    return _finish(L, node), info
+    node = _make(cls, (A,), keep=(), L=L, upper=upper) if _needs(A) else None
+    return _finish_out(L, node), info
 
 
 def cholesky(A, *, upper=False, out=None):
@@ -1227,7 +1246,7 @@ class LinalgQrBackward0(_MultiNode):
             return (_qr_square_tall_backward(xp, Q, R, gQ, gR).astype(Q.dtype, copy=False),)
         # wide: A = [X | Y] with X = Q R1 square, Y = Q R2
         R1, R2 = R[..., :, :m], R[..., :, m:]
-        Y = s["a"][..., :, m:]
+        Y = xp.matmul(Q, R2)        # A's last columns, from the outputs (torch does not keep A)
         gR1 = gR[..., :, :m] if gR is not None else None
         gQ2 = gQ
         gY = None
@@ -1253,8 +1272,8 @@ def qr(A, mode="reduced", *, out=None):
     Q, R = Q.astype(a.dtype, copy=False), R.astype(a.dtype, copy=False)
     if mode == "r":
         Q = xp.empty((0,), dtype=a.dtype)
-    node = _make(LinalgQrBackward0, (A,), Q=Q, R=R, mode=mode, a=a) if _needs(A) else None
-    return _qr_t(*_finish_many((Q, R), node))
+    node = _make(LinalgQrBackward0, (A,), keep=(), Q=Q, R=R, mode=mode) if _needs(A) else None
+    return _qr_t(*_finish_many((Q, R), node, keep_outputs=True))
 
 
 _QR_WARNED = [False]
@@ -1314,7 +1333,7 @@ def _eigh(A, UPLO, op, vectors=True):
     else:
         L, V = xp.linalg.eigh(a, UPLO=UPLO)
     L, V = L.astype(a.dtype, copy=False), V.astype(a.dtype, copy=False)
-    node = _make(LinalgEighBackward0, (A,), L=L, V=V) if _needs(A) else None
+    node = _make(LinalgEighBackward0, (A,), keep=(), L=L, V=V) if _needs(A) else None
     return L, V, node
 
 
@@ -1322,7 +1341,7 @@ def eigh(A, UPLO="L", *, out=None):
     """(eigenvalues ascending, eigenvectors) of each symmetric matrix of A, reading the triangle
     UPLO, as torch.linalg.eigh."""
     L, V, node = _eigh(A, UPLO, "eigh")
-    return _eigh_t(*_finish_many((L, V), node))
+    return _eigh_t(*_finish_many((L, V), node, keep_outputs=True))
 
 
 def eigvalsh(A, UPLO="L", *, out=None):
@@ -1330,7 +1349,9 @@ def eigvalsh(A, UPLO="L", *, out=None):
     L, V, node = _eigh(A, UPLO, "eigvalsh", vectors=False)
     if node is None:
         return _write_out(out, _wrap(L), "linalg.eigvalsh", A)
-    return _finish_many((L, V), node)[0]
+    L = _finish_many((L, V), node)[0]
+    _keep_outputs(node, L)
+    return L
 
 
 def eig(A, *, out=None):
@@ -1412,8 +1433,8 @@ def _svd(A, full_matrices, op):
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """(U, S, Vh) with A = U diag(S) Vh, as torch.linalg.svd."""
     a, U, S, Vh = _svd(A, full_matrices, "svd")
-    node = _make(LinalgSvdBackward0, (A,), U=U, S=S, Vh=Vh) if _needs(A) else None
-    return _svd_t(*_finish_many((U, S, Vh), node))
+    node = _make(LinalgSvdBackward0, (A,), keep=(), U=U, S=S, Vh=Vh) if _needs(A) else None
+    return _svd_t(*_finish_many((U, S, Vh), node, keep_outputs=True))
 
 
 def svdvals(A, *, driver=None, out=None):
@@ -1421,8 +1442,10 @@ def svdvals(A, *, driver=None, out=None):
     a, U, S, Vh = _svd(A, False, "svdvals")
     if not _needs(A):
         return _write_out(out, _wrap(S), "linalg.svdvals", A)
-    node = _make(LinalgSvdBackward0, (A,), U=U, S=S, Vh=Vh)
-    return _finish_many((U, S, Vh), node)[1]
+    node = _make(LinalgSvdBackward0, (A,), keep=(), U=U, S=S, Vh=Vh)
+    S = _finish_many((U, S, Vh), node)[1]
+    _keep_outputs(node, S)
+    return S
 
 
 def _svd_top(input, some=True, compute_uv=True):
@@ -1441,8 +1464,8 @@ def _svd_top(input, some=True, compute_uv=True):
     V = _mT(Vh)
     if not _needs(input):
         return _svd_top_t(_wrap(U), _wrap(S), _wrap(V))
-    node = _make(LinalgSvdBackward0, (input,), U=U, S=S, Vh=Vh, transposed_v=True)
-    return _svd_top_t(*_finish_many((U, S, V), node))
+    node = _make(LinalgSvdBackward0, (input,), keep=(), U=U, S=S, Vh=Vh, transposed_v=True)
+    return _svd_top_t(*_finish_many((U, S, V), node, keep_outputs=True))
 
 
 # ---- torch.* top-level aliases and Tensor methods ---------------------------------------------

@@ -703,3 +703,45 @@ def test_torch_norm_nuc(kw):
         with pytest.raises(RuntimeError) as e:
             ember.norm(ember.ones(shape), p="nuc", dim=dim)
         assert str(e.value) == str(t.value)
+
+
+_INPLACE = {  # op: torch's (error when the input is modified in place?, ... when the output is)
+    "inv": (lambda L, y: L.linalg.inv(y), False, True),
+    "cholesky": (lambda L, y: L.linalg.cholesky(y), False, True),
+    "eigh": (lambda L, y: L.linalg.eigh(y)[0], False, True),
+    "eigvalsh": (lambda L, y: L.linalg.eigvalsh(y), False, True),
+    "svd": (lambda L, y: L.linalg.svd(y)[1], False, True),
+    "svdvals": (lambda L, y: L.linalg.svdvals(y), False, True),
+    "qr_wide": (lambda L, y: L.linalg.qr(y[:2])[1], False, True),
+    "solve_B": (lambda L, y: L.linalg.solve(L.eye(3, dtype=y.dtype) * 2, y), False, True),
+    "solve_A": (lambda L, y: L.linalg.solve(y, L.ones(3, dtype=y.dtype)), True, True),
+    "det": (lambda L, y: L.linalg.det(y), True, True),
+    "pinv": (lambda L, y: L.linalg.pinv(y), True, True),
+    "solve_triangular_B": (lambda L, y: L.linalg.solve_triangular(L.eye(3, dtype=y.dtype), y, upper=True), False,
+                           True),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(_INPLACE))
+def test_inplace_modification_checks_match_torch(name):
+    """Backward refuses to run after an in-place change of what the node saved, and only then: inv,
+    cholesky, eigh, svd, qr keep their outputs, not their input (ember refused a modified input)."""
+    f, input_err, output_err = _INPLACE[name]
+    a = well(3, 3)
+    a = a @ a.T + 3 * np.eye(3)
+    for lib in (ember, _torch):
+        for modify_output, expect in ((False, input_err), (True, output_err)):
+            x = lib.tensor(a, requires_grad=True)
+            y = x * 1
+            z = f(lib, y)
+            if modify_output:
+                with lib.no_grad():
+                    z.add_(1)
+            else:
+                y.add_(1)
+            if expect:
+                with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                    z.sum().backward()
+            else:
+                z.sum().backward()
