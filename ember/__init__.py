@@ -66,7 +66,7 @@ _LAZY_NAMES.update(dict.fromkeys(
      "autocast_increment_nesting", "autocast_decrement_nesting"), "amp.autocast_mode"))
 # torch.det, torch.svd, ...: their torch-level forms live with torch.linalg (ember/linalg.py, TOP_LEVEL)
 _LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross",
-                "qr")
+                "qr", "matrix_exp")
 
 
 def __getattr__(name):

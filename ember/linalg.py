@@ -26,7 +26,7 @@ from .autograd.graph import Node, edge
 from .ops import reduce as _reduce, shape as _shape, linalg as _mm
 from .ops import record as _finish, _SavedOutput
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "pinv",
+__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "matrix_exp", "pinv",
            "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "cholesky", "cholesky_ex", "qr",
            "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "diagonal", "matmul", "LinAlgError"]
 
@@ -1109,6 +1109,73 @@ def matmul(input, other, *, out=None):
     return _mm.matmul(input, other, out=out)
 
 
+# ---- matrix exponential -------------------------------------------------------------------------
+# Higham (2005): the [13/13] Pade approximant after scaling A by 2^-s so that ||A||_1 <= theta_13,
+# then s squarings; computed in float64 whatever the input's dtype
+_PADE13 = (64764752532480000., 32382376266240000., 7771770303897600., 1187353796428800., 129060195264000.,
+           10559470521600., 670442572800., 33522128640., 1323241920., 40840800., 960960., 16380., 182., 1.)
+_THETA13 = 5.371920351148152
+
+
+def _expm(a):
+    xp = xp_of(a)
+    A = a.astype(np.float64)
+    n = A.shape[-1]
+    if A.size == 0:
+        return A.astype(a.dtype)
+    with np.errstate(all="ignore"):
+        norm1 = xp.abs(A).sum(-2).max(-1)
+        ok = xp.isfinite(norm1)
+        s = xp.where(ok & (norm1 > _THETA13), xp.ceil(xp.log2(xp.where(ok, norm1, 1) / _THETA13)), 0).astype(np.int64)
+        A = A * (0.5 ** s)[..., None, None]
+        b = _PADE13
+        eye = xp.eye(n, dtype=np.float64)
+        A2 = A @ A
+        A4 = A2 @ A2
+        A6 = A4 @ A2
+        U = A @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2) + b[7] * A6 + b[5] * A4 + b[3] * A2 + b[1] * eye)
+        V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + b[2] * A2 + b[0] * eye
+        try:
+            R = xp.linalg.solve(V - U, V + U)
+        except np.linalg.LinAlgError:      # only for non-finite input
+            R = xp.full(A.shape, xp.nan)
+        for i in range(int(s.max()) if s.size else 0):
+            R = xp.where((i < s)[..., None, None], R @ R, R)
+        R = xp.where(ok[..., None, None], R, xp.nan)
+    return R.astype(a.dtype, copy=False)
+
+
+class LinalgMatrixExpBackward0(_LinalgNode):
+    """torch's differential of exp at A applied to g (adjoint): the upper-right block of
+    exp([[A^T, g], [0, A^T]])."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        xp = xp_of(g)
+        at = _mT(self.s["a"])
+        n = at.shape[-1]
+        big = xp.zeros(g.shape[:-2] + (2 * n, 2 * n), dtype=g.dtype)
+        big[..., :n, :n] = at
+        big[..., n:, n:] = at
+        big[..., :n, n:] = g
+        return (xp.ascontiguousarray(_expm(big)[..., :n, n:]),)
+
+
+def matrix_exp(A):
+    """The matrix exponential of each square matrix of A, as torch.linalg.matrix_exp (also torch.matrix_exp
+    and Tensor.matrix_exp)."""
+    a = _tensor(A, "matrix_exp")
+    if a.ndim < 2:
+        raise RuntimeError("linalg.matrix_exp: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_exp: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    _float(a, "matrix_exp")
+    node = _make(LinalgMatrixExpBackward0, (A,), a=a) if _needs(A) else None
+    return _finish(_expm(a), node)
+
+
 # ---- cholesky -----------------------------------------------------------------------------------
 class LinalgCholeskyExBackward0(_LinalgNode):
     """Murray (2016), as torch's cholesky_backward: gA = L^-T Phi(L^T gL) L^-1, symmetrised."""
@@ -1485,11 +1552,11 @@ def _matrix_power_top(input, n):
 # torch.<name> -> function here (ember.__init__ looks these up on first use)
 TOP_LEVEL = {"det": _det_top, "inverse": _inverse_top, "pinverse": _pinverse_top, "logdet": logdet,
              "slogdet": _slogdet_top, "matrix_power": _matrix_power_top, "cholesky": _cholesky_top,
-             "svd": _svd_top, "cross": _cross_top, "qr": _qr_top}
+             "svd": _svd_top, "cross": _cross_top, "qr": _qr_top, "matrix_exp": matrix_exp}
 # Tensor methods: the same functions (ember.ops.linalg installs stubs that import this module)
 METHODS = {"det": det, "inverse": inv, "pinverse": _pinverse_top, "logdet": logdet, "slogdet": _slogdet_top,
            "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top,
-           "qr": _qr_top}
+           "qr": _qr_top, "matrix_exp": matrix_exp}
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 del _name, _fn

@@ -1042,6 +1042,7 @@ def _linalg_method(name):
     return method
 
 
-for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross", "qr"):
+for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross", "qr",
+              "matrix_exp"):
     setattr(Tensor, _name, _linalg_method(_name))
 del _name

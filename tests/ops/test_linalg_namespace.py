@@ -745,3 +745,28 @@ def test_inplace_modification_checks_match_torch(name):
                     z.sum().backward()
             else:
                 z.sum().backward()
+
+
+@requires_torch
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("scale", [0.1, 1.0, 20.0])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrix_exp(batch, scale, dtype):
+    """linalg.matrix_exp / torch.matrix_exp / Tensor.matrix_exp (they were missing): values and the
+    gradient (LinalgMatrixExpBackward0) against torch and central differences."""
+    a = (RNG.standard_normal(tuple(batch) + (4, 4)) * scale).astype(dtype)
+    fd = scale < 10
+    check(LA.matrix_exp, tl("matrix_exp"), [a], names="LinalgMatrixExpBackward0", fd=fd)
+    check(ember.matrix_exp, _torch.matrix_exp, [a], fd=False)
+    check(lambda x: x.matrix_exp(), lambda x: x.matrix_exp(), [a], fd=False)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape,dtype", [((3,), "float32"), ((3, 4), "float32"), ((3, 3), "int64")])
+def test_matrix_exp_errors(shape, dtype):
+    with pytest.raises(RuntimeError) as t:
+        _torch.linalg.matrix_exp(_torch.ones(shape, dtype=getattr(_torch, dtype)))
+    with pytest.raises(RuntimeError) as e:
+        LA.matrix_exp(ember.ones(shape, dtype=getattr(ember, dtype)))
+    assert str(e.value) == str(t.value)
+    assert tuple(LA.matrix_exp(ember.zeros(0, 0)).shape) == (0, 0)
