@@ -1,8 +1,8 @@
 """torch.special: the functions ember can compute, differentiable where torch's are.
 
 Most are torch's aliases of existing ops (expit is sigmoid, gammaln is lgamma, psi is digamma ...);
-entr, erfcx, log_ndtr, ndtri, i0/i0e/i1/i1e, xlog1py, zeta and polygamma are primitives in
-ember/ops/special.py.  The orthogonal polynomials, Airy/Bessel J/Y/K and gammainc are not implemented:
+entr, erfcx, log_ndtr, ndtri, i0/i0e/i1/i1e, xlog1py, zeta, polygamma and gammainc/gammaincc are
+primitives in ember/ops/special.py.  The orthogonal polynomials and Airy/Bessel J/Y/K are not implemented:
 asking for one says so.
 """
 import math as _math
@@ -13,7 +13,7 @@ from ._tensor import Tensor as _Tensor
 from .ops import activation as _act, elementwise as _ew, reduce as _red
 from .ops import special as _sp
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e",
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln", "i0", "i0e",
            "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri",
            "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
 
@@ -45,7 +45,7 @@ xlogy = _alias(_ew.xlogy, "xlogy", "xlogy(input, other, *, out=None): input * lo
                "(torch.xlogy).")
 entr, erfcx, log_ndtr, ndtri = _sp.entr, _sp.erfcx, _sp.log_ndtr, _sp.ndtri
 i0, i0e, i1, i1e, xlog1py = _sp.i0, _sp.i0e, _sp.i1, _sp.i1e, _sp.xlog1py
-polygamma, zeta = _sp.polygamma, _sp.zeta
+polygamma, zeta, gammainc, gammaincc = _sp.polygamma, _sp.zeta, _sp.gammainc, _sp.gammaincc
 
 
 def logsumexp(input, dim, keepdim=False, *, out=None):

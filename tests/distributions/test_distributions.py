@@ -54,6 +54,8 @@ CASES = {
                 ["log_prob", "mean", "variance"]),
     "gamma": (lambda lib, c, r: lib.distributions.Gamma(c, r), [POS, POS2], UNIT * 3,
               ["log_prob", "entropy", "mean", "variance", "mode"]),
+    # Gamma.cdf was missing; torch has no derivative in the concentration, so it is held fixed
+    "gamma_cdf": (lambda lib, r: lib.distributions.Gamma(lib.tensor(POS), r), [POS2], UNIT * 3, ["cdf"]),
     "beta": (lambda lib, a, b: lib.distributions.Beta(a, b), [POS, POS2], UNIT,
              ["log_prob", "entropy", "mean", "variance"]),
     "dirichlet": (lambda lib, c: lib.distributions.Dirichlet(c), [POS], UNIT / UNIT.sum(),
