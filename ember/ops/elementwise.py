@@ -1674,8 +1674,9 @@ def _xlogy(xp, a, b):
 
 
 def _xlogy_grads(xp, g, a, b, out):
-    ga = g * xp.log(b)  # torch's: log(other) also where input is 0
-    gb = g * a / b
+    with B.errstate(xp, divide="ignore", invalid="ignore"):    # nan/inf as torch, without NumPy's warnings
+        ga = g * xp.log(b)  # torch's: log(other) also where input is 0
+        gb = g * a / b
     return ga, gb
 
 

@@ -134,6 +134,49 @@ KL_CASES = {
                                   lib.distributions.OneHotCategorical(probs=b)), [LOGITS, PROBS]),
 }
 
+# pairs of different families (they raised NotImplementedError): values and gradients, also where
+# some entries are infinite (a support not covered)
+_Dn = lambda lib: lib.distributions  # noqa: E731
+KL_CASES.update({
+    "bernoulli_poisson": (lambda lib, a, b: (_Dn(lib).Bernoulli(a), _Dn(lib).Poisson(b)), [UNIT, POS]),
+    "beta_exponential": (lambda lib, a, b, c: (_Dn(lib).Beta(a, b), _Dn(lib).Exponential(c)), [POS, POS2, POS]),
+    "beta_gamma": (lambda lib, a, b, c, d: (_Dn(lib).Beta(a, b), _Dn(lib).Gamma(c, d)), [POS, POS2, POS2, POS]),
+    "beta_normal": (lambda lib, a, b, c, d: (_Dn(lib).Beta(a, b), _Dn(lib).Normal(c, d)), [POS, POS2, LOC, SCALE]),
+    "beta_uniform": (lambda lib, a, b, c, d: (_Dn(lib).Beta(a, b), _Dn(lib).Uniform(c, d)),
+                     [POS, POS2, np.array([-0.1, 0.0, 0.2]), np.array([1.2, 1.0, 1.5])]),
+    "exponential_gamma": (lambda lib, a, b, c: (_Dn(lib).Exponential(a), _Dn(lib).Gamma(b, c)), [POS, POS2, POS]),
+    "exponential_normal": (lambda lib, a, b, c: (_Dn(lib).Exponential(a), _Dn(lib).Normal(b, c)), [POS, LOC, SCALE]),
+    "gamma_exponential": (lambda lib, a, b, c: (_Dn(lib).Gamma(a, b), _Dn(lib).Exponential(c)), [POS, POS2, POS]),
+    "gamma_normal": (lambda lib, a, b, c, d: (_Dn(lib).Gamma(a, b), _Dn(lib).Normal(c, d)), [POS, POS2, LOC, SCALE]),
+    "laplace_normal": (lambda lib, a, b, c, d: (_Dn(lib).Laplace(a, b), _Dn(lib).Normal(c, d)), [LOC, SCALE, VAL, POS]),
+    "normal_laplace": (lambda lib, a, b, c, d: (_Dn(lib).Normal(a, b), _Dn(lib).Laplace(c, d)), [LOC, SCALE, VAL, POS]),
+    "uniform_beta": (lambda lib, a, b, c, d: (_Dn(lib).Uniform(a * 0.5, a * 0.5 + b), _Dn(lib).Beta(c, d)),
+                     [UNIT, np.array([0.3, 0.2, 0.9]), POS, POS2]),
+    "uniform_exponential": (lambda lib, a, b, c: (_Dn(lib).Uniform(a, a + b), _Dn(lib).Exponential(c)),
+                            [LOC, POS2, POS]),
+    "uniform_gamma": (lambda lib, a, b, c, d: (_Dn(lib).Uniform(a, a + b), _Dn(lib).Gamma(c, d)),
+                      [LOC, POS2, POS, POS2]),
+    "uniform_normal": (lambda lib, a, b, c, d: (_Dn(lib).Uniform(a, a + b), _Dn(lib).Normal(c, d)),
+                       [LOC, POS2, VAL, SCALE]),
+})
+
+
+@requires_torch
+@pytest.mark.parametrize("pair", [("Normal", "Uniform"), ("Normal", "Beta"), ("Normal", "Exponential"),
+                                  ("Normal", "Gamma"), ("Laplace", "Uniform"), ("Laplace", "Beta"),
+                                  ("Laplace", "Exponential"), ("Laplace", "Gamma"), ("Exponential", "Uniform"),
+                                  ("Exponential", "Beta"), ("Gamma", "Uniform"), ("Gamma", "Beta"),
+                                  ("Poisson", "Bernoulli")])
+def test_kl_infinite_pairs(pair):
+    args = {"Normal": (LOC, SCALE), "Laplace": (LOC, SCALE), "Uniform": (LOC, LOC + 1), "Beta": (POS, POS2),
+            "Exponential": (POS,), "Gamma": (POS, POS2), "Poisson": (POS,), "Bernoulli": (UNIT,)}
+    res = []
+    for lib in (ember, torch):
+        p, q = (getattr(lib.distributions, n)(*[lib.tensor(a) for a in args[n]]) for n in pair)
+        res.append(lib.distributions.kl_divergence(p, q))
+    assert tuple(res[0].shape) == tuple(res[1].shape) and np.isinf(res[0].numpy()).all()
+    assert res[0].dtype.name == str(res[1].dtype).split(".")[-1]
+
 
 @requires_torch
 @pytest.mark.parametrize("case", list(KL_CASES))
