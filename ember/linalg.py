@@ -27,7 +27,7 @@ from .ops import reduce as _reduce, shape as _shape, linalg as _mm
 from .ops import record as _finish, _SavedOutput
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "matrix_exp", "pinv",
-           "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "cholesky", "cholesky_ex", "qr",
+           "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "vander", "tensorinv", "tensorsolve", "cholesky", "cholesky_ex", "qr",
            "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "diagonal", "matmul", "LinAlgError"]
 
 
@@ -1038,6 +1038,53 @@ def vecdot(x, y, *, dim=-1, out=None):
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{_TYPE[a.dtype.name]} and y of type {_TYPE[b.dtype.name]} instead.")
     return _write_out(out, (x * y).sum(dim), "linalg.vecdot", x, y)
+
+
+def vander(x, *, N=None):
+    """The Vandermonde matrix of x: columns x^0, x^1, ..., x^(N-1) (N = x.size(-1) by default), as
+    torch.linalg.vander (a cumprod joined to a column of ones, so CatBackward0)."""
+    a = _tensor(x, "vander", "x")
+    n = (a.shape[-1] if a.ndim else 0) if N is None else N
+    if n <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    powers = _reduce.cumprod(x.unsqueeze(-1).expand(*(a.shape + (n - 1,))), -1)
+    ones = _wrap(xp_of(a).ones(a.shape + (1,), dtype=powers._data.dtype))
+    return _shape.cat([ones, powers], -1)
+
+
+def tensorinv(A, ind=2, *, out=None):
+    """The tensor X with tensordot(A, X, ind) the identity, as torch.linalg.tensorinv: the inverse of A
+    seen as a prod(A.shape[:ind]) x prod(A.shape[ind:]) matrix."""
+    a = _tensor(A, "tensorinv")
+    if not isinstance(ind, int) or ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    head, tail = a.shape[:ind], a.shape[ind:]
+    m, n = math.prod(head), math.prod(tail)
+    if m != n:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {n} != {m}")
+    try:
+        res = inv(A.reshape(m, n))
+    except LinAlgError:
+        raise LinAlgError("Failed to invert the input tensor, because it is singular.") from None
+    return _write_out(out, res.reshape(*(tail + head)), "linalg.tensorinv", A)
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    """X with tensordot(A, X, X.ndim) = B, as torch.linalg.tensorsolve (dims of A moved to the end first)."""
+    a = _tensor(A, "tensorsolve")
+    b = _tensor(B, "tensorsolve", "B", 2)
+    if dims is not None:
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        A = _shape.movedim(A, dims, tuple(range(a.ndim - len(dims), a.ndim)))
+        a = A._data
+    res_shape = a.shape[b.ndim:]
+    n, m = math.prod(res_shape), b.size        # as torch: B's size, not A's leading dims
+    if n != m:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                           f"prod(self.shape[:other.ndim]), but got {n} != {m}")
+    res = solve(A.reshape(m, n), B.reshape(-1))
+    return _write_out(out, res.reshape(*res_shape), "linalg.tensorsolve", A, B)
 
 
 class LinalgCrossBackward0(_LinalgNode):

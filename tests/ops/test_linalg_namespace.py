@@ -770,3 +770,35 @@ def test_matrix_exp_errors(shape, dtype):
         LA.matrix_exp(ember.ones(shape, dtype=getattr(ember, dtype)))
     assert str(e.value) == str(t.value)
     assert tuple(LA.matrix_exp(ember.zeros(0, 0)).shape) == (0, 0)
+
+
+@requires_torch
+@pytest.mark.parametrize("N", [None, 2, 5])
+def test_vander(N):
+    x = RNG.standard_normal((2, 4))
+    check(lambda t: LA.vander(t, N=N), lambda t: _torch.linalg.vander(t, N=N), [x], names="CatBackward0")
+    assert LA.vander(ember.tensor([2, 3])).tolist() == _torch.linalg.vander(_torch.tensor([2, 3])).tolist()
+    with pytest.raises(RuntimeError, match="N must be greater than 1"):
+        LA.vander(ember.ones(3), N=1)
+
+
+@requires_torch
+def test_tensorinv_tensorsolve():
+    a = well(24, 24).reshape(4, 6, 8, 3)
+    check(lambda t: LA.tensorinv(t, ind=2), lambda t: _torch.linalg.tensorinv(t, ind=2), [a])
+    b = RNG.standard_normal((2, 3))
+    A = well(6, 6).reshape(2, 3, 6)
+    check(LA.tensorsolve, _torch.linalg.tensorsolve, [A, b])
+    A2 = well(6, 6).reshape(6, 2, 3)
+    check(lambda t, u: LA.tensorsolve(t, u, dims=(0,)), lambda t, u: _torch.linalg.tensorsolve(t, u, dims=(0,)),
+          [A2, RNG.standard_normal((2, 3))])
+    for f, args in [(lambda L: L.linalg.tensorinv(L.ones(4, 6, 8, 2), 2), None),
+                    (lambda L: L.linalg.tensorinv(L.ones(4, 6), 0), None),
+                    (lambda L: L.linalg.tensorsolve(L.ones(6, 4, 2, 3), L.ones(6, 4), dims=(0, 2)), None)]:
+        with pytest.raises(RuntimeError) as t:
+            f(_torch)
+        with pytest.raises(RuntimeError) as e:
+            f(ember)
+        assert str(e.value) == str(t.value)
+    with pytest.raises(LA.LinAlgError, match="singular"):
+        LA.tensorinv(ember.zeros(2, 2, 4), 2)
