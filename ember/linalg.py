@@ -918,14 +918,23 @@ def cond(A, p=None, *, out=None):
     if a.ndim < 2:
         raise RuntimeError("linalg.cond: The input tensor A must have at least 2 dimensions.")
     _float(a, "cond")
-    if p is None or p in (2, -2):
-        s = svdvals(A)
-        hi, lo = s.amax(-1), s.amin(-1)
-        res = hi / lo if p != -2 else lo / hi
-        return _write_out(out, res, "linalg.cond", A)
-    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+    if p is not None and p not in (2, -2, "fro", "nuc", 1, -1, math.inf, -math.inf):
         raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
-    _matrix(A, "cond")
+
+    def square():
+        if a.shape[-1] != a.shape[-2]:
+            raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                               f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    if p in ("fro", "nuc"):
+        square()
+    if a.shape[-1] == 0 or a.shape[-2] == 0:      # torch: 0 for empty matrices
+        return _write_out(out, _wrap(xp_of(a).zeros(a.shape[:-2], dtype=a.dtype)), "linalg.cond", A)
+    if p is None or p in (2, -2):
+        s = svdvals(A)      # descending; torch divides the end slices, then squeezes (SqueezeBackward1)
+        hi, lo = s[..., :1], s[..., -1:]
+        res = (hi / lo if p != -2 else lo / hi).squeeze(-1)
+        return _write_out(out, res, "linalg.cond", A)
+    square()
     X = _inv_arrays(a, raise_errors=False)
     if X is None:   # torch: inf for the singular matrices, the finite value for the others
         flat = _host(a).reshape((-1,) + a.shape[-2:])

@@ -802,3 +802,19 @@ def test_tensorinv_tensorsolve():
         assert str(e.value) == str(t.value)
     with pytest.raises(LA.LinAlgError, match="singular"):
         LA.tensorinv(ember.zeros(2, 2, 4), 2)
+
+
+@requires_torch
+@pytest.mark.parametrize("p", [None, -2, "fro", "nuc", 1, -math.inf])
+@pytest.mark.parametrize("shape", [(2, 0, 0), (0, 3), (3, 0), (3, 4)])
+def test_cond_empty_and_nonsquare_match_torch(p, shape):
+    """cond of empty matrices is 0 (ember returned an empty tensor or raised IndexError), the square
+    check names the order as torch's does, and the 2-norm's graph ends in SqueezeBackward1."""
+    def run(lib):
+        try:
+            return lib.linalg.cond(lib.ones(shape), p).tolist()
+        except RuntimeError as e:
+            return str(e)
+    assert run(ember) == pytest.approx(run(_torch)) if not isinstance(run(_torch), str) else run(ember) == run(_torch)
+    if p in (None, -2):
+        assert LA.cond(ember.tensor(well(3, 3), requires_grad=True), p).grad_fn.name() == "SqueezeBackward1"
