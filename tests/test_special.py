@@ -227,3 +227,13 @@ def test_gammainc_gradient_without_torch():
     # P + Q = 1
     np.testing.assert_allclose((S.gammainc(ember.tensor(a), ember.tensor(x)) +
                                 S.gammaincc(ember.tensor(a), ember.tensor(x))).numpy(), 1.0, rtol=1e-14)
+
+
+def test_xlogy_backward_is_silent_for_negative_other():
+    """torch returns nan there without a warning; NumPy's RuntimeWarning leaked through the backward."""
+    import warnings
+    x, y = ember.tensor([1.0, 2.0], requires_grad=True), ember.tensor([-1.0, 0.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        S.xlogy(x, y).sum().backward()
+    assert np.isnan(x.grad.numpy()[0]) and np.isinf(x.grad.numpy()[1])
