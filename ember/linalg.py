@@ -1272,6 +1272,9 @@ def _cholesky(A, upper, op, cls, check=True):
     a = _matrix(A, op.split(".")[-1])
     xp = xp_of(a)
     info = None
+    A_ = A
+    if upper:       # torch (LAPACK uplo='U') reads the upper triangle: factor its transpose
+        a = _mT(a)
     try:
         L = xp.linalg.cholesky(a)
         ok = bool(xp.isfinite(L).all()) or not bool(xp.isfinite(a).all())
@@ -1297,7 +1300,7 @@ def _cholesky(A, upper, op, cls, check=True):
     L = xp.tril(L).astype(a.dtype, copy=False)
     if upper:
         L = xp.ascontiguousarray(_mT(L))
-    node = _make(cls, (A,), keep=(), L=L, upper=upper) if _needs(A) else None
+    node = _make(cls, (A_,), keep=(), L=L, upper=upper) if _needs(A_) else None
     return _finish_out(L, node), info
 
 

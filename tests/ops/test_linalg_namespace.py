@@ -818,3 +818,20 @@ def test_cond_empty_and_nonsquare_match_torch(p, shape):
     assert run(ember) == pytest.approx(run(_torch)) if not isinstance(run(_torch), str) else run(ember) == run(_torch)
     if p in (None, -2):
         assert LA.cond(ember.tensor(well(3, 3), requires_grad=True), p).grad_fn.name() == "SqueezeBackward1"
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:torch.cholesky is deprecated")
+@pytest.mark.parametrize("fn", ["linalg", "ex", "top"])
+def test_cholesky_upper_reads_the_upper_triangle(fn):
+    """torch (LAPACK uplo='U') factors the upper triangle when upper=True: for a matrix that is not
+    exactly symmetric U is not linalg.cholesky(A).mT (ember factored the lower triangle)."""
+    a = well(2, 3, 3)
+    a = a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3) + np.triu(np.ones((3, 3)), 1) * 0.3
+    f = {"linalg": lambda L, x: L.linalg.cholesky(x, upper=True),
+         "ex": lambda L, x: L.linalg.cholesky_ex(x, upper=True).L,
+         "top": lambda L, x: L.cholesky(x, upper=True)}[fn]
+    check(lambda x: f(ember, x), lambda x: f(_torch, x), [a], fd=False)
+    b = a.copy()
+    b[1, 0, 1] = -1e3       # the upper triangle's leading minor of order 2 is not positive-definite
+    assert LA.cholesky_ex(ember.tensor(b), upper=True).info.tolist() == [0, 2]
