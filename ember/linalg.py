@@ -26,7 +26,8 @@ from .autograd.graph import Node, edge
 from .ops import reduce as _reduce, shape as _shape, linalg as _mm
 from .ops import record as _finish, _SavedOutput
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "matrix_exp", "pinv",
+__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "matrix_exp",
+           "lu", "lu_factor", "lu_factor_ex", "lu_solve", "pinv",
            "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "vander", "tensorinv", "tensorsolve", "cholesky", "cholesky_ex", "qr",
            "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "diagonal", "matmul", "LinAlgError"]
 
@@ -1230,6 +1231,216 @@ def matrix_exp(A):
     _float(a, "matrix_exp")
     node = _make(LinalgMatrixExpBackward0, (A,), a=a) if _needs(A) else None
     return _finish(_expm(a), node)
+
+
+# ---- LU -----------------------------------------------------------------------------------------
+_lu_factor_t = _return_type("linalg_lu_factor", ("LU", "pivots"))
+_lu_factor_ex_t = _return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
+_lu_t = _return_type("linalg_lu", ("P", "L", "U"))
+
+
+def _lu_arrays(a):
+    """getrf: the packed LU factors of a (partial pivoting, the first largest pivot as idamax picks),
+    LAPACK's 1-based int32 pivots and info (the first exactly zero pivot, 1-based; 0 when none)."""
+    xp = xp_of(a)
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    batch = a.shape[:-2]
+    A = a.reshape((-1, m, n)).copy()
+    nb = A.shape[0]
+    rows = xp.arange(nb)
+    piv = xp.zeros((nb, k), dtype=np.int32)
+    info = xp.zeros(nb, dtype=np.int32)
+    with np.errstate(all="ignore"):
+        for j in range(k):
+            p = j + xp.argmax(xp.abs(A[:, j:, j]), axis=1)
+            piv[:, j] = p + 1
+            top = A[rows, j].copy()
+            A[rows, j] = A[rows, p]
+            A[rows, p] = top
+            pivot = A[:, j, j]
+            zero = pivot == 0
+            info = xp.where((info == 0) & zero, j + 1, info).astype(np.int32)
+            A[:, j + 1:, j] = xp.where(zero[:, None], A[:, j + 1:, j], A[:, j + 1:, j] / xp.where(zero, 1, pivot)[:, None])
+            A[:, j + 1:, j + 1:] -= A[:, j + 1:, j:j + 1] * A[:, j:j + 1, j + 1:]
+    return A.reshape(a.shape), piv.reshape(batch + (k,)), info.reshape(batch)
+
+
+def _lu_unpack(LU, piv):
+    """(P, L, U) arrays from packed factors: A = P L U, L (m, k) unit lower, U (k, n) upper."""
+    xp = xp_of(LU)
+    m, n = LU.shape[-2:]
+    k = min(m, n)
+    L = xp.tril(LU[..., :, :k], -1) + xp.eye(m, k, dtype=LU.dtype)
+    U = xp.triu(LU[..., :k, :])
+    perm = xp.broadcast_to(xp.arange(m), piv.shape[:-1] + (m,)).copy()
+    flat, fp = perm.reshape(-1, m), piv.reshape(-1, k).astype(np.int64) - 1
+    rows = xp.arange(flat.shape[0])
+    for j in range(k):
+        top = flat[rows, j].copy()
+        flat[rows, j] = flat[rows, fp[:, j]]
+        flat[rows, fp[:, j]] = top
+    P = (flat[:, None, :] == xp.arange(m)[None, :, None]).astype(LU.dtype).reshape(perm.shape[:-1] + (m, m))
+    return P, L, U
+
+
+def _tri_solve(xp, T, B, upper, left, unit=False):
+    """T^-1 B (left) or B T^-1 for triangular T (array level, batch dims broadcast)."""
+    n = T.shape[-1]
+    T = xp.triu(T) if upper else xp.tril(T)
+    if unit:
+        T = T.copy()
+        T[..., xp.arange(n), xp.arange(n)] = 1
+    batch = np.broadcast_shapes(T.shape[:-2], B.shape[:-2])
+    T, B = xp.broadcast_to(T, batch + T.shape[-2:]), xp.broadcast_to(B, batch + B.shape[-2:])
+    return xp.linalg.solve(T, B) if left else _mT(xp.linalg.solve(_mT(T), _mT(B)))
+
+
+def _lu_backward(gL, gU, P, L, U):
+    """torch's linalg_lu_backward (real case), for square, wide and tall A."""
+    xp = xp_of(L)
+    mm = xp.matmul
+    m, n = L.shape[-2], U.shape[-1]
+    k = min(m, n)
+    if gL is None:
+        gL = xp.zeros(L.shape, dtype=L.dtype)
+    if gU is None:
+        gU = xp.zeros(U.shape, dtype=U.dtype)
+    if m == n:
+        g = xp.tril(mm(_mT(L), gL), -1) + xp.triu(mm(gU, _mT(U)))
+        g = _tri_solve(xp, _mT(U), g, upper=False, left=False)
+        g = _tri_solve(xp, _mT(L), g, upper=True, left=True, unit=True)
+    elif m < n:
+        U1 = U[..., :k]
+        g = mm(_mT(L), gL) - mm(xp.triu(gU), _mT(U))
+        g = _tri_solve(xp, _mT(U1), xp.tril(g, -1), upper=False, left=False)
+        g = xp.concatenate([g + xp.triu(gU[..., :k]), gU[..., k:]], axis=-1)
+        g = _tri_solve(xp, _mT(L), g, upper=True, left=True, unit=True)
+    else:
+        L1 = L[..., :k, :]
+        g = mm(gU, _mT(U)) - mm(_mT(L), xp.tril(gL, -1))
+        g = _tri_solve(xp, _mT(L1), xp.triu(g), upper=True, left=True, unit=True)
+        g = xp.concatenate([g + xp.tril(gL[..., :k, :], -1), gL[..., k:, :]], axis=-2)
+        g = _tri_solve(xp, _mT(U), g, upper=False, left=False)
+    return mm(P, g)
+
+
+class LinalgLuBackward0(_MultiNode):
+    __slots__ = ()
+
+    def apply(self, grads):
+        _, gL, gU = _grads(grads, 3)
+        if gL is None and gU is None:
+            return (None,)
+        s = self.s
+        return (_lu_backward(gL, gU, s["P"], s["L"], s["U"]).astype(s["L"].dtype, copy=False),)
+
+
+class LinalgLuFactorExBackward0(_MultiNode):
+    __slots__ = ()
+
+    def apply(self, grads):
+        g = _grads(grads, 1)[0]
+        s = self.s
+        k = min(g.shape[-2:])
+        P, L, U = s["P"], s["L"], s["U"]
+        return (_lu_backward(xp_of(g).tril(g[..., :, :k], -1), xp_of(g).triu(g[..., :k, :]), P, L,
+                             U).astype(L.dtype, copy=False),)
+
+
+def _lu_input(A, op, shown):
+    a = _tensor(A, op)
+    if a.ndim < 2:
+        raise RuntimeError(f"{shown}: Expected tensor with 2 or more dimensions. Got size: {list(a.shape)} instead")
+    kind = _TYPE.get(a.dtype.name, a.dtype.name)
+    if a.dtype.kind != "f" or a.dtype.itemsize < 4:
+        raise NotImplementedError(f'"lu_cpu" not implemented for \'{kind}\'')
+    return a
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    """(LU, pivots, info) as torch.linalg.lu_factor_ex: LU holds L below its diagonal (unit diagonal
+    implied) and U on and above it, pivots are LAPACK's 1-based int32 row swaps, info the first zero
+    pivot (1-based; 0 when none)."""
+    a = _lu_input(A, "linalg.lu_factor_ex", "torch.lu_factor")
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    LU, piv, info = _lu_arrays(a)
+    if check_errors:
+        _lu_zero_pivot_error(info, a.shape, "torch.linalg.lu_factor_ex")
+    node = None
+    if _needs(A):
+        P, L, U = _lu_unpack(LU, piv)
+        node = _make(LinalgLuFactorExBackward0, (A,), keep=(), P=P, L=L, U=U)
+    LU_t = _finish_many((LU,), node, keep_outputs=True)[0]     # pivots and info are not differentiable
+    return _lu_factor_ex_t(LU_t, _wrap(piv), _wrap(info))
+
+
+def lu_factor(A, *, pivot=True, out=None):
+    """(LU, pivots) as torch.linalg.lu_factor; a zero pivot raises, as torch's does."""
+    LU, piv, info = lu_factor_ex(A, pivot=pivot)
+    _lu_zero_pivot_error(info._data, A._data.shape, "torch.linalg.lu_factor")
+    return _lu_factor_t(LU, piv)
+
+
+def _lu_zero_pivot_error(info, shape, op):
+    inf = _host(info).reshape(-1)
+    if (inf > 0).any():
+        i = int(np.argmax(inf > 0))
+        k = int(inf[i])     # torch shows LAPACK's 1-based info as the index
+        raise RuntimeError(f"{op}: {_batch_prefix(shape, i)}U[{k},{k}] is zero and using it on lu_solve would result "
+                           "in a division by zero. If you still want to perform the factorization, consider calling "
+                           "linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
+
+
+def lu(A, *, pivot=True, out=None):
+    """(P, L, U) with A = P L U, as torch.linalg.lu: P (m, m) a permutation, L (m, k) unit lower
+    triangular, U (k, n) upper triangular, k = min(m, n)."""
+    a = _lu_input(A, "linalg.lu", "linalg.lu")
+    if not pivot:
+        raise RuntimeError("linalg.lu: LU without pivoting is not implemented on the CPU")
+    LU, piv, _ = _lu_arrays(a)
+    P, L, U = _lu_unpack(LU, piv)
+    node = None
+    if _needs(A):
+        node = _make(LinalgLuBackward0, (A,), keep=(), P=P, L=L, U=U)
+    outs = _finish_many((P, L, U), node)
+    if node is not None:
+        outs[0]._requires_grad, outs[0].grad_fn = False, None     # P is not differentiable (torch: no grad_fn)
+        _keep_outputs(node, outs[1], outs[2])
+    return _lu_t(*outs)
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
+    """X with A X = B (or X A = B; A^T for adjoint) from lu_factor's output, as torch.linalg.lu_solve.
+    Built from differentiable ops (the triangular solves), so gradients reach LU and B."""
+    lu_a = _tensor(LU, "lu_solve", "LU")
+    b = _tensor(B, "lu_solve", "B", 3)
+    if b.ndim < 2:
+        raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 dimensions.")
+    n = lu_a.shape[-1]
+    if lu_a.dtype != b.dtype:
+        raise RuntimeError(f"linalg.lu_solve: Expected LU and B to have the same dtype, but found LU of type "
+                           f"{_TYPE.get(lu_a.dtype.name)} and B of type {_TYPE.get(b.dtype.name)} instead")
+    if (b.shape[-2] if left else b.shape[-1]) != n:
+        raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {b.shape[-2]}x{b.shape[-1]})")
+    P = _wrap(_lu_unpack(lu_a, _host(pivots._data) if xp_of(lu_a) is np else pivots._data)[0])
+    L = LU.tril(-1) + _wrap(xp_of(lu_a).eye(n, dtype=lu_a.dtype))
+    U = LU.triu()
+    # A = P L U.  left: X = U^-1 L^-1 P^T B; adjoint: A^T X = B -> X = P L^-T U^-T B
+    if left and not adjoint:
+        X = solve_triangular(U, solve_triangular(L, _mm.matmul(P.mT, B), upper=False, unitriangular=True), upper=True)
+    elif left:
+        X = _mm.matmul(P, solve_triangular(L.mT, solve_triangular(U.mT, B, upper=False), upper=True,
+                                          unitriangular=True))
+    elif not adjoint:   # X P L U = B
+        X = _mm.matmul(solve_triangular(L, solve_triangular(U, B, upper=True, left=False), upper=False, left=False,
+                                        unitriangular=True), P.mT)
+    else:               # X U^T L^T P^T = B
+        X = solve_triangular(U.mT, solve_triangular(L.mT, _mm.matmul(B, P), upper=True, left=False,
+                                                    unitriangular=True), upper=False, left=False)
+    return _write_out(out, X, "linalg.lu_solve", LU, B)
 
 
 # ---- cholesky -----------------------------------------------------------------------------------

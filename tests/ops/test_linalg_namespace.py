@@ -835,3 +835,48 @@ def test_cholesky_upper_reads_the_upper_triangle(fn):
     b = a.copy()
     b[1, 0, 1] = -1e3       # the upper triangle's leading minor of order 2 is not positive-definite
     assert LA.cholesky_ex(ember.tensor(b), upper=True).info.tolist() == [0, 2]
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (2, 3, 5), (5, 3), (1, 4, 2)])
+def test_lu_and_lu_factor(shape):
+    """linalg.lu / lu_factor / lu_factor_ex (they were missing): LAPACK's pivots, the packed factors,
+    torch's LinalgLuBackward0 / LinalgLuFactorExBackward0 for square, wide and tall matrices."""
+    a = RNG.standard_normal(shape)
+    check(lambda x: tuple(LA.lu(x)), lambda x: tuple(_torch.linalg.lu(x)), [a], diff=(1, 2),
+          names="LinalgLuBackward0")
+    check(lambda x: tuple(LA.lu_factor(x)), lambda x: tuple(_torch.linalg.lu_factor(x)), [a],
+          names="LinalgLuFactorExBackward0")
+    e, t = LA.lu_factor_ex(ember.tensor(a)), _torch.linalg.lu_factor_ex(_torch.tensor(a))
+    assert e.pivots.tolist() == t.pivots.tolist() and e.info.tolist() == t.info.tolist()
+    assert e.pivots.dtype == ember.int32 and LA.lu(ember.tensor(a, requires_grad=True)).P.grad_fn is None
+
+
+@requires_torch
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_lu_solve(left, adjoint):
+    a = well(2, 3, 3)
+    b = RNG.standard_normal((2, 3, 4) if left else (2, 4, 3))
+
+    def f(lib):
+        return lambda x, y: lib.linalg.lu_solve(*lib.linalg.lu_factor(x), y, left=left, adjoint=adjoint)
+    check(f(ember), f(_torch), [a, b])
+
+
+@requires_torch
+@pytest.mark.parametrize("case", range(6))
+def test_lu_errors_match_torch(case):
+    def run(L):
+        A = L.ones(2, 3, 3)
+        return [lambda: L.linalg.lu_factor(L.ones(3)), lambda: L.linalg.lu(L.ones(3)),
+                lambda: L.linalg.lu_factor(L.stack([L.eye(2), L.zeros(2, 2)])),
+                lambda: L.linalg.lu_factor_ex(L.zeros(2, 2), check_errors=True),
+                lambda: L.linalg.lu_solve(L.eye(3), L.ones(3, dtype=L.int32), L.ones(4, 1)),
+                lambda: L.linalg.lu_solve(L.eye(2), L.ones(2, dtype=L.int32), L.ones(2, 1).double())][case]()
+    with pytest.raises(RuntimeError) as t:
+        run(_torch)
+    with pytest.raises(RuntimeError) as e:
+        run(ember)
+    assert str(e.value) == str(t.value)
+    assert LA.lu_factor_ex(ember.zeros(2, 2)).info.item() == 1
