@@ -66,7 +66,8 @@ _LAZY_NAMES.update(dict.fromkeys(
      "autocast_increment_nesting", "autocast_decrement_nesting"), "amp.autocast_mode"))
 # torch.det, torch.svd, ...: their torch-level forms live with torch.linalg (ember/linalg.py, TOP_LEVEL)
 _LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross",
-                "qr", "matrix_exp")
+                "qr", "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu_unpack", "lu",
+                "lu_solve")
 
 
 def __getattr__(name):

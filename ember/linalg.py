@@ -1443,6 +1443,151 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     return _write_out(out, X, "linalg.lu_solve", LU, B)
 
 
+# ---- torch.* forms built on the factorizations (cholesky_inverse/solve, lu, lu_unpack, ...) -------
+class CholeskyInverseBackward0(_LinalgNode):
+    """torch's cholesky_inverse_backward: gL = -(X (g + g^T) X) L (L (...) when upper), X the inverse
+    (not restricted to L's triangle, as torch's)."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        s = self.s
+        X, L = s["X"], s["L"]
+        common = xp_of(g).matmul(X, xp_of(g).matmul(g + _mT(g), X))
+        return ((-(L @ common) if s["upper"] else -(common @ L)).astype(L.dtype, copy=False),)
+
+
+def _cholesky_inverse_top(input, upper=False, *, out=None):
+    """torch.cholesky_inverse: (L L^T)^-1 (or (U^T U)^-1 with upper) from a Cholesky factor."""
+    a = _tensor(input, "cholesky_inverse", "input")
+    if a.ndim < 2:
+        raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"cholesky_inverse: A must be batches of square matrices, but they are {a.shape[-2]} by "
+                           f"{a.shape[-1]} matrices")
+    _float(a, "cholesky_inverse")
+    xp = xp_of(a)
+    T = xp.triu(a) if upper else xp.tril(a)
+    eye = xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    with np.errstate(all="ignore"):
+        try:
+            Tinv = xp.linalg.solve(T, eye)
+        except np.linalg.LinAlgError:
+            Tinv = xp.full(a.shape, xp.nan, dtype=a.dtype)
+    X = (xp.matmul(Tinv, _mT(Tinv)) if upper else xp.matmul(_mT(Tinv), Tinv)).astype(a.dtype, copy=False)
+    node = _make(CholeskyInverseBackward0, (input,), X=X, L=a, upper=upper) if _needs(input) else None
+    return _write_out(out, _finish_out(X, node), "cholesky_inverse", input)
+
+
+class CholeskySolveBackward0(_LinalgNode):
+    """torch's cholesky_solve_backward: gB = cholesky_solve(g, L); gL = -(C + C^T) L (L (...) when
+    upper) with C = gB X^T."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        s = self.s
+        xp = xp_of(g)
+        X, L, upper = s["X"], s["L"], s["upper"]
+        T = _mT(xp.triu(L)) if upper else xp.tril(L)
+        gB = _tri_solve(xp, _mT(T), _tri_solve(xp, T, g, upper=False, left=True), upper=True, left=True)
+        gb = _unbroadcast(gB, s["bshape"]).astype(g.dtype, copy=False) if self.next_functions[0][0] is not None \
+            else None
+        gl = None
+        if self.next_functions[1][0] is not None:
+            C = xp.matmul(gB, _mT(X))
+            C = C + _mT(C)
+            gl = _unbroadcast(-(xp.matmul(L, C) if upper else xp.matmul(C, L)), s["lshape"]).astype(g.dtype,
+                                                                                                     copy=False)
+        return gb, gl
+
+
+def _cholesky_solve_top(input, input2, upper=False, *, out=None):
+    """torch.cholesky_solve(B, L): X with (L L^T) X = B (or (U^T U) X = B with upper)."""
+    b = _tensor(input, "cholesky_solve", "input")
+    a = _matrix(input2, "cholesky_solve", floating=False, arg="input2")
+    _float(a, "cholesky_solve")
+    if b.ndim < 2:
+        raise RuntimeError(f"b should have at least 2 dimensions, but has {b.ndim} dimensions instead")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {_TYPE.get(b.dtype.name)} "
+                           f"and A of type {_TYPE.get(a.dtype.name)} instead.")
+    if b.shape[-2] != a.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is {a.shape[-1]} by "
+                           f"{a.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}")
+    xp = xp_of(a)
+    T = _mT(xp.triu(a)) if upper else xp.tril(a)       # the lower factor
+    with np.errstate(all="ignore"):
+        X = _tri_solve(xp, _mT(T), _tri_solve(xp, T, b, upper=False, left=True), upper=True, left=True)
+    X = xp.ascontiguousarray(X.astype(a.dtype, copy=False))
+    node = None
+    if _needs(input, input2):
+        # the solves read one triangle; torch's gradient formula multiplies by the whole input2
+        node = _make(CholeskySolveBackward0, (input, input2), X=X, L=a, upper=upper, bshape=b.shape, lshape=a.shape)
+    return _write_out(out, _finish_out(X, node), "cholesky_solve", input, input2)
+
+
+_triangular_solve_t = _return_type("triangular_solve", ("solution", "cloned_coefficient"))
+_lu_unpack_t = _return_type("lu_unpack", ("P", "L", "U"))
+_lu_with_info_t = _return_type("_lu_with_info", ("LU", "pivots", "info"))
+_DEPRECATED_WARNED = set()
+
+
+def _warn_deprecated(name, text):
+    if name not in _DEPRECATED_WARNED:
+        _DEPRECATED_WARNED.add(name)
+        warnings.warn(text, UserWarning, stacklevel=3)
+
+
+def _triangular_solve_top(input, A, upper=True, transpose=False, unitriangular=False, *, out=None):
+    """torch.triangular_solve(b, A) (deprecated in torch): (solution of A X = b, or A^T X = b with
+    transpose; a clone of A)."""
+    _warn_deprecated("triangular_solve", "torch.triangular_solve is deprecated in favor of "
+                     "torch.linalg.solve_triangularand will be removed in a future PyTorch release.\n"
+                     "torch.linalg.solve_triangular has its arguments reversed and does not return a copy of one of "
+                     "the inputs.\nX = torch.triangular_solve(B, A).solution\nshould be replaced with\n"
+                     "X = torch.linalg.solve_triangular(A, B).")
+    T = A.mT if transpose else A
+    X = solve_triangular(T, input, upper=upper != transpose, unitriangular=unitriangular)
+    return _triangular_solve_t(X, A.clone())
+
+
+def _lu_unpack_top(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
+    """torch.lu_unpack: (P, L, U) from lu_factor's packed output (empty tensors for the parts not
+    unpacked)."""
+    lu_a = _tensor(LU_data, "lu_unpack", "LU_data")
+    xp = xp_of(lu_a)
+    m, n = lu_a.shape[-2:]
+    k = min(m, n)
+    empty = _wrap(xp.empty((0,), dtype=lu_a.dtype))
+    P = _wrap(_lu_unpack(lu_a, LU_pivots._data)[0]) if unpack_pivots else empty
+    if not unpack_data:
+        return _lu_unpack_t(P, empty, empty)
+    L = LU_data[..., :, :k].tril(-1) + _wrap(xp.eye(m, k, dtype=lu_a.dtype))
+    U = LU_data[..., :k, :].triu()
+    return _lu_unpack_t(P, L, U)
+
+
+def _lu_top(A, pivot=True, get_infos=False, out=None):
+    """torch.lu / Tensor.lu (deprecated in torch): (LU, pivots), with info when get_infos."""
+    _warn_deprecated("lu", "torch.lu is deprecated in favor of torch.linalg.lu_factor / torch.linalg.lu_factor_ex and "
+                     "will be removed in a future PyTorch release.\nLU, pivots = torch.lu(A, compute_pivots)\n"
+                     "should be replaced with\nLU, pivots = torch.linalg.lu_factor(A, compute_pivots)\nand\n"
+                     "LU, pivots, info = torch.lu(A, compute_pivots, get_infos=True)\nshould be replaced with\n"
+                     "LU, pivots, info = torch.linalg.lu_factor_ex(A, compute_pivots)")
+    LU, piv, info = lu_factor_ex(A, pivot=pivot, check_errors=not get_infos)
+    return _lu_with_info_t(LU, piv, info) if get_infos else (LU, piv)
+
+
+def _lu_solve_top(input, LU_data, LU_pivots, *, out=None):
+    """torch.lu_solve(b, LU, pivots) / Tensor.lu_solve (deprecated in torch): linalg.lu_solve."""
+    _warn_deprecated("lu_solve", "torch.lu_solve is deprecated in favor of torch.linalg.lu_solveand will be removed in "
+                     "a future PyTorch release.\nNote that torch.linalg.lu_solve has its arguments reversed.\n"
+                     "X = torch.lu_solve(B, LU, pivots)\nshould be replaced with\nX = torch.linalg.lu_solve(LU, "
+                     "pivots, B)")
+    return lu_solve(LU_data, LU_pivots, input, out=out)
+
+
 # ---- cholesky -----------------------------------------------------------------------------------
 class LinalgCholeskyExBackward0(_LinalgNode):
     """Murray (2016), as torch's cholesky_backward: gA = L^-T Phi(L^T gL) L^-1, symmetrised."""
@@ -1822,11 +1967,16 @@ def _matrix_power_top(input, n):
 # torch.<name> -> function here (ember.__init__ looks these up on first use)
 TOP_LEVEL = {"det": _det_top, "inverse": _inverse_top, "pinverse": _pinverse_top, "logdet": logdet,
              "slogdet": _slogdet_top, "matrix_power": _matrix_power_top, "cholesky": _cholesky_top,
-             "svd": _svd_top, "cross": _cross_top, "qr": _qr_top, "matrix_exp": matrix_exp}
+             "svd": _svd_top, "cross": _cross_top, "qr": _qr_top, "matrix_exp": matrix_exp,
+             "cholesky_inverse": _cholesky_inverse_top, "cholesky_solve": _cholesky_solve_top,
+             "triangular_solve": _triangular_solve_top, "lu_unpack": _lu_unpack_top, "lu": _lu_top,
+             "lu_solve": _lu_solve_top}
 # Tensor methods: the same functions (ember.ops.linalg installs stubs that import this module)
 METHODS = {"det": det, "inverse": inv, "pinverse": _pinverse_top, "logdet": logdet, "slogdet": _slogdet_top,
            "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top,
-           "qr": _qr_top, "matrix_exp": matrix_exp}
+           "qr": _qr_top, "matrix_exp": matrix_exp, "cholesky_inverse": _cholesky_inverse_top,
+           "cholesky_solve": _cholesky_solve_top, "triangular_solve": _triangular_solve_top, "lu": _lu_top,
+           "lu_solve": _lu_solve_top}
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 del _name, _fn

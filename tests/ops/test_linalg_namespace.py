@@ -880,3 +880,59 @@ def test_lu_errors_match_torch(case):
         run(ember)
     assert str(e.value) == str(t.value)
     assert LA.lu_factor_ex(ember.zeros(2, 2)).info.item() == 1
+
+
+def _spd_batch(*batch):
+    a = well(*batch, 3, 3)
+    return a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3)
+
+
+@requires_torch
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("factor", [True, False])
+def test_cholesky_inverse_and_solve(upper, factor):
+    """torch.cholesky_inverse / cholesky_solve (they were missing), with torch's gradients, which use
+    the whole second argument (not only the triangle the solves read)."""
+    spd = _spd_batch(2)
+    L = np.linalg.cholesky(spd)
+    L = np.swapaxes(L, -1, -2) if upper else L
+    arg = L if factor else spd
+    check(lambda x: ember.cholesky_inverse(x, upper=upper), lambda x: _torch.cholesky_inverse(x, upper=upper), [arg],
+          names="CholeskyInverseBackward0", fd=False)
+    b = RNG.standard_normal((2, 3, 2))
+    check(lambda x, y: ember.cholesky_solve(x, y, upper=upper), lambda x, y: _torch.cholesky_solve(x, y, upper=upper),
+          [b, arg], names="CholeskySolveBackward0", fd=False)
+    check(lambda x, y: x.cholesky_solve(y, upper=upper), lambda x, y: x.cholesky_solve(y, upper=upper), [b[0], arg],
+          fd=False)
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:torch.triangular_solve is deprecated", "ignore:torch.lu")
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_deprecated_torch_forms(upper, transpose):
+    """torch.triangular_solve, torch.lu, torch.lu_solve, torch.lu_unpack (deprecated in torch, present)."""
+    a, b = well(2, 3, 3) + 2 * np.eye(3), RNG.standard_normal((2, 3, 2))
+    check(lambda x, y: tuple(ember.triangular_solve(x, y, upper=upper, transpose=transpose)),
+          lambda x, y: tuple(_torch.triangular_solve(x, y, upper=upper, transpose=transpose)), [b, a], diff=(0, 1))
+    check(lambda x: tuple(ember.lu_unpack(*LA.lu_factor(x)))[1:],
+          lambda x: tuple(_torch.lu_unpack(*_torch.linalg.lu_factor(x)))[1:], [a], diff=(0, 1))
+    check(lambda x, y: ember.lu_solve(y, *ember.lu(x)), lambda x, y: _torch.lu_solve(y, *_torch.lu(x)), [a, b])
+    check(lambda x: x.lu()[0], lambda x: x.lu()[0], [a])
+    e, t = ember.lu(ember.tensor(a), get_infos=True), _torch.lu(_torch.tensor(a), get_infos=True)
+    assert e[1].tolist() == t[1].tolist() and e[2].tolist() == t[2].tolist()
+    assert type(ember.lu(ember.tensor(a))) is tuple
+
+
+@requires_torch
+@pytest.mark.parametrize("case", range(5))
+def test_cholesky_solve_errors(case):
+    def run(L):
+        return [lambda: L.cholesky_solve(L.ones(3), L.eye(3)), lambda: L.cholesky_solve(L.ones(4, 1), L.eye(3)),
+                lambda: L.cholesky_solve(L.ones(3, 1).double(), L.eye(3)), lambda: L.cholesky_inverse(L.ones(3)),
+                lambda: L.cholesky_inverse(L.ones(2, 3))][case]()
+    with pytest.raises(RuntimeError) as t:
+        run(_torch)
+    with pytest.raises(RuntimeError) as e:
+        run(ember)
+    assert str(e.value) == str(t.value)
