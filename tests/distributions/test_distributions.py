@@ -479,3 +479,20 @@ def test_flags_and_properties_match_torch():
                          lib.distributions.Dirichlet(lib.tensor([2.0, 3.0])).mode.tolist(),
                          lib.distributions.Normal(0.0, 2.0).perplexity().item()))
         assert repr(vals[0]) == repr(vals[1])
+
+
+@requires_torch
+def test_mvn_scale_tril_gradients_match_torch():
+    """precision_matrix is torch's cholesky_inverse, whose gradient reaches the whole scale_tril
+    argument (ember's solve of tril(L) kept the upper triangle's gradient at zero); log_prob goes
+    through solve_triangular as torch's does."""
+    L0 = np.linalg.cholesky(COV)
+    res = []
+    for lib in (ember, torch):
+        L = lib.tensor(L0, requires_grad=True)
+        d = lib.distributions.MultivariateNormal(lib.zeros(3, dtype=lib.float64), scale_tril=L)
+        w = lib.tensor(np.cos(np.arange(9.0)).reshape(3, 3))
+        ((d.precision_matrix * w).sum() + d.log_prob(lib.tensor(MVN_VAL)).sum()).backward()
+        res.append(L.grad.numpy())
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-9, atol=1e-12)
+    assert np.abs(res[1][np.triu_indices(3, 1)]).max() > 0
