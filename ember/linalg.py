@@ -27,7 +27,7 @@ from .ops import reduce as _reduce, shape as _shape, linalg as _mm
 from .ops import record as _finish, _SavedOutput
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "matrix_exp",
-           "lu", "lu_factor", "lu_factor_ex", "lu_solve", "pinv",
+           "lu", "lu_factor", "lu_factor_ex", "lu_solve", "householder_product", "pinv",
            "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "vander", "tensorinv", "tensorsolve", "cholesky", "cholesky_ex", "qr",
            "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "diagonal", "matmul", "LinAlgError"]
 
@@ -1441,6 +1441,52 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
         X = solve_triangular(U.mT, solve_triangular(L.mT, _mm.matmul(B, P), upper=True, left=False,
                                                     unitriangular=True), upper=False, left=False)
     return _write_out(out, X, "linalg.lu_solve", LU, B)
+
+
+class _NoGradient(_LinalgNode):
+    """A node that sends no gradient back (torch leaves the inputs' .grad None)."""
+
+    __slots__ = ()
+
+    def name(self):
+        return "LinalgHouseholderProductBackward0"
+
+    def apply(self, g):
+        return (None,) * len(self.next_functions)
+
+
+def householder_product(A, tau, *, out=None):
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T with v_i = (0, ..., 0, 1, A[i+1:, i]),
+    as torch.linalg.householder_product (orgqr).  Built from differentiable ops, so gradients reach A
+    and tau."""
+    op = "torch.linalg.householder_product"
+    a = _tensor(A, "householder_product", "input")
+    t = _tensor(tau, "householder_product", "tau", 2)
+    if a.ndim < 2:
+        raise RuntimeError(f"{op}: input must have at least 2 dimensions.")
+    m, n = a.shape[-2:]
+    if m < n:
+        raise RuntimeError(f"{op}: input.shape[-2] must be greater than or equal to input.shape[-1]")
+    if t.shape[-1] > n:
+        raise RuntimeError(f"{op}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
+    if t.shape[:-1] != a.shape[:-2]:
+        raise RuntimeError(f"{op}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
+                           f"{list(t.shape[:-1])}")
+    if t.dtype != a.dtype:
+        raise RuntimeError(f"{op}: tau dtype {_TYPE.get(t.dtype.name)} does not match input dtype "
+                           f"{_TYPE.get(a.dtype.name)}")
+    _float(a, "householder_product")
+    xp = xp_of(a)
+    eye = _wrap(xp.broadcast_to(xp.eye(m, n, dtype=a.dtype), a.shape[:-2] + (m, n)).copy())
+    below = _wrap(xp.tril(xp.ones((m, n), dtype=a.dtype), -1))
+    V = A * below + _wrap(xp.eye(m, n, dtype=a.dtype))     # unit diagonal, the reflectors below it
+    Q = eye
+    if t.shape[-1] == 0 and _needs(A, tau):     # the identity, in the graph with no gradient (as torch)
+        Q = _finish(eye._data, _make(_NoGradient, (A, tau)))
+    for i in reversed(range(t.shape[-1])):      # Q = H_1 (H_2 (... (H_k I)))
+        v = V[..., :, i:i + 1]
+        Q = Q - tau[..., i:i + 1, None] * _mm.matmul(v, _mm.matmul(v.mT, Q))
+    return _write_out(out, Q, "linalg.householder_product", A, tau)
 
 
 # ---- torch.* forms built on the factorizations (cholesky_inverse/solve, lu, lu_unpack, ...) -------

@@ -936,3 +936,17 @@ def test_cholesky_solve_errors(case):
     with pytest.raises(RuntimeError) as e:
         run(ember)
     assert str(e.value) == str(t.value)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape,k", [((4, 3), 2), ((2, 5, 3), 3), ((3, 3), 3)])
+def test_householder_product(shape, k):
+    """linalg.householder_product (missing): values and gradients in A and tau; with geqrf's output it
+    gives qr's Q."""
+    a, tau = RNG.standard_normal(shape), RNG.standard_normal(shape[:-2] + (k,))
+    check(LA.householder_product, _torch.linalg.householder_product, [a, tau])
+    h, t = _torch.geqrf(_torch.tensor(a))
+    np.testing.assert_allclose(LA.householder_product(ember.tensor(h.numpy()), ember.tensor(t.numpy())).numpy(),
+                               _torch.linalg.qr(_torch.tensor(a)).Q.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="tau dtype Float does not match input dtype Double"):
+        LA.householder_product(ember.tensor(a), ember.tensor(tau).float())
