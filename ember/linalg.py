@@ -334,6 +334,18 @@ def _write_out(out, t, name, *inputs):
     return out
 
 
+def _write_outs(out, res, name, *inputs):
+    """A multi-output op's results (a named tuple) written into the tensors of out (resized as needed),
+    returned as that named tuple of the out tensors, as torch does."""
+    if out is None:
+        return res
+    if len(out) != len(res):
+        raise TypeError(f"{name}(): argument 'out' must be tuple of {len(res)} Tensors, not {len(out)}")
+    for o, r in zip(out, res):
+        _write_out(o, r, name, *inputs)
+    return type(res)(*out)
+
+
 def _movelast(A, d0, d1):
     """A with dims d0, d1 moved to the end (a differentiable permute)."""
     nd = A._data.ndim
@@ -476,7 +488,7 @@ def inv_ex(A, *, check_errors=False, out=None):
         X = X.reshape(a.shape)
         info = xp.asarray(inf.reshape(a.shape[:-2]))
     node = _make(LinalgInvExBackward0, (A,), keep=(), X=X) if _needs(A) else None
-    return _inv_ex_t(_finish_out(X, node), _wrap(info))
+    return _write_outs(out, _inv_ex_t(_finish_out(X, node), _wrap(info)), "linalg.inv_ex", A)
 
 
 # ---- determinants -------------------------------------------------------------------------------
@@ -541,12 +553,12 @@ def _slogdet(A, op):
 
 def slogdet(A, *, out=None):
     """(sign, log|det|) of each square matrix of A, as torch.linalg.slogdet."""
-    return _slogdet_t(*_slogdet(A, "slogdet"))
+    return _write_outs(out, _slogdet_t(*_slogdet(A, "slogdet")), "linalg.slogdet", A)
 
 
-def _slogdet_top(input):
+def _slogdet_top(input, *, out=None):
     """torch.slogdet: as linalg.slogdet, returned as torch.return_types.slogdet."""
-    return _slogdet_top_t(*_slogdet(input, "slogdet"))
+    return _write_outs(out, _slogdet_top_t(*_slogdet(input, "slogdet")), "slogdet", input)
 
 
 def logdet(input):
@@ -1373,14 +1385,14 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
         P, L, U = _lu_unpack(LU, piv)
         node = _make(LinalgLuFactorExBackward0, (A,), keep=(), P=P, L=L, U=U)
     LU_t = _finish_many((LU,), node, keep_outputs=True)[0]     # pivots and info are not differentiable
-    return _lu_factor_ex_t(LU_t, _wrap(piv), _wrap(info))
+    return _write_outs(out, _lu_factor_ex_t(LU_t, _wrap(piv), _wrap(info)), "linalg.lu_factor_ex", A)
 
 
 def lu_factor(A, *, pivot=True, out=None):
     """(LU, pivots) as torch.linalg.lu_factor; a zero pivot raises, as torch's does."""
     LU, piv, info = lu_factor_ex(A, pivot=pivot)
     _lu_zero_pivot_error(info._data, A._data.shape, "torch.linalg.lu_factor")
-    return _lu_factor_t(LU, piv)
+    return _write_outs(out, _lu_factor_t(LU, piv), "linalg.lu_factor", A)
 
 
 def _lu_zero_pivot_error(info, shape, op):
@@ -1408,7 +1420,7 @@ def lu(A, *, pivot=True, out=None):
     if node is not None:
         outs[0]._requires_grad, outs[0].grad_fn = False, None     # P is not differentiable (torch: no grad_fn)
         _keep_outputs(node, outs[1], outs[2])
-    return _lu_t(*outs)
+    return _write_outs(out, _lu_t(*outs), "linalg.lu", A)
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
@@ -1719,7 +1731,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     L, info = _cholesky(A, upper, "linalg.cholesky_ex", LinalgCholeskyExBackward0, check=check_errors)
     if info is None:
         info = xp_of(L._data).zeros(L._data.shape[:-2], dtype=np.int32)
-    return _cholesky_ex_t(L, _wrap(info))
+    return _write_outs(out, _cholesky_ex_t(L, _wrap(info)), "linalg.cholesky_ex", A)
 
 
 _CHOLESKY_WARNED = [False]
@@ -1801,7 +1813,7 @@ def qr(A, mode="reduced", *, out=None):
     if mode == "r":
         Q = xp.empty((0,), dtype=a.dtype)
     node = _make(LinalgQrBackward0, (A,), keep=(), Q=Q, R=R, mode=mode) if _needs(A) else None
-    return _qr_t(*_finish_many((Q, R), node, keep_outputs=True))
+    return _write_outs(out, _qr_t(*_finish_many((Q, R), node, keep_outputs=True)), "linalg.qr", A)
 
 
 _QR_WARNED = [False]
@@ -1869,7 +1881,7 @@ def eigh(A, UPLO="L", *, out=None):
     """(eigenvalues ascending, eigenvectors) of each symmetric matrix of A, reading the triangle
     UPLO, as torch.linalg.eigh."""
     L, V, node = _eigh(A, UPLO, "eigh")
-    return _eigh_t(*_finish_many((L, V), node, keep_outputs=True))
+    return _write_outs(out, _eigh_t(*_finish_many((L, V), node, keep_outputs=True)), "linalg.eigh", A)
 
 
 def eigvalsh(A, UPLO="L", *, out=None):
@@ -1879,7 +1891,7 @@ def eigvalsh(A, UPLO="L", *, out=None):
         return _write_out(out, _wrap(L), "linalg.eigvalsh", A)
     L = _finish_many((L, V), node)[0]
     _keep_outputs(node, L)
-    return L
+    return _write_out(out, L, "linalg.eigvalsh", A)     # with out=, torch refuses an input requiring grad
 
 
 def eig(A, *, out=None):
@@ -1962,7 +1974,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     """(U, S, Vh) with A = U diag(S) Vh, as torch.linalg.svd."""
     a, U, S, Vh = _svd(A, full_matrices, "svd")
     node = _make(LinalgSvdBackward0, (A,), keep=(), U=U, S=S, Vh=Vh) if _needs(A) else None
-    return _svd_t(*_finish_many((U, S, Vh), node, keep_outputs=True))
+    return _write_outs(out, _svd_t(*_finish_many((U, S, Vh), node, keep_outputs=True)), "linalg.svd", A)
 
 
 def svdvals(A, *, driver=None, out=None):
@@ -1973,7 +1985,7 @@ def svdvals(A, *, driver=None, out=None):
     node = _make(LinalgSvdBackward0, (A,), keep=(), U=U, S=S, Vh=Vh)
     S = _finish_many((U, S, Vh), node)[1]
     _keep_outputs(node, S)
-    return S
+    return _write_out(out, S, "linalg.svdvals", A)
 
 
 def _svd_top(input, some=True, compute_uv=True):

@@ -950,3 +950,34 @@ def test_householder_product(shape, k):
                                _torch.linalg.qr(_torch.tensor(a)).Q.numpy(), rtol=1e-10, atol=1e-12)
     with pytest.raises(RuntimeError, match="tau dtype Float does not match input dtype Double"):
         LA.householder_product(ember.tensor(a), ember.tensor(tau).float())
+
+
+_OUT_CASES = {
+    "eigh": lambda L, a, o: L.linalg.eigh(a @ a.mT + 3 * L.eye(3, dtype=a.dtype), out=o),
+    "svd": lambda L, a, o: L.linalg.svd(a, out=o),
+    "qr": lambda L, a, o: L.linalg.qr(a, out=o),
+    "slogdet": lambda L, a, o: L.linalg.slogdet(a, out=o),
+    "slogdet_top": lambda L, a, o: L.slogdet(a, out=o),
+    "inv_ex": lambda L, a, o: L.linalg.inv_ex(a, out=o),
+    "cholesky_ex": lambda L, a, o: L.linalg.cholesky_ex(a @ a.mT + 3 * L.eye(3, dtype=a.dtype), out=o),
+    "lu_factor": lambda L, a, o: L.linalg.lu_factor(a, out=o),
+    "lu_factor_ex": lambda L, a, o: L.linalg.lu_factor_ex(a, out=o),
+    "lu": lambda L, a, o: L.linalg.lu(a, out=o),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(_OUT_CASES))
+def test_multi_output_out_is_filled(name):
+    """out=(...) of the multi-output ops was accepted and ignored; it is filled (resized) and returned."""
+    a = well(3, 3)
+    f = _OUT_CASES[name]
+    for lib in (ember, _torch):
+        ref = f(lib, lib.tensor(a), None)
+        outs = tuple(lib.empty(0, dtype=r.dtype) for r in ref)
+        res = f(lib, lib.tensor(a), outs)
+        assert all(x is y for x, y in zip(res, outs))
+        for o, r in zip(outs, ref):
+            np.testing.assert_allclose(o.numpy(), r.numpy())
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        f(ember, ember.tensor(a, requires_grad=True), tuple(ember.empty(0, dtype=r.dtype) for r in ref))
