@@ -496,3 +496,34 @@ def test_mvn_scale_tril_gradients_match_torch():
         res.append(L.grad.numpy())
     np.testing.assert_allclose(res[0], res[1], rtol=1e-9, atol=1e-12)
     assert np.abs(res[1][np.triu_indices(3, 1)]).max() > 0
+
+
+_SCALAR = {
+    "Normal": lambda lib, x: lib.distributions.Normal(x, 1.0),
+    "Gamma": lambda lib, x: lib.distributions.Gamma(x, 1.0),
+    "Poisson": lambda lib, x: lib.distributions.Poisson(x),
+    "Exponential": lambda lib, x: lib.distributions.Exponential(x),
+    "Beta": lambda lib, x: lib.distributions.Beta(x, x),
+    "Laplace": lambda lib, x: lib.distributions.Laplace(x, 1.0),
+    "Uniform": lambda lib, x: lib.distributions.Uniform(x - 1, x),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(_SCALAR))
+@pytest.mark.parametrize("as_tensor", [True, False])
+def test_scalar_parameter_sampling(name, as_tensor):
+    """A 0-d (or Python number) parameter: Gamma and Poisson samples raised AttributeError (NumPy's
+    generators return a Python scalar there)."""
+    shapes = []
+    for lib in (ember, torch):
+        d = _SCALAR[name](lib, lib.tensor(2.0) if as_tensor else 2.0)
+        s, s3 = d.sample(), d.sample((3,))
+        shapes.append((tuple(s.shape), tuple(s3.shape), str(s.dtype).split(".")[-1]))
+        if d.has_rsample:
+            assert tuple(d.rsample().shape) == ()
+    assert shapes[0] == shapes[1]
+    c = ember.tensor(2.0, requires_grad=True)
+    if D.Gamma.has_rsample:
+        D.Gamma(c, 1.0).rsample().backward()
+        assert c.grad is not None and np.isfinite(c.grad.item())
