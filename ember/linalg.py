@@ -940,6 +940,9 @@ def cond(A, p=None, *, out=None):
                                f"{a.shape[-2]} by {a.shape[-1]} matrices")
     if p in ("fro", "nuc"):
         square()
+    if p is not None and p not in (2, -2) and a.shape[-1] and a.shape[-2]:
+        # torch's dtype errors: nuc goes through the SVD first, the others through inv
+        _lapack_dtype(a, "svdvals" if p == "nuc" else "inv")
     if a.shape[-1] == 0 or a.shape[-2] == 0:      # torch: 0 for empty matrices
         return _write_out(out, _wrap(xp_of(a).zeros(a.shape[:-2], dtype=a.dtype)), "linalg.cond", A)
     if p is None or p in (2, -2):

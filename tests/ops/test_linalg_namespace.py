@@ -565,7 +565,7 @@ def test_return_types_repr():
 
 # ---- fixes from the review against torch --------------------------------------------------------
 @requires_torch
-@pytest.mark.parametrize("fn", ["inv", "inv_ex", "det", "slogdet", "cholesky", "qr", "eigh", "eigvalsh", "svd",
+@pytest.mark.parametrize("fn", ["inv", "inv_ex", "det", "slogdet", "cholesky", "qr", "eigh", "eigvalsh", "svd", "cond",
                                 "svdvals", "pinv", "matrix_rank", "solve", "lstsq"])
 @pytest.mark.parametrize("dtype", ["float16", "int64"])
 def test_dtype_errors_match_torch(fn, dtype):
@@ -982,3 +982,13 @@ def test_multi_output_out_is_filled(name):
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         f(ember, ember.tensor(a, requires_grad=True),
           tuple(ember.empty(0, dtype=r.dtype) for r in f(ember, ember.tensor(a), None)))
+
+
+@requires_torch
+@pytest.mark.parametrize("p", ["fro", 1, "nuc"])
+def test_cond_half_errors_match_torch(p):
+    with pytest.raises((RuntimeError, NotImplementedError)) as t:
+        _torch.linalg.cond(_torch.eye(3, dtype=_torch.float16), p)
+    with pytest.raises((RuntimeError, NotImplementedError)) as e:
+        LA.cond(ember.eye(3, dtype=ember.float16), p)
+    assert (type(e.value), str(e.value)) == (type(t.value), str(t.value))
