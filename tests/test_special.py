@@ -237,3 +237,29 @@ def test_xlogy_backward_is_silent_for_negative_other():
         warnings.simplefilter("error")
         S.xlogy(x, y).sum().backward()
     assert np.isnan(x.grad.numpy()[0]) and np.isinf(x.grad.numpy()[1])
+
+
+_POLYS = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+          "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+          "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
+          "legendre_polynomial_p"]
+
+
+@requires_torch
+@pytest.mark.parametrize("name", _POLYS)
+def test_orthogonal_polynomials_match_torch(name):
+    """The torch.special polynomials (they were missing): values on a grid of x and n (negative n,
+    x = 0, +-1, beyond [-1, 1], n past the trigonometric switch), broadcasting, dtypes, no gradient."""
+    xs = np.array([-1.5, -1.0, -0.7, -0.2, 0.0, 0.25, 0.3, 0.5, 0.75, 0.9, 1.0, 1.3, 2.5])
+    ns = np.array([-2, -1, 0, 1, 2, 3, 5, 7, 9, 12, 20])
+    X, N = np.meshgrid(xs, ns)
+    e = getattr(S, name)(ember.tensor(X), ember.tensor(N)).numpy()
+    t = getattr(torch.special, name)(torch.tensor(X), torch.tensor(N)).numpy()
+    np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-9)
+    for args in [(0.3, [1, 2, 3]), ([0.5, 1.0], 2.7), ([[0.3]], [[1], [2]])]:
+        ea = [ember.tensor(a) if isinstance(a, list) else a for a in args]
+        ta = [torch.tensor(a) if isinstance(a, list) else a for a in args]
+        e, t = getattr(S, name)(*ea), getattr(torch.special, name)(*ta)
+        assert e.dtype.name == str(t.dtype).split(".")[-1] and tuple(e.shape) == tuple(t.shape)
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6)
+    assert not getattr(S, name)(ember.tensor([0.5], requires_grad=True), 3).requires_grad

@@ -15,7 +15,10 @@ from . import record as _finish
 from .elementwise import _binary, _digamma, _erf, _erfc, _erfc_far_coefs, _lgamma, _trigamma, _unary, _write_out
 
 __all__ = ["entr", "erfcx", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e", "xlog1py", "zeta", "polygamma", "gammainc",
-           "gammaincc"]
+           "gammaincc", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+           "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+           "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
+           "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"]
 
 _SQRT1_2 = 1 / math.sqrt(2)
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -403,6 +406,84 @@ gammainc, IgammaBackward0 = _binary("gammainc", _gammainc, lambda xp, g, a, x, o
 gammaincc, IgammacBackward0 = _binary("gammaincc", _gammaincc,
                                       lambda xp, g, a, x, out: (None, -g * _igamma_dx(xp, a, x)), "IgammacBackward0",
                                       int_error=True)
+
+# ---- orthogonal polynomials (torch.special.*_polynomial_*): values only, as torch (no derivative) ----
+def _poly_operands(name, input, n):
+    """(xp, x as float64, n as int64, result dtype) broadcast; n truncated toward zero as torch's int cast."""
+    from .._tensor import Tensor
+    ts = [v for v in (input, n) if isinstance(v, Tensor)]
+    if not ts:
+        raise TypeError(f"{name}(): expected at least one Tensor argument")
+    floats = [t._data.dtype for t in ts if t._data.dtype.kind == "f"]
+    dt = np.result_type(*floats) if floats else B.get_default_dtype().np
+    xp = B.xp_of(ts[0]._data)
+    x = xp.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
+    k = xp.asarray(n._data if isinstance(n, Tensor) else n)
+    k = xp.trunc(k).astype(np.int64) if k.dtype.kind == "f" else k.astype(np.int64)
+    x, k = xp.broadcast_arrays(x, k)
+    return xp, x, k, dt
+
+
+def _recurrence(xp, x, n, p0, p1, step):
+    """P_n(x) from P_0, P_1 and P_{k+1} = step(k, P_k, P_{k-1}), per element's own n (0 for n < 0)."""
+    res = xp.where(n == 0, p0, xp.where(n == 1, p1, 0.0))
+    p, q = p0 + 0 * x, p1 + 0 * x
+    top = int(n.max()) if n.size else 0
+    for k in range(1, top):
+        p, q = q, step(k, q, p)
+        res = xp.where(n == k + 1, q, res)
+    return res
+
+
+def _chebyshev(kind, xp, x, n):
+    """T, U, V or W with torch's values at x = +-1 (the recurrence elsewhere: T_{k+1} = 2x T_k - T_{k-1})."""
+    p1 = {"t": x, "u": 2 * x, "v": 2 * x - 1, "w": 2 * x + 1}[kind]
+    res = _recurrence(xp, x, n, 1.0, p1, lambda k, q, p: 2 * x * q - p)
+    odd = (n % 2) == 1
+    nf = n.astype(np.float64)
+    at_one = {"t": 1.0, "u": nf + 1, "v": 1.0, "w": 2 * nf + 1}[kind]
+    at_minus_one = {"t": xp.where(odd, -1.0, 1.0), "u": xp.where(odd, -(nf + 1), nf + 1),
+                    "v": xp.where(odd, -(2 * nf + 1), 2 * nf + 1), "w": xp.where(odd, -1.0, 1.0)}[kind]
+    res = xp.where(x == 1, at_one, xp.where(x == -1, at_minus_one, res))
+    return xp.where(n < 0, 0.0, res)
+
+
+def _make_poly(name, compute):
+    def op(input, n, *, out=None):
+        xp, x, k, dt = _poly_operands(name, input, n)
+        with B.errstate(xp, all="ignore"):
+            res = compute(xp, x, k).astype(dt, copy=False)
+        if out is not None:
+            return _write_out(out, res, name, input)
+        return _finish(xp.ascontiguousarray(res), None)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"{name}(input, n, *, out=None): the degree-n polynomial at input, as torch.special.{name} " \
+                 "(n truncated to an integer, 0 for n < 0; no gradient, as torch)."
+    return op
+
+
+chebyshev_polynomial_t = _make_poly("chebyshev_polynomial_t", lambda xp, x, n: _chebyshev("t", xp, x, n))
+chebyshev_polynomial_u = _make_poly("chebyshev_polynomial_u", lambda xp, x, n: _chebyshev("u", xp, x, n))
+chebyshev_polynomial_v = _make_poly("chebyshev_polynomial_v", lambda xp, x, n: _chebyshev("v", xp, x, n))
+chebyshev_polynomial_w = _make_poly("chebyshev_polynomial_w", lambda xp, x, n: _chebyshev("w", xp, x, n))
+shifted_chebyshev_polynomial_t = _make_poly("shifted_chebyshev_polynomial_t",
+                                            lambda xp, x, n: _chebyshev("t", xp, 2 * x - 1, n))
+shifted_chebyshev_polynomial_u = _make_poly("shifted_chebyshev_polynomial_u",
+                                            lambda xp, x, n: _chebyshev("u", xp, 2 * x - 1, n))
+shifted_chebyshev_polynomial_v = _make_poly("shifted_chebyshev_polynomial_v",
+                                            lambda xp, x, n: _chebyshev("v", xp, 2 * x - 1, n))
+shifted_chebyshev_polynomial_w = _make_poly("shifted_chebyshev_polynomial_w",
+                                            lambda xp, x, n: _chebyshev("w", xp, 2 * x - 1, n))
+hermite_polynomial_h = _make_poly("hermite_polynomial_h", lambda xp, x, n: xp.where(
+    n < 0, 0.0, _recurrence(xp, x, n, 1.0, 2 * x, lambda k, q, p: 2 * x * q - 2 * k * p)))
+hermite_polynomial_he = _make_poly("hermite_polynomial_he", lambda xp, x, n: xp.where(
+    n < 0, 0.0, _recurrence(xp, x, n, 1.0, x, lambda k, q, p: x * q - k * p)))
+laguerre_polynomial_l = _make_poly("laguerre_polynomial_l", lambda xp, x, n: xp.where(
+    n < 0, 0.0, xp.where(x == 0, 1.0, _recurrence(xp, x, n, 1.0, 1 - x,
+                                                   lambda k, q, p: ((2 * k + 1 - x) * q - k * p) / (k + 1)))))
+legendre_polynomial_p = _make_poly("legendre_polynomial_p", lambda xp, x, n: xp.where(
+    n < 0, 0.0, xp.where(x == 1, 1.0, xp.where(x == -1, xp.where(n % 2 == 1, -1.0, 1.0), _recurrence(
+        xp, x, n, 1.0, x, lambda k, q, p: ((2 * k + 1) * x * q - k * p) / (k + 1))))))
 
 _DOCS = {
     "entr": "Elementwise entropy term: -x * log(x) for x > 0, 0 at 0, -inf for x < 0.",
