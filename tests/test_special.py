@@ -261,5 +261,5 @@ def test_orthogonal_polynomials_match_torch(name):
         ta = [torch.tensor(a) if isinstance(a, list) else a for a in args]
         e, t = getattr(S, name)(*ea), getattr(torch.special, name)(*ta)
         assert e.dtype.name == str(t.dtype).split(".")[-1] and tuple(e.shape) == tuple(t.shape)
-        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-5, atol=1e-6)   # torch works in float32
     assert not getattr(S, name)(ember.tensor([0.5], requires_grad=True), 3).requires_grad
