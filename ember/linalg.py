@@ -5,14 +5,17 @@ alias such as ``torch.det`` / a Tensor method such as ``x.det()``), so ``import 
 
 Each primitive's forward and backward sit together: the forward calls the array module of its
 input (numpy.linalg or cupy.linalg, never SciPy), the node's ``apply`` works on raw arrays with the
-formulas torch uses (FunctionsManual.cpp: inverse, det, slogdet, solve, cholesky, qr, eigh, svd,
-pinv, cross).  Composite functions (matrix_norm's 1/inf/2/nuc orders, matrix_power, multi_dot,
-vecdot, cond) are built from ember's differentiable ops, as torch builds them, so their graphs
-carry torch's node names (AmaxBackward0, SumBackward1, MmBackward0, ...).
+formulas torch uses (FunctionsManual.cpp: inverse, det, slogdet, solve, solve_triangular, cholesky,
+cholesky_inverse/solve, qr, eigh, svd, pinv, lstsq, lu, matrix_exp, cross).  Composite functions
+(matrix_norm's 1/inf/2/nuc orders, matrix_power, multi_dot, vecdot, cond, vander, tensorinv,
+tensorsolve) are built from ember's differentiable ops, as torch builds them, so their graphs carry
+torch's node names (AmaxBackward0, SumBackward1, MmBackward0, ...); lu_solve, householder_product,
+triangular_solve and lu_unpack are composites too, with other node names than torch's.
 
 Batched inputs: every function accepts leading batch dimensions (``(*, m, n)``).  Only real
 float32/float64 tensors are supported: ember has no complex dtype, so ``eig`` / ``eigvals``
-(whose results are complex in torch) raise NotImplementedError.
+(whose results are complex in torch) raise NotImplementedError.  Not implemented: ldl_factor /
+ldl_solve (Bunch-Kaufman pivoting).
 """
 import math
 import warnings
