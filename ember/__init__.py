@@ -56,6 +56,7 @@ _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision
                  "accelerator", "version", "linalg")
 _LAZY_MODULES += ("distributions",)  # torch.distributions
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
+_LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions
 _LAZY_MODULES += ("amp", "special", "jit", "cpu")
 _LAZY_NAMES.update({"compile": "_compile"})
@@ -64,7 +65,9 @@ _LAZY_NAMES.update(dict.fromkeys(
      "is_autocast_cache_enabled", "set_autocast_cache_enabled", "clear_autocast_cache",
      "autocast_increment_nesting", "autocast_decrement_nesting"), "amp.autocast_mode"))
 # torch.det, torch.svd, ...: their torch-level forms live with torch.linalg (ember/linalg.py, TOP_LEVEL)
-_LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross")
+_LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross",
+                "qr", "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu_unpack", "lu",
+                "lu_solve")
 
 
 def __getattr__(name):

@@ -5,14 +5,17 @@ alias such as ``torch.det`` / a Tensor method such as ``x.det()``), so ``import 
 
 Each primitive's forward and backward sit together: the forward calls the array module of its
 input (numpy.linalg or cupy.linalg, never SciPy), the node's ``apply`` works on raw arrays with the
-formulas torch uses (FunctionsManual.cpp: inverse, det, slogdet, solve, cholesky, qr, eigh, svd,
-pinv, cross).  Composite functions (matrix_norm's 1/inf/2/nuc orders, matrix_power, multi_dot,
-vecdot, cond) are built from ember's differentiable ops, as torch builds them, so their graphs
-carry torch's node names (AmaxBackward0, SumBackward1, MmBackward0, ...).
+formulas torch uses (FunctionsManual.cpp: inverse, det, slogdet, solve, solve_triangular, cholesky,
+cholesky_inverse/solve, qr, eigh, svd, pinv, lstsq, lu, matrix_exp, cross).  Composite functions
+(matrix_norm's 1/inf/2/nuc orders, matrix_power, multi_dot, vecdot, cond, vander, tensorinv,
+tensorsolve) are built from ember's differentiable ops, as torch builds them, so their graphs carry
+torch's node names (AmaxBackward0, SumBackward1, MmBackward0, ...); lu_solve, householder_product,
+triangular_solve and lu_unpack are composites too, with other node names than torch's.
 
 Batched inputs: every function accepts leading batch dimensions (``(*, m, n)``).  Only real
 float32/float64 tensors are supported: ember has no complex dtype, so ``eig`` / ``eigvals``
-(whose results are complex in torch) raise NotImplementedError.
+(whose results are complex in torch) raise NotImplementedError.  Not implemented: ldl_factor /
+ldl_solve (Bunch-Kaufman pivoting).
 """
 import math
 import warnings
@@ -24,10 +27,11 @@ from ._tensor import Tensor, _wrap
 from .autograd.grad_mode import state
 from .autograd.graph import Node, edge
 from .ops import reduce as _reduce, shape as _shape, linalg as _mm
-from .ops import record as _finish
+from .ops import record as _finish, _SavedOutput
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "lstsq", "pinv",
-           "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "cholesky", "cholesky_ex", "qr",
+__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "solve_triangular", "lstsq", "matrix_exp",
+           "lu", "lu_factor", "lu_factor_ex", "lu_solve", "householder_product", "pinv",
+           "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "vander", "tensorinv", "tensorsolve", "cholesky", "cholesky_ex", "qr",
            "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "diagonal", "matmul", "LinAlgError"]
 
 
@@ -69,9 +73,11 @@ def _return_type(name, fields):
 _inv_ex_t = _return_type("linalg_inv_ex", ("inverse", "info"))
 _slogdet_t = _return_type("linalg_slogdet", ("sign", "logabsdet"))
 _slogdet_top_t = _return_type("slogdet", ("sign", "logabsdet"))
+_solve_ex_t = _return_type("linalg_solve_ex", ("result", "info"))
 _lstsq_t = _return_type("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
 _cholesky_ex_t = _return_type("linalg_cholesky_ex", ("L", "info"))
 _qr_t = _return_type("linalg_qr", ("Q", "R"))
+_qr_top_t = _return_type("qr", ("Q", "R"))
 _eigh_t = _return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
 _svd_t = _return_type("linalg_svd", ("U", "S", "Vh"))
 _svd_top_t = _return_type("svd", ("U", "S", "V"))
@@ -90,13 +96,34 @@ def _float(a, op):
                            f"Got {_TYPE.get(a.dtype.name, a.dtype.name)}")
 
 
+# the LAPACK kernel torch names when it has no half-precision (or, for eigh, integer) version of an op
+_KERNEL = {"det": "lu_cpu", "solve": "lu_cpu", "cholesky": "cholesky_cpu", "cholesky_ex": "cholesky_cpu",
+           "qr": "geqrf_cpu", "eigh": "linalg_eigh_cpu", "eigvalsh": "linalg_eigh_cpu", "svd": "linalg_svd_cpu",
+           "svdvals": "linalg_svd_cpu"}
+
+
+def _lapack_dtype(a, op):
+    """torch's dtype errors for the LAPACK-backed ops, where numpy.linalg would raise a TypeError (half)
+    or silently compute in float64 (integers): eigh's kernel has no integer version (NotImplementedError,
+    the others a RuntimeError), half precision is refused by inv/slogdet with a RuntimeError and by the
+    others' kernels with a NotImplementedError."""
+    kind = _TYPE.get(a.dtype.name, a.dtype.name)
+    if a.dtype.kind != "f" and _KERNEL.get(op) == "linalg_eigh_cpu":
+        raise NotImplementedError(f'"linalg_eigh_cpu" not implemented for \'{kind}\'')
+    _float(a, op)
+    if a.dtype.itemsize < 4:
+        if op in _KERNEL:
+            raise NotImplementedError(f'"{_KERNEL[op]}" not implemented for \'{kind}\'')
+        raise RuntimeError(f"linalg.{op}: Low precision dtypes not supported. Got {kind}")
+
+
 def _matrix(A, op, square=True, floating=True, arg="A"):
     """A's array after torch's checks: at least 2-d, floating, (batches of) square matrices."""
     a = _tensor(A, op, arg)
     if a.ndim < 2:
         raise RuntimeError(f"linalg.{op}: The input tensor {arg} must have at least 2 dimensions.")
     if floating:
-        _float(a, op)
+        _lapack_dtype(a, op)
     if square and a.shape[-1] != a.shape[-2]:
         raise RuntimeError(f"linalg.{op}: {arg} must be batches of square matrices, but they are "
                            f"{a.shape[-2]} by {a.shape[-1]} matrices")
@@ -168,15 +195,32 @@ class _MultiNode(_LinalgNode):
     __slots__ = ("_n_outputs", "_output_nrs")
 
 
-def _make(cls, inputs, **saved):
+def _make(cls, inputs, keep=None, **saved):
+    """A node of cls on inputs, keeping the arrays saved for backward.  keep: the inputs whose in-place
+    modification makes backward refuse to run (all of them by default); as in torch, a node whose
+    backward reads only the op's outputs keeps none of its inputs (its outputs are checked instead:
+    _finish_out, _finish_many with keep_outputs)."""
     node = cls.__new__(cls)
     node.next_functions = tuple(edge(t) if t is not None and t._requires_grad else (None, 0) for t in inputs)
-    node._saved_versions = tuple((t, t._vc[0]) for t in inputs if t is not None)
+    node._saved_versions = tuple((t, t._vc[0]) for t in (inputs if keep is None else keep) if t is not None)
     node.s = saved
     return node
 
 
-def _finish_many(arrays, node):
+def _keep_outputs(node, *outs):
+    node._saved_versions += tuple((_SavedOutput(t), t._vc[0]) for t in outs)
+
+
+def _finish_out(array, node):
+    """_finish for a node that saved its output (inv, cholesky, solve): modifying it in place then
+    makes backward refuse to run, as in torch."""
+    t = _finish(array, node)
+    if node is not None:
+        _keep_outputs(node, t)
+    return t
+
+
+def _finish_many(arrays, node, keep_outputs=False):
     """Tensors for a multi-output node's arrays (None for an output that was not computed)."""
     if node is None:
         return tuple(_wrap(a) for a in arrays)
@@ -189,6 +233,8 @@ def _finish_many(arrays, node):
         t.grad_fn = node
         node._output_nrs[id(t)] = i
         out.append(t)
+    if keep_outputs:
+        _keep_outputs(node, *out)
     return tuple(out)
 
 
@@ -289,6 +335,18 @@ def _write_out(out, t, name, *inputs):
     out._data = t._data.astype(out._data.dtype, copy=True) if t._data.dtype != out._data.dtype else t._data.copy()
     out._vc[0] += 1
     return out
+
+
+def _write_outs(out, res, name, *inputs):
+    """A multi-output op's results (a named tuple) written into the tensors of out (resized as needed),
+    returned as that named tuple of the out tensors, as torch does."""
+    if out is None:
+        return res
+    if len(out) != len(res):
+        raise TypeError(f"{name}(): argument 'out' must be tuple of {len(res)} Tensors, not {len(out)}")
+    for o, r in zip(out, res):
+        _write_out(o, r, name, *inputs)
+    return type(res)(*out)
 
 
 def _movelast(A, d0, d1):
@@ -407,8 +465,8 @@ def inv(A, *, out=None):
     """The inverse of each square matrix of A, as torch.linalg.inv (LinAlgError when singular)."""
     a = _matrix(A, "inv")
     X = _inv_arrays(a)
-    node = _make(LinalgInvExBackward0, (A,), X=X) if _needs(A) else None
-    return _write_out(out, _finish(X, node), "linalg.inv", A)
+    node = _make(LinalgInvExBackward0, (A,), keep=(), X=X) if _needs(A) else None
+    return _write_out(out, _finish_out(X, node), "linalg.inv", A)
 
 
 def inv_ex(A, *, check_errors=False, out=None):
@@ -432,8 +490,8 @@ def inv_ex(A, *, check_errors=False, out=None):
                 inf[i] = _first_zero_pivot(m)
         X = X.reshape(a.shape)
         info = xp.asarray(inf.reshape(a.shape[:-2]))
-    node = _make(LinalgInvExBackward0, (A,), X=X) if _needs(A) else None
-    return _inv_ex_t(_finish(X, node), _wrap(info))
+    node = _make(LinalgInvExBackward0, (A,), keep=(), X=X) if _needs(A) else None
+    return _write_outs(out, _inv_ex_t(_finish_out(X, node), _wrap(info)), "linalg.inv_ex", A)
 
 
 # ---- determinants -------------------------------------------------------------------------------
@@ -462,15 +520,19 @@ def det(A, *, out=None):
     a = _matrix(A, "det")
     res = xp_of(a).asarray(xp_of(a).linalg.det(a)).astype(a.dtype, copy=False)
     node = _make(LinalgDetBackward0, (A,), a=a) if _needs(A) else None
-    return _write_out(out, _finish(res, node), "linalg.det", A)
+    return _write_out(out, _finish_out(res, node), "linalg.det", A)
 
 
-class LinalgSlogdetBackward0(_LinalgNode):
-    """d log|det A| = tr(A^-1 dA): gA = g A^-T (sign is piecewise constant)."""
+class LinalgSlogdetBackward0(_MultiNode):
+    """d log|det A| = tr(A^-1 dA): gA = g A^-T.  sign is an output too (as in torch, so it carries the
+    grad_fn), but piecewise constant: its gradient is dropped."""
 
     __slots__ = ()
 
-    def apply(self, g):
+    def apply(self, grads):
+        g = _grads(grads, 2)[1]
+        if g is None:       # only sign was used: no gradient reaches A (torch leaves A.grad None)
+            return (None,)
         xp = xp_of(g)
         a = self.s["a"]
         with np.errstate(all="ignore"):
@@ -487,18 +549,19 @@ def _slogdet(A, op):
     sign, logabs = xp.linalg.slogdet(a)
     sign = xp.asarray(sign).astype(a.dtype, copy=False)
     logabs = xp.asarray(logabs).astype(a.dtype, copy=False)
-    node = _make(LinalgSlogdetBackward0, (A,), a=a) if _needs(A) else None
-    return _wrap(sign), _finish(logabs, node)
+    if not _needs(A):
+        return _wrap(sign), _wrap(logabs)
+    return _finish_many((sign, logabs), _make(LinalgSlogdetBackward0, (A,), a=a))
 
 
 def slogdet(A, *, out=None):
     """(sign, log|det|) of each square matrix of A, as torch.linalg.slogdet."""
-    return _slogdet_t(*_slogdet(A, "slogdet"))
+    return _write_outs(out, _slogdet_t(*_slogdet(A, "slogdet")), "linalg.slogdet", A)
 
 
-def _slogdet_top(input):
+def _slogdet_top(input, *, out=None):
     """torch.slogdet: as linalg.slogdet, returned as torch.return_types.slogdet."""
-    return _slogdet_top_t(*_slogdet(input, "slogdet"))
+    return _write_outs(out, _slogdet_top_t(*_slogdet(input, "slogdet")), "slogdet", input)
 
 
 def logdet(input):
@@ -552,6 +615,23 @@ class LinalgSolveExBackward0(_LinalgNode):
 
 def solve(A, B, *, left=True, out=None):
     """X with A X = B (left=True) or X A = B, as torch.linalg.solve; B may be a (batch of) vector(s)."""
+    return _solve(A, B, left, out, "linalg.solve", True)[0]
+
+
+def solve_ex(A, B, *, left=True, check_errors=False, out=None):
+    """(result, info) as torch.linalg.solve_ex: info is 0, or for a singular matrix the 1-based index
+    of the zero pivot of its LU factorisation (its result is then not meaningful: nan here)."""
+    X, info = _solve(A, B, left, None, "linalg.solve_ex", check_errors)
+    if out is not None:
+        _write_out(out[0], X, "linalg.solve_ex", A, B)
+        out[1]._data = info.astype(out[1]._data.dtype)
+        out[1]._vc[0] += 1
+        return _solve_ex_t(*out)
+    return _solve_ex_t(X, _wrap(info))
+
+
+def _solve(A, B, left, out, op, check):
+    """solve's work: (X, info) with info an int32 array of the batch shape (zeros when all solved)."""
     a = _matrix(A, "solve")
     b = _tensor(B, "solve", "B", 2)
     _float(b, "solve")
@@ -579,13 +659,25 @@ def solve(A, B, *, left=True, out=None):
                            f"{list(b.shape[:-2 + vec])} do not broadcast") from None
     ab = xp.broadcast_to(at, batch + at.shape[-2:])
     bb = xp.broadcast_to(bm, batch + bm.shape[-2:])
+    info = xp.zeros(batch, dtype=np.int32)
     try:
         X = xp.linalg.solve(ab, bb)
         ok = bool(xp.isfinite(X).all()) or not (bool(xp.isfinite(ab).all()) and bool(xp.isfinite(bb).all()))
     except np.linalg.LinAlgError:
         ok = False
     if not ok:
-        raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.")
+        if check:
+            raise LinAlgError(f"torch.{op}: The solver failed because the input matrix is singular.")
+        fa, fb = _host(ab).reshape((-1,) + ab.shape[-2:]), _host(bb).reshape((-1,) + bb.shape[-2:])
+        Xs, inf = np.empty(fb.shape, dtype=a.dtype), np.zeros(len(fa), dtype=np.int32)
+        for i, (m, r) in enumerate(zip(fa, fb)):
+            try:
+                Xs[i] = np.linalg.solve(m, r)
+                if not np.isfinite(Xs[i]).all() and np.isfinite(m).all() and np.isfinite(r).all():
+                    raise np.linalg.LinAlgError
+            except np.linalg.LinAlgError:
+                Xs[i], inf[i] = np.nan, _first_zero_pivot(m)
+        X, info = xp.asarray(Xs.reshape(bb.shape)), xp.asarray(inf.reshape(batch))
     X = X.astype(a.dtype, copy=False)
     if vec:
         X = X[..., 0]
@@ -593,9 +685,80 @@ def solve(A, B, *, left=True, out=None):
         X = _mT(X)
     node = None
     if _needs(A, B):
-        node = _make(LinalgSolveExBackward0, (A, B), a=at, X=(X if left or vec else _mT(X)), vec=vec,
+        node = _make(LinalgSolveExBackward0, (A, B), keep=(A,), a=at, X=(X if left or vec else _mT(X)), vec=vec,
                      left=left, ashape=at.shape, bshape=b.shape)
-    return _write_out(out, _finish(xp.ascontiguousarray(X), node), "linalg.solve", A, B)
+    return _write_out(out, _finish_out(xp.ascontiguousarray(X), node), op, A, B), info
+
+
+class LinalgSolveTriangularBackward0(_LinalgNode):
+    """X = A^-1 B (left) or B A^-1: gB = A^-T g (g A^-T), gA = -gB X^T (-X^T gB), kept on A's triangle
+    (off its diagonal too when unitriangular), batch dims summed back."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        s = self.s
+        xp = xp_of(g)
+        T, X, left = s["T"], s["X"], s["left"]
+        Tb = xp.broadcast_to(T, g.shape[:-2] + T.shape[-2:])
+        gB = xp.linalg.solve(_mT(Tb), g) if left else _mT(xp.linalg.solve(Tb, _mT(g)))
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = -xp.matmul(gB, _mT(X)) if left else -xp.matmul(_mT(X), gB)
+            k = 1 if s["unit"] else 0
+            ga = xp.triu(ga, k) if s["upper"] else xp.tril(ga, -k)
+            ga = _unbroadcast(ga, s["ashape"]).astype(T.dtype, copy=False)
+        if self.next_functions[1][0] is not None:
+            gb = _unbroadcast(gB, s["bshape"]).astype(T.dtype, copy=False)
+        return ga, gb
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """X with A X = B (left=True) or X A = B for triangular A (only its upper or lower triangle is read,
+    and not its diagonal when unitriangular), as torch.linalg.solve_triangular.  B must be a (batch
+    of) matrix; a singular A gives inf/nan entries, not an error, as in torch."""
+    a = _tensor(A, "solve_triangular")
+    b = _tensor(B, "solve_triangular", "B", 2)
+    if a.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor A must have at least 2 dimensions.")
+    if b.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    for x in (a, b):
+        if x.dtype.kind != "f" or x.dtype.itemsize < 4:
+            raise NotImplementedError(f'"triangular_solve_cpu" not implemented for '
+                                      f'\'{_TYPE.get(x.dtype.name, x.dtype.name)}\'')
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.solve_triangular: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    n = a.shape[-1]
+    if (b.shape[-2] if left else b.shape[-1]) != n:
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {b.shape[-2]}x{b.shape[-1]})")
+    xp = xp_of(a)
+    dt = a.dtype       # torch: B is cast to A's dtype
+    T = xp.triu(a) if upper else xp.tril(a)
+    if unitriangular:
+        T = T.copy()
+        T[..., xp.arange(n), xp.arange(n)] = 1
+    T, bb = T.astype(dt, copy=False), b.astype(dt, copy=False)
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"linalg.solve_triangular: the batch dimensions of A {list(a.shape[:-2])} and B "
+                           f"{list(b.shape[:-2])} do not broadcast") from None
+    Tb = xp.broadcast_to(T, batch + T.shape[-2:])
+    bb = xp.broadcast_to(bb, batch + bb.shape[-2:])
+    with np.errstate(all="ignore"):
+        try:
+            X = xp.linalg.solve(Tb, bb) if left else _mT(xp.linalg.solve(_mT(Tb), _mT(bb)))
+        except np.linalg.LinAlgError:      # a zero on the diagonal: torch's trsm divides by it
+            X = xp.full(bb.shape, xp.nan, dtype=dt)
+    X = xp.ascontiguousarray(X.astype(dt, copy=False))
+    node = None
+    if _needs(A, B):
+        node = _make(LinalgSolveTriangularBackward0, (A, B), keep=(A,), T=T, X=X, left=left, upper=upper, unit=unitriangular,
+                     ashape=a.shape, bshape=b.shape)
+    return _write_out(out, _finish_out(X, node), "linalg.solve_triangular", A, B)
 
 
 class LinalgLstsqBackward0(_LinalgNode):
@@ -623,9 +786,9 @@ def lstsq(A, B, rcond=None, *, driver=None):
     singular_values).  Computed through the pseudo-inverse (SVD): the solution of minimum norm,
     as the 'gelsd' driver gives; residuals and singular values are filled as torch's CPU default
     driver 'gelsy' fills them (empty), rank with the rank found."""
-    a = _matrix(A, "lstsq", square=False)
+    a = _matrix(A, "lstsq", square=False, floating=False)
     b = _tensor(B, "lstsq", "B", 2)
-    if a.dtype.kind != "f" or b.dtype.kind != "f":
+    if a.dtype.kind != "f" or b.dtype.kind != "f" or a.dtype.itemsize < 4 or b.dtype.itemsize < 4:
         raise RuntimeError("This function doesn't handle types other than float and double")
     if a.dtype != b.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
@@ -653,7 +816,17 @@ def lstsq(A, B, rcond=None, *, driver=None):
         sv = xp.linalg.svd(a, compute_uv=False).astype(a.dtype, copy=False)
     else:
         sv = empty
-    return _lstsq_t(_finish(X, node), _wrap(empty), _wrap(rank), _wrap(sv))
+    X = _finish_out(X, node)
+    residuals = _wrap(empty)
+    # torch: the squared residual norms of each column, for the drivers other than gelsy when m > n and
+    # (gelsd/gelss) every matrix has full rank; empty otherwise
+    if driver not in (None, "gelsy") and m > n and (driver == "gels" or bool((rank == n).all())):
+        Xm = X.unsqueeze(-1) if vec else X
+        Bm = B.unsqueeze(-1) if vec else B
+        residuals = (_mm.matmul(A, Xm) - Bm).pow(2).sum(-2)
+    if driver == "gels":    # gels does not compute the rank
+        rank = xp.empty((0,), dtype=np.int64)
+    return _lstsq_t(X, residuals, _wrap(rank), _wrap(sv))
 
 
 # ---- pinv / rank / cond -----------------------------------------------------------------------
@@ -667,7 +840,7 @@ def _pinv_arrays(a, atol, rtol):
     with np.errstate(divide="ignore", invalid="ignore"):
         Sinv = xp.where(keep, 1 / xp.where(keep, S, 1), 0).astype(a.dtype, copy=False)
     P = xp.matmul(_mT(Vh) * Sinv[..., None, :], _mT(U)).astype(a.dtype, copy=False)
-    return P, keep.sum(-1).astype(np.int64)
+    return P, xp.asarray(keep.sum(-1)).astype(np.int64)     # an array even for one matrix (not a NumPy scalar)
 
 
 def _pinv_backward(g, P, a):
@@ -711,7 +884,7 @@ def _tolerances(a, atol, rtol, op):
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
     """The Moore-Penrose pseudo-inverse of A's matrices, as torch.linalg.pinv."""
     a = _tensor(A, "pinv")
-    if a.ndim < 2 or a.dtype.kind != "f":
+    if a.ndim < 2 or a.dtype.kind != "f" or a.dtype.itemsize < 4:
         kind = _TYPE.get(a.dtype.name, a.dtype.name)
         raise RuntimeError(f"linalg.pinv({kind}{{{list(a.shape)}}}): expected a tensor with 2 or more dimensions of "
                            "float, double, cfloat or cdouble types")
@@ -725,7 +898,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
         rtol_ = xp.asarray(rtol_)[..., None]
     P, _ = _pinv_arrays(a, atol_, rtol_)
     node = _make(LinalgPinvBackward0, (A,), P=P, a=a) if _needs(A) else None
-    return _write_out(out, _finish(P, node), "linalg.pinv", A)
+    return _write_out(out, _finish_out(P, node), "linalg.pinv", A)
 
 
 def _pinverse_top(input, rcond=1e-15):
@@ -738,7 +911,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None, tol=None)
     a = _tensor(A, "matrix_rank")
     if a.ndim < 2:
         raise RuntimeError("linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" or a.dtype.itemsize < 4:
         raise RuntimeError("This function doesn't handle types other than float and double")
     if tol is not None:
         atol = tol
@@ -761,14 +934,26 @@ def cond(A, p=None, *, out=None):
     if a.ndim < 2:
         raise RuntimeError("linalg.cond: The input tensor A must have at least 2 dimensions.")
     _float(a, "cond")
-    if p is None or p in (2, -2):
-        s = svdvals(A)
-        hi, lo = s.amax(-1), s.amin(-1)
-        res = hi / lo if p != -2 else lo / hi
-        return _write_out(out, res, "linalg.cond", A)
-    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+    if p is not None and p not in (2, -2, "fro", "nuc", 1, -1, math.inf, -math.inf):
         raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
-    _matrix(A, "cond")
+
+    def square():
+        if a.shape[-1] != a.shape[-2]:
+            raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                               f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    if p in ("fro", "nuc"):
+        square()
+    if p is not None and p not in (2, -2) and a.shape[-1] and a.shape[-2]:
+        # torch's dtype errors: nuc goes through the SVD first, the others through inv
+        _lapack_dtype(a, "svdvals" if p == "nuc" else "inv")
+    if a.shape[-1] == 0 or a.shape[-2] == 0:      # torch: 0 for empty matrices
+        return _write_out(out, _wrap(xp_of(a).zeros(a.shape[:-2], dtype=a.dtype)), "linalg.cond", A)
+    if p is None or p in (2, -2):
+        s = svdvals(A)      # descending; torch divides the end slices, then squeezes (SqueezeBackward1)
+        hi, lo = s[..., :1], s[..., -1:]
+        res = (hi / lo if p != -2 else lo / hi).squeeze(-1)
+        return _write_out(out, res, "linalg.cond", A)
+    square()
     X = _inv_arrays(a, raise_errors=False)
     if X is None:   # torch: inf for the singular matrices, the finite value for the others
         flat = _host(a).reshape((-1,) + a.shape[-2:])
@@ -787,6 +972,15 @@ def cond(A, p=None, *, out=None):
 
 
 # ---- products -----------------------------------------------------------------------------------
+class CopyBackwards(_LinalgNode):
+    """The node of A.clone().copy_(constant) (matrix_power(A, 0)): it sends back zeros."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        return (xp_of(g).zeros_like(g),)
+
+
 def matrix_power(A, n, *, out=None):
     """A @ A @ ... (n times); the inverse's power for n < 0; the identity for n = 0."""
     a = _tensor(A, "matrix_power")
@@ -799,8 +993,12 @@ def matrix_power(A, n, *, out=None):
         raise TypeError(f"matrix_power(): argument 'n' (position 2) must be int, not {type(n).__name__}")
     xp = xp_of(a)
     if n == 0:
+        # torch copies the identity into a clone of A: a CopyBackwards node that sends back zeros
         eye = xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape).copy()
-        return _write_out(out, _wrap(eye), "linalg.matrix_power", A)
+        node = None
+        if _needs(A):
+            node = _make(CopyBackwards, (A,))
+        return _write_out(out, _finish(eye, node), "linalg.matrix_power", A)
     if n < 0:
         A = inv(A)
         n = -n
@@ -868,6 +1066,53 @@ def vecdot(x, y, *, dim=-1, out=None):
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{_TYPE[a.dtype.name]} and y of type {_TYPE[b.dtype.name]} instead.")
     return _write_out(out, (x * y).sum(dim), "linalg.vecdot", x, y)
+
+
+def vander(x, *, N=None):
+    """The Vandermonde matrix of x: columns x^0, x^1, ..., x^(N-1) (N = x.size(-1) by default), as
+    torch.linalg.vander (a cumprod joined to a column of ones, so CatBackward0)."""
+    a = _tensor(x, "vander", "x")
+    n = (a.shape[-1] if a.ndim else 0) if N is None else N
+    if n <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    powers = _reduce.cumprod(x.unsqueeze(-1).expand(*(a.shape + (n - 1,))), -1)
+    ones = _wrap(xp_of(a).ones(a.shape + (1,), dtype=powers._data.dtype))
+    return _shape.cat([ones, powers], -1)
+
+
+def tensorinv(A, ind=2, *, out=None):
+    """The tensor X with tensordot(A, X, ind) the identity, as torch.linalg.tensorinv: the inverse of A
+    seen as a prod(A.shape[:ind]) x prod(A.shape[ind:]) matrix."""
+    a = _tensor(A, "tensorinv")
+    if not isinstance(ind, int) or ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    head, tail = a.shape[:ind], a.shape[ind:]
+    m, n = math.prod(head), math.prod(tail)
+    if m != n:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {n} != {m}")
+    try:
+        res = inv(A.reshape(m, n))
+    except LinAlgError:
+        raise LinAlgError("Failed to invert the input tensor, because it is singular.") from None
+    return _write_out(out, res.reshape(*(tail + head)), "linalg.tensorinv", A)
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    """X with tensordot(A, X, X.ndim) = B, as torch.linalg.tensorsolve (dims of A moved to the end first)."""
+    a = _tensor(A, "tensorsolve")
+    b = _tensor(B, "tensorsolve", "B", 2)
+    if dims is not None:
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        A = _shape.movedim(A, dims, tuple(range(a.ndim - len(dims), a.ndim)))
+        a = A._data
+    res_shape = a.shape[b.ndim:]
+    n, m = math.prod(res_shape), b.size        # as torch: B's size, not A's leading dims
+    if n != m:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                           f"prod(self.shape[:other.ndim]), but got {n} != {m}")
+    res = solve(A.reshape(m, n), B.reshape(-1))
+    return _write_out(out, res.reshape(*res_shape), "linalg.tensorsolve", A, B)
 
 
 class LinalgCrossBackward0(_LinalgNode):
@@ -939,6 +1184,474 @@ def matmul(input, other, *, out=None):
     return _mm.matmul(input, other, out=out)
 
 
+# ---- matrix exponential -------------------------------------------------------------------------
+# Higham (2005): the [13/13] Pade approximant after scaling A by 2^-s so that ||A||_1 <= theta_13,
+# then s squarings; computed in float64 whatever the input's dtype
+_PADE13 = (64764752532480000., 32382376266240000., 7771770303897600., 1187353796428800., 129060195264000.,
+           10559470521600., 670442572800., 33522128640., 1323241920., 40840800., 960960., 16380., 182., 1.)
+_THETA13 = 5.371920351148152
+
+
+def _expm(a):
+    xp = xp_of(a)
+    A = a.astype(np.float64)
+    n = A.shape[-1]
+    if A.size == 0:
+        return A.astype(a.dtype)
+    with np.errstate(all="ignore"):
+        norm1 = xp.abs(A).sum(-2).max(-1)
+        ok = xp.isfinite(norm1)
+        s = xp.where(ok & (norm1 > _THETA13), xp.ceil(xp.log2(xp.where(ok, norm1, 1) / _THETA13)), 0).astype(np.int64)
+        A = A * (0.5 ** s)[..., None, None]
+        b = _PADE13
+        eye = xp.eye(n, dtype=np.float64)
+        A2 = A @ A
+        A4 = A2 @ A2
+        A6 = A4 @ A2
+        U = A @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2) + b[7] * A6 + b[5] * A4 + b[3] * A2 + b[1] * eye)
+        V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + b[2] * A2 + b[0] * eye
+        try:
+            R = xp.linalg.solve(V - U, V + U)
+        except np.linalg.LinAlgError:      # only for non-finite input
+            R = xp.full(A.shape, xp.nan)
+        for i in range(int(s.max()) if s.size else 0):
+            R = xp.where((i < s)[..., None, None], R @ R, R)
+        R = xp.where(ok[..., None, None], R, xp.nan)
+    return R.astype(a.dtype, copy=False)
+
+
+class LinalgMatrixExpBackward0(_LinalgNode):
+    """torch's differential of exp at A applied to g (adjoint): the upper-right block of
+    exp([[A^T, g], [0, A^T]])."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        xp = xp_of(g)
+        at = _mT(self.s["a"])
+        n = at.shape[-1]
+        big = xp.zeros(g.shape[:-2] + (2 * n, 2 * n), dtype=g.dtype)
+        big[..., :n, :n] = at
+        big[..., n:, n:] = at
+        big[..., :n, n:] = g
+        return (xp.ascontiguousarray(_expm(big)[..., :n, n:]),)
+
+
+def matrix_exp(A):
+    """The matrix exponential of each square matrix of A, as torch.linalg.matrix_exp (also torch.matrix_exp
+    and Tensor.matrix_exp)."""
+    a = _tensor(A, "matrix_exp")
+    if a.ndim < 2:
+        raise RuntimeError("linalg.matrix_exp: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_exp: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    _float(a, "matrix_exp")
+    node = _make(LinalgMatrixExpBackward0, (A,), a=a) if _needs(A) else None
+    return _finish(_expm(a), node)
+
+
+# ---- LU -----------------------------------------------------------------------------------------
+_lu_factor_t = _return_type("linalg_lu_factor", ("LU", "pivots"))
+_lu_factor_ex_t = _return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
+_lu_t = _return_type("linalg_lu", ("P", "L", "U"))
+
+
+def _lu_arrays(a):
+    """getrf: the packed LU factors of a (partial pivoting, the first largest pivot as idamax picks),
+    LAPACK's 1-based int32 pivots and info (the first exactly zero pivot, 1-based; 0 when none)."""
+    xp = xp_of(a)
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    batch = a.shape[:-2]
+    A = a.reshape((-1, m, n)).copy()
+    nb = A.shape[0]
+    rows = xp.arange(nb)
+    piv = xp.zeros((nb, k), dtype=np.int32)
+    info = xp.zeros(nb, dtype=np.int32)
+    with np.errstate(all="ignore"):
+        for j in range(k):
+            p = j + xp.argmax(xp.abs(A[:, j:, j]), axis=1)
+            piv[:, j] = p + 1
+            top = A[rows, j].copy()
+            A[rows, j] = A[rows, p]
+            A[rows, p] = top
+            pivot = A[:, j, j]
+            zero = pivot == 0
+            info = xp.where((info == 0) & zero, j + 1, info).astype(np.int32)
+            A[:, j + 1:, j] = xp.where(zero[:, None], A[:, j + 1:, j], A[:, j + 1:, j] / xp.where(zero, 1, pivot)[:, None])
+            A[:, j + 1:, j + 1:] -= A[:, j + 1:, j:j + 1] * A[:, j:j + 1, j + 1:]
+    return A.reshape(a.shape), piv.reshape(batch + (k,)), info.reshape(batch)
+
+
+def _lu_unpack(LU, piv):
+    """(P, L, U) arrays from packed factors: A = P L U, L (m, k) unit lower, U (k, n) upper."""
+    xp = xp_of(LU)
+    m, n = LU.shape[-2:]
+    k = min(m, n)
+    L = xp.tril(LU[..., :, :k], -1) + xp.eye(m, k, dtype=LU.dtype)
+    U = xp.triu(LU[..., :k, :])
+    perm = xp.broadcast_to(xp.arange(m), piv.shape[:-1] + (m,)).copy()
+    flat, fp = perm.reshape(-1, m), piv.reshape(-1, k).astype(np.int64) - 1
+    rows = xp.arange(flat.shape[0])
+    for j in range(k):
+        top = flat[rows, j].copy()
+        flat[rows, j] = flat[rows, fp[:, j]]
+        flat[rows, fp[:, j]] = top
+    P = (flat[:, None, :] == xp.arange(m)[None, :, None]).astype(LU.dtype).reshape(perm.shape[:-1] + (m, m))
+    return P, L, U
+
+
+def _tri_solve(xp, T, B, upper, left, unit=False):
+    """T^-1 B (left) or B T^-1 for triangular T (array level, batch dims broadcast)."""
+    n = T.shape[-1]
+    T = xp.triu(T) if upper else xp.tril(T)
+    if unit:
+        T = T.copy()
+        T[..., xp.arange(n), xp.arange(n)] = 1
+    batch = np.broadcast_shapes(T.shape[:-2], B.shape[:-2])
+    T, B = xp.broadcast_to(T, batch + T.shape[-2:]), xp.broadcast_to(B, batch + B.shape[-2:])
+    return xp.linalg.solve(T, B) if left else _mT(xp.linalg.solve(_mT(T), _mT(B)))
+
+
+def _lu_backward(gL, gU, P, L, U):
+    """torch's linalg_lu_backward (real case), for square, wide and tall A."""
+    xp = xp_of(L)
+    mm = xp.matmul
+    m, n = L.shape[-2], U.shape[-1]
+    k = min(m, n)
+    if gL is None:
+        gL = xp.zeros(L.shape, dtype=L.dtype)
+    if gU is None:
+        gU = xp.zeros(U.shape, dtype=U.dtype)
+    if m == n:
+        g = xp.tril(mm(_mT(L), gL), -1) + xp.triu(mm(gU, _mT(U)))
+        g = _tri_solve(xp, _mT(U), g, upper=False, left=False)
+        g = _tri_solve(xp, _mT(L), g, upper=True, left=True, unit=True)
+    elif m < n:
+        U1 = U[..., :k]
+        g = mm(_mT(L), gL) - mm(xp.triu(gU), _mT(U))
+        g = _tri_solve(xp, _mT(U1), xp.tril(g, -1), upper=False, left=False)
+        g = xp.concatenate([g + xp.triu(gU[..., :k]), gU[..., k:]], axis=-1)
+        g = _tri_solve(xp, _mT(L), g, upper=True, left=True, unit=True)
+    else:
+        L1 = L[..., :k, :]
+        g = mm(gU, _mT(U)) - mm(_mT(L), xp.tril(gL, -1))
+        g = _tri_solve(xp, _mT(L1), xp.triu(g), upper=True, left=True, unit=True)
+        g = xp.concatenate([g + xp.tril(gL[..., :k, :], -1), gL[..., k:, :]], axis=-2)
+        g = _tri_solve(xp, _mT(U), g, upper=False, left=False)
+    return mm(P, g)
+
+
+class LinalgLuBackward0(_MultiNode):
+    __slots__ = ()
+
+    def apply(self, grads):
+        _, gL, gU = _grads(grads, 3)
+        if gL is None and gU is None:
+            return (None,)
+        s = self.s
+        return (_lu_backward(gL, gU, s["P"], s["L"], s["U"]).astype(s["L"].dtype, copy=False),)
+
+
+class LinalgLuFactorExBackward0(_MultiNode):
+    __slots__ = ()
+
+    def apply(self, grads):
+        g = _grads(grads, 1)[0]
+        s = self.s
+        k = min(g.shape[-2:])
+        P, L, U = s["P"], s["L"], s["U"]
+        return (_lu_backward(xp_of(g).tril(g[..., :, :k], -1), xp_of(g).triu(g[..., :k, :]), P, L,
+                             U).astype(L.dtype, copy=False),)
+
+
+def _lu_input(A, op, shown):
+    a = _tensor(A, op)
+    if a.ndim < 2:
+        raise RuntimeError(f"{shown}: Expected tensor with 2 or more dimensions. Got size: {list(a.shape)} instead")
+    kind = _TYPE.get(a.dtype.name, a.dtype.name)
+    if a.dtype.kind != "f" or a.dtype.itemsize < 4:
+        raise NotImplementedError(f'"lu_cpu" not implemented for \'{kind}\'')
+    return a
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    """(LU, pivots, info) as torch.linalg.lu_factor_ex: LU holds L below its diagonal (unit diagonal
+    implied) and U on and above it, pivots are LAPACK's 1-based int32 row swaps, info the first zero
+    pivot (1-based; 0 when none)."""
+    a = _lu_input(A, "linalg.lu_factor_ex", "torch.lu_factor")
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    LU, piv, info = _lu_arrays(a)
+    if check_errors:
+        _lu_zero_pivot_error(info, a.shape, "torch.linalg.lu_factor_ex")
+    node = None
+    if _needs(A):
+        P, L, U = _lu_unpack(LU, piv)
+        node = _make(LinalgLuFactorExBackward0, (A,), keep=(), P=P, L=L, U=U)
+    LU_t = _finish_many((LU,), node, keep_outputs=True)[0]     # pivots and info are not differentiable
+    return _write_outs(out, _lu_factor_ex_t(LU_t, _wrap(piv), _wrap(info)), "linalg.lu_factor_ex", A)
+
+
+def lu_factor(A, *, pivot=True, out=None):
+    """(LU, pivots) as torch.linalg.lu_factor; a zero pivot raises, as torch's does."""
+    LU, piv, info = lu_factor_ex(A, pivot=pivot)
+    _lu_zero_pivot_error(info._data, A._data.shape, "torch.linalg.lu_factor")
+    return _write_outs(out, _lu_factor_t(LU, piv), "linalg.lu_factor", A)
+
+
+def _lu_zero_pivot_error(info, shape, op):
+    inf = _host(info).reshape(-1)
+    if (inf > 0).any():
+        i = int(np.argmax(inf > 0))
+        k = int(inf[i])     # torch shows LAPACK's 1-based info as the index
+        raise RuntimeError(f"{op}: {_batch_prefix(shape, i)}U[{k},{k}] is zero and using it on lu_solve would result "
+                           "in a division by zero. If you still want to perform the factorization, consider calling "
+                           "linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
+
+
+def lu(A, *, pivot=True, out=None):
+    """(P, L, U) with A = P L U, as torch.linalg.lu: P (m, m) a permutation, L (m, k) unit lower
+    triangular, U (k, n) upper triangular, k = min(m, n)."""
+    a = _lu_input(A, "linalg.lu", "linalg.lu")
+    if not pivot:
+        raise RuntimeError("linalg.lu: LU without pivoting is not implemented on the CPU")
+    LU, piv, _ = _lu_arrays(a)
+    P, L, U = _lu_unpack(LU, piv)
+    node = None
+    if _needs(A):
+        node = _make(LinalgLuBackward0, (A,), keep=(), P=P, L=L, U=U)
+    outs = _finish_many((P, L, U), node)
+    if node is not None:
+        outs[0]._requires_grad, outs[0].grad_fn = False, None     # P is not differentiable (torch: no grad_fn)
+        _keep_outputs(node, outs[1], outs[2])
+    return _write_outs(out, _lu_t(*outs), "linalg.lu", A)
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
+    """X with A X = B (or X A = B; A^T for adjoint) from lu_factor's output, as torch.linalg.lu_solve.
+    Built from differentiable ops (the triangular solves), so gradients reach LU and B."""
+    lu_a = _tensor(LU, "lu_solve", "LU")
+    b = _tensor(B, "lu_solve", "B", 3)
+    if b.ndim < 2:
+        raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 dimensions.")
+    n = lu_a.shape[-1]
+    if lu_a.dtype != b.dtype:
+        raise RuntimeError(f"linalg.lu_solve: Expected LU and B to have the same dtype, but found LU of type "
+                           f"{_TYPE.get(lu_a.dtype.name)} and B of type {_TYPE.get(b.dtype.name)} instead")
+    if (b.shape[-2] if left else b.shape[-1]) != n:
+        raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {b.shape[-2]}x{b.shape[-1]})")
+    P = _wrap(_lu_unpack(lu_a, _host(pivots._data) if xp_of(lu_a) is np else pivots._data)[0])
+    L = LU.tril(-1) + _wrap(xp_of(lu_a).eye(n, dtype=lu_a.dtype))
+    U = LU.triu()
+    # A = P L U.  left: X = U^-1 L^-1 P^T B; adjoint: A^T X = B -> X = P L^-T U^-T B
+    if left and not adjoint:
+        X = solve_triangular(U, solve_triangular(L, _mm.matmul(P.mT, B), upper=False, unitriangular=True), upper=True)
+    elif left:
+        X = _mm.matmul(P, solve_triangular(L.mT, solve_triangular(U.mT, B, upper=False), upper=True,
+                                          unitriangular=True))
+    elif not adjoint:   # X P L U = B
+        X = _mm.matmul(solve_triangular(L, solve_triangular(U, B, upper=True, left=False), upper=False, left=False,
+                                        unitriangular=True), P.mT)
+    else:               # X U^T L^T P^T = B
+        X = solve_triangular(U.mT, solve_triangular(L.mT, _mm.matmul(B, P), upper=True, left=False,
+                                                    unitriangular=True), upper=False, left=False)
+    return _write_out(out, X, "linalg.lu_solve", LU, B)
+
+
+class _NoGradient(_LinalgNode):
+    """A node that sends no gradient back (torch leaves the inputs' .grad None)."""
+
+    __slots__ = ()
+
+    def name(self):
+        return "LinalgHouseholderProductBackward0"
+
+    def apply(self, g):
+        return (None,) * len(self.next_functions)
+
+
+def householder_product(A, tau, *, out=None):
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T with v_i = (0, ..., 0, 1, A[i+1:, i]),
+    as torch.linalg.householder_product (orgqr).  Built from differentiable ops, so gradients reach A
+    and tau."""
+    op = "torch.linalg.householder_product"
+    a = _tensor(A, "householder_product", "input")
+    t = _tensor(tau, "householder_product", "tau", 2)
+    if a.ndim < 2:
+        raise RuntimeError(f"{op}: input must have at least 2 dimensions.")
+    m, n = a.shape[-2:]
+    if m < n:
+        raise RuntimeError(f"{op}: input.shape[-2] must be greater than or equal to input.shape[-1]")
+    if t.shape[-1] > n:
+        raise RuntimeError(f"{op}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
+    if t.shape[:-1] != a.shape[:-2]:
+        raise RuntimeError(f"{op}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
+                           f"{list(t.shape[:-1])}")
+    if t.dtype != a.dtype:
+        raise RuntimeError(f"{op}: tau dtype {_TYPE.get(t.dtype.name)} does not match input dtype "
+                           f"{_TYPE.get(a.dtype.name)}")
+    _float(a, "householder_product")
+    xp = xp_of(a)
+    eye = _wrap(xp.broadcast_to(xp.eye(m, n, dtype=a.dtype), a.shape[:-2] + (m, n)).copy())
+    below = _wrap(xp.tril(xp.ones((m, n), dtype=a.dtype), -1))
+    V = A * below + _wrap(xp.eye(m, n, dtype=a.dtype))     # unit diagonal, the reflectors below it
+    Q = eye
+    if t.shape[-1] == 0 and _needs(A, tau):     # the identity, in the graph with no gradient (as torch)
+        Q = _finish(eye._data, _make(_NoGradient, (A, tau)))
+    for i in reversed(range(t.shape[-1])):      # Q = H_1 (H_2 (... (H_k I)))
+        v = V[..., :, i:i + 1]
+        Q = Q - tau[..., i:i + 1, None] * _mm.matmul(v, _mm.matmul(v.mT, Q))
+    return _write_out(out, Q, "linalg.householder_product", A, tau)
+
+
+# ---- torch.* forms built on the factorizations (cholesky_inverse/solve, lu, lu_unpack, ...) -------
+class CholeskyInverseBackward0(_LinalgNode):
+    """torch's cholesky_inverse_backward: gL = -(X (g + g^T) X) L (L (...) when upper), X the inverse
+    (not restricted to L's triangle, as torch's)."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        s = self.s
+        X, L = s["X"], s["L"]
+        common = xp_of(g).matmul(X, xp_of(g).matmul(g + _mT(g), X))
+        return ((-(L @ common) if s["upper"] else -(common @ L)).astype(L.dtype, copy=False),)
+
+
+def _cholesky_inverse_top(input, upper=False, *, out=None):
+    """torch.cholesky_inverse: (L L^T)^-1 (or (U^T U)^-1 with upper) from a Cholesky factor."""
+    a = _tensor(input, "cholesky_inverse", "input")
+    if a.ndim < 2:
+        raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"cholesky_inverse: A must be batches of square matrices, but they are {a.shape[-2]} by "
+                           f"{a.shape[-1]} matrices")
+    _float(a, "cholesky_inverse")
+    xp = xp_of(a)
+    T = xp.triu(a) if upper else xp.tril(a)
+    eye = xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    with np.errstate(all="ignore"):
+        try:
+            Tinv = xp.linalg.solve(T, eye)
+        except np.linalg.LinAlgError:
+            Tinv = xp.full(a.shape, xp.nan, dtype=a.dtype)
+    X = (xp.matmul(Tinv, _mT(Tinv)) if upper else xp.matmul(_mT(Tinv), Tinv)).astype(a.dtype, copy=False)
+    node = _make(CholeskyInverseBackward0, (input,), X=X, L=a, upper=upper) if _needs(input) else None
+    return _write_out(out, _finish_out(X, node), "cholesky_inverse", input)
+
+
+class CholeskySolveBackward0(_LinalgNode):
+    """torch's cholesky_solve_backward: gB = cholesky_solve(g, L); gL = -(C + C^T) L (L (...) when
+    upper) with C = gB X^T."""
+
+    __slots__ = ()
+
+    def apply(self, g):
+        s = self.s
+        xp = xp_of(g)
+        X, L, upper = s["X"], s["L"], s["upper"]
+        T = _mT(xp.triu(L)) if upper else xp.tril(L)
+        gB = _tri_solve(xp, _mT(T), _tri_solve(xp, T, g, upper=False, left=True), upper=True, left=True)
+        gb = _unbroadcast(gB, s["bshape"]).astype(g.dtype, copy=False) if self.next_functions[0][0] is not None \
+            else None
+        gl = None
+        if self.next_functions[1][0] is not None:
+            C = xp.matmul(gB, _mT(X))
+            C = C + _mT(C)
+            gl = _unbroadcast(-(xp.matmul(L, C) if upper else xp.matmul(C, L)), s["lshape"]).astype(g.dtype,
+                                                                                                     copy=False)
+        return gb, gl
+
+
+def _cholesky_solve_top(input, input2, upper=False, *, out=None):
+    """torch.cholesky_solve(B, L): X with (L L^T) X = B (or (U^T U) X = B with upper)."""
+    b = _tensor(input, "cholesky_solve", "input")
+    a = _matrix(input2, "cholesky_solve", floating=False, arg="input2")
+    _float(a, "cholesky_solve")
+    if b.ndim < 2:
+        raise RuntimeError(f"b should have at least 2 dimensions, but has {b.ndim} dimensions instead")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {_TYPE.get(b.dtype.name)} "
+                           f"and A of type {_TYPE.get(a.dtype.name)} instead.")
+    if b.shape[-2] != a.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is {a.shape[-1]} by "
+                           f"{a.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}")
+    xp = xp_of(a)
+    T = _mT(xp.triu(a)) if upper else xp.tril(a)       # the lower factor
+    with np.errstate(all="ignore"):
+        X = _tri_solve(xp, _mT(T), _tri_solve(xp, T, b, upper=False, left=True), upper=True, left=True)
+    X = xp.ascontiguousarray(X.astype(a.dtype, copy=False))
+    node = None
+    if _needs(input, input2):
+        # the solves read one triangle; torch's gradient formula multiplies by the whole input2
+        node = _make(CholeskySolveBackward0, (input, input2), X=X, L=a, upper=upper, bshape=b.shape, lshape=a.shape)
+    return _write_out(out, _finish_out(X, node), "cholesky_solve", input, input2)
+
+
+_triangular_solve_t = _return_type("triangular_solve", ("solution", "cloned_coefficient"))
+_lu_unpack_t = _return_type("lu_unpack", ("P", "L", "U"))
+_lu_with_info_t = _return_type("_lu_with_info", ("LU", "pivots", "info"))
+_DEPRECATED_WARNED = set()
+
+
+def _warn_deprecated(name, text):
+    if name not in _DEPRECATED_WARNED:
+        _DEPRECATED_WARNED.add(name)
+        warnings.warn(text, UserWarning, stacklevel=3)
+
+
+def _triangular_solve_top(input, A, upper=True, transpose=False, unitriangular=False, *, out=None):
+    """torch.triangular_solve(b, A) (deprecated in torch): (solution of A X = b, or A^T X = b with
+    transpose; a clone of A)."""
+    _warn_deprecated("triangular_solve", "torch.triangular_solve is deprecated in favor of "
+                     "torch.linalg.solve_triangularand will be removed in a future PyTorch release.\n"
+                     "torch.linalg.solve_triangular has its arguments reversed and does not return a copy of one of "
+                     "the inputs.\nX = torch.triangular_solve(B, A).solution\nshould be replaced with\n"
+                     "X = torch.linalg.solve_triangular(A, B).")
+    T = A.mT if transpose else A
+    X = solve_triangular(T, input, upper=upper != transpose, unitriangular=unitriangular)
+    return _triangular_solve_t(X, A.clone())
+
+
+def _lu_unpack_top(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
+    """torch.lu_unpack: (P, L, U) from lu_factor's packed output (empty tensors for the parts not
+    unpacked)."""
+    lu_a = _tensor(LU_data, "lu_unpack", "LU_data")
+    xp = xp_of(lu_a)
+    m, n = lu_a.shape[-2:]
+    k = min(m, n)
+    empty = _wrap(xp.empty((0,), dtype=lu_a.dtype))
+    P = _wrap(_lu_unpack(lu_a, LU_pivots._data)[0]) if unpack_pivots else empty
+    if not unpack_data:
+        return _lu_unpack_t(P, empty, empty)
+    L = LU_data[..., :, :k].tril(-1) + _wrap(xp.eye(m, k, dtype=lu_a.dtype))
+    U = LU_data[..., :k, :].triu()
+    return _lu_unpack_t(P, L, U)
+
+
+def _lu_top(A, pivot=True, get_infos=False, out=None):
+    """torch.lu / Tensor.lu (deprecated in torch): (LU, pivots), with info when get_infos."""
+    _warn_deprecated("lu", "torch.lu is deprecated in favor of torch.linalg.lu_factor / torch.linalg.lu_factor_ex and "
+                     "will be removed in a future PyTorch release.\nLU, pivots = torch.lu(A, compute_pivots)\n"
+                     "should be replaced with\nLU, pivots = torch.linalg.lu_factor(A, compute_pivots)\nand\n"
+                     "LU, pivots, info = torch.lu(A, compute_pivots, get_infos=True)\nshould be replaced with\n"
+                     "LU, pivots, info = torch.linalg.lu_factor_ex(A, compute_pivots)")
+    LU, piv, info = lu_factor_ex(A, pivot=pivot, check_errors=not get_infos)
+    return _lu_with_info_t(LU, piv, info) if get_infos else (LU, piv)
+
+
+def _lu_solve_top(input, LU_data, LU_pivots, *, out=None):
+    """torch.lu_solve(b, LU, pivots) / Tensor.lu_solve (deprecated in torch): linalg.lu_solve."""
+    _warn_deprecated("lu_solve", "torch.lu_solve is deprecated in favor of torch.linalg.lu_solveand will be removed in "
+                     "a future PyTorch release.\nNote that torch.linalg.lu_solve has its arguments reversed.\n"
+                     "X = torch.lu_solve(B, LU, pivots)\nshould be replaced with\nX = torch.linalg.lu_solve(LU, "
+                     "pivots, B)")
+    return lu_solve(LU_data, LU_pivots, input, out=out)
+
+
 # ---- cholesky -----------------------------------------------------------------------------------
 class LinalgCholeskyExBackward0(_LinalgNode):
     """Murray (2016), as torch's cholesky_backward: gA = L^-T Phi(L^T gL) L^-1, symmetrised."""
@@ -979,6 +1692,9 @@ def _cholesky(A, upper, op, cls, check=True):
     a = _matrix(A, op.split(".")[-1])
     xp = xp_of(a)
     info = None
+    A_ = A
+    if upper:       # torch (LAPACK uplo='U') reads the upper triangle: factor its transpose
+        a = _mT(a)
     try:
         L = xp.linalg.cholesky(a)
         ok = bool(xp.isfinite(L).all()) or not bool(xp.isfinite(a).all())
@@ -1004,8 +1720,8 @@ def _cholesky(A, upper, op, cls, check=True):
     L = xp.tril(L).astype(a.dtype, copy=False)
     if upper:
         L = xp.ascontiguousarray(_mT(L))
-    node = _make(cls, (A,), L=L, upper=upper) if _needs(A) else None
-    return _finish(L, node), info
+    node = _make(cls, (A_,), keep=(), L=L, upper=upper) if _needs(A_) else None
+    return _finish_out(L, node), info
 
 
 def cholesky(A, *, upper=False, out=None):
@@ -1021,7 +1737,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     L, info = _cholesky(A, upper, "linalg.cholesky_ex", LinalgCholeskyExBackward0, check=check_errors)
     if info is None:
         info = xp_of(L._data).zeros(L._data.shape[:-2], dtype=np.int32)
-    return _cholesky_ex_t(L, _wrap(info))
+    return _write_outs(out, _cholesky_ex_t(L, _wrap(info)), "linalg.cholesky_ex", A)
 
 
 _CHOLESKY_WARNED = [False]
@@ -1076,7 +1792,7 @@ class LinalgQrBackward0(_MultiNode):
             return (_qr_square_tall_backward(xp, Q, R, gQ, gR).astype(Q.dtype, copy=False),)
         # wide: A = [X | Y] with X = Q R1 square, Y = Q R2
         R1, R2 = R[..., :, :m], R[..., :, m:]
-        Y = s["a"][..., :, m:]
+        Y = xp.matmul(Q, R2)        # A's last columns, from the outputs (torch does not keep A)
         gR1 = gR[..., :, :m] if gR is not None else None
         gQ2 = gQ
         gY = None
@@ -1102,8 +1818,28 @@ def qr(A, mode="reduced", *, out=None):
     Q, R = Q.astype(a.dtype, copy=False), R.astype(a.dtype, copy=False)
     if mode == "r":
         Q = xp.empty((0,), dtype=a.dtype)
-    node = _make(LinalgQrBackward0, (A,), Q=Q, R=R, mode=mode, a=a) if _needs(A) else None
-    return _qr_t(*_finish_many((Q, R), node))
+    node = _make(LinalgQrBackward0, (A,), keep=(), Q=Q, R=R, mode=mode) if _needs(A) else None
+    return _write_outs(out, _qr_t(*_finish_many((Q, R), node, keep_outputs=True)), "linalg.qr", A)
+
+
+_QR_WARNED = [False]
+
+
+def _qr_top(input, some=True, *, out=None):
+    """torch.qr / Tensor.qr (deprecated in torch, still there): linalg.qr with mode 'reduced' when some
+    is True, else 'complete', returned as torch.return_types.qr."""
+    if not _QR_WARNED[0]:
+        _QR_WARNED[0] = True
+        warnings.warn("torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch "
+                      "release.\nThe boolean parameter 'some' has been replaced with a string parameter 'mode'.\n"
+                      "Q, R = torch.qr(A, some)\nshould be replaced with\n"
+                      "Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')", UserWarning, stacklevel=2)
+    res = _qr_top_t(*qr(input, "reduced" if some else "complete"))
+    if out is None:
+        return res
+    for o, r in zip(out, res):
+        _write_out(o, r, "qr", input)
+    return _qr_top_t(*out)
 
 
 # ---- eigh ---------------------------------------------------------------------------------------
@@ -1143,7 +1879,7 @@ def _eigh(A, UPLO, op, vectors=True):
     else:
         L, V = xp.linalg.eigh(a, UPLO=UPLO)
     L, V = L.astype(a.dtype, copy=False), V.astype(a.dtype, copy=False)
-    node = _make(LinalgEighBackward0, (A,), L=L, V=V) if _needs(A) else None
+    node = _make(LinalgEighBackward0, (A,), keep=(), L=L, V=V) if _needs(A) else None
     return L, V, node
 
 
@@ -1151,7 +1887,7 @@ def eigh(A, UPLO="L", *, out=None):
     """(eigenvalues ascending, eigenvectors) of each symmetric matrix of A, reading the triangle
     UPLO, as torch.linalg.eigh."""
     L, V, node = _eigh(A, UPLO, "eigh")
-    return _eigh_t(*_finish_many((L, V), node))
+    return _write_outs(out, _eigh_t(*_finish_many((L, V), node, keep_outputs=True)), "linalg.eigh", A)
 
 
 def eigvalsh(A, UPLO="L", *, out=None):
@@ -1159,7 +1895,9 @@ def eigvalsh(A, UPLO="L", *, out=None):
     L, V, node = _eigh(A, UPLO, "eigvalsh", vectors=False)
     if node is None:
         return _write_out(out, _wrap(L), "linalg.eigvalsh", A)
-    return _finish_many((L, V), node)[0]
+    L = _finish_many((L, V), node)[0]
+    _keep_outputs(node, L)
+    return _write_out(out, L, "linalg.eigvalsh", A)     # with out=, torch refuses an input requiring grad
 
 
 def eig(A, *, out=None):
@@ -1241,8 +1979,8 @@ def _svd(A, full_matrices, op):
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """(U, S, Vh) with A = U diag(S) Vh, as torch.linalg.svd."""
     a, U, S, Vh = _svd(A, full_matrices, "svd")
-    node = _make(LinalgSvdBackward0, (A,), U=U, S=S, Vh=Vh) if _needs(A) else None
-    return _svd_t(*_finish_many((U, S, Vh), node))
+    node = _make(LinalgSvdBackward0, (A,), keep=(), U=U, S=S, Vh=Vh) if _needs(A) else None
+    return _write_outs(out, _svd_t(*_finish_many((U, S, Vh), node, keep_outputs=True)), "linalg.svd", A)
 
 
 def svdvals(A, *, driver=None, out=None):
@@ -1250,27 +1988,30 @@ def svdvals(A, *, driver=None, out=None):
     a, U, S, Vh = _svd(A, False, "svdvals")
     if not _needs(A):
         return _write_out(out, _wrap(S), "linalg.svdvals", A)
-    node = _make(LinalgSvdBackward0, (A,), U=U, S=S, Vh=Vh)
-    return _finish_many((U, S, Vh), node)[1]
+    node = _make(LinalgSvdBackward0, (A,), keep=(), U=U, S=S, Vh=Vh)
+    S = _finish_many((U, S, Vh), node)[1]
+    _keep_outputs(node, S)
+    return _write_out(out, S, "linalg.svdvals", A)
 
 
 def _svd_top(input, some=True, compute_uv=True):
     """torch.svd: (U, S, V) -- V, not Vh -- reduced unless some=False; with compute_uv=False U and V
     are zero-filled."""
-    a, U, S, Vh = _svd(input, not some, "svd")
+    a, U, S, Vh = _svd(input, not some and compute_uv, "svd")
     xp = xp_of(a)
     if not compute_uv:
+        # torch: U and V zero-filled, (m, m) and (n, n) whatever some says, and outside the graph;
+        # S keeps its gradient (the node keeps the real factors)
         m, n = a.shape[-2:]
-        k = min(m, n)
-        cu = k if some else m
-        cv = k if some else n
-        U = xp.zeros(a.shape[:-2] + (m, cu), dtype=a.dtype)
-        Vh = xp.zeros(a.shape[:-2] + (cv, n), dtype=a.dtype)
+        node = _make(LinalgSvdBackward0, (input,), U=U, S=S, Vh=Vh) if _needs(input) else None
+        S_t = _finish_many((U, S, Vh), node)[1] if node is not None else _wrap(S)
+        return _svd_top_t(_wrap(xp.zeros(a.shape[:-2] + (m, m), dtype=a.dtype)), S_t,
+                          _wrap(xp.zeros(a.shape[:-2] + (n, n), dtype=a.dtype)))
     V = _mT(Vh)
     if not _needs(input):
         return _svd_top_t(_wrap(U), _wrap(S), _wrap(V))
-    node = _make(LinalgSvdBackward0, (input,), U=U, S=S, Vh=Vh, transposed_v=True)
-    return _svd_top_t(*_finish_many((U, S, V), node))
+    node = _make(LinalgSvdBackward0, (input,), keep=(), U=U, S=S, Vh=Vh, transposed_v=True)
+    return _svd_top_t(*_finish_many((U, S, V), node, keep_outputs=True))
 
 
 # ---- torch.* top-level aliases and Tensor methods ---------------------------------------------
@@ -1290,10 +2031,16 @@ def _matrix_power_top(input, n):
 # torch.<name> -> function here (ember.__init__ looks these up on first use)
 TOP_LEVEL = {"det": _det_top, "inverse": _inverse_top, "pinverse": _pinverse_top, "logdet": logdet,
              "slogdet": _slogdet_top, "matrix_power": _matrix_power_top, "cholesky": _cholesky_top,
-             "svd": _svd_top, "cross": _cross_top}
+             "svd": _svd_top, "cross": _cross_top, "qr": _qr_top, "matrix_exp": matrix_exp,
+             "cholesky_inverse": _cholesky_inverse_top, "cholesky_solve": _cholesky_solve_top,
+             "triangular_solve": _triangular_solve_top, "lu_unpack": _lu_unpack_top, "lu": _lu_top,
+             "lu_solve": _lu_solve_top}
 # Tensor methods: the same functions (ember.ops.linalg installs stubs that import this module)
 METHODS = {"det": det, "inverse": inv, "pinverse": _pinverse_top, "logdet": logdet, "slogdet": _slogdet_top,
-           "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top}
+           "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top,
+           "qr": _qr_top, "matrix_exp": matrix_exp, "cholesky_inverse": _cholesky_inverse_top,
+           "cholesky_solve": _cholesky_solve_top, "triangular_solve": _triangular_solve_top, "lu": _lu_top,
+           "lu_solve": _lu_solve_top}
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 del _name, _fn

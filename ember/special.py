@@ -1,8 +1,9 @@
 """torch.special: the functions ember can compute, differentiable where torch's are.
 
 Most are torch's aliases of existing ops (expit is sigmoid, gammaln is lgamma, psi is digamma ...);
-entr, erfcx, log_ndtr, ndtri, i0/i0e/i1/i1e and xlog1py are primitives in ember/ops/special.py.
-The orthogonal polynomials, Airy/Bessel J/Y/K, zeta, polygamma and gammainc are not implemented:
+entr, erfcx, log_ndtr, ndtri, i0/i0e/i1/i1e, xlog1py, zeta, polygamma and gammainc/gammaincc are
+primitives in ember/ops/special.py, as are the orthogonal polynomials (values only, as torch's).
+Airy and the Bessel J/Y/K functions are not implemented:
 asking for one says so.
 """
 import math as _math
@@ -13,9 +14,13 @@ from ._tensor import Tensor as _Tensor
 from .ops import activation as _act, elementwise as _ew, reduce as _red
 from .ops import special as _sp
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e",
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln", "i0", "i0e",
            "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri",
-           "psi", "round", "sinc", "softmax", "xlog1py", "xlogy"]
+           "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta", "chebyshev_polynomial_t",
+           "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+           "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+           "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
+           "legendre_polynomial_p"]
 
 
 def _alias(fn, name, doc):
@@ -45,6 +50,15 @@ xlogy = _alias(_ew.xlogy, "xlogy", "xlogy(input, other, *, out=None): input * lo
                "(torch.xlogy).")
 entr, erfcx, log_ndtr, ndtri = _sp.entr, _sp.erfcx, _sp.log_ndtr, _sp.ndtri
 i0, i0e, i1, i1e, xlog1py = _sp.i0, _sp.i0e, _sp.i1, _sp.i1e, _sp.xlog1py
+polygamma, zeta, gammainc, gammaincc = _sp.polygamma, _sp.zeta, _sp.gammainc, _sp.gammaincc
+chebyshev_polynomial_t, chebyshev_polynomial_u = _sp.chebyshev_polynomial_t, _sp.chebyshev_polynomial_u
+chebyshev_polynomial_v, chebyshev_polynomial_w = _sp.chebyshev_polynomial_v, _sp.chebyshev_polynomial_w
+shifted_chebyshev_polynomial_t, shifted_chebyshev_polynomial_u = (_sp.shifted_chebyshev_polynomial_t,
+                                                                  _sp.shifted_chebyshev_polynomial_u)
+shifted_chebyshev_polynomial_v, shifted_chebyshev_polynomial_w = (_sp.shifted_chebyshev_polynomial_v,
+                                                                  _sp.shifted_chebyshev_polynomial_w)
+hermite_polynomial_h, hermite_polynomial_he = _sp.hermite_polynomial_h, _sp.hermite_polynomial_he
+laguerre_polynomial_l, legendre_polynomial_p = _sp.laguerre_polynomial_l, _sp.legendre_polynomial_p
 
 
 def logsumexp(input, dim, keepdim=False, *, out=None):

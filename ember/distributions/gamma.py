@@ -57,6 +57,14 @@ class Gamma(ExponentialFamily):
         return (ember.xlogy(self.concentration, self.rate) + ember.xlogy(self.concentration - 1, value)
                 - self.rate * value - ember.lgamma(self.concentration))
 
+    def cdf(self, value):
+        """P(concentration, rate * value): differentiable in value and rate (torch has no derivative in
+        the concentration either)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        from ..special import gammainc
+        return gammainc(self.concentration, self.rate * value)
+
     def entropy(self):
         return (self.concentration - ember.log(self.rate) + ember.lgamma(self.concentration)
                 + (1.0 - self.concentration) * ember.digamma(self.concentration))

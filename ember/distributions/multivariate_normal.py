@@ -15,13 +15,8 @@ def _batch_mv(bmat, bvec):
 
 
 def _solve_tril(L, B):
-    """L^-1 B for lower-triangular L (broadcast batch dims).  ember.linalg has no solve_triangular:
-    the general solve of tril(L) gives its values, and tril keeps the gradient off the upper
-    triangle, which solve_triangular never reads."""
-    L = L.tril()
-    batch = ember.broadcast_shapes(L.shape[:-2], B.shape[:-2])
-    return ember.linalg.solve(L.expand(tuple(batch) + tuple(L.shape[-2:])),
-                              B.expand(tuple(batch) + tuple(B.shape[-2:])))
+    """L^-1 B for lower-triangular L (broadcast batch dims), as torch: linalg.solve_triangular."""
+    return ember.linalg.solve_triangular(L, B, upper=False)
 
 
 def _batch_mahalanobis(bL, bx):
@@ -107,9 +102,8 @@ class MultivariateNormal(Distribution):
 
     @lazy_property
     def precision_matrix(self):
-        L = self._unbroadcasted_scale_tril
-        L_inv = _solve_tril(L, ember.eye(L.shape[-1], dtype=L.dtype, device=L.device))
-        return ember.matmul(L_inv.mT, L_inv).expand(self._full())
+        # as torch: cholesky_inverse, whose gradient reaches the whole scale_tril argument
+        return ember.cholesky_inverse(self._unbroadcasted_scale_tril).expand(self._full())
 
     @property
     def mean(self):

@@ -45,7 +45,8 @@ class Poisson(ExponentialFamily):
         lam = self.rate.detach().expand(shape)._data
         with gen._on_device():
             counts = gen._rng.poisson(lam)
-        return ember.as_tensor(counts.astype(lam.dtype), device=self.rate.device)
+        # a 0-d rate gives a Python int: make it an array of the rate's dtype again
+        return ember.as_tensor(gen._xp.asarray(counts, dtype=lam.dtype), device=self.rate.device)
 
     def log_prob(self, value):
         if self._validate_args:

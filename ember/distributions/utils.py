@@ -152,7 +152,7 @@ def _standard_gamma(alpha, generator=None):
     gen = generator_for(alpha.device, generator)
     a = alpha._data
     with gen._on_device():
-        x = gen._rng.standard_gamma(a.astype(np.float64))
+        x = gen._xp.asarray(gen._rng.standard_gamma(a.astype(np.float64)))   # a 0-d alpha gives a float
     tiny = np.finfo(a.dtype).tiny
     x = gen._xp.maximum(x.astype(a.dtype, copy=False), tiny)  # torch clamps to tiny as well
     node = None

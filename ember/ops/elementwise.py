@@ -2011,8 +2011,9 @@ def _xlogy(xp, a, b):
 
 
 def _xlogy_grads(xp, g, a, b, out):
-    ga = g * xp.log(b)  # torch's: log(other) also where input is 0
-    gb = g * a / b
+    with B.errstate(xp, divide="ignore", invalid="ignore"):    # nan/inf as torch, without NumPy's warnings
+        ga = g * xp.log(b)  # torch's: log(other) also where input is 0
+        gb = g * a / b
     return ga, gb
 
 
@@ -2150,7 +2151,8 @@ def _digamma(xp, x):
         refl = xd < 0.5
         pos = _psi_series(xp, xp.where(refl, 1 - xd, xd), 0)
         res = xp.where(refl, pos - _PI / xp.tan(_PI * xd), pos)
-        res = xp.where(xd == 0, -np.inf, xp.where((xd < 0) & (xd == xp.floor(xd)), np.nan, res))
+        # torch: copysign(inf, -x) at 0 (so +inf at -0.0), nan at the negative integers
+        res = xp.where(xd == 0, xp.copysign(np.inf, -xd), xp.where((xd < 0) & (xd == xp.floor(xd)), np.nan, res))
         res = xp.where(xd == np.inf, np.inf, res)
     return res.astype(x.dtype, copy=False)
 

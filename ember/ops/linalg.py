@@ -1142,6 +1142,7 @@ def _linalg_method(name):
     return method
 
 
-for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross"):
+for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross", "qr",
+              "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu", "lu_solve"):
     setattr(Tensor, _name, _linalg_method(_name))
 del _name

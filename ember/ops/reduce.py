@@ -717,9 +717,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
             f"Got {_type_word(a.dtype)}")
     if p is None or p == "fro":
         p = 2
-    elif p == "nuc":
-        raise NotImplementedError("norm(p='nuc') (nuclear norm) is not supported by ember; use "
-                                  "p='fro' or a numeric p")
+    elif p == "nuc":    # torch: linalg.matrix_norm over dim (all the dims when None, which must be 2)
+        from .. import linalg
+        if a.ndim < 2:
+            raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+        dims = tuple(range(a.ndim)) if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+        if len(dims) != 2:
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dims))}")
+        return linalg.matrix_norm(input if dtype is None else input.to(dtype), "nuc", dims, keepdim)
     elif isinstance(p, str):
         raise RuntimeError(f"norm(): unsupported norm type {p!r}; use 'fro' or a number")
     axes = _axes(dim, a.ndim)

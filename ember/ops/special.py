@@ -9,9 +9,16 @@ import math
 import numpy as np
 
 from .. import _backend as B
-from .elementwise import _binary, _erf, _erfc, _erfc_far_coefs, _unary
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node, edge
+from . import record as _finish
+from .elementwise import _binary, _digamma, _erf, _erfc, _erfc_far_coefs, _lgamma, _trigamma, _unary, _write_out
 
-__all__ = ["entr", "erfcx", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e", "xlog1py"]
+__all__ = ["entr", "erfcx", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e", "xlog1py", "zeta", "polygamma", "gammainc",
+           "gammaincc", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+           "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+           "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
+           "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"]
 
 _SQRT1_2 = 1 / math.sqrt(2)
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -216,6 +223,268 @@ def _xlog1py_grads(xp, g, a, b, out):
 xlog1py, SpecialXlog1PyBackward0 = _binary("xlog1py", _xlog1py, _xlog1py_grads, "SpecialXlog1PyBackward0",
                                            scalar_other_name="SpecialXlog1PyBackward2")
 
+# ---- Hurwitz zeta and polygamma (Cephes' zeta, as torch's Math.h) ---------------------------------
+_ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15, 1.8152105401943546773e17,
+           -7.1661652561756670113e18)
+
+
+def _zeta64(xp, x, q):
+    """sum_k (q + k)^-x on float64 arrays: the first terms summed until q + k > 9 (at least 9 of them),
+    then the Euler-Maclaurin tail; torch's inf/nan rules for x <= 1 and q <= 0."""
+    x, q = xp.broadcast_arrays(x, q)
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        # the number of direct terms: torch's loop runs while i < 9 or q + i <= 9
+        n_terms = xp.maximum(9, xp.floor(9 - xp.where(xp.isfinite(q), q, 0)) + 1)
+        s = q ** -x
+        a = q.copy()
+        b = xp.zeros_like(s)
+        for i in range(1, int(n_terms.max()) + 1 if n_terms.size else 1):
+            on = i <= n_terms
+            a = xp.where(on, a + 1, a)
+            b = xp.where(on, a ** -x, b)
+            s = xp.where(on, s + b, s)
+        w = a
+        s = s + b * w / (x - 1) - 0.5 * b
+        fac, k = xp.ones_like(s), 0.0
+        for coef in _ZETA_A:
+            fac = fac * (x + k)
+            b = b / w
+            s = s + fac * b / coef
+            k += 1
+            fac = fac * (x + k)
+            b = b / w
+            k += 1
+        s = xp.where(q <= 0, xp.where(q == xp.floor(q), np.inf, xp.where(x != xp.floor(x), np.nan, s)), s)
+        s = xp.where(x == 1, np.inf, xp.where(x < 1, np.nan, s))
+        s = xp.where(xp.isnan(x) | xp.isnan(q), np.nan, s)
+    return s
+
+
+def _zeta(xp, x, q):
+    return _zeta64(xp, _f64(x), _f64(q)).astype(x.dtype, copy=False)
+
+
+def _zeta_grads(xp, g, x, q, out):
+    # torch: d/dq zeta(x, q) = -x zeta(x + 1, q); no derivative in x
+    return None, g * -x * _zeta(xp, x + 1, q)
+
+
+zeta, SpecialZetaBackward0 = _binary("zeta", _zeta, _zeta_grads, "SpecialZetaBackward0",
+                                     scalar_other_name="SpecialZetaBackward2")
+
+
+def _polygamma_arr(xp, n, x):
+    if n == 0:
+        return _digamma(xp, x)
+    if n == 1:
+        return _trigamma(xp, x)
+    xd = _f64(x)
+    res = (1.0 if n % 2 else -1.0) * math.exp(math.lgamma(n + 1.0)) * _zeta64(xp, xp.full_like(xd, n + 1.0), xd)
+    return res.astype(x.dtype, copy=False)
+
+
+class PolygammaBackward0(Node):
+    """d/dx polygamma(n, x) = polygamma(n + 1, x)."""
+
+    __slots__ = ("n", "x")
+    _saved_fields = ("n", "x")
+
+    def apply(self, g):
+        xp = B.xp_of(g)
+        return ((g * _polygamma_arr(xp, self.n + 1, self.x)).astype(g.dtype, copy=False),)
+
+
+def polygamma(n, input, *, out=None):
+    """The n-th derivative of digamma, as torch.polygamma: digamma and trigamma for n = 0 and 1, then
+    (-1)^(n+1) n! zeta(n + 1, x).  Integer input is computed in the default float dtype."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    d = input._data
+    if d.dtype.kind != "f":
+        d = d.astype(B.get_default_dtype().np)
+    xp = B.xp_of(d)
+    res = _polygamma_arr(xp, n, d)
+    if out is not None:
+        return _write_out(out, res, "polygamma", input)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = PolygammaBackward0.__new__(PolygammaBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ((input, input._vc[0]),)
+        node.n, node.x = n, d
+    return _finish(res, node)
+
+
+# ---- regularized incomplete gamma functions (Cephes' igam / igamc) ---------------------------------
+_MACHEP = 1.11022302462515654042e-16
+
+
+def _igam_series(xp, a, x, log_pref):
+    """P(a, x) by its power series (converges fast for x < a + 1)."""
+    ans, c, r = xp.ones_like(x), xp.ones_like(x), a.copy()
+    for _ in range(2000):
+        r = r + 1
+        c = c * x / r
+        ans = ans + c
+        if not bool(xp.any(c > _MACHEP * ans)):
+            break
+    return ans * xp.exp(log_pref) / a
+
+
+def _igamc_fraction(xp, a, x, log_pref):
+    """Q(a, x) by its continued fraction (for x >= a + 1)."""
+    big, biginv = 4.503599627370496e15, 2.22044604925031308085e-16
+    y = 1 - a
+    z = x + y + 1
+    c = xp.zeros_like(x)
+    pkm2, qkm2, pkm1, qkm1 = xp.ones_like(x), x.copy(), x + 1, z * x
+    ans = pkm1 / qkm1
+    for _ in range(2000):
+        c, y, z = c + 1, y + 1, z + 2
+        yc = y * c
+        pk = pkm1 * z - pkm2 * yc
+        qk = qkm1 * z - qkm2 * yc
+        nz = qk != 0
+        r = pk / xp.where(nz, qk, 1)
+        t = xp.where(nz, xp.abs((ans - r) / xp.where(r != 0, r, 1)), 1.0)
+        ans = xp.where(nz, r, ans)
+        pkm2, pkm1, qkm2, qkm1 = pkm1, pk, qkm1, qk
+        scale = xp.where(xp.abs(pk) > big, biginv, 1.0)
+        pkm2, pkm1, qkm2, qkm1 = pkm2 * scale, pkm1 * scale, qkm2 * scale, qkm1 * scale
+        if not bool(xp.any(t > _MACHEP)):
+            break
+    return ans * xp.exp(log_pref)
+
+
+def _igamma64(xp, a, x, upper):
+    """P(a, x) (or Q = 1 - P when upper) on float64 arrays, with torch's values at the edges."""
+    a, x = xp.broadcast_arrays(a, x)
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        inner = (a > 0) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
+        a_, x_ = xp.where(inner, a, 1.0), xp.where(inner, x, 1.0)
+        log_pref = a_ * xp.log(x_) - x_ - _lgamma(xp, a_)
+        use_cf = (x_ > 1) & (x_ > a_)
+        p = xp.where(use_cf, 0.0, 1.0)
+        if bool(xp.any(~use_cf & inner)):
+            p = xp.where(use_cf, p, _igam_series(xp, xp.where(use_cf, 1.0, a_), xp.where(use_cf, 0.5, x_),
+                                                 xp.where(use_cf, 0.0, log_pref)))
+        q = 1 - p
+        if bool(xp.any(use_cf & inner)):
+            q = xp.where(use_cf, _igamc_fraction(xp, xp.where(use_cf, a_, 1.0), xp.where(use_cf, x_, 2.0),
+                                                 xp.where(use_cf, log_pref, 0.0)), q)
+            p = xp.where(use_cf, 1 - q, p)
+        res = q if upper else p
+        lo, hi = (1.0, 0.0) if upper else (0.0, 1.0)      # the values at x = 0 and x = inf
+        res = xp.where(x == 0, lo, res)
+        res = xp.where(xp.isinf(x), hi, res)
+        res = xp.where(xp.isinf(a), xp.where(xp.isinf(x), np.nan, lo), res)
+        res = xp.where(a == 0, xp.where(x > 0, hi, np.nan), res)
+        res = xp.where((a < 0) | (x < 0) | xp.isnan(a) | xp.isnan(x), np.nan, res)
+    return res
+
+
+def _gammainc(xp, a, x):
+    return _igamma64(xp, _f64(a), _f64(x), False).astype(a.dtype, copy=False)
+
+
+def _gammaincc(xp, a, x):
+    return _igamma64(xp, _f64(a), _f64(x), True).astype(a.dtype, copy=False)
+
+
+def _igamma_dx(xp, a, x):
+    """d/dx P(a, x) = x^(a-1) e^-x / Gamma(a) (torch's: no derivative in a)."""
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        ad, xd = _f64(a), _f64(x)
+        return xp.exp((ad - 1) * xp.log(xd) - xd - _lgamma(xp, ad)).astype(a.dtype, copy=False)
+
+
+gammainc, IgammaBackward0 = _binary("gammainc", _gammainc, lambda xp, g, a, x, out: (None, g * _igamma_dx(xp, a, x)),
+                                    "IgammaBackward0", int_error=True)
+gammaincc, IgammacBackward0 = _binary("gammaincc", _gammaincc,
+                                      lambda xp, g, a, x, out: (None, -g * _igamma_dx(xp, a, x)), "IgammacBackward0",
+                                      int_error=True)
+
+# ---- orthogonal polynomials (torch.special.*_polynomial_*): values only, as torch (no derivative) ----
+def _poly_operands(name, input, n):
+    """(xp, x as float64, n as int64, result dtype) broadcast; n truncated toward zero as torch's int cast."""
+    from .._tensor import Tensor
+    ts = [v for v in (input, n) if isinstance(v, Tensor)]
+    if not ts:
+        raise TypeError(f"{name}(): expected at least one Tensor argument")
+    floats = [t._data.dtype for t in ts if t._data.dtype.kind == "f"]
+    dt = np.result_type(*floats) if floats else B.get_default_dtype().np
+    xp = B.xp_of(ts[0]._data)
+    x = xp.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
+    k = xp.asarray(n._data if isinstance(n, Tensor) else n)
+    k = xp.trunc(k).astype(np.int64) if k.dtype.kind == "f" else k.astype(np.int64)
+    x, k = xp.broadcast_arrays(x, k)
+    return xp, x, k, dt
+
+
+def _recurrence(xp, x, n, p0, p1, step):
+    """P_n(x) from P_0, P_1 and P_{k+1} = step(k, P_k, P_{k-1}), per element's own n (0 for n < 0)."""
+    res = xp.where(n == 0, p0, xp.where(n == 1, p1, 0.0))
+    p, q = p0 + 0 * x, p1 + 0 * x
+    top = int(n.max()) if n.size else 0
+    for k in range(1, top):
+        p, q = q, step(k, q, p)
+        res = xp.where(n == k + 1, q, res)
+    return res
+
+
+def _chebyshev(kind, xp, x, n):
+    """T, U, V or W with torch's values at x = +-1 (the recurrence elsewhere: T_{k+1} = 2x T_k - T_{k-1})."""
+    p1 = {"t": x, "u": 2 * x, "v": 2 * x - 1, "w": 2 * x + 1}[kind]
+    res = _recurrence(xp, x, n, 1.0, p1, lambda k, q, p: 2 * x * q - p)
+    odd = (n % 2) == 1
+    nf = n.astype(np.float64)
+    at_one = {"t": 1.0, "u": nf + 1, "v": 1.0, "w": 2 * nf + 1}[kind]
+    at_minus_one = {"t": xp.where(odd, -1.0, 1.0), "u": xp.where(odd, -(nf + 1), nf + 1),
+                    "v": xp.where(odd, -(2 * nf + 1), 2 * nf + 1), "w": xp.where(odd, -1.0, 1.0)}[kind]
+    res = xp.where(x == 1, at_one, xp.where(x == -1, at_minus_one, res))
+    return xp.where(n < 0, 0.0, res)
+
+
+def _make_poly(name, compute):
+    def op(input, n, *, out=None):
+        xp, x, k, dt = _poly_operands(name, input, n)
+        with B.errstate(xp, all="ignore"):
+            res = compute(xp, x, k).astype(dt, copy=False)
+        if out is not None:
+            return _write_out(out, res, name, input)
+        return _finish(xp.ascontiguousarray(res), None)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"{name}(input, n, *, out=None): the degree-n polynomial at input, as torch.special.{name} " \
+                 "(n truncated to an integer, 0 for n < 0; no gradient, as torch)."
+    return op
+
+
+chebyshev_polynomial_t = _make_poly("chebyshev_polynomial_t", lambda xp, x, n: _chebyshev("t", xp, x, n))
+chebyshev_polynomial_u = _make_poly("chebyshev_polynomial_u", lambda xp, x, n: _chebyshev("u", xp, x, n))
+chebyshev_polynomial_v = _make_poly("chebyshev_polynomial_v", lambda xp, x, n: _chebyshev("v", xp, x, n))
+chebyshev_polynomial_w = _make_poly("chebyshev_polynomial_w", lambda xp, x, n: _chebyshev("w", xp, x, n))
+shifted_chebyshev_polynomial_t = _make_poly("shifted_chebyshev_polynomial_t",
+                                            lambda xp, x, n: _chebyshev("t", xp, 2 * x - 1, n))
+shifted_chebyshev_polynomial_u = _make_poly("shifted_chebyshev_polynomial_u",
+                                            lambda xp, x, n: _chebyshev("u", xp, 2 * x - 1, n))
+shifted_chebyshev_polynomial_v = _make_poly("shifted_chebyshev_polynomial_v",
+                                            lambda xp, x, n: _chebyshev("v", xp, 2 * x - 1, n))
+shifted_chebyshev_polynomial_w = _make_poly("shifted_chebyshev_polynomial_w",
+                                            lambda xp, x, n: _chebyshev("w", xp, 2 * x - 1, n))
+hermite_polynomial_h = _make_poly("hermite_polynomial_h", lambda xp, x, n: xp.where(
+    n < 0, 0.0, _recurrence(xp, x, n, 1.0, 2 * x, lambda k, q, p: 2 * x * q - 2 * k * p)))
+hermite_polynomial_he = _make_poly("hermite_polynomial_he", lambda xp, x, n: xp.where(
+    n < 0, 0.0, _recurrence(xp, x, n, 1.0, x, lambda k, q, p: x * q - k * p)))
+laguerre_polynomial_l = _make_poly("laguerre_polynomial_l", lambda xp, x, n: xp.where(
+    n < 0, 0.0, xp.where(x == 0, 1.0, _recurrence(xp, x, n, 1.0, 1 - x,
+                                                   lambda k, q, p: ((2 * k + 1 - x) * q - k * p) / (k + 1)))))
+legendre_polynomial_p = _make_poly("legendre_polynomial_p", lambda xp, x, n: xp.where(
+    n < 0, 0.0, xp.where(x == 1, 1.0, xp.where(x == -1, xp.where(n % 2 == 1, -1.0, 1.0), _recurrence(
+        xp, x, n, 1.0, x, lambda k, q, p: ((2 * k + 1) * x * q - k * p) / (k + 1))))))
+
 _DOCS = {
     "entr": "Elementwise entropy term: -x * log(x) for x > 0, 0 at 0, -inf for x < 0.",
     "erfcx": "Scaled complementary error function exp(x**2) * erfc(x), without overflow for x >= 0.",
@@ -226,6 +495,9 @@ _DOCS = {
     "i1": "Modified Bessel function of the first kind, order 1.",
     "i1e": "Exponentially scaled modified Bessel function of order 1: exp(-|x|) * i1(x).",
     "xlog1py": "input * log1p(other), 0 where input == 0 (unless other is nan), broadcasting as torch.",
+    "gammainc": "Regularized lower incomplete gamma function P(input, other) (gradient in other only).",
+    "gammaincc": "Regularized upper incomplete gamma function Q(input, other) = 1 - P (gradient in other only).",
+    "zeta": "Hurwitz zeta function sum_k (other + k) ** -input, broadcasting as torch (gradient in other only).",
 }
 for _n, _d in _DOCS.items():
     globals()[_n].__doc__ = _d

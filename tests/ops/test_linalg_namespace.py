@@ -561,3 +561,434 @@ def test_return_types_repr():
     assert repr(r).startswith("ember.return_types.linalg_slogdet(\nsign=tensor(1.)")
     sign, logabs = r
     assert r.logabsdet is logabs
+
+
+# ---- fixes from the review against torch --------------------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("fn", ["inv", "inv_ex", "det", "slogdet", "cholesky", "qr", "eigh", "eigvalsh", "svd", "cond",
+                                "svdvals", "pinv", "matrix_rank", "solve", "lstsq"])
+@pytest.mark.parametrize("dtype", ["float16", "int64"])
+def test_dtype_errors_match_torch(fn, dtype):
+    """torch's exception types for half and integer inputs (numpy.linalg would raise a TypeError for
+    half): NotImplementedError from the kernels without that dtype, RuntimeError from the checks."""
+    def err(lib):
+        x = lib.eye(3, dtype=getattr(lib, dtype))
+        f = getattr(lib.linalg, fn)
+        try:
+            f(x, x) if fn in ("solve", "lstsq") else f(x)
+        except Exception as e:      # noqa: BLE001 - the type is what is compared
+            return type(e), str(e)
+        return None, None
+    (te, tm), (ee, em) = err(_torch), err(ember)
+    assert ee is te, (em, tm)
+    if te is NotImplementedError:
+        assert em == tm
+
+
+@requires_torch
+@pytest.mark.parametrize("driver", [None, "gels", "gelsy", "gelsd", "gelss"])
+@pytest.mark.parametrize("vec", [False, True])
+def test_lstsq_fields_match_torch(driver, vec):
+    """rank is a tensor (was a NumPy scalar that could not be printed or converted), residuals are
+    filled as torch fills them for each driver (empty for rank-deficient input with gelsd/gelss)."""
+    a = well(2, 5, 3)
+    b = RNG.standard_normal((2, 5) if vec else (2, 5, 2))
+    check(lambda x, y: tuple(LA.lstsq(x, y, driver=driver)), lambda x, y: tuple(_torch.linalg.lstsq(x, y, driver=driver)),
+          [a, b], diff=(0, 1) if driver not in (None, "gelsy") else (0,))
+    r = LA.lstsq(ember.tensor(a[0]), ember.tensor(b[0]), driver=driver)
+    assert repr(r).startswith("ember.return_types.linalg_lstsq(")
+    assert r.rank.numpy().dtype == np.int64
+    if driver != "gels":    # gels: whether LAPACK notices the rank deficiency depends on rounding
+        d = a[0].copy()
+        d[:, 2] = d[:, 1]
+        e, t = LA.lstsq(ember.tensor(d), ember.tensor(b[0]), driver=driver), \
+            _torch.linalg.lstsq(_torch.tensor(d), _torch.tensor(b[0]), driver=driver)
+        assert tuple(e.residuals.shape) == tuple(t.residuals.shape)
+        assert tuple(e.rank.shape) == tuple(t.rank.shape)
+        assert int(e.rank.sum()) == int(t.rank.sum())
+
+
+@requires_torch
+@pytest.mark.parametrize("some", [True, False])
+def test_torch_svd_compute_uv_false(some):
+    """U and V are zero-filled (m, m) and (n, n) matrices outside the graph; S keeps its gradient
+    (it was zero: the node differentiated through the zero-filled U and V)."""
+    a = well(2, 4, 3)
+    check(lambda x: ember.svd(x, some=some, compute_uv=False), lambda x: _torch.svd(x, some=some, compute_uv=False),
+          [a], diff=(1,))
+    e = ember.svd(ember.tensor(a, requires_grad=True), compute_uv=False)
+    assert not e.U.requires_grad and not e.V.requires_grad and e.S.grad_fn.name() == "LinalgSvdBackward0"
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:torch.qr is deprecated")
+@pytest.mark.parametrize("some", [True, False])
+def test_torch_qr(some):
+    a = well(2, 4, 3)
+    check(lambda x: ember.qr(x, some), lambda x: _torch.qr(x, some), [a], diff=(1,) if some else (), absval=(0, 1),
+          grad=some)
+    r = ember.tensor(a).qr()
+    assert type(r).__name__ == "qr" and repr(r).startswith("ember.return_types.qr(\nQ=")
+
+
+@requires_torch
+def test_slogdet_sign_is_an_output_of_the_node():
+    a = well(2, 3, 3)
+    for lib in (ember, _torch):
+        x = lib.tensor(a, requires_grad=True)
+        sign, logabs = lib.linalg.slogdet(x)
+        assert sign.requires_grad and sign.grad_fn is logabs.grad_fn
+        assert sign.grad_fn.name() == "LinalgSlogdetBackward0"
+        sign.sum().backward()
+        assert x.grad is None
+    check(lambda x: tuple(LA.slogdet(x)), lambda x: tuple(_torch.linalg.slogdet(x)), [a], diff=(0, 1))
+
+
+@requires_torch
+def test_matrix_power_zero_keeps_the_graph():
+    a = well(2, 3, 3)
+    check(lambda x: LA.matrix_power(x, 0), lambda x: _torch.linalg.matrix_power(x, 0), [a])
+    y = LA.matrix_power(ember.tensor(a, requires_grad=True), 0)
+    assert y.requires_grad and y.grad_fn.name() == "CopyBackwards"
+
+
+@requires_torch
+@pytest.mark.parametrize("upper", [True, False])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unit", [False, True])
+def test_solve_triangular(upper, left, unit):
+    a = well(2, 1, 3, 3) + 2 * np.eye(3)
+    b = RNG.standard_normal((3, 3, 4) if left else (3, 4, 3))
+    check(lambda x, y: LA.solve_triangular(x, y, upper=upper, left=left, unitriangular=unit),
+          lambda x, y: _torch.linalg.solve_triangular(x, y, upper=upper, left=left, unitriangular=unit), [a, b],
+          names="LinalgSolveTriangularBackward0")
+
+
+@requires_torch
+@pytest.mark.parametrize("args", [((3, 3), (3,)), ((3, 4), (3, 2)), ((3, 3), (4, 2))])
+def test_solve_triangular_errors(args):
+    sa, sb = args
+    with pytest.raises(RuntimeError) as t:
+        _torch.linalg.solve_triangular(_torch.ones(sa), _torch.ones(sb), upper=True)
+    with pytest.raises(RuntimeError) as e:
+        LA.solve_triangular(ember.ones(sa), ember.ones(sb), upper=True)
+    assert str(e.value) == str(t.value)
+    assert LA.solve_triangular(ember.eye(2), ember.ones(2, 1).double(), upper=True).dtype == ember.float32
+
+
+@requires_torch
+def test_solve_ex():
+    a, b = well(2, 3, 3), RNG.standard_normal((2, 3))
+    check(lambda x, y: tuple(LA.solve_ex(x, y)), lambda x, y: tuple(_torch.linalg.solve_ex(x, y)), [a, b],
+          names="LinalgSolveExBackward0")
+    sing = np.stack([np.eye(2), [[1., 2.], [2., 4.]]])
+    e, t = LA.solve_ex(ember.tensor(sing), ember.ones(2).double()), _torch.linalg.solve_ex(_torch.tensor(sing), _torch.ones(2,
+                                                                                   dtype=_torch.float64))
+    assert e.info.tolist() == t.info.tolist() == [0, 2] and e.info.dtype == ember.int32
+    assert e.result[0].tolist() == t.result[0].tolist()
+    assert repr(e).startswith("ember.return_types.linalg_solve_ex(\nresult=")
+    with pytest.raises(LA.LinAlgError, match="singular"):
+        LA.solve_ex(ember.tensor(sing), ember.ones(2).double(), check_errors=True)
+
+
+@requires_torch
+@pytest.mark.parametrize("kw", [dict(dim=(1, 2)), dict(dim=(0, 2), keepdim=True)])
+def test_torch_norm_nuc(kw):
+    """torch.norm(p='nuc') is the nuclear matrix norm (it raised NotImplementedError)."""
+    check(lambda x: ember.norm(x, p="nuc", **kw), lambda x: _torch.norm(x, p="nuc", **kw), [well(2, 4, 3)])
+    check(lambda x: x.norm(p="nuc"), lambda x: x.norm(p="nuc"), [well(4, 3)])
+    for shape, dim in [((2, 3, 4), None), ((3,), None), ((2, 3), 1)]:
+        with pytest.raises(RuntimeError) as t:
+            _torch.norm(_torch.ones(shape), p="nuc", dim=dim)
+        with pytest.raises(RuntimeError) as e:
+            ember.norm(ember.ones(shape), p="nuc", dim=dim)
+        assert str(e.value) == str(t.value)
+
+
+_INPLACE = {  # op: torch's (error when the input is modified in place?, ... when the output is)
+    "inv": (lambda L, y: L.linalg.inv(y), False, True),
+    "cholesky": (lambda L, y: L.linalg.cholesky(y), False, True),
+    "eigh": (lambda L, y: L.linalg.eigh(y)[0], False, True),
+    "eigvalsh": (lambda L, y: L.linalg.eigvalsh(y), False, True),
+    "svd": (lambda L, y: L.linalg.svd(y)[1], False, True),
+    "svdvals": (lambda L, y: L.linalg.svdvals(y), False, True),
+    "qr_wide": (lambda L, y: L.linalg.qr(y[:2])[1], False, True),
+    "solve_B": (lambda L, y: L.linalg.solve(L.eye(3, dtype=y.dtype) * 2, y), False, True),
+    "solve_A": (lambda L, y: L.linalg.solve(y, L.ones(3, dtype=y.dtype)), True, True),
+    "det": (lambda L, y: L.linalg.det(y), True, True),
+    "pinv": (lambda L, y: L.linalg.pinv(y), True, True),
+    "solve_triangular_B": (lambda L, y: L.linalg.solve_triangular(L.eye(3, dtype=y.dtype), y, upper=True), False,
+                           True),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(_INPLACE))
+def test_inplace_modification_checks_match_torch(name):
+    """Backward refuses to run after an in-place change of what the node saved, and only then: inv,
+    cholesky, eigh, svd, qr keep their outputs, not their input (ember refused a modified input)."""
+    f, input_err, output_err = _INPLACE[name]
+    a = well(3, 3)
+    a = a @ a.T + 3 * np.eye(3)
+    for lib in (ember, _torch):
+        for modify_output, expect in ((False, input_err), (True, output_err)):
+            x = lib.tensor(a, requires_grad=True)
+            y = x * 1
+            z = f(lib, y)
+            if modify_output:
+                with lib.no_grad():
+                    z.add_(1)
+            else:
+                y.add_(1)
+            if expect:
+                with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                    z.sum().backward()
+            else:
+                z.sum().backward()
+
+
+@requires_torch
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("scale", [0.1, 1.0, 20.0])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrix_exp(batch, scale, dtype):
+    """linalg.matrix_exp / torch.matrix_exp / Tensor.matrix_exp (they were missing): values and the
+    gradient (LinalgMatrixExpBackward0) against torch and central differences."""
+    a = (RNG.standard_normal(tuple(batch) + (4, 4)) * scale).astype(dtype)
+    fd = scale < 10
+    check(LA.matrix_exp, tl("matrix_exp"), [a], names="LinalgMatrixExpBackward0", fd=fd)
+    check(ember.matrix_exp, _torch.matrix_exp, [a], fd=False)
+    check(lambda x: x.matrix_exp(), lambda x: x.matrix_exp(), [a], fd=False)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape,dtype", [((3,), "float32"), ((3, 4), "float32"), ((3, 3), "int64")])
+def test_matrix_exp_errors(shape, dtype):
+    with pytest.raises(RuntimeError) as t:
+        _torch.linalg.matrix_exp(_torch.ones(shape, dtype=getattr(_torch, dtype)))
+    with pytest.raises(RuntimeError) as e:
+        LA.matrix_exp(ember.ones(shape, dtype=getattr(ember, dtype)))
+    assert str(e.value) == str(t.value)
+    assert tuple(LA.matrix_exp(ember.zeros(0, 0)).shape) == (0, 0)
+
+
+@requires_torch
+@pytest.mark.parametrize("N", [None, 2, 5])
+def test_vander(N):
+    x = RNG.standard_normal((2, 4))
+    check(lambda t: LA.vander(t, N=N), lambda t: _torch.linalg.vander(t, N=N), [x], names="CatBackward0")
+    assert LA.vander(ember.tensor([2, 3])).tolist() == _torch.linalg.vander(_torch.tensor([2, 3])).tolist()
+    with pytest.raises(RuntimeError, match="N must be greater than 1"):
+        LA.vander(ember.ones(3), N=1)
+
+
+@requires_torch
+def test_tensorinv_tensorsolve():
+    a = well(24, 24).reshape(4, 6, 8, 3)
+    check(lambda t: LA.tensorinv(t, ind=2), lambda t: _torch.linalg.tensorinv(t, ind=2), [a])
+    b = RNG.standard_normal((2, 3))
+    A = well(6, 6).reshape(2, 3, 6)
+    check(LA.tensorsolve, _torch.linalg.tensorsolve, [A, b])
+    A2 = well(6, 6).reshape(6, 2, 3)
+    check(lambda t, u: LA.tensorsolve(t, u, dims=(0,)), lambda t, u: _torch.linalg.tensorsolve(t, u, dims=(0,)),
+          [A2, RNG.standard_normal((2, 3))])
+    for f, args in [(lambda L: L.linalg.tensorinv(L.ones(4, 6, 8, 2), 2), None),
+                    (lambda L: L.linalg.tensorinv(L.ones(4, 6), 0), None),
+                    (lambda L: L.linalg.tensorsolve(L.ones(6, 4, 2, 3), L.ones(6, 4), dims=(0, 2)), None)]:
+        with pytest.raises(RuntimeError) as t:
+            f(_torch)
+        with pytest.raises(RuntimeError) as e:
+            f(ember)
+        assert str(e.value) == str(t.value)
+    with pytest.raises(LA.LinAlgError, match="singular"):
+        LA.tensorinv(ember.zeros(2, 2, 4), 2)
+
+
+@requires_torch
+@pytest.mark.parametrize("p", [None, -2, "fro", "nuc", 1, -math.inf])
+@pytest.mark.parametrize("shape", [(2, 0, 0), (0, 3), (3, 0), (3, 4)])
+def test_cond_empty_and_nonsquare_match_torch(p, shape):
+    """cond of empty matrices is 0 (ember returned an empty tensor or raised IndexError), the square
+    check names the order as torch's does, and the 2-norm's graph ends in SqueezeBackward1."""
+    def run(lib):
+        try:
+            return lib.linalg.cond(lib.ones(shape), p).tolist()
+        except RuntimeError as e:
+            return str(e)
+    assert run(ember) == pytest.approx(run(_torch)) if not isinstance(run(_torch), str) else run(ember) == run(_torch)
+    if p in (None, -2):
+        assert LA.cond(ember.tensor(well(3, 3), requires_grad=True), p).grad_fn.name() == "SqueezeBackward1"
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:torch.cholesky is deprecated")
+@pytest.mark.parametrize("fn", ["linalg", "ex", "top"])
+def test_cholesky_upper_reads_the_upper_triangle(fn):
+    """torch (LAPACK uplo='U') factors the upper triangle when upper=True: for a matrix that is not
+    exactly symmetric U is not linalg.cholesky(A).mT (ember factored the lower triangle)."""
+    a = well(2, 3, 3)
+    a = a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3) + np.triu(np.ones((3, 3)), 1) * 0.3
+    f = {"linalg": lambda L, x: L.linalg.cholesky(x, upper=True),
+         "ex": lambda L, x: L.linalg.cholesky_ex(x, upper=True).L,
+         "top": lambda L, x: L.cholesky(x, upper=True)}[fn]
+    check(lambda x: f(ember, x), lambda x: f(_torch, x), [a], fd=False)
+    b = a.copy()
+    b[1, 0, 1] = -1e3       # the upper triangle's leading minor of order 2 is not positive-definite
+    assert LA.cholesky_ex(ember.tensor(b), upper=True).info.tolist() == [0, 2]
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (2, 3, 5), (5, 3), (1, 4, 2)])
+def test_lu_and_lu_factor(shape):
+    """linalg.lu / lu_factor / lu_factor_ex (they were missing): LAPACK's pivots, the packed factors,
+    torch's LinalgLuBackward0 / LinalgLuFactorExBackward0 for square, wide and tall matrices."""
+    a = RNG.standard_normal(shape)
+    check(lambda x: tuple(LA.lu(x)), lambda x: tuple(_torch.linalg.lu(x)), [a], diff=(1, 2),
+          names="LinalgLuBackward0")
+    check(lambda x: tuple(LA.lu_factor(x)), lambda x: tuple(_torch.linalg.lu_factor(x)), [a],
+          names="LinalgLuFactorExBackward0")
+    e, t = LA.lu_factor_ex(ember.tensor(a)), _torch.linalg.lu_factor_ex(_torch.tensor(a))
+    assert e.pivots.tolist() == t.pivots.tolist() and e.info.tolist() == t.info.tolist()
+    assert e.pivots.dtype == ember.int32 and LA.lu(ember.tensor(a, requires_grad=True)).P.grad_fn is None
+
+
+@requires_torch
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_lu_solve(left, adjoint):
+    a = well(2, 3, 3)
+    b = RNG.standard_normal((2, 3, 4) if left else (2, 4, 3))
+
+    def f(lib):
+        return lambda x, y: lib.linalg.lu_solve(*lib.linalg.lu_factor(x), y, left=left, adjoint=adjoint)
+    check(f(ember), f(_torch), [a, b])
+
+
+@requires_torch
+@pytest.mark.parametrize("case", range(6))
+def test_lu_errors_match_torch(case):
+    def run(L):
+        A = L.ones(2, 3, 3)
+        return [lambda: L.linalg.lu_factor(L.ones(3)), lambda: L.linalg.lu(L.ones(3)),
+                lambda: L.linalg.lu_factor(L.stack([L.eye(2), L.zeros(2, 2)])),
+                lambda: L.linalg.lu_factor_ex(L.zeros(2, 2), check_errors=True),
+                lambda: L.linalg.lu_solve(L.eye(3), L.ones(3, dtype=L.int32), L.ones(4, 1)),
+                lambda: L.linalg.lu_solve(L.eye(2), L.ones(2, dtype=L.int32), L.ones(2, 1).double())][case]()
+    with pytest.raises(RuntimeError) as t:
+        run(_torch)
+    with pytest.raises(RuntimeError) as e:
+        run(ember)
+    assert str(e.value) == str(t.value)
+    assert LA.lu_factor_ex(ember.zeros(2, 2)).info.item() == 1
+
+
+def _spd_batch(*batch):
+    a = well(*batch, 3, 3)
+    return a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3)
+
+
+@requires_torch
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("factor", [True, False])
+def test_cholesky_inverse_and_solve(upper, factor):
+    """torch.cholesky_inverse / cholesky_solve (they were missing), with torch's gradients, which use
+    the whole second argument (not only the triangle the solves read)."""
+    spd = _spd_batch(2)
+    L = np.linalg.cholesky(spd)
+    L = np.swapaxes(L, -1, -2) if upper else L
+    arg = L if factor else spd
+    check(lambda x: ember.cholesky_inverse(x, upper=upper), lambda x: _torch.cholesky_inverse(x, upper=upper), [arg],
+          names="CholeskyInverseBackward0", fd=False)
+    b = RNG.standard_normal((2, 3, 2))
+    check(lambda x, y: ember.cholesky_solve(x, y, upper=upper), lambda x, y: _torch.cholesky_solve(x, y, upper=upper),
+          [b, arg], names="CholeskySolveBackward0", fd=False)
+    check(lambda x, y: x.cholesky_solve(y, upper=upper), lambda x, y: x.cholesky_solve(y, upper=upper), [b[0], arg],
+          fd=False)
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:torch.triangular_solve is deprecated", "ignore:torch.lu")
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_deprecated_torch_forms(upper, transpose):
+    """torch.triangular_solve, torch.lu, torch.lu_solve, torch.lu_unpack (deprecated in torch, present)."""
+    a, b = well(2, 3, 3) + 2 * np.eye(3), RNG.standard_normal((2, 3, 2))
+    check(lambda x, y: tuple(ember.triangular_solve(x, y, upper=upper, transpose=transpose)),
+          lambda x, y: tuple(_torch.triangular_solve(x, y, upper=upper, transpose=transpose)), [b, a], diff=(0, 1))
+    check(lambda x: tuple(ember.lu_unpack(*LA.lu_factor(x)))[1:],
+          lambda x: tuple(_torch.lu_unpack(*_torch.linalg.lu_factor(x)))[1:], [a], diff=(0, 1))
+    check(lambda x, y: ember.lu_solve(y, *ember.lu(x)), lambda x, y: _torch.lu_solve(y, *_torch.lu(x)), [a, b])
+    check(lambda x: x.lu()[0], lambda x: x.lu()[0], [a])
+    e, t = ember.lu(ember.tensor(a), get_infos=True), _torch.lu(_torch.tensor(a), get_infos=True)
+    assert e[1].tolist() == t[1].tolist() and e[2].tolist() == t[2].tolist()
+    assert type(ember.lu(ember.tensor(a))) is tuple
+
+
+@requires_torch
+@pytest.mark.parametrize("case", range(5))
+def test_cholesky_solve_errors(case):
+    def run(L):
+        return [lambda: L.cholesky_solve(L.ones(3), L.eye(3)), lambda: L.cholesky_solve(L.ones(4, 1), L.eye(3)),
+                lambda: L.cholesky_solve(L.ones(3, 1).double(), L.eye(3)), lambda: L.cholesky_inverse(L.ones(3)),
+                lambda: L.cholesky_inverse(L.ones(2, 3))][case]()
+    with pytest.raises(RuntimeError) as t:
+        run(_torch)
+    with pytest.raises(RuntimeError) as e:
+        run(ember)
+    assert str(e.value) == str(t.value)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape,k", [((4, 3), 2), ((2, 5, 3), 3), ((3, 3), 3)])
+def test_householder_product(shape, k):
+    """linalg.householder_product (missing): values and gradients in A and tau; with geqrf's output it
+    gives qr's Q."""
+    a, tau = RNG.standard_normal(shape), RNG.standard_normal(shape[:-2] + (k,))
+    check(LA.householder_product, _torch.linalg.householder_product, [a, tau])
+    h, t = _torch.geqrf(_torch.tensor(a))
+    np.testing.assert_allclose(LA.householder_product(ember.tensor(h.numpy()), ember.tensor(t.numpy())).numpy(),
+                               _torch.linalg.qr(_torch.tensor(a)).Q.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="tau dtype Float does not match input dtype Double"):
+        LA.householder_product(ember.tensor(a), ember.tensor(tau).float())
+
+
+_OUT_CASES = {
+    "eigh": lambda L, a, o: L.linalg.eigh(a @ a.mT + 3 * L.eye(3, dtype=a.dtype), out=o),
+    "svd": lambda L, a, o: L.linalg.svd(a, out=o),
+    "qr": lambda L, a, o: L.linalg.qr(a, out=o),
+    "slogdet": lambda L, a, o: L.linalg.slogdet(a, out=o),
+    "slogdet_top": lambda L, a, o: L.slogdet(a, out=o),
+    "inv_ex": lambda L, a, o: L.linalg.inv_ex(a, out=o),
+    "cholesky_ex": lambda L, a, o: L.linalg.cholesky_ex(a @ a.mT + 3 * L.eye(3, dtype=a.dtype), out=o),
+    "lu_factor": lambda L, a, o: L.linalg.lu_factor(a, out=o),
+    "lu_factor_ex": lambda L, a, o: L.linalg.lu_factor_ex(a, out=o),
+    "lu": lambda L, a, o: L.linalg.lu(a, out=o),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(_OUT_CASES))
+def test_multi_output_out_is_filled(name):
+    """out=(...) of the multi-output ops was accepted and ignored; it is filled (resized) and returned."""
+    a = well(3, 3)
+    f = _OUT_CASES[name]
+    for lib in (ember, _torch):
+        ref = f(lib, lib.tensor(a), None)
+        outs = tuple(lib.empty(0, dtype=r.dtype) for r in ref)
+        res = f(lib, lib.tensor(a), outs)
+        assert all(x is y for x, y in zip(res, outs))
+        for o, r in zip(outs, ref):
+            np.testing.assert_allclose(o.numpy(), r.numpy())
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        f(ember, ember.tensor(a, requires_grad=True),
+          tuple(ember.empty(0, dtype=r.dtype) for r in f(ember, ember.tensor(a), None)))
+
+
+@requires_torch
+@pytest.mark.parametrize("p", ["fro", 1, "nuc"])
+def test_cond_half_errors_match_torch(p):
+    with pytest.raises((RuntimeError, NotImplementedError)) as t:
+        _torch.linalg.cond(_torch.eye(3, dtype=_torch.float16), p)
+    with pytest.raises((RuntimeError, NotImplementedError)) as e:
+        LA.cond(ember.eye(3, dtype=ember.float16), p)
+    assert (type(e.value), str(e.value)) == (type(t.value), str(t.value))
