@@ -2172,86 +2172,15 @@ digamma, DigammaBackward0 = _unary("digamma", _digamma, lambda xp, g, x, y: g * 
 
 
 # Cephes' Hurwitz zeta (the one torch uses): Euler-Maclaurin summation after shifting q past 9
-_ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
-           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
-           1.8152105401943546773e17, -7.1661652561756670113e18)
-
-
-def _zeta(xp, s, q):
-    """Hurwitz zeta(s, q) for a float s > 1 and an array q (float64)."""
-    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
-        total = q ** -s
-        a = q.copy()
-        b = xp.zeros_like(q)
-        qmin = float(q.min()) if q.size else 9.0
-        shifts = 9 if not qmin < -1e4 else 10000   # enough steps for every q to pass 9 (NaN: 9)
-        if shifts == 9 and qmin < 0:
-            shifts = 9 + int(math.ceil(-qmin))
-        for _ in range(shifts):
-            a = a + 1
-            b = a ** -s
-            total = total + b
-        w = a
-        total = total + b * w / (s - 1) - 0.5 * b
-        fac, k = 1.0, 0.0
-        for coef in _ZETA_A:
-            fac = fac * (s + k)
-            b = b / w
-            total = total + fac * b / coef
-            k += 1
-            fac = fac * (s + k)
-            b = b / w
-            k += 1
-        total = xp.where((q <= 0) & (q == xp.floor(q)), np.inf, total)
-    return total
-
-
-def _polygamma(xp, n, x):
-    if n == 0:
-        return _digamma(xp, x)
-    if n == 1:
-        return _trigamma(xp, x)
-    xd = x.astype(np.float64)
-    res = (1.0 if n % 2 else -1.0) * math.exp(math.lgamma(n + 1.0)) * _zeta(xp, n + 1.0, xd)
-    return res.astype(x.dtype, copy=False)
-
-
-class PolygammaBackward0(Node):
-    __slots__ = ("n", "x")
-    _saved_fields = ("x",)
-
-    def apply(self, g):
-        return (g * _polygamma(xp_of(g), self.n + 1, self.x),)
-
-
-def polygamma(n, input, *, out=None):
-    """The n-th derivative of digamma (polygamma(0, x) is digamma(x))."""
-    if isinstance(n, Tensor) or not isinstance(n, (int, np.integer)) or isinstance(n, bool):
-        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not {type(n).__name__}")
-    if n < 0:
-        raise RuntimeError("polygamma(n, x) does not support negative n.")
-    d = input._data
-    if d.dtype.kind != "f":
-        d = d.astype(B.get_default_dtype().np)
-    res = _polygamma(xp_of(d), int(n), d)
-    if out is not None:
-        return _write_out(out, res, "polygamma", input)
-    node = None
-    if state.enabled and input._requires_grad:
-        node = PolygammaBackward0.__new__(PolygammaBackward0)
-        node.next_functions = (edge(input),)
-        node.n, node.x = int(n), d
-        node._saved_versions = ((input, input._vc[0]),)
-    return _finish(res, node)
-
 
 def _polygamma_method(self, n):
     """polygamma(n, self)."""
+    from .special import polygamma   # (special builds on this module)
     return polygamma(n, self)
 
 
 Tensor.polygamma = _polygamma_method
-Tensor.polygamma_ = _make_inplace(lambda s, n: polygamma(n, s), "polygamma_")
+Tensor.polygamma_ = _make_inplace(_polygamma_method, "polygamma_")
 
 
 # ---- torch's top-level in-place functions (torch.exp_(x) is x.exp_()) ---------------------------
@@ -2298,7 +2227,7 @@ _register_more2()
 arcsin, arccos, arctan = asin, acos, atan
 __all__ += ["sgn", "exp2", "erfc", "erfinv", "sinc", "deg2rad", "rad2deg", "fix", "logit", "positive", "signbit",
             "isposinf", "isneginf", "xlogy", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "heaviside",
-            "float_power", "lgamma", "digamma", "polygamma", "arcsin", "arccos", "arctan"] + list(_TOP_INPLACE)
+            "float_power", "lgamma", "digamma", "arcsin", "arccos", "arctan"] + list(_TOP_INPLACE)
 
 
 # ---- asinh / acosh / atanh ------------------------------------------------------------------------
