@@ -378,3 +378,45 @@ def test_spec_pipeline_on_cifar_sized_image():
     x = a.transpose(2, 0, 1).astype(np.float32) / np.float32(255)
     np.testing.assert_array_equal(out.numpy(), (x - np.float32(0.5)) / np.float32(0.5))
     assert out.numpy().min() >= -1 and out.numpy().max() <= 1
+
+
+# ---- autograd: torchvision's tensor transforms are Tensor ops, so gradients flow through them --------
+def _grad_pair(fn_ember, fn_torch, shape=(3, 7, 9)):
+    x = np.random.default_rng(5).random(shape).astype(np.float32)
+    w = np.random.default_rng(6).random(64 * 64).astype(np.float32)
+    te = ember.tensor(x, requires_grad=True)
+    tt = torch.tensor(x, requires_grad=True)
+    oe, ot = fn_ember(te), fn_torch(tt)
+    assert oe.requires_grad and oe.grad_fn is not None
+    assert tuple(oe.shape) == tuple(ot.shape)
+    np.testing.assert_allclose(oe.detach().numpy(), ot.detach().numpy(), rtol=1e-5, atol=1e-5)
+    we = w[:ot.numel()].reshape(tuple(ot.shape))
+    (oe * ember.tensor(we)).sum().backward()
+    (ot * torch.tensor(we)).sum().backward()
+    np.testing.assert_allclose(te.grad.numpy(), tt.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@requires_torch
+def test_normalize_keeps_the_graph_like_torchvision():
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.3, 0.4]
+    m, s = torch.tensor(mean).view(-1, 1, 1), torch.tensor(std).view(-1, 1, 1)
+    _grad_pair(lambda t: F.normalize(t, mean, std), lambda t: (t - m) / s)
+    _grad_pair(lambda t: T.Normalize(mean, std)(t), lambda t: (t - m) / s)
+    with ember.no_grad():
+        assert F.normalize(ember.ones(3, 2, 2, requires_grad=True), mean, std).grad_fn is None
+
+
+@requires_torch
+def test_geometric_transforms_keep_the_graph_like_torchvision():
+    tf = torch.nn.functional
+    _grad_pair(F.hflip, lambda t: t.flip(-1))
+    _grad_pair(F.vflip, lambda t: t.flip(-2))
+    _grad_pair(lambda t: F.crop(t, 1, 2, 4, 5), lambda t: t[..., 1:5, 2:7])
+    _grad_pair(lambda t: F.crop(t, -1, -2, 10, 12), lambda t: tf.pad(t, [2, 1, 1, 2]))
+    _grad_pair(lambda t: F.pad(t, [1, 2, 3, 4], fill=0.5), lambda t: tf.pad(t, [1, 3, 2, 4], value=0.5))
+    _grad_pair(lambda t: F.pad(t, 2, padding_mode="edge"), lambda t: tf.pad(t, [2] * 4, mode="replicate"))
+    _grad_pair(lambda t: F.pad(t, [2, 3], padding_mode="reflect"), lambda t: tf.pad(t, [2, 2, 3, 3], mode="reflect"))
+    _grad_pair(lambda t: F.resize(t, [4, 5]),
+               lambda t: tf.interpolate(t[None], size=[4, 5], mode="bilinear", antialias=True)[0])
+    _grad_pair(lambda t: F.resize(t, [12, 20]),
+               lambda t: tf.interpolate(t[None], size=[12, 20], mode="bilinear", antialias=True)[0])

@@ -13,6 +13,7 @@ import numpy as np
 
 from ... import _backend as B
 from ..._tensor import Tensor, _wrap
+from ...autograd.grad_mode import is_grad_enabled
 
 __all__ = [
     "InterpolationMode", "get_dimensions", "get_image_size", "get_image_num_channels", "to_tensor",
@@ -61,6 +62,12 @@ def _arr(t):
     """The host NumPy array of an ember Tensor."""
     a = t._data
     return a if type(a) is np.ndarray else np.asarray(t)
+
+
+def _tracks_grad(img):
+    """True when img's result must join the autograd graph, as torchvision's Tensor ops do: then the
+    functions below run on Tensor ops (slower) instead of the raw array."""
+    return img.requires_grad and is_grad_enabled()
 
 
 def _check_img(img, name):
@@ -267,6 +274,8 @@ def _normalize_array(tensor, a, m, s, inplace):
             s.ndim == 3 and a.shape[-3] != s.shape[0] and s.shape[0] != 1:
         raise RuntimeError(f"Normalize: the image has {a.shape[-3]} channels (shape {tuple(a.shape)}) but mean has "
                            f"{m.shape[0]} and std {s.shape[0]} values; give one mean and std per channel.")
+    if _tracks_grad(tensor):
+        return (tensor - _wrap(m)) / _wrap(s)
     if inplace:
         np.subtract(a, m, out=a)
         np.divide(a, s, out=a)
@@ -329,16 +338,24 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
         if interpolation not in _PIL_FILTERS:
             raise ValueError(f"Interpolation mode {interpolation} is unsupported with PIL images")
         return img.resize((out_w, out_h), _PIL_FILTERS[interpolation])
+    if _tracks_grad(img) and img.is_floating_point():
+        return _resize_array(img, out_h, out_w, interpolation, antialias)
     return _wrap(_resize_array(_arr(img), out_h, out_w, interpolation, antialias))
 
 
 def _resize_array(a, out_h, out_w, mode, antialias):
-    """Resize the last two axes of a; bilinear/bicubic follow torch's (antialiased) interpolate."""
+    """Resize the last two axes of a; bilinear/bicubic follow torch's (antialiased) interpolate.
+
+    a is an array, or a float Tensor that requires grad (the same weights applied with Tensor matmuls)."""
     squeeze = a.ndim == 2
     if squeeze:
         a = a[None]
-    dt = a.dtype
-    x = a if dt.kind == "f" else a.astype(np.float32)
+    if isinstance(a, Tensor):
+        dt = a._data.dtype
+        x = a
+    else:
+        dt = a.dtype
+        x = a if dt.kind == "f" else a.astype(np.float32)
     if mode in (InterpolationMode.NEAREST, InterpolationMode.NEAREST_EXACT):
         in_h, in_w = a.shape[-2:]
         if mode is InterpolationMode.NEAREST:  # torch's legacy 'nearest': floor(dst * scale)
@@ -356,8 +373,12 @@ def _resize_array(a, out_h, out_w, mode, antialias):
     else:
         raise ValueError(f"Interpolation mode {mode} is unsupported with Tensor images; use BILINEAR, BICUBIC "
                          "or NEAREST (or a PIL image).")
-    wh = _resample_weights(a.shape[-2], out_h, kernel, antialias).astype(x.dtype)
-    ww = _resample_weights(a.shape[-1], out_w, kernel, antialias).astype(x.dtype)
+    ft = dt if dt.kind == "f" else np.dtype(np.float32)
+    wh = _resample_weights(a.shape[-2], out_h, kernel, antialias).astype(ft)
+    ww = _resample_weights(a.shape[-1], out_w, kernel, antialias).astype(ft)
+    if isinstance(x, Tensor):
+        out = _wrap(wh).matmul(x).matmul(_wrap(np.ascontiguousarray(ww.T)))
+        return out[0] if squeeze else out
     out = np.matmul(np.matmul(wh, x), ww.T)
     if dt.kind != "f":
         out = np.clip(np.round(out), 0, _max_value(dt)).astype(dt)
@@ -431,6 +452,8 @@ def pad(img, padding, fill=0, padding_mode="constant"):
     left, top, right, bottom = _parse_padding(padding)
     if _is_pil_image(img):
         return _pad_pil(img, left, top, right, bottom, fill, padding_mode)
+    if _tracks_grad(img):
+        return _pad_tensor(img, left, top, right, bottom, fill, padding_mode)
     a = _arr(img)
     return _wrap(_pad_array(a, left, top, right, bottom, fill, padding_mode))
 
@@ -464,6 +487,26 @@ def _pad_array(a, left, top, right, bottom, fill, padding_mode, channels_last=Fa
             return out
         return np.pad(a, widths, mode="constant", constant_values=np.asarray(fill).astype(a.dtype))
     return np.pad(a, widths, mode=padding_mode)
+
+
+def _pad_tensor(img, left, top, right, bottom, fill, padding_mode):
+    """pad on Tensor ops, so that the result stays in the autograd graph (torchvision's tensor pad)."""
+    from ...nn import functional as NF
+    h, w = img.shape[-2:]
+    img = img[..., max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    p = [max(left, 0), max(right, 0), max(top, 0), max(bottom, 0)]
+    if padding_mode == "symmetric":
+        hi = np.pad(np.arange(img.shape[-2]), (p[2], p[3]), mode="symmetric")
+        wi = np.pad(np.arange(img.shape[-1]), (p[0], p[1]), mode="symmetric")
+        return img[..., _wrap(hi), :][..., _wrap(wi)]
+    squeeze = img.ndim == 2
+    if squeeze:
+        img = img.unsqueeze(0)
+    if padding_mode == "constant":
+        out = NF.pad(img, p, mode="constant", value=0.0 if fill is None else float(fill))
+    else:
+        out = NF.pad(img, p, mode="replicate" if padding_mode == "edge" else "reflect")
+    return out[0] if squeeze else out
 
 
 def _pad_pil(img, left, top, right, bottom, fill, padding_mode):
@@ -515,8 +558,13 @@ def crop(img, top, left, height, width):
     if left < 0 or top < 0 or right > w or bottom > h:
         padding = [max(-left + min(0, right), 0), max(-top + min(0, bottom), 0),
                    max(right - max(w, left), 0), max(bottom - max(h, top), 0)]
+        if _tracks_grad(img):
+            sub = img[..., max(top, 0):bottom, max(left, 0):right]
+            return _pad_tensor(sub, padding[0], padding[1], padding[2], padding[3], 0, "constant")
         sub = a[..., max(top, 0):bottom, max(left, 0):right]
         return _wrap(_pad_array(sub, padding[0], padding[1], padding[2], padding[3], 0, "constant"))
+    if _tracks_grad(img):
+        return img[..., top:bottom, left:right]
     return _wrap(a[..., top:bottom, left:right])
 
 
@@ -555,6 +603,8 @@ def hflip(img):
     _check_img(img, "hflip")
     if _is_pil_image(img):
         return img.transpose(0)  # Image.Transpose.FLIP_LEFT_RIGHT
+    if _tracks_grad(img):
+        return img.flip(-1)
     return _wrap(np.ascontiguousarray(_arr(img)[..., ::-1]))
 
 
@@ -563,6 +613,8 @@ def vflip(img):
     _check_img(img, "vflip")
     if _is_pil_image(img):
         return img.transpose(1)  # Image.Transpose.FLIP_TOP_BOTTOM
+    if _tracks_grad(img):
+        return img.flip(-2)
     return _wrap(np.ascontiguousarray(_arr(img)[..., ::-1, :]))
 
 
