@@ -12,6 +12,7 @@ from ember.vision import transforms as T
 from ember.vision import tv_tensors
 from ember.vision.transforms import v2
 from ember.vision.transforms.v2 import functional as F
+from tests.conftest import requires_torch
 
 PImage = pytest.importorskip("PIL.Image")
 
@@ -273,7 +274,8 @@ def test_tv_tensor_types_and_reprs():
     assert type(img + 1) is ember.Tensor  # ops return pure tensors, as in torchvision
     assert type(img.to(ember.float32)) is tv_tensors.Image and type(img.clone()) is tv_tensors.Image
     boxes = tv_tensors.BoundingBoxes([1, 2, 3, 4], format=tv_tensors.BoundingBoxFormat.XYXY, canvas_size=(8, 9))
-    assert repr(boxes) == "BoundingBoxes([[1, 2, 3, 4]], format=BoundingBoxFormat.XYXY, canvas_size=(8, 9))"
+    assert repr(boxes) == ("BoundingBoxes([[1, 2, 3, 4]], format=BoundingBoxFormat.XYXY, canvas_size=(8, 9), "
+                           "clamping_mode=soft)")
     w = tv_tensors.wrap(boxes + 1, like=boxes)
     assert type(w) is tv_tensors.BoundingBoxes and w.canvas_size == (8, 9) and w.tolist() == [[2, 3, 4, 5]]
     with pytest.raises(ValueError, match="Expected a 1D or 2D tensor, got 3D"):
@@ -291,15 +293,18 @@ def test_reprs_match_torchvision():
     assert repr(v2.Compose([v2.ToImage()])) == "Compose(    ToImage())"
     assert repr(v2.RandomResizedCrop(size=(224, 224), antialias=True)) == (
         "RandomResizedCrop(size=(224, 224), scale=(0.08, 1.0), ratio=(0.75, 1.3333333333333333), "
-        "interpolation=InterpolationMode.BILINEAR, antialias=True)")
-    assert repr(v2.Resize(256)) == "Resize(size=[256], interpolation=InterpolationMode.BILINEAR, antialias=True)"
+        "interpolation=bilinear, antialias=True)")
+    # torchvision >= 0.24 defaults to the string "bilinear" and prints the interpolation as it was given
+    assert repr(v2.Resize(256)) == "Resize(size=[256], interpolation=bilinear, antialias=True)"
+    assert repr(v2.Resize(256, interpolation=T.InterpolationMode.BICUBIC)) == \
+        "Resize(size=[256], interpolation=InterpolationMode.BICUBIC, antialias=True)"
     assert repr(v2.CenterCrop(224)) == "CenterCrop(size=(224, 224))"
     assert repr(v2.RandomCrop(32, padding=4)) == (
         "RandomCrop(size=(32, 32), padding=[4, 4, 4, 4], pad_if_needed=False, fill=0, padding_mode=constant)")
     assert repr(v2.RandomHorizontalFlip(p=0.5)) == "RandomHorizontalFlip(p=0.5)"
     assert repr(v2.ColorJitter(brightness=0.5, hue=0.3)) == "ColorJitter(brightness=(0.5, 1.5), hue=(-0.3, 0.3))"
     assert repr(v2.RandomRotation(degrees=30)) == (
-        "RandomRotation(degrees=[-30.0, 30.0], interpolation=InterpolationMode.NEAREST, expand=False, fill=0)")
+        "RandomRotation(degrees=[-30.0, 30.0], interpolation=nearest, expand=False, fill=0)")
     assert repr(v2.Grayscale()) == "Grayscale(num_output_channels=1)"
     assert repr(v2.GaussianBlur(kernel_size=(5, 9), sigma=(0.1, 5.0))) == \
         "GaussianBlur(kernel_size=(5, 9), sigma=[0.1, 5.0])"
@@ -355,8 +360,44 @@ def test_end_to_end_script_under_ember_run(tmp_path):
     assert proc.stdout == (
         "Compose(\n      ToImage()\n"
         "      RandomResizedCrop(size=(8, 8), scale=(0.08, 1.0), ratio=(0.75, 1.3333333333333333), "
-        "interpolation=InterpolationMode.BILINEAR, antialias=True)\n"
+        "interpolation=bilinear, antialias=True)\n"
         "      RandomHorizontalFlip(p=0.5)\n      ToDtype(scale=True)\n"
         "      Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], inplace=False)\n)\n"
         "10 ['cat', 'dog']\n"
         "Image torch.float32 True\n")
+
+
+def test_tv_tensor_reprs_of_current_torchvision():
+    assert repr(tv_tensors.Mask(ember.tensor([[0, 1], [1, 0]]))) == "Mask([[0, 1],\n      [1, 0]])"
+    assert repr(tv_tensors.Mask(ember.zeros(1, 2, dtype=ember.uint8))) == "Mask([[0, 0]], dtype=ember.uint8)"
+    b = tv_tensors.BoundingBoxes([[0, 0, 2, 2]], format="XYXY", canvas_size=(4, 4), clamping_mode="hard")
+    assert b.clamping_mode == "hard" and F.horizontal_flip(b).clamping_mode == "hard"
+    assert tv_tensors.wrap(b + 1, like=b).clamping_mode == "hard"
+    with pytest.raises(ValueError, match="clamping_mode must be None, hard or soft"):
+        tv_tensors.BoundingBoxes([[0, 0, 2, 2]], format="XYXY", canvas_size=(4, 4), clamping_mode="x")
+
+
+def test_string_interpolation_is_accepted():
+    x = ember.rand(3, 6, 8)
+    np.testing.assert_array_equal(v2.Resize((3, 4), interpolation="bicubic")(x).numpy(),
+                                  F.resize(x, [3, 4], interpolation=T.InterpolationMode.BICUBIC).numpy())
+    with pytest.raises(ValueError, match="Invalid interpolation mode"):
+        F.resize(x, [3, 4], interpolation="cubic")
+
+
+def test_to_dtype_scales_bool_like_torchvision():
+    out = v2.ToDtype(ember.float32, scale=True)(ember.tensor([[[True, False]]]))
+    assert out.dtype == ember.float32 and out.tolist() == [[[1.0, 0.0]]]
+
+
+@requires_torch
+@pytest.mark.parametrize("size", [(26, 34), (5, 7), (26, 7), (5, 34)])
+@pytest.mark.parametrize("antialias", [True, False])
+def test_uint8_bicubic_matches_torchs_native_uint8_kernel(size, antialias):
+    import torch  # noqa: F811
+    a = np.random.default_rng(0).integers(0, 256, (3, 13, 17), dtype=np.uint8)
+    out = F.resize(ember.tensor(a), list(size), interpolation="bicubic", antialias=antialias).numpy()
+    ref = torch.nn.functional.interpolate(torch.tensor(a)[None], size=size, mode="bicubic",
+                                          antialias=antialias)[0].numpy()
+    assert out.dtype == np.uint8
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1

@@ -343,7 +343,7 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     return _wrap(_resize_array(_arr(img), out_h, out_w, interpolation, antialias))
 
 
-def _resize_array(a, out_h, out_w, mode, antialias):
+def _resize_array(a, out_h, out_w, mode, antialias, uint8_passes=False):
     """Resize the last two axes of a; bilinear/bicubic follow torch's (antialiased) interpolate.
 
     a is an array, or a float Tensor that requires grad (the same weights applied with Tensor matmuls)."""
@@ -379,7 +379,12 @@ def _resize_array(a, out_h, out_w, mode, antialias):
     if isinstance(x, Tensor):
         out = _wrap(wh).matmul(x).matmul(_wrap(np.ascontiguousarray(ww.T)))
         return out[0] if squeeze else out
-    out = np.matmul(np.matmul(wh, x), ww.T)
+    if uint8_passes and dt == np.uint8:
+        # torch's native uint8 kernel (transforms.v2 bicubic): the horizontal pass is rounded and clamped
+        # to uint8 before the vertical one, which changes overshooting pixels by up to ~16
+        out = np.matmul(wh, np.clip(np.round(np.matmul(x, ww.T)), 0, 255))
+    else:
+        out = np.matmul(np.matmul(wh, x), ww.T)
     if dt.kind != "f":
         out = np.clip(np.round(out), 0, _max_value(dt)).astype(dt)
     return out[0] if squeeze else out

@@ -191,8 +191,8 @@ def _to_dtype_image(image, dtype=None, scale=False):
             raise RuntimeError(f"The conversion from {image.dtype} to {dtype} cannot be performed safely.")
         # torchvision multiplies by MAX + 1 - eps and truncates (no clamp, no round): 1.0 -> MAX, 0.999 -> MAX
         return _wrap((a * a.dtype.type(_max_int(out) + 1.0 - 1e-3)).astype(out))
-    if out.kind == "f":
-        return _wrap(a.astype(out) * out.type(1.0 / _max_int(a.dtype)))
+    if out.kind == "f":  # bool counts as an integer type with maximum 1, as in torchvision
+        return _wrap(a.astype(out) * out.type(1.0 / _F1._max_value(a.dtype)))
     shift = abs(_num_value_bits(a.dtype) - _num_value_bits(out))
     if _num_value_bits(a.dtype) > _num_value_bits(out):
         return _wrap((a >> shift).astype(out))
@@ -355,7 +355,8 @@ def _boxes_op(boxes, fn, canvas_size=None):
     a = _F1._arr(boxes)
     out = _from_xyxy(fn(_xyxy(a, boxes.format)), boxes.format, a.dtype)
     return BoundingBoxes._wrap_meta(_wrap(np.ascontiguousarray(out)), format=boxes.format,
-                                    canvas_size=canvas_size or boxes.canvas_size)
+                                    canvas_size=canvas_size or boxes.canvas_size,
+                                    clamping_mode=boxes.clamping_mode)
 
 
 def _clamp_xyxy(x, canvas_size):
@@ -375,7 +376,8 @@ def convert_bounding_box_format(inpt, old_format=None, new_format=None, inplace=
     if isinstance(inpt, BoundingBoxes):
         a = _F1._arr(inpt)
         out = _from_xyxy(_xyxy(a, inpt.format), new_format, a.dtype)
-        return BoundingBoxes._wrap_meta(_wrap(out), format=new_format, canvas_size=inpt.canvas_size)
+        return BoundingBoxes._wrap_meta(_wrap(out), format=new_format, canvas_size=inpt.canvas_size,
+                                        clamping_mode=inpt.clamping_mode)
     if old_format is None:
         raise ValueError("For pure tensor inputs, `old_format` has to be passed.")
     if isinstance(old_format, str):
@@ -392,7 +394,15 @@ def clamp_bounding_boxes(inpt, format=None, canvas_size=None):
 
 
 # ---- geometry ---------------------------------------------------------------------------------
+_INTERPOLATION_STRING_TO_MODE = {m.value: m for m in InterpolationMode}
+
+
 def _check_interpolation(interpolation):
+    if isinstance(interpolation, str):  # torchvision >= 0.24 takes the mode's value ("bilinear", ...) too
+        if interpolation not in _INTERPOLATION_STRING_TO_MODE:
+            raise ValueError(f"Invalid interpolation mode: '{interpolation}'. "
+                             f"Supported string values are: {list(_INTERPOLATION_STRING_TO_MODE.keys())}.")
+        return _INTERPOLATION_STRING_TO_MODE[interpolation]
     if isinstance(interpolation, int):
         interpolation = _interpolation_modes_from_int(interpolation)
     elif not isinstance(interpolation, InterpolationMode):
@@ -424,7 +434,15 @@ def _geometric(name, image_kernel, mask_kernel, boxes_kernel):
 
 
 def _resize_image(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
-    return _F1.resize(img, size, _check_interpolation(interpolation), max_size, bool(antialias))
+    interpolation = _check_interpolation(interpolation)
+    if interpolation is InterpolationMode.BICUBIC and isinstance(img, Tensor) and img.dtype == B.uint8 \
+            and isinstance(size, (int, list, tuple)) and img.ndim >= 2:
+        # v2 resizes uint8 bicubic natively (v1 goes through float): same weights, rounded between passes
+        _, h, w = _F1.get_dimensions(img)
+        out_h, out_w = _F1._compute_resized_output_size((h, w), [size] if isinstance(size, int) else size, max_size)
+        if [out_h, out_w] != [h, w]:
+            return _wrap(_F1._resize_array(_F1._arr(img), out_h, out_w, interpolation, bool(antialias), True))
+    return _F1.resize(img, size, interpolation, max_size, bool(antialias))
 
 
 def _resize_mask(mask, size, interpolation=None, max_size=None, antialias=True):
