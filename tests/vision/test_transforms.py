@@ -420,3 +420,29 @@ def test_geometric_transforms_keep_the_graph_like_torchvision():
                lambda t: tf.interpolate(t[None], size=[4, 5], mode="bilinear", antialias=True)[0])
     _grad_pair(lambda t: F.resize(t, [12, 20]),
                lambda t: tf.interpolate(t[None], size=[12, 20], mode="bilinear", antialias=True)[0])
+
+
+def test_to_pil_image_scales_float_ndarrays_like_float_tensors():
+    a = np.random.default_rng(1).random((4, 5, 3)).astype(np.float32)
+    im = F.to_pil_image(a)
+    assert im.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(im), (a * 255).astype(np.uint8))
+    g = F.to_pil_image(a[:, :, 0])
+    assert g.mode == "L"
+    np.testing.assert_array_equal(np.asarray(g), (a[:, :, 0] * 255).astype(np.uint8))
+    assert F.to_pil_image(a[:, :, 0], mode="F").mode == "F"
+
+
+@requires_torch
+def test_tensor_reflect_pad_larger_than_the_image_raises_like_torch():
+    x = ember.rand(3, 4, 5)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.pad(torch.rand(1, 3, 4, 5), [5, 5, 0, 0], mode="reflect")
+    with pytest.raises(RuntimeError, match="padding_mode='reflect'"):
+        F.pad(x, [5, 0], padding_mode="reflect")
+    with pytest.raises(RuntimeError, match="padding_mode='reflect'"):
+        F.pad(x, [0, 4], padding_mode="reflect")
+    assert tuple(F.pad(x, [4, 3], padding_mode="reflect").shape) == (3, 10, 13)
+    assert F.pad(Image.fromarray(rgb()), 6, padding_mode="reflect").size == (17, 16)  # PIL pads with numpy
+    with pytest.raises(TypeError, match="inappropriate padding"):
+        F.pad(x, 1.5)

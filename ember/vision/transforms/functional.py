@@ -179,6 +179,8 @@ def to_pil_image(pic, mode=None):
         npimg = pic[:, :, None] if pic.ndim == 2 else pic
         if npimg.shape[-1] > 4:
             raise ValueError(f"pic should not have > 4 channels. Got {npimg.shape[-1]} channels.")
+        if npimg.dtype.kind == "f" and mode != "F":  # float arrays are scaled by 255 like float tensors
+            npimg = (npimg * npimg.dtype.type(255)).astype(np.int64).astype(np.uint8)
     else:
         raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
 
@@ -457,6 +459,15 @@ def pad(img, padding, fill=0, padding_mode="constant"):
     left, top, right, bottom = _parse_padding(padding)
     if _is_pil_image(img):
         return _pad_pil(img, left, top, right, bottom, fill, padding_mode)
+    if not isinstance(padding, (int, tuple, list)):  # torchvision's tensor pad takes no float padding
+        raise TypeError("Got inappropriate padding arg")
+    if padding_mode == "reflect":  # torch's reflection pad (not numpy's) needs padding < the side's size
+        h, w = img.shape[-2:]
+        for (p0, p1), size, dim in (((left, right), w, img.ndim - 1), ((top, bottom), h, img.ndim - 2)):
+            if max(p0, p1) >= size:
+                raise RuntimeError(f"pad: padding_mode='reflect' needs padding smaller than the image side it "
+                                   f"reflects, but got padding ({p0}, {p1}) at dimension {dim} of input "
+                                   f"{list(img.shape)}; use padding_mode='symmetric' or 'edge', or pad less")
     if _tracks_grad(img):
         return _pad_tensor(img, left, top, right, bottom, fill, padding_mode)
     a = _arr(img)
