@@ -401,3 +401,19 @@ def test_uint8_bicubic_matches_torchs_native_uint8_kernel(size, antialias):
                                           antialias=antialias)[0].numpy()
     assert out.dtype == np.uint8
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_rotate_matches_torchvision_sizes_and_nearest_samples():
+    # expected values printed by torchvision 0.29's v2.functional.rotate
+    x = ember.arange(30, dtype=ember.float32).reshape(1, 5, 6)
+    assert F.rotate(x, 30).int().tolist() == [[[0, 2, 3, 10, 11, 0], [1, 2, 9, 9, 16, 17], [6, 7, 14, 15, 22, 23],
+                                                [12, 13, 20, 20, 27, 28], [0, 18, 19, 26, 27, 0]]]
+    e = F.rotate(x, 30, expand=True)
+    assert tuple(e.shape) == (1, 9, 8)
+    assert e.int().tolist()[0][1:8] == [[0, 0, 0, 0, 4, 5, 0, 0], [0, 0, 2, 3, 10, 11, 0, 0], [0, 1, 2, 9, 9, 16, 17, 0],
+                                        [0, 6, 7, 14, 15, 22, 23, 0], [0, 12, 13, 20, 20, 27, 28, 0],
+                                        [0, 0, 18, 19, 26, 27, 0, 0], [0, 0, 24, 25, 0, 0, 0, 0]]
+    z = ember.zeros(3, 13, 17)
+    assert [tuple(F.rotate(z, a, expand=True).shape) for a in (30, 90, 45)] == [(3, 21, 23), (3, 17, 13), (3, 23, 23)]
+    np.testing.assert_array_equal(F.rotate(x, 180).numpy(), x.numpy()[:, ::-1, ::-1])
+    np.testing.assert_array_equal(F.rotate(x, -270, expand=True).numpy(), np.rot90(x.numpy(), 1, axes=(1, 2)))

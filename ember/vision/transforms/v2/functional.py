@@ -573,9 +573,10 @@ def _affine_output_size(m, w, h):
     pts = np.array([[-0.5 * w, -0.5 * h, 1.0], [-0.5 * w, 0.5 * h, 1.0], [0.5 * w, 0.5 * h, 1.0],
                     [0.5 * w, -0.5 * h, 1.0]], dtype=np.float32)
     new = pts @ np.array(m, dtype=np.float32).reshape(2, 3).T
+    halfs = np.array([0.5 * w, 0.5 * h], dtype=np.float32)  # shifted to [0, w] x [0, h], as PIL and torchvision
     tol = 1e-4
-    cmax = np.ceil(np.trunc(new.max(0) / tol) * tol)
-    cmin = np.floor(np.trunc(new.min(0) / tol) * tol)
+    cmax = np.ceil(np.trunc((new.max(0) + halfs) / tol) * tol)
+    cmin = np.floor(np.trunc((new.min(0) + halfs) / tol) * tol)
     size = cmax - cmin
     return int(size[0]), int(size[1])
 
@@ -589,11 +590,15 @@ def _rotate_array(a, angle, interpolation, expand, center, fill):
     fp = a.dtype.kind == "f"
     x = a if fp else a.astype(np.float32)
     dt = x.dtype
-    xo = np.arange(ow, dtype=np.float64) - (ow - 1) / 2.0
-    yo = np.arange(oh, dtype=np.float64) - (oh - 1) / 2.0
-    X, Y = np.meshgrid(xo, yo)
-    px = (m[0] * X + m[1] * Y + m[2]) + (w - 1) / 2.0
-    py = (m[3] * X + m[4] * Y + m[5]) + (h - 1) / 2.0
+    # torchvision's _affine_grid then grid_sample(align_corners=False), in the image's float type, so
+    # that nearest sampling rounds the same coordinates the same way
+    t = dt.type
+    theta = np.array(m, dtype=dt).reshape(2, 3).T / np.array([0.5 * w, 0.5 * h], dtype=dt)
+    X, Y = np.meshgrid(np.arange(ow, dtype=dt) - t((ow - 1) * 0.5), np.arange(oh, dtype=dt) - t((oh - 1) * 0.5))
+    gx = X * theta[0, 0] + Y * theta[1, 0] + theta[2, 0]
+    gy = X * theta[0, 1] + Y * theta[1, 1] + theta[2, 1]
+    px = ((gx + t(1)) * t(w) - t(1)) / t(2)
+    py = ((gy + t(1)) * t(h) - t(1)) / t(2)
     lead = x.shape[:-2]
     if interpolation is InterpolationMode.NEAREST:
         ix, iy = np.rint(px).astype(np.int64), np.rint(py).astype(np.int64)
@@ -633,6 +638,15 @@ def _rotate_array(a, angle, interpolation, expand, center, fill):
 
 def _rotate_image(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
     interpolation = _check_interpolation(interpolation)
+    if not _F1._is_pil_image(img) and center is None:  # torchvision's exact fast paths
+        angle = angle % 360
+        a = _F1._arr(img)
+        if angle == 0:
+            return _wrap(a.copy())
+        if angle == 180:
+            return _wrap(np.ascontiguousarray(np.rot90(a, 2, axes=(-2, -1))))
+        if (expand or a.shape[-1] == a.shape[-2]) and angle in (90, 270):
+            return _wrap(np.ascontiguousarray(np.rot90(a, 1 if angle == 90 else 3, axes=(-2, -1))))
     if _F1._is_pil_image(img):
         PIL = _F1._pil()
         filt = {InterpolationMode.NEAREST: PIL.NEAREST, InterpolationMode.BILINEAR: PIL.BILINEAR,
