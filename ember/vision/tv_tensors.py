@@ -79,6 +79,27 @@ class TVTensor(Tensor):
                            else self._data, self.__dict__.copy()))
 
 
+def _pure_result(name):
+    base = getattr(Tensor, name)
+
+    def method(self, *args, **kwargs):
+        out = base(self, *args, **kwargs)
+        return _rebind(out, Tensor) if isinstance(out, TVTensor) else out
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+# Tensor methods that can hand back ``self`` (a no-op conversion, an in-place op): torchvision unwraps
+# every op's output except clone/to/detach/requires_grad_, so these return a pure Tensor too
+for _name in ("float", "double", "half", "int", "long", "short", "byte", "char", "bool", "contiguous", "cpu",
+              "cuda", "type", "type_as", "add_", "sub_", "mul_", "div_", "clamp_", "clamp_min_", "clamp_max_",
+              "round_", "abs_", "neg_", "pow_", "sqrt_", "exp_", "log_", "fill_", "zero_", "copy_",
+              "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__ipow__"):
+    if hasattr(Tensor, _name):
+        setattr(TVTensor, _name, _pure_result(_name))
+
+
 def _rebuild(cls, array, meta):
     from .._tensor import _wrap
     out = cls._wrap(_wrap(array))

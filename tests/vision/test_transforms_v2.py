@@ -417,3 +417,13 @@ def test_rotate_matches_torchvision_sizes_and_nearest_samples():
     assert [tuple(F.rotate(z, a, expand=True).shape) for a in (30, 90, 45)] == [(3, 21, 23), (3, 17, 13), (3, 23, 23)]
     np.testing.assert_array_equal(F.rotate(x, 180).numpy(), x.numpy()[:, ::-1, ::-1])
     np.testing.assert_array_equal(F.rotate(x, -270, expand=True).numpy(), np.rot90(x.numpy(), 1, axes=(1, 2)))
+
+
+def test_tv_tensor_ops_that_return_self_still_give_pure_tensors():
+    img = tv_tensors.Image(ember.rand(3, 4, 4))
+    for out in (img.float(), img.contiguous(), img.cpu(), img.type(ember.float32), img.add_(0), img.clamp_(0, 1)):
+        assert type(out) is ember.Tensor and out.data_ptr() == img.data_ptr()
+    assert type(img.clone()) is tv_tensors.Image and type(img.to(ember.float64)) is tv_tensors.Image
+    x = img
+    x += 1  # torchvision: the in-place result is a pure tensor too
+    assert type(x) is ember.Tensor and type(img) is tv_tensors.Image
