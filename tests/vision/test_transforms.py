@@ -354,7 +354,8 @@ def test_color_jitter_is_random_and_in_range():
     assert all(o.shape == (8, 8, 3) and o.dtype == np.uint8 for o in outs)
     assert len({o.tobytes() for o in outs}) == 4
     order, b, c, s, h = T.ColorJitter.get_params(cj.brightness, cj.contrast, cj.saturation, cj.hue)
-    assert sorted(order) == [0, 1, 2, 3] and 0.5 <= b <= 1.5 and -0.2 <= h <= 0.2
+    assert sorted(order.tolist()) == [0, 1, 2, 3] and 0.5 <= b <= 1.5 and -0.2 <= h <= 0.2
+    assert isinstance(order, ember.Tensor) and order.dtype == ember.int64  # torchvision: torch.randperm(4)
     with pytest.raises(ValueError, match="non negative"):
         T.ColorJitter(brightness=-1)
 

@@ -475,8 +475,9 @@ class ColorJitter(_Transform):
     @staticmethod
     def get_params(brightness, contrast, saturation, hue):
         """(order, brightness, contrast, saturation, hue factors); a factor is None when its range is None."""
+        from ..._tensor import _wrap
         g = rng()
-        fn_idx = [int(i) for i in g.permutation(4)]
+        fn_idx = _wrap(g.permutation(4).astype(np.int64))  # torchvision: torch.randperm(4), a Tensor
         b = None if brightness is None else float(g.uniform(brightness[0], brightness[1]))
         c = None if contrast is None else float(g.uniform(contrast[0], contrast[1]))
         s = None if saturation is None else float(g.uniform(saturation[0], saturation[1]))
@@ -485,7 +486,7 @@ class ColorJitter(_Transform):
 
     def forward(self, img):
         fn_idx, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation, self.hue)
-        for fn_id in fn_idx:
+        for fn_id in fn_idx.tolist():
             if fn_id == 0 and b is not None:
                 img = F.adjust_brightness(img, b)
             elif fn_id == 1 and c is not None:

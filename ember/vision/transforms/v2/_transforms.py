@@ -826,7 +826,7 @@ class ColorJitter(Transform):
 
     def transform(self, inpt, params):
         output = inpt
-        for fn_id in params["fn_idx"]:
+        for fn_id in params["fn_idx"].tolist():
             if fn_id == 0 and params["brightness_factor"] is not None:
                 output = self._call_kernel(F.adjust_brightness, output, params["brightness_factor"])
             elif fn_id == 1 and params["contrast_factor"] is not None:
