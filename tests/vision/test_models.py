@@ -239,3 +239,14 @@ def test_weights_transforms_is_the_image_classification_preset():
     assert tuple(batch.shape) == (1, 3, 224, 224)
     pil = pre(Image.fromarray(a.transpose(1, 2, 0)))
     assert pil.dtype == ember.float32 and tuple(pil.shape) == (3, 224, 224)
+
+
+def test_get_weight_by_full_name():
+    assert models.get_weight("ResNet50_Weights.IMAGENET1K_V2") is models.ResNet50_Weights.IMAGENET1K_V2
+    assert models.get_weight("VGG16_Weights.DEFAULT") is models.VGG16_Weights.IMAGENET1K_V1
+    with pytest.raises(ValueError, match="Invalid weight name"):
+        models.get_weight("resnet50")
+    with pytest.raises(ValueError, match="couldn't be retrieved"):
+        models.get_weight("Foo_Weights.DEFAULT")
+    with pytest.raises(KeyError):
+        models.get_weight("ResNet50_Weights.IMAGENET1K_V9")
