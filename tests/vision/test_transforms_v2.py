@@ -427,3 +427,28 @@ def test_tv_tensor_ops_that_return_self_still_give_pure_tensors():
     x = img
     x += 1  # torchvision: the in-place result is a pure tensor too
     assert type(x) is ember.Tensor and type(img) is tv_tensors.Image
+
+
+@requires_torch
+@pytest.mark.parametrize("size", [(26, 34), (5, 7), (13, 34)])
+def test_lanczos_tensor_resize_matches_torch(size):
+    import torch  # noqa: F811
+    x = np.random.default_rng(2).random((3, 13, 17)).astype(np.float32)
+    out = F.resize(ember.tensor(x), list(size), interpolation="lanczos").numpy()
+    ref = torch.nn.functional.interpolate(torch.tensor(x)[None], size=size, mode="lanczos", antialias=True)[0]
+    np.testing.assert_allclose(out, ref.numpy(), atol=1e-5)
+    u = np.random.default_rng(3).integers(0, 256, (3, 13, 17), dtype=np.uint8)
+    out = F.resize(ember.tensor(u), list(size), interpolation="lanczos").numpy()
+    ref = torch.nn.functional.interpolate(torch.tensor(u)[None], size=size, mode="lanczos", antialias=True)[0]
+    assert out.dtype == np.uint8 and np.abs(out.astype(int) - ref.numpy().astype(int)).max() <= 2
+
+
+def test_tensor_resize_modes_torch_lacks_raise_its_errors():
+    x = ember.rand(3, 8, 8)
+    with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):  # v1 turns antialias off
+        T.functional.resize(x, [4, 4], interpolation=T.InterpolationMode.LANCZOS)
+    with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):
+        F.resize(x, [4, 4], interpolation="lanczos", antialias=False)
+    for mode in ("box", "hamming"):
+        with pytest.raises(NotImplementedError):
+            F.resize(x, [4, 4], interpolation=mode)

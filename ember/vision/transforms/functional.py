@@ -345,10 +345,11 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     return _wrap(_resize_array(_arr(img), out_h, out_w, interpolation, antialias))
 
 
-def _resize_array(a, out_h, out_w, mode, antialias, uint8_passes=False):
+def _resize_array(a, out_h, out_w, mode, antialias, v2=False):
     """Resize the last two axes of a; bilinear/bicubic follow torch's (antialiased) interpolate.
 
-    a is an array, or a float Tensor that requires grad (the same weights applied with Tensor matmuls)."""
+    a is an array, or a float Tensor that requires grad (the same weights applied with Tensor matmuls);
+    v2 selects transforms.v2's kernels (native uint8 bicubic/lanczos, lanczos allowed)."""
     squeeze = a.ndim == 2
     if squeeze:
         a = a[None]
@@ -372,17 +373,21 @@ def _resize_array(a, out_h, out_w, mode, antialias, uint8_passes=False):
         kernel = _triangle
     elif mode is InterpolationMode.BICUBIC:
         kernel = _cubic_aa if antialias else _cubic
-    else:
-        raise ValueError(f"Interpolation mode {mode} is unsupported with Tensor images; use BILINEAR, BICUBIC "
-                         "or NEAREST (or a PIL image).")
+    elif mode is InterpolationMode.LANCZOS:  # torch's interpolate; v1 turns antialias off for it, so it fails
+        if not (antialias and v2):
+            raise ValueError("Lanczos mode requires antialias=True")
+        kernel = _lanczos
+    else:  # torch's interpolate raises NotImplementedError for these modes
+        raise NotImplementedError(f"Interpolation mode {mode} is unsupported with Tensor images; use BILINEAR, "
+                                  "BICUBIC, NEAREST or (with antialias=True) LANCZOS, or a PIL image.")
     ft = dt if dt.kind == "f" else np.dtype(np.float32)
     wh = _resample_weights(a.shape[-2], out_h, kernel, antialias).astype(ft)
     ww = _resample_weights(a.shape[-1], out_w, kernel, antialias).astype(ft)
     if isinstance(x, Tensor):
         out = _wrap(wh).matmul(x).matmul(_wrap(np.ascontiguousarray(ww.T)))
         return out[0] if squeeze else out
-    if uint8_passes and dt == np.uint8:
-        # torch's native uint8 kernel (transforms.v2 bicubic): the horizontal pass is rounded and clamped
+    if v2 and dt == np.uint8 and mode is not InterpolationMode.BILINEAR:
+        # torch's native uint8 kernel (transforms.v2 bicubic/lanczos): the horizontal pass is rounded and clamped
         # to uint8 before the vertical one, which changes overshooting pixels by up to ~16
         out = np.matmul(wh, np.clip(np.round(np.matmul(x, ww.T)), 0, 255))
     else:
@@ -405,6 +410,11 @@ def _cubic(x, a=-0.75):
 
 def _cubic_aa(x):
     return _cubic(x, -0.5)
+
+
+def _lanczos(x):
+    """Lanczos-3 (PIL's, and torch's antialiased 'lanczos' interpolate)."""
+    return np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0)
 
 
 def _resample_weights(in_size, out_size, kernel, antialias):

@@ -435,13 +435,18 @@ def _geometric(name, image_kernel, mask_kernel, boxes_kernel):
 
 def _resize_image(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
     interpolation = _check_interpolation(interpolation)
-    if interpolation is InterpolationMode.BICUBIC and isinstance(img, Tensor) and img.dtype == B.uint8 \
-            and isinstance(size, (int, list, tuple)) and img.ndim >= 2:
-        # v2 resizes uint8 bicubic natively (v1 goes through float): same weights, rounded between passes
+    if isinstance(img, Tensor) and img.ndim >= 2 and isinstance(size, (int, list, tuple)) and (
+            interpolation is InterpolationMode.LANCZOS
+            or interpolation is InterpolationMode.BICUBIC and img.dtype == B.uint8):
+        # v2 resizes uint8 bicubic natively (v1 goes through float: rounded between the passes here) and
+        # has lanczos for tensors (v1 has not)
         _, h, w = _F1.get_dimensions(img)
         out_h, out_w = _F1._compute_resized_output_size((h, w), [size] if isinstance(size, int) else size, max_size)
-        if [out_h, out_w] != [h, w]:
-            return _wrap(_F1._resize_array(_F1._arr(img), out_h, out_w, interpolation, bool(antialias), True))
+        if [out_h, out_w] == [h, w]:
+            return img
+        if _F1._tracks_grad(img):
+            return _F1._resize_array(img, out_h, out_w, interpolation, bool(antialias), True)
+        return _wrap(_F1._resize_array(_F1._arr(img), out_h, out_w, interpolation, bool(antialias), True))
     return _F1.resize(img, size, interpolation, max_size, bool(antialias))
 
 
