@@ -74,7 +74,7 @@ def test_pretrained_weights_explain_the_way_round():
             models.resnet34(pretrained=True)
     with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
         assert isinstance(models.resnet18(pretrained=False), models.ResNet)
-    with pytest.raises(KeyError, match="Failed to find Weights"):  # torchvision's enum lookup: KeyError
+    with pytest.raises(KeyError, match="Failed to find Weights"):  # torchvision's enum lookup raises KeyError
         models.resnet18(weights="IMAGENET1K_V9")
     assert models.ResNet50_Weights.DEFAULT is models.ResNet50_Weights.IMAGENET1K_V2
     assert models.get_model_weights("vgg11") is models.VGG11_Weights
