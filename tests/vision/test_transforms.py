@@ -447,3 +447,55 @@ def test_tensor_reflect_pad_larger_than_the_image_raises_like_torch():
     assert F.pad(Image.fromarray(rgb()), 6, padding_mode="reflect").size == (17, 16)  # PIL pads with numpy
     with pytest.raises(TypeError, match="inappropriate padding"):
         F.pad(x, 1.5)
+
+
+# ---- RandomRotation, GaussianBlur, RandomErasing (v1 classes over the v2 kernels) ----------------------
+def test_random_rotation_gaussian_blur_random_erasing_reprs_as_torchvision():
+    assert repr(T.RandomRotation(10)) == \
+        "RandomRotation(degrees=[-10.0, 10.0], interpolation=nearest, expand=False, fill=0)"
+    assert repr(T.RandomRotation((1, 5), T.InterpolationMode.BILINEAR, True, (2, 3), None)) == \
+        "RandomRotation(degrees=[1.0, 5.0], interpolation=bilinear, expand=True, center=(2, 3), fill=0)"
+    assert repr(T.GaussianBlur(3)) == "GaussianBlur(kernel_size=(3, 3), sigma=(0.1, 2.0))"
+    assert repr(T.GaussianBlur((3, 5), 0.5)) == "GaussianBlur(kernel_size=(3, 5), sigma=(0.5, 0.5))"
+    assert repr(T.RandomErasing()) == \
+        "RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False)"
+    with pytest.raises(ValueError, match="odd and positive"):
+        T.GaussianBlur(4)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        T.RandomErasing(p=2)
+
+
+def test_random_rotation_with_a_fixed_angle_is_torchvisions_rotate():
+    x = ember.arange(30, dtype=ember.float32).reshape(1, 5, 6)
+    # printed by torchvision 0.29's transforms.RandomRotation((30, 30))
+    assert T.RandomRotation((30, 30))(x).int().tolist() == [[[0, 2, 3, 10, 11, 0], [1, 2, 9, 9, 16, 17],
+                                                              [6, 7, 14, 15, 22, 23], [12, 13, 20, 20, 27, 28],
+                                                              [0, 18, 19, 26, 27, 0]]]
+    out = T.RandomRotation((30, 30), fill=100)(x)
+    assert out[0, 0, 0].item() == 100.0 and out[0, 0, 1].item() == 2.0
+    assert T.RandomRotation((90, 90), expand=True)(Image.fromarray(rgb(4, 5))).size == (4, 5)
+
+
+@requires_torch
+def test_gaussian_blur_matches_a_torch_reflect_padded_convolution():
+    x = np.random.default_rng(4).random((3, 9, 11)).astype(np.float32)
+    out = T.GaussianBlur((3, 5), sigma=(1.5, 1.5))(ember.tensor(x)).numpy()
+    ky = np.exp(-0.5 * (np.arange(5) - 2) ** 2 / 1.5 ** 2)
+    kx = np.exp(-0.5 * (np.arange(3) - 1) ** 2 / 1.5 ** 2)
+    k = torch.tensor(np.outer(ky / ky.sum(), kx / kx.sum()), dtype=torch.float32).expand(3, 1, 5, 3)
+    t = torch.nn.functional.pad(torch.tensor(x)[None], [1, 1, 2, 2], mode="reflect")
+    ref = torch.nn.functional.conv2d(t, k, groups=3)[0].numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_random_erasing_erases_a_tensor_rectangle():
+    x = ember.rand(3, 16, 16)
+    assert T.RandomErasing(p=0.0)(x) is x
+    ember.manual_seed(0)
+    out = T.RandomErasing(p=1.0, value=(1, 2, 3))(x).numpy()
+    changed = (out != x.numpy()).any(0)
+    rows, cols = np.nonzero(changed)
+    assert changed.sum() == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)  # one rectangle
+    np.testing.assert_array_equal(out[:, rows[0], cols[0]], [1, 2, 3])
+    with pytest.raises(TypeError, match="Tensor Image"):
+        F.erase(Image.fromarray(rgb()), 0, 0, 1, 1, ember.zeros(1))

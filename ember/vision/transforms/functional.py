@@ -19,7 +19,7 @@ __all__ = [
     "InterpolationMode", "get_dimensions", "get_image_size", "get_image_num_channels", "to_tensor",
     "pil_to_tensor", "to_pil_image", "convert_image_dtype", "normalize", "resize", "pad", "crop",
     "center_crop", "resized_crop", "hflip", "vflip", "adjust_brightness", "adjust_contrast",
-    "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale",
+    "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "rotate", "gaussian_blur", "erase",
 ]
 
 
@@ -812,3 +812,33 @@ def _hsv2rgb(img):
     g = np.select(conds, [tt, v, v, q, p, p])
     b = np.select(conds, [p, p, tt, v, v, q])
     return np.stack((r, g, b), axis=-3).astype(img.dtype, copy=False)
+
+
+# ---- rotate / blur / erase: the same kernels as transforms.v2 (imported late: v2 imports this module) ----
+def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
+    """Rotate counter-clockwise by angle degrees about center (default: the image center)."""
+    from .v2 import functional as F2
+    if isinstance(interpolation, int):
+        interpolation = _interpolation_modes_from_int(interpolation)
+    elif not isinstance(interpolation, InterpolationMode):
+        raise TypeError("Argument interpolation should be a InterpolationMode or a corresponding Pillow integer "
+                        "constant")
+    if center is not None and not isinstance(center, (list, tuple)):
+        raise TypeError("Argument center should be a sequence")
+    _check_img(img, "rotate")
+    return F2._rotate_image(img, angle, interpolation, expand, center, fill)
+
+
+def gaussian_blur(img, kernel_size, sigma=None):
+    """Blur with a Gaussian kernel (reflect padding); kernel_size odd ints, sigma defaults from kernel_size."""
+    from .v2 import functional as F2
+    _check_img(img, "gaussian_blur")
+    return F2.gaussian_blur(img, kernel_size, sigma)
+
+
+def erase(img, i, j, h, w, v, inplace=False):
+    """Set the (i, j, h, w) region of a Tensor image to v."""
+    from .v2 import functional as F2
+    if not isinstance(img, Tensor):
+        raise TypeError(f"img should be Tensor Image. Got {type(img)}")
+    return F2._erase_image(img, i, j, h, w, v, inplace=inplace)
