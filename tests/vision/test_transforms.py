@@ -499,3 +499,14 @@ def test_random_erasing_erases_a_tensor_rectangle():
     np.testing.assert_array_equal(out[:, rows[0], cols[0]], [1, 2, 3])
     with pytest.raises(TypeError, match="Tensor Image"):
         F.erase(Image.fromarray(rgb()), 0, 0, 1, 1, ember.zeros(1))
+
+
+@requires_torch
+def test_colour_adjustments_keep_the_graph_like_torchvision():
+    def gray(t):
+        return (0.2989 * t[0] + 0.587 * t[1] + 0.114 * t[2]).unsqueeze(0)
+    _grad_pair(lambda t: F.adjust_brightness(t, 1.7), lambda t: (1.7 * t).clamp(0, 1))
+    _grad_pair(lambda t: F.adjust_contrast(t, 0.6), lambda t: (0.6 * t + 0.4 * gray(t).mean()).clamp(0, 1))
+    _grad_pair(lambda t: F.adjust_saturation(t, 1.6), lambda t: (1.6 * t - 0.6 * gray(t)).clamp(0, 1))
+    _grad_pair(lambda t: F.rgb_to_grayscale(t, 3), lambda t: gray(t).expand(3, -1, -1))
+    _grad_pair(lambda t: T.Grayscale()(t), gray)

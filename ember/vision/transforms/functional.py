@@ -656,6 +656,18 @@ def _blend(a, b, ratio):
     return out.astype(dt, copy=False)
 
 
+def _blend_tensor(img, other, ratio):
+    """_blend on Tensor ops (a float image that requires grad): torchvision's (r*img + (1-r)*other).clamp(0, 1)."""
+    ratio = float(ratio)
+    return (ratio * img + (1.0 - ratio) * other).clamp(0, 1.0)
+
+
+def _gray_tensor(img):
+    """_gray_array on Tensor ops, keeping the channel axis."""
+    r, g, b = img[..., 0, :, :], img[..., 1, :, :], img[..., 2, :, :]
+    return (0.2989 * r + 0.587 * g + 0.114 * b).unsqueeze(-3)
+
+
 def _gray_array(a):
     """torchvision's rgb_to_grayscale on (..., 3, H, W), keeping the channel axis and dtype."""
     dt = a.dtype
@@ -684,6 +696,9 @@ def rgb_to_grayscale(img, num_output_channels=1):
     if a.ndim < 3:
         raise TypeError(f"Input image tensor should have at least 3 dimensions, but found {a.ndim}")
     c = _assert_channels(a, [1, 3], "rgb_to_grayscale")
+    if _tracks_grad(img):
+        l_t = _gray_tensor(img) if c == 3 else img.clone()
+        return l_t.expand(*l_t.shape[:-3], 3, *l_t.shape[-2:]).contiguous() if num_output_channels == 3 else l_t
     l_img = _gray_array(a) if c == 3 else a.copy()
     if num_output_channels == 3:
         l_img = np.broadcast_to(l_img, l_img.shape[:-3] + (3,) + l_img.shape[-2:]).copy()
@@ -714,6 +729,8 @@ def adjust_brightness(img, brightness_factor):
         return ImageEnhance.Brightness(img).enhance(brightness_factor)
     a = _arr(img)
     _assert_channels(a, [1, 3], "adjust_brightness")
+    if _tracks_grad(img):
+        return _blend_tensor(img, 0.0, brightness_factor)
     return _wrap(_blend(a, np.zeros((), a.dtype), brightness_factor))
 
 
@@ -727,6 +744,9 @@ def adjust_contrast(img, contrast_factor):
         return ImageEnhance.Contrast(img).enhance(contrast_factor)
     a = _arr(img)
     c = _assert_channels(a, [1, 3], "adjust_contrast")
+    if _tracks_grad(img):
+        src = _gray_tensor(img) if c == 3 else img
+        return _blend_tensor(img, src.mean(dim=(-3, -2, -1), keepdim=True), contrast_factor)
     ft = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
     src = _gray_array(a) if c == 3 else a
     mean = np.mean(src.astype(ft), axis=(-3, -2, -1), keepdims=True, dtype=ft)
@@ -745,6 +765,8 @@ def adjust_saturation(img, saturation_factor):
     c = _assert_channels(a, [1, 3], "adjust_saturation")
     if c == 1:
         return img
+    if _tracks_grad(img):
+        return _blend_tensor(img, _gray_tensor(img), saturation_factor)
     return _wrap(_blend(a, _gray_array(a), saturation_factor))
 
 
