@@ -38,8 +38,11 @@ def _read_mode(mode):
         key = mode.upper()
         if key in ImageReadMode.__members__:
             return ImageReadMode[key]
-    raise ValueError(f"decode_image: unknown mode {mode!r}; use a torchvision.io.ImageReadMode "
-                     f"({', '.join(ImageReadMode.__members__)}) or its name as a string")
+        # torchvision looks a string up with ImageReadMode[mode.upper()]: KeyError
+        raise KeyError(f"decode_image: unknown mode {mode!r}; use a torchvision.io.ImageReadMode "
+                       f"({', '.join(ImageReadMode.__members__)}) or its name as a string")
+    raise TypeError(f"decode_image: unknown mode {mode!r}; use a torchvision.io.ImageReadMode "
+                    f"({', '.join(ImageReadMode.__members__)}) or its name as a string")
 
 
 def read_file(path):

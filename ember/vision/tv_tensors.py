@@ -79,6 +79,27 @@ class TVTensor(Tensor):
                            else self._data, self.__dict__.copy()))
 
 
+def _pure_result(name):
+    base = getattr(Tensor, name)
+
+    def method(self, *args, **kwargs):
+        out = base(self, *args, **kwargs)
+        return _rebind(out, Tensor) if isinstance(out, TVTensor) else out
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+# Tensor methods that can hand back ``self`` (a no-op conversion, an in-place op): torchvision unwraps
+# every op's output except clone/to/detach/requires_grad_, so these return a pure Tensor too
+for _name in ("float", "double", "half", "int", "long", "short", "byte", "char", "bool", "contiguous", "cpu",
+              "cuda", "type", "type_as", "add_", "sub_", "mul_", "div_", "clamp_", "clamp_min_", "clamp_max_",
+              "round_", "abs_", "neg_", "pow_", "sqrt_", "exp_", "log_", "fill_", "zero_", "copy_",
+              "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__ipow__"):
+    if hasattr(Tensor, _name):
+        setattr(TVTensor, _name, _pure_result(_name))
+
+
 def _rebuild(cls, array, meta):
     from .._tensor import _wrap
     out = cls._wrap(_wrap(array))
@@ -123,6 +144,9 @@ class Mask(TVTensor):
         t = _to_tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
         return cls._wrap(t)
 
+    def __repr__(self, *, tensor_contents=None):
+        return Tensor.__repr__(self)  # torchvision's Mask prints as a plain tensor: Mask([[0, 1]])
+
 
 class BoundingBoxFormat(Enum):
     """Coordinate format of BoundingBoxes."""
@@ -134,32 +158,37 @@ class BoundingBoxFormat(Enum):
 class BoundingBoxes(TVTensor):
     """Boxes (N, 4) in ``format`` on an image of ``canvas_size`` (height, width)."""
 
-    def __new__(cls, data, *, format, canvas_size, dtype=None, device=None, requires_grad=None):
+    def __new__(cls, data, *, format, canvas_size, clamping_mode="soft", dtype=None, device=None,
+                requires_grad=None):
         t = _to_tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
         if t.ndim == 1:
             t = t.unsqueeze(0)
         elif t.ndim != 2:
             raise ValueError(f"Expected a 1D or 2D tensor, got {t.ndim}D")
-        return cls._wrap_meta(t, format=format, canvas_size=canvas_size)
+        return cls._wrap_meta(t, format=format, canvas_size=canvas_size, clamping_mode=clamping_mode)
 
     @classmethod
-    def _wrap_meta(cls, tensor, *, format, canvas_size):
+    def _wrap_meta(cls, tensor, *, format, canvas_size, clamping_mode="soft"):
         if isinstance(format, str):
             format = BoundingBoxFormat[format.upper()]
         if not isinstance(format, BoundingBoxFormat):
             raise TypeError(f"format should be a BoundingBoxFormat or its name, got {format!r}")
+        if clamping_mode is not None and clamping_mode not in ("hard", "soft"):
+            raise ValueError(f"clamping_mode must be None, hard or soft, got {clamping_mode}.")
         out = _rebind(tensor, cls)
         out.format = format
         out.canvas_size = tuple(int(s) for s in canvas_size)
+        out.clamping_mode = clamping_mode
         return out
 
     def __repr__(self, *, tensor_contents=None):
-        return self._make_repr(format=self.format, canvas_size=self.canvas_size)
+        return self._make_repr(format=self.format, canvas_size=self.canvas_size, clamping_mode=self.clamping_mode)
 
 
 def wrap(wrappee, *, like, **kwargs):
     """wrappee (a Tensor) as the tv_tensor type of ``like``, with like's metadata unless overridden."""
     if isinstance(like, BoundingBoxes):
         return BoundingBoxes._wrap_meta(wrappee, format=kwargs.get("format", like.format),
-                                        canvas_size=kwargs.get("canvas_size", like.canvas_size))
+                                        canvas_size=kwargs.get("canvas_size", like.canvas_size),
+                                        clamping_mode=kwargs.get("clamping_mode", like.clamping_mode))
     return type(like)._wrap(wrappee)

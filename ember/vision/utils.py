@@ -47,7 +47,7 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
                                f"type {_torch_name(a.dtype)}; convert the images with .float() first.")
         a = a.copy()  # avoid modifying tensor in-place
         if value_range is not None and not isinstance(value_range, tuple):
-            raise AssertionError("value_range has to be a tuple (min, max) if specified. min and max are numbers")
+            raise TypeError("value_range has to be a tuple (min, max) if specified. min and max are numbers")
         t = a.dtype.type
 
         def norm_ip(img, low, high):

@@ -346,6 +346,11 @@ def test_mnist_download_with_mirror_fallback(tmp_path, capsys, cls):
     assert len(test) == 3 and ds.class_to_idx[ds.classes[1]] == 1
     x, _ = C(str(root), transform=transforms.ToTensor())[0]
     assert tuple(x.shape) == (1, 28, 28)
+    # torchvision's old attribute names still answer, with a warning
+    with pytest.warns(UserWarning, match="train_labels has been renamed targets"):
+        assert ds.train_labels is ds.targets
+    with pytest.warns(UserWarning, match="test_data has been renamed data"):
+        assert test.test_data is test.data
 
 
 def test_mnist_all_mirrors_failing_leaves_root_as_it_was(tmp_path):

@@ -52,8 +52,10 @@ def test_decode_image_modes_convert(tmp_path):
     assert tuple(vio.decode_image(str(tmp_path / "p.png")).shape) == (3, 4, 6)
     jpg = _write(tmp_path / "j.jpg", rgb, quality=95)
     assert tuple(vio.decode_image(jpg).shape) == (3, 4, 6)
-    with pytest.raises(ValueError, match="unknown mode"):
+    with pytest.raises(KeyError, match="unknown mode"):  # torchvision: ImageReadMode["CMYK"]
         vio.decode_image(path, mode="CMYK")
+    with pytest.raises(TypeError, match="unknown mode"):
+        vio.decode_image(path, mode=3)
 
 
 def test_decode_image_errors_name_the_file(tmp_path):

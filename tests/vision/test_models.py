@@ -8,6 +8,7 @@ import pytest
 
 import ember
 from ember.vision import models
+from tests.conftest import requires_torch, torch as _torch
 
 # torchvision's documented num_params; state_dict lengths (parameters + BatchNorm buffers)
 EXPECTED = {"resnet18": (11689512, 122), "resnet34": (21797672, 218), "resnet50": (25557032, 320),
@@ -73,7 +74,7 @@ def test_pretrained_weights_explain_the_way_round():
             models.resnet34(pretrained=True)
     with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
         assert isinstance(models.resnet18(pretrained=False), models.ResNet)
-    with pytest.raises(ValueError, match="Failed to find Weights"):
+    with pytest.raises(KeyError, match="Failed to find Weights"):  # torchvision's enum lookup raises KeyError
         models.resnet18(weights="IMAGENET1K_V9")
     assert models.ResNet50_Weights.DEFAULT is models.ResNet50_Weights.IMAGENET1K_V2
     assert models.get_model_weights("vgg11") is models.VGG11_Weights
@@ -205,3 +206,47 @@ def test_torch_saved_checkpoint_loads_and_gives_same_logits(oracle, name, tmp_pa
     m.eval()
     with oracle.no_grad(), ember.no_grad():
         np.testing.assert_allclose(m(ember.tensor(x)).numpy(), ref(oracle.tensor(x)).numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_weights_positional_and_enum_members_as_torchvision():
+    with pytest.warns(UserWarning, match="Using 'weights' as positional parameter"):
+        m = models.resnet18(None)
+    assert isinstance(m, models.ResNet)
+    with pytest.warns(UserWarning, match="'weights' and 'progress'"):
+        assert isinstance(models.vgg11(None, False), models.VGG)
+    assert list(models.VGG16_Weights.__members__) == ["IMAGENET1K_V1", "IMAGENET1K_FEATURES", "DEFAULT"]
+    assert models.VGG16_Weights.DEFAULT is models.VGG16_Weights.IMAGENET1K_V1
+
+
+@requires_torch
+def test_weights_transforms_is_the_image_classification_preset():
+    torch = _torch
+    from PIL import Image
+    pre = models.ResNet18_Weights.DEFAULT.transforms()
+    assert repr(pre) == ("ImageClassification(\n    crop_size=[224]\n    resize_size=[256]\n"
+                         "    mean=[0.485, 0.456, 0.406]\n    std=[0.229, 0.224, 0.225]\n"
+                         "    interpolation=InterpolationMode.BILINEAR\n)")
+    assert models.ResNet50_Weights.DEFAULT.transforms().resize_size == [232]
+    a = np.random.default_rng(0).integers(0, 256, (3, 240, 300), dtype=np.uint8)
+    out = pre(ember.tensor(a))  # read_image's uint8 tensor, as in torchvision's docs
+    assert out.dtype == ember.float32 and tuple(out.shape) == (3, 224, 224)
+    t = torch.nn.functional.interpolate(torch.tensor(a)[None].float(), size=[256, 320], mode="bilinear",
+                                        antialias=True)[0].round().clamp(0, 255).to(torch.uint8)
+    t = t[:, 16:240, 48:272].float() / 255
+    ref = (t - torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), atol=1e-4)
+    batch = pre(ember.tensor(a).unsqueeze(0))
+    assert tuple(batch.shape) == (1, 3, 224, 224)
+    pil = pre(Image.fromarray(a.transpose(1, 2, 0)))
+    assert pil.dtype == ember.float32 and tuple(pil.shape) == (3, 224, 224)
+
+
+def test_get_weight_by_full_name():
+    assert models.get_weight("ResNet50_Weights.IMAGENET1K_V2") is models.ResNet50_Weights.IMAGENET1K_V2
+    assert models.get_weight("VGG16_Weights.DEFAULT") is models.VGG16_Weights.IMAGENET1K_V1
+    with pytest.raises(ValueError, match="Invalid weight name"):
+        models.get_weight("resnet50")
+    with pytest.raises(ValueError, match="couldn't be retrieved"):
+        models.get_weight("Foo_Weights.DEFAULT")
+    with pytest.raises(KeyError):
+        models.get_weight("ResNet50_Weights.IMAGENET1K_V9")

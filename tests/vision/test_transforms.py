@@ -354,7 +354,8 @@ def test_color_jitter_is_random_and_in_range():
     assert all(o.shape == (8, 8, 3) and o.dtype == np.uint8 for o in outs)
     assert len({o.tobytes() for o in outs}) == 4
     order, b, c, s, h = T.ColorJitter.get_params(cj.brightness, cj.contrast, cj.saturation, cj.hue)
-    assert sorted(order) == [0, 1, 2, 3] and 0.5 <= b <= 1.5 and -0.2 <= h <= 0.2
+    assert sorted(order.tolist()) == [0, 1, 2, 3] and 0.5 <= b <= 1.5 and -0.2 <= h <= 0.2
+    assert isinstance(order, ember.Tensor) and order.dtype == ember.int64  # torchvision: torch.randperm(4)
     with pytest.raises(ValueError, match="non negative"):
         T.ColorJitter(brightness=-1)
 
@@ -378,3 +379,134 @@ def test_spec_pipeline_on_cifar_sized_image():
     x = a.transpose(2, 0, 1).astype(np.float32) / np.float32(255)
     np.testing.assert_array_equal(out.numpy(), (x - np.float32(0.5)) / np.float32(0.5))
     assert out.numpy().min() >= -1 and out.numpy().max() <= 1
+
+
+# ---- autograd: torchvision's tensor transforms are Tensor ops, so gradients flow through them --------
+def _grad_pair(fn_ember, fn_torch, shape=(3, 7, 9)):
+    x = np.random.default_rng(5).random(shape).astype(np.float32)
+    w = np.random.default_rng(6).random(64 * 64).astype(np.float32)
+    te = ember.tensor(x, requires_grad=True)
+    tt = torch.tensor(x, requires_grad=True)
+    oe, ot = fn_ember(te), fn_torch(tt)
+    assert oe.requires_grad and oe.grad_fn is not None
+    assert tuple(oe.shape) == tuple(ot.shape)
+    np.testing.assert_allclose(oe.detach().numpy(), ot.detach().numpy(), rtol=1e-5, atol=1e-5)
+    we = w[:ot.numel()].reshape(tuple(ot.shape))
+    (oe * ember.tensor(we)).sum().backward()
+    (ot * torch.tensor(we)).sum().backward()
+    np.testing.assert_allclose(te.grad.numpy(), tt.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@requires_torch
+def test_normalize_keeps_the_graph_like_torchvision():
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.3, 0.4]
+    m, s = torch.tensor(mean).view(-1, 1, 1), torch.tensor(std).view(-1, 1, 1)
+    _grad_pair(lambda t: F.normalize(t, mean, std), lambda t: (t - m) / s)
+    _grad_pair(lambda t: T.Normalize(mean, std)(t), lambda t: (t - m) / s)
+    with ember.no_grad():
+        assert F.normalize(ember.ones(3, 2, 2, requires_grad=True), mean, std).grad_fn is None
+
+
+@requires_torch
+def test_geometric_transforms_keep_the_graph_like_torchvision():
+    tf = torch.nn.functional
+    _grad_pair(F.hflip, lambda t: t.flip(-1))
+    _grad_pair(F.vflip, lambda t: t.flip(-2))
+    _grad_pair(lambda t: F.crop(t, 1, 2, 4, 5), lambda t: t[..., 1:5, 2:7])
+    _grad_pair(lambda t: F.crop(t, -1, -2, 10, 12), lambda t: tf.pad(t, [2, 1, 1, 2]))
+    _grad_pair(lambda t: F.pad(t, [1, 2, 3, 4], fill=0.5), lambda t: tf.pad(t, [1, 3, 2, 4], value=0.5))
+    _grad_pair(lambda t: F.pad(t, 2, padding_mode="edge"), lambda t: tf.pad(t, [2] * 4, mode="replicate"))
+    _grad_pair(lambda t: F.pad(t, [2, 3], padding_mode="reflect"), lambda t: tf.pad(t, [2, 2, 3, 3], mode="reflect"))
+    _grad_pair(lambda t: F.resize(t, [4, 5]),
+               lambda t: tf.interpolate(t[None], size=[4, 5], mode="bilinear", antialias=True)[0])
+    _grad_pair(lambda t: F.resize(t, [12, 20]),
+               lambda t: tf.interpolate(t[None], size=[12, 20], mode="bilinear", antialias=True)[0])
+
+
+def test_to_pil_image_scales_float_ndarrays_like_float_tensors():
+    a = np.random.default_rng(1).random((4, 5, 3)).astype(np.float32)
+    im = F.to_pil_image(a)
+    assert im.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(im), (a * 255).astype(np.uint8))
+    g = F.to_pil_image(a[:, :, 0])
+    assert g.mode == "L"
+    np.testing.assert_array_equal(np.asarray(g), (a[:, :, 0] * 255).astype(np.uint8))
+    assert F.to_pil_image(a[:, :, 0], mode="F").mode == "F"
+
+
+@requires_torch
+def test_tensor_reflect_pad_larger_than_the_image_raises_like_torch():
+    x = ember.rand(3, 4, 5)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.pad(torch.rand(1, 3, 4, 5), [5, 5, 0, 0], mode="reflect")
+    with pytest.raises(RuntimeError, match="padding_mode='reflect'"):
+        F.pad(x, [5, 0], padding_mode="reflect")
+    with pytest.raises(RuntimeError, match="padding_mode='reflect'"):
+        F.pad(x, [0, 4], padding_mode="reflect")
+    assert tuple(F.pad(x, [4, 3], padding_mode="reflect").shape) == (3, 10, 13)
+    assert F.pad(Image.fromarray(rgb()), 6, padding_mode="reflect").size == (17, 16)  # PIL pads with numpy
+    with pytest.raises(TypeError, match="inappropriate padding"):
+        F.pad(x, 1.5)
+
+
+# ---- RandomRotation, GaussianBlur, RandomErasing (v1 classes over the v2 kernels) ----------------------
+def test_random_rotation_gaussian_blur_random_erasing_reprs_as_torchvision():
+    assert repr(T.RandomRotation(10)) == \
+        "RandomRotation(degrees=[-10.0, 10.0], interpolation=nearest, expand=False, fill=0)"
+    assert repr(T.RandomRotation((1, 5), T.InterpolationMode.BILINEAR, True, (2, 3), None)) == \
+        "RandomRotation(degrees=[1.0, 5.0], interpolation=bilinear, expand=True, center=(2, 3), fill=0)"
+    assert repr(T.GaussianBlur(3)) == "GaussianBlur(kernel_size=(3, 3), sigma=(0.1, 2.0))"
+    assert repr(T.GaussianBlur((3, 5), 0.5)) == "GaussianBlur(kernel_size=(3, 5), sigma=(0.5, 0.5))"
+    assert repr(T.RandomErasing()) == \
+        "RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False)"
+    with pytest.raises(ValueError, match="odd and positive"):
+        T.GaussianBlur(4)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        T.RandomErasing(p=2)
+
+
+def test_random_rotation_with_a_fixed_angle_is_torchvisions_rotate():
+    x = ember.arange(30, dtype=ember.float32).reshape(1, 5, 6)
+    # printed by torchvision 0.29's transforms.RandomRotation((30, 30))
+    assert T.RandomRotation((30, 30))(x).int().tolist() == [[[0, 2, 3, 10, 11, 0], [1, 2, 9, 9, 16, 17],
+                                                              [6, 7, 14, 15, 22, 23], [12, 13, 20, 20, 27, 28],
+                                                              [0, 18, 19, 26, 27, 0]]]
+    out = T.RandomRotation((30, 30), fill=100)(x)
+    assert out[0, 0, 0].item() == 100.0 and out[0, 0, 1].item() == 2.0
+    assert T.RandomRotation((90, 90), expand=True)(Image.fromarray(rgb(4, 5))).size == (4, 5)
+
+
+@requires_torch
+def test_gaussian_blur_matches_a_torch_reflect_padded_convolution():
+    x = np.random.default_rng(4).random((3, 9, 11)).astype(np.float32)
+    out = T.GaussianBlur((3, 5), sigma=(1.5, 1.5))(ember.tensor(x)).numpy()
+    ky = np.exp(-0.5 * (np.arange(5) - 2) ** 2 / 1.5 ** 2)
+    kx = np.exp(-0.5 * (np.arange(3) - 1) ** 2 / 1.5 ** 2)
+    k = torch.tensor(np.outer(ky / ky.sum(), kx / kx.sum()), dtype=torch.float32).expand(3, 1, 5, 3)
+    t = torch.nn.functional.pad(torch.tensor(x)[None], [1, 1, 2, 2], mode="reflect")
+    ref = torch.nn.functional.conv2d(t, k, groups=3)[0].numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_random_erasing_erases_a_tensor_rectangle():
+    x = ember.rand(3, 16, 16)
+    assert T.RandomErasing(p=0.0)(x) is x
+    ember.manual_seed(0)
+    out = T.RandomErasing(p=1.0, value=(1, 2, 3))(x).numpy()
+    changed = (out != x.numpy()).any(0)
+    rows, cols = np.nonzero(changed)
+    assert changed.sum() == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)  # one rectangle
+    np.testing.assert_array_equal(out[:, rows[0], cols[0]], [1, 2, 3])
+    with pytest.raises(TypeError, match="Tensor Image"):
+        F.erase(Image.fromarray(rgb()), 0, 0, 1, 1, ember.zeros(1))
+
+
+@requires_torch
+def test_colour_adjustments_keep_the_graph_like_torchvision():
+    def gray(t):
+        return (0.2989 * t[0] + 0.587 * t[1] + 0.114 * t[2]).unsqueeze(0)
+    _grad_pair(lambda t: F.adjust_brightness(t, 1.7), lambda t: (1.7 * t).clamp(0, 1))
+    _grad_pair(lambda t: F.adjust_contrast(t, 0.6), lambda t: (0.6 * t + 0.4 * gray(t).mean()).clamp(0, 1))
+    _grad_pair(lambda t: F.adjust_saturation(t, 1.6), lambda t: (1.6 * t - 0.6 * gray(t)).clamp(0, 1))
+    _grad_pair(lambda t: F.rgb_to_grayscale(t, 3), lambda t: gray(t).expand(3, -1, -1))
+    _grad_pair(lambda t: T.Grayscale()(t), gray)

@@ -12,6 +12,7 @@ from ember.vision import transforms as T
 from ember.vision import tv_tensors
 from ember.vision.transforms import v2
 from ember.vision.transforms.v2 import functional as F
+from tests.conftest import requires_torch
 
 PImage = pytest.importorskip("PIL.Image")
 
@@ -273,7 +274,8 @@ def test_tv_tensor_types_and_reprs():
     assert type(img + 1) is ember.Tensor  # ops return pure tensors, as in torchvision
     assert type(img.to(ember.float32)) is tv_tensors.Image and type(img.clone()) is tv_tensors.Image
     boxes = tv_tensors.BoundingBoxes([1, 2, 3, 4], format=tv_tensors.BoundingBoxFormat.XYXY, canvas_size=(8, 9))
-    assert repr(boxes) == "BoundingBoxes([[1, 2, 3, 4]], format=BoundingBoxFormat.XYXY, canvas_size=(8, 9))"
+    assert repr(boxes) == ("BoundingBoxes([[1, 2, 3, 4]], format=BoundingBoxFormat.XYXY, canvas_size=(8, 9), "
+                           "clamping_mode=soft)")
     w = tv_tensors.wrap(boxes + 1, like=boxes)
     assert type(w) is tv_tensors.BoundingBoxes and w.canvas_size == (8, 9) and w.tolist() == [[2, 3, 4, 5]]
     with pytest.raises(ValueError, match="Expected a 1D or 2D tensor, got 3D"):
@@ -291,15 +293,18 @@ def test_reprs_match_torchvision():
     assert repr(v2.Compose([v2.ToImage()])) == "Compose(    ToImage())"
     assert repr(v2.RandomResizedCrop(size=(224, 224), antialias=True)) == (
         "RandomResizedCrop(size=(224, 224), scale=(0.08, 1.0), ratio=(0.75, 1.3333333333333333), "
-        "interpolation=InterpolationMode.BILINEAR, antialias=True)")
-    assert repr(v2.Resize(256)) == "Resize(size=[256], interpolation=InterpolationMode.BILINEAR, antialias=True)"
+        "interpolation=bilinear, antialias=True)")
+    # torchvision >= 0.24 defaults to the string "bilinear" and prints the interpolation as it was given
+    assert repr(v2.Resize(256)) == "Resize(size=[256], interpolation=bilinear, antialias=True)"
+    assert repr(v2.Resize(256, interpolation=T.InterpolationMode.BICUBIC)) == \
+        "Resize(size=[256], interpolation=InterpolationMode.BICUBIC, antialias=True)"
     assert repr(v2.CenterCrop(224)) == "CenterCrop(size=(224, 224))"
     assert repr(v2.RandomCrop(32, padding=4)) == (
         "RandomCrop(size=(32, 32), padding=[4, 4, 4, 4], pad_if_needed=False, fill=0, padding_mode=constant)")
     assert repr(v2.RandomHorizontalFlip(p=0.5)) == "RandomHorizontalFlip(p=0.5)"
     assert repr(v2.ColorJitter(brightness=0.5, hue=0.3)) == "ColorJitter(brightness=(0.5, 1.5), hue=(-0.3, 0.3))"
     assert repr(v2.RandomRotation(degrees=30)) == (
-        "RandomRotation(degrees=[-30.0, 30.0], interpolation=InterpolationMode.NEAREST, expand=False, fill=0)")
+        "RandomRotation(degrees=[-30.0, 30.0], interpolation=nearest, expand=False, fill=0)")
     assert repr(v2.Grayscale()) == "Grayscale(num_output_channels=1)"
     assert repr(v2.GaussianBlur(kernel_size=(5, 9), sigma=(0.1, 5.0))) == \
         "GaussianBlur(kernel_size=(5, 9), sigma=[0.1, 5.0])"
@@ -355,8 +360,96 @@ def test_end_to_end_script_under_ember_run(tmp_path):
     assert proc.stdout == (
         "Compose(\n      ToImage()\n"
         "      RandomResizedCrop(size=(8, 8), scale=(0.08, 1.0), ratio=(0.75, 1.3333333333333333), "
-        "interpolation=InterpolationMode.BILINEAR, antialias=True)\n"
+        "interpolation=bilinear, antialias=True)\n"
         "      RandomHorizontalFlip(p=0.5)\n      ToDtype(scale=True)\n"
         "      Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], inplace=False)\n)\n"
         "10 ['cat', 'dog']\n"
         "Image torch.float32 True\n")
+
+
+def test_tv_tensor_reprs_of_current_torchvision():
+    assert repr(tv_tensors.Mask(ember.tensor([[0, 1], [1, 0]]))) == "Mask([[0, 1],\n      [1, 0]])"
+    assert repr(tv_tensors.Mask(ember.zeros(1, 2, dtype=ember.uint8))) == "Mask([[0, 0]], dtype=ember.uint8)"
+    b = tv_tensors.BoundingBoxes([[0, 0, 2, 2]], format="XYXY", canvas_size=(4, 4), clamping_mode="hard")
+    assert b.clamping_mode == "hard" and F.horizontal_flip(b).clamping_mode == "hard"
+    assert tv_tensors.wrap(b + 1, like=b).clamping_mode == "hard"
+    with pytest.raises(ValueError, match="clamping_mode must be None, hard or soft"):
+        tv_tensors.BoundingBoxes([[0, 0, 2, 2]], format="XYXY", canvas_size=(4, 4), clamping_mode="x")
+
+
+def test_string_interpolation_is_accepted():
+    x = ember.rand(3, 6, 8)
+    np.testing.assert_array_equal(v2.Resize((3, 4), interpolation="bicubic")(x).numpy(),
+                                  F.resize(x, [3, 4], interpolation=T.InterpolationMode.BICUBIC).numpy())
+    with pytest.raises(ValueError, match="Invalid interpolation mode"):
+        F.resize(x, [3, 4], interpolation="cubic")
+
+
+def test_to_dtype_scales_bool_like_torchvision():
+    out = v2.ToDtype(ember.float32, scale=True)(ember.tensor([[[True, False]]]))
+    assert out.dtype == ember.float32 and out.tolist() == [[[1.0, 0.0]]]
+
+
+@requires_torch
+@pytest.mark.parametrize("size", [(26, 34), (5, 7), (26, 7), (5, 34)])
+@pytest.mark.parametrize("antialias", [True, False])
+def test_uint8_bicubic_matches_torchs_native_uint8_kernel(size, antialias):
+    import torch  # noqa: F811
+    a = np.random.default_rng(0).integers(0, 256, (3, 13, 17), dtype=np.uint8)
+    out = F.resize(ember.tensor(a), list(size), interpolation="bicubic", antialias=antialias).numpy()
+    ref = torch.nn.functional.interpolate(torch.tensor(a)[None], size=size, mode="bicubic",
+                                          antialias=antialias)[0].numpy()
+    assert out.dtype == np.uint8
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_rotate_matches_torchvision_sizes_and_nearest_samples():
+    # expected values printed by torchvision 0.29's v2.functional.rotate
+    x = ember.arange(30, dtype=ember.float32).reshape(1, 5, 6)
+    assert F.rotate(x, 30).int().tolist() == [[[0, 2, 3, 10, 11, 0], [1, 2, 9, 9, 16, 17], [6, 7, 14, 15, 22, 23],
+                                                [12, 13, 20, 20, 27, 28], [0, 18, 19, 26, 27, 0]]]
+    e = F.rotate(x, 30, expand=True)
+    assert tuple(e.shape) == (1, 9, 8)
+    assert e.int().tolist()[0][1:8] == [[0, 0, 0, 0, 4, 5, 0, 0], [0, 0, 2, 3, 10, 11, 0, 0],
+                                        [0, 1, 2, 9, 9, 16, 17, 0], [0, 6, 7, 14, 15, 22, 23, 0],
+                                        [0, 12, 13, 20, 20, 27, 28, 0], [0, 0, 18, 19, 26, 27, 0, 0],
+                                        [0, 0, 24, 25, 0, 0, 0, 0]]
+    z = ember.zeros(3, 13, 17)
+    assert [tuple(F.rotate(z, a, expand=True).shape) for a in (30, 90, 45)] == [(3, 21, 23), (3, 17, 13), (3, 23, 23)]
+    np.testing.assert_array_equal(F.rotate(x, 180).numpy(), x.numpy()[:, ::-1, ::-1])
+    np.testing.assert_array_equal(F.rotate(x, -270, expand=True).numpy(), np.rot90(x.numpy(), 1, axes=(1, 2)))
+
+
+def test_tv_tensor_ops_that_return_self_still_give_pure_tensors():
+    img = tv_tensors.Image(ember.rand(3, 4, 4))
+    for out in (img.float(), img.contiguous(), img.cpu(), img.type(ember.float32), img.add_(0), img.clamp_(0, 1)):
+        assert type(out) is ember.Tensor and out.data_ptr() == img.data_ptr()
+    assert type(img.clone()) is tv_tensors.Image and type(img.to(ember.float64)) is tv_tensors.Image
+    x = img
+    x += 1  # torchvision: the in-place result is a pure tensor too
+    assert type(x) is ember.Tensor and type(img) is tv_tensors.Image
+
+
+@requires_torch
+@pytest.mark.parametrize("size", [(26, 34), (5, 7), (13, 34)])
+def test_lanczos_tensor_resize_matches_torch(size):
+    import torch  # noqa: F811
+    x = np.random.default_rng(2).random((3, 13, 17)).astype(np.float32)
+    out = F.resize(ember.tensor(x), list(size), interpolation="lanczos").numpy()
+    ref = torch.nn.functional.interpolate(torch.tensor(x)[None], size=size, mode="lanczos", antialias=True)[0]
+    np.testing.assert_allclose(out, ref.numpy(), atol=1e-5)
+    u = np.random.default_rng(3).integers(0, 256, (3, 13, 17), dtype=np.uint8)
+    out = F.resize(ember.tensor(u), list(size), interpolation="lanczos").numpy()
+    ref = torch.nn.functional.interpolate(torch.tensor(u)[None], size=size, mode="lanczos", antialias=True)[0]
+    assert out.dtype == np.uint8 and np.abs(out.astype(int) - ref.numpy().astype(int)).max() <= 2
+
+
+def test_tensor_resize_modes_torch_lacks_raise_its_errors():
+    x = ember.rand(3, 8, 8)
+    with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):  # v1 turns antialias off
+        T.functional.resize(x, [4, 4], interpolation=T.InterpolationMode.LANCZOS)
+    with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):
+        F.resize(x, [4, 4], interpolation="lanczos", antialias=False)
+    for mode in ("box", "hamming"):
+        with pytest.raises(NotImplementedError):
+            F.resize(x, [4, 4], interpolation=mode)

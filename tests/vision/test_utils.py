@@ -53,6 +53,11 @@ def test_make_grid_normalize_value_range_clamps():
     np.testing.assert_allclose(grid_of(normalize=True, value_range=(0, 8)), layout(*x), rtol=1e-6)
 
 
+def test_make_grid_value_range_must_be_a_tuple():
+    with pytest.raises(TypeError, match="value_range has to be a tuple"):  # torchvision raises TypeError
+        grid_of(normalize=True, value_range=[0, 8])
+
+
 def test_make_grid_scale_each():
     x = IMGS[:, 0]
     expected = layout((x[0] - 1) / 3, (x[1] - 5) / 3, (x[2] - 9) / 3)

@@ -1,6 +1,7 @@
 """MNIST and Fashion-MNIST from the idx ubyte files, laid out as current torchvision: root/<Class>/raw."""
 import os
 import os.path
+import warnings
 
 import numpy as np
 
@@ -117,6 +118,27 @@ class MNIST(VisionDataset):
 
     def __len__(self):
         return len(self.data)
+
+    # the names of torchvision < 0.2.2, still used by older tutorials
+    @property
+    def train_labels(self):
+        warnings.warn("train_labels has been renamed targets")
+        return self.targets
+
+    @property
+    def test_labels(self):
+        warnings.warn("test_labels has been renamed targets")
+        return self.targets
+
+    @property
+    def train_data(self):
+        warnings.warn("train_data has been renamed data")
+        return self.data
+
+    @property
+    def test_data(self):
+        warnings.warn("test_data has been renamed data")
+        return self.data
 
     @property
     def raw_folder(self):

@@ -25,6 +25,18 @@ def get_model(name, **config):
     return fn(**config)
 
 
+def get_weight(name):
+    """The weights enum member called name, e.g. "ResNet50_Weights.IMAGENET1K_V2" (torchvision's get_weight)."""
+    try:
+        enum_name, value_name = name.split(".")
+    except ValueError:
+        raise ValueError(f"Invalid weight name provided: '{name}'.") from None
+    weights_enum = globals().get(enum_name)
+    if not (isinstance(weights_enum, type) and issubclass(weights_enum, WeightsEnum)):
+        raise ValueError(f"The weight enum '{enum_name}' for the specific method couldn't be retrieved.")
+    return weights_enum[value_name]
+
+
 def get_model_weights(name):
     """The weights enum class of a model (its members cannot be downloaded by ember)."""
     weights = {"resnet18": ResNet18_Weights, "resnet34": ResNet34_Weights, "resnet50": ResNet50_Weights,

@@ -5,6 +5,7 @@ checkpoint URL, so the ``.pth`` file can be downloaded elsewhere and loaded with
 ``model.load_state_dict(torch.load(path))`` (the module names match torchvision's).
 """
 import enum
+import functools
 
 from ..._userwarn import warn as _warn_user
 
@@ -32,9 +33,9 @@ class WeightsEnum(enum.Enum):
             name = obj.replace(cls.__name__ + ".", "")
             try:
                 return cls[name]
-            except KeyError:
-                raise ValueError(f"Failed to find Weights {obj!r} in {cls.__name__}. Try one of "
-                                 f"{[m for m in cls.__members__]}") from None
+            except KeyError:  # torchvision's lookup raises KeyError too
+                raise KeyError(f"Failed to find Weights {obj!r} in {cls.__name__}. Try one of "
+                               f"{[m for m in cls.__members__]}") from None
         if isinstance(obj, WeightsEnum):
             raise TypeError(f"Invalid Weights class provided; expected {cls.__name__} but received "
                             f"{type(obj).__name__}.")
@@ -52,11 +53,12 @@ class WeightsEnum(enum.Enum):
         _no_download(self)
 
     def transforms(self):
-        """The ImageNet evaluation preprocessing of these weights: resize 256, crop 224, normalize."""
-        from .. import transforms as T
-        size = self.meta.get("resize_size", 256)
-        return T.Compose([T.Resize(size), T.CenterCrop(224), T.ToTensor(),
-                          T.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+        """The evaluation preprocessing of these weights (torchvision's ImageClassification preset): resize,
+        center-crop 224, scale to float, normalize; takes PIL images and uint8 or float Tensor images."""
+        from ..transforms._presets import ImageClassification
+        m = self.meta
+        return ImageClassification(crop_size=224, resize_size=m.get("resize_size", 256),
+                                   mean=m.get("mean", (0.485, 0.456, 0.406)), std=m.get("std", (0.229, 0.224, 0.225)))
 
     def __repr__(self):
         return f"{type(self).__name__}.{self.name}"
@@ -69,6 +71,24 @@ def _no_download(weights):
         f"torchvision's checkpoint yourself: download {weights.url} on a machine with network access, then "
         f"model.load_state_dict(torch.load('{name}')). ember's models use torchvision's module names, so the "
         f"file loads as is.")
+
+
+def _kwonly_to_pos_or_kw(fn):
+    """torchvision's model builders still take weights (and progress) positionally, with a deprecation warning."""
+    names = ("weights", "progress")
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if args:
+            if len(args) > len(names):
+                raise TypeError(f"{fn.__name__}() takes at most {len(names)} positional arguments "
+                                f"({', '.join(names)}) but {len(args)} were given")
+            given = names[:len(args)]
+            _warn_user(f"Using {' and '.join(repr(n) for n in given)} as positional parameter(s) is deprecated since "
+                       f"0.13 and may be removed in the future. Please use keyword parameter(s) instead.")
+            kwargs.update(zip(given, args))
+        return fn(**kwargs)
+    return wrapper
 
 
 def _resolve(weights_enum, weights, kwargs):

@@ -1,7 +1,7 @@
 """torchvision.models.resnet: ResNet-18/34/50 with torchvision's module names, so its checkpoints load."""
 from ... import nn
 from ... import flatten
-from ._api import Weights, WeightsEnum, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights",
            "resnet18", "resnet34", "resnet50"]
@@ -187,16 +187,19 @@ def _resnet(block, layers, weights_enum, weights, progress, kwargs):
     return ResNet(block, layers, **kwargs)
 
 
+@_kwonly_to_pos_or_kw
 def resnet18(*, weights=None, progress=True, **kwargs):
     """ResNet-18 from "Deep Residual Learning for Image Recognition"; weights=None only (see _api)."""
     return _resnet(BasicBlock, [2, 2, 2, 2], ResNet18_Weights, weights, progress, kwargs)
 
 
+@_kwonly_to_pos_or_kw
 def resnet34(*, weights=None, progress=True, **kwargs):
     """ResNet-34; weights=None only (see _api)."""
     return _resnet(BasicBlock, [3, 4, 6, 3], ResNet34_Weights, weights, progress, kwargs)
 
 
+@_kwonly_to_pos_or_kw
 def resnet50(*, weights=None, progress=True, **kwargs):
     """ResNet-50 (torchvision's V1.5: stride in the 3x3 conv); weights=None only (see _api)."""
     return _resnet(Bottleneck, [3, 4, 6, 3], ResNet50_Weights, weights, progress, kwargs)

@@ -1,7 +1,7 @@
 """torchvision.models.vgg: VGG-11/16 with torchvision's module names, so its checkpoints load."""
 from ... import nn
 from ... import flatten
-from ._api import Weights, WeightsEnum, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
 
 __all__ = ["VGG", "VGG11_Weights", "VGG16_Weights", "vgg11", "vgg16", "make_layers", "cfgs"]
 
@@ -76,6 +76,10 @@ class VGG11_Weights(WeightsEnum):
 
 class VGG16_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights(_URL + "vgg16-397923af.pth", 138357544, {"min_size": (32, 32)})
+    # ported from amdegroot/ssd.pytorch: no classifier head (categories None), its own normalization
+    IMAGENET1K_FEATURES = Weights(_URL + "vgg16_features-amdegroot-88682ab5.pth", 138357544,
+                                  {"min_size": (32, 32), "categories": None, "mean": (0.48235, 0.45882, 0.40784),
+                                   "std": (1.0 / 255.0, 1.0 / 255.0, 1.0 / 255.0)})
     DEFAULT = IMAGENET1K_V1
 
 
@@ -84,11 +88,13 @@ def _vgg(cfg, batch_norm, weights_enum, weights, progress, kwargs):
     return VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs)
 
 
+@_kwonly_to_pos_or_kw
 def vgg11(*, weights=None, progress=True, **kwargs):
     """VGG 11-layer model (configuration "A"); weights=None only (see _api)."""
     return _vgg("A", False, VGG11_Weights, weights, progress, kwargs)
 
 
+@_kwonly_to_pos_or_kw
 def vgg16(*, weights=None, progress=True, **kwargs):
     """VGG 16-layer model (configuration "D"); weights=None only (see _api)."""
     return _vgg("D", False, VGG16_Weights, weights, progress, kwargs)

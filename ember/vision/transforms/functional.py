@@ -13,12 +13,13 @@ import numpy as np
 
 from ... import _backend as B
 from ..._tensor import Tensor, _wrap
+from ...autograd.grad_mode import is_grad_enabled
 
 __all__ = [
     "InterpolationMode", "get_dimensions", "get_image_size", "get_image_num_channels", "to_tensor",
     "pil_to_tensor", "to_pil_image", "convert_image_dtype", "normalize", "resize", "pad", "crop",
     "center_crop", "resized_crop", "hflip", "vflip", "adjust_brightness", "adjust_contrast",
-    "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale",
+    "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "rotate", "gaussian_blur", "erase",
 ]
 
 
@@ -61,6 +62,12 @@ def _arr(t):
     """The host NumPy array of an ember Tensor."""
     a = t._data
     return a if type(a) is np.ndarray else np.asarray(t)
+
+
+def _tracks_grad(img):
+    """True when img's result must join the autograd graph, as torchvision's Tensor ops do: then the
+    functions below run on Tensor ops (slower) instead of the raw array."""
+    return img.requires_grad and is_grad_enabled()
 
 
 def _check_img(img, name):
@@ -172,6 +179,8 @@ def to_pil_image(pic, mode=None):
         npimg = pic[:, :, None] if pic.ndim == 2 else pic
         if npimg.shape[-1] > 4:
             raise ValueError(f"pic should not have > 4 channels. Got {npimg.shape[-1]} channels.")
+        if npimg.dtype.kind == "f" and mode != "F":  # float arrays are scaled by 255 like float tensors
+            npimg = (npimg * npimg.dtype.type(255)).astype(np.int64).astype(np.uint8)
     else:
         raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
 
@@ -267,6 +276,8 @@ def _normalize_array(tensor, a, m, s, inplace):
             s.ndim == 3 and a.shape[-3] != s.shape[0] and s.shape[0] != 1:
         raise RuntimeError(f"Normalize: the image has {a.shape[-3]} channels (shape {tuple(a.shape)}) but mean has "
                            f"{m.shape[0]} and std {s.shape[0]} values; give one mean and std per channel.")
+    if _tracks_grad(tensor):
+        return (tensor - _wrap(m)) / _wrap(s)
     if inplace:
         np.subtract(a, m, out=a)
         np.divide(a, s, out=a)
@@ -329,16 +340,25 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
         if interpolation not in _PIL_FILTERS:
             raise ValueError(f"Interpolation mode {interpolation} is unsupported with PIL images")
         return img.resize((out_w, out_h), _PIL_FILTERS[interpolation])
+    if _tracks_grad(img) and img.is_floating_point():
+        return _resize_array(img, out_h, out_w, interpolation, antialias)
     return _wrap(_resize_array(_arr(img), out_h, out_w, interpolation, antialias))
 
 
-def _resize_array(a, out_h, out_w, mode, antialias):
-    """Resize the last two axes of a; bilinear/bicubic follow torch's (antialiased) interpolate."""
+def _resize_array(a, out_h, out_w, mode, antialias, v2=False):
+    """Resize the last two axes of a; bilinear/bicubic follow torch's (antialiased) interpolate.
+
+    a is an array, or a float Tensor that requires grad (the same weights applied with Tensor matmuls);
+    v2 selects transforms.v2's kernels (native uint8 bicubic/lanczos, lanczos allowed)."""
     squeeze = a.ndim == 2
     if squeeze:
         a = a[None]
-    dt = a.dtype
-    x = a if dt.kind == "f" else a.astype(np.float32)
+    if isinstance(a, Tensor):
+        dt = a._data.dtype
+        x = a
+    else:
+        dt = a.dtype
+        x = a if dt.kind == "f" else a.astype(np.float32)
     if mode in (InterpolationMode.NEAREST, InterpolationMode.NEAREST_EXACT):
         in_h, in_w = a.shape[-2:]
         if mode is InterpolationMode.NEAREST:  # torch's legacy 'nearest': floor(dst * scale)
@@ -353,12 +373,25 @@ def _resize_array(a, out_h, out_w, mode, antialias):
         kernel = _triangle
     elif mode is InterpolationMode.BICUBIC:
         kernel = _cubic_aa if antialias else _cubic
+    elif mode is InterpolationMode.LANCZOS:  # torch's interpolate; v1 turns antialias off for it, so it fails
+        if not (antialias and v2):
+            raise ValueError("Lanczos mode requires antialias=True")
+        kernel = _lanczos
+    else:  # torch's interpolate raises NotImplementedError for these modes
+        raise NotImplementedError(f"Interpolation mode {mode} is unsupported with Tensor images; use BILINEAR, "
+                                  "BICUBIC, NEAREST or (with antialias=True) LANCZOS, or a PIL image.")
+    ft = dt if dt.kind == "f" else np.dtype(np.float32)
+    wh = _resample_weights(a.shape[-2], out_h, kernel, antialias).astype(ft)
+    ww = _resample_weights(a.shape[-1], out_w, kernel, antialias).astype(ft)
+    if isinstance(x, Tensor):
+        out = _wrap(wh).matmul(x).matmul(_wrap(np.ascontiguousarray(ww.T)))
+        return out[0] if squeeze else out
+    if v2 and dt == np.uint8 and mode is not InterpolationMode.BILINEAR:
+        # torch's native uint8 kernel (transforms.v2 bicubic/lanczos): the horizontal pass is rounded and clamped
+        # to uint8 before the vertical one, which changes overshooting pixels by up to ~16
+        out = np.matmul(wh, np.clip(np.round(np.matmul(x, ww.T)), 0, 255))
     else:
-        raise ValueError(f"Interpolation mode {mode} is unsupported with Tensor images; use BILINEAR, BICUBIC "
-                         "or NEAREST (or a PIL image).")
-    wh = _resample_weights(a.shape[-2], out_h, kernel, antialias).astype(x.dtype)
-    ww = _resample_weights(a.shape[-1], out_w, kernel, antialias).astype(x.dtype)
-    out = np.matmul(np.matmul(wh, x), ww.T)
+        out = np.matmul(np.matmul(wh, x), ww.T)
     if dt.kind != "f":
         out = np.clip(np.round(out), 0, _max_value(dt)).astype(dt)
     return out[0] if squeeze else out
@@ -377,6 +410,11 @@ def _cubic(x, a=-0.75):
 
 def _cubic_aa(x):
     return _cubic(x, -0.5)
+
+
+def _lanczos(x):
+    """Lanczos-3 (PIL's, and torch's antialiased 'lanczos' interpolate)."""
+    return np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0)
 
 
 def _resample_weights(in_size, out_size, kernel, antialias):
@@ -431,6 +469,17 @@ def pad(img, padding, fill=0, padding_mode="constant"):
     left, top, right, bottom = _parse_padding(padding)
     if _is_pil_image(img):
         return _pad_pil(img, left, top, right, bottom, fill, padding_mode)
+    if not isinstance(padding, (int, tuple, list)):  # torchvision's tensor pad takes no float padding
+        raise TypeError("Got inappropriate padding arg")
+    if padding_mode == "reflect":  # torch's reflection pad (not numpy's) needs padding < the side's size
+        h, w = img.shape[-2:]
+        for (p0, p1), size, dim in (((left, right), w, img.ndim - 1), ((top, bottom), h, img.ndim - 2)):
+            if max(p0, p1) >= size:
+                raise RuntimeError(f"pad: padding_mode='reflect' needs padding smaller than the image side it "
+                                   f"reflects, but got padding ({p0}, {p1}) at dimension {dim} of input "
+                                   f"{list(img.shape)}; use padding_mode='symmetric' or 'edge', or pad less")
+    if _tracks_grad(img):
+        return _pad_tensor(img, left, top, right, bottom, fill, padding_mode)
     a = _arr(img)
     return _wrap(_pad_array(a, left, top, right, bottom, fill, padding_mode))
 
@@ -464,6 +513,26 @@ def _pad_array(a, left, top, right, bottom, fill, padding_mode, channels_last=Fa
             return out
         return np.pad(a, widths, mode="constant", constant_values=np.asarray(fill).astype(a.dtype))
     return np.pad(a, widths, mode=padding_mode)
+
+
+def _pad_tensor(img, left, top, right, bottom, fill, padding_mode):
+    """pad on Tensor ops, so that the result stays in the autograd graph (torchvision's tensor pad)."""
+    from ...nn import functional as NF
+    h, w = img.shape[-2:]
+    img = img[..., max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    p = [max(left, 0), max(right, 0), max(top, 0), max(bottom, 0)]
+    if padding_mode == "symmetric":
+        hi = np.pad(np.arange(img.shape[-2]), (p[2], p[3]), mode="symmetric")
+        wi = np.pad(np.arange(img.shape[-1]), (p[0], p[1]), mode="symmetric")
+        return img[..., _wrap(hi), :][..., _wrap(wi)]
+    squeeze = img.ndim == 2
+    if squeeze:
+        img = img.unsqueeze(0)
+    if padding_mode == "constant":
+        out = NF.pad(img, p, mode="constant", value=0.0 if fill is None else float(fill))
+    else:
+        out = NF.pad(img, p, mode="replicate" if padding_mode == "edge" else "reflect")
+    return out[0] if squeeze else out
 
 
 def _pad_pil(img, left, top, right, bottom, fill, padding_mode):
@@ -515,8 +584,13 @@ def crop(img, top, left, height, width):
     if left < 0 or top < 0 or right > w or bottom > h:
         padding = [max(-left + min(0, right), 0), max(-top + min(0, bottom), 0),
                    max(right - max(w, left), 0), max(bottom - max(h, top), 0)]
+        if _tracks_grad(img):
+            sub = img[..., max(top, 0):bottom, max(left, 0):right]
+            return _pad_tensor(sub, padding[0], padding[1], padding[2], padding[3], 0, "constant")
         sub = a[..., max(top, 0):bottom, max(left, 0):right]
         return _wrap(_pad_array(sub, padding[0], padding[1], padding[2], padding[3], 0, "constant"))
+    if _tracks_grad(img):
+        return img[..., top:bottom, left:right]
     return _wrap(a[..., top:bottom, left:right])
 
 
@@ -555,6 +629,8 @@ def hflip(img):
     _check_img(img, "hflip")
     if _is_pil_image(img):
         return img.transpose(0)  # Image.Transpose.FLIP_LEFT_RIGHT
+    if _tracks_grad(img):
+        return img.flip(-1)
     return _wrap(np.ascontiguousarray(_arr(img)[..., ::-1]))
 
 
@@ -563,6 +639,8 @@ def vflip(img):
     _check_img(img, "vflip")
     if _is_pil_image(img):
         return img.transpose(1)  # Image.Transpose.FLIP_TOP_BOTTOM
+    if _tracks_grad(img):
+        return img.flip(-2)
     return _wrap(np.ascontiguousarray(_arr(img)[..., ::-1, :]))
 
 
@@ -576,6 +654,18 @@ def _blend(a, b, ratio):
     out = r * a.astype(ft, copy=False) + ft.type(1.0 - ratio) * np.asarray(b).astype(ft, copy=False)
     np.clip(out, 0, _max_value(dt), out=out)
     return out.astype(dt, copy=False)
+
+
+def _blend_tensor(img, other, ratio):
+    """_blend on Tensor ops (a float image that requires grad): torchvision's (r*img + (1-r)*other).clamp(0, 1)."""
+    ratio = float(ratio)
+    return (ratio * img + (1.0 - ratio) * other).clamp(0, 1.0)
+
+
+def _gray_tensor(img):
+    """_gray_array on Tensor ops, keeping the channel axis."""
+    r, g, b = img[..., 0, :, :], img[..., 1, :, :], img[..., 2, :, :]
+    return (0.2989 * r + 0.587 * g + 0.114 * b).unsqueeze(-3)
 
 
 def _gray_array(a):
@@ -606,6 +696,9 @@ def rgb_to_grayscale(img, num_output_channels=1):
     if a.ndim < 3:
         raise TypeError(f"Input image tensor should have at least 3 dimensions, but found {a.ndim}")
     c = _assert_channels(a, [1, 3], "rgb_to_grayscale")
+    if _tracks_grad(img):
+        l_t = _gray_tensor(img) if c == 3 else img.clone()
+        return l_t.expand(*l_t.shape[:-3], 3, *l_t.shape[-2:]).contiguous() if num_output_channels == 3 else l_t
     l_img = _gray_array(a) if c == 3 else a.copy()
     if num_output_channels == 3:
         l_img = np.broadcast_to(l_img, l_img.shape[:-3] + (3,) + l_img.shape[-2:]).copy()
@@ -636,6 +729,8 @@ def adjust_brightness(img, brightness_factor):
         return ImageEnhance.Brightness(img).enhance(brightness_factor)
     a = _arr(img)
     _assert_channels(a, [1, 3], "adjust_brightness")
+    if _tracks_grad(img):
+        return _blend_tensor(img, 0.0, brightness_factor)
     return _wrap(_blend(a, np.zeros((), a.dtype), brightness_factor))
 
 
@@ -649,6 +744,9 @@ def adjust_contrast(img, contrast_factor):
         return ImageEnhance.Contrast(img).enhance(contrast_factor)
     a = _arr(img)
     c = _assert_channels(a, [1, 3], "adjust_contrast")
+    if _tracks_grad(img):
+        src = _gray_tensor(img) if c == 3 else img
+        return _blend_tensor(img, src.mean(dim=(-3, -2, -1), keepdim=True), contrast_factor)
     ft = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
     src = _gray_array(a) if c == 3 else a
     mean = np.mean(src.astype(ft), axis=(-3, -2, -1), keepdims=True, dtype=ft)
@@ -667,6 +765,8 @@ def adjust_saturation(img, saturation_factor):
     c = _assert_channels(a, [1, 3], "adjust_saturation")
     if c == 1:
         return img
+    if _tracks_grad(img):
+        return _blend_tensor(img, _gray_tensor(img), saturation_factor)
     return _wrap(_blend(a, _gray_array(a), saturation_factor))
 
 
@@ -734,3 +834,33 @@ def _hsv2rgb(img):
     g = np.select(conds, [tt, v, v, q, p, p])
     b = np.select(conds, [p, p, tt, v, v, q])
     return np.stack((r, g, b), axis=-3).astype(img.dtype, copy=False)
+
+
+# ---- rotate / blur / erase: the same kernels as transforms.v2 (imported late: v2 imports this module) ----
+def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
+    """Rotate counter-clockwise by angle degrees about center (default: the image center)."""
+    from .v2 import functional as F2
+    if isinstance(interpolation, int):
+        interpolation = _interpolation_modes_from_int(interpolation)
+    elif not isinstance(interpolation, InterpolationMode):
+        raise TypeError("Argument interpolation should be a InterpolationMode or a corresponding Pillow integer "
+                        "constant")
+    if center is not None and not isinstance(center, (list, tuple)):
+        raise TypeError("Argument center should be a sequence")
+    _check_img(img, "rotate")
+    return F2._rotate_image(img, angle, interpolation, expand, center, fill)
+
+
+def gaussian_blur(img, kernel_size, sigma=None):
+    """Blur with a Gaussian kernel (reflect padding); kernel_size odd ints, sigma defaults from kernel_size."""
+    from .v2 import functional as F2
+    _check_img(img, "gaussian_blur")
+    return F2.gaussian_blur(img, kernel_size, sigma)
+
+
+def erase(img, i, j, h, w, v, inplace=False):
+    """Set the (i, j, h, w) region of a Tensor image to v."""
+    from .v2 import functional as F2
+    if not isinstance(img, Tensor):
+        raise TypeError(f"img should be Tensor Image. Got {type(img)}")
+    return F2._erase_image(img, i, j, h, w, v, inplace=inplace)

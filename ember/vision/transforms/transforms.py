@@ -4,7 +4,9 @@ Random transforms draw from ember's default generator (``ember.random.rng()``), 
 ``ember.manual_seed`` makes them reproducible and DataLoader's per-worker seeding makes them
 differ between workers, as torch's do.
 """
+import math
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,7 +25,7 @@ __all__ = [
     "Compose", "ToTensor", "PILToTensor", "ConvertImageDtype", "ToPILImage", "Normalize", "Resize",
     "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice", "RandomOrder", "RandomCrop",
     "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop", "ColorJitter", "Grayscale",
-    "RandomGrayscale", "InterpolationMode",
+    "RandomGrayscale", "RandomRotation", "GaussianBlur", "RandomErasing", "InterpolationMode",
 ]
 
 
@@ -475,8 +477,9 @@ class ColorJitter(_Transform):
     @staticmethod
     def get_params(brightness, contrast, saturation, hue):
         """(order, brightness, contrast, saturation, hue factors); a factor is None when its range is None."""
+        from ..._tensor import _wrap
         g = rng()
-        fn_idx = [int(i) for i in g.permutation(4)]
+        fn_idx = _wrap(g.permutation(4).astype(np.int64))  # torchvision: torch.randperm(4), a Tensor
         b = None if brightness is None else float(g.uniform(brightness[0], brightness[1]))
         c = None if contrast is None else float(g.uniform(contrast[0], contrast[1]))
         s = None if saturation is None else float(g.uniform(saturation[0], saturation[1]))
@@ -485,7 +488,7 @@ class ColorJitter(_Transform):
 
     def forward(self, img):
         fn_idx, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation, self.hue)
-        for fn_id in fn_idx:
+        for fn_id in fn_idx.tolist():
             if fn_id == 0 and b is not None:
                 img = F.adjust_brightness(img, b)
             elif fn_id == 1 and c is not None:
@@ -530,3 +533,164 @@ class RandomGrayscale(_Transform):
 
     def __repr__(self):
         return f"{self.__class__.__name__}(p={self.p})"
+
+
+def _setup_angle(x, name, req_sizes=(2,)):
+    if isinstance(x, numbers.Number):
+        if x < 0:
+            raise ValueError(f"If {name} is a single number, it must be positive.")
+        x = [-x, x]
+    else:
+        _check_sequence_input(x, name, req_sizes)
+    return [float(d) for d in x]
+
+
+def _check_sequence_input(x, name, req_sizes):
+    msg = req_sizes[0] if len(req_sizes) < 2 else " or ".join([str(s) for s in req_sizes])
+    if not isinstance(x, Sequence):
+        raise TypeError(f"{name} should be a sequence of length {msg}.")
+    if len(x) not in req_sizes:
+        raise ValueError(f"{name} should be a sequence of length {msg}.")
+
+
+class RandomRotation(_Transform):
+    """Rotate by an angle drawn uniformly from degrees (a number d means [-d, d])."""
+
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=0):
+        super().__init__()
+        if isinstance(interpolation, int):
+            interpolation = _interpolation_modes_from_int(interpolation)
+        self.degrees = _setup_angle(degrees, name="degrees", req_sizes=(2,))
+        if center is not None:
+            _check_sequence_input(center, "center", req_sizes=(2,))
+        self.center = center
+        self.interpolation = interpolation
+        self.expand = expand
+        if fill is None:
+            fill = 0
+        elif not isinstance(fill, (Sequence, numbers.Number)):
+            raise TypeError("Fill should be either a sequence or a number.")
+        self.fill = fill
+
+    @staticmethod
+    def get_params(degrees):
+        return float(rng().uniform(float(degrees[0]), float(degrees[1])))
+
+    def forward(self, img):
+        fill = self.fill
+        channels, _, _ = F.get_dimensions(img)
+        if isinstance(img, Tensor):
+            fill = [float(fill)] * channels if isinstance(fill, (int, float)) else [float(f) for f in fill]
+        angle = self.get_params(self.degrees)
+        return F.rotate(img, angle, self.interpolation, self.expand, self.center, fill)
+
+    def __repr__(self):
+        format_string = self.__class__.__name__ + f"(degrees={self.degrees}"
+        format_string += f", interpolation={self.interpolation.value}"
+        format_string += f", expand={self.expand}"
+        if self.center is not None:
+            format_string += f", center={self.center}"
+        if self.fill is not None:
+            format_string += f", fill={self.fill}"
+        return format_string + ")"
+
+
+class GaussianBlur(_Transform):
+    """Blur with a Gaussian of sigma drawn uniformly from sigma=(min, max)."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+        super().__init__()
+        self.kernel_size = _setup_size(kernel_size, "Kernel size should be a tuple/list of two integers")
+        for ks in self.kernel_size:
+            if ks <= 0 or ks % 2 == 0:
+                raise ValueError("Kernel size value should be an odd and positive number.")
+        if isinstance(sigma, numbers.Number):
+            if sigma <= 0:
+                raise ValueError("If sigma is a single number, it must be positive.")
+            sigma = (sigma, sigma)
+        elif isinstance(sigma, Sequence) and len(sigma) == 2:
+            if not 0.0 < sigma[0] <= sigma[1]:
+                raise ValueError("sigma values should be positive and of the form (min, max).")
+        else:
+            raise ValueError("sigma should be a single number or a list/tuple with length 2.")
+        self.sigma = sigma
+
+    @staticmethod
+    def get_params(sigma_min, sigma_max):
+        return float(rng().uniform(sigma_min, sigma_max))
+
+    def forward(self, img):
+        sigma = self.get_params(self.sigma[0], self.sigma[1])
+        return F.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(kernel_size={self.kernel_size}, sigma={self.sigma})"
+
+
+class RandomErasing(_Transform):
+    """With probability p, erase a random rectangle of a Tensor image (value 'random': normal noise)."""
+
+    def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False):
+        super().__init__()
+        if not isinstance(value, (numbers.Number, str, tuple, list)):
+            raise TypeError("Argument value should be either a number or str or a sequence")
+        if isinstance(value, str) and value != "random":
+            raise ValueError("If value is str, it should be 'random'")
+        if not isinstance(scale, Sequence):
+            raise TypeError("Scale should be a sequence")
+        if not isinstance(ratio, Sequence):
+            raise TypeError("Ratio should be a sequence")
+        if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
+            warnings.warn("Scale and ratio should be of kind (min, max)")
+        if scale[0] < 0 or scale[1] > 1:
+            raise ValueError("Scale should be between 0 and 1")
+        if p < 0 or p > 1:
+            raise ValueError("Random erasing probability should be between 0 and 1")
+        self.p = p
+        self.scale = scale
+        self.ratio = ratio
+        self.value = value
+        self.inplace = inplace
+
+    @staticmethod
+    def get_params(img, scale, ratio, value=None):
+        """(i, j, h, w, v) of the rectangle to erase; the whole image (and v=img) after 10 misses."""
+        from ..._tensor import _wrap
+        img_c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
+        area = img_h * img_w
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        g = rng()
+        for _ in range(10):
+            erase_area = area * float(g.uniform(scale[0], scale[1]))
+            aspect_ratio = math.exp(float(g.uniform(log_ratio[0], log_ratio[1])))
+            h = int(round(math.sqrt(erase_area * aspect_ratio)))
+            w = int(round(math.sqrt(erase_area / aspect_ratio)))
+            if not (h < img_h and w < img_w):
+                continue
+            if value is None:
+                v = _wrap(g.standard_normal((img_c, h, w)).astype(np.float32))
+            else:
+                v = _wrap(np.asarray(value, dtype=np.float32)[:, None, None])
+            i = int(g.integers(0, img_h - h + 1))
+            j = int(g.integers(0, img_w - w + 1))
+            return i, j, h, w, v
+        return 0, 0, img_h, img_w, img
+
+    def forward(self, img):
+        if _rand() < self.p:
+            if isinstance(self.value, (int, float)):
+                value = [float(self.value)]
+            elif isinstance(self.value, str):
+                value = None
+            else:
+                value = [float(v) for v in self.value]
+            if value is not None and len(value) not in (1, img.shape[-3]):
+                raise ValueError("If value is a sequence, it should have either a single value or "
+                                 f"{img.shape[-3]} (number of input channels)")
+            x, y, h, w, v = self.get_params(img, scale=self.scale, ratio=self.ratio, value=value)
+            return F.erase(img, x, y, h, w, v, self.inplace)
+        return img
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}(p={self.p}, scale={self.scale}, ratio={self.ratio}, value={self.value}, "
+                f"inplace={self.inplace})")

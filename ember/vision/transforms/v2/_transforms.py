@@ -583,7 +583,7 @@ class Resize(Transform):
 
     _v1_transform_cls = _v1.Resize
 
-    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
+    def __init__(self, size, interpolation="bilinear", max_size=None, antialias=True):
         super().__init__()
         if isinstance(size, int):
             size = [size]
@@ -596,7 +596,8 @@ class Resize(Transform):
             raise ValueError(f"size can be an integer, a sequence of one or two integers, or None, "
                              f"but got {size} instead.")
         self.size = size
-        self.interpolation = _check_interpolation(interpolation)
+        _check_interpolation(interpolation)
+        self.interpolation = interpolation  # kept as given: the repr shows it so, as torchvision's
         self.max_size = max_size
         self.antialias = antialias
 
@@ -624,7 +625,7 @@ class RandomResizedCrop(Transform):
     _v1_transform_cls = _v1.RandomResizedCrop
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
-                 interpolation=InterpolationMode.BILINEAR, antialias=True):
+                 interpolation="bilinear", antialias=True):
         super().__init__()
         self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
         if not isinstance(scale, Sequence):
@@ -635,7 +636,8 @@ class RandomResizedCrop(Transform):
             warnings.warn("Scale and ratio should be of kind (min, max)")
         self.scale = scale
         self.ratio = ratio
-        self.interpolation = _check_interpolation(interpolation)
+        _check_interpolation(interpolation)
+        self.interpolation = interpolation  # kept as given: the repr shows it so, as torchvision's
         self.antialias = antialias
 
     def make_params(self, flat_inputs):
@@ -732,10 +734,11 @@ class RandomCrop(Transform):
 class RandomRotation(Transform):
     """Rotate images and masks by one random angle in degrees (counter-clockwise for positive angles)."""
 
-    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=0):
+    def __init__(self, degrees, interpolation="nearest", expand=False, center=None, fill=0):
         super().__init__()
         self.degrees = _setup_angle(degrees, name="degrees", req_sizes=(2,))
-        self.interpolation = _check_interpolation(interpolation)
+        _check_interpolation(interpolation)
+        self.interpolation = interpolation  # kept as given: the repr shows it so, as torchvision's
         self.expand = expand
         self.fill = fill
         self._fill = _setup_fill_arg(fill)
@@ -823,7 +826,7 @@ class ColorJitter(Transform):
 
     def transform(self, inpt, params):
         output = inpt
-        for fn_id in params["fn_idx"]:
+        for fn_id in params["fn_idx"].tolist():
             if fn_id == 0 and params["brightness_factor"] is not None:
                 output = self._call_kernel(F.adjust_brightness, output, params["brightness_factor"])
             elif fn_id == 1 and params["contrast_factor"] is not None:

@@ -191,8 +191,8 @@ def _to_dtype_image(image, dtype=None, scale=False):
             raise RuntimeError(f"The conversion from {image.dtype} to {dtype} cannot be performed safely.")
         # torchvision multiplies by MAX + 1 - eps and truncates (no clamp, no round): 1.0 -> MAX, 0.999 -> MAX
         return _wrap((a * a.dtype.type(_max_int(out) + 1.0 - 1e-3)).astype(out))
-    if out.kind == "f":
-        return _wrap(a.astype(out) * out.type(1.0 / _max_int(a.dtype)))
+    if out.kind == "f":  # bool counts as an integer type with maximum 1, as in torchvision
+        return _wrap(a.astype(out) * out.type(1.0 / _F1._max_value(a.dtype)))
     shift = abs(_num_value_bits(a.dtype) - _num_value_bits(out))
     if _num_value_bits(a.dtype) > _num_value_bits(out):
         return _wrap((a >> shift).astype(out))
@@ -355,7 +355,8 @@ def _boxes_op(boxes, fn, canvas_size=None):
     a = _F1._arr(boxes)
     out = _from_xyxy(fn(_xyxy(a, boxes.format)), boxes.format, a.dtype)
     return BoundingBoxes._wrap_meta(_wrap(np.ascontiguousarray(out)), format=boxes.format,
-                                    canvas_size=canvas_size or boxes.canvas_size)
+                                    canvas_size=canvas_size or boxes.canvas_size,
+                                    clamping_mode=boxes.clamping_mode)
 
 
 def _clamp_xyxy(x, canvas_size):
@@ -375,7 +376,8 @@ def convert_bounding_box_format(inpt, old_format=None, new_format=None, inplace=
     if isinstance(inpt, BoundingBoxes):
         a = _F1._arr(inpt)
         out = _from_xyxy(_xyxy(a, inpt.format), new_format, a.dtype)
-        return BoundingBoxes._wrap_meta(_wrap(out), format=new_format, canvas_size=inpt.canvas_size)
+        return BoundingBoxes._wrap_meta(_wrap(out), format=new_format, canvas_size=inpt.canvas_size,
+                                        clamping_mode=inpt.clamping_mode)
     if old_format is None:
         raise ValueError("For pure tensor inputs, `old_format` has to be passed.")
     if isinstance(old_format, str):
@@ -392,7 +394,15 @@ def clamp_bounding_boxes(inpt, format=None, canvas_size=None):
 
 
 # ---- geometry ---------------------------------------------------------------------------------
+_INTERPOLATION_STRING_TO_MODE = {m.value: m for m in InterpolationMode}
+
+
 def _check_interpolation(interpolation):
+    if isinstance(interpolation, str):  # torchvision >= 0.24 takes the mode's value ("bilinear", ...) too
+        if interpolation not in _INTERPOLATION_STRING_TO_MODE:
+            raise ValueError(f"Invalid interpolation mode: '{interpolation}'. "
+                             f"Supported string values are: {list(_INTERPOLATION_STRING_TO_MODE.keys())}.")
+        return _INTERPOLATION_STRING_TO_MODE[interpolation]
     if isinstance(interpolation, int):
         interpolation = _interpolation_modes_from_int(interpolation)
     elif not isinstance(interpolation, InterpolationMode):
@@ -424,7 +434,20 @@ def _geometric(name, image_kernel, mask_kernel, boxes_kernel):
 
 
 def _resize_image(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
-    return _F1.resize(img, size, _check_interpolation(interpolation), max_size, bool(antialias))
+    interpolation = _check_interpolation(interpolation)
+    if isinstance(img, Tensor) and img.ndim >= 2 and isinstance(size, (int, list, tuple)) and (
+            interpolation is InterpolationMode.LANCZOS
+            or interpolation is InterpolationMode.BICUBIC and img.dtype == B.uint8):
+        # v2 resizes uint8 bicubic natively (v1 goes through float: rounded between the passes here) and
+        # has lanczos for tensors (v1 has not)
+        _, h, w = _F1.get_dimensions(img)
+        out_h, out_w = _F1._compute_resized_output_size((h, w), [size] if isinstance(size, int) else size, max_size)
+        if [out_h, out_w] == [h, w]:
+            return img
+        if _F1._tracks_grad(img):
+            return _F1._resize_array(img, out_h, out_w, interpolation, bool(antialias), True)
+        return _wrap(_F1._resize_array(_F1._arr(img), out_h, out_w, interpolation, bool(antialias), True))
+    return _F1.resize(img, size, interpolation, max_size, bool(antialias))
 
 
 def _resize_mask(mask, size, interpolation=None, max_size=None, antialias=True):
@@ -555,9 +578,10 @@ def _affine_output_size(m, w, h):
     pts = np.array([[-0.5 * w, -0.5 * h, 1.0], [-0.5 * w, 0.5 * h, 1.0], [0.5 * w, 0.5 * h, 1.0],
                     [0.5 * w, -0.5 * h, 1.0]], dtype=np.float32)
     new = pts @ np.array(m, dtype=np.float32).reshape(2, 3).T
+    halfs = np.array([0.5 * w, 0.5 * h], dtype=np.float32)  # shifted to [0, w] x [0, h], as PIL and torchvision
     tol = 1e-4
-    cmax = np.ceil(np.trunc(new.max(0) / tol) * tol)
-    cmin = np.floor(np.trunc(new.min(0) / tol) * tol)
+    cmax = np.ceil(np.trunc((new.max(0) + halfs) / tol) * tol)
+    cmin = np.floor(np.trunc((new.min(0) + halfs) / tol) * tol)
     size = cmax - cmin
     return int(size[0]), int(size[1])
 
@@ -571,11 +595,15 @@ def _rotate_array(a, angle, interpolation, expand, center, fill):
     fp = a.dtype.kind == "f"
     x = a if fp else a.astype(np.float32)
     dt = x.dtype
-    xo = np.arange(ow, dtype=np.float64) - (ow - 1) / 2.0
-    yo = np.arange(oh, dtype=np.float64) - (oh - 1) / 2.0
-    X, Y = np.meshgrid(xo, yo)
-    px = (m[0] * X + m[1] * Y + m[2]) + (w - 1) / 2.0
-    py = (m[3] * X + m[4] * Y + m[5]) + (h - 1) / 2.0
+    # torchvision's _affine_grid then grid_sample(align_corners=False), in the image's float type, so
+    # that nearest sampling rounds the same coordinates the same way
+    t = dt.type
+    theta = np.array(m, dtype=dt).reshape(2, 3).T / np.array([0.5 * w, 0.5 * h], dtype=dt)
+    X, Y = np.meshgrid(np.arange(ow, dtype=dt) - t((ow - 1) * 0.5), np.arange(oh, dtype=dt) - t((oh - 1) * 0.5))
+    gx = X * theta[0, 0] + Y * theta[1, 0] + theta[2, 0]
+    gy = X * theta[0, 1] + Y * theta[1, 1] + theta[2, 1]
+    px = ((gx + t(1)) * t(w) - t(1)) / t(2)
+    py = ((gy + t(1)) * t(h) - t(1)) / t(2)
     lead = x.shape[:-2]
     if interpolation is InterpolationMode.NEAREST:
         ix, iy = np.rint(px).astype(np.int64), np.rint(py).astype(np.int64)
@@ -615,6 +643,15 @@ def _rotate_array(a, angle, interpolation, expand, center, fill):
 
 def _rotate_image(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
     interpolation = _check_interpolation(interpolation)
+    if not _F1._is_pil_image(img) and center is None:  # torchvision's exact fast paths
+        angle = angle % 360
+        a = _F1._arr(img)
+        if angle == 0:
+            return _wrap(a.copy())
+        if angle == 180:
+            return _wrap(np.ascontiguousarray(np.rot90(a, 2, axes=(-2, -1))))
+        if (expand or a.shape[-1] == a.shape[-2]) and angle in (90, 270):
+            return _wrap(np.ascontiguousarray(np.rot90(a, 1 if angle == 90 else 3, axes=(-2, -1))))
     if _F1._is_pil_image(img):
         PIL = _F1._pil()
         filt = {InterpolationMode.NEAREST: PIL.NEAREST, InterpolationMode.BILINEAR: PIL.BILINEAR,
