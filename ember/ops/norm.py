@@ -49,8 +49,29 @@ def _float(input, name):
 class _NormBackward(Node):
     """d(out)/d(input, weight, bias) of out = xhat * weight + bias, xhat normalized over `axes`."""
 
-    __slots__ = ("xhat", "invstd", "w", "axes", "paxes", "w_shape", "group")
+    __slots__ = ("xhat", "invstd", "w", "axes", "paxes", "w_shape", "group", "eps")
     _saved_fields = ("xhat", "invstd", "w")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py), with xhat and
+    # invstd recomputed from the input (constants in evaluation mode, where the statistics are)
+    _double_backward = True
+
+    def _tensor_field(self, field, saved):
+        if field not in ("xhat", "invstd"):
+            return None
+        from .._tensor import _wrap
+        x = saved[0]
+        if self.axes is None:
+            if field == "invstd":
+                return _wrap(self.invstd)
+            # xhat = (x - running_mean) * invstd: linear in x, the rest constant
+            return x * _wrap(self.invstd) + _wrap(self.xhat - x._data * self.invstd)
+        xs = x.reshape(x.shape[0], self.group, -1) if self.group else x
+        xc = xs - xs.mean(self.axes, keepdim=True)
+        invstd = ((xc * xc).mean(self.axes, keepdim=True) + self.eps).rsqrt()
+        if field == "invstd":
+            return invstd
+        xhat = xc * invstd
+        return xhat.reshape(x.shape) if self.group else xhat
 
     def apply(self, g):
         nf = self.next_functions
@@ -119,16 +140,17 @@ def _affine_out(xhat, w, b):
     return out
 
 
-def _norm_record(cls, input, weight, bias, out, xhat, invstd, w, axes, paxes, w_shape, group=0):
+def _norm_record(cls, input, weight, bias, out, xhat, invstd, w, axes, paxes, w_shape, group=0, eps=0.0):
     if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
                                or (bias is not None and bias._requires_grad))):
         return _wrap(out)
     node = _new(cls)
     node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0),
                            edge(bias) if bias is not None else (None, 0))
-    node._saved_versions = ((weight, weight._vc[0]),) if weight is not None else _SAVED_OUTPUT
+    # torch saves the input too: modifying it in place before backward is an error there as well
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
     node.xhat, node.invstd, node.w, node.axes = xhat, invstd, w, axes
-    node.paxes, node.w_shape, node.group = paxes, w_shape, group
+    node.paxes, node.w_shape, node.group, node.eps = paxes, w_shape, group, eps
     return _record(out, node)
 
 
@@ -184,7 +206,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                 "F.batch_norm needs a float momentum")
             _update_running(running_mean, running_var, mean, var * (n / (n - 1)), float(momentum))
         return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat,
-                            invstd, w, axes, axes, (c,))
+                            invstd, w, axes, axes, (c,), eps=eps)
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean must be defined in evaluation mode (batch_norm with training=False "
                            "normalizes with the running statistics; pass them, or training=True)")
@@ -228,7 +250,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
     b = bias._data.astype(x.dtype, copy=False) if bias is not None else None
     return _norm_record(NativeLayerNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
-                        axes, tuple(range(x.ndim - k)), ns)
+                        axes, tuple(range(x.ndim - k)), ns, eps=float(eps))
 
 
 def native_layer_norm(input, normalized_shape, weight, bias, eps):
@@ -261,7 +283,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
     invstd = 1 / xp.sqrt(var + float(eps))
     xhat = (xc * invstd).reshape(x.shape)
     return _norm_record(NativeGroupNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
-                        (2,), (0,) + tuple(range(2, x.ndim)), (c,), group=g)
+                        (2,), (0,) + tuple(range(2, x.ndim)), (c,), group=g, eps=float(eps))
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
@@ -302,7 +324,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         _update_running(running_mean, running_var, mean.mean(axis=0), (var * (k / (k - 1))).mean(axis=0),
                         float(momentum))
     return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
-                        axes, paxes, (c,))
+                        axes, paxes, (c,), eps=float(eps))
 
 
 class _RmsNormBackward(Node):
