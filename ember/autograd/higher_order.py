@@ -391,6 +391,25 @@ def _function_apply(node, grad):
     return tuple(out[i] if i < len(out) else None for i in node._input_index)
 
 
+def linear_adjoint(node, grad, forward):
+    """For a node whose backward is a fixed linear map A of the gradient (pooling, lookups): A(grad) by
+    the node's own formula, recorded so that its derivative with respect to grad is forward, the op's
+    linearization (A's transpose) written with differentiable ops."""
+    from .function import Function
+    from .._tensor import _wrap
+
+    class _Adjoint(Function):
+        @staticmethod
+        def forward(ctx, g):
+            return _wrap(node.apply(g._data)[0])
+
+        @staticmethod
+        def backward(ctx, gg):
+            return forward(gg)
+    _Adjoint.__name__ = node.name()   # its node prints as <Name>Backward, torch's double-backward name
+    return (_Adjoint.apply(grad),)
+
+
 def _supported_names():
     from .graph import Node
     names, todo = set(), [Node]

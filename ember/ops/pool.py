@@ -262,6 +262,21 @@ class MaxPool2DWithIndicesBackward0(Node):
 
     __slots__ = ("idx", "geom", "shape", "squeeze")
     _saved_fields = ("idx",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: linear in grad (the winners are fixed); its derivative picks each
+        window's winner out of the incoming tensor."""
+        from ..autograd.higher_order import linear_adjoint
+        if self.geom is not None:
+            raise NotImplementedError("create_graph=True: ember differentiates the backward of max_pool2d "
+                                      "with 2x2 windows tiling the input only yet")
+        idx = self.idx
+
+        def pick(t):
+            views = (t[:, :, 0::2, 0::2], t[:, :, 0::2, 1::2], t[:, :, 1::2, 0::2], t[:, :, 1::2, 1::2])
+            return sum(v * _wrap(m) for v, m in zip(views, idx))
+        return linear_adjoint(self, grad, pick)
 
     def apply(self, grad):
         idx = self.idx
@@ -445,6 +460,22 @@ class AvgPool2DBackward0(Node):
     """Gradient of avg_pool2d: each window's share of the output gradient."""
 
     __slots__ = ("geom", "shape", "div", "scale", "squeeze")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: this backward is linear in grad; its own derivative is the pooling."""
+        from ..autograd.higher_order import linear_adjoint
+        from .norm import pad
+        g = self.geom
+
+        def pool(t):
+            if self.squeeze:
+                t = t.unsqueeze(-2)
+            tp = pad(t, (g.pw, g.Wp - g.W - g.pw, g.ph, g.Hp - g.H - g.ph)) if g.padded else t
+            total = sum(g.view(tp, i, j) for i in range(g.kh) for j in range(g.kw))
+            out = total / _wrap(self.div) if self.div is not None else total * _wrap(self.scale)
+            return out.squeeze(-2) if self.squeeze else out
+        return linear_adjoint(self, grad, pool)
 
     def apply(self, grad):
         g = self.geom
@@ -561,6 +592,17 @@ class AdaptiveAvgPool2DBackward0(Node):
     """Gradient of adaptive_avg_pool2d: the transposed averaging matrices."""
 
     __slots__ = ("ah", "aw", "squeeze")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: linear in grad; its derivative is the averaging itself."""
+        from ..autograd.higher_order import linear_adjoint
+
+        def pool(t):
+            t = t.unsqueeze(-2) if self.squeeze else t
+            out = _wrap(self.ah) @ t @ _wrap(self.aw.T)
+            return out.squeeze(-2) if self.squeeze else out
+        return linear_adjoint(self, grad, pool)
 
     def apply(self, grad):
         xp = xp_of(grad)
@@ -574,6 +616,8 @@ class MeanBackward1(Node):
     """Gradient of a mean over the last two dims (adaptive_avg_pool2d to 1x1)."""
 
     __slots__ = ("shape",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
 
     def apply(self, grad):
         n = self.shape[-1] * self.shape[-2]
