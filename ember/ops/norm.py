@@ -24,6 +24,7 @@ __all__ = [
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "dropout", "alpha_dropout",
     "feature_dropout", "feature_alpha_dropout", "native_dropout", "embedding", "constant_pad_nd",
     "cosine_similarity", "pairwise_distance", "native_batch_norm", "native_layer_norm", "rms_norm",
+    "norm_except_dim", "_weight_norm",
 ]
 
 # names torch.nn.functional exposes from this module
@@ -1039,6 +1040,72 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 
 _NORMALIZE_NODE = type("DivBackward0", (_NormalizeBackward,), {"__slots__": ()})
+
+
+# ---- weight normalization (torch.norm_except_dim, torch._weight_norm) -------------------------
+def norm_except_dim(v, pow=2, dim=0):
+    """The pow-norm of v over every dim but dim, kept as a size-1 dim (dim=-1: over all of v)."""
+    if dim == -1:
+        return v.norm(pow)
+    if dim == 0:
+        shape = [1] * v.dim()
+        shape[0] = v.size(0)
+        return v.contiguous().view(v.size(0), -1).norm(pow, 1).view(shape)
+    if dim == v.dim() - 1:
+        shape = [1] * v.dim()
+        shape[-1] = v.size(-1)
+        return v.contiguous().view(-1, v.size(-1)).norm(pow, 0).view(shape)
+    # as ATen: move dim to the front and back
+    return norm_except_dim(v.transpose(0, dim), pow, 0).transpose(0, dim)
+
+
+class WeightNormInterfaceBackward0(Node):
+    """d(w)/d(v, g) of w = v * g / ||v|| (the norm over every axis but one), as torch's fused kernel."""
+
+    __slots__ = ("v", "g", "norms", "axes")
+    _saved_fields = ("v", "g", "norms")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def apply(self, grad):
+        v, norms = self.v, self.norms
+        gg = (grad * v).sum(axis=self.axes, keepdims=True) / norms
+        gv = gg_out = None
+        nf = self.next_functions
+        if nf[0][0] is not None:
+            gv = (self.g.reshape(norms.shape) / norms) * (grad - v * (gg / norms))
+        if nf[1][0] is not None:
+            gg_out = gg.reshape(self.g.shape)
+        return gv, gg_out
+
+    def _apply_tensors(self, grad, saved):
+        """The same formula on Tensors, so that create_graph=True differentiates it again."""
+        v, g = saved
+        norms = (v * v).sum(self.axes, keepdim=True).sqrt()
+        gg = (grad * v).sum(self.axes, keepdim=True) / norms
+        gv = (g.reshape(norms.shape) / norms) * (grad - v * (gg / norms))
+        nf = self.next_functions
+        return (gv if nf[0][0] is not None else None,
+                gg.reshape(g.shape) if nf[1][0] is not None else None)
+
+
+def _weight_norm(v, g, dim=0):
+    """v * (g / norm_except_dim(v, 2, dim)): weight normalization's weight from direction v and size g."""
+    if not (dim == 0 or dim == v.dim() - 1) or v.dim() == 0:
+        # ATen's non-fused path, recorded op by op (MulBackward0) as there
+        return v * (g / norm_except_dim(v, 2, dim))
+    xp = xp_of(v._data)
+    vd = _float(v, "_weight_norm")
+    gd = g._data.astype(vd.dtype, copy=False)
+    axes = tuple(i for i in range(vd.ndim) if i != dim)
+    norms = xp.sqrt((vd * vd).sum(axis=axes, keepdims=True))
+    out = vd * (gd.reshape(norms.shape) / norms)
+    if not (state.enabled and (v._requires_grad or g._requires_grad)):
+        return _wrap(out)
+    node = _new(WeightNormInterfaceBackward0)
+    node.next_functions = (edge(v), edge(g))
+    node._saved_versions = ((v, v._vc[0]), (g, g._vc[0]))
+    node.v, node.g, node.norms, node.axes = vd, gd, norms, axes
+    return _record(out, node)
 
 
 def _two(name, x1, x2):

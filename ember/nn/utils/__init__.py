@@ -1,4 +1,4 @@
-"""ember.nn.utils: gradient clipping and parameter/vector conversion (torch.nn.utils)."""
+"""ember.nn.utils: gradient clipping, parameter/vector conversion, parametrizations (torch.nn.utils)."""
 from .clip_grad import (clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_,  # noqa: F401
                         get_total_norm)
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
@@ -8,3 +8,10 @@ __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "get_total_n
 
 from . import rnn  # noqa: F401,E402  (torch.nn.utils.rnn: pad_sequence, PackedSequence, packing)
 __all__ += ["rnn"]
+
+# torch.nn.utils.parametrize / parametrizations, and the older hook-based weight and spectral norm
+from . import parametrize, parametrizations  # noqa: F401,E402
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401,E402
+from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401,E402
+__all__ += ["parametrize", "parametrizations", "weight_norm", "remove_weight_norm", "spectral_norm",
+            "remove_spectral_norm"]
