@@ -1,5 +1,11 @@
-"""Ready-made parametrizations: weight_norm, spectral_norm (torch.nn.utils.parametrizations)."""
+"""Ready-made parametrizations: orthogonal, weight_norm, spectral_norm (torch.nn.utils.parametrizations)."""
+from enum import Enum, auto
+
+import numpy as np
+
+from ... import _backend as B
 from ...autograd.grad_mode import no_grad
+from ...ops import creation as _creation, elementwise as _elementwise, shape as _shape
 from ...ops import linalg as _linalg
 from ...ops import norm as _norm
 from ..._tensor import Tensor
@@ -8,6 +14,134 @@ from .. import functional as F
 from . import parametrize
 
 __all__ = ["orthogonal", "spectral_norm", "weight_norm"]
+
+
+# ---- orthogonal ---------------------------------------------------------------------------------
+def _geqrf(A):
+    """LAPACK's geqrf (torch.geqrf): Householder vectors below R's diagonal, and their scales tau."""
+    a = A.detach().cpu().numpy()
+    h, tau = np.linalg.qr(a, mode="raw")   # NumPy returns the Fortran-ordered (transposed) factor
+    return (_creation.tensor(np.ascontiguousarray(np.swapaxes(h, -1, -2))).to(A.device),
+            _creation.tensor(tau).to(A.device))
+
+
+def _is_orthogonal(Q, eps=None):
+    n, k = Q.size(-2), Q.size(-1)
+    Id = _creation.eye(k, dtype=Q.dtype, device=Q.device)
+    # A reasonable eps, but not too large
+    eps = 10.0 * n * B.finfo(Q.dtype).eps
+    return _elementwise.allclose(Q.mH @ Q, Id, atol=eps)
+
+
+def _make_orthogonal(A):
+    """The Q of A = QR (A tall) with diag(R) real and non-negative: Q times the signs of diag(R)."""
+    X, tau = _geqrf(A)
+    Q = _linalg_mod().householder_product(X, tau)
+    Q *= X.diagonal(dim1=-2, dim2=-1).sgn().unsqueeze(-2)
+    return Q
+
+
+def _linalg_mod():
+    from ... import linalg
+    return linalg
+
+
+class _OrthMaps(Enum):
+    matrix_exp = auto()
+    cayley = auto()
+    householder = auto()
+
+
+class _Orthogonal(Module):
+    def __init__(self, weight, orthogonal_map, *, use_trivialization=True):
+        super().__init__()
+        if weight.is_complex() and orthogonal_map == _OrthMaps.householder:
+            raise ValueError("The householder parametrization does not support complex tensors.")
+        self.shape = weight.shape
+        self.orthogonal_map = orthogonal_map
+        if use_trivialization:
+            # the dynamic trivialization's base point, set by right_inverse
+            self.register_buffer("base", None)
+
+    def forward(self, X):
+        n, k = X.size(-2), X.size(-1)
+        transposed = n < k
+        if transposed:
+            X = X.mT
+            n, k = k, n
+        # here n > k and X is a tall matrix
+        if self.orthogonal_map == _OrthMaps.matrix_exp or self.orthogonal_map == _OrthMaps.cayley:
+            # only the lower triangle counts: A = X - X^H is skew-symmetric
+            X = X.tril()
+            if n != k:
+                # embed into a square matrix
+                X = _shape.cat([X, X.new_zeros(n, n - k).expand(*X.shape[:-2], -1, -1)], dim=-1)
+            A = X - X.mH
+            if self.orthogonal_map == _OrthMaps.matrix_exp:
+                Q = _linalg_mod().matrix_exp(A)
+            else:
+                # (I + A/2)(I - A/2)^{-1}
+                Id = _creation.eye(n, dtype=A.dtype, device=A.device)
+                Q = _linalg_mod().solve(_elementwise.add(Id, A, alpha=-0.5), _elementwise.add(Id, A, alpha=0.5))
+            # Q is now orthogonal (or unitary) of size (..., n, n)
+            if n != k:
+                Q = Q[..., :k]
+        else:
+            # X is real here: householder does not support complex tensors
+            A = X.tril(diagonal=-1)
+            tau = 2.0 / (1.0 + (A * A).sum(dim=-2))
+            Q = _linalg_mod().householder_product(A, tau)
+            # the diagonal of X is 1's and -1's: used to choose the sign of each column
+            Q = Q * X.diagonal(dim1=-2, dim2=-1).int().unsqueeze(-2)
+        if hasattr(self, "base"):
+            Q = self.base @ Q
+        if transposed:
+            Q = Q.mT
+        return Q
+
+    def right_inverse(self, Q):
+        with no_grad():
+            return self._right_inverse(Q)
+
+    def _right_inverse(self, Q):
+        if Q.shape != self.shape:
+            raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. "
+                             f"Got a tensor of shape {Q.shape}.")
+        Q_init = Q
+        n, k = Q.size(-2), Q.size(-1)
+        transpose = n < k
+        if transpose:
+            Q = Q.mT
+            n, k = k, n
+        if not hasattr(self, "base"):
+            # without the trivialization only householder can be assigned to
+            if self.orthogonal_map == _OrthMaps.cayley or self.orthogonal_map == _OrthMaps.matrix_exp:
+                raise NotImplementedError("It is not possible to assign to the matrix exponential "
+                                          "or the Cayley parametrizations when use_trivialization=False.")
+            # geqrf's Householder vectors with the sign of R's diagonal on the diagonal: forward
+            # maps this back to Q
+            A, tau = _geqrf(Q)
+            A.diagonal(dim1=-2, dim2=-1).sign_()
+            # a reflector with tau == 0 is the identity: flip that sign back
+            A.diagonal(dim1=-2, dim2=-1)[tau == 0.0] *= -1
+            return A.mT if transpose else A
+        if n == k:
+            # make Q orthogonal if it is not
+            if not _is_orthogonal(Q):
+                Q = _make_orthogonal(Q)
+            else:
+                Q = Q.clone()
+        else:
+            # complete Q to an orthogonal n x n matrix, with randn drawn as torch draws it
+            N = _creation.randn(*(Q.size()[:-2] + (n, n - k)), dtype=Q.dtype, device=Q.device)
+            Q = _shape.cat([Q, N], dim=-1)
+            Q = _make_orthogonal(Q)
+        self.base = Q
+        # forward(-Id) is Id (matrix_exp and cayley map 0 to Id, householder reflects twice), so the
+        # parametrized weight starts as base
+        neg_Id = _creation.zeros_like(Q_init)
+        neg_Id.diagonal(dim1=-2, dim2=-1).fill_(-1.0)
+        return neg_Id
 
 
 class _WeightNorm(Module):
@@ -117,7 +251,21 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 
 def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization=True):
-    """Not implemented in ember yet (torch's needs geqrf)."""
-    raise NotImplementedError("torch.nn.utils.parametrizations.orthogonal: ember does not implement it yet; "
-                              "use weight_norm or spectral_norm, or register your own parametrization")
+    """Make module.<name> orthogonal (orthonormal columns, or rows when wide) via matrix_exp, cayley or householder."""
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.ndim < 2:
+        raise ValueError("Expected a matrix or batch of matrices. "
+                         f"Got a tensor of {weight.ndim} dimensions.")
+    if orthogonal_map is None:
+        orthogonal_map = ("matrix_exp" if weight.size(-2) == weight.size(-1) or weight.is_complex()
+                          else "householder")
+    orth_enum = getattr(_OrthMaps, orthogonal_map, None)
+    if orth_enum is None:
+        raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
+                         f"Got: {orthogonal_map}")
+    orth = _Orthogonal(weight, orth_enum, use_trivialization=use_trivialization)
+    parametrize.register_parametrization(module, name, orth, unsafe=True)
+    return module
 
