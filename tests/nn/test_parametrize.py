@@ -594,3 +594,25 @@ def test_orthogonal_gradients_numeric(omap):
             np.fill_diagonal(keep, False)
         return keep
     _check_param_grads(m, ember.randn(4, 3, dtype=ember.float64), off_diagonal)
+
+
+@requires_torch
+def test_transfer_parametrizations_and_params_matches_torch(oracle):
+    res = []
+    for lib in (ember, oracle):
+        src = _build(lib, lambda L: _wn(L, L.nn.Linear(4, 3)))
+        dst = _build(lib, lambda L: L.nn.Linear(4, 3), seed=9)
+        lib.nn.utils.parametrize.transfer_parametrizations_and_params(src, dst)
+        assert dst.parametrizations.weight.original0 is src.parametrizations.weight.original0
+        res.append(dst)
+    assert repr(res[0]) == repr(res[1])
+    _sd_equal(*res)
+
+
+def test_parametrized_module_converts_dtype():
+    m = parametrizations.spectral_norm(nn.Linear(4, 3))
+    orig = m.parametrizations.weight.original
+    m.double()
+    assert m.parametrizations.weight.original is orig and orig.dtype == ember.float64
+    assert m.parametrizations.weight[0]._u.dtype == ember.float64
+    assert m(ember.ones(2, 4, dtype=ember.float64)).dtype == ember.float64
