@@ -616,3 +616,26 @@ def test_parametrized_module_converts_dtype():
     assert m.parametrizations.weight.original is orig and orig.dtype == ember.float64
     assert m.parametrizations.weight[0]._u.dtype == ember.float64
     assert m(ember.ones(2, 4, dtype=ember.float64)).dtype == ember.float64
+
+
+def test_torch_alias_imports_the_modules(tmp_path):
+    """`import torch.nn.utils.parametrize` and friends resolve through the torch alias (a fresh process)."""
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / "alias.py"
+    script.write_text(
+        "import ember.compat as c; c.install()\n"
+        "import torch, torch.nn as nn\n"
+        "import torch.nn.utils.parametrize as P\n"
+        "from torch.nn.utils.parametrizations import weight_norm\n"
+        "import torch.nn.utils.spectral_norm, torch.nn.utils.weight_norm\n"
+        "from torch.nn.utils.spectral_norm import SpectralNorm\n"
+        "m = weight_norm(nn.Linear(3, 4))\n"
+        "assert P.is_parametrized(m, 'weight') and callable(torch.nn.utils.weight_norm)\n"
+        "print(type(m).__name__, m.weight.shape)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ParametrizedLinear torch.Size([4, 3])"
