@@ -1,5 +1,6 @@
 """Seeded random transforms draw torchvision's numbers: after ember.manual_seed(s) a transform picks
-the flips, crops, angles, factors and orders that torchvision picks after torch.manual_seed(s).
+the flips, crops, angles, factors and orders that torchvision picks after torch.manual_seed(s)
+(and FakeData gives torchvision's images and labels).
 
 Two layers of checks:
 - against torch alone (CI installs it): the parameters ember draws equal the ones computed by hand
@@ -135,6 +136,13 @@ def test_rotation_and_blur_params_are_float32_uniforms(seed):
     s = torch.empty(1).uniform_(0.5, 1.5).item()
     assert got == want + [[s, s]]
     assert all(type(v) is float and float(np.float32(v)) == v for v in got[:3])  # float32 values, as .item()
+
+
+def test_reversed_range_fails_at_the_draw_as_torch():
+    for t in (T.RandomRotation((30, -30)), T2.RandomRotation((30, -30))):
+        with pytest.raises(RuntimeError, match=r"uniform_ expects to return a \[from, to\) range, but found "
+                                               r"from=30 > to=-30"):
+            t(_wrap(_img(h=4, w=4)))
 
 
 def _torch_erasing_params(c, h, w, scale, ratio, value):
@@ -396,3 +404,34 @@ def test_get_params_equal_torchvisions(seed):
     torch.manual_seed(seed)
     want = [plain(c(TV, t_img)) for c in calls for _ in range(3)]
     assert got == want
+
+
+# ---- FakeData draws torchvision's images and labels too --------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("image_size", [(3, 20, 30), (1, 2, 3)])
+def test_fake_data_is_torch_randn_and_randint_seeded_by_index(image_size):
+    from ember.vision.datasets import FakeData
+    from ember.vision.transforms import functional as F
+    ds = FakeData(size=6, image_size=image_size, num_classes=7, random_offset=11)
+    ember.manual_seed(0)
+    before = ember.rand(3).tolist()
+    ember.manual_seed(0)
+    for index in (0, 3, 5):
+        img, target = ds[index]
+        torch.manual_seed(index + 11)
+        want = torch.randn(*image_size)
+        want_target = torch.randint(0, 7, size=(1,), dtype=torch.long)[0].item()
+        assert target == want_target and type(target) is int
+        np.testing.assert_array_equal(np.asarray(img), np.asarray(F.to_pil_image(_wrap(want.numpy()))))
+    assert ember.rand(3).tolist() == before  # the default generator is left alone, as torchvision restores it
+
+
+@requires_torchvision
+def test_fake_data_equals_torchvisions():
+    from ember.vision.datasets import FakeData
+    theirs = importlib.import_module("torchvision.datasets").FakeData(size=4, image_size=(3, 16, 24), random_offset=2)
+    ours = FakeData(size=4, image_size=(3, 16, 24), random_offset=2)
+    for index in range(4):
+        (a, ta), (b, tb) = ours[index], theirs[index]
+        assert ta == tb and a.mode == b.mode
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

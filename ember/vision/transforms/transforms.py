@@ -75,6 +75,9 @@ def _f32(x):
 def _uniform1(low, high):
     """torch.empty(1).uniform_(low, high).item(): a float32 draw (bounds cast to float32), as a
     Python float."""
+    if not low <= high:  # torch's check (e.g. RandomRotation(degrees=(30, -30)) fails at the draw)
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={float(low):g} > "
+                           f"to={float(high):g}")
     return float(_gen().uniform(low, high, (1,), np.float32)[0])
 
 
