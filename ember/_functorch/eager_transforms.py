@@ -20,7 +20,7 @@ from ..autograd import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad, is_grad_enabled
 from ..autograd.graph import AccumulateGrad
 from ..utils._pytree import tree_flatten, tree_map, tree_unflatten
-from .vmap import vmap  # noqa: F401
+
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
 

@@ -96,6 +96,13 @@ def _flat_out_dims(out_dims, first_output, output_spec, func):
     return flat
 
 
+def _same(a, b):
+    from .._tensor import Tensor
+    if not isinstance(a, Tensor) or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return a is b or bool((a.detach() == b.detach()).all())
+
+
 def _vmap_impl(func, in_dims, out_dims, randomness, args, kwargs):
     from .. import stack
     from .._tensor import Tensor
@@ -120,7 +127,11 @@ def _vmap_impl(func, in_dims, out_dims, randomness, args, kwargs):
     for i, d in enumerate(flat_outs):
         first = flat_first[i]
         if d is None:
-            # an unbatched output: every call returned it alike, the first one stands for all
+            # an unbatched output: every call returned it alike, and the first one stands for all.
+            # Calls that returned different tensors mean it depends on the batch, which torch
+            # refuses (it sees a BatchedTensor; here that shows only as differing values)
+            if isinstance(first, Tensor) and any(not _same(leaves[i], first) for leaves in per_leaf[1:]):
+                raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
             result.append(first)
             continue
         if not isinstance(first, Tensor):
