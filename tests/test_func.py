@@ -205,6 +205,9 @@ def test_vmap_in_dims_out_dims_and_pytrees(oracle):
     _close(efunc.vmap(efunc.vmap(lambda x, y: x * y, (None, 0)), (0, None))(ea[0], eb[0]),
            torch.func.vmap(torch.func.vmap(lambda x, y: x * y, (None, 0)), (0, None))(ta[0], tb[0]))
     _close(efunc.vmap(lambda x: x * 2, chunk_size=2)(ea), torch.func.vmap(lambda x: x * 2, chunk_size=2)(ta))
+    # an empty batch
+    _close(efunc.vmap(lambda x: (x.sum(), x * 2), out_dims=(0, 1))(ea[:0]),
+           torch.func.vmap(lambda x: (x.sum(), x * 2), out_dims=(0, 1))(ta[:0]))
 
 
 def _err(fn):

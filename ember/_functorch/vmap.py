@@ -117,6 +117,11 @@ def _vmap_impl(func, in_dims, out_dims, randomness, args, kwargs):
                 _random.set_rng_state(rng_state)  # every batch element draws the same numbers
             sliced = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_in_dims)]
             outputs.append(func(*tree_unflatten(sliced, args_spec), **kwargs))
+        if batch_size == 0:
+            # an empty batch: one call on zeros of an element's shape gives the output shapes
+            sliced = [a if d is None else a.new_zeros(a.shape[:d] + a.shape[d + 1:])
+                      for a, d in zip(flat_args, flat_in_dims)]
+            outputs.append(func(*tree_unflatten(sliced, args_spec), **kwargs))
     finally:
         _random._vmap_randomness.pop()
     flat_first, output_spec = tree_flatten(outputs[0])
@@ -137,6 +142,9 @@ def _vmap_impl(func, in_dims, out_dims, randomness, args, kwargs):
         if not isinstance(first, Tensor):
             raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(first)}. "
                              "Did you mean to set out_dims= to None for output?")
+        if batch_size == 0:
+            result.append(first.unsqueeze(d).narrow(d, 0, 0))
+            continue
         result.append(stack([leaves[i] for leaves in per_leaf], dim=d))
     return tree_unflatten(result, output_spec)
 
