@@ -8,3 +8,6 @@ __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "get_total_n
 
 from . import rnn  # noqa: F401,E402  (torch.nn.utils.rnn: pad_sequence, PackedSequence, packing)
 __all__ += ["rnn"]
+
+from . import stateless  # noqa: F401,E402  (torch.nn.utils.stateless.functional_call, deprecated in torch)
+__all__ += ["stateless"]
