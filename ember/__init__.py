@@ -55,6 +55,7 @@ del _m
 _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision", "compat", "backends",
                  "accelerator", "version", "linalg")
 _LAZY_MODULES += ("distributions",)  # torch.distributions
+_LAZY_MODULES += ("func",)  # torch.func
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions

@@ -457,8 +457,20 @@ def _cuda_generator(index):
     return g
 
 
+# torch.func.vmap's randomness mode, innermost last: under 'error' every random op refuses to run
+_vmap_randomness = []
+
+
+def _vmap_random_error():
+    raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use the "
+                       "'same' or 'different' randomness flags on vmap or perform the randomness operation out "
+                       "of vmap")
+
+
 def generator_for(device, generator=None):
     """The generator an op on device draws from: the one passed (checked), else the device's default."""
+    if _vmap_randomness and _vmap_randomness[-1] == "error":
+        _vmap_random_error()
     if generator is not None:
         if generator.device.type != device.type:
             raise RuntimeError(f"Expected a '{device.type}' device type for generator but found "

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _backend as B
 
+
 def _unwrap(x):
     return x.t if isinstance(x, _GradArray) else x
 
@@ -254,8 +255,8 @@ class _TensorNamespace:
     @staticmethod
     def logaddexp(a, b):
         import ember
-        return _GradArray(ember.logaddexp(_tensor(np.asarray(a, dtype=b.dtype) if not isinstance(a, _GradArray) else a),
-                                          _tensor(b)))
+        a = a if isinstance(a, _GradArray) else np.asarray(a, dtype=b.dtype)   # (softplus passes 0)
+        return _GradArray(ember.logaddexp(_tensor(a), _tensor(b)))
 
     @staticmethod
     def ones_like(x, dtype=None):
@@ -398,16 +399,15 @@ def linear_adjoint(node, grad, forward):
     from .function import Function
     from .._tensor import _wrap
 
-    class _Adjoint(Function):
-        @staticmethod
-        def forward(ctx, g):
-            return _wrap(node.apply(g._data)[0])
+    def value(ctx, g):
+        return _wrap(node.apply(g._data)[0])
 
-        @staticmethod
-        def backward(ctx, gg):
-            return forward(gg)
-    _Adjoint.__name__ = node.name()   # its node prints as <Name>Backward, torch's double-backward name
-    return (_Adjoint.apply(grad),)
+    def derivative(ctx, gg):
+        return forward(gg)
+    # named so that its node prints as torch's double-backward node does (AvgPool2DBackwardBackward...)
+    adjoint = type(node.name()[:-1], (Function,), {"forward": staticmethod(value),
+                                                   "backward": staticmethod(derivative)})
+    return (adjoint.apply(grad),)
 
 
 def _supported_names():

@@ -9,6 +9,9 @@ __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "get_total_n
 from . import rnn  # noqa: F401,E402  (torch.nn.utils.rnn: pad_sequence, PackedSequence, packing)
 __all__ += ["rnn"]
 
+from . import stateless  # noqa: F401,E402  (torch.nn.utils.stateless.functional_call, deprecated in torch)
+__all__ += ["stateless"]
+
 # torch.nn.utils.parametrize / parametrizations, and the older hook-based weight and spectral norm
 from . import parametrize, parametrizations  # noqa: F401,E402
 from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401,E402

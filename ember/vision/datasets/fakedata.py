@@ -1,13 +1,14 @@
 """FakeData: random images, for trying a pipeline without downloading anything."""
-import numpy as np
-
+from ..._tensor import _wrap
+from ...random import Generator
 from .vision import VisionDataset
 
 __all__ = ["FakeData"]
 
 
 class FakeData(VisionDataset):
-    """A dataset of random PIL images (the same image for the same index) with random class labels."""
+    """A dataset of random PIL images (the same image for the same index) with random class labels:
+    torchvision's images and labels, drawn from torch's generator seeded with index + random_offset."""
 
     def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10, transform=None, target_transform=None,
                  random_offset=0):
@@ -21,13 +22,14 @@ class FakeData(VisionDataset):
         """(PIL image, class index), both determined by index."""
         if index >= len(self):
             raise IndexError(f"{self.__class__.__name__} index out of range")
-        from PIL import Image
-        g = np.random.default_rng(index + self.random_offset)
-        img = g.random(self.image_size, dtype=np.float32)
-        target = int(g.integers(0, self.num_classes))
-        # float CHW in [0, 1) -> HWC uint8, as ToPILImage would
-        arr = (img * 255).astype(np.uint8).transpose(1, 2, 0)
-        img = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+        from ..transforms import functional as F
+        # torchvision seeds torch's generator with index + random_offset, draws torch.randn(*image_size)
+        # and torch.randint(0, num_classes, (1,)), and restores the generator: a private Generator
+        # seeded alike draws the same numbers and leaves the default one alone
+        g = Generator().manual_seed(index + self.random_offset)
+        img = g.standard_normal(tuple(self.image_size), "float32")
+        target = int(g.integers(0, self.num_classes, (1,))[0])
+        img = F.to_pil_image(_wrap(img))  # ToPILImage: mul(255).byte() of the normal floats, as torchvision
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:

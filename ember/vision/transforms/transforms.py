@@ -1,18 +1,26 @@
 """torchvision.transforms: composable image transforms with torchvision's names, behaviour and reprs.
 
-Random transforms draw from ember's default generator (``ember.random.rng()``), so
-``ember.manual_seed`` makes them reproducible and DataLoader's per-worker seeding makes them
-differ between workers, as torch's do.
+Random transforms draw what torchvision's draw, in the same order and with the same torch calls
+(``torch.rand(1)``, ``torch.randint(lo, hi, (1,))``, ``torch.randperm(n)``,
+``torch.empty(1).uniform_(a, b)``, ``normal_()``), from ember's default CPU generator, which
+reproduces torch's: after ``ember.manual_seed(s)`` a pipeline picks the same flips, crops, angles
+and factors as torchvision after ``torch.manual_seed(s)``, and DataLoader's per-worker seeding
+makes workers differ as torch's do.  Where torchvision uses Python's ``random`` module
+(RandomOrder, RandomChoice), so does ember.  One caveat: torch computes RandomResizedCrop's and
+RandomErasing's ``log``/``exp`` of float32 tensors with MKL (or SLEEF), which is not always
+correctly rounded; ember rounds correctly, so the float aspect ratio can differ from torch's in the
+last bit, which changes the integer crop only when it lands on a rounding boundary.
 """
 import math
 import numbers
+import random
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..._tensor import Tensor
-from ...random import rng
+from ... import random as _random
+from ..._tensor import Tensor, _wrap
 from . import functional as F
 from .functional import InterpolationMode, _interpolation_modes_from_int
 
@@ -49,9 +57,51 @@ def _setup_size(size, error_msg):
     return size
 
 
-def _rand():
-    """One uniform draw in [0, 1) from ember's default generator."""
-    return rng().random()
+# ---- torchvision's draws, one helper per torch call; all from the default CPU generator ----------
+def _gen():
+    return _random.default_generator
+
+
+def _rand1():
+    """torch.rand(1)[0]: a float32 in [0, 1).  Compare it with _f32(p): torch compares a float32
+    tensor with a Python float in float32."""
+    return _gen().random((1,), np.float32)[0]
+
+
+def _f32(x):
+    return np.float32(x)
+
+
+def _uniform1(low, high):
+    """torch.empty(1).uniform_(low, high).item(): a float32 draw (bounds cast to float32), as a
+    Python float."""
+    if not low <= high:  # torch's check (e.g. RandomRotation(degrees=(30, -30)) fails at the draw)
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={float(low):g} > "
+                           f"to={float(high):g}")
+    return float(_gen().uniform(low, high, (1,), np.float32)[0])
+
+
+def _randint1(low, high):
+    """torch.randint(low, high, size=(1,)).item()."""
+    return int(_gen().integers(low, high, (1,))[0])
+
+
+def _randperm(n):
+    """torch.randperm(n), an int64 Tensor."""
+    return _wrap(_gen().permutation(n))
+
+
+def _log_ratio(ratio):
+    """torch.log(torch.tensor(ratio)): the ratios as float32, their logs rounded to float32."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.asarray(ratio, np.float32).astype(np.float64)).astype(np.float32)
+
+
+def _exp_uniform1(log_ratio):
+    """torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1])).item(): exp of a float32
+    draw, rounded to float32."""
+    u = _gen().uniform(log_ratio[0], log_ratio[1], (1,), np.float32)[0]
+    return float(np.float32(math.exp(float(u))))
 
 
 class Compose:
@@ -264,7 +314,7 @@ class RandomApply(_Transform):
         self.p = p
 
     def forward(self, img):
-        if self.p < _rand():
+        if _f32(self.p) < _rand1():  # torchvision: if self.p < torch.rand(1)
             return img
         for t in self.transforms:
             img = t(img)
@@ -284,8 +334,10 @@ class RandomOrder(RandomTransforms):
     """Apply the transforms in a random order."""
 
     def __call__(self, img):
-        for i in rng().permutation(len(self.transforms)):
-            img = self.transforms[int(i)](img)
+        order = list(range(len(self.transforms)))
+        random.shuffle(order)  # Python's random, as torchvision: seed it with random.seed
+        for i in order:
+            img = self.transforms[i](img)
         return img
 
 
@@ -299,12 +351,7 @@ class RandomChoice(RandomTransforms):
         self.p = p
 
     def __call__(self, *args):
-        n = len(self.transforms)
-        if self.p is None:
-            t = self.transforms[int(rng().integers(0, n))]
-        else:
-            w = np.asarray(self.p, dtype=np.float64)
-            t = self.transforms[int(rng().choice(n, p=w / w.sum()))]
+        t = random.choices(self.transforms, weights=self.p)[0]  # Python's random, as torchvision
         return t(*args)
 
     def __repr__(self):
@@ -323,9 +370,8 @@ class RandomCrop(_Transform):
             raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(h, w)}")
         if w == tw and h == th:
             return 0, 0, h, w
-        g = rng()
-        i = int(g.integers(0, h - th + 1))
-        j = int(g.integers(0, w - tw + 1))
+        i = _randint1(0, h - th + 1)
+        j = _randint1(0, w - tw + 1)
         return i, j, th, tw
 
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
@@ -359,7 +405,7 @@ class RandomHorizontalFlip(_Transform):
         self.p = p
 
     def forward(self, img):
-        if _rand() < self.p:
+        if _rand1() < _f32(self.p):
             return F.hflip(img)
         return img
 
@@ -375,7 +421,7 @@ class RandomVerticalFlip(_Transform):
         self.p = p
 
     def forward(self, img):
-        if _rand() < self.p:
+        if _rand1() < _f32(self.p):
             return F.vflip(img)
         return img
 
@@ -422,18 +468,16 @@ class RandomResizedCrop(_Transform):
 
 def _random_resized_crop_params(height, width, scale, ratio):
     """RandomResizedCrop's draw for an image of height x width (shared with transforms.v2)."""
-    import math
     area = height * width
-    g = rng()
-    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    log_ratio = _log_ratio(ratio)
     for _ in range(10):
-        target_area = area * g.uniform(scale[0], scale[1])
-        aspect_ratio = math.exp(g.uniform(log_ratio[0], log_ratio[1]))
+        target_area = area * _uniform1(scale[0], scale[1])
+        aspect_ratio = _exp_uniform1(log_ratio)
         w = int(round(math.sqrt(target_area * aspect_ratio)))
         h = int(round(math.sqrt(target_area / aspect_ratio)))
         if 0 < w <= width and 0 < h <= height:
-            i = int(g.integers(0, height - h + 1))
-            j = int(g.integers(0, width - w + 1))
+            i = _randint1(0, height - h + 1)
+            j = _randint1(0, width - w + 1)
             return i, j, h, w
     in_ratio = float(width) / float(height)
     if in_ratio < min(ratio):
@@ -477,13 +521,11 @@ class ColorJitter(_Transform):
     @staticmethod
     def get_params(brightness, contrast, saturation, hue):
         """(order, brightness, contrast, saturation, hue factors); a factor is None when its range is None."""
-        from ..._tensor import _wrap
-        g = rng()
-        fn_idx = _wrap(g.permutation(4).astype(np.int64))  # torchvision: torch.randperm(4), a Tensor
-        b = None if brightness is None else float(g.uniform(brightness[0], brightness[1]))
-        c = None if contrast is None else float(g.uniform(contrast[0], contrast[1]))
-        s = None if saturation is None else float(g.uniform(saturation[0], saturation[1]))
-        h = None if hue is None else float(g.uniform(hue[0], hue[1]))
+        fn_idx = _randperm(4)
+        b = None if brightness is None else _uniform1(brightness[0], brightness[1])
+        c = None if contrast is None else _uniform1(contrast[0], contrast[1])
+        s = None if saturation is None else _uniform1(saturation[0], saturation[1])
+        h = None if hue is None else _uniform1(hue[0], hue[1])
         return fn_idx, b, c, s, h
 
     def forward(self, img):
@@ -527,7 +569,7 @@ class RandomGrayscale(_Transform):
 
     def forward(self, img):
         num_output_channels, _, _ = F.get_dimensions(img)
-        if _rand() < self.p:
+        if _rand1() < _f32(self.p):
             return F.rgb_to_grayscale(img, num_output_channels=num_output_channels)
         return img
 
@@ -574,7 +616,7 @@ class RandomRotation(_Transform):
 
     @staticmethod
     def get_params(degrees):
-        return float(rng().uniform(float(degrees[0]), float(degrees[1])))
+        return _uniform1(float(degrees[0]), float(degrees[1]))
 
     def forward(self, img):
         fill = self.fill
@@ -617,7 +659,7 @@ class GaussianBlur(_Transform):
 
     @staticmethod
     def get_params(sigma_min, sigma_max):
-        return float(rng().uniform(sigma_min, sigma_max))
+        return _uniform1(sigma_min, sigma_max)
 
     def forward(self, img):
         sigma = self.get_params(self.sigma[0], self.sigma[1])
@@ -655,29 +697,24 @@ class RandomErasing(_Transform):
     @staticmethod
     def get_params(img, scale, ratio, value=None):
         """(i, j, h, w, v) of the rectangle to erase; the whole image (and v=img) after 10 misses."""
-        from ..._tensor import _wrap
         img_c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
         area = img_h * img_w
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-        g = rng()
+        log_ratio = _log_ratio(ratio)
         for _ in range(10):
-            erase_area = area * float(g.uniform(scale[0], scale[1]))
-            aspect_ratio = math.exp(float(g.uniform(log_ratio[0], log_ratio[1])))
+            erase_area = area * _uniform1(scale[0], scale[1])
+            aspect_ratio = _exp_uniform1(log_ratio)
             h = int(round(math.sqrt(erase_area * aspect_ratio)))
             w = int(round(math.sqrt(erase_area / aspect_ratio)))
             if not (h < img_h and w < img_w):
                 continue
-            if value is None:
-                v = _wrap(g.standard_normal((img_c, h, w)).astype(np.float32))
-            else:
-                v = _wrap(np.asarray(value, dtype=np.float32)[:, None, None])
-            i = int(g.integers(0, img_h - h + 1))
-            j = int(g.integers(0, img_w - w + 1))
+            v = _erase_value(img_c, h, w, value)
+            i = _randint1(0, img_h - h + 1)
+            j = _randint1(0, img_w - w + 1)
             return i, j, h, w, v
         return 0, 0, img_h, img_w, img
 
     def forward(self, img):
-        if _rand() < self.p:
+        if _rand1() < _f32(self.p):
             if isinstance(self.value, (int, float)):
                 value = [float(self.value)]
             elif isinstance(self.value, str):
@@ -694,3 +731,11 @@ class RandomErasing(_Transform):
     def __repr__(self):
         return (f"{self.__class__.__name__}(p={self.p}, scale={self.scale}, ratio={self.ratio}, value={self.value}, "
                 f"inplace={self.inplace})")
+
+
+def _erase_value(c, h, w, value):
+    """RandomErasing's fill: torch.empty([c, h, w]).normal_() for value None, else
+    torch.tensor(value)[:, None, None] (shared with transforms.v2)."""
+    if value is None:
+        return _wrap(_gen().normal(0.0, 1.0, (c, h, w), np.float32))
+    return _wrap(np.asarray(value, dtype=np.float32)[:, None, None])

@@ -2,8 +2,10 @@
 
 A v2 transform takes any structure of tuples, lists and dicts: it flattens it, draws its random
 parameters once from the images/masks/boxes it finds (``make_params``), and applies the same
-parameters to each of them (``transform``); labels and other values pass through. Randomness comes
-from ember's default generator as in the v1 transforms, so ``ember.manual_seed`` reproduces a run.
+parameters to each of them (``transform``); labels and other values pass through. The random
+parameters are drawn as torchvision's v2 draws them (same torch calls, same order) from ember's
+default CPU generator, so after ``ember.manual_seed(s)`` they are torchvision's after
+``torch.manual_seed(s)`` (see the v1 module's docstring for the one log/exp caveat).
 """
 import enum
 import math
@@ -15,7 +17,6 @@ import numpy as np
 
 from ...tv_tensors import BoundingBoxes, Image, Mask, TVTensor, Video
 from ...._tensor import Tensor
-from ....random import rng
 from .. import functional as _F1
 from .. import transforms as _v1
 from . import functional as F
@@ -182,8 +183,8 @@ def _check_padding_mode_arg(padding_mode):
         raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
 
 
-def _rand():
-    return _v1._rand()
+# torchvision's draws (torch.rand(1), torch.randint, ...): the v1 module's helpers
+_rand1, _f32, _uniform1, _randint1, _gen = _v1._rand1, _v1._f32, _v1._uniform1, _v1._randint1, _v1._gen
 
 
 # ---- base classes -----------------------------------------------------------------------------
@@ -272,7 +273,7 @@ class _RandomApplyTransform(Transform):
         inputs = inputs if len(inputs) > 1 else inputs[0]
         flat_inputs, spec = tree_flatten(inputs)
         self.check_inputs(flat_inputs)
-        if _rand() >= self.p:
+        if _rand1() >= _f32(self.p):
             return inputs
         return self._apply(flat_inputs, spec)
 
@@ -316,7 +317,7 @@ class RandomApply(Transform):
 
     def forward(self, *inputs):
         sample = inputs if len(inputs) > 1 else inputs[0]
-        if _rand() >= self.p:
+        if _rand1() >= _f32(self.p):
             return sample
         for t in self.transforms:
             sample = t(sample)
@@ -342,7 +343,8 @@ class RandomChoice(Transform):
         self.p = [prob / total for prob in p]
 
     def forward(self, *inputs):
-        idx = int(rng().choice(len(self.transforms), p=np.asarray(self.p, dtype=np.float64)))
+        # torchvision: int(torch.multinomial(torch.tensor(self.p), 1))
+        idx = int(_gen().multinomial(np.asarray(self.p, dtype=np.float32)[None], 1, False)[0, 0])
         return self.transforms[idx](*inputs)
 
 
@@ -357,8 +359,8 @@ class RandomOrder(Transform):
 
     def forward(self, *inputs):
         sample = inputs if len(inputs) > 1 else inputs[0]
-        for idx in rng().permutation(len(self.transforms)):
-            sample = self.transforms[int(idx)](sample)
+        for idx in _gen().permutation(len(self.transforms)).tolist():  # torch.randperm(n)
+            sample = self.transforms[idx](sample)
         return sample
 
 
@@ -549,7 +551,7 @@ class GaussianBlur(Transform):
 
     @staticmethod
     def get_params(sigma_min, sigma_max):
-        return float(rng().uniform(sigma_min, sigma_max))
+        return _uniform1(sigma_min, sigma_max)
 
     def make_params(self, flat_inputs):
         s = self.get_params(self.sigma[0], self.sigma[1])
@@ -714,9 +716,8 @@ class RandomCrop(Transform):
                 f"Required crop size {(cropped_height, cropped_width)} is larger than "
                 f"{'padded ' if self.padding is not None else ''}input image size {(padded_height, padded_width)}.")
         padding = [pad_left, pad_top, pad_right, pad_bottom]
-        g = rng()
-        top = int(g.integers(0, padded_height - cropped_height + 1)) if padded_height > cropped_height else 0
-        left = int(g.integers(0, padded_width - cropped_width + 1)) if padded_width > cropped_width else 0
+        top = _randint1(0, padded_height - cropped_height + 1) if padded_height > cropped_height else 0
+        left = _randint1(0, padded_width - cropped_width + 1) if padded_width > cropped_width else 0
         return dict(needs_crop=padded_height > cropped_height or padded_width > cropped_width, top=top, left=left,
                     height=cropped_height, width=cropped_width, needs_pad=any(padding), padding=padding)
 
@@ -748,7 +749,7 @@ class RandomRotation(Transform):
 
     @staticmethod
     def get_params(degrees):
-        return float(rng().uniform(float(degrees[0]), float(degrees[1])))
+        return _uniform1(float(degrees[0]), float(degrees[1]))
 
     def make_params(self, flat_inputs):
         return dict(angle=self.get_params(self.degrees))
@@ -865,7 +866,7 @@ class RandomErasing(_RandomApplyTransform):
         else:
             self.value = [float(v) for v in value]
         self.inplace = inplace
-        self._log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        self._log_ratio = _v1._log_ratio(ratio)  # torch.log(torch.tensor(ratio)), float32
 
     def _call_kernel(self, functional, inpt, *args, **kwargs):
         if isinstance(inpt, (BoundingBoxes, Mask)):
@@ -879,20 +880,16 @@ class RandomErasing(_RandomApplyTransform):
             raise ValueError(f"If value is a sequence, it should have either a single value or {img_c} "
                              f"(number of inpt channels)")
         area = img_h * img_w
-        g = rng()
         for _ in range(10):
-            erase_area = area * float(g.uniform(self.scale[0], self.scale[1]))
-            aspect_ratio = math.exp(float(g.uniform(self._log_ratio[0], self._log_ratio[1])))
+            erase_area = area * _uniform1(self.scale[0], self.scale[1])
+            aspect_ratio = _v1._exp_uniform1(self._log_ratio)
             h = int(round(math.sqrt(erase_area * aspect_ratio)))
             w = int(round(math.sqrt(erase_area / aspect_ratio)))
             if not (h < img_h and w < img_w):
                 continue
-            if self.value is None:
-                v = g.standard_normal((img_c, h, w)).astype(np.float32)
-            else:
-                v = np.asarray(self.value, dtype=np.float32)[:, None, None]
-            i = int(g.integers(0, img_h - h + 1))
-            j = int(g.integers(0, img_w - w + 1))
+            v = _v1._erase_value(img_c, h, w, self.value)
+            i = _randint1(0, img_h - h + 1)
+            j = _randint1(0, img_w - w + 1)
             break
         else:
             i, j, h, w, v = 0, 0, img_h, img_w, None
