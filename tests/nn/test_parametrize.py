@@ -351,6 +351,18 @@ def test_register_errors_leave_module_unchanged():
     with pytest.raises(ValueError, match="may not change the dtype"):
         P.register_parametrization(m, "weight", ToDouble())
     assert type(m) is nn.Linear and "weight" in m._parameters
+
+    class HalveThenShrink(_Double):
+        def forward(self, X):
+            return (2 * X)[:1]
+
+    w = m.weight
+    before = w.detach().clone()
+    with pytest.raises(ValueError, match="may not change the shape"):
+        P.register_parametrization(m, "weight", HalveThenShrink())
+    # torch leaves the parameter halved by right_inverse here; ember restores it
+    assert m.weight is w
+    np.testing.assert_array_equal(w.detach().numpy(), before.numpy())
     with pytest.raises(ValueError, match="does not have a parameter, a buffer, or a parametrized element"):
         P.register_parametrization(m, "nope", _Double())
     P.register_parametrization(m, "weight", Shrink(), unsafe=True)

@@ -88,6 +88,7 @@ class ParametrizationList(ModuleList):
                                  f"original.device: {original.device}\n"
                                  f"right_inverse(original).device: {new.device}")
             # the same Parameter object stays registered, so the optimizer still holds it
+            saved_data = original._data
             with no_grad():
                 _maybe_set(original, new)
             _register_parameter_or_buffer(self, "original", original)
@@ -104,20 +105,30 @@ class ParametrizationList(ModuleList):
                 _register_parameter_or_buffer(self, f"original{i}", originali)
 
         if not self.unsafe:
-            # forward(right_inverse(original)) must live where original lives
-            Z = self()
-            if not isinstance(Z, Tensor):
-                raise ValueError(f"A parametrization must return a tensor. Got {type(Z).__name__}.")
-            if Z.dtype != original_dtype:
-                raise ValueError("Registering a parametrization may not change the dtype of the tensor, unless "
-                                 "`unsafe` flag is enabled.\n"
-                                 f"unparametrized dtype: {original_dtype}\n"
-                                 f"parametrized dtype: {Z.dtype}")
-            if Z.shape != original_shape:
-                raise ValueError("Registering a parametrization may not change the shape of the tensor, unless "
-                                 "`unsafe` flag is enabled.\n"
-                                 f"unparametrized shape: {original_shape}\n"
-                                 f"parametrized shape: {Z.shape}")
+            try:
+                self._check_consistency(original_dtype, original_shape)
+            except BaseException:
+                # unlike torch, a rejected parametrization leaves the parameter's values as they were
+                if self.is_tensor:
+                    original._data = saved_data
+                    original._vc[0] += 1
+                raise
+
+    def _check_consistency(self, original_dtype, original_shape):
+        # forward(right_inverse(original)) must live where original lives
+        Z = self()
+        if not isinstance(Z, Tensor):
+            raise ValueError(f"A parametrization must return a tensor. Got {type(Z).__name__}.")
+        if Z.dtype != original_dtype:
+            raise ValueError("Registering a parametrization may not change the dtype of the tensor, unless "
+                             "`unsafe` flag is enabled.\n"
+                             f"unparametrized dtype: {original_dtype}\n"
+                             f"parametrized dtype: {Z.dtype}")
+        if Z.shape != original_shape:
+            raise ValueError("Registering a parametrization may not change the shape of the tensor, unless "
+                             "`unsafe` flag is enabled.\n"
+                             f"unparametrized shape: {original_shape}\n"
+                             f"parametrized shape: {Z.shape}")
 
     def right_inverse(self, value):
         """Store right_inverse(value) (through every parametrization, last first) in original / original0..."""
