@@ -143,6 +143,11 @@ def rss_growth(steps):
 
 def import_time(rounds):
     code = "import time, sys; sys.path.insert(0, {root!r}); t = time.perf_counter(); import {lib}; print(time.perf_counter() - t)"
+    # torch's bytecode was compiled when pip installed it; ember's, in a source checkout, only once an
+    # import writes it, which PYTHONDONTWRITEBYTECODE (set on this machine) prevents: compile it
+    # first, as `pip install` would, so both imports are timed from bytecode
+    import compileall
+    compileall.compile_dir(str(ROOT / "ember"), quiet=1)
     vals = {"ember": [], "torch": []}
     for _ in range(rounds):
         for lib in vals:
