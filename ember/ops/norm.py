@@ -614,7 +614,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         if padding_idx is not None and padding_idx < 0:
             padding_idx = None
     idx = input._data
-    xp = xp_of(weight._data)
     if type(idx) is not type(weight._data):
         B.check_same_device("embedding", weight._data, idx)
     if idx.dtype != np.int64 and idx.dtype != np.int32:
