@@ -393,21 +393,35 @@ def _function_apply(node, grad):
 
 
 def linear_adjoint(node, grad, forward):
-    """For a node whose backward is a fixed linear map A of the gradient (pooling, lookups): A(grad) by
-    the node's own formula, recorded so that its derivative with respect to grad is forward, the op's
+    """For a node whose backward is a fixed linear map A of the gradient (pooling): A(grad) by the
+    node's own formula, recorded so that its derivative with respect to grad is forward, the op's
     linearization (A's transpose) written with differentiable ops."""
+    return (_recorded(node.name()[:-1], lambda a: node.apply(a)[0], forward, grad),)
+
+
+def linear_pair(node, grad, transpose):
+    """As linear_adjoint, for a map whose transpose is as cheap on raw arrays (index scatters and
+    gathers, scans): the derivative is transpose, recorded the same way (its own is A again), to
+    any order."""
+    return (_pair(node.name()[:-1], lambda a: node.apply(a)[0], transpose, grad),)
+
+
+def _pair(name, apply_raw, transpose_raw, t):
+    return _recorded(name, apply_raw, lambda gg: _pair(name + "Backward", transpose_raw, apply_raw, gg), t)
+
+
+def _recorded(name, value_raw, derivative, t):
+    """value_raw(t's array) as a tensor whose backward is derivative (a custom Function named so
+    that its node prints as torch's double-backward node does: AvgPool2DBackwardBackward...)."""
     from .function import Function
     from .._tensor import _wrap
 
-    def value(ctx, g):
-        return _wrap(node.apply(g._data)[0])
+    def value(ctx, x):
+        return _wrap(value_raw(x._data))
 
-    def derivative(ctx, gg):
-        return forward(gg)
-    # named so that its node prints as torch's double-backward node does (AvgPool2DBackwardBackward...)
-    adjoint = type(node.name()[:-1], (Function,), {"forward": staticmethod(value),
-                                                   "backward": staticmethod(derivative)})
-    return (adjoint.apply(grad),)
+    def backward(ctx, gg):
+        return derivative(gg)
+    return type(name, (Function,), {"forward": staticmethod(value), "backward": staticmethod(backward)}).apply(t)
 
 
 def _supported_names():

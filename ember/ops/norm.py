@@ -568,6 +568,23 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
 class EmbeddingBackward0(Node):
     __slots__ = ("idx", "num", "padding_idx", "scale_freq")
     _saved_fields = ("idx",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the row sums are linear in grad; their transpose looks the rows up."""
+        from ..autograd.higher_order import linear_pair
+        idx = self.idx
+
+        def lookup(table):
+            rows = table[idx]
+            if self.scale_freq:
+                xp = xp_of(table)
+                counts = xp.bincount(idx.reshape(-1), minlength=self.num)[idx]
+                rows = rows / counts[..., None].astype(rows.dtype)
+            if self.padding_idx is not None:
+                rows = rows * (idx != self.padding_idx)[..., None]
+            return rows
+        return linear_pair(self, grad, lookup)
 
     def apply(self, g):
         dim = g.shape[-1]

@@ -810,6 +810,12 @@ def logsumexp(input, dim, keepdim=False):
 
 class CumsumBackward0(Node):
     __slots__ = ("axis", "dtype")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the reversed cumsum is linear in grad; its transpose is the cumsum."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: xp_of(a).cumsum(a, axis=self.axis).astype(a.dtype, copy=False))
 
     def apply(self, g):
         xp = xp_of(g)

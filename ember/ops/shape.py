@@ -887,6 +887,12 @@ def select(input, dim, index):
 class IndexBackward0(Node):
     """Gradient of advanced indexing: g scattered back, adding at repeated indices."""
     __slots__ = ("shape", "key", "mask_only")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter is linear in grad; its transpose is the indexing."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: a[self.key])
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1419,6 +1425,13 @@ def _check_gather(name, a, idx, ax, other=None):
 class GatherBackward0(Node):
     __slots__ = ("shape", "work_shape", "fancy")
     _saved_fields = ("fancy",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter-add is linear in grad; its transpose is the gather."""
+        from ..autograd.higher_order import linear_pair
+        out_shape = grad.shape
+        return linear_pair(self, grad, lambda a: a.reshape(self.work_shape)[self.fancy].reshape(out_shape))
 
     def apply(self, g):
         z = _zeros(self.work_shape, g)

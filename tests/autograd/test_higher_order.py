@@ -61,6 +61,12 @@ CASES = {
     "cross_entropy": lambda t, x, y: t.nn.functional.cross_entropy(x * y, t.tensor([1, 0, 3])) * x
     + t.nn.functional.cross_entropy(x * y, t.tensor([1, 0, 3]), label_smoothing=0.1,
                                     weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64)),
+    "advanced_index_and_mask": lambda t, x, y: (x * y)[t.tensor([0, 2, 2]), :][:, t.tensor([1, 3])].sum(0)
+    * x[0, :2] + (x * x)[x > 1.0].sum(),
+    "gather": lambda t, x, y: t.gather(x * y, 1, t.tensor([[0, 2], [1, 1], [3, 0]])) * x[:, :2],
+    "cumsum": lambda t, x, y: t.cumsum(x * y, 1) * x,
+    "embedding": lambda t, x, y: t.nn.functional.embedding(t.tensor([[0, 2], [2, 1]]), x * y, padding_idx=1)
+    + t.nn.functional.embedding(t.tensor([[0, 2], [2, 2]]), x * x, scale_grad_by_freq=True),
     "nll_loss": lambda t, x, y: t.nn.functional.nll_loss(t.log_softmax(x * y, 1), t.tensor([1, 0, 3]), reduction="none"),
     "conv2d": lambda t, x, y: t.nn.functional.conv2d(_conv_in(t, x, y, 2), y[:2, :].reshape(2, 2, 2, 1),
                                                      bias=x[0, :2], stride=2, padding=(1, 0)),
