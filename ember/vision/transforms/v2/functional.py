@@ -586,24 +586,56 @@ def _affine_output_size(m, w, h):
     return int(size[0]), int(size[1])
 
 
-def _rotate_array(a, angle, interpolation, expand, center, fill):
-    """Rotate the last two axes counter-clockwise by angle degrees, sampling as torch's grid_sample does."""
-    h, w = a.shape[-2:]
-    center_f = [0.0, 0.0] if center is None else [c - s * 0.5 for c, s in zip(center, [w, h])]
-    m = _inverse_rotation_matrix(center_f, angle)
-    ow, oh = _affine_output_size(m, w, h) if expand else (w, h)
-    fp = a.dtype.kind == "f"
-    x = a if fp else a.astype(np.float32)
-    dt = x.dtype
-    # torchvision's _affine_grid then grid_sample(align_corners=False), in the image's float type, so
-    # that nearest sampling rounds the same coordinates the same way
+def _affine_coords(m, w, h, ow, oh, dt):
+    """Source pixel coordinates (px, py) of each output pixel for the inverse affine matrix m, computed as
+    torchvision's _affine_grid + grid_sample(align_corners=False) do, in the image's float type, so that
+    nearest sampling rounds the same coordinates the same way."""
     t = dt.type
     theta = np.array(m, dtype=dt).reshape(2, 3).T / np.array([0.5 * w, 0.5 * h], dtype=dt)
     X, Y = np.meshgrid(np.arange(ow, dtype=dt) - t((ow - 1) * 0.5), np.arange(oh, dtype=dt) - t((oh - 1) * 0.5))
     gx = X * theta[0, 0] + Y * theta[1, 0] + theta[2, 0]
     gy = X * theta[0, 1] + Y * theta[1, 1] + theta[2, 1]
-    px = ((gx + t(1)) * t(w) - t(1)) / t(2)
-    py = ((gy + t(1)) * t(h) - t(1)) / t(2)
+    return _unnormalize(gx, gy, w, h, t)
+
+
+def _unnormalize(gx, gy, w, h, t):
+    """grid_sample's align_corners=False mapping from [-1, 1] to pixel coordinates, as torch's vectorized
+    CPU kernel computes it: one fused multiply-add, fma(g + 1, size / 2, -0.5), emulated in float64 (the
+    product of two float32 values is exact there) and rounded once."""
+    if t is np.float32:
+        return (_fma32(gx + t(1), w / 2, -0.5), _fma32(gy + t(1), h / 2, -0.5))
+    return (gx + t(1)) * t(w / 2) - t(0.5), (gy + t(1)) * t(h / 2) - t(0.5)
+
+
+def _fma32(a, b, c):
+    """float32 fused multiply-add a * b + c with one rounding: the float64 product of two float32 values is
+    exact, and its sum with c rounds (almost always) as the fused operation does."""
+    return (np.asarray(a, np.float64) * np.asarray(b, np.float32).astype(np.float64)
+            + np.asarray(c, np.float32).astype(np.float64)).astype(np.float32)
+
+
+def _perspective_coords(coeffs, w, h, dt):
+    """Source pixel coordinates of each output pixel for PIL-style perspective coefficients (a..h),
+    as torchvision's _perspective_grid computes them."""
+    t = dt.type
+    c = [t(v) for v in coeffs]
+    X, Y = np.meshgrid(np.arange(w, dtype=dt) + t(0.5), np.arange(h, dtype=dt) + t(0.5))
+    hw, hh = t(0.5 * w), t(0.5 * h)
+    g1x = X * (c[0] / hw) + Y * (c[1] / hw) + c[2] / hw
+    g1y = X * (c[3] / hh) + Y * (c[4] / hh) + c[5] / hh
+    g2 = X * c[6] + Y * c[7] + t(1.0)
+    return _unnormalize(g1x / g2 - t(1.0), g1y / g2 - t(1.0), w, h, t)
+
+
+def _grid_sample(a, px, py, interpolation, fill, v2=False, name="rotate"):
+    """Sample the last two axes of a at pixel coordinates (px, py) with zero padding, then paint fill
+    where the sample fell outside (torchvision's _apply_grid_transform: v1 and v2 blend fill slightly
+    differently, hence v2)."""
+    h, w = a.shape[-2:]
+    oh, ow = px.shape
+    fp = a.dtype.kind == "f"
+    x = a if fp else a.astype(np.float32)
+    dt = x.dtype
     lead = x.shape[:-2]
     if interpolation is InterpolationMode.NEAREST:
         ix, iy = np.rint(px).astype(np.int64), np.rint(py).astype(np.int64)
@@ -611,20 +643,29 @@ def _rotate_array(a, angle, interpolation, expand, center, fill):
         out = x[..., iy.clip(0, h - 1), ix.clip(0, w - 1)] * valid.astype(dt)
         mask = valid.astype(dt)
     elif interpolation is InterpolationMode.BILINEAR:
-        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
-        out = np.zeros(lead + (oh, ow), dtype=np.float64)
-        mask = np.zeros((oh, ow), dtype=np.float64)
-        for dy in (0, 1):
-            for dx in (0, 1):
-                xi, yi = x0 + dx, y0 + dy
-                wgt = (1 - np.abs(px - xi)) * (1 - np.abs(py - yi))
-                valid = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-                wgt = wgt * valid
-                out += x[..., yi.clip(0, h - 1), xi.clip(0, w - 1)] * wgt
-                mask += wgt
-        out, mask = out.astype(dt), mask.astype(dt)
+        # torch's CPU kernel, in the image's float type: weights from the fractional parts, the four
+        # corners summed nw, ne, sw, se; out-of-range corners contribute zero
+        t = dt.type
+        x0, y0 = np.floor(px), np.floor(py)
+        we, ns = px - x0, py - y0
+        ww, nn = t(1) - we, t(1) - ns
+        x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+        out = None
+        mask = None
+        for xi, yi, wgt in ((x0, y0, nn * ww), (x0 + 1, y0, nn * we), (x0, y0 + 1, ns * ww), (x0 + 1, y0 + 1, ns * we)):
+            valid = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+            v = x[..., yi.clip(0, h - 1), xi.clip(0, w - 1)] * valid.astype(dt)
+            mv = valid.astype(dt)
+            # torch accumulates the four products with fused multiply-adds (float32: emulated exactly in float64)
+            if out is None:
+                out, mask = v * wgt, mv * wgt
+            elif dt == np.float32:
+                out = _fma32(v, wgt, out)
+                mask = _fma32(mv, wgt, mask)
+            else:
+                out, mask = out + v * wgt, mask + mv * wgt
     else:
-        raise ValueError(f"rotate: interpolation {interpolation} is not supported for tensors; "
+        raise ValueError(f"{name}: interpolation {interpolation} is not supported for tensors; "
                          "use NEAREST or BILINEAR")
     if fill is not None:
         c = x.shape[-3] if x.ndim >= 3 else 1
@@ -633,12 +674,33 @@ def _rotate_array(a, angle, interpolation, expand, center, fill):
         fv = fv.reshape((c, 1, 1)) if x.ndim >= 3 else fv.reshape(1, 1)
         if interpolation is InterpolationMode.NEAREST:
             out = np.where(mask < 0.5, fv, out)
+        elif v2:
+            out = (out - fv) * mask + fv
         else:
-            out = out * mask + (1.0 - mask) * fv
+            out = out * mask + (dt.type(1.0) - mask) * fv
     out = np.asarray(out, dtype=dt)
     if not fp:
         out = np.round(out).astype(a.dtype)
     return np.ascontiguousarray(out)
+
+
+def _check_grid_fill(a, fill):
+    """torchvision's _assert_grid_transform_inputs check of fill against the channel count."""
+    c = 1 if a.ndim == 2 else a.shape[-3]
+    if fill is not None and isinstance(fill, (tuple, list)) and len(fill) > 1 and len(fill) != c:
+        raise ValueError("The number of elements in 'fill' cannot broadcast to match the number of channels of "
+                         f"the image ({len(fill)} != {c})")
+
+
+def _rotate_array(a, angle, interpolation, expand, center, fill):
+    """Rotate the last two axes counter-clockwise by angle degrees, sampling as torch's grid_sample does."""
+    h, w = a.shape[-2:]
+    center_f = [0.0, 0.0] if center is None else [c - s * 0.5 for c, s in zip(center, [w, h])]
+    m = _inverse_rotation_matrix(center_f, angle)
+    ow, oh = _affine_output_size(m, w, h) if expand else (w, h)
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    px, py = _affine_coords(m, w, h, ow, oh, dt)
+    return _grid_sample(a, px, py, interpolation, fill)
 
 
 def _rotate_image(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
