@@ -10,7 +10,8 @@ from ._transforms import (  # noqa: F401
     CenterCrop, ColorJitter, Compose, ConvertImageDtype, GaussianBlur, Grayscale, Identity, Lambda, Normalize,
     Pad, PILToTensor, RandomApply, RandomChoice, RandomCrop, RandomErasing, RandomGrayscale,
     RandomHorizontalFlip, RandomOrder, RandomResizedCrop, RandomRotation, RandomVerticalFlip, Resize, ToDtype,
-    ToImage, ToPILImage, ToPureTensor, ToTensor, Transform,
+    ToImage, ToPILImage, ToPureTensor, ToTensor, Transform, RandomAffine, RandomPerspective, FiveCrop, TenCrop,
+    RandomInvert, RandomPosterize, RandomSolarize, RandomAutocontrast, RandomAdjustSharpness, RandomEqualize,
 )
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "ToPureTensor", "ToTensor", "ToDtype", "ConvertImageDtype", "Identity", "Lambda", "Normalize", "GaussianBlur",
     "RandomHorizontalFlip", "RandomVerticalFlip", "Resize", "CenterCrop", "RandomResizedCrop", "Pad",
     "RandomCrop", "RandomRotation", "Grayscale", "RandomGrayscale", "ColorJitter", "RandomErasing",
-    "InterpolationMode",
+    "InterpolationMode", "RandomAffine", "RandomPerspective", "FiveCrop", "TenCrop", "RandomInvert",
+    "RandomPosterize", "RandomSolarize", "RandomAutocontrast", "RandomAdjustSharpness", "RandomEqualize",
 ]
