@@ -1,5 +1,6 @@
-"""The augmentations: RandomAffine, RandomPerspective, FiveCrop/TenCrop and the colour ops (invert,
-posterize, solarize, sharpness, autocontrast, equalize), v1 and v2.
+"""The augmentations: RandomAffine, RandomPerspective, FiveCrop/TenCrop, the colour ops (invert,
+posterize, solarize, sharpness, autocontrast, equalize) and AutoAugment/RandAugment/TrivialAugmentWide,
+v1 and v2.
 
 - against torch alone (CI installs it): the random parameters and coins ember draws after
   manual_seed equal those computed by hand from torch's own calls, in torchvision's order;
@@ -340,7 +341,8 @@ def test_reprs_are_torchvisions():
     assert repr(T.RandomInvert()) == "RandomInvert(p=0.5)"
     assert repr(T2.RandomAffine(10, shear=5)) == (
         "RandomAffine(degrees=[-10.0, 10.0], shear=[-5.0, 5.0], interpolation=nearest, fill=0)")
-    assert repr(T2.RandomPerspective()) == "RandomPerspective(p=0.5, distortion_scale=0.5, interpolation=bilinear, fill=0)"
+    assert repr(T2.RandomPerspective()) == (
+        "RandomPerspective(p=0.5, distortion_scale=0.5, interpolation=bilinear, fill=0)")
     assert repr(T2.RandomPosterize(2)) == "RandomPosterize(p=0.5, bits=2)"
     assert repr(T2.TenCrop(3)) == "TenCrop(size=(3, 3), vertical_flip=False)"
 
@@ -432,3 +434,234 @@ def test_functionals_equal_torchvisions(version):
                 np.testing.assert_allclose(g, w, rtol=0, atol=1e-6)
             else:
                 np.testing.assert_array_equal(g, w, err_msg=f"{name}{args} {kind}")
+
+
+# ---- AutoAugment, RandAugment, TrivialAugmentWide ----------------------------------------------------
+from ember.vision.transforms import autoaugment as AA  # noqa: E402
+
+
+@requires_torch
+def test_magnitude_bins_are_torchs():
+    for a, b, n in [(0.0, 0.3, 10), (0.0, 150.0 / 331.0 * 37, 31), (255.0, 0.0, 31), (0.0, 0.99, 31), (1.0, 0.0, 10)]:
+        np.testing.assert_array_equal(AA._linspace(a, b, n), torch.linspace(a, b, n).numpy())
+    for n, top, span in [(10, 8, 4), (31, 8, 4), (31, 8, 6), (7, 8, 6)]:
+        want = (top - (torch.arange(n) / ((n - 1) / span)).round().int()).numpy()
+        np.testing.assert_array_equal(AA._posterize_bins(n, top, span), want)
+
+
+def _recorder(calls):
+    def apply(img, op_name, magnitude, interpolation, fill):
+        calls.append((op_name, magnitude))
+        return img
+    return apply
+
+
+def _v1_ops(t, img, seed, monkeypatch, n=6):
+    calls = []
+    monkeypatch.setattr(AA, "_apply_op", _recorder(calls))
+    ember.manual_seed(seed)
+    per_call = []
+    for _ in range(n):
+        start = len(calls)
+        t(img)
+        per_call.append(calls[start:])
+    return per_call
+
+
+def _v2_ops(t, img, seed, n=6):
+    calls = []
+    t._apply_image_or_video_transform = lambda image, tid, mag, interpolation, fill: calls.append((tid, mag)) or image
+    ember.manual_seed(seed)
+    per_call = []
+    for _ in range(n):
+        start = len(calls)
+        t(img)
+        per_call.append(calls[start:])
+    return per_call
+
+
+_H, _W = 23, 37
+
+
+def _tl(a, b, n):
+    return torch.linspace(a, b, n)
+
+
+def _t_space(kind, n, top_posterize=None):
+    """torchvision's op tables (v1 layout), magnitudes from torch itself."""
+    if kind == "wide":
+        d = {"Identity": (torch.tensor(0.0), False), "ShearX": (_tl(0.0, 0.99, n), True),
+             "ShearY": (_tl(0.0, 0.99, n), True), "TranslateX": (_tl(0.0, 32.0, n), True),
+             "TranslateY": (_tl(0.0, 32.0, n), True), "Rotate": (_tl(0.0, 135.0, n), True)}
+        for k in ("Brightness", "Color", "Contrast", "Sharpness"):
+            d[k] = (_tl(0.0, 0.99, n), True)
+        d["Posterize"] = (8 - (torch.arange(n) / ((n - 1) / 6)).round().int(), False)
+    else:
+        d = {} if kind == "auto" else {"Identity": (torch.tensor(0.0), False)}
+        d.update({"ShearX": (_tl(0.0, 0.3, n), True), "ShearY": (_tl(0.0, 0.3, n), True),
+                  "TranslateX": (_tl(0.0, 150.0 / 331.0 * _W, n), True),
+                  "TranslateY": (_tl(0.0, 150.0 / 331.0 * _H, n), True), "Rotate": (_tl(0.0, 30.0, n), True)})
+        for k in ("Brightness", "Color", "Contrast", "Sharpness"):
+            d[k] = (_tl(0.0, 0.9, n), True)
+        d["Posterize"] = (8 - (torch.arange(n) / ((n - 1) / 4)).round().int(), False)
+    d["Solarize"] = (_tl(255.0, 0.0, n), False)
+    d["AutoContrast"] = (torch.tensor(0.0), False)
+    d["Equalize"] = (torch.tensor(0.0), False)
+    if kind == "auto":
+        d["Invert"] = (torch.tensor(0.0), False)
+    return d
+
+
+@requires_torch
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("policy", list(AA.AutoAugmentPolicy))
+def test_autoaugment_v1_draws_are_torchvisions(seed, policy, monkeypatch):
+    img = _u8(np.zeros((3, _H, _W)))
+    got = _v1_ops(AA.AutoAugment(policy), img, seed, monkeypatch, n=8)
+    policies = AA._get_policies(policy)
+    space = _t_space("auto", 10)
+    torch.manual_seed(seed)
+    want = []
+    for _ in range(8):
+        pid = int(torch.randint(len(policies), (1,)).item())
+        probs = torch.rand((2,))
+        signs = torch.randint(2, (2,))
+        ops = []
+        for i, (name, p, mid) in enumerate(policies[pid]):
+            if probs[i] <= p:
+                mags, signed = space[name]
+                m = float(mags[mid].item()) if mid is not None else 0.0
+                if signed and signs[i] == 0:
+                    m *= -1.0
+                ops.append((name, m))
+        want.append(ops)
+    assert got == want
+
+
+@requires_torch
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rand_and_trivial_augment_v1_draws_are_torchvisions(seed, monkeypatch):
+    img = _u8(np.zeros((3, _H, _W)))
+    got = _v1_ops(AA.RandAugment(num_ops=3, magnitude=7), img, seed, monkeypatch)
+    got += _v1_ops(AA.TrivialAugmentWide(), img, seed + 10, monkeypatch)
+    torch.manual_seed(seed)
+    space = _t_space("rand", 31)
+    want = []
+    for _ in range(6):
+        ops = []
+        for _ in range(3):
+            name = list(space)[int(torch.randint(len(space), (1,)).item())]
+            mags, signed = space[name]
+            m = float(mags[7].item()) if mags.ndim > 0 else 0.0
+            if signed and torch.randint(2, (1,)):
+                m *= -1.0
+            ops.append((name, m))
+        want.append(ops)
+    torch.manual_seed(seed + 10)
+    space = _t_space("wide", 31)
+    for _ in range(6):
+        name = list(space)[int(torch.randint(len(space), (1,)).item())]
+        mags, signed = space[name]
+        m = float(mags[torch.randint(len(mags), (1,), dtype=torch.long)].item()) if mags.ndim > 0 else 0.0
+        if signed and torch.randint(2, (1,)):
+            m *= -1.0
+        want.append([(name, m)])
+    assert got == want
+
+
+@requires_torch
+@pytest.mark.parametrize("seed", SEEDS)
+def test_auto_augment_v2_draws_are_torchvisions(seed):
+    img = _u8(np.zeros((3, _H, _W)))
+    got = _v2_ops(T2.AutoAugment(T2.AutoAugmentPolicy.CIFAR10), img, seed)
+    got += _v2_ops(T2.RandAugment(num_ops=2, magnitude=5, num_magnitude_bins=11), img, seed + 1)
+    got += _v2_ops(T2.TrivialAugmentWide(num_magnitude_bins=15), img, seed + 2)
+
+    def v2_space(kind, n):  # v2's tables: Solarize magnitudes in [1, 0], signs drawn as rand(()) <= 0.5
+        d = _t_space(kind, n)
+        d["Solarize"] = (_tl(1.0, 0.0, n), False)
+        return {k: (None if v[0].ndim == 0 else v[0], v[1]) for k, v in d.items()}
+    want = []
+    torch.manual_seed(seed)
+    policies, space = AA._get_policies(AA.AutoAugmentPolicy.CIFAR10), v2_space("auto", 10)
+    for _ in range(6):
+        ops = []
+        for name, p, mid in policies[int(torch.randint(len(policies), ()))]:
+            if not torch.rand(()) <= p:
+                continue
+            mags, signed = space[name]
+            m = 0.0
+            if mags is not None:
+                m = float(mags[mid])
+                if signed and torch.rand(()) <= 0.5:
+                    m *= -1
+            ops.append((name, m))
+        want.append(ops)
+    for s, kind, n, draws in [(seed + 1, "rand", 11, 2), (seed + 2, "wide", 15, 1)]:
+        torch.manual_seed(s)
+        space = v2_space(kind, n)
+        for _ in range(6):
+            ops = []
+            for _ in range(draws):
+                name = tuple(space)[int(torch.randint(len(space), ()))]
+                mags, signed = space[name]
+                m = 0.0
+                if mags is not None:
+                    m = float(mags[5] if kind == "rand" else mags[int(torch.randint(n, ()))])
+                    if signed and torch.rand(()) <= 0.5:
+                        m *= -1
+                ops.append((name, m))
+            want.append(ops)
+    assert got == want
+
+
+def test_auto_augment_reprs_and_errors():
+    assert repr(AA.AutoAugment()) == "AutoAugment(policy=AutoAugmentPolicy.IMAGENET, fill=None)"
+    assert repr(AA.RandAugment(fill=[1, 2, 3])) == (
+        "RandAugment(num_ops=2, magnitude=9, num_magnitude_bins=31, interpolation=InterpolationMode.NEAREST, "
+        "fill=[1, 2, 3])")
+    assert repr(AA.TrivialAugmentWide()) == (
+        "TrivialAugmentWide(num_magnitude_bins=31, interpolation=InterpolationMode.NEAREST, fill=None)")
+    assert repr(T2.RandAugment()) == "RandAugment(interpolation=nearest, num_ops=2, magnitude=9, num_magnitude_bins=31)"
+    with pytest.raises(ValueError, match="num_ops should be a non-negative integer, but got -1 instead."):
+        T2.RandAugment(num_ops=-1)
+    with pytest.raises(TypeError, match="Inputs of type Mask are not supported by TrivialAugmentWide()"):
+        T2.TrivialAugmentWide()(_u8(np.zeros((3, 4, 4))), ember.vision.tv_tensors.Mask(_u8(np.zeros((4, 4)))))
+    with pytest.raises(ValueError, match="The provided operator Blur is not recognized."):
+        AA._apply_op(_u8(np.zeros((3, 4, 4))), "Blur", 0.0, F.InterpolationMode.NEAREST, None)
+
+
+_AA_CASES = [
+    ("AutoAugment-imagenet", lambda m: m.AutoAugment()),
+    ("AutoAugment-cifar10", lambda m: m.AutoAugment(m.AutoAugmentPolicy.CIFAR10, fill=[10, 20, 30])),
+    ("AutoAugment-svhn", lambda m: m.AutoAugment(m.AutoAugmentPolicy.SVHN)),
+    ("RandAugment", lambda m: m.RandAugment(num_ops=3, magnitude=12)),
+    ("RandAugment-bilinear", lambda m: m.RandAugment(interpolation=m.InterpolationMode.BILINEAR)),
+    ("TrivialAugmentWide", lambda m: m.TrivialAugmentWide()),
+]
+
+
+@requires_torchvision
+@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("name,make", _AA_CASES, ids=[c[0] for c in _AA_CASES])
+def test_auto_augment_gives_torchvisions_images(name, make, version):
+    tvm = importlib.import_module("torchvision.transforms" + (".v2" if version == "v2" else ""))
+    em = T2 if version == "v2" else ember.vision.transforms
+    assert repr(make(em)) == repr(make(tvm))
+    # v1 cannot take float images (its Solarize thresholds are 0-255); on floats only Sharpness (torch's
+    # conv2d summation order) may differ, by float32 ulps: 1e-6 there
+    kinds = ("uint8", "pil") + (("float",) if version == "v2" else ())
+    for kind in kinds:
+        e_in, t_in = _inputs(kind)
+        for seed in SEEDS:
+            et, tt = make(em), make(tvm)
+            ember.manual_seed(seed)
+            got = [_np(et(e_in)) for _ in range(8)]
+            torch.manual_seed(seed)
+            want = [_np(tt(t_in)) for _ in range(8)]
+            for g, w in zip(got, want):
+                assert g.dtype == w.dtype and g.shape == w.shape
+                if kind == "float":
+                    np.testing.assert_allclose(g, w, rtol=0, atol=1e-6, err_msg=f"{name} {version} seed {seed}")
+                else:
+                    np.testing.assert_array_equal(g, w, err_msg=f"{name} {version} {kind} seed {seed}")

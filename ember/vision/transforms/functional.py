@@ -1160,7 +1160,8 @@ def autocontrast(img):
     minimum = a.min(axis=(-2, -1), keepdims=True).astype(dt)
     maximum = a.max(axis=(-2, -1), keepdims=True).astype(dt)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = dt.type(bound) / (maximum - minimum)
+        # torch evaluates `bound / tensor` as tensor.reciprocal() * bound: two roundings, not one
+        scale = (dt.type(1) / (maximum - minimum)) * dt.type(bound)
     eq = ~np.isfinite(scale)
     minimum[eq] = 0
     scale[eq] = 1

@@ -323,9 +323,87 @@ def _color(name, v1fn):
     return functional
 
 
-adjust_brightness = _color("adjust_brightness", _F1.adjust_brightness)
-adjust_contrast = _color("adjust_contrast", _F1.adjust_contrast)
-adjust_saturation = _color("adjust_saturation", _F1.adjust_saturation)
+def _fma_f(a, b, c):
+    """torch's a + alpha * b (add_ with alpha) for float arrays: one fused multiply-add in float32."""
+    if a.dtype == np.float32:
+        return _fma32(b, np.asarray(c, np.float32), a)
+    return a + b * c
+
+
+def _blend_v2(a, b, ratio):
+    """torchvision v2's _blend: image1.mul(ratio).add_(image2, alpha=1 - ratio), clamped, truncated for ints."""
+    ratio = float(ratio)
+    fp = a.dtype.kind == "f"
+    dt = a.dtype if fp else np.dtype(np.float32)
+    out = a.astype(dt, copy=False) * dt.type(ratio)
+    out = _fma_f(out, np.asarray(b).astype(dt, copy=False), dt.type(1.0 - ratio))
+    out = np.clip(out, 0, _F1._max_value(a.dtype))
+    return out if fp else out.astype(a.dtype)
+
+
+def _gray_v2(a):
+    """r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114) in float, keeping the channel axis."""
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    r, g, b = (a[..., k, :, :].astype(dt, copy=False) for k in range(3))
+    out = _fma_f(_fma_f(r * dt.type(0.2989), g, dt.type(0.587)), b, dt.type(0.114))
+    return out[..., None, :, :]
+
+
+def _v2_colour_args(image, factor, name):
+    if factor < 0:
+        raise ValueError(f"{name}_factor ({factor}) is not non-negative.")
+    a = _F1._arr(image)
+    c = a.shape[-3]
+    if c not in (1, 3):
+        raise TypeError(f"Input image tensor permitted channel values are 1 or 3, but found {c}")
+    return a, c
+
+
+def _adjust_brightness_v2(image, brightness_factor):
+    if _F1._is_pil_image(image) or _F1._tracks_grad(image):
+        return _F1.adjust_brightness(image, brightness_factor)
+    a, _ = _v2_colour_args(image, brightness_factor, "brightness")
+    fp = a.dtype.kind == "f"
+    dt = a.dtype if fp else np.dtype(np.float32)
+    out = np.clip(a.astype(dt, copy=False) * dt.type(brightness_factor), 0, _F1._max_value(a.dtype))
+    return _wrap(out if fp else out.astype(a.dtype))
+
+
+def _adjust_saturation_v2(image, saturation_factor):
+    if _F1._is_pil_image(image) or _F1._tracks_grad(image):
+        return _F1.adjust_saturation(image, saturation_factor)
+    a, c = _v2_colour_args(image, saturation_factor, "saturation")
+    if c == 1:
+        return image
+    gray = _gray_v2(a)
+    if a.dtype.kind != "f":
+        gray = np.floor(gray)
+    return _wrap(_blend_v2(a, gray, saturation_factor))
+
+
+def _adjust_contrast_v2(image, contrast_factor):
+    if _F1._is_pil_image(image) or _F1._tracks_grad(image):
+        return _F1.adjust_contrast(image, contrast_factor)
+    a, c = _v2_colour_args(image, contrast_factor, "contrast")
+    fp = a.dtype.kind == "f"
+    if c == 3:
+        gray = _gray_v2(a)
+        if not fp:
+            gray = np.floor(gray)
+    else:
+        gray = a if fp else a.astype(np.float32)
+    mean = np.mean(gray, axis=(-3, -2, -1), keepdims=True, dtype=gray.dtype)
+    return _wrap(_blend_v2(a, mean, contrast_factor))
+
+
+# v2 has its own tensor kernels for these (fused multiply-adds, floored grayscale): they differ from
+# v1's by one grey level now and then, so each version follows its own torchvision
+adjust_brightness = _color("adjust_brightness", _adjust_brightness_v2)
+adjust_brightness.__doc__ = _F1.adjust_brightness.__doc__
+adjust_contrast = _color("adjust_contrast", _adjust_contrast_v2)
+adjust_contrast.__doc__ = _F1.adjust_contrast.__doc__
+adjust_saturation = _color("adjust_saturation", _adjust_saturation_v2)
+adjust_saturation.__doc__ = _F1.adjust_saturation.__doc__
 adjust_hue = _color("adjust_hue", _F1.adjust_hue)
 rgb_to_grayscale = _color("rgb_to_grayscale", _F1.rgb_to_grayscale)
 to_grayscale = rgb_to_grayscale
@@ -984,7 +1062,7 @@ def _adjust_sharpness_image(image, sharpness_factor):
     output = a.astype(dt, copy=True)
     blurred = _F1._sharpen_blur(a, dt, not fp)
     view = output[..., 1:-1, 1:-1]
-    view += (blurred - view) * dt.type(1.0 - sharpness_factor)
+    view[...] = _fma_f(view, blurred - view, dt.type(1.0 - sharpness_factor))  # view.add_(x, alpha=1 - r)
     np.clip(output, 0, _F1._max_value(a.dtype), out=output)
     return _wrap(output if fp else output.astype(a.dtype))
 
