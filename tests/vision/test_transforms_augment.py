@@ -1,6 +1,6 @@
 """The augmentations: RandomAffine, RandomPerspective, FiveCrop/TenCrop, the colour ops (invert,
-posterize, solarize, sharpness, autocontrast, equalize) and AutoAugment/RandAugment/TrivialAugmentWide,
-v1 and v2.
+posterize, solarize, sharpness, autocontrast, equalize) and AutoAugment/RandAugment/TrivialAugmentWide/
+AugMix, v1 and v2.
 
 - against torch alone (CI installs it): the random parameters and coins ember draws after
   manual_seed equal those computed by hand from torch's own calls, in torchvision's order;
@@ -638,6 +638,9 @@ _AA_CASES = [
     ("RandAugment", lambda m: m.RandAugment(num_ops=3, magnitude=12)),
     ("RandAugment-bilinear", lambda m: m.RandAugment(interpolation=m.InterpolationMode.BILINEAR)),
     ("TrivialAugmentWide", lambda m: m.TrivialAugmentWide()),
+    ("AugMix", lambda m: m.AugMix()),
+    ("AugMix-partial-nearest", lambda m: m.AugMix(severity=7, mixture_width=2, chain_depth=2, alpha=0.5,
+                                                  all_ops=False, interpolation=m.InterpolationMode.NEAREST)),
 ]
 
 
@@ -665,3 +668,63 @@ def test_auto_augment_gives_torchvisions_images(name, make, version):
                     np.testing.assert_allclose(g, w, rtol=0, atol=1e-6, err_msg=f"{name} {version} seed {seed}")
                 else:
                     np.testing.assert_array_equal(g, w, err_msg=f"{name} {version} {kind} seed {seed}")
+
+
+# ---- AugMix: torch's Dirichlet sampler, then the chains ------------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("alphas", [[1.0, 1.0], [1.0, 1.0, 1.0], [0.3, 0.3, 0.3, 0.3], [2.5, 0.7]])
+def test_dirichlet_weights_are_torchs_bit_for_bit(seed, alphas):
+    ember.manual_seed(seed)
+    got = [AA._sample_dirichlet(alphas) for _ in range(4)] + [ember.rand(3).numpy()]
+    torch.manual_seed(seed)
+    want = [torch._sample_dirichlet(torch.tensor(alphas).expand(1, -1)).numpy() for _ in range(4)]
+    want.append(torch.rand(3).numpy())  # and the generator is left where torch's is (normal cache included)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+
+
+@requires_torch
+@pytest.mark.parametrize("seed", SEEDS)
+def test_augmix_v1_draws_are_torchvisions(seed, monkeypatch):
+    img = _u8(np.zeros((3, _H, _W)))
+    got = _v1_ops(AA.AugMix(severity=4, mixture_width=3), img, seed, monkeypatch, n=4)
+    space = {k: v for k, v in _t_space("auto", 10).items() if k not in ("Invert",)}
+    space["TranslateX"] = (_tl(0.0, _W / 3.0, 10), True)
+    space["TranslateY"] = (_tl(0.0, _H / 3.0, 10), True)
+    space["Posterize"] = (4 - (torch.arange(10) / ((10 - 1) / 4)).round().int(), False)
+    order = ["ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Posterize", "Solarize", "AutoContrast",
+             "Equalize", "Brightness", "Color", "Contrast", "Sharpness"]
+    torch.manual_seed(seed)
+    want = []
+    for _ in range(4):
+        torch._sample_dirichlet(torch.tensor([1.0, 1.0]).expand(1, -1))
+        torch._sample_dirichlet(torch.tensor([1.0] * 3).expand(1, -1))
+        ops = []
+        for _ in range(3):
+            for _ in range(int(torch.randint(low=1, high=4, size=(1,)).item())):
+                name = order[int(torch.randint(len(order), (1,)).item())]
+                mags, signed = space[name]
+                m = float(mags[torch.randint(4, (1,), dtype=torch.long)].item()) if mags.ndim > 0 else 0.0
+                if signed and torch.randint(2, (1,)):
+                    m *= -1.0
+                ops.append((name, m))
+        want.append(ops)
+    assert got == want
+
+
+def test_augmix_arguments_and_repr():
+    with pytest.raises(ValueError, match=r"The severity must be between \[1, 10\]. Got 11 instead."):
+        AA.AugMix(severity=11)
+    with pytest.raises(ValueError, match=r"The severity must be between \[1, 10\]. Got 0 instead."):
+        T2.AugMix(severity=0)
+    assert repr(AA.AugMix()) == ("AugMix(severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=True, "
+                                 "interpolation=InterpolationMode.BILINEAR, fill=None)")
+    # PIL in, PIL out; a v2 Image stays an Image; the dtype is kept
+    pil = F.to_pil_image(_u8(np.random.default_rng(1).integers(0, 256, (3, 9, 11))))
+    out = AA.AugMix()(pil)
+    assert isinstance(out, Image.Image) and out.size == (11, 9) and out.mode == "RGB"
+    img = ember.vision.tv_tensors.Image(_u8(np.zeros((3, 9, 11))))
+    out2 = T2.AugMix()(img)
+    assert type(out2).__name__ == "Image" and out2.dtype == ember.uint8 and tuple(out2.shape) == (3, 9, 11)

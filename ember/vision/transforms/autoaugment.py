@@ -16,7 +16,7 @@ from . import functional as F
 from .functional import InterpolationMode
 from .transforms import _Transform, _gen
 
-__all__ = ["AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide"]
+__all__ = ["AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix"]
 
 
 def _linspace(start, end, steps):
@@ -167,6 +167,50 @@ def _get_policies(policy):
             (("ShearX", 0.7, 2), ("Invert", 0.1, None)),
         ]
     raise ValueError(f"The provided policy {policy} is not recognized.")
+
+
+# sample_gamma's float literals (1.0f / 3.0f, 0.0331f), widened to double as torch's C++ does
+_THIRD = float(np.float32(1.0) / np.float32(3.0))
+_SQUEEZE = float(np.float32(0.0331))
+_F32_BELOW_ONE = np.nextafter(np.float32(1.0), np.float32(0.0))
+
+
+def _sample_gamma(alpha):
+    """torch's CPU sample_gamma in double (Marsaglia and Tsang), drawing uniform_real<double> and
+    normal_distribution<double> from ember's generator as torch draws them from its own."""
+    g = _gen()
+    scale = 1.0
+    if alpha < 1.0:
+        if alpha == 0.0:
+            return 0.0
+        scale *= math.pow(1.0 - float(g._unit(1, np.float64)[0]), 1.0 / alpha)
+        alpha += 1.0
+    d = alpha - _THIRD
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        while True:
+            x = float(g._normal_doubles(1)[0])
+            y = 1.0 + c * x
+            if y > 0:
+                break
+        v = y * y * y
+        u = 1.0 - float(g._unit(1, np.float64)[0])
+        xx = x * x
+        if u < 1.0 - _SQUEEZE * xx * xx:
+            return scale * d * v
+        if math.log(u) < 0.5 * xx + d * (1.0 - v + math.log(v)):
+            return scale * d * v
+
+
+def _sample_dirichlet(alphas):
+    """torch._sample_dirichlet(torch.tensor(alphas)[None]) on the CPU: float64 gammas normalised by their
+    sum, then cast to float32 and clamped into [FLT_MIN, 1 - ulp]; returns a float32 array (1, k)."""
+    gammas = [max(np.finfo(np.float64).tiny, _sample_gamma(float(np.float32(a)))) for a in alphas]
+    total = 0.0
+    for v in gammas:
+        total += v
+    out = np.array([v / total for v in gammas]).astype(np.float32)
+    return np.clip(out, np.finfo(np.float32).tiny, _F32_BELOW_ONE)[None]
 
 
 def _tensor_fill(img, fill):
@@ -328,4 +372,80 @@ class TrivialAugmentWide(_Transform):
 
     def __repr__(self):
         return (f"{self.__class__.__name__}(num_magnitude_bins={self.num_magnitude_bins}, "
+                f"interpolation={self.interpolation}, fill={self.fill})")
+
+
+class AugMix(_Transform):
+    """Mix the image with mixture_width chains of random ops, Dirichlet-weighted (AugMix)."""
+
+    def __init__(self, severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=True,
+                 interpolation=InterpolationMode.BILINEAR, fill=None):
+        super().__init__()
+        self._PARAMETER_MAX = 10
+        if not (1 <= severity <= self._PARAMETER_MAX):
+            raise ValueError(f"The severity must be between [1, {self._PARAMETER_MAX}]. Got {severity} instead.")
+        self.severity = severity
+        self.mixture_width = mixture_width
+        self.chain_depth = chain_depth
+        self.alpha = alpha
+        self.all_ops = all_ops
+        self.interpolation = interpolation
+        self.fill = fill
+
+    def _augmentation_space(self, num_bins, image_size):
+        s = {
+            "ShearX": (_linspace(0.0, 0.3, num_bins), True),
+            "ShearY": (_linspace(0.0, 0.3, num_bins), True),
+            "TranslateX": (_linspace(0.0, image_size[1] / 3.0, num_bins), True),
+            "TranslateY": (_linspace(0.0, image_size[0] / 3.0, num_bins), True),
+            "Rotate": (_linspace(0.0, 30.0, num_bins), True),
+            "Posterize": (_posterize_bins(num_bins, 4, 4), False),
+            "Solarize": (_linspace(255.0, 0.0, num_bins), False),
+            "AutoContrast": (np.float32(0.0), False),
+            "Equalize": (np.float32(0.0), False),
+        }
+        if self.all_ops:
+            s.update({
+                "Brightness": (_linspace(0.0, 0.9, num_bins), True),
+                "Color": (_linspace(0.0, 0.9, num_bins), True),
+                "Contrast": (_linspace(0.0, 0.9, num_bins), True),
+                "Sharpness": (_linspace(0.0, 0.9, num_bins), True),
+            })
+        return s
+
+    def forward(self, orig_img):
+        from ..._tensor import _wrap
+        fill = self.fill
+        _, height, width = F.get_dimensions(orig_img)
+        if isinstance(orig_img, Tensor):
+            img = orig_img
+            fill = _tensor_fill(orig_img, fill)
+        else:
+            img = F.pil_to_tensor(orig_img)
+        op_meta = self._augmentation_space(self._PARAMETER_MAX, (height, width))
+        a = F._arr(img)
+        batch = a.reshape((1,) * max(4 - a.ndim, 0) + a.shape)
+        bshape = (batch.shape[0],) + (1,) * (batch.ndim - 1)
+        m = _sample_dirichlet([self.alpha, self.alpha])
+        combined_weights = _sample_dirichlet([self.alpha] * self.mixture_width) * m[:, 1].reshape(1, -1)
+        mix = m[:, 0].reshape(bshape) * batch
+        for i in range(self.mixture_width):
+            aug = _wrap(batch)
+            depth = self.chain_depth if self.chain_depth > 0 else int(_gen().integers(1, 4, (1,))[0])
+            for _ in range(depth):
+                op_name = list(op_meta.keys())[_randint(len(op_meta))]
+                magnitudes, signed = op_meta[op_name]
+                magnitude = float(magnitudes[_randint(self.severity)]) if np.ndim(magnitudes) > 0 else 0.0
+                if signed and _randint(2):
+                    magnitude *= -1.0
+                aug = _apply_op(aug, op_name, magnitude, interpolation=self.interpolation, fill=fill)
+            mix += combined_weights[:, i].reshape(bshape) * F._arr(aug)
+        out = _wrap(mix.reshape(a.shape).astype(a.dtype))
+        if not isinstance(orig_img, Tensor):
+            return F.to_pil_image(out)
+        return out
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}(severity={self.severity}, mixture_width={self.mixture_width}, "
+                f"chain_depth={self.chain_depth}, alpha={self.alpha}, all_ops={self.all_ops}, "
                 f"interpolation={self.interpolation}, fill={self.fill})")

@@ -7,7 +7,7 @@ pixels as its v1 counterpart.
 from . import functional  # noqa: F401
 from .functional import InterpolationMode  # noqa: F401
 from ..autoaugment import AutoAugmentPolicy  # noqa: F401
-from ._auto_augment import AutoAugment, RandAugment, TrivialAugmentWide  # noqa: F401
+from ._auto_augment import AugMix, AutoAugment, RandAugment, TrivialAugmentWide  # noqa: F401
 from ._transforms import (  # noqa: F401
     CenterCrop, ColorJitter, Compose, ConvertImageDtype, GaussianBlur, Grayscale, Identity, Lambda, Normalize,
     Pad, PILToTensor, RandomApply, RandomChoice, RandomCrop, RandomErasing, RandomGrayscale,
@@ -23,5 +23,5 @@ __all__ = [
     "RandomCrop", "RandomRotation", "Grayscale", "RandomGrayscale", "ColorJitter", "RandomErasing",
     "InterpolationMode", "RandomAffine", "RandomPerspective", "FiveCrop", "TenCrop", "RandomInvert",
     "RandomPosterize", "RandomSolarize", "RandomAutocontrast", "RandomAdjustSharpness", "RandomEqualize",
-    "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide",
+    "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
 ]

@@ -9,16 +9,18 @@ import math
 
 import numpy as np
 
+from ... import tv_tensors
 from ...tv_tensors import BoundingBoxes, Image, Mask, Video
+from ...._tensor import Tensor, _wrap
 from .. import autoaugment as _v1aa
 from .. import functional as _F1
-from ..autoaugment import AutoAugmentPolicy, _linspace, _posterize_bins
+from ..autoaugment import AutoAugmentPolicy, _linspace, _posterize_bins, _sample_dirichlet
 from . import functional as F
 from ._transforms import (Transform, _check_interpolation, _get_fill, _pil_cls, _setup_fill_arg, check_type,
                           is_pure_tensor, tree_flatten, tree_unflatten)
 from ._transforms import _gen
 
-__all__ = ["AutoAugment", "RandAugment", "TrivialAugmentWide"]
+__all__ = ["AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix"]
 
 
 def _rand0():
@@ -234,3 +236,68 @@ class TrivialAugmentWide(_AutoAugmentBase):
         image_or_video = self._apply_image_or_video_transform(image_or_video, transform_id, magnitude,
                                                               interpolation=self.interpolation, fill=self._fill)
         return self._unflatten_and_insert_image_or_video(flat_inputs_with_spec, image_or_video)
+
+
+class AugMix(_AutoAugmentBase):
+    """Mix the sample's image with mixture_width chains of random ops, Dirichlet-weighted (AugMix)."""
+
+    _v1_transform_cls = _v1aa.AugMix
+    _PARTIAL_AUGMENTATION_SPACE = {
+        "ShearX": _SHEAR_3,
+        "ShearY": _SHEAR_3,
+        "TranslateX": (lambda n, h, w: _linspace(0.0, w / 3.0, n), True),
+        "TranslateY": (lambda n, h, w: _linspace(0.0, h / 3.0, n), True),
+        "Rotate": (lambda n, h, w: _linspace(0.0, 30.0, n), True),
+        "Posterize": (lambda n, h, w: _posterize_bins(n, 4, 4), False),
+        "Solarize": (lambda n, h, w: _linspace(1.0, 0.0, n), False),
+        "AutoContrast": (_none, False),
+        "Equalize": (_none, False),
+    }
+    _AUGMENTATION_SPACE = dict(_PARTIAL_AUGMENTATION_SPACE, **{k: _BASE_SPACE[k] for k in (
+        "Brightness", "Color", "Contrast", "Sharpness")})
+
+    def __init__(self, severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=True,
+                 interpolation="bilinear", fill=None):
+        super().__init__(interpolation=interpolation, fill=fill)
+        self._PARAMETER_MAX = 10
+        if not (1 <= severity <= self._PARAMETER_MAX):
+            raise ValueError(f"The severity must be between [1, {self._PARAMETER_MAX}]. Got {severity} instead.")
+        self.severity = severity
+        self.mixture_width = mixture_width
+        self.chain_depth = chain_depth
+        self.alpha = alpha
+        self.all_ops = all_ops
+
+    def forward(self, *inputs):
+        flat_inputs_with_spec, orig = self._flatten_and_extract_image_or_video(inputs)
+        height, width = F.get_size(orig)
+        image = orig if isinstance(orig, Tensor) else F.pil_to_tensor(orig)
+        space = self._AUGMENTATION_SPACE if self.all_ops else self._PARTIAL_AUGMENTATION_SPACE
+        a = _F1._arr(image)
+        expected_ndim = 5 if isinstance(orig, Video) else 4
+        batch = a.reshape((1,) * max(expected_ndim - a.ndim, 0) + a.shape)
+        bshape = (batch.shape[0],) + (1,) * (batch.ndim - 1)
+        m = _sample_dirichlet([self.alpha, self.alpha])
+        combined_weights = _sample_dirichlet([self.alpha] * self.mixture_width) * m[:, 1].reshape(1, -1)
+        mix = m[:, 0].reshape(bshape) * batch
+        for i in range(self.mixture_width):
+            aug = _wrap(batch)
+            depth = self.chain_depth if self.chain_depth > 0 else int(_gen().integers(1, 4, (1,))[0])
+            for _ in range(depth):
+                transform_id, (magnitudes_fn, signed) = self._get_random_item(space)
+                magnitudes = magnitudes_fn(self._PARAMETER_MAX, height, width)
+                if magnitudes is not None:
+                    magnitude = float(magnitudes[_randint0(self.severity)])
+                    if signed and _rand0() <= np.float32(0.5):
+                        magnitude *= -1
+                else:
+                    magnitude = 0.0
+                aug = self._apply_image_or_video_transform(aug, transform_id, magnitude,
+                                                           interpolation=self.interpolation, fill=self._fill)
+            mix += combined_weights[:, i].reshape(bshape) * _F1._arr(aug)
+        out = _wrap(mix.reshape(a.shape).astype(a.dtype))
+        if isinstance(orig, (Image, Video)):
+            out = tv_tensors.wrap(out, like=orig)
+        elif _F1._is_pil_image(orig):
+            out = _F1.to_pil_image(out)
+        return self._unflatten_and_insert_image_or_video(flat_inputs_with_spec, out)
