@@ -366,6 +366,9 @@ _CASES = [  # name, factory taking the transforms module, input kinds
     ("RandomEqualize", lambda m: m.RandomEqualize(0.5), ("uint8", "pil")),
     ("FiveCrop", lambda m: m.FiveCrop((13, 21)), ("float", "uint8", "pil")),
     ("TenCrop", lambda m: m.TenCrop(17, vertical_flip=True), ("float", "uint8", "pil")),
+    # the colour kernels AutoAugment reuses: v2 has its own (fused multiply-adds, floored grayscale).
+    # (On float images v1's chained blends can differ from torch's by a float32 ulp: uint8 only here.)
+    ("ColorJitter-bcs", lambda m: m.ColorJitter(0.4, 0.4, 0.4), ("uint8",)),
     ("pipeline", lambda m: m.Compose([m.RandomAffine(15, translate=(0.1, 0.1)), m.RandomPerspective(0.3),
                                       m.RandomAutocontrast(), m.RandomEqualize(), m.RandomInvert(0.2),
                                       m.RandomPosterize(5), m.RandomSolarize(200)]), ("uint8", "pil")),
