@@ -5,6 +5,7 @@ same kind, as torchvision does. Tensor paths work on the raw NumPy array (``tens
 the result without copying: these functions run once per sample, 50,000 times an epoch.
 PIL is imported lazily so that ``import ember.vision`` stays light.
 """
+import math
 import numbers
 import sys
 from enum import Enum
@@ -20,6 +21,8 @@ __all__ = [
     "pil_to_tensor", "to_pil_image", "convert_image_dtype", "normalize", "resize", "pad", "crop",
     "center_crop", "resized_crop", "hflip", "vflip", "adjust_brightness", "adjust_contrast",
     "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "rotate", "gaussian_blur", "erase",
+    "affine", "perspective", "five_crop", "ten_crop", "invert", "posterize", "solarize", "adjust_sharpness",
+    "autocontrast", "equalize",
 ]
 
 
@@ -864,3 +867,332 @@ def erase(img, i, j, h, w, v, inplace=False):
     if not isinstance(img, Tensor):
         raise TypeError(f"img should be Tensor Image. Got {type(img)}")
     return F2._erase_image(img, i, j, h, w, v, inplace=inplace)
+
+
+# ---- affine / perspective: PIL through Image.transform, tensors through v2's grid sampler ----------
+def _get_inverse_affine_matrix(center, angle, translate, scale, shear, inverted=True):
+    """torchvision's affine matrix M = T * C * RotateScaleShear * C^-1 (or its inverse, which PIL wants)."""
+    rot = math.radians(angle)
+    sx = math.radians(shear[0])
+    sy = math.radians(shear[1])
+    cx, cy = center
+    tx, ty = translate
+    a = math.cos(rot - sy) / math.cos(sy)
+    b = -math.cos(rot - sy) * math.tan(sx) / math.cos(sy) - math.sin(rot)
+    c = math.sin(rot - sy) / math.cos(sy)
+    d = -math.sin(rot - sy) * math.tan(sx) / math.cos(sy) + math.cos(rot)
+    if inverted:
+        matrix = [d, -b, 0.0, -c, a, 0.0]
+        matrix = [x / scale for x in matrix]
+        matrix[2] += matrix[0] * (-cx - tx) + matrix[1] * (-cy - ty)
+        matrix[5] += matrix[3] * (-cx - tx) + matrix[4] * (-cy - ty)
+        matrix[2] += cx
+        matrix[5] += cy
+    else:
+        matrix = [a, b, 0.0, c, d, 0.0]
+        matrix = [x * scale for x in matrix]
+        matrix[2] += matrix[0] * (-cx) + matrix[1] * (-cy)
+        matrix[5] += matrix[3] * (-cx) + matrix[4] * (-cy)
+        matrix[2] += cx + tx
+        matrix[5] += cy + ty
+    return matrix
+
+
+def _check_interp_v1(interpolation):
+    if isinstance(interpolation, int):
+        return _interpolation_modes_from_int(interpolation)
+    if not isinstance(interpolation, InterpolationMode):
+        raise TypeError("Argument interpolation should be a InterpolationMode or a corresponding Pillow integer "
+                        "constant")
+    return interpolation
+
+
+def _pil_filter(interpolation):
+    if interpolation not in _PIL_FILTERS:
+        raise KeyError(interpolation)  # torchvision's pil_modes_mapping lookup
+    return _PIL_FILTERS[interpolation]
+
+
+def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST, fill=None, center=None):
+    """Rotate (clockwise angle in degrees), translate, scale and shear about center (default: the image center)."""
+    interpolation = _check_interp_v1(interpolation)
+    if not isinstance(angle, (int, float)):
+        raise TypeError("Argument angle should be int or float")
+    if not isinstance(translate, (list, tuple)):
+        raise TypeError("Argument translate should be a sequence")
+    if len(translate) != 2:
+        raise ValueError("Argument translate should be a sequence of length 2")
+    if scale <= 0.0:
+        raise ValueError("Argument scale should be positive")
+    if not isinstance(shear, (numbers.Number, (list, tuple))):
+        raise TypeError("Shear should be either a single value or a sequence of two values")
+    if isinstance(angle, int):
+        angle = float(angle)
+    translate = list(translate)
+    if isinstance(shear, numbers.Number):
+        shear = [shear, 0.0]
+    shear = list(shear)
+    if len(shear) == 1:
+        shear = [shear[0], shear[0]]
+    if len(shear) != 2:
+        raise ValueError(f"Shear should be a sequence containing two values. Got {shear}")
+    if center is not None and not isinstance(center, (list, tuple)):
+        raise TypeError("Argument center should be a sequence")
+    _check_img(img, "affine")
+    _, height, width = get_dimensions(img)
+    if _is_pil_image(img):
+        # PIL's center is (w/2, h/2), without the half-pixel offset, so that a 90-degree turn lines up
+        # with torch.rot90 and the tensor path
+        if center is None:
+            center = [width * 0.5, height * 0.5]
+        matrix = _get_inverse_affine_matrix(center, angle, translate, scale, shear)
+        return img.transform(img.size, _pil().AFFINE, matrix, _pil_filter(interpolation), **_parse_fill(fill, img))
+    center_f = [0.0, 0.0]
+    if center is not None:
+        center_f = [1.0 * (c - s * 0.5) for c, s in zip(center, [width, height])]
+    matrix = _get_inverse_affine_matrix(center_f, angle, [1.0 * t for t in translate], scale, shear)
+    return _wrap(_affine_array(_arr(img), matrix, interpolation, fill))
+
+
+def _affine_array(a, matrix, interpolation, fill, v2=False, name="affine"):
+    """The tensor kernel of affine for an inverse matrix (torchvision's F_t.affine)."""
+    from .v2 import functional as F2
+    _assert_image_tensor(a, name)
+    F2._check_grid_fill(a, fill)
+    if interpolation not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
+        raise ValueError(f"Interpolation mode '{interpolation.value}' is unsupported with Tensor input")
+    h, w = a.shape[-2:]
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    px, py = F2._affine_coords(matrix, w, h, w, h, dt)
+    return F2._grid_sample(a, px, py, interpolation, fill, v2=v2, name=name)
+
+
+def _get_perspective_coeffs(startpoints, endpoints):
+    """(a, b, c, d, e, f, g, h) mapping endpoints to startpoints, solved in float64 and rounded to float32
+    as torchvision's least-squares call returns them."""
+    if len(startpoints) != 4 or len(endpoints) != 4:
+        raise ValueError(f"Please provide exactly four corners, got {len(startpoints)} startpoints and "
+                         f"{len(endpoints)} endpoints.")
+    a_matrix = np.zeros((8, 8), dtype=np.float64)
+    for i, (p1, p2) in enumerate(zip(endpoints, startpoints)):
+        a_matrix[2 * i, :] = [p1[0], p1[1], 1, 0, 0, 0, -p2[0] * p1[0], -p2[0] * p1[1]]
+        a_matrix[2 * i + 1, :] = [0, 0, 0, p1[0], p1[1], 1, -p2[1] * p1[0], -p2[1] * p1[1]]
+    b_matrix = np.asarray(startpoints, dtype=np.float64).reshape(8)
+    res = np.linalg.lstsq(a_matrix, b_matrix, rcond=None)[0].astype(np.float32)
+    return [float(v) for v in res]
+
+
+def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Warp so that the four startpoints (tl, tr, br, bl) land on the four endpoints."""
+    coeffs = _get_perspective_coeffs(startpoints, endpoints)
+    interpolation = _check_interp_v1(interpolation)
+    _check_img(img, "perspective")
+    if _is_pil_image(img):
+        return img.transform(img.size, _pil().PERSPECTIVE, coeffs, _pil_filter(interpolation),
+                             **_parse_fill(fill, img))
+    return _wrap(_perspective_array(_arr(img), coeffs, interpolation, fill))
+
+
+def _perspective_array(a, coeffs, interpolation, fill, v2=False):
+    from .v2 import functional as F2
+    _assert_image_tensor(a, "perspective")
+    if len(coeffs) != 8:
+        raise ValueError("Argument coeffs should have 8 float values")
+    F2._check_grid_fill(a, fill)
+    if interpolation not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
+        raise ValueError(f"Interpolation mode '{interpolation.value}' is unsupported with Tensor input")
+    h, w = a.shape[-2:]
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    px, py = F2._perspective_coords(coeffs, w, h, dt)
+    return F2._grid_sample(a, px, py, interpolation, fill, v2=v2, name="perspective")
+
+
+# ---- five / ten crop ------------------------------------------------------------------------------
+def five_crop(img, size):
+    """(top-left, top-right, bottom-left, bottom-right, center) crops of size."""
+    if isinstance(size, numbers.Number):
+        size = (int(size), int(size))
+    elif isinstance(size, (tuple, list)) and len(size) == 1:
+        size = (size[0], size[0])
+    if len(size) != 2:
+        raise ValueError("Please provide only two dimensions (h, w) for size.")
+    _, image_height, image_width = get_dimensions(img)
+    crop_height, crop_width = size
+    if crop_width > image_width or crop_height > image_height:
+        raise ValueError(f"Requested crop size {size} is bigger than input size {(image_height, image_width)}")
+    tl = crop(img, 0, 0, crop_height, crop_width)
+    tr = crop(img, 0, image_width - crop_width, crop_height, crop_width)
+    bl = crop(img, image_height - crop_height, 0, crop_height, crop_width)
+    br = crop(img, image_height - crop_height, image_width - crop_width, crop_height, crop_width)
+    center = center_crop(img, [crop_height, crop_width])
+    return tl, tr, bl, br, center
+
+
+def ten_crop(img, size, vertical_flip=False):
+    """five_crop of the image, then of its horizontal (or vertical) flip: 10 crops."""
+    if isinstance(size, numbers.Number):
+        size = (int(size), int(size))
+    elif isinstance(size, (tuple, list)) and len(size) == 1:
+        size = (size[0], size[0])
+    if len(size) != 2:
+        raise ValueError("Please provide only two dimensions (h, w) for size.")
+    first_five = five_crop(img, size)
+    img = vflip(img) if vertical_flip else hflip(img)
+    return first_five + five_crop(img, size)
+
+
+# ---- invert / posterize / solarize / sharpness / autocontrast / equalize --------------------------
+def _check_color_tensor(img, name, ndims_ok=None):
+    a = _arr(img)
+    _assert_image_tensor(a, name)
+    if a.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found {a.ndim}")
+    _assert_channels(a, [1, 3], name)
+    return a
+
+
+def invert(img):
+    """Invert colours: max - x (255 - x for uint8, 1 - x for floats)."""
+    if not isinstance(img, Tensor):
+        from PIL import ImageOps
+        _check_pil(img)
+        return ImageOps.invert(img)
+    a = _check_color_tensor(img, "invert")
+    return _wrap(_invert_array(a))
+
+
+def _invert_array(a):
+    if a.dtype == np.bool_:
+        return ~a
+    return (a.dtype.type(_max_value(a.dtype)) - a).astype(a.dtype, copy=False)
+
+
+def _check_pil(img):
+    if not _is_pil_image(img):
+        raise TypeError(f"img should be PIL Image. Got {type(img)}")
+
+
+def posterize(img, bits):
+    """Keep only the top bits (0-8) of each uint8 channel value."""
+    if not (0 <= bits <= 8):
+        raise ValueError(f"The number if bits should be between 0 and 8. Got {bits}")
+    if not isinstance(img, Tensor):
+        from PIL import ImageOps
+        _check_pil(img)
+        return ImageOps.posterize(img, bits)
+    a = _arr(img)
+    _assert_image_tensor(a, "posterize")
+    if a.ndim < 3:
+        raise TypeError(f"Input image tensor should have at least 3 dimensions, but found {a.ndim}")
+    if a.dtype != np.uint8:
+        raise TypeError(f"Only torch.uint8 image tensors are supported, but found {img.dtype}")
+    _assert_channels(a, [1, 3], "posterize")
+    return _wrap(a & np.uint8((-int(2 ** (8 - bits))) & 0xFF))
+
+
+def _ge_threshold(a, threshold):
+    """a >= threshold as torch compares a tensor with a Python number: in a's float type, or float32 for
+    integer tensors against a float threshold."""
+    if a.dtype.kind == "f":
+        return a >= a.dtype.type(threshold)
+    if isinstance(threshold, float):
+        return a.astype(np.float32) >= np.float32(threshold)
+    return a >= threshold
+
+
+def solarize(img, threshold):
+    """Invert the values at or above threshold."""
+    if not isinstance(img, Tensor):
+        from PIL import ImageOps
+        _check_pil(img)
+        return ImageOps.solarize(img, threshold)
+    a = _check_color_tensor(img, "solarize")
+    if threshold > _max_value(a.dtype):
+        raise TypeError("Threshold should be less than bound of img.")
+    return _wrap(np.where(_ge_threshold(a, threshold), _invert_array(a), a))
+
+
+def _sharpen_blur(a, dt, round_int):
+    """The 3x3 [1 1 1; 1 5 1; 1 1 1]/13 smoothing of the interior (no padding), in float type dt."""
+    k = np.ones((3, 3), dtype=dt)
+    k[1, 1] = 5.0
+    k /= k.sum(dtype=dt)
+    x = a.astype(dt, copy=False)
+    h, w = a.shape[-2:]
+    out = np.zeros(a.shape[:-2] + (h - 2, w - 2), dtype=dt)
+    for i in range(3):
+        for j in range(3):
+            out += k[i, j] * x[..., i:i + h - 2, j:j + w - 2]
+    if round_int:
+        out = np.round(out)
+    return out
+
+
+def adjust_sharpness(img, sharpness_factor):
+    """Sharpen (factor > 1) or blur (factor < 1): 1 gives the original image."""
+    if not isinstance(img, Tensor):
+        from PIL import ImageEnhance
+        _check_pil(img)
+        return ImageEnhance.Sharpness(img).enhance(sharpness_factor)
+    if sharpness_factor < 0:
+        raise ValueError(f"sharpness_factor ({sharpness_factor}) is not non-negative.")
+    a = _arr(img)
+    _assert_image_tensor(a, "adjust_sharpness")
+    _assert_channels(a, [1, 3], "adjust_sharpness")
+    if a.shape[-1] <= 2 or a.shape[-2] <= 2:
+        return img
+    fp = a.dtype.kind == "f"
+    dt = a.dtype if fp else np.dtype(np.float32)
+    blurred = a.copy()
+    blurred[..., 1:-1, 1:-1] = _sharpen_blur(a, dt, not fp).astype(a.dtype)
+    return _wrap(_blend(a, blurred, sharpness_factor))
+
+
+def autocontrast(img):
+    """Stretch each channel so that its darkest value becomes 0 and its lightest the maximum."""
+    if not isinstance(img, Tensor):
+        from PIL import ImageOps
+        _check_pil(img)
+        return ImageOps.autocontrast(img)
+    a = _check_color_tensor(img, "autocontrast")
+    bound = _max_value(a.dtype)
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    minimum = a.min(axis=(-2, -1), keepdims=True).astype(dt)
+    maximum = a.max(axis=(-2, -1), keepdims=True).astype(dt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # torch evaluates `bound / tensor` as tensor.reciprocal() * bound: two roundings, not one
+        scale = (dt.type(1) / (maximum - minimum)) * dt.type(bound)
+    eq = ~np.isfinite(scale)
+    minimum[eq] = 0
+    scale[eq] = 1
+    out = np.clip((a - minimum) * scale, 0, bound)
+    return _wrap(out.astype(a.dtype))
+
+
+def _equalize_channel(c):
+    """torchvision's v1 _scale_channel: PIL's equalize lookup table for one uint8 channel."""
+    hist = np.bincount(c.reshape(-1), minlength=256)
+    nonzero = hist[hist != 0]
+    step = int(nonzero[:-1].sum()) // 255
+    if step == 0:
+        return c
+    lut = (np.cumsum(hist) + step // 2) // step
+    lut = np.clip(np.concatenate([[0], lut[:-1]]), 0, 255)
+    return lut[c].astype(np.uint8)
+
+
+def equalize(img):
+    """Equalize the histogram of each uint8 channel (PIL's lookup table)."""
+    if not isinstance(img, Tensor):
+        from PIL import ImageOps
+        _check_pil(img)
+        return ImageOps.equalize(img)
+    a = _arr(img)
+    _assert_image_tensor(a, "equalize")
+    if not 3 <= a.ndim <= 4:
+        raise TypeError(f"Input image tensor should have 3 or 4 dimensions, but found {a.ndim}")
+    if a.dtype != np.uint8:
+        raise TypeError(f"Only torch.uint8 image tensors are supported, but found {img.dtype}")
+    _assert_channels(a, [1, 3], "equalize")
+    flat = a.reshape((-1,) + a.shape[-2:])
+    return _wrap(np.stack([_equalize_channel(ch) for ch in flat]).reshape(a.shape))

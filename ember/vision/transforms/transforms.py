@@ -34,6 +34,8 @@ __all__ = [
     "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice", "RandomOrder", "RandomCrop",
     "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop", "ColorJitter", "Grayscale",
     "RandomGrayscale", "RandomRotation", "GaussianBlur", "RandomErasing", "InterpolationMode",
+    "RandomAffine", "RandomPerspective", "FiveCrop", "TenCrop", "RandomInvert", "RandomPosterize",
+    "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize",
 ]
 
 
@@ -744,3 +746,234 @@ def _erase_value(c, h, w, value):
     if value is None:
         return _wrap(_gen().normal(0.0, 1.0, (c, h, w), np.float32))
     return _wrap(np.asarray(value, dtype=np.float32)[:, None, None])
+
+
+def _tensor_fill(img, fill):
+    """A number fill becomes one float per channel for tensors, as torchvision's geometric transforms do."""
+    if isinstance(img, Tensor):
+        channels = F.get_dimensions(img)[0]
+        return [float(fill)] * channels if isinstance(fill, (int, float)) else [float(f) for f in fill]
+    return fill
+
+
+class RandomAffine(_Transform):
+    """Random rotation, translation, scale and shear, keeping the image center fixed."""
+
+    def __init__(self, degrees, translate=None, scale=None, shear=None, interpolation=InterpolationMode.NEAREST,
+                 fill=0, center=None):
+        super().__init__()
+        if isinstance(interpolation, int):
+            interpolation = _interpolation_modes_from_int(interpolation)
+        self.degrees = _setup_angle(degrees, name="degrees", req_sizes=(2,))
+        if translate is not None:
+            _check_sequence_input(translate, "translate", req_sizes=(2,))
+            for t in translate:
+                if not (0.0 <= t <= 1.0):
+                    raise ValueError("translation values should be between 0 and 1")
+        self.translate = translate
+        if scale is not None:
+            _check_sequence_input(scale, "scale", req_sizes=(2,))
+            for s in scale:
+                if s <= 0:
+                    raise ValueError("scale values should be positive")
+        self.scale = scale
+        self.shear = _setup_angle(shear, name="shear", req_sizes=(2, 4)) if shear is not None else shear
+        self.interpolation = interpolation
+        if fill is None:
+            fill = 0
+        elif not isinstance(fill, (Sequence, numbers.Number)):
+            raise TypeError("Fill should be either a sequence or a number.")
+        self.fill = fill
+        if center is not None:
+            _check_sequence_input(center, "center", req_sizes=(2,))
+        self.center = center
+
+    @staticmethod
+    def get_params(degrees, translate, scale_ranges, shears, img_size):
+        """(angle, (tx, ty), scale, (shear_x, shear_y)); img_size is [width, height]."""
+        angle = _uniform1(float(degrees[0]), float(degrees[1]))
+        if translate is not None:
+            max_dx = float(translate[0] * img_size[0])
+            max_dy = float(translate[1] * img_size[1])
+            tx = int(round(_uniform1(-max_dx, max_dx)))
+            ty = int(round(_uniform1(-max_dy, max_dy)))
+            translations = (tx, ty)
+        else:
+            translations = (0, 0)
+        scale = _uniform1(scale_ranges[0], scale_ranges[1]) if scale_ranges is not None else 1.0
+        shear_x = shear_y = 0.0
+        if shears is not None:
+            shear_x = _uniform1(shears[0], shears[1])
+            if len(shears) == 4:
+                shear_y = _uniform1(shears[2], shears[3])
+        return angle, translations, scale, (shear_x, shear_y)
+
+    def forward(self, img):
+        fill = _tensor_fill(img, self.fill)
+        _, height, width = F.get_dimensions(img)
+        ret = self.get_params(self.degrees, self.translate, self.scale, self.shear, [width, height])
+        return F.affine(img, *ret, interpolation=self.interpolation, fill=fill, center=self.center)
+
+    def __repr__(self):
+        s = f"{self.__class__.__name__}(degrees={self.degrees}"
+        s += f", translate={self.translate}" if self.translate is not None else ""
+        s += f", scale={self.scale}" if self.scale is not None else ""
+        s += f", shear={self.shear}" if self.shear is not None else ""
+        s += f", interpolation={self.interpolation.value}" if self.interpolation != InterpolationMode.NEAREST else ""
+        s += f", fill={self.fill}" if self.fill != 0 else ""
+        s += f", center={self.center}" if self.center is not None else ""
+        return s + ")"
+
+
+class RandomPerspective(_Transform):
+    """With probability p, warp the four corners inwards by up to distortion_scale of half the image."""
+
+    def __init__(self, distortion_scale=0.5, p=0.5, interpolation=InterpolationMode.BILINEAR, fill=0):
+        super().__init__()
+        self.p = p
+        if isinstance(interpolation, int):
+            interpolation = _interpolation_modes_from_int(interpolation)
+        self.interpolation = interpolation
+        self.distortion_scale = distortion_scale
+        if fill is None:
+            fill = 0
+        elif not isinstance(fill, (Sequence, numbers.Number)):
+            raise TypeError("Fill should be either a sequence or a number.")
+        self.fill = fill
+
+    def forward(self, img):
+        fill = _tensor_fill(img, self.fill)
+        _, height, width = F.get_dimensions(img)
+        if _rand1() < _f32(self.p):  # torchvision: torch.rand(1) < self.p, a float32 comparison
+            startpoints, endpoints = self.get_params(width, height, self.distortion_scale)
+            return F.perspective(img, startpoints, endpoints, self.interpolation, fill)
+        return img
+
+    @staticmethod
+    def get_params(width, height, distortion_scale):
+        """(startpoints, endpoints): the four corners and where they move (tl, tr, br, bl)."""
+        half_height = height // 2
+        half_width = width // 2
+        dw = int(distortion_scale * half_width)
+        dh = int(distortion_scale * half_height)
+        topleft = [_randint1(0, dw + 1), _randint1(0, dh + 1)]
+        topright = [_randint1(width - dw - 1, width), _randint1(0, dh + 1)]
+        botright = [_randint1(width - dw - 1, width), _randint1(height - dh - 1, height)]
+        botleft = [_randint1(0, dw + 1), _randint1(height - dh - 1, height)]
+        startpoints = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
+        return startpoints, [topleft, topright, botright, botleft]
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class FiveCrop(_Transform):
+    """The four corner crops and the center crop, as a tuple."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+
+    def forward(self, img):
+        return F.five_crop(img, self.size)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size})"
+
+
+class TenCrop(_Transform):
+    """FiveCrop of the image and of its flip (horizontal unless vertical_flip), as a tuple of 10."""
+
+    def __init__(self, size, vertical_flip=False):
+        super().__init__()
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+        self.vertical_flip = vertical_flip
+
+    def forward(self, img):
+        return F.ten_crop(img, self.size, self.vertical_flip)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size}, vertical_flip={self.vertical_flip})"
+
+
+class _RandomColorOp(_Transform):
+    """Apply an image op with probability p; torchvision draws torch.rand(1).item() and compares it with p
+    as Python floats (float64), not in float32 as the flips do."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+    def _apply(self, img):
+        raise NotImplementedError
+
+    def forward(self, img):
+        if float(_rand1()) < self.p:
+            return self._apply(img)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class RandomInvert(_RandomColorOp):
+    """Invert the colours with probability p."""
+
+    def _apply(self, img):
+        return F.invert(img)
+
+
+class RandomPosterize(_RandomColorOp):
+    """Keep only the top `bits` bits of each channel with probability p."""
+
+    def __init__(self, bits, p=0.5):
+        super().__init__(p)
+        self.bits = bits
+
+    def _apply(self, img):
+        return F.posterize(img, self.bits)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(bits={self.bits},p={self.p})"
+
+
+class RandomSolarize(_RandomColorOp):
+    """Invert the values at or above threshold with probability p."""
+
+    def __init__(self, threshold, p=0.5):
+        super().__init__(p)
+        self.threshold = threshold
+
+    def _apply(self, img):
+        return F.solarize(img, self.threshold)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(threshold={self.threshold},p={self.p})"
+
+
+class RandomAdjustSharpness(_RandomColorOp):
+    """Adjust the sharpness by sharpness_factor with probability p."""
+
+    def __init__(self, sharpness_factor, p=0.5):
+        super().__init__(p)
+        self.sharpness_factor = sharpness_factor
+
+    def _apply(self, img):
+        return F.adjust_sharpness(img, self.sharpness_factor)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(sharpness_factor={self.sharpness_factor},p={self.p})"
+
+
+class RandomAutocontrast(_RandomColorOp):
+    """Autocontrast each channel with probability p."""
+
+    def _apply(self, img):
+        return F.autocontrast(img)
+
+
+class RandomEqualize(_RandomColorOp):
+    """Equalize the histogram with probability p."""
+
+    def _apply(self, img):
+        return F.equalize(img)

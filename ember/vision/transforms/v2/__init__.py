@@ -6,11 +6,14 @@ pixels as its v1 counterpart.
 """
 from . import functional  # noqa: F401
 from .functional import InterpolationMode  # noqa: F401
+from ..autoaugment import AutoAugmentPolicy  # noqa: F401
+from ._auto_augment import AugMix, AutoAugment, RandAugment, TrivialAugmentWide  # noqa: F401
 from ._transforms import (  # noqa: F401
     CenterCrop, ColorJitter, Compose, ConvertImageDtype, GaussianBlur, Grayscale, Identity, Lambda, Normalize,
     Pad, PILToTensor, RandomApply, RandomChoice, RandomCrop, RandomErasing, RandomGrayscale,
     RandomHorizontalFlip, RandomOrder, RandomResizedCrop, RandomRotation, RandomVerticalFlip, Resize, ToDtype,
-    ToImage, ToPILImage, ToPureTensor, ToTensor, Transform,
+    ToImage, ToPILImage, ToPureTensor, ToTensor, Transform, RandomAffine, RandomPerspective, FiveCrop, TenCrop,
+    RandomInvert, RandomPosterize, RandomSolarize, RandomAutocontrast, RandomAdjustSharpness, RandomEqualize,
 )
 
 __all__ = [
@@ -18,5 +21,7 @@ __all__ = [
     "ToPureTensor", "ToTensor", "ToDtype", "ConvertImageDtype", "Identity", "Lambda", "Normalize", "GaussianBlur",
     "RandomHorizontalFlip", "RandomVerticalFlip", "Resize", "CenterCrop", "RandomResizedCrop", "Pad",
     "RandomCrop", "RandomRotation", "Grayscale", "RandomGrayscale", "ColorJitter", "RandomErasing",
-    "InterpolationMode",
+    "InterpolationMode", "RandomAffine", "RandomPerspective", "FiveCrop", "TenCrop", "RandomInvert",
+    "RandomPosterize", "RandomSolarize", "RandomAutocontrast", "RandomAdjustSharpness", "RandomEqualize",
+    "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
 ]

@@ -888,3 +888,199 @@ class RandomErasing(_RandomApplyTransform):
         if params["v"] is not None:
             inpt = self._call_kernel(F.erase, inpt, **params, inplace=self.inplace)
         return inpt
+
+
+
+# ---- affine / perspective / five and ten crop ------------------------------------------------------
+class RandomAffine(Transform):
+    """Random rotation, translation, scale and shear of images and masks, the same for the whole sample."""
+
+    _v1_transform_cls = _v1.RandomAffine
+
+    def __init__(self, degrees, translate=None, scale=None, shear=None, interpolation="nearest", fill=0,
+                 center=None):
+        super().__init__()
+        self.degrees = _setup_angle(degrees, name="degrees", req_sizes=(2,))
+        if translate is not None:
+            _check_sequence_input(translate, "translate", req_sizes=(2,))
+            for t in translate:
+                if not (0.0 <= t <= 1.0):
+                    raise ValueError("translation values should be between 0 and 1")
+        self.translate = translate
+        if scale is not None:
+            _check_sequence_input(scale, "scale", req_sizes=(2,))
+            for s in scale:
+                if s <= 0:
+                    raise ValueError("scale values should be positive")
+        self.scale = scale
+        self.shear = _setup_angle(shear, name="shear", req_sizes=(2, 4)) if shear is not None else shear
+        _check_interpolation(interpolation)
+        self.interpolation = interpolation  # kept as given: the repr shows it so, as torchvision's
+        self.fill = fill
+        self._fill = _setup_fill_arg(fill)
+        if center is not None:
+            _check_sequence_input(center, "center", req_sizes=(2,))
+        self.center = center
+
+    def make_params(self, flat_inputs):
+        height, width = query_size(flat_inputs)
+        angle = _uniform1(self.degrees[0], self.degrees[1])
+        if self.translate is not None:
+            max_dx = float(self.translate[0] * width)
+            max_dy = float(self.translate[1] * height)
+            translate = (int(round(_uniform1(-max_dx, max_dx))), int(round(_uniform1(-max_dy, max_dy))))
+        else:
+            translate = (0, 0)
+        scale = _uniform1(self.scale[0], self.scale[1]) if self.scale is not None else 1.0
+        shear_x = shear_y = 0.0
+        if self.shear is not None:
+            shear_x = _uniform1(self.shear[0], self.shear[1])
+            if len(self.shear) == 4:
+                shear_y = _uniform1(self.shear[2], self.shear[3])
+        return dict(angle=angle, translate=translate, scale=scale, shear=(shear_x, shear_y))
+
+    def transform(self, inpt, params):
+        fill = _get_fill(self._fill, type(inpt))
+        return self._call_kernel(F.affine, inpt, **params, interpolation=self.interpolation, fill=fill,
+                                 center=self.center)
+
+
+class RandomPerspective(_RandomApplyTransform):
+    """With probability p, warp images and masks by moving the four corners inwards at random."""
+
+    _v1_transform_cls = _v1.RandomPerspective
+
+    def __init__(self, distortion_scale=0.5, p=0.5, interpolation="bilinear", fill=0):
+        super().__init__(p=p)
+        if not (0 <= distortion_scale <= 1):
+            raise ValueError("Argument distortion_scale value should be between 0 and 1")
+        self.distortion_scale = distortion_scale
+        _check_interpolation(interpolation)
+        self.interpolation = interpolation
+        self.fill = fill
+        self._fill = _setup_fill_arg(fill)
+
+    def make_params(self, flat_inputs):
+        height, width = query_size(flat_inputs)
+        half_height = height // 2
+        half_width = width // 2
+        bound_height = int(self.distortion_scale * half_height) + 1
+        bound_width = int(self.distortion_scale * half_width) + 1
+        topleft = [_randint1(0, bound_width), _randint1(0, bound_height)]
+        topright = [_randint1(width - bound_width, width), _randint1(0, bound_height)]
+        botright = [_randint1(width - bound_width, width), _randint1(height - bound_height, height)]
+        botleft = [_randint1(0, bound_width), _randint1(height - bound_height, height)]
+        startpoints = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
+        endpoints = [topleft, topright, botright, botleft]
+        return dict(coefficients=_F1._get_perspective_coeffs(startpoints, endpoints))
+
+    def transform(self, inpt, params):
+        fill = _get_fill(self._fill, type(inpt))
+        return self._call_kernel(F.perspective, inpt, startpoints=None, endpoints=None, fill=fill,
+                                 interpolation=self.interpolation, **params)
+
+
+class _MultiCrop(Transform):
+    def _call_kernel(self, functional, inpt, *args, **kwargs):
+        if isinstance(inpt, (BoundingBoxes, Mask)):
+            warnings.warn(f"{type(self).__name__}() is currently passing through inputs of type "
+                          f"tv_tensors.{type(inpt).__name__}. This will likely change in the future.")
+        return super()._call_kernel(functional, inpt, *args, **kwargs)
+
+    def check_inputs(self, flat_inputs):
+        if has_any(flat_inputs, BoundingBoxes, Mask):
+            raise TypeError(f"BoundingBoxes'es and Mask's are not supported by {type(self).__name__}()")
+
+
+class FiveCrop(_MultiCrop):
+    """The four corner crops and the center crop of each image, as a tuple."""
+
+    _v1_transform_cls = _v1.FiveCrop
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.five_crop, inpt, self.size)
+
+
+class TenCrop(_MultiCrop):
+    """FiveCrop of each image and of its flip (horizontal unless vertical_flip), as a tuple of 10."""
+
+    _v1_transform_cls = _v1.TenCrop
+
+    def __init__(self, size, vertical_flip=False):
+        super().__init__()
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+        self.vertical_flip = vertical_flip
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.ten_crop, inpt, self.size, vertical_flip=self.vertical_flip)
+
+
+# ---- random colour ops: a torch.rand(1) >= p coin, then the op on every image ----------------------
+class RandomInvert(_RandomApplyTransform):
+    """Invert the colours of the images with probability p."""
+
+    _v1_transform_cls = _v1.RandomInvert
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.invert, inpt)
+
+
+class RandomPosterize(_RandomApplyTransform):
+    """Keep only the top `bits` bits of each channel with probability p."""
+
+    _v1_transform_cls = _v1.RandomPosterize
+
+    def __init__(self, bits, p=0.5):
+        super().__init__(p=p)
+        self.bits = bits
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.posterize, inpt, bits=self.bits)
+
+
+class RandomSolarize(_RandomApplyTransform):
+    """Invert the values at or above threshold with probability p."""
+
+    _v1_transform_cls = _v1.RandomSolarize
+
+    def __init__(self, threshold, p=0.5):
+        super().__init__(p=p)
+        self.threshold = threshold
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.solarize, inpt, threshold=self.threshold)
+
+
+class RandomAutocontrast(_RandomApplyTransform):
+    """Autocontrast the images with probability p."""
+
+    _v1_transform_cls = _v1.RandomAutocontrast
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.autocontrast, inpt)
+
+
+class RandomAdjustSharpness(_RandomApplyTransform):
+    """Adjust the sharpness of the images by sharpness_factor with probability p."""
+
+    _v1_transform_cls = _v1.RandomAdjustSharpness
+
+    def __init__(self, sharpness_factor, p=0.5):
+        super().__init__(p=p)
+        self.sharpness_factor = sharpness_factor
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.adjust_sharpness, inpt, sharpness_factor=self.sharpness_factor)
+
+
+class RandomEqualize(_RandomApplyTransform):
+    """Equalize the histogram of the images with probability p."""
+
+    _v1_transform_cls = _v1.RandomEqualize
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.equalize, inpt)

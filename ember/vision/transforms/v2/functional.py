@@ -25,7 +25,8 @@ __all__ = [
     "to_dtype", "convert_image_dtype", "normalize", "resize", "crop", "center_crop", "resized_crop",
     "horizontal_flip", "vertical_flip", "hflip", "vflip", "pad", "rotate", "gaussian_blur", "erase",
     "adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue", "rgb_to_grayscale",
-    "to_grayscale", "convert_bounding_box_format", "clamp_bounding_boxes",
+    "to_grayscale", "convert_bounding_box_format", "clamp_bounding_boxes", "affine", "perspective",
+    "five_crop", "ten_crop", "invert", "posterize", "solarize", "adjust_sharpness", "autocontrast", "equalize",
 ]
 
 _KERNELS = {}  # functional -> {input type: kernel}
@@ -322,9 +323,87 @@ def _color(name, v1fn):
     return functional
 
 
-adjust_brightness = _color("adjust_brightness", _F1.adjust_brightness)
-adjust_contrast = _color("adjust_contrast", _F1.adjust_contrast)
-adjust_saturation = _color("adjust_saturation", _F1.adjust_saturation)
+def _fma_f(a, b, c):
+    """torch's a + alpha * b (add_ with alpha) for float arrays: one fused multiply-add in float32."""
+    if a.dtype == np.float32:
+        return _fma32(b, np.asarray(c, np.float32), a)
+    return a + b * c
+
+
+def _blend_v2(a, b, ratio):
+    """torchvision v2's _blend: image1.mul(ratio).add_(image2, alpha=1 - ratio), clamped, truncated for ints."""
+    ratio = float(ratio)
+    fp = a.dtype.kind == "f"
+    dt = a.dtype if fp else np.dtype(np.float32)
+    out = a.astype(dt, copy=False) * dt.type(ratio)
+    out = _fma_f(out, np.asarray(b).astype(dt, copy=False), dt.type(1.0 - ratio))
+    out = np.clip(out, 0, _F1._max_value(a.dtype))
+    return out if fp else out.astype(a.dtype)
+
+
+def _gray_v2(a):
+    """r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114) in float, keeping the channel axis."""
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    r, g, b = (a[..., k, :, :].astype(dt, copy=False) for k in range(3))
+    out = _fma_f(_fma_f(r * dt.type(0.2989), g, dt.type(0.587)), b, dt.type(0.114))
+    return out[..., None, :, :]
+
+
+def _v2_colour_args(image, factor, name):
+    if factor < 0:
+        raise ValueError(f"{name}_factor ({factor}) is not non-negative.")
+    a = _F1._arr(image)
+    c = a.shape[-3]
+    if c not in (1, 3):
+        raise TypeError(f"Input image tensor permitted channel values are 1 or 3, but found {c}")
+    return a, c
+
+
+def _adjust_brightness_v2(image, brightness_factor):
+    if _F1._is_pil_image(image) or _F1._tracks_grad(image):
+        return _F1.adjust_brightness(image, brightness_factor)
+    a, _ = _v2_colour_args(image, brightness_factor, "brightness")
+    fp = a.dtype.kind == "f"
+    dt = a.dtype if fp else np.dtype(np.float32)
+    out = np.clip(a.astype(dt, copy=False) * dt.type(brightness_factor), 0, _F1._max_value(a.dtype))
+    return _wrap(out if fp else out.astype(a.dtype))
+
+
+def _adjust_saturation_v2(image, saturation_factor):
+    if _F1._is_pil_image(image) or _F1._tracks_grad(image):
+        return _F1.adjust_saturation(image, saturation_factor)
+    a, c = _v2_colour_args(image, saturation_factor, "saturation")
+    if c == 1:
+        return image
+    gray = _gray_v2(a)
+    if a.dtype.kind != "f":
+        gray = np.floor(gray)
+    return _wrap(_blend_v2(a, gray, saturation_factor))
+
+
+def _adjust_contrast_v2(image, contrast_factor):
+    if _F1._is_pil_image(image) or _F1._tracks_grad(image):
+        return _F1.adjust_contrast(image, contrast_factor)
+    a, c = _v2_colour_args(image, contrast_factor, "contrast")
+    fp = a.dtype.kind == "f"
+    if c == 3:
+        gray = _gray_v2(a)
+        if not fp:
+            gray = np.floor(gray)
+    else:
+        gray = a if fp else a.astype(np.float32)
+    mean = np.mean(gray, axis=(-3, -2, -1), keepdims=True, dtype=gray.dtype)
+    return _wrap(_blend_v2(a, mean, contrast_factor))
+
+
+# v2 has its own tensor kernels for these (fused multiply-adds, floored grayscale): they differ from
+# v1's by one grey level now and then, so each version follows its own torchvision
+adjust_brightness = _color("adjust_brightness", _adjust_brightness_v2)
+adjust_brightness.__doc__ = _F1.adjust_brightness.__doc__
+adjust_contrast = _color("adjust_contrast", _adjust_contrast_v2)
+adjust_contrast.__doc__ = _F1.adjust_contrast.__doc__
+adjust_saturation = _color("adjust_saturation", _adjust_saturation_v2)
+adjust_saturation.__doc__ = _F1.adjust_saturation.__doc__
 adjust_hue = _color("adjust_hue", _F1.adjust_hue)
 rgb_to_grayscale = _color("rgb_to_grayscale", _F1.rgb_to_grayscale)
 to_grayscale = rgb_to_grayscale
@@ -586,45 +665,84 @@ def _affine_output_size(m, w, h):
     return int(size[0]), int(size[1])
 
 
-def _rotate_array(a, angle, interpolation, expand, center, fill):
-    """Rotate the last two axes counter-clockwise by angle degrees, sampling as torch's grid_sample does."""
-    h, w = a.shape[-2:]
-    center_f = [0.0, 0.0] if center is None else [c - s * 0.5 for c, s in zip(center, [w, h])]
-    m = _inverse_rotation_matrix(center_f, angle)
-    ow, oh = _affine_output_size(m, w, h) if expand else (w, h)
-    fp = a.dtype.kind == "f"
-    x = a if fp else a.astype(np.float32)
-    dt = x.dtype
-    # torchvision's _affine_grid then grid_sample(align_corners=False), in the image's float type, so
-    # that nearest sampling rounds the same coordinates the same way
+def _affine_coords(m, w, h, ow, oh, dt):
+    """Source pixel coordinates (px, py) of each output pixel for the inverse affine matrix m, computed as
+    torchvision's _affine_grid + grid_sample(align_corners=False) do, in the image's float type, so that
+    nearest sampling rounds the same coordinates the same way."""
     t = dt.type
     theta = np.array(m, dtype=dt).reshape(2, 3).T / np.array([0.5 * w, 0.5 * h], dtype=dt)
     X, Y = np.meshgrid(np.arange(ow, dtype=dt) - t((ow - 1) * 0.5), np.arange(oh, dtype=dt) - t((oh - 1) * 0.5))
     gx = X * theta[0, 0] + Y * theta[1, 0] + theta[2, 0]
     gy = X * theta[0, 1] + Y * theta[1, 1] + theta[2, 1]
-    px = ((gx + t(1)) * t(w) - t(1)) / t(2)
-    py = ((gy + t(1)) * t(h) - t(1)) / t(2)
-    lead = x.shape[:-2]
+    return _unnormalize(gx, gy, w, h, t)
+
+
+def _unnormalize(gx, gy, w, h, t):
+    """grid_sample's align_corners=False mapping from [-1, 1] to pixel coordinates, as torch's vectorized
+    CPU kernel computes it: one fused multiply-add, fma(g + 1, size / 2, -0.5), emulated in float64 (the
+    product of two float32 values is exact there) and rounded once."""
+    if t is np.float32:
+        return (_fma32(gx + t(1), w / 2, -0.5), _fma32(gy + t(1), h / 2, -0.5))
+    return (gx + t(1)) * t(w / 2) - t(0.5), (gy + t(1)) * t(h / 2) - t(0.5)
+
+
+def _fma32(a, b, c):
+    """float32 fused multiply-add a * b + c with one rounding: the float64 product of two float32 values is
+    exact, and its sum with c rounds (almost always) as the fused operation does."""
+    return (np.asarray(a, np.float64) * np.asarray(b, np.float32).astype(np.float64)
+            + np.asarray(c, np.float32).astype(np.float64)).astype(np.float32)
+
+
+def _perspective_coords(coeffs, w, h, dt):
+    """Source pixel coordinates of each output pixel for PIL-style perspective coefficients (a..h),
+    as torchvision's _perspective_grid computes them."""
+    t = dt.type
+    c = [t(v) for v in coeffs]
+    X, Y = np.meshgrid(np.arange(w, dtype=dt) + t(0.5), np.arange(h, dtype=dt) + t(0.5))
+    hw, hh = t(0.5 * w), t(0.5 * h)
+    g1x = X * (c[0] / hw) + Y * (c[1] / hw) + c[2] / hw
+    g1y = X * (c[3] / hh) + Y * (c[4] / hh) + c[5] / hh
+    g2 = X * c[6] + Y * c[7] + t(1.0)
+    return _unnormalize(g1x / g2 - t(1.0), g1y / g2 - t(1.0), w, h, t)
+
+
+def _grid_sample(a, px, py, interpolation, fill, v2=False, name="rotate"):
+    """Sample the last two axes of a at pixel coordinates (px, py) with zero padding, then paint fill
+    where the sample fell outside (torchvision's _apply_grid_transform: v1 and v2 blend fill slightly
+    differently, hence v2)."""
+    h, w = a.shape[-2:]
+    fp = a.dtype.kind == "f"
+    x = a if fp else a.astype(np.float32)
+    dt = x.dtype
     if interpolation is InterpolationMode.NEAREST:
         ix, iy = np.rint(px).astype(np.int64), np.rint(py).astype(np.int64)
         valid = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
         out = x[..., iy.clip(0, h - 1), ix.clip(0, w - 1)] * valid.astype(dt)
         mask = valid.astype(dt)
     elif interpolation is InterpolationMode.BILINEAR:
-        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
-        out = np.zeros(lead + (oh, ow), dtype=np.float64)
-        mask = np.zeros((oh, ow), dtype=np.float64)
-        for dy in (0, 1):
-            for dx in (0, 1):
-                xi, yi = x0 + dx, y0 + dy
-                wgt = (1 - np.abs(px - xi)) * (1 - np.abs(py - yi))
-                valid = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-                wgt = wgt * valid
-                out += x[..., yi.clip(0, h - 1), xi.clip(0, w - 1)] * wgt
-                mask += wgt
-        out, mask = out.astype(dt), mask.astype(dt)
+        # torch's CPU kernel, in the image's float type: weights from the fractional parts, the four
+        # corners summed nw, ne, sw, se; out-of-range corners contribute zero
+        t = dt.type
+        x0, y0 = np.floor(px), np.floor(py)
+        we, ns = px - x0, py - y0
+        ww, nn = t(1) - we, t(1) - ns
+        x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+        out = None
+        mask = None
+        for xi, yi, wgt in ((x0, y0, nn * ww), (x0 + 1, y0, nn * we), (x0, y0 + 1, ns * ww), (x0 + 1, y0 + 1, ns * we)):
+            valid = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+            v = x[..., yi.clip(0, h - 1), xi.clip(0, w - 1)] * valid.astype(dt)
+            mv = valid.astype(dt)
+            # torch accumulates the four products with fused multiply-adds (float32: emulated exactly in float64)
+            if out is None:
+                out, mask = v * wgt, mv * wgt
+            elif dt == np.float32:
+                out = _fma32(v, wgt, out)
+                mask = _fma32(mv, wgt, mask)
+            else:
+                out, mask = out + v * wgt, mask + mv * wgt
     else:
-        raise ValueError(f"rotate: interpolation {interpolation} is not supported for tensors; "
+        raise ValueError(f"{name}: interpolation {interpolation} is not supported for tensors; "
                          "use NEAREST or BILINEAR")
     if fill is not None:
         c = x.shape[-3] if x.ndim >= 3 else 1
@@ -633,12 +751,33 @@ def _rotate_array(a, angle, interpolation, expand, center, fill):
         fv = fv.reshape((c, 1, 1)) if x.ndim >= 3 else fv.reshape(1, 1)
         if interpolation is InterpolationMode.NEAREST:
             out = np.where(mask < 0.5, fv, out)
+        elif v2:
+            out = (out - fv) * mask + fv
         else:
-            out = out * mask + (1.0 - mask) * fv
+            out = out * mask + (dt.type(1.0) - mask) * fv
     out = np.asarray(out, dtype=dt)
     if not fp:
         out = np.round(out).astype(a.dtype)
     return np.ascontiguousarray(out)
+
+
+def _check_grid_fill(a, fill):
+    """torchvision's _assert_grid_transform_inputs check of fill against the channel count."""
+    c = 1 if a.ndim == 2 else a.shape[-3]
+    if fill is not None and isinstance(fill, (tuple, list)) and len(fill) > 1 and len(fill) != c:
+        raise ValueError("The number of elements in 'fill' cannot broadcast to match the number of channels of "
+                         f"the image ({len(fill)} != {c})")
+
+
+def _rotate_array(a, angle, interpolation, expand, center, fill):
+    """Rotate the last two axes counter-clockwise by angle degrees, sampling as torch's grid_sample does."""
+    h, w = a.shape[-2:]
+    center_f = [0.0, 0.0] if center is None else [c - s * 0.5 for c, s in zip(center, [w, h])]
+    m = _inverse_rotation_matrix(center_f, angle)
+    ow, oh = _affine_output_size(m, w, h) if expand else (w, h)
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    px, py = _affine_coords(m, w, h, ow, oh, dt)
+    return _grid_sample(a, px, py, interpolation, fill)
 
 
 def _rotate_image(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
@@ -672,3 +811,271 @@ def _rotate_boxes(boxes, *args, **kwargs):
 
 rotate = _geometric("rotate", _rotate_image, _rotate_mask, _rotate_boxes)
 rotate.__doc__ = "Rotate counter-clockwise by angle degrees (around the center unless given)."
+
+
+
+# ---- affine / perspective ------------------------------------------------------------------------
+def _affine_parse_args(angle, translate, scale, shear, interpolation, center):
+    if not isinstance(angle, (int, float)):
+        raise TypeError("Argument angle should be int or float")
+    if not isinstance(translate, (list, tuple)):
+        raise TypeError("Argument translate should be a sequence")
+    if len(translate) != 2:
+        raise ValueError("Argument translate should be a sequence of length 2")
+    if scale <= 0.0:
+        raise ValueError("Argument scale should be positive")
+    if not isinstance(shear, (numbers.Number, (list, tuple))):
+        raise TypeError("Shear should be either a single value or a sequence of two values")
+    if not isinstance(interpolation, InterpolationMode):
+        raise TypeError("Argument interpolation should be a InterpolationMode")
+    angle = float(angle)
+    translate = list(translate)
+    if isinstance(shear, numbers.Number):
+        shear = [shear, 0.0]
+    shear = list(shear)
+    if len(shear) == 1:
+        shear = [shear[0], shear[0]]
+    if len(shear) != 2:
+        raise ValueError(f"Shear should be a sequence containing two values. Got {shear}")
+    if center is not None:
+        if not isinstance(center, (list, tuple)):
+            raise TypeError("Argument center should be a sequence")
+        center = [float(c) for c in center]
+    return angle, translate, shear, center
+
+
+def _affine_image(image, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST, fill=None,
+                  center=None):
+    interpolation = _check_interpolation(interpolation)
+    angle, translate, shear, center = _affine_parse_args(angle, translate, scale, shear, interpolation, center)
+    if _F1._is_pil_image(image):
+        if center is None:
+            w, h = image.size
+            center = [w * 0.5, h * 0.5]
+        matrix = _F1._get_inverse_affine_matrix(center, angle, translate, scale, shear)
+        return image.transform(image.size, _F1._pil().AFFINE, matrix, _F1._pil_filter(interpolation),
+                               **_F1._parse_fill(fill, image))
+    height, width = image.shape[-2:]
+    center_f = [0.0, 0.0] if center is None else [(c - s * 0.5) for c, s in zip(center, [width, height])]
+    matrix = _F1._get_inverse_affine_matrix(center_f, angle, [float(t) for t in translate], scale, shear)
+    return _wrap(_F1._affine_array(_F1._arr(image), matrix, interpolation, fill, v2=True))
+
+
+def _affine_mask(mask, angle, translate, scale, shear, interpolation=None, fill=None, center=None):
+    return _affine_image(mask, angle, translate, scale, shear, InterpolationMode.NEAREST, fill, center)
+
+
+def _affine_boxes(boxes, *args, **kwargs):
+    raise NotImplementedError("ember's affine does not transform BoundingBoxes yet; transform images and masks, "
+                              "or drop the boxes from the sample before RandomAffine")
+
+
+affine = _geometric("affine", _affine_image, _affine_mask, _affine_boxes)
+affine.__doc__ = "Rotate (clockwise degrees), translate, scale and shear about the center."
+
+
+def _perspective_coefficients(startpoints, endpoints, coefficients):
+    if coefficients is not None:
+        if startpoints is not None and endpoints is not None:
+            raise ValueError("The startpoints/endpoints and the coefficients shouldn't be defined concurrently.")
+        if len(coefficients) != 8:
+            raise ValueError("Argument coefficients should have 8 float values")
+        return coefficients
+    if startpoints is not None and endpoints is not None:
+        return _F1._get_perspective_coeffs(startpoints, endpoints)
+    raise ValueError("Either the startpoints/endpoints or the coefficients must have non `None` values.")
+
+
+def _perspective_image(image, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR, fill=None,
+                       coefficients=None):
+    coeffs = _perspective_coefficients(startpoints, endpoints, coefficients)
+    interpolation = _check_interpolation(interpolation)
+    if _F1._is_pil_image(image):
+        return image.transform(image.size, _F1._pil().PERSPECTIVE, coeffs, _F1._pil_filter(interpolation),
+                               **_F1._parse_fill(fill, image))
+    return _wrap(_F1._perspective_array(_F1._arr(image), coeffs, interpolation, fill, v2=True))
+
+
+def _perspective_mask(mask, startpoints, endpoints, interpolation=None, fill=None, coefficients=None):
+    return _perspective_image(mask, startpoints, endpoints, InterpolationMode.NEAREST, fill, coefficients)
+
+
+def _perspective_boxes(boxes, *args, **kwargs):
+    raise NotImplementedError("ember's perspective does not transform BoundingBoxes yet; transform images and "
+                              "masks, or drop the boxes from the sample before RandomPerspective")
+
+
+perspective = _geometric("perspective", _perspective_image, _perspective_mask, _perspective_boxes)
+perspective.__doc__ = "Warp the four corners (startpoints) onto endpoints, or by 8 coefficients."
+
+
+# ---- five / ten crop: images only ------------------------------------------------------------------
+def _parse_five_crop_size(size):
+    if isinstance(size, numbers.Number):
+        size = [int(size), int(size)]
+    elif isinstance(size, (tuple, list)) and len(size) == 1:
+        size = [size[0], size[0]]
+    if len(size) != 2:
+        raise ValueError("Please provide only two dimensions (h, w) for size.")
+    return size
+
+
+def _five_crop_image(image, size):
+    crop_height, crop_width = _parse_five_crop_size(size)
+    image_height, image_width = get_size(image)
+    if crop_width > image_width or crop_height > image_height:
+        raise ValueError(f"Requested crop size {size} is bigger than input size {(image_height, image_width)}")
+    return _F1.five_crop(image, [crop_height, crop_width])
+
+
+def _ten_crop_image(image, size, vertical_flip=False):
+    non_flipped = _five_crop_image(image, size)
+    image = _F1.vflip(image) if vertical_flip else _F1.hflip(image)
+    return non_flipped + _five_crop_image(image, size)
+
+
+def _tuple_wrap(kernel):
+    """A crop-list kernel for tv_tensors: each crop comes back as the input's tv_tensor type."""
+    def wrapped(inpt, *args, **kwargs):
+        return tuple(tv_tensors.wrap(o, like=inpt) for o in kernel(_pure(inpt), *args, **kwargs))
+    return wrapped
+
+
+def five_crop(inpt, size):
+    """(top-left, top-right, bottom-left, bottom-right, center) crops of size."""
+    return _get_kernel(five_crop, type(inpt))(inpt, size)
+
+
+def ten_crop(inpt, size, vertical_flip=False):
+    """five_crop of the image and of its horizontal (or vertical) flip."""
+    return _get_kernel(ten_crop, type(inpt))(inpt, size, vertical_flip=vertical_flip)
+
+
+_register(five_crop, Tensor, _F1._pil().Image)(_five_crop_image)
+_register(five_crop, Image, Video, wrapper=False)(_tuple_wrap(_five_crop_image))
+_register(ten_crop, Tensor, _F1._pil().Image)(_ten_crop_image)
+_register(ten_crop, Image, Video, wrapper=False)(_tuple_wrap(_ten_crop_image))
+
+
+# ---- colour ops with v2's tensor kernels (PIL images use v1's, i.e. ImageOps) ------------------------
+def _invert_v2(a):
+    if a.dtype.kind == "f":
+        return (a.dtype.type(1.0) - a).astype(a.dtype, copy=False)
+    if a.dtype == np.uint8:
+        return ~a
+    if a.dtype == np.bool_:
+        return ~a
+    return a ^ a.dtype.type(_max_int(a.dtype))  # keeps the sign bit of signed types, as torchvision's xor
+
+
+def _invert_image(image):
+    if _F1._is_pil_image(image):
+        return _F1.invert(image)
+    return _wrap(_invert_v2(_F1._arr(image)))
+
+
+def _posterize_image(image, bits):
+    if _F1._is_pil_image(image):
+        return _F1.posterize(image, bits)
+    if not isinstance(bits, int) or not 0 <= bits <= 8:
+        raise TypeError(f"bits must be a positive integer in the range [0, 8], got {bits} instead.")
+    a = _F1._arr(image)
+    if a.dtype.kind == "f":
+        levels = 1 << bits
+        t = a.dtype.type
+        out = np.clip(np.floor(a * t(levels)), 0, levels - 1) * t(1.0 / levels)
+        return _wrap(out.astype(a.dtype, copy=False))
+    nbits = _num_value_bits(a.dtype)
+    if bits >= nbits:
+        return image
+    mask = ((1 << bits) - 1) << (nbits - bits)
+    return _wrap(a & a.dtype.type(mask))
+
+
+def _solarize_image(image, threshold):
+    if _F1._is_pil_image(image):
+        return _F1.solarize(image, threshold)
+    a = _F1._arr(image)
+    if threshold > _F1._max_value(a.dtype):
+        raise TypeError(f"Threshold should be less or equal the maximum value of the dtype, but got {threshold}")
+    return _wrap(np.where(_F1._ge_threshold(a, threshold), _invert_v2(a), a))
+
+
+def _autocontrast_image(image):
+    if _F1._is_pil_image(image):
+        return _F1.autocontrast(image)
+    a = _F1._arr(image)
+    c = a.shape[-3]
+    if c not in (1, 3):
+        raise TypeError(f"Input image tensor permitted channel values are 1 or 3, but found {c}")
+    if a.size == 0:
+        return image
+    bound = _F1._max_value(a.dtype)
+    fp = a.dtype.kind == "f"
+    x = a if fp else a.astype(np.float32)
+    t = x.dtype.type
+    minimum = x.min(axis=(-2, -1), keepdims=True)
+    maximum = x.max(axis=(-2, -1), keepdims=True)
+    eq = maximum == minimum
+    inv_scale = (maximum - minimum) * t(1.0 / bound)
+    minimum = np.where(eq, t(0.0), minimum)
+    inv_scale = np.where(eq, t(1.0), inv_scale)
+    out = np.clip((x - minimum) / inv_scale, 0, bound)
+    return _wrap(out.astype(a.dtype))
+
+
+def _equalize_image(image):
+    if _F1._is_pil_image(image):
+        return _F1.equalize(image)
+    a = _F1._arr(image)
+    if a.size == 0:
+        return image
+    u8 = _F1._arr(_to_dtype_image(image, B.uint8, scale=True))
+    flat = u8.reshape((-1, u8.shape[-2] * u8.shape[-1])).astype(np.int64)
+    out = np.empty_like(flat, dtype=np.uint8)
+    for k, row in enumerate(flat):
+        hist = np.bincount(row, minlength=256)
+        cum = np.cumsum(hist)
+        step = (row.size - hist[int(np.argmax(cum))]) // 255  # all pixels but those of the largest value
+        if step == 0:
+            out[k] = row
+            continue
+        lut = np.clip((cum[:-1] + step // 2) // step, 0, 255)
+        out[k] = np.concatenate([[0], lut]).astype(np.uint8)[row]
+    res = _wrap(out.reshape(u8.shape))
+    return _to_dtype_image(res, B.FROM_NUMPY[a.dtype], scale=True)
+
+
+def _adjust_sharpness_image(image, sharpness_factor):
+    if _F1._is_pil_image(image):
+        return _F1.adjust_sharpness(image, sharpness_factor)
+    a = _F1._arr(image)
+    num_channels, height, width = a.shape[-3:]
+    if num_channels not in (1, 3):
+        raise TypeError(f"Input image tensor can have 1 or 3 channels, but found {num_channels}")
+    if sharpness_factor < 0:
+        raise ValueError(f"sharpness_factor ({sharpness_factor}) is not non-negative.")
+    if a.size == 0 or height <= 2 or width <= 2:
+        return image
+    fp = a.dtype.kind == "f"
+    dt = a.dtype if fp else np.dtype(np.float32)
+    output = a.astype(dt, copy=True)
+    blurred = _F1._sharpen_blur(a, dt, not fp)
+    view = output[..., 1:-1, 1:-1]
+    view[...] = _fma_f(view, blurred - view, dt.type(1.0 - sharpness_factor))  # view.add_(x, alpha=1 - r)
+    np.clip(output, 0, _F1._max_value(a.dtype), out=output)
+    return _wrap(output if fp else output.astype(a.dtype))
+
+
+invert = _color("invert", _invert_image)
+invert.__doc__ = "Invert colours: 1 - x for floats, bitwise not for uint8."
+posterize = _color("posterize", _posterize_image)
+posterize.__doc__ = "Keep only the top bits of each channel (floats: quantise to 2**bits levels)."
+solarize = _color("solarize", _solarize_image)
+solarize.__doc__ = "Invert the values at or above threshold."
+autocontrast = _color("autocontrast", _autocontrast_image)
+autocontrast.__doc__ = "Stretch each channel to the full value range."
+equalize = _color("equalize", _equalize_image)
+equalize.__doc__ = "Equalize each channel's histogram (computed on the uint8 image, as torchvision)."
+adjust_sharpness = _color("adjust_sharpness", _adjust_sharpness_image)
+adjust_sharpness.__doc__ = "Sharpen (factor > 1) or blur (factor < 1); 1 gives the original."
