@@ -383,6 +383,46 @@ class Generator:
             out *= scale
         return out
 
+    def gamma_doubles(self, alphas):
+        """Gamma(alpha, 1) draws for each alpha (a float array), as float64: torch's CPU sample_gamma
+        (Marsaglia and Tsang in double, uniform_real<double> and normal_distribution<double> drawn
+        from this stream), element by element in order, as its serial kernel runs."""
+        alphas = np.asarray(alphas)
+        single = alphas.dtype != _F64   # the sampler's alpha is the tensor's scalar type
+        out = np.empty(alphas.shape, np.float64)
+        flat = out.reshape(-1)
+        for i, a in enumerate(alphas.reshape(-1).tolist()):
+            flat[i] = self._gamma_one(a, single)
+        return out
+
+    def _gamma_one(self, alpha, single):
+        scale = 1.0
+        if alpha < 1.0:
+            if alpha == 0.0:
+                return 0.0
+            if single:   # 1.0f / alpha and alpha += 1.0f in float, as the C++ template computes them
+                exponent = float(np.float32(1.0) / np.float32(alpha))
+                alpha = float(np.float32(alpha) + np.float32(1.0))
+            else:
+                exponent = 1.0 / alpha
+                alpha += 1.0
+            scale *= math.pow(1.0 - float(self._unit(1, _F64)[0]), exponent)
+        d = float(np.float32(alpha) - np.float32(_GAMMA_THIRD)) if single else alpha - _GAMMA_THIRD
+        c = 1.0 / math.sqrt(9.0 * d)
+        while True:
+            while True:
+                x = float(self._normal_doubles(1)[0])
+                y = 1.0 + c * x
+                if y > 0:
+                    break
+            v = y * y * y
+            u = 1.0 - float(self._unit(1, _F64)[0])
+            xx = x * x
+            if u < 1.0 - _GAMMA_SQUEEZE * xx * xx:
+                return scale * d * v
+            if math.log(u) < 0.5 * xx + d * (1.0 - v + math.log(v)):
+                return scale * d * v
+
     def permutation(self, n):
         """A random permutation of 0..n-1 (int64): torch's randperm_cpu on the CPU (a forward
         Fisher-Yates: swap i with i + random() % (n - i)), argsort of uniforms on a GPU."""
@@ -445,6 +485,10 @@ class Generator:
             keys = xp.log(u) / p
         return xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples].astype(np.int64, copy=False)
 
+
+# sample_gamma's float literals (1.0f / 3.0f, 0.0331f), widened to double as torch's C++ does
+_GAMMA_THIRD = float(np.float32(1.0) / np.float32(3.0))
+_GAMMA_SQUEEZE = float(np.float32(0.0331))
 
 default_generator = Generator()
 _cuda_generators = {}  # device index -> Generator, created on first use

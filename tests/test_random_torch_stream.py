@@ -127,6 +127,17 @@ def test_dropout_masks_match_torch(oracle, seed):
     _both(oracle, seed, draws)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_gamma_draws_match_torch(oracle, seed):
+    # torch's CPU sample_gamma, including the alpha < 1 boost computed in float for float32 alphas
+    def draws(m):
+        a = m.rand(40) * 3
+        return m.cat([m.distributions.Gamma(a, m.tensor(1.5)).sample((2,)).reshape(-1),
+                      m.distributions.Gamma(a.double(), m.tensor(0.7, dtype=m.float64)).sample().float(),
+                      m.rand(2)])
+    _both(oracle, seed, draws)
+
+
 @pytest.mark.parametrize("seed", (0, 7))
 def test_random_split_and_weighted_sampler_match_torch(oracle, seed):
     def draws(m):

@@ -147,12 +147,19 @@ class StandardGammaBackward0(Node):
         return (g * _standard_gamma_grad(B.xp_of(g), self.alpha, self.x),)
 
 
+_EXACT_GAMMA_LIMIT = 1 << 16
+
+
 def _standard_gamma(alpha, generator=None):
     """Gamma(alpha, 1) draws shaped as alpha, differentiable in alpha (torch._standard_gamma)."""
     gen = generator_for(alpha.device, generator)
     a = alpha._data
-    with gen._on_device():
-        x = gen._xp.asarray(gen._rng.standard_gamma(a.astype(np.float64)))   # a 0-d alpha gives a float
+    if gen._xp is np and a.size <= _EXACT_GAMMA_LIMIT:
+        # torch's own draws (a Python loop: kept to the sizes distributions are sampled at)
+        x = gen.gamma_doubles(a)
+    else:
+        with gen._on_device():
+            x = gen._xp.asarray(gen._rng.standard_gamma(a.astype(np.float64)))   # a 0-d alpha gives a float
     tiny = np.finfo(a.dtype).tiny
     x = gen._xp.maximum(x.astype(a.dtype, copy=False), tiny)  # torch clamps to tiny as well
     node = None

@@ -169,48 +169,17 @@ def _get_policies(policy):
     raise ValueError(f"The provided policy {policy} is not recognized.")
 
 
-# sample_gamma's float literals (1.0f / 3.0f, 0.0331f), widened to double as torch's C++ does
-_THIRD = float(np.float32(1.0) / np.float32(3.0))
-_SQUEEZE = float(np.float32(0.0331))
-_F32_BELOW_ONE = np.nextafter(np.float32(1.0), np.float32(0.0))
-
-
-def _sample_gamma(alpha):
-    """torch's CPU sample_gamma in double (Marsaglia and Tsang), drawing uniform_real<double> and
-    normal_distribution<double> from ember's generator as torch draws them from its own."""
-    g = _gen()
-    scale = 1.0
-    if alpha < 1.0:
-        if alpha == 0.0:
-            return 0.0
-        scale *= math.pow(1.0 - float(g._unit(1, np.float64)[0]), 1.0 / alpha)
-        alpha += 1.0
-    d = alpha - _THIRD
-    c = 1.0 / math.sqrt(9.0 * d)
-    while True:
-        while True:
-            x = float(g._normal_doubles(1)[0])
-            y = 1.0 + c * x
-            if y > 0:
-                break
-        v = y * y * y
-        u = 1.0 - float(g._unit(1, np.float64)[0])
-        xx = x * x
-        if u < 1.0 - _SQUEEZE * xx * xx:
-            return scale * d * v
-        if math.log(u) < 0.5 * xx + d * (1.0 - v + math.log(v)):
-            return scale * d * v
-
-
 def _sample_dirichlet(alphas):
     """torch._sample_dirichlet(torch.tensor(alphas)[None]) on the CPU: float64 gammas normalised by their
     sum, then cast to float32 and clamped into [FLT_MIN, 1 - ulp]; returns a float32 array (1, k)."""
-    gammas = [max(np.finfo(np.float64).tiny, _sample_gamma(float(np.float32(a)))) for a in alphas]
+    # (the Dirichlet kernel samples its gammas with a double alpha, unlike _standard_gamma)
+    alphas = np.asarray(alphas, np.float32).astype(np.float64)
+    gammas = np.maximum(_gen().gamma_doubles(alphas), np.finfo(np.float64).tiny)
     total = 0.0
     for v in gammas:
         total += v
     out = np.array([v / total for v in gammas]).astype(np.float32)
-    return np.clip(out, np.finfo(np.float32).tiny, _F32_BELOW_ONE)[None]
+    return np.clip(out, np.finfo(np.float32).tiny, np.nextafter(np.float32(1.0), np.float32(0.0)))[None]
 
 
 def _tensor_fill(img, fill):
