@@ -51,6 +51,9 @@ class TensorDataset(Dataset):
         for t in self.tensors:
             if type(t) is Tensor and not t._requires_grad and isinstance(index, (int, np.integer)):
                 # fast path: a plain row view, no autograd to record
+                n = t._data.shape[0]
+                if not -n <= index < n:  # torch's message, not numpy's ("axis")
+                    raise IndexError(f"index {index} is out of bounds for dimension 0 with size {n}")
                 row = t._data[index]
                 if isinstance(row, np.generic):  # numpy gives a scalar, not a 0-d array, for 1-d data
                     row = np.asarray(row)
@@ -89,6 +92,27 @@ class StackDataset(Dataset):
         if isinstance(self.datasets, dict):
             return {k: dataset[index] for k, dataset in self.datasets.items()}
         return tuple(dataset[index] for dataset in self.datasets)
+
+    def __getitems__(self, indices):
+        # batched fetch: each parent dataset with __getitems__ serves the whole batch at once
+        if isinstance(self.datasets, dict):
+            named = self.datasets.items()
+        else:
+            named = enumerate(self.datasets)
+        samples = [{} for _ in indices]
+        for key, dataset in named:
+            if callable(getattr(dataset, "__getitems__", None)):
+                items = dataset.__getitems__(indices)
+                if len(items) != len(indices):
+                    raise ValueError(f"Nested dataset's output size mismatch. Expected {len(indices)}, got {len(items)}")
+                for data, sample in zip(items, samples):
+                    sample[key] = data
+            else:
+                for idx, sample in zip(indices, samples):
+                    sample[key] = dataset[idx]
+        if isinstance(self.datasets, dict):
+            return samples
+        return [tuple(sample.values()) for sample in samples]
 
     def __len__(self):
         return self._length
