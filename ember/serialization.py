@@ -1151,11 +1151,12 @@ def _load_from(fh, fname, restore, weights_only, encoding):
         # EOFError, the type torch raises (its unpickler reads nothing)
         raise EOFError(f"{_ns()}.load: {fname} is empty: the checkpoint was not written (or was "
                            "truncated to nothing); save or download it again")
-    if head == _LEGACY_HEAD:
-        return _load_legacy(fh, fname, restore, weights_only, encoding)
     if head[:2] == b"PK" or zipfile.is_zipfile(fh):
         fh.seek(start)
         return _load_zip(fh, fname, restore, weights_only, encoding)
+    fh.seek(start)
+    if head == _LEGACY_HEAD or head[:1] == pickle.PROTO:  # legacy files at any pickle protocol
+        return _load_legacy(fh, fname, restore, weights_only, encoding)
     raise RuntimeError(
         f"{_ns()}.load: {fname} is not a PyTorch checkpoint (neither the zip format nor the legacy "
         "format); it may be corrupted, or a different kind of file")
