@@ -153,6 +153,19 @@ class _Pickler(pickle._Pickler):
     dispatch[_Global] = _save_marker
     dispatch[B.dtype] = _save_dtype
 
+    def save_global(self, obj, name=None):
+        try:
+            super().save_global(obj, name)
+        except pickle.PicklingError:
+            qualname = name or getattr(obj, "__qualname__", "")
+            if "<locals>" in qualname and sys.version_info < (3, 14):
+                # the C pickler torch uses raises AttributeError for a lambda or nested function/class
+                raise AttributeError(f"Can't pickle local object {qualname!r}") from None
+            raise
+
+    dispatch[type(lambda: None)] = save_global
+    dispatch[type] = save_global
+
     def persistent_id(self, obj):
         if type(obj) is _StorageRef:
             return ("storage", _g("torch", _STORAGE_NAMES[obj.dtype]), obj.key, obj.location, obj.numel)

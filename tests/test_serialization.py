@@ -612,3 +612,17 @@ def test_load_errors_and_pickle_module_rules(oracle, tmp_path):
             warnings.simplefilter("always")
             lib.load(buf, encoding="latin1")
         assert any("pickle_load_args only works if `weights_only=False`." in str(w.message) for w in caught)
+
+
+def test_local_objects_fail_with_torchs_exception_type(oracle):
+    def make():
+        class Local:
+            pass
+        return Local
+    for obj in (make(), make()()):
+        errors = []
+        for lib in (ember, oracle):
+            with pytest.raises(Exception) as info:
+                lib.save({"x": obj}, io.BytesIO())
+            errors.append((type(info.value), str(info.value)))
+        assert errors[0] == errors[1]
