@@ -81,3 +81,9 @@ def test_collate_ints_past_int64_overflow(oracle, batch):
     want = _outcome(lambda: oracle.utils.data.default_collate(batch))
     assert got == want == ("ValueError", "Overflow when unpacking long long")
     assert data.default_collate([2 ** 63 - 1, -2 ** 63]).tolist() == [2 ** 63 - 1, -2 ** 63]
+
+
+def test_concat_dataset_old_cummulative_sizes_name(oracle):
+    for lib in (data, oracle.utils.data):
+        with pytest.warns(FutureWarning, match="`cummulative_sizes` attribute is renamed to `cumulative_sizes`"):
+            assert lib.ConcatDataset([[1, 2], [3]]).cummulative_sizes == [2, 3]
