@@ -87,3 +87,12 @@ def test_concat_dataset_old_cummulative_sizes_name(oracle):
     for lib in (data, oracle.utils.data):
         with pytest.warns(FutureWarning, match="`cummulative_sizes` attribute is renamed to `cumulative_sizes`"):
             assert lib.ConcatDataset([[1, 2], [3]]).cummulative_sizes == [2, 3]
+
+
+def test_iterable_dataset_is_abstract(oracle):
+    def attempt(lib):
+        class NoIter(lib.IterableDataset):
+            pass
+        return _outcome(lib.IterableDataset), _outcome(NoIter)[0]
+    assert attempt(data) == attempt(oracle.utils.data)
+    assert attempt(data)[0][0] == "TypeError"

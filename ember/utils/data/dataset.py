@@ -2,7 +2,7 @@
 import bisect
 import itertools
 import math
-from typing import Generic, TypeVar
+from typing import Generic, Iterable, TypeVar
 
 import numpy as np
 
@@ -28,11 +28,11 @@ class Dataset(Generic[T_co]):
     # No default __len__: len() of a dataset without one must raise TypeError, as in torch.
 
 
-class IterableDataset(Dataset[T_co]):
-    """An iterable-style dataset: subclasses implement __iter__; each worker iterates its own copy."""
+class IterableDataset(Dataset[T_co], Iterable[T_co]):
+    """An iterable-style dataset: subclasses implement __iter__; each worker iterates its own copy.
 
-    def __iter__(self):
-        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+    Abstract, as torch's: a subclass without __iter__ cannot be instantiated (TypeError).
+    """
 
     def __add__(self, other):
         return ChainDataset([self, other])
