@@ -585,7 +585,8 @@ def test_legacy_format_save(oracle, tmp_path, protocol):
         out = lib.load(path, weights_only=protocol == 2)
         assert list(out) == list(sd)
         for k in sd:
-            assert out[k].tolist() == sd[k].tolist() and str(out[k].dtype).split(".")[-1] == str(sd[k].dtype).split(".")[-1]
+            assert out[k].tolist() == sd[k].tolist()
+            assert str(out[k].dtype).split(".")[-1] == str(sd[k].dtype).split(".")[-1]
         assert out["b"].storage_offset() == 2 and out["c"].storage_offset() == 1
         assert type(out["p"]).__name__ == "Parameter" and out["p"].requires_grad
         out["a"][3] = 100.0  # views still share their storage
