@@ -29,7 +29,8 @@ import numpy as np
 
 from . import _backend as B
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
+           "safe_globals"]
 
 # ---------------------------------------------------------------------------------------------
 # the names torch uses in the pickle
@@ -152,6 +153,19 @@ class _Pickler(pickle._Pickler):
     dispatch[_Global] = _save_marker
     dispatch[B.dtype] = _save_dtype
 
+    def save_global(self, obj, name=None):
+        try:
+            super().save_global(obj, name)
+        except pickle.PicklingError:
+            qualname = name or getattr(obj, "__qualname__", "")
+            if "<locals>" in qualname and sys.version_info < (3, 14):
+                # the C pickler torch uses raises AttributeError for a lambda or nested function/class
+                raise AttributeError(f"Can't pickle local object {qualname!r}") from None
+            raise
+
+    dispatch[type(lambda: None)] = save_global
+    dispatch[type] = save_global
+
     def persistent_id(self, obj):
         if type(obj) is _StorageRef:
             return ("storage", _g("torch", _STORAGE_NAMES[obj.dtype]), obj.key, obj.location, obj.numel)
@@ -180,8 +194,14 @@ class _Pickler(pickle._Pickler):
                     (data, bool(t.requires_grad), collections.OrderedDict()))
         ref, offset, strides = self._storage_for(t)
         shape = tuple(int(s) for s in t._data.shape)
-        return (_g("torch._utils", "_rebuild_tensor_v2"),
-                (ref, offset, shape, strides, bool(t.requires_grad), collections.OrderedDict()))
+        args = (ref, offset, shape, strides, bool(t.requires_grad), collections.OrderedDict())
+        state = getattr(t, "__dict__", None)
+        if state:
+            # Python attributes set on the tensor travel too, as torch writes them
+            # (torch._tensor._rebuild_from_type_v2 with the attributes as state)
+            return (_g("torch._tensor", "_rebuild_from_type_v2"),
+                    (_g("torch._utils", "_rebuild_tensor_v2"), _g("torch", "Tensor"), args, dict(state)))
+        return _g("torch._utils", "_rebuild_tensor_v2"), args
 
     def _new_storage(self, dtype, numel, location, source):
         ref = _StorageRef(str(len(self.storages)), dtype, numel, location, source)
@@ -323,7 +343,38 @@ def _check_pickle_module(pickle_module, fn):
             f"pickle_module={getattr(pickle_module, '__name__', pickle_module)!s}")
 
 
-def _write_checkpoint(obj, fileobj, prefix, protocol, byteorder_record=True):
+class _LegacyPickler(_Pickler):
+    """The pre-1.6 format's persistent ids carry a sixth field: view metadata (None for whole storages)."""
+
+    dispatch = _Pickler.dispatch
+
+    def persistent_id(self, obj):
+        if type(obj) is _StorageRef:
+            return ("storage", _g("torch", _STORAGE_NAMES[obj.dtype]), obj.key, obj.location, obj.numel, None)
+        return None
+
+
+def _write_legacy(obj, fileobj, protocol):
+    """torch.save(..., _use_new_zipfile_serialization=False): magic number, protocol version, sys info,
+    the pickled object, the sorted storage keys, then each storage as an int64 element count and its bytes."""
+    pickle.dump(_MAGIC_NUMBER, fileobj, protocol=protocol)
+    pickle.dump(_LEGACY_PROTOCOL_VERSION, fileobj, protocol=protocol)
+    pickle.dump({"protocol_version": _LEGACY_PROTOCOL_VERSION, "little_endian": sys.byteorder == "little",
+                 "type_sizes": {"short": 2, "int": 4, "long": 4}}, fileobj, protocol=protocol)
+    pickler = _LegacyPickler(fileobj, protocol)
+    pickler.dump(obj)
+    by_key = {ref.key: ref for ref in pickler.storages}
+    keys = sorted(by_key)
+    pickle.dump(keys, fileobj, protocol=protocol)
+    for key in keys:
+        ref = by_key[key]
+        fileobj.write(struct.pack("<q", ref.numel))
+        fileobj.write(memoryview(ref.raw()))
+
+
+def _write_checkpoint(obj, fileobj, prefix, protocol, byteorder_record=True, legacy=False):
+    if legacy:
+        return _write_legacy(obj, fileobj, protocol)
     buf = io.BytesIO()
     pickler = _Pickler(buf, protocol)
     pickler.dump(obj)
@@ -357,38 +408,36 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     """Save obj to a path or binary file in PyTorch's checkpoint format (torch.save)."""
     _check_pickle_module(pickle_module, "save")
     byteorder_record = not _disable_byteorder_record
-    if not _use_new_zipfile_serialization:
-        raise NotImplementedError(
-            f"{_ns()}.save: ember writes only the zip checkpoint format (the default since PyTorch "
-            "1.6); drop _use_new_zipfile_serialization=False")
+    legacy = not _use_new_zipfile_serialization
     if isinstance(f, (str, bytes, os.PathLike)):
         path = os.fsdecode(f)
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
             raise RuntimeError(f"Parent directory {os.path.dirname(path) or parent} does not exist.")
         if os.path.isdir(path):
-            raise IsADirectoryError(f"{_ns()}.save: {path!r} is a directory; pass a file path")
+            # RuntimeError, as torch (its file writer fails to open the path)
+            raise RuntimeError(f"{_ns()}.save: {path!r} is a directory; pass a file path")
         # pickle first (the usual failure) so nothing touches the disk until the object is valid
-        _save_atomic(obj, path, parent, pickle_protocol, byteorder_record)
+        _save_atomic(obj, path, parent, pickle_protocol, byteorder_record, legacy)
         return
     write = getattr(f, "write", None)
     if not callable(write):
         raise AttributeError(
             f"{_ns()}.save: f must be a path or a binary file object with write(), got "
             f"{type(f).__name__}")
-    _write_checkpoint(obj, f, "archive", pickle_protocol, byteorder_record)
+    _write_checkpoint(obj, f, "archive", pickle_protocol, byteorder_record, legacy)
     flush = getattr(f, "flush", None)
     if callable(flush):
         flush()
 
 
-def _save_atomic(obj, path, parent, protocol, byteorder_record):
+def _save_atomic(obj, path, parent, protocol, byteorder_record, legacy=False):
     """Write to a temporary file beside path, then os.replace: path is never half-written."""
     import tempfile
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            _write_checkpoint(obj, fh, _archive_name(path), protocol, byteorder_record)
+            _write_checkpoint(obj, fh, _archive_name(path), protocol, byteorder_record, legacy)
             fh.flush()
             os.fsync(fh.fileno())
         try:
@@ -744,6 +793,22 @@ def get_safe_globals():
     return list(_safe_globals.values())
 
 
+class safe_globals:
+    """Context manager: allow these globals in weights_only loads inside the block
+    (torch.serialization.safe_globals)."""
+
+    def __init__(self, safe_globals):
+        self.safe_globals = safe_globals
+
+    def __enter__(self):
+        self._previous = dict(_safe_globals)
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, exc_type, exc_value, tb):
+        _safe_globals.clear()
+        _safe_globals.update(self._previous)
+
+
 def _fix_py2_name(module, name):
     import _compat_pickle
     if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -762,7 +827,6 @@ def _foreign(module, name):
 
 def _weights_only_error(full_name):
     ns = _ns()
-    short = full_name.rpartition(".")[2]
     return pickle.UnpicklingError(
         "Weights only load failed. This file can still be loaded, to do so you have two options, do "
         "those steps only if you trust the source of the checkpoint.\n"
@@ -771,8 +835,11 @@ def _weights_only_error(full_name):
         f"\t(2) Alternatively, to load with `weights_only=True` please check the recommended steps in "
         "the following error message.\n"
         f"\tWeightsUnpickler error: Unsupported global: GLOBAL {full_name} was not an allowed global "
-        f"by default. Please use `{ns}.serialization.add_safe_globals([{short}])` to allowlist this "
-        "global if you trust this class/function.")
+        f"by default. Please use `{ns}.serialization.add_safe_globals([{full_name}])` or the "
+        f"`{ns}.serialization.safe_globals([{full_name}])` context manager to allowlist this global if you "
+        "trust this class/function.\n\n"
+        f"Check the documentation of {ns}.load to learn more about types accepted by default with "
+        "weights_only https://pytorch.org/docs/stable/generated/torch.load.html.")
 
 
 class _WeightsUnpickler(pickle._Unpickler):
@@ -1057,9 +1124,15 @@ _LEGACY_HEAD = pickle.dumps(_MAGIC_NUMBER, protocol=2)
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
     """Load an object saved with torch.save / ember.save (torch.load); weights_only by default."""
-    _check_pickle_module(pickle_module, "load")
     if weights_only is None:
-        weights_only = True
+        # as torch: an explicit pickle_module means a full (trusted) load
+        weights_only = pickle_module is None
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    _check_pickle_module(pickle_module, "load")
+    if pickle_load_args and weights_only:
+        import warnings
+        warnings.warn("pickle_load_args only works if `weights_only=False`.", stacklevel=2)
     encoding = pickle_load_args.pop("encoding", "utf-8")
     if pickle_load_args:
         raise TypeError(f"{_ns()}.load() got unexpected keyword arguments {sorted(pickle_load_args)}")
@@ -1088,13 +1161,15 @@ def _load_from(fh, fname, restore, weights_only, encoding):
     head = fh.read(len(_LEGACY_HEAD))
     fh.seek(start)
     if not head:
-        raise RuntimeError(f"{_ns()}.load: {fname} is empty: the checkpoint was not written (or was "
+        # EOFError, the type torch raises (its unpickler reads nothing)
+        raise EOFError(f"{_ns()}.load: {fname} is empty: the checkpoint was not written (or was "
                            "truncated to nothing); save or download it again")
-    if head == _LEGACY_HEAD:
-        return _load_legacy(fh, fname, restore, weights_only, encoding)
     if head[:2] == b"PK" or zipfile.is_zipfile(fh):
         fh.seek(start)
         return _load_zip(fh, fname, restore, weights_only, encoding)
+    fh.seek(start)
+    if head == _LEGACY_HEAD or head[:1] == pickle.PROTO:  # legacy files at any pickle protocol
+        return _load_legacy(fh, fname, restore, weights_only, encoding)
     raise RuntimeError(
         f"{_ns()}.load: {fname} is not a PyTorch checkpoint (neither the zip format nor the legacy "
         "format); it may be corrupted, or a different kind of file")

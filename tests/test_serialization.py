@@ -362,11 +362,11 @@ def test_corrupted_storage_bytes(tmp_path):
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("content", [b"", b"hello world, not a checkpoint"])
-def test_empty_or_foreign_file(tmp_path, content):
+@pytest.mark.parametrize("content,error", [(b"", EOFError), (b"hello world, not a checkpoint", RuntimeError)])
+def test_empty_or_foreign_file(tmp_path, content, error):
     path = tmp_path / "junk.pt"
     path.write_bytes(content)
-    with pytest.raises(RuntimeError, match="junk.pt"):
+    with pytest.raises(error, match="junk.pt"):  # EOFError for an empty file, as torch
         ember.load(path)
 
 
@@ -523,3 +523,107 @@ def test_non_seekable_reader(tmp_path):
     ember.save({"w": ember.tensor([1.0, 2.0])}, buf)
     out = ember.load(io.BufferedReader(Pipe(buf.getvalue())))
     assert arr(out["w"]).tolist() == [1.0, 2.0]
+
+
+# ---- parity with torch's observable behaviour ------------------------------------------------
+class _Point:
+    def __init__(self, x):
+        self.x = x
+
+
+def test_tensor_python_attributes_travel(oracle, tmp_path):
+    t = ember.tensor([1.0, 2.0])
+    t.note = "kept"
+    buf = io.BytesIO()
+    ember.save({"t": t}, buf)
+    buf.seek(0)
+    assert ember.load(buf)["t"].note == "kept"
+    buf.seek(0)
+    assert oracle.load(buf)["t"].note == "kept"
+    tt = oracle.tensor([1.0, 2.0])
+    tt.note = "kept"
+    tbuf = io.BytesIO()
+    oracle.save({"t": tt}, tbuf)
+    with zipfile.ZipFile(buf) as a, zipfile.ZipFile(tbuf) as b:
+        assert a.read("archive/data.pkl") == b.read("archive/data.pkl")
+    tbuf.seek(0)
+    assert ember.load(tbuf)["t"].note == "kept"
+
+
+def test_safe_globals_context_manager_and_refusal_text(oracle):
+    from ember import serialization
+    buf = io.BytesIO()
+    ember.save(_Point(3), buf)
+    name = f"{_Point.__module__}._Point"
+    for lib, ns in ((ember, "ember"), (oracle, "torch")):
+        buf.seek(0)
+        with pytest.raises(pickle.UnpicklingError) as info:
+            lib.load(buf)
+        text = str(info.value)
+        assert f"`{ns}.serialization.add_safe_globals([{name}])` or the `{ns}.serialization.safe_globals([{name}])` " \
+               "context manager" in text
+        assert text.endswith("https://pytorch.org/docs/stable/generated/torch.load.html.")
+    with serialization.safe_globals([_Point]):
+        buf.seek(0)
+        assert ember.load(buf).x == 3
+    assert serialization.get_safe_globals() == []
+    buf.seek(0)
+    with pytest.raises(pickle.UnpicklingError):
+        ember.load(buf)
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_legacy_format_save(oracle, tmp_path, protocol):
+    base = ember.arange(6.0)
+    sd = collections.OrderedDict(a=base, b=base[2:], c=ember.arange(4)[1:], p=Parameter(ember.ones(2)),
+                                 e=ember.zeros(0), h=ember.tensor([1.5], dtype=ember.float16))
+    path = tmp_path / "legacy.pt"
+    ember.save(sd, path, _use_new_zipfile_serialization=False, pickle_protocol=protocol)
+    with open(path, "rb") as fh:
+        assert not zipfile.is_zipfile(fh)
+    for lib in (ember, oracle):
+        out = lib.load(path, weights_only=protocol == 2)
+        assert list(out) == list(sd)
+        for k in sd:
+            assert out[k].tolist() == sd[k].tolist()
+            assert str(out[k].dtype).split(".")[-1] == str(sd[k].dtype).split(".")[-1]
+        assert out["b"].storage_offset() == 2 and out["c"].storage_offset() == 1
+        assert type(out["p"]).__name__ == "Parameter" and out["p"].requires_grad
+        out["a"][3] = 100.0  # views still share their storage
+        assert out["b"][1].item() == 100.0
+
+
+def test_load_errors_and_pickle_module_rules(oracle, tmp_path):
+    import warnings
+    for lib in (ember, oracle):
+        with pytest.raises(EOFError):
+            lib.load(io.BytesIO(b""))
+        with pytest.raises(RuntimeError):
+            lib.save(lib.ones(1), tmp_path)  # a directory
+        buf = io.BytesIO()
+        lib.save(_Point(4), buf)
+        buf.seek(0)
+        assert lib.load(buf, pickle_module=pickle).x == 4  # an explicit pickle_module means a full load
+        buf.seek(0)
+        with pytest.raises(RuntimeError, match="Can not safely load weights when explicit pickle_module"):
+            lib.load(buf, pickle_module=pickle, weights_only=True)
+        lib.save({"w": lib.ones(1)}, buf)
+        buf.seek(0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib.load(buf, encoding="latin1")
+        assert any("pickle_load_args only works if `weights_only=False`." in str(w.message) for w in caught)
+
+
+def test_local_objects_fail_with_torchs_exception_type(oracle):
+    def make():
+        class Local:
+            pass
+        return Local
+    for obj in (make(), make()()):
+        errors = []
+        for lib in (ember, oracle):
+            with pytest.raises(Exception) as info:
+                lib.save({"x": obj}, io.BytesIO())
+            errors.append((type(info.value), str(info.value)))
+        assert errors[0] == errors[1]

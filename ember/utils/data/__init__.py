@@ -19,4 +19,7 @@ def __getattr__(name):
     if name == "DistributedSampler":
         from .distributed import DistributedSampler
         return DistributedSampler
+    if name == "distributed":  # torch.utils.data.distributed is reachable without importing it
+        import importlib  # not "from . import": that would call this __getattr__ again
+        return importlib.import_module(__name__ + ".distributed")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

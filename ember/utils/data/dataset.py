@@ -2,7 +2,7 @@
 import bisect
 import itertools
 import math
-from typing import Generic, TypeVar
+from typing import Generic, Iterable, TypeVar
 
 import numpy as np
 
@@ -28,11 +28,11 @@ class Dataset(Generic[T_co]):
     # No default __len__: len() of a dataset without one must raise TypeError, as in torch.
 
 
-class IterableDataset(Dataset[T_co]):
-    """An iterable-style dataset: subclasses implement __iter__; each worker iterates its own copy."""
+class IterableDataset(Dataset[T_co], Iterable[T_co]):
+    """An iterable-style dataset: subclasses implement __iter__; each worker iterates its own copy.
 
-    def __iter__(self):
-        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+    Abstract, as torch's: a subclass without __iter__ cannot be instantiated (TypeError).
+    """
 
     def __add__(self, other):
         return ChainDataset([self, other])
@@ -51,6 +51,9 @@ class TensorDataset(Dataset):
         for t in self.tensors:
             if type(t) is Tensor and not t._requires_grad and isinstance(index, (int, np.integer)):
                 # fast path: a plain row view, no autograd to record
+                n = t._data.shape[0]
+                if not -n <= index < n:  # torch's message, not numpy's ("axis")
+                    raise IndexError(f"index {index} is out of bounds for dimension 0 with size {n}")
                 row = t._data[index]
                 if isinstance(row, np.generic):  # numpy gives a scalar, not a 0-d array, for 1-d data
                     row = np.asarray(row)
@@ -90,6 +93,28 @@ class StackDataset(Dataset):
             return {k: dataset[index] for k, dataset in self.datasets.items()}
         return tuple(dataset[index] for dataset in self.datasets)
 
+    def __getitems__(self, indices):
+        # batched fetch: each parent dataset with __getitems__ serves the whole batch at once
+        if isinstance(self.datasets, dict):
+            named = self.datasets.items()
+        else:
+            named = enumerate(self.datasets)
+        samples = [{} for _ in indices]
+        for key, dataset in named:
+            if callable(getattr(dataset, "__getitems__", None)):
+                items = dataset.__getitems__(indices)
+                if len(items) != len(indices):
+                    raise ValueError("Nested dataset's output size mismatch. "
+                                     f"Expected {len(indices)}, got {len(items)}")
+                for data, sample in zip(items, samples):
+                    sample[key] = data
+            else:
+                for idx, sample in zip(indices, samples):
+                    sample[key] = dataset[idx]
+        if isinstance(self.datasets, dict):
+            return samples
+        return [tuple(sample.values()) for sample in samples]
+
     def __len__(self):
         return self._length
 
@@ -117,6 +142,13 @@ class ConcatDataset(Dataset):
 
     def __len__(self):
         return self.cumulative_sizes[-1]
+
+    @property
+    def cummulative_sizes(self):
+        """The old misspelt name torch still answers to (with a FutureWarning)."""
+        import warnings
+        warnings.warn("`cummulative_sizes` attribute is renamed to `cumulative_sizes`", FutureWarning, stacklevel=2)
+        return self.cumulative_sizes
 
     def __getitem__(self, idx):
         if idx < 0:

@@ -115,10 +115,14 @@ class WeightedRandomSampler(Sampler):
 
     def __iter__(self):
         w = self.weights._data
-        if not np.all(np.isfinite(w)):
-            raise RuntimeError("invalid multinomial distribution (encountering probability entry = infinity or NaN)")
-        if (w < 0).any():
+        finite, negative = np.all(np.isfinite(w)), (w < 0).any()
+        if (not finite or negative) and (not self.replacement or self.num_samples == 1):
+            # torch.multinomial's single-draw / no-replacement path words it this way
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if not (w >= 0).all():  # NaN fails this test first, as in torch
             raise RuntimeError("invalid multinomial distribution (encountering probability entry < 0)")
+        if not finite:
+            raise RuntimeError("invalid multinomial distribution (encountering probability entry = infinity or NaN)")
         total = w.sum()
         if total <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")

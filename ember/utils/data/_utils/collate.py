@@ -116,6 +116,9 @@ def _check_sizes(shapes):
 
 def collate_tensor_fn(batch, *, collate_fn_map=None):
     """Stack tensors along a new first dimension."""
+    for i, t in enumerate(batch):
+        if not isinstance(t, Tensor):  # torch.stack's error for a mixed batch
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     arrays = [t._data for t in batch]
     _check_sizes([a.shape for a in arrays])
     if any(t._requires_grad for t in batch):
@@ -152,8 +155,16 @@ def collate_float_fn(batch, *, collate_fn_map=None):
     return _wrap(np.array(batch, dtype=np.float64))
 
 
+def _ints_overflow_int64(batch):
+    """True when the batch is all ints and one lies outside int64 (numpy would go uint64 or float64)."""
+    return (all(isinstance(b, int) for b in batch)
+            and any(not -0x8000000000000000 <= b <= 0x7FFFFFFFFFFFFFFF for b in batch))
+
+
 def collate_int_fn(batch, *, collate_fn_map=None):
     """Python ints into an int64 tensor (bools into a bool tensor), as torch.tensor(batch) infers."""
+    if _ints_overflow_int64(batch):
+        raise ValueError("Overflow when unpacking long long")  # torch's error for ints past int64
     arr = np.array(batch)
     kind = arr.dtype.kind
     if kind == "b":

@@ -22,6 +22,8 @@ class WorkerInfo:
     num_workers: int
     seed: int
     dataset: object
+    rng: object = None  # torch's fields, printed in its repr
+    worker_method: str = "multiprocessing"
 
 
 def get_worker_info():
