@@ -169,6 +169,25 @@ def _get_policies(policy):
     raise ValueError(f"The provided policy {policy} is not recognized.")
 
 
+def _base_space(num_bins, image_size):
+    """The ops AutoAugment and RandAugment share, in torchvision's order (ops are drawn by index)."""
+    return {
+        "ShearX": (_linspace(0.0, 0.3, num_bins), True),
+        "ShearY": (_linspace(0.0, 0.3, num_bins), True),
+        "TranslateX": (_linspace(0.0, 150.0 / 331.0 * image_size[1], num_bins), True),
+        "TranslateY": (_linspace(0.0, 150.0 / 331.0 * image_size[0], num_bins), True),
+        "Rotate": (_linspace(0.0, 30.0, num_bins), True),
+        "Brightness": (_linspace(0.0, 0.9, num_bins), True),
+        "Color": (_linspace(0.0, 0.9, num_bins), True),
+        "Contrast": (_linspace(0.0, 0.9, num_bins), True),
+        "Sharpness": (_linspace(0.0, 0.9, num_bins), True),
+        "Posterize": (_posterize_bins(num_bins, 8, 4), False),
+        "Solarize": (_linspace(255.0, 0.0, num_bins), False),
+        "AutoContrast": (np.float32(0.0), False),
+        "Equalize": (np.float32(0.0), False),
+    }
+
+
 def _sample_dirichlet(alphas):
     """torch._sample_dirichlet(torch.tensor(alphas)[None]) on the CPU: float64 gammas normalised by their
     sum, then cast to float32 and clamped into [FLT_MIN, 1 - ulp]; returns a float32 array (1, k)."""
@@ -203,22 +222,7 @@ class AutoAugment(_Transform):
         self.policies = _get_policies(policy)
 
     def _augmentation_space(self, num_bins, image_size):
-        return {
-            "ShearX": (_linspace(0.0, 0.3, num_bins), True),
-            "ShearY": (_linspace(0.0, 0.3, num_bins), True),
-            "TranslateX": (_linspace(0.0, 150.0 / 331.0 * image_size[1], num_bins), True),
-            "TranslateY": (_linspace(0.0, 150.0 / 331.0 * image_size[0], num_bins), True),
-            "Rotate": (_linspace(0.0, 30.0, num_bins), True),
-            "Brightness": (_linspace(0.0, 0.9, num_bins), True),
-            "Color": (_linspace(0.0, 0.9, num_bins), True),
-            "Contrast": (_linspace(0.0, 0.9, num_bins), True),
-            "Sharpness": (_linspace(0.0, 0.9, num_bins), True),
-            "Posterize": (_posterize_bins(num_bins, 8, 4), False),
-            "Solarize": (_linspace(255.0, 0.0, num_bins), False),
-            "AutoContrast": (np.float32(0.0), False),
-            "Equalize": (np.float32(0.0), False),
-            "Invert": (np.float32(0.0), False),
-        }
+        return dict(_base_space(num_bins, image_size), Invert=(np.float32(0.0), False))
 
     @staticmethod
     def get_params(transform_num):
@@ -266,22 +270,7 @@ class RandAugment(_Transform):
         self.fill = fill
 
     def _augmentation_space(self, num_bins, image_size):
-        return {
-            "Identity": (np.float32(0.0), False),
-            "ShearX": (_linspace(0.0, 0.3, num_bins), True),
-            "ShearY": (_linspace(0.0, 0.3, num_bins), True),
-            "TranslateX": (_linspace(0.0, 150.0 / 331.0 * image_size[1], num_bins), True),
-            "TranslateY": (_linspace(0.0, 150.0 / 331.0 * image_size[0], num_bins), True),
-            "Rotate": (_linspace(0.0, 30.0, num_bins), True),
-            "Brightness": (_linspace(0.0, 0.9, num_bins), True),
-            "Color": (_linspace(0.0, 0.9, num_bins), True),
-            "Contrast": (_linspace(0.0, 0.9, num_bins), True),
-            "Sharpness": (_linspace(0.0, 0.9, num_bins), True),
-            "Posterize": (_posterize_bins(num_bins, 8, 4), False),
-            "Solarize": (_linspace(255.0, 0.0, num_bins), False),
-            "AutoContrast": (np.float32(0.0), False),
-            "Equalize": (np.float32(0.0), False),
-        }
+        return dict({"Identity": (np.float32(0.0), False)}, **_base_space(num_bins, image_size))
 
     def forward(self, img):
         fill = _tensor_fill(img, self.fill)
