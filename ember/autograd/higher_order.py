@@ -20,6 +20,8 @@ import contextlib
 import numpy as np
 
 from .. import _backend as B
+from .._backend import xp_of
+from .graph import Node, edge
 
 
 def _unwrap(x):
@@ -259,6 +261,14 @@ class _TensorNamespace:
         return _GradArray(ember.logaddexp(_tensor(a), _tensor(b)))
 
     @staticmethod
+    def ones(shape, dtype=None):
+        return np.ones(shape, dtype)   # masks (clamp's): no gradient
+
+    @staticmethod
+    def isnan(x):
+        return np.isnan(_raw(x))   # masks: no gradient
+
+    @staticmethod
     def ones_like(x, dtype=None):
         return np.ones(x.shape, dtype or x.dtype)
 
@@ -319,7 +329,7 @@ def apply_on_tensors(node, grad):
         elif hasattr(t, "_data") and t._data.size:   # ops._SavedOutput (not the empty marker)
             saved.append(_output_tensor(t._data, node))
     if hasattr(cls, "_apply_tensors"):   # a node with its own Tensor formula (conv)
-        return node._apply_tensors(grad, saved)
+        return _with_zero_edges(node, node._apply_tensors(grad, saved), saved)
     if getattr(node, "fn", None) is not None:   # CopySlices of an in-place op on a view
         raise NotImplementedError(
             f"create_graph=True: ember cannot differentiate the backward of an in-place {node.fn.name()} "
@@ -339,7 +349,53 @@ def apply_on_tensors(node, grad):
             setattr(node, field, value)
     if outs is None:
         return None
-    return tuple(None if o is None else _tensor(o) for o in outs)
+    return _with_zero_edges(node, tuple(None if o is None else _tensor(o) for o in outs), saved)
+
+
+def _with_zero_edges(node, outs, saved):
+    """outs, each also depending with zero derivative on what a node that declares ``_zero_edges``
+    saved: torch's formulas for piecewise-linear ops (relu, hardtanh, abs, max pooling...) use their
+    saved input only through a mask, yet keep an edge to it with a zero derivative, so a second
+    autograd.grad with respect to it gives zeros instead of "not used in the graph".  ``_zero_edges``
+    is True (the saved tensors) or "input" (the node's first input, for nodes that save masks only;
+    ``input_shape`` is its shape)."""
+    how = getattr(type(node), "_zero_edges", False)
+    if not how or outs is None:
+        return outs
+    if how == "input":
+        dtype = next(o.dtype for o in outs if o is not None)
+        links = [(node.next_functions[0], node.input_shape, dtype)] if node.next_functions[0][0] is not None else []
+    else:
+        links = [(edge(t), tuple(t.shape), t.dtype) for t in saved if t.requires_grad]
+    if not links:
+        return outs
+    return tuple(None if o is None else _linked(o, links, node.name()[:-1] + "Backward0") for o in outs)
+
+
+class _ZeroLink(Node):
+    """A gradient passed through unchanged, with zero-derivative edges to what its node saved."""
+
+    __slots__ = ("label", "links")
+    _double_backward = True
+
+    def name(self):
+        return self.label
+
+    def apply(self, grad):
+        xp = xp_of(grad)
+        return (grad,) + tuple(xp.zeros(shape, B.as_dtype(dtype).np) for _, shape, dtype in self.links)
+
+
+def _linked(out, links, label):
+    from .._tensor import _wrap
+    link = _ZeroLink.__new__(_ZeroLink)
+    link.next_functions = (edge(out),) + tuple(e for e, _, _ in links)
+    link._saved_versions = ()
+    link.label, link.links = label, links
+    t = _wrap(out._data)
+    t._requires_grad = True
+    t.grad_fn = link
+    return t
 
 
 def _resolve(node, field, value, saved):

@@ -112,6 +112,7 @@ class LeakyReluBackward0(Node):
     # picks the branch, so the in-place variant's saved result serves as well
     _double_backward = True
     _constant_fields = ("x",)
+    _zero_edges = True   # as torch's: the second derivative reaches the input, as zeros
 
     def apply(self, g):
         xp = xp_of(g)
@@ -480,6 +481,11 @@ def logsigmoid(input):
 class HardtanhBackward0(Node):
     __slots__ = ("x", "lo", "hi")
     _saved_fields = ("x",)
+    # its formula also runs on Tensors (create_graph=True); x (the in-place variant's result) only
+    # picks the elements, and the second derivative reaches the input as zeros, as torch's does
+    _double_backward = True
+    _constant_fields = ("x",)
+    _zero_edges = True
 
     def apply(self, g):
         xp = xp_of(g)
@@ -544,6 +550,7 @@ def hardsigmoid(input, inplace=False):
 class HardswishBackward0(Node):
     __slots__ = ("x",)
     _saved_fields = ("x",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -564,6 +571,11 @@ def hardswish(input, inplace=False):
 class ThresholdBackward0(Node):
     __slots__ = ("x", "threshold")
     _saved_fields = ("x",)
+    # its formula also runs on Tensors (create_graph=True); x (a copy, in place) only picks the
+    # elements, and the second derivative reaches the input as zeros, as torch's does
+    _double_backward = True
+    _constant_fields = ("x",)
+    _zero_edges = True
 
     def apply(self, g):
         xp = xp_of(g)

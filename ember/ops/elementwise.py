@@ -817,6 +817,10 @@ for _cls in (NegBackward0, ExpBackward0, LogBackward0, SinBackward0, CosBackward
              SqrtBackward0, AbsBackward0, ReluBackward0, Log1PBackward0, Expm1Backward0, ReciprocalBackward0,
              RsqrtBackward0, SinhBackward0, CoshBackward0, AtanBackward0):
     _cls._double_backward = True   # their formulas also run on Tensors (autograd/higher_order.py)
+# torch's formulas for these keep an edge with a zero derivative to what they saved (higher_order.py)
+ReluBackward0._zero_edges = AbsBackward0._zero_edges = True
+for _cls in (SignBackward0, FloorBackward0, CeilBackward0, TruncBackward0):
+    _cls._double_backward = True   # zero gradients, constant
 
 # NumPy's maximum against a Python scalar runs a slow loop (6.1 us at LeNet's conv1 activation,
 # batch 4); against a same-dtype array of zeros it is ~4x faster.  The zeros are a view of one
@@ -896,6 +900,7 @@ def round(input, *, decimals=0, out=None):
 
 class RoundBackward0(Node):
     __slots__ = ()
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         return (xp_of(g).zeros_like(g),)
@@ -904,6 +909,7 @@ class RoundBackward0(Node):
 class ClampBackward1(Node):
     __slots__ = ("mask",)
     _saved_fields = ("mask",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         return (g * self.mask,)
@@ -913,6 +919,9 @@ class ClampBackward0(Node):
     """clamp with tensor bounds: the gradient goes to whichever of input, min, max was selected."""
     __slots__ = ("x", "lo", "hi")
     _saved_fields = ("x", "lo", "hi")
+    # its formula also runs on Tensors (create_graph=True); the operands only pick the elements
+    _double_backward = True
+    _constant_fields = ("x", "lo", "hi")
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1852,6 +1861,7 @@ def _sgn_fwd(xp, x):
 
 
 sgn, SgnBackward0 = _unary("sgn", _sgn_fwd, _zero, float_only=False, saves="")
+SgnBackward0._double_backward = True   # a zero gradient, constant
 exp2, Exp2Backward0 = _unary("exp2", "exp2", lambda xp, g, x, y: g * y * _LN2, saves="y")
 erfc, ErfcBackward0 = _unary("erfc", _erfc, lambda xp, g, x, y: -g * _TWO_OVER_SQRT_PI * xp.exp(-x * x))
 erfinv, ErfinvBackward0 = _unary("erfinv", _erfinv,

@@ -459,6 +459,11 @@ class _PointwiseLoss(Node):
 
     __slots__ = ("a", "b", "w", "red", "denom", "x_shape", "t_shape", "x_dtype", "t_dtype")
     _saved_fields = ("a", "b", "w")
+    _constant_fields = ("w",)
+
+    def _tensor_field(self, field, saved):
+        # create_graph=True: a = input - target, recomputed from the two tensors
+        return saved[0] - saved[1] if field == "a" and len(saved) == 2 else None
 
     def _scale(self, g):
         if self.red == "mean":
@@ -519,11 +524,6 @@ class MseLossBackward0(_PointwiseLoss):
     __slots__ = ()
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
-    _constant_fields = ("w",)
-
-    def _tensor_field(self, field, saved):
-        # a = input - target, recomputed from the two tensors
-        return saved[0] - saved[1] if field == "a" and len(saved) == 2 else None
 
     def derivs(self, s):
         d = self.a * (s * 2)
@@ -547,6 +547,10 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 class _L1Backward(_PointwiseLoss):
     __slots__ = ()
+    # its formula also runs on Tensors (create_graph=True); as torch's (through abs), the second
+    # derivative reaches input and target as zeros
+    _double_backward = True
+    _zero_edges = True
 
     def derivs(self, s):
         xp = xp_of(self.a)
@@ -573,6 +577,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 class SmoothL1LossBackward0(_PointwiseLoss):
     __slots__ = ("beta",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def derivs(self, s):
         xp = xp_of(self.a)

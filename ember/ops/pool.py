@@ -263,19 +263,30 @@ class MaxPool2DWithIndicesBackward0(Node):
     __slots__ = ("idx", "geom", "shape", "squeeze")
     _saved_fields = ("idx",)
     _double_backward = True   # through _apply_tensors (create_graph=True)
+    _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
+
+    @property
+    def input_shape(self):
+        return _unsqueezed_shape(self)
 
     def _apply_tensors(self, grad, saved):
         """create_graph=True: linear in grad (the winners are fixed); its derivative picks each
         window's winner out of the incoming tensor."""
         from ..autograd.higher_order import linear_adjoint
-        if self.geom is not None:
-            raise NotImplementedError("create_graph=True: ember differentiates the backward of max_pool2d "
-                                      "with 2x2 windows tiling the input only yet")
-        idx = self.idx
+        from .norm import pad
+        idx, g = self.idx, self.geom
+        if g is None:   # 2x2 tiles: idx holds the four winner masks
+            def pick(t):
+                views = (t[:, :, 0::2, 0::2], t[:, :, 0::2, 1::2], t[:, :, 1::2, 0::2], t[:, :, 1::2, 1::2])
+                return sum(v * _wrap(m) for v, m in zip(views, idx))
+            return linear_adjoint(self, grad, pick)
+        masks = [_wrap((idx == k).astype(grad._data.dtype)) for k in range(g.kh * g.kw)]
 
         def pick(t):
-            views = (t[:, :, 0::2, 0::2], t[:, :, 0::2, 1::2], t[:, :, 1::2, 0::2], t[:, :, 1::2, 1::2])
-            return sum(v * _wrap(m) for v, m in zip(views, idx))
+            if self.squeeze:
+                t = t.unsqueeze(-2)
+            tp = pad(t, (g.pw, g.Wp - g.W - g.pw, g.ph, g.Hp - g.H - g.ph)) if g.padded else t
+            return sum(g.view(tp, k // g.kw, k % g.kw) * m for k, m in enumerate(masks))
         return linear_adjoint(self, grad, pick)
 
     def apply(self, grad):
@@ -301,6 +312,12 @@ class MaxPool2DWithIndicesBackward0(Node):
         if self.squeeze:
             gx = gx[..., 0, :]
         return (gx,)
+
+
+def _unsqueezed_shape(node):
+    """The shape of a pooling node's input: 1-d pooling runs as 2-d with a unit H axis."""
+    shape = tuple(node.shape)
+    return shape[:-2] + shape[-1:] if node.squeeze else shape
 
 
 # nodes whose saved arrays don't alias the input still need a non-empty version list, so the
@@ -461,6 +478,11 @@ class AvgPool2DBackward0(Node):
 
     __slots__ = ("geom", "shape", "div", "scale", "squeeze")
     _double_backward = True   # through _apply_tensors (create_graph=True)
+    _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
+
+    @property
+    def input_shape(self):
+        return _unsqueezed_shape(self)
 
     def _apply_tensors(self, grad, saved):
         """create_graph=True: this backward is linear in grad; its own derivative is the pooling."""
@@ -684,6 +706,25 @@ class AdaptiveMaxPool2DBackward0(Node):
 
     __slots__ = ("indices", "shape", "squeeze")
     _saved_fields = ("indices",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+    _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
+
+    @property
+    def input_shape(self):
+        return _unsqueezed_shape(self)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter is linear in grad; its transpose gathers at the indices."""
+        from ..autograd.higher_order import linear_pair
+        shape, ind = self.shape, self.indices
+        planes = math.prod(shape[:-2])
+
+        def gather(a):
+            if self.squeeze:
+                a = a[..., None, :]
+            picked = xp_of(a).take_along_axis(a.reshape(planes, -1), ind.reshape(planes, -1), 1)
+            return picked.reshape(ind.shape)
+        return linear_pair(self, grad, gather)
 
     def apply(self, grad):
         return (_scatter_flat(grad, self.indices, self.shape, self.squeeze),)

@@ -354,6 +354,9 @@ class MaxBackward1(Node):
     """Gradient of a full max/min: shared evenly among the elements equal to the result."""
     __slots__ = ("x", "out")
     _saved_fields = ("x", "out")
+    # its formula also runs on Tensors (create_graph=True); x and out only pick the elements
+    _double_backward = True
+    _output_fields = ("out",)
 
     def apply(self, g):
         mask = self.x == self.out
@@ -371,6 +374,12 @@ class MaxBackward0(Node):
     """Gradient of max/min along a dim: routed to the selected index."""
     __slots__ = ("shape", "axis", "indices", "keepdim")
     _saved_fields = ("indices",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: routing is linear in grad; its transpose picks the routed elements."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: _gather_at(a, self.axis, self.indices, self.keepdim))
 
     def apply(self, g):
         return (_route(g, self.shape, self.axis, self.indices, self.keepdim),)
@@ -378,6 +387,14 @@ class MaxBackward0(Node):
 
 class MinBackward0(MaxBackward0):
     __slots__ = ()
+
+
+def _gather_at(a, axis, indices, keepdim):
+    """The elements of a at indices along axis (_route's transpose)."""
+    if not a.ndim:
+        return a.copy()
+    picked = xp_of(a).take_along_axis(a, indices, axis)
+    return picked if keepdim else picked.squeeze(axis)
 
 
 def _route(g, shape, axis, indices, keepdim):
@@ -459,6 +476,9 @@ class AmaxBackward0(Node):
     """Gradient of amax/amin: shared evenly among ties within each reduced slice."""
     __slots__ = ("x", "out", "axes", "keepdim")
     _saved_fields = ("x", "out")
+    # its formula also runs on Tensors (create_graph=True); x and out only pick the elements
+    _double_backward = True
+    _output_fields = ("out",)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -554,6 +574,16 @@ def _correction(dim, unbiased, keepdim, correction, name):
 class VarBackward0(Node):
     __slots__ = ("diff", "axes", "keepdim", "denom")
     _saved_fields = ("diff",)
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _output_fields = ("out",)
+
+    def _tensor_field(self, field, saved):
+        # diff = input - mean, recomputed from the input
+        if field != "diff":
+            return None
+        x = saved[0]
+        return x - (x.mean() if self.axes is None else x.mean(self.axes, keepdim=True))
 
     def apply(self, g):
         xp = xp_of(g)
@@ -562,8 +592,8 @@ class VarBackward0(Node):
         return ((g * (2 / self.denom) * self.diff).astype(self.diff.dtype, copy=False),)
 
 
-class StdBackward0(Node):
-    __slots__ = ("diff", "axes", "keepdim", "denom", "out")
+class StdBackward0(VarBackward0):
+    __slots__ = ("out",)
     _saved_fields = ("diff", "out")
 
     def apply(self, g):
@@ -601,6 +631,7 @@ def _var(input, dim, correction, keepdim, name, take_sqrt):
     if state.enabled and input._requires_grad:
         node = _node(StdBackward0 if take_sqrt else VarBackward0, input)
         node.diff, node.axes, node.keepdim, node.denom = diff, axes, keepdim, denom
+        node._saved_versions = ((input, input._vc[0]),)
         if take_sqrt:
             node.out = res
     return _finish(res, node)
@@ -772,6 +803,9 @@ def count_nonzero(input, dim=None):
 class LogsumexpBackward0(Node):
     __slots__ = ("x", "out", "axes", "keepdim")
     _saved_fields = ("x", "out")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _output_fields = ("out",)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -890,6 +924,12 @@ def cumprod(input, dim, *, dtype=None):
 class SortBackward0(Node):
     __slots__ = ("shape", "axis", "indices")
     _saved_fields = ("indices",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter is linear in grad; its transpose gathers at the indices."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: _gather_at(a, self.axis, self.indices, True))
 
     def apply(self, g):
         return (_route(g, self.shape, self.axis, self.indices, True),)
@@ -1409,6 +1449,12 @@ def aminmax(input, *, dim=None, keepdim=False):
 class CummaxBackward0(Node):
     __slots__ = ("shape", "axis", "indices")
     _saved_fields = ("indices",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter-add is linear in grad; its transpose gathers at the indices."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: _gather_at(a, self.axis, self.indices, True))
 
     def apply(self, g):
         xp = xp_of(g)
