@@ -437,6 +437,13 @@ class LinalgInvExBackward0(_LinalgNode):
     """d(A^-1) = -A^-1 dA A^-1, so gA = -X^T g X^T."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the same formula on the output X (its grad_fn is this node)."""
+        from .autograd.higher_order import _output_tensor
+        xt = _output_tensor(self.s["X"], self).mT
+        return (-(xt @ (grad @ xt)),)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -500,6 +507,16 @@ class LinalgDetBackward0(_LinalgNode):
     det(U)det(V) U diag(prod_{j!=i} s_j) V^T also holds for singular A."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: g det(A) A^-T on Tensors (invertible A)."""
+        A = saved[0]
+        if not bool((xp_of(A._data).linalg.det(A._data) != 0).all()):
+            raise NotImplementedError("create_graph=True: ember differentiates the backward of linalg.det "
+                                      "of invertible matrices only yet")
+        scale = (grad * det(A))[..., None, None]
+        return (scale * inv(A).mT,)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1119,6 +1136,16 @@ class LinalgCrossBackward0(_LinalgNode):
     """d(a x b) = da x b + a x db: ga = b x g, gb = g x a."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the same formula on Tensors."""
+        a, b = saved
+        ax = self.s["axis"]
+        nf = self.next_functions
+        ga = cross(b, grad, dim=ax).sum_to_size(a.shape) if nf[0][0] is not None else None
+        gb = cross(grad, a, dim=ax).sum_to_size(b.shape) if nf[1][0] is not None else None
+        return ga, gb
 
     def apply(self, g):
         xp = xp_of(g)

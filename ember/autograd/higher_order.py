@@ -357,14 +357,13 @@ def _with_zero_edges(node, outs, saved):
     saved: torch's formulas for piecewise-linear ops (relu, hardtanh, abs, max pooling...) use their
     saved input only through a mask, yet keep an edge to it with a zero derivative, so a second
     autograd.grad with respect to it gives zeros instead of "not used in the graph".  ``_zero_edges``
-    is True (the saved tensors) or "input" (the node's first input, for nodes that save masks only;
-    ``input_shape`` is its shape)."""
+    is True (the saved tensors) or "input" (the node's one input, for nodes that save masks only: its
+    gradient, the first of outs, has its shape)."""
     how = getattr(type(node), "_zero_edges", False)
     if not how or outs is None:
         return outs
     if how == "input":
-        dtype = next(o.dtype for o in outs if o is not None)
-        links = [(node.next_functions[0], node.input_shape, dtype)] if node.next_functions[0][0] is not None else []
+        links = [(node.next_functions[0], tuple(outs[0].shape), outs[0].dtype)] if outs[0] is not None else []
     else:
         links = [(edge(t), tuple(t.shape), t.dtype) for t in saved if t.requires_grad]
     if not links:
@@ -459,11 +458,13 @@ def linear_pair(node, grad, transpose):
     """As linear_adjoint, for a map whose transpose is as cheap on raw arrays (index scatters and
     gathers, scans): the derivative is transpose, recorded the same way (its own is A again), to
     any order."""
-    return (_pair(node.name()[:-1], lambda a: node.apply(a)[0], transpose, grad),)
+    return (linear_map(node.name()[:-1], lambda a: node.apply(a)[0], transpose, grad),)
 
 
-def _pair(name, apply_raw, transpose_raw, t):
-    return _recorded(name, apply_raw, lambda gg: _pair(name + "Backward", transpose_raw, apply_raw, gg), t)
+def linear_map(name, apply_raw, transpose_raw, t):
+    """apply_raw (a linear map of raw arrays) of the tensor t, recorded with transpose_raw as its
+    derivative (and apply_raw as that one's), to any order: for nodes with several linear outputs."""
+    return _recorded(name, apply_raw, lambda gg: linear_map(name + "Backward", transpose_raw, apply_raw, gg), t)
 
 
 def _recorded(name, value_raw, derivative, t):

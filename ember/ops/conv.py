@@ -717,9 +717,7 @@ class ConvolutionBackward0(Node):
         from .fold import unfold
         from .norm import pad
         g = self.geom
-        if g.G != 1:
-            raise NotImplementedError("create_graph=True: ember differentiates the backward of convolutions "
-                                      "with groups=1 only yet")
+        G = g.G
         x, w = saved
         one_d = grad.ndim == 3
         if one_d:
@@ -737,17 +735,19 @@ class ConvolutionBackward0(Node):
             # the weight's multiplies x with the padded grad's columns
             gp = pad(grad, (pl, pr, pt, pb))
             if nf[0][0] is not None:
-                gx = conv2d(gp, w, None, (g.sh, g.sw), 0, (g.dh, g.dw))
+                gx = conv2d(gp, w, None, (g.sh, g.sw), 0, (g.dh, g.dw), G)
                 if one_d:
                     gx = gx.squeeze(2)
                 if gx.ndim != len(self.x_shape):
                     gx = gx.reshape(self.x_shape)
             if nf[1][0] is not None:
                 cols = unfold(gp, (g.kh, g.kw), (g.dh, g.dw), 0, (g.sh, g.sw))
-                gw = (x.reshape(N, x.shape[1], -1) @ cols.transpose(1, 2)).sum(0).reshape(self.w_shape)
+                cols = cols.reshape(N, G, -1, cols.shape[-1])
+                xg = x.reshape(N, G, x.shape[1] // G, -1)
+                gw = (xg @ cols.transpose(2, 3)).sum(0).reshape(self.w_shape)
             return gx, gw, gb
         if nf[0][0] is not None:
-            full = conv_transpose2d(grad, w, None, (g.sh, g.sw), 0, 0, 1, (g.dh, g.dw))
+            full = conv_transpose2d(grad, w, None, (g.sh, g.sw), 0, 0, G, (g.dh, g.dw))
             # rows and columns no window reached get no gradient; then drop the zero padding
             full = pad(full, (0, g.Wp - full.shape[3], 0, g.Hp - full.shape[2]))
             gx = full[:, :, pt:g.Hp - pb, pl:g.Wp - pr]
@@ -756,8 +756,10 @@ class ConvolutionBackward0(Node):
             if gx.ndim != len(self.x_shape):
                 gx = gx.reshape(self.x_shape)
         if nf[1][0] is not None:
+            # per group: the group's output gradient times its input channels' columns
             cols = unfold(pad(x, (pl, pr, pt, pb)), (g.kh, g.kw), (g.dh, g.dw), 0, (g.sh, g.sw))
-            gw = (grad.reshape(N, O, OH * OW) @ cols.transpose(1, 2)).sum(0).reshape(self.w_shape)
+            cols = cols.reshape(N, G, -1, OH * OW)
+            gw = (grad.reshape(N, G, O // G, OH * OW) @ cols.transpose(2, 3)).sum(0).reshape(self.w_shape)
         return gx, gw, gb
 
 

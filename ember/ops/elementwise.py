@@ -1125,6 +1125,7 @@ def where(condition, input=None, other=None, *, out=None):
 class MaskedFillBackward0(Node):
     __slots__ = ("mask",)
     _saved_fields = ("mask",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         return (unbroadcast(xp_of(g).where(self.mask, 0, g).astype(g.dtype, copy=False), g.shape),)

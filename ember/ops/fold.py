@@ -232,6 +232,12 @@ class PixelShuffleBackward0(Node):
     """Gradient of pixel_shuffle: pixel_unshuffle."""
 
     __slots__ = ("r",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: a permutation of grad; its transpose is the shuffle."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: _shuffle(a, self.r).copy())
 
     def apply(self, grad):
         return (_unshuffle(grad, self.r),)
@@ -241,6 +247,12 @@ class PixelUnshuffleBackward0(Node):
     """Gradient of pixel_unshuffle: pixel_shuffle."""
 
     __slots__ = ("r",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: a permutation of grad; its transpose is the unshuffle."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: _unshuffle(a, self.r).copy())
 
     def apply(self, grad):
         return (_shuffle(grad, self.r),)

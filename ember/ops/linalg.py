@@ -124,10 +124,13 @@ class MvBackward0(Node):
 
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
 
     def apply(self, grad):
         nf = self.next_functions
-        ga = xp_of(grad).multiply.outer(grad, self.b) if nf[0][0] is not None else None
+        ga = grad[:, None] * self.b if nf[0][0] is not None else None
         gb = self.a.T @ grad if nf[1][0] is not None else None
         return ga, gb
 
@@ -137,6 +140,9 @@ class DotBackward0(Node):
 
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
 
     def apply(self, grad):
         nf = self.next_functions
@@ -444,6 +450,9 @@ def inner(input, other, *, out=None):
 class _OuterBackward(Node):
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
 
     def apply(self, grad):
         nf = self.next_functions
@@ -831,6 +840,31 @@ def _parse_einsum(equation, shapes):
 class _EinsumBackward(Node):
     __slots__ = ("ops", "subs", "rhs", "shapes")
     _saved_fields = ("ops",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: each operand's gradient is an einsum of grad with the other operands."""
+        if any(len(set(t)) != len(t) for t in self.subs) or any(
+                a.shape != s for a, s in zip(self.ops, self.shapes)) or len(saved) != len(self.ops):
+            raise NotImplementedError("create_graph=True: ember differentiates the backward of einsum without "
+                                      "repeated labels only yet")
+        sizes = {c: n for t, s in zip(self.subs, self.shapes) for c, n in zip(t, s)}
+        if any(sizes[c] != n for t, s in zip(self.subs, self.shapes) for c, n in zip(t, s)):
+            raise NotImplementedError("create_graph=True: ember differentiates the backward of einsum without "
+                                      "broadcast operands only yet")
+        out = []
+        for k, t in enumerate(self.subs):
+            if self.next_functions[k][0] is None:
+                out.append(None)
+                continue
+            others = [(saved[i], self.subs[i]) for i in range(len(saved)) if i != k]
+            avail = set(self.rhs).union(*[set(o[1]) for o in others])
+            keep = "".join(c for c in t if c in avail)
+            g = einsum(",".join([self.rhs] + [o[1] for o in others]) + "->" + keep, grad, *[o[0] for o in others])
+            if keep != t:   # labels only this operand had were summed in forward: broadcast back
+                g = g.reshape(tuple(sizes[c] if c in keep else 1 for c in t)).expand(*self.shapes[k])
+            out.append(g)
+        return tuple(out)
 
     def apply(self, grad):
         xp = xp_of(grad)
@@ -1017,6 +1051,14 @@ _register()
 # ---- trace ----------------------------------------------------------------------------------------
 class TraceBackward0(Node):
     __slots__ = ("shape",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the diagonal scatter is linear in grad; its transpose is the trace."""
+        from ..autograd.higher_order import linear_pair
+        step = self.shape[1] + 1
+        n = min(self.shape)
+        return linear_pair(self, grad, lambda a: a.reshape(-1)[:n * step:step].sum())
 
     def apply(self, g):
         z = xp_of(g).zeros(self.shape, dtype=g.dtype)

@@ -876,12 +876,15 @@ class _IndexPadBackward(Node):
     """Adjoint of gathering each padded axis through an index table."""
 
     __slots__ = ("maps",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: linear in grad; its transpose is the padding itself."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: _map_axes(a, [(axis, mat.T) for axis, mat in self.maps]))
 
     def apply(self, g):
-        xp = xp_of(g)
-        for axis, mat in reversed(self.maps):
-            g = xp.moveaxis(xp.moveaxis(g, axis, -1) @ mat.astype(g.dtype, copy=False), -1, axis)
-        return (g,)
+        return (_map_axes(g, self.maps[::-1]),)
 
 
 def _pad_pairs(pad, ndim):
@@ -1224,12 +1227,23 @@ class _ResampleBackward(Node):
     """Adjoint of resampling each spatial axis by a matrix (out_size x in_size)."""
 
     __slots__ = ("maps",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: linear in grad; its transpose is the resampling itself."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: _map_axes(a, [(axis, mat.T) for axis, mat in self.maps]))
 
     def apply(self, g):
-        xp = xp_of(g)
-        for axis, mat in self.maps:
-            g = xp.moveaxis(xp.moveaxis(g, axis, -1) @ mat, -1, axis)
-        return (g,)
+        return (_map_axes(g, self.maps),)
+
+
+def _map_axes(a, maps):
+    """a with each (axis, matrix) applied along its axis, as a @ matrix."""
+    xp = xp_of(a)
+    for axis, mat in maps:
+        a = xp.moveaxis(xp.moveaxis(a, axis, -1) @ mat.astype(a.dtype, copy=False), -1, axis)
+    return a
 
 
 _RESAMPLE_NODES = {}

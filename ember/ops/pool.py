@@ -265,10 +265,6 @@ class MaxPool2DWithIndicesBackward0(Node):
     _double_backward = True   # through _apply_tensors (create_graph=True)
     _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
 
-    @property
-    def input_shape(self):
-        return _unsqueezed_shape(self)
-
     def _apply_tensors(self, grad, saved):
         """create_graph=True: linear in grad (the winners are fixed); its derivative picks each
         window's winner out of the incoming tensor."""
@@ -312,12 +308,6 @@ class MaxPool2DWithIndicesBackward0(Node):
         if self.squeeze:
             gx = gx[..., 0, :]
         return (gx,)
-
-
-def _unsqueezed_shape(node):
-    """The shape of a pooling node's input: 1-d pooling runs as 2-d with a unit H axis."""
-    shape = tuple(node.shape)
-    return shape[:-2] + shape[-1:] if node.squeeze else shape
 
 
 # nodes whose saved arrays don't alias the input still need a non-empty version list, so the
@@ -480,10 +470,6 @@ class AvgPool2DBackward0(Node):
     _double_backward = True   # through _apply_tensors (create_graph=True)
     _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
 
-    @property
-    def input_shape(self):
-        return _unsqueezed_shape(self)
-
     def _apply_tensors(self, grad, saved):
         """create_graph=True: this backward is linear in grad; its own derivative is the pooling."""
         from ..autograd.higher_order import linear_adjoint
@@ -615,6 +601,7 @@ class AdaptiveAvgPool2DBackward0(Node):
 
     __slots__ = ("ah", "aw", "squeeze")
     _double_backward = True   # through _apply_tensors (create_graph=True)
+    _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
 
     def _apply_tensors(self, grad, saved):
         """create_graph=True: linear in grad; its derivative is the averaging itself."""
@@ -708,10 +695,6 @@ class AdaptiveMaxPool2DBackward0(Node):
     _saved_fields = ("indices",)
     _double_backward = True   # through _apply_tensors (create_graph=True)
     _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
-
-    @property
-    def input_shape(self):
-        return _unsqueezed_shape(self)
 
     def _apply_tensors(self, grad, saved):
         """create_graph=True: the scatter is linear in grad; its transpose gathers at the indices."""

@@ -17,7 +17,7 @@ from . import record as _finish
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "std", "var", "std_mean",
     "var_mean", "norm", "all", "any", "logsumexp", "cumsum", "cumprod", "sort", "argsort", "topk",
-    "count_nonzero", "median", "nansum", "return_types",
+    "count_nonzero", "median", "nansum", "return_types", "dist",
 ]
 
 _ndarray = np.ndarray
@@ -297,9 +297,26 @@ def _exclusive_prod(x, axis):
     return left * right
 
 
+def _prod_tensors(node, grad, saved, axis, keepdim):
+    """create_graph=True: grad * prod / x on Tensors, for inputs without zeros."""
+    x = saved[0]
+    if not bool(x._data.all()):
+        raise NotImplementedError(f"create_graph=True: ember differentiates the backward of {node.name()} for "
+                                  "inputs without zeros only yet")
+    if axis is None:
+        return (grad * x.prod() / x,)
+    p = x.prod(axis, keepdim=True)
+    g = grad if keepdim else grad.unsqueeze(axis)
+    return (g * p / x,)
+
+
 class ProdBackward0(Node):
     __slots__ = ("x",)
     _saved_fields = ("x",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        return _prod_tensors(self, grad, saved, None, False)
 
     def apply(self, g):
         x = self.x
@@ -310,6 +327,12 @@ class ProdBackward0(Node):
 class ProdBackward1(Node):
     __slots__ = ("x", "axis", "keepdim")
     _saved_fields = ("x",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        if self.x.ndim == 0:
+            return (grad,)
+        return _prod_tensors(self, grad, saved, self.axis, self.keepdim)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -737,6 +760,19 @@ def _vector_norm(a, p, axes, keepdim):
     return (ab ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
 
 
+def dist(input, other, p=2):
+    """The p-norm of input - other (broadcast), as torch.dist."""
+    if not isinstance(other, Tensor) or not isinstance(input, Tensor):
+        bad, pos = (input, 1) if not isinstance(input, Tensor) else (other, 2)
+        raise TypeError(f"dist(): argument '{'input' if pos == 1 else 'other'}' (position {pos}) must be Tensor, "
+                        f"not {type(bad).__name__}")
+    from .loss import _named
+    res = norm(input - other, float(p))
+    if res.grad_fn is not None:   # torch's node name (here above the difference's node)
+        res.grad_fn.__class__ = _named(type(res.grad_fn), "DistBackward0")
+    return res
+
+
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over all elements or the given dim(s); 'fro' (default) is the 2-norm."""
     a = input._data
@@ -879,6 +915,19 @@ def cumsum(input, dim, *, dtype=None):
 class CumprodBackward0(Node):
     __slots__ = ("x", "out", "axis")
     _saved_fields = ("x", "out")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the reversed cumsum of grad * out, over x (inputs without zeros)."""
+        from ..autograd.higher_order import _output_tensor
+        x, ax = saved[0], self.axis
+        if x.ndim == 0:
+            return (grad,)
+        if not bool(x._data.all()):
+            raise NotImplementedError("create_graph=True: ember differentiates the backward of CumprodBackward0 "
+                                      "for inputs without zeros only yet")
+        out = _output_tensor(self.out, self)
+        return ((grad * out).flip(ax).cumsum(ax).flip(ax) / x,)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1132,7 +1181,7 @@ _numpy_names()
 def _register():
     T = Tensor
     for fn in (sum, mean, prod, max, min, amax, amin, argmax, argmin, std, var, norm, all, any,
-               logsumexp, cumsum, cumprod, sort, argsort, topk, count_nonzero, median, nansum):
+               logsumexp, cumsum, cumprod, sort, argsort, topk, count_nonzero, median, nansum, dist):
         setattr(T, fn.__name__, fn)
 
     def cumsum_(self, dim, *, dtype=None):
@@ -1398,6 +1447,9 @@ class AminmaxBackward0(Node):
     """Both outputs' gradients, each shared evenly among the ties of its extreme."""
     __slots__ = ("_n_outputs", "_output_nrs", "x", "mn", "mx", "axes", "keepdim")
     _saved_fields = ("x", "mn", "mx")
+    # its formula also runs on Tensors (create_graph=True); x and the extremes only pick the elements
+    _double_backward = True
+    _output_fields = ("mn", "mx")
 
     def apply(self, grads):
         if type(grads) is not list:

@@ -1329,6 +1329,12 @@ def rebase_inplace_view(view, fn):
 class IndexSelectBackward0(Node):
     __slots__ = ("shape", "axis", "index")
     _saved_fields = ("index",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter-add is linear in grad; its transpose is the selection."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: xp_of(a).take(a, self.index, axis=self.axis))
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1469,6 +1475,35 @@ def gather(input, dim, index, *, sparse_grad=False):
 class ScatterBackward0(Node):
     __slots__ = ("fancy", "src_shape", "region")
     _saved_fields = ("fancy",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: both gradients are linear in grad: the input's masks the written
+        positions out (its own transpose), src's gathers them (transpose: add them back)."""
+        from ..autograd.higher_order import linear_map
+        nf = self.next_functions
+
+        def masked(a):
+            a = a.copy()
+            a[self.fancy] = 0
+            return a
+
+        def gather(a):
+            gv = _zeros(self.src_shape, a)
+            (gv.reshape(1) if gv.ndim == 0 else gv)[self.region] = a[self.fancy]
+            return gv
+
+        def scatter(a):
+            z = _zeros(tuple(grad.shape), a)
+            xp_of(a).add.at(z, self.fancy, (a.reshape(1) if a.ndim == 0 else a)[self.region])
+            return z
+        name = self.name()[:-1]
+        gs = gv = None
+        if nf[0][0] is not None:
+            gs = grad if isinstance(self, ScatterAddBackward0) else linear_map(name, masked, masked, grad)
+        if len(nf) > 1 and nf[1][0] is not None:
+            gv = linear_map(name, gather, scatter, grad)
+        return (gs, gv) if len(nf) > 1 else (gs,)
 
     def apply(self, g):
         gs = None
@@ -1561,6 +1596,12 @@ def scatter_add(input, dim, index, src):
 class MaskedSelectBackward0(Node):
     __slots__ = ("shape", "mask")
     _saved_fields = ("mask",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter is linear in grad; its transpose is the selection."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: xp_of(a).broadcast_to(a, self.mask.shape)[self.mask])
 
     def apply(self, g):
         z = _zeros(self.mask.shape, g)
@@ -1622,6 +1663,12 @@ def take(input, index):
 # ---- flip / roll / triangles / diagonals ----------------------------------------------------------------------
 class FlipBackward0(Node):
     __slots__ = ("axes",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the flip is its own transpose."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: self.apply(a)[0].copy())
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1664,6 +1711,18 @@ def flipud(input):
 
 class RollBackward0(Node):
     __slots__ = ("shifts", "axes", "shape")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: rolling back is linear in grad; its transpose rolls forward."""
+        from ..autograd.higher_order import linear_pair
+
+        def forward(a):
+            xp = xp_of(a)
+            if self.axes is None:
+                return xp.roll(a.reshape(-1), list(self.shifts)).reshape(self.shape)
+            return xp.roll(a, list(self.shifts), self.axes)
+        return linear_pair(self, grad, forward)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1698,14 +1757,20 @@ def roll(input, shifts, dims=None):
 
 class TrilBackward0(Node):
     __slots__ = ("k",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: masking a triangle is its own transpose."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: self.apply(a)[0])
 
     def apply(self, g):
         xp = xp_of(g)
         return (xp.tril(g, self.k),)
 
 
-class TriuBackward0(Node):
-    __slots__ = ("k",)
+class TriuBackward0(TrilBackward0):
+    __slots__ = ()
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1752,6 +1817,12 @@ def _diag_view(a, offset, d1, d2):
 
 class DiagonalBackward0(Node):
     __slots__ = ("shape", "offset", "d1", "d2")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter is linear in grad; its transpose takes the diagonal."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: _diag_view(a, self.offset, self.d1, self.d2).copy())
 
     def apply(self, g):
         z = _zeros(self.shape, g)

@@ -66,6 +66,7 @@ def _cases():
         ("argmax_argmin", lambda a: (a.argmax(), a.argmin(1), a.argmax(0, keepdim=True)), [X]),
         ("std_var", lambda a: (a.std(), a.var(1), ember.std_mean(a, 0)[0], ember.var_mean(a)[1]), [X]),
         ("norm", lambda a: (a.norm(), a.norm(1, dim=1), a.norm(float("inf")), a.norm(3, dim=0)), [X]),
+        ("dist", lambda a, b: (ember.dist(a, b), a.dist(b, 1)), [X, X]),
         ("all_any_count", lambda m: (m.all(), m.any(1), ember.count_nonzero(m), ember.count_nonzero(m, 1)),
          [("b", (3, 4))]),
         ("logsumexp", lambda a: (a.logsumexp(1), ember.logsumexp(a, (0, 1))), [X]),

@@ -114,6 +114,24 @@ def test_norm_p(p):
 
 
 @requires_torch
+@pytest.mark.parametrize("p", [2, 1, 3, float("inf")])   # (torch's own p=0 backward fails)
+def test_dist_matches_torch(p):
+    a0, b0 = rng.standard_normal((3, 4)), rng.standard_normal((4,))
+
+    def run(lib):
+        a = lib.tensor(a0, requires_grad=True)
+        b = lib.tensor(b0, requires_grad=True)
+        d = lib.dist(a, b, p)
+        d.backward()
+        return d.item(), type(d.grad_fn).__name__, a.grad.numpy(), b.grad.numpy(), a.dist(b).item()
+    got, want = run(ember), run(torch)
+    assert got[1] == want[1] == "DistBackward0"
+    for g, w in zip(got[:1] + got[2:], want[:1] + want[2:]):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+    assert ember.dist(ember.tensor(a0), ember.tensor(b0), 0).item() == torch.dist(torch.tensor(a0), torch.tensor(b0), 0).item()
+
+
+@requires_torch
 def test_cumulative_and_sorting():
     x0 = rng.standard_normal((3, 4)).astype(np.float32)
     check_torch("cumsum", x0, 1)
