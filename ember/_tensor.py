@@ -165,7 +165,8 @@ class Tensor:
         return self._data.dtype.kind == "f"
 
     def is_complex(self):
-        return False
+        """True for complex64/complex128 tensors."""
+        return self._data.dtype.kind == "c"
 
     @property
     def is_leaf(self):
@@ -197,7 +198,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"only Tensors of floating point and complex dtype can require gradients "
                 f"(got {self.dtype}); convert first, e.g. x.float().requires_grad_()")
@@ -577,5 +578,5 @@ class _LegacyTensorType(type):
 LEGACY_TYPES = {
     name: _LegacyTensorType(name, (), {"dtype": d, "is_cuda": False, "is_sparse": False,
                                        "__doc__": f"torch.{name}: a constructor of {d.name} CPU tensors."})
-    for d, name in B.TYPE_NAMES.items()
+    for d, name in B.TYPE_NAMES.items() if not d.is_complex   # torch has no torch.ComplexFloatTensor
 }

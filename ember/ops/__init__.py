@@ -9,7 +9,16 @@ from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
 
 __all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "save_output_version",
-           "unbroadcast"]
+           "unbroadcast", "refuse_complex"]
+
+
+def refuse_complex(array, message, exc=NotImplementedError):
+    """Raise torch's error for an op that has no complex kernel (message may name the dtype as {}),
+    instead of NumPy's lexicographic answer."""
+    if array.dtype.kind == "c":
+        from .. import _backend as B
+        raise exc(message.format(B.SCALAR_NAMES[B.dtype_of(array)])
+                  + " (complex numbers have no order: compare .abs() or .real instead)")
 
 
 def needs_grad(*tensors):

@@ -144,7 +144,7 @@ def _infer_dtype(data):
     """torch.tensor's inference: bool, int64, or the default float."""
     arr = np.asarray(data)
     kind = arr.dtype.kind
-    if kind in "Ouf" and not isinstance(data, np.ndarray):
+    if kind in "Oufc" and not isinstance(data, np.ndarray):
         items = _flatten(data) if isinstance(data, (list, tuple)) else (data,)
         if any(type(x) is int and not -2 ** 63 <= x < 2 ** 63 for x in items):
             raise ValueError("Overflow when unpacking long long (a Python int outside int64's range; "
@@ -155,6 +155,8 @@ def _infer_dtype(data):
         return np.int64 if arr.dtype != np.uint8 or not isinstance(data, np.ndarray) else np.uint8
     if kind == "f":
         return B.get_default_dtype().np
+    if kind == "c":   # Python complex numbers: the complex dtype of the default float, as torch
+        return B.get_default_dtype().to_complex().np
     if kind == "O":
         if not isinstance(data, (list, tuple)) or any(x is None for x in _flatten(data)):
             bad = data if not isinstance(data, (list, tuple)) else None
@@ -227,7 +229,7 @@ def _check_rectangular(data, dim=0):
             _check_rectangular(x, dim + 1)
 
 
-_PY_SCALARS = {bool, int, float}
+_PY_SCALARS = {bool, int, float, complex}
 
 
 def _element_dtype(x):
@@ -241,6 +243,8 @@ def _element_dtype(x):
         return B.int64
     if isinstance(x, numbers.Real):
         return B.get_default_dtype()
+    if isinstance(x, numbers.Complex):
+        return B.get_default_dtype().to_complex()
     if x is None:
         raise RuntimeError("Could not infer dtype of NoneType (torch.tensor takes numbers, NumPy scalars or "
                            "tensors as elements)")
@@ -339,6 +343,8 @@ def _fill_dtype(fill_value):
         return B.bool_
     if isinstance(fill_value, numbers.Integral):
         return B.int64
+    if isinstance(fill_value, complex):
+        return B.get_default_dtype().to_complex()
     return None
 
 
@@ -358,7 +364,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
 def _float_only(dtype, kernel):
     """The numpy dtype of a random float op; torch has no integer kernel for it."""
     dt = _dt(dtype)
-    if np.dtype(dt).kind != "f":
+    if np.dtype(dt).kind not in "fc":
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[np.dtype(dt)]]}'")
     return dt
 
@@ -368,7 +374,19 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
     """Uniform random numbers in [0, 1)."""
     dt = _float_only(dtype, "check_uniform_bounds")
     g, _ = _draw(device, generator)
-    return _done(g.random(_size_arg(sizes, size, "rand"), dt), requires_grad)
+    shape = _size_arg(sizes, size, "rand")
+    if np.dtype(dt).kind == "c":   # torch draws the real and imaginary parts as pairs of real numbers
+        return _done(_complex_view(g.random(tuple(shape) + (2,), _real_np(dt))), requires_grad)
+    return _done(g.random(shape, dt), requires_grad)
+
+
+def _real_np(dt):
+    return np.float32 if np.dtype(dt) == np.complex64 else np.float64
+
+
+def _complex_view(pairs):
+    """A (..., 2) real array as the complex array of its pairs (a view)."""
+    return pairs.view(np.complex64 if pairs.dtype == np.float32 else np.complex128)[..., 0]
 
 
 @_out_arg("randn")
@@ -376,7 +394,11 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
     """Standard normal random numbers."""
     dt = _float_only(dtype, "normal_kernel_cpu")
     g, _ = _draw(device, generator)
-    return _done(g.standard_normal(_size_arg(sizes, size, "randn"), dt), requires_grad)
+    shape = _size_arg(sizes, size, "randn")
+    if np.dtype(dt).kind == "c":   # torch: real and imaginary parts each of variance 1/2
+        return _done(_complex_view(g.normal(0.0, 1 / math.sqrt(2), tuple(shape) + (2,), _real_np(dt))),
+                     requires_grad)
+    return _done(g.standard_normal(shape, dt), requires_grad)
 
 
 # the C++ type names torch's randint bound errors use

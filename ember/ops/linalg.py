@@ -423,7 +423,10 @@ def dot(input, tensor, *, out=None):
 
 
 def vdot(input, other, *, out=None):
-    """Dot product of two 1-d tensors (conjugating the first; ember has no complex dtypes)."""
+    """Dot product of two 1-d tensors, conjugating the first."""
+    if input._data.dtype.kind == "c":
+        from .complex import conj
+        input = conj(input)
     res = dot(input, other, out=out)
     if out is None and res.grad_fn is not None:
         res.grad_fn.__class__ = VdotBackward0
