@@ -301,19 +301,21 @@ def _out(res, out):
     return out
 
 
-def _freq(values, dtype, device, requires_grad):
-    dt = B.get_default_dtype() if dtype is None else B.as_dtype(dtype)
-    return _place(values.astype(dt.np), device, requires_grad)
+def _freq(ks, n, d, dtype, device, requires_grad):
+    # torch's kernel: integer bins in the result dtype times (1 / (n * d)) rounded to that dtype
+    dt = (B.get_default_dtype() if dtype is None else B.as_dtype(dtype)).np
+    return _place(ks.astype(dt) * dt.type(1.0 / (n * d)), device, requires_grad)
 
 
 def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The sample frequencies of an n-point fft with sample spacing d: [0, 1, ..., -1] / (d * n)."""
-    return _freq(np.fft.fftfreq(n, d), dtype, device, requires_grad)
+    ks = np.concatenate([np.arange((n + 1) // 2), np.arange(-(n // 2), 0)])
+    return _freq(ks, n, d, dtype, device, requires_grad)
 
 
 def rfftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The non-negative sample frequencies of an n-point rfft: [0, 1, ..., n // 2] / (d * n)."""
-    return _freq(np.fft.rfftfreq(n, d), dtype, device, requires_grad)
+    return _freq(np.arange(n // 2 + 1), n, d, dtype, device, requires_grad)
 
 
 def _shift(input, dim, sign):

@@ -176,6 +176,9 @@ def _register():
             return _inplace(self, None, op, (src,))
         if type(s) is not type(d) and not isinstance(s, (int, float, bool)):
             s = _move(s, self.device)
+        if d.dtype.kind != "c" and getattr(s, "dtype", None) is not None and s.dtype.kind == "c":
+            _complex_to_real_warning()
+            s = s.real
         try:
             B.xp_of(d).copyto(d, s, casting="unsafe")
         except ValueError:

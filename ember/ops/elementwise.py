@@ -12,7 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
 from .._userwarn import warn as _warn_user
-from . import refuse_complex, save_output_version, unbroadcast
+from . import real_grads_for_real_inputs, refuse_complex, save_output_version, unbroadcast
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
@@ -374,6 +374,8 @@ def add(input, other, _other=None, *, alpha=1, out=None):
         node.a_shape = input._data.shape
         node.b_shape = other._data.shape if isinstance(other, Tensor) else None
         node.alpha = alpha
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (input, other))
     t = _wrap(res)
     if node is not None:
         t._requires_grad = True
@@ -409,6 +411,8 @@ def sub(input, other, _other=None, *, alpha=1, out=None):
         node.a_shape = input._data.shape
         node.b_shape = other._data.shape if isinstance(other, Tensor) else None
         node.alpha = alpha
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (input, other))
     return _finish(res, node)
 
 
@@ -470,6 +474,8 @@ def mul(input, other, *, out=None):
             node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
         else:
             node._saved_versions = ((input, input._vc[0]),)
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (input, other))
     t = _wrap(res)
     if node is not None:
         t._requires_grad = True
@@ -535,6 +541,8 @@ def div(input, other, *, rounding_mode=None, out=None):
         if isinstance(other, Tensor):
             save.append((other, other._vc[0]))
         node._saved_versions = tuple(save)
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (input, other))
     return _finish(res, node)
 
 
@@ -632,8 +640,7 @@ class PowBackward0(Node):
     def apply(self, g):
         e = self.exponent
         if g.dtype.kind == "c":   # holomorphic: g * conj(f'(a))
-            a = _conj(self.a)
-            return (g * 0,) if e == 0 else (g * _conj(e) * a ** (e - 1),)
+            return (g * 0,) if e == 0 else (g * _conj(e * self.a ** (e - 1)),)
         if e == 2:
             return (g * 2 * self.a,)
         if e == 0:   # torch: zeros, not 0 * a ** -1 (NaN at a = 0)
@@ -649,6 +656,8 @@ class PowBackward1(Node):
         a, b, out = self.a, self.b, self.out
         ga = gb = None
         xp = xp_of(g)
+        if g.dtype.kind == "c":
+            return self._apply_complex(xp, g, a, b, out)
         if self.next_functions[0][0] is not None:
             # torch's pow_backward_self: 0 where the exponent is 0 (not 0 * a ** -1 = NaN at a = 0)
             ga = unbroadcast(xp.where(b == 0, 0, g * b * a ** (b - 1)).astype(g.dtype, copy=False), a.shape)
@@ -659,6 +668,18 @@ class PowBackward1(Node):
             gb = unbroadcast(gb.astype(out.dtype, copy=False), _shape(b))
         return ga, gb
 
+    def _apply_complex(self, xp, g, a, b, out):
+        # holomorphic in both: g * conj(b a^(b-1)) and g * conj(out log a), 0 where torch's masks put 0
+        ga = gb = None
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            if self.next_functions[0][0] is not None:
+                ga = unbroadcast(xp.where(b == 0, 0, g * (b * a ** (b - 1)).conj()).astype(g.dtype, copy=False),
+                                 a.shape)
+            if self.next_functions[-1][0] is not None:
+                gb = xp.where(a == 0, 0, g * (out * xp.log(a)).conj())
+                gb = unbroadcast(gb.astype(out.dtype, copy=False), _shape(b))
+        return ga, gb
+
 
 class PowBackward2(PowBackward1):
     """number ** tensor: one edge, to the exponent (the same formula as PowBackward1's)."""
@@ -667,6 +688,8 @@ class PowBackward2(PowBackward1):
     def apply(self, g):
         a, b, out = self.a, self.b, self.out
         xp = xp_of(g)
+        if g.dtype.kind == "c":
+            return (self._apply_complex(xp, g, a, b, out)[1],)
         with B.errstate(xp, divide="ignore", invalid="ignore"):
             gb = xp.where((a == 0) & (b >= 0), 0, g * out * xp.log(a))
         return (unbroadcast(gb.astype(out.dtype, copy=False), _shape(b)),)
@@ -723,6 +746,8 @@ def pow(input, exponent, *, out=None):
             node = _node(PowBackward1, input, exponent)
             node.a, node.b, node.out = a, b, res
             node._saved_versions = ((input, input._vc[0]), (exponent, exponent._vc[0]))
+            if res.dtype.kind == "c":
+                real_grads_for_real_inputs(node, (input, exponent))
         else:
             node = _node(PowBackward0, input, None)
             node.next_functions = node.next_functions[:1]
@@ -1157,6 +1182,8 @@ def where(condition, input=None, other=None, *, out=None):
         node.b_shape = y._data.shape if y is not None else None
         node._saved_versions = ()
         node.next_functions = node.next_functions[1:]
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (x, y))
     return _finish(res, node)
 
 

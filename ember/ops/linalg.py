@@ -114,8 +114,11 @@ class MmBackward0(Node):
 
     def apply(self, grad):
         nf = self.next_functions
-        ga = grad @ self.b.T if nf[0][0] is not None else None
-        gb = self.a.T @ grad if nf[1][0] is not None else None
+        a, b = self.a, self.b
+        if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
+            a, b = a.conj(), b.conj()
+        ga = grad @ b.T if nf[0][0] is not None else None
+        gb = a.T @ grad if nf[1][0] is not None else None
         return ga, gb
 
 
@@ -127,8 +130,11 @@ class MvBackward0(Node):
 
     def apply(self, grad):
         nf = self.next_functions
-        ga = xp_of(grad).multiply.outer(grad, self.b) if nf[0][0] is not None else None
-        gb = self.a.T @ grad if nf[1][0] is not None else None
+        a, b = self.a, self.b
+        if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
+            a, b = a.conj(), b.conj()
+        ga = xp_of(grad).multiply.outer(grad, b) if nf[0][0] is not None else None
+        gb = a.T @ grad if nf[1][0] is not None else None
         return ga, gb
 
 
@@ -140,8 +146,11 @@ class DotBackward0(Node):
 
     def apply(self, grad):
         nf = self.next_functions
-        return (grad * self.b if nf[0][0] is not None else None,
-                grad * self.a if nf[1][0] is not None else None)
+        a, b = self.a, self.b
+        if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
+            a, b = a.conj(), b.conj()
+        return (grad * b if nf[0][0] is not None else None,
+                grad * a if nf[1][0] is not None else None)
 
 
 class VdotBackward0(DotBackward0):
@@ -165,6 +174,8 @@ class BmmBackward0(Node):
 def _matmul_grads(grad, a, b, need_a, need_b):
     """Gradients of matmul(a, b) for any ranks (1-d operands and broadcasting included)."""
     ga = gb = None
+    if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
+        a, b = a.conj(), b.conj()
     if a.ndim == 1 and b.ndim == 1:
         return (grad * b if need_a else None), (grad * a if need_b else None)
     if b.ndim == 1:
@@ -855,7 +866,8 @@ class _EinsumBackward(Node):
             keep = "".join(c for c in uniq if c in avail)
             expr = ",".join([self.rhs] + [o[1] for o in others]) + "->" + keep
             # operands broadcast over size-1 dims: expand them to the full label sizes
-            args = [grad] + [xp.broadcast_to(o[0], tuple(sizes.get(c, 1) for c in o[1])) for o in others]
+            args = [grad] + [xp.broadcast_to(o[0].conj() if grad.dtype.kind == "c" else o[0],
+                                             tuple(sizes.get(c, 1) for c in o[1])) for o in others]
             g = xp.einsum(expr, *args)
             # labels only this operand had were summed in forward: broadcast back
             full_shape = tuple(sizes.get(c, 1) for c in uniq)

@@ -401,7 +401,7 @@ def _route(g, shape, axis, indices, keepdim):
 def _reduce_dim_index(input, dim, keepdim, is_max, name, cls):
     xp = xp_of(input._data)
     a = input._data
-    refuse_complex(a, f"\"{name}_cpu\" not implemented for '{{}}'")
+    refuse_complex(a, f"{name}(): does not support complex input", RuntimeError)
     d = _dim(dim, a.ndim)
     work = a.reshape(1) if a.ndim == 0 else a
     if work.shape[d] == 0:
@@ -791,7 +791,8 @@ class LogsumexpBackward0(Node):
         if not self.keepdim and self.axes is not None:
             g = xp.expand_dims(g, self.axes)
             out = xp.expand_dims(out, self.axes)
-        return ((g * xp.exp(self.x - out)).astype(self.x.dtype, copy=False),)
+        d = xp.exp(self.x - out)
+        return ((g * (d.conj() if g.dtype.kind == "c" else d)).astype(self.x.dtype, copy=False),)
 
 
 def logsumexp(input, dim, keepdim=False):
