@@ -340,10 +340,10 @@ class Tensor:
         return bool(self._data.item() if type(self._data) is _ndarray else self.item())
 
     def __float__(self):
-        return float(self._scalar())
+        return float(_real_scalar(self._scalar(), "double"))
 
     def __int__(self):
-        return int(self._scalar())
+        return int(_real_scalar(self._scalar(), "int64_t"))
 
     def _scalar(self):
         # float(t) / int(t) raise ValueError where t.item() raises RuntimeError, as in torch
@@ -468,6 +468,16 @@ def typename(obj):
     if module in ("", "builtins"):
         return qualname
     return f"{module}.{qualname}"
+
+
+def _real_scalar(v, ctype):
+    """float(t) / int(t) of a complex tensor: its real part when the imaginary part is 0, else torch's error."""
+    if type(v) is complex:
+        if v.imag:
+            raise RuntimeError(f"value cannot be converted to type {ctype} without overflow (take .real or .abs() "
+                               "of a complex tensor first)")
+        return v.real
+    return v
 
 
 def _rebuild(array, requires_grad):

@@ -464,3 +464,43 @@ def test_copy_into_real_tensor_warns_as_torch():
         r.copy_(ember.tensor([1 + 2j, 3 + 0j]))
     assert r.tolist() == [1, 3]
     assert any("discards the imaginary part" in str(x.message) for x in w)
+
+
+# ---- odds and ends --------------------------------------------------------------------------
+def test_conjugate_transposes():
+    z = ember.tensor([[1 + 2j, 3j], [1, 2 - 1j]])
+    want = [[1 - 2j, 1], [-3j, 2 + 1j]]
+    assert z.H.tolist() == want and z.mH.tolist() == want and z.adjoint().tolist() == want
+    assert ember.adjoint(z).tolist() == want and z.T.tolist() == [[1 + 2j, 1], [3j, 2 - 1j]]
+    assert ember.ones(2, 3).H.shape == (3, 2)
+
+
+def test_parameter_may_be_complex():
+    p = ember.nn.Parameter(ember.zeros(2, dtype=ember.cfloat))
+    assert p.requires_grad and p.dtype is ember.complex64
+    assert rep(p) == "Parameter containing:\ntensor([0.+0.j, 0.+0.j], requires_grad=True)"
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: float(ember.tensor(1 + 1j)), RuntimeError, "cannot be converted to type double"),
+    (lambda: int(ember.tensor(1 + 1j)), RuntimeError, "cannot be converted to type int64_t"),
+    (lambda: ember.arange(3, dtype=ember.cfloat), NotImplementedError, "\"arange_cpu\" not implemented for 'ComplexFloat'"),
+    (lambda: ember.randint(3, (2,), dtype=ember.cfloat), RuntimeError, "check_random_bounds"),
+    (lambda: ember.tensor([1 + 1j]).abs_(), RuntimeError, "In-place abs is not supported for complex tensors"),
+    (lambda: ember.tensor([1 + 1j], dtype=ember.float32), TypeError, "must be real number, not complex"),
+    (lambda: ember.ones(2).add_(1j), RuntimeError, "can't be cast to the desired output type Float"),
+    (lambda: ember.set_default_dtype(ember.complex64), TypeError, "only floating-point types"),
+])
+def test_more_torch_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_misc_values():
+    assert float(ember.tensor(2 + 0j)) == 2.0
+    assert ember.linspace(0, 1 + 2j, 5, dtype=ember.cfloat).tolist() == [0j, 0.25 + 0.5j, 0.5 + 1j, 0.75 + 1.5j, 1 + 2j]
+    assert ember.eye(2, dtype=ember.cfloat).tolist() == [[1, 0], [0, 1]]
+    z = ember.zeros(2, dtype=ember.cfloat)
+    z.add_(ember.ones(2)).mul_(1j)
+    assert z.tolist() == [1j, 1j]
+    assert ember.tensor([1j]).sum(dtype=ember.complex128).dtype is ember.complex128

@@ -191,6 +191,11 @@ def _data_to_array(data, dtype):
         if dtype is None:
             return np.array(data, dtype=_infer_dtype(data))
         return np.array(data, dtype=_dt(dtype))
+    except TypeError as e:
+        if "complex" in str(e):   # a Python complex into a real dtype: torch's message
+            raise TypeError(f"must be real number, not complex (use dtype={B.namespace()}.complex64 for "
+                            "complex values)") from None
+        raise
     except OverflowError:
         raise RuntimeError(f"value cannot be converted to type {np.dtype(_dt(dtype)).name} without overflow") from None
     except ValueError as e:
@@ -455,6 +460,8 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = _dt(dtype, B.int64)
+    if np.dtype(dt).kind == "c":
+        raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
     _check_bounds(low, high, np.dtype(dt))
     g, _ = _draw(device, generator)
     arr = g.integers(low, high, _sizes((size,)), dt)
@@ -532,8 +539,8 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         if not isinstance(v, (numbers.Number, Tensor, np.generic)):
             raise TypeError(f"arange(): argument '{name}' must be Number, not {type(v).__name__}")
     dt = np.dtype(_range_dtype((start, end, step), dtype))
-    if dt.kind == "b":
-        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if dt.kind == "b" or dt.kind == "c":
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[dt]]}'")
     vals = [_scalar_value(v) for v in (start, end, step)]
     d_start, d_end, d_step = (float(v) for v in vals)  # torch validates in double
     if not (d_step > 0 or d_step < 0):
@@ -610,6 +617,11 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     if dt.kind == "b":
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     start, end = _scalar_value(start), _scalar_value(end)
+    if dt.kind == "c":   # complex endpoints: the real and imaginary parts each spaced evenly
+        real_dt = np.dtype(np.float32 if dt == np.complex64 else np.float64)
+        re = linspace(complex(start).real, complex(end).real, steps, dtype=B.FROM_NUMPY[real_dt])._data
+        im = linspace(complex(start).imag, complex(end).imag, steps, dtype=B.FROM_NUMPY[real_dt])._data
+        return _finish((re + 1j * im).astype(dt), device, requires_grad)
     with np.errstate(all="ignore"):
         if steps == 1:
             arr = np.array([start]).astype(dt)

@@ -1700,6 +1700,14 @@ def _register():
         setattr(T, fn.__name__ + "_", _make_inplace(fn, fn.__name__ + "_"))
     T.clip_ = T.clamp_
     T.neg_ = T.negative_ = _make_inplace(neg, "neg_")
+    real_abs_ = T.abs_
+
+    def abs_(self):
+        """In-place abs (torch refuses it for complex tensors: |z| is real)."""
+        if self._data.dtype.kind == "c":
+            raise RuntimeError("In-place abs is not supported for complex tensors. (use z.abs(), a real tensor)")
+        return real_abs_(self)
+    T.abs_ = T.absolute_ = abs_
 
 
 _register()
