@@ -144,3 +144,17 @@ def test_reachable_as_attribute_and_module():
     import importlib
     assert ember.fft is importlib.import_module("ember.fft")
     assert callable(ember.fft.fft) and ember.fft.__name__ == "ember.fft"
+
+
+def test_torch_fft_under_the_alias():
+    import os
+    import subprocess
+    import sys
+    code = ("import ember.compat as c; c.install()\n"
+            "import torch.fft\n"
+            "from torch.fft import rfft\n"
+            "import torch\n"
+            "print(repr(torch.fft.fft(torch.ones(2))), rfft(torch.ones(4)).dtype)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split("\n")[0] == "tensor([2.+0.j, 0.+0.j]) torch.complex64"
