@@ -504,3 +504,14 @@ def test_misc_values():
     z.add_(ember.ones(2)).mul_(1j)
     assert z.tolist() == [1j, 1j]
     assert ember.tensor([1j]).sum(dtype=ember.complex128).dtype is ember.complex128
+
+
+@requires_torch
+def test_double_backward_through_complex_ops_matches_torch():
+    def run(m):
+        z = m.tensor([1 + 2j, 0.5 - 1j], dtype=m.complex128, requires_grad=True)
+        y = ((z * z * 2).exp() * z.conj()).real.sum() + (z.abs() ** 2).sum()
+        (g,) = m.autograd.grad(y, (z,), create_graph=True)
+        (g.real.sum() + g.imag.sum()).backward()
+        return z.grad
+    np.testing.assert_allclose(run(ember).numpy(), host(run(torch)), rtol=1e-9)

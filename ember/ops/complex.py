@@ -187,15 +187,11 @@ def view_as_complex(input):
 
 class _PartBackward(Node):
     __slots__ = ("imag_part",)
+    _double_backward = True   # its formula also runs on Tensors
 
     def apply(self, g):
         # a real part's gradient g is the complex g + 0j; an imaginary part's is 0 + 1j * g
-        z = xp_of(g).zeros(g.shape, dtype=_COMPLEX_OF[g.dtype])
-        if self.imag_part:
-            z.imag = g
-        else:
-            z.real = g
-        return (z,)
+        return (g * 1j if self.imag_part else g * (1 + 0j),)
 
 
 _PartBackward.__name__ = _PartBackward.__qualname__ = "SelectBackward0"   # torch selects from view_as_real

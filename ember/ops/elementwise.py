@@ -852,8 +852,14 @@ def _negative(xp, x):
 
 
 neg, NegBackward0 = _unary("neg", _negative, lambda xp, g, x, y: -g, float_only=False, saves="")
-# |z|'s gradient is g * z / |z| (NumPy 2's sign of a complex number), real g: not holomorphic
-abs, AbsBackward0 = _unary("abs", "abs", lambda xp, g, x, y: g * xp.sign(x), float_only=False, holomorphic=False)
+def _abs_grad(xp, g, x, y):
+    if x.dtype.kind != "c":
+        return g * xp.sign(x)
+    # |z|'s gradient is g * z / |z| (0 at z = 0); written without sign() so double backward sees z / |z|
+    return g * (x / xp.where(x == 0, 1, xp.abs(x)))
+
+
+abs, AbsBackward0 = _unary("abs", "abs", _abs_grad, float_only=False, holomorphic=False)
 floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves="",
                                complex_error="floor is not supported for complex inputs")
 ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="",
