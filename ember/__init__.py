@@ -15,6 +15,7 @@ from .ops import convert as _convert, creation as _creation, elementwise as _ele
 from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, fold as _fold, loss as _loss, norm as _norm, pool as _pool
 from .ops import sampling as _sampling, conv3d as _conv3d
+from .ops import complex as _complex
 from . import _tensor_str
 from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
@@ -42,7 +43,7 @@ def _export(module):
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
-           _pool, _fold, _sampling, _tensor_str, _conv3d):
+           _pool, _fold, _sampling, _tensor_str, _conv3d, _complex):
     _export(_m)
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...
@@ -56,6 +57,7 @@ _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision
                  "accelerator", "version", "linalg")
 _LAZY_MODULES += ("distributions",)  # torch.distributions
 _LAZY_MODULES += ("func",)  # torch.func
+_LAZY_MODULES += ("fft",)  # torch.fft
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions

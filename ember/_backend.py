@@ -24,9 +24,9 @@ class dtype:
     def __init__(self, name, np_dtype, category):
         self.name = name
         self.np = np.dtype(np_dtype)
-        self._category = category  # 0 bool, 1 integer, 2 floating
+        self._category = category  # 0 bool, 1 integer, 2 floating, 3 complex
         self.is_floating_point = category == 2
-        self.is_complex = False
+        self.is_complex = category == 3
         self.is_signed = name not in ("uint8", "bool")
         self.itemsize = self.np.itemsize
 
@@ -37,11 +37,28 @@ class dtype:
         return (_dtype_by_name, (self.name,))
 
     def to_real(self):
-        return self
+        """The real dtype of a complex one (complex64 -> float32); a real dtype itself."""
+        return _TO_REAL.get(self, self)
+
+    def to_complex(self):
+        """The complex dtype with this real part (float32 -> complex64); a complex dtype itself."""
+        if self._category == 3:
+            return self
+        try:
+            return _TO_COMPLEX[self]
+        except KeyError:
+            raise RuntimeError(f"to_complex(): {self} has no complex counterpart in ember "
+                               "(only float32 and float64 do; convert first)") from None
 
     @property
     def is_bool(self):
         return self._category == 0
+
+    @property
+    def kind(self):
+        """NumPy's kind letter ('b', 'i', 'u', 'f', 'c'): backward formulas test ``x.dtype.kind`` on
+        arrays and Tensors alike."""
+        return self.np.kind
 
 
 def _dtype_by_name(name):
@@ -57,8 +74,12 @@ int64 = dtype("int64", np.int64, 1)
 float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
+complex64 = dtype("complex64", np.complex64, 3)
+complex128 = dtype("complex128", np.complex128, 3)
+_TO_REAL = {complex64: float32, complex128: float64}
+_TO_COMPLEX = {float32: complex64, float64: complex128}
 
-ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 # torch's aliases, as attributes of the top-level package
 ALIASES = {
@@ -66,18 +87,20 @@ ALIASES = {
     "int32": int32, "int": int32, "int64": int64, "long": int64,
     "float16": float16, "half": float16, "float32": float32, "float": float32,
     "float64": float64, "double": float64,
+    "complex64": complex64, "cfloat": complex64, "complex128": complex128, "cdouble": complex128,
 }
 FROM_NUMPY = {d.np: d for d in ALL_DTYPES}
 # Tensor.type() strings
 TYPE_NAMES = {
     float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", int64: "LongTensor",
     int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor",
+    complex64: "ComplexFloatTensor", complex128: "ComplexDoubleTensor",
 }
 
 # torch's ScalarType names, used in its error messages
 SCALAR_NAMES = {
     float32: "Float", float64: "Double", float16: "Half", int64: "Long", int32: "Int", int16: "Short",
-    int8: "Char", uint8: "Byte", bool_: "Bool",
+    int8: "Char", uint8: "Byte", bool_: "Bool", complex64: "ComplexFloat", complex128: "ComplexDouble",
 }
 
 _default_float = [float32]
@@ -109,6 +132,8 @@ def as_dtype(d):
         return int64
     if d is bool:
         return bool_
+    if d is complex:
+        return complex128
     if isinstance(d, str):
         name = d[6:] if d.startswith("torch.") else d[6:] if d.startswith("ember.") else d
         if name in ALIASES:
@@ -124,7 +149,7 @@ def as_dtype(d):
 def _info_dtype(d, fn):
     if d is None:
         return get_default_dtype()
-    if type(d) is dtype or d is float or d is int or d is bool:
+    if type(d) is dtype or d is float or d is int or d is bool or d is complex:
         return as_dtype(d)
     raise TypeError(f"{fn}(): argument 'type' (position 1) must be {namespace()}.dtype, not {type(d).__name__}")
 
@@ -135,7 +160,7 @@ class finfo:
     __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
 
     def __init__(self, type=None):
-        d = _info_dtype(type, "finfo")
+        d = _info_dtype(type, "finfo").to_real()  # a complex dtype: its real part's limits, as torch
         if not d.is_floating_point:
             ns = namespace()
             raise TypeError(f"{ns}.finfo() requires a floating point input type. Use {ns}.iinfo to handle "
@@ -169,7 +194,7 @@ class iinfo:
         ns = namespace()
         if d is bool_:
             raise TypeError(f"{ns}.bool is not supported by {ns}.iinfo")
-        if d.is_floating_point:
+        if d.is_floating_point or d.is_complex:
             raise TypeError(f"{ns}.iinfo() requires an integer input type. Use {ns}.finfo to handle "
                             f"'{ns}.iinfo'")
         info = np.iinfo(d.np)
@@ -197,10 +222,15 @@ def dtype_of(array):
 
 
 def promote_types(a, b):
-    """torch.promote_types: integers never outrank floats, floats keep their width."""
+    """torch.promote_types: integers never outrank floats, floats keep their width, complex
+    outranks both and takes the wider real part (float64 with complex64 is complex128)."""
     if a is b:
         return a
     ca, cb = a._category, b._category
+    if ca == 3 or cb == 3:
+        ra, rb = a.to_real(), b.to_real()
+        wide = float64 if float64 in (ra, rb) else float32
+        return _TO_COMPLEX[wide]
     if ca != cb:
         return a if ca > cb else b
     if ca == 2:

@@ -165,7 +165,8 @@ class Tensor:
         return self._data.dtype.kind == "f"
 
     def is_complex(self):
-        return False
+        """True for complex64/complex128 tensors."""
+        return self._data.dtype.kind == "c"
 
     @property
     def is_leaf(self):
@@ -197,7 +198,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"only Tensors of floating point and complex dtype can require gradients "
                 f"(got {self.dtype}); convert first, e.g. x.float().requires_grad_()")
@@ -339,10 +340,10 @@ class Tensor:
         return bool(self._data.item() if type(self._data) is _ndarray else self.item())
 
     def __float__(self):
-        return float(self._scalar())
+        return float(_real_scalar(self._scalar(), "double"))
 
     def __int__(self):
-        return int(self._scalar())
+        return int(_real_scalar(self._scalar(), "int64_t"))
 
     def _scalar(self):
         # float(t) / int(t) raise ValueError where t.item() raises RuntimeError, as in torch
@@ -469,6 +470,16 @@ def typename(obj):
     return f"{module}.{qualname}"
 
 
+def _real_scalar(v, ctype):
+    """float(t) / int(t) of a complex tensor: its real part when the imaginary part is 0, else torch's error."""
+    if type(v) is complex:
+        if v.imag:
+            raise RuntimeError(f"value cannot be converted to type {ctype} without overflow (take .real or .abs() "
+                               "of a complex tensor first)")
+        return v.real
+    return v
+
+
 def _rebuild(array, requires_grad):
     t = _wrap(array)
     t._requires_grad = requires_grad
@@ -577,5 +588,5 @@ class _LegacyTensorType(type):
 LEGACY_TYPES = {
     name: _LegacyTensorType(name, (), {"dtype": d, "is_cuda": False, "is_sparse": False,
                                        "__doc__": f"torch.{name}: a constructor of {d.name} CPU tensors."})
-    for d, name in B.TYPE_NAMES.items()
+    for d, name in B.TYPE_NAMES.items() if not d.is_complex   # torch has no torch.ComplexFloatTensor
 }

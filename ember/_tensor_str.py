@@ -127,11 +127,26 @@ class _Formatter:
         return (self.max_width - len(ret)) * " " + ret
 
 
-def _vector_str(array, indent, summarize, formatter):
+def _complex_fmt(formatter1, formatter2):
+    """torch's _val_formatter for a complex value: real part, then the signed imaginary part and 'j'."""
+    def fmt(val):
+        real_str = formatter1.format(val.real)
+        imag_str = (formatter2.format(val.imag) + "j").lstrip()
+        # handles negative numbers, +0.0, -0.0
+        if imag_str[0] == "+" or imag_str[0] == "-":
+            return real_str + imag_str
+        return real_str + "+" + imag_str
+    return fmt
+
+
+def _vector_str(array, indent, summarize, formatter, formatter2=None):
     # length includes spaces and comma between elements
     element_length = formatter.width() + 2
+    if formatter2 is not None:
+        # width for the imaginary part + an extra j
+        element_length += formatter2.width() + 1
     elements_per_line = max(1, math.floor((PRINT_OPTS.linewidth - indent) / element_length))
-    fmt = formatter.format
+    fmt = formatter.format if formatter2 is None else _complex_fmt(formatter, formatter2)
     edge = PRINT_OPTS.edgeitems
     if summarize and not edge:
         data = ["..."]
@@ -144,22 +159,24 @@ def _vector_str(array, indent, summarize, formatter):
     return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
 
 
-def _tensor_str_with_formatter(array, indent, summarize, formatter):
+def _tensor_str_with_formatter(array, indent, summarize, formatter, formatter2=None):
     dim = array.ndim
     if dim == 0:
+        if formatter2 is not None:
+            return _complex_fmt(formatter, formatter2)(array.item())
         return formatter.format(array.item())
     if dim == 1:
-        return _vector_str(array, indent, summarize, formatter)
+        return _vector_str(array, indent, summarize, formatter, formatter2)
     edge = PRINT_OPTS.edgeitems
     n = array.shape[0]
     if summarize and n > 2 * edge:
-        slices = ([_tensor_str_with_formatter(array[i], indent + 1, summarize, formatter)
+        slices = ([_tensor_str_with_formatter(array[i], indent + 1, summarize, formatter, formatter2)
                    for i in range(edge)]
                   + ["..."]
-                  + [_tensor_str_with_formatter(array[i], indent + 1, summarize, formatter)
+                  + [_tensor_str_with_formatter(array[i], indent + 1, summarize, formatter, formatter2)
                      for i in range(n - edge, n)])
     else:
-        slices = [_tensor_str_with_formatter(array[i], indent + 1, summarize, formatter)
+        slices = [_tensor_str_with_formatter(array[i], indent + 1, summarize, formatter, formatter2)
                   for i in range(n)]
     return "[" + ("," + "\n" * (dim - 1) + " " * (indent + 1)).join(slices) + "]"
 
@@ -188,6 +205,10 @@ def _tensor_str(array, indent):
     if array.size == 0:
         return "[]"
     summarize = array.size > PRINT_OPTS.threshold
+    if array.dtype.kind == "c":
+        # one formatter for the real parts, one for the imaginary parts (torch's _tensor_str)
+        shown = _summarized_data(array) if summarize else array
+        return _tensor_str_with_formatter(array, indent, summarize, _Formatter(shown.real), _Formatter(shown.imag))
     formatter = _Formatter(_summarized_data(array) if summarize else array)
     return _tensor_str_with_formatter(array, indent, summarize, formatter)
 
@@ -251,7 +272,8 @@ def _str(self, tensor_contents=None):
     else:
         if not PRINT_OPTS.edgeitems:
             suffixes.append("size=" + str(tuple(array.shape)))
-        if dtype is not default and dtype is not B.int64 and dtype is not B.bool_:
+        if dtype is not default and dtype is not B.int64 and dtype is not B.bool_ \
+                and not (dtype.is_complex and dtype.to_real() is default):   # nor the default complex dtype
             suffixes.append("dtype=" + str(dtype))
         if tensor_contents is None:
             tensor_str = _tensor_str(_host(array), indent)

@@ -26,6 +26,7 @@ ALIASES = {
     "torch.nn.parallel": "ember.nn.parallel",
     "torch.optim": "ember.optim",
     "torch.linalg": "ember.linalg",
+    "torch.fft": "ember.fft",
     "torch.distributions": "ember.distributions",
     "torch.distributions.constraints": "ember.distributions.constraints",
     "torch.distributions.kl": "ember.distributions.kl",

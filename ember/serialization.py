@@ -38,14 +38,14 @@ _STORAGE_DTYPES = {
     "BoolStorage": B.bool_, "ByteStorage": B.uint8, "CharStorage": B.int8, "ShortStorage": B.int16,
     "IntStorage": B.int32, "LongStorage": B.int64, "HalfStorage": B.float16,
     "FloatStorage": B.float32, "DoubleStorage": B.float64,
+    "ComplexFloatStorage": B.complex64, "ComplexDoubleStorage": B.complex128,
 }
 _STORAGE_NAMES = {d: n for n, d in _STORAGE_DTYPES.items()}
 # torch dtypes/storages ember cannot hold: named in a clear error instead of "unsupported global"
-_FOREIGN_DTYPES = ("bfloat16", "complex32", "complex64", "complex128", "cfloat", "cdouble", "uint16",
+_FOREIGN_DTYPES = ("bfloat16", "complex32", "chalf", "uint16",
                    "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
                    "float8_e5m2fnuz", "qint8", "quint8", "qint32", "quint4x2", "quint2x4")
-_FOREIGN_STORAGES = {"BFloat16Storage": "bfloat16", "ComplexFloatStorage": "complex64",
-                     "ComplexDoubleStorage": "complex128", "QInt8Storage": "qint8",
+_FOREIGN_STORAGES = {"BFloat16Storage": "bfloat16", "ComplexHalfStorage": "complex32", "QInt8Storage": "qint8",
                      "QUInt8Storage": "quint8", "QInt32Storage": "qint32", "QUInt4x2Storage": "quint4x2",
                      "QUInt2x4Storage": "quint2x4"}
 
@@ -649,9 +649,20 @@ def _rebuild_tensor(storage, storage_offset, size, stride):
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
                        metadata=None):
     """torch._utils._rebuild_tensor_v2."""
-    t = _as_tensor_view(storage, storage_offset, size, stride)
+    t = _resolve_bits(_as_tensor_view(storage, storage_offset, size, stride), metadata)
     if requires_grad:
         t.requires_grad_(bool(requires_grad))
+    return t
+
+
+def _resolve_bits(t, metadata):
+    """torch saves a lazily conjugated (or negated) tensor as its storage plus {'conj': True} ({'neg': True});
+    ember keeps no such bits, so the loaded tensor holds the resolved values (in its own memory)."""
+    if isinstance(metadata, dict):
+        if metadata.get("conj") and t._data.dtype.kind == "c":
+            t._data = t._data.conj()
+        if metadata.get("neg"):
+            t._data = -t._data
     return t
 
 
@@ -660,7 +671,7 @@ def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, bac
     """torch._utils._rebuild_tensor_v3 (untyped storage plus an explicit dtype)."""
     if type(dtype) is not B.dtype:
         raise pickle.UnpicklingError(f"corrupt checkpoint: expected a dtype, got {dtype!r}")
-    t = _as_tensor_view(storage, storage_offset, size, stride, dtype)
+    t = _resolve_bits(_as_tensor_view(storage, storage_offset, size, stride, dtype), metadata)
     if requires_grad:
         t.requires_grad_(bool(requires_grad))
     return t

@@ -124,7 +124,8 @@ class AccumulateGrad(Node):
             owned = False
         data = var._data
         if grad.dtype != data.dtype:
-            grad = grad.astype(data.dtype)
+            # a real leaf whose gradient came through complex ops keeps its real part, as torch
+            grad = (grad.real if grad.dtype.kind == "c" and data.dtype.kind != "c" else grad).astype(data.dtype)
         old = var.grad
         if old is None:
             if grad.shape != data.shape:

@@ -108,6 +108,19 @@ class _GradArray:
     def copy(self):
         return _GradArray(self.t.clone())
 
+    def conj(self):
+        return _GradArray(self.t.conj())
+
+    conjugate = conj
+
+    @property
+    def real(self):
+        return _GradArray(self.t.real)
+
+    @property
+    def imag(self):
+        return _GradArray(self.t.imag)
+
     def squeeze(self, axis=None):
         return _GradArray(self.t.squeeze() if axis is None else self.t.squeeze(axis))
 

@@ -9,7 +9,43 @@ from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
 
 __all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "save_output_version",
-           "unbroadcast"]
+           "unbroadcast", "refuse_complex", "real_grads_for_real_inputs"]
+
+_R2C = {}
+
+
+def real_grads_for_real_inputs(node, inputs):
+    """A complex result computed from some real tensors (promoted): their gradients are the real parts
+    of what node's formula gives, as torch's handle_r_to_c.  Call only for complex results; node's
+    class becomes a same-named subclass that projects those gradients."""
+    mask = tuple(isinstance(t, Tensor) and t._data.dtype.kind != "c" for t in inputs)
+    if not any(mask):
+        return node
+    key = (type(node), mask)
+    cls = _R2C.get(key)
+    if cls is None:
+        base = type(node)
+
+        def apply(self, grad):
+            grads = list(base.apply(self, grad))
+            for i, real in enumerate(mask):
+                g = grads[i] if i < len(grads) else None
+                if real and g is not None and g.dtype.kind == "c":
+                    grads[i] = g.real
+            return tuple(grads)
+        cls = _R2C[key] = type(base.__name__, (base,), {"__slots__": (), "apply": apply})
+        cls.__qualname__ = base.__qualname__
+    node.__class__ = cls
+    return node
+
+
+def refuse_complex(array, message, exc=NotImplementedError):
+    """Raise torch's error for an op that has no complex kernel (message may name the dtype as {}),
+    instead of NumPy's lexicographic answer."""
+    if array.dtype.kind == "c":
+        from .. import _backend as B
+        raise exc(message.format(B.SCALAR_NAMES[B.dtype_of(array)])
+                  + " (complex numbers have no order: compare .abs() or .real instead)")
 
 
 def needs_grad(*tensors):

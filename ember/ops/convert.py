@@ -14,7 +14,8 @@ class ToCopyBackward0(Node):
 
     def apply(self, g):
         if g.dtype != self.src_dtype:
-            g = g.astype(self.src_dtype)
+            # a real source of a complex result takes the real part of the gradient, as torch
+            g = (g.real if g.dtype.kind == "c" and self.src_dtype.kind != "c" else g).astype(self.src_dtype)
         if self.src_device is not None:
             g = _move(g, self.src_device)
         return (g,)
@@ -81,6 +82,9 @@ def to(self, *args, **kwargs):
     if device is not None and device != self.device:
         data = _move(data, device)
     if dtype is not None and data.dtype != dtype.np:
+        if data.dtype.kind == "c" and dtype.np.kind != "c":
+            _complex_to_real_warning()
+            data = data.real
         data = data.astype(dtype.np)
     if data is src:
         if not copy:
@@ -88,7 +92,7 @@ def to(self, *args, **kwargs):
         data = src.copy()
     node = None
     # integer and bool results carry no gradient in torch: a rounded value is a constant
-    if state.enabled and self._requires_grad and data.dtype.kind == "f":
+    if state.enabled and self._requires_grad and data.dtype.kind in "fc":
         node = ToCopyBackward0.__new__(ToCopyBackward0)
         node.next_functions = (edge(self),)
         node._saved_versions = ()
@@ -99,6 +103,11 @@ def to(self, *args, **kwargs):
         out._requires_grad = True
         out.grad_fn = node
     return out
+
+
+def _complex_to_real_warning():
+    from .._userwarn import warn
+    warn("Casting complex values to real discards the imaginary part")
 
 
 def clone(input, *, memory_format=None):
@@ -134,6 +143,8 @@ def _register():
     T.char = caster(B.int8)
     T.byte = caster(B.uint8)
     T.bool = caster(B.bool_)
+    T.cfloat = caster(B.complex64)
+    T.cdouble = caster(B.complex128)
 
     def cpu(self, memory_format=None):
         """A copy on the CPU (self if already there)."""
@@ -165,6 +176,9 @@ def _register():
             return _inplace(self, None, op, (src,))
         if type(s) is not type(d) and not isinstance(s, (int, float, bool)):
             s = _move(s, self.device)
+        if d.dtype.kind != "c" and getattr(s, "dtype", None) is not None and s.dtype.kind == "c":
+            _complex_to_real_warning()
+            s = s.real
         try:
             B.xp_of(d).copyto(d, s, casting="unsafe")
         except ValueError:

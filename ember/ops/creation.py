@@ -144,7 +144,7 @@ def _infer_dtype(data):
     """torch.tensor's inference: bool, int64, or the default float."""
     arr = np.asarray(data)
     kind = arr.dtype.kind
-    if kind in "Ouf" and not isinstance(data, np.ndarray):
+    if kind in "Oufc" and not isinstance(data, np.ndarray):
         items = _flatten(data) if isinstance(data, (list, tuple)) else (data,)
         if any(type(x) is int and not -2 ** 63 <= x < 2 ** 63 for x in items):
             raise ValueError("Overflow when unpacking long long (a Python int outside int64's range; "
@@ -155,6 +155,8 @@ def _infer_dtype(data):
         return np.int64 if arr.dtype != np.uint8 or not isinstance(data, np.ndarray) else np.uint8
     if kind == "f":
         return B.get_default_dtype().np
+    if kind == "c":   # Python complex numbers: the complex dtype of the default float, as torch
+        return B.get_default_dtype().to_complex().np
     if kind == "O":
         if not isinstance(data, (list, tuple)) or any(x is None for x in _flatten(data)):
             bad = data if not isinstance(data, (list, tuple)) else None
@@ -189,6 +191,11 @@ def _data_to_array(data, dtype):
         if dtype is None:
             return np.array(data, dtype=_infer_dtype(data))
         return np.array(data, dtype=_dt(dtype))
+    except TypeError as e:
+        if "complex" in str(e):   # a Python complex into a real dtype: torch's message
+            raise TypeError(f"must be real number, not complex (use dtype={B.namespace()}.complex64 for "
+                            "complex values)") from None
+        raise
     except OverflowError:
         raise RuntimeError(f"value cannot be converted to type {np.dtype(_dt(dtype)).name} without overflow") from None
     except ValueError as e:
@@ -227,7 +234,7 @@ def _check_rectangular(data, dim=0):
             _check_rectangular(x, dim + 1)
 
 
-_PY_SCALARS = {bool, int, float}
+_PY_SCALARS = {bool, int, float, complex}
 
 
 def _element_dtype(x):
@@ -241,6 +248,8 @@ def _element_dtype(x):
         return B.int64
     if isinstance(x, numbers.Real):
         return B.get_default_dtype()
+    if isinstance(x, numbers.Complex):
+        return B.get_default_dtype().to_complex()
     if x is None:
         raise RuntimeError("Could not infer dtype of NoneType (torch.tensor takes numbers, NumPy scalars or "
                            "tensors as elements)")
@@ -339,6 +348,8 @@ def _fill_dtype(fill_value):
         return B.bool_
     if isinstance(fill_value, numbers.Integral):
         return B.int64
+    if isinstance(fill_value, complex):
+        return B.get_default_dtype().to_complex()
     return None
 
 
@@ -358,7 +369,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
 def _float_only(dtype, kernel):
     """The numpy dtype of a random float op; torch has no integer kernel for it."""
     dt = _dt(dtype)
-    if np.dtype(dt).kind != "f":
+    if np.dtype(dt).kind not in "fc":
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[np.dtype(dt)]]}'")
     return dt
 
@@ -368,7 +379,19 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
     """Uniform random numbers in [0, 1)."""
     dt = _float_only(dtype, "check_uniform_bounds")
     g, _ = _draw(device, generator)
-    return _done(g.random(_size_arg(sizes, size, "rand"), dt), requires_grad)
+    shape = _size_arg(sizes, size, "rand")
+    if np.dtype(dt).kind == "c":   # torch draws the real and imaginary parts as pairs of real numbers
+        return _done(_complex_view(g.random(tuple(shape) + (2,), _real_np(dt))), requires_grad)
+    return _done(g.random(shape, dt), requires_grad)
+
+
+def _real_np(dt):
+    return np.float32 if np.dtype(dt) == np.complex64 else np.float64
+
+
+def _complex_view(pairs):
+    """A (..., 2) real array as the complex array of its pairs (a view)."""
+    return pairs.view(np.complex64 if pairs.dtype == np.float32 else np.complex128)[..., 0]
 
 
 @_out_arg("randn")
@@ -376,7 +399,11 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
     """Standard normal random numbers."""
     dt = _float_only(dtype, "normal_kernel_cpu")
     g, _ = _draw(device, generator)
-    return _done(g.standard_normal(_size_arg(sizes, size, "randn"), dt), requires_grad)
+    shape = _size_arg(sizes, size, "randn")
+    if np.dtype(dt).kind == "c":   # torch: real and imaginary parts each of variance 1/2
+        return _done(_complex_view(g.normal(0.0, 1 / math.sqrt(2), tuple(shape) + (2,), _real_np(dt))),
+                     requires_grad)
+    return _done(g.standard_normal(shape, dt), requires_grad)
 
 
 # the C++ type names torch's randint bound errors use
@@ -433,6 +460,8 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = _dt(dtype, B.int64)
+    if np.dtype(dt).kind == "c":
+        raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
     _check_bounds(low, high, np.dtype(dt))
     g, _ = _draw(device, generator)
     arr = g.integers(low, high, _sizes((size,)), dt)
@@ -510,8 +539,8 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         if not isinstance(v, (numbers.Number, Tensor, np.generic)):
             raise TypeError(f"arange(): argument '{name}' must be Number, not {type(v).__name__}")
     dt = np.dtype(_range_dtype((start, end, step), dtype))
-    if dt.kind == "b":
-        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if dt.kind == "b" or dt.kind == "c":
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[dt]]}'")
     vals = [_scalar_value(v) for v in (start, end, step)]
     d_start, d_end, d_step = (float(v) for v in vals)  # torch validates in double
     if not (d_step > 0 or d_step < 0):
@@ -588,6 +617,11 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     if dt.kind == "b":
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     start, end = _scalar_value(start), _scalar_value(end)
+    if dt.kind == "c":   # complex endpoints: the real and imaginary parts each spaced evenly
+        real_dt = np.dtype(np.float32 if dt == np.complex64 else np.float64)
+        re = linspace(complex(start).real, complex(end).real, steps, dtype=B.FROM_NUMPY[real_dt])._data
+        im = linspace(complex(start).imag, complex(end).imag, steps, dtype=B.FROM_NUMPY[real_dt])._data
+        return _finish((re + 1j * im).astype(dt), device, requires_grad)
     with np.errstate(all="ignore"):
         if steps == 1:
             arr = np.array([start]).astype(dt)

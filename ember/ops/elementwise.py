@@ -12,7 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
 from .._userwarn import warn as _warn_user
-from . import save_output_version, unbroadcast
+from . import real_grads_for_real_inputs, refuse_complex, save_output_version, unbroadcast
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
@@ -42,6 +42,8 @@ def _scalar_dtype(x):
         return B.int64
     if type(x) is float:
         return B.get_default_dtype()
+    if type(x) is complex:
+        return B.get_default_dtype().to_complex()
     if isinstance(x, (np.generic, np.ndarray)):
         return B.dtype_of(x)
     raise TypeError(f"unsupported operand type {type(x).__name__}; expected a Tensor or a number")
@@ -53,6 +55,11 @@ def _combine(higher, lower):
         return lower
     if lower is None:
         return higher
+    if higher._category == 3:
+        return higher
+    if lower._category == 3:
+        # a complex operand of lower priority keeps a floating operand's width (float64 -> complex128)
+        return _TO_COMPLEX.get(higher, B.complex64) if higher._category == 2 else lower
     if higher._category == 2:
         return higher
     if higher is B.bool_ or lower._category == 2:
@@ -77,6 +84,7 @@ def result_type(*operands):
 
 
 promote_types = B.promote_types
+_TO_COMPLEX = {B.float32: B.complex64, B.float64: B.complex128}  # float16 too goes to complex64 (no chalf)
 
 
 def _op_name():
@@ -133,8 +141,8 @@ def _operands(a, b, to_float=False):
     compute in floating point (true division, atan2, ...), where torch takes integer and bool operands
     straight to the default float dtype (never through an integer result dtype, which would wrap values)."""
     ad = a._data
-    if to_float and ad.dtype.kind != "f" and not (isinstance(b, Tensor) and b._data.dtype.kind == "f") \
-            and type(b) is not float:
+    if to_float and ad.dtype.kind not in "fc" and not (isinstance(b, Tensor) and b._data.dtype.kind in "fc") \
+            and type(b) is not float and type(b) is not complex:
         f = B.get_default_dtype().np
         if isinstance(b, Tensor):
             bd = b._data
@@ -143,7 +151,7 @@ def _operands(a, b, to_float=False):
             return ad.astype(f), bd.astype(f)
         if type(b) in (int, bool):
             return ad.astype(f), b
-        if isinstance(b, (np.generic, np.ndarray)) and b.dtype.kind != "f":
+        if isinstance(b, (np.generic, np.ndarray)) and b.dtype.kind not in "fc":
             return ad.astype(f), B.xp_of(ad).asarray(b).astype(f)
     if type(b) is Tensor or isinstance(b, Tensor):
         bd = b._data
@@ -158,7 +166,7 @@ def _operands(a, b, to_float=False):
         return ad, bd
     tb = type(b)
     if tb is float:
-        if ad.dtype.kind != "f":
+        if ad.dtype.kind not in "fc":
             ad = ad.astype(B.get_default_dtype().np)
         return ad, b
     if tb is int:
@@ -170,6 +178,9 @@ def _operands(a, b, to_float=False):
         return ad, b
     if tb is bool:
         return ad, b
+    if tb is complex:
+        dt = _combine(B.FROM_NUMPY[ad.dtype], B.get_default_dtype().to_complex())
+        return (ad if ad.dtype == dt.np else ad.astype(dt.np)), b
     if isinstance(b, (np.generic, np.ndarray)):
         if b.ndim == 0:
             return _operands(a, b.item())
@@ -217,6 +228,11 @@ def _finish(out, node):
         t._requires_grad = True
         t.grad_fn = node
     return t
+
+
+def _conj(x):
+    """The complex conjugate of an array, Tensor or Python number (backward formulas on complex grads)."""
+    return x.conj() if hasattr(x, "conj") else x.conjugate()
 
 
 def _as_tensor(x):
@@ -358,6 +374,8 @@ def add(input, other, _other=None, *, alpha=1, out=None):
         node.a_shape = input._data.shape
         node.b_shape = other._data.shape if isinstance(other, Tensor) else None
         node.alpha = alpha
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (input, other))
     t = _wrap(res)
     if node is not None:
         t._requires_grad = True
@@ -393,6 +411,8 @@ def sub(input, other, _other=None, *, alpha=1, out=None):
         node.a_shape = input._data.shape
         node.b_shape = other._data.shape if isinstance(other, Tensor) else None
         node.alpha = alpha
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (input, other))
     return _finish(res, node)
 
 
@@ -423,6 +443,8 @@ class MulBackward0(Node):
 
     def apply(self, g):
         a, b = self.a, self.b
+        if g.dtype.kind == "c":   # torch's convention: g * conj(d(out)/d(operand))
+            a, b = _conj(a), _conj(b)
         ga = unbroadcast(g * b, a.shape) if self.next_functions[0][0] is not None else None
         gb = None
         if self.next_functions[1][0] is not None:
@@ -452,6 +474,8 @@ def mul(input, other, *, out=None):
             node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
         else:
             node._saved_versions = ((input, input._vc[0]),)
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (input, other))
     t = _wrap(res)
     if node is not None:
         t._requires_grad = True
@@ -468,6 +492,8 @@ class DivBackward0(Node):
 
     def apply(self, g):
         a, b = self.a, self.b
+        if g.dtype.kind == "c":   # torch's convention: g * conj(d(out)/d(operand))
+            a, b = _conj(a), _conj(b)
         ga = unbroadcast(g / b, a.shape) if self.next_functions[0][0] is not None else None
         gb = None
         if self.next_functions[1][0] is not None:
@@ -492,12 +518,13 @@ def div(input, other, *, rounding_mode=None, out=None):
             return _write_out(out, res, "div", input, other) if out is not None else _wrap(res)
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
     a, b = _operands(input, other, to_float=True)
-    if a.dtype.kind != "f":
+    if a.dtype.kind not in "fc":
         f = B.get_default_dtype().np
         a = a.astype(f)
         if not isinstance(b, (int, float)):
             b = b.astype(f)
-    elif type(b) is not float and type(b) is not int and type(b) is not bool and b.dtype.kind != "f":
+    elif type(b) is not float and type(b) is not int and type(b) is not bool and type(b) is not complex \
+            and b.dtype.kind not in "fc":
         b = b.astype(a.dtype)
     try:
         res = a / b
@@ -514,6 +541,8 @@ def div(input, other, *, rounding_mode=None, out=None):
         if isinstance(other, Tensor):
             save.append((other, other._vc[0]))
         node._saved_versions = tuple(save)
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (input, other))
     return _finish(res, node)
 
 
@@ -527,6 +556,7 @@ def _check_int_divisor(a, b, name):
 def floor_divide(input, other, *, out=None):
     """Division rounded down, as torch.floor_divide."""
     a, b = _operands(_as_tensor(input), other)
+    refuse_complex(a, "\"div_floor_cpu\" not implemented for '{}'")
     _check_int_divisor(a, b, "floor_divide")
     res = xp_of(a).floor_divide(a, b)
     if isinstance(res, _generic):
@@ -572,6 +602,7 @@ class RemainderBackward1(FmodBackward1):
 def _modulus(name, ufunc, nodes, input, other, out):
     input = _as_tensor(input)
     a, b = _operands(input, other)
+    refuse_complex(a, f"\"{name}_cpu\" not implemented for '{{}}'")
     _check_int_divisor(a, b, name)
     res = getattr(xp_of(a), ufunc)(a, b)
     if isinstance(res, _generic):
@@ -608,6 +639,8 @@ class PowBackward0(Node):
 
     def apply(self, g):
         e = self.exponent
+        if g.dtype.kind == "c":   # holomorphic: g * conj(f'(a))
+            return (g * 0,) if e == 0 else (g * _conj(e * self.a ** (e - 1)),)
         if e == 2:
             return (g * 2 * self.a,)
         if e == 0:   # torch: zeros, not 0 * a ** -1 (NaN at a = 0)
@@ -623,6 +656,8 @@ class PowBackward1(Node):
         a, b, out = self.a, self.b, self.out
         ga = gb = None
         xp = xp_of(g)
+        if g.dtype.kind == "c":
+            return self._apply_complex(xp, g, a, b, out)
         if self.next_functions[0][0] is not None:
             # torch's pow_backward_self: 0 where the exponent is 0 (not 0 * a ** -1 = NaN at a = 0)
             ga = unbroadcast(xp.where(b == 0, 0, g * b * a ** (b - 1)).astype(g.dtype, copy=False), a.shape)
@@ -633,6 +668,18 @@ class PowBackward1(Node):
             gb = unbroadcast(gb.astype(out.dtype, copy=False), _shape(b))
         return ga, gb
 
+    def _apply_complex(self, xp, g, a, b, out):
+        # holomorphic in both: g * conj(b a^(b-1)) and g * conj(out log a), 0 where torch's masks put 0
+        ga = gb = None
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            if self.next_functions[0][0] is not None:
+                ga = unbroadcast(xp.where(b == 0, 0, g * (b * a ** (b - 1)).conj()).astype(g.dtype, copy=False),
+                                 a.shape)
+            if self.next_functions[-1][0] is not None:
+                gb = xp.where(a == 0, 0, g * (out * xp.log(a)).conj())
+                gb = unbroadcast(gb.astype(out.dtype, copy=False), _shape(b))
+        return ga, gb
+
 
 class PowBackward2(PowBackward1):
     """number ** tensor: one edge, to the exponent (the same formula as PowBackward1's)."""
@@ -641,6 +688,8 @@ class PowBackward2(PowBackward1):
     def apply(self, g):
         a, b, out = self.a, self.b, self.out
         xp = xp_of(g)
+        if g.dtype.kind == "c":
+            return (self._apply_complex(xp, g, a, b, out)[1],)
         with B.errstate(xp, divide="ignore", invalid="ignore"):
             gb = xp.where((a == 0) & (b >= 0), 0, g * out * xp.log(a))
         return (unbroadcast(gb.astype(out.dtype, copy=False), _shape(b)),)
@@ -697,6 +746,8 @@ def pow(input, exponent, *, out=None):
             node = _node(PowBackward1, input, exponent)
             node.a, node.b, node.out = a, b, res
             node._saved_versions = ((input, input._vc[0]), (exponent, exponent._vc[0]))
+            if res.dtype.kind == "c":
+                real_grads_for_real_inputs(node, (input, exponent))
         else:
             node = _node(PowBackward0, input, None)
             node.next_functions = node.next_functions[:1]
@@ -706,11 +757,15 @@ def pow(input, exponent, *, out=None):
 
 
 # ---- unary math -------------------------------------------------------------
-def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None):
-    """Build a unary op and its node; grad_of(g, x, y) is written on arrays."""
+def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holomorphic=True, complex_error=None):
+    """Build a unary op and its node; grad_of(g, x, y) is written on arrays.  holomorphic: grad_of is
+    g * f'(x), so a complex gradient is conj(grad_of(conj(g))) = g * conj(f'(x)), torch's convention.
+    complex_error: torch's message refusing complex input (the op is real-only)."""
     node_name = node_name or name[0].upper() + name[1:] + "Backward0"
 
     def apply(self, g):
+        if holomorphic and g.dtype.kind == "c":
+            return (grad_of(xp_of(g), g.conj(), self.x, self.y).conj(),)
         return (grad_of(xp_of(g), g, self.x, self.y),)
     cls = type(node_name, (Node,), {"__slots__": ("x", "y"), "apply": apply,
                                     "_saved_fields": ("x", "y")})
@@ -720,8 +775,12 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None):
 
     def op(input, *, out=None):
         d = input._data
-        if float_only and d.dtype.kind != "f":
-            d = d.astype(B.get_default_dtype().np)
+        if d.dtype.kind != "f":
+            if d.dtype.kind == "c":
+                if complex_error is not None:
+                    raise NotImplementedError(complex_error.format(B.SCALAR_NAMES[B.dtype_of(d)]))
+            elif float_only:
+                d = d.astype(B.get_default_dtype().np)
         xp = xp_of(d)
         if fwd_name is None:
             res = fwd(xp, d)
@@ -749,6 +808,8 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None):
 
 
 def _sigmoid(xp, x):
+    if x.dtype.kind == "c":
+        return 1 / (1 + xp.exp(-x))
     # numerically stable for large |x|: exp only of non-positive numbers
     e = xp.exp(-xp.abs(x))
     t = 1 / (1 + e)
@@ -791,20 +852,33 @@ def _negative(xp, x):
 
 
 neg, NegBackward0 = _unary("neg", _negative, lambda xp, g, x, y: -g, float_only=False, saves="")
-abs, AbsBackward0 = _unary("abs", "abs", lambda xp, g, x, y: g * xp.sign(x), float_only=False)
-floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves="")
-ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="")
-trunc, TruncBackward0 = _unary("trunc", "trunc", _zero, float_only=False, saves="")
-frac, FracBackward0 = _unary("frac", lambda xp, x: x - xp.trunc(x), lambda xp, g, x, y: g, saves="")
+def _abs_grad(xp, g, x, y):
+    if x.dtype.kind != "c":
+        return g * xp.sign(x)
+    # |z|'s gradient is g * z / |z| (0 at z = 0); written without sign() so double backward sees z / |z|
+    return g * (x / xp.where(x == 0, 1, xp.abs(x)))
+
+
+abs, AbsBackward0 = _unary("abs", "abs", _abs_grad, float_only=False, holomorphic=False)
+floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves="",
+                               complex_error="floor is not supported for complex inputs")
+ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="",
+                             complex_error="ceil is not supported for complex inputs")
+trunc, TruncBackward0 = _unary("trunc", "trunc", _zero, float_only=False, saves="",
+                               complex_error="trunc is not supported for complex inputs")
+frac, FracBackward0 = _unary("frac", lambda xp, x: x - xp.trunc(x), lambda xp, g, x, y: g, saves="",
+                             complex_error="\"frac_cpu\" not implemented for '{}'")
 def _sign(xp, x):
     # NumPy has no sign loop for bool; torch's sign of a bool tensor is the tensor itself
     return x.copy() if x.dtype.kind == "b" else xp.sign(x)
 
 
-sign, SignBackward0 = _unary("sign", _sign, _zero, float_only=False, saves="")
+sign, SignBackward0 = _unary("sign", _sign, _zero, float_only=False, saves="", complex_error=(
+    "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use torch.sgn instead."))
 _relu_general, ReluBackward0 = _unary(
     "relu", lambda xp, x: xp.maximum(x, 0, dtype=x.dtype) if x.dtype.kind != "b" else x,
-    lambda xp, g, x, y: g * (y > 0), float_only=False, saves="y")
+    lambda xp, g, x, y: g * (y > 0), float_only=False, saves="y",
+    complex_error="clamp is not supported for complex types")
 
 
 def _relu_backward(self, g):
@@ -874,7 +948,8 @@ def _erf(xp, x):
 
 
 erf, ErfBackward0 = _unary("erf", _erf,
-                           lambda xp, g, x, y: g * _TWO_OVER_SQRT_PI * xp.exp(-x * x))
+                           lambda xp, g, x, y: g * _TWO_OVER_SQRT_PI * xp.exp(-x * x),
+                           complex_error="\"erf_vml_cpu\" not implemented for '{}'")
 
 
 def square(input):
@@ -885,6 +960,7 @@ def square(input):
 def round(input, *, decimals=0, out=None):
     """Round half to even, as torch.round."""
     d = input._data
+    refuse_complex(d, "\"round_vml_cpu\" not implemented for '{}'")
     res = xp_of(d).round(d, decimals)
     if isinstance(res, _generic):
         res = _host_array(res)
@@ -981,6 +1057,7 @@ def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    refuse_complex(input._data, "clamp is not supported for complex types")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensor(input, min, max, out)
     for name, bound in (("min", min), ("max", max)):
@@ -1047,6 +1124,7 @@ def _minmax(input, other, is_max):
         raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__} "
                         f"(use clamp_{'min' if is_max else 'max'} for a number)")
     a, b = _operands(input, other)
+    refuse_complex(a, f"{'maximum' if is_max else 'minimum'} not implemented for complex tensors.", RuntimeError)
     xp = xp_of(a)
     try:
         res = xp.maximum(a, b) if is_max else xp.minimum(a, b)
@@ -1119,6 +1197,8 @@ def where(condition, input=None, other=None, *, out=None):
         node.b_shape = y._data.shape if y is not None else None
         node._saved_versions = ()
         node.next_functions = node.next_functions[1:]
+        if res.dtype.kind == "c":
+            real_grads_for_real_inputs(node, (x, y))
     return _finish(res, node)
 
 
@@ -1182,7 +1262,7 @@ def lerp(input, end, weight):
     if e.dtype != a.dtype:
         raise RuntimeError(f"expected dtype {B.SCALAR_NAMES[input.dtype].lower()} for `end` but got dtype "
                            f"{B.SCALAR_NAMES[end.dtype].lower()} (lerp needs input and end of one dtype)")
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise NotImplementedError(f"\"lerp_kernel_{'tensor' if isinstance(weight, Tensor) else 'scalar'}\" not "
                                   f"implemented for '{B.SCALAR_NAMES[input.dtype]}'")
     xp = xp_of(a)
@@ -1288,11 +1368,14 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 # ---- comparisons and logic (never differentiable) ----------------------------
 def _compare(name, ufunc):
     np_ufunc = getattr(np, ufunc)
+    ordered = name in ("lt", "le", "gt", "ge")
 
     def op(input, other, *, out=None):
         if not isinstance(input, Tensor):
             input = _as_tensor(input)
         a, b = _operands(input, other)
+        if ordered and a.dtype.kind == "c":
+            refuse_complex(a, f"\"{name}_cpu\" not implemented for '{{}}'")
         try:
             res = np_ufunc(a, b) if type(a) is _ndarray else getattr(xp_of(a), ufunc)(a, b)
         except ValueError:
@@ -1633,6 +1716,14 @@ def _register():
         setattr(T, fn.__name__ + "_", _make_inplace(fn, fn.__name__ + "_"))
     T.clip_ = T.clamp_
     T.neg_ = T.negative_ = _make_inplace(neg, "neg_")
+    real_abs_ = T.abs_
+
+    def abs_(self):
+        """In-place abs (torch refuses it for complex tensors: |z| is real)."""
+        if self._data.dtype.kind == "c":
+            raise RuntimeError("In-place abs is not supported for complex tensors. (use z.abs(), a real tensor)")
+        return real_abs_(self)
+    T.abs_ = T.absolute_ = abs_
 
 
 _register()
@@ -1861,8 +1952,18 @@ def _sgn_fwd(xp, x):
     return x.copy() if x.dtype.kind == "b" else xp.sign(x)
 
 
-sgn, SgnBackward0 = _unary("sgn", _sgn_fwd, _zero, float_only=False, saves="")
-SgnBackward0._double_backward = True   # a zero gradient, constant
+def _sgn_grad(xp, g, x, y):
+    if x.dtype.kind != "c":
+        return xp.zeros_like(g)
+    # torch's sgn_backward: s = z/|z| has ds/dz = 1/(2|z|), ds/dconj(z) = -s^2/(2|z|); 0 at z == 0
+    a = xp.abs(x)
+    with B.errstate(xp, divide="ignore", invalid="ignore"):
+        r = (g - y * y * g.conj()) / (2 * a)
+    return xp.where(a == 0, 0, r).astype(g.dtype, copy=False)
+
+
+sgn, SgnBackward0 = _unary("sgn", _sgn_fwd, _sgn_grad, float_only=False, saves="xy", holomorphic=False)
+SgnBackward0._double_backward = True   # real inputs: a zero gradient, constant
 exp2, Exp2Backward0 = _unary("exp2", "exp2", lambda xp, g, x, y: g * y * _LN2, saves="y")
 erfc, ErfcBackward0 = _unary("erfc", _erfc, lambda xp, g, x, y: -g * _TWO_OVER_SQRT_PI * xp.exp(-x * x))
 erfinv, ErfinvBackward0 = _unary("erfinv", _erfinv,

@@ -114,8 +114,11 @@ class MmBackward0(Node):
 
     def apply(self, grad):
         nf = self.next_functions
-        ga = grad @ self.b.T if nf[0][0] is not None else None
-        gb = self.a.T @ grad if nf[1][0] is not None else None
+        a, b = self.a, self.b
+        if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
+            a, b = a.conj(), b.conj()
+        ga = grad @ b.T if nf[0][0] is not None else None
+        gb = a.T @ grad if nf[1][0] is not None else None
         return ga, gb
 
 
@@ -130,8 +133,11 @@ class MvBackward0(Node):
 
     def apply(self, grad):
         nf = self.next_functions
-        ga = grad[:, None] * self.b if nf[0][0] is not None else None
-        gb = self.a.T @ grad if nf[1][0] is not None else None
+        a, b = self.a, self.b
+        if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
+            a, b = a.conj(), b.conj()
+        ga = grad[:, None] * b if nf[0][0] is not None else None
+        gb = a.T @ grad if nf[1][0] is not None else None
         return ga, gb
 
 
@@ -146,8 +152,11 @@ class DotBackward0(Node):
 
     def apply(self, grad):
         nf = self.next_functions
-        return (grad * self.b if nf[0][0] is not None else None,
-                grad * self.a if nf[1][0] is not None else None)
+        a, b = self.a, self.b
+        if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
+            a, b = a.conj(), b.conj()
+        return (grad * b if nf[0][0] is not None else None,
+                grad * a if nf[1][0] is not None else None)
 
 
 class VdotBackward0(DotBackward0):
@@ -171,6 +180,8 @@ class BmmBackward0(Node):
 def _matmul_grads(grad, a, b, need_a, need_b):
     """Gradients of matmul(a, b) for any ranks (1-d operands and broadcasting included)."""
     ga = gb = None
+    if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
+        a, b = a.conj(), b.conj()
     if a.ndim == 1 and b.ndim == 1:
         return (grad * b if need_a else None), (grad * a if need_b else None)
     if b.ndim == 1:
@@ -429,7 +440,10 @@ def dot(input, tensor, *, out=None):
 
 
 def vdot(input, other, *, out=None):
-    """Dot product of two 1-d tensors (conjugating the first; ember has no complex dtypes)."""
+    """Dot product of two 1-d tensors, conjugating the first."""
+    if input._data.dtype.kind == "c":
+        from .complex import conj
+        input = conj(input)
     res = dot(input, other, out=out)
     if out is None and res.grad_fn is not None:
         res.grad_fn.__class__ = VdotBackward0
@@ -857,7 +871,9 @@ class _EinsumBackward(Node):
             if self.next_functions[k][0] is None:
                 out.append(None)
                 continue
-            others = [(saved[i], self.subs[i]) for i in range(len(saved)) if i != k]
+            # torch's convention for complex: products with the conjugated operands
+            others = [(saved[i].conj() if grad.is_complex() else saved[i], self.subs[i])
+                      for i in range(len(saved)) if i != k]
             avail = set(self.rhs).union(*[set(o[1]) for o in others])
             keep = "".join(c for c in t if c in avail)
             g = einsum(",".join([self.rhs] + [o[1] for o in others]) + "->" + keep, grad, *[o[0] for o in others])
@@ -886,7 +902,8 @@ class _EinsumBackward(Node):
             keep = "".join(c for c in uniq if c in avail)
             expr = ",".join([self.rhs] + [o[1] for o in others]) + "->" + keep
             # operands broadcast over size-1 dims: expand them to the full label sizes
-            args = [grad] + [xp.broadcast_to(o[0], tuple(sizes.get(c, 1) for c in o[1])) for o in others]
+            args = [grad] + [xp.broadcast_to(o[0].conj() if grad.dtype.kind == "c" else o[0],
+                                             tuple(sizes.get(c, 1) for c in o[1])) for o in others]
             g = xp.einsum(expr, *args)
             # labels only this operand had were summed in forward: broadcast back
             full_shape = tuple(sizes.get(c, 1) for c in uniq)

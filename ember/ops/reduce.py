@@ -12,7 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
 from .._userwarn import warn as _warn_user
-from . import record as _finish
+from . import record as _finish, refuse_complex
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "std", "var", "std_mean",
@@ -147,7 +147,7 @@ def _type_word(dt):
 
 
 def _float_of(a):
-    return a if a.dtype.kind == "f" else a.astype(B.get_default_dtype().np)
+    return a if a.dtype.kind in "fc" else a.astype(B.get_default_dtype().np)
 
 
 def _zeros(shape, like):
@@ -248,7 +248,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._data
     if dtype is not None:
         a = a.astype(B.as_dtype(dtype).np)
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {_type_word(a.dtype)}")
@@ -321,6 +321,8 @@ class ProdBackward0(Node):
     def apply(self, g):
         x = self.x
         others = _exclusive_prod(x.reshape(-1), 0).reshape(x.shape)
+        if g.dtype.kind == "c":   # torch's convention: g * conj(d(prod)/dx)
+            others = others.conj()
         return ((g * others).astype(x.dtype, copy=False),)
 
 
@@ -341,7 +343,10 @@ class ProdBackward1(Node):
             return (g.astype(x.dtype, copy=False),)
         if not self.keepdim:
             g = xp.expand_dims(g, self.axis)
-        return ((g * _exclusive_prod(x, self.axis)).astype(x.dtype, copy=False),)
+        others = _exclusive_prod(x, self.axis)
+        if g.dtype.kind == "c":   # torch's convention: g * conj(d(prod)/dx)
+            others = others.conj()
+        return ((g * others).astype(x.dtype, copy=False),)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
@@ -436,6 +441,7 @@ def _route(g, shape, axis, indices, keepdim):
 def _reduce_dim_index(input, dim, keepdim, is_max, name, cls):
     xp = xp_of(input._data)
     a = input._data
+    refuse_complex(a, f"{name}(): does not support complex input", RuntimeError)
     d = _dim(dim, a.ndim)
     work = a.reshape(1) if a.ndim == 0 else a
     if work.shape[d] == 0:
@@ -461,6 +467,7 @@ def _reduce_dim_index(input, dim, keepdim, is_max, name, cls):
 
 def _full_minmax(input, is_max, name):
     a = input._data
+    refuse_complex(a, f"\"{name}_all\" not implemented for '{{}}'")
     if a.size == 0:
         raise RuntimeError(
             f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
@@ -521,6 +528,7 @@ class AminBackward0(AmaxBackward0):
 
 def _amaxmin(input, dim, keepdim, is_max):
     a = input._data
+    refuse_complex(a, f"\"{'max' if is_max else 'min'}_values_cpu\" not implemented for '{{}}'")
     axes = _axes(dim, a.ndim) if dim != () else None
     name = "amax" if is_max else "amin"
     if a.size == 0 and axes is None:
@@ -554,6 +562,7 @@ def _arg(input, dim, keepdim, is_max):
     a = input._data
     name = "argmax" if is_max else "argmin"
     fn = xp.argmax if is_max else xp.argmin
+    refuse_complex(a, f"{name}(): does not support complex input", RuntimeError)
     if a.dtype.kind == "b":
         raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
@@ -633,7 +642,7 @@ class StdBackward0(VarBackward0):
 def _var(input, dim, correction, keepdim, name, take_sqrt):
     xp = xp_of(input._data)
     a = input._data
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = _axes(dim, a.ndim)
     n = _count(a.shape, axes)
@@ -643,13 +652,15 @@ def _var(input, dim, correction, keepdim, name, take_sqrt):
                    "the reduction factor (input numel divided by output numel).", UserWarning)
     m = a.mean(axis=axes, keepdims=True)
     diff = a - m
+    real_dt = B.dtype_of(a).to_real().np   # a complex tensor's variance is real: the mean of |diff|^2
+    sq = diff * diff if a.dtype.kind != "c" else (diff * diff.conj()).real
     with B.errstate(xp, divide="ignore", invalid="ignore"):
-        res = (diff * diff).sum(axis=axes, keepdims=keepdim) / xp.asarray(denom, dtype=a.dtype)
+        res = sq.sum(axis=axes, keepdims=keepdim) / xp.asarray(denom, dtype=real_dt)
         if take_sqrt:
             res = xp.sqrt(res)
     res = _arr(res)
-    if res.dtype != a.dtype:
-        res = res.astype(a.dtype)
+    if res.dtype != real_dt:
+        res = res.astype(real_dt)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(StdBackward0 if take_sqrt else VarBackward0, input)
@@ -778,7 +789,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     a = input._data
     if dtype is not None:
         a = a.astype(B.as_dtype(dtype).np)
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
             f"Got {_type_word(a.dtype)}")
@@ -797,8 +808,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     axes = _axes(dim, a.ndim)
     res = _vector_norm(a, p, axes, keepdim)
     res = _arr(res)
-    if res.dtype != a.dtype:
-        res = res.astype(a.dtype)
+    real_dt = B.dtype_of(a).to_real().np   # the norm of a complex tensor is real
+    if res.dtype != real_dt:
+        res = res.astype(real_dt)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(LinalgVectorNormBackward0, input)
@@ -849,7 +861,8 @@ class LogsumexpBackward0(Node):
         if not self.keepdim and self.axes is not None:
             g = xp.expand_dims(g, self.axes)
             out = xp.expand_dims(out, self.axes)
-        return ((g * xp.exp(self.x - out)).astype(self.x.dtype, copy=False),)
+        d = xp.exp(self.x - out)
+        return ((g * (d.conj() if g.dtype.kind == "c" else d)).astype(self.x.dtype, copy=False),)
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -860,7 +873,7 @@ def logsumexp(input, dim, keepdim=False):
     if a.size == 0:
         res = xp.log(xp.exp(a).sum(axis=axes, keepdims=keepdim))
     else:
-        m = a.max(axis=axes, keepdims=True)
+        m = (a.real if a.dtype.kind == "c" else a).max(axis=axes, keepdims=True)   # complex: shift by Re
         m = xp.where(xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
         s = xp.exp(a - m).sum(axis=axes, keepdims=True)
         with B.errstate(xp, divide="ignore"):
@@ -1033,6 +1046,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     if isinstance(dim, bool):  # sort(input, descending) legacy positional
         dim, descending = -1, dim
     a = input._data
+    refuse_complex(a, "Sort does not support complex dtypes on CPU", RuntimeError)
     d = _dim(dim, a.ndim)
     if a.ndim == 0:
         idx = xp.zeros((), dtype=np.int64)
@@ -1051,6 +1065,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
     """Indices that sort input along dim."""
     xp = xp_of(input._data)
     a = input._data
+    refuse_complex(a, "Sort does not support complex dtypes on CPU", RuntimeError)
     d = _dim(dim, a.ndim)
     if a.ndim == 0:
         return _wrap(xp.zeros((), dtype=np.int64))
@@ -1061,6 +1076,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim and their indices."""
     xp = xp_of(input._data)
     a = input._data
+    refuse_complex(a, "topk does not support complex dtypes on CPU", RuntimeError)
     if a.dtype.kind == "b":
         raise RuntimeError("topk does not support bool dtypes on CPU (convert with .int() or .float())")
     d = _dim(dim, a.ndim)
@@ -1114,6 +1130,7 @@ class MedianBackward1(MaxBackward0):
 
 def median(input, dim=None, keepdim=False):
     """Lower median of all elements; with dim, a (values, indices) named tuple."""
+    refuse_complex(input._data, "\"median_cpu\" not implemented for '{}'")
     xp = xp_of(input._data)
     a = input._data
     if a.dtype.kind == "b":
@@ -1285,6 +1302,7 @@ def _unique_impl(input, name, dim, consecutive, return_inverse, return_counts):
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct elements (or slices along dim), sorted; optionally the inverse indices and counts."""
     # torch sorts on the CPU even with sorted=False (the order is then unspecified): so does ember
+    refuse_complex(input._data, "\"unique\" not implemented for '{}'")
     return _unique_impl(input, "unique", dim, False, return_inverse, return_counts)
 
 
@@ -1559,11 +1577,13 @@ def _cumext(input, dim, is_max):
 
 def cummax(input, dim):
     """Running maximum along dim and the index where each was found."""
+    refuse_complex(input._data, "\"cummax_cpu\" not implemented for '{}'")
     return _cumext(input, dim, True)
 
 
 def cummin(input, dim):
     """Running minimum along dim and the index where each was found."""
+    refuse_complex(input._data, "\"cummin_cpu\" not implemented for '{}'")
     return _cumext(input, dim, False)
 
 

@@ -3169,27 +3169,31 @@ def _register_more2():
         if nd != 2:
             raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {nd}-D tensor."
                                + (" For batches of matrices, consider using tensor.mH" if nd > 2 else ""))
-        return transpose(self, 0, 1)
+        return _conj_if_complex(transpose(self, 0, 1))
 
     def mH(self):
         """The conjugate transpose of the last two dims (the transpose, for real dtypes)."""
         nd = self._data.ndim
         if nd < 2:
             raise RuntimeError(f"tensor.mH is only supported on matrices or batches of matrices. Got {nd}-D tensor.")
-        return transpose(self, -2, -1)
-
-    def imag(self):
-        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+        return _conj_if_complex(transpose(self, -2, -1))
 
     T.H = property(H)
     T.mH = property(mH)
     T.adjoint = mH
-    T.real = property(lambda self: self, doc="The real part: the tensor itself for real dtypes, as torch.")
-    T.imag = property(imag, doc="The imaginary part (torch's error for real dtypes).")
+    # Tensor.real / Tensor.imag: ember/ops/complex.py
     T.layout = property(lambda self: B.strided, doc="The memory layout: always torch.strided.")
 
 
 _register_more2()
+
+
+def _conj_if_complex(t):
+    """The conjugate of a complex tensor (ember has no lazy conj bit: a copy); a real tensor itself."""
+    if t._data.dtype.kind != "c":
+        return t
+    from .complex import conj
+    return conj(t)
 
 
 def adjoint(input):

@@ -451,3 +451,39 @@ NOT_DEVICE_OPS["torch's top-level in-place functions: Tensor methods the cases c
     "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "erfinv_", "exp2_", "expm1_", "fix_", "floor_", "frac_", "log10_",
     "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "round_",
     "rsqrt_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "trunc_", "xlogy_"]
+
+
+# complex numbers (ember/ops/complex.py) and torch.fft (ember/fft.py): complex results are compared
+# through view_as_real, a float view, so the runner backpropagates through them too
+def _ri(*zs):
+    return tuple(ember.view_as_real(z) for z in zs)
+
+
+def _complex_views(a, b):
+    z = ember.complex(a, b)
+    return _ri(z, ember.polar(a.abs() + 0.1, b), z.conj(), ember.conj_physical(z), z.sgn(), ember.resolve_conj(z)) + (
+        ember.view_as_complex(ember.stack([a, b], -1)).abs(), ember.real(z), ember.imag(z), z.real * z.imag, z.angle(), ember.angle(a),
+        ember.resolve_neg(a), ember.tensor([ember.is_conj(z), ember.is_neg(a)], device=a.device))
+
+
+def _complex_math(a, b):
+    z, w = ember.complex(a, b), ember.complex(b, a)
+    return _ri(z * w, z / w, z.exp(), z.log(), z.sqrt(), z.sin(), z.tanh(), z.reciprocal(), z @ w.mT, z.sum(),
+               z.mean(1), z.prod(0), z ** 2, z * (1 - 2j), a * 1j, z + a, ember.einsum("ij,kj->ik", z, w))
+
+
+def _fft(a):
+    fft = ember.fft
+    z = ember.complex(a, a.flip(1))
+    return _ri(fft.fft(a), fft.ifft(z, n=8), fft.rfft(a, norm="ortho"), fft.fft2(z), fft.ifft2(a, s=(3, 3)),
+               fft.rfft2(a), fft.fftn(z, dim=(0,)), fft.ifftn(z, norm="forward"), fft.rfftn(a, s=(2, 4)),
+               fft.ihfft(a)) + (fft.irfft(z), fft.hfft(z, n=7), fft.irfft2(z), fft.irfftn(z, s=(4, 5)),
+                                fft.fftshift(a), fft.ifftshift(a, dim=1),
+                                fft.fftfreq(5, device=a.device), fft.rfftfreq(6, 0.5, device=a.device))
+
+
+CASES += [
+    ("complex_views", _complex_views, [X, X]),
+    ("complex_math", _complex_math, [P, X]),
+    ("fft", _fft, [("f", (4, 6))]),
+]
