@@ -13,7 +13,9 @@ inputs would give a wrong second derivative without an error, so only node class
 ``_double_backward = True`` (their formulas checked against torch's double backward in
 tests/autograd/test_higher_order.py) run this way, and only when each saved array is traced back
 to an input, to the output (``_output_fields``), or to an operand that does not require grad
-(``_saved_inputs``: field -> input position); anything else raises.
+(``_saved_inputs``: field -> input position); anything else raises.  A fused node whose raw backward
+is a closure over arrays (normalize, cosine_similarity, several losses) gives its Tensor formula as
+``vjp`` of its forward written with ember's differentiable ops.
 """
 import contextlib
 
@@ -212,9 +214,24 @@ class _TensorNamespace:
     maximum, minimum, multiply, add, subtract, divide, negative = map(
         _fn, ("maximum", "minimum", "mul", "add", "sub", "div", "neg"))
 
+    erf, exp2 = map(_fn, ("erf", "exp2"))
+
     @staticmethod
     def sign(x):
         return np.sign(_raw(x))   # piecewise constant: no gradient
+
+    @staticmethod
+    def floor(x):
+        return np.floor(_raw(x))   # piecewise constant: no gradient
+
+    @staticmethod
+    def trunc(x):
+        return np.trunc(_raw(x))   # piecewise constant: no gradient
+
+    @staticmethod
+    def clip(x, lo, hi):
+        import ember
+        return _GradArray(ember.clamp(_tensor(x), lo, hi))   # (number bounds)
 
     @staticmethod
     def where(cond, a, b):
@@ -425,7 +442,8 @@ def _resolve(node, field, value, saved):
         if t is not None:
             return t
     position = getattr(cls, "_saved_inputs", {}).get(field)
-    if position is not None and node.next_functions[position][0] is None:
+    # an operand that does not require grad, or a number (xlogy(x, 2.0) keeps no edge for it)
+    if position is not None and (position >= len(node.next_functions) or node.next_functions[position][0] is None):
         return _tensor(value)
     raise NotImplementedError(
         f"create_graph=True: {node.name()} saved {field!r} in a form ember cannot trace back to its "
@@ -446,6 +464,20 @@ def _function_apply(node, grad):
     if not isinstance(out, tuple):
         out = (out,)
     return tuple(out[i] if i < len(out) else None for i in node._input_index)
+
+
+def vjp(forward, inputs, grad):
+    """The gradients of forward(*inputs), a composite of ember's differentiable ops, for the output
+    gradient grad, recorded: the Tensor formula of a fused node whose raw backward is a closure over
+    arrays.  One per input, None where an input needs no gradient."""
+    import ember
+    # fresh aliases: the inner pass stops at them, so hooks on the inputs do not run twice
+    alias = [t.view_as(t) if t.requires_grad else t for t in inputs]
+    wanted = [a for a in alias if a.requires_grad]
+    if not wanted:
+        return (None,) * len(inputs)
+    grads = iter(ember.autograd.grad(forward(*alias), wanted, grad, create_graph=True, allow_unused=True))
+    return tuple(next(grads) if a.requires_grad else None for a in alias)
 
 
 def linear_adjoint(node, grad, forward):
