@@ -244,6 +244,9 @@ class EluBackward0(Node):
 class EluBackward1(Node):
     __slots__ = ("y", "alpha", "scale", "input_scale")
     _saved_fields = ("y",)
+    # its formula also runs on Tensors (create_graph=True), y as the result torch's saves
+    _double_backward = True
+    _output_fields = ("y",)
 
     def apply(self, g):
         # from the result: for x <= 0, y = s*a*(exp(i*x) - 1) so dy/dx = i*(y + s*a)

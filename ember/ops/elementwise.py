@@ -1909,7 +1909,8 @@ def _fix_fwd(xp, x):
     return xp.trunc(x) if x.dtype.kind == "f" else x.copy()
 
 
-fix, _ = _unary("fix", _fix_fwd, _zero, float_only=False, saves="", node_name="TruncBackward0")
+fix, _FixBackward = _unary("fix", _fix_fwd, _zero, float_only=False, saves="", node_name="TruncBackward0")
+_FixBackward._double_backward = True   # a zero gradient, constant
 
 
 class LogitBackward0(Node):

@@ -14,7 +14,7 @@ import numpy as np
 from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
-from ..autograd.higher_order import vjp
+from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, Size, _wrap
 from . import unbroadcast
 from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record
@@ -336,6 +336,17 @@ def _ce_prob(input, target, weight, red, smooth):
 class _CEProbBackward(Node):
     __slots__ = ("teff", "lp", "red", "denom", "dim", "tscale", "t_dtype")
     _saved_fields = ("teff", "lp", "tscale")
+    # its formula also runs on Tensors (create_graph=True) where the target needs no gradient
+    _double_backward = True
+    _constant_fields = ("tscale",)
+
+    def _tensor_field(self, field, saved):
+        # lp is the log-softmax node's output (that node leads to the input); teff, from a target
+        # without grad, is constant (with one, it is not traced: refused)
+        if field == "lp":
+            ls = self.next_functions[0][0]
+            return _output_tensor(self.lp, ls) if ls is not None else _wrap(self.lp)
+        return _wrap(self.teff) if field == "teff" and self.next_functions[1][0] is None else None
 
     def apply(self, g):
         if self.red == "none":

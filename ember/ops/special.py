@@ -453,6 +453,29 @@ gammaincc, IgammacBackward0 = _binary("gammaincc", _gammaincc,
                                       lambda xp, g, a, x, out: (None, -g * _igamma_dx(xp, a, x)), "IgammacBackward0",
                                       int_error=True)
 
+
+
+def _second_operand_tensors(derivative):
+    """create_graph=True for a binary function differentiable only in its second operand (as torch's):
+    grad * derivative(a, x) on Tensors, summed to x's shape."""
+    def apply_tensors(self, grad, saved):
+        if len(self.next_functions) == 1 or self.next_functions[1][0] is None:
+            return (None,) * len(self.next_functions)
+        return None, (grad * derivative(*saved)).sum_to_size(*self.b_shape)
+    return apply_tensors
+
+
+def _igamma_dx_tensors(a, x):
+    """d/dx P(a, x) = exp((a - 1) log x - x - lgamma(a)), on Tensors."""
+    from .elementwise import lgamma
+    return ((a - 1) * x.log() - x - lgamma(a)).exp()
+
+
+SpecialZetaBackward0._apply_tensors = _second_operand_tensors(lambda x, q: -x * zeta(x + 1, q))
+IgammaBackward0._apply_tensors = _second_operand_tensors(_igamma_dx_tensors)
+IgammacBackward0._apply_tensors = _second_operand_tensors(lambda a, x: -_igamma_dx_tensors(a, x))
+SpecialZetaBackward0._double_backward = IgammaBackward0._double_backward = IgammacBackward0._double_backward = True
+
 # ---- orthogonal polynomials (torch.special.*_polynomial_*): values only, as torch (no derivative) ----
 def _poly_operands(name, input, n):
     """(xp, x as float64, n as int64, result dtype) broadcast; n truncated toward zero as torch's int cast."""

@@ -61,6 +61,10 @@ CASES = {
     "cross_entropy": lambda t, x, y: t.nn.functional.cross_entropy(x * y, t.tensor([1, 0, 3])) * x
     + t.nn.functional.cross_entropy(x * y, t.tensor([1, 0, 3]), label_smoothing=0.1,
                                     weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64)),
+    "cross_entropy_probabilities": lambda t, x, y: t.nn.functional.cross_entropy(x * y, t.softmax(y.detach(), 1)) * x
+    + t.nn.functional.cross_entropy(x * y, t.softmax(y.detach(), 0), label_smoothing=0.2, reduction="none",
+                                    weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64))[:, None] * y
+    + t.nn.functional.cross_entropy((x * y)[0], t.softmax(y.detach()[1], 0), reduction="sum"),
     "advanced_index_and_mask": lambda t, x, y: (x * y)[t.tensor([0, 2, 2]), :][:, t.tensor([1, 3])].sum(0)
     * x[0, :2] + (x * x)[x > 1.0].sum(),
     "gather": lambda t, x, y: t.gather(x * y, 1, t.tensor([[0, 2], [1, 1], [3, 0]])) * x[:, :2],
@@ -104,6 +108,10 @@ CASES = {
     + t.special.xlog1py(x, y * y) + t.special.xlog1py(x, 2.0) + t.special.log_ndtr(x * y - 1) + t.special.ndtr(x * y),
     "special_bessel": lambda t, x, y: t.special.i0(x * y) + t.special.i0e(x - y) + t.special.i1(x * y - 1)
     + t.special.i1e(x - y),
+    # (torch differentiates zeta and gammainc in their second operand only)
+    "zeta_gammainc": lambda t, x, y: t.special.zeta(x.detach() + 2, y) + t.special.zeta(3.0, x * y)
+    + t.special.gammainc(x.detach() * 2, y) * x + t.special.gammaincc(y.detach(), x * y)
+    + t.special.gammainc(t.tensor(2.0, dtype=t.float64), x) + t.special.zeta(x.detach() + 1.5, y[:1]),
     "fmod_remainder": lambda t, x, y: t.fmod(x * 3, y) * x + t.remainder(x * 3, y) * y + t.fmod(x, 0.7) * x
     + t.remainder(x, 0.7) * y,
     "pow_tensor": lambda t, x, y: t.pow(x, y) + 2.0 ** (x * y),
@@ -122,6 +130,9 @@ CASES = {
     "gelu": lambda t, x, y: t.nn.functional.gelu(x - y) * x + t.nn.functional.gelu(x * y - 1, approximate="tanh"),
     "mish_logsigmoid_softsign_tanhshrink": lambda t, x, y: t.nn.functional.mish(x - y)
     + t.nn.functional.logsigmoid(x - y) * y + t.nn.functional.softsign(x - y) * x + t.nn.functional.tanhshrink(x * y),
+    "elu_celu_selu_inplace_fix": lambda t, x, y: t.nn.functional.elu((x - y) * 1, inplace=True) * x
+    + t.nn.functional.celu((x - y) * 2, alpha=0.5, inplace=True) * y + t.nn.functional.selu((x - y) * 1, inplace=True)
+    + t.fix(x * 3) * y,
     "shrinks_rrelu": lambda t, x, y: t.nn.functional.hardshrink(x - y, 0.2) * x
     + t.nn.functional.softshrink(x - y, 0.2) * y + t.nn.functional.rrelu(x - y, training=False) * x,
     "normalize_cosine_similarity": lambda t, x, y: t.nn.functional.normalize(x * y) * x
