@@ -326,27 +326,33 @@ def _ce_prob(input, target, weight, red, smooth):
             ls_node.y, ls_node.dim = lp, dim
         node = _new(_named(_CEProbBackward, "DivBackward1" if red == "mean" else "NegBackward0"))
         node.next_functions = ((ls_node, 0) if ls_node is not None else (None, 0), edge(target))
-        node._saved_versions = _SAVED_OUTPUT
+        node._saved_versions = ((target, target._vc[0]),)   # (as torch's composite saves it)
         node.teff, node.lp, node.red, node.denom, node.dim = teff, lp, red, denom, dim
+        node.smooth, node.wb = smooth, wb
         node.tscale = (1 - smooth) if wb is None else wb * (1 - smooth)
         node.t_dtype = target._data.dtype
     return _record(out, node)
 
 
 class _CEProbBackward(Node):
-    __slots__ = ("teff", "lp", "red", "denom", "dim", "tscale", "t_dtype")
+    __slots__ = ("teff", "lp", "red", "denom", "dim", "tscale", "t_dtype", "smooth", "wb")
     _saved_fields = ("teff", "lp", "tscale")
-    # its formula also runs on Tensors (create_graph=True) where the target needs no gradient
+    # its formula also runs on Tensors (create_graph=True)
     _double_backward = True
     _constant_fields = ("tscale",)
 
     def _tensor_field(self, field, saved):
-        # lp is the log-softmax node's output (that node leads to the input); teff, from a target
-        # without grad, is constant (with one, it is not traced: refused)
+        # lp is the log-softmax node's output (that node leads to the input); teff, the smoothed and
+        # weighted target, is recomputed from the target
         if field == "lp":
             ls = self.next_functions[0][0]
             return _output_tensor(self.lp, ls) if ls is not None else _wrap(self.lp)
-        return _wrap(self.teff) if field == "teff" and self.next_functions[1][0] is None else None
+        t, = saved
+        if field != "teff" or t._data.dtype != self.lp.dtype:
+            return None   # (a cast target is not traced)
+        if self.smooth:
+            t = t * (1 - self.smooth) + self.smooth / self.lp.shape[self.dim]
+        return t if self.wb is None else t * _wrap(self.wb)
 
     def apply(self, g):
         if self.red == "none":

@@ -64,7 +64,9 @@ CASES = {
     "cross_entropy_probabilities": lambda t, x, y: t.nn.functional.cross_entropy(x * y, t.softmax(y.detach(), 1)) * x
     + t.nn.functional.cross_entropy(x * y, t.softmax(y.detach(), 0), label_smoothing=0.2, reduction="none",
                                     weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64))[:, None] * y
-    + t.nn.functional.cross_entropy((x * y)[0], t.softmax(y.detach()[1], 0), reduction="sum"),
+    + t.nn.functional.cross_entropy((x * y)[0], t.softmax(y.detach()[1], 0), reduction="sum")
+    + t.nn.functional.cross_entropy(x, t.softmax(x * y, 1), label_smoothing=0.1, reduction="none")[:, None] * y
+    + t.nn.functional.cross_entropy(x * x, y.softmax(1) * 2, weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64)),
     "advanced_index_and_mask": lambda t, x, y: (x * y)[t.tensor([0, 2, 2]), :][:, t.tensor([1, 3])].sum(0)
     * x[0, :2] + (x * x)[x > 1.0].sum(),
     "gather": lambda t, x, y: t.gather(x * y, 1, t.tensor([[0, 2], [1, 1], [3, 0]])) * x[:, :2],
