@@ -13,7 +13,8 @@ inputs would give a wrong second derivative without an error, so only node class
 ``_double_backward = True`` (their formulas checked against torch's double backward in
 tests/autograd/test_higher_order.py) run this way, and only when each saved array is traced back
 to an input, to the output (``_output_fields``), or to an operand that does not require grad
-(``_saved_inputs``: field -> input position); anything else raises.  A fused node whose raw backward
+(``_saved_inputs``: field -> input position; with ``_promoted_inputs``, pointwise ops whose fields
+are their operands cast to the result dtype); anything else raises.  A fused node whose raw backward
 is a closure over arrays (normalize, cosine_similarity, several losses) gives its Tensor formula as
 ``vjp`` of its forward written with ember's differentiable ops.
 """
@@ -419,12 +420,29 @@ def _resolve(node, field, value, saved):
     """The graph tensor a node's saved array stands for: one of its saved tensors, or a transpose or
     reshape of one.  An array that is none of these may depend on the inputs in a way the node does
     not record, so it is refused rather than taken for a constant."""
-    for t in saved:
+    cls = type(node)
+    position = getattr(cls, "_saved_inputs", {}).get(field)
+    if position is not None:
+        nf = node.next_functions
+        # an operand that does not require grad, or a number (xlogy(x, 2.0) keeps no edge for it)
+        if position >= len(nf) or nf[position][0] is None:
+            return _tensor(value)
+        # only that operand (never a detached alias of its array: x * x.detach()); for a pointwise op
+        # also cast to the result dtype (type promotion): the cast, recorded.  (A fused node whose
+        # edge passes through a node of its own, linear's TBackward0, searches all it saved.)
+        candidates = [t for t in saved if edge(t) == nf[position]] or saved
+        if getattr(cls, "_promoted_inputs", False):
+            for t in candidates:
+                if value is not t._data and value.shape == t._data.shape and edge(t) == nf[position]:
+                    return t.to(_dtype(value.dtype))
+    else:
+        candidates = saved
+    for t in candidates:
         if value is t._data:
             return t
     if value.dtype.kind in "biu":
         return _tensor(value)   # masks and indices carry no gradient
-    for t in saved:
+    for t in candidates:
         d = t._data
         if value.size != d.size or B.data_ptr(value) != B.data_ptr(d):
             continue
@@ -432,7 +450,6 @@ def _resolve(node, field, value, saved):
             return t.permute(*range(d.ndim - 1, -1, -1))
         if value.flags.c_contiguous and d.flags.c_contiguous:
             return t.reshape(value.shape)
-    cls = type(node)
     if field in getattr(cls, "_output_fields", ()):
         return _output_tensor(value, node)
     if field in getattr(cls, "_constant_fields", ()):
@@ -441,10 +458,6 @@ def _resolve(node, field, value, saved):
         t = node._tensor_field(field, saved)
         if t is not None:
             return t
-    position = getattr(cls, "_saved_inputs", {}).get(field)
-    # an operand that does not require grad, or a number (xlogy(x, 2.0) keeps no edge for it)
-    if position is not None and (position >= len(node.next_functions) or node.next_functions[position][0] is None):
-        return _tensor(value)
     raise NotImplementedError(
         f"create_graph=True: {node.name()} saved {field!r} in a form ember cannot trace back to its "
         "inputs, so it cannot differentiate this backward again")

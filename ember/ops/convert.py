@@ -11,6 +11,9 @@ __all__ = ["clone"]
 
 class ToCopyBackward0(Node):
     __slots__ = ("src_dtype", "src_device")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py); a device move
+    # of a Tensor gradient is refused there (_move takes arrays)
+    _double_backward = True
 
     def apply(self, g):
         if g.dtype != self.src_dtype:

@@ -420,6 +420,7 @@ class MulBackward0(Node):
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}   # the saved operands, by input position
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -465,6 +466,7 @@ class DivBackward0(Node):
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -554,6 +556,7 @@ class FmodBackward1(Node):
     _round = "trunc"
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
     _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -623,6 +626,7 @@ class PowBackward1(Node):
     _saved_fields = ("a", "b", "out")
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
     _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
     _output_fields = ("out",)
 
     def apply(self, g):
@@ -1040,6 +1044,7 @@ class MaximumBackward0(Node):
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -1183,6 +1188,7 @@ class LerpBackward1(Node):
     _saved_fields = ("a", "e", "w")
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
     _saved_inputs = {"a": 0, "e": 1, "w": 2}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, e, w = self.a, self.e, self.w
@@ -1231,6 +1237,7 @@ class AddcmulBackward0(Node):
     _saved_fields = ("t1", "t2")
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
     _saved_inputs = {"t1": 1, "t2": 2}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         t1, t2, v = self.t1, self.t2, self.value
@@ -1667,6 +1674,7 @@ class Atan2Backward0(Node):
     _saved_fields = ("a", "b")
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
     _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -1984,7 +1992,8 @@ def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scala
     cls = type(node_name, (Node,), {"__slots__": ("a", "b", "out", "b_shape"), "_saved_fields": ("a", "b", "out"),
                                     "apply": lambda self, g: self._apply(g),
                                     # traced for create_graph=True (higher_order.py) by the nodes that opt in
-                                    "_saved_inputs": {"a": 0, "b": 1}, "_output_fields": ("out",)})
+                                    "_saved_inputs": {"a": 0, "b": 1}, "_promoted_inputs": True,
+                                    "_output_fields": ("out",)})
 
     def _apply(self, g):
         xp = xp_of(g)

@@ -512,6 +512,7 @@ class _InputTargetLoss(_PointwiseLoss):
     __slots__ = ()
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (a, b: input and target, cast to a common dtype)
 
     def _tensor_field(self, field, saved):
         return None   # (a cast input is not traced back)

@@ -97,6 +97,9 @@ CASES = {
     + (x * y).logsumexp(0) * x,
     "l1_smooth_l1": lambda t, x, y: t.nn.functional.l1_loss(x * y, y) * x
     + t.nn.functional.smooth_l1_loss(x * 2, y, beta=0.5, reduction="none") * y,
+    # an operand's detached alias shares its array but is a constant
+    "detached_aliases": lambda t, x, y: x.detach() * x * y + x / x.detach() + t.atan2(x.detach(), x * y)
+    + t.nn.functional.linear(x, x.detach()).sum(1, keepdim=True) * y + (x.detach().T @ (x * y)).sum(0),
     # elementwise math
     "log2_log10_tan": lambda t, x, y: (x * y).log2() + x.log10() * (x * y * 0.5).tan(),
     "asin_acos_hyperbolic": lambda t, x, y: (x * y * 0.4).asin() + (x * 0.5).acos() * (x * y).asinh()
@@ -279,6 +282,20 @@ def test_unsupported_node_refuses_with_its_name():
     # a plain first-order pass through the same op is unaffected
     g, = ember.autograd.grad(ember.cumprod(x * x, 0).sum(), x)
     assert g.shape == (3,)
+
+
+@requires_torch
+def test_mixed_dtype_operands_differentiate_twice_as_torch(oracle):
+    def run(lib):
+        x = lib.tensor([0.5, 1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y = lib.tensor([1.5, 0.7, 1.2], dtype=lib.float32, requires_grad=True)
+        out = ((x.float() ** 3).double().sum() + (x * y).sum() + lib.atan2(x, y).sum() + (x.to(lib.float32) / y).sum()
+               + lib.xlogy(y, x).sum() + lib.maximum(x, y * y).sum())
+        gx, gy = lib.autograd.grad(out, (x, y), create_graph=True)
+        return [gx, gy] + list(lib.autograd.grad((gx * gx).sum() + (gy * gy).sum(), (x, y)))
+    for w, g in zip(run(oracle), run(ember)):
+        assert g.dtype == ember.float64 if w.dtype == oracle.float64 else g.dtype == ember.float32
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-5)
 
 
 def test_losses_without_a_tensor_formula_refuse_with_their_name():
