@@ -330,8 +330,18 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 
 class _RmsNormBackward(Node):
-    __slots__ = ("y", "rstd", "w", "axes", "paxes", "w_shape")
+    __slots__ = ("y", "rstd", "w", "axes", "paxes", "w_shape", "eps")
     _saved_fields = ("y", "rstd", "w")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """The gradient of torch's composite, x * rsqrt(mean(x ** 2) + eps) * weight, on Tensors."""
+        axes, eps = self.axes, self.eps
+
+        def rms(x, *weight):
+            y = x * ((x * x).mean(axes, keepdim=True) + eps).rsqrt()
+            return y * weight[0] if weight else y
+        return vjp(rms, saved, grad) + (None,) * (2 - len(saved))
 
     def apply(self, g):
         y, w = self.y, self.w  # y = x * rstd, before the weight
@@ -368,8 +378,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         return _wrap(out)
     node = _new(_RMS_NODE)
     node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0))
-    node._saved_versions = ((weight, weight._vc[0]),) if weight is not None else _SAVED_OUTPUT
-    node.y, node.rstd, node.w, node.axes = y, rstd, w, axes
+    # (the input too, as torch's composite saves it)
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
+    node.y, node.rstd, node.w, node.axes, node.eps = y, rstd, w, axes, eps
     node.paxes, node.w_shape = tuple(range(x.ndim - k)), ns
     return _record(out, node)
 

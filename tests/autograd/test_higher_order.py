@@ -143,6 +143,8 @@ CASES = {
     "normalize_cosine_similarity": lambda t, x, y: t.nn.functional.normalize(x * y) * x
     + t.nn.functional.normalize(x - y, p=3, dim=0) + t.nn.functional.cosine_similarity(x * y, y, 1)[:, None] * x
     + t.nn.functional.cosine_similarity(x, y[:1], 1)[:, None] * x,
+    "rms_norm": lambda t, x, y: t.nn.functional.rms_norm(x * y, (4,), y[0] * 2) * x
+    + t.nn.functional.rms_norm(x - y, (3, 4), eps=0.1),
     "pairwise_distance_triplet": lambda t, x, y: t.nn.functional.pairwise_distance(x, y * y)[:, None] * x
     + t.nn.functional.pairwise_distance(x, y, p=3, keepdim=True) * y
     + t.nn.functional.triplet_margin_loss(x, y, x * y * 0.5),
