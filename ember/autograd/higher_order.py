@@ -376,7 +376,7 @@ def _with_zero_edges(node, outs, saved):
     saved input only through a mask, yet keep an edge to it with a zero derivative, so a second
     autograd.grad with respect to it gives zeros instead of "not used in the graph".  ``_zero_edges``
     is True (the saved tensors) or "input" (the node's first input, for nodes that save masks only;
-    ``input_shape`` is its shape)."""
+    ``input_shape`` is its shape); ``_zero_edge_outputs`` limits them to some outputs."""
     how = getattr(type(node), "_zero_edges", False)
     if not how or outs is None:
         return outs
@@ -387,7 +387,9 @@ def _with_zero_edges(node, outs, saved):
         links = [(edge(t), tuple(t.shape), t.dtype) for t in saved if t.requires_grad]
     if not links:
         return outs
-    return tuple(None if o is None else _linked(o, links, node.name()[:-1] + "Backward0") for o in outs)
+    only = getattr(type(node), "_zero_edge_outputs", None)   # (the outputs torch links, when not all)
+    return tuple(o if o is None or (only is not None and i not in only) else
+                 _linked(o, links, node.name()[:-1] + "Backward0") for i, o in enumerate(outs))
 
 
 class _ZeroLink(Node):

@@ -555,6 +555,9 @@ class FmodBackward1(Node):
     _saved_fields = ("a", "b")
     _round = "trunc"
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+    # as torch's (through a rounding division), other's gradient reaches both operands as zeros
+    _zero_edges = True
+    _zero_edge_outputs = (1,)
     _saved_inputs = {"a": 0, "b": 1}
     _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 

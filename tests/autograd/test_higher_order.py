@@ -456,6 +456,7 @@ STRUCTURE_CASES = {
     "clamp_max_tensor": lambda t, x: x.clamp_max(t.zeros(16, dtype=t.float64)),
     "fmax": lambda t, x: t.fmax(x, t.zeros(16, dtype=t.float64)), "fmod": lambda t, x: t.fmod(x, 0.7),
     "remainder_tensor": lambda t, x: t.remainder(x, t.full((16,), 0.7, dtype=t.float64)), "frac": lambda t, x: x.frac(),
+    "fmod_by_x": lambda t, x: t.fmod(t.full((16,), 0.7, dtype=t.float64), x) * 0.1,
     "margin_ranking": lambda t, x: t.nn.functional.margin_ranking_loss(x, t.zeros(16, dtype=t.float64),
                                                                       t.ones(16, dtype=t.float64)),
     "hinge_embedding": lambda t, x: t.nn.functional.hinge_embedding_loss(x, t.ones(16, dtype=t.float64)),
