@@ -37,7 +37,20 @@ def _tensor(x):
         return x.t
     if isinstance(x, Tensor):
         return x
-    return _wrap(B.host_array(x) if isinstance(x, np.generic) else np.asarray(x))
+    if isinstance(x, np.generic):
+        return _wrap(B.host_array(x))
+    # an array of any array module stays on its device (np.asarray would copy a GPU array to the host)
+    return _wrap(x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x))
+
+
+def _is_array(x):
+    """x is an array of some array module (a NumPy or CuPy array), not a Tensor or a scalar."""
+    return isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__")
+
+
+# the array module of the gradient the current node's formula runs on: constants a formula asks the
+# namespace for (zeros, ones, masks) are made there, on the gradient's device
+_device_xp = [np]
 
 
 def _dtype(dtype):
@@ -185,7 +198,7 @@ def _raw(x):
 def _operand(x):
     """The right operand as ember accepts it: Tensors stay, arrays become constant tensors."""
     x = _unwrap(x)
-    if isinstance(x, (np.ndarray, np.generic)):
+    if _is_array(x) or isinstance(x, np.generic):
         return _tensor(x)
     return x
 
@@ -198,9 +211,9 @@ def _fn(name):
         kwargs.pop("out", None)
         like = next((a for a in args if isinstance(a, _GradArray)), None)
         # numbers become tensors of the operand's dtype (ember.maximum, like torch's, takes tensors)
-        args = [_tensor(a) if isinstance(a, (_GradArray, np.ndarray)) else
-                _tensor(np.asarray(a, like.dtype)) if like is not None and isinstance(a, (int, float)) else a
-                for a in args]
+        args = [_tensor(a) if isinstance(a, _GradArray) or _is_array(a) else
+                _tensor(xp_of(like.t._data).asarray(a, like.dtype)) if like is not None and isinstance(a, (int, float))
+                else a for a in args]
         return _GradArray(getattr(ember, name)(*args, **kwargs))
     f.__name__ = name
     return f
@@ -242,21 +255,21 @@ class _TensorNamespace:
         like = a if hasattr(a, "_data") else b
         if not hasattr(like, "_data"):
             return np.where(cond, a, b)
-        dt = like._data.dtype
-        a = a if hasattr(a, "_data") else _tensor(np.asarray(a, dtype=dt))
-        b = b if hasattr(b, "_data") else _tensor(np.asarray(b, dtype=dt))
+        dt, xp = like._data.dtype, xp_of(like._data)
+        a = a if hasattr(a, "_data") else _tensor(xp.asarray(a, dtype=dt))
+        b = b if hasattr(b, "_data") else _tensor(xp.asarray(b, dtype=dt))
         return _GradArray(ember.where(_tensor(cond), a, b))
 
     @staticmethod
     def zeros_like(x, dtype=None, shape=None):
-        z = np.zeros(x.shape if shape is None else shape, dtype or x.dtype)
+        z = xp_of(_raw(x)).zeros(x.shape if shape is None else shape, dtype or x.dtype)
         # a formula that fills zeros with the gradient (z[key] = g) must get a tensor to write into
         return _GradArray(_tensor(z)) if isinstance(x, _GradArray) else z
 
     @staticmethod
     def zeros(shape, dtype=None):
         # only formulas that then write the gradient into the zeros ask for them
-        return _GradArray(_tensor(np.zeros(shape, dtype)))
+        return _GradArray(_tensor(_device_xp[0].zeros(shape, dtype)))
 
     @staticmethod
     def concatenate(arrays, axis=0):
@@ -270,17 +283,17 @@ class _TensorNamespace:
 
     @staticmethod
     def arange(*args, **kwargs):
-        return np.arange(*args, **kwargs)
+        return _device_xp[0].arange(*args, **kwargs)
 
     @staticmethod
     def logaddexp(a, b):
         import ember
-        a = a if isinstance(a, _GradArray) else np.asarray(a, dtype=b.dtype)   # (softplus passes 0)
+        a = a if isinstance(a, _GradArray) else xp_of(_raw(b)).asarray(a, dtype=b.dtype)   # (softplus passes 0)
         return _GradArray(ember.logaddexp(_tensor(a), _tensor(b)))
 
     @staticmethod
     def ones(shape, dtype=None):
-        return np.ones(shape, dtype)   # masks (clamp's): no gradient
+        return _device_xp[0].ones(shape, dtype)   # masks (clamp's): no gradient
 
     @staticmethod
     def isnan(x):
@@ -288,18 +301,18 @@ class _TensorNamespace:
 
     @staticmethod
     def ones_like(x, dtype=None):
-        return np.ones(x.shape, dtype or x.dtype)
+        return xp_of(_raw(x)).ones(x.shape, dtype or x.dtype)
 
     @staticmethod
     def broadcast_to(x, shape):
         if not isinstance(x, _GradArray):
-            return np.broadcast_to(x, shape)
+            return xp_of(x).broadcast_to(x, shape)
         return _GradArray(x.t.expand(*shape)) if tuple(shape) != x.shape else x
 
     @staticmethod
     def expand_dims(x, axis):
         if not isinstance(x, _GradArray):
-            return np.expand_dims(x, axis)
+            return xp_of(x).expand_dims(x, axis)
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         nd = x.ndim + len(axes)
         t = x.t
@@ -311,7 +324,7 @@ class _TensorNamespace:
     def asarray(x, dtype=None):
         if isinstance(x, _GradArray):
             return x if dtype is None else x.astype(dtype)
-        return np.asarray(x, dtype=dtype)
+        return (xp_of(x) if _is_array(x) else _device_xp[0]).asarray(x, dtype=dtype)
 
     @staticmethod
     def errstate(**kwargs):
@@ -332,6 +345,16 @@ def _output_tensor(data, node):
 
 def apply_on_tensors(node, grad):
     """node's backward on the Tensor grad, recorded, so its result can be differentiated again."""
+    first = next((g for g in grad if g is not None), None) if isinstance(grad, list) else grad
+    prev = _device_xp[0]
+    _device_xp[0] = xp_of(first._data) if first is not None else np
+    try:
+        return _apply_on_tensors(node, grad)
+    finally:
+        _device_xp[0] = prev
+
+
+def _apply_on_tensors(node, grad):
     from .._tensor import Tensor
     cls = type(node)
     if not getattr(cls, "_double_backward", False) and not _is_supported_function(node):
@@ -355,7 +378,7 @@ def apply_on_tensors(node, grad):
     originals = {}
     for field in cls._saved_fields:
         value = getattr(node, field)
-        if isinstance(value, np.ndarray):
+        if _is_array(value):
             originals[field] = value
             setattr(node, field, _GradArray(_resolve(node, field, value, saved)))
     try:

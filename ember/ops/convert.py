@@ -11,9 +11,7 @@ __all__ = ["clone"]
 
 class ToCopyBackward0(Node):
     __slots__ = ("src_dtype", "src_device")
-    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py); a device move
-    # of a Tensor gradient is refused there (_move takes arrays)
-    _double_backward = True
+    _double_backward = True   # through _apply_tensors (create_graph=True)
 
     def apply(self, g):
         if g.dtype != self.src_dtype:
@@ -21,6 +19,12 @@ class ToCopyBackward0(Node):
         if self.src_device is not None:
             g = _move(g, self.src_device)
         return (g,)
+
+    def _apply_tensors(self, grad, saved):
+        """The same cast (and move) back on Tensors, recorded."""
+        if grad._data.dtype != self.src_dtype:
+            grad = grad.to(B.as_dtype(self.src_dtype))
+        return (grad if self.src_device is None else grad.to(self.src_device),)
 
 
 class CloneBackward0(Node):
