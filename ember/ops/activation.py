@@ -96,12 +96,22 @@ def _inplace_via(op, input, args, name):
     _check_inplace(input, name)
     out = op(input, *args)
     node = out.grad_fn
+    old = None
     if node is not None:
-        # the node kept a reference to the input's buffer, which is about to be overwritten
+        # the node kept a reference to the input's buffer, which is about to be overwritten: it gets
+        # a copy, held by a tensor standing for the input as it was (create_graph=True traces it)
         for field in node._saved_fields:
             if getattr(node, field) is input._data:
-                setattr(node, field, input._data.copy())
-    return _write_inplace(input, out._data, node)
+                if old is None:
+                    old = _wrap(input._data.copy())
+                    old._requires_grad, old.grad_fn = True, input.grad_fn
+                    if input.grad_fn._n_outputs != 1:
+                        input.grad_fn._output_nrs[id(old)] = input.grad_fn._output_nrs[id(input)]
+                setattr(node, field, old._data)
+    res = _write_inplace(input, out._data, node)
+    if old is not None:
+        node._saved_versions = ((old, 0),) + node._saved_versions
+    return res
 
 
 # ---- leaky_relu / rrelu -------------------------------------------------------

@@ -138,6 +138,9 @@ CASES = {
     "elu_celu_selu_inplace_fix": lambda t, x, y: t.nn.functional.elu((x - y) * 1, inplace=True) * x
     + t.nn.functional.celu((x - y) * 2, alpha=0.5, inplace=True) * y + t.nn.functional.selu((x - y) * 1, inplace=True)
     + t.fix(x * 3) * y,
+    "inplace": lambda t, x, y: t.nn.functional.mish(x * y, inplace=True) + t.nn.functional.silu(x - y, inplace=True) * x
+    + t.nn.functional.hardswish((x - y) * 4, inplace=True) * y + (x * y).sinc_() + (x * 1).atan2_(y) * y
+    + (x * y * 0.3).erfinv_() * x + (x * 1).xlogy_(y) + (x * 1).pow_(y) * y,
     "shrinks_rrelu": lambda t, x, y: t.nn.functional.hardshrink(x - y, 0.2) * x
     + t.nn.functional.softshrink(x - y, 0.2) * y + t.nn.functional.rrelu(x - y, training=False) * x,
     "normalize_cosine_similarity": lambda t, x, y: t.nn.functional.normalize(x * y) * x

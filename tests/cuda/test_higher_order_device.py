@@ -13,7 +13,7 @@ NAMES = ["where_maximum", "hardtanh_relu6_threshold", "clamp", "elu", "softplus_
          "xlogy_logaddexp2", "lerp_addcmul_addcdiv", "gelu", "glu", "prelu", "mish_logsigmoid_softsign_tanhshrink",
          "shrinks_rrelu", "normalize_cosine_similarity", "pairwise_distance_triplet", "huber_soft_margin_bce",
          "kl_div_poisson_nll", "margin_ranking_hinge", "multilabel_soft_gaussian_nll_cosine_embedding",
-         "cross_entropy_probabilities", "rms_norm"]
+         "cross_entropy_probabilities", "rms_norm", "inplace"]
 
 
 def _orders(f, device):
