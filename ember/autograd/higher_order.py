@@ -53,6 +53,11 @@ def _is_array(x):
 _device_xp = [np]
 
 
+def _xp(x):
+    """The array module of array x; for a number, that of the gradient the formula runs on."""
+    return xp_of(x) if _is_array(x) else _device_xp[0]
+
+
 def _dtype(dtype):
     return B.as_dtype(np.dtype(dtype))
 
@@ -306,13 +311,13 @@ class _TensorNamespace:
     @staticmethod
     def broadcast_to(x, shape):
         if not isinstance(x, _GradArray):
-            return xp_of(x).broadcast_to(x, shape)
+            return _xp(x).broadcast_to(x, shape)
         return _GradArray(x.t.expand(*shape)) if tuple(shape) != x.shape else x
 
     @staticmethod
     def expand_dims(x, axis):
         if not isinstance(x, _GradArray):
-            return xp_of(x).expand_dims(x, axis)
+            return _xp(x).expand_dims(x, axis)
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         nd = x.ndim + len(axes)
         t = x.t
@@ -324,7 +329,7 @@ class _TensorNamespace:
     def asarray(x, dtype=None):
         if isinstance(x, _GradArray):
             return x if dtype is None else x.astype(dtype)
-        return (xp_of(x) if _is_array(x) else _device_xp[0]).asarray(x, dtype=dtype)
+        return _xp(x).asarray(x, dtype=dtype)
 
     @staticmethod
     def errstate(**kwargs):
@@ -455,11 +460,12 @@ def _resolve(node, field, value, saved):
         # only that operand (never a detached alias of its array: x * x.detach()); for a pointwise op
         # also cast to the result dtype (type promotion): the cast, recorded.  (A fused node whose
         # edge passes through a node of its own, linear's TBackward0, searches all it saved.)
-        candidates = [t for t in saved if edge(t) == nf[position]] or saved
+        matching = [t for t in saved if edge(t) == nf[position]]
         if getattr(cls, "_promoted_inputs", False):
-            for t in candidates:
-                if value is not t._data and value.shape == t._data.shape and edge(t) == nf[position]:
+            for t in matching:
+                if value is not t._data and value.shape == t._data.shape:
                     return t.to(_dtype(value.dtype))
+        candidates = matching or saved
     else:
         candidates = saved
     for t in candidates:

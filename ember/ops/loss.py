@@ -917,6 +917,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
         ga = dc * (b / ex_d - ex_c * a / xp.expand_dims(m1, dim))
         gb = dc * (a / ex_d - ex_c * b / xp.expand_dims(m2, dim))
         return ga, gb
+
     def cos_of(a, b):
         """cos as above, on Tensors."""
         return (a * b).sum(dim) / (((a * a).sum(dim) + eps) * ((b * b).sum(dim) + eps)).sqrt()
@@ -1046,6 +1047,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         gd = d / vc * s
         gv = (0.5 / vc - 0.5 * d * d / (vc * vc)) * s
         return unbroadcast(gd, x_shape), unbroadcast(-gd, t_shape), unbroadcast(gv, v.shape).reshape(v_shape)
+
     def loss_of(x, t, var):
         """The loss on Tensors: var clamped in value only, as torch clamps it under no_grad."""
         var = var.reshape(v.shape)
@@ -1077,6 +1079,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         k = s / c if w is None else s * w / c
         sig = xp.exp(-xp.logaddexp(0, -x))
         return unbroadcast((sig - t) * k, x_shape), unbroadcast(-x * k, t_shape)
+
     def loss_of(x, t):
         """The loss on Tensors, as torch's composite."""
         from .activation import logsigmoid
