@@ -119,6 +119,7 @@ CASES = {
     "linalg_det_inv_cross": lambda t, x, y: t.linalg.det(x[:, :3] + y[:, 1:]) * x
     + t.linalg.inv(x[:, :3] * y[:, 1:] + 2 * t.eye(3, dtype=t.float64)).sum(1, keepdim=True) * y
     + t.linalg.cross(x[:, :3], y[:, 1:] * x[:, :3]).sum(1, keepdim=True) * x,
+    "logcumsumexp": lambda t, x, y: (x * y).logcumsumexp(1) * x + (x * 3).logcumsumexp(0) * y,
     "aminmax": lambda t, x, y: (x * y).aminmax()[0] * x + (x * y).aminmax(dim=1, keepdim=True)[1] * y,
     "conv2d_groups": lambda t, x, y: t.nn.functional.conv2d(_conv_in(t, x, y, 4), x.reshape(4, 1, 3, 1)[:, :, :2],
                                                             groups=4, padding=1)[0, :3, :3, :4].sum(0) * x
@@ -215,10 +216,30 @@ def _derivatives(lib, f, third=True):
 @requires_torch
 @pytest.mark.parametrize("name", list(CASES))
 def test_second_and_third_derivatives_match_torch(oracle, name):
-    want = _derivatives(oracle, CASES[name])
-    got = _derivatives(ember, CASES[name])
+    want = _derivatives(oracle, CASES[name], third=name not in TORCH_THIRD_WRONG)
+    got = _derivatives(ember, CASES[name], third=name not in TORCH_THIRD_WRONG)
     for w, g, what in zip(want, got, ("grad x", "grad y", "2nd x", "2nd y", "3rd x")):
         np.testing.assert_allclose(g, w, rtol=1e-7, atol=1e-9, err_msg=f"{name}: {what}")
+
+
+# torch's own third derivative is off here (NaN for most elements, and ~1% off for the others)
+TORCH_THIRD_WRONG = {"logcumsumexp"}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_THIRD_WRONG))
+def test_third_derivative_matches_central_differences(name):
+    f = CASES[name]
+
+    def second(xv):
+        x, y = ember.tensor(xv, requires_grad=True), ember.tensor(Y, requires_grad=True)
+        out = f(ember, x, y)
+        w = ember.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)))
+        gx, gy = ember.autograd.grad((out * w).sum(), (x, y), create_graph=True)
+        return x, ember.autograd.grad((gx * ember.tensor(V)).sum() + (gy ** 2).sum(), x, create_graph=True)[0]
+    x, hx = second(X)
+    third = ember.autograd.grad(hx.sum(), x)[0].numpy()
+    num = numeric_grad(lambda v: float(second(v)[1].detach().numpy().sum()), X)
+    np.testing.assert_allclose(third, num, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["pow", "tanh", "norm", "softmax", "cross_entropy", "softplus_silu", "linear",
