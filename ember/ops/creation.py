@@ -920,3 +920,132 @@ def is_complex(input):
 
 
 __all__ += ["strided", "layout", "can_cast", "get_default_device", "set_default_device", "is_nonzero", "is_complex"]
+
+
+# ---- empty_strided, fill, frombuffer, and small Tensor predicates ------------------------------------------------
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """An uninitialised tensor with the given sizes and (element) strides, over a buffer just big enough."""
+    from .shape import as_strided
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape (empty_strided got size {list(size)} and "
+                           f"stride {list(stride)})")
+    need = 1 + builtins.sum((n - 1) * s for n, s in zip(size, stride)) if builtins.all(size) else 0
+    buf = empty(need, dtype=dtype, device=device)
+    out = as_strided(buf, size, stride)
+    out._base = None   # a fresh tensor, not a view anyone else holds
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _fill_node(name):
+    from ..autograd.graph import Node
+
+    class _Fill(Node):
+        __slots__ = ()
+
+        def apply(self, g):
+            # the result does not depend on input (nor, for FillBackward0, on a value tensor)
+            return tuple(None if nf[0] is None else g.sum() * 0 if i else g * 0
+                         for i, nf in enumerate(self.next_functions))
+    _Fill.__name__ = _Fill.__qualname__ = name
+    return _Fill
+
+
+FillBackward0, FillBackward1 = _fill_node("FillBackward0"), _fill_node("FillBackward1")
+
+
+def fill(input, value):
+    """A new tensor shaped like input, every element value (torch.fill, the out-of-place fill_)."""
+    from ..autograd.grad_mode import state
+    from ..autograd.graph import edge
+    from . import new_node, record
+    v = value._data.reshape(()) if isinstance(value, Tensor) else value
+    xp = B.xp_of(input._data)
+    res = xp.empty_like(input._data)
+    res[...] = v
+    node = None
+    if state.enabled and input._requires_grad:
+        node = new_node(FillBackward1 if isinstance(value, Tensor) else FillBackward0, [input])
+        node.next_functions = (edge(input),)
+    return record(res, node)
+
+
+_NOT_WRITABLE = ("The given buffer is not writable, and ember does not support non-writable tensors: the tensor "
+                 "holds a copy of it (make the buffer writable, e.g. a bytearray, to share its memory).")
+
+
+def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
+    """A 1-d tensor over the memory of an object with the buffer protocol (shared, as torch)."""
+    dt = B.as_dtype(dtype)
+    nbytes = memoryview(buffer).nbytes
+    if nbytes <= 0:
+        raise ValueError(f"both buffer length ({nbytes}) and count ({count}) must not be 0")
+    if offset < 0 or offset >= nbytes:
+        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than buffer length "
+                         f"({nbytes} bytes) minus 1")
+    if count <= 0 and (nbytes - offset) % dt.itemsize:
+        raise ValueError(f"buffer length ({nbytes - offset} bytes) after offset ({offset} bytes) must be a multiple "
+                         f"of element size ({dt.itemsize})")
+    if count > 0 and count * dt.itemsize > nbytes - offset:
+        raise ValueError(f"requested buffer length ({count} * {dt.itemsize} bytes) after offset ({offset} bytes) "
+                         f"must not be greater than actual buffer length ({nbytes} bytes)")
+    arr = np.frombuffer(buffer, dtype=dt.np, count=count if count > 0 else -1, offset=offset)
+    if not arr.flags.writeable:
+        _userwarn.warn(_NOT_WRITABLE, UserWarning)
+        arr = arr.copy()
+    return _done(arr, requires_grad)
+
+
+def _register_predicates():
+    def is_same_size(self, other):
+        """True when other has this tensor's shape."""
+        return self._data.shape == other._data.shape
+
+    def is_signed(self):
+        """True for dtypes that hold negative numbers (not bool or uint8)."""
+        return self.dtype.is_signed
+
+    def is_inference(self):
+        """False: ember keeps no separate inference tensors (inference_mode works as no_grad)."""
+        return False
+
+    def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False):
+        """empty_strided with this tensor's dtype and device by default."""
+        return empty_strided(size, stride, dtype=dtype or self.dtype, device=device or self.device,
+                             requires_grad=requires_grad)
+    for fn in (is_same_size, is_signed, is_inference, new_empty_strided, is_nonzero):
+        setattr(Tensor, fn.__name__, fn)
+
+
+_register_predicates()
+
+
+def is_same_size(input, other):
+    """True when both tensors have the same shape."""
+    return input.is_same_size(other)
+
+
+def is_signed(input):
+    """True for dtypes that hold negative numbers."""
+    return input.is_signed()
+
+
+def is_inference(input):
+    """False: ember keeps no separate inference tensors (see Tensor.is_inference)."""
+    return False
+
+
+def detach(input):
+    """torch.detach: input.detach()."""
+    return input.detach()
+
+
+def get_device(input):
+    """-1 for a CPU tensor, else its CUDA device index."""
+    return input.get_device()
+
+
+__all__ += ["empty_strided", "fill", "frombuffer", "is_same_size", "is_signed", "is_inference", "detach",
+            "get_device"]

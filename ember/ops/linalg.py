@@ -1188,3 +1188,61 @@ for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power",
               "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu", "lu_solve"):
     setattr(Tensor, _name, _linalg_method(_name))
 del _name
+
+
+# ---- addr, and the in-place addmv_ / addbmm_ / addr_ -------------------------------------------------
+class AddrBackward0(Node):
+    __slots__ = ("v1", "v2", "in_shape", "alpha", "beta")
+    _saved_fields = ("v1", "v2")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
+        g1 = (grad @ self.v2) * self.alpha if nf[1][0] is not None else None
+        g2 = (grad.T @ self.v1) * self.alpha if nf[2][0] is not None else None
+        return gi, g1, g2
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * outer(vec1, vec2)."""
+    a, b = _arrays("addr", vec1, vec2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"addr: Expected 1-D argument vec1 and vec2, but got {a.ndim}-D and {b.ndim}-D "
+                           "(flatten them first)")
+    r = xp_of(a).multiply.outer(a, b)
+    c = input._data
+    if not _expands_to(c.shape, r.shape):
+        raise RuntimeError(f"addr: input of shape {list(c.shape)} does not broadcast to {list(r.shape)}")
+    res = _scaled(r, beta, c, alpha)
+    return _fused_result("addr", AddrBackward0, res, input, vec1, vec2, alpha, beta, out)
+
+
+def _register_group1():
+    T = Tensor
+    T.addr = lambda self, vec1, vec2, *, beta=1, alpha=1: addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def addmv_(self, mat, vec, *, beta=1, alpha=1):
+        """In-place addmv: self = beta * self + alpha * (mat @ vec)."""
+        return _inplace(self, addmv(self, mat, vec, beta=beta, alpha=alpha))
+
+    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        """In-place addbmm: self = beta * self + alpha * sum_b batch1[b] @ batch2[b]."""
+        return _inplace(self, addbmm(self, batch1, batch2, beta=beta, alpha=alpha))
+
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1):
+        """In-place addr: self = beta * self + alpha * outer(vec1, vec2)."""
+        return _inplace(self, addr(self, vec1, vec2, beta=beta, alpha=alpha))
+    T.addmv_, T.addbmm_, T.addr_ = addmv_, addbmm_, addr_
+
+
+_register_group1()
+
+
+def addmv_(input, mat, vec, *, beta=1, alpha=1):
+    """torch.addmv_: input.addmv_(mat, vec)."""
+    return input.addmv_(mat, vec, beta=beta, alpha=alpha)
+
+
+__all__ += ["addr", "addmv_"]
+
+__all__ += ["bilinear"]   # torch.bilinear(input1, input2, weight, bias): F.bilinear's arguments

@@ -931,3 +931,12 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """3-d power-average pooling, as torch.nn.functional.lp_pool3d."""
     from .conv3d import avg_pool3d, max_pool3d
     return _lp_pool(3, avg_pool3d, max_pool3d, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _top_max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """torch.max_pool1d_with_indices: (output, indices); an empty stride means the kernel size, as torch."""
+    return max_pool1d_with_indices(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+__all__ += ["max_pool1d_with_indices"]
+__top_level__ = {"max_pool1d_with_indices": _top_max_pool1d_with_indices}

@@ -1441,6 +1441,7 @@ def _pair_type(name, first, second):
 return_types.aminmax = _pair_type("aminmax", "min", "max")
 for _name in ("cummax", "cummin", "nanmedian"):
     setattr(return_types, _name, _return_type(_name))
+return_types.frexp = _pair_type("frexp", "mantissa", "exponent")
 
 
 class AminmaxBackward0(Node):
@@ -2188,3 +2189,75 @@ def _torch_topk_indices(vals, k, largest, sorted):
         if sorted:
             stl.sort(0, k - 1)
     return [i for _, i in pairs[:k]]
+
+
+# ---- renorm, cumprod_ ------------------------------------------------------------------------------------------
+def _renorm_parts(xp, a, p, ax, maxnorm):
+    """(norm over all dims but ax, keepdims; the scale factor torch's renorm applies)."""
+    others = tuple(k for k in range(a.ndim) if k != ax)
+    mag = xp.abs(a)
+    if p == float("inf"):
+        norm = mag.max(axis=others, keepdims=True) if a.size else xp.zeros_like(a)
+    else:
+        norm = (mag ** p).sum(axis=others, keepdims=True) ** (1.0 / p)
+    factor = xp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(a.dtype, copy=False)
+    return norm, factor, others
+
+
+class RenormBackward0(Node):
+    __slots__ = ("x", "p", "ax", "maxnorm")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x, p = self.x, self.p
+        xp = xp_of(g)
+        norm, factor, others = _renorm_parts(xp, x, p, self.ax, self.maxnorm)
+        # d factor / d norm where the slice was rescaled, times d norm / d x
+        dfac = xp.where(norm > self.maxnorm, -self.maxnorm / (norm + 1e-7) ** 2, 0.0)
+        gx_dot = (g * x).sum(axis=others, keepdims=True)
+        mag = xp.abs(x)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            if p == float("inf"):
+                hit = mag == norm
+                dnorm = xp.sign(x) * hit / xp.maximum(hit.sum(axis=others, keepdims=True), 1)
+            else:
+                dnorm = xp.where(norm > 0, xp.sign(x) * mag ** (p - 1) / norm ** (p - 1), 0.0)
+        return ((g * factor + dfac * gx_dot * dnorm).astype(g.dtype, copy=False),)
+
+
+def renorm(input, p, dim, maxnorm):
+    """input with each slice along dim whose p-norm exceeds maxnorm rescaled to norm maxnorm."""
+    a = input._data
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"renorm: expected a floating-point tensor (got {input.dtype}); convert with .float()")
+    if p <= 0:
+        raise RuntimeError(f"renorm: non-positive-norm not supported (got p={p})")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if a.ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {a.ndim} dimensions")
+    ax = _dim(dim, a.ndim)
+    xp = xp_of(a)
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        res = a * _renorm_parts(xp, a, p, ax, maxnorm)[1]
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(RenormBackward0, input)
+        node.x, node.p, node.ax, node.maxnorm = a, p, ax, maxnorm
+        node._saved_versions = ((input, input._vc[0]),)
+    return _finish(res, node)
+
+
+def _register_group1():
+    from .elementwise import _make_inplace
+    Tensor.renorm = renorm
+    Tensor.renorm_ = _make_inplace(renorm, "renorm_")
+
+    def cumprod_(self, dim, *, dtype=None):
+        """In-place cumprod along dim."""
+        return _make_inplace(cumprod, "cumprod_")(self, dim, dtype=dtype)
+    Tensor.cumprod_ = cumprod_
+
+
+_register_group1()
+__all__ += ["renorm"]

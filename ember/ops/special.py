@@ -502,3 +502,33 @@ _DOCS = {
 for _n, _d in _DOCS.items():
     globals()[_n].__doc__ = _d
 del _n, _d
+
+
+# ---- torch's top-level and Tensor forms: torch.i0, igamma / igammac, mvlgamma (and their in-place methods) ------
+def igamma(input, other, *, out=None):
+    """torch.igamma: the regularized lower incomplete gamma function (torch.special.gammainc)."""
+    return gammainc(input, other, out=out)
+
+
+def igammac(input, other, *, out=None):
+    """torch.igammac: the regularized upper incomplete gamma function (torch.special.gammaincc)."""
+    return gammaincc(input, other, out=out)
+
+
+def mvlgamma(input, p, *, out=None):
+    """torch.mvlgamma: the multivariate log-gamma function (torch.special.multigammaln)."""
+    from ..special import multigammaln   # (ember.special builds on this module)
+    return multigammaln(input, p, out=out)
+
+
+def _register_methods():
+    from .elementwise import _make_inplace, _top_inplace
+    from .._tensor import Tensor as T
+    for fn in (i0, igamma, igammac, mvlgamma):
+        setattr(T, fn.__name__, fn)
+        setattr(T, fn.__name__ + "_", _make_inplace(fn, fn.__name__ + "_"))
+    return _top_inplace("i0_")
+
+
+i0_ = _register_methods()
+TOP_LEVEL = ["i0", "i0_", "igamma", "igammac", "mvlgamma"]   # exported at ember's top level (ember/__init__.py)

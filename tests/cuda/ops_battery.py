@@ -451,3 +451,28 @@ NOT_DEVICE_OPS["torch's top-level in-place functions: Tensor methods the cases c
     "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "erfinv_", "exp2_", "expm1_", "fix_", "floor_", "frac_", "log10_",
     "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "round_",
     "rsqrt_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "trunc_", "xlogy_"]
+
+# the dir() comparison's additions, group 1 (tests/ops/test_api_gaps.py)
+CASES += [
+    ("api_gaps_math", lambda x, y, i, j: (
+        ember.bitwise_left_shift(i, j % 4), ember.bitwise_right_shift(i, 1), i << 2, ember.copysign(x, y),
+        ember.nextafter(x.detach(), y.detach()), ember.gcd(i, j), ember.lcm(i, j), ember.ldexp(x, j % 3),
+        ember.frexp(x.detach()), ember.isreal(x), ember.gcd_(i.clone(), j), ember.lcm_(i.clone(), j),
+        ember.ldexp_(x.detach().clone(), j % 3), x.clone().eq_(y), i.clone().bitwise_xor_(j),
+        ember.addr(x, y[:, 0], y[0], beta=0.5), ember.addmv_(x[0, :3].detach().clone(), x.detach(), y[0].detach()),
+        ember.renorm(x, 2, 0, 1.0), x.renorm(1, 1, 0.5), ember.i0(x), ember.igamma(x.abs() + 1, y.abs() + 0.5),
+        ember.mvlgamma(x.abs() + 2, 2)),
+     [X, X, ("i", (3, 4), 9), ("i", (3, 4), 9)]),
+    ("api_gaps_shape", lambda x, y, i: (
+        ember.row_stack([x, y]), ember.split_with_sizes(x, [1, 3], 1), ember.unsafe_chunk(x, 2, 1),
+        ember.unsafe_split(x, 2), ember.unsafe_split_with_sizes(x, [2, 2], 1),
+        ember.slice_scatter(x, y[:, :2], 1, 0, 4, 2), ember.select_scatter(x, y[0], 0, 1),
+        ember.diagonal_scatter(x, y[0, :2], 2), ember.index_put(x, (i[:, 0], i[:, 1]), y[0, :3], True),
+        x.index_put((i[:, 0],), y[:1]), ember.index_put_(x.detach().clone(), (i[:, 0],), y[0].detach()),
+        ember.index_reduce(x, 1, i[:, 0], y[:, :3], "amax"), ember.fill(x, 2.0), ember.detach(x),
+        ember.empty_strided((2, 3), (1, 2), device=x.device).fill_(1.0),
+        ember.tensor([ember.is_same_size(x, y), ember.is_signed(x), ember.is_inference(x),
+                      ember.get_device(x) >= -1], device=x.device)),
+     [X, X, ("i", (3, 2), 3)]),
+]
+NOT_DEVICE_OPS["host memory by definition (tests/ops/test_api_gaps.py)"] = ["frombuffer"]

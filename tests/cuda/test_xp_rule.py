@@ -38,6 +38,7 @@ HOST_HELPERS = {
     ("loss.py", "CtcLossBackward0.apply"): "(as above)",
     ("loss.py", "_logsumexp3"): "(as above)",
     ("loss.py", "_lengths"): "(as above: the lengths are Python data)",
+    ("creation.py", "frombuffer"): "wraps host memory (a Python buffer) by definition; torch.frombuffer is CPU-only",
 }
 
 # Work another helper owns while this rule landed (H12: performance of conv/pool/linalg and
