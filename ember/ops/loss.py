@@ -1293,5 +1293,6 @@ def _top_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, re
     return ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
 
 
+_top_ctc_loss.__name__ = _top_ctc_loss.__qualname__ = "ctc_loss"   # pickles as ember.ctc_loss
 __all__ += ["ctc_loss"]
 __top_level__ = dict(globals().get("__top_level__", {}), ctc_loss=_top_ctc_loss)

@@ -1455,5 +1455,6 @@ def _top_embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=
     return out, _wrap(bag), _wrap(counts), _wrap(maxi)
 
 
+_top_embedding_bag.__name__ = _top_embedding_bag.__qualname__ = "embedding_bag"   # pickles as ember.embedding_bag
 __all__ += ["embedding_bag"]
 __top_level__ = dict(globals().get("__top_level__", {}), embedding_bag=_top_embedding_bag)

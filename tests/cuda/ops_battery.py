@@ -476,3 +476,17 @@ CASES += [
      [X, X, ("i", (3, 2), 3)]),
 ]
 NOT_DEVICE_OPS["host memory by definition (tests/ops/test_api_gaps.py)"] = ["frombuffer"]
+
+# group 2 (tests/ops/test_api_gaps_numerics.py)
+CASES += [
+    ("api_gaps_numerics", lambda x, y: (
+        ember.trapezoid(x), ember.trapz(x, dx=0.5), ember.trapezoid(x, y[0]), ember.cumulative_trapezoid(x, dim=0),
+        ember.cumulative_trapezoid(x, y[0]), ember.gradient(x, spacing=[0.5, 2.0]), ember.gradient(x, edge_order=2),
+        ember.vander(x[0], 3), ember.pdist(x), ember.pdist(y, 1), F.pdist(x, 3.0),
+        ember.histogram(x.detach(), 4), ember.histogramdd(x.detach()[:, :2], bins=[2, 3]),
+        ember.hann_window(5, device=x.device), ember.hamming_window(6, False, device=x.device),
+        ember.blackman_window(4, device=x.device), ember.bartlett_window(7, device=x.device),
+        ember.kaiser_window(5, True, 4.0, device=x.device)),
+     [X, ("f", (2, 4))]),
+]
+NOT_DEVICE_OPS["random (each device has its own stream; tests/ops/test_api_gaps_numerics.py)"] = ["poisson", "binomial"]

@@ -38,6 +38,11 @@ HOST_HELPERS = {
     ("loss.py", "CtcLossBackward0.apply"): "(as above)",
     ("loss.py", "_logsumexp3"): "(as above)",
     ("loss.py", "_lengths"): "(as above: the lengths are Python data)",
+    ("creation.py", "_window"): "window functions: a small table computed on the host in torch's dtype and order, "
+                                "then moved to the device",
+    ("creation.py", "hamming_window"): "(as above)",
+    ("creation.py", "blackman_window.values"): "(as above)",
+    ("creation.py", "kaiser_window.values"): "(as above)",
     ("creation.py", "frombuffer"): "wraps host memory (a Python buffer) by definition; torch.frombuffer is CPU-only",
 }
 
