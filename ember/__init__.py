@@ -16,6 +16,8 @@ from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, fold as _fold, loss as _loss, norm as _norm, pool as _pool
 from .ops import sampling as _sampling, conv3d as _conv3d
 from . import _tensor_str
+from . import storage  # noqa: F401  (Tensor.storage / untyped_storage / share_memory_ / is_shared)
+from .storage import TypedStorage, UntypedStorage  # noqa: F401
 from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
                         is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
