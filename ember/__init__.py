@@ -63,6 +63,7 @@ _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision
                  "accelerator", "version", "linalg")
 _LAZY_MODULES += ("distributions",)  # torch.distributions
 _LAZY_MODULES += ("func",)  # torch.func
+_LAZY_MODULES += ("multiprocessing",)  # torch.multiprocessing
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"
 _LAZY_NAMES["vmap"] = "func"            # torch.vmap is torch.func.vmap    # torch.polygamma is torch.special.polygamma
