@@ -490,3 +490,13 @@ CASES += [
      [X, ("f", (2, 4))]),
 ]
 NOT_DEVICE_OPS["random (each device has its own stream; tests/ops/test_api_gaps_numerics.py)"] = ["poisson", "binomial"]
+
+# group 5 (tests/nn/test_api_gaps_layers.py)
+CASES += [
+    ("fractional_max_pool2d", lambda x: (
+        F.fractional_max_pool2d(x, 2, output_size=(3, 4), _random_samples=ember.tensor(
+            [[[0.3, 0.7]] * 3] * 2, device=x.device)),
+        F.fractional_max_pool2d_with_indices(x, 3, output_ratio=(0.5, 0.5), _random_samples=ember.tensor(
+            [[[0.9, 0.1]] * 3] * 2, device=x.device))), [IMG]),
+]
+NOT_DEVICE_OPS["random (each device has its own stream; tests/nn/test_api_gaps_layers.py)"] = ["gumbel_softmax"]
