@@ -117,7 +117,8 @@ def test_storages_match_torch():
             warnings.simplefilter("ignore")
             s = x[1].storage()
         u = x[1].untyped_storage()
-        return (s.size(), len(s), s.nbytes(), s.element_size(), str(s.dtype).split(".")[1], tuple(s.tolist()), str(s.device),
+        return (s.size(), len(s), s.nbytes(), s.element_size(), str(s.dtype).split(".")[1], tuple(s.tolist()),
+                str(s.device),
                 s.data_ptr() == x.data_ptr(), u.size(), u.nbytes(), u.element_size(), tuple(u.tolist()),
                 u.data_ptr() == x.data_ptr(), tuple(M.tensor([1, 2], dtype=M.int16).untyped_storage().tolist()))
     both(f)

@@ -938,7 +938,8 @@ def _top_max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilat
     return max_pool1d_with_indices(input, kernel_size, stride or None, padding, dilation, ceil_mode)
 
 
-_top_max_pool1d_with_indices.__name__ = _top_max_pool1d_with_indices.__qualname__ = "max_pool1d_with_indices"   # pickles as ember.max_pool1d_with_indices
+# pickles as ember.max_pool1d_with_indices
+_top_max_pool1d_with_indices.__name__ = _top_max_pool1d_with_indices.__qualname__ = "max_pool1d_with_indices"
 __all__ += ["max_pool1d_with_indices"]
 __top_level__ = {"max_pool1d_with_indices": _top_max_pool1d_with_indices}
 
