@@ -1075,7 +1075,7 @@ def binomial(count, prob, generator=None):
     g = generator_for(count.device, generator)
     if g._xp is np:
         return _wrap(g.binomial(c, p).astype(c.dtype))
-    return _wrap(g._rng.binomial(c, p).astype(c.dtype))
+    return _wrap(g._rng.binomial(c.astype(np.int64), p).astype(c.dtype))   # (the device's own stream)
 
 
 def _register_samplers():
