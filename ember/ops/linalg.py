@@ -1220,7 +1220,12 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 
 def _register_group1():
     T = Tensor
-    T.addr = lambda self, vec1, vec2, *, beta=1, alpha=1: addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def addr_method(self, vec1, vec2, *, beta=1, alpha=1):
+        """beta * self + alpha * outer(vec1, vec2)."""
+        return addr(self, vec1, vec2, beta=beta, alpha=alpha)
+    addr_method.__name__ = "addr"
+    T.addr = addr_method
 
     def addmv_(self, mat, vec, *, beta=1, alpha=1):
         """In-place addmv: self = beta * self + alpha * (mat @ vec)."""
