@@ -17,10 +17,13 @@ from .ops import activation as _activation, conv as _conv, fold as _fold, loss a
 from .ops import sampling as _sampling, conv3d as _conv3d
 from .ops import complex as _complex
 from . import _tensor_str
+from . import storage  # noqa: F401  (Tensor.storage / untyped_storage / share_memory_ / is_shared)
+from .storage import TypedStorage, UntypedStorage  # noqa: F401
 from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
                         is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
-                        use_deterministic_algorithms)
+                        use_deterministic_algorithms, set_default_tensor_type, set_flush_denormal)
+from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from .autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_enabled,  # noqa: F401
                                     set_anomaly_enabled)
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
@@ -47,10 +50,14 @@ for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activat
     _export(_m)
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...
+# torch.i0, torch.igamma, torch.mvlgamma ...: the special functions torch also keeps at its top level
+from .ops import special as _special_ops
+for _n in _special_ops.TOP_LEVEL:
+    globals()[_n] = _tensor_args(getattr(_special_ops, _n), __name__)
 globals().update(_backend.ALIASES)
 # the legacy constructors: ember.FloatTensor, ember.LongTensor, ...
 globals().update(_LEGACY_TYPES)
-del _m
+del _m, _n
 
 # Imported on first use, so `import ember` stays light (a tenth of `import torch`).
 _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision", "compat", "backends",
@@ -58,8 +65,10 @@ _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision
 _LAZY_MODULES += ("distributions",)  # torch.distributions
 _LAZY_MODULES += ("func",)  # torch.func
 _LAZY_MODULES += ("fft",)  # torch.fft
+_LAZY_MODULES += ("multiprocessing",)  # torch.multiprocessing
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
+_LAZY_NAMES["vmap"] = "func"            # torch.vmap is torch.func.vmap
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions
 _LAZY_MODULES += ("amp", "special", "jit", "cpu")
 _LAZY_NAMES.update({"compile": "_compile"})

@@ -54,3 +54,36 @@ def set_float32_matmul_precision(precision):
 def get_float32_matmul_precision():
     """The precision last set by set_float32_matmul_precision ('highest' by default)."""
     return _matmul_precision[0]
+
+
+_DEFAULT_TENSOR_TYPE_DEPRECATED = (
+    "{0}.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use {0}.set_default_dtype() and "
+    "{0}.set_default_device() as alternatives.")
+
+
+def set_default_tensor_type(t):
+    """Deprecated, as in torch: sets the default dtype from a legacy type (FloatTensor or 'torch.DoubleTensor')."""
+    import warnings
+    from . import _backend as B
+    warnings.warn(_DEFAULT_TENSOR_TYPE_DEPRECATED.format(B.namespace()), UserWarning, stacklevel=2)
+    name = t.rsplit(".", 1)[-1] if isinstance(t, str) else getattr(t, "__name__", "")
+    is_cuda = (isinstance(t, str) and ".cuda." in t) or getattr(t, "is_cuda", False)
+    for d, n in B.TYPE_NAMES.items():
+        if n == name:
+            if not d.is_floating_point:
+                raise TypeError("only floating-point types are supported as the default type")
+            if is_cuda:
+                from .ops.creation import set_default_device
+                set_default_device("cuda")
+            B.set_default_dtype(d)
+            return
+    raise TypeError(f"invalid type: '{t}' (set_default_tensor_type takes a legacy type such as torch.FloatTensor "
+                    "or its name)")
+
+
+def set_flush_denormal(mode):
+    """Whether denormal floats could be flushed to zero: False, as torch answers on CPUs without the switch
+    (NumPy gives no control over the FPU's flush-to-zero mode), and nothing changes."""
+    if mode is not True and mode is not False:
+        raise TypeError(f"set_flush_denormal(): argument 'mode' (position 1) must be bool, not {type(mode).__name__}")
+    return False

@@ -168,6 +168,97 @@ class Tensor:
         """True for complex64/complex128 tensors."""
         return self._data.dtype.kind == "c"
 
+    # what libraries probe: an ember tensor is dense and strided, on the CPU or a CUDA device
+    is_meta = is_sparse = is_sparse_csr = is_quantized = is_nested = is_mkldnn = False
+    is_xpu = is_mps = is_ipu = is_vulkan = is_maia = is_mtia = False
+
+    def to_dense(self, dtype=None, *, masked_grad=None):
+        """self (a strided tensor is dense already), or a copy in dtype."""
+        return self if dtype is None else self.to(dtype)
+
+    def dim_order(self, *, ambiguity_check=False):
+        """The dims from outermost to innermost in memory (largest stride first)."""
+        strides = self.stride()
+        return tuple(sorted(range(self._data.ndim), key=lambda d: -strides[d]))
+
+    def as_subclass(self, cls):
+        """A cls instance over this tensor's data, attached to the graph (gradients flow back to self)."""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError(f"as_subclass(): argument 'cls' must be a subclass of Tensor, not {cls!r}")
+        alias = self.view_as(self) if self._requires_grad else _wrap(self._data)
+        out = object.__new__(cls)
+        for name in ("_data", "_requires_grad", "grad_fn", "_accumulator", "_hooks", "_retains_grad", "_base"):
+            setattr(out, name, getattr(alias, name))
+        out._vc = self._vc
+        return out
+
+    def new(self, *args, device=None):
+        """The legacy constructor: new(*sizes) uninitialised, new(data), new(tensor), in this tensor's dtype."""
+        data = _tensor_ctor_host(args, self.dtype)
+        out = _wrap(data)
+        dev = self.device if device is None else B.as_device(device)
+        return out if dev.type == "cpu" else out.to(dev)
+
+    def resize_(self, *sizes, memory_format=None):
+        """Give this tensor the new shape in place, keeping the elements that fit (new ones uninitialised)."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        if self._requires_grad:
+            raise RuntimeError("cannot resize variables that require grad")
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: {list(sizes)}")
+        n = 1
+        for s in sizes:
+            n *= s
+        d = self._data
+        flat = d.reshape(-1) if d.flags.c_contiguous else d.ravel(order="K")   # torch keeps the storage order
+        if n > d.size:
+            grown = B.xp_of(d).empty(n, dtype=d.dtype)
+            grown[:d.size] = flat
+            flat = grown
+        self._data = flat[:n].reshape(sizes)
+        self._vc[0] += 1
+        return self
+
+    def resize_as_(self, the_template, memory_format=None):
+        """resize_ to the_template's shape."""
+        return self.resize_(tuple(the_template.shape))
+
+    def _host_only(self, name):
+        if type(self._data) is not _ndarray:
+            raise TypeError(f"{name} is only implemented on CPU tensors (this one is on {self.device})")
+
+    def apply_(self, callable):
+        """Replace each element x with callable(x), in place (a Python loop, CPU only, as torch)."""
+        self._host_only("apply_")
+        d = self._data
+        d[...] = np.array([callable(v) for v in d.ravel().tolist()], dtype=d.dtype).reshape(d.shape)
+        self._vc[0] += 1
+        return self
+
+    def map_(self, tensor, callable):
+        """self[i] = callable(self[i], tensor[i]) elementwise, tensor broadcast to self (CPU only)."""
+        return self.map2_(tensor, None, lambda a, b, _: callable(a, b))
+
+    def map2_(self, x, y, callable):
+        """self[i] = callable(self[i], x[i], y[i]) elementwise, x and y broadcast to self (CPU only)."""
+        self._host_only("map_" if y is None else "map2_")
+        d = self._data
+        xs = np.broadcast_to(x._data, d.shape).ravel().tolist()
+        ys = np.broadcast_to(y._data, d.shape).ravel().tolist() if y is not None else xs
+        vals = [callable(a, b, c) for a, b, c in zip(d.ravel().tolist(), xs, ys)]
+        d[...] = np.array(vals, dtype=d.dtype).reshape(d.shape)
+        self._vc[0] += 1
+        return self
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call hook(self) after backward has accumulated this leaf's .grad; returns a removable handle."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return graph.add_post_accumulate_hook(self, hook)
+
     @property
     def is_leaf(self):
         return self.grad_fn is None
@@ -255,7 +346,10 @@ class Tensor:
         if self.grad_fn is None:
             if self._hooks is None:
                 self._hooks = []
-            self._hooks.append(hook)
+            hooks = self._hooks
+            # (post-accumulate-grad hooks stay last: graph.add_post_accumulate_hook)
+            post = bool(hooks) and hooks[-1].__class__ is graph._PostAccumulateHooks
+            hooks.insert(len(hooks) - post, hook)
             return graph._RemovableHandle(self._hooks, hook)
         return graph.add_pre_hook(self.grad_fn, (self.output_nr, hook))
 

@@ -423,6 +423,130 @@ class Generator:
             if math.log(u) < 0.5 * xx + d * (1.0 - v + math.log(v)):
                 return scale * d * v
 
+    # ---- torch's serial CPU samplers (ATen Distributions.h / DistributionTemplates.h), element by element ----
+    def _u1(self):
+        return float(self._unit(1, _F64)[0])
+
+    def cauchy(self, median, sigma, shape, dtype):
+        """median + sigma * tan(pi * (u - 0.5)), one uniform double per element (torch's cauchy_)."""
+        n = math.prod(shape)
+        if self._xp is np:
+            u = self._unit(n, _F64)
+            return (median + sigma * _libm(math.tan, math.pi * (u - 0.5))).astype(dtype).reshape(shape)
+        u = self.random(shape, np.float64)
+        return (median + sigma * self._xp.tan(math.pi * (u - 0.5))).astype(dtype)
+
+    def log_normal(self, mean, std, shape, dtype):
+        """exp(normal(mean, std)) with torch's scalar normal_distribution<double> (torch's log_normal_)."""
+        n = math.prod(shape)
+        if self._xp is np:
+            z = _fma64(self._normal_doubles(n), float(std), float(mean))
+            return _libm(math.exp, z).astype(dtype).reshape(shape)
+        return self._xp.exp(self.normal(mean, std, shape, np.float64)).astype(dtype)
+
+    def geometric(self, p, shape, dtype):
+        """ceil(log(u) / log1p(-p)): trials up to the first success (torch's geometric_)."""
+        n = math.prod(shape)
+        if self._xp is np:
+            return np.ceil(_libm(math.log, self._unit(n, _F64)) / math.log1p(-p)).astype(dtype).reshape(shape)
+        u = self.random(shape, np.float64)
+        return self._xp.ceil(self._xp.log(u) / math.log1p(-p)).astype(dtype)
+
+    def poisson(self, rates):
+        """Poisson draws for each rate (a host float array), as float64: torch's CPU sample_poisson
+        (Hoermann's transformed rejection from 10 up, products of uniforms below)."""
+        out = np.empty(rates.shape, np.float64)
+        flat = out.reshape(-1)
+        for i, lam in enumerate(rates.reshape(-1).tolist()):
+            flat[i] = self._poisson_one(lam)
+        return out
+
+    def _poisson_one(self, lam):
+        if lam >= 10:
+            slam, loglam = math.sqrt(lam), math.log(lam)
+            b = 0.931 + 2.53 * slam
+            a = -0.059 + 0.02483 * b
+            invalpha = 1.1239 + 1.1328 / (b - 3.4)
+            vr = 0.9277 - 3.6224 / (b - 2)
+            while True:
+                u = self._u1() - 0.5
+                v = self._u1()
+                us = 0.5 - abs(u)
+                k = math.floor((2 * a / us + b) * u + lam + 0.43)
+                if us >= 0.07 and v <= vr:
+                    return k
+                if k < 0 or (us < 0.013 and v > us):
+                    continue
+                if math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b) <= \
+                        -lam + k * loglam - math.lgamma(k + 1.0):
+                    return k
+        if lam == 0:
+            return 0
+        if not lam > 0:
+            raise RuntimeError(f"poisson: invalid Poisson rate {lam}, expected rate to be non-negative")
+        enlam, x, prod = math.exp(-lam), 0, 1.0
+        while True:
+            prod *= self._u1()
+            if prod > enlam:
+                x += 1
+            else:
+                return x
+
+    def binomial(self, counts, probs):
+        """Binomial draws for each (count, prob) (host arrays of one float dtype), as float64: torch's CPU
+        sample_binomial (BTRS from count * prob >= 10, inversion below), in the tensors' scalar type."""
+        f = np.float32 if counts.dtype != _F64 else np.float64
+        out = np.empty(counts.shape, np.float64)
+        flat = out.reshape(-1)
+        for i, (c, p) in enumerate(zip(counts.reshape(-1).tolist(), probs.reshape(-1).tolist())):
+            flat[i] = self._binomial_one(float(f(c)), float(f(p)), f)
+        return out
+
+    def _binomial_one(self, count, prob, f):
+        if count <= 0.0 or prob <= 0.0:
+            return 0.0
+        if prob >= 1.0:
+            return count
+        if prob <= 0.5:
+            return self._btrs(count, prob, f) if float(f(count * prob)) >= 10 else self._inversion(count, prob)
+        q = float(f(1 - prob))
+        return count - (self._btrs(count, q, f) if float(f(count * q)) >= 10 else self._inversion(count, q))
+
+    def _inversion(self, count, prob):
+        geom_sum, num, logprob = 0.0, 0.0, math.log1p(-prob)
+        while True:
+            geom_sum += math.ceil(math.log(self._u1()) / logprob)
+            if geom_sum > count:
+                return num
+            num += 1
+
+    def _btrs(self, count, prob, f):
+        # (count * prob * (1 - prob) is computed in the tensor's type before the double sqrt)
+        stddev = math.sqrt(float(f(f(count * prob) * f(1 - prob))))
+        b = 1.15 + 2.53 * stddev
+        a = -0.0873 + 0.0248 * b + 0.01 * prob
+        c = count * prob + 0.5
+        v_r = 0.92 - 4.2 / b
+        r = prob / (1 - prob)
+        alpha = (2.83 + 5.1 / b) * stddev
+        m = math.floor((count + 1) * prob)
+        while True:
+            u = self._u1() - 0.5
+            v = self._u1()
+            us = 0.5 - abs(u)
+            k = float(f(math.floor((2 * a / us + b) * u + c)))
+            if k < 0 or k > count:
+                continue
+            if us >= 0.07 and v <= v_r:
+                return k
+            v = math.log(v * alpha / (a / (us * us) + b))
+            bound = ((m + 0.5) * math.log((m + 1) / (r * (count - m + 1))) +
+                     (count + 1) * math.log((count - m + 1) / (count - k + 1)) +
+                     (k + 0.5) * math.log(r * (count - k + 1) / (k + 1)) +
+                     _stirling_tail(m) + _stirling_tail(count - m) - _stirling_tail(k) - _stirling_tail(count - k))
+            if v <= bound:
+                return k
+
     def permutation(self, n):
         """A random permutation of 0..n-1 (int64): torch's randperm_cpu on the CPU (a forward
         Fisher-Yates: swap i with i + random() % (n - i)), argsort of uniforms on a GPU."""
@@ -492,6 +616,19 @@ _GAMMA_SQUEEZE = float(np.float32(0.0331))
 
 default_generator = Generator()
 _cuda_generators = {}  # device index -> Generator, created on first use
+
+
+_STIRLING_TAIL = (0.0810614667953272, 0.0413406959554092, 0.0276779256849983, 0.02079067210376509,
+                  0.0166446911898211, 0.0138761288230707, 0.0118967099458917, 0.0104112652619720,
+                  0.00925546218271273, 0.00833056343336287)
+
+
+def _stirling_tail(k):
+    """log k! minus its Stirling approximation (torch's stirling_approx_tail)."""
+    if k <= 9:
+        return _STIRLING_TAIL[int(k)]
+    kp1sq = (k + 1) * (k + 1)
+    return (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / kp1sq) / kp1sq) / (k + 1)
 
 
 def _cuda_generator(index):

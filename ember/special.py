@@ -2,9 +2,8 @@
 
 Most are torch's aliases of existing ops (expit is sigmoid, gammaln is lgamma, psi is digamma ...);
 entr, erfcx, log_ndtr, ndtri, i0/i0e/i1/i1e, xlog1py, zeta, polygamma and gammainc/gammaincc are
-primitives in ember/ops/special.py, as are the orthogonal polynomials (values only, as torch's).
-Airy and the Bessel J/Y/K functions are not implemented:
-asking for one says so.
+primitives in ember/ops/special.py, as are the orthogonal polynomials and the Bessel J/Y/I/K, spherical
+Bessel and Airy functions (values only, as torch's).
 """
 import math as _math
 
@@ -20,7 +19,9 @@ __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit",
            "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
            "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
            "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
-           "legendre_polynomial_p"]
+           "legendre_polynomial_p", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0",
+           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
+           "scaled_modified_bessel_k1", "spherical_bessel_j0", "airy_ai"]
 
 
 def _alias(fn, name, doc):
@@ -81,6 +82,8 @@ def log_softmax(input, dim, *, dtype=None):
 
 _SQRT1_2 = 1 / _math.sqrt(2)
 
+for _n in _sp._BESSEL_DOCS:   # bessel_j0 ... airy_ai
+    globals()[_n] = getattr(_sp, _n)
 
 def ndtr(input, *, out=None):
     """The standard normal CDF, (1 + erf(x / sqrt 2)) / 2: torch's formula, so its tail below x = -8

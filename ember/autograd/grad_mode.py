@@ -9,6 +9,7 @@ class _State(threading.local):
     # at the same time.  A new thread starts with recording on, whatever its parent's mode.
     __slots__ = ()
     enabled = True
+    inference = False   # inside inference_mode() (torch.is_inference_mode_enabled)
 
 
 state = _State()
@@ -70,18 +71,31 @@ class inference_mode(_GradMode):
     def __init__(self, mode=True):
         self.mode = not mode
 
+    def __enter__(self):
+        self._prev = state.enabled, state.inference
+        state.enabled, state.inference = self.mode, not self.mode
+
+    def __exit__(self, *exc):
+        state.enabled, state.inference = self._prev
+        return False
+
     def __call__(self, fn):
         mode = self.mode
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            prev = state.enabled
-            state.enabled = mode
+            prev = state.enabled, state.inference
+            state.enabled, state.inference = mode, not mode
             try:
                 return fn(*args, **kwargs)
             finally:
-                state.enabled = prev
+                state.enabled, state.inference = prev
         return wrapper
+
+
+def is_inference_mode_enabled():
+    """True inside inference_mode()."""
+    return state.inference
 
 
 class set_grad_enabled(_GradMode):

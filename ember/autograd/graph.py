@@ -99,6 +99,22 @@ class _RemovableHandle:
             pass
 
 
+class _PostAccumulateHooks(list):
+    """A leaf's post-accumulate-grad hooks: one entry, always last, in its list of tensor hooks."""
+    __slots__ = ()
+
+
+def add_post_accumulate_hook(tensor, hook):
+    """Register hook(tensor), called after tensor.grad has been accumulated; returns a handle."""
+    hooks = tensor._hooks
+    if hooks is None:
+        hooks = tensor._hooks = []
+    if not hooks or hooks[-1].__class__ is not _PostAccumulateHooks:
+        hooks.append(_PostAccumulateHooks())
+    hooks[-1].append(hook)
+    return _RemovableHandle(hooks[-1], hook)
+
+
 class AccumulateGrad(Node):
     """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
 
@@ -120,6 +136,9 @@ class AccumulateGrad(Node):
             self._take_tensor(grad)
             return
         if var._hooks:
+            if var._hooks[-1].__class__ is _PostAccumulateHooks:
+                self._take_with_post_hooks(grad, False)
+                return
             grad = _run_tensor_hooks([(0, h) for h in var._hooks], grad, False)
             owned = False
         data = var._data
@@ -142,11 +161,31 @@ class AccumulateGrad(Node):
             old._vc[0] += 1
 
 
+    def _take_with_post_hooks(self, grad, tensor):
+        """Accumulate as usual (the tensor's own hooks first), then call the post-accumulate-grad hooks
+        with the tensor (register_post_accumulate_grad_hook; kept last in var._hooks, so that the hot
+        path pays nothing when there are none)."""
+        var = self.variable
+        hooks = var._hooks
+        var._hooks = hooks[:-1]
+        try:
+            if tensor:
+                self._take_tensor(grad)
+            else:
+                self._take(grad, False)
+        finally:
+            var._hooks = hooks
+        for hook in list(hooks[-1]):
+            hook(var)
+
     def _take_tensor(self, grad):
         # create_graph: .grad is the (recorded) gradient tensor itself, and a second gradient
         # makes a new sum rather than writing into the first, so both stay differentiable
         var = self.variable
         if var._hooks:
+            if var._hooks[-1].__class__ is _PostAccumulateHooks:
+                self._take_with_post_hooks(grad, True)
+                return
             grad = _run_tensor_hooks([(0, h) for h in var._hooks], grad, False)
         if grad._data.dtype != var._data.dtype:
             grad = grad.to(var.dtype)

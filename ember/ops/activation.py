@@ -961,3 +961,20 @@ def _register():
 
 
 _register()
+
+
+# ---- gumbel_softmax ----------------------------------------------------------------------------------------
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    """Samples of the Gumbel-softmax distribution over dim (one-hot with straight-through gradients when
+    hard); torch's formula and draws (exponential_), so seeded results equal torch's on the CPU."""
+    from .creation import empty_like, zeros_like
+    gumbels = -empty_like(logits).exponential_().log()
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
+__functional__ += ["gumbel_softmax"]

@@ -954,3 +954,272 @@ def is_complex(input):
 
 
 __all__ += ["strided", "layout", "can_cast", "get_default_device", "set_default_device", "is_nonzero", "is_complex"]
+
+
+# ---- empty_strided, fill, frombuffer, and small Tensor predicates ------------------------------------------------
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """An uninitialised tensor with the given sizes and (element) strides, over a buffer just big enough."""
+    from .shape import as_strided
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape (empty_strided got size {list(size)} and "
+                           f"stride {list(stride)})")
+    need = 1 + builtins.sum((n - 1) * s for n, s in zip(size, stride)) if builtins.all(size) else 0
+    buf = empty(need, dtype=dtype, device=device)
+    out = as_strided(buf, size, stride)
+    out._base = None   # a fresh tensor, not a view anyone else holds
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _fill_node(name):
+    from ..autograd.graph import Node
+
+    class _Fill(Node):
+        __slots__ = ()
+
+        def apply(self, g):
+            # the result does not depend on input (nor, for FillBackward0, on a value tensor)
+            return tuple(None if nf[0] is None else g.sum() * 0 if i else g * 0
+                         for i, nf in enumerate(self.next_functions))
+    _Fill.__name__ = _Fill.__qualname__ = name
+    return _Fill
+
+
+FillBackward0, FillBackward1 = _fill_node("FillBackward0"), _fill_node("FillBackward1")
+
+
+def fill(input, value):
+    """A new tensor shaped like input, every element value (torch.fill, the out-of-place fill_)."""
+    from ..autograd.grad_mode import state
+    from ..autograd.graph import edge
+    from . import new_node, record
+    v = value._data.reshape(()) if isinstance(value, Tensor) else value
+    xp = B.xp_of(input._data)
+    res = xp.empty_like(input._data)
+    res[...] = v
+    node = None
+    if state.enabled and input._requires_grad:
+        node = new_node(FillBackward1 if isinstance(value, Tensor) else FillBackward0, [input])
+        node.next_functions = (edge(input),)
+    return record(res, node)
+
+
+_NOT_WRITABLE = ("The given buffer is not writable, and ember does not support non-writable tensors: the tensor "
+                 "holds a copy of it (make the buffer writable, e.g. a bytearray, to share its memory).")
+
+
+def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
+    """A 1-d tensor over the memory of an object with the buffer protocol (shared, as torch)."""
+    dt = B.as_dtype(dtype)
+    nbytes = memoryview(buffer).nbytes
+    if nbytes <= 0:
+        raise ValueError(f"both buffer length ({nbytes}) and count ({count}) must not be 0")
+    if offset < 0 or offset >= nbytes:
+        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than buffer length "
+                         f"({nbytes} bytes) minus 1")
+    if count <= 0 and (nbytes - offset) % dt.itemsize:
+        raise ValueError(f"buffer length ({nbytes - offset} bytes) after offset ({offset} bytes) must be a multiple "
+                         f"of element size ({dt.itemsize})")
+    if count > 0 and count * dt.itemsize > nbytes - offset:
+        raise ValueError(f"requested buffer length ({count} * {dt.itemsize} bytes) after offset ({offset} bytes) "
+                         f"must not be greater than actual buffer length ({nbytes} bytes)")
+    arr = np.frombuffer(buffer, dtype=dt.np, count=count if count > 0 else -1, offset=offset)
+    if not arr.flags.writeable:
+        _userwarn.warn(_NOT_WRITABLE, UserWarning)
+        arr = arr.copy()
+    return _done(arr, requires_grad)
+
+
+def _register_predicates():
+    def is_same_size(self, other):
+        """True when other has this tensor's shape."""
+        return self._data.shape == other._data.shape
+
+    def is_signed(self):
+        """True for dtypes that hold negative numbers (not bool or uint8)."""
+        return self.dtype.is_signed
+
+    def is_inference(self):
+        """False: ember keeps no separate inference tensors (inference_mode works as no_grad)."""
+        return False
+
+    def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False):
+        """empty_strided with this tensor's dtype and device by default."""
+        return empty_strided(size, stride, dtype=dtype or self.dtype, device=device or self.device,
+                             requires_grad=requires_grad)
+    for fn in (is_same_size, is_signed, is_inference, new_empty_strided, is_nonzero):
+        setattr(Tensor, fn.__name__, fn)
+
+
+_register_predicates()
+
+
+def is_same_size(input, other):
+    """True when both tensors have the same shape."""
+    return input.is_same_size(other)
+
+
+def is_signed(input):
+    """True for dtypes that hold negative numbers."""
+    return input.is_signed()
+
+
+def is_inference(input):
+    """False: ember keeps no separate inference tensors (see Tensor.is_inference)."""
+    return False
+
+
+def detach(input):
+    """torch.detach: input.detach()."""
+    return input.detach()
+
+
+def get_device(input):
+    """-1 for a CPU tensor, else its CUDA device index."""
+    return input.get_device()
+
+
+__all__ += ["empty_strided", "fill", "frombuffer", "is_same_size", "is_signed", "is_inference", "detach",
+            "get_device"]
+
+
+# ---- poisson, binomial, cauchy_ / log_normal_ / geometric_: torch's CPU streams, replayed --------------------
+def poisson(input, generator=None):
+    """Poisson draws with rates input (same dtype); after manual_seed, torch's CPU numbers."""
+    d = input._data
+    if d.dtype.kind != "f":
+        raise RuntimeError(f"poisson: expected a floating-point rate tensor (got {input.dtype})")
+    g = generator_for(input.device, generator)
+    if g._xp is np:
+        if d.size and not (d >= 0).all():
+            raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+        return _wrap(g.poisson(d).astype(d.dtype))
+    return _wrap(g._rng.poisson(d).astype(d.dtype))
+
+
+def binomial(count, prob, generator=None):
+    """Binomial draws with count trials of probability prob; after manual_seed, torch's CPU numbers."""
+    c, p = count._data, prob._data
+    if c.dtype.kind != "f" or p.dtype != c.dtype:
+        raise RuntimeError(f"binomial: expected count and prob of one floating-point dtype (got {count.dtype} "
+                           f"and {prob.dtype})")
+    c, p = B.xp_of(c).broadcast_arrays(c, p)
+    g = generator_for(count.device, generator)
+    if g._xp is np:
+        return _wrap(g.binomial(c, p).astype(c.dtype))
+    return _wrap(g._rng.binomial(c.astype(np.int64), p).astype(c.dtype))   # (the device's own stream)
+
+
+def _register_samplers():
+    def _fill(self, draw):
+        _check_leaf_inplace(self)
+        d = _iteration_view(self._data)
+        d[...] = draw(d)
+        self._vc[0] += 1
+        return self
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        """Fill with Cauchy(median, sigma) draws (torch's CPU numbers after manual_seed)."""
+        g = generator_for(self.device, generator)
+        return _fill(self, lambda d: g.cauchy(float(median), float(sigma), d.shape, d.dtype))
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        """Fill with exp(Normal(mean, std)) draws (torch's CPU numbers after manual_seed)."""
+        g = generator_for(self.device, generator)
+        return _fill(self, lambda d: g.log_normal(mean, std, d.shape, d.dtype))
+
+    def geometric_(self, p, *, generator=None):
+        """Fill with the number of Bernoulli(p) trials up to the first success (torch's CPU numbers)."""
+        if not 0 < p < 1:
+            raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+        g = generator_for(self.device, generator)
+        return _fill(self, lambda d: g.geometric(float(p), d.shape, d.dtype))
+    for fn in (cauchy_, log_normal_, geometric_):
+        setattr(Tensor, fn.__name__, fn)
+
+
+_register_samplers()
+__all__ += ["poisson", "binomial"]
+
+
+# ---- vander, window functions --------------------------------------------------------------------------------
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of a 1-d x: columns x**(N-1) ... x**0 (increasing powers if increasing)."""
+    from .shape import cat, flip
+    if x.ndim != 1:
+        raise RuntimeError(f"x must be a one-dimensional tensor (got {x.ndim} dimensions)")
+    n = x.shape[0] if N is None else int(N)
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    base = x if x._data.dtype.kind == "f" else x.to(B.int64)
+    if n == 0:
+        return zeros(x.shape[0], 0, dtype=base.dtype, device=x.device)
+    ones_col = ones(x.shape[0], 1, dtype=base.dtype, device=x.device)
+    # torch's: a column of ones, then the running product of x (cumprod), flipped unless increasing
+    res = cat([ones_col, base.unsqueeze(1).expand(x.shape[0], n - 1)], 1).cumprod(1) if n > 1 else ones_col
+    return res if increasing else flip(res, [1])
+
+
+def _window(name, length, periodic, dtype, device, requires_grad, values):
+    dt = B.as_dtype(_dt(dtype) or B.get_default_dtype())
+    if not dt.is_floating_point:
+        raise RuntimeError(f"{name} expects floating point dtypes, got: {dt}")
+    if length < 0:
+        raise RuntimeError(f"{name} requires non-negative window_length, got window_length={length}")
+    if length <= 1:
+        return _make(device, requires_grad, "ones" if length else "zeros", (length,), dtype=dt.np)
+    n = length + 1 if periodic else length
+    # torch's kernels work in the window's dtype: a small host table, computed the same way, then moved
+    f = dt.np.type
+    out = values(np.arange(n, dtype=dt.np), n, f)[:length]
+    res = tensor(out, dtype=dt, device=device)
+    if requires_grad:
+        res.requires_grad_(True)
+    return res
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None, layout=None, device=None,
+                   requires_grad=False):
+    """alpha - beta * cos(2 pi n / (N - 1)) (one sample longer, then cut, when periodic)."""
+    return _window("hamming_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda k, n, f: np.cos(k * f(2 * math.pi / (n - 1))) * f(-beta) + f(alpha))
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """0.5 - 0.5 * cos(2 pi n / (N - 1)) (one sample longer, then cut, when periodic)."""
+    return hamming_window(window_length, periodic, 0.5, 0.5, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))."""
+    def values(k, n, f):
+        w = k * f(math.pi / (n - 1))
+        return np.cos(w * f(4)) * f(0.08) - np.cos(w * f(2)) * f(0.5) + f(0.42)
+    return _window("blackman_window", window_length, periodic, dtype, device, requires_grad, values)
+
+
+def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """The triangular window: 2 n / (N - 1) rising, then 2 - that falling."""
+    def values(k, n, f):
+        w = k * f(2.0 / (n - 1))
+        half = ((n - 1) >> 1) + 1
+        w[half:] = w[half:] * f(-1) + f(2)
+        return w
+    return _window("bartlett_window", window_length, periodic, dtype, device, requires_grad, values)
+
+
+def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None, device=None,
+                  requires_grad=False):
+    """i0(beta * sqrt(1 - (2 n / (N - 1) - 1) ** 2)) / i0(beta)."""
+    from .special import _i0
+
+    def values(k, n, f):
+        alpha, b = f((n - 1) / 2.0), f(beta)
+        arg = b * np.sqrt(np.abs(f(1) - ((k - alpha) / alpha) ** f(2)))
+        return _i0(np, arg) / _i0(np, np.asarray(b))
+    return _window("kaiser_window", window_length, periodic, dtype, device, requires_grad, values)
+
+
+__all__ += ["vander", "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window"]

@@ -2412,3 +2412,145 @@ def _register_hyperbolic():
 _register_hyperbolic()
 __all__ += ["asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "asinh_", "acosh_", "atanh_", "arcsinh_",
             "arccosh_", "arctanh_"]
+
+
+# ---- in-place comparisons / logic / bitwise, shifts, copysign, frexp, gcd / lcm, ldexp, nextafter -------------
+def _shift(name, ufunc):
+    def op(input, other, *, out=None):
+        a, b = _operands(_as_tensor(input), other)
+        if _result_dtype(a, b).kind == "f":
+            dt = result_type(_as_tensor(input), other)
+            raise NotImplementedError(f"\"{ufunc}_cpu\" not implemented for '{B.SCALAR_NAMES[dt]}' ({name} needs "
+                                      "integer tensors)")
+        xp = xp_of(a)
+        res = getattr(xp, ufunc)(a, b.astype(a.dtype, copy=False) if hasattr(b, "dtype") else b)
+        res = _host_array(res) if isinstance(res, _generic) else res
+        if out is not None:
+            return _write_out(out, res, name, input, other)
+        return _wrap(res)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} of integer tensors (input {'<<' if 'left' in name else '>>'} other)."
+    return op
+
+
+bitwise_left_shift = _shift("bitwise_left_shift", "left_shift")
+bitwise_right_shift = _shift("bitwise_right_shift", "right_shift")
+
+
+def _copysign_grads(xp, g, a, b, out):
+    # torch: grad * out / input, 0 where input is 0; no gradient flows to `other`
+    with B.errstate(xp, divide="ignore", invalid="ignore"):
+        ga = xp.where(a == 0, 0, g * out / a)
+    return ga, xp.zeros_like(g)
+
+
+copysign, CopysignBackward0 = _binary("copysign", lambda xp, a, b: xp.copysign(a, b), _copysign_grads,
+                                      "CopysignBackward0", scalar_other_name="CopysignBackward1")
+
+
+class _NextafterBackward(Node):
+    __slots__ = ()
+
+    def apply(self, g):
+        raise RuntimeError("the derivative for 'nextafter' is not implemented.")
+
+
+def nextafter(input, other, *, out=None):
+    """The next float after input towards other, elementwise."""
+    a, b = _operands(input, other)
+    if a.dtype.kind != "f" or b.dtype != a.dtype:
+        raise RuntimeError(f"nextafter needs two floating-point tensors of one dtype (got {input.dtype} and "
+                           f"{other.dtype if isinstance(other, Tensor) else type(other).__name__}); convert "
+                           "them with .to(dtype)")
+    res = xp_of(a).nextafter(a, b)
+    res = _host_array(res) if isinstance(res, _generic) else res
+    if out is not None:
+        return _write_out(out, res, "nextafter", input, other)
+    node = _node(_NextafterBackward, input, other) if _grad_needed(input, other) else None
+    return _finish(res, node)
+
+
+_NextafterBackward.__name__ = _NextafterBackward.__qualname__ = "NotImplemented"
+
+
+def _int_binary(name, ufunc):
+    def op(input, other, *, out=None):
+        a, b = _operands(_as_tensor(input), other)
+        if a.dtype.kind not in "iu" or (hasattr(b, "dtype") and b.dtype.kind not in "iu"):
+            dt = result_type(_as_tensor(input), other)
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[dt]}' ({name} needs "
+                                      "integer tensors)")
+        res = getattr(xp_of(a), ufunc)(a, b)
+        res = _host_array(res) if isinstance(res, _generic) else res
+        if out is not None:
+            return _write_out(out, res, name, input, other)
+        return _wrap(res)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} of integer tensors."
+    return op
+
+
+gcd = _int_binary("gcd", "gcd")
+lcm = _int_binary("lcm", "lcm")
+
+
+_ldexp, LdexpBackward0 = _binary("ldexp", lambda xp, a, b: a * xp.exp2(b),
+                                 lambda xp, g, a, b, out: (g * xp.exp2(b), g * out * math.log(2)), "LdexpBackward0")
+
+
+def ldexp(input, other, *, out=None):
+    """input * 2 ** other, in floating point."""
+    if isinstance(other, Tensor) and other._data.dtype.kind != "f" and isinstance(input, Tensor) \
+            and input._data.dtype.kind == "f":
+        other = other.to(input.dtype)   # an integer exponent takes the input's float dtype, as torch
+    return _ldexp(input, other, out=out)
+
+
+def frexp(input, *, out=None):
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, as torch.return_types.frexp."""
+    from .reduce import return_types
+    d = input._data
+    if d.dtype.kind != "f":
+        raise RuntimeError(f"torch.frexp() only supports floating-point dtypes (got {input.dtype}); convert with "
+                           ".float()")
+    m, e = xp_of(d).frexp(d)
+    if out is not None:
+        _write_out(out[0], m, "frexp", input)
+        _write_out(out[1], e.astype(np.int32, copy=False), "frexp", input)
+        return return_types.frexp(*out)
+    return return_types.frexp(_wrap(m), _wrap(e.astype(np.int32, copy=False)))
+
+
+def _is_real_fn(input):
+    """True for every element of a real tensor (ember has no complex dtypes yet)."""
+    d = input._data
+    return _wrap(xp_of(d).ones(d.shape, dtype=bool))
+
+
+isreal = _is_real_fn
+isreal.__name__ = isreal.__qualname__ = "isreal"
+
+
+def _register_group1():
+    T = Tensor
+    # in-place comparisons keep self's dtype (1 / 0), as torch
+    for fn in (eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor, bitwise_and, bitwise_or, bitwise_xor,
+               bitwise_left_shift, bitwise_right_shift, copysign, gcd, lcm, ldexp, nextafter, bitwise_not):
+        setattr(T, fn.__name__ + "_", _make_inplace(fn, fn.__name__ + "_"))
+    for alias, name in (("greater_", "gt_"), ("greater_equal_", "ge_"), ("less_", "lt_"), ("less_equal_", "le_"),
+                        ("not_equal_", "ne_")):
+        setattr(T, alias, getattr(T, name))
+    for fn in (bitwise_left_shift, bitwise_right_shift, copysign, gcd, lcm, ldexp, nextafter, frexp, isreal):
+        setattr(T, fn.__name__, fn)
+    T.__lshift__ = lambda s, o: bitwise_left_shift(s, o)
+    T.__rshift__ = lambda s, o: bitwise_right_shift(s, o)
+    T.__ilshift__ = lambda s, o: s.bitwise_left_shift_(o)
+    T.__irshift__ = lambda s, o: s.bitwise_right_shift_(o)
+
+
+_register_group1()
+for _n in ("gcd_", "lcm_", "ldexp_"):
+    globals()[_n] = _top_inplace(_n)
+del _n
+__all__ += ["bitwise_left_shift", "bitwise_right_shift", "copysign", "nextafter", "gcd", "lcm", "ldexp", "frexp",
+            "isreal", "gcd_", "lcm_", "ldexp_"]

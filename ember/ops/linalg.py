@@ -11,6 +11,7 @@ Kernels (forward functions and ``Node.apply``) call the array module of their op
 """
 import numpy as np
 
+from .. import _backend as B
 from .._backend import xp_of
 
 from ..autograd.grad_mode import state
@@ -1205,3 +1206,136 @@ for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power",
               "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu", "lu_solve"):
     setattr(Tensor, _name, _linalg_method(_name))
 del _name
+
+
+# ---- addr, and the in-place addmv_ / addbmm_ / addr_ -------------------------------------------------
+class AddrBackward0(Node):
+    __slots__ = ("v1", "v2", "in_shape", "alpha", "beta")
+    _saved_fields = ("v1", "v2")
+
+    def apply(self, grad):
+        nf = self.next_functions
+        gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
+        g1 = (grad @ self.v2) * self.alpha if nf[1][0] is not None else None
+        g2 = (grad.T @ self.v1) * self.alpha if nf[2][0] is not None else None
+        return gi, g1, g2
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * outer(vec1, vec2)."""
+    a, b = _arrays("addr", vec1, vec2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"addr: Expected 1-D argument vec1 and vec2, but got {a.ndim}-D and {b.ndim}-D "
+                           "(flatten them first)")
+    r = xp_of(a).multiply.outer(a, b)
+    c = input._data
+    if not _expands_to(c.shape, r.shape):
+        raise RuntimeError(f"addr: input of shape {list(c.shape)} does not broadcast to {list(r.shape)}")
+    res = _scaled(r, beta, c, alpha)
+    return _fused_result("addr", AddrBackward0, res, input, vec1, vec2, alpha, beta, out)
+
+
+def _register_group1():
+    T = Tensor
+
+    def addr_method(self, vec1, vec2, *, beta=1, alpha=1):
+        """beta * self + alpha * outer(vec1, vec2)."""
+        return addr(self, vec1, vec2, beta=beta, alpha=alpha)
+    addr_method.__name__ = "addr"
+    T.addr = addr_method
+
+    def addmv_(self, mat, vec, *, beta=1, alpha=1):
+        """In-place addmv: self = beta * self + alpha * (mat @ vec)."""
+        return _inplace(self, addmv(self, mat, vec, beta=beta, alpha=alpha))
+
+    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        """In-place addbmm: self = beta * self + alpha * sum_b batch1[b] @ batch2[b]."""
+        return _inplace(self, addbmm(self, batch1, batch2, beta=beta, alpha=alpha))
+
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1):
+        """In-place addr: self = beta * self + alpha * outer(vec1, vec2)."""
+        return _inplace(self, addr(self, vec1, vec2, beta=beta, alpha=alpha))
+    T.addmv_, T.addbmm_, T.addr_ = addmv_, addbmm_, addr_
+
+
+_register_group1()
+
+
+def addmv_(input, mat, vec, *, beta=1, alpha=1):
+    """torch.addmv_: input.addmv_(mat, vec)."""
+    return input.addmv_(mat, vec, beta=beta, alpha=alpha)
+
+
+__all__ += ["addr", "addmv_"]
+
+__all__ += ["bilinear"]   # torch.bilinear(input1, input2, weight, bias): F.bilinear's arguments
+
+
+# ---- pdist ---------------------------------------------------------------------------------------------------
+def _pdist_pairs(xp, n):
+    i, j = xp.triu_indices(n, 1)
+    return i, j
+
+
+class PdistBackward0(Node):
+    __slots__ = ("x", "p", "dist")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x, p, dist = self.x, self.p, self.dist
+        xp = xp_of(g)
+        i, j = _pdist_pairs(xp, x.shape[0])
+        diff = x[i] - x[j]
+        d = dist[:, None]
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            if p == 0:
+                w = xp.zeros_like(diff)
+            elif p == 1:
+                w = xp.sign(diff)
+            elif p == float("inf"):
+                hit = xp.abs(diff) == d
+                w = xp.sign(diff) * hit
+            elif p == 2:
+                w = xp.where(d == 0, 0, diff / d)
+            else:
+                w = xp.where(d == 0, 0, xp.sign(diff) * xp.abs(diff) ** (p - 1) / d ** (p - 1))
+        c = g[:, None] * w
+        out = xp.zeros_like(x)
+        xp.add.at(out, i, c)
+        xp.add.at(out, j, -c)
+        return (out,)
+
+
+def pdist(input, p=2):
+    """The p-norm distances between each pair of input's rows (the upper triangle of cdist, row by row)."""
+    a = input._data
+    if a.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {a.ndim}D")
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"pdist only supports floating-point dtypes (got {input.dtype})")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    xp = xp_of(a)
+    i, j = _pdist_pairs(xp, a.shape[0])
+    diff = xp.abs(a[i] - a[j])
+    if p == 0:
+        res = (diff != 0).sum(axis=1).astype(a.dtype)
+    elif p == float("inf"):
+        res = diff.max(axis=1) if diff.shape[1] else xp.zeros(diff.shape[0], a.dtype)
+    elif p == 1:
+        res = diff.sum(axis=1)
+    elif p == 2:
+        res = xp.sqrt((diff * diff).sum(axis=1))
+    else:
+        res = (diff ** p).sum(axis=1) ** (1.0 / p)
+    res = res.astype(a.dtype, copy=False)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(PdistBackward0, _edge(input))
+        node.x, node.p, node.dist = a, p, res
+        node._saved_versions = ((input, input._vc[0]),)
+    return _finish(res, node)
+
+
+__all__ += ["pdist"]
+__functional__ += ["pdist"]

@@ -1353,3 +1353,19 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if red == "sum":
         return _sum(res)
     return res
+
+
+_REDUCTIONS = ("none", "mean", "sum")   # torch's at::Reduction enum, which the top-level forms take
+
+
+def _top_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction=0, zero_infinity=False):
+    """torch.ctc_loss: F.ctc_loss with the reduction as torch's enum (0 none, 1 mean, 2 sum); torch's top-level
+    form defaults to none."""
+    if isinstance(reduction, int):
+        reduction = _REDUCTIONS[reduction]
+    return ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
+
+
+_top_ctc_loss.__name__ = _top_ctc_loss.__qualname__ = "ctc_loss"   # pickles as ember.ctc_loss
+__all__ += ["ctc_loss"]
+__top_level__ = dict(globals().get("__top_level__", {}), ctc_loss=_top_ctc_loss)

@@ -1455,3 +1455,47 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     """Deprecated: interpolate(mode='bilinear', align_corners=True)."""
     _warn_user("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.")
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+_BAG_MODES = ("sum", "mean", "max")
+
+
+def _top_embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sparse=False,
+                       per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """torch.embedding_bag: (output, offset2bag, bag_size, max_indices), the mode as torch's enum (0 sum,
+    1 mean, 2 max); output is F.embedding_bag's, the other three the bookkeeping torch's kernel returns."""
+    name = _BAG_MODES[mode] if isinstance(mode, int) else mode
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx = None     # the ATen op's "no padding" marker
+    out = embedding_bag(indices, weight, offsets, None, 2, scale_grad_by_freq, name, sparse, per_sample_weights,
+                        include_last_offset, padding_idx)
+    idx = indices._data.reshape(-1)
+    xp = xp_of(idx)
+    if indices._data.ndim == 2:
+        n, length = indices._data.shape
+        starts = xp.arange(n, dtype=np.int64) * length
+    else:
+        off = offsets._data.astype(np.int64)
+        starts = off[:-1] if include_last_offset else off
+    nb = starts.size
+    ends = xp.concatenate([starts[1:], xp.asarray([idx.size], dtype=np.int64)]) if nb else starts
+    counts = ends - starts
+    if name == "sum" and per_sample_weights is None:
+        # torch's fast sum path fills none of them
+        return out, _wrap(xp.zeros(0, dtype=np.int64)), _wrap(xp.zeros(nb, dtype=np.int64)), \
+            _wrap(xp.zeros(nb, dtype=np.int64))
+    bag = xp.repeat(xp.arange(nb, dtype=np.int64), counts)
+    if name != "max":
+        return out, _wrap(bag), _wrap(counts), _wrap(counts.copy())
+    w = weight._data
+    maxi = xp.zeros((nb, w.shape[1]), dtype=np.int64)
+    for b in range(nb):
+        rows = idx[int(starts[b]):int(ends[b])]
+        if rows.size:
+            maxi[b] = rows[xp.argmax(w[rows], axis=0)]
+    return out, _wrap(bag), _wrap(counts), _wrap(maxi)
+
+
+_top_embedding_bag.__name__ = _top_embedding_bag.__qualname__ = "embedding_bag"   # pickles as ember.embedding_bag
+__all__ += ["embedding_bag"]
+__top_level__ = dict(globals().get("__top_level__", {}), embedding_bag=_top_embedding_bag)

@@ -931,3 +931,118 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """3-d power-average pooling, as torch.nn.functional.lp_pool3d."""
     from .conv3d import avg_pool3d, max_pool3d
     return _lp_pool(3, avg_pool3d, max_pool3d, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _top_max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """torch.max_pool1d_with_indices: (output, indices); an empty stride means the kernel size, as torch."""
+    return max_pool1d_with_indices(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+# pickles as ember.max_pool1d_with_indices
+_top_max_pool1d_with_indices.__name__ = _top_max_pool1d_with_indices.__qualname__ = "max_pool1d_with_indices"
+__all__ += ["max_pool1d_with_indices"]
+__top_level__ = {"max_pool1d_with_indices": _top_max_pool1d_with_indices}
+
+
+# ---- fractional_max_pool2d ---------------------------------------------------------------------------------
+def _fractional_starts(sample, in_size, out_size, pool, f):
+    """torch's generate_intervals: window starts from one uniform sample, in the input's scalar type f."""
+    seq = [0] * out_size
+    if out_size > 1:
+        alpha = f(in_size - pool) / f(out_size - 1)
+        for i in range(out_size - 1):
+            seq[i] = int(f((f(i) + sample) * alpha)) - int(f(sample * alpha))
+    if out_size > 0:
+        seq[out_size - 1] = in_size - pool
+    return seq
+
+
+class FractionalMaxPool2DBackward0(Node):
+    __slots__ = ("idx", "shape")
+    _saved_fields = ("idx",)
+
+    def apply(self, grad):
+        xp = xp_of(grad)
+        n, c, h, w = self.shape
+        out = xp.zeros((n * c, h * w), dtype=grad.dtype)
+        rows = xp.arange(n * c)[:, None]
+        xp.add.at(out, (rows, self.idx.reshape(n * c, -1)), grad.reshape(n * c, -1))
+        return (out.reshape(self.shape),)
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    """Max pooling over pseudo-random, overlapping windows that shrink (N, C, H, W) to output_size (or
+    output_ratio of it); the windows come from _random_samples, by default ember.rand(N, C, 2) as torch."""
+    from .creation import rand
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    a = input._data
+    if a.ndim not in (3, 4):
+        raise RuntimeError(f"fractional_max_pool2d(): Expected 3D or 4D tensor, but got: {list(a.shape)}")
+    h, w = a.shape[-2:]
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError("fractional_max_pool2d requires specifying either an output_size or an output_ratio")
+        rh, rw = (output_ratio, output_ratio) if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
+        output_size = (int(h * rh), int(w * rw))
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    if oh + kh - 1 > h or ow + kw - 1 > w:
+        raise RuntimeError(f"fractional_max_pool2d(): pool height {kh} too large relative to input height {h} "
+                           f"and output height {oh} (or the widths {kw}, {w}, {ow}); output + pool - 1 must fit")
+    squeeze = a.ndim == 3
+    x = a[None] if squeeze else a
+    n, c = x.shape[:2]
+    if _random_samples is None:
+        _random_samples = rand(n, c, 2, dtype=input.dtype, device=input.device)
+    samples = _random_samples._data.reshape(n * c, 2).tolist()
+    xp = xp_of(a)
+    f = a.dtype.type
+    # one (oh, kh) row table and one (ow, kw) column table per plane, then a gather of every window
+    hs = [_fractional_starts(f(s[1]), h, oh, kh, f) for s in samples]
+    ws = [_fractional_starts(f(s[0]), w, ow, kw, f) for s in samples]
+    rows = xp.asarray(hs, dtype=np.int64)[:, :, None, None, None] + xp.arange(kh)[:, None]
+    cols = xp.asarray(ws, dtype=np.int64)[:, None, :, None, None] + xp.arange(kw)
+    flat = (rows * w + cols).reshape(n * c, oh, ow, kh * kw)
+    vals = x.reshape(n * c, h * w)[xp.arange(n * c)[:, None, None, None], flat]
+    # NaN wins, as torch's `val > max || isnan(val)`
+    pick = xp.argmax(xp.where(xp.isnan(vals), np.inf, vals), axis=-1)[..., None]
+    out = xp.take_along_axis(vals, pick, -1)[..., 0].reshape(n, c, oh, ow)
+    idx = xp.take_along_axis(flat, pick, -1)[..., 0].reshape(n, c, oh, ow)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = FractionalMaxPool2DBackward0.__new__(FractionalMaxPool2DBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.idx, node.shape = idx, (n, c, h, w)
+        if squeeze:
+            node = _squeeze_node(node, input)
+    if squeeze:
+        out, idx = out[0], idx[0]
+    res = _wrap(out)
+    if node is not None:
+        res._requires_grad, res.grad_fn = True, node
+    return (res, _wrap(idx)) if return_indices else res
+
+
+def _squeeze_node(node, input):
+    # a 3-d input: the 4-d node's gradient loses its batch dim again
+    class _Squeezed(Node):
+        __slots__ = ("inner",)
+
+        def apply(self, grad):
+            return (self.inner.apply(grad[None])[0][0],)
+    _Squeezed.__name__ = _Squeezed.__qualname__ = "FractionalMaxPool2DBackward0"
+    wrapped = _Squeezed.__new__(_Squeezed)
+    wrapped.next_functions = (edge(input),)
+    wrapped._saved_versions = ()
+    wrapped.inner = node
+    return wrapped
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """fractional_max_pool2d returning (output, indices)."""
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+__functional__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices"]

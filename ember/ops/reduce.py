@@ -1459,6 +1459,7 @@ def _pair_type(name, first, second):
 return_types.aminmax = _pair_type("aminmax", "min", "max")
 for _name in ("cummax", "cummin", "nanmedian"):
     setattr(return_types, _name, _return_type(_name))
+return_types.frexp = _pair_type("frexp", "mantissa", "exponent")
 
 
 class AminmaxBackward0(Node):
@@ -2222,3 +2223,251 @@ def _torch_topk_indices(vals, k, largest, sorted):
         if sorted:
             stl.sort(0, k - 1)
     return [i for _, i in pairs[:k]]
+
+
+# ---- renorm, cumprod_ ------------------------------------------------------------------------------------------
+def _renorm_parts(xp, a, p, ax, maxnorm):
+    """(norm over all dims but ax, keepdims; the scale factor torch's renorm applies)."""
+    others = tuple(k for k in range(a.ndim) if k != ax)
+    mag = xp.abs(a)
+    if p == float("inf"):
+        norm = mag.max(axis=others, keepdims=True) if a.size else xp.zeros_like(a)
+    else:
+        norm = (mag ** p).sum(axis=others, keepdims=True) ** (1.0 / p)
+    factor = xp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(a.dtype, copy=False)
+    return norm, factor, others
+
+
+class RenormBackward0(Node):
+    __slots__ = ("x", "p", "ax", "maxnorm")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        x, p = self.x, self.p
+        xp = xp_of(g)
+        norm, factor, others = _renorm_parts(xp, x, p, self.ax, self.maxnorm)
+        # d factor / d norm where the slice was rescaled, times d norm / d x
+        dfac = xp.where(norm > self.maxnorm, -self.maxnorm / (norm + 1e-7) ** 2, 0.0)
+        gx_dot = (g * x).sum(axis=others, keepdims=True)
+        mag = xp.abs(x)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            if p == float("inf"):
+                hit = mag == norm
+                dnorm = xp.sign(x) * hit / xp.maximum(hit.sum(axis=others, keepdims=True), 1)
+            else:
+                dnorm = xp.where(norm > 0, xp.sign(x) * mag ** (p - 1) / norm ** (p - 1), 0.0)
+        return ((g * factor + dfac * gx_dot * dnorm).astype(g.dtype, copy=False),)
+
+
+def renorm(input, p, dim, maxnorm):
+    """input with each slice along dim whose p-norm exceeds maxnorm rescaled to norm maxnorm."""
+    a = input._data
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"renorm: expected a floating-point tensor (got {input.dtype}); convert with .float()")
+    if p <= 0:
+        raise RuntimeError(f"renorm: non-positive-norm not supported (got p={p})")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if a.ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {a.ndim} dimensions")
+    ax = _dim(dim, a.ndim)
+    xp = xp_of(a)
+    with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        res = a * _renorm_parts(xp, a, p, ax, maxnorm)[1]
+    node = None
+    if state.enabled and input._requires_grad:
+        node = _node(RenormBackward0, input)
+        node.x, node.p, node.ax, node.maxnorm = a, p, ax, maxnorm
+        node._saved_versions = ((input, input._vc[0]),)
+    return _finish(res, node)
+
+
+def _register_group1():
+    from .elementwise import _make_inplace
+    Tensor.renorm = renorm
+    Tensor.renorm_ = _make_inplace(renorm, "renorm_")
+
+    def cumprod_(self, dim, *, dtype=None):
+        """In-place cumprod along dim."""
+        return _make_inplace(cumprod, "cumprod_")(self, dim, dtype=dtype)
+    Tensor.cumprod_ = cumprod_
+
+
+_register_group1()
+__all__ += ["renorm"]
+
+
+# ---- trapezoid / cumulative_trapezoid, gradient, histogram / histogramdd --------------------------------------
+# Built from Tensor ops with torch's formulas (aten/native/Integration.cpp, ReduceOps.cpp), so gradients come free.
+def _spacing_along(x, y, ax, name):
+    """x's differences shaped to broadcast against y's slices along ax."""
+    dx = x.diff(dim=-1 if x.ndim == 1 else ax)
+    if x.ndim == 1:
+        if x.shape[0] != y.shape[ax]:
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point (x has {x.shape[0]} "
+                               f"values, y has {y.shape[ax]} along dim {ax})")
+        dx = dx.reshape([-1] + [1] * (y.ndim - ax - 1))
+    return dx
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """Integral of y along dim by the trapezoidal rule, at spacing dx (default 1) or sample points x."""
+    ax = _dim(dim, y.ndim)
+    if x is not None and dx is not None:
+        raise TypeError("trapezoid() received an invalid combination of arguments: pass x or dx, not both")
+    n = y.shape[ax]
+    if x is not None and isinstance(x, Tensor):
+        if n == 0:
+            return y.sum(ax) * 0.0
+        d = _spacing_along(x, y, ax, "trapezoid")
+        return (d * (y.narrow(ax, 1, n - 1) + y.narrow(ax, 0, n - 1))).sum(ax) / 2.0
+    step = 1.0 if dx is None and x is None else float(x if dx is None else dx)
+    if n == 0:
+        return y.sum(ax) * 0.0
+    return (y.sum(ax) - (y.select(ax, 0) + y.select(ax, -1)) * 0.5) * step
+
+
+def trapz(y, x=None, *, dx=None, dim=-1):
+    """torch.trapz: trapezoid."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """Running trapezoidal integral of y along dim (one element shorter than y there)."""
+    ax = _dim(dim, y.ndim)
+    n = y.shape[ax]
+    if n == 0:
+        return y * 1.0
+    pairs = y.narrow(ax, 1, n - 1) + y.narrow(ax, 0, n - 1)
+    if x is not None and isinstance(x, Tensor):
+        return (_spacing_along(x, y, ax, "cumulative_trapezoid") * pairs).cumsum(ax) / 2.0
+    step = 1.0 if dx is None and x is None else float(x if dx is None else dx)
+    return (step / 2.0 * pairs).cumsum(ax)
+
+
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """Estimates of d input / d x along each dim (second order inside, edge_order at the ends), as a tuple."""
+    if edge_order not in (1, 2):
+        raise RuntimeError(f"torch.gradient only supports edge_order=1 and edge_order=2 (got {edge_order})")
+    dims = list(range(input.ndim)) if dim is None else [dim] if isinstance(dim, int) else list(dim)
+    dims = [_dim(d, input.ndim) for d in dims]
+    if isinstance(spacing, (list, tuple)):
+        spacing = list(spacing)
+        if len(spacing) != len(dims):
+            raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
+                               f"arguments to have the same length, but got a spacing argument of length "
+                               f"{len(spacing)} and a dim argument of length {len(dims)}.")
+    else:
+        spacing = [spacing] * len(dims)
+    for d in dims:
+        if input.shape[d] < edge_order + 1:
+            raise RuntimeError("torch.gradient expected each dimension size to be at least edge_order+1")
+    out = []
+    for ax, h in zip(dims, spacing):
+        def sl(start, stop=None, ax=ax):
+            n = input.shape[ax]
+            start = start + n if start < 0 else start
+            stop = n if stop is None else stop + n if stop < 0 else stop
+            return input.narrow(ax, start, stop - start)
+        if isinstance(h, Tensor) and h.ndim == 1:
+            shape = [-1] + [1] * (input.ndim - ax - 1)
+            d = h.diff()
+            d1, d2 = d[:-1].reshape(shape), d[1:].reshape(shape)
+            a, b, c = -d2 / (d1 * (d1 + d2)), (d2 - d1) / (d1 * d2), d1 / (d2 * (d1 + d2))
+            center = a * sl(0, -2) + b * sl(1, -1) + c * sl(2)
+            if edge_order == 1:
+                first, last = (sl(1, 2) - sl(0, 1)) / d[0], (sl(-1) - sl(-2, -1)) / d[-1]
+            else:
+                a = -(2.0 * d[0] + d[1]) / (d[0] * (d[0] + d[1]))
+                b = (d[0] + d[1]) / (d[0] * d[1])
+                c = -d[0] / (d[1] * (d[0] + d[1]))
+                first = a * sl(0, 1) + b * sl(1, 2) + c * sl(2, 3)
+                a = d[-1] / (d[-2] * (d[-1] + d[-2]))
+                b = -(d[-1] + d[-2]) / (d[-1] * d[-2])
+                c = (2 * d[-1] + d[-2]) / (d[-1] * (d[-1] + d[-2]))
+                last = a * sl(-3, -2) + b * sl(-2, -1) + c * sl(-1)
+        else:
+            h = h.item() if isinstance(h, Tensor) else h
+            center = (sl(2) - sl(0, -2)) / h / 2
+            if edge_order == 1:
+                first, last = (sl(1, 2) - sl(0, 1)) / h, (sl(-1) - sl(-2, -1)) / h
+            else:
+                first = (-1.5 * sl(0, 1) + 2 * sl(1, 2) - 0.5 * sl(2, 3)) / h
+                last = (0.5 * sl(-3, -2) - 2 * sl(-2, -1) + 1.5 * sl(-1)) / h
+        from .shape import cat
+        out.append(cat([first, center, last], ax))
+    return tuple(out)
+
+
+return_types.histogram = _pair_type("histogram", "hist", "bin_edges")
+return_types.histogramdd = _pair_type("histogramdd", "hist", "bin_edges")
+
+
+def _histogram_edges(xp, col, bins, rng, dtype):
+    """torch's bin edges for one dimension: linspace over range (the data's min / max when None)."""
+    from .creation import linspace
+    if isinstance(bins, Tensor):
+        return bins._data.astype(dtype, copy=False)
+    if rng is not None:
+        lo, hi = float(rng[0]), float(rng[1])
+    elif col.size:
+        lo, hi = float(col.min()), float(col.max())
+    else:
+        lo, hi = 0.0, 0.0
+    if lo > hi:
+        raise RuntimeError(f"histogramdd(): min should not exceed max, but got min {lo} max {hi}")
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = linspace(lo, hi, int(bins) + 1, dtype=B.FROM_NUMPY[np.dtype(dtype)])._data
+    return xp.asarray(edges)
+
+
+def _histogramdd(name, input, bins, rng, weight, density, dims):
+    a = input._data
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"torch.{name}: input tensor and bins tensors should have the same dtype, but got input "
+                           f"{input.dtype} (use a floating-point input)")
+    xp = xp_of(a)
+    pts = a.reshape(-1, dims)
+    bins = list(bins) if isinstance(bins, (list, tuple)) else [bins] * dims
+    rngs = [None] * dims if rng is None else [(rng[2 * k], rng[2 * k + 1]) for k in range(dims)]
+    edges = [_histogram_edges(xp, pts[:, k], bins[k], rngs[k], a.dtype) for k in range(dims)]
+    counts = [e.size - 1 for e in edges]
+    keep = xp.ones(pts.shape[0], dtype=bool)
+    flat = xp.zeros(pts.shape[0], dtype=np.int64)
+    for k, e in enumerate(edges):
+        col = pts[:, k]
+        keep &= (col >= e[0]) & (col <= e[-1])
+        pos = xp.clip(xp.searchsorted(e, col, side="right") - 1, 0, counts[k] - 1)   # the last edge closes
+        flat = flat * counts[k] + pos
+    w = None if weight is None else weight._data.reshape(-1)[keep].astype(a.dtype)
+    size = 1
+    for c in counts:
+        size *= c
+    hist = xp.bincount(flat[keep], weights=w, minlength=size).astype(a.dtype).reshape(counts)
+    if density:
+        total = hist.sum()
+        widths = 1
+        for k, e in enumerate(edges):
+            shape = [1] * dims
+            shape[k] = -1
+            widths = widths * xp.diff(e).reshape(shape)
+        hist = (hist / (total * widths)).astype(a.dtype)
+    return hist, edges
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False, out=None):
+    """Counts of input's elements in bins (a number of equal bins over range, or the edges), and the edges."""
+    hist, edges = _histogramdd("histogram", input.reshape(-1, 1), [bins], range, weight, density, 1)
+    return return_types.histogram(_wrap(hist), _wrap(edges[0]))
+
+
+def histogramdd(input, bins=10, *, range=None, weight=None, density=False):
+    """The multi-dimensional histogram of input's rows (points in its last dim), and each dim's edges."""
+    dims = input.shape[-1]
+    hist, edges = _histogramdd("histogramdd", input, bins, range, weight, density, dims)
+    return return_types.histogramdd(_wrap(hist), tuple(_wrap(e) for e in edges))
+
+
+Tensor.histogram = histogram
+__all__ += ["trapezoid", "trapz", "cumulative_trapezoid", "gradient", "histogram", "histogramdd"]

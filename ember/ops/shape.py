@@ -3205,3 +3205,217 @@ __all__ += ["ravel", "tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d",
             "column_stack", "rot90", "diag_embed", "diagflat", "block_diag", "cartesian_prod", "combinations",
             "take_along_dim", "unravel_index", "index_fill", "index_copy", "masked_scatter", "put", "scatter_reduce",
             "as_strided", "adjoint"]
+
+
+# ---- split_with_sizes / unsafe_*, row_stack, swapaxes_, the *_scatter ops, index_put, index_reduce --------------
+def split_with_sizes(input, split_sizes, dim=0):
+    """Views of pieces of the given sizes along dim (they must sum to its length)."""
+    return split(input, list(split_sizes), dim)
+
+
+def unsafe_split(input, split_size, dim=0):
+    """split (torch's unsafe_ variant only skips view tracking; ember's views are safe anyway)."""
+    return split(input, split_size, dim)
+
+
+def unsafe_split_with_sizes(input, split_sizes, dim=0):
+    """split_with_sizes (see unsafe_split)."""
+    return split_with_sizes(input, split_sizes, dim)
+
+
+def unsafe_chunk(input, chunks, dim=0):
+    """chunk (see unsafe_split)."""
+    return chunk(input, chunks, dim)
+
+
+def row_stack(tensors):
+    """torch.row_stack: vstack."""
+    return vstack(tensors)
+
+
+class _ScatterIntoBackward(Node):
+    """Gradient of out = input with src written into a region: input gets g outside the region, src g inside."""
+    __slots__ = ("region", "src_shape")
+
+    def apply(self, g):
+        gi = gs = None
+        if self.next_functions[1][0] is not None:
+            view, key = self.region(g)
+            gs = view[key].reshape(self.src_shape)
+        if self.next_functions[0][0] is not None:
+            gi = g.copy()
+            view, key = self.region(gi)
+            view[key] = 0
+        return gi, gs
+
+
+def _scatter_into(name, node_name, input, src, region):
+    for pos, (what, t) in enumerate((("input", input), ("src", src))):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): argument '{what}' (position {pos + 1}) must be Tensor, not "
+                            f"{type(t).__name__}")
+    a, s = input._data, src._data
+    if type(s) is not type(a):
+        B.check_same_device(name, a, s)
+    out = a.copy()
+    view, key = region(out)
+    target = view[key].shape
+    if s.shape != target:
+        raise RuntimeError(f"{name}(): expected src to have a size equal to the slice of self. src size = "
+                           f"{list(s.shape)}, slice size = {list(target)}")
+    view[key] = s
+    node = None
+    if state.enabled and (input._requires_grad or src._requires_grad):
+        cls = _SCATTER_NODES[node_name]
+        node = _new(cls)
+        node.next_functions = (edge(input) if input._requires_grad else (None, 0),
+                               edge(src) if src._requires_grad else (None, 0))
+        node._saved_versions = ()
+        node.region, node.src_shape = region, s.shape
+    return _finish(out, node)
+
+
+_SCATTER_NODES = {n: type(n, (_ScatterIntoBackward,), {"__slots__": ()})
+                  for n in ("SliceScatterBackward0", "SelectScatterBackward0", "DiagonalScatterBackward0")}
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    """A copy of input with src written into input[..., start:end:step, ...] along dim."""
+    ax = _dim(dim, input._data.ndim)
+    key = (slice(None),) * ax + (slice(start, end, step),)
+    return _scatter_into("slice_scatter", "SliceScatterBackward0", input, src, lambda arr: (arr, key))
+
+
+def select_scatter(input, src, dim, index):
+    """A copy of input with src written into input.select(dim, index)."""
+    ax = _dim(dim, input._data.ndim)
+    n = input._data.shape[ax]
+    if not -n <= index < n:
+        raise IndexError(f"select_scatter(): index {index} out of range for tensor of size "
+                         f"{list(input._data.shape)} at dimension {ax}")
+    key = (slice(None),) * ax + (index,)
+    return _scatter_into("select_scatter", "SelectScatterBackward0", input, src, lambda arr: (arr, key))
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    """A copy of input with src written into input.diagonal(offset, dim1, dim2)."""
+    nd = input._data.ndim
+    d1, d2 = _dim(dim1, nd), _dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rows_n, cols_n = input._data.shape[d1], input._data.shape[d2]
+    n = max(0, min(rows_n + min(offset, 0), cols_n - max(offset, 0)))
+    xp = xp_of(input._data)
+    rows = xp.arange(n) - min(offset, 0)
+    cols = xp.arange(n) + max(offset, 0)
+
+    def region(arr):
+        # the diagonal as the last dim, as torch's diagonal() orders it
+        return xp_of(arr).moveaxis(arr, (d1, d2), (-2, -1)), (Ellipsis, rows, cols)
+    return _scatter_into("diagonal_scatter", "DiagonalScatterBackward0", input, src, region)
+
+
+class IndexPutImplBackward0(Node):
+    __slots__ = ("key", "accumulate", "value_shape")
+
+    def name(self):
+        return "IndexPutBackward0"
+
+    def apply(self, g):
+        gi = gv = None
+        if self.next_functions[1][0] is not None:
+            gv = unbroadcast(g[self.key], self.value_shape)
+        if self.next_functions[0][0] is not None:
+            gi = g if self.accumulate else g.copy()
+            if not self.accumulate:
+                gi[self.key] = 0
+        return gi, gv
+
+
+IndexPutImplBackward0.__name__ = IndexPutImplBackward0.__qualname__ = "IndexPutBackward0"
+
+
+def index_put(input, indices, values, accumulate=False):
+    """A copy of input with values put at the positions the tuple of index tensors selects (summed where
+    accumulate=True, so repeated positions add up)."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not {type(indices).__name__}")
+    a = input._data
+    key = []
+    for i in indices:
+        arr = i._data if isinstance(i, Tensor) else B.host_array(i)
+        if arr.dtype.kind not in "iub":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        key.append(_to_device_of(arr, a) if type(arr) is not type(a) else arr)
+    key = tuple(key)
+    v = values._data
+    if v.dtype != a.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got {input.dtype} for "
+                           f"the destination and {values.dtype} for the source.")
+    if type(v) is not type(a):
+        B.check_same_device("index_put", a, v)
+    out = a.copy()
+    xp = xp_of(a)
+    try:
+        region = out[key].shape
+        if accumulate:
+            xp.add.at(out, key, xp.broadcast_to(v, region))
+        else:
+            out[key] = v
+    except IndexError as e:
+        raise _index_error(e, a) from None
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(v.shape)} cannot be broadcast to "
+                           f"indexing result of shape {list(out[key].shape)}") from None
+    node = None
+    if state.enabled and (input._requires_grad or values._requires_grad):
+        node = _new(IndexPutImplBackward0)
+        node.next_functions = (edge(input) if input._requires_grad else (None, 0),
+                               edge(values) if values._requires_grad else (None, 0))
+        node._saved_versions = ()
+        node.key, node.accumulate, node.value_shape = key, accumulate, v.shape
+    return _finish(out, node)
+
+
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    """A copy of input with the slices of source reduced ('prod', 'mean', 'amax', 'amin') into the slices
+    index names along dim (scatter_reduce with the index spread over source's other dims)."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    a = input._data
+    ax = _dim(dim, max(a.ndim, 1))
+    idx = index._data if isinstance(index, Tensor) else B.host_array(index)
+    if idx.ndim > 1:
+        raise IndexError(f"index_reduce_(): Index is supposed to be a vector, but got dim: {idx.ndim}")
+    s = source._data
+    if s.ndim and idx.size != s.shape[ax]:
+        raise RuntimeError(f"index_reduce_(): Number of indices ({idx.size}) should be equal to source.size(dim): "
+                           f"({s.shape[ax]}), for dim: {ax}")
+    shape = [1] * max(s.ndim, 1)
+    shape[ax] = idx.size
+    spread = _wrap(xp_of(idx).broadcast_to(idx.reshape(shape), s.shape if s.ndim else (1,)).copy())
+    return scatter_reduce(input, ax, spread, source, reduce, include_self=include_self)
+
+
+def _register_group1():
+    from .elementwise import _make_inplace
+    T = Tensor
+    T.split_with_sizes = split_with_sizes
+    T.unsafe_split, T.unsafe_split_with_sizes, T.unsafe_chunk = unsafe_split, unsafe_split_with_sizes, unsafe_chunk
+    T.swapaxes_ = T.swapdims_ = T.transpose_
+    for fn in (slice_scatter, select_scatter, diagonal_scatter, index_put, index_reduce):
+        setattr(T, fn.__name__, fn)
+    T.index_put_ = _make_inplace(index_put, "index_put_")
+    T.index_reduce_ = _make_inplace(index_reduce, "index_reduce_")
+
+
+_register_group1()
+
+
+def index_put_(input, indices, values, accumulate=False):
+    """torch.index_put_: input.index_put_(indices, values, accumulate)."""
+    return input.index_put_(indices, values, accumulate)
+
+
+__all__ += ["split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk", "row_stack",
+            "slice_scatter", "select_scatter", "diagonal_scatter", "index_put", "index_put_", "index_reduce"]

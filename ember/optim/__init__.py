@@ -1,6 +1,7 @@
 """ember.optim: optimizers and learning-rate schedulers (torch.optim)."""
 from . import lr_scheduler  # noqa: F401
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
@@ -16,5 +17,5 @@ from .sgd import SGD
 from .sparse_adam import SparseAdam
 from . import swa_utils  # noqa: E402,F401  (AveragedModel, SWALR, update_bn)
 
-__all__ = ["ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam", "Optimizer", "RAdam",
+__all__ = ["ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam", "Optimizer", "RAdam",
            "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler", "swa_utils"]

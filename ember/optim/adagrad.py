@@ -51,7 +51,14 @@ class Adagrad(Optimizer):
     _scalar_state_keys = ("step",)
 
     def share_memory(self):
-        """No-op: ember state lives in ordinary process memory."""
+        """Move the accumulated squared gradients into shared memory (Tensor.share_memory_), for Hogwild."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state.get(p)
+                if st is None:
+                    st = self.state[p] = {}
+                    self._init_state(st, p)
+                st["sum"].share_memory_()
 
     def step(self, closure=None):
         """Perform a single optimization step; returns closure()'s loss when given."""

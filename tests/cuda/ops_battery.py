@@ -487,3 +487,51 @@ CASES += [
     ("complex_math", _complex_math, [P, X]),
     ("fft", _fft, [("f", (4, 6))]),
 ]
+# the dir() comparison's additions, group 1 (tests/ops/test_api_gaps.py)
+CASES += [
+    ("api_gaps_math", lambda x, y, i, j: (
+        ember.bitwise_left_shift(i, j % 4), ember.bitwise_right_shift(i, 1), i << 2, ember.copysign(x, y),
+        ember.nextafter(x.detach(), y.detach()), ember.gcd(i, j), ember.lcm(i, j), ember.ldexp(x, j % 3),
+        ember.frexp(x.detach()), ember.isreal(x), ember.gcd_(i.clone(), j), ember.lcm_(i.clone(), j),
+        ember.ldexp_(x.detach().clone(), j % 3), x.clone().eq_(y), i.clone().bitwise_xor_(j),
+        ember.addr(x, y[:, 0], y[0], beta=0.5), ember.addmv_(x[0, :3].detach().clone(), x.detach(), y[0].detach()),
+        ember.renorm(x, 2, 0, 1.0), x.renorm(1, 1, 0.5), ember.i0(x), ember.igamma(x.abs() + 1, y.abs() + 0.5),
+        ember.mvlgamma(x.abs() + 2, 2)),
+     [X, X, ("i", (3, 4), 9), ("i", (3, 4), 9)]),
+    ("api_gaps_shape", lambda x, y, i: (
+        ember.row_stack([x, y]), ember.split_with_sizes(x, [1, 3], 1), ember.unsafe_chunk(x, 2, 1),
+        ember.unsafe_split(x, 2), ember.unsafe_split_with_sizes(x, [2, 2], 1),
+        ember.slice_scatter(x, y[:, :2], 1, 0, 4, 2), ember.select_scatter(x, y[0], 0, 1),
+        ember.diagonal_scatter(x, y[0, :2], 2), ember.index_put(x, (i[:, 0], i[:, 1]), y[0, :3], True),
+        x.index_put((i[:, 0],), y[:1]), ember.index_put_(x.detach().clone(), (i[:, 0],), y[0].detach()),
+        ember.index_reduce(x, 1, i[:, 0], y[:, :3], "amax"), ember.fill(x, 2.0), ember.detach(x),
+        ember.empty_strided((2, 3), (1, 2), device=x.device).fill_(1.0),
+        ember.tensor([ember.is_same_size(x, y), ember.is_signed(x), ember.is_inference(x),
+                      ember.get_device(x) >= -1], device=x.device)),
+     [X, X, ("i", (3, 2), 3)]),
+]
+NOT_DEVICE_OPS["host memory by definition (tests/ops/test_api_gaps.py)"] = ["frombuffer"]
+
+# group 2 (tests/ops/test_api_gaps_numerics.py)
+CASES += [
+    ("api_gaps_numerics", lambda x, y: (
+        ember.trapezoid(x), ember.trapz(x, dx=0.5), ember.trapezoid(x, y[0]), ember.cumulative_trapezoid(x, dim=0),
+        ember.cumulative_trapezoid(x, y[0]), ember.gradient(x, spacing=[0.5, 2.0]), ember.gradient(x, edge_order=2),
+        ember.vander(x[0], 3), ember.pdist(x), ember.pdist(y, 1), F.pdist(x, 3.0),
+        ember.histogram(x.detach(), 4), ember.histogramdd(x.detach()[:, :2], bins=[2, 3]),
+        ember.hann_window(5, device=x.device), ember.hamming_window(6, False, device=x.device),
+        ember.blackman_window(4, device=x.device), ember.bartlett_window(7, device=x.device),
+        ember.kaiser_window(5, True, 4.0, device=x.device)),
+     [X, ("f", (2, 4))]),
+]
+NOT_DEVICE_OPS["random (each device has its own stream; tests/ops/test_api_gaps_numerics.py)"] = ["poisson", "binomial"]
+
+# group 5 (tests/nn/test_api_gaps_layers.py)
+CASES += [
+    ("fractional_max_pool2d", lambda x: (
+        F.fractional_max_pool2d(x, 2, output_size=(3, 4), _random_samples=ember.tensor(
+            [[[0.3, 0.7]] * 3] * 2, device=x.device)),
+        F.fractional_max_pool2d_with_indices(x, 3, output_ratio=(0.5, 0.5), _random_samples=ember.tensor(
+            [[[0.9, 0.1]] * 3] * 2, device=x.device))), [IMG]),
+]
+NOT_DEVICE_OPS["random (each device has its own stream; tests/nn/test_api_gaps_layers.py)"] = ["gumbel_softmax"]

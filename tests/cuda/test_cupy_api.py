@@ -39,7 +39,12 @@ def _exercise():
                lambda: ember.normal(ember.zeros(3, device="cuda"), 2.0), lambda: ember.randint(0, 4, (2,), device="cuda"),
                lambda: ember.randn(3, device="cuda", dtype=ember.float16), lambda: ember.rand(2, device="cuda"),
                lambda: ember.linspace(0, 1, 3, device="cuda"), lambda: ember.eye(2, device="cuda"),
-               lambda: ember.tril_indices(3, 3, device="cuda"), lambda: ember.arange(4, device="cuda")):
+               lambda: ember.tril_indices(3, 3, device="cuda"), lambda: ember.arange(4, device="cuda"),
+               lambda: e.cauchy_(), lambda: e.log_normal_(), lambda: e.geometric_(0.3),
+               lambda: ember.poisson(ember.ones(3, device="cuda")),
+               lambda: ember.binomial(ember.full((3,), 5.0, device="cuda"), ember.full((3,), 0.5, device="cuda")),
+               lambda: F.gumbel_softmax(ember.ones(2, 3, device="cuda"), hard=True),
+               lambda: F.fractional_max_pool2d(ember.ones(1, 1, 5, 5, device="cuda"), 2, output_size=2)):
         fn()
     ember.cuda.synchronize()
     ember.cuda.empty_cache()

@@ -40,6 +40,12 @@ HOST_HELPERS = {
     ("loss.py", "_lengths"): "(as above: the lengths are Python data)",
     ("fft.py", "fftfreq"): "frequencies computed from Python numbers on the host, then moved to the device",
     ("fft.py", "rfftfreq"): "(as above)",
+    ("creation.py", "_window"): "window functions: a small table computed on the host in torch's dtype and order, "
+                                "then moved to the device",
+    ("creation.py", "hamming_window"): "(as above)",
+    ("creation.py", "blackman_window.values"): "(as above)",
+    ("creation.py", "kaiser_window.values"): "(as above)",
+    ("creation.py", "frombuffer"): "wraps host memory (a Python buffer) by definition; torch.frombuffer is CPU-only",
 }
 
 # Work another helper owns while this rule landed (H12: performance of conv/pool/linalg and

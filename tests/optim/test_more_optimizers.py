@@ -1,4 +1,4 @@
-"""NAdam, RAdam, Adamax, Adadelta, Rprop, ASGD and LBFGS in lockstep with real torch.
+"""NAdam, RAdam, Adamax, Adadelta, Rprop, ASGD, Adafactor and LBFGS in lockstep with real torch.
 
 Updates and state (keys, order, dtypes, 0-d scalars such as 'step' and 'mu_product'), state_dict
 exchange through real checkpoint files in both directions, repr, and torch's errors for bad
@@ -37,6 +37,9 @@ CONFIGS = [
     ("ASGD", dict(lr=0.05, lambd=1e-2, alpha=0.5, weight_decay=0.1)),
     # t0=3: the averaging weight mu leaves 1 after step 4, exercising ax's running average
     ("ASGD", dict(lr=0.05, t0=3, maximize=True)),
+    ("Adafactor", dict()),
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1, d=2.0)),
+    ("Adafactor", dict(lr=0.02, beta2_decay=-0.5, eps=(1e-30, 1e-2), maximize=True)),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}" for name, kw in CONFIGS]
 STEPS = 10

@@ -33,3 +33,6 @@ __all__ += attention.__all__ + transformer.__all__
 from .lazy import *  # noqa: F401,F403,E402
 from . import lazy  # noqa: E402
 __all__ += [n for n in lazy.__all__ if n != "LazyModuleMixin"]
+from .adaptive import *  # noqa: F401,F403,E402
+from . import adaptive  # noqa: E402
+__all__ += adaptive.__all__

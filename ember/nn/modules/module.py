@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from ... import _backend as B
-from ..._tensor import Tensor, typename as _typename
+from ..._tensor import Tensor, _raw_grad, typename as _typename
 from ...autograd.grad_mode import state as _grad_state
 from ..parameter import Buffer, Parameter
 from ...utils.hooks import RemovableHandle
@@ -427,7 +427,13 @@ class Module:
         return self._apply(convert)
 
     def share_memory(self):
-        """No-op in ember (arrays are shared with worker processes by fork)."""
+        """Move parameters, their gradients and buffers into shared memory (Tensor.share_memory_), so that
+        processes fork()ed afterwards update one model (Hogwild training)."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            t.share_memory_()
+            grad = _raw_grad(t)
+            if grad is not None:
+                grad.share_memory_()
         return self
 
     # ---- hooks ------------------------------------------------------------

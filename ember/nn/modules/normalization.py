@@ -137,3 +137,38 @@ class RMSNorm(Module):
 
 
 __all__ += ["LocalResponseNorm", "RMSNorm"]
+
+
+class CrossMapLRN2d(Module):
+    """Local response normalisation across channels of (N, C, H, W) input, as torch's legacy CrossMapLRN2d
+    computes it (its running window keeps channel 0 in every sum past the first `size // 2 + 1`)."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D instead.")
+        from ...ops import creation, shape
+        channels = input.size(1)
+        pre_pad = int((self.size - 1) / 2 + 1)
+        # the sums torch's loop keeps: channels 0 .. hi(c), minus 1 .. c - pre_pad once c > pre_pad
+        cums = shape.cat([creation.zeros_like(input[:, :1]), (input * input).cumsum(1)], 1)
+        hi = [min(c + pre_pad - 1, channels - 1) + 1 for c in range(channels)]
+        lo = [c - pre_pad + 1 if c > pre_pad else 1 for c in range(channels)]
+        dev = input.device
+        idx = creation.tensor
+        scale = (cums.index_select(1, idx(hi, device=dev)) - cums.index_select(1, idx(lo, device=dev))
+                 + cums[:, 1:2] - cums[:, :1])
+        scale = scale * (self.alpha / self.size) + self.k
+        return input * scale.pow(-self.beta)
+
+    def extra_repr(self):
+        return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
+
+
+__all__ += ["CrossMapLRN2d"]

@@ -1,0 +1,167 @@
+"""Tensor API that libraries probe (the dir() comparison, group 3): is_sparse & co, to_dense, dim_order,
+as_subclass, new, resize_, apply_/map_/map2_, register_post_accumulate_grad_hook, storage() /
+untyped_storage(), share_memory_() / is_shared() and Module.share_memory(), against torch."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import requires_torch, torch
+from tests.ops.test_more_ops import both
+
+PROBES = ("is_meta", "is_sparse", "is_sparse_csr", "is_quantized", "is_nested", "is_mkldnn", "is_xpu", "is_mps",
+          "is_ipu", "is_vulkan", "is_maia", "is_mtia")
+
+
+@requires_torch
+def test_probes_and_small_methods_match_torch():
+    def f(M):
+        x = M.arange(6.0).view(2, 3)
+        return (tuple(getattr(x, n) for n in PROBES) + (x.to_dense() is x, x.to_dense(M.float64), x.dim_order(),
+                x.t().dim_order(), x.view(1, 2, 3).permute(2, 0, 1).dim_order(), x.new(2, 3).shape, x.new([1, 2]),
+                x.new(), M.tensor([1, 2]).new([3.7]), x.new(M.Size([4])).shape))
+    both(f)
+
+
+@requires_torch
+def test_resize_apply_map_match_torch():
+    def f(M):
+        y = M.arange(6.0)
+        a = y.resize_(2, 2).clone()
+        b = y.resize_(3, 3).shape
+        c = M.arange(4).view(2, 2).t().resize_(4)
+        d = M.zeros(2, 3).resize_as_(M.ones(3, 2)).shape
+        z = M.tensor([1.0, 2])
+        e = z.apply_(lambda v: v * 10).clone()
+        g = z.map_(M.tensor([1.0, 1]), lambda u, v: u + v).clone()
+        h = z.map2_(z, M.tensor(1.0), lambda u, v, w: u + v + w)
+        i = M.tensor([[1, 2], [3, 4]]).map_(M.tensor([10, 20]), lambda u, v: u * v)
+        return a, b, c, d, e, g, h, i
+    both(f)
+
+
+@requires_torch
+def test_resize_of_a_grad_tensor_raises_as_torch():
+    for M in (ember, torch):
+        with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+            M.ones(2, requires_grad=True).resize_(3)
+
+
+@requires_torch
+def test_as_subclass_shares_data_and_graph():
+    for M in (ember, torch):
+        class Sub(M.Tensor):
+            pass
+        w = M.ones(2, requires_grad=True)
+        m = w.as_subclass(Sub)
+        assert type(m) is Sub and m.requires_grad and not m.is_leaf
+        (m * 2).sum().backward()
+        assert w.grad.tolist() == [2.0, 2.0]
+        x = M.zeros(2)
+        s = x.as_subclass(Sub)
+        s[0] = 5
+        assert x.tolist() == [5.0, 0.0] and s.is_leaf
+
+
+@requires_torch
+def test_post_accumulate_grad_hook_runs_after_accumulation():
+    def f(M):
+        p = M.ones(2, requires_grad=True)
+        seen = []
+        h = p.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.clone()))
+        p.register_hook(lambda g: g * 3)   # a tensor hook registered later still runs before
+        (p * 2).sum().backward()
+        (p * 1).sum().backward()
+        h.remove()
+        (p * 1).sum().backward()
+        return tuple(seen) + (p.grad,)
+    both(f)
+    for M in (ember, torch):
+        with pytest.raises(RuntimeError, match="non-leaf"):
+            (M.ones(1, requires_grad=True) * 2).register_post_accumulate_grad_hook(print)
+
+
+@requires_torch
+def test_optimizer_step_in_backward_matches_torch():
+    # the "optimizer step in backward" tutorial: each parameter's optimizer steps from its hook
+    rng = np.random.default_rng(3)
+    w1, b1, w2 = (rng.standard_normal(s).astype(np.float32) for s in ((4, 3), (4,), (1, 4)))
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+
+    def f(M):
+        net = M.nn.Sequential(M.nn.Linear(3, 4), M.nn.Tanh(), M.nn.Linear(4, 1, bias=False))
+        with M.no_grad():
+            net[0].weight.copy_(M.tensor(w1))
+            net[0].bias.copy_(M.tensor(b1))
+            net[2].weight.copy_(M.tensor(w2))
+        opts = {p: M.optim.Adam([p], lr=0.1, foreach=False) for p in net.parameters()}
+
+        def hook(p):
+            opts[p].step()
+            opts[p].zero_grad()
+        for p in net.parameters():
+            p.register_post_accumulate_grad_hook(hook)
+        for _ in range(3):
+            net(M.tensor(x)).pow(2).mean().backward()
+        return tuple(p.detach() for p in net.parameters()) + tuple(p.grad for p in net.parameters())
+    both(f)
+
+
+@requires_torch
+def test_storages_match_torch():
+    def f(M):
+        x = M.arange(6.0).view(2, 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s = x[1].storage()
+        u = x[1].untyped_storage()
+        return (s.size(), len(s), s.nbytes(), s.element_size(), str(s.dtype).split(".")[1], tuple(s.tolist()),
+                str(s.device),
+                s.data_ptr() == x.data_ptr(), u.size(), u.nbytes(), u.element_size(), tuple(u.tolist()),
+                u.data_ptr() == x.data_ptr(), tuple(M.tensor([1, 2], dtype=M.int16).untyped_storage().tolist()))
+    both(f)
+
+
+def test_storage_shares_memory_and_warns():
+    x = ember.zeros(3)
+    with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
+        s = x.storage()
+    s[1] = 4.0
+    s.untyped()[0] = 1    # the low byte of element 0
+    assert x[1].item() == 4.0 and x[0].item() != 0
+    assert s.fill_(2.0).tolist() == x.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_share_memory_survives_fork():
+    x = ember.zeros(3)
+    assert not x.is_shared() and not x.untyped_storage().is_shared()
+    assert x.share_memory_() is x and x.is_shared() and x.untyped_storage().is_shared()
+    x += 1    # in-place ops keep the shared memory
+    net = ember.nn.Linear(2, 2)
+    net.weight.grad = ember.zeros(2, 2)
+    net.share_memory()
+    assert all(p.is_shared() for p in net.parameters()) and net.weight.grad.is_shared()
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    before = net.weight.detach().clone()
+    pid = os.fork()
+    if pid == 0:   # the child writes; the parent must see it
+        x[0] = 7.0
+        with ember.no_grad():
+            net.weight.add_(1.0)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert x.tolist() == [7.0, 1.0, 1.0]
+    np.testing.assert_allclose(net.weight.detach().numpy(), before.numpy() + 1)
+
+
+@requires_torch
+def test_share_memory_flag_matches_torch():
+    def f(M):
+        x = M.ones(2)
+        a = x.is_shared()
+        x.share_memory_()
+        return a, x.is_shared(), x.clone().is_shared(), (x + 1).is_shared(), tuple(x.tolist())
+    both(f)
