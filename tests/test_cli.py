@@ -127,3 +127,24 @@ def test_run_maps_torchvision_models(tmp_path):
     proc = ember("run", str(script))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["ember.vision.models", "ResNet", "VGG", "grid_sample"]
+
+
+def test_run_maps_the_submodules_tutorials_import_from(tmp_path):
+    # the text-classification tutorial's `from torch.utils.data.dataset import random_split` was refused
+    script = tmp_path / "subs.py"
+    script.write_text(
+        "from torch.utils.data.dataset import random_split, Subset, TensorDataset\n"
+        "from torch.utils.data.sampler import RandomSampler, BatchSampler\n"
+        "from torch.utils.data.dataloader import DataLoader, default_collate\n"
+        "from torch.utils.data._utils.collate import default_collate as dc\n"
+        "from torch.nn.modules.loss import _Loss, _WeightedLoss\n"
+        "from torch.nn.modules.module import Module\n"
+        "from torch.nn.modules.conv import Conv2d\n"
+        "from torchvision.datasets.folder import default_loader, IMG_EXTENSIONS, DatasetFolder\n"
+        "from torchvision.datasets.vision import VisionDataset\n"
+        "import torch\n"
+        "a, b = random_split(range(10), [8, 2], generator=torch.Generator().manual_seed(0))\n"
+        "print(len(a), len(b), dc is default_collate, issubclass(_WeightedLoss, Module), '.png' in IMG_EXTENSIONS)\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["8", "2", "True", "True", "True"]
