@@ -90,6 +90,15 @@ ALIASES.update({f"torch.nn.modules.{m}": f"ember.nn.modules.{m}"
                           "pixelshuffle", "pooling", "rnn", "sparse", "transformer", "upsampling", "utils")})
 ALIASES.update({f"torchvision.datasets.{m}": f"ember.vision.datasets.{m}"
                 for m in ("cifar", "fakedata", "folder", "mnist", "utils", "vision")})
+ALIASES.update({f"torch.autograd.{m}": f"ember.autograd.{m}" for m in ("functional", "grad_mode", "gradcheck")})
+ALIASES.update({f"torch.nn.utils.{m}": f"ember.nn.utils.{m}" for m in ("clip_grad", "convert_parameters")})
+ALIASES.update({f"torch.optim.{m}": f"ember.optim.{m}"
+                for m in ("adadelta", "adagrad", "adam", "adamax", "adamw", "asgd", "lbfgs", "nadam", "radam",
+                          "rmsprop", "rprop", "sgd", "sparse_adam")})
+ALIASES.update({f"torch.distributions.{m}": f"ember.distributions.{m}"
+                for m in ("bernoulli", "beta", "categorical", "dirichlet", "distribution", "exponential", "gamma",
+                          "independent", "laplace", "multivariate_normal", "normal", "one_hot_categorical",
+                          "poisson", "uniform")})
 _ROOTS = ("torch", "torchvision")
 
 
