@@ -40,6 +40,11 @@ def _sizes(size):
 def _size_arg(sizes, size, fn):
     """The shape from *sizes or from the size= keyword torch also accepts (a tuple, not an int)."""
     if size is None:
+        if not sizes:  # torch.zeros() is not a scalar: torch refuses it
+            if fn in ("rand", "randn"):
+                raise TypeError(f"{fn}() received an invalid combination of arguments - got (), but expected a "
+                                f"size, e.g. {fn}(2, 3) or {fn}((2, 3)); for a 0-dim tensor pass {fn}(())")
+            raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
         return _sizes(sizes)
     if sizes:
         raise TypeError(f"{fn}() got multiple values for argument 'size'")
@@ -675,13 +680,13 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uniform [0, 1) with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return rand(*input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
+    return rand(input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Standard normal with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return randn(*input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
+    return randn(input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
