@@ -183,6 +183,12 @@ def _data_to_array(data, dtype):
     if isinstance(data, (list, tuple)):
         kinds = set(map(type, _flatten(data)))
         if not kinds <= _PY_SCALARS:
+            first = data
+            while isinstance(first, (list, tuple)) and first:
+                first = first[0]
+            if isinstance(first, str):  # torch reads a leading str as one more dimension
+                raise ValueError("too many dimensions 'str' (torch.tensor takes numbers: map labels such as "
+                                 "strings to class indices first)")
             # NumPy scalars and 0-d tensors keep their dtype: torch promotes the elements' dtypes
             if dtype is None:
                 dtype = _promoted_dtype(data)
@@ -249,6 +255,9 @@ def _element_dtype(x):
     if x is None:
         raise RuntimeError("Could not infer dtype of NoneType (torch.tensor takes numbers, NumPy scalars or "
                            "tensors as elements)")
+    if not isinstance(x, (str, bytes)):  # torch: a str is invalid data, any other object has no dtype
+        raise RuntimeError(f"Could not infer dtype of {type(x).__name__} (torch.tensor takes numbers, NumPy "
+                           "scalars or tensors as elements)")
     raise TypeError(f"can't convert {type(x).__name__} to a tensor element; expected numbers, NumPy scalars "
                     "or tensors")
 

@@ -209,6 +209,11 @@ def test_size_keyword(name):
     (lambda T: T.empty(), TypeError),
     (lambda T: T.rand(), TypeError),
     (lambda T: T.randn(), TypeError),
+    # string labels (a custom Dataset's): torch's famous ValueError "too many dimensions 'str'"
+    (lambda T: T.tensor(["cat", "dog"]), ValueError),
+    (lambda T: T.tensor([["cat"], ["dog"]]), ValueError),
+    (lambda T: T.tensor([1, "dog"]), TypeError),
+    (lambda T: T.tensor([object()]), RuntimeError),
 ])
 def test_creation_errors_like_torch(call, exc):
     with pytest.raises(exc):
