@@ -410,6 +410,9 @@ class Tensor:
     __array_priority__ = 1000
 
     def __array__(self, dtype=None, copy=None):
+        if self._requires_grad:  # np.asarray(t), plt.plot(t): torch goes through numpy(), which refuses
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
         arr = _host(self._data)
         return arr if dtype is None else arr.astype(dtype, copy=False)
 

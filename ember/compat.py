@@ -80,6 +80,26 @@ ALIASES = {
     "torchvision.models.resnet": "ember.vision.models.resnet",
     "torchvision.models.vgg": "ember.vision.models.vgg",
 }
+# submodules that tutorials import from directly (`from torch.utils.data.dataset import random_split`,
+# `from torch.nn.modules.loss import _Loss`, `from torchvision.datasets.folder import default_loader`):
+# ember keeps the same files under the same names
+ALIASES.update({f"torch.utils.data.{m}": f"ember.utils.data.{m}"
+                for m in ("dataset", "sampler", "dataloader", "_utils", "_utils.collate", "_utils.worker")})
+ALIASES.update({f"torch.nn.modules.{m}": f"ember.nn.modules.{m}"
+                for m in ("activation", "batchnorm", "container", "conv", "distance", "dropout", "flatten", "fold",
+                          "instancenorm", "lazy", "linear", "loss", "module", "normalization", "padding",
+                          "pixelshuffle", "pooling", "rnn", "sparse", "transformer", "upsampling", "utils")})
+ALIASES.update({f"torchvision.datasets.{m}": f"ember.vision.datasets.{m}"
+                for m in ("cifar", "fakedata", "folder", "mnist", "utils", "vision")})
+ALIASES.update({f"torch.autograd.{m}": f"ember.autograd.{m}" for m in ("functional", "grad_mode", "gradcheck")})
+ALIASES.update({f"torch.nn.utils.{m}": f"ember.nn.utils.{m}" for m in ("clip_grad", "convert_parameters")})
+ALIASES.update({f"torch.optim.{m}": f"ember.optim.{m}"
+                for m in ("adadelta", "adagrad", "adam", "adamax", "adamw", "asgd", "lbfgs", "nadam", "radam",
+                          "rmsprop", "rprop", "sgd", "sparse_adam")})
+ALIASES.update({f"torch.distributions.{m}": f"ember.distributions.{m}"
+                for m in ("bernoulli", "beta", "categorical", "dirichlet", "distribution", "exponential", "gamma",
+                          "independent", "laplace", "multivariate_normal", "normal", "one_hot_categorical",
+                          "poisson", "uniform")})
 _ROOTS = ("torch", "torchvision")
 
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -127,3 +129,58 @@ def test_run_maps_torchvision_models(tmp_path):
     proc = ember("run", str(script))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["ember.vision.models", "ResNet", "VGG", "grid_sample"]
+
+
+def test_run_maps_the_submodules_tutorials_import_from(tmp_path):
+    # the text-classification tutorial's `from torch.utils.data.dataset import random_split` was refused
+    script = tmp_path / "subs.py"
+    script.write_text(
+        "from torch.utils.data.dataset import random_split, Subset, TensorDataset\n"
+        "from torch.utils.data.sampler import RandomSampler, BatchSampler\n"
+        "from torch.utils.data.dataloader import DataLoader, default_collate\n"
+        "from torch.utils.data._utils.collate import default_collate as dc\n"
+        "from torch.nn.modules.loss import _Loss, _WeightedLoss\n"
+        "from torch.nn.modules.module import Module\n"
+        "from torch.nn.modules.conv import Conv2d\n"
+        "from torchvision.datasets.folder import default_loader, IMG_EXTENSIONS, DatasetFolder\n"
+        "from torchvision.datasets.vision import VisionDataset\n"
+        "import torch\n"
+        "a, b = random_split(range(10), [8, 2], generator=torch.Generator().manual_seed(0))\n"
+        "print(len(a), len(b), dc is default_collate, issubclass(_WeightedLoss, Module), '.png' in IMG_EXTENSIONS)\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["8", "2", "True", "True", "True"]
+
+
+def test_every_aliased_torch_module_is_a_real_torch_module():
+    # an alias must name a module torch has, or a typo would quietly map a name torch lacks
+    import importlib
+
+    from ember import compat
+    from tests.conftest import torch
+    if torch is None:
+        pytest.skip("PyTorch (the test oracle) is not installed")
+    missing = []
+    for name in compat.ALIASES:
+        if name.startswith("torch.") and not name.startswith("torch.utils.tensorboard"):  # needs tensorboard
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                missing.append(name)
+    assert missing == []
+    assert {"torch.utils.data.dataset", "torch.optim.sgd", "torch.autograd.functional"} <= set(compat.ALIASES)
+
+
+def test_run_maps_optimizer_and_autograd_submodules(tmp_path):
+    script = tmp_path / "subs2.py"
+    script.write_text(
+        "from torch.optim.sgd import SGD\n"
+        "from torch.optim.adam import Adam\n"
+        "from torch.autograd.functional import jacobian\n"
+        "from torch.nn.utils.clip_grad import clip_grad_norm_\n"
+        "from torch.distributions.normal import Normal\n"
+        "import torch\n"
+        "print(jacobian(lambda x: x * 2, torch.ones(2)).tolist(), SGD.__name__, Normal(0., 1.).mean.item())\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "[[2.0, 0.0], [0.0, 2.0]] SGD 0.0"

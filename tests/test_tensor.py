@@ -93,6 +93,16 @@ def test_numpy_on_requires_grad_raises():
         ember.ones(2, requires_grad=True).numpy()
 
 
+@pytest.mark.parametrize("convert", [np.asarray, np.array, lambda t: np.asarray(t * 2), np.exp])
+def test_numpy_conversion_of_requires_grad_raises_like_torch(convert):
+    # plt.plot(losses) / np.asarray(t) of a tensor in the graph: torch's __array__ calls numpy(), which refuses
+    libs = [ember] + ([torch] if torch is not None else [])
+    for lib in libs:
+        with pytest.raises(RuntimeError, match=r"detach\(\)\.numpy\(\)"):
+            convert(lib.ones(2, requires_grad=True))
+    np.testing.assert_array_equal(np.asarray(ember.ones(2, requires_grad=True).detach()), [1.0, 1.0])
+
+
 def test_item_and_tolist():
     x = ember.tensor([-0.25])
     assert x.item() == -0.25

@@ -138,3 +138,17 @@ class Function(metaclass=_FunctionMeta):
 
 
 _BASE_SETUP_CONTEXT = Function.setup_context
+
+
+def once_differentiable(fn):
+    """Decorator for a Function's backward that is not differentiable itself, as torch's: backward runs
+    without recording, so its result carries no graph (a second derivative through it fails)."""
+    import functools
+
+    from .grad_mode import no_grad
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad():
+            return fn(ctx, *args)
+    return wrapper

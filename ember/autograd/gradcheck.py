@@ -68,6 +68,35 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     return True
 
 
-def gradgradcheck(*args, **kwargs):
-    """Second-order gradcheck (not supported: ember has no create_graph yet)."""
-    raise NotImplementedError("ember does not support second-order gradients (create_graph) yet")
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
+                  **kwargs):
+    """gradcheck of the gradients themselves: d(grad of func)/d(inputs, grad_outputs), by create_graph.
+
+    As torch's: grad_outputs default to random values in [-1, 1) that require grad."""
+    from .._tensor import Tensor
+    from . import grad as autograd_grad
+    from .grad_mode import enable_grad
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    if grad_outputs is None:
+        out = func(*inputs)
+        outs = out if isinstance(out, tuple) else (out,)
+        grad_outputs = tuple(o.new_empty(o.shape).uniform_(-1, 1).requires_grad_()
+                             for o in outs if isinstance(o, Tensor) and o.requires_grad)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    grad_outputs = tuple(grad_outputs)
+    n_out = len(grad_outputs)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+
+    def grads_of(*args):
+        with enable_grad():  # gradcheck takes its finite differences under no_grad
+            out = func(*args[:-n_out])
+            outs = out if isinstance(out, tuple) else (out,)
+            outs = tuple(o for o in outs if isinstance(o, Tensor) and o.requires_grad)
+            gs = autograd_grad(outs, [args[i] for i in diff], args[-n_out:], create_graph=True, allow_unused=True)
+        return tuple(g for g in gs if g is not None)
+
+    return gradcheck(grads_of, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

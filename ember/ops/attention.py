@@ -213,7 +213,7 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
         _warn_user(f"Support for mismatched {mask_name} and {other_name} is deprecated. "
                    "Use same type for both instead.")
     if not is_float:
-        mask = _creation.zeros(*mask.shape, dtype=target_type, device=mask.device).masked_fill(mask, _NEG_INF)
+        mask = _creation.zeros(tuple(mask.shape), dtype=target_type, device=mask.device).masked_fill(mask, _NEG_INF)
     return mask
 
 
@@ -377,8 +377,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 
     if add_zero_attn:
         zeros = (bsz * num_heads, 1, head_dim)
-        k = _shape.cat([k, _creation.zeros(*zeros, dtype=k.dtype, device=k.device)], dim=1)
-        v = _shape.cat([v, _creation.zeros(*zeros, dtype=v.dtype, device=v.device)], dim=1)
+        k = _shape.cat([k, _creation.zeros(tuple(zeros), dtype=k.dtype, device=k.device)], dim=1)
+        v = _shape.cat([v, _creation.zeros(tuple(zeros), dtype=v.dtype, device=v.device)], dim=1)
         if attn_mask is not None:
             attn_mask = _norm.pad(attn_mask, (0, 1))
         if key_padding_mask is not None:

@@ -837,6 +837,9 @@ def _prepare(op, input, weight, bias, nd, transposed, groups):
     if unbatched:
         x = x[None]
     if x.dtype != w.dtype:
+        if isinstance(bias, Tensor) and bias._data.dtype != x.dtype:  # torch compares input and bias first
+            raise RuntimeError(f"Input type ({_CTYPE[x.dtype.name]}) and bias type "
+                               f"({_CTYPE[bias._data.dtype.name]}) should be the same")
         raise RuntimeError(f"expected scalar type {_TYPE[x.dtype.name]} but found {_TYPE[w.dtype.name]}")
     if type(x) is not type(w):
         raise RuntimeError(f"Input type ({input.type()}) and weight type ({weight.type()}) should be the same "

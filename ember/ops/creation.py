@@ -40,6 +40,11 @@ def _sizes(size):
 def _size_arg(sizes, size, fn):
     """The shape from *sizes or from the size= keyword torch also accepts (a tuple, not an int)."""
     if size is None:
+        if not sizes:  # torch.zeros() is not a scalar: torch refuses it
+            if fn in ("rand", "randn"):
+                raise TypeError(f"{fn}() received an invalid combination of arguments - got (), but expected a "
+                                f"size, e.g. {fn}(2, 3) or {fn}((2, 3)); for a 0-dim tensor pass {fn}(())")
+            raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
         return _sizes(sizes)
     if sizes:
         raise TypeError(f"{fn}() got multiple values for argument 'size'")
@@ -180,6 +185,12 @@ def _data_to_array(data, dtype):
     if isinstance(data, (list, tuple)):
         kinds = set(map(type, _flatten(data)))
         if not kinds <= _PY_SCALARS:
+            first = data
+            while isinstance(first, (list, tuple)) and first:
+                first = first[0]
+            if isinstance(first, str):  # torch reads a leading str as one more dimension
+                raise ValueError("too many dimensions 'str' (torch.tensor takes numbers: map labels such as "
+                                 "strings to class indices first)")
             # NumPy scalars and 0-d tensors keep their dtype: torch promotes the elements' dtypes
             if dtype is None:
                 dtype = _promoted_dtype(data)
@@ -253,6 +264,9 @@ def _element_dtype(x):
     if x is None:
         raise RuntimeError("Could not infer dtype of NoneType (torch.tensor takes numbers, NumPy scalars or "
                            "tensors as elements)")
+    if not isinstance(x, (str, bytes)):  # torch: a str is invalid data, any other object has no dtype
+        raise RuntimeError(f"Could not infer dtype of {type(x).__name__} (torch.tensor takes numbers, NumPy "
+                           "scalars or tensors as elements)")
     raise TypeError(f"can't convert {type(x).__name__} to a tensor element; expected numbers, NumPy scalars "
                     "or tensors")
 
@@ -709,13 +723,13 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uniform [0, 1) with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return rand(*input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
+    return rand(input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Standard normal with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return randn(*input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
+    return randn(input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):

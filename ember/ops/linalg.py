@@ -695,7 +695,10 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({x2.shape[0]}x{x2.shape[1]} and "
                            f"{w.shape[-1]}x{w.shape[0]})")
     if x.dtype != w.dtype:
-        _same_dtype(x, w)
+        if bias is None:
+            _same_dtype(x, w)
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_TYPE[x.dtype.name]} and "
+                           f"{_TYPE[w.dtype.name]}")  # torch's addmm text: a Linear with bias
     res = x2 @ w.T
     if bias is not None:
         b = bias._data

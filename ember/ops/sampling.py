@@ -15,6 +15,7 @@ from .. import _backend as B
 from .._userwarn import warn as _warn_user
 from ..autograd.graph import Node
 from . import Tensor, needs_grad, new_node, record, save_versions
+from .creation import _linspace_values
 
 # names torch exposes at top level
 __all__ = ["affine_grid_generator", "grid_sampler"]
@@ -37,7 +38,9 @@ def _linspace_from_neg_one(xp, n, align_corners, dtype):
     """torch's linspace_from_neg_one: n points over [-1, 1], pulled in to pixel centres unless align_corners."""
     if n <= 1:
         return xp.zeros(1, dtype)
-    r = xp.linspace(-1, 1, n).astype(dtype)
+    r = _linspace_values(-1, 1, n, np.dtype(dtype))  # torch's linspace bits (numpy's differ in the last one)
+    if xp is not np:
+        r = xp.asarray(r)
     if not align_corners:
         r = r * dtype.type(n - 1) / dtype.type(n)
     return r
@@ -73,7 +76,12 @@ def affine_grid_generator(theta, size, align_corners):
     size = [int(s) for s in size]
     spatial = size[2:]
     base = _base_grid(xp, spatial, bool(align_corners), a.dtype)
-    out = (base @ a.swapaxes(1, 2)).reshape([size[0]] + spatial + [len(spatial)])
+    # torch sums base[k] * theta[k] in order from a zero accumulator, without FMA; a BLAS matmul rounds
+    # differently, and one ulp can move a grid point across a pixel edge, where grid_sample's gradient jumps
+    out = xp.zeros((a.shape[0], base.shape[0], a.shape[1]), a.dtype)
+    for k in range(base.shape[1]):
+        out = out + base[None, :, k:k + 1] * a[:, None, :, k]
+    out = out.reshape([size[0]] + spatial + [len(spatial)])
     node = None
     if needs_grad(theta):
         node = new_node(AffineGridGeneratorBackward0, (theta,))

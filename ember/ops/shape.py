@@ -988,7 +988,7 @@ def _parse_key(a, key):
             advanced = True
             mask_only = False
             items.append(k)
-        elif isinstance(k, (list, tuple, np.ndarray)):
+        elif isinstance(k, (list, tuple, np.ndarray, range)):
             if type(k) is not _ndarray and _builtin_any(isinstance(x, Tensor) for x in k):
                 k = [x.tolist() if isinstance(x, Tensor) else x for x in k]
             arr = B.host_array(k) if type(k) is not _ndarray else k  # host data from Python lists

@@ -599,3 +599,28 @@ def test_grad_unused_input_message_names_its_index():
     x, w = ember.ones(2, requires_grad=True), ember.ones(1, requires_grad=True)
     with pytest.raises(RuntimeError, match="^The differentiated Tensor at index 1 appears to not have been used"):
         ember.autograd.grad((x * 2).sum(), [x, w])
+
+
+def test_once_differentiable_backward_runs_without_a_graph():
+    # `from torch.autograd.function import once_differentiable`, common in custom-op code, was missing
+    from ember.autograd.function import once_differentiable
+    seen = []
+
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            out = g * 3 * x ** 2
+            seen.append(out.requires_grad)
+            return out
+    x = ember.tensor([0.5, -2.0], requires_grad=True)
+    (g,) = ember.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), [0.75, 12.0])
+    assert seen == [False] and not g.requires_grad
+    assert Cube.backward.__name__ == "backward"

@@ -541,3 +541,50 @@ def test_batch_norm_refuses_backward_after_its_input_changed_in_place():
     h.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+def _square_fn(lib):
+    class Square(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 2
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            x, = ctx.saved_tensors
+            return grad_out * 2 * x
+    return Square
+
+
+def _detached_backward_fn(lib):
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            x, = ctx.saved_tensors
+            return grad_out * (3 * x ** 2).detach()  # first derivative right, second one lost
+    return Cube
+
+
+@requires_torch
+@pytest.mark.parametrize("case", ["sin", "mul", "square_function", "detached_backward"])
+def test_gradgradcheck_matches_torch(case):
+    # the "Double Backward with Custom Functions" tutorial calls gradgradcheck; ember raised NotImplementedError
+    from tests.conftest import torch
+
+    def run(lib):
+        x = lib.tensor(X, dtype=lib.float64, requires_grad=True)
+        y = lib.tensor(Y, dtype=lib.float64, requires_grad=True)
+        go = lib.tensor(V, dtype=lib.float64, requires_grad=True)
+        if case == "sin":
+            return lib.autograd.gradgradcheck(lambda a: a.sin(), (x,))
+        if case == "mul":
+            return lib.autograd.gradgradcheck(lambda a, b: a * b.exp(), (x, y), (go,))
+        fn = _square_fn(lib) if case == "square_function" else _detached_backward_fn(lib)
+        return lib.autograd.gradgradcheck(fn.apply, (x,), raise_exception=False)
+    assert run(ember) == run(torch) == (case != "detached_backward")

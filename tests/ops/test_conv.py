@@ -220,6 +220,11 @@ def test_inplace_modification_of_input_is_detected():
      "expected scalar type Float but found Double"),
     (lambda: C.conv2d(ember.randn(1, 3, 8, 8), ember.randn(6, 3, 3, 3), ember.randn(6).double()),
      r"Input type \(float\) and bias type \(double\) should be the same"),
+    # input of another dtype than weight and bias (an nn.Conv2d fed float64 or uint8-turned-long data)
+    (lambda: C.conv2d(ember.randn(1, 3, 8, 8).double(), ember.randn(6, 3, 3, 3), ember.randn(6)),
+     r"Input type \(double\) and bias type \(float\) should be the same"),
+    (lambda: C.conv2d(ember.randn(1, 3, 8, 8).long(), ember.randn(6, 3, 3, 3), ember.randn(6)),
+     r"Input type \(long int\) and bias type \(float\) should be the same"),
     (lambda: C.conv2d(ember.randn(4, 4, 8, 8), ember.randn(6, 2, 3, 3), groups=3),
      r"Given groups=3, weight of size \[6, 2, 3, 3\], expected input\[4, 4, 8, 8\] to have 6 channels"),
     (lambda: C.conv2d(ember.randn(1, 3, 8, 8), ember.randn(6, 3, 3, 3), stride=0),

@@ -203,6 +203,17 @@ def test_size_keyword(name):
     (lambda T: T.arange(start=2), TypeError),
     (lambda T: T.linspace(0, 1, -1), RuntimeError),
     (lambda T: T.linspace(0, 1, 2.0), TypeError),
+    # no size at all is an error, not a 0-dim tensor (T.zeros(()) is the scalar)
+    (lambda T: T.zeros(), TypeError),
+    (lambda T: T.ones(dtype=T.int64), TypeError),
+    (lambda T: T.empty(), TypeError),
+    (lambda T: T.rand(), TypeError),
+    (lambda T: T.randn(), TypeError),
+    # string labels (a custom Dataset's): torch's famous ValueError "too many dimensions 'str'"
+    (lambda T: T.tensor(["cat", "dog"]), ValueError),
+    (lambda T: T.tensor([["cat"], ["dog"]]), ValueError),
+    (lambda T: T.tensor([1, "dog"]), TypeError),
+    (lambda T: T.tensor([object()]), RuntimeError),
 ])
 def test_creation_errors_like_torch(call, exc):
     with pytest.raises(exc):

@@ -24,6 +24,8 @@ def _keys(lib):
         (0, slice(None), t([True, False, True, False, True])),
         # select or slice, then a new dim: UnsqueezeBackward0 over a part of the input
         (0, None), (slice(1, 2), None),
+        # a range is a sequence index, as in "What is torch.nn really?": input[range(n), target]
+        range(2), (range(3), [1, 0, 3]), (slice(None), range(0, 4, 2)),
     ]
 
 

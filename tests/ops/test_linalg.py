@@ -185,6 +185,9 @@ def test_central_differences():
      r"mat1 and mat2 shapes cannot be multiplied \(6x400 and 576x120\)"),
     (lambda: L.linear(ember.randn(1, 400).long(), ember.randn(120, 400)),
      "expected m1 and m2 to have the same dtype, but got: long int != float"),
+    # with a bias torch's addmm words it differently: an nn.Linear fed float64 data says this
+    (lambda: L.linear(ember.randn(2, 3).double(), ember.randn(4, 3), ember.randn(4)),
+     "mat1 and mat2 must have the same dtype, but got Double and Float"),
     (lambda: L.matmul(ember.randn(2, 3), ember.randn(3, 5).long()),
      "expected m1 and m2 to have the same dtype, but got: float != long int"),
     (lambda: ember.randn(2, 3) @ ember.randn(4, 5), r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)"),

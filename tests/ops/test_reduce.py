@@ -265,7 +265,7 @@ def test_float32_stays_float32():
         x.grad = None
         out = fn(x)
         assert out.dtype == ember.float32
-        out.backward(ember.ones(*out.shape))
+        out.backward(ember.ones(out.shape))
         assert x.grad.dtype == ember.float32
 
 

@@ -108,6 +108,31 @@ def test_affine_grid_matches_torch(oracle, size, align_corners):
     np.testing.assert_allclose(o32.numpy(), t32.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("size", [(3, 1, 5, 5), (2, 1, 28, 28), (2, 1, 64, 48), (2, 1, 4, 5, 6)])
+def test_affine_grid_has_torchs_bits(oracle, size, dtype, align_corners):
+    # an ulp off torch moves grid points that sit on a pixel edge to its other side, where grid_sample's
+    # gradient jumps: the STN tutorial's theta.grad then differs in its first digit
+    th = RNG.standard_normal((size[0], len(size) - 2, len(size) - 1)).astype(dtype)
+    to = oracle.nn.functional.affine_grid(oracle.tensor(th), size, align_corners=align_corners).numpy()
+    eo = F.affine_grid(ember.tensor(th), size, align_corners=align_corners).numpy()
+    np.testing.assert_array_equal(eo, to)
+
+
+def test_grid_sample_gradient_at_a_pixel_edge_matches_torch(oracle):
+    # the grid point (-0.35, -0.4) of this theta lands on row 1.0 exactly in torch (one ulp above with BLAS)
+    x = RNG.random((1, 1, 5, 5))
+    th = [[[0.9, 0.1, 0.05], [-0.1, 1.1, 0.0]]]
+    grads = []
+    for lib, fn in ((oracle, oracle.nn.functional), (ember, F)):
+        theta = lib.tensor(th, dtype=lib.float64, requires_grad=True)
+        grid = fn.affine_grid(theta, (1, 1, 5, 5), align_corners=False)
+        fn.grid_sample(lib.tensor(x), grid, align_corners=False).sum().backward()
+        grads.append(theta.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-12)
+
+
 def test_affine_grid_central_differences():
     th = RNG.standard_normal((2, 2, 3))
     w = RNG.standard_normal((2, 3, 4, 2))

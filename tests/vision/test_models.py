@@ -32,6 +32,20 @@ def test_parameter_count_and_state_dict_size(name):
     assert len(m.state_dict()) == entries
 
 
+def test_more_architectures_have_torchvisions_sizes(monkeypatch):
+    # the neural-style-transfer tutorial builds vgg19; sizes only, so skip drawing 100M+ initial weights
+    for fn in ("kaiming_uniform_", "kaiming_normal_", "normal_", "uniform_", "constant_"):
+        monkeypatch.setattr(ember.nn.init, fn, lambda t, *args, **kwargs: t)
+    expected = {"vgg11_bn": (132868840, 62), "vgg13": (133047848, 26), "vgg13_bn": (133053736, 76),
+                "vgg16_bn": (138365992, 97), "vgg19": (143667240, 38), "vgg19_bn": (143678248, 118),
+                "resnet101": (44549160, 626), "resnet152": (60192808, 932)}
+    for name, (params, entries) in expected.items():
+        m = models.get_model(name)
+        assert sum(p.numel() for p in m.parameters()) == params, name
+        assert len(m.state_dict()) == entries, name
+        assert models.get_model_weights(name).DEFAULT.meta["num_params"] == params
+
+
 def test_known_keys_and_shapes():
     sd = _model("resnet18").state_dict()
     assert list(sd)[:7] == ["conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
@@ -65,7 +79,8 @@ def test_forward_shapes():
 def test_pretrained_weights_explain_the_way_round():
     for call in (lambda: models.resnet18(weights="DEFAULT"),
                  lambda: models.resnet50(weights=models.ResNet50_Weights.IMAGENET1K_V2),
-                 lambda: models.vgg16(weights="IMAGENET1K_V1")):
+                 lambda: models.vgg16(weights="IMAGENET1K_V1"),
+                 lambda: models.vgg19(weights=models.VGG19_Weights.DEFAULT)):
         with pytest.raises(RuntimeError, match="cannot download pretrained weights") as e:
             call()
         assert "https://download.pytorch.org/models/" in str(e.value) and "load_state_dict" in str(e.value)

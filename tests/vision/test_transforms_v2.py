@@ -12,7 +12,7 @@ from ember.vision import transforms as T
 from ember.vision import tv_tensors
 from ember.vision.transforms import v2
 from ember.vision.transforms.v2 import functional as F
-from tests.conftest import requires_torch
+from tests.conftest import requires_torch, torch
 
 PImage = pytest.importorskip("PIL.Image")
 
@@ -120,7 +120,10 @@ def test_resize_center_crop_pad_match_v1(make):
             np.testing.assert_array_equal(np.asarray(n), np.asarray(o))
         else:
             assert type(n) is type(make(a))  # pure stays pure, Image stays Image
-            np.testing.assert_array_equal(n.numpy(), o.numpy())
+            # v2 resizes uint8 tensors with torch's native fixed-point kernel, v1 through float: an image
+            # may differ by one level (test_uint8_resize_matches_torchvision_v2 checks v2's own bits)
+            tol = 1 if isinstance(new, v2.Resize) else 0
+            np.testing.assert_allclose(n.numpy().astype(int), o.numpy().astype(int), atol=tol, rtol=0)
 
 
 def test_flip_and_crop_hand_computed():
@@ -167,11 +170,11 @@ def test_random_transforms_draw_like_v1():
     for new, old in [(v2.RandomResizedCrop(6, antialias=True), T.RandomResizedCrop(6)),
                      (v2.RandomCrop(5), T.RandomCrop(5)),
                      (v2.RandomHorizontalFlip(0.5), T.RandomHorizontalFlip(0.5))]:
-        for seed in range(4):
+        for seed in range(4):  # float images: the same draws give the same pixels (uint8 resizes differ, above)
             ember.manual_seed(seed)
-            n = new(chw(a))
+            n = new(chw(a).float())
             ember.manual_seed(seed)
-            o = old(chw(a))
+            o = old(chw(a).float())
             np.testing.assert_array_equal(n.numpy(), o.numpy())
 
 
@@ -453,3 +456,35 @@ def test_tensor_resize_modes_torch_lacks_raise_its_errors():
     for mode in ("box", "hamming"):
         with pytest.raises(NotImplementedError):
             F.resize(x, [4, 4], interpolation=mode)
+
+
+def _fixed_point_case(seed):
+    r = np.random.default_rng(seed)
+    h, w = (int(v) for v in r.integers(5, 60, 2))
+    return r.integers(0, 256, (3, h, w), dtype=np.uint8), [int(v) for v in r.integers(3, 70, 2)]
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("antialias", [True, False])
+def test_uint8_resize_matches_torchvision_v2(mode, antialias):
+    # torchvision.transforms.v2 resizes uint8 images on the CPU with torch's native kernel: int16 fixed-point
+    # weights, horizontal pass rounded to uint8 first. RandomResizedCrop on a decoded image differed from
+    # torchvision by up to a few levels in ~15 % of pixels
+    from tests.vision.test_transforms_seeded import tv
+    interp = getattr(v2.InterpolationMode, mode.upper())
+    changed = 0
+    for seed in range(12):
+        a, size = _fixed_point_case(seed)
+        out = F.resize(ember.tensor(a), size, interpolation=interp, antialias=antialias).numpy()
+        if tv is not None:
+            import importlib
+            tf = importlib.import_module("torchvision.transforms.v2.functional")
+            ref = tf.resize(torch.from_numpy(a), size, interpolation=getattr(tf.InterpolationMode, mode.upper()),
+                            antialias=antialias).numpy()
+            np.testing.assert_array_equal(out, ref)
+        # and without torchvision: near the float computation, but not always equal to it
+        flt = F.resize(ember.tensor(a).float(), size, interpolation=interp, antialias=antialias).numpy()
+        diff = np.abs(out.astype(float) - np.clip(np.round(flt), 0, 255))
+        assert diff.max() <= (1 if mode == "bilinear" else 40)  # bicubic: overshoots clamped between passes
+        changed += int((diff > 0).sum())
+    assert changed > 0

@@ -15,7 +15,7 @@ __all__ = ["MultiheadAttention"]
 
 
 def _empty(shape, device, dtype):
-    return _creation.empty(*shape, device=device, dtype=dtype)
+    return _creation.empty(tuple(shape), device=device, dtype=dtype)
 
 
 class NonDynamicallyQuantizableLinear(Linear):

@@ -12,7 +12,7 @@ __all__ = ["Identity", "Linear", "Bilinear"]
 
 
 def _empty(shape, device, dtype):
-    return _creation.empty(*shape, device=device, dtype=dtype)
+    return _creation.empty(tuple(shape), device=device, dtype=dtype)
 
 
 class Identity(Module):

@@ -23,9 +23,9 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if self.elementwise_affine:
-            self.weight = Parameter(_creation.empty(*self.normalized_shape, device=device, dtype=dtype))
+            self.weight = Parameter(_creation.empty(tuple(self.normalized_shape), device=device, dtype=dtype))
             if bias:
-                self.bias = Parameter(_creation.empty(*self.normalized_shape, device=device, dtype=dtype))
+                self.bias = Parameter(_creation.empty(tuple(self.normalized_shape), device=device, dtype=dtype))
             else:
                 self.register_parameter("bias", None)
         else:
@@ -119,7 +119,7 @@ class RMSNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if self.elementwise_affine:
-            self.weight = Parameter(_creation.empty(*self.normalized_shape, device=device, dtype=dtype))
+            self.weight = Parameter(_creation.empty(tuple(self.normalized_shape), device=device, dtype=dtype))
         else:
             self.register_parameter("weight", None)
         self.reset_parameters()

@@ -302,7 +302,7 @@ class RNNBase(Module):
                 if proj_size > 0:
                     params += [(f"weight_hr_l{layer}{suffix}", (proj_size, hidden_size))]
                 for name, shape in params:
-                    setattr(self, name, Parameter(_creation.empty(*shape, device=device, dtype=dtype)))
+                    setattr(self, name, Parameter(_creation.empty(tuple(shape), device=device, dtype=dtype)))
                 names = [name for name, _ in params]
                 self._flat_weights_names.extend(names)
                 self._all_weights.append(names)

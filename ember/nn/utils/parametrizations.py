@@ -133,7 +133,7 @@ class _Orthogonal(Module):
                 Q = Q.clone()
         else:
             # complete Q to an orthogonal n x n matrix, with randn drawn as torch draws it
-            N = _creation.randn(*(Q.size()[:-2] + (n, n - k)), dtype=Q.dtype, device=Q.device)
+            N = _creation.randn(tuple(Q.size()[:-2]) + (n, n - k), dtype=Q.dtype, device=Q.device)
             Q = _shape.cat([Q, N], dim=-1)
             Q = _make_orthogonal(Q)
         self.base = Q

@@ -1,14 +1,19 @@
-"""torchvision.models: ResNet-18/34/50 and VGG-11/16 architectures, randomly initialized.
+"""torchvision.models: ResNet-18/34/50/101/152 and VGG-11/13/16/19 (and _bn) architectures, randomly initialized.
 
 Module names and shapes are torchvision's, so a torchvision checkpoint (downloaded elsewhere)
 loads with ``model.load_state_dict(torch.load(path))``; ember itself downloads no weights.
 """
 from ._api import Weights, WeightsEnum  # noqa: F401
 from .resnet import (BasicBlock, Bottleneck, ResNet, ResNet18_Weights, ResNet34_Weights,  # noqa: F401
-                     ResNet50_Weights, resnet18, resnet34, resnet50)
-from .vgg import VGG, VGG11_Weights, VGG16_Weights, vgg11, vgg16  # noqa: F401
+                     ResNet50_Weights, ResNet101_Weights, ResNet152_Weights, resnet18, resnet34, resnet50,
+                     resnet101, resnet152)
+from .vgg import (VGG, VGG11_Weights, VGG11_BN_Weights, VGG13_Weights, VGG13_BN_Weights,  # noqa: F401
+                  VGG16_Weights, VGG16_BN_Weights, VGG19_Weights, VGG19_BN_Weights, vgg11, vgg11_bn, vgg13,
+                  vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn)
 
-_MODELS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50, "vgg11": vgg11, "vgg16": vgg16}
+_MODELS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50, "resnet101": resnet101,
+           "resnet152": resnet152, "vgg11": vgg11, "vgg11_bn": vgg11_bn, "vgg13": vgg13, "vgg13_bn": vgg13_bn,
+           "vgg16": vgg16, "vgg16_bn": vgg16_bn, "vgg19": vgg19, "vgg19_bn": vgg19_bn}
 
 
 def list_models(module=None, include=None, exclude=None):
@@ -40,7 +45,10 @@ def get_weight(name):
 def get_model_weights(name):
     """The weights enum class of a model (its members cannot be downloaded by ember)."""
     weights = {"resnet18": ResNet18_Weights, "resnet34": ResNet34_Weights, "resnet50": ResNet50_Weights,
-               "vgg11": VGG11_Weights, "vgg16": VGG16_Weights}
+               "resnet101": ResNet101_Weights, "resnet152": ResNet152_Weights, "vgg11": VGG11_Weights,
+               "vgg11_bn": VGG11_BN_Weights, "vgg13": VGG13_Weights, "vgg13_bn": VGG13_BN_Weights,
+               "vgg16": VGG16_Weights, "vgg16_bn": VGG16_BN_Weights, "vgg19": VGG19_Weights,
+               "vgg19_bn": VGG19_BN_Weights}
     name = name if isinstance(name, str) else name.__name__
     try:
         return weights[name.lower()]

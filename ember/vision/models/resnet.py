@@ -182,6 +182,18 @@ class ResNet50_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V2
 
 
+class ResNet101_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "resnet101-63fe2227.pth", 44549160, _META)
+    IMAGENET1K_V2 = Weights(_URL + "resnet101-cd907fc2.pth", 44549160, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNet152_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "resnet152-394f9c45.pth", 60192808, _META)
+    IMAGENET1K_V2 = Weights(_URL + "resnet152-f82ba261.pth", 60192808, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V2
+
+
 def _resnet(block, layers, weights_enum, weights, progress, kwargs):
     _resolve(weights_enum, weights, kwargs)
     return ResNet(block, layers, **kwargs)
@@ -203,3 +215,15 @@ def resnet34(*, weights=None, progress=True, **kwargs):
 def resnet50(*, weights=None, progress=True, **kwargs):
     """ResNet-50 (torchvision's V1.5: stride in the 3x3 conv); weights=None only (see _api)."""
     return _resnet(Bottleneck, [3, 4, 6, 3], ResNet50_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def resnet101(*, weights=None, progress=True, **kwargs):
+    """ResNet-101 (torchvision's V1.5); weights=None only (see _api)."""
+    return _resnet(Bottleneck, [3, 4, 23, 3], ResNet101_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def resnet152(*, weights=None, progress=True, **kwargs):
+    """ResNet-152 (torchvision's V1.5); weights=None only (see _api)."""
+    return _resnet(Bottleneck, [3, 8, 36, 3], ResNet152_Weights, weights, progress, kwargs)

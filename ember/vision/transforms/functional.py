@@ -389,15 +389,32 @@ def _resize_array(a, out_h, out_w, mode, antialias, v2=False):
     if isinstance(x, Tensor):
         out = _wrap(wh).matmul(x).matmul(_wrap(np.ascontiguousarray(ww.T)))
         return out[0] if squeeze else out
-    if v2 and dt == np.uint8 and mode is not InterpolationMode.BILINEAR:
-        # torch's native uint8 kernel (transforms.v2 bicubic/lanczos): the horizontal pass is rounded and clamped
-        # to uint8 before the vertical one, which changes overshooting pixels by up to ~16
-        out = np.matmul(wh, np.clip(np.round(np.matmul(x, ww.T)), 0, 255))
-    else:
-        out = np.matmul(np.matmul(wh, x), ww.T)
+    if v2 and dt == np.uint8:
+        # torch's native uint8 kernel (transforms.v2 on the CPU): int16 fixed-point weights, and the horizontal
+        # pass rounded and clamped to uint8 before the vertical one (bicubic overshoots change by up to ~16)
+        out = a.astype(np.float64)
+        if out_w != a.shape[-1]:
+            out = _fixed_point_pass(np.matmul, out, ww.T)
+        if out_h != a.shape[-2]:
+            out = _fixed_point_pass(lambda w, v: np.matmul(v, w), out, wh)
+        out = out.astype(np.uint8)
+        return out[0] if squeeze else out
+    out = np.matmul(np.matmul(wh, x), ww.T)
     if dt.kind != "f":
         out = np.clip(np.round(out), 0, _max_value(dt)).astype(dt)
     return out[0] if squeeze else out
+
+
+def _fixed_point_pass(mul, values, weights):
+    """One pass of torch's uint8 resampling: weights scaled to int16 at the largest precision that fits,
+    products summed exactly (float64 holds them), rounded half up, clamped to 0..255."""
+    w = weights.astype(np.float64)
+    top, prec = w.max(), 0
+    while prec < 22 and int(0.5 + top * (1 << (prec + 1))) < (1 << 15):
+        prec += 1
+    w = w * (1 << prec)
+    w = np.where(w < 0, np.trunc(w - 0.5), np.trunc(w + 0.5))
+    return np.clip(np.floor((mul(values, w) + (1 << (prec - 1))) / (1 << prec)), 0, 255)
 
 
 def _triangle(x):

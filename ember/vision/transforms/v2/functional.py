@@ -516,9 +516,9 @@ def _resize_image(img, size, interpolation=InterpolationMode.BILINEAR, max_size=
     interpolation = _check_interpolation(interpolation)
     if isinstance(img, Tensor) and img.ndim >= 2 and isinstance(size, (int, list, tuple)) and (
             interpolation is InterpolationMode.LANCZOS
-            or interpolation is InterpolationMode.BICUBIC and img.dtype == B.uint8):
-        # v2 resizes uint8 bicubic natively (v1 goes through float: rounded between the passes here) and
-        # has lanczos for tensors (v1 has not)
+            or interpolation in (InterpolationMode.BICUBIC, InterpolationMode.BILINEAR) and img.dtype == B.uint8):
+        # v2 resizes uint8 bilinear/bicubic natively on the CPU (int16 fixed point, rounded between the passes;
+        # v1 goes through float) and has lanczos for tensors (v1 has not)
         _, h, w = _F1.get_dimensions(img)
         out_h, out_w = _F1._compute_resized_output_size((h, w), [size] if isinstance(size, int) else size, max_size)
         if [out_h, out_w] == [h, w]:
@@ -575,6 +575,8 @@ center_crop.__doc__ = "Crop the center (pads with zeros when the input is smalle
 
 def _resized_crop_image(img, top, left, height, width, size, interpolation=InterpolationMode.BILINEAR,
                         antialias=True):
+    if isinstance(img, Tensor):  # as torchvision's v2: crop, then v2's resize (native uint8 kernels)
+        return _resize_image(_F1.crop(img, top, left, height, width), size, interpolation, antialias=antialias)
     return _F1.resized_crop(img, top, left, height, width, size, _check_interpolation(interpolation),
                             antialias=bool(antialias))
 
