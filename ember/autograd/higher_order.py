@@ -247,6 +247,7 @@ class _TensorNamespace:
         _fn, ("maximum", "minimum", "mul", "add", "sub", "div", "neg"))
 
     erf, exp2 = map(_fn, ("erf", "exp2"))
+    einsum = _fn("einsum")
 
     @staticmethod
     def sign(x):

@@ -196,6 +196,16 @@ CASES = {
         x - y, (y > 1).double()) + t.nn.functional.gaussian_nll_loss(x, y, x * y)
     + t.nn.functional.gaussian_nll_loss(x, y, y[:, 0] * x[:, 1], full=True, reduction="sum")
     + t.nn.functional.cosine_embedding_loss(x, y, t.tensor([1.0, -1, 1], dtype=t.float64)),
+    # fused products and bilinear
+    "addmv_addbmm_baddbmm": lambda t, x, y: t.addmv(x[:, 0], x * y, y[0], beta=0.5, alpha=2)[:, None] * x
+    + t.addbmm(x[:2, :2], (x * y).reshape(3, 2, 2), x.reshape(3, 2, 2), alpha=0.5).sum() * y
+    + t.baddbmm(y.reshape(3, 2, 2), (x * y).reshape(3, 2, 2), x.reshape(3, 2, 2), beta=2).reshape(3, 4) * x,
+    "bilinear_square_": lambda t, x, y: t.nn.functional.bilinear(x, y * y, (x * y)[:2, :, None].expand(2, 4, 4),
+                                                                 x[0, :2]).sum(1, keepdim=True) * x
+    + (x * y).square_() * x,
+    "var_mean_std_mean": lambda t, x, y: t.var_mean(x * y, 1, keepdim=True)[0] * x + t.var_mean(x * y)[1] * y
+    + t.std_mean(x * y, 0)[0] * x + t.std_mean(x * y, 0, correction=0)[1] * y
+    + t.std_mean(x * y)[0] * t.std_mean(x * y)[1] * x,
 }
 
 
