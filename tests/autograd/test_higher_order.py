@@ -206,6 +206,22 @@ CASES = {
     "var_mean_std_mean": lambda t, x, y: t.var_mean(x * y, 1, keepdim=True)[0] * x + t.var_mean(x * y)[1] * y
     + t.std_mean(x * y, 0)[0] * x + t.std_mean(x * y, 0, correction=0)[1] * y
     + t.std_mean(x * y)[0] * t.std_mean(x * y)[1] * x,
+    # index writes, rotations, windows, strided views, block and diagonal matrices
+    "index_add_copy_fill": lambda t, x, y: (x * y).index_add(1, t.tensor([0, 2, 0]), (x * x)[:, :3], alpha=2) * x
+    + (x * y).index_copy(0, t.tensor([2, 0]), (y * y)[:2]) * y + (x * y).index_fill(1, t.tensor([1, 3]), -1.0) * x,
+    "masked_scatter_put": lambda t, x, y: (x * y).masked_scatter(x > y, (y * y).flip(0)) * x
+    + (x * y).masked_scatter((x > 1)[0], y * x) * y
+    + (x * y).put(t.tensor([1, 5, 5]), (x * x)[0, :3], accumulate=True) * x
+    + (x * y).put(t.tensor([7, 2]), (y * y)[1, :2]) * y,
+    "scatter_reduce_sum_mean": lambda t, x, y: (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]),
+                                                                      (x * x)[:, :2], "sum") * x
+    + (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]), (y * y)[:, 1:3], "mean", include_self=False) * y,
+    "rot90_unfold_as_strided": lambda t, x, y: (x * y).rot90(1, (0, 1)).T * x + (x * y).rot90(-3, (1, 0)).T * y
+    + (x * y).unfold(1, 2, 1).sum(-1)[:, :1] * x + (x * y).unfold(0, 2, 1)[..., 1].sum() * y
+    + t.as_strided(x * y, (3, 2), (1, 2), 1).sum(1, keepdim=True) * x,
+    "block_diag_diag_embed": lambda t, x, y: t.block_diag(x * y, y[0], (x * x)[:2, :1])[:3, 1:5] * x
+    + t.diag(x[0] * y[1], 1)[:3, :4] * y + t.diag_embed(x * y, -1)[:, :3, 1:].sum(1) * x
+    + t.diagflat(x[1] * y[0])[:3] * y,
 }
 
 
