@@ -3017,28 +3017,38 @@ _SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
 class ScatterReduceBackward0(Node):
     __slots__ = ("reduce", "include_self", "x", "src", "out", "fancy", "region", "counts", "hit")
     _saved_fields = ("x", "src", "out", "fancy", "counts")
-    _double_backward = True   # through _apply_tensors (create_graph=True), for sum and mean
+    _double_backward = True   # through _apply_tensors (create_graph=True), all but prod
 
     def _apply_tensors(self, grad, saved):
-        """create_graph=True: for sum and mean both gradients are linear in grad (a scaling and a
-        selection, whose transpose adds back)."""
+        """create_graph=True: but for prod both gradients are linear in grad (input's a scaling, source's
+        a scaled selection (g / n)[fancy] * e, whose transpose adds back), n and e piecewise constant."""
         from ..autograd.higher_order import linear_map
-        if self.reduce not in ("sum", "mean") or grad.ndim == 0:
+        if self.reduce == "prod" or grad.ndim == 0:
             raise NotImplementedError(f"create_graph=True: ember cannot differentiate the backward of "
                                       f"scatter_reduce(reduce={self.reduce!r}) yet")
-        nf, shape, fancy, region, hit = self.next_functions, grad.shape, self.fancy, self.region, self.hit
-        scale = self.counts if self.reduce == "mean" else None
-        include_self = self.include_self
+        nf, shape, fancy, region = self.next_functions, grad.shape, self.fancy, self.region
+        n, e = (None, None) if self.reduce == "sum" else (self.counts, None) if self.reduce == "mean" else \
+            self._ties()
 
         def add_back(b):
+            b = b[region] if e is None else b[region] * e
             z = _zeros(shape, b)
-            xp_of(b).add.at(z, fancy, b[region])
-            return z if scale is None else z / scale
+            xp_of(b).add.at(z, fancy, b)
+            return z if n is None else z / n
         own = lambda a: self.apply(a)[0]   # noqa: E731  (a diagonal map: its own transpose)
         return (linear_map("ScatterReduceBackward", own, own, grad) if nf[0][0] is not None and
-                (scale is not None or not include_self) else grad if nf[0][0] is not None else None,
+                (n is not None or not self.include_self) else grad if nf[0][0] is not None else None,
                 linear_map("ScatterReduceBackward", lambda a: self.apply(a)[1], add_back, grad)
                 if nf[1][0] is not None else None)
+
+    def _ties(self):
+        """amax/amin: how many entries tie for each result (n) and which source entries are among them (e)."""
+        xp = xp_of(self.x)
+        eq_self = (self.x == self.out) if self.include_self else (self.x == self.out) & ~self.hit
+        eq_src = self.src[self.region] == self.out[self.fancy]
+        n = eq_self.astype(self.x.dtype)
+        xp.add.at(n, self.fancy, eq_src.astype(self.x.dtype))
+        return xp.where(n == 0, 1, n), eq_src
 
     def apply(self, g):
         xp = xp_of(g)

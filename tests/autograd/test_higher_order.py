@@ -213,9 +213,12 @@ CASES = {
     + (x * y).masked_scatter((x > 1)[0], y * x) * y
     + (x * y).put(t.tensor([1, 5, 5]), (x * x)[0, :3], accumulate=True) * x
     + (x * y).put(t.tensor([7, 2]), (y * y)[1, :2]) * y,
-    "scatter_reduce_sum_mean": lambda t, x, y: (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]),
+    "scatter_reduce": lambda t, x, y: (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]),
                                                                       (x * x)[:, :2], "sum") * x
-    + (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]), (y * y)[:, 1:3], "mean", include_self=False) * y,
+    + (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]), (y * y)[:, 1:3], "mean", include_self=False) * y
+    + (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]), (x * x)[:, :2], "amax") * x
+    + (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]), (y * y)[:, 1:3], "amin", include_self=False) * y
+    + (x * 0).scatter_reduce(1, t.tensor([[0, 1], [1, 1], [2, 0]]), (y * 0)[:, 1:3], "amax") * y,
     "rot90_unfold_as_strided": lambda t, x, y: (x * y).rot90(1, (0, 1)).T * x + (x * y).rot90(-3, (1, 0)).T * y
     + (x * y).unfold(1, 2, 1).sum(-1)[:, :1] * x + (x * y).unfold(0, 2, 1)[..., 1].sum() * y
     + t.as_strided(x * y, (3, 2), (1, 2), 1).sum(1, keepdim=True) * x,
