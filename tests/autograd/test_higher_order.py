@@ -485,6 +485,10 @@ IMAGE_CASES = {
     "max_pool2d_overlapping": lambda t, x: t.nn.functional.max_pool2d(x * x.sin(), 3, stride=2, padding=1)
     + t.nn.functional.max_pool1d((x * x)[:, :, 0], 2)[:, :, None, :1],
     "adaptive_max_pool2d": lambda t, x: t.nn.functional.adaptive_max_pool2d(x * x.sin(), (3, 2)).sum((2, 3)),
+    "max_unpool_channel_shuffle": lambda t, x: t.nn.functional.max_unpool2d(
+        *t.nn.functional.max_pool2d(x * x.sin(), 2, return_indices=True), 2)
+    + t.nn.functional.max_unpool1d(*t.nn.functional.max_pool1d((x * x)[:, :, 0], 2, return_indices=True), 2)[
+        :, :, None, :] + t.nn.functional.channel_shuffle((x * x).repeat(1, 2, 1, 1), 3)[:, :3],
 }
 
 
