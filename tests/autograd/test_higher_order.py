@@ -465,6 +465,18 @@ def test_grad_runs_only_the_part_of_the_graph_leading_to_its_inputs():
 
 # ---- images: normalization and pooling layers ------------------------------------------------------
 IMG = np.random.default_rng(4).standard_normal((2, 3, 6, 6))
+
+
+def _vol(t, x):
+    """(N, C, 2, H, W): x and x flipped, a volume for the 3-d ops."""
+    return t.stack([x, x.flip(-1)], 2)
+
+
+def _flat10(out):
+    """out's first ten elements, so that ops with different output shapes add up."""
+    return out.reshape(1, -1)[:, :10]
+
+
 IMAGE_CASES = {
     "batch_norm_train": lambda t, x: t.nn.functional.batch_norm(
         x * x, None, None, t.tensor([1.0, 2, 3], dtype=t.float64), t.tensor([0.5, 0, 1], dtype=t.float64),
@@ -489,6 +501,26 @@ IMAGE_CASES = {
         *t.nn.functional.max_pool2d(x * x.sin(), 2, return_indices=True), 2)
     + t.nn.functional.max_unpool1d(*t.nn.functional.max_pool1d((x * x)[:, :, 0], 2, return_indices=True), 2)[
         :, :, None, :] + t.nn.functional.channel_shuffle((x * x).repeat(1, 2, 1, 1), 3)[:, :3],
+    # the 3-d family, on volumes of two planes: x and x flipped
+    "conv3d": lambda t, x: _flat10(t.nn.functional.conv3d(
+        _vol(t, x).sin(), x[0, :, :2, :4].reshape(2, 3, 2, 2, 1), x[0, 0, 0, :2], stride=(1, 2, 1), padding=(1, 0, 1),
+        dilation=(1, 1, 2)))
+    + _flat10(t.nn.functional.conv3d(_vol(t, x)[0] ** 2, x[0, :, 0, :3].reshape(3, 1, 1, 3, 1), groups=3,
+                                     padding="same")),
+    "conv_transpose3d": lambda t, x: _flat10(t.nn.functional.conv_transpose3d(
+        _vol(t, x).sin(), x[0, :, :2, :2].reshape(3, 2, 1, 2, 1), x[0, 0, 0, :2], stride=(1, 2, 2), padding=(0, 1, 0),
+        output_padding=(0, 1, 0)))
+    + _flat10(t.nn.functional.conv_transpose3d(_vol(t, x)[0] ** 2, x[0, :, 0, :2].reshape(3, 1, 1, 1, 2), groups=3,
+                                               dilation=2)),
+    "pool3d": lambda t, x: _flat10(t.nn.functional.max_pool3d(_vol(t, x) * _vol(t, x).sin(), 2, padding=(1, 0, 1),
+                                                              stride=(1, 2, 2)))
+    + _flat10(t.nn.functional.avg_pool3d(_vol(t, x) ** 2, (1, 3, 2), stride=2, padding=(0, 1, 1),
+                                         count_include_pad=False, ceil_mode=True))
+    + _flat10(t.nn.functional.adaptive_avg_pool3d(_vol(t, x) ** 2, (1, 3, 2)))
+    + t.nn.functional.adaptive_avg_pool3d(_vol(t, x).sin(), 1).sum()
+    + _flat10(t.nn.functional.adaptive_max_pool3d((_vol(t, x) * _vol(t, x).sin())[0], (2, 3, 2))),
+    "max_unpool3d": lambda t, x: _flat10(t.nn.functional.max_unpool3d(
+        *t.nn.functional.max_pool3d(_vol(t, x) * _vol(t, x).sin(), (1, 2, 2), return_indices=True), (1, 2, 2)).sum(2)),
 }
 
 
@@ -546,6 +578,15 @@ STRUCTURE_CASES = {
                                                                       t.ones(16, dtype=t.float64)),
     "hinge_embedding": lambda t, x: t.nn.functional.hinge_embedding_loss(x, t.ones(16, dtype=t.float64)),
     "lerp": lambda t, x: t.lerp(x, t.zeros(16, dtype=t.float64), 0.3),
+    "max_pool3d": lambda t, x: t.nn.functional.max_pool3d(x.reshape(1, 1, 1, 4, 4), (1, 2, 2)),
+    "avg_pool3d": lambda t, x: t.nn.functional.avg_pool3d(x.reshape(1, 1, 1, 4, 4), (1, 2, 2)),
+    "adaptive_avg_pool3d": lambda t, x: t.nn.functional.adaptive_avg_pool3d(x.reshape(1, 1, 1, 4, 4), (1, 3, 3)),
+    "adaptive_avg_pool3d_1": lambda t, x: t.nn.functional.adaptive_avg_pool3d(x.reshape(1, 1, 1, 4, 4), 1),
+    "adaptive_max_pool3d": lambda t, x: t.nn.functional.adaptive_max_pool3d(x.reshape(1, 1, 1, 4, 4), (1, 2, 2)),
+    "max_unpool2d": lambda t, x: t.nn.functional.max_unpool2d(x.reshape(1, 1, 4, 4), t.arange(16).reshape(1, 1, 4, 4), 2),
+    "max_unpool3d": lambda t, x: t.nn.functional.max_unpool3d(x.reshape(1, 1, 1, 4, 4),
+                                                              t.arange(16).reshape(1, 1, 1, 4, 4), (1, 2, 2)),
+    "rot90_unfold": lambda t, x: x.reshape(4, 4).rot90() * 2 + x.reshape(4, 4).unfold(0, 2, 2).sum(-1).repeat(2, 1),
 }
 
 
