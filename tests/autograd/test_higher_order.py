@@ -225,6 +225,11 @@ CASES = {
     "block_diag_diag_embed": lambda t, x, y: t.block_diag(x * y, y[0], (x * x)[:2, :1])[:3, 1:5] * x
     + t.diag(x[0] * y[1], 1)[:3, :4] * y + t.diag_embed(x * y, -1)[:, :3, 1:].sum(1) * x
     + t.diagflat(x[1] * y[0])[:3] * y,
+    # complex numbers: built from x and y, taken apart again
+    "complex_polar_views": lambda t, x, y: t.view_as_real(t.complex(x, y * y) * t.complex(y, x) * x)[..., 0]
+    + t.view_as_real(t.polar(x * y, y * x) * t.complex(x, y))[..., 1] * x
+    + t.view_as_real(t.view_as_complex(t.stack([x, y * x], -1)) * t.complex(x * x, y)).sum(-1) * y
+    + t.angle(t.complex(x - y, y * x) * t.complex(y, x)) * x + t.angle(x - y) * y,
 }
 
 
