@@ -230,6 +230,10 @@ CASES = {
     + t.view_as_real(t.polar(x * y, y * x) * t.complex(x, y))[..., 1] * x
     + t.view_as_real(t.view_as_complex(t.stack([x, y * x], -1)) * t.complex(x * x, y)).sum(-1) * y
     + t.angle(t.complex(x - y, y * x) * t.complex(y, x)) * x + t.angle(x - y) * y,
+    "fft": lambda t, x, y: t.view_as_real(t.fft.fft(x * y) * t.fft.ifft(t.complex(x, y), n=5, norm="ortho")[:, :4])[..., 0]
+    + t.view_as_real(t.fft.rfft2(x * y, s=(3, 6)) * t.fft.fftn(t.complex(y, x), dim=0)[:, :4])[..., 1] * x
+    + t.fft.irfft(t.fft.rfft(x * y) * t.complex(x, y)[:, :3], n=4) * y + t.fft.irfftn(t.complex(x * y, x), s=(3, 5), norm="forward")[:, :4]
+    + t.fft.hfft(t.complex(x * y, y)[:, :3], n=4) * x + t.view_as_real(t.fft.ihfft(x * y) * x[:, :3]).sum(-1)[:, :1] * y,
 }
 
 
