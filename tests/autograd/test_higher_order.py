@@ -234,6 +234,9 @@ CASES = {
     + t.view_as_real(t.fft.rfft2(x * y, s=(3, 6)) * t.fft.fftn(t.complex(y, x), dim=0)[:, :4])[..., 1] * x
     + t.fft.irfft(t.fft.rfft(x * y) * t.complex(x, y)[:, :3], n=4) * y + t.fft.irfftn(t.complex(x * y, x), s=(3, 5), norm="forward")[:, :4]
     + t.fft.hfft(t.complex(x * y, y)[:, :3], n=4) * x + t.view_as_real(t.fft.ihfft(x * y) * x[:, :3]).sum(-1)[:, :1] * y,
+    "affine_grid": lambda t, x, y: t.nn.functional.affine_grid((x * y)[:2, :3].reshape(1, 2, 3), (1, 1, 3, 4),
+                                                               align_corners=False).reshape(3, 8)[:, :4] * x
+    + t.nn.functional.affine_grid((x * x).reshape(1, 3, 4), (1, 1, 2, 2, 3), align_corners=True).reshape(3, 12)[:, 2:6] * y,
 }
 
 
