@@ -244,6 +244,20 @@ def _grads(grads, n):
     return grads
 
 
+def _saved_out(node, array, nr=0):
+    """create_graph=True: node's saved output array as a graph tensor whose grad_fn is node (output nr)."""
+    from .autograd.higher_order import _output_tensor
+    t = _output_tensor(array, node)
+    if node._n_outputs != 1:
+        node._output_nrs[id(t)] = nr
+    return t
+
+
+def _sum_to(t, shape):
+    """A Tensor t summed back over broadcast batch dims to shape."""
+    return t if tuple(t.shape) == tuple(shape) else t.sum_to_size(shape)
+
+
 def _unbroadcast(g, shape):
     if g.shape == shape:
         return g
@@ -545,6 +559,12 @@ class LinalgSlogdetBackward0(_MultiNode):
     grad_fn), but piecewise constant: its gradient is dropped."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grads, saved):
+        """create_graph=True: g A^-T on Tensors."""
+        g = _grads(grads, 2)[1]
+        return (None,) if g is None else (inv(saved[0]).mT * g[..., None, None],)
 
     def apply(self, grads):
         g = _grads(grads, 2)[1]
@@ -602,6 +622,25 @@ class LinalgSolveExBackward0(_LinalgNode):
     """X = A^-1 B: gB = A^-T g, gA = -gB X^T (broadcast batch dims summed back)."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (A, and the output X as saved)."""
+        s, nf = self.s, self.next_functions
+        vec, left = s["vec"], s["left"]
+        at = saved[0] if left else saved[0].mT
+        X = _saved_out(self, s["X"] if left or vec else _mT(s["X"]))
+        Xl = X[..., None] if vec else X if left else X.mT
+        gl = g[..., None] if vec else g if left else g.mT
+        gB = solve(at.mT, gl)
+        ga = gb = None
+        if nf[0][0] is not None:
+            ga = _sum_to(-(gB @ Xl.mT), s["ashape"])
+            ga = ga if left else ga.mT
+        if nf[1][0] is not None:
+            gb = gB[..., 0] if vec else gB if left else gB.mT
+            gb = _sum_to(gb, s["bshape"])
+        return ga, gb
 
     def apply(self, g):
         s = self.s
@@ -712,6 +751,24 @@ class LinalgSolveTriangularBackward0(_LinalgNode):
     (off its diagonal too when unitriangular), batch dims summed back."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (A's triangle, and the output X as saved)."""
+        s, nf = self.s, self.next_functions
+        upper, left, unit = s["upper"], s["left"], s["unit"]
+        A = saved[0]
+        T = A.triu() if upper else A.tril()
+        X = _saved_out(self, s["X"])
+        gB = solve_triangular(T.mT, g, upper=not upper, left=left, unitriangular=unit)
+        ga = gb = None
+        if nf[0][0] is not None:
+            ga = -(gB @ X.mT) if left else -(X.mT @ gB)
+            k = 1 if unit else 0
+            ga = _sum_to(ga.triu(k) if upper else ga.tril(-k), s["ashape"])
+        if nf[1][0] is not None:
+            gb = _sum_to(gB, s["bshape"])
+        return ga, gb
 
     def apply(self, g):
         s = self.s
@@ -1252,6 +1309,15 @@ class LinalgMatrixExpBackward0(_LinalgNode):
     exp([[A^T, g], [0, A^T]])."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same block exponential, of Tensors."""
+        from .ops.shape import cat
+        at = saved[0].mT
+        n = at.shape[-1]
+        big = cat([cat([at, g], -1), cat([at * 0, at], -1)], -2)
+        return (matrix_exp(big)[..., :n, n:],)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1540,6 +1606,13 @@ class CholeskyInverseBackward0(_LinalgNode):
     (not restricted to L's triangle, as torch's)."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (the input, and the output X as saved)."""
+        X, L = _saved_out(self, self.s["X"]), saved[0]
+        common = X @ ((g + g.mT) @ X)
+        return (-(L @ common) if self.s["upper"] else -(common @ L),)
 
     def apply(self, g):
         s = self.s
@@ -1575,6 +1648,22 @@ class CholeskySolveBackward0(_LinalgNode):
     upper) with C = gB X^T."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (B, L, and the output X as saved)."""
+        s, nf = self.s, self.next_functions
+        L, upper = saved[1], s["upper"]
+        X = _saved_out(self, s["X"])
+        T = L.triu().mT if upper else L.tril()
+        gB = solve_triangular(T.mT, solve_triangular(T, g, upper=False), upper=True)
+        gb = _sum_to(gB, s["bshape"]) if nf[0][0] is not None else None
+        gl = None
+        if nf[1][0] is not None:
+            C = gB @ X.mT
+            C = C + C.mT
+            gl = _sum_to(-(L @ C) if upper else -(C @ L), s["lshape"])
+        return gb, gl
 
     def apply(self, g):
         s = self.s
@@ -1684,6 +1773,18 @@ class LinalgCholeskyExBackward0(_LinalgNode):
     """Murray (2016), as torch's cholesky_backward: gA = L^-T Phi(L^T gL) L^-1, symmetrised."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (the output L as saved), its solves triangular."""
+        L = _saved_out(self, self.s["L"])
+        if self.s["upper"]:
+            L, g = L.mT, g.mT
+        P = (L.mT @ g).tril()
+        P = 0.5 * (P + P.tril(-1).mT)
+        X = solve_triangular(L.mT, P, upper=True)
+        ga = solve_triangular(L.mT, X.mT, upper=True).mT
+        return (0.5 * (ga + ga.mT),)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1875,6 +1976,22 @@ class LinalgEighBackward0(_MultiNode):
     E_ij = L_j - L_i, with the skew part of V^T gV taken."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grads, saved):
+        """create_graph=True: the same formula on Tensors (the outputs L and V as saved)."""
+        from .ops.shape import diag_embed
+        gL, gV = _grads(grads, 2)
+        L, V = _saved_out(self, self.s["L"], 0), _saved_out(self, self.s["V"], 1)
+        ret = None
+        if gV is not None:
+            VhgV = V.mT @ gV
+            VhgV = 0.5 * (VhgV - VhgV.mT)
+            eye = _wrap(xp_of(self.s["L"]).eye(L.shape[-1], dtype=self.s["L"].dtype))
+            ret = VhgV / (L[..., None, :] - L[..., :, None] + eye) * (1 - eye)
+        if gL is not None:
+            ret = diag_embed(gL) if ret is None else ret + diag_embed(gL)
+        return (V @ (ret @ V.mT),)
 
     def apply(self, grads):
         gL, gV = _grads(grads, 2)

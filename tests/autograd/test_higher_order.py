@@ -18,6 +18,17 @@ V = RNG.standard_normal((3, 4))
 M = RNG.standard_normal((4, 5))
 
 
+def _sq(t, x, y):
+    """A well-conditioned 3x3 matrix of x and y."""
+    return x[:, :3] * y[:, 1:] + 2 * t.eye(3, dtype=t.float64)
+
+
+def _spd(t, x, y):
+    """A symmetric positive-definite 3x3 matrix of x and y."""
+    m = _sq(t, x, y)
+    return m @ m.T
+
+
 def _conv_in(t, x, y, c):
     return (x * y).reshape(1, 3, 4).repeat(2, c, 2, 2)
 
@@ -237,6 +248,25 @@ CASES = {
     "affine_grid": lambda t, x, y: t.nn.functional.affine_grid((x * y)[:2, :3].reshape(1, 2, 3), (1, 1, 3, 4),
                                                                align_corners=False).reshape(3, 8)[:, :4] * x
     + t.nn.functional.affine_grid((x * x).reshape(1, 3, 4), (1, 1, 2, 2, 3), align_corners=True).reshape(3, 12)[:, 2:6] * y,
+    # linalg: square 3x3 matrices from x and y
+    "linalg_slogdet_solve": lambda t, x, y: t.linalg.slogdet(_sq(t, x, y))[1] * x
+    + t.linalg.slogdet(-_sq(t, y, x))[1] * t.linalg.slogdet(_sq(t, x, x))[0] * y
+    + t.linalg.solve(_sq(t, x, y), x[:, 1:] * y[:, :3]).sum(1, keepdim=True) * x
+    + t.linalg.solve_ex(_sq(t, y, x), x[0, :3] * y[1, 1:])[0][:, None] * y
+    + t.linalg.solve(_sq(t, x, y)[None].expand(2, 3, 3), (x * y)[:, :3], left=False).sum(0)[:, :1] * x,
+    "linalg_solve_triangular": lambda t, x, y: t.linalg.solve_triangular(_sq(t, x, y), x * y, upper=True) * x
+    + t.linalg.solve_triangular(_sq(t, y, x), (x * y)[:, :3].T, upper=False, left=False, unitriangular=True)
+    .sum(0, keepdim=True).T * y,
+    "linalg_cholesky": lambda t, x, y: t.linalg.cholesky(_spd(t, x, y)).sum(1, keepdim=True) * x
+    + t.linalg.cholesky_ex(_spd(t, y, x), upper=True)[0].sum(0)[:, None] * y
+    + t.cholesky_solve(x * y, t.linalg.cholesky(_spd(t, x, y))) * x
+    + t.cholesky_solve((x * y)[:, :1], _sq(t, x, y).triu(), upper=True) * y
+    + t.cholesky_inverse(t.linalg.cholesky(_spd(t, y, x))).sum(1, keepdim=True) * x
+    + t.cholesky_inverse(_sq(t, x, y), upper=True).sum(0)[:, None] * y,
+    "linalg_matrix_exp_eigh": lambda t, x, y: t.linalg.matrix_exp(_sq(t, x, y) * 0.3).sum(1, keepdim=True) * x
+    + t.linalg.eigh(_spd(t, x, y))[0][:, None] * y
+    + (lambda e: (e[1] * e[1] * e[0]).sum(1, keepdim=True))(t.linalg.eigh(_spd(t, y, x) + _sq(t, x, x))) * x
+    + t.linalg.eigvalsh(_spd(t, y, y), UPLO="U")[:, None] * x,
 }
 
 
