@@ -258,6 +258,36 @@ def _sum_to(t, shape):
     return t if tuple(t.shape) == tuple(shape) else t.sum_to_size(shape)
 
 
+class _TracedNode(_LinalgNode):
+    """A node whose array formula (apply) also runs on Tensors, for create_graph=True: _tensors(saved)
+    gives the graph tensor each array of its dict s stands for (an input, a saved output, or one
+    recomputed from them); the arrays named in _s_constants (permutations) are constants."""
+
+    __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+    _s_constants = ()
+
+    def _apply_tensors(self, grads, saved):
+        """apply, run on _GradArrays of the Tensors its dict's arrays stand for."""
+        from .autograd.higher_order import _GradArray, _tensor, _is_array
+        s = self.s
+        tensors = self._tensors(saved)
+        traced = dict(s)
+        for key, value in s.items():
+            if key in tensors:
+                traced[key] = _GradArray(tensors[key])
+            elif _is_array(value) and key not in self._s_constants:
+                raise NotImplementedError(f"create_graph=True: {self.name()} saved {key!r} in a form ember cannot "
+                                          "trace back to its inputs")
+        wrap = lambda g: None if g is None else _GradArray(g)   # noqa: E731
+        self.s = traced
+        try:
+            outs = self.apply([wrap(g) for g in grads] if isinstance(grads, list) else wrap(grads))
+        finally:
+            self.s = s
+        return tuple(None if o is None else _tensor(o) for o in outs)
+
+
 def _unbroadcast(g, shape):
     if g.shape == shape:
         return g
@@ -835,10 +865,15 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     return _write_out(out, _finish_out(X, node), "linalg.solve_triangular", A, B)
 
 
-class LinalgLstsqBackward0(_LinalgNode):
+class LinalgLstsqBackward0(_TracedNode):
     """X = pinv(A) B: gB = pinv(A)^T gX, gA = pinv_backward(gX B^T) (torch's formula)."""
 
     __slots__ = ()
+
+    def _tensors(self, saved):
+        # pinv(A) recomputed (the same for A of full rank, which torch's formula assumes too)
+        A = saved[0]
+        return {"a": A, "b": saved[1], "P": pinv(A, rtol=np.finfo(self.s["a"].dtype).eps * max(A.shape[-2:]))}
 
     def apply(self, g):
         xp = xp_of(g)
@@ -932,8 +967,11 @@ def _pinv_backward(g, P, a):
     return -_mT(mm(K, P)) + mm(mm(gt - mm(a, K), P), Pt) + PtK - mm(mm(PtK, P), a)
 
 
-class LinalgPinvBackward0(_LinalgNode):
+class LinalgPinvBackward0(_TracedNode):
     __slots__ = ()
+
+    def _tensors(self, saved):
+        return {"P": _saved_out(self, self.s["P"]), "a": saved[0]}
 
     def apply(self, g):
         s = self.s
@@ -1436,8 +1474,12 @@ def _lu_backward(gL, gU, P, L, U):
     return mm(P, g)
 
 
-class LinalgLuBackward0(_MultiNode):
+class LinalgLuBackward0(_MultiNode, _TracedNode):
     __slots__ = ()
+    _s_constants = ("P",)   # a permutation: no gradient
+
+    def _tensors(self, saved):
+        return {"L": _saved_out(self, self.s["L"], 1), "U": _saved_out(self, self.s["U"], 2)}
 
     def apply(self, grads):
         _, gL, gU = _grads(grads, 3)
@@ -1447,8 +1489,20 @@ class LinalgLuBackward0(_MultiNode):
         return (_lu_backward(gL, gU, s["P"], s["L"], s["U"]).astype(s["L"].dtype, copy=False),)
 
 
-class LinalgLuFactorExBackward0(_MultiNode):
+class LinalgLuFactorExBackward0(_MultiNode, _TracedNode):
     __slots__ = ()
+    _s_constants = ("P",)   # a permutation: no gradient
+
+    def _tensors(self, saved):
+        # L and U from the packed output LU (L's unit diagonal a constant)
+        L, U = self.s["L"], self.s["U"]
+        xp = xp_of(L)
+        m, k = L.shape[-2:]
+        packed = xp.zeros(L.shape[:-1] + (U.shape[-1],), dtype=L.dtype)
+        packed[..., :, :k] += xp.tril(L, -1)
+        packed[..., :k, :] += xp.triu(U)
+        LU = _saved_out(self, packed, 0)
+        return {"L": LU[..., :, :k].tril(-1) + _wrap(xp.eye(m, k, dtype=L.dtype)), "U": LU[..., :k, :].triu()}
 
     def apply(self, grads):
         g = _grads(grads, 1)[0]
@@ -1901,8 +1955,11 @@ def _qr_square_tall_backward(xp, Q, R, gQ, gR):
     return _mT(xp.linalg.solve(R, _mT(B)))
 
 
-class LinalgQrBackward0(_MultiNode):
+class LinalgQrBackward0(_MultiNode, _TracedNode):
     __slots__ = ()
+
+    def _tensors(self, saved):
+        return {"Q": _saved_out(self, self.s["Q"], 0), "R": _saved_out(self, self.s["R"], 1)}
 
     def apply(self, grads):
         gQ, gR = _grads(grads, 2)
@@ -2057,11 +2114,16 @@ def eigvals(A, *, out=None):
 
 
 # ---- svd ----------------------------------------------------------------------------------------
-class LinalgSvdBackward0(_MultiNode):
+class LinalgSvdBackward0(_MultiNode, _TracedNode):
     """torch's svd_backward (real case); the singular values must be distinct (and nonzero when
     U or Vh's gradient is used on a non-square matrix)."""
 
     __slots__ = ()
+
+    def _tensors(self, saved):
+        s = self.s
+        vh = _saved_out(self, _mT(s["Vh"]), 2).mT if s.get("transposed_v") else _saved_out(self, s["Vh"], 2)
+        return {"U": _saved_out(self, s["U"], 0), "S": _saved_out(self, s["S"], 1), "Vh": vh}
 
     def apply(self, grads):
         gU, gS, gVh = _grads(grads, 3)

@@ -349,6 +349,22 @@ class _TensorNamespace:
     def errstate(**kwargs):
         return contextlib.nullcontext()
 
+    @staticmethod
+    def tril(x, k=0):
+        return _GradArray(x.t.tril(k)) if isinstance(x, _GradArray) else _xp(x).tril(x, k)
+
+    @staticmethod
+    def triu(x, k=0):
+        return _GradArray(x.t.triu(k)) if isinstance(x, _GradArray) else _xp(x).triu(x, k)
+
+    class linalg:
+        """numpy.linalg's names over ember.linalg."""
+
+        @staticmethod
+        def solve(a, b):
+            import ember
+            return _GradArray(ember.linalg.solve(_tensor(a), _tensor(b)))
+
 
 _GradArray._array_namespace = _TensorNamespace
 

@@ -267,6 +267,26 @@ CASES = {
     + t.linalg.eigh(_spd(t, x, y))[0][:, None] * y
     + (lambda e: (e[1] * e[1] * e[0]).sum(1, keepdim=True))(t.linalg.eigh(_spd(t, y, x) + _sq(t, x, x))) * x
     + t.linalg.eigvalsh(_spd(t, y, y), UPLO="U")[:, None] * x,
+    # (factors up to sign enter squared)
+    "linalg_qr_svd": lambda t, x, y: (lambda q: (q[0] * q[0]).sum(1, keepdim=True) * x + (q[1] ** 2).sum(0)[:, None] * y)(
+        t.linalg.qr(_sq(t, x, y)))
+    + (lambda q: (q[0] ** 2).sum() * x + (q[1] ** 2)[:, :3].sum(0)[:, None] * y)(t.linalg.qr((x * y).T))
+    + (lambda q: (q[0] ** 2)[:, :1] * x + (q[1] ** 2).sum() * y)(t.linalg.qr(x * y + 1))
+    + (lambda u: (u[0] * u[0] * u[1]).sum(1, keepdim=True) * x + (u[2] * u[2]).sum(0)[:3, None] * y)(
+        t.linalg.svd(_sq(t, x, y)))
+    + (lambda u: (u[0] ** 2).sum(1, keepdim=True) * x + u[1][:, None] * (u[2] ** 2).sum(1, keepdim=True) * y)(
+        t.linalg.svd(x * y, full_matrices=False))
+    + t.linalg.svdvals(x * y + y)[:, None] * x
+    + (lambda u: (u[0] * u[0]).sum(1, keepdim=True) * x + (u[2] ** 2)[:3, :1] * y + u[1][:, None] * x)(t.svd(x * y)),
+    "linalg_lu_pinv_lstsq": lambda t, x, y: (lambda p: p[1].sum(1, keepdim=True) * x + p[2].sum(0)[:, None] * y)(
+        t.linalg.lu(_sq(t, x, y)))
+    + (lambda p: p[1].sum(1, keepdim=True) * x + p[2].sum() * y)(t.linalg.lu(x * y))
+    + (lambda p: p[1][:3].sum(0)[:, None] * x + p[2].sum(1, keepdim=True) * y)(t.linalg.lu((x * y).T))
+    + t.linalg.lu_factor_ex(_sq(t, y, x))[0].sum(1, keepdim=True) * x
+    + t.linalg.lu_factor(x * y)[0] * y + t.linalg.lu_factor((y * x).T)[0].sum(0)[:, None] * x
+    + t.linalg.pinv(x * y).T * x + t.linalg.pinv(_sq(t, x, y)).sum(0)[:, None] * y
+    + t.linalg.lstsq(x * y, y * y).solution.sum(0) * x
+    + t.linalg.lstsq(_sq(t, x, y), (x * y)[:, 0]).solution[:, None] * y,
 }
 
 
