@@ -1088,6 +1088,7 @@ class CopyBackwards(_LinalgNode):
     """The node of A.clone().copy_(constant) (matrix_power(A, 0)): it sends back zeros."""
 
     __slots__ = ()
+    _double_backward = True   # its formula (constant zeros) also runs on Tensors
 
     def apply(self, g):
         return (xp_of(g).zeros_like(g),)
@@ -1612,6 +1613,7 @@ class _NoGradient(_LinalgNode):
     """A node that sends no gradient back (torch leaves the inputs' .grad None)."""
 
     __slots__ = ()
+    _double_backward = True   # nothing to differentiate
 
     def name(self):
         return "LinalgHouseholderProductBackward0"

@@ -2169,6 +2169,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 class CopyBackwards(Node):
     __slots__ = ()
+    _double_backward = True   # its formula also runs on Tensors
 
     def apply(self, g):
         return (g,)

@@ -677,3 +677,23 @@ def test_batch_norm_refuses_backward_after_its_input_changed_in_place():
     h.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+@requires_torch
+def test_float32_lstm_and_packed_sequences_differentiate_twice_as_torch(oracle):
+    # float32 LSTM layers run as one fused op (MkldnnRnnLayerBackward0), as in torch
+    def run(lib):
+        lib.manual_seed(0)
+        lstm = lib.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+        x = lib.tensor(IMG[0, :, :5, :2].transpose(1, 2, 0).astype(np.float32), requires_grad=True)   # (5, 2, 3)
+        out, (h, c) = lstm(x * x)
+        loss = (out * out.sin()).sum() + (h * c).sum() + c.sum()
+        g, = lib.autograd.grad(loss, x, create_graph=True)
+        packed = lib.nn.utils.rnn.pack_padded_sequence(x * x, [5, 3])
+        padded, _ = lib.nn.utils.rnn.pad_packed_sequence(packed)
+        assert type(out.grad_fn).__name__ == "CatBackward0" and "CopySlices" in str(padded.grad_fn)
+        gp, = lib.autograd.grad((padded.sin() ** 3).sum() + (packed.data ** 3).sum(), x, create_graph=True)
+        h2 = lib.autograd.grad((g * g).sum() + (gp * gp).sum(), [x] + list(lstm.parameters()))
+        return [g, gp] + list(h2)
+    for w, g in zip(run(oracle), run(ember)):
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=2e-4, atol=1e-5)
