@@ -356,6 +356,16 @@ class _Cast(Node):
     """Casts the gradient back to the input's dtype after a dtype= norm (a ToCopyBackward0)."""
 
     __slots__ = ("inner", "dt")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the gradient of the norm of x cast to the norm's dtype, recomputed."""
+        from .autograd.higher_order import vjp
+        from ._backend import as_dtype
+        inner = self.inner
+        shape = tuple(grad.shape)
+        return vjp(lambda a: vector_norm(a.to(as_dtype(inner.x.dtype)), inner.p, inner.axes, inner.keepdim)
+                   .reshape(shape), saved, grad)
 
     def __init__(self, inner, dt):
         self.inner, self.dt = inner, dt

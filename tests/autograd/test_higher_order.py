@@ -56,6 +56,8 @@ CASES = {
     "mean": lambda t, x, y: (x * y).mean() * x + (x * y).mean(0) * y,
     "norm": lambda t, x, y: (x * y).norm() * x + (x * y).norm(2, dim=1, keepdim=True) * y,
     "vector_norm_p3": lambda t, x, y: t.linalg.vector_norm(x * y, ord=3, dim=1, keepdim=True) * x,
+    "vector_norm_dtype": lambda t, x, y: t.linalg.vector_norm(x * y, dim=1, keepdim=True, dtype=t.float64) * x
+    + t.linalg.vector_norm(x * y, 3, dtype=t.float64) * y + t.linalg.vector_norm(x, keepdim=True, dtype=t.float64) * x,
     "views": lambda t, x, y: (x * y).view(12).reshape(4, 3).t() * y,
     "permute_transpose": lambda t, x, y: (x * y)[None].permute(2, 0, 1) * x.transpose(0, 1)[:, None, :],
     "unsqueeze_expand": lambda t, x, y: (x * y)[:, :1].expand(3, 4).unsqueeze(0).squeeze(0) * x,
