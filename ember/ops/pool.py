@@ -825,7 +825,7 @@ class MaxUnpool2DBackward0(Node):
         def unpool(b):
             xp = xp_of(b)
             lead = ind.shape[:-2]
-            z = xp.zeros(lead + (int(np.prod(shape[len(lead):])),), b.dtype)
+            z = xp.zeros(lead + (math.prod(shape[len(lead):]),), b.dtype)
             xp.put_along_axis(z, ind.reshape(lead + (-1,)).astype(np.int64, copy=False), b.reshape(lead + (-1,)), -1)
             return z.reshape(shape)
         return linear_pair(self, grad, unpool)
