@@ -68,6 +68,24 @@ def _input(input, name, want_real=False):
 class _Fft(Node):
     """The common node: kind 'c2c' | 'r2c' | 'c2r' and what its adjoint needs."""
     __slots__ = ("axes", "norm", "forward", "onesided", "in_shape", "orig_shape", "real_in", "last_n")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the adjoint transform is linear in grad; its adjoint is the transform itself."""
+        from .autograd.higher_order import linear_pair
+        dtype = grad._data.dtype
+        return linear_pair(self, grad, lambda a: self._transform(a).astype(dtype, copy=False))
+
+    def _transform(self, a):
+        """The op's own transform of array a (input-shaped, resized as the op resized its input)."""
+        xp = xp_of(a)
+        axes, norm, kind = self.axes, self.norm, self._kind
+        x = _resize(a, axes, [self.in_shape[ax] for ax in axes])
+        if kind == "c2r":
+            return xp.fft.irfftn(x, s=[self.in_shape[ax] for ax in axes[:-1]] + [self.last_n], axes=axes, norm=norm)
+        if kind == "r2c" and self.onesided:
+            return xp.fft.rfftn(x, axes=axes, norm=norm)
+        return (xp.fft.fftn if self.forward else xp.fft.ifftn)(x, axes=axes, norm=norm)
 
     def apply(self, g):
         xp = xp_of(g)

@@ -244,6 +244,50 @@ def _grads(grads, n):
     return grads
 
 
+def _saved_out(node, array, nr=0):
+    """create_graph=True: node's saved output array as a graph tensor whose grad_fn is node (output nr)."""
+    from .autograd.higher_order import _output_tensor
+    t = _output_tensor(array, node)
+    if node._n_outputs != 1:
+        node._output_nrs[id(t)] = nr
+    return t
+
+
+def _sum_to(t, shape):
+    """A Tensor t summed back over broadcast batch dims to shape."""
+    return t if tuple(t.shape) == tuple(shape) else t.sum_to_size(shape)
+
+
+class _TracedNode(_LinalgNode):
+    """A node whose array formula (apply) also runs on Tensors, for create_graph=True: _tensors(saved)
+    gives the graph tensor each array of its dict s stands for (an input, a saved output, or one
+    recomputed from them); the arrays named in _s_constants (permutations) are constants."""
+
+    __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+    _s_constants = ()
+
+    def _apply_tensors(self, grads, saved):
+        """apply, run on _GradArrays of the Tensors its dict's arrays stand for."""
+        from .autograd.higher_order import _GradArray, _tensor, _is_array
+        s = self.s
+        tensors = self._tensors(saved)
+        traced = dict(s)
+        for key, value in s.items():
+            if key in tensors:
+                traced[key] = _GradArray(tensors[key])
+            elif _is_array(value) and key not in self._s_constants:
+                raise NotImplementedError(f"create_graph=True: {self.name()} saved {key!r} in a form ember cannot "
+                                          "trace back to its inputs")
+        wrap = lambda g: None if g is None else _GradArray(g)   # noqa: E731
+        self.s = traced
+        try:
+            outs = self.apply([wrap(g) for g in grads] if isinstance(grads, list) else wrap(grads))
+        finally:
+            self.s = s
+        return tuple(None if o is None else _tensor(o) for o in outs)
+
+
 def _unbroadcast(g, shape):
     if g.shape == shape:
         return g
@@ -312,6 +356,16 @@ class _Cast(Node):
     """Casts the gradient back to the input's dtype after a dtype= norm (a ToCopyBackward0)."""
 
     __slots__ = ("inner", "dt")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the gradient of the norm of x cast to the norm's dtype, recomputed."""
+        from .autograd.higher_order import vjp
+        from ._backend import as_dtype
+        inner = self.inner
+        shape = tuple(grad.shape)
+        return vjp(lambda a: vector_norm(a.to(as_dtype(inner.x.dtype)), inner.p, inner.axes, inner.keepdim)
+                   .reshape(shape), saved, grad)
 
     def __init__(self, inner, dt):
         self.inner, self.dt = inner, dt
@@ -545,6 +599,12 @@ class LinalgSlogdetBackward0(_MultiNode):
     grad_fn), but piecewise constant: its gradient is dropped."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grads, saved):
+        """create_graph=True: g A^-T on Tensors."""
+        g = _grads(grads, 2)[1]
+        return (None,) if g is None else (inv(saved[0]).mT * g[..., None, None],)
 
     def apply(self, grads):
         g = _grads(grads, 2)[1]
@@ -602,6 +662,25 @@ class LinalgSolveExBackward0(_LinalgNode):
     """X = A^-1 B: gB = A^-T g, gA = -gB X^T (broadcast batch dims summed back)."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (A, and the output X as saved)."""
+        s, nf = self.s, self.next_functions
+        vec, left = s["vec"], s["left"]
+        at = saved[0] if left else saved[0].mT
+        X = _saved_out(self, s["X"] if left or vec else _mT(s["X"]))
+        Xl = X[..., None] if vec else X if left else X.mT
+        gl = g[..., None] if vec else g if left else g.mT
+        gB = solve(at.mT, gl)
+        ga = gb = None
+        if nf[0][0] is not None:
+            ga = _sum_to(-(gB @ Xl.mT), s["ashape"])
+            ga = ga if left else ga.mT
+        if nf[1][0] is not None:
+            gb = gB[..., 0] if vec else gB if left else gB.mT
+            gb = _sum_to(gb, s["bshape"])
+        return ga, gb
 
     def apply(self, g):
         s = self.s
@@ -712,6 +791,24 @@ class LinalgSolveTriangularBackward0(_LinalgNode):
     (off its diagonal too when unitriangular), batch dims summed back."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (A's triangle, and the output X as saved)."""
+        s, nf = self.s, self.next_functions
+        upper, left, unit = s["upper"], s["left"], s["unit"]
+        A = saved[0]
+        T = A.triu() if upper else A.tril()
+        X = _saved_out(self, s["X"])
+        gB = solve_triangular(T.mT, g, upper=not upper, left=left, unitriangular=unit)
+        ga = gb = None
+        if nf[0][0] is not None:
+            ga = -(gB @ X.mT) if left else -(X.mT @ gB)
+            k = 1 if unit else 0
+            ga = _sum_to(ga.triu(k) if upper else ga.tril(-k), s["ashape"])
+        if nf[1][0] is not None:
+            gb = _sum_to(gB, s["bshape"])
+        return ga, gb
 
     def apply(self, g):
         s = self.s
@@ -778,10 +875,15 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     return _write_out(out, _finish_out(X, node), "linalg.solve_triangular", A, B)
 
 
-class LinalgLstsqBackward0(_LinalgNode):
+class LinalgLstsqBackward0(_TracedNode):
     """X = pinv(A) B: gB = pinv(A)^T gX, gA = pinv_backward(gX B^T) (torch's formula)."""
 
     __slots__ = ()
+
+    def _tensors(self, saved):
+        # pinv(A) recomputed (the same for A of full rank, which torch's formula assumes too)
+        A = saved[0]
+        return {"a": A, "b": saved[1], "P": pinv(A, rtol=np.finfo(self.s["a"].dtype).eps * max(A.shape[-2:]))}
 
     def apply(self, g):
         xp = xp_of(g)
@@ -875,8 +977,11 @@ def _pinv_backward(g, P, a):
     return -_mT(mm(K, P)) + mm(mm(gt - mm(a, K), P), Pt) + PtK - mm(mm(PtK, P), a)
 
 
-class LinalgPinvBackward0(_LinalgNode):
+class LinalgPinvBackward0(_TracedNode):
     __slots__ = ()
+
+    def _tensors(self, saved):
+        return {"P": _saved_out(self, self.s["P"]), "a": saved[0]}
 
     def apply(self, g):
         s = self.s
@@ -993,6 +1098,7 @@ class CopyBackwards(_LinalgNode):
     """The node of A.clone().copy_(constant) (matrix_power(A, 0)): it sends back zeros."""
 
     __slots__ = ()
+    _double_backward = True   # its formula (constant zeros) also runs on Tensors
 
     def apply(self, g):
         return (xp_of(g).zeros_like(g),)
@@ -1252,6 +1358,15 @@ class LinalgMatrixExpBackward0(_LinalgNode):
     exp([[A^T, g], [0, A^T]])."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same block exponential, of Tensors."""
+        from .ops.shape import cat
+        at = saved[0].mT
+        n = at.shape[-1]
+        big = cat([cat([at, g], -1), cat([at * 0, at], -1)], -2)
+        return (matrix_exp(big)[..., :n, n:],)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1370,8 +1485,12 @@ def _lu_backward(gL, gU, P, L, U):
     return mm(P, g)
 
 
-class LinalgLuBackward0(_MultiNode):
+class LinalgLuBackward0(_MultiNode, _TracedNode):
     __slots__ = ()
+    _s_constants = ("P",)   # a permutation: no gradient
+
+    def _tensors(self, saved):
+        return {"L": _saved_out(self, self.s["L"], 1), "U": _saved_out(self, self.s["U"], 2)}
 
     def apply(self, grads):
         _, gL, gU = _grads(grads, 3)
@@ -1381,8 +1500,20 @@ class LinalgLuBackward0(_MultiNode):
         return (_lu_backward(gL, gU, s["P"], s["L"], s["U"]).astype(s["L"].dtype, copy=False),)
 
 
-class LinalgLuFactorExBackward0(_MultiNode):
+class LinalgLuFactorExBackward0(_MultiNode, _TracedNode):
     __slots__ = ()
+    _s_constants = ("P",)   # a permutation: no gradient
+
+    def _tensors(self, saved):
+        # L and U from the packed output LU (L's unit diagonal a constant)
+        L, U = self.s["L"], self.s["U"]
+        xp = xp_of(L)
+        m, k = L.shape[-2:]
+        packed = xp.zeros(L.shape[:-1] + (U.shape[-1],), dtype=L.dtype)
+        packed[..., :, :k] += xp.tril(L, -1)
+        packed[..., :k, :] += xp.triu(U)
+        LU = _saved_out(self, packed, 0)
+        return {"L": LU[..., :, :k].tril(-1) + _wrap(xp.eye(m, k, dtype=L.dtype)), "U": LU[..., :k, :].triu()}
 
     def apply(self, grads):
         g = _grads(grads, 1)[0]
@@ -1492,6 +1623,7 @@ class _NoGradient(_LinalgNode):
     """A node that sends no gradient back (torch leaves the inputs' .grad None)."""
 
     __slots__ = ()
+    _double_backward = True   # nothing to differentiate
 
     def name(self):
         return "LinalgHouseholderProductBackward0"
@@ -1540,6 +1672,13 @@ class CholeskyInverseBackward0(_LinalgNode):
     (not restricted to L's triangle, as torch's)."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (the input, and the output X as saved)."""
+        X, L = _saved_out(self, self.s["X"]), saved[0]
+        common = X @ ((g + g.mT) @ X)
+        return (-(L @ common) if self.s["upper"] else -(common @ L),)
 
     def apply(self, g):
         s = self.s
@@ -1575,6 +1714,22 @@ class CholeskySolveBackward0(_LinalgNode):
     upper) with C = gB X^T."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (B, L, and the output X as saved)."""
+        s, nf = self.s, self.next_functions
+        L, upper = saved[1], s["upper"]
+        X = _saved_out(self, s["X"])
+        T = L.triu().mT if upper else L.tril()
+        gB = solve_triangular(T.mT, solve_triangular(T, g, upper=False), upper=True)
+        gb = _sum_to(gB, s["bshape"]) if nf[0][0] is not None else None
+        gl = None
+        if nf[1][0] is not None:
+            C = gB @ X.mT
+            C = C + C.mT
+            gl = _sum_to(-(L @ C) if upper else -(C @ L), s["lshape"])
+        return gb, gl
 
     def apply(self, g):
         s = self.s
@@ -1684,6 +1839,18 @@ class LinalgCholeskyExBackward0(_LinalgNode):
     """Murray (2016), as torch's cholesky_backward: gA = L^-T Phi(L^T gL) L^-1, symmetrised."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """create_graph=True: the same formula on Tensors (the output L as saved), its solves triangular."""
+        L = _saved_out(self, self.s["L"])
+        if self.s["upper"]:
+            L, g = L.mT, g.mT
+        P = (L.mT @ g).tril()
+        P = 0.5 * (P + P.tril(-1).mT)
+        X = solve_triangular(L.mT, P, upper=True)
+        ga = solve_triangular(L.mT, X.mT, upper=True).mT
+        return (0.5 * (ga + ga.mT),)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1800,8 +1967,11 @@ def _qr_square_tall_backward(xp, Q, R, gQ, gR):
     return _mT(xp.linalg.solve(R, _mT(B)))
 
 
-class LinalgQrBackward0(_MultiNode):
+class LinalgQrBackward0(_MultiNode, _TracedNode):
     __slots__ = ()
+
+    def _tensors(self, saved):
+        return {"Q": _saved_out(self, self.s["Q"], 0), "R": _saved_out(self, self.s["R"], 1)}
 
     def apply(self, grads):
         gQ, gR = _grads(grads, 2)
@@ -1875,6 +2045,22 @@ class LinalgEighBackward0(_MultiNode):
     E_ij = L_j - L_i, with the skew part of V^T gV taken."""
 
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grads, saved):
+        """create_graph=True: the same formula on Tensors (the outputs L and V as saved)."""
+        from .ops.shape import diag_embed
+        gL, gV = _grads(grads, 2)
+        L, V = _saved_out(self, self.s["L"], 0), _saved_out(self, self.s["V"], 1)
+        ret = None
+        if gV is not None:
+            VhgV = V.mT @ gV
+            VhgV = 0.5 * (VhgV - VhgV.mT)
+            eye = _wrap(xp_of(self.s["L"]).eye(L.shape[-1], dtype=self.s["L"].dtype))
+            ret = VhgV / (L[..., None, :] - L[..., :, None] + eye) * (1 - eye)
+        if gL is not None:
+            ret = diag_embed(gL) if ret is None else ret + diag_embed(gL)
+        return (V @ (ret @ V.mT),)
 
     def apply(self, grads):
         gL, gV = _grads(grads, 2)
@@ -1940,11 +2126,16 @@ def eigvals(A, *, out=None):
 
 
 # ---- svd ----------------------------------------------------------------------------------------
-class LinalgSvdBackward0(_MultiNode):
+class LinalgSvdBackward0(_MultiNode, _TracedNode):
     """torch's svd_backward (real case); the singular values must be distinct (and nonzero when
     U or Vh's gradient is used on a non-square matrix)."""
 
     __slots__ = ()
+
+    def _tensors(self, saved):
+        s = self.s
+        vh = _saved_out(self, _mT(s["Vh"]), 2).mT if s.get("transposed_v") else _saved_out(self, s["Vh"], 2)
+        return {"U": _saved_out(self, s["U"], 0), "S": _saved_out(self, s["S"], 1), "Vh": vh}
 
     def apply(self, grads):
         gU, gS, gVh = _grads(grads, 3)

@@ -128,7 +128,8 @@ class Function(metaclass=_FunctionMeta):
         node._dtypes = tuple(o._data.dtype for o in outs)
         non_diff = getattr(node, "_non_diff", set())
         for i, o in enumerate(outs):
-            if isinstance(o, Tensor) and id(o) not in non_diff and o.is_floating_point():
+            # floating and complex outputs are differentiable, as in torch
+            if isinstance(o, Tensor) and id(o) not in non_diff and (o.is_floating_point() or o.is_complex()):
                 if any(o is a for _, a in tensor_args):
                     o = outs[i]
                 o.grad_fn = node

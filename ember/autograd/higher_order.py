@@ -247,6 +247,7 @@ class _TensorNamespace:
         _fn, ("maximum", "minimum", "mul", "add", "sub", "div", "neg"))
 
     erf, exp2 = map(_fn, ("erf", "exp2"))
+    einsum = _fn("einsum")
 
     @staticmethod
     def sign(x):
@@ -347,6 +348,22 @@ class _TensorNamespace:
     @staticmethod
     def errstate(**kwargs):
         return contextlib.nullcontext()
+
+    @staticmethod
+    def tril(x, k=0):
+        return _GradArray(x.t.tril(k)) if isinstance(x, _GradArray) else _xp(x).tril(x, k)
+
+    @staticmethod
+    def triu(x, k=0):
+        return _GradArray(x.t.triu(k)) if isinstance(x, _GradArray) else _xp(x).triu(x, k)
+
+    class linalg:
+        """numpy.linalg's names over ember.linalg."""
+
+        @staticmethod
+        def solve(a, b):
+            import ember
+            return _GradArray(ember.linalg.solve(_tensor(a), _tensor(b)))
 
 
 _GradArray._array_namespace = _TensorNamespace

@@ -52,6 +52,7 @@ def _wants_grad(*tensors):
 # ---- complex(real, imag), polar(abs, angle) ------------------------------------------------------
 class ComplexBackward0(Node):
     __slots__ = ("re_shape", "im_shape")
+    _double_backward = True   # its formula also runs on Tensors
 
     def apply(self, g):
         return unbroadcast(g.real, self.re_shape), unbroadcast(g.imag, self.im_shape)
@@ -90,6 +91,16 @@ def complex(real, imag, *, out=None):
 
 class PolarBackward0(Node):
     __slots__ = ("r", "theta", "out")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """The same formula on Tensors (the saved abs and angle), for create_graph=True."""
+        r, theta = saved
+        unit = complex(theta.cos(), theta.sin())
+        gr = (g * unit.conj()).real
+        gt = (g * (r * unit * 1j).conj()).real
+        return (unbroadcast(gr, r.shape) if self.next_functions[0][0] is not None else None,
+                unbroadcast(gt, theta.shape) if self.next_functions[1][0] is not None else None)
 
     def apply(self, g):
         r, out = self.r, self.out
@@ -117,6 +128,7 @@ def polar(abs, angle, *, out=None):
     if _wants_grad(abs, angle):
         node = _node(PolarBackward0, abs, angle)
         node.r, node.theta, node.out = r, t, res
+        node._saved_versions = ((abs, abs._vc[0]), (angle, angle._vc[0]))
     return record(res, node)
 
 
@@ -142,6 +154,11 @@ def _pairs(array):
 
 class ViewAsRealBackward0(Node):
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """The pairs as complex numbers, recorded (complex differentiates again)."""
+        return (complex(g[..., 0], g[..., 1]),)
 
     def apply(self, g):
         return (_complex_array(g[..., 0], g[..., 1]),)
@@ -149,6 +166,11 @@ class ViewAsRealBackward0(Node):
 
 class ViewAsComplexBackward0(Node):
     __slots__ = ()
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, g, saved):
+        """The complex numbers as pairs, recorded (view_as_real differentiates again)."""
+        return (view_as_real(g),)
 
     def apply(self, g):
         return (_pairs(g),)
@@ -303,6 +325,7 @@ def is_neg(input):
 class AngleBackward0(Node):
     __slots__ = ("x",)
     _saved_fields = ("x",)
+    _double_backward = True   # its formula also runs on Tensors
 
     def apply(self, g):
         x = self.x

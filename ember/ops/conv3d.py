@@ -95,6 +95,36 @@ class ConvolutionBackward0(Node):
 
     __slots__ = ("x", "w", "cols", "G", "k", "s", "d", "o", "pads", "padded", "transposed")
     _saved_fields = ("x", "w", "cols")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """The same gradients written with differentiable ops on Tensors, for create_graph=True: the
+        input's is the transposed convolution of grad (or the convolution, for a transposed one), the
+        weight's a contraction of grad with the windows of the padded input."""
+        from .norm import pad
+        x, w = saved
+        if x.ndim == 4:   # unbatched: the node sits between an Unsqueeze and a Squeeze
+            x = x.unsqueeze(0)
+        nf, G, k, s, d, pads, padded = self.next_functions, self.G, self.k, self.s, self.d, self.pads, self.padded
+        torch_pads = (pads[4], pads[5], pads[2], pads[3], pads[0], pads[1])   # (last dim first)
+        gx = gw = gb = None
+        if nf[2][0] is not None:
+            gb = grad.sum((0, 2, 3, 4))
+        if self.transposed:
+            gp = pad(grad, torch_pads)
+            if nf[0][0] is not None:
+                gx = conv3d(gp, w, None, s, 0, d, G)
+            if nf[1][0] is not None:
+                gw = _weight_grad(gp, x, G, k, s, d).reshape(w.shape)
+            return gx, gw, gb
+        if nf[0][0] is not None:
+            full = conv_transpose3d(grad, w, None, s, 0, 0, G, d)
+            # planes no window reached get no gradient; then drop the zero padding
+            full = pad(full, (0, padded[2] - full.shape[4], 0, padded[1] - full.shape[3], 0, padded[0] - full.shape[2]))
+            gx = full[:, :, pads[0]:padded[0] - pads[1], pads[2]:padded[1] - pads[3], pads[4]:padded[2] - pads[5]]
+        if nf[1][0] is not None:
+            gw = _weight_grad(pad(x, torch_pads), grad, G, k, s, d).reshape(w.shape)
+        return gx, gw, gb
 
     def apply(self, grad):
         nf = self.next_functions
@@ -126,6 +156,20 @@ class ConvolutionBackward0(Node):
             if need_w:
                 gw = xp.matmul(_to_groups(self.x, G), cols.transpose(0, 2, 1)).reshape(w.shape)
         return gx, gw, gb
+
+
+def _weight_grad(src, other, G, k, s, d):
+    """(G, other's channels per group, src's channels per group, *k): other (N, C', *o) contracted with
+    the windows (kernel k, stride s, dilation d) of src (N, C, ...), per group, as Tensor ops."""
+    from .linalg import einsum
+    o = other.shape[2:]
+    win = src
+    for i in range(3):
+        win = win.unfold(2 + i, d[i] * (k[i] - 1) + 1, s[i])
+    win = win[:, :, :o[0], :o[1], :o[2], ::d[0], ::d[1], ::d[2]]
+    N, C = src.shape[:2]
+    win = win.reshape((N, G, C // G) + tuple(o) + tuple(k))
+    return einsum("ngodhw,ngcdhwijk->gocijk", other.reshape((N, G, other.shape[1] // G) + tuple(o)), win)
 
 
 # ---- argument handling -----------------------------------------------------------------------
@@ -349,6 +393,22 @@ class MaxPool3DWithIndicesBackward0(Node):
 
     __slots__ = ("idx", "geom", "shape", "ext")
     _saved_fields = ("idx",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+    _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter to the winners is linear in grad; its transpose picks them."""
+        from ..autograd.higher_order import linear_pair
+        idx, (k, s, p, d, o), ext, gshape = self.idx, self.geom, self.ext, grad.shape
+
+        def pick(b):
+            xp = xp_of(b)
+            bpad = _pool_padded(xp, b.reshape((-1,) + b.shape[-3:]), k, s, p, d, o, 0)
+            out = xp.zeros(idx.shape, b.dtype)
+            for sl, t in _offsets(k, s, d, o):
+                out += xp.where(idx == t, bpad[sl], 0)
+            return out.reshape(gshape)
+        return linear_pair(self, grad, pick)
 
     def apply(self, grad):
         xp = xp_of(grad)
@@ -418,6 +478,22 @@ class AvgPool3DBackward0(Node):
     """Gradient of avg_pool3d: each output gradient spread evenly (by its divisor) over its window."""
 
     __slots__ = ("div", "geom", "shape", "ext")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+    _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: spreading over the windows is linear in grad; its transpose averages them."""
+        from ..autograd.higher_order import linear_pair
+        div, (k, s, p, d, o), gshape = self.div, self.geom, grad.shape
+
+        def pool(b):
+            xp = xp_of(b)
+            bpad = _pool_padded(xp, b.reshape((-1,) + b.shape[-3:]), k, s, p, d, o, 0)
+            out = xp.zeros(bpad.shape[:1] + tuple(o), b.dtype)
+            for sl, _ in _offsets(k, s, d, o):
+                out += bpad[sl]
+            return (out / div).astype(b.dtype, copy=False).reshape(gshape)
+        return linear_pair(self, grad, pool)
 
     def apply(self, grad):
         xp = xp_of(grad)
@@ -483,6 +559,20 @@ class AdaptiveAvgPool3DBackward0(Node):
     """Gradient of adaptive_avg_pool3d: the transposed averaging matrices."""
 
     __slots__ = ("m", "shape")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+    _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: linear in grad; its transpose is the pooling (the averaging matrices)."""
+        from ..autograd.higher_order import linear_pair
+        (md, mh, mw), gshape = self.m, grad.shape
+
+        def pool(b):
+            xp = xp_of(b)
+            D = b.shape[-3]
+            t = xp.matmul(mh, xp.matmul(b.reshape((-1,) + b.shape[-3:]), mw.T))
+            return xp.matmul(md, t.reshape(t.shape[0], D, -1)).reshape(gshape)
+        return linear_pair(self, grad, pool)
 
     def apply(self, grad):
         xp = xp_of(grad)
@@ -499,6 +589,7 @@ class MeanBackward1(Node):
     """Gradient of a mean over the last three dims (adaptive_avg_pool3d to 1x1x1, as torch runs it)."""
 
     __slots__ = ("shape",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, grad):
         n = self.shape[-1] * self.shape[-2] * self.shape[-3]
@@ -534,6 +625,18 @@ class AdaptiveMaxPool3DBackward0(Node):
 
     __slots__ = ("indices", "shape")
     _saved_fields = ("indices",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+    _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the scatter is linear in grad; its transpose gathers at the winners."""
+        from ..autograd.higher_order import linear_pair
+        ind, gshape = self.indices, grad.shape
+
+        def gather(b):
+            P = ind.reshape(-1, ind.shape[-3] * ind.shape[-2] * ind.shape[-1]).shape[0]
+            return xp_of(b).take_along_axis(b.reshape(P, -1), ind.reshape(P, -1), -1).reshape(gshape)
+        return linear_pair(self, grad, gather)
 
     def apply(self, grad):
         return (_scatter3(grad, self.indices, self.shape),)
@@ -592,6 +695,19 @@ class MaxUnpool3DBackward0(Node):
 
     __slots__ = ("indices", "shape_in")
     _saved_fields = ("indices",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the gather is linear in grad; its transpose is the unpooling itself."""
+        from ..autograd.higher_order import linear_pair
+        ind, gshape = self.indices, grad.shape
+
+        def unpool(b):
+            xp = xp_of(b)
+            out = xp.zeros((ind.shape[0], math.prod(gshape[-3:])), b.dtype)
+            xp.put_along_axis(out, ind, b.reshape(ind.shape[0], -1), -1)
+            return out.reshape(gshape)
+        return linear_pair(self, grad, unpool)
 
     def apply(self, grad):
         ind = self.indices

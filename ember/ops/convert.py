@@ -24,6 +24,8 @@ class ToCopyBackward0(Node):
     def _apply_tensors(self, grad, saved):
         """The same cast (and move) back on Tensors, recorded."""
         if grad._data.dtype != self.src_dtype:
+            if grad._data.dtype.kind == "c" and self.src_dtype.kind != "c":
+                grad = grad.real   # (as apply: the real part, without the lossy-cast warning)
             grad = grad.to(B.as_dtype(self.src_dtype))
         return (grad if self.src_device is None else grad.to(self.src_device),)
 

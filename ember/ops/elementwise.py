@@ -861,7 +861,8 @@ tanh, TanhBackward0 = _unary("tanh", "tanh", lambda xp, g, x, y: g * (1 - y * y)
 sigmoid, SigmoidBackward0 = _unary("sigmoid", _sigmoid, lambda xp, g, x, y: g * y * (1 - y), saves="y")
 reciprocal, ReciprocalBackward0 = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, g, x, y: -g * y * y,
                                          saves="y")
-square_, _ = _unary("square", "square", lambda xp, g, x, y: 2 * g * x, float_only=False)
+square_, _SquareBackward = _unary("square", "square", lambda xp, g, x, y: 2 * g * x, float_only=False)
+_SquareBackward._double_backward = True   # its formula also runs on Tensors (create_graph=True)
 def _negative(xp, x):
     if x.dtype.kind == "b":
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "

@@ -339,6 +339,7 @@ class ChannelShuffleBackward0(Node):
     """Gradient of channel_shuffle: the inverse shuffle, in C // groups groups."""
 
     __slots__ = ("groups",)
+    _double_backward = True   # its formula (reshapes and a transpose) also runs on Tensors
 
     def apply(self, grad):
         return (_channel_shuffle(grad, grad.shape[1] // self.groups),)

@@ -605,11 +605,15 @@ def _fused_result(name, cls, res, input, m1, m2, alpha, beta, out, **fields):
 class AddmvBackward0(Node):
     __slots__ = ("m", "v", "in_shape", "alpha", "beta")
     _saved_fields = ("m", "v")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"m": 1, "v": 2}
 
     def apply(self, grad):
         nf = self.next_functions
         gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
-        gm = xp_of(grad).multiply.outer(grad, self.v) * self.alpha if nf[1][0] is not None else None
+        # (an outer product written with broadcasting, which Tensors also have)
+        gm = grad[:, None] * self.v * self.alpha if nf[1][0] is not None else None
         gv = (self.m.T @ grad) * self.alpha if nf[2][0] is not None else None
         return gi, gm, gv
 
@@ -627,6 +631,9 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
 class BaddbmmBackward0(Node):
     __slots__ = ("b1", "b2", "in_shape", "alpha", "beta")
     _saved_fields = ("b1", "b2")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"b1": 1, "b2": 2}
 
     def apply(self, grad):
         nf = self.next_functions
@@ -770,6 +777,9 @@ def _linear_vector_weight(input, weight, bias):
 class _BilinearBackward(Node):
     __slots__ = ("x1", "x2", "w")
     _saved_fields = ("x1", "x2", "w")
+    # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
+    _double_backward = True
+    _saved_inputs = {"x1": 0, "x2": 1, "w": 2}
 
     def apply(self, grad):
         nf = self.next_functions

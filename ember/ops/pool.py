@@ -815,6 +815,20 @@ class MaxUnpool2DBackward0(Node):
 
     __slots__ = ("indices", "squeeze")
     _saved_fields = ("indices",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the gather is linear in grad; its transpose is the unpooling itself."""
+        from ..autograd.higher_order import linear_pair
+        ind, shape = self.indices, grad.shape
+
+        def unpool(b):
+            xp = xp_of(b)
+            lead = ind.shape[:-2]
+            z = xp.zeros(lead + (math.prod(shape[len(lead):]),), b.dtype)
+            xp.put_along_axis(z, ind.reshape(lead + (-1,)).astype(np.int64, copy=False), b.reshape(lead + (-1,)), -1)
+            return z.reshape(shape)
+        return linear_pair(self, grad, unpool)
 
     def apply(self, grad):
         if self.squeeze:

@@ -686,6 +686,20 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 class VarMeanBackward0(Node):
     """var_mean's single node for both its outputs (var: output 0, mean: output 1), as torch records it."""
     __slots__ = ("var_node", "mean_node", "_n_outputs", "_output_nrs")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grads, saved):
+        """The two inner nodes' Tensor formulas, summed."""
+        import copy
+        from ..autograd.higher_order import apply_on_tensors
+        g_var, g_mean = grads if isinstance(grads, list) else (grads, None)
+        # (on a copy: std's formula records a saved output whose grad_fn is the node it ran on, and a
+        # later pass that frees that node's arrays must leave this node's own inner node intact)
+        res = None if g_var is None else apply_on_tensors(copy.copy(self.var_node), g_var)[0]
+        if g_mean is not None:
+            gm = apply_on_tensors(self.mean_node, g_mean)[0]
+            res = gm if res is None else res + gm
+        return (res,)
 
     def apply(self, grads):
         g_var, g_mean = grads if isinstance(grads, list) else (grads, None)

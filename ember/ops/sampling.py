@@ -63,6 +63,9 @@ class AffineGridGeneratorBackward0(Node):
 
     __slots__ = ("base",)
     _saved_fields = ("base",)
+    # its formula also runs on Tensors (create_graph=True); the base grid is a constant
+    _double_backward = True
+    _constant_fields = ("base",)
 
     def apply(self, grad):
         n, m = grad.shape[0], grad.shape[-1]

@@ -50,6 +50,11 @@ def _node(cls, input):
     return node
 
 
+def _work_shape(shape, axis, n):
+    """shape with its size along axis replaced by n (a source's shape in index_add/index_copy)."""
+    return shape[:axis] + (n,) + shape[axis + 1:]
+
+
 def _zeros(shape, like):
     # zeros_like dispatches on the array type (numpy or cupy)
     xp = xp_of(like)
@@ -1171,6 +1176,12 @@ class IndexPutBackward0(CopySlices):
 class AsStridedBackward0(Node):
     """Gradient of a view, given by the flat positions of its elements in the base."""
     __slots__ = ("positions", "base_shape")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: writing into the base is linear in grad; its transpose reads the view."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: a.reshape(-1)[self.positions])
 
     def apply(self, g):
         z = _zeros(self.base_shape, g)
@@ -1849,6 +1860,12 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 class DiagEmbedBackward0(Node):
     __slots__ = ("k",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: taking the diagonal is linear in grad; its transpose builds the matrix."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: xp_of(a).diag(a, self.k))
 
     def apply(self, g):
         xp = xp_of(g)
@@ -2152,6 +2169,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 class CopyBackwards(Node):
     __slots__ = ()
+    _double_backward = True   # its formula also runs on Tensors
 
     def apply(self, g):
         return (g,)
@@ -2204,6 +2222,22 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
 class IndexAddBackward0(Node):
     __slots__ = ("axis", "index", "alpha", "src_shape")
     _saved_fields = ("index",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: source's gradient is a selection, linear in grad; its transpose adds back."""
+        from ..autograd.higher_order import linear_map
+        nf, shape, ax, index, alpha = self.next_functions, grad.shape, self.axis, self.index, self.alpha
+
+        def add_back(b):
+            z = _zeros(shape, b)
+            work = z.reshape(1) if z.ndim == 0 else z
+            xp_of(b).add.at(xp_of(b).moveaxis(work, ax, 0), index,
+                            xp_of(b).moveaxis(b.reshape(_work_shape(work.shape, ax, index.size)), ax, 0) * alpha)
+            return z
+        return (grad if nf[0][0] is not None else None,
+                linear_map("IndexAddBackward", lambda a: self.apply(a)[1], add_back, grad)
+                if nf[1][0] is not None else None)
 
     def apply(self, g):
         gs = None
@@ -2419,6 +2453,12 @@ def column_stack(tensors):
 # ---- rot90, diag_embed, diagflat, block_diag, cartesian_prod, combinations --------------------------------
 class Rot90Backward0(Node):
     __slots__ = ("k", "dims")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: rotating back is linear in grad; its transpose rotates forward."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: xp_of(a).ascontiguousarray(xp_of(a).rot90(a, self.k, self.dims)))
 
     def apply(self, g):
         return (xp_of(g).ascontiguousarray(xp_of(g).rot90(g, -self.k, self.dims)),)
@@ -2446,6 +2486,18 @@ def rot90(input, k=1, dims=(0, 1)):
 
 class _DiagEmbedNdBackward(Node):
     __slots__ = ("offset", "d1", "d2")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: taking the diagonals is linear in grad; its transpose writes them in zeros."""
+        from ..autograd.higher_order import linear_pair
+        shape = grad.shape
+
+        def embed(a):
+            z = _zeros(shape, a)
+            _diag_view(z, self.offset, self.d1, self.d2)[...] = a
+            return z
+        return linear_pair(self, grad, embed)
 
     def apply(self, g):
         return (_diag_view(g, self.offset, self.d1, self.d2).copy(),)
@@ -2486,6 +2538,21 @@ def diagflat(input, offset=0):
 
 class BlockDiagBackward0(Node):
     __slots__ = ("spans", "shapes")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: each block is a slice of grad; its transpose places it back in zeros."""
+        from ..autograd.higher_order import linear_map
+        shape = grad.shape
+
+        def place(b, r0, c0, r, c):
+            z = _zeros(shape, b)
+            z[r0:r0 + r, c0:c0 + c] = b.reshape(r, c)
+            return z
+        return tuple(None if e[0] is None else
+                     linear_map("BlockDiagBackward", lambda a, i=i: self.apply(a)[i],
+                                lambda b, sp=sp: place(b, *sp), grad)
+                     for i, (sp, e) in enumerate(zip(self.spans, self.next_functions)))
 
     def apply(self, g):
         out = []
@@ -2626,6 +2693,21 @@ def unravel_index(indices, shape):
 # ---- Tensor.unfold (a view) ---------------------------------------------------------------------------------
 class UnfoldBackward0(Node):
     __slots__ = ("shape", "axis", "size", "step")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: adding the windows back is linear in grad; its transpose takes them."""
+        from ..autograd.higher_order import linear_pair
+        shape, ax, size, step, gshape = self.shape, self.axis, self.size, self.step, grad.shape
+
+        def windows(a):
+            xp = xp_of(a)
+            if not shape:
+                return a.reshape(gshape).copy()
+            win = (xp.arange(gshape[ax]) * step)[:, None] + xp.arange(size)[None, :]
+            t = xp.moveaxis(a, ax, 0)[win]   # (nwin, size, rest...)
+            return xp.ascontiguousarray(xp.moveaxis(xp.moveaxis(t, 0, ax + 1), 0, -1))
+        return linear_pair(self, grad, windows)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -2685,6 +2767,12 @@ def _vector_index(index, name, like, axis_size, ax, negative=True):
 class IndexFillBackward0(Node):
     __slots__ = ("axis", "index")
     _saved_fields = ("index",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: zeroing the filled entries is linear in grad and its own transpose."""
+        from ..autograd.higher_order import linear_pair
+        return linear_pair(self, grad, lambda a: self.apply(a)[0])
 
     def apply(self, g):
         gs = g.copy()
@@ -2720,6 +2808,24 @@ def index_fill(input, dim, index, value):
 class IndexCopyBackward0(Node):
     __slots__ = ("axis", "index", "src_shape")
     _saved_fields = ("index",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: both gradients are linear in grad (a zeroing, its own transpose, and a
+        selection, whose transpose writes back)."""
+        from ..autograd.higher_order import linear_map
+        nf, shape, ax, index = self.next_functions, grad.shape, self.axis, self.index
+
+        def write_back(b):
+            z = _zeros(shape, b)
+            work = z.reshape(1) if z.ndim == 0 else z
+            xp = xp_of(b)
+            xp.moveaxis(work, ax, 0)[index] = xp.moveaxis(b.reshape(_work_shape(work.shape, ax, index.size)), ax, 0)
+            return z
+        zeroed = lambda a: self.apply(a)[0]   # noqa: E731
+        return (linear_map("IndexCopyBackward", zeroed, zeroed, grad) if nf[0][0] is not None else None,
+                linear_map("IndexCopyBackward", lambda a: self.apply(a)[1], write_back, grad)
+                if nf[1][0] is not None else None)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -2771,6 +2877,24 @@ def index_copy(input, dim, index, source):
 class MaskedScatterBackward0(Node):
     __slots__ = ("mask", "src_shape", "in_shape")
     _saved_fields = ("mask",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: both gradients are linear in grad (a masking and a selection)."""
+        from ..autograd.higher_order import linear_map
+        nf, mask, in_shape = self.next_functions, self.mask, self.in_shape
+
+        def unmask(b):   # the transpose of input's gradient: broadcast back, zero where masked
+            return xp_of(b).where(mask, 0, xp_of(b).broadcast_to(b, mask.shape)).astype(b.dtype, copy=False)
+
+        def place(b):    # the transpose of source's: its leading elements written where masked
+            z = _zeros(mask.shape, b)
+            z[mask] = b.reshape(-1)[:int(mask.sum())]
+            return z
+        return (linear_map("MaskedScatterBackward", lambda a: self.apply(a)[0], unmask, grad)
+                if nf[0][0] is not None else None,
+                linear_map("MaskedScatterBackward", lambda a: self.apply(a)[1], place, grad)
+                if nf[1][0] is not None else None)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -2827,6 +2951,22 @@ def masked_scatter(input, mask, source):
 class PutBackward0(Node):
     __slots__ = ("index", "accumulate", "src_shape")
     _saved_fields = ("index",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: both gradients are linear in grad (a zeroing and a flat selection)."""
+        from ..autograd.higher_order import linear_map
+        nf, shape, index = self.next_functions, grad.shape, self.index
+
+        def add_back(b):
+            z = _zeros(shape, b)
+            xp_of(b).add.at(z.reshape(-1), index, b.reshape(-1))
+            return z
+        own = lambda a: self.apply(a)[0]   # noqa: E731
+        return ((grad if self.accumulate else linear_map("PutBackward", own, own, grad))
+                if nf[0][0] is not None else None,
+                linear_map("PutBackward", lambda a: self.apply(a)[1], add_back, grad)
+                if nf[1][0] is not None else None)
 
     def apply(self, g):
         gi = gs = None
@@ -2878,6 +3018,38 @@ _SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
 class ScatterReduceBackward0(Node):
     __slots__ = ("reduce", "include_self", "x", "src", "out", "fancy", "region", "counts", "hit")
     _saved_fields = ("x", "src", "out", "fancy", "counts")
+    _double_backward = True   # through _apply_tensors (create_graph=True), all but prod
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: but for prod both gradients are linear in grad (input's a scaling, source's
+        a scaled selection (g / n)[fancy] * e, whose transpose adds back), n and e piecewise constant."""
+        from ..autograd.higher_order import linear_map
+        if self.reduce == "prod" or grad.ndim == 0:
+            raise NotImplementedError(f"create_graph=True: ember cannot differentiate the backward of "
+                                      f"scatter_reduce(reduce={self.reduce!r}) yet")
+        nf, shape, fancy, region = self.next_functions, grad.shape, self.fancy, self.region
+        n, e = (None, None) if self.reduce == "sum" else (self.counts, None) if self.reduce == "mean" else \
+            self._ties()
+
+        def add_back(b):
+            b = b[region] if e is None else b[region] * e
+            z = _zeros(shape, b)
+            xp_of(b).add.at(z, fancy, b)
+            return z if n is None else z / n
+        own = lambda a: self.apply(a)[0]   # noqa: E731  (a diagonal map: its own transpose)
+        return (linear_map("ScatterReduceBackward", own, own, grad) if nf[0][0] is not None and
+                (n is not None or not self.include_self) else grad if nf[0][0] is not None else None,
+                linear_map("ScatterReduceBackward", lambda a: self.apply(a)[1], add_back, grad)
+                if nf[1][0] is not None else None)
+
+    def _ties(self):
+        """amax/amin: how many entries tie for each result (n) and which source entries are among them (e)."""
+        xp = xp_of(self.x)
+        eq_self = (self.x == self.out) if self.include_self else (self.x == self.out) & ~self.hit
+        eq_src = self.src[self.region] == self.out[self.fancy]
+        n = eq_self.astype(self.x.dtype)
+        xp.add.at(n, self.fancy, eq_src.astype(self.x.dtype))
+        return xp.where(n == 0, 1, n), eq_src
 
     def apply(self, g):
         xp = xp_of(g)
@@ -3082,6 +3254,18 @@ class _AsStridedOpBackward(Node):
     """as_strided's gradient: g summed into storage positions, then read back at the input's positions."""
     __slots__ = ("out_pos", "in_pos", "storage_size", "in_shape")
     _saved_fields = ("out_pos", "in_pos")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: linear in grad; its transpose spreads the input over storage and reads the view."""
+        from ..autograd.higher_order import linear_pair
+        out_pos, in_pos, n = self.out_pos, self.in_pos, self.storage_size
+
+        def read(a):
+            flat = xp_of(a).zeros(n, dtype=a.dtype)
+            xp_of(a).add.at(flat, in_pos.reshape(-1), a.reshape(-1))
+            return flat[out_pos]
+        return linear_pair(self, grad, read)
 
     def apply(self, g):
         xp = xp_of(g)

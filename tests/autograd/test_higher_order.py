@@ -18,6 +18,17 @@ V = RNG.standard_normal((3, 4))
 M = RNG.standard_normal((4, 5))
 
 
+def _sq(t, x, y):
+    """A well-conditioned 3x3 matrix of x and y."""
+    return x[:, :3] * y[:, 1:] + 2 * t.eye(3, dtype=t.float64)
+
+
+def _spd(t, x, y):
+    """A symmetric positive-definite 3x3 matrix of x and y."""
+    m = _sq(t, x, y)
+    return m @ m.T
+
+
 def _conv_in(t, x, y, c):
     return (x * y).reshape(1, 3, 4).repeat(2, c, 2, 2)
 
@@ -45,6 +56,8 @@ CASES = {
     "mean": lambda t, x, y: (x * y).mean() * x + (x * y).mean(0) * y,
     "norm": lambda t, x, y: (x * y).norm() * x + (x * y).norm(2, dim=1, keepdim=True) * y,
     "vector_norm_p3": lambda t, x, y: t.linalg.vector_norm(x * y, ord=3, dim=1, keepdim=True) * x,
+    "vector_norm_dtype": lambda t, x, y: t.linalg.vector_norm(x * y, dim=1, keepdim=True, dtype=t.float64) * x
+    + t.linalg.vector_norm(x * y, 3, dtype=t.float64) * y + t.linalg.vector_norm(x, keepdim=True, dtype=t.float64) * x,
     "views": lambda t, x, y: (x * y).view(12).reshape(4, 3).t() * y,
     "permute_transpose": lambda t, x, y: (x * y)[None].permute(2, 0, 1) * x.transpose(0, 1)[:, None, :],
     "unsqueeze_expand": lambda t, x, y: (x * y)[:, :1].expand(3, 4).unsqueeze(0).squeeze(0) * x,
@@ -196,6 +209,86 @@ CASES = {
         x - y, (y > 1).double()) + t.nn.functional.gaussian_nll_loss(x, y, x * y)
     + t.nn.functional.gaussian_nll_loss(x, y, y[:, 0] * x[:, 1], full=True, reduction="sum")
     + t.nn.functional.cosine_embedding_loss(x, y, t.tensor([1.0, -1, 1], dtype=t.float64)),
+    # fused products and bilinear
+    "addmv_addbmm_baddbmm": lambda t, x, y: t.addmv(x[:, 0], x * y, y[0], beta=0.5, alpha=2)[:, None] * x
+    + t.addbmm(x[:2, :2], (x * y).reshape(3, 2, 2), x.reshape(3, 2, 2), alpha=0.5).sum() * y
+    + t.baddbmm(y.reshape(3, 2, 2), (x * y).reshape(3, 2, 2), x.reshape(3, 2, 2), beta=2).reshape(3, 4) * x,
+    "bilinear_square_": lambda t, x, y: t.nn.functional.bilinear(x, y * y, (x * y)[:2, :, None].expand(2, 4, 4),
+                                                                 x[0, :2]).sum(1, keepdim=True) * x
+    + (x * y).square_() * x,
+    "var_mean_std_mean": lambda t, x, y: t.var_mean(x * y, 1, keepdim=True)[0] * x + t.var_mean(x * y)[1] * y
+    + t.std_mean(x * y, 0)[0] * x + t.std_mean(x * y, 0, correction=0)[1] * y
+    + t.std_mean(x * y)[0] * t.std_mean(x * y)[1] * x,
+    # index writes, rotations, windows, strided views, block and diagonal matrices
+    "index_add_copy_fill": lambda t, x, y: (x * y).index_add(1, t.tensor([0, 2, 0]), (x * x)[:, :3], alpha=2) * x
+    + (x * y).index_copy(0, t.tensor([2, 0]), (y * y)[:2]) * y + (x * y).index_fill(1, t.tensor([1, 3]), -1.0) * x,
+    "masked_scatter_put": lambda t, x, y: (x * y).masked_scatter(x > y, (y * y).flip(0)) * x
+    + (x * y).masked_scatter((x > 1)[0], y * x) * y
+    + (x * y).put(t.tensor([1, 5, 5]), (x * x)[0, :3], accumulate=True) * x
+    + (x * y).put(t.tensor([7, 2]), (y * y)[1, :2]) * y,
+    "scatter_reduce": lambda t, x, y: (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]),
+                                                                      (x * x)[:, :2], "sum") * x
+    + (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]), (y * y)[:, 1:3], "mean", include_self=False) * y
+    + (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]), (x * x)[:, :2], "amax") * x
+    + (x * y).scatter_reduce(1, t.tensor([[0, 1], [3, 3], [2, 0]]), (y * y)[:, 1:3], "amin", include_self=False) * y
+    + (x * 0).scatter_reduce(1, t.tensor([[0, 1], [1, 1], [2, 0]]), (y * 0)[:, 1:3], "amax") * y,
+    "rot90_unfold_as_strided": lambda t, x, y: (x * y).rot90(1, (0, 1)).T * x + (x * y).rot90(-3, (1, 0)).T * y
+    + (x * y).unfold(1, 2, 1).sum(-1)[:, :1] * x + (x * y).unfold(0, 2, 1)[..., 1].sum() * y
+    + t.as_strided(x * y, (3, 2), (1, 2), 1).sum(1, keepdim=True) * x,
+    "block_diag_diag_embed": lambda t, x, y: t.block_diag(x * y, y[0], (x * x)[:2, :1])[:3, 1:5] * x
+    + t.diag(x[0] * y[1], 1)[:3, :4] * y + t.diag_embed(x * y, -1)[:, :3, 1:].sum(1) * x
+    + t.diagflat(x[1] * y[0])[:3] * y,
+    # complex numbers: built from x and y, taken apart again
+    "complex_polar_views": lambda t, x, y: t.view_as_real(t.complex(x, y * y) * t.complex(y, x) * x)[..., 0]
+    + t.view_as_real(t.polar(x * y, y * x) * t.complex(x, y))[..., 1] * x
+    + t.view_as_real(t.view_as_complex(t.stack([x, y * x], -1)) * t.complex(x * x, y)).sum(-1) * y
+    + t.angle(t.complex(x - y, y * x) * t.complex(y, x)) * x + t.angle(x - y) * y,
+    "fft": lambda t, x, y: t.view_as_real(t.fft.fft(x * y) * t.fft.ifft(t.complex(x, y), n=5, norm="ortho")[:, :4])[..., 0]
+    + t.view_as_real(t.fft.rfft2(x * y, s=(3, 6)) * t.fft.fftn(t.complex(y, x), dim=0)[:, :4])[..., 1] * x
+    + t.fft.irfft(t.fft.rfft(x * y) * t.complex(x, y)[:, :3], n=4) * y + t.fft.irfftn(t.complex(x * y, x), s=(3, 5), norm="forward")[:, :4]
+    + t.fft.hfft(t.complex(x * y, y)[:, :3], n=4) * x + t.view_as_real(t.fft.ihfft(x * y) * x[:, :3]).sum(-1)[:, :1] * y,
+    "affine_grid": lambda t, x, y: t.nn.functional.affine_grid((x * y)[:2, :3].reshape(1, 2, 3), (1, 1, 3, 4),
+                                                               align_corners=False).reshape(3, 8)[:, :4] * x
+    + t.nn.functional.affine_grid((x * x).reshape(1, 3, 4), (1, 1, 2, 2, 3), align_corners=True).reshape(3, 12)[:, 2:6] * y,
+    # linalg: square 3x3 matrices from x and y
+    "linalg_slogdet_solve": lambda t, x, y: t.linalg.slogdet(_sq(t, x, y))[1] * x
+    + t.linalg.slogdet(-_sq(t, y, x))[1] * t.linalg.slogdet(_sq(t, x, x))[0] * y
+    + t.linalg.solve(_sq(t, x, y), x[:, 1:] * y[:, :3]).sum(1, keepdim=True) * x
+    + t.linalg.solve_ex(_sq(t, y, x), x[0, :3] * y[1, 1:])[0][:, None] * y
+    + t.linalg.solve(_sq(t, x, y)[None].expand(2, 3, 3), (x * y)[:, :3], left=False).sum(0)[:, :1] * x,
+    "linalg_solve_triangular": lambda t, x, y: t.linalg.solve_triangular(_sq(t, x, y), x * y, upper=True) * x
+    + t.linalg.solve_triangular(_sq(t, y, x), (x * y)[:, :3].T, upper=False, left=False, unitriangular=True)
+    .sum(0, keepdim=True).T * y,
+    "linalg_cholesky": lambda t, x, y: t.linalg.cholesky(_spd(t, x, y)).sum(1, keepdim=True) * x
+    + t.linalg.cholesky_ex(_spd(t, y, x), upper=True)[0].sum(0)[:, None] * y
+    + t.cholesky_solve(x * y, t.linalg.cholesky(_spd(t, x, y))) * x
+    + t.cholesky_solve((x * y)[:, :1], _sq(t, x, y).triu(), upper=True) * y
+    + t.cholesky_inverse(t.linalg.cholesky(_spd(t, y, x))).sum(1, keepdim=True) * x
+    + t.cholesky_inverse(_sq(t, x, y), upper=True).sum(0)[:, None] * y,
+    "linalg_matrix_exp_eigh": lambda t, x, y: t.linalg.matrix_exp(_sq(t, x, y) * 0.3).sum(1, keepdim=True) * x
+    + t.linalg.eigh(_spd(t, x, y))[0][:, None] * y
+    + (lambda e: (e[1] * e[1] * e[0]).sum(1, keepdim=True))(t.linalg.eigh(_spd(t, y, x) + _sq(t, x, x))) * x
+    + t.linalg.eigvalsh(_spd(t, y, y), UPLO="U")[:, None] * x,
+    # (factors up to sign enter squared)
+    "linalg_qr_svd": lambda t, x, y: (lambda q: (q[0] * q[0]).sum(1, keepdim=True) * x + (q[1] ** 2).sum(0)[:, None] * y)(
+        t.linalg.qr(_sq(t, x, y)))
+    + (lambda q: (q[0] ** 2).sum() * x + (q[1] ** 2)[:, :3].sum(0)[:, None] * y)(t.linalg.qr((x * y).T))
+    + (lambda q: (q[0] ** 2)[:, :1] * x + (q[1] ** 2).sum() * y)(t.linalg.qr(x * y + 1))
+    + (lambda u: (u[0] * u[0] * u[1]).sum(1, keepdim=True) * x + (u[2] * u[2]).sum(0)[:3, None] * y)(
+        t.linalg.svd(_sq(t, x, y)))
+    + (lambda u: (u[0] ** 2).sum(1, keepdim=True) * x + u[1][:, None] * (u[2] ** 2).sum(1, keepdim=True) * y)(
+        t.linalg.svd(x * y, full_matrices=False))
+    + t.linalg.svdvals(x * y + y)[:, None] * x
+    + (lambda u: (u[0] * u[0]).sum(1, keepdim=True) * x + (u[2] ** 2)[:3, :1] * y + u[1][:, None] * x)(t.svd(x * y)),
+    "linalg_lu_pinv_lstsq": lambda t, x, y: (lambda p: p[1].sum(1, keepdim=True) * x + p[2].sum(0)[:, None] * y)(
+        t.linalg.lu(_sq(t, x, y)))
+    + (lambda p: p[1].sum(1, keepdim=True) * x + p[2].sum() * y)(t.linalg.lu(x * y))
+    + (lambda p: p[1][:3].sum(0)[:, None] * x + p[2].sum(1, keepdim=True) * y)(t.linalg.lu((x * y).T))
+    + t.linalg.lu_factor_ex(_sq(t, y, x))[0].sum(1, keepdim=True) * x
+    + t.linalg.lu_factor(x * y)[0] * y + t.linalg.lu_factor((y * x).T)[0].sum(0)[:, None] * x
+    + t.linalg.pinv(x * y).T * x + t.linalg.pinv(_sq(t, x, y)).sum(0)[:, None] * y
+    + t.linalg.lstsq(x * y, y * y).solution.sum(0) * x
+    + t.linalg.lstsq(_sq(t, x, y), (x * y)[:, 0]).solution[:, None] * y,
 }
 
 
@@ -436,6 +529,18 @@ def test_grad_runs_only_the_part_of_the_graph_leading_to_its_inputs():
 
 # ---- images: normalization and pooling layers ------------------------------------------------------
 IMG = np.random.default_rng(4).standard_normal((2, 3, 6, 6))
+
+
+def _vol(t, x):
+    """(N, C, 2, H, W): x and x flipped, a volume for the 3-d ops."""
+    return t.stack([x, x.flip(-1)], 2)
+
+
+def _flat10(out):
+    """out's first ten elements, so that ops with different output shapes add up."""
+    return out.reshape(1, -1)[:, :10]
+
+
 IMAGE_CASES = {
     "batch_norm_train": lambda t, x: t.nn.functional.batch_norm(
         x * x, None, None, t.tensor([1.0, 2, 3], dtype=t.float64), t.tensor([0.5, 0, 1], dtype=t.float64),
@@ -456,6 +561,30 @@ IMAGE_CASES = {
     "max_pool2d_overlapping": lambda t, x: t.nn.functional.max_pool2d(x * x.sin(), 3, stride=2, padding=1)
     + t.nn.functional.max_pool1d((x * x)[:, :, 0], 2)[:, :, None, :1],
     "adaptive_max_pool2d": lambda t, x: t.nn.functional.adaptive_max_pool2d(x * x.sin(), (3, 2)).sum((2, 3)),
+    "max_unpool_channel_shuffle": lambda t, x: t.nn.functional.max_unpool2d(
+        *t.nn.functional.max_pool2d(x * x.sin(), 2, return_indices=True), 2)
+    + t.nn.functional.max_unpool1d(*t.nn.functional.max_pool1d((x * x)[:, :, 0], 2, return_indices=True), 2)[
+        :, :, None, :] + t.nn.functional.channel_shuffle((x * x).repeat(1, 2, 1, 1), 3)[:, :3],
+    # the 3-d family, on volumes of two planes: x and x flipped
+    "conv3d": lambda t, x: _flat10(t.nn.functional.conv3d(
+        _vol(t, x).sin(), x[0, :, :2, :4].reshape(2, 3, 2, 2, 1), x[0, 0, 0, :2], stride=(1, 2, 1), padding=(1, 0, 1),
+        dilation=(1, 1, 2)))
+    + _flat10(t.nn.functional.conv3d(_vol(t, x)[0] ** 2, x[0, :, 0, :3].reshape(3, 1, 1, 3, 1), groups=3,
+                                     padding="same")),
+    "conv_transpose3d": lambda t, x: _flat10(t.nn.functional.conv_transpose3d(
+        _vol(t, x).sin(), x[0, :, :2, :2].reshape(3, 2, 1, 2, 1), x[0, 0, 0, :2], stride=(1, 2, 2), padding=(0, 1, 0),
+        output_padding=(0, 1, 0)))
+    + _flat10(t.nn.functional.conv_transpose3d(_vol(t, x)[0] ** 2, x[0, :, 0, :2].reshape(3, 1, 1, 1, 2), groups=3,
+                                               dilation=2)),
+    "pool3d": lambda t, x: _flat10(t.nn.functional.max_pool3d(_vol(t, x) * _vol(t, x).sin(), 2, padding=(1, 0, 1),
+                                                              stride=(1, 2, 2)))
+    + _flat10(t.nn.functional.avg_pool3d(_vol(t, x) ** 2, (1, 3, 2), stride=2, padding=(0, 1, 1),
+                                         count_include_pad=False, ceil_mode=True))
+    + _flat10(t.nn.functional.adaptive_avg_pool3d(_vol(t, x) ** 2, (1, 3, 2)))
+    + t.nn.functional.adaptive_avg_pool3d(_vol(t, x).sin(), 1).sum()
+    + _flat10(t.nn.functional.adaptive_max_pool3d((_vol(t, x) * _vol(t, x).sin())[0], (2, 3, 2))),
+    "max_unpool3d": lambda t, x: _flat10(t.nn.functional.max_unpool3d(
+        *t.nn.functional.max_pool3d(_vol(t, x) * _vol(t, x).sin(), (1, 2, 2), return_indices=True), (1, 2, 2)).sum(2)),
 }
 
 
@@ -513,6 +642,15 @@ STRUCTURE_CASES = {
                                                                       t.ones(16, dtype=t.float64)),
     "hinge_embedding": lambda t, x: t.nn.functional.hinge_embedding_loss(x, t.ones(16, dtype=t.float64)),
     "lerp": lambda t, x: t.lerp(x, t.zeros(16, dtype=t.float64), 0.3),
+    "max_pool3d": lambda t, x: t.nn.functional.max_pool3d(x.reshape(1, 1, 1, 4, 4), (1, 2, 2)),
+    "avg_pool3d": lambda t, x: t.nn.functional.avg_pool3d(x.reshape(1, 1, 1, 4, 4), (1, 2, 2)),
+    "adaptive_avg_pool3d": lambda t, x: t.nn.functional.adaptive_avg_pool3d(x.reshape(1, 1, 1, 4, 4), (1, 3, 3)),
+    "adaptive_avg_pool3d_1": lambda t, x: t.nn.functional.adaptive_avg_pool3d(x.reshape(1, 1, 1, 4, 4), 1),
+    "adaptive_max_pool3d": lambda t, x: t.nn.functional.adaptive_max_pool3d(x.reshape(1, 1, 1, 4, 4), (1, 2, 2)),
+    "max_unpool2d": lambda t, x: t.nn.functional.max_unpool2d(x.reshape(1, 1, 4, 4), t.arange(16).reshape(1, 1, 4, 4), 2),
+    "max_unpool3d": lambda t, x: t.nn.functional.max_unpool3d(x.reshape(1, 1, 1, 4, 4),
+                                                              t.arange(16).reshape(1, 1, 1, 4, 4), (1, 2, 2)),
+    "rot90_unfold": lambda t, x: x.reshape(4, 4).rot90() * 2 + x.reshape(4, 4).unfold(0, 2, 2).sum(-1).repeat(2, 1),
 }
 
 
@@ -588,3 +726,23 @@ def test_gradgradcheck_matches_torch(case):
         fn = _square_fn(lib) if case == "square_function" else _detached_backward_fn(lib)
         return lib.autograd.gradgradcheck(fn.apply, (x,), raise_exception=False)
     assert run(ember) == run(torch) == (case != "detached_backward")
+
+
+@requires_torch
+def test_float32_lstm_and_packed_sequences_differentiate_twice_as_torch(oracle):
+    # float32 LSTM layers run as one fused op (MkldnnRnnLayerBackward0), as in torch
+    def run(lib):
+        lib.manual_seed(0)
+        lstm = lib.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+        x = lib.tensor(IMG[0, :, :5, :2].transpose(1, 2, 0).astype(np.float32), requires_grad=True)   # (5, 2, 3)
+        out, (h, c) = lstm(x * x)
+        loss = (out * out.sin()).sum() + (h * c).sum() + c.sum()
+        g, = lib.autograd.grad(loss, x, create_graph=True)
+        packed = lib.nn.utils.rnn.pack_padded_sequence(x * x, [5, 3])
+        padded, _ = lib.nn.utils.rnn.pad_packed_sequence(packed)
+        assert type(out.grad_fn).__name__ == "CatBackward0" and "CopySlices" in str(padded.grad_fn)
+        gp, = lib.autograd.grad((padded.sin() ** 3).sum() + (packed.data ** 3).sum(), x, create_graph=True)
+        h2 = lib.autograd.grad((g * g).sum() + (gp * gp).sum(), [x] + list(lstm.parameters()))
+        return [g, gp] + list(h2)
+    for w, g in zip(run(oracle), run(ember)):
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=2e-4, atol=1e-5)

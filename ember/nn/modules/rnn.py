@@ -147,6 +147,29 @@ class MkldnnRnnLayerBackward0(Node):
     __slots__ = ("_n_outputs", "_output_nrs", "x", "w_ih", "w_hh", "h0", "c0", "hs", "cs", "gates",
                  "reverse")
     _saved_fields = ("x", "w_ih", "w_hh", "h0", "c0", "hs", "cs", "gates")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grads, saved):
+        """create_graph=True: the gradients of the layer recomputed step by step with ember's ops."""
+        import ember
+        grads = grads if type(grads) is list else [grads, None, None]
+        ins = list(saved[:3]) + (list(saved[3:5]) if len(saved) == 7 else [None, None]) + list(saved[-2:])
+        # fresh aliases: the inner pass stops at them (as autograd/higher_order.py's vjp)
+        alias = [t.view_as(t) if t is not None and t.requires_grad else t for t in ins]
+        x, w_ih, w_hh, b_ih, b_hh, h, c = alias
+        H = w_hh.shape[1]
+        gi = x @ w_ih.T if b_ih is None else x @ w_ih.T + (b_ih + b_hh)
+        hs = [None] * x.shape[0]
+        for t in (range(x.shape[0] - 1, -1, -1) if self.reverse else range(x.shape[0])):
+            a = gi[t] + h @ w_hh.T
+            c = a[:, H:2 * H].sigmoid() * c + a[:, :H].sigmoid() * a[:, 2 * H:3 * H].tanh()
+            h = a[:, 3 * H:].sigmoid() * c.tanh()
+            hs[t] = h
+        used = [(o, g) for o, g in zip((ember.stack(hs), h, c), grads) if g is not None]
+        wanted = [a for a in alias if a is not None and a.requires_grad]
+        got = iter(ember.autograd.grad([o for o, _ in used], wanted, [g for _, g in used], create_graph=True,
+                                       allow_unused=True))
+        return tuple(next(got) if a is not None and a.requires_grad else None for a in alias)
 
     def apply(self, grads):
         if type(grads) is not list:

@@ -133,6 +133,7 @@ class CopySlices(Node):
     """torch's padded outputs end in CopySlices (a chain of slice copies there).  Here one node, so the
     backward stays linear in the number of slices: each input's gradient is its slices of g, in order."""
     __slots__ = ("keys", "dtypes")
+    _double_backward = True   # its formula (slices, concatenation) also runs on Tensors
 
     def name(self):
         return "torch::autograd::CopySlices"  # torch's C++ name; its repr and print say CopySlices
@@ -233,6 +234,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
 class PackPaddedSequenceBackward0(Node):
     """Scatter the packed rows' gradient back into a zero padded (T, B, *) gradient."""
     __slots__ = ("shape", "batch_sizes")
+    _double_backward = True   # its formula (slice writes into zeros) also runs on Tensors
 
     def apply(self, grad):
         out = xp_of(grad).zeros(self.shape, grad.dtype)
