@@ -79,15 +79,16 @@ from . import save_output_version as _output_saved  # noqa: E402
 from . import record as _record  # noqa: E402
 
 
-def _write_inplace(input, res, node):
-    """Store res into input; a recorded node becomes input's grad_fn and saves the new value."""
+def _write_inplace(input, res, node, saves_output=True):
+    """Store res into input; a recorded node becomes input's grad_fn and (if saves_output) saves the new value."""
     xp = xp_of(input._data)
     xp.copyto(input._data, res, casting="unsafe")
     input._vc[0] += 1
     if node is not None:
         input.grad_fn = node
         input._requires_grad = True
-        _output_saved(node, input)
+        if saves_output:
+            _output_saved(node, input)
     return input
 
 
@@ -101,7 +102,12 @@ def _inplace_via(op, input, args, name):
         for field in node._saved_fields:
             if getattr(node, field) is input._data:
                 setattr(node, field, input._data.copy())
-    return _write_inplace(input, out._data, node)
+    # the node saved the input (now a copy), not the result: as torch's hardswish_ & co, a later in-place op on
+    # the result (MobileNetV3's Hardswish(inplace) then Dropout(inplace)) leaves backward valid
+    _write_inplace(input, out._data, node, saves_output=False)
+    if node is not None:
+        node._saved_versions = ()  # what it saved is its own copy: nothing a later write can spoil
+    return input
 
 
 # ---- leaky_relu / rrelu -------------------------------------------------------

@@ -1,4 +1,4 @@
-"""torchvision.models: ResNet-18/34/50 and VGG-11/16 architectures, randomly initialized.
+"""torchvision.models: torchvision's classification architectures, randomly initialized.
 
 Module names and shapes are torchvision's, so a torchvision checkpoint (downloaded elsewhere)
 loads with ``model.load_state_dict(torch.load(path))``; ember itself downloads no weights.
@@ -7,8 +7,20 @@ from ._api import Weights, WeightsEnum  # noqa: F401
 from .resnet import (BasicBlock, Bottleneck, ResNet, ResNet18_Weights, ResNet34_Weights,  # noqa: F401
                      ResNet50_Weights, resnet18, resnet34, resnet50)
 from .vgg import VGG, VGG11_Weights, VGG16_Weights, vgg11, vgg16  # noqa: F401
+from .alexnet import AlexNet, AlexNet_Weights, alexnet  # noqa: F401
+from .squeezenet import SqueezeNet, SqueezeNet1_0_Weights, SqueezeNet1_1_Weights, squeezenet1_0, squeezenet1_1  # noqa: F401
+from .mobilenetv2 import MobileNetV2, MobileNet_V2_Weights, mobilenet_v2  # noqa: F401
+from .mobilenetv3 import (MobileNetV3, MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights,  # noqa: F401
+                          mobilenet_v3_large, mobilenet_v3_small)
 
-_MODELS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50, "vgg11": vgg11, "vgg16": vgg16}
+# builder name -> (builder, its weights enum)
+_MODELS = {fn.__name__: (fn, w) for fn, w in [
+    (resnet18, ResNet18_Weights), (resnet34, ResNet34_Weights), (resnet50, ResNet50_Weights),
+    (vgg11, VGG11_Weights), (vgg16, VGG16_Weights), (alexnet, AlexNet_Weights),
+    (squeezenet1_0, SqueezeNet1_0_Weights), (squeezenet1_1, SqueezeNet1_1_Weights),
+    (mobilenet_v2, MobileNet_V2_Weights), (mobilenet_v3_small, MobileNet_V3_Small_Weights),
+    (mobilenet_v3_large, MobileNet_V3_Large_Weights),
+]}
 
 
 def list_models(module=None, include=None, exclude=None):
@@ -19,7 +31,7 @@ def list_models(module=None, include=None, exclude=None):
 def get_model(name, **config):
     """Build the model called name (as list_models), passing config to its builder."""
     try:
-        fn = _MODELS[name.lower()]
+        fn = _MODELS[name.lower()][0]
     except KeyError:
         raise ValueError(f"Unknown model {name}; ember.vision.models has {sorted(_MODELS)}") from None
     return fn(**config)
@@ -39,10 +51,8 @@ def get_weight(name):
 
 def get_model_weights(name):
     """The weights enum class of a model (its members cannot be downloaded by ember)."""
-    weights = {"resnet18": ResNet18_Weights, "resnet34": ResNet34_Weights, "resnet50": ResNet50_Weights,
-               "vgg11": VGG11_Weights, "vgg16": VGG16_Weights}
     name = name if isinstance(name, str) else name.__name__
     try:
-        return weights[name.lower()]
+        return _MODELS[name.lower()][1]
     except KeyError:
         raise ValueError(f"Unknown model {name}") from None

@@ -1,0 +1,96 @@
+"""ember.vision.models beyond ResNet/VGG: parameter counts and state_dict sizes as torchvision's (recorded
+here), and, when torchvision can be imported (EMBER_TORCHVISION_PATH names a folder holding it), the same
+repr, state_dict keys and shapes, and eval-mode logits after loading torchvision's randomly drawn weights."""
+import importlib
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+from ember.vision import models
+from tests.conftest import torch
+
+# name: (torchvision's num_params, state_dict entries, smallest convenient input side)
+EXPECTED = {
+    "alexnet": (61100840, 16, 64),
+    "squeezenet1_0": (1248424, 52, 64),
+    "squeezenet1_1": (1235496, 52, 64),
+    "mobilenet_v2": (3504872, 314, 32),
+    "mobilenet_v3_small": (2542856, 244, 32),
+    "mobilenet_v3_large": (5483032, 312, 32),
+}
+
+
+def _real_torchvision():
+    if torch is None:
+        return None
+    path = os.environ.get("EMBER_TORCHVISION_PATH")
+    if path and path not in sys.path:
+        sys.path.append(path)
+    try:
+        tv = importlib.import_module("torchvision.models")
+    except Exception:  # absent, or its C extensions don't load here
+        return None
+    if "ember" in (getattr(tv, "__file__", "") or ""):
+        return None  # ember's own alias, not torchvision
+    return tv
+
+
+tvm = _real_torchvision()
+requires_torchvision = pytest.mark.skipif(tvm is None, reason="torchvision is not importable")
+
+
+def _weights_enum(name):
+    return models.get_model_weights(name)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_counts_shape_and_weights_enum(name):
+    params, entries, side = EXPECTED[name]
+    ember.manual_seed(0)
+    m = models.get_model(name)
+    assert sum(p.numel() for p in m.parameters()) == params
+    assert len(m.state_dict()) == entries
+    w = _weights_enum(name)
+    assert w.DEFAULT.meta["num_params"] == params and w.DEFAULT.url.startswith("https://download.pytorch.org/")
+    assert w.DEFAULT.transforms().crop_size[0] in (224, 240)
+    with pytest.raises(RuntimeError, match="cannot download pretrained weights"):
+        getattr(models, name)(weights="DEFAULT")
+    m.eval()
+    with ember.no_grad():
+        assert tuple(m(ember.randn(1, 3, side, side)).shape) == (1, 1000)
+
+
+@requires_torchvision
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_same_as_torchvision(name):
+    side = EXPECTED[name][2]
+    torch.manual_seed(0)
+    ref = getattr(tvm, name)()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, as a trained checkpoint has
+        for mod in ref.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 1.5)
+                mod.weight.uniform_(0.5, 1.5)
+    ember.manual_seed(0)
+    m = getattr(models, name)()
+    assert repr(m) == repr(ref)
+    ours = {k: tuple(v.shape) for k, v in m.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in ref.state_dict().items()}
+    assert list(ours) == list(theirs) and ours == theirs
+    result = m.load_state_dict({k: ember.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+    assert not result.missing_keys and not result.unexpected_keys
+    x = np.random.default_rng(0).standard_normal((2, 3, side, side)).astype(np.float32)
+    ref.eval()
+    m.eval()
+    with torch.no_grad(), ember.no_grad():
+        want = ref(torch.tensor(x)).numpy()
+        got = m(ember.tensor(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * max(1.0, np.abs(want).max()))
+    m.train()
+    out = m(ember.tensor(x))
+    (out[0] if isinstance(out, tuple) else out).sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
