@@ -20,6 +20,12 @@ EXPECTED = {
     "mobilenet_v2": (3504872, 314, 32),
     "mobilenet_v3_small": (2542856, 244, 32),
     "mobilenet_v3_large": (5483032, 312, 32),
+    "densenet121": (7978856, 727, 32),
+    "densenet161": (28681000, 967, 32),
+    "densenet169": (14149480, 1015, 32),
+    "densenet201": (20013928, 1207, 32),
+    "shufflenet_v2_x0_5": (1366792, 338, 32),
+    "shufflenet_v2_x1_0": (2278604, 338, 32),
 }
 
 
@@ -94,3 +100,22 @@ def test_same_as_torchvision(name):
     out = m(ember.tensor(x))
     (out[0] if isinstance(out, tuple) else out).sum().backward()
     assert all(p.grad is not None for p in m.parameters())
+
+
+def test_densenet_loads_torchvision_checkpoint_key_names(tmp_path):
+    # the published densenet*.pth files name "denselayer1.norm1" as "denselayer1.norm.1" (pre-0.4 torch)
+    ember.manual_seed(0)
+    m = models.densenet121(num_classes=10)
+    sd = m.state_dict()
+    legacy = {k.replace(".norm1.", ".norm.1.").replace(".conv2.", ".conv.2."): v.clone() + 1 for k, v in sd.items()
+              if not k.endswith("num_batches_tracked")}  # saved before BatchNorm counted batches
+    assert "features.denseblock1.denselayer1.norm.1.weight" in legacy
+    path = tmp_path / "densenet.pth"
+    ember.save(legacy, path)
+    result = m.load_state_dict(ember.load(path))
+    assert not result.missing_keys and not result.unexpected_keys
+    got = m.state_dict()
+    np.testing.assert_array_equal(got["features.denseblock2.denselayer3.conv2.weight"].numpy(),
+                                  legacy["features.denseblock2.denselayer3.conv.2.weight"].numpy())
+    np.testing.assert_array_equal(got["features.denseblock4.denselayer1.norm1.running_var"].numpy(),
+                                  legacy["features.denseblock4.denselayer1.norm.1.running_var"].numpy())

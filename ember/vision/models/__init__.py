@@ -12,6 +12,10 @@ from .squeezenet import SqueezeNet, SqueezeNet1_0_Weights, SqueezeNet1_1_Weights
 from .mobilenetv2 import MobileNetV2, MobileNet_V2_Weights, mobilenet_v2  # noqa: F401
 from .mobilenetv3 import (MobileNetV3, MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights,  # noqa: F401
                           mobilenet_v3_large, mobilenet_v3_small)
+from .densenet import (DenseNet, DenseNet121_Weights, DenseNet161_Weights, DenseNet169_Weights,  # noqa: F401
+                       DenseNet201_Weights, densenet121, densenet161, densenet169, densenet201)
+from .shufflenetv2 import (ShuffleNetV2, ShuffleNet_V2_X0_5_Weights, ShuffleNet_V2_X1_0_Weights,  # noqa: F401
+                           shufflenet_v2_x0_5, shufflenet_v2_x1_0)
 
 # builder name -> (builder, its weights enum)
 _MODELS = {fn.__name__: (fn, w) for fn, w in [
@@ -19,7 +23,9 @@ _MODELS = {fn.__name__: (fn, w) for fn, w in [
     (vgg11, VGG11_Weights), (vgg16, VGG16_Weights), (alexnet, AlexNet_Weights),
     (squeezenet1_0, SqueezeNet1_0_Weights), (squeezenet1_1, SqueezeNet1_1_Weights),
     (mobilenet_v2, MobileNet_V2_Weights), (mobilenet_v3_small, MobileNet_V3_Small_Weights),
-    (mobilenet_v3_large, MobileNet_V3_Large_Weights),
+    (mobilenet_v3_large, MobileNet_V3_Large_Weights), (densenet121, DenseNet121_Weights),
+    (densenet161, DenseNet161_Weights), (densenet169, DenseNet169_Weights), (densenet201, DenseNet201_Weights),
+    (shufflenet_v2_x0_5, ShuffleNet_V2_X0_5_Weights), (shufflenet_v2_x1_0, ShuffleNet_V2_X1_0_Weights),
 ]}
 
 
