@@ -26,6 +26,8 @@ EXPECTED = {
     "densenet201": (20013928, 1207, 32),
     "shufflenet_v2_x0_5": (1366792, 338, 32),
     "shufflenet_v2_x1_0": (2278604, 338, 32),
+    "efficientnet_b0": (5288548, 360, 32),
+    "efficientnet_b1": (7794184, 508, 32),
 }
 
 
@@ -100,6 +102,19 @@ def test_same_as_torchvision(name):
     out = m(ember.tensor(x))
     (out[0] if isinstance(out, tuple) else out).sum().backward()
     assert all(p.grad is not None for p in m.parameters())
+
+
+@requires_torchvision
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_weights_enums_as_torchvision(name):
+    ours, theirs = _weights_enum(name), tvm.get_model_weights(name)
+    assert ours.__name__ == theirs.__name__ and list(ours.__members__) == list(theirs.__members__)
+    assert ours.DEFAULT.name == theirs.DEFAULT.name
+    for key in ours.__members__:
+        a, b = ours[key], theirs[key]
+        assert a.url == b.url and repr(a) == repr(b)
+        assert a.meta["num_params"] == b.meta["num_params"] and a.meta["min_size"] == b.meta["min_size"]
+        assert repr(a.transforms()) == repr(b.transforms())
 
 
 def test_densenet_loads_torchvision_checkpoint_key_names(tmp_path):

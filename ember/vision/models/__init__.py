@@ -16,6 +16,8 @@ from .densenet import (DenseNet, DenseNet121_Weights, DenseNet161_Weights, Dense
                        DenseNet201_Weights, densenet121, densenet161, densenet169, densenet201)
 from .shufflenetv2 import (ShuffleNetV2, ShuffleNet_V2_X0_5_Weights, ShuffleNet_V2_X1_0_Weights,  # noqa: F401
                            shufflenet_v2_x0_5, shufflenet_v2_x1_0)
+from .efficientnet import (EfficientNet, EfficientNet_B0_Weights, EfficientNet_B1_Weights,  # noqa: F401
+                           efficientnet_b0, efficientnet_b1)
 
 # builder name -> (builder, its weights enum)
 _MODELS = {fn.__name__: (fn, w) for fn, w in [
@@ -26,6 +28,7 @@ _MODELS = {fn.__name__: (fn, w) for fn, w in [
     (mobilenet_v3_large, MobileNet_V3_Large_Weights), (densenet121, DenseNet121_Weights),
     (densenet161, DenseNet161_Weights), (densenet169, DenseNet169_Weights), (densenet201, DenseNet201_Weights),
     (shufflenet_v2_x0_5, ShuffleNet_V2_X0_5_Weights), (shufflenet_v2_x1_0, ShuffleNet_V2_X1_0_Weights),
+    (efficientnet_b0, EfficientNet_B0_Weights), (efficientnet_b1, EfficientNet_B1_Weights),
 ]}
 
 
