@@ -12,7 +12,7 @@ import ember
 from ember.vision import models
 from tests.conftest import torch
 
-# name: (torchvision's num_params, state_dict entries, smallest convenient input side)
+# name: (torchvision's num_params, state_dict entries, smallest convenient input side[, builder kwargs])
 EXPECTED = {
     "alexnet": (61100840, 16, 64),
     "squeezenet1_0": (1248424, 52, 64),
@@ -28,7 +28,12 @@ EXPECTED = {
     "shufflenet_v2_x1_0": (2278604, 338, 32),
     "efficientnet_b0": (5288548, 360, 32),
     "efficientnet_b1": (7794184, 508, 32),
+    "googlenet": (6624904, 344, 64, {"aux_logits": False, "init_weights": True}),  # num_params counts no aux
 }
+
+
+def _kwargs(name):
+    return EXPECTED[name][3] if len(EXPECTED[name]) > 3 else {}
 
 
 def _real_torchvision():
@@ -56,9 +61,9 @@ def _weights_enum(name):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_counts_shape_and_weights_enum(name):
-    params, entries, side = EXPECTED[name]
+    params, entries, side = EXPECTED[name][:3]
     ember.manual_seed(0)
-    m = models.get_model(name)
+    m = models.get_model(name, **_kwargs(name))
     assert sum(p.numel() for p in m.parameters()) == params
     assert len(m.state_dict()) == entries
     w = _weights_enum(name)
@@ -76,7 +81,7 @@ def test_counts_shape_and_weights_enum(name):
 def test_same_as_torchvision(name):
     side = EXPECTED[name][2]
     torch.manual_seed(0)
-    ref = getattr(tvm, name)()
+    ref = getattr(tvm, name)(**_kwargs(name))
     with torch.no_grad():  # non-trivial BatchNorm statistics, as a trained checkpoint has
         for mod in ref.modules():
             if isinstance(mod, torch.nn.BatchNorm2d):
@@ -84,7 +89,7 @@ def test_same_as_torchvision(name):
                 mod.running_var.uniform_(0.5, 1.5)
                 mod.weight.uniform_(0.5, 1.5)
     ember.manual_seed(0)
-    m = getattr(models, name)()
+    m = getattr(models, name)(**_kwargs(name))
     assert repr(m) == repr(ref)
     ours = {k: tuple(v.shape) for k, v in m.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in ref.state_dict().items()}
@@ -134,3 +139,50 @@ def test_densenet_loads_torchvision_checkpoint_key_names(tmp_path):
                                   legacy["features.denseblock2.denselayer3.conv.2.weight"].numpy())
     np.testing.assert_array_equal(got["features.denseblock4.denselayer1.norm1.running_var"].numpy(),
                                   legacy["features.denseblock4.denselayer1.norm.1.running_var"].numpy())
+
+
+def _randomized_bn(ref):
+    with torch.no_grad():  # non-trivial BatchNorm statistics, as a trained checkpoint has
+        for mod in ref.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 1.5)
+                mod.weight.uniform_(0.5, 1.5)
+    return ref
+
+
+def test_googlenet_aux_logits_and_init_warning():
+    with pytest.warns(FutureWarning, match="default weight initialization of GoogleNet"):
+        m = models.googlenet()
+    assert sum(p.numel() for p in m.parameters()) == 13004888  # with both auxiliary classifiers
+    out = m(ember.randn(2, 3, 64, 64))
+    assert isinstance(out, models.GoogLeNetOutputs) and out._fields == ("logits", "aux_logits2", "aux_logits1")
+    assert all(tuple(o.shape) == (2, 1000) for o in out)
+    (out.logits.sum() + 0.3 * (out.aux_logits1.sum() + out.aux_logits2.sum())).backward()
+    assert all(p.grad is not None for p in m.parameters())
+    m.eval()
+    with ember.no_grad():
+        assert tuple(m(ember.randn(1, 3, 64, 64)).shape) == (1, 1000)
+
+
+@requires_torchvision
+def test_googlenet_transform_input_and_aux_heads_as_torchvision():
+    torch.manual_seed(0)
+    ref = _randomized_bn(tvm.googlenet(transform_input=True, init_weights=True))
+    m = models.googlenet(transform_input=True, init_weights=True)
+    assert repr(m) == repr(ref)
+    m.load_state_dict({k: ember.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    ref.eval()
+    m.eval()
+    with torch.no_grad(), ember.no_grad():
+        np.testing.assert_allclose(m(ember.tensor(x)).numpy(), ref(torch.tensor(x)).numpy(), rtol=1e-3, atol=1e-5)
+    ref.train()
+    m.train()
+    for mod in list(ref.modules()) + list(m.modules()):  # the aux heads' dropout draws differ in count
+        if type(mod).__name__ == "Dropout":
+            mod.p = 0.0
+    with torch.no_grad(), ember.no_grad():
+        got, want = m(ember.tensor(x)), ref(torch.tensor(x))
+    for a, b in zip(got, want):  # batch statistics of 2 images at 2x2 amplify float32 rounding
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-2 * np.abs(b.numpy()).max())

@@ -18,6 +18,7 @@ from .shufflenetv2 import (ShuffleNetV2, ShuffleNet_V2_X0_5_Weights, ShuffleNet_
                            shufflenet_v2_x0_5, shufflenet_v2_x1_0)
 from .efficientnet import (EfficientNet, EfficientNet_B0_Weights, EfficientNet_B1_Weights,  # noqa: F401
                            efficientnet_b0, efficientnet_b1)
+from .googlenet import GoogLeNet, GoogLeNetOutputs, GoogLeNet_Weights, googlenet  # noqa: F401
 
 # builder name -> (builder, its weights enum)
 _MODELS = {fn.__name__: (fn, w) for fn, w in [
@@ -29,6 +30,7 @@ _MODELS = {fn.__name__: (fn, w) for fn, w in [
     (densenet161, DenseNet161_Weights), (densenet169, DenseNet169_Weights), (densenet201, DenseNet201_Weights),
     (shufflenet_v2_x0_5, ShuffleNet_V2_X0_5_Weights), (shufflenet_v2_x1_0, ShuffleNet_V2_X1_0_Weights),
     (efficientnet_b0, EfficientNet_B0_Weights), (efficientnet_b1, EfficientNet_B1_Weights),
+    (googlenet, GoogLeNet_Weights),
 ]}
 
 
