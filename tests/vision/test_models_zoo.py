@@ -29,7 +29,15 @@ EXPECTED = {
     "efficientnet_b0": (5288548, 360, 32),
     "efficientnet_b1": (7794184, 508, 32),
     "googlenet": (6624904, 344, 64, {"aux_logits": False, "init_weights": True}),  # num_params counts no aux
+    "resnet101": (44549160, 626, 32),
+    "resnet152": (60192808, 932, 32),
+    "resnext50_32x4d": (25028904, 320, 32),
+    "wide_resnet50_2": (68883240, 320, 32),
+    "vgg11_bn": (132868840, 62, 32),  # (a VGG costs ~20 s to build: the others are checked by their features)
 }
+# VGG variants: (num_params, state_dict entries); the classifier is the same 123,642,856 parameters in all
+VGG = {"vgg11_bn": (132868840, 62), "vgg13": (133047848, 26), "vgg13_bn": (133053736, 76),
+       "vgg16_bn": (138365992, 97), "vgg19": (143667240, 38), "vgg19_bn": (143678248, 118)}
 
 
 def _kwargs(name):
@@ -186,3 +194,30 @@ def test_googlenet_transform_input_and_aux_heads_as_torchvision():
         got, want = m(ember.tensor(x)), ref(torch.tensor(x))
     for a, b in zip(got, want):  # batch statistics of 2 images at 2x2 amplify float32 rounding
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-2 * np.abs(b.numpy()).max())
+
+
+@pytest.mark.parametrize("name", sorted(VGG))
+def test_vgg_variants_features(name):
+    from ember.vision.models import vgg
+    params, entries = VGG[name]
+    cfg = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}[name[:5]]
+    features = vgg.make_layers(vgg.cfgs[cfg], batch_norm=name.endswith("_bn"))
+    assert sum(p.numel() for p in features.parameters()) == params - 123642856
+    assert len(features.state_dict()) == entries - 6
+    w = models.get_model_weights(name)
+    assert w.DEFAULT.meta["num_params"] == params and w.DEFAULT.url.endswith(".pth")
+    with pytest.raises(RuntimeError, match="cannot download pretrained weights"):
+        getattr(models, name)(weights="DEFAULT")
+    if tvm is not None:
+        from torchvision.models import vgg as tvgg
+        assert repr(features) == repr(tvgg.make_layers(tvgg.cfgs[cfg], batch_norm=name.endswith("_bn")))
+        assert list(w.__members__) == list(tvm.get_model_weights(name).__members__)
+        assert w.DEFAULT.url == tvm.get_model_weights(name).DEFAULT.url
+
+
+def test_resnext_and_wide_resnet_fix_their_widths():
+    with pytest.raises(ValueError, match="'groups' expected value 32 but got 8"):
+        models.resnext50_32x4d(groups=8)
+    m = models.wide_resnet50_2(num_classes=10)
+    assert tuple(m.layer1[0].conv2.weight.shape) == (128, 128, 3, 3)
+    assert tuple(models.resnext50_32x4d(num_classes=10).layer1[0].conv2.weight.shape) == (128, 4, 3, 3)

@@ -5,8 +5,12 @@ loads with ``model.load_state_dict(torch.load(path))``; ember itself downloads n
 """
 from ._api import Weights, WeightsEnum  # noqa: F401
 from .resnet import (BasicBlock, Bottleneck, ResNet, ResNet18_Weights, ResNet34_Weights,  # noqa: F401
-                     ResNet50_Weights, resnet18, resnet34, resnet50)
-from .vgg import VGG, VGG11_Weights, VGG16_Weights, vgg11, vgg16  # noqa: F401
+                     ResNet50_Weights, ResNet101_Weights, ResNet152_Weights, ResNeXt50_32X4D_Weights,
+                     Wide_ResNet50_2_Weights, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d,
+                     wide_resnet50_2)
+from .vgg import (VGG, VGG11_Weights, VGG11_BN_Weights, VGG13_Weights, VGG13_BN_Weights, VGG16_Weights,  # noqa: F401
+                  VGG16_BN_Weights, VGG19_Weights, VGG19_BN_Weights, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16,
+                  vgg16_bn, vgg19, vgg19_bn)
 from .alexnet import AlexNet, AlexNet_Weights, alexnet  # noqa: F401
 from .squeezenet import SqueezeNet, SqueezeNet1_0_Weights, SqueezeNet1_1_Weights, squeezenet1_0, squeezenet1_1  # noqa: F401
 from .mobilenetv2 import MobileNetV2, MobileNet_V2_Weights, mobilenet_v2  # noqa: F401
@@ -30,7 +34,10 @@ _MODELS = {fn.__name__: (fn, w) for fn, w in [
     (densenet161, DenseNet161_Weights), (densenet169, DenseNet169_Weights), (densenet201, DenseNet201_Weights),
     (shufflenet_v2_x0_5, ShuffleNet_V2_X0_5_Weights), (shufflenet_v2_x1_0, ShuffleNet_V2_X1_0_Weights),
     (efficientnet_b0, EfficientNet_B0_Weights), (efficientnet_b1, EfficientNet_B1_Weights),
-    (googlenet, GoogLeNet_Weights),
+    (googlenet, GoogLeNet_Weights), (resnet101, ResNet101_Weights), (resnet152, ResNet152_Weights),
+    (resnext50_32x4d, ResNeXt50_32X4D_Weights), (wide_resnet50_2, Wide_ResNet50_2_Weights),
+    (vgg11_bn, VGG11_BN_Weights), (vgg13, VGG13_Weights), (vgg13_bn, VGG13_BN_Weights),
+    (vgg16_bn, VGG16_BN_Weights), (vgg19, VGG19_Weights), (vgg19_bn, VGG19_BN_Weights),
 ]}
 
 

@@ -1,9 +1,11 @@
-"""torchvision.models.vgg: VGG-11/16 with torchvision's module names, so its checkpoints load."""
+"""torchvision.models.vgg: VGG-11/13/16/19 (plain and _bn) with torchvision's module names, so its checkpoints load."""
 from ... import nn
 from ... import flatten
 from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
 
-__all__ = ["VGG", "VGG11_Weights", "VGG16_Weights", "vgg11", "vgg16", "make_layers", "cfgs"]
+__all__ = ["VGG", "VGG11_Weights", "VGG11_BN_Weights", "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights",
+           "VGG16_BN_Weights", "VGG19_Weights", "VGG19_BN_Weights", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+           "vgg16_bn", "vgg19", "vgg19_bn", "make_layers", "cfgs"]
 
 
 class VGG(nn.Module):
@@ -74,12 +76,42 @@ class VGG11_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
+class VGG11_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vgg11_bn-6002323d.pth", 132868840, {"min_size": (32, 32)})
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG13_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vgg13-19584684.pth", 133047848, {"min_size": (32, 32)})
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG13_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vgg13_bn-abd245e5.pth", 133053736, {"min_size": (32, 32)})
+    DEFAULT = IMAGENET1K_V1
+
+
 class VGG16_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights(_URL + "vgg16-397923af.pth", 138357544, {"min_size": (32, 32)})
     # ported from amdegroot/ssd.pytorch: no classifier head (categories None), its own normalization
     IMAGENET1K_FEATURES = Weights(_URL + "vgg16_features-amdegroot-88682ab5.pth", 138357544,
                                   {"min_size": (32, 32), "categories": None, "mean": (0.48235, 0.45882, 0.40784),
                                    "std": (1.0 / 255.0, 1.0 / 255.0, 1.0 / 255.0)})
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG16_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vgg16_bn-6c64b313.pth", 138365992, {"min_size": (32, 32)})
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG19_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vgg19-dcbb9e9d.pth", 143667240, {"min_size": (32, 32)})
+    DEFAULT = IMAGENET1K_V1
+
+
+class VGG19_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vgg19_bn-c79401a0.pth", 143678248, {"min_size": (32, 32)})
     DEFAULT = IMAGENET1K_V1
 
 
@@ -98,3 +130,39 @@ def vgg11(*, weights=None, progress=True, **kwargs):
 def vgg16(*, weights=None, progress=True, **kwargs):
     """VGG 16-layer model (configuration "D"); weights=None only (see _api)."""
     return _vgg("D", False, VGG16_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vgg11_bn(*, weights=None, progress=True, **kwargs):
+    """VGG 11-layer model with batch normalization; weights=None only (see _api)."""
+    return _vgg("A", True, VGG11_BN_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vgg13(*, weights=None, progress=True, **kwargs):
+    """VGG 13-layer model (configuration "B"); weights=None only (see _api)."""
+    return _vgg("B", False, VGG13_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vgg13_bn(*, weights=None, progress=True, **kwargs):
+    """VGG 13-layer model with batch normalization; weights=None only (see _api)."""
+    return _vgg("B", True, VGG13_BN_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vgg16_bn(*, weights=None, progress=True, **kwargs):
+    """VGG 16-layer model with batch normalization; weights=None only (see _api)."""
+    return _vgg("D", True, VGG16_BN_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vgg19(*, weights=None, progress=True, **kwargs):
+    """VGG 19-layer model (configuration "E"); weights=None only (see _api)."""
+    return _vgg("E", False, VGG19_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vgg19_bn(*, weights=None, progress=True, **kwargs):
+    """VGG 19-layer model with batch normalization; weights=None only (see _api)."""
+    return _vgg("E", True, VGG19_BN_Weights, weights, progress, kwargs)
