@@ -33,6 +33,7 @@ EXPECTED = {
     "resnet152": (60192808, 932, 32),
     "resnext50_32x4d": (25028904, 320, 32),
     "wide_resnet50_2": (68883240, 320, 32),
+    "convnext_tiny": (28589128, 182, 32),
     "vgg11_bn": (132868840, 62, 32),  # (a VGG costs ~20 s to build: the others are checked by their features)
 }
 # VGG variants: (num_params, state_dict entries); the classifier is the same 123,642,856 parameters in all
@@ -221,3 +222,19 @@ def test_resnext_and_wide_resnet_fix_their_widths():
     m = models.wide_resnet50_2(num_classes=10)
     assert tuple(m.layer1[0].conv2.weight.shape) == (128, 128, 3, 3)
     assert tuple(models.resnext50_32x4d(num_classes=10).layer1[0].conv2.weight.shape) == (128, 4, 3, 3)
+
+
+@requires_torchvision
+@pytest.mark.parametrize("name", ["convnext_tiny", "efficientnet_b0"])
+def test_stochastic_depth_in_training_draws_as_torchvision(name):
+    torch.manual_seed(0)
+    ref = getattr(tvm, name)(stochastic_depth_prob=0.5)
+    m = getattr(models, name)(stochastic_depth_prob=0.5)
+    m.load_state_dict({k: ember.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    torch.manual_seed(5)
+    ember.manual_seed(5)  # ember draws torch's numbers: the same rows dropped, the same dropout masks
+    want = ref(torch.tensor(x)).detach().numpy()
+    got = m(ember.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+    assert repr(m.features[1][2].stochastic_depth) == repr(ref.features[1][2].stochastic_depth)
