@@ -80,7 +80,7 @@ ALIASES = {
     "torchvision.models.resnet": "ember.vision.models.resnet",
     "torchvision.models.vgg": "ember.vision.models.vgg",
     **{f"torchvision.models.{m}": f"ember.vision.models.{m}" for m in (
-        "alexnet", "squeezenet", "mobilenetv2", "mobilenetv3", "densenet", "shufflenetv2", "efficientnet", "googlenet", "convnext")},
+        "alexnet", "squeezenet", "mobilenetv2", "mobilenetv3", "densenet", "shufflenetv2", "efficientnet", "googlenet", "convnext", "vision_transformer")},
     "torchvision.ops": "ember.vision.ops",
     "torchvision.ops.misc": "ember.vision.ops.misc",
     "torchvision.ops.stochastic_depth": "ember.vision.ops.stochastic_depth",

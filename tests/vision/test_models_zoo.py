@@ -34,6 +34,7 @@ EXPECTED = {
     "resnext50_32x4d": (25028904, 320, 32),
     "wide_resnet50_2": (68883240, 320, 32),
     "convnext_tiny": (28589128, 182, 32),
+    "vit_b_16": (86567656, 152, 224),  # (its head starts at zero: test_small_vit_as_torchvision checks logits)
     "vgg11_bn": (132868840, 62, 32),  # (a VGG costs ~20 s to build: the others are checked by their features)
 }
 # VGG variants: (num_params, state_dict entries); the classifier is the same 123,642,856 parameters in all
@@ -238,3 +239,56 @@ def test_stochastic_depth_in_training_draws_as_torchvision(name):
     got = m(ember.tensor(x)).detach().numpy()
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
     assert repr(m.features[1][2].stochastic_depth) == repr(ref.features[1][2].stochastic_depth)
+
+
+_SMALL_VIT = dict(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128)
+
+
+def test_small_vit_shapes_and_checks():
+    from ember.vision.models.vision_transformer import VisionTransformer
+    m = VisionTransformer(**_SMALL_VIT, num_classes=10)
+    sd = m.state_dict()
+    assert list(sd)[:4] == ["class_token", "conv_proj.weight", "conv_proj.bias", "encoder.pos_embedding"]
+    assert tuple(sd["encoder.pos_embedding"].shape) == (1, 17, 64)  # 4x4 patches and the class token
+    assert tuple(sd["encoder.layers.encoder_layer_1.self_attention.in_proj_weight"].shape) == (192, 64)
+    assert tuple(sd["encoder.layers.encoder_layer_0.mlp.3.weight"].shape) == (64, 128)
+    out = m(ember.randn(2, 3, 32, 32))
+    assert tuple(out.shape) == (2, 10)
+    out.sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    with pytest.raises(AssertionError, match="Wrong image height! Expected 32 but got 64!"):
+        m(ember.randn(1, 3, 64, 32))
+    # checkpoints from before MLPBlock's version 2 name its layers linear_1 / linear_2
+    old = {k.replace("mlp.0.", "mlp.linear_1.").replace("mlp.3.", "mlp.linear_2."): v for k, v in sd.items()}
+    result = m.load_state_dict(old)
+    assert not result.missing_keys and not result.unexpected_keys
+
+
+@requires_torchvision
+@pytest.mark.parametrize("extra", [{}, {"representation_size": 32},
+                                   {"conv_stem_configs": "stem", "dropout": 0.1, "attention_dropout": 0.1}])
+def test_small_vit_as_torchvision(extra):
+    from torchvision.models import vision_transformer as tvit
+    from ember.vision.models import vision_transformer as evit
+    kw = dict(_SMALL_VIT, **extra)
+    tkw, ekw = dict(kw), dict(kw)
+    if "conv_stem_configs" in kw:
+        tkw["conv_stem_configs"] = [tvit.ConvStemConfig(16, 3, 2), tvit.ConvStemConfig(32, 3, 4)]
+        ekw["conv_stem_configs"] = [evit.ConvStemConfig(16, 3, 2), evit.ConvStemConfig(32, 3, 4)]
+    torch.manual_seed(0)
+    ref = _randomized_bn(tvit.VisionTransformer(**tkw))
+    with torch.no_grad():
+        ref.heads.head.weight.normal_()  # zero at initialization
+        ref.class_token.normal_()
+    m = evit.VisionTransformer(**ekw)
+    assert repr(m) == repr(ref)
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
+           {k: tuple(v.shape) for k, v in ref.state_dict().items()}
+    m.load_state_dict({k: ember.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    ref.eval()
+    m.eval()
+    with torch.no_grad(), ember.no_grad():
+        want = ref(torch.tensor(x)).numpy()
+        got = m(ember.tensor(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5 * np.abs(want).max())

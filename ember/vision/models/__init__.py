@@ -24,6 +24,7 @@ from .efficientnet import (EfficientNet, EfficientNet_B0_Weights, EfficientNet_B
                            efficientnet_b0, efficientnet_b1)
 from .googlenet import GoogLeNet, GoogLeNetOutputs, GoogLeNet_Weights, googlenet  # noqa: F401
 from .convnext import ConvNeXt, ConvNeXt_Tiny_Weights, convnext_tiny  # noqa: F401
+from .vision_transformer import VisionTransformer, ViT_B_16_Weights, vit_b_16  # noqa: F401
 
 # builder name -> (builder, its weights enum)
 _MODELS = {fn.__name__: (fn, w) for fn, w in [
@@ -39,7 +40,7 @@ _MODELS = {fn.__name__: (fn, w) for fn, w in [
     (resnext50_32x4d, ResNeXt50_32X4D_Weights), (wide_resnet50_2, Wide_ResNet50_2_Weights),
     (vgg11_bn, VGG11_BN_Weights), (vgg13, VGG13_Weights), (vgg13_bn, VGG13_BN_Weights),
     (vgg16_bn, VGG16_BN_Weights), (vgg19, VGG19_Weights), (vgg19_bn, VGG19_BN_Weights),
-    (convnext_tiny, ConvNeXt_Tiny_Weights),
+    (convnext_tiny, ConvNeXt_Tiny_Weights), (vit_b_16, ViT_B_16_Weights),
 ]}
 
 
