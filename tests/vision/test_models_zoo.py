@@ -292,3 +292,17 @@ def test_small_vit_as_torchvision(extra):
         want = ref(torch.tensor(x)).numpy()
         got = m(ember.tensor(x)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5 * np.abs(want).max())
+
+
+def test_registry_lists_and_builds_every_model():
+    names = models.list_models()
+    assert set(EXPECTED) | set(VGG) <= set(names) and len(names) == 32
+    assert models.list_models(include="resnet*") == ["resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
+    assert "vgg19_bn" not in models.list_models(exclude=["vgg*"])
+    from ember.vision.models import densenet
+    assert models.list_models(module=densenet) == ["densenet121", "densenet161", "densenet169", "densenet201"]
+    assert models.get_weight("ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1").transforms().crop_size == [384]
+    assert models.get_weight("EfficientNet_B1_Weights.DEFAULT").meta["num_params"] == 7794184
+    assert isinstance(models.get_model("squeezenet1_1", num_classes=5), models.SqueezeNet)
+    with pytest.raises(ValueError, match="Unknown model"):
+        models.get_model("resnet9")

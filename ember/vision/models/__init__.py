@@ -3,6 +3,8 @@
 Module names and shapes are torchvision's, so a torchvision checkpoint (downloaded elsewhere)
 loads with ``model.load_state_dict(torch.load(path))``; ember itself downloads no weights.
 """
+import fnmatch
+
 from ._api import Weights, WeightsEnum  # noqa: F401
 from .resnet import (BasicBlock, Bottleneck, ResNet, ResNet18_Weights, ResNet34_Weights,  # noqa: F401
                      ResNet50_Weights, ResNet101_Weights, ResNet152_Weights, ResNeXt50_32X4D_Weights,
@@ -45,8 +47,14 @@ _MODELS = {fn.__name__: (fn, w) for fn, w in [
 
 
 def list_models(module=None, include=None, exclude=None):
-    """The names of the models get_model can build."""
-    return sorted(_MODELS)
+    """The names of the models get_model can build (in module, matching include and not exclude patterns)."""
+    names = [n for n, (fn, _) in _MODELS.items()
+             if module is None or fn.__module__.rsplit(".", 1)[0] == module.__name__ or fn.__module__ == module.__name__]
+    for patterns, keep in ((include, True), (exclude, False)):
+        if patterns is not None:
+            patterns = [patterns] if isinstance(patterns, str) else patterns
+            names = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns) == keep]
+    return sorted(names)
 
 
 def get_model(name, **config):
