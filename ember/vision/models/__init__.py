@@ -14,7 +14,8 @@ from .vgg import (VGG, VGG11_Weights, VGG11_BN_Weights, VGG13_Weights, VGG13_BN_
                   VGG16_BN_Weights, VGG19_Weights, VGG19_BN_Weights, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16,
                   vgg16_bn, vgg19, vgg19_bn)
 from .alexnet import AlexNet, AlexNet_Weights, alexnet  # noqa: F401
-from .squeezenet import SqueezeNet, SqueezeNet1_0_Weights, SqueezeNet1_1_Weights, squeezenet1_0, squeezenet1_1  # noqa: F401
+from .squeezenet import (SqueezeNet, SqueezeNet1_0_Weights, SqueezeNet1_1_Weights, squeezenet1_0,  # noqa: F401
+                         squeezenet1_1)
 from .mobilenetv2 import MobileNetV2, MobileNet_V2_Weights, mobilenet_v2  # noqa: F401
 from .mobilenetv3 import (MobileNetV3, MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights,  # noqa: F401
                           mobilenet_v3_large, mobilenet_v3_small)
@@ -49,7 +50,7 @@ _MODELS = {fn.__name__: (fn, w) for fn, w in [
 def list_models(module=None, include=None, exclude=None):
     """The names of the models get_model can build (in module, matching include and not exclude patterns)."""
     names = [n for n, (fn, _) in _MODELS.items()
-             if module is None or fn.__module__.rsplit(".", 1)[0] == module.__name__ or fn.__module__ == module.__name__]
+             if module is None or module.__name__ in (fn.__module__, fn.__module__.rsplit(".", 1)[0])]
     for patterns, keep in ((include, True), (exclude, False)):
         if patterns is not None:
             patterns = [patterns] if isinstance(patterns, str) else patterns

@@ -27,7 +27,7 @@ class _DenseLayer(nn.Module):
         self.relu2 = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, stride=1, padding=1, bias=False)
         self.drop_rate = float(drop_rate)
-        self.memory_efficient = memory_efficient  # accepted for torchvision's signature; ember does not checkpoint
+        self.memory_efficient = memory_efficient  # a flag only: ember's checkpointing saves no memory
 
     def bn_function(self, inputs):
         """The bottleneck output of the concatenated inputs."""

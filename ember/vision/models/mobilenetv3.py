@@ -108,13 +108,15 @@ class MobileNetV3(nn.Module):
 def _mobilenet_v3_conf(arch, width_mult=1.0, reduced_tail=False, dilated=False, **kwargs):
     reduce_divider = 2 if reduced_tail else 1
     dilation = 2 if dilated else 1
+    # rows: input, kernel, expanded, out channels, squeeze-excitation, ReLU/Hardswish, stride, dilation
     b = partial(InvertedResidualConfig, width_mult=width_mult)
     adjust_channels = partial(InvertedResidualConfig.adjust_channels, width_mult=width_mult)
     if arch == "mobilenet_v3_large":
         c4, e4 = 160 // reduce_divider, 960 // reduce_divider
         setting = [
-            b(16, 3, 16, 16, False, "RE", 1, 1), b(16, 3, 64, 24, False, "RE", 2, 1), b(24, 3, 72, 24, False, "RE", 1, 1),
-            b(24, 5, 72, 40, True, "RE", 2, 1), b(40, 5, 120, 40, True, "RE", 1, 1), b(40, 5, 120, 40, True, "RE", 1, 1),
+            b(16, 3, 16, 16, False, "RE", 1, 1), b(16, 3, 64, 24, False, "RE", 2, 1),
+            b(24, 3, 72, 24, False, "RE", 1, 1), b(24, 5, 72, 40, True, "RE", 2, 1),
+            b(40, 5, 120, 40, True, "RE", 1, 1), b(40, 5, 120, 40, True, "RE", 1, 1),
             b(40, 3, 240, 80, False, "HS", 2, 1), b(80, 3, 200, 80, False, "HS", 1, 1),
             b(80, 3, 184, 80, False, "HS", 1, 1), b(80, 3, 184, 80, False, "HS", 1, 1),
             b(80, 3, 480, 112, True, "HS", 1, 1), b(112, 3, 672, 112, True, "HS", 1, 1),
@@ -125,8 +127,9 @@ def _mobilenet_v3_conf(arch, width_mult=1.0, reduced_tail=False, dilated=False, 
     elif arch == "mobilenet_v3_small":
         c4, e4 = 96 // reduce_divider, 576 // reduce_divider
         setting = [
-            b(16, 3, 16, 16, True, "RE", 2, 1), b(16, 3, 72, 24, False, "RE", 2, 1), b(24, 3, 88, 24, False, "RE", 1, 1),
-            b(24, 5, 96, 40, True, "HS", 2, 1), b(40, 5, 240, 40, True, "HS", 1, 1), b(40, 5, 240, 40, True, "HS", 1, 1),
+            b(16, 3, 16, 16, True, "RE", 2, 1), b(16, 3, 72, 24, False, "RE", 2, 1),
+            b(24, 3, 88, 24, False, "RE", 1, 1), b(24, 5, 96, 40, True, "HS", 2, 1),
+            b(40, 5, 240, 40, True, "HS", 1, 1), b(40, 5, 240, 40, True, "HS", 1, 1),
             b(40, 5, 120, 48, True, "HS", 1, 1), b(48, 5, 144, 48, True, "HS", 1, 1),
             b(48, 5, 288, c4, True, "HS", 2, dilation), b(c4, 5, e4, c4, True, "HS", 1, dilation),
             b(c4, 5, e4, c4, True, "HS", 1, dilation),
