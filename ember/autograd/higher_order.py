@@ -13,7 +13,10 @@ inputs would give a wrong second derivative without an error, so only node class
 ``_double_backward = True`` (their formulas checked against torch's double backward in
 tests/autograd/test_higher_order.py) run this way, and only when each saved array is traced back
 to an input, to the output (``_output_fields``), or to an operand that does not require grad
-(``_saved_inputs``: field -> input position); anything else raises.
+(``_saved_inputs``: field -> input position; with ``_promoted_inputs``, pointwise ops whose fields
+are their operands cast to the result dtype); anything else raises.  A fused node whose raw backward
+is a closure over arrays (normalize, cosine_similarity, several losses) gives its Tensor formula as
+``vjp`` of its forward written with ember's differentiable ops.
 """
 import contextlib
 
@@ -34,7 +37,25 @@ def _tensor(x):
         return x.t
     if isinstance(x, Tensor):
         return x
-    return _wrap(B.host_array(x) if isinstance(x, np.generic) else np.asarray(x))
+    if isinstance(x, np.generic):
+        return _wrap(B.host_array(x))
+    # an array of any array module stays on its device (np.asarray would copy a GPU array to the host)
+    return _wrap(x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x))
+
+
+def _is_array(x):
+    """x is an array of some array module (a NumPy or CuPy array), not a Tensor or a scalar."""
+    return isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__")
+
+
+# the array module of the gradient the current node's formula runs on: constants a formula asks the
+# namespace for (zeros, ones, masks) are made there, on the gradient's device
+_device_xp = [np]
+
+
+def _xp(x):
+    """The array module of array x; for a number, that of the gradient the formula runs on."""
+    return xp_of(x) if _is_array(x) else _device_xp[0]
 
 
 def _dtype(dtype):
@@ -195,7 +216,7 @@ def _raw(x):
 def _operand(x):
     """The right operand as ember accepts it: Tensors stay, arrays become constant tensors."""
     x = _unwrap(x)
-    if isinstance(x, (np.ndarray, np.generic)):
+    if _is_array(x) or isinstance(x, np.generic):
         return _tensor(x)
     return x
 
@@ -208,9 +229,9 @@ def _fn(name):
         kwargs.pop("out", None)
         like = next((a for a in args if isinstance(a, _GradArray)), None)
         # numbers become tensors of the operand's dtype (ember.maximum, like torch's, takes tensors)
-        args = [_tensor(a) if isinstance(a, (_GradArray, np.ndarray)) else
-                _tensor(np.asarray(a, like.dtype)) if like is not None and isinstance(a, (int, float)) else a
-                for a in args]
+        args = [_tensor(a) if isinstance(a, _GradArray) or _is_array(a) else
+                _tensor(xp_of(like.t._data).asarray(a, like.dtype)) if like is not None and isinstance(a, (int, float))
+                else a for a in args]
         return _GradArray(getattr(ember, name)(*args, **kwargs))
     f.__name__ = name
     return f
@@ -225,9 +246,24 @@ class _TensorNamespace:
     maximum, minimum, multiply, add, subtract, divide, negative = map(
         _fn, ("maximum", "minimum", "mul", "add", "sub", "div", "neg"))
 
+    erf, exp2 = map(_fn, ("erf", "exp2"))
+
     @staticmethod
     def sign(x):
         return np.sign(_raw(x))   # piecewise constant: no gradient
+
+    @staticmethod
+    def floor(x):
+        return np.floor(_raw(x))   # piecewise constant: no gradient
+
+    @staticmethod
+    def trunc(x):
+        return np.trunc(_raw(x))   # piecewise constant: no gradient
+
+    @staticmethod
+    def clip(x, lo, hi):
+        import ember
+        return _GradArray(ember.clamp(_tensor(x), lo, hi))   # (number bounds)
 
     @staticmethod
     def where(cond, a, b):
@@ -237,21 +273,21 @@ class _TensorNamespace:
         like = a if hasattr(a, "_data") else b
         if not hasattr(like, "_data"):
             return np.where(cond, a, b)
-        dt = like._data.dtype
-        a = a if hasattr(a, "_data") else _tensor(np.asarray(a, dtype=dt))
-        b = b if hasattr(b, "_data") else _tensor(np.asarray(b, dtype=dt))
+        dt, xp = like._data.dtype, xp_of(like._data)
+        a = a if hasattr(a, "_data") else _tensor(xp.asarray(a, dtype=dt))
+        b = b if hasattr(b, "_data") else _tensor(xp.asarray(b, dtype=dt))
         return _GradArray(ember.where(_tensor(cond), a, b))
 
     @staticmethod
     def zeros_like(x, dtype=None, shape=None):
-        z = np.zeros(x.shape if shape is None else shape, dtype or x.dtype)
+        z = xp_of(_raw(x)).zeros(x.shape if shape is None else shape, dtype or x.dtype)
         # a formula that fills zeros with the gradient (z[key] = g) must get a tensor to write into
         return _GradArray(_tensor(z)) if isinstance(x, _GradArray) else z
 
     @staticmethod
     def zeros(shape, dtype=None):
         # only formulas that then write the gradient into the zeros ask for them
-        return _GradArray(_tensor(np.zeros(shape, dtype)))
+        return _GradArray(_tensor(_device_xp[0].zeros(shape, dtype)))
 
     @staticmethod
     def concatenate(arrays, axis=0):
@@ -265,17 +301,17 @@ class _TensorNamespace:
 
     @staticmethod
     def arange(*args, **kwargs):
-        return np.arange(*args, **kwargs)
+        return _device_xp[0].arange(*args, **kwargs)
 
     @staticmethod
     def logaddexp(a, b):
         import ember
-        a = a if isinstance(a, _GradArray) else np.asarray(a, dtype=b.dtype)   # (softplus passes 0)
+        a = a if isinstance(a, _GradArray) else xp_of(_raw(b)).asarray(a, dtype=b.dtype)   # (softplus passes 0)
         return _GradArray(ember.logaddexp(_tensor(a), _tensor(b)))
 
     @staticmethod
     def ones(shape, dtype=None):
-        return np.ones(shape, dtype)   # masks (clamp's): no gradient
+        return _device_xp[0].ones(shape, dtype)   # masks (clamp's): no gradient
 
     @staticmethod
     def isnan(x):
@@ -283,18 +319,18 @@ class _TensorNamespace:
 
     @staticmethod
     def ones_like(x, dtype=None):
-        return np.ones(x.shape, dtype or x.dtype)
+        return xp_of(_raw(x)).ones(x.shape, dtype or x.dtype)
 
     @staticmethod
     def broadcast_to(x, shape):
         if not isinstance(x, _GradArray):
-            return np.broadcast_to(x, shape)
+            return _xp(x).broadcast_to(x, shape)
         return _GradArray(x.t.expand(*shape)) if tuple(shape) != x.shape else x
 
     @staticmethod
     def expand_dims(x, axis):
         if not isinstance(x, _GradArray):
-            return np.expand_dims(x, axis)
+            return _xp(x).expand_dims(x, axis)
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         nd = x.ndim + len(axes)
         t = x.t
@@ -306,7 +342,7 @@ class _TensorNamespace:
     def asarray(x, dtype=None):
         if isinstance(x, _GradArray):
             return x if dtype is None else x.astype(dtype)
-        return np.asarray(x, dtype=dtype)
+        return _xp(x).asarray(x, dtype=dtype)
 
     @staticmethod
     def errstate(**kwargs):
@@ -327,6 +363,16 @@ def _output_tensor(data, node):
 
 def apply_on_tensors(node, grad):
     """node's backward on the Tensor grad, recorded, so its result can be differentiated again."""
+    first = next((g for g in grad if g is not None), None) if isinstance(grad, list) else grad
+    prev = _device_xp[0]
+    _device_xp[0] = xp_of(first._data) if first is not None else np
+    try:
+        return _apply_on_tensors(node, grad)
+    finally:
+        _device_xp[0] = prev
+
+
+def _apply_on_tensors(node, grad):
     from .._tensor import Tensor
     cls = type(node)
     if not getattr(cls, "_double_backward", False) and not _is_supported_function(node):
@@ -350,7 +396,7 @@ def apply_on_tensors(node, grad):
     originals = {}
     for field in cls._saved_fields:
         value = getattr(node, field)
-        if isinstance(value, np.ndarray):
+        if _is_array(value):
             originals[field] = value
             setattr(node, field, _GradArray(_resolve(node, field, value, saved)))
     try:
@@ -371,7 +417,7 @@ def _with_zero_edges(node, outs, saved):
     saved input only through a mask, yet keep an edge to it with a zero derivative, so a second
     autograd.grad with respect to it gives zeros instead of "not used in the graph".  ``_zero_edges``
     is True (the saved tensors) or "input" (the node's one input, for nodes that save masks only: its
-    gradient, the first of outs, has its shape)."""
+    gradient, the first of outs, has its shape); ``_zero_edge_outputs`` limits them to some outputs."""
     how = getattr(type(node), "_zero_edges", False)
     if not how or outs is None:
         return outs
@@ -381,7 +427,9 @@ def _with_zero_edges(node, outs, saved):
         links = [(edge(t), tuple(t.shape), t.dtype) for t in saved if t.requires_grad]
     if not links:
         return outs
-    return tuple(None if o is None else _linked(o, links, node.name()[:-1] + "Backward0") for o in outs)
+    only = getattr(type(node), "_zero_edge_outputs", None)   # (the outputs torch links, when not all)
+    return tuple(o if o is None or (only is not None and i not in only) else
+                 _linked(o, links, node.name()[:-1] + "Backward0") for i, o in enumerate(outs))
 
 
 class _ZeroLink(Node):
@@ -414,12 +462,30 @@ def _resolve(node, field, value, saved):
     """The graph tensor a node's saved array stands for: one of its saved tensors, or a transpose or
     reshape of one.  An array that is none of these may depend on the inputs in a way the node does
     not record, so it is refused rather than taken for a constant."""
-    for t in saved:
+    cls = type(node)
+    position = getattr(cls, "_saved_inputs", {}).get(field)
+    if position is not None:
+        nf = node.next_functions
+        # an operand that does not require grad, or a number (xlogy(x, 2.0) keeps no edge for it)
+        if position >= len(nf) or nf[position][0] is None:
+            return _tensor(value)
+        # only that operand (never a detached alias of its array: x * x.detach()); for a pointwise op
+        # also cast to the result dtype (type promotion): the cast, recorded.  (A fused node whose
+        # edge passes through a node of its own, linear's TBackward0, searches all it saved.)
+        matching = [t for t in saved if edge(t) == nf[position]]
+        if getattr(cls, "_promoted_inputs", False):
+            for t in matching:
+                if value is not t._data and value.shape == t._data.shape:
+                    return t.to(_dtype(value.dtype))
+        candidates = matching or saved
+    else:
+        candidates = saved
+    for t in candidates:
         if value is t._data:
             return t
     if value.dtype.kind in "biu":
         return _tensor(value)   # masks and indices carry no gradient
-    for t in saved:
+    for t in candidates:
         d = t._data
         if value.size != d.size or B.data_ptr(value) != B.data_ptr(d):
             continue
@@ -427,7 +493,6 @@ def _resolve(node, field, value, saved):
             return t.permute(*range(d.ndim - 1, -1, -1))
         if value.flags.c_contiguous and d.flags.c_contiguous:
             return t.reshape(value.shape)
-    cls = type(node)
     if field in getattr(cls, "_output_fields", ()):
         return _output_tensor(value, node)
     if field in getattr(cls, "_constant_fields", ()):
@@ -436,9 +501,6 @@ def _resolve(node, field, value, saved):
         t = node._tensor_field(field, saved)
         if t is not None:
             return t
-    position = getattr(cls, "_saved_inputs", {}).get(field)
-    if position is not None and node.next_functions[position][0] is None:
-        return _tensor(value)
     raise NotImplementedError(
         f"create_graph=True: {node.name()} saved {field!r} in a form ember cannot trace back to its "
         "inputs, so it cannot differentiate this backward again")
@@ -458,6 +520,20 @@ def _function_apply(node, grad):
     if not isinstance(out, tuple):
         out = (out,)
     return tuple(out[i] if i < len(out) else None for i in node._input_index)
+
+
+def vjp(forward, inputs, grad):
+    """The gradients of forward(*inputs), a composite of ember's differentiable ops, for the output
+    gradient grad, recorded: the Tensor formula of a fused node whose raw backward is a closure over
+    arrays.  One per input, None where an input needs no gradient."""
+    import ember
+    # fresh aliases: the inner pass stops at them, so hooks on the inputs do not run twice
+    alias = [t.view_as(t) if t.requires_grad else t for t in inputs]
+    wanted = [a for a in alias if a.requires_grad]
+    if not wanted:
+        return (None,) * len(inputs)
+    grads = iter(ember.autograd.grad(forward(*alias), wanted, grad, create_graph=True, allow_unused=True))
+    return tuple(next(grads) if a.requires_grad else None for a in alias)
 
 
 def linear_adjoint(node, grad, forward):

@@ -97,17 +97,24 @@ def _inplace_via(op, input, args, name):
     _check_inplace(input, name)
     out = op(input, *args)
     node = out.grad_fn
+    old = None
     if node is not None:
-        # the node kept a reference to the input's buffer, which is about to be overwritten
+        # the node kept a reference to the input's buffer, which is about to be overwritten: it gets
+        # a copy, held by a tensor standing for the input as it was (create_graph=True traces it)
         for field in node._saved_fields:
             if getattr(node, field) is input._data:
-                setattr(node, field, input._data.copy())
-    # the node saved the input (now a copy), not the result: as torch's hardswish_ & co, a later in-place op on
-    # the result (MobileNetV3's Hardswish(inplace) then Dropout(inplace)) leaves backward valid
-    _write_inplace(input, out._data, node, saves_output=False)
+                if old is None:
+                    old = _wrap(input._data.copy())
+                    old._requires_grad, old.grad_fn = True, input.grad_fn
+                    if input.grad_fn._n_outputs != 1:
+                        input.grad_fn._output_nrs[id(old)] = input.grad_fn._output_nrs[id(input)]
+                setattr(node, field, old._data)
+    # the node saved the input as it was, not the result: as with torch's hardswish_ & co, a later in-place
+    # op on the result (MobileNetV3's Hardswish(inplace) then Dropout(inplace)) leaves backward valid
+    res = _write_inplace(input, out._data, node, saves_output=False)
     if node is not None:
-        node._saved_versions = ()  # what it saved is its own copy: nothing a later write can spoil
-    return input
+        node._saved_versions = ((old, 0),) if old is not None else ()
+    return res
 
 
 # ---- leaky_relu / rrelu -------------------------------------------------------
@@ -173,6 +180,15 @@ def leaky_relu_(input, negative_slope=0.01):
 class RreluWithNoiseBackward0(Node):
     __slots__ = ("noise",)
     _saved_fields = ("noise",)
+    # its formula also runs on Tensors (create_graph=True); the noise (the slopes) is constant, and the
+    # second derivative reaches the input as zeros, as torch's does
+    _double_backward = True
+    _constant_fields = ("noise",)
+    _zero_edges = "input"
+
+    @property
+    def input_shape(self):
+        return self.noise.shape
 
     def apply(self, g):
         return (g * self.noise,)
@@ -241,6 +257,9 @@ class EluBackward0(Node):
 class EluBackward1(Node):
     __slots__ = ("y", "alpha", "scale", "input_scale")
     _saved_fields = ("y",)
+    # its formula also runs on Tensors (create_graph=True), y as the result torch's saves
+    _double_backward = True
+    _output_fields = ("y",)
 
     def apply(self, g):
         # from the result: for x <= 0, y = s*a*(exp(i*x) - 1) so dy/dx = i*(y + s*a)
@@ -346,6 +365,8 @@ def _chebval(x, c):
 def _erf(x):
     """erf on an array of any array module, accurate to about 1e-15 (NumPy has no erf)."""
     xp = xp_of(x)
+    if xp is not np and hasattr(xp, "erf"):   # create_graph=True: Tensors, through ember's erf (recorded)
+        return xp.erf(x)
     ci, co = _ERF_COEFS or _erf_coefs()
     a = xp.abs(x).astype(np.float64)
     small = xp.minimum(a, 2.0)
@@ -367,6 +388,7 @@ _GELU_KAPPA = 0.044715
 class GeluBackward0(Node):
     __slots__ = ("x", "approximate")
     _saved_fields = ("x",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -427,6 +449,7 @@ def silu(input, inplace=False):
 class MishBackward0(Node):
     __slots__ = ("x",)
     _saved_fields = ("x",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -470,6 +493,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 class LogSigmoidBackward0(Node):
     __slots__ = ("x",)
     _saved_fields = ("x",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         return (g * _sigm(-self.x),)
@@ -619,6 +643,11 @@ def threshold_(input, threshold, value):
 class HardshrinkBackward0(Node):
     __slots__ = ("x", "lambd")
     _saved_fields = ("x",)
+    # its formula also runs on Tensors (create_graph=True); x only picks the elements, and the second
+    # derivative reaches the input as zeros, as torch's does
+    _double_backward = True
+    _constant_fields = ("x",)
+    _zero_edges = True
 
     def apply(self, g):
         xp = xp_of(g)
@@ -653,6 +682,7 @@ class DivBackward0(Node):
     # softsign = x / (1 + |x|): torch records a DivBackward0 at the top
     __slots__ = ("x",)
     _saved_fields = ("x",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -672,10 +702,20 @@ class SubBackward0(Node):
     # tanhshrink = x - tanh(x): torch records a SubBackward0 at the top
     __slots__ = ("t",)
     _saved_fields = ("t",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         t = self.t
         return (g * (t * t),)
+
+    def _tensor_field(self, field, saved):
+        # t = tanh(input) as torch's TanhBackward0 saves it: its output, whose node leads to the input
+        from .elementwise import TanhBackward0
+        node = _new(TanhBackward0)
+        node.next_functions, node.x, node.y = self.next_functions, None, self.t
+        t = _record(self.t, node)
+        _output_saved(node, t)
+        return t
 
 
 def tanhshrink(input):
@@ -695,6 +735,15 @@ def tanhshrink(input):
 class PreluKernelBackward0(Node):
     __slots__ = ("x", "w", "w_shape")
     _saved_fields = ("x", "w")
+    # its formula also runs on Tensors (create_graph=True); as torch's, the second derivative reaches
+    # the input even where it is zero
+    _double_backward = True
+    _zero_edges = True
+
+    def _tensor_field(self, field, saved):
+        # the weight reshaped to broadcast against the input (there a copy when it was not contiguous)
+        w = saved[1]
+        return w.reshape(self.w.shape) if field == "w" and w._data.dtype == self.w.dtype else None
 
     def apply(self, g):
         xp = xp_of(g)
@@ -743,6 +792,13 @@ def prelu(input, weight):
 class GluBackward0(Node):
     __slots__ = ("a", "s", "dim")
     _saved_fields = ("a", "s")
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+
+    def _tensor_field(self, field, saved):
+        # the first half of the input and the sigmoid of the second, recomputed from the input
+        x, = saved
+        a, b = x.chunk(2, self.dim)
+        return a if field == "a" else b.sigmoid()
 
     def apply(self, g):
         xp = xp_of(g)

@@ -11,6 +11,7 @@ __all__ = ["clone"]
 
 class ToCopyBackward0(Node):
     __slots__ = ("src_dtype", "src_device")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
 
     def apply(self, g):
         if g.dtype != self.src_dtype:
@@ -19,6 +20,12 @@ class ToCopyBackward0(Node):
         if self.src_device is not None:
             g = _move(g, self.src_device)
         return (g,)
+
+    def _apply_tensors(self, grad, saved):
+        """The same cast (and move) back on Tensors, recorded."""
+        if grad._data.dtype != self.src_dtype:
+            grad = grad.to(B.as_dtype(self.src_dtype))
+        return (grad if self.src_device is None else grad.to(self.src_device),)
 
 
 class CloneBackward0(Node):

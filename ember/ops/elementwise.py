@@ -440,6 +440,7 @@ class MulBackward0(Node):
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}   # the saved operands, by input position
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -489,6 +490,7 @@ class DivBackward0(Node):
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -567,6 +569,7 @@ def floor_divide(input, other, *, out=None):
 class FmodBackward0(Node):
     """fmod/remainder by a number: the gradient passes through to input."""
     __slots__ = ()
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         return (g,)
@@ -581,6 +584,12 @@ class FmodBackward1(Node):
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
     _round = "trunc"
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+    # as torch's (through a rounding division), other's gradient reaches both operands as zeros
+    _zero_edges = True
+    _zero_edge_outputs = (1,)
+    _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -651,6 +660,10 @@ class PowBackward0(Node):
 class PowBackward1(Node):
     __slots__ = ("a", "b", "out")
     _saved_fields = ("a", "b", "out")
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+    _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
+    _output_fields = ("out",)
 
     def apply(self, g):
         a, b, out = self.a, self.b, self.out
@@ -684,6 +697,7 @@ class PowBackward1(Node):
 class PowBackward2(PowBackward1):
     """number ** tensor: one edge, to the exponent (the same formula as PowBackward1's)."""
     __slots__ = ()
+    _constant_fields = ("a",)   # the number
 
     def apply(self, g):
         a, b, out = self.a, self.b, self.out
@@ -727,6 +741,7 @@ def pow(input, exponent, *, out=None):
             node.a = xp.asarray(b, dtype=res.dtype)
             node.b = a
             node.out = res
+            node._saved_versions = ((e, e._vc[0]),)
         return _finish(res, node)
     if type(exponent) is int and exponent < 0 and input._data.dtype.kind in "iub":
         raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -772,6 +787,7 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
     # fwd: a ufunc of the array module, by name (numpy's bound here for the CPU), or fwd(xp, array)
     fwd_name = fwd if isinstance(fwd, str) else None
     np_fwd = getattr(np, fwd) if fwd_name else None
+    both = "x" in saves and "y" in saves
 
     def op(input, *, out=None):
         d = input._data
@@ -800,6 +816,8 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
         out = _finish(res, node)
         if node is not None and "y" in saves:
             save_output_version(node, out)
+            if both:   # as torch's nodes that save self and result (create_graph=True traces x)
+                node._saved_versions = ((input, input._vc[0]),) + node._saved_versions
         return out
     op.__name__ = name
     op.__qualname__ = name
@@ -889,7 +907,8 @@ def _relu_backward(self, g):
 ReluBackward0.apply = _relu_backward
 for _cls in (NegBackward0, ExpBackward0, LogBackward0, SinBackward0, CosBackward0, TanhBackward0, SigmoidBackward0,
              SqrtBackward0, AbsBackward0, ReluBackward0, Log1PBackward0, Expm1Backward0, ReciprocalBackward0,
-             RsqrtBackward0, SinhBackward0, CoshBackward0, AtanBackward0):
+             RsqrtBackward0, SinhBackward0, CoshBackward0, AtanBackward0, Log2Backward0, Log10Backward0, TanBackward0,
+             AsinBackward0, AcosBackward0, FracBackward0):
     _cls._double_backward = True   # their formulas also run on Tensors (autograd/higher_order.py)
 # torch's formulas for these keep an edge with a zero derivative to what they saved (higher_order.py)
 ReluBackward0._zero_edges = AbsBackward0._zero_edges = True
@@ -950,6 +969,7 @@ def _erf(xp, x):
 erf, ErfBackward0 = _unary("erf", _erf,
                            lambda xp, g, x, y: g * _TWO_OVER_SQRT_PI * xp.exp(-x * x),
                            complex_error="\"erf_vml_cpu\" not implemented for '{}'")
+ErfBackward0._double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
 
 def square(input):
@@ -1104,6 +1124,7 @@ class MaximumBackward0(Node):
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -1235,6 +1256,7 @@ def masked_fill(input, mask, value):
 class LerpBackward0(Node):
     """lerp with a number weight: (1 - w) * g to input, w * g to end."""
     __slots__ = ("w", "s_in", "s_end")
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         w = self.w
@@ -1247,6 +1269,9 @@ class LerpBackward1(Node):
     """lerp with a tensor weight: also (end - input) * g to the weight."""
     __slots__ = ("a", "e", "w")
     _saved_fields = ("a", "e", "w")
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+    _saved_inputs = {"a": 0, "e": 1, "w": 2}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, e, w = self.a, self.e, self.w
@@ -1281,17 +1306,21 @@ def lerp(input, end, weight):
         if isinstance(weight, Tensor):
             node = LerpBackward1.__new__(LerpBackward1)
             node.a, node.e, node.w = a, e, w
+            node._saved_versions = tuple((t, t._vc[0]) for t in tensors)
         else:
             node = LerpBackward0.__new__(LerpBackward0)
             node.w, node.s_in, node.s_end = w, a.shape, e.shape
+            node._saved_versions = ()
         node.next_functions = tuple(edge(t) for t in tensors)
-        node._saved_versions = ()
     return _finish(res, node)
 
 
 class AddcmulBackward0(Node):
     __slots__ = ("s", "t1", "t2", "value")
     _saved_fields = ("t1", "t2")
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+    _saved_inputs = {"t1": 1, "t2": 2}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         t1, t2, v = self.t1, self.t2, self.value
@@ -1346,6 +1375,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 class NanToNumBackward0(Node):
     __slots__ = ("finite",)
     _saved_fields = ("finite",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         return (g * self.finite,)
@@ -1736,6 +1766,9 @@ greater, less, greater_equal, less_equal = gt, lt, ge, le
 class Atan2Backward0(Node):
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+    _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (fields: the operands, cast to the result dtype)
 
     def apply(self, g):
         a, b = self.a, self.b
@@ -1776,6 +1809,7 @@ arctan2 = atan2
 class ClampMinBackward0(Node):
     __slots__ = ("mask",)
     _saved_fields = ("mask",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         return (g * self.mask,)
@@ -1788,6 +1822,7 @@ class ClampMaxBackward0(ClampMinBackward0):
 class ClampMinBackward1(Node):
     __slots__ = ("mask", "a_shape", "b_shape")
     _saved_fields = ("mask",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1969,12 +2004,15 @@ erfc, ErfcBackward0 = _unary("erfc", _erfc, lambda xp, g, x, y: -g * _TWO_OVER_S
 erfinv, ErfinvBackward0 = _unary("erfinv", _erfinv,
                                  lambda xp, g, x, y: g * _SQRT_PI_OVER_2 * xp.exp(y * y), saves="xy")
 sinc, SincBackward0 = _unary("sinc", _sinc, _sinc_grad, saves="xy")
+for _cls in (Exp2Backward0, ErfcBackward0, ErfinvBackward0, SincBackward0):
+    _cls._double_backward = True   # their formulas also run on Tensors (create_graph=True)
 deg2rad, Deg2RadBackward0 = _unary("deg2rad", lambda xp, x: x * x.dtype.type(_PI / 180),
                                    lambda xp, g, x, y: g * g.dtype.type(_PI / 180), saves="",
                                    node_name="Deg2RadBackward0")
 rad2deg, Rad2DegBackward0 = _unary("rad2deg", lambda xp, x: x * x.dtype.type(180 / _PI),
                                    lambda xp, g, x, y: g * g.dtype.type(180 / _PI), saves="",
                                    node_name="Rad2DegBackward0")
+Deg2RadBackward0._double_backward = Rad2DegBackward0._double_backward = True   # (constant factors)
 
 
 def _fix_fwd(xp, x):
@@ -1983,12 +2021,14 @@ def _fix_fwd(xp, x):
     return xp.trunc(x) if x.dtype.kind == "f" else x.copy()
 
 
-fix, _ = _unary("fix", _fix_fwd, _zero, float_only=False, saves="", node_name="TruncBackward0")
+fix, _FixBackward = _unary("fix", _fix_fwd, _zero, float_only=False, saves="", node_name="TruncBackward0")
+_FixBackward._double_backward = True   # a zero gradient, constant
 
 
 class LogitBackward0(Node):
     __slots__ = ("x", "eps")
     _saved_fields = ("x",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
         x, eps = self.x, self.eps
@@ -2054,7 +2094,10 @@ def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scala
     """A binary op on broadcast operands: fwd(xp, a, b) -> res and grads(xp, g, a, b, res) -> (ga, gb),
     both on raw arrays.  A Python-number `other` gets no edge (torch's *Backward2 node for xlogy)."""
     cls = type(node_name, (Node,), {"__slots__": ("a", "b", "out", "b_shape"), "_saved_fields": ("a", "b", "out"),
-                                    "apply": lambda self, g: self._apply(g)})
+                                    "apply": lambda self, g: self._apply(g),
+                                    # traced for create_graph=True (higher_order.py) by the nodes that opt in
+                                    "_saved_inputs": {"a": 0, "b": 1}, "_promoted_inputs": True,
+                                    "_output_fields": ("out",)})
 
     def _apply(self, g):
         xp = xp_of(g)
@@ -2150,8 +2193,6 @@ logaddexp, LogaddexpBackward0 = _binary("logaddexp", lambda xp, a, b: xp.logadde
                                         "LogaddexpBackward0", int_error=True)
 # (silu and softplus differentiate through it twice)
 LogaddexpBackward0._double_backward = True
-LogaddexpBackward0._saved_inputs = {"a": 0, "b": 1}
-LogaddexpBackward0._output_fields = ("out",)
 logaddexp2, Logaddexp2Backward0 = _binary(
     "logaddexp2", lambda xp, a, b: xp.logaddexp2(a, b),
     lambda xp, g, a, b, out: (g * xp.exp2(a - out), g * xp.exp2(b - out)), "Logaddexp2Backward0", int_error=True)
@@ -2159,6 +2200,8 @@ fmax, FmaxBackward0 = _binary("fmax", lambda xp, a, b: xp.fmax(a, b), _fmax_grad
                               float_only=False)
 fmin, FminBackward0 = _binary("fmin", lambda xp, a, b: xp.fmin(a, b), _fmax_grads(False), "FminBackward0",
                               float_only=False)
+for _cls in (XlogyBackward0, HypotBackward0, Logaddexp2Backward0, FmaxBackward0, FminBackward0):
+    _cls._double_backward = True   # their formulas also run on Tensors (create_graph=True)
 
 
 class _HeavisideBackward(Node):
@@ -2281,6 +2324,10 @@ def _trigamma(xp, x):
 
 lgamma, LgammaBackward0 = _unary("lgamma", _lgamma, lambda xp, g, x, y: g * _digamma(xp, x))
 digamma, DigammaBackward0 = _unary("digamma", _digamma, lambda xp, g, x, y: g * _trigamma(xp, x))
+# create_graph=True: their derivatives as the (differentiable) ops themselves
+LgammaBackward0._apply_tensors = lambda self, grad, saved: (grad * digamma(saved[0]),)
+DigammaBackward0._apply_tensors = lambda self, grad, saved: (grad * _polygamma_method(saved[0], 1),)
+LgammaBackward0._double_backward = DigammaBackward0._double_backward = True
 
 
 # Cephes' Hurwitz zeta (the one torch uses): Euler-Maclaurin summation after shifting q past 9
@@ -2347,6 +2394,8 @@ asinh, AsinhBackward0 = _unary("asinh", "arcsinh", lambda xp, g, x, y: g / xp.sq
 acosh, AcoshBackward0 = _unary("acosh", "arccosh", lambda xp, g, x, y: g / xp.sqrt((x - 1) * (x + 1)))
 atanh, AtanhBackward0 = _unary("atanh", "arctanh", lambda xp, g, x, y: g / (1 - x * x))
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
+for _cls in (AsinhBackward0, AcoshBackward0, AtanhBackward0):
+    _cls._double_backward = True   # their formulas also run on Tensors (create_graph=True)
 
 
 def _register_hyperbolic():

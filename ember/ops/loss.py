@@ -14,6 +14,7 @@ import numpy as np
 from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
+from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, Size, _wrap
 from . import unbroadcast
 from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record
@@ -325,16 +326,33 @@ def _ce_prob(input, target, weight, red, smooth):
             ls_node.y, ls_node.dim = lp, dim
         node = _new(_named(_CEProbBackward, "DivBackward1" if red == "mean" else "NegBackward0"))
         node.next_functions = ((ls_node, 0) if ls_node is not None else (None, 0), edge(target))
-        node._saved_versions = _SAVED_OUTPUT
+        node._saved_versions = ((target, target._vc[0]),)   # (as torch's composite saves it)
         node.teff, node.lp, node.red, node.denom, node.dim = teff, lp, red, denom, dim
+        node.smooth, node.wb = smooth, wb
         node.tscale = (1 - smooth) if wb is None else wb * (1 - smooth)
         node.t_dtype = target._data.dtype
     return _record(out, node)
 
 
 class _CEProbBackward(Node):
-    __slots__ = ("teff", "lp", "red", "denom", "dim", "tscale", "t_dtype")
+    __slots__ = ("teff", "lp", "red", "denom", "dim", "tscale", "t_dtype", "smooth", "wb")
     _saved_fields = ("teff", "lp", "tscale")
+    # its formula also runs on Tensors (create_graph=True)
+    _double_backward = True
+    _constant_fields = ("tscale",)
+
+    def _tensor_field(self, field, saved):
+        # lp is the log-softmax node's output (that node leads to the input); teff, the smoothed and
+        # weighted target, is recomputed from the target
+        if field == "lp":
+            ls = self.next_functions[0][0]
+            return _output_tensor(self.lp, ls) if ls is not None else _wrap(self.lp)
+        t, = saved
+        if field != "teff" or t._data.dtype != self.lp.dtype:
+            return None   # (a cast target is not traced)
+        if self.smooth:
+            t = t * (1 - self.smooth) + self.smooth / self.lp.shape[self.dim]
+        return t if self.wb is None else t * _wrap(self.wb)
 
     def apply(self, g):
         if self.red == "none":
@@ -487,6 +505,19 @@ class _PointwiseLoss(Node):
         return gx, gt
 
 
+class _InputTargetLoss(_PointwiseLoss):
+    """A pointwise loss that saves input and target themselves (a, b), not their difference; its
+    formula also runs on Tensors (create_graph=True)."""
+
+    __slots__ = ()
+    _double_backward = True
+    _saved_inputs = {"a": 0, "b": 1}
+    _promoted_inputs = True   # (a, b: input and target, cast to a common dtype)
+
+    def _tensor_field(self, field, saved):
+        return None   # (a cast input is not traced back)
+
+
 def _pointwise(cls, input, target, loss, red, a, b=None, w=None, denom=None):
     """Reduce the elementwise loss and record cls with its saved arrays a, b (and weight w)."""
     out = _reduce(loss, red, denom)
@@ -608,6 +639,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 class HuberLossBackward0(_PointwiseLoss):
     __slots__ = ("delta",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def derivs(self, s):
         xp = xp_of(self.a)
@@ -640,7 +672,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return out
 
 
-class SoftMarginLossBackward0(_PointwiseLoss):
+class SoftMarginLossBackward0(_InputTargetLoss):
     __slots__ = ()
 
     def derivs(self, s):
@@ -669,7 +701,7 @@ def _bce_shapes(input, target):
             "deprecated. Please ensure they have the same size.")
 
 
-class BinaryCrossEntropyBackward0(_PointwiseLoss):
+class BinaryCrossEntropyBackward0(_InputTargetLoss):
     __slots__ = ()
 
     def derivs(self, s):
@@ -702,7 +734,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _pointwise(BinaryCrossEntropyBackward0, input, target, loss, red, x, t, w=w)
 
 
-class BinaryCrossEntropyWithLogitsBackward0(_PointwiseLoss):
+class BinaryCrossEntropyWithLogitsBackward0(_InputTargetLoss):
     __slots__ = ("pw",)
 
     def derivs(self, s):
@@ -742,7 +774,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return out
 
 
-class _KLDivBackward(_PointwiseLoss):
+class _KLDivBackward(_InputTargetLoss):
     __slots__ = ("log_target",)
 
     def derivs(self, s):
@@ -784,7 +816,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return out
 
 
-class _PoissonNllBackward(_PointwiseLoss):
+class _PoissonNllBackward(_InputTargetLoss):
     __slots__ = ("log_input", "eps", "full")
 
     def derivs(self, s):
@@ -827,8 +859,15 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 # ---- pair losses: cosine_embedding, margin_ranking, hinge_embedding ----------------------
 class _PairLossBackward(Node):
-    __slots__ = ("dl", "red", "denom", "a_shape", "b_shape", "fn")
+    __slots__ = ("dl", "red", "denom", "a_shape", "b_shape", "fn", "tensor_fn")
     _saved_fields = ("dl", "fn")
+    # create_graph=True: dl (d loss / d tensor_fn) is piecewise constant, and tensor_fn(a, b), what the
+    # loss is built on, written with ember's ops, gives the gradient on Tensors
+    _double_backward = True
+
+    def _apply_tensors(self, grad, saved):
+        s = grad / self.denom if self.red == "mean" else grad
+        return vjp(self.tensor_fn, saved, s * _wrap(self.dl))
 
     def apply(self, g):
         s = g / self.denom if self.red == "mean" else g
@@ -837,13 +876,13 @@ class _PairLossBackward(Node):
                 unbroadcast(gb, self.b_shape) if gb is not None and self.next_functions[1][0] is not None else None)
 
 
-def _pair_record(name, out, red, loss, dl, fn, a, b):
+def _pair_record(name, out, red, loss, dl, fn, a, b, tensor_fn):
     if not (state.enabled and (a._requires_grad or b._requires_grad)):
         return _wrap(out)
     node = _new(_named(_PairLossBackward, name))
     node.next_functions = (edge(a), edge(b))
     node._saved_versions = ((a, a._vc[0]), (b, b._vc[0]))
-    node.dl, node.red, node.denom, node.fn = dl, red, loss.size, fn
+    node.dl, node.red, node.denom, node.fn, node.tensor_fn = dl, red, loss.size, fn, tensor_fn
     node.a_shape, node.b_shape = a._data.shape, b._data.shape
     return _record(out, node)
 
@@ -878,9 +917,13 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
         ga = dc * (b / ex_d - ex_c * a / xp.expand_dims(m1, dim))
         gb = dc * (a / ex_d - ex_c * b / xp.expand_dims(m2, dim))
         return ga, gb
+
+    def cos_of(a, b):
+        """cos as above, on Tensors."""
+        return (a * b).sum(dim) / (((a * a).sum(dim) + eps) * ((b * b).sum(dim) + eps)).sqrt()
     out = _reduce(loss, red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0")
-    return _pair_record(name, out, red, loss, dl, fn, input1, input2)
+    return _pair_record(name, out, red, loss, dl, fn, input1, input2, cos_of)
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
@@ -897,12 +940,14 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     dl = xp.where(z > 0, -t, 0).astype(a.dtype, copy=False)
     out = _reduce(loss, red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "ClampMinBackward0")
-    return _pair_record(name, out, red, loss, dl, lambda d: (d, -d), input1, input2)
+    return _pair_record(name, out, red, loss, dl, lambda d: (d, -d), input1, input2, lambda a, b: a - b)
 
 
 class _HingeBackward(Node):
     __slots__ = ("dl", "red", "denom", "x_shape")
     _saved_fields = ("dl",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True); dl is piecewise constant
+    _constant_fields = ("dl",)
 
     def apply(self, g):
         s = g / self.denom if self.red == "mean" else g
@@ -932,21 +977,34 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 class _ClosureBackward(Node):
     """A fused loss whose gradients come from a closure over its saved arrays (one per edge)."""
 
-    __slots__ = ("fn",)
+    __slots__ = ("fn", "tensor_fn")
     _saved_fields = ("fn",)
+    _double_backward = True   # through tensor_fn, where the loss gives one
 
     def apply(self, g):
         return self.fn(g)
 
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the gradient of tensor_fn, the loss written with ember's ops, on Tensors."""
+        if self.tensor_fn is None:
+            raise NotImplementedError(f"create_graph=True: ember cannot differentiate the backward of {self.name()} "
+                                      "yet; higher-order gradients of this loss are not supported")
+        return vjp(self.tensor_fn, saved, grad)
 
-def _closure_record(name, out, inputs, fn):
+
+def _closure_record(name, out, inputs, fn, tensor_fn=None):
     if not (state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in inputs)):
         return _wrap(out)
     node = _new(_named(_ClosureBackward, name))
     node.next_functions = tuple(edge(t) if isinstance(t, Tensor) else (None, 0) for t in inputs)
     node._saved_versions = tuple((t, t._vc[0]) for t in inputs if isinstance(t, Tensor))
-    node.fn = fn
+    node.fn, node.tensor_fn = fn, tensor_fn
     return _record(out, node)
+
+
+def _reduced(loss, red):
+    """A loss Tensor reduced as reduction red says."""
+    return loss.mean() if red == "mean" else loss.sum() if red == "sum" else loss
 
 
 def _reduced_scale(red, n):
@@ -989,8 +1047,15 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         gd = d / vc * s
         gv = (0.5 / vc - 0.5 * d * d / (vc * vc)) * s
         return unbroadcast(gd, x_shape), unbroadcast(-gd, t_shape), unbroadcast(gv, v.shape).reshape(v_shape)
+
+    def loss_of(x, t, var):
+        """The loss on Tensors: var clamped in value only, as torch clamps it under no_grad."""
+        var = var.reshape(v.shape)
+        var = var + (var.clamp(min=eps) - var).detach()
+        loss = 0.5 * (var.log() + (x - t) ** 2 / var)
+        return _reduced(loss + 0.5 * math.log(2 * math.pi) if full else loss, reduction)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "MulBackward0")
-    return _closure_record(name, out, (input, target, var), fn)
+    return _closure_record(name, out, (input, target, var), fn, loss_of)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
@@ -1014,8 +1079,16 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         k = s / c if w is None else s * w / c
         sig = xp.exp(-xp.logaddexp(0, -x))
         return unbroadcast((sig - t) * k, x_shape), unbroadcast(-x * k, t_shape)
+
+    def loss_of(x, t):
+        """The loss on Tensors, as torch's composite."""
+        from .activation import logsigmoid
+        terms = -(t * logsigmoid(x) + (1 - t) * logsigmoid(-x))
+        if w is not None:
+            terms = terms * _wrap(w)
+        return _reduced((terms.sum(-1) if x.ndim else terms) / c, red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "DivBackward0")
-    return _closure_record(name, out, (input, target), fn)
+    return _closure_record(name, out, (input, target), fn, loss_of)
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
+from ..autograd.higher_order import vjp
 from .._tensor import _dim, _wrap
 from . import unbroadcast
 from .activation import _SAVED_OUTPUT, _check_inplace, _record, _write_inplace
@@ -329,8 +330,18 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 
 class _RmsNormBackward(Node):
-    __slots__ = ("y", "rstd", "w", "axes", "paxes", "w_shape")
+    __slots__ = ("y", "rstd", "w", "axes", "paxes", "w_shape", "eps")
     _saved_fields = ("y", "rstd", "w")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """The gradient of torch's composite, x * rsqrt(mean(x ** 2) + eps) * weight, on Tensors."""
+        axes, eps = self.axes, self.eps
+
+        def rms(x, *weight):
+            y = x * ((x * x).mean(axes, keepdim=True) + eps).rsqrt()
+            return y * weight[0] if weight else y
+        return vjp(rms, saved, grad) + (None,) * (2 - len(saved))
 
     def apply(self, g):
         y, w = self.y, self.w  # y = x * rstd, before the weight
@@ -367,8 +378,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         return _wrap(out)
     node = _new(_RMS_NODE)
     node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0))
-    node._saved_versions = ((weight, weight._vc[0]),) if weight is not None else _SAVED_OUTPUT
-    node.y, node.rstd, node.w, node.axes = y, rstd, w, axes
+    # (the input too, as torch's composite saves it)
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
+    node.y, node.rstd, node.w, node.axes, node.eps = y, rstd, w, axes, eps
     node.paxes, node.w_shape = tuple(range(x.ndim - k)), ns
     return _record(out, node)
 
@@ -1023,8 +1035,15 @@ def _norm_along(x, p, axis):
 
 
 class _NormalizeBackward(Node):
-    __slots__ = ("x", "denom", "clamped", "dnorm", "axis")
+    __slots__ = ("x", "denom", "clamped", "dnorm", "axis", "p", "eps")
     _saved_fields = ("x", "denom", "dnorm")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """The gradient of torch's composite, x / max(||x||, eps), on Tensors."""
+        p, axis, eps = self.p, self.axis, self.eps
+        return vjp(lambda x: x / (x.norm(p) if axis is None else x.norm(p, axis, keepdim=True)).clamp_min(eps),
+                   saved, grad)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1054,6 +1073,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         node.next_functions = (edge(input),)
         node._saved_versions = ((input, input._vc[0]),)
         node.x, node.denom, node.clamped, node.dnorm, node.axis = x, den, n < eps, dnorm, axis
+        node.p, node.eps = p, eps
         return _record(res, node)
     return _wrap(res)
 
@@ -1141,8 +1161,20 @@ def _two(name, x1, x2):
 
 
 class _CosineBackward(Node):
-    __slots__ = ("a", "b", "n1", "n2", "c1", "c2", "axis", "a_shape", "b_shape")
+    __slots__ = ("a", "b", "n1", "n2", "c1", "c2", "axis", "a_shape", "b_shape", "eps")
     _saved_fields = ("a", "b", "n1", "n2", "c1", "c2")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """The gradient of the forward on Tensors: each norm clamped at eps in value only, as torch's."""
+        shape, axis, eps = self.a.shape, self.axis, self.eps
+
+        def cos(a, b):
+            a, b = a.expand(*shape), b.expand(*shape)
+            n1, n2 = a.norm(2, axis, keepdim=True), b.norm(2, axis, keepdim=True)
+            c1, c2 = n1 + (n1.clamp_min(eps) - n1).detach(), n2 + (n2.clamp_min(eps) - n2).detach()
+            return ((a / c1) * (b / c2)).sum(axis)
+        return vjp(cos, saved, grad)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1181,14 +1213,22 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
         node.next_functions = (edge(x1), edge(x2))
         node._saved_versions = ((x1, x1._vc[0]), (x2, x2._vc[0]))
         node.a, node.b, node.n1, node.n2, node.c1, node.c2, node.axis = a, b, n1, n2, c1, c2, axis
+        node.eps = eps
         node.a_shape, node.b_shape = a0.shape, b0.shape
         return _record(out, node)
     return _wrap(out)
 
 
 class _DistanceBackward(Node):
-    __slots__ = ("dnorm", "axis", "keepdim", "a_shape", "b_shape")
+    __slots__ = ("dnorm", "axis", "keepdim", "a_shape", "b_shape", "p", "eps")
     _saved_fields = ("dnorm",)
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """The gradient of torch's composite, ||a - b + eps||_p along the last dim, on Tensors."""
+        p, axis, eps, keepdim = self.p, self.axis, self.eps, self.keepdim
+        return vjp(lambda a, b: (a - b + eps).norm(p) if axis is None else (a - b + eps).norm(p, axis, keepdim),
+                   saved, grad)
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1217,6 +1257,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
         node.next_functions = (edge(x1), edge(x2))
         node._saved_versions = ((x1, x1._vc[0]), (x2, x2._vc[0]))
         node.dnorm, node.axis, node.keepdim = dnorm, axis, keepdim or axis is None
+        node.p, node.eps = p, eps
         node.a_shape, node.b_shape = a.shape, b.shape
         return _record(out, node)
     return _wrap(out)

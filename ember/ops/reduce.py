@@ -1603,6 +1603,20 @@ def _logcumsumexp_array(a, ax):
 class LogcumsumexpBackward0(Node):
     __slots__ = ("x", "out", "axis")
     _saved_fields = ("x", "out")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the gradient of log(cumsum(exp(x - m))) + m, m a constant shift."""
+        from ..autograd.higher_order import vjp
+        ax = self.axis
+
+        def composite(t):
+            if t.ndim == 0:
+                return t * 1
+            m = t.detach().amax(ax, keepdim=True)
+            m = m.masked_fill(~m.isfinite(), 0.0)
+            return (t - m).exp().cumsum(ax).log() + m
+        return vjp(composite, saved[:1], grad)
 
     def apply(self, g):
         # grad_i = sum_{j >= i} g_j exp(x_i - out_j), summed in log space for g > 0 and g < 0 apart

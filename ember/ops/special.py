@@ -318,6 +318,52 @@ def polygamma(n, input, *, out=None):
     return _finish(res, node)
 
 
+# ---- create_graph=True: the derivatives above on Tensors (autograd/higher_order.py) -------------------
+for _cls in (SpecialEntrBackward0, SpecialErfcxBackward0, SpecialNdtriBackward0, SpecialXlog1PyBackward0):
+    _cls._double_backward = True   # their formulas run on Tensors as they are
+
+
+def _tiny_safe(x):
+    """(|x| > eps, x with its tiny elements replaced by eps): torch's guard for i1's x = 0 limit."""
+    from .elementwise import where
+    eps = float(np.finfo(x._data.dtype).eps)
+    big = x.abs() > eps
+    return big, where(big, x, eps)
+
+
+def _i1_tensors(self, grad, saved):
+    """d i1 / dx = i0(x) - i1(x) / x, 0.5 at 0 (torch's i1_backward)."""
+    from .elementwise import where
+    x, y = saved
+    big, safe = _tiny_safe(x)
+    return (grad * where(big, i0(safe) - y / safe, 0.5),)
+
+
+def _i1e_tensors(self, grad, saved):
+    """d i1e / dx = i0e(x) - i1e(x) (sgn(x) + 1 / x), 0.5 at 0 (torch's i1e_backward)."""
+    from .elementwise import sign, where
+    x, y = saved
+    big, safe = _tiny_safe(x)
+    return (grad * where(big, i0e(safe) - y * (sign(safe) + 1 / safe), 0.5),)
+
+
+def _log_ndtr_tensors(self, grad, saved):
+    """d log_ndtr / dx = pdf(x) / ndtr(x) = exp(-(log_ndtr(x) + x^2 / 2)) / sqrt(2 pi), as torch."""
+    x, = saved
+    return (grad * (-(log_ndtr(x) + x * x / 2)).exp() / math.sqrt(2 * math.pi),)
+
+
+PolygammaBackward0._apply_tensors = lambda self, grad, saved: (grad * polygamma(self.n + 1, saved[0]),)
+I0Backward0._apply_tensors = lambda self, grad, saved: (grad * i1(saved[0]),)
+SpecialI0EBackward0._apply_tensors = lambda self, grad, saved: (grad * (i1e(saved[0]) - saved[0].sign() * saved[1]),)
+SpecialI1Backward0._apply_tensors = _i1_tensors
+SpecialI1EBackward0._apply_tensors = _i1e_tensors
+SpecialLogNdtrBackward0._apply_tensors = _log_ndtr_tensors
+for _cls in (PolygammaBackward0, I0Backward0, SpecialI0EBackward0, SpecialI1Backward0, SpecialI1EBackward0,
+             SpecialLogNdtrBackward0):
+    _cls._double_backward = True
+
+
 # ---- regularized incomplete gamma functions (Cephes' igam / igamc) ---------------------------------
 _MACHEP = 1.11022302462515654042e-16
 
@@ -406,6 +452,29 @@ gammainc, IgammaBackward0 = _binary("gammainc", _gammainc, lambda xp, g, a, x, o
 gammaincc, IgammacBackward0 = _binary("gammaincc", _gammaincc,
                                       lambda xp, g, a, x, out: (None, -g * _igamma_dx(xp, a, x)), "IgammacBackward0",
                                       int_error=True)
+
+
+
+def _second_operand_tensors(derivative):
+    """create_graph=True for a binary function differentiable only in its second operand (as torch's):
+    grad * derivative(a, x) on Tensors, summed to x's shape."""
+    def apply_tensors(self, grad, saved):
+        if len(self.next_functions) == 1 or self.next_functions[1][0] is None:
+            return (None,) * len(self.next_functions)
+        return None, (grad * derivative(*saved)).sum_to_size(*self.b_shape)
+    return apply_tensors
+
+
+def _igamma_dx_tensors(a, x):
+    """d/dx P(a, x) = exp((a - 1) log x - x - lgamma(a)), on Tensors."""
+    from .elementwise import lgamma
+    return ((a - 1) * x.log() - x - lgamma(a)).exp()
+
+
+SpecialZetaBackward0._apply_tensors = _second_operand_tensors(lambda x, q: -x * zeta(x + 1, q))
+IgammaBackward0._apply_tensors = _second_operand_tensors(_igamma_dx_tensors)
+IgammacBackward0._apply_tensors = _second_operand_tensors(lambda a, x: -_igamma_dx_tensors(a, x))
+SpecialZetaBackward0._double_backward = IgammaBackward0._double_backward = IgammacBackward0._double_backward = True
 
 # ---- orthogonal polynomials (torch.special.*_polynomial_*): values only, as torch (no derivative) ----
 def _poly_operands(name, input, n):

@@ -61,6 +61,12 @@ CASES = {
     "cross_entropy": lambda t, x, y: t.nn.functional.cross_entropy(x * y, t.tensor([1, 0, 3])) * x
     + t.nn.functional.cross_entropy(x * y, t.tensor([1, 0, 3]), label_smoothing=0.1,
                                     weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64)),
+    "cross_entropy_probabilities": lambda t, x, y: t.nn.functional.cross_entropy(x * y, t.softmax(y.detach(), 1)) * x
+    + t.nn.functional.cross_entropy(x * y, t.softmax(y.detach(), 0), label_smoothing=0.2, reduction="none",
+                                    weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64))[:, None] * y
+    + t.nn.functional.cross_entropy((x * y)[0], t.softmax(y.detach()[1], 0), reduction="sum")
+    + t.nn.functional.cross_entropy(x, t.softmax(x * y, 1), label_smoothing=0.1, reduction="none")[:, None] * y
+    + t.nn.functional.cross_entropy(x * x, y.softmax(1) * 2, weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64)),
     "advanced_index_and_mask": lambda t, x, y: (x * y)[t.tensor([0, 2, 2]), :][:, t.tensor([1, 3])].sum(0)
     * x[0, :2] + (x * x)[x > 1.0].sum(),
     "gather": lambda t, x, y: t.gather(x * y, 1, t.tensor([[0, 2], [1, 1], [3, 0]])) * x[:, :2],
@@ -113,10 +119,83 @@ CASES = {
     "linalg_det_inv_cross": lambda t, x, y: t.linalg.det(x[:, :3] + y[:, 1:]) * x
     + t.linalg.inv(x[:, :3] * y[:, 1:] + 2 * t.eye(3, dtype=t.float64)).sum(1, keepdim=True) * y
     + t.linalg.cross(x[:, :3], y[:, 1:] * x[:, :3]).sum(1, keepdim=True) * x,
+    "logcumsumexp": lambda t, x, y: (x * y).logcumsumexp(1) * x + (x * 3).logcumsumexp(0) * y,
     "aminmax": lambda t, x, y: (x * y).aminmax()[0] * x + (x * y).aminmax(dim=1, keepdim=True)[1] * y,
     "conv2d_groups": lambda t, x, y: t.nn.functional.conv2d(_conv_in(t, x, y, 4), x.reshape(4, 1, 3, 1)[:, :, :2],
                                                             groups=4, padding=1)[0, :3, :3, :4].sum(0) * x
     + t.nn.functional.conv1d((x * y).reshape(1, 4, 3), y.reshape(2, 2, 3), groups=2)[0, :, 0].sum() * y,
+    # an operand's detached alias shares its array but is a constant
+    "detached_aliases": lambda t, x, y: x.detach() * x * y + x / x.detach() + t.atan2(x.detach(), x * y)
+    + t.nn.functional.linear(x, x.detach()).sum(1, keepdim=True) * y + (x.detach().T @ (x * y)).sum(0),
+    # elementwise math
+    "log2_log10_tan": lambda t, x, y: (x * y).log2() + x.log10() * (x * y * 0.5).tan(),
+    "asin_acos_hyperbolic": lambda t, x, y: (x * y * 0.4).asin() + (x * 0.5).acos() * (x * y).asinh()
+    + (x + 1).acosh() * (y * 0.5).atanh(),
+    "erf_erfc_erfinv": lambda t, x, y: (x * y).erf() + x.erfc() * (x * y * 0.3).erfinv(),
+    "exp2_sinc_frac_deg2rad": lambda t, x, y: (x * y).exp2() + (x * y).sinc() * x + (x * y).frac() * x
+    + (x * y).deg2rad() * x + (x * y).rad2deg() * y,
+    "lgamma_digamma_polygamma": lambda t, x, y: (x * y).lgamma() + (x * y).digamma() * x + t.polygamma(2, x * y)
+    + t.special.multigammaln(x * y + 2, 3),
+    "special": lambda t, x, y: t.special.entr(x * y) + t.special.erfcx(x * y) + t.special.ndtri(x * 0.5)
+    + t.special.xlog1py(x, y * y) + t.special.xlog1py(x, 2.0) + t.special.log_ndtr(x * y - 1) + t.special.ndtr(x * y),
+    "special_bessel": lambda t, x, y: t.special.i0(x * y) + t.special.i0e(x - y) + t.special.i1(x * y - 1)
+    + t.special.i1e(x - y),
+    # (torch differentiates zeta and gammainc in their second operand only)
+    "zeta_gammainc": lambda t, x, y: t.special.zeta(x.detach() + 2, y) + t.special.zeta(3.0, x * y)
+    + t.special.gammainc(x.detach() * 2, y) * x + t.special.gammaincc(y.detach(), x * y)
+    + t.special.gammainc(t.tensor(2.0, dtype=t.float64), x) + t.special.zeta(x.detach() + 1.5, y[:1]),
+    "fmod_remainder": lambda t, x, y: t.fmod(x * 3, y) * x + t.remainder(x * 3, y) * y + t.fmod(x, 0.7) * x
+    + t.remainder(x, 0.7) * y,
+    "pow_tensor": lambda t, x, y: t.pow(x, y) + 2.0 ** (x * y),
+    "atan2_hypot": lambda t, x, y: t.atan2(x, y * y) + t.hypot(x, y) * x,
+    "lerp_addcmul_addcdiv": lambda t, x, y: t.lerp(x, y * y, 0.3) + t.lerp(x, y, x * y)
+    + t.addcmul(x, x, y, value=0.5) + t.addcdiv(y, x, y * y, value=2),
+    "logit": lambda t, x, y: t.logit(x * 0.5) * y + t.logit(y * 0.6, eps=0.2) * x,
+    "xlogy_logaddexp2": lambda t, x, y: t.xlogy(x, y * y) + t.xlogy(x, 2.0) * y + t.logaddexp2(x, y) * x,
+    "fmax_fmin_clamp_min_max": lambda t, x, y: t.fmax(x, y) * x + t.fmin(x, y) * y + (x * y).clamp_min(0.5) * x
+    + (x * y).clamp_max(0.6) * y + t.clamp_min(x * y, y) * x + t.clamp_max(x, y * y) * y,
+    "masked_fill_nan_to_num": lambda t, x, y: (x * y).masked_fill(x > 1, 0.) * x + t.nan_to_num(x * y) * y,
+    # activations
+    "prelu": lambda t, x, y: t.nn.functional.prelu(x - y, t.tensor([0.25], dtype=t.float64))
+    + t.nn.functional.prelu((x - y).reshape(1, 3, 4), y[:, 0]).reshape(3, 4),
+    "glu": lambda t, x, y: t.nn.functional.glu(x * y) + t.nn.functional.glu(x - y, 1)[:1].sum(),
+    "gelu": lambda t, x, y: t.nn.functional.gelu(x - y) * x + t.nn.functional.gelu(x * y - 1, approximate="tanh"),
+    "mish_logsigmoid_softsign_tanhshrink": lambda t, x, y: t.nn.functional.mish(x - y)
+    + t.nn.functional.logsigmoid(x - y) * y + t.nn.functional.softsign(x - y) * x + t.nn.functional.tanhshrink(x * y),
+    "elu_celu_selu_inplace_fix": lambda t, x, y: t.nn.functional.elu((x - y) * 1, inplace=True) * x
+    + t.nn.functional.celu((x - y) * 2, alpha=0.5, inplace=True) * y + t.nn.functional.selu((x - y) * 1, inplace=True)
+    + t.fix(x * 3) * y,
+    "inplace": lambda t, x, y: t.nn.functional.mish(x * y, inplace=True) + t.nn.functional.silu(x - y, inplace=True) * x
+    + t.nn.functional.hardswish((x - y) * 4, inplace=True) * y + (x * y).sinc_() + (x * 1).atan2_(y) * y
+    + (x * y * 0.3).erfinv_() * x + (x * 1).xlogy_(y) + (x * 1).pow_(y) * y,
+    "shrinks_rrelu": lambda t, x, y: t.nn.functional.hardshrink(x - y, 0.2) * x
+    + t.nn.functional.softshrink(x - y, 0.2) * y + t.nn.functional.rrelu(x - y, training=False) * x,
+    "normalize_cosine_similarity": lambda t, x, y: t.nn.functional.normalize(x * y) * x
+    + t.nn.functional.normalize(x - y, p=3, dim=0) + t.nn.functional.cosine_similarity(x * y, y, 1)[:, None] * x
+    + t.nn.functional.cosine_similarity(x, y[:1], 1)[:, None] * x,
+    "rms_norm": lambda t, x, y: t.nn.functional.rms_norm(x * y, (4,), y[0] * 2) * x
+    + t.nn.functional.rms_norm(x - y, (3, 4), eps=0.1),
+    "pairwise_distance_triplet": lambda t, x, y: t.nn.functional.pairwise_distance(x, y * y)[:, None] * x
+    + t.nn.functional.pairwise_distance(x, y, p=3, keepdim=True) * y
+    + t.nn.functional.triplet_margin_loss(x, y, x * y * 0.5),
+    # losses
+    "huber_soft_margin_bce": lambda t, x, y: t.nn.functional.huber_loss(x * 2, y, delta=0.5) * x
+    + t.nn.functional.soft_margin_loss(x - y, t.ones(3, 4, dtype=t.float64))
+    + t.nn.functional.binary_cross_entropy((x - y).sigmoid(), y * 0.5)
+    + t.nn.functional.binary_cross_entropy_with_logits(x - y, y * 0.5,
+                                                       pos_weight=t.tensor([1.0, 2, 3, 4], dtype=t.float64)),
+    "kl_div_poisson_nll": lambda t, x, y: t.nn.functional.kl_div(t.log_softmax(x * y, 1), t.softmax(y, 1),
+                                                                 reduction="batchmean")
+    + t.nn.functional.kl_div(x, y, log_target=True, reduction="sum") + t.nn.functional.poisson_nll_loss(x, y)
+    + t.nn.functional.poisson_nll_loss(x, y, log_input=False, full=True, reduction="sum"),
+    "margin_ranking_hinge": lambda t, x, y: t.nn.functional.margin_ranking_loss(
+        x, y * y, t.tensor([[1.0, -1, 1, 1]], dtype=t.float64)) * x
+    + t.nn.functional.hinge_embedding_loss(x - y, t.tensor([1.0, -1, 1, -1], dtype=t.float64)) * x
+    + t.nn.functional.soft_margin_loss(x, y.detach()),
+    "multilabel_soft_gaussian_nll_cosine_embedding": lambda t, x, y: t.nn.functional.multilabel_soft_margin_loss(
+        x - y, (y > 1).double()) + t.nn.functional.gaussian_nll_loss(x, y, x * y)
+    + t.nn.functional.gaussian_nll_loss(x, y, y[:, 0] * x[:, 1], full=True, reduction="sum")
+    + t.nn.functional.cosine_embedding_loss(x, y, t.tensor([1.0, -1, 1], dtype=t.float64)),
 }
 
 
@@ -137,14 +216,35 @@ def _derivatives(lib, f, third=True):
 @requires_torch
 @pytest.mark.parametrize("name", list(CASES))
 def test_second_and_third_derivatives_match_torch(oracle, name):
-    want = _derivatives(oracle, CASES[name])
-    got = _derivatives(ember, CASES[name])
+    want = _derivatives(oracle, CASES[name], third=name not in TORCH_THIRD_WRONG)
+    got = _derivatives(ember, CASES[name], third=name not in TORCH_THIRD_WRONG)
     for w, g, what in zip(want, got, ("grad x", "grad y", "2nd x", "2nd y", "3rd x")):
         np.testing.assert_allclose(g, w, rtol=1e-7, atol=1e-9, err_msg=f"{name}: {what}")
 
 
+# torch's own third derivative is off here (NaN for most elements, and ~1% off for the others)
+TORCH_THIRD_WRONG = {"logcumsumexp"}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_THIRD_WRONG))
+def test_third_derivative_matches_central_differences(name):
+    f = CASES[name]
+
+    def second(xv):
+        x, y = ember.tensor(xv, requires_grad=True), ember.tensor(Y, requires_grad=True)
+        out = f(ember, x, y)
+        w = ember.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)))
+        gx, gy = ember.autograd.grad((out * w).sum(), (x, y), create_graph=True)
+        return x, ember.autograd.grad((gx * ember.tensor(V)).sum() + (gy ** 2).sum(), x, create_graph=True)[0]
+    x, hx = second(X)
+    third = ember.autograd.grad(hx.sum(), x)[0].numpy()
+    num = numeric_grad(lambda v: float(second(v)[1].detach().numpy().sum()), X)
+    np.testing.assert_allclose(third, num, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["pow", "tanh", "norm", "softmax", "cross_entropy", "softplus_silu", "linear",
-                                  "conv1d_unbatched"])
+                                  "conv1d_unbatched", "lgamma_digamma_polygamma", "gelu", "glu",
+                                  "normalize_cosine_similarity", "multilabel_soft_gaussian_nll_cosine_embedding"])
 def test_gradient_of_gradient_matches_central_differences(name):
     f = CASES[name]
 
@@ -234,6 +334,28 @@ def test_unsupported_node_refuses_with_its_name():
     # a plain first-order pass through the same op is unaffected
     g, = ember.autograd.grad(ember.cdist((x * x)[None, :, None], x[None, :2, None]).sum(), x)
     assert g.shape == (3,)
+
+
+@requires_torch
+def test_mixed_dtype_operands_differentiate_twice_as_torch(oracle):
+    def run(lib):
+        x = lib.tensor([0.5, 1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y = lib.tensor([1.5, 0.7, 1.2], dtype=lib.float32, requires_grad=True)
+        out = ((x.float() ** 3).double().sum() + (x * y).sum() + lib.atan2(x, y).sum() + (x.to(lib.float32) / y).sum()
+               + lib.xlogy(y, x).sum() + lib.maximum(x, y * y).sum())
+        gx, gy = lib.autograd.grad(out, (x, y), create_graph=True)
+        return [gx, gy] + list(lib.autograd.grad((gx * gx).sum() + (gy * gy).sum(), (x, y)))
+    for w, g in zip(run(oracle), run(ember)):
+        assert g.dtype == ember.float64 if w.dtype == oracle.float64 else g.dtype == ember.float32
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-5)
+
+
+def test_losses_without_a_tensor_formula_refuse_with_their_name():
+    # torch has no double backward for multi_margin_loss either; ember must not return a wrong one
+    x = ember.tensor([[0.5, 1.0, 2.0]], requires_grad=True)
+    loss = ember.nn.functional.multi_margin_loss(x * x, ember.tensor([1]))
+    with pytest.raises(NotImplementedError, match="MultiMarginLossBackward0"):
+        ember.autograd.grad(loss, x, create_graph=True)
 
 
 @requires_torch
@@ -379,6 +501,18 @@ STRUCTURE_CASES = {
     "sort": lambda t, x: x.sort()[0], "floor_plus_x": lambda t, x: x.floor() + x, "add": lambda t, x: x + 1,
     "adaptive_avg_pool2d": lambda t, x: t.nn.functional.adaptive_avg_pool2d(x.reshape(1, 1, 4, 4), 3),
     "masked_fill": lambda t, x: x.masked_fill(x > 0, 0.0), "flip": lambda t, x: x.flip(0),
+    "hardshrink": lambda t, x: t.nn.functional.hardshrink(x), "softshrink": lambda t, x: t.nn.functional.softshrink(x),
+    "rrelu": lambda t, x: t.nn.functional.rrelu(x), "rrelu_train": lambda t, x: t.nn.functional.rrelu(x, training=True),
+    "prelu": lambda t, x: t.nn.functional.prelu(x, t.tensor([0.25], dtype=t.float64)),
+    "clamp_min": lambda t, x: x.clamp_min(0.1),
+    "clamp_max_tensor": lambda t, x: x.clamp_max(t.zeros(16, dtype=t.float64)),
+    "fmax": lambda t, x: t.fmax(x, t.zeros(16, dtype=t.float64)), "fmod": lambda t, x: t.fmod(x, 0.7),
+    "remainder_tensor": lambda t, x: t.remainder(x, t.full((16,), 0.7, dtype=t.float64)), "frac": lambda t, x: x.frac(),
+    "fmod_by_x": lambda t, x: t.fmod(t.full((16,), 0.7, dtype=t.float64), x) * 0.1,
+    "margin_ranking": lambda t, x: t.nn.functional.margin_ranking_loss(x, t.zeros(16, dtype=t.float64),
+                                                                      t.ones(16, dtype=t.float64)),
+    "hinge_embedding": lambda t, x: t.nn.functional.hinge_embedding_loss(x, t.ones(16, dtype=t.float64)),
+    "lerp": lambda t, x: t.lerp(x, t.zeros(16, dtype=t.float64), 0.3),
 }
 
 

@@ -55,6 +55,17 @@ def test_transfer_is_differentiable(fake_cuda):
     np.testing.assert_allclose(host(w.grad), [3.0, 3.0])
 
 
+def test_transfer_differentiates_twice(fake_cuda):
+    # create_graph=True: the gradient moves back to the input's device, recorded, to any order
+    x = ember.tensor([1.0, -2.0, 3.0], dtype=ember.float64, requires_grad=True)
+    y = x.to("cuda").float()
+    g, = ember.autograd.grad((y ** 3).sum(), x, create_graph=True)
+    assert g.device.type == "cpu" and g.dtype is ember.float64 and g.requires_grad
+    h, = ember.autograd.grad(g.sum(), x, create_graph=True)
+    np.testing.assert_allclose(h.detach().numpy(), [6.0, -12.0, 18.0])
+    np.testing.assert_allclose(ember.autograd.grad(h.sum(), x)[0].numpy(), [6.0, 6.0, 6.0])
+
+
 def test_numpy_of_a_cuda_tensor_raises_torch_error(fake_cuda):
     y = ember.ones(2, device="cuda")
     with pytest.raises(TypeError, match=r"can't convert cuda:0 device type tensor to numpy\. Use Tensor\.cpu\(\)"):
