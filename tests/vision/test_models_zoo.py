@@ -308,3 +308,25 @@ def test_registry_lists_and_builds_every_model():
     assert isinstance(models.get_model("squeezenet1_1", num_classes=5), models.SqueezeNet)
     with pytest.raises(ValueError, match="Unknown model"):
         models.get_model("resnet9")
+
+
+@requires_torchvision
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "squeezenet1_0"])
+def test_training_step_as_torchvision(name):
+    # dropout masks drawn from torch's generator, in-place Hardswish then in-place Dropout (MobileNetV3)
+    torch.manual_seed(0)
+    ref = getattr(tvm, name)()
+    m = getattr(models, name)()
+    m.load_state_dict({k: ember.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 3, 64, 64)).astype(np.float32)
+    torch.manual_seed(5)
+    ember.manual_seed(5)
+    want, got = ref(torch.tensor(x)), m(ember.tensor(x))
+    want.square().sum().backward()
+    got.square().sum().backward()
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-3,
+                               atol=1e-4 * np.abs(want.detach().numpy()).max())
+    # a bias followed by training-mode BatchNorm has zero gradient up to rounding: scale atol by the largest
+    scale = max(np.abs(q.grad.numpy()).max() for q in ref.parameters())
+    for (k, p), q in zip(m.named_parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-2, atol=1e-4 * scale, err_msg=k)
