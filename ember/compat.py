@@ -79,6 +79,11 @@ ALIASES = {
     "torchvision.models": "ember.vision.models",
     "torchvision.models.resnet": "ember.vision.models.resnet",
     "torchvision.models.vgg": "ember.vision.models.vgg",
+    **{f"torchvision.models.{m}": f"ember.vision.models.{m}" for m in (
+        "alexnet", "squeezenet", "mobilenetv2", "mobilenetv3", "densenet", "shufflenetv2", "efficientnet", "googlenet", "convnext", "vision_transformer")},
+    "torchvision.ops": "ember.vision.ops",
+    "torchvision.ops.misc": "ember.vision.ops.misc",
+    "torchvision.ops.stochastic_depth": "ember.vision.ops.stochastic_depth",
 }
 # submodules that tutorials import from directly (`from torch.utils.data.dataset import random_split`,
 # `from torch.nn.modules.loss import _Loss`, `from torchvision.datasets.folder import default_loader`):

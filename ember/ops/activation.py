@@ -79,15 +79,16 @@ from . import save_output_version as _output_saved  # noqa: E402
 from . import record as _record  # noqa: E402
 
 
-def _write_inplace(input, res, node):
-    """Store res into input; a recorded node becomes input's grad_fn and saves the new value."""
+def _write_inplace(input, res, node, saves_output=True):
+    """Store res into input; a recorded node becomes input's grad_fn and (if saves_output) saves the new value."""
     xp = xp_of(input._data)
     xp.copyto(input._data, res, casting="unsafe")
     input._vc[0] += 1
     if node is not None:
         input.grad_fn = node
         input._requires_grad = True
-        _output_saved(node, input)
+        if saves_output:
+            _output_saved(node, input)
     return input
 
 
@@ -108,9 +109,11 @@ def _inplace_via(op, input, args, name):
                     if input.grad_fn._n_outputs != 1:
                         input.grad_fn._output_nrs[id(old)] = input.grad_fn._output_nrs[id(input)]
                 setattr(node, field, old._data)
-    res = _write_inplace(input, out._data, node)
-    if old is not None:
-        node._saved_versions = ((old, 0),) + node._saved_versions
+    # the node saved the input as it was, not the result: as with torch's hardswish_ & co, a later in-place
+    # op on the result (MobileNetV3's Hardswish(inplace) then Dropout(inplace)) leaves backward valid
+    res = _write_inplace(input, out._data, node, saves_output=False)
+    if node is not None:
+        node._saved_versions = ((old, 0),) if old is not None else ()
     return res
 
 

@@ -1,5 +1,5 @@
-"""ember.vision: torchvision's API (datasets, io, models, transforms, utils); ``import torchvision`` maps here."""
-from . import datasets, io, models, transforms, tv_tensors, utils  # noqa: F401
+"""ember.vision: torchvision's API (datasets, io, models, ops, transforms, utils); ``import torchvision`` maps here."""
+from . import datasets, io, models, ops, transforms, tv_tensors, utils  # noqa: F401
 
 __version__ = "0.1.0"
 

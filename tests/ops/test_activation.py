@@ -144,6 +144,22 @@ def test_inplace_via_out_of_place_keeps_gradient(oracle, name):
     np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["silu", "mish", "hardswish", "hardsigmoid"])
+def test_inplace_via_result_may_be_modified_again(oracle, name):
+    # these nodes save a copy of the input, as torch's: MobileNetV3's Hardswish(inplace) then Dropout(inplace)
+    import torch.nn.functional as TF
+    x = _x(6)
+    e = ember.tensor(x, requires_grad=True)
+    t = oracle.tensor(x, requires_grad=True)
+    eo = getattr(A, name)(e * 1, inplace=True)
+    to = getattr(TF, name)(t * 1, inplace=True)
+    eo.mul_(3)
+    to.mul_(3)
+    eo.backward(ember.ones(6))
+    to.backward(oracle.ones(6))
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_inplace_on_leaf_requiring_grad_raises():
     x = ember.tensor([1.0, -1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable"):

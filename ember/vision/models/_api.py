@@ -54,11 +54,14 @@ class WeightsEnum(enum.Enum):
 
     def transforms(self):
         """The evaluation preprocessing of these weights (torchvision's ImageClassification preset): resize,
-        center-crop 224, scale to float, normalize; takes PIL images and uint8 or float Tensor images."""
+        center-crop (224 unless the weights say otherwise), scale to float, normalize; takes PIL images and uint8
+        or float Tensor images."""
         from ..transforms._presets import ImageClassification
+        from ..transforms.functional import InterpolationMode
         m = self.meta
-        return ImageClassification(crop_size=224, resize_size=m.get("resize_size", 256),
-                                   mean=m.get("mean", (0.485, 0.456, 0.406)), std=m.get("std", (0.229, 0.224, 0.225)))
+        return ImageClassification(crop_size=m.get("crop_size", 224), resize_size=m.get("resize_size", 256),
+                                   mean=m.get("mean", (0.485, 0.456, 0.406)), std=m.get("std", (0.229, 0.224, 0.225)),
+                                   interpolation=InterpolationMode(m.get("interpolation", "bilinear")))
 
     def __repr__(self):
         return f"{type(self).__name__}.{self.name}"

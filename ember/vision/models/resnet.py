@@ -1,10 +1,12 @@
-"""torchvision.models.resnet: ResNet-18/34/50 with torchvision's module names, so its checkpoints load."""
+"""torchvision.models.resnet: ResNet-18/34/50/101/152, ResNeXt-50 32x4d and Wide ResNet-50-2 with torchvision's
+module names, so its checkpoints load."""
 from ... import nn
 from ... import flatten
 from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights",
-           "resnet18", "resnet34", "resnet50"]
+           "ResNet101_Weights", "ResNet152_Weights", "ResNeXt50_32X4D_Weights", "Wide_ResNet50_2_Weights",
+           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2"]
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
@@ -194,6 +196,18 @@ class ResNet152_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V2
 
 
+class ResNeXt50_32X4D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "resnext50_32x4d-7cdf4587.pth", 25028904, _META)
+    IMAGENET1K_V2 = Weights(_URL + "resnext50_32x4d-1a0047aa.pth", 25028904, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V2
+
+
+class Wide_ResNet50_2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "wide_resnet50_2-95faca4d.pth", 68883240, _META)
+    IMAGENET1K_V2 = Weights(_URL + "wide_resnet50_2-9ba9bcbe.pth", 68883240, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V2
+
+
 def _resnet(block, layers, weights_enum, weights, progress, kwargs):
     _resolve(weights_enum, weights, kwargs)
     return ResNet(block, layers, **kwargs)
@@ -219,11 +233,33 @@ def resnet50(*, weights=None, progress=True, **kwargs):
 
 @_kwonly_to_pos_or_kw
 def resnet101(*, weights=None, progress=True, **kwargs):
-    """ResNet-101 (torchvision's V1.5); weights=None only (see _api)."""
+    """ResNet-101; weights=None only (see _api)."""
     return _resnet(Bottleneck, [3, 4, 23, 3], ResNet101_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def resnet152(*, weights=None, progress=True, **kwargs):
-    """ResNet-152 (torchvision's V1.5); weights=None only (see _api)."""
+    """ResNet-152; weights=None only (see _api)."""
     return _resnet(Bottleneck, [3, 8, 36, 3], ResNet152_Weights, weights, progress, kwargs)
+
+
+def _set(kwargs, name, value):
+    # torchvision's _ovewrite_named_param: the architecture fixes this argument
+    if name in kwargs and kwargs[name] != value:
+        raise ValueError(f"The parameter '{name}' expected value {value} but got {kwargs[name]} instead.")
+    kwargs[name] = value
+
+
+@_kwonly_to_pos_or_kw
+def resnext50_32x4d(*, weights=None, progress=True, **kwargs):
+    """ResNeXt-50 32x4d from "Aggregated Residual Transformation for Deep Neural Networks"; weights=None only."""
+    _set(kwargs, "groups", 32)
+    _set(kwargs, "width_per_group", 4)
+    return _resnet(Bottleneck, [3, 4, 6, 3], ResNeXt50_32X4D_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def wide_resnet50_2(*, weights=None, progress=True, **kwargs):
+    """Wide ResNet-50-2 from "Wide Residual Networks" (bottleneck twice as wide); weights=None only."""
+    _set(kwargs, "width_per_group", 64 * 2)
+    return _resnet(Bottleneck, [3, 4, 6, 3], Wide_ResNet50_2_Weights, weights, progress, kwargs)

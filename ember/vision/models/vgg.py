@@ -1,9 +1,11 @@
-"""torchvision.models.vgg: VGG-11/16 with torchvision's module names, so its checkpoints load."""
+"""torchvision.models.vgg: VGG-11/13/16/19 (plain and _bn) with torchvision's module names, so its checkpoints load."""
 from ... import nn
 from ... import flatten
 from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
 
-__all__ = ["VGG", "VGG11_Weights", "VGG16_Weights", "vgg11", "vgg16", "make_layers", "cfgs"]
+__all__ = ["VGG", "VGG11_Weights", "VGG11_BN_Weights", "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights",
+           "VGG16_BN_Weights", "VGG19_Weights", "VGG19_BN_Weights", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+           "vgg16_bn", "vgg19", "vgg19_bn", "make_layers", "cfgs"]
 
 
 class VGG(nn.Module):
@@ -132,7 +134,7 @@ def vgg16(*, weights=None, progress=True, **kwargs):
 
 @_kwonly_to_pos_or_kw
 def vgg11_bn(*, weights=None, progress=True, **kwargs):
-    """VGG 11-layer model (configuration "A") with batch normalization; weights=None only (see _api)."""
+    """VGG 11-layer model with batch normalization; weights=None only (see _api)."""
     return _vgg("A", True, VGG11_BN_Weights, weights, progress, kwargs)
 
 
@@ -144,23 +146,23 @@ def vgg13(*, weights=None, progress=True, **kwargs):
 
 @_kwonly_to_pos_or_kw
 def vgg13_bn(*, weights=None, progress=True, **kwargs):
-    """VGG 13-layer model (configuration "B") with batch normalization; weights=None only (see _api)."""
+    """VGG 13-layer model with batch normalization; weights=None only (see _api)."""
     return _vgg("B", True, VGG13_BN_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg16_bn(*, weights=None, progress=True, **kwargs):
-    """VGG 16-layer model (configuration "D") with batch normalization; weights=None only (see _api)."""
+    """VGG 16-layer model with batch normalization; weights=None only (see _api)."""
     return _vgg("D", True, VGG16_BN_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg19(*, weights=None, progress=True, **kwargs):
-    """VGG 19-layer model (configuration "E"), the neural-style-transfer tutorial's; weights=None only (see _api)."""
+    """VGG 19-layer model (configuration "E"); weights=None only (see _api)."""
     return _vgg("E", False, VGG19_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg19_bn(*, weights=None, progress=True, **kwargs):
-    """VGG 19-layer model (configuration "E") with batch normalization; weights=None only (see _api)."""
+    """VGG 19-layer model with batch normalization; weights=None only (see _api)."""
     return _vgg("E", True, VGG19_BN_Weights, weights, progress, kwargs)
