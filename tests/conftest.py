@@ -1,4 +1,8 @@
 """Shared test helpers: the torch oracle (optional) and float64 gradient checks."""
+import importlib
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -8,6 +12,24 @@ except ImportError:  # pragma: no cover
     torch = None
 
 requires_torch = pytest.mark.skipif(torch is None, reason="PyTorch (the test oracle) is not installed")
+
+
+def real_torchvision(*modules):
+    """The real torchvision's module (the first of modules, all importable), or None: torchvision is not
+    installed with the test extras; EMBER_TORCHVISION_PATH may point at a folder holding a copy."""
+    if torch is None:
+        return None
+    path = os.environ.get("EMBER_TORCHVISION_PATH")
+    if path and path not in sys.path:
+        sys.path.append(path)
+    try:
+        found = [importlib.import_module(m) for m in modules]
+    except Exception:  # absent, or its C extensions don't load here
+        return None
+    tv = sys.modules.get("torchvision")
+    if "ember" in (getattr(found[0], "__file__", "") or "") or not hasattr(tv, "__version__"):
+        return None  # ember's own alias, not torchvision
+    return found[0]
 
 
 @pytest.fixture

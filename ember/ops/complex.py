@@ -13,8 +13,9 @@ import numpy as np
 from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
-from .._tensor import Tensor, _wrap
+from .._tensor import Tensor
 from . import record, unbroadcast
+from .shape import _as_view
 
 __all__ = ["complex", "polar", "view_as_real", "view_as_complex", "real", "imag", "conj", "conj_physical",
            "resolve_conj", "resolve_neg", "is_conj", "is_neg", "angle"]
@@ -133,17 +134,6 @@ def polar(abs, angle, *, out=None):
 
 
 # ---- views: view_as_real, view_as_complex, real, imag ----------------------------------------------
-def _view(array, input, node):
-    t = _wrap(array)
-    t._vc = input._vc
-    base = input._base
-    t._base = input if base is None else base
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
-
-
 def _pairs(array):
     """A complex array seen as (..., 2) reals (a view)."""
     real_dt = np.float32 if array.dtype == np.complex64 else np.float64
@@ -186,7 +176,7 @@ def view_as_real(input):
     if d.ndim and d.strides[-1] % d.itemsize and d.shape[-1] > 1:
         raise RuntimeError("view_as_real: the tensor's last dimension must have a stride that is a whole number "
                            "of elements")
-    return _view(_pairs(d), input, node)
+    return _as_view(_pairs(d), input, node)
 
 
 def view_as_complex(input):
@@ -204,7 +194,7 @@ def view_as_complex(input):
         raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension (call "
                            ".contiguous() first)")
     node = _node(ViewAsComplexBackward0, input) if _wants_grad(input) else None
-    return _view(d.view(_COMPLEX_OF[d.dtype])[..., 0], input, node)
+    return _as_view(d.view(_COMPLEX_OF[d.dtype])[..., 0], input, node)
 
 
 class _PartBackward(Node):
@@ -228,7 +218,7 @@ def real(input):
     if _wants_grad(input):
         node = _node(_PartBackward, input)
         node.imag_part = False
-    return _view(d.real, input, node)
+    return _as_view(d.real, input, node)
 
 
 def imag(input):
@@ -240,7 +230,7 @@ def imag(input):
     if _wants_grad(input):
         node = _node(_PartBackward, input)
         node.imag_part = True
-    return _view(d.imag, input, node)
+    return _as_view(d.imag, input, node)
 
 
 def _set_part(self, value, part):

@@ -1,16 +1,13 @@
 """ember.vision.models beyond ResNet/VGG: parameter counts and state_dict sizes as torchvision's (recorded
 here), and, when torchvision can be imported (EMBER_TORCHVISION_PATH names a folder holding it), the same
 repr, state_dict keys and shapes, and eval-mode logits after loading torchvision's randomly drawn weights."""
-import importlib
-import os
-import sys
 
 import numpy as np
 import pytest
 
 import ember
 from ember.vision import models
-from tests.conftest import torch
+from tests.conftest import real_torchvision, torch
 
 # name: (torchvision's num_params, state_dict entries, smallest convenient input side[, builder kwargs])
 EXPECTED = {
@@ -46,22 +43,7 @@ def _kwargs(name):
     return EXPECTED[name][3] if len(EXPECTED[name]) > 3 else {}
 
 
-def _real_torchvision():
-    if torch is None:
-        return None
-    path = os.environ.get("EMBER_TORCHVISION_PATH")
-    if path and path not in sys.path:
-        sys.path.append(path)
-    try:
-        tv = importlib.import_module("torchvision.models")
-    except Exception:  # absent, or its C extensions don't load here
-        return None
-    if "ember" in (getattr(tv, "__file__", "") or ""):
-        return None  # ember's own alias, not torchvision
-    return tv
-
-
-tvm = _real_torchvision()
+tvm = real_torchvision("torchvision.models")
 requires_torchvision = pytest.mark.skipif(tvm is None, reason="torchvision is not importable")
 
 

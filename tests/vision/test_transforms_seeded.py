@@ -11,9 +11,7 @@ Two layers of checks:
 """
 import importlib
 import math
-import os
 import random
-import sys
 
 import numpy as np
 import pytest
@@ -22,7 +20,7 @@ import ember
 from ember._tensor import _wrap
 from ember.vision import transforms as T
 from ember.vision.transforms import v2 as T2
-from tests.conftest import requires_torch, torch
+from tests.conftest import real_torchvision, requires_torch, torch
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -295,23 +293,7 @@ def test_seeded_pipeline_is_reproducible_and_differs_between_seeds():
 
 
 # ---- against torchvision itself (when it can be imported) ---------------------------------------------
-def _real_torchvision():
-    if torch is None:
-        return None
-    path = os.environ.get("EMBER_TORCHVISION_PATH")
-    if path and path not in sys.path:
-        sys.path.append(path)
-    try:
-        tv = importlib.import_module("torchvision")
-        importlib.import_module("torchvision.transforms.v2")
-    except Exception:  # absent, or its C extensions don't load here
-        return None
-    if "ember" in (getattr(tv, "__file__", "") or "") or not hasattr(tv, "__version__"):
-        return None  # ember's own alias, not torchvision
-    return tv
-
-
-tv = _real_torchvision()
+tv = real_torchvision("torchvision", "torchvision.transforms.v2")
 requires_torchvision = pytest.mark.skipif(tv is None, reason="torchvision is not importable")
 
 # (name, factory taking the transforms module, input kinds): the factory builds the same transform
