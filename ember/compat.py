@@ -23,6 +23,7 @@ ALIASES = {
     "torch.nn.utils.parametrizations": "ember.nn.utils.parametrizations",
     "torch.nn.utils.weight_norm": "ember.nn.utils.weight_norm",
     "torch.nn.utils.spectral_norm": "ember.nn.utils.spectral_norm",
+    "torch.nn.utils.prune": "ember.nn.utils.prune",
     "torch.nn.parallel": "ember.nn.parallel",
     "torch.optim": "ember.optim",
     "torch.linalg": "ember.linalg",
