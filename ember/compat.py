@@ -44,6 +44,7 @@ ALIASES = {
     "torch.autograd.anomaly_mode": "ember.autograd.anomaly_mode",
     "torch.autograd.function": "ember.autograd.function",
     "torch.autograd.variable": "ember.autograd.variable",
+    "torch.autograd.forward_ad": "ember.autograd.forward_ad",
     "torch.cuda": "ember.cuda",
     "torch.accelerator": "ember.accelerator",
     "torch.amp": "ember.amp",
