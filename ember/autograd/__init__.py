@@ -145,3 +145,4 @@ from .anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: E402,F401
 from . import anomaly_mode  # noqa: E402,F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401
 from . import functional  # noqa: E402,F401
+from . import forward_ad  # noqa: E402,F401  (dual tensors; tangents by double backward)

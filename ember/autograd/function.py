@@ -1,6 +1,7 @@
 """autograd.Function: user-defined ops with their own forward and backward."""
 from .grad_mode import state
 from .graph import Node, edge
+from . import forward_ad as _fwad
 
 
 class FunctionCtx:
@@ -113,6 +114,9 @@ class Function(metaclass=_FunctionMeta):
                 outputs = cls.forward(node, *args, **kwargs)
         finally:
             state.enabled = prev
+        if _fwad._duals and getattr(cls, "jvp", None) is not None:
+            # inside a forward AD level a Function with its own jvp rule gets its tangents from it
+            return _fwad._custom_function_jvp(cls, node, args, outputs)
         if not record:
             return outputs
         single = not isinstance(outputs, tuple)

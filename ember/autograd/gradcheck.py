@@ -28,8 +28,29 @@ def _numerical(fn, inputs, i, eps):
     return jac
 
 
-def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):
-    """True if func's autograd gradients match finite differences for every input requiring grad."""
+def _forward_ad_jacobian(func, inputs, i, j, x, o):
+    """Jacobian of output j w.r.t. input i (rows: input elements), one forward-AD tangent per input element."""
+    from . import forward_ad as fwAD
+    from .. import zeros_like
+    jac = np.zeros((x.numel(), o.numel()))
+    for k in range(x.numel()):
+        tangent = zeros_like(x)
+        tangent.view(-1)[k] = 1
+        with fwAD.dual_level():
+            args = list(inputs)
+            args[i] = fwAD.make_dual(x.detach(), tangent)
+            out = func(*args)
+            out = out[j] if isinstance(out, tuple) else out
+            t = fwAD.unpack_dual(out).tangent
+        if t is not None:
+            jac[k] = t._data.reshape(-1)
+    return jac
+
+
+def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, check_forward_ad=False,
+              check_backward_ad=True, **kwargs):
+    """True if func's autograd gradients (reverse mode, and forward mode when check_forward_ad) match finite
+    differences for every input requiring grad."""
     from .._tensor import Tensor, _wrap
     from . import grad as autograd_grad
     from .grad_mode import no_grad
@@ -48,7 +69,15 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         with no_grad():
             numerical = _numerical(func, inputs, i, eps)
         for j, o in enumerate(outs):
-            if not o.requires_grad:
+            if check_forward_ad and (o.is_floating_point() or o.is_complex()):
+                forward = _forward_ad_jacobian(func, inputs, i, j, x, o)
+                if not np.allclose(forward, numerical[j], atol=atol, rtol=rtol):
+                    if raise_exception:
+                        raise GradcheckError(
+                            f"Jacobian computed with forward mode mismatch for output {j} with respect to input {i},"
+                            f"\nnumerical:{numerical[j]}\nanalytical:{forward}\n")
+                    return False
+            if not check_backward_ad or not o.requires_grad:
                 continue
             analytical = np.zeros((x.numel(), o.numel()))
             for k in range(o.numel()):

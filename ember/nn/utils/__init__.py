@@ -18,3 +18,6 @@ from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401,E402
 from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401,E402
 __all__ += ["parametrize", "parametrizations", "weight_norm", "remove_weight_norm", "spectral_norm",
             "remove_spectral_norm"]
+
+from . import prune  # noqa: F401,E402  (torch.nn.utils.prune: mask reparametrization and pruning methods)
+__all__ += ["prune"]
