@@ -643,3 +643,22 @@ def test_detection_pipeline_equals_torchvisions():
         for hf in (-0.5, -0.21, 0.03, 0.5):
             np.testing.assert_array_equal(F.adjust_hue(ember.tensor(x), hf).numpy(),
                                           TF.adjust_hue(torch.tensor(x), hf).numpy())
+
+
+def test_resize_antialias_on_tensors_equals_torchvisions():
+    from tests.conftest import real_torchvision
+    tv = real_torchvision("torchvision.transforms", "torchvision.transforms.v2")
+    if tv is None:
+        pytest.skip("torchvision is not importable (set EMBER_TORCHVISION_PATH)")
+    TV2 = sys.modules["torchvision.transforms.v2"]
+    rng = np.random.default_rng(3)
+    u8 = rng.integers(0, 256, (3, 40, 50)).astype(np.uint8)
+    f32 = rng.random((3, 40, 50), dtype=np.float32)
+    for size in (17, (64, 31), (9, 9)):
+        for interp in ("BILINEAR", "BICUBIC"):
+            for TM, EM in ((tv, T), (TV2, v2)):
+                for x, atol in ((u8, 0), (f32, 3e-7)):  # uint8 bit for bit; float up to an ulp or two
+                    want = TM.Resize(size, getattr(TM.InterpolationMode, interp), antialias=True)(torch.tensor(x))
+                    got = EM.Resize(size, getattr(EM.InterpolationMode, interp), antialias=True)(ember.tensor(x))
+                    assert got.dtype.name == str(want.dtype).split(".")[-1]
+                    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0, atol=atol)
