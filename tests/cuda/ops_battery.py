@@ -132,6 +132,9 @@ def _cases():
                                    F.interpolate(x, scale_factor=1.5, mode="nearest-exact"),
                                    F.interpolate(x, size=(2, 3), mode="bilinear", antialias=True),
                                    F.interpolate(x, size=(5, 2), mode="bicubic", antialias=True)), [IMG]),
+        ("grid_sample", lambda x, g: tuple(F.grid_sample(x, g, m, p, ac) for m in ("bilinear", "nearest", "bicubic")
+                                           for p in ("zeros", "border", "reflection") for ac in (False, True)),
+         [IMG, ("p", (2, 4, 5, 2))]),
         # linear algebra, convolution, pooling
         ("matmul_family", lambda a, b, v: (a @ b, ember.mm(a, b), ember.mv(a, v), a.matmul(v),
                                            ember.outer(v, v), ember.addmm(a @ b, a, b),
