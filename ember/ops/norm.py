@@ -1345,6 +1345,91 @@ def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype):
     return mat, None
 
 
+def _aa_filter(mode, x):
+    """torch's aa_filter (UpSampleKernel.cpp) in x's dtype: the triangle, or Keys' cubic with a = -0.5."""
+    f = x.dtype.type
+    x = np.abs(x)
+    if mode == "bilinear":
+        return np.where(x < f(1), f(1) - x, f(0))
+    a = f(-0.5)
+    fma = _fma_for(x.dtype)  # torch's build contracts the polynomials into fused multiply-adds
+    near = fma(fma(a + f(2), x, -(a + f(3))) * x, x, f(1))
+    far = fma(fma(fma(a, x, -(f(5) * a)), x, f(8) * a), x, -(f(4) * a))
+    return np.where(x < f(1), near, np.where(x < f(2), far, f(0))).astype(x.dtype)
+
+
+def _fma_for(dtype):
+    from .._fma import fma32, fma64
+    return fma32 if dtype == np.float32 else fma64
+
+
+def _aa_taps(mode, n_in, n_out, scale, align_corners, antialias, dtype):
+    """torch's separable resampling taps (_compute_weights_aa) for one axis, computed in dtype with its
+    roundings: first source index (n_out,) and normalised weights (n_out, K), zero past each row's support."""
+    f = np.dtype(dtype).type
+    if align_corners:
+        sc = f(f(n_in - 1) / f(n_out - 1)) if n_out > 1 else f(0)
+    else:
+        sc = f(1.0 / scale) if scale is not None and scale > 0 else f(f(n_in) / f(n_out))
+    interp = 2 if mode == "bilinear" else 4
+    delta = 0.5 if align_corners and not antialias else 0.0  # uint8 without antialias, align_corners=True
+    support = f(interp * 0.5 * float(sc)) if antialias and sc >= 1 else f(interp * 0.5)
+    invscale = f(1.0 / float(sc)) if antialias and sc >= 1 else f(1)
+    k_max = int(math.ceil(support)) * 2 + 1 if antialias else interp
+    i = np.arange(n_out, dtype=np.float64)
+    center = (float(sc) * (i + 0.5 - delta)).astype(dtype)
+    xmin = np.maximum(((center - support).astype(np.float64) + 0.5 + delta).astype(np.int64), 0)
+    xsize = np.minimum(((center + support).astype(np.float64) + 0.5 + delta).astype(np.int64), n_in) - xmin
+    xsize = np.clip(xsize, 0, k_max)
+    j = np.arange(k_max)
+    pos = (xmin[:, None] + j).astype(dtype) - center[:, None]
+    w = _aa_filter(mode, ((pos.astype(np.float64) + 0.5 - delta) * float(invscale)).astype(dtype))
+    w = np.where(j < xsize[:, None], w, f(0))
+    total = w[:, 0].copy()
+    for k in range(1, k_max):  # torch sums the weights one by one
+        total = total + w[:, k]
+    w = np.where(total[:, None] != 0, w / np.where(total == 0, f(1), total)[:, None], w)
+    return xmin, w
+
+
+def _aa_pass(xp, a, axis, xmin, w):
+    """One separable pass along axis: out = sum_j w[:, j] * a[xmin + j], accumulated in order as torch does."""
+    a = xp.moveaxis(a, axis, -1)
+    n_in = a.shape[-1]
+    idx = np.minimum(xmin[:, None] + np.arange(w.shape[1]), n_in - 1)
+    if xp is not np:
+        idx, w = xp.asarray(idx), xp.asarray(w)
+    out = a[..., idx[:, 0]] * w[:, 0]
+    if xp is np and a.dtype.kind == "f":  # torch's loop compiles to fused multiply-adds on the CPU
+        fma = _fma_for(a.dtype)
+        for k in range(1, w.shape[1]):
+            out = fma(a[..., idx[:, k]], w[:, k], out)
+    else:
+        for k in range(1, w.shape[1]):
+            out += a[..., idx[:, k]] * w[:, k]
+    return xp.moveaxis(out, -1, axis)
+
+
+def _uint8_pass(xp, a, axis, mat):
+    """One pass of torch's uint8 kernel with the (n_out, n_in) float64 weights mat: weights as int16 at the
+    largest precision that fits, exact integer sums, rounded half up and clamped to 0..255 before the next pass."""
+    prec = 0
+    while prec < 22 and int(0.5 + float(mat.max()) * (1 << (prec + 1))) < (1 << 15):
+        prec += 1
+    wi = mat * (1 << prec)
+    wi = xp.asarray(np.where(wi < 0, np.trunc(wi - 0.5), np.trunc(wi + 0.5)).astype(np.int64))
+    out = xp.moveaxis(xp.moveaxis(a, axis, -1).astype(np.int64) @ wi.T, -1, axis)
+    return xp.clip((out + (1 << (prec - 1))) >> prec, 0, 255).astype(np.uint8)
+
+
+def _mat_from_taps(n_in, xmin, w):
+    """The (n_out, n_in) matrix of the taps, for the backward pass."""
+    mat = np.zeros((len(xmin), n_in), w.dtype)
+    idx = np.minimum(xmin[:, None] + np.arange(w.shape[1]), n_in - 1)
+    np.add.at(mat, (np.repeat(np.arange(len(xmin)), w.shape[1]), idx.ravel()), w.ravel())
+    return mat
+
+
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _MODE_NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "UpsampleNearestExact{}DBackward0",
                "linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0",
@@ -1356,7 +1441,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims (N, C, *spatial): nearest, nearest-exact, (bi/tri)linear, bicubic or area."""
     xp = xp_of(input._data)
-    x = _float(input, "interpolate")
+    x = input._data
+    if x.dtype.kind != "f" and not (x.dtype == np.uint8 and mode in ("nearest", "nearest-exact", "bilinear",
+                                                                       "bicubic")):
+        raise RuntimeError(f"interpolate: mode {mode!r} expects a floating point input (uint8 works with nearest, "
+                           f"nearest-exact, bilinear and bicubic), got {input.dtype}; convert it with .float()")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "
@@ -1374,10 +1463,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode in _MODE_DIMS and _MODE_DIMS[mode] != nd:
         need = {1: "3D", 2: "4D", 3: "5D"}[_MODE_DIMS[mode]]
         raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {need} input")
-    if antialias:
+    if antialias and not (mode in ("bilinear", "bicubic") and nd == 2):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a "
-                         "4-D tensor as input" if mode != "bilinear" else
-                         "interpolate(antialias=True) is not supported by ember")
+                         "4-D tensor as input")
+    if x.dtype == np.uint8 and mode == "bilinear" and nd != 2:
+        raise NotImplementedError(f'"compute_indices_weights_linear" not implemented for \'Byte\' ({mode} '
+                                  f"interpolate of a uint8 tensor of {x.ndim} dims: convert it with .float())")
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     spatial = x.shape[2:]
@@ -1412,6 +1503,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if any(s <= 0 for s in out_size):
         raise RuntimeError(f"interpolate: output size {out_size} must be positive (input spatial size "
                            f"{list(spatial)})")
+    if antialias or (x.dtype == np.uint8 and mode in ("bilinear", "bicubic")):
+        return _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, antialias)
     out = x
     maps = []
     mdtype = x.dtype
@@ -1435,6 +1528,42 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         node.next_functions = (edge(input),)
         node._saved_versions = ()
         node.maps = maps
+        return _record(out, node)
+    return _wrap(out)
+
+
+def _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, antialias):
+    """torch's separable CPU kernel (antialiased float, and uint8 bilinear/bicubic): width pass, then height pass,
+    each skipped when its size is unchanged."""
+    out = x
+    maps = []
+    for axis in (3, 2):
+        n_in, n_out = x.shape[axis], out_size[axis - 2]
+        if n_in == n_out:
+            continue
+        if x.dtype == np.uint8:
+            if mode == "bicubic" and not antialias:  # float bicubic's clamped taps (a = -0.75), in int16
+                mat = _resample_matrix(mode, n_in, n_out, scales[axis - 2], align_corners, np.float64)[0]
+            else:
+                xmin, w = _aa_taps(mode, n_in, n_out, scales[axis - 2], align_corners, antialias, np.float64)
+                mat = _mat_from_taps(n_in, xmin, w)
+            out = _uint8_pass(xp, out, axis, mat)
+        else:
+            xmin, w = _aa_taps(mode, n_in, n_out, scales[axis - 2], align_corners, antialias, x.dtype)
+            out = _aa_pass(xp, out, axis, xmin, w)
+            maps.append((axis, _mat_from_taps(n_in, xmin, w)))
+    out = xp.ascontiguousarray(out)
+    if out is x:
+        out = x.copy()
+    if state.enabled and input._requires_grad:
+        name = "UpsampleBilinear2DAaBackward0" if mode == "bilinear" else "UpsampleBicubic2DAaBackward0"
+        cls = _RESAMPLE_NODES.get(name)
+        if cls is None:
+            cls = _RESAMPLE_NODES[name] = type(name, (_ResampleBackward,), {"__slots__": ()})
+        node = _new(cls)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.maps = [(axis, xp.asarray(mat)) for axis, mat in maps[::-1]]
         return _record(out, node)
     return _wrap(out)
 

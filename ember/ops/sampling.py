@@ -219,6 +219,90 @@ class _Sampler:
         return out
 
 
+_A = -0.75  # torch's cubic convolution constant (grid_sample and non-antialiased bicubic interpolate)
+
+
+def _cubic_coefficients(tx):
+    """torch's get_cubic_coefficients (GridSamplerKernel.cpp) at the taps -1, 0, 1, 2 of fraction tx."""
+    t = tx.dtype.type
+    A = t(_A)
+    out = []
+    for k, x in enumerate((tx + t(1), tx, t(1) - tx, t(2) - tx)):
+        if k in (0, 3):
+            out.append(((A * x - t(5) * A) * x + t(8) * A) * x - t(4) * A)
+        else:
+            out.append(((A + t(2)) * x - (A + t(3))) * x * x + t(1))
+    return out
+
+
+def _cubic_coefficients_grad(tx):
+    """d(coefficient)/d(tap offset) as torch's get_cubic_coefficients_grad (its sign convention)."""
+    t = tx.dtype.type
+    A = t(_A)
+    x0, x1, x2, x3 = t(-1) - tx, t(0) - tx, t(1) - tx, t(2) - tx
+    return [(t(-3) * A * x0 - t(10) * A) * x0 - t(8) * A, (t(-3) * (A + t(2)) * x1 - t(2) * (A + t(3))) * x1,
+            (t(3) * (A + t(2)) * x2 - t(2) * (A + t(3))) * x2, (t(3) * A * x3 - t(10) * A) * x3 + t(8) * A]
+
+
+class _BicubicTaps:
+    """grid_sample's bicubic geometry: the 4x4 neighbourhood of each point, read through padding_mode
+    (torch's get_value_bounded: integer tap coordinates clipped or reflected, zero outside)."""
+
+    __slots__ = ("flat", "valid", "cx", "cy", "tx", "ty", "gx_mult", "gy_mult")
+
+    def __init__(self, xp, grid, H, W, padding, align_corners):
+        n = grid.shape[0]
+        gx, gy = grid[..., 0].reshape(n, -1), grid[..., 1].reshape(n, -1)
+        x, self.gx_mult = _unnormalize(gx, W, align_corners)
+        y, self.gy_mult = _unnormalize(gy, H, align_corners)
+        x0, y0 = xp.floor(x), xp.floor(y)
+        self.tx, self.ty = x - x0, y - y0
+        self.cx, self.cy = _cubic_coefficients(self.tx), _cubic_coefficients(self.ty)
+        xs = [_bounded(xp, x0 + x0.dtype.type(k - 1), W, padding, align_corners) for k in range(4)]
+        ys = [_bounded(xp, y0 + y0.dtype.type(k - 1), H, padding, align_corners) for k in range(4)]
+        self.flat, self.valid = {}, {}
+        for j, (yi, yv) in enumerate(ys):
+            for i, (xi, xv) in enumerate(xs):
+                self.valid[i, j] = xv & yv
+                self.flat[i, j] = xp.clip(yi, 0, H - 1) * W + xp.clip(xi, 0, W - 1)
+
+
+def _unnormalize(coord, size, align_corners):
+    """Pixel coordinate of coord (grid_sampler_unnormalize) and its slope d(pixel)/d(coord)."""
+    t = coord.dtype.type
+    if align_corners:
+        return (coord + t(1)) * t((size - 1) / 2), t((size - 1) / 2)
+    return ((coord + t(1)) * t(size) - t(1)) / t(2), t(size / 2)
+
+
+def _bounded(xp, c, size, padding, align_corners):
+    """Integer tap coordinates after padding_mode, as int64, and whether they fall inside."""
+    if padding == 1:
+        c = xp.clip(c, 0, size - 1)
+    elif padding == 2:
+        c = _reflect(xp, c, 0, 2 * (size - 1))[0] if align_corners else _reflect(xp, c, -1, 2 * size - 1)[0]
+        c = xp.clip(c, 0, size - 1)
+    ok = xp.isfinite(c) & (xp.abs(c) < 2.0 ** 30)
+    ci = xp.where(ok, c, -1).astype(np.int64)  # torch truncates toward zero; a huge or NaN tap reads nothing
+    return ci, ok & (ci >= 0) & (ci <= size - 1)
+
+
+def _bicubic_forward(xp, a, taps):
+    N, C = a.shape[:2]
+    af = a.reshape(N, C, -1)
+    rows = []
+    for j in range(4):  # four horizontal interpolations, then one vertical, in torch's order
+        row = None
+        for i in range(4):
+            v = _gather(xp, af, taps.flat[i, j], taps.valid[i, j]) * taps.cx[i][:, None, :]
+            row = v if row is None else row + v
+        rows.append(row)
+    out = rows[0] * taps.cy[0][:, None, :]
+    for j in range(1, 4):
+        out = out + rows[j] * taps.cy[j][:, None, :]
+    return out
+
+
 def _gather(xp, a, flat, valid):
     """a (N, C, H*W) at the pixels flat (N, P) -> (N, C, P); zero where not valid."""
     n = a.shape[0]
@@ -234,6 +318,8 @@ class GridSampler2DBackward0(Node):
     _saved_fields = ("input", "grid")
 
     def apply(self, grad):
+        if self.mode == 2:
+            return self._bicubic(grad)
         a, grid = self.input, self.grid
         xp = xp_of(a)
         N, C, H, W = a.shape
@@ -271,6 +357,37 @@ class GridSampler2DBackward0(Node):
                 gg = xp.stack([gx.reshape(s.ix.shape) * s.gx_mult, gy.reshape(s.iy.shape) * s.gy_mult], -1)
         return gi, gg
 
+    def _bicubic(self, grad):
+        """torch's bicubic backward: each of the 16 taps scatters gOut * cx[i] * cy[j] into the input; the grid
+        gets -sum(value * gOut * dcx[i] * cy[j]) (and likewise for y), times the unnormalize slope."""
+        a, grid = self.input, self.grid
+        xp = xp_of(a)
+        N, C, H, W = a.shape
+        taps = _BicubicTaps(xp, grid, H, W, self.padding, self.align_corners)
+        g = grad.reshape(N, C, -1)
+        gi = gg = None
+        if self.next_functions[0][0] is not None:
+            base = (xp.arange(N * C, dtype=np.int64) * (H * W)).reshape(N, C, 1)
+            idx, vals = [], []
+            for (i, j), flat in taps.flat.items():
+                w = taps.cx[i] * taps.cy[j] * taps.valid[i, j]
+                idx.append((base + flat[:, None, :]).ravel())
+                vals.append((g * w[:, None, :]).ravel())
+            gi = xp.bincount(xp.concatenate(idx), weights=xp.concatenate(vals), minlength=N * C * H * W)
+            gi = gi.astype(a.dtype).reshape(a.shape)
+        if self.next_functions[1][0] is not None:
+            af = a.reshape(N, C, H * W)
+            dx, dy = _cubic_coefficients_grad(taps.tx), _cubic_coefficients_grad(taps.ty)
+            gx = xp.zeros(taps.tx.shape, a.dtype)
+            gy = xp.zeros(taps.tx.shape, a.dtype)
+            for i in range(4):
+                for j in range(4):
+                    v = (_gather(xp, af, taps.flat[i, j], taps.valid[i, j]) * g).sum(1)
+                    gx = gx - v * dx[i] * taps.cy[j]
+                    gy = gy - v * dy[j] * taps.cx[i]
+            gg = xp.stack([gx * taps.gx_mult, gy * taps.gy_mult], -1).reshape(grid.shape)
+        return gi, gg
+
 
 def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
     """torch.grid_sampler: sample input (N, C, H, W) at grid (N, H_out, W_out, 2); the modes as integer codes."""
@@ -297,10 +414,23 @@ def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
     if a.ndim == 5:
         raise NotImplementedError("grid_sample: ember samples 4-D inputs (N, C, H, W) only; volumetric (5-D) "
                                   "sampling is not implemented")
-    if interpolation_mode == 2:
-        raise NotImplementedError("grid_sample: mode='bicubic' is not implemented in ember; use 'bilinear' or "
-                                  "'nearest'")
     xp = xp_of(a)
+    N, C, H, W = a.shape
+    if interpolation_mode == 2:
+        out = _bicubic_forward(xp, a, _BicubicTaps(xp, gr, H, W, padding_mode, bool(align_corners)))
+        out = out.reshape(N, C, gr.shape[1], gr.shape[2])
+    else:
+        out = _sample(xp, a, gr, interpolation_mode, padding_mode, align_corners)
+    node = None
+    if needs_grad(input, grid):
+        node = new_node(GridSampler2DBackward0, (input, grid))
+        node.input, node.grid = a, gr
+        node.mode, node.padding, node.align_corners = interpolation_mode, padding_mode, bool(align_corners)
+        save_versions(node, input, grid)
+    return record(out, node)
+
+
+def _sample(xp, a, gr, interpolation_mode, padding_mode, align_corners):
     N, C, H, W = a.shape
     s = _Sampler(xp, gr, H, W, interpolation_mode, padding_mode, bool(align_corners))
     af = a.reshape(N, C, H * W)
@@ -310,14 +440,7 @@ def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
         if w is not None:
             v = v * w[:, None, :]
         out = v if out is None else out + v
-    out = out.reshape(N, C, gr.shape[1], gr.shape[2])
-    node = None
-    if needs_grad(input, grid):
-        node = new_node(GridSampler2DBackward0, (input, grid))
-        node.input, node.grid = a, gr
-        node.mode, node.padding, node.align_corners = interpolation_mode, padding_mode, bool(align_corners)
-        save_versions(node, input, grid)
-    return record(out, node)
+    return out.reshape(N, C, gr.shape[1], gr.shape[2])
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):

@@ -129,7 +129,12 @@ def _cases():
         ("interpolate", lambda x: (F.interpolate(x, scale_factor=2), F.interpolate(x, size=(4, 5), mode="bilinear"),
                                    F.interpolate(x, size=(3, 4), mode="bilinear", align_corners=True),
                                    F.interpolate(x, size=(3, 3), mode="area"),
-                                   F.interpolate(x, scale_factor=1.5, mode="nearest-exact")), [IMG]),
+                                   F.interpolate(x, scale_factor=1.5, mode="nearest-exact"),
+                                   F.interpolate(x, size=(2, 3), mode="bilinear", antialias=True),
+                                   F.interpolate(x, size=(5, 2), mode="bicubic", antialias=True)), [IMG]),
+        ("grid_sample", lambda x, g: tuple(F.grid_sample(x, g, m, p, ac) for m in ("bilinear", "nearest", "bicubic")
+                                           for p in ("zeros", "border", "reflection") for ac in (False, True)),
+         [IMG, ("p", (2, 4, 5, 2))]),
         # linear algebra, convolution, pooling
         ("matmul_family", lambda a, b, v: (a @ b, ember.mm(a, b), ember.mv(a, v), a.matmul(v),
                                            ember.outer(v, v), ember.addmm(a @ b, a, b),

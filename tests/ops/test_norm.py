@@ -387,6 +387,47 @@ def test_interpolate_1d_3d(oracle, mode, shape):
             lambda a: TF.interpolate(a, scale_factor=2, mode=mode), [_x(*shape)])
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("size,align_corners", [((5, 7), False), ((23, 4), True), ((3, 30), False)])
+def test_interpolate_antialias(oracle, mode, size, align_corners):
+    # torch's separable antialiased kernel: same weights (fused multiply-adds included); the sums can
+    # differ from torch's in the last bit for large downscales
+    import torch.nn.functional as TF
+    x = _x(2, 3, 9, 11)
+    kw = dict(size=size, mode=mode, antialias=True, align_corners=align_corners)
+    compare(oracle, lambda a: N.interpolate(a, **kw), lambda a: TF.interpolate(a, **kw), [x], atol=1e-6, rtol=1e-6)
+    gradcheck(lambda a: N.interpolate(a, **kw), [x[:1, :1]])
+
+
+@pytest.mark.parametrize("mode,antialias", [("nearest", False), ("nearest-exact", False), ("bilinear", False),
+                                            ("bilinear", True), ("bicubic", False), ("bicubic", True)])
+def test_interpolate_uint8_is_torchs_bit_for_bit(oracle, mode, antialias):
+    x = np.random.default_rng(5).integers(0, 256, (2, 3, 13, 10)).astype(np.uint8)
+    for size in ((5, 7), (29, 21), (13, 4)):
+        kw = dict(size=size, mode=mode, antialias=antialias)
+        if mode in ("bilinear", "bicubic"):
+            kw["align_corners"] = size[0] == 29
+        got = N.interpolate(ember.tensor(x), **kw)
+        want = oracle.nn.functional.interpolate(oracle.tensor(x), **kw)
+        assert got.dtype == ember.uint8
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_interpolate_antialias_without_torch():
+    # a constant image stays constant (the weights are normalised), uint8 and float; 4-D bilinear/bicubic only
+    for dt in (ember.uint8, ember.float32):
+        x = ember.full((1, 2, 17, 9), 77, dtype=dt)
+        for mode in ("bilinear", "bicubic"):
+            out = N.interpolate(x, size=(4, 5), mode=mode, antialias=True)
+            assert out.dtype == dt and np.allclose(out.numpy(), 77)
+    with pytest.raises(ValueError, match="Anti-alias option is restricted"):
+        N.interpolate(ember.randn(1, 2, 5), size=3, mode="linear", antialias=True)
+    with pytest.raises(RuntimeError, match="expects a floating point input"):
+        N.interpolate(ember.zeros(1, 1, 4, 4, dtype=ember.uint8), size=2, mode="area")
+    y = N.interpolate(ember.randn(1, 1, 8, 8, requires_grad=True), size=(3, 3), mode="bicubic", antialias=True)
+    assert type(y.grad_fn).__name__ == "UpsampleBicubic2DAaBackward0"
+
+
 def test_interpolate_errors():
     x = ember.randn(1, 1, 4, 4)
     with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):

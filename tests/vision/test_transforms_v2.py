@@ -488,3 +488,177 @@ def test_uint8_resize_matches_torchvision_v2(mode, antialias):
         assert diff.max() <= (1 if mode == "bilinear" else 40)  # bicubic: overshoots clamped between passes
         changed += int((diff > 0).sum())
     assert changed > 0
+
+
+# ---- detection: SSD augmentation and box housekeeping ---------------------------------------------
+def _det_sample(dtype=np.float32):
+    boxes = tv_tensors.BoundingBoxes(
+        ember.tensor(np.array([[5, 6, 30, 28], [0, 0, 0.5, 10], [-3, 2, 45, 38], [40, 30, 55, 39]], dtype)),
+        format="XYXY", canvas_size=(40, 50))
+    masks = np.zeros((4, 40, 50), np.uint8)
+    masks[0, 5:20, 5:25] = 1
+    img = tv_tensors.Image(chw(np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)))
+    return {"image": img, "boxes": boxes, "masks": tv_tensors.Mask(ember.tensor(masks)),
+            "labels": ember.tensor([1, 2, 3, 4])}
+
+
+def test_sanitize_drops_small_and_outside_boxes_with_their_labels_and_masks():
+    s = _det_sample()
+    out = v2.SanitizeBoundingBoxes()(s)
+    assert out["boxes"].tolist() == [[5, 6, 30, 28]] and out["labels"].tolist() == [1]
+    assert type(out["boxes"]) is tv_tensors.BoundingBoxes and out["boxes"].canvas_size == (40, 50)
+    assert type(out["masks"]) is tv_tensors.Mask and tuple(out["masks"].shape) == (1, 40, 50)
+    assert out["image"] is s["image"]
+    # clamping first keeps the box that only stuck out of the canvas
+    out = v2.Compose([v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes()])(_det_sample())
+    assert out["labels"].tolist() == [1, 3, 4]
+    kept, valid = F.sanitize_bounding_boxes(s["boxes"], min_size=10)
+    assert valid.tolist() == [True, False, False, False] and kept.tolist() == [[5, 6, 30, 28]]
+    with pytest.raises(ValueError, match="Could not infer where the labels are"):
+        v2.SanitizeBoundingBoxes()({"boxes": s["boxes"], "x": s["labels"]})
+    with pytest.raises(ValueError, match="must match the number of labels"):
+        v2.SanitizeBoundingBoxes()({"boxes": s["boxes"], "labels": ember.tensor([1, 2])})
+    with pytest.raises(ValueError, match="min_size must be >= 1"):
+        v2.SanitizeBoundingBoxes(min_size=0.5)
+
+
+def test_clamp_and_convert_bounding_boxes():
+    b = _det_sample()["boxes"]
+    assert v2.ClampBoundingBoxes()(b).tolist()[2:] == [[0, 2, 45, 38], [40, 30, 50, 39]]
+    assert F.clamp_bounding_boxes(b, clamping_mode=None).tolist() == b.tolist()
+    pure = F.clamp_bounding_boxes(b.as_subclass(ember.Tensor), format="XYXY", canvas_size=(20, 20),
+                                  clamping_mode="soft")
+    assert type(pure) is ember.Tensor and pure.tolist()[0] == [5, 6, 20, 20]
+    with pytest.raises(ValueError, match="have to be passed"):
+        F.clamp_bounding_boxes(b.as_subclass(ember.Tensor))
+    c = v2.ConvertBoundingBoxFormat("CXCYWH")(b)
+    assert c.format is tv_tensors.BoundingBoxFormat.CXCYWH and c.tolist()[0] == [17.5, 17, 25, 22]
+    assert repr(v2.ConvertBoundingBoxFormat("XYWH")) == "ConvertBoundingBoxFormat(format=XYWH)"
+
+
+def test_zoom_out_pads_everything_onto_one_canvas():
+    ember.manual_seed(0)
+    out = v2.RandomZoomOut(fill={tv_tensors.Image: 127, "others": 0}, side_range=(2.0, 2.0), p=1.0)(_det_sample())
+    h, w = out["image"].shape[-2:]
+    assert (h, w) == (80, 100) and out["boxes"].canvas_size == (80, 100) and out["masks"].shape[-2:] == (80, 100)
+    top, left = np.argwhere(out["masks"].numpy()[0])[0] - [5, 5]
+    assert out["boxes"].tolist()[0] == [5 + left, 6 + top, 30 + left, 28 + top]
+    already = (_det_sample()["image"].numpy() == 127).sum()
+    assert (out["image"].numpy() == 127).sum() == 3 * (80 * 100 - 40 * 50) + already
+    with pytest.raises(ValueError, match="Non-scalar fill"):
+        v2.RandomZoomOut(fill=(1, 2, 3), p=1.0)({"image": out["image"], "masks": out["masks"]})
+    with pytest.raises(ValueError, match="Invalid side range"):
+        v2.RandomZoomOut(side_range=(0.5, 2))
+
+
+def test_iou_crop_crops_and_zeroes_the_boxes_it_cut_off():
+    ember.manual_seed(1)
+    t = v2.RandomIoUCrop(sampler_options=[0.3])
+    out = t(_det_sample())
+    h, w = out["image"].shape[-2:]
+    assert out["boxes"].canvas_size == (h, w) and out["masks"].shape[-2:] == (h, w) and (h, w) != (40, 50)
+    b = out["boxes"].numpy()
+    assert ((b[:, 0::2] >= 0) & (b[:, 0::2] <= w) & (b[:, 1::2] >= 0) & (b[:, 1::2] <= h)).all()
+    with pytest.raises(TypeError, match="requires input sample to contain tensor or PIL images and bounding"):
+        t({"image": out["image"]})
+    assert v2.RandomIoUCrop(sampler_options=[1.0])(_det_sample())["image"].shape[-2:] == (40, 50)
+
+
+def test_photometric_distort_and_permute_channels():
+    x = ember.arange(12).reshape(3, 2, 2)
+    assert F.permute_channels(x, [2, 0, 1]).tolist() == [x.tolist()[2], x.tolist()[0], x.tolist()[1]]
+    with pytest.raises(ValueError, match="Length of permutation does not match"):
+        F.permute_channels(x, [1, 0])
+    s = _det_sample()
+    out = v2.RandomPhotometricDistort(p=0.0)(s)
+    np.testing.assert_array_equal(out["image"].numpy(), s["image"].numpy())
+    assert out["boxes"] is s["boxes"] and out["labels"] is s["labels"]
+    ember.manual_seed(0)
+    out = v2.RandomPhotometricDistort(p=1.0)(s)
+    assert type(out["image"]) is tv_tensors.Image and out["image"].dtype == ember.uint8
+    assert not np.array_equal(out["image"].numpy(), s["image"].numpy())
+
+
+@requires_torch
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_zoom_out_and_photometric_draw_torchvisions_numbers(seed):
+    img = _det_sample()["image"]
+    ember.manual_seed(seed)
+    got = v2.RandomZoomOut().make_params([img])["padding"]
+    torch.manual_seed(seed)
+    r = 1.0 + torch.rand(1) * (4.0 - 1.0)
+    cw, ch = int(50 * r), int(40 * r)
+    r = torch.rand(2)
+    left, top = int((cw - 50) * r[0]), int((ch - 40) * r[1])
+    assert got == [left, top, cw - (left + 50), ch - (top + 40)]
+    ember.manual_seed(seed)
+    p = v2.RandomPhotometricDistort().make_params([img])
+    torch.manual_seed(seed)
+    want = [float(torch.empty(1).uniform_(*rng).item()) if torch.rand(1) < 0.5 else None
+            for rng in [(0.875, 1.125), (0.5, 1.5), (0.5, 1.5), (-0.05, 0.05)]]
+    assert [p["brightness_factor"], p["contrast_factor"], p["saturation_factor"], p["hue_factor"]] == want
+    assert p["contrast_before"] == bool(torch.rand(()) < 0.5)
+    perm = torch.randperm(3).tolist() if torch.rand(1) < 0.5 else None
+    assert (None if p["channel_permutation"] is None else p["channel_permutation"].tolist()) == perm
+
+
+def test_detection_pipeline_equals_torchvisions():
+    from tests.conftest import real_torchvision
+    tv = real_torchvision("torchvision.transforms.v2")
+    if tv is None:
+        pytest.skip("torchvision is not importable (set EMBER_TORCHVISION_PATH)")
+    TV, TT = tv, sys.modules["torchvision.tv_tensors"]
+    TF = sys.modules["torchvision.transforms.v2.functional"]
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (3, 40, 50), dtype=np.uint8)
+    boxes = np.array([[5, 6, 30, 28], [0, 0, 10, 10], [20, 2, 45, 38], [40, 30, 49, 39]], np.float32)
+    masks = np.zeros((4, 40, 50), np.uint8)
+    masks[0, 5:20, 5:25] = 1
+    masks[2, 3:30, 20:40] = 1
+
+    def pipeline(V, T, dt):
+        return V.Compose([V.RandomPhotometricDistort(p=1), V.RandomZoomOut(fill={T.Image: (123, 117, 104),
+                                                                                   "others": 0}),
+                          V.RandomIoUCrop(), V.RandomHorizontalFlip(), V.ToDtype(dt, scale=True),
+                          V.SanitizeBoundingBoxes(), V.ClampBoundingBoxes(), V.ConvertBoundingBoxFormat("CXCYWH")])
+
+    for kind in ("uint8", "pil"):
+        for seed in range(4):
+            torch.manual_seed(seed)
+            ember.manual_seed(seed)
+            tt, et = pipeline(TV, TT, torch.float32), pipeline(v2, tv_tensors, ember.float32)
+            for _ in range(3):
+                outs = []
+                for M, T in ((torch, TT), (ember, tv_tensors)):
+                    img = PImage.fromarray(u8.transpose(1, 2, 0)) if kind == "pil" else T.Image(M.tensor(u8))
+                    outs.append((img, {"boxes": T.BoundingBoxes(M.tensor(boxes), format="XYXY", canvas_size=(40, 50)),
+                                       "masks": T.Mask(M.tensor(masks)), "labels": M.tensor([1, 2, 3, 4])}))
+                (ti, tt_), (ei, et_) = tt(*outs[0]), et(*outs[1])
+                np.testing.assert_array_equal(np.asarray(ei), np.asarray(ti))
+                for k in ("boxes", "masks", "labels"):
+                    np.testing.assert_array_equal(et_[k].numpy(), tt_[k].numpy())
+                assert et_["boxes"].canvas_size == tuple(tt_["boxes"].canvas_size)
+    # v2's adjust_hue (float32 HSV, h * (1/6)) bit for bit, float and uint8
+    for x in (rng.random((3, 9, 11), dtype=np.float32), u8, rng.random((3, 5, 6))):
+        for hf in (-0.5, -0.21, 0.03, 0.5):
+            np.testing.assert_array_equal(F.adjust_hue(ember.tensor(x), hf).numpy(),
+                                          TF.adjust_hue(torch.tensor(x), hf).numpy())
+
+
+def test_resize_antialias_on_tensors_equals_torchvisions():
+    from tests.conftest import real_torchvision
+    tv = real_torchvision("torchvision.transforms", "torchvision.transforms.v2")
+    if tv is None:
+        pytest.skip("torchvision is not importable (set EMBER_TORCHVISION_PATH)")
+    TV2 = sys.modules["torchvision.transforms.v2"]
+    rng = np.random.default_rng(3)
+    u8 = rng.integers(0, 256, (3, 40, 50)).astype(np.uint8)
+    f32 = rng.random((3, 40, 50), dtype=np.float32)
+    for size in (17, (64, 31), (9, 9)):
+        for interp in ("BILINEAR", "BICUBIC"):
+            for TM, EM in ((tv, T), (TV2, v2)):
+                for x, atol in ((u8, 0), (f32, 3e-7)):  # uint8 bit for bit; float up to an ulp or two
+                    want = TM.Resize(size, getattr(TM.InterpolationMode, interp), antialias=True)(torch.tensor(x))
+                    got = EM.Resize(size, getattr(EM.InterpolationMode, interp), antialias=True)(ember.tensor(x))
+                    assert got.dtype.name == str(want.dtype).split(".")[-1]
+                    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0, atol=atol)

@@ -383,6 +383,17 @@ def _resize_array(a, out_h, out_w, mode, antialias, v2=False):
     else:  # torch's interpolate raises NotImplementedError for these modes
         raise NotImplementedError(f"Interpolation mode {mode} is unsupported with Tensor images; use BILINEAR, "
                                   "BICUBIC, NEAREST or (with antialias=True) LANCZOS, or a PIL image.")
+    if not isinstance(x, Tensor) and kernel is not _lanczos and (antialias or (v2 and dt == np.uint8)):
+        # torch's own separable kernel (F.interpolate): antialiased float, and v2's native uint8 (int16 fixed
+        # point, rounded between the passes), as torchvision resizes tensors
+        from ...nn import functional as NF
+        src = a if v2 and dt == np.uint8 else x
+        out = NF.interpolate(_wrap(np.ascontiguousarray(src.reshape((-1, 1) + src.shape[-2:]))), size=(out_h, out_w),
+                             mode="bilinear" if kernel is _triangle else "bicubic", align_corners=False,
+                             antialias=bool(antialias))._data.reshape(src.shape[:-2] + (out_h, out_w))
+        if out.dtype != dt:
+            out = np.clip(np.round(out), 0, _max_value(dt)).astype(dt)
+        return out[0] if squeeze else out
     ft = dt if dt.kind == "f" else np.dtype(np.float32)
     wh = _resample_weights(a.shape[-2], out_h, kernel, antialias).astype(ft)
     ww = _resample_weights(a.shape[-1], out_w, kernel, antialias).astype(ft)

@@ -14,6 +14,8 @@ from ._transforms import (  # noqa: F401
     RandomHorizontalFlip, RandomOrder, RandomResizedCrop, RandomRotation, RandomVerticalFlip, Resize, ToDtype,
     ToImage, ToPILImage, ToPureTensor, ToTensor, Transform, RandomAffine, RandomPerspective, FiveCrop, TenCrop,
     RandomInvert, RandomPosterize, RandomSolarize, RandomAutocontrast, RandomAdjustSharpness, RandomEqualize,
+    RandomPhotometricDistort, RandomZoomOut, RandomIoUCrop, SanitizeBoundingBoxes, ClampBoundingBoxes,
+    ConvertBoundingBoxFormat,
 )
 
 __all__ = [
@@ -24,4 +26,6 @@ __all__ = [
     "InterpolationMode", "RandomAffine", "RandomPerspective", "FiveCrop", "TenCrop", "RandomInvert",
     "RandomPosterize", "RandomSolarize", "RandomAutocontrast", "RandomAdjustSharpness", "RandomEqualize",
     "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
+    "RandomPhotometricDistort", "RandomZoomOut", "RandomIoUCrop", "SanitizeBoundingBoxes", "ClampBoundingBoxes",
+    "ConvertBoundingBoxFormat",
 ]

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ... import tv_tensors
 from ...tv_tensors import BoundingBoxes, Image, Mask, TVTensor, Video
-from ...._tensor import Tensor
+from ...._tensor import Tensor, _wrap as _wrap_arr
 from .. import functional as _F1
 from .. import transforms as _v1
 from . import functional as F
@@ -75,6 +76,47 @@ def check_type(obj, types_or_checks):
 
 def has_any(flat_inputs, *types_or_checks):
     return any(check_type(i, types_or_checks) for i in flat_inputs)
+
+
+def has_all(flat_inputs, *types_or_checks):
+    return all(any(check_type(i, (t,)) for i in flat_inputs) for t in types_or_checks)
+
+
+def get_bounding_boxes(flat_inputs):
+    """The (first) BoundingBoxes of a sample."""
+    try:
+        return next(i for i in flat_inputs if isinstance(i, BoundingBoxes))
+    except StopIteration:
+        raise ValueError("No bounding boxes were found in the sample") from None
+
+
+def _find_labels_default_heuristic(inputs):
+    """The labels of a sample: item 1 of a tuple (a tensor, or a dict), or a dict's 'labels' (or '*label*') key."""
+    if isinstance(inputs, (tuple, list)):
+        inputs = inputs[1]
+    if is_pure_tensor(inputs):
+        return inputs
+    if not isinstance(inputs, Mapping):
+        raise ValueError(f"When using the default labels_getter, the input passed to forward must be a dictionary or "
+                         f"a two-tuple whose second item is a dictionary or a tensor, but got {inputs} instead.")
+    key = next((k for k in inputs.keys() if k.lower() == "labels"), None)
+    if key is None:
+        key = next((k for k in inputs.keys() if "label" in k.lower()), None)
+    if key is None:
+        raise ValueError("Could not infer where the labels are in the sample. Try passing a callable as the "
+                         "labels_getter parameter?If there are no labels in the sample by design, pass "
+                         "labels_getter=None.")
+    return inputs[key]
+
+
+def _parse_labels_getter(labels_getter):
+    if labels_getter == "default":
+        return _find_labels_default_heuristic
+    if callable(labels_getter):
+        return labels_getter
+    if labels_getter is None:
+        return lambda _: None
+    raise ValueError(f"labels_getter should either be 'default', a callable, or None, but got {labels_getter}.")
 
 
 def _fmt_sizes(sizes):
@@ -1084,3 +1126,236 @@ class RandomEqualize(_RandomApplyTransform):
 
     def transform(self, inpt, params):
         return self._call_kernel(F.equalize, inpt)
+
+
+# ---- detection (SSD-style augmentation, box housekeeping) ---------------------------------------
+class ConvertBoundingBoxFormat(Transform):
+    """Convert the boxes of a sample to ``format`` (XYXY, XYWH, CXCYWH)."""
+
+    _transformed_types = (BoundingBoxes,)
+
+    def __init__(self, format):
+        super().__init__()
+        self.format = format
+
+    def transform(self, inpt, params):
+        return F.convert_bounding_box_format(inpt, new_format=self.format)
+
+
+class ClampBoundingBoxes(Transform):
+    """Clamp the boxes of a sample to their canvas ('auto': each box's own clamping_mode)."""
+
+    _transformed_types = (BoundingBoxes,)
+
+    def __init__(self, clamping_mode="auto"):
+        super().__init__()
+        self.clamping_mode = clamping_mode
+
+    def transform(self, inpt, params):
+        return F.clamp_bounding_boxes(inpt, clamping_mode=self.clamping_mode)
+
+
+class SanitizeBoundingBoxes(Transform):
+    """Drop degenerate or out-of-canvas boxes, and the labels and masks that go with them."""
+
+    def __init__(self, min_size=1.0, min_area=1.0, labels_getter="default"):
+        super().__init__()
+        if min_size < 1:
+            raise ValueError(f"min_size must be >= 1, got {min_size}.")
+        self.min_size = min_size
+        if min_area < 1:
+            raise ValueError(f"min_area must be >= 1, got {min_area}.")
+        self.min_area = min_area
+        self.labels_getter = labels_getter
+        self._labels_getter = _parse_labels_getter(labels_getter)
+
+    def forward(self, *inputs):
+        inputs = inputs if len(inputs) > 1 else inputs[0]
+        labels = self._labels_getter(inputs)
+        if labels is not None:
+            msg = "The labels in the input to forward() must be a tensor or None, got {type} instead."
+            if isinstance(labels, Tensor):
+                labels = (labels,)
+            elif isinstance(labels, (tuple, list)):
+                for entry in labels:
+                    if not isinstance(entry, Tensor):
+                        raise ValueError(msg.format(type=type(entry)))
+            else:
+                raise ValueError(msg.format(type=type(labels)))
+        flat_inputs, spec = tree_flatten(inputs)
+        boxes = get_bounding_boxes(flat_inputs)
+        if labels is not None:
+            for label in labels:
+                if boxes.shape[0] != label.shape[0]:
+                    raise ValueError(f"Number of boxes (shape={boxes.shape}) and must match the number of labels."
+                                     f"Found labels with shape={label.shape}).")
+        valid = F._sanitize_mask(_F1._arr(boxes), boxes.format, boxes.canvas_size, self.min_size, self.min_area)
+        params = dict(valid=_wrap_arr(valid), labels=labels)
+        return tree_unflatten([self.transform(i, params) for i in flat_inputs], spec)
+
+    def transform(self, inpt, params):
+        is_label = params["labels"] is not None and any(inpt is label for label in params["labels"])
+        is_boxes = isinstance(inpt, BoundingBoxes)
+        is_mask = isinstance(inpt, Mask)
+        if not (is_label or is_boxes or is_mask):
+            return inpt
+        try:
+            output = F._pure(inpt)[params["valid"]] if isinstance(inpt, TVTensor) else inpt[params["valid"]]
+        except IndexError:  # a mask or label that is not per-box passes through, as torchvision's
+            return inpt
+        return output if is_label else tv_tensors.wrap(output, like=inpt)
+
+
+class RandomPhotometricDistort(Transform):
+    """SSD's photometric distortion: brightness, contrast (before or after), saturation, hue, channel shuffle,
+    each with probability p."""
+
+    def __init__(self, brightness=(0.875, 1.125), contrast=(0.5, 1.5), saturation=(0.5, 1.5),
+                 hue=(-0.05, 0.05), p=0.5):
+        super().__init__()
+        self.brightness = brightness
+        self.contrast = contrast
+        self.hue = hue
+        self.saturation = saturation
+        self.p = p
+
+    def make_params(self, flat_inputs):
+        num_channels = query_chw(flat_inputs)[0]
+        params = {}
+        for key, rng in (("brightness_factor", self.brightness), ("contrast_factor", self.contrast),
+                         ("saturation_factor", self.saturation), ("hue_factor", self.hue)):
+            params[key] = _uniform1(rng[0], rng[1]) if _rand1() < _f32(self.p) else None
+        params["contrast_before"] = bool(_rand1() < np.float32(0.5))
+        params["channel_permutation"] = _v1._randperm(num_channels) if _rand1() < _f32(self.p) else None
+        return params
+
+    def transform(self, inpt, params):
+        if params["brightness_factor"] is not None:
+            inpt = self._call_kernel(F.adjust_brightness, inpt, brightness_factor=params["brightness_factor"])
+        if params["contrast_factor"] is not None and params["contrast_before"]:
+            inpt = self._call_kernel(F.adjust_contrast, inpt, contrast_factor=params["contrast_factor"])
+        if params["saturation_factor"] is not None:
+            inpt = self._call_kernel(F.adjust_saturation, inpt, saturation_factor=params["saturation_factor"])
+        if params["hue_factor"] is not None:
+            inpt = self._call_kernel(F.adjust_hue, inpt, hue_factor=params["hue_factor"])
+        if params["contrast_factor"] is not None and not params["contrast_before"]:
+            inpt = self._call_kernel(F.adjust_contrast, inpt, contrast_factor=params["contrast_factor"])
+        if params["channel_permutation"] is not None:
+            inpt = self._call_kernel(F.permute_channels, inpt, permutation=params["channel_permutation"])
+        return inpt
+
+
+class RandomZoomOut(_RandomApplyTransform):
+    """SSD's zoom out: pad the sample onto a canvas side_range times larger, at a random place, with probability p."""
+
+    def __init__(self, fill=0, side_range=(1.0, 4.0), p=0.5):
+        super().__init__(p=p)
+        self.fill = fill
+        self._fill = _setup_fill_arg(fill)
+        _check_sequence_input(side_range, "side_range", req_sizes=(2,))
+        self.side_range = side_range
+        if side_range[0] < 1.0 or side_range[0] > side_range[1]:
+            raise ValueError(f"Invalid side range provided {side_range}.")
+
+    def make_params(self, flat_inputs):
+        orig_h, orig_w = query_size(flat_inputs)
+        # torch: float32 tensor arithmetic, the Python floats cast to float32
+        lo, hi = self.side_range
+        r = np.float32(lo) + _gen().random((1,), np.float32)[0] * np.float32(hi - lo)
+        canvas_width = int(np.float32(orig_w) * r)
+        canvas_height = int(np.float32(orig_h) * r)
+        r = _gen().random((2,), np.float32)
+        left = int(np.float32(canvas_width - orig_w) * r[0])
+        top = int(np.float32(canvas_height - orig_h) * r[1])
+        right = canvas_width - (left + orig_w)
+        bottom = canvas_height - (top + orig_h)
+        return dict(padding=[left, top, right, bottom])
+
+    def transform(self, inpt, params):
+        fill = _get_fill(self._fill, type(inpt))
+        return self._call_kernel(F.pad, inpt, **params, fill=fill)
+
+
+def _box_iou_max(xyxy, box):
+    """max IoU of the boxes xyxy (N, 4, in torchvision's dtype) with one box, computed in that dtype."""
+    area1 = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    area2 = (box[2] - box[0]) * (box[3] - box[1])
+    lt = np.maximum(xyxy[:, :2], box[:2])
+    rb = np.minimum(xyxy[:, 2:], box[2:])
+    wh = (rb - lt).clip(0)
+    inter = wh[:, 0] * wh[:, 1]
+    union = area1 + area2 - inter
+    if inter.dtype.kind != "f":  # torch's true division of integer tensors: float32
+        inter, union = inter.astype(np.float32), union.astype(np.float32)
+    return (inter / union).max()
+
+
+class RandomIoUCrop(Transform):
+    """SSD's IoU crop: a random crop whose IoU with some box reaches a randomly chosen threshold; boxes whose
+    centre falls outside are zeroed (follow it with SanitizeBoundingBoxes)."""
+
+    def __init__(self, min_scale=0.3, max_scale=1.0, min_aspect_ratio=0.5, max_aspect_ratio=2.0,
+                 sampler_options=None, trials=40):
+        super().__init__()
+        self.min_scale = min_scale
+        self.max_scale = max_scale
+        self.min_aspect_ratio = min_aspect_ratio
+        self.max_aspect_ratio = max_aspect_ratio
+        if sampler_options is None:
+            sampler_options = [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0]
+        self.options = sampler_options
+        self.trials = trials
+
+    def check_inputs(self, flat_inputs):
+        if not (has_all(flat_inputs, BoundingBoxes)
+                and has_any(flat_inputs, _pil_cls(), Image, is_pure_tensor)):
+            raise TypeError(f"{type(self).__name__}() requires input sample to contain tensor or PIL images "
+                            "and bounding boxes. Sample can also contain masks.")
+
+    def make_params(self, flat_inputs):
+        orig_h, orig_w = query_size(flat_inputs)
+        bboxes = get_bounding_boxes(flat_inputs)
+        a = _F1._arr(bboxes)
+        # torchvision converts to XYXY in the boxes' dtype; ember converts through float64 then back
+        xyxy = F._from_xyxy(F._xyxy(a, bboxes.format), F.BoundingBoxFormat.XYXY, a.dtype)
+        half = np.asarray(0.5, xyxy.dtype if xyxy.dtype.kind == "f" else np.float32)
+        cx = half * (xyxy[..., 0] + xyxy[..., 2])
+        cy = half * (xyxy[..., 1] + xyxy[..., 3])
+        lo, span = np.float32(self.min_scale), np.float32(self.max_scale - self.min_scale)
+        while True:
+            min_jaccard_overlap = self.options[_randint1(0, len(self.options))]
+            if min_jaccard_overlap >= 1.0:  # the leave-as-is option
+                return dict()
+            for _ in range(self.trials):
+                r = lo + span * _gen().random((2,), np.float32)
+                new_w = int(np.float32(orig_w) * r[0])
+                new_h = int(np.float32(orig_h) * r[1])
+                aspect_ratio = new_w / new_h
+                if not (self.min_aspect_ratio <= aspect_ratio <= self.max_aspect_ratio):
+                    continue
+                r = _gen().random((2,), np.float32)
+                left = int(np.float32(orig_w - new_w) * r[0])
+                top = int(np.float32(orig_h - new_h) * r[1])
+                right = left + new_w
+                bottom = top + new_h
+                if left == right or top == bottom:
+                    continue
+                within = (left < cx) & (cx < right) & (top < cy) & (cy < bottom)
+                if not within.any():
+                    continue
+                iou = _box_iou_max(xyxy[within], np.array([left, top, right, bottom], xyxy.dtype))
+                if iou < np.asarray(min_jaccard_overlap, iou.dtype):
+                    continue
+                return dict(top=top, left=left, height=new_h, width=new_w, is_within_crop_area=within)
+
+    def transform(self, inpt, params):
+        if len(params) < 1:
+            return inpt
+        output = self._call_kernel(F.crop, inpt, top=params["top"], left=params["left"], height=params["height"],
+                                   width=params["width"])
+        if isinstance(output, BoundingBoxes):
+            # the boxes whose centre left the crop become degenerate, for SanitizeBoundingBoxes to drop
+            arr = _F1._arr(output).copy()
+            arr[~params["is_within_crop_area"]] = 0
+            output = tv_tensors.wrap(_wrap_arr(arr), like=output)
+        return output

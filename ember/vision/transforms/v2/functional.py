@@ -25,7 +25,8 @@ __all__ = [
     "to_dtype", "convert_image_dtype", "normalize", "resize", "crop", "center_crop", "resized_crop",
     "horizontal_flip", "vertical_flip", "hflip", "vflip", "pad", "rotate", "gaussian_blur", "erase",
     "adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue", "rgb_to_grayscale",
-    "to_grayscale", "convert_bounding_box_format", "clamp_bounding_boxes", "affine", "perspective",
+    "to_grayscale", "convert_bounding_box_format", "clamp_bounding_boxes", "sanitize_bounding_boxes",
+    "permute_channels", "affine", "perspective",
     "five_crop", "ten_crop", "invert", "posterize", "solarize", "adjust_sharpness", "autocontrast", "equalize",
 ]
 
@@ -396,6 +397,58 @@ def _adjust_contrast_v2(image, contrast_factor):
     return _wrap(_blend_v2(a, mean, contrast_factor))
 
 
+def _rgb_to_hsv_v2(img):
+    """torchvision v2's _rgb_to_hsv in float32, its operations in its order (h * (1/6), not h / 6)."""
+    f = np.float32
+    r, g = img[..., 0, :, :], img[..., 1, :, :]
+    maxc, minc = img.max(axis=-3), img.min(axis=-3)
+    eqc = maxc == minc
+    cr = maxc - minc
+    s = cr / np.where(eqc, f(1), maxc)
+    rc, gc, bc = np.moveaxis((maxc[..., None, :, :] - img) / np.where(eqc, f(1), cr)[..., None, :, :], -3, 0)
+    neq_r, eq_g = maxc != r, maxc == g
+    hg = (rc + f(2) - bc) * (eq_g & neq_r)
+    hr = (bc - gc) * ~neq_r
+    hb = (gc + f(4) - rc) * (neq_r & ~eq_g)
+    h = np.fmod((hr + hg + hb) * f(1.0 / 6.0) + f(1), f(1))
+    return h, s, maxc
+
+
+def _hsv_to_rgb_v2(h, s, v):
+    f = np.float32
+    h6 = h * f(6)
+    i = np.floor(h6)
+    fr = h6 - i
+    i = i.astype(np.int32) % 6
+    sxf = s * fr
+    one_minus_s = f(1) - s
+    q = np.clip((f(1) - sxf) * v, 0, 1)
+    t = np.clip((sxf + one_minus_s) * v, 0, 1)
+    p = np.clip(one_minus_s * v, 0, 1)
+    conds = [i == k for k in range(6)]
+    return np.stack((np.select(conds, [v, q, p, p, t, v]), np.select(conds, [t, v, v, q, p, p]),
+                     np.select(conds, [p, p, t, v, v, q])), axis=-3)
+
+
+def _adjust_hue_v2(image, hue_factor):
+    if _F1._is_pil_image(image) or _F1._tracks_grad(image):
+        return _F1.adjust_hue(image, hue_factor)
+    if not (-0.5 <= hue_factor <= 0.5):
+        raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
+    a = _F1._arr(image)
+    c = a.shape[-3]
+    if c not in (1, 3):
+        raise TypeError(f"Input image tensor permitted channel values are 1 or 3, but found {c}")
+    if c == 1 or a.size == 0:
+        return image
+    # v2 works in float32 whatever the input dtype, and converts back with to_dtype(scale=True)
+    x = _F1._arr(_to_dtype_image(_wrap(a), B.float32, scale=True))
+    h, s, v = _rgb_to_hsv_v2(x)
+    h = np.mod(h + np.float32(hue_factor), np.float32(1))
+    out = _wrap(np.ascontiguousarray(_hsv_to_rgb_v2(h, s, v)))
+    return _to_dtype_image(out, B.FROM_NUMPY[a.dtype], scale=True)
+
+
 # v2 has its own tensor kernels for these (fused multiply-adds, floored grayscale): they differ from
 # v1's by one grey level now and then, so each version follows its own torchvision
 adjust_brightness = _color("adjust_brightness", _adjust_brightness_v2)
@@ -404,9 +457,32 @@ adjust_contrast = _color("adjust_contrast", _adjust_contrast_v2)
 adjust_contrast.__doc__ = _F1.adjust_contrast.__doc__
 adjust_saturation = _color("adjust_saturation", _adjust_saturation_v2)
 adjust_saturation.__doc__ = _F1.adjust_saturation.__doc__
-adjust_hue = _color("adjust_hue", _F1.adjust_hue)
+adjust_hue = _color("adjust_hue", _adjust_hue_v2)
+adjust_hue.__doc__ = _F1.adjust_hue.__doc__
 rgb_to_grayscale = _color("rgb_to_grayscale", _F1.rgb_to_grayscale)
 to_grayscale = rgb_to_grayscale
+
+
+def permute_channels(inpt, permutation):
+    """The channels reordered: output channel i is input channel permutation[i]."""
+    return _get_kernel(permute_channels, type(inpt))(inpt, permutation=permutation)
+
+
+@_register(permute_channels, Tensor, Image, Video)
+def _permute_channels_image(image, permutation):
+    shape = tuple(image.shape)
+    c, h, w = shape[-3:]
+    if len(permutation) != c:
+        raise ValueError(f"Length of permutation does not match number of channels: {len(permutation)} != {c}")
+    if image.numel() == 0:
+        return image
+    perm = [int(i) for i in (permutation.tolist() if isinstance(permutation, Tensor) else permutation)]
+    return image.reshape(-1, c, h, w)[:, perm, :, :].reshape(shape)
+
+
+@_register(permute_channels, _pil_type())
+def _permute_channels_pil(image, permutation):
+    return _F1.to_pil_image(_permute_channels_image(_F1.pil_to_tensor(image), permutation), mode=image.mode)
 
 
 # ---- bounding boxes -------------------------------------------------------------------------
@@ -465,11 +541,63 @@ def convert_bounding_box_format(inpt, old_format=None, new_format=None, inplace=
     return _wrap(_from_xyxy(_xyxy(a, old_format), new_format, a.dtype))
 
 
-def clamp_bounding_boxes(inpt, format=None, canvas_size=None):
-    """Clamp box coordinates to the canvas."""
+def clamp_bounding_boxes(inpt, format=None, canvas_size=None, clamping_mode="auto"):
+    """Clamp box coordinates to the canvas (clamping_mode None: a copy; 'auto': the boxes' own mode)."""
+    if clamping_mode is not None and clamping_mode not in ("soft", "hard", "auto"):
+        raise ValueError(f"clamping_mode must be soft, hard, auto or None, got {clamping_mode}")
+    if is_pure_tensor(inpt):
+        if format is None or canvas_size is None or clamping_mode == "auto":
+            raise ValueError("For pure tensor inputs, `format`, `canvas_size` and `clamping_mode` have to be passed.")
+        if isinstance(format, str):
+            format = BoundingBoxFormat[format.upper()]
+        a = _F1._arr(inpt)
+        if clamping_mode is None:
+            return _wrap(a.copy())
+        return _wrap(np.ascontiguousarray(_from_xyxy(_clamp_xyxy(_xyxy(a, format), canvas_size), format, a.dtype)))
     if not isinstance(inpt, BoundingBoxes):
-        raise TypeError(f"clamp_bounding_boxes: expected BoundingBoxes, got {type(inpt)}")
+        raise TypeError(f"clamp_bounding_boxes() supports BoundingBoxes and pure tensors, got {type(inpt)}")
+    if format is not None or canvas_size is not None:
+        raise ValueError("For bounding box tv_tensor inputs, `format` and `canvas_size` must not be passed.")
+    if clamping_mode == "auto":
+        clamping_mode = inpt.clamping_mode
+    if clamping_mode is None:
+        return inpt.clone()
+    # hard and soft clamp the same way for axis-aligned boxes
     return _boxes_op(inpt, lambda x: _clamp_xyxy(x, inpt.canvas_size))
+
+
+def _sanitize_mask(a, fmt, canvas_size, min_size=1.0, min_area=1.0):
+    """torchvision's _get_sanitize_bounding_boxes_mask on an (N, 4) array: the boxes to keep."""
+    x = _xyxy(a, fmt)
+    ws, hs = x[:, 2] - x[:, 0], x[:, 3] - x[:, 1]
+    h, w = canvas_size
+    valid = (ws >= min_size) & (hs >= min_size) & (x >= 0).all(-1) & (ws * hs >= min_area)
+    valid &= (x[:, 0] <= w) & (x[:, 2] <= w) & (x[:, 1] <= h) & (x[:, 3] <= h)
+    return valid
+
+
+def sanitize_bounding_boxes(bounding_boxes, format=None, canvas_size=None, min_size=1.0, min_area=1.0):
+    """(valid boxes, bool mask): drops boxes smaller than min_size/min_area or outside the canvas."""
+    if is_pure_tensor(bounding_boxes):
+        if format is None or canvas_size is None:
+            raise ValueError(
+                "format and canvas_size cannot be None if bounding_boxes is a pure tensor. "
+                f"Got format={format} and canvas_size={canvas_size}."
+                "Set those to appropriate values or pass bounding_boxes as a tv_tensors.BoundingBoxes object.")
+        if isinstance(format, str):
+            format = BoundingBoxFormat[format.upper()]
+        valid = _sanitize_mask(_F1._arr(bounding_boxes), format, canvas_size, min_size, min_area)
+        return bounding_boxes[_wrap(valid)], _wrap(valid)
+    if not isinstance(bounding_boxes, BoundingBoxes):
+        raise ValueError("bounding_boxes must be a tv_tensors.BoundingBoxes instance or a pure tensor.")
+    if format is not None or canvas_size is not None:
+        raise ValueError(
+            "format and canvas_size must be None when bounding_boxes is a tv_tensors.BoundingBoxes instance. "
+            f"Got format={format} and canvas_size={canvas_size}. "
+            "Leave those to None or pass bounding_boxes as a pure tensor.")
+    valid = _sanitize_mask(_F1._arr(bounding_boxes), bounding_boxes.format, bounding_boxes.canvas_size,
+                           min_size, min_area)
+    return tv_tensors.wrap(_pure(bounding_boxes)[_wrap(valid)], like=bounding_boxes), _wrap(valid)
 
 
 # ---- geometry ---------------------------------------------------------------------------------
@@ -546,8 +674,13 @@ resize = _geometric("resize", _resize_image, _resize_mask, _resize_boxes)
 resize.__doc__ = "Resize to size (h, w) or match the smaller edge to an int; masks use NEAREST."
 
 
+def _clamp_if(boxes, x, canvas_size):
+    """torchvision's geometry kernels end with clamp_bounding_boxes(clamping_mode=boxes.clamping_mode)."""
+    return x if boxes.clamping_mode is None else _clamp_xyxy(x, canvas_size)
+
+
 def _crop_boxes(boxes, top, left, height, width):
-    return _boxes_op(boxes, lambda x: _clamp_xyxy(x - np.array([left, top, left, top]), (height, width)),
+    return _boxes_op(boxes, lambda x: _clamp_if(boxes, x - np.array([left, top, left, top]), (height, width)),
                      canvas_size=(height, width))
 
 
@@ -636,11 +769,17 @@ def _pad_boxes(boxes, padding, fill=None, padding_mode="constant"):
         raise ValueError(f"Padding mode '{padding_mode}' is not supported with bounding boxes")
     left, right, top, bottom = _parse_pad_padding(padding)
     h, w = boxes.canvas_size
-    return _boxes_op(boxes, lambda x: x + np.array([left, top, left, top]),
-                     canvas_size=(h + top + bottom, w + left + right))
+    size = (h + top + bottom, w + left + right)
+    return _boxes_op(boxes, lambda x: _clamp_if(boxes, x + np.array([left, top, left, top]), size), canvas_size=size)
 
 
-pad = _geometric("pad", _pad_image, _pad_image, _pad_boxes)
+def _pad_mask(mask, padding, fill=None, padding_mode="constant"):
+    if isinstance(fill, (tuple, list)):  # a mask has no colour channels to fill one by one
+        raise ValueError("Non-scalar fill value is not supported")
+    return _pad_image(mask, padding, fill, padding_mode)
+
+
+pad = _geometric("pad", _pad_image, _pad_mask, _pad_boxes)
 pad.__doc__ = "Pad all sides: int, (left/right, top/bottom) or (left, top, right, bottom)."
 
 
