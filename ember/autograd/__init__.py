@@ -102,14 +102,18 @@ def _backward_creating_graph(tensors, grad_tensors, retain_graph, inputs):
             t.grad = g if old is None else old + g
 
 
+def _input_edge(t):
+    return (t.node, t.output_nr) if isinstance(t, graph.GradientEdge) else edge(t)
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Return the gradients of outputs w.r.t. inputs without touching .grad."""
     from .._tensor import _wrap
     outputs = _as_seq(outputs)
-    inputs = _as_seq(inputs)
+    inputs = [inputs] if isinstance(inputs, graph.GradientEdge) else _as_seq(inputs)
     for t in inputs:
-        if not t._requires_grad:
+        if not isinstance(t, graph.GradientEdge) and not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     for t in outputs:
         if not t._requires_grad:
@@ -120,9 +124,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     else:
         grads = _root_grads(outputs, _as_seq(grad_outputs), "grad()")
         retain = bool(retain_graph)
-    got = run_backward([edge(t) for t in outputs], grads, retain, [edge(t) for t in inputs], create_graph)
+    got = run_backward([edge(t) for t in outputs], grads, retain, [_input_edge(t) for t in inputs],
+                       create_graph)
     result = []
     for i, (t, g) in enumerate(zip(inputs, got)):
+        if isinstance(t, graph.GradientEdge):
+            # a gradient edge: the gradient as it reached the node (a leaf's in the leaf's dtype)
+            leaf = getattr(t.node, "variable", None)
+            if g is None or leaf is None:
+                result.append(None if g is None else g if create_graph else _wrap(g))
+                continue
+            t = leaf
         if g is None:
             if materialize_grads:
                 result.append(_wrap(np.zeros_like(t._data)))

@@ -10,6 +10,7 @@ class _State(threading.local):
     __slots__ = ()
     enabled = True
     inference = False   # inside inference_mode() (torch.is_inference_mode_enabled)
+    task = None         # the running backward pass's {node: pending count} (graph.run_backward)
 
 
 state = _State()

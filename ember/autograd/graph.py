@@ -124,6 +124,10 @@ class AccumulateGrad(Node):
     next_functions = ()
     _saved_versions = ()
 
+    def name(self):
+        """torch's C++ name for this node."""
+        return "torch::autograd::AccumulateGrad"
+
     def apply(self, grad):
         self._take(grad, False)
         return ()
@@ -265,6 +269,11 @@ def _check_versions(node):
 _creating_graph = [False]
 
 
+class _Task:
+    """The running backward pass: the nodes it will run (``deps``); weakly referenceable."""
+    __slots__ = ("deps", "__weakref__")
+
+
 def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=False):
     """Propagate grads (raw arrays) from the root edges down the graph.
 
@@ -318,10 +327,13 @@ def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=Fal
     # hooks, anomaly mode and autograd.grad take the general path; plain backward() the lean one
     general = (create_graph or captured is not None or len(_pre_hooks) > 0 or len(_post_hooks) > 0
                or _anomaly[0])
-    prev_enabled, prev_creating = state.enabled, _creating_graph[0]
+    prev_enabled, prev_creating, prev_task = state.enabled, _creating_graph[0], state.task
     # creating a graph: the formulas and the sums of gradients from several branches are recorded
     state.enabled = bool(create_graph)
     _creating_graph[0] = bool(create_graph)
+    # the nodes this pass will run, for register_multi_grad_hook (torch's graph task)
+    task = state.task = _new(_Task)
+    task.deps = deps
     try:
         if general:
             _run_general(ready, buffers, deps, captured, retain_graph)
@@ -330,6 +342,7 @@ def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=Fal
     finally:
         state.enabled = prev_enabled
         _creating_graph[0] = prev_creating
+        state.task = prev_task
     if captured is not None:
         return [captured.get(id(node)) if node is not None else None for node, _ in inputs]
     return None
@@ -468,6 +481,11 @@ def _apply_general(node, grad, captured, retain_graph, deps):
     if grad is not None and node in _pre_hooks:
         grad = _run_pre_hooks(node, grad)
     if captured is not None and id(node) in captured:
+        if grad is not None and type(node) is AccumulateGrad and node.variable._hooks:
+            # a leaf's own hooks shape what autograd.grad returns for it, as in torch (its
+            # post-accumulate hooks do not run: nothing is accumulated)
+            grad = _run_tensor_hooks([(0, h) for h in node.variable._hooks
+                                      if h.__class__ is not _PostAccumulateHooks], grad, False)
         captured[id(node)] = grad
         if type(node) is AccumulateGrad or not any(c in deps for c, _ in node.next_functions):
             return _SKIP
@@ -535,3 +553,152 @@ def _run_tensor_hooks(hooks, grad, multi):
             else:
                 grad = new
     return grad
+
+
+# ---- torch.autograd.graph's public helpers -------------------------------------------------
+
+from collections import namedtuple as _namedtuple
+import contextlib as _contextlib
+import threading as _threading
+
+
+class GradientEdge(_namedtuple("GradientEdge", ("node", "output_nr", "ownership_token"),
+                               defaults=(None,))):
+    """Where a tensor's gradient is computed in the graph: (node, output_nr)."""
+    __slots__ = ()
+
+
+def get_gradient_edge(tensor):
+    """The GradientEdge through which tensor's gradient flows (usable as autograd.grad's input)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not "
+                           "require gradients. Set requires_grad=True on it (or on what it is "
+                           "computed from) first.")
+    node, nr = edge(tensor)
+    return GradientEdge(node, nr)
+
+
+def increment_version(tensor):
+    """Mark tensor (or each tensor of an iterable) as modified in place, for autograd's checks."""
+    for t in ((tensor,) if hasattr(tensor, "_vc") else tensor):
+        t._vc[0] += 1
+
+
+class _MultiHandle:
+    """Removes several hooks at once (register_multi_grad_hook's handle)."""
+
+    def __init__(self, handles):
+        self.handles = tuple(handles)
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """Call fn once per backward pass: with all of tensors' gradients ("all") or the first ("any")."""
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = tuple(tensors)
+    lock = _threading.Lock()
+    if mode == "any":
+        fired = weakref.WeakKeyDictionary()   # backward pass (its node table) -> already called
+
+        def call_once(grad):
+            with lock:
+                task = _current_task()
+                if task in fired:
+                    return
+                fired[task] = True
+            fn(grad)
+
+        return _MultiHandle(t.register_hook(call_once) for t in tensors if t.requires_grad)
+
+    nodes = [edge(t)[0] for t in tensors]   # held, so a leaf's accumulator stays the same node
+    pending = weakref.WeakKeyDictionary()   # backward pass -> [calls left, gradients]
+
+    def inner(index):
+        def hook(grad):
+            with lock:
+                task = _current_task()
+                entry = pending.get(task)
+                if entry is None:
+                    # the tensors whose gradient this pass computes (the rest are ignored, as torch)
+                    deps = task.deps
+                    entry = pending[task] = [sum(n is not None and n in deps for n in nodes),
+                                             [None] * len(tensors)]
+                entry[1][index] = grad
+                entry[0] -= 1
+                done = entry[0] == 0
+            if done:
+                del pending[task]
+                fn(entry[1])
+        return hook
+
+    return _MultiHandle(t.register_hook(inner(i)) for i, t in enumerate(tensors) if t.requires_grad)
+
+
+def _current_task():
+    task = state.task
+    if task is None:
+        raise RuntimeError("expected this hook to be called inside a backward call")
+    return task
+
+
+_saved_hooks_disabled = _threading.local()
+
+
+class saved_tensors_hooks:
+    """Pack/unpack hooks for saved tensors: not supported by ember (raises on entry)."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        message = getattr(_saved_hooks_disabled, "message", None)
+        if message is not None:
+            raise RuntimeError(message)
+        raise NotImplementedError(
+            "torch.autograd.graph.saved_tensors_hooks: ember's nodes keep what backward needs as raw "
+            "arrays inside each op, so pack/unpack hooks cannot be applied to them. Run the code "
+            "without the hooks (for memory, torch.utils.checkpoint recomputes activations instead).")
+
+    def __exit__(self, *exc):
+        return False
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Keep saved tensors on the CPU: on the CPU there is nothing to move (GPU: not supported)."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        self.pin_memory = pin_memory
+        self.device_type = device_type
+
+    def __enter__(self):
+        message = getattr(_saved_hooks_disabled, "message", None)
+        if message is not None:
+            raise RuntimeError(message)
+        from .. import cuda
+        if cuda.is_available():
+            raise NotImplementedError(
+                "torch.autograd.graph.save_on_cpu: ember cannot move the arrays its nodes save; on a "
+                "GPU they would stay in GPU memory. Use torch.utils.checkpoint to save GPU memory.")
+        return self
+
+
+@_contextlib.contextmanager
+def disable_saved_tensors_hooks(error_message):
+    """Inside, entering saved_tensors_hooks raises RuntimeError(error_message)."""
+    prev = getattr(_saved_hooks_disabled, "message", None)
+    _saved_hooks_disabled.message = error_message
+    try:
+        yield
+    finally:
+        _saved_hooks_disabled.message = prev

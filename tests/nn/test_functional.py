@@ -80,7 +80,7 @@ def test_mse_graph_walk_like_the_tutorial():
     out = ember.randn(1, 10, requires_grad=True)
     loss_ = F.mse_loss(out, ember.randn(1, 10))
     assert loss_.grad_fn.name() == "MseLossBackward0"
-    assert loss_.grad_fn.next_functions[0][0].name() == "AccumulateGrad"
+    assert loss_.grad_fn.next_functions[0][0].name() == "torch::autograd::AccumulateGrad"
 
 
 @pytest.mark.parametrize("call, message", [

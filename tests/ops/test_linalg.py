@@ -131,8 +131,8 @@ def test_linear_graph_is_torchs():
     node = y.grad_fn
     assert node.name() == "AddmmBackward0"
     (nb, _), (nx, _), (nt, _) = node.next_functions
-    assert nb.name() == "AccumulateGrad" and nb.variable is b
-    assert nx.name() == "AccumulateGrad" and nx.variable is x
+    assert nb.name() == "torch::autograd::AccumulateGrad" and nb.variable is b
+    assert nx.name() == "torch::autograd::AccumulateGrad" and nx.variable is x
     assert nt.name() == "TBackward0"
     assert len(nt.next_functions) == 1 and nt.next_functions[0][0].variable is w
     # an input that needs no gradient: (None, 0) in the middle, as torch
@@ -140,7 +140,7 @@ def test_linear_graph_is_torchs():
     assert y.grad_fn.next_functions[1] == (None, 0)
     # no bias: MmBackward0 -> (input, TBackward0)
     y = L.linear(x, w)
-    assert [n.name() for n, _ in y.grad_fn.next_functions] == ["AccumulateGrad", "TBackward0"]
+    assert [n.name() for n, _ in y.grad_fn.next_functions] == ["torch::autograd::AccumulateGrad", "TBackward0"]
     assert y.grad_fn.name() == "MmBackward0"
 
 

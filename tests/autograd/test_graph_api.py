@@ -1,0 +1,113 @@
+"""torch.autograd.graph's helpers: multi-grad hooks, gradient edges, versions, saved-tensor hooks; against torch."""
+import pytest
+
+import ember
+from tests.conftest import requires_torch, torch
+
+
+def _multi_hook_log(lib):
+    """What register_multi_grad_hook reports over several backward passes (torch's docstring example and more)."""
+    graph = lib.autograd.graph
+    log = []
+    a = lib.tensor([[1., 2., 3.], [4., 5., 6.]], requires_grad=True)
+    b = lib.tensor([[6., 5., 4.], [3., 2., 1.]], requires_grad=True)
+    c, d = a * b, a * b
+    handle = graph.register_multi_grad_hook((a, b, c, d), lambda grads: log.append(
+        [None if g is None else g.tolist() for g in grads]))
+    c.sum().backward(retain_graph=True)
+    c.sum().backward(inputs=(a,), retain_graph=True)
+    if lib is ember:   # torch refuses autograd.grad here (leaves among the tensors); ember supports it
+        lib.autograd.grad((c * d).sum(), (b,), retain_graph=True)
+    handle.remove()
+    c.sum().backward(retain_graph=True)
+    log.append("removed")
+    graph.register_multi_grad_hook((a, b), lambda g: log.append(("any", g.tolist())), mode="any")
+    # (which leaf's hook comes first is the engine's order: both gradients are alike here)
+    (a + b).sum().backward()
+    (2 * a + 2 * b).sum().backward()
+    return log
+
+
+@requires_torch
+def test_register_multi_grad_hook_matches_torch():
+    mine = _multi_hook_log(ember)
+    assert mine[:2] + mine[3:] == _multi_hook_log(torch)
+
+
+def test_register_multi_grad_hook_all_waits_for_every_computed_gradient():
+    log = _multi_hook_log(ember)
+    assert [g is not None for g in log[0]] == [True, True, True, False]
+    assert [g is not None for g in log[1]] == [True, False, True, False]
+    assert log[2][0] is None and log[2][1] is not None
+    assert log[3] == "removed" and len(log) == 6   # once per pass in "any" mode
+
+
+def test_register_multi_grad_hook_bad_mode():
+    a = ember.ones(2, requires_grad=True)
+    with pytest.raises(ValueError, match="one of"):
+        ember.autograd.graph.register_multi_grad_hook((a,), print, mode="every")
+
+
+def test_multi_grad_hook_outside_backward_raises():
+    with pytest.raises(RuntimeError, match="inside a backward call"):
+        ember.autograd.graph._current_task()
+
+
+def _edges(lib):
+    graph = lib.autograd.graph
+    x = lib.tensor([1., 2.], requires_grad=True)
+    y = x * 3
+    ey, ex = graph.get_gradient_edge(y), graph.get_gradient_edge(x)
+    out = [type(ey).__name__, ey.node.name(), ey.output_nr, ex.node.name(), ex.output_nr]
+    loss = (y ** 2).sum()
+    out += [g.tolist() for g in lib.autograd.grad(loss, (ey, ex), retain_graph=True)]
+    out += [g.tolist() for g in lib.autograd.grad(loss, ex)]
+    return out
+
+
+@requires_torch
+def test_gradient_edge_matches_torch():
+    assert _edges(ember) == _edges(torch)
+
+
+def test_gradient_edge_as_grad_input():
+    out = _edges(ember)
+    assert out[1:5] == ["MulBackward0", 0, "torch::autograd::AccumulateGrad", 0]
+    assert out[5] == [6., 12.] and out[6] == [18., 36.] and out[7] == [18., 36.]
+    with pytest.raises(RuntimeError, match="does not require gradients"):
+        ember.autograd.graph.get_gradient_edge(ember.ones(2))
+
+
+def test_increment_version_trips_the_saved_tensor_check():
+    x = ember.ones(3, requires_grad=True)
+    w = ember.ones(3)
+    y = (x * w).sum()
+    ember.autograd.graph.increment_version([w])
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def test_leaf_hook_shapes_what_grad_returns():
+    # torch runs a leaf's hooks on the gradient autograd.grad returns for it (and accumulates nothing)
+    a = ember.ones(2, requires_grad=True)
+    a.register_hook(lambda g: g * 2)
+    (g,) = ember.autograd.grad((a * 3).sum(), a)
+    assert g.tolist() == [6., 6.] and a.grad is None
+
+
+def test_saved_tensors_hooks_refuse_clearly():
+    graph = ember.autograd.graph
+    with pytest.raises(NotImplementedError, match="saved_tensors_hooks"):
+        with graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+            pass
+    with graph.disable_saved_tensors_hooks("hooks are off here"):
+        with pytest.raises(RuntimeError, match="hooks are off here"):
+            with graph.save_on_cpu():
+                pass
+    # on the CPU, save_on_cpu has nothing to move: training under it works as without it
+    a = ember.ones(2, requires_grad=True)
+    with graph.save_on_cpu():
+        loss = (a * a).sum()
+    loss.backward()
+    assert a.grad.tolist() == [2., 2.]
