@@ -30,6 +30,55 @@ class ToCopyBackward0(Node):
         return (grad if self.src_device is None else grad.to(self.src_device),)
 
 
+class CopyBackwards(Node):
+    """Gradient of ``dst.copy_(src)``: none for dst's old values, the (summed, cast, moved) rest for src."""
+    __slots__ = ("src_shape", "src_dtype", "src_device")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def apply(self, g):
+        from . import unbroadcast
+        gs = unbroadcast(g, self.src_shape)
+        if gs.dtype != self.src_dtype:
+            gs = (gs.real if gs.dtype.kind == "c" and self.src_dtype.kind != "c" else gs).astype(self.src_dtype)
+        if self.src_device is not None:
+            gs = _move(gs, self.src_device)
+        return B.xp_of(g).zeros_like(g), gs
+
+    def _apply_tensors(self, grad, saved):
+        """The same on Tensors, recorded."""
+        from .. import zeros_like
+        gs = grad.sum_to_size(self.src_shape) if tuple(grad.shape) != self.src_shape else grad
+        if gs._data.dtype != self.src_dtype:
+            gs = (gs.real if gs._data.dtype.kind == "c" and self.src_dtype.kind != "c" else gs).to(
+                B.as_dtype(self.src_dtype))
+        return zeros_like(grad), gs if self.src_device is None else gs.to(self.src_device)
+
+
+def _copy_with_grad(old, src):
+    """copy_'s recorded form: src's values (moved, cast, broadcast) as a node of (old, src)."""
+    s = src._data if isinstance(src, Tensor) else B.host_array(src)
+    if type(s) is not type(old._data):
+        s = _move(s, old.device)
+    if old._data.dtype.kind != "c" and s.dtype.kind == "c":
+        _complex_to_real_warning()
+        s = s.real
+    try:
+        value = B.xp_of(old._data).broadcast_to(s, old._data.shape)
+    except ValueError:
+        raise RuntimeError(f"copy_: the size of src {list(s.shape)} can't be broadcast to the destination "
+                           f"size {list(old._data.shape)}") from None
+    out = _wrap(value)
+    node = CopyBackwards.__new__(CopyBackwards)
+    node.next_functions = (edge(old), edge(src) if isinstance(src, Tensor) else (None, 0))
+    node._saved_versions = ()
+    node.src_shape = tuple(s.shape)
+    node.src_dtype = src._data.dtype if isinstance(src, Tensor) else s.dtype
+    node.src_device = src.device if isinstance(src, Tensor) and src.device != old.device else None
+    out._requires_grad = True
+    out.grad_fn = node
+    return out
+
+
 class CloneBackward0(Node):
     __slots__ = ()
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
@@ -178,11 +227,8 @@ def _register():
         s = src._data if isinstance(src, Tensor) else src if isinstance(src, (int, float, bool)) \
             else B.host_array(src)
         if state.enabled and (self._requires_grad or (isinstance(src, Tensor) and src._requires_grad)):
-            def op(s_, o):
-                if o.device != s_.device:  # copy_ is the one op that crosses devices
-                    o = to(o, s_.device)
-                return to(o.expand_as(s_) if o.shape != s_.shape else o, s_.dtype) + s_ * 0
-            return _inplace(self, None, op, (src,))
+            # one node whose first input is the old value, as an in-place op on a view needs
+            return _inplace(self, None, _copy_with_grad, (src,))
         if type(s) is not type(d) and not isinstance(s, (int, float, bool)):
             s = _move(s, self.device)
         if d.dtype.kind != "c" and getattr(s, "dtype", None) is not None and s.dtype.kind == "c":

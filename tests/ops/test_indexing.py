@@ -251,3 +251,65 @@ def test_setitem_into_a_view_of_a_column_major_base():
     expected = (w * 2).T.copy()
     expected[0, 1] = 0.0
     np.testing.assert_allclose(x.grad.numpy(), expected)
+
+
+def _copy_into_views(lib, x0, s0, w0):
+    """copy_ into a clone, into slices, an as_strided view and a transposed view; both inputs' gradients."""
+    out = []
+    for how in ("whole", "broadcast", "slice", "as_strided", "transposed", "cast"):
+        x = lib.tensor(x0, requires_grad=True)
+        s = lib.tensor(s0, requires_grad=True)
+        y = x.clone() * 1
+        if how == "whole":
+            y.copy_(s.repeat(3))
+        elif how == "broadcast":
+            y.copy_(s[:1])
+        elif how == "slice":
+            y[1:5:2].copy_(s)
+        elif how == "as_strided":
+            y.as_strided((2,), (2,), 1).copy_(s * s)
+        elif how == "transposed":
+            y.view(3, 2).t()[1].copy_(s[0] * s[1])
+        else:
+            y[:2].copy_(s.double())
+        names = y.grad_fn.name().replace("torch::autograd::", "")
+        (y * lib.tensor(w0)).sum().backward()
+        out.append((how, names, x.grad.tolist(), s.grad.tolist()))
+    return out
+
+
+@requires_torch
+def test_copy_into_a_view_sends_gradient_to_src_like_torch():
+    # copy_ into a view of a graph tensor used to lose src's gradient and keep the overwritten part's
+    x0, w0 = rng.standard_normal(6), rng.standard_normal(6)
+    s0 = rng.standard_normal(2)
+    mine = _copy_into_views(ember, x0, s0, w0)
+    theirs = _copy_into_views(torch, x0, s0, w0)
+    assert [m[:2] for m in mine] == [t[:2] for t in theirs]
+    for m, t in zip(mine, theirs):
+        np.testing.assert_allclose(m[2], t[2], rtol=1e-6, atol=1e-7, err_msg=m[0])
+        np.testing.assert_allclose(m[3], t[3], rtol=1e-6, atol=1e-7, err_msg=m[0])
+
+
+def test_copy_into_a_slice_gradients_against_central_differences():
+    x0, s0, w0 = rng.standard_normal(6), rng.standard_normal(2), rng.standard_normal(6)
+
+    def f(x, s):
+        y = x.clone() * 1
+        y[1:5:2].copy_(s * s)
+        return (y * ember.tensor(w0)).sum()
+
+    x = ember.tensor(x0, requires_grad=True)
+    s = ember.tensor(s0, requires_grad=True)
+    f(x, s).backward()
+    nx = numeric_grad(lambda a: f(ember.tensor(a), ember.tensor(s0)).item(), x0)
+    ns = numeric_grad(lambda a: f(ember.tensor(x0), ember.tensor(a)).item(), s0)
+    np.testing.assert_allclose(x.grad.numpy(), nx, atol=1e-6)
+    np.testing.assert_allclose(s.grad.numpy(), ns, atol=1e-6)
+    # create_graph through copy_: the second derivative wrt s is 2 * w at the written positions
+    s2 = ember.tensor(s0, requires_grad=True)
+    y = ember.zeros(6, dtype=ember.float64)
+    y.copy_(s2.repeat(3) ** 2)
+    (g,) = ember.autograd.grad((y * ember.tensor(w0)).sum(), s2, create_graph=True)
+    (h,) = ember.autograd.grad(g.sum(), s2)
+    np.testing.assert_allclose(h.numpy(), [2 * w0[0::2].sum(), 2 * w0[1::2].sum()])
