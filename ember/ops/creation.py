@@ -16,6 +16,8 @@ from .. import _backend as B
 from .._fma import fma32 as _fma32, fma64 as _fma64
 from .. import _userwarn
 from .._tensor import Tensor, _wrap
+from ..autograd.grad_mode import state as _grad_state
+from ..autograd.graph import Node, edge
 from ..random import generator_for
 
 __all__ = [
@@ -841,16 +843,11 @@ def _register():
 
     def fill_(self, value):
         """Fill with value in place."""
-        if isinstance(value, Tensor):
-            value = value.item()
-        _check_leaf_inplace(self)
-        self._data[...] = value
-        self._vc[0] += 1
-        return self
+        return _fill(self, value, FillBackward3 if isinstance(value, Tensor) else FillBackward2)
 
     def zero_(self):
         """Fill with zeros in place."""
-        return fill_(self, 0)
+        return _fill(self, 0, ZeroBackward0)
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill with uniform random numbers in [a, b)."""
@@ -900,6 +897,58 @@ def _register():
         setattr(Tensor, fn.__name__, fn)
     Tensor.bernoulli = bernoulli
     Tensor.multinomial = multinomial
+
+
+class ZeroBackward0(Node):
+    """An in-place fill (zero_, fill_): no gradient to the overwritten values, their sum to a tensor value."""
+    __slots__ = ("value_dtype",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+
+    def apply(self, g):
+        gv = None
+        if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
+            gv = g.sum()
+            if gv.dtype != self.value_dtype:
+                gv = gv.astype(self.value_dtype)
+        zeros = B.xp_of(g).zeros_like(g)   # (+0.0, as torch: g * 0 gives -0.0 under a negative g)
+        return (zeros,) if len(self.next_functions) == 1 else (zeros, gv)
+
+
+class FillBackward2(ZeroBackward0):
+    __slots__ = ()
+
+
+class FillBackward3(ZeroBackward0):
+    __slots__ = ()
+
+
+def _filled(old, value, node_cls):
+    """fill_'s recorded form: a tensor of value shaped as old, a node of (old[, value])."""
+    xp = B.xp_of(old._data)
+    v = value._data if isinstance(value, Tensor) else value
+    out = _wrap(xp.broadcast_to(xp.asarray(v, dtype=old._data.dtype), old._data.shape))
+    node = node_cls.__new__(node_cls)
+    node.next_functions = (edge(old),) + ((edge(value),) if isinstance(value, Tensor) else ())
+    node._saved_versions = ()
+    node.value_dtype = value._data.dtype if isinstance(value, Tensor) else None
+    out._requires_grad = True
+    out.grad_fn = node
+    return out
+
+
+def _fill(self, value, node_cls):
+    if isinstance(value, Tensor) and value.dim() != 0:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} "
+                           "dimensions. Pass value.squeeze() or a Python number.")
+    if _grad_state.enabled and (self._requires_grad or (isinstance(value, Tensor) and value._requires_grad)):
+        from .elementwise import _inplace
+        return _inplace(self, None, lambda old, v: _filled(old, v, node_cls), (value,))
+    if isinstance(value, Tensor):
+        value = value.item()
+    _check_leaf_inplace(self)
+    self._data[...] = value
+    self._vc[0] += 1
+    return self
 
 
 def _check_leaf_inplace(t):

@@ -900,9 +900,26 @@ _relu_general, ReluBackward0 = _unary(
     complex_error="clamp is not supported for complex types")
 
 
+_SAME_SIZE_INT = {np.dtype(np.float32): (np.int32, 31), np.dtype(np.float64): (np.int64, 63),
+                  np.dtype(np.float16): (np.int16, 15)}
+
+
 def _relu_backward(self, g):
     # the generic unary apply's closure and xp_of call cost ~0.3 us a node
-    return (g * (self.y > 0),)
+    y = self.y
+    if g.__class__ is _ndarray and y.__class__ is _ndarray and g.dtype is y.dtype and g.shape == y.shape:
+        found = _SAME_SIZE_INT.get(g.dtype)
+        if found is not None:
+            # g where y > 0, else +0.0 as torch (g * mask gives -0.0 under a negative g, which prints
+            # as "-0."): y's bits as an integer are > 0 exactly for y > 0 (relu never outputs -0.0),
+            # so -bits >> (width - 1) is an all-ones mask there, and it ANDs g's bits; as fast as g * mask.
+            # A NaN output passes g, as torch's (NaN <= 0 is False), unless its sign bit is set
+            int_type, top = found
+            m = -y.view(int_type)   # (NumPy arrays only: the test above)
+            m >>= top
+            m &= g.view(int_type)
+            return (m.view(g.dtype),)
+    return (g * (y > 0),)
 
 
 ReluBackward0.apply = _relu_backward
@@ -1009,7 +1026,8 @@ class ClampBackward1(Node):
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
-        return (g * self.mask,)
+        # (where, not g * mask: +0.0 outside, as torch, not -0.0 under a negative g or NaN under inf)
+        return (xp_of(g).where(self.mask, g, 0).astype(g.dtype, copy=False),)
 
 
 class ClampBackward0(Node):
@@ -1132,8 +1150,11 @@ class MaximumBackward0(Node):
         pick_a = (a > b) if self.is_max else (a < b)
         tie = a == b
         xp = xp_of(g)
-        wa = xp.where(pick_a, 1.0, xp.where(tie, 0.5, 0.0)).astype(g.dtype)
-        return unbroadcast(g * wa, a.shape), unbroadcast(g * (1 - wa), b.shape)
+        half = g * 0.5
+        # (where, not g * weight: +0.0 for the unpicked side, as torch, not -0.0 or NaN under inf)
+        ga = xp.where(pick_a, g, xp.where(tie, half, 0)).astype(g.dtype, copy=False)
+        gb = xp.where(pick_a, 0, xp.where(tie, half, g)).astype(g.dtype, copy=False)
+        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
 
 
 class MinimumBackward0(MaximumBackward0):
@@ -1233,9 +1254,32 @@ class MaskedFillBackward0(Node):
         return (unbroadcast(xp_of(g).where(self.mask, 0, g).astype(g.dtype, copy=False), g.shape),)
 
 
+class MaskedFillBackward1(Node):
+    """masked_fill with a 0-dim tensor value: the masked-out gradient to input, the masked-in sum to value."""
+    __slots__ = ("mask", "value_dtype")
+    _saved_fields = ("mask",)
+    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        gi = unbroadcast(xp.where(self.mask, 0, g).astype(g.dtype, copy=False), g.shape)
+        gv = None
+        if self.next_functions[1][0] is not None:
+            gv = xp.where(self.mask, g, 0).astype(g.dtype, copy=False).sum()
+            if gv.dtype != self.value_dtype:
+                gv = gv.astype(self.value_dtype)
+        return gi, gv
+
+
 def masked_fill(input, mask, value):
     """Set elements where mask is True to value."""
+    value_tensor = None
     if isinstance(value, Tensor):
+        if value.dim() != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.dim()} dimension(s). Pass value.squeeze() or a Python number.")
+        if state.enabled and value._requires_grad:
+            value_tensor = value
         value = value.item()
     m = mask._data
     if m.dtype.kind != "b":
@@ -1246,7 +1290,13 @@ def masked_fill(input, mask, value):
     xp = xp_of(d)
     res = xp.where(m, xp.asarray(value, dtype=d.dtype), d)
     node = None
-    if state.enabled and input._requires_grad:
+    if value_tensor is not None:
+        node = MaskedFillBackward1.__new__(MaskedFillBackward1)
+        node.next_functions = (edge(input), edge(value_tensor))
+        node.mask = xp.broadcast_to(m, res.shape)
+        node.value_dtype = value_tensor._data.dtype
+        node._saved_versions = ()
+    elif state.enabled and input._requires_grad:
         node = MaskedFillBackward0.__new__(MaskedFillBackward0)
         node.next_functions = (edge(input),)
         node.mask = xp.broadcast_to(m, res.shape)
@@ -1552,7 +1602,7 @@ def _inplace(self, res, op, args):
         base = self._base
         if base is not None and (base._requires_grad or base.grad_fn is not None or graph_out._requires_grad):
             from .shape import rebase_inplace_view
-            rebase_inplace_view(self, graph_out.grad_fn)
+            rebase_inplace_view(self, graph_out.grad_fn, old, graph_out)
         else:
             self.grad_fn = graph_out.grad_fn
             self._requires_grad = True
@@ -1807,13 +1857,8 @@ def atan2(input, other, *, out=None):
 arctan2 = atan2
 
 
-class ClampMinBackward0(Node):
-    __slots__ = ("mask",)
-    _saved_fields = ("mask",)
-    _double_backward = True   # its formula also runs on Tensors (create_graph=True)
-
-    def apply(self, g):
-        return (g * self.mask,)
+class ClampMinBackward0(ClampBackward1):
+    __slots__ = ()
 
 
 class ClampMaxBackward0(ClampMinBackward0):

@@ -1308,12 +1308,14 @@ def setitem(self, key, value):
         self._requires_grad = True
 
 
-def rebase_inplace_view(view, fn):
+def rebase_inplace_view(view, fn, old=None, result=None):
     """Record an in-place op on a view in its base's graph, as torch's CopySlices does.
 
     Call after writing the op's result into the view's memory; fn is the op's node, whose
     first input is the view's old value.  The base's grad_fn becomes CopySlices(fn) and the
     view's an AsStridedBackward0 reading from it, so gradients through either are right.
+    An op made of several nodes (old, the tensor standing for the view's old value, is not fn's
+    first input) is recorded as writing its result tensor into the view's positions instead.
     """
     base = view._base
     pos = _positions(view._data, base._data)
@@ -1322,9 +1324,16 @@ def rebase_inplace_view(view, fn):
             f"an in-place operation on a view of shape {list(view._data.shape)} whose base has an "
             "unusual memory layout can't be tracked by autograd; operate on a .clone() instead")
     node = _new(CopySlices)
-    node.next_functions = (edge(base),) + tuple(fn.next_functions[1:])
-    node._saved_versions = fn._saved_versions
-    node.fn, node.positions, node.key = fn, pos, None
+    if old is not None and (fn is None or fn.next_functions[0][0] is not old.grad_fn):
+        node.next_functions = (edge(base), edge(result))
+        node._saved_versions = ()
+        node.fn, node.positions = None, pos
+        node.key = xp_of(pos).unravel_index(pos, base._data.shape)
+        node.value_shape, node.value_dtype = result._data.shape, result._data.dtype
+    else:
+        node.next_functions = (edge(base),) + tuple(fn.next_functions[1:])
+        node._saved_versions = fn._saved_versions
+        node.fn, node.positions, node.key = fn, pos, None
     base.grad_fn = node
     base._requires_grad = True
     vnode = _new(AsStridedBackward0)
