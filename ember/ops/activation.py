@@ -585,7 +585,8 @@ class HardswishBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         x = self.x
-        return (xp.where(x < -3, xp.zeros((), g.dtype), xp.where(x <= 3, g * (x / 3 + 0.5), g)),)
+        # (torch's kernel: 0 at x = -3 itself, and the plain gradient from x = 3 on)
+        return (xp.where(x <= -3, xp.zeros((), g.dtype), xp.where(x < 3, g * (x / 3 + 0.5), g)),)
 
 
 def hardswish(input, inplace=False):

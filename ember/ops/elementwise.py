@@ -2226,7 +2226,8 @@ def _fmax_grads(is_max):
     def grads(xp, g, a, b, out):
         pick_a = (a >= b) if is_max else (a <= b)
         pick_a = pick_a | xp.isnan(b)
-        return g * pick_a, g * ~pick_a
+        # (where, not g * mask: +0.0 for the unpicked side, as torch)
+        return xp.where(pick_a, g, 0).astype(g.dtype, copy=False), xp.where(pick_a, 0, g).astype(g.dtype, copy=False)
     return grads
 
 

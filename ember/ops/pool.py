@@ -240,7 +240,8 @@ def _max_backward(xp, grad, idx, g, shape, dtype):
         for j in range(g.kw):
             v = g.view(gx, i, j)
             if g.disjoint:
-                xp.multiply(idx == t, grad, out=v)
+                # (where, not mask * grad: +0.0 for the losers, as torch)
+                xp.copyto(v, xp.where(idx == t, grad, 0), casting="unsafe")
             else:
                 v += xp.where(idx == t, grad, 0).astype(dtype, copy=False)
             t += 1
@@ -299,6 +300,8 @@ class MaxPool2DWithIndicesBackward0(Node):
                 xp.multiply(idx[1, s:e], g, out=x[:, :, 0::2, 1::2])
                 xp.multiply(idx[2, s:e], g, out=x[:, :, 1::2, 0::2])
                 xp.multiply(idx[3, s:e], g, out=x[:, :, 1::2, 1::2])
+                # a loser's 0 * g is -0.0 under a negative g; torch's are +0.0 (they print as 0.)
+                xp.add(x, 0.0, out=x)
 
             N = gx.shape[0]
             _run_blocks(block, N, _plan(N, N, gx.size >= _PAR_MIN_ELEMENTS and xp is np))

@@ -391,7 +391,8 @@ class MaxBackward1(Node):
         if self.out != self.out:    # a NaN result: torch shares the gradient among the NaNs
             mask = xp_of(self.x).isnan(self.x)
         n = mask.sum()
-        return ((mask * (g / n)).astype(g.dtype, copy=False),)
+        # (where, not mask * g: +0.0 elsewhere, as torch)
+        return (xp_of(g).where(mask, g / n, 0).astype(g.dtype, copy=False),)
 
 
 class MinBackward1(MaxBackward1):
