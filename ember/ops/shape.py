@@ -1983,18 +1983,24 @@ def _register():
         self._data = transpose(self, dim0, dim1)._data
         return self
 
-    def _shape_inplace(fn):
+    def _shape_inplace(fn, outofplace):
         def method(self, *args):
             if state.enabled and self._requires_grad:
-                raise RuntimeError(f"{fn.__name__}() on a tensor that requires grad is not supported by "
-                                   "ember; use the out-of-place version")
+                if self.grad_fn is None:
+                    raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                                       "operation. Use the out-of-place version, or wrap it in `with "
+                                       "torch.no_grad():`.")
+                # the view op's node, recorded on this tensor: it now is that view of its old self
+                out = outofplace(self, *args)
+                self._data, self.grad_fn = out._data, out.grad_fn
+                return self
             return fn(self, *args)
         method.__name__ = fn.__name__
         method.__doc__ = fn.__doc__
         return method
 
-    for fn in (squeeze_, unsqueeze_, t_, transpose_):
-        setattr(T, fn.__name__, _shape_inplace(fn))
+    for fn, outofplace in ((squeeze_, squeeze), (unsqueeze_, unsqueeze), (t_, t), (transpose_, transpose)):
+        setattr(T, fn.__name__, _shape_inplace(fn, outofplace))
 
 
 _register()

@@ -122,3 +122,30 @@ def test_masked_fill_tensor_value_double_backward():
     assert g.item() == pytest.approx(4 * 0.5 * 2)
     (h,) = ember.autograd.grad(g, s)
     assert h.item() == pytest.approx(8.0)
+
+
+def _shape_inplace(L):
+    x = L.tensor([[1.], [2.]], requires_grad=True)
+    y = x * 2
+    y.squeeze_()
+    shapes = [tuple(y.shape)]
+    y.unsqueeze_(0)
+    y.t_()
+    y.transpose_(0, 1)
+    shapes.append(tuple(y.shape))
+    (y * L.tensor([[3., 5.]])).sum().backward()
+    return shapes, x.grad.tolist()
+
+
+def test_inplace_view_ops_on_graph_tensors():
+    # squeeze_/unsqueeze_/t_/transpose_ record their view node on the tensor (torch allows them)
+    assert _shape_inplace(ember) == ([(2,), (1, 2)], [[6.], [10.]])
+    leaf = ember.ones(2, 1, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        leaf.squeeze_(1)
+    assert leaf.shape == (2, 1)
+
+
+@requires_torch
+def test_inplace_view_ops_match_torch():
+    assert _shape_inplace(ember) == _shape_inplace(torch)
