@@ -1,5 +1,6 @@
 """Geometric distribution: failures before the first success."""
 import ember
+from .. import _backend as B
 from . import constraints
 from .distribution import Distribution
 from .utils import _Number, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
@@ -71,7 +72,8 @@ class Geometric(Distribution):
         with ember.no_grad():
             # inversion: floor(log U / log(1 - p)), U in [tiny, 1) so log U stays finite
             u = ember.empty(shape, dtype=self.probs.dtype, device=self.probs.device).uniform_(tiny, 1)
-            return (u.log() / (-self.probs).log1p()).floor()
+            with B.errstate(B.xp_of(u._data), divide="ignore"):   # p = 1: log(0), every draw is 0
+                return (u.log() / (-self.probs).log1p()).floor()
 
     def log_prob(self, value):
         if self._validate_args:

@@ -46,8 +46,9 @@ class LKJCholesky(Distribution):
     def sample(self, sample_shape=ember.Size()):
         y = self._beta.sample(sample_shape).unsqueeze(-1)
         u_normal = ember.randn(self._extended_shape(sample_shape), dtype=y.dtype, device=y.device).tril(-1)
-        u_hypersphere = u_normal / u_normal.norm(dim=-1, keepdim=True)
-        u_hypersphere[..., 0, :].fill_(0.0)   # row 0 is all zeros: 0 / 0 above
+        norm = u_normal.norm(dim=-1, keepdim=True)
+        # row 0 is all zeros (torch divides 0 / 0 and fills the nan row with 0): divide it by 1
+        u_hypersphere = u_normal / ember.where(norm == 0, ember.ones_like(norm), norm)
         w = ember.sqrt(y) * u_hypersphere
         eps = ember.finfo(w.dtype).tiny
         diag_elems = ember.clamp(1 - ember.sum(w ** 2, dim=-1), min=eps).sqrt()
