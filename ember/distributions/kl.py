@@ -515,3 +515,24 @@ def _kl_poisson_binomial(p, q):
 def _kl_uniform_continuous_bernoulli(p, q):
     result = -p.entropy() - p.mean * q.logits - ember.log1p(-q.probs) - q._cont_bern_log_norm()
     return ember.where(ember.ge(p.high, 1.0) | ember.le(p.low, 0.0), ember.ones_like(result) * math.inf, result)
+
+
+# ---- any two members of one exponential family (torch's rule; Wishart has no closed form here) ----
+from .distribution import ExponentialFamily  # noqa: E402
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    """Bregman divergence of the log normalizer A: A(eta_q) - A(eta_p) - <eta_q - eta_p, grad A(eta_p)>.
+    As torch, p's natural parameters are detached: the result carries gradients to q only."""
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential families cannot \
+                            be computed using Bregman divergences")
+    p_nparams = [n.detach().requires_grad_() for n in p._natural_params]
+    q_nparams = q._natural_params
+    lg_normal = p._log_normalizer(*p_nparams)
+    gradients = ember.autograd.grad(lg_normal.sum(), p_nparams, create_graph=True)
+    result = q._log_normalizer(*q_nparams) - lg_normal
+    for pnp, qnp, g in zip(p_nparams, q_nparams, gradients):
+        result = result - _sum_rightmost((qnp - pnp) * g, len(q.event_shape))
+    return result

@@ -244,6 +244,25 @@ def test_kl_infinite_pairs(pair):
 
 
 @requires_torch
+def test_kl_wishart_by_bregman_divergence_matches_torch():
+    """Wishart pairs go through torch's ExponentialFamily rule; p's natural parameters are detached
+    there, so only q's parameters get gradients."""
+    res = []
+    for lib in (ember, torch):
+        df_p, df_q = (lib.tensor(a, dtype=lib.float64, requires_grad=True) for a in ([4.0, 6.5], [5.0, 3.5]))
+        cp, cq = (lib.tensor(c, requires_grad=True) for c in (COV, COV2))
+        kl = lib.distributions.kl_divergence(lib.distributions.Wishart(df_p, covariance_matrix=cp),
+                                             lib.distributions.Wishart(df_q, scale_tril=lib.linalg.cholesky(cq)))
+        kl.sum().backward()
+        res.append((kl.detach().numpy(), df_p.grad, cp.grad, df_q.grad.numpy(), cq.grad.numpy()))
+    (mine, *my_grads), (ref, *ref_grads) = res
+    np.testing.assert_allclose(mine, ref, rtol=1e-9)
+    assert my_grads[0] is None and ref_grads[0] is None and my_grads[1] is None and ref_grads[1] is None
+    for g, r in zip(my_grads[2:], ref_grads[2:]):
+        np.testing.assert_allclose(g, r, rtol=1e-8, atol=1e-10)
+
+
+@requires_torch
 def test_kl_errors_match_torch():
     cases = [
         lambda lib: lib.distributions.kl_divergence(lib.distributions.Binomial(3, lib.tensor([0.5])),
@@ -253,6 +272,10 @@ def test_kl_errors_match_torch():
             lib.distributions.LowRankMultivariateNormal(lib.zeros(2), lib.ones(2, 1), lib.ones(2))),
         lambda lib: lib.distributions.kl_divergence(lib.distributions.StudentT(2.0),
                                                     lib.distributions.Normal(0.0, 1.0)),
+        lambda lib: lib.distributions.kl_divergence(lib.distributions.Normal(0.0, 1.0),
+                                                    lib.distributions.Bernoulli(0.5)),
+        lambda lib: lib.distributions.kl_divergence(lib.distributions.Wishart(4.0, lib.eye(2)),
+                                                    lib.distributions.Gamma(1.0, 1.0)),
     ]
     for case in cases:
         with pytest.raises(Exception) as ref:
