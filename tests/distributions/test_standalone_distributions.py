@@ -652,3 +652,17 @@ def test_gradients_against_central_differences(case, method):
             np.testing.assert_allclose(ref, 0.0, atol=1e-6)
             continue
         np.testing.assert_allclose(p.grad.numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_wishart_redraws_singular_samples():
+    """df just above p - 1 in float32 gives singular Bartlett draws: they are redrawn (with torch's
+    warning), the result is positive definite, and gradients still reach df through the redraws."""
+    df = ember.tensor([2.05, 2.5], requires_grad=True)
+    with pytest.warns(UserWarning, match="Low df values detected"):
+        d = D.Wishart(df, ember.eye(3) * 1e-3)
+    ember.manual_seed(0)
+    with pytest.warns(UserWarning, match="Singular sample detected."):
+        x = d.rsample((50,))
+    assert x.shape == (50, 2, 3, 3) and bool(D.constraints.positive_definite.check(x).all())
+    x.sum().backward()
+    assert df.grad is not None and np.isfinite(df.grad.numpy()).all()
