@@ -25,3 +25,23 @@ __all__ = ["Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exp
            "Gamma", "Independent", "Laplace", "MultivariateNormal", "Normal", "OneHotCategorical",
            "OneHotCategoricalStraightThrough", "Poisson", "Uniform", "constraints", "kl_divergence",
            "register_kl"]
+
+# the remaining standalone distributions (no transforms needed)
+from .binomial import Binomial
+from .chi2 import Chi2
+from .continuous_bernoulli import ContinuousBernoulli
+from .fishersnedecor import FisherSnedecor
+from .generalized_pareto import GeneralizedPareto
+from .geometric import Geometric
+from .lkj_cholesky import LKJCholesky
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
+from .mixture_same_family import MixtureSameFamily
+from .multinomial import Multinomial
+from .negative_binomial import NegativeBinomial
+from .studentT import StudentT
+from .von_mises import VonMises
+from .wishart import Wishart
+
+__all__ += ["Binomial", "Chi2", "ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto", "Geometric",
+            "LKJCholesky", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
+            "StudentT", "VonMises", "Wishart"]
