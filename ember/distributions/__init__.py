@@ -1,8 +1,8 @@
 """Probability distributions (torch.distributions): parameters, sampling, log densities, entropy and
 KL divergence, all differentiable with respect to the parameters.
 
-Samples draw from ember's generators (``ember.manual_seed`` reproduces them); the values differ from
-torch's for the same seed, as every random op in ember does.
+Samples draw from ember's generators (``ember.manual_seed`` reproduces them), mostly with torch's own
+numbers for the same seed (where a distribution samples through rand/randn/poisson/binomial/gamma).
 """
 from . import constraints
 from .bernoulli import Bernoulli

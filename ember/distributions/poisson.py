@@ -3,7 +3,6 @@ import ember
 from . import constraints
 from .distribution import ExponentialFamily
 from .utils import _Number, broadcast_all
-from ..random import generator_for
 
 __all__ = ["Poisson"]
 
@@ -41,12 +40,9 @@ class Poisson(ExponentialFamily):
 
     def sample(self, sample_shape=ember.Size()):
         shape = self._extended_shape(sample_shape)
-        gen = generator_for(self.rate.device)
-        lam = self.rate.detach().expand(shape)._data
-        with gen._on_device():
-            counts = gen._rng.poisson(lam)
-        # a 0-d rate gives a Python int: make it an array of the rate's dtype again
-        return ember.as_tensor(gen._xp.asarray(counts, dtype=lam.dtype), device=self.rate.device)
+        with ember.no_grad():
+            # torch.poisson: the same numbers as torch for the same seed
+            return ember.poisson(self.rate.expand(shape))
 
     def log_prob(self, value):
         if self._validate_args:

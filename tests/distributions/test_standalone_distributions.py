@@ -666,3 +666,13 @@ def test_wishart_redraws_singular_samples():
     assert x.shape == (50, 2, 3, 3) and bool(D.constraints.positive_definite.check(x).all())
     x.sum().backward()
     assert df.grad is not None and np.isfinite(df.grad.numpy()).all()
+
+
+@requires_torch
+def test_poisson_samples_are_torchs_numbers():
+    got = []
+    for lib in (ember, torch):
+        lib.manual_seed(3)
+        d = lib.distributions.Poisson(lib.tensor([0.5, 4.0, 30.0]))
+        got.append((d.sample((4,)).tolist(), str(d.sample().dtype).split(".")[-1]))
+    assert got[0] == got[1]
