@@ -543,6 +543,19 @@ def test_full_backward_hooks_match_torch(oracle):
     np.testing.assert_allclose(we, wt)
 
 
+
+def test_full_backward_hook_without_input_gradients_warns_as_torch():
+    # torch calls the hook with grad_input (None,) when no input requires grad, and warns that it does
+    m = nn.Linear(3, 1)
+    seen = []
+    m.register_full_backward_hook(lambda mod, gi, go: seen.append((gi, go[0].shape)))
+    with pytest.warns(UserWarning, match="Full backward hook is firing when gradients are computed with "
+                                         "respect to module outputs since no inputs require gradients") as rec:
+        m(ember.ones(2, 3)).sum().backward()
+    assert rec[0].filename == __file__
+    assert seen == [((None,), (2, 1))]
+
+
 # ---- copying ----------------------------------------------------------------------
 class PickleBlock(nn.Module):
     def __init__(self):

@@ -1230,6 +1230,10 @@ class _BackwardHook:
                 state.grad_output = grad_output
                 if not state.input_requires_grad:
                     # no input needs a gradient: torch calls the hooks now with grad_input=(None,)
+                    _warn_user("Full backward hook is firing when gradients are computed with respect to "
+                               "module outputs since no inputs require gradients. See "
+                               "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html#torch.nn."
+                               "Module.register_full_backward_hook for more details.")
                     for hook in state._hooks():
                         hook(state.module, (None,) * max(state.n_inputs, 1), grad_output)
                 return grad_output if len(grad_output) > 1 else grad_output[0]
