@@ -25,3 +25,26 @@ __all__ = ["Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exp
            "Gamma", "Independent", "Laplace", "MultivariateNormal", "Normal", "OneHotCategorical",
            "OneHotCategoricalStraightThrough", "Poisson", "Uniform", "constraints", "kl_divergence",
            "register_kl"]
+
+# transforms, the constraint registries and the distributions built on TransformedDistribution
+from . import transforms
+from .cauchy import Cauchy
+from .constraint_registry import biject_to, transform_to
+from .gumbel import Gumbel
+from .half_cauchy import HalfCauchy
+from .half_normal import HalfNormal
+from .inverse_gamma import InverseGamma
+from .kumaraswamy import Kumaraswamy
+from .log_normal import LogNormal
+from .logistic_normal import LogisticNormal
+from .pareto import Pareto
+from .relaxed_bernoulli import RelaxedBernoulli
+from .relaxed_categorical import RelaxedOneHotCategorical
+from .transformed_distribution import TransformedDistribution
+from .transforms import *  # noqa: F401,F403  (torch exports every transform here too)
+from .weibull import Weibull
+
+__all__ += ["Cauchy", "Gumbel", "HalfCauchy", "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal",
+            "LogisticNormal", "Pareto", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Weibull",
+            "TransformedDistribution", "biject_to", "transform_to"]
+__all__ += transforms.__all__
