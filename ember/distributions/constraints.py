@@ -5,11 +5,11 @@ its repr is torch's (``GreaterThan(lower_bound=0.0)``), since validation message
 """
 import ember
 
-__all__ = ["Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property", "greater_than", "greater_than_eq",
+__all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than", "greater_than_eq",
            "independent", "integer_interval", "interval", "half_open_interval", "is_dependent", "less_than",
            "lower_cholesky", "lower_triangular", "nonnegative", "nonnegative_integer", "one_hot", "positive",
            "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector", "simplex",
-           "square", "stack", "symmetric", "unit_interval"]
+           "square", "symmetric", "unit_interval"]
 
 
 class Constraint:
@@ -213,17 +213,6 @@ class _LowerCholesky(Constraint):
         return _is_lower(value) & (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
 
 
-class _CorrCholesky(Constraint):
-    """Lower Cholesky factors of correlation matrices: also unit-norm rows."""
-    event_dim = 2
-
-    def check(self, value):
-        tol = ember.finfo(value.dtype).eps * value.size(-1) * 10  # torch's fudge factor
-        row_norm = ember.linalg.norm(value.detach(), dim=-1)
-        unit_row_norm = (row_norm - 1.0).abs().le(tol).all(dim=-1)
-        return _LowerCholesky().check(value) & unit_row_norm
-
-
 class _Square(Constraint):
     event_dim = 2
 
@@ -254,6 +243,51 @@ class _PositiveDefinite(_Symmetric):
         if not sym.all():
             return sym
         return ember.linalg.cholesky_ex(value).info.eq(0)
+
+
+dependent = _Dependent()
+dependent_property = _DependentProperty
+independent = _IndependentConstraint
+boolean = _Boolean()
+one_hot = _OneHot()
+nonnegative_integer = _IntegerGreaterThan(0)
+positive_integer = _IntegerGreaterThan(1)
+integer_interval = _IntegerInterval
+real = _Real()
+real_vector = independent(real, 1)
+positive = _GreaterThan(0.0)
+nonnegative = _GreaterThanEq(0.0)
+greater_than = _GreaterThan
+greater_than_eq = _GreaterThanEq
+less_than = _LessThan
+unit_interval = _Interval(0.0, 1.0)
+interval = _Interval
+half_open_interval = _HalfOpenInterval
+simplex = _Simplex()
+lower_triangular = _LowerTriangular()
+lower_cholesky = _LowerCholesky()
+square = _Square()
+symmetric = _Symmetric()
+positive_semidefinite = _PositiveSemidefinite()
+positive_definite = _PositiveDefinite()
+
+
+# ---- constraints of the transforms (CatTransform, StackTransform, CorrCholeskyTransform) ----------
+# (appended as one block; the distB branch defines the same _CorrCholesky for LKJCholesky: keep one)
+__all__ += ["cat", "corr_cholesky", "stack"]
+
+
+class _CorrCholesky(Constraint):
+    """Lower-triangular matrices with positive diagonal and rows of unit length (Cholesky factors
+    of correlation matrices)."""
+
+    event_dim = 2
+
+    def check(self, value):
+        tol = ember.finfo(value.dtype).eps * value.size(-1) * 10  # torch's fudge factor of 10
+        row_norm = ember.linalg.norm(value.detach(), dim=-1)
+        unit_row_norm = (row_norm - 1.0).abs().le(tol).all(dim=-1)
+        return _LowerCholesky().check(value) & unit_row_norm
 
 
 class _Cat(Constraint):
@@ -314,31 +348,6 @@ class _Stack(Constraint):
         return ember.stack([constr.check(v) for v, constr in zip(vs, self.cseq)], self.dim)
 
 
-dependent = _Dependent()
-dependent_property = _DependentProperty
-independent = _IndependentConstraint
-boolean = _Boolean()
-one_hot = _OneHot()
-nonnegative_integer = _IntegerGreaterThan(0)
-positive_integer = _IntegerGreaterThan(1)
-integer_interval = _IntegerInterval
-real = _Real()
-real_vector = independent(real, 1)
-positive = _GreaterThan(0.0)
-nonnegative = _GreaterThanEq(0.0)
-greater_than = _GreaterThan
-greater_than_eq = _GreaterThanEq
-less_than = _LessThan
-unit_interval = _Interval(0.0, 1.0)
-interval = _Interval
-half_open_interval = _HalfOpenInterval
-simplex = _Simplex()
-lower_triangular = _LowerTriangular()
-lower_cholesky = _LowerCholesky()
 corr_cholesky = _CorrCholesky()
-square = _Square()
-symmetric = _Symmetric()
-positive_semidefinite = _PositiveSemidefinite()
-positive_definite = _PositiveDefinite()
 cat = _Cat
 stack = _Stack
