@@ -402,3 +402,28 @@ def test_exports_follow_torch():
     if torch is not None:
         assert sorted(set(torch.distributions.transforms.__all__)) == sorted(D.transforms.__all__)
         assert set(torch.distributions.constraint_registry.__all__) == set(D.constraint_registry.__all__)
+
+
+@pytest.mark.parametrize("name", [n for n in SAMPLERS if n != "inverse_gamma"])
+def test_rsample_gradients_by_central_differences(name):
+    """Without torch: with the seed fixed, rsample is a smooth function of the parameters (InverseGamma's
+    implicit gamma gradient is not the derivative of its rejection sampler, so it is left out)."""
+    arrays = [LOC, SCALE, POS, TEMP, UNIT]
+    w = None
+
+    def f(i):
+        def fun(a):
+            ps = [ember.tensor(x, dtype=ember.float64) for x in arrays]
+            ps[i] = ember.tensor(a, dtype=ember.float64)
+            ember.manual_seed(5)
+            return float((SAMPLERS[name](ember, ps).rsample((3,)) * ember.tensor(w)).sum())
+        return fun
+
+    params = _params(ember, arrays)
+    ember.manual_seed(5)
+    s = SAMPLERS[name](ember, params).rsample((3,))
+    w = np.cos(np.arange(s.numel())).reshape(tuple(s.shape))
+    (s * ember.tensor(w)).sum().backward()
+    for i, p in enumerate(params):
+        if p.grad is not None:
+            np.testing.assert_allclose(p.grad.numpy(), numeric_grad(f(i), arrays[i]), rtol=1e-5, atol=1e-7)
