@@ -107,6 +107,10 @@ ALIASES.update({f"torch.distributions.{m}": f"ember.distributions.{m}"
                 for m in ("bernoulli", "beta", "categorical", "dirichlet", "distribution", "exponential", "gamma",
                           "independent", "laplace", "multivariate_normal", "normal", "one_hot_categorical",
                           "poisson", "uniform")})
+ALIASES.update({f"torch.distributions.{m}": f"ember.distributions.{m}"
+                for m in ("cauchy", "constraint_registry", "gumbel", "half_cauchy", "half_normal", "inverse_gamma",
+                          "kumaraswamy", "log_normal", "logistic_normal", "pareto", "relaxed_bernoulli",
+                          "relaxed_categorical", "transformed_distribution", "transforms", "weibull")})
 _ROOTS = ("torch", "torchvision")
 
 

@@ -10,6 +10,7 @@ from .beta import Beta
 from .categorical import Categorical
 from .dirichlet import Dirichlet
 from .distribution import Distribution, ExponentialFamily
+from . import exp_family  # noqa: F401  (torch's module name for ExponentialFamily)
 from .exponential import Exponential
 from .gamma import Gamma
 from .independent import Independent
@@ -45,3 +46,26 @@ from .wishart import Wishart
 __all__ += ["Binomial", "Chi2", "ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto", "Geometric",
             "LKJCholesky", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
             "StudentT", "VonMises", "Wishart"]
+
+# transforms, the constraint registries and the distributions built on TransformedDistribution
+from . import transforms
+from .cauchy import Cauchy
+from .constraint_registry import biject_to, transform_to
+from .gumbel import Gumbel
+from .half_cauchy import HalfCauchy
+from .half_normal import HalfNormal
+from .inverse_gamma import InverseGamma
+from .kumaraswamy import Kumaraswamy
+from .log_normal import LogNormal
+from .logistic_normal import LogisticNormal
+from .pareto import Pareto
+from .relaxed_bernoulli import RelaxedBernoulli
+from .relaxed_categorical import RelaxedOneHotCategorical
+from .transformed_distribution import TransformedDistribution
+from .transforms import *  # noqa: F401,F403  (torch exports every transform here too)
+from .weibull import Weibull
+
+__all__ += ["Cauchy", "Gumbel", "HalfCauchy", "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal",
+            "LogisticNormal", "Pareto", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Weibull",
+            "TransformedDistribution", "biject_to", "transform_to"]
+__all__ += transforms.__all__

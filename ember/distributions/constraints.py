@@ -287,6 +287,10 @@ class _Multinomial(Constraint):
         return (x >= 0).all(dim=-1) & (x.sum(dim=-1) <= self.upper_bound)
 
 
+# ---- constraints of the transforms (CatTransform, StackTransform, CorrCholeskyTransform) ----------
+__all__ += ["cat", "stack"]
+
+
 class _CorrCholesky(Constraint):
     """Lower-triangular matrices with positive diagonal and rows of unit length (Cholesky factors
     of correlation matrices)."""
@@ -329,4 +333,66 @@ class MixtureSameFamilyConstraint(Constraint):
 
 
 multinomial = _Multinomial
+
+
+class _Cat(Constraint):
+    """The constraints cseq applied to consecutive slices (of sizes lengths) along dim, as ember.cat
+    would join them."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        if not all(isinstance(c, Constraint) for c in cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.cseq = list(cseq)
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+        checks, start = [], 0
+        for constr, length in zip(self.cseq, self.lengths):
+            checks.append(constr.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return ember.cat(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """The constraints cseq applied to the slices along dim, as ember.stack would join them."""
+
+    def __init__(self, cseq, dim=0):
+        if not all(isinstance(c, Constraint) for c in cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.cseq = list(cseq)
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        dim = max(c.event_dim for c in self.cseq)
+        if self.dim + dim < 0:
+            dim += 1
+        return dim
+
+    def check(self, value):
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} dimensions")
+        vs = [value.select(self.dim, i) for i in range(value.size(self.dim))]
+        return ember.stack([constr.check(v) for v, constr in zip(vs, self.cseq)], self.dim)
+
+
 corr_cholesky = _CorrCholesky()
+cat = _Cat
+stack = _Stack

@@ -676,3 +676,16 @@ def test_poisson_samples_are_torchs_numbers():
         d = lib.distributions.Poisson(lib.tensor([0.5, 4.0, 30.0]))
         got.append((d.sample((4,)).tolist(), str(d.sample().dtype).split(".")[-1]))
     assert got[0] == got[1]
+
+
+@requires_torch
+def test_every_torch_kl_pair_and_name_is_registered():
+    import torch.distributions.kl as torch_kl
+    mine = {(a.__name__, b.__name__) for a, b in ember.distributions.kl._KL_REGISTRY}
+    theirs = {(a.__name__, b.__name__) for a, b in torch_kl._KL_REGISTRY}
+    assert theirs <= mine, sorted(theirs - mine)
+    missing = [n for n in dir(torch.distributions) if not n.startswith("_") and not hasattr(ember.distributions, n)]
+    assert not missing
+    d = ember.distributions
+    for p in (d.Gumbel(ember.tensor(0.), ember.tensor(1.)), d.Pareto(ember.tensor(1.), ember.tensor(2.))):
+        assert ember.isinf(d.kl_divergence(p, d.ContinuousBernoulli(ember.tensor(0.3)))).all()
