@@ -323,10 +323,20 @@ def _xp_other(array):
     return cuda._cupy()
 
 
+def refuse_meta():
+    """ember's error for the 'meta' device, which it does not have."""
+    raise NotImplementedError(
+        "ember has no 'meta' device: its tensors always hold data (on the CPU, or on a GPU through "
+        "CuPy). Keep the module or tensor on 'cpu'; torch.func.functional_call works with a CPU base "
+        "model too.")
+
+
 def array_module(dev):
     """numpy for the CPU, cupy for CUDA (imported only when asked for)."""
     if dev.type == "cpu":
         return np
+    if dev.type == "meta":
+        refuse_meta()
     from . import cuda
     return cuda._cupy()
 

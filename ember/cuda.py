@@ -85,6 +85,9 @@ def device_count():
 def _check_usable(device):
     """Raise torch's error when device (a cuda device) can't be used; cheap once it has worked."""
     global _usable
+    if getattr(device, "type", device) == "meta":
+        from ._backend import refuse_meta
+        refuse_meta()
     n = _usable
     if n is None:
         cp = _cupy()

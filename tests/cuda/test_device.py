@@ -441,3 +441,12 @@ def test_cupy_without_a_usable_gpu_raises_runtime_error_quoting_cuda(monkeypatch
         nn.Linear(2, 2).to("cuda")
     with pytest.raises(RuntimeError, match="cudaErrorNoDevice"):
         ember.zeros(2, device="cuda")
+
+
+def test_meta_device_is_refused_clearly():
+    # torch's 'meta' tensors hold no data; ember has none, and says so (it used to blame a missing CUDA)
+    for make in (lambda: ember.zeros(2, device="meta"), lambda: ember.ones(2).to("meta"),
+                 lambda: ember.nn.Linear(2, 2).to(ember.device("meta"))):
+        with pytest.raises(NotImplementedError, match="ember has no 'meta' device"):
+            make()
+    assert str(ember.device("meta")) == "meta"
