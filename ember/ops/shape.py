@@ -20,7 +20,7 @@ __all__ = [
     "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
     "swapaxes", "swapdims", "t", "permute", "movedim", "moveaxis", "cat", "concat",
     "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "narrow", "select",
-    "index_select", "gather", "scatter", "scatter_add", "masked_select", "nonzero", "argwhere", "flip",
+    "index_select", "gather", "scatter", "scatter_add", "masked_select", "nonzero", "nonzero_static", "argwhere", "flip",
     "fliplr", "flipud", "roll", "tril", "triu", "diag", "diagonal", "tile", "take",
 ]
 
@@ -1655,6 +1655,18 @@ def nonzero(input, *, out=None, as_tuple=False):
     return _wrap(xp.argwhere(a).astype(np.int64, copy=False))
 
 
+def nonzero_static(input, *, size, fill_value=-1):
+    """nonzero() padded with fill_value (or truncated) to exactly `size` rows: a shape known in advance."""
+    if size < 0:
+        raise RuntimeError("nonzero_static: 'size' must be an non-negative integer")
+    idx = nonzero(input)._data
+    xp = xp_of(idx)
+    out = xp.full((size, idx.shape[1]), fill_value, dtype=np.int64)
+    n = min(size, idx.shape[0])
+    out[:n] = idx[:n]
+    return _wrap(out)
+
+
 def argwhere(input):
     """Indices of nonzero elements as an (n, ndim) int64 tensor."""
     return nonzero(input)
@@ -1929,6 +1941,7 @@ def _register():
         """Indices of nonzero elements."""
         return nonzero(self, as_tuple=as_tuple)
     T.nonzero = nonzero_m
+    T.nonzero_static = nonzero_static
 
     def split_m(self, split_size, dim=0):
         """Views of consecutive pieces along dim."""
