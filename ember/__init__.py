@@ -86,7 +86,7 @@ _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globa
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["vmap"] = "func"            # torch.vmap is torch.func.vmap
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions
-_LAZY_MODULES += ("amp", "special", "jit", "cpu", "compiler")
+_LAZY_MODULES += ("amp", "special", "jit", "cpu", "compiler", "testing")
 _LAZY_NAMES.update({"compile": "_compile"})
 _LAZY_NAMES.update(dict.fromkeys(
     ("autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
