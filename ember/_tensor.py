@@ -391,6 +391,27 @@ class Tensor:
         """The elements as (nested) Python lists."""
         return _host(self._data).tolist()
 
+    def __dlpack__(self, *, stream=-1, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule over this tensor's memory (the array's own: NumPy's or CuPy's)."""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        kwargs = {}
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        if type(self._data) is not _ndarray and stream != -1:
+            kwargs["stream"] = stream
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        """(device type, index) as DLPack codes: (kDLCPU, 0) or (kDLCUDA, index)."""
+        from .utils.dlpack import DLDeviceType
+        kind, index = self._data.__dlpack_device__()
+        return DLDeviceType(int(kind)), int(index)
+
     def numpy(self, force=False):
         """The tensor as a NumPy array sharing its memory."""
         if self._requires_grad and not force:
