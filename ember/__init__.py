@@ -52,6 +52,8 @@ for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activat
            _pool, _fold, _sampling, _tensor_str, _conv3d, _complex, _view_copy):
     _export(_m)
 
+from ._memory_format import (memory_format, contiguous_format, channels_last, channels_last_3d,  # noqa: F401
+                             preserve_format)
 newaxis = None  # torch.newaxis, as numpy's: x[:, newaxis] adds a dim
 
 

@@ -136,8 +136,11 @@ class Tensor:
         return -1 if d.type == "cpu" else d.index
 
     def is_contiguous(self, memory_format=None):
-        """True when the elements are laid out densely in row-major order."""
-        return bool(self._data.flags.c_contiguous)
+        """True when the elements are laid out densely in row-major order (or in memory_format's order)."""
+        if memory_format is None:
+            return bool(self._data.flags.c_contiguous)
+        from ._memory_format import is_format
+        return is_format(self._data, memory_format)
 
     def stride(self, dim=None):
         """Strides in elements, as torch reports them."""

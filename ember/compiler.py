@@ -68,8 +68,18 @@ def substitute_in_graph(original_fn, *, can_constant_fold_through=False, skip_si
 
 
 def wrap_numpy(fn):
-    """Let fn take and return tensors where it works on NumPy arrays (outside compile: fn itself)."""
-    return fn
+    """fn on NumPy arrays made a function on tensors: tensor arguments go in as arrays, arrays come out as tensors."""
+    import numpy as np
+    from ._tensor import Tensor
+    from .utils import _pytree
+
+    @functools.wraps(fn)
+    def wrap(*args, **kwargs):
+        from .ops.creation import as_tensor
+        args, kwargs = _pytree.tree_map(lambda x: x.numpy() if isinstance(x, Tensor) else x, (args, kwargs))
+        out = fn(*args, **kwargs)
+        return _pytree.tree_map(lambda x: as_tensor(x) if isinstance(x, np.ndarray) else x, out)
+    return wrap
 
 
 class _Disabled(contextlib.ContextDecorator):

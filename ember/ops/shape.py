@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 from .. import _backend as B
+from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Size, Tensor, _dim, _wrap
@@ -430,11 +431,19 @@ moveaxis = movedim
 
 
 def contiguous(input, memory_format=None):
-    """input itself when laid out densely, else a dense copy."""
-    if input._data.flags.c_contiguous:
+    """input itself when laid out densely (row-major, or in memory_format's order), else a dense copy."""
+    if memory_format is None:
+        if input._data.flags.c_contiguous:
+            return input
+        from .convert import clone
+        return clone(input, memory_format=_mf.contiguous_format)
+    if _mf.is_format(input._data, memory_format, "contiguous"):
         return input
+    if memory_format is _mf.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    _mf.check(memory_format, input._data.ndim, "contiguous")
     from .convert import clone
-    return clone(input)
+    return clone(input, memory_format=memory_format)
 
 
 # ---- expand / repeat ---------------------------------------------------------------------------

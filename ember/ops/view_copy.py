@@ -31,7 +31,11 @@ def _fresh(view, name=None):
     node = view.grad_fn
     if node is not None and name is not None and not type(node).__name__.endswith("_copy"):
         node.__class__ = _node_class(type(node), name)
-    return _wrap(data, view._requires_grad, node)
+    out = _wrap(data, view._requires_grad, node)
+    nrs = getattr(node, "_output_nrs", None)
+    if nrs is not None:  # a multi-output node (split, unbind) knows its outputs by identity
+        nrs[id(out)] = nrs.pop(id(view))
+    return out
 
 
 def view_copy(input, size):
