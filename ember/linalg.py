@@ -2349,7 +2349,8 @@ METHODS = {"det": det, "inverse": inv, "pinverse": _pinverse_top, "logdet": logd
            "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top,
            "qr": _qr_top, "matrix_exp": matrix_exp, "cholesky_inverse": _cholesky_inverse_top,
            "cholesky_solve": _cholesky_solve_top, "triangular_solve": _triangular_solve_top, "lu": _lu_top,
-           "lu_solve": _lu_solve_top}
+           "lu_solve": _lu_solve_top, "eig": _removed_eig, "symeig": _removed_symeig, "lstsq": _removed_lstsq,
+           "solve": _removed_solve}
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 del _name, _fn

@@ -38,6 +38,7 @@ LAYOUTS = {
     "clone_sliced": lambda T: T.zeros(2, 3, 4, 5)[:, :, ::2].clone().stride(),
     "to_dtype_keeps": lambda T: T.zeros(2, 3, 4, 5).contiguous(memory_format=T.channels_last).double().stride(),
     "to_memory_format": lambda T: T.zeros(2, 3, 4, 5).to(memory_format=T.channels_last).stride(),
+    "to_copy_preserves": lambda T: T.zeros(3, 4).t().to(copy=True).stride(),
     "float_memory_format": lambda T: T.zeros(2, 3, 4, 5).float(memory_format=T.channels_last).stride(),
     "elementwise_keeps": lambda T: (T.zeros(2, 3, 4, 5).contiguous(memory_format=T.channels_last) + 1).stride(),
     "unit_dims": lambda T: T.zeros(2, 3, 1, 1).contiguous(memory_format=T.channels_last).stride(),

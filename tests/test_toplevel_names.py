@@ -62,6 +62,10 @@ CASES = {
     "eig": lambda T: T.eig(T.eye(2)),
     "symeig": lambda T: T.symeig(T.eye(2)),
     "solve_one_arg": lambda T: T.solve(T.eye(2)),
+    "eig_method": lambda T: T.eye(2).eig(),
+    "symeig_method": lambda T: T.eye(2).symeig(eigenvectors=True),
+    "lstsq_method": lambda T: T.eye(2).lstsq(T.eye(2)),
+    "solve_method": lambda T: T.eye(2).solve(T.eye(2)),
 }
 
 

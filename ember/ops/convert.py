@@ -102,7 +102,7 @@ def to(self, *args, **kwargs):
     if data is src:
         if not copy:
             return self
-        data = src.copy()
+        data = src.copy() if src.flags.c_contiguous else _mf.relayout(src, _mf.order_for(src, None))
     node = None
     # integer and bool results carry no gradient in torch: a rounded value is a constant
     if state.enabled and self._requires_grad and data.dtype.kind in "fc":

@@ -76,7 +76,7 @@ def from_dlpack(ext_tensor, *, device=None, copy=None):
         out = _wrap(ext_tensor._data if not copy else ext_tensor._data.copy())
     else:
         if hasattr(ext_tensor, "__dlpack__"):
-            kind, _ = ext_tensor.__dlpack_device__()
+            kind, index = ext_tensor.__dlpack_device__()
             source = ext_tensor
         elif type(ext_tensor).__name__ == "PyCapsule":
             kind, index = _capsule_device(ext_tensor)
@@ -87,9 +87,11 @@ def from_dlpack(ext_tensor, *, device=None, copy=None):
             import numpy as np
             data = np.from_dlpack(source, copy=copy) if copy is not None else np.from_dlpack(source)
         elif kind == DLDeviceType.kDLCUDA:
-            data = B.array_module(B.device("cuda", 0)).from_dlpack(source)
-            if copy:
-                data = data.copy()
+            xp = B.array_module(B.device("cuda", int(index)))  # CuPy, on the producer's GPU
+            with xp.cuda.Device(int(index)):
+                data = xp.from_dlpack(source)
+                if copy:
+                    data = data.copy()
         else:
             raise RuntimeError(f"from_dlpack: unsupported device type {DLDeviceType(kind).name} (ember holds "
                                "tensors on the CPU and CUDA devices only)")
