@@ -16,13 +16,16 @@ from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, fold as _fold, loss as _loss, norm as _norm, pool as _pool
 from .ops import sampling as _sampling, conv3d as _conv3d
 from .ops import complex as _complex
+from .ops import view_copy as _view_copy
 from . import _tensor_str
 from . import storage  # noqa: F401  (Tensor.storage / untyped_storage / share_memory_ / is_shared)
 from .storage import TypedStorage, UntypedStorage  # noqa: F401
 from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
                         is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
-                        use_deterministic_algorithms, set_default_tensor_type, set_flush_denormal)
+                        use_deterministic_algorithms, set_default_tensor_type, set_flush_denormal,
+                        set_warn_always, is_warn_always_enabled, set_deterministic_debug_mode,
+                        get_deterministic_debug_mode)
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from .autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_enabled,  # noqa: F401
                                     set_anomaly_enabled)
@@ -46,8 +49,23 @@ def _export(module):
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
-           _pool, _fold, _sampling, _tensor_str, _conv3d, _complex):
+           _pool, _fold, _sampling, _tensor_str, _conv3d, _complex, _view_copy):
     _export(_m)
+
+from ._memory_format import (memory_format, contiguous_format, channels_last, channels_last_3d,  # noqa: F401
+                             preserve_format)
+newaxis = None  # torch.newaxis, as numpy's: x[:, newaxis] adds a dim
+
+
+def is_storage(obj):
+    """True for a TypedStorage or UntypedStorage."""
+    return type(obj) in (TypedStorage, UntypedStorage)
+
+
+def resize_as_(input, the_template, *, memory_format=None):
+    """input.resize_as_(the_template)."""
+    return input.resize_as_(the_template, memory_format=memory_format)
+
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...
 # torch.i0, torch.igamma, torch.mvlgamma ...: the special functions torch also keeps at its top level
@@ -68,9 +86,10 @@ _LAZY_MODULES += ("fft",)  # torch.fft
 _LAZY_MODULES += ("multiprocessing",)  # torch.multiprocessing
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
+_LAZY_NAMES["from_dlpack"] = "utils.dlpack"  # torch.from_dlpack is torch.utils.dlpack.from_dlpack
 _LAZY_NAMES["vmap"] = "func"            # torch.vmap is torch.func.vmap
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions
-_LAZY_MODULES += ("amp", "special", "jit", "cpu")
+_LAZY_MODULES += ("amp", "special", "jit", "cpu", "compiler", "testing")
 _LAZY_NAMES.update({"compile": "_compile"})
 _LAZY_NAMES.update(dict.fromkeys(
     ("autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
@@ -79,7 +98,7 @@ _LAZY_NAMES.update(dict.fromkeys(
 # torch.det, torch.svd, ...: their torch-level forms live with torch.linalg (ember/linalg.py, TOP_LEVEL)
 _LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross",
                 "qr", "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu_unpack", "lu",
-                "lu_solve")
+                "lu_solve", "frobenius_norm", "nuclear_norm", "matrix_rank", "solve", "lstsq", "symeig", "eig")
 
 
 def __getattr__(name):

@@ -87,3 +87,43 @@ def set_flush_denormal(mode):
     if mode is not True and mode is not False:
         raise TypeError(f"set_flush_denormal(): argument 'mode' (position 1) must be bool, not {type(mode).__name__}")
     return False
+
+
+_warn_always = [False]
+
+
+def set_warn_always(b):
+    """Make warnings torch gives once per process appear every time (recorded; ember's warnings already repeat)."""
+    if b is not True and b is not False:
+        raise RuntimeError(f"setWarnOnlyOnce expects a bool, but got {type(b).__name__}")
+    _warn_always[0] = b
+
+
+def is_warn_always_enabled():
+    """The flag set by set_warn_always (False by default)."""
+    return _warn_always[0]
+
+
+_DEBUG_MODES = ("default", "warn", "error")
+
+
+def set_deterministic_debug_mode(debug_mode):
+    """0/'default', 1/'warn', 2/'error': use_deterministic_algorithms off, on with warn_only, on."""
+    if isinstance(debug_mode, str):
+        if debug_mode not in _DEBUG_MODES:
+            raise RuntimeError("invalid value of debug_mode, expected one of `default`, `warn`, `error`, "
+                               f"but got {debug_mode}")
+        debug_mode = _DEBUG_MODES.index(debug_mode)
+    elif not isinstance(debug_mode, int):
+        raise TypeError(f"debug_mode must be str or int, but got {type(debug_mode)}")
+    if debug_mode not in (0, 1, 2):
+        raise RuntimeError(f"invalid value of debug_mode, expected 0, 1, or 2, but got {debug_mode}")
+    _deterministic[0] = debug_mode != 0
+    _deterministic[1] = debug_mode == 1
+
+
+def get_deterministic_debug_mode():
+    """0, 1 or 2, as set by set_deterministic_debug_mode / use_deterministic_algorithms."""
+    if not _deterministic[0]:
+        return 0
+    return 1 if _deterministic[1] else 2

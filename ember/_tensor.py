@@ -136,8 +136,11 @@ class Tensor:
         return -1 if d.type == "cpu" else d.index
 
     def is_contiguous(self, memory_format=None):
-        """True when the elements are laid out densely in row-major order."""
-        return bool(self._data.flags.c_contiguous)
+        """True when the elements are laid out densely in row-major order (or in memory_format's order)."""
+        if memory_format is None:
+            return bool(self._data.flags.c_contiguous)
+        from ._memory_format import is_format
+        return is_format(self._data, memory_format)
 
     def stride(self, dim=None):
         """Strides in elements, as torch reports them."""
@@ -390,6 +393,27 @@ class Tensor:
     def tolist(self):
         """The elements as (nested) Python lists."""
         return _host(self._data).tolist()
+
+    def __dlpack__(self, *, stream=-1, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule over this tensor's memory (the array's own: NumPy's or CuPy's)."""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        kwargs = {}
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        if type(self._data) is not _ndarray and stream != -1:
+            kwargs["stream"] = stream
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        """(device type, index) as DLPack codes: (kDLCPU, 0) or (kDLCUDA, index)."""
+        from .utils.dlpack import DLDeviceType
+        kind, index = self._data.__dlpack_device__()
+        return DLDeviceType(int(kind)), int(index)
 
     def numpy(self, force=False):
         """The tensor as a NumPy array sharing its memory."""

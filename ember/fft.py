@@ -17,7 +17,7 @@ from .ops import record
 from .ops.creation import _finish as _place
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
-           "rfftn", "irfftn", "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
+           "rfftn", "irfftn", "hfft2", "ihfft2", "hfftn", "ihfftn", "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
 
 xp_of = B.xp_of
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
@@ -306,6 +306,35 @@ def rfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
 def irfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
     """The inverse of rfft2."""
     return irfftn(input, s, dim, norm, out=out)
+
+
+def hfftn(input, s=None, dim=None, norm=None, *, out=None):
+    """The N-d Fourier transform of a Hermitian-symmetric signal given by its one-sided last dim: real."""
+    from .ops.complex import conj
+    _input(input, "hfftn")
+    x = conj(input) if input.is_complex() else input
+    # the forward transform of a Hermitian signal is the inverse real transform of its conjugate
+    return _out(_c2r(x, s, dim, _SWAP[_norm(norm)], "hfftn"), out)
+
+
+def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
+    """The inverse of hfftn: the one-sided N-d Hermitian spectrum of a real signal."""
+    from .ops.complex import conj
+    if isinstance(input, Tensor) and input.is_complex():
+        raise RuntimeError(f"Only supports floating-point dtypes, but found: {B.SCALAR_NAMES[input.dtype]} "
+                           "(ihfftn transforms a real signal; pass its real part or use ifftn)")
+    res = _r2c(input, s, dim, _SWAP[_norm(norm)], "ihfftn")
+    return _out(conj(res), out)
+
+
+def hfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    """The 2-d hfftn (over the last two dims by default)."""
+    return hfftn(input, s, dim, norm, out=out)
+
+
+def ihfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    """The 2-d ihfftn (over the last two dims by default)."""
+    return ihfftn(input, s, dim, norm, out=out)
 
 
 def _out(res, out):

@@ -2246,19 +2246,111 @@ def _matrix_power_top(input, n):
     return matrix_power(input, n)
 
 
+
+_deprecation_warned = set()
+
+
+def _warn_once(name, message):
+    # torch's TORCH_WARN_ONCE: once per process unless set_warn_always(True)
+    from ._settings import is_warn_always_enabled
+    if name in _deprecation_warned and not is_warn_always_enabled():
+        return
+    _deprecation_warned.add(name)
+    from ._userwarn import warn
+    warn(message)
+
+
+def frobenius_norm(input, dim, keepdim=False, *, out=None):
+    """The 2-norm over dim (one or two dims): deprecated in torch for linalg.vector_norm."""
+    _warn_once("frobenius_norm", "at::frobenius_norm is deprecated and it is just left for JIT compatibility. "
+               "It will be removed in a future PyTorch release. Please use `linalg.vector_norm(A, 2., dim, "
+               "keepdim)` instead")
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dims) > 2:
+        raise RuntimeError(f"Expected at most 2 dimensions, but got {len(dims)} dimensions instead.")
+    return vector_norm(input, 2, dims, keepdim, out=out)
+
+
+def nuclear_norm(input, dim=None, keepdim=False, *, out=None):
+    """The sum of singular values over dim (default the last two): deprecated for linalg.matrix_norm."""
+    if isinstance(dim, bool):  # nuclear_norm(input, keepdim) overload
+        dim, keepdim = None, dim
+    _warn_once("nuclear_norm", "at::nuclear_norm is deprecated and it is just left for JIT compatibility. "
+               "It will be removed in a future PyTorch release. Please use `linalg.matrix_norm(A, 'nuc', dim, "
+               "keepdim)` instead")
+    return matrix_norm(input, "nuc", (-2, -1) if dim is None else tuple(dim), keepdim, out=out)
+
+
+_REMOVED = "This function was deprecated since version 1.9 and is now removed."
+
+
+def _removed_matrix_rank(input, tol=None, symmetric=False, *, out=None):
+    """Removed in torch 1.9: raises, pointing at linalg.matrix_rank."""
+    raise RuntimeError(_REMOVED + "\nPlease use the `torch.linalg.matrix_rank` function instead. The parameter "
+                       "'symmetric' was renamed in `torch.linalg.matrix_rank()` to 'hermitian'.")
+
+
+def _removed_solve(input, A, *, out=None):
+    """Removed in torch 1.9: raises, pointing at linalg.solve."""
+    raise RuntimeError(_REMOVED + " `torch.solve` is deprecated in favor of `torch.linalg.solve`. "
+                       "`torch.linalg.solve` has its arguments reversed and does not return the LU factorization."
+                       "\n\nTo get the LU factorization see `torch.lu`, which can be used with `torch.lu_solve` or "
+                       "`torch.lu_unpack`.\nX = torch.solve(B, A).solution should be replaced with:\n"
+                       "X = torch.linalg.solve(A, B)")
+
+
+def _removed_lstsq(input, A, *, out=None):
+    """Removed in torch 1.9: raises, pointing at linalg.lstsq."""
+    raise RuntimeError(_REMOVED + " `torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`.\n"
+                       "`torch.linalg.lstsq` has reversed arguments and does not return the QR decomposition in "
+                       "the returned tuple (although it returns other information about the problem).\n\n"
+                       "To get the QR decomposition consider using `torch.linalg.qr`.\n\n"
+                       "The returned solution in `torch.lstsq` stored the residuals of the solution in the "
+                       "last m - n columns of the returned value whenever m > n. In torch.linalg.lstsq, "
+                       "the residuals are in the field 'residuals' of the returned named tuple.\n\n"
+                       "The unpacking of the solution, as in\nX, _ = torch.lstsq(B, A).solution[:A.size(1)]\n"
+                       "should be replaced with:\nX = torch.linalg.lstsq(A, B).solution")
+
+
+def _removed_symeig(input, eigenvectors=False, upper=True, *, out=None):
+    """Removed in torch 1.9: raises, pointing at linalg.eigvalsh / eigh."""
+    raise RuntimeError(_REMOVED + " The default behavior has changed from using the upper triangular portion of "
+                       "the matrix by default to using the lower triangular portion.\n\n"
+                       "L, _ = torch.symeig(A, upper=upper) should be replaced with:\n"
+                       "L = torch.linalg.eigvalsh(A, UPLO='U' if upper else 'L')\n\nand\n\n"
+                       "L, V = torch.symeig(A, eigenvectors=True) should be replaced with:\n"
+                       "L, V = torch.linalg.eigh(A, UPLO='U' if upper else 'L')")
+
+
+def _removed_eig(self, eigenvectors=False, *, e=None, v=None):
+    """Removed in torch 1.9: raises, pointing at linalg.eig / eigvals."""
+    raise RuntimeError(_REMOVED + " `torch.linalg.eig` returns complex tensors of dtype `cfloat` or `cdouble` "
+                       "rather than real tensors mimicking complex tensors.\n\nL, _ = torch.eig(A) should be "
+                       "replaced with:\nL_complex = torch.linalg.eigvals(A)\n\nand\n\n"
+                       "L, V = torch.eig(A, eigenvectors=True) should be replaced with:\n"
+                       "L_complex, V_complex = torch.linalg.eig(A)")
+
+
+for _name, _fn in (("matrix_rank", _removed_matrix_rank), ("solve", _removed_solve), ("lstsq", _removed_lstsq),
+                   ("symeig", _removed_symeig), ("eig", _removed_eig)):
+    _fn.__name__ = _fn.__qualname__ = _name
+
 # torch.<name> -> function here (ember.__init__ looks these up on first use)
 TOP_LEVEL = {"det": _det_top, "inverse": _inverse_top, "pinverse": _pinverse_top, "logdet": logdet,
              "slogdet": _slogdet_top, "matrix_power": _matrix_power_top, "cholesky": _cholesky_top,
              "svd": _svd_top, "cross": _cross_top, "qr": _qr_top, "matrix_exp": matrix_exp,
              "cholesky_inverse": _cholesky_inverse_top, "cholesky_solve": _cholesky_solve_top,
              "triangular_solve": _triangular_solve_top, "lu_unpack": _lu_unpack_top, "lu": _lu_top,
-             "lu_solve": _lu_solve_top}
+             "lu_solve": _lu_solve_top, "frobenius_norm": frobenius_norm, "nuclear_norm": nuclear_norm,
+             "matrix_rank": _removed_matrix_rank, "solve": _removed_solve, "lstsq": _removed_lstsq,
+             "symeig": _removed_symeig, "eig": _removed_eig}
 # Tensor methods: the same functions (ember.ops.linalg installs stubs that import this module)
 METHODS = {"det": det, "inverse": inv, "pinverse": _pinverse_top, "logdet": logdet, "slogdet": _slogdet_top,
            "matrix_power": matrix_power, "cholesky": _cholesky_top, "svd": _svd_top, "cross": _cross_top,
            "qr": _qr_top, "matrix_exp": matrix_exp, "cholesky_inverse": _cholesky_inverse_top,
            "cholesky_solve": _cholesky_solve_top, "triangular_solve": _triangular_solve_top, "lu": _lu_top,
-           "lu_solve": _lu_solve_top}
+           "lu_solve": _lu_solve_top, "eig": _removed_eig, "symeig": _removed_symeig, "lstsq": _removed_lstsq,
+           "solve": _removed_solve}
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 del _name, _fn

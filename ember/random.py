@@ -697,3 +697,58 @@ def set_rng_state(new_state):
 def rng(generator=None):
     """The numpy Generator behind a CPU ember Generator (default when None), for host-side draws."""
     return (generator or default_generator)._rng
+
+
+_fork_rng_warned_already = False
+
+
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type=None):
+    """A context manager that restores the CPU (and the listed GPUs') RNG state on exit."""
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def forked():
+        global _fork_rng_warned_already
+        if device_type == "meta" or not enabled:
+            yield
+            return
+        kind = device_type
+        if kind is None:
+            from . import accelerator
+            acc = accelerator.current_accelerator()
+            kind = acc.type if acc is not None else "cuda"  # the CPU state is always forked
+        if kind != "cuda":
+            raise RuntimeError(f"torch has no module of `{kind}`, you should register a module by "
+                               "`torch._register_device_module`.")
+        from . import cuda
+        if devices is None:
+            n = cuda.device_count()
+            if n > 1 and not _fork_rng_warned_already:
+                warnings.warn(f"CUDA reports that you have {n} available devices, and you have used {_caller} "
+                              f"without explicitly specifying which devices are being used. For safety, we "
+                              f"initialize *every* CUDA device by default, which can be quite slow if you have "
+                              f"a lot of CUDAs. If you know that you are only making use of a few CUDA devices, "
+                              f"set the environment variable CUDA_VISIBLE_DEVICES or the '{_devices_kw}' keyword "
+                              f"argument of {_caller} with the set of devices you are actually using. To "
+                              f"initialize all devices and suppress this warning, set the '{_devices_kw}' keyword "
+                              f"argument to `range(torch.cuda.device_count())`.", stacklevel=3)
+                _fork_rng_warned_already = True
+            devs = list(range(n))
+        else:
+            devs = list(devices)  # a generator would be exhausted after the first pass
+        cpu_state = get_rng_state()
+        dev_states = [cuda.get_rng_state(d) for d in devs]
+        try:
+            yield
+        finally:
+            set_rng_state(cpu_state)
+            for d, s in zip(devs, dev_states):
+                cuda.set_rng_state(s, d)
+
+    return forked()
+
+
+def thread_safe_generator():
+    """The worker's own Generator inside a DataLoader thread worker; None elsewhere (ember has only process workers)."""
+    return None

@@ -21,14 +21,16 @@ def _host(t):
     return t.detach().resolve_conj().numpy() if torch is not None and isinstance(t, torch.Tensor) else t.detach().numpy()
 
 
-REAL_ONLY = {"rfft", "rfft2", "rfftn", "ihfft"}
+REAL_ONLY = {"rfft", "rfft2", "rfftn", "ihfft", "ihfft2", "ihfftn"}
 ONE_D = [(name, kw) for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft")
          for kw in ({}, {"n": 6}, {"n": 3}, {"norm": "ortho"}, {"norm": "forward"}, {"n": 7, "norm": "forward"},
                     {"dim": 0})]
-N_D = [(name, kw) for name in ("fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn", "rfftn", "irfftn")
+N_D = [(name, kw) for name in ("fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn", "rfftn", "irfftn", "hfft2",
+                               "ihfft2", "hfftn", "ihfftn")
        for kw in ({}, {"s": (4, 6)}, {"s": (3, 3)}, {"norm": "ortho"}, {"norm": "forward"})]
 N_D += [(name, kw) for name in ("fftn", "ifftn", "rfftn", "irfftn")
         for kw in ({"dim": (0, 2)}, {"s": (3,), "dim": (1,)}, {"s": (-1, 4)}, {"dim": 1})]
+N_D += [(name, kw) for name in ("hfftn", "ihfftn") for kw in ({"dim": (0, 2)}, {"s": (-1, 4)})]
 
 
 @requires_torch
@@ -101,7 +103,9 @@ def _central(fn, x0, kwargs):
     ("fft", {}, np.complex128), ("fft", {"n": 7}, np.float64), ("ifft", {"norm": "ortho"}, np.complex128),
     ("rfft", {"n": 4}, np.float64), ("irfft", {}, np.complex128), ("irfft", {"n": 7}, np.complex128),
     ("hfft", {"norm": "forward"}, np.complex128), ("ihfft", {}, np.float64), ("fft2", {"s": (3, 6)}, np.complex128),
-    ("rfftn", {}, np.float64), ("irfftn", {"s": (2, 5)}, np.complex128),
+    ("rfftn", {}, np.float64), ("irfftn", {"s": (2, 5)}, np.complex128), ("hfft2", {}, np.complex128),
+    ("hfftn", {"s": (2, 6), "norm": "ortho"}, np.complex128), ("ihfft2", {}, np.float64),
+    ("ihfftn", {"norm": "forward"}, np.float64),
 ])
 def test_gradients_match_central_differences(fn, kwargs, dtype):
     _central(getattr(ember.fft, fn), _data((3, 5), dtype), kwargs)
@@ -158,3 +162,13 @@ def test_torch_fft_under_the_alias():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.split("\n")[0] == "tensor([2.+0.j, 0.+0.j]) torch.complex64"
+
+
+@requires_torch
+@pytest.mark.parametrize("fn", ["ihfft2", "ihfftn"])
+def test_ihfftn_rejects_complex_as_torch(fn):
+    x = _data((2, 3), np.complex128)
+    with pytest.raises(RuntimeError, match="Only supports floating-point dtypes, but found: ComplexDouble"):
+        getattr(ember.fft, fn)(ember.tensor(x))
+    with pytest.raises(RuntimeError, match="Only supports floating-point dtypes, but found: ComplexDouble"):
+        getattr(torch.fft, fn)(torch.tensor(x))

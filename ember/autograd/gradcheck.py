@@ -31,10 +31,10 @@ def _numerical(fn, inputs, i, eps):
 def _forward_ad_jacobian(func, inputs, i, j, x, o):
     """Jacobian of output j w.r.t. input i (rows: input elements), one forward-AD tangent per input element."""
     from . import forward_ad as fwAD
-    from .. import zeros_like
+    from .. import contiguous_format, zeros_like
     jac = np.zeros((x.numel(), o.numel()))
     for k in range(x.numel()):
-        tangent = zeros_like(x)
+        tangent = zeros_like(x, memory_format=contiguous_format)  # row-major, so view(-1) reaches element k
         tangent.view(-1)[k] = 1
         with fwAD.dual_level():
             args = list(inputs)

@@ -127,7 +127,9 @@ class _GradArray:
         return _GradArray(t.mean(dim=axis, keepdim=keepdims))
 
     def copy(self):
-        return _GradArray(self.t.clone())
+        # ndarray.copy() is row-major whatever the source's layout (Tensor.clone keeps the layout)
+        from .._memory_format import contiguous_format
+        return _GradArray(self.t.clone(memory_format=contiguous_format))
 
     def conj(self):
         return _GradArray(self.t.conj())

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import _backend as B
+from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
@@ -111,7 +112,7 @@ def _parse_to(args, kwargs):
     device = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
+    memory_format = kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
@@ -124,12 +125,13 @@ def _parse_to(args, kwargs):
             pass
         elif a is not None:
             device = a
-    return (None if dtype is None else B.as_dtype(dtype)), (None if device is None else B.as_device(device)), copy
+    return ((None if dtype is None else B.as_dtype(dtype)), (None if device is None else B.as_device(device)), copy,
+            memory_format)
 
 
 def to(self, *args, **kwargs):
     """Convert to another dtype and/or device; returns self when nothing changes."""
-    dtype, device, copy = _parse_to(args, kwargs)
+    dtype, device, copy, memory_format = _parse_to(args, kwargs)
     src = self._data
     data = src
     if device is not None and device.type == "cuda":
@@ -143,11 +145,13 @@ def to(self, *args, **kwargs):
         if data.dtype.kind == "c" and dtype.np.kind != "c":
             _complex_to_real_warning()
             data = data.real
-        data = data.astype(dtype.np)
+        data = data.astype(dtype.np)  # order='K': the layout is preserved, as torch's preserve_format
+    if memory_format is not None and memory_format is not _mf.preserve_format:
+        data = _mf.in_layout(data, _mf.order_for(data, memory_format, "to"))
     if data is src:
         if not copy:
             return self
-        data = src.copy()
+        data = src.copy() if src.flags.c_contiguous else _mf.relayout(src, _mf.order_for(src, None))
     node = None
     # integer and bool results carry no gradient in torch: a rounded value is a constant
     if state.enabled and self._requires_grad and data.dtype.kind in "fc":
@@ -169,8 +173,13 @@ def _complex_to_real_warning():
 
 
 def clone(input, *, memory_format=None):
-    """A copy with its own memory, differentiable."""
-    out = _wrap(input._data.copy())
+    """A copy with its own memory, differentiable; laid out as input (or as memory_format says)."""
+    a = input._data
+    if memory_format is None and a.flags.c_contiguous:
+        data = a.copy()
+    else:
+        data = _mf.relayout(a, _mf.order_for(a, memory_format, "clone"))
+    out = _wrap(data)
     if state.enabled and input._requires_grad:
         node = CloneBackward0.__new__(CloneBackward0)
         node.next_functions = (edge(input),)
@@ -187,6 +196,8 @@ def _register():
 
     def caster(dt):
         def method(self, memory_format=None):
+            if memory_format is not None:
+                return to(self, dt, memory_format=memory_format)
             return to(self, dt)
         method.__name__ = dt.name
         method.__doc__ = f"Convert to {dt.name}."

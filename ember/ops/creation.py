@@ -13,6 +13,7 @@ import operator
 import numpy as np
 
 from .. import _backend as B
+from .. import _memory_format as _mf
 from .._fma import fma32 as _fma32, fma64 as _fma64
 from .. import _userwarn
 from .._tensor import Tensor, _wrap
@@ -343,8 +344,15 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
 @_out_arg("empty")
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, memory_format=None,
           pin_memory=False):
-    """An uninitialised tensor."""
-    return _make(device, requires_grad, "empty", _size_arg(sizes, size, "empty"), dtype=_dt(dtype))
+    """An uninitialised tensor (laid out as memory_format says: channels_last is NHWC in memory)."""
+    shape = _size_arg(sizes, size, "empty")
+    if memory_format is not None:
+        order = _mf.order_of(memory_format, len(shape), "empty")
+        if order is not None:
+            t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype))
+            t._data = _mf.make(shape, order, lambda s: t._data)
+            return t
+    return _make(device, requires_grad, "empty", shape, dtype=_dt(dtype))
 
 
 @_out_arg("zeros")
@@ -698,48 +706,65 @@ def _like(input, dtype, device):
     return dt, dev
 
 
+def _like_layout(input, memory_format, make):
+    """make(shape) for input's shape, laid out as memory_format says (preserve: as input is)."""
+    a = input._data
+    if memory_format is None and a.flags.c_contiguous:
+        return make(a.shape)
+    order = _mf.order_for(a, memory_format, "empty_like")
+    if order is None:
+        return make(a.shape)
+    t = make(tuple(a.shape[d] for d in order))  # filled in memory order, as torch's kernels do
+    t._data = _mf.make(a.shape, order, lambda s: t._data)
+    return t
+
+
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Zeros with input's shape (and dtype/device unless given)."""
     dt, dev = _like(input, dtype, device)
-    return _make(dev, requires_grad, "zeros", input._data.shape, dtype=dt)
+    return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "zeros", shape, dtype=dt))
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Ones with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return _make(dev, requires_grad, "ones", input._data.shape, dtype=dt)
+    return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "ones", shape, dtype=dt))
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uninitialised with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return _make(dev, requires_grad, "empty", input._data.shape, dtype=dt)
+    return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "empty", shape, dtype=dt))
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """fill_value with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return _make(dev, requires_grad, "full", input._data.shape, fill_value, dtype=dt)
+    return _like_layout(input, memory_format,
+                        lambda shape: _make(dev, requires_grad, "full", shape, fill_value, dtype=dt))
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uniform [0, 1) with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return rand(input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
+    return _like_layout(input, memory_format, lambda shape: rand(shape, dtype=B.FROM_NUMPY[np.dtype(dt)],
+                                                                 device=dev, requires_grad=requires_grad))
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Standard normal with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return randn(input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev, requires_grad=requires_grad)
+    return _like_layout(input, memory_format, lambda shape: randn(shape, dtype=B.FROM_NUMPY[np.dtype(dt)],
+                                                                  device=dev, requires_grad=requires_grad))
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Random integers with input's shape."""
     dt, dev = _like(input, dtype, device)
     if high is None:
         low, high = 0, low
-    return randint(low, high, input._data.shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev)
+    return _like_layout(input, memory_format,
+                        lambda shape: randint(low, high, shape, dtype=B.FROM_NUMPY[np.dtype(dt)], device=dev))
 
 
 @_out_arg("normal")

@@ -1216,7 +1216,8 @@ def _linalg_method(name):
 
 
 for _name in ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross", "qr",
-              "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu", "lu_solve"):
+              "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu", "lu_solve",
+              "eig", "symeig", "lstsq", "solve"):
     setattr(Tensor, _name, _linalg_method(_name))
 del _name
 

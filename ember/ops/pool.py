@@ -1042,13 +1042,13 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
 
 
 def _squeeze_node(node, input):
-    # a 3-d input: the 4-d node's gradient loses its batch dim again
+    # an unbatched input: the batched node's gradient loses its batch dim again
     class _Squeezed(Node):
         __slots__ = ("inner",)
 
         def apply(self, grad):
             return (self.inner.apply(grad[None])[0][0],)
-    _Squeezed.__name__ = _Squeezed.__qualname__ = "FractionalMaxPool2DBackward0"
+    _Squeezed.__name__ = _Squeezed.__qualname__ = type(node).__name__
     wrapped = _Squeezed.__new__(_Squeezed)
     wrapped.next_functions = (edge(input),)
     wrapped._saved_versions = ()
@@ -1063,3 +1063,86 @@ def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, out
 
 
 __functional__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices"]
+
+
+class FractionalMaxPool3DBackward0(Node):
+    __slots__ = ("idx", "shape")
+    _saved_fields = ("idx",)
+
+    def apply(self, grad):
+        xp = xp_of(grad)
+        n, c = self.shape[:2]
+        out = xp.zeros((n * c, math.prod(self.shape[2:])), dtype=grad.dtype)
+        rows = xp.arange(n * c)[:, None]
+        xp.add.at(out, (rows, self.idx.reshape(n * c, -1)), grad.reshape(n * c, -1))
+        return (out.reshape(self.shape),)
+
+
+def _triple(v):
+    return (v, v, v) if isinstance(v, (int, float)) else tuple(v)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    """Max pooling over pseudo-random, overlapping windows that shrink (N, C, T, H, W) to output_size (or
+    output_ratio of it); the windows come from _random_samples, by default ember.rand(N, C, 3) as torch."""
+    from .creation import rand
+    if output_size is None and output_ratio is None:
+        raise ValueError("fractional_max_pool3d requires specifying either an output_size or an output_ratio")
+    if output_size is None:
+        r = _triple(output_ratio)
+        output_size = [int(input.size(-3) * r[0]), int(input.size(-2) * r[1]), int(input.size(-1) * r[2])]
+    if _random_samples is None:
+        n_batch = 1 if input.dim() == 4 else input.size(0)
+        _random_samples = rand(n_batch, input.size(-4), 3, dtype=input.dtype, device=input.device)
+    kt, kh, kw = _triple(kernel_size)
+    ot, oh, ow = _triple(output_size)
+    a = input._data
+    if a.ndim not in (4, 5):
+        raise RuntimeError(f"fractional_max_pool3d_out(): Expected 4D or 5D tensor, but got: {list(a.shape)}")
+    t, h, w = a.shape[-3:]
+    for what, o, k, i in (("time", ot, kt, t), ("height", oh, kh, h), ("width", ow, kw, w)):
+        if o + k - 1 > i:
+            raise RuntimeError(f"fractional_max_pool3d_out(): pool {what} {k} too large relative to input {what} "
+                               f"{i} (output {what} {o} + pool {what} - 1 must not exceed the input's)")
+    squeeze = a.ndim == 4
+    x = a[None] if squeeze else a
+    n, c = x.shape[:2]
+    samples = _random_samples._data.reshape(n * c, 3).tolist()
+    xp = xp_of(a)
+    f = a.dtype.type
+    # torch's sample order per plane: [0] for time, [1] for height, [2] for width
+    ts = xp.asarray([_fractional_starts(f(s[0]), t, ot, kt, f) for s in samples], dtype=np.int64)
+    hs = xp.asarray([_fractional_starts(f(s[1]), h, oh, kh, f) for s in samples], dtype=np.int64)
+    ws = xp.asarray([_fractional_starts(f(s[2]), w, ow, kw, f) for s in samples], dtype=np.int64)
+    tt = ts[:, :, None, None, None, None, None] + xp.arange(kt)[:, None, None]
+    hh = hs[:, None, :, None, None, None, None] + xp.arange(kh)[:, None]
+    ww = ws[:, None, None, :, None, None, None] + xp.arange(kw)
+    flat = ((tt * h + hh) * w + ww).reshape(n * c, ot, oh, ow, kt * kh * kw)
+    vals = x.reshape(n * c, t * h * w)[xp.arange(n * c)[:, None, None, None, None], flat]
+    pick = xp.argmax(xp.where(xp.isnan(vals), np.inf, vals), axis=-1)[..., None]  # NaN wins, as torch's
+    out = xp.take_along_axis(vals, pick, -1)[..., 0].reshape(n, c, ot, oh, ow)
+    idx = xp.take_along_axis(flat, pick, -1)[..., 0].reshape(n, c, ot, oh, ow)
+    node = None
+    if state.enabled and input._requires_grad:
+        node = FractionalMaxPool3DBackward0.__new__(FractionalMaxPool3DBackward0)
+        node.next_functions = (edge(input),)
+        node._saved_versions = ()
+        node.idx, node.shape = idx, (n, c, t, h, w)
+        if squeeze:
+            node = _squeeze_node(node, input)
+    if squeeze:
+        out, idx = out[0], idx[0]
+    res = _wrap(out)
+    if node is not None:
+        res._requires_grad, res.grad_fn = True, node
+    return (res, _wrap(idx)) if return_indices else res
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """fractional_max_pool3d returning (output, indices)."""
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+__functional__ += ["fractional_max_pool3d", "fractional_max_pool3d_with_indices"]

@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 from .. import _backend as B
+from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Size, Tensor, _dim, _wrap
@@ -20,7 +21,7 @@ __all__ = [
     "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
     "swapaxes", "swapdims", "t", "permute", "movedim", "moveaxis", "cat", "concat",
     "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "narrow", "select",
-    "index_select", "gather", "scatter", "scatter_add", "masked_select", "nonzero", "argwhere", "flip",
+    "index_select", "gather", "scatter", "scatter_add", "masked_select", "nonzero", "nonzero_static", "argwhere", "flip",
     "fliplr", "flipud", "roll", "tril", "triu", "diag", "diagonal", "tile", "take",
 ]
 
@@ -430,11 +431,19 @@ moveaxis = movedim
 
 
 def contiguous(input, memory_format=None):
-    """input itself when laid out densely, else a dense copy."""
-    if input._data.flags.c_contiguous:
+    """input itself when laid out densely (row-major, or in memory_format's order), else a dense copy."""
+    if memory_format is None:
+        if input._data.flags.c_contiguous:
+            return input
+        from .convert import clone
+        return clone(input, memory_format=_mf.contiguous_format)
+    if _mf.is_format(input._data, memory_format, "contiguous"):
         return input
+    if memory_format is _mf.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    _mf.check(memory_format, input._data.ndim, "contiguous")
     from .convert import clone
-    return clone(input)
+    return clone(input, memory_format=memory_format)
 
 
 # ---- expand / repeat ---------------------------------------------------------------------------
@@ -1664,6 +1673,18 @@ def nonzero(input, *, out=None, as_tuple=False):
     return _wrap(xp.argwhere(a).astype(np.int64, copy=False))
 
 
+def nonzero_static(input, *, size, fill_value=-1):
+    """nonzero() padded with fill_value (or truncated) to exactly `size` rows: a shape known in advance."""
+    if size < 0:
+        raise RuntimeError("nonzero_static: 'size' must be an non-negative integer")
+    idx = nonzero(input)._data
+    xp = xp_of(idx)
+    out = xp.full((size, idx.shape[1]), fill_value, dtype=np.int64)
+    n = min(size, idx.shape[0])
+    out[:n] = idx[:n]
+    return _wrap(out)
+
+
 def argwhere(input):
     """Indices of nonzero elements as an (n, ndim) int64 tensor."""
     return nonzero(input)
@@ -1938,6 +1959,7 @@ def _register():
         """Indices of nonzero elements."""
         return nonzero(self, as_tuple=as_tuple)
     T.nonzero = nonzero_m
+    T.nonzero_static = nonzero_static
 
     def split_m(self, split_size, dim=0):
         """Views of consecutive pieces along dim."""

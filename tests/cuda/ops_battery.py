@@ -540,3 +540,29 @@ CASES += [
             [[[0.9, 0.1]] * 3] * 2, device=x.device))), [IMG]),
 ]
 NOT_DEVICE_OPS["random (each device has its own stream; tests/nn/test_api_gaps_layers.py)"] = ["gumbel_softmax"]
+
+# the API-gap additions (tests/ops/test_view_copy.py, tests/test_memory_format.py,
+# tests/nn/test_fusion_fracpool3d.py, tests/test_fft.py)
+CASES += [
+    ("view_copies", lambda x: (
+        ember.view_copy(x, (4, 3)), ember.transpose_copy(x, 0, 1), ember.permute_copy(x, (1, 0)),
+        ember.expand_copy(x[:1], (2, 4)), ember.squeeze_copy(x[None], 0), ember.unsqueeze_copy(x, 1), ember.t_copy(x),
+        ember.diagonal_copy(x, 1), ember.select_copy(x, 1, 2), ember.slice_copy(x, 1, 0, 3, 2),
+        ember.split_copy(x, 2, 1), ember.split_with_sizes_copy(x, [1, 3], 1), ember.unbind_copy(x, 0),
+        ember.unfold_copy(x, 1, 2, 1), ember.alias_copy(x), ember.as_strided_copy(x, (2, 2), (1, 2)),
+        ember.narrow_copy(x, 1, 1, 2), ember.detach_copy(x), ember.nonzero_static(x > 0, size=5)), [X]),
+    ("channels_last", lambda x, w: (
+        x.contiguous(memory_format=ember.channels_last), F.conv2d(x.to(memory_format=ember.channels_last), w),
+        F.max_pool2d(x.contiguous(memory_format=ember.channels_last), 2),
+        ember.empty_like(x.contiguous(memory_format=ember.channels_last)).fill_(1.0),
+        x.contiguous(memory_format=ember.channels_last).clone() * 2), [IMG, ("f", (4, 3, 3, 3))]),
+    ("fractional_max_pool3d", lambda x: (
+        F.fractional_max_pool3d(x, 2, output_size=(2, 3, 2), _random_samples=ember.tensor(
+            [[[0.3, 0.7, 0.5]] * 2], device=x.device)),
+        F.fractional_max_pool3d_with_indices(x, (2, 1, 2), output_ratio=0.5, _random_samples=ember.tensor(
+            [[[0.9, 0.1, 0.4]] * 2], device=x.device))), [("f", (1, 2, 4, 5, 4))]),
+    ("hfftn", lambda a: _ri(ember.fft.ihfft2(a), ember.fft.ihfftn(a, s=(3, 4))) + (
+        ember.fft.hfft2(ember.complex(a, a.flip(1))), ember.fft.hfftn(ember.complex(a, a), s=(4, 6))),
+     [("f", (4, 6))]),
+]
+NOT_DEVICE_OPS["view copies covered by the view_copies case"] = ["view_as_real_copy", "view_as_complex_copy"]

@@ -415,6 +415,7 @@ class Module:
 
     def to(self, *args, **kwargs):
         """Move and/or cast parameters and buffers: to(device), to(dtype), to(tensor), to(device, dtype)."""
+        memory_format = kwargs.get("memory_format")
         device, dtype, non_blocking = _parse_to(args, kwargs)
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(
@@ -422,6 +423,9 @@ class Module:
                 f"dtypes, but got desired dtype={dtype}")
 
         def convert(t):
+            if memory_format is not None and t.dim() in (4, 5):  # as torch: only conv-shaped tensors
+                return t.to(device=device, dtype=dtype if t.is_floating_point() else None,
+                            memory_format=memory_format)
             return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
 
         return self._apply(convert)

@@ -21,3 +21,13 @@ __all__ += ["parametrize", "parametrizations", "weight_norm", "remove_weight_nor
 
 from . import prune  # noqa: F401,E402  (torch.nn.utils.prune: mask reparametrization and pruning methods)
 __all__ += ["prune"]
+
+# torch.nn.utils.fusion (conv/linear + eval BatchNorm folding), skip_init, conv weight memory formats
+from . import fusion, memory_format  # noqa: F401,E402
+from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,  # noqa: F401,E402
+                     fuse_linear_bn_weights)
+from .init import skip_init  # noqa: F401,E402
+from .memory_format import (convert_conv2d_weight_memory_format,  # noqa: F401,E402
+                            convert_conv3d_weight_memory_format)
+__all__ += ["fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights",
+            "skip_init", "convert_conv2d_weight_memory_format", "convert_conv3d_weight_memory_format"]

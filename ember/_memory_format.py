@@ -1,0 +1,162 @@
+"""torch.memory_format: how a tensor's elements are ordered in memory.
+
+An ember tensor's layout is its array's strides, so channels_last is an NCHW-shaped array whose
+memory runs N, H, W, C (a C-contiguous NHWC array transposed back), with the strides torch reports;
+NumPy/CuPy kernels accept any strides, so every op works on it, and elementwise results keep it
+(NumPy's order='K'), as torch's do.
+"""
+from . import _backend as B
+
+
+class memory_format:
+    """One of contiguous_format, channels_last, channels_last_3d, preserve_format."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"{B.namespace()}.{self._name}"
+
+    def __reduce__(self):
+        return self._name  # pickles as the module-level singleton
+
+    def __hash__(self):
+        return hash(self._name)
+
+
+memory_format.__module__ = "ember"  # torch.memory_format: pickles and prints by its public name
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+
+# the dims from outermost to innermost in memory
+_ORDER = {channels_last: (0, 2, 3, 1), channels_last_3d: (0, 2, 3, 4, 1)}
+_RANK = {channels_last: 4, channels_last_3d: 5}
+
+
+def check(fmt, ndim, op="to"):
+    """RuntimeError as torch's when fmt needs another rank; TypeError when fmt is not a memory_format."""
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"{op}(): argument 'memory_format' must be {B.namespace()}.memory_format, not "
+                        f"{type(fmt).__name__}")
+    rank = _RANK.get(fmt)  # contiguous_format / preserve_format fit any rank
+    if rank is not None and ndim != rank:
+        raise RuntimeError(f"required rank {rank} tensor to use {fmt._name} format")
+
+
+def _strides(a):
+    item = a.itemsize
+    return tuple(s // item for s in a.strides)
+
+
+def _dense_in(a, order):
+    # torch's is_channels_last_contiguous: size-1 dims may have any stride
+    expected = 1
+    shape, strides = a.shape, _strides(a)
+    for d in reversed(order):
+        n = shape[d]
+        if n != 1:
+            if strides[d] != expected:
+                return False
+            expected *= n
+    return True
+
+
+def is_format(a, fmt, op="is_contiguous"):
+    """True when array a is laid out densely in fmt (contiguous_format: row-major)."""
+    if fmt is None or fmt is contiguous_format:
+        return bool(a.flags.c_contiguous)
+    if fmt is preserve_format:
+        return bool(a.flags.c_contiguous)  # torch checks the default layout for preserve_format
+    check(fmt, _RANK.get(fmt, a.ndim), op)  # the type only: another rank is just False
+    order = _ORDER.get(fmt)
+    return order is not None and a.ndim == len(order) and _dense_in(a, order)
+
+
+def _suggest(a):
+    """torch's suggest_memory_format: channels_last(_3d) when a's strides look so, else contiguous."""
+    fmt = {4: channels_last, 5: channels_last_3d}.get(a.ndim)
+    if fmt is None or a.flags.c_contiguous:
+        return contiguous_format
+    st = _strides(a)
+    order = _ORDER[fmt]
+    # channels innermost and the rest ordered outer to inner, ignoring size-1 dims as torch does
+    dims = [d for d in order if a.shape[d] != 1]
+    if all(st[x] >= st[y] for x, y in zip(dims, dims[1:])) and (a.shape[1] == 1 or st[1] == 1):
+        return fmt
+    return contiguous_format
+
+
+def _dense_order(a):
+    """The dims from outermost to innermost when a is non-overlapping and dense, else None."""
+    st = _strides(a)
+    order = sorted(range(a.ndim), key=lambda d: (-st[d], -d))
+    expected = 1
+    for d in reversed(order):
+        n = a.shape[d]
+        if n != 1:
+            if st[d] != expected:
+                return None
+            expected *= n
+    return tuple(order)
+
+
+def order_for(a, fmt, op="to"):
+    """The memory order (outermost dim first) a result like array a takes under fmt; None for row-major."""
+    if fmt is None or fmt is preserve_format:
+        if a.flags.c_contiguous:
+            return None
+        order = _dense_order(a)   # dense: keep exactly a's layout
+        if order is None:
+            fmt = _suggest(a)
+        elif order == tuple(range(a.ndim)):
+            return None
+        else:
+            return order
+    if fmt is contiguous_format:
+        return None
+    check(fmt, a.ndim, op)
+    return _ORDER[fmt]
+
+
+def order_of(fmt, ndim, op="empty"):
+    """The memory order a new tensor of ndim dims takes under fmt (None: row-major)."""
+    if fmt is None or fmt is contiguous_format or fmt is preserve_format:
+        return None
+    check(fmt, ndim, op)
+    return _ORDER[fmt]
+
+
+def make(shape, order, fill):
+    """fill(memory_shape) called in memory order and viewed back as shape: elements run in that order."""
+    if order is None:
+        return fill(tuple(shape))
+    arr = fill(tuple(shape[d] for d in order))
+    inverse = [0] * len(order)
+    for i, d in enumerate(order):
+        inverse[d] = i
+    return arr.transpose(inverse)
+
+
+def relayout(a, order):
+    """A copy of array a laid out in the given memory order (row-major when None)."""
+    xp = B.xp_of(a)
+    if order is None:
+        return xp.array(a, copy=True, order="C")
+    inverse = [0] * len(order)
+    for i, d in enumerate(order):
+        inverse[d] = i
+    return xp.ascontiguousarray(a.transpose(order)).transpose(inverse)
+
+
+def in_layout(a, order):
+    """a itself when already in that order, else a copy that is."""
+    if order is None:
+        if a.flags.c_contiguous:
+            return a
+    elif a.ndim == len(order) and _dense_in(a, order):
+        return a
+    return relayout(a, order)
