@@ -443,7 +443,7 @@ def _repo_dir(repo_or_dir, source, force_reload, trust_repo, verbose, skip_valid
 
 
 def list(github, force_reload=False, skip_validation=False, trust_repo="check", verbose=True, *, source="github"):
-    """The entrypoints (public callables) of the hubconf.py of github ("owner/repo[:ref]") or, source='local', a folder."""
+    """The entrypoints (public callables) in hubconf.py of github ("owner/repo[:ref]"; source='local': a folder)."""
     repo_dir = _repo_dir(github, source, force_reload, trust_repo, verbose, skip_validation)
     return _entrypoints(_hubconf(repo_dir))
 

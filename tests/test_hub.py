@@ -318,8 +318,8 @@ def github(http_server, monkeypatch, hub_home):
     monkeypatch.setattr(hub, "_GITHUB_API_URL", http_server.url + "/api")
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     # as GitHub's zipball: the top folder's own entry first
-    archive = zip_bytes({"owner-repo-abc1234/": b"", "owner-repo-abc1234/hubconf.py": HUBCONF, "owner-repo-abc1234/helper_mod.py":
-                         "def scale(x):\n    return 3.0 * x\n"})
+    archive = zip_bytes({"owner-repo-abc1234/": b"", "owner-repo-abc1234/hubconf.py": HUBCONF,
+                         "owner-repo-abc1234/helper_mod.py": "def scale(x):\n    return 3.0 * x\n"})
     r = http_server.routes
     r["/owner/repo/tree/main/"] = (404, b"")
     r["/api/repos/owner/repo/branches?per_page=100&page=1"] = as_json(

@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-import ember
 from ember import _threads
 import ember.utils.benchmark as eb
 from tests.conftest import torch

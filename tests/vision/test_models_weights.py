@@ -79,9 +79,9 @@ def test_wrong_hash_leaves_no_checkpoint(squeeze, http_server, hub_home, monkeyp
 
 def test_server_error_and_legacy_pretrained(http_server, hub_home, monkeypatch):
     _point(monkeypatch, models.ResNet34_Weights.IMAGENET1K_V1, http_server.url + "/resnet34-b627a593.pth")
-    with pytest.warns(UserWarning, match="'pretrained' is deprecated"), pytest.warns(UserWarning, match="IMAGENET1K_V1"):
-        with pytest.raises(urllib.error.HTTPError, match="404"):
-            models.resnet34(pretrained=True, progress=False)
+    with pytest.warns(UserWarning, match="'pretrained' is deprecated"), \
+            pytest.warns(UserWarning, match="IMAGENET1K_V1"), pytest.raises(urllib.error.HTTPError, match="404"):
+        models.resnet34(pretrained=True, progress=False)
     assert http_server.paths() == ["/resnet34-b627a593.pth"] and os.listdir(hub_home / "checkpoints") == []
 
 

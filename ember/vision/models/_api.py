@@ -53,7 +53,7 @@ class WeightsEnum(enum.Enum):
         return self.value.meta
 
     def get_state_dict(self, *args, **kwargs):
-        """The checkpoint's state_dict, downloaded once into <hub dir>/checkpoints (args: load_state_dict_from_url's)."""
+        """The checkpoint's state_dict, downloaded once into <hub dir>/checkpoints (load_state_dict_from_url's args)."""
         from ...hub import load_state_dict_from_url
         return load_state_dict_from_url(self.url, *args, **kwargs)
 
