@@ -76,17 +76,18 @@ def test_forward_shapes():
         assert tuple(m(ember.randn(1, 3, 32, 32)).shape) == (1, 1000)
 
 
-def test_pretrained_weights_explain_the_way_round():
-    for call in (lambda: models.resnet18(weights="DEFAULT"),
-                 lambda: models.resnet50(weights=models.ResNet50_Weights.IMAGENET1K_V2),
-                 lambda: models.vgg16(weights="IMAGENET1K_V1"),
-                 lambda: models.vgg19(weights=models.VGG19_Weights.DEFAULT)):
-        with pytest.raises(RuntimeError, match="cannot download pretrained weights") as e:
+def test_weights_arguments():
+    # the checkpoint's class count is checked before anything is built or downloaded (downloads:
+    # test_models_weights.py, against a local server)
+    for call in (lambda: models.resnet18(weights="DEFAULT", num_classes=10),
+                 lambda: models.resnet50(weights=models.ResNet50_Weights.IMAGENET1K_V2, num_classes=10),
+                 lambda: models.vgg16(weights="IMAGENET1K_V1", num_classes=10),
+                 lambda: models.vgg19(weights=models.VGG19_Weights.DEFAULT, num_classes=10)):
+        with pytest.raises(ValueError, match="The parameter 'num_classes' expected value 1000 but got 10 instead."):
             call()
-        assert "https://download.pytorch.org/models/" in str(e.value) and "load_state_dict" in str(e.value)
     with pytest.warns(UserWarning, match="'pretrained' is deprecated"), pytest.warns(UserWarning, match="IMAGENET1K_V1"):
-        with pytest.raises(RuntimeError, match="resnet34-b627a593.pth"):
-            models.resnet34(pretrained=True)
+        with pytest.raises(ValueError, match="'num_classes' expected value 1000"):
+            models.resnet34(pretrained=True, num_classes=3)
     with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
         assert isinstance(models.resnet18(pretrained=False), models.ResNet)
     with pytest.raises(KeyError, match="Failed to find Weights"):  # torchvision's enum lookup raises KeyError

@@ -1,7 +1,7 @@
-"""torchvision.models: torchvision's classification architectures, randomly initialized.
+"""torchvision.models: torchvision's classification architectures and their pretrained weights.
 
-Module names and shapes are torchvision's, so a torchvision checkpoint (downloaded elsewhere)
-loads with ``model.load_state_dict(torch.load(path))``; ember itself downloads no weights.
+Module names and shapes are torchvision's: ``resnet18(weights="DEFAULT")`` downloads torchvision's
+own checkpoint through ember.hub (into torch's cache, ``~/.cache/torch/hub/checkpoints``) and loads it.
 """
 import fnmatch
 

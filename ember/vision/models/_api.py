@@ -1,13 +1,15 @@
-"""The weights API of torchvision.models (``weights=`` enums), without the download.
+"""The weights API of torchvision.models (``weights=`` enums) and its download.
 
-ember cannot fetch pretrained weights: asking for them raises an error that names the
-checkpoint URL, so the ``.pth`` file can be downloaded elsewhere and loaded with
-``model.load_state_dict(torch.load(path))`` (the module names match torchvision's).
+``model(weights=...)`` and ``weights.get_state_dict()`` fetch torchvision's own checkpoint through
+``ember.hub.load_state_dict_from_url`` into ``<hub dir>/checkpoints`` (the folder torch uses, so
+both share the files) and verify its SHA256 prefix; ember's module names are torchvision's, so
+the file loads as is.
 """
 import enum
 import functools
 
 from ..._userwarn import warn as _warn_user
+from ._meta import _IMAGENET_CATEGORIES
 
 
 class Weights:
@@ -15,7 +17,8 @@ class Weights:
 
     def __init__(self, url, num_params, meta=None):
         self.url = url
-        self.meta = dict(meta or {}, num_params=num_params)
+        # every classification checkpoint here has ImageNet-1k's head unless its meta says otherwise
+        self.meta = dict({"categories": _IMAGENET_CATEGORIES}, **(meta or {}), num_params=num_params)
 
     def __repr__(self):
         return f"Weights(url={self.url!r}, meta={self.meta!r})"
@@ -50,7 +53,9 @@ class WeightsEnum(enum.Enum):
         return self.value.meta
 
     def get_state_dict(self, *args, **kwargs):
-        _no_download(self)
+        """The checkpoint's state_dict, downloaded once into <hub dir>/checkpoints (load_state_dict_from_url's args)."""
+        from ...hub import load_state_dict_from_url
+        return load_state_dict_from_url(self.url, *args, **kwargs)
 
     def transforms(self):
         """The evaluation preprocessing of these weights (torchvision's ImageClassification preset): resize,
@@ -67,13 +72,13 @@ class WeightsEnum(enum.Enum):
         return f"{type(self).__name__}.{self.name}"
 
 
-def _no_download(weights):
-    name = weights.url.rsplit("/", 1)[-1]
-    raise RuntimeError(
-        f"ember cannot download pretrained weights ({weights!r}). Build the model with weights=None and load "
-        f"torchvision's checkpoint yourself: download {weights.url} on a machine with network access, then "
-        f"model.load_state_dict(torch.load('{name}')). ember's models use torchvision's module names, so the "
-        f"file loads as is.")
+def _ovewrite_named_param(kwargs, param, new_value):
+    """kwargs[param] = new_value, unless the caller passed a different value (torchvision's check)."""
+    if param in kwargs:
+        if kwargs[param] != new_value:
+            raise ValueError(f"The parameter '{param}' expected value {new_value} but got {kwargs[param]} instead.")
+    else:
+        kwargs[param] = new_value
 
 
 def _kwonly_to_pos_or_kw(fn):
@@ -95,7 +100,8 @@ def _kwonly_to_pos_or_kw(fn):
 
 
 def _resolve(weights_enum, weights, kwargs):
-    """torchvision's legacy `pretrained=` and `weights=` handling; returns the verified weights (or None)."""
+    """torchvision's legacy `pretrained=` and `weights=` handling; returns the verified weights (or None) and sets
+    kwargs["num_classes"] to the checkpoint's."""
     if "pretrained" in kwargs:
         pretrained = kwargs.pop("pretrained")
         _warn_user("The parameter 'pretrained' is deprecated since 0.13 and may be removed in the future, "
@@ -107,6 +113,14 @@ def _resolve(weights_enum, weights, kwargs):
                           f"`weights={weights_enum.__name__}.DEFAULT` to get the most up-to-date weights.")
             weights = weights_enum.IMAGENET1K_V1
     weights = weights_enum.verify(weights)
+    if weights is not None and weights.meta["categories"] is not None:
+        # the checkpoint's head fixes the class count
+        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
+    return weights
+
+
+def _load_weights(model, weights, progress):
+    """model with the checkpoint of weights loaded (downloaded, hash-checked); model itself for weights=None."""
     if weights is not None:
-        _no_download(weights)
-    return None
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+    return model

@@ -1,7 +1,7 @@
 """torchvision.models.alexnet: AlexNet ("one weird trick" variant) with torchvision's module names."""
 from ... import nn
 from ... import flatten
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
 __all__ = ["AlexNet", "AlexNet_Weights", "alexnet"]
 
@@ -44,12 +44,12 @@ class AlexNet(nn.Module):
 
 class AlexNet_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", 61100840,
-                            {"categories": None, "min_size": (63, 63)})
+                            {"min_size": (63, 63)})
     DEFAULT = IMAGENET1K_V1
 
 
 @_kwonly_to_pos_or_kw
 def alexnet(*, weights=None, progress=True, **kwargs):
-    """AlexNet from "One weird trick for parallelizing convolutional neural networks"; weights=None only (see _api)."""
-    _resolve(AlexNet_Weights, weights, kwargs)
-    return AlexNet(**kwargs)
+    """AlexNet from "One weird trick for parallelizing convolutional neural networks"."""
+    weights = _resolve(AlexNet_Weights, weights, kwargs)
+    return _load_weights(AlexNet(**kwargs), weights, progress)

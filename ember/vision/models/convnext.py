@@ -6,7 +6,7 @@ from ... import ones
 from ...nn import functional as F
 from ..ops.misc import Conv2dNormActivation, Permute
 from ..ops.stochastic_depth import StochasticDepth
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
 __all__ = ["ConvNeXt", "ConvNeXt_Tiny_Weights", "convnext_tiny"]
 
@@ -106,14 +106,15 @@ class ConvNeXt(nn.Module):
 
 class ConvNeXt_Tiny_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights("https://download.pytorch.org/models/convnext_tiny-983f1562.pth", 28589128,
-                            {"categories": None, "min_size": (32, 32), "resize_size": 236})
+                            {"min_size": (32, 32), "resize_size": 236})
     DEFAULT = IMAGENET1K_V1
 
 
 @_kwonly_to_pos_or_kw
 def convnext_tiny(*, weights=None, progress=True, **kwargs):
-    """ConvNeXt Tiny from "A ConvNet for the 2020s"; weights=None only (see _api)."""
-    _resolve(ConvNeXt_Tiny_Weights, weights, kwargs)
+    """ConvNeXt Tiny from "A ConvNet for the 2020s"."""
+    weights = _resolve(ConvNeXt_Tiny_Weights, weights, kwargs)
     block_setting = [CNBlockConfig(96, 192, 3), CNBlockConfig(192, 384, 3), CNBlockConfig(384, 768, 9),
                      CNBlockConfig(768, None, 3)]
-    return ConvNeXt(block_setting, stochastic_depth_prob=kwargs.pop("stochastic_depth_prob", 0.1), **kwargs)
+    model = ConvNeXt(block_setting, stochastic_depth_prob=kwargs.pop("stochastic_depth_prob", 0.1), **kwargs)
+    return _load_weights(model, weights, progress)

@@ -5,7 +5,7 @@ from collections import OrderedDict
 from ... import nn
 from ... import cat, flatten
 from ...nn import functional as F
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
 __all__ = ["DenseNet", "DenseNet121_Weights", "DenseNet161_Weights", "DenseNet169_Weights", "DenseNet201_Weights",
            "densenet121", "densenet161", "densenet169", "densenet201"]
@@ -117,7 +117,7 @@ class DenseNet(nn.Module):
 
 
 _URL = "https://download.pytorch.org/models/"
-_META = {"categories": None, "min_size": (29, 29)}
+_META = {"min_size": (29, 29)}
 
 
 class DenseNet121_Weights(WeightsEnum):
@@ -140,30 +140,30 @@ class DenseNet201_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
-def _densenet(growth_rate, block_config, num_init_features, weights_enum, weights, kwargs):
-    _resolve(weights_enum, weights, kwargs)
-    return DenseNet(growth_rate, block_config, num_init_features, **kwargs)
+def _densenet(growth_rate, block_config, num_init_features, weights_enum, weights, progress, kwargs):
+    weights = _resolve(weights_enum, weights, kwargs)
+    return _load_weights(DenseNet(growth_rate, block_config, num_init_features, **kwargs), weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def densenet121(*, weights=None, progress=True, **kwargs):
-    """Densenet-121 from "Densely Connected Convolutional Networks"; weights=None only (see _api)."""
-    return _densenet(32, (6, 12, 24, 16), 64, DenseNet121_Weights, weights, kwargs)
+    """Densenet-121 from "Densely Connected Convolutional Networks"."""
+    return _densenet(32, (6, 12, 24, 16), 64, DenseNet121_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def densenet161(*, weights=None, progress=True, **kwargs):
-    """Densenet-161 (growth rate 48); weights=None only (see _api)."""
-    return _densenet(48, (6, 12, 36, 24), 96, DenseNet161_Weights, weights, kwargs)
+    """Densenet-161 (growth rate 48)."""
+    return _densenet(48, (6, 12, 36, 24), 96, DenseNet161_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def densenet169(*, weights=None, progress=True, **kwargs):
-    """Densenet-169; weights=None only (see _api)."""
-    return _densenet(32, (6, 12, 32, 32), 64, DenseNet169_Weights, weights, kwargs)
+    """Densenet-169."""
+    return _densenet(32, (6, 12, 32, 32), 64, DenseNet169_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def densenet201(*, weights=None, progress=True, **kwargs):
-    """Densenet-201; weights=None only (see _api)."""
-    return _densenet(32, (6, 12, 48, 32), 64, DenseNet201_Weights, weights, kwargs)
+    """Densenet-201."""
+    return _densenet(32, (6, 12, 48, 32), 64, DenseNet201_Weights, weights, progress, kwargs)

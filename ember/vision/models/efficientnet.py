@@ -7,7 +7,7 @@ from ... import nn
 from ... import flatten
 from ..ops.misc import Conv2dNormActivation, SqueezeExcitation
 from ..ops.stochastic_depth import StochasticDepth
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 from ._utils import _make_divisible
 
 __all__ = ["EfficientNet", "EfficientNet_B0_Weights", "EfficientNet_B1_Weights", "efficientnet_b0", "efficientnet_b1"]
@@ -134,7 +134,7 @@ def _efficientnet_conf(arch, width_mult, depth_mult):
 
 
 _URL = "https://download.pytorch.org/models/"
-_META = {"categories": None, "min_size": (1, 1)}
+_META = {"min_size": (1, 1)}
 
 
 class EfficientNet_B0_Weights(WeightsEnum):
@@ -152,19 +152,20 @@ class EfficientNet_B1_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V2
 
 
-def _efficientnet(arch, width_mult, depth_mult, weights_enum, weights, kwargs):
-    _resolve(weights_enum, weights, kwargs)
+def _efficientnet(arch, width_mult, depth_mult, weights_enum, weights, progress, kwargs):
+    weights = _resolve(weights_enum, weights, kwargs)
     setting, last_channel = _efficientnet_conf(arch, width_mult, depth_mult)
-    return EfficientNet(setting, kwargs.pop("dropout", 0.2), last_channel=last_channel, **kwargs)
+    model = EfficientNet(setting, kwargs.pop("dropout", 0.2), last_channel=last_channel, **kwargs)
+    return _load_weights(model, weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def efficientnet_b0(*, weights=None, progress=True, **kwargs):
-    """EfficientNet-B0 from "EfficientNet: Rethinking Model Scaling for CNNs"; weights=None only (see _api)."""
-    return _efficientnet("efficientnet_b0", 1.0, 1.0, EfficientNet_B0_Weights, weights, kwargs)
+    """EfficientNet-B0 from "EfficientNet: Rethinking Model Scaling for CNNs"."""
+    return _efficientnet("efficientnet_b0", 1.0, 1.0, EfficientNet_B0_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def efficientnet_b1(*, weights=None, progress=True, **kwargs):
-    """EfficientNet-B1 (depth x1.1); weights=None only (see _api)."""
-    return _efficientnet("efficientnet_b1", 1.0, 1.1, EfficientNet_B1_Weights, weights, kwargs)
+    """EfficientNet-B1 (depth x1.1)."""
+    return _efficientnet("efficientnet_b1", 1.0, 1.1, EfficientNet_B1_Weights, weights, progress, kwargs)

@@ -5,7 +5,7 @@ from ... import nn
 from ... import cat, flatten, unsqueeze
 from ...nn import functional as F
 from ..._userwarn import warn as _warn_user
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _ovewrite_named_param, _resolve
 
 __all__ = ["GoogLeNet", "GoogLeNetOutputs", "_GoogLeNetOutputs", "GoogLeNet_Weights", "googlenet"]
 
@@ -153,13 +153,28 @@ class BasicConv2d(nn.Module):
 class GoogLeNet_Weights(WeightsEnum):
     # trained with transform_input=True, which torchvision's googlenet(weights=...) sets
     IMAGENET1K_V1 = Weights("https://download.pytorch.org/models/googlenet-1378be20.pth", 6624904,
-                            {"categories": None, "min_size": (15, 15)})
+                            {"min_size": (15, 15)})
     DEFAULT = IMAGENET1K_V1
 
 
 @_kwonly_to_pos_or_kw
 def googlenet(*, weights=None, progress=True, **kwargs):
-    """GoogLeNet from "Going Deeper with Convolutions"; weights=None only (for torchvision's checkpoint build it
-    with transform_input=True, as torchvision does when it loads the weights itself)."""
-    _resolve(GoogLeNet_Weights, weights, kwargs)
-    return GoogLeNet(**kwargs)
+    """GoogLeNet from "Going Deeper with Convolutions"."""
+    original_aux_logits = kwargs.get("aux_logits", False)
+    weights = _resolve(GoogLeNet_Weights, weights, kwargs)
+    if weights is not None:
+        # the checkpoint was trained on transformed input and holds the (untrained) auxiliary heads
+        if "transform_input" not in kwargs:
+            _ovewrite_named_param(kwargs, "transform_input", True)
+        _ovewrite_named_param(kwargs, "aux_logits", True)
+        _ovewrite_named_param(kwargs, "init_weights", False)
+    model = _load_weights(GoogLeNet(**kwargs), weights, progress)
+    if weights is not None:
+        if not original_aux_logits:
+            model.aux_logits = False
+            model.aux1 = None
+            model.aux2 = None
+        else:
+            _warn_user("auxiliary heads in the pretrained googlenet model are NOT pretrained, so make sure to train "
+                       "them")
+    return model

@@ -2,7 +2,7 @@
 from ... import nn
 from ... import flatten
 from ..ops.misc import Conv2dNormActivation
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 from ._utils import _make_divisible
 
 __all__ = ["MobileNetV2", "MobileNet_V2_Weights", "mobilenet_v2"]
@@ -99,7 +99,7 @@ def _init_mobilenet(model):
 
 
 _URL = "https://download.pytorch.org/models/"
-_META = {"categories": None, "min_size": (1, 1)}
+_META = {"min_size": (1, 1)}
 
 
 class MobileNet_V2_Weights(WeightsEnum):
@@ -110,6 +110,6 @@ class MobileNet_V2_Weights(WeightsEnum):
 
 @_kwonly_to_pos_or_kw
 def mobilenet_v2(*, weights=None, progress=True, **kwargs):
-    """MobileNetV2 from "MobileNetV2: Inverted Residuals and Linear Bottlenecks"; weights=None only (see _api)."""
-    _resolve(MobileNet_V2_Weights, weights, kwargs)
-    return MobileNetV2(**kwargs)
+    """MobileNetV2 from "MobileNetV2: Inverted Residuals and Linear Bottlenecks"."""
+    weights = _resolve(MobileNet_V2_Weights, weights, kwargs)
+    return _load_weights(MobileNetV2(**kwargs), weights, progress)

@@ -4,7 +4,7 @@ from functools import partial
 from ... import nn
 from ... import flatten
 from ..ops.misc import Conv2dNormActivation, SqueezeExcitation as SElayer
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 from ._utils import _make_divisible
 from .mobilenetv2 import _init_mobilenet
 
@@ -141,7 +141,7 @@ def _mobilenet_v3_conf(arch, width_mult=1.0, reduced_tail=False, dilated=False, 
 
 
 _URL = "https://download.pytorch.org/models/"
-_META = {"categories": None, "min_size": (1, 1)}
+_META = {"min_size": (1, 1)}
 
 
 class MobileNet_V3_Large_Weights(WeightsEnum):
@@ -155,19 +155,19 @@ class MobileNet_V3_Small_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
-def _mobilenet_v3(arch, weights_enum, weights, kwargs):
-    _resolve(weights_enum, weights, kwargs)
+def _mobilenet_v3(arch, weights_enum, weights, progress, kwargs):
+    weights = _resolve(weights_enum, weights, kwargs)
     setting, last_channel = _mobilenet_v3_conf(arch, **kwargs)
-    return MobileNetV3(setting, last_channel, **kwargs)
+    return _load_weights(MobileNetV3(setting, last_channel, **kwargs), weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def mobilenet_v3_large(*, weights=None, progress=True, **kwargs):
-    """MobileNetV3 Large from "Searching for MobileNetV3"; weights=None only (see _api)."""
-    return _mobilenet_v3("mobilenet_v3_large", MobileNet_V3_Large_Weights, weights, kwargs)
+    """MobileNetV3 Large from "Searching for MobileNetV3"."""
+    return _mobilenet_v3("mobilenet_v3_large", MobileNet_V3_Large_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def mobilenet_v3_small(*, weights=None, progress=True, **kwargs):
-    """MobileNetV3 Small from "Searching for MobileNetV3"; weights=None only (see _api)."""
-    return _mobilenet_v3("mobilenet_v3_small", MobileNet_V3_Small_Weights, weights, kwargs)
+    """MobileNetV3 Small from "Searching for MobileNetV3"."""
+    return _mobilenet_v3("mobilenet_v3_small", MobileNet_V3_Small_Weights, weights, progress, kwargs)

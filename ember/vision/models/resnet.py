@@ -2,7 +2,7 @@
 module names, so its checkpoints load."""
 from ... import nn
 from ... import flatten
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights",
            "ResNet101_Weights", "ResNet152_Weights", "ResNeXt50_32X4D_Weights", "Wide_ResNet50_2_Weights",
@@ -164,7 +164,7 @@ class ResNet(nn.Module):
         return self._forward_impl(x)
 
 
-_META = {"categories": None, "min_size": (1, 1)}
+_META = {"min_size": (1, 1)}
 _URL = "https://download.pytorch.org/models/"
 
 
@@ -209,37 +209,37 @@ class Wide_ResNet50_2_Weights(WeightsEnum):
 
 
 def _resnet(block, layers, weights_enum, weights, progress, kwargs):
-    _resolve(weights_enum, weights, kwargs)
-    return ResNet(block, layers, **kwargs)
+    weights = _resolve(weights_enum, weights, kwargs)
+    return _load_weights(ResNet(block, layers, **kwargs), weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def resnet18(*, weights=None, progress=True, **kwargs):
-    """ResNet-18 from "Deep Residual Learning for Image Recognition"; weights=None only (see _api)."""
+    """ResNet-18 from "Deep Residual Learning for Image Recognition"."""
     return _resnet(BasicBlock, [2, 2, 2, 2], ResNet18_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def resnet34(*, weights=None, progress=True, **kwargs):
-    """ResNet-34; weights=None only (see _api)."""
+    """ResNet-34."""
     return _resnet(BasicBlock, [3, 4, 6, 3], ResNet34_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def resnet50(*, weights=None, progress=True, **kwargs):
-    """ResNet-50 (torchvision's V1.5: stride in the 3x3 conv); weights=None only (see _api)."""
+    """ResNet-50 (torchvision's V1.5: stride in the 3x3 conv)."""
     return _resnet(Bottleneck, [3, 4, 6, 3], ResNet50_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def resnet101(*, weights=None, progress=True, **kwargs):
-    """ResNet-101; weights=None only (see _api)."""
+    """ResNet-101."""
     return _resnet(Bottleneck, [3, 4, 23, 3], ResNet101_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def resnet152(*, weights=None, progress=True, **kwargs):
-    """ResNet-152; weights=None only (see _api)."""
+    """ResNet-152."""
     return _resnet(Bottleneck, [3, 8, 36, 3], ResNet152_Weights, weights, progress, kwargs)
 
 
@@ -252,7 +252,7 @@ def _set(kwargs, name, value):
 
 @_kwonly_to_pos_or_kw
 def resnext50_32x4d(*, weights=None, progress=True, **kwargs):
-    """ResNeXt-50 32x4d from "Aggregated Residual Transformation for Deep Neural Networks"; weights=None only."""
+    """ResNeXt-50 32x4d from "Aggregated Residual Transformation for Deep Neural Networks"."""
     _set(kwargs, "groups", 32)
     _set(kwargs, "width_per_group", 4)
     return _resnet(Bottleneck, [3, 4, 6, 3], ResNeXt50_32X4D_Weights, weights, progress, kwargs)
@@ -260,6 +260,6 @@ def resnext50_32x4d(*, weights=None, progress=True, **kwargs):
 
 @_kwonly_to_pos_or_kw
 def wide_resnet50_2(*, weights=None, progress=True, **kwargs):
-    """Wide ResNet-50-2 from "Wide Residual Networks" (bottleneck twice as wide); weights=None only."""
+    """Wide ResNet-50-2 from "Wide Residual Networks" (bottleneck twice as wide)."""
     _set(kwargs, "width_per_group", 64 * 2)
     return _resnet(Bottleneck, [3, 4, 6, 3], Wide_ResNet50_2_Weights, weights, progress, kwargs)

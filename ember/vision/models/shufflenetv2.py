@@ -1,7 +1,7 @@
 """torchvision.models.shufflenetv2: ShuffleNetV2 x0.5 and x1.0 with torchvision's module names."""
 from ... import nn
 from ... import cat, transpose
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
 __all__ = ["ShuffleNetV2", "ShuffleNet_V2_X0_5_Weights", "ShuffleNet_V2_X1_0_Weights", "shufflenet_v2_x0_5",
            "shufflenet_v2_x1_0"]
@@ -100,7 +100,7 @@ class ShuffleNetV2(nn.Module):
 
 
 _URL = "https://download.pytorch.org/models/"
-_META = {"categories": None, "min_size": (1, 1)}
+_META = {"min_size": (1, 1)}
 
 
 class ShuffleNet_V2_X0_5_Weights(WeightsEnum):
@@ -115,13 +115,13 @@ class ShuffleNet_V2_X1_0_Weights(WeightsEnum):
 
 @_kwonly_to_pos_or_kw
 def shufflenet_v2_x0_5(*, weights=None, progress=True, **kwargs):
-    """ShuffleNetV2 with 0.5x output channels ("ShuffleNet V2: Practical Guidelines..."); weights=None only."""
-    _resolve(ShuffleNet_V2_X0_5_Weights, weights, kwargs)
-    return ShuffleNetV2([4, 8, 4], [24, 48, 96, 192, 1024], **kwargs)
+    """ShuffleNetV2 with 0.5x output channels ("ShuffleNet V2: Practical Guidelines...")."""
+    weights = _resolve(ShuffleNet_V2_X0_5_Weights, weights, kwargs)
+    return _load_weights(ShuffleNetV2([4, 8, 4], [24, 48, 96, 192, 1024], **kwargs), weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def shufflenet_v2_x1_0(*, weights=None, progress=True, **kwargs):
-    """ShuffleNetV2 with 1.0x output channels; weights=None only (see _api)."""
-    _resolve(ShuffleNet_V2_X1_0_Weights, weights, kwargs)
-    return ShuffleNetV2([4, 8, 4], [24, 116, 232, 464, 1024], **kwargs)
+    """ShuffleNetV2 with 1.0x output channels."""
+    weights = _resolve(ShuffleNet_V2_X1_0_Weights, weights, kwargs)
+    return _load_weights(ShuffleNetV2([4, 8, 4], [24, 116, 232, 464, 1024], **kwargs), weights, progress)

@@ -1,7 +1,7 @@
 """torchvision.models.squeezenet: SqueezeNet 1.0 and 1.1 with torchvision's module names."""
 from ... import nn
 from ... import cat, flatten
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
 __all__ = ["SqueezeNet", "SqueezeNet1_0_Weights", "SqueezeNet1_1_Weights", "squeezenet1_0", "squeezenet1_1"]
 
@@ -65,24 +65,24 @@ _URL = "https://download.pytorch.org/models/"
 
 
 class SqueezeNet1_0_Weights(WeightsEnum):
-    IMAGENET1K_V1 = Weights(_URL + "squeezenet1_0-b66bff10.pth", 1248424, {"categories": None, "min_size": (21, 21)})
+    IMAGENET1K_V1 = Weights(_URL + "squeezenet1_0-b66bff10.pth", 1248424, {"min_size": (21, 21)})
     DEFAULT = IMAGENET1K_V1
 
 
 class SqueezeNet1_1_Weights(WeightsEnum):
-    IMAGENET1K_V1 = Weights(_URL + "squeezenet1_1-b8a52dc0.pth", 1235496, {"categories": None, "min_size": (17, 17)})
+    IMAGENET1K_V1 = Weights(_URL + "squeezenet1_1-b8a52dc0.pth", 1235496, {"min_size": (17, 17)})
     DEFAULT = IMAGENET1K_V1
 
 
 @_kwonly_to_pos_or_kw
 def squeezenet1_0(*, weights=None, progress=True, **kwargs):
-    """SqueezeNet 1.0 from "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters"; weights=None only."""
-    _resolve(SqueezeNet1_0_Weights, weights, kwargs)
-    return SqueezeNet("1_0", **kwargs)
+    """SqueezeNet 1.0 from "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters"."""
+    weights = _resolve(SqueezeNet1_0_Weights, weights, kwargs)
+    return _load_weights(SqueezeNet("1_0", **kwargs), weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def squeezenet1_1(*, weights=None, progress=True, **kwargs):
-    """SqueezeNet 1.1 (2.4x less computation than 1.0, same accuracy); weights=None only (see _api)."""
-    _resolve(SqueezeNet1_1_Weights, weights, kwargs)
-    return SqueezeNet("1_1", **kwargs)
+    """SqueezeNet 1.1 (2.4x less computation than 1.0, same accuracy)."""
+    weights = _resolve(SqueezeNet1_1_Weights, weights, kwargs)
+    return _load_weights(SqueezeNet("1_1", **kwargs), weights, progress)

@@ -1,7 +1,7 @@
 """torchvision.models.vgg: VGG-11/13/16/19 (plain and _bn) with torchvision's module names, so its checkpoints load."""
 from ... import nn
 from ... import flatten
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
 __all__ = ["VGG", "VGG11_Weights", "VGG11_BN_Weights", "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights",
            "VGG16_BN_Weights", "VGG19_Weights", "VGG19_BN_Weights", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
@@ -116,53 +116,55 @@ class VGG19_BN_Weights(WeightsEnum):
 
 
 def _vgg(cfg, batch_norm, weights_enum, weights, progress, kwargs):
-    _resolve(weights_enum, weights, kwargs)
-    return VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs)
+    weights = _resolve(weights_enum, weights, kwargs)
+    if weights is not None:
+        kwargs["init_weights"] = False  # the checkpoint overwrites every parameter
+    return _load_weights(VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs), weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def vgg11(*, weights=None, progress=True, **kwargs):
-    """VGG 11-layer model (configuration "A"); weights=None only (see _api)."""
+    """VGG 11-layer model (configuration "A")."""
     return _vgg("A", False, VGG11_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg16(*, weights=None, progress=True, **kwargs):
-    """VGG 16-layer model (configuration "D"); weights=None only (see _api)."""
+    """VGG 16-layer model (configuration "D")."""
     return _vgg("D", False, VGG16_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg11_bn(*, weights=None, progress=True, **kwargs):
-    """VGG 11-layer model with batch normalization; weights=None only (see _api)."""
+    """VGG 11-layer model with batch normalization."""
     return _vgg("A", True, VGG11_BN_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg13(*, weights=None, progress=True, **kwargs):
-    """VGG 13-layer model (configuration "B"); weights=None only (see _api)."""
+    """VGG 13-layer model (configuration "B")."""
     return _vgg("B", False, VGG13_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg13_bn(*, weights=None, progress=True, **kwargs):
-    """VGG 13-layer model with batch normalization; weights=None only (see _api)."""
+    """VGG 13-layer model with batch normalization."""
     return _vgg("B", True, VGG13_BN_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg16_bn(*, weights=None, progress=True, **kwargs):
-    """VGG 16-layer model with batch normalization; weights=None only (see _api)."""
+    """VGG 16-layer model with batch normalization."""
     return _vgg("D", True, VGG16_BN_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg19(*, weights=None, progress=True, **kwargs):
-    """VGG 19-layer model (configuration "E"); weights=None only (see _api)."""
+    """VGG 19-layer model (configuration "E")."""
     return _vgg("E", False, VGG19_Weights, weights, progress, kwargs)
 
 
 @_kwonly_to_pos_or_kw
 def vgg19_bn(*, weights=None, progress=True, **kwargs):
-    """VGG 19-layer model with batch normalization; weights=None only (see _api)."""
+    """VGG 19-layer model with batch normalization."""
     return _vgg("E", True, VGG19_BN_Weights, weights, progress, kwargs)

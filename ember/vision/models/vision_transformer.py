@@ -7,7 +7,7 @@ from typing import Callable, NamedTuple
 from ... import nn
 from ... import cat, empty, zeros
 from ..ops.misc import MLP, Conv2dNormActivation
-from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _resolve
+from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _ovewrite_named_param, _resolve
 
 __all__ = ["VisionTransformer", "ViT_B_16_Weights", "vit_b_16"]
 
@@ -174,21 +174,25 @@ _URL = "https://download.pytorch.org/models/"
 
 
 class ViT_B_16_Weights(WeightsEnum):
-    IMAGENET1K_V1 = Weights(_URL + "vit_b_16-c867db91.pth", 86567656, {"categories": None, "min_size": (224, 224)})
+    IMAGENET1K_V1 = Weights(_URL + "vit_b_16-c867db91.pth", 86567656, {"min_size": (224, 224)})
     # SWAG weights: end-to-end fine-tuned at 384x384 (build with image_size=384), or a linear head on frozen trunk
     IMAGENET1K_SWAG_E2E_V1 = Weights(_URL + "vit_b_16_swag-9ac1b537.pth", 86859496,
-                                     {"categories": None, "min_size": (384, 384), "crop_size": 384,
+                                     {"min_size": (384, 384), "crop_size": 384,
                                       "resize_size": 384, "interpolation": "bicubic"})
     IMAGENET1K_SWAG_LINEAR_V1 = Weights(_URL + "vit_b_16_lc_swag-4e70ced5.pth", 86567656,
-                                        {"categories": None, "min_size": (224, 224), "crop_size": 224,
+                                        {"min_size": (224, 224), "crop_size": 224,
                                          "resize_size": 224, "interpolation": "bicubic"})
     DEFAULT = IMAGENET1K_V1
 
 
 @_kwonly_to_pos_or_kw
 def vit_b_16(*, weights=None, progress=True, **kwargs):
-    """ViT-B/16 from "An Image is Worth 16x16 Words"; weights=None only (see _api)."""
-    _resolve(ViT_B_16_Weights, weights, kwargs)
+    """ViT-B/16 from "An Image is Worth 16x16 Words"."""
+    weights = _resolve(ViT_B_16_Weights, weights, kwargs)
+    if weights is not None:
+        # the checkpoint's position embedding fixes the image size
+        _ovewrite_named_param(kwargs, "image_size", weights.meta["min_size"][0])
     image_size = kwargs.pop("image_size", 224)
-    return VisionTransformer(image_size=image_size, patch_size=16, num_layers=12, num_heads=12, hidden_dim=768,
-                             mlp_dim=3072, **kwargs)
+    model = VisionTransformer(image_size=image_size, patch_size=16, num_layers=12, num_heads=12, hidden_dim=768,
+                              mlp_dim=3072, **kwargs)
+    return _load_weights(model, weights, progress)
