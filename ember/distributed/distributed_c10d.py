@@ -21,9 +21,11 @@ import numpy as np
 
 from .._tensor import Tensor
 from . import _mpi_env
+from ._store import FileStore, HashStore, PrefixStore, Store, TCPStore  # noqa: F401
 
 __all__ = ["Backend", "DebugLevel", "DistBackendError", "DistError", "DistNetworkError", "DistStoreError",
-           "GroupMember", "P2POp", "ProcessGroup", "ReduceOp", "Work", "all_gather", "all_gather_into_tensor",
+           "FileStore", "GroupMember", "HashStore", "P2POp", "PrefixStore", "ProcessGroup", "ReduceOp", "Store",
+           "TCPStore", "Work", "all_gather", "all_gather_into_tensor",
            "all_gather_object", "all_reduce", "all_to_all", "all_to_all_single", "barrier", "batch_isend_irecv",
            "broadcast", "broadcast_object_list", "default_pg_timeout", "destroy_process_group", "gather",
            "gather_object", "get_backend", "get_backend_config", "get_debug_level",
@@ -52,7 +54,7 @@ class DistNetworkError(DistError):
 
 
 class DistStoreError(DistError):
-    """A key-value store error (ember has no store: kept for torch compatibility)."""
+    """A key-value store error (a get or wait timed out)."""
 
 
 # ---- ReduceOp, Backend ----------------------------------------------------------------------------
