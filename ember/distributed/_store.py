@@ -219,9 +219,11 @@ class PrefixStore(Store):
 
     @property
     def timeout(self):
+        """The underlying store's timeout."""
         return self._store.timeout
 
     def set_timeout(self, timeout):
+        """Set the underlying store's timeout."""
         self._store.set_timeout(timeout)
 
     def _k(self, key, what):

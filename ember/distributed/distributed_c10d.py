@@ -32,7 +32,8 @@ __all__ = ["Backend", "DebugLevel", "DistBackendError", "DistError", "DistNetwor
            "get_default_backend_for_device", "get_global_rank", "get_group_rank", "get_node_local_rank",
            "get_pg_count", "get_process_group_ranks", "get_rank", "get_world_size", "group", "init_process_group",
            "irecv", "is_available", "is_backend_available", "is_gloo_available", "is_initialized",
-           "is_mpi_available", "is_nccl_available", "is_torchelastic_launched", "isend", "monitored_barrier",
+           "is_mpi_available", "is_nccl_available", "is_torchelastic_launched", "is_ucc_available",
+           "is_xccl_available", "isend", "monitored_barrier",
            "new_group", "new_subgroups", "new_subgroups_by_enumeration", "recv", "recv_object_list", "reduce",
            "reduce_scatter", "reduce_scatter_tensor", "scatter", "scatter_object_list", "send",
            "send_object_list", "set_debug_level", "set_debug_level_from_env", "supports_complex"]
@@ -135,6 +136,16 @@ def is_nccl_available():
     return False
 
 
+def is_ucc_available():
+    """ember has no UCC backend."""
+    return False
+
+
+def is_xccl_available():
+    """ember has no XCCL backend."""
+    return False
+
+
 def is_torchelastic_launched():
     """False: ember jobs are launched by mpiexec, not torchelastic."""
     return False
@@ -167,6 +178,7 @@ class ProcessGroup:
         self._size = comm.Get_size()
         self._timeout = timeout            # seconds
         self._broken = None                # message once a collective timed out
+        self._monitored_failed = None      # message once a monitored_barrier timed out
         self.group_name = name
 
     def rank(self):
@@ -1265,8 +1277,8 @@ def _peer(pg, rank, group_rank, what):
     rank = int(rank)
     if rank not in pg._ranks:
         raise ValueError(f"{what}: global rank {rank} is not part of the group (its global ranks are "
-                         f"{pg._ranks}); pass a rank below the world size, or group_dst/group_src for a "
-                         "rank within the group")
+                         f"{pg._ranks}); pass one of those, or group_dst=/group_src= a rank counted within "
+                         "the group")
     return pg._ranks.index(rank)
 
 
@@ -1497,23 +1509,21 @@ def _guard_counts(pg, sig, what, sends, recvs, deadline=None):
     """The guard, carrying how much this rank sends to and expects from each rank: one allreduce
     gives every rank the whole send matrix S and expect matrix R, so every rank sees the same
     mismatch and raises together (instead of MPI truncating or hanging)."""
-    if pg._broken is not None:
-        raise DistBackendError(pg._broken)
     n = pg._size
     if n == 1:
         return
     if deadline is None:
         deadline = time.perf_counter() + pg._timeout
-    sig, head = _signature(sig)
+    # the plain guard first: its buffer has the same length in every collective, so a rank in
+    # another collective is reported as such; only then (every rank is in this call) the counts
+    _guard(pg, sig, what, deadline)
     counts = np.zeros((2, n, n), dtype=np.int64)   # counts are >= 0: MAX with zeros fills rows
     counts[0, pg._rank] = sends
     counts[1, pg._rank] = recvs
-    buf = np.concatenate([head, counts.reshape(-1)])
     MPI = _mpi()
-    req = pg._comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.MAX)
+    req = pg._comm.Iallreduce(MPI.IN_PLACE, counts, op=MPI.MAX)
     _poll(pg, [req], deadline, what)
-    _check_guard(pg, sig, buf[:2 * _SIG_LEN], what)
-    S, R = buf[2 * _SIG_LEN:].reshape(2, n, n)
+    S, R = counts
     bad = np.argwhere(S.T != R)   # rank i expects R[i, j] from rank j, which sends S[j, i]
     if bad.size:
         i, j = (int(v) for v in bad[0])
@@ -1740,6 +1750,12 @@ def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
         raise DistBackendError(pg._broken)
     if pg._size == 1:
         return None
+    if pg._monitored_failed is not None:
+        raise DistBackendError(
+            f"monitored_barrier: an earlier monitored_barrier on this group timed out on rank "
+            f"{pg._ranks[pg._rank]} ({pg._monitored_failed}); its messages may still be in flight, so this "
+            "group's monitored barriers cannot be trusted any more. Use a group from new_group() for "
+            "further monitored barriers (the group's other collectives are unaffected).")
     MPI = _mpi()
     tag = _tag_limit(pg) + 1
     deadline = time.perf_counter() + seconds
@@ -1754,8 +1770,9 @@ def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
                     f"{ms} ms; rank 0 raises the error that names the ranks which failed to arrive")
         try:
             _poll(pg, reqs, deadline, "monitored_barrier", message=message)
-        except DistBackendError:
+        except DistBackendError as e:
             _cancel(reqs)
+            pg._monitored_failed = str(e).split(";")[0]
             raise
         return None
     tokens = np.zeros((pg._size, 1), dtype=np.int64)
@@ -1778,6 +1795,7 @@ def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
             head = f"[Rank 0]: Ranks {', '.join(map(str, failed))} failed to pass monitoredBarrier in {ms} ms"
         else:
             head = f"[Rank 0]: Rank {failed[0]} failed to pass monitoredBarrier in {ms} ms"
+        pg._monitored_failed = head
         raise RuntimeError(
             f"{head} (ember: group rank{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))} "
             "never reached monitored_barrier: stuck, dead, or slower than the timeout; raise timeout= "

@@ -145,6 +145,9 @@ def test_monitored_barrier_names_the_missing_ranks():
     assert res[0]["fail_fast"][0] == "RuntimeError"
     assert res[0]["fail_fast"][1].startswith("[Rank 0]: Rank 1 failed to pass monitoredBarrier in 1000 ms")
     assert res[0]["all_ranks"][1].startswith("[Rank 0]: Ranks 1, 2 failed to pass monitoredBarrier in 1000 ms")
+    assert res[0]["again"][0] == "DistBackendError"
+    assert res[0]["again"][1].startswith("monitored_barrier: an earlier monitored_barrier on this group timed out")
+    assert [res[r]["fresh"] for r in range(3)] == [None] * 3   # a new group's monitored barrier works
     assert res[1]["released"][0] == "DistBackendError"
     assert "group rank 0 did not release this rank within 1000 ms" in res[1]["released"][1]
     assert [res[r]["after"] for r in range(3)] == [[3.0, 3.0]] * 3

@@ -53,17 +53,23 @@ elif mode == "a2a_mismatch":
     res["list_error"] = err(lambda: dist.all_to_all([ember.zeros(2), ember.zeros(1 + rank)],
                                                     [ember.zeros(2), ember.zeros(2)]))
 elif mode == "monitored":
+    one_s = datetime.timedelta(seconds=1)
+    g1, g2 = dist.new_group(), dist.new_group()
     if rank == 0:
-        res["fail_fast"] = err(lambda: dist.monitored_barrier(timeout=datetime.timedelta(seconds=1)))
-        res["all_ranks"] = err(lambda: dist.monitored_barrier(timeout=datetime.timedelta(seconds=1),
-                                                              wait_all_ranks=True))
+        res["fail_fast"] = err(lambda: dist.monitored_barrier(timeout=one_s))
+        res["all_ranks"] = err(lambda: dist.monitored_barrier(g1, timeout=one_s, wait_all_ranks=True))
+        res["again"] = err(lambda: dist.monitored_barrier(timeout=one_s))   # this group is spent
     else:
         time.sleep(2.5)   # never reaches rank 0's monitored barriers in time
-    dist.barrier()
+    long = datetime.timedelta(seconds=20)
+    dist.barrier(timeout=long)
     if rank == 1:
-        res["released"] = err(lambda: dist.monitored_barrier(timeout=datetime.timedelta(seconds=1)))
+        res["released"] = err(lambda: dist.monitored_barrier(g2, timeout=one_s))
     elif rank == 0:
         time.sleep(1.5)
+    dist.barrier(timeout=long)
+    g3 = dist.new_group()
+    res["fresh"] = err(lambda: dist.monitored_barrier(g3, timeout=datetime.timedelta(seconds=10)))
 
 dist.barrier(timeout=datetime.timedelta(seconds=20))
 t = ember.ones(2)

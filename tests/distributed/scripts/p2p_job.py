@@ -13,11 +13,11 @@ if framework == "torch":
     import torch as T
     import torch.distributed as dist
     dist.init_process_group("gloo", init_method=os.environ["EMBER_TEST_INIT"], rank=int(os.environ["RANK"]),
-                            world_size=int(os.environ["WORLD_SIZE"]), timeout=datetime.timedelta(seconds=30))
+                            world_size=int(os.environ["WORLD_SIZE"]), timeout=datetime.timedelta(seconds=120))
 else:
     import ember as T
     import ember.distributed as dist
-    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=30))
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=120))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import report  # noqa: E402
@@ -131,7 +131,7 @@ outl = [None]
 dist.scatter_object_list(outl, [f"item{i}" for i in range(n)] if rank == n - 1 else None, src=n - 1)
 res["scatter_object_list"] = outl
 
-dist.monitored_barrier(timeout=datetime.timedelta(seconds=20))
+dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
 res["monitored_barrier"] = True
 
 # subgroups
