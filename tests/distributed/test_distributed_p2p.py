@@ -135,6 +135,8 @@ def test_failures_raise_and_leave_the_group_usable(mode):
             assert res[r]["error"][0] == "DistBackendError"
             assert "all_to_all_single: rank 1 sends 1 elements to rank 0, but rank 0 expects 2" in res[r]["error"][1]
             assert "all_to_all: rank 1 sends 2 elements to rank 0, but rank 0 expects 1" in res[r]["list_error"][1]
+            assert res[r]["op_error"][0] == "DistBackendError"
+            assert "different collectives (all_reduce and all_to_all_single" in res[r]["op_error"][1]
 
 
 def test_monitored_barrier_names_the_missing_ranks():

@@ -52,6 +52,9 @@ elif mode == "a2a_mismatch":
                                                       output_split_sizes=out_splits, input_split_sizes=[1, 1]))
     res["list_error"] = err(lambda: dist.all_to_all([ember.zeros(2), ember.zeros(1 + rank)],
                                                     [ember.zeros(2), ember.zeros(2)]))
+    # one rank in all_to_all_single, the other in all_reduce: named, not a hang or a crash
+    res["op_error"] = err(lambda: dist.all_to_all_single(ember.zeros(2), ember.zeros(2)) if rank == 0
+                          else dist.all_reduce(ember.zeros(2)))
 elif mode == "monitored":
     one_s = datetime.timedelta(seconds=1)
     g1, g2 = dist.new_group(), dist.new_group()
