@@ -21,14 +21,22 @@ import numpy as np
 
 from .._tensor import Tensor
 from . import _mpi_env
+from ._store import FileStore, HashStore, PrefixStore, Store, TCPStore  # noqa: F401
 
-__all__ = ["Backend", "DistBackendError", "DistError", "DistNetworkError", "DistStoreError", "GroupMember",
-           "ProcessGroup", "ReduceOp", "Work", "all_gather", "all_gather_into_tensor", "all_gather_object",
-           "all_reduce", "barrier", "broadcast", "broadcast_object_list", "default_pg_timeout",
-           "destroy_process_group", "gather", "get_backend", "get_global_rank", "get_group_rank", "get_node_local_rank",
-           "get_process_group_ranks", "get_rank", "get_world_size", "group", "init_process_group",
-           "is_available", "is_gloo_available", "is_initialized", "is_mpi_available", "is_nccl_available",
-           "is_torchelastic_launched", "new_group", "reduce", "reduce_scatter_tensor", "scatter"]
+__all__ = ["Backend", "DebugLevel", "DistBackendError", "DistError", "DistNetworkError", "DistStoreError",
+           "FileStore", "GroupMember", "HashStore", "P2POp", "PrefixStore", "ProcessGroup", "ReduceOp", "Store",
+           "TCPStore", "Work", "all_gather", "all_gather_into_tensor",
+           "all_gather_object", "all_reduce", "all_to_all", "all_to_all_single", "barrier", "batch_isend_irecv",
+           "broadcast", "broadcast_object_list", "default_pg_timeout", "destroy_process_group", "gather",
+           "gather_object", "get_backend", "get_backend_config", "get_debug_level",
+           "get_default_backend_for_device", "get_global_rank", "get_group_rank", "get_node_local_rank",
+           "get_pg_count", "get_process_group_ranks", "get_rank", "get_world_size", "group", "init_process_group",
+           "irecv", "is_available", "is_backend_available", "is_gloo_available", "is_initialized",
+           "is_mpi_available", "is_nccl_available", "is_torchelastic_launched", "is_ucc_available",
+           "is_xccl_available", "isend", "monitored_barrier",
+           "new_group", "new_subgroups", "new_subgroups_by_enumeration", "recv", "recv_object_list", "reduce",
+           "reduce_scatter", "reduce_scatter_tensor", "scatter", "scatter_object_list", "send",
+           "send_object_list", "set_debug_level", "set_debug_level_from_env", "supports_complex"]
 
 default_pg_timeout = timedelta(minutes=30)
 
@@ -47,7 +55,7 @@ class DistNetworkError(DistError):
 
 
 class DistStoreError(DistError):
-    """A key-value store error (ember has no store: kept for torch compatibility)."""
+    """A key-value store error (a get or wait timed out)."""
 
 
 # ---- ReduceOp, Backend ----------------------------------------------------------------------------
@@ -128,6 +136,16 @@ def is_nccl_available():
     return False
 
 
+def is_ucc_available():
+    """ember has no UCC backend."""
+    return False
+
+
+def is_xccl_available():
+    """ember has no XCCL backend."""
+    return False
+
+
 def is_torchelastic_launched():
     """False: ember jobs are launched by mpiexec, not torchelastic."""
     return False
@@ -160,6 +178,7 @@ class ProcessGroup:
         self._size = comm.Get_size()
         self._timeout = timeout            # seconds
         self._broken = None                # message once a collective timed out
+        self._monitored_failed = None      # message once a monitored_barrier timed out
         self.group_name = name
 
     def rank(self):
@@ -298,6 +317,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     _default_pg = pg
     _groups.append(pg)
     GroupMember.WORLD = group.WORLD = pg
+    _count_group()
 
 
 def _library_name(MPI):
@@ -322,6 +342,7 @@ def destroy_process_group(group=None):
         # leaving early must not block on the others.
         _groups.clear()
         _default_pg = None
+        _count_group(reset=True)
         GroupMember.WORLD = _group_cls.WORLD = None
         return
     if group is GroupMember.NON_GROUP_MEMBER:
@@ -403,11 +424,17 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     MPI = _mpi()
     inside = world._rank in members
     comm = world._comm.Split(0 if inside else MPI.UNDEFINED, world._rank)
+    _count_group()   # torch counts a group on every rank, member or not
     if not inside:
         return GroupMember.NON_GROUP_MEMBER
     pg = ProcessGroup(comm, members, seconds, str(len(_groups)))
     _groups.append(pg)
     return pg
+
+
+def _count_group(reset=False):
+    global _pg_count
+    _pg_count = 0 if reset else _pg_count + 1
 
 
 # ---- waiting with a deadline --------------------------------------------------------------------
@@ -416,14 +443,18 @@ _NAP_S = 0.0005     # ... then nap between tests so a long wait does not burn a 
 _YIELD = hasattr(os, "sched_yield")
 
 
-def _poll(pg, reqs, deadline, what, seconds=None):
-    """Wait for MPI requests, raising DistBackendError (and breaking pg) past the deadline."""
+def _poll(pg, reqs, deadline, what, seconds=None, statuses=None, message=None):
+    """Wait for MPI requests, raising DistBackendError (and breaking pg) past the deadline.
+
+    ``message(seconds)``, when given, words the timeout instead (point-to-point calls: it names
+    the peer) and the group is not broken: an unmatched send or recv leaves the collectives'
+    order intact."""
     MPI = _mpi()
-    if MPI.Request.Testall(reqs):
+    if MPI.Request.Testall(reqs, statuses):
         return
     spin_until = time.perf_counter() + _SPIN_S
     while True:
-        if MPI.Request.Testall(reqs):
+        if MPI.Request.Testall(reqs, statuses):
             return
         now = time.perf_counter()
         if now > deadline:
@@ -433,6 +464,8 @@ def _poll(pg, reqs, deadline, what, seconds=None):
         elif _YIELD:
             os.sched_yield()
     seconds = seconds if seconds is not None else (pg._timeout if pg is not None else 0)
+    if message is not None:
+        raise DistBackendError(message(seconds))
     rank, size = (pg._rank, pg._size) if pg is not None else (_mpi().COMM_WORLD.Get_rank(),
                                                              _mpi().COMM_WORLD.Get_size())
     msg = (f"ember.distributed: {what} timed out after {timedelta(seconds=round(seconds, 3))} on rank "
@@ -448,7 +481,8 @@ def _poll(pg, reqs, deadline, what, seconds=None):
 # ---- the signature guard ------------------------------------------------------------------------
 _OP_INIT, _OP_NEW_GROUP, _OP_BARRIER, _OP_ALL_REDUCE, _OP_BROADCAST, _OP_REDUCE, _OP_ALL_GATHER, \
     _OP_GATHER, _OP_SCATTER, _OP_ALL_GATHER_OBJECT, _OP_BROADCAST_OBJECT, _OP_REDUCE_SCATTER, \
-    _OP_BUCKETS, _OP_BROADCAST_STATE, _OP_ALL_GATHER_INTO = range(1, 16)
+    _OP_BUCKETS, _OP_BROADCAST_STATE, _OP_ALL_GATHER_INTO, _OP_ALL_TO_ALL, _OP_ALL_TO_ALL_SINGLE, \
+    _OP_REDUCE_SCATTER_LIST, _OP_GATHER_OBJECT, _OP_SCATTER_OBJECT = range(1, 21)
 # collective -> (name, names of the signature's fields after the first)
 _OPS = {
     _OP_INIT: ("init_process_group", ("world size",)),
@@ -468,6 +502,11 @@ _OPS = {
                                                                   "number of gradient elements")),
     _OP_BROADCAST_STATE: ("DistributedDataParallel parameter/buffer broadcast",
                           ("src", "number of tensors", "number of elements")),
+    _OP_ALL_TO_ALL: ("all_to_all", ("", "dtype")),
+    _OP_ALL_TO_ALL_SINGLE: ("all_to_all_single", ("", "dtype", "elements per dim-0 row")),
+    _OP_REDUCE_SCATTER_LIST: ("reduce_scatter", ("reduce op", "dtype", "output element count")),
+    _OP_GATHER_OBJECT: ("gather_object", ("dst",)),
+    _OP_SCATTER_OBJECT: ("scatter_object_list", ("src",)),
 }
 _SIG_LEN = 5
 
@@ -657,7 +696,10 @@ def _reduce_finish(buf, array, work_array, avg, size):
 class Work:
     """A pending collective started with async_op=True; wait() blocks until it is done."""
 
-    def __init__(self, pg, reqs, deadline, what, finish=None, result=None, guard=None):
+    def __init__(self, pg, reqs, deadline, what, finish=None, result=None, guard=None, message=None,
+                 statuses=None):
+        self._message = message        # point-to-point: words a timeout (naming the peer)
+        self._statuses = statuses      # point-to-point: filled by MPI (the sender of an any-source recv)
         self._pg = pg
         self._reqs = reqs
         self._deadline = deadline
@@ -667,6 +709,7 @@ class Work:
         self._guard = guard            # (sig, buf) of the signature allreduce (reqs[0]), checked first
         self._done = not reqs and finish is None
         self._exc = None
+        self._mpi_error = None         # point-to-point: words an MPI error (a recv too small)
 
     def _complete(self):
         self._done = True
@@ -699,7 +742,17 @@ class Work:
                         self._pg._broken = str(e)
                         raise
                     self._guard = None
-                _poll(self._pg, self._reqs, deadline, self._what)
+                _poll(self._pg, self._reqs, deadline, self._what, statuses=self._statuses,
+                      message=self._message)
+            except DistBackendError as e:
+                if self._message is not None:
+                    _cancel(self._reqs)
+                self._exc = e
+                raise
+            except _mpi().Exception as e:
+                self._exc = DistBackendError(self._mpi_error() if self._mpi_error is not None else
+                                             f"ember.distributed: {self._what} failed in MPI: {e}")
+                raise self._exc from None
             except Exception as e:
                 self._exc = e
                 raise
@@ -710,9 +763,16 @@ class Work:
 
     def is_completed(self):
         """True once the collective has finished (never blocks)."""
-        if not self._done and self._exc is None and _mpi().Request.Testall(self._reqs):
-            self._complete()
-        return self._done
+        if not self._done and self._exc is None:
+            try:
+                finished = _mpi().Request.Testall(self._reqs, self._statuses)
+            except _mpi().Exception as e:
+                self._exc = DistBackendError(self._mpi_error() if self._mpi_error is not None else
+                                             f"ember.distributed: {self._what} failed in MPI: {e}")
+                return True
+            if finished:
+                self._complete()
+        return self._done or self._exc is not None   # a failed Work has completed (with its error)
 
     def is_success(self):
         """True when the collective finished without error."""
@@ -725,6 +785,15 @@ class Work:
     def result(self):
         """The tensors the collective wrote (torch's Work.result())."""
         return self._result
+
+    def _source_rank(self):
+        """The group rank a finished recv/irecv received from (torch's Work._source_rank)."""
+        if self._statuses is None:
+            raise RuntimeError("Work._source_rank: only a recv/irecv's Work knows its source rank")
+        self.wait()
+        return self._statuses[0].Get_source()
+
+    source_rank = _source_rank
 
     def get_future(self):
         raise NotImplementedError("ember.distributed.Work.get_future is not implemented; call wait()")
@@ -948,13 +1017,18 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     if input.numel() != output.numel() * pg._size:
         raise ValueError(f"reduce_scatter_tensor: input has {input.numel()} elements, expected output's "
                          f"{output.numel()} x {pg._size} ranks = {output.numel() * pg._size}")
-    src = _Buf(input)
+    return _reduce_scatter(pg, output, _Buf(input).array, op, async_op, _OP_REDUCE_SCATTER,
+                           "reduce_scatter_tensor")
+
+
+def _reduce_scatter(pg, output, src_array, op, async_op, code, what):
+    """reduce_scatter_tensor's and reduce_scatter's work: src_array holds size equal chunks."""
     dst = _Buf(output)
-    mop, wire, avg = _red_plan(op, src.array.dtype, "reduce_scatter_tensor")
-    s_arr = src.array.astype(wire) if wire != src.array.dtype else src.array
+    mop, wire, avg = _red_plan(op, src_array.dtype, what)
+    s_arr = src_array.astype(wire) if wire != src_array.dtype else src_array
     d_work = dst.array if wire == dst.array.dtype else np.empty(dst.array.shape, dtype=wire)
     s_w, d_w = (s_arr.view(np.uint8), d_work.view(np.uint8)) if wire.kind == "b" else (s_arr, d_work)
-    sig = (_OP_REDUCE_SCATTER, int(op), src.array.dtype.num, dst.array.size)
+    sig = (code, int(op), src_array.dtype.num, dst.array.size)
 
     def blocking():
         if pg._size > 1:
@@ -971,7 +1045,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     def finish():
         _reduce_finish(dst, dst.array, d_work, avg, pg._size)
 
-    return _run(pg, sig, "reduce_scatter_tensor", None if async_op else blocking, start, finish, [output])
+    return _run(pg, sig, what, None if async_op else blocking, start, finish, [output])
 
 
 def _rooted_list(op, tensor, tensors, group, rank, group_rank):
@@ -1157,3 +1231,706 @@ def _broadcast_buffers(pg, arrays, root, what):
     _guard(pg, (_OP_BROADCAST_STATE, root, len(arrays), total), what)
     for a in arrays:
         pg._comm.Bcast(_wire(a), root=root)
+
+
+# ---- point to point -------------------------------------------------------------------------------
+# Point-to-point calls have no guard (only the two peers take part); instead every wait runs
+# against the group's deadline and a timeout names the peer.  User tags share MPI's tag space
+# with ember's own messages (monitored_barrier), which take the few tags at the top.
+_RESERVED_TAGS = 8
+
+
+def _tag_limit(pg):
+    ub = pg._comm.Get_attr(_mpi().TAG_UB)
+    return (ub if ub else 32767) - _RESERVED_TAGS
+
+
+def _check_tag(pg, tag, what):
+    if not isinstance(tag, int) or isinstance(tag, bool):
+        raise TypeError(f"{what}: tag must be an int, not {type(tag).__name__}")
+    limit = _tag_limit(pg)
+    if not 0 <= tag < limit:
+        raise ValueError(f"{what}: tag {tag} is out of range: MPI here allows tags 0 to {limit - 1}")
+    return tag
+
+
+def _group_or_default(grp):
+    """torch's _group_or_default_group: the group itself (NON_GROUP_MEMBER included) or the default."""
+    if grp is None or grp is GroupMember.WORLD:
+        return _default_group()
+    return grp
+
+
+def _peer(pg, rank, group_rank, what):
+    """The group rank of a peer given as a global rank or a group rank (torch's
+    _canonicalize_group_rank), checked against the group's size."""
+    if group_rank is not None:
+        if rank is not None:
+            raise ValueError("Can't specify both group_rank and global_rank")
+        group_rank = int(group_rank)
+        if not 0 <= group_rank < pg._size:
+            raise ValueError(f"{what}: group rank {group_rank} is not part of the group (its ranks are "
+                             f"0 to {pg._size - 1})")
+        return group_rank
+    if rank is None:
+        raise ValueError("Must specify global_rank or group_rank")
+    rank = int(rank)
+    if rank not in pg._ranks:
+        raise ValueError(f"{what}: global rank {rank} is not part of the group (its global ranks are "
+                         f"{pg._ranks}); pass one of those, or group_dst=/group_src= a rank counted within "
+                         "the group")
+    return pg._ranks.index(rank)
+
+
+def _check_not_self_rank(pg, group_rank, rank_type):
+    if pg._rank == group_rank:
+        raise ValueError(f"Invalid {rank_type} rank: {rank_type} rank should not be the same as the rank "
+                         "of the current process.")
+
+
+def _cancel(reqs):
+    """Withdraw unmatched point-to-point requests after a timeout, so a late message cannot land
+    in a tensor the caller has given up on."""
+    MPI = _mpi()
+    for r in reqs:
+        try:
+            if r != MPI.REQUEST_NULL:
+                r.Cancel()
+                r.Test()
+        except MPI.Exception:
+            pass
+
+
+def _p2p_timeout(pg, kind, peer, tag, array):
+    """The message for a send/recv that timed out (peer is a group rank, or None: any source)."""
+    def message(seconds):
+        me = pg._ranks[pg._rank]
+        what = f"a {tuple(array.shape)} {array.dtype} tensor"
+        if kind == "send":
+            who = f"rank {pg._ranks[peer]}"
+            missing = (f"{who} did not post a matching recv/irecv(src={me}, tag={tag}) for {what}. "
+                       f"Check that {who} receives this message")
+        else:
+            who = "any rank" if peer is None else f"rank {pg._ranks[peer]}"
+            missing = (f"no message with tag {tag} from {who} arrived for {what}. Check that "
+                       f"{'some rank' if peer is None else who} calls send/isend(dst={me}, tag={tag})")
+        return (f"ember.distributed: {kind} {'to' if kind == 'send' else 'from'} {who} timed out after "
+                f"{timedelta(seconds=round(seconds, 3))} on rank {me} (group rank {pg._rank} of "
+                f"{pg._size}): {missing}, or raise timeout= in init_process_group / new_group. The "
+                f"pending {kind} was cancelled.")
+    return message
+
+
+def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
+    """Send a tensor to rank dst without waiting; returns a Work (wait() until it is sent)."""
+    pg = _group_or_default(group)
+    if pg is GroupMember.NON_GROUP_MEMBER:
+        _check_single_tensor(tensor, "tensor")
+        return None
+    _resolve(pg)
+    peer = _peer(pg, dst, group_dst, "isend")
+    _check_single_tensor(tensor, "tensor")
+    _check_tag(pg, tag, "isend")
+    if pg._broken is not None:
+        raise DistBackendError(pg._broken)
+    # a private contiguous copy: the caller may change the tensor before the send completes
+    array = np.array(_host(tensor._data), order="C", copy=True)
+    req = pg._comm.Isend(_wire(array), dest=peer, tag=tag)
+    deadline = time.perf_counter() + pg._timeout
+    work = Work(pg, [req], deadline, f"send to rank {pg._ranks[peer]}",
+                message=_p2p_timeout(pg, "send", peer, tag, array), result=[tensor])
+    work._array = array   # keeps the buffer alive while MPI reads it
+    return work
+
+
+def irecv(tensor, src=None, group=None, tag=0, group_src=None):
+    """Receive into tensor from rank src (any rank when src is None) without waiting; returns a Work."""
+    _check_single_tensor(tensor, "tensor")
+    pg = _group_or_default(group)
+    if pg is GroupMember.NON_GROUP_MEMBER:
+        return None
+    _resolve(pg)
+    MPI = _mpi()
+    peer = None if src is None and group_src is None else _peer(pg, src, group_src, "irecv")
+    _check_tag(pg, tag, "irecv")
+    if pg._broken is not None:
+        raise DistBackendError(pg._broken)
+    buf = _Buf(tensor)
+    array = buf.array
+    req = pg._comm.Irecv(_wire(array), source=MPI.ANY_SOURCE if peer is None else peer, tag=tag)
+    statuses = [MPI.Status()]
+    deadline = time.perf_counter() + pg._timeout
+    what = f"recv from {'any rank' if peer is None else f'rank {pg._ranks[peer]}'}"
+
+    def finish():
+        got = statuses[0].Get_count(MPI.BYTE)
+        if got != array.nbytes:
+            sender = pg._ranks[statuses[0].Get_source()]
+            raise DistBackendError(
+                f"ember.distributed: {what}: rank {sender} sent {got} bytes but the tensor to receive "
+                f"into holds {array.nbytes} ({tuple(array.shape)} {array.dtype}); send and recv "
+                "tensors must have the same number of elements and the same dtype")
+        buf.done()
+
+    work = Work(pg, [req], deadline, what, finish=finish, result=[tensor],
+                message=_p2p_timeout(pg, "recv", peer, tag, array), statuses=statuses)
+    work._mpi_error = lambda: (
+        f"ember.distributed: {what}: rank {pg._ranks[statuses[0].Get_source()]} sent more than the "
+        f"{array.nbytes} bytes the tensor to receive into holds ({tuple(array.shape)} {array.dtype}); send "
+        "and recv tensors must have the same number of elements and the same dtype")
+    return work
+
+
+def send(tensor, dst=None, group=None, tag=0, group_dst=None):
+    """Send a tensor to rank dst, blocking until it is sent (raising past the group's timeout)."""
+    pg = _group_or_default(group)
+    if pg is not GroupMember.NON_GROUP_MEMBER:
+        _resolve(pg)
+        group_dst = _peer(pg, dst, group_dst, "send")
+        _check_not_self_rank(pg, group_dst, "destination")
+        dst = None
+    work = isend(tensor, dst, group=pg, tag=tag, group_dst=group_dst)
+    if work is not None:
+        work.wait()
+
+
+def recv(tensor, src=None, group=None, tag=0, group_src=None):
+    """Receive into tensor from rank src (any rank when None); returns the sender's global rank."""
+    work = irecv(tensor, src=src, group=group, tag=tag, group_src=group_src)
+    if work is None:
+        return -1
+    work.wait()
+    pg = _group_or_default(group)
+    if src is None:
+        if group_src is None:
+            group_src = work._source_rank()
+        _check_not_self_rank(pg, group_src, "source")
+        src = pg._ranks[group_src]
+    return src
+
+
+class P2POp:
+    """One isend or irecv for batch_isend_irecv: P2POp(dist.isend, tensor, peer)."""
+
+    def __new__(cls, op, tensor, peer=None, group=None, tag=0, group_peer=None):
+        if op not in (isend, irecv):
+            raise ValueError("Invalid ``op``. Expected ``op`` to be of type ``torch.distributed.isend`` or "
+                             "``torch.distributed.irecv``.")
+        _check_single_tensor(tensor, "tensor")
+        return object.__new__(cls)
+
+    def __init__(self, op, tensor, peer=None, group=None, tag=0, group_peer=None):
+        self.op = op
+        self.tensor = tensor
+        self.group = _group_or_default(group)
+        what = "P2POp"
+        if self.group is GroupMember.NON_GROUP_MEMBER:
+            raise ValueError("P2POp: this rank is not part of the group")
+        self.group_peer = _peer(self.group, peer, group_peer, what)
+        self.peer = self.group._ranks[self.group_peer]
+        self.tag = tag
+
+    def __repr__(self):
+        me = get_rank(self.group)
+        name = self.op.__name__
+        s, d = (me, self.group_peer) if name == "isend" else (self.group_peer, me)
+        return (f"P2POp({name} pg={self.group.group_name}, group_src={s}, group_dst={d},  "
+                f"{self.tensor.shape}, {self.tensor.dtype})")
+
+
+def batch_isend_irecv(p2p_op_list):
+    """Start every isend/irecv of the list (same group); returns their Works."""
+    if not isinstance(p2p_op_list, list) or not all(isinstance(p, P2POp) for p in p2p_op_list):
+        raise ValueError("Invalid ``p2p_op_list``. Each op is expected to to be of type "
+                         "``torch.distributed.P2POp``.")
+    grp = p2p_op_list[0].group  # an empty list raises IndexError, as torch does
+    if not all(p.group is grp for p in p2p_op_list):
+        raise ValueError("All ops need to use the same group.")
+    works = []
+    for p in p2p_op_list:
+        if p.op is isend:
+            w = isend(p.tensor, group=grp, tag=p.tag, group_dst=p.group_peer)
+        else:
+            w = irecv(p.tensor, group=grp, tag=p.tag, group_src=p.group_peer)
+        if w is not None:
+            works.append(w)
+    return works
+
+
+def _pickled(obj):
+    return np.frombuffer(pickle.dumps(obj), dtype=np.uint8)
+
+
+def send_object_list(object_list, dst=None, group=None, device=None, group_dst=None, use_batch=False):
+    """Send a list of picklable objects to rank dst (which calls recv_object_list)."""
+    pg = _group_or_default(group)
+    if pg is GroupMember.NON_GROUP_MEMBER:
+        return
+    _resolve(pg)
+    peer = _peer(pg, dst, group_dst, "send_object_list")
+    _check_not_self_rank(pg, peer, "destination")
+    data = [_pickled(o) for o in object_list]
+    sizes = _tensor(np.array([d.size for d in data], dtype=np.int64))
+    send(sizes, group=pg, group_dst=peer)
+    blob = np.concatenate(data) if data else np.empty(0, dtype=np.uint8)
+    send(_tensor(blob), group=pg, group_dst=peer)
+
+
+def recv_object_list(object_list, src=None, group=None, device=None, group_src=None, use_batch=False):
+    """Fill object_list with the objects rank src sent with send_object_list; returns src."""
+    pg = _group_or_default(group)
+    if pg is GroupMember.NON_GROUP_MEMBER:
+        return -1
+    _resolve(pg)
+    peer = _peer(pg, src, group_src, "recv_object_list")
+    _check_not_self_rank(pg, peer, "source")
+    sizes = _tensor(np.empty(len(object_list), dtype=np.int64))
+    rank_sizes = recv(sizes, group=pg, group_src=peer)
+    sizes = sizes._data
+    blob = _tensor(np.empty(int(sizes.sum()), dtype=np.uint8))
+    rank_objects = recv(blob, group=pg, group_src=peer)
+    if rank_sizes != rank_objects:
+        raise AssertionError("Mismatch in return ranks for object sizes and objects.")
+    data, offset = blob._data, 0
+    for i, n in enumerate(sizes):
+        object_list[i] = pickle.loads(data[offset:offset + int(n)].tobytes())
+        offset += int(n)
+    return rank_objects
+
+
+def _tensor(array):
+    """A Tensor over a NumPy array (no copy)."""
+    from .. import from_numpy
+    return from_numpy(array)
+
+
+# ---- all-to-all, list reduce_scatter ---------------------------------------------------------------
+def _guard_counts(pg, sig, what, sends, recvs, deadline=None):
+    """The guard, carrying how much this rank sends to and expects from each rank: one allreduce
+    gives every rank the whole send matrix S and expect matrix R, so every rank sees the same
+    mismatch and raises together (instead of MPI truncating or hanging)."""
+    n = pg._size
+    if n == 1:
+        return
+    if deadline is None:
+        deadline = time.perf_counter() + pg._timeout
+    # the plain guard first: its buffer has the same length in every collective, so a rank in
+    # another collective is reported as such; only then (every rank is in this call) the counts
+    _guard(pg, sig, what, deadline)
+    counts = np.zeros((2, n, n), dtype=np.int64)   # counts are >= 0: MAX with zeros fills rows
+    counts[0, pg._rank] = sends
+    counts[1, pg._rank] = recvs
+    MPI = _mpi()
+    req = pg._comm.Iallreduce(MPI.IN_PLACE, counts, op=MPI.MAX)
+    _poll(pg, [req], deadline, what)
+    S, R = counts
+    bad = np.argwhere(S.T != R)   # rank i expects R[i, j] from rank j, which sends S[j, i]
+    if bad.size:
+        i, j = (int(v) for v in bad[0])
+        raise DistBackendError(
+            f"ember.distributed: {what}: rank {pg._ranks[j]} sends {S[j, i]} elements to rank "
+            f"{pg._ranks[i]}, but rank {pg._ranks[i]} expects {R[i, j]} from it (on rank "
+            f"{pg._ranks[pg._rank]}). Each rank's output sizes must equal what the other ranks "
+            "send it: make the split sizes / tensor sizes agree on both ends.")
+
+
+def _alltoallv(pg, what, sig, send, scounts, rbuf, rcounts, async_op, finish, result):
+    """Exchange with MPI Alltoallv after the counting guard (counts in elements)."""
+    deadline = time.perf_counter() + pg._timeout
+    _guard_counts(pg, sig, what, scounts, rcounts, deadline)
+    sd = np.concatenate([[0], np.cumsum(scounts)[:-1]]).astype(np.int64)
+    rd = np.concatenate([[0], np.cumsum(rcounts)[:-1]]).astype(np.int64)
+    s_msg = [_wire(send), (list(map(int, scounts)), list(map(int, sd)))]
+    r_msg = [_wire(rbuf), (list(map(int, rcounts)), list(map(int, rd)))]
+    if pg._size == 1:
+        rbuf.reshape(-1)[...] = send.reshape(-1)
+        if async_op:
+            finish()
+            return _done_work(result)
+        finish()
+        return None
+    if not async_op:
+        pg._comm.Alltoallv(s_msg, r_msg)
+        finish()
+        return None
+    # the guard already ran: every rank is here, only the data is in flight
+    return Work(pg, [pg._comm.Ialltoallv(s_msg, r_msg)], deadline, what, finish=finish, result=result)
+
+
+def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None, group=None,
+                      async_op=False):
+    """Split input along dim 0 (evenly, or by input_split_sizes), send chunk i to rank i, and
+    concatenate what every rank sent into output (by output_split_sizes)."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    _check_single_tensor(output, "output")
+    _check_single_tensor(input, "input")
+    _same_dtype([output, input])
+    n = pg._size
+    if input.dim() == 0 or output.dim() == 0:
+        raise RuntimeError("all_to_all_single: input and output must have at least one dimension (the "
+                           f"one split across ranks), got shapes {tuple(input.shape)} and {tuple(output.shape)}")
+    in_row = input.numel() // max(input.shape[0], 1) if input.shape[0] else int(np.prod(input.shape[1:]))
+    out_row = output.numel() // max(output.shape[0], 1) if output.shape[0] else int(np.prod(output.shape[1:]))
+    if in_row != out_row:
+        raise RuntimeError(f"all_to_all_single: input rows of shape {tuple(input.shape[1:])} and output rows "
+                           f"of shape {tuple(output.shape[1:])} differ in size; every dim but 0 must "
+                           "hold the same number of elements")
+
+    def splits(sizes, t, name):
+        if sizes is None or len(sizes) == 0:
+            if t.shape[0] % n:
+                raise RuntimeError(f"all_to_all_single: Tensor's dim 0 does not divide equally across group "
+                                   f"size: {name} has {t.shape[0]} rows for {n} ranks; pass {name}_split_sizes")
+            return [t.shape[0] // n] * n
+        sizes = [int(v) for v in sizes]
+        if len(sizes) != n:
+            raise RuntimeError(f"all_to_all_single: {name}_split_sizes has {len(sizes)} entries, expected "
+                               f"{n} (one per rank)")
+        if sum(sizes) != t.shape[0] or min(sizes) < 0:
+            raise RuntimeError(f"Split sizes doesn't match total dim 0 size: all_to_all_single's "
+                               f"{name}_split_sizes {sizes} sum to {sum(sizes)}, but {name} has "
+                               f"{t.shape[0]} rows")
+        return sizes
+
+    scounts = np.array(splits(input_split_sizes, input, "input"), dtype=np.int64) * in_row
+    rcounts = np.array(splits(output_split_sizes, output, "output"), dtype=np.int64) * in_row
+    src = _Buf(input)
+    dst = _Buf(output)
+    sig = (_OP_ALL_TO_ALL_SINGLE, 0, src.array.dtype.num, in_row)
+    return _alltoallv(pg, "all_to_all_single", sig, src.array, scounts, dst.array, rcounts, async_op,
+                      dst.done, [output])
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
+    """Send input_tensor_list[i] to rank i; output_tensor_list[j] receives rank j's tensor."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    _check_tensor_list(output_tensor_list, "output_tensor_list")
+    _check_tensor_list(input_tensor_list, "input_tensor_list")
+    _same_dtype(output_tensor_list + input_tensor_list)
+    n = pg._size
+    for name, lst in (("output_tensor_list", output_tensor_list), ("input_tensor_list", input_tensor_list)):
+        if len(lst) != n:
+            raise RuntimeError(f"all_to_all: {name} has {len(lst)} tensors, expected {n} (one per rank)")
+    dtype = np.dtype(_host(input_tensor_list[0]._data).dtype)
+    send = np.concatenate([np.ascontiguousarray(_host(t._data)).reshape(-1) for t in input_tensor_list]) \
+        .astype(dtype, copy=False)
+    scounts = np.array([t.numel() for t in input_tensor_list], dtype=np.int64)
+    rcounts = np.array([t.numel() for t in output_tensor_list], dtype=np.int64)
+    rbuf = np.empty(int(rcounts.sum()), dtype=dtype)
+    sig = (_OP_ALL_TO_ALL, 0, dtype.num)
+
+    def finish():
+        offset = 0
+        for t, c in zip(output_tensor_list, rcounts):
+            _store(t, rbuf[offset:offset + c].reshape(tuple(t.shape)))
+            offset += int(c)
+
+    return _alltoallv(pg, "all_to_all", sig, send, scounts, rbuf, rcounts, async_op, finish,
+                      output_tensor_list)
+
+
+def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce input_list[i] across ranks into rank i's output (the list form of reduce_scatter_tensor)."""
+    _check_single_tensor(output, "output")
+    _check_tensor_list(input_list, "input_list")
+    _same_dtype([output] + input_list)
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    if len(input_list) != pg._size:
+        raise ValueError(f"reduce_scatter: input_list has {len(input_list)} tensors, expected {pg._size} "
+                         "(one per rank)")
+    for i, t in enumerate(input_list):
+        if t.shape != output.shape:
+            raise ValueError(f"reduce_scatter: input_list[{i}] has shape {tuple(t.shape)} but output has "
+                             f"{tuple(output.shape)}; every input must have the output's shape")
+    stacked = np.stack([_host(t._data) for t in input_list])
+    return _reduce_scatter(pg, output, stacked, op, async_op, _OP_REDUCE_SCATTER_LIST, "reduce_scatter")
+
+
+# ---- more collectives on picklable objects -------------------------------------------------------
+def _object_root(pg, rank, group_rank, what):
+    if rank is None and group_rank is None:
+        rank = 0
+    return _peer(pg, rank, group_rank, what)
+
+
+def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=None):
+    """Gather a picklable object from every rank into object_gather_list on rank dst."""
+    pg = _group_or_default(group)
+    if pg is GroupMember.NON_GROUP_MEMBER:
+        return None
+    _resolve(pg)
+    root = _object_root(pg, dst, group_dst, "gather_object")
+    is_root = pg._rank == root
+    if is_root:
+        if not object_gather_list:
+            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
+        if len(object_gather_list) < pg._size:
+            raise ValueError(f"gather_object: object_gather_list has {len(object_gather_list)} entries, "
+                             f"expected {pg._size} (one per rank); pass [None] * world_size")
+    elif object_gather_list:
+        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
+    data = _pickled(obj)
+    _guard(pg, (_OP_GATHER_OBJECT, root), "gather_object")
+    if pg._size == 1:
+        object_gather_list[0] = pickle.loads(data.tobytes())
+        return None
+    sizes = np.empty(pg._size, dtype=np.int64) if is_root else None
+    pg._comm.Gather(np.array([data.size], dtype=np.int64), sizes, root=root)
+    if is_root:
+        out = np.empty(int(sizes.sum()), dtype=np.uint8)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        pg._comm.Gatherv(data, [out, (list(map(int, sizes)), list(map(int, offsets)))], root=root)
+        for i in range(pg._size):
+            object_gather_list[i] = pickle.loads(out[offsets[i]:offsets[i] + sizes[i]].tobytes())
+    else:
+        pg._comm.Gatherv(data, None, root=root)
+    return None
+
+
+def scatter_object_list(scatter_object_output_list, scatter_object_input_list=None, src=None, group=None,
+                        group_src=None):
+    """Give rank i the i-th object of rank src's scatter_object_input_list, in scatter_object_output_list[0]."""
+    pg = _group_or_default(group)
+    if pg is GroupMember.NON_GROUP_MEMBER:
+        return None
+    _resolve(pg)
+    root = _object_root(pg, src, group_src, "scatter_object_list")
+    if not isinstance(scatter_object_output_list, list) or len(scatter_object_output_list) < 1:
+        raise ValueError("Expected argument scatter_object_output_list to be a list of size at least 1.")
+    is_root = pg._rank == root
+    if is_root:
+        if scatter_object_input_list is None:
+            raise ValueError("source rank must provide non-None scatter_object_input_list")
+        if len(scatter_object_input_list) != pg._size:
+            raise ValueError(f"scatter_object_list: scatter_object_input_list has "
+                             f"{len(scatter_object_input_list)} objects, expected {pg._size} (one per rank)")
+        data = [_pickled(o) for o in scatter_object_input_list]
+    _guard(pg, (_OP_SCATTER_OBJECT, root), "scatter_object_list")
+    if pg._size == 1:
+        scatter_object_output_list[0] = pickle.loads(data[0].tobytes())
+        return None
+    n = np.empty(1, dtype=np.int64)
+    sizes = np.array([d.size for d in data], dtype=np.int64) if is_root else None
+    pg._comm.Scatter(sizes, n, root=root)
+    out = np.empty(int(n[0]), dtype=np.uint8)
+    if is_root:
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        pg._comm.Scatterv([np.concatenate(data), (list(map(int, sizes)), list(map(int, offsets)))], out,
+                          root=root)
+    else:
+        pg._comm.Scatterv(None, out, root=root)
+    scatter_object_output_list[0] = pickle.loads(out.tobytes())
+    return None
+
+
+# ---- monitored_barrier ---------------------------------------------------------------------------
+def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
+    """A barrier whose rank 0 names the ranks that did not arrive within the timeout."""
+    pg = _group_or_default(group)
+    if pg is GroupMember.NON_GROUP_MEMBER:
+        return None
+    _resolve(pg)
+    if timeout is None:
+        timeout = timedelta(seconds=pg._timeout)
+    elif isinstance(timeout, float):
+        import warnings
+        warnings.warn("Please specify timeout arg as a timedelta. Converting current value of "
+                      f"{timeout} assuming it represents seconds", stacklevel=2)
+        timeout = timedelta(seconds=timeout)
+    if not isinstance(timeout, timedelta):
+        raise TypeError(f"Expected timeout argument to be of type datetime.timedelta, got {timeout}")
+    seconds = timeout.total_seconds()
+    if pg._broken is not None:
+        raise DistBackendError(pg._broken)
+    if pg._size == 1:
+        return None
+    if pg._monitored_failed is not None:
+        raise DistBackendError(
+            f"monitored_barrier: an earlier monitored_barrier on this group timed out on rank "
+            f"{pg._ranks[pg._rank]} ({pg._monitored_failed}); its messages may still be in flight, so this "
+            "group's monitored barriers cannot be trusted any more. Use a group from new_group() for "
+            "further monitored barriers (the group's other collectives are unaffected).")
+    MPI = _mpi()
+    tag = _tag_limit(pg) + 1
+    deadline = time.perf_counter() + seconds
+    ms = int(round(seconds * 1000))
+    if pg._rank != 0:
+        token = np.array([pg._rank], dtype=np.int64)
+        ack = np.empty(1, dtype=np.int64)
+        reqs = [pg._comm.Isend(token, dest=0, tag=tag), pg._comm.Irecv(ack, source=0, tag=tag)]
+
+        def message(_):
+            return (f"[Rank {pg._rank}]: monitored_barrier: group rank 0 did not release this rank within "
+                    f"{ms} ms; rank 0 raises the error that names the ranks which failed to arrive")
+        try:
+            _poll(pg, reqs, deadline, "monitored_barrier", message=message)
+        except DistBackendError as e:
+            _cancel(reqs)
+            pg._monitored_failed = str(e).split(";")[0]
+            raise
+        return None
+    tokens = np.zeros((pg._size, 1), dtype=np.int64)
+    pending = {r: pg._comm.Irecv(tokens[r], source=r, tag=tag) for r in range(1, pg._size)}
+    spin_until = time.perf_counter() + _SPIN_S
+    while pending:
+        for r in [r for r, q in pending.items() if q.Test()]:
+            del pending[r]
+        if not pending:
+            break
+        now = time.perf_counter()
+        if now > deadline:
+            break
+        if now > spin_until:
+            time.sleep(_NAP_S)
+    if pending:
+        _cancel(list(pending.values()))
+        failed = sorted(pending)
+        if wait_all_ranks:
+            head = f"[Rank 0]: Ranks {', '.join(map(str, failed))} failed to pass monitoredBarrier in {ms} ms"
+        else:
+            head = f"[Rank 0]: Rank {failed[0]} failed to pass monitoredBarrier in {ms} ms"
+        pg._monitored_failed = head
+        raise RuntimeError(
+            f"{head} (ember: group rank{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))} "
+            "never reached monitored_barrier: stuck, dead, or slower than the timeout; raise timeout= "
+            "if they legitimately take longer)")
+    acks = [pg._comm.Isend(np.zeros(1, dtype=np.int64), dest=r, tag=tag) for r in range(1, pg._size)]
+    _poll(pg, acks, deadline + pg._timeout, "monitored_barrier")
+    return None
+
+
+# ---- subgroups ---------------------------------------------------------------------------------------
+def new_subgroups(group_size=None, group=None, timeout=None, backend=None, pg_options=None, group_desc=None):
+    """Split the group into consecutive subgroups of group_size ranks: (this rank's subgroup, all of them)."""
+    if group_size is None:
+        from .. import cuda
+        if not cuda.is_available():
+            raise ValueError("Default group size only takes effect when CUDA is available.If your subgroup "
+                             "using a backend that does not depend on CUDA,please pass in 'group_size' "
+                             "correctly.")
+        group_size = cuda.device_count()
+    if group_size <= 0:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must be positive")
+    world_size = get_world_size(group=group)
+    if world_size < group_size:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must not exceed the world size ({world_size})")
+    if world_size % group_size != 0:
+        raise ValueError(f"The world size ({world_size}) must be divisible by 'group_size={group_size}'")
+    ranks = get_process_group_ranks(group=group)
+    return new_subgroups_by_enumeration([ranks[i:i + group_size] for i in range(0, len(ranks), group_size)],
+                                        timeout=timeout, backend=backend, pg_options=pg_options,
+                                        group_desc=group_desc)
+
+
+def new_subgroups_by_enumeration(ranks_per_subgroup_list, timeout=None, backend=None, pg_options=None,
+                                 group_desc=None):
+    """One new_group per rank list (disjoint lists): (this rank's subgroup or None, all of them)."""
+    if ranks_per_subgroup_list is None or len(ranks_per_subgroup_list) == 0:
+        raise ValueError("The arg 'ranks_per_subgroup_list' cannot be empty")
+    seen = {}
+    for ranks in ranks_per_subgroup_list:   # checked first: no group is created for a bad list
+        for r in ranks:
+            if r in seen:
+                raise ValueError(f"Rank {r} has appeared in both subgroup {seen[r]} and {ranks}")
+            seen[r] = ranks
+    me = get_rank()
+    subgroups, mine = [], None
+    for ranks in ranks_per_subgroup_list:
+        sub = new_group(ranks=ranks, timeout=timeout, backend=backend, pg_options=pg_options,
+                        group_desc=group_desc)
+        subgroups.append(sub)
+        if me in ranks:
+            mine = sub
+    return mine, subgroups
+
+
+# ---- backends, counts, debug level -------------------------------------------------------------
+def get_backend_config(group=None):
+    """The backend for each device type: 'cpu:mpi,cuda:mpi' (ember runs both on MPI)."""
+    g = _resolve(group)
+    if g is None:
+        raise ValueError("Invalid process group specified")
+    return "cpu:mpi,cuda:mpi"
+
+
+def is_backend_available(backend):
+    """Whether ember can run the backend ('mpi', 'gloo', or 'cpu:gloo,cuda:mpi' style)."""
+    names = [p.split(":")[-1].strip().lower() for p in str(backend).split(",")]
+    return all(n in ("mpi", "gloo") and is_available() for n in names)
+
+
+_DEFAULT_DEVICE_BACKEND = {"cpu": "gloo", "cuda": "mpi"}
+
+
+def get_default_backend_for_device(device):
+    """The backend init_process_group uses for a device type: 'gloo' (an alias of MPI) for cpu,
+    'mpi' for cuda (torch says 'nccl', which ember does not have)."""
+    from .._backend import device as _device_cls
+    try:
+        kind = device.type if hasattr(device, "type") else _device_cls(device).type
+    except Exception:
+        kind = str(device).split(":")[0]
+    backend = _DEFAULT_DEVICE_BACKEND.get(kind)
+    if backend is None:
+        raise ValueError(f"Default backend not registered for device : {device}")
+    return backend
+
+
+def get_pg_count():
+    """How many process groups this process has created (the default group included)."""
+    return _pg_count
+
+
+_pg_count = 0
+
+
+def supports_complex(reduceOp):
+    """Whether a reduction is defined for complex tensors (not MAX, MIN, PRODUCT or the bitwise ops)."""
+    return reduceOp not in (ReduceOp.MAX, ReduceOp.MIN, ReduceOp.PRODUCT, ReduceOp.BAND, ReduceOp.BOR,
+                            ReduceOp.BXOR)
+
+
+class DebugLevel(enum.IntEnum):
+    """TORCH_DISTRIBUTED_DEBUG's levels: OFF, INFO, DETAIL."""
+
+    OFF = 0
+    INFO = 1
+    DETAIL = 2
+
+    def __repr__(self):
+        return f"<DebugLevel.{self.name}: {self.value}>"
+
+    def __str__(self):
+        return f"DebugLevel.{self.name}"
+
+
+_debug_level = None
+
+
+def get_debug_level():
+    """The current debug level (from TORCH_DISTRIBUTED_DEBUG when never set)."""
+    if _debug_level is None:
+        set_debug_level_from_env()
+    return _debug_level
+
+
+def set_debug_level(level):
+    """Set the debug level (a DebugLevel)."""
+    global _debug_level
+    if not isinstance(level, DebugLevel):
+        raise TypeError(f"set_debug_level(): expected a DebugLevel (OFF, INFO, DETAIL), got {level!r}")
+    _debug_level = level
+
+
+def set_debug_level_from_env():
+    """Set the debug level from TORCH_DISTRIBUTED_DEBUG (OFF, INFO or DETAIL; unset: OFF)."""
+    value = os.environ.get("TORCH_DISTRIBUTED_DEBUG", "OFF").strip().upper() or "OFF"
+    if value not in DebugLevel.__members__:
+        raise ValueError("The value of TORCH_DISTRIBUTED_DEBUG must be OFF, INFO, or DETAIL.")
+    set_debug_level(DebugLevel[value])

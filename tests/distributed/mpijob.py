@@ -100,3 +100,32 @@ def launch(script, *args, n=2, timeout=60, env=None, launcher_args=()):
     """Run a script through `python -m ember.distributed.run --nproc-per-node n`."""
     return run_cmd([sys.executable, "-m", "ember.distributed.run", "--nproc-per-node", str(n), *launcher_args,
                     os.path.join(SCRIPTS, script), *map(str, args)], timeout=timeout, env=env)
+
+
+def torch_gloo(script, *args, n=2, timeout=120):
+    """Run tests/distributed/scripts/<script> as n plain processes under real torch's gloo backend
+    (RANK / WORLD_SIZE and EMBER_TEST_INIT, a file:// init method, in the environment): the oracle
+    the MPI jobs' results are compared with."""
+    outdir = tempfile.mkdtemp(prefix="torch-gloo-")
+    init = "file://" + os.path.join(outdir, "init")
+    start = time.monotonic()
+    procs = []
+    for rank in range(n):
+        env = _env({"EMBER_TEST_OUT": outdir, "EMBER_TEST_INIT": init, "RANK": str(rank),
+                    "WORLD_SIZE": str(n)})
+        procs.append(subprocess.Popen([sys.executable, os.path.join(SCRIPTS, script), *map(str, args)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                      cwd=SCRIPTS, start_new_session=True))
+    outs, errs, codes, timed_out = [], [], [], False
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - start)))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+        outs.append(out)
+        errs.append(err)
+        codes.append(proc.returncode)
+    code = next((c for c in codes if c), 0)
+    return Job(code, "".join(outs), "".join(errs), time.monotonic() - start, timed_out, outdir)
