@@ -16,6 +16,7 @@ from .ops import linalg as _linalg, reduce as _reduce, shape as _shape
 from .ops import activation as _activation, conv as _conv, fold as _fold, loss as _loss, norm as _norm, pool as _pool
 from .ops import sampling as _sampling, conv3d as _conv3d
 from .ops import complex as _complex
+from .ops import spectral as _spectral
 from . import _tensor_str
 from . import storage  # noqa: F401  (Tensor.storage / untyped_storage / share_memory_ / is_shared)
 from .storage import TypedStorage, UntypedStorage  # noqa: F401
@@ -46,7 +47,7 @@ def _export(module):
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
-           _pool, _fold, _sampling, _tensor_str, _conv3d, _complex):
+           _pool, _fold, _sampling, _tensor_str, _conv3d, _complex, _spectral):
     _export(_m)
 
 # torch's dtype names: ember.float32, ember.long, ember.bool, ...
