@@ -67,6 +67,7 @@ _LAZY_MODULES += ("distributions",)  # torch.distributions
 _LAZY_MODULES += ("func",)  # torch.func
 _LAZY_MODULES += ("fft",)  # torch.fft
 _LAZY_MODULES += ("multiprocessing",)  # torch.multiprocessing
+_LAZY_MODULES += ("profiler",)  # torch.profiler
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["vmap"] = "func"            # torch.vmap is torch.func.vmap
