@@ -65,7 +65,8 @@ def _unwrap(fn):
 
 class _Shared:
     """The names of several functions made from one code object (a factory's closures), told apart by
-    their closure cells' contents, visible in the frame's locals."""
+    their closure cells' contents, visible in the frame's locals; a closure of the same code that is no
+    public function (a private helper from the same factory) records nothing."""
     __slots__ = ("by_cells", "default")
 
     def __init__(self, default):
@@ -112,8 +113,12 @@ def _optimizer_namer(method):
 
 def _op_table():
     """code object -> event name, or a callable(frame) -> name, for everything a profile records."""
+    import importlib
     import ember
     from .._tensor import Tensor
+    # the lazily imported namespaces too: one first used inside the profile must already be in the table
+    for name in ("ember.nn.functional", "ember.fft", "ember.linalg", "ember.special", "ember.optim"):
+        importlib.import_module(name)
     table = {}
 
     def add(fn, name):
@@ -124,7 +129,7 @@ def _op_table():
         have = table.get(code)
         if have is None:
             if code.co_freevars:
-                have = table[code] = _Shared(name)
+                have = table[code] = _Shared(None)
                 have.by_cells[_cells_key(fn)] = name
             else:
                 table[code] = name

@@ -97,9 +97,11 @@ class FunctionEvent(_Times):
         self.flops = 0
 
     def append_cpu_child(self, child):
+        """Record child as an event run inside this one."""
         self.cpu_children.append(child)
 
     def set_cpu_parent(self, parent):
+        """Record the event this one ran inside."""
         self.cpu_parent = parent
 
     @property

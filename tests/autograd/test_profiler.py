@@ -155,7 +155,7 @@ def test_op_names_for_methods_operators_and_functions():
         a = lib.ones(3, 4, requires_grad=True)
         b = lib.ones(4, 2)
         c = (a @ b).relu() + 1
-        d = lib.mul(c, 2).sum()
+        d = lib.mul(lib.nn.functional.softmax(c, 1), 2).sum() + lib.softmax(c, 0).sum()
         e = a[0] * a[:, 1:].sum()
         return d, e
 
@@ -164,8 +164,11 @@ def test_op_names_for_methods_operators_and_functions():
             program(lib)
         return {e.name for e in prof.function_events}
     ours, theirs = names(ember), names(torch)
+    with ember.autograd.profiler.profile() as prof:
+        program(ember)
+    assert sum(e.name == "aten::softmax" for e in prof.function_events) == 2   # F.softmax and torch.softmax
     wanted = {"aten::matmul", "aten::relu", "aten::add", "aten::mul", "aten::sum", "aten::select", "aten::slice",
-              "aten::ones"}
+              "aten::ones", "aten::softmax"}
     assert wanted <= ours & theirs, wanted - (ours & theirs)
 
 
