@@ -84,6 +84,18 @@ def test_lenet_step_counts_match_torch():
     assert LENET_SHARED <= shared, f"missing: {LENET_SHARED - shared}"
     assert {k: ours[k] for k in LENET_SHARED} == {k: theirs[k] for k in LENET_SHARED}
     assert ours["ConvolutionBackward0"] == 2 and ours["torch::autograd::AccumulateGrad"] == 10
+
+
+@requires_torch
+def test_table_header_matches_torch():
+    for kwargs in ({}, {"profile_memory": True}):
+        ours = _profile_step(ember, **kwargs).key_averages().table(sort_by="self_cpu_time_total", row_limit=4)
+        theirs = _profile_step(torch, **kwargs).key_averages().table(sort_by="self_cpu_time_total", row_limit=4)
+        ours, theirs = ours.splitlines(), theirs.splitlines()
+        assert ours[:3] == theirs[:3] and ours[-2] == theirs[-2]
+        assert len(ours) == len(theirs) == 3 + 4 + 2   # header, 4 rows, rule and total
+        assert ours[-1].split(":")[0] == theirs[-1].split(":")[0] == "Self CPU time total"
+        assert [len(r) for r in ours[3:-2]] == [len(r) for r in theirs[3:-2]]
     assert not any(k.startswith(("Conv2d", "Linear", "Net")) or "Module" in k for k in ours)   # modules: no events
 
 
