@@ -7,6 +7,7 @@ records, so the "idle" and "after" rows must match: any gap is machine noise.  C
 (time.process_time) over interleaved rounds; set OPENBLAS_NUM_THREADS=1 for steadier numbers.
 """
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,22 @@ def step_time(work, seconds):
     return (time.process_time() - start) / n
 
 
+def calls_per_step(work, steps=10):
+    """Python and C function calls per step: a noise-free count of the work done."""
+    counts = {"call": 0, "c_call": 0}
+
+    def count(frame, event, arg):
+        if event in counts:
+            counts[event] += 1
+    sys.setprofile(count)
+    try:
+        for _ in range(steps):
+            work.step()
+    finally:
+        sys.setprofile(None)
+    return {k: v / steps for k, v in counts.items()}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=4)
@@ -37,16 +54,22 @@ def main(argv=None):
     args = p.parse_args(argv)
     work = Workload(ember, args.batch)
     rows = {"idle (never profiled)": [], "profiling": [], "after profiling": []}
+    for _ in range(3):   # first steps make the momentum buffers
+        work.step()
+    calls_before = calls_per_step(work)
     rows["idle (never profiled)"] = [step_time(work, args.seconds) for _ in range(args.rounds)]
     for _ in range(args.rounds):
         with profile():
             rows["profiling"].append(step_time(work, args.seconds))
         assert sys.getprofile() is None   # nothing left behind
+        gc.collect()   # the dropped profile's events (parent <-> child cycles) are not the step's cost
         rows["after profiling"].append(step_time(work, args.seconds))
+    calls_after = calls_per_step(work)
     base = min(rows["idle (never profiled)"])
     print(f"LeNet train step, batch {args.batch} (CPU time, min of {args.rounds}):")
     for name, times in rows.items():
         print(f"  {name:<24} {min(times) * 1e3:8.3f} ms  x{min(times) / base:.2f}")
+    print(f"Python/C calls per step: before any profile {calls_before}, after {calls_after}")
 
 
 if __name__ == "__main__":

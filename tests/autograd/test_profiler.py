@@ -250,3 +250,35 @@ def test_with_stack_points_at_the_caller():
     exp = next(e for e in prof.events() if e.name == "aten::exp")
     assert exp.stack and "test_profiler.py" in exp.stack[0] and "test_with_stack_points_at_the_caller" in exp.stack[0]
     assert "Source Location" in prof.key_averages(group_by_stack_n=2).table().splitlines()[1]
+
+
+def test_a_step_does_the_same_work_before_and_after_a_profile():
+    # the no-cost rule, without timing: the Python and C calls of a train step are counted (the
+    # profiler's hooks would add calls, and a check in the ops would add C calls to the count)
+    net = _lenet(ember)
+    opt = ember.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x, y = ember.randn(4, 3, 32, 32), ember.tensor([1, 2, 3, 4])
+
+    def step():
+        opt.zero_grad()
+        ember.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+
+    def calls():
+        n = [0]
+
+        def count(frame, event, arg):
+            n[0] += 1
+        sys.setprofile(count)
+        try:
+            step()
+        finally:
+            sys.setprofile(None)
+        return n[0]
+    step()
+    step()
+    before = calls()
+    with ember.profiler.profile(record_shapes=True, profile_memory=True) as prof:
+        step()
+    assert len(prof.events()) > 50
+    assert calls() == before
