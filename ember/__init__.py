@@ -17,6 +17,7 @@ from .ops import activation as _activation, conv as _conv, fold as _fold, loss a
 from .ops import sampling as _sampling, conv3d as _conv3d
 from .ops import complex as _complex
 from .ops import view_copy as _view_copy
+from .ops import spectral as _spectral
 from . import _tensor_str
 from . import storage  # noqa: F401  (Tensor.storage / untyped_storage / share_memory_ / is_shared)
 from .storage import TypedStorage, UntypedStorage  # noqa: F401
@@ -49,7 +50,7 @@ def _export(module):
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
-           _pool, _fold, _sampling, _tensor_str, _conv3d, _complex, _view_copy):
+           _pool, _fold, _sampling, _tensor_str, _conv3d, _complex, _view_copy, _spectral):
     _export(_m)
 
 from ._memory_format import (memory_format, contiguous_format, channels_last, channels_last_3d,  # noqa: F401
@@ -85,6 +86,7 @@ _LAZY_MODULES += ("func",)  # torch.func
 _LAZY_MODULES += ("fft",)  # torch.fft
 _LAZY_MODULES += ("multiprocessing",)  # torch.multiprocessing
 _LAZY_MODULES += ("hub",)  # torch.hub
+_LAZY_MODULES += ("profiler",)  # torch.profiler
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["from_dlpack"] = "utils.dlpack"  # torch.from_dlpack is torch.utils.dlpack.from_dlpack

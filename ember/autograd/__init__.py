@@ -158,3 +158,4 @@ from . import anomaly_mode  # noqa: E402,F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401
 from . import functional  # noqa: E402,F401
 from . import forward_ad  # noqa: E402,F401  (dual tensors; tangents by double backward)
+from . import profiler, profiler_util  # noqa: E402,F401  (torch.autograd.profiler; installs nothing until a profile starts)

@@ -492,6 +492,16 @@ CASES += [
     ("complex_math", _complex_math, [P, X]),
     ("fft", _fft, [("f", (4, 6))]),
 ]
+
+
+# torch.stft / torch.istft (ember/ops/spectral.py): frames, window, fft and overlap-add on the device
+def _stft(x, w):
+    spec = ember.stft(x, 8, hop_length=2, window=w, return_complex=True)
+    return _ri(spec, x.stft(8, window=w.abs() + 0.5, onesided=False, center=False, return_complex=True)) + (
+        ember.istft(spec, 8, hop_length=2, window=w.abs() + 0.5),)
+
+
+CASES += [("stft", _stft, [("f", (2, 24)), ("f", (8,))])]
 # the dir() comparison's additions, group 1 (tests/ops/test_api_gaps.py)
 CASES += [
     ("api_gaps_math", lambda x, y, i, j: (

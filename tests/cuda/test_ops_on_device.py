@@ -31,7 +31,7 @@ def test_op_on_device_matches_cpu(device, name, fn, specs, request):
 def test_every_op_has_a_device_case():
     names = set()
     for m in ("activation", "conv", "convert", "creation", "elementwise", "fold", "linalg", "loss", "norm", "pool",
-              "reduce", "shape", "conv3d", "complex", "view_copy"):
+              "reduce", "shape", "conv3d", "complex", "view_copy", "spectral"):
         mod = importlib.import_module("ember.ops." + m)
         names |= set(getattr(mod, "__all__", ())) | set(getattr(mod, "__functional__", ()))
     source = inspect.getsource(ob)
