@@ -12,6 +12,7 @@ import ember
 import ember.autograd.graph as graph
 from ember.autograd import profiler as eprof
 from tests.conftest import requires_torch, torch
+from tests.lenet import make_net as _lenet
 
 # every op the LeNet step records in both frameworks, with torch's names
 # (torch's internal calls are events too: aten::view, recorded inside its convolution as well, is left out)
@@ -21,29 +22,6 @@ LENET_SHARED = {"aten::conv2d", "aten::relu", "aten::max_pool2d", "aten::linear"
                 "NllLossBackward0", "LogSoftmaxBackward0", "TBackward0", "ViewBackward0",
                 "torch::autograd::AccumulateGrad", "Optimizer.step#SGD.step", "Optimizer.zero_grad#SGD.zero_grad",
                 "train_step"}
-
-
-def _lenet(lib):
-    nn, F = lib.nn, lib.nn.functional
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 6, 5)
-            self.pool = nn.MaxPool2d(2, 2)
-            self.conv2 = nn.Conv2d(6, 16, 5)
-            self.fc1 = nn.Linear(16 * 5 * 5, 120)
-            self.fc2 = nn.Linear(120, 84)
-            self.fc3 = nn.Linear(84, 10)
-
-        def forward(self, x):
-            x = self.pool(F.relu(self.conv1(x)))
-            x = self.pool(F.relu(self.conv2(x)))
-            x = x.view(-1, 16 * 5 * 5)
-            x = F.relu(self.fc1(x))
-            x = F.relu(self.fc2(x))
-            return self.fc3(x)
-    return Net()
 
 
 def _profile_step(lib, **kwargs):
