@@ -1025,12 +1025,17 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     pick = xp.argmax(xp.where(xp.isnan(vals), np.inf, vals), axis=-1)[..., None]
     out = xp.take_along_axis(vals, pick, -1)[..., 0].reshape(n, c, oh, ow)
     idx = xp.take_along_axis(flat, pick, -1)[..., 0].reshape(n, c, oh, ow)
+    return _fractional_result(FractionalMaxPool2DBackward0, input, out, idx, (n, c, h, w), squeeze, return_indices)
+
+
+def _fractional_result(node_cls, input, out, idx, batched_shape, squeeze, return_indices):
+    """Wrap a fractional max pool's (batched) out and idx, with its node when input needs a gradient."""
     node = None
     if state.enabled and input._requires_grad:
-        node = FractionalMaxPool2DBackward0.__new__(FractionalMaxPool2DBackward0)
+        node = node_cls.__new__(node_cls)
         node.next_functions = (edge(input),)
         node._saved_versions = ()
-        node.idx, node.shape = idx, (n, c, h, w)
+        node.idx, node.shape = idx, batched_shape
         if squeeze:
             node = _squeeze_node(node, input)
     if squeeze:
@@ -1123,20 +1128,8 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
     pick = xp.argmax(xp.where(xp.isnan(vals), np.inf, vals), axis=-1)[..., None]  # NaN wins, as torch's
     out = xp.take_along_axis(vals, pick, -1)[..., 0].reshape(n, c, ot, oh, ow)
     idx = xp.take_along_axis(flat, pick, -1)[..., 0].reshape(n, c, ot, oh, ow)
-    node = None
-    if state.enabled and input._requires_grad:
-        node = FractionalMaxPool3DBackward0.__new__(FractionalMaxPool3DBackward0)
-        node.next_functions = (edge(input),)
-        node._saved_versions = ()
-        node.idx, node.shape = idx, (n, c, t, h, w)
-        if squeeze:
-            node = _squeeze_node(node, input)
-    if squeeze:
-        out, idx = out[0], idx[0]
-    res = _wrap(out)
-    if node is not None:
-        res._requires_grad, res.grad_fn = True, node
-    return (res, _wrap(idx)) if return_indices else res
+    return _fractional_result(FractionalMaxPool3DBackward0, input, out, idx, (n, c, t, h, w), squeeze,
+                              return_indices)
 
 
 def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
