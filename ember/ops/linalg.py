@@ -1058,22 +1058,38 @@ def _register():
         setattr(T, name, method(globals()[name]))
 
     def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
-        return _inplace(self, addmm(self, mat1, mat2, beta=beta, alpha=alpha))
+        """In-place addmm: self = beta * self + alpha * (mat1 @ mat2)."""
+        return _inplace(self, addmm, (mat1, mat2), beta=beta, alpha=alpha)
 
     def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
-        return _inplace(self, baddbmm(self, batch1, batch2, beta=beta, alpha=alpha))
+        """In-place baddbmm: self = beta * self + alpha * (batch1 @ batch2)."""
+        return _inplace(self, baddbmm, (batch1, batch2), beta=beta, alpha=alpha)
 
     T.addmm_ = addmm_
     T.baddbmm_ = baddbmm_
 
 
-def _inplace(self, res):
-    if res.grad_fn is not None:
-        raise RuntimeError("in-place addmm_/baddbmm_ on a tensor that requires grad is not supported by ember; "
-                           "use the out-of-place form (x = x.addmm(...))")
+def _inplace(self, op, args, **kwargs):
+    """self = op(self, *args, **kwargs) in self's memory; recorded as torch records it when a gradient is
+    involved (the op's node takes self's old value first, so views of graph tensors work too)."""
+    name = op.__name__ + "_"
+    if state.enabled and (self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)):
+        from .elementwise import _inplace as _write
+        old_shape = self._data.shape
+        out = _write(self, None, lambda s, *a: _same_shape(op(s, *a, **kwargs), old_shape, name), args)
+        return out
+    res = _same_shape(op(self, *args, **kwargs), self._data.shape, name)
     self._data[...] = res._data
     self._vc[0] += 1
     return self
+
+
+def _same_shape(res, shape, name):
+    if tuple(res._data.shape) != tuple(shape):
+        raise RuntimeError(f"{name}: the result of shape {list(res._data.shape)} can't be written into this "
+                           f"tensor of shape {list(shape)} (an in-place op keeps self's shape); use the "
+                           "out-of-place form")
+    return res
 
 
 _register()
@@ -1260,15 +1276,15 @@ def _register_group1():
 
     def addmv_(self, mat, vec, *, beta=1, alpha=1):
         """In-place addmv: self = beta * self + alpha * (mat @ vec)."""
-        return _inplace(self, addmv(self, mat, vec, beta=beta, alpha=alpha))
+        return _inplace(self, addmv, (mat, vec), beta=beta, alpha=alpha)
 
     def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
         """In-place addbmm: self = beta * self + alpha * sum_b batch1[b] @ batch2[b]."""
-        return _inplace(self, addbmm(self, batch1, batch2, beta=beta, alpha=alpha))
+        return _inplace(self, addbmm, (batch1, batch2), beta=beta, alpha=alpha)
 
     def addr_(self, vec1, vec2, *, beta=1, alpha=1):
         """In-place addr: self = beta * self + alpha * outer(vec1, vec2)."""
-        return _inplace(self, addr(self, vec1, vec2, beta=beta, alpha=alpha))
+        return _inplace(self, addr, (vec1, vec2), beta=beta, alpha=alpha)
     T.addmv_, T.addbmm_, T.addr_ = addmv_, addbmm_, addr_
 
 

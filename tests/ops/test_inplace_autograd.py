@@ -37,6 +37,11 @@ OPS = {
     "scatter_": lambda L, v, s: v.scatter_(0, L.tensor([3, 1]), s[:2]),
     "masked_scatter_": lambda L, v, s: v.masked_scatter_(s > 0.5, s * 3),
     "index_put_": lambda L, v, s: v.index_put_((L.tensor([1, 2]),), s[:2]),
+    "addmm_": lambda L, v, s: v.view(2, 2).addmm_(s.view(2, 2), s.view(2, 2), beta=0.5),
+    "addmv_": lambda L, v, s: v[:2].addmv_(s.view(2, 2), s[:2]),
+    "addr_": lambda L, v, s: v.view(2, 2).addr_(s[:2], s[2:]),
+    "baddbmm_": lambda L, v, s: v.view(1, 2, 2).baddbmm_(s.view(1, 2, 2), s.view(1, 2, 2)),
+    "addbmm_": lambda L, v, s: v.view(2, 2).addbmm_(s.view(1, 2, 2), s.view(1, 2, 2), alpha=2),
 }
 WHERE = ("whole", "slice", "row")
 
