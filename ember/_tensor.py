@@ -47,7 +47,7 @@ class Tensor:
     """A multi-dimensional array that can record operations for autograd."""
 
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_accumulator",
-                 "_hooks", "_retains_grad", "_base", "__weakref__", "__dict__")
+                 "_hooks", "_retains_grad", "_base", "_view_vc", "__weakref__", "__dict__")
 
     def __new__(cls, *args, **kwargs):
         self = object.__new__(cls)
@@ -190,8 +190,9 @@ class Tensor:
             raise TypeError(f"as_subclass(): argument 'cls' must be a subclass of Tensor, not {cls!r}")
         alias = self.view_as(self) if self._requires_grad else _wrap(self._data)
         out = object.__new__(cls)
-        for name in ("_data", "_requires_grad", "grad_fn", "_accumulator", "_hooks", "_retains_grad", "_base"):
-            setattr(out, name, getattr(alias, name))
+        for name in ("_data", "_requires_grad", "grad_fn", "_accumulator", "_hooks", "_retains_grad", "_base",
+                     "_view_vc"):
+            setattr(out, name, getattr(alias, name, None))
         out._vc = self._vc
         return out
 

@@ -203,6 +203,12 @@ def _xp_asarray(grad):
     return _np.asarray(grad)
 
 
+def _replay_view(view):
+    global _replay_view
+    from ..ops.shape import replay_view as _replay_view
+    _replay_view(view)
+
+
 def _xp_broadcast(grad, shape):
     xp = _np if isinstance(grad, _np.generic) else xp_of(grad)
     return xp.broadcast_to(grad, shape)
@@ -223,6 +229,10 @@ def accumulator(tensor):
 
 def edge(tensor):
     """The (node, output_nr) pair through which gradient flows into tensor."""
+    if tensor._base is not None:
+        made_at = getattr(tensor, "_view_vc", None)   # (None: a view made without grad mode)
+        if made_at is not None and made_at != tensor._vc[0]:
+            _replay_view(tensor)   # its base changed in place since the view's grad_fn was recorded
     fn = tensor.grad_fn
     if fn is not None:
         if fn._n_outputs == 1:

@@ -38,6 +38,8 @@ def _as_view(array, input, node):
     t._vc = input._vc
     base = input._base
     t._base = input if base is None else base
+    # the version this view's grad_fn describes; a view made without grad mode is never replayed
+    t._view_vc = input._vc[0] if node is not None or state.enabled else None
     if node is not None:
         t._requires_grad = True
         t.grad_fn = node
@@ -57,9 +59,10 @@ def _work_shape(shape, axis, n):
 
 
 def _zeros(shape, like):
-    # zeros_like dispatches on the array type (numpy or cupy)
+    # in like's array module (numpy, cupy or the double-backward shim), always C order: the
+    # gradients written into it go through .reshape(-1), which must be a view
     xp = xp_of(like)
-    return xp.zeros_like(like, shape=shape)
+    return xp.zeros(shape, dtype=like.dtype)
 
 
 def _sizes(args, name="size"):
@@ -198,6 +201,7 @@ def view(input, *shape):
     t._vc = input._vc
     base = input._base
     t._base = input if base is None else base
+    t._view_vc = input._vc[0] if node is not None or state.enabled else None   # (as _as_view)
     if node is not None:
         t._requires_grad = True
         t.grad_fn = node
@@ -1317,6 +1321,25 @@ def setitem(self, key, value):
         self._requires_grad = True
 
 
+def replay_view(view):
+    """A view whose base was changed in place after the view's grad_fn was recorded: record the view
+    again as an AsStridedBackward0 of its base's current graph (torch's view replay)."""
+    base = view._base
+    view._view_vc = view._vc[0]
+    if not base._requires_grad:
+        return
+    pos = _positions(view._data, base._data)
+    if pos is None:
+        return   # (an exotic layout: the old grad_fn stays, as before)
+    node = _new(AsStridedBackward0)
+    node.next_functions = (edge(base),)
+    node._saved_versions = ()
+    node.positions = pos
+    node.base_shape = base._data.shape
+    view.grad_fn = node
+    view._requires_grad = True
+
+
 def rebase_inplace_view(view, fn, old=None, result=None):
     """Record an in-place op on a view in its base's graph, as torch's CopySlices does.
 
@@ -1352,6 +1375,7 @@ def rebase_inplace_view(view, fn, old=None, result=None):
     vnode.base_shape = base._data.shape
     view.grad_fn = vnode
     view._requires_grad = True
+    view._view_vc = view._vc[0]
 
 
 # ---- gathering / scattering -------------------------------------------------------------------------------
