@@ -53,6 +53,17 @@ for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activat
            _pool, _fold, _sampling, _tensor_str, _conv3d, _complex, _view_copy, _spectral):
     _export(_m)
 
+# torch's out= for the functions whose own code has none (or ignored it)
+from .ops.elementwise import out_variant as _out_variant
+for _name in ("where", "max", "min", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor",
+              "logical_not", "logical_and", "logical_or", "logical_xor", "nonzero", "chain_matmul", "histogram",
+              "polar", "cumsum", "cumprod", "sort", "topk", "argmax", "argmin", "prod", "std", "var",
+              "index_select", "gather", "logsumexp", "kthvalue", "median", "mode", "histc", "diff", "tril",
+              "triu", "msort", "nanmedian", "amax", "amin", "aminmax", "cummax", "cummin", "take",
+              "masked_select", "flip", "roll", "rot90", "diag", "trace", "kron", "cross"):
+    if _name in globals():
+        globals()[_name] = _out_variant(globals()[_name], _name)
+
 from ._memory_format import (memory_format, contiguous_format, channels_last, channels_last_3d,  # noqa: F401
                              preserve_format)
 newaxis = None  # torch.newaxis, as numpy's: x[:, newaxis] adds a dim

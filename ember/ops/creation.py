@@ -135,12 +135,15 @@ def _out_arg(name):
             requires_grad = kwargs.pop("requires_grad", False)
             kwargs["dtype"] = out.dtype
             kwargs.setdefault("device", out.device)
+            from .elementwise import _write_out
             res = fn(*args, **kwargs)._data
-            xp = B.xp_of(res)
-            if out._data.shape != res.shape:
-                out._data = xp.empty(res.shape, dtype=out._data.dtype)
-            xp.copyto(out._data, res, casting="unsafe")
-            out._vc[0] += 1
+            if name == "arange" and out._data.size and out._data.size != res.size:
+                # (of torch's factories only arange warns when it resizes out, in its own words)
+                _userwarn.warn(f"The number of elements in the out tensor of shape {list(out._data.shape)} is "
+                               f"{out._data.size} which does not match the computed number of elements "
+                               f"{res.size}. Note that this may occur as a result of rounding error. The out "
+                               f"tensor will be resized to a tensor of shape ({res.size},).")
+            _write_out(out, res, name, resize_warning=False)   # (made in out's dtype: no cast)
             if requires_grad:
                 out.requires_grad_(True)
             return out

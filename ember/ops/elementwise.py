@@ -1564,7 +1564,7 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 # ---- out= and in-place -------------------------------------------------------
-def _write_out(out, res, name, *inputs):
+def _write_out(out, res, name, *inputs, resize_warning=True):
     if state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in inputs):
         raise RuntimeError(
             f"{name}(): functions with out=... arguments don't support automatic differentiation, "
@@ -1573,12 +1573,44 @@ def _write_out(out, res, name, *inputs):
         res = _host_array(res)
     if type(res) is not type(out._data):
         B.check_same_device(name, res, out._data)
+    if res.dtype.kind != "b" and not np.can_cast(res.dtype, out._data.dtype, "same_kind"):
+        raise RuntimeError(f"result type {B.SCALAR_NAMES[B.dtype_of(res)]} can't be cast to the desired output "
+                           f"type {B.SCALAR_NAMES[out.dtype]} ({name}() with out=): pass an out tensor of "
+                           f"dtype {B.dtype_of(res)}, or drop out=")
     xp = xp_of(res)
     if out._data.shape != res.shape:
+        if out._data.size and resize_warning:
+            _warn_user(f"An output with one or more elements was resized since it had shape {list(out._data.shape)}, "
+                       f"which does not match the required output shape {list(res.shape)}. This behavior is "
+                       "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
+                       "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+                       "elements with t.resize_(0).")
         out._data = xp.empty(res.shape, dtype=out._data.dtype)
     xp.copyto(out._data, res, casting="same_kind" if res.dtype.kind != "b" else "unsafe")
     out._vc[0] += 1
     return out
+
+
+def out_variant(fn, name):
+    """fn with torch's out=: the result (or each result of a tuple) written into out, which is returned."""
+    import functools
+
+    @functools.wraps(fn)
+    def with_out(*args, out=None, **kwargs):
+        if out is None:
+            return fn(*args, **kwargs)
+        inputs = [a for a in args if isinstance(a, Tensor)] + [v for v in kwargs.values() if isinstance(v, Tensor)]
+        res = fn(*args, **kwargs)
+        if isinstance(res, Tensor):
+            if not isinstance(out, Tensor):
+                raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+            return _write_out(out, res._data, name, *inputs)
+        if not isinstance(out, (tuple, list)) or len(out) != len(res):
+            raise TypeError(f"{name}(): argument 'out' must be a tuple of {len(res)} Tensors, as the function "
+                            f"returns {len(res)}")
+        written = [_write_out(o, r._data, name, *inputs) for o, r in zip(out, res)]
+        return type(res)(*written) if hasattr(res, "_fields") else type(res)(written)
+    return with_out
 
 
 def _inplace(self, res, op, args):

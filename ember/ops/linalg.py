@@ -371,15 +371,8 @@ def _result(res, out, op, input, other, cls):
 
 
 def _write_out(out, res, name, *inputs):
-    if _needs(*inputs):
-        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
-                           "differentiation, but one of the arguments requires grad.")
-    xp = xp_of(res)
-    if out._data.shape != res.shape:
-        out._data = xp.empty(res.shape, dtype=out._data.dtype)
-    xp.copyto(out._data, res, casting="same_kind")
-    out._vc[0] += 1
-    return out
+    from .elementwise import _write_out as write
+    return write(out, res, name, *inputs)
 
 
 def mm(input, mat2, *, out=None):
