@@ -57,12 +57,14 @@ for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activat
 from .ops.elementwise import out_variant as _out_variant
 for _name in ("where", "max", "min", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor",
               "logical_not", "logical_and", "logical_or", "logical_xor", "nonzero", "chain_matmul", "histogram",
-              "polar", "cumsum", "cumprod", "sort", "topk", "argmax", "argmin", "prod", "std", "var",
+              "polar", "sort", "topk", "argmax", "argmin", "std", "var",
               "index_select", "gather", "logsumexp", "kthvalue", "median", "mode", "histc", "diff", "tril",
               "triu", "msort", "nanmedian", "amax", "amin", "aminmax", "cummax", "cummin", "take",
               "masked_select", "flip", "roll", "rot90", "diag", "trace", "kron", "cross"):
     if _name in globals():
         globals()[_name] = _out_variant(globals()[_name], _name)
+for _name in ("sum", "prod", "cumsum", "cumprod"):   # these compute in out's dtype, as torch's
+    globals()[_name] = _out_variant(globals()[_name], _name, dtype_from_out=True)
 
 from ._memory_format import (memory_format, contiguous_format, channels_last, channels_last_3d,  # noqa: F401
                              preserve_format)

@@ -1591,8 +1591,9 @@ def _write_out(out, res, name, *inputs, resize_warning=True):
     return out
 
 
-def out_variant(fn, name):
-    """fn with torch's out=: the result (or each result of a tuple) written into out, which is returned."""
+def out_variant(fn, name, dtype_from_out=False):
+    """fn with torch's out=: the result (or each result of a tuple) written into out, which is returned.
+    dtype_from_out: fn takes dtype=, and computes in out's dtype unless given one (torch's sum & co)."""
     import functools
 
     @functools.wraps(fn)
@@ -1600,6 +1601,8 @@ def out_variant(fn, name):
         if out is None:
             return fn(*args, **kwargs)
         inputs = [a for a in args if isinstance(a, Tensor)] + [v for v in kwargs.values() if isinstance(v, Tensor)]
+        if dtype_from_out and kwargs.get("dtype") is None and isinstance(out, Tensor):
+            kwargs["dtype"] = out.dtype
         res = fn(*args, **kwargs)
         if isinstance(res, Tensor):
             if not isinstance(out, Tensor):

@@ -38,13 +38,17 @@ CASES = {
     "add": (lambda L, o: L.add(L.tensor(A), 1, out=o), None),
     "arange": (lambda L, o: L.arange(4, out=o), None),
     "zeros": (lambda L, o: L.zeros(3, out=o), None),
+    # sum, prod, cumsum, cumprod compute in out's dtype (the input cast first, as torch)
+    "sum_into_long": (lambda L, o: L.sum(L.tensor(A) + 0.5, 1, out=o), "long"),
+    "cumsum_into_long": (lambda L, o: L.cumsum(L.tensor(A) + 0.5, 0, out=o), "long"),
+    "prod_into_double": (lambda L, o: L.prod(L.tensor(A), 0, out=o), "double"),
 }
 
 
 def _make_out(L, kind, n):
     if kind == "pair":
         return (L.empty(n), L.empty(n, dtype=L.long))
-    dtype = {"long": L.long, "bool": L.bool}.get(kind, L.float32)
+    dtype = {"long": L.long, "bool": L.bool, "double": L.float64}.get(kind, L.float32)
     return L.empty(n, dtype=dtype)
 
 
