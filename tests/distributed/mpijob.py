@@ -87,7 +87,14 @@ def run_cmd(cmd, timeout=60, env=None):
         timed_out = True
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-    return Job(proc.returncode, out, err, time.monotonic() - start, timed_out, outdir)
+    return _shown(Job(proc.returncode, out, err, time.monotonic() - start, timed_out, outdir))
+
+
+def _shown(job):
+    # pytest cuts an assertion message's repr to 240 characters, which hides a rank's traceback;
+    # captured stdout is printed whole beside a failed test
+    print(repr(job))
+    return job
 
 
 def mpirun(script, *args, n=2, timeout=60, env=None):
@@ -128,4 +135,4 @@ def torch_gloo(script, *args, n=2, timeout=120):
         errs.append(err)
         codes.append(proc.returncode)
     code = next((c for c in codes if c), 0)
-    return Job(code, "".join(outs), "".join(errs), time.monotonic() - start, timed_out, outdir)
+    return _shown(Job(code, "".join(outs), "".join(errs), time.monotonic() - start, timed_out, outdir))

@@ -45,16 +45,17 @@ else:
     dist.send(T.arange(3, dtype=T.float32) + 10 * rank, dst=nxt)
 res["ring"] = [src, got.tolist()]
 
-# recv from any source: rank 0 hears from every other rank, in whatever order they arrive
+# recv from any source: rank 0 hears from every other rank, in whatever order they arrive. Its own tag
+# keeps the batch_isend_irecv message below (rank n-1 sends it to rank 0 without waiting) out of these.
 if rank == 0:
     heard = []
     for _ in range(n - 1):
         t = T.zeros(2, dtype=T.int64)
-        s = dist.recv(t)
+        s = dist.recv(t, tag=7)
         heard.append([s, t.tolist()])
     res["any_source"] = sorted(heard)
 else:
-    dist.send(T.full((2,), rank * 7, dtype=T.int64), dst=0)
+    dist.send(T.full((2,), rank * 7, dtype=T.int64), dst=0, tag=7)
 
 # isend / irecv with tags, received in the other order
 if rank == 0:
