@@ -47,7 +47,7 @@ class Tensor:
     """A multi-dimensional array that can record operations for autograd."""
 
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_accumulator",
-                 "_hooks", "_retains_grad", "_base", "_view_vc", "__weakref__", "__dict__")
+                 "_hooks", "_retains_grad", "_base", "_view_vc", "_creation_meta", "__weakref__", "__dict__")
 
     def __new__(cls, *args, **kwargs):
         self = object.__new__(cls)
@@ -191,7 +191,7 @@ class Tensor:
         alias = self.view_as(self) if self._requires_grad else _wrap(self._data)
         out = object.__new__(cls)
         for name in ("_data", "_requires_grad", "grad_fn", "_accumulator", "_hooks", "_retains_grad", "_base",
-                     "_view_vc"):
+                     "_view_vc", "_creation_meta"):
             setattr(out, name, getattr(alias, name, None))
         out._vc = self._vc
         return out
@@ -297,6 +297,8 @@ class Tensor:
             raise RuntimeError(
                 f"only Tensors of floating point and complex dtype can require gradients "
                 f"(got {self.dtype}); convert first, e.g. x.float().requires_grad_()")
+        if requires_grad and self._base is not None and self._creation_meta is graph.NO_GRAD_VIEW_OF_GRAD_TENSOR:
+            self._creation_meta = graph.NO_GRAD_VIEW   # its own flag now: gradients accumulate into it
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -335,10 +337,18 @@ class Tensor:
         out._vc = self._vc
         return out
 
+    def _is_view(self):
+        """True when this tensor is a view of another one (its _base)."""
+        return self._base is not None
+
     def detach_(self):
         """Cut this tensor from the graph in place."""
         if self._base is not None and self._base.grad_fn is not None:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel "
+                "(DDP) for training, and gradient_as_bucket_view is set as True, gradients are views of DDP "
+                "buckets, and hence detach_() cannot be called on these gradients. To fix this error, please "
+                "refer to the Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -418,7 +428,8 @@ class Tensor:
 
     def numpy(self, force=False):
         """The tensor as a NumPy array sharing its memory."""
-        if self._requires_grad and not force:
+        # (under no_grad torch hands out the array: nothing could record a use of it)
+        if self._requires_grad and not force and graph.state.enabled:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead.")
@@ -435,7 +446,8 @@ class Tensor:
     __array_priority__ = 1000
 
     def __array__(self, dtype=None, copy=None):
-        if self._requires_grad:  # np.asarray(t), plt.plot(t): torch goes through numpy(), which refuses
+        # np.asarray(t), plt.plot(t): torch goes through numpy(), which refuses in grad mode
+        if self._requires_grad and graph.state.enabled:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
         arr = _host(self._data)

@@ -227,6 +227,14 @@ def accumulator(tensor):
     return edge(tensor)[0]
 
 
+# torch's CreationMeta of a view, which decides whether it may be modified in place with grad mode on
+# (None: it may; see ops/shape.py check_view_inplace)
+MULTI_OUTPUT_VIEW = "multi_output"   # one of several views a function returned (split, chunk, unbind)
+NO_GRAD_VIEW = "no_grad"             # made in no_grad mode (or a view of such a view)
+# made in no_grad mode of a tensor that requires grad: it requires grad through its base alone
+NO_GRAD_VIEW_OF_GRAD_TENSOR = "no_grad, of a tensor that requires grad"
+
+
 def edge(tensor):
     """The (node, output_nr) pair through which gradient flows into tensor."""
     if tensor._base is not None:
@@ -244,6 +252,8 @@ def edge(tensor):
             acc = acc()
             if acc is not None:
                 return (acc, 0)
+        if tensor._base is not None and tensor._creation_meta is NO_GRAD_VIEW_OF_GRAD_TENSOR:
+            return (None, 0)   # it requires grad only through its base: as in torch, nothing accumulates
         # a leaf's accumulator lives only as long as a graph holds it (weakly cached, as in
         # torch), so every new graph usually makes it again: here, without a further call
         acc = _new(AccumulateGrad)

@@ -69,7 +69,12 @@ def _node(cls, input, saved_input=True):
 
 def _check_inplace(input, name):
     """Refuse what torch refuses before an in-place activation touches the storage."""
-    if state.enabled and input._requires_grad and input.grad_fn is None:
+    if not (state.enabled and input._requires_grad):
+        return
+    if input._base is not None:
+        from .shape import check_view_inplace
+        check_view_inplace(input)
+    if input.grad_fn is None:
         raise RuntimeError(
             f"a leaf Variable that requires grad is being used in an in-place operation ({name}). "
             "Use the out-of-place version, or wrap it in `with torch.no_grad():`.")
@@ -89,7 +94,16 @@ def _write_inplace(input, res, node, saves_output=True):
         input._requires_grad = True
         if saves_output:
             _output_saved(node, input)
+            _rebase_if_view(input, node)
     return input
+
+
+def _rebase_if_view(input, node):
+    """An in-place op recorded on a view: record it in the base's graph too (CopySlices), so gradients
+    through the base see it."""
+    if input._base is not None:
+        from .shape import rebase_inplace_view
+        rebase_inplace_view(input, node)
 
 
 def _inplace_via(op, input, args, name):
@@ -114,6 +128,7 @@ def _inplace_via(op, input, args, name):
     res = _write_inplace(input, out._data, node, saves_output=False)
     if node is not None:
         node._saved_versions = ((old, 0),) if old is not None else ()
+        _rebase_if_view(input, node)
     return res
 
 
@@ -564,7 +579,11 @@ class HardsigmoidBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         x = self.x
-        return (xp.where((x > -3) & (x < 3), g / 6, xp.zeros((), g.dtype)),)
+        # torch's kernel multiplies by 1.0f / 6.0f, a float32 constant, in every dtype
+        return (xp.where((x > -3) & (x < 3), g * g.dtype.type(_ONE_SIXTH_F32), xp.zeros((), g.dtype)),)
+
+
+_ONE_SIXTH_F32 = float(np.float32(1) / np.float32(6))
 
 
 def hardsigmoid(input, inplace=False):

@@ -1619,6 +1619,9 @@ def out_variant(fn, name, dtype_from_out=False):
 def _inplace(self, res, op, args):
     """Store res into self's memory; with autograd, rebase self onto the out-of-place node."""
     if state.enabled and (self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)):
+        if self._base is not None:
+            from .shape import check_view_inplace
+            check_view_inplace(self)
         if self.grad_fn is None and self._requires_grad:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation. "

@@ -16,7 +16,7 @@ from ..autograd.graph import Node, edge
 from ..autograd.higher_order import vjp
 from .._tensor import _dim, _wrap
 from . import unbroadcast
-from .activation import _SAVED_OUTPUT, _check_inplace, _record, _write_inplace
+from .activation import _SAVED_OUTPUT, _check_inplace, _rebase_if_view, _record, _write_inplace
 from .elementwise import AddBackward0 as _AddBackward0
 from .._userwarn import warn as _warn_user
 
@@ -429,6 +429,7 @@ def _apply_mask(input, mask, inplace, name):
             node.mask = mask
             node._saved_versions = _SAVED_OUTPUT
             input.grad_fn = node
+            _rebase_if_view(input, node)
         return input
     out = x * mask
     if state.enabled and input._requires_grad:

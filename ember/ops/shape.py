@@ -11,7 +11,7 @@ import numpy as np
 from .. import _backend as B
 from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
-from ..autograd.graph import Node, edge
+from ..autograd.graph import MULTI_OUTPUT_VIEW, NO_GRAD_VIEW, NO_GRAD_VIEW_OF_GRAD_TENSOR, Node, edge
 from .._tensor import Size, Tensor, _dim, _wrap
 from . import unbroadcast
 from .._userwarn import warn as _warn_user
@@ -36,14 +36,70 @@ def _as_view(array, input, node):
     """Wrap array as a view of input: same memory, same version counter, same root base."""
     t = _wrap(array)
     t._vc = input._vc
-    base = input._base
-    t._base = input if base is None else base
-    # the version this view's grad_fn describes; a view made without grad mode is never replayed
-    t._view_vc = input._vc[0] if node is not None or state.enabled else None
+    _mark_view(t, input)
     if node is not None:
         t._requires_grad = True
         t.grad_fn = node
     return t
+
+
+def _mark_view(t, input):
+    """t's base, the version its grad_fn describes, and its creation meta, as a view of input."""
+    base = input._base
+    if base is None:
+        t._base = input
+        meta = None
+    else:
+        t._base = base
+        meta = input._creation_meta   # (a view of a view keeps its restriction)
+    t._view_vc = input._vc[0]
+    if not state.enabled:
+        # as in torch, a view made in no_grad mode of a tensor that requires grad is a leaf that
+        # requires grad (it prints so; no gradient reaches it), and such views refuse in-place
+        # changes once grad mode is back on
+        if input._requires_grad:
+            t._requires_grad = True
+            meta = NO_GRAD_VIEW_OF_GRAD_TENSOR
+        else:
+            meta = NO_GRAD_VIEW
+    t._creation_meta = meta
+
+
+def check_view_inplace(t, indirect=False):
+    """Refuse, as torch does, an in-place change with grad mode on of a view that can't be rebased:
+    one of several views returned by one function, or a view made in no_grad mode."""
+    meta = t._creation_meta if t._base is not None else None
+    if meta is None:
+        return
+    fn = t.grad_fn
+    what = "its base or another view of its base has been" if indirect else "is being"
+    if meta is not MULTI_OUTPUT_VIEW or fn is None:
+        prefix = (f"Output {_output_nr(t, fn)} of {_forward_name(fn)} is a view of a view which was created in"
+                  if fn is not None else "A view was created in")
+        msg = f"{prefix} no_grad mode and {what} modified inplace with grad mode enabled."
+    else:
+        msg = f"Output {_output_nr(t, fn)} of {_forward_name(fn)} is a view and {what} modified inplace."
+    if meta is MULTI_OUTPUT_VIEW:
+        msg += (" This view is the output of a function that returns multiple views. Such functions do not "
+                "allow the output views to be modified inplace. You should replace the inplace operation by "
+                "an out-of-place one.")
+    else:
+        msg += (" Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+                "code by moving both the view and the inplace either both inside the no_grad block (if you "
+                "don't want the inplace to be tracked) or both outside (if you want the inplace to be "
+                "tracked).")
+    raise RuntimeError(msg)
+
+
+def _output_nr(t, fn):
+    return 0 if fn._n_outputs == 1 else fn._output_nrs.get(id(t), 0)
+
+
+def _forward_name(fn):
+    """The forward op of a node, as torch's messages name it (SplitBackward0: Split)."""
+    name = fn.name()
+    cut = name.rfind("Backward")
+    return name[:cut] if cut > 0 else name
 
 
 def _node(cls, input):
@@ -199,9 +255,7 @@ def view(input, *shape):
         node.shape = a.shape
     t = _wrap(out)
     t._vc = input._vc
-    base = input._base
-    t._base = input if base is None else base
-    t._view_vc = input._vc[0] if node is not None or state.enabled else None   # (as _as_view)
+    _mark_view(t, input)
     if node is not None:
         t._requires_grad = True
         t.grad_fn = node
@@ -732,6 +786,14 @@ class SplitWithSizesBackward0(SplitBackward0):
     __slots__ = ()
 
 
+class UnsafeSplitBackward0(SplitBackward0):
+    __slots__ = ()
+
+
+class UnsafeSplitWithSizesBackward0(SplitBackward0):
+    __slots__ = ()
+
+
 class UnbindBackward0(_MultiOutputBackward):
     __slots__ = ()
 
@@ -753,6 +815,8 @@ def _pieces(input, arrays, cls, axis):
         piece = _as_view(p, input, node)
         if node is not None:
             node._output_nrs[id(piece)] = i
+        if state.enabled:
+            piece._creation_meta = MULTI_OUTPUT_VIEW
         out.append(piece)
     return tuple(out)
 
@@ -1296,6 +1360,9 @@ def setitem(self, key, value):
         self._vc[0] += 1
         return
     base = self._base
+    if base is not None and self._creation_meta is not None:
+        # torch writes through the indexed view (select, slice...), which inherits the restriction
+        check_view_inplace(self if advanced else getitem(self, key))
     if self.grad_fn is None and self._requires_grad:
         raise _leaf_error(not advanced)
     if base is not None and base._requires_grad and base.grad_fn is None:
@@ -1325,6 +1392,10 @@ def replay_view(view):
     """A view whose base was changed in place after the view's grad_fn was recorded: record the view
     again as an AsStridedBackward0 of its base's current graph (torch's view replay)."""
     base = view._base
+    if view.grad_fn is None and not base._requires_grad:
+        view._view_vc = view._vc[0]
+        return
+    check_view_inplace(view, indirect=True)
     view._view_vc = view._vc[0]
     if not base._requires_grad:
         return
@@ -3459,18 +3530,30 @@ def split_with_sizes(input, split_sizes, dim=0):
 
 
 def unsafe_split(input, split_size, dim=0):
-    """split (torch's unsafe_ variant only skips view tracking; ember's views are safe anyway)."""
-    return split(input, split_size, dim)
+    """split whose pieces autograd does not track as views: an in-place change of one is not seen
+    through the input or the other pieces (torch's unsafe_ contract), and is not refused."""
+    pieces = split(input, split_size, dim)
+    return _untracked(pieces, UnsafeSplitWithSizesBackward0 if isinstance(split_size, (list, tuple))
+                      else UnsafeSplitBackward0)
+
+
+def _untracked(pieces, cls):
+    fn = pieces[0].grad_fn if pieces else None
+    if fn is not None:
+        fn.__class__ = cls
+    for piece in pieces:
+        piece._base = None
+    return pieces
 
 
 def unsafe_split_with_sizes(input, split_sizes, dim=0):
     """split_with_sizes (see unsafe_split)."""
-    return split_with_sizes(input, split_sizes, dim)
+    return _untracked(split_with_sizes(input, split_sizes, dim), UnsafeSplitWithSizesBackward0)
 
 
 def unsafe_chunk(input, chunks, dim=0):
     """chunk (see unsafe_split)."""
-    return chunk(input, chunks, dim)
+    return _untracked(chunk(input, chunks, dim), UnsafeSplitBackward0)
 
 
 def row_stack(tensors):

@@ -14,7 +14,7 @@ from .._tensor import Tensor
 __all__ = ["TVTensor", "Image", "Video", "Mask", "BoundingBoxes", "BoundingBoxFormat", "wrap"]
 
 _SLOTS = ("_data", "_requires_grad", "grad_fn", "_vc", "_accumulator", "_hooks", "_retains_grad", "_base",
-          "_view_vc")
+          "_view_vc", "_creation_meta")
 
 
 def _rebind(tensor, cls):

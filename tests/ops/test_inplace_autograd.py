@@ -42,6 +42,19 @@ OPS = {
     "addr_": lambda L, v, s: v.view(2, 2).addr_(s[:2], s[2:]),
     "baddbmm_": lambda L, v, s: v.view(1, 2, 2).baddbmm_(s.view(1, 2, 2), s.view(1, 2, 2)),
     "addbmm_": lambda L, v, s: v.view(2, 2).addbmm_(s.view(1, 2, 2), s.view(1, 2, 2), alpha=2),
+    # in-place activations and dropout record their own nodes: on a view, the base must see them
+    "leaky_relu_": lambda L, v, s: L.nn.functional.leaky_relu((v.sub_(0.5)), 0.1, inplace=True),
+    "hardtanh_": lambda L, v, s: L.nn.functional.hardtanh(v, -0.5, 0.6, inplace=True),
+    "elu_": lambda L, v, s: L.nn.functional.elu(v.sub_(0.5), inplace=True),
+    "threshold_": lambda L, v, s: L.nn.functional.threshold(v, 0.5, 2.0, inplace=True),
+    "silu_": lambda L, v, s: L.nn.functional.silu(v, inplace=True),
+    "hardswish_": lambda L, v, s: L.nn.functional.hardswish(v.mul_(4), inplace=True),
+    "celu_": lambda L, v, s: L.nn.functional.celu(v.sub_(0.5), inplace=True),
+    "selu_": lambda L, v, s: L.nn.functional.selu(v.sub_(0.5), inplace=True),
+    "mish_": lambda L, v, s: L.nn.functional.mish(v, inplace=True),
+    "hardsigmoid_": lambda L, v, s: L.nn.functional.hardsigmoid(v.mul_(4), inplace=True),
+    "rrelu_eval_": lambda L, v, s: L.nn.functional.rrelu(v.sub_(0.5), training=False, inplace=True),
+    "dropout_p0_": lambda L, v, s: L.nn.functional.dropout(v, 0.0, True, inplace=True),
 }
 WHERE = ("whole", "slice", "row")
 
@@ -72,7 +85,7 @@ def test_inplace_op_gradients_match_torch(name, where):
 
 @pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("name", ["masked_fill_tensor", "fill_tensor", "zero_", "copy_", "mvlgamma_",
-                                  "clamp_tensor_min", "index_put_"])
+                                  "clamp_tensor_min", "index_put_", "elu_", "silu_", "hardswish_"])
 def test_inplace_op_gradients_against_central_differences(name, where):
     _, gx, gs = _run(ember, name, where)
     x0 = X if where != "whole" else X[:4]
