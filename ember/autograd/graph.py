@@ -227,6 +227,26 @@ def accumulator(tensor):
     return edge(tensor)[0]
 
 
+class NoDerivative(Node):
+    """The node torch records for an op it cannot differentiate: backward through it raises."""
+    __slots__ = ()
+    _message = ""
+    _error = NotImplementedError
+
+    def name(self):
+        """torch's name: its C++ NotImplemented node is torch::autograd::NotImplemented."""
+        name = type(self).__name__
+        return "torch::autograd::NotImplemented" if name == "NotImplemented" else name
+
+    def apply(self, g):
+        raise self._error(self._message)
+
+
+def no_derivative(name, message, error=NotImplementedError):
+    """A NoDerivative node class named as torch names it, whose backward raises error(message)."""
+    return type(name, (NoDerivative,), {"__slots__": (), "_message": message, "_error": error})
+
+
 # torch's CreationMeta of a view, which decides whether it may be modified in place with grad mode on
 # (None: it may; see ops/shape.py check_view_inplace)
 MULTI_OUTPUT_VIEW = "multi_output"   # one of several views a function returned (split, chunk, unbind)

@@ -879,47 +879,42 @@ def _register():
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill with uniform random numbers in [a, b)."""
-        _check_leaf_inplace(self)
-        d = _iteration_view(self._data)
-        d[...] = generator_for(self.device, generator).uniform(a, b, d.shape, d.dtype)
-        self._vc[0] += 1
-        return self
+        g = generator_for(self.device, generator)
+        return _random_fill(self, lambda d: g.uniform(a, b, d.shape, d.dtype), UniformBackward0)
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill with normal random numbers."""
-        _check_leaf_inplace(self)
-        contiguous = self._data.flags.c_contiguous
-        d = _iteration_view(self._data)
-        d[...] = generator_for(self.device, generator).normal(mean, std, d.shape, d.dtype, contiguous)
-        self._vc[0] += 1
-        return self
-
-    def random_(self, low=0, high=None, *, generator=None):
-        """Fill with random integers in [low, high)."""
         g = generator_for(self.device, generator)
-        d = _iteration_view(self._data)
-        if high is None and not low:
-            # torch's random_(): [0, 2**mantissa] for floats, [0, max] for integers
-            d[...] = g.random_full(d.shape, d.dtype) if g._xp is np else g.integers(0, 2 ** 24, d.shape)
-        else:
-            if high is None:
-                low, high = 0, low
-            d[...] = g.integers(low, high, d.shape, d.dtype if d.dtype.kind in "iuf" else np.int64)
-        self._vc[0] += 1
-        return self
+        contiguous = self._data.flags.c_contiguous
+        return _random_fill(self, lambda d: g.normal(mean, std, d.shape, d.dtype, contiguous), NormalBackward0)
+
+    def random_(self, *bounds, generator=None, **named):
+        """Fill with random integers in [low, high) (random_(), random_(to), random_(from, to))."""
+        low, high = _random_bounds(bounds, named)
+        g = generator_for(self.device, generator)
+
+        def draw(d):
+            if high is None and not low:
+                # torch's random_(): [0, 2**mantissa] for floats, [0, max] for integers
+                return g.random_full(d.shape, d.dtype) if g._xp is np else g.integers(0, 2 ** 24, d.shape)
+            lo, hi = (0, low) if high is None else (low, high)
+            return g.integers(lo, hi, d.shape, d.dtype if d.dtype.kind in "iuf" else np.int64)
+        # torch names the node by the overload: random_(from, to), random_(to), random_()
+        return _random_fill(self, draw, (RandomBackward2, RandomBackward1, RandomBackward0)[len(bounds) + len(named)])
 
     def bernoulli_(self, p=0.5, *, generator=None):
         """Fill with 0/1 draws of probability p."""
-        self._data[...] = generator_for(self.device, generator).random(self._data.shape) < p
-        self._vc[0] += 1
-        return self
+        g = generator_for(self.device, generator)
+        pv = p._data if isinstance(p, Tensor) else p
+        return _random_fill(self, lambda d: g.random(d.shape) < pv,
+                            BernoulliBackward1 if isinstance(p, Tensor) else BernoulliBackward2,
+                            p if isinstance(p, Tensor) else None, in_memory_order=False)
 
     def exponential_(self, lambd=1.0, *, generator=None):
         """Fill with exponential random numbers."""
-        d = _iteration_view(self._data)
-        d[...] = generator_for(self.device, generator).exponential(1.0 / lambd, d.shape, d.dtype, lambd=lambd)
-        self._vc[0] += 1
-        return self
+        g = generator_for(self.device, generator)
+        return _random_fill(self, lambda d: g.exponential(1.0 / lambd, d.shape, d.dtype, lambd=lambd),
+                            ExponentialBackward0)
 
     for fn in (fill_, zero_, uniform_, normal_, random_, bernoulli_, exponential_):
         setattr(Tensor, fn.__name__, fn)
@@ -977,6 +972,61 @@ def _fill(self, value, node_cls):
     self._data[...] = value
     self._vc[0] += 1
     return self
+
+
+class _RandomFillBackward(Node):
+    """An in-place random fill: zero gradients to the overwritten values (and to a tensor p)."""
+    __slots__ = ("p_shape", "p_dtype")
+
+    def apply(self, g):
+        xp = B.xp_of(g)
+        zeros = xp.zeros_like(g)
+        return (zeros,) if len(self.next_functions) == 1 else (zeros, xp.zeros(self.p_shape, self.p_dtype))
+
+
+# torch's names, one per fill (and per overload)
+for _name in ("UniformBackward0", "NormalBackward0", "BernoulliBackward1", "BernoulliBackward2",
+              "ExponentialBackward0", "RandomBackward0", "RandomBackward1", "RandomBackward2", "CauchyBackward0",
+              "LogNormalBackward0", "GeometricBackward0"):
+    globals()[_name] = type(_name, (_RandomFillBackward,), {"__slots__": ()})
+del _name
+
+
+def _random_bounds(bounds, named):
+    """random_'s (from, to) from its positional and keyword forms (to None: not given)."""
+    names = ("from", "to") if len(bounds) + len(named) == 2 else ("to",)
+    given = dict(zip(names, bounds), **named)
+    if len(bounds) + len(named) > 2 or not set(given) <= {"from", "to"}:
+        raise TypeError("random_() takes (), (to) or (from, to)")
+    return given.get("from", 0), given.get("to")
+
+
+def _random_fill(self, draw, node_cls, p=None, in_memory_order=True):
+    """Write draw(d) into self (d: self's memory, axes in torch's visiting order unless in_memory_order is
+    False). With grad mode on and self (or a tensor p) requiring grad, the fill is recorded as node_cls,
+    whose gradients are zeros, after torch's in-place checks and before anything is drawn."""
+    def fill(target):
+        d = _iteration_view(target) if in_memory_order else target
+        d[...] = draw(d)
+        return target
+
+    if not (_grad_state.enabled and (self._requires_grad or (p is not None and p._requires_grad))):
+        fill(self._data)
+        self._vc[0] += 1
+        return self
+
+    def recorded(old, *ps):
+        out = _wrap(fill(B.xp_of(self._data).empty_like(self._data)))   # (self's layout: same visiting order)
+        node = node_cls.__new__(node_cls)
+        node.next_functions = (edge(old),) + tuple(edge(t) for t in ps)
+        node._saved_versions = ()
+        node.p_shape, node.p_dtype = (ps[0]._data.shape, ps[0]._data.dtype) if ps else (None, None)
+        out._requires_grad = True
+        out.grad_fn = node
+        return out
+
+    from .elementwise import _inplace
+    return _inplace(self, None, recorded, (p,) if p is not None else ())
 
 
 def _check_leaf_inplace(t):
@@ -1204,29 +1254,22 @@ def binomial(count, prob, generator=None):
 
 
 def _register_samplers():
-    def _fill(self, draw):
-        _check_leaf_inplace(self)
-        d = _iteration_view(self._data)
-        d[...] = draw(d)
-        self._vc[0] += 1
-        return self
-
     def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
         """Fill with Cauchy(median, sigma) draws (torch's CPU numbers after manual_seed)."""
         g = generator_for(self.device, generator)
-        return _fill(self, lambda d: g.cauchy(float(median), float(sigma), d.shape, d.dtype))
+        return _random_fill(self, lambda d: g.cauchy(float(median), float(sigma), d.shape, d.dtype), CauchyBackward0)
 
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         """Fill with exp(Normal(mean, std)) draws (torch's CPU numbers after manual_seed)."""
         g = generator_for(self.device, generator)
-        return _fill(self, lambda d: g.log_normal(mean, std, d.shape, d.dtype))
+        return _random_fill(self, lambda d: g.log_normal(mean, std, d.shape, d.dtype), LogNormalBackward0)
 
     def geometric_(self, p, *, generator=None):
         """Fill with the number of Bernoulli(p) trials up to the first success (torch's CPU numbers)."""
         if not 0 < p < 1:
             raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
         g = generator_for(self.device, generator)
-        return _fill(self, lambda d: g.geometric(float(p), d.shape, d.dtype))
+        return _random_fill(self, lambda d: g.geometric(float(p), d.shape, d.dtype), GeometricBackward0)
     for fn in (cauchy_, log_normal_, geometric_):
         setattr(Tensor, fn.__name__, fn)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _backend as B
 from ..autograd.grad_mode import state
-from ..autograd.graph import Node, edge
+from ..autograd.graph import Node, edge, no_derivative
 from .._tensor import Tensor, _wrap
 from .._userwarn import warn as _warn_user
 from . import real_grads_for_real_inputs, refuse_complex, save_output_version, unbroadcast
@@ -509,16 +509,24 @@ def div(input, other, *, rounding_mode=None, out=None):
         input = _as_tensor(input)
     if rounding_mode is not None:
         if rounding_mode == "floor":
-            return floor_divide(input, other, out=out)
-        if rounding_mode == "trunc":
+            res = _floor_quotient(input, other)
+        elif rounding_mode == "trunc":
             a, b = _operands(input, other)
             xp = xp_of(a)
             rdt = _result_dtype(a, b)
             res = xp.trunc(a / b) if rdt.kind == "f" else xp.fix(a / b).astype(rdt)
-            if isinstance(res, _generic):
-                res = _host_array(res)
-            return _write_out(out, res, "div", input, other) if out is not None else _wrap(res)
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        else:
+            raise ValueError(
+                f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        if out is not None:
+            return _write_out(out, _host_array(res) if isinstance(res, _generic) else res, "div", input, other)
+        # a step function: torch records it, with zero gradients to both operands
+        node = None
+        if _grad_needed(input, other):
+            node = _node(DivBackward2, input, other)
+            node.operands = tuple((t._data.shape, t._data.dtype) if isinstance(t, Tensor) else None
+                                  for t in (input, other))
+        return _finish(res, node)
     a, b = _operands(input, other, to_float=True)
     if a.dtype.kind not in "fc":
         f = B.get_default_dtype().np
@@ -555,15 +563,35 @@ def _check_int_divisor(a, b, name):
                            "has no inf; divide floating-point tensors to get inf/nan)")
 
 
-def floor_divide(input, other, *, out=None):
-    """Division rounded down, as torch.floor_divide."""
-    a, b = _operands(_as_tensor(input), other)
+def _floor_quotient(input, other):
+    a, b = _operands(input, other)
     refuse_complex(a, "\"div_floor_cpu\" not implemented for '{}'")
     _check_int_divisor(a, b, "floor_divide")
-    res = xp_of(a).floor_divide(a, b)
-    if isinstance(res, _generic):
-        res = _host_array(res)
-    return _write_out(out, res, "floor_divide", input, other) if out is not None else _wrap(res)
+    return xp_of(a).floor_divide(a, b)
+
+
+def floor_divide(input, other, *, out=None):
+    """Division rounded down, as torch.floor_divide."""
+    input = _as_tensor(input)
+    res = _floor_quotient(input, other)
+    if out is not None:
+        return _write_out(out, _host_array(res) if isinstance(res, _generic) else res, "floor_divide", input, other)
+    # torch records it with a node that refuses to differentiate (div(rounding_mode='floor') does not)
+    return _finish(res, _node(_FloorDivideBackward, input, other) if _grad_needed(input, other) else None)
+
+
+class DivBackward2(Node):
+    """div with a rounding mode: a step function, so zero gradients to both operands (as torch)."""
+    __slots__ = ("operands",)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        return tuple(None if fn is None else xp.zeros(*operand)
+                     for (fn, _), operand in zip(self.next_functions, self.operands))
+
+
+_FloorDivideBackward = no_derivative("NotImplemented", "derivative for aten::floor_divide is not implemented",
+                                     RuntimeError)
 
 
 class FmodBackward0(Node):
@@ -2121,6 +2149,8 @@ class LogitBackward0(Node):
             d = g / (x * (1 - x))
             if eps is not None:
                 d = xp.where((x < eps) | (x > 1 - eps), 0, d)
+            else:   # (torch's: outside [0, 1] logit is nan, and so is its gradient)
+                d = xp.where((x < 0) | (x > 1), float("nan"), d)
         return (d.astype(g.dtype, copy=False),)
 
 
@@ -2289,14 +2319,8 @@ for _cls in (XlogyBackward0, HypotBackward0, Logaddexp2Backward0, FmaxBackward0,
     _cls._double_backward = True   # their formulas also run on Tensors (create_graph=True)
 
 
-class _HeavisideBackward(Node):
-    __slots__ = ()
-
-    def apply(self, g):
-        raise RuntimeError("the derivative for 'heaviside' is not implemented.")
-
-
-_HeavisideBackward.__name__ = _HeavisideBackward.__qualname__ = "NotImplemented"
+_HeavisideBackward = no_derivative("NotImplemented", "derivative for aten::heaviside is not implemented",
+                                   RuntimeError)
 
 
 def heaviside(input, values, *, out=None):
@@ -2533,11 +2557,14 @@ copysign, CopysignBackward0 = _binary("copysign", lambda xp, a, b: xp.copysign(a
                                       "CopysignBackward0", scalar_other_name="CopysignBackward1")
 
 
-class _NextafterBackward(Node):
-    __slots__ = ()
+class NextafterBackward0(Node):
+    """torch's: the gradient passes to input unchanged, and other gets zeros."""
+    __slots__ = ("shapes",)
 
     def apply(self, g):
-        raise RuntimeError("the derivative for 'nextafter' is not implemented.")
+        ga = unbroadcast(g, self.shapes[0])
+        gb = xp_of(g).zeros(self.shapes[1], g.dtype) if self.next_functions[1][0] is not None else None
+        return ga, gb
 
 
 def nextafter(input, other, *, out=None):
@@ -2551,11 +2578,11 @@ def nextafter(input, other, *, out=None):
     res = _host_array(res) if isinstance(res, _generic) else res
     if out is not None:
         return _write_out(out, res, "nextafter", input, other)
-    node = _node(_NextafterBackward, input, other) if _grad_needed(input, other) else None
+    node = None
+    if _grad_needed(input, other):
+        node = _node(NextafterBackward0, input, other)
+        node.shapes = (a.shape, b.shape)
     return _finish(res, node)
-
-
-_NextafterBackward.__name__ = _NextafterBackward.__qualname__ = "NotImplemented"
 
 
 def _int_binary(name, ufunc):

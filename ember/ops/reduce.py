@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _backend as B
 from ..autograd.grad_mode import state
-from ..autograd.graph import Node, edge
+from ..autograd.graph import Node, edge, no_derivative
 from .._tensor import Tensor, _dim, _wrap
 from .._userwarn import warn as _warn_user
 from . import record as _finish, refuse_complex
@@ -1228,26 +1228,11 @@ _register()
 
 
 # ---- unique, bincount, isin, searchsorted ---------------------------------------------------------
-class _NoDerivative(Node):
-    """The node torch records for an op it cannot differentiate: backward through it raises."""
-
-    __slots__ = ()
-    _message = ""
-    _error = NotImplementedError
-
-    def apply(self, g):
-        raise self._error(self._message)
-
-
-def _no_derivative(name, message, error=NotImplementedError):
-    return type(name, (_NoDerivative,), {"__slots__": (), "_message": message, "_error": error})
-
-
-Unique2Backward0 = _no_derivative("Unique2Backward0", "the derivative for '_unique2' is not implemented.")
-UniqueDimBackward0 = _no_derivative("UniqueDimBackward0", "the derivative for 'unique_dim' is not implemented.")
-UniqueConsecutiveBackward0 = _no_derivative(
+Unique2Backward0 = no_derivative("Unique2Backward0", "the derivative for '_unique2' is not implemented.")
+UniqueDimBackward0 = no_derivative("UniqueDimBackward0", "the derivative for 'unique_dim' is not implemented.")
+UniqueConsecutiveBackward0 = no_derivative(
     "UniqueConsecutiveBackward0", "the derivative for 'unique_consecutive' is not implemented.")
-_BincountBackward = _no_derivative("NotImplemented", "derivative for aten::bincount is not implemented",
+_BincountBackward = no_derivative("NotImplemented", "derivative for aten::bincount is not implemented",
                                    RuntimeError)
 
 

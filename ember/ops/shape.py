@@ -2913,13 +2913,27 @@ class IndexFillBackward0(Node):
         return (gs,)
 
 
+class IndexFillBackward1(IndexFillBackward0):
+    """index_fill with a 0-d tensor value: the value gets the sum of the gradient where it was written."""
+    __slots__ = ("value_dtype",)
+    _double_backward = False
+
+    def apply(self, g):
+        (gs,) = IndexFillBackward0.apply(self, g)
+        xp = xp_of(g)
+        work = g.reshape(1) if g.ndim == 0 else g
+        filled = xp.moveaxis(work, self.axis, 0)[xp.unique(self.index)]
+        return gs, filled.sum().astype(self.value_dtype)
+
+
 def index_fill(input, dim, index, value):
     """A copy of input with every entry at `index` along dim set to value."""
+    value_tensor = None
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value._data.ndim} dimension(s).")
-        value = value.item()
+        value_tensor, value = value, value.item()
     a = input._data
     ax = _dim(dim, max(a.ndim, 1))
     work_shape = a.shape if a.ndim else (1,)
@@ -2931,8 +2945,13 @@ def index_fill(input, dim, index, value):
     work = res.reshape(1) if a.ndim == 0 else res
     xp_of(a).moveaxis(work, ax, 0)[idx] = value
     node = None
-    if state.enabled and input._requires_grad:
+    if value_tensor is not None and state.enabled and value_tensor._requires_grad:
+        node = _node(IndexFillBackward1, input)
+        node.next_functions += (edge(value_tensor),)
+        node.value_dtype = value_tensor._data.dtype
+    elif state.enabled and input._requires_grad:
         node = _node(IndexFillBackward0, input)
+    if node is not None:
         node.axis, node.index = ax, idx
     return _finish(res, node)
 

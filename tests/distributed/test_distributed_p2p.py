@@ -29,6 +29,10 @@ def torch_results():
     if not HAVE_TORCH:
         pytest.skip("PyTorch (the gloo oracle) is not installed")
     job = torch_gloo("p2p_job.py", "torch", n=N, timeout=180)
+    if job.returncode or job.timed_out:
+        # the oracle's own gloo mesh (TCP on 127.0.0.1) can fail to form on a busy box: one more try,
+        # the failed attempt's output stays printed beside the test
+        job = torch_gloo("p2p_job.py", "torch", n=N, timeout=180)
     assert job.returncode == 0 and not job.timed_out, job
     return job.results()
 

@@ -231,3 +231,118 @@ def test_stale_views_against_central_differences(index):
     fn(a).sum().backward()
     expect = numeric_grad(lambda x: fn(ember.tensor(x)).sum().item(), A0)
     np.testing.assert_allclose(a.grad.numpy(), expect, atol=1e-6)
+
+
+# ---- random fills on graph tensors: recorded (zero gradients), refused on leaves -----------------------------
+FILLS = {
+    "uniform_": lambda v: v.uniform_(), "normal_": lambda v: v.normal_(2.0, 0.5), "bernoulli_": lambda v: v.bernoulli_(0.3),
+    "exponential_": lambda v: v.exponential_(), "random_": lambda v: v.random_(), "random_to": lambda v: v.random_(5),
+    "random_from_to": lambda v: v.random_(1, 5), "cauchy_": lambda v: v.cauchy_(), "log_normal_": lambda v: v.log_normal_(),
+    "geometric_": lambda v: v.geometric_(0.5),
+}
+
+
+def _fill_run(L, name, where):
+    L.manual_seed(0)
+    x = L.tensor(X[:8], requires_grad=True)
+    y = x * 1.5
+    v = y if where == "whole" else y[1:5] if where == "slice" else y.view(2, 4)[1]
+    FILLS[name](v)
+    (y * L.tensor(W[:8])).sum().backward()
+    leaf = L.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        FILLS[name](leaf)
+    return y.detach().numpy().tolist(), x.grad.numpy().tolist(), type(v.grad_fn).__name__, leaf.tolist()
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("name", sorted(FILLS))
+def test_random_fills_cut_the_gradient(name, where):
+    values, grad, _, leaf = _fill_run(ember, name, where)
+    overwritten = {"whole": range(8), "slice": range(1, 5), "row": range(4, 8)}[where]
+    assert [grad[i] for i in overwritten] == [0.0] * len(overwritten)
+    assert all(grad[i] == pytest.approx(1.5 * W[i]) for i in range(8) if i not in overwritten)
+    assert leaf == [1.0, 1.0]   # refused before anything was written
+
+
+@requires_torch
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("name", sorted(FILLS))
+def test_random_fills_match_torch(name, where):
+    mine, theirs = _fill_run(ember, name, where), _fill_run(torch, name, where)
+    np.testing.assert_allclose(mine[0], theirs[0], rtol=1e-12)
+    assert mine[1:] == theirs[1:]
+
+
+def _bernoulli_tensor_p(L):
+    p = L.tensor([0.2, 0.7, 0.5], requires_grad=True)
+    z = L.zeros(3)
+    z.bernoulli_(p)
+    z.sum().backward()
+    return z.requires_grad, type(z.grad_fn).__name__, p.grad.tolist()
+
+
+def test_bernoulli_with_a_tensor_p_is_recorded():
+    assert _bernoulli_tensor_p(ember) == (True, "BernoulliBackward1", [0.0, 0.0, 0.0])
+
+
+# ---- rounding divisions, logit outside (0, 1), index_fill with a tensor value --------------------------------
+def _rounded(L):
+    x = L.tensor([1.5, -2.5, 3.0], requires_grad=True)
+    s = L.tensor([0.5, 2.0, 4.0], requires_grad=True)
+    out = []
+    for mode in ("floor", "trunc"):
+        x.grad = s.grad = None
+        y = L.div(x, s, rounding_mode=mode)
+        y.sum().backward()
+        out.append((y.tolist(), type(y.grad_fn).__name__, x.grad.tolist(), s.grad.tolist()))
+    y = x // 2
+    with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
+        y.sum().backward()
+    out.append((y.tolist(), y.grad_fn.name()))
+    x.grad = None
+    L.logit(L.tensor([-0.5, 0.25, 1.5], requires_grad=True)).sum().backward()
+    lg = L.tensor([-0.5, 0.25, 1.5], requires_grad=True)
+    L.logit(lg).sum().backward()
+    out.append(str(lg.grad))
+    s.grad = x.grad = None
+    L.nextafter(x, s).sum().backward()   # torch: the gradient passes to input, other gets zeros
+    out.append((x.grad.tolist(), s.grad.tolist()))
+    return out
+
+
+def test_rounding_divisions_and_logit_gradients():
+    got = _rounded(ember)
+    assert got[0] == ([3.0, -2.0, 0.0], "DivBackward2", [0.0] * 3, [0.0] * 3)
+    assert got[1] == ([3.0, -1.0, 0.0], "DivBackward2", [0.0] * 3, [0.0] * 3)
+    assert got[2] == ([0.0, -2.0, 1.0], "torch::autograd::NotImplemented")
+    assert got[3] == "tensor([   nan, 5.3333,    nan])"
+    assert got[4] == ([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+
+
+@requires_torch
+def test_rounding_divisions_and_logit_gradients_match_torch():
+    assert _rounded(ember) == _rounded(torch)
+
+
+def _index_fill_value(L, v0=2.0):
+    x = L.tensor(X[:6], requires_grad=True)
+    v = L.tensor(v0, dtype=L.float64, requires_grad=True)
+    y = x.view(2, 3).index_fill(1, L.tensor([0, 2, 0]), v * v)
+    loss = (y * L.tensor(W[:6]).view(2, 3)).sum()
+    loss.backward()
+    return loss.item(), x.grad.tolist(), v.grad.item(), type(y.grad_fn).__name__
+
+
+def test_index_fill_tensor_value_gradient_against_central_differences():
+    _, _, gv, name = _index_fill_value(ember)
+    nv = numeric_grad(lambda a: _index_fill_value(ember, float(a[0]))[0], np.array([2.0]))
+    assert name == "IndexFillBackward1" and gv == pytest.approx(nv[0], abs=1e-6)
+
+
+@requires_torch
+def test_index_fill_tensor_value_matches_torch():
+    mine, theirs = _index_fill_value(ember), _index_fill_value(torch)
+    assert mine[3] == theirs[3]
+    np.testing.assert_allclose(mine[1], theirs[1], rtol=1e-12)
+    assert mine[2] == pytest.approx(theirs[2], rel=1e-12)
