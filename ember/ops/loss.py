@@ -100,12 +100,12 @@ def _tname(dtype):
 class NllLossBackward0(Node):
     """Gradient w.r.t. the log-probabilities; with label smoothing it also spreads over all classes."""
 
-    __slots__ = ("t2", "coef", "red", "lp_shape", "dtype", "smooth", "w", "scoef")
-    _saved_fields = ("t2", "coef", "w", "scoef")
+    __slots__ = ("t2", "coef", "red", "lp_shape", "dtype", "smooth", "w", "scoef", "valid")
+    _saved_fields = ("t2", "coef", "w", "scoef", "valid")
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py); the
     # coefficients come from class weights and counts, which get no gradient in torch either
     _double_backward = True
-    _constant_fields = ("coef", "w", "scoef")
+    _constant_fields = ("coef", "w", "scoef", "valid")
 
     def apply(self, g):
         t2 = self.t2
@@ -117,6 +117,9 @@ class NllLossBackward0(Node):
         # coef folds in -weight[target], validity (ignore_index) and the mean's 1/denom
         gs = g.reshape(-1) if self.red == "none" else g
         r = gs * self.coef
+        valid = self.valid
+        if valid is not None:   # ignored targets get +0.0, also when a mean has nothing to divide by
+            r = xp.where(valid, r, 0)
         smooth = self.smooth
         ar = _ARANGE.get(m) if xp is np else None
         if ar is None:
@@ -125,6 +128,8 @@ class NllLossBackward0(Node):
         if smooth:
             # label smoothing spreads smooth/C of each sample's (unweighted) gradient over all classes
             rs = xp.broadcast_to(gs * self.scoef, (m,))
+            if valid is not None:
+                rs = xp.where(valid, rs, 0)
             spread = rs[:, None] * (smooth / c)
             grad += spread if self.w is None else spread * self.w
         return (_unflatten(grad, shape),)
@@ -269,7 +274,7 @@ def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0
             coef = coef / denom if denom else coef * np.nan
             scoef = scoef / denom if denom else scoef * np.nan
         node.t2, node.coef, node.red, node.lp_shape, node.dtype = t2, coef, red, shape, lp.dtype
-        node.smooth, node.w, node.scoef = smooth, w, scoef
+        node.smooth, node.w, node.scoef, node.valid = smooth, w, scoef, valid
     return out, node
 
 
@@ -402,7 +407,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                 node.next_functions = ((ls, 0),)
                 node._saved_versions = _SAVED_OUTPUT
                 node.t2, node.coef, node.red, node.lp_shape, node.dtype = t, -1.0 / n, "mean", (n, c), z.dtype
-                node.smooth, node.w, node.scoef = 0.0, None, None
+                node.smooth, node.w, node.scoef, node.valid = 0.0, None, None, None
                 r = _wrap(out)
                 r._requires_grad = True
                 r.grad_fn = node

@@ -1,5 +1,6 @@
 """Losses: values and gradients against torch and float64 central differences, node names, errors."""
 import inspect
+import re
 import warnings
 
 import numpy as np
@@ -116,6 +117,29 @@ def test_cross_entropy_ignore_all_is_nan(oracle):
     y = L.cross_entropy(ember.tensor(x), ember.tensor(t))
     assert np.isnan(y.item())
     assert np.isnan(oracle.nn.functional.cross_entropy(oracle.tensor(x), oracle.tensor(t)).item())
+
+
+def _ignored_rows_grads(lib, target, **kw):
+    x = lib.tensor(_IGNORE_X, requires_grad=True)
+    loss = lib.nn.functional.cross_entropy(x, lib.tensor(target), **kw)
+    loss.backward(lib.full_like(loss, -1.5))   # (a negative upstream gradient: 0 * g would be -0.0)
+    return str(x.grad).replace("ember", "torch")
+
+
+_IGNORE_X = np.linspace(-1, 1, 12).reshape(3, 4)
+
+
+@pytest.mark.parametrize("target,kw", [([1, -100, 3], {}), ([-100] * 3, {}), ([2, 2, 0], {"ignore_index": 2}),
+                                       ([1, -100, 3], {"reduction": "none"}),
+                                       ([1, -100, 3], {"label_smoothing": 0.2, "reduction": "sum"}),
+                                       ([-100] * 3, {"label_smoothing": 0.2, "weight": np.array([1, 2, 0.5, 3.0])})])
+def test_ignored_targets_get_positive_zero_gradients(target, kw, oracle):
+    kw_e = {k: ember.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    kw_t = {k: oracle.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    got = _ignored_rows_grads(ember, np.array(target), **kw_e)
+    # (all ignored: the mean is nan, its gradient zeros)
+    assert "nan" not in got and not re.search(r"-0\.0+(?![0-9])", got), got
+    assert got == _ignored_rows_grads(oracle, np.array(target), **kw_t)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
