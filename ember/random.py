@@ -19,7 +19,7 @@ from ._fma import fma32_via_double as _fma32, fma64 as _fma64
 
 _DEFAULT_SEED = 67280421310721
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_F32, _F64, _F16 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _M53 = np.uint64((1 << 53) - 1)
 _STATE_SIZE = 5056          # sizeof(CPUGeneratorImplState): torch's get_rng_state() layout
 _LEGACY_STATE_SIZE = 5048   # sizeof(CPUGeneratorImplStateLegacy), which torch's set_state also takes
@@ -215,12 +215,11 @@ class Generator:
         return (r[0::2] << np.uint64(32)) | r[1::2]
 
     def _unit(self, n, dtype):
-        """torch's uniform_real(0, 1) values: 24 bits of random() for float, 53 of random64() for
-        double, 11 for half (returned as float32 there, torch's accumulate type)."""
+        """torch's uniform_real(0, 1) values: 24 bits of random() for float (and for half, which torch
+        draws as float and rounds), 53 of random64() for double."""
         if dtype == _F64:
             return (self._u64(n) & _M53).astype(np.float64) * (2.0 ** -53)
-        bits = 11 if dtype == _F16 else 24
-        return (self._u32(n) & np.uint64((1 << bits) - 1)).astype(np.float32) * np.float32(2.0 ** -bits)
+        return (self._u32(n) & np.uint64((1 << 24) - 1)).astype(np.float32) * np.float32(2.0 ** -24)
 
     def _normal_doubles(self, n):
         """n samples of torch's scalar normal_distribution<double>: Box-Muller pairs (cos first, the
@@ -331,13 +330,14 @@ class Generator:
                 if low != 0 or high != 1:
                     x = _fma64(x, float(high) - float(low), float(low))
                 return x.reshape(shape)
-            acc = _F16 if dtype == _F16 else _F32
-            lo = np.float32(np.array(low, acc)) if dtype.kind == "f" else np.float32(low)
-            hi = np.float32(np.array(high, acc)) if dtype.kind == "f" else np.float32(high)
-            x = self._unit(n, acc)
+            lo, hi = np.float32(low), np.float32(high)
+            x = self._unit(n, _F32)
             if lo != 0 or hi != 1:
                 x = _fma32(x, hi - lo, lo)
-            return x.astype(dtype, copy=False).reshape(shape)
+            x = x.astype(dtype, copy=False)
+            if dtype.itemsize < 4:   # a draw that rounds up to `high` becomes `low`, as torch keeps [low, high)
+                x[x == dtype.type(high)] = dtype.type(low)
+            return x.reshape(shape)
         with self._on_device():
             if dtype in _NATIVE_FLOATS:
                 out = self._rng.random(shape, dtype=dtype)

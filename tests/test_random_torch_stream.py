@@ -87,6 +87,15 @@ def test_integer_ops_match_torch(oracle, seed, n, dt):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_half_uniform_matches_torch(oracle, seed, n):
+    # torch draws a half uniform as a float one (24 bits), rounded
+    _both(oracle, seed, lambda m: m.rand(n, dtype=m.float16))
+    _both(oracle, seed, lambda m: m.empty(n, dtype=m.float16).uniform_(-0.37, 1.9))
+    _both(oracle, seed, lambda m: m.empty(n, dtype=m.float16).random_(3, 17))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("n", (0, 1, 2, 7, 16, 100, 10007))
 def test_randperm_matches_torch(oracle, seed, n):
     _both(oracle, seed, lambda m: m.randperm(n))
