@@ -258,9 +258,11 @@ NO_GRAD_VIEW_OF_GRAD_TENSOR = "no_grad, of a tensor that requires grad"
 def edge(tensor):
     """The (node, output_nr) pair through which gradient flows into tensor."""
     if tensor._base is not None:
-        made_at = getattr(tensor, "_view_vc", None)   # (None: a view made without grad mode)
+        made_at = getattr(tensor, "_view_vc", None)   # (the version its grad_fn describes)
         if made_at is not None and made_at != tensor._vc[0]:
             _replay_view(tensor)   # its base changed in place since the view's grad_fn was recorded
+        if tensor.grad_fn is None and tensor._creation_meta is NO_GRAD_VIEW_OF_GRAD_TENSOR:
+            return (None, 0)   # it requires grad only through its base: as in torch, nothing accumulates
     fn = tensor.grad_fn
     if fn is not None:
         if fn._n_outputs == 1:
@@ -272,8 +274,6 @@ def edge(tensor):
             acc = acc()
             if acc is not None:
                 return (acc, 0)
-        if tensor._base is not None and tensor._creation_meta is NO_GRAD_VIEW_OF_GRAD_TENSOR:
-            return (None, 0)   # it requires grad only through its base: as in torch, nothing accumulates
         # a leaf's accumulator lives only as long as a graph holds it (weakly cached, as in
         # torch), so every new graph usually makes it again: here, without a further call
         acc = _new(AccumulateGrad)
