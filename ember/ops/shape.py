@@ -514,6 +514,12 @@ class ExpandBackward0(Node):
         return (unbroadcast(g, self.shape),)
 
 
+def _check_expands(value, shape):
+    """Raise torch's expand error unless value broadcasts to shape (as copy_ needs)."""
+    if value._data.shape != tuple(shape):
+        _expand_shape(value, tuple(shape))
+
+
 def _expand_shape(input, sizes):
     a = input._data
     shape = a.shape
@@ -524,23 +530,22 @@ def _expand_shape(input, sizes):
             f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
             f"tensor ({nd})")
     lead = len(sizes) - nd
-    target = []
-    for i, s in enumerate(sizes):
+    target = list(sizes)
+    for i in reversed(range(len(sizes))):   # (torch checks from the last dimension)
+        s = sizes[i]
         if i < lead:
             if s < 0:
                 raise RuntimeError(
                     f"The expanded size of the tensor ({s}) isn't allowed in a leading, non-existing "
                     f"dimension {i}")
-            target.append(s)
             continue
         have = shape[i - lead]
         if s == -1:
-            s = have
+            target[i] = have
         elif have != s and have != 1:
             raise RuntimeError(
                 f"The expanded size of the tensor ({s}) must match the existing size ({have}) at "
                 f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
-        target.append(s)
     return tuple(target)
 
 
@@ -997,7 +1002,8 @@ def _index_error(e, a):
 
 
 def _bad_index(k):
-    return IndexError(
+    # torch tries to make a tensor of anything else, and fails with a TypeError
+    return (IndexError if isinstance(k, float) else TypeError)(
         "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
         f"indices (got {type(k).__name__})")
 
@@ -1339,6 +1345,23 @@ def _assign(self, nkey, v):
         raise _index_error(e, a) from None
 
 
+def _check_index_put(a, key, v):
+    """torch's index_put_ checks for a value v of another dtype than a: the shape first, then the dtype."""
+    try:
+        region = a[key].shape
+    except IndexError as e:
+        raise _index_error(e, a) from None
+    try:
+        xp_of(a).broadcast_shapes(v.shape, region)
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(v.shape)} cannot be broadcast to "
+                           f"indexing result of shape {list(region)}") from None
+    raise RuntimeError(
+        f"Index put requires the source and destination dtypes match, got {B.SCALAR_NAMES[B.dtype_of(a)]} for the "
+        f"destination and {B.SCALAR_NAMES[B.dtype_of(v)]} for the source. (Convert the value with "
+        f".to({B.dtype_of(a)}).)")
+
+
 def setitem(self, key, value):
     """Assign into the indexed region, in place (the version counter moves)."""
     a = self._data
@@ -1354,6 +1377,13 @@ def setitem(self, key, value):
         if split is not None:  # torch's order: select the ints' view, then index it
             return setitem(getitem(self, split[0]), split[1], value)
     v = _value_array(self, value)
+    if isinstance(value, Tensor):
+        if advanced and v.dtype != a.dtype and not (v.ndim == 0 and isinstance(key, Tensor) and key.dtype is B.bool_):
+            # an advanced index writes with index_put_, which takes no other dtype (a bool mask alone with a
+            # 0-d value is torch's masked_fill_, which casts)
+            _check_index_put(a, nkey, v)
+        if not advanced:
+            _check_expands(value, a[nkey].shape)   # a basic index writes with copy_: torch's expand errors
     grad = state.enabled and (self._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if not grad:
         _assign(self, nkey, v)
@@ -3697,8 +3727,7 @@ def index_put(input, indices, values, accumulate=False):
     key = tuple(key)
     v = values._data
     if v.dtype != a.dtype:
-        raise RuntimeError(f"Index put requires the source and destination dtypes match, got {input.dtype} for "
-                           f"the destination and {values.dtype} for the source.")
+        _check_index_put(a, key, v)
     if type(v) is not type(a):
         B.check_same_device("index_put", a, v)
     out = a.copy()
