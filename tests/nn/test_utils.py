@@ -69,6 +69,8 @@ def test_parameters_vector_round_trip():
     np.testing.assert_array_equal(lin.bias.detach().numpy(), [6, 7])
     with pytest.raises(TypeError, match="expected torch.Tensor"):
         vector_to_parameters([1.0], lin.parameters())
+    with pytest.raises(RuntimeError, match=r"shape '\[2\]' is invalid for input of size 1"):
+        vector_to_parameters(ember.arange(7, dtype=ember.float32), lin.parameters())   # (torch's view error)
 
 
 @requires_torch

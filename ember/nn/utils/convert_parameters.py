@@ -1,5 +1,5 @@
 """Flatten parameters into one vector and back (torch.nn.utils.convert_parameters)."""
-from ..._tensor import Tensor, _wrap
+from ..._tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
@@ -16,8 +16,8 @@ def vector_to_parameters(vec, parameters):
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
     pointer = 0
-    flat = vec._data
     for param in parameters:
         num_param = param.numel()
-        param.data = _wrap(flat[pointer:pointer + num_param].reshape(tuple(param.shape)))
+        # (a view of vec, as torch's: a vec too short fails in view_as with torch's message)
+        param.data = vec[pointer:pointer + num_param].view_as(param).data
         pointer += num_param
