@@ -493,9 +493,16 @@ def _flat(o, acc):
     return acc
 
 
+def _structure(o):
+    """The nesting of tuples around the tensors (a lone input gives a tensor, not a 1-tuple)."""
+    return [_structure(i) for i in o] if isinstance(o, (tuple, list)) else "T"
+
+
 @requires_torch
 def test_autograd_functional_matches_torch(oracle):
-    want, got = _flat(_functional(oracle), []), _flat(_functional(ember), [])
+    want, got = _functional(oracle), _functional(ember)
+    assert _structure(got) == _structure(want)
+    want, got = _flat(want, []), _flat(got, [])
     assert len(got) == len(want)
     for w, g in zip(want, got):
         assert tuple(g.shape) == tuple(w.shape) and g.requires_grad == w.requires_grad
@@ -510,6 +517,68 @@ def test_autograd_functional_bad_input():
         F.vjp(lambda x: x * 2, ember.ones(3))
     with pytest.raises(RuntimeError, match="should contain a single element"):
         F.hessian(lambda x: x * 2, ember.ones(3))
+
+
+def _strict_cases(lib):
+    """name -> call: torch refuses each (strict=True, or a strategy it does not support that way)."""
+    F = lib.autograd.functional
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64)
+    y = lib.tensor([1.5, 0.3], dtype=lib.float64)
+    v2, v3 = lib.ones(2, dtype=lib.float64), lib.ones(3, dtype=lib.float64)
+
+    def const(a):
+        return lib.ones(2, dtype=lib.float64)
+
+    def lin(a):
+        return (a * 2).sum()
+
+    def partial(a, b):
+        return (a ** 2).sum()
+    return {
+        "vjp_const": lambda: F.vjp(const, x, v2, strict=True),
+        "vjp_partial": lambda: F.vjp(partial, (x, y), strict=True),
+        "jvp_const": lambda: F.jvp(const, x, v3, strict=True),
+        "jvp_const_tuple": lambda: F.jvp(lambda a, b: (a * 2, const(b)), (x, y), (v3, v2), strict=True),
+        "jacobian_const": lambda: F.jacobian(const, x, strict=True),
+        "jacobian_partial": lambda: F.jacobian(partial, (x, y), strict=True),
+        "jacobian_linear_create_graph": lambda: F.jacobian(lambda a: a * 2, x, strict=True, create_graph=True),
+        "hessian_linear": lambda: F.hessian(lin, x, strict=True),
+        "hessian_partial": lambda: F.hessian(partial, (x, y), strict=True),
+        "vhp_linear": lambda: F.vhp(lin, x, v3, strict=True),
+        "forward_mode_create_graph": lambda: F.jacobian(lin, x, strategy="forward-mode", vectorize=True,
+                                                        create_graph=True),
+        "bad_strategy": lambda: F.jacobian(lin, x, strategy="sideways"),
+        "vectorize_and_strict": lambda: F.jacobian(lin, x, vectorize=True, strict=True),
+    }
+
+
+def _refusals(lib):
+    out = {}
+    for name, call in _strict_cases(lib).items():
+        try:
+            call()
+            out[name] = None
+        except Exception as e:
+            out[name] = (type(e).__name__, str(e))
+    return out
+
+
+def test_autograd_functional_strict_mode_refuses_independent_outputs():
+    got = _refusals(ember)
+    assert all(v is not None for v in got.values()), got
+    assert got["jacobian_partial"] == ("RuntimeError", "Output 0 of the user-provided function is independent of "
+                                                       "input 1. This is not allowed in strict mode.")
+    F = ember.autograd.functional
+    x = ember.tensor([0.5, -1.0, 2.0], dtype=ember.float64)
+    # forward-mode gives the reverse-mode numbers; a lone input's Hessian is a tensor
+    np.testing.assert_allclose(F.jacobian(lambda a: a ** 2, x, strategy="forward-mode", vectorize=True).numpy(),
+                               np.diag([1.0, -2.0, 4.0]))
+    assert isinstance(F.hessian(lambda a: (a ** 3).sum(), x), ember.Tensor)
+
+
+@requires_torch
+def test_autograd_functional_strict_mode_matches_torch(oracle):
+    assert _refusals(ember) == _refusals(oracle)
 
 
 def test_grad_runs_only_the_part_of_the_graph_leading_to_its_inputs():
