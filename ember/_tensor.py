@@ -474,6 +474,7 @@ class Tensor:
         return bool(self._data.item() if type(self._data) is _ndarray else self.item())
 
     def __float__(self):
+        _warn_scalar_of_grad_tensor(self)
         return float(_real_scalar(self._scalar(), "double"))
 
     def __int__(self):
@@ -492,6 +493,7 @@ class Tensor:
         return int(self.item())
 
     def __complex__(self):
+        _warn_scalar_of_grad_tensor(self)
         return complex(self.item())
 
     def __hash__(self):
@@ -646,6 +648,15 @@ def _dim(dim, ndim, op="op"):
 
 
 _new = object.__new__
+_SCALAR_WARNED = [False]
+
+
+def _warn_scalar_of_grad_tensor(t):
+    """float()/complex() of a tensor that requires grad, in grad mode: torch warns, once a process."""
+    if t._requires_grad and not _SCALAR_WARNED[0] and graph.state.enabled:
+        _SCALAR_WARNED[0] = True
+        _warn_user("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+                   "Consider using tensor.detach() first.")
 
 
 def _wrap(array, requires_grad=False, grad_fn=None):

@@ -1,5 +1,6 @@
 """Tensor basics: dtypes, creation, metadata, devices, NumPy interop and bad input."""
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -219,3 +220,46 @@ def test_storage_offset_counts_from_the_viewed_memory():
     assert base[2:5].storage_offset() == 2
     assert base.reshape(3, 4)[1:, 2].storage_offset() == 6
     assert base.reshape(3, 4)[1:][:, 1:].storage_offset() == 5
+
+
+def _scalar_warnings(lib, reset):
+    reset()
+    x = lib.ones(1, requires_grad=True) * 2
+    seen = []
+    for convert in (lambda: x.item(), lambda: int(x), lambda: f"{x.sum():.1f}", lambda: float(x.detach()),
+                    lambda: float(x), lambda: float(x), lambda: complex(x)):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            convert()
+        seen.append([str(w.message).split(" (Triggered")[0] for w in rec])
+    return seen
+
+
+def _reset_ember():
+    import ember._tensor
+    ember._tensor._SCALAR_WARNED[0] = False
+
+
+def test_float_of_a_grad_tensor_warns_once():
+    seen = _scalar_warnings(ember, _reset_ember)
+    assert seen[:4] == [[]] * 4 and seen[5:] == [[], []]
+    assert seen[4] == ["Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+                       "Consider using tensor.detach() first."]
+    _reset_ember()
+    with ember.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        float(ember.ones(1, requires_grad=True))   # (no warning under no_grad)
+
+
+@requires_torch
+def test_float_of_a_grad_tensor_warns_as_torch():
+    # torch warns once a process: ask a fresh one
+    import json
+    import subprocess
+    import sys
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import torch; "
+            "from tests.test_tensor import _scalar_warnings; print(json.dumps(_scalar_warnings(torch, lambda: None)))")
+    root = __file__.rsplit("/tests/", 1)[0]
+    out = subprocess.run([sys.executable, "-c", code, root], capture_output=True, text=True, timeout=120, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert _scalar_warnings(ember, _reset_ember) == json.loads(out.stdout.strip().splitlines()[-1])
