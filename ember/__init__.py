@@ -111,6 +111,12 @@ _LAZY_NAMES.update(dict.fromkeys(
     ("autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
      "is_autocast_cache_enabled", "set_autocast_cache_enabled", "clear_autocast_cache",
      "autocast_increment_nesting", "autocast_decrement_nesting"), "amp.autocast_mode"))
+_LAZY_NAMES.update(dict.fromkeys(
+    ("cond", "while_loop", "sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_sqrt", "sym_sum", "sym_ite"),
+    "_higher_order_ops"))
+# torch.dropout_ & co: the in-place functional dropouts (ops/norm.py)
+_LAZY_NAMES.update(dict.fromkeys(("dropout_", "alpha_dropout_", "feature_dropout_", "feature_alpha_dropout_"),
+                                 "ops.norm"))
 # torch.det, torch.svd, ...: their torch-level forms live with torch.linalg (ember/linalg.py, TOP_LEVEL)
 _LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power", "cholesky", "svd", "cross",
                 "qr", "matrix_exp", "cholesky_inverse", "cholesky_solve", "triangular_solve", "lu_unpack", "lu",

@@ -1629,3 +1629,23 @@ def _top_embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=
 _top_embedding_bag.__name__ = _top_embedding_bag.__qualname__ = "embedding_bag"   # pickles as ember.embedding_bag
 __all__ += ["embedding_bag"]
 __top_level__ = dict(globals().get("__top_level__", {}), embedding_bag=_top_embedding_bag)
+
+
+def dropout_(input, p=0.5, train=True):
+    """torch.dropout_: dropout in place."""
+    return dropout(input, p, train, inplace=True)
+
+
+def feature_dropout_(input, p=0.5, train=True):
+    """torch.feature_dropout_: channel dropout in place (a mask over dims 0 and 1)."""
+    return feature_dropout(input, p, train, inplace=True)
+
+
+def alpha_dropout_(input, p=0.5, train=False):
+    """torch.alpha_dropout_: alpha dropout in place."""
+    return alpha_dropout(input, p, train, inplace=True)
+
+
+def feature_alpha_dropout_(input, p=0.5, train=False):
+    """torch.feature_alpha_dropout_: channel alpha dropout in place."""
+    return feature_alpha_dropout(input, p, train, inplace=True)
