@@ -222,9 +222,10 @@ def _view_dtype(input, dtype):
     except ValueError as e:
         raise RuntimeError(f"view(): can't view a {input.dtype} tensor of shape {list(a.shape)} as "
                            f"{dt}: {e}") from None
-    if state.enabled and input._requires_grad:
-        raise RuntimeError("view(dtype) is not differentiable; call .detach() first")
-    return _as_view(out, input, None)
+    # as torch's: the same memory and version counter, but no autograd view (it never requires grad)
+    t = _wrap(out)
+    t._vc = input._vc
+    return t
 
 
 def view(input, *shape):
@@ -2494,8 +2495,8 @@ __all__ += ["broadcast_shapes", "broadcast_to", "broadcast_tensors", "meshgrid",
 
 # ---- ravel, tensor_split / hsplit / vsplit / dsplit, atleast_nd, dstack, column_stack -------------------
 def ravel(input):
-    """input flattened to 1-d (a view when the memory allows)."""
-    return reshape(input, -1)
+    """input flattened to 1-d (a view when the memory allows), as torch's contiguous().view(-1)."""
+    return view(input.contiguous(), -1)
 
 
 def tensor_split(input, indices_or_sections, dim=0):

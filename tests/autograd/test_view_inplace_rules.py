@@ -188,3 +188,39 @@ def test_requires_grad_on_a_nograd_view_accumulates_into_it():
 @requires_torch
 def test_requires_grad_on_a_nograd_view_matches_torch():
     assert _own_flag(ember) == _own_flag(torch)
+
+
+# name -> fn(lib, t): which results are autograd views of t's base (torch's _is_view), and their nodes
+VIEW_KINDS = {
+    "reshape": lambda L, t: t.reshape(6, 4), "reshape_copy": lambda L, t: t.transpose(0, 1).reshape(-1),
+    "flatten_copy": lambda L, t: t.mT.flatten(), "contiguous_copy": lambda L, t: t.mT.contiguous(),
+    "expand": lambda L, t: t[:, :1].expand(2, 3, 4), "diagonal": lambda L, t: t.diagonal(0, 1, 2),
+    "unfold": lambda L, t: t.unfold(2, 2, 1), "advanced_index": lambda L, t: t[[0, 1]], "detach": lambda L, t: t.detach(),
+    "split": lambda L, t: t.split(1)[0], "unbind": lambda L, t: t.unbind(1)[2], "view_dtype": lambda L, t: t.view(L.int32),
+    "ravel_copy": lambda L, t: t.mT.ravel(), "data": lambda L, t: t.data, "alias": lambda L, t: t[...],
+    "as_strided": lambda L, t: t.as_strided((2, 2), (1, 2)), "view_as_real": lambda L, t: L.view_as_real(L.complex(t, t)),
+}
+
+
+def _view_kinds(L):
+    x = L.arange(24.0, requires_grad=True).clone().view(2, 3, 4)
+    out = {}
+    for name, fn in VIEW_KINDS.items():
+        y = fn(L, x)
+        out[name] = (y._is_view(), y._base is x._base if y._base is not None else None, y.requires_grad,
+                     type(y.grad_fn).__name__ if y.grad_fn is not None else None, y.is_contiguous())
+    return out
+
+
+def test_view_dtype_of_a_grad_tensor_is_an_untracked_alias():
+    x = ember.arange(4.0, requires_grad=True).clone()
+    y = x.view(ember.int32)
+    assert not y.requires_grad and not y._is_view() and y.grad_fn is None
+    with ember.no_grad():
+        x.add_(1)
+    assert y._version == x._version == 1   # (one memory, one version counter)
+
+
+@requires_torch
+def test_view_kinds_match_torch():
+    assert _view_kinds(ember) == _view_kinds(torch)
