@@ -201,8 +201,10 @@ def test_missing_torch_name_is_explained():
 
 
 def test_negative_size_raises():
-    with pytest.raises(RuntimeError, match="negative dimension"):
-        ember.zeros(-1, 2)
+    with pytest.raises(RuntimeError, match="^zeros: Dimension size must be non-negative.*negative dimension -1"):
+        ember.zeros(-1, 2)   # (torch's words for zeros; every other creation function says the second part)
+    with pytest.raises(RuntimeError, match=r"^Trying to create tensor with negative dimension -2: \[3, -2\]"):
+        ember.ones(3, -2)
 
 
 @requires_torch

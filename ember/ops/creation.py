@@ -361,7 +361,13 @@ def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=N
 @_out_arg("zeros")
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of zeros."""
-    return _make(device, requires_grad, "zeros", _size_arg(sizes, size, "zeros"), dtype=_dt(dtype))
+    try:
+        shape = _size_arg(sizes, size, "zeros")
+    except RuntimeError as e:
+        if "negative dimension" not in str(e):
+            raise
+        raise RuntimeError(f"zeros: Dimension size must be non-negative. ({e})") from None   # (torch's words)
+    return _make(device, requires_grad, "zeros", shape, dtype=_dt(dtype))
 
 
 @_out_arg("ones")
