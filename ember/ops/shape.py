@@ -516,9 +516,14 @@ class ExpandBackward0(Node):
 
 
 def _check_expands(value, shape):
-    """Raise torch's expand error unless value broadcasts to shape (as copy_ needs)."""
-    if value._data.shape != tuple(shape):
-        _expand_shape(value, tuple(shape))
+    """Raise torch's expand error unless value, without its leading size-1 dims (torch's setitem drops
+    them), broadcasts to shape (as copy_ needs)."""
+    vshape = value._data.shape
+    if vshape != tuple(shape):
+        lead = 0
+        while lead < len(vshape) and vshape[lead] == 1:
+            lead += 1
+        _expand_shape(_wrap(value._data.reshape(vshape[lead:])), tuple(shape))
 
 
 def _expand_shape(input, sizes):

@@ -147,6 +147,11 @@ WRITES = {
     "index_put_dtype": lambda L, t: t.index_put_((L.tensor([0, 0]),), L.ones(2, 3), accumulate=True),
     "index_put_shape_first": lambda L, t: t.index_put_((L.tensor([0, 0]),), L.ones(2), accumulate=True),
     "str_key": lambda L, t: t["a"],
+    # leading size-1 dims of the value are dropped before copy_ expands it
+    "basic_leading_ones": lambda L, t: t.__setitem__(0, L.ones(1, 1, 3, dtype=L.float64)),
+    "slice_leading_ones": lambda L, t: t.__setitem__(slice(0, 1), L.ones(1, 1, 3)),
+    "ellipsis_leading_one": lambda L, t: t.__setitem__(Ellipsis, L.ones(1, 2, 3)),
+    "basic_two_rows": lambda L, t: t.__setitem__(0, L.ones(2, 3)),
 }
 
 
