@@ -335,7 +335,7 @@ class Generator:
             if lo != 0 or hi != 1:
                 x = _fma32(x, hi - lo, lo)
             x = x.astype(dtype, copy=False)
-            if dtype.itemsize < 4:   # a draw that rounds up to `high` becomes `low`, as torch keeps [low, high)
+            if dtype == np.float16:   # a draw that rounds up to `high` becomes `low`: torch keeps [low, high)
                 x[x == dtype.type(high)] = dtype.type(low)
             return x.reshape(shape)
         with self._on_device():
