@@ -1571,19 +1571,19 @@ def _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Deprecated alias of interpolate."""
-    _warn_user("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.")
+    _warn_user("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.")
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def upsample_nearest(input, size=None, scale_factor=None):
     """Deprecated: interpolate(mode='nearest')."""
-    _warn_user("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.")
+    _warn_user("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.")
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
 def upsample_bilinear(input, size=None, scale_factor=None):
     """Deprecated: interpolate(mode='bilinear', align_corners=True)."""
-    _warn_user("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.")
+    _warn_user("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.")
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 

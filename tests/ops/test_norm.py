@@ -463,13 +463,14 @@ def test_rms_norm(oracle, ns, affine):
 def test_deprecated_upsample(oracle):
     import torch.nn.functional as TF
     x = _x(1, 2, 3, 3)
-    with pytest.warns(UserWarning, match="upsample_bilinear is deprecated"):
+    with pytest.warns(UserWarning, match=r"^`nn\.functional\.upsample_bilinear` is deprecated\. Use "
+                                         r"`nn\.functional\.interpolate` instead\.$"):   # (torch's words)
         got = N.upsample_bilinear(ember.tensor(x), scale_factor=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = TF.upsample_bilinear(oracle.tensor(x), scale_factor=2)
     np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
-    with pytest.warns(UserWarning, match="upsample is deprecated"):
+    with pytest.warns(UserWarning, match=r"^`nn\.functional\.upsample` is deprecated"):
         assert N.upsample(ember.tensor(x), size=5).shape == (1, 2, 5, 5)
 
 
