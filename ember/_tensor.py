@@ -295,8 +295,8 @@ class Tensor:
                 "var_no_grad = var.detach().")
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
-                f"Only Tensors of floating point and complex dtype can require gradients "
-                f"(got {self.dtype}); convert first, e.g. x.float().requires_grad_()")
+                f"only Tensors of floating point dtype can require gradients (got {self.dtype}); convert first, "
+                "e.g. x.float().requires_grad_()")
         if requires_grad and self._base is not None and self._creation_meta is graph.NO_GRAD_VIEW_OF_GRAD_TENSOR:
             self._creation_meta = graph.NO_GRAD_VIEW   # its own flag now: gradients accumulate into it
         self._requires_grad = bool(requires_grad)

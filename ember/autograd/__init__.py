@@ -24,9 +24,10 @@ def _root_grads(tensors, grad_tensors, what):
         else:
             gd = g._data if hasattr(g, "_data") else np.asarray(g, dtype=t._data.dtype)
             if gd.shape != t._data.shape:
+                from .._tensor import Size
                 raise RuntimeError(
-                    f"Mismatch in shape: grad_output[{i}] has a shape of {list(gd.shape)} and "
-                    f"output[{i}] has a shape of {list(t._data.shape)}.")
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {Size(gd.shape)!r} and "
+                    f"output[{i}] has a shape of {Size(t._data.shape)!r}.")
             grads.append(gd)
     return grads
 

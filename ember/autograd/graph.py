@@ -297,9 +297,17 @@ def _check_versions(node):
     for tensor, version in saved:
         if tensor._vc[0] != version:
             t = tensor
+            # torch names the op that made the tensor: for a saved output (ops' _SavedOutput) the node itself
+            fn = getattr(t, "grad_fn", node)
+            made_by = ""
+            if fn is not None:
+                name = fn.name()
+                cut = name.rfind("Backward")
+                nr = 0 if fn._n_outputs == 1 or fn is node else fn._output_nrs.get(id(t), 0)
+                made_by = f", which is output {nr} of {name[:cut] if cut > 0 else name},"
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{t.type()} {list(t.shape)}] is at version {t._vc[0]}; "
+                f"inplace operation: [{t.type()} {list(t.shape)}]{made_by} is at version {t._vc[0]}; "
                 f"expected version {version} instead. It was saved by {node.name()}. Hint: use an "
                 "out-of-place op (e.g. x = x + 1 instead of x += 1) or .clone() the tensor before "
                 "modifying it.")

@@ -87,6 +87,9 @@ def _make(device, requires_grad, fn, *args, **kwargs):
 def _done(array, requires_grad):
     t = _wrap(array)
     if requires_grad:
+        if array.dtype.kind not in "fc":   # (a factory's words differ from requires_grad_()'s in torch)
+            raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients (got "
+                               f"{t.dtype}); pass a float dtype, e.g. dtype=torch.float32")
         t.requires_grad_(True)
     return t
 

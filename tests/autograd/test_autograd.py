@@ -624,3 +624,52 @@ def test_once_differentiable_backward_runs_without_a_graph():
     np.testing.assert_allclose(g.detach().numpy(), [0.75, 12.0])
     assert seen == [False] and not g.requires_grad
     assert Cube.backward.__name__ == "backward"
+
+
+def _autograd_mistakes(L):
+    """The message of each mistake, up to where torch adds its own hint."""
+    def saved_output_modified():
+        x = L.ones(2, requires_grad=True)
+        y = x.exp()
+        y.add_(1)
+        y.sum().backward()
+
+    def saved_input_modified():
+        x = L.ones(2, requires_grad=True)
+        a = x * 1
+        y = a * a
+        a.add_(1)
+        y.sum().backward()
+
+    def saved_leaf_modified():
+        x = L.ones(2, requires_grad=True)
+        y = x.exp() * x
+        with L.no_grad():
+            x.add_(1)
+        y.sum().backward()
+
+    cases = {
+        "saved_output_modified": saved_output_modified, "saved_input_modified": saved_input_modified,
+        "saved_leaf_modified": saved_leaf_modified,
+        "grad_shape": lambda: (L.ones(2, requires_grad=True) * 2).backward(L.ones(3)),
+        "requires_grad_int": lambda: L.ones(2, dtype=L.long).requires_grad_(),
+        "factory_requires_grad_int": lambda: L.tensor([1], requires_grad=True),
+    }
+    out = {}
+    for name, call in cases.items():
+        with pytest.raises(RuntimeError) as info:
+            call()
+        msg = str(info.value).replace("ember.", "torch.")
+        out[name] = msg.split(" Hint:")[0].split(" It was saved by")[0].split(" (got ")[0]
+    return out
+
+
+def test_autograd_mistakes_name_the_modified_tensor():
+    got = _autograd_mistakes(ember)
+    assert got["saved_output_modified"].endswith("[torch.FloatTensor [2]], which is output 0 of Exp, is at version 1; "
+                                                 "expected version 0 instead.")
+    assert "which is" not in got["saved_leaf_modified"]   # (a leaf was made by no op)
+
+
+def test_autograd_mistakes_match_torch(oracle):
+    assert _autograd_mistakes(ember) == _autograd_mistakes(oracle)
