@@ -90,6 +90,9 @@ globals().update(_backend.ALIASES)
 # the legacy constructors: ember.FloatTensor, ember.LongTensor, ...
 globals().update(_LEGACY_TYPES)
 del _m, _n
+# (after every op module has attached its in-place methods)
+from ._tensor import guard_writes as _guard_writes
+_guard_writes(Tensor)
 
 # Imported on first use, so `import ember` stays light (a tenth of `import torch`).
 _LAZY_MODULES = ("nn", "optim", "utils", "distributed", "serialization", "vision", "compat", "backends",

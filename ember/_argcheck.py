@@ -54,6 +54,15 @@ def tensor_args(fn, module):
             if error is None:
                 raise
             raise error from None
+        except ValueError as e:   # NumPy refusing to write into a read-only out= or inplace=True input
+            if "read-only" not in str(e):
+                raise
+            from ._tensor import refused_write
+            for t in (kwargs.get("out"), args[0] if args else None):
+                error = refused_write(t._data, fn.__name__) if hasattr(t, "_data") else None
+                if error is not None:
+                    raise error from None
+            raise
     checked._checks_tensors = True
     checked.__module__ = module
     _wrappers[key] = checked

@@ -221,6 +221,30 @@ def dtype_of(array):
                         f"{', '.join(x.name for x in ALL_DTYPES)}") from None
 
 
+_not_writable_warned = [False]
+
+
+def numpy_source(array, shared):
+    """A NumPy array a tensor is about to be made from, checked as torch checks it: torch's
+    ValueError for a negative stride and, when the tensor will share a non-writable array, torch's
+    warning (once per process)."""
+    if any(s < 0 for s in array.strides):
+        raise ValueError(
+            "At least one stride in the given numpy array is negative, and tensors with negative strides "
+            "are not currently supported. (You can probably work around this by making a copy of your "
+            "array  with array.copy().) ")
+    dtype_of(array)
+    if shared and not array.flags.writeable and not _not_writable_warned[0]:
+        _not_writable_warned[0] = True
+        from . import _userwarn
+        _userwarn.warn(
+            "The given NumPy array is not writable, and ember does not support non-writable "
+            "tensors: an in-place operation on this tensor will raise an error. You may want to copy the array "
+            "to protect its data or make it writable before converting it to a tensor. This type of warning "
+            "will be suppressed for the rest of this program.")
+    return array
+
+
 def promote_types(a, b):
     """torch.promote_types: integers never outrank floats, floats keep their width, complex
     outranks both and takes the wider real part (float64 with complex64 is complex128)."""

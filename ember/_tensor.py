@@ -3,6 +3,9 @@
 Operators and most methods are attached by the op modules in ``ember/ops``;
 this file holds the state, the autograd entry points and conversions.
 """
+import functools
+import types
+
 import numpy as np
 
 from . import _backend as B
@@ -659,6 +662,42 @@ def _warn_scalar_of_grad_tensor(t):
                    "Consider using tensor.detach() first.")
 
 
+def refused_write(array, op):
+    """torch's RuntimeError for a write into a read-only array, None for a writable one: an expanded
+    tensor's elements share memory (torch refuses that too); any other read-only array is a
+    non-writable NumPy array the tensor shares (torch would write into it)."""
+    if array.flags.writeable:
+        return None
+    if any(step == 0 and n > 1 for step, n in zip(array.strides, array.shape)):
+        return RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a single memory "
+            f"location ({op} into an expanded tensor of shape {list(array.shape)}). Please clone() the tensor "
+            "before performing the operation.")
+    return RuntimeError(
+        f"{op}: this tensor shares the memory of a read-only NumPy array (made by from_numpy, as_tensor or "
+        "asarray of a non-writable array), which ember can't write into. Copy the array first "
+        "(torch.from_numpy(a.copy())), or clone() the tensor.")
+
+
+def guard_writes(cls):
+    """Wrap cls's in-place methods (name_) so that NumPy's ValueError for a read-only array becomes
+    refused_write's RuntimeError."""
+    def guarded(fn, name):
+        @functools.wraps(fn)
+        def method(self, *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except ValueError as e:
+                err = refused_write(self._data, name) if "read-only" in str(e) else None
+                if err is None:
+                    raise
+                raise err from None
+        return method
+    for name, fn in list(vars(cls).items()):
+        if name.endswith("_") and not name.startswith("_") and isinstance(fn, types.FunctionType):
+            setattr(cls, name, guarded(fn, name))
+
+
 def _wrap(array, requires_grad=False, grad_fn=None):
     """A Tensor over an existing array, without copying; the hot-path constructor."""
     t = _new(Tensor)
@@ -703,6 +742,8 @@ def _tensor_ctor_host(args, dtype=None):
             kind = type(arg)
             name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
             raise TypeError(f"new(): data must be a sequence (got {name})")
+        if isinstance(arg, np.ndarray):
+            B.numpy_source(arg, shared=True)
         return np.array(arg, dtype=dt.np)
     sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else args
     if all(_is_size(a) for a in sizes):

@@ -5,7 +5,7 @@ from .. import _backend as B
 from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
-from .._tensor import Tensor, _wrap
+from .._tensor import Tensor, _wrap, refused_write
 
 __all__ = ["clone"]
 
@@ -248,6 +248,8 @@ def _register():
         try:
             B.xp_of(d).copyto(d, s, casting="unsafe")
         except ValueError:
+            if not d.flags.writeable:
+                raise refused_write(d, "copy_") from None
             raise RuntimeError(
                 f"copy_: the size of src {list(getattr(s, 'shape', ()))} can't be broadcast to the destination "
                 f"size {list(d.shape)}") from None

@@ -187,8 +187,8 @@ def _data_to_array(data, dtype):
     if isinstance(data, np.generic):
         data = np.asarray(data)  # numpy scalars keep their dtype, as in torch
     if isinstance(data, np.ndarray):
+        B.numpy_source(data, shared=False)
         if dtype is None:
-            B.dtype_of(data)  # validates the dtype
             return np.array(data, copy=True)
         return np.array(data, dtype=_dt(dtype))
     if isinstance(data, (list, tuple)):
@@ -325,21 +325,81 @@ def as_tensor(data, dtype=None, device=None):
             return data if device is None else data.to(device)
         return data.to(dtype)
     if isinstance(data, np.ndarray):
+        B.numpy_source(data, shared=True)
         arr = data if dtype is None else data.astype(_dt(dtype), copy=False)
-        B.dtype_of(arr)
         return _finish(arr, device, False)
     return tensor(data, dtype=dtype, device=device)
 
 
-asarray = as_tensor
+_asarray_grad_warned = [False]
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
+    """obj (a tensor, NumPy array or scalar, DLPack capsule, buffer or sequence) as a tensor, sharing
+    its memory unless copy=True or the dtype or device differs (torch.asarray)."""
+    force_copy = copy is True
+    source = obj if isinstance(obj, Tensor) else None
+    grad = requires_grad if requires_grad is not None else source is not None and source.requires_grad
+    if grad and requires_grad is None and not _asarray_grad_warned[0]:
+        _asarray_grad_warned[0] = True
+        _userwarn.warn("torch.asarray: unspecified requires_grad now defaults to obj.requires_grad instead of "
+                       "False. Pass requires_grad=False explicitly to get the old behavior and silence this warning.")
+    unwritable = False
+    if source is None and isinstance(obj, np.generic):
+        if copy is False:
+            raise RuntimeError("can't alias NumPy scalars. Either remove copy=False or transform it in a ndarray. ")
+        source, force_copy = _wrap(B.numpy_source(B.host_array(obj), shared=False)), False
+    elif source is None and isinstance(obj, np.ndarray):
+        source = _wrap(B.numpy_source(obj, shared=False))
+        unwritable = not obj.flags.writeable
+    elif source is None and type(obj).__name__ == "PyCapsule":
+        from ..utils.dlpack import from_dlpack
+        source = from_dlpack(obj)
+    elif source is None and not isinstance(obj, (str, list, tuple)):
+        try:
+            memoryview(obj)
+        except TypeError:
+            pass
+        else:
+            source = frombuffer(obj, dtype=dtype if dtype is not None else B.get_default_dtype())
+    if source is None:
+        if copy is False:
+            raise ValueError("can't alias arbitrary sequence into a tensor.")
+        if isinstance(obj, str):
+            raise TypeError("new(): invalid data type 'str' (torch.asarray takes tensors, arrays, buffers, numbers "
+                            "or sequences of them)")
+        return _done(tensor(obj, dtype=dtype, device=device)._data, grad)
+    dev = None if device is None else B.as_device(device)
+    wrong_device = dev is not None and (dev.type != source.device.type or
+                                        dev.index is not None and dev.index != source.device.index)
+    wrong_dtype = dtype is not None and B.as_dtype(dtype) is not source.dtype
+    if force_copy or copy is None and (wrong_device or wrong_dtype):
+        if wrong_device or wrong_dtype:
+            source = source.to(device=dev or source.device, dtype=dtype or source.dtype, copy=force_copy)
+        else:
+            source = source.clone()
+    else:
+        if wrong_device:
+            raise ValueError(f"can't alias tensor from device '{source.device}' to '{dev}'.")
+        if wrong_dtype:
+            raise ValueError(f"can't alias tensor with dtype '{B.SCALAR_NAMES[source.dtype]}' into dtype "
+                             f"'{B.SCALAR_NAMES[B.as_dtype(dtype)]}'.")
+        if unwritable:
+            B.numpy_source(obj, shared=True)
+    if source.grad_fn is not None and not grad:
+        return source.detach()
+    if source.requires_grad != grad:
+        if grad:   # (torch's factory message, not requires_grad_()'s)
+            _done(source._data[:0], True)
+        source.requires_grad_(grad)
+    return source
 
 
 def from_numpy(ndarray):
     """A tensor sharing memory with a NumPy array."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    B.dtype_of(ndarray)
-    return _wrap(ndarray)
+    return _wrap(B.numpy_source(ndarray, shared=True))
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge, no_derivative
-from .._tensor import Tensor, _wrap
+from .._tensor import Tensor, _wrap, refused_write
 from .._userwarn import warn as _warn_user
 from . import real_grads_for_real_inputs, refuse_complex, save_output_version, unbroadcast
 
@@ -1599,6 +1599,9 @@ def _write_out(out, res, name, *inputs, resize_warning=True):
             "but one of the arguments requires grad. Call it under torch.no_grad() or drop out=.")
     if isinstance(res, _generic):
         res = _host_array(res)
+    refused = refused_write(out._data, name)
+    if refused is not None:
+        raise refused
     if type(res) is not type(out._data):
         B.check_same_device(name, res, out._data)
     if res.dtype.kind != "b" and not np.can_cast(res.dtype, out._data.dtype, "same_kind"):
@@ -1747,11 +1750,8 @@ def _fast_inplace(ufunc, name):
                 f"result type {B.SCALAR_NAMES[res_dt]} can't be cast to the desired output type "
                 f"{B.SCALAR_NAMES[self.dtype]} ({name}_ on a {self.dtype} tensor)") from None
         except ValueError as e:
-            if "read-only" in str(e):  # an expanded view: several elements share one memory location
-                raise RuntimeError(
-                    f"unsupported operation: more than one element of the written-to tensor refers to a "
-                    f"single memory location ({name}_ into an expanded tensor of shape {list(d.shape)}). "
-                    "Please clone() the tensor before performing the operation.") from None
+            if "read-only" in str(e):
+                raise refused_write(d, name + "_") from None
             raise RuntimeError(
                 f"output with shape {list(d.shape)} doesn't match the broadcast shape "
                 f"{list(np.broadcast_shapes(d.shape, getattr(b, 'shape', ())))}") from None
@@ -1808,11 +1808,14 @@ def _register():
     T.__imul__ = lambda s, o: s.mul_(o)
     T.__truediv__ = div
     T.__rtruediv__ = rtruediv
-    T.__itruediv__ = lambda s, o: s.div_(o)
+    T.__itruediv__ = T.__idiv__ = lambda s, o: s.div_(o)
     T.__floordiv__ = floor_divide
     T.__rfloordiv__ = rfloordiv
+    # in place, as torch: without them Python rebinds the name and a view's base would not change
+    T.__ifloordiv__ = lambda s, o: s.floor_divide_(o)
     T.__mod__ = remainder
     T.__rmod__ = rmod
+    T.__imod__ = lambda s, o: s.remainder_(o)
     T.__pow__ = pow
     T.__rpow__ = rpow
     T.__ipow__ = lambda s, o: s.pow_(o)
@@ -1840,6 +1843,7 @@ def _register():
     T.__invert__ = _invert
     T.__iand__ = lambda s, o: _inplace(s, bitwise_and(s, o)._data, bitwise_and, (o,))
     T.__ior__ = lambda s, o: _inplace(s, bitwise_or(s, o)._data, bitwise_or, (o,))
+    T.__ixor__ = lambda s, o: _inplace(s, bitwise_xor(s, o)._data, bitwise_xor, (o,))
     T.__hash__ = object.__hash__   # identity, as torch (defining __eq__ would otherwise drop it)
     for fn in (add, sub, mul, div, floor_divide, remainder, fmod, pow, neg, abs, exp, expm1, log, log2,
                log10, log1p, sqrt, rsqrt, square, sin, cos, tan, tanh, sigmoid, relu, floor, ceil,

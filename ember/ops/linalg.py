@@ -1202,7 +1202,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         res = diff.max(axis=-1) if diff.shape[-1] else xp.zeros(diff.shape[:-1], dtype=a.dtype)
     else:
         res = (diff ** p).sum(axis=-1) ** (1 / p)
-    res = xp.ascontiguousarray(xp.broadcast_to(res, batch + res.shape[-2:])).astype(a.dtype, copy=False)
+    if res.shape[:-2] != batch:
+        res = xp.broadcast_to(res, batch + res.shape[-2:]).copy()
+    res = res.astype(a.dtype, copy=False)
     node = None
     if state.enabled and (x1._requires_grad or x2._requires_grad):
         node = _node(CdistBackward0, _edge(x1), _edge(x2))

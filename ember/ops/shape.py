@@ -12,7 +12,7 @@ from .. import _backend as B
 from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import MULTI_OUTPUT_VIEW, NO_GRAD_VIEW, NO_GRAD_VIEW_OF_GRAD_TENSOR, Node, edge
-from .._tensor import Size, Tensor, _dim, _wrap
+from .._tensor import Size, Tensor, _dim, _wrap, refused_write
 from . import unbroadcast
 from .._userwarn import warn as _warn_user
 from . import record as _finish
@@ -560,7 +560,12 @@ def expand(input, *sizes):
     xp = xp_of(input._data)
     sizes = _sizes(sizes, "expand")
     target = _expand_shape(input, sizes)
-    out = xp.broadcast_to(input._data, target)
+    a = input._data
+    lead = len(target) - a.ndim
+    if target[lead:] == a.shape and all(s == 1 for s in target[:lead]):
+        out = a.reshape(target)   # nothing repeated: an ordinary view, writable as torch's is
+    else:
+        out = xp.broadcast_to(a, target)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(ExpandBackward0, input)
@@ -1339,9 +1344,7 @@ def _assign(self, nkey, v):
     except ValueError as e:
         msg = str(e)
         if "read-only" in msg:
-            raise RuntimeError(
-                "unsupported operation: more than one element of the written-to tensor refers to a "
-                "single memory location. Please clone() the tensor before performing the operation.") from None
+            raise refused_write(a, "index assignment") from None
         region = a[nkey].shape
         vshape = getattr(v, "shape", ())
         raise RuntimeError(
@@ -2477,7 +2480,12 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 def _register_more():
     T = Tensor
-    T.broadcast_to = broadcast_to
+
+    def broadcast_to_method(self, *size):
+        """self expanded to size (one tuple, or the sizes one by one as expand takes them)."""
+        return broadcast_to(self, size[0] if len(size) == 1 and not isinstance(size[0], int) else size)
+    broadcast_to_method.__name__ = "broadcast_to"
+    T.broadcast_to = broadcast_to_method
     T.repeat_interleave = repeat_interleave
     T.diff = diff
     T.index_add = index_add
