@@ -19,7 +19,7 @@ from ._fma import fma32_via_double as _fma32, fma64 as _fma64
 
 _DEFAULT_SEED = 67280421310721
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 _M53 = np.uint64((1 << 53) - 1)
 _STATE_SIZE = 5056          # sizeof(CPUGeneratorImplState): torch's get_rng_state() layout
 _LEGACY_STATE_SIZE = 5048   # sizeof(CPUGeneratorImplStateLegacy), which torch's set_state also takes
@@ -254,9 +254,21 @@ class Generator:
             if n % 16:
                 out[n - 16:] = kernel(self._unit(16, dtype), m, s)
             return out.reshape(shape)
+        if n >= 16 and contiguous and dtype == _F16:
+            # torch fills half block by block in float: 16 float uniforms, float32 Box-Muller, rounded;
+            # the last 16 drawn afresh when n % 16 (only the full blocks' uniforms are drawn before)
+            m, s = np.float32(mean), np.float32(std)
+            k = n // 16 * 16
+            out = np.empty(n, _F32)
+            out[:k] = _normal16_f32(self._unit(k, _F32), m, s)
+            if n % 16:
+                out[n - 16:] = _normal16_f32(self._unit(16, _F32), m, s)
+            return out.astype(_F16).reshape(shape)
         vals = self._normal_doubles(n)
         if std != 1 or mean != 0:
             vals = _fma64(vals, float(std), float(mean))
+        if dtype == _F16:   # torch's Half is made from a float: the double is rounded twice
+            vals = vals.astype(_F32)
         return vals.astype(dtype).reshape(shape)
 
     def random_full(self, shape, dtype):

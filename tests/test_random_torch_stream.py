@@ -96,6 +96,16 @@ def test_half_uniform_matches_torch(oracle, seed, n):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_half_normal_matches_torch(oracle, seed, n):
+    # 16 or more: float Box-Muller block by block, rounded; the stream after it agrees too
+    _both(oracle, seed, lambda m: (m.randn(n, dtype=m.float16), m.rand(3))[0])
+    _both(oracle, seed, lambda m: (m.randn(n, dtype=m.float16), m.rand(3))[1])
+    _both(oracle, seed, lambda m: m.empty(n, 3, dtype=m.float16).normal_(0.3, 2.7))
+    _both(oracle, seed, lambda m: m.empty(n, 2, dtype=m.float16).t().normal_(-1.5, 0.01))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("n", (0, 1, 2, 7, 16, 100, 10007))
 def test_randperm_matches_torch(oracle, seed, n):
     _both(oracle, seed, lambda m: m.randperm(n))
