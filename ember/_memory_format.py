@@ -5,6 +5,8 @@ memory runs N, H, W, C (a C-contiguous NHWC array transposed back), with the str
 NumPy/CuPy kernels accept any strides, so every op works on it, and elementwise results keep it
 (NumPy's order='K'), as torch's do.
 """
+import functools
+
 from . import _backend as B
 
 
@@ -90,7 +92,7 @@ def _suggest(a):
     return contiguous_format
 
 
-def _dense_order(a):
+def dense_order(a):
     """The dims from outermost to innermost when a is non-overlapping and dense, else None."""
     st = _strides(a)
     order = sorted(range(a.ndim), key=lambda d: (-st[d], -d))
@@ -109,7 +111,7 @@ def order_for(a, fmt, op="to"):
     if fmt is None or fmt is preserve_format:
         if a.flags.c_contiguous:
             return None
-        order = _dense_order(a)   # dense: keep exactly a's layout
+        order = dense_order(a)   # dense: keep exactly a's layout
         if order is None:
             fmt = _suggest(a)
         elif order == tuple(range(a.ndim)):
@@ -160,3 +162,73 @@ def in_layout(a, order):
     elif a.ndim == len(order) and _dense_in(a, order):
         return a
     return relayout(a, order)
+
+
+def settle(result, x, rule, w=None, grads=True):
+    """result (a Tensor or a tuple of them) laid out as torch lays out an op's output for input
+    array x (and weight array w): rule "suggest" (convolution, pooling, normalization: channels_last
+    when x or w suggests it, else row-major), "preserve" (x's own dense layout, as empty_like) or
+    "contiguous" (row-major). With grads, the "suggest" rule also lays out the gradients the result's
+    node passes back. Callers skip it when x (and w) are row-major: results are then too."""
+    if rule == "contiguous":
+        order = None
+    elif rule == "preserve":
+        order = order_for(x, preserve_format)
+    else:
+        fmt = _suggest(x)
+        if fmt is contiguous_format and w is not None:
+            fmt = _suggest(w)
+        order = _ORDER.get(fmt)
+    outs = result if isinstance(result, tuple) else (result,)
+    for t in outs:
+        a = t._data
+        if order is None:
+            if not a.flags.c_contiguous:
+                t._data = relayout(a, None)
+        elif a.ndim == len(order):
+            t._data = in_layout(a, order)
+    if grads and rule == "suggest" and order is not None and outs[0].grad_fn is not None:
+        _grads_in_layout(outs[0].grad_fn, order)
+    return result
+
+
+_LAYOUT_NODES = {}
+
+
+def _grads_in_layout(node, order):
+    """Make node's gradients of rank len(order) come out in that memory order, as torch's
+    convolution and pooling backward kernels give them in the forward's layout: node becomes an
+    instance of a subclass (same name and formulas) whose apply relays them."""
+    cls = node.__class__
+    sub = _LAYOUT_NODES.get((cls, order))
+    if sub is None:
+        formulas = cls.apply
+
+        def apply(self, grad):
+            outs = formulas(self, grad)
+            if outs is None:
+                return None
+            # (arrays only: with create_graph the formulas run on Tensors, whose layout is their own)
+            return tuple(in_layout(g, order) if getattr(g, "strides", None) is not None and g.ndim == len(order)
+                         else g for g in outs)
+        sub = type(cls.__name__, (cls,), {"__slots__": (), "apply": apply, "__module__": cls.__module__,
+                                          "__qualname__": cls.__qualname__})
+        _LAYOUT_NODES[(cls, order)] = sub
+    node.__class__ = sub
+
+
+def settles(rule, grads=True, weight=False):
+    """Decorator: the op's result laid out by settle(rule) for its first argument, a Tensor (and
+    with weight, its second: a convolution's weight) (nothing to do for row-major arguments, or for
+    an in-place op returning its input)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def op(input, *args, **kwargs):
+            out = fn(input, *args, **kwargs)
+            x = getattr(input, "_data", None)
+            w = getattr(args[0] if args else kwargs.get("weight"), "_data", None) if weight else None
+            if x is None or out is input or (x.flags.c_contiguous and (w is None or w.flags.c_contiguous)):
+                return out
+            return settle(out, x, rule, w, grads=grads)
+        return op
+    return wrap

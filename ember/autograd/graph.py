@@ -12,6 +12,7 @@ import numpy as _np
 from .grad_mode import state
 from .anomaly_mode import state as _anomaly, check_nan as _check_nan
 from .._backend import xp_of
+from .. import _memory_format as _mf
 
 _ndarray = _np.ndarray
 _new = object.__new__
@@ -154,8 +155,11 @@ class AccumulateGrad(Node):
             if grad.shape != data.shape:
                 grad = _xp_broadcast(grad, data.shape)
                 owned = False
-            # the incoming array may be shared with other branches: own a copy
-            if not owned:
+            if not data.flags.c_contiguous:
+                # torch's layout contract: .grad takes a dense leaf's strides (channels_last, a
+                # transposed leaf), row-major otherwise
+                grad = _mf.relayout(grad, _mf.dense_order(data))
+            elif not owned:   # the incoming array may be shared with other branches: own a copy
                 grad = grad.copy()
             if grad.__class__ is not data.__class__:  # numpy turns 0-d results into scalars
                 grad = _xp_asarray(grad)

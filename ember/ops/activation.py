@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from .. import _backend as B
+from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
@@ -221,10 +222,17 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     if inplace:
         _check_inplace(input, "rrelu_")
     if training:
-        slopes = generator_for(B.device_of(x)).uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
+        # torch draws a slope only for each element <= 0, in row-major order, from U(lower, upper)
+        # with the bounds rounded to the input's float type (a half input draws in float)
+        xc = xp.ascontiguousarray(x)
+        draw = xc <= 0
+        acc = np.float64 if x.dtype == np.float64 else np.float32
+        lo, hi = float(acc(lower)), float(acc(upper))
+        noise = xp.ones(x.shape, x.dtype)
+        u = generator_for(B.device_of(x)).random((int(draw.sum()),), np.float64)
+        noise[draw] = (u * (hi - lo) + lo).astype(acc).astype(x.dtype)   # (not fused, as torch's)
     else:
-        slopes = xp.asarray((lower + upper) / 2, dtype=x.dtype)
-    noise = xp.where(x > 0, xp.ones((), x.dtype), slopes)
+        noise = xp.where(x > 0, xp.ones((), x.dtype), xp.asarray((lower + upper) / 2, dtype=x.dtype))
     out = x * noise
     node = None
     if state.enabled and input._requires_grad:
@@ -934,11 +942,13 @@ def _softmax_family(name, array_fn, node_cls, input, dim, _stacklevel, dtype):
     return _wrap(y)
 
 
+@_mf.settles("contiguous")
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along dim (the output sums to 1 along dim)."""
     return _softmax_family("softmax", _softmax_array, SoftmaxBackward0, input, dim, _stacklevel, dtype)
 
 
+@_mf.settles("contiguous")
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along dim, computed stably."""
     return _softmax_family("log_softmax", _log_softmax_array, LogSoftmaxBackward0, input, dim, _stacklevel,

@@ -28,6 +28,7 @@ import threading
 import numpy as np
 
 from .. import _threads
+from .. import _memory_format as _mf
 from .._threads import for_work
 from .._backend import xp_of
 
@@ -1029,7 +1030,10 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d convolution over (N, C, H, W) or unbatched (C, H, W) input, as torch.nn.functional.conv2d."""
-    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+    out = _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+    if input._data.flags.c_contiguous and weight._data.flags.c_contiguous:
+        return out
+    return _mf.settle(out, input._data, "suggest", weight._data)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -1103,7 +1107,10 @@ def _conv_t(op, nd, input, weight, bias, stride, padding, output_padding, groups
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-d transposed convolution ("deconvolution"), as torch.nn.functional.conv_transpose2d."""
-    return _conv_t("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    out = _conv_t("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    if input._data.flags.c_contiguous and weight._data.flags.c_contiguous:
+        return out
+    return _mf.settle(out, input._data, "suggest", weight._data)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

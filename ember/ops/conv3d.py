@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .. import _memory_format as _mf
 from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
@@ -145,7 +146,8 @@ class ConvolutionBackward0(Node):
                 gw = xp.matmul(g2, cols.transpose(0, 2, 1)).reshape(w.shape)
             if need_x:
                 gcols = xp.matmul(w2.transpose(0, 2, 1), g2)
-                gx = _crop(_col2im(xp, gcols, N, w.shape[1] * G, self.padded, k, s, d, o), self.pads)
+                gx = xp.ascontiguousarray(_crop(_col2im(xp, gcols, N, w.shape[1] * G, self.padded, k, s, d, o),
+                                                self.pads))
         else:
             # forward: y = crop(col2im(W.T @ x)); backward: the convolution of the padded grad
             Cin = w.shape[0]
@@ -188,6 +190,7 @@ def _positive(vals, what):
             raise RuntimeError(f"non-positive {what} is not supported")
 
 
+@_mf.settles("suggest", weight=True)
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-d convolution over (N, C, D, H, W) or unbatched (C, D, H, W) input, as torch.nn.functional.conv3d."""
     op = "conv3d"
@@ -241,6 +244,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _wire(node, input, weight, bias, unbatched, out)
 
 
+@_mf.settles("suggest", weight=True)
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """3-d transposed convolution, as torch.nn.functional.conv_transpose3d."""
     op = "conv_transpose3d"
@@ -422,6 +426,7 @@ class MaxPool3DWithIndicesBackward0(Node):
         return (gx[:, p[0]:p[0] + D, p[1]:p[1] + H, p[2]:p[2] + W].reshape(self.shape),)
 
 
+@_mf.settles("suggest")
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """3-d max pooling over (N, C, D, H, W) or (C, D, H, W) input, as torch.nn.functional.max_pool3d."""
     op = "max_pool3d"

@@ -826,8 +826,14 @@ def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_for
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Standard normal with input's shape."""
     dt, dev = _like(input, dtype, device)
-    return _like_layout(input, memory_format, lambda shape: randn(shape, dtype=B.FROM_NUMPY[np.dtype(dt)],
-                                                                  device=dev, requires_grad=requires_grad))
+    a = input._data
+    if (memory_format is None and a.flags.c_contiguous) or _mf.order_for(a, memory_format, "randn_like") is None:
+        return _like_layout(input, memory_format, lambda shape: randn(shape, dtype=B.FROM_NUMPY[np.dtype(dt)],
+                                                                      device=dev, requires_grad=requires_grad))
+    # torch fills empty_like(input) with normal_(): laid out otherwise than row-major, that is not the
+    # row-major fill of randn
+    out = empty_like(input, dtype=dtype, device=device, memory_format=memory_format).normal_()
+    return out.requires_grad_() if requires_grad else out
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, memory_format=None):
@@ -914,8 +920,11 @@ def _iteration_view(d):
     TensorIterator visits a non-contiguous tensor, so random fills land where torch puts them."""
     if d.flags.c_contiguous:
         return d
-    axes = sorted(builtins.range(d.ndim), key=lambda i: -abs(d.strides[i]))
-    return d.transpose(axes)
+    return d.transpose(_memory_axes(d))
+
+
+def _memory_axes(d):
+    return sorted(builtins.range(d.ndim), key=lambda i: -abs(d.strides[i]))
 
 
 def _register():
@@ -974,10 +983,20 @@ def _register():
     def bernoulli_(self, p=0.5, *, generator=None):
         """Fill with 0/1 draws of probability p."""
         g = generator_for(self.device, generator)
-        pv = p._data if isinstance(p, Tensor) else p
-        return _random_fill(self, lambda d: g.random(d.shape) < pv,
-                            BernoulliBackward1 if isinstance(p, Tensor) else BernoulliBackward2,
-                            p if isinstance(p, Tensor) else None, in_memory_order=False)
+        if not isinstance(p, Tensor):
+            return _random_fill(self, lambda d: g.random(d.shape) < p, BernoulliBackward2)
+        pv = p._data
+        # one uniform per element of p's precision (float: 24 bits), in self's memory order
+        udt = np.float64 if pv.dtype == np.float64 else np.float32
+
+        def draw(d):
+            probs = B.xp_of(d).broadcast_to(pv, d.shape)
+            if d.flags.c_contiguous:
+                return g.random(d.shape, udt) < probs
+            axes = _memory_axes(d)
+            u = g.random(tuple(d.shape[a] for a in axes), udt).transpose([axes.index(i) for i in builtins.range(d.ndim)])
+            return u < probs
+        return _random_fill(self, draw, BernoulliBackward1, p, in_memory_order=False)
 
     def exponential_(self, lambd=1.0, *, generator=None):
         """Fill with exponential random numbers."""

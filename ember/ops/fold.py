@@ -9,6 +9,7 @@ local_response_norm is composite (pad + avg_pool2d + elementwise), as torch writ
 import numpy as np
 
 from .. import _backend as B
+from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor
@@ -287,6 +288,7 @@ def pixel_shuffle(input, upscale_factor):
     return _record(out, node)
 
 
+@_mf.settles("suggest", grads=False)
 def pixel_unshuffle(input, downscale_factor):
     """Rearrange (*, C, H * r, W * r) into (*, C * r^2, H, W), r = downscale_factor."""
     if not isinstance(input, Tensor):
@@ -309,6 +311,7 @@ def pixel_unshuffle(input, downscale_factor):
 
 
 # ---- local_response_norm ----------------------------------------------------------------------
+@_mf.settles("preserve")
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """input / (k + alpha * mean of input^2 over `size` neighbouring channels) ** beta."""
     dim = input.dim()

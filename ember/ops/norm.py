@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import _backend as B
+from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import vjp
@@ -170,6 +171,7 @@ def _update_running(rm, rv, mean, var_unbiased, momentum):
             rv._vc[0] += 1
 
 
+@_mf.settles("suggest")
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5, cudnn_enabled=None):
     """Normalize each channel (dim 1) over the batch and spatial dims; updates running stats when training.
@@ -232,6 +234,7 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
     return out, _wrap(xp.zeros(0, x.dtype)), _wrap(xp.zeros(0, x.dtype))
 
 
+@_mf.settles("contiguous")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
     """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
     xp = xp_of(input._data)
@@ -266,6 +269,7 @@ def native_layer_norm(input, normalized_shape, weight, bias, eps):
     return out, _wrap(mean), _wrap(1 / xp.sqrt(var + eps))
 
 
+@_mf.settles("suggest")
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
     """Normalize each group of num_groups channel groups over its channels and spatial dims."""
     xp = xp_of(input._data)
@@ -406,13 +410,20 @@ def _check_p(p):
 
 def _keep_mask(x, shape, p, dtype):
     """Bernoulli(1 - p) mask scaled by 1 / (1 - p), in dtype, on x's device."""
-    from ..random import generator_for
     if p == 1:
         return xp_of(x).zeros(shape, dtype)
     # torch: noise.bernoulli_(1 - p).div_(1 - p), the division in the tensor's dtype
-    mask = generator_for(B.device_of(x)).bernoulli_mask(shape, 1 - p).astype(dtype)
+    mask = _noise(x, shape, 1 - p, dtype)
     mask *= dtype.type(1) / dtype.type(1 - p)
     return mask
+
+
+def _noise(x, shape, q, dtype):
+    """Bernoulli(q) draws as dtype: torch's noise tensor, empty_like(input) (or a feature mask's
+    shape), filled in its memory order (channels_last: N, H, W, C)."""
+    from ..random import generator_for
+    order = None if x.flags.c_contiguous or shape != x.shape else _mf.order_for(x, _mf.preserve_format)
+    return _mf.make(shape, order, lambda s: generator_for(B.device_of(x)).bernoulli_mask(s, q).astype(dtype))
 
 
 def _apply_mask(input, mask, inplace, name):
@@ -543,9 +554,8 @@ def _alpha_dropout(input, p, training, inplace, feature):
     x = _float(input, "alpha_dropout")
     if p == 1:
         return input * 0.0 if not inplace else input.mul_(0.0)
-    from ..random import generator_for
     shape = _feature_mask_shape(x.shape) if feature else x.shape
-    keep = generator_for(B.device_of(x)).bernoulli_mask(shape, 1 - p).astype(x.dtype)
+    keep = _noise(x, shape, 1 - p, x.dtype)
     a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
     b = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p
     scale = keep * a
@@ -949,6 +959,7 @@ _PAD_MODES = {"reflect": ("reflect", "ReflectionPad{}DBackward0"), "replicate": 
 _PAD_NODES = {}
 
 
+@_mf.settles("suggest", grads=False)
 def pad(input, pad, mode="constant", value=None):
     """Pad the last len(pad) // 2 dims: constant, reflect, replicate or circular."""
     xp = xp_of(input._data)
@@ -1438,6 +1449,7 @@ _MODE_NAMES = {"nearest": "UpsampleNearest{}DBackward0", "nearest-exact": "Upsam
                "trilinear": "UpsampleTrilinear3DBackward0", "area": "AdaptiveAvgPool{}DBackward0"}
 
 
+@_mf.settles("suggest", grads=False)   # (torch gives its input gradient row-major)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims (N, C, *spatial): nearest, nearest-exact, (bi/tri)linear, bicubic or area."""

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from .. import _memory_format as _mf
+
 from .._backend import xp_of
 
 from ..autograd.grad_mode import state
@@ -428,8 +430,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                 node.squeeze = False
                 t._requires_grad = True
                 t.grad_fn = node
-            return t
-    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+            return t if a.flags.c_contiguous else _mf.settle(t, a, "suggest")
+    out = _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return out if input._data.flags.c_contiguous else _mf.settle(out, input._data, "suggest")
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -559,6 +562,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     return t
 
 
+@_mf.settles("suggest")
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """2-d average pooling, as torch.nn.functional.avg_pool2d."""
@@ -683,7 +687,8 @@ def _adaptive_avg(op, nd, input, output_size):
 
 def adaptive_avg_pool2d(input, output_size):
     """2-d adaptive average pooling to output_size, as torch.nn.functional.adaptive_avg_pool2d."""
-    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+    out = _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+    return out if input._data.flags.c_contiguous else _mf.settle(out, input._data, "suggest")
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -794,7 +799,8 @@ def _nan_first_argmax(xp, seg, isfloat):
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """2-d adaptive max pooling, as torch.nn.functional.adaptive_max_pool2d."""
-    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+    out = _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+    return out if input._data.flags.c_contiguous else _mf.settle(out, input._data, "suggest")
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
