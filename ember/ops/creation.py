@@ -884,6 +884,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         raise RuntimeError(f"prob_dist must be 1 or 2 dim (multinomial got a {d.ndim}-d input)")
     if d.dtype.kind != "f":
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
+    if num_samples <= 0:
+        raise RuntimeError(f"cannot sample n_sample <= 0 samples (multinomial got num_samples={num_samples})")
     probs = d.reshape(-1 if d.ndim == 2 else 1, d.shape[-1])
     k = probs.shape[1]
     if not replacement and num_samples > k:

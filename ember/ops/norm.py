@@ -89,6 +89,8 @@ class _NormBackward(Node):
             axes = self.axes
             if axes is None:  # evaluation mode: the statistics are constants
                 gx = gh * self.invstd
+            elif not gh.size:   # an empty batch
+                gx = gh * 0
             else:
                 shape = gh.shape
                 if self.group:
@@ -193,7 +195,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     eps = float(eps)
     if training:
         n = x.size // c if c else 0
-        if n <= 1:
+        if n == 1:   # (an empty batch passes, as in torch: an empty result, the running stats kept)
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
         for t, what in ((running_mean, "running_mean"), (running_var, "running_var")):
             if t is not None and type(t._data) is not type(x):
@@ -201,10 +203,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if t is not None and t._data.size != c:
                 raise RuntimeError(f"{what} should contain {c} elements not {t._data.size} (batch_norm: input "
                                    f"{list(x.shape)} has {c} channels)")
-        mean, xc, var = _stats(x, axes)
+        with B.errstate(xp, invalid="ignore") if not n else B._NULL:   # (an empty batch: nan statistics)
+            mean, xc, var = _stats(x, axes)
         invstd = 1 / xp.sqrt(var + eps)
         xhat = xc * invstd
-        if running_mean is not None or running_var is not None:
+        if (running_mean is not None or running_var is not None) and n:
             if momentum is None:
                 raise TypeError("batch_norm: momentum=None is handled by nn.BatchNorm (cumulative average); "
                                 "F.batch_norm needs a float momentum")
@@ -284,7 +287,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
     pshape = (1, c) + (1,) * (x.ndim - 2)
     w = _param(weight, "group_norm", "weight", c, x.dtype, pshape, x)
     b = _param(bias, "group_norm", "bias", c, x.dtype, pshape, x)
-    xr = x.reshape(n, g, -1)
+    xr = x.reshape(n, g, c // g * math.prod(x.shape[2:]))   # (not -1: an empty batch has no size to infer)
     mean, xc, var = _stats(xr, (2,))
     invstd = 1 / xp.sqrt(var + float(eps))
     xhat = (xc * invstd).reshape(x.shape)
@@ -320,15 +323,16 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         xhat = (x - rm) * invstd
         return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd,
                             w, None, paxes, (c,))
-    k = x.size // (x.shape[0] * c) if x.size else 0
-    if k <= 1:
+    k = math.prod(x.shape[2:])
+    if k == 1:   # (torch checks the spatial size alone: an empty batch passes)
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
     mean, xc, var = _stats(x, axes)
     invstd = 1 / xp.sqrt(var + float(eps))
     xhat = xc * invstd
     if running_mean is not None or running_var is not None:
-        _update_running(running_mean, running_var, mean.mean(axis=0), (var * (k / (k - 1))).mean(axis=0),
-                        float(momentum))
+        with B.errstate(xp, invalid="ignore") if not x.shape[0] else B._NULL:   # (an empty batch: nan, as torch)
+            _update_running(running_mean, running_var, mean.mean(axis=0), (var * (k / (k - 1))).mean(axis=0),
+                            float(momentum))
     return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
                         axes, paxes, (c,), eps=float(eps))
 

@@ -384,7 +384,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if ((kernel_size == 2 or kernel_size == (2, 2)) and (stride is None or stride == 2 or stride == (2, 2))
             and padding == 0 and dilation == 1 and not return_indices and type(input) is Tensor):
         a = input._data
-        if a.ndim == 4 and a.shape[2] and a.shape[3] and not (a.shape[2] & 1 or a.shape[3] & 1):
+        if a.ndim == 4 and a.size and not (a.shape[2] & 1 or a.shape[3] & 1):
             need = state.enabled and input._requires_grad
             xp = xp_of(a)
             N, C, H, W = a.shape

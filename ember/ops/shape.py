@@ -662,7 +662,9 @@ def _check_list(tensors, name):
         raise TypeError(f"{name}(): argument 'tensors' must be tuple of Tensors, not Tensor")
     tensors = list(tensors)
     if not tensors:
-        raise ValueError(f"{B.namespace()}.{name}(): expected a non-empty list of Tensors")
+        if name == "cat":
+            raise ValueError(f"{B.namespace()}.cat(): expected a non-empty list of Tensors")
+        raise RuntimeError(f"{name} expects a non-empty TensorList")
     for i, x in enumerate(tensors):
         if not isinstance(x, Tensor):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(x).__name__}")
