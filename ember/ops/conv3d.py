@@ -82,7 +82,7 @@ def _crop(a, pads):
 def _to_groups(a, G):
     """(N, C, D, H, W) -> (G, C/G, N*D*H*W) (a copy)."""
     N, C = a.shape[:2]
-    return a.transpose(1, 0, 2, 3, 4).reshape(G, C // G, -1)
+    return a.transpose(1, 0, 2, 3, 4).reshape(G, C // G, N * math.prod(a.shape[2:]))
 
 
 def _from_groups(xp, m, N, o):
@@ -142,7 +142,7 @@ class ConvolutionBackward0(Node):
             g2 = _to_groups(grad, G)
             w2 = w.reshape(G, O // G, -1)
             if need_w:
-                cols = self.cols.reshape(G, -1, self.cols.shape[-1])
+                cols = self.cols.reshape(G, self.cols.shape[0] // G, self.cols.shape[-1])
                 gw = xp.matmul(g2, cols.transpose(0, 2, 1)).reshape(w.shape)
             if need_x:
                 gcols = xp.matmul(w2.transpose(0, 2, 1), g2)
@@ -152,7 +152,8 @@ class ConvolutionBackward0(Node):
             # forward: y = crop(col2im(W.T @ x)); backward: the convolution of the padded grad
             Cin = w.shape[0]
             gpad = _pad5(xp, grad, self.pads)
-            cols = _im2col(xp, gpad, k, s, d, o).reshape(G, -1, N * o[0] * o[1] * o[2])
+            cols = _im2col(xp, gpad, k, s, d, o)
+            cols = cols.reshape(G, cols.shape[0] // G, cols.shape[1])
             if need_x:
                 gx = _from_groups(xp, xp.matmul(w.reshape(G, Cin // G, -1), cols), N, o)
             if need_w:
@@ -182,6 +183,12 @@ def _prepare3(op, input, weight, bias, transposed, groups, stride):
         raise RuntimeError(f"expected stride to be a single integer value or a list of {n} values to match the "
                            f"convolution dimensions, but got stride={st}")
     return _prepare(op, input, weight, bias, 3, transposed, groups)
+
+
+def _by_plane(a):
+    """a as (planes, volume): its last three dims flattened, the rest the rows (-1 can't be inferred
+    for an empty batch)."""
+    return a.reshape(math.prod(a.shape[:-3]), math.prod(a.shape[-3:]))
 
 
 def _positive(vals, what):
@@ -229,7 +236,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     xpad = _pad5(xp, x, pads)
     cols = _im2col(xp, xpad, k, s, d, o)
     O = w.shape[0]
-    y = xp.matmul(w.reshape(G, O // G, -1), cols.reshape(G, -1, cols.shape[1]))
+    y = xp.matmul(w.reshape(G, O // G, -1), cols.reshape(G, cols.shape[0] // G, cols.shape[1]))
     out = _from_groups(xp, y, N, o)
     if b is not None:
         out += b.reshape(1, O, 1, 1, 1)
@@ -435,7 +442,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                                     input._data.shape[-4])
     xp = xp_of(a)
     xpad = _pool_padded(xp, a, k, s, p, d, o, _lowest(a.dtype))
-    win = _windows(xpad, k, s, d, o).reshape(a.shape[:1] + tuple(o) + (-1,))   # a copy
+    win = _windows(xpad, k, s, d, o).reshape(a.shape[:1] + tuple(o) + (math.prod(k),))   # a copy
     idx = _nan_first_argmax(xp, win, a.dtype.kind == "f")
     out = xp.take_along_axis(win, idx[..., None], -1)[..., 0]
     shape = lead + tuple(o)
@@ -576,7 +583,7 @@ class AdaptiveAvgPool3DBackward0(Node):
             xp = xp_of(b)
             D = b.shape[-3]
             t = xp.matmul(mh, xp.matmul(b.reshape((-1,) + b.shape[-3:]), mw.T))
-            return xp.matmul(md, t.reshape(t.shape[0], D, -1)).reshape(gshape)
+            return xp.matmul(md, t.reshape(t.shape[0], D, t.shape[-2] * t.shape[-1])).reshape(gshape)
         return linear_pair(self, grad, pool)
 
     def apply(self, grad):
@@ -584,7 +591,7 @@ class AdaptiveAvgPool3DBackward0(Node):
         md, mh, mw = self.m
         P = math.prod(self.shape[:-3])
         D, H, W = self.shape[-3:]
-        g = grad.reshape(P, md.shape[0], -1)
+        g = grad.reshape(P, md.shape[0], mh.shape[0] * mw.shape[0])
         g = xp.matmul(md.T, g).reshape(P, D, mh.shape[0], mw.shape[0])
         g = xp.matmul(xp.matmul(mh.T, g), mw)
         return (g.reshape(self.shape),)
@@ -616,7 +623,7 @@ def adaptive_avg_pool3d(input, output_size):
         return _record(out, node, input)
     m = tuple(_avg_matrix(xp, n, on, a.dtype) for n, on in zip((D, H, W), o))
     t = xp.matmul(m[1], xp.matmul(a, m[2].T))                       # (P, D, OH, OW)
-    out = xp.matmul(m[0], t.reshape(P, D, -1)).reshape(lead + o)
+    out = xp.matmul(m[0], t.reshape(P, D, o[1] * o[2])).reshape(lead + o)
     node = None
     if state.enabled and input._requires_grad:
         node = AdaptiveAvgPool3DBackward0.__new__(AdaptiveAvgPool3DBackward0)
@@ -640,7 +647,7 @@ class AdaptiveMaxPool3DBackward0(Node):
 
         def gather(b):
             P = ind.reshape(-1, ind.shape[-3] * ind.shape[-2] * ind.shape[-1]).shape[0]
-            return xp_of(b).take_along_axis(b.reshape(P, -1), ind.reshape(P, -1), -1).reshape(gshape)
+            return xp_of(b).take_along_axis(_by_plane(b), _by_plane(ind), -1).reshape(gshape)
         return linear_pair(self, grad, gather)
 
     def apply(self, grad):
@@ -652,7 +659,7 @@ def _scatter3(grad, indices, shape):
     xp = xp_of(grad)
     vol = shape[-3] * shape[-2] * shape[-1]
     planes = math.prod(shape[:-3])
-    ind = indices.reshape(planes, -1) + (xp.arange(planes, dtype=np.int64) * vol)[:, None]
+    ind = _by_plane(indices) + (xp.arange(planes, dtype=np.int64) * vol)[:, None]
     gx = xp.bincount(ind.ravel(), weights=grad.reshape(-1), minlength=planes * vol)
     return gx.astype(grad.dtype, copy=False).reshape(shape)
 
@@ -672,7 +679,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
             h0, h1 = bins[1][0][j], bins[1][1][j]
             for l in range(o[2]):
                 w0, w1 = bins[2][0][l], bins[2][1][l]
-                seg = a[:, d0:d1, h0:h1, w0:w1].reshape(P, -1)
+                seg = _by_plane(a[:, d0:d1, h0:h1, w0:w1])
                 kk = _nan_first_argmax(xp, seg, isfloat)
                 out[:, i, j, l] = xp.take_along_axis(seg, kk[:, None], -1)[:, 0]
                 bh, bw = h1 - h0, w1 - w0
@@ -710,14 +717,13 @@ class MaxUnpool3DBackward0(Node):
         def unpool(b):
             xp = xp_of(b)
             out = xp.zeros((ind.shape[0], math.prod(gshape[-3:])), b.dtype)
-            xp.put_along_axis(out, ind, b.reshape(ind.shape[0], -1), -1)
+            xp.put_along_axis(out, ind, _by_plane(b), -1)
             return out.reshape(gshape)
         return linear_pair(self, grad, unpool)
 
     def apply(self, grad):
-        ind = self.indices
-        P = ind.shape[0]
-        g = xp_of(grad).take_along_axis(grad.reshape(P, -1), ind.reshape(P, -1), -1)
+        ind = self.indices   # (planes, volume) already
+        g = xp_of(grad).take_along_axis(_by_plane(grad), ind, -1)
         return (g.reshape(self.shape_in),)
 
 
@@ -759,13 +765,13 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
     xp = xp_of(a)
     P = math.prod(a.shape[:-3])
     vol = o[0] * o[1] * o[2]
-    flat = ind.reshape(P, -1)
+    flat = _by_plane(ind)
     if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= vol):
         bad = int(flat.max()) if int(flat.max()) >= vol else int(flat.min())
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
                            f"{o[0]}x{o[1]}x{o[2]})")
     out = xp.zeros((P, vol), a.dtype)
-    xp.put_along_axis(out, flat, a.reshape(P, -1), -1)
+    xp.put_along_axis(out, flat, _by_plane(a), -1)
     node = None
     if state.enabled and input._requires_grad:
         node = MaxUnpool3DBackward0.__new__(MaxUnpool3DBackward0)

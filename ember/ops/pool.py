@@ -713,7 +713,8 @@ class AdaptiveMaxPool2DBackward0(Node):
         def gather(a):
             if self.squeeze:
                 a = a[..., None, :]
-            picked = xp_of(a).take_along_axis(a.reshape(planes, -1), ind.reshape(planes, -1), 1)
+            picked = xp_of(a).take_along_axis(a.reshape(planes, math.prod(a.shape[-2:])),
+                                              ind.reshape(planes, math.prod(ind.shape[-2:])), 1)
             return picked.reshape(ind.shape)
         return linear_pair(self, grad, gather)
 
@@ -726,7 +727,8 @@ def _scatter_flat(grad, indices, shape, squeeze):
     H, W = shape[-2], shape[-1]
     xp = xp_of(grad)
     planes = math.prod(shape[:-2])
-    ind = indices.reshape(planes, -1) + (xp.arange(planes, dtype=np.int64) * (H * W))[:, None]
+    # (explicit sizes: -1 can't be inferred for an empty batch)
+    ind = indices.reshape(planes, math.prod(indices.shape[-2:])) + (xp.arange(planes, dtype=np.int64) * (H * W))[:, None]
     gx = xp.bincount(ind.ravel(), weights=grad.reshape(-1), minlength=planes * H * W)
     gx = gx.astype(grad.dtype, copy=False).reshape(shape)
     if squeeze:
