@@ -262,8 +262,14 @@ def promote_types(a, b):
     return FROM_NUMPY[np.promote_types(a.np, b.np)]
 
 
+# torch's device types: each names a device (torch.device('mps') is valid anywhere); ember's tensors
+# live on 'cpu' and 'cuda' only (refuse_backend)
+DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia", "xla",
+                "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+
+
 class device:
-    """A device: 'cpu', 'cuda' or 'cuda:N'."""
+    """A device: 'cpu', 'cuda' or 'cuda:N' (and torch's other device names, which hold no tensor here)."""
 
     __slots__ = ("type", "index")
 
@@ -274,9 +280,11 @@ class device:
             type_or_str, index = "cuda", type_or_str
         text = str(type_or_str)
         kind, sep, num = text.partition(":")
-        if kind not in ("cpu", "cuda", "meta") or (sep and not num.isdigit()):
-            raise RuntimeError(
-                f"Expected one of cpu, cuda, meta device type at start of device string: {text}")
+        if kind not in DEVICE_TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(DEVICE_TYPES)} device type at start of device "
+                               f"string: {text}")
+        if sep and not num.isdigit():
+            raise RuntimeError(f"Invalid device string: '{text}'")
         if sep:
             if index is not None:
                 raise RuntimeError(f"device string {text!r} already has an index; don't pass index={index}")
@@ -347,20 +355,26 @@ def _xp_other(array):
     return cuda._cupy()
 
 
-def refuse_meta():
-    """ember's error for the 'meta' device, which it does not have."""
-    raise NotImplementedError(
-        "ember has no 'meta' device: its tensors always hold data (on the CPU, or on a GPU through "
-        "CuPy). Keep the module or tensor on 'cpu'; torch.func.functional_call works with a CPU base "
-        "model too.")
+def refuse_backend(kind):
+    """ember's error for a device type other than 'cpu' and 'cuda', which it has no arrays for."""
+    if kind == "meta":
+        raise NotImplementedError(
+            "ember has no 'meta' device: its tensors always hold data (on the CPU, or on a GPU through "
+            "CuPy). Keep the module or tensor on 'cpu'; torch.func.functional_call works with a CPU base "
+            "model too.")
+    why = (f"ember is not linked with support for {kind} devices: its tensors live on the CPU (NumPy) or a "
+           "CUDA GPU (CuPy); use device='cpu' (or 'cuda')")
+    if kind == "xpu":   # (torch's lazy XPU init asserts, as its CUDA one does)
+        raise AssertionError(f"Torch not compiled with XPU enabled: {why}")
+    raise RuntimeError(why)
 
 
 def array_module(dev):
     """numpy for the CPU, cupy for CUDA (imported only when asked for)."""
     if dev.type == "cpu":
         return np
-    if dev.type == "meta":
-        refuse_meta()
+    if dev.type != "cuda":
+        refuse_backend(dev.type)
     from . import cuda
     return cuda._cupy()
 

@@ -85,9 +85,10 @@ def device_count():
 def _check_usable(device):
     """Raise torch's error when device (a cuda device) can't be used; cheap once it has worked."""
     global _usable
-    if getattr(device, "type", device) == "meta":
-        from ._backend import refuse_meta
-        refuse_meta()
+    kind = getattr(device, "type", device)
+    if kind != "cuda":
+        from ._backend import refuse_backend
+        refuse_backend(kind)
     n = _usable
     if n is None:
         cp = _cupy()

@@ -18,8 +18,7 @@ from .. import _backend as B
 __all__ = ["autocast_decorator", "autocast", "is_autocast_available", "custom_fwd", "custom_bwd"]
 
 # torch's device types, for its parse error; autocast itself is available on ember's cpu and cuda
-_TORCH_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
-                       "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+_TORCH_DEVICE_TYPES = B.DEVICE_TYPES
 _AVAILABLE = ("cpu", "cuda")
 
 

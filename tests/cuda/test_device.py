@@ -450,3 +450,27 @@ def test_meta_device_is_refused_clearly():
         with pytest.raises(NotImplementedError, match="ember has no 'meta' device"):
             make()
     assert str(ember.device("meta")) == "meta"
+
+
+@pytest.mark.parametrize("kind", ["mps", "xpu", "hip", "xla"])
+def test_other_torch_device_types_name_devices_but_hold_no_tensors(kind):
+    # torch.device('mps') is valid on any build (a script may build it before checking availability);
+    # making a tensor there is refused with the reason, as torch refuses what it was not built for
+    dev = ember.device(kind, 0)
+    assert (dev.type, dev.index, str(dev), repr(dev)) == (kind, 0, f"{kind}:0", f"device(type='{kind}', index=0)")
+    assert ember.device(f"{kind}:1") == ember.device(kind, 1)
+    error = AssertionError if kind == "xpu" else RuntimeError
+    for make in (lambda: ember.zeros(2, device=kind), lambda: ember.ones(2).to(kind),
+                 lambda: nn.Linear(2, 2).to(ember.device(kind)), lambda: ember.tensor([1.0], device=kind)):
+        with pytest.raises(error, match=f"not linked with support for {kind} devices"):
+            make()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("cuda:x", "Invalid device string: 'cuda:x'"), ("cuda:", "Invalid device string: 'cuda:'"),
+    ("cuda:1:2", "Invalid device string: 'cuda:1:2'"),
+    ("tpu", "Expected one of cpu, cuda, ipu, xpu, .*privateuseone device type at start of device string: tpu"),
+    ("CUDA", "device type at start of device string: CUDA")])
+def test_bad_device_strings_raise_torchs_errors(text, message):
+    with pytest.raises(RuntimeError, match=message):
+        ember.device(text)
