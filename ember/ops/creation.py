@@ -465,9 +465,23 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
 def _float_only(dtype, kernel):
     """The numpy dtype of a random float op; torch has no integer kernel for it."""
     dt = _dt(dtype)
-    if np.dtype(dt).kind not in "fc":
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[np.dtype(dt)]]}'")
+    _kernel_for(dt, kernel)
     return dt
+
+
+def _kernel_for(dt, kernel, kinds="fc"):
+    """torch's NotImplementedError when its random kernel has no version for numpy dtype dt (of a kind
+    outside kinds: f float, c complex, i/u integers, b bool); checked before anything is drawn."""
+    dt = np.dtype(dt)
+    if dt.kind not in kinds:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[dt]]}'")
+
+
+def _continuous(t, name):
+    """torch's RuntimeError for a continuous distribution's fill of a tensor that isn't real floating."""
+    if t._data.dtype.kind != "f":
+        raise RuntimeError(f"{name} distribution is a continuous probability distribution. dtype must be a floating "
+                           f"point but you specified {B.SCALAR_NAMES[t.dtype]}")
 
 
 @_out_arg("rand")
@@ -566,6 +580,7 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1."""
+    _kernel_for(_dt(dtype, B.int64), "randperm", "fiu")
     g, _ = _draw(device, generator)
     return _done(g.permutation(n).astype(_dt(dtype, B.int64)), requires_grad)
 
@@ -854,21 +869,29 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
     ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
     dt = ref._data.dtype if ref is not None else _dt(dtype)
+    _kernel_for(dt, "normal_kernel_cpu")
     g, _ = _draw(ref.device if ref is not None else device, generator)
     # torch: floats -> empty(size).normal_(mean, std); tensors -> normal_out_impl, which draws N(0, 1)
     # (N(0, std) for a float std) and then does mul_(std), add_(mean)
+    def draw(mu, sd):
+        if np.dtype(dt).kind == "c":   # view_as_real(out).normal_: each part with half the variance
+            return _complex_view(g.normal(mu, sd / math.sqrt(2), tuple(shape) + (2,), _real_np(dt)))
+        return g.normal(mu, sd, shape, dt)
     if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
-        arr = g.normal(float(mean), float(std), shape, dt)
+        arr = draw(float(mean), float(std))
     elif isinstance(std, Tensor):
-        arr = g.normal(0.0, 1.0, shape, dt) * s.astype(dt, copy=False)
+        arr = draw(0.0, 1.0) * s.astype(dt, copy=False)
         arr = arr + (m.astype(dt, copy=False) if isinstance(mean, Tensor) else np.dtype(dt).type(mean))
     else:
-        arr = g.normal(0.0, float(std), shape, dt) + m.astype(dt, copy=False)
+        arr = draw(0.0, float(std)) + m.astype(dt, copy=False)
     return _wrap(arr.astype(dt, copy=False))
 
 
 def bernoulli(input, p=None, *, generator=None):
     """Draw 0/1 with probabilities input (or p)."""
+    _kernel_for(input._data.dtype, "bernoulli_tensor_cpu_self_", "fiub")
+    if p is None:
+        _kernel_for(input._data.dtype, "bernoulli_tensor_cpu_p_", "f")
     probs = input._data if p is None else p
     g = generator_for(input.device, generator)
     # torch's bernoulli_tensor kernel: one uniform per element, of p's precision (float: 24 bits)
@@ -883,7 +906,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     if d.ndim not in (1, 2):
         raise RuntimeError(f"prob_dist must be 1 or 2 dim (multinomial got a {d.ndim}-d input)")
     if d.dtype.kind != "f":
-        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{B.SCALAR_NAMES[input.dtype]}")
     if num_samples <= 0:
         raise RuntimeError(f"cannot sample n_sample <= 0 samples (multinomial got num_samples={num_samples})")
     probs = d.reshape(-1 if d.ndim == 2 else 1, d.shape[-1])
@@ -959,18 +983,33 @@ def _register():
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill with uniform random numbers in [a, b)."""
+        _kernel_for(self._data.dtype, "check_uniform_bounds")
         g = generator_for(self.device, generator)
-        return _random_fill(self, lambda d: g.uniform(a, b, d.shape, d.dtype), UniformBackward0)
+
+        def draw(d):
+            if d.dtype.kind == "c":   # torch fills view_as_real(self): real and imaginary parts alike
+                return _complex_view(g.uniform(a, b, d.shape + (2,), _real_np(d.dtype)))
+            return g.uniform(a, b, d.shape, d.dtype)
+        return _random_fill(self, draw, UniformBackward0)
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill with normal random numbers."""
+        _kernel_for(self._data.dtype, "normal_kernel_cpu")
         g = generator_for(self.device, generator)
         contiguous = self._data.flags.c_contiguous
-        return _random_fill(self, lambda d: g.normal(mean, std, d.shape, d.dtype, contiguous), NormalBackward0)
+
+        def draw(d):
+            if d.dtype.kind == "c":   # torch fills view_as_real(self), each part with half the variance
+                return _complex_view(g.normal(mean, std / math.sqrt(2), d.shape + (2,), _real_np(d.dtype), contiguous))
+            return g.normal(mean, std, d.shape, d.dtype, contiguous)
+        return _random_fill(self, draw, NormalBackward0)
 
     def random_(self, *bounds, generator=None, **named):
         """Fill with random integers in [low, high) (random_(), random_(to), random_(from, to))."""
         low, high = _random_bounds(bounds, named)
+        if self._data.dtype.kind == "c" and (bounds or named):
+            raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
+        _kernel_for(self._data.dtype, "random_kernel_cpu", "fiub")
         g = generator_for(self.device, generator)
 
         def draw(d):
@@ -986,8 +1025,11 @@ def _register():
         """Fill with 0/1 draws of probability p."""
         g = generator_for(self.device, generator)
         if not isinstance(p, Tensor):
+            _kernel_for(self._data.dtype, "bernoulli_scalar_cpu_", "fiub")
             return _random_fill(self, lambda d: g.random(d.shape) < p, BernoulliBackward2)
         pv = p._data
+        _kernel_for(self._data.dtype, "bernoulli_tensor_cpu_self_", "fiub")
+        _kernel_for(pv.dtype, "bernoulli_tensor_cpu_p_", "f")
         # one uniform per element of p's precision (float: 24 bits), in self's memory order
         udt = np.float64 if pv.dtype == np.float64 else np.float32
 
@@ -1002,6 +1044,7 @@ def _register():
 
     def exponential_(self, lambd=1.0, *, generator=None):
         """Fill with exponential random numbers."""
+        _continuous(self, "Exponential")
         g = generator_for(self.device, generator)
         return _random_fill(self, lambda d: g.exponential(1.0 / lambd, d.shape, d.dtype, lambd=lambd),
                             ExponentialBackward0)
@@ -1320,8 +1363,7 @@ __all__ += ["empty_strided", "fill", "frombuffer", "is_same_size", "is_signed", 
 def poisson(input, generator=None):
     """Poisson draws with rates input (same dtype); after manual_seed, torch's CPU numbers."""
     d = input._data
-    if d.dtype.kind != "f":
-        raise RuntimeError(f"poisson: expected a floating-point rate tensor (got {input.dtype})")
+    _kernel_for(d.dtype, "poisson_cpu", "f")
     g = generator_for(input.device, generator)
     if g._xp is np:
         if d.size and not (d >= 0).all():
@@ -1346,11 +1388,13 @@ def binomial(count, prob, generator=None):
 def _register_samplers():
     def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
         """Fill with Cauchy(median, sigma) draws (torch's CPU numbers after manual_seed)."""
+        _continuous(self, "Cauchy")
         g = generator_for(self.device, generator)
         return _random_fill(self, lambda d: g.cauchy(float(median), float(sigma), d.shape, d.dtype), CauchyBackward0)
 
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         """Fill with exp(Normal(mean, std)) draws (torch's CPU numbers after manual_seed)."""
+        _kernel_for(self._data.dtype, "log_normal_cpu", "f")
         g = generator_for(self.device, generator)
         return _random_fill(self, lambda d: g.log_normal(mean, std, d.shape, d.dtype), LogNormalBackward0)
 
@@ -1358,6 +1402,7 @@ def _register_samplers():
         """Fill with the number of Bernoulli(p) trials up to the first success (torch's CPU numbers)."""
         if not 0 < p < 1:
             raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+        _kernel_for(self._data.dtype, "geometric_cpu", "fiu")
         g = generator_for(self.device, generator)
         return _random_fill(self, lambda d: g.geometric(float(p), d.shape, d.dtype), GeometricBackward0)
     for fn in (cauchy_, log_normal_, geometric_):

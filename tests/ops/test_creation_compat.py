@@ -378,3 +378,37 @@ def test_tensor_from_a_tensor_warning_matches_torch():
     with pytest.warns(UserWarning) as e:
         ember.tensor(ember.ones(2))
     assert str(e[0].message) == str(t[0].message)
+
+
+# random fills of dtypes torch has no kernel for: refused before anything is drawn (ember filled ints
+# with truncated floats)
+RANDOM_KERNELS = {
+    "normal_": lambda T, d: T.zeros(3, dtype=d).normal_(), "uniform_": lambda T, d: T.zeros(3, dtype=d).uniform_(),
+    "exponential_": lambda T, d: T.zeros(3, dtype=d).exponential_(), "cauchy_": lambda T, d: T.zeros(3, dtype=d).cauchy_(),
+    "log_normal_": lambda T, d: T.zeros(3, dtype=d).log_normal_(), "geometric_": lambda T, d: T.zeros(3, dtype=d).geometric_(0.5),
+    "bernoulli_": lambda T, d: T.zeros(3, dtype=d).bernoulli_(0.5), "random_": lambda T, d: T.zeros(3, dtype=d).random_(),
+    "random_ bounds": lambda T, d: T.zeros(3, dtype=d).random_(0, 2), "randperm": lambda T, d: T.randperm(3, dtype=d),
+    "normal": lambda T, d: T.normal(0.0, 1.0, (3,), dtype=d), "normal tensor": lambda T, d: T.normal(T.zeros(3, dtype=d), 1.0),
+    "poisson": lambda T, d: T.poisson(T.ones(3, dtype=d)), "bernoulli": lambda T, d: T.bernoulli(T.zeros(3, dtype=d)),
+    "bernoulli_ tensor p": lambda T, d: T.zeros(3).bernoulli_(T.zeros(3, dtype=d)),
+    "init.kaiming_uniform_": lambda T, d: T.nn.init.kaiming_uniform_(T.zeros(2, 2, dtype=d)),
+    "multinomial": lambda T, d: T.multinomial(T.ones(3, dtype=d), 2),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool", "float16", "complex64"])
+@pytest.mark.parametrize("name", sorted(RANDOM_KERNELS))
+def test_random_kernels_refuse_dtypes_as_torch(name, dtype):
+    def run(T):
+        T.manual_seed(0)
+        try:
+            out = RANDOM_KERNELS[name](T, getattr(T, dtype))
+            return "ok", str(out.dtype).split(".")[1], T.rand(1).item()   # nothing drawn on refusal
+        except Exception as e:  # noqa: BLE001 - compared with torch's
+            return type(e).__name__, str(e).split(" (")[0], T.rand(1).item()
+    e, t = run(ember), run(torch)
+    if t[0] == "RuntimeError" and "Cauchy" in t[1]:   # torch names the C++ type there ('long int')
+        assert e[0] == t[0] and e[1].startswith("Cauchy distribution is a continuous probability distribution.")
+    else:
+        assert e == t
