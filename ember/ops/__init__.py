@@ -39,6 +39,14 @@ def real_grads_for_real_inputs(node, inputs):
     return node
 
 
+def kernel_for(dtype, kernel, kinds="fc"):
+    """torch's NotImplementedError when its kernel has no version for the NumPy dtype (of a kind outside
+    kinds: f float, c complex, i/u integers, b bool)."""
+    if dtype.kind not in kinds:
+        from .. import _backend as B
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[dtype]]}'")
+
+
 def refuse_complex(array, message, exc=NotImplementedError):
     """Raise torch's error for an op that has no complex kernel (message may name the dtype as {}),
     instead of NumPy's lexicographic answer."""

@@ -14,7 +14,7 @@ from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
-from . import unbroadcast
+from . import kernel_for, unbroadcast
 from .elementwise import neg as _neg
 from .._userwarn import warn as _warn_user
 
@@ -555,7 +555,9 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         _check_inplace(input, "hardtanh_")
     x = input._data
     if x.dtype.kind == "b":
-        _float_data(input, "hardtanh")
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if x.dtype.kind == "u" and (min_val < 0 or max_val < 0):
+        raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
     out = xp.clip(x, min_val, max_val)
     if out.dtype != x.dtype:
         out = out.astype(x.dtype)
@@ -650,6 +652,7 @@ def threshold(input, threshold, value, inplace=False):
     if inplace:
         _check_inplace(input, "threshold_")
     x = input._data
+    kernel_for(x.dtype, "threshold_cpu", "fciu")
     out = xp.where(x > threshold, x, xp.asarray(value).astype(x.dtype))
     node = None
     if state.enabled and input._requires_grad:
@@ -721,6 +724,7 @@ class DivBackward0(Node):
 def softsign(input):
     """x / (1 + |x|)."""
     xp = xp_of(input._data)
+    kernel_for(input._data.dtype, "abs_cpu", "fciu")   # (torch's composite takes abs first)
     x = _promote_int(input)
     out = x / (1 + xp.abs(x))
     return _saving_x(out, input, DivBackward0, x)
@@ -749,6 +753,9 @@ class SubBackward0(Node):
 def tanhshrink(input):
     """x - tanh(x)."""
     xp = xp_of(input._data)
+    if input._data.dtype.kind == "b":   # (torch's composite subtracts the input)
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
     x = _promote_int(input)
     t = xp.tanh(x)
     out = x - t

@@ -17,6 +17,7 @@ from .. import _memory_format as _mf
 from .._fma import fma32 as _fma32, fma64 as _fma64
 from .. import _userwarn
 from .._tensor import Tensor, _wrap
+from . import kernel_for
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.graph import Node, edge
 from ..random import generator_for
@@ -465,16 +466,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
 def _float_only(dtype, kernel):
     """The numpy dtype of a random float op; torch has no integer kernel for it."""
     dt = _dt(dtype)
-    _kernel_for(dt, kernel)
+    kernel_for(np.dtype(dt), kernel)
     return dt
-
-
-def _kernel_for(dt, kernel, kinds="fc"):
-    """torch's NotImplementedError when its random kernel has no version for numpy dtype dt (of a kind
-    outside kinds: f float, c complex, i/u integers, b bool); checked before anything is drawn."""
-    dt = np.dtype(dt)
-    if dt.kind not in kinds:
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[dt]]}'")
 
 
 def _continuous(t, name):
@@ -580,7 +573,7 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1."""
-    _kernel_for(_dt(dtype, B.int64), "randperm", "fiu")
+    kernel_for(np.dtype(_dt(dtype, B.int64)), "randperm", "fiu")
     g, _ = _draw(device, generator)
     return _done(g.permutation(n).astype(_dt(dtype, B.int64)), requires_grad)
 
@@ -869,7 +862,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
     ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
     dt = ref._data.dtype if ref is not None else _dt(dtype)
-    _kernel_for(dt, "normal_kernel_cpu")
+    kernel_for(np.dtype(dt), "normal_kernel_cpu")
     g, _ = _draw(ref.device if ref is not None else device, generator)
     # torch: floats -> empty(size).normal_(mean, std); tensors -> normal_out_impl, which draws N(0, 1)
     # (N(0, std) for a float std) and then does mul_(std), add_(mean)
@@ -889,9 +882,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
 
 def bernoulli(input, p=None, *, generator=None):
     """Draw 0/1 with probabilities input (or p)."""
-    _kernel_for(input._data.dtype, "bernoulli_tensor_cpu_self_", "fiub")
+    kernel_for(input._data.dtype, "bernoulli_tensor_cpu_self_", "fiub")
     if p is None:
-        _kernel_for(input._data.dtype, "bernoulli_tensor_cpu_p_", "f")
+        kernel_for(input._data.dtype, "bernoulli_tensor_cpu_p_", "f")
     probs = input._data if p is None else p
     g = generator_for(input.device, generator)
     # torch's bernoulli_tensor kernel: one uniform per element, of p's precision (float: 24 bits)
@@ -983,7 +976,7 @@ def _register():
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill with uniform random numbers in [a, b)."""
-        _kernel_for(self._data.dtype, "check_uniform_bounds")
+        kernel_for(self._data.dtype, "check_uniform_bounds")
         g = generator_for(self.device, generator)
 
         def draw(d):
@@ -994,7 +987,7 @@ def _register():
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill with normal random numbers."""
-        _kernel_for(self._data.dtype, "normal_kernel_cpu")
+        kernel_for(self._data.dtype, "normal_kernel_cpu")
         g = generator_for(self.device, generator)
         contiguous = self._data.flags.c_contiguous
 
@@ -1009,7 +1002,7 @@ def _register():
         low, high = _random_bounds(bounds, named)
         if self._data.dtype.kind == "c" and (bounds or named):
             raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
-        _kernel_for(self._data.dtype, "random_kernel_cpu", "fiub")
+        kernel_for(self._data.dtype, "random_kernel_cpu", "fiub")
         g = generator_for(self.device, generator)
 
         def draw(d):
@@ -1025,11 +1018,11 @@ def _register():
         """Fill with 0/1 draws of probability p."""
         g = generator_for(self.device, generator)
         if not isinstance(p, Tensor):
-            _kernel_for(self._data.dtype, "bernoulli_scalar_cpu_", "fiub")
+            kernel_for(self._data.dtype, "bernoulli_scalar_cpu_", "fiub")
             return _random_fill(self, lambda d: g.random(d.shape) < p, BernoulliBackward2)
         pv = p._data
-        _kernel_for(self._data.dtype, "bernoulli_tensor_cpu_self_", "fiub")
-        _kernel_for(pv.dtype, "bernoulli_tensor_cpu_p_", "f")
+        kernel_for(self._data.dtype, "bernoulli_tensor_cpu_self_", "fiub")
+        kernel_for(pv.dtype, "bernoulli_tensor_cpu_p_", "f")
         # one uniform per element of p's precision (float: 24 bits), in self's memory order
         udt = np.float64 if pv.dtype == np.float64 else np.float32
 
@@ -1363,7 +1356,7 @@ __all__ += ["empty_strided", "fill", "frombuffer", "is_same_size", "is_signed", 
 def poisson(input, generator=None):
     """Poisson draws with rates input (same dtype); after manual_seed, torch's CPU numbers."""
     d = input._data
-    _kernel_for(d.dtype, "poisson_cpu", "f")
+    kernel_for(d.dtype, "poisson_cpu", "f")
     g = generator_for(input.device, generator)
     if g._xp is np:
         if d.size and not (d >= 0).all():
@@ -1394,7 +1387,7 @@ def _register_samplers():
 
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         """Fill with exp(Normal(mean, std)) draws (torch's CPU numbers after manual_seed)."""
-        _kernel_for(self._data.dtype, "log_normal_cpu", "f")
+        kernel_for(self._data.dtype, "log_normal_cpu", "f")
         g = generator_for(self.device, generator)
         return _random_fill(self, lambda d: g.log_normal(mean, std, d.shape, d.dtype), LogNormalBackward0)
 
@@ -1402,7 +1395,7 @@ def _register_samplers():
         """Fill with the number of Bernoulli(p) trials up to the first success (torch's CPU numbers)."""
         if not 0 < p < 1:
             raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
-        _kernel_for(self._data.dtype, "geometric_cpu", "fiu")
+        kernel_for(self._data.dtype, "geometric_cpu", "fiu")
         g = generator_for(self.device, generator)
         return _random_fill(self, lambda d: g.geometric(float(p), d.shape, d.dtype), GeometricBackward0)
     for fn in (cauchy_, log_normal_, geometric_):

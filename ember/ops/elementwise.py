@@ -12,7 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge, no_derivative
 from .._tensor import Tensor, _wrap, refused_write
 from .._userwarn import warn as _warn_user
-from . import real_grads_for_real_inputs, refuse_complex, save_output_version, unbroadcast
+from . import kernel_for, real_grads_for_real_inputs, refuse_complex, save_output_version, unbroadcast
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
@@ -800,10 +800,12 @@ def pow(input, exponent, *, out=None):
 
 
 # ---- unary math -------------------------------------------------------------
-def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holomorphic=True, complex_error=None):
+def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holomorphic=True, complex_error=None,
+           kernel=None):
     """Build a unary op and its node; grad_of(g, x, y) is written on arrays.  holomorphic: grad_of is
     g * f'(x), so a complex gradient is conj(grad_of(conj(g))) = g * conj(f'(x)), torch's convention.
-    complex_error: torch's message refusing complex input (the op is real-only)."""
+    complex_error: torch's message refusing complex input (the op is real-only). kernel: (torch's
+    kernel name, the NumPy kinds it has versions for), to refuse the others as torch does."""
     node_name = node_name or name[0].upper() + name[1:] + "Backward0"
 
     def apply(self, g):
@@ -823,7 +825,9 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
             if d.dtype.kind == "c":
                 if complex_error is not None:
                     raise NotImplementedError(complex_error.format(B.SCALAR_NAMES[B.dtype_of(d)]))
-            elif float_only:
+            elif kernel is not None:
+                kernel_for(d.dtype, *kernel)
+            if d.dtype.kind != "c" and float_only:
                 d = d.astype(B.get_default_dtype().np)
         xp = xp_of(d)
         if fwd_name is None:
@@ -906,15 +910,15 @@ def _abs_grad(xp, g, x, y):
     return g * (x / xp.where(x == 0, 1, xp.abs(x)))
 
 
-abs, AbsBackward0 = _unary("abs", "abs", _abs_grad, float_only=False, holomorphic=False)
+abs, AbsBackward0 = _unary("abs", "abs", _abs_grad, float_only=False, holomorphic=False, kernel=("abs_cpu", "fciu"))
 floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves="",
-                               complex_error="floor is not supported for complex inputs")
+                               complex_error="floor is not supported for complex inputs", kernel=("floor_vml_cpu", "fciu"))
 ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="",
-                             complex_error="ceil is not supported for complex inputs")
+                             complex_error="ceil is not supported for complex inputs", kernel=("ceil_vml_cpu", "fciu"))
 trunc, TruncBackward0 = _unary("trunc", "trunc", _zero, float_only=False, saves="",
-                               complex_error="trunc is not supported for complex inputs")
+                               complex_error="trunc is not supported for complex inputs", kernel=("trunc_vml_cpu", "fciu"))
 frac, FracBackward0 = _unary("frac", lambda xp, x: x - xp.trunc(x), lambda xp, g, x, y: g, saves="",
-                             complex_error="\"frac_cpu\" not implemented for '{}'")
+                             complex_error="\"frac_cpu\" not implemented for '{}'", kernel=("frac_cpu", "fc"))
 def _sign(xp, x):
     # NumPy has no sign loop for bool; torch's sign of a bool tensor is the tensor itself
     return x.copy() if x.dtype.kind == "b" else xp.sign(x)
@@ -922,8 +926,14 @@ def _sign(xp, x):
 
 sign, SignBackward0 = _unary("sign", _sign, _zero, float_only=False, saves="", complex_error=(
     "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use torch.sgn instead."))
+def _relu_array(xp, x):
+    if x.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
+    return xp.maximum(x, 0, dtype=x.dtype)
+
+
 _relu_general, ReluBackward0 = _unary(
-    "relu", lambda xp, x: xp.maximum(x, 0, dtype=x.dtype) if x.dtype.kind != "b" else x,
+    "relu", _relu_array,
     lambda xp, g, x, y: g * (y > 0), float_only=False, saves="y",
     complex_error="clamp is not supported for complex types")
 
@@ -1027,6 +1037,7 @@ def round(input, *, decimals=0, out=None):
     """Round half to even, as torch.round."""
     d = input._data
     refuse_complex(d, "\"round_vml_cpu\" not implemented for '{}'")
+    kernel_for(d.dtype, "round_vml_cpu", "fciu")
     res = xp_of(d).round(d, decimals)
     if isinstance(res, _generic):
         res = _host_array(res)

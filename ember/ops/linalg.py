@@ -17,7 +17,7 @@ from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from . import unbroadcast
+from . import kernel_for, unbroadcast
 from .conv import _strided
 from . import record as _finish
 
@@ -286,6 +286,7 @@ def matmul(input, other, *, out=None):
     if na == 2 and nb == 1:
         return mv(input, other, out=out)
     _same_dtype(a, b)
+    kernel_for(a.dtype, "bmm", "fciu")
     # shape checks, phrased as torch phrases them for each case: batch dims first
     if na > 2 and nb > 2:
         batch_a, batch_b = a.shape[:-2], b.shape[:-2]
@@ -359,7 +360,13 @@ class _FoldedProduct(Node):
         return _matmul_grads(grad, self.a, self.b, nf[0][0] is not None, nf[1][0] is not None)
 
 
+# torch's product kernels by the rank of their result, for the dtypes they lack (bool)
+_PRODUCT_KERNELS = ("dot", "addmv_impl_cpu", "addmm_impl_cpu_")
+
+
 def _result(res, out, op, input, other, cls):
+    if res.dtype.kind == "b":   # (NumPy multiplies booleans; torch has no bool product)
+        kernel_for(res.dtype, _PRODUCT_KERNELS[res.ndim] if res.ndim < 3 else "bmm", "fciu")
     if out is not None:
         return _write_out(out, res, op, input, other)
     node = None

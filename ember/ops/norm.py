@@ -16,7 +16,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import vjp
 from .._tensor import _dim, _wrap
-from . import unbroadcast
+from . import kernel_for, unbroadcast
 from .activation import _SAVED_OUTPUT, _check_inplace, _rebase_if_view, _record, _write_inplace
 from .elementwise import AddBackward0 as _AddBackward0
 from .._userwarn import warn as _warn_user
@@ -241,6 +241,7 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
     """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
     xp = xp_of(input._data)
+    kernel_for(input._data.dtype, "LayerNormKernelImpl", "fc")
     x = _float(input, "layer_norm")
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(ns)
@@ -1461,8 +1462,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     x = input._data
     if x.dtype.kind != "f" and not (x.dtype == np.uint8 and mode in ("nearest", "nearest-exact", "bilinear",
                                                                        "bicubic")):
-        raise RuntimeError(f"interpolate: mode {mode!r} expects a floating point input (uint8 works with nearest, "
-                           f"nearest-exact, bilinear and bicubic), got {input.dtype}; convert it with .float()")
+        # torch's kernel for the mode (uint8 works with nearest, nearest-exact, bilinear and bicubic)
+        kernel = {"nearest": "compute_indices_weights_nearest", "nearest-exact": "compute_indices_weights_nearest",
+                  "bicubic": "compute_indices_weights_cubic", "area": "adaptive_avg_pool2d",
+                  "bilinear": "upsample_bilinear2d_channels_last"}.get(mode, "compute_indices_weights_linear")
+        kernel_for(x.dtype, kernel, "f")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .. import _backend as B
 from .. import _memory_format as _mf
 
 from .._backend import xp_of
@@ -20,6 +21,7 @@ from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
+from . import kernel_for
 from .conv import SqueezeBackward1, _block, _plan, _run_blocks, _strided
 
 # inputs of at least this many elements are pooled on several threads (batch halves): at batch 256
@@ -341,6 +343,11 @@ def _record_pooled(out, node, squeeze):
 
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     a = _check_input(input, op, nd)
+    # torch's 1-d kernel takes floats only, the 2-d one also integers
+    if nd == 1:
+        kernel_for(a.dtype, "max_pool1d_impl", "f")
+    else:
+        kernel_for(a.dtype, "max_pool2d", "fiu")
     if nd == 1:
         a = a[..., None, :]
         kernel_size = (1, _single(kernel_size, "kernel_size", op))
@@ -384,7 +391,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if ((kernel_size == 2 or kernel_size == (2, 2)) and (stride is None or stride == 2 or stride == (2, 2))
             and padding == 0 and dilation == 1 and not return_indices and type(input) is Tensor):
         a = input._data
-        if a.ndim == 4 and a.size and not (a.shape[2] & 1 or a.shape[3] & 1):
+        if a.ndim == 4 and a.size and not (a.shape[2] & 1 or a.shape[3] & 1) and a.dtype.kind != "b":
             need = state.enabled and input._requires_grad
             xp = xp_of(a)
             N, C, H, W = a.shape
@@ -515,6 +522,7 @@ class AvgPool2DBackward0(Node):
 
 def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     a = _check_input(input, op, nd)
+    kernel_for(a.dtype, "avg_pool2d", "fi")   # (not uint8 either)
     if nd == 1:
         a = a[..., None, :]
         kernel_size = (1, _single(kernel_size, "kernel_size", op))
@@ -643,6 +651,9 @@ class MeanBackward1(Node):
 
 def _adaptive_avg(op, nd, input, output_size):
     a = _check_input(input, op, nd)
+    if a.dtype.kind not in "fc":   # torch's kernel is a mean
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {B.SCALAR_NAMES[B.dtype_of(a)]}")
     if nd == 1:
         a = a[..., None, :]
     H, W = a.shape[-2], a.shape[-1]
@@ -738,6 +749,7 @@ def _scatter_flat(grad, indices, shape, squeeze):
 
 def _adaptive_max(op, nd, input, output_size, return_indices):
     a = _check_input(input, op, nd)
+    kernel_for(a.dtype, "adaptive_max_pool2d", "f")
     if nd == 1:
         a = a[..., None, :]
     H, W = a.shape[-2], a.shape[-1]

@@ -12,7 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge, no_derivative
 from .._tensor import Tensor, _dim, _wrap
 from .._userwarn import warn as _warn_user
-from . import record as _finish, refuse_complex
+from . import kernel_for, record as _finish, refuse_complex
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "std", "var", "std_mean",
@@ -1690,6 +1690,7 @@ def _pick(input, dim, keepdim, name, cls, picker):
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The k-th smallest element along dim and its index, as torch.return_types.kthvalue."""
     a = input._data
+    kernel_for(a.dtype, "kthvalue_cpu", "fiu")
     d = _dim(dim, a.ndim)
     n = a.shape[d] if a.ndim else 1
     if n == 0:
@@ -1992,7 +1993,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
     name = "nanquantile" if ignore_nan else "quantile"
     a = input._data
     xp = xp_of(a)
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" or a.dtype.itemsize < 4:
         raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
     if a.size == 0:
         raise RuntimeError(f"{name}() input tensor must be non-empty")

@@ -1854,6 +1854,8 @@ class FlipBackward0(Node):
 
 def flip(input, *dims):
     """Reverse the order of elements along dims (a copy, as torch)."""
+    if not dims:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
     xp = xp_of(input._data)
     dims = _dims_arg(dims)
     a = input._data

@@ -422,7 +422,7 @@ def test_interpolate_antialias_without_torch():
             assert out.dtype == dt and np.allclose(out.numpy(), 77)
     with pytest.raises(ValueError, match="Anti-alias option is restricted"):
         N.interpolate(ember.randn(1, 2, 5), size=3, mode="linear", antialias=True)
-    with pytest.raises(RuntimeError, match="expects a floating point input"):
+    with pytest.raises(NotImplementedError, match="\"adaptive_avg_pool2d\" not implemented for 'Byte'"):
         N.interpolate(ember.zeros(1, 1, 4, 4, dtype=ember.uint8), size=2, mode="area")
     y = N.interpolate(ember.randn(1, 1, 8, 8, requires_grad=True), size=(3, 3), mode="bicubic", antialias=True)
     assert type(y.grad_fn).__name__ == "UpsampleBicubic2DAaBackward0"
