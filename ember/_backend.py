@@ -221,6 +221,15 @@ def dtype_of(array):
                         f"{', '.join(x.name for x in ALL_DTYPES)}") from None
 
 
+_CAST_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def can_cast_np(src, dst):
+    """torch's canCast for NumPy dtypes: a result may be written into any dtype of its kind or a higher
+    one (bool < integers < floating < complex), integers into any integer dtype (wrapping)."""
+    return _CAST_CATEGORY[src.kind] <= _CAST_CATEGORY[dst.kind]
+
+
 _not_writable_warned = [False]
 
 

@@ -1169,13 +1169,9 @@ _register()
 # ---- can_cast, default device, is_nonzero, is_complex, layouts ------------------------------------------------
 strided = B.strided
 layout = B.layout
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-
-
 def can_cast(from_, to):
     """True when torch's casting rules allow from_ -> to (no lowering of kind: float -> int is False)."""
-    a, b = B.as_dtype(from_), B.as_dtype(to)
-    return _CATEGORY[np.dtype(a.np).kind] <= _CATEGORY[np.dtype(b.np).kind]
+    return B.can_cast_np(B.as_dtype(from_).np, B.as_dtype(to).np)
 
 
 def get_default_device():

@@ -320,6 +320,15 @@ _BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported
              "a mask, use the `~` or `logical_not()` operator instead.")
 
 
+def _refuse_bool_sub(first, second):
+    """torch's errors for a subtraction with a bool operand."""
+    if first and second:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if first or second:
+        raise RuntimeError(_BOOL_SUB)
+
+
 def _is_bool(x):
     return (x._data.dtype.kind == "b") if isinstance(x, Tensor) else (type(x) is bool or isinstance(x, np.bool_))
 
@@ -390,11 +399,7 @@ def sub(input, other, _other=None, *, alpha=1, out=None):
     if not isinstance(input, Tensor):
         input = _as_tensor(input)
     a, b = _operands(input, other)
-    if a.dtype.kind == "b":
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
-    if _is_bool(input) or _is_bool(other):
-        raise RuntimeError(_BOOL_SUB)
+    _refuse_bool_sub(_is_bool(input), _is_bool(other))
     if not (type(alpha) is int and alpha == 1):
         alpha = _alpha_for(alpha, a.dtype)
         if alpha != 1:
@@ -566,6 +571,7 @@ def _check_int_divisor(a, b, name):
 def _floor_quotient(input, other):
     a, b = _operands(input, other)
     refuse_complex(a, "\"div_floor_cpu\" not implemented for '{}'")
+    kernel_for(a.dtype, "div_floor_cpu", "fiu")
     _check_int_divisor(a, b, "floor_divide")
     return xp_of(a).floor_divide(a, b)
 
@@ -640,8 +646,16 @@ def _modulus(name, ufunc, nodes, input, other, out):
     input = _as_tensor(input)
     a, b = _operands(input, other)
     refuse_complex(a, f"\"{name}_cpu\" not implemented for '{{}}'")
+    kernel_for(a.dtype, f"{name}_cpu", "fiu")
     _check_int_divisor(a, b, name)
-    res = getattr(xp_of(a), ufunc)(a, b)
+    xp = xp_of(a)
+    if ufunc == "mod" and a.dtype.kind == "f":
+        # torch: fmod, then + other where the signs differ; a zero keeps the dividend's sign (NumPy's
+        # mod takes the divisor's: -0.0 for 0 % -2)
+        res = xp.fmod(a, b)
+        res = xp.where((res != 0) & ((b < 0) != (res < 0)), res + b, res)
+    else:
+        res = getattr(xp, ufunc)(a, b)
     if isinstance(res, _generic):
         res = _host_array(res)
     if out is not None:
@@ -755,6 +769,7 @@ def pow(input, exponent, *, out=None):
         base = input
         e = exponent
         a, b = _operands(e, base)
+        kernel_for(a.dtype, "pow", "fciu")
         xp = xp_of(a)
         if a.dtype.kind in "iu" and type(b) in (int, bool) and (a < 0).any():
             res = _int_pow(xp.asarray(b, dtype=a.dtype), a)
@@ -774,6 +789,11 @@ def pow(input, exponent, *, out=None):
     if type(exponent) is int and exponent < 0 and input._data.dtype.kind in "iub":
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     a, b = _operands(input, exponent)
+    if a.dtype.kind == "b":
+        if isinstance(exponent, Tensor):
+            kernel_for(a.dtype, "pow", "fciu")
+        elif b:   # a bool tensor to a true power is itself, as in torch (NumPy gives int8)
+            return _finish(a.copy(), None) if out is None else _write_out(out, a.copy(), "pow", input, exponent)
     try:
         res = a ** b
     except ValueError:
@@ -1524,7 +1544,7 @@ logical_xor = _compare("logical_xor", "logical_xor")
 def _bitwise(name, ufunc):
     def op(input, other, *, out=None):
         a, b = _operands(_as_tensor(input), other)
-        if _result_dtype(a, b).kind == "f":
+        if _result_dtype(a, b).kind in "fc":
             dt = result_type(_as_tensor(input), other)
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[dt]}' (bitwise ops "
                                       "need integer or bool tensors)")
@@ -1589,8 +1609,15 @@ def equal(input, other):
     return a.shape == b.shape and bool(xp_of(a).array_equal(a, b))
 
 
+def _same_dtypes(input, other):
+    """torch's isclose/allclose compare tensors of one dtype only."""
+    if isinstance(other, Tensor) and other.dtype is not input.dtype:
+        raise RuntimeError(f"{B.SCALAR_NAMES[input.dtype]} did not match {B.SCALAR_NAMES[other.dtype]}")
+
+
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise closeness, as torch.isclose."""
+    _same_dtypes(input, other)
     a, b = _operands(input, other)
     res = xp_of(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
     return _wrap(_host_array(res) if isinstance(res, _generic) else res)
@@ -1598,6 +1625,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True if all elements are close, as torch.allclose."""
+    _same_dtypes(input, other)
     a, b = _operands(input, other)
     return bool(xp_of(a).allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
@@ -1615,7 +1643,7 @@ def _write_out(out, res, name, *inputs, resize_warning=True):
         raise refused
     if type(res) is not type(out._data):
         B.check_same_device(name, res, out._data)
-    if res.dtype.kind != "b" and not np.can_cast(res.dtype, out._data.dtype, "same_kind"):
+    if not B.can_cast_np(res.dtype, out._data.dtype):
         raise RuntimeError(f"result type {B.SCALAR_NAMES[B.dtype_of(res)]} can't be cast to the desired output "
                            f"type {B.SCALAR_NAMES[out.dtype]} ({name}() with out=): pass an out tensor of "
                            f"dtype {B.dtype_of(res)}, or drop out=")
@@ -1689,7 +1717,7 @@ def _inplace(self, res, op, args):
         return self
     d = self._data
     if res.dtype != d.dtype:
-        if np.result_type(res.dtype, d.dtype) != d.dtype and not np.can_cast(res.dtype, d.dtype, "same_kind"):
+        if not B.can_cast_np(res.dtype, d.dtype):
             raise RuntimeError(
                 f"result type {B.SCALAR_NAMES[B.dtype_of(res)]} can't be cast to the desired output "
                 f"type {B.SCALAR_NAMES[self.dtype]} (in-place op on a {self.dtype} tensor); "
@@ -1753,13 +1781,18 @@ def _fast_inplace(ufunc, name):
             f = getattr(xp_of(d), ufunc)
         if isinstance(other, Tensor) and type(b) is not type(d):
             b = _check_device(d, b)[1]
+        if name == "sub":
+            _refuse_bool_sub(d.dtype.kind == "b", _is_bool(other))
         try:
             f(d, b, out=d, casting="same_kind")
         except TypeError:
             res_dt = result_type(self, other)
-            raise RuntimeError(
-                f"result type {B.SCALAR_NAMES[res_dt]} can't be cast to the desired output type "
-                f"{B.SCALAR_NAMES[self.dtype]} ({name}_ on a {self.dtype} tensor)") from None
+            if not B.can_cast_np(res_dt.np, d.dtype):
+                raise RuntimeError(
+                    f"result type {B.SCALAR_NAMES[res_dt]} can't be cast to the desired output type "
+                    f"{B.SCALAR_NAMES[self.dtype]} ({name}_ on a {self.dtype} tensor)") from None
+            # torch casts any integer result into an integer tensor (wrapping); NumPy only within a kind
+            f(d, b, out=d, casting="unsafe")
         except ValueError as e:
             if "read-only" in str(e):
                 raise refused_write(d, name + "_") from None
@@ -1916,6 +1949,7 @@ def atan2(input, other, *, out=None):
         raise TypeError(f"atan2(): argument 'other' (position 2) must be Tensor, not {type(other).__name__} "
                         "(wrap a number with torch.tensor(...))")
     a, b = _operands(_as_tensor(input), other, to_float=True)
+    kernel_for(a.dtype, "atan2_cpu", "fiub")
     if a.dtype.kind != "f":
         f = B.get_default_dtype().np
         a, b = a.astype(f), b.astype(f)
@@ -2219,9 +2253,12 @@ isneginf = _predicate("isneginf", lambda xp, d: xp.isneginf(d) if d.dtype.kind =
 
 
 # ---- more binary math: xlogy, hypot, logaddexp, fmax / fmin, heaviside, float_power ----------------
-def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scalar_other_name=None):
+def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scalar_other_name=None,
+            complex_error=None):
     """A binary op on broadcast operands: fwd(xp, a, b) -> res and grads(xp, g, a, b, res) -> (ga, gb),
-    both on raw arrays.  A Python-number `other` gets no edge (torch's *Backward2 node for xlogy)."""
+    both on raw arrays.  A Python-number `other` gets no edge (torch's *Backward2 node for xlogy).
+    complex_error: torch's (exception, message) for complex operands; "ok" computes them (else a
+    float_only op refuses them with torch's kernel error)."""
     cls = type(node_name, (Node,), {"__slots__": ("a", "b", "out", "b_shape"), "_saved_fields": ("a", "b", "out"),
                                     "apply": lambda self, g: self._apply(g),
                                     # traced for create_graph=True (higher_order.py) by the nodes that opt in
@@ -2252,7 +2289,12 @@ def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scala
         if not hasattr(a, "dtype"):
             a = xp.asarray(a, dtype=b.dtype)
         kind = a.dtype.kind
-        if float_only and kind != "f":
+        if kind == "c" and complex_error != "ok":
+            if complex_error is not None:
+                raise complex_error[0](complex_error[1])
+            if float_only:
+                kernel_for(a.dtype, f"{name}_cpu", "f")
+        if float_only and kind not in ("f", "c"):
             if int_error:
                 raise NotImplementedError(
                     f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[B.dtype_of(a)] if B.dtype_of(a) in B.SCALAR_NAMES else a.dtype}'"
@@ -2327,9 +2369,9 @@ logaddexp2, Logaddexp2Backward0 = _binary(
     "logaddexp2", lambda xp, a, b: xp.logaddexp2(a, b),
     lambda xp, g, a, b, out: (g * xp.exp2(a - out), g * xp.exp2(b - out)), "Logaddexp2Backward0", int_error=True)
 fmax, FmaxBackward0 = _binary("fmax", lambda xp, a, b: xp.fmax(a, b), _fmax_grads(True), "FmaxBackward0",
-                              float_only=False)
+                              float_only=False, complex_error=(RuntimeError, "fmax not implemented for complex tensors."))
 fmin, FminBackward0 = _binary("fmin", lambda xp, a, b: xp.fmin(a, b), _fmax_grads(False), "FminBackward0",
-                              float_only=False)
+                              float_only=False, complex_error=(RuntimeError, "fmin not implemented for complex tensors."))
 for _cls in (XlogyBackward0, HypotBackward0, Logaddexp2Backward0, FmaxBackward0, FminBackward0):
     _cls._double_backward = True   # their formulas also run on Tensors (create_graph=True)
 
@@ -2343,6 +2385,8 @@ def heaviside(input, values, *, out=None):
     if not isinstance(values, Tensor):
         raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
     a, v = input._data, values._data
+    if a.dtype.kind == "c" or v.dtype.kind == "c":
+        raise RuntimeError("heaviside is not yet implemented for complex tensors.")
     if a.dtype != v.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes. "
                            f"(got {input.dtype} and {values.dtype}; convert values with .to(input.dtype))")
@@ -2362,17 +2406,20 @@ def heaviside(input, values, *, out=None):
 
 
 def float_power(input, exponent, *, out=None):
-    """input ** exponent computed in float64 (torch's float_power)."""
+    """input ** exponent computed in float64, or complex128 for a complex operand (torch's float_power)."""
     f64 = B.float64
+    if any(x.is_complex() if isinstance(x, Tensor) else isinstance(x, complex) for x in (input, exponent)):
+        f64 = B.complex128
     if isinstance(input, Tensor):
         base = input.to(f64)
     else:
-        base = float(input)
-    e = exponent.to(f64) if isinstance(exponent, Tensor) else float(exponent)
+        base = complex(input) if f64 is B.complex128 else float(input)
+    e = exponent.to(f64) if isinstance(exponent, Tensor) else complex(exponent) if f64 is B.complex128 \
+        else float(exponent)
     if out is not None:
         if out.dtype is not f64:
             raise RuntimeError(f"the output given to float_power has dtype {out.dtype} but the operation's result "
-                               "requires dtype Double")
+                               f"requires dtype {B.SCALAR_NAMES[f64]}")
         with _no_grad():
             res = pow(base, e)
         return _write_out(out, res._data, "float_power", input, exponent)
@@ -2540,11 +2587,14 @@ __all__ += ["asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "asinh_"
 
 # ---- in-place comparisons / logic / bitwise, shifts, copysign, frexp, gcd / lcm, ldexp, nextafter -------------
 def _shift(name, ufunc):
+    kernel = f"{ufunc[:1]}shift_cpu"   # torch's lshift_cpu / rshift_cpu
+
     def op(input, other, *, out=None):
         a, b = _operands(_as_tensor(input), other)
+        kernel_for(a.dtype, kernel, "fiu")
         if _result_dtype(a, b).kind == "f":
             dt = result_type(_as_tensor(input), other)
-            raise NotImplementedError(f"\"{ufunc}_cpu\" not implemented for '{B.SCALAR_NAMES[dt]}' ({name} needs "
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[dt]}' ({name} needs "
                                       "integer tensors)")
         xp = xp_of(a)
         res = getattr(xp, ufunc)(a, b.astype(a.dtype, copy=False) if hasattr(b, "dtype") else b)
@@ -2585,7 +2635,8 @@ class NextafterBackward0(Node):
 def nextafter(input, other, *, out=None):
     """The next float after input towards other, elementwise."""
     a, b = _operands(input, other)
-    if a.dtype.kind != "f" or b.dtype != a.dtype:
+    kernel_for(a.dtype, "nextafter_cpu", "f")
+    if b.dtype != a.dtype:
         raise RuntimeError(f"nextafter needs two floating-point tensors of one dtype (got {input.dtype} and "
                            f"{other.dtype if isinstance(other, Tensor) else type(other).__name__}); convert "
                            "them with .to(dtype)")
@@ -2622,12 +2673,16 @@ lcm = _int_binary("lcm", "lcm")
 
 
 _ldexp, LdexpBackward0 = _binary("ldexp", lambda xp, a, b: a * xp.exp2(b),
-                                 lambda xp, g, a, b, out: (g * xp.exp2(b), g * out * math.log(2)), "LdexpBackward0")
+                                 lambda xp, g, a, b, out: (g * xp.exp2(b), g * out * math.log(2)), "LdexpBackward0",
+                                 complex_error="ok")
 
 
 def ldexp(input, other, *, out=None):
     """input * 2 ** other, in floating point."""
-    if isinstance(other, Tensor) and other._data.dtype.kind != "f" and isinstance(input, Tensor) \
+    if isinstance(other, Tensor) and other._data.dtype.kind == "b" and isinstance(input, Tensor) \
+            and input._data.dtype.kind == "f":   # (torch's float kernel takes no bool exponent)
+        kernel_for(other._data.dtype, "ldexp_cpu_exp", "fciu")
+    if isinstance(other, Tensor) and other._data.dtype.kind in "iu" and isinstance(input, Tensor) \
             and input._data.dtype.kind == "f":
         other = other.to(input.dtype)   # an integer exponent takes the input's float dtype, as torch
     return _ldexp(input, other, out=out)

@@ -1,6 +1,7 @@
 """Integer, bool and half inputs to ops whose torch kernels have no version for them: the same
 refusal as torch (exception type and message), or the same result dtype where torch computes.
 NumPy computes nearly everything for any dtype, so ember answered where torch refuses."""
+import numpy as np
 import pytest
 
 import ember
@@ -56,3 +57,48 @@ def test_refusals_name_torchs_kernel():
     with pytest.raises(TypeError, match="flip\\(\\) missing 1 required positional arguments: \"dims\""):
         ember.ones(2).flip()
     assert ember.floor(ember.tensor([1, 2])).dtype is ember.int64   # integers still work, as in torch
+
+
+BINARY = {
+    "floor_divide": lambda T, a, b: a // b, "remainder": lambda T, a, b: a % b, "pow": lambda T, a, b: a ** b,
+    "lshift": lambda T, a, b: a << b, "rshift": lambda T, a, b: T.bitwise_right_shift(a, b),
+    "fmod": lambda T, a, b: T.fmod(a, b), "and": lambda T, a, b: a & b, "atan2": lambda T, a, b: T.atan2(a, b),
+    "copysign": lambda T, a, b: T.copysign(a, b), "xlogy": lambda T, a, b: T.xlogy(a, b),
+    "float_power": lambda T, a, b: T.float_power(a, b), "ldexp": lambda T, a, b: T.ldexp(a, b),
+    "fmax": lambda T, a, b: T.fmax(a, b), "heaviside": lambda T, a, b: T.heaviside(a, b),
+    "nextafter": lambda T, a, b: T.nextafter(a, b), "isclose": lambda T, a, b: T.isclose(a, b),
+    "sub_": lambda T, a, b: a.clone().sub_(b), "add_": lambda T, a, b: a.clone().add_(b),
+    "mul_": lambda T, a, b: a.clone().mul_(b), "bool ** True": lambda T, a, b: a ** True,
+}
+VALUES = {"bool": [True, False, True], "uint8": [1, 0, 250], "int64": [7, -3, 0], "float32": [1.5, -2.0, 0.0],
+          "complex64": [1 + 1j, -2, 0]}
+
+
+@requires_torch
+@pytest.mark.parametrize("pair", [("bool", "bool"), ("uint8", "int64"), ("int64", "bool"), ("float32", "bool"),
+                                  ("float32", "complex64"), ("complex64", "complex64"), ("uint8", "float32")])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_ops_take_torchs_dtypes(name, pair):
+    def run(T):
+        a, b = (T.tensor(VALUES[d], dtype=getattr(T, d)) for d in pair)
+        try:
+            out = BINARY[name](T, a, b)
+            return "ok", str(out.dtype).split(".")[1], out.numpy()
+        except Exception as e:  # noqa: BLE001 - compared with torch's
+            return type(e).__name__, str(e).split(" (")[0].split(".")[0].split(":")[0]
+    e, t = run(ember), run(torch)
+    assert e[:2] == t[:2]
+    if e[0] == "ok" and not (name in ("pow", "float_power") and "complex64" in pair):
+        # (torch's complex powers go through exp(y log x): 0 ** 0 is nan there, 1 in NumPy)
+        np.testing.assert_allclose(e[2], t[2], rtol=1e-6)
+        for part in ((e[2].real, t[2].real), (e[2].imag, t[2].imag)) if e[2].dtype.kind == "c" else ((e[2], t[2]),):
+            assert (np.signbit(part[0]) == np.signbit(part[1])).all()   # -0.0 prints differently
+
+
+def test_integer_inplace_results_wrap_as_torch():
+    u = ember.tensor([1, 2], dtype=ember.uint8)
+    assert u.add_(ember.tensor([300, 2])).tolist() == [45, 4]   # int64 into uint8: wraps, as torch casts
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Byte"):
+        u.add_(ember.tensor([1.5, 2.0]))
+    with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor is not supported"):
+        ember.ones(2).sub_(ember.tensor([True, False]))
