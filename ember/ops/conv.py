@@ -945,6 +945,18 @@ def _needs(input, weight, bias):
                               or (bias is not None and bias._requires_grad))
 
 
+_same_warned = [False]
+
+
+def _warn_asymmetric_same(*totals):
+    """torch's once-per-process warning for padding='same' that pads one side more than the other."""
+    if any(t % 2 for t in totals) and not _same_warned[0]:
+        _same_warned[0] = True
+        from .. import _userwarn
+        _userwarn.warn("Using padding='same' with even kernel lengths and odd dilation may require a zero-padded "
+                       "copy of the input be created")
+
+
 # ---- convolution -----------------------------------------------------------------------------
 # geometries by their arguments: a model calls each layer with the same shapes every step, and
 # a _Geom is never modified once made (building one costs ~1.5 us)
@@ -980,6 +992,7 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
             if sh != 1 or sw != 1:
                 raise RuntimeError("padding='same' is not supported for strided convolutions")
             th, tw = dh * (kh - 1), dw * (kw - 1)
+            _warn_asymmetric_same(th, tw)
             pt, pl = th // 2, tw // 2
             pb, pr = th - pt, tw - pl
         else:

@@ -24,7 +24,7 @@ from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from .conv import _prepare, _tuple, _wire, _needs, _strided
+from .conv import _prepare, _tuple, _wire, _needs, _strided, _warn_asymmetric_same
 from .pool import _out_size, _lowest, _bins, _avg_matrix, _nan_first_argmax, _saved_marker
 
 __all__ = ["conv3d", "conv_transpose3d", "max_pool3d"]
@@ -217,6 +217,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             for i in range(3):
                 t = d[i] * (k[i] - 1)
                 pads += (t // 2, t - t // 2)
+            _warn_asymmetric_same(*(d[i] * (k[i] - 1) for i in range(3)))
         else:
             raise RuntimeError(f"Invalid padding string: '{padding}'")
     else:

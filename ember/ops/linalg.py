@@ -803,12 +803,21 @@ _BilinearBackward.__name__ = _BilinearBackward.__qualname__ = "AddBackward0"  # 
 def bilinear(input1, input2, weight, bias=None):
     """y = x1^T A x2 + b for each output feature, as torch.nn.functional.bilinear."""
     x1, x2, w = input1._data, input2._data, weight._data
-    if x1.shape[:-1] != x2.shape[:-1]:
-        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {list(x1.shape[:-1])} "
-                           f"and {list(x2.shape[:-1])}")
-    if w.ndim != 3 or w.shape[1] != x1.shape[-1] or w.shape[2] != x2.shape[-1]:
-        raise RuntimeError(f"bilinear(): weight of size {list(w.shape)} does not match inputs of sizes "
-                           f"{list(x1.shape)} and {list(x2.shape)}")
+    # torch's checks, in its order
+    if x1.ndim != x2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {x1.ndim} and {x2.ndim}")
+    for i in range(x1.ndim - 1):
+        if x1.shape[i] != x2.shape[i]:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got {x1.shape[i]} "
+                               f"and {x2.shape[i]}")
+    for name, x, j in (("input1", x1, 1), ("input2", x2, 2)):
+        if w.ndim <= j or x.shape[-1] != w.shape[j]:
+            expected = w.shape[j] if w.ndim > j else "a 3-d weight"
+            raise RuntimeError(f"bilinear(): {name} size does not match weight size: got {x.shape[-1]} but "
+                               f"expected {expected}")
+    if bias is not None and bias._data.shape[0] != w.shape[0]:
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got {bias._data.shape[0]} but "
+                           f"expected {w.shape[0]}")
     res = xp_of(x1).einsum("...i,oij,...j->...o", x1, w, x2)
     if bias is not None:
         res = res + bias._data

@@ -376,3 +376,22 @@ def test_scratch_zeros_survive_reuse(mode):
         for a, b, c in zip(first[i], again[i], poisoned[i]):
             np.testing.assert_array_equal(a, b)
             np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("call, warns", [
+    (lambda: C.conv2d(ember.ones(1, 3, 5, 5), ember.ones(2, 3, 4, 3), padding="same"), True),   # 3 + 2 rows
+    (lambda: C.conv1d(ember.ones(1, 3, 5), ember.ones(2, 3, 2), padding="same"), True),
+    (lambda: ember.conv3d(ember.ones(1, 1, 4, 4, 4), ember.ones(1, 1, 2, 1, 1), padding="same"), True),
+    (lambda: C.conv2d(ember.ones(1, 3, 5, 5), ember.ones(2, 3, 3, 3), padding="same", dilation=2), False),
+    (lambda: C.conv2d(ember.ones(1, 3, 5, 5), ember.ones(2, 3, 4, 4), padding="same", dilation=2), False),
+])
+def test_asymmetric_same_padding_warns_once_as_torch(call, warns, monkeypatch):
+    monkeypatch.setattr(C, "_same_warned", [False])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        call()
+        call()   # (torch warns once per process)
+    messages = [str(w.message) for w in seen]
+    assert messages == (["Using padding='same' with even kernel lengths and odd dilation may require a zero-padded "
+                         "copy of the input be created"] if warns else [])
+    assert not seen or seen[0].filename == __file__   # at the caller's line

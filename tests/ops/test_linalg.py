@@ -6,7 +6,7 @@ import pytest
 
 import ember
 from ember.ops import linalg as L
-from tests.conftest import numeric_grad
+from tests.conftest import numeric_grad, torch
 
 RNG = np.random.default_rng(0)
 
@@ -275,3 +275,18 @@ def test_gradients_accumulate_across_backwards():
     first = lin.weight.grad.numpy().copy()
     lin(x).sum().backward()
     np.testing.assert_allclose(lin.weight.grad.numpy(), 2 * first)
+
+
+@pytest.mark.parametrize("args", [
+    ((5, 2), (5, 3), (4, 2, 4), None), ((5, 2), (5, 3), (2, 3), None), ((5, 2), (5, 3), (4, 2, 3), (3,)),
+    ((5, 3), (5, 2), (4, 2, 3), None), ((5, 2), (4, 3), (4, 2, 3), None), ((5, 2), (3,), (4, 2, 3), None)])
+def test_bilinear_checks_shapes_in_torchs_order(args):
+    def run(T):
+        x1, x2, w, b = (None if s is None else T.ones(*s) for s in args)
+        with pytest.raises(RuntimeError) as info:
+            T.nn.functional.bilinear(x1, x2, w, b)
+        return str(info.value)
+    got = run(ember)
+    assert got.startswith("bilinear(): ")
+    if torch is not None:
+        assert got == run(torch)
