@@ -4,6 +4,7 @@ Operators and most methods are attached by the op modules in ``ember/ops``;
 this file holds the state, the autograd entry points and conversions.
 """
 import functools
+import numbers
 import types
 
 import numpy as np
@@ -469,11 +470,18 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
+    def __contains__(self, element):
+        """element in self: whether any element equals it (a number or a tensor), as torch."""
+        if not isinstance(element, (Tensor, numbers.Number)):
+            raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a "
+                               f"{type(element)}.")
+        return bool((self == element).any())
+
     def __bool__(self):
         if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous "
-                f"(shape {list(self._data.shape)}); use .any() or .all()")
+                f"Boolean value of Tensor with {'no values' if not self._data.size else 'more than one value'} is "
+                f"ambiguous (shape {list(self._data.shape)}); use .any() or .all()")
         return bool(self._data.item() if type(self._data) is _ndarray else self.item())
 
     def __float__(self):

@@ -265,3 +265,24 @@ def test_float_of_a_grad_tensor_warns_as_torch():
     out = subprocess.run([sys.executable, "-c", code, root], capture_output=True, text=True, timeout=120, cwd=root)
     assert out.returncode == 0, out.stderr
     assert _scalar_warnings(ember, _reset_ember) == json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("element, expected", [(2.0, True), (2, True), (True, False), (5, False),
+                                               ("tensor", True), ("pair", False), (None, RuntimeError),
+                                               ("a", RuntimeError), ([2.0], RuntimeError)])
+def test_contains_as_torch(element, expected):
+    for lib in (ember, torch) if torch is not None else (ember,):
+        v = lib.tensor([0.5, 2.0])
+        e = lib.tensor(2.0) if element == "tensor" else lib.tensor([2.0, 3.0]) if element == "pair" else element
+        if expected is RuntimeError:
+            with pytest.raises(RuntimeError, match="Tensor.__contains__ only supports Tensor or scalar"):
+                e in v
+        else:
+            assert (e in v) is expected
+
+
+def test_truth_of_an_empty_tensor_says_it_has_no_values():
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with no values is ambiguous"):
+        bool(ember.tensor([]))
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with more than one value is ambiguous"):
+        bool(ember.tensor([1.0, 2.0]))
