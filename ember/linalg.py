@@ -13,9 +13,8 @@ torch's node names (AmaxBackward0, SumBackward1, MmBackward0, ...); lu_solve, ho
 triangular_solve and lu_unpack are composites too, with other node names than torch's.
 
 Batched inputs: every function accepts leading batch dimensions (``(*, m, n)``).  Only real
-float32/float64 tensors are supported: ember has no complex dtype, so ``eig`` / ``eigvals``
-(whose results are complex in torch) raise NotImplementedError.  Not implemented: ldl_factor /
-ldl_solve (Bunch-Kaufman pivoting).
+float32/float64 inputs are supported (``eig`` / ``eigvals`` give complex results, as torch's).  Not
+implemented: ldl_factor / ldl_solve (Bunch-Kaufman pivoting).
 """
 import math
 import warnings
@@ -2113,16 +2112,68 @@ def eigvalsh(A, UPLO="L", *, out=None):
     return _write_out(out, L, "linalg.eigvalsh", A)     # with out=, torch refuses an input requiring grad
 
 
+# ---- eig ----------------------------------------------------------------------------------------
+class LinalgEigBackward0(_MultiNode):
+    """torch's linalg_eig_backward for general matrices: gA = V^-H (diag(gL) + P(V^H gV) / conj(E)) V^H,
+    E_ij = L_j - L_i, P projecting onto the eigenvectors' unit-norm tangent space; real for a real A."""
+
+    __slots__ = ()
+
+    def apply(self, grads):
+        gL, gV = _grads(grads, 2)
+        s = self.s
+        L, V = s["L"], s["V"]
+        xp = xp_of(L)
+        Vh = _mT(V).conj()
+        if gV is None:   # (eigvals)
+            ga = xp.linalg.solve(Vh, gL[..., :, None] * Vh)
+        else:
+            VhgV = xp.matmul(Vh, gV)
+            diag = xp.diagonal(VhgV, axis1=-2, axis2=-1)
+            if not xp.allclose(diag.imag, 0, rtol=1e-2, atol=1e-2):
+                raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are specified up to "
+                                   "multiplication by e^{i phi}. The specified loss function depends on this "
+                                   "quantity, so it is ill-defined.")
+            VhgV = VhgV - xp.matmul(Vh, V * diag.real[..., None, :])
+            Lc = L.conj()
+            E = Lc[..., None, :] - Lc[..., :, None]
+            idx = xp.arange(L.shape[-1])
+            E[..., idx, idx] = 1
+            ret = VhgV / E
+            if gL is not None:
+                ret[..., idx, idx] = gL
+            ga = xp.linalg.solve(Vh, xp.matmul(ret, Vh))
+        return (ga.real.astype(s["dtype"], copy=False),)   # (A is real: the real part, as torch)
+
+
+_eig_t = _return_type("linalg_eig", ("eigenvalues", "eigenvectors"))
+
+
+def _eig(A, op):
+    a = _matrix(A, op)
+    xp = xp_of(a)
+    L, V = xp.linalg.eig(a)
+    cdt = np.complex64 if a.dtype == np.float32 else np.complex128   # complex even where all are real
+    L, V = L.astype(cdt, copy=False), V.astype(cdt, copy=False)
+    node = _make(LinalgEigBackward0, (A,), keep=(), L=L, V=V, dtype=a.dtype) if _needs(A) else None
+    return L, V, node
+
+
 def eig(A, *, out=None):
-    """Not available: torch.linalg.eig returns complex tensors and ember has no complex dtype."""
-    raise NotImplementedError("linalg.eig returns complex eigenvalues and eigenvectors, and ember has no complex "
-                              "dtype; for a symmetric matrix use torch.linalg.eigh (real results)")
+    """(eigenvalues, eigenvectors) of each square matrix of A, complex (LAPACK's order, unit-norm
+    eigenvectors), as torch.linalg.eig."""
+    L, V, node = _eig(A, "eig")
+    return _write_outs(out, _eig_t(*_finish_many((L, V), node, keep_outputs=True)), "linalg.eig", A)
 
 
 def eigvals(A, *, out=None):
-    """Not available: torch.linalg.eigvals returns a complex tensor and ember has no complex dtype."""
-    raise NotImplementedError("linalg.eigvals returns complex eigenvalues, and ember has no complex dtype; for a "
-                              "symmetric matrix use torch.linalg.eigvalsh (real results)")
+    """The eigenvalues of each square matrix of A, complex, as torch.linalg.eigvals."""
+    L, V, node = _eig(A, "eigvals")
+    if node is None:
+        return _write_out(out, _wrap(L), "linalg.eigvals", A)
+    L = _finish_many((L, V), node)[0]
+    _keep_outputs(node, L)
+    return _write_out(out, L, "linalg.eigvals", A)
 
 
 # ---- svd ----------------------------------------------------------------------------------------

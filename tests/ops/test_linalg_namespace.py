@@ -492,10 +492,54 @@ def test_eigh_uplo_reads_one_triangle():
     a = RNG.standard_normal((4, 4))
     lo = LA.eigvalsh(ember.tensor(a)).numpy()
     np.testing.assert_allclose(lo, np.linalg.eigvalsh(np.tril(a) + np.tril(a, -1).T))
-    with pytest.raises(NotImplementedError, match="no complex dtype"):
-        LA.eig(ember.tensor(a))
-    with pytest.raises(NotImplementedError, match="eigvalsh"):
-        LA.eigvals(ember.tensor(a))
+
+
+@pytest.mark.parametrize("batch", [(), (2,)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_eig_values_vectors_and_gradients(batch, dtype, oracle):
+    rng = np.random.default_rng(len(batch))   # (its own: the shared RNG feeds the other tests' inputs)
+    a = rng.standard_normal(batch + (4, 4)).astype(dtype)
+    L, V = LA.eig(ember.tensor(a))
+    assert (L.dtype, V.dtype) == ((ember.complex64,) * 2 if dtype == np.float32 else (ember.complex128,) * 2)
+    assert type(LA.eig(ember.tensor(a))).__name__ == "linalg_eig"
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    # A V = V diag(L), unit columns; LAPACK leaves each real eigenvector's sign free (ember's may differ)
+    np.testing.assert_allclose(a @ V.numpy(), V.numpy() * L.numpy()[..., None, :], atol=tol)
+    np.testing.assert_allclose(np.linalg.norm(V.numpy(), axis=-2), 1, rtol=tol)
+    np.testing.assert_allclose(L.numpy(), oracle.linalg.eigvals(oracle.tensor(a)).numpy(), rtol=tol, atol=tol)
+    # gradients of losses that ignore the eigenvectors' phase: torch's and central differences
+    w = rng.standard_normal(batch + (4, 4))
+
+    def loss(lib, x):
+        L, V = lib.linalg.eig(x)
+        return (L * L).real.sum() + (V.abs() ** 2 * lib.tensor(w)).sum()
+    grads = []
+    for lib in (ember, oracle):
+        x = lib.tensor(a.astype(np.float64), requires_grad=True)
+        loss(lib, x).backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-7, atol=1e-9)
+
+    def f(v):
+        with ember.no_grad():
+            return float(loss(ember, ember.tensor(v)))
+    np.testing.assert_allclose(grads[0], numeric_grad(f, a.astype(np.float64)), rtol=1e-5, atol=1e-6)
+    x = ember.tensor(a.astype(np.float64), requires_grad=True)
+    assert type(LA.eigvals(x).grad_fn).__name__ == "LinalgEigBackward0"
+    LA.eigvals(x).real.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(np.eye(4), a.shape), atol=1e-9)   # d trace / dA
+
+
+def test_eig_refuses_a_phase_dependent_loss_and_non_square_input():
+    # complex eigenvalues, so complex eigenvectors whose phase is arbitrary
+    x = ember.tensor([[0.3, -1.2, 0.5], [0.8, 0.1, -0.4], [1.5, 0.2, 0.9]], requires_grad=True)
+    L, V = LA.eig(x)
+    assert (L.imag.abs() > 0.1).any()
+    with pytest.raises(RuntimeError, match="linalg_eig_backward: The eigenvectors in the complex case are "
+                                           "specified up to multiplication by e\\^\\{i phi\\}"):
+        V.real.sum().backward()
+    with pytest.raises(RuntimeError, match="linalg.eig: A must be batches of square matrices"):
+        LA.eig(ember.ones(2, 3))
 
 
 @pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (2, 4, 3), (2, 2, 3, 4)])
