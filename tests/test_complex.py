@@ -55,6 +55,9 @@ def test_tensor_type_names_and_predicates():
     assert not ember.ones(2).is_complex()
     assert not z.is_conj() and not ember.is_conj(z.conj()) and z.resolve_conj() is z
     assert not hasattr(ember, "ComplexFloatTensor")   # torch has no such legacy constructor either
+    c = ember.tensor([1 + 1j, 2 + 0j, complex(3, -0.0)])
+    assert ember.isreal(c).tolist() == c.isreal().tolist() == [False, True, True]   # (it said True for all)
+    assert ember.isreal(ember.tensor([1.0, float("nan")])).tolist() == [True, True]
 
 
 def test_tensor_of_python_complex_follows_the_default_dtype():

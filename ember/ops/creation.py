@@ -1210,7 +1210,7 @@ def is_nonzero(input):
 
 
 def is_complex(input):
-    """True for complex tensors: never, in ember (it has no complex dtypes)."""
+    """True for a tensor of a complex dtype."""
     if not isinstance(input, Tensor):
         raise TypeError(f"is_complex(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     return input.is_complex()
