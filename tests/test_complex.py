@@ -518,3 +518,24 @@ def test_double_backward_through_complex_ops_matches_torch():
         (g.real.sum() + g.imag.sum()).backward()
         return z.grad
     np.testing.assert_allclose(run(ember).numpy(), host(run(torch)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("call", [
+    lambda T, z: T.lgamma(z), lambda T, z: T.digamma(z), lambda T, z: T.polygamma(1, z), lambda T, z: T.polygamma(3, z),
+    lambda T, z: T.erfinv(z), lambda T, z: T.erfc(z), lambda T, z: T.i0(z), lambda T, z: T.special.i0e(z),
+    lambda T, z: T.special.i1(z), lambda T, z: T.special.i1e(z), lambda T, z: T.special.entr(z),
+    lambda T, z: T.special.erfcx(z), lambda T, z: T.special.log_ndtr(z), lambda T, z: T.special.ndtri(z),
+    lambda T, z: T.logit(z), lambda T, z: T.deg2rad(z), lambda T, z: T.rad2deg(z), lambda T, z: T.nansum(z),
+    lambda T, z: T.nanmean(z), lambda T, z: T.special.gammaln(z)])
+def test_real_only_functions_refuse_complex_input_as_torch(call):
+    # (they computed something from complex input, or dropped its imaginary part)
+    def run(T):
+        try:
+            call(T, T.tensor([1 + 1j, 0.5 - 2j]))
+            return "ok"
+        except Exception as e:  # noqa: BLE001 - compared with torch's
+            return type(e).__name__, str(e)
+    got = run(ember)
+    assert got != "ok"
+    if torch is not None:
+        assert got == run(torch)

@@ -842,10 +842,9 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
     def op(input, *, out=None):
         d = input._data
         if d.dtype.kind != "f":
-            if d.dtype.kind == "c":
-                if complex_error is not None:
-                    raise NotImplementedError(complex_error.format(B.SCALAR_NAMES[B.dtype_of(d)]))
-            elif kernel is not None:
+            if d.dtype.kind == "c" and complex_error is not None:
+                raise NotImplementedError(complex_error.format(B.SCALAR_NAMES[B.dtype_of(d)]))
+            if kernel is not None:
                 kernel_for(d.dtype, *kernel)
             if d.dtype.kind != "c" and float_only:
                 d = d.astype(B.get_default_dtype().np)
@@ -2161,16 +2160,27 @@ def _sgn_grad(xp, g, x, y):
 sgn, SgnBackward0 = _unary("sgn", _sgn_fwd, _sgn_grad, float_only=False, saves="xy", holomorphic=False)
 SgnBackward0._double_backward = True   # real inputs: a zero gradient, constant
 exp2, Exp2Backward0 = _unary("exp2", "exp2", lambda xp, g, x, y: g * y * _LN2, saves="y")
-erfc, ErfcBackward0 = _unary("erfc", _erfc, lambda xp, g, x, y: -g * _TWO_OVER_SQRT_PI * xp.exp(-x * x))
+# (torch's kernels for these and the special functions have no complex version: kernel= refuses it)
+erfc, ErfcBackward0 = _unary("erfc", _erfc, lambda xp, g, x, y: -g * _TWO_OVER_SQRT_PI * xp.exp(-x * x),
+                             kernel=("erfc_vml_cpu", "fiub"))
 erfinv, ErfinvBackward0 = _unary("erfinv", _erfinv,
-                                 lambda xp, g, x, y: g * _SQRT_PI_OVER_2 * xp.exp(y * y), saves="xy")
+                                 lambda xp, g, x, y: g * _SQRT_PI_OVER_2 * xp.exp(y * y), saves="xy",
+                                 kernel=("erfinv_vml_cpu", "fiub"))
 sinc, SincBackward0 = _unary("sinc", _sinc, _sinc_grad, saves="xy")
 for _cls in (Exp2Backward0, ErfcBackward0, ErfinvBackward0, SincBackward0):
     _cls._double_backward = True   # their formulas also run on Tensors (create_graph=True)
-deg2rad, Deg2RadBackward0 = _unary("deg2rad", lambda xp, x: x * x.dtype.type(_PI / 180),
+def _degree_factor(name, factor):
+    def fwd(xp, x):
+        if x.dtype.kind == "c":
+            raise RuntimeError(f"{name} is not supported for complex tensors.")
+        return x * x.dtype.type(factor)
+    return fwd
+
+
+deg2rad, Deg2RadBackward0 = _unary("deg2rad", _degree_factor("deg2rad", _PI / 180),
                                    lambda xp, g, x, y: g * g.dtype.type(_PI / 180), saves="",
                                    node_name="Deg2RadBackward0")
-rad2deg, Rad2DegBackward0 = _unary("rad2deg", lambda xp, x: x * x.dtype.type(180 / _PI),
+rad2deg, Rad2DegBackward0 = _unary("rad2deg", _degree_factor("rad2deg", 180 / _PI),
                                    lambda xp, g, x, y: g * g.dtype.type(180 / _PI), saves="",
                                    node_name="Rad2DegBackward0")
 Deg2RadBackward0._double_backward = Rad2DegBackward0._double_backward = True   # (constant factors)
@@ -2206,6 +2216,7 @@ class LogitBackward0(Node):
 def logit(input, eps=None, *, out=None):
     """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when eps is given."""
     d = input._data
+    kernel_for(d.dtype, "logit_cpu", "fiub")
     if d.dtype.kind != "f":
         d = d.astype(B.get_default_dtype().np)
     xp = xp_of(d)
@@ -2493,8 +2504,10 @@ def _trigamma(xp, x):
     return res.astype(x.dtype, copy=False)
 
 
-lgamma, LgammaBackward0 = _unary("lgamma", _lgamma, lambda xp, g, x, y: g * _digamma(xp, x))
-digamma, DigammaBackward0 = _unary("digamma", _digamma, lambda xp, g, x, y: g * _trigamma(xp, x))
+lgamma, LgammaBackward0 = _unary("lgamma", _lgamma, lambda xp, g, x, y: g * _digamma(xp, x),
+                                 kernel=("lgamma_vml_cpu", "fiub"))
+digamma, DigammaBackward0 = _unary("digamma", _digamma, lambda xp, g, x, y: g * _trigamma(xp, x),
+                                   kernel=("digamma", "fiub"))
 # create_graph=True: their derivatives as the (differentiable) ops themselves
 LgammaBackward0._apply_tensors = lambda self, grad, saved: (grad * digamma(saved[0]),)
 DigammaBackward0._apply_tensors = lambda self, grad, saved: (grad * _polygamma_method(saved[0], 1),)

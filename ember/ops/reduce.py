@@ -213,6 +213,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum treating NaN as zero."""
+    if input._data.dtype.kind == "c":
+        raise RuntimeError("nansum on CPU does not support complex inputs")
     if input._data.dtype.kind != "f":
         return sum(input, dim, keepdim, dtype=dtype)
     from .elementwise import isnan, where
@@ -1949,6 +1951,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """The mean of the non-NaN elements (over dim)."""
     if dtype is not None:
         input = input.to(dtype)
+    if input._data.dtype.kind == "c":   # (torch's nanmean sums with nansum)
+        raise RuntimeError("nansum on CPU does not support complex inputs")
     _float_check(input, "nanmean")
     from .elementwise import isnan, logical_not
     count = sum(logical_not(isnan(input)), dim, keepdim)

@@ -200,16 +200,22 @@ def _i1e_grad(xp, g, x, y):
     return (g * d).astype(g.dtype, copy=False)
 
 
-entr, SpecialEntrBackward0 = _unary("entr", _entr, _entr_grad, node_name="SpecialEntrBackward0")
+# (torch's kernels have no complex version: kernel= refuses complex input with torch's error)
+entr, SpecialEntrBackward0 = _unary("entr", _entr, _entr_grad, node_name="SpecialEntrBackward0",
+                                    kernel=("entr_cpu", "fiub"))
 erfcx, SpecialErfcxBackward0 = _unary("erfcx", _erfcx, _erfcx_grad, saves="xy",
-                                      node_name="SpecialErfcxBackward0")
+                                      node_name="SpecialErfcxBackward0", kernel=("erfcx_cpu", "fiub"))
 log_ndtr, SpecialLogNdtrBackward0 = _unary("log_ndtr", _log_ndtr, _log_ndtr_grad,
-                                           node_name="SpecialLogNdtrBackward0")
-ndtri, SpecialNdtriBackward0 = _unary("ndtri", _ndtri, _ndtri_grad, saves="y", node_name="SpecialNdtriBackward0")
-i0, I0Backward0 = _unary("i0", _i0, _i0_grad, node_name="I0Backward0")
-i0e, SpecialI0EBackward0 = _unary("i0e", _i0e, _i0e_grad, saves="xy", node_name="SpecialI0EBackward0")
-i1, SpecialI1Backward0 = _unary("i1", _i1, _i1_grad, saves="xy", node_name="SpecialI1Backward0")
-i1e, SpecialI1EBackward0 = _unary("i1e", _i1e, _i1e_grad, saves="xy", node_name="SpecialI1EBackward0")
+                                           node_name="SpecialLogNdtrBackward0", kernel=("log_ndtr_cpu", "fiub"))
+ndtri, SpecialNdtriBackward0 = _unary("ndtri", _ndtri, _ndtri_grad, saves="y", node_name="SpecialNdtriBackward0",
+                                      kernel=("ndtri_cpu", "fiub"))
+i0, I0Backward0 = _unary("i0", _i0, _i0_grad, node_name="I0Backward0", kernel=("i0_vml_cpu", "fiub"))
+i0e, SpecialI0EBackward0 = _unary("i0e", _i0e, _i0e_grad, saves="xy", node_name="SpecialI0EBackward0",
+                                  kernel=("i0e_cpu", "fiub"))
+i1, SpecialI1Backward0 = _unary("i1", _i1, _i1_grad, saves="xy", node_name="SpecialI1Backward0",
+                                kernel=("i1_cpu", "fiub"))
+i1e, SpecialI1EBackward0 = _unary("i1e", _i1e, _i1e_grad, saves="xy", node_name="SpecialI1EBackward0",
+                                  kernel=("i1e_cpu", "fiub"))
 
 
 def _xlog1py(xp, a, b):
@@ -303,6 +309,9 @@ def polygamma(n, input, *, out=None):
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
     d = input._data
+    if d.dtype.kind == "c":   # (torch's kernels: digamma, trigamma, then polygamma)
+        raise NotImplementedError(f"\"{('digamma', 'trigamma')[n] if n < 2 else 'polygamma'}\" not implemented for "
+                                  f"'{B.SCALAR_NAMES[B.dtype_of(d)]}'")
     if d.dtype.kind != "f":
         d = d.astype(B.get_default_dtype().np)
     xp = B.xp_of(d)
