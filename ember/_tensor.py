@@ -687,9 +687,52 @@ def refused_write(array, op):
         "(torch.from_numpy(a.copy())), or clone() the tensor.")
 
 
+def _expanded(array):
+    return any(step == 0 and n > 1 for step, n in zip(array.strides, array.shape))
+
+
+def writable_alias(array):
+    """A writable array over the memory of the read-only expanded view `array` (np.broadcast_to's), when
+    the memory's owner is a writable NumPy array; else None."""
+    owner = array
+    while isinstance(owner.base, _ndarray):
+        owner = owner.base
+    if owner is array or not owner.flags.writeable or not (owner.flags.c_contiguous or owner.flags.f_contiguous):
+        return None
+    start = (array.__array_interface__["data"][0] - owner.__array_interface__["data"][0]) // array.itemsize
+    flat = owner.reshape(-1, order="A")
+    return np.lib.stride_tricks.as_strided(flat[start:], array.shape, array.strides)
+
+
+def _masked_write(alias, mask, value):
+    np.copyto(alias, np.asarray(value.item() if isinstance(value, Tensor) else value, alias.dtype),
+              where=np.broadcast_to(mask._data, alias.shape))
+
+
+def _index_write(alias, dim, index, value):
+    key = [slice(None)] * alias.ndim
+    key[dim % alias.ndim] = index._data
+    alias[tuple(key)] = value.item() if isinstance(value, Tensor) else value
+
+
+# In-place ops torch still runs on an expanded tensor (they write memory locations, whatever elements
+# share them): op -> (the deprecation warning torch gives, if any; a writer of only the selected
+# elements, where the op's own code writes a whole result)
+_EXPANDED_WRITES = {"fill_": (False, None), "zero_": (False, None), "index_put_": (True, None),
+                    "masked_fill_": (True, _masked_write), "index_fill_": (True, _index_write)}
+
+
+def expanded_write_warning(op):
+    """torch's deprecation warning for op (masked_fill_, index_fill_, index_put_) on an expanded tensor."""
+    example = "tensor[indices] = tensor" if op == "index_put_" else "tensor[mask] = scalar"
+    _warn_user(f"Use of {op} on expanded tensors is deprecated. Please clone() the tensor before performing this "
+               f"operation. This also applies to advanced indexing e.g. {example}")
+
+
 def guard_writes(cls):
     """Wrap cls's in-place methods (name_) so that NumPy's ValueError for a read-only array becomes
-    refused_write's RuntimeError."""
+    refused_write's RuntimeError, or, for the writes torch allows into an expanded tensor, runs them
+    on a writable alias of its memory."""
     def guarded(fn, name):
         @functools.wraps(fn)
         def method(self, *args, **kwargs):
@@ -699,7 +742,23 @@ def guard_writes(cls):
                 err = refused_write(self._data, name) if "read-only" in str(e) else None
                 if err is None:
                     raise
-                raise err from None
+                a = self._data
+                alias = writable_alias(a) if name in _EXPANDED_WRITES and _expanded(a) and \
+                    not self._requires_grad else None
+                if alias is None:
+                    raise err from None
+            warns, writer = _EXPANDED_WRITES[name]
+            if warns:
+                expanded_write_warning(name)
+            if writer is not None:
+                writer(alias, *args, **kwargs)
+                self._vc[0] += 1
+                return self
+            self._data = alias
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                self._data = a
         return method
     for name, fn in list(vars(cls).items()):
         if name.endswith("_") and not name.startswith("_") and isinstance(fn, types.FunctionType):

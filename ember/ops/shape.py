@@ -12,7 +12,7 @@ from .. import _backend as B
 from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import MULTI_OUTPUT_VIEW, NO_GRAD_VIEW, NO_GRAD_VIEW_OF_GRAD_TENSOR, Node, edge
-from .._tensor import Size, Tensor, _dim, _wrap, refused_write
+from .._tensor import Size, Tensor, _dim, _expanded, _wrap, expanded_write_warning, refused_write, writable_alias
 from . import unbroadcast
 from .._userwarn import warn as _warn_user
 from . import record as _finish
@@ -1346,7 +1346,8 @@ def _assign(self, nkey, v):
     except ValueError as e:
         msg = str(e)
         if "read-only" in msg:
-            raise refused_write(a, "index assignment") from None
+            _assign_expanded(self, nkey, v)
+            return
         region = a[nkey].shape
         vshape = getattr(v, "shape", ())
         raise RuntimeError(
@@ -1354,6 +1355,21 @@ def _assign(self, nkey, v):
             f"result of shape {list(region)}") from None
     except IndexError as e:
         raise _index_error(e, a) from None
+
+
+def _assign_expanded(self, nkey, v):
+    """Index assignment into a read-only tensor: into an expanded one, what torch allows (an advanced
+    index writes with index_put_, deprecated there; a basic one with copy_ into the indexed view, refused
+    when that view's elements share memory); anything else raises refused_write's error."""
+    a = self._data
+    alias = writable_alias(a) if _expanded(a) and not self._requires_grad else None
+    keys = nkey if isinstance(nkey, tuple) else (nkey,)
+    advanced = any(isinstance(k, (_ndarray, list)) and getattr(k, "ndim", 1) > 0 for k in keys)
+    if alias is None or (not advanced and _expanded(a[nkey])):
+        raise refused_write(a, "index assignment") from None
+    if advanced:
+        expanded_write_warning("index_put_")
+    alias[nkey] = v
 
 
 def _check_index_put(a, key, v):

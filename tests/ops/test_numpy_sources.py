@@ -230,3 +230,42 @@ def test_inplace_operators_write_through_a_view_into_its_base(op):
         assert ns["view"] is view   # changed in place, not rebound
         results.append(base.tolist())
     assert results[0] == results[1]
+
+
+EXPANDED_WRITES = {
+    "fill_": lambda T, x: x.fill_(1), "zero_": lambda T, x: x.zero_(),
+    "masked_fill_": lambda T, x: x.masked_fill_(T.tensor([True, False, False]), 3.0),
+    "index_fill_": lambda T, x: x.index_fill_(0, T.tensor([1]), 6.0),
+    "index_put_": lambda T, x: x.index_put_((T.tensor([2]),), T.tensor(7.0)),
+    "x[0] = 5": lambda T, x: x.__setitem__(0, 5.0), "x[1] = 0-d tensor": lambda T, x: x.__setitem__(1, T.tensor(9.0)),
+    "x[mask] = tensor": lambda T, x: x.__setitem__(T.tensor([True, False, True]), T.tensor([7.0, 8.0])),
+    "x[idx] = 4": lambda T, x: x.__setitem__(T.tensor([0, 2]), 4.0),
+    "x[0:2] = 5": lambda T, x: x.__setitem__(slice(0, 2), 5.0), "x[...] = 3": lambda T, x: x.__setitem__(Ellipsis, 3.0),
+    "copy_": lambda T, x: x.copy_(T.tensor(2.0)),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(EXPANDED_WRITES))
+def test_writes_into_expanded_tensors_as_torch(name):
+    # torch still writes fill_, zero_, index ops and int-indexed assignment into the shared memory
+    # (some with a deprecation warning), and refuses the rest
+    def run(T):
+        base = T.zeros(1)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            try:
+                EXPANDED_WRITES[name](T, base.expand(3))
+            except RuntimeError as e:
+                return str(e).split(" (")[0].split(". Please")[0]
+        return base.tolist(), [str(w.message).split(" (Triggered")[0] for w in seen]
+    assert run(ember) == run(torch)
+
+
+def test_expanded_writes_reach_a_2d_base():
+    base = ember.zeros(2, 1)
+    base.expand(2, 3).fill_(4.0)
+    assert base.tolist() == [[4.0], [4.0]]
+    view = ember.arange(6.0).reshape(2, 3)[:, :1].expand(2, 4)   # the owner is the arange
+    view.zero_()
+    assert view.tolist() == [[0.0] * 4] * 2
