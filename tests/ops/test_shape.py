@@ -332,12 +332,14 @@ def test_modifying_a_view_after_it_was_saved_raises_at_backward():
         y.backward()
 
 
-def test_expand_is_a_readonly_view_and_says_so():
+def test_expand_is_a_view_that_refuses_overlapping_writes():
     x = ember.zeros(1, 3)
     e = x.expand(4, 3)
     assert e.stride() == (0, 1) and np.shares_memory(e._data, x._data)
+    e[0] = 1.0   # a row of distinct elements: written into x, as torch does
+    assert x.tolist() == [[1.0, 1.0, 1.0]]
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
-        e[0] = 1.0
+        e[:2] = 2.0
     with pytest.raises(RuntimeError, match=r"The expanded size of the tensor \(2\) must match the existing "
                                            r"size \(3\) at non-singleton dimension 1.  Target sizes: \[4, 2\]"):
         x.expand(4, 2)
