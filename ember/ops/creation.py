@@ -1031,7 +1031,8 @@ def _register():
             if d.flags.c_contiguous:
                 return g.random(d.shape, udt) < probs
             axes = _memory_axes(d)
-            u = g.random(tuple(d.shape[a] for a in axes), udt).transpose([axes.index(i) for i in builtins.range(d.ndim)])
+            inverse = [axes.index(i) for i in builtins.range(d.ndim)]
+            u = g.random(tuple(d.shape[a] for a in axes), udt).transpose(inverse)
             return u < probs
         return _random_fill(self, draw, BernoulliBackward1, p, in_memory_order=False)
 

@@ -931,11 +931,13 @@ def _abs_grad(xp, g, x, y):
 
 abs, AbsBackward0 = _unary("abs", "abs", _abs_grad, float_only=False, holomorphic=False, kernel=("abs_cpu", "fciu"))
 floor, FloorBackward0 = _unary("floor", "floor", _zero, float_only=False, saves="",
-                               complex_error="floor is not supported for complex inputs", kernel=("floor_vml_cpu", "fciu"))
+                               complex_error="floor is not supported for complex inputs",
+                               kernel=("floor_vml_cpu", "fciu"))
 ceil, CeilBackward0 = _unary("ceil", "ceil", _zero, float_only=False, saves="",
                              complex_error="ceil is not supported for complex inputs", kernel=("ceil_vml_cpu", "fciu"))
 trunc, TruncBackward0 = _unary("trunc", "trunc", _zero, float_only=False, saves="",
-                               complex_error="trunc is not supported for complex inputs", kernel=("trunc_vml_cpu", "fciu"))
+                               complex_error="trunc is not supported for complex inputs",
+                               kernel=("trunc_vml_cpu", "fciu"))
 frac, FracBackward0 = _unary("frac", lambda xp, x: x - xp.trunc(x), lambda xp, g, x, y: g, saves="",
                              complex_error="\"frac_cpu\" not implemented for '{}'", kernel=("frac_cpu", "fc"))
 def _sign(xp, x):
@@ -2380,9 +2382,11 @@ logaddexp2, Logaddexp2Backward0 = _binary(
     "logaddexp2", lambda xp, a, b: xp.logaddexp2(a, b),
     lambda xp, g, a, b, out: (g * xp.exp2(a - out), g * xp.exp2(b - out)), "Logaddexp2Backward0", int_error=True)
 fmax, FmaxBackward0 = _binary("fmax", lambda xp, a, b: xp.fmax(a, b), _fmax_grads(True), "FmaxBackward0",
-                              float_only=False, complex_error=(RuntimeError, "fmax not implemented for complex tensors."))
+                              float_only=False,
+                              complex_error=(RuntimeError, "fmax not implemented for complex tensors."))
 fmin, FminBackward0 = _binary("fmin", lambda xp, a, b: xp.fmin(a, b), _fmax_grads(False), "FminBackward0",
-                              float_only=False, complex_error=(RuntimeError, "fmin not implemented for complex tensors."))
+                              float_only=False,
+                              complex_error=(RuntimeError, "fmin not implemented for complex tensors."))
 for _cls in (XlogyBackward0, HypotBackward0, Logaddexp2Backward0, FmaxBackward0, FminBackward0):
     _cls._double_backward = True   # their formulas also run on Tensors (create_graph=True)
 

@@ -739,7 +739,8 @@ def _scatter_flat(grad, indices, shape, squeeze):
     xp = xp_of(grad)
     planes = math.prod(shape[:-2])
     # (explicit sizes: -1 can't be inferred for an empty batch)
-    ind = indices.reshape(planes, math.prod(indices.shape[-2:])) + (xp.arange(planes, dtype=np.int64) * (H * W))[:, None]
+    ind = indices.reshape(planes, math.prod(indices.shape[-2:]))
+    ind = ind + (xp.arange(planes, dtype=np.int64) * (H * W))[:, None]
     gx = xp.bincount(ind.ravel(), weights=grad.reshape(-1), minlength=planes * H * W)
     gx = gx.astype(grad.dtype, copy=False).reshape(shape)
     if squeeze:

@@ -383,12 +383,17 @@ def test_tensor_from_a_tensor_warning_matches_torch():
 # random fills of dtypes torch has no kernel for: refused before anything is drawn (ember filled ints
 # with truncated floats)
 RANDOM_KERNELS = {
-    "normal_": lambda T, d: T.zeros(3, dtype=d).normal_(), "uniform_": lambda T, d: T.zeros(3, dtype=d).uniform_(),
-    "exponential_": lambda T, d: T.zeros(3, dtype=d).exponential_(), "cauchy_": lambda T, d: T.zeros(3, dtype=d).cauchy_(),
-    "log_normal_": lambda T, d: T.zeros(3, dtype=d).log_normal_(), "geometric_": lambda T, d: T.zeros(3, dtype=d).geometric_(0.5),
-    "bernoulli_": lambda T, d: T.zeros(3, dtype=d).bernoulli_(0.5), "random_": lambda T, d: T.zeros(3, dtype=d).random_(),
+    "normal_": lambda T, d: T.zeros(3, dtype=d).normal_(),
+    "uniform_": lambda T, d: T.zeros(3, dtype=d).uniform_(),
+    "exponential_": lambda T, d: T.zeros(3, dtype=d).exponential_(),
+    "cauchy_": lambda T, d: T.zeros(3, dtype=d).cauchy_(),
+    "log_normal_": lambda T, d: T.zeros(3, dtype=d).log_normal_(),
+    "geometric_": lambda T, d: T.zeros(3, dtype=d).geometric_(0.5),
+    "bernoulli_": lambda T, d: T.zeros(3, dtype=d).bernoulli_(0.5),
+    "random_": lambda T, d: T.zeros(3, dtype=d).random_(),
     "random_ bounds": lambda T, d: T.zeros(3, dtype=d).random_(0, 2), "randperm": lambda T, d: T.randperm(3, dtype=d),
-    "normal": lambda T, d: T.normal(0.0, 1.0, (3,), dtype=d), "normal tensor": lambda T, d: T.normal(T.zeros(3, dtype=d), 1.0),
+    "normal": lambda T, d: T.normal(0.0, 1.0, (3,), dtype=d),
+    "normal tensor": lambda T, d: T.normal(T.zeros(3, dtype=d), 1.0),
     "poisson": lambda T, d: T.poisson(T.ones(3, dtype=d)), "bernoulli": lambda T, d: T.bernoulli(T.zeros(3, dtype=d)),
     "bernoulli_ tensor p": lambda T, d: T.zeros(3).bernoulli_(T.zeros(3, dtype=d)),
     "init.kaiming_uniform_": lambda T, d: T.nn.init.kaiming_uniform_(T.zeros(2, 2, dtype=d)),
