@@ -4,7 +4,8 @@ __ember__ = True  # lets ember stand in for torch (see _backend.namespace)
 
 from . import _backend
 from math import e, inf, nan, pi  # noqa: F401  (torch re-exports these the same way)
-from ._backend import device, dtype, finfo, get_default_dtype, iinfo, set_default_dtype  # noqa: F401
+from ._backend import (AcceleratorError, OutOfMemoryError, device, dtype, finfo, get_default_dtype, iinfo,  # noqa: F401
+                       set_default_dtype)
 from ._tensor import Size, Tensor, typename  # noqa: F401
 from ._tensor import LEGACY_TYPES as _LEGACY_TYPES
 from . import autograd  # noqa: F401
@@ -76,6 +77,11 @@ def is_storage(obj):
     return type(obj) in (TypedStorage, UntypedStorage)
 
 
+def detach_(input):
+    """input.detach_()."""
+    return input.detach_()
+
+
 def resize_as_(input, the_template, *, memory_format=None):
     """input.resize_as_(the_template)."""
     return input.resize_as_(the_template, memory_format=memory_format)
@@ -117,6 +123,7 @@ _LAZY_NAMES.update(dict.fromkeys(
 _LAZY_NAMES.update(dict.fromkeys(
     ("cond", "while_loop", "sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_sqrt", "sym_sum", "sym_ite"),
     "_higher_order_ops"))
+_LAZY_NAMES["GradScaler"] = "amp"       # torch.GradScaler is torch.amp.GradScaler
 # torch.dropout_ & co: the in-place functional dropouts (ops/norm.py)
 _LAZY_NAMES.update(dict.fromkeys(("dropout_", "alpha_dropout_", "feature_dropout_", "feature_alpha_dropout_"),
                                  "ops.norm"))

@@ -221,6 +221,17 @@ def dtype_of(array):
                         f"{', '.join(x.name for x in ALL_DTYPES)}") from None
 
 
+class OutOfMemoryError(RuntimeError):
+    """A device ran out of memory (torch.OutOfMemoryError, also torch.cuda.OutOfMemoryError)."""
+
+
+class AcceleratorError(RuntimeError):
+    """An accelerator (GPU) reported an error (torch.AcceleratorError)."""
+
+
+OutOfMemoryError.__module__ = AcceleratorError.__module__ = "ember"
+
+
 _CAST_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 

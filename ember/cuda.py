@@ -9,6 +9,8 @@ _usable = None         # device count once a tensor has been moved to a GPU succ
 _peak = {}             # device index -> peak bytes in use, kept by the tracking allocator
 _seed = [67280421310721]  # the seed CUDA generators start from (torch's default), set by manual_seed
 
+from ._backend import OutOfMemoryError  # noqa: E402,F401  (torch.cuda.OutOfMemoryError is torch's)
+
 _INSTALL_HINT = ("Install the GPU extra (pip install 'ember[gpu]', i.e. cupy-cuda12x, or cupy-cuda13x "
                  "for CUDA 13) on a machine with an NVIDIA GPU, or stay on the CPU.")
 

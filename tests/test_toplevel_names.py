@@ -134,3 +134,23 @@ def test_fork_rng_same_numbers_as_torch():
             T.randn(4)
         return [round(v, 6) for v in T.randn(2).tolist()]
     assert run(ember) == run(torch)
+
+
+def test_error_classes_scaler_and_permuted_empty():
+    assert ember.OutOfMemoryError is ember.cuda.OutOfMemoryError and issubclass(ember.OutOfMemoryError, RuntimeError)
+    assert issubclass(ember.AcceleratorError, RuntimeError)
+    try:   # an except clause naming torch.cuda.OutOfMemoryError must not hide the real error
+        try:
+            raise ValueError("the real error")
+        except ember.cuda.OutOfMemoryError:
+            pass
+    except ValueError as e:
+        assert str(e) == "the real error"
+    assert ember.GradScaler is ember.amp.GradScaler
+    t = ember.empty_permuted((2, 3, 4), (0, 2, 1), dtype=ember.float64)
+    assert t.shape == (2, 3, 4) and t.stride() == (12, 1, 3) and t.dtype is ember.float64
+    with pytest.raises(RuntimeError, match="Duplicate dim not allowed"):
+        ember.empty_permuted((2, 3), (0, 0))
+    x = ember.ones(2, requires_grad=True) * 2
+    y = x.detach()
+    assert ember.detach_(y) is y and not y.requires_grad

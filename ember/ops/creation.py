@@ -27,6 +27,7 @@ __all__ = [
     "randint", "randperm", "arange", "range", "linspace", "logspace", "eye", "zeros_like", "ones_like",
     "empty_like", "full_like", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
     "multinomial", "scalar_tensor", "tril_indices", "triu_indices", "is_tensor", "numel", "is_floating_point",
+    "empty_permuted",
 ]
 
 
@@ -809,6 +810,21 @@ def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_for
     """Ones with input's shape."""
     dt, dev = _like(input, dtype, device)
     return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "ones", shape, dtype=dt))
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None, requires_grad=False,
+                   pin_memory=False):
+    """An uninitialised tensor of `size` whose dims lie in memory in the order physical_layout gives
+    (outermost first), as torch.empty_permuted."""
+    shape, order = tuple(_sizes((size,))), tuple(int(d) for d in physical_layout)
+    if len(order) != len(shape):
+        raise RuntimeError(f"Number of dimensions in size does not match the length of the physical_layout; i.e. "
+                           f"len(size) = {len(shape)} is not equal to len(physical_layout) = {len(order)}")
+    if sorted(order) != list(builtins.range(len(shape))):
+        raise RuntimeError("Duplicate dim not allowed")
+    t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype))
+    t._data = _mf.make(shape, order, lambda s: t._data)
+    return t
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
