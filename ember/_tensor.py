@@ -158,6 +158,24 @@ class Tensor:
         """Address of the first element."""
         return B.data_ptr(self._data)
 
+    const_data_ptr = data_ptr
+
+    def is_set_to(self, tensor):
+        """True when tensor views exactly this tensor's memory (same start, shape and strides)."""
+        a, b = self._data, tensor._data
+        return B.data_ptr(a) == B.data_ptr(b) and a.shape == b.shape and a.strides == b.strides \
+            and a.dtype == b.dtype
+
+    def resize(self, *sizes):
+        """Deprecated: self reshaped to sizes (the same number of elements)."""
+        _warn_user("non-inplace resize is deprecated")
+        return self.contiguous().view(*sizes)
+
+    def resize_as(self, tensor):
+        """Deprecated: self reshaped to tensor's shape."""
+        _warn_user("non-inplace resize_as is deprecated")
+        return self.contiguous().view(tensor._data.shape)
+
     def storage_offset(self):
         """Elements between the start of the memory this tensor views and its first element."""
         a = base = self._data

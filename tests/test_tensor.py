@@ -286,3 +286,13 @@ def test_truth_of_an_empty_tensor_says_it_has_no_values():
         bool(ember.tensor([]))
     with pytest.raises(RuntimeError, match="Boolean value of Tensor with more than one value is ambiguous"):
         bool(ember.tensor([1.0, 2.0]))
+
+
+def test_pointer_identity_and_deprecated_resize_as_torch():
+    x = ember.arange(6.0)
+    assert x.const_data_ptr() == x.data_ptr()
+    assert x.is_set_to(x) and not x.is_set_to(x.clone()) and not x.is_set_to(x.view(2, 3))
+    with pytest.warns(UserWarning, match="non-inplace resize is deprecated"):
+        assert x.resize(2, 3).shape == (2, 3) and x.shape == (6,)
+    with pytest.warns(UserWarning, match="non-inplace resize_as is deprecated"):
+        assert x.resize_as(ember.ones(3, 2)).shape == (3, 2)
