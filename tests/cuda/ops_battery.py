@@ -568,6 +568,7 @@ CASES += [
         x.contiguous(memory_format=ember.channels_last), F.conv2d(x.to(memory_format=ember.channels_last), w),
         F.max_pool2d(x.contiguous(memory_format=ember.channels_last), 2),
         ember.empty_like(x.contiguous(memory_format=ember.channels_last)).fill_(1.0),
+        ember.empty_permuted(tuple(x.shape), (0, 2, 3, 1), device=x.device).fill_(1.0),
         x.contiguous(memory_format=ember.channels_last).clone() * 2), [IMG, ("f", (4, 3, 3, 3))]),
     ("fractional_max_pool3d", lambda x: (
         F.fractional_max_pool3d(x, 2, output_size=(2, 3, 2), _random_samples=ember.tensor(
