@@ -31,7 +31,7 @@ class FunctionCtx:
 
 class _FunctionNode(Node, FunctionCtx):
     __slots__ = ("_fn_cls", "_n_outputs", "_output_nrs", "_to_save", "_saved", "needs_input_grad",
-                 "_input_index", "__dict__", "_shapes", "_dtypes")
+                 "_input_index", "__dict__", "_shapes", "_dtypes", "_n_inputs")
 
     def name(self):
         return self._fn_cls.__name__ + "Backward"
@@ -48,6 +48,10 @@ class _FunctionNode(Node, FunctionCtx):
         out = self._fn_cls.backward(self, *gts)
         if not isinstance(out, tuple):
             out = (out,)
+        # one gradient per forward input, as torch checks (trailing Nones beyond them are dropped)
+        if len(out) < self._n_inputs or any(g is not None for g in out[self._n_inputs:]):
+            raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients (expected "
+                               f"{self._n_inputs}, got {len(out)})")
         res = []
         for idx in self._input_index:
             g = out[idx] if idx < len(out) else None
@@ -76,24 +80,39 @@ class Function(metaclass=_FunctionMeta):
 
     @staticmethod
     def backward(ctx, *grad_outputs):
-        raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
+        raise NotImplementedError("You must implement either the backward or vjp method for your custom "
+                                  "autograd.Function to use it with backward mode AD.")
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         """Override (with a forward taking no ctx) to fill ctx from forward's inputs and output."""
         raise NotImplementedError("setup_context is not implemented.")
 
+    def __init__(self, *args, **kwargs):
+        import warnings
+        warnings.warn(f"{self.__class__} should not be instantiated. Methods on autograd functions are all static, "
+                      "so you should invoke them on the class itself. Instantiating an autograd function will raise "
+                      "an error in a future version of PyTorch.", DeprecationWarning, stacklevel=2)
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("Legacy autograd function with non-static forward method is deprecated. Please use "
+                           "new-style autograd function with static forward method. (Example: "
+                           "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward and, when inputs require grad, record the backward node."""
         from .._tensor import Tensor
         separate = cls.setup_context is not _BASE_SETUP_CONTEXT
-        if separate:
-            # as torch: inputs reach setup_context bound to forward's signature, defaults filled in
+        if separate or kwargs:
+            # as torch: inputs bound to forward's signature (after ctx), defaults filled in, so a tensor
+            # passed by keyword is an input too; setup_context gets them so
             sig = cls.__dict__.get("_forward_signature")
             if sig is None:
                 import inspect
                 sig = inspect.signature(cls.forward)
+                if not separate:
+                    sig = sig.replace(parameters=list(sig.parameters.values())[1:])
                 cls._forward_signature = sig
             bound = sig.bind(*args, **kwargs)
             bound.apply_defaults()
@@ -121,8 +140,12 @@ class Function(metaclass=_FunctionMeta):
             return outputs
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
+        for t in getattr(node, "_dirty", ()):
+            if t._requires_grad and t.grad_fn is None:   # (torch checks a dirty leaf once forward returns)
+                raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
         node.next_functions = tuple(edge(a) for _, a in tensor_args)
         node._input_index = tuple(i for i, _ in tensor_args)
+        node._n_inputs = len(args)
         node._saved = tuple(node._to_save)
         node._saved_versions = tuple((t, t._vc[0]) for t in node._saved if isinstance(t, Tensor)) or \
             ((outs[0], outs[0]._vc[0]),)

@@ -673,3 +673,93 @@ def test_autograd_mistakes_name_the_modified_tensor():
 
 def test_autograd_mistakes_match_torch(oracle):
     assert _autograd_mistakes(ember) == _autograd_mistakes(oracle)
+
+
+def _fn_classes(T):
+    F = T.autograd.Function
+
+    class Scale(F):
+        @staticmethod
+        def forward(ctx, x, k=2.0):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, None
+
+    class TooMany(F):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    class TrailingNones(F):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, None, None
+
+    class TooFew(F):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class DirtyLeaf(F):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class NoBackward(F):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+    return Scale, TooMany, TrailingNones, TooFew, DirtyLeaf, NoBackward
+
+
+FUNCTION_MISTAKES = {
+    "keyword tensor input": lambda T, c: (lambda x: (c[0].apply(x=x).sum().backward(), x.grad.tolist()))(
+        T.ones(2, requires_grad=True))[1],
+    "keyword default": lambda T, c: c[0].apply(T.ones(2), k=3.0).tolist(),
+    "too many gradients": lambda T, c: c[1].apply(T.ones(2, requires_grad=True)).sum().backward(),
+    "trailing Nones": lambda T, c: (lambda x: (c[2].apply(x).sum().backward(), x.grad.tolist()))(
+        T.ones(2, requires_grad=True))[1],
+    "too few gradients": lambda T, c: c[3].apply(T.ones(2, requires_grad=True), T.ones(2)).sum().backward(),
+    "dirty leaf": lambda T, c: c[4].apply(T.ones(2, requires_grad=True)),
+    "no backward": lambda T, c: c[5].apply(T.ones(2, requires_grad=True)).sum().backward(),
+    "instance call": lambda T, c: c[0]()(T.ones(2)),
+}
+
+
+@pytest.mark.parametrize("name", list(FUNCTION_MISTAKES))
+def test_custom_function_mistakes_as_torch(name):
+    def run(T):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            try:
+                out = ("ok", FUNCTION_MISTAKES[name](T, _fn_classes(T)))
+            except Exception as e:  # noqa: BLE001 - compared with torch's
+                out = (type(e).__name__, str(e))
+        return out, [str(w.message).replace("torch", "T").split("(Triggered")[0] for w in seen
+                     if not issubclass(w.category, UserWarning) or "instantiated" in str(w.message)]
+    got = run(ember)
+    assert got[0][0] != "ok" or name in ("keyword tensor input", "keyword default", "trailing Nones")
+    if _torch is not None:
+        want = run(_torch)
+        assert got[0] == want[0]
+        assert [m.replace("ember", "T") for m in got[1]] == want[1]
