@@ -1537,7 +1537,8 @@ def _index_array(index, name, like):
     if type(d) is not type(like):
         d = _to_device_of(d, like)
     if d.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index, got {index.dtype}")
+        kinds = "int32 or int64" if name == "index_select" else "int32/int64"   # (torch's two wordings)
+        raise RuntimeError(f"{name}(): Expected dtype {kinds} for index, got {index.dtype}")
     return d
 
 
