@@ -639,7 +639,8 @@ class ThresholdBackward0(Node):
 
     def apply(self, g):
         xp = xp_of(g)
-        return (xp.where(self.x > self.threshold, g, xp.zeros((), g.dtype)),)
+        # (torch's mask is x <= threshold: a NaN input passes its gradient)
+        return (xp.where(self.x <= self.threshold, xp.zeros((), g.dtype), g),)
 
 
 class ThresholdBackward1(ThresholdBackward0):
@@ -653,7 +654,7 @@ def threshold(input, threshold, value, inplace=False):
         _check_inplace(input, "threshold_")
     x = input._data
     kernel_for(x.dtype, "threshold_cpu", "fciu")
-    out = xp.where(x > threshold, x, xp.asarray(value).astype(x.dtype))
+    out = xp.where(x <= threshold, xp.asarray(value).astype(x.dtype), x)   # (NaN stays NaN, as torch)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(ThresholdBackward1 if inplace else ThresholdBackward0, input)
@@ -704,7 +705,8 @@ def softshrink(input, lambd=0.5):
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     x = _float_data(input, "softshrink")
-    out = xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, xp.zeros((), x.dtype)))
+    # (torch's middle branch is x * 0: NaN stays NaN, -0.0 stays -0.0)
+    out = xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, x * 0))
     return _saving_x(out, input, SoftshrinkBackward0, x, lambd=lambd)
 
 

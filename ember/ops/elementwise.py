@@ -941,8 +941,12 @@ trunc, TruncBackward0 = _unary("trunc", "trunc", _zero, float_only=False, saves=
 frac, FracBackward0 = _unary("frac", lambda xp, x: x - xp.trunc(x), lambda xp, g, x, y: g, saves="",
                              complex_error="\"frac_cpu\" not implemented for '{}'", kernel=("frac_cpu", "fc"))
 def _sign(xp, x):
-    # NumPy has no sign loop for bool; torch's sign of a bool tensor is the tensor itself
-    return x.copy() if x.dtype.kind == "b" else xp.sign(x)
+    # NumPy has no sign loop for bool; torch's sign of a bool tensor is the tensor itself, and of NaN 0
+    # ((0 < x) - (x < 0)), where NumPy's is NaN
+    if x.dtype.kind == "b":
+        return x.copy()
+    s = xp.sign(x)
+    return xp.where(s != s, xp.zeros((), s.dtype), s) if s.dtype.kind == "f" else s
 
 
 sign, SignBackward0 = _unary("sign", _sign, _zero, float_only=False, saves="", complex_error=(
@@ -2146,7 +2150,7 @@ def _sinc_grad(xp, g, x, y):
 
 
 def _sgn_fwd(xp, x):
-    return x.copy() if x.dtype.kind == "b" else xp.sign(x)
+    return xp.sign(x) if x.dtype.kind == "c" else _sign(xp, x)   # z / |z|; of a real tensor its sign
 
 
 def _sgn_grad(xp, g, x, y):

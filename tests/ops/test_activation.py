@@ -342,3 +342,19 @@ def test_top_level_softmax_requires_dim_like_torch():
     assert x.log_softmax(1, ember.float64).dtype is ember.float64
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         ember.nn.functional.softmax(x)  # F keeps torch's deprecated guess
+
+
+@requires_torch
+@pytest.mark.parametrize("op", ["threshold", "softshrink", "sign", "sgn"])
+def test_nan_and_negative_zero_as_torch(op):
+    # NaN stays NaN through threshold and softshrink (and passes its gradient), sign(NaN) is 0, and
+    # softshrink keeps -0.0 (torch's middle branch is x * 0)
+    def run(T):
+        x = T.tensor([float("nan"), 0.2, 1.0, -0.0, -3.0], requires_grad=op not in ("sign", "sgn"))
+        f = {"threshold": lambda v: T.nn.functional.threshold(v, 0.5, -1.0),
+             "softshrink": T.nn.functional.softshrink, "sign": T.sign, "sgn": T.sgn}[op]
+        y = f(x)
+        if x.requires_grad:
+            y.sum().backward()
+        return str(y.tolist()), None if x.grad is None else str(x.grad.tolist())
+    assert run(ember) == run(torch)
