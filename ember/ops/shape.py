@@ -1015,8 +1015,8 @@ def _index_error(e, a):
 
 
 def _bad_index(k):
-    # torch tries to make a tensor of anything else, and fails with a TypeError
-    return (IndexError if isinstance(k, float) else TypeError)(
+    # torch tries to make a tensor of a str (a TypeError); other objects are refused as indices
+    return (TypeError if isinstance(k, str) else IndexError)(
         "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
         f"indices (got {type(k).__name__})")
 
@@ -1049,8 +1049,8 @@ def _parse_key(a, key):
             if step is not None:
                 if not isinstance(step, int):
                     step = int(step)
-                if step <= 0:
-                    raise ValueError("step must be greater than zero")
+                if step <= 0:   # (torch's two messages)
+                    raise ValueError("slice step cannot be zero" if step == 0 else "step must be greater than zero")
             if k.start is not None or k.stop is not None or (step is not None and step != 1):
                 cls = SliceBackward0
                 if not (k.start is None or type(k.start) is int) or not (k.stop is None or type(k.stop) is int):
