@@ -358,3 +358,13 @@ def test_copy_into_a_slice_gradients_against_central_differences():
     (g,) = ember.autograd.grad((y * ember.tensor(w0)).sum(), s2, create_graph=True)
     (h,) = ember.autograd.grad(g.sum(), s2)
     np.testing.assert_allclose(h.numpy(), [2 * w0[0::2].sum(), 2 * w0[1::2].sum()])
+
+
+@pytest.mark.parametrize("key, exc, message", [
+    (slice(None, None, 0), ValueError, "slice step cannot be zero"),
+    (slice(None, None, -1), ValueError, "step must be greater than zero"),
+    ({}, IndexError, "only integers, slices"), ({0}, IndexError, "only integers, slices"),
+    (1.0, IndexError, "only integers, slices"), ("a", TypeError, "")])
+def test_bad_keys_raise_torchs_exception_types(key, exc, message):
+    with pytest.raises(exc, match=message):
+        ember.arange(5)[key]
