@@ -102,6 +102,23 @@ SCALAR_NAMES = {
     float32: "Float", float64: "Double", float16: "Half", int64: "Long", int32: "Int", int16: "Short",
     int8: "Char", uint8: "Byte", bool_: "Bool", complex64: "ComplexFloat", complex128: "ComplexDouble",
 }
+# torch's C++ type names, used in its other messages ("Input type (float) and bias type (double)")
+C_NAMES = {
+    float32: "float", float64: "double", float16: "c10::Half", int64: "long int", int32: "int",
+    int16: "short int", int8: "signed char", uint8: "unsigned char", bool_: "bool",
+    complex64: "c10::complex<float>", complex128: "c10::complex<double>",
+}
+
+
+def scalar_name(dt):
+    """torch's ScalarType name ('Float') of an ember or NumPy dtype; NumPy's name for one ember lacks."""
+    d = _BY_NAME.get(dt.name)
+    return dt.name if d is None else SCALAR_NAMES[d]
+
+
+def c_name(dt):
+    """torch's C++ type name ('float', 'long int') of an ember or NumPy dtype."""
+    return C_NAMES[_BY_NAME[dt.name]]
 
 _default_float = [float32]
 

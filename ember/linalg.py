@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from ._backend import xp_of
+from ._backend import scalar_name, xp_of
 from ._tensor import Tensor, _wrap
 from .autograd.grad_mode import state
 from .autograd.graph import Node, edge
@@ -37,10 +37,6 @@ __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogde
 class LinAlgError(RuntimeError):
     """A linear-algebra routine failed on its input (singular, not positive-definite...), as
     torch.linalg.LinAlgError (a RuntimeError)."""
-
-
-_TYPE = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double", "int64": "Long",
-         "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 # ---- named tuples (torch.return_types.linalg_*) ------------------------------------------------
@@ -92,7 +88,7 @@ def _tensor(A, op, arg="A", pos=1):
 def _float(a, op):
     if a.dtype.kind != "f":
         raise RuntimeError(f"linalg.{op}: Expected a floating point or complex tensor as input. "
-                           f"Got {_TYPE.get(a.dtype.name, a.dtype.name)}")
+                           f"Got {scalar_name(a.dtype)}")
 
 
 # the LAPACK kernel torch names when it has no half-precision (or, for eigh, integer) version of an op
@@ -106,7 +102,7 @@ def _lapack_dtype(a, op):
     or silently compute in float64 (integers): eigh's kernel has no integer version (NotImplementedError,
     the others a RuntimeError), half precision is refused by inv/slogdet with a RuntimeError and by the
     others' kernels with a NotImplementedError."""
-    kind = _TYPE.get(a.dtype.name, a.dtype.name)
+    kind = scalar_name(a.dtype)
     if a.dtype.kind != "f" and _KERNEL.get(op) == "linalg_eigh_cpu":
         raise NotImplementedError(f'"linalg_eigh_cpu" not implemented for \'{kind}\'')
     _float(a, op)
@@ -732,7 +728,7 @@ def _solve(A, B, left, out, op, check):
     _float(b, "solve")
     if a.dtype != b.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
-                           f"{_TYPE[a.dtype.name]} and B of type {_TYPE[b.dtype.name]} instead")
+                           f"{scalar_name(a.dtype)} and B of type {scalar_name(b.dtype)} instead")
     xp = xp_of(a)
     vec = left and _vector_rhs(a, b)
     at = a if left else _mT(a)
@@ -839,7 +835,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     for x in (a, b):
         if x.dtype.kind != "f" or x.dtype.itemsize < 4:
             raise NotImplementedError(f'"triangular_solve_cpu" not implemented for '
-                                      f'\'{_TYPE.get(x.dtype.name, x.dtype.name)}\'')
+                                      f'\'{scalar_name(x.dtype)}\'')
     if a.shape[-1] != a.shape[-2]:
         raise RuntimeError(f"linalg.solve_triangular: A must be batches of square matrices, but they are "
                            f"{a.shape[-2]} by {a.shape[-1]} matrices")
@@ -910,7 +906,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         raise RuntimeError("This function doesn't handle types other than float and double")
     if a.dtype != b.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
-                           f"input's dtype {_TYPE[a.dtype.name]} and other's dtype {_TYPE[b.dtype.name]}")
+                           f"input's dtype {scalar_name(a.dtype)} and other's dtype {scalar_name(b.dtype)}")
     if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, "
                            f"gelss), but got {driver}")
@@ -1006,7 +1002,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
     """The Moore-Penrose pseudo-inverse of A's matrices, as torch.linalg.pinv."""
     a = _tensor(A, "pinv")
     if a.ndim < 2 or a.dtype.kind != "f" or a.dtype.itemsize < 4:
-        kind = _TYPE.get(a.dtype.name, a.dtype.name)
+        kind = scalar_name(a.dtype)
         raise RuntimeError(f"linalg.pinv({kind}{{{list(a.shape)}}}): expected a tensor with 2 or more dimensions of "
                            "float, double, cfloat or cdouble types")
     if rcond is not None:
@@ -1154,8 +1150,8 @@ def multi_dot(tensors, *, out=None):
             raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {nd}D")
         if t._data.dtype != tensors[0]._data.dtype:
             raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
-                               f"{_TYPE[tensors[0]._data.dtype.name]} and tensor {i} "
-                               f"{_TYPE[t._data.dtype.name]}")
+                               f"{scalar_name(tensors[0]._data.dtype)} and tensor {i} "
+                               f"{scalar_name(t._data.dtype)}")
     first_vec = tensors[0]._data.ndim == 1
     last_vec = tensors[-1]._data.ndim == 1
     if first_vec:
@@ -1186,7 +1182,7 @@ def vecdot(x, y, *, dim=-1, out=None):
     _float(a, "vecdot")
     if a.dtype != b.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
-                           f"{_TYPE[a.dtype.name]} and y of type {_TYPE[b.dtype.name]} instead.")
+                           f"{scalar_name(a.dtype)} and y of type {scalar_name(b.dtype)} instead.")
     return _write_out(out, (x * y).sum(dim), "linalg.vecdot", x, y)
 
 
@@ -1273,8 +1269,8 @@ def _cross(input, other, dim, out, op):
     a = _tensor(input, "cross", "input")
     b = _tensor(other, "cross", "other", 2)
     if a.dtype != b.dtype:
-        raise RuntimeError(f"{op}: expected both inputs to have the same dtype, but got {_TYPE[a.dtype.name]} "
-                           f"and {_TYPE[b.dtype.name]}")
+        raise RuntimeError(f"{op}: expected both inputs to have the same dtype, but got {scalar_name(a.dtype)} "
+                           f"and {scalar_name(b.dtype)}")
     if a.ndim != b.ndim:
         raise RuntimeError(f"{op}: inputs must have the same number of dimensions.")
     nd = a.ndim
@@ -1527,7 +1523,7 @@ def _lu_input(A, op, shown):
     a = _tensor(A, op)
     if a.ndim < 2:
         raise RuntimeError(f"{shown}: Expected tensor with 2 or more dimensions. Got size: {list(a.shape)} instead")
-    kind = _TYPE.get(a.dtype.name, a.dtype.name)
+    kind = scalar_name(a.dtype)
     if a.dtype.kind != "f" or a.dtype.itemsize < 4:
         raise NotImplementedError(f'"lu_cpu" not implemented for \'{kind}\'')
     return a
@@ -1596,7 +1592,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     n = lu_a.shape[-1]
     if lu_a.dtype != b.dtype:
         raise RuntimeError(f"linalg.lu_solve: Expected LU and B to have the same dtype, but found LU of type "
-                           f"{_TYPE.get(lu_a.dtype.name)} and B of type {_TYPE.get(b.dtype.name)} instead")
+                           f"{scalar_name(lu_a.dtype)} and B of type {scalar_name(b.dtype)} instead")
     if (b.shape[-2] if left else b.shape[-1]) != n:
         raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {b.shape[-2]}x{b.shape[-1]})")
@@ -1649,8 +1645,8 @@ def householder_product(A, tau, *, out=None):
         raise RuntimeError(f"{op}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
                            f"{list(t.shape[:-1])}")
     if t.dtype != a.dtype:
-        raise RuntimeError(f"{op}: tau dtype {_TYPE.get(t.dtype.name)} does not match input dtype "
-                           f"{_TYPE.get(a.dtype.name)}")
+        raise RuntimeError(f"{op}: tau dtype {scalar_name(t.dtype)} does not match input dtype "
+                           f"{scalar_name(a.dtype)}")
     _float(a, "householder_product")
     xp = xp_of(a)
     eye = _wrap(xp.broadcast_to(xp.eye(m, n, dtype=a.dtype), a.shape[:-2] + (m, n)).copy())
@@ -1755,8 +1751,8 @@ def _cholesky_solve_top(input, input2, upper=False, *, out=None):
     if b.ndim < 2:
         raise RuntimeError(f"b should have at least 2 dimensions, but has {b.ndim} dimensions instead")
     if a.dtype != b.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {_TYPE.get(b.dtype.name)} "
-                           f"and A of type {_TYPE.get(a.dtype.name)} instead.")
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {scalar_name(b.dtype)} "
+                           f"and A of type {scalar_name(a.dtype)} instead.")
     if b.shape[-2] != a.shape[-1]:
         raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is {a.shape[-1]} by "
                            f"{a.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}")
@@ -2295,7 +2291,6 @@ def _det_top(input):
 
 def _matrix_power_top(input, n):
     return matrix_power(input, n)
-
 
 
 _deprecation_warned = set()

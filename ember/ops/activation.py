@@ -35,8 +35,6 @@ __functional__ = [
 ]
 
 _new = object.__new__
-_INT_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-              "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
 
 # A node that saved only an output (never an input) must still refuse a second
 # backward once its buffers are freed: a dummy version entry makes the engine
@@ -48,7 +46,7 @@ def _float_data(input, name):
     """The input's array, which must be floating point (torch has no integer kernels for these)."""
     d = input._data
     if d.dtype.kind != "f":
-        kind = _INT_NAMES.get(d.dtype.name, d.dtype.name)
+        kind = B.scalar_name(d.dtype)
         raise NotImplementedError(
             f"\"{name}_cpu\" not implemented for '{kind}': {name} needs a floating point input, got "
             f"{input.dtype}; convert it first, e.g. x.float()")

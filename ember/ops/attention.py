@@ -33,13 +33,6 @@ __functional__ = ["scaled_dot_product_attention", "multi_head_attention_forward"
 _NEG_INF = float("-inf")
 
 
-def _dtype_name(dt):
-    """torch's C++ spelling of a dtype in its messages (float, double, long int, ...)."""
-    return {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-            "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
-            "uint8": "unsigned char", "bool": "bool"}.get(dt.name, dt.name)
-
-
 def _safe_softmax(scores):
     """softmax over the last dim, with all-zero weights (and zero gradient) for rows that are all -inf."""
     dead = (scores == _NEG_INF).all(-1, keepdim=True)
@@ -61,8 +54,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            f"{query.dim()} key.dim: {key.dim()} and value.dim: {value.dim()} instead.")
     if not (query.dtype == key.dtype == value.dtype):
         raise RuntimeError("Expected query, key, and value to have the same dtype, but got query.dtype: "
-                           f"{_dtype_name(query.dtype)} key.dtype: {_dtype_name(key.dtype)} and value.dtype: "
-                           f"{_dtype_name(value.dtype)} instead.")
+                           f"{B.c_name(query.dtype)} key.dtype: {B.c_name(key.dtype)} and value.dtype: "
+                           f"{B.c_name(value.dtype)} instead.")
     if not query.is_floating_point():
         raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value of a floating dtype, "
                            f"but got {query.dtype}")
@@ -72,8 +65,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                "is_causal=True")
         if attn_mask.dtype is not B.bool_ and attn_mask.dtype != query.dtype:
             raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
-                               f"attn_mask.dtype: {_dtype_name(attn_mask.dtype)} and  query.dtype: "
-                               f"{_dtype_name(query.dtype)} instead.")
+                               f"attn_mask.dtype: {B.c_name(attn_mask.dtype)} and  query.dtype: "
+                               f"{B.c_name(query.dtype)} instead.")
     if _flash_ok(query, key, value, attn_mask, dropout_p, enable_gqa):
         return _flash_attention(query, key, value, attn_mask, is_causal, scale)
     if enable_gqa and query.dim() >= 3:

@@ -27,6 +27,7 @@ import threading
 
 import numpy as np
 
+from .. import _backend as B
 from .. import _threads
 from .. import _memory_format as _mf
 from .._threads import for_work
@@ -805,13 +806,6 @@ def _tuple(v, n, name):
         f"convolution dimensions, but got {name}={list(v) if isinstance(v, tuple) else v}")
 
 
-_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-         "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-_CTYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-          "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-          "bool": "bool"}
-
-
 def _check_tensor(t, what, op):
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}(): argument '{what}' must be Tensor, not {type(t).__name__}")
@@ -839,9 +833,9 @@ def _prepare(op, input, weight, bias, nd, transposed, groups):
         x = x[None]
     if x.dtype != w.dtype:
         if isinstance(bias, Tensor) and bias._data.dtype != x.dtype:  # torch compares input and bias first
-            raise RuntimeError(f"Input type ({_CTYPE[x.dtype.name]}) and bias type "
-                               f"({_CTYPE[bias._data.dtype.name]}) should be the same")
-        raise RuntimeError(f"expected scalar type {_TYPE[x.dtype.name]} but found {_TYPE[w.dtype.name]}")
+            raise RuntimeError(f"Input type ({B.c_name(x.dtype)}) and bias type "
+                               f"({B.c_name(bias._data.dtype)}) should be the same")
+        raise RuntimeError(f"expected scalar type {B.scalar_name(x.dtype)} but found {B.scalar_name(w.dtype)}")
     if type(x) is not type(w):
         raise RuntimeError(f"Input type ({input.type()}) and weight type ({weight.type()}) should be the same "
                            f"({op}: move both to one device, e.g. weight.to(input.device))")
@@ -853,8 +847,8 @@ def _prepare(op, input, weight, bias, nd, transposed, groups):
             raise RuntimeError(f"Input type ({input.type()}) and bias type ({bias.type()}) should be the same "
                                f"({op}: move both to one device)")
         if b.dtype != x.dtype:
-            raise RuntimeError(f"Input type ({_CTYPE[x.dtype.name]}) and bias type "
-                               f"({_CTYPE[b.dtype.name]}) should be the same")
+            raise RuntimeError(f"Input type ({B.c_name(x.dtype)}) and bias type "
+                               f"({B.c_name(b.dtype)}) should be the same")
     if transposed:
         if x.shape[1] != w.shape[0]:
             raise RuntimeError(

@@ -754,10 +754,6 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype))
 
 
-_TRI_TYPE_WORDS = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "float16": "Half",
-                   "float32": "Float", "float64": "Double"}
-
-
 def _tri_indices(fn, row, col, offset, dtype, device):
     if row < 0:
         raise RuntimeError(f"row must be non-negative, got{row}")
@@ -765,7 +761,7 @@ def _tri_indices(fn, row, col, offset, dtype, device):
         raise RuntimeError(f"col must be non-negative, got{col}")
     dt = np.dtype(_dt(dtype, B.int64))
     if dt not in (np.int32, np.int64):   # torch builds these for int32 and int64 only
-        raise NotImplementedError(f"\"{fn}\" not implemented for '{_TRI_TYPE_WORDS.get(dt.name, dt.name)}'")
+        raise NotImplementedError(f"\"{fn}\" not implemented for '{B.scalar_name(dt)}'")
     xp, dev = _target(device)
     with _current(xp, dev):
         return _done(xp.stack(getattr(xp, fn)(row, offset, col)).astype(_dt(dtype, B.int64)), False)

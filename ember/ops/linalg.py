@@ -27,13 +27,6 @@ __functional__ = ["linear", "bilinear"]
 
 _ndarray = np.ndarray
 
-# torch's C type names, used in its dtype-mismatch messages
-_CTYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-          "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-          "bool": "bool"}
-_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-         "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
 
 # ---- nodes ----------------------------------------------------------------------------------
 def _node(cls, *edges):
@@ -237,7 +230,7 @@ def _arrays(op, input, other):
 def _same_dtype(a, b):
     if a.dtype != b.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_CTYPE[a.dtype.name]} != {_CTYPE[b.dtype.name]}")
+                           f"{B.c_name(a.dtype)} != {B.c_name(b.dtype)}")
 
 
 def _mm_shapes(a, b):
@@ -402,7 +395,7 @@ def bmm(input, mat2, *, out=None):
     if b.ndim != 3:
         raise RuntimeError("batch2 must be a 3D tensor")
     if a.dtype != b.dtype:
-        raise RuntimeError(f"expected scalar type {_TYPE[a.dtype.name]} but found {_TYPE[b.dtype.name]}")
+        raise RuntimeError(f"expected scalar type {B.scalar_name(a.dtype)} but found {B.scalar_name(b.dtype)}")
     if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
@@ -415,9 +408,9 @@ def mv(input, vec, *, out=None):
     if a.ndim != 2 or b.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a.ndim}, {a.ndim}, {b.ndim}")
     if a.dtype != b.dtype:
-        n = _TYPE[b.dtype.name]
+        n = B.scalar_name(b.dtype)
         raise RuntimeError(f"addmv input tensors must have the same dtype, but got {n}, "
-                           f"{_TYPE[a.dtype.name]}, and {n}")
+                           f"{B.scalar_name(a.dtype)}, and {n}")
     if a.shape[1] != b.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), "
                            f"vec ({b.shape[0]})")
@@ -431,7 +424,7 @@ def dot(input, tensor, *, out=None):
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     if a.dtype != b.dtype:
         raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
-                           f"{_TYPE[a.dtype.name]} and {_TYPE[b.dtype.name]}")
+                           f"{B.scalar_name(a.dtype)} and {B.scalar_name(b.dtype)}")
     if a.shape[0] != b.shape[0]:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] "
                            f"to have the same number of elements, but got {a.shape[0]} and {b.shape[0]} "
@@ -577,8 +570,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
             f"at non-singleton dimension {len(target) - 1}.  Target sizes: {list(target)}.  Tensor sizes: "
             f"{list(c.shape)}") from None
     if c.dtype != a.dtype:
-        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_TYPE[c.dtype.name]} and "
-                           f"{_TYPE[a.dtype.name]}")
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(c.dtype)} and "
+                           f"{B.scalar_name(a.dtype)}")
     res = _scaled(a @ b, beta, c, alpha)
     return _fused_result("addmm", AddmmBackward0, res, input, mat1, mat2, alpha, beta, out, t_weight=False)
 
@@ -704,14 +697,14 @@ def linear(input, weight, bias=None):
     if x.dtype != w.dtype:
         if bias is None:
             _same_dtype(x, w)
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_TYPE[x.dtype.name]} and "
-                           f"{_TYPE[w.dtype.name]}")  # torch's addmm text: a Linear with bias
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {B.scalar_name(x.dtype)} and "
+                           f"{B.scalar_name(w.dtype)}")  # torch's addmm text: a Linear with bias
     res = x2 @ w.T
     if bias is not None:
         b = bias._data
         if b.dtype != res.dtype:
-            raise RuntimeError(f"self and mat2 must have the same dtype, but got {_TYPE[b.dtype.name]} and "
-                               f"{_TYPE[res.dtype.name]}")
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(b.dtype)} and "
+                               f"{B.scalar_name(res.dtype)}")
         res += b
     if x.ndim != 2:
         res = res.reshape(x.shape[:-1] + (w.shape[0],))
@@ -965,7 +958,7 @@ def einsum(equation, *operands):
     dt = arrays[0].dtype
     for a in arrays[1:]:
         if a.dtype != dt:
-            raise RuntimeError(f"expected scalar type {_TYPE[dt.name]} but found {_TYPE[a.dtype.name]}")
+            raise RuntimeError(f"expected scalar type {B.scalar_name(dt)} but found {B.scalar_name(a.dtype)}")
     xp = xp_of(arrays[0])
     try:
         res = xp.einsum(",".join(subs) + "->" + rhs, *arrays, optimize=len(arrays) > 2)
@@ -1187,9 +1180,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
     for name, t in (("X1", a), ("X2", b)):
         if t.dtype.kind != "f":
-            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {_TYPE.get(t.dtype.name)}")
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {B.scalar_name(t.dtype)}")
     if a.dtype != b.dtype:
-        raise RuntimeError(f"expected scalar type {_TYPE.get(a.dtype.name)} but found {_TYPE.get(b.dtype.name)} "
+        raise RuntimeError(f"expected scalar type {B.scalar_name(a.dtype)} but found {B.scalar_name(b.dtype)} "
                            "(cdist needs x1 and x2 of one dtype)")
     if a.shape[-1] != b.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} X2: {b.shape[-1]}")

@@ -36,8 +36,6 @@ __functional__ = [
 _new = object.__new__
 xp_of = B.xp_of
 _ARANGE = {}  # n -> read-only arange(n), for gathering one entry per row
-_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-               "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
 
 
 # ---- reduction ------------------------------------------------------------------
@@ -90,10 +88,6 @@ def _named(base, name):
     if cls is None:
         cls = _NAMED[key] = type(name, (base,), {"__slots__": ()})
     return cls
-
-
-def _tname(dtype):
-    return _TYPE_NAMES.get(dtype.name, dtype.name)
 
 
 # ---- class-index losses: nll_loss / cross_entropy -------------------------------------
@@ -167,7 +161,7 @@ def _check_targets(name, x_shape, target):
     """Validate class-index targets against the input's shape; return them as a flat int64 array."""
     t = target._data
     if t.dtype != np.int64 and t.dtype != np.uint8:
-        tn = _tname(t.dtype)
+        tn = B.scalar_name(t.dtype)
         if t.dtype.kind == "f":
             hint = (f"a float target is read as class probabilities only when it has the input's shape "
                     f"{list(x_shape)}, and this one has shape {list(t.shape)}. For class indices use "
@@ -283,7 +277,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     red = _reduction(reduction, size_average, reduce)
     x = input._data
     if x.dtype.kind != "f":
-        raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_tname(x.dtype)}' (nll_loss "
+        raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{B.scalar_name(x.dtype)}' (nll_loss "
                                   "needs floating point log-probabilities, e.g. from log_softmax)")
     grad = state.enabled and input._requires_grad
     out, node = _nll("nll_loss", x, edge(input) if grad else None, target, weight, ignore_index, red)
@@ -296,7 +290,7 @@ def _ce_prob(input, target, weight, red, smooth):
     t = target._data
     if t.dtype.kind != "f":
         raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
-                           f"{_tname(t.dtype)} (cross_entropy: a target with the input's shape "
+                           f"{B.scalar_name(t.dtype)} (cross_entropy: a target with the input's shape "
                            f"{list(x.shape)} is read as class probabilities; class indices have shape (N,))")
     dim = 1 if x.ndim > 1 else 0
     c = x.shape[dim]
@@ -416,7 +410,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     red = _reduction(reduction, size_average, reduce)
     if x.dtype.kind != "f":
         raise NotImplementedError(
-            f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_tname(x.dtype)}' (cross_entropy needs "
+            f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{B.scalar_name(x.dtype)}' (cross_entropy needs "
             f"floating point logits, got {input.dtype}; convert with .float())")
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -461,7 +455,7 @@ def _pair(name, input, target):
         x = x.astype(dt, copy=False)
         t = t.astype(dt, copy=False)
     if x.dtype.kind != "f":
-        raise NotImplementedError(f"\"{name}\" not implemented for '{_tname(x.dtype)}' ({name} needs floating "
+        raise NotImplementedError(f"\"{name}\" not implemented for '{B.scalar_name(x.dtype)}' ({name} needs floating "
                                   "point input; convert with .float())")
     if x.shape != t.shape:
         try:

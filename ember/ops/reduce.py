@@ -28,9 +28,6 @@ _builtin_sum = sum
 _builtin_all = all
 _builtin_any = any
 
-_TYPE_WORD = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-              "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
-
 
 # ---- named tuples (torch.return_types) ----------------------------------------
 def _return_type(name):
@@ -142,10 +139,6 @@ def _count(shape, axes):
     return n
 
 
-def _type_word(dt):
-    return _TYPE_WORD.get(B.FROM_NUMPY[dt].name, str(dt))
-
-
 def _float_of(a):
     return a if a.dtype.kind in "fc" else a.astype(B.get_default_dtype().np)
 
@@ -253,7 +246,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
-            f"complex dtype. Got: {_type_word(a.dtype)}")
+            f"complex dtype. Got: {B.scalar_name(a.dtype)}")
     axes = None if dim is None else _axes(dim, a.ndim)
     if a.dtype.itemsize >= 4:
         # sum / n is what ndarray.mean computes, without its Python-level overhead
@@ -809,7 +802,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
-            f"Got {_type_word(a.dtype)}")
+            f"Got {B.scalar_name(a.dtype)}")
     if p is None or p == "fro":
         p = 2
     elif p == "nuc":    # torch: linalg.matrix_norm over dim (all the dims when None, which must be 2)
@@ -1319,7 +1312,7 @@ def bincount(input, weights=None, minlength=0):
     xp = xp_of(a)
     if a.dtype.kind not in "iu":
         raise NotImplementedError(
-            f"\"bincount_{input.device.type}\" not implemented for '{_type_word(a.dtype)}' "
+            f"\"bincount_{input.device.type}\" not implemented for '{B.scalar_name(a.dtype)}' "
             "(bincount counts integers: convert with .long())")
     if minlength < 0:
         raise RuntimeError(f"minlength should be >= 0 (bincount got minlength={minlength})")
@@ -1640,7 +1633,7 @@ def logcumsumexp(input, dim):
     """log(cumsum(exp(input))) along dim, computed stably."""
     a = input._data
     if a.dtype.kind != "f":
-        raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for '{_type_word(a.dtype)}' "
+        raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for '{B.scalar_name(a.dtype)}' "
                                   "(logcumsumexp needs a floating-point tensor: convert with .float())")
     d = _dim(dim, a.ndim)
     res = _logcumsumexp_array(a.reshape(1) if a.ndim == 0 else a, d).reshape(a.shape)
@@ -1944,7 +1937,7 @@ def mode(input, dim=-1, keepdim=False):
 def _float_check(input, name):
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"{name}(): expected input to have floating point or complex dtype but got "
-                           f"{_type_word(input._data.dtype)}")
+                           f"{B.scalar_name(input._data.dtype)}")
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
@@ -2110,7 +2103,7 @@ def histc(input, bins=100, min=0, max=0):
     a = input._data
     xp = xp_of(a)
     if a.dtype.kind != "f":
-        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_type_word(a.dtype)}' (histc needs a "
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{B.scalar_name(a.dtype)}' (histc needs a "
                                   "floating-point tensor: convert with .float())")
     if bins <= 0:
         raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for dimension 0")

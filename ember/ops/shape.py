@@ -2293,13 +2293,9 @@ def _repeat_counts(repeats, name="repeat_interleave"):
     r = repeats._data
     if r.dtype.kind not in "iu":
         raise NotImplementedError(f"\"{name}_{repeats.device.type}\" not implemented for "
-                                  f"'{_TYPE_WORDS.get(r.dtype.name, r.dtype.name)}' (repeats must be integers: "
+                                  f"'{B.scalar_name(r.dtype)}' (repeats must be integers: "
                                   "convert with .long())")
     return r
-
-
-_TYPE_WORDS = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-               "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
 
 
 def _repeat_index(r):
@@ -2453,13 +2449,13 @@ def index_add(input, dim, index, source, *, alpha=1):
     idx, s = index._data, source._data
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
-                           f"{_TYPE_WORDS.get(idx.dtype.name, idx.dtype.name)}")
+                           f"{B.scalar_name(idx.dtype)}")
     if idx.ndim > 1:
         raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {idx.ndim} with type: "
-                         f"{_TYPE_WORDS.get(idx.dtype.name)} and size: {list(idx.shape)}")
+                         f"{B.scalar_name(idx.dtype)} and size: {list(idx.shape)}")
     if s.dtype != a.dtype:
-        raise RuntimeError(f"index_add_(): self ({_TYPE_WORDS.get(a.dtype.name)}) and source "
-                           f"({_TYPE_WORDS.get(s.dtype.name)}) must have the same scalar type "
+        raise RuntimeError(f"index_add_(): self ({B.scalar_name(a.dtype)}) and source "
+                           f"({B.scalar_name(s.dtype)}) must have the same scalar type "
                            "(convert source with .to(self.dtype))")
     if type(s) is not type(a):
         B.check_same_device("index_add", a, s)
@@ -3070,7 +3066,7 @@ def index_copy(input, dim, index, source):
                          f"({swork.shape[ax] if swork.ndim > ax else 1})")
     if s.dtype != a.dtype:
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
-                           f"{_TYPE_WORDS.get(a.dtype.name)} and (source) {_TYPE_WORDS.get(s.dtype.name)}")
+                           f"{B.scalar_name(a.dtype)} and (source) {B.scalar_name(s.dtype)}")
     if type(s) is not type(a):
         B.check_same_device("index_copy", a, s)
     res = a.copy()
@@ -3139,7 +3135,7 @@ def masked_scatter(input, mask, source):
     s = source._data
     if s.dtype != a.dtype:
         raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
-                           f"{_TYPE_WORDS.get(a.dtype.name)} and {_TYPE_WORDS.get(s.dtype.name)}")
+                           f"{B.scalar_name(a.dtype)} and {B.scalar_name(s.dtype)}")
     if type(m) is not type(a):
         B.check_same_device("masked_scatter", a, m)
     xp = xp_of(a)
@@ -3203,7 +3199,7 @@ def put(input, index, source, accumulate=False):
     s = source._data
     if s.dtype != a.dtype:
         raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
-                           f"{_TYPE_WORDS.get(a.dtype.name)} and source.dtype = {_TYPE_WORDS.get(s.dtype.name)}")
+                           f"{B.scalar_name(a.dtype)} and source.dtype = {B.scalar_name(s.dtype)}")
     if idx.size != s.size:
         raise RuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
                            f"source.numel() = {s.size}, index.numel() = {idx.size}")
