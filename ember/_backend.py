@@ -3,6 +3,7 @@
 This is the only module that knows about numpy versus cupy; ops ask it for
 ``xp`` and never import an array library themselves.
 """
+import re
 import sys
 
 import numpy as np
@@ -305,6 +306,9 @@ DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "idee
                 "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
 
 
+_DEVICE_STRING = re.compile(r"[a-zA-Z_]+(?::(?:[1-9]\d*|0))?")
+
+
 class device:
     """A device: 'cpu', 'cuda' or 'cuda:N' (and torch's other device names, which hold no tensor here)."""
 
@@ -316,12 +320,12 @@ class device:
         if isinstance(type_or_str, int) and index is None:
             type_or_str, index = "cuda", type_or_str
         text = str(type_or_str)
+        if _DEVICE_STRING.fullmatch(text) is None:   # checked first, as torch does ('float32' is invalid)
+            raise RuntimeError(f"Invalid device string: '{text}'")
         kind, sep, num = text.partition(":")
         if kind not in DEVICE_TYPES:
             raise RuntimeError(f"Expected one of {', '.join(DEVICE_TYPES)} device type at start of device "
                                f"string: {text}")
-        if sep and not num.isdigit():
-            raise RuntimeError(f"Invalid device string: '{text}'")
         if sep:
             if index is not None:
                 raise RuntimeError(f"device string {text!r} already has an index; don't pass index={index}")

@@ -66,7 +66,7 @@ class Tensor:
     def _init(self, data, requires_grad):
         self._data = data
         self._requires_grad = requires_grad
-        self.grad = None
+        _grad_slot.__set__(self, None)
         self.grad_fn = None
         self._vc = [0]
         self._accumulator = None
@@ -304,10 +304,13 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag):
-        self.requires_grad_(flag)
+        self._set_requires_grad(flag, "floating point and complex")   # torch words the two differently
 
     def requires_grad_(self, requires_grad=True):
         """Set requires_grad in place (leaves only) and return self."""
+        return self._set_requires_grad(requires_grad, "floating point")
+
+    def _set_requires_grad(self, requires_grad, _kinds):
         if self.grad_fn is not None:
             if requires_grad:
                 return self
@@ -317,7 +320,7 @@ class Tensor:
                 "var_no_grad = var.detach().")
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients (got {self.dtype}); convert first, "
+                f"only Tensors of {_kinds} dtype can require gradients (got {self.dtype}); convert first, "
                 "e.g. x.float().requires_grad_()")
         if requires_grad and self._base is not None and self._creation_meta is graph.NO_GRAD_VIEW_OF_GRAD_TENSOR:
             self._creation_meta = graph.NO_GRAD_VIEW   # its own flag now: gradients accumulate into it
@@ -331,7 +334,8 @@ class Tensor:
     @data.setter
     def data(self, value):
         if not isinstance(value, Tensor):
-            raise TypeError(f"Tensor.data must be a Tensor, not {type(value).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__} (Tensor.data takes a "
+                            "Tensor: wrap the values first, e.g. torch.tensor(values))")
         self._data = value._data
 
     @property
@@ -566,14 +570,20 @@ class Tensor:
             if self.device.type == "cuda":
                 return f"{prefix}.cuda.{name}"
             return f"{prefix}.{name}"
-        if isinstance(dtype, str):
-            name = dtype.rsplit(".", 1)[-1]
-            for d, n in B.TYPE_NAMES.items():
-                if n == name:
-                    return self.to(d)
         if isinstance(dtype, _LegacyTensorType):  # x.type(torch.DoubleTensor)
             dtype = dtype.dtype
-        return self.to(dtype)
+        if isinstance(dtype, B.dtype):
+            return self.to(dtype)
+        if not isinstance(dtype, (str, type)):
+            raise TypeError("dtype must be a type, str, or dtype object")
+        name = dtype if isinstance(dtype, str) else (
+            dtype.__name__ if dtype.__module__ == "builtins" else f"{dtype.__module__}.{dtype.__name__}")
+        prefix, _, kind = name.rpartition(".")
+        for d, n in B.TYPE_NAMES.items():
+            if n == kind and prefix in ("torch", "ember", "torch.cuda", "ember.cuda"):
+                return self.to("cuda", d) if prefix.endswith("cuda") else self.to(d)
+        raise ValueError(f"invalid type: '{name}' (give a dtype such as torch.float64, or a tensor type "
+                         "name such as 'torch.DoubleTensor')")
 
     def _bump(self):
         self._vc[0] += 1
@@ -595,8 +605,45 @@ _NON_LEAF_GRAD = (
     "Tensor by mistake, make sure you access the leaf Tensor instead. See "
     "github.com/pytorch/pytorch/pull/30531 for more information.")
 
-# The `grad` slot's own descriptor: reads .grad without the non-leaf warning (ember's code uses it).
+# The `grad` slot's own descriptor: reads .grad without the non-leaf warning, and writes it without
+# the checks of an assignment (ember's own writes are gradients it made to fit).
 _grad_slot = Tensor.grad
+
+
+def _shape_text(shape):
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def _assign_grad(t, grad):
+    """`t.grad = grad`, with torch's checks: a Tensor (or None) of t's dtype, device type and size."""
+    if grad is not None:
+        if not isinstance(grad, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                            f"{type(grad).__name__}")
+        if grad._data.dtype != t._data.dtype:
+            raise RuntimeError(
+                f"attempting to assign a gradient with dtype '{B.c_name(grad._data.dtype)}' to a tensor with "
+                f"grad_dtype '{B.scalar_name(t._data.dtype)}'. The gradient must match the tensor's dtype: "
+                f"convert it first, e.g. grad.to({t.dtype})")
+        here, there = grad.device, t.device
+        if here.type != there.type:
+            raise RuntimeError(f"attempting to assign a gradient with device type '{here.type}' to a tensor with "
+                               f"device type '{there.type}'. Please ensure that the gradient and the tensor are "
+                               "on the same device")
+        if here != there:
+            raise RuntimeError(f"attempting to assign a gradient located on device with index '{here.index}' to "
+                               f"a tensor located on device with index '{there.index}'. Please ensure that the "
+                               "gradient and the tensor are on the same device")
+        if grad._data.shape != t._data.shape:
+            raise RuntimeError(f"attempting to assign a gradient of size '{_shape_text(grad._data.shape)}' to a "
+                               f"tensor of size '{_shape_text(t._data.shape)}'. Please ensure that the gradient "
+                               "and the tensor are the same size")
+    _grad_slot.__set__(t, grad)
+
+
+# reads stay a C-level slot read; an unset slot falls through to __getattr__ (_unset_grad)
+Tensor.grad = property(_grad_slot.__get__, _assign_grad, lambda t: _grad_slot.__set__(t, None),
+                       doc="The gradient accumulated by backward() (None until then).")
 
 
 def _unset_grad(t):
@@ -606,7 +653,7 @@ def _unset_grad(t):
     if t.grad_fn is not None and not t._retains_grad:
         _warn_user(_NON_LEAF_GRAD, UserWarning)
         return None
-    t.grad = None
+    _grad_slot.__set__(t, None)
     return None
 
 

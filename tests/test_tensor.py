@@ -296,3 +296,115 @@ def test_pointer_identity_and_deprecated_resize_as_torch():
         assert x.resize(2, 3).shape == (2, 3) and x.shape == (6,)
     with pytest.warns(UserWarning, match="non-inplace resize_as is deprecated"):
         assert x.resize_as(ember.ones(3, 2)).shape == (3, 2)
+
+
+_TO_CALLS = [  # (args, kwargs) of Tensor.to / Module.to, valid and not; <name> is lib.name, <t> a float64 tensor
+    (("<float64>",), {}), (("cpu",), {"dtype": "<float64>"}), (("<cpu>", "<int64>"), {}),
+    ((None,), {}), (("<float64>", True), {}), ((float,), {}), ((), {"tensor": "<t>"}),
+    (("<float64>", "cpu"), {}), (("<float64>",), {"foo": 1}), (("cpu", 1.5), {}), ((), {"dtype": "float32"}),
+    ((), {"device": "<float32>"}), (("<float64>", 1), {}), (("<channels_last>",), {}),
+    (("<t>", "<float64>"), {}), ((None, None, None), {}), ((), {"dtype": "f", "copy": 1}),
+    (("float32",), {}), (("<float64>",), {"non_blocking": True, "copy": True})]
+
+
+def _to_outcome(lib, obj, args, kwargs):
+    def resolve(v):
+        if not (isinstance(v, str) and v.startswith("<")):
+            return v
+        name = v[1:-1]
+        return lib.ones(1, dtype=lib.float64) if name == "t" else lib.device("cpu") if name == "cpu" else \
+            getattr(lib, name)
+    try:
+        out = obj.to(*map(resolve, args), **{k: resolve(v) for k, v in kwargs.items()})
+    except (TypeError, RuntimeError) as e:
+        return type(e).__name__, str(e).replace("torch.", "T.").replace("ember.", "T.").split("\n")[0]
+    return str((out.weight if hasattr(out, "weight") else out).dtype).rpartition(".")[2]
+
+
+@requires_torch
+@pytest.mark.parametrize("call", range(len(_TO_CALLS)))
+def test_to_parses_arguments_as_torch(call):
+    # torch has three signatures (device, dtype / dtype / tensor, then non_blocking, copy); anything
+    # else is a TypeError listing them, and a positional string is always a device ('float32' is not one)
+    args, kwargs = _TO_CALLS[call]
+    for make in (lambda lib: lib.ones(2), lambda lib: lib.nn.Linear(2, 2)):
+        got = _to_outcome(ember, make(ember), args, kwargs)
+        want = _to_outcome(torch, make(torch), args, kwargs)
+        if isinstance(want, tuple):     # ember's message is torch's, sometimes with a hint after it
+            assert got[0] == want[0] and got[1].startswith(want[1])
+        else:
+            assert got == want
+
+
+def test_to_a_cpu_index_copies_and_module_to_complex_warns():
+    x = ember.ones(2)
+    assert x.to("cpu") is x and x.to("cpu:0") is not x      # torch: 'cpu:0' is another device
+    x.to("cpu:0").add_(1)
+    assert x.tolist() == [1.0, 1.0]
+    m = ember.nn.Linear(2, 2)
+    with pytest.warns(UserWarning, match="Complex modules are a new feature"):
+        m.to(ember.complex64)
+    assert m.weight.dtype == ember.complex64
+    with pytest.warns(UserWarning, match="Casting complex values to real discards the imaginary part"):
+        m.to(ember.float64)
+    assert m.weight.dtype == ember.float64
+    with pytest.raises(RuntimeError, match=r"^\.to\(\) does not accept copy argument"):
+        m.to(ember.float32, copy=True)
+
+
+@pytest.mark.parametrize("arg, error, message", [
+    ("float", ValueError, "invalid type: 'float'"), ("FloatTensor", ValueError, "invalid type: 'FloatTensor'"),
+    ("torch.float32", ValueError, r"invalid type: 'torch.float32'"), (float, ValueError, "invalid type: 'float'"),
+    (3, TypeError, "dtype must be a type, str, or dtype object")])
+def test_type_refuses_what_torch_refuses(arg, error, message):
+    with pytest.raises(error, match=message):
+        ember.ones(2).type(arg)
+    if torch is not None:
+        with pytest.raises(error, match=message):
+            torch.ones(2).type(arg)
+
+
+def test_type_takes_type_names_dtypes_and_legacy_types():
+    x = ember.ones(2)
+    assert x.type("torch.DoubleTensor").dtype == ember.float64
+    assert x.type("ember.LongTensor").dtype == ember.int64
+    assert x.type(ember.DoubleTensor).dtype == ember.float64 and x.type(ember.float16).dtype == ember.float16
+    assert x.type("torch.FloatTensor") is x
+
+
+@pytest.mark.parametrize("grad, error, message", [
+    ("ones3", RuntimeError, r"attempting to assign a gradient of size '\[3\]' to a tensor of size '\[2\]'"),
+    ("ones2x1", RuntimeError, r"attempting to assign a gradient of size '\[2, 1\]' to a tensor of size '\[2\]'"),
+    ("double", RuntimeError, "attempting to assign a gradient with dtype 'double' to a tensor with grad_dtype 'Float'"),
+    ("long", RuntimeError, "attempting to assign a gradient with dtype 'long int' to a tensor with grad_dtype 'Float'"),
+    ("double3", RuntimeError, "with dtype 'double'"),   # the dtype is checked before the size
+    ("list", TypeError, "assigned grad expected to be a Tensor or None but got grad of type list")])
+def test_assigning_a_grad_that_does_not_fit_raises_as_torch(grad, error, message):
+    for lib in (ember, torch) if torch is not None else (ember,):
+        g = {"ones3": lambda: lib.ones(3), "ones2x1": lambda: lib.ones(2, 1),
+             "double": lambda: lib.ones(2, dtype=lib.float64), "long": lambda: lib.ones(2, dtype=lib.int64),
+             "double3": lambda: lib.ones(3, dtype=lib.float64), "list": lambda: [1.0, 2.0]}[grad]()
+        t = lib.ones(2, requires_grad=True)
+        t.grad = lib.full((2,), 5.0)
+        with pytest.raises(error, match=message):
+            t.grad = g
+        assert t.grad.tolist() == [5.0, 5.0]     # nothing changed
+
+
+def test_assigning_a_fitting_grad_and_deleting_it():
+    t = ember.ones(2, requires_grad=True)
+    t.grad = ember.full((2,), 3.0)
+    (t * 2).sum().backward()
+    assert t.grad.tolist() == [5.0, 5.0]          # backward accumulates into the assigned gradient
+    del t.grad
+    assert t.grad is None
+    plain = ember.ones(2)                          # no requires_grad, a non-leaf: both take a gradient
+    plain.grad = ember.ones(2)
+    assert plain.grad.tolist() == [1.0, 1.0]
+
+
+def test_requires_grad_messages_differ_as_torchs():
+    with pytest.raises(RuntimeError, match="^only Tensors of floating point dtype can require gradients"):
+        ember.arange(2).requires_grad_()
+    with pytest.raises(RuntimeError, match="^only Tensors of floating point and complex dtype can require"):
+        ember.arange(2).requires_grad = True

@@ -163,7 +163,7 @@ class AccumulateGrad(Node):
                 grad = grad.copy()
             if grad.__class__ is not data.__class__:  # numpy turns 0-d results into scalars
                 grad = _xp_asarray(grad)
-            var.grad = _wrap(grad)
+            _set_grad(var, _wrap(grad))
         else:
             old._data += grad
             old._vc[0] += 1
@@ -200,7 +200,7 @@ class AccumulateGrad(Node):
         if grad._data.shape != var._data.shape:
             grad = grad.expand(*var._data.shape)
         old = var.grad
-        var.grad = grad if old is None else old + grad
+        _set_grad(var, grad if old is None else old + grad)
 
 
 def _xp_asarray(grad):
@@ -224,6 +224,15 @@ def _wrap(array):
     global _wrap
     from .._tensor import _wrap
     return _wrap(array)
+
+
+def _set_grad(var, grad):
+    # var.grad = grad without the assignment's checks (the gradient was made to fit); bound on
+    # first use, as _wrap
+    global _set_grad
+    from .._tensor import _grad_slot
+    _set_grad = _grad_slot.__set__
+    _set_grad(var, grad)
 
 
 def accumulator(tensor):

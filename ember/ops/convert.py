@@ -107,31 +107,72 @@ def _move(array, dev):
         return array.copy()  # another GPU: CuPy copies onto the current device
 
 
-def _parse_to(args, kwargs):
-    dtype = kwargs.pop("dtype", None)
-    device = kwargs.pop("device", None)
-    copy = kwargs.pop("copy", False)
-    kwargs.pop("non_blocking", None)
-    memory_format = kwargs.pop("memory_format", None)
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    for a in args:
-        if isinstance(a, Tensor):
-            dtype, device = a.dtype, a.device
-        elif isinstance(a, (B.dtype, type)) or (isinstance(a, str) and a.split(".")[-1] in B.ALIASES
-                                                 and not a.startswith(("cpu", "cuda"))):
-            dtype = a
-        elif isinstance(a, bool):
-            pass
-        elif a is not None:
-            device = a
-    return ((None if dtype is None else B.as_dtype(dtype)), (None if device is None else B.as_device(device)), copy,
-            memory_format)
+# torch's three signatures of Tensor.to / Module.to: (name, kind) of each positional parameter
+_TO_SIGNATURES = (
+    (("device", "device"), ("dtype", "dtype"), ("non_blocking", "bool"), ("copy", "bool")),
+    (("dtype", "dtype"), ("non_blocking", "bool"), ("copy", "bool")),
+    (("tensor", "tensor"), ("non_blocking", "bool"), ("copy", "bool")),
+)
+_TO_EXPECTED = (
+    "but expected one of:\n"
+    " * (torch.device device = None, torch.dtype dtype = None, bool non_blocking = False, bool copy = False, *, "
+    "torch.memory_format memory_format = None)\n"
+    " * (torch.dtype dtype, bool non_blocking = False, bool copy = False, *, torch.memory_format memory_format = "
+    "None)\n"
+    " * (Tensor tensor, bool non_blocking = False, bool copy = False, *, torch.memory_format memory_format = None)\n")
+
+
+def _to_kind_ok(kind, v):
+    if kind == "device":
+        return v is None or isinstance(v, (B.device, str)) or (isinstance(v, int) and not isinstance(v, bool))
+    if kind == "dtype":
+        return v is None or isinstance(v, B.dtype) or v in (float, int, bool, complex)
+    if kind == "tensor":
+        return isinstance(v, Tensor)
+    if kind == "memory_format":
+        return v is None or isinstance(v, _mf.memory_format)
+    return isinstance(v, bool)
+
+
+def _to_type_name(v):
+    """The type name torch's argument parser prints for a value."""
+    for cls, name in ((Tensor, "Tensor"), (B.dtype, "torch.dtype"), (B.device, "torch.device"),
+                      (_mf.memory_format, "torch.memory_format")):
+        if isinstance(v, cls):
+            return name
+    return type(v).__name__
+
+
+def parse_to(args, kwargs):
+    """torch's argument parsing for Tensor.to and Module.to: (device, dtype, non_blocking, copy,
+    memory_format), or torch's TypeError listing the three signatures."""
+    for params in _TO_SIGNATURES:
+        if len(args) > len(params):
+            continue
+        bound = {name: v for (name, _), v in zip(params, args)}
+        kinds = dict(params, memory_format="memory_format")
+        if all(k in kinds and k not in bound for k in kwargs):
+            bound.update(kwargs)
+            if all(_to_kind_ok(kinds[k], v) for k, v in bound.items()):
+                break
+    else:
+        got = [_to_type_name(v) for v in args]
+        named = [f"{k}={_to_type_name(v)}" for k, v in reversed(kwargs.items())]
+        text = ", ".join(got) + "".join(", " + n for n in named) if got else "".join(n + ", " for n in named)
+        raise TypeError(f"to() received an invalid combination of arguments - got ({text}), {_TO_EXPECTED}")
+    tensor = bound.get("tensor")
+    dtype = tensor.dtype if tensor is not None else bound.get("dtype")
+    device = tensor.device if tensor is not None else bound.get("device")
+    return ((None if device is None else B.as_device(device)), (None if dtype is None else B.as_dtype(dtype)),
+            bound.get("non_blocking", False), bound.get("copy", False), bound.get("memory_format"))
 
 
 def to(self, *args, **kwargs):
     """Convert to another dtype and/or device; returns self when nothing changes."""
-    dtype, device, copy, memory_format = _parse_to(args, kwargs)
+    if not kwargs and len(args) == 1 and args[0].__class__ is B.dtype:
+        dtype, device, copy, memory_format = args[0], None, False, None
+    else:
+        device, dtype, _, copy, memory_format = parse_to(args, kwargs)
     src = self._data
     data = src
     if device is not None and device.type == "cuda":
@@ -141,6 +182,8 @@ def to(self, *args, **kwargs):
             device = B.device("cuda", cuda.current_device())
     if device is not None and device != self.device:
         data = _move(data, device)
+        if data is src:   # 'cpu:0' against 'cpu': torch sees two devices and copies
+            data = src.copy(order="K")
     if dtype is not None and data.dtype != dtype.np:
         if data.dtype.kind == "c" and dtype.np.kind != "c":
             _complex_to_real_warning()

@@ -16,7 +16,7 @@ from typing import Any, Dict, Tuple, Union
 import numpy as np
 
 from .. import _backend as B
-from .._tensor import Tensor, _wrap, typename as _typename
+from .._tensor import Tensor, _grad_slot, _wrap, typename as _typename
 from ..utils.hooks import RemovableHandle
 from .._userwarn import warn as _warn_user
 from ..autograd.grad_mode import enable_grad
@@ -342,9 +342,10 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of all optimized tensors (to None by default, else to zeros)."""
         if set_to_none:
+            clear = _grad_slot.__set__   # the checks of `p.grad = ...` are moot for None
             for group in self.param_groups:
                 for p in group["params"]:
-                    p.grad = None
+                    clear(p, None)
             return
         for group in self.param_groups:
             for p in group["params"]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from ... import _backend as B
 from ..._tensor import Tensor, _raw_grad, typename as _typename
+from ...ops.convert import parse_to
 from ...autograd.grad_mode import state as _grad_state
 from ..parameter import Buffer, Parameter
 from ...utils.hooks import RemovableHandle
@@ -415,18 +416,27 @@ class Module:
 
     def to(self, *args, **kwargs):
         """Move and/or cast parameters and buffers: to(device), to(dtype), to(tensor), to(device, dtype)."""
-        memory_format = kwargs.get("memory_format")
-        device, dtype, non_blocking = _parse_to(args, kwargs)
-        if dtype is not None and not dtype.is_floating_point:
-            raise TypeError(
-                "nn.Module.to only accepts floating point or complex "
-                f"dtypes, but got desired dtype={dtype}")
+        device, dtype, non_blocking, copy, memory_format = parse_to(args, kwargs)
+        if copy:
+            raise RuntimeError(".to() does not accept copy argument (a Module's tensors are converted in place; "
+                               "copy.deepcopy(module) first for a copy)")
+        if dtype is not None:
+            if not (dtype.is_floating_point or dtype.is_complex):
+                raise TypeError(
+                    "nn.Module.to only accepts floating point or complex "
+                    f"dtypes, but got desired dtype={dtype}")
+            if dtype.is_complex:
+                _warn_user(
+                    "Complex modules are a new feature under active development whose design may change, and some "
+                    "modules might not work as expected when using complex tensors as parameters or buffers. Please "
+                    "file an issue at https://github.com/pytorch/pytorch/issues/new?template=bug-report.yml if a "
+                    "complex module does not work as expected.")
 
         def convert(t):
+            cast = dtype if t.is_floating_point() or t.is_complex() else None
             if memory_format is not None and t.dim() in (4, 5):  # as torch: only conv-shaped tensors
-                return t.to(device=device, dtype=dtype if t.is_floating_point() else None,
-                            memory_format=memory_format)
-            return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+                return t.to(device=device, dtype=cast, memory_format=memory_format)
+            return t.to(device=device, dtype=cast)
 
         return self._apply(convert)
 
@@ -1081,42 +1091,6 @@ def _commit_value(module, name, param, data, assign):
 
 def _copy_into(module, name, param, value, assign):
     _commit_value(module, name, param, _prepare_value(param, value, assign), assign)
-
-
-def _parse_to(args, kwargs):
-    """torch._C._nn._parse_to for Module.to: returns (device, dtype, non_blocking)."""
-    device = kwargs.pop("device", None)
-    dtype = kwargs.pop("dtype", None)
-    non_blocking = kwargs.pop("non_blocking", False)
-    kwargs.pop("memory_format", None)
-    kwargs.pop("copy", None)
-    if kwargs:
-        raise TypeError(f"to() received an invalid combination of arguments - got unexpected keyword "
-                        f"argument(s) {', '.join(sorted(kwargs))}")
-    rest = list(args)
-    if rest and isinstance(rest[0], Tensor):
-        t = rest.pop(0)
-        device, dtype = t.device, t.dtype
-    elif rest and (isinstance(rest[0], B.dtype) or rest[0] in (float, int, bool)):
-        dtype = rest.pop(0)
-    elif rest and rest[0] is not None and not isinstance(rest[0], bool):
-        device = rest.pop(0)
-        if rest and (isinstance(rest[0], B.dtype) or rest[0] in (float, int, bool)):
-            dtype = rest.pop(0)
-    elif rest and rest[0] is None:
-        rest.pop(0)
-        if rest and isinstance(rest[0], B.dtype):
-            dtype = rest.pop(0)
-    if rest and isinstance(rest[0], bool):
-        non_blocking = rest.pop(0)
-    if rest:
-        raise TypeError(f"to() received an invalid combination of arguments - got {args!r}; expected "
-                        "to(device), to(dtype), to(tensor) or to(device, dtype)")
-    if device is not None:
-        device = B.as_device(device)
-    if dtype is not None:
-        dtype = B.as_dtype(dtype)
-    return device, dtype, non_blocking
 
 
 class _WrappedHook:
