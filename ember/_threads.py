@@ -68,7 +68,7 @@ def set_num_threads(n):
     global _requested
     n = int(n)
     if n < 1:
-        raise ValueError(f"set_num_threads expects a positive integer, got {n}")
+        raise RuntimeError(f"set_num_threads expects a positive integer (got {n})")
     _requested = n
     if n == 1:
         _use(1)

@@ -31,12 +31,19 @@ __all__ = [
 ]
 
 
-def _sizes(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+def _sizes(size, fn=None):
+    packed = len(size) == 1 and isinstance(size[0], (tuple, list))
+    if packed:
         size = tuple(size[0])
-    for s in size:
+    for i, s in enumerate(size):
         if not isinstance(s, numbers.Integral) and not (isinstance(s, Tensor) and s.numel() == 1):
-            raise TypeError(f"size must be a sequence of ints, got {type(s).__name__} in {size!r}")
+            got = type(s).__name__
+            if fn is None:
+                raise TypeError(f"size must be a sequence of ints, got {got} in {size!r}")
+            if len(size) == 1 and not packed:   # torch's two wordings: a lone value, or one inside a size
+                raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, not {got}")
+            raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                            f"\"type must be tuple of ints,but got {got}\"")
         if int(s) < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {int(s)}: {list(size)}")
     return tuple(int(s) for s in size)
@@ -50,12 +57,12 @@ def _size_arg(sizes, size, fn):
                 raise TypeError(f"{fn}() received an invalid combination of arguments - got (), but expected a "
                                 f"size, e.g. {fn}(2, 3) or {fn}((2, 3)); for a 0-dim tensor pass {fn}(())")
             raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
-        return _sizes(sizes)
+        return _sizes(sizes, fn)
     if sizes:
         raise TypeError(f"{fn}() got multiple values for argument 'size'")
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"{fn}(): argument 'size' must be tuple of ints, not {type(size).__name__}")
-    return _sizes((size,))
+    return _sizes((size,), fn)
 
 
 def _target(device):
@@ -179,6 +186,9 @@ def _infer_dtype(data):
             raise RuntimeError(f"Could not infer dtype of {type(bad).__name__} (torch.tensor takes numbers, "
                                "nested lists of numbers, NumPy arrays or tensors)")
         raise TypeError(f"can't convert {type(data).__name__} with mixed or non-numeric elements to a tensor")
+    if kind in "US":
+        raise TypeError(f"new(): invalid data type '{'str' if kind == 'U' else 'bytes'}' (torch.tensor takes numbers: "
+                        "map strings to class indices first)")
     raise TypeError(f"can't convert data of numpy dtype {arr.dtype} to a tensor")
 
 
@@ -278,8 +288,8 @@ def _element_dtype(x):
     if not isinstance(x, (str, bytes)):  # torch: a str is invalid data, any other object has no dtype
         raise RuntimeError(f"Could not infer dtype of {type(x).__name__} (torch.tensor takes numbers, NumPy "
                            "scalars or tensors as elements)")
-    raise TypeError(f"can't convert {type(x).__name__} to a tensor element; expected numbers, NumPy scalars "
-                    "or tensors")
+    raise TypeError(f"new(): invalid data type '{type(x).__name__}' (torch.tensor takes numbers, NumPy scalars "
+                    "or tensors as elements)")
 
 
 def _promoted_dtype(data):

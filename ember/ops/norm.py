@@ -190,6 +190,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     c = x.shape[1]
     pshape = (1, c) + (1,) * (x.ndim - 2)
     axes = (0,) + tuple(range(2, x.ndim))
+    for t, what in ((running_mean, "running_mean"), (running_var, "running_var")):   # torch: before weight
+        if t is not None and type(t._data) is not type(x):
+            B.check_same_device("batch_norm", x, t._data)
+        if t is not None and t._data.size != c:
+            raise RuntimeError(f"{what} should contain {c} elements not {t._data.size} (batch_norm: input "
+                               f"{list(x.shape)} has {c} channels)")
     w = _param(weight, "batch_norm", "weight", c, x.dtype, pshape, x)
     b = _param(bias, "batch_norm", "bias", c, x.dtype, pshape, x)
     eps = float(eps)
@@ -197,12 +203,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         n = x.size // c if c else 0
         if n == 1:   # (an empty batch passes, as in torch: an empty result, the running stats kept)
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
-        for t, what in ((running_mean, "running_mean"), (running_var, "running_var")):
-            if t is not None and type(t._data) is not type(x):
-                B.check_same_device("batch_norm", x, t._data)
-            if t is not None and t._data.size != c:
-                raise RuntimeError(f"{what} should contain {c} elements not {t._data.size} (batch_norm: input "
-                                   f"{list(x.shape)} has {c} channels)")
         with B.errstate(xp, invalid="ignore") if not n else B._NULL:   # (an empty batch: nan statistics)
             mean, xc, var = _stats(x, axes)
         invstd = 1 / xp.sqrt(var + eps)
