@@ -6,18 +6,10 @@ import pickle
 import numpy as np
 
 from .utils import check_integrity, download_and_extract_archive
+from . import vision as _vision
 from .vision import VisionDataset
 
 __all__ = ["CIFAR10", "CIFAR100"]
-
-_fromarray = None
-
-
-def _pil_fromarray():
-    global _fromarray
-    from PIL import Image
-    _fromarray = Image.fromarray
-    return _fromarray
 
 
 def _load_batch(path):
@@ -94,7 +86,7 @@ class CIFAR10(VisionDataset):
         """(image, target): a PIL image (after transform) and the class index (after target_transform)."""
         img, target = self.data[index], self.targets[index]
         # a PIL Image, consistent with all other datasets
-        img = (_fromarray or _pil_fromarray())(img)
+        img = _vision._pil_from_array(img)
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:

@@ -1,25 +1,20 @@
-"""MNIST and Fashion-MNIST from the idx ubyte files, laid out as current torchvision: root/<Class>/raw."""
+"""MNIST, Fashion-MNIST, KMNIST, EMNIST and QMNIST from the idx files, laid out as current torchvision:
+root/<Class>/raw."""
 import os
 import os.path
+import string
 import warnings
 
 import numpy as np
 
 from ... import _backend as B
 from ..._tensor import _wrap
-from .utils import DownloadError, _by_hand, _download, _extract, _Journal, check_integrity
+from .utils import DownloadError, _by_hand, _download, _extract, _Journal, check_integrity, verify_str_arg
+from . import vision as _vision
 from .vision import VisionDataset
 
-__all__ = ["MNIST", "FashionMNIST", "read_sn3_pascalvincent_tensor", "read_image_file", "read_label_file"]
-
-_fromarray = None
-
-
-def _pil_fromarray():
-    global _fromarray
-    from PIL import Image
-    _fromarray = Image.fromarray
-    return _fromarray
+__all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "QMNIST", "read_sn3_pascalvincent_tensor",
+           "read_image_file", "read_label_file"]
 
 
 # idx type codes -> big-endian numpy dtypes
@@ -109,7 +104,7 @@ class MNIST(VisionDataset):
     def __getitem__(self, index):
         """(image, target): a mode-L PIL image (after transform) and the class index."""
         img, target = self.data._data[index], int(self.targets._data[index])
-        img = (_fromarray or _pil_fromarray())(img, mode="L")
+        img = _vision._pil_from_array(img, mode="L")
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:
@@ -201,3 +196,204 @@ class FashionMNIST(MNIST):
     ]
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                "Ankle boot"]
+
+
+class KMNIST(MNIST):
+    """`Kuzushiji-MNIST <https://github.com/rois-codh/kmnist>`_ Dataset: MNIST's format, cursive Japanese."""
+
+    mirrors = ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "bdb82020997e1d708af4cf47b453dcf7"),
+        ("train-labels-idx1-ubyte.gz", "e144d726b3acfaa3e44228e80efcd344"),
+        ("t10k-images-idx3-ubyte.gz", "5c965bf0a639b31b8f53240b1b52f4d7"),
+        ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134"),
+    ]
+    classes = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+
+
+class EMNIST(MNIST):
+    """`EMNIST <https://www.westernsydney.edu.au/bens/home/reproducible_research/emnist>`_ Dataset: handwritten
+    digits and letters in six splits.
+
+    The idx files store each image transposed (column-major); like torchvision, the images are returned as
+    stored, so a letter appears mirrored and rotated: use ``img.transpose(Image.TRANSPOSE)`` to see it upright.
+
+    Args:
+        root (str or pathlib.Path): folder where ``EMNIST/raw/emnist-<split>-train-images-idx3-ubyte`` exist.
+        split (str): one of ``byclass``, ``bymerge``, ``balanced``, ``letters``, ``digits``, ``mnist``.
+        train, download, transform, target_transform: as for :class:`MNIST`.
+    """
+
+    url = "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip"
+    md5 = "58c8d27c78d21e728a6bc7b3cc06412e"
+    splits = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist")
+    # letters whose upper and lower case are written alike are one class in bymerge and balanced
+    _merged_classes = {"c", "i", "j", "k", "l", "m", "o", "p", "s", "u", "v", "w", "x", "y", "z"}
+    _all_classes = set(string.digits + string.ascii_letters)
+    classes_split_dict = {
+        "byclass": sorted(_all_classes),
+        "bymerge": sorted(_all_classes - _merged_classes),
+        "balanced": sorted(_all_classes - _merged_classes),
+        "letters": ["N/A"] + list(string.ascii_lowercase),
+        "digits": list(string.digits),
+        "mnist": list(string.digits),
+    }
+
+    def __init__(self, root, split, **kwargs):
+        self.split = verify_str_arg(split, "split", self.splits)
+        self.training_file = self._training_file(split)
+        self.test_file = self._test_file(split)
+        super().__init__(root, **kwargs)
+        self.classes = self.classes_split_dict[self.split]
+
+    @staticmethod
+    def _training_file(split):
+        return f"training_{split}.pt"
+
+    @staticmethod
+    def _test_file(split):
+        return f"test_{split}.pt"
+
+    @property
+    def _file_prefix(self):
+        return f"emnist-{self.split}-{'train' if self.train else 'test'}"
+
+    @property
+    def images_file(self):
+        return os.path.join(self.raw_folder, f"{self._file_prefix}-images-idx3-ubyte")
+
+    @property
+    def labels_file(self):
+        return os.path.join(self.raw_folder, f"{self._file_prefix}-labels-idx1-ubyte")
+
+    def _load_data(self):
+        return read_image_file(self.images_file), read_label_file(self.labels_file)
+
+    def _check_exists(self):
+        return all(check_integrity(file) for file in (self.images_file, self.labels_file))
+
+    def download(self):
+        """Download gzip.zip and decompress every split's idx files into raw/; all of them or none are kept."""
+        if self._check_exists():
+            return
+        filename = os.path.basename(self.url)
+        archive = os.path.join(self.raw_folder, filename)
+        with _Journal() as journal:
+            journal.makedirs(self.raw_folder)
+            _download(self.url, self.raw_folder, filename, self.md5, journal)
+            print(f"Extracting {archive} to {self.raw_folder}")
+            # the zip holds a gzip/ folder of .gz files; unpacked aside (a scratch folder removed in every
+            # case) raw/ ends as torchvision leaves it: gzip.zip and the decompressed idx files
+            unpacked = journal.scratch_dir(self.raw_folder)
+            _extract(archive, unpacked, False, journal)
+            gzip_folder = os.path.join(unpacked, "gzip")
+            if not os.path.isdir(gzip_folder):
+                raise RuntimeError(f"{archive} has no gzip/ folder, which EMNIST's archive holds; the file is not "
+                                   "EMNIST's gzip.zip. Nothing was extracted.")
+            for name in sorted(os.listdir(gzip_folder)):
+                if name.endswith(".gz"):
+                    _extract(os.path.join(gzip_folder, name), self.raw_folder, False, journal)
+
+
+class QMNIST(MNIST):
+    """`QMNIST <https://github.com/facebookresearch/qmnist>`_ Dataset: MNIST rebuilt from NIST, with full labels.
+
+    Args:
+        root (str or pathlib.Path): folder whose ``QMNIST/raw`` holds the idx files.
+        what (str, optional): ``train``, ``test`` (60k), ``test10k`` (the 10k matching MNIST's test set),
+            ``test50k`` (the other 50k) or ``nist`` (all NIST digits); default ``train`` or ``test`` by ``train``.
+        compat (bool): the target is the class number when True, else an int64 Tensor of QMNIST's 8 columns
+            (class, NIST hsf series, writer id, digit index, NIST class, global index, duplicate, unused).
+        train (bool): picks ``what`` when it is None.
+        download, transform, target_transform: as for :class:`MNIST`.
+    """
+
+    subsets = {"train": "train", "test": "test", "test10k": "test", "test50k": "test", "nist": "nist"}
+    resources = {
+        "train": [
+            ("https://raw.githubusercontent.com/facebookresearch/qmnist/master/qmnist-train-images-idx3-ubyte.gz",
+             "ed72d4157d28c017586c42bc6afe6370"),
+            ("https://raw.githubusercontent.com/facebookresearch/qmnist/master/qmnist-train-labels-idx2-int.gz",
+             "0058f8dd561b90ffdd0f734c6a30e5e4"),
+        ],
+        "test": [
+            ("https://raw.githubusercontent.com/facebookresearch/qmnist/master/qmnist-test-images-idx3-ubyte.gz",
+             "1394631089c404de565df7b7aeaf9412"),
+            ("https://raw.githubusercontent.com/facebookresearch/qmnist/master/qmnist-test-labels-idx2-int.gz",
+             "5b5b05890a5e13444e108efe57b788aa"),
+        ],
+        "nist": [
+            ("https://raw.githubusercontent.com/facebookresearch/qmnist/master/xnist-images-idx3-ubyte.xz",
+             "7f124b3b8ab81486c9d8c2749c17f834"),
+            ("https://raw.githubusercontent.com/facebookresearch/qmnist/master/xnist-labels-idx2-int.xz",
+             "5ed0e788978e45d4a8bd4b7caec3d79d"),
+        ],
+    }
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
+               "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+
+    def __init__(self, root, what=None, compat=True, train=True, **kwargs):
+        if what is None:
+            what = "train" if train else "test"
+        self.what = verify_str_arg(what, "what", tuple(self.subsets.keys()))
+        self.compat = compat
+        self.data_file = what + ".pt"
+        self.training_file = self.data_file
+        self.test_file = self.data_file
+        super().__init__(root, train, **kwargs)
+
+    @property
+    def images_file(self):
+        (url, _), _ = self.resources[self.subsets[self.what]]
+        return os.path.join(self.raw_folder, os.path.splitext(os.path.basename(url))[0])
+
+    @property
+    def labels_file(self):
+        _, (url, _) = self.resources[self.subsets[self.what]]
+        return os.path.join(self.raw_folder, os.path.splitext(os.path.basename(url))[0])
+
+    def _check_exists(self):
+        return all(check_integrity(file) for file in (self.images_file, self.labels_file))
+
+    def _load_data(self):
+        images = read_sn3_pascalvincent_tensor(self.images_file)
+        data = images._data
+        if data.dtype != np.uint8:
+            raise TypeError(f"data should be of dtype {B.namespace()}.uint8 instead of {images.dtype}")
+        if data.ndim != 3:
+            raise ValueError(f"data should have 3 dimensions instead of {data.ndim}")
+        targets = read_sn3_pascalvincent_tensor(self.labels_file)._data.astype(np.int64)
+        if targets.ndim != 2:
+            raise ValueError(f"targets should have 2 dimensions instead of {targets.ndim}")
+        if self.what == "test10k":
+            data, targets = data[0:10000].copy(), targets[0:10000].copy()
+        elif self.what == "test50k":
+            data, targets = data[10000:].copy(), targets[10000:].copy()
+        return _wrap(data), _wrap(targets)
+
+    def download(self):
+        """Download and decompress the images and labels of ``what`` only; both or neither are kept."""
+        if self._check_exists():
+            return
+        with _Journal() as journal:
+            journal.makedirs(self.raw_folder)
+            for url, md5 in self.resources[self.subsets[self.what]]:
+                filename = os.path.basename(url)
+                _download(url, self.raw_folder, filename, md5, journal)
+                archive = os.path.join(self.raw_folder, filename)
+                print(f"Extracting {archive} to {self.raw_folder}")
+                _extract(archive, self.raw_folder, False, journal)
+
+    def __getitem__(self, index):
+        """(image, target): a mode-L PIL image and the class (compat) or the 8-column int64 label Tensor."""
+        img = _vision._pil_from_array(self.data._data[index], mode="L")
+        if self.transform is not None:
+            img = self.transform(img)
+        target = int(self.targets._data[index, 0]) if self.compat else self.targets[index]
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def extra_repr(self):
+        return f"Split: {self.what}"
+

@@ -12,6 +12,16 @@ except ImportError:  # pragma: no cover - utils.data not built yet
 __all__ = ["VisionDataset", "StandardTransform"]
 
 
+def _pil_from_array(array, mode=None):
+    """PIL.Image.fromarray, with Pillow imported on first use (ember installs without it)."""
+    global _pil_from_array
+    from PIL import Image
+
+    def _pil_from_array(array, mode=None):
+        return Image.fromarray(array) if mode is None else Image.fromarray(array, mode=mode)
+    return _pil_from_array(array, mode)
+
+
 class VisionDataset(_Dataset):
     """Base class for torchvision-compatible datasets: subclasses define __getitem__ and __len__."""
 
