@@ -8,6 +8,7 @@ PIL is imported lazily so that ``import ember.vision`` stays light.
 import math
 import numbers
 import sys
+import warnings
 from enum import Enum
 
 import numpy as np
@@ -22,7 +23,7 @@ __all__ = [
     "center_crop", "resized_crop", "hflip", "vflip", "adjust_brightness", "adjust_contrast",
     "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "rotate", "gaussian_blur", "erase",
     "affine", "perspective", "five_crop", "ten_crop", "invert", "posterize", "solarize", "adjust_sharpness",
-    "autocontrast", "equalize",
+    "autocontrast", "equalize", "adjust_gamma", "elastic_transform",
 ]
 
 
@@ -44,6 +45,8 @@ _PIL_FILTERS = {
     InterpolationMode.BICUBIC: 3, InterpolationMode.BOX: 4, InterpolationMode.HAMMING: 5,
 }
 _FROM_INT = {v: k for k, v in _PIL_FILTERS.items()}
+# torchvision's public table: PIL has no nearest-exact and resamples it as nearest
+pil_modes_mapping = {**_PIL_FILTERS, InterpolationMode.NEAREST_EXACT: 0}
 
 
 def _interpolation_modes_from_int(i):
@@ -867,6 +870,26 @@ def _hsv2rgb(img):
     return np.stack((r, g, b), axis=-3).astype(img.dtype, copy=False)
 
 
+def adjust_gamma(img, gamma, gain=1):
+    """Gamma correction: gain * img ** gamma, on values scaled to [0, 1], clamped there."""
+    if not isinstance(img, Tensor):
+        _check_pil(img)
+        if gamma < 0:
+            raise ValueError("Gamma should be a non-negative real number")
+        input_mode = img.mode
+        # PIL's point() takes a lookup table; RGB covers L and P as well, the mode is restored after
+        table = [int((255 + 1 - 1e-3) * gain * pow(v / 255.0, gamma)) for v in range(256)] * 3
+        return img.convert("RGB").point(table).convert(input_mode)
+    _assert_channels(_arr(img), [1, 3], "adjust_gamma")
+    if gamma < 0:
+        raise ValueError("Gamma should be a non-negative real number")
+    dtype = img.dtype
+    result = img if img.is_floating_point() else convert_image_dtype(img, B.float32)
+    # Tensor ops: a float image that requires grad stays in the graph
+    result = (gain * result.pow(gamma)).clamp(0, 1)
+    return convert_image_dtype(result, dtype)
+
+
 # ---- rotate / blur / erase: the same kernels as transforms.v2 (imported late: v2 imports this module) ----
 def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
     """Rotate counter-clockwise by angle degrees about center (default: the image center)."""
@@ -1224,3 +1247,27 @@ def equalize(img):
     _assert_channels(a, [1, 3], "equalize")
     flat = a.reshape((-1,) + a.shape[-2:])
     return _wrap(np.stack([_equalize_channel(ch) for ch in flat]).reshape(a.shape))
+
+
+# ---- elastic ----------------------------------------------------------------------------------------
+def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Sample img at the identity grid plus displacement (1, H, W, 2), in grid_sample's [-1, 1] units."""
+    from .v2 import functional as F2
+    if isinstance(interpolation, int):
+        warnings.warn("Argument interpolation should be of type InterpolationMode instead of int. "
+                      "Please, use InterpolationMode enum.")
+        interpolation = _interpolation_modes_from_int(interpolation)
+    if not isinstance(displacement, Tensor):
+        raise TypeError("Argument displacement should be a Tensor")
+    t_img = img
+    if not isinstance(img, Tensor):
+        if not _is_pil_image(img):
+            raise TypeError(f"img should be PIL Image or Tensor. Got {type(img)}")
+        t_img = pil_to_tensor(img)
+    shape = (1,) + tuple(t_img.shape[-2:]) + (2,)
+    if shape != tuple(displacement.shape):
+        raise ValueError(f"Argument displacement shape should be {shape}, but given {displacement.shape}")
+    output = F2._elastic_sample(t_img, displacement, F2._check_interpolation(interpolation), fill, v2=False)
+    if not isinstance(img, Tensor):
+        output = to_pil_image(output, mode=img.mode)
+    return output

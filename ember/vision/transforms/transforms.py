@@ -35,7 +35,8 @@ __all__ = [
     "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop", "ColorJitter", "Grayscale",
     "RandomGrayscale", "RandomRotation", "GaussianBlur", "RandomErasing", "InterpolationMode",
     "RandomAffine", "RandomPerspective", "FiveCrop", "TenCrop", "RandomInvert", "RandomPosterize",
-    "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize",
+    "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize", "LinearTransformation",
+    "ElasticTransform",
 ]
 
 
@@ -977,3 +978,116 @@ class RandomEqualize(_RandomColorOp):
 
     def _apply(self, img):
         return F.equalize(img)
+
+
+def _check_linear_transformation(transformation_matrix, mean_vector):
+    """LinearTransformation's argument checks (v1 and v2 make the same ones)."""
+    if transformation_matrix.size(0) != transformation_matrix.size(1):
+        raise ValueError("transformation_matrix should be square. Got "
+                         f"{tuple(transformation_matrix.size())} rectangular matrix.")
+    if mean_vector.size(0) != transformation_matrix.size(0):
+        raise ValueError(f"mean_vector should have the same length {mean_vector.size(0)}"
+                         f" as any one of the dimensions of the transformation_matrix "
+                         f"[{tuple(transformation_matrix.size())}]")
+    if transformation_matrix.device != mean_vector.device:
+        raise ValueError(f"Input tensors should be on the same device. Got {transformation_matrix.device} and "
+                         f"{mean_vector.device}")
+    if transformation_matrix.dtype != mean_vector.dtype:
+        raise ValueError(f"Input tensors should have the same dtype. Got {transformation_matrix.dtype} and "
+                         f"{mean_vector.dtype}")
+
+
+def _linear_transformation(tensor, transformation_matrix, mean_vector, flatten):
+    """(tensor.flatten(C, H, W) - mean_vector) @ transformation_matrix, back in tensor's shape."""
+    shape = tensor.shape
+    n = shape[-3] * shape[-2] * shape[-1]
+    if n != transformation_matrix.shape[0]:
+        raise ValueError("Input tensor and transformation matrix have incompatible shape."
+                         f"[{shape[-3]} x {shape[-2]} x {shape[-1]}] != {transformation_matrix.shape[0]}")
+    if tensor.device.type != mean_vector.device.type:
+        raise ValueError("Input tensor should be on the same device as transformation matrix and mean vector. "
+                         f"Got {tensor.device} vs {mean_vector.device}")
+    flat = flatten(tensor, n) - mean_vector
+    return flat.mm(transformation_matrix.to(flat.dtype)).view(shape)
+
+
+class LinearTransformation(_Transform):
+    """Whitening and the like: (flattened image - mean_vector) @ transformation_matrix (D x D, D = C*H*W)."""
+
+    def __init__(self, transformation_matrix, mean_vector):
+        super().__init__()
+        _check_linear_transformation(transformation_matrix, mean_vector)
+        self.transformation_matrix = transformation_matrix
+        self.mean_vector = mean_vector
+
+    def forward(self, tensor):
+        # v1 flattens with view, so a non-contiguous tensor fails as torchvision's does
+        return _linear_transformation(tensor, self.transformation_matrix, self.mean_vector,
+                                      lambda t, n: t.view(-1, n))
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}(transformation_matrix={self.transformation_matrix.tolist()}"
+                f", mean_vector={self.mean_vector.tolist()})")
+
+
+def _elastic_float_pair(value, name):
+    """alpha / sigma of v1's ElasticTransform: a float or a sequence of 1 or 2 floats (ints are refused)."""
+    if not isinstance(value, (float, Sequence)):
+        raise TypeError(f"{name} should be float or a sequence of floats. Got {type(value)}")
+    if isinstance(value, Sequence) and len(value) != 2:
+        raise ValueError(f"If {name} is a sequence its length should be 2. Got {len(value)}")
+    if isinstance(value, Sequence):
+        for element in value:
+            if not isinstance(element, float):
+                raise TypeError(f"{name} should be a sequence of floats. Got {type(element)}")
+    if isinstance(value, float):
+        value = [float(value), float(value)]
+    return value
+
+
+def _elastic_displacement(alpha, sigma, size):
+    """torchvision's ElasticTransform.get_params: two torch.rand fields in [-1, 1), each blurred with a
+    kernel of about 8 sigma and scaled by alpha / side; a (1, H, W, 2) float32 displacement."""
+    from ... import cat, rand
+    fields = []
+    for k, side in ((0, size[1]), (1, size[0])):
+        d = rand([1, 1] + list(size)) * 2 - 1
+        if sigma[k] > 0.0:
+            ks = int(8 * sigma[k] + 1)
+            if ks % 2 == 0:  # the kernel must be odd
+                ks += 1
+            d = F.gaussian_blur(d, [ks, ks], sigma)
+        fields.append(d * alpha[k] / side)
+    return cat(fields, 1).permute([0, 2, 3, 1])
+
+
+class ElasticTransform(_Transform):
+    """Displace every pixel by a smooth random field (alpha: strength, sigma: smoothness), as through water."""
+
+    def __init__(self, alpha=50.0, sigma=5.0, interpolation=InterpolationMode.BILINEAR, fill=0):
+        super().__init__()
+        self.alpha = _elastic_float_pair(alpha, "alpha")
+        self.sigma = _elastic_float_pair(sigma, "sigma")
+        if isinstance(interpolation, int):
+            interpolation = _interpolation_modes_from_int(interpolation)
+        self.interpolation = interpolation
+        if isinstance(fill, (int, float)):
+            fill = [float(fill)]
+        elif isinstance(fill, (list, tuple)):
+            fill = [float(f) for f in fill]
+        else:
+            raise TypeError(f"fill should be int or float or a list or tuple of them. Got {type(fill)}")
+        self.fill = fill
+
+    @staticmethod
+    def get_params(alpha, sigma, size):
+        return _elastic_displacement(alpha, sigma, size)
+
+    def forward(self, tensor):
+        _, height, width = F.get_dimensions(tensor)
+        displacement = self.get_params(self.alpha, self.sigma, [height, width])
+        return F.elastic_transform(tensor, displacement, self.interpolation, self.fill)
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}(alpha={self.alpha}, sigma={self.sigma}, "
+                f"interpolation={self.interpolation}, fill={self.fill})")

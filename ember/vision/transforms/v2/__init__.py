@@ -15,8 +15,11 @@ from ._transforms import (  # noqa: F401
     ToImage, ToPILImage, ToPureTensor, ToTensor, Transform, RandomAffine, RandomPerspective, FiveCrop, TenCrop,
     RandomInvert, RandomPosterize, RandomSolarize, RandomAutocontrast, RandomAdjustSharpness, RandomEqualize,
     RandomPhotometricDistort, RandomZoomOut, RandomIoUCrop, SanitizeBoundingBoxes, ClampBoundingBoxes,
-    ConvertBoundingBoxFormat,
+    ConvertBoundingBoxFormat, RandomChannelPermutation, RGB, GaussianNoise, LinearTransformation, ElasticTransform,
+    ScaleJitter, RandomShortestSize, RandomResize, SetClampingMode, UniformTemporalSubsample,
+    check_type, get_bounding_boxes, has_all, has_any, query_chw, query_size,
 )
+from ._augment import CutMix, JPEG, MixUp  # noqa: F401
 
 __all__ = [
     "Transform", "Compose", "RandomApply", "RandomChoice", "RandomOrder", "ToImage", "PILToTensor", "ToPILImage",
@@ -27,5 +30,8 @@ __all__ = [
     "RandomPosterize", "RandomSolarize", "RandomAutocontrast", "RandomAdjustSharpness", "RandomEqualize",
     "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
     "RandomPhotometricDistort", "RandomZoomOut", "RandomIoUCrop", "SanitizeBoundingBoxes", "ClampBoundingBoxes",
-    "ConvertBoundingBoxFormat",
+    "ConvertBoundingBoxFormat", "CutMix", "MixUp", "JPEG", "RandomChannelPermutation", "RGB", "GaussianNoise",
+    "LinearTransformation", "ElasticTransform", "ScaleJitter", "RandomShortestSize", "RandomResize",
+    "SetClampingMode", "UniformTemporalSubsample", "check_type", "get_bounding_boxes", "has_all", "has_any",
+    "query_chw", "query_size",
 ]

@@ -68,6 +68,7 @@ def _pil_cls():
 
 
 def check_type(obj, types_or_checks):
+    """True if obj is an instance of one of the types, or passes one of the check callables."""
     for t in types_or_checks:
         if isinstance(obj, t) if isinstance(t, type) else t(obj):
             return True
@@ -75,10 +76,12 @@ def check_type(obj, types_or_checks):
 
 
 def has_any(flat_inputs, *types_or_checks):
+    """True if some input matches one of the types or checks."""
     return any(check_type(i, types_or_checks) for i in flat_inputs)
 
 
 def has_all(flat_inputs, *types_or_checks):
+    """True if every type or check is matched by some input."""
     return all(any(check_type(i, (t,)) for i in flat_inputs) for t in types_or_checks)
 
 
@@ -1359,3 +1362,176 @@ class RandomIoUCrop(Transform):
             arr[~params["is_within_crop_area"]] = 0
             output = tv_tensors.wrap(_wrap_arr(arr), like=output)
         return output
+
+
+# ---- transforms torchvision added in v2: channels, noise, whitening, elastic, scale augmentation -------
+class RandomChannelPermutation(Transform):
+    """Shuffle the channels of images and videos (one torch.randperm per sample)."""
+
+    def make_params(self, flat_inputs):
+        num_channels, *_ = query_chw(flat_inputs)
+        return dict(permutation=_v1._randperm(num_channels))
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.permute_channels, inpt, params["permutation"])
+
+
+class RGB(Transform):
+    """Make images 3-channel RGB: 1-channel images get their channel repeated, RGB ones pass unchanged."""
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.grayscale_to_rgb, inpt)
+
+
+class GaussianNoise(Transform):
+    """Add N(mean, sigma) noise to images and videos (float in [0, 1] or uint8), clipped unless clip=False."""
+
+    def __init__(self, mean=0.0, sigma=0.1, clip=True):
+        super().__init__()
+        self.mean = mean
+        self.sigma = sigma
+        self.clip = clip
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.gaussian_noise, inpt, mean=self.mean, sigma=self.sigma, clip=self.clip)
+
+
+class LinearTransformation(Transform):
+    """(flattened image - mean_vector) @ transformation_matrix (D x D, D = C*H*W), e.g. ZCA whitening."""
+
+    _v1_transform_cls = _v1.LinearTransformation
+    _transformed_types = (is_pure_tensor, Image, Video)
+
+    def __init__(self, transformation_matrix, mean_vector):
+        super().__init__()
+        _v1._check_linear_transformation(transformation_matrix, mean_vector)
+        self.transformation_matrix = transformation_matrix
+        self.mean_vector = mean_vector
+
+    def check_inputs(self, flat_inputs):
+        if has_any(flat_inputs, _pil_cls()):
+            raise TypeError(f"{type(self).__name__}() does not support PIL images.")
+
+    def transform(self, inpt, params):
+        output = _v1._linear_transformation(F._pure(inpt), self.transformation_matrix, self.mean_vector,
+                                            lambda t, n: t.reshape(-1, n))
+        return tv_tensors.wrap(output, like=inpt) if isinstance(inpt, (Image, Video)) else output
+
+
+class ElasticTransform(Transform):
+    """Displace images, masks and boxes by one smooth random field (alpha: strength, sigma: smoothness)."""
+
+    _v1_transform_cls = _v1.ElasticTransform
+
+    def __init__(self, alpha=50.0, sigma=5.0, interpolation="bilinear", fill=0):
+        super().__init__()
+        self.alpha = _setup_number_or_seq(alpha, "alpha")
+        self.sigma = _setup_number_or_seq(sigma, "sigma")
+        self.interpolation = interpolation  # kept as given (checked by the kernel), as torchvision's
+        self.fill = fill
+        self._fill = _setup_fill_arg(fill)
+
+    def make_params(self, flat_inputs):
+        height, width = query_size(flat_inputs)
+        return dict(displacement=_v1._elastic_displacement(self.alpha, self.sigma, [height, width]))
+
+    def transform(self, inpt, params):
+        fill = _get_fill(self._fill, type(inpt))
+        return self._call_kernel(F.elastic, inpt, **params, fill=fill, interpolation=self.interpolation)
+
+
+class ScaleJitter(Transform):
+    """Large scale jitter (Copy-Paste): resize by a random factor in scale_range of the fit into target_size."""
+
+    def __init__(self, target_size, scale_range=(0.1, 2.0), interpolation="bilinear", antialias=True):
+        super().__init__()
+        self.target_size = target_size
+        self.scale_range = scale_range
+        self.interpolation = interpolation
+        self.antialias = antialias
+
+    def make_params(self, flat_inputs):
+        orig_height, orig_width = query_size(flat_inputs)
+        # torch: float32 tensor arithmetic, the Python numbers cast to float32
+        lo, hi = self.scale_range
+        scale = np.float32(lo) + _rand1() * np.float32(hi - lo)
+        r = np.float32(min(self.target_size[1] / orig_height, self.target_size[0] / orig_width)) * scale
+        return dict(size=(int(np.float32(orig_height) * r), int(np.float32(orig_width) * r)))
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.resize, inpt, size=params["size"], interpolation=self.interpolation,
+                                 antialias=self.antialias)
+
+
+class RandomShortestSize(Transform):
+    """Resize so that the shorter side is one of min_size (picked at random), the longer at most max_size."""
+
+    def __init__(self, min_size, max_size=None, interpolation="bilinear", antialias=True):
+        super().__init__()
+        self.min_size = [min_size] if isinstance(min_size, int) else list(min_size)
+        self.max_size = max_size
+        self.interpolation = interpolation
+        self.antialias = antialias
+
+    def make_params(self, flat_inputs):
+        orig_height, orig_width = query_size(flat_inputs)
+        min_size = self.min_size[_randint1(0, len(self.min_size))]
+        r = min_size / min(orig_height, orig_width)
+        if self.max_size is not None:
+            r = min(r, self.max_size / max(orig_height, orig_width))
+        return dict(size=(int(orig_height * r), int(orig_width * r)))
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.resize, inpt, size=params["size"], interpolation=self.interpolation,
+                                 antialias=self.antialias)
+
+
+class RandomResize(Transform):
+    """Resize the shorter side to a size drawn uniformly from [min_size, max_size) (segmentation training)."""
+
+    def __init__(self, min_size, max_size, interpolation="bilinear", antialias=True):
+        super().__init__()
+        self.min_size = min_size
+        self.max_size = max_size
+        self.interpolation = interpolation
+        self.antialias = antialias
+
+    def make_params(self, flat_inputs):
+        return dict(size=[_randint1(self.min_size, self.max_size)])
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.resize, inpt, params["size"], interpolation=self.interpolation,
+                                 antialias=self.antialias)
+
+
+class SetClampingMode(Transform):
+    """Set the clamping_mode ('soft', 'hard' or None) of the boxes of a sample, for the transforms after it."""
+
+    _transformed_types = (BoundingBoxes,)
+
+    def __init__(self, clamping_mode):
+        super().__init__()
+        self.clamping_mode = clamping_mode
+        if self.clamping_mode not in (None, "soft", "hard"):
+            raise ValueError(f"clamping_mode must be soft, hard or None, got {clamping_mode}")
+
+    def transform(self, inpt, params):
+        out = inpt.clone()
+        out.clamping_mode = self.clamping_mode
+        return out
+
+
+class UniformTemporalSubsample(Transform):
+    """Keep num_samples equally spaced frames of videos (..., T, C, H, W)."""
+
+    _transformed_types = (Tensor,)
+
+    def __init__(self, num_samples):
+        super().__init__()
+        self.num_samples = num_samples
+
+    def _types(self):
+        return (Tensor,)  # no PIL images: a still picture has no frames
+
+    def transform(self, inpt, params):
+        return self._call_kernel(F.uniform_temporal_subsample, inpt, self.num_samples)

@@ -5,6 +5,10 @@ As in torchvision, each functional looks up a kernel registered for ``type(inpt)
 ``Mask`` gets NEAREST resampling and no colour ops; ``BoundingBoxes`` get coordinate kernels. A
 tv_tensor input comes back as the same tv_tensor type; a pure Tensor comes back pure. A type with no
 kernel is a TypeError here, and passes through unchanged inside a v2 transform.
+
+torchvision's per-type kernels are public too (``resize_image``, ``resize_mask``,
+``resize_bounding_boxes``, ``*_video``, ...): they take and return pure tensors, the box kernels take the
+format and canvas size as arguments and, where the canvas changes, return ``(boxes, canvas_size)``.
 """
 import math
 import numbers
@@ -28,6 +32,29 @@ __all__ = [
     "to_grayscale", "convert_bounding_box_format", "clamp_bounding_boxes", "sanitize_bounding_boxes",
     "permute_channels", "affine", "perspective",
     "five_crop", "ten_crop", "invert", "posterize", "solarize", "adjust_sharpness", "autocontrast", "equalize",
+    "adjust_gamma", "gaussian_noise", "grayscale_to_rgb", "jpeg", "elastic", "elastic_transform", "get_num_frames",
+    "uniform_temporal_subsample",
+    # per-type kernels
+    "adjust_brightness_image", "adjust_brightness_video", "adjust_contrast_image", "adjust_contrast_video",
+    "adjust_gamma_image", "adjust_gamma_video", "adjust_hue_image", "adjust_hue_video", "adjust_saturation_image",
+    "adjust_saturation_video", "adjust_sharpness_image", "adjust_sharpness_video", "affine_bounding_boxes",
+    "affine_image", "affine_mask", "affine_video", "autocontrast_image", "autocontrast_video",
+    "center_crop_bounding_boxes", "center_crop_image", "center_crop_mask", "center_crop_video", "crop_bounding_boxes",
+    "crop_image", "crop_mask", "crop_video", "elastic_bounding_boxes", "elastic_image", "elastic_mask",
+    "elastic_video", "equalize_image", "equalize_video", "erase_image", "erase_video", "five_crop_image",
+    "five_crop_video", "gaussian_blur_image", "gaussian_blur_video", "gaussian_noise_image", "gaussian_noise_video",
+    "get_dimensions_image", "get_dimensions_video", "get_num_channels_image", "get_num_channels_video",
+    "get_num_frames_video", "get_size_bounding_boxes", "get_size_image", "get_size_mask", "get_size_video",
+    "grayscale_to_rgb_image", "horizontal_flip_bounding_boxes", "horizontal_flip_image", "horizontal_flip_mask",
+    "horizontal_flip_video", "invert_image", "invert_video", "jpeg_image", "jpeg_video", "normalize_image",
+    "normalize_video", "pad_bounding_boxes", "pad_image", "pad_mask", "pad_video", "permute_channels_image",
+    "permute_channels_video", "perspective_bounding_boxes", "perspective_image", "perspective_mask",
+    "perspective_video", "posterize_image", "posterize_video", "resize_bounding_boxes", "resize_image", "resize_mask",
+    "resize_video", "resized_crop_bounding_boxes", "resized_crop_image", "resized_crop_mask", "resized_crop_video",
+    "rgb_to_grayscale_image", "rotate_bounding_boxes", "rotate_image", "rotate_mask", "rotate_video",
+    "solarize_image", "solarize_video", "ten_crop_image", "ten_crop_video", "to_dtype_image", "to_dtype_video",
+    "uniform_temporal_subsample_video", "vertical_flip_bounding_boxes", "vertical_flip_image", "vertical_flip_mask",
+    "vertical_flip_video",
 ]
 
 _KERNELS = {}  # functional -> {input type: kernel}
@@ -242,6 +269,20 @@ def _gaussian_kernel1d(ksize, sigma, dt):
     return (e / e.sum()).astype(dt)
 
 
+def _check_reflect_padding(shape, px, py):
+    """torch's reflection pad (which torchvision blurs with) needs padding < the side it reflects; NumPy's
+    would reflect again and again, so without this check a small image gives a result where torch fails."""
+    if len(shape) < 3:
+        return
+    n = int(np.prod(shape[:-3], dtype=np.int64)) if len(shape) > 3 else 1
+    shape4 = [n] + list(shape[-3:])
+    for p, dim, arg in ((px, 3, 4), (py, 2, 6)):
+        if p >= shape4[dim]:
+            raise RuntimeError(f"Argument #{arg}: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({p}, {p}) at dimension {dim} of input {shape4}; the blur's "
+                               f"kernel_size (here {2 * p + 1}) must be smaller than twice the image side")
+
+
 @_register(gaussian_blur, Tensor, Image, Video)
 def _gaussian_blur_image(image, kernel_size, sigma=None):
     if isinstance(kernel_size, int):
@@ -268,6 +309,7 @@ def _gaussian_blur_image(image, kernel_size, sigma=None):
     a = _F1._arr(image)
     if a.size == 0:
         return image
+    _check_reflect_padding(a.shape, kernel_size[0] // 2, kernel_size[1] // 2)
     fp = a.dtype.kind == "f"
     dt = a.dtype if fp else np.dtype(np.float32)
     kx = _gaussian_kernel1d(kernel_size[0], sigma[0], dt)
@@ -486,32 +528,42 @@ def _permute_channels_pil(image, permutation):
 
 
 # ---- bounding boxes -------------------------------------------------------------------------
-def _xyxy(a, fmt):
-    a = a.astype(np.float64)
+def _xyxy(a, fmt, dt=np.float64):
+    """XYXY coordinates of boxes a in fmt, computed in float type dt in torchvision's order
+    (x1 = cx - w / 2, then x2 = x1 + w)."""
+    a = a.astype(dt)
     if fmt is BoundingBoxFormat.XYWH:
         return np.concatenate([a[..., :2], a[..., :2] + a[..., 2:]], -1)
     if fmt is BoundingBoxFormat.CXCYWH:
-        return np.concatenate([a[..., :2] - a[..., 2:] / 2, a[..., :2] + a[..., 2:] / 2], -1)
+        lo = a[..., :2] - a[..., 2:] / 2
+        return np.concatenate([lo, lo + a[..., 2:]], -1)
     return a
 
 
 def _from_xyxy(a, fmt, dt):
+    """XYXY coordinates a as boxes of fmt (cx = (2 * x1 + w) / 2, as torchvision), rounded for integer dt."""
     if fmt is BoundingBoxFormat.XYWH:
         a = np.concatenate([a[..., :2], a[..., 2:] - a[..., :2]], -1)
     elif fmt is BoundingBoxFormat.CXCYWH:
-        a = np.concatenate([(a[..., :2] + a[..., 2:]) / 2, a[..., 2:] - a[..., :2]], -1)
+        wh = a[..., 2:] - a[..., :2]
+        a = np.concatenate([(a[..., :2] * 2 + wh) / 2, wh], -1)
     if dt.kind != "f":
         a = np.round(a)
     return a.astype(dt)
 
 
-def _boxes_op(boxes, fn, canvas_size=None):
-    """Apply fn to boxes as XYXY float coordinates; returns BoundingBoxes in the original format."""
-    a = _F1._arr(boxes)
-    out = _from_xyxy(fn(_xyxy(a, boxes.format)), boxes.format, a.dtype)
-    return BoundingBoxes._wrap_meta(_wrap(np.ascontiguousarray(out)), format=boxes.format,
-                                    canvas_size=canvas_size or boxes.canvas_size,
-                                    clamping_mode=boxes.clamping_mode)
+def _xyxy_native(a, fmt):
+    """_xyxy as torchvision's convert_bounding_box_format computes it in the boxes' own dtype: integer
+    CXCYWH corners in float32, truncated (x1 = int(cx - w / 2), x2 = int(cx - w / 2 + w))."""
+    if fmt is BoundingBoxFormat.CXCYWH and a.dtype.kind in "iu":
+        f = a.astype(np.float32)
+        lo = f[..., :2] - f[..., 2:] / np.float32(2)
+        return np.trunc(np.concatenate([lo, lo + f[..., 2:]], -1)).astype(np.float64)
+    return _xyxy(a, fmt, a.dtype if a.dtype.kind == "f" else np.float64).astype(np.float64, copy=False)
+
+
+def _box_float_dtype(a):
+    return a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
 
 
 def _clamp_xyxy(x, canvas_size):
@@ -522,6 +574,22 @@ def _clamp_xyxy(x, canvas_size):
     return x
 
 
+def _clamp_array(a, fmt, canvas_size, clamping_mode):
+    """torchvision's _clamp_bounding_boxes: through XYXY in float (float32 for integer boxes), then cast back
+    (truncating integers); hard and soft clamp alike for axis-aligned boxes; None gives a copy."""
+    if clamping_mode is None:
+        return a.copy()
+    ft = _box_float_dtype(a)
+    x = _clamp_xyxy(_xyxy(a, fmt, ft), canvas_size)
+    return np.ascontiguousarray(_from_xyxy(x, fmt, ft).astype(a.dtype, copy=False))
+
+
+def _translate_array(a, fmt, dx, dy):
+    """Boxes moved by (dx, dy) in their own format and dtype: corners move, widths and heights do not."""
+    shift = [dx, dy, dx, dy] if fmt is BoundingBoxFormat.XYXY else [dx, dy, 0, 0]
+    return a + np.array(shift, dtype=a.dtype)
+
+
 def convert_bounding_box_format(inpt, old_format=None, new_format=None, inplace=False):
     """BoundingBoxes in another format (XYXY, XYWH, CXCYWH)."""
     if new_format is None:
@@ -529,16 +597,24 @@ def convert_bounding_box_format(inpt, old_format=None, new_format=None, inplace=
     if isinstance(new_format, str):
         new_format = BoundingBoxFormat[new_format.upper()]
     if isinstance(inpt, BoundingBoxes):
-        a = _F1._arr(inpt)
-        out = _from_xyxy(_xyxy(a, inpt.format), new_format, a.dtype)
+        out = _convert_format(_F1._arr(inpt), inpt.format, new_format)
         return BoundingBoxes._wrap_meta(_wrap(out), format=new_format, canvas_size=inpt.canvas_size,
                                         clamping_mode=inpt.clamping_mode)
     if old_format is None:
         raise ValueError("For pure tensor inputs, `old_format` has to be passed.")
     if isinstance(old_format, str):
         old_format = BoundingBoxFormat[old_format.upper()]
-    a = _F1._arr(inpt)
-    return _wrap(_from_xyxy(_xyxy(a, old_format), new_format, a.dtype))
+    return _wrap(_convert_format(_F1._arr(inpt), old_format, new_format))
+
+
+def _convert_format(a, old, new):
+    if old is new:
+        return a.copy()
+    x = _xyxy_native(a, old)
+    if a.dtype.kind in "iu" and new is BoundingBoxFormat.CXCYWH:  # integer centres are floored
+        wh = x[..., 2:] - x[..., :2]
+        return np.concatenate([np.floor((2 * x[..., :2] + wh) / 2), wh], -1).astype(a.dtype)
+    return _from_xyxy(x, new, a.dtype)
 
 
 def clamp_bounding_boxes(inpt, format=None, canvas_size=None, clamping_mode="auto"):
@@ -548,12 +624,7 @@ def clamp_bounding_boxes(inpt, format=None, canvas_size=None, clamping_mode="aut
     if is_pure_tensor(inpt):
         if format is None or canvas_size is None or clamping_mode == "auto":
             raise ValueError("For pure tensor inputs, `format`, `canvas_size` and `clamping_mode` have to be passed.")
-        if isinstance(format, str):
-            format = BoundingBoxFormat[format.upper()]
-        a = _F1._arr(inpt)
-        if clamping_mode is None:
-            return _wrap(a.copy())
-        return _wrap(np.ascontiguousarray(_from_xyxy(_clamp_xyxy(_xyxy(a, format), canvas_size), format, a.dtype)))
+        return _wrap(_clamp_array(_F1._arr(inpt), _format(format), canvas_size, clamping_mode))
     if not isinstance(inpt, BoundingBoxes):
         raise TypeError(f"clamp_bounding_boxes() supports BoundingBoxes and pure tensors, got {type(inpt)}")
     if format is not None or canvas_size is not None:
@@ -562,8 +633,8 @@ def clamp_bounding_boxes(inpt, format=None, canvas_size=None, clamping_mode="aut
         clamping_mode = inpt.clamping_mode
     if clamping_mode is None:
         return inpt.clone()
-    # hard and soft clamp the same way for axis-aligned boxes
-    return _boxes_op(inpt, lambda x: _clamp_xyxy(x, inpt.canvas_size))
+    return tv_tensors.wrap(_wrap(_clamp_array(_F1._arr(inpt), inpt.format, inpt.canvas_size, clamping_mode)),
+                           like=inpt)
 
 
 def _sanitize_mask(a, fmt, canvas_size, min_size=1.0, min_area=1.0):
@@ -658,30 +729,27 @@ def _resize_image(img, size, interpolation=InterpolationMode.BILINEAR, max_size=
 
 
 def _resize_mask(mask, size, interpolation=None, max_size=None, antialias=True):
-    return _F1.resize(mask, size, InterpolationMode.NEAREST, max_size, False)
+    # masks keep their labels: nearest-exact when asked for, nearest for every other mode
+    mode = InterpolationMode.NEAREST
+    if interpolation is not None and _check_interpolation(interpolation) is InterpolationMode.NEAREST_EXACT:
+        mode = InterpolationMode.NEAREST_EXACT
+    return _F1.resize(mask, size, mode, max_size, False)
 
 
 def _resize_boxes(boxes, size, interpolation=None, max_size=None, antialias=True):
-    h, w = boxes.canvas_size
-    nh, nw = _F1._compute_resized_output_size((h, w), [size] if isinstance(size, int) else list(size), max_size)
-
-    def fn(x):
-        return x * np.array([nw / w, nh / h, nw / w, nh / h])
-    return _boxes_op(boxes, fn, canvas_size=(nh, nw))
+    out, canvas_size = resize_bounding_boxes(_pure(boxes), boxes.canvas_size, size, max_size=max_size,
+                                             format=boxes.format, clamping_mode=boxes.clamping_mode)
+    return tv_tensors.wrap(out, like=boxes, canvas_size=canvas_size)
 
 
 resize = _geometric("resize", _resize_image, _resize_mask, _resize_boxes)
 resize.__doc__ = "Resize to size (h, w) or match the smaller edge to an int; masks use NEAREST."
 
 
-def _clamp_if(boxes, x, canvas_size):
-    """torchvision's geometry kernels end with clamp_bounding_boxes(clamping_mode=boxes.clamping_mode)."""
-    return x if boxes.clamping_mode is None else _clamp_xyxy(x, canvas_size)
-
-
 def _crop_boxes(boxes, top, left, height, width):
-    return _boxes_op(boxes, lambda x: _clamp_if(boxes, x - np.array([left, top, left, top]), (height, width)),
-                     canvas_size=(height, width))
+    out, canvas_size = crop_bounding_boxes(_pure(boxes), boxes.format, top, left, height, width,
+                                           clamping_mode=boxes.clamping_mode)
+    return tv_tensors.wrap(out, like=boxes, canvas_size=canvas_size)
 
 
 crop = _geometric("crop", _F1.crop, _F1.crop, _crop_boxes)
@@ -719,7 +787,9 @@ def _resized_crop_mask(mask, top, left, height, width, size, interpolation=None,
 
 
 def _resized_crop_boxes(boxes, top, left, height, width, size, interpolation=None, antialias=True):
-    return _resize_boxes(_crop_boxes(boxes, top, left, height, width), size)
+    out, canvas_size = resized_crop_bounding_boxes(_pure(boxes), boxes.format, top, left, height, width, size,
+                                                   clamping_mode=boxes.clamping_mode)
+    return tv_tensors.wrap(out, like=boxes, canvas_size=canvas_size)
 
 
 resized_crop = _geometric("resized_crop", _resized_crop_image, _resized_crop_mask, _resized_crop_boxes)
@@ -727,13 +797,11 @@ resized_crop.__doc__ = "Crop then resize."
 
 
 def _hflip_boxes(boxes):
-    w = boxes.canvas_size[1]
-    return _boxes_op(boxes, lambda x: np.stack([w - x[..., 2], x[..., 1], w - x[..., 0], x[..., 3]], -1))
+    return tv_tensors.wrap(horizontal_flip_bounding_boxes(_pure(boxes), boxes.format, boxes.canvas_size), like=boxes)
 
 
 def _vflip_boxes(boxes):
-    h = boxes.canvas_size[0]
-    return _boxes_op(boxes, lambda x: np.stack([x[..., 0], h - x[..., 3], x[..., 2], h - x[..., 1]], -1))
+    return tv_tensors.wrap(vertical_flip_bounding_boxes(_pure(boxes), boxes.format, boxes.canvas_size), like=boxes)
 
 
 horizontal_flip = _geometric("horizontal_flip", _F1.hflip, _F1.hflip, _hflip_boxes)
@@ -765,12 +833,9 @@ def _pad_image(img, padding, fill=None, padding_mode="constant"):
 
 
 def _pad_boxes(boxes, padding, fill=None, padding_mode="constant"):
-    if padding_mode != "constant":
-        raise ValueError(f"Padding mode '{padding_mode}' is not supported with bounding boxes")
-    left, right, top, bottom = _parse_pad_padding(padding)
-    h, w = boxes.canvas_size
-    size = (h + top + bottom, w + left + right)
-    return _boxes_op(boxes, lambda x: _clamp_if(boxes, x + np.array([left, top, left, top]), size), canvas_size=size)
+    out, canvas_size = pad_bounding_boxes(_pure(boxes), boxes.format, boxes.canvas_size, padding,
+                                          padding_mode=padding_mode, clamping_mode=boxes.clamping_mode)
+    return tv_tensors.wrap(out, like=boxes, canvas_size=canvas_size)
 
 
 def _pad_mask(mask, padding, fill=None, padding_mode="constant"):
@@ -945,9 +1010,10 @@ def _rotate_mask(mask, angle, interpolation=None, expand=False, center=None, fil
     return _wrap(_rotate_array(_F1._arr(mask), angle, InterpolationMode.NEAREST, expand, center, fill))
 
 
-def _rotate_boxes(boxes, *args, **kwargs):
-    raise NotImplementedError("ember's rotate does not transform BoundingBoxes yet; rotate images and masks, "
-                              "or drop the boxes from the sample before RandomRotation")
+def _rotate_boxes(boxes, angle, interpolation=None, expand=False, center=None, fill=None):
+    out, canvas_size = rotate_bounding_boxes(_pure(boxes), boxes.format, boxes.canvas_size, angle, expand=expand,
+                                             center=center, clamping_mode=boxes.clamping_mode)
+    return tv_tensors.wrap(out, like=boxes, canvas_size=canvas_size)
 
 
 rotate = _geometric("rotate", _rotate_image, _rotate_mask, _rotate_boxes)
@@ -1006,9 +1072,10 @@ def _affine_mask(mask, angle, translate, scale, shear, interpolation=None, fill=
     return _affine_image(mask, angle, translate, scale, shear, InterpolationMode.NEAREST, fill, center)
 
 
-def _affine_boxes(boxes, *args, **kwargs):
-    raise NotImplementedError("ember's affine does not transform BoundingBoxes yet; transform images and masks, "
-                              "or drop the boxes from the sample before RandomAffine")
+def _affine_boxes(boxes, angle, translate, scale, shear, interpolation=None, fill=None, center=None):
+    out = affine_bounding_boxes(_pure(boxes), boxes.format, boxes.canvas_size, angle, translate, scale, shear,
+                                center=center, clamping_mode=boxes.clamping_mode)
+    return tv_tensors.wrap(out, like=boxes)
 
 
 affine = _geometric("affine", _affine_image, _affine_mask, _affine_boxes)
@@ -1041,9 +1108,10 @@ def _perspective_mask(mask, startpoints, endpoints, interpolation=None, fill=Non
     return _perspective_image(mask, startpoints, endpoints, InterpolationMode.NEAREST, fill, coefficients)
 
 
-def _perspective_boxes(boxes, *args, **kwargs):
-    raise NotImplementedError("ember's perspective does not transform BoundingBoxes yet; transform images and "
-                              "masks, or drop the boxes from the sample before RandomPerspective")
+def _perspective_boxes(boxes, startpoints, endpoints, interpolation=None, fill=None, coefficients=None):
+    out = perspective_bounding_boxes(_pure(boxes), boxes.format, boxes.canvas_size, startpoints, endpoints,
+                                     coefficients=coefficients, clamping_mode=boxes.clamping_mode)
+    return tv_tensors.wrap(out, like=boxes)
 
 
 perspective = _geometric("perspective", _perspective_image, _perspective_mask, _perspective_boxes)
@@ -1220,3 +1288,598 @@ equalize = _color("equalize", _equalize_image)
 equalize.__doc__ = "Equalize each channel's histogram (computed on the uint8 image, as torchvision)."
 adjust_sharpness = _color("adjust_sharpness", _adjust_sharpness_image)
 adjust_sharpness.__doc__ = "Sharpen (factor > 1) or blur (factor < 1); 1 gives the original."
+
+
+# ---- gamma, noise, RGB, JPEG: functionals torchvision added in v2 ------------------------------------
+def adjust_gamma(inpt, gamma, gain=1):
+    """Gamma correction: gain * inpt ** gamma on values scaled to [0, 1]."""
+    return _get_kernel(adjust_gamma, type(inpt))(inpt, gamma=gamma, gain=gain)
+
+
+@_register(adjust_gamma, Tensor, Image, Video)
+def adjust_gamma_image(image, gamma, gain=1.0):
+    """adjust_gamma's kernel for image tensors (and videos); clamped only when gain != 1, as torchvision's."""
+    if gamma < 0:
+        raise ValueError("Gamma should be a non-negative real number")
+    if not image.is_floating_point():
+        output = _to_dtype_image(image, B.float32, scale=True).pow(gamma)
+    else:
+        output = image.pow(gamma)  # Tensor ops: a float image that requires grad stays in the graph
+    if gain != 1.0:
+        output = (output * gain).clamp(0.0, 1.0)
+    return _to_dtype_image(output, image.dtype, scale=True)
+
+
+_register(adjust_gamma, _pil_type())(_F1.adjust_gamma)
+
+
+def gaussian_noise(inpt, mean=0.0, sigma=0.1, clip=True):
+    """Add N(mean, sigma) noise, on the [0, 1] scale for floats and the [0, 255] scale for uint8."""
+    return _get_kernel(gaussian_noise, type(inpt))(inpt, mean=mean, sigma=sigma, clip=clip)
+
+
+@_register(gaussian_noise, Tensor, Image, Video)
+def gaussian_noise_image(image, mean=0.0, sigma=0.1, clip=True):
+    """gaussian_noise's kernel for float or uint8 image tensors (and videos): one torch.randn_like draw."""
+    from .... import randn
+    if sigma < 0:
+        raise ValueError(f"sigma shouldn't be negative. Got {sigma}")
+    if image.is_floating_point():
+        noise = mean + randn(tuple(image.shape), dtype=image.dtype, device=image.device) * sigma
+        out = image + noise
+        return out.clamp(0, 1) if clip else out
+    if image.dtype == B.uint8:
+        # torchvision adds the noise in int16 (truncated toward zero), so uint8 needs no float round trip
+        n = _F1._arr(randn(tuple(image.shape), dtype=B.float32, device=image.device))
+        noise = (np.float32(mean * 255) + n * np.float32(sigma * 255)).astype(np.int16)
+        out = _F1._arr(image).astype(np.int16) + noise
+        if clip:
+            out = np.clip(out, 0, 255)
+        return _wrap(out.astype(np.uint8))
+    raise ValueError(f"Input tensor is expected to be in uint8 or float dtype, got dtype={image.dtype}")
+
+
+@_register(gaussian_noise, _pil_type())
+def _gaussian_noise_pil(image, mean=0.0, sigma=0.1, clip=True):
+    raise ValueError("Gaussian Noise is not implemented for PIL images.")
+
+
+def grayscale_to_rgb(inpt):
+    """1-channel images become 3-channel ones (the channel repeated); 3-channel images pass unchanged."""
+    return _get_kernel(grayscale_to_rgb, type(inpt))(inpt)
+
+
+@_register(grayscale_to_rgb, Tensor, Image)
+def grayscale_to_rgb_image(image):
+    """grayscale_to_rgb's kernel for image tensors (..., 1 or 3, H, W)."""
+    c = image.shape[-3]
+    if c >= 3:
+        return image
+    if c != 1:
+        raise ValueError(f"grayscale_to_rgb expects 1 or 3 channels (..., C, H, W), got {c} in shape "
+                         f"{tuple(image.shape)}")
+    reps = [1] * image.ndim
+    reps[-3] = 3
+    return image.repeat(*reps)
+
+
+@_register(grayscale_to_rgb, _pil_type())
+def _grayscale_to_rgb_pil(image):
+    return image.convert(mode="RGB")
+
+
+def jpeg(image, quality):
+    """JPEG-compress and decompress at quality 1..100 (Pillow's libjpeg)."""
+    return _get_kernel(jpeg, type(image))(image, quality=quality)
+
+
+@_register(jpeg, Tensor, Image, Video)
+def jpeg_image(image, quality):
+    """jpeg's kernel for uint8 image tensors (..., 1 or 3, H, W) and videos, one image at a time."""
+    import io
+    a = _F1._arr(image)
+    flat = a.reshape((-1,) + a.shape[-3:])
+    if flat.shape[0] == 0:
+        return _wrap(a.copy())
+    if quality < 1 or quality > 100:
+        raise ValueError("Image quality should be a positive number between 1 and 100")
+    if a.dtype != np.uint8:
+        raise RuntimeError(f"Input tensor dtype should be uint8, got {image.dtype}; convert it with "
+                           "v2.functional.to_dtype(image, torch.uint8, scale=True)")
+    c = a.shape[-3]
+    if c not in (1, 3):
+        raise RuntimeError(f"The number of channels should be 1 or 3, got: {c}")
+    PIL = _F1._pil()
+    out = np.empty_like(flat)
+    for k, img in enumerate(flat):
+        buf = io.BytesIO()
+        PIL.fromarray(img[0] if c == 1 else np.ascontiguousarray(img.transpose(1, 2, 0))).save(
+            buf, format="JPEG", quality=quality)
+        dec = np.asarray(PIL.open(buf))
+        out[k] = dec[None] if c == 1 else dec.transpose(2, 0, 1)
+    return _wrap(out.reshape(a.shape))
+
+
+@_register(jpeg, _pil_type())
+def _jpeg_pil(image, quality):
+    import io
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=quality)
+    return _F1._pil().open(buf).copy()  # a plain Image, not the JpegImageFile that open() returns
+
+
+# ---- elastic ------------------------------------------------------------------------------------------
+def elastic(inpt, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Sample at the identity grid plus displacement (1, H, W, 2), in grid_sample's [-1, 1] units."""
+    return _get_kernel(elastic, type(inpt))(inpt, displacement=displacement, interpolation=interpolation, fill=fill)
+
+
+elastic_transform = elastic
+
+
+def _identity_grid(h, w, dt):
+    """torchvision's _create_identity_grid as two (h, w) arrays (x, y): the pixel centres in [-1, 1]
+    (align_corners=False), from torch's own linspace, whose rounding numpy's does not share."""
+    from .... import linspace
+    edt = B.FROM_NUMPY[np.dtype(dt)]
+    xs = _F1._arr(linspace((-w + 1) / w, (w - 1) / w, w, dtype=edt))
+    ys = _F1._arr(linspace((-h + 1) / h, (h - 1) / h, h, dtype=edt))
+    return np.broadcast_to(xs[None, :], (h, w)), np.broadcast_to(ys[:, None], (h, w))
+
+
+def _displacement(displacement, expected):
+    if not isinstance(displacement, Tensor):
+        raise TypeError("Argument displacement should be a Tensor")
+    if tuple(displacement.shape) != tuple(expected):
+        raise ValueError(f"Argument displacement shape should be {tuple(expected)}, but given "
+                         f"{displacement.shape}")
+    return _F1._arr(displacement)
+
+
+def _elastic_sample(image, displacement, interpolation, fill, v2=True):
+    """grid_sample of image (..., C, H, W) at identity + displacement, with torchvision's fill.
+
+    v2 samples in the image's float type (float32 for integers); v1 in the grid's type (float32, or
+    float64 for a float64 displacement) and casts back, as torchvision's two versions do."""
+    a = _F1._arr(image)
+    h, w = a.shape[-2:]
+    d = _F1._arr(displacement)
+    if v2:
+        gdt = a.dtype if a.dtype.kind == "f" and a.dtype != np.float16 else np.dtype(np.float32)
+        gx, gy = _identity_grid(h, w, gdt)
+        gx, gy = gx + d[0, :, :, 0].astype(gdt), gy + d[0, :, :, 1].astype(gdt)
+    else:  # torch.linspace in the default dtype, promoted with the displacement's
+        gdt = np.result_type(np.float32, d.dtype)
+        gx, gy = _identity_grid(h, w, np.float32)
+        gx, gy = gx.astype(gdt) + d[0, :, :, 0], gy.astype(gdt) + d[0, :, :, 1]
+    if a.size == 0:
+        return image
+    if interpolation in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR) and not _F1._tracks_grad(image):
+        px, py = _unnormalize(gx, gy, w, h, gdt.type)
+        out = _grid_sample(a.astype(gdt, copy=False), px, py, interpolation, fill, v2=v2, name="elastic")
+        if a.dtype.kind != "f":
+            return _wrap(np.round(out).astype(a.dtype))
+        return _wrap(out.astype(a.dtype, copy=False))
+    return _elastic_grid_sample(image, np.stack([gx, gy], -1).astype(gdt), interpolation, fill, v2)
+
+
+def _elastic_grid_sample(image, grid, interpolation, fill, v2):
+    """_elastic_sample through nn.functional.grid_sample: bicubic, and images that require grad."""
+    from .... import cat, ones, tensor
+    from ....nn import functional as NF
+    shape = tuple(image.shape)
+    c, h, w = shape[-3:]
+    x = _pure(image).reshape(-1, c, h, w)
+    if x.dtype != B.FROM_NUMPY[grid.dtype]:
+        x = x.to(B.FROM_NUMPY[grid.dtype])
+    n = x.shape[0]
+    g = _wrap(np.ascontiguousarray(np.broadcast_to(grid[None], (n,) + grid.shape)))
+    if fill is not None:
+        x = cat([x, ones((n, 1, h, w), dtype=x.dtype)], 1)
+    out = NF.grid_sample(x, g, mode=interpolation.value, padding_mode="zeros", align_corners=False)
+    if fill is not None:
+        out, mask = out[:, :-1], out[:, -1:]
+        fv = tensor(list(fill) if isinstance(fill, (tuple, list)) else [float(fill)], dtype=out.dtype).view(1, -1, 1, 1)
+        if interpolation is InterpolationMode.NEAREST:
+            from .... import where
+            out = where(mask < 0.5, fv.expand_as(out), out)
+        elif v2:
+            out = (out - fv) * mask + fv
+        else:
+            out = out * mask + (1.0 - mask) * fv
+    out = out.reshape(shape)
+    if not image.is_floating_point():
+        return out.round().to(image.dtype)
+    return out if out.dtype == image.dtype else out.to(image.dtype)
+
+
+@_register(elastic, Tensor, Image, Video)
+def elastic_image(image, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """elastic's kernel for image tensors (..., C, H, W) and videos."""
+    if not isinstance(displacement, Tensor):
+        raise TypeError("Argument displacement should be a Tensor")
+    interpolation = _check_interpolation(interpolation)
+    _displacement(displacement, (1,) + tuple(image.shape[-2:]) + (2,))
+    return _elastic_sample(image, displacement, interpolation, fill, v2=True)
+
+
+@_register(elastic, _pil_type())
+def _elastic_pil(image, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    out = elastic_image(_F1.pil_to_tensor(image), displacement, interpolation=interpolation, fill=fill)
+    return _F1.to_pil_image(out, mode=image.mode)
+
+
+def _elastic_mask_dispatch(mask, displacement, interpolation=None, fill=None):
+    return Mask._wrap(elastic_mask(_pure(mask), displacement, fill=fill))
+
+
+def _elastic_boxes_dispatch(boxes, displacement, interpolation=None, fill=None):
+    out = elastic_bounding_boxes(_pure(boxes), boxes.format, boxes.canvas_size, displacement,
+                                 clamping_mode=boxes.clamping_mode)
+    return tv_tensors.wrap(out, like=boxes)
+
+
+_register(elastic, Mask, wrapper=False)(_elastic_mask_dispatch)
+_register(elastic, BoundingBoxes, wrapper=False)(_elastic_boxes_dispatch)
+
+
+# ---- video ------------------------------------------------------------------------------------------
+def get_num_frames(inpt):
+    """The number of frames T of a video (..., T, C, H, W)."""
+    return _get_kernel(get_num_frames, type(inpt))(inpt)
+
+
+@_register(get_num_frames, Tensor, Video, wrapper=False)
+def get_num_frames_video(video):
+    """get_num_frames' kernel: video.shape[-4]."""
+    return video.shape[-4]
+
+
+def uniform_temporal_subsample(inpt, num_samples):
+    """num_samples equally spaced frames of a video (..., T, C, H, W); frames repeat when T < num_samples."""
+    return _get_kernel(uniform_temporal_subsample, type(inpt))(inpt, num_samples=num_samples)
+
+
+@_register(uniform_temporal_subsample, Tensor, Video)
+def uniform_temporal_subsample_video(video, num_samples):
+    """uniform_temporal_subsample's kernel for video tensors."""
+    from .... import linspace
+    t_max = video.shape[-4] - 1
+    indices = linspace(0, t_max, num_samples).long()  # torch's float32 linspace, truncated
+    return video.index_select(-4, indices)
+
+
+# ---- bounding boxes: the geometry torchvision transforms corner by corner ------------------------------
+def _finish_boxes(xyxy, fmt, canvas_size, clamping_mode, shape, dtype):
+    """Clamp (unless clamping_mode is None), convert XYXY back to fmt and cast to dtype as torch's .to()
+    does (truncating toward zero for integer boxes)."""
+    if clamping_mode is not None:
+        xyxy = _clamp_xyxy(xyxy, canvas_size)
+    out = _from_xyxy(xyxy, fmt, xyxy.dtype).reshape(shape)
+    return _wrap(np.ascontiguousarray(out.astype(dtype, copy=False)))
+
+
+def _corners(xyxy):
+    """(N * 4, 2) corners (x1, y1), (x2, y1), (x2, y2), (x1, y2) of XYXY boxes (N, 4)."""
+    return xyxy[:, [[0, 1], [2, 1], [2, 3], [0, 3]]].reshape(-1, 2)
+
+
+def _hull(points):
+    """XYXY boxes (N, 4) around each box's four transformed corners (N * 4, 2)."""
+    p = points.reshape(-1, 4, 2)
+    return np.concatenate([p.min(1), p.max(1)], 1)
+
+
+def _format(fmt):
+    return BoundingBoxFormat[fmt.upper()] if isinstance(fmt, str) else fmt
+
+
+def _affine_bounding_boxes_with_expand(bounding_boxes, format, canvas_size, angle, translate, scale, shear,
+                                       center=None, expand=False, clamping_mode="soft"):
+    a = _F1._arr(bounding_boxes)
+    if a.size == 0:
+        return bounding_boxes, canvas_size
+    format = _format(format)
+    dt = _box_float_dtype(a)
+    xyxy = _xyxy(a, format, dt).reshape(-1, 4)
+    angle, translate, shear, center = _affine_parse_args(angle, translate, scale, shear, InterpolationMode.NEAREST,
+                                                         center)
+    height, width = canvas_size
+    if center is None:
+        center = [width * 0.5, height * 0.5]
+    m = np.array(_F1._get_inverse_affine_matrix(center, angle, translate, scale, shear, inverted=False),
+                 dtype=dt).reshape(2, 3)
+    pts = _corners(xyxy)
+    out = _hull(np.concatenate([pts, np.ones((len(pts), 1), dt)], 1) @ m.T)
+    if expand:
+        frame = np.array([[0.0, 0.0, 1.0], [0.0, height, 1.0], [width, height, 1.0], [width, 0.0, 1.0]], dt) @ m.T
+        out = out - np.tile(frame.min(0), 2)
+        new_w, new_h = _affine_output_size(_F1._get_inverse_affine_matrix(center, angle, translate, scale, shear),
+                                           width, height)
+        canvas_size = (new_h, new_w)
+    return _finish_boxes(out, format, canvas_size, clamping_mode, a.shape, a.dtype), canvas_size
+
+
+def affine_bounding_boxes(bounding_boxes, format, canvas_size, angle, translate, scale, shear, center=None,
+                          clamping_mode="soft"):
+    """affine's kernel for boxes (pure tensor): the box around each box's four transformed corners."""
+    return _affine_bounding_boxes_with_expand(bounding_boxes, format, canvas_size, angle, translate, scale, shear,
+                                              center=center, expand=False, clamping_mode=clamping_mode)[0]
+
+
+def rotate_bounding_boxes(bounding_boxes, format, canvas_size, angle, expand=False, center=None,
+                          clamping_mode="soft"):
+    """rotate's kernel for boxes (pure tensor): (boxes, canvas_size), the canvas grown when expand."""
+    return _affine_bounding_boxes_with_expand(bounding_boxes, format, canvas_size, -angle, [0.0, 0.0], 1.0,
+                                              [0.0, 0.0], center=center, expand=expand, clamping_mode=clamping_mode)
+
+
+def perspective_bounding_boxes(bounding_boxes, format, canvas_size, startpoints, endpoints, coefficients=None,
+                               clamping_mode="soft"):
+    """perspective's kernel for boxes (pure tensor): corners mapped by the inverse of the image's warp."""
+    a = _F1._arr(bounding_boxes)
+    if a.size == 0:
+        return bounding_boxes
+    c = _perspective_coefficients(startpoints, endpoints, coefficients)
+    format = _format(format)
+    dt = _box_float_dtype(a)
+    xyxy = _xyxy_native(a, format).astype(dt).reshape(-1, 4)  # converted before the cast to float, as torchvision
+    # the image's coefficients map output to input pixels; boxes need the inverse map
+    denom = c[0] * c[4] - c[1] * c[3]
+    if denom == 0:
+        raise RuntimeError(f"Provided perspective_coeffs {c} can not be inverted to transform bounding boxes. "
+                           f"Denominator is zero, denom={denom}")
+    inv = [(c[4] - c[5] * c[7]) / denom, (-c[1] + c[2] * c[7]) / denom, (c[1] * c[5] - c[2] * c[4]) / denom,
+           (-c[3] + c[5] * c[6]) / denom, (c[0] - c[2] * c[6]) / denom, (-c[0] * c[5] + c[2] * c[3]) / denom,
+           (-c[4] * c[6] + c[3] * c[7]) / denom, (-c[0] * c[7] + c[1] * c[6]) / denom]
+    theta1 = np.array([inv[0:3], inv[3:6]], dt)
+    theta2 = np.array([[inv[6], inv[7], 1.0], [inv[6], inv[7], 1.0]], dt)
+    pts = _corners(xyxy)
+    pts = np.concatenate([pts, np.ones((len(pts), 1), dt)], 1)
+    out = _hull((pts @ theta1.T) / (pts @ theta2.T))
+    return _finish_boxes(out, format, canvas_size, clamping_mode, a.shape, a.dtype)
+
+
+def elastic_bounding_boxes(bounding_boxes, format, canvas_size, displacement, clamping_mode="soft"):
+    """elastic's kernel for boxes (pure tensor): corners moved by the approximate inverse identity - displacement."""
+    d = _displacement(displacement, (1,) + tuple(canvas_size) + (2,))
+    a = _F1._arr(bounding_boxes)
+    if a.size == 0:
+        return bounding_boxes
+    format = _format(format)
+    dt = _box_float_dtype(a)
+    xyxy = _convert_format(a, format, BoundingBoxFormat.XYXY).reshape(-1, 4)
+    h, w = canvas_size
+    gx, gy = _identity_grid(h, w, dt)
+    d = d.astype(dt, copy=False)
+    inv_x, inv_y = gx - d[0, :, :, 0], gy - d[0, :, :, 1]
+    pts = _corners(xyxy)
+    if pts.dtype.kind == "f":
+        pts = np.ceil(pts)
+    ix = pts[:, 0].astype(np.int64).clip(0, w - 1)
+    iy = pts[:, 1].astype(np.int64).clip(0, h - 1)
+    half = np.array([0.5 * w, 0.5 * h], dt)
+    moved = (np.stack([inv_x[iy, ix], inv_y[iy, ix]], -1) + dt.type(1)) * half - dt.type(0.5)
+    out = _hull(moved).astype(a.dtype, copy=False).astype(dt)  # torch casts to the boxes' dtype, then clamps
+    return _finish_boxes(out, format, canvas_size, clamping_mode, a.shape, a.dtype)
+
+
+def elastic_mask(mask, displacement, fill=None):
+    """elastic's kernel for masks (..., H, W): nearest sampling, so labels stay labels."""
+    return _on_mask(elastic_image, mask, displacement, interpolation=InterpolationMode.NEAREST, fill=fill)
+
+
+# ---- per-type kernels under torchvision's public names (pure tensors in, pure tensors out) ----------------
+def _on_mask(kernel, mask, *args, **kwargs):
+    """Run an image kernel on a mask, adding a channel axis to a (H, W) mask for the call."""
+    m = _pure(mask)
+    flat = m.ndim < 3
+    out = kernel(m.unsqueeze(0) if flat else m, *args, **kwargs)
+    return out.squeeze(0) if flat else out
+
+
+def _with_kernel_doc(kernel, doc):
+    if not kernel.__doc__:
+        kernel.__doc__ = doc
+    return kernel
+
+
+# the image kernels each functional dispatches pure tensors to; a video is a batch of images
+adjust_brightness_image = adjust_brightness_video = _with_kernel_doc(
+    _adjust_brightness_v2, "adjust_brightness's kernel for image tensors (and videos).")
+adjust_contrast_image = adjust_contrast_video = _with_kernel_doc(
+    _adjust_contrast_v2, "adjust_contrast's kernel for image tensors (and videos).")
+adjust_saturation_image = adjust_saturation_video = _with_kernel_doc(
+    _adjust_saturation_v2, "adjust_saturation's kernel for image tensors (and videos).")
+adjust_hue_image = adjust_hue_video = _with_kernel_doc(
+    _adjust_hue_v2, "adjust_hue's kernel for image tensors (and videos).")
+adjust_sharpness_image = adjust_sharpness_video = _with_kernel_doc(
+    _adjust_sharpness_image, "adjust_sharpness's kernel for image tensors (and videos).")
+adjust_gamma_video = adjust_gamma_image
+autocontrast_image = autocontrast_video = _with_kernel_doc(
+    _autocontrast_image, "autocontrast's kernel for image tensors (and videos).")
+equalize_image = equalize_video = _with_kernel_doc(
+    _equalize_image, "equalize's kernel for image tensors (and videos).")
+invert_image = invert_video = _with_kernel_doc(_invert_image, "invert's kernel for image tensors (and videos).")
+posterize_image = posterize_video = _with_kernel_doc(
+    _posterize_image, "posterize's kernel for image tensors (and videos).")
+solarize_image = solarize_video = _with_kernel_doc(
+    _solarize_image, "solarize's kernel for image tensors (and videos).")
+rgb_to_grayscale_image = _KERNELS[rgb_to_grayscale][Tensor]
+permute_channels_image = permute_channels_video = _with_kernel_doc(
+    _permute_channels_image, "permute_channels' kernel for image tensors (and videos).")
+gaussian_noise_video = gaussian_noise_image
+jpeg_video = jpeg_image
+elastic_video = elastic_image
+normalize_image = normalize_video = _with_kernel_doc(
+    _normalize_image, "normalize's kernel for float image tensors (and videos).")
+gaussian_blur_image = gaussian_blur_video = _with_kernel_doc(
+    _gaussian_blur_image, "gaussian_blur's kernel for image tensors (and videos).")
+erase_image = erase_video = _with_kernel_doc(_erase_image, "erase's kernel for image tensors (and videos).")
+to_dtype_image = to_dtype_video = _with_kernel_doc(
+    _to_dtype_image, "to_dtype's kernel for image tensors (and videos): scale maps int ranges and [0, 1].")
+five_crop_image = five_crop_video = _with_kernel_doc(
+    _five_crop_image, "five_crop's kernel for image tensors (and videos).")
+ten_crop_image = ten_crop_video = _with_kernel_doc(
+    _ten_crop_image, "ten_crop's kernel for image tensors (and videos).")
+resize_image = resize_video = _with_kernel_doc(_resize_image, "resize's kernel for image tensors (and videos).")
+resized_crop_image = resized_crop_video = _with_kernel_doc(
+    _resized_crop_image, "resized_crop's kernel for image tensors (and videos).")
+rotate_image = rotate_video = _with_kernel_doc(_rotate_image, "rotate's kernel for image tensors (and videos).")
+affine_image = affine_video = _with_kernel_doc(_affine_image, "affine's kernel for image tensors (and videos).")
+perspective_image = perspective_video = _with_kernel_doc(
+    _perspective_image, "perspective's kernel for image tensors (and videos).")
+pad_image = pad_video = _with_kernel_doc(_pad_image, "pad's kernel for image tensors (and videos).")
+crop_image = crop_video = _F1.crop
+center_crop_image = center_crop_video = _F1.center_crop
+horizontal_flip_image = horizontal_flip_video = _F1.hflip
+vertical_flip_image = vertical_flip_video = _F1.vflip
+
+
+def get_dimensions_image(image):
+    """[C, H, W] of an image tensor (C = 1 for a (H, W) tensor)."""
+    chw = list(image.shape[-3:])
+    if len(chw) == 3:
+        return chw
+    if len(chw) == 2:
+        return [1] + chw
+    raise TypeError(f"Input tensor should have at least two dimensions, but got {len(chw)}")
+
+
+get_dimensions_video = get_dimensions_image
+
+
+def get_num_channels_image(image):
+    """The number of channels of an image tensor."""
+    return get_dimensions_image(image)[0]
+
+
+get_num_channels_video = get_num_channels_image
+
+
+def get_size_image(image):
+    """[H, W] of an image tensor."""
+    hw = list(image.shape[-2:])
+    if len(hw) != 2:
+        raise TypeError(f"Input tensor should have at least two dimensions, but got {len(hw)}")
+    return hw
+
+
+get_size_video = get_size_mask = get_size_image
+
+
+def get_size_bounding_boxes(bounding_box):
+    """[H, W] of the canvas of BoundingBoxes."""
+    return list(bounding_box.canvas_size)
+
+
+# masks: the image kernels with nearest sampling and a channel axis added to (H, W) masks
+horizontal_flip_mask = _F1.hflip
+vertical_flip_mask = _F1.vflip
+crop_mask = _F1.crop
+center_crop_mask = _F1.center_crop
+pad_mask = _with_kernel_doc(_pad_mask, "pad's kernel for masks: scalar fill only.")
+
+
+def resize_mask(mask, size, interpolation=InterpolationMode.BILINEAR, max_size=None):
+    """resize's kernel for masks: nearest (or nearest-exact when asked), whatever the mode."""
+    return _on_mask(_resize_mask, mask, size, interpolation=interpolation, max_size=max_size)
+
+
+def resized_crop_mask(mask, top, left, height, width, size):
+    """resized_crop's kernel for masks: crop, then nearest resize."""
+    return resize_mask(_F1.crop(_pure(mask), top, left, height, width), size)
+
+
+def rotate_mask(mask, angle, expand=False, center=None, fill=None):
+    """rotate's kernel for masks (nearest sampling)."""
+    return _on_mask(_rotate_mask, mask, angle, expand=expand, center=center, fill=fill)
+
+
+def affine_mask(mask, angle, translate, scale, shear, fill=None, center=None):
+    """affine's kernel for masks (nearest sampling)."""
+    return _on_mask(_affine_mask, mask, angle, translate, scale, shear, fill=fill, center=center)
+
+
+def perspective_mask(mask, startpoints, endpoints, fill=None, coefficients=None):
+    """perspective's kernel for masks (nearest sampling)."""
+    return _on_mask(_perspective_mask, mask, startpoints, endpoints, fill=fill, coefficients=coefficients)
+
+
+# boxes: a pure (..., 4) tensor with its format and canvas; kernels that change the canvas return it too.
+# Translations and flips work in the boxes' own format and dtype, as torchvision's do.
+def horizontal_flip_bounding_boxes(bounding_boxes, format, canvas_size):
+    """horizontal_flip's kernel for boxes (pure tensor)."""
+    a = _F1._arr(bounding_boxes)
+    out = a.reshape(-1, 4).copy()
+    w = canvas_size[1]
+    fmt = _format(format)
+    if fmt is BoundingBoxFormat.XYXY:
+        out[:, [2, 0]] = -(out[:, [0, 2]] - w)
+    elif fmt is BoundingBoxFormat.XYWH:
+        out[:, 0] = -((out[:, 0] + out[:, 2]) - w)
+    else:
+        out[:, 0] = -(out[:, 0] - w)
+    return _wrap(out.reshape(a.shape))
+
+
+def vertical_flip_bounding_boxes(bounding_boxes, format, canvas_size):
+    """vertical_flip's kernel for boxes (pure tensor)."""
+    a = _F1._arr(bounding_boxes)
+    out = a.reshape(-1, 4).copy()
+    h = canvas_size[0]
+    fmt = _format(format)
+    if fmt is BoundingBoxFormat.XYXY:
+        out[:, [3, 1]] = -(out[:, [1, 3]] - h)
+    elif fmt is BoundingBoxFormat.XYWH:
+        out[:, 1] = -((out[:, 1] + out[:, 3]) - h)
+    else:
+        out[:, 1] = -(out[:, 1] - h)
+    return _wrap(out.reshape(a.shape))
+
+
+def crop_bounding_boxes(bounding_boxes, format, top, left, height, width, clamping_mode="soft"):
+    """crop's kernel for boxes (pure tensor): (boxes, (height, width))."""
+    fmt = _format(format)
+    out = _translate_array(_F1._arr(bounding_boxes), fmt, -left, -top)
+    return _wrap(_clamp_array(out, fmt, (height, width), clamping_mode)), (height, width)
+
+
+def center_crop_bounding_boxes(bounding_boxes, format, canvas_size, output_size, clamping_mode="soft"):
+    """center_crop's kernel for boxes (pure tensor): (boxes, new canvas_size)."""
+    top, left, height, width = _center_crop_params(canvas_size, output_size)
+    return crop_bounding_boxes(bounding_boxes, format, top, left, height, width, clamping_mode=clamping_mode)
+
+
+def pad_bounding_boxes(bounding_boxes, format, canvas_size, padding, padding_mode="constant", clamping_mode="soft"):
+    """pad's kernel for boxes (pure tensor): (boxes, new canvas_size)."""
+    if padding_mode not in ["constant"]:
+        raise ValueError(f"Padding mode '{padding_mode}' is not supported with bounding boxes")
+    left, right, top, bottom = _parse_pad_padding(padding)
+    fmt = _format(format)
+    out = _translate_array(_F1._arr(bounding_boxes), fmt, left, top)
+    height, width = canvas_size
+    canvas_size = (height + top + bottom, width + left + right)
+    return _wrap(_clamp_array(out, fmt, canvas_size, clamping_mode)), canvas_size
+
+
+def resize_bounding_boxes(bounding_boxes, canvas_size, size, max_size=None, format=BoundingBoxFormat.XYXY,
+                          clamping_mode="soft"):
+    """resize's kernel for boxes (pure tensor): (boxes, new canvas_size); integer boxes are truncated."""
+    old_height, old_width = canvas_size
+    size = [size] if isinstance(size, int) else (None if size is None else list(size))
+    new_height, new_width = _F1._compute_resized_output_size(tuple(canvas_size), size, max_size)
+    if (new_height, new_width) == (old_height, old_width):
+        return bounding_boxes, tuple(canvas_size)
+    a = _F1._arr(bounding_boxes)
+    ft = _box_float_dtype(a)
+    # torchvision multiplies by a float32 tensor of ratios, in the product's dtype
+    ratios = np.array([new_width / old_width, new_height / old_height] * 2, np.float32).astype(ft)
+    return _wrap((a.astype(ft, copy=False) * ratios).astype(a.dtype)), (new_height, new_width)
+
+
+def resized_crop_bounding_boxes(bounding_boxes, format, top, left, height, width, size, clamping_mode="soft"):
+    """resized_crop's kernel for boxes (pure tensor): (boxes, new canvas_size)."""
+    out, canvas_size = crop_bounding_boxes(bounding_boxes, format, top, left, height, width,
+                                           clamping_mode=clamping_mode)
+    return resize_bounding_boxes(out, canvas_size, size, format=_format(format), clamping_mode=clamping_mode)
