@@ -392,18 +392,21 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         try:
             payload = self._worker_result_queue.get(timeout=timeout)
         except queue.Empty:
-            failed = [w for worker_id, w in enumerate(self._workers)
-                      if self._workers_status[worker_id] and not w.is_alive()]
-            if failed:
-                pids = ", ".join(str(w.pid) for w in failed)
-                codes = ", ".join(_exit_reason(w.exitcode) for w in failed)
-                self._shutdown_workers()
-                raise RuntimeError(
-                    f"DataLoader worker (pid(s) {pids}) exited unexpectedly ({codes}). A worker can be "
-                    "killed by the system when it runs out of memory, or by a crash in native code; run "
-                    "with num_workers=0 to see the error in the main process.") from None
+            self._raise_if_a_worker_died()
             return False, None
         return True, pickle.loads(payload)
+
+    def _raise_if_a_worker_died(self):
+        failed = [w for worker_id, w in enumerate(self._workers)
+                  if self._workers_status[worker_id] and not w.is_alive()]
+        if failed:
+            pids = ", ".join(str(w.pid) for w in failed)
+            codes = ", ".join(_exit_reason(w.exitcode) for w in failed)
+            self._shutdown_workers()
+            raise RuntimeError(
+                f"DataLoader worker (pid(s) {pids}) exited unexpectedly ({codes}). A worker can be "
+                "killed by the system when it runs out of memory, or by a crash in native code; run "
+                "with num_workers=0 to see the error in the main process.") from None
 
     def _get_data(self):
         if self._timeout > 0:
@@ -480,7 +483,14 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                     break
         else:
             return
-        self._index_queues[worker_queue_idx].send((self._send_idx, index))
+        try:
+            self._index_queues[worker_queue_idx].send((self._send_idx, index))
+        except (BrokenPipeError, ConnectionResetError):
+            # the worker closed its end: it died after its last result (torch's index queues buffer the put,
+            # and the death surfaces on the next read); report it as that read would
+            self._workers[worker_queue_idx].join(timeout=5)
+            self._raise_if_a_worker_died()
+            raise
         self._task_info[self._send_idx] = (worker_queue_idx,)
         self._workers_num_tasks[worker_queue_idx] += 1
         self._tasks_outstanding += 1
