@@ -99,10 +99,14 @@ def _kwonly_to_pos_or_kw(fn):
     return wrapper
 
 
-def _resolve(weights_enum, weights, kwargs):
+def _resolve(weights_enum, weights, kwargs, builder=None):
     """torchvision's legacy `pretrained=` and `weights=` handling; returns the verified weights (or None) and sets
-    kwargs["num_classes"] to the checkpoint's."""
+    kwargs["num_classes"] to the checkpoint's. builder names the model for the error when pretrained=True has no
+    IMAGENET1K_V1 weights to mean (regnet_y_128gf, vit_h_14)."""
     if "pretrained" in kwargs:
+        if kwargs["pretrained"] and "IMAGENET1K_V1" not in weights_enum.__members__:
+            raise ValueError(f"No weights available for model {builder or weights_enum.__name__}; pass one of "
+                             f"{[f'{weights_enum.__name__}.{m}' for m in weights_enum.__members__]} as weights=")
         pretrained = kwargs.pop("pretrained")
         _warn_user("The parameter 'pretrained' is deprecated since 0.13 and may be removed in the future, "
                       "please use 'weights' instead.")

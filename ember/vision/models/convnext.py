@@ -1,4 +1,4 @@
-"""torchvision.models.convnext: ConvNeXt-Tiny with torchvision's module names."""
+"""torchvision.models.convnext: ConvNeXt Tiny, Small, Base and Large with torchvision's module names."""
 from functools import partial
 
 from ... import nn
@@ -8,7 +8,8 @@ from ..ops.misc import Conv2dNormActivation, Permute
 from ..ops.stochastic_depth import StochasticDepth
 from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
-__all__ = ["ConvNeXt", "ConvNeXt_Tiny_Weights", "convnext_tiny"]
+__all__ = ["ConvNeXt", "ConvNeXt_Tiny_Weights", "ConvNeXt_Small_Weights", "ConvNeXt_Base_Weights",
+           "ConvNeXt_Large_Weights", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -104,17 +105,58 @@ class ConvNeXt(nn.Module):
         return self._forward_impl(x)
 
 
+_URL = "https://download.pytorch.org/models/"
+_META = {"min_size": (32, 32)}
+
+
 class ConvNeXt_Tiny_Weights(WeightsEnum):
-    IMAGENET1K_V1 = Weights("https://download.pytorch.org/models/convnext_tiny-983f1562.pth", 28589128,
-                            {"min_size": (32, 32), "resize_size": 236})
+    IMAGENET1K_V1 = Weights(_URL + "convnext_tiny-983f1562.pth", 28589128, dict(_META, resize_size=236))
     DEFAULT = IMAGENET1K_V1
+
+
+class ConvNeXt_Small_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "convnext_small-0c510722.pth", 50223688, dict(_META, resize_size=230))
+    DEFAULT = IMAGENET1K_V1
+
+
+class ConvNeXt_Base_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "convnext_base-6075fbad.pth", 88591464, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V1
+
+
+class ConvNeXt_Large_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "convnext_large-ea097f82.pth", 197767336, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V1
+
+
+def _convnext(widths, depths, sd_prob, weights_enum, weights, progress, kwargs):
+    # widths[i] is stage i's width, the next stage's the width its downsampling layer leads to
+    weights = _resolve(weights_enum, weights, kwargs)
+    block_setting = [CNBlockConfig(w, widths[i + 1] if i + 1 < len(widths) else None, d)
+                     for i, (w, d) in enumerate(zip(widths, depths))]
+    model = ConvNeXt(block_setting, stochastic_depth_prob=kwargs.pop("stochastic_depth_prob", sd_prob), **kwargs)
+    return _load_weights(model, weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def convnext_tiny(*, weights=None, progress=True, **kwargs):
     """ConvNeXt Tiny from "A ConvNet for the 2020s"."""
-    weights = _resolve(ConvNeXt_Tiny_Weights, weights, kwargs)
-    block_setting = [CNBlockConfig(96, 192, 3), CNBlockConfig(192, 384, 3), CNBlockConfig(384, 768, 9),
-                     CNBlockConfig(768, None, 3)]
-    model = ConvNeXt(block_setting, stochastic_depth_prob=kwargs.pop("stochastic_depth_prob", 0.1), **kwargs)
-    return _load_weights(model, weights, progress)
+    return _convnext([96, 192, 384, 768], [3, 3, 9, 3], 0.1, ConvNeXt_Tiny_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def convnext_small(*, weights=None, progress=True, **kwargs):
+    """ConvNeXt Small (Tiny's widths, 27 blocks in the third stage)."""
+    return _convnext([96, 192, 384, 768], [3, 3, 27, 3], 0.4, ConvNeXt_Small_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def convnext_base(*, weights=None, progress=True, **kwargs):
+    """ConvNeXt Base (widths 128 to 1024)."""
+    return _convnext([128, 256, 512, 1024], [3, 3, 27, 3], 0.5, ConvNeXt_Base_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def convnext_large(*, weights=None, progress=True, **kwargs):
+    """ConvNeXt Large (widths 192 to 1536)."""
+    return _convnext([192, 384, 768, 1536], [3, 3, 27, 3], 0.5, ConvNeXt_Large_Weights, weights, progress, kwargs)

@@ -1,12 +1,14 @@
-"""torchvision.models.resnet: ResNet-18/34/50/101/152, ResNeXt-50 32x4d and Wide ResNet-50-2 with torchvision's
-module names, so its checkpoints load."""
+"""torchvision.models.resnet: ResNet-18/34/50/101/152, ResNeXt-50 32x4d, ResNeXt-101 32x8d / 64x4d and Wide
+ResNet-50-2 / 101-2 with torchvision's module names, so its checkpoints load."""
 from ... import nn
 from ... import flatten
 from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights",
-           "ResNet101_Weights", "ResNet152_Weights", "ResNeXt50_32X4D_Weights", "Wide_ResNet50_2_Weights",
-           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2"]
+           "ResNet101_Weights", "ResNet152_Weights", "ResNeXt50_32X4D_Weights", "ResNeXt101_32X8D_Weights",
+           "ResNeXt101_64X4D_Weights", "Wide_ResNet50_2_Weights", "Wide_ResNet101_2_Weights", "resnet18", "resnet34",
+           "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
+           "wide_resnet50_2", "wide_resnet101_2"]
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
@@ -202,9 +204,26 @@ class ResNeXt50_32X4D_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V2
 
 
+class ResNeXt101_32X8D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "resnext101_32x8d-8ba56ff5.pth", 88791336, _META)
+    IMAGENET1K_V2 = Weights(_URL + "resnext101_32x8d-110c445d.pth", 88791336, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNeXt101_64X4D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "resnext101_64x4d-173b62eb.pth", 83455272, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V1
+
+
 class Wide_ResNet50_2_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights(_URL + "wide_resnet50_2-95faca4d.pth", 68883240, _META)
     IMAGENET1K_V2 = Weights(_URL + "wide_resnet50_2-9ba9bcbe.pth", 68883240, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V2
+
+
+class Wide_ResNet101_2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "wide_resnet101_2-32ee1156.pth", 126886696, _META)
+    IMAGENET1K_V2 = Weights(_URL + "wide_resnet101_2-d733dc28.pth", 126886696, dict(_META, resize_size=232))
     DEFAULT = IMAGENET1K_V2
 
 
@@ -263,3 +282,26 @@ def wide_resnet50_2(*, weights=None, progress=True, **kwargs):
     """Wide ResNet-50-2 from "Wide Residual Networks" (bottleneck twice as wide)."""
     _set(kwargs, "width_per_group", 64 * 2)
     return _resnet(Bottleneck, [3, 4, 6, 3], Wide_ResNet50_2_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def resnext101_32x8d(*, weights=None, progress=True, **kwargs):
+    """ResNeXt-101 32x8d: 32 groups of width 8 in the first stage's bottleneck."""
+    _set(kwargs, "groups", 32)
+    _set(kwargs, "width_per_group", 8)
+    return _resnet(Bottleneck, [3, 4, 23, 3], ResNeXt101_32X8D_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def resnext101_64x4d(*, weights=None, progress=True, **kwargs):
+    """ResNeXt-101 64x4d: 64 groups of width 4 in the first stage's bottleneck."""
+    _set(kwargs, "groups", 64)
+    _set(kwargs, "width_per_group", 4)
+    return _resnet(Bottleneck, [3, 4, 23, 3], ResNeXt101_64X4D_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def wide_resnet101_2(*, weights=None, progress=True, **kwargs):
+    """Wide ResNet-101-2 (ResNet-101 with bottlenecks twice as wide)."""
+    _set(kwargs, "width_per_group", 64 * 2)
+    return _resnet(Bottleneck, [3, 4, 23, 3], Wide_ResNet101_2_Weights, weights, progress, kwargs)

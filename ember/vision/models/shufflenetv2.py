@@ -1,10 +1,11 @@
-"""torchvision.models.shufflenetv2: ShuffleNetV2 x0.5 and x1.0 with torchvision's module names."""
+"""torchvision.models.shufflenetv2: ShuffleNetV2 x0.5, x1.0, x1.5 and x2.0 with torchvision's module names."""
 from ... import nn
 from ... import cat, transpose
 from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _resolve
 
-__all__ = ["ShuffleNetV2", "ShuffleNet_V2_X0_5_Weights", "ShuffleNet_V2_X1_0_Weights", "shufflenet_v2_x0_5",
-           "shufflenet_v2_x1_0"]
+__all__ = ["ShuffleNetV2", "ShuffleNet_V2_X0_5_Weights", "ShuffleNet_V2_X1_0_Weights", "ShuffleNet_V2_X1_5_Weights",
+           "ShuffleNet_V2_X2_0_Weights", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+           "shufflenet_v2_x2_0"]
 
 
 def channel_shuffle(x, groups):
@@ -113,6 +114,16 @@ class ShuffleNet_V2_X1_0_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
+class ShuffleNet_V2_X1_5_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "shufflenetv2_x1_5-3c479a10.pth", 3503624, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V1
+
+
+class ShuffleNet_V2_X2_0_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "shufflenetv2_x2_0-8be3c8ee.pth", 7393996, dict(_META, resize_size=232))
+    DEFAULT = IMAGENET1K_V1
+
+
 @_kwonly_to_pos_or_kw
 def shufflenet_v2_x0_5(*, weights=None, progress=True, **kwargs):
     """ShuffleNetV2 with 0.5x output channels ("ShuffleNet V2: Practical Guidelines...")."""
@@ -125,3 +136,17 @@ def shufflenet_v2_x1_0(*, weights=None, progress=True, **kwargs):
     """ShuffleNetV2 with 1.0x output channels."""
     weights = _resolve(ShuffleNet_V2_X1_0_Weights, weights, kwargs)
     return _load_weights(ShuffleNetV2([4, 8, 4], [24, 116, 232, 464, 1024], **kwargs), weights, progress)
+
+
+@_kwonly_to_pos_or_kw
+def shufflenet_v2_x1_5(*, weights=None, progress=True, **kwargs):
+    """ShuffleNetV2 with 1.5x output channels."""
+    weights = _resolve(ShuffleNet_V2_X1_5_Weights, weights, kwargs)
+    return _load_weights(ShuffleNetV2([4, 8, 4], [24, 176, 352, 704, 1024], **kwargs), weights, progress)
+
+
+@_kwonly_to_pos_or_kw
+def shufflenet_v2_x2_0(*, weights=None, progress=True, **kwargs):
+    """ShuffleNetV2 with 2.0x output channels (and a 2048-wide last conv)."""
+    weights = _resolve(ShuffleNet_V2_X2_0_Weights, weights, kwargs)
+    return _load_weights(ShuffleNetV2([4, 8, 4], [24, 244, 488, 976, 2048], **kwargs), weights, progress)

@@ -1,4 +1,5 @@
-"""torchvision.models.vision_transformer: ViT-B/16 (and the VisionTransformer class) with torchvision's names."""
+"""torchvision.models.vision_transformer: ViT-B/16, B/32, L/16, L/32, H/14 (and the VisionTransformer class) with
+torchvision's names."""
 import math
 from collections import OrderedDict
 from functools import partial
@@ -9,7 +10,8 @@ from ... import cat, empty, zeros
 from ..ops.misc import MLP, Conv2dNormActivation
 from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _ovewrite_named_param, _resolve
 
-__all__ = ["VisionTransformer", "ViT_B_16_Weights", "vit_b_16"]
+__all__ = ["VisionTransformer", "ViT_B_16_Weights", "ViT_B_32_Weights", "ViT_L_16_Weights", "ViT_L_32_Weights",
+           "ViT_H_14_Weights", "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"]
 
 
 class ConvStemConfig(NamedTuple):
@@ -173,26 +175,81 @@ class VisionTransformer(nn.Module):
 _URL = "https://download.pytorch.org/models/"
 
 
+def _swag(crop):
+    # SWAG weights: end-to-end fine-tuned at crop x crop (the builder then sets image_size=crop), or a linear
+    # head on the frozen trunk at 224
+    return {"min_size": (crop, crop), "crop_size": crop, "resize_size": crop, "interpolation": "bicubic"}
+
+
 class ViT_B_16_Weights(WeightsEnum):
     IMAGENET1K_V1 = Weights(_URL + "vit_b_16-c867db91.pth", 86567656, {"min_size": (224, 224)})
-    # SWAG weights: end-to-end fine-tuned at 384x384 (build with image_size=384), or a linear head on frozen trunk
-    IMAGENET1K_SWAG_E2E_V1 = Weights(_URL + "vit_b_16_swag-9ac1b537.pth", 86859496,
-                                     {"min_size": (384, 384), "crop_size": 384,
-                                      "resize_size": 384, "interpolation": "bicubic"})
-    IMAGENET1K_SWAG_LINEAR_V1 = Weights(_URL + "vit_b_16_lc_swag-4e70ced5.pth", 86567656,
-                                        {"min_size": (224, 224), "crop_size": 224,
-                                         "resize_size": 224, "interpolation": "bicubic"})
+    IMAGENET1K_SWAG_E2E_V1 = Weights(_URL + "vit_b_16_swag-9ac1b537.pth", 86859496, _swag(384))
+    IMAGENET1K_SWAG_LINEAR_V1 = Weights(_URL + "vit_b_16_lc_swag-4e70ced5.pth", 86567656, _swag(224))
     DEFAULT = IMAGENET1K_V1
+
+
+class ViT_B_32_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vit_b_32-d86f8d99.pth", 88224232, {"min_size": (224, 224)})
+    DEFAULT = IMAGENET1K_V1
+
+
+class ViT_L_16_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vit_l_16-852ce7e3.pth", 304326632, {"min_size": (224, 224), "resize_size": 242})
+    IMAGENET1K_SWAG_E2E_V1 = Weights(_URL + "vit_l_16_swag-4f3808c9.pth", 305174504, _swag(512))
+    IMAGENET1K_SWAG_LINEAR_V1 = Weights(_URL + "vit_l_16_lc_swag-4d563306.pth", 304326632, _swag(224))
+    DEFAULT = IMAGENET1K_V1
+
+
+class ViT_L_32_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "vit_l_32-c7638314.pth", 306535400, {"min_size": (224, 224)})
+    DEFAULT = IMAGENET1K_V1
+
+
+class ViT_H_14_Weights(WeightsEnum):
+    # only SWAG weights: legacy pretrained=True has none to choose
+    IMAGENET1K_SWAG_E2E_V1 = Weights(_URL + "vit_h_14_swag-80465313.pth", 633470440, _swag(518))
+    IMAGENET1K_SWAG_LINEAR_V1 = Weights(_URL + "vit_h_14_lc_swag-c1eb923e.pth", 632045800, _swag(224))
+    DEFAULT = IMAGENET1K_SWAG_E2E_V1
+
+
+def _vision_transformer(patch_size, num_layers, num_heads, hidden_dim, mlp_dim, weights_enum, weights, progress,
+                        kwargs, builder=None):
+    weights = _resolve(weights_enum, weights, kwargs, builder=builder)
+    if weights is not None:
+        # the checkpoint's position embedding fixes the image size
+        _ovewrite_named_param(kwargs, "image_size", weights.meta["min_size"][0])
+    image_size = kwargs.pop("image_size", 224)
+    model = VisionTransformer(image_size=image_size, patch_size=patch_size, num_layers=num_layers,
+                              num_heads=num_heads, hidden_dim=hidden_dim, mlp_dim=mlp_dim, **kwargs)
+    return _load_weights(model, weights, progress)
 
 
 @_kwonly_to_pos_or_kw
 def vit_b_16(*, weights=None, progress=True, **kwargs):
     """ViT-B/16 from "An Image is Worth 16x16 Words"."""
-    weights = _resolve(ViT_B_16_Weights, weights, kwargs)
-    if weights is not None:
-        # the checkpoint's position embedding fixes the image size
-        _ovewrite_named_param(kwargs, "image_size", weights.meta["min_size"][0])
-    image_size = kwargs.pop("image_size", 224)
-    model = VisionTransformer(image_size=image_size, patch_size=16, num_layers=12, num_heads=12, hidden_dim=768,
-                              mlp_dim=3072, **kwargs)
-    return _load_weights(model, weights, progress)
+    return _vision_transformer(16, 12, 12, 768, 3072, ViT_B_16_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vit_b_32(*, weights=None, progress=True, **kwargs):
+    """ViT-B/32: ViT-Base on 32x32 patches."""
+    return _vision_transformer(32, 12, 12, 768, 3072, ViT_B_32_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vit_l_16(*, weights=None, progress=True, **kwargs):
+    """ViT-L/16: ViT-Large (24 layers, width 1024) on 16x16 patches."""
+    return _vision_transformer(16, 24, 16, 1024, 4096, ViT_L_16_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vit_l_32(*, weights=None, progress=True, **kwargs):
+    """ViT-L/32: ViT-Large on 32x32 patches."""
+    return _vision_transformer(32, 24, 16, 1024, 4096, ViT_L_32_Weights, weights, progress, kwargs)
+
+
+@_kwonly_to_pos_or_kw
+def vit_h_14(*, weights=None, progress=True, **kwargs):
+    """ViT-H/14: ViT-Huge (32 layers, width 1280) on 14x14 patches."""
+    return _vision_transformer(14, 32, 16, 1280, 5120, ViT_H_14_Weights, weights, progress, kwargs,
+                               builder="vit_h_14")
