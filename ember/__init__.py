@@ -124,6 +124,8 @@ _LAZY_NAMES.update(dict.fromkeys(
     ("cond", "while_loop", "sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_sqrt", "sym_sum", "sym_ite"),
     "_higher_order_ops"))
 _LAZY_NAMES["GradScaler"] = "amp"       # torch.GradScaler is torch.amp.GradScaler
+# torch._sample_dirichlet, torch._dirichlet_grad: the Dirichlet kernels (distributions/utils.py)
+_LAZY_NAMES.update(dict.fromkeys(("_sample_dirichlet", "_dirichlet_grad"), "distributions.utils"))
 # torch.dropout_ & co: the in-place functional dropouts (ops/norm.py)
 _LAZY_NAMES.update(dict.fromkeys(("dropout_", "alpha_dropout_", "feature_dropout_", "feature_alpha_dropout_"),
                                  "ops.norm"))

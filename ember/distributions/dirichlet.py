@@ -1,18 +1,49 @@
 """Dirichlet distribution."""
 import ember
+from .. import _backend as B
+from ..autograd.function import Function, once_differentiable
+from ..ops import record
 from . import constraints
 from .distribution import ExponentialFamily
-from .utils import _standard_gamma
+from .utils import _dirichlet_grad, _sample_dirichlet, _sum_last
 
 __all__ = ["Dirichlet"]
+
+
+def _Dirichlet_backward(x, concentration, grad_output):
+    """The vector-Jacobian product of a Dirichlet draw x in its concentration (torch's, kept for tests)."""
+    total = _row_totals(concentration).expand_as(concentration)
+    grad = _dirichlet_grad(x, concentration, total)
+    return grad * (grad_output - _row_totals(x * grad_output))
+
+
+def _row_totals(t):
+    # t.sum(-1, True) added in torch's order: the gradient of a draw's sum is grad * (1 - sum(x)), a
+    # difference of nearly equal numbers, so its bits depend on that order
+    return record(_sum_last(B.xp_of(t._data), t._data), None)
+
+
+class _Dirichlet(Function):
+    """Draws through torch._sample_dirichlet, differentiated through the Beta marginals."""
+
+    @staticmethod
+    def forward(ctx, concentration):
+        x = _sample_dirichlet(concentration)
+        ctx.save_for_backward(x, concentration)
+        return x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        x, concentration = ctx.saved_tensors
+        return _Dirichlet_backward(x, concentration, grad_output)
 
 
 class Dirichlet(ExponentialFamily):
     """Dirichlet over the simplex, with concentration along the last dim.
 
-    rsample normalizes independent Gamma draws, each reparameterized implicitly: the gradient is
-    unbiased, as torch's, but torch differentiates the normalized draw through Beta marginals, so
-    per-sample gradients differ (as the samples themselves do)."""
+    rsample draws as torch does (seeded draws equal torch's) and differentiates each draw through
+    its Beta marginals with ATen's approximations (grad_fn _DirichletBackward)."""
 
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
@@ -35,8 +66,7 @@ class Dirichlet(ExponentialFamily):
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        g = _standard_gamma(self.concentration.expand(shape))
-        return g / g.sum(-1, keepdim=True)
+        return _Dirichlet.apply(self.concentration.expand(shape))
 
     def log_prob(self, value):
         if self._validate_args:

@@ -189,16 +189,11 @@ def _base_space(num_bins, image_size):
 
 
 def _sample_dirichlet(alphas):
-    """torch._sample_dirichlet(torch.tensor(alphas)[None]) on the CPU: float64 gammas normalised by their
-    sum, then cast to float32 and clamped into [FLT_MIN, 1 - ulp]; returns a float32 array (1, k)."""
-    # (the Dirichlet kernel samples its gammas with a double alpha, unlike _standard_gamma)
-    alphas = np.asarray(alphas, np.float32).astype(np.float64)
-    gammas = np.maximum(_gen().gamma_doubles(alphas), np.finfo(np.float64).tiny)
-    total = 0.0
-    for v in gammas:
-        total += v
-    out = np.array([v / total for v in gammas]).astype(np.float32)
-    return np.clip(out, np.finfo(np.float32).tiny, np.nextafter(np.float32(1.0), np.float32(0.0)))[None]
+    """torch._sample_dirichlet(torch.tensor(alphas).expand(1, -1)), as AugMix draws its weights: a float32
+    array (1, k) from the default generator."""
+    from ..._tensor import _wrap
+    from ...distributions.utils import _sample_dirichlet as sample
+    return sample(_wrap(np.asarray(alphas, np.float32)[None])).numpy()
 
 
 def _tensor_fill(img, fill):
