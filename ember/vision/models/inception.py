@@ -6,6 +6,7 @@ from ... import cat, flatten, unsqueeze
 from ...nn import functional as F
 from ..._userwarn import warn as _warn_user
 from ._api import Weights, WeightsEnum, _kwonly_to_pos_or_kw, _load_weights, _ovewrite_named_param, _resolve
+from .googlenet import BasicConv2d  # the same block: conv without bias, BatchNorm (eps 0.001), ReLU
 
 __all__ = ["Inception3", "InceptionOutputs", "_InceptionOutputs", "Inception_V3_Weights", "inception_v3"]
 
@@ -239,18 +240,6 @@ class InceptionAux(nn.Module):
     def forward(self, x):
         x = self.conv1(self.conv0(F.avg_pool2d(x, kernel_size=5, stride=3)))
         return self.fc(flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1))
-
-
-class BasicConv2d(nn.Module):
-    """Conv2d without bias, BatchNorm (eps 0.001), ReLU."""
-
-    def __init__(self, in_channels, out_channels, **kwargs):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **kwargs)
-        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
-
-    def forward(self, x):
-        return F.relu(self.bn(self.conv(x)), inplace=True)
 
 
 class Inception_V3_Weights(WeightsEnum):
