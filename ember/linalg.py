@@ -4,24 +4,26 @@ Imported on first use (``ember.linalg``, ``import torch.linalg`` under the alias
 alias such as ``torch.det`` / a Tensor method such as ``x.det()``), so ``import ember`` stays light.
 
 Each primitive's forward and backward sit together: the forward calls the array module of its
-input (numpy.linalg or cupy.linalg, never SciPy), the node's ``apply`` works on raw arrays with the
-formulas torch uses (FunctionsManual.cpp: inverse, det, slogdet, solve, solve_triangular, cholesky,
-cholesky_inverse/solve, qr, eigh, svd, pinv, lstsq, lu, matrix_exp, cross).  Composite functions
-(matrix_norm's 1/inf/2/nuc orders, matrix_power, multi_dot, vecdot, cond, vander, tensorinv,
-tensorsolve) are built from ember's differentiable ops, as torch builds them, so their graphs carry
-torch's node names (AmaxBackward0, SumBackward1, MmBackward0, ...); lu_solve, householder_product,
-triangular_solve and lu_unpack are composites too, with other node names than torch's.
+input (numpy.linalg or cupy.linalg, never SciPy; the LDL functions run NumPy on the host), the
+node's ``apply`` works on raw arrays with the formulas torch uses (FunctionsManual.cpp: inverse, det,
+slogdet, solve, solve_triangular, cholesky, cholesky_inverse/solve, qr, eigh, svd, pinv, lstsq, lu,
+matrix_exp, cross).  Composite functions (matrix_norm's 1/inf/2/nuc orders, matrix_power,
+multi_dot, vecdot, cond, vander, tensorinv, tensorsolve) are built from ember's differentiable ops,
+as torch builds them, so their graphs carry torch's node names (AmaxBackward0, SumBackward1,
+MmBackward0, ...); lu_solve, householder_product, triangular_solve and lu_unpack are composites
+too, with other node names than torch's.
 
 Batched inputs: every function accepts leading batch dimensions (``(*, m, n)``).  Only real
-float32/float64 inputs are supported (``eig`` / ``eigvals`` give complex results, as torch's).  Not
-implemented: ldl_factor / ldl_solve (Bunch-Kaufman pivoting).
+float32/float64 inputs are supported (``eig`` / ``eigvals`` give complex results, as torch's), except by
+ldl_factor / ldl_factor_ex / ldl_solve, which also take complex inputs (symmetric or Hermitian) and
+have no derivative (as in torch).
 """
 import math
 import warnings
 
 import numpy as np
 
-from ._backend import scalar_name, xp_of
+from ._backend import c_name, scalar_name, xp_of
 from ._tensor import Tensor, _wrap
 from .autograd.grad_mode import state
 from .autograd.graph import Node, edge
@@ -32,6 +34,7 @@ __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "det", "slogde
            "lu", "lu_factor", "lu_factor_ex", "lu_solve", "householder_product", "pinv",
            "matrix_rank", "cond", "matrix_power", "cross", "vecdot", "multi_dot", "vander", "tensorinv", "tensorsolve", "cholesky", "cholesky_ex", "qr",
            "eigh", "eigvalsh", "svd", "svdvals", "eig", "eigvals", "diagonal", "matmul", "LinAlgError"]
+__all__ += ["ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
 
 class LinAlgError(RuntimeError):
@@ -2277,6 +2280,389 @@ def _svd_top(input, some=True, compute_uv=True):
         return _svd_top_t(_wrap(U), _wrap(S), _wrap(V))
     node = _make(LinalgSvdBackward0, (input,), keep=(), U=U, S=S, Vh=Vh, transposed_v=True)
     return _svd_top_t(*_finish_many((U, S, V), node, keep_outputs=True))
+
+
+# ---- LDL (Bunch-Kaufman) ------------------------------------------------------------------------
+# torch calls LAPACK's sytrf / hetrf and sytrs / hetrs with the lower triangle; NumPy has neither, so
+# the unblocked forms (sytf2 / hetf2) are written out below, step for step, so that the pivots,
+# the 2x2 blocks and info are LAPACK's.  The loop runs once per column in Python (each step is a
+# vectorised rank-1 or rank-2 update), once per matrix of a batch.
+_ldl_factor_ex_t = _return_type("linalg_ldl_factor_ex", ("LD", "pivots", "info"))
+_ldl_factor_t = _return_type("linalg_ldl_factor", ("LD", "pivots"))
+_ldl_factor_ex_out_t = _return_type("linalg_ldl_factor_ex_out", ("LD", "pivots", "info"))
+_ldl_factor_out_t = _return_type("linalg_ldl_factor_out", ("LD", "pivots"))
+
+_BK_ALPHA = (1.0 + math.sqrt(17.0)) / 8.0   # Bunch-Kaufman's bound on element growth
+
+
+def _cabs1(z):
+    # LAPACK's |re| + |im|: what izamax (and zsytf2's pivot tests) compare for complex entries
+    return np.abs(z.real) + np.abs(z.imag)
+
+
+def _ldl_swap(a, kk, kp, herm):
+    """Swap rows and columns kk < kp of the trailing lower triangle (hetf2 conjugates the entries
+    that cross the diagonal)."""
+    if kp + 1 < a.shape[0]:
+        a[kp + 1:, [kk, kp]] = a[kp + 1:, [kp, kk]]
+    col, row = a[kk + 1:kp, kk].copy(), a[kp, kk + 1:kp].copy()
+    if herm:
+        a[kk + 1:kp, kk], a[kp, kk + 1:kp] = row.conj(), col.conj()
+        a[kp, kk] = a[kp, kk].conj()
+        a[kk, kk], a[kp, kp] = a[kp, kp].real, a[kk, kk].real
+    else:
+        a[kk + 1:kp, kk], a[kp, kk + 1:kp] = row, col
+        a[kk, kk], a[kp, kp] = a[kp, kp], a[kk, kk]
+
+
+def _real_diagonal(a, start):
+    idx = np.arange(start, a.shape[0])
+    a[idx, idx] = a[idx, idx].real
+
+
+def _ldl_update1(a, k, herm):
+    """A 1x1 pivot d: A22 -= w d^-1 w^T (w^H when hermitian), then the column becomes L's (w / d)."""
+    if k + 1 == a.shape[0]:
+        return
+    r1 = 1 / (a[k, k].real if herm else a[k, k])
+    w = a[k + 1:, k].copy()
+    a[k + 1:, k + 1:] += np.outer(w, -r1 * (w.conj() if herm else w))
+    if herm:
+        _real_diagonal(a, k + 1)
+    a[k + 1:, k] = r1 * w
+
+
+def _ldl_update2(a, k, herm):
+    """A 2x2 pivot D: A22 -= W D^-1 W^T (W^H when hermitian), then the two columns become L's."""
+    if k + 2 >= a.shape[0]:
+        return
+    ak, ak1 = a[k + 2:, k].copy(), a[k + 2:, k + 1].copy()
+    if herm:
+        d21 = a[k + 1, k]
+        d = np.hypot(d21.real, d21.imag)
+        d11, d22 = a[k + 1, k + 1].real / d, a[k, k].real / d
+        d21 = d21 / d
+        d = (1 / (d11 * d22 - 1)) / d
+        wk = d * (d11 * ak - d21 * ak1)
+        wk1 = d * (d22 * ak1 - d21.conj() * ak)
+        a[k + 2:, k + 2:] -= np.outer(ak, wk.conj())
+        a[k + 2:, k + 2:] -= np.outer(ak1, wk1.conj())
+        _real_diagonal(a, k + 2)
+    else:
+        d21 = a[k + 1, k]
+        d11, d22 = a[k + 1, k + 1] / d21, a[k, k] / d21
+        d21 = (1 / (d11 * d22 - 1)) / d21
+        wk = d21 * (d11 * ak - ak1)
+        wk1 = d21 * (d22 * ak1 - ak)
+        a[k + 2:, k + 2:] -= np.outer(ak, wk)
+        a[k + 2:, k + 2:] -= np.outer(ak1, wk1)
+    a[k + 2:, k], a[k + 2:, k + 1] = wk, wk1
+
+
+def _ldl_one(a, herm):
+    """sytf2 / hetf2 with the lower triangle, in place on the square host array a: LAPACK's pivots
+    (1-based; both rows of a 2x2 block hold -p) and info (the first zero column of D, 1-based)."""
+    n = a.shape[0]
+    mag = _cabs1 if a.dtype.kind == "c" else np.abs
+    dmag = (lambda z: abs(z.real)) if herm else mag    # hetf2 looks at the real diagonal only
+    alpha = _BK_ALPHA
+    piv = np.zeros(n, np.int32)
+    info = 0
+    k = 0
+    while k < n:
+        kstep = 1
+        absakk = dmag(a[k, k])
+        imax, colmax = k, 0.0
+        if k + 1 < n:
+            col = mag(a[k + 1:, k])
+            imax = k + 1 + int(np.argmax(col))
+            colmax = col[imax - k - 1]
+        if max(absakk, colmax) == 0 or absakk != absakk:
+            # a zero (or NaN) column: D's entry is zero, nothing to eliminate; LAPACK goes on
+            info = info or k + 1
+            kp = k
+            if herm:
+                a[k, k] = a[k, k].real
+        else:
+            if absakk >= alpha * colmax:
+                kp = k
+            else:
+                rowmax = mag(a[imax, k:imax]).max()
+                if imax + 1 < n:
+                    rowmax = max(rowmax, mag(a[imax + 1:, imax]).max())
+                if absakk >= alpha * colmax * (colmax / rowmax):
+                    kp = k
+                elif dmag(a[imax, imax]) >= alpha * rowmax:
+                    kp = imax
+                else:
+                    kp, kstep = imax, 2
+            kk = k + kstep - 1
+            if kp != kk:
+                _ldl_swap(a, kk, kp, herm)
+                if kstep == 2:
+                    if herm:
+                        a[k, k] = a[k, k].real
+                    a[[k + 1, kp], k] = a[[kp, k + 1], k]
+            elif herm:
+                a[k, k] = a[k, k].real
+                if kstep == 2:
+                    a[k + 1, k + 1] = a[k + 1, k + 1].real
+            (_ldl_update1 if kstep == 1 else _ldl_update2)(a, k, herm)
+        if kstep == 1:
+            piv[k] = kp + 1
+        else:
+            piv[k] = piv[k + 1] = -(kp + 1)
+        k += kstep
+    return piv, info
+
+
+def _column_major(a):
+    """a with each matrix stored column by column, as torch lays out LAPACK's results."""
+    return np.ascontiguousarray(a.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
+def _on_device(host, like):
+    xp = xp_of(like)
+    return host if xp is np else xp.asarray(host)
+
+
+def _ldl_factor_arrays(a, herm):
+    h = _host(a)
+    n = h.shape[-1]
+    flat = np.array(h.reshape((math.prod(h.shape[:-2]), n, n)))
+    piv = np.zeros((flat.shape[0], n), np.int32)
+    info = np.zeros(flat.shape[0], np.int32)
+    with np.errstate(all="ignore"):
+        for i in range(flat.shape[0]):
+            piv[i], info[i] = _ldl_one(flat[i], herm)
+    LD = _column_major(np.tril(flat).reshape(h.shape))
+    return (_on_device(LD, a), _on_device(piv.reshape(h.shape[:-1]), a),
+            _on_device(info.reshape(h.shape[:-2]), a))
+
+
+def _ldl_solve_one(a, piv, b, herm):
+    """sytrs / hetrs with the lower triangle: overwrite b (n, k) with A^-1 b, A = P L D L^T P^T."""
+    n = a.shape[0]
+    conj = np.conj if herm else (lambda z: z)
+    k = 0
+    while k < n:                      # L D Y = P^T B
+        p = int(piv[k])
+        if p > 0:
+            if p - 1 != k:
+                b[[k, p - 1]] = b[[p - 1, k]]
+            if k + 1 < n:
+                b[k + 1:] -= np.outer(a[k + 1:, k], b[k])
+            b[k] *= 1 / (a[k, k].real if herm else a[k, k])
+            k += 1
+        else:
+            kp = -p - 1
+            if kp != k + 1:
+                b[[k + 1, kp]] = b[[kp, k + 1]]
+            if k + 2 < n:
+                b[k + 2:] -= np.outer(a[k + 2:, k], b[k])
+                b[k + 2:] -= np.outer(a[k + 2:, k + 1], b[k + 1])
+            akm1k = a[k + 1, k]
+            akm1, ak = a[k, k] / conj(akm1k), a[k + 1, k + 1] / akm1k
+            denom = akm1 * ak - 1
+            bkm1, bk = b[k] / conj(akm1k), b[k + 1] / akm1k
+            b[k], b[k + 1] = (ak * bkm1 - bk) / denom, (akm1 * bk - bkm1) / denom
+            k += 2
+    k = n - 1
+    while k >= 0:                     # L^T P^T X = Y (L^H when hermitian)
+        p = int(piv[k])
+        if k + 1 < n:
+            b[k] -= conj(a[k + 1:, k]) @ b[k + 1:]
+            if p < 0:
+                b[k - 1] -= conj(a[k + 1:, k - 1]) @ b[k + 1:]
+        kp = abs(p) - 1
+        if kp != k:
+            b[[k, kp]] = b[[kp, k]]
+        k -= 1 if p > 0 else 2
+
+
+def _bool_arg(value, fn, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fn}(): argument '{name}' must be bool, not {type(value).__name__}")
+    return bool(value)
+
+
+def _tensor_arg(t, fn, name, pos):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be Tensor, not {type(t).__name__}")
+    return t._data
+
+
+def _ldl_square(a, op, kernel):
+    """torch's checks, in its order: at least 2-d, square, floating or complex, a LAPACK dtype."""
+    if a.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {a.shape[-2]} by "
+                           f"{a.shape[-1]} matrices")
+    if a.dtype.kind not in "fc":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {scalar_name(a.dtype)}")
+    if a.dtype.itemsize < 4:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(a.dtype)}\'')
+
+
+def _no_derivative(op, inputs):
+    """torch's NotImplemented node for an op without a derivative formula (None when no input needs
+    one): the output requires grad, and backward through it raises."""
+    need = [t for t in inputs if t._requires_grad] if state.enabled else []
+    if not need:
+        return None
+    from .autograd.graph import no_derivative
+    node = no_derivative("NotImplemented", f"derivative for aten::{op} is not implemented", RuntimeError)()
+    node.next_functions = tuple(edge(t) for t in need)
+    node._saved_versions = ()
+    return node
+
+
+def _write_ldl_out(out, arrays, node):
+    """Write arrays into the out tensors (after checking all of their dtypes, so a bad one changes
+    nothing); with a node, the first becomes its output, as torch's out= variant does."""
+    single = isinstance(out, Tensor)
+    outs = (out,) if single else out
+    for o, a in zip(outs, arrays):
+        if o._data.dtype != a.dtype:
+            raise RuntimeError(f"Expected out tensor to have dtype {c_name(a.dtype)}, but got "
+                               f"{c_name(o._data.dtype)} instead")
+    for o, a in zip(outs, arrays):
+        if o._data.shape == a.shape:
+            xp_of(a).copyto(o._data, a)     # in place: views of out see the result
+        else:
+            if o._data.size:
+                from ._userwarn import warn
+                warn(f"An output with one or more elements was resized since it had shape {list(o._data.shape)}, "
+                     f"which does not match the required output shape {list(a.shape)}. This behavior is "
+                     "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
+                     "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+                     "elements with t.resize_(0).")
+            o._data = a
+        o._vc[0] += 1
+    if node is not None:
+        outs[0]._requires_grad, outs[0].grad_fn = True, node
+    return outs
+
+
+def _check_out_tuple(out, fn, n):
+    if out is None:
+        return
+    if not isinstance(out, (tuple, list)):
+        raise TypeError(f"{fn}(): argument 'out' must be tuple of Tensors, not {type(out).__name__}")
+    if len(out) != n:
+        raise TypeError(f"expected tuple of {n} elements but got {len(out)}")
+    for o in out:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"{fn}(): argument 'out' must be tuple of Tensors, not {type(o).__name__}")
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
+    """(LD, pivots, info): the compact LDL^T factorisation of symmetric (or Hermitian) A with
+    Bunch-Kaufman pivoting, as torch.linalg.ldl_factor_ex (LAPACK's sytrf / hetrf, lower)."""
+    fn = "linalg_ldl_factor_ex"
+    a = _tensor_arg(A, fn, "input", 1)
+    herm = _bool_arg(hermitian, fn, "hermitian")
+    check = _bool_arg(check_errors, fn, "check_errors")
+    _check_out_tuple(out, fn, 3)
+    _ldl_square(a, "torch.linalg.ldl_factor_ex", "ldl_factor_kernel_cpu")
+    LD, piv, info = _ldl_factor_arrays(a, herm and a.dtype.kind == "c")
+    if check:
+        _ldl_error(info, a.shape, "torch.linalg.ldl_factor_ex")
+    node = _no_derivative("linalg_ldl_factor_ex", (A,))
+    if out is not None:
+        return _ldl_factor_ex_out_t(*_write_ldl_out(out, (LD, piv, info), node))
+    return _ldl_factor_ex_t(_finish(LD, node), _wrap(piv), _wrap(info))
+
+
+def ldl_factor(A, *, hermitian=False, out=None):
+    """(LD, pivots): the compact LDL^T factorisation of symmetric (or Hermitian) A, as
+    torch.linalg.ldl_factor; a zero in D raises (see ldl_factor_ex for the info instead)."""
+    fn = "linalg_ldl_factor"
+    _tensor_arg(A, fn, "input", 1)
+    herm = _bool_arg(hermitian, fn, "hermitian")
+    _check_out_tuple(out, fn, 2)
+    LD, piv, info = ldl_factor_ex(A, hermitian=herm)
+    _ldl_error(info._data, A._data.shape, "torch.linalg.ldl_factor")
+    if out is not None:
+        return _ldl_factor_out_t(*_write_ldl_out(out, (LD._data, piv._data), LD.grad_fn))
+    return _ldl_factor_t(LD, piv)
+
+
+def _ldl_error(info, shape, op):
+    inf = _host(info).reshape(-1)
+    if (inf > 0).any():
+        i = int(np.argmax(inf > 0))
+        k = int(inf[i])
+        # torch reaches an internal assert here ("Unknown error code: k"); the cause, spelled out
+        raise RuntimeError(f"{op}: {_batch_prefix(shape, i)}The factorization could not be completed because "
+                           f"the input is singular: D[{k},{k}] is zero (info = {k}), and using it in ldl_solve "
+                           "would divide by zero. To get the factors and info without an error, call "
+                           "torch.linalg.ldl_factor_ex with check_errors=False.")
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
+    """X with A X = B from ldl_factor's (LD, pivots), as torch.linalg.ldl_solve (LAPACK's sytrs /
+    hetrs); batch dimensions of LD and B broadcast."""
+    fn = "linalg_ldl_solve"
+    op = "torch.linalg.ldl_solve"
+    ld = _tensor_arg(LD, fn, "LD", 1)
+    pv = _tensor_arg(pivots, fn, "pivots", 2)
+    b = _tensor_arg(B, fn, "B", 3)
+    herm = _bool_arg(hermitian, fn, "hermitian")
+    if out is not None and not isinstance(out, Tensor):
+        raise TypeError(f"{fn}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if ld.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    if ld.shape[-1] != ld.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {ld.shape[-2]} by "
+                           f"{ld.shape[-1]} matrices")
+    if ld.dtype.kind not in "fc":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {scalar_name(ld.dtype)}")
+    if b.dtype != ld.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {scalar_name(b.dtype)} "
+                           f"and A of type {scalar_name(ld.dtype)} instead.")
+    if b.ndim < 2:
+        raise IndexError(f"Dimension out of range (expected to be in range of [-{max(b.ndim, 1)}, "
+                         f"{max(b.ndim, 1) - 1}], but got -2)")
+    n = ld.shape[-1]
+    if b.shape[-2] != n:
+        raise RuntimeError(f"Incompatible matrix sizes for {op}: each A matrix is {n} by {n} but each b matrix is "
+                           f"{b.shape[-2]} by {b.shape[-1]}")
+    if pv.shape != ld.shape[:-1]:
+        raise RuntimeError(f"{op}: Expected LD.shape[:-1] and pivots.shape to be the same, but got pivots with "
+                           f"shape {list(pv.shape)} instead")
+    if pv.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: Expected pivots to be integers. Got {scalar_name(pv.dtype)}")
+    if ld.dtype.itemsize < 4:
+        raise NotImplementedError(f'"ldl_solve_kernel_cpu" not implemented for \'{scalar_name(ld.dtype)}\'')
+    if out is not None and out._data.dtype != b.dtype:
+        raise RuntimeError(f"Expected out tensor to have dtype {c_name(b.dtype)}, but got {c_name(out._data.dtype)} "
+                           "instead")
+    p = _host(pv).astype(np.int64)
+    if p.size and np.abs(p).min() < 1:
+        raise RuntimeError("Pivots given to ldl_solve must all satisfy |pivot| >= 1. Did you properly pass the "
+                           "result of ldl_factor?")
+    if p.size and np.abs(p).max() > n:
+        raise RuntimeError("Pivots given to ldl_solve must all satisfy |pivot| <= LD.size(-2). Did you properly "
+                           "pass the result of ldl_factor?")
+    h_ld, h_b = _host(ld), _host(b)
+    batch = np.broadcast_shapes(h_ld.shape[:-2], h_b.shape[:-2])
+    # solved in place in a buffer of transposed matrices, so that X comes out column-major as torch's
+    buf = np.array(np.broadcast_to(h_b, batch + h_b.shape[-2:]).swapaxes(-1, -2), order="C")
+    if buf.size:
+        flat_ld = np.broadcast_to(h_ld, batch + (n, n)).reshape((-1, n, n))
+        flat_p = np.broadcast_to(p, batch + (n,)).reshape((-1, n))
+        flat_x = buf.reshape((-1,) + buf.shape[-2:])
+        herm = herm and ld.dtype.kind == "c"
+        with np.errstate(all="ignore"):
+            for i in range(flat_x.shape[0]):
+                _ldl_solve_one(flat_ld[i], flat_p[i], flat_x[i].T, herm)
+    X = _on_device(buf.swapaxes(-1, -2), ld)
+    node = _no_derivative("linalg_ldl_solve", (LD, B))
+    if out is not None:
+        return _write_ldl_out(out, (X,), node)[0]
+    return _finish(X, node)
 
 
 # ---- torch.* top-level aliases and Tensor methods ---------------------------------------------

@@ -22,7 +22,8 @@ from ..autograd.graph import AccumulateGrad
 from ..utils._pytree import tree_flatten, tree_map, tree_unflatten
 
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize", "functionalize",
+           "debug_unwrap"]
 
 
 # ---- argnums ---------------------------------------------------------------------------------------
@@ -339,3 +340,97 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
 def hessian(func, argnums=0):
     """A function returning the Hessian of scalar func w.r.t. its argnums inputs (the Jacobian of its gradient)."""
     return jacfwd(jacrev(func, argnums), argnums)
+
+
+# ---- linearize -------------------------------------------------------------------------------------
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): jvp_fn(*tangents) gives J @ tangents at primals, from one saved graph."""
+    from .. import zeros_like
+    from .._tensor import Tensor
+    output = func(*primals)     # as torch: func runs once for the value and once more for the graph
+    _, output_spec = tree_flatten(output)
+    flat_primals, primals_spec = tree_flatten(primals)
+    for p in flat_primals:
+        if not isinstance(p, Tensor):
+            raise AttributeError(f"'{type(p).__name__}' object has no attribute 'new_empty' (linearize: every "
+                                 "primal must be a Tensor)")
+        if not (p.is_floating_point() or p.is_complex()):
+            raise ValueError(f"Expected primal to be floating point or complex, but got: {p.dtype}")
+    meta = [(p.shape, p.device, p.dtype) for p in flat_primals]
+    with enable_grad():
+        diff = tree_map(_make_diff, primals)
+        flat_diff = tree_flatten(diff)[0]
+        inner = _leaf_ids(flat_diff)
+        flat_out = tree_flatten(func(*diff))[0]
+        # J^T u is linear in u: differentiating it w.r.t. u along the tangents gives J @ tangents
+        diffable = [i for i, o in enumerate(flat_out)
+                    if isinstance(o, Tensor) and (o.is_floating_point() or o.is_complex())]
+        outs = [flat_out[i] for i in diffable]
+        reaches_outside = _reaches_outside(outs, inner)
+        u = [zeros_like(o).requires_grad_(True) for o in outs]
+        jtu = _grads(outs, flat_diff, u, True)
+        inner |= _leaf_ids(u)
+
+    def jvp_fn(*tangents):
+        flat_t, t_spec = tree_flatten(tangents)
+        if t_spec != primals_spec:
+            raise RuntimeError(f"Expected the tangents {t_spec} to have the same argspec as the primals {primals_spec}")
+        for idx, (t, (shape, device, dtype)) in enumerate(zip(flat_t, meta)):
+            for what, got, want in (("shape", t.shape, shape), ("device", t.device, device), ("dtype", t.dtype, dtype)):
+                if got != want:
+                    raise RuntimeError(f"tangent:{idx} with {what} {got} in flattened pytree doesn't match the "
+                                       f"{what} {want} of the corresponding primal.")
+        keep = is_grad_enabled() and (reaches_outside or _reaches_outside(flat_t, set()))
+        with enable_grad():
+            tan = _grads(jtu, u, flat_t, keep)
+        result = [zeros_like(o) if isinstance(o, Tensor) else o for o in flat_out]
+        for i, t in zip(diffable, tan):
+            result[i] = t
+        return _unwrap(tree_unflatten(result, output_spec), inner, keep)
+
+    return output, jvp_fn
+
+
+# ---- functionalize / debug_unwrap --------------------------------------------------------------------
+def functionalize(func, *, remove="mutations"):
+    """func with torch's functionalize semantics: ember runs func eagerly (there is no graph to rewrite),
+    which already gives its values and its mutations of inputs; remove='mutations_and_views' also
+    returns copies where func returns views, as torch's view_copy ops do."""
+    if remove == "mutations":
+        copy_views = False
+    elif remove == "mutations_and_views":
+        copy_views = True
+    else:
+        raise RuntimeError(
+            f"functionalize(f, remove='mutations'): received invalid argument for remove={remove}. Valid options "
+            "are:\n     remove='mutations': all inplace and out= operators will be removed from the program, and "
+            "replaced with their out-of-place equivalents.\n     remove='mutations_and_views': In addition to the "
+            "above, all aliasing operators {view} will be replaced with their non-aliasing counterparts, "
+            "{view}_copy.\n")
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        from .._tensor import Tensor
+        out = func(*args, **kwargs)
+        if not copy_views:
+            return out
+        inputs = {id(a) for a in tree_flatten((args, kwargs))[0]}
+
+        def unalias(x):
+            # an input returned as is stays itself (torch too); any other view becomes a copy
+            if isinstance(x, Tensor) and x._base is not None and id(x) not in inputs:
+                return x.clone()
+            return x
+        return tree_map(unalias, out)
+    return wrapped
+
+
+def debug_unwrap(tensor, *, recurse=True):
+    """The tensor under a transform's wrapper: ember's transforms wrap nothing, so tensor itself."""
+    from .. import _backend
+    from .._tensor import Tensor
+    if not isinstance(tensor, Tensor):
+        raise TypeError("is_functorch_wrapped_tensor(): incompatible function arguments. The following argument "
+                        f"types are supported:\n    1. (arg0: {_backend.namespace()}.Tensor) -> bool\n\n"
+                        f"Invoked with: {tensor!r}")
+    return tensor

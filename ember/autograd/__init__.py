@@ -2,7 +2,8 @@
 import numpy as np
 
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
-                        set_grad_enabled)
+                        set_grad_enabled, set_multithreading_enabled, is_multithreading_enabled,
+                        is_view_replay_enabled, enforce_grad_layout_policy)
 from .graph import Node, edge, run_backward
 from . import graph  # noqa: F401
 

@@ -11,6 +11,10 @@ class _State(threading.local):
     enabled = True
     inference = False   # inside inference_mode() (torch.is_inference_mode_enabled)
     task = None         # the running backward pass's {node: pending count} (graph.run_backward)
+    multithreading = True   # set_multithreading_enabled: reported only (backward runs on the calling thread)
+    grad_layout = True      # enforce_grad_layout_policy: .grad takes its leaf's strides (graph.AccumulateGrad)
+    view_replay = False     # ember regenerates a view changed through its base with as_strided, as torch does
+                            # with view replay off (ops/shape.replay_view)
 
 
 state = _State()
@@ -119,3 +123,70 @@ class set_grad_enabled(_GradMode):
             with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
         return wrapper
+
+
+def is_multithreading_enabled():
+    """True unless set_multithreading_enabled(False) is in effect in this thread."""
+    return state.multithreading
+
+
+def is_view_replay_enabled():
+    """Whether view replay is forced on (torch's _force_original_view_tracking); off by default."""
+    return state.view_replay
+
+
+class _FlagMode:
+    """A thread-local flag set when constructed and restored on exit; usable as a function, a context
+    manager or a decorator (torch's _DecoratorContextManager pattern)."""
+
+    _flag = _setter = ""
+
+    def __init__(self, mode):
+        if not isinstance(mode, bool):
+            raise TypeError(f"{self._setter}(): argument 'enabled' (position 1) must be bool, not "
+                            f"{type(mode).__name__}")
+        self.prev = getattr(state, self._flag)
+        setattr(state, self._flag, mode)
+        self.mode = mode
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        setattr(state, self._flag, self.prev)
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self):
+        """A new instance with the same mode (it sets the flag again)."""
+        return self.__class__(self.mode)
+
+
+class set_multithreading_enabled(_FlagMode):
+    """Enable or disable multithreaded backward, as a call or a context manager (ember's backward runs on
+    the calling thread either way; the flag is kept and reported as torch's)."""
+
+    _flag, _setter = "multithreading", "set_multithreading_enabled"
+
+    def __init__(self, mode):
+        super().__init__(mode)
+
+
+class enforce_grad_layout_policy(_FlagMode):
+    """Enforce (True) or relax (False) the layout contract: a new .grad takes its leaf's strides; relaxed,
+    a gradient the engine owns is kept in its own layout."""
+
+    _flag, _setter = "grad_layout", "set_grad_layout_enforcement_enabled"
+
+    def __init__(self, enable=True):
+        super().__init__(enable)
+
+    def __call__(self, fn):
+        # as torch: decorating restores the flag now and sets it only while fn runs
+        setattr(state, self._flag, self.prev)
+        return super().__call__(fn)

@@ -155,9 +155,10 @@ class AccumulateGrad(Node):
             if grad.shape != data.shape:
                 grad = _xp_broadcast(grad, data.shape)
                 owned = False
-            if not data.flags.c_contiguous:
+            if not data.flags.c_contiguous and not (owned and not state.grad_layout):
                 # torch's layout contract: .grad takes a dense leaf's strides (channels_last, a
-                # transposed leaf), row-major otherwise
+                # transposed leaf), row-major otherwise; enforce_grad_layout_policy(False) lets a
+                # gradient the engine owns be kept in its own layout instead
                 grad = _mf.relayout(grad, _mf.dense_order(data))
             elif not owned:   # the incoming array may be shared with other branches: own a copy
                 grad = grad.copy()
@@ -763,3 +764,45 @@ def disable_saved_tensors_hooks(error_message):
         yield
     finally:
         _saved_hooks_disabled.message = prev
+
+
+@_contextlib.contextmanager
+def allow_mutation_on_saved_tensors():
+    """torch clones a saved tensor when it is modified in place inside this block; ember cannot (raises)."""
+    raise NotImplementedError(
+        "torch.autograd.graph.allow_mutation_on_saved_tensors: ember's nodes keep what backward needs as raw "
+        "arrays inside each op, so a tensor saved for backward cannot be cloned when it is modified in place. "
+        "Clone it yourself before modifying it (b = b.clone(); b.sin_()), or modify it after backward.")
+    yield   # (unreachable: makes this a generator, as torch's context manager)
+
+
+def region_activation_memory_budget(budget):
+    """The activation memory budget of a torch.compile region; ember never compiles, so it raises as torch
+    does outside a compiled region (after torch's argument checks)."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+        raise TypeError(f"torch.autograd.graph.region_activation_memory_budget: expects a float, got "
+                        f"{type(budget).__name__}")
+    if not 0.0 <= budget <= 1.0:
+        raise ValueError(f"torch.autograd.graph.region_activation_memory_budget: must be in [0, 1], got {budget}")
+    raise RuntimeError("torch.autograd.graph.region_activation_memory_budget can only be used inside a "
+                       "torch.compile region; it has no effect in eager mode.")
+
+
+_stream_flags = {"warn_on_accumulate_grad_stream_mismatch": True, "override_stale_capture_stream": False}
+
+
+def _set_stream_flag(name, enabled):
+    if not isinstance(enabled, bool):
+        raise RuntimeError(f"enabled must be a bool, but got {type(enabled).__name__}")
+    _stream_flags[name] = enabled
+
+
+def set_warn_on_accumulate_grad_stream_mismatch(enabled):
+    """Whether to warn when AccumulateGrad's stream differs from its producer's (kept; ember's backward
+    runs on one stream, so there is nothing to warn about)."""
+    _set_stream_flag("warn_on_accumulate_grad_stream_mismatch", enabled)
+
+
+def set_override_stale_capture_stream(enabled):
+    """How autograd treats a stale stream during CUDA graph capture (kept; ember captures no CUDA graphs)."""
+    _set_stream_flag("override_stale_capture_stream", enabled)
