@@ -88,10 +88,15 @@ ALIASES = {
     "torchvision.models.resnet": "ember.vision.models.resnet",
     "torchvision.models.vgg": "ember.vision.models.vgg",
     **{f"torchvision.models.{m}": f"ember.vision.models.{m}" for m in (
-        "alexnet", "squeezenet", "mobilenetv2", "mobilenetv3", "densenet", "shufflenetv2", "efficientnet", "googlenet", "convnext", "vision_transformer")},
+        "alexnet", "squeezenet", "mobilenetv2", "mobilenetv3", "densenet", "shufflenetv2", "efficientnet", "googlenet",
+        "convnext", "vision_transformer", "inception", "mnasnet", "regnet", "swin_transformer", "maxvit")},
     "torchvision.ops": "ember.vision.ops",
-    "torchvision.ops.misc": "ember.vision.ops.misc",
-    "torchvision.ops.stochastic_depth": "ember.vision.ops.stochastic_depth",
+    **{f"torchvision.ops.{m}": f"ember.vision.ops.{m}" for m in (
+        "misc", "stochastic_depth", "boxes", "focal_loss", "giou_loss", "diou_loss", "ciou_loss", "roi_align",
+        "roi_pool", "ps_roi_align", "ps_roi_pool", "poolers", "feature_pyramid_network", "deform_conv",
+        "drop_block")},
+    "torch.nn.attention": "ember.nn.attention",
+    "torch.nn.attention.bias": "ember.nn.attention.bias",
 }
 # submodules that tutorials import from directly (`from torch.utils.data.dataset import random_split`,
 # `from torch.nn.modules.loss import _Loss`, `from torchvision.datasets.folder import default_loader`):
@@ -101,9 +106,11 @@ ALIASES.update({f"torch.utils.data.{m}": f"ember.utils.data.{m}"
 ALIASES.update({f"torch.nn.modules.{m}": f"ember.nn.modules.{m}"
                 for m in ("activation", "batchnorm", "container", "conv", "distance", "dropout", "flatten", "fold",
                           "instancenorm", "lazy", "linear", "loss", "module", "normalization", "padding",
-                          "pixelshuffle", "pooling", "rnn", "sparse", "transformer", "upsampling", "utils")})
+                          "pixelshuffle", "pooling", "rnn", "sparse", "transformer", "upsampling", "utils",
+                          "linear_cross_entropy", "linear_cross_entropy_options")})
 ALIASES.update({f"torchvision.datasets.{m}": f"ember.vision.datasets.{m}"
-                for m in ("cifar", "fakedata", "folder", "mnist", "utils", "vision")})
+                for m in ("cifar", "fakedata", "folder", "mnist", "utils", "vision", "svhn", "stl10", "usps",
+                          "semeion")})
 ALIASES.update({f"torch.autograd.{m}": f"ember.autograd.{m}" for m in ("functional", "grad_mode", "gradcheck")})
 ALIASES.update({f"torch.nn.utils.{m}": f"ember.nn.utils.{m}" for m in ("clip_grad", "convert_parameters")})
 ALIASES.update({f"torch.optim.{m}": f"ember.optim.{m}"

@@ -8,6 +8,7 @@ from . import modules  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules.module import Module  # noqa: F401
 from . import utils  # noqa: F401
+from . import attention  # noqa: F401  (torch.nn.attention: sdpa_kernel, SDPBackend)
 
 # DataParallel / DistributedDataParallel live in ember.nn.parallel (written separately)
 if _ilu.find_spec(__name__ + ".parallel") is not None:

@@ -49,6 +49,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
     A bool attn_mask marks with True the pairs that take part; a float one is added to the scores.
     """
+    # a mask type with its own attention (torch.nn.attention.bias.CausalBias) takes the call over, as its
+    # __torch_function__ does in torch; looked up on the type so that plain tensors pay one getattr
+    dispatch = getattr(type(attn_mask), "_sdpa_dispatch", None)
+    if dispatch is not None:
+        return dispatch(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
         raise RuntimeError("Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: "
                            f"{query.dim()} key.dim: {key.dim()} and value.dim: {value.dim()} instead.")
@@ -59,15 +64,18 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if not query.is_floating_point():
         raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value of a floating dtype, "
                            f"but got {query.dtype}")
-    if attn_mask is not None:
-        if is_causal:
-            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
-                               "is_causal=True")
-        if attn_mask.dtype is not B.bool_ and attn_mask.dtype != query.dtype:
-            raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
-                               f"attn_mask.dtype: {B.c_name(attn_mask.dtype)} and  query.dtype: "
-                               f"{B.c_name(query.dtype)} instead.")
-    if _flash_ok(query, key, value, attn_mask, dropout_p, enable_gqa):
+    if attn_mask is not None and attn_mask.dtype is not B.bool_ and attn_mask.dtype != query.dtype:
+        raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                           f"attn_mask.dtype: {B.c_name(attn_mask.dtype)} and  query.dtype: "
+                           f"{B.c_name(query.dtype)} instead.")
+    flash_on = _SDP_ENABLED["flash"]
+    if not _SDP_ENABLED["math"]:
+        _check_backends(query, key, value, attn_mask, dropout_p, enable_gqa, flash_on)
+    # torch checks this in its math kernel, after choosing one: with no backend left it says that instead
+    if attn_mask is not None and is_causal:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+                           "is_causal=True")
+    if flash_on and _flash_ok(query, key, value, attn_mask, dropout_p, enable_gqa):
         return _flash_attention(query, key, value, attn_mask, is_causal, scale)
     if enable_gqa and query.dim() >= 3:
         hq, hk, hv = query.size(-3), key.size(-3), value.size(-3)
@@ -99,6 +107,83 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         weights = _norm.dropout(weights, dropout_p, True)
     return _linalg.matmul(weights, value)
+
+
+# ---- torch.nn.attention.sdpa_kernel's selection -----------------------------------------------------
+# torch keeps the enabled backends and their priority in its global context; ember keeps them here, where
+# scaled_dot_product_attention reads them (torch.nn.attention.sdpa_kernel sets them).  ember has one
+# implementation, so the selection changes only two things, both as torch on the CPU: the 4-D flash node
+# runs only while FLASH_ATTENTION is enabled, and a call that none of the enabled CPU backends (math,
+# flash) could run raises torch's error.  The CUDA-only backends (cuDNN, efficient, overrideable) never run
+# on the CPU: enabling only those leaves nothing, as in torch.
+_SDP_ENABLED = {"cudnn": True, "flash": True, "mem_efficient": True, "math": True, "overrideable": True}
+_SDP_PRIORITY = [1, 2, 0, 3, 4]  # torch's default: flash, efficient, math, cudnn, overrideable
+
+_NO_BACKEND = ("No viable backend for scaled_dot_product_attention was found. This is likely due to turning off "
+               "both the math kernel and the fused kernels.")
+
+
+def _check_backends(query, key, value, attn_mask, dropout_p, enable_gqa, flash_on):
+    """torch's CPU dispatcher with the math backend disabled: its error when flash cannot run the call."""
+    if query.size(-2) == 0 or value.numel() == 0:
+        return  # torch answers these empty calls before it picks a backend
+    if not flash_on:
+        raise RuntimeError(_NO_BACKEND)
+    reason = _flash_refusal(query, key, value, attn_mask, dropout_p, enable_gqa)
+    if reason is not None:
+        _warn_user("Flash attention kernel not used because:")
+        if reason:
+            _warn_user(reason)
+        raise RuntimeError("No available kernel.  Aborting execution.")
+
+
+def _flash_refusal(query, key, value, attn_mask, dropout_p, enable_gqa):
+    """Why torch's CPU flash kernel refuses the call (its first failing check, in its order, with its
+    message), "" when it refuses without a message, None when it accepts."""
+    if dropout_p > 0.0:
+        return "Both fused kernels do not support non-zero dropout."
+    if query.dim() != 4 or key.dim() != 4 or value.dim() != 4:
+        return ("All fused kernels requires query, key and value to be 4 dimensional, but got Query dim: "
+                f"{query.dim()}, Key dim: {key.dim()}, Value dim: {value.dim()} instead.")
+    qs, ks, vs = list(query.shape), list(key.shape), list(value.shape)
+    if not qs[0] == ks[0] == vs[0]:
+        return ("For dense inputs, both fused kernels require query, key and value to have the same batch_size. "
+                f"Query.sizes(): {qs}, Key.sizes(): {ks}, Value.sizes(): {vs} instead. To broadcast dense inputs, "
+                "try using unsqueeze and expand_to before passing them into the kernel.")
+    if enable_gqa:
+        if ks[1] != vs[1]:
+            return ("Both fused kernels require key and value to have the same num_heads and batch_size but got: "
+                    f"Key sizes: {ks}, Value sizes: {vs}, Query sizes: {qs} instead.")
+        if qs[1] % ks[1]:
+            return ("The number of heads in key/value must divide number of heads in query.Got input Key sizes(): "
+                    f"{ks[1]}, Value sizes(): {vs[1]}, Query sizes(): {qs[1]} instead.")
+    elif not qs[1] == ks[1] == vs[1]:
+        return ("For dense input, both fused kernels require query, key and value to have the same num_heads. "
+                f"Query.sizes(): {qs}, Key sizes(): {ks}, Value sizes(): {vs} instead. To broadcast dense inputs, "
+                "try using unsqueeze and expand_to before passing them into the kernel.")
+    if attn_mask is not None:
+        if attn_mask._requires_grad:
+            return ""
+        if attn_mask.dim() == 0:
+            raise IndexError("Dimension specified as -2 but tensor has no dimensions")
+        if attn_mask.dim() == 1:
+            raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got -2)")
+        ms = attn_mask.shape
+        if ms[-2] not in (qs[2], 1) or ms[-1] not in (ks[2], 1):
+            return ""
+        if not (attn_mask.dim() == 2 or (attn_mask.dim() == 4 and ms[0] in (qs[0], 1) and ms[1] in (qs[1], 1))):
+            return ("Please use the following attn mask shapes: 2d - ({Q_seq_len, 1}  x {KV_seq_len, 1}); 4d - "
+                    "({Batch, 1} x {Num_heads, 1} x {Q_seq_len, 1}  x {KV_seq_len, 1})")
+    if not qs[3] == ks[3] == vs[3]:
+        return ("Flash attention requires q,k,v to have the same last dimension. Got Query.size(-1): "
+                f"{qs[3]}, Key.size(-1): {ks[3]}, Value.size(-1): {vs[3]} instead.")
+    if qs[2] == 0 or ks[2] == 0:
+        return "All fused kernels do not support zero seq_len_q or seq_len_kv."
+    strides = [t._data.strides[-1] // t._data.itemsize for t in (query, key, value)]
+    if strides != [1, 1, 1]:
+        return ("All fused kernels require the last dimension of the input to have stride 1. Got Query.stride(-1): "
+                f"{strides[0]}, Key.stride(-1): {strides[1]}, Value.stride(-1): {strides[2]}")
+    return None  # its last check, the dtype, passes: every floating dtype ember has is one it takes
 
 
 # ---- torch's CPU "flash" kernel: one node for 4-D inputs ----------------------------------------

@@ -36,3 +36,9 @@ __all__ += [n for n in lazy.__all__ if n != "LazyModuleMixin"]
 from .adaptive import *  # noqa: F401,F403,E402
 from . import adaptive  # noqa: E402
 __all__ += adaptive.__all__
+from .linear_cross_entropy import *  # noqa: F401,F403,E402
+from .linear_cross_entropy_options import *  # noqa: F401,F403,E402
+from . import linear_cross_entropy, linear_cross_entropy_options  # noqa: E402
+__all__ += linear_cross_entropy.__all__ + linear_cross_entropy_options.__all__
+# torch defines LinearCrossEntropyLoss in torch/nn/modules/loss.py: a whole-module checkpoint names it there
+loss.LinearCrossEntropyLoss = LinearCrossEntropyLoss  # noqa: F405
