@@ -530,3 +530,27 @@ def test_flash_attention_registry_as_torch():
     for name in ("FA5", "FA4", "FA3"):
         assert _outcome(lambda: A.activate_flash_attention_impl(name)) == \
             _outcome(lambda: TA.activate_flash_attention_impl(name))
+
+
+def test_backends_cuda_sdp_switches_share_sdpa_kernels_table():
+    import ember.backends.cuda as switches
+    from ember.nn.attention import SDPBackend, sdpa_kernel
+    names = ("flash", "mem_efficient", "math", "cudnn")
+    assert all(getattr(switches, f"{n}_sdp_enabled")() for n in names)
+    with pytest.raises(RuntimeError, match="^set_sdp_use_math expects a bool, but got int"):
+        switches.enable_flash_sdp(1)    # (torch names the math setter here too)
+    with pytest.raises(RuntimeError, match="^set_sdp_use_cudnn expects a bool, but got str"):
+        switches.enable_cudnn_sdp("yes")
+    try:
+        switches.enable_flash_sdp(False)
+        with sdpa_kernel(SDPBackend.MATH):
+            assert not switches.flash_sdp_enabled() and switches.math_sdp_enabled()
+        assert not switches.flash_sdp_enabled()          # the block restores the global switch
+        with pytest.warns(FutureWarning, match="sdp_kernel\\(\\)` is deprecated"):
+            with switches.sdp_kernel(enable_flash=True, enable_math=False):
+                assert switches.flash_sdp_enabled() and not switches.math_sdp_enabled()
+        assert switches.math_sdp_enabled() and not switches.flash_sdp_enabled()
+    finally:
+        for n in names:
+            getattr(switches, f"enable_{n}_sdp")(True)
+    assert switches.SDPBackend is SDPBackend and switches.is_ck_sdpa_available() is False
