@@ -411,16 +411,21 @@ def test_requires_grad_messages_differ_as_torchs():
 
 
 @pytest.mark.parametrize("make, error, message", [
-    (lambda lib: lib.randn(2.0), TypeError, r"^randn\(\): argument 'size' \(position 1\) must be tuple of ints, not float"),
-    (lambda lib: lib.zeros(None), TypeError, r"^zeros\(\): argument 'size' \(position 1\) must be tuple of ints, not NoneType"),
+    (lambda lib: lib.randn(2.0), TypeError,
+     r"^randn\(\): argument 'size' \(position 1\) must be tuple of ints, not float"),
+    (lambda lib: lib.zeros(None), TypeError,
+     r"^zeros\(\): argument 'size' \(position 1\) must be tuple of ints, not NoneType"),
     (lambda lib: lib.randn(2, 2.0), TypeError,
-     r"^randn\(\): argument 'size' failed to unpack the object at pos 2 with error \"type must be tuple of ints,but got float\""),
-    (lambda lib: lib.ones((2, "a")), TypeError, r"^ones\(\): argument 'size' failed to unpack the object at pos 2 .*got str"),
+     r"^randn\(\): argument 'size' failed to unpack the object at pos 2 with error "
+     r"\"type must be tuple of ints,but got float\""),
+    (lambda lib: lib.ones((2, "a")), TypeError,
+     r"^ones\(\): argument 'size' failed to unpack the object at pos 2 .*got str"),
     (lambda lib: lib.tensor("a"), TypeError, r"^new\(\): invalid data type 'str'"),
     (lambda lib: lib.tensor([b"a"]), TypeError, r"^new\(\): invalid data type 'bytes'"),
     (lambda lib: lib.tensor([1, "a"]), TypeError, r"^new\(\): invalid data type 'str'"),
     (lambda lib: lib.set_num_threads(0), RuntimeError, "^set_num_threads expects a positive integer"),
-    (lambda lib: lib.nn.BatchNorm2d(3).eval()(lib.ones(2, 4, 2, 2)), RuntimeError, "^running_mean should contain 4 elements not 3")])
+    (lambda lib: lib.nn.BatchNorm2d(3).eval()(lib.ones(2, 4, 2, 2)), RuntimeError,
+     "^running_mean should contain 4 elements not 3")])
 def test_bad_arguments_raise_torchs_error(make, error, message):
     for lib in (ember, torch) if torch is not None else (ember,):
         with pytest.raises(error, match=message):

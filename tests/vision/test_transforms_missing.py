@@ -647,14 +647,16 @@ def test_functionals_match_torchvision():
                 # ember's float32 pow is correctly rounded, torch's (SLEEF) may be one ulp off
                 assert np.abs(e.astype(float) - t.astype(float)).max() <= (1 if x is u8 else 2e-7)
         pil = PImage.fromarray(u8.transpose(1, 2, 0))
-        np.testing.assert_array_equal(np.asarray(F1.adjust_gamma(pil, g, gain)), np.asarray(TF1.adjust_gamma(pil, g, gain)))
+        np.testing.assert_array_equal(np.asarray(F1.adjust_gamma(pil, g, gain)),
+                                      np.asarray(TF1.adjust_gamma(pil, g, gain)))
     for x in (u8, f32, np.random.default_rng(3).random((2, 3, 4, 5))):
         for clip in (True, False):
             e, t = _same_seed(1, lambda: F.gaussian_noise(ember.tensor(x), mean=0.1, sigma=0.3, clip=clip),
                               lambda: TVF.gaussian_noise(torch.tensor(x), mean=0.1, sigma=0.3, clip=clip))
             np.testing.assert_array_equal(_np(e), _np(t))
     g1 = _u8((2, 1, 5, 6))
-    np.testing.assert_array_equal(_np(F.grayscale_to_rgb(ember.tensor(g1))), _np(TVF.grayscale_to_rgb(torch.tensor(g1))))
+    np.testing.assert_array_equal(_np(F.grayscale_to_rgb(ember.tensor(g1))),
+                                  _np(TVF.grayscale_to_rgb(torch.tensor(g1))))
     video = _f32((7, 3, 2, 2))
     for n in (1, 3, 7, 10):
         np.testing.assert_array_equal(_np(F.uniform_temporal_subsample(ember.tensor(video), n)),

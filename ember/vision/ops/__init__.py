@@ -20,7 +20,7 @@ from .stochastic_depth import StochasticDepth, stochastic_depth  # noqa: F401
 __all__ = ["masks_to_boxes", "nms", "batched_nms", "remove_small_boxes", "clip_boxes_to_image", "box_convert",
            "box_area", "box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou",
            "sigmoid_focal_loss", "generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss",
-           "deform_conv2d", "DeformConv2d", "roi_align", "RoIAlign", "roi_pool", "RoIPool", "ps_roi_align", "PSRoIAlign",
-           "ps_roi_pool", "PSRoIPool", "MultiScaleRoIAlign", "FeaturePyramidNetwork", "FrozenBatchNorm2d",
+           "deform_conv2d", "DeformConv2d", "roi_align", "RoIAlign", "roi_pool", "RoIPool", "ps_roi_align",
+           "PSRoIAlign", "ps_roi_pool", "PSRoIPool", "MultiScaleRoIAlign", "FeaturePyramidNetwork", "FrozenBatchNorm2d",
            "drop_block2d", "DropBlock2d", "drop_block3d", "DropBlock3d",
            "Conv2dNormActivation", "SqueezeExcitation", "MLP", "Permute", "StochasticDepth", "stochastic_depth"]
