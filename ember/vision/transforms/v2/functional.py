@@ -1808,34 +1808,30 @@ def perspective_mask(mask, startpoints, endpoints, fill=None, coefficients=None)
 
 # boxes: a pure (..., 4) tensor with its format and canvas; kernels that change the canvas return it too.
 # Translations and flips work in the boxes' own format and dtype, as torchvision's do.
-def horizontal_flip_bounding_boxes(bounding_boxes, format, canvas_size):
-    """horizontal_flip's kernel for boxes (pure tensor)."""
+def _flip_boxes(bounding_boxes, format, extent, lo):
+    """Mirror boxes along one axis of length extent: lo is the column of their low coordinate (0 for x,
+    1 for y); the high corner (XYXY) or the size (XYWH) sits two columns further."""
     a = _F1._arr(bounding_boxes)
     out = a.reshape(-1, 4).copy()
-    w = canvas_size[1]
+    hi = lo + 2
     fmt = _format(format)
     if fmt is BoundingBoxFormat.XYXY:
-        out[:, [2, 0]] = -(out[:, [0, 2]] - w)
+        out[:, [hi, lo]] = -(out[:, [lo, hi]] - extent)
     elif fmt is BoundingBoxFormat.XYWH:
-        out[:, 0] = -((out[:, 0] + out[:, 2]) - w)
+        out[:, lo] = -((out[:, lo] + out[:, hi]) - extent)
     else:
-        out[:, 0] = -(out[:, 0] - w)
+        out[:, lo] = -(out[:, lo] - extent)
     return _wrap(out.reshape(a.shape))
+
+
+def horizontal_flip_bounding_boxes(bounding_boxes, format, canvas_size):
+    """horizontal_flip's kernel for boxes (pure tensor)."""
+    return _flip_boxes(bounding_boxes, format, canvas_size[1], 0)
 
 
 def vertical_flip_bounding_boxes(bounding_boxes, format, canvas_size):
     """vertical_flip's kernel for boxes (pure tensor)."""
-    a = _F1._arr(bounding_boxes)
-    out = a.reshape(-1, 4).copy()
-    h = canvas_size[0]
-    fmt = _format(format)
-    if fmt is BoundingBoxFormat.XYXY:
-        out[:, [3, 1]] = -(out[:, [1, 3]] - h)
-    elif fmt is BoundingBoxFormat.XYWH:
-        out[:, 1] = -((out[:, 1] + out[:, 3]) - h)
-    else:
-        out[:, 1] = -(out[:, 1] - h)
-    return _wrap(out.reshape(a.shape))
+    return _flip_boxes(bounding_boxes, format, canvas_size[0], 1)
 
 
 def crop_bounding_boxes(bounding_boxes, format, top, left, height, width, clamping_mode="soft"):
