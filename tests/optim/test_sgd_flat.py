@@ -1,0 +1,182 @@
+"""SGD's flat momentum path: the same numbers as the per-parameter loop, and no visible aliasing."""
+import contextlib
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import ember
+from ember import optim
+from ember.optim import sgd
+from tests.conftest import requires_torch, torch
+
+SHAPES = [(4, 3), (4,), (2, 3, 2), ()]
+
+
+def _params(seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return [ember.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in SHAPES]
+
+
+def _feed(params, step, skip=()):
+    rng = np.random.default_rng(100 + step)
+    for i, p in enumerate(params):
+        g = rng.standard_normal(p.shape).astype(p.detach().numpy().dtype)
+        p.grad = None if i in skip else ember.tensor(g)
+
+
+def _shared_base(opt):
+    """True when every momentum buffer views one flat array (the flat path is in use)."""
+    bases = [st["momentum_buffer"]._data.base for st in opt.state.values()]
+    return all(b is not None for b in bases) and len({id(b) for b in bases}) == 1
+
+
+def test_flat_path_gives_the_per_parameter_loop_bit_for_bit(monkeypatch):
+    flat_params, loop_params = _params(), _params()
+    flat_opt = optim.SGD(flat_params, lr=0.05, momentum=0.9)
+    loop_opt = optim.SGD(loop_params, lr=0.05, momentum=0.9)
+    sched = optim.lr_scheduler.StepLR(flat_opt, step_size=4, gamma=0.5)
+    loop_sched = optim.lr_scheduler.StepLR(loop_opt, step_size=4, gamma=0.5)
+    for step in range(12):
+        skip = (1,) if step in (5, 6) else ()   # a missing gradient: that step takes the loop
+        _feed(flat_params, step, skip)
+        _feed(loop_params, step, skip)
+        flat_opt.step()
+        with monkeypatch.context() as m:
+            m.setattr(sgd._FlatMomentum, "make", classmethod(lambda cls, params, state: None))
+            loop_opt.step()
+        sched.step()
+        loop_sched.step()
+        for a, b in zip(flat_params, loop_params):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy()), step
+    assert _shared_base(flat_opt)   # the flat path was in use
+    assert not _shared_base(loop_opt)
+    for a, b in zip(flat_params, loop_params):
+        assert np.array_equal(flat_opt.state[a]["momentum_buffer"].numpy(),
+                              loop_opt.state[b]["momentum_buffer"].numpy())
+        assert a._version == b._version
+
+
+def test_held_buffer_tensors_keep_seeing_updates():
+    params = _params()
+    opt = optim.SGD(params, lr=0.1, momentum=0.5)
+    _feed(params, 0)
+    opt.step()
+    held = [opt.state[p]["momentum_buffer"] for p in params]
+    before = [h.numpy().copy() for h in held]
+    for step in (1, 2):
+        _feed(params, step)
+        opt.step()
+    assert _shared_base(opt)
+    for p, h, b in zip(params, held, before):
+        assert h is opt.state[p]["momentum_buffer"]
+        assert not np.array_equal(h.numpy(), b)
+
+
+def test_buffers_a_numpy_array_views_stay_where_they_are():
+    params = _params()
+    opt = optim.SGD(params, lr=0.1, momentum=0.5)
+    _feed(params, 0)
+    opt.step()
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))   # fresh buffer tensors
+    viewed = opt.state[params[0]]["momentum_buffer"].numpy()
+    for step in (1, 2, 3):
+        _feed(params, step)
+        opt.step()
+        # moving the buffer into a flat array would have left `viewed` behind
+        assert np.shares_memory(viewed, opt.state[params[0]]["momentum_buffer"].numpy())
+    assert not _shared_base(opt)
+    del viewed
+    _feed(params, 4)
+    opt.step()
+    assert not _shared_base(opt)   # a failed attempt waits for the state to change
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    _feed(params, 5)
+    opt.step()
+    assert _shared_base(opt)
+
+
+def test_copies_of_the_optimizer_update_their_own_buffers():
+    params = _params()
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    for step in range(2):
+        _feed(params, step)
+        opt.step()
+    for clone in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+        clone_params = clone.param_groups[0]["params"]
+        mine = {i: opt.state[p]["momentum_buffer"].numpy().copy() for i, p in enumerate(params)}
+        for step in (2, 3):
+            _feed(clone_params, step)
+            clone.step()
+            for i, p in enumerate(clone_params):
+                assert not np.array_equal(clone.state[p]["momentum_buffer"].numpy(), mine[i])
+                # the clone's buffers are its own: the original's did not move
+                assert np.array_equal(opt.state[params[i]]["momentum_buffer"].numpy(), mine[i])
+        assert _shared_base(clone)
+
+
+@requires_torch
+def test_checkpoint_with_flat_buffers_loads_into_torch(tmp_path):
+    values = [np.random.default_rng(7).standard_normal(s) for s in SHAPES]
+    e_params = [ember.tensor(v.copy(), requires_grad=True) for v in values]
+    t_params = [torch.tensor(v.copy(), requires_grad=True) for v in values]
+    e_opt = optim.SGD(e_params, lr=0.05, momentum=0.9)
+    t_opt = torch.optim.SGD(t_params, lr=0.05, momentum=0.9)
+    for step in range(3):
+        _feed(e_params, step)
+        for ep, tp in zip(e_params, t_params):
+            tp.grad = torch.from_numpy(ep.grad.numpy().copy())
+        e_opt.step()
+        t_opt.step()
+    assert _shared_base(e_opt)
+    path = tmp_path / "opt.pt"
+    ember.save(e_opt.state_dict(), path)
+    loaded = torch.load(path)
+    for k, st in t_opt.state_dict()["state"].items():
+        np.testing.assert_allclose(loaded["state"][k]["momentum_buffer"].numpy(),
+                                   st["momentum_buffer"].numpy(), rtol=1e-12)
+    fresh = [torch.tensor(p.detach().numpy().copy(), requires_grad=True) for p in e_params]
+    resumed = torch.optim.SGD(fresh, lr=0.05, momentum=0.9)
+    resumed.load_state_dict(loaded)
+    for p, tp in zip(fresh, t_params):
+        p.grad = torch.ones_like(p)
+        tp.grad = torch.ones_like(tp)
+    resumed.step()
+    t_opt.step()
+    for p, tp in zip(fresh, t_params):
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-12)
+
+
+def _no_plan(cls, params, state):
+    return None
+
+
+@pytest.mark.parametrize("case", ["one parameter", "mixed dtypes", "duplicate"])
+def test_groups_that_cannot_share_an_array_take_the_loop(case, monkeypatch):
+    def make():
+        params = _params()
+        if case == "one parameter":
+            return params[:1]
+        if case == "mixed dtypes":
+            params[1] = ember.tensor(np.ones(4), requires_grad=True)
+        if case == "duplicate":
+            params.insert(1, params[0])
+        return params
+
+    runs = []
+    for patched in (False, True):
+        params = make()
+        with pytest.warns(UserWarning) if case == "duplicate" else contextlib.nullcontext():
+            opt = optim.SGD(params, lr=0.1, momentum=0.9)
+        with monkeypatch.context() as m:
+            if patched:
+                m.setattr(sgd._FlatMomentum, "make", classmethod(_no_plan))
+            for step in range(3):
+                _feed(params, step)
+                opt.step()
+        assert not _shared_base(opt)
+        runs.append([p.detach().numpy().copy() for p in params])
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+
