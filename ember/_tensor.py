@@ -6,6 +6,7 @@ this file holds the state, the autograd entry points and conversions.
 import functools
 import numbers
 import types
+import weakref
 
 import numpy as np
 
@@ -557,6 +558,7 @@ class Tensor:
         Tensor._init(out, self._data.copy(), self._requires_grad)
         if type(self) is not Tensor:
             out.__dict__.update(self.__dict__)
+        copy_grad_dtype(self, out)
         if self.grad is not None:
             out.grad = self.grad.__deepcopy__(memo)
         memo[id(self)] = out
@@ -620,11 +622,14 @@ def _assign_grad(t, grad):
         if not isinstance(grad, Tensor):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                             f"{type(grad).__name__}")
-        if grad._data.dtype != t._data.dtype:
+        want = grad_target(t, t._data.dtype) if grad_dtypes else t._data.dtype
+        if want is not None and grad._data.dtype != want:
             raise RuntimeError(
                 f"attempting to assign a gradient with dtype '{B.c_name(grad._data.dtype)}' to a tensor with "
-                f"grad_dtype '{B.scalar_name(t._data.dtype)}'. The gradient must match the tensor's dtype: "
-                f"convert it first, e.g. grad.to({t.dtype})")
+                f"grad_dtype '{B.scalar_name(want)}'. The gradient must match the tensor's grad_dtype "
+                "(defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a "
+                "specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the "
+                "dtypes of a tensor and its gradient may break downstream systems that assume they match.")
         here, there = grad.device, t.device
         if here.type != there.type:
             raise RuntimeError(f"attempting to assign a gradient with device type '{here.type}' to a tensor with "
@@ -644,6 +649,65 @@ def _assign_grad(t, grad):
 # reads stay a C-level slot read; an unset slot falls through to __getattr__ (_unset_grad)
 Tensor.grad = property(_grad_slot.__get__, _assign_grad, lambda t: _grad_slot.__set__(t, None),
                        doc="The gradient accumulated by backward() (None until then).")
+
+
+# leaves whose grad_dtype was set: id(tensor) -> (weak reference, NumPy dtype or None: any dtype). A
+# side table, so that the setting stays out of the tensor's __dict__ (which checkpoints save) and off
+# every tensor's slots; keyed by id, as a tensor's == is elementwise. The engine looks a leaf up only
+# once some grad_dtype has been set (graph._custom_grad_dtypes).
+grad_dtypes = {}
+
+
+def grad_target(t, default):
+    """The dtype t's gradient is kept in: its grad_dtype when set (None: whatever arrives), else default."""
+    entry = grad_dtypes.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return default
+    return entry[1]
+
+
+def copy_grad_dtype(src, dst):
+    """Give dst src's grad_dtype setting, if any (deep copies keep it, so their .grad fits)."""
+    entry = grad_dtypes.get(id(src))
+    if entry is not None and entry[0]() is src:
+        grad_dtypes[id(dst)] = (weakref.ref(dst, functools.partial(_forget_grad_dtype, key=id(dst))), entry[1])
+
+
+def _forget_grad_dtype(ref, key):
+    entry = grad_dtypes.get(key)
+    if entry is not None and entry[0] is ref:
+        del grad_dtypes[key]
+
+
+def _leaf_only(t, what):
+    if t.grad_fn is not None:
+        raise RuntimeError(f"grad_dtype can only be {what} on leaf tensors.")
+
+
+def _get_grad_dtype(t):
+    _leaf_only(t, "accessed")
+    want = grad_target(t, t._data.dtype)
+    return None if want is None else B.FROM_NUMPY[want]
+
+
+def _set_grad_dtype(t, dtype):
+    _leaf_only(t, "set")
+    if dtype is not None and not isinstance(dtype, B.dtype):
+        raise RuntimeError(f"grad_dtype must be a {B.namespace()}.dtype or None, but got {type(dtype).__name__}")
+    want = None if dtype is None else dtype.np
+    grad = _raw_grad(t)
+    if want is not None and grad is not None and grad._data.dtype != want:
+        raise RuntimeError(
+            f"Cannot set grad_dtype to '{B.scalar_name(want)}' because there is already a gradient with dtype "
+            f"'{B.c_name(grad._data.dtype)}'. Please clear the gradient (.grad = None) before changing "
+            "grad_dtype, or ensure the new grad_dtype matches the existing gradient's dtype.")
+    grad_dtypes[id(t)] = (weakref.ref(t, functools.partial(_forget_grad_dtype, key=id(t))), want)
+    graph._custom_grad_dtypes[0] = True
+
+
+Tensor.grad_dtype = property(
+    _get_grad_dtype, _set_grad_dtype,
+    doc="The dtype backward() keeps this leaf's .grad in (its own dtype unless set; None: any).")
 
 
 def _unset_grad(t):

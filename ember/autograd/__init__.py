@@ -146,10 +146,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                     f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
                     "Set allow_unused=True if this is the desired behavior.")
             result.append(None)
-        elif create_graph:
-            result.append(g if g._data.dtype == t._data.dtype else g.to(t.dtype))
         else:
-            result.append(_wrap(np.array(g, dtype=t._data.dtype)))
+            want = graph.grad_dtype_of(t)   # a leaf's grad_dtype, as torch's engine casts
+            if create_graph:
+                result.append(g if want is None or g._data.dtype == want else g.to(graph._as_dtype(want)))
+            else:
+                result.append(_wrap(np.array(g, dtype=want)))
     return tuple(result)
 
 

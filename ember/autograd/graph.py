@@ -147,9 +147,10 @@ class AccumulateGrad(Node):
             grad = _run_tensor_hooks([(0, h) for h in var._hooks], grad, False)
             owned = False
         data = var._data
-        if grad.dtype != data.dtype:
+        want = _grad_target(var, data.dtype) if _custom_grad_dtypes[0] else data.dtype
+        if want is not None and grad.dtype != want:
             # a real leaf whose gradient came through complex ops keeps its real part, as torch
-            grad = (grad.real if grad.dtype.kind == "c" and data.dtype.kind != "c" else grad).astype(data.dtype)
+            grad = (grad.real if grad.dtype.kind == "c" and want.kind != "c" else grad).astype(want)
         old = var.grad
         if old is None:
             if grad.shape != data.shape:
@@ -196,12 +197,42 @@ class AccumulateGrad(Node):
                 self._take_with_post_hooks(grad, True)
                 return
             grad = _run_tensor_hooks([(0, h) for h in var._hooks], grad, False)
-        if grad._data.dtype != var._data.dtype:
-            grad = grad.to(var.dtype)
+        want = _grad_target(var, var._data.dtype) if _custom_grad_dtypes[0] else var._data.dtype
+        if want is not None and grad._data.dtype != want:
+            grad = grad.to(_as_dtype(want))
         if grad._data.shape != var._data.shape:
             grad = grad.expand(*var._data.shape)
         old = var.grad
         _set_grad(var, grad if old is None else old + grad)
+
+
+# set once any leaf's grad_dtype is set (Tensor.grad_dtype): until then no leaf is looked up
+_custom_grad_dtypes = [False]
+
+
+def _grad_target(var, default):
+    """The dtype var's gradient is kept in (None: as it arrives); refuses a dtype autograd cannot
+    differentiate, which torch only catches with an internal assert."""
+    from .._tensor import grad_target
+    want = grad_target(var, default)
+    if want is not None and want.kind not in "fc":
+        raise RuntimeError(
+            f"a gradient cannot be kept in {_as_dtype(want)}: this leaf's grad_dtype must be a floating "
+            "point or complex dtype, or None (set x.grad_dtype = None to keep the gradient's own dtype)")
+    return want
+
+
+def grad_dtype_of(t):
+    """The NumPy dtype autograd hands t's gradient in: t's dtype, or a leaf's grad_dtype when set
+    (None: the gradient's own dtype)."""
+    if _custom_grad_dtypes[0] and t.grad_fn is None:
+        return _grad_target(t, t._data.dtype)
+    return t._data.dtype
+
+
+def _as_dtype(np_dtype):
+    from .._backend import FROM_NUMPY
+    return FROM_NUMPY[np_dtype]
 
 
 def _xp_asarray(grad):
@@ -536,6 +567,7 @@ def _run_lean(ready, buffers, deps, retain_graph):
 
 
 _SKIP = object()
+
 
 
 def _apply_general(node, grad, captured, retain_graph, deps):

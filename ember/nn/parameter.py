@@ -2,7 +2,7 @@
 from collections import OrderedDict
 
 from ..ops import creation as _creation
-from .._tensor import Tensor
+from .._tensor import Tensor, copy_grad_dtype
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "is_lazy"]
 
@@ -34,6 +34,7 @@ class Parameter(Tensor):
         if id(self) in memo:
             return memo[id(self)]
         result = type(self)(self.data.clone(), self.requires_grad)
+        copy_grad_dtype(self, result)
         if self.grad is not None:
             result.grad = self.grad.__deepcopy__(memo)
         extra = {k: v for k, v in self.__dict__.items()}

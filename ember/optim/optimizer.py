@@ -53,8 +53,9 @@ def _step_tensor(value=0.0):
 
 
 def _clone_array(x, like):
-    """A fresh array shaped like ``like`` holding ``x`` (x may be a NumPy scalar for 0-d params)."""
-    out = B.xp_of(like).empty_like(like)
+    """A fresh array of x's dtype in ``like``'s shape and layout holding ``x`` (x may be a NumPy
+    scalar for 0-d params; a gradient kept in another dtype, grad_dtype, keeps it, as torch's clone)."""
+    out = B.xp_of(like).empty_like(like, dtype=x.dtype)
     out[...] = x
     return out
 

@@ -78,7 +78,8 @@ class SGD(Optimizer):
                 weight_decay = _to_float(weight_decay)
             # plain: the gradient is used as given (no copy, no temporaries before the update)
             plain = not (maximize or weight_decay != 0)
-            # the hyperparameters as 0-d arrays of each parameter dtype: the same values a Python
+            # the hyperparameters as 0-d arrays of each gradient dtype (the parameter's, unless its
+            # grad_dtype differs: torch then computes in the gradient's): the same values a Python
             # float gives (NumPy casts it to the array's dtype), but an in-place update of a
             # small array takes half the time (0.25 vs 0.55 us)
             consts = {}
@@ -104,10 +105,10 @@ class SGD(Optimizer):
                     continue
                 pd = p._data
                 gd = g._data
-                key = (pd.__class__, pd.dtype)
+                key = (pd.__class__, gd.dtype)
                 c = consts.get(key)
                 if c is None:
-                    c = consts[key] = _scalars(pd, lr, momentum, 1 - dampening)
+                    c = consts[key] = _scalars(gd, lr, momentum, 1 - dampening)
                 lr_a, mom_a, damp_a = c
                 owned = False  # gd is a temporary of ours that may be scaled in place
                 if not plain:
@@ -158,22 +159,23 @@ class SGD(Optimizer):
             if g is None:
                 continue
             pd = p._data
-            if pd.dtype is not dt or pd.__class__ is not cls:
-                cls, dt = pd.__class__, pd.dtype
+            gd = g._data
+            if gd.dtype is not dt or pd.__class__ is not cls:
+                cls, dt = pd.__class__, gd.dtype
                 key = (cls, dt)
                 c = consts.get(key)
                 if c is None:
-                    c = consts[key] = _scalars(pd, lr, momentum)
+                    c = consts[key] = _scalars(gd, lr, momentum)
                 lr_a, mom_a = c
             st = state[p]
             buf = st.get("momentum_buffer")
             if buf is None:
-                st["momentum_buffer"] = _wrap(_clone_array(g._data, pd))
-                pd -= g._data * lr_a
+                st["momentum_buffer"] = _wrap(_clone_array(gd, pd))
+                pd -= gd * lr_a
             else:
                 b = buf._data
                 b *= mom_a
-                b += g._data
+                b += gd
                 pd -= b * lr_a
             p._vc[0] += 1
 
