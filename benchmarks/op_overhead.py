@@ -36,8 +36,21 @@ def _cases(lib):
         for _ in range(10):
             y = y * 1.01 + 0.1
         y.sum().backward()
+    # "Learning PyTorch with Examples": a cubic fitted to sin on 2000 points of both signs
+    xs = lib.linspace(-3.14159, 3.14159, 2000)
+    ys = lib.sin(xs)
+    coef = [lib.zeros((), requires_grad=True) for _ in range(4)]
+
+    def cubic_fit_step():
+        p0, p1, p2, p3 = coef
+        loss = (p0 + p1 * xs + p2 * xs ** 2 + p3 * xs ** 3 - ys).pow(2).sum()
+        loss.backward()
+        with lib.no_grad():
+            for p in coef:
+                p -= 1e-6 * p.grad
+                p.grad = None
     return {"c = a + b (2x2, requires_grad)": add, "8x8 matmul (requires_grad)": matmul,
-            "backward through 10 ops": backward10}
+            "backward through 10 ops": backward10, "cubic fit step (2000 points)": cubic_fit_step}
 
 
 def measure(fn, number):
@@ -50,7 +63,7 @@ def main(rounds=5):
         libs["torch"] = torch
     cases = {name: _cases(lib) for name, lib in libs.items()}
     numbers = {"c = a + b (2x2, requires_grad)": 20000, "8x8 matmul (requires_grad)": 10000,
-               "backward through 10 ops": 1000}
+               "backward through 10 ops": 1000, "cubic fit step (2000 points)": 500}
     results = {lib: {c: [] for c in numbers} for lib in libs}
     for _ in range(rounds):
         for case, number in numbers.items():

@@ -696,7 +696,7 @@ class PowBackward0(Node):
             return (g * 2 * self.a,)
         if e == 0:   # torch: zeros, not 0 * a ** -1 (NaN at a = 0)
             return (g * 0,)
-        return (g * e * self.a ** (e - 1),)
+        return (g * (e * _power(self.a, e - 1)),)   # torch's grouping: grad * (e * a.pow(e - 1))
 
 
 class PowBackward1(Node):
@@ -762,6 +762,27 @@ def _int_pow(a, b):
     return xp.where(neg, one_or_sign, res)
 
 
+def _power(a, b):
+    """a ** b. A float32/64 array on the CPU to a Python number takes torch's CPU kernel's special
+    cases, exactly as it computes them (x*x*x, 1/(x*x), sqrt(x), 1/sqrt(x)), and other whole exponents go
+    through |x|, then the sign: NumPy's power takes ~90 ns an element for a negative base (~1 for a
+    positive one), so x ** 4 over mixed signs ran 50x slower than torch."""
+    if type(a) is not np.ndarray or a.dtype.kind != "f" or a.dtype.itemsize < 4 or type(b) not in (int, float):
+        return a ** b
+    if b == 3:
+        return a * a * a
+    if b == -2:
+        return 1 / (a * a)
+    if b == 0.5:   # (NumPy's power is 1 ulp off the square root here)
+        return np.sqrt(a)
+    if b == -0.5:
+        return 1 / np.sqrt(a)
+    if b in (0, 1, 2, -1) or not float(b).is_integer():   # (NumPy's own fast cases, or a NaN anyway)
+        return a ** b
+    res = np.abs(a) ** b
+    return np.copysign(res, a) if b % 2 else res
+
+
 def pow(input, exponent, *, out=None):
     """input ** exponent."""
     if not isinstance(input, Tensor):
@@ -795,7 +816,7 @@ def pow(input, exponent, *, out=None):
         elif b:   # a bool tensor to a true power is itself, as in torch (NumPy gives int8)
             return _finish(a.copy(), None) if out is None else _write_out(out, a.copy(), "pow", input, exponent)
     try:
-        res = a ** b
+        res = _power(a, b)
     except ValueError:
         if a.dtype.kind in "iu" and getattr(b, "dtype", None) is not None and b.dtype.kind in "iu":
             res = _int_pow(a, b)  # NumPy refuses negative integer exponents in an array

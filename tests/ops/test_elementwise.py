@@ -366,3 +366,52 @@ def test_deprecated_overload_warns_and_keeps_autograd():
     assert caught[0].filename == __file__
     y.sum().backward()
     assert y.tolist() == [4.0, 7.0] and w.grad.tolist() == [1.0, 1.0]
+
+
+# x ** e for a Python number e: torch's CPU kernel computes 3, -2 and -0.5 as x*x*x, 1/(x*x) and
+# 1/sqrt(x); other whole exponents go through |x| (NumPy's power is ~90x slower on negative bases)
+_POW_VALUES = np.concatenate([rng.standard_normal(3000) * 3,
+                              [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 1e30, -1e30, 1.0, -1.0, 2.0, -2.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("exponent", [3, 3.0, -2, -0.5, 0.5, 2, -1, 0, 1, 4, 5, -3, 7.0, -4])
+def test_scalar_pow_special_values_and_signs(exponent, dtype):
+    x = _POW_VALUES.astype(dtype)
+    with np.errstate(all="ignore"):
+        x64 = x.astype(np.float64)
+        # the sign and the special values; torch takes +-0.5 through sqrt (sqrt(-inf) is nan)
+        want = np.sqrt(x64) if exponent == 0.5 else 1 / np.sqrt(x64) if exponent == -0.5 \
+            else np.power(x64, float(exponent))
+        got = (ember.tensor(x) ** exponent).numpy()
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want.astype(dtype)))
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want.astype(dtype)))
+    np.testing.assert_allclose(got, want.astype(dtype), rtol=4 * np.finfo(dtype).eps, atol=0)
+    if exponent == 3:
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(got, x * x * x)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("exponent", [3, 3.0, -2, -0.5, 2, -1, 0, 1, 4, 5, -3, 7.0, 2.5])
+def test_scalar_pow_against_torch(exponent, dtype):
+    x = _POW_VALUES.astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    e, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ey, ty = e ** exponent, t ** exponent
+    ey.backward(ember.tensor(g))
+    ty.backward(torch.tensor(g))
+    got, want = ey.detach().numpy(), ty.detach().numpy()
+    ggot, gwant = e.grad.numpy(), t.grad.numpy()
+    if exponent in (3, -2, -0.5, 2, -1, 0, 1):   # torch's exact formulas
+        np.testing.assert_array_equal(got, want)
+    else:   # torch's SLEEF pow is within 1 ulp too, not correctly rounded
+        np.testing.assert_allclose(got, want, rtol=2 * np.finfo(dtype).eps, atol=0)
+    if exponent in (3, 2, -1, 0, 1):   # grad * (e * x ** (e - 1)), as torch groups it
+        np.testing.assert_array_equal(ggot, gwant)
+    else:
+        np.testing.assert_array_equal(np.isfinite(ggot), np.isfinite(gwant))
+        fin = np.isfinite(gwant)
+        np.testing.assert_allclose(ggot[fin], gwant[fin], rtol=4 * np.finfo(dtype).eps, atol=0)
