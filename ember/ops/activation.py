@@ -150,6 +150,15 @@ class LeakyReluBackward1(LeakyReluBackward0):
     __slots__ = ()  # x holds the result; its sign equals the input's for slope > 0
 
 
+def _leaky(xp, x, slope):
+    """x > 0 ? x : x * slope. For 0 < slope <= 1 that is max(x, x * slope), same values, signed zeros
+    and NaNs (slope 0 would turn inf into inf * 0 = nan): one pass instead of where's, which costs
+    ~3.5 ns an element on mixed signs."""
+    if 0 < slope <= 1:
+        return xp.maximum(x, x * slope)
+    return xp.where(x > 0, x, x * slope)
+
+
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """max(0, x) + negative_slope * min(0, x)."""
     xp = xp_of(input._data)
@@ -157,7 +166,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace:
         return leaky_relu_(input, negative_slope)
     x = _float_data(input, "leaky_relu")
-    out = xp.where(x > 0, x, x * negative_slope)
+    out = _leaky(xp, x, negative_slope)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(LeakyReluBackward0, input)
@@ -182,7 +191,7 @@ def leaky_relu_(input, negative_slope=0.01):
             "In-place leakyReLu backward calculation is triggered with a negative slope which is not "
             "supported. This is caused by calling in-place forward function with a negative slope, "
             "please call out-of-place version instead.")
-    out = xp.where(x > 0, x, x * negative_slope)
+    out = _leaky(xp, x, negative_slope)
     node = None
     if grad:
         node = _node(LeakyReluBackward1, input)
@@ -441,9 +450,16 @@ def gelu(input, approximate="none"):
 
 # ---- sigmoid-based: silu, mish, softplus, logsigmoid ------------------------------
 def _sigm(x):
-    # exp(-softplus(-x)): one stable ufunc chain, no branches
-    xp = xp_of(x)
-    return xp.exp(-xp.logaddexp(0, -x))
+    """sigmoid(x) = 1 / (1 + exp(-x)), torch's formula: exact in floating point at both ends (exp
+    overflows to inf, and 1 / inf is 0), and 5-10x faster than NumPy's logaddexp, which runs a
+    scalar loop (~13 ns an element against ~1 for the four passes here)."""
+    if type(x) is np.ndarray:
+        t = np.negative(x)
+        np.exp(t, out=t)
+        t += 1
+        return np.reciprocal(t, out=t)
+    xp = xp_of(x)   # another array module, or Tensors under create_graph=True
+    return 1 / (1 + xp.exp(-x))
 
 
 class SiluBackward0(Node):
@@ -463,7 +479,8 @@ def silu(input, inplace=False):
     if inplace:
         return _inplace_via(silu, input, (), "silu_")
     x = _float_data(input, "silu")
-    out = x * _sigm(x)
+    xp = xp_of(x)
+    out = x / (1 + xp.exp(-x))   # torch's formula: x / (1 + exp(-x))
     return _saving_x(out, input, SiluBackward0, x)
 
 
@@ -475,7 +492,7 @@ class MishBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         x = self.x
-        t = xp.tanh(xp.logaddexp(0, x))
+        t = xp.tanh(xp.log1p(xp.exp(x)))
         return (g * (t + x * _sigm(x) * (1 - t * t)),)
 
 
@@ -485,7 +502,7 @@ def mish(input, inplace=False):
     if inplace:
         return _inplace_via(mish, input, (), "mish_")
     x = _float_data(input, "mish")
-    out = x * xp.tanh(xp.logaddexp(0, x))
+    out = x * xp.tanh(xp.log1p(xp.exp(x)))   # torch's formula (exp's overflow gives tanh(inf) = 1)
     return _saving_x(out, input, MishBackward0, x)
 
 
@@ -507,7 +524,8 @@ def softplus(input, beta=1.0, threshold=20.0):
     beta, threshold = float(beta), float(threshold)
     x = _float_data(input, "softplus")
     bx = x * beta
-    out = xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
+    # torch's formula; exp overflows to inf only where bx > threshold picks x instead
+    out = xp.where(bx > threshold, x, xp.log1p(xp.exp(bx)) / beta)
     return _saving_x(out, input, SoftplusBackward0, x, beta=beta, threshold=threshold)
 
 
@@ -524,7 +542,7 @@ def logsigmoid(input):
     """log(sigmoid(x)), computed stably."""
     xp = xp_of(input._data)
     x = _float_data(input, "log_sigmoid")
-    out = -xp.logaddexp(0, -x)
+    out = xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))   # torch's formula, stable both ways
     return _saving_x(out, input, LogSigmoidBackward0, x)
 
 

@@ -898,12 +898,8 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
 
 
 def _sigmoid(xp, x):
-    if x.dtype.kind == "c":
-        return 1 / (1 + xp.exp(-x))
-    # numerically stable for large |x|: exp only of non-positive numbers
-    e = xp.exp(-xp.abs(x))
-    t = 1 / (1 + e)
-    return xp.where(x >= 0, t, e * t)
+    from .activation import _sigm   # torch's 1 / (1 + exp(-x)), exact at both ends in floating point
+    return _sigm(x)
 
 
 def _zero(xp, g, x, y):

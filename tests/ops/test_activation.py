@@ -358,3 +358,26 @@ def test_nan_and_negative_zero_as_torch(op):
             y.sum().backward()
         return str(y.tolist()), None if x.grad is None else str(x.grad.tolist())
     assert run(ember) == run(torch)
+
+
+@requires_torch
+@pytest.mark.parametrize("slope", [0.01, 0.0, 1.0, 0.3, 2.0, -0.5])
+def test_leaky_relu_special_values_match_torch(slope):
+    # the max(x, slope * x) path must keep torch's signed zeros, infinities and NaNs
+    v = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, -1e-45, 1e-45, -3.0, 2.0], np.float32)
+    want = torch.nn.functional.leaky_relu(torch.tensor(v), slope).numpy()
+    got = ember.nn.functional.leaky_relu(ember.tensor(v), slope).numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["sigmoid", "silu", "softplus", "logsigmoid", "mish"])
+def test_sigmoid_family_special_values_match_torch(name):
+    # torch's formulas (1 / (1 + exp(-x)) and friends) at the ends, where exp overflows
+    v = np.array([np.inf, -np.inf, np.nan, 100.0, -100.0, 0.0, -0.0, 30.0, -30.0, 1.5], np.float32)
+    tf = torch.sigmoid if name == "sigmoid" else getattr(torch.nn.functional, name)
+    ef = ember.sigmoid if name == "sigmoid" else getattr(ember.nn.functional, name)
+    want, got = tf(torch.tensor(v)).numpy(), ef(ember.tensor(v)).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=1e-38)
