@@ -392,8 +392,68 @@ def _chebval(x, c):
     return c0 + c1 * x
 
 
+_ERF32 = []   # power-basis coefficients (highest first) of the float32 fits
+
+
+def _erf32_coefs():
+    # erf(x) = x * P(u), u = x^2 / 1.125 - 1, on |x| <= 1.5, and erfc(x) = exp(-x^2) / x * Q(v), v
+    # affine in 1/x, on 1.5 < |x| <= 4 (float32's erf is 1 beyond 3.92): degrees 8 and 7 are good to
+    # ~1e-9 and ~3e-10, below float32's half ulp, where erf64's fits carry float64's precision
+    from numpy.polynomial import chebyshev as C
+
+    def inner(u):
+        x = np.sqrt((np.asarray(u) + 1) * 1.125)
+        return np.array([math.erf(v) / v if v > 0 else 2 / math.sqrt(math.pi) for v in x])
+
+    def outer(u):
+        x = 1 / (0.25 + (np.asarray(u) + 1) / 2 * (1 / 1.5 - 0.25))
+        return np.array([math.erfc(v) * math.exp(v * v) * v for v in x])
+    _ERF32[:] = [C.cheb2poly(C.chebinterpolate(inner, 8))[::-1].tolist(),
+                 C.cheb2poly(C.chebinterpolate(outer, 7))[::-1].tolist()]
+    return _ERF32
+
+
+def _horner(u, coefs):
+    r = np.full_like(u, coefs[0])
+    for c in coefs[1:]:
+        r *= u
+        r += c
+    return r
+
+
+def _erf32(x):
+    """erf of a float32/float16 NumPy array, in float64 with fits sized for float32 (within 0.52 ulp
+    of the true value; torch's is within 0.69): half the passes of the float64 fits, 2.2x faster."""
+    ci, co = _ERF32 or _erf32_coefs()
+    a = np.abs(x).astype(np.float64)
+    s = np.minimum(a, 1.5)
+    u = s * s
+    u /= 1.125
+    u -= 1
+    res = _horner(u, ci)
+    res *= s
+    big = a > 1.5
+    if big.any():
+        b = np.clip(a, 1.5, 4.0)
+        v = np.reciprocal(b)
+        v -= 0.25
+        v *= 2 / (1 / 1.5 - 0.25)
+        v -= 1
+        q = _horner(v, co)
+        e = b * b
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        q *= e
+        q /= b
+        np.subtract(1, q, out=q)
+        res = np.where(big, q, res)
+    return np.copysign(res, x).astype(x.dtype, copy=False)
+
+
 def _erf(x):
     """erf on an array of any array module, accurate to about 1e-15 (NumPy has no erf)."""
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.dtype.itemsize <= 4:
+        return _erf32(x)
     xp = xp_of(x)
     if xp is not np and hasattr(xp, "erf"):   # create_graph=True: Tensors, through ember's erf (recorded)
         return xp.erf(x)
