@@ -9,6 +9,8 @@ import functools
 import inspect
 import types
 
+from ._backend import FP_QUIET as _FP_QUIET, fp_get as _fp_get, fp_reset as _fp_reset, fp_set as _fp_set
+
 _MISSING = "' object has no attribute '_data'"
 
 
@@ -47,6 +49,7 @@ def tensor_args(fn, module):
 
     @functools.wraps(fn)
     def checked(*args, **kwargs):
+        quiet = None if _fp_get() is _FP_QUIET else _fp_set(_FP_QUIET)
         try:
             return fn(*args, **kwargs)
         except AttributeError as e:
@@ -63,6 +66,11 @@ def tensor_args(fn, module):
                 if error is not None:
                     raise error from None
             raise
+        finally:
+            # NumPy's floating-point warnings stay silent inside the op (torch's kernels compute inf
+            # and nan silently), whatever warnings filters the user or pytest has set
+            if quiet is not None:
+                _fp_reset(quiet)
     checked._checks_tensors = True
     checked.__module__ = module
     _wrappers[key] = checked
@@ -81,6 +89,12 @@ def numpy_names(fn):
                 kwargs["dim"] = kwargs.pop("axis")
             if "keepdims" in kwargs:
                 kwargs["keepdim"] = kwargs.pop("keepdims")
-        return fn(*args, **kwargs)
+        if _fp_get() is _FP_QUIET:
+            return fn(*args, **kwargs)
+        quiet = _fp_set(_FP_QUIET)   # (the sum of inf and -inf is nan silently, as in torch)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _fp_reset(quiet)
     _wrappers[fn] = aliased
     return aliased

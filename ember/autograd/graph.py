@@ -11,7 +11,7 @@ import numpy as _np
 
 from .grad_mode import state
 from .anomaly_mode import state as _anomaly, check_nan as _check_nan
-from .._backend import xp_of
+from .._backend import xp_of, fp_set as _fp_set, fp_reset as _fp_reset, FP_QUIET as _FP_QUIET
 from .. import _memory_format as _mf
 
 _ndarray = _np.ndarray
@@ -427,12 +427,14 @@ def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=Fal
     # the nodes this pass will run, for register_multi_grad_hook (torch's graph task)
     task = state.task = _new(_Task)
     task.deps = deps
+    quiet = _fp_set(_FP_QUIET)   # the formulas' inf and nan (g / x at x = 0) pass silently, as in torch
     try:
         if general:
             _run_general(ready, buffers, deps, captured, retain_graph)
         else:
             _run_lean(ready, buffers, deps, retain_graph)
     finally:
+        _fp_reset(quiet)
         state.enabled = prev_enabled
         _creating_graph[0] = prev_creating
         state.task = prev_task

@@ -1017,7 +1017,11 @@ def _softmax_family(name, array_fn, node_cls, input, dim, _stacklevel, dtype):
         input, dim = _prep(input, dim, dtype, name, _stacklevel + 1)
     elif dim < 0 or dim >= input._data.ndim:
         dim = _dim(dim, input._data.ndim)
-    y = array_fn(input._data, dim)
+    quiet = B.fp_set(B.FP_QUIET)   # inf inputs give nan silently, as in torch
+    try:
+        y = array_fn(input._data, dim)
+    finally:
+        B.fp_reset(quiet)
     if state.enabled and input._requires_grad:
         node = _node(node_cls, input, saved_input=False)
         node.y, node.dim = y, (dim if y.ndim else None)

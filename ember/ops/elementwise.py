@@ -541,10 +541,13 @@ def div(input, other, *, rounding_mode=None, out=None):
     elif type(b) is not float and type(b) is not int and type(b) is not bool and type(b) is not complex \
             and b.dtype.kind not in "fc":
         b = b.astype(a.dtype)
+    quiet = B.fp_set(B.FP_QUIET)   # x / 0 is inf or nan silently, as in torch
     try:
         res = a / b
     except ValueError:
         raise _broadcast_error("div", a, b) from None
+    finally:
+        B.fp_reset(quiet)
     if out is not None:
         return _write_out(out, res, "div", input, other)
     node = None
@@ -815,6 +818,7 @@ def pow(input, exponent, *, out=None):
             kernel_for(a.dtype, "pow", "fciu")
         elif b:   # a bool tensor to a true power is itself, as in torch (NumPy gives int8)
             return _finish(a.copy(), None) if out is None else _write_out(out, a.copy(), "pow", input, exponent)
+    quiet = B.fp_set(B.FP_QUIET)   # 0 ** -1 is inf silently, as in torch
     try:
         res = _power(a, b)
     except ValueError:
@@ -822,6 +826,8 @@ def pow(input, exponent, *, out=None):
             res = _int_pow(a, b)  # NumPy refuses negative integer exponents in an array
         else:
             raise _broadcast_error("pow", a, b) from None
+    finally:
+        B.fp_reset(quiet)
     if out is not None:
         return _write_out(out, res, "pow", input, exponent)
     node = None
@@ -870,10 +876,14 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
             if d.dtype.kind != "c" and float_only:
                 d = d.astype(B.get_default_dtype().np)
         xp = xp_of(d)
-        if fwd_name is None:
-            res = fwd(xp, d)
-        else:
-            res = (np_fwd if xp is np else getattr(xp, fwd_name))(d)
+        quiet = B.fp_set(B.FP_QUIET)   # log(0), sqrt(-1), exp(1000): inf and nan silently, as in torch
+        try:
+            if fwd_name is None:
+                res = fwd(xp, d)
+            else:
+                res = (np_fwd if xp is np else getattr(xp, fwd_name))(d)
+        finally:
+            B.fp_reset(quiet)
         if isinstance(res, _generic):
             res = _host_array(res)
         if out is not None:

@@ -379,8 +379,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             and x.dtype.kind == "f" and ignore_index < 0 and t.shape[0] == x.shape[0] and t.shape[0]):
         n, c = x.shape
         xp = xp_of(x)
-        z = x - xp.maximum.reduce(x, axis=1, keepdims=True)
-        z -= xp.log(xp.add.reduce(xp.exp(z), axis=1, keepdims=True))
+        quiet = B.fp_set(B.FP_QUIET)   # inf logits give nan silently, as in torch
+        try:
+            z = x - xp.maximum.reduce(x, axis=1, keepdims=True)
+            z -= xp.log(xp.add.reduce(xp.exp(z), axis=1, keepdims=True))
+        finally:
+            B.fp_reset(quiet)
         ar = _ARANGE.get(n) if xp is np else None
         if ar is None:
             ar = xp.arange(n)

@@ -28,6 +28,15 @@ HOST_HELPERS = {
     ("creation.py", "linspace"): "(as above; the result then moves to its device)",
     ("activation.py", "_erf_coefs.inner"): "erf's Chebyshev coefficients, made once as Python floats",
     ("activation.py", "_erf_coefs.outer"): "(as above)",
+    ("activation.py", "_erf32_coefs.inner"): "(as above, for the float32 fits)",
+    ("activation.py", "_erf32_coefs.outer"): "(as above)",
+    ("activation.py", "_erf32"): "the float32 erf's fast path: entered for NumPy arrays only (other array modules "
+                                 "take the float64 fits, through xp)",
+    ("activation.py", "_horner"): "(as above: its polynomial evaluation)",
+    ("activation.py", "_sigm"): "in-place fast path for NumPy arrays only; other array modules and Tensors take "
+                                "the xp formula below it",
+    ("elementwise.py", "_power"): "torch's pow special cases and the |x| route around NumPy's slow power on "
+                                  "negative bases: NumPy arrays only, others take a ** b",
     ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
     ("norm.py", "_aa_filter"): "(as above: torch's separable resampling weights, built on the host)",
     ("norm.py", "_aa_taps"): "(as above)",

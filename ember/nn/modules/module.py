@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from ... import _backend as B
+from ..._backend import FP_QUIET as _FP_QUIET, fp_get as _fp_get, fp_reset as _fp_reset, fp_set as _fp_set
 from ..._tensor import Tensor, _raw_grad, typename as _typename
 from ...ops.convert import parse_to
 from ...autograd.grad_mode import state as _grad_state
@@ -501,6 +502,14 @@ class Module:
 
     def _call_impl(self, *args, **kwargs):
         # the fast path: four dict truth tests, then forward
+        if _fp_get() is not _FP_QUIET:
+            # the outermost module: NumPy's floating-point warnings (inf - inf, exp overflow) stay
+            # silent for everything forward runs, as torch's kernels are, whatever filters are set
+            quiet = _fp_set(_FP_QUIET)
+            try:
+                return self._call_impl(*args, **kwargs)
+            finally:
+                _fp_reset(quiet)
         if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                 or self._backward_pre_hooks or _global_forward_pre_hooks or _global_forward_hooks
                 or _global_backward_hooks or _global_backward_pre_hooks):
