@@ -311,3 +311,27 @@ def test_a_worker_killed_between_batches_is_reported_not_a_broken_pipe():
         with pytest.raises(RuntimeError, match=rf"DataLoader worker \(pid\(s\) {victim.pid}\) exited unexpectedly"):
             for _ in it:
                 pass
+
+
+def _die_inside_the_done_check(flag):
+    # the worst moment to be killed: while reading the shutdown signal (a multiprocessing Event would be
+    # holding its lock here, and the main process's set() would wait for it forever)
+    lock = getattr(flag, "_cond", None)
+    if lock is not None:
+        lock.acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_while_reading_the_shutdown_signal_does_not_hang_shutdown(monkeypatch):
+    import multiprocessing.synchronize
+    from ember.utils.data._utils import worker
+    # whatever the loader's signal is made of (fork: the workers inherit the patches)
+    monkeypatch.setattr(worker.DoneFlag, "is_set", _die_inside_the_done_check)
+    monkeypatch.setattr(multiprocessing.synchronize.Event, "is_set", _die_inside_the_done_check)
+    it = iter(DataLoader(list(range(40)), batch_size=1, num_workers=2, multiprocessing_context="fork"))
+    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) .*\) exited unexpectedly"):
+        for _ in it:
+            pass
+    pids = [w.pid for w in it._workers]
+    it._shutdown_workers()   # returns (under the alarm): no lock a dead worker could have kept
+    assert _gone(pids)

@@ -327,7 +327,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         ctx = loader.multiprocessing_context or _default_context()
         self._worker_init_fn = loader.worker_init_fn
         self._worker_result_queue = ctx.Queue()
-        self._workers_done_event = ctx.Event()
+        self._workers_done_event = _utils.worker.DoneFlag(ctx)
         # Indices travel on one-way pipes written synchronously by this thread: unlike a Queue's
         # feeder thread, a pipe still delivers the final None when this iterator is collected as
         # part of a reference cycle (the cycle collector may already have stopped a Queue's feeder).

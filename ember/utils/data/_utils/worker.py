@@ -110,6 +110,21 @@ def _send(data_queue, item, worker_id):
     data_queue.put(payload)
 
 
+class DoneFlag:
+    """The main process's "shutting down" signal to its workers: one shared byte, read and written
+    without a lock. A multiprocessing Event takes a lock even to read, and a worker killed while it
+    held that lock (SIGKILL, the OOM killer) left the main process hanging forever in set()."""
+
+    def __init__(self, ctx):
+        self._flag = ctx.RawValue("b", 0)
+
+    def set(self):
+        self._flag.value = 1
+
+    def is_set(self):
+        return self._flag.value != 0
+
+
 def _worker_loop(dataset_kind, dataset, index_pipe, data_queue, done_event, auto_collation, collate_fn,
                  drop_last, base_seed, init_fn, worker_id, num_workers, persistent_workers, inherited=()):
     """Receive (task_idx, index) from index_pipe, put (task_idx, batch or ExceptionWrapper) on data_queue,
