@@ -67,7 +67,16 @@ class Adam(Optimizer):
             decoupled = group["decoupled_weight_decay"]
             one_minus_beta1 = 1 - beta1
             one_minus_beta2 = 1 - beta2
-            for p in group["params"]:
+            params = group["params"]
+            # the common configurations (Adam, AdamW) on a FlatState of the two averages
+            flat_ok = not (amsgrad or maximize or (weight_decay != 0 and not decoupled))
+            if flat_ok:
+                plan = self._flat_plan(params)
+                grads = plan.grads(params, state) if plan is not None else None
+                if grads is not None and _flat_adam_step(plan, grads, params, state, lr, beta1, beta2, eps,
+                                                         weight_decay):
+                    continue
+            for p in params:
                 g = p.grad
                 if g is None:
                     continue
@@ -118,4 +127,55 @@ class Adam(Optimizer):
                 t /= denom
                 pd -= t
                 p._vc[0] += 1
+            if flat_ok:
+                exp_avg = exp_avg_sq = None   # (a live reference would read as a view someone keeps)
+                self._replan(params, ("exp_avg", "exp_avg_sq"))
         return loss
+
+
+def _flat_adam_step(plan, grads, params, state, lr, beta1, beta2, eps, weight_decay):
+    """The per-parameter loop's update (no amsgrad or maximize; weight decay decoupled, if any) with
+    one ufunc call per operation over the flat averages; False, with nothing changed, when the
+    parameters' step counts differ (their bias corrections would)."""
+    steps = [state[p]["step"]._data for p in params]
+    first = float(steps[0])
+    for s in steps:
+        if float(s) != first:
+            return False
+    for s in steps:
+        s += 1
+    step = float(steps[0])
+    exp_avg, exp_avg_sq = plan.flats
+    g = plan.consts.get("grads")
+    if g is None:   # the gradients gathered into one array, laid out as the averages
+        g = plan.consts["grads"] = plan.xp.empty_like(exp_avg)
+        views, start = [], 0
+        for v in plan.views[0]:
+            views.append(g[start:start + v.size].reshape(v.shape))
+            start += v.size
+        plan.consts["grad_views"] = tuple(views)
+    for view, gd in zip(plan.consts["grad_views"], grads):
+        view[...] = gd
+    _lerp_(exp_avg, g, 1 - beta1)
+    exp_avg_sq *= beta2
+    t = g * (1 - beta2)   # torch's addcmul: self + (value * t1) * t2
+    t *= g
+    exp_avg_sq += t
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    step_size = lr / bias_correction1
+    denom = plan.xp.sqrt(exp_avg_sq)
+    denom /= bias_correction2 ** 0.5
+    denom += eps
+    # torch's addcdiv_(exp_avg, denom, value=-step_size): p + (value * t1) / t2
+    upd = plan.scratch
+    plan.xp.multiply(exp_avg, step_size, out=upd)
+    upd /= denom
+    decay = 1 - lr * weight_decay
+    for p, u in zip(params, plan.scratch_views):
+        pd = p._data
+        if weight_decay != 0:
+            pd *= decay   # (decoupled: torch scales the parameter before the averages; they don't read it)
+        pd -= u
+        p._vc[0] += 1
+    return True

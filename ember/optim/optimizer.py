@@ -8,6 +8,7 @@ so ``step`` needs no ``no_grad`` block.
 """
 import functools
 import itertools
+import sys
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from copy import deepcopy
@@ -17,6 +18,7 @@ import numpy as np
 
 from .. import _backend as B
 from .._tensor import Tensor, _grad_slot, _wrap, typename as _typename
+from ..autograd import graph
 from ..utils.hooks import RemovableHandle
 from .._userwarn import warn as _warn_user
 from ..autograd.grad_mode import enable_grad
@@ -128,6 +130,119 @@ def _hook_step(step):
     return wrapper
 
 
+# above this many elements per key the per-parameter loop's call overhead no longer matters, and a
+# flat scratch array would cost as much memory as the parameters
+_FLAT_MAX = 1 << 22
+
+
+class FlatState:
+    """Per-parameter state tensors of a group (SGD's momentum buffers, Adam's averages) as views of
+    one flat array per state key, so that an optimizer step updates every parameter with one ufunc
+    call per operation instead of one per parameter (LeNet's 10 parameters: SGD makes 22 NumPy calls
+    instead of 40, Adam 42 instead of 140).
+
+    The state tensors stay the same objects (only their memory moves, once, when nothing else views
+    it), and the arithmetic is the per-parameter loop's, element for element. A step that does not fit
+    (a missing gradient, a replaced state tensor or parameter) runs the per-parameter loop instead,
+    which updates the same views."""
+
+    __slots__ = ("params", "members", "arrays", "keys", "flats", "views", "scratch", "scratch_views", "xp",
+                 "consts")
+
+    @classmethod
+    def make(cls, params, state, keys):
+        """The plan for params' state tensors under keys, or None when they cannot share arrays."""
+        if not graph._STEAL or len(params) < 2:
+            return None
+        first = params[0]._data
+        kind, dtype = first.__class__, first.dtype
+        tensors, seen, total = [], set(), 0
+        for p in params:
+            entry = state.get(p)
+            if not entry or id(p) in seen:
+                return None
+            seen.add(id(p))
+            pd = p._data
+            if pd.__class__ is not kind or pd.dtype != dtype:
+                return None
+            row = []
+            for key in keys:
+                t = entry.get(key)
+                if t is None:
+                    return None
+                a = t._data
+                if a.__class__ is not kind or a.dtype != dtype or a.shape != pd.shape or not a.flags.c_contiguous:
+                    return None
+                # 3: the tensor's slot, `a` and the argument; more means a NumPy view or .numpy() of
+                # the state is alive, which moving it would silently detach
+                if sys.getrefcount(a) != 3:
+                    return None
+                row.append(t)
+            tensors.append(row)
+            total += pd.size
+        if total > _FLAT_MAX:
+            return None
+        plan = cls()
+        plan.xp = xp = B.xp_of(first)
+        plan.keys = tuple(keys)
+        plan.flats = tuple(xp.empty(total, dtype) for _ in keys)
+        plan.scratch = xp.empty(total, dtype)
+        views = [[] for _ in keys]
+        scratch_views, start = [], 0
+        for row in tensors:
+            shape = row[0]._data.shape
+            end = start + row[0]._data.size
+            for k, t in enumerate(row):
+                view = plan.flats[k][start:end].reshape(shape)
+                view[...] = t._data
+                t._data = view
+                views[k].append(view)
+            scratch_views.append(plan.scratch[start:end].reshape(shape))
+            start = end
+        plan.params = params
+        plan.members = tuple(params)
+        plan.arrays = tuple(p._data for p in params)
+        plan.views = tuple(tuple(v) for v in views)
+        plan.scratch_views = tuple(scratch_views)
+        plan.consts = {}
+        return plan
+
+    def intact(self, state):
+        """True while every state tensor of the plan is still its parameter's."""
+        for i, p in enumerate(self.members):
+            entry = state.get(p)
+            if not entry:
+                return False
+            for key, views in zip(self.keys, self.views):
+                t = entry.get(key)
+                if t is None or t._data is not views[i]:
+                    return False
+        return True
+
+    def grads(self, params, state):
+        """The gradients' arrays when this step fits the plan (every parameter has one, nothing was
+        replaced), else None."""
+        if params is not self.params or len(params) != len(self.members):
+            return None
+        grads = []
+        first = self.views[0]
+        key = self.keys[0]
+        for i, p in enumerate(params):
+            g = p.grad
+            if p is not self.members[i] or g is None:
+                return None
+            t = state[p].get(key)
+            if t is None or t._data is not first[i]:
+                return None
+            pd = p._data
+            if pd is not self.arrays[i]:
+                view = first[i]
+                if pd.__class__ is not view.__class__ or pd.dtype != view.dtype or pd.shape != view.shape:
+                    return None
+            grads.append(g._data)
+        return grads
+
+
 class Optimizer:
     """Base class for all optimizers.
 
@@ -165,6 +280,29 @@ class Optimizer:
     # stored as 0-d tensors, per subclass
     _group_defaults = {}
     _scalar_state_keys = ()
+
+    # ---- flat state (see FlatState) -----------------------------------------
+    def _flat_plan(self, params):
+        """This group's FlatState, or None."""
+        plans = self.__dict__.get("_flat_plans")
+        plan = plans.get(id(params)) if plans else None
+        return plan if plan.__class__ is FlatState else None
+
+    def _replan(self, params, keys):
+        """After a per-parameter step: keep the group's plan, or make one; a failed attempt is
+        retried once the state has changed (new state tensors, a load). The plans stay out of
+        __getstate__: a copy's plan would update arrays the copy's state tensors no longer view."""
+        plans = self.__dict__.get("_flat_plans")
+        if plans is None:
+            plans = self.__dict__["_flat_plans"] = {}
+        plan = plans.get(id(params))
+        state = self.state
+        if plan.__class__ is FlatState:
+            if plan.params is params and plan.intact(state):
+                return
+        elif plan == (id(state), len(state)):
+            return
+        plans[id(params)] = FlatState.make(params, state, keys) or (id(state), len(state))
 
     # ---- pickling / printing ---------------------------------------------
     def __getstate__(self):

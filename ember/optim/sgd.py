@@ -1,9 +1,6 @@
 """SGD: stochastic gradient descent with optional momentum and Nesterov (torch.optim.SGD)."""
-import sys
-
 from .._backend import xp_of
 from .._tensor import _wrap
-from ..autograd.graph import _STEAL
 from .optimizer import Optimizer, _check_not_differentiable, _clone_array, _run_closure, _to_float
 
 __all__ = ["SGD"]
@@ -44,15 +41,6 @@ class SGD(Optimizer):
         if fused and foreach:
             raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
-    @property
-    def _momentum_plans(self):
-        # kept out of __getstate__ (pickles and deep copies get none, and make their own): a copied
-        # plan would update a copied flat buffer that the copied state tensors no longer view
-        plans = self.__dict__.get("_plans")
-        if plans is None:
-            plans = self.__dict__["_plans"] = {}
-        return plans
-
     def __setstate__(self, state):
         super().__setstate__(state)
         for group in self.param_groups:
@@ -87,17 +75,13 @@ class SGD(Optimizer):
                 # the common case (the tutorial's SGD(lr, momentum)) without the per-parameter
                 # branches: buf = momentum * buf + grad; param -= lr * buf
                 params = group["params"]
-                plans = self._momentum_plans
-                plan = plans.get(id(params))
-                flat = plan.__class__ is _FlatMomentum
-                if flat and plan.step(params, state, lr, momentum):
+                plan = self._flat_plan(params)
+                grads = plan.grads(params, state) if plan is not None else None
+                if grads is not None:
+                    _flat_momentum_step(plan, grads, params, lr, momentum)
                     continue
                 self._step_momentum(params, state, lr, momentum, consts)
-                if flat and plan.params is params and plan.intact(state):
-                    continue
-                # a failed attempt is retried once the state has changed (new buffers, a load)
-                if flat or plan != (id(state), len(state)):
-                    plans[id(params)] = _FlatMomentum.make(params, state) or (id(state), len(state))
+                self._replan(params, ("momentum_buffer",))
                 continue
             for p in group["params"]:
                 g = p.grad
@@ -180,106 +164,20 @@ class SGD(Optimizer):
             p._vc[0] += 1
 
 
-# above this many elements the per-parameter loop's call overhead no longer matters, and the flat
-# scratch would cost as much memory as the parameters
-_FLAT_MAX = 1 << 22
 
-
-class _FlatMomentum:
-    """A group's momentum buffers as views of one flat array, so that SGD's common step
-    (buf = momentum * buf + grad; param -= lr * buf) is two flat ufunc calls and two per-parameter
-    ones instead of four per parameter (LeNet's 10 parameters: 22 NumPy calls instead of 40).
-
-    The buffers stay the state's own tensors (only their memory moves, once, when nothing else
-    views it), and the arithmetic is the per-parameter loop's, element for element. Any step that
-    does not fit (a missing gradient, a replaced buffer or parameter, another dtype) runs the
-    per-parameter loop instead, which updates the same views."""
-
-    __slots__ = ("params", "members", "arrays", "views", "flat", "scratch", "scratch_views", "xp",
-                 "lr", "momentum", "lr_a", "momentum_a")
-
-    @classmethod
-    def make(cls, params, state):
-        """A plan for params, or None when their buffers cannot share one array."""
-        if not _STEAL or len(params) < 2:
-            return None
-        first = params[0]._data
-        kind, dtype = first.__class__, first.dtype
-        buffers, seen, total = [], set(), 0
-        for p in params:
-            entry = state.get(p)
-            buf = entry.get("momentum_buffer") if entry else None
-            if buf is None or id(p) in seen:
-                return None
-            seen.add(id(p))
-            b = buf._data
-            if b.__class__ is not kind or b.dtype != dtype or p._data.dtype != dtype \
-                    or b.shape != p._data.shape or not b.flags.c_contiguous:
-                return None
-            # 3: the tensor's slot, `b` and the argument; more means a NumPy view or .numpy() of
-            # the buffer is alive, which moving the buffer would silently detach
-            if sys.getrefcount(b) != 3:
-                return None
-            buffers.append(buf)
-            total += b.size
-        if total > _FLAT_MAX:
-            return None
-        plan = cls()
-        plan.xp = xp = xp_of(first)
-        plan.flat = xp.empty(total, dtype)
-        plan.scratch = xp.empty(total, dtype)
-        views, scratch_views, start = [], [], 0
-        for buf in buffers:
-            shape, end = buf._data.shape, start + buf._data.size
-            view = plan.flat[start:end].reshape(shape)
-            view[...] = buf._data
-            buf._data = view
-            views.append(view)
-            scratch_views.append(plan.scratch[start:end].reshape(shape))
-            start = end
-        plan.params = params
-        plan.members = tuple(params)
-        plan.arrays = tuple(p._data for p in params)
-        plan.views = tuple(views)
-        plan.scratch_views = tuple(scratch_views)
-        plan.lr = plan.momentum = None
-        return plan
-
-    def intact(self, state):
-        """True while every buffer of the plan is still its parameter's momentum buffer."""
-        for p, view in zip(self.members, self.views):
-            entry = state.get(p)
-            buf = entry.get("momentum_buffer") if entry else None
-            if buf is None or buf._data is not view:
-                return False
-        return True
-
-    def step(self, params, state, lr, momentum):
-        """The flat update; False (nothing changed) when this step does not fit the plan."""
-        if params is not self.params or len(params) != len(self.members):
-            return False
-        grads = []
-        for p, member, array, view in zip(params, self.members, self.arrays, self.views):
-            g = p.grad
-            if p is not member or g is None:
-                return False
-            buf = state[p].get("momentum_buffer")
-            if buf is None or buf._data is not view:
-                return False
-            pd = p._data
-            if pd is not array and (pd.__class__ is not view.__class__ or pd.dtype != view.dtype
-                                    or pd.shape != view.shape):
-                return False
-            grads.append(g._data)
-        if lr != self.lr or momentum != self.momentum:
-            self.lr, self.momentum = lr, momentum
-            self.lr_a, self.momentum_a = _scalars(self.flat, lr, momentum)
-        flat = self.flat
-        flat *= self.momentum_a
-        for view, g in zip(self.views, grads):
-            view += g
-        self.xp.multiply(flat, self.lr_a, out=self.scratch)
-        for p, step in zip(params, self.scratch_views):
-            p._data -= step
-            p._vc[0] += 1
-        return True
+def _flat_momentum_step(plan, grads, params, lr, momentum):
+    """SGD's common step on a FlatState of momentum buffers: buf = momentum * buf + grad over the
+    flat array, param -= lr * buf per parameter (the per-parameter loop's arithmetic)."""
+    c = plan.consts.get((lr, momentum))
+    if c is None:
+        plan.consts.clear()
+        c = plan.consts[(lr, momentum)] = _scalars(plan.flats[0], lr, momentum)
+    lr_a, momentum_a = c
+    flat = plan.flats[0]
+    flat *= momentum_a
+    for view, g in zip(plan.views[0], grads):
+        view += g
+    plan.xp.multiply(flat, lr_a, out=plan.scratch)
+    for p, step in zip(params, plan.scratch_views):
+        p._data -= step
+        p._vc[0] += 1

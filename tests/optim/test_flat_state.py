@@ -1,4 +1,5 @@
-"""SGD's flat momentum path: the same numbers as the per-parameter loop, and no visible aliasing."""
+"""Optimizer state as views of flat arrays (SGD's momentum buffers, Adam's averages): the same numbers
+as the per-parameter loop, and no visible aliasing."""
 import contextlib
 import copy
 import pickle
@@ -8,7 +9,7 @@ import pytest
 
 import ember
 from ember import optim
-from ember.optim import sgd
+from ember.optim import optimizer
 from tests.conftest import requires_torch, torch
 
 SHAPES = [(4, 3), (4,), (2, 3, 2), ()]
@@ -26,9 +27,9 @@ def _feed(params, step, skip=()):
         p.grad = None if i in skip else ember.tensor(g)
 
 
-def _shared_base(opt):
-    """True when every momentum buffer views one flat array (the flat path is in use)."""
-    bases = [st["momentum_buffer"]._data.base for st in opt.state.values()]
+def _shared_base(opt, key="momentum_buffer"):
+    """True when every parameter's state[key] views one flat array (the flat path is in use)."""
+    bases = [st[key]._data.base for st in opt.state.values()]
     return all(b is not None for b in bases) and len({id(b) for b in bases}) == 1
 
 
@@ -44,7 +45,7 @@ def test_flat_path_gives_the_per_parameter_loop_bit_for_bit(monkeypatch):
         _feed(loop_params, step, skip)
         flat_opt.step()
         with monkeypatch.context() as m:
-            m.setattr(sgd._FlatMomentum, "make", classmethod(lambda cls, params, state: None))
+            m.setattr(optimizer.FlatState, "make", classmethod(lambda cls, params, state, keys: None))
             loop_opt.step()
         sched.step()
         loop_sched.step()
@@ -148,7 +149,7 @@ def test_checkpoint_with_flat_buffers_loads_into_torch(tmp_path):
         np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-12)
 
 
-def _no_plan(cls, params, state):
+def _no_plan(cls, params, state, keys):
     return None
 
 
@@ -171,7 +172,7 @@ def test_groups_that_cannot_share_an_array_take_the_loop(case, monkeypatch):
             opt = optim.SGD(params, lr=0.1, momentum=0.9)
         with monkeypatch.context() as m:
             if patched:
-                m.setattr(sgd._FlatMomentum, "make", classmethod(_no_plan))
+                m.setattr(optimizer.FlatState, "make", classmethod(_no_plan))
             for step in range(3):
                 _feed(params, step)
                 opt.step()
@@ -180,3 +181,67 @@ def test_groups_that_cannot_share_an_array_take_the_loop(case, monkeypatch):
     for a, b in zip(*runs):
         assert np.array_equal(a, b)
 
+
+
+@pytest.mark.parametrize("name,kwargs", [("Adam", {}), ("AdamW", {}), ("Adam", {"weight_decay": 0.1}),
+                                         ("Adam", {"amsgrad": True}), ("AdamW", {"maximize": True})])
+def test_adam_flat_path_gives_the_per_parameter_loop_bit_for_bit(name, kwargs, monkeypatch):
+    flat_params, loop_params = _params(3), _params(3)
+    flat_opt = getattr(optim, name)(flat_params, lr=0.01, **kwargs)
+    loop_opt = getattr(optim, name)(loop_params, lr=0.01, **kwargs)
+    sched = optim.lr_scheduler.StepLR(flat_opt, step_size=3, gamma=0.5)
+    loop_sched = optim.lr_scheduler.StepLR(loop_opt, step_size=3, gamma=0.5)
+    for step in range(10):
+        _feed(flat_params, step)
+        _feed(loop_params, step)
+        flat_opt.step()
+        with monkeypatch.context() as m:
+            m.setattr(optimizer.FlatState, "make", classmethod(_no_plan))
+            loop_opt.step()
+        sched.step()
+        loop_sched.step()
+        for a, b in zip(flat_params, loop_params):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy()), step
+    # only the configurations the flat path takes (no amsgrad, maximize or coupled decay) share arrays
+    flat = not (kwargs.get("amsgrad") or kwargs.get("maximize") or (name == "Adam" and "weight_decay" in kwargs))
+    assert _shared_base(flat_opt, "exp_avg") == flat and _shared_base(flat_opt, "exp_avg_sq") == flat
+    for a, b in zip(flat_params, loop_params):
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            assert np.array_equal(flat_opt.state[a][key].numpy(), loop_opt.state[b][key].numpy())
+        assert a._version == b._version
+
+
+def test_adam_parameters_at_different_steps_take_the_loop(monkeypatch):
+    runs = []
+    for patched in (False, True):
+        params = _params(4)
+        opt = optim.Adam(params, lr=0.01)
+        with monkeypatch.context() as m:
+            if patched:
+                m.setattr(optimizer.FlatState, "make", classmethod(_no_plan))
+            for step in range(5):
+                _feed(params, step, skip=(1,) if step == 2 else ())   # parameter 1 misses a step
+                opt.step()
+        counts = [float(opt.state[p]["step"]) for p in params]
+        assert counts == [5.0, 4.0, 5.0, 5.0]   # each bias correction uses its own count, as torch's
+        runs.append([p.detach().numpy().copy() for p in params])
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+
+
+@requires_torch
+def test_adam_flat_path_matches_torch():
+    values = [np.random.default_rng(9).standard_normal(s) for s in SHAPES]
+    e_params = [ember.tensor(v.copy(), requires_grad=True) for v in values]
+    t_params = [torch.tensor(v.copy(), requires_grad=True) for v in values]
+    e_opt = optim.AdamW(e_params, lr=0.01)
+    t_opt = torch.optim.AdamW(t_params, lr=0.01, foreach=False)
+    for step in range(6):
+        _feed(e_params, step)
+        for ep, tp in zip(e_params, t_params):
+            tp.grad = torch.from_numpy(ep.grad.numpy().copy())
+        e_opt.step()
+        t_opt.step()
+    assert _shared_base(e_opt, "exp_avg")
+    for ep, tp in zip(e_params, t_params):
+        np.testing.assert_allclose(ep.detach().numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
