@@ -164,7 +164,6 @@ class SGD(Optimizer):
             p._vc[0] += 1
 
 
-
 def _flat_momentum_step(plan, grads, params, lr, momentum):
     """SGD's common step on a FlatState of momentum buffers: buf = momentum * buf + grad over the
     flat array, param -= lr * buf per parameter (the per-parameter loop's arithmetic)."""
