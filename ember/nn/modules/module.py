@@ -11,7 +11,6 @@ import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
-from ... import _backend as B
 from ..._backend import FP_QUIET as _FP_QUIET, fp_get as _fp_get, fp_reset as _fp_reset, fp_set as _fp_set
 from ..._tensor import Tensor, _raw_grad, typename as _typename
 from ...ops.convert import parse_to
