@@ -500,20 +500,19 @@ class Module:
         return self.register_full_backward_hook(hook)
 
     def _call_impl(self, *args, **kwargs):
-        # the fast path: four dict truth tests, then forward
-        if _fp_get() is not _FP_QUIET:
-            # the outermost module: NumPy's floating-point warnings (inf - inf, exp overflow) stay
-            # silent for everything forward runs, as torch's kernels are, whatever filters are set
-            quiet = _fp_set(_FP_QUIET)
-            try:
-                return self._call_impl(*args, **kwargs)
-            finally:
+        # the fast path: eight truth tests, then forward. The outermost module makes NumPy's
+        # floating-point warnings (inf - inf, exp overflow) silent for everything forward runs, as
+        # torch's kernels are, whatever warnings filters are set
+        quiet = None if _fp_get() is _FP_QUIET else _fp_set(_FP_QUIET)
+        try:
+            if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                    or self._backward_pre_hooks or _global_forward_pre_hooks or _global_forward_hooks
+                    or _global_backward_hooks or _global_backward_pre_hooks):
+                return self._call_with_hooks(args, kwargs)
+            return self.forward(*args, **kwargs)
+        finally:
+            if quiet is not None:
                 _fp_reset(quiet)
-        if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                or self._backward_pre_hooks or _global_forward_pre_hooks or _global_forward_hooks
-                or _global_backward_hooks or _global_backward_pre_hooks):
-            return self._call_with_hooks(args, kwargs)
-        return self.forward(*args, **kwargs)
 
     __call__ = _call_impl
 
