@@ -117,19 +117,25 @@ def test_copies_of_the_optimizer_update_their_own_buffers():
         assert _shared_base(clone)
 
 
-@requires_torch
-def test_checkpoint_with_flat_buffers_loads_into_torch(tmp_path):
-    values = [np.random.default_rng(7).standard_normal(s) for s in SHAPES]
+def _lockstep_with_torch(name, seed, steps, **kwargs):
+    """ember's and torch's optimizer `name` fed the same float64 gradients for `steps` steps."""
+    values = [np.random.default_rng(seed).standard_normal(s) for s in SHAPES]
     e_params = [ember.tensor(v.copy(), requires_grad=True) for v in values]
     t_params = [torch.tensor(v.copy(), requires_grad=True) for v in values]
-    e_opt = optim.SGD(e_params, lr=0.05, momentum=0.9)
-    t_opt = torch.optim.SGD(t_params, lr=0.05, momentum=0.9)
-    for step in range(3):
+    e_opt = getattr(optim, name)(e_params, **kwargs)
+    t_opt = getattr(torch.optim, name)(t_params, foreach=False, **kwargs)
+    for step in range(steps):
         _feed(e_params, step)
         for ep, tp in zip(e_params, t_params):
             tp.grad = torch.from_numpy(ep.grad.numpy().copy())
         e_opt.step()
         t_opt.step()
+    return e_params, t_params, e_opt, t_opt
+
+
+@requires_torch
+def test_checkpoint_with_flat_buffers_loads_into_torch(tmp_path):
+    e_params, t_params, e_opt, t_opt = _lockstep_with_torch("SGD", 7, 3, lr=0.05, momentum=0.9)
     assert _shared_base(e_opt)
     path = tmp_path / "opt.pt"
     ember.save(e_opt.state_dict(), path)
@@ -231,17 +237,7 @@ def test_adam_parameters_at_different_steps_take_the_loop(monkeypatch):
 
 @requires_torch
 def test_adam_flat_path_matches_torch():
-    values = [np.random.default_rng(9).standard_normal(s) for s in SHAPES]
-    e_params = [ember.tensor(v.copy(), requires_grad=True) for v in values]
-    t_params = [torch.tensor(v.copy(), requires_grad=True) for v in values]
-    e_opt = optim.AdamW(e_params, lr=0.01)
-    t_opt = torch.optim.AdamW(t_params, lr=0.01, foreach=False)
-    for step in range(6):
-        _feed(e_params, step)
-        for ep, tp in zip(e_params, t_params):
-            tp.grad = torch.from_numpy(ep.grad.numpy().copy())
-        e_opt.step()
-        t_opt.step()
+    e_params, t_params, e_opt, t_opt = _lockstep_with_torch("AdamW", 9, 6, lr=0.01)
     assert _shared_base(e_opt, "exp_avg")
     for ep, tp in zip(e_params, t_params):
         np.testing.assert_allclose(ep.detach().numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
