@@ -226,14 +226,16 @@ class FlatState:
             return None
         grads = []
         first = self.views[0]
-        key = self.keys[0]
+        keyed = tuple(zip(self.keys, self.views))
         for i, p in enumerate(params):
             g = p.grad
             if p is not self.members[i] or g is None:
                 return None
-            t = state[p].get(key)
-            if t is None or t._data is not first[i]:
-                return None
+            entry = state[p]
+            for key, views in keyed:   # (each one: a user may replace any state tensor)
+                t = entry.get(key)
+                if t is None or t._data is not views[i]:
+                    return None
             pd = p._data
             if pd is not self.arrays[i]:
                 view = first[i]

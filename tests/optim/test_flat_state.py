@@ -241,3 +241,18 @@ def test_adam_flat_path_matches_torch():
     assert _shared_base(e_opt, "exp_avg")
     for ep, tp in zip(e_params, t_params):
         np.testing.assert_allclose(ep.detach().numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_replaced_second_average_is_used_not_the_old_view():
+    params = _params(5)
+    opt = optim.Adam(params, lr=0.01)
+    for step in range(2):
+        _feed(params, step)
+        opt.step()
+    assert _shared_base(opt, "exp_avg_sq")
+    p = params[2]
+    fresh = ember.zeros_like(opt.state[p]["exp_avg_sq"]) + 0.5   # replaced by the user
+    opt.state[p]["exp_avg_sq"] = fresh
+    _feed(params, 2)
+    opt.step()
+    assert opt.state[p]["exp_avg_sq"] is fresh and not np.allclose(fresh.numpy(), 0.5)
