@@ -571,7 +571,6 @@ def _run_lean(ready, buffers, deps, retain_graph):
 _SKIP = object()
 
 
-
 def _apply_general(node, grad, captured, retain_graph, deps):
     """One node's step with hooks and autograd.grad's captured inputs; _SKIP ends the branch."""
     if grad is not None and node in _pre_hooks:
