@@ -476,13 +476,22 @@ _GELU_KAPPA = 0.044715
 
 
 class GeluBackward0(Node):
-    __slots__ = ("x", "approximate")
+    __slots__ = ("x", "approximate", "cdf")
     _saved_fields = ("x",)
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
+
+    def _release(self):
+        Node._release(self)
+        self.cdf = None
 
     def apply(self, g):
         xp = xp_of(g)
         x = self.x
+        cdf = self.cdf
+        if cdf is not None and type(x) is np.ndarray:
+            # forward's Phi(x), kept: erf is most of GELU's cost (torch recomputes it from x). Under
+            # create_graph x is a traced Tensor and the formula below recomputes Phi from it
+            return (g * (cdf + x * (xp.exp(x * x * -0.5) * _INV_SQRT_2PI)),)
         if self.approximate == "tanh":
             x_sq = x * x
             inner = (x + x_sq * x * _GELU_KAPPA) * _GELU_BETA
@@ -501,11 +510,17 @@ def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh. (gelu got {approximate!r})")
     x = _float_data(input, "gelu")
+    cdf = None
     if approximate == "tanh":
         out = 0.5 * x * (1 + xp.tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA))
     else:
-        out = 0.5 * x * (1 + _erf(x * _SQRT1_2))
-    return _saving_x(out, input, GeluBackward0, x, approximate=approximate)
+        cdf = _erf(x * _SQRT1_2)
+        cdf += 1
+        cdf *= 0.5   # (exact: x * cdf is torch's x * 0.5 * (1 + erf(x / sqrt(2))) bit for bit)
+        out = x * cdf
+        if not (state.enabled and input._requires_grad):
+            cdf = None
+    return _saving_x(out, input, GeluBackward0, x, approximate=approximate, cdf=cdf)
 
 
 # ---- sigmoid-based: silu, mish, softplus, logsigmoid ------------------------------

@@ -397,3 +397,18 @@ def test_float32_erf_is_within_half_an_ulp_or_so():
     special = ember.erf(ember.tensor(np.float32([np.inf, -np.inf, np.nan]))).numpy()
     np.testing.assert_array_equal(special[:2], [1.0, -1.0])
     assert np.isnan(special[2])
+
+
+def test_gelu_backward_uses_forwards_cdf_and_releases_it():
+    # forward keeps Phi(x) for backward (erf is most of GELU's cost); it goes with the other saved arrays
+    x = ember.tensor(np.linspace(-4, 4, 33, dtype=np.float32), requires_grad=True)
+    y = ember.nn.functional.gelu(x)
+    node = y.grad_fn
+    assert node.cdf is not None
+    y.backward(ember.ones_like(y))
+    assert node.cdf is None and node.x is None
+    xs = x.detach().numpy().astype(np.float64)
+    import math
+    cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in xs])
+    want = cdf + xs * np.exp(-xs * xs / 2) / math.sqrt(2 * math.pi)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=2e-6, atol=1e-7)
