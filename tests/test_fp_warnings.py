@@ -79,3 +79,17 @@ def test_a_script_under_python_w_error_runs():
     proc = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_threaded_convolution_blocks_stay_silent(monkeypatch):
+    from ember.ops import conv
+    monkeypatch.setattr(conv, "_PAR_MIN_FLOPS", 0)   # split the batch over the helper threads
+    x = ember.randn(64, 3, 12, 12)
+    x[0, 0, 0, 0] = float("inf")
+    x[1, 0, 0, 0] = float("-inf")
+    w = ember.randn(6, 3, 3, 3, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.conv2d(x, w)
+        y.sum().backward()
+    assert not ember.isfinite(y[0]).all() and ember.isfinite(y[2]).all()

@@ -154,6 +154,9 @@ def _workers():
     return _threads.get_num_threads()
 
 def _helper_loop(jobs, busy):
+    # the thread runs ember's kernels only: NumPy's floating-point warnings stay silent in it for
+    # good, as in the caller's op (the error state is per thread)
+    B.fp_set(B.FP_QUIET)
     while True:
         job = jobs.get()
         if job is None:
