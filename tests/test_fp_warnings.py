@@ -85,11 +85,10 @@ def test_threaded_convolution_blocks_stay_silent(monkeypatch):
     from ember.ops import conv
     monkeypatch.setattr(conv, "_PAR_MIN_FLOPS", 0)   # split the batch over the helper threads
     x = ember.randn(64, 3, 12, 12)
-    x[0, 0, 0, 0] = float("inf")
-    x[1, 0, 0, 0] = float("-inf")
+    x[:32, 0] = float("inf")   # inf times weights of both signs: inf - inf in the products
     w = ember.randn(6, 3, 3, 3, requires_grad=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         y = F.conv2d(x, w)
         y.sum().backward()
-    assert not ember.isfinite(y[0]).all() and ember.isfinite(y[2]).all()
+    assert ember.isnan(y[0]).any() and ember.isfinite(y[40]).all()
