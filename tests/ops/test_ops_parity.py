@@ -424,3 +424,22 @@ def test_deprecation_and_slowness_warnings_as_torch():
     creation._ndarray_list_warned = False
     with pytest.warns(UserWarning, match="list of numpy.ndarrays is extremely slow"):
         ember.tensor([np.array([1, 2]), np.array([3, 4])])
+
+
+@requires_torch
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_topk_of_long_slices_matches_torch(largest, dim):
+    # k much smaller than the slice takes a partition instead of a full sort; ties and NaNs are replayed
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal((40, 600)).astype(np.float32)
+    v[1, :20] = v[1].max() if largest else v[1].min()   # a tie at the top
+    v[2, 5] = v[2, 300] = np.sort(v[2])[-3 if largest else 2]   # a tie inside the top 5
+    v[3, 7] = NAN
+    v[4] = np.round(v[4])   # many ties at the edge
+    x = v if dim == 1 else np.ascontiguousarray(v.T)
+    for k in (1, 5, 60):
+        e = ember.topk(ember.tensor(x), k, dim, largest, True)
+        t = torch.topk(torch.tensor(x), k, dim, largest, True)
+        np.testing.assert_array_equal(e.indices.numpy(), t.indices.numpy())
+        np.testing.assert_array_equal(e.values.numpy(), t.values.numpy())
