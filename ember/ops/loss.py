@@ -17,7 +17,7 @@ from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, Size, _wrap
 from . import unbroadcast
-from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record
+from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record, _sigm, softplus0
 from .._userwarn import warn as _warn_user
 
 # names torch exposes at top level (torch.kl_div, ...)
@@ -681,7 +681,7 @@ class SoftMarginLossBackward0(_InputTargetLoss):
     def derivs(self, s):
         xp = xp_of(self.a)
         x, t = self.a, self.b
-        e = xp.exp(-xp.logaddexp(0, t * x))  # sigmoid(-t * x)
+        e = _sigm(-t * x)
         return -t * e * s, lambda: -x * e * s
 
 
@@ -693,7 +693,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
         raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument "
                            "'target'. This input cannot have requires_grad True.")
     x, t = _pair("soft_margin_loss", input, target)
-    loss = xp.logaddexp(0, -t * x)
+    loss = softplus0(-t * x)
     return _pointwise(SoftMarginLossBackward0, input, target, loss, red, x, t)
 
 
@@ -743,11 +743,11 @@ class BinaryCrossEntropyWithLogitsBackward0(_InputTargetLoss):
     def derivs(self, s):
         xp = xp_of(self.a)
         x, t, pw = self.a, self.b, self.pw
-        sig = xp.exp(-xp.logaddexp(0, -x))
+        sig = _sigm(x)
         if pw is None:
             return (sig - t) * s, lambda: -x * s
         lw = (pw - 1) * t + 1
-        return (lw * sig - pw * t) * s, lambda: (-x + (pw - 1) * xp.logaddexp(0, -x)) * s
+        return (lw * sig - pw * t) * s, lambda: (-x + (pw - 1) * softplus0(-x)) * s
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -760,7 +760,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if input._data.shape != target._data.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     x, t = _pair("binary_cross_entropy_with_logits", input, target)
-    sp = xp.logaddexp(0, -x)  # softplus(-x) = -log(sigmoid(x))
+    sp = softplus0(-x)  # softplus(-x) = -log(sigmoid(x))
     pw = None
     if pos_weight is not None:
         pw = pos_weight._data.astype(x.dtype, copy=False)
@@ -1068,7 +1068,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     x, t = _pair("multilabel_soft_margin_loss", input, target)
     c = x.shape[-1] if x.ndim else 1
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
-    terms = t * xp.logaddexp(0, -x) + (1 - t) * xp.logaddexp(0, x)
+    terms = t * softplus0(-x) + (1 - t) * softplus0(x)
     if w is not None:
         terms = terms * w
     per = terms.sum(axis=-1) / c if x.ndim else terms / c
@@ -1080,7 +1080,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         s = scale(g)
         s = s[..., None] if red == "none" and x.ndim else s
         k = s / c if w is None else s * w / c
-        sig = xp.exp(-xp.logaddexp(0, -x))
+        sig = _sigm(x)
         return unbroadcast((sig - t) * k, x_shape), unbroadcast(-x * k, t_shape)
 
     def loss_of(x, t):
