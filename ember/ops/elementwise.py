@@ -1439,8 +1439,13 @@ def lerp(input, end, weight):
         a, e = _check_device(a, e)
     try:
         diff = e - a
-        small = xp.abs(w) < 0.5
-        res = xp.where(small, a + w * diff, e - diff * (1 - w)).astype(a.dtype, copy=False)
+        if isinstance(weight, Tensor):
+            small = xp.abs(w) < 0.5
+            res = xp.where(small, a + w * diff, e - diff * (1 - w)).astype(a.dtype, copy=False)
+        elif -0.5 < w < 0.5:   # a number: one formula for every element, no where over both
+            res = (a + w * diff).astype(a.dtype, copy=False)
+        else:
+            res = (e - diff * (1 - w)).astype(a.dtype, copy=False)
     except ValueError:
         raise _broadcast_error("lerp", a, e) from None
     node = None
