@@ -972,8 +972,11 @@ def _sign(xp, x):
     # ((0 < x) - (x < 0)), where NumPy's is NaN
     if x.dtype.kind == "b":
         return x.copy()
-    s = xp.sign(x)
-    return xp.where(s != s, xp.zeros((), s.dtype), s) if s.dtype.kind == "f" else s
+    if x.dtype.kind == "f":   # torch's formula itself: NaN gives (False) - (False) = 0
+        s = (x > 0).astype(x.dtype)
+        s -= x < 0
+        return s
+    return xp.sign(x)
 
 
 sign, SignBackward0 = _unary("sign", _sign, _zero, float_only=False, saves="", complex_error=(
