@@ -2414,7 +2414,17 @@ xlogy, XlogyBackward0 = _binary("xlogy", _xlogy, _xlogy_grads, "XlogyBackward0",
 hypot, HypotBackward0 = _binary("hypot", lambda xp, a, b: xp.hypot(a, b),
                                 lambda xp, g, a, b, out: (g * a / out, g * b / out), "HypotBackward0",
                                 int_error=True)
-logaddexp, LogaddexpBackward0 = _binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b), _logaddexp_grads,
+def _logaddexp(xp, a, b):
+    """torch's formula, max(a, b) + log1p(exp(-|a - b|)), and a where both are the same infinity:
+    vectorized, where NumPy's logaddexp is a scalar loop (~13 ns an element)."""
+    if a.dtype.kind == "c" or b.dtype.kind == "c":
+        return xp.logaddexp(a, b)
+    res = xp.maximum(a, b) + xp.log1p(xp.exp(-xp.abs(a - b)))
+    same_inf = xp.isinf(a) & (a == b)
+    return xp.where(same_inf, a, res) if same_inf.any() else res
+
+
+logaddexp, LogaddexpBackward0 = _binary("logaddexp", _logaddexp, _logaddexp_grads,
                                         "LogaddexpBackward0", int_error=True)
 # (silu and softplus differentiate through it twice)
 LogaddexpBackward0._double_backward = True
