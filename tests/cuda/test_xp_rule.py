@@ -45,6 +45,8 @@ HOST_HELPERS = {
     ("norm.py", "_uint8_pass"): "(as above: the int16 weight table; the data pass uses xp)",
     ("reduce.py", "_std_sort_ties"): "replays torch's CPU std::sort tie order; called for host arrays only",
     ("reduce.py", "_topk_ties"): "(as above, for topk's partial sort)",
+    ("reduce.py", "_top_k_partitioned"): "(as above: topk's partition, taken for host arrays only, whose ties "
+                                         "_topk_ties replays)",
     ("reduce.py", "kthvalue.picker"): "(as above, for kthvalue's quickselect; the device path is the stable choice)",
     ("reduce.py", "mode.picker"): "(as above, for mode)",
     ("loss.py", "ctc_loss"): "CTC's dynamic program steps through time on the host; results move to the input's "
