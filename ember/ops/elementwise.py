@@ -907,9 +907,15 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
     return op, cls
 
 
+_sigm_fn = []   # activation._sigm, bound on first use (activation imports this module)
+
+
 def _sigmoid(xp, x):
-    from .activation import _sigm   # torch's 1 / (1 + exp(-x)), exact at both ends in floating point
-    return _sigm(x)
+    # torch's 1 / (1 + exp(-x)); an import statement per call would cost ~0.5 us
+    if not _sigm_fn:
+        from .activation import _sigm
+        _sigm_fn.append(_sigm)
+    return _sigm_fn[0](x)
 
 
 def _zero(xp, g, x, y):
