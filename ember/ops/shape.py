@@ -675,15 +675,22 @@ def _cat_same_kind(tensors, dim):
         res = xp_of(ref).concatenate(arrays, axis=ax)
     except ValueError:
         return None
+    return _cat_result(res, tensors, ax, None)
+
+
+def _cat_result(res, tensors, ax, used_ids):
+    """res as cat's output, with its node when autograd records (used_ids: the tensors joined, when
+    cat skipped legacy empty ones; None: all)."""
     node = None
     if state.enabled and any(x._requires_grad for x in tensors):
         node = _new(CatBackward0)
         node.next_functions = tuple(edge(x) for x in tensors)
         node._saved_versions = ()
         node.axis = ax
-        node.sizes = tuple(a.shape[ax] for a in arrays)
-        node.dtypes = (dt,) * len(arrays)
-        node.shapes = tuple(a.shape for a in arrays)
+        node.sizes = tuple(x._data.shape[ax] if used_ids is None or id(x) in used_ids else None
+                           for x in tensors)
+        node.dtypes = tuple(x._data.dtype for x in tensors)
+        node.shapes = tuple(x._data.shape for x in tensors)
     return _finish(res, node)
 
 
@@ -737,16 +744,7 @@ def cat(tensors, dim=0, *, out=None):
     if out is not None:
         from .elementwise import _write_out
         return _write_out(out, res, "cat", *tensors)
-    node = None
-    if state.enabled and any(x._requires_grad for x in tensors):
-        node = _new(CatBackward0)
-        node.next_functions = tuple(edge(x) for x in tensors)
-        node._saved_versions = ()
-        node.axis = ax
-        node.sizes = tuple(x._data.shape[ax] if id(x) in ids else None for x in tensors)
-        node.dtypes = tuple(x._data.dtype for x in tensors)
-        node.shapes = tuple(x._data.shape for x in tensors)
-    return _finish(res, node)
+    return _cat_result(res, tensors, ax, ids)
 
 
 concat = concatenate = cat
