@@ -488,9 +488,9 @@ class GeluBackward0(Node):
         xp = xp_of(g)
         x = self.x
         cdf = self.cdf
-        if cdf is not None and type(x) is np.ndarray:
+        if cdf is not None and getattr(type(x), "_array_namespace", None) is None:
             # forward's Phi(x), kept: erf is most of GELU's cost (torch recomputes it from x). Under
-            # create_graph x is a traced Tensor and the formula below recomputes Phi from it
+            # create_graph x stands for a traced Tensor and the formula below recomputes Phi from it
             return (g * (cdf + x * (xp.exp(x * x * -0.5) * _INV_SQRT_2PI)),)
         if self.approximate == "tanh":
             x_sq = x * x
