@@ -647,9 +647,12 @@ def test_lstsq_fields_match_torch(driver, vec):
         d[:, 2] = d[:, 1]
         e, t = LA.lstsq(ember.tensor(d), ember.tensor(b[0]), driver=driver), \
             _torch.linalg.lstsq(_torch.tensor(d), _torch.tensor(b[0]), driver=driver)
-        assert tuple(e.residuals.shape) == tuple(t.residuals.shape)
         assert tuple(e.rank.shape) == tuple(t.rank.shape)
-        assert int(e.rank.sum()) == int(t.rank.sum())
+        # the true rank: in one full run torch's own answer here came out 1 (state left by another test
+        # or LAPACK threads; it gives 2 for this input on its own), so torch is compared only when right
+        assert int(e.rank.sum()) == np.linalg.matrix_rank(d) == 2
+        if int(t.rank.sum()) == 2:
+            assert tuple(e.residuals.shape) == tuple(t.residuals.shape)
 
 
 @requires_torch
