@@ -6,14 +6,18 @@ set/get-threads entry points are called through ctypes.
 import ctypes
 import os
 
+import numpy as np
+
 _blas = None
 _set = _get = None
 _requested = None  # the user's set_num_threads, else None (all cores)
 _active = None     # what BLAS is running with now
+_ndarray = np.ndarray
 
 # Below this many flops a product is over in microseconds, and a second BLAS thread only adds a
 # rendezvous: when another process holds a core, that wait turns a 0.2 ms step into tens of ms.
 PARALLEL_FLOPS = 5e7
+PARALLEL_MACS = PARALLEL_FLOPS / 2
 
 
 def _load():
@@ -21,7 +25,6 @@ def _load():
     if _blas is not None:
         return _set is not None
     _blas = False
-    import numpy  # noqa: F401  (loads the BLAS)
     paths = []
     try:
         with open("/proc/self/maps") as f:
@@ -95,6 +98,23 @@ def for_work(flops):
     n = get_num_threads() if flops >= PARALLEL_FLOPS else 1
     if n != _active:
         _use(n)
+
+
+def matmul(a, b):
+    """a @ b, with BLAS on get_num_threads() threads when the product is large (as torch threads
+    its large products), else on one: for_work's rule, from the operands' shapes.  Anything but
+    two ndarrays (CuPy arrays, the Tensors of create_graph's formulas) is just a @ b."""
+    if a.__class__ is _ndarray and b.__class__ is _ndarray:
+        n = b.shape[-1] if b.ndim > 1 else 1
+        # multiply-adds: a's rows (over its batch) times K times N, or b's batch times M times K*N
+        if a.size * n >= PARALLEL_MACS or (b.ndim > 2 and b.size * (a.shape[-2] if a.ndim > 1 else 1)
+                                           >= PARALLEL_MACS):
+            for_work(PARALLEL_FLOPS)
+            try:
+                return a @ b
+            finally:
+                for_work(0)
+    return a @ b
 
 
 def init():

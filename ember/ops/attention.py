@@ -16,6 +16,7 @@ import math
 
 from .. import _backend as B
 from .._backend import xp_of
+from .._threads import matmul as _mm
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
@@ -218,14 +219,14 @@ class ScaledDotProductFlashAttentionForCpuBackward0(Node):
         q, k, v, p, scale, groups = self.q, self.k, self.v, self.p, self.scale, self.groups
         xp = xp_of(g)
         ke, ve = (k, v) if groups == 1 else (xp.repeat(k, groups, 1), xp.repeat(v, groups, 1))
-        gp = g @ ve.swapaxes(-2, -1)
+        gp = _mm(g, ve.swapaxes(-2, -1))
         ds = p * (gp - (gp * p).sum(-1, keepdims=True))
-        dq = (ds @ ke) * scale if self.next_functions[0][0] is not None else None
+        dq = _mm(ds, ke) * scale if self.next_functions[0][0] is not None else None
         dk = dv = None
         if self.next_functions[1][0] is not None:
-            dk = (ds.swapaxes(-2, -1) @ q) * scale
+            dk = _mm(ds.swapaxes(-2, -1), q) * scale
         if self.next_functions[2][0] is not None:
-            dv = p.swapaxes(-2, -1) @ g
+            dv = _mm(p.swapaxes(-2, -1), g)
         if groups != 1:
             dk, dv = (None if d is None else d.reshape(d.shape[0], -1, groups, *d.shape[2:]).sum(2)
                       for d in (dk, dv))
@@ -239,7 +240,7 @@ def _flash_attention(query, key, value, attn_mask, is_causal, scale):
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     groups = q.shape[1] // k.shape[1]
     ke, ve = (k, v) if groups == 1 else (xp.repeat(k, groups, 1), xp.repeat(v, groups, 1))
-    scores = (q * q.dtype.type(scale)) @ ke.swapaxes(-2, -1)
+    scores = _mm(q * q.dtype.type(scale), ke.swapaxes(-2, -1))
     if is_causal:
         scores = xp.where(xp.tri(L, S, dtype=bool), scores, -xp.inf)
     elif attn_mask is not None:
@@ -255,7 +256,7 @@ def _flash_attention(query, key, value, attn_mask, is_causal, scale):
     total = e.sum(-1, keepdims=True)
     p = e / xp.where(dead, 1, total)
     out = xp.empty_like(q)
-    out[...] = p @ ve
+    out[...] = _mm(p, ve)
     result = _wrap(out)
     ins = (query, key, value)
     if state.enabled and any(t._requires_grad for t in ins):

@@ -9,10 +9,13 @@ gradient through (reshaping it); the product node does the arithmetic.
 Kernels (forward functions and ``Node.apply``) call the array module of their operands
 (``xp = xp_of(array)``: numpy or cupy), never numpy directly, so the same code runs on a GPU.
 """
+import math
+
 import numpy as np
 
 from .. import _backend as B
 from .._backend import xp_of
+from .._threads import matmul as _mm
 
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
@@ -111,8 +114,8 @@ class MmBackward0(Node):
         a, b = self.a, self.b
         if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
             a, b = a.conj(), b.conj()
-        ga = grad @ b.T if nf[0][0] is not None else None
-        gb = a.T @ grad if nf[1][0] is not None else None
+        ga = _mm(grad, b.T) if nf[0][0] is not None else None
+        gb = _mm(a.T, grad) if nf[1][0] is not None else None
         return ga, gb
 
 
@@ -131,7 +134,7 @@ class MvBackward0(Node):
         if grad.dtype.kind == "c":   # torch's convention: products with the conjugated operands
             a, b = a.conj(), b.conj()
         ga = grad[:, None] * b if nf[0][0] is not None else None
-        gb = a.T @ grad if nf[1][0] is not None else None
+        gb = _mm(a.T, grad) if nf[1][0] is not None else None
         return ga, gb
 
 
@@ -184,15 +187,15 @@ def _matmul_grads(grad, a, b, need_a, need_b):
             ga = unbroadcast(grad[..., None] * b, a.shape)
         if need_b:
             if a.ndim == 2:
-                gb = a.T @ grad
+                gb = _mm(a.T, grad)
             else:
-                gb = xp_of(a).matmul(a.swapaxes(-1, -2), grad[..., None])[..., 0]
+                gb = _mm(a.swapaxes(-1, -2), grad[..., None])[..., 0]
                 gb = gb.reshape(-1, gb.shape[-1]).sum(0)
         return ga, gb
     if a.ndim == 1:
         # out (..., m) = a (k) @ b (..., k, m)
         if need_a:
-            ga = xp_of(b).matmul(b, grad[..., None])[..., 0]
+            ga = _mm(b, grad[..., None])[..., 0]
             ga = ga.reshape(-1, ga.shape[-1]).sum(0)
         if need_b:
             gb = unbroadcast(a[:, None] * grad[..., None, :], b.shape)
@@ -200,15 +203,14 @@ def _matmul_grads(grad, a, b, need_a, need_b):
     if b.ndim == 2 and a.ndim > 2:
         # one folded product: (rows, k) @ (k, m)
         if need_a:
-            ga = grad @ b.T
+            ga = _mm(grad, b.T)
         if need_b:
-            gb = a.reshape(-1, a.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])
+            gb = _mm(a.reshape(-1, a.shape[-1]).T, grad.reshape(-1, grad.shape[-1]))
         return ga, gb
-    xp = xp_of(grad)
     if need_a:
-        ga = unbroadcast(xp.matmul(grad, b.swapaxes(-1, -2)), a.shape)
+        ga = unbroadcast(_mm(grad, b.swapaxes(-1, -2)), a.shape)
     if need_b:
-        gb = unbroadcast(xp.matmul(a.swapaxes(-1, -2), grad), b.shape)
+        gb = unbroadcast(_mm(a.swapaxes(-1, -2), grad), b.shape)
     return ga, gb
 
 
@@ -264,7 +266,7 @@ def matmul(input, other, *, out=None):
         # checks' calls: 2.45 -> 2.3 us for 8x8 operands that require grad (torch: 1.8)
         if a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and type(a) is type(b) \
                 and a.shape[1] == b.shape[0]:
-            return _result(a @ b, None, "matmul", input, other, MmBackward0)
+            return _result(_mm(a, b), None, "matmul", input, other, MmBackward0)
     a, b = _arrays("matmul", input, other)
     na, nb = a.ndim, b.ndim
     if na == 0 or nb == 0:
@@ -272,7 +274,7 @@ def matmul(input, other, *, out=None):
     if na == 2 and nb == 2:
         _same_dtype(a, b)
         _mm_shapes(a, b)
-        res = a @ b
+        res = _mm(a, b)
         return _result(res, out, "matmul", input, other, MmBackward0)
     if na == 1 and nb == 1:
         return dot(input, other, out=out)
@@ -304,7 +306,7 @@ def matmul(input, other, *, out=None):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{max(a.shape[0], b.shape[0]) if na == nb else b.shape[0]}, {a.shape[-1]}] "
                            f"but got: [{b.shape[-3]}, {b.shape[-2]}].")
-    res = xp_of(a).matmul(a, b)
+    res = _mm(a, b)
     if out is not None:
         return _write_out(out, res, "matmul", input, other)
     node = None
@@ -384,7 +386,7 @@ def mm(input, mat2, *, out=None):
         raise RuntimeError("mat2 must be a matrix")
     _same_dtype(a, b)
     _mm_shapes(a, b)
-    return _result(a @ b, out, "mm", input, mat2, MmBackward0)
+    return _result(_mm(a, b), out, "mm", input, mat2, MmBackward0)
 
 
 def bmm(input, mat2, *, out=None):
@@ -399,7 +401,7 @@ def bmm(input, mat2, *, out=None):
     if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
-    return _result(xp_of(a).matmul(a, b), out, "bmm", input, mat2, BmmBackward0)
+    return _result(_mm(a, b), out, "bmm", input, mat2, BmmBackward0)
 
 
 def mv(input, vec, *, out=None):
@@ -414,7 +416,7 @@ def mv(input, vec, *, out=None):
     if a.shape[1] != b.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), "
                            f"vec ({b.shape[0]})")
-    return _result(a @ b, out, "mv", input, vec, MvBackward0)
+    return _result(_mm(a, b), out, "mv", input, vec, MvBackward0)
 
 
 def dot(input, tensor, *, out=None):
@@ -464,8 +466,8 @@ class _OuterBackward(Node):
 
     def apply(self, grad):
         nf = self.next_functions
-        return (grad @ self.b if nf[0][0] is not None else None,
-                self.a @ grad if nf[1][0] is not None else None)
+        return (_mm(grad, self.b) if nf[0][0] is not None else None,
+                _mm(self.a, grad) if nf[1][0] is not None else None)
 
 
 _OuterBackward.__name__ = _OuterBackward.__qualname__ = "MulBackward0"  # torch's node name
@@ -518,16 +520,16 @@ class AddmmBackward0(Node):
             if self.beta != 1:
                 gi = gi * self.beta
         if nf[1][0] is not None:
-            g1 = grad @ self.m2.T
+            g1 = _mm(grad, self.m2.T)
             if alpha != 1:
                 g1 *= alpha
         if nf[2][0] is not None:
             if self.t_weight:
                 # m2 is weight.T: compute weight's gradient (grad.T @ m1) in C order and hand
                 # TBackward0 its transpose, so the leaf receives a contiguous array
-                g2 = (grad.T @ self.m1).T
+                g2 = _mm(grad.T, self.m1).T
             else:
-                g2 = self.m1.T @ grad
+                g2 = _mm(self.m1.T, grad)
             if alpha != 1:
                 g2 = g2 * alpha
         return gi, g1, g2
@@ -572,7 +574,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     if c.dtype != a.dtype:
         raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(c.dtype)} and "
                            f"{B.scalar_name(a.dtype)}")
-    res = _scaled(a @ b, beta, c, alpha)
+    res = _scaled(_mm(a, b), beta, c, alpha)
     return _fused_result("addmm", AddmmBackward0, res, input, mat1, mat2, alpha, beta, out, t_weight=False)
 
 
@@ -607,7 +609,7 @@ class AddmvBackward0(Node):
         gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
         # (an outer product written with broadcasting, which Tensors also have)
         gm = grad[:, None] * self.v * self.alpha if nf[1][0] is not None else None
-        gv = (self.m.T @ grad) * self.alpha if nf[2][0] is not None else None
+        gv = _mm(self.m.T, grad) * self.alpha if nf[2][0] is not None else None
         return gi, gm, gv
 
 
@@ -631,9 +633,8 @@ class BaddbmmBackward0(Node):
     def apply(self, grad):
         nf = self.next_functions
         gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
-        xp = xp_of(grad)
-        g1 = xp.matmul(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
-        g2 = xp.matmul(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
+        g1 = _mm(grad, self.b2.transpose(0, 2, 1)) * self.alpha if nf[1][0] is not None else None
+        g2 = _mm(self.b1.transpose(0, 2, 1), grad) * self.alpha if nf[2][0] is not None else None
         return gi, g1, g2
 
 
@@ -699,7 +700,7 @@ def linear(input, weight, bias=None):
             _same_dtype(x, w)
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {B.scalar_name(x.dtype)} and "
                            f"{B.scalar_name(w.dtype)}")  # torch's addmm text: a Linear with bias
-    res = x2 @ w.T
+    res = _mm(x2, w.T)
     if bias is not None:
         b = bias._data
         if b.dtype != res.dtype:
@@ -750,8 +751,8 @@ class _MmT(MmBackward0):
 
     def apply(self, grad):
         nf = self.next_functions
-        ga = grad @ self.b.T if nf[0][0] is not None else None
-        gb = (grad.T @ self.a).T if nf[1][0] is not None else None
+        ga = _mm(grad, self.b.T) if nf[0][0] is not None else None
+        gb = _mm(grad.T, self.a).T if nf[1][0] is not None else None
         return ga, gb
 
 
@@ -920,7 +921,9 @@ class _EinsumBackward(Node):
             # operands broadcast over size-1 dims: expand them to the full label sizes
             args = [grad] + [xp.broadcast_to(o[0].conj() if grad.dtype.kind == "c" else o[0],
                                              tuple(sizes.get(c, 1) for c in o[1])) for o in others]
-            g = xp.einsum(expr, *args)
+            g = _einsum_pair(args[0], self.rhs, args[1], others[0][1], keep) if len(args) == 2 else None
+            if g is None:
+                g = xp.einsum(expr, *args)
             # labels only this operand had were summed in forward: broadcast back
             full_shape = tuple(sizes.get(c, 1) for c in uniq)
             g = g.reshape(tuple(sizes.get(c, 1) if c in keep else 1 for c in uniq))
@@ -946,6 +949,69 @@ def _diagonal_view(z, labels, uniq):
     return _strided(z, tuple(z.shape[labels.index(c)] for c in uniq), tuple(strides))
 
 
+_PAIR_PLANS = {}
+
+
+def _pair_plan(sa, sb, rhs, shape_a, shape_b):
+    """How einsum(sa,sb->rhs) runs as one matrix product: (axes summed away in a, in b, a's
+    transpose and (batch, M, K) shape, b's and (batch, K, N), the product's shape by label, its
+    transpose to rhs); None where einsum itself must run: repeated or broadcast (size-1) labels,
+    or a product too small or too thin for BLAS to pay (batched dots)."""
+    if len(set(sa)) != len(sa) or len(set(sb)) != len(sb) or len(set(rhs)) != len(rhs):
+        return None
+    size = dict(zip(sa, shape_a))
+    for c, n in zip(sb, shape_b):
+        if size.setdefault(c, n) != n:
+            return None
+    if any(c not in size for c in rhs):
+        return None
+    contracted = [c for c in sa if c in sb and c not in rhs]
+    # labels of one operand only, absent from the output: summed away first
+    only_a = tuple(i for i, c in enumerate(sa) if c not in sb and c not in rhs)
+    only_b = tuple(i for i, c in enumerate(sb) if c not in sa and c not in rhs)
+    sa = "".join(c for i, c in enumerate(sa) if i not in only_a)
+    sb = "".join(c for i, c in enumerate(sb) if i not in only_b)
+    batch = [c for c in rhs if c in sa and c in sb]
+    left = [c for c in rhs if c in sa and c not in sb]
+    right = [c for c in rhs if c in sb and c not in sa]
+    nb, m, k, n = (math.prod(size[c] for c in labels) for labels in (batch, left, contracted, right))
+    if contracted and (m * n * k < 4096 or max(m, n) < 8):
+        return None
+    order = batch + left + right
+    return (only_a, only_b, [sa.index(c) for c in batch + left + contracted], (nb, m, k),
+            [sb.index(c) for c in batch + contracted + right], (nb, k, n),
+            tuple(size[c] for c in order), [order.index(c) for c in rhs])
+
+
+def _einsum_pair(a, sa, b, sb, rhs):
+    """einsum(sa,sb->rhs) of two float arrays as ONE matrix product, as torch contracts a pair
+    (bmm over the shared output labels); None where einsum itself must run (see _pair_plan).
+    NumPy's einsum of two operands never calls BLAS: 5-15x slower than torch on 512x512."""
+    # (a.size * b.size bounds the product's multiply-adds from above: small ones stay einsum's)
+    if a.size * b.size < 65536 or a.dtype.kind not in "fc" or a.dtype != b.dtype:
+        return None
+    key = (sa, sb, rhs, a.shape, b.shape)
+    plan = _PAIR_PLANS.get(key, False)
+    if plan is False:
+        if len(_PAIR_PLANS) >= 256:
+            _PAIR_PLANS.clear()
+        plan = _PAIR_PLANS[key] = _pair_plan(sa, sb, rhs, a.shape, b.shape)
+    if plan is None:
+        return None
+    only_a, only_b, perm_a, shape_a, perm_b, shape_b, shape, perm = plan
+    if only_a:
+        a = a.sum(axis=only_a)
+    if only_b:
+        b = b.sum(axis=only_b)
+    a3 = a.transpose(perm_a).reshape(shape_a)
+    b3 = b.transpose(perm_b).reshape(shape_b)
+    if shape_a[2] == 1:   # nothing to sum: a broadcast product, as torch's einsum multiplies
+        res = a3 * b3
+    else:
+        res = _mm(a3[0], b3[0]) if shape_a[0] == 1 else _mm(a3, b3)
+    return res.reshape(shape).transpose(perm)
+
+
 def einsum(equation, *operands):
     """Einstein summation over the operands, as torch.einsum."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -960,11 +1026,13 @@ def einsum(equation, *operands):
         if a.dtype != dt:
             raise RuntimeError(f"expected scalar type {B.scalar_name(dt)} but found {B.scalar_name(a.dtype)}")
     xp = xp_of(arrays[0])
-    try:
-        res = xp.einsum(",".join(subs) + "->" + rhs, *arrays, optimize=len(arrays) > 2)
-    except ValueError as e:
-        raise RuntimeError(f"einsum(): {e}") from None
-    res = xp.asarray(res)
+    res = _einsum_pair(arrays[0], subs[0], arrays[1], subs[1], rhs) if len(arrays) == 2 else None
+    if res is None:
+        try:
+            res = xp.einsum(",".join(subs) + "->" + rhs, *arrays, optimize=len(arrays) > 2)
+        except ValueError as e:
+            raise RuntimeError(f"einsum(): {e}") from None
+        res = xp.asarray(res)
     node = None
     if _needs(*operands):
         node = _node(_EinsumBackward, *[_edge(o) for o in operands])
@@ -1250,8 +1318,8 @@ class AddrBackward0(Node):
     def apply(self, grad):
         nf = self.next_functions
         gi = unbroadcast(grad, self.in_shape) * self.beta if nf[0][0] is not None else None
-        g1 = (grad @ self.v2) * self.alpha if nf[1][0] is not None else None
-        g2 = (grad.T @ self.v1) * self.alpha if nf[2][0] is not None else None
+        g1 = _mm(grad, self.v2) * self.alpha if nf[1][0] is not None else None
+        g2 = _mm(grad.T, self.v1) * self.alpha if nf[2][0] is not None else None
         return gi, g1, g2
 
 

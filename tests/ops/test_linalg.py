@@ -110,6 +110,75 @@ def test_einsum_matches_torch(oracle, eq, shapes):
             [r(*s) for s in shapes], names=False)
 
 
+# big enough for the one-product path (_einsum_pair); the last two need einsum itself
+PAIR_CASES = [
+    ("ij,jk->ik", [(40, 50), (50, 30)], True),
+    ("bij,bjk->bik", [(4, 20, 16), (4, 16, 24)], True),
+    ("bhqd,bhkd->bhqk", [(2, 3, 32, 16), (2, 3, 24, 16)], True),
+    ("ij,kj->ki", [(30, 20), (25, 20)], True),              # output in neither operand's order
+    ("ijk,jl->li", [(20, 30, 6), (30, 15)], True),          # k summed away first
+    ("ij,j->i", [(200, 300), (300,)], True),
+    ("i,j->ij", [(300,), (400,)], True),                    # nothing to contract: a product
+    ("bi,bj->bji", [(8, 30), (8, 40)], True),
+    ("...ij,jk->...ik", [(3, 4, 20, 10), (10, 30)], True),
+    ("bij,bjk->bik", [(1, 20, 16), (4, 16, 24)], False),    # b broadcast: einsum
+    ("iij,jk->ik", [(20, 20, 30), (30, 40)], False),        # a diagonal: einsum
+]
+
+
+@pytest.mark.parametrize("eq,shapes,paired", PAIR_CASES)
+def test_einsum_one_product_matches_torch(oracle, eq, shapes, paired):
+    arrays = [r(*s) for s in shapes]
+    subs, rhs = L._parse_einsum(eq, shapes)
+    assert (L._einsum_pair(arrays[0], subs[0], arrays[1], subs[1], rhs) is not None) == paired
+    compare(oracle, lambda *a: oracle.einsum(eq, *a), lambda *a: L.einsum(eq, *a), arrays, names=False)
+    compare(oracle, lambda *a: oracle.einsum(eq, *a), lambda *a: L.einsum(eq, *a),
+            [a.astype(np.float32) for a in arrays], names=False)
+
+
+def test_einsum_one_product_complex_and_tensordot(oracle):
+    z = [r(30, 40) + 1j * r(30, 40), r(40, 20) + 1j * r(40, 20)]
+    assert L._einsum_pair(z[0], "ij", z[1], "jk", "ik") is not None
+    compare(oracle, lambda a, b: oracle.einsum("ij,jk->ik", a, b), lambda a, b: L.einsum("ij,jk->ik", a, b), z,
+            names=False)
+    compare(oracle, lambda a, b: oracle.tensordot(a, b, dims=2), lambda a, b: L.tensordot(a, b, dims=2),
+            [r(16, 8, 8), r(8, 8, 12)], names=False)
+
+
+def test_einsum_one_product_central_differences():
+    a, b = r(20, 30, 6), r(30, 15)
+    w = r(15, 20)
+
+    def loss(lib_a, lib_b):
+        return float((L.einsum("ijk,jl->li", ember.tensor(lib_a), ember.tensor(lib_b)).numpy() * w).sum())
+
+    ta, tb = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+    (L.einsum("ijk,jl->li", ta, tb) * ember.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ta.grad.numpy(), numeric_grad(lambda x: loss(x, b), a), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(tb.grad.numpy(), numeric_grad(lambda x: loss(a, x), b), rtol=1e-6, atol=1e-6)
+
+
+def test_large_products_use_blas_threads(monkeypatch):
+    """A product of >= PARALLEL_MACS multiply-adds runs on get_num_threads() BLAS threads, then BLAS
+    goes back to one; a small one never switches (its rendezvous would stall under load)."""
+    from ember import _threads
+    calls = []
+    monkeypatch.setattr(_threads, "for_work", lambda flops: calls.append(flops))
+    big = ember.tensor(r(300, 300), requires_grad=True)     # 2.7e7 multiply-adds
+    small = ember.tensor(r(4, 400), requires_grad=True)
+    w = ember.tensor(r(120, 400), requires_grad=True)
+    ember.nn.functional.linear(small, w).sum().backward()
+    assert calls == []
+    out = big @ big
+    assert calls == [_threads.PARALLEL_FLOPS, 0]
+    np.testing.assert_allclose(out.detach().numpy(), big.detach().numpy() @ big.detach().numpy(), rtol=1e-12)
+    out.sum().backward()                                    # both gradients: two large products
+    assert calls == [_threads.PARALLEL_FLOPS, 0] * 3
+    calls.clear()
+    L.einsum("bij,bjk->bik", ember.tensor(r(30, 100, 100)), ember.tensor(r(30, 100, 100)))
+    assert calls == [_threads.PARALLEL_FLOPS, 0]
+
+
 @pytest.mark.parametrize("x_shape", [(4, 400), (400,), (2, 3, 400)])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("flags", [[True, True, True], [False, True, True], [True, False, True]])

@@ -14,6 +14,7 @@ import numpy as np
 from ...autograd.grad_mode import state as _grad_state
 from ...autograd.graph import Node, edge
 from ..._tensor import _wrap
+from ..._threads import matmul as _mm
 from ...ops import creation as _creation
 from ...ops import elementwise as _ew
 from ...ops import linalg as _linalg
@@ -198,16 +199,16 @@ class MkldnnRnnLayerBackward0(Node):
             dgt[:, 2 * H:3 * H] = dc * i * (1 - g * g)
             dgt[:, 3 * H:] = do * o * (1 - o)
             dc = dc * f
-            dh = dgt @ w_hh
+            dh = _mm(dgt, w_hh)
         flat = dgates.reshape(T * B, 4 * H)
         x = self.x
-        d_x = (dgates @ self.w_ih) if self.next_functions[0][0] is not None else None
-        d_wih = flat.T @ x.reshape(T * B, -1)
+        d_x = _mm(dgates, self.w_ih) if self.next_functions[0][0] is not None else None
+        d_wih = _mm(flat.T, x.reshape(T * B, -1))
         d_whh = np.zeros_like(w_hh)
         for t in order:
             prev = (t + 1 if self.reverse else t - 1)
             h_prev = self.h0 if (prev < 0 or prev >= T) else hs[prev]
-            d_whh += dgates[t].T @ h_prev
+            d_whh += _mm(dgates[t].T, h_prev)
         d_b = flat.sum(0)
         return (d_x, d_wih, d_whh, d_b, d_b, dh, dc)
 
@@ -218,7 +219,7 @@ def _fused_lstm_layer(x, h0, c0, weights, reverse):
     xa, wih, whh = x._data, w_ih._data, w_hh._data
     T, B = xa.shape[0], xa.shape[1]
     H = whh.shape[1]
-    gi = xa @ wih.T
+    gi = _mm(xa, wih.T)
     if b_ih is not None:
         gi = gi + (b_ih._data + b_hh._data)
     whh_t = whh.T
@@ -227,7 +228,7 @@ def _fused_lstm_layer(x, h0, c0, weights, reverse):
     cs = np.empty((T, B, H), np.float32)
     gates = np.empty((T, B, 4 * H), np.float32)
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        a = gi[t] + h @ whh_t
+        a = gi[t] + _mm(h, whh_t)
         gt = gates[t]
         gt[:, :2 * H] = _sigm(a[:, :2 * H])
         gt[:, 2 * H:3 * H] = np.tanh(a[:, 2 * H:3 * H])
