@@ -104,7 +104,8 @@ def matmul(a, b):
     """a @ b, with BLAS on get_num_threads() threads when the product is large (as torch threads
     its large products), else on one: for_work's rule, from the operands' shapes.  Anything but
     two ndarrays (CuPy arrays, the Tensors of create_graph's formulas) is just a @ b."""
-    if a.__class__ is _ndarray and b.__class__ is _ndarray:
+    # (with BLAS already threaded, by a caller that sets it back, the product just runs)
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and _active == 1:
         n = b.shape[-1] if b.ndim > 1 else 1
         # multiply-adds: a's rows (over its batch) times K times N, or b's batch times M times K*N
         if a.size * n >= PARALLEL_MACS or (b.ndim > 2 and b.size * (a.shape[-2] if a.ndim > 1 else 1)

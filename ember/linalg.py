@@ -18,12 +18,15 @@ float32/float64 inputs are supported (``eig`` / ``eigvals`` give complex results
 ldl_factor / ldl_factor_ex / ldl_solve, which also take complex inputs (symmetric or Hermitian) and
 have no derivative (as in torch).
 """
+import functools
 import math
+import types
 import warnings
 
 import numpy as np
 
-from ._backend import c_name, scalar_name, xp_of
+from . import _threads
+from ._backend import FP_QUIET, c_name, fp_get, fp_reset, fp_set, scalar_name, xp_of
 from ._tensor import Tensor, _wrap
 from .autograd.grad_mode import state
 from .autograd.graph import Node, edge
@@ -2766,6 +2769,33 @@ def _removed_eig(self, eigenvectors=False, *, e=None, v=None):
 for _name, _fn in (("matrix_rank", _removed_matrix_rank), ("solve", _removed_solve), ("lstsq", _removed_lstsq),
                    ("symeig", _removed_symeig), ("eig", _removed_eig)):
     _fn.__name__ = _fn.__qualname__ = _name
+
+def _entry(fn):
+    """fn as a public entry: NumPy's floating-point warnings silent inside (torch's kernels give inf
+    and nan silently), and LAPACK on BLAS's threads for a large matrix (as torch threads it), else
+    on one: for_work's rule, m * n * min(m, n) multiply-adds over the batch."""
+    @functools.wraps(fn)
+    def entry(*args, **kwargs):
+        a = getattr(args[0] if args else next(iter(kwargs.values()), None), "_data", None)
+        # (a call from another entry already holds the threads: it sets them back)
+        big = a.__class__ is np.ndarray and a.ndim > 1 and _threads._active == 1 \
+            and a.size * min(a.shape[-2:]) >= _threads.PARALLEL_MACS
+        quiet = None if fp_get() is FP_QUIET else fp_set(FP_QUIET)
+        if big:
+            _threads.for_work(_threads.PARALLEL_FLOPS)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if big:
+                _threads.for_work(0)
+            if quiet is not None:
+                fp_reset(quiet)
+    return entry
+
+
+for _name in __all__:
+    if isinstance(globals()[_name], types.FunctionType):
+        globals()[_name] = _entry(globals()[_name])
 
 # torch.<name> -> function here (ember.__init__ looks these up on first use)
 TOP_LEVEL = {"det": _det_top, "inverse": _inverse_top, "pinverse": _pinverse_top, "logdet": logdet,

@@ -40,6 +40,18 @@ def test_ops_on_inf_and_nan_stay_silent_under_an_error_filter(name):
         y.sum().backward()   # the backward formulas too (log's g / x at x = 0)
 
 
+@pytest.mark.parametrize("name,fn", [
+    ("det", lambda: ember.linalg.det(ember.full((60, 60), 1e3) + 1e4 * ember.eye(60))),       # overflows to inf
+    ("x.det()", lambda: (ember.full((60, 60), 1e3) + 1e4 * ember.eye(60)).det()),
+    ("vector_norm", lambda: ember.linalg.vector_norm(ember.full((4,), 1e30))),
+    ("matrix_norm", lambda: ember.linalg.matrix_norm(ember.full((2, 2), 1e30))),
+])
+def test_linalg_overflow_stays_silent_under_an_error_filter(name, fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ember.isinf(fn()).all()
+
+
 def test_a_model_with_a_minus_inf_mask_stays_silent():
     class Attend(nn.Module):
         def forward(self, q, mask):

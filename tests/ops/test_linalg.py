@@ -164,6 +164,7 @@ def test_large_products_use_blas_threads(monkeypatch):
     from ember import _threads
     calls = []
     monkeypatch.setattr(_threads, "for_work", lambda flops: calls.append(flops))
+    monkeypatch.setattr(_threads, "_active", 1)
     big = ember.tensor(r(300, 300), requires_grad=True)     # 2.7e7 multiply-adds
     small = ember.tensor(r(4, 400), requires_grad=True)
     w = ember.tensor(r(120, 400), requires_grad=True)

@@ -1039,3 +1039,27 @@ def test_cond_half_errors_match_torch(p):
     with pytest.raises((RuntimeError, NotImplementedError)) as e:
         LA.cond(ember.eye(3, dtype=ember.float16), p)
     assert (type(e.value), str(e.value)) == (type(t.value), str(t.value))
+
+
+def test_large_matrices_run_lapack_on_blas_threads(monkeypatch):
+    """A decomposition of a matrix with >= PARALLEL_MACS multiply-adds (m * n * min(m, n)) runs on
+    get_num_threads() BLAS threads, then BLAS goes back to one, once per call however many entries
+    it goes through (matrix_norm -> svdvals); a small one never switches."""
+    from ember import _threads
+    calls = []
+
+    def for_work(flops):   # records the switch, and what BLAS would then run with (two threads)
+        calls.append(flops)
+        _threads._active = 2 if flops >= _threads.PARALLEL_FLOPS else 1
+
+    monkeypatch.setattr(_threads, "for_work", for_work)
+    monkeypatch.setattr(_threads, "_active", 1)
+    ember.linalg.inv(ember.eye(50) * 2)
+    assert calls == []
+    a = ember.randn(300, 300, dtype=ember.float64) + 30 * ember.eye(300, dtype=ember.float64)
+    inv = ember.linalg.inv(a)
+    assert calls == [_threads.PARALLEL_FLOPS, 0]
+    np.testing.assert_allclose((inv @ a).numpy(), np.eye(300), atol=1e-10)
+    calls.clear()
+    ember.linalg.matrix_norm(a, "nuc")
+    assert calls == [_threads.PARALLEL_FLOPS, 0]
