@@ -423,7 +423,22 @@ def _horner(u, coefs):
 
 def _erf32(x):
     """erf of a float32/float16 NumPy array, in float64 with fits sized for float32 (within 0.52 ulp
-    of the true value; torch's is within 0.69): half the passes of the float64 fits, 2.2x faster."""
+    of the true value; torch's is within 0.69): half the passes of the float64 fits, 2.2x faster.
+    A large C-contiguous array goes in blocks that keep the float64 passes in cache (2**21 floats:
+    36 -> 22 ms)."""
+    if x.size <= 2 * _ERF_BLOCK or not x.flags.c_contiguous:
+        return _erf32_block(x)
+    flat = x.reshape(-1)
+    out = np.empty_like(flat)
+    for i in range(0, flat.size, _ERF_BLOCK):
+        out[i:i + _ERF_BLOCK] = _erf32_block(flat[i:i + _ERF_BLOCK])
+    return out.reshape(x.shape)
+
+
+_ERF_BLOCK = 32768
+
+
+def _erf32_block(x):
     ci, co = _ERF32 or _erf32_coefs()
     a = np.abs(x).astype(np.float64)
     s = np.minimum(a, 1.5)
@@ -433,8 +448,12 @@ def _erf32(x):
     res = _horner(u, ci)
     res *= s
     big = a > 1.5
-    if big.any():
-        b = np.clip(a, 1.5, 4.0)
+    n_big = np.count_nonzero(big)
+    if n_big:
+        # the tail's fit on those elements only when they are few (3 % of GELU's x / sqrt(2) for
+        # normal x), else on all of them, clipped: a gather and a scatter cost more than that
+        few = n_big * 4 < big.size
+        b = np.minimum(a[big], 4.0) if few else np.clip(a, 1.5, 4.0)
         v = np.reciprocal(b)
         v -= 0.25
         v *= 2 / (1 / 1.5 - 0.25)
@@ -446,7 +465,10 @@ def _erf32(x):
         q *= e
         q /= b
         np.subtract(1, q, out=q)
-        res = np.where(big, q, res)
+        if few:
+            res[big] = q
+        else:
+            res = np.where(big, q, res)
     return np.copysign(res, x).astype(x.dtype, copy=False)
 
 

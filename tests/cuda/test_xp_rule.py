@@ -32,6 +32,7 @@ HOST_HELPERS = {
     ("activation.py", "_erf32_coefs.outer"): "(as above)",
     ("activation.py", "_erf32"): "the float32 erf's fast path: entered for NumPy arrays only (other array modules "
                                  "take the float64 fits, through xp)",
+    ("activation.py", "_erf32_block"): "(as above: one block of it)",
     ("activation.py", "_horner"): "(as above: its polynomial evaluation)",
     ("activation.py", "_sigm"): "in-place fast path for NumPy arrays only; other array modules and Tensors take "
                                 "the xp formula below it",
