@@ -1038,7 +1038,12 @@ def _softmax_array(x, dim):
     if x.size == 0:
         return x.copy()
     e = xp.exp(x - x.max(axis=dim, keepdims=True))
-    e /= e.sum(axis=dim, keepdims=True)
+    if dim == x.ndim - 1:
+        # torch's last-dim kernel multiplies by the sum's reciprocal (other dims divide): closer to
+        # its values, and faster
+        e *= 1 / e.sum(axis=dim, keepdims=True)
+    else:
+        e /= e.sum(axis=dim, keepdims=True)
     return e
 
 
