@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _memory_format as _mf
 from .._backend import xp_of
+from .._threads import matmul as _mm
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
@@ -143,9 +144,9 @@ class ConvolutionBackward0(Node):
             w2 = w.reshape(G, O // G, -1)
             if need_w:
                 cols = self.cols.reshape(G, self.cols.shape[0] // G, self.cols.shape[-1])
-                gw = xp.matmul(g2, cols.transpose(0, 2, 1)).reshape(w.shape)
+                gw = _mm(g2, cols.transpose(0, 2, 1)).reshape(w.shape)
             if need_x:
-                gcols = xp.matmul(w2.transpose(0, 2, 1), g2)
+                gcols = _mm(w2.transpose(0, 2, 1), g2)
                 gx = xp.ascontiguousarray(_crop(_col2im(xp, gcols, N, w.shape[1] * G, self.padded, k, s, d, o),
                                                 self.pads))
         else:
@@ -155,9 +156,9 @@ class ConvolutionBackward0(Node):
             cols = _im2col(xp, gpad, k, s, d, o)
             cols = cols.reshape(G, cols.shape[0] // G, cols.shape[1])
             if need_x:
-                gx = _from_groups(xp, xp.matmul(w.reshape(G, Cin // G, -1), cols), N, o)
+                gx = _from_groups(xp, _mm(w.reshape(G, Cin // G, -1), cols), N, o)
             if need_w:
-                gw = xp.matmul(_to_groups(self.x, G), cols.transpose(0, 2, 1)).reshape(w.shape)
+                gw = _mm(_to_groups(self.x, G), cols.transpose(0, 2, 1)).reshape(w.shape)
         return gx, gw, gb
 
 
@@ -237,7 +238,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     xpad = _pad5(xp, x, pads)
     cols = _im2col(xp, xpad, k, s, d, o)
     O = w.shape[0]
-    y = xp.matmul(w.reshape(G, O // G, -1), cols.reshape(G, cols.shape[0] // G, cols.shape[1]))
+    y = _mm(w.reshape(G, O // G, -1), cols.reshape(G, cols.shape[0] // G, cols.shape[1]))
     out = _from_groups(xp, y, N, o)
     if b is not None:
         out += b.reshape(1, O, 1, 1, 1)
@@ -286,7 +287,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     pads = (p[0], p[0], p[1], p[1], p[2], p[2])
     xp = xp_of(x)
     x2 = _to_groups(x, G)
-    gcols = xp.matmul(w.reshape(G, Cin // G, -1).transpose(0, 2, 1), x2)
+    gcols = _mm(w.reshape(G, Cin // G, -1).transpose(0, 2, 1), x2)
     out = xp.ascontiguousarray(_crop(_col2im(xp, gcols, N, Cout, padded, k, s, d, o), pads))
     if b is not None:
         out += b.reshape(1, Cout, 1, 1, 1)
