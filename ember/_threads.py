@@ -5,8 +5,12 @@ set/get-threads entry points are called through ctypes.
 """
 import ctypes
 import os
+import queue
+import threading
 
 import numpy as np
+
+from . import _backend as B
 
 _blas = None
 _set = _get = None
@@ -101,21 +105,52 @@ def for_work(flops):
 
 
 def matmul(a, b):
-    """a @ b, with BLAS on get_num_threads() threads when the product is large (as torch threads
-    its large products), else on one: for_work's rule, from the operands' shapes.  Anything but
-    two ndarrays (CuPy arrays, the Tensors of create_graph's formulas) is just a @ b."""
-    # (with BLAS already threaded, by a caller that sets it back, the product just runs)
-    if a.__class__ is _ndarray and b.__class__ is _ndarray and _active == 1:
-        n = b.shape[-1] if b.ndim > 1 else 1
-        # multiply-adds: a's rows (over its batch) times K times N, or b's batch times M times K*N
-        if a.size * n >= PARALLEL_MACS or (b.ndim > 2 and b.size * (a.shape[-2] if a.ndim > 1 else 1)
-                                           >= PARALLEL_MACS):
-            for_work(PARALLEL_FLOPS)
-            try:
-                return a @ b
-            finally:
-                for_work(0)
+    """a @ b; a large product (>= PARALLEL_MACS multiply-adds, as torch threads its large products)
+    is cut into blocks of rows, columns or batch entries on get_num_threads() threads (run_blocks),
+    each an ordinary single-threaded product.  Anything but two same-dtype float ndarrays of at
+    least two dimensions (CuPy arrays, the Tensors of create_graph's formulas, matrix-vector
+    products) is just a @ b."""
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim > 1 and b.ndim > 1 \
+            and a.size * b.shape[-1] >= PARALLEL_MACS and a.dtype is b.dtype and a.dtype.kind in "fc" \
+            and _active == 1:   # (BLAS already threaded by a caller, as a linalg entry: plain a @ b)
+        out = _blocked_product(a, b)
+        if out is not None:
+            return out
     return a @ b
+
+
+def _blocked_product(a, b):
+    """a @ b in blocks over the threads; None when it has no cut (one thread, broadcast batches)."""
+    nw = get_num_threads()
+    if nw < 2:
+        return None
+    if b.ndim == 2:
+        a2 = a.reshape(-1, a.shape[-1])
+        M, N = a2.shape[0], b.shape[1]
+        out = np.empty((M, N), a.dtype)
+        shape = a.shape[:-1] + (N,)
+        if M >= N:
+            def block(s, e):
+                np.matmul(a2[s:e], b, out=out[s:e])
+            n = M
+        else:
+            def block(s, e):
+                np.matmul(a2, b[:, s:e], out=out[:, s:e])
+            n = N
+    elif a.shape[:-2] == b.shape[:-2] and a.size // (a.shape[-2] * a.shape[-1]) >= 2 * nw:
+        a3 = a.reshape((-1,) + a.shape[-2:])
+        b3 = b.reshape((-1,) + b.shape[-2:])
+        n = a3.shape[0]
+        out = np.empty((n, a.shape[-2], b.shape[-1]), a.dtype)
+        shape = a.shape[:-1] + (b.shape[-1],)
+
+        def block(s, e):
+            np.matmul(a3[s:e], b3[s:e], out=out[s:e])
+    else:
+        return None
+    # two blocks a thread: the caller starts at once, a helper only once it has woken up
+    run_blocks(block, n, (-(-n // (2 * nw)), nw))
+    return out.reshape(shape)
 
 
 def init():
@@ -130,3 +165,105 @@ def get_num_interop_threads():
 
 def set_num_interop_threads(n):
     """Accepted for torch compatibility; ember has no inter-op thread pool."""
+
+
+# ---- blocks on threads ----------------------------------------------------------------------
+# An op cut into blocks (a convolution's images, a product's rows) shares them out among threads,
+# the calling one included, each taking the next block until none is left: a block is BLAS
+# products, copies and reductions, which all release the GIL, so two threads ran the LeNet's conv
+# blocks 1.8-1.95x faster on 2 cores.  BLAS itself stays single-threaded there: its threads spin
+# while they wait (after a product too, for a while), which made small steps collapse when another
+# process held a core, and took the other core from these helpers; these sleep.  The calling
+# thread never waits for a helper to wake up: it takes every block no helper has started, and
+# waits only for blocks in progress.
+_helpers = []        # [(job queue, busy lock)], one per helper thread
+_helpers_pid = None
+_helpers_lock = threading.Lock()
+
+
+def _helper_loop(jobs, busy):
+    # the thread runs ember's kernels only: NumPy's floating-point warnings stay silent in it for
+    # good, as in the caller's op (the error state is per thread)
+    B.fp_set(B.FP_QUIET)
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        job(busy)
+
+
+def _get_helpers(n):
+    """n helper threads, started on first use."""
+    global _helpers, _helpers_pid
+    with _helpers_lock:
+        if _helpers_pid != os.getpid():
+            _helpers, _helpers_pid = [], os.getpid()
+        while len(_helpers) < n:
+            h = (queue.SimpleQueue(), threading.Lock())
+            threading.Thread(target=_helper_loop, args=h, name=f"ember-blocks-{len(_helpers)}",
+                             daemon=True).start()
+            _helpers.append(h)
+        return _helpers[:n]
+
+
+def _forget_helpers():
+    # a forked child (a DataLoader worker) has none of the parent's threads, and a lock another
+    # thread held at the fork would stay held: start from scratch
+    global _helpers, _helpers_pid, _helpers_lock
+    _helpers, _helpers_pid, _helpers_lock = [], None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helpers)
+
+
+def run_blocks(fn, N, plan, flops=0):
+    """fn(s, e) for consecutive blocks [s, e) covering range(N), plan = (block size, threads) (see
+    conv._plan), shared out among the calling thread and plan[1] - 1 helpers; results in block
+    order.  flops: BLAS work of the whole op, for for_work when it all runs here."""
+    nb, nw = plan
+    if nw <= 1:
+        for_work(flops)
+        return [fn(s, s + nb if s + nb < N else N) for s in range(0, N, nb)]
+    for_work(0)   # single-threaded BLAS inside each block
+    starts = list(range(0, N, nb))
+    results = [None] * len(starts)
+    errors = []
+    pending = iter(range(len(starts)))
+    lock = threading.Lock()
+
+    def take(busy):
+        # the next block, with busy held while it runs (acquired before the block leaves
+        # `pending`, so the caller sees either a block not taken or one it must wait for)
+        with lock:
+            i = next(pending, None)
+            if i is not None and busy is not None:
+                busy.acquire()
+        return i
+
+    def work(busy):
+        while True:
+            i = take(busy)
+            if i is None:
+                return
+            try:
+                s = starts[i]
+                results[i] = fn(s, s + nb if s + nb < N else N)
+            except BaseException as e:  # re-raised by the caller
+                errors.append(e)
+            finally:
+                if busy is not None:
+                    busy.release()
+
+    helpers = _get_helpers(nw - 1)
+    for jobs, _ in helpers:
+        jobs.put(work)
+    try:
+        work(None)
+    finally:
+        for _, busy in helpers:
+            busy.acquire()   # returns at once unless the helper is inside a block
+            busy.release()
+    if errors:
+        raise errors[0]
+    return results

@@ -21,8 +21,6 @@ recomputed in backward instead of kept.  benchmarks/NOTES.md has the measurement
 Kernels take the array module ``xp`` (numpy or cupy, from ``xp_of``) and call only ``xp.*``;
 strided views over a buffer go through ``_strided``, the one place that differs between them.
 """
-import os
-import queue
 import threading
 
 import numpy as np
@@ -30,7 +28,7 @@ import numpy as np
 from .. import _backend as B
 from .. import _threads
 from .. import _memory_format as _mf
-from .._threads import for_work
+from .._threads import run_blocks as _run_blocks
 from .._backend import xp_of
 
 from ..autograd.grad_mode import state
@@ -143,50 +141,13 @@ def _claim(xp, slot, rows, m, dtype, layout):
 # The calling thread never waits for a helper to wake up: it takes every block no helper has
 # started, and waits only for blocks in progress.  Below _PAR_MIN_FLOPS, with one thread, or
 # on a GPU (CuPy queues the work asynchronously anyway), everything runs on the calling thread.
+# The threads and the sharing out are _threads.run_blocks.
 _PAR_MIN_FLOPS = 1.5e7
-_helpers = []        # [(job queue, busy lock)], one per helper thread
-_helpers_pid = None
-_helpers_lock = threading.Lock()
 
 
 def _workers():
     """Threads a large convolution may use (torch.get_num_threads)."""
     return _threads.get_num_threads()
-
-def _helper_loop(jobs, busy):
-    # the thread runs ember's kernels only: NumPy's floating-point warnings stay silent in it for
-    # good, as in the caller's op (the error state is per thread)
-    B.fp_set(B.FP_QUIET)
-    while True:
-        job = jobs.get()
-        if job is None:
-            return
-        job(busy)
-
-
-def _get_helpers(n):
-    """n helper threads, started on first use."""
-    global _helpers, _helpers_pid
-    with _helpers_lock:
-        if _helpers_pid != os.getpid():
-            _helpers, _helpers_pid = [], os.getpid()
-        while len(_helpers) < n:
-            h = (queue.SimpleQueue(), threading.Lock())
-            threading.Thread(target=_helper_loop, args=h, name=f"ember-blocks-{len(_helpers)}",
-                             daemon=True).start()
-            _helpers.append(h)
-        return _helpers[:n]
-
-
-def _forget_helpers():
-    # a forked child (a DataLoader worker) has none of the parent's threads, and a lock another
-    # thread held at the fork would stay held: start from scratch
-    global _helpers, _helpers_pid, _helpers_lock
-    _helpers, _helpers_pid, _helpers_lock = [], None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_helpers)
 
 
 def _plan(N, nb, parallel):
@@ -205,57 +166,6 @@ def _plan(N, nb, parallel):
     nblocks = -(-N // nb)
     nblocks = max(-(-nblocks // nw) * nw, 2 * nw)
     return -(-N // nblocks), nw
-
-
-def _run_blocks(fn, N, plan, flops=0):
-    """fn(s, e) for consecutive blocks of images [s, e) covering the batch of N, as planned by
-    _plan; results in block order.  flops: BLAS work of the whole op, for for_work."""
-    nb, nw = plan
-    if nw <= 1:
-        for_work(flops)
-        return [fn(s, s + nb if s + nb < N else N) for s in range(0, N, nb)]
-    for_work(0)   # single-threaded BLAS inside each block
-    starts = list(range(0, N, nb))
-    results = [None] * len(starts)
-    errors = []
-    pending = iter(range(len(starts)))
-    lock = threading.Lock()
-
-    def take(busy):
-        # the next block, with busy held while it runs (acquired before the block leaves
-        # `pending`, so the caller sees either a block not taken or one it must wait for)
-        with lock:
-            i = next(pending, None)
-            if i is not None and busy is not None:
-                busy.acquire()
-        return i
-
-    def work(busy):
-        while True:
-            i = take(busy)
-            if i is None:
-                return
-            try:
-                s = starts[i]
-                results[i] = fn(s, s + nb if s + nb < N else N)
-            except BaseException as e:  # re-raised by the caller
-                errors.append(e)
-            finally:
-                if busy is not None:
-                    busy.release()
-
-    helpers = _get_helpers(nw - 1)
-    for jobs, _ in helpers:
-        jobs.put(work)
-    try:
-        work(None)
-    finally:
-        for _, busy in helpers:
-            busy.acquire()   # returns at once unless the helper is inside a block
-            busy.release()
-    if errors:
-        raise errors[0]
-    return results
 
 
 # ---- geometry ------------------------------------------------------------------------------

@@ -158,26 +158,44 @@ def test_einsum_one_product_central_differences():
     np.testing.assert_allclose(tb.grad.numpy(), numeric_grad(lambda x: loss(a, x), b), rtol=1e-6, atol=1e-6)
 
 
-def test_large_products_use_blas_threads(monkeypatch):
-    """A product of >= PARALLEL_MACS multiply-adds runs on get_num_threads() BLAS threads, then BLAS
-    goes back to one; a small one never switches (its rendezvous would stall under load)."""
+def test_large_products_run_in_blocks_on_threads(monkeypatch):
+    """A product of >= PARALLEL_MACS multiply-adds is cut into blocks shared among get_num_threads()
+    threads (rows, columns or batch entries), with the same values; a small one never is (waking a
+    thread costs more than it)."""
     from ember import _threads
-    calls = []
-    monkeypatch.setattr(_threads, "for_work", lambda flops: calls.append(flops))
+    plans = []
+    run_blocks = _threads.run_blocks
+
+    def recording(fn, n, plan, flops=0):
+        plans.append((n, plan))
+        return run_blocks(fn, n, plan, flops)
+
+    monkeypatch.setattr(_threads, "run_blocks", recording)
+    monkeypatch.setattr(_threads, "get_num_threads", lambda: 2)
     monkeypatch.setattr(_threads, "_active", 1)
-    big = ember.tensor(r(300, 300), requires_grad=True)     # 2.7e7 multiply-adds
     small = ember.tensor(r(4, 400), requires_grad=True)
     w = ember.tensor(r(120, 400), requires_grad=True)
     ember.nn.functional.linear(small, w).sum().backward()
-    assert calls == []
-    out = big @ big
-    assert calls == [_threads.PARALLEL_FLOPS, 0]
-    np.testing.assert_allclose(out.detach().numpy(), big.detach().numpy() @ big.detach().numpy(), rtol=1e-12)
-    out.sum().backward()                                    # both gradients: two large products
-    assert calls == [_threads.PARALLEL_FLOPS, 0] * 3
-    calls.clear()
-    L.einsum("bij,bjk->bik", ember.tensor(r(30, 100, 100)), ember.tensor(r(30, 100, 100)))
-    assert calls == [_threads.PARALLEL_FLOPS, 0]
+    assert plans == []
+    big = ember.tensor(r(300, 310), requires_grad=True)     # 2.9e7 multiply-adds
+    other = ember.tensor(r(310, 290), requires_grad=True)
+    out = big @ other
+    assert plans == [(300, (75, 2))]                         # rows: two blocks a thread
+    a, b = big.detach().numpy(), other.detach().numpy()
+    np.testing.assert_allclose(out.detach().numpy(), a @ b, rtol=1e-10, atol=1e-10)
+    out.backward(ember.ones_like(out))
+    assert [n for n, _ in plans[1:]] == [310, 310]          # grad @ other.T, big.T @ grad
+    np.testing.assert_allclose(big.grad.numpy(), np.ones((300, 290)) @ b.T, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(other.grad.numpy(), a.T @ np.ones((300, 290)), rtol=1e-10, atol=1e-10)
+    plans.clear()
+    x, y = r(30, 100, 100), r(30, 100, 100)
+    got = L.einsum("bij,bjk->bik", ember.tensor(x), ember.tensor(y)).numpy()
+    assert plans == [(30, (8, 2))]                           # batch entries
+    np.testing.assert_allclose(got, x @ y, rtol=1e-10, atol=1e-10)
+    plans.clear()
+    wide = ember.tensor(r(8, 2000)) @ ember.tensor(r(2000, 2000))
+    assert plans == [(2000, (500, 2))]                       # few rows: columns
+    assert wide.shape == (8, 2000)
 
 
 @pytest.mark.parametrize("x_shape", [(4, 400), (400,), (2, 3, 400)])
