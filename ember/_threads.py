@@ -124,25 +124,28 @@ def _blocked_product(a, b):
     nw = get_num_threads()
     if nw < 2:
         return None
-    if b.ndim == 2:
+    shape = a.shape[:-1] + (b.shape[-1],)
+    entries = 1 if b.ndim == 2 else a.size // (a.shape[-2] * a.shape[-1])
+    if b.ndim > 2 and a.shape[:-2] != b.shape[:-2]:
+        return None
+    if entries == 1:   # one matrix product: rows of a (all its leading dims), or columns of b
         a2 = a.reshape(-1, a.shape[-1])
-        M, N = a2.shape[0], b.shape[1]
+        b2 = b.reshape(b.shape[-2:])
+        M, N = a2.shape[0], b2.shape[1]
         out = np.empty((M, N), a.dtype)
-        shape = a.shape[:-1] + (N,)
         if M >= N:
             def block(s, e):
-                np.matmul(a2[s:e], b, out=out[s:e])
+                np.matmul(a2[s:e], b2, out=out[s:e])
             n = M
         else:
             def block(s, e):
-                np.matmul(a2, b[:, s:e], out=out[:, s:e])
+                np.matmul(a2, b2[:, s:e], out=out[:, s:e])
             n = N
-    elif a.shape[:-2] == b.shape[:-2] and a.size // (a.shape[-2] * a.shape[-1]) >= 2 * nw:
+    elif entries >= 2 * nw:
         a3 = a.reshape((-1,) + a.shape[-2:])
         b3 = b.reshape((-1,) + b.shape[-2:])
         n = a3.shape[0]
         out = np.empty((n, a.shape[-2], b.shape[-1]), a.dtype)
-        shape = a.shape[:-1] + (b.shape[-1],)
 
         def block(s, e):
             np.matmul(a3[s:e], b3[s:e], out=out[s:e])

@@ -196,6 +196,10 @@ def test_large_products_run_in_blocks_on_threads(monkeypatch):
     wide = ember.tensor(r(8, 2000)) @ ember.tensor(r(2000, 2000))
     assert plans == [(2000, (500, 2))]                       # few rows: columns
     assert wide.shape == (8, 2000)
+    plans.clear()
+    x, y = r(1, 300, 310), r(1, 310, 290)                    # one batch entry (conv3d's groups): rows
+    np.testing.assert_allclose(L.matmul(ember.tensor(x), ember.tensor(y)).numpy(), x @ y, rtol=1e-10, atol=1e-10)
+    assert plans == [(300, (75, 2))]
 
 
 @pytest.mark.parametrize("x_shape", [(4, 400), (400,), (2, 3, 400)])
