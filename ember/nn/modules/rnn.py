@@ -16,6 +16,7 @@ from ...autograd.graph import Node, edge
 from ..._tensor import _wrap
 from ..._threads import matmul as _mm
 from ...ops import creation as _creation
+from ...ops.activation import _sigm   # torch's sigmoid formula, 1 / (1 + exp(-x))
 from ...ops import elementwise as _ew
 from ...ops import linalg as _linalg
 from ...ops import shape as _shape
@@ -137,12 +138,6 @@ def _fused_lstm_ok(x, weights):
             and x._data.size != 0 and type(w_ih._data) is np.ndarray and w_ih._data.dtype == np.float32)
 
 
-def _sigm(a):
-    e = np.exp(-np.abs(a))
-    t = 1 / (1 + e)
-    return np.where(a >= 0, t, e * t)
-
-
 class MkldnnRnnLayerBackward0(Node):
     """Backpropagation through time of one LSTM layer and direction (outputs: output, hy, cy)."""
     __slots__ = ("_n_outputs", "_output_nrs", "x", "w_ih", "w_hh", "h0", "c0", "hs", "cs", "gates",
@@ -204,11 +199,13 @@ class MkldnnRnnLayerBackward0(Node):
         x = self.x
         d_x = _mm(dgates, self.w_ih) if self.next_functions[0][0] is not None else None
         d_wih = _mm(flat.T, x.reshape(T * B, -1))
-        d_whh = np.zeros_like(w_hh)
-        for t in order:
-            prev = (t + 1 if self.reverse else t - 1)
-            h_prev = self.h0 if (prev < 0 or prev >= T) else hs[prev]
-            d_whh += _mm(dgates[t].T, h_prev)
+        # every step's dgates[t].T @ h_prev in one product (T products with K = B ran below BLAS's pace)
+        h_prev = np.empty_like(hs)
+        if self.reverse:
+            h_prev[:-1], h_prev[-1] = hs[1:], self.h0
+        else:
+            h_prev[1:], h_prev[0] = hs[:-1], self.h0
+        d_whh = _mm(flat.T, h_prev.reshape(T * B, H))
         d_b = flat.sum(0)
         return (d_x, d_wih, d_whh, d_b, d_b, dh, dc)
 
@@ -221,7 +218,7 @@ def _fused_lstm_layer(x, h0, c0, weights, reverse):
     H = whh.shape[1]
     gi = _mm(xa, wih.T)
     if b_ih is not None:
-        gi = gi + (b_ih._data + b_hh._data)
+        gi += b_ih._data + b_hh._data   # (in place: a fresh (T*B, 4H) array costs its page faults again)
     whh_t = whh.T
     h, c = h0._data, c0._data
     hs = np.empty((T, B, H), np.float32)
