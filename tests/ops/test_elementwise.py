@@ -415,3 +415,30 @@ def test_scalar_pow_against_torch(exponent, dtype):
         np.testing.assert_array_equal(np.isfinite(ggot), np.isfinite(gwant))
         fin = np.isfinite(gwant)
         np.testing.assert_allclose(ggot[fin], gwant[fin], rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+SPECIAL_FLOATS = [-0.0, 0.0, np.nan, np.inf, -np.inf, 1.5, -1.5, 3.0, 6e4, -6e4]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("size", ["small", "large"])   # large: past clamp's one-bound size switch
+def test_clamp_and_nan_to_num_match_torch_on_special_values(oracle, dtype, size):
+    # clamp runs as one clip ufunc (NumPy's maximum against a number has no SIMD loop), nan_to_num
+    # as a clip to the dtype's extremes then NaN: torch's results, signed zeros and NaN included
+    v = np.tile(np.array(SPECIAL_FLOATS, dtype), 1 if size == "small" else 1000)
+    bounds = [-0.0, 0.0, float("nan"), float("inf"), -float("inf"), 1.0, -1.0, 2, None]
+    for lo in bounds:
+        for hi in bounds:
+            if lo is None and hi is None:
+                continue
+            want = oracle.clamp(oracle.tensor(v), min=lo, max=hi).numpy()
+            got = ember.clamp(ember.tensor(v), min=lo, max=hi).numpy()
+            assert got.dtype == want.dtype, (lo, hi)
+            np.testing.assert_array_equal(got, want, err_msg=f"clamp({lo}, {hi})")
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want), err_msg=f"clamp({lo}, {hi})")
+    for nan in (0.0, -1.0, float("inf")):
+        want = oracle.nan_to_num(oracle.tensor(v), nan=nan).numpy()
+        got = ember.nan_to_num(ember.tensor(v), nan=nan).numpy()
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
