@@ -143,7 +143,7 @@ class LeakyReluBackward0(Node):
 
     def apply(self, g):
         xp = xp_of(g)
-        return (xp.where(self.x > 0, g, g * self.slope),)
+        return (B.where(xp, self.x > 0, g, g * self.slope),)
 
 
 class LeakyReluBackward1(LeakyReluBackward0):
@@ -156,7 +156,7 @@ def _leaky(xp, x, slope):
     ~3.5 ns an element on mixed signs."""
     if 0 < slope <= 1:
         return xp.maximum(x, x * slope)
-    return xp.where(x > 0, x, x * slope)
+    return B.where(xp, x > 0, x, x * slope)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -281,7 +281,7 @@ class EluBackward0(Node):
         xp = xp_of(g)
         x, a, s, i = self.x, self.alpha, self.scale, self.input_scale
         neg = xp.exp(xp.minimum(x, 0) * i) * (a * s * i)
-        return (g * xp.where(x > 0, xp.asarray(s, x.dtype), neg),)
+        return (g * B.where(xp, x > 0, xp.asarray(s, x.dtype), neg),)
 
 
 class EluBackward1(Node):
@@ -295,7 +295,7 @@ class EluBackward1(Node):
         # from the result: for x <= 0, y = s*a*(exp(i*x) - 1) so dy/dx = i*(y + s*a)
         xp = xp_of(g)
         y, a, s, i = self.y, self.alpha, self.scale, self.input_scale
-        return (g * xp.where(y > 0, xp.asarray(s, y.dtype), (y + a * s) * i),)
+        return (g * B.where(xp, y > 0, xp.asarray(s, y.dtype), (y + a * s) * i),)
 
 
 class CeluBackward0(EluBackward0):
@@ -312,7 +312,7 @@ def _elu(input, alpha, scale, input_scale, inplace, name, cls0, cls1):
         _check_inplace(input, name + "_")
     x = _float_data(input, name)
     neg = xp.expm1(xp.minimum(x, 0) * input_scale) * alpha
-    out = xp.where(x > 0, x, neg)
+    out = B.where(xp, x > 0, x, neg)
     if scale != 1.0:
         out *= scale
     node = None
@@ -619,7 +619,7 @@ class SoftplusBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         bx = self.x * self.beta
-        return (xp.where(bx > self.threshold, g, g * _sigm(bx)),)
+        return (B.where(xp, bx > self.threshold, g, g * _sigm(bx)),)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -629,7 +629,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     x = _float_data(input, "softplus")
     bx = x * beta
     # torch's formula; exp overflows to inf only where bx > threshold picks x instead
-    out = xp.where(bx > threshold, x, xp.log1p(xp.exp(bx)) / beta)
+    out = B.where(xp, bx > threshold, x, xp.log1p(xp.exp(bx)) / beta)
     return _saving_x(out, input, SoftplusBackward0, x, beta=beta, threshold=threshold)
 
 
@@ -663,7 +663,7 @@ class HardtanhBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         x = self.x
-        return (xp.where((x > self.lo) & (x < self.hi), g, xp.zeros((), g.dtype)),)
+        return (B.where(xp, (x > self.lo) & (x < self.hi), g, xp.zeros((), g.dtype)),)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -710,7 +710,7 @@ class HardsigmoidBackward0(Node):
         xp = xp_of(g)
         x = self.x
         # torch's kernel multiplies by 1.0f / 6.0f, a float32 constant, in every dtype
-        return (xp.where((x > -3) & (x < 3), g * g.dtype.type(_ONE_SIXTH_F32), xp.zeros((), g.dtype)),)
+        return (B.where(xp, (x > -3) & (x < 3), g * g.dtype.type(_ONE_SIXTH_F32), xp.zeros((), g.dtype)),)
 
 
 _ONE_SIXTH_F32 = float(np.float32(1) / np.float32(6))
@@ -735,7 +735,7 @@ class HardswishBackward0(Node):
         xp = xp_of(g)
         x = self.x
         # (torch's kernel: 0 at x = -3 itself, and the plain gradient from x = 3 on)
-        return (xp.where(x <= -3, xp.zeros((), g.dtype), xp.where(x < 3, g * (x / 3 + 0.5), g)),)
+        return (B.where(xp, x <= -3, xp.zeros((), g.dtype), B.where(xp, x < 3, g * (x / 3 + 0.5), g)),)
 
 
 def hardswish(input, inplace=False):
@@ -760,7 +760,7 @@ class ThresholdBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         # (torch's mask is x <= threshold: a NaN input passes its gradient)
-        return (xp.where(self.x <= self.threshold, xp.zeros((), g.dtype), g),)
+        return (B.where(xp, self.x <= self.threshold, xp.zeros((), g.dtype), g),)
 
 
 class ThresholdBackward1(ThresholdBackward0):
@@ -774,7 +774,7 @@ def threshold(input, threshold, value, inplace=False):
         _check_inplace(input, "threshold_")
     x = input._data
     kernel_for(x.dtype, "threshold_cpu", "fciu")
-    out = xp.where(x <= threshold, xp.asarray(value).astype(x.dtype), x)   # (NaN stays NaN, as torch)
+    out = B.where(xp, x <= threshold, xp.asarray(value).astype(x.dtype), x)   # (NaN stays NaN, as torch)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(ThresholdBackward1 if inplace else ThresholdBackward0, input)
@@ -804,7 +804,7 @@ class HardshrinkBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         x = self.x
-        return (xp.where((x >= -self.lambd) & (x <= self.lambd), xp.zeros((), g.dtype), g),)
+        return (B.where(xp, (x >= -self.lambd) & (x <= self.lambd), xp.zeros((), g.dtype), g),)
 
 
 class SoftshrinkBackward0(HardshrinkBackward0):
@@ -815,7 +815,7 @@ def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
     xp = xp_of(input._data)
     x = _float_data(input, "hardshrink")
-    out = xp.where((x >= -lambd) & (x <= lambd), xp.zeros((), x.dtype), x)
+    out = B.where(xp, (x >= -lambd) & (x <= lambd), xp.zeros((), x.dtype), x)
     return _saving_x(out, input, HardshrinkBackward0, x, lambd=lambd)
 
 
@@ -826,7 +826,7 @@ def softshrink(input, lambd=0.5):
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     x = _float_data(input, "softshrink")
     # (torch's middle branch is x * 0: NaN stays NaN, -0.0 stays -0.0)
-    out = xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, x * 0))
+    out = B.where(xp, x > lambd, x - lambd, B.where(xp, x < -lambd, x + lambd, x * 0))
     return _saving_x(out, input, SoftshrinkBackward0, x, lambd=lambd)
 
 
@@ -908,9 +908,9 @@ class PreluKernelBackward0(Node):
         pos = x > 0
         gx = gw = None
         if self.next_functions[0][0] is not None:
-            gx = xp.where(pos, g, g * w)
+            gx = B.where(xp, pos, g, g * w)
         if self.next_functions[1][0] is not None:
-            gw = unbroadcast(xp.where(pos, xp.zeros((), g.dtype), g * x), w.shape).reshape(self.w_shape)
+            gw = unbroadcast(B.where(xp, pos, xp.zeros((), g.dtype), g * x), w.shape).reshape(self.w_shape)
         return gx, gw
 
 
@@ -936,7 +936,7 @@ def prelu(input, weight):
         wb = w.reshape(())
     if wb.dtype != x.dtype:
         wb = wb.astype(x.dtype)
-    out = xp.where(x > 0, x, x * wb)
+    out = B.where(xp, x > 0, x, x * wb)
     node = None
     if state.enabled and (input._requires_grad or weight._requires_grad):
         node = _new(PreluKernelBackward0)

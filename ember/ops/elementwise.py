@@ -1310,8 +1310,8 @@ class WhereBackward0(Node):
     def apply(self, g):
         c = self.cond
         xp = xp_of(g)
-        ga = unbroadcast(xp.where(c, g, 0).astype(g.dtype, copy=False), self.a_shape) if self.a_shape is not None else None
-        gb = unbroadcast(xp.where(c, 0, g).astype(g.dtype, copy=False), self.b_shape) if self.b_shape is not None else None
+        ga = unbroadcast(B.where(xp, c, g, 0).astype(g.dtype, copy=False), self.a_shape) if self.a_shape is not None else None
+        gb = unbroadcast(B.where(xp, c, 0, g).astype(g.dtype, copy=False), self.b_shape) if self.b_shape is not None else None
         return ga, gb
 
 
@@ -1336,7 +1336,7 @@ def where(condition, input=None, other=None, *, out=None):
             a, b = b, a
         if type(c) is not type(base._data):
             B.check_same_device("where", c, base._data)
-        res = xp.where(c, a, b)
+        res = B.where(xp, c, a, b)
     if isinstance(res, _generic):
         res = _host_array(res)
     node = None
@@ -1359,7 +1359,7 @@ class MaskedFillBackward0(Node):
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
 
     def apply(self, g):
-        return (unbroadcast(xp_of(g).where(self.mask, 0, g).astype(g.dtype, copy=False), g.shape),)
+        return (unbroadcast(B.where(xp_of(g), self.mask, 0, g).astype(g.dtype, copy=False), g.shape),)
 
 
 class MaskedFillBackward1(Node):
@@ -1396,7 +1396,7 @@ def masked_fill(input, mask, value):
     if type(m) is not type(d):
         B.check_same_device("masked_fill", d, m)
     xp = xp_of(d)
-    res = xp.where(m, xp.asarray(value, dtype=d.dtype), d)
+    res = B.where(xp, m, xp.asarray(value, dtype=d.dtype), d)
     node = None
     if value_tensor is not None:
         node = MaskedFillBackward1.__new__(MaskedFillBackward1)

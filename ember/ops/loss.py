@@ -616,7 +616,7 @@ class SmoothL1LossBackward0(_PointwiseLoss):
     def derivs(self, s):
         xp = xp_of(self.a)
         a, beta = self.a, self.beta
-        d = xp.where(xp.abs(a) < beta, a / beta, xp.sign(a)) * s
+        d = B.where(xp, xp.abs(a) < beta, a / beta, xp.sign(a)) * s
         return d, lambda: -d
 
 
@@ -633,7 +633,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     x, t = _pair("smooth_l1_loss", input, target)
     d = x - t
     ad = xp.abs(d)
-    loss = xp.where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    loss = B.where(xp, ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
     out = _pointwise(SmoothL1LossBackward0, input, target, loss, red, d)
     if out.grad_fn is not None:
         out.grad_fn.beta = beta
@@ -662,7 +662,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     x, t = _pair("huber_loss", input, target)
     d = x - t
     ad = xp.abs(d)
-    loss = xp.where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    loss = B.where(xp, ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
     w, _ = _weight("huber_loss", weight, input)
     cls = HuberLossBackward0
     if w is not None:
