@@ -182,12 +182,14 @@ def set_num_interop_threads(n):
 _helpers = []        # [(job queue, busy lock)], one per helper thread
 _helpers_pid = None
 _helpers_lock = threading.Lock()
+_on_helper = threading.local()   # .yes in a helper thread
 
 
 def _helper_loop(jobs, busy):
     # the thread runs ember's kernels only: NumPy's floating-point warnings stay silent in it for
     # good, as in the caller's op (the error state is per thread)
     B.fp_set(B.FP_QUIET)
+    _on_helper.yes = True
     while True:
         job = jobs.get()
         if job is None:
@@ -225,6 +227,8 @@ def run_blocks(fn, N, plan, flops=0):
     conv._plan), shared out among the calling thread and plan[1] - 1 helpers; results in block
     order.  flops: BLAS work of the whole op, for for_work when it all runs here."""
     nb, nw = plan
+    if nw > 1 and getattr(_on_helper, "yes", False):
+        nw = 1   # a block that shares out blocks itself: a helper waiting on its own lock would hang
     if nw <= 1:
         for_work(flops)
         return [fn(s, s + nb if s + nb < N else N) for s in range(0, N, nb)]

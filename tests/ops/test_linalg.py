@@ -382,3 +382,23 @@ def test_bilinear_checks_shapes_in_torchs_order(args):
     assert got.startswith("bilinear(): ")
     if torch is not None:
         assert got == run(torch)
+
+
+def test_a_blocked_product_inside_a_block_runs_on_its_own_thread(monkeypatch):
+    # a helper that shared out blocks itself would wait on its own busy lock forever
+    import threading
+    from ember import _threads
+    monkeypatch.setattr(_threads, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(_threads, "_active", 1)
+    a = r(300, 310).astype(np.float32)
+    b = r(310, 290).astype(np.float32)
+    results = []
+
+    def block(s, e):
+        return _threads.matmul(a, b)[s:e]
+
+    runner = threading.Thread(target=lambda: results.append(_threads.run_blocks(block, 300, (75, 2))), daemon=True)
+    runner.start()
+    runner.join(60)
+    assert results, "run_blocks inside a helper's block did not return"
+    np.testing.assert_allclose(np.concatenate(results[0]), a @ b, rtol=1e-5, atol=1e-4)
