@@ -149,6 +149,29 @@ def _zeros(shape, like):
 
 
 # ---- sum / mean / prod ----------------------------------------------------------
+# NumPy reduces a contiguous axis row by row, ~20 ns a row: 1M float32 in rows of 10 took 1.3 ms to
+# sum where a product with ones (one BLAS matrix-vector call, SIMD lanes as NumPy's 8 accumulators)
+# takes 0.09; in rows of 1024, 131 us against 21
+_ONES = {np.dtype(np.float32): np.ones(4096, np.float32), np.dtype(np.float64): np.ones(4096, np.float64)}
+
+
+def _sum_rows(a, axes, keepdims):
+    """a.sum(axis=axes, keepdims=keepdims), as a product with ones when axes are a's last ones and
+    a is a C-contiguous float32/float64 NumPy array of at least 256 rows of 2-4096 elements; else
+    None."""
+    ones = _ONES.get(a.dtype) if type(a) is _ndarray else None
+    if ones is None or not axes or a.size < 16384 or not a.flags.c_contiguous:
+        return None
+    k = len(axes)
+    if axes != tuple(range(a.ndim - k, a.ndim)):
+        return None
+    c = _count(a.shape, axes)
+    if not 2 <= c <= 4096:
+        return None
+    res = a.reshape(-1, c) @ ones[:c]
+    return res.reshape(a.shape[:-k] + (1,) * k if keepdims else a.shape[:-k])
+
+
 class SumBackward0(Node):
     __slots__ = ("shape", "dtype")
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
@@ -186,7 +209,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         res = a.sum(dtype=npdt, keepdims=keepdim)
     else:
         axes = _axes(dim, a.ndim)
-        res = a.sum(axis=axes, dtype=npdt, keepdims=keepdim)
+        res = _sum_rows(a, axes, keepdim) if npdt is None else None
+        if res is None:
+            res = a.sum(axis=axes, dtype=npdt, keepdims=keepdim)
     if type(res) is not _ndarray:
         res = _arr(res)
     if out is not None:
@@ -251,7 +276,9 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if a.dtype.itemsize >= 4:
         # sum / n is what ndarray.mean computes, without its Python-level overhead
         n = _count(a.shape, axes)
-        res = a.sum(axis=axes, keepdims=keepdim)
+        res = _sum_rows(a, axes, keepdim) if axes is not None else None
+        if res is None:
+            res = a.sum(axis=axes, keepdims=keepdim)
         if n:
             res = res / n
         else:  # torch: the mean of nothing is nan, silently

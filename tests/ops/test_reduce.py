@@ -298,3 +298,33 @@ def test_numpy_keyword_names_like_torch():
         got, ref = call(ember, ember.tensor(x0)), call(torch, torch.tensor(x0))
         assert tuple(got.shape) == tuple(ref.shape)
         np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape,dim,keepdim", [((20000, 10), -1, False), ((2000, 50), 1, True),
+                                               ((64, 32, 100), (1, 2), False), ((64, 32, 100), (-2, -1), True),
+                                               ((40, 4096), -1, False)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sums_over_trailing_rows_match_torch(oracle, shape, dim, keepdim, dtype):
+    # sum and mean over a C-contiguous array's last dims run as one product with ones (NumPy reduces
+    # short contiguous rows one by one): torch's values to float rounding, and float64's to 1e-6
+    from ember.ops.reduce import _axes, _sum_rows
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype) * 10
+    assert _sum_rows(x, _axes(dim, x.ndim), keepdim) is not None
+    exact = x.astype(np.float64).sum(axis=dim, keepdims=keepdim)
+    scale = np.abs(x).astype(np.float64).sum(axis=dim, keepdims=keepdim)
+    for name in ("sum", "mean"):
+        e = ember.tensor(x, requires_grad=True)
+        t = oracle.tensor(x, requires_grad=True)
+        got, want = getattr(e, name)(dim, keepdim), getattr(t, name)(dim, keepdim)
+        assert tuple(got.shape) == tuple(want.shape) and got.dtype == e.dtype
+        tol = 1e-6 if dtype == np.float32 else 1e-13
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=tol, atol=tol * scale.max())
+        if name == "sum":
+            assert np.max(np.abs(got.detach().numpy() - exact) / scale) < tol
+        g = np.random.default_rng(1).standard_normal(tuple(want.shape)).astype(dtype)
+        got.backward(ember.tensor(g))
+        want.backward(oracle.tensor(g))
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-6)
+    # a strided input, or dims not the trailing ones, keep NumPy's reduction
+    assert _sum_rows(np.asfortranarray(x), _axes(dim, x.ndim), keepdim) is None
+    assert _sum_rows(x, (0,), keepdim) is None
