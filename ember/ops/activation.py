@@ -16,6 +16,7 @@ from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
 from . import kernel_for, unbroadcast
 from .elementwise import neg as _neg
+from . import reduce as _reduce
 from .._userwarn import warn as _warn_user
 
 xp_of = B.xp_of
@@ -1031,17 +1032,33 @@ class LogSoftmaxBackward0(Node):
         return (g - xp.exp(self.y) * g.sum(axis=self.dim, keepdims=True),)
 
 
+def _rows_max(x):
+    # the max over a large array's last dim: short rows as a running maximum over the columns (see
+    # reduce._max_rows), else NumPy's
+    m = _reduce._max_rows(x, True)
+    return x.max(axis=-1, keepdims=True) if m is None else m
+
+
+def _rows_sum(x):
+    # (as above: one product with ones, see reduce._sum_rows)
+    s = _reduce._sum_rows(x, (x.ndim - 1,), True)
+    return x.sum(axis=-1, keepdims=True) if s is None else s
+
+
 def _softmax_array(x, dim):
     xp = xp_of(x)
     if x.ndim == 0:
         return xp.ones_like(x)
     if x.size == 0:
         return x.copy()
-    e = xp.exp(x - x.max(axis=dim, keepdims=True))
-    if dim == x.ndim - 1:
+    last = dim == x.ndim - 1
+    big = last and x.size >= 16384
+    e = xp.exp(x - (_rows_max(x) if big else x.max(axis=dim, keepdims=True)))
+    if last:
         # torch's last-dim kernel multiplies by the sum's reciprocal (other dims divide): closer to
         # its values, and faster
-        e *= 1 / e.sum(axis=dim, keepdims=True)
+        s = _rows_sum(e) if big else e.sum(axis=dim, keepdims=True)
+        e *= xp.reciprocal(s, out=s)
     else:
         e /= e.sum(axis=dim, keepdims=True)
     return e
@@ -1053,6 +1070,10 @@ def _log_softmax_array(x, dim):
         return xp.zeros_like(x)
     if x.size == 0:
         return x.copy()
+    if dim == x.ndim - 1 and x.size >= 16384:
+        z = x - _rows_max(x)
+        z -= xp.log(_rows_sum(xp.exp(z)))
+        return z
     z = x - x.max(axis=dim, keepdims=True)
     z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
     return z

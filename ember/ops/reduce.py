@@ -172,6 +172,21 @@ def _sum_rows(a, axes, keepdims):
     return res.reshape(a.shape[:-k] + (1,) * k if keepdims else a.shape[:-k])
 
 
+def _max_rows(a, keepdims):
+    """a.max(axis=-1, keepdims=keepdims), as a running maximum over its columns when a is a
+    C-contiguous float NumPy array of at least 16,384 elements in rows of 2-32: NumPy's reduction
+    over short rows costs ~35 ns a row (1M float32 in rows of 10: 3.8 ms; the columns 0.44); else
+    None.  The same values (NaN included: maximum propagates it, as max does)."""
+    if type(a) is not _ndarray or a.dtype.kind != "f" or a.size < 16384 or not a.flags.c_contiguous \
+            or not 2 <= a.shape[-1] <= 32:
+        return None
+    rows = a.reshape(-1, a.shape[-1])
+    m = rows[:, 0].copy()
+    for j in range(1, rows.shape[1]):
+        np.maximum(m, rows[:, j], out=m)
+    return m.reshape(a.shape[:-1] + (1,) if keepdims else a.shape[:-1])
+
+
 class SumBackward0(Node):
     __slots__ = ("shape", "dtype")
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)

@@ -33,6 +33,8 @@ HOST_HELPERS = {
     ("activation.py", "_erf32"): "the float32 erf's fast path: entered for NumPy arrays only (other array modules "
                                  "take the float64 fits, through xp)",
     ("activation.py", "_erf32_block"): "(as above: one block of it)",
+    ("reduce.py", "_max_rows"): "the running column maximum of short rows: entered for NumPy arrays only (others "
+                                "reduce through their own module)",
     ("activation.py", "_horner"): "(as above: its polynomial evaluation)",
     ("activation.py", "_sigm"): "in-place fast path for NumPy arrays only; other array modules and Tensors take "
                                 "the xp formula below it",

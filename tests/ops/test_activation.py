@@ -418,3 +418,23 @@ def test_gelu_backward_uses_forwards_cdf_and_releases_it():
     cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in xs])
     want = cdf + xs * np.exp(-xs * xs / 2) / math.sqrt(2 * math.pi)
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(6000, 10), (2000, 32), (40, 20, 33), (30, 1000)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_over_many_short_rows_matches_torch(oracle, shape, name):
+    # past 16,384 elements the last dim's max runs over columns (rows of 2-32) and its sum as a product
+    # with ones: torch's values, -inf entries and all-(-inf) rows included, and torch's gradients
+    from ember.ops.reduce import _max_rows
+    x = (np.random.default_rng(0).standard_normal(shape) * 4).astype(np.float32)
+    x.reshape(-1)[::37] = -np.inf
+    x.reshape(-1, shape[-1])[5] = -np.inf
+    assert (_max_rows(x, True) is not None) == (shape[-1] <= 32)
+    e = ember.tensor(x, requires_grad=True)
+    t = oracle.tensor(x, requires_grad=True)
+    got, want = getattr(ember.nn.functional, name)(e, dim=-1), getattr(oracle.nn.functional, name)(t, dim=-1)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=2e-6, atol=2e-6)
+    g = np.cos(np.arange(x.size, dtype=np.float32)).reshape(shape)
+    got.backward(ember.tensor(g))
+    want.backward(oracle.tensor(g))
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=2e-5, atol=2e-5)
