@@ -157,8 +157,8 @@ _ONES = {np.dtype(np.float32): np.ones(4096, np.float32), np.dtype(np.float64): 
 
 def _sum_rows(a, axes, keepdims):
     """a.sum(axis=axes, keepdims=keepdims), as a product with ones when axes are a's last ones and
-    a is a C-contiguous float32/float64 NumPy array of at least 256 rows of 2-4096 elements; else
-    None."""
+    a is a C-contiguous float32/float64 NumPy array of at least 16,384 elements in rows of 2-4096;
+    else None."""
     ones = _ONES.get(a.dtype) if type(a) is _ndarray else None
     if ones is None or not axes or a.size < 16384 or not a.flags.c_contiguous:
         return None
