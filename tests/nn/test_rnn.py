@@ -515,6 +515,30 @@ def test_lstm_float32_is_one_mkldnn_layer_node_as_torch(num_layers, batch_first,
         np.testing.assert_allclose(b, a, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_float32_saturated_gates_and_accumulated_grads_match_torch(batch_first):
+    # the fused layer activates all four gates with one tanh (sigmoid(a) = 0.5 + 0.5 tanh(a / 2)):
+    # inputs large enough to saturate the gates, two backward passes accumulating into .grad (the
+    # two biases share one gradient array there), a non-contiguous gradient for h_n, and the
+    # longest sequence the other tests use x 3
+    tm, em = _pair("LSTM", input_size=6, hidden_size=7, num_layers=2, bidirectional=True,
+                   batch_first=batch_first)
+    shape = (3, 12, 6) if batch_first else (12, 3, 6)
+    x = (np.random.default_rng(1).standard_normal(shape) * 6).astype(np.float32)
+    wh = np.random.default_rng(2).standard_normal((4, 7, 3)).astype(np.float32)
+    results = []
+    for lib, m in ((torch, tm), (ember, em)):
+        xt = lib.tensor(x, requires_grad=True)
+        for _ in range(2):
+            o, (h, c) = m(xt)
+            (o.sin().sum() + (c * c).sum() + (h.transpose(1, 2) * lib.tensor(wh)).sum()).backward()
+        results.append([o.detach().numpy(), c.detach().numpy(), xt.grad.numpy()]
+                       + [p.grad.numpy() for p in m.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=RTOL, atol=ATOL)
+    assert not np.shares_memory(em.bias_ih_l0.grad.numpy(), em.bias_hh_l0.grad.numpy())
+
+
 def test_lstm_print_matches_torch_tutorial():
     torch.manual_seed(1)
     tm = torch.nn.LSTM(3, 3)
