@@ -21,6 +21,7 @@ recomputed in backward instead of kept.  benchmarks/NOTES.md has the measurement
 Kernels take the array module ``xp`` (numpy or cupy, from ``xp_of``) and call only ``xp.*``;
 strided views over a buffer go through ``_strided``, the one place that differs between them.
 """
+import math
 import threading
 
 import numpy as np
@@ -565,12 +566,13 @@ _ONES = {}
 
 
 def _bias_grad(xp, grad):
-    """grad (N, O, H, W) summed over N, H and W: a matrix-vector product with ones over each
-    plane (BLAS: 3-4x faster than sum(axis=(0, 2, 3)), 178 -> 39 us at batch 256), then over N."""
+    """grad (N, O, *spatial) summed over every dim but 1 (a convolution's bias gradient, batch norm's
+    per-channel sums): a matrix-vector product with ones over each plane (BLAS: 3-4x faster than
+    sum(axis=(0, 2, 3)), 178 -> 39 us at batch 256), then a sum over N."""
     N, O = grad.shape[0], grad.shape[1]
-    P = grad.shape[2] * grad.shape[3]
+    P = math.prod(grad.shape[2:])
     if not N or not P or not grad.flags.c_contiguous:
-        return grad.sum(axis=(0, 2, 3))
+        return grad.sum(axis=(0,) + tuple(range(2, grad.ndim)))
     key = (P, grad.dtype, xp)
     ones = _ONES.get(key)
     if ones is None:

@@ -17,6 +17,7 @@ from ..autograd.graph import Node, edge
 from ..autograd.higher_order import vjp
 from .._tensor import _dim, _wrap
 from . import kernel_for, unbroadcast
+from .conv import _bias_grad as _channel_sum
 from .activation import _SAVED_OUTPUT, _check_inplace, _rebase_if_view, _record, _write_inplace
 from .elementwise import AddBackward0 as _AddBackward0
 from .._userwarn import warn as _warn_user
@@ -80,6 +81,9 @@ class _NormBackward(Node):
         nf = self.next_functions
         xhat = self.xhat
         gx = gw = gb = None
+        if (self.axes is None or self.axes == self.paxes) and self.paxes == _channel_axes(g) \
+                and _channel_rows(g) and _channel_rows(xhat):
+            return self._per_channel(g, nf)
         if nf[1][0] is not None:
             gw = (g * xhat).sum(axis=self.paxes).reshape(self.w_shape)
         if nf[2][0] is not None:
@@ -100,6 +104,32 @@ class _NormBackward(Node):
                       - xhat * (gh * xhat).mean(axis=axes, keepdims=True)) * self.invstd
                 if self.group:
                     gx = gx.reshape(shape)
+        return gx, gw, gb
+
+
+    def _per_channel(self, g, nf):
+        """apply() for batch norm over (N, C, *spatial) C-contiguous float NumPy arrays: two BLAS
+        reductions instead of NumPy's four over (0, 2, 3), and the weight folded into per-channel
+        constants (16x16x32x32 float32: 475 -> 222 us; torch 300)."""
+        xhat = self.xhat
+        xp = xp_of(g)
+        sg = _channel_sum(xp, g)
+        sgx = _channel_dot(xp, g, xhat)
+        gw = sgx.reshape(self.w_shape) if nf[1][0] is not None else None
+        gb = sg.reshape(self.w_shape) if nf[2][0] is not None else None
+        gx = None
+        if nf[0][0] is not None:
+            shape = (1, g.shape[1]) + (1,) * (g.ndim - 2)
+            k = self.invstd if self.w is None else self.w * self.invstd
+            if self.axes is None:   # evaluation mode: the statistics are constants
+                gx = g * k
+            else:
+                # g - mean(g) - xhat * mean(g * xhat), times w * invstd
+                n = g.size // g.shape[1]
+                gx = xhat * (sgx / n).reshape(shape)
+                gx += (sg / n).reshape(shape)
+                xp.subtract(g, gx, out=gx)
+                gx *= k
         return gx, gw, gb
 
 
@@ -127,6 +157,29 @@ def _param(t, name, what, c, dtype, shape, x=None):
     if d.dtype != dtype:
         d = d.astype(dtype)
     return d.reshape(shape)
+
+
+_ROW_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _channel_axes(a):
+    """Every axis of a but the channels (1): batch norm's reduction axes."""
+    return (0,) + tuple(range(2, a.ndim))
+
+
+def _channel_rows(a):
+    """True when a is an (N, C, *spatial) C-contiguous float32/float64 NumPy array, not empty: the
+    per-channel reductions below then run as BLAS products over its (N*C, spatial) rows."""
+    return type(a) is np.ndarray and a.ndim >= 3 and a.dtype in _ROW_DTYPES and a.flags.c_contiguous \
+        and a.size != 0
+
+
+def _channel_dot(xp, a, b):
+    """sum(a * b) per channel (dim 1) of two arrays that pass _channel_rows: one dot product per
+    (sample, channel) row without the a * b array (16x16x32x32 float32: 20 us, against 67)."""
+    N, C = a.shape[0], a.shape[1]
+    ra, rb = a.reshape(N * C, -1), b.reshape(N * C, -1)
+    return xp.matmul(ra[:, None, :], rb[:, :, None]).reshape(N, C).sum(axis=0)
 
 
 def _stats(x, axes):
@@ -203,10 +256,16 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         n = x.size // c if c else 0
         if n == 1:   # (an empty batch passes, as in torch: an empty result, the running stats kept)
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
-        with B.errstate(xp, invalid="ignore") if not n else B._NULL:   # (an empty batch: nan statistics)
-            mean, xc, var = _stats(x, axes)
+        if _channel_rows(x):
+            mean = (_channel_sum(xp, x) / n).reshape(pshape)
+            xc = x - mean
+            var = (_channel_dot(xp, xc, xc) / n).reshape(pshape)
+        else:
+            with B.errstate(xp, invalid="ignore") if not n else B._NULL:   # (an empty batch: nan statistics)
+                mean, xc, var = _stats(x, axes)
         invstd = 1 / xp.sqrt(var + eps)
-        xhat = xc * invstd
+        xc *= invstd   # (xc is ours: it becomes xhat)
+        xhat = xc
         if (running_mean is not None or running_var is not None) and n:
             if momentum is None:
                 raise TypeError("batch_norm: momentum=None is handled by nn.BatchNorm (cumulative average); "

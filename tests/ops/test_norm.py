@@ -100,12 +100,34 @@ def test_batch_norm_running_stats_track_torch_over_steps(oracle):
     np.testing.assert_allclose(rv.numpy(), [2.0])
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_per_channel_products_match_torch(oracle, layout, training):
+    # C-contiguous inputs reduce per channel with BLAS products; channels_last ones take NumPy's
+    # reductions: both must give torch's values, running statistics and three gradients
+    import torch.nn.functional as TF
+    x = _x(8, 5, 12, 12)
+    if layout == "channels_last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    rm, rv = RNG.standard_normal(5).astype(np.float32), RNG.uniform(0.5, 2, 5).astype(np.float32)
+    w, b = RNG.standard_normal(5).astype(np.float32), RNG.standard_normal(5).astype(np.float32)
+    ea, ta = compare(oracle, lambda *a: N.batch_norm(*a, training=training),
+                     lambda *a: TF.batch_norm(*a, training=training), [x, rm.copy(), rv.copy(), w, b], (0, 3, 4))
+    for i in (1, 2):
+        np.testing.assert_allclose(ea[i].numpy(), ta[i].numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_batch_norm_gradcheck():
     x = _x(3, 2, 2)
     w, b = _x(2), _x(2)
     for idx in (0, 3, 4):
         gradcheck(lambda *a: N.batch_norm(*a, training=True), [x, None, None, w, b], idx)
     gradcheck(lambda *a: N.batch_norm(*a, training=False), [x, _x(2), np.array([1.5, 0.7]), w, b], 0)
+    # 4-d and 5-d inputs (the per-channel products over the spatial rows)
+    for shape in ((2, 3, 3, 2), (2, 2, 2, 3, 2)):
+        x, w, b = _x(*shape), _x(shape[1]), _x(shape[1])
+        for idx in (0, 3, 4):
+            gradcheck(lambda *a: N.batch_norm(*a, training=True), [x, None, None, w, b], idx)
 
 
 def test_batch_norm_node_and_torch_order(oracle):
