@@ -921,7 +921,18 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             scale = inv[bag]
         if valid is not None:
             scale = (valid.astype(w.dtype) if scale is None else scale * valid)
-        if full.any():
+        if per_sample_weights is None and valid is None and B and total:
+            # torch sums each bag's rows in order, then divides a mean by the bag's size.  Bags
+            # of one length (fixed offsets) sum as a (B, L, D) array over L, row after row: the
+            # same bits, ~4x faster than reduceat (which adds in another order) and its scaling
+            L = total // B
+            if counts[0] == L and total == B * L and (counts == L).all():
+                out = rows.reshape(B, L, D).sum(axis=1)
+            else:
+                out[full] = xp.add.reduceat(rows, starts[full], axis=0)
+            if mode == "mean":
+                out /= xp.maximum(counts, 1)[:, None].astype(w.dtype)
+        elif full.any():
             contrib = rows if scale is None else rows * scale[:, None]
             out[full] = xp.add.reduceat(contrib, starts[full], axis=0)
     psw = per_sample_weights

@@ -441,6 +441,25 @@ def test_embedding_bag_matches_torch(oracle, name, kw, mode):
 
 
 @requires_torch
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+@pytest.mark.parametrize("lengths", [[30] * 8, [25, 30, 0, 41, 1, 30]], ids=["equal", "unequal"])
+def test_embedding_bag_sums_rows_in_order_as_torch(oracle, mode, lengths):
+    # torch adds each bag's rows in order, then divides a mean by the bag's size: bags of one length
+    # give its bits exactly; others (reduceat, another order) agree to rounding
+    torch = oracle
+    rng = np.random.default_rng(4)
+    table = rng.standard_normal((500, 16)).astype(np.float32)
+    idx = rng.integers(0, 500, sum(lengths))
+    off = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    outs = [lib.nn.functional.embedding_bag(lib.tensor(idx), lib.tensor(table), lib.tensor(off), mode=mode).numpy()
+            for lib in (torch, ember)]
+    if len(set(lengths)) == 1:
+        np.testing.assert_array_equal(outs[1], outs[0])
+    else:
+        np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+
+
+@requires_torch
 def test_embedding_bag_per_sample_weights_and_module_match_torch(oracle):
     torch = oracle
     results = []
