@@ -21,7 +21,6 @@ recomputed in backward instead of kept.  benchmarks/NOTES.md has the measurement
 Kernels take the array module ``xp`` (numpy or cupy, from ``xp_of``) and call only ``xp.*``;
 strided views over a buffer go through ``_strided``, the one place that differs between them.
 """
-import math
 import threading
 
 import numpy as np
@@ -570,8 +569,8 @@ def _bias_grad(xp, grad):
     per-channel sums): a matrix-vector product with ones over each plane (BLAS: 3-4x faster than
     sum(axis=(0, 2, 3)), 178 -> 39 us at batch 256), then a sum over N."""
     N, O = grad.shape[0], grad.shape[1]
-    P = math.prod(grad.shape[2:])
-    if not N or not P or not grad.flags.c_contiguous:
+    P = grad.size // (N * O) if N and O else 0
+    if not P or not grad.flags.c_contiguous:
         return grad.sum(axis=(0,) + tuple(range(2, grad.ndim)))
     key = (P, grad.dtype, xp)
     ones = _ONES.get(key)
