@@ -14,7 +14,7 @@ from .. import _backend as B
 from .. import _memory_format as _mf
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
-from ..autograd.higher_order import vjp
+from ..autograd.higher_order import _is_array, vjp
 from .._tensor import _dim, _wrap
 from . import kernel_for, unbroadcast
 from .conv import _bias_grad as _channel_sum
@@ -170,8 +170,8 @@ def _channel_axes(a):
 def _channel_rows(a):
     """True when a is an (N, C, *spatial) C-contiguous float32/float64 array, not empty: the
     per-channel reductions below then run as BLAS products over its (N*C, spatial) rows (on any
-    device, so that a model computes the same bits on each)."""
-    return a.ndim >= 3 and a.dtype in _ROW_DTYPES and a.flags.c_contiguous and a.size != 0
+    device, so that a model computes the same bits on each; not the Tensors of create_graph=True)."""
+    return _is_array(a) and a.ndim >= 3 and a.dtype in _ROW_DTYPES and a.flags.c_contiguous and a.size != 0
 
 
 def _channel_dot(xp, a, b):
