@@ -106,7 +106,6 @@ class _NormBackward(Node):
                     gx = gx.reshape(shape)
         return gx, gw, gb
 
-
     def _per_channel(self, g, nf):
         """apply() for batch norm over (N, C, *spatial) C-contiguous float arrays: two BLAS
         reductions instead of NumPy's four over (0, 2, 3), and the weight folded into per-channel
