@@ -35,14 +35,19 @@ except ImportError:
     torch = None
 
 
-def _classifier_step(lib, net, opt, x, y, **loss_kw):
+def _train_step(opt, loss_of):
+    """A training step: one optimizer step on the loss that loss_of() computes."""
     def step():
         opt.zero_grad()
-        loss = lib.nn.functional.cross_entropy(net(x), y, **loss_kw)
+        loss = loss_of()
         loss.backward()
         opt.step()
         return loss.item()
     return step
+
+
+def _classifier_step(lib, net, opt, x, y, **loss_kw):
+    return _train_step(opt, lambda: lib.nn.functional.cross_entropy(net(x), y, **loss_kw))
 
 
 def _data(lib, seed, *shape, classes=None):
@@ -76,14 +81,7 @@ def mlp_ln(lib):
                         nn.GELU(), nn.Linear(256, 1))
     opt = lib.optim.Adam(net.parameters(), 1e-3)
     x, y = _data(lib, 0, 32, 128), _data(lib, 1, 32, 1)
-
-    def step():
-        opt.zero_grad()
-        loss = lib.nn.functional.mse_loss(net(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
+    return _train_step(opt, lambda: lib.nn.functional.mse_loss(net(x), y))
 
 
 def cnn_bn(lib):
@@ -125,14 +123,7 @@ def autoencoder(lib):
                         nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
     opt = lib.optim.Adam(net.parameters(), 1e-3)
     x = lib.from_numpy(np.random.default_rng(0).random((16, 1, 28, 28), dtype=np.float32))
-
-    def step():
-        opt.zero_grad()
-        loss = lib.nn.functional.binary_cross_entropy(net(x), x)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
+    return _train_step(opt, lambda: lib.nn.functional.binary_cross_entropy(net(x), x))
 
 
 def lstm(lib):
@@ -159,15 +150,7 @@ def gru(lib):
     rnn, fc = nn.GRU(16, 32, num_layers=2, batch_first=True), nn.Linear(32, 1)
     opt = lib.optim.RMSprop(list(rnn.parameters()) + list(fc.parameters()), 1e-3)
     x, y = _data(lib, 0, 16, 30, 16), _data(lib, 1, 16, 1)
-
-    def step():
-        opt.zero_grad()
-        out, _ = rnn(x)
-        loss = lib.nn.functional.smooth_l1_loss(fc(out[:, -1]), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
+    return _train_step(opt, lambda: lib.nn.functional.smooth_l1_loss(fc(rnn(x)[0][:, -1]), y))
 
 
 def transformer(lib):
