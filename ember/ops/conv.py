@@ -564,7 +564,7 @@ def _padded_cols(xp, x, g, s, e):
 _ONES = {}
 
 
-def _bias_grad(xp, grad):
+def _channel_sum(xp, grad):
     """grad (N, O, *spatial) summed over every dim but 1 (a convolution's bias gradient, batch norm's
     per-channel sums): a matrix-vector product with ones over each plane (BLAS: 3-4x faster than
     sum(axis=(0, 2, 3)), 178 -> 39 us at batch 256), then a sum over N."""
@@ -600,7 +600,7 @@ class ConvolutionBackward0(Node):
             grad = grad[:, :, None, :]
         gx = gw = gb = None
         if need_b:
-            gb = _bias_grad(xp, grad)
+            gb = _channel_sum(xp, grad)
         w2 = _w2(w, g.G)
         pt, pb, pl, pr = self.pads
         if not self.transposed:

@@ -17,7 +17,7 @@ from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _is_array, vjp
 from .._tensor import _dim, _wrap
 from . import kernel_for, unbroadcast
-from .conv import _bias_grad as _channel_sum
+from .conv import _channel_sum
 from .activation import _SAVED_OUTPUT, _check_inplace, _rebase_if_view, _record, _write_inplace
 from .elementwise import AddBackward0 as _AddBackward0
 from .._userwarn import warn as _warn_user

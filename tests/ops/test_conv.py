@@ -318,11 +318,11 @@ def test_padded_product_widths(n, want):
 
 def test_bias_gradient_matches_sum():
     g = RNG.standard_normal((3, 5, 4, 6)).astype(np.float32)
-    np.testing.assert_allclose(C._bias_grad(np, g), g.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
-    assert C._bias_grad(np, g).dtype == np.float32
+    np.testing.assert_allclose(C._channel_sum(np, g), g.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+    assert C._channel_sum(np, g).dtype == np.float32
     gt = g.transpose(0, 1, 3, 2)   # not contiguous: the plain sum
-    np.testing.assert_allclose(C._bias_grad(np, gt), gt.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
-    assert C._bias_grad(np, np.zeros((0, 5, 2, 2))).shape == (5,)
+    np.testing.assert_allclose(C._channel_sum(np, gt), gt.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+    assert C._channel_sum(np, np.zeros((0, 5, 2, 2))).shape == (5,)
 
 
 def test_empty_batch():

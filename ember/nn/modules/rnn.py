@@ -183,8 +183,8 @@ class MkldnnRnnLayerBackward0(Node):
         c_prev = _shifted(cs, self.c0, reverse)
         # the gates' derivatives with respect to their pre-activations: s (1 - s) for the
         # sigmoids i, f, o, 1 - g^2 for g
-        D = mul(gates, gates)
-        np.subtract(mul(gates, _GATE_LINEAR[H], out=np.empty_like(gates)), D, out=D)
+        D = gates * _GATE_LINEAR[H]
+        D -= gates * gates
         D += _GATE_ONE[H]
         # F: what the carried dc (gates i, f, g) or dh (gate o) is multiplied by to give dgates
         F = np.empty_like(gates)
