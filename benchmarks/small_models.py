@@ -4,8 +4,8 @@
 
 Where each op works on a few thousand numbers, a step costs what its calls cost: the models here
 (an MLP with Adam, batch and layer norms, an LSTM and a GRU over short sequences, a transformer
-encoder layer, an EmbeddingBag classifier, small CNNs with batch norm, residual blocks and
-transposed convolutions) show where ember's per-call costs stand against torch's.  Each round
+encoder layer, an EmbeddingBag classifier, the name-classification tutorial's character RNN at
+batch 1, small CNNs with batch norm, residual blocks and transposed convolutions) show where ember's per-call costs stand against torch's.  Each round
 times ember then torch on the same data (interleaved, so machine noise hits both); medians of
 microseconds a step and the ratio ember / torch (below 1: ember is faster).  torch runs on one
 thread unless --threads says otherwise; ember chooses its own threads by the size of the work.
@@ -172,7 +172,44 @@ def embedding_bag(lib):
     return _classifier_step(lib, lambda t: fc(emb(t, offsets)), opt, text, _data(lib, 1, 32, classes=4))
 
 
-MODELS = [mlp, mlp_bn, mlp_ln, cnn_bn, resnet, autoencoder, lstm, gru, transformer, embedding_bag]
+def char_rnn(lib):
+    """The name-classification tutorial's RNN (i2h and i2o Linears on cat(letter, hidden), LogSoftmax),
+    one 8-letter name at a time (batch 1), NLLLoss, the tutorial's update p.data.add_(p.grad.data,
+    alpha=-lr)."""
+    nn = lib.nn
+
+    class RNN(nn.Module):
+        def __init__(self, n_in, n_hidden, n_out):
+            super().__init__()
+            self.hidden_size = n_hidden
+            self.i2h = nn.Linear(n_in + n_hidden, n_hidden)
+            self.i2o = nn.Linear(n_in + n_hidden, n_out)
+            self.softmax = nn.LogSoftmax(dim=1)
+
+        def forward(self, letter, hidden):
+            combined = lib.cat((letter, hidden), 1)
+            return self.softmax(self.i2o(combined)), self.i2h(combined)
+
+    rnn, criterion = RNN(57, 128, 18), nn.NLLLoss()
+    rng = np.random.default_rng(0)
+    letters = np.zeros((8, 1, 57), np.float32)
+    letters[np.arange(8), 0, rng.integers(0, 57, 8)] = 1
+    line, category = lib.from_numpy(letters), lib.tensor([3])
+
+    def step():
+        hidden = lib.zeros(1, rnn.hidden_size)
+        rnn.zero_grad()
+        for i in range(line.size()[0]):
+            output, hidden = rnn(line[i], hidden)
+        loss = criterion(output, category)
+        loss.backward()
+        for p in rnn.parameters():
+            p.data.add_(p.grad.data, alpha=-0.005)
+        return loss.item()
+    return step
+
+
+MODELS = [mlp, mlp_bn, mlp_ln, cnn_bn, resnet, autoencoder, lstm, gru, transformer, embedding_bag, char_rnn]
 
 
 def _us_per_step(step, seconds):

@@ -104,6 +104,9 @@ def for_work(flops):
         _use(n)
 
 
+_REAL_BLAS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def matmul(a, b):
     """a @ b; a large product (>= PARALLEL_MACS multiply-adds, as torch threads its large products)
     is cut into blocks of rows, columns or batch entries on get_num_threads() threads (run_blocks),
@@ -116,6 +119,14 @@ def matmul(a, b):
         out = _blocked_product(a, b)
         if out is not None:
             return out
+    if a.__class__ is _ndarray and b.__class__ is _ndarray:
+        if a.ndim == 2 and b.ndim == 2:
+            # np.dot: the same BLAS calls and bits as @ for matrices, ~0.3 us less per call, and
+            # an outer product (K = 1, a batch-1 weight gradient) 10x faster: @ loops without BLAS
+            return np.dot(a, b)
+        if a.ndim > 2 and b.ndim > 1 and a.shape[-1] == 1 and b.shape[-2] == 1 and a.dtype is b.dtype \
+                and a.dtype in _REAL_BLAS:
+            return a * b   # K = 1 batched: each entry one product, as BLAS computes it (4x faster)
     return a @ b
 
 

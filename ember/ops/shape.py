@@ -555,6 +555,18 @@ def _expand_shape(input, sizes):
     return tuple(target)
 
 
+def _broadcast_view(a, target, lead):
+    """np.broadcast_to(a, target) for a contiguous array, built on its buffer (0.9 us against 1.8);
+    ValueError if a is not contiguous."""
+    strides = [0] * len(target)
+    for i, (n, st) in enumerate(zip(a.shape, a.strides), lead):
+        if n != 1 or target[i] == 1:
+            strides[i] = st
+    out = np.ndarray(target, a.dtype, a, 0, strides)
+    out.setflags(write=False)   # as broadcast_to's: its elements share memory
+    return out
+
+
 def expand(input, *sizes):
     """A view with size-1 dims repeated (no copy); -1 keeps a dim."""
     xp = xp_of(input._data)
@@ -562,10 +574,17 @@ def expand(input, *sizes):
     target = _expand_shape(input, sizes)
     a = input._data
     lead = len(target) - a.ndim
-    if target[lead:] == a.shape and all(s == 1 for s in target[:lead]):
+    if target[lead:] == a.shape and target[:lead].count(1) == lead:
         out = a.reshape(target)   # nothing repeated: an ordinary view, writable as torch's is
     else:
-        out = xp.broadcast_to(a, target)
+        out = None
+        if type(a) is np.ndarray and a.size:
+            try:
+                out = _broadcast_view(a, target, lead)
+            except ValueError:   # (not contiguous: no buffer to build on)
+                pass
+        if out is None:
+            out = xp.broadcast_to(a, target)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(ExpandBackward0, input)
@@ -681,16 +700,26 @@ def _cat_same_kind(tensors, dim):
 def _cat_result(res, tensors, ax, used_ids):
     """res as cat's output, with its node when autograd records (used_ids: the tensors joined, when
     cat skipped legacy empty ones; None: all)."""
-    node = None
-    if state.enabled and any(x._requires_grad for x in tensors):
-        node = _new(CatBackward0)
-        node.next_functions = tuple(edge(x) for x in tensors)
-        node._saved_versions = ()
-        node.axis = ax
-        node.sizes = tuple(x._data.shape[ax] if used_ids is None or id(x) in used_ids else None
-                           for x in tensors)
-        node.dtypes = tuple(x._data.dtype for x in tensors)
-        node.shapes = tuple(x._data.shape for x in tensors)
+    if not state.enabled:
+        return _finish(res, None)
+    for x in tensors:
+        if x._requires_grad:
+            break
+    else:
+        return _finish(res, None)
+    edges, sizes, dtypes, shapes = [], [], [], []   # (one loop: four generator passes cost ~1 us more)
+    for x in tensors:
+        d = x._data
+        shape = d.shape
+        edges.append(edge(x))
+        sizes.append(shape[ax] if used_ids is None or id(x) in used_ids else None)
+        dtypes.append(d.dtype)
+        shapes.append(shape)
+    node = _new(CatBackward0)
+    node.next_functions = tuple(edges)
+    node._saved_versions = ()
+    node.axis = ax
+    node.sizes, node.dtypes, node.shapes = tuple(sizes), tuple(dtypes), tuple(shapes)
     return _finish(res, node)
 
 

@@ -226,6 +226,8 @@ def test_creation_errors_like_torch(call, exc):
 def test_arange_inconsistent_message():
     with pytest.raises(RuntimeError, match="upper bound and lower bound inconsistent with step sign"):
         ember.arange(5, 0)
+    with pytest.raises(RuntimeError, match="upper bound and lower bound inconsistent with step sign"):
+        ember.arange(-3)
 
 
 # ---- arange / linspace bit for bit ------------------------------------------------------------------
@@ -238,7 +240,7 @@ def test_arange_keeps_torchs_residue():
     assert ember.linspace(-10, 10, 15).numpy()[7] == np.float32(-2.3841858e-07)
 
 
-@pytest.mark.parametrize("args", [(5,), (2, 9), (0, 10, 3), (10, 0, -3), (0.5, 5), (0, 5, 0.5), (-1, 1, 0.2),
+@pytest.mark.parametrize("args", [(5,), (0,), (2, 9), (3, 3), (-4, 2), (0, 10, 3), (10, 0, -3), (0.5, 5), (0, 5, 0.5), (-1, 1, 0.2),
                                   (1, 2.5, 0.25), (0, 5.5, 1), (0, 5, 1.5)])
 @requires_torch
 def test_arange_default_dtype_matches_torch(args):

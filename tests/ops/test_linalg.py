@@ -210,6 +210,36 @@ def test_linear_matches_torch(oracle, x_shape, bias, flags):
             flags)
 
 
+@pytest.mark.parametrize("n_in", [185, 1])
+def test_batch_of_one_linear_matches_torch(oracle, n_in):
+    # one row: the weight gradient grad.T @ x is an outer product (K = 1), which NumPy's @ computes
+    # without BLAS (10x slower); ember takes np.dot there
+    compare(oracle, oracle.nn.functional.linear, L.linear, [r(1, n_in), r(128, n_in), r(128)])
+    x = ember.tensor(r(1, n_in), requires_grad=True)
+    w = ember.tensor(r(7, n_in), requires_grad=True)
+    tx, tw = oracle.tensor(x.detach().numpy(), requires_grad=True), oracle.tensor(w.detach().numpy(), requires_grad=True)
+    g = r(1, 7)
+    L.linear(x, w).backward(ember.tensor(g))
+    oracle.nn.functional.linear(tx, tw).backward(oracle.tensor(g))
+    assert np.array_equal(w.grad.numpy(), tw.grad.numpy())   # each entry one product: the same bits
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+def test_products_take_the_same_bits_as_numpys_matmul(dtype):
+    from ember._threads import matmul
+    rng = np.random.default_rng(3)
+    for m, k, n in [(1, 1, 1), (1, 7, 1), (9, 1, 13), (1, 33, 20), (17, 3, 1), (40, 64, 30)]:
+        for ta, tb in [(False, False), (True, False), (False, True), (True, True)]:
+            a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+            b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+            a, b = (a.T if ta else a), (b.T if tb else b)
+            out = matmul(a, b)
+            assert out.dtype == (a @ b).dtype and np.array_equal(out, a @ b)
+    a, b = rng.standard_normal((3, 5, 1)).astype(dtype), rng.standard_normal((3, 1, 4)).astype(dtype)
+    assert np.array_equal(matmul(a, b), a @ b)                 # batched outer products
+    assert np.array_equal(matmul(a, b[0]), a @ b[0])
+
+
 def test_bilinear_matches_torch(oracle):
     compare(oracle, oracle.nn.functional.bilinear, L.bilinear, [r(4, 3), r(4, 5), r(6, 3, 5), r(6)], names=False)
 

@@ -347,6 +347,28 @@ def test_expand_is_a_view_that_refuses_overlapping_writes():
         x.expand(3)
 
 
+@pytest.mark.parametrize("shape,target", [((3, 1, 2), (4, 3, 5, 2)), ((1,), (7,)), ((1, 1), (5, 1)),
+                                          ((2, 1), (-1, 3)), ((1, 4), (2, 3, 4))])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided"])
+@requires_torch
+def test_expand_strides_and_values_match_torch(shape, target, layout):
+    # contiguous inputs are broadcast on their buffer, the others through np.broadcast_to: both as torch
+    base = np.arange(2 * int(np.prod(shape)), dtype=np.float32)
+    if layout == "contiguous":
+        a = base[:int(np.prod(shape))].reshape(shape)
+    elif layout == "transposed":
+        a = base[:int(np.prod(shape))].reshape(shape[::-1]).T
+    else:
+        a = base[::2].reshape(shape)
+    e, t = ember.tensor(a).expand(*target), torch.tensor(a).expand(*target)
+    ee = ember.from_numpy(a).expand(*target)
+    assert tuple(e.shape) == tuple(t.shape) and e.stride() == t.stride()
+    assert np.array_equal(ee.numpy(), t.numpy()) and np.shares_memory(ee._data, a)
+    assert ee.stride() == torch.from_numpy(a).expand(*target).stride()
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        ee.add_(1)
+
+
 @requires_torch
 def test_shape_errors_match_torch():
     x, tx = ember.zeros(4, 4), torch.zeros(4, 4)
