@@ -513,10 +513,15 @@ class AvgPool3DBackward0(Node):
         xp = xp_of(grad)
         k, s, p, d, o = self.geom
         g = grad.reshape((-1,) + tuple(o)) / self.div
-        gx = xp.zeros(self.ext, grad.dtype)
-        for sl, _ in _offsets(k, s, d, o):
-            gx[sl] += g
         D, H, W = self.shape[-3:]
+        if tuple(k) == tuple(s) and not any(p) and tuple(d) == (1, 1, 1) and (o[0] * k[0], o[1] * k[1], o[2] * k[2]) \
+                == (D, H, W) and g.dtype == grad.dtype:
+            # the windows tile the input: each share repeated over its window
+            return (g.repeat(k[2], axis=-1).repeat(k[1], axis=-2).repeat(k[0], axis=-3).reshape(self.shape),)
+        gx = xp.zeros(self.ext, grad.dtype)
+        # offsets in reverse: an element shared by windows gets their shares in the windows' order, as in torch
+        for sl, _ in reversed(list(_offsets(k, s, d, o))):
+            gx[sl] += g
         return (gx[:, p[0]:p[0] + D, p[1]:p[1] + H, p[2]:p[2] + W].reshape(self.shape),)
 
 
@@ -531,7 +536,14 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                                     input._data.shape[-4])
     xp = xp_of(a)
     xpad = _pool_padded(xp, a, k, s, p, d, o, 0)
-    total = _windows(xpad, k, s, d, o).sum(axis=(-3, -2, -1))
+    if a.dtype == np.float32 or a.dtype == np.float64:
+        # as torch's kernel adds: from 0 through each window in order (see pool._window_sum)
+        offsets = [sl for sl, _ in _offsets(k, s, d, o)]
+        total = xpad[offsets[0]] + 0.0
+        for sl in offsets[1:]:
+            total += xpad[sl]
+    else:
+        total = _windows(xpad, k, s, d, o).sum(axis=(-3, -2, -1))
     if divisor_override is not None:
         div = xp.asarray(float(divisor_override), dtype=a.dtype)
     else:

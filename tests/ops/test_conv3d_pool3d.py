@@ -93,6 +93,22 @@ def test_pool3d_matches_torch(oracle, dtype, name, xs, kw):
          [xs], dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,kw", [(p[1], p[2]) for p in POOL if p[0] == "avg_pool3d"]
+                         + [((2, 3, 8, 8, 6), dict(kernel_size=(2, 4, 3)))])
+def test_avg_pool3d_has_torchs_bits(oracle, dtype, xs, kw):
+    # each window summed from 0 in order, shares added in the windows' order (see test_pool's 2-d case)
+    x = RNG.standard_normal(xs).astype(dtype)
+    x[..., 0, :, :] = -0.0
+    tx, ex = oracle.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    to, eo = oracle.nn.functional.avg_pool3d(tx, **kw), F.avg_pool3d(ex, **kw)
+    assert eo.detach().numpy().tobytes() == to.detach().numpy().tobytes()
+    g = RNG.standard_normal(tuple(to.shape)).astype(dtype)
+    to.backward(oracle.tensor(g))
+    eo.backward(ember.tensor(g))
+    assert ex.grad.numpy().tobytes() == tx.grad.numpy().tobytes()
+
+
 @pytest.mark.parametrize("name,kw", [("max_pool3d", dict(kernel_size=3, stride=2, padding=1)),
                                      ("max_pool3d", dict(kernel_size=(2, 3, 2), dilation=2, ceil_mode=True)),
                                      ("adaptive_max_pool3d", dict(output_size=(3, 2, 5)))])

@@ -134,6 +134,23 @@ def test_avg_pool2d_matches_torch(oracle, kw, shape):
     compare(oracle, "avg_pool2d", RNG.standard_normal(shape), **kw)
 
 
+@pytest.mark.parametrize("kw", AVG_CASES + [dict(kernel_size=(3, 2), stride=(1, 2), padding=1),
+                                            dict(kernel_size=1, stride=2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_pool2d_has_torchs_bits(oracle, kw, dtype):
+    # torch adds each window's elements from 0 in row order and divides (by divisor_override too);
+    # in backward an element shared by windows gets their shares in the windows' order
+    x = RNG.standard_normal((2, 3, 9, 10)).astype(dtype)
+    x[:, 0] = -0.0   # windows of negative zeros sum to +0.0
+    tx, ex = oracle.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    to, eo = oracle.nn.functional.avg_pool2d(tx, **kw), ember.nn.functional.avg_pool2d(ex, **kw)
+    assert eo.detach().numpy().tobytes() == to.detach().numpy().tobytes()
+    g = RNG.standard_normal(tuple(to.shape)).astype(dtype)
+    to.backward(oracle.tensor(g))
+    eo.backward(ember.tensor(g))
+    assert ex.grad.numpy().tobytes() == tx.grad.numpy().tobytes()
+
+
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
                                 dict(kernel_size=2, stride=1, return_indices=True)])
 @pytest.mark.parametrize("shape", [(2, 3, 9), (3, 8)])
