@@ -139,6 +139,41 @@ class NativeBatchNormBackward0(_NormBackward):
 class NativeLayerNormBackward0(_NormBackward):
     __slots__ = ()
 
+    def apply(self, g):
+        xhat = self.xhat
+        if not (_rows_ok(g) and g.dtype is xhat.dtype and xhat.flags.c_contiguous):
+            return _NormBackward.apply(self, g)
+        # over (rows, D): the column sums and the per-row sums are products with ones or the weight
+        # (a gemv each), and gx is five passes (layer norm fwd+bwd at (16, 32, 512): 688 -> ~390 us)
+        xp = xp_of(g)
+        nf = self.next_functions
+        D = xhat.size // self.invstd.size
+        gr, xr = g.reshape(-1, D), xhat.reshape(-1, D)
+        w = None if self.w is None else self.w.reshape(D)
+        gw = gb = gx = None
+        if nf[1][0] is not None or (nf[0][0] is not None and w is not None):
+            gxr = gr * xr
+        if nf[1][0] is not None:
+            gw = xp.dot(_ones(xp, gr.shape[0], gr.dtype), gxr).reshape(self.w_shape)
+        if nf[2][0] is not None:
+            gb = xp.dot(_ones(xp, gr.shape[0], gr.dtype), gr).reshape(self.w_shape)
+        if nf[0][0] is not None:
+            # gx = (gh - mean(gh) - xhat * mean(gh * xhat)) * invstd, gh = g * w, means over each row
+            ones = _ones(xp, D, gr.dtype)
+            if w is None:
+                a, b = xp.dot(gr, ones), _row_dots(xp, gr, xr)
+                gx = gr * self.invstd.reshape(-1, 1)
+            else:
+                a, b = xp.dot(gr, w), xp.dot(gxr, w)
+                gx = gr * w
+                gx *= self.invstd.reshape(-1, 1)
+            k = self.invstd.reshape(-1) / D
+            gx -= (a * k)[:, None]
+            t = xr * (b * k)[:, None]
+            gx -= t
+            gx = gx.reshape(g.shape)
+        return gx, gw, gb
+
 
 class NativeGroupNormBackward0(_NormBackward):
     __slots__ = ()
@@ -311,13 +346,70 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
             raise RuntimeError(f"Expected {what} to be of same shape as normalized_shape, but got {what} of shape "
                                f"{list(t._data.shape)} and normalized_shape = {list(ns)}")
     axes = tuple(range(x.ndim - k, x.ndim))
-    mean, xc, var = _stats(x, axes)
-    invstd = 1 / xp.sqrt(var + float(eps))
-    xhat = xc * invstd
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
     b = bias._data.astype(x.dtype, copy=False) if bias is not None else None
-    return _norm_record(NativeLayerNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
+    if _rows_ok(x):
+        out, xhat, invstd = _layer_norm_rows(xp, x, math.prod(ns), w, b, float(eps))
+        invstd = invstd.reshape(x.shape[:x.ndim - k] + (1,) * k)
+    else:
+        mean, xc, var = _stats(x, axes)
+        invstd = 1 / xp.sqrt(var + float(eps))
+        xhat = xc * invstd
+        out = _affine_out(xhat, w, b)
+    return _norm_record(NativeLayerNormBackward0, input, weight, bias, out, xhat, invstd, w,
                         axes, tuple(range(x.ndim - k)), ns, eps=float(eps))
+
+
+def _rows_ok(a):
+    """A C-contiguous, non-empty float32/float64 array (of any array module, not the Tensors of
+    create_graph=True): layer norm then works on its (rows, D) reshape with products."""
+    return _is_array(a) and a.dtype in _ROW_DTYPES and a.flags.c_contiguous and a.size != 0
+
+
+_ONES = {}
+
+
+def _ones(xp, n, dtype):
+    """A cached read-only vector of n ones (the row and column sums below are products with it)."""
+    key = (xp, n, dtype)
+    v = _ONES.get(key)
+    if v is None:
+        v = xp.ones(n, dtype)
+        if xp is np:
+            v.flags.writeable = False
+        if len(_ONES) > 64:
+            _ONES.clear()
+        _ONES[key] = v
+    return v
+
+
+def _row_dots(xp, a, b):
+    """sum(a * b) over each row of two (R, D) arrays: one batched product, without an a * b array
+    (the same call on every array module, so that a model and its copy on a device add alike)."""
+    return xp.matmul(a[:, None, :], b[:, :, None]).reshape(-1)
+
+
+def _layer_norm_rows(xp, x, D, w, b, eps):
+    """layer_norm over the last D elements of each row of a C-contiguous float array: (out, xhat
+    in x's shape, invstd per row), the sums as products (fwd at (16, 32, 512): 266 -> ~150 us)."""
+    x2 = x.reshape(-1, D)
+    ones = _ones(xp, D, x.dtype)
+    mean = xp.dot(x2, ones)
+    mean /= D
+    xc = x2 - mean[:, None]
+    var = _row_dots(xp, xc, xc)
+    var /= D
+    var += eps
+    invstd = 1 / xp.sqrt(var, out=var)
+    xc *= invstd[:, None]   # (xc is ours: it becomes xhat)
+    xhat = xc.reshape(x.shape)
+    if w is None:
+        out = xhat.copy() if b is None else xhat + b
+    else:
+        out = xhat * w
+        if b is not None:
+            out += b
+    return out, xhat, invstd
 
 
 def native_layer_norm(input, normalized_shape, weight, bias, eps):

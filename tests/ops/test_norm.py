@@ -168,6 +168,27 @@ def test_layer_norm(oracle, shape, ns, affine):
     gradcheck(N.layer_norm, args, 0)
 
 
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_rows_and_general_paths_match_torch(oracle, affine, layout, dtype):
+    # C-contiguous inputs take the (rows, D) products; others NumPy's reductions over the trailing axes
+    import torch.nn.functional as TF
+    x = _x(3, 2, 7, 5).astype(dtype)
+    w = _x(2, 5).astype(dtype) if affine in ("both", "weight") else None
+    b = _x(2, 5).astype(dtype) if affine in ("both", "bias") else None
+    idx = (0,) + ((2,) if w is not None else ()) + ((3,) if b is not None else ())
+    tol = dict(atol=1e-12, rtol=1e-10) if dtype == np.float64 else dict(atol=2e-5, rtol=1e-4)
+    if layout == "transposed":
+        def arrange(x):
+            return x.transpose(1, 2)
+    else:
+        def arrange(x):
+            return x.reshape(3, 7, 2, 5)
+    compare(oracle, lambda x, ns, w, b: N.layer_norm(arrange(x), ns, w, b),
+            lambda x, ns, w, b: TF.layer_norm(arrange(x), ns, w, b), [x, (2, 5), w, b], idx, node=False, **tol)
+
+
 def test_layer_norm_errors():
     with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\], "
                                            r"but got input of size\[2, 3\]"):
