@@ -22,6 +22,7 @@ from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
 from . import kernel_for, unbroadcast
 from .conv import _strided
+from .elementwise import AddBackward0 as _AddBackward0
 from . import record as _finish
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
@@ -89,6 +90,11 @@ class UnsqueezeBackward0(_Reshape):
 
 class CloneBackward0(_Reshape):
     __slots__ = ()
+
+
+def _shares_memory(a, b):
+    """True when the array a is b or a view of b's memory (a reshape that did not copy)."""
+    return a is b or B.data_ptr(a) == B.data_ptr(b)
 
 
 def _wrap_in(cls, inner, shape):
@@ -718,16 +724,37 @@ def linear(input, weight, bias=None):
         ew = (tw, 0)
     else:
         ew = (None, 0)
+    # torch's graph: addmm for 2-d input with a bias, and for a contiguous N-d one (flattened by
+    # views); else matmul (its input reshaped: a view, or a clone when not contiguous) then add_(bias)
+    fused = bias is not None and (x.ndim == 2 or x.flags.c_contiguous)
     if input._requires_grad:
         if x.ndim == 2:
             ex = edge(input)
         else:
-            view = _node(ViewBackward0, edge(input))
+            ex = edge(input)
+            if fused:
+                cls = ViewBackward0
+            elif x.ndim == 1:
+                cls = UnsqueezeBackward0   # (matmul's vector @ matrix)
+            elif x.flags.c_contiguous or _shares_memory(x2, x):
+                cls = ViewBackward0        # (reshape gave a view)
+            else:   # reshape copied: torch's clone, then its view
+                clone = _node(CloneBackward0, ex)
+                clone.shape = x.shape
+                ex = (clone, 0)
+                cls = UnsafeViewBackward0
+            view = _node(cls, ex)
             view.shape = x.shape
             ex = (view, 0)
+            if not x.flags.c_contiguous:
+                # the product saves the reshaped input (as torch's): a tensor of the graph, so that
+                # create_graph=True traces it
+                if cls is UnsafeViewBackward0:
+                    view.next_functions = (edge(_finish(x2.reshape(x.shape), clone)),)
+                input = _finish(x2, view)
     else:
         ex = (None, 0)
-    if bias is not None:
+    if fused:
         node = _node(AddmmBackward0, edge(bias) if bias._requires_grad else (None, 0), ex, ew)
         node.in_shape = bias._data.shape
         node.alpha = node.beta = 1
@@ -737,11 +764,16 @@ def linear(input, weight, bias=None):
         node = _node(_MmT, ex, ew)
         node.a, node.b = x2, w.T
     node._saved_versions = ((input, input._vc[0]), (weight, weight._vc[0]))
+    top = node
     if x.ndim != 2:
-        outer = ViewBackward0 if bias is not None else (SqueezeBackward4 if x.ndim == 1 else UnsafeViewBackward0)
+        outer = ViewBackward0 if fused else (SqueezeBackward4 if x.ndim == 1 else UnsafeViewBackward0)
         top = _wrap_in(outer, node, (x2.shape[0], w.shape[0]))
-        return _finish(res, top)
-    return _finish(res, node)
+    if bias is not None and not fused:
+        add = _node(_AddBackward0, (top, 0), edge(bias) if bias._requires_grad else (None, 0))
+        add._saved_versions = ()
+        add.a_shape, add.b_shape, add.alpha = res.shape, bias._data.shape, 1
+        top = add
+    return _finish(res, top)
 
 
 class _MmT(MmBackward0):

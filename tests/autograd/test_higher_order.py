@@ -815,3 +815,32 @@ def test_float32_lstm_and_packed_sequences_differentiate_twice_as_torch(oracle):
         return [g, gp] + list(h2)
     for w, g in zip(run(oracle), run(ember)):
         np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=2e-4, atol=1e-5)
+
+
+@requires_torch
+@pytest.mark.parametrize("kind", ["GRU", "RNN", "GRUCell", "RNNCell", "LSTMCell"])
+def test_recurrent_steps_differentiate_twice_as_torch(oracle, kind):
+    # the layers' and cells' per-step graphs (torch's nodes) through create_graph=True
+    def run(lib):
+        lib.manual_seed(0)
+        x = lib.tensor(IMG[0, :, :4, :2].transpose(1, 2, 0).astype(np.float64), requires_grad=True)   # (4, 2, 3)
+        if kind.endswith("Cell"):
+            cell = getattr(lib.nn, kind)(3, 4).double()
+            h = lib.zeros(2, 4, dtype=lib.float64, requires_grad=True)
+            state = (h, h * 1) if kind == "LSTMCell" else h
+            outs = []
+            for t in range(x.shape[0]):
+                state = cell(x[t] * x[t], state)
+                outs.append(state[0] if kind == "LSTMCell" else state)
+            out, params = lib.stack(outs), [x, h] + list(cell.parameters())
+        else:
+            layer = getattr(lib.nn, kind)(3, 4, num_layers=2).double()
+            out, _ = layer(x * x)
+            params = [x] + list(layer.parameters())
+        g = lib.autograd.grad((out * out.sin()).sum(), x, create_graph=True)[0]
+        return [g] + list(lib.autograd.grad((g * g).sum(), params, allow_unused=True))
+    for w, g in zip(run(oracle), run(ember)):
+        if w is None:
+            assert g is None or not g.detach().numpy().any()
+            continue
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-9, atol=1e-10)

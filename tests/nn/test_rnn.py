@@ -631,3 +631,58 @@ def test_packed_sequence_dtype_methods_match_torch(method):
         q = getattr(p, method)()
         res.append((type(q).__name__, str(q.data.dtype).split(".")[-1], q.data.tolist(), q.batch_sizes.tolist()))
     assert res[1] == res[0]
+
+
+def _graph(fn):
+    """A graph as a list: each node's name, then its edges (output number, and the node's index in
+    the order of first visit, depth first; None for an edge without a node)."""
+    seen, out = {}, []
+
+    def visit(f):
+        seen[f] = len(seen)
+        entry = [f.name().replace("torch::autograd::", "")]
+        out.append(entry)
+        for child, nr in f.next_functions:
+            if child is not None and child not in seen:
+                visit(child)
+            entry.append((nr, None if child is None else seen[child]))
+    visit(fn)
+    return out
+
+
+GRAPH_CASES = [(c, kw, s, "float32") for c, kw, s in LAYER_CASES] + [
+    ("LSTM", dict(input_size=3, hidden_size=4), (3, 2, 3), "float64"),
+    ("GRU", dict(input_size=3, hidden_size=4, num_layers=2), (3, 2, 3), "float64"),
+] + [(c, kw, (2, 3), "float32") for c, kw in CELL_CASES] + [(c, kw, (3,), "float32") for c, kw in CELL_CASES]
+
+
+@pytest.mark.parametrize("with_h0", [False, True], ids=["no_h0", "h0"])
+@pytest.mark.parametrize("cls_name,kw,x_shape,dtype", GRAPH_CASES, ids=[f"{c}-{i}" for i, (c, *_) in
+                                                                        enumerate(GRAPH_CASES)])
+def test_recurrent_graphs_are_torchs(cls_name, kw, x_shape, dtype, with_h0):
+    # torch's CPU RNN/GRU layers and the cells record each step's ops (linear_hh(h) + gi, the gates'
+    # unsafe_chunk, sigmoid, tanh...): ember's graph has the same nodes in the same order
+    rng = np.random.default_rng(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tm, em = _pair(cls_name, **kw)
+    convert = "float" if dtype == "float32" else "double"
+    tm, em = getattr(tm, convert)(), getattr(em, convert)()
+    x = rng.standard_normal(x_shape).astype(dtype)
+    args_t, args_e = [torch.tensor(x, requires_grad=True)], [ember.tensor(x, requires_grad=True)]
+    if with_h0:
+        if cls_name.endswith("Cell"):
+            shapes = [x_shape[:-1] + (4,)] * (2 if cls_name == "LSTMCell" else 1)
+        else:
+            shapes = _state_shapes(cls_name, kw, x_shape)
+        states = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        ts = [torch.tensor(s, requires_grad=True) for s in states]
+        es = [ember.tensor(s, requires_grad=True) for s in states]
+        if len(states) == 2:
+            args_t.append(tuple(ts))
+            args_e.append(tuple(es))
+        else:
+            args_t += ts
+            args_e += es
+    for t, e in zip(_flat(tm(*args_t)), _flat(em(*args_e))):
+        assert _graph(e.grad_fn) == _graph(t.grad_fn)

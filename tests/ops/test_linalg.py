@@ -240,6 +240,40 @@ def test_products_take_the_same_bits_as_numpys_matmul(dtype):
     assert np.array_equal(matmul(a, b[0]), a @ b[0])
 
 
+@pytest.mark.parametrize("shape", [(4,), (2, 4), (3, 2, 4), (2, 3, 2, 4)])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_records_torchs_graph(oracle, shape, layout, bias):
+    # addmm for 2-d input with a bias and for a contiguous one (flattened by views); else matmul,
+    # its input a view (or a clone when not contiguous), then add_(bias)
+    from tests.nn.test_rnn import _graph
+    a = r(*shape[::-1]).T                                     # (transposed: not contiguous past 1-d)
+    if layout == "contiguous":
+        a = np.ascontiguousarray(a)
+    elif layout == "strided":
+        a = np.concatenate([a, a], -1)[..., ::2]              # every other element
+    w, b = r(5, 4), r(5)
+    tx, ex = oracle.from_numpy(a).requires_grad_(), ember.from_numpy(a).requires_grad_()
+    tw, ew = oracle.tensor(w, requires_grad=True), ember.tensor(w, requires_grad=True)
+    tb, eb = (oracle.tensor(b, requires_grad=True), ember.tensor(b, requires_grad=True)) if bias else (None, None)
+    to, eo = oracle.nn.functional.linear(tx, tw, tb), L.linear(ex, ew, eb)
+    assert _graph(eo.grad_fn) == _graph(to.grad_fn)
+    g = r(*to.shape)
+    to.backward(oracle.tensor(g))
+    eo.backward(ember.tensor(g))
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for e, t in ((ex, tx), (ew, tw), (eb, tb)):
+        if t is not None:
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+    # and twice: what the product saved is traced back through those nodes
+    second = []
+    for lib, x, w, b, lin in ((oracle, tx, tw, tb, oracle.nn.functional.linear), (ember, ex, ew, eb, L.linear)):
+        gx, = lib.autograd.grad((lin(x, w, b) ** 2).sum(), x, create_graph=True)
+        second.append([t.detach().numpy() for t in lib.autograd.grad((gx * gx).sum(), [x, w])])
+    for t, e in zip(*second):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+
+
 def test_bilinear_matches_torch(oracle):
     compare(oracle, oracle.nn.functional.bilinear, L.bilinear, [r(4, 3), r(4, 5), r(6, 3, 5), r(6)], names=False)
 

@@ -33,57 +33,50 @@ _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
 # ---- one time step (shared by the layers and the cells) -------------------------------------------
-# gi: the input projection of this step, with b_ih (and, except for GRU, b_hh) already added.
+# As torch's CPU cells (ATen's RNN.cpp, which its RNN and GRU layers, and LSTM layers off oneDNN,
+# run step by step): gi is linear(x, w_ih, b_ih) for this step, the recurrent part is
+# linear(h, w_hh, b_hh) each step, and the gates are unsafe_chunk's pieces.  The graph then has
+# torch's nodes in torch's order, and the values torch's sums.
 
-def _rnn_step(gi, h, whh_t, act):
-    return act(_linalg.addmm(gi, h, whh_t))
+def _rnn_step(gi, h, w_hh, b_hh, act):
+    return act(F.linear(h, w_hh, b_hh) + gi)
 
 
-def _lstm_step(gi, h, c, whh_t, whr_t):
-    i, f, g, o = _linalg.addmm(gi, h, whh_t).chunk(4, 1)
+def _lstm_step(gi, h, c, w_hh, b_hh, w_hr):
+    i, f, g, o = _shape.unsafe_chunk(F.linear(h, w_hh, b_hh) + gi, 4, 1)
     c = _ew.sigmoid(f) * c + _ew.sigmoid(i) * _ew.tanh(g)
     h = _ew.sigmoid(o) * _ew.tanh(c)
-    if whr_t is not None:
-        h = _linalg.mm(h, whr_t)
+    if w_hr is not None:
+        h = _linalg.matmul(h, w_hr.t())
     return h, c
 
 
-def _gru_step(gi_rz, gi_n, h, whh_t, b_hh, hidden_size):
-    # torch's GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); h' = (1 - z) * n + z * h
-    gh = _linalg.mm(h, whh_t) if b_hh is None else _linalg.addmm(b_hh, h, whh_t)
-    gh_rz, gh_n = gh.split([2 * hidden_size, hidden_size], 1)
-    r, z = _ew.sigmoid(gi_rz + gh_rz).chunk(2, 1)
-    n = _ew.tanh(gi_n + r * gh_n)
-    return n + z * (h - n)
-
-
-def _fold_bias(b_ih, b_hh):
-    return None if b_ih is None else b_ih + b_hh
+def _gru_step(gi, h, w_hh, b_hh, hidden_size):
+    # torch's GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); h' = (h - n) * z + n
+    i_r, i_z, i_n = _shape.unsafe_chunk(gi, 3, 1)
+    h_r, h_z, h_n = _shape.unsafe_chunk(F.linear(h, w_hh, b_hh), 3, 1)
+    r = _ew.sigmoid(h_r + i_r)
+    z = _ew.sigmoid(h_z + i_z)
+    n = _ew.tanh(i_n + h_n * r)
+    return (h - n) * z + n
 
 
 def _run_direction(mode, x, h, c, weights, reverse, hidden_size, batch_sizes=None):
     """One layer, one direction.  x is (T, B, I), or a packed sequence's data (N, I) with batch_sizes (a
     list, non-increasing).  Returns (output (T, B, H_out) or (N, H_out), h_last, c_last)."""
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
-    whh_t = w_hh.t()
+    gi = _steps(F.linear(x, w_ih, b_ih), batch_sizes)
     if mode == "GRU":
-        gi_rz, gi_n = F.linear(x, w_ih, b_ih).split([2 * hidden_size, hidden_size], -1)
-        gi = list(zip(*(_steps(g, batch_sizes) for g in (gi_rz, gi_n))))
-
         def step(g, h, c):
-            return _gru_step(g[0], g[1], h, whh_t, b_hh, hidden_size), None
+            return _gru_step(g, h, w_hh, b_hh, hidden_size), None
     elif mode == "LSTM":
-        gi = _steps(F.linear(x, w_ih, _fold_bias(b_ih, b_hh)), batch_sizes)
-        whr_t = None if w_hr is None else w_hr.t()
-
         def step(g, h, c):
-            return _lstm_step(g, h, c, whh_t, whr_t)
+            return _lstm_step(g, h, c, w_hh, b_hh, w_hr)
     else:
         act = _ew.tanh if mode == "RNN_TANH" else _ew.relu
-        gi = _steps(F.linear(x, w_ih, _fold_bias(b_ih, b_hh)), batch_sizes)
 
         def step(g, h, c):
-            return _rnn_step(g, h, whh_t, act), None
+            return _rnn_step(g, h, w_hh, b_hh, act), None
     T = len(gi)
     outs = [None] * T
     if batch_sizes is None:
@@ -268,13 +261,8 @@ def _fused_lstm_layer(x, h0, c0, weights, reverse):
     scale = _GATE_SCALE[H]
     shift = _GATE_SHIFT[H]
     col = scale[:, None]
-    # one 2-d product over all steps (NumPy runs a 3-d operand as one small product per step);
-    # a batch_first input is multiplied in its own layout and read back time-major
-    xb = xa.transpose(1, 0, 2)
-    if not xa.flags.c_contiguous and xb.flags.c_contiguous:
-        gi = _mm(xb.reshape(B * T, -1), (wih * col).T).reshape(B, T, -1).transpose(1, 0, 2)
-    else:
-        gi = _mm(xa.reshape(T * B, -1), (wih * col).T).reshape(T, B, -1)
+    # one 2-d product over all steps (NumPy runs a 3-d operand as one small product per step)
+    gi = _mm(xa.reshape(T * B, -1), (wih * col).T).reshape(T, B, -1)
     if b_ih is not None:
         b = b_ih._data + b_hh._data
         b *= scale
@@ -498,23 +486,29 @@ class RNNBase(Module):
         if batch_sizes is None and x.size(0) == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         num_directions = 2 if self.bidirectional else 1
-        # the fused LSTM layer takes hx[k] as torch's does (SelectBackward0); the composed path unbinds
-        fused = self.mode == "LSTM" and batch_sizes is None
+        params = self._parameters
+
+        def weights_of(layer, direction):
+            suffix = f"_l{layer}_reverse" if direction else f"_l{layer}"
+            # straight from the parameter dict (Module.__getattr__ costs ~0.5 us a name); a weight
+            # replaced by a plain attribute takes the getattr path
+            return tuple(params[n + suffix] if n + suffix in params else getattr(self, n + suffix, None)
+                         for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+        # the fused LSTM layer (torch's oneDNN path: float32, no projections) takes hx[k] as torch's
+        # does (SelectBackward0); the composed path unbinds, as torch's native one
+        fused = self.mode == "LSTM" and batch_sizes is None and _fused_lstm_ok(x, weights_of(0, 0))
         if not fused:
             h0 = h0.unbind(0)
             c0 = c0.unbind(0) if c0 is not None else [None] * len(h0)
-        params = self._parameters
         hn, cn = [], []
         for layer in range(self.num_layers):
             outs = []
             for direction in range(num_directions):
                 k = layer * num_directions + direction
-                suffix = f"_l{layer}_reverse" if direction else f"_l{layer}"
-                # straight from the parameter dict (Module.__getattr__ costs ~0.5 us a name); a weight
-                # replaced by a plain attribute takes the getattr path
-                weights = tuple(params[n + suffix] if n + suffix in params else getattr(self, n + suffix, None)
-                                for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+                weights = weights_of(layer, direction)
                 if fused and _fused_lstm_ok(x, weights):
+                    if not x._data.flags.c_contiguous:
+                        x = x.contiguous()   # (torch's oneDNN layer takes a contiguous input: CloneBackward0)
                     out, h, c = _fused_lstm_layer(x, h0[k], c0[k], weights, direction == 1)
                 else:
                     out, h, c = _run_direction(self.mode, x, h0[k], c0[k], weights, direction == 1,
@@ -747,8 +741,8 @@ class RNNCell(RNNCellBase):
             act = _ew.relu
         else:
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
-        gi = F.linear(input, self.weight_ih, _fold_bias(self.bias_ih, self.bias_hh))
-        ret = _rnn_step(gi, hx, self.weight_hh.t(), act)
+        gi = F.linear(input, self.weight_ih, self.bias_ih)
+        ret = _rnn_step(gi, hx, self.weight_hh, self.bias_hh, act)
         return ret if is_batched else ret.squeeze(0)
 
 
@@ -773,8 +767,8 @@ class LSTMCell(RNNCellBase):
             hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
         self._check_hidden(input, hx[0], 0)
         self._check_hidden(input, hx[1], 1)
-        gi = F.linear(input, self.weight_ih, _fold_bias(self.bias_ih, self.bias_hh))
-        h, c = _lstm_step(gi, hx[0], hx[1], self.weight_hh.t(), None)
+        gi = F.linear(input, self.weight_ih, self.bias_ih)
+        h, c = _lstm_step(gi, hx[0], hx[1], self.weight_hh, self.bias_hh, None)
         return (h, c) if is_batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -792,7 +786,6 @@ class GRUCell(RNNCellBase):
         input, is_batched = self._prepare(input)
         hx = self._zeros(input) if hx is None else (hx if is_batched else hx.unsqueeze(0))
         self._check_hidden(input, hx, 0)
-        H = self.hidden_size
-        gi_rz, gi_n = F.linear(input, self.weight_ih, self.bias_ih).split([2 * H, H], 1)
-        ret = _gru_step(gi_rz, gi_n, hx, self.weight_hh.t(), self.bias_hh, H)
+        gi = F.linear(input, self.weight_ih, self.bias_ih)
+        ret = _gru_step(gi, hx, self.weight_hh, self.bias_hh, self.hidden_size)
         return ret if is_batched else ret.squeeze(0)
