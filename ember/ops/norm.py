@@ -313,9 +313,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     rm = _param(running_mean, "batch_norm", "running_mean", c, x.dtype, pshape, x)
     rv = _param(running_var, "batch_norm", "running_var", c, x.dtype, pshape, x)
     invstd = 1 / xp.sqrt(rv + eps)
-    xhat = (x - rm) * invstd
-    return _norm_record(NativeBatchNormBackward0, input, weight, bias, _affine_out(xhat, w, b), xhat, invstd, w,
-                        None, axes, (c,))
+    # torch's evaluation kernel: x * alpha + beta per channel, alpha = invstd * w and beta = b - mean *
+    # alpha (two passes over x, not four; torch fuses the multiply-add, which NumPy cannot)
+    alpha = invstd if w is None else invstd * w
+    beta = rm * alpha
+    if b is None:
+        xp.negative(beta, out=beta)
+    else:
+        xp.subtract(b, beta, out=beta)
+    out = x * alpha
+    out += beta
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
+                               or (bias is not None and bias._requires_grad))):
+        return _wrap(out)
+    xhat = (x - rm) * invstd   # (for the weight's gradient)
+    return _norm_record(NativeBatchNormBackward0, input, weight, bias, out, xhat, invstd, w, None, axes, (c,))
 
 
 def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):

@@ -117,6 +117,28 @@ def test_batch_norm_per_channel_products_match_torch(oracle, layout, training):
         np.testing.assert_allclose(ea[i].numpy(), ta[i].numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_evaluation_is_torchs_multiply_add(oracle, affine):
+    # torch's evaluation kernel: x * alpha + beta, alpha = invstd * w, beta = b - mean * alpha (with
+    # the multiply-add fused: NumPy rounds it twice, so within an ulp); with and without grad alike
+    import torch.nn.functional as TF
+    x = _x(4, 6, 5, 7)
+    rm, rv = RNG.standard_normal(6).astype(np.float32), RNG.uniform(0.5, 2, 6).astype(np.float32)
+    w, b = (RNG.standard_normal(6).astype(np.float32), RNG.standard_normal(6).astype(np.float32)) if affine \
+        else (None, None)
+    t = TF.batch_norm(*[None if a is None else oracle.tensor(a) for a in (x, rm, rv, w, b)]).numpy()
+    ew = ember.tensor(w, requires_grad=True) if affine else None
+    eb = ember.tensor(b) if affine else None
+    plain = N.batch_norm(ember.tensor(x), ember.tensor(rm), ember.tensor(rv), ew, eb)
+    with ember.no_grad():
+        quiet = N.batch_norm(ember.tensor(x), ember.tensor(rm), ember.tensor(rv), ew, eb)
+    assert np.array_equal(plain.detach().numpy(), quiet.numpy())
+    e = quiet.numpy()
+    # each within a few roundings of torch's (the fused one it saves), most of them its bits
+    np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
+    assert (e == t).mean() > 0.6
+
+
 def test_batch_norm_gradcheck():
     x = _x(3, 2, 2)
     w, b = _x(2), _x(2)
