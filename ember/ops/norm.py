@@ -18,6 +18,7 @@ from ..autograd.higher_order import _is_array, vjp
 from .._tensor import _dim, _wrap
 from . import kernel_for, unbroadcast
 from .conv import _channel_sum
+from .shape import _index_add_rows
 from .activation import _SAVED_OUTPUT, _check_inplace, _rebase_if_view, _record, _write_inplace
 from .elementwise import AddBackward0 as _AddBackward0
 from .._userwarn import warn as _warn_user
@@ -786,37 +787,10 @@ def _rows_sum(xp, idx, g2, num, scale_freq, padding_idx):
     """(num, dim) table whose row r is the sum of the rows g2[i] with idx[i] == r (divided by
     their count when scale_freq); row padding_idx stays zero."""
     grad = xp.zeros((num, g2.shape[1]), dtype=g2.dtype)
-    if idx.size and xp is not np:
-        # a GPU adds rows with atomics: one scatter-add kernel
-        xp.add.at(grad, idx, g2)
+    if idx.size:
+        _index_add_rows(grad, idx, g2)   # (in the rows' order, as torch's embedding backward)
         if scale_freq:
             grad /= xp.maximum(xp.bincount(idx, minlength=num), 1)[:, None].astype(grad.dtype)
-    elif idx.size:
-        # The CPU sums the rows of g per index after a stable sort.  NumPy's reduceat costs ~0.2 us
-        # a run and np.add.at ~0.4 us a row; instead round k adds the k-th row of every run longer
-        # than k with one fancy-index add over distinct rows, in the rows' order, as torch's
-        # index_add (960 rows of 64 into 5000: 216 -> 66 us).  An index repeated more often than
-        # 1/16 of the run count takes the one reduceat.
-        order = xp.argsort(idx, kind="stable")
-        sidx = idx[order]
-        first = xp.empty(sidx.size, bool)
-        first[0] = True
-        xp.not_equal(sidx[1:], sidx[:-1], out=first[1:])
-        starts = xp.flatnonzero(first)
-        rows = sidx[starts]
-        counts = xp.diff(xp.append(starts, sidx.size))
-        longest = int(counts.max())
-        if longest == 1:
-            grad[rows] = g2[order]
-        elif longest * 16 <= starts.size:
-            grad[rows] = g2[order[starts]]
-            for k in range(1, longest):
-                live = xp.flatnonzero(counts > k)
-                grad[rows[live]] += g2[order[starts[live] + k]]
-        else:
-            grad[rows] = xp.add.reduceat(g2[order], starts, axis=0)
-        if scale_freq:
-            grad[rows] /= counts[:, None].astype(grad.dtype)
     if padding_idx is not None:
         grad[padding_idx] = 0
     return grad

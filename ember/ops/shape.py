@@ -1061,10 +1061,17 @@ class IndexBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         z = _zeros(self.shape, g)
+        key = self.key
         if self.mask_only:
-            z[self.key] = g
+            z[key] = g
+        elif len(key) == 1 and type(key[0]) is _ndarray and key[0].dtype.kind in "iu" and xp is np:
+            # x[rows]: the rows' gradients added in order, as torch's index_put_ with accumulate
+            rows = key[0].reshape(-1)
+            if rows.dtype.kind == "i" and rows.size and rows.min() < 0:
+                rows = xp.where(rows < 0, rows + z.shape[0], rows)
+            _index_add_rows(z, rows, g.reshape((rows.size,) + z.shape[1:]))
         else:
-            xp.add.at(z, self.key, g)
+            xp.add.at(z, key, g)
         return (z,)
 
 
@@ -1584,7 +1591,7 @@ class IndexSelectBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         z = _zeros(self.shape, g)
-        xp.add.at(xp.moveaxis(z, self.axis, 0), self.index, xp.moveaxis(g, self.axis, 0))
+        _index_add_rows(xp.moveaxis(z, self.axis, 0), self.index, xp.moveaxis(g, self.axis, 0))
         return (z,)
 
 
@@ -1689,6 +1696,37 @@ class GatherBackward0(Node):
         z = _zeros(self.work_shape, g)
         _scatter_add_into(z, self.fancy, g if g.ndim else g.reshape(1))
         return (z.reshape(self.shape),)
+
+
+def _index_add_rows(out, idx, vals):
+    """out[idx[i]] += vals[i] along out's first axis, one i after another as torch's index_add adds
+    (idx: 1-d, non-negative, in range).  NumPy's add.at costs ~0.4 us a row; instead, after a stable
+    sort, round k adds the k-th row of every run of equal indices longer than k with one fancy-index
+    add over distinct rows: the same order (512 rows of 64 into 1000: ~200 -> ~40 us).  An index
+    repeated more than an eighth of the rows' count keeps add.at (reduceat would sum in another order)."""
+    xp = xp_of(out)
+    if xp is not np or idx.size < 2:   # (a GPU adds with atomics: one scatter-add kernel)
+        xp.add.at(out, idx, vals)
+        return
+    order = xp.argsort(idx, kind="stable")
+    sidx = idx[order]
+    first = xp.empty(sidx.size, bool)
+    first[0] = True
+    xp.not_equal(sidx[1:], sidx[:-1], out=first[1:])
+    starts = xp.flatnonzero(first)
+    rows = sidx[starts]
+    if starts.size == sidx.size:   # all distinct
+        out[rows] += vals[order]
+        return
+    counts = xp.diff(xp.append(starts, sidx.size))
+    longest = int(counts.max())
+    if longest * 8 > sidx.size:
+        xp.add.at(out, idx, vals)
+        return
+    out[rows] += vals[order[starts]]
+    for k in range(1, longest):
+        live = xp.flatnonzero(counts > k)
+        out[rows[live]] += vals[order[starts[live] + k]]
 
 
 def _scatter_add_into(z, fancy, vals):
@@ -2548,7 +2586,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     alpha = a.dtype.type(alpha).item() if a.dtype.kind != "b" else bool(alpha)
     vals = swork if alpha == 1 else (swork * alpha).astype(a.dtype, copy=False)
     res = work.copy()
-    xp.add.at(xp.moveaxis(res, ax, 0), idx.astype(np.int64, copy=False), xp.moveaxis(vals, ax, 0))
+    _index_add_rows(xp.moveaxis(res, ax, 0), idx.astype(np.int64, copy=False), xp.moveaxis(vals, ax, 0))
     res = res.reshape(a.shape)
     node = None
     if state.enabled and (input._requires_grad or source._requires_grad):

@@ -242,6 +242,26 @@ def test_scatter_gather_0dim_index_match_torch():
 
 
 @requires_torch
+@pytest.mark.parametrize("rows,n", [(1000, 512), (50, 400), (10, 1000), (6, 6)],
+                         ids=["few-repeats", "repeats", "many-repeats", "small"])
+@requires_torch
+def test_row_scatters_add_in_torchs_order(rows, n):
+    # x[idx] and index_select backward, index_add and embedding backward add each target row's
+    # contributions one after another in index order, as torch's kernels: the same bits
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((rows, 5)).astype(np.float32)
+    idx = rng.integers(-rows, rows, n)
+    g = rng.standard_normal((n, 5)).astype(np.float32)
+    out = []
+    for lib in (ember, torch):
+        a, b = lib.tensor(x, requires_grad=True), lib.tensor(x, requires_grad=True)
+        a[lib.tensor(idx)].backward(lib.tensor(g))
+        b.index_select(0, lib.tensor(idx % rows)).backward(lib.tensor(g))
+        added = lib.tensor(x).index_add(0, lib.tensor(idx % rows), lib.tensor(g), alpha=0.5)
+        out.append([a.grad.numpy().tobytes(), b.grad.numpy().tobytes(), added.numpy().tobytes()])
+    assert out[0] == out[1]
+
+
 def test_nonzero_masked_select_index_select_match_torch():
     x0 = np.array([[0, 1.5, 0], [2, 0, -1]], dtype=np.float32)
     e, t = ember.tensor(x0), torch.tensor(x0)
