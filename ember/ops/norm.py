@@ -788,7 +788,7 @@ def _rows_sum(xp, idx, g2, num, scale_freq, padding_idx):
     their count when scale_freq); row padding_idx stays zero."""
     grad = xp.zeros((num, g2.shape[1]), dtype=g2.dtype)
     if idx.size:
-        _index_add_rows(grad, idx, g2)   # (in the rows' order, as torch's embedding backward)
+        _index_add_rows(grad, idx, g2, zeroed=True)   # (in the rows' order, as torch's embedding backward)
         if scale_freq:
             grad /= xp.maximum(xp.bincount(idx, minlength=num), 1)[:, None].astype(grad.dtype)
     if padding_idx is not None:

@@ -1069,7 +1069,7 @@ class IndexBackward0(Node):
             rows = key[0].reshape(-1)
             if rows.dtype.kind == "i" and rows.size and rows.min() < 0:
                 rows = xp.where(rows < 0, rows + z.shape[0], rows)
-            _index_add_rows(z, rows, g.reshape((rows.size,) + z.shape[1:]))
+            _index_add_rows(z, rows, g.reshape((rows.size,) + z.shape[1:]), zeroed=True)
         else:
             xp.add.at(z, key, g)
         return (z,)
@@ -1591,7 +1591,7 @@ class IndexSelectBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         z = _zeros(self.shape, g)
-        _index_add_rows(xp.moveaxis(z, self.axis, 0), self.index, xp.moveaxis(g, self.axis, 0))
+        _index_add_rows(xp.moveaxis(z, self.axis, 0), self.index, xp.moveaxis(g, self.axis, 0), zeroed=True)
         return (z,)
 
 
@@ -1698,12 +1698,13 @@ class GatherBackward0(Node):
         return (z.reshape(self.shape),)
 
 
-def _index_add_rows(out, idx, vals):
+def _index_add_rows(out, idx, vals, zeroed=False):
     """out[idx[i]] += vals[i] along out's first axis, one i after another as torch's index_add adds
     (idx: 1-d, non-negative, in range).  NumPy's add.at costs ~0.4 us a row; instead, after a stable
     sort, round k adds the k-th row of every run of equal indices longer than k with one fancy-index
     add over distinct rows: the same order (512 rows of 64 into 1000: ~200 -> ~40 us).  An index
-    repeated more than an eighth of the rows' count keeps add.at (reduceat would sum in another order)."""
+    repeated more than an eighth of the rows' count keeps add.at (reduceat would sum in another order).
+    zeroed: out is all +0.0, so the first rounds store (adding to +0.0 only turns -0.0 into +0.0)."""
     xp = xp_of(out)
     if xp is not np or idx.size < 2:   # (a GPU adds with atomics: one scatter-add kernel)
         xp.add.at(out, idx, vals)
@@ -1715,15 +1716,21 @@ def _index_add_rows(out, idx, vals):
     xp.not_equal(sidx[1:], sidx[:-1], out=first[1:])
     starts = xp.flatnonzero(first)
     rows = sidx[starts]
-    if starts.size == sidx.size:   # all distinct
-        out[rows] += vals[order]
+    first_rows = vals[order] if starts.size == sidx.size else None   # (all distinct)
+    if first_rows is None:
+        counts = xp.diff(xp.append(starts, sidx.size))
+        longest = int(counts.max())
+        if longest * 8 > sidx.size:
+            xp.add.at(out, idx, vals)
+            return
+        first_rows = vals[order[starts]]
+    if zeroed:
+        first_rows += 0.0   # (a fresh array: +0.0 + v, as the kernel's first add gives)
+        out[rows] = first_rows
+    else:
+        out[rows] += first_rows
+    if starts.size == sidx.size:
         return
-    counts = xp.diff(xp.append(starts, sidx.size))
-    longest = int(counts.max())
-    if longest * 8 > sidx.size:
-        xp.add.at(out, idx, vals)
-        return
-    out[rows] += vals[order[starts]]
     for k in range(1, longest):
         live = xp.flatnonzero(counts > k)
         out[rows[live]] += vals[order[starts[live] + k]]
