@@ -53,23 +53,20 @@ def _loss(tensors, weights):
     return total
 
 
+def _call_args(lib, x, states):
+    """A module call's arguments from arrays, all requiring grad: (x, h) or (x, (h, c)) for an LSTM;
+    and the state tensors."""
+    ss = [lib.tensor(s, requires_grad=True) for s in states]
+    return [lib.tensor(x, requires_grad=True)] + ([tuple(ss)] if len(ss) == 2 else ss), ss
+
+
 def _compare(tm, em, x_shape, state_shapes, rng):
     """Forward with identical inputs (and initial states when state_shapes is given), then backward of a
     random weighting of all outputs: outputs, input grad, state grads and every parameter grad."""
-    tx, ex = _both(rng.standard_normal(x_shape), requires_grad=True)
-    targs, eargs = [tx], [ex]
-    tstates, estates = [], []
-    if state_shapes is not None:
-        for shape in state_shapes:
-            ts, es = _both(rng.standard_normal(shape), requires_grad=True)
-            tstates.append(ts)
-            estates.append(es)
-        if len(state_shapes) == 2:
-            targs.append(tuple(tstates))
-            eargs.append(tuple(estates))
-        else:
-            targs += tstates
-            eargs += estates
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    states = [rng.standard_normal(shape).astype(np.float32) for shape in state_shapes or ()]
+    (targs, tstates), (eargs, estates) = _call_args(torch, x, states), _call_args(ember, x, states)
+    tx, ex = targs[0], eargs[0]
     tout, eout = _flat(tm(*targs)), _flat(em(*eargs))
     assert len(tout) == len(eout)
     weights = [rng.standard_normal(tuple(t.shape)).astype(np.float32) for t in tout]
@@ -669,20 +666,11 @@ def test_recurrent_graphs_are_torchs(cls_name, kw, x_shape, dtype, with_h0):
     convert = "float" if dtype == "float32" else "double"
     tm, em = getattr(tm, convert)(), getattr(em, convert)()
     x = rng.standard_normal(x_shape).astype(dtype)
-    args_t, args_e = [torch.tensor(x, requires_grad=True)], [ember.tensor(x, requires_grad=True)]
+    shapes = []
     if with_h0:
-        if cls_name.endswith("Cell"):
-            shapes = [x_shape[:-1] + (4,)] * (2 if cls_name == "LSTMCell" else 1)
-        else:
-            shapes = _state_shapes(cls_name, kw, x_shape)
-        states = [rng.standard_normal(s).astype(dtype) for s in shapes]
-        ts = [torch.tensor(s, requires_grad=True) for s in states]
-        es = [ember.tensor(s, requires_grad=True) for s in states]
-        if len(states) == 2:
-            args_t.append(tuple(ts))
-            args_e.append(tuple(es))
-        else:
-            args_t += ts
-            args_e += es
+        shapes = ([x_shape[:-1] + (4,)] * (2 if cls_name == "LSTMCell" else 1) if cls_name.endswith("Cell")
+                  else _state_shapes(cls_name, kw, x_shape))
+    states = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    (args_t, _), (args_e, _) = _call_args(torch, x, states), _call_args(ember, x, states)
     for t, e in zip(_flat(tm(*args_t)), _flat(em(*args_e))):
         assert _graph(e.grad_fn) == _graph(t.grad_fn)
