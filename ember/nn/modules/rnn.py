@@ -1,7 +1,8 @@
 """Recurrent layers: RNN, LSTM, GRU and their single-step cells RNNCell, LSTMCell, GRUCell.
 
-Everything is composed from existing differentiable ops (linear/addmm, sigmoid, tanh, split,
-unbind, stack), so autograd needs no new backward code.  Per layer and direction the input
+Every step records torch's nodes (linear, add, unsafe_chunk, sigmoid, tanh, mul, sub), so
+autograd needs no new backward code; the steps compute their gates on the arrays and make those
+nodes directly, which costs half of calling the ops one by one.  Per layer and direction the input
 projection W_ih x + b for all time steps is one matrix product; the Python loop then does only the
 recurrent part, a handful of ops per step.  Parameter names, shapes, gate order (LSTM i,f,g,o;
 GRU r,z,n), repr text and input errors are torch's, so state_dicts load both ways.
@@ -185,6 +186,7 @@ def _unsafe_chunk_edges(t, shape):
 
 
 def _add_node(ea, eb, shape, cls=_ew.AddBackward0):
+    """The edge to the node a + b (or a - b) of two same-shaped operands records."""
     node = _new(cls)
     node.next_functions = (ea, eb)
     node._saved_versions = ()
@@ -194,6 +196,7 @@ def _add_node(ea, eb, shape, cls=_ew.AddBackward0):
 
 
 def _mul_node(a, b):
+    """The node a * b records (it saves both tensors)."""
     node = _new(_ew.MulBackward0)
     node.next_functions = (edge(a), edge(b))
     node.a, node.b = a._data, b._data
@@ -202,6 +205,7 @@ def _mul_node(a, b):
 
 
 def _activated(cls, e, y):
+    """The output tensor of an activation's node cls (saving its output y) fed through edge e."""
     node = _new(cls)
     node.next_functions = (e,)
     node.x, node.y = None, y
