@@ -33,6 +33,7 @@ def _libm(fn, x):
 
 # ---- torch's AVX normal_fill_16 (ATen/native/cpu/avx_mathfun.h, compiled with FMA contraction) -------
 _f = np.float32
+_F64 = np.float64
 _LOG_P = [_f(v) for v in (7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1,
                            1.4249322787E-1, -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1,
                            3.3333331174E-1)]
@@ -43,28 +44,58 @@ _COSC = (_f(2.443315711809948E-005), _f(-1.388731625493765E-003), _f(4.166664568
 _FOPI = _f(1.27323954473516)
 _MIN_NORM = np.array([0x00800000], np.int32).view(np.float32)[0]
 _HALF_BITS = np.array([0.5], np.float32).view(np.int32)[0]
+# the float64 copies of the float32 coefficients (exact) the emulated multiply-adds use
+_LOG_P64 = [float(p) for p in _LOG_P]
+_LOG_Q2_64 = float(_LOG_Q2)
+_DP64 = [float(d) for d in _DP]
+_SINC64 = [float(c) for c in _SINC]
+_COSC64 = [float(c) for c in _COSC]
+
+
+def _horner(x64, coefs):
+    """fmaf(... fmaf(fmaf(c0, x, c1), x, c2) ..., x, cn) as _fma32 computes each: the float64 product
+    and sum of float32 values, rounded to float32 (x64: x in float64)."""
+    y = (coefs[0] * x64 + coefs[1]).astype(np.float32)
+    for c in coefs[2:]:
+        t = y.astype(_F64)
+        t *= x64
+        t += c
+        y = t.astype(np.float32)
+    return y
+
+
+def _fma_into(a, b64, c):
+    """_fma32(a, b, c) for float32 arrays a and c and b given in float64."""
+    t = a.astype(_F64)
+    t *= b64
+    t += c
+    return t.astype(np.float32)
 
 
 def _log256(x):
     """avx_mathfun's log256_ps (cephes logf), with the multiply-adds GCC fuses."""
     x = np.maximum(x, _MIN_NORM)
     xi = x.view(np.int32)
-    e = ((xi >> 23) - 0x7f).astype(np.float32) + _f(1)
-    x = ((xi & ~0x7f800000) | _HALF_BITS).view(np.float32)
+    e = np.subtract(xi >> 23, 0x7e, dtype=np.float32)   # exponent - 0x7f + 1, exact in float32
+    xi &= ~0x7f800000
+    xi |= _HALF_BITS
     mask = x < _SQRTHF
     tmp = np.where(mask, x, _f(0))
-    x = x - _f(1)
-    e = e - mask.astype(np.float32)
-    x = x + tmp
+    x -= _f(1)
+    e -= mask
+    x += tmp
     z = x * x
-    y = _fma32(_LOG_P[0], x, _LOG_P[1])
-    for p in _LOG_P[2:]:
-        y = _fma32(y, x, p)
-    y = y * x
-    y = _fma32(y, z, e * _LOG_Q1)
-    y = _fma32(-z, _f(0.5), y)
-    x = x + y
-    return _fma32(e, _LOG_Q2, x)
+    y = _horner(x.astype(_F64), _LOG_P64)
+    y *= x
+    z64 = z.astype(_F64)
+    y = _fma_into(y, z64, e * _LOG_Q1)
+    t = z64 * -0.5
+    t += y
+    x += t.astype(np.float32)
+    t = e.astype(_F64)
+    t *= _LOG_Q2_64
+    t += x
+    return t.astype(np.float32)
 
 
 def _sincos256(x):
@@ -72,20 +103,33 @@ def _sincos256(x):
     sign_sin = np.signbit(x)
     x = np.abs(x)
     j = (x * _FOPI).astype(np.int32)
-    j = (j + 1) & ~1
-    y = j.astype(np.float32)
+    j += 1
+    j &= ~1
+    y64 = j.astype(_F64)
     sign_sin ^= (j & 4) != 0
     sign_cos = (~(j - 2) & 4) != 0
     poly = (j & 2) == 0
-    for dp in _DP:
-        x = _fma32(y, dp, x)
+    for dp in _DP64:
+        t = y64 * dp
+        t += x
+        x = t.astype(np.float32)
     z = x * x
-    c = _fma32(_fma32(_COSC[0], z, _COSC[1]), z, _COSC[2]) * z
-    c = _fma32(c, z, -(z * _f(0.5))) + _f(1)
-    s = _fma32(_fma32(_SINC[0], z, _SINC[1]), z, _SINC[2]) * z
-    s = _fma32(s, x, x)
+    z64 = z.astype(_F64)
+    c = _horner(z64, _COSC64)
+    c *= z
+    c = _fma_into(c, z64, -(z * _f(0.5)))
+    c += _f(1)
+    s = _horner(z64, _SINC64)
+    s *= z
+    x64 = x.astype(_F64)
+    t = s.astype(_F64)
+    t *= x64
+    t += x64
+    s = t.astype(np.float32)
     ys, yc = np.where(poly, s, c), np.where(poly, c, s)
-    return np.where(sign_sin, -ys, ys), np.where(sign_cos, -yc, yc)
+    np.negative(ys, out=ys, where=sign_sin)
+    np.negative(yc, out=yc, where=sign_cos)
+    return ys, yc
 
 
 def _normal16_f32(u, mean, std):
@@ -93,7 +137,16 @@ def _normal16_f32(u, mean, std):
     b = u.reshape(-1, 16)
     radius = np.sqrt(_f(-2) * _log256(_f(1) - b[:, :8]))
     s, c = _sincos256(_f(2.0 * math.pi) * b[:, 8:])
-    return np.concatenate([_fma32(radius * c, std, mean), _fma32(radius * s, std, mean)], axis=1).ravel()
+    out = np.empty(b.shape, np.float32)
+    np.multiply(radius, c, out=out[:, :8])
+    np.multiply(radius, s, out=out[:, 8:])
+    if std == 1 and mean == 0:
+        out += _f(0)   # fmaf(v, 1, 0) is v, with -0.0 made +0.0
+        return out.ravel()
+    t = out.astype(_F64)
+    t *= float(std)
+    t += float(mean)
+    return t.astype(np.float32).ravel()
 
 
 def _normal16_f64(u, mean, std):
