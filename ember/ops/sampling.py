@@ -12,6 +12,7 @@ unnormalize / clip / reflect steps as torch does.
 import numpy as np
 
 from .. import _backend as B
+from .. import _fma
 from .._userwarn import warn as _warn_user
 from ..autograd.graph import Node
 from . import Tensor, needs_grad, new_node, record, save_versions
@@ -72,6 +73,29 @@ class AffineGridGeneratorBackward0(Node):
         return (grad.reshape(n, -1, m).swapaxes(1, 2) @ self.base,)
 
 
+_blas_fuses = None
+
+
+def _torch_blas_fuses():
+    """Whether torch's CPU BLAS (MKL) fuses multiply-adds here: on Intel CPUs with FMA.  Elsewhere it
+    runs generic code: on an AMD EPYC its affine grids were plain sums (benchmarks/NOTES.md)."""
+    global _blas_fuses
+    if _blas_fuses is None:
+        vendor, flags = "", []
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("vendor_id"):
+                        vendor = line.split(":", 1)[1].strip()
+                    elif line.startswith("flags"):
+                        flags = line.split(":", 1)[1].split()
+                        break
+        except OSError:
+            pass
+        _blas_fuses = vendor == "GenuineIntel" and "fma" in flags
+    return _blas_fuses
+
+
 def affine_grid_generator(theta, size, align_corners):
     """torch.affine_grid_generator: the sampling grid (N, *spatial, k) of the affine matrices theta (N, k, k+1)."""
     a = theta._data
@@ -79,11 +103,17 @@ def affine_grid_generator(theta, size, align_corners):
     size = [int(s) for s in size]
     spatial = size[2:]
     base = _base_grid(xp, spatial, bool(align_corners), a.dtype)
-    # torch sums base[k] * theta[k] in order from a zero accumulator, without FMA; a BLAS matmul rounds
-    # differently, and one ulp can move a grid point across a pixel edge, where grid_sample's gradient jumps
+    # torch's bmm sums base[k] * theta[k] in order from a zero accumulator: in a plain loop below 400
+    # multiply-adds a matrix, else in its BLAS, which fuses them on Intel CPUs.  One ulp off can move
+    # a grid point across a pixel edge, where grid_sample's gradient jumps
+    fused = xp is np and base.size * a.shape[1] >= 400 and _torch_blas_fuses()
+    fma = _fma.fma32 if a.dtype == np.float32 else _fma.fma64
     out = xp.zeros((a.shape[0], base.shape[0], a.shape[1]), a.dtype)
     for k in range(base.shape[1]):
-        out = out + base[None, :, k:k + 1] * a[:, None, :, k]
+        if fused:
+            out = fma(base[None, :, k:k + 1], a[:, None, :, k], out).astype(a.dtype, copy=False)
+        else:
+            out = out + base[None, :, k:k + 1] * a[:, None, :, k]
     out = out.reshape([size[0]] + spatial + [len(spatial)])
     node = None
     if needs_grad(theta):
