@@ -14,6 +14,7 @@ from . import _backend as B
 
 _blas = None
 _set = _get = None
+_core = ""         # OpenBLAS's kernel family ("SkylakeX", "Haswell", ...), once _load has run
 _requested = None  # the user's set_num_threads, else None (all cores)
 _active = None     # what BLAS is running with now
 _ndarray = np.ndarray
@@ -25,7 +26,7 @@ PARALLEL_MACS = PARALLEL_FLOPS / 2
 
 
 def _load():
-    global _blas, _set, _get
+    global _blas, _set, _get, _core
     if _blas is not None:
         return _set is not None
     _blas = False
@@ -51,6 +52,12 @@ def _load():
                     setter.argtypes = [ctypes.c_int]
                     getter.restype = ctypes.c_int
                     _blas, _set, _get = lib, setter, getter
+                    corename = getattr(lib, f"{prefix}_get_corename{suffix}", None)
+                    if corename is not None:
+                        corename.restype = ctypes.c_char_p
+                        _core = (corename() or b"").decode("ascii", "replace")
+                    global _small_gemm
+                    _small_gemm = _core in _SMALL_GEMM_CORES
                     return True
     return False
 
@@ -128,6 +135,38 @@ def matmul(a, b):
                 and a.dtype in _REAL_BLAS:
             return a * b   # K = 1 batched: each entry one product, as BLAS computes it (4x faster)
     return a @ b
+
+
+# OpenBLAS's AVX-512 cores run a float32 product of at most 100^3 multiply-adds in "small matrix"
+# kernels that read the operands where they lie.  Above that, its packed kernels ran a
+# convolution's products (6-16 output channels, or 15 rows of kernel offsets) at 30-80 GFLOP/s on
+# a Xeon, where pieces under the limit ran at 90-150 with their operands in cache
+# (benchmarks/NOTES.md, sixteenth pass).  Other cores have no such kernels.
+_SMALL_GEMM_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
+_SMALL_GEMM_MACS = 1_000_000
+_small_gemm = False
+# narrower pieces lose more to the calls than the kernels gain (a square 150 x 150 weight: 44)
+_MIN_PIECE_COLS = 64
+_f32 = np.dtype(np.float32)
+
+
+def product_into(a, b, out=None):
+    """np.matmul(a, b, out=out) for 2-d ndarrays (out C-contiguous, or a column slice of such), in
+    column pieces where OpenBLAS has small-matrix kernels, BLAS runs on this thread only, and the
+    pieces are wide enough: a row-major b by pieces of 64 columns or more; a transposed b (a
+    weight gradient's sum over a long K) by pieces of 8 or more."""
+    M, K = a.shape
+    N = b.shape[1]
+    macs = M * K * N
+    if macs > _SMALL_GEMM_MACS and _small_gemm and a.dtype is _f32 and b.dtype is _f32 and _active == 1:
+        w = -(-N // -(-macs // _SMALL_GEMM_MACS))
+        if (w >= _MIN_PIECE_COLS and b.strides[1] == 4) or (w >= 8 and K >= 1024 and b.strides[0] == 4):
+            if out is None:
+                out = np.empty((M, N), _f32)
+            for s in range(0, N, w):
+                np.matmul(a, b[:, s:s + w], out=out[:, s:s + w])
+            return out
+    return np.matmul(a, b, out=out)
 
 
 def _blocked_product(a, b):

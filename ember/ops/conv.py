@@ -262,6 +262,8 @@ def _w2(w, G):
 def _product(xp, w2, cols, G, out=None):
     """w2 @ cols as an (O, columns) array (per group when G > 1)."""
     if G == 1:
+        if xp is np and out is not None:
+            return _threads.product_into(w2, cols, out)
         return xp.matmul(w2, cols, out=out)
     if out is not None:
         out = out.reshape(G, w2.shape[1], -1)
@@ -384,7 +386,7 @@ def _gw_split(xp, gout, x, g, O, s, e, kept=None):
                 rows[K2:] = 0
             _rows(xp, x, g, s, e, rows[:K2])
         xp.copyto(Ts[:M].reshape(O, kw, U), _strided(E, (O, kw, U), (ru, -dw * it, it), P * it))
-        part = xp.matmul(Ts, rows.T)
+        part = _threads.product_into(Ts, rows.T) if xp is np else xp.matmul(Ts, rows.T)
         if K2p > K2 or Mp > M:
             part = part[:M, :K2]
     else:
@@ -527,7 +529,9 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e)
             if G == 1:
                 # kept cols carry zero rows up to Kp (see _padded); recomputed ones too
                 cols = kept if kept is not None else _padded_cols(xp, x, g, s, e)
-                part = xp.matmul(T, cols.T)
+                # computed as (cols @ T.T).T: the same sums, 1.2-1.5x faster in OpenBLAS (its
+                # kernels run the long K over a product with more rows better)
+                part = xp.matmul(cols, T.T).T
                 if part.shape[1] != g.K:
                     part = part[:, :g.K]
             else:
