@@ -152,15 +152,14 @@ _f32 = np.dtype(np.float32)
 
 def product_into(a, b, out=None):
     """np.matmul(a, b, out=out) for 2-d ndarrays (out C-contiguous, or a column slice of such), in
-    column pieces where OpenBLAS has small-matrix kernels, BLAS runs on this thread only, and the
-    pieces are wide enough: a row-major b by pieces of 64 columns or more; a transposed b (a
-    weight gradient's sum over a long K) by pieces of 8 or more."""
+    column pieces where OpenBLAS has small-matrix kernels, BLAS runs on this thread only, b is
+    row-major (its transposed kernels gained nothing) and the pieces are 64 columns or wider."""
     M, K = a.shape
     N = b.shape[1]
     macs = M * K * N
     if macs > _SMALL_GEMM_MACS and _small_gemm and a.dtype is _f32 and b.dtype is _f32 and _active == 1:
         w = -(-N // -(-macs // _SMALL_GEMM_MACS))
-        if (w >= _MIN_PIECE_COLS and b.strides[1] == 4) or (w >= 8 and K >= 1024 and b.strides[0] == 4):
+        if w >= _MIN_PIECE_COLS and b.strides[1] == 4:
             if out is None:
                 out = np.empty((M, N), _f32)
             for s in range(0, N, w):

@@ -313,10 +313,8 @@ def test_run_blocks_order_and_errors(monkeypatch):
 
 @pytest.fixture
 def pieces(monkeypatch):
-    """Products in column pieces, as on OpenBLAS's AVX-512 cores, with a tiny limit (any machine)."""
+    """Products as on OpenBLAS's AVX-512 cores (any machine): in pieces under the small-matrix limit."""
     monkeypatch.setattr(_threads, "_small_gemm", True)
-    monkeypatch.setattr(_threads, "_SMALL_GEMM_MACS", 20000)
-    monkeypatch.setattr(_threads, "_MIN_PIECE_COLS", 4)
 
 
 def test_products_in_pieces_cover_every_column(pieces, monkeypatch):
@@ -328,11 +326,12 @@ def test_products_in_pieces_cover_every_column(pieces, monkeypatch):
         return real(a, b, out=out)
 
     rng = np.random.default_rng(2)
-    for (m, k, n), tb, limit, want in [((6, 15, 70), False, 2000, [18, 18, 18, 16]),
-                                       ((30, 1100, 16), True, 30 * 1100 * 8, [8, 8]),
-                                       ((3, 4, 10), False, 2000, [10]),            # under the limit: whole
-                                       ((6, 15, 40), True, 2000, [40])]:           # transposed b, short K
-        monkeypatch.setattr(_threads, "_SMALL_GEMM_MACS", limit)
+    monkeypatch.setattr(_threads, "_SMALL_GEMM_MACS", 2000)
+    monkeypatch.setattr(_threads, "_MIN_PIECE_COLS", 16)
+    for (m, k, n), tb, want in [((6, 15, 70), False, [18, 18, 18, 16]),
+                                ((3, 4, 10), False, [10]),             # under the limit: whole
+                                ((6, 15, 40), True, [40]),             # transposed b: whole
+                                ((20, 100, 70), False, [70])]:         # pieces of 1 column: whole
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((n, k)).astype(np.float32).T if tb else rng.standard_normal((k, n)).astype(np.float32)
         calls.clear()
@@ -341,19 +340,18 @@ def test_products_in_pieces_cover_every_column(pieces, monkeypatch):
         monkeypatch.setattr(_threads.np, "matmul", real)
         assert calls == want
         np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
-    monkeypatch.setattr(_threads, "_SMALL_GEMM_MACS", 2000)
-    a64 = rng.standard_normal((6, 15))                                # float64: whole
     calls.clear()
     monkeypatch.setattr(_threads.np, "matmul", spy)
-    _threads.product_into(a64, rng.standard_normal((15, 70)))
+    _threads.product_into(rng.standard_normal((6, 15)), rng.standard_normal((15, 70)))   # float64: whole
     monkeypatch.setattr(_threads.np, "matmul", real)
     assert calls == [70]
 
 
 def test_lenet_shapes_in_product_pieces(oracle, mode, pieces):
+    # at batch 4 both forward products run in pieces and conv1's weight gradient image by image
     compare(oracle, "conv2d", (4, 3, 32, 32), (6, 3, 5, 5), dtype=np.float32, flags=(False, True, True))
     compare(oracle, "conv2d", (4, 6, 14, 14), (16, 6, 5, 5), dtype=np.float32)
-    compare(oracle, "conv2d", (3, 4, 9, 8), (6, 4, 3, 3), dtype=np.float32, padding=1)
+    compare(oracle, "conv2d", (1, 3, 32, 32), (6, 3, 5, 5), dtype=np.float32)
 
 
 @pytest.mark.parametrize("n,want", [(15, 16), (30, 32), (6, 8), (3, 8), (8, 8), (9, 9), (17, 17), (150, 152),
