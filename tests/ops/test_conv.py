@@ -317,34 +317,39 @@ def pieces(monkeypatch):
     monkeypatch.setattr(_threads, "_small_gemm", True)
 
 
-def test_products_in_pieces_cover_every_column(pieces, monkeypatch):
+def test_products_in_runs_of_columns(pieces, monkeypatch):
     calls = []
     real = np.matmul
 
     def spy(a, b, out=None):
-        calls.append(b.shape[1])
+        calls.append(b.shape)
         return real(a, b, out=out)
 
     rng = np.random.default_rng(2)
     monkeypatch.setattr(_threads, "_SMALL_GEMM_MACS", 2000)
-    monkeypatch.setattr(_threads, "_MIN_PIECE_COLS", 16)
-    for (m, k, n), tb, want in [((6, 15, 70), False, [18, 18, 18, 16]),
-                                ((3, 4, 10), False, [10]),             # under the limit: whole
-                                ((6, 15, 40), True, [40]),             # transposed b: whole
-                                ((20, 100, 70), False, [70])]:         # pieces of 1 column: whole
+    monkeypatch.setattr(_threads, "_MIN_PIECE_COLS", 8)
+    monkeypatch.setattr(_threads, "_runs_of", {})
+    for (m, k, n), tb, want in [((6, 15, 72), False, (4, 15, 18)),      # 6480 multiply-adds: 4 runs
+                                ((6, 15, 70), False, (5, 15, 14)),      # 4 does not divide 70: 5
+                                ((3, 4, 10), False, (4, 10)),           # under the limit: whole
+                                ((6, 15, 40), True, (15, 40)),          # transposed b: whole
+                                ((20, 100, 70), False, (100, 70))]:     # runs under 8 columns: whole
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((n, k)).astype(np.float32).T if tb else rng.standard_normal((k, n)).astype(np.float32)
+        out = np.full((m, n), np.nan, np.float32)
         calls.clear()
         monkeypatch.setattr(_threads.np, "matmul", spy)
-        out = _threads.product_into(a, b)
+        got = _threads.product_into(a, b, out)
         monkeypatch.setattr(_threads.np, "matmul", real)
-        assert calls == want
+        assert calls == [want] and got is out
         np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
     calls.clear()
     monkeypatch.setattr(_threads.np, "matmul", spy)
-    _threads.product_into(rng.standard_normal((6, 15)), rng.standard_normal((15, 70)))   # float64: whole
+    _threads.product_into(rng.standard_normal((6, 15)), rng.standard_normal((15, 72)), np.empty((6, 72)))   # float64
+    _threads.product_into(rng.standard_normal((6, 15)).astype(np.float32), rng.standard_normal((15, 72)).astype(np.float32),
+                          np.empty((6, 144), np.float32)[:, ::2])                                     # strided out
     monkeypatch.setattr(_threads.np, "matmul", real)
-    assert calls == [70]
+    assert calls == [(15, 72), (15, 72)]
 
 
 def test_lenet_shapes_in_product_pieces(oracle, mode, pieces):
