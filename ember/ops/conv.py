@@ -367,7 +367,15 @@ def _gw_split(xp, gout, x, g, O, s, e, kept=None):
     ru = (P + U) * it
     _strided(E, (m, O, g.OH, g.OW), (Lq * it, ru, g.Wp * it, it), P * it)[...] = gout[s:e]
     Cg = g.C // G
-    if G == 1:
+    if G == 1 and xp is np and _threads._small_gemm and O * Lq * g.K2 <= _threads._SMALL_GEMM_MACS:
+        # without Ts: the products of E's kw shifted windows (views) with each image's rows, summed
+        # over the images; each fits OpenBLAS's small-matrix kernels (conv1 at batch 4: 58 -> 50 us,
+        # a block of 16 images: 330 -> 186; 148 against 82 on its AVX2 kernels, so only here)
+        K2 = g.K2
+        rows = kept[:K2] if kept is not None else _rows(xp, x, g, s, e)
+        Ew = _strided(E, (kw, m, O, Lq), (-dw * it, Lq * it, ru, it), P * it)
+        part = xp.matmul(Ew, rows.reshape(K2, m, Lq).transpose(1, 2, 0)).sum(axis=1).transpose(1, 0, 2)
+    elif G == 1:
         # zero rows and columns pad the product to (32, 3584) @ (3584, 16) for conv1 at batch 4:
         # OpenBLAS ran (30, K) @ (K, 15) at half speed, and (30, K) @ (K, 16) did not speed
         # up at all on a second thread, where (32, K) @ (K, 16) ran 1.84x faster (see _padded)
@@ -386,13 +394,7 @@ def _gw_split(xp, gout, x, g, O, s, e, kept=None):
                 rows[K2:] = 0
             _rows(xp, x, g, s, e, rows[:K2])
         xp.copyto(Ts[:M].reshape(O, kw, U), _strided(E, (O, kw, U), (ru, -dw * it, it), P * it))
-        if xp is np and _threads._small_gemm and m > 1 and Mp * Lq * K2p <= _threads._SMALL_GEMM_MACS:
-            # image by image, then summed over the images: each product fits OpenBLAS's small-matrix
-            # kernels (conv1 at batch 4: 69 -> 45 us; a block of 16 images: 305 -> 193)
-            part = xp.matmul(Ts.reshape(Mp, m, Lq).transpose(1, 0, 2),
-                             rows.reshape(K2p, m, Lq).transpose(1, 2, 0)).sum(axis=0)
-        else:
-            part = xp.matmul(Ts, rows.T)
+        part = xp.matmul(Ts, rows.T)
         if K2p > K2 or Mp > M:
             part = part[:M, :K2]
     else:
@@ -928,10 +930,11 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     Hp, Wp = H + pt + pb, W + pl + pr
     if Hp < dh * (kh - 1) + 1 or Wp < dw * (kw - 1) + 1:
         _too_small(Hp, Wp, kh, kw, dh, dw, nd)
-    key = (N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0])
+    # (the layout knobs too: tests change them, and a geometry made before must not answer for them)
+    key = (N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0], _SPLIT_MAX_OUT, _BLOCK)
     g = _GEOMS.get(key)
     if g is None:
-        g = _Geom(*key)
+        g = _Geom(*key[:12])
         if len(_GEOMS) > 64:
             _GEOMS.clear()
         _GEOMS[key] = g
