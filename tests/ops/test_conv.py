@@ -352,6 +352,17 @@ def test_products_in_runs_of_columns(pieces, monkeypatch):
     assert calls == [(15, 72), (15, 72)]
 
 
+@pytest.mark.parametrize("small", [True, False])
+@pytest.mark.parametrize("x_shape,w_shape,kw", [c for c in CONV2D_CASES if len(c[0]) == 4])
+def test_conv2d_with_and_without_small_matrix_kernels(oracle, mode, monkeypatch, small, x_shape, w_shape, kw):
+    # the products ember arranges for OpenBLAS's AVX-512 small-matrix kernels, and the others
+    monkeypatch.setattr(_threads, "_small_gemm", small)
+    monkeypatch.setattr(_threads, "_SMALL_GEMM_MACS", 3000)
+    monkeypatch.setattr(_threads, "_MIN_PIECE_COLS", 2)
+    monkeypatch.setattr(_threads, "_runs_of", {})
+    compare(oracle, "conv2d", x_shape, w_shape, dtype=np.float32, **kw)
+
+
 def test_lenet_shapes_in_product_pieces(oracle, mode, pieces):
     # at batch 4 both forward products run in pieces and conv1's weight gradient image by image
     compare(oracle, "conv2d", (4, 3, 32, 32), (6, 3, 5, 5), dtype=np.float32, flags=(False, True, True))
