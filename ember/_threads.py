@@ -26,7 +26,7 @@ PARALLEL_MACS = PARALLEL_FLOPS / 2
 
 
 def _load():
-    global _blas, _set, _get, _core
+    global _blas, _set, _get, _core, _small_gemm
     if _blas is not None:
         return _set is not None
     _blas = False
@@ -56,7 +56,6 @@ def _load():
                     if corename is not None:
                         corename.restype = ctypes.c_char_p
                         _core = (corename() or b"").decode("ascii", "replace")
-                    global _small_gemm
                     _small_gemm = _core in _SMALL_GEMM_CORES
                     return True
     return False
@@ -148,8 +147,6 @@ _small_gemm = False
 # narrower pieces lose more to the calls than the kernels gain (a square 150 x 150 weight: 44)
 _MIN_PIECE_COLS = 64
 _f32 = np.dtype(np.float32)
-
-
 _runs_of = {}   # (M, K, N) -> runs of columns, 0 for the whole product
 
 
@@ -173,6 +170,8 @@ def product_into(a, b, out):
             and b.strides[1] == 4 and out.flags.c_contiguous:
         p = _runs_of.get((M, K, N))
         if p is None:
+            if len(_runs_of) > 256:
+                _runs_of.clear()
             p = _runs_of[(M, K, N)] = _column_runs(macs, N)
         if p:
             # (a batched call: a loop over the runs cost 1-2 us a run more; the fewest runs that fit

@@ -79,6 +79,9 @@ def _info():
         cfg = np.show_config(mode="dicts") if hasattr(np, "show_config") else {}
         blas = cfg.get("Build Dependencies", {}).get("blas", {}) if isinstance(cfg, dict) else {}
         print(f"  BLAS: {blas.get('name', '?')} {blas.get('version', '')}")
+    from . import _threads
+    if _threads._load() and _threads._core:
+        print(f"  BLAS kernels: {_threads._core}" + (" (small-matrix products)" if _threads._small_gemm else ""))
     print(f"threads: {ember.get_num_threads() if hasattr(ember, 'get_num_threads') else os.cpu_count()}")
     from . import cuda
     if cuda.is_available():

@@ -105,6 +105,10 @@ def test_info_reports_versions_backend_threads_gpu():
     assert proc.returncode == 0
     out = proc.stdout
     assert out.startswith("ember ") and "numpy " in out and "threads: " in out and "GPU: " in out
+    from ember import _threads
+    if _threads._load() and _threads._core:   # OpenBLAS names its kernel family
+        assert f"  BLAS kernels: {_threads._core}" in out
+        assert ("(small-matrix products)" in out) == _threads._small_gemm
 
 
 def test_compat_install_inside_a_process():
