@@ -74,6 +74,7 @@ class AffineGridGeneratorBackward0(Node):
 
 
 _blas_fuses = None
+_FMA_OF = {np.dtype(np.float32): _fma.fma32, np.dtype(np.float64): _fma.fma64}
 
 
 def _torch_blas_fuses():
@@ -106,8 +107,8 @@ def affine_grid_generator(theta, size, align_corners):
     # torch's bmm sums base[k] * theta[k] in order from a zero accumulator: in a plain loop below 400
     # multiply-adds a matrix, else in its BLAS, which fuses them on Intel CPUs.  One ulp off can move
     # a grid point across a pixel edge, where grid_sample's gradient jumps
-    fused = xp is np and base.size * a.shape[1] >= 400 and _torch_blas_fuses()
-    fma = _fma.fma32 if a.dtype == np.float32 else _fma.fma64
+    fused = xp is np and a.dtype in _FMA_OF and base.size * a.shape[1] >= 400 and _torch_blas_fuses()
+    fma = _FMA_OF.get(a.dtype)
     out = xp.zeros((a.shape[0], base.shape[0], a.shape[1]), a.dtype)
     for k in range(base.shape[1]):
         if fused:
