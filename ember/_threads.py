@@ -159,20 +159,28 @@ def _column_runs(macs, N):
     return 0
 
 
+def small_runs(M, K, N, dtype):
+    """Equal runs of N columns in which an (M, K) @ (K, N) product fits OpenBLAS's small-matrix
+    kernels: 0 where it already does, where they are not here, or where no runs fit."""
+    macs = M * K * N
+    if macs <= _SMALL_GEMM_MACS or not _small_gemm or dtype is not _f32 or _active != 1:
+        return 0
+    p = _runs_of.get((M, K, N))
+    if p is None:
+        if len(_runs_of) > 256:
+            _runs_of.clear()
+        p = _runs_of[(M, K, N)] = _column_runs(macs, N)
+    return p
+
+
 def product_into(a, b, out):
     """np.matmul(a, b, out=out) for 2-d ndarrays and a C-contiguous out; where OpenBLAS has
     small-matrix kernels and BLAS runs on this thread only, as one batched product over equal runs
     of columns (b row-major: its transposed kernels gained nothing)."""
     M, K = a.shape
     N = b.shape[1]
-    macs = M * K * N
-    if macs > _SMALL_GEMM_MACS and _small_gemm and a.dtype is _f32 and b.dtype is _f32 and _active == 1 \
-            and b.strides[1] == 4 and out.flags.c_contiguous:
-        p = _runs_of.get((M, K, N))
-        if p is None:
-            if len(_runs_of) > 256:
-                _runs_of.clear()
-            p = _runs_of[(M, K, N)] = _column_runs(macs, N)
+    if b.dtype is a.dtype and b.strides[1] == 4 and out.flags.c_contiguous:
+        p = small_runs(M, K, N, a.dtype)
         if p:
             # (a batched call: a loop over the runs cost 1-2 us a run more; the fewest runs that fit
             # beat one run per image, 22 against 27 us for conv2 at batch 4)

@@ -479,7 +479,14 @@ def _dx_wide(xp, w2t, T, g, O, s, e, dx):
         if B > Lw:
             _strided(D, (K, nb, B - Lw), (U * it, B * it, it), (P0 + Lw) * it)[...] = 0
     T3 = T.reshape(O, nb, Lw)
-    if G == 1:
+    runs = _threads.small_runs(K, O, Lw, D.dtype) if G == 1 and xp is np else 0
+    if runs:
+        # each image's product in runs of columns for OpenBLAS's small-matrix kernels, with the
+        # weight made contiguous (16 -> 16 channels over 32 x 32: 220 -> 152 us for 3 images)
+        r = Lw // runs
+        Dv = _strided(D, (nb, runs, K, r), (B * it, r * it, U * it, it), P0 * it)
+        xp.matmul(xp.ascontiguousarray(w2t), T.reshape(O, nb, runs, r).transpose(1, 2, 0, 3), out=Dv)
+    elif G == 1:
         Dv = _strided(D, (nb, K, Lw), (B * it, U * it, it), P0 * it)
         xp.matmul(w2t, T3.transpose(1, 0, 2), out=Dv)
     else:
