@@ -361,6 +361,8 @@ def test_conv2d_with_and_without_small_matrix_kernels(oracle, mode, monkeypatch,
     monkeypatch.setattr(_threads, "_MIN_PIECE_COLS", 2)
     monkeypatch.setattr(_threads, "_runs_of", {})
     compare(oracle, "conv2d", x_shape, w_shape, dtype=np.float32, **kw)
+    monkeypatch.setattr(C, "_BLOCK", 300)   # blocks of images: backward recomputes what forward kept
+    compare(oracle, "conv2d", x_shape, w_shape, dtype=np.float32, **kw)
 
 
 def test_lenet_shapes_in_product_pieces(oracle, mode, pieces):
