@@ -16,7 +16,10 @@ gather) and the input gradient becomes a strided reduction; the few "garbage" co
 (``ow >= OW``) are dropped from the output and carry zero gradient.  With few output channels
 (conv1's 6) the kernel columns j move from the cols rows into the weight rows ("split" mode,
 see _Geom).  At large batch the work is cut into blocks of images whose cols stay in cache,
-recomputed in backward instead of kept.  benchmarks/NOTES.md has the measurements.
+recomputed in backward instead of kept.  On OpenBLAS's AVX-512 cores, whose small-matrix kernels ran
+products under 1M multiply-adds up to 3x faster, float32 products are cut into runs of columns
+(``_threads.small_runs``) and weight gradients come from strided windows of the input, without
+copies.  benchmarks/NOTES.md has the measurements.
 
 Kernels take the array module ``xp`` (numpy or cupy, from ``xp_of``) and call only ``xp.*``;
 strided views over a buffer go through ``_strided``, the one place that differs between them.
@@ -367,7 +370,8 @@ def _gw_split(xp, gout, x, g, O, s, e, kept=None):
     ru = (P + U) * it
     _strided(E, (m, O, g.OH, g.OW), (Lq * it, ru, g.Wp * it, it), P * it)[...] = gout[s:e]
     Cg = g.C // G
-    if G == 1 and xp is np and _threads._small_gemm and O * Lq * g.K2 <= _threads._SMALL_GEMM_MACS:
+    if G == 1 and dt is _threads._f32 and xp is np and _threads._small_gemm \
+            and O * Lq * g.K2 <= _threads._SMALL_GEMM_MACS:
         # without Ts: the products of E's kw shifted windows (views) with each image's rows, summed
         # over the images; each fits OpenBLAS's small-matrix kernels (conv1 at batch 4: 58 -> 50 us,
         # a block of 16 images: 330 -> 186; 148 against 82 on its AVX2 kernels, so only here)
@@ -541,7 +545,7 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e)
             part = _gw_split(xp, gout, x, g, O, s, e, kept)
         else:
             T = _to_cols_layout(xp, gout, g, s, e, O)
-            if G == 1 and kept is None and g.wide and xp is np and _threads._small_gemm \
+            if G == 1 and kept is None and g.wide and dt is _threads._f32 and xp is np and _threads._small_gemm \
                     and O * g.Lw * g.C <= _threads._SMALL_GEMM_MACS:
                 # without recomputing the cols: the products of each image's gradient rows with the
                 # kernel offsets' windows of its input (views), summed over the images; each fits
