@@ -274,6 +274,7 @@ def test_exported_names():
 def threaded(monkeypatch):
     """Force the block-parallel path: tiny blocks, every op large enough, two threads."""
     monkeypatch.setattr(C, "_BLOCK", 300)
+    monkeypatch.setattr(C, "_SHARED_BLOCK", 300)
     monkeypatch.setattr(C, "_PAR_MIN_FLOPS", 0)
     monkeypatch.setattr(C, "_workers", lambda: 2)
 
@@ -309,6 +310,21 @@ def test_run_blocks_order_and_errors(monkeypatch):
     assert C._plan(32, 25, False) == (16, 1)
     assert C._plan(20, 25, False) == (20, 1)
     assert C._plan(0, 25, False) == (25, 1)
+
+
+def test_conv_plan_block_sizes(monkeypatch):
+    # one thread: blocks whose cols fit the cache; shared between threads: larger blocks
+    g = C._Geom(256, 6, 14, 14, 5, 5, 1, 1, 1, 1, 1, 16)
+    assert g.K * g.Lw * g.nb <= C._BLOCK < g.K * g.Lw * (g.nb + 1)
+    assert g.K * g.Lw * g.nb_shared <= C._SHARED_BLOCK < g.K * g.Lw * (g.nb_shared + 1)
+    assert g.nb < g.nb_shared
+    flops = 2 * 256 * 16 * 100 * 150
+    monkeypatch.setattr(C, "_workers", lambda: 2)
+    assert C._conv_plan(g, flops, np) == C._plan(256, g.nb_shared, True)
+    assert C._conv_plan(g, C._PAR_MIN_FLOPS / 2, np) == C._plan(256, g.nb, False)
+    monkeypatch.setattr(C, "_workers", lambda: 1)
+    size, threads = C._conv_plan(g, flops, np)
+    assert threads == 1 and size <= g.nb
 
 
 @pytest.fixture
