@@ -1014,11 +1014,26 @@ def _relu_backward(self, g):
             # so -bits >> (width - 1) is an all-ones mask there, and it ANDs g's bits; as fast as g * mask.
             # A NaN output passes g, as torch's (NaN <= 0 is False), unless its sign bit is set
             int_type, top = found
-            m = -y.view(int_type)   # (NumPy arrays only: the test above)
-            m >>= top
-            m &= g.view(int_type)
-            return (m.view(g.dtype),)
+            if y.size <= _ZERO_MAX or not (y.flags.c_contiguous and g.flags.c_contiguous):
+                m = -y.view(int_type)   # (NumPy arrays only: the test above)
+                m >>= top
+                m &= g.view(int_type)
+                return (m.view(g.dtype),)
+            # a large gradient in chunks that stay in cache: the three passes then cost about one
+            # over memory (LeNet's conv1 activation at batch 256: 906 -> 734 us)
+            xp = xp_of(g)
+            yb, gb = y.reshape(-1).view(int_type), g.reshape(-1).view(int_type)
+            out = xp.empty(yb.shape, int_type)
+            for s in range(0, yb.size, _RELU_CHUNK):
+                m = out[s:s + _RELU_CHUNK]
+                xp.negative(yb[s:s + _RELU_CHUNK], out=m)
+                m >>= top
+                m &= gb[s:s + _RELU_CHUNK]
+            return (out.view(g.dtype).reshape(g.shape),)
     return (g * (y > 0),)
+
+
+_RELU_CHUNK = 1 << 16
 
 
 ReluBackward0.apply = _relu_backward
@@ -1037,7 +1052,10 @@ for _cls in (SignBackward0, FloorBackward0, CeilBackward0, TruncBackward0):
 # never-written block per dtype (calloc'd: large blocks map the kernel's zero page), cached per shape.
 _ZERO_BLOCKS = {}
 _ZERO_VIEWS = {}
-_ZERO_MAX = 1 << 24   # elements; larger activations take the scalar path
+# elements; larger activations are out of cache (L2): they take the scalar path, as reading a
+# second array costs more than the scalar loop saves (LeNet's conv1 activation at batch 256: 490
+# -> 350 us), and their gradient is made in chunks (_relu_backward)
+_ZERO_MAX = 1 << 18
 
 
 def _zero_view(xp, d):

@@ -251,6 +251,29 @@ def test_relu_fast_path_matches_general_path():
 
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_relu_out_of_cache_paths(monkeypatch, dt):
+    # large activations: the scalar forward and the gradient made in chunks (a last chunk short);
+    # the losers' gradient is +0.0 under a negative upstream gradient, as torch's
+    from ember.ops import elementwise as E
+    monkeypatch.setattr(E, "_ZERO_MAX", 8)
+    monkeypatch.setattr(E, "_RELU_CHUNK", 5)
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((3, 2, 4)).astype(dt)
+    a.flat[3] = np.nan
+    g = -np.abs(rng.standard_normal(a.shape)).astype(dt)
+    x = ember.from_numpy(a.copy()).requires_grad_()
+    y = ember.relu(x)
+    np.testing.assert_array_equal(y.detach().numpy(), E._relu_general(ember.from_numpy(a.copy())).numpy())
+    y.backward(ember.from_numpy(g))
+    expect = np.where(np.nan_to_num(a, nan=1) > 0, g, 0).astype(dt)
+    np.testing.assert_array_equal(x.grad.numpy().view(f"i{a.itemsize}"), expect.view(f"i{a.itemsize}"))
+    if torch is not None:
+        t = torch.from_numpy(a.copy()).requires_grad_()
+        torch.relu(t).backward(torch.from_numpy(g))
+        np.testing.assert_array_equal(x.grad.numpy().view(f"i{a.itemsize}"), t.grad.numpy().view(f"i{a.itemsize}"))
+
+
 def test_no_numpy_warnings_from_ember_ops():
     # in a fresh interpreter, as a script sees it (pytest resets warning filters around each test)
     import subprocess
