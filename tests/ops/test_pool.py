@@ -6,7 +6,7 @@ import pytest
 
 import ember
 from ember.ops import pool as P
-from tests.conftest import numeric_grad
+from tests.conftest import numeric_grad, torch
 
 RNG = np.random.default_rng(0)
 
@@ -93,6 +93,30 @@ def test_max_pool2d_on_threads(oracle, monkeypatch, ties):
     x = _data((7, 3, 6, 8), ties)
     compare(oracle, "max_pool2d", x, kernel_size=2)
     compare(oracle, "max_pool2d", np.maximum(x, 0).astype(np.float32), kernel_size=(2, 2), stride=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("threads", [False, True])
+def test_max_pool2d_2x2_gradient_bits(monkeypatch, dtype, threads):
+    # each output gradient goes to its window's winner; the three losers get +0.0 (not -0.0 under
+    # a negative gradient), as torch's; on one thread and in blocks on several
+    if threads:
+        from ember.ops import conv as C
+        monkeypatch.setattr(P, "_PAR_MIN_ELEMENTS", 0)
+        monkeypatch.setattr(C, "_workers", lambda: 2)
+    x = np.maximum(_data((5, 3, 6, 8), True), 0).astype(dtype)
+    g = -np.abs(RNG.standard_normal((5, 3, 3, 4))).astype(dtype)
+    ex = ember.tensor(x, requires_grad=True)
+    ember.nn.functional.max_pool2d(ex, 2).backward(ember.tensor(g))
+    gx = ex.grad.numpy()
+    assert gx.dtype == dtype
+    assert not (np.signbit(gx) & (gx == 0)).any()
+    np.testing.assert_array_equal(np.sort(gx[gx != 0]), np.sort(g.ravel()))
+    if torch is not None:
+        tx = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.max_pool2d(tx, 2).backward(torch.tensor(g))
+        bits = f"i{x.itemsize}"
+        np.testing.assert_array_equal(gx.view(bits), tx.grad.numpy().view(bits))
 
 
 def test_2x2_winner_bits_match_where():
