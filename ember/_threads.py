@@ -189,6 +189,18 @@ def product_into(a, b, out):
     return np.matmul(a, b, out=out)
 
 
+def rows_product(a, b):
+    """a @ b for a C-contiguous 2-d a; where OpenBLAS has small-matrix kernels and BLAS runs on this
+    thread only, as one batched product over equal runs of a's rows, b made row-major (a narrow
+    b: conv2's weight gradient at batch 4, (152, 544) @ (544, 16), 34 -> 26 us)."""
+    M, K = a.shape
+    if b.dtype is a.dtype and a.flags.c_contiguous:
+        p = small_runs(b.shape[1], K, M, a.dtype)   # (runs of its last argument: here M)
+        if p:
+            return np.matmul(a.reshape(p, M // p, K), np.ascontiguousarray(b)).reshape(M, b.shape[1])
+    return np.matmul(a, b)
+
+
 def _blocked_product(a, b):
     """a @ b in blocks over the threads; None when it has no cut (one thread, broadcast batches)."""
     nw = get_num_threads()

@@ -368,6 +368,39 @@ def test_products_in_runs_of_columns(pieces, monkeypatch):
     assert calls == [(15, 72), (15, 72)]
 
 
+def test_products_in_runs_of_rows(pieces, monkeypatch):
+    calls = []
+    real = np.matmul
+
+    def spy(a, b, out=None):
+        calls.append((a.shape, b.flags.c_contiguous))
+        return real(a, b, out=out)
+
+    rng = np.random.default_rng(3)
+    monkeypatch.setattr(_threads, "_SMALL_GEMM_MACS", 2000)
+    monkeypatch.setattr(_threads, "_MIN_PIECE_COLS", 8)
+    monkeypatch.setattr(_threads, "_runs_of", {})
+    for (m, k, n), want in [((32, 20, 6), (2, 16, 20)),       # 3840 multiply-adds: 2 runs of 16 rows
+                            ((30, 20, 7), (3, 10, 20)),       # 4200: 3 runs of 10 rows
+                            ((10, 20, 6), (10, 20)),          # under the limit: whole
+                            ((20, 100, 7), (20, 100))]:       # runs under 8 rows: whole
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((n, k)).astype(np.float32).T   # transposed, as a gradient's T.T
+        calls.clear()
+        monkeypatch.setattr(_threads.np, "matmul", spy)
+        got = _threads.rows_product(a, b)
+        monkeypatch.setattr(_threads.np, "matmul", real)
+        assert calls == [(want, len(want) == 3)] and got.shape == (m, n)
+        np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-4)
+    calls.clear()
+    monkeypatch.setattr(_threads.np, "matmul", spy)
+    _threads.rows_product(rng.standard_normal((32, 20)), rng.standard_normal((20, 6)))              # float64
+    _threads.rows_product(rng.standard_normal((20, 32)).astype(np.float32).T,                       # a transposed
+                          rng.standard_normal((20, 6)).astype(np.float32))
+    monkeypatch.setattr(_threads.np, "matmul", real)
+    assert [shape for shape, _ in calls] == [(32, 20), (32, 20)]
+
+
 @pytest.mark.parametrize("small", [True, False])
 @pytest.mark.parametrize("x_shape,w_shape,kw", [c for c in CONV2D_CASES if len(c[0]) == 4])
 def test_conv2d_with_and_without_small_matrix_kernels(oracle, mode, monkeypatch, small, x_shape, w_shape, kw):
