@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from . import _backend as B
+from . import _settings
 
 _blas = None
 _set = _get = None
@@ -272,10 +273,17 @@ def _helper_loop(jobs, busy):
     # good, as in the caller's op (the error state is per thread)
     B.fp_set(B.FP_QUIET)
     _on_helper.yes = True
+    # set_flush_denormal's mode, followed here so that every block rounds alike (a new thread has
+    # its creator's, which torch.set_flush_denormal may have changed behind ember's back)
+    flush = _settings._flush[0]
+    _settings.apply_flush_denormal(flush)
     while True:
         job = jobs.get()
         if job is None:
             return
+        if flush is not _settings._flush[0]:
+            flush = _settings._flush[0]
+            _settings.apply_flush_denormal(flush)
         job(busy)
 
 
