@@ -3,7 +3,8 @@ precision.
 
 ember's kernels are NumPy / CuPy calls that are deterministic run to run and compute float32
 products in full float32 (no TF32), so these switches are recorded and reported back as torch
-does, and change nothing in ember's arithmetic.
+does, and change nothing in ember's arithmetic; set_flush_denormal, which switches the CPU's
+flush-to-zero mode as torch's does, is the exception.
 """
 import ctypes
 import platform
@@ -133,11 +134,6 @@ def set_flush_denormal(mode):
         return False
     _flush[0] = mode
     return True
-
-
-def flush_denormal_enabled():
-    """True after set_flush_denormal(True) succeeded (for ember's own threads)."""
-    return _flush[0]
 
 
 _warn_always = [False]

@@ -1020,7 +1020,7 @@ def _relu_backward(self, g):
                 m &= g.view(int_type)
                 return (m.view(g.dtype),)
             # a large gradient in chunks that stay in cache: the three passes then cost about one
-            # over memory (LeNet's conv1 activation at batch 256: 906 -> 734 us)
+            # over memory (LeNet's conv1 activation at batch 256: 903 -> 705 us)
             xp = xp_of(g)
             yb, gb = y.reshape(-1).view(int_type), g.reshape(-1).view(int_type)
             out = xp.empty(yb.shape, int_type)
@@ -1053,8 +1053,8 @@ for _cls in (SignBackward0, FloorBackward0, CeilBackward0, TruncBackward0):
 _ZERO_BLOCKS = {}
 _ZERO_VIEWS = {}
 # elements; larger activations are out of cache (L2): they take the scalar path, as reading a
-# second array costs more than the scalar loop saves (LeNet's conv1 activation at batch 256: 490
-# -> 350 us), and their gradient is made in chunks (_relu_backward)
+# second array costs more than the scalar loop saves (LeNet's conv1 activation at batch 256: 547
+# -> 382 us), and their gradient is made in chunks (_relu_backward)
 _ZERO_MAX = 1 << 18
 
 
