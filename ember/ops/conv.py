@@ -157,29 +157,33 @@ def _workers():
     return _threads.get_num_threads()
 
 
-def _plan(N, nb, parallel):
+def _plan(N, nb, parallel, per_thread=2):
     """(images per block, threads) for a batch of N: the fewest blocks of at most nb images, as
     equal as N allows; when the work is large enough to share (parallel), as many blocks as a
-    multiple of the threads."""
+    multiple of the threads, and at least per_thread blocks a thread."""
     nw = min(_workers(), N) if parallel else 1
     if nw <= 1:
         # batch 32 with nb = 25: 16 + 16, not 25 + 7 (a block of another size clears every
         # claimed scratch slot, see _claim, so its zero padding is rewritten twice a step)
         nblocks = -(-N // nb)
         return (-(-N // nblocks) if nblocks else nb), 1
-    # at least two blocks a thread: the caller starts at once, a helper only once it has woken
-    # up (~50 us here), and the blocks it has not started meanwhile go to the caller (batch 32:
-    # 12.5K -> 13.7K img/s against one block a thread; four a thread: 12.8K)
+    # Two blocks a thread let the caller, which starts at once, take what a helper slow to wake
+    # has not started (an EPYC: batch 32 12.5K -> 13.7K img/s against one a thread).  Where each
+    # NumPy call of a block may wait ~35 us for the GIL to come back (the Xeon VM of
+    # benchmarks/NOTES.md), fewer blocks mean fewer handoffs: convolutions take one (_conv_plan)
     nblocks = -(-N // nb)
-    nblocks = max(-(-nblocks // nw) * nw, 2 * nw)
+    nblocks = max(-(-nblocks // nw) * nw, per_thread * nw)
     return -(-N // nblocks), nw
 
 
 def _conv_plan(g, flops, xp):
     """_plan for a convolution of geometry g: shared between threads from _PAR_MIN_FLOPS on (host
-    arrays only), in blocks of g.nb_shared images, else on this thread in blocks of g.nb."""
+    arrays only), in blocks of g.nb_shared images and at least one a thread, else on this thread
+    in blocks of g.nb."""
     if flops >= _PAR_MIN_FLOPS and xp is np and g.N > 1 and _workers() > 1:
-        return _plan(g.N, g.nb_shared, True)
+        # at least one block a thread (LeNet at batch 32: 6.6-6.8K -> 7.0-7.5K img/s against two a
+        # thread on the Xeon VM; the pools keep two, which ran 1 % faster at batch 256)
+        return _plan(g.N, g.nb_shared, True, 1)
     return _plan(g.N, g.nb, False)
 
 

@@ -320,7 +320,11 @@ def test_conv_plan_block_sizes(monkeypatch):
     assert g.nb < g.nb_shared
     flops = 2 * 256 * 16 * 100 * 150
     monkeypatch.setattr(C, "_workers", lambda: 2)
-    assert C._conv_plan(g, flops, np) == C._plan(256, g.nb_shared, True)
+    assert C._conv_plan(g, flops, np) == C._plan(256, g.nb_shared, True, 1)
+    # a batch of fewer blocks than threads: one block a thread (two for the pools' plan)
+    g32 = C._Geom(32, 6, 14, 14, 5, 5, 1, 1, 1, 1, 1, 16)
+    assert C._conv_plan(g32, flops, np) == (16, 2)
+    assert C._plan(32, g32.nb_shared, True) == (8, 2)
     assert C._conv_plan(g, C._PAR_MIN_FLOPS / 2, np) == C._plan(256, g.nb, False)
     monkeypatch.setattr(C, "_workers", lambda: 1)
     size, threads = C._conv_plan(g, flops, np)
