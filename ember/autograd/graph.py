@@ -363,8 +363,10 @@ _creating_graph = [False]
 
 
 class _Task:
-    """The running backward pass: the nodes it will run (``deps``); weakly referenceable."""
-    __slots__ = ("deps", "__weakref__")
+    """The running backward pass: the nodes it will run (``deps``) and whether it runs lean
+    (``lean``: no hook, no captured input, nothing can observe a non-leaf's gradient); weakly
+    referenceable."""
+    __slots__ = ("deps", "lean", "__weakref__")
 
 
 def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=False):
@@ -427,6 +429,7 @@ def run_backward(roots, grads, retain_graph=False, inputs=None, create_graph=Fal
     # the nodes this pass will run, for register_multi_grad_hook (torch's graph task)
     task = state.task = _new(_Task)
     task.deps = deps
+    task.lean = not general
     quiet = _fp_set(_FP_QUIET)   # the formulas' inf and nan (g / x at x = 0) pass silently, as in torch
     try:
         if general:

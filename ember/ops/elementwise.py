@@ -848,18 +848,19 @@ def pow(input, exponent, *, out=None):
 
 # ---- unary math -------------------------------------------------------------
 def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holomorphic=True, complex_error=None,
-           kernel=None):
+           kernel=None, slots=()):
     """Build a unary op and its node; grad_of(g, x, y) is written on arrays.  holomorphic: grad_of is
     g * f'(x), so a complex gradient is conj(grad_of(conj(g))) = g * conj(f'(x)), torch's convention.
     complex_error: torch's message refusing complex input (the op is real-only). kernel: (torch's
-    kernel name, the NumPy kinds it has versions for), to refuse the others as torch does."""
+    kernel name, the NumPy kinds it has versions for), to refuse the others as torch does.  slots: the
+    node's further slots, unset until written."""
     node_name = node_name or name[0].upper() + name[1:] + "Backward0"
 
     def apply(self, g):
         if holomorphic and g.dtype.kind == "c":
             return (grad_of(xp_of(g), g.conj(), self.x, self.y).conj(),)
         return (grad_of(xp_of(g), g, self.x, self.y),)
-    cls = type(node_name, (Node,), {"__slots__": ("x", "y"), "apply": apply,
+    cls = type(node_name, (Node,), {"__slots__": ("x", "y") + slots, "apply": apply,
                                     "_saved_fields": ("x", "y")})
     # fwd: a ufunc of the array module, by name (numpy's bound here for the CPU), or fwd(xp, array)
     fwd_name = fwd if isinstance(fwd, str) else None
@@ -996,7 +997,7 @@ def _relu_array(xp, x):
 _relu_general, ReluBackward0 = _unary(
     "relu", _relu_array,
     lambda xp, g, x, y: g * (y > 0), float_only=False, saves="y",
-    complex_error="clamp is not supported for complex types")
+    complex_error="clamp is not supported for complex types", slots=("premasked",))
 
 
 _SAME_SIZE_INT = {np.dtype(np.float32): (np.int32, 31), np.dtype(np.float64): (np.int64, 63),
@@ -1005,6 +1006,11 @@ _SAME_SIZE_INT = {np.dtype(np.float32): (np.int32, 31), np.dtype(np.float64): (n
 
 def _relu_backward(self, g):
     # the generic unary apply's closure and xp_of call cost ~0.3 us a node
+    pm = getattr(self, "premasked", None)
+    if pm is not None:
+        self.premasked = None
+        if g is pm:
+            return (g,)   # a max pool's gradient, already masked by y > 0 (see pool.max_pool2d)
     y = self.y
     if g.__class__ is _ndarray and y.__class__ is _ndarray and g.dtype is y.dtype and g.shape == y.shape:
         found = _SAME_SIZE_INT.get(g.dtype)

@@ -95,6 +95,64 @@ def test_max_pool2d_on_threads(oracle, monkeypatch, ties):
     compare(oracle, "max_pool2d", np.maximum(x, 0).astype(np.float32), kernel_size=(2, 2), stride=2)
 
 
+def test_max_pool2d_in_cache_sized_blocks(oracle, monkeypatch):
+    # on one thread a large input is pooled in blocks of whole images, at most _POOL_BLOCK
+    # elements each: 7 images of 3 x 6 x 8 in blocks of two, then three blocks for the 2x2 path
+    monkeypatch.setattr(P, "_POOL_BLOCK", 2 * 3 * 6 * 8)
+    assert P._pool_plan(7, 7 * 3 * 6 * 8, np) == (2, 1)
+    assert P._pool_plan(7, 7 * 3 * 6 * 8 // 4, np) == (7, 1)
+    x = _data((7, 3, 6, 8), True)
+    compare(oracle, "max_pool2d", x, kernel_size=2)
+    compare(oracle, "max_pool2d", np.maximum(x, 0).astype(np.float32), kernel_size=(2, 2), stride=2)
+
+
+def _relu_passes(monkeypatch):
+    """A list that records, per relu backward, whether the relu passed its gradient on as it is."""
+    from ember.ops import elementwise as E
+    seen, apply = [], E.ReluBackward0.apply
+
+    def recording(node, g):
+        out = apply(node, g)
+        seen.append(out[0] is g)
+        return out
+    monkeypatch.setattr(E.ReluBackward0, "apply", recording)
+    return seen
+
+
+@pytest.mark.parametrize("threads", [False, True])
+@pytest.mark.parametrize("use", ["plain", "retain_grad", "used_twice", "autograd_grad"])
+def test_max_pool2d_of_relu_masks_once(oracle, monkeypatch, threads, use):
+    # pool(relu(x)), the spec's pattern: in a plain backward() the pool's gradient goes out already
+    # masked by the relu's y > 0 and the relu passes it on; where the relu's output gradient can be
+    # seen or has another term, the relu masks as usual.  Torch's bits in every case, with windows
+    # whose maximum is a relu zero (all four inputs negative)
+    if threads:
+        from ember.ops import conv as C
+        monkeypatch.setattr(P, "_PAR_MIN_ELEMENTS", 0)
+        monkeypatch.setattr(C, "_workers", lambda: 2)
+    x = _data((5, 3, 6, 8), True).astype(np.float32)
+    x[:, :, :2, :2] = -1.0
+    g = RNG.standard_normal((5, 3, 3, 4)).astype(np.float32)
+    seen = _relu_passes(monkeypatch)
+    grads = []
+    for lib in (ember, oracle):
+        t = lib.tensor(x, requires_grad=True)
+        y = lib.relu(t * 2)
+        if use == "retain_grad":
+            y.retain_grad()
+        loss = (lib.nn.functional.max_pool2d(y, 2) * lib.tensor(g)).sum()
+        if use == "used_twice":
+            loss = loss + (y * y).sum()
+        if use == "autograd_grad":
+            grads.append(lib.autograd.grad(loss, [t, y]))
+            continue
+        loss.backward()
+        grads.append((t.grad, y.grad) if use == "retain_grad" else (t.grad,))
+    assert seen == [use == "plain"]
+    for e, t in zip(*grads):
+        np.testing.assert_array_equal(e.numpy().view(np.int32), t.numpy().view(np.int32))
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("threads", [False, True])
 def test_max_pool2d_2x2_gradient_bits(monkeypatch, dtype, threads):
@@ -140,6 +198,26 @@ def test_max_pool2d_nan_follows_torch(oracle):
     to, ti = oracle.nn.functional.max_pool2d(oracle.tensor(x), 2, stride=1, padding=1, return_indices=True)
     eo, ei = P.max_pool2d(ember.tensor(x), 2, stride=1, padding=1, return_indices=True)
     np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("contiguous", [False, True])
+def test_max_pool2d_2x2_gradient_goes_to_the_last_nan(oracle, relu, contiguous):
+    # the 2x2 path's winner masks come from comparisons that pass NaNs over: where a window holds
+    # a NaN, its gradient still goes to the window's last NaN, as torch's
+    x = RNG.standard_normal((2, 3, 4, 6)).astype(np.float32)
+    x[0, 0, 0, 1] = x[0, 1, 1, 0] = x[0, 1, 1, 1] = x[1, 2, 2, 2] = x[1, 2, 3, 3] = np.nan
+    grads = []
+    for lib in (ember, oracle):
+        # (a transposed leaf: the pool then sees stride-2 views of a non-contiguous array)
+        t = lib.tensor(x if contiguous else x.transpose(0, 1, 3, 2).copy(), requires_grad=True)
+        z = t if contiguous else t.transpose(2, 3)
+        y = lib.relu(z) if relu else z * 1
+        assert y.is_contiguous() == contiguous
+        lib.nn.functional.max_pool2d(y, 2).sum().backward()
+        grads.append(t.grad.numpy() if contiguous else t.grad.numpy().transpose(0, 1, 3, 2))
+    np.testing.assert_array_equal(*grads)
+    assert grads[0][0, 1, 1, 1] == 1 and grads[0][0, 1, 1, 0] == 0
 
 
 AVG_CASES = [
