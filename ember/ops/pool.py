@@ -327,7 +327,8 @@ class MaxPool2DWithIndicesBackward0(Node):
             # a pooled relu output (see max_pool2d): in a plain backward() nothing but the relu
             # sees this gradient, so it goes out already masked by the relu's y > 0 (a fifth of
             # the size here) and the relu node passes it on as it is
-            relu = self.next_functions[0][0] if len(idx) == 5 and state.task.lean else None
+            task = state.task   # (None where the node is called outside a backward pass)
+            relu = self.next_functions[0][0] if len(idx) == 5 and task is not None and task.lean else None
 
             def block(s, e):
                 # the gradient's bits ANDed with the mask as 0 / -1 (all ones): a loser gets +0.0,
