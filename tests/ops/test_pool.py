@@ -153,6 +153,16 @@ def test_max_pool2d_of_relu_masks_once(oracle, monkeypatch, threads, use):
         np.testing.assert_array_equal(e.numpy().view(np.int32), t.numpy().view(np.int32))
 
 
+def test_max_pool2d_of_relu_node_applied_outside_backward():
+    # no backward pass is running: the node gives the pool's own gradient, unmasked
+    x = ember.tensor(-np.ones((1, 1, 2, 2), np.float32), requires_grad=True)
+    y = ember.relu(x)
+    node = ember.nn.functional.max_pool2d(y, 2).grad_fn
+    (gx,) = node.apply(np.ones((1, 1, 1, 1), np.float32))
+    np.testing.assert_array_equal(gx, [[[[1, 0], [0, 0]]]])
+    assert getattr(y.grad_fn, "premasked", None) is None
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("threads", [False, True])
 def test_max_pool2d_2x2_gradient_bits(monkeypatch, dtype, threads):
