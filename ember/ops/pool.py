@@ -321,12 +321,13 @@ class MaxPool2DWithIndicesBackward0(Node):
             # 2x2 windows tiling the input: four strided stores, every element written once
             gx = xp.empty(self.shape, grad.dtype)
 
-            # idx: the four winner masks (4, N, C, OH, OW), one per window offset (see _tree2x2_masks)
+            # idx: the four winner masks (4, N, C, OH, OW), one per window offset (see _tree2x2_masks),
+            # and under a relu a fifth plane (see max_pool2d)
             # (ember's float gradients are 2, 4 or 8 bytes wide: each has an integer twin)
             bits = B._SAME_SIZE_INT[grad.dtype.itemsize]
             # a pooled relu output (see max_pool2d): in a plain backward() nothing but the relu
-            # sees this gradient, so it goes out already masked by the relu's y > 0 (a fifth of
-            # the size here) and the relu node passes it on as it is
+            # sees this gradient, so it goes out already masked by the relu's y > 0 (applied here
+            # at a quarter of the size, idx's fifth plane) and the relu node passes it on as it is
             task = state.task   # (None where the node is called outside a backward pass)
             relu = self.next_functions[0][0] if len(idx) == 5 and task is not None and task.lean else None
 
