@@ -141,8 +141,11 @@ def _op_table():
     for module, prefix in spaces:
         if module is None:
             continue
-        for name in sorted(vars(module)):
-            fn = vars(module)[name]
+        # a prefixed namespace's public names are its __all__: ember.fft also holds helpers it
+        # imported (ember.ops.record), which must not turn into "aten::fft_record" events
+        names = module.__all__ if prefix else sorted(vars(module))
+        for name in names:
+            fn = vars(module).get(name)
             if name[0] == "_" or not isinstance(fn, types.FunctionType):
                 continue
             if not getattr(_unwrap(fn), "__module__", "").startswith(_OP_MODULES):
