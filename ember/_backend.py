@@ -543,6 +543,31 @@ def quiet():
     return _Quiet() if _fp_state is not None else np.errstate(all="ignore")
 
 
+# NumPy 2's ufuncs copy an operand that broadcasts along contiguous rows (a per-channel (1, C, 1, 1)
+# against (N, C, H, W), a per-row (R, 1) against (R, L)) through a buffer whenever the rows are
+# shorter than the buffer (8192 elements): 2-3x slower than its loop over each row, which it takes
+# once the buffer is no longer than a row ((128, 1024) + (128, 1): 44 -> 17 us; scalar: 14).
+# Shorter buffers lose below ~128 elements a row, and for casts.  (A buffer no longer than the rows
+# is all it takes: a power of two, as NumPy wants a multiple of 16.)
+_ROW_STATES = {}
+ROWS_MIN = 128
+
+
+def rows_state(n):
+    """FP_QUIET with a ufunc buffer of at most n elements: for fp_set around ops that broadcast one
+    operand along contiguous rows of n >= ROWS_MIN elements, so that NumPy loops over them unbuffered."""
+    size = 1 << (min(n, 8192).bit_length() - 1)
+    state = _ROW_STATES.get(size)
+    if state is None and _fp_state is not None:
+        token = _fp_state.set(FP_QUIET)
+        try:
+            np.setbufsize(size)
+            state = _ROW_STATES[size] = _fp_state.get()
+        finally:
+            _fp_state.reset(token)
+    return state
+
+
 def errstate(xp, **kwargs):
     """numpy.errstate on the CPU; nothing on a GPU, where floating-point errors never warn."""
     if xp is not np:

@@ -139,6 +139,48 @@ def test_batch_norm_evaluation_is_torchs_multiply_add(oracle, affine):
     assert (e == t).mean() > 0.6
 
 
+@pytest.mark.parametrize("op", ["batch_norm_train", "batch_norm_eval", "layer_norm"])
+def test_norms_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, op, monkeypatch):
+    # rows of >= 128 elements run with a short ufunc buffer (_backend.rows_state): same bits as NumPy's
+    # buffered loops, torch's values, and NumPy's own buffer size and error state back afterwards
+    import torch.nn.functional as TF
+    from ember import _backend
+    x, w, b = _x(4, 3, 16, 20), _x(3), _x(3)
+    rm, rv = RNG.standard_normal(3).astype(np.float32), RNG.uniform(0.5, 2, 3).astype(np.float32)
+    g = _x(4, 3, 16, 20)
+    if op == "layer_norm":
+        w, b = _x(16, 20), _x(16, 20)
+
+    def run(lib, F):
+        xt, wt, bt = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+        if op == "layer_norm":
+            y = F.layer_norm(xt, (16, 20), wt, bt)
+        else:
+            y = F.batch_norm(xt, lib.tensor(rm), lib.tensor(rv), wt, bt, training=op == "batch_norm_train")
+        y.backward(lib.tensor(g))
+        return [a.detach().numpy().copy() for a in (y, xt.grad, wt.grad, bt.grad)]
+
+    before = np.getbufsize(), np.geterr()
+    fast = run(ember, N)   # (the op itself: F's argument check would restore the state on its own)
+    assert (np.getbufsize(), np.geterr()) == before
+    monkeypatch.setattr(_backend, "ROWS_MIN", 1 << 30)   # NumPy's default buffer throughout
+    for f, s in zip(fast, run(ember, N)):
+        assert np.array_equal(f, s)
+    for f, t in zip(fast, run(oracle, TF)):
+        np.testing.assert_allclose(f, t, rtol=1e-4, atol=1e-4)
+
+
+def test_rows_state_is_quiet_with_a_buffer_no_longer_than_the_rows():
+    from ember import _backend
+    for n, size in ((128, 128), (200, 128), (4344, 4096), (100000, 8192)):
+        token = _backend.fp_set(_backend.rows_state(n))
+        try:
+            assert np.getbufsize() == size
+            assert set(np.geterr().values()) == {"ignore"}
+        finally:
+            _backend.fp_reset(token)
+
+
 def test_batch_norm_gradcheck():
     x = _x(3, 2, 2)
     w, b = _x(2), _x(2)
