@@ -393,40 +393,33 @@ def _chebval(x, c):
     return c0 + c1 * x
 
 
-_ERF32 = []   # power-basis coefficients (highest first) of the float32 fits
+# float32's erf from a table of erf's Taylor coefficients at the nodes x = k / 128, |x| <= 4 (its
+# float32 value is +-1 beyond 3.92): erf(k/128 + d/128) = T0 + d*(T1 + d*(T2 + d*T3)), |d| <= 1/2, in
+# float64, within 0.501 ulp of the true value (torch's within 0.69).  Four gathers from a 32 KB table
+# and six passes, against the 30-50 passes of a fit over the whole range: 1.6-1.8x faster
+# (2,000 floats: 44 -> 24 us; 32,768: 320 -> 207).
+_ERF_STEPS = 128
+_ERF_XMAX = 4.0
+_ERF_NODES = int(_ERF_XMAX * _ERF_STEPS)
+_ERF_TABLE = []   # [T0, T1, T2, T3], float64 arrays over the nodes -4 .. 4
 
 
-def _erf32_coefs():
-    # erf(x) = x * P(u), u = x^2 / 1.125 - 1, on |x| <= 1.5, and erfc(x) = exp(-x^2) / x * Q(v), v
-    # affine in 1/x, on 1.5 < |x| <= 4 (float32's erf is 1 beyond 3.92): degrees 8 and 7 are good to
-    # ~1e-9 and ~3e-10, below float32's half ulp, where erf64's fits carry float64's precision
-    from numpy.polynomial import chebyshev as C
-
-    def inner(u):
-        x = np.sqrt((np.asarray(u) + 1) * 1.125)
-        return np.array([math.erf(v) / v if v > 0 else 2 / math.sqrt(math.pi) for v in x])
-
-    def outer(u):
-        x = 1 / (0.25 + (np.asarray(u) + 1) / 2 * (1 / 1.5 - 0.25))
-        return np.array([math.erfc(v) * math.exp(v * v) * v for v in x])
-    _ERF32[:] = [C.cheb2poly(C.chebinterpolate(inner, 8))[::-1].tolist(),
-                 C.cheb2poly(C.chebinterpolate(outer, 7))[::-1].tolist()]
-    return _ERF32
-
-
-def _horner(u, coefs):
-    r = np.full_like(u, coefs[0])
-    for c in coefs[1:]:
-        r *= u
-        r += c
-    return r
+def _erf32_table():
+    h = _ERF_STEPS
+    rows = []
+    for k in range(-_ERF_NODES, _ERF_NODES + 1):
+        x = k / h
+        e = 2 / math.sqrt(math.pi) * math.exp(-x * x)   # the derivatives: e, -2x e, (4x^2 - 2) e
+        rows.append((math.erf(x), e / h, -x * e / h ** 2, (4 * x * x - 2) * e / (6 * h ** 3)))
+    table = np.array(rows)
+    table[_ERF_NODES, 0] = -0.0   # erf(-0.0) = -0.0 through the last add (d * T1 is +-0 there)
+    _ERF_TABLE[:] = [np.ascontiguousarray(table[:, j]) for j in range(4)]
+    return _ERF_TABLE
 
 
 def _erf32(x):
-    """erf of a float32/float16 NumPy array, in float64 with fits sized for float32 (within 0.52 ulp
-    of the true value; torch's is within 0.69): half the passes of the float64 fits, 2.2x faster.
-    A large C-contiguous array goes in blocks that keep the float64 passes in cache (2**21 floats:
-    36 -> 22 ms)."""
+    """erf of a float32/float16 NumPy array from the Taylor table (_erf32_table).  A large C-contiguous
+    array goes in blocks that keep the float64 passes in cache."""
     if x.size <= 2 * _ERF_BLOCK or not x.flags.c_contiguous:
         return _erf32_block(x)
     flat = x.reshape(-1)
@@ -440,37 +433,27 @@ _ERF_BLOCK = 32768
 
 
 def _erf32_block(x):
-    ci, co = _ERF32 or _erf32_coefs()
-    a = np.abs(x).astype(np.float64)
-    s = np.minimum(a, 1.5)
-    u = s * s
-    u /= 1.125
-    u -= 1
-    res = _horner(u, ci)
-    res *= s
-    big = a > 1.5
-    n_big = np.count_nonzero(big)
-    if n_big:
-        # the tail's fit on those elements only when they are few (3 % of GELU's x / sqrt(2) for
-        # normal x), else on all of them, clipped: a gather and a scatter cost more than that
-        few = n_big * 4 < big.size
-        b = np.minimum(a[big], 4.0) if few else np.clip(a, 1.5, 4.0)
-        v = np.reciprocal(b)
-        v -= 0.25
-        v *= 2 / (1 / 1.5 - 0.25)
-        v -= 1
-        q = _horner(v, co)
-        e = b * b
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        q *= e
-        q /= b
-        np.subtract(1, q, out=q)
-        if few:
-            res[big] = q
-        else:
-            res = np.where(big, q, res)
-    return np.copysign(res, x).astype(x.dtype, copy=False)
+    if not x.ndim:   # (NumPy's ufuncs give scalars for 0-d arrays, and the passes below write in place)
+        return _erf32_block(x.reshape(1)).reshape(())
+    t0, t1, t2, t3 = _ERF_TABLE or _erf32_table()
+    f32 = np.float32
+    t = np.clip(x, f32(-_ERF_XMAX), f32(_ERF_XMAX))   # (inf to +-4; NaN stays)
+    t *= f32(_ERF_STEPS)
+    node = np.rint(t)
+    node += f32(_ERF_NODES)
+    # d exactly (both float32 and within a factor 2, or node 0); subtracting the node as +0.0 keeps
+    # -0.0's sign, which t - rint(t) would lose
+    d = np.subtract(t, node - f32(_ERF_NODES), out=t).astype(np.float64)
+    np.fmax(node, 0, out=node)   # NaN: any node (d is NaN)
+    k = node.astype(np.intp)
+    r = t3.take(k)
+    r *= d
+    r += t2.take(k)
+    r *= d
+    r += t1.take(k)
+    r *= d
+    r += t0.take(k)
+    return r.astype(x.dtype)
 
 
 def _erf(x):

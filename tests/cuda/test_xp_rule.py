@@ -28,14 +28,12 @@ HOST_HELPERS = {
     ("creation.py", "linspace"): "(as above; the result then moves to its device)",
     ("activation.py", "_erf_coefs.inner"): "erf's Chebyshev coefficients, made once as Python floats",
     ("activation.py", "_erf_coefs.outer"): "(as above)",
-    ("activation.py", "_erf32_coefs.inner"): "(as above, for the float32 fits)",
-    ("activation.py", "_erf32_coefs.outer"): "(as above)",
+    ("activation.py", "_erf32_table"): "(as above: the float32 erf's table, made once on the host)",
     ("activation.py", "_erf32"): "the float32 erf's fast path: entered for NumPy arrays only (other array modules "
                                  "take the float64 fits, through xp)",
     ("activation.py", "_erf32_block"): "(as above: one block of it)",
     ("reduce.py", "_max_rows"): "the running column maximum of short rows: entered for NumPy arrays only (others "
                                 "reduce through their own module)",
-    ("activation.py", "_horner"): "(as above: its polynomial evaluation)",
     ("activation.py", "_sigm"): "in-place fast path for NumPy arrays only; other array modules and Tensors take "
                                 "the xp formula below it",
     ("elementwise.py", "_power"): "torch's pow special cases and the |x| route around NumPy's slow power on "
