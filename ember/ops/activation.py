@@ -989,6 +989,14 @@ def _prep(input, dim, dtype, name, stacklevel):
     return input, _dim(dim, nd)
 
 
+def _row_state(a, dim):
+    """FP_QUIET, with a short ufunc buffer (B.rows_state) where dim is a's last and its rows are long:
+    softmax's (rows, D) - (rows, 1) broadcasts then loop over the rows unbuffered ((64, 1000): 94 ->
+    76 us)."""
+    n = a.shape[-1] if a.ndim > 1 and dim == a.ndim - 1 else 0
+    return B.rows_state(n) if n >= B.ROWS_MIN else B.FP_QUIET
+
+
 class SoftmaxBackward0(Node):
     __slots__ = ("y", "dim")
     _saved_fields = ("y",)
@@ -998,9 +1006,15 @@ class SoftmaxBackward0(Node):
     _output_fields = ("y",)
 
     def apply(self, g):
-        y = self.y
-        gy = g * y
-        return (gy - y * gy.sum(axis=self.dim, keepdims=True),)
+        rows = _row_state(g, self.dim)
+        token = None if rows is B.FP_QUIET else B.fp_set(rows)   # (the engine runs under FP_QUIET)
+        try:
+            y = self.y
+            gy = g * y
+            return (gy - y * gy.sum(axis=self.dim, keepdims=True),)
+        finally:
+            if token is not None:
+                B.fp_reset(token)
 
 
 class LogSoftmaxBackward0(Node):
@@ -1012,7 +1026,13 @@ class LogSoftmaxBackward0(Node):
 
     def apply(self, g):
         xp = xp_of(g)
-        return (g - xp.exp(self.y) * g.sum(axis=self.dim, keepdims=True),)
+        rows = _row_state(g, self.dim)
+        token = None if rows is B.FP_QUIET else B.fp_set(rows)   # (the engine runs under FP_QUIET)
+        try:
+            return (g - xp.exp(self.y) * g.sum(axis=self.dim, keepdims=True),)
+        finally:
+            if token is not None:
+                B.fp_reset(token)
 
 
 def _rows_max(x):
@@ -1070,9 +1090,11 @@ def _softmax_family(name, array_fn, node_cls, input, dim, _stacklevel, dtype):
         input, dim = _prep(input, dim, dtype, name, _stacklevel + 1)
     elif dim < 0 or dim >= input._data.ndim:
         dim = _dim(dim, input._data.ndim)
-    quiet = B.fp_set(B.FP_QUIET)   # inf inputs give nan silently, as in torch
+    d = input._data
+    # inf inputs give nan silently, as in torch; in rows that NumPy loops over unbuffered (_row_state)
+    quiet = B.fp_set(_row_state(d, dim))
     try:
-        y = array_fn(input._data, dim)
+        y = array_fn(d, dim)
     finally:
         B.fp_reset(quiet)
     if state.enabled and input._requires_grad:

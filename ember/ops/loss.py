@@ -17,7 +17,7 @@ from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, Size, _wrap
 from . import unbroadcast
-from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record, _sigm, softplus0
+from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record, _row_state, _sigm, softplus0
 from .._userwarn import warn as _warn_user
 
 # names torch exposes at top level (torch.kl_div, ...)
@@ -379,7 +379,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             and x.dtype.kind == "f" and ignore_index < 0 and t.shape[0] == x.shape[0] and t.shape[0]):
         n, c = x.shape
         xp = xp_of(x)
-        quiet = B.fp_set(B.FP_QUIET)   # inf logits give nan silently, as in torch
+        quiet = B.fp_set(_row_state(x, 1))   # inf logits give nan silently, as in torch
         try:
             z = x - xp.maximum.reduce(x, axis=1, keepdims=True)
             z -= xp.log(xp.add.reduce(xp.exp(z), axis=1, keepdims=True))

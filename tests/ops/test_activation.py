@@ -420,6 +420,38 @@ def test_gelu_backward_uses_forwards_cdf_and_releases_it():
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=2e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "cross_entropy"])
+def test_softmax_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, name, monkeypatch):
+    # rows of >= 128 elements run with a short ufunc buffer (_backend.rows_state): NumPy's buffered
+    # loops' bits, torch's values, and NumPy's own buffer size and error state back afterwards
+    import torch.nn.functional as TF
+    from ember import _backend
+    from ember.ops import loss as L
+    x = np.random.default_rng(3).standard_normal((24, 300)).astype(np.float32)
+    target = np.arange(24) * 7 % 300
+    g = np.random.default_rng(4).standard_normal((24, 300)).astype(np.float32)
+
+    def run(lib, op):
+        xt = lib.tensor(x, requires_grad=True)
+        if name == "cross_entropy":
+            y = op(xt, lib.tensor(target))
+            y.backward()
+        else:
+            y = op(xt, 1)
+            y.backward(lib.tensor(g))
+        return y.detach().numpy().copy(), xt.grad.numpy().copy()
+
+    ours = {"softmax": A.softmax, "log_softmax": A.log_softmax, "cross_entropy": L.cross_entropy}[name]
+    before = np.getbufsize(), np.geterr()
+    fast = run(ember, ours)   # (the op itself: F's argument check would restore the state on its own)
+    assert (np.getbufsize(), np.geterr()) == before
+    monkeypatch.setattr(_backend, "ROWS_MIN", 1 << 30)   # NumPy's default buffer throughout
+    for f, s in zip(fast, run(ember, ours)):
+        assert np.array_equal(f, s)
+    for f, t in zip(fast, run(oracle, getattr(TF, name))):
+        np.testing.assert_allclose(f, t, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("shape", [(6000, 10), (2000, 32), (40, 20, 33), (30, 1000)])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_over_many_short_rows_matches_torch(oracle, shape, name):
