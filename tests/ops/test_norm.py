@@ -139,7 +139,8 @@ def test_batch_norm_evaluation_is_torchs_multiply_add(oracle, affine):
     assert (e == t).mean() > 0.6
 
 
-@pytest.mark.parametrize("op", ["batch_norm_train", "batch_norm_eval", "layer_norm"])
+@pytest.mark.parametrize("op", ["batch_norm_train", "batch_norm_eval", "layer_norm", "group_norm",
+                                "group_norm_no_weight"])
 def test_norms_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, op, monkeypatch):
     # rows of >= 128 elements run with a short ufunc buffer (_backend.rows_state): same bits as NumPy's
     # buffered loops, torch's values, and NumPy's own buffer size and error state back afterwards
@@ -155,6 +156,14 @@ def test_norms_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, op
         xt, wt, bt = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
         if op == "layer_norm":
             y = F.layer_norm(xt, (16, 20), wt, bt)
+        elif op.startswith("group_norm"):   # (per (sample, group) rows: products, then per-channel passes)
+            xt, wt, bt = (lib.tensor(np.concatenate([a, a * 3 + 1], axis=a.ndim - 3 if a.ndim > 1 else 0),
+                                     requires_grad=True) for a in (x, w, b))
+            if op.endswith("no_weight"):   # (torch 2.13's backward fails with a bias and no weight)
+                wt = bt = None
+            y = F.group_norm(xt, 2, wt, bt)
+            y.backward(lib.tensor(np.concatenate([g, -g], axis=1)))
+            return [a.detach().numpy().copy() for a in (y, xt.grad) + ((wt.grad, bt.grad) if wt is not None else ())]
         else:
             y = F.batch_norm(xt, lib.tensor(rm), lib.tensor(rv), wt, bt, training=op == "batch_norm_train")
         y.backward(lib.tensor(g))
