@@ -54,3 +54,20 @@ def numeric_grad(f, x, eps=1e-6):
         flat[i] = orig
         gflat[i] = (fp - fm) / (2 * eps)
     return g
+
+
+def check_unbuffered_rows(run, ours, theirs, oracle, monkeypatch, **tol):
+    """run(lib, op) -> arrays, for ops that broadcast along long rows: ember's results under the short
+    ufunc buffer (_backend.rows_state) have the bits of NumPy's default buffer, NumPy's own buffer size
+    and error state are back after the op, and torch's values agree within tol."""
+    import ember
+    from ember import _backend
+    before = np.getbufsize(), np.geterr()
+    fast = run(ember, ours)
+    assert (np.getbufsize(), np.geterr()) == before
+    with monkeypatch.context() as m:
+        m.setattr(_backend, "ROWS_MIN", 1 << 30)   # NumPy's default buffer throughout
+        for f, s in zip(fast, run(ember, ours)):
+            assert np.array_equal(f, s)
+    for f, t in zip(fast, run(oracle, theirs)):
+        np.testing.assert_allclose(f, t, **tol)

@@ -7,7 +7,7 @@ import pytest
 
 import ember
 from ember.ops import activation as A
-from tests.conftest import numeric_grad, requires_torch, torch
+from tests.conftest import check_unbuffered_rows, numeric_grad, requires_torch, torch
 
 RNG = np.random.default_rng(0)
 
@@ -425,7 +425,6 @@ def test_softmax_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, 
     # rows of >= 128 elements run with a short ufunc buffer (_backend.rows_state): NumPy's buffered
     # loops' bits, torch's values, and NumPy's own buffer size and error state back afterwards
     import torch.nn.functional as TF
-    from ember import _backend
     from ember.ops import loss as L
     x = np.random.default_rng(3).standard_normal((24, 300)).astype(np.float32)
     target = np.arange(24) * 7 % 300
@@ -441,15 +440,9 @@ def test_softmax_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, 
             y.backward(lib.tensor(g))
         return y.detach().numpy().copy(), xt.grad.numpy().copy()
 
+    # (the op itself: F's argument check would restore NumPy's state on its own)
     ours = {"softmax": A.softmax, "log_softmax": A.log_softmax, "cross_entropy": L.cross_entropy}[name]
-    before = np.getbufsize(), np.geterr()
-    fast = run(ember, ours)   # (the op itself: F's argument check would restore the state on its own)
-    assert (np.getbufsize(), np.geterr()) == before
-    monkeypatch.setattr(_backend, "ROWS_MIN", 1 << 30)   # NumPy's default buffer throughout
-    for f, s in zip(fast, run(ember, ours)):
-        assert np.array_equal(f, s)
-    for f, t in zip(fast, run(oracle, getattr(TF, name))):
-        np.testing.assert_allclose(f, t, rtol=1e-5, atol=1e-6)
+    check_unbuffered_rows(run, ours, getattr(TF, name), oracle, monkeypatch, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(6000, 10), (2000, 32), (40, 20, 33), (30, 1000)])

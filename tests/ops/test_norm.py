@@ -8,7 +8,7 @@ import pytest
 
 import ember
 from ember.ops import norm as N
-from tests.conftest import numeric_grad
+from tests.conftest import check_unbuffered_rows, numeric_grad
 
 RNG = np.random.default_rng(2)
 
@@ -145,7 +145,6 @@ def test_norms_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, op
     # rows of >= 128 elements run with a short ufunc buffer (_backend.rows_state): same bits as NumPy's
     # buffered loops, torch's values, and NumPy's own buffer size and error state back afterwards
     import torch.nn.functional as TF
-    from ember import _backend
     x, w, b = _x(4, 3, 16, 20), _x(3), _x(3)
     rm, rv = RNG.standard_normal(3).astype(np.float32), RNG.uniform(0.5, 2, 3).astype(np.float32)
     g = _x(4, 3, 16, 20)
@@ -169,14 +168,8 @@ def test_norms_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, op
         y.backward(lib.tensor(g))
         return [a.detach().numpy().copy() for a in (y, xt.grad, wt.grad, bt.grad)]
 
-    before = np.getbufsize(), np.geterr()
-    fast = run(ember, N)   # (the op itself: F's argument check would restore the state on its own)
-    assert (np.getbufsize(), np.geterr()) == before
-    monkeypatch.setattr(_backend, "ROWS_MIN", 1 << 30)   # NumPy's default buffer throughout
-    for f, s in zip(fast, run(ember, N)):
-        assert np.array_equal(f, s)
-    for f, t in zip(fast, run(oracle, TF)):
-        np.testing.assert_allclose(f, t, rtol=1e-4, atol=1e-4)
+    # (the op itself: F's argument check would restore NumPy's state on its own)
+    check_unbuffered_rows(run, N, TF, oracle, monkeypatch, rtol=1e-4, atol=1e-4)
 
 
 def test_rows_state_is_quiet_with_a_buffer_no_longer_than_the_rows():
