@@ -140,7 +140,7 @@ def test_batch_norm_evaluation_is_torchs_multiply_add(oracle, affine):
 
 
 @pytest.mark.parametrize("op", ["batch_norm_train", "batch_norm_eval", "layer_norm", "group_norm",
-                                "group_norm_no_weight"])
+                                "group_norm_no_weight", "instance_norm", "instance_norm_no_weight"])
 def test_norms_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, op, monkeypatch):
     # rows of >= 128 elements run with a short ufunc buffer (_backend.rows_state): same bits as NumPy's
     # buffered loops, torch's values, and NumPy's own buffer size and error state back afterwards
@@ -155,6 +155,12 @@ def test_norms_over_long_rows_unbuffered_same_bits_and_state_restored(oracle, op
         xt, wt, bt = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
         if op == "layer_norm":
             y = F.layer_norm(xt, (16, 20), wt, bt)
+        elif op.startswith("instance_norm"):   # (the same rows as group norm's, a group a channel)
+            if op.endswith("no_weight"):
+                y = F.instance_norm(xt)
+                y.backward(lib.tensor(g))
+                return [y.detach().numpy().copy(), xt.grad.numpy().copy()]
+            y = F.instance_norm(xt, weight=wt, bias=bt)
         elif op.startswith("group_norm"):   # (per (sample, group) rows: products, then per-channel passes)
             xt, wt, bt = (lib.tensor(np.concatenate([a, a * 3 + 1], axis=a.ndim - 3 if a.ndim > 1 else 0),
                                      requires_grad=True) for a in (x, w, b))
