@@ -568,6 +568,22 @@ def rows_state(n):
     return state
 
 
+def broadcast_state(a, b):
+    """rows_state for an elementwise op of NumPy arrays a and b where the smaller repeats along the
+    larger's contiguous rows of 128-8191 elements (the trailing dims where it has 1: a per-channel
+    (C, 1, 1) against (N, C, H, W)); else FP_QUIET (also when both broadcast, as (N, 1) + (1, M))."""
+    big, small = (a, b) if a.size >= b.size else (b, a)
+    big, small = big.shape, small.shape
+    if len(small) > len(big) or any(s != 1 and s != t for s, t in zip(small[::-1], big[::-1])):
+        return FP_QUIET
+    n = 1
+    for i in range(1, len(small) + 1):
+        if small[-i] != 1:
+            break
+        n *= big[-i]
+    return rows_state(n) if ROWS_MIN <= n < 8192 else FP_QUIET
+
+
 def errstate(xp, **kwargs):
     """numpy.errstate on the CPU; nothing on a GPU, where floating-point errors never warn."""
     if xp is not np:

@@ -3,6 +3,7 @@
 Kernels take their array module from their inputs (``xp_of``): numpy on the CPU, cupy on a GPU.
 """
 import math
+import operator
 import sys
 
 import numpy as np
@@ -188,6 +189,19 @@ def _operands(a, b, to_float=False):
     raise TypeError(f"unsupported operand type(s): 'Tensor' and '{type(b).__name__}'")
 
 
+def _broadcast_arith(op, a, b):
+    """op(a, b) for NumPy arrays of different shapes; where one repeats along long rows of the other,
+    under B.rows_state (quiet, as torch): (8, 16, 32, 32) * (16, 1, 1) 45 -> 17 us."""
+    state = B.broadcast_state(a, b)
+    if state is B.FP_QUIET:
+        return op(a, b)
+    token = B.fp_set(state)
+    try:
+        return op(a, b)
+    finally:
+        B.fp_reset(token)
+
+
 def _broadcast_error(op, a, b):
     """torch's RuntimeError for shapes that don't broadcast, naming the op and both shapes."""
     sa, sb = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
@@ -370,7 +384,10 @@ def add(input, other, _other=None, *, alpha=1, out=None):
         if alpha != 1 or type(alpha) is bool:
             b = b & alpha if type(alpha) is bool else b * alpha
     try:
-        res = a + b
+        if a.__class__ is _ndarray and b.__class__ is _ndarray and a.size + b.size >= 8192 and a.shape != b.shape:
+            res = _broadcast_arith(operator.add, a, b)
+        else:
+            res = a + b
     except ValueError:
         raise _broadcast_error("add", a, b) from None
     if isinstance(res, _generic):
@@ -405,7 +422,10 @@ def sub(input, other, _other=None, *, alpha=1, out=None):
         if alpha != 1:
             b = b * alpha
     try:
-        res = a - b
+        if a.__class__ is _ndarray and b.__class__ is _ndarray and a.size + b.size >= 8192 and a.shape != b.shape:
+            res = _broadcast_arith(operator.sub, a, b)
+        else:
+            res = a - b
     except ValueError:
         raise _broadcast_error("sub", a, b) from None
     if out is not None:
@@ -464,7 +484,10 @@ def mul(input, other, *, out=None):
         input = _as_tensor(input)
     a, b = _operands(input, other)
     try:
-        res = a * b
+        if a.__class__ is _ndarray and b.__class__ is _ndarray and a.size + b.size >= 8192 and a.shape != b.shape:
+            res = _broadcast_arith(operator.mul, a, b)
+        else:
+            res = a * b
     except ValueError:
         raise _broadcast_error("mul", a, b) from None
     if isinstance(res, _generic):
@@ -541,7 +564,9 @@ def div(input, other, *, rounding_mode=None, out=None):
     elif type(b) is not float and type(b) is not int and type(b) is not bool and type(b) is not complex \
             and b.dtype.kind not in "fc":
         b = b.astype(a.dtype)
-    quiet = B.fp_set(B.FP_QUIET)   # x / 0 is inf or nan silently, as in torch
+    # x / 0 is inf or nan silently, as in torch (and long broadcast rows unbuffered: _broadcast_arith)
+    quiet = B.fp_set(B.broadcast_state(a, b) if a.__class__ is _ndarray and b.__class__ is _ndarray
+                     and a.size + b.size >= 8192 else B.FP_QUIET)
     try:
         res = a / b
     except ValueError:

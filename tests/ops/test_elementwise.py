@@ -523,3 +523,61 @@ def test_large_data_dependent_selects_match_torch(oracle, name):
             assert g is None or not g.any()
         else:
             np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_per_channel_broadcasts_unbuffered_same_bits_and_state_restored(oracle, op, monkeypatch):
+    # an operand repeated along rows of >= 128 elements runs under a short ufunc buffer
+    # (_backend.broadcast_state): NumPy's buffered bits, torch's values, NumPy's state back after
+    from tests.conftest import check_unbuffered_rows
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 6, 16, 20)).astype(np.float32)
+    s = (rng.random((6, 1, 1)) + 0.5).astype(np.float32)
+    g = rng.standard_normal((4, 6, 16, 20)).astype(np.float32)
+
+    def run(lib, _):
+        xt, st = lib.tensor(x, requires_grad=True), lib.tensor(s, requires_grad=True)
+        y = getattr(lib, op)(xt, st)
+        y.backward(lib.tensor(g))
+        return y.detach().numpy().copy(), xt.grad.numpy().copy(), st.grad.numpy().copy()
+
+    check_unbuffered_rows(run, None, None, oracle, monkeypatch, rtol=1e-5, atol=1e-5)
+
+
+def test_broadcast_state_only_for_one_operand_repeated_along_long_rows():
+    from ember import _backend as B
+
+    def state(a, b):
+        return B.broadcast_state(np.zeros(a, np.float32), np.zeros(b, np.float32))
+    assert state((8, 16, 32, 32), (16, 1, 1)) is B.rows_state(1024)
+    assert state((16, 1, 1), (8, 16, 32, 32)) is B.rows_state(1024)
+    assert state((64, 300), (64, 1)) is B.rows_state(300)
+    for a, b in (((8, 16, 32, 32), (8, 16, 32, 32)),   # same shape
+                 ((64, 1), (1, 1024)),                # both broadcast
+                 ((300, 64), (300, 1)),               # rows shorter than ROWS_MIN
+                 ((4, 16384), (4, 1)),                # rows past NumPy's buffer: unbuffered anyway
+                 ((8, 16, 32, 32), (32,))):           # a row vector: no stride-0 run along the rows
+        assert state(a, b) is B.FP_QUIET, (a, b)
+
+
+def test_dropout2d_mask_over_long_rows_same_bits_and_state_restored(monkeypatch):
+    # its (N, C, 1, 1) mask repeats along rows of H * W = 320: the short buffer gives the same bits
+    from ember import _backend as B
+    x = np.random.default_rng(6).standard_normal((4, 6, 16, 20)).astype(np.float32)
+
+    def run():
+        ember.manual_seed(0)
+        xt = ember.tensor(x, requires_grad=True)
+        y = ember.nn.functional.dropout2d(xt, 0.5)
+        y.backward(ember.ones_like(y))
+        return y.detach().numpy().copy(), xt.grad.numpy().copy()
+
+    before = np.getbufsize(), np.geterr()
+    y, gx = run()
+    assert (np.getbufsize(), np.geterr()) == before
+    kept = (y != 0).reshape(24, -1)
+    assert kept.all(axis=1).sum() + (~kept).all(axis=1).sum() == 24 and 0 < kept.all(axis=1).sum() < 24
+    np.testing.assert_array_equal(gx, np.where(y != 0, 2.0, 0.0))
+    monkeypatch.setattr(B, "ROWS_MIN", 1 << 30)   # NumPy's default buffer throughout
+    for a, b in zip((y, gx), run()):
+        assert np.array_equal(a, b)
