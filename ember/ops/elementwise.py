@@ -202,6 +202,13 @@ def _broadcast_arith(op, a, b):
         B.fp_reset(token)
 
 
+def _times(x, y):
+    """x * y; large NumPy arrays of different shapes through _broadcast_arith."""
+    if x.__class__ is _ndarray and y.__class__ is _ndarray and x.size + y.size >= 8192 and x.shape != y.shape:
+        return _broadcast_arith(operator.mul, x, y)
+    return x * y
+
+
 def _broadcast_error(op, a, b):
     """torch's RuntimeError for shapes that don't broadcast, naming the op and both shapes."""
     sa, sb = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
@@ -471,10 +478,10 @@ class MulBackward0(Node):
         a, b = self.a, self.b
         if g.dtype.kind == "c":   # torch's convention: g * conj(d(out)/d(operand))
             a, b = _conj(a), _conj(b)
-        ga = unbroadcast(g * b, a.shape) if self.next_functions[0][0] is not None else None
+        ga = unbroadcast(_times(g, b), a.shape) if self.next_functions[0][0] is not None else None
         gb = None
         if self.next_functions[1][0] is not None:
-            gb = unbroadcast(g * a, _shape(b))
+            gb = unbroadcast(_times(g, a), _shape(b))
         return ga, gb
 
 
