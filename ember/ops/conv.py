@@ -292,17 +292,23 @@ def _product(xp, w2, cols, G, out=None):
 
 
 def _add_column(xp, a, col):
-    """a += col (one value a row) over a's contiguous rows, unbuffered where they are long enough
-    (B.rows_state: conv1's bias at batch 4, 6 rows of 3584, 4.4 -> 2.4 us)."""
-    n = a.shape[-1]
+    """a += col (one value a row) over a's contiguous rows (_rows_ufunc: conv1's bias at batch 4, 6
+    rows of 3584, 4.4 -> 2.4 us)."""
+    _rows_ufunc(xp, xp.add, a, col, a)
+
+
+def _rows_ufunc(xp, ufunc, a, b, out):
+    """ufunc(a, b, out=out) where an operand repeats along out's contiguous last-axis rows:
+    unbuffered (B.rows_state) where those are long enough."""
+    n = out.shape[-1]
     if n >= B.ROWS_MIN and xp is np:
         token = B.fp_set(B.rows_state(n))
         try:
-            xp.add(a, col, out=a)
+            ufunc(a, b, out=out)
         finally:
             B.fp_reset(token)
     else:
-        xp.add(a, col, out=a)
+        ufunc(a, b, out=out)
 
 
 def _rows(xp, x, g, s, e, rows=None):
@@ -528,7 +534,14 @@ def _dx_wide(xp, w2t, T, g, O, s, e, dx):
     else:
         Kg = K // G
         Dv = _strided(D, (nb, G, Kg, Lw), (B * it, Kg * U * it, U * it, it), P0 * it)
-        xp.matmul(w2t, T3.reshape(G, O // G, nb, Lw).transpose(2, 0, 1, 3), out=Dv)
+        Tg = T3.reshape(G, O // G, nb, Lw).transpose(2, 0, 1, 3)
+        if O == G:
+            # one output channel a group (depthwise): each product has K = 1, an outer product that
+            # matmul runs without BLAS; the same products as one broadcast multiply (32 channels,
+            # 3x3, 8 x 32 x 32, forward and backward: 6.1 -> 3.7 ms)
+            _rows_ufunc(xp, xp.multiply, w2t, Tg, Dv)
+        else:
+            xp.matmul(w2t, Tg, out=Dv)
     # D's images lie B apart, as in dx: the reduction runs over all nb*B positions of a channel
     # at once (long contiguous inner loops; 1.8x faster at nb = 25 than per image) into scratch
     # laid out (c, n, p), then one copy reorders it to dx's (n, c, p)

@@ -67,6 +67,9 @@ CONV2D_CASES = [
     ((2, 3, 9, 8), (4, 3, 3, 2), dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1))),
     ((1, 4, 7, 7), (6, 2, 3, 3), dict(groups=2, padding=1)),
     ((2, 4, 7, 6), (4, 1, 2, 3), dict(groups=4, stride=(2, 1), dilation=2)),
+    ((2, 4, 7, 6), (4, 1, 3, 3), dict(groups=4, padding=1)),     # depthwise: a broadcast multiply
+    ((2, 6, 16, 12), (6, 1, 3, 3), dict(groups=6, padding=1)),   # (its rows past ROWS_MIN)
+    ((2, 3, 8, 8), (6, 1, 3, 3), dict(groups=3, padding=1)),     # two output channels a group
     ((2, 2, 6, 6), (3, 2, 1, 1), {}),
     ((2, 3, 8, 8), (2, 3, 4, 4), dict(padding="same")),
     ((2, 3, 8, 9), (2, 3, 3, 4), dict(padding="same", dilation=(1, 2))),
