@@ -568,6 +568,12 @@ def rows_state(n):
     return state
 
 
+def set_rows(n):
+    """fp_set(rows_state(n)) where rows of n elements are long enough (ROWS_MIN), else None: the
+    token for fp_reset around ops that broadcast along such rows."""
+    return fp_set(rows_state(n)) if n >= ROWS_MIN else None
+
+
 def broadcast_state(a, b):
     """rows_state for an elementwise op of NumPy arrays a and b where the smaller repeats along the
     larger's contiguous rows of 128-8191 elements (the trailing dims where it has 1: a per-channel

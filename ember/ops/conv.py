@@ -300,15 +300,12 @@ def _add_column(xp, a, col):
 def _rows_ufunc(xp, ufunc, a, b, out):
     """ufunc(a, b, out=out) where an operand repeats along out's contiguous last-axis rows:
     unbuffered (B.rows_state) where those are long enough."""
-    n = out.shape[-1]
-    if n >= B.ROWS_MIN and xp is np:
-        token = B.fp_set(B.rows_state(n))
-        try:
-            ufunc(a, b, out=out)
-        finally:
-            B.fp_reset(token)
-    else:
+    token = B.set_rows(out.shape[-1]) if xp is np else None
+    try:
         ufunc(a, b, out=out)
+    finally:
+        if token is not None:
+            B.fp_reset(token)
 
 
 def _rows(xp, x, g, s, e, rows=None):

@@ -124,7 +124,7 @@ class _NormBackward(Node):
         if nf[0][0] is not None:
             shape = (1, g.shape[1]) + (1,) * (g.ndim - 2)
             k = self.invstd if self.w is None else self.w * self.invstd
-            token = _rows_token(_plane(g))
+            token = B.set_rows(_plane(g))
             try:
                 if self.axes is None:   # evaluation mode: the statistics are constants
                     gx = g * k
@@ -155,7 +155,7 @@ class NativeLayerNormBackward0(_NormBackward):
         # over (rows, D): the column sums and the per-row sums are products with ones or the weight
         # (a gemv each), and gx is five passes (layer norm fwd+bwd at (16, 32, 512): 688 -> ~390 us)
         D = xhat.size // self.invstd.size
-        token = _rows_token(D)
+        token = B.set_rows(D)
         try:
             return self._rows(g, xhat, D)
         finally:
@@ -207,7 +207,7 @@ def _group_rows(node, g, xhat, grp):
     pass _channel_rows (group norm; instance norm: grp = C).  The per-(sample, channel) sums of g
     and g * xhat (two products) give the weight's and bias's gradients and the group means gx needs,
     so gx is four passes, under the row state (8 x 16 x 32 x 32 in 4 groups: ~550 -> ~330 us)."""
-    token = _rows_token(_plane(g))
+    token = B.set_rows(_plane(g))
     try:
         xp = xp_of(g)
         nf = node.next_functions
@@ -268,13 +268,6 @@ def _channel_rows(a):
     per-channel reductions below then run as BLAS products over its (N*C, spatial) rows (on any
     device, so that a model computes the same bits on each; not the Tensors of create_graph=True)."""
     return _is_array(a) and a.ndim >= 3 and a.dtype in _ROW_DTYPES and a.flags.c_contiguous and a.size != 0
-
-
-def _rows_token(n):
-    """fp_set's token for ops that broadcast along contiguous rows of n elements, when they are long
-    enough to loop over unbuffered (B.rows_state); else None.  (BatchNorm2d over 8 x 16 x 32 x 32,
-    forward and backward: 600 -> 440 us.)"""
-    return B.fp_set(B.rows_state(n)) if n >= B.ROWS_MIN else None
 
 
 def _plane(a):
@@ -368,7 +361,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise TypeError("batch_norm: momentum=None is handled by nn.BatchNorm (cumulative average); "
                             "F.batch_norm needs a float momentum")
         rows = _channel_rows(x)
-        token = _rows_token(_plane(x)) if rows else None
+        # the per-channel broadcasts loop over the (sample, channel) rows unbuffered (B.rows_state:
+        # BatchNorm2d over 8 x 16 x 32 x 32, forward and backward, 600 -> 440 us)
+        token = B.set_rows(_plane(x)) if rows else None
         try:
             if rows:
                 mean = (_channel_sum(xp, x) / n).reshape(pshape)
@@ -402,7 +397,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         xp.negative(beta, out=beta)
     else:
         xp.subtract(b, beta, out=beta)
-    token = _rows_token(_plane(x)) if _channel_rows(x) else None
+    token = B.set_rows(_plane(x)) if _channel_rows(x) else None
     try:
         out = x * alpha
         out += beta
@@ -448,7 +443,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
     b = bias._data.astype(x.dtype, copy=False) if bias is not None else None
     if _rows_ok(x):
         D = math.prod(ns)
-        token = _rows_token(D)
+        token = B.set_rows(D)
         try:
             out, xhat, invstd = _layer_norm_rows(xp, x, D, w, b, float(eps))
         finally:
@@ -553,7 +548,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
     if _rows_ok(x):
         # each (sample, group) a row: sums as products, and the broadcasts unbuffered over rows of at
         # least one plane (8 x 16 x 32 x 32 in 4 groups, forward: 337 -> 150 us)
-        token = _rows_token(plane)
+        token = B.set_rows(plane)
         try:
             xhat, invstd = _normalized_rows(xp, x, xr.shape[2], float(eps))
             out = _affine_out(xhat, w, b)
@@ -603,7 +598,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
     if running_mean is None and running_var is None and _rows_ok(x):
         # each (sample, channel) a row, as group norm's (8 x 16 x 32 x 32, forward: 327 -> 160 us; torch 231)
-        token = _rows_token(k)
+        token = B.set_rows(k)
         try:
             xhat, invstd = _normalized_rows(xp, x, k, float(eps))
             out = _affine_out(xhat, w, b)
