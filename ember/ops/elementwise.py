@@ -478,10 +478,11 @@ class MulBackward0(Node):
         a, b = self.a, self.b
         if g.dtype.kind == "c":   # torch's convention: g * conj(d(out)/d(operand))
             a, b = _conj(a), _conj(b)
-        ga = unbroadcast(_times(g, b), a.shape) if self.next_functions[0][0] is not None else None
+        times = _times if g.size >= 4096 else operator.mul   # (small ones: no call, as a recurrent step's)
+        ga = unbroadcast(times(g, b), a.shape) if self.next_functions[0][0] is not None else None
         gb = None
         if self.next_functions[1][0] is not None:
-            gb = unbroadcast(_times(g, a), _shape(b))
+            gb = unbroadcast(times(g, a), _shape(b))
         return ga, gb
 
 
