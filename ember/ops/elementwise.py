@@ -2209,7 +2209,9 @@ def _erfc_far_coefs():
 
 def _erfc(xp, x):
     # 1 - erf loses all digits in the tail: there use the Chebyshev fit of erfc itself
-    from .activation import _ERF_COEFS, _erf_coefs, _chebval
+    from .activation import _ERF_COEFS, _erf_coefs, _chebval, _erfc32
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.dtype.itemsize <= 4:
+        return _erfc32(x)
     co = (_ERF_COEFS or _erf_coefs())[1]
     a = xp.abs(x).astype(np.float64)
     res = 1 - _erf(xp, a)

@@ -32,6 +32,10 @@ HOST_HELPERS = {
     ("activation.py", "_erf32"): "the float32 erf's fast path: entered for NumPy arrays only (other array modules "
                                  "take the float64 fits, through xp)",
     ("activation.py", "_erf32_block"): "(as above: one block of it)",
+    ("activation.py", "_taylor"): "(as above: the table's nodes and polynomial, for erf and erfc)",
+    ("activation.py", "_erfc32"): "the float32 erfc's fast path: entered for NumPy arrays only (others take "
+                                  "the float64 fits, through xp)",
+    ("activation.py", "_erfc32_table"): "(as above: its table, made once on the host)",
     ("reduce.py", "_max_rows"): "the running column maximum of short rows: entered for NumPy arrays only (others "
                                 "reduce through their own module)",
     ("activation.py", "_sigm"): "in-place fast path for NumPy arrays only; other array modules and Tensors take "

@@ -405,6 +405,24 @@ def test_float32_erf_is_within_half_an_ulp_or_so(size):
     assert np.isnan(special[2])
 
 
+def test_float32_erfc_is_within_half_an_ulp_or_so():
+    # the float32 path's table of erfcx: relative accuracy through the tail, where erfc falls through
+    # float32's normal and subnormal range to 0 past 10.06, and 2 - erfc(-x) for negative x
+    import math
+    x = np.concatenate([np.linspace(-11, 11, 200001, dtype=np.float32),
+                        np.float32([0.0, -0.0, 1e-30, -1e-38, 1e-45, 9.2, 10.0, 10.05, 10.06, 10.125, 12.0, -12.0])])
+    ref = np.array([math.erfc(v) for v in x.astype(np.float64)])
+    got = ember.erfc(ember.tensor(x)).numpy()
+    assert got.dtype == np.float32
+    ulp = np.spacing(np.maximum(np.abs(ref.astype(np.float32)), np.float32(1.4e-45))).astype(np.float64)
+    assert np.max(np.abs(got - ref) / ulp) < 0.51
+    special = ember.erfc(ember.tensor(np.float32([np.inf, -np.inf, np.nan, 0.0, -0.0]))).numpy()
+    np.testing.assert_array_equal(special[[0, 1, 3, 4]], [0.0, 2.0, 1.0, 1.0])
+    assert np.isnan(special[2])
+    assert ember.erfc(ember.tensor(0.5)).shape == () and ember.erfc(ember.tensor([1.0], dtype=ember.float16)).dtype \
+        == ember.float16
+
+
 def test_gelu_backward_uses_forwards_cdf_and_releases_it():
     # forward keeps Phi(x) for backward (erf is most of GELU's cost); it goes with the other saved arrays
     x = ember.tensor(np.linspace(-4, 4, 33, dtype=np.float32), requires_grad=True)
