@@ -264,3 +264,17 @@ def test_orthogonal_polynomials_match_torch(name):
         assert e.dtype.name == str(t.dtype).split(".")[-1] and tuple(e.shape) == tuple(t.shape)
         np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-5, atol=1e-6)   # torch works in float32
     assert not getattr(S, name)(ember.tensor([0.5], requires_grad=True), 3).requires_grad
+
+
+@requires_torch
+def test_float32_erfinv_is_within_half_an_ulp_of_torchs_float64():
+    # one Newton step after Giles' approximation for float32 (two for float64), into the tails
+    y = np.concatenate([np.linspace(-1, 1, 20001, dtype=np.float32), (1 - np.logspace(-7.2, -1, 500)).astype(np.float32),
+                        np.float32([0.99999994, -0.99999994, 1e-30, -1e-38])])
+    ref = torch.special.erfinv(torch.tensor(y, dtype=torch.float64)).numpy()
+    got = S.erfinv(ember.tensor(y)).numpy()
+    assert got.dtype == np.float32
+    fin = np.isfinite(ref)
+    np.testing.assert_array_equal(got[~fin], ref[~fin].astype(np.float32))   # +-1: +-inf
+    ulp = np.spacing(np.maximum(np.abs(ref[fin].astype(np.float32)), np.float32(1e-38))).astype(np.float64)
+    assert np.max(np.abs(got[fin] - ref[fin]) / ulp) < 0.51
