@@ -551,12 +551,13 @@ def quiet():
 # is all it takes: a power of two, as NumPy wants a multiple of 16.)
 _ROW_STATES = {}
 ROWS_MIN = 128
+_NUMPY_BUFFER = 8192   # NumPy's default ufunc buffer, in elements
 
 
 def rows_state(n):
     """FP_QUIET with a ufunc buffer of at most n elements: for fp_set around ops that broadcast one
     operand along contiguous rows of n >= ROWS_MIN elements, so that NumPy loops over them unbuffered."""
-    size = 1 << (min(n, 8192).bit_length() - 1)
+    size = 1 << (min(n, _NUMPY_BUFFER).bit_length() - 1)
     state = _ROW_STATES.get(size)
     if state is None and _fp_state is not None:
         token = _fp_state.set(FP_QUIET)
@@ -587,7 +588,7 @@ def broadcast_state(a, b):
         if small[-i] != 1:
             break
         n *= big[-i]
-    return rows_state(n) if ROWS_MIN <= n < 8192 else FP_QUIET
+    return rows_state(n) if ROWS_MIN <= n < _NUMPY_BUFFER else FP_QUIET
 
 
 def errstate(xp, **kwargs):
