@@ -20,9 +20,19 @@ from ._fma import fma32_via_double as _fma32, fma64 as _fma64
 _DEFAULT_SEED = 67280421310721
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+_NORMAL_FILL = (_F16, _F32, _F64)
+# Elements a random transform works on at once: its NumPy passes (~80 for a float32 normal_) then
+# stay in cache, and a large fill needs no temporaries of its own size (randn(10M): 1.6 -> 0.23 s;
+# vgg11's initialization drew 266M values through full-size float64 temporaries)
+_CHUNK = 1 << 15
 _M53 = np.uint64((1 << 53) - 1)
 _STATE_SIZE = 5056          # sizeof(CPUGeneratorImplState): torch's get_rng_state() layout
 _LEGACY_STATE_SIZE = 5048   # sizeof(CPUGeneratorImplStateLegacy), which torch's set_state also takes
+
+
+def _chunks(n):
+    """[a, b) runs of at most _CHUNK elements covering range(n), in order."""
+    return ((a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK))
 
 
 def _libm(fn, x):
@@ -310,41 +320,38 @@ class Generator:
                 self._next_double_normal = float(vals[-1])
         return out
 
-    def _cpu_normal(self, mean, std, shape, dtype, contiguous=True):
+    def _cpu_normal(self, mean, std, shape, dtype, contiguous=True, out=None):
         n = math.prod(shape)
-        if n >= 16 and contiguous and dtype in _NATIVE_FLOATS:
+        if n >= 16 and contiguous and dtype in _NORMAL_FILL:
             # normal_fill: n uniforms, Box-Muller on each block of 16, the last 16 redrawn if n % 16
-            kernel, m, s = ((_normal16_f32, np.float32(mean), np.float32(std)) if dtype == _F32
-                            else (_normal16_f64, float(mean), float(std)))
-            out = self._unit(n, dtype)
+            wide = dtype == _F64
+            kernel, m, s = ((_normal16_f64, float(mean), float(std)) if wide
+                            else (_normal16_f32, np.float32(mean), np.float32(std)))
+            udt = _F64 if wide else _F32
+            if out is None:
+                out = np.empty(n, dtype)   # (half: torch's float32 values, rounded)
             k = n // 16 * 16
-            if n % 16:
-                # the last block's 16 fresh uniforms go through the same kernel call as the others
-                # (randn(1000): one call's ~60 NumPy calls fewer, 190 -> ~125 us)
-                vals = kernel(np.concatenate([out[:k], self._unit(16, dtype)]), m, s)
-                out[:k] = vals[:k]
-                out[n - 16:] = vals[k:]
-            else:
-                out[:] = kernel(out, m, s)
+            for a, b in _chunks(k):
+                u = self._unit(b - a, udt)
+                if b == k and n > k:
+                    # the last 16 values come from 16 fresh uniforms.  Before them torch has drawn the
+                    # tail's n - k uniforms too, except for half, which draws only the full blocks'
+                    skip = 0 if dtype == _F16 else n - k
+                    # (through the same kernel call as the last chunk: randn(1000) 190 -> ~125 us)
+                    vals = kernel(np.concatenate([u, self._unit(skip + 16, udt)[skip:]]), m, s)
+                    out[a:b] = vals[:b - a]
+                    out[n - 16:] = vals[b - a:]
+                else:
+                    out[a:b] = kernel(u, m, s)
             return out.reshape(shape)
-        if n >= 16 and contiguous and dtype == _F16:
-            # torch fills half block by block in float: 16 float uniforms, float32 Box-Muller, rounded;
-            # the last 16 drawn afresh when n % 16 (only the full blocks' uniforms are drawn before)
-            m, s = np.float32(mean), np.float32(std)
-            k = n // 16 * 16
-            out = np.empty(n, _F32)
-            if n % 16:
-                vals = _normal16_f32(np.concatenate([self._unit(k, _F32), self._unit(16, _F32)]), m, s)
-                out[:k] = vals[:k]
-                out[n - 16:] = vals[k:]
-            else:
-                out[:] = _normal16_f32(self._unit(k, _F32), m, s)
-            return out.astype(_F16).reshape(shape)
         vals = self._normal_doubles(n)
         if std != 1 or mean != 0:
             vals = _fma64(vals, float(std), float(mean))
         if dtype == _F16:   # torch's Half is made from a float: the double is rounded twice
             vals = vals.astype(_F32)
+        if out is not None:
+            out[...] = vals
+            return out.reshape(shape)
         return vals.astype(dtype).reshape(shape)
 
     def random_full(self, shape, dtype):
@@ -369,14 +376,23 @@ class Generator:
             return B._NULL
         return self._xp.cuda.Device(self.device.index)
 
-    def random(self, shape, dtype=np.float64):
-        """Uniform floats in [0, 1) (torch's rand on the CPU)."""
+    def random(self, shape, dtype=np.float64, out=None):
+        """Uniform floats in [0, 1) (torch's rand on the CPU).  out: a flat C-contiguous host array of
+        shape's size and dtype to write them into (the fills of huge tensors then need no array of
+        their own size), ignored on a GPU."""
         if self._xp is np:
             dtype = np.dtype(dtype)
             if dtype in _NATIVE_FLOATS:
                 shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
-                return self._unit(math.prod(shape), dtype).reshape(shape)
-        return self.uniform(0.0, 1.0, shape, dtype)
+                n = math.prod(shape)
+                if n <= _CHUNK and out is None:
+                    return self._unit(n, dtype).reshape(shape)
+                if out is None:
+                    out = np.empty(n, dtype)
+                for a, b in _chunks(n):
+                    out[a:b] = self._unit(b - a, dtype)
+                return out.reshape(shape)
+        return self.uniform(0.0, 1.0, shape, dtype, out)
 
     def bernoulli_mask(self, shape, p):
         """Booleans true with probability p (dropout's keep mask): torch's bernoulli_(p) on the CPU,
@@ -391,12 +407,13 @@ class Generator:
         """Standard normal floats."""
         return self.normal(0.0, 1.0, shape, dtype)
 
-    def normal(self, mean, std, shape, dtype=np.float64, contiguous=True):
-        """Normal floats (torch's normal_ on the CPU; standard_normal * std + mean on a GPU)."""
+    def normal(self, mean, std, shape, dtype=np.float64, contiguous=True, out=None):
+        """Normal floats (torch's normal_ on the CPU; standard_normal * std + mean on a GPU); out as
+        in random."""
         dtype = np.dtype(dtype)
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
         if self._xp is np:
-            return self._cpu_normal(mean, std, shape, dtype, contiguous)
+            return self._cpu_normal(mean, std, shape, dtype, contiguous, out)
         with self._on_device():
             if dtype in _NATIVE_FLOATS:
                 out = self._rng.standard_normal(shape, dtype=dtype)
@@ -408,25 +425,27 @@ class Generator:
             out += mean
         return out
 
-    def uniform(self, low, high, shape, dtype=np.float64):
-        """Uniform floats in [low, high) (torch's uniform_: x * (to - from) + from, fused)."""
+    def uniform(self, low, high, shape, dtype=np.float64, out=None):
+        """Uniform floats in [low, high) (torch's uniform_: x * (to - from) + from, fused); out as in
+        random."""
         dtype = np.dtype(dtype)
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
         if self._xp is np:
             n = math.prod(shape)
+            if out is None:
+                out = np.empty(n, dtype)
             if dtype == _F64:
-                x = self._unit(n, dtype)
-                if low != 0 or high != 1:
-                    x = _fma64(x, float(high) - float(low), float(low))
-                return x.reshape(shape)
+                for a, b in _chunks(n):
+                    x = self._unit(b - a, dtype)
+                    out[a:b] = _fma64(x, float(high) - float(low), float(low)) if low != 0 or high != 1 else x
+                return out.reshape(shape)
             lo, hi = np.float32(low), np.float32(high)
-            x = self._unit(n, _F32)
-            if lo != 0 or hi != 1:
-                x = _fma32(x, hi - lo, lo)
-            x = x.astype(dtype, copy=False)
+            for a, b in _chunks(n):
+                x = self._unit(b - a, _F32)
+                out[a:b] = _fma32(x, hi - lo, lo) if lo != 0 or hi != 1 else x
             if dtype == np.float16:   # a draw that rounds up to `high` becomes `low`: torch keeps [low, high)
-                x[x == dtype.type(high)] = dtype.type(low)
-            return x.reshape(shape)
+                out[out == dtype.type(high)] = dtype.type(low)
+            return out.reshape(shape)
         with self._on_device():
             if dtype in _NATIVE_FLOATS:
                 out = self._rng.random(shape, dtype=dtype)

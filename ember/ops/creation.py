@@ -1013,7 +1013,9 @@ def _register():
         def draw(d):
             if d.dtype.kind == "c":   # torch fills view_as_real(self): real and imaginary parts alike
                 return _complex_view(g.uniform(a, b, d.shape + (2,), _real_np(d.dtype)))
-            return g.uniform(a, b, d.shape, d.dtype)
+            flat = _flat_host(d)
+            r = g.uniform(a, b, d.shape, d.dtype, out=flat)
+            return None if flat is not None else r
         return _random_fill(self, draw, UniformBackward0)
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
@@ -1025,7 +1027,9 @@ def _register():
         def draw(d):
             if d.dtype.kind == "c":   # torch fills view_as_real(self), each part with half the variance
                 return _complex_view(g.normal(mean, std / math.sqrt(2), d.shape + (2,), _real_np(d.dtype), contiguous))
-            return g.normal(mean, std, d.shape, d.dtype, contiguous)
+            flat = _flat_host(d)
+            r = g.normal(mean, std, d.shape, d.dtype, contiguous, out=flat)
+            return None if flat is not None else r
         return _random_fill(self, draw, NormalBackward0)
 
     def random_(self, *bounds, generator=None, **named):
@@ -1159,13 +1163,22 @@ def _random_bounds(bounds, named):
     return given.get("from", 0), given.get("to")
 
 
+def _flat_host(d):
+    """d as a flat array over its memory when a generator can write there directly (a C-contiguous
+    NumPy array), else None."""
+    return d.reshape(-1) if type(d) is np.ndarray and d.flags.c_contiguous else None
+
+
 def _random_fill(self, draw, node_cls, p=None, in_memory_order=True):
     """Write draw(d) into self (d: self's memory, axes in torch's visiting order unless in_memory_order is
-    False). With grad mode on and self (or a tensor p) requiring grad, the fill is recorded as node_cls,
-    whose gradients are zeros, after torch's in-place checks and before anything is drawn."""
+    False; draw returns None when it wrote into d itself). With grad mode on and self (or a tensor p)
+    requiring grad, the fill is recorded as node_cls, whose gradients are zeros, after torch's in-place
+    checks and before anything is drawn."""
     def fill(target):
         d = _iteration_view(target) if in_memory_order else target
-        d[...] = draw(d)
+        values = draw(d)
+        if values is not None:
+            d[...] = values
         return target
 
     if not (_grad_state.enabled and (self._requires_grad or (p is not None and p._requires_grad))):
