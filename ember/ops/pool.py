@@ -226,27 +226,163 @@ def _last_nan_wins(xp, v, masks):
         later |= nans[k]
 
 
-def _max_forward(xp, x, g, need_idx=True):
-    """(max over each window of the padded input x, uint8/int32 winner offset or None)."""
+def _phase_span(a, s, p, n):
+    """Phase a of a stride-s axis padded by p before its n elements: (k0, k1, y0), plane rows k0:k1
+    (padded positions a + s*k) hold the elements y0, y0 + s, ... of the unpadded axis."""
+    k0 = max(0, -(-(p - a) // s))
+    y0 = a + s * k0 - p
+    return k0, k0 + len(range(y0, n, s)), y0
+
+
+def _phase_plane(xp, a, g, key, fill):
+    """The contiguous phase plane padded[..., key[0]::sh, key[1]::sw] of the input a, made without the
+    padded input: its padding rows and columns are filled with fill."""
+    ra, cb = key
+    H, W = a.shape[-2], a.shape[-1]
+    plane = xp.empty(a.shape[:-2] + (len(range(ra, g.Hp, g.sh)), len(range(cb, g.Wp, g.sw))), a.dtype)
+    k0, k1, y0 = _phase_span(ra, g.sh, g.ph, H)
+    l0, l1, x0 = _phase_span(cb, g.sw, g.pw, W)
+    plane[..., :k0, :] = fill
+    plane[..., k1:, :] = fill
+    plane[..., k0:k1, :l0] = fill
+    plane[..., k0:k1, l1:] = fill
+    plane[..., k0:k1, l0:l1] = a[..., y0::g.sh, x0::g.sw]
+    return plane
+
+
+def _offset_views(xp, a, g):
+    """The window elements at each kernel offset (row-major) of the input a (padded with its dtype's
+    lowest value), as views with a unit stride along the last axis: of the padded input when the
+    pool's column stride is 1, else of contiguous phase planes padded[..., a::sh, b::sw] (NumPy's
+    loops over stride-2 views ran 5-8x slower than over these)."""
+    kh, kw, sh, sw, dh, dw = g.kh, g.kw, g.sh, g.sw, g.dh, g.dw
+    if sw == 1:
+        x = g.pad(xp, a, _lowest(a.dtype))
+        return [g.view(x, i, j) for i in range(kh) for j in range(kw)]
+    fill = _lowest(a.dtype)
+    planes = {}
+    views = []
+    for i in range(kh):
+        r = i * dh
+        for j in range(kw):
+            c = j * dw
+            key = (r % sh, c % sw)
+            plane = planes.get(key)
+            if plane is None:
+                plane = planes[key] = _phase_plane(xp, a, g, key, fill)
+            views.append(plane[..., r // sh:r // sh + g.OH, c // sw:c // sw + g.OW])
+    return views
+
+
+def _max_forward(xp, a, g, need_idx=True):
+    """(max over each window of the input a, uint8/int32 winner offset or None)."""
     kk = g.kh * g.kw
     if g.kh == 2 and g.kw == 2:
-        return _tree2x2(xp, g.view(x, 0, 0), g.view(x, 0, 1), g.view(x, 1, 0), g.view(x, 1, 1), need_idx)
-    out = g.view(x, 0, 0).copy()
-    idx = xp.zeros(out.shape, np.uint8 if kk <= 256 else np.int32) if need_idx else None
-    isfloat = x.dtype.kind == "f"
-    t = 0
-    for i in range(g.kh):
-        for j in range(g.kw):
-            if t:
-                v = g.view(x, i, j)
-                m = xp.greater(v, out)
-                if isfloat:
-                    m |= xp.isnan(v)  # torch: a NaN always takes over (and propagates)
-                xp.copyto(out, v, where=m)
-                if need_idx:
-                    xp.copyto(idx, t, where=m)
-            t += 1
-    return out, idx
+        x = g.pad(xp, a, _lowest(a.dtype))
+        out, idx = _tree2x2(xp, g.view(x, 0, 0), g.view(x, 0, 1), g.view(x, 1, 0), g.view(x, 1, 1), need_idx)
+        if idx is not None and (g.ph or g.pw):
+            _first_inside(xp, out, idx, g)
+        return out, idx
+    lead, H, W = a.shape[:-2], a.shape[-2], a.shape[-1]
+    planes = a.reshape((-1, H, W))
+    R = planes.shape[0]
+    out = xp.empty((R, g.OH, g.OW), a.dtype)
+    idx = xp.empty(out.shape, np.uint8 if kk <= 256 else np.int32) if need_idx else None
+
+    def block(s, e):
+        _max_block(xp, planes[s:e], g, out[s:e], None if idx is None else idx[s:e])
+
+    # blocks of planes whose temporaries stay in cache (a 3x3 stride-2 pool over 8 x 64 planes of
+    # 112 x 112: 28 -> ? ms), shared between threads when large
+    _run_blocks(block, R, _general_plan(xp, R, planes.size))
+    shape = lead + (g.OH, g.OW)
+    return out.reshape(shape), (None if idx is None else idx.reshape(shape))
+
+
+def _general_plan(xp, R, size):
+    """_plan over R planes of a pooling's input (size elements): blocks of at most _POOL_BLOCK elements,
+    on threads from _PAR_MIN_ELEMENTS on (host arrays only); one block on a GPU."""
+    if xp is not np:
+        return R, 1
+    return _plan(R, max(1, _POOL_BLOCK // max(size // max(R, 1), 1)),
+                 size >= _PAR_MIN_ELEMENTS and _workers() > 1)
+
+
+def _max_block(xp, a, g, out, idx):
+    """The windows' maxima of the planes a (R, H, W) into out, their winners into idx (or None)."""
+    kk = g.kh * g.kw
+    views = _offset_views(xp, a, g)
+    # np.maximum keeps its second operand where both are equal, and propagates NaN: the earlier
+    # offset's value stays, as torch's strictly-greater scan keeps the first.  Two cases where equal
+    # values differ in their bits go through the exact scan instead: a NaN (torch's last NaN wins,
+    # with its payload) and a -0.0 in the input (a tie with +0.0 would rest on NumPy's choice)
+    if kk == 1:
+        out[...] = views[0]
+    else:
+        xp.maximum(views[1], views[0], out=out)
+    for v in views[2:]:
+        xp.maximum(v, out, out=out)
+    if (a.dtype.kind == "f" and (bool(xp.isnan(out).any())
+                                 or (not bool(out.all()) and _has_negative_zero(xp, a)))) \
+            or (idx is not None and kk > 256):
+        _max_scan(xp, views, out, idx)
+    elif idx is not None:
+        _first_winners(xp, views, out, idx)
+    if idx is not None and (g.ph or g.pw):
+        _first_inside(xp, out, idx, g)
+
+
+def _first_winners(xp, views, out, idx):
+    """idx = the first offset whose value equals out (the window's maximum)."""
+    kk = len(views)
+    # the winner: the first offset holding the maximum, as the last write of a descending pass
+    # (a bit blend: np.copyto(where=) ran ~1 ms over 200K elements, these five passes ~60 us)
+    eq = xp.empty(out.shape, np.bool_)
+    mask = eq.view(np.uint8)
+    d = xp.empty(out.shape, np.uint8)
+    for t in range(kk - 1, -1, -1):
+        xp.equal(views[t], out, out=eq)
+        xp.negative(mask, out=mask)   # 0xff where equal
+        if t == kk - 1:
+            xp.bitwise_and(mask, t, out=idx)
+            continue
+        xp.bitwise_xor(idx, t, out=d)
+        xp.bitwise_and(d, mask, out=d)
+        xp.bitwise_xor(idx, d, out=idx)
+
+
+def _first_inside(xp, out, idx, g):
+    """torch's winner of a window whose elements inside the input are all the lowest value (-inf):
+    the first of them, not an offset in the padding before it."""
+    low = out == _lowest(out.dtype)
+    if not bool(low.any()):
+        return
+    first_row = xp.maximum(-(-(g.ph - xp.arange(g.OH) * g.sh) // g.dh), 0)
+    first_col = xp.maximum(-(-(g.pw - xp.arange(g.OW) * g.sw) // g.dw), 0)
+    first = (first_row[:, None] * g.kw + first_col).astype(idx.dtype)
+    xp.copyto(idx, xp.broadcast_to(first, idx.shape), where=low)
+
+
+def _has_negative_zero(xp, x):
+    bits = B._SAME_SIZE_INT[x.itemsize]
+    return bool(xp.equal(x.view(bits), np.iinfo(bits).min).any())
+
+
+def _max_scan(xp, views, out, idx):
+    """torch's scan over the offsets into out and idx (or None): a strictly greater value or a NaN
+    takes over."""
+    out[...] = views[0]
+    if idx is not None:
+        idx[...] = 0
+    isfloat = out.dtype.kind == "f"
+    for t in range(1, len(views)):
+        v = views[t]
+        m = xp.greater(v, out)
+        if isfloat:
+            m |= xp.isnan(v)  # torch: a NaN always takes over (and propagates)
+        xp.copyto(out, v, where=m)
+        if idx is not None:
+            xp.copyto(idx, t, where=m)
 
 
 def _exact_nan_winners(xp, x, g, idx):
@@ -259,21 +395,81 @@ def _exact_nan_winners(xp, x, g, idx):
 
 
 def _max_backward(xp, grad, idx, g, shape, dtype):
-    if g.tiles:
-        gx = xp.empty(shape, dtype)
-    else:
-        gx = xp.zeros(shape[:-2] + (g.Hp, g.Wp), dtype)
-    t = 0
-    for i in range(g.kh):
-        for j in range(g.kw):
-            v = g.view(gx, i, j)
-            if g.disjoint:
-                # (where, not mask * grad: +0.0 for the losers, as torch)
-                xp.copyto(v, xp.where(idx == t, grad, 0), casting="unsafe")
-            else:
-                v += xp.where(idx == t, grad, 0).astype(dtype, copy=False)
-            t += 1
-    return g.crop(gx)
+    """Each window's gradient added at its winner into +0.0, as torch's kernel adds: for one input
+    element the windows covering it come in descending offset order (torch's order, by output
+    position).  In cache-sized blocks of planes, as forward."""
+    H, W = shape[-2], shape[-1]
+    grad = xp.ascontiguousarray(grad).reshape((-1, g.OH, g.OW))
+    idx = idx.reshape(grad.shape)
+    R = grad.shape[0]
+    gx = xp.empty((R, H, W), dtype)
+    # a finite gradient times the 0/1 mask is exact (a loser's -0.0 adds as +0.0 would); where the
+    # gradient holds inf or NaN (inf * 0 is NaN) its bits are ANDed with 0 / all ones instead
+    finite = _all_finite(xp, grad)
+
+    def block(s, e):
+        _max_backward_block(xp, grad[s:e], idx[s:e], g, gx[s:e], finite)
+
+    _run_blocks(block, R, _general_plan(xp, R, R * H * W))
+    return gx.reshape(shape)
+
+
+def _max_backward_block(xp, grad, idx, g, gx, finite):
+    """_max_backward of the planes grad / idx (R, OH, OW) into gx (R, H, W).  Strided pools add into
+    contiguous phase planes, copied into their places at the end."""
+    kk = g.kh * g.kw
+    R, H, W = gx.shape
+    eq = xp.empty(idx.shape, np.bool_)
+    part = xp.empty(idx.shape, grad.dtype)
+    if not finite:
+        bits = B._SAME_SIZE_INT[grad.dtype.itemsize]
+        gb, mask = grad.view(bits), xp.empty(idx.shape, bits)
+    phased = g.sw > 1
+    planes = {}
+    padded = None if phased else (xp.zeros((R, g.Hp, g.Wp), gx.dtype) if g.padded else gx)
+    if padded is gx:
+        gx[...] = 0
+    for t in range(kk - 1, -1, -1):
+        i, j = divmod(t, g.kw)
+        if phased:
+            r, c = i * g.dh, j * g.dw
+            key = (r % g.sh, c % g.sw)
+            plane = planes.get(key)
+            if plane is None:
+                plane = planes[key] = xp.zeros((R, len(range(key[0], g.Hp, g.sh)), len(range(key[1], g.Wp, g.sw))),
+                                               gx.dtype)
+            target = plane[:, r // g.sh:r // g.sh + g.OH, c // g.sw:c // g.sw + g.OW]
+        else:
+            target = g.view(padded, i, j)
+        # the gradient where this offset won, zero elsewhere
+        xp.equal(idx, t, out=eq)
+        if finite:
+            xp.multiply(grad, eq, out=part)
+        else:
+            xp.negative(eq.view(np.int8), out=mask, casting="unsafe")
+            xp.bitwise_and(gb, mask, out=part.view(bits))
+        target += part
+    if not phased:
+        if padded is not gx:
+            gx[...] = g.crop(padded)
+        return
+    # every input element lies in one phase plane; those of phases no offset reaches get no gradient
+    if len(planes) < g.sh * g.sw:
+        gx[...] = 0
+    for (ra, cb), plane in planes.items():
+        k0, k1, y0 = _phase_span(ra, g.sh, g.ph, H)
+        l0, l1, x0 = _phase_span(cb, g.sw, g.pw, W)
+        gx[:, y0::g.sh, x0::g.sw] = plane[:, k0:k1, l0:l1]
+
+
+def _all_finite(xp, a):
+    """No inf or NaN in a (a dot product with itself for float32/64: NaN or inf exactly then, or on an
+    overflow, where the caller's exact path costs only time)."""
+    if a.dtype.itemsize >= 4 and a.dtype.kind == "f":
+        flat = a.reshape(-1)
+        s = xp.dot(flat, flat)
+        return bool(s - s == 0)
+    return bool(xp.isfinite(a).all())
 
 
 def _flat_indices(xp, idx, g):
@@ -397,13 +593,12 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
                                                         ceil_mode, True)
     g = _PoolGeom(a.shape[-2], a.shape[-1], kh, kw, sh, sw, ph, pw, dh, dw, OH, OW)
     xp = xp_of(a)
-    xpad = g.pad(xp, a, _lowest(a.dtype))
     need = state.enabled and input._requires_grad
-    out, idx = _max_forward(xp, xpad, g, need or return_indices)
+    out, idx = _max_forward(xp, a, g, need or return_indices)
     indices = None
     if return_indices:
-        if a.dtype.kind == "f" and g.kh * g.kw == 4 and bool(xp.isnan(out).any()):
-            _exact_nan_winners(xp, xpad, g, idx)
+        if a.dtype.kind == "f" and g.kh == 2 and g.kw == 2 and bool(xp.isnan(out).any()):
+            _exact_nan_winners(xp, g.pad(xp, a, _lowest(a.dtype)), g, idx)
         indices = _flat_indices(xp, idx, g)
     if nd == 1:
         out = out[..., 0, :]

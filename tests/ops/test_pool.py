@@ -210,6 +210,81 @@ def test_max_pool2d_nan_follows_torch(oracle):
     np.testing.assert_array_equal(ei.numpy(), ti.numpy())
 
 
+def _special_values(kind, shape, dtype):
+    x = RNG.standard_normal(shape)
+    if kind == "ties":
+        x = np.round(x)
+    elif kind == "signed zeros":   # a window of -0.0 and +0.0: torch keeps the first
+        x = np.where(RNG.random(shape) < 0.5, -0.0, 0.0)
+        x.flat[::7] = -1
+    elif kind == "nan":
+        x[RNG.random(shape) < 0.1] = np.nan
+    elif kind == "inf":
+        x[RNG.random(shape) < 0.2] = -np.inf
+        x[..., :3, :3] = np.inf
+    elif kind == "relu":
+        x = np.maximum(x, 0)
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=3, stride=1, padding=1),
+                                dict(kernel_size=3, stride=2, ceil_mode=True), dict(kernel_size=(3, 2), stride=(2, 1)),
+                                dict(kernel_size=3, stride=2, dilation=2, padding=1), dict(kernel_size=1, stride=2),
+                                dict(kernel_size=4, stride=2, padding=1), dict(kernel_size=3, stride=3)])
+@pytest.mark.parametrize("kind", ["plain", "ties", "signed zeros", "nan", "inf", "relu"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("blocks", ["one", "threads"])
+def test_max_pool2d_general_windows_have_torchs_bits(oracle, monkeypatch, kw, kind, dtype, blocks):
+    # windows other than 2x2 (strided ones through contiguous phase planes): values, indices,
+    # no-grad values and gradients bit for bit, with the gradients added in torch's order; also in
+    # blocks of a few planes shared between threads
+    if blocks == "threads":
+        from ember.ops import conv as C
+        monkeypatch.setattr(P, "_PAR_MIN_ELEMENTS", 0)
+        monkeypatch.setattr(P, "_POOL_BLOCK", 300)
+        monkeypatch.setattr(C, "_workers", lambda: 3)
+    x = _special_values(kind, (2, 3, 11, 12), dtype)
+    tx, ex = oracle.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    to, ti = oracle.nn.functional.max_pool2d(tx, return_indices=True, **kw)
+    eo, ei = P.max_pool2d(ex, return_indices=True, **kw)
+    _same_bits(eo.detach().numpy(), to.detach().numpy())
+    np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+    with ember.no_grad():
+        _same_bits(P.max_pool2d(ember.tensor(x), **kw).numpy(), to.detach().numpy())
+    g = RNG.standard_normal(tuple(to.shape)).astype(dtype)
+    if kind == "signed zeros":
+        g[...] = -0.0   # each winner's +0.0 + -0.0 is +0.0
+        g.flat[::5] = 1.5
+    if kind == "inf":
+        g.flat[0] = np.inf   # inf * 0 would be NaN: the losers still get +0.0
+    to.backward(oracle.tensor(g))
+    eo.backward(ember.tensor(g))
+    _same_bits(ex.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=1, padding=1),
+                                dict(kernel_size=3, stride=1, padding=1, dilation=2)])
+def test_max_pool2d_window_of_minus_inf_picks_its_first_element_inside(oracle, kw):
+    # torch's winner of a window holding only -inf is its first element inside the input (the padding
+    # before it is no candidate), so that element gets the gradient
+    x = np.full((1, 2, 5, 6), -np.inf, np.float32)
+    x[0, 1, 3, 4] = 2.0
+    tx, ex = oracle.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    to, ti = oracle.nn.functional.max_pool2d(tx, return_indices=True, **kw)
+    eo, ei = P.max_pool2d(ex, return_indices=True, **kw)
+    np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+    to.sum().backward()
+    eo.sum().backward()
+    _same_bits(ex.grad.numpy(), tx.grad.numpy())
+    assert ex.grad.numpy()[0, 0].sum() == to.shape[-1] * to.shape[-2]   # every window's 1 arrived
+
+
+def _same_bits(a, b):
+    assert a.shape == b.shape and a.dtype == b.dtype
+    assert np.array_equal(np.ascontiguousarray(a).view(np.uint8), np.ascontiguousarray(b).view(np.uint8)), \
+        np.argwhere(a != b)[:5]
+
+
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("contiguous", [False, True])
 def test_max_pool2d_2x2_gradient_goes_to_the_last_nan(oracle, relu, contiguous):
