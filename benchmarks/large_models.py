@@ -1,0 +1,143 @@
+"""Building and running torchvision-sized models, ember against torch in one process.
+
+    python benchmarks/large_models.py [--rounds 5] [--threads 0]
+
+The models are written once against the shared API (``lib.nn``), with torchvision's layers and
+initialization, so the same code builds them in ember and in torch (torchvision itself is not
+needed): the time to construct them (every parameter drawn by its init), and the no-grad forward
+of the ResNet-18 at 224 x 224, batch 1 and 8.  Medians of interleaved rounds, and the ratio
+ember / torch (below 1: ember is faster).  torch runs on its default threads unless --threads says
+otherwise; ember chooses its own.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import ember  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def resnet18(lib):
+    """torchvision's resnet18: BasicBlocks of 64-512 channels, kaiming_normal_ (fan_out) convs."""
+    nn = lib.nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + identity)
+
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000))
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+    return net
+
+
+def vgg11(lib):
+    """torchvision's vgg11 (133M parameters): kaiming_normal_ convs, normal_(0, 0.01) linears."""
+    nn = lib.nn
+    layers, cin = [], 3
+    for v in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"):
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU(inplace=True)]
+            cin = v
+    net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(), nn.Linear(512 * 7 * 7, 4096),
+                        nn.ReLU(True), nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
+                        nn.Linear(4096, 1000))
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.constant_(m.bias, 0)
+    return net
+
+
+def _seconds(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _build(make):
+    def run(lib):
+        lib.manual_seed(0)
+        make(lib)
+    return run
+
+
+def _inference(batch):
+    """A no-grad forward of an eval-mode resnet18 at 224 x 224 (the model built once per library)."""
+    nets = {}
+
+    def run(lib):
+        if lib not in nets:
+            lib.manual_seed(0)
+            nets[lib] = (resnet18(lib).eval(), lib.randn(batch, 3, 224, 224))
+        net, x = nets[lib]
+        with lib.no_grad():
+            net(x)
+    return run
+
+
+CASES = [("build resnet18", _build(resnet18)), ("build vgg11", _build(vgg11)),
+         ("resnet18 eval, batch 1, 224x224", _inference(1)), ("resnet18 eval, batch 8, 224x224", _inference(8))]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0, help="torch's threads (0: its default)")
+    a = p.parse_args(argv)
+    if torch is not None and a.threads:
+        torch.set_num_threads(a.threads)
+    libs = [ember] + ([torch] if torch is not None else [])
+    print(f"{'workload':34s} {'ember s':>9s} {'torch s':>9s} {'ember/torch':>12s}")
+    for name, run in CASES:
+        for lib in libs:   # warm-up: imports, first allocations, the inference models
+            run(lib)
+        times = {lib: [] for lib in libs}
+        for _ in range(a.rounds):
+            for lib in libs:
+                # the other library's idle threads spin for a while after its run (OpenMP, OpenBLAS):
+                # right after ember, torch's resnet18 at batch 1 took 58 ms instead of 23
+                time.sleep(0.3)
+                times[lib].append(_seconds(lambda: run(lib)))
+        e = statistics.median(times[ember])
+        t = statistics.median(times[torch]) if torch is not None else None
+        ratio = f"{e / t:12.2f}" if t else "           -"
+        print(f"{name:34s} {e:9.3f} {t or 0:9.3f} {ratio}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
