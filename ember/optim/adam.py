@@ -1,4 +1,6 @@
 """Adam (torch.optim.Adam), with optional AMSGrad and decoupled weight decay."""
+import numpy as np
+
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
 from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
@@ -133,6 +135,9 @@ class Adam(Optimizer):
         return loss
 
 
+_ADAM_CHUNK = 1 << 15
+
+
 def _flat_adam_step(plan, grads, params, state, lr, beta1, beta2, eps, weight_decay):
     """The per-parameter loop's update (no amsgrad or maximize; weight decay decoupled, if any) with
     one ufunc call per operation over the flat averages; False, with nothing changed, when the
@@ -156,21 +161,30 @@ def _flat_adam_step(plan, grads, params, state, lr, beta1, beta2, eps, weight_de
         plan.consts["grad_views"] = tuple(views)
     for view, gd in zip(plan.consts["grad_views"], grads):
         view[...] = gd
-    _lerp_(exp_avg, g, 1 - beta1)
-    exp_avg_sq *= beta2
-    t = g * (1 - beta2)   # torch's addcmul: self + (value * t1) * t2
-    t *= g
-    exp_avg_sq += t
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     step_size = lr / bias_correction1
-    denom = plan.xp.sqrt(exp_avg_sq)
-    denom /= bias_correction2 ** 0.5
-    denom += eps
-    # torch's addcdiv_(exp_avg, denom, value=-step_size): p + (value * t1) / t2
+    bias_correction2_sqrt = bias_correction2 ** 0.5
     upd = plan.scratch
-    plan.xp.multiply(exp_avg, step_size, out=upd)
-    upd /= denom
+    xp = plan.xp
+    n = exp_avg.size
+    # the update's ten passes run over chunks of the arrays that stay in cache together, each
+    # element's arithmetic unchanged (Adam over 650K parameters: 2.16 -> 1.26 ms; 2M: 6.4 -> 3.8)
+    chunk = _ADAM_CHUNK if xp is np and n > 4 * _ADAM_CHUNK else n
+    for lo in range(0, n, chunk):
+        hi = lo + chunk
+        ea, es, gc, uc = exp_avg[lo:hi], exp_avg_sq[lo:hi], g[lo:hi], upd[lo:hi]
+        _lerp_(ea, gc, 1 - beta1)
+        es *= beta2
+        t = gc * (1 - beta2)   # torch's addcmul: self + (value * t1) * t2
+        t *= gc
+        es += t
+        denom = xp.sqrt(es)
+        denom /= bias_correction2_sqrt
+        denom += eps
+        # torch's addcdiv_(exp_avg, denom, value=-step_size): p + (value * t1) / t2
+        xp.multiply(ea, step_size, out=uc)
+        uc /= denom
     decay = 1 - lr * weight_decay
     for p, u in zip(params, plan.scratch_views):
         pd = p._data

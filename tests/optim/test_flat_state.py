@@ -191,7 +191,12 @@ def test_groups_that_cannot_share_an_array_take_the_loop(case, monkeypatch):
 
 @pytest.mark.parametrize("name,kwargs", [("Adam", {}), ("AdamW", {}), ("Adam", {"weight_decay": 0.1}),
                                          ("Adam", {"amsgrad": True}), ("AdamW", {"maximize": True})])
-def test_adam_flat_path_gives_the_per_parameter_loop_bit_for_bit(name, kwargs, monkeypatch):
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_adam_flat_path_gives_the_per_parameter_loop_bit_for_bit(name, kwargs, chunk, monkeypatch):
+    # chunk: the flat update runs over chunks of the arrays (large groups), here of 4 elements
+    if chunk is not None:
+        from ember.optim import adam
+        monkeypatch.setattr(adam, "_ADAM_CHUNK", chunk)
     flat_params, loop_params = _params(3), _params(3)
     flat_opt = getattr(optim, name)(flat_params, lr=0.01, **kwargs)
     loop_opt = getattr(optim, name)(loop_params, lr=0.01, **kwargs)
