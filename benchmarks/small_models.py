@@ -5,7 +5,8 @@
 Where each op works on a few thousand numbers, a step costs what its calls cost: the models here
 (an MLP with Adam, batch and layer norms, an LSTM and a GRU over short sequences, a transformer
 encoder layer, an EmbeddingBag classifier, the name-classification tutorial's character RNN at
-batch 1, small CNNs with batch norm, residual blocks and transposed convolutions) show where ember's per-call costs stand against torch's.  Each round
+batch 1, small CNNs with batch norm, residual blocks and transposed convolutions, the PyTorch
+examples' VAE) show where ember's per-call costs stand against torch's.  Each round
 times ember then torch on the same data (interleaved, so machine noise hits both); medians of
 microseconds a step and the ratio ember / torch (below 1: ember is faster).  torch runs on one
 thread unless --threads says otherwise; ember chooses its own threads by the size of the work.
@@ -126,6 +127,33 @@ def autoencoder(lib):
     return _train_step(opt, lambda: lib.nn.functional.binary_cross_entropy(net(x), x))
 
 
+def vae(lib):
+    """The PyTorch examples' VAE on MNIST-sized inputs (784-400-20, reparameterized with randn_like):
+    BCE plus KL, Adam (650K parameters); batch 128."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), nn.Linear(400, 20)
+            self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
+
+        def forward(self, x):
+            h = F.relu(self.fc1(x))
+            mu, logvar = self.fc21(h), self.fc22(h)
+            z = mu + lib.randn_like(mu) * lib.exp(0.5 * logvar)
+            return lib.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+    net = VAE()
+    x = lib.from_numpy(np.random.default_rng(0).random((128, 784), dtype=np.float32))
+
+    def loss_of():
+        recon, mu, logvar = net(x)
+        kld = -0.5 * lib.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return F.binary_cross_entropy(recon, x, reduction="sum") + kld
+    return _train_step(lib.optim.Adam(net.parameters(), 1e-3), loss_of)
+
+
 def lstm(lib):
     """Embedding(1000, 32) -> LSTM(32, 64) -> Linear on the last state; Adam; batch 8 of 20 tokens."""
     nn = lib.nn
@@ -209,7 +237,7 @@ def char_rnn(lib):
     return step
 
 
-MODELS = [mlp, mlp_bn, mlp_ln, cnn_bn, resnet, autoencoder, lstm, gru, transformer, embedding_bag, char_rnn]
+MODELS = [mlp, mlp_bn, mlp_ln, cnn_bn, resnet, autoencoder, vae, lstm, gru, transformer, embedding_bag, char_rnn]
 
 
 def _us_per_step(step, seconds):
