@@ -147,7 +147,7 @@ class FlatState:
     which updates the same views."""
 
     __slots__ = ("params", "members", "arrays", "keys", "flats", "views", "scratch", "scratch_views", "xp",
-                 "consts")
+                 "consts", "stuck", "census_in")
 
     @classmethod
     def make(cls, params, state, keys):
@@ -205,6 +205,8 @@ class FlatState:
         plan.views = tuple(tuple(v) for v in views)
         plan.scratch_views = tuple(scratch_views)
         plan.consts = {}
+        plan.stuck = None     # SGD: the momentum buffers' subnormal fixed points (sgd._census)
+        plan.census_in = 1
         return plan
 
     def intact(self, state):

@@ -261,3 +261,80 @@ def test_a_replaced_second_average_is_used_not_the_old_view():
     _feed(params, 2)
     opt.step()
     assert opt.state[p]["exp_avg_sq"] is fresh and not np.allclose(fresh.numpy(), 0.5)
+
+
+def _dead_unit_gradients(step, shape, dead, rng):
+    """float32 gradients where the `dead` entries (of the flattened first parameter) get a few
+    subnormal units at step 0, signed zeros after, and one entry a normal value at step 60."""
+    g = rng.standard_normal(shape).astype(np.float32)
+    flat = g.reshape(-1)
+    if step == 0:
+        units = rng.integers(5, 300, dead.size).astype(np.int32).view(np.float32)
+        flat[dead] = units * rng.choice(np.float32([-1, 1]), dead.size)   # +-5..300 units of the last place
+    else:
+        flat[dead] = np.where(np.arange(dead.size) % 7 == 0, -0.0, 0.0).astype(np.float32)
+        if step == 60 and dead.size:
+            flat[dead[3]] = 1e-3
+    return g
+
+
+def test_momentum_subnormal_fixed_points_keep_the_loops_and_torchs_bits(monkeypatch):
+    # dead units' momentum decays to the few subnormal units that momentum * buf rounds back to;
+    # the flat step skips them in its multiplies (sgd._census). Around it: a user's write into a
+    # buffer, -0.0 weights under negative buffers, a gradient that revives one, and a new lr.
+    from ember.optim import sgd
+    monkeypatch.setattr(sgd, "_CENSUS_EVERY", 5)
+    monkeypatch.setattr(sgd, "_STUCK_MIN", 64)
+    shapes = [(40, 50), (30,)]
+    dead = np.arange(100, 1600)
+    start = [np.random.default_rng(1).standard_normal(s).astype(np.float32) for s in shapes]
+    runs = {"flat": [ember.tensor(v.copy(), requires_grad=True) for v in start],
+            "loop": [ember.tensor(v.copy(), requires_grad=True) for v in start]}
+    if torch is not None:
+        runs["torch"] = [torch.tensor(v.copy(), requires_grad=True) for v in start]
+    opts = {k: (torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=False) if k == "torch"
+                else optim.SGD(p, lr=0.01, momentum=0.9)) for k, p in runs.items()}
+    as_numpy = lambda t: t.detach().numpy()
+    active = []
+    for step in range(100):
+        grads = [_dead_unit_gradients(step, s, dead if i == 0 else np.arange(0), np.random.default_rng(step * 2 + i))
+                 for i, s in enumerate(shapes)]
+        for name, params in runs.items():
+            opt = opts[name]
+            if step == 40:   # the user halves one stuck buffer entry through a NumPy view
+                as_numpy(opt.state[params[0]]["momentum_buffer"]).reshape(-1)[dead[5]] /= 2
+            if step == 50:   # -0.0 weights where the buffers are negative
+                buf = as_numpy(opt.state[params[0]]["momentum_buffer"]).reshape(-1)
+                as_numpy(params[0]).reshape(-1)[dead[buf[dead] < 0]] = -0.0
+            if step == 70:
+                opt.param_groups[0]["lr"] = 0.02
+            for p, g in zip(params, grads):
+                p.grad = ember.tensor(g.copy()) if name != "torch" else torch.from_numpy(g.copy())
+            if name == "loop":
+                with monkeypatch.context() as m:
+                    m.setattr(optimizer.FlatState, "make", classmethod(_no_plan))
+                    opt.step()
+            else:
+                opt.step()
+        plan = next(iter(opts["flat"]._flat_plans.values()))
+        active.append(plan.stuck is not None)
+        for name in runs:
+            if name == "flat":
+                continue
+            for i, (a, b) in enumerate(zip(runs["flat"], runs[name])):
+                bufs = [as_numpy(opts[k].state[t]["momentum_buffer"]).view(np.int32)
+                        for k, t in (("flat", a), (name, b))]
+                assert np.array_equal(*bufs), (name, step)
+                a, b = as_numpy(a).view(np.int32), as_numpy(b).view(np.int32)
+                if name == "loop":
+                    assert np.array_equal(a, b), step
+                else:
+                    # torch fuses param - lr * buf into one rounding, ember rounds twice (README)
+                    np.testing.assert_allclose(a.view(np.float32), b.view(np.float32), rtol=1e-5, atol=1e-6)
+                    if i == 0:
+                        assert np.array_equal(a.reshape(-1)[dead], b.reshape(-1)[dead]), step
+    assert _shared_base(opts["flat"])
+    # the census found the fixed points, and each event above met them in use
+    assert all(active[s - 1] for s in (40, 50, 60, 70)) and sum(active) > 50
+    final = as_numpy(opts["flat"].state[runs["flat"][0]]["momentum_buffer"]).reshape(-1)[dead]
+    assert np.isin(final.view(np.int32) & 0x7FFFFFFF, [1, 2, 3, 4]).mean() > 0.99 and (final < 0).mean() > 0.4
