@@ -3,7 +3,8 @@ import numpy as np
 
 from .._backend import xp_of
 from .._tensor import _wrap
-from .optimizer import Optimizer, _check_not_differentiable, _clone_array, _run_closure, _to_float
+from .optimizer import (_CENSUS_EVERY, Optimizer, _check_not_differentiable, _clone_array, _run_closure,
+                        _to_float)
 
 __all__ = ["SGD"]
 
@@ -173,7 +174,6 @@ class SGD(Optimizer):
 # its 62,000 entries made the step 142 us instead of 65 (torch pays the same). Every _CENSUS_EVERY
 # steps a census lists them; the steps between zero them before the multiplies and put them back
 # after, for the same bits.
-_CENSUS_EVERY = 128   # a census of LeNet's 62,000 entries takes ~150 us
 _STUCK_MIN = 1024     # fewer cost less than the gathers that skip them
 
 
