@@ -210,7 +210,7 @@ def _flat_momentum_step(plan, grads, params, lr, momentum):
         consts, index, bits, taken, negative = stuck
         # (a new lr or momentum, or a user's write into the buffers, ends the census's word; the
         # values are compared as integers: a float comparison of subnormals takes assists too)
-        np.take(flat, index, out=taken)
+        flat.take(index, out=taken)
         if consts is not c or not (taken.view(bits.dtype) == bits).all():
             stuck = plan.stuck = None
         else:
@@ -219,7 +219,7 @@ def _flat_momentum_step(plan, grads, params, lr, momentum):
     for view, g in zip(plan.views[0], grads):
         view += g
     if stuck is not None:
-        np.take(flat, index, out=taken)   # their gradients: 0 * momentum + g, never -0.0
+        flat.take(index, out=taken)   # their gradients: 0 * momentum + g, never -0.0
         if taken.view(bits.dtype).any():
             # momentum * v rounds to v (the census), so the buffer's new value is v + g
             taken += bits.view(taken.dtype)
