@@ -1139,8 +1139,10 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError("selected index k out of range")
     work = a.reshape(1) if a.ndim == 0 else a
     replay = k and xp is np and work.size <= _EMULATE_LIMIT
-    if replay and sorted and n >= 64 and k * 8 <= n:
+    if k and xp is np and n >= 64 and k * 8 <= n and (sorted or not replay):
         idx = _top_k_partitioned(work, d, k, largest)
+        if not replay:   # too large to replay torch: ties in index order, as the sort below gives
+            idx = _stable_ties(work, idx, d, k, largest)
     else:
         idx = _argsort(work, d, largest, True)
         idx = idx.take(xp.arange(k), axis=d).astype(np.int64, copy=False)
@@ -1180,20 +1182,36 @@ def _topk_ties(work, idx, d, k, largest, sorted):
     last = d == work.ndim - 1
     rows = work if last else np.moveaxis(work, d, -1)
     out = idx.copy() if last else np.moveaxis(idx, d, -1).copy()
-    if sorted:
-        key = np.where(np.isnan(rows), np.inf, rows) if rows.dtype.kind == "f" else rows
-        top = np.take_along_axis(key, out, axis=-1)
-        top_sorted = np.sort(top, axis=-1)
-        edge = top_sorted[..., -1:] if not largest else top_sorted[..., :1]
-        nan_edge = np.isnan(np.take_along_axis(rows, out, axis=-1)).any(axis=-1) if rows.dtype.kind == "f" \
-            else np.zeros(rows.shape[:-1], dtype=bool)
-        visible = ((top_sorted[..., 1:] == top_sorted[..., :-1]).any(axis=-1)
-                   | ((key == edge).sum(axis=-1) > (top == edge).sum(axis=-1)) | nan_edge)
-    else:
-        visible = np.ones(rows.shape[:-1], dtype=bool)
+    visible = _tied_slices(rows, out, largest) if sorted else np.ones(rows.shape[:-1], dtype=bool)
     # only the slices to replay (most have none); a 1-d input is one slice, at ()
     for pos in zip(*np.nonzero(visible)) if visible.ndim else [()] * bool(visible):
         out[pos] = _torch_topk_indices(rows[pos].tolist(), k, largest, sorted)
+    return out if last else np.moveaxis(out, -1, d)
+
+
+def _tied_slices(rows, top_idx, largest):
+    """Which last-axis slices of rows have ties within their top k (at top_idx) or at its edge (a
+    value left out equal to the last one in): the slices where the choice among ties shows."""
+    key = np.where(np.isnan(rows), np.inf, rows) if rows.dtype.kind == "f" else rows
+    top = np.take_along_axis(key, top_idx, axis=-1)
+    top_sorted = np.sort(top, axis=-1)
+    edge = top_sorted[..., -1:] if not largest else top_sorted[..., :1]
+    nan_edge = np.isnan(np.take_along_axis(rows, top_idx, axis=-1)).any(axis=-1) if rows.dtype.kind == "f" \
+        else np.zeros(rows.shape[:-1], dtype=bool)
+    return ((top_sorted[..., 1:] == top_sorted[..., :-1]).any(axis=-1)
+            | ((key == edge).sum(axis=-1) > (top == edge).sum(axis=-1)) | nan_edge)
+
+
+def _stable_ties(work, idx, d, k, largest):
+    """idx from a partition, with the slices that hold ties redone by a stable sort (ties in index
+    order), so that the choice does not depend on the partition's."""
+    last = d == work.ndim - 1
+    rows = work if last else np.moveaxis(work, d, -1)
+    out = idx if last else np.moveaxis(idx, d, -1)
+    tied = _tied_slices(rows, out, largest)
+    if tied.any():
+        out = out.copy()
+        out[tied] = _argsort(rows[tied], -1, largest, True)[..., :k]
     return out if last else np.moveaxis(out, -1, d)
 
 
