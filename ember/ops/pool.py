@@ -1041,27 +1041,14 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
     if OH <= 0 or OW <= 0:
         raise RuntimeError(f"{op}: elements of output_size must be greater than 0 but got "
                            f"{[OH, OW] if nd == 2 else [OW]}")
-    hs, he = _bins(H, OH)
-    ws, we = _bins(W, OW)
     lead = a.shape[:-2]
     isfloat = a.dtype.kind == "f"
     xp = xp_of(a)
-    # columns first (value and column of the max per row and column bin), then rows
-    colmax = xp.empty(lead + (H, OW), a.dtype)
-    colarg = xp.empty(lead + (H, OW), np.int64)
-    for j in range(OW):
-        seg = a[..., ws[j]:we[j]]
-        k = _nan_first_argmax(xp, seg, isfloat)
-        colarg[..., j] = k + ws[j]
-        colmax[..., j] = xp.take_along_axis(seg, k[..., None], -1)[..., 0]
-    out = xp.empty(lead + (OH, OW), a.dtype)
-    ind = xp.empty(lead + (OH, OW), np.int64)
-    for i in range(OH):
-        seg = colmax[..., hs[i]:he[i], :]
-        k = _nan_first_argmax(xp, seg.swapaxes(-1, -2), isfloat)   # (..., OW)
-        out[..., i, :] = xp.take_along_axis(seg, k[..., None, :], -2)[..., 0, :]
-        rows = k + hs[i]
-        ind[..., i, :] = rows * W + xp.take_along_axis(colarg, rows[..., None, :], -2)[..., 0, :]
+    kh, kw = H // OH, W // OW
+    if kh * OH == H and kw * OW == W:
+        out, ind = _equal_windows_max(xp, a, OH, OW, kh, kw, isfloat)
+    else:
+        out, ind = _binned_max(xp, a, OH, OW, isfloat)
     if nd == 1:
         out = out[..., 0, :]
         ind_ret = ind[..., 0, :]
@@ -1079,6 +1066,45 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
     if return_indices:
         return t, _wrap(ind_ret)
     return t
+
+
+def _equal_windows_max(xp, a, OH, OW, kh, kw, isfloat):
+    """(values, flat indices) of the max over a's (kh, kw) windows tiling it exactly: each window's
+    elements in one row, then one argmax a row (first max, torch's NaN rule), against the binned
+    scan's argmax over 8-element slices ((4, 64, 56, 56) -> 7: 6.0 -> 1.6 ms; torch 1.3)."""
+    lead = a.shape[:-2]
+    win = a.reshape(lead + (OH, kh, OW, kw)).swapaxes(-3, -2)
+    win = xp.ascontiguousarray(win).reshape(lead + (OH, OW, kh * kw))
+    k = _nan_first_argmax(xp, win, isfloat)
+    out = xp.take_along_axis(win, k[..., None], -1)[..., 0]
+    rows = xp.arange(OH).reshape(OH, 1) * kh + k // kw
+    ind = rows * a.shape[-1] + (xp.arange(OW) * kw + k % kw)
+    return out, ind.astype(np.int64, copy=False)
+
+
+def _binned_max(xp, a, OH, OW, isfloat):
+    """(values, flat indices) of the max over adaptive pooling's bins of a's last two axes."""
+    H, W = a.shape[-2], a.shape[-1]
+    hs, he = _bins(H, OH)
+    ws, we = _bins(W, OW)
+    lead = a.shape[:-2]
+    # columns first (value and column of the max per row and column bin), then rows
+    colmax = xp.empty(lead + (H, OW), a.dtype)
+    colarg = xp.empty(lead + (H, OW), np.int64)
+    for j in range(OW):
+        seg = a[..., ws[j]:we[j]]
+        k = _nan_first_argmax(xp, seg, isfloat)
+        colarg[..., j] = k + ws[j]
+        colmax[..., j] = xp.take_along_axis(seg, k[..., None], -1)[..., 0]
+    out = xp.empty(lead + (OH, OW), a.dtype)
+    ind = xp.empty(lead + (OH, OW), np.int64)
+    for i in range(OH):
+        seg = colmax[..., hs[i]:he[i], :]
+        k = _nan_first_argmax(xp, seg.swapaxes(-1, -2), isfloat)   # (..., OW)
+        out[..., i, :] = xp.take_along_axis(seg, k[..., None, :], -2)[..., 0, :]
+        rows = k + hs[i]
+        ind[..., i, :] = rows * W + xp.take_along_axis(colarg, rows[..., None, :], -2)[..., 0, :]
+    return out, ind
 
 
 def _nan_first_argmax(xp, seg, isfloat):

@@ -354,6 +354,26 @@ def test_adaptive_pool2d_matches_torch(oracle, size, shape):
     compare(oracle, "adaptive_max_pool2d", _data(shape, ties=True), output_size=size, return_indices=True)
 
 
+@pytest.mark.parametrize("size,shape", [((4, 3), (2, 3, 12, 12)), (2, (1, 2, 4, 6)), (1, (2, 2, 5, 7)),
+                                        ((3, 12), (2, 2, 9, 12)), (6, (3, 18, 12))])
+@pytest.mark.parametrize("kind", ["plain", "ties", "signed zeros", "nan", "inf", "relu"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adaptive_max_pool2d_of_equal_windows_has_torchs_bits(oracle, size, shape, kind, dtype):
+    # sizes that divide the input tile it with equal windows, each one argmax over its elements
+    # (_equal_windows_max): torch's first maximum and last NaN, values, indices and gradients bit for bit
+    x = _special_values(kind, shape, dtype)
+    tx, ex = oracle.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    to, ti = oracle.nn.functional.adaptive_max_pool2d(tx, size, return_indices=True)
+    eo, ei = P.adaptive_max_pool2d(ex, size, return_indices=True)
+    _same_bits(eo.detach().numpy(), to.detach().numpy())
+    np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+    assert eo.grad_fn.name() == to.grad_fn.name()
+    g = RNG.standard_normal(tuple(to.shape)).astype(dtype)
+    to.backward(oracle.tensor(g))
+    eo.backward(ember.tensor(g))
+    _same_bits(ex.grad.numpy(), tx.grad.numpy())
+
+
 @pytest.mark.parametrize("size", [1, 3, 5, 12])
 def test_adaptive_pool1d_matches_torch(oracle, size):
     compare(oracle, "adaptive_avg_pool1d", RNG.standard_normal((2, 3, 9)), output_size=size)
