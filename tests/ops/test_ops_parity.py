@@ -414,6 +414,50 @@ def test_topk_beyond_the_replay_limit_partitions_with_ties_in_index_order(larges
 
 
 @requires_torch
+@pytest.mark.parametrize("s1,s2,mode", [((30, 5), (40, 5), None), ((10, 5), (20, 5), None),
+                                        ((2, 30, 5), (1, 40, 5), None), ((10, 5), (20, 5), "use_mm_for_euclid_dist"),
+                                        ((30, 5), (40, 5), "donot_use_mm_for_euclid_dist"), ((3, 1, 26, 4), (2, 7, 4), None)])
+def test_cdist_takes_torchs_matrix_product_path(s1, s2, mode):
+    # p=2 past 25 rows (or when asked) is torch's _euclidean_dist: values, node names (ViewBackward0 over
+    # EuclideanDistBackward0) and gradients, with a repeated row whose distance is 0
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal(s1), rng.standard_normal(s2)
+    b[..., 3, :] = a[..., 2, :] if a.shape[:-2] == b.shape[:-2] else b[..., 3, :]
+    kw = {} if mode is None else {"compute_mode": mode}
+    g = None
+    for M in (ember, torch):
+        x1, x2 = M.tensor(a, requires_grad=True), M.tensor(b, requires_grad=True)
+        d = M.cdist(x1, x2, **kw)
+        if g is None:
+            g = rng.standard_normal(tuple(d.shape))
+        d.backward(M.tensor(g))
+        out = [d.detach().numpy(), x1.grad.numpy(), x2.grad.numpy(), d.grad_fn.name(),
+               [n.name() for n, _ in d.grad_fn.next_functions if n is not None]]
+        if M is ember:
+            mine = out
+    for e, t in zip(mine[:3], out[:3]):
+        np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-9)
+    assert mine[3:] == out[3:]
+
+
+def test_cdist_of_many_rows_stays_within_its_blocks(monkeypatch):
+    # the direct path (p != 2) works through blocks of x1's rows: the same values and gradients as
+    # in one block
+    from ember.ops import linalg as L
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((2, 37, 6)), rng.standard_normal((29, 6))
+    runs = []
+    for block in (1 << 22, 100):
+        monkeypatch.setattr(L, "_CDIST_BLOCK", block)
+        x1, x2 = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+        d = ember.cdist(x1, x2, p=1.5)
+        d.backward(ember.ones_like(d))
+        runs.append([d.detach().numpy(), x1.grad.numpy(), x2.grad.numpy()])
+    for one, blocked in zip(*runs):
+        np.testing.assert_allclose(blocked, one, rtol=1e-12, atol=1e-12)
+
+
+@requires_torch
 def test_sort_orders_ties_as_torch():
     """torch's default sort is std::sort: ties keep index order up to 16 elements, then introsort's order."""
     rng = np.random.default_rng(13)
