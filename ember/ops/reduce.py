@@ -1250,9 +1250,8 @@ def median(input, dim=None, keepdim=False):
     n = work.shape[d]
     if n == 0:
         raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
-    order = xp.argsort(work, axis=d, kind="stable")
     pos = (n - 1) // 2
-    idx = order.take([pos], axis=d).astype(np.int64, copy=False)
+    idx = _stable_kth(xp, work, d, pos).astype(np.int64, copy=False)
     if work.dtype.kind == "f":
         nan = xp.isnan(work)
         if nan.any():   # a slice holding NaN gives NaN and the index of its first NaN, as in torch
@@ -1780,8 +1779,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
                            f"(k={k}, size {n})")
 
     def picker(xp, work, ax):
-        order = xp.argsort(work, axis=ax, kind="stable")
-        idx = order.take([k - 1], axis=ax)
+        idx = _stable_kth(xp, work, ax, k - 1)
         if xp is not np or work.size > _EMULATE_LIMIT:
             return idx
         # which of several equal k-th values torch reports is its quickselect's choice: replay it where it matters
@@ -1795,6 +1793,25 @@ def kthvalue(input, k, dim=-1, keepdim=False):
                 out[pos + (0,)] = _quickselect_index(rows[pos].tolist(), k - 1)
         return np.moveaxis(out, -1, ax)
     return _pick(input, dim, keepdim, "kthvalue", KthvalueBackward0, picker)
+
+
+def _stable_kth(xp, work, ax, kth):
+    """The index of the element a stable sort puts at position kth along ax (ax kept, of size 1): a
+    partition, O(n), with the full sort only for the slices where values equal to that element make
+    the choice show (kthvalue or median over (512, 1024): 21 -> 2.0-2.6 ms; torch 4.7-5.4)."""
+    if xp is not np:
+        return xp.argsort(work, axis=ax, kind="stable").take([kth], axis=ax)
+    idx = np.argpartition(work, kth, axis=ax).take([kth], axis=ax)   # (NaN last, as the sort)
+    val = np.take_along_axis(work, idx, axis=ax)
+    same = work == val
+    if work.dtype.kind == "f":
+        same |= np.isnan(work) & np.isnan(val)
+    tied = np.count_nonzero(same, axis=ax) > 1
+    if tied.any():
+        rows = np.moveaxis(work, ax, -1)
+        out = np.moveaxis(idx, ax, -1)   # (a view: assigning below writes idx)
+        out[tied] = np.argsort(rows[tied], axis=-1, kind="stable")[:, kth:kth + 1]
+    return idx
 
 
 # torch's CPU kthvalue and mode break ties by the order their selection/sort algorithms happen to leave:

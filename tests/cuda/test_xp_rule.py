@@ -53,6 +53,7 @@ HOST_HELPERS = {
     ("reduce.py", "_top_k_partitioned"): "(as above: topk's partition, taken for host arrays only, whose ties "
                                          "_topk_ties replays)",
     ("reduce.py", "_tied_slices"): "(as above: which slices of topk's choice hold ties)",
+    ("reduce.py", "_stable_kth"): "(as above: kthvalue's and median's partition, for host arrays only)",
     ("reduce.py", "_stable_ties"): "(as above: those slices by a stable sort, past the replay limit)",
     ("reduce.py", "kthvalue.picker"): "(as above, for kthvalue's quickselect; the device path is the stable choice)",
     ("reduce.py", "mode.picker"): "(as above, for mode)",

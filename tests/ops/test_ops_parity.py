@@ -457,6 +457,33 @@ def test_cdist_of_many_rows_stays_within_its_blocks(monkeypatch):
         np.testing.assert_allclose(blocked, one, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dim", [0, 1])
+@pytest.mark.parametrize("op", ["kthvalue", "median"])
+def test_kthvalue_and_median_partition_with_a_stable_sorts_choice(op, dim, monkeypatch):
+    # a partition finds the k-th element; slices with values equal to it take the stable sort's index
+    # (torch's own tie choice is replayed only below _EMULATE_LIMIT, here 0)
+    from ember.ops import reduce as reduce_ops
+    monkeypatch.setattr(reduce_ops, "_EMULATE_LIMIT", 0)
+    rng = np.random.default_rng(8)
+    v = rng.standard_normal((12, 41))
+    v[1] = np.round(v[1])   # ties everywhere
+    v[2, ::3] = NAN
+    v[3, 5] = NAN
+    v[4, :30] = 0.5
+    x = v if dim == 1 else np.ascontiguousarray(v.T)
+    for k in (1, 7, 20, 41):
+        if op == "kthvalue":
+            e = ember.kthvalue(ember.tensor(x), k, dim)
+        else:
+            e = ember.median(ember.tensor(x), dim)
+            k = (x.shape[dim] - 1) // 2 + 1
+        want = np.take(np.argsort(x, axis=dim, kind="stable"), k - 1, axis=dim)   # NaN sorts last
+        if op == "median":   # a slice holding NaN reports its first NaN
+            want = np.where(np.isnan(x).any(axis=dim), np.argmax(np.isnan(x), axis=dim), want)
+        np.testing.assert_array_equal(e.indices.numpy(), want)
+        np.testing.assert_array_equal(e.values.numpy(), np.take_along_axis(x, np.expand_dims(want, dim), dim).squeeze(dim))
+
+
 @requires_torch
 def test_sort_orders_ties_as_torch():
     """torch's default sort is std::sort: ties keep index order up to 16 elements, then introsort's order."""
