@@ -690,6 +690,9 @@ class Generator:
                 np.divide(probs, q, out=q)
                 if num_samples == 1:
                     return q.argmax(axis=1)[:, None].astype(np.int64)
+                if k >= 64 and num_samples * 8 <= k:   # the k largest from a partition (as topk)
+                    from .ops.reduce import _stable_ties, _top_k_partitioned
+                    return _stable_ties(q, _top_k_partitioned(q, 1, num_samples, True), 1, num_samples, True)
                 return np.argsort(-q, axis=1, kind="stable")[:, :num_samples].astype(np.int64)
             acc = np.float64 if probs.dtype == _F64 else np.float32   # float accumulates half
             u = self._unit(rows * num_samples, _F64).reshape(rows, num_samples)

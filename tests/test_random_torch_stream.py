@@ -153,6 +153,18 @@ def test_multinomial_matches_torch(oracle, seed, dt):
     _both(oracle, seed, draws)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_multinomial_of_few_from_many_matches_torch(oracle, seed):
+    # num_samples <= categories / 8 (of >= 64) takes the top k from a partition, not a full sort
+    def draws(m):
+        p = m.rand(6, 700)
+        p[:, ::7] = 0
+        p[2] = 0
+        p[2, :70] = 1   # equal weights
+        return m.cat([m.multinomial(p, 10), m.multinomial(p, 87), m.multinomial(p[1], 64)[None].expand(6, 64)], 1)
+    _both(oracle, seed, draws)
+
+
 def _torch_bernoulli_uses_the_mt_stream(torch):
     # torch's CPU bernoulli_(p) compares one uniform double per element with p, except in builds
     # with MKL running on an Intel CPU, which draw from MKL's MCG31 stream instead
