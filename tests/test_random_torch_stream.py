@@ -161,7 +161,7 @@ def test_multinomial_of_few_from_many_matches_torch(oracle, seed):
         p[:, ::7] = 0
         p[2] = 0
         p[2, :70] = 1   # equal weights
-        return m.cat([m.multinomial(p, 10), m.multinomial(p, 87), m.multinomial(p[1], 64)[None].expand(6, 64)], 1)
+        return m.cat([m.multinomial(p, 10), m.multinomial(p, 60), m.multinomial(p[1], 64)[None].expand(6, 64)], 1)
     _both(oracle, seed, draws)
 
 
