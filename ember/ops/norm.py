@@ -1189,10 +1189,50 @@ class _IndexPadBackward(Node):
     def _apply_tensors(self, grad, saved):
         """create_graph=True: linear in grad; its transpose is the padding itself."""
         from ..autograd.higher_order import linear_pair
-        return linear_pair(self, grad, lambda a: _map_axes(a, [(axis, mat.T) for axis, mat in self.maps]))
+
+        def pad_again(a):
+            for axis, idx, _, _ in self.maps:
+                a = xp_of(a).take(a, idx, axis=axis)
+            return a
+        return linear_pair(self, grad, pad_again)
 
     def apply(self, g):
-        return (_map_axes(g, self.maps[::-1]),)
+        xp = xp_of(g)
+        shape = list(g.shape)
+        for axis, _, _, n in self.maps:
+            shape[axis] = n
+        out = xp.zeros(shape, g.dtype)
+        _add_padded(xp, out, g, sorted(self.maps), 0)
+        return (out,)
+
+
+def _add_padded(xp, out, g, maps, k):
+    """out += the adjoint of padding by index tables (maps: (axis, idx, pad before, size), by axis):
+    each input element sums the outputs that read it in torch's loop order, row-major over the
+    outputs. Along each axis the outputs fall in three runs (the pad before, the copy, the pad
+    after), taken in order; within a run the targets are distinct (added at once) or one edge
+    repeated (replicate: one output after another). (A dense (outputs, inputs) matrix per axis
+    made reflect-padding 16,000 samples cost 1 GB and 133 ms.)"""
+    if k == len(maps):
+        out += g
+        return
+    axis, idx, before, n = maps[k]
+    lead = (slice(None),) * axis
+    for lo, hi in ((0, before), (before, before + n), (before + n, idx.shape[0])):
+        if lo == hi:
+            continue
+        if lo == before:   # the copy: a view
+            _add_padded(xp, out[lead + (slice(0, n),)], g[lead + (slice(lo, hi),)], maps, k + 1)
+            continue
+        targets = idx[lo:hi]
+        if targets.size == xp.unique(targets).size:
+            part = xp.take(out, targets, axis=axis)
+            _add_padded(xp, part, g[lead + (slice(lo, hi),)], maps, k + 1)
+            out[lead + (targets,)] = part
+        else:
+            for j in range(lo, hi):
+                t = int(idx[j])
+                _add_padded(xp, out[lead + (slice(t, t + 1),)], g[lead + (slice(j, j + 1),)], maps, k + 1)
 
 
 def _pad_pairs(pad, ndim):
@@ -1279,9 +1319,7 @@ def pad(input, pad, mode="constant", value=None):
             raise NotImplementedError(f"pad: negative padding is only supported in 'constant' mode (got {pad})")
         idx = xp.pad(xp.arange(n), (before, after), mode=np_mode)
         out = xp.take(out, idx, axis=d)
-        mat = xp.zeros((idx.size, n), np.float32 if x.dtype != np.float64 else np.float64)
-        mat[xp.arange(idx.size), idx] = 1
-        maps.append((d, mat))
+        maps.append((d, idx, before, n))
     if state.enabled and input._requires_grad:
         name = node_name.format(k)
         cls = _PAD_NODES.get(name)
