@@ -43,6 +43,10 @@ HOST_HELPERS = {
     ("elementwise.py", "_power"): "torch's pow special cases and the |x| route around NumPy's slow power on "
                                   "negative bases: NumPy arrays only, others take a ** b",
     ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
+    ("norm.py", "_nearest_source"): "(as above: one axis's source indices)",
+    ("norm.py", "_linear_source"): "(as above)",
+    ("norm.py", "_cubic_source"): "(as above)",
+    ("norm.py", "_resample_taps"): "(as above: a long axis's taps, for host arrays only)",
     ("norm.py", "_aa_filter"): "(as above: torch's separable resampling weights, built on the host)",
     ("norm.py", "_aa_taps"): "(as above)",
     ("norm.py", "_mat_from_taps"): "(as above: the taps as a matrix, for the backward pass)",
