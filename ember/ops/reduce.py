@@ -1315,16 +1315,22 @@ _BincountBackward = no_derivative("NotImplemented", "derivative for aten::bincou
                                    RuntimeError)
 
 
-def _groups(xp, keys, order, new):
-    """Values, inverse and counts from keys (rows along axis 0) taken in `order`, where new[i] says
-    that key order[i] starts a group (differs from order[i - 1])."""
+def _groups(xp, keys, order, new, want_inverse=True):
+    """Values, inverse (None unless wanted) and counts from keys (rows along axis 0) taken in `order`
+    (None: as they are), where new[i] says that key order[i] starts a group (differs from the one
+    before)."""
     n = keys.shape[0]
     starts = xp.flatnonzero(new)
-    group = xp.cumsum(new) - 1
-    inverse = xp.empty(n, dtype=np.int64)
-    inverse[order] = group
+    inverse = None
+    if want_inverse:
+        group = xp.cumsum(new) - 1
+        if order is None:
+            inverse = group.astype(np.int64, copy=False)
+        else:
+            inverse = xp.empty(n, dtype=np.int64)
+            inverse[order] = group
     counts = xp.diff(xp.concatenate([starts, xp.asarray([n])])).astype(np.int64)
-    return keys[order[starts]], inverse, counts
+    return keys[starts if order is None else order[starts]], inverse, counts
 
 
 def _unique_impl(input, name, dim, consecutive, return_inverse, return_counts):
@@ -1333,13 +1339,16 @@ def _unique_impl(input, name, dim, consecutive, return_inverse, return_counts):
     if dim is None:
         flat = a.reshape(-1)
         n = flat.size
-        order = xp.arange(n) if consecutive else xp.argsort(flat, kind="stable")
-        s = flat[order]
+        # (consecutive: the elements as they are, no index table; unique_consecutive of 1M sorted
+        # integers: 7.8 -> 0.6 ms; torch 0.4)
+        order = None if consecutive else xp.argsort(flat, kind="stable")
+        s = flat if consecutive else flat[order]
         new = xp.ones(n, dtype=bool)
         if n:
-            new[1:] = s[1:] != s[:-1]   # NaN != NaN: every NaN stays its own value, as in torch
-        values, inverse, counts = _groups(xp, flat, order, new)
-        inverse = inverse.reshape(a.shape)
+            xp.not_equal(s[1:], s[:-1], out=new[1:])   # NaN != NaN: every NaN stays its own value, as in torch
+        values, inverse, counts = _groups(xp, flat, order, new, return_inverse)
+        if inverse is not None:
+            inverse = inverse.reshape(a.shape)
         cls = UniqueConsecutiveBackward0 if consecutive else Unique2Backward0
     else:
         if a.ndim == 0:
@@ -1355,15 +1364,15 @@ def _unique_impl(input, name, dim, consecutive, return_inverse, return_counts):
         rows = moved.reshape(moved.shape[0], math.prod(rest))
         n = rows.shape[0]
         if consecutive or n == 0:
-            order = xp.arange(n)
+            order = None
         else:
             # lexsort's last key is the primary one: the first column of the rows
             order = xp.lexsort(rows.T[::-1]) if rows.shape[1] else xp.arange(n)
-        s = rows[order]
+        s = rows if order is None else rows[order]
         new = xp.ones(n, dtype=bool)
         if n:
             new[1:] = (s[1:] != s[:-1]).any(axis=1)
-        values, inverse, counts = _groups(xp, rows, order, new)
+        values, inverse, counts = _groups(xp, rows, order, new, return_inverse)
         values = xp.moveaxis(values.reshape((values.shape[0],) + rest), 0, ax)
         cls = UniqueConsecutiveBackward0 if consecutive else UniqueDimBackward0
     node = _node(cls, input) if state.enabled and input._requires_grad else None
