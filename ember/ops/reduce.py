@@ -2086,10 +2086,11 @@ def nanmedian(input, dim=None, keepdim=False):
         return _finish(res, node)
 
     def picker(xp, work, ax):
+        nan = xp.isnan(work) if work.dtype.kind == "f" else None
+        if nan is None or not nan.any():   # every slice's median at one position: median's partition
+            return _stable_kth(xp, work, ax, (work.shape[ax] - 1) // 2)
         order = xp.argsort(work, axis=ax, kind="stable")   # NaNs sort last
-        valid = (~xp.isnan(work)).sum(axis=ax, keepdims=True) if work.dtype.kind == "f" else \
-            xp.full(work.sum(axis=ax, keepdims=True).shape, work.shape[ax])
-        pos = xp.maximum(valid - 1, 0) // 2
+        pos = xp.maximum((~nan).sum(axis=ax, keepdims=True) - 1, 0) // 2
         return xp.take_along_axis(order, pos, axis=ax)
     return _pick(input, dim, keepdim, "nanmedian", NanmedianBackward1, picker)
 

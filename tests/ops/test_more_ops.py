@@ -79,8 +79,8 @@ FORWARD = {
     "unique_consecutive_dim": lambda M: T(M, M3).unique_consecutive(dim=0, return_counts=True),
     "unique_consecutive_dim_inverse": lambda M: T(M, [[1, 2], [1, 2], [0, 2], [1, 2]]).unique_consecutive(
         dim=0, return_inverse=True),
-    "unique_consecutive_2d_inverse": lambda M: M.unique_consecutive(T(M, [[1.0, 1.0, float("nan")], [float("nan"), 2.0, 2.0]]),
-                                                                 return_inverse=True, return_counts=True),
+    "unique_consecutive_2d_inverse": lambda M: M.unique_consecutive(
+        T(M, [[1.0, 1.0, float("nan")], [float("nan"), 2.0, 2.0]]), return_inverse=True, return_counts=True),
     "bincount": lambda M: M.bincount(T(M, [0, 1, 1, 3])),
     "bincount_w": lambda M: M.bincount(T(M, [0, 1, 1, 3]), weights=T(M, [0.5, 1, 1, 2]), minlength=6),
     "bincount_w64": lambda M: T(M, [0, 1, 1, 3]).bincount(T(M, [0.5, 1, 1, 2], dtype=M.float64)),
