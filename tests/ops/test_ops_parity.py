@@ -388,6 +388,16 @@ def test_topk_ties_without_torch():
     assert ember.topk(ember.tensor([1.0, 0, 0, 0, 5]), 2, largest=False).indices.tolist() == [1, 3]
 
 
+def _tied_slices(rng, shape, largest, dim):
+    """float32 slices (along dim) with a tie at the top, a tie inside the top 5, a NaN and rounded values."""
+    v = rng.standard_normal(shape).astype(np.float32)
+    v[1, :20] = v[1].max() if largest else v[1].min()
+    v[2, 5] = v[2, 300] = np.sort(v[2])[-3 if largest else 2]
+    v[3, 7] = NAN
+    v[4] = np.round(v[4])   # many ties at the edge
+    return v if dim == 1 else np.ascontiguousarray(v.T)
+
+
 @pytest.mark.parametrize("largest", [True, False])
 @pytest.mark.parametrize("dim", [0, 1])
 @pytest.mark.parametrize("srt", [True, False])
@@ -397,13 +407,7 @@ def test_topk_beyond_the_replay_limit_partitions_with_ties_in_index_order(larges
     # (256, 32000) logits took 550 ms through the full sort, against torch's 15)
     from ember.ops import reduce as reduce_ops
     monkeypatch.setattr(reduce_ops, "_EMULATE_LIMIT", 100)
-    rng = np.random.default_rng(5)
-    v = rng.standard_normal((30, 500)).astype(np.float32)
-    v[1, :20] = v[1].max() if largest else v[1].min()   # a tie at the top
-    v[2, 5] = v[2, 300] = np.sort(v[2])[-3 if largest else 2]   # a tie inside the top 5
-    v[3, 7] = NAN
-    v[4] = np.round(v[4])   # many ties at the edge
-    x = v if dim == 1 else np.ascontiguousarray(v.T)
+    x = _tied_slices(np.random.default_rng(5), (30, 500), largest, dim)
     for k in (1, 5, 60):
         e = ember.topk(ember.tensor(x), k, dim, largest, srt)
         # torch counts NaN as the largest; ties keep index order
@@ -528,13 +532,7 @@ def test_deprecation_and_slowness_warnings_as_torch():
 @pytest.mark.parametrize("dim", [0, 1])
 def test_topk_of_long_slices_matches_torch(largest, dim):
     # k much smaller than the slice takes a partition instead of a full sort; ties and NaNs are replayed
-    rng = np.random.default_rng(3)
-    v = rng.standard_normal((40, 600)).astype(np.float32)
-    v[1, :20] = v[1].max() if largest else v[1].min()   # a tie at the top
-    v[2, 5] = v[2, 300] = np.sort(v[2])[-3 if largest else 2]   # a tie inside the top 5
-    v[3, 7] = NAN
-    v[4] = np.round(v[4])   # many ties at the edge
-    x = v if dim == 1 else np.ascontiguousarray(v.T)
+    x = _tied_slices(np.random.default_rng(3), (40, 600), largest, dim)
     for k in (1, 5, 60):
         e = ember.topk(ember.tensor(x), k, dim, largest, True)
         t = torch.topk(torch.tensor(x), k, dim, largest, True)

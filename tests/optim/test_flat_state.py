@@ -278,118 +278,95 @@ def _dead_unit_gradients(step, shape, dead, rng):
     return g
 
 
-def test_momentum_subnormal_fixed_points_keep_the_loops_and_torchs_bits(monkeypatch):
-    # dead units' momentum decays to the few subnormal units that momentum * buf rounds back to;
-    # the flat step skips them in its multiplies (sgd._census). Around it: a user's write into a
-    # buffer, -0.0 weights under negative buffers, a gradient that revives one, and a new lr.
-    from ember.optim import sgd
-    monkeypatch.setattr(sgd, "_CENSUS_EVERY", 5)
-    monkeypatch.setattr(sgd, "_STUCK_MIN", 64)
+_DEAD = np.arange(100, 1600)   # (runs long enough for Adam's masked passes)
+
+
+def _drive_dead_units(make, key, monkeypatch, check):
+    """Optimizers made by make(module, params, kwargs) for ember's flat path, its per-parameter loop and torch,
+    fed _dead_unit_gradients for 100 steps, with check(step, runs, opts) after each. Around the
+    stuck entries: a user's write into one through a NumPy view (step 40), -0.0 weights where state[key]
+    is negative (50), a revived gradient (60), and lr 1.0 (70), so large that lr * state no longer
+    rounds to 0. Returns, per step, whether the flat plan's census was in use."""
     shapes = [(40, 50), (30,)]
-    dead = np.arange(100, 1600)
     start = [np.random.default_rng(1).standard_normal(s).astype(np.float32) for s in shapes]
     runs = {"flat": [ember.tensor(v.copy(), requires_grad=True) for v in start],
             "loop": [ember.tensor(v.copy(), requires_grad=True) for v in start]}
     if torch is not None:
         runs["torch"] = [torch.tensor(v.copy(), requires_grad=True) for v in start]
-    opts = {k: (torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=False) if k == "torch"
-                else optim.SGD(p, lr=0.01, momentum=0.9)) for k, p in runs.items()}
-    as_numpy = lambda t: t.detach().numpy()
+    opts = {k: make(torch.optim, p, {"foreach": False}) if k == "torch" else make(optim, p, {})
+            for k, p in runs.items()}
+    as_numpy = lambda t: t.detach().numpy()   # noqa: E731
     active = []
     for step in range(100):
-        grads = [_dead_unit_gradients(step, s, dead if i == 0 else np.arange(0), np.random.default_rng(step * 2 + i))
+        grads = [_dead_unit_gradients(step, s, _DEAD if i == 0 else np.arange(0), np.random.default_rng(step * 2 + i))
                  for i, s in enumerate(shapes)]
         for name, params in runs.items():
             opt = opts[name]
-            if step == 40:   # the user halves one stuck buffer entry through a NumPy view
-                as_numpy(opt.state[params[0]]["momentum_buffer"]).reshape(-1)[dead[5]] /= 2
-            if step == 50:   # -0.0 weights where the buffers are negative
-                buf = as_numpy(opt.state[params[0]]["momentum_buffer"]).reshape(-1)
-                as_numpy(params[0]).reshape(-1)[dead[buf[dead] < 0]] = -0.0
-            if step == 70:   # large enough that lr * buf no longer rounds to 0
+            state = as_numpy(opt.state[params[0]][key]).reshape(-1) if step in (40, 50) else None
+            if step == 40:
+                state[_DEAD[5]] = 1e-3
+            if step == 50:
+                as_numpy(params[0]).reshape(-1)[_DEAD[state[_DEAD] < 0]] = -0.0
+            if step == 70:
                 opt.param_groups[0]["lr"] = 1.0
             for p, g in zip(params, grads):
-                p.grad = ember.tensor(g.copy()) if name != "torch" else torch.from_numpy(g.copy())
-            if name == "loop":
-                with monkeypatch.context() as m:
-                    m.setattr(optimizer.FlatState, "make", classmethod(_no_plan))
-                    opt.step()
-            else:
-                opt.step()
-        plan = next(iter(opts["flat"]._flat_plans.values()))
-        active.append(plan.stuck is not None)
-        for name in runs:
-            if name == "flat":
-                continue
-            for i, (a, b) in enumerate(zip(runs["flat"], runs[name])):
-                bufs = [as_numpy(opts[k].state[t]["momentum_buffer"]).view(np.int32)
-                        for k, t in (("flat", a), (name, b))]
-                assert np.array_equal(*bufs), (name, step)
-                a, b = as_numpy(a).view(np.int32), as_numpy(b).view(np.int32)
+                p.grad = torch.from_numpy(g.copy()) if name == "torch" else ember.tensor(g.copy())
+            with monkeypatch.context() as m:
                 if name == "loop":
-                    assert np.array_equal(a, b), step
-                else:
-                    # torch fuses param - lr * buf into one rounding, ember rounds twice (README)
-                    np.testing.assert_allclose(a.view(np.float32), b.view(np.float32), rtol=1e-5, atol=1e-6)
-                    if i == 0:
-                        assert np.array_equal(a.reshape(-1)[dead], b.reshape(-1)[dead]), step
-    assert _shared_base(opts["flat"])
+                    m.setattr(optimizer.FlatState, "make", classmethod(_no_plan))
+                opt.step()
+        active.append(next(iter(opts["flat"]._flat_plans.values())).stuck is not None)
+        check(step, runs, opts)
+    assert _shared_base(opts["flat"], key)
     # the census found the fixed points, and each event above met them in use
     assert all(active[s - 1] for s in (40, 50, 60, 70)) and sum(active) > 40
-    final = as_numpy(opts["flat"].state[runs["flat"][0]]["momentum_buffer"]).reshape(-1)[dead]
+    final = as_numpy(opts["flat"].state[runs["flat"][0]][key]).reshape(-1)[_DEAD]
+    return final
+
+
+def _bits(t):
+    return t.detach().numpy().view(np.int32)
+
+
+def test_momentum_subnormal_fixed_points_keep_the_loops_and_torchs_bits(monkeypatch):
+    # dead units' momentum decays to the few subnormal units that momentum * buf rounds back to;
+    # the flat step skips them in its multiplies (sgd._census)
+    from ember.optim import sgd
+    monkeypatch.setattr(sgd, "_CENSUS_EVERY", 5)
+    monkeypatch.setattr(sgd, "_STUCK_MIN", 64)
+
+    def check(step, runs, opts):
+        for name in ("loop", "torch"):
+            for i, (a, b) in enumerate(zip(runs["flat"], runs.get(name, ()))):
+                buf = "momentum_buffer"
+                assert np.array_equal(_bits(opts["flat"].state[a][buf]), _bits(opts[name].state[b][buf])), (name, step)
+                if name == "loop":
+                    assert np.array_equal(_bits(a), _bits(b)), step
+                else:
+                    # torch fuses param - lr * buf into one rounding, ember rounds twice (README)
+                    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+                    if i == 0:
+                        assert np.array_equal(_bits(a).reshape(-1)[_DEAD], _bits(b).reshape(-1)[_DEAD]), step
+    final = _drive_dead_units(lambda m, p, kw: m.SGD(p, lr=0.01, momentum=0.9, **kw), "momentum_buffer",
+                              monkeypatch, check)
     assert np.isin(final.view(np.int32) & 0x7FFFFFFF, [1, 2, 3, 4]).mean() > 0.99 and (final < 0).mean() > 0.4
 
 
 @pytest.mark.parametrize("name", ["Adam", "AdamW"])
 def test_adam_subnormal_fixed_points_keep_the_loops_bits(name, monkeypatch):
     # exp_avg of dead units decays to the few subnormal units the lerp keeps; the flat step leaves
-    # them out of its multiplies (adam._adam_census). Around it: a user's write into exp_avg, -0.0
-    # weights, a gradient that revives one, and a new lr.
+    # them out of its multiplies (adam._adam_census)
     from ember.optim import adam
     monkeypatch.setattr(adam, "_CENSUS_EVERY", 5)
     monkeypatch.setattr(adam, "_STUCK_MIN", 64)
-    shapes = [(40, 50), (30,)]
-    dead = np.arange(100, 1600)   # runs long enough for the masked passes
-    start = [np.random.default_rng(1).standard_normal(s).astype(np.float32) for s in shapes]
-    runs = {"flat": [ember.tensor(v.copy(), requires_grad=True) for v in start],
-            "loop": [ember.tensor(v.copy(), requires_grad=True) for v in start]}
-    if torch is not None:
-        runs["torch"] = [torch.tensor(v.copy(), requires_grad=True) for v in start]
-    kw = {"lr": 0.01, "weight_decay": 0.01} if name == "AdamW" else {"lr": 0.01}
-    opts = {k: (getattr(torch.optim, name)(p, foreach=False, **kw) if k == "torch" else getattr(optim, name)(p, **kw))
-            for k, p in runs.items()}
-    as_numpy = lambda t: t.detach().numpy()
-    active = []
-    for step in range(100):
-        grads = [_dead_unit_gradients(step, s, dead if i == 0 else np.arange(0), np.random.default_rng(step * 2 + i))
-                 for i, s in enumerate(shapes)]
-        for name_, params in runs.items():
-            opt = opts[name_]
-            if step == 40:   # the user writes into one stuck entry through a NumPy view
-                as_numpy(opt.state[params[0]]["exp_avg"]).reshape(-1)[dead[5]] = 1e-3
-            if step == 50:   # -0.0 weights where exp_avg is negative
-                avg = as_numpy(opt.state[params[0]]["exp_avg"]).reshape(-1)
-                as_numpy(params[0]).reshape(-1)[dead[avg[dead] < 0]] = -0.0
-            if step == 70:   # large enough that lr * exp_avg no longer rounds to 0
-                opt.param_groups[0]["lr"] = 1.0
-            for p, g in zip(params, grads):
-                p.grad = ember.tensor(g.copy()) if name_ != "torch" else torch.from_numpy(g.copy())
-            if name_ == "loop":
-                with monkeypatch.context() as m:
-                    m.setattr(optimizer.FlatState, "make", classmethod(_no_plan))
-                    opt.step()
-            else:
-                opt.step()
-        plan = next(iter(opts["flat"]._flat_plans.values()))
-        active.append(plan.stuck is not None)
+
+    def check(step, runs, opts):
         for a, b in zip(runs["flat"], runs["loop"]):
-            assert np.array_equal(as_numpy(a).view(np.int32), as_numpy(b).view(np.int32)), step
+            assert np.array_equal(_bits(a), _bits(b)), step
             for key in ("exp_avg", "exp_avg_sq"):
-                assert np.array_equal(as_numpy(opts["flat"].state[a][key]).view(np.int32),
-                                      as_numpy(opts["loop"].state[b][key]).view(np.int32)), (key, step)
+                assert np.array_equal(_bits(opts["flat"].state[a][key]), _bits(opts["loop"].state[b][key])), (key, step)
         for a, b in zip(runs["flat"], runs.get("torch", ())):
-            np.testing.assert_allclose(as_numpy(a), as_numpy(b), rtol=1e-5, atol=1e-6)
-    assert _shared_base(opts["flat"], "exp_avg")
-    assert all(active[s - 1] for s in (40, 50, 60, 70)) and sum(active) > 40
-    final = as_numpy(opts["flat"].state[runs["flat"][0]]["exp_avg"]).reshape(-1)[dead]
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+    kw = {"lr": 0.01, "weight_decay": 0.01} if name == "AdamW" else {"lr": 0.01}
+    final = _drive_dead_units(lambda m, p, extra: getattr(m, name)(p, **kw, **extra), "exp_avg", monkeypatch, check)
     assert np.isin(final.view(np.int32) & 0x7FFFFFFF, [1, 2, 3, 4, 5]).mean() > 0.99 and (final < 0).mean() > 0.4
