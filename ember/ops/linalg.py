@@ -1285,6 +1285,21 @@ class EuclideanDistBackward0(Node):
     0 where dist is 0; x1 * ratio.sum(-1) - ratio @ x2 and x2 * ratio.sum(-2) - ratio^T @ x1."""
     __slots__ = ("x1", "x2", "dist", "s1", "s2")
     _saved_fields = ("x1", "x2", "dist")
+    _double_backward = True   # through _apply_tensors (create_graph=True)
+
+    def _apply_tensors(self, grad, saved):
+        """create_graph=True: the same formula on the saved inputs' Tensors, the distances recomputed
+        from them (torch's backward is made of differentiable ops too)."""
+        from .elementwise import where
+        x1, x2 = saved
+        dist = cdist(x1, x2, compute_mode="use_mm_for_euclid_dist")
+        ratio = where(dist == 0, 0.0, grad / dist)
+        g1 = g2 = None
+        if self.next_functions[0][0] is not None:
+            g1 = (x1 * ratio.sum(-1, keepdim=True) - ratio @ x2).sum_to_size(*x1.shape)
+        if self.next_functions[1][0] is not None:
+            g2 = (x2 * ratio.sum(-2).unsqueeze(-1) - ratio.mT @ x1).sum_to_size(*x2.shape)
+        return g1, g2
 
     def apply(self, g):
         xp = xp_of(g)
@@ -1355,6 +1370,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         node = None
         if state.enabled and (x1._requires_grad or x2._requires_grad):
             node = _node(EuclideanDistBackward0, _edge(x1), _edge(x2))
+            node._saved_versions = ((x1, x1._vc[0]), (x2, x2._vc[0]))   # (torch saves both too)
             node.x1, node.x2, node.dist = ea, eb, res
             node.s1, node.s2 = (batch + (P, M), a.shape), (batch + (R, M), b.shape)
         return _finish(res, node).view(batch + (P, R))

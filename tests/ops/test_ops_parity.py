@@ -444,6 +444,25 @@ def test_cdist_takes_torchs_matrix_product_path(s1, s2, mode):
     assert mine[3:] == out[3:]
 
 
+@requires_torch
+def test_cdist_matrix_product_path_differentiates_twice_and_guards_its_inputs():
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((2, 30, 4)), rng.standard_normal((28, 4))
+    results = []
+    for M in (ember, torch):
+        x1, x2 = M.tensor(a, requires_grad=True), M.tensor(b, requires_grad=True)
+        d = M.cdist(x1, x2)
+        g1, g2 = M.autograd.grad((d * d.detach()).sum(), (x1, x2), create_graph=True)
+        results.append([h.numpy() for h in M.autograd.grad((g1 * g1).sum() + (g2 ** 3).sum(), (x1, x2))])
+        d = M.cdist(x1, x2)
+        with M.no_grad():
+            x1.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            d.sum().backward()
+    for e, t in zip(*results):
+        np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-9)
+
+
 def test_cdist_of_many_rows_stays_within_its_blocks(monkeypatch):
     # the direct path (p != 2) works through blocks of x1's rows: the same values and gradients as
     # in one block
