@@ -1909,6 +1909,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                            f"{list(spatial)})")
     if antialias or (x.dtype == np.uint8 and mode in ("bilinear", "bicubic")):
         return _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, antialias)
+    if mode == "area":   # torch's area is adaptive average pooling, node names and all
+        from . import pool
+        from .conv3d import adaptive_avg_pool3d
+        fn = {1: pool.adaptive_avg_pool1d, 2: pool.adaptive_avg_pool2d, 3: adaptive_avg_pool3d}[nd]
+        return fn(input, out_size if nd > 1 else out_size[0])
     out = x
     maps = []
     mdtype = x.dtype

@@ -574,14 +574,25 @@ def test_interpolate_keeps_inf_and_nan_where_torch_does(oracle, mode):
     np.testing.assert_allclose(e, t, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["linear", "nearest"])
-def test_interpolate_of_a_long_signal_stays_small(mode):
-    # 20,000 samples upsampled by 2 made a 3.2 GB matrix
+@pytest.mark.parametrize("shape,size", [((1, 2, 12), 5), ((1, 2, 12), 4), ((1, 2, 12, 12), 5), ((1, 2, 6, 6, 6), 4)])
+def test_interpolate_area_is_adaptive_average_pooling(oracle, shape, size):
+    # as in torch, node names included (1-d: SqueezeBackward1 over AdaptiveAvgPool2DBackward0)
+    import torch.nn.functional as TF
+    compare(oracle, lambda a: N.interpolate(a, size=size, mode="area"),
+            lambda a: TF.interpolate(a, size=size, mode="area"), [_x(*shape)])
+    e = N.interpolate(ember.randn(*shape, requires_grad=True), size=size, mode="area")
+    t = TF.interpolate(oracle.randn(*shape, requires_grad=True), size=size, mode="area")
+    assert [n.name() for n, _ in e.grad_fn.next_functions] == [n.name() for n, _ in t.grad_fn.next_functions]
+
+
+@pytest.mark.parametrize("mode,scale", [("linear", 2), ("nearest", 2), ("area", 0.5)])
+def test_interpolate_of_a_long_signal_stays_small(mode, scale):
+    # 20,000 samples upsampled by 2 made a 3.2 GB matrix (pooled to 10,000 by area, 1.6 GB of them)
     import tracemalloc
     x = ember.randn(1, 1, 20000, requires_grad=True)
     tracemalloc.start()
     try:
-        N.interpolate(x, scale_factor=2, mode=mode).sum().backward()
+        N.interpolate(x, scale_factor=scale, mode=mode).sum().backward()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
