@@ -210,7 +210,7 @@ class FlatState:
         plan.views = tuple(tuple(v) for v in views)
         plan.scratch_views = tuple(scratch_views)
         plan.consts = {}
-        plan.stuck = None     # SGD: the momentum buffers' subnormal fixed points (sgd._census)
+        plan.stuck = None     # the state's subnormal fixed points (sgd._census, adam._adam_census)
         plan.census_in = 1
         return plan
 

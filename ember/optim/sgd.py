@@ -171,7 +171,7 @@ class SGD(Optimizer):
 # exactly 0, step after step), buf = momentum * buf decays into the subnormals and stops, for good,
 # at the few units of the last place that momentum * buf rounds back to (+-1..4 units for 0.9). Each
 # subnormal costs the multiplies a microcode assist: in the benchmark's LeNet at batch 4, 5,800 of
-# its 62,000 entries made the step 142 us instead of 65 (torch pays the same). Every _CENSUS_EVERY
+# its 62,000 entries made this function take 142 us instead of 65 (torch pays the same). Every _CENSUS_EVERY
 # steps a census lists them; the steps between zero them before the multiplies and put them back
 # after, for the same bits.
 _STUCK_MIN = 1024     # fewer cost less than the gathers that skip them
