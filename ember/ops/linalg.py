@@ -811,12 +811,15 @@ class _BilinearBackward(Node):
         nf = self.next_functions
         x1, x2, w = self.x1, self.x2, self.w
         xp = xp_of(grad)
-        g1 = xp.einsum("...o,oij,...j->...i", grad, w, x2) if nf[0][0] is not None else None
-        g2 = xp.einsum("...o,oij,...i->...j", grad, w, x1) if nf[1][0] is not None else None
-        gw = None
-        if nf[2][0] is not None:
-            gw = xp.einsum("bo,bi,bj->oij", grad.reshape(-1, grad.shape[-1]), x1.reshape(-1, x1.shape[-1]),
-                           x2.reshape(-1, x2.shape[-1]))
+        if type(grad) is _ndarray:
+            g1, g2, gw = _bilinear_grads(grad, x1, x2, w, nf)
+        else:   # (the Tensors of create_graph=True)
+            g1 = xp.einsum("...o,oij,...j->...i", grad, w, x2) if nf[0][0] is not None else None
+            g2 = xp.einsum("...o,oij,...i->...j", grad, w, x1) if nf[1][0] is not None else None
+            gw = None
+            if nf[2][0] is not None:
+                gw = xp.einsum("bo,bi,bj->oij", grad.reshape(-1, grad.shape[-1]), x1.reshape(-1, x1.shape[-1]),
+                               x2.reshape(-1, x2.shape[-1]))
         gb = None
         if len(nf) > 3 and nf[3][0] is not None:
             gb = grad.reshape(-1, grad.shape[-1]).sum(0)
@@ -824,6 +827,37 @@ class _BilinearBackward(Node):
 
 
 _BilinearBackward.__name__ = _BilinearBackward.__qualname__ = "AddBackward0"  # torch's node name
+
+
+# x1^T A_o x2 as products: NumPy's einsum runs a three-operand contraction as one loop over every
+# (b, o, i, j) (nn.Bilinear(64, 64, 32) at batch 256, forward and backward: 103 ms, torch 18)
+def _bilinear_t(x1, w):
+    """t[b, o, j] = sum_i x1[b, i] w[o, i, j]: one product."""
+    O, I, J = w.shape
+    return _mm(x1, w.transpose(1, 0, 2).reshape(I, O * J)).reshape(-1, O, J)
+
+
+def _bilinear_forward(x1, x2, w):
+    """res[..., o] = sum_ij x1[..., i] w[o, i, j] x2[..., j]."""
+    lead = x1.shape[:-1]
+    t = _bilinear_t(x1.reshape(-1, x1.shape[-1]), w)
+    return _mm(t, x2.reshape(-1, x2.shape[-1], 1))[..., 0].reshape(lead + (w.shape[0],))
+
+
+def _bilinear_grads(grad, x1, x2, w, nf):
+    """(d/dx1, d/dx2, d/dw) of bilinear for grad (..., O), as products."""
+    O, I, J = w.shape
+    g = grad.reshape(-1, 1, O)
+    a, b = x1.reshape(-1, I), x2.reshape(-1, J)
+    g1 = g2 = gw = None
+    if nf[0][0] is not None:   # sum_o g[b, o] sum_j w[o, i, j] x2[b, j]
+        ws = _mm(b, w.reshape(O * I, J).T).reshape(-1, O, I)
+        g1 = _mm(g, ws)[:, 0].reshape(x1.shape)
+    if nf[1][0] is not None:
+        g2 = _mm(g, _bilinear_t(a, w))[:, 0].reshape(x2.shape)
+    if nf[2][0] is not None:
+        gw = _mm((g.reshape(-1, O, 1) * a[:, None, :]).reshape(-1, O * I).T, b).reshape(O, I, J)
+    return g1, g2, gw
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -844,7 +878,10 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None and bias._data.shape[0] != w.shape[0]:
         raise RuntimeError(f"bilinear(): bias size does not match weight size: got {bias._data.shape[0]} but "
                            f"expected {w.shape[0]}")
-    res = xp_of(x1).einsum("...i,oij,...j->...o", x1, w, x2)
+    if type(x1) is _ndarray and type(x2) is _ndarray and type(w) is _ndarray and x1.dtype == x2.dtype == w.dtype:
+        res = _bilinear_forward(x1, x2, w)
+    else:
+        res = xp_of(x1).einsum("...i,oij,...j->...o", x1, w, x2)
     if bias is not None:
         res = res + bias._data
     res = res.astype(x1.dtype, copy=False)

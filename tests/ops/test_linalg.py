@@ -466,3 +466,25 @@ def test_a_blocked_product_inside_a_block_runs_on_its_own_thread(monkeypatch):
     runner.join(60)
     assert results, "run_blocks inside a helper's block did not return"
     np.testing.assert_allclose(np.concatenate(results[0]), a @ b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("lead,bias", [((6,), True), ((2, 5), False), ((), True)])
+def test_bilinear_as_products_matches_torch(lead, bias):
+    # x1^T A_o x2 through two products (and its gradients through three), not einsum's one loop over
+    # every (b, o, i, j); values and all four gradients against torch, or central differences
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(lead + (4,)), rng.standard_normal(lead + (3,)), rng.standard_normal((5, 4, 3)),
+              rng.standard_normal(5) if bias else None]
+    g = rng.standard_normal(lead + (5,))
+    runs = []
+    for M in (ember, torch) if torch is not None else (ember,):
+        ts = [None if a is None else M.tensor(a, requires_grad=True) for a in arrays]
+        out = M.nn.functional.bilinear(*ts)
+        out.backward(M.tensor(g))
+        runs.append([out.detach().numpy()] + [t.grad.numpy() for t in ts if t is not None])
+    if torch is not None:
+        for e, t in zip(*runs):
+            np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+    x1, x2, w = arrays[:3]
+    f = lambda a: (ember.nn.functional.bilinear(ember.tensor(a), ember.tensor(x2), ember.tensor(w)).numpy() * g).sum()
+    np.testing.assert_allclose(runs[0][1], numeric_grad(f, x1), rtol=1e-6, atol=1e-6)
