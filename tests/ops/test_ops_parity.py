@@ -557,3 +557,23 @@ def test_topk_of_long_slices_matches_torch(largest, dim):
         t = torch.topk(torch.tensor(x), k, dim, largest, True)
         np.testing.assert_array_equal(e.indices.numpy(), t.indices.numpy())
         np.testing.assert_array_equal(e.values.numpy(), t.values.numpy())
+
+
+@requires_torch
+@pytest.mark.parametrize("data", [[1.5, 2 ** 70], [[1.0], [2 ** 70]], [1j, 2 ** 70], [[1, 2], [3, 2 ** 64]], [1, 2 ** 63],
+                                  [True, 2 ** 64], [2 ** 63 - 1, 1], [True, 1.5], [[1, True], (2, 3)]])
+def test_tensor_of_python_numbers_past_int64_as_torch(data):
+    # an int past int64 overflows only where the tensor is integral; next to a float it is a float
+    def run(M):
+        try:
+            t = M.tensor(data)
+        except Exception as e:   # noqa: BLE001 - the outcome itself is compared
+            return type(e).__name__, str(e).split(" (")[0]
+        return str(t.dtype).split(".")[-1], t.tolist()
+    assert run(ember) == run(torch)
+
+
+def test_tensor_of_a_long_list_reads_element_types_a_level_at_a_time():
+    from ember.ops import creation
+    assert creation._leaf_types([[1, 2.0], ([3], True), []]) == {int, float, bool}
+    assert ember.tensor([[0.5] * 3] * 2).dtype == ember.float32
