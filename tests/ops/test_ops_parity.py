@@ -420,7 +420,8 @@ def test_topk_beyond_the_replay_limit_partitions_with_ties_in_index_order(larges
 @requires_torch
 @pytest.mark.parametrize("s1,s2,mode", [((30, 5), (40, 5), None), ((10, 5), (20, 5), None),
                                         ((2, 30, 5), (1, 40, 5), None), ((10, 5), (20, 5), "use_mm_for_euclid_dist"),
-                                        ((30, 5), (40, 5), "donot_use_mm_for_euclid_dist"), ((3, 1, 26, 4), (2, 7, 4), None)])
+                                        ((30, 5), (40, 5), "donot_use_mm_for_euclid_dist"),
+                                        ((3, 1, 26, 4), (2, 7, 4), None)])
 def test_cdist_takes_torchs_matrix_product_path(s1, s2, mode):
     # p=2 past 25 rows (or when asked) is torch's _euclidean_dist: values, node names (ViewBackward0 over
     # EuclideanDistBackward0) and gradients, with a repeated row whose distance is 0
@@ -505,7 +506,8 @@ def test_kthvalue_and_median_partition_with_a_stable_sorts_choice(op, dim, monke
         if op == "median":   # a slice holding NaN reports its first NaN
             want = np.where(np.isnan(x).any(axis=dim), np.argmax(np.isnan(x), axis=dim), want)
         np.testing.assert_array_equal(e.indices.numpy(), want)
-        np.testing.assert_array_equal(e.values.numpy(), np.take_along_axis(x, np.expand_dims(want, dim), dim).squeeze(dim))
+        want_values = np.take_along_axis(x, np.expand_dims(want, dim), dim).squeeze(dim)
+        np.testing.assert_array_equal(e.values.numpy(), want_values)
 
 
 @requires_torch
@@ -560,8 +562,8 @@ def test_topk_of_long_slices_matches_torch(largest, dim):
 
 
 @requires_torch
-@pytest.mark.parametrize("data", [[1.5, 2 ** 70], [[1.0], [2 ** 70]], [1j, 2 ** 70], [[1, 2], [3, 2 ** 64]], [1, 2 ** 63],
-                                  [True, 2 ** 64], [2 ** 63 - 1, 1], [True, 1.5], [[1, True], (2, 3)]])
+@pytest.mark.parametrize("data", [[1.5, 2 ** 70], [[1.0], [2 ** 70]], [1j, 2 ** 70], [[1, 2], [3, 2 ** 64]],
+                                  [1, 2 ** 63], [True, 2 ** 64], [2 ** 63 - 1, 1], [True, 1.5], [[1, True], (2, 3)]])
 def test_tensor_of_python_numbers_past_int64_as_torch(data):
     # an int past int64 overflows only where the tensor is integral; next to a float it is a float
     def run(M):
