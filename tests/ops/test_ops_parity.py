@@ -579,3 +579,22 @@ def test_tensor_of_a_long_list_reads_element_types_a_level_at_a_time():
     from ember.ops import creation
     assert creation._leaf_types([[1, 2.0], ([3], True), []]) == {int, float, bool}
     assert ember.tensor([[0.5] * 3] * 2).dtype == ember.float32
+
+
+@requires_torch
+def test_stack_of_many_tensors_matches_torch():
+    # past 64 tensors along dim 0, one np.array over the list (mixed dtypes promote as torch's)
+    rng = np.random.default_rng(11)
+    arrays = [rng.standard_normal((3, 2)).astype(np.float64 if i % 7 == 0 else np.float32) for i in range(100)]
+    runs = []
+    for M in (ember, torch):
+        ts = [M.tensor(a, requires_grad=True) for a in arrays]
+        out = M.stack(ts)
+        out.backward(M.tensor(np.arange(out.numel(), dtype=np.float64).reshape(tuple(out.shape))))
+        runs.append((str(out.dtype).split(".")[-1], out.detach().numpy(), [t.grad.numpy() for t in ts]))
+        with pytest.raises(RuntimeError, match="stack expects each tensor to be equal size"):
+            M.stack(ts[:80] + [M.zeros(2, 3)] + ts[80:])
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    for e, t in zip(runs[0][2], runs[1][2]):
+        np.testing.assert_array_equal(e, t)
