@@ -1667,12 +1667,6 @@ def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype):
         idx = _nearest_source(mode, n_in, n_out, scale)
         mat[dst, idx] = 1
         return mat, idx
-    if mode == "area":
-        for i in range(n_out):
-            lo = (i * n_in) // n_out
-            hi = -((-(i + 1) * n_in) // n_out)
-            mat[i, lo:hi] = 1.0 / (hi - lo)
-        return mat, None
     if mode == "bicubic":
         idx, w = _cubic_source(n_in, n_out, scale, align_corners)
         for k in range(4):
@@ -1922,7 +1916,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     finite = not weighted or _all_finite(xp, x)
     for k in range(nd):
         axis = 2 + k
-        if xp is np and mode != "area" and (not finite or spatial[k] * out_size[k] > _TAPS_MIN):
+        if xp is np and (not finite or spatial[k] * out_size[k] > _TAPS_MIN):
             taps = _resample_taps(mode, spatial[k], out_size[k], scales[k], align_corners, mdtype)
             if taps.idx.shape[1] == 1:   # nearest
                 out = xp.take(out, taps.idx[:, 0], axis=axis)

@@ -900,9 +900,9 @@ class AdaptiveAvgPool2DBackward0(Node):
     _double_backward = True   # through _apply_tensors (create_graph=True)
     _zero_edges = "input"     # as torch's: the second derivative reaches the input, as zeros
 
-    def _matrices(self, dtype):
+    def _matrices(self, xp, dtype):
+        """The averaging matrices (built on demand where the bins tile the input)."""
         if self.ah is None:
-            xp = np
             H, W = self.shape[-2:]
             self.ah = _avg_matrix(xp, H, H // self.kh, dtype)
             self.aw = _avg_matrix(xp, W, W // self.kw, dtype)
@@ -911,7 +911,7 @@ class AdaptiveAvgPool2DBackward0(Node):
     def _apply_tensors(self, grad, saved):
         """create_graph=True: linear in grad; its derivative is the averaging itself."""
         from ..autograd.higher_order import linear_adjoint
-        ah, aw = self._matrices(grad._data.dtype)
+        ah, aw = self._matrices(xp_of(grad._data), grad._data.dtype)
 
         def pool(t):
             t = t.unsqueeze(-2) if self.squeeze else t
