@@ -51,6 +51,12 @@ _BLOCK = 1 << 17
 _SHARED_BLOCK = 1 << 19
 # at most this many output channels: use the split im2col (see _Geom)
 _SPLIT_MAX_OUT = 8
+# a wide input gradient's per-image products, (C*kh*kw, O) @ (O, Lw), reread the weight for every
+# image: below this many columns (small planes) one product over all images and a copy win
+# (256 -> 256 channels over 2 x 2, batch 32: 12.3 -> 7.8 ms)
+_DX_LW = 64
+# the most (O, C*kh*kw) weight-gradient entries computed transposed (see _backward_block)
+_TRANSPOSED_GW_MAX = 16384
 
 
 def _strided(a, shape, strides, offset=0):
@@ -525,6 +531,11 @@ def _dx_wide(xp, w2t, T, g, O, s, e, dx):
         r = Lw // runs
         Dv = _strided(D, (nb, runs, K, r), (B * it, r * it, U * it, it), P0 * it)
         xp.matmul(xp.ascontiguousarray(w2t), T.reshape(O, nb, runs, r).transpose(1, 2, 0, 3), out=Dv)
+    elif G == 1 and Lw < _DX_LW:
+        Dv = _strided(D, (nb, K, Lw), (B * it, U * it, it), P0 * it)
+        flat = _block(xp, "Dflat", K, nb * Lw, D.dtype)
+        xp.matmul(w2t, T, out=flat)
+        xp.copyto(Dv, flat.reshape(K, nb, Lw).transpose(1, 0, 2))
     elif G == 1:
         Dv = _strided(D, (nb, K, Lw), (B * it, U * it, it), P0 * it)
         xp.matmul(w2t, T3.transpose(1, 0, 2), out=Dv)
@@ -588,9 +599,11 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e)
         else:
             T = _to_cols_layout(xp, gout, g, s, e, O)
             if G == 1 and kept is None and g.wide and dt is _threads._f32 and xp is np and _threads._small_gemm \
-                    and O * g.Lw * g.C <= _threads._SMALL_GEMM_MACS:
+                    and O * g.Lw * g.C <= _threads._SMALL_GEMM_MACS and g.Lw >= O:
                 # without recomputing the cols: the products of each image's gradient rows with the
-                # kernel offsets' windows of its input (views), summed over the images; each fits
+                # kernel offsets' windows of its input (views), summed over the images.  (Not over
+                # planes narrower than O: then the (kh, kw, images, O, C) products outgrow the
+                # work; 512 -> 512 channels over 1 x 1, batch 32: 300 MB and 113 ms.)  Each fits
                 # OpenBLAS's small-matrix kernels (16 -> 16 channels over 32 x 32, 3 images: 284 ->
                 # 154 us; LeNet's conv2, 16 images: 192 -> 133; slower on its AVX2 kernels)
                 it = x.itemsize
@@ -603,8 +616,13 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e)
                 # kept cols carry zero rows up to Kp (see _padded); recomputed ones too
                 cols = kept if kept is not None else _padded_cols(xp, x, g, s, e)
                 # computed as (cols @ T.T).T: 1.5x faster on OpenBLAS's SkylakeX kernels and 1.1x
-                # on its Haswell ones; on the former in runs of cols' rows (rows_product)
-                part = (_threads.rows_product(cols, T.T) if xp is np else xp.matmul(cols, T.T)).T
+                # on its Haswell ones; on the former in runs of cols' rows (rows_product).  But the
+                # transposed result is copied later (into .grad), and a large one leaves the cache:
+                # 512 -> 512 channels, 3x3: 2 ms for the product, 19 for that copy
+                if O * cols.shape[0] <= _TRANSPOSED_GW_MAX:
+                    part = (_threads.rows_product(cols, T.T) if xp is np else xp.matmul(cols, T.T)).T
+                else:
+                    part = xp.matmul(T, cols.T)
                 if part.shape[1] != g.K:
                     part = part[:, :g.K]
             else:

@@ -421,6 +421,37 @@ def test_conv2d_with_and_without_small_matrix_kernels(oracle, mode, monkeypatch,
     compare(oracle, "conv2d", x_shape, w_shape, dtype=np.float32, **kw)
 
 
+@pytest.fixture
+def large_weight_paths(monkeypatch):
+    """Force, on small shapes, the paths for large weights over small planes: the input gradient as
+    one product over all images, the weight gradient computed untransposed."""
+    monkeypatch.setattr(C, "_DX_LW", 1 << 30)
+    monkeypatch.setattr(C, "_TRANSPOSED_GW_MAX", 0)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kw", CONV2D_CASES)
+def test_conv2d_large_weight_paths(oracle, mode, large_weight_paths, x_shape, w_shape, kw):
+    compare(oracle, "conv2d", x_shape, w_shape, **kw)
+    compare(oracle, "conv2d", x_shape, w_shape, dtype=np.float32, **kw)
+
+
+@pytest.mark.parametrize("kw", [{}, dict(stride=2, padding=1), dict(dilation=2, groups=2, padding=1)])
+def test_conv2d_large_weight_paths_central_differences(mode, large_weight_paths, kw):
+    x = RNG.standard_normal((3, 2, 5, 5))
+    w = RNG.standard_normal((2, 1 if kw.get("groups") else 2, 3, 2))
+    _numeric_check(C.conv2d, x, w, RNG.standard_normal(2), **kw)
+
+
+@pytest.mark.parametrize("small", [True, False])
+@pytest.mark.parametrize("hw", [1, 2, 3])
+def test_conv2d_many_channels_over_small_planes(oracle, monkeypatch, small, hw):
+    # ResNet's last stages on CIFAR: planes narrower than the channels (the weight gradient not
+    # from per-image window products), the input gradient as one product, the weight's untransposed
+    monkeypatch.setattr(_threads, "_small_gemm", small)
+    compare(oracle, "conv2d", (6, 64, hw, hw), (64, 64, 3, 3), dtype=np.float32, padding=1)
+    compare(oracle, "conv2d", (6, 64, hw, hw), (48, 64, 3, 3), padding=1)
+
+
 def test_lenet_shapes_in_product_pieces(oracle, mode, pieces):
     # at batch 4 both forward products run in pieces and conv1's weight gradient image by image
     compare(oracle, "conv2d", (4, 3, 32, 32), (6, 3, 5, 5), dtype=np.float32, flags=(False, True, True))
