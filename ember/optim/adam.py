@@ -4,7 +4,7 @@ import numpy as np
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
 from .optimizer import (_CENSUS_EVERY, Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable,
-                        _run_closure, _step_tensor, _to_float)
+                        _run_closure, _step_tensor, _to_float, chunks)
 
 __all__ = ["Adam"]
 
@@ -18,6 +18,36 @@ def _lerp_(start, end, weight):
     else:
         diff *= 1 - weight
         xp_of(start).subtract(end, diff, out=start)
+
+
+def _adam_update(xp, hyper, pd, gd, exp_avg, exp_avg_sq, max_sq=None):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
+    lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, step_size, bias_correction2_sqrt = hyper
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        if decoupled:
+            pd *= 1 - lr * weight_decay
+        else:
+            t = pd * weight_decay
+            t += gd
+            gd = t
+    _lerp_(exp_avg, gd, one_minus_beta1)
+    exp_avg_sq *= beta2
+    t = gd * (1 - beta2)  # torch's addcmul: self + (value * t1) * t2
+    t *= gd
+    exp_avg_sq += t
+    if max_sq is not None:
+        xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+        denom = xp.sqrt(max_sq)
+    else:
+        denom = xp.sqrt(exp_avg_sq)
+    denom /= bias_correction2_sqrt
+    denom += eps
+    # torch's addcdiv_(exp_avg, denom, value=-step_size): p + (value * t1) / t2
+    t = exp_avg * step_size
+    t /= denom
+    pd -= t
 
 
 class Adam(Optimizer):
@@ -68,7 +98,6 @@ class Adam(Optimizer):
             maximize = group["maximize"]
             decoupled = group["decoupled_weight_decay"]
             one_minus_beta1 = 1 - beta1
-            one_minus_beta2 = 1 - beta2
             params = group["params"]
             # the common configurations (Adam, AdamW) on a FlatState of the two averages
             flat_ok = not (amsgrad or maximize or (weight_decay != 0 and not decoupled))
@@ -94,43 +123,21 @@ class Adam(Optimizer):
                         st["max_exp_avg_sq"] = _wrap(xp.zeros_like(pd))
                 step_arr = st["step"]._data
                 step_arr += 1
-                if maximize:
-                    gd = -gd
-                if weight_decay != 0:
-                    if decoupled:
-                        pd *= 1 - lr * weight_decay
-                    else:
-                        t = pd * weight_decay
-                        t += gd
-                        gd = t
-                exp_avg = st["exp_avg"]._data
-                exp_avg_sq = st["exp_avg_sq"]._data
-                _lerp_(exp_avg, gd, one_minus_beta1)
-                exp_avg_sq *= beta2
-                t = gd * one_minus_beta2  # torch's addcmul: self + (value * t1) * t2
-                t *= gd
-                exp_avg_sq += t
-
                 step = float(step_arr)
                 bias_correction1 = 1 - beta1 ** step
                 bias_correction2 = 1 - beta2 ** step
                 step_size = lr / bias_correction1
                 bias_correction2_sqrt = bias_correction2 ** 0.5
+                arrays = (pd, gd, st["exp_avg"]._data, st["exp_avg_sq"]._data)
                 if amsgrad:
-                    max_sq = st["max_exp_avg_sq"]._data
-                    xp.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    denom = xp.sqrt(max_sq)
-                else:
-                    denom = xp.sqrt(exp_avg_sq)
-                denom /= bias_correction2_sqrt
-                denom += eps
-                # torch's addcdiv_(exp_avg, denom, value=-step_size): p + (value * t1) / t2
-                t = exp_avg * step_size
-                t /= denom
-                pd -= t
+                    arrays += (st["max_exp_avg_sq"]._data,)
+                hyper = (lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, step_size,
+                         bias_correction2_sqrt)
+                for pieces in chunks(*arrays):
+                    _adam_update(xp, hyper, *pieces)
                 p._vc[0] += 1
             if flat_ok:
-                exp_avg = exp_avg_sq = None   # (a live reference would read as a view someone keeps)
+                arrays = pieces = None   # (a live reference would read as a view someone keeps)
                 self._replan(params, ("exp_avg", "exp_avg_sq"))
         return loss
 

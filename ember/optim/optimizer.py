@@ -135,6 +135,24 @@ def _hook_step(step):
 _FLAT_MAX = 1 << 22
 
 
+# A large parameter's update runs over chunks of this many elements that stay in cache together:
+# each of its passes then reads and writes the cache, not memory, and no temporary as large as the
+# parameter is made (a fresh one per step is mapped and faulted in anew)
+_CHUNK = 1 << 16
+
+
+def chunks(*arrays):
+    """Matching 1-d pieces of _CHUNK elements of equally shaped arrays, for an elementwise update run
+    piece by piece; the arrays themselves (one piece) unless they are large C-contiguous ndarrays."""
+    first = arrays[0]
+    if first.size <= 4 * _CHUNK or first.__class__ is not np.ndarray \
+            or not all(a.__class__ is np.ndarray and a.flags.c_contiguous and a.shape == first.shape
+                       for a in arrays):
+        return (arrays,)
+    flat = [a.reshape(-1) for a in arrays]
+    return (tuple(a[lo:lo + _CHUNK] for a in flat) for lo in range(0, first.size, _CHUNK))
+
+
 # Steps between two censuses of the flat state's subnormal fixed points (sgd._census, adam._adam_census);
 # a census of LeNet's 62,000 momentum entries takes ~150 us
 _CENSUS_EVERY = 128

@@ -3,7 +3,7 @@ import numpy as np
 
 from .._backend import xp_of
 from .._tensor import _wrap
-from .optimizer import (_CENSUS_EVERY, Optimizer, _check_not_differentiable, _clone_array, _run_closure,
+from .optimizer import (_CENSUS_EVERY, Optimizer, _check_not_differentiable, _clone_array, _run_closure, chunks,
                         _to_float)
 
 __all__ = ["SGD"]
@@ -13,6 +13,45 @@ def _scalars(like, *values):
     """values as 0-d arrays of like's dtype, in like's array module."""
     xp = xp_of(like)
     return tuple(xp.asarray(v, dtype=like.dtype) for v in values)
+
+
+def _sgd_update(hyper, pd, gd, b=None):
+    """One parameter's (or one chunk's) update in place, b its momentum buffer (None without momentum),
+    with torch's single-tensor formulas."""
+    lr_a, mom_a, damp_a, weight_decay, dampening, nesterov, maximize, first = hyper
+    owned = False  # gd is a temporary of ours that may be scaled in place
+    if maximize:
+        gd = -gd
+        owned = True
+    if weight_decay != 0:
+        # torch: grad.add(param, alpha=weight_decay)
+        t = pd * weight_decay
+        t += gd
+        gd = t
+        owned = True
+    if b is not None:
+        if first:
+            b[...] = gd
+        else:
+            b *= mom_a
+            if dampening != 0:
+                b += gd * damp_a
+            else:
+                b += gd
+        if nesterov:
+            # torch: grad.add(buf, alpha=momentum)
+            t = b * mom_a
+            t += gd
+            gd = t
+            owned = True
+        else:
+            gd = b
+            owned = False
+    if owned:
+        gd *= lr_a
+        pd -= gd
+    else:
+        pd -= gd * lr_a
 
 
 class SGD(Optimizer):
@@ -97,44 +136,20 @@ class SGD(Optimizer):
                 if c is None:
                     c = consts[key] = _scalars(gd, lr, momentum, 1 - dampening)
                 lr_a, mom_a, damp_a = c
-                owned = False  # gd is a temporary of ours that may be scaled in place
-                if not plain:
-                    if maximize:
-                        gd = -gd
-                        owned = True
-                    if weight_decay != 0:
-                        # torch: grad.add(param, alpha=weight_decay)
-                        t = pd * weight_decay
-                        t += gd
-                        gd = t
-                        owned = True
+                b = None
+                first = False
                 if momentum != 0:
                     st = state[p]
                     buf = st.get("momentum_buffer")
-                    if buf is None:
-                        b = _clone_array(gd, pd)
+                    if buf is None:   # (filled with the first step's gradient: torch's clone)
+                        b = xp_of(pd).empty_like(pd, dtype=gd.dtype)
                         st["momentum_buffer"] = _wrap(b)
+                        first = True
                     else:
                         b = buf._data
-                        b *= mom_a
-                        if dampening != 0:
-                            b += gd * damp_a
-                        else:
-                            b += gd
-                    if nesterov:
-                        # torch: grad.add(buf, alpha=momentum)
-                        t = b * mom_a
-                        t += gd
-                        gd = t
-                        owned = True
-                    else:
-                        gd = b
-                        owned = False
-                if owned:
-                    gd *= lr_a
-                    pd -= gd
-                else:
-                    pd -= gd * lr_a
+                hyper = (lr_a, mom_a, damp_a, weight_decay, dampening, nesterov, maximize, first)
+                for pieces in chunks(pd, gd) if b is None else chunks(pd, gd, b):
+                    _sgd_update(hyper, *pieces)
                 p._vc[0] += 1
         return loss
 
@@ -160,10 +175,10 @@ class SGD(Optimizer):
                 st["momentum_buffer"] = _wrap(_clone_array(gd, pd))
                 pd -= gd * lr_a
             else:
-                b = buf._data
-                b *= mom_a
-                b += gd
-                pd -= b * lr_a
+                for pc, bc, gc in chunks(pd, buf._data, gd):
+                    bc *= mom_a
+                    bc += gc
+                    pc -= bc * lr_a
             p._vc[0] += 1
 
 

@@ -403,6 +403,40 @@ def test_owned_gradients_are_not_copied(monkeypatch):
     assert w is lin.weight._data
 
 
+def test_gradients_from_products_on_threads_are_not_copied(monkeypatch):
+    # a weight gradient computed in blocks on helper threads: no helper may still reach the product
+    # (through the blocks it ran, or a job it never woke for) when the engine counts its references
+    from ember import _threads
+    from ember.autograd import graph
+    seen = []
+    orig = graph.AccumulateGrad._take
+
+    def take(self, grad, owned):
+        seen.append(owned)
+        return orig(self, grad, owned)
+
+    monkeypatch.setattr(graph.AccumulateGrad, "_take", take)
+    monkeypatch.setattr(_threads, "PARALLEL_MACS", 0)
+    blocks = []
+    real = _threads.run_blocks
+    monkeypatch.setattr(_threads, "run_blocks", lambda fn, n, plan, flops=0: blocks.append(plan) or real(fn, n, plan, flops))
+    threads = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        lin = ember.nn.Linear(64, 48)
+        x = ember.tensor(RNG.standard_normal((32, 64)).astype(np.float32))
+        for _ in range(3):
+            lin.weight.grad = lin.bias.grad = None
+            lin(x).sum().backward()
+            if graph._STEAL:
+                assert seen and all(seen)
+            seen.clear()
+    finally:
+        ember.set_num_threads(threads)
+    assert blocks and all(nw == 2 for _, nw in blocks)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), np.ones((32, 48), np.float32).T @ x.numpy(), rtol=1e-5)
+
+
 def test_shared_gradients_are_copied():
     # one array reaching two leaves (AddBackward0 hands g to both) must not be shared by their .grad
     a = ember.tensor([1.0, 2.0], requires_grad=True)
