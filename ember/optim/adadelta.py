@@ -1,9 +1,34 @@
 """Adadelta (torch.optim.Adadelta)."""
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks
 
 __all__ = ["Adadelta"]
+
+
+def _adadelta_update(xp, hyper, pd, gd, square_avg, acc_delta):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
+    lr, rho, eps, weight_decay, maximize = hyper
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        t = pd * weight_decay
+        t += gd
+        gd = t
+    square_avg *= rho
+    t = gd * (1 - rho)  # addcmul: self + (value * t1) * t2
+    t *= gd
+    square_avg += t
+    std = xp.sqrt(square_avg + eps)  # no out=: a 0-d parameter gives NumPy scalars
+    delta = xp.sqrt(acc_delta + eps)
+    delta /= std
+    delta *= gd
+    acc_delta *= rho
+    t = delta * (1 - rho)
+    t *= delta
+    acc_delta += t
+    delta *= -lr  # add_(delta, alpha=-lr)
+    pd += delta
 
 
 class Adadelta(Optimizer):
@@ -62,27 +87,8 @@ class Adadelta(Optimizer):
                     st["acc_delta"] = _wrap(xp.zeros_like(pd))
                 step_arr = st["step"]._data
                 step_arr += 1
-                if maximize:
-                    gd = -gd
-                if weight_decay != 0:
-                    t = pd * weight_decay
-                    t += gd
-                    gd = t
-                square_avg = st["square_avg"]._data
-                acc_delta = st["acc_delta"]._data
-                square_avg *= rho
-                t = gd * (1 - rho)  # addcmul: self + (value * t1) * t2
-                t *= gd
-                square_avg += t
-                std = xp.sqrt(square_avg + eps)  # no out=: a 0-d parameter gives NumPy scalars
-                delta = xp.sqrt(acc_delta + eps)
-                delta /= std
-                delta *= gd
-                acc_delta *= rho
-                t = delta * (1 - rho)
-                t *= delta
-                acc_delta += t
-                delta *= -lr  # add_(delta, alpha=-lr)
-                pd += delta
+                hyper = (lr, rho, eps, weight_decay, maximize)
+                for pieces in chunks(pd, gd, st["square_avg"]._data, st["acc_delta"]._data):
+                    _adadelta_update(xp, hyper, *pieces)
                 p._vc[0] += 1
         return loss

@@ -2,9 +2,26 @@
 from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
-from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks
 
 __all__ = ["Adagrad"]
+
+
+def _adagrad_update(xp, hyper, pd, gd, state_sum):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
+    clr, eps, weight_decay, maximize = hyper
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        t = pd * weight_decay
+        t += gd
+        gd = t
+    state_sum += gd * gd  # addcmul value=1
+    std = xp.sqrt(state_sum)
+    std += eps
+    t = gd * clr  # addcdiv value=-clr: p + (value * t1) / t2
+    t /= std
+    pd -= t
 
 
 class Adagrad(Optimizer):
@@ -83,19 +100,10 @@ class Adagrad(Optimizer):
                 step_arr = st["step"]._data
                 step_arr += 1
                 step = float(step_arr)
-                if maximize:
-                    gd = -gd
-                if weight_decay != 0:
-                    t = pd * weight_decay
-                    t += gd
-                    gd = t
                 clr = lr / (1 + (step - 1) * lr_decay)
-                state_sum = st["sum"]._data
-                state_sum += gd * gd  # addcmul value=1
-                std = xp_of(state_sum).sqrt(state_sum)
-                std += eps
-                t = gd * clr  # addcdiv value=-clr: p + (value * t1) / t2
-                t /= std
-                pd -= t
+                hyper = (clr, eps, weight_decay, maximize)
+                xp = xp_of(pd)
+                for pieces in chunks(pd, gd, st["sum"]._data):
+                    _adagrad_update(xp, hyper, *pieces)
                 p._vc[0] += 1
         return loss

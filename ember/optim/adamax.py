@@ -3,9 +3,29 @@ from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
 from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
-                        _step_tensor, _to_float)
+                        _step_tensor, _to_float, chunks)
 
 __all__ = ["Adamax"]
+
+
+def _adamax_update(xp, hyper, pd, gd, exp_avg, exp_inf):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
+    clr, one_minus_beta1, beta2, eps, weight_decay, maximize = hyper
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        t = pd * weight_decay
+        t += gd
+        gd = t
+    _lerp_(exp_avg, gd, one_minus_beta1)
+    # the exponentially weighted infinity norm
+    exp_inf *= beta2
+    norm = xp.abs(gd)
+    norm += eps
+    xp.maximum(exp_inf, norm, out=exp_inf)
+    t = exp_avg * -clr  # addcdiv value=-clr: p + (value * t1) / t2
+    t /= exp_inf
+    pd += t
 
 
 class Adamax(Optimizer):
@@ -55,25 +75,11 @@ class Adamax(Optimizer):
                     st["step"] = _step_tensor()
                     st["exp_avg"] = _wrap(xp.zeros_like(pd))
                     st["exp_inf"] = _wrap(xp.zeros_like(pd))
-                if maximize:
-                    gd = -gd
                 step_arr = st["step"]._data
                 step_arr += 1
-                if weight_decay != 0:
-                    t = pd * weight_decay
-                    t += gd
-                    gd = t
-                exp_avg = st["exp_avg"]._data
-                exp_inf = st["exp_inf"]._data
-                _lerp_(exp_avg, gd, 1 - beta1)
-                # the exponentially weighted infinity norm
-                exp_inf *= beta2
-                norm = xp.abs(gd)
-                norm += eps
-                xp.maximum(exp_inf, norm, out=exp_inf)
                 clr = lr / (1 - beta1 ** float(step_arr))
-                t = exp_avg * -clr  # addcdiv value=-clr: p + (value * t1) / t2
-                t /= exp_inf
-                pd += t
+                hyper = (clr, 1 - beta1, beta2, eps, weight_decay, maximize)
+                for pieces in chunks(pd, gd, st["exp_avg"]._data, st["exp_inf"]._data):
+                    _adamax_update(xp, hyper, *pieces)
                 p._vc[0] += 1
         return loss

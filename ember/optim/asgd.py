@@ -2,9 +2,30 @@
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
 from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _scalar_dtype, _step_tensor,
-                        _to_float)
+                        _to_float, chunks)
 
 __all__ = ["ASGD"]
+
+
+def _asgd_update(hyper, pd, gd, ax):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas; mu is the 0-d
+    state as this step reads it, None while it is 1 (ax then copies the parameter)."""
+    lambd, eta, mu, weight_decay, maximize = hyper
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        t = pd * weight_decay
+        t += gd
+        gd = t
+    pd *= 1 - lambd * eta  # decay term
+    pd += gd * -eta  # add_(grad, alpha=-eta)
+    # averaging
+    if mu is not None:
+        t = pd - ax
+        t *= t.dtype.type(mu)  # torch casts the 0-d 'mu' to the parameter's dtype
+        ax += t
+    else:
+        ax[...] = pd
 
 
 class ASGD(Optimizer):
@@ -65,27 +86,13 @@ class ASGD(Optimizer):
                     st["eta"] = _step_tensor(lr)
                     st["mu"] = _step_tensor(1.0)
                     st["ax"] = _wrap(xp.zeros_like(pd))
-                if maximize:
-                    gd = -gd
                 step_arr = st["step"]._data
                 step_arr += 1
-                if weight_decay != 0:
-                    t = pd * weight_decay
-                    t += gd
-                    gd = t
                 eta_arr = st["eta"]._data
                 mu_arr = st["mu"]._data
-                eta = float(eta_arr)
-                pd *= 1 - lambd * eta  # decay term
-                pd += gd * -eta  # add_(grad, alpha=-eta)
-                # averaging
-                ax = st["ax"]._data
-                if float(mu_arr) != 1:
-                    t = pd - ax
-                    t *= t.dtype.type(mu_arr)  # torch casts the 0-d 'mu' to the parameter's dtype
-                    ax += t
-                else:
-                    ax[...] = pd
+                hyper = (lambd, float(eta_arr), mu_arr if float(mu_arr) != 1 else None, weight_decay, maximize)
+                for pieces in chunks(pd, gd, st["ax"]._data):
+                    _asgd_update(hyper, *pieces)
                 step = float(step_arr)
                 # torch builds each new value as a default-dtype tensor before copying it into the
                 # state: round through that dtype too (it matters once a load made the state float64)

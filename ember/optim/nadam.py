@@ -3,9 +3,39 @@ from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
 from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
-                        _step_tensor, _to_float)
+                        _step_tensor, _to_float, chunks)
 
 __all__ = ["NAdam"]
+
+
+def _nadam_update(xp, hyper, pd, gd, exp_avg, exp_avg_sq):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
+    (lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, bias_correction2, grad_coef,
+     avg_coef) = hyper
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        if decoupled:
+            pd *= 1 - lr * weight_decay
+        else:
+            t = pd * weight_decay
+            t += gd
+            gd = t
+    _lerp_(exp_avg, gd, one_minus_beta1)
+    exp_avg_sq *= beta2
+    t = gd * (1 - beta2)  # addcmul: self + (value * t1) * t2
+    t *= gd
+    exp_avg_sq += t
+    denom = exp_avg_sq / bias_correction2
+    denom = xp.sqrt(denom)  # no out=: a 0-d parameter gives NumPy scalars
+    denom += eps
+    # two addcdiv_ calls: p + (value * t1) / t2
+    t = gd * grad_coef
+    t /= denom
+    pd += t
+    t = exp_avg * avg_coef
+    t /= denom
+    pd += t
 
 
 class NAdam(Optimizer):
@@ -68,43 +98,20 @@ class NAdam(Optimizer):
                     st["mu_product"] = _step_tensor(1.0)
                     st["exp_avg"] = _wrap(xp.zeros_like(pd))
                     st["exp_avg_sq"] = _wrap(xp.zeros_like(pd))
-                if maximize:
-                    gd = -gd
                 step_arr = st["step"]._data
                 step_arr += 1
                 step = float(step_arr)
                 bias_correction2 = 1 - beta2 ** step
-                if weight_decay != 0:
-                    if decoupled:
-                        pd *= 1 - lr * weight_decay
-                    else:
-                        t = pd * weight_decay
-                        t += gd
-                        gd = t
                 # the momentum cache mu_t and mu_{t+1}
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
                 mu_product_arr = st["mu_product"]._data
                 mu_product_arr *= mu  # rounded to the state's dtype, as torch's 0-d tensor
                 mu_product = float(mu_product_arr)
-
-                exp_avg = st["exp_avg"]._data
-                exp_avg_sq = st["exp_avg_sq"]._data
-                _lerp_(exp_avg, gd, 1 - beta1)
-                exp_avg_sq *= beta2
-                t = gd * (1 - beta2)  # addcmul: self + (value * t1) * t2
-                t *= gd
-                exp_avg_sq += t
-                denom = exp_avg_sq / bias_correction2
-                denom = xp.sqrt(denom)  # no out=: a 0-d parameter gives NumPy scalars
-                denom += eps
-                # two addcdiv_ calls: p + (value * t1) / t2
                 mu_product_next = mu_product * mu_next
-                t = gd * (-lr * (1.0 - mu) / (1.0 - mu_product))
-                t /= denom
-                pd += t
-                t = exp_avg * ((-lr * mu_next) / (1.0 - mu_product_next))
-                t /= denom
-                pd += t
+                hyper = (lr, 1 - beta1, beta2, eps, weight_decay, decoupled, maximize, bias_correction2,
+                         -lr * (1.0 - mu) / (1.0 - mu_product), (-lr * mu_next) / (1.0 - mu_product_next))
+                for pieces in chunks(pd, gd, st["exp_avg"]._data, st["exp_avg_sq"]._data):
+                    _nadam_update(xp, hyper, *pieces)
                 p._vc[0] += 1
         return loss

@@ -3,9 +3,41 @@ from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
 from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
-                        _step_tensor, _to_float)
+                        _step_tensor, _to_float, chunks)
 
 __all__ = ["RAdam"]
+
+
+def _radam_update(xp, hyper, pd, gd, exp_avg, exp_avg_sq):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas; rect is None
+    while the variance is not yet tractable (rho_t <= 5)."""
+    (lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, bias_correction1,
+     bias_correction2_sqrt, rect) = hyper
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        if decoupled:
+            pd *= 1 - lr * weight_decay
+        else:
+            t = pd * weight_decay
+            t += gd
+            gd = t
+    _lerp_(exp_avg, gd, one_minus_beta1)
+    exp_avg_sq *= beta2
+    t = gd * (1 - beta2)
+    t *= gd
+    exp_avg_sq += t
+    update = exp_avg / bias_correction1
+    update *= lr
+    if rect is not None:
+        # torch's float / Tensor is reciprocal() * float
+        adaptive = xp.sqrt(exp_avg_sq)
+        adaptive += eps
+        adaptive = xp.reciprocal(adaptive)
+        adaptive *= bias_correction2_sqrt
+        update *= adaptive
+        update *= rect
+    pd -= update
 
 
 class RAdam(Optimizer):
@@ -61,41 +93,19 @@ class RAdam(Optimizer):
                     st["step"] = _step_tensor()
                     st["exp_avg"] = _wrap(xp.zeros_like(pd))
                     st["exp_avg_sq"] = _wrap(xp.zeros_like(pd))
-                if maximize:
-                    gd = -gd
                 step_arr = st["step"]._data
                 step_arr += 1
                 step = float(step_arr)
-                if weight_decay != 0:
-                    if decoupled:
-                        pd *= 1 - lr * weight_decay
-                    else:
-                        t = pd * weight_decay
-                        t += gd
-                        gd = t
-                exp_avg = st["exp_avg"]._data
-                exp_avg_sq = st["exp_avg_sq"]._data
-                _lerp_(exp_avg, gd, 1 - beta1)
-                exp_avg_sq *= beta2
-                t = gd * (1 - beta2)
-                t *= gd
-                exp_avg_sq += t
-
                 bias_correction1 = 1 - beta1 ** step
                 bias_correction2 = 1 - beta2 ** step
-                update = exp_avg / bias_correction1
-                update *= lr
                 rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+                rect = None
                 if rho_t > 5.0:
-                    # torch's float / Tensor is reciprocal() * float
-                    adaptive = xp.sqrt(exp_avg_sq)
-                    adaptive += eps
-                    adaptive = xp.reciprocal(adaptive)
-                    adaptive *= bias_correction2 ** 0.5
                     rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-                    update *= adaptive
-                    update *= rect
-                pd -= update
+                hyper = (lr, 1 - beta1, beta2, eps, weight_decay, decoupled, maximize, bias_correction1,
+                         bias_correction2 ** 0.5, rect)
+                for pieces in chunks(pd, gd, st["exp_avg"]._data, st["exp_avg_sq"]._data):
+                    _radam_update(xp, hyper, *pieces)
                 p._vc[0] += 1
         return loss

@@ -3,9 +3,44 @@ from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
 from .adam import _lerp_
-from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks
 
 __all__ = ["RMSprop"]
+
+
+def _rmsprop_update(xp, hyper, pd, gd, square_avg, *buffers):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas; buffers: grad_avg
+    when centered, then the momentum buffer when momentum > 0."""
+    lr, alpha, eps, weight_decay, momentum, centered, maximize = hyper
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        t = pd * weight_decay
+        t += gd
+        gd = t
+    square_avg *= alpha
+    t = gd * (1 - alpha)  # addcmul: self + (value * t1) * t2
+    t *= gd
+    square_avg += t
+    if centered:
+        grad_avg = buffers[0]
+        _lerp_(grad_avg, gd, 1 - alpha)
+        avg = grad_avg * -1.0
+        avg *= grad_avg
+        avg += square_avg
+        avg = xp.sqrt(avg)
+    else:
+        avg = xp.sqrt(square_avg)
+    avg += eps
+    if momentum > 0:
+        buf = buffers[-1]
+        buf *= momentum
+        buf += gd / avg  # addcdiv value=1
+        pd -= buf * lr
+    else:
+        t = gd * lr  # addcdiv value=-lr: p + (value * t1) / t2
+        t /= avg
+        pd -= t
 
 
 class RMSprop(Optimizer):
@@ -63,45 +98,24 @@ class RMSprop(Optimizer):
                     continue
                 pd = p._data
                 gd = g._data
+                xp = xp_of(pd)
                 st = state[p]
                 if len(st) == 0:
                     st["step"] = _step_tensor()
-                    st["square_avg"] = _wrap(xp_of(pd).zeros_like(pd))
+                    st["square_avg"] = _wrap(xp.zeros_like(pd))
                     if momentum > 0:
-                        st["momentum_buffer"] = _wrap(xp_of(pd).zeros_like(pd))
+                        st["momentum_buffer"] = _wrap(xp.zeros_like(pd))
                     if centered:
-                        st["grad_avg"] = _wrap(xp_of(pd).zeros_like(pd))
-                if maximize:
-                    gd = -gd
+                        st["grad_avg"] = _wrap(xp.zeros_like(pd))
                 step_arr = st["step"]._data
                 step_arr += 1
-                if weight_decay != 0:
-                    t = pd * weight_decay
-                    t += gd
-                    gd = t
-                square_avg = st["square_avg"]._data
-                square_avg *= alpha
-                t = gd * (1 - alpha)  # addcmul: self + (value * t1) * t2
-                t *= gd
-                square_avg += t
+                arrays = (pd, gd, st["square_avg"]._data)
                 if centered:
-                    grad_avg = st["grad_avg"]._data
-                    _lerp_(grad_avg, gd, 1 - alpha)
-                    avg = grad_avg * -1.0
-                    avg *= grad_avg
-                    avg += square_avg
-                    avg = xp_of(avg).sqrt(avg)
-                else:
-                    avg = xp_of(square_avg).sqrt(square_avg)
-                avg += eps
+                    arrays += (st["grad_avg"]._data,)
                 if momentum > 0:
-                    buf = st["momentum_buffer"]._data
-                    buf *= momentum
-                    buf += gd / avg  # addcdiv value=1
-                    pd -= buf * lr
-                else:
-                    t = gd * lr  # addcdiv value=-lr: p + (value * t1) / t2
-                    t /= avg
-                    pd -= t
+                    arrays += (st["momentum_buffer"]._data,)
+                hyper = (lr, alpha, eps, weight_decay, momentum, centered, maximize)
+                for pieces in chunks(*arrays):
+                    _rmsprop_update(xp, hyper, *pieces)
                 p._vc[0] += 1
         return loss

@@ -1,9 +1,30 @@
 """Rprop (torch.optim.Rprop): resilient backpropagation, per-element step sizes from gradient signs."""
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float
+from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks
 
 __all__ = ["Rprop"]
+
+
+def _rprop_update(xp, hyper, pd, gd, prev, step_size):
+    """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
+    etaminus, etaplus, step_size_min, step_size_max, maximize = hyper
+    if maximize:
+        gd = -gd
+    sign = xp.asarray(gd * prev)  # an array even for a 0-d parameter: masks assign into it
+    xp.sign(sign, out=sign)
+    sign[sign > 0] = etaplus
+    sign[sign < 0] = etaminus
+    sign[sign == 0] = 1
+    # update the step sizes, then step against the sign of the gradient
+    step_size *= sign
+    xp.clip(step_size, step_size_min, step_size_max, out=step_size)
+    grad = xp.array(gd)
+    grad[sign == etaminus] = 0  # the sign flipped: no step, and forget this gradient
+    t = xp.sign(grad)  # addcmul_(grad.sign(), step_size, value=-1)
+    t *= step_size
+    pd -= t
+    prev[...] = grad
 
 
 class Rprop(Optimizer):
@@ -58,23 +79,8 @@ class Rprop(Optimizer):
                     st["step_size"] = _wrap(xp.full_like(gd, _to_float(group["lr"])))
                 step_arr = st["step"]._data
                 step_arr += 1
-                if maximize:
-                    gd = -gd
-                prev = st["prev"]._data
-                step_size = st["step_size"]._data
-                sign = xp.asarray(gd * prev)  # an array even for a 0-d parameter: masks assign into it
-                xp.sign(sign, out=sign)
-                sign[sign > 0] = etaplus
-                sign[sign < 0] = etaminus
-                sign[sign == 0] = 1
-                # update the step sizes, then step against the sign of the gradient
-                step_size *= sign
-                xp.clip(step_size, step_size_min, step_size_max, out=step_size)
-                grad = xp.array(gd)
-                grad[sign == etaminus] = 0  # the sign flipped: no step, and forget this gradient
-                t = xp.sign(grad)  # addcmul_(grad.sign(), step_size, value=-1)
-                t *= step_size
-                pd -= t
-                prev[...] = grad
+                hyper = (etaminus, etaplus, step_size_min, step_size_max, maximize)
+                for pieces in chunks(pd, gd, st["prev"]._data, st["step_size"]._data):
+                    _rprop_update(xp, hyper, *pieces)
                 p._vc[0] += 1
         return loss

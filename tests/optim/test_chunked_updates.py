@@ -19,11 +19,35 @@ CASES = [
     ("Adam", dict(lr=0.01, maximize=True, betas=(0.5, 0.9))),
     ("AdamW", dict(lr=0.01, weight_decay=0.1)),
     ("AdamW", dict(lr=0.01, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, centered=True, momentum=0.5, weight_decay=0.1, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.5)),
+    ("Adagrad", dict(lr=0.1, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict(lr=0.01)),
+    ("Adamax", dict(lr=0.01, betas=(0.5, 0.9), weight_decay=0.1, maximize=True)),
+    ("NAdam", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    # (RAdam's rectified branch from step 6 on, with the default betas)
+    ("RAdam", dict(lr=0.01)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("ASGD", dict(lr=0.01)),
+    # (t0=2: averaging with mu < 1 from step 5 on)
+    ("ASGD", dict(lr=0.01, lambd=0.01, alpha=0.5, t0=2, weight_decay=0.1, maximize=True)),
+    ("Rprop", dict(lr=0.01)),
+    ("Rprop", dict(lr=0.01, etas=(0.3, 1.5), step_sizes=(1e-3, 0.02), maximize=True)),
 ]
 SHAPES = [(37, 29), (300,), (3, 5, 7)]   # none a multiple of the chunk
+STEPS = 8
 
 
-def _run(name, kwargs, chunk, monkeypatch, steps=6):
+def _run(name, kwargs, chunk, monkeypatch):
     rng = np.random.default_rng(0)
     params = [ember.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in SHAPES]
     # one parameter a group: FlatState needs two, so each takes the per-parameter loop
@@ -37,9 +61,9 @@ def _run(name, kwargs, chunk, monkeypatch, steps=6):
         return out
 
     monkeypatch.setattr(optimizer, "_CHUNK", chunk)
-    for mod in ("sgd", "adam"):
+    for mod in ("sgd", "adam", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop"):
         monkeypatch.setattr(getattr(optim, mod), "chunks", counted)
-    for step in range(steps):
+    for step in range(STEPS):
         for p in params:
             p.grad = ember.tensor(rng.standard_normal(p.shape).astype(np.float32))
         opt.step()
@@ -62,16 +86,21 @@ def test_chunks_give_the_whole_arrays_bits(name, kwargs, monkeypatch):
 @requires_torch
 @pytest.mark.parametrize("name,kwargs", CASES)
 def test_chunked_updates_match_torch(name, kwargs, monkeypatch):
-    ours, _, _ = _run(name, kwargs, 16, monkeypatch)
+    ours, our_opt, _ = _run(name, kwargs, 16, monkeypatch)
     rng = np.random.default_rng(0)
     params = [torch.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in SHAPES]
     opt = getattr(torch.optim, name)([{"params": [p]} for p in params], **kwargs)
-    for step in range(6):
+    for step in range(STEPS):
         for p in params:
             p.grad = torch.tensor(rng.standard_normal(tuple(p.shape)).astype(np.float32))
         opt.step()
     for a, b in zip(ours, params):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+        # the state too: some of it (ASGD's ax) never feeds back into the parameter
+        sa, sb = our_opt.state[a], opt.state[b]
+        assert sa.keys() == sb.keys()
+        for key in sa:
+            np.testing.assert_allclose(sa[key].numpy(), sb[key].numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 def test_small_or_strided_arrays_are_one_piece(monkeypatch):
