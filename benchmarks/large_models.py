@@ -4,8 +4,10 @@
 
 The models are written once against the shared API (``lib.nn``), with torchvision's layers and
 initialization, so the same code builds them in ember and in torch (torchvision itself is not
-needed): the time to construct them (every parameter drawn by its init), and the no-grad forward
-of the ResNet-18 at 224 x 224, batch 1 and 8.  Medians of interleaved rounds, and the ratio
+needed): the time to construct them (every parameter drawn by its init), the no-grad forward
+of the ResNet-18 at 224 x 224, batch 1 and 8, and training steps: the ResNet-18 on CIFAR-sized
+input (its last stages then run 256-512 channels over 2 x 2 and 1 x 1 planes), the VGG-11 (a
+4096 x 25088 weight) and optimizer steps over it.  Medians of interleaved rounds, and the ratio
 ember / torch (below 1: ember is faster).  torch runs on its default threads unless --threads says
 otherwise; ember chooses its own.
 """
@@ -110,8 +112,55 @@ def _inference(batch):
     return run
 
 
+def _training(make, batch, size, opt):
+    """A training step (cross-entropy, the optimizer opt(lib.optim, params)) of make's model on random
+    batch x 3 x size x size images (the model built once per library)."""
+    runs = {}
+
+    def run(lib):
+        if lib not in runs:
+            lib.manual_seed(0)
+            net = make(lib)
+            optimizer = opt(lib.optim, net.parameters())
+            x, y = lib.randn(batch, 3, size, size), lib.randint(0, 10, (batch,))
+
+            def step():
+                optimizer.zero_grad()
+                lib.nn.functional.cross_entropy(net(x), y).backward()
+                optimizer.step()
+            runs[lib] = step
+        runs[lib]()
+    return run
+
+
+def _sgd(optim, params):
+    return optim.SGD(params, 0.01, momentum=0.9, weight_decay=5e-4)
+
+
+def _adam(optim, params):
+    return optim.Adam(params, 1e-4)
+
+
+def _vgg_head_step(opt):
+    """opt's step alone over the VGG-11 head's parameters (120M, gradients given)."""
+    runs = {}
+
+    def run(lib):
+        if lib not in runs:
+            lib.manual_seed(0)
+            params = [lib.nn.Parameter(lib.randn(4096, 25088)), lib.nn.Parameter(lib.randn(4096, 4096))]
+            for p in params:
+                p.grad = lib.randn(*p.shape)
+            runs[lib] = opt(lib.optim, params).step
+        runs[lib]()
+    return run
+
+
 CASES = [("build resnet18", _build(resnet18)), ("build vgg11", _build(vgg11)),
-         ("resnet18 eval, batch 1, 224x224", _inference(1)), ("resnet18 eval, batch 8, 224x224", _inference(8))]
+         ("resnet18 eval, batch 1, 224x224", _inference(1)), ("resnet18 eval, batch 8, 224x224", _inference(8)),
+         ("resnet18 train, batch 32, 32x32", _training(resnet18, 32, 32, _sgd)),
+         ("vgg11 train, batch 8, 64x64", _training(vgg11, 8, 64, _sgd)),
+         ("SGD step, vgg11's head", _vgg_head_step(_sgd)), ("Adam step, vgg11's head", _vgg_head_step(_adam))]
 
 
 def main(argv=None):
