@@ -7,6 +7,8 @@ NumPy/CuPy kernels accept any strides, so every op works on it, and elementwise 
 """
 import functools
 
+import numpy as np
+
 from . import _backend as B
 
 
@@ -145,13 +147,41 @@ def make(shape, order, fill):
 
 def relayout(a, order):
     """A copy of array a laid out in the given memory order (row-major when None)."""
-    xp = B.xp_of(a)
     if order is None:
-        return xp.array(a, copy=True, order="C")
+        return _row_major_copy(a)
     inverse = [0] * len(order)
     for i, d in enumerate(order):
         inverse[d] = i
-    return xp.ascontiguousarray(a.transpose(order)).transpose(inverse)
+    return _row_major_copy(a.transpose(order)).transpose(inverse)
+
+
+# NumPy copies a transposed view row by row of the result, each row reading one element from as many
+# source rows: once those rows no longer stay in cache (rows of 1,024 and more), or when their stride
+# is a multiple of 4 KB (so that they compete for the same cache sets), every element costs a cache
+# miss.  Tiles of _TILE x _TILE keep both sides in cache: a 2,048 x 2,048 float32 .t().contiguous()
+# takes 4.3 ms instead of 32 (torch 4.2), 4,096 x 25,088 290 instead of 975 (torch 295).
+_TILE = 128
+_TILED_MIN = 1 << 20   # elements: below, NumPy's copy stays in cache
+
+
+def _row_major_copy(v):
+    """A C-contiguous copy of array v; by tiles where v is a large transpose (see _TILE)."""
+    xp = B.xp_of(v)
+    if v.ndim < 2 or xp is not np or v.size < _TILED_MIN:
+        return xp.array(v, copy=True, order="C")
+    rows, cols = v.shape[-2:]
+    it = v.itemsize
+    # v's last two axes swapped against the memory under it: columns run along memory, rows across
+    if not (v.strides[-2] == it and v.strides[-1] != it and rows >= _TILE and cols >= _TILE
+            and (cols >= 1024 or v.strides[-1] % 4096 == 0)):
+        return xp.array(v, copy=True, order="C")
+    out = np.empty(v.shape, v.dtype)
+    for k in np.ndindex(v.shape[:-2]):
+        src, dst = v[k], out[k]
+        for i in range(0, rows, _TILE):
+            for j in range(0, cols, _TILE):
+                dst[i:i + _TILE, j:j + _TILE] = src[i:i + _TILE, j:j + _TILE]
+    return out
 
 
 def in_layout(a, order):

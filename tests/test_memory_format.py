@@ -6,8 +6,11 @@ import pytest
 
 import ember
 import ember.nn.functional as F
+from ember import _memory_format as _mf
 
 from .conftest import requires_torch, torch
+
+RNG = np.random.default_rng(0)
 
 
 def _both(fn):
@@ -240,3 +243,24 @@ def test_channels_last_save_load_roundtrip(tmp_path):
     ember.save(y, tmp_path / "y.pt")
     z = ember.load(tmp_path / "y.pt")
     assert z.tolist() == y.tolist()
+
+
+@pytest.mark.parametrize("shape,dims", [
+    ((1100, 300), (1, 0)),            # result rows of 1,024 and more
+    ((290, 2048), (1, 0)),            # a source row stride that is a multiple of 4 KB
+    ((3, 2, 1030, 140), (0, 1, 3, 2)),  # leading dims: each matrix by tiles
+    ((1030, 3, 140), (2, 1, 0)),      # a dim between the swapped ones: NumPy's copy
+    ((150, 130), (1, 0)),             # neither: NumPy's copy
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.bool_])
+def test_transposed_copies_by_tiles(monkeypatch, shape, dims, dtype):
+    # .contiguous() of a large transposed tensor copies tile by tile (here tiles of 16 from any size)
+    monkeypatch.setattr(_mf, "_TILED_MIN", 0)
+    monkeypatch.setattr(_mf, "_TILE", 16)
+    a = (RNG.standard_normal(shape) * 100).astype(dtype)
+    t = ember.from_numpy(a).permute(*dims)
+    c = t.contiguous()
+    assert c.is_contiguous() and tuple(c.shape) == tuple(t.shape)
+    np.testing.assert_array_equal(c.numpy(), a.transpose(dims))
+    cl = ember.from_numpy(a.copy()).permute(*dims).clone(memory_format=ember.contiguous_format)
+    np.testing.assert_array_equal(cl.numpy(), a.transpose(dims))
