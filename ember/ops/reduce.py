@@ -807,8 +807,38 @@ class LinalgVectorNormBackward0(Node):
         return (xp.asarray(res).astype(x.dtype, copy=False),)
 
 
+# A large array's whole 1- or 2-norm sums over chunks that stay in cache: |x| or x * x of the whole
+# array would be a temporary as large as it, mapped and faulted in anew past glibc's 32 MB (a 4096 x
+# 25088 float32 norm: 134 -> 27 ms, torch 28)
+_NORM_CHUNK = 1 << 16
+
+
+def power_sum(a, p):
+    """sum(|a| ** p) over all of a real float array a, for p = 1 or 2 (a 0-d array of a's dtype); the
+    pairwise sums of chunks of a large C-contiguous ndarray, then theirs."""
+    n = a.size
+    if n <= 4 * _NORM_CHUNK or a.__class__ is not np.ndarray or not a.flags.c_contiguous:
+        t = a * a if p == 2 else abs(a)   # (x * x is |x| * |x|, bit for bit)
+        return t.sum()
+    flat = a.reshape(-1)
+    scratch = np.empty(_NORM_CHUNK, a.dtype)
+    partial = np.empty(-(-n // _NORM_CHUNK), a.dtype)
+    for i, lo in enumerate(range(0, n, _NORM_CHUNK)):
+        c = flat[lo:lo + _NORM_CHUNK]
+        t = scratch[:c.size]
+        if p == 2:
+            np.multiply(c, c, out=t)
+        else:
+            np.abs(c, out=t)
+        partial[i] = t.sum()
+    return partial.sum()
+
+
 def _vector_norm(a, p, axes, keepdim):
     xp = xp_of(a)
+    if axes is None and not keepdim and p in (1, 2) and a.dtype.kind == "f":
+        s = power_sum(a, p)
+        return xp.sqrt(s) if p == 2 else s
     if p == 2 and a.dtype.kind != "c":
         return xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))   # (x * x is |x| * |x|, bit for bit)
     ab = xp.abs(a)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..._tensor import Tensor, _wrap
 from ..._userwarn import warn as _warn_user
+from ...ops.reduce import power_sum
 
 __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -18,6 +19,10 @@ def _as_list(tensors):
 
 def _norm(a, p):
     """The p-norm of an array (any array module), as a 0-d array of a's dtype."""
+    if p in (1, 2) and a.dtype.kind == "f" and a.dtype.itemsize >= 4:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            s = power_sum(a, p)
+            return (s ** 0.5 if p == 2 else s).astype(a.dtype)
     a = abs(a)
     if p in (math.inf, -math.inf):
         if a.size == 0:
