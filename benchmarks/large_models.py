@@ -1,15 +1,16 @@
 """Building and running torchvision-sized models, ember against torch in one process.
 
-    python benchmarks/large_models.py [--rounds 5] [--threads 0]
+    python benchmarks/large_models.py [--rounds 5] [--threads 0] [--cases train load ...]
 
 The models are written once against the shared API (``lib.nn``), with torchvision's layers and
 initialization, so the same code builds them in ember and in torch (torchvision itself is not
 needed): the time to construct them (every parameter drawn by its init), the no-grad forward
 of the ResNet-18 at 224 x 224, batch 1 and 8, and training steps: the ResNet-18 on CIFAR-sized
 input (its last stages then run 256-512 channels over 2 x 2 and 1 x 1 planes), the VGG-11 (a
-4096 x 25088 weight) and optimizer steps over it.  Medians of interleaved rounds, and the ratio
-ember / torch (below 1: ember is faster).  torch runs on its default threads unless --threads says
-otherwise; ember chooses its own.
+4096 x 25088 weight), optimizer steps over that head, and loading a checkpoint of it.  Medians of
+interleaved rounds, and the ratio ember / torch (below 1: ember is faster).  torch runs on its
+default threads unless --threads says otherwise; ember chooses its own.  --cases picks the
+workloads whose names contain one of the given words.
 """
 import argparse
 import statistics
@@ -156,23 +157,45 @@ def _vgg_head_step(opt):
     return run
 
 
+def _load_checkpoint():
+    """load() of a 480 MB state dict (vgg11's head) that the library saved (once) to a temporary file."""
+    paths = {}
+
+    def run(lib):
+        if lib not in paths:
+            import atexit
+            import os
+            import tempfile
+            fd, paths[lib] = tempfile.mkstemp(suffix=".pt")
+            os.close(fd)
+            atexit.register(os.remove, paths[lib])
+            lib.manual_seed(0)
+            lib.save({"w1": lib.randn(4096, 25088), "w2": lib.randn(4096, 4096)}, paths[lib])
+        lib.load(paths[lib])
+    return run
+
+
 CASES = [("build resnet18", _build(resnet18)), ("build vgg11", _build(vgg11)),
          ("resnet18 eval, batch 1, 224x224", _inference(1)), ("resnet18 eval, batch 8, 224x224", _inference(8)),
          ("resnet18 train, batch 32, 32x32", _training(resnet18, 32, 32, _sgd)),
          ("vgg11 train, batch 8, 64x64", _training(vgg11, 8, 64, _sgd)),
-         ("SGD step, vgg11's head", _vgg_head_step(_sgd)), ("Adam step, vgg11's head", _vgg_head_step(_adam))]
+         ("SGD step, vgg11's head", _vgg_head_step(_sgd)), ("Adam step, vgg11's head", _vgg_head_step(_adam)),
+         ("load a 480 MB checkpoint", _load_checkpoint())]
 
 
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch's threads (0: its default)")
+    p.add_argument("--cases", nargs="+", default=None, help="only workloads whose names contain one of these")
     a = p.parse_args(argv)
     if torch is not None and a.threads:
         torch.set_num_threads(a.threads)
     libs = [ember] + ([torch] if torch is not None else [])
     print(f"{'workload':34s} {'ember s':>9s} {'torch s':>9s} {'ember/torch':>12s}")
     for name, run in CASES:
+        if a.cases and not any(c in name for c in a.cases):
+            continue
         for lib in libs:   # warm-up: imports, first allocations, the inference models
             run(lib)
         times = {lib: [] for lib in libs}

@@ -350,6 +350,16 @@ def test_truncated_file(tmp_path):
     assert str(path) in str(info.value) and "truncated" in str(info.value)
 
 
+def test_torch_checkpoint_without_crc32s_loads():
+    # torch.save under serialization.config.save.compute_crc32 = False writes a CRC of 0 for every
+    # record; torch.load checks none, and ember must not call such a file corrupt
+    path = os.path.join(FIXTURES, "torch_no_crc32.pt")
+    assert {i.CRC for i in zipfile.ZipFile(path).infolist()} == {0}
+    sd = ember.load(path)
+    np.testing.assert_array_equal(arr(sd["weight"]), np.load(os.path.join(FIXTURES, "expected.npz"))["weight"])
+    assert sd["step"].item() == 7
+
+
 def test_corrupted_storage_bytes(tmp_path):
     path = tmp_path / "crc.pt"
     ember.save({"w": ember.tensor(np.arange(16, dtype=np.float32))}, path)
