@@ -120,6 +120,11 @@ def matmul(a, b):
     each an ordinary single-threaded product.  Anything but two same-dtype float ndarrays of at
     least two dimensions (CuPy arrays, the Tensors of create_graph's formulas, matrix-vector
     products) is just a @ b."""
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.dtype is _f16 and b.dtype is _f16:
+        # NumPy has no float16 BLAS: its loop took 157 ms for 512 x 512 (torch 1.4).  The products of
+        # float16 values are exact in float32; summed there and rounded once, as torch's CPU kernels
+        # accumulate float16 in float32
+        return matmul(a.astype(_f32), b.astype(_f32)).astype(_f16)
     if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim > 1 and b.ndim > 1 \
             and a.size * b.shape[-1] >= PARALLEL_MACS and a.dtype is b.dtype and a.dtype.kind in "fc" \
             and _active == 1:   # (BLAS already threaded by a caller, as a linalg entry: plain a @ b)
@@ -148,6 +153,7 @@ _small_gemm = False
 # narrower pieces lose more to the calls than the kernels gain (a square 150 x 150 weight: 44)
 _MIN_PIECE_COLS = 64
 _f32 = np.dtype(np.float32)
+_f16 = np.dtype(np.float16)
 _runs_of = {}   # (M, K, N) -> runs of columns, 0 for the whole product
 
 
