@@ -428,7 +428,12 @@ def test_gradients_from_products_on_threads_are_not_copied(monkeypatch):
     monkeypatch.setattr(_threads, "PARALLEL_MACS", 0)
     blocks = []
     real = _threads.run_blocks
-    monkeypatch.setattr(_threads, "run_blocks", lambda fn, n, plan, flops=0: blocks.append(plan) or real(fn, n, plan, flops))
+
+    def counted(fn, n, plan, flops=0):
+        blocks.append(plan)
+        return real(fn, n, plan, flops)
+
+    monkeypatch.setattr(_threads, "run_blocks", counted)
     threads = ember.get_num_threads()
     ember.set_num_threads(2)
     try:
