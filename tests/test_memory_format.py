@@ -254,7 +254,8 @@ def test_channels_last_save_load_roundtrip(tmp_path):
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.bool_])
 def test_transposed_copies_by_tiles(monkeypatch, shape, dims, dtype):
-    # .contiguous() of a large transposed tensor copies tile by tile (here tiles of 16 from any size)
+    # .contiguous() (and reshape) of a large transposed tensor copies tile by tile (here tiles of 16 from
+    # any size)
     monkeypatch.setattr(_mf, "_TILED_MIN", 0)
     monkeypatch.setattr(_mf, "_TILE", 16)
     a = (RNG.standard_normal(shape) * 100).astype(dtype)
@@ -264,3 +265,4 @@ def test_transposed_copies_by_tiles(monkeypatch, shape, dims, dtype):
     np.testing.assert_array_equal(c.numpy(), a.transpose(dims))
     cl = ember.from_numpy(a.copy()).permute(*dims).clone(memory_format=ember.contiguous_format)
     np.testing.assert_array_equal(cl.numpy(), a.transpose(dims))
+    np.testing.assert_array_equal(t.reshape(-1).numpy(), a.transpose(dims).reshape(-1))   # (a copy, too)

@@ -283,7 +283,7 @@ def reshape(input, *shape):
     else:
         return view(input, shape)
     size = _infer_shape(_sizes(shape, "reshape"), a.size)
-    out = a.reshape(size)
+    out = _mf.relayout(a, None).reshape(size)   # (a transposed source copies by tiles: _mf._row_major_copy)
     node = None
     if state.enabled and input._requires_grad:
         from .convert import CloneBackward0
