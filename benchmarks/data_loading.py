@@ -1,7 +1,9 @@
 """DataLoader throughput on a CIFAR-shaped in-memory dataset, ember against torch in one process.
 
 Each sample: a uint8 32x32x3 image turned into a normalized float32 3x32x32 array (in NumPy,
-as ToTensor + Normalize would), plus an int label. Batch size 4, as in the tutorial.
+as ToTensor + Normalize would), plus an int label. Batch size 4, as in the tutorial.  Then
+ImageNet-sized samples (3x224x224 float32) at batch 64, where each batch a worker hands over is
+38 MB: the second epoch of persistent workers, in images/s.
 
     python benchmarks/data_loading.py [--samples N] [--workers 0 2]
 """
@@ -96,6 +98,35 @@ def main():
             print(f"{label:>26}  {e:>15.0f}  {t:>15.0f}  {e / t:>11.2f}")
         else:
             print(f"{label:>26}  {e:>15.0f}  {'-':>15}  {'-':>11}")
+    large_batches(args.workers)
+
+
+class _Large:
+    """ImageNet-sized samples: one of 8 uint8 224x224x3 images, normalized as above, and a label."""
+
+    def __init__(self, lib, n=512):
+        self.lib, self.n = lib, n
+        self.images = np.random.RandomState(1).randint(0, 256, size=(8, 224, 224, 3), dtype=np.uint8)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return self.lib.from_numpy(_transform(self.images[i % 8])), i % 10
+
+
+def large_batches(workers):
+    print("ImageNet-sized samples (3x224x224 float32), batch 64, 2nd epoch of persistent workers")
+    print(f"{'num_workers':>26}  {'ember images/s':>15}  {'torch images/s':>15}  {'ember/torch':>11}")
+    for w in workers:
+        rates = []
+        for lib, data_mod in ((ember, edata), (torch, tdata if torch is not None else None)):
+            if lib is None:
+                continue
+            ds = type("Large", (_Large, data_mod.Dataset), {})(lib)
+            rates.append(64 * batches_per_second(data_mod.DataLoader, ds, w, batch_size=64, steady=w > 0))
+        ratio = f"{rates[0] / rates[1]:>11.2f}" if len(rates) == 2 else f"{'-':>11}"
+        print(f"{w:>26}  {rates[0]:>15.0f}  {rates[1] if len(rates) == 2 else '-':>15.0f}  {ratio}")
 
 
 if __name__ == "__main__":

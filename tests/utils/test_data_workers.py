@@ -3,6 +3,7 @@
 Datasets and helpers live at module level so that the 'spawn' start method can pickle them by name.
 """
 import gc
+import mmap
 import multiprocessing
 import os
 import random
@@ -335,3 +336,82 @@ def test_a_worker_killed_while_reading_the_shutdown_signal_does_not_hang_shutdow
     pids = [w.pid for w in it._workers]
     it._shutdown_workers()   # returns (under the alarm): no lock a dead worker could have kept
     assert _gone(pids)
+
+
+# ---- large arrays through shared memory ------------------------------------------------------
+class BigImages(Dataset):
+    """ImageNet-sized samples (3 x 224 x 224 float32, 588 KB): a batch of 2 passes SHARED_MIN and goes
+    through shared memory; with it a small array and a Python value."""
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        img = np.arange(3 * 224 * 224, dtype=np.float32).reshape(3, 224, 224) + i
+        return {"img": ember.from_numpy(img), "small": np.full(3, i), "label": i}
+
+
+def _fd_count():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _each(loader):
+    return [(b["img"].numpy().copy(), b["small"].numpy().copy(), b["label"].tolist()) for b in loader]
+
+
+needs_memfd = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="shared batches need memfd_create")
+
+
+@needs_memfd
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_large_batches_come_through_shared_memory(context):
+    from ember.utils.data._utils import worker
+    ref = _each(DataLoader(BigImages(), batch_size=2))
+    list(DataLoader(Images(2), batch_size=2, num_workers=1, multiprocessing_context=context))
+    before = _fd_count()   # (after multiprocessing's own first descriptors: its shared heap)
+    loader = DataLoader(BigImages(), batch_size=2, num_workers=2, multiprocessing_context=context)
+    got = []
+    for b in loader:
+        img = b["img"].numpy()
+        # the batch's image array lives in a shared mapping, writable as any batch's; the small one not
+        assert img.nbytes >= worker.SHARED_MIN and isinstance(img.base, mmap.mmap)
+        assert not isinstance(b["small"].numpy().base, mmap.mmap)
+        img[0, 0, 0, 0] += 1
+        img[0, 0, 0, 0] -= 1
+        got.append((img.copy(), b["small"].numpy().copy(), b["label"].tolist()))
+        del b, img
+    assert len(got) == len(ref)
+    for (a, b, c), (d, e, f) in zip(got, ref):
+        np.testing.assert_array_equal(a, d)
+        np.testing.assert_array_equal(b, e)
+        assert c == f
+    del loader
+    gc.collect()
+    assert _fd_count() <= before   # every descriptor received was closed
+
+
+def collate_many(batch):
+    """More arrays than one message carries descriptors for (worker._FDS_PER_MESSAGE), and arrays that
+    stay in the pickle: a non-contiguous one and an object array."""
+    arrays = [np.full(3, i * 1000 + k) for i, _ in enumerate(batch) for k in range(230)]
+    return arrays + [np.arange(80.0).reshape(5, 16)[:, ::2], np.array([{"a": 1}, None], dtype=object),
+                     np.arange(60.0).reshape(3, 4, 5).transpose(2, 0, 1)]
+
+
+@needs_memfd
+def test_batches_with_hundreds_of_shared_arrays(monkeypatch):
+    from ember.utils.data._utils import worker
+    monkeypatch.setattr(worker, "SHARED_MIN", 1)   # (forked workers inherit it)
+    loader = DataLoader(Images(6), batch_size=2, num_workers=2, collate_fn=collate_many)
+    batches = list(loader)
+    assert len(batches) == 3 and all(len(b) == 463 for b in batches)
+    dense = np.arange(60.0).reshape(3, 4, 5).transpose(2, 0, 1)
+    for b in batches:
+        assert all(isinstance(a.base, mmap.mmap) for a in b[:460])
+        assert [a[0] for a in b[:460]] == [i * 1000 + k for i in range(2) for k in range(230)]
+        np.testing.assert_array_equal(b[460], np.arange(80.0).reshape(5, 16)[:, ::2])   # (not dense: pickled)
+        assert b[460].base is None or not isinstance(b[460].base, mmap.mmap)
+        assert b[461][0] == {"a": 1}
+        # a dense array in another dim order: shared as its memory, its strides kept
+        assert isinstance(b[462].base.base, mmap.mmap) and b[462].strides == dense.strides
+        np.testing.assert_array_equal(b[462], dense)

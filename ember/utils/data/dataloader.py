@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import socket
 import sys
 
 import numpy as np
@@ -333,20 +334,27 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         # part of a reference cycle (the cycle collector may already have stopped a Queue's feeder).
         self._index_queues = []
         self._workers = []
+        # each worker's socket for the descriptors of the shared memory its batches' large arrays
+        # travel in (worker._send); the main process keeps one end of each
+        self._fd_socks = []
         self._owner_pid = os.getpid()
         forked = ctx.get_start_method() == "fork"
+        share = _utils.worker.can_share()
         try:
             for i in range(self._num_workers):
                 index_reader, index_writer = ctx.Pipe(duplex=False)
+                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) if share else (None, None)
                 # a forked worker inherits the write ends created so far (its own included) and
                 # closes them, so that it sees EOF as soon as the main process closes its end
                 inherited = self._index_queues + [index_writer] if forked else []
+                if forked and share:
+                    inherited += self._fd_socks + [mine]
                 w = ctx.Process(
                     target=_utils.worker._worker_loop,
                     args=(self._dataset_kind, self._dataset, index_reader, self._worker_result_queue,
                           self._workers_done_event, self._auto_collation, self._collate_fn, self._drop_last,
                           self._base_seed, self._worker_init_fn, i, self._num_workers,
-                          self._persistent_workers, inherited),
+                          self._persistent_workers, inherited, theirs),
                     name=f"ember_data_worker_{i}")
                 w.daemon = True
                 # register only started workers: joining an unstarted process would fail
@@ -355,7 +363,10 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 finally:
                     # only the worker reads; later workers must not inherit this end either
                     index_reader.close()
+                    if theirs is not None:
+                        theirs.close()
                 self._index_queues.append(index_writer)
+                self._fd_socks.append(mine)
                 self._workers.append(w)
         except BaseException:
             self._workers_status = [True] * len(self._workers)
@@ -394,6 +405,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         except queue.Empty:
             self._raise_if_a_worker_died()
             return False, None
+        if self._fd_socks and self._fd_socks[0] is not None:
+            return True, _utils.worker.loads_shared(payload, self._fd_socks)
         return True, pickle.loads(payload)
 
     def _raise_if_a_worker_died(self):
@@ -525,7 +538,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                     self._mark_worker_as_unavailable(worker_id, shutdown=True)
             for w in self._workers:
                 w.join(timeout=1.0)
-            for conn in self._index_queues:
+            for conn in self._index_queues + [s for s in self._fd_socks if s is not None]:
                 try:
                     conn.close()
                 except OSError:

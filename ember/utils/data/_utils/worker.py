@@ -2,13 +2,19 @@
 
 The loop is a module-level function so that the 'spawn' start method can pickle it by name.
 """
+import io
+import mmap
+import multiprocessing.reduction
 import os
 import pickle
 import random
+import socket
+import struct
 from dataclasses import dataclass
 
 import numpy as np
 
+from .... import _memory_format as _mf
 from . import WORKER_STATUS_CHECK_INTERVAL, ExceptionWrapper
 
 _worker_info = None
@@ -92,9 +98,111 @@ def _limit_blas_threads():
         return None
 
 
-def _send(data_queue, item, worker_id):
+# Batches travel to the main process pickled through a pipe: ~250 MB/s here, 154 ms for a batch of
+# 64 ImageNet-sized images (38 MB) where a copy takes 18.  Their large arrays go through shared memory
+# instead, as torch's tensors do: each is copied once into a memfd whose descriptor follows on the
+# worker's socket (SCM_RIGHTS), and the main process maps it as the array's memory.  No name in the
+# file system, so nothing outlives the processes that hold the descriptor or the mapping.
+SHARED_MIN = 1 << 20     # bytes: below, the pipe is cheaper than a memfd, a mapping and its faults
+_FDS_PER_MESSAGE = 200   # (Linux passes at most 253 descriptors in one message)
+_HEADER = struct.Struct("<qq")   # the sender's worker id, and the count of its descriptors on its socket
+
+
+def can_share():
+    """Whether this system lets workers hand arrays over in shared memory (Linux's memfd_create)."""
+    return hasattr(os, "memfd_create") and hasattr(socket, "CMSG_SPACE")
+
+
+class _SharingPickler(pickle.Pickler):
+    """Pickles a batch, putting each large C-contiguous array into its own memfd (listed in fds) and
+    only a reference to it in the pickle."""
+
+    def __init__(self, file, fds):
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self.fds = fds
+
+    def persistent_id(self, obj):
+        if type(obj) is not np.ndarray or obj.nbytes < SHARED_MIN or obj.dtype.hasobject \
+                or obj.dtype.fields is not None:
+            return None
+        # a dense array in any dim order (a batch of HWC-strided images is channels-last) travels as
+        # its memory, and the order that puts it back
+        order = None if obj.flags.c_contiguous else _mf.dense_order(obj)
+        src = obj if order is None else obj.transpose(order)
+        if not src.flags.c_contiguous:
+            return None
+        fd = os.memfd_create("ember-batch", os.MFD_CLOEXEC)
+        self.fds.append(fd)
+        os.ftruncate(fd, src.nbytes)
+        with mmap.mmap(fd, src.nbytes) as m:
+            dst = np.ndarray(src.shape, src.dtype, buffer=m)
+            dst[...] = src
+            del dst
+        inverse = None if order is None else tuple(int(i) for i in np.argsort(order))
+        return ("ember-shared", len(self.fds) - 1, src.dtype.str, src.shape, inverse)
+
+
+class _SharedUnpickler(pickle.Unpickler):
+    def __init__(self, file, fds):
+        super().__init__(file)
+        self.fds = fds
+
+    def persistent_load(self, pid):
+        _, i, dtype, shape, inverse = pid
+        dtype = np.dtype(dtype)
+        m = mmap.mmap(self.fds[i], dtype.itemsize * int(np.prod(shape)))
+        a = np.ndarray(shape, dtype, buffer=m)   # (the array keeps the mapping alive)
+        return a if inverse is None else a.transpose(inverse)
+
+
+def _dumps_shared(item):
+    """(payload, fds): the pickle of item with its large arrays in memfds."""
+    fds = []
+    buf = io.BytesIO()
+    try:
+        _SharingPickler(buf, fds).dump(item)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return buf.getvalue(), fds
+
+
+def loads_shared(payload, socks):
+    """The batch a worker sent: its pickle (after the header), the memfds from its socket in socks."""
+    worker_id, n = _HEADER.unpack_from(payload)
+    body = memoryview(payload)[_HEADER.size:]
+    if not n:
+        return pickle.loads(body)
+    fds = []
+    try:
+        while len(fds) < n:
+            fds += multiprocessing.reduction.recvfds(socks[worker_id], min(n - len(fds), _FDS_PER_MESSAGE))
+        return _SharedUnpickler(io.BytesIO(body), fds).load()
+    finally:
+        for fd in fds:
+            os.close(fd)   # (a mapping needs no descriptor)
+
+
+def _send(data_queue, item, worker_id, sock=None):
     """Pickle here, not in the queue's feeder thread: a batch that cannot be pickled then becomes an
-    exception for the main process instead of a silently dropped batch (and a hang)."""
+    exception for the main process instead of a silently dropped batch (and a hang).  With sock, the
+    batch's large arrays go in shared memory (see SHARED_MIN) and the payload starts with _HEADER."""
+    if sock is not None:
+        fds = []
+        try:
+            payload, fds = _dumps_shared(item)
+        except Exception:
+            fds = None
+        if fds is not None:
+            try:
+                for i in range(0, len(fds), _FDS_PER_MESSAGE):
+                    multiprocessing.reduction.sendfds(sock, fds[i:i + _FDS_PER_MESSAGE])
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            data_queue.put(_HEADER.pack(worker_id, len(fds)) + payload)
+            return
     try:
         payload = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
     except Exception:
@@ -107,7 +215,7 @@ def _send(data_queue, item, worker_id):
             wrapper.exc_msg = f"{wrapper.exc_type.__qualname__}: {wrapper.exc_msg}"
             wrapper.exc_type = RuntimeError
             payload = pickle.dumps((item[0], wrapper), pickle.HIGHEST_PROTOCOL)
-    data_queue.put(payload)
+    data_queue.put(payload if sock is None else _HEADER.pack(worker_id, 0) + payload)
 
 
 class DoneFlag:
@@ -126,9 +234,11 @@ class DoneFlag:
 
 
 def _worker_loop(dataset_kind, dataset, index_pipe, data_queue, done_event, auto_collation, collate_fn,
-                 drop_last, base_seed, init_fn, worker_id, num_workers, persistent_workers, inherited=()):
+                 drop_last, base_seed, init_fn, worker_id, num_workers, persistent_workers, inherited=(),
+                 sock=None):
     """Receive (task_idx, index) from index_pipe, put (task_idx, batch or ExceptionWrapper) on data_queue,
-    until None arrives or the parent dies."""
+    until None arrives or the parent dies; with sock (this worker's end of a socket pair), large arrays
+    go through shared memory (_send)."""
     from ..dataloader import _DatasetKind
     global _worker_info
     for conn in inherited:
@@ -163,7 +273,7 @@ def _worker_loop(dataset_kind, dataset, index_pipe, data_queue, done_event, auto
                 parent_gone = True  # the main process closed its end: nobody will read results
                 break
             if isinstance(r, _ResumeIteration):
-                _send(data_queue, (r, None), worker_id)  # acknowledge the new epoch
+                _send(data_queue, (r, None), worker_id, sock)  # acknowledge the new epoch
                 iteration_end = False
                 fetcher = _DatasetKind.create_fetcher(dataset_kind, dataset, auto_collation, collate_fn,
                                                       drop_last)
@@ -185,7 +295,7 @@ def _worker_loop(dataset_kind, dataset, index_pipe, data_queue, done_event, auto
                         iteration_end = True
                     else:
                         data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
-            _send(data_queue, (idx, data), worker_id)
+            _send(data_queue, (idx, data), worker_id, sock)
             del data, idx, index, r  # don't hold the last batch while waiting
         parent_gone = parent_gone or not watchdog.is_alive()
     except KeyboardInterrupt:
