@@ -820,16 +820,17 @@ def power_sum(a, p):
     if n <= 4 * _NORM_CHUNK or a.__class__ is not np.ndarray or not a.flags.c_contiguous:
         t = a * a if p == 2 else abs(a)   # (x * x is |x| * |x|, bit for bit)
         return t.sum()
+    xp = xp_of(a)
     flat = a.reshape(-1)
-    scratch = np.empty(_NORM_CHUNK, a.dtype)
-    partial = np.empty(-(-n // _NORM_CHUNK), a.dtype)
+    scratch = xp.empty(_NORM_CHUNK, a.dtype)
+    partial = xp.empty(-(-n // _NORM_CHUNK), a.dtype)
     for i, lo in enumerate(range(0, n, _NORM_CHUNK)):
         c = flat[lo:lo + _NORM_CHUNK]
         t = scratch[:c.size]
         if p == 2:
-            np.multiply(c, c, out=t)
+            xp.multiply(c, c, out=t)
         else:
-            np.abs(c, out=t)
+            xp.abs(c, out=t)
         partial[i] = t.sum()
     return partial.sum()
 

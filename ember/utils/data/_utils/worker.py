@@ -114,8 +114,8 @@ def can_share():
 
 
 class _SharingPickler(pickle.Pickler):
-    """Pickles a batch, putting each large C-contiguous array into its own memfd (listed in fds) and
-    only a reference to it in the pickle."""
+    """Pickles a batch, putting each large dense array into its own memfd (listed in fds) and only a
+    reference to it in the pickle."""
 
     def __init__(self, file, fds):
         super().__init__(file, pickle.HIGHEST_PROTOCOL)
@@ -198,6 +198,8 @@ def _send(data_queue, item, worker_id, sock=None):
             try:
                 for i in range(0, len(fds), _FDS_PER_MESSAGE):
                     multiprocessing.reduction.sendfds(sock, fds[i:i + _FDS_PER_MESSAGE])
+            except OSError:
+                return   # the main process closed its end: it is shutting down and reads no more
             finally:
                 for fd in fds:
                     os.close(fd)
