@@ -1,7 +1,8 @@
 """Adadelta (torch.optim.Adadelta)."""
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks,
+                        decayed_grad)
 
 __all__ = ["Adadelta"]
 
@@ -9,12 +10,7 @@ __all__ = ["Adadelta"]
 def _adadelta_update(xp, hyper, pd, gd, square_avg, acc_delta):
     """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
     lr, rho, eps, weight_decay, maximize = hyper
-    if maximize:
-        gd = -gd
-    if weight_decay != 0:
-        t = pd * weight_decay
-        t += gd
-        gd = t
+    gd = decayed_grad(pd, gd, weight_decay, maximize)
     square_avg *= rho
     t = gd * (1 - rho)  # addcmul: self + (value * t1) * t2
     t *= gd

@@ -2,7 +2,8 @@
 from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
-from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks,
+                        decayed_grad)
 
 __all__ = ["Adagrad"]
 
@@ -10,12 +11,7 @@ __all__ = ["Adagrad"]
 def _adagrad_update(xp, hyper, pd, gd, state_sum):
     """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
     clr, eps, weight_decay, maximize = hyper
-    if maximize:
-        gd = -gd
-    if weight_decay != 0:
-        t = pd * weight_decay
-        t += gd
-        gd = t
+    gd = decayed_grad(pd, gd, weight_decay, maximize)
     state_sum += gd * gd  # addcmul value=1
     std = xp.sqrt(state_sum)
     std += eps

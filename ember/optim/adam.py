@@ -3,8 +3,8 @@ import numpy as np
 
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from .optimizer import (_CENSUS_EVERY, Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable,
-                        _run_closure, _step_tensor, _to_float, chunks)
+from .optimizer import (_CENSUS_EVERY, Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
+                        _step_tensor, _to_float, chunks, decayed_grad)
 
 __all__ = ["Adam"]
 
@@ -23,15 +23,7 @@ def _lerp_(start, end, weight):
 def _adam_update(xp, hyper, pd, gd, exp_avg, exp_avg_sq, max_sq=None):
     """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
     lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, step_size, bias_correction2_sqrt = hyper
-    if maximize:
-        gd = -gd
-    if weight_decay != 0:
-        if decoupled:
-            pd *= 1 - lr * weight_decay
-        else:
-            t = pd * weight_decay
-            t += gd
-            gd = t
+    gd = decayed_grad(pd, gd, weight_decay, maximize, lr if decoupled else None)
     _lerp_(exp_avg, gd, one_minus_beta1)
     exp_avg_sq *= beta2
     t = gd * (1 - beta2)  # torch's addcmul: self + (value * t1) * t2

@@ -2,8 +2,8 @@
 from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
-from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
-                        _step_tensor, _to_float, chunks)
+from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure, _step_tensor,
+                        _to_float, chunks, decayed_grad)
 
 __all__ = ["Adamax"]
 
@@ -11,12 +11,7 @@ __all__ = ["Adamax"]
 def _adamax_update(xp, hyper, pd, gd, exp_avg, exp_inf):
     """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
     clr, one_minus_beta1, beta2, eps, weight_decay, maximize = hyper
-    if maximize:
-        gd = -gd
-    if weight_decay != 0:
-        t = pd * weight_decay
-        t += gd
-        gd = t
+    gd = decayed_grad(pd, gd, weight_decay, maximize)
     _lerp_(exp_avg, gd, one_minus_beta1)
     # the exponentially weighted infinity norm
     exp_inf *= beta2

@@ -1,8 +1,8 @@
 """ASGD (torch.optim.ASGD): averaged stochastic gradient descent."""
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _scalar_dtype, _step_tensor,
-                        _to_float, chunks)
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _scalar_dtype, _step_tensor, _to_float,
+                        chunks, decayed_grad)
 
 __all__ = ["ASGD"]
 
@@ -11,12 +11,7 @@ def _asgd_update(hyper, pd, gd, ax):
     """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas; mu is the 0-d
     state as this step reads it, None while it is 1 (ax then copies the parameter)."""
     lambd, eta, mu, weight_decay, maximize = hyper
-    if maximize:
-        gd = -gd
-    if weight_decay != 0:
-        t = pd * weight_decay
-        t += gd
-        gd = t
+    gd = decayed_grad(pd, gd, weight_decay, maximize)
     pd *= 1 - lambd * eta  # decay term
     pd += gd * -eta  # add_(grad, alpha=-eta)
     # averaging

@@ -2,8 +2,8 @@
 from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
-from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
-                        _step_tensor, _to_float, chunks)
+from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure, _step_tensor,
+                        _to_float, chunks, decayed_grad)
 
 __all__ = ["NAdam"]
 
@@ -12,15 +12,7 @@ def _nadam_update(xp, hyper, pd, gd, exp_avg, exp_avg_sq):
     """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas."""
     (lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, bias_correction2, grad_coef,
      avg_coef) = hyper
-    if maximize:
-        gd = -gd
-    if weight_decay != 0:
-        if decoupled:
-            pd *= 1 - lr * weight_decay
-        else:
-            t = pd * weight_decay
-            t += gd
-            gd = t
+    gd = decayed_grad(pd, gd, weight_decay, maximize, lr if decoupled else None)
     _lerp_(exp_avg, gd, one_minus_beta1)
     exp_avg_sq *= beta2
     t = gd * (1 - beta2)  # addcmul: self + (value * t1) * t2

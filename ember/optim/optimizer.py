@@ -153,6 +153,22 @@ def chunks(*arrays):
     return (tuple(a[lo:lo + _CHUNK] for a in flat) for lo in range(0, first.size, _CHUNK))
 
 
+def decayed_grad(pd, gd, weight_decay, maximize, lr=None):
+    """The gradient an update uses: negated under maximize, plus weight_decay * param (torch's
+    grad.add(param, alpha=weight_decay)); with lr, the decay is decoupled instead: the parameter is
+    scaled in place by 1 - lr * weight_decay (AdamW's)."""
+    if maximize:
+        gd = -gd
+    if weight_decay != 0:
+        if lr is not None:
+            pd *= 1 - lr * weight_decay
+        else:
+            t = pd * weight_decay
+            t += gd
+            gd = t
+    return gd
+
+
 # Steps between two censuses of the flat state's subnormal fixed points (sgd._census, adam._adam_census);
 # a census of LeNet's 62,000 momentum entries takes ~150 us
 _CENSUS_EVERY = 128

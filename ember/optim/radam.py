@@ -2,8 +2,8 @@
 from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
-from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
-                        _step_tensor, _to_float, chunks)
+from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure, _step_tensor,
+                        _to_float, chunks, decayed_grad)
 
 __all__ = ["RAdam"]
 
@@ -13,15 +13,7 @@ def _radam_update(xp, hyper, pd, gd, exp_avg, exp_avg_sq):
     while the variance is not yet tractable (rho_t <= 5)."""
     (lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, bias_correction1,
      bias_correction2_sqrt, rect) = hyper
-    if maximize:
-        gd = -gd
-    if weight_decay != 0:
-        if decoupled:
-            pd *= 1 - lr * weight_decay
-        else:
-            t = pd * weight_decay
-            t += gd
-            gd = t
+    gd = decayed_grad(pd, gd, weight_decay, maximize, lr if decoupled else None)
     _lerp_(exp_avg, gd, one_minus_beta1)
     exp_avg_sq *= beta2
     t = gd * (1 - beta2)

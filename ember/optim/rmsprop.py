@@ -3,7 +3,8 @@ from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
 from .adam import _lerp_
-from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks,
+                        decayed_grad)
 
 __all__ = ["RMSprop"]
 
@@ -12,12 +13,7 @@ def _rmsprop_update(xp, hyper, pd, gd, square_avg, *buffers):
     """One parameter's (or one chunk's) update in place, with torch's single-tensor formulas; buffers: grad_avg
     when centered, then the momentum buffer when momentum > 0."""
     lr, alpha, eps, weight_decay, momentum, centered, maximize = hyper
-    if maximize:
-        gd = -gd
-    if weight_decay != 0:
-        t = pd * weight_decay
-        t += gd
-        gd = t
+    gd = decayed_grad(pd, gd, weight_decay, maximize)
     square_avg *= alpha
     t = gd * (1 - alpha)  # addcmul: self + (value * t1) * t2
     t *= gd

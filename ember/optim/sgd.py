@@ -4,7 +4,7 @@ import numpy as np
 from .._backend import xp_of
 from .._tensor import _wrap
 from .optimizer import (_CENSUS_EVERY, Optimizer, _check_not_differentiable, _clone_array, _run_closure, chunks,
-                        _to_float)
+                        _to_float, decayed_grad)
 
 __all__ = ["SGD"]
 
@@ -19,16 +19,8 @@ def _sgd_update(hyper, pd, gd, b=None):
     """One parameter's (or one chunk's) update in place, b its momentum buffer (None without momentum),
     with torch's single-tensor formulas."""
     lr_a, mom_a, damp_a, weight_decay, dampening, nesterov, maximize, first = hyper
-    owned = False  # gd is a temporary of ours that may be scaled in place
-    if maximize:
-        gd = -gd
-        owned = True
-    if weight_decay != 0:
-        # torch: grad.add(param, alpha=weight_decay)
-        t = pd * weight_decay
-        t += gd
-        gd = t
-        owned = True
+    owned = maximize or weight_decay != 0  # gd is then a temporary of ours that may be scaled in place
+    gd = decayed_grad(pd, gd, weight_decay, maximize)
     if b is not None:
         if first:
             b[...] = gd

@@ -389,9 +389,8 @@ def test_tensor_methods():
 
 
 # ---- leaf gradients handed over without a copy (autograd engine) ----------------------------
-def test_owned_gradients_are_not_copied(monkeypatch):
-    # linear's weight and bias gradients are fresh arrays nobody else holds: the engine gives
-    # them to AccumulateGrad as .grad without a copy
+def _owned_flags(monkeypatch):
+    """The list that each AccumulateGrad's `owned` (its gradient taken as .grad without a copy) goes to."""
     from ember.autograd import graph
     seen = []
     orig = graph.AccumulateGrad._take
@@ -401,6 +400,14 @@ def test_owned_gradients_are_not_copied(monkeypatch):
         return orig(self, grad, owned)
 
     monkeypatch.setattr(graph.AccumulateGrad, "_take", take)
+    return seen
+
+
+def test_owned_gradients_are_not_copied(monkeypatch):
+    # linear's weight and bias gradients are fresh arrays nobody else holds: the engine gives
+    # them to AccumulateGrad as .grad without a copy
+    from ember.autograd import graph
+    seen = _owned_flags(monkeypatch)
     lin = ember.nn.Linear(5, 3)
     x = ember.tensor(RNG.standard_normal((4, 5)).astype(np.float32))
     lin(x).sum().backward()
@@ -417,14 +424,7 @@ def test_gradients_from_products_on_threads_are_not_copied(monkeypatch):
     # (through the blocks it ran, or a job it never woke for) when the engine counts its references
     from ember import _threads
     from ember.autograd import graph
-    seen = []
-    orig = graph.AccumulateGrad._take
-
-    def take(self, grad, owned):
-        seen.append(owned)
-        return orig(self, grad, owned)
-
-    monkeypatch.setattr(graph.AccumulateGrad, "_take", take)
+    seen = _owned_flags(monkeypatch)
     monkeypatch.setattr(_threads, "PARALLEL_MACS", 0)
     blocks = []
     real = _threads.run_blocks
