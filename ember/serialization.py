@@ -980,7 +980,7 @@ def _corrupt(name, detail):
 def _read_record(zf, name, fname):
     """A record's bytes.  Stored (uncompressed) records, all that torch.save writes, are read straight
     from the file into the array and their CRC-32 checked over it (zipfile's reader copied them through
-    its buffers: a 480 MB checkpoint took 620-950 ms, now ~380; torch 230, whose reader checks no
+    its buffers: a 480 MB checkpoint took 620-950 ms, now ~360; torch 230, whose reader checks no
     CRC).  A CRC of 0 is not checked: torch.save writes 0 under serialization.config.save.
     compute_crc32 = False, and torch.load reads such files (a real CRC of 0: 1 in 2 ** 32)."""
     try:
