@@ -2,6 +2,7 @@
 
 The loop is a module-level function so that the 'spawn' start method can pickle it by name.
 """
+import ctypes
 import io
 import mmap
 import multiprocessing.reduction
@@ -142,6 +143,44 @@ class _SharingPickler(pickle.Pickler):
         return ("ember-shared", len(self.fds) - 1, src.dtype.str, src.shape, inverse)
 
 
+class _Mapping:
+    """Pages of a memfd mapped into this process, unmapped when the last array over them goes.  Python's
+    mmap.mmap would keep a duplicate of the descriptor open for as long (before 3.13's trackfd): one per
+    batch array a user keeps, up to the open-files limit (often 1,024)."""
+
+    __slots__ = ("addr", "size")
+    _libc = None
+
+    def __init__(self, fd, size):
+        libc = _Mapping._libc
+        if libc is None:
+            libc = _Mapping._libc = ctypes.CDLL(None, use_errno=True)
+            libc.mmap.restype = ctypes.c_void_p
+            libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                  ctypes.c_long]
+            libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        addr = libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "mmap of a shared batch array failed")
+        self.addr, self.size = addr, size
+
+    def __del__(self):
+        _Mapping._libc.munmap(self.addr, self.size)
+
+    def array(self, shape, dtype):
+        """An ndarray over the pages; it keeps this mapping alive."""
+        buf = (ctypes.c_char * self.size).from_address(self.addr)
+        buf.mapping = self
+        return np.frombuffer(buf, dtype).reshape(shape)
+
+
+def is_shared(a):
+    """Whether array a lies in memory a worker shared (a _Mapping's pages)."""
+    while isinstance(a, np.ndarray):
+        a = a.base
+    return isinstance(getattr(a, "mapping", None), _Mapping)
+
+
 class _SharedUnpickler(pickle.Unpickler):
     def __init__(self, file, fds):
         super().__init__(file)
@@ -150,8 +189,7 @@ class _SharedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         _, i, dtype, shape, inverse = pid
         dtype = np.dtype(dtype)
-        m = mmap.mmap(self.fds[i], dtype.itemsize * int(np.prod(shape)))
-        a = np.ndarray(shape, dtype, buffer=m)   # (the array keeps the mapping alive)
+        a = _Mapping(self.fds[i], dtype.itemsize * int(np.prod(shape))).array(shape, dtype)
         return a if inverse is None else a.transpose(inverse)
 
 
@@ -181,7 +219,7 @@ def loads_shared(payload, socks):
         return _SharedUnpickler(io.BytesIO(body), fds).load()
     finally:
         for fd in fds:
-            os.close(fd)   # (a mapping needs no descriptor)
+            os.close(fd)   # (a mapping needs no descriptor: see _Mapping)
 
 
 def _send(data_queue, item, worker_id, sock=None):
