@@ -227,11 +227,10 @@ def _send(data_queue, item, worker_id, sock=None):
     exception for the main process instead of a silently dropped batch (and a hang).  With sock, the
     batch's large arrays go in shared memory (see SHARED_MIN) and the payload starts with _HEADER."""
     if sock is not None:
-        fds = []
         try:
             payload, fds = _dumps_shared(item)
         except Exception:
-            fds = None
+            fds = None   # (not picklable: the plain path below reports it)
         if fds is not None:
             try:
                 for i in range(0, len(fds), _FDS_PER_MESSAGE):
