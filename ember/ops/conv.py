@@ -56,8 +56,14 @@ _SPLIT_MAX_OUT = 8
 # image: below this many columns (small planes) one product over all images and a copy win
 # (256 -> 256 channels over 2 x 2, batch 32: 12.3 -> 7.8 ms)
 _DX_LW = 64
-# the most (O, C*kh*kw) weight-gradient entries computed transposed (see _backward_block)
-_TRANSPOSED_GW_MAX = 16384
+# the most (O, C*kh*kw) weight-gradient entries computed transposed (see _backward_block): past
+# ~256K their copy into .grad leaves the cache (256 x 2304: 2.4 ms against 0.14 for 128 x 1152)
+_TRANSPOSED_GW_MAX = 1 << 18
+# Images a block takes at least: enough for this many product columns.  One image of a narrow plane
+# makes thin products that OpenBLAS runs at a fraction of its speed, and the weight is reread for
+# each (resnet18 at 224 x 224, batch 4, one thread: 512 -> 512 channels over 7 x 7, forward and
+# backward 49.8 -> 29.3 ms, torch 24.7), so those images share a block past _BLOCK's cache budget
+_MIN_COLUMNS = 256
 
 
 def _strided(a, shape, strides, offset=0):
@@ -227,8 +233,9 @@ class _Geom:
         self.K2 = C * kh
         if split:
             per_image = max(self.K2, O * kw) * self.Lq
-        self.nb = max(1, _BLOCK // max(1, per_image))
-        self.nb_shared = max(1, _SHARED_BLOCK // max(1, per_image))
+        floor = -(-_MIN_COLUMNS // max(1, self.Lw))
+        self.nb = max(floor, _BLOCK // max(1, per_image))
+        self.nb_shared = max(floor, _SHARED_BLOCK // max(1, per_image))
 
 
 def _window_view(x, g, s, e):
@@ -1020,7 +1027,7 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     if Hp < dh * (kh - 1) + 1 or Wp < dw * (kw - 1) + 1:
         _too_small(Hp, Wp, kh, kw, dh, dw, nd)
     # (the layout knobs too: tests change them, and a geometry made before must not answer for them)
-    key = (N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0], _SPLIT_MAX_OUT, _BLOCK, _SHARED_BLOCK)
+    key = (N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0], _SPLIT_MAX_OUT, _BLOCK, _SHARED_BLOCK, _MIN_COLUMNS)
     g = _GEOMS.get(key)
     if g is None:
         g = _Geom(*key[:12])

@@ -98,8 +98,23 @@ def test_conv2d_float32_lenet_shapes(oracle, mode):
 def test_conv2d_blocked_path(oracle, mode, monkeypatch, kw):
     # a tiny block size forces the large-batch path: blocks of images, cols recomputed in backward
     monkeypatch.setattr(C, "_BLOCK", 300)
+    monkeypatch.setattr(C, "_MIN_COLUMNS", 1)   # (an image a block, however narrow its plane)
     compare(oracle, "conv2d", (7, 4, 9, 8), (6, 2 if kw.get("groups") else 4, 3, 3), **kw)
     compare(oracle, "conv_transpose2d", (5, 4, 5, 4), (4, 3 if not kw.get("groups") else 2, 3, 3), **kw)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_conv2d_narrow_planes_share_a_block(oracle, mode, monkeypatch, workers):
+    # images whose products would be thin share a block even past _BLOCK's budget
+    monkeypatch.setattr(C, "_BLOCK", 300)
+    monkeypatch.setattr(C, "_SHARED_BLOCK", 300)
+    monkeypatch.setattr(C, "_PAR_MIN_FLOPS", 0)
+    monkeypatch.setattr(C, "_workers", lambda: workers)
+    g = C._Geom(7, 4, 9, 9, 3, 3, 1, 1, 1, 1, 1, 6)
+    assert g.K * g.Lw > C._BLOCK and g.Lw < C._MIN_COLUMNS
+    assert g.nb == g.nb_shared == -(-C._MIN_COLUMNS // g.Lw) and (g.nb - 1) * g.Lw < C._MIN_COLUMNS
+    compare(oracle, "conv2d", (7, 4, 7, 7), (6, 4, 3, 3), padding=1)
+    compare(oracle, "conv2d", (9, 4, 7, 7), (6, 4, 3, 3), dtype=np.float32, padding=1)
 
 
 @pytest.mark.parametrize("name,x_shape,w_shape,kw", [
@@ -292,6 +307,7 @@ def threaded(monkeypatch):
     """Force the block-parallel path: tiny blocks, every op large enough, two threads."""
     monkeypatch.setattr(C, "_BLOCK", 300)
     monkeypatch.setattr(C, "_SHARED_BLOCK", 300)
+    monkeypatch.setattr(C, "_MIN_COLUMNS", 1)
     monkeypatch.setattr(C, "_PAR_MIN_FLOPS", 0)
     monkeypatch.setattr(C, "_workers", lambda: 2)
 
@@ -432,6 +448,7 @@ def test_conv2d_with_and_without_small_matrix_kernels(oracle, mode, monkeypatch,
     monkeypatch.setattr(_threads, "_runs_of", {})
     compare(oracle, "conv2d", x_shape, w_shape, dtype=np.float32, **kw)
     monkeypatch.setattr(C, "_BLOCK", 300)   # blocks of images: backward recomputes what forward kept
+    monkeypatch.setattr(C, "_MIN_COLUMNS", 1)
     compare(oracle, "conv2d", x_shape, w_shape, dtype=np.float32, **kw)
 
 
