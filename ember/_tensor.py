@@ -412,6 +412,7 @@ class Tensor:
                 else:
                     t.grad = _wrap(old._data + grad._data)
         keep._retains_grad = True  # runs after the tensor's hooks, whenever they were registered
+        keep._tensor = ref   # (an in-place op moves it to the tensor's new grad_fn: graph.move_retained_grad)
         graph.add_pre_hook(self.grad_fn, (self.output_nr, keep))
         self._retains_grad = True
 

@@ -85,6 +85,18 @@ def add_pre_hook(node, entry):
     return _RemovableHandle(hooks, entry)
 
 
+def move_retained_grad(tensor, old_fn):
+    """torch's rule when an in-place op gives tensor a new grad_fn: its retain_grad() recording moves to
+    the new node (so .grad is the gradient of the new value); its other hooks stay with the old one."""
+    hooks = _pre_hooks.get(old_fn) if old_fn is not None else None
+    for entry in hooks or ():
+        fn = entry[1]
+        if getattr(fn, "_retains_grad", False) and fn._tensor() is tensor:
+            hooks.remove(entry)
+            add_pre_hook(tensor.grad_fn, (tensor.output_nr, fn))
+            return
+
+
 class _RemovableHandle:
     __slots__ = ("_hooks", "_fn")
 

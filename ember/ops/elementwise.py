@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _backend as B
 from ..autograd.grad_mode import state
-from ..autograd.graph import Node, edge, no_derivative
+from ..autograd.graph import Node, edge, move_retained_grad, no_derivative
 from .._tensor import Tensor, _wrap, refused_write
 from .._userwarn import warn as _warn_user
 from . import kernel_for, real_grads_for_real_inputs, refuse_complex, save_output_version, unbroadcast
@@ -1131,6 +1131,37 @@ def relu(input, *, out=None):
     return t
 
 
+def _relu_inplace(self):
+    """In-place relu."""
+    # The maximum goes straight into self's memory, and with autograd the node saves the result, as
+    # torch's relu_ does: the generic in-place path copied the input for its node and the result
+    # back (three passes; 4 x 64 x 56 x 56: 795 us against torch's 183).  Views, leaves and other
+    # arrays take that path
+    d = self._data
+    if type(d) is _ndarray and d.dtype.kind == "f" and d.ndim and d.flags.c_contiguous and self._base is None:
+        grad = state.enabled and self._requires_grad
+        if not grad or self.grad_fn is not None:
+            e = edge(self) if grad else None
+            xp = xp_of(d)
+            if d.size > _ZERO_MAX:
+                xp.maximum(d, 0, out=d, dtype=d.dtype)   # (relu's scalar path for large arrays)
+            else:
+                z = _ZERO_VIEWS.get((d.shape, d.dtype))
+                xp.maximum(d, _zero_view(xp, d) if z is None else z, out=d)
+            self._vc[0] += 1
+            if grad:
+                node = _new(ReluBackward0)
+                node.next_functions = (e,)
+                node.x = None
+                node.y = d
+                old_fn, self.grad_fn = self.grad_fn, node
+                save_output_version(node, self)
+                if self._retains_grad:
+                    move_retained_grad(self, old_fn)
+            return self
+    return _relu_inplace_general(self)
+
+
 negative = neg
 absolute = abs
 def _erf(xp, x):
@@ -1830,8 +1861,11 @@ def _inplace(self, res, op, args):
             from .shape import rebase_inplace_view
             rebase_inplace_view(self, graph_out.grad_fn, old, graph_out)
         else:
+            old_fn = self.grad_fn
             self.grad_fn = graph_out.grad_fn
             self._requires_grad = True
+            if self._retains_grad:
+                move_retained_grad(self, old_fn)
         return self
     d = self._data
     if res.dtype != d.dtype:
@@ -2028,6 +2062,8 @@ def _register():
                addcmul, addcdiv, square, log1p, expm1, maximum, minimum, logical_not, nan_to_num):
         setattr(T, fn.__name__ + "_", _make_inplace(fn, fn.__name__ + "_"))
     T.clip_ = T.clamp_
+    global _relu_inplace_general
+    _relu_inplace_general, T.relu_ = T.relu_, _relu_inplace
     T.neg_ = T.negative_ = _make_inplace(neg, "neg_")
     real_abs_ = T.abs_
 

@@ -520,6 +520,34 @@ def test_retain_grad_records_after_tensor_hooks_before_node_prehooks(retain_firs
         assert _retain_after_hooks(_torch, retain_first) == got
 
 
+def _retained_through_inplace(fw, op):
+    a = fw.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+    b = a * 1.5
+    log = []
+    b.register_hook(lambda g: log.append(g.tolist()))   # (stays with b's old version, as in torch)
+    b.retain_grad()
+    op(b)
+    (b * b).sum().backward()
+    return b.grad.tolist(), a.grad.tolist(), log
+
+
+@pytest.mark.parametrize("op", [lambda t: t.mul_(2), lambda t: t.exp_(), lambda t: t.relu_(),
+                                lambda t: t.clamp_(min=0), lambda t: t.add_(t.detach())])
+def test_retained_grad_follows_an_inplace_op(op):
+    # torch moves retain_grad's recording to the tensor's new grad_fn: .grad is the new value's
+    got = _retained_through_inplace(ember, op)
+    if _torch is not None:
+        want = _retained_through_inplace(_torch, op)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-6)
+
+
+def test_retained_grad_is_the_new_values():
+    b_grad, a_grad, log = _retained_through_inplace(ember, lambda t: t.mul_(2))
+    assert b_grad == [-6.0, 12.0, -18.0, 24.0]   # d(b * b)/db at b = 3a
+    assert log == [[-12.0, 24.0, -36.0, 48.0]] and a_grad == [-18.0, 36.0, -54.0, 72.0]
+
+
 def _grad_warnings(fw, read):
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")

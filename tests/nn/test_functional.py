@@ -57,6 +57,64 @@ def test_relu_graph_matches_torch(oracle):
     assert F.relu(e).grad_fn.name() == "ReluBackward0"
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 5, 5), (4, 16, 90, 90)])   # (zero view / scalar maximum)
+def test_relu_inplace_in_a_graph_matches_torch(oracle, shape):
+    # relu_ on a non-leaf writes in place and saves its result (no copy of the input), as torch's
+    import torch
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.flat[:4] = [1e-45, 0.0, np.nan, -1.0]
+    g = rng.standard_normal(shape).astype(np.float32)
+    out = {}
+    for lib, FF in ((ember, F), (oracle, oracle.nn.functional)):
+        a = lib.tensor(x, requires_grad=True)
+        b = a * 2
+        before = b._version
+        r = FF.relu(b, inplace=True)
+        assert r is b and b._version == before + 1 and b.grad_fn.name() == "ReluBackward0"
+        y = FF.max_pool2d(r, 2) * 3   # (ember's pool masks a relu's gradient itself)
+        y.backward(lib.tensor(g[..., :shape[2] // 2, :shape[3] // 2].copy()))
+        out[lib] = (r.detach().numpy().copy(), a.grad.numpy().copy())
+    for e, t in zip(out[ember], out[oracle]):
+        assert e.tobytes() == t.tobytes()   # the same bits, signed zeros and NaN included
+
+
+def test_relu_inplace_refusals_match_torch(oracle):
+    for lib in (ember, oracle):
+        # a later in-place write into the result its node saved
+        a = lib.tensor([-1.0, 2.0], requires_grad=True)
+        b = (a * 2).relu_()
+        b.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            b.sum().backward()
+        # a leaf that requires grad
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            lib.tensor([1.0], requires_grad=True).relu_()
+        # the input saved by another node before it was overwritten
+        c = a * 3
+        d = c * c
+        c.relu_()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            d.sum().backward()
+    # no graph: in place all the same
+    e = ember.tensor([-1.0, 2.0], requires_grad=True)
+    with ember.no_grad():
+        assert e.relu_() is e and e.tolist() == [0.0, 2.0] and e.grad_fn is None
+    # a retained gradient and a view take the general path, and keep torch's results
+    for lib in (ember, oracle):
+        a = lib.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+        b = a * 1
+        b.retain_grad()
+        b.relu_()
+        c = a * 2
+        c[1:].relu_()
+        (b + c).sum().backward()
+        out = (a.grad.tolist(), b.grad.tolist())
+        if lib is ember:
+            mine = out
+    assert mine == out
+
+
 def test_tutorial_style_forward_backward(oracle):
     """relu -> scale -> cross_entropy, the tail of the tutorial's classifier, against torch."""
     import torch.nn.functional as TF
