@@ -1911,14 +1911,39 @@ class _no_grad:
         state.enabled = self.prev
 
 
+def _add_sub_in_graph(self, other, ufunc, node_cls):
+    """self.add_(other) / sub_ in a graph, other of self's shape and dtype: straight into self's memory,
+    as torch, since the node saves neither operand (the residual `out += identity`, 4 x 64 x 56 x 56:
+    856 -> ~150 us; torch 106)."""
+    node = _new(node_cls)
+    node.next_functions = (edge(self), edge(other))
+    node._saved_versions = ()
+    node.a_shape = node.b_shape = self._data.shape
+    node.alpha = 1
+    ufunc(self._data, other._data, out=self._data)
+    self._vc[0] += 1
+    old_fn, self.grad_fn = self.grad_fn, node
+    if self._retains_grad:
+        move_retained_grad(self, old_fn)
+    return self
+
+
 def _fast_inplace(ufunc, name):
-    """add_/sub_/mul_/div_ without autograd: a ufunc (by name) writing straight into storage."""
+    """add_/sub_/mul_/div_: a ufunc (by name) writing straight into storage without autograd, and for
+    add_/sub_ of a same-shape tensor with it."""
     np_ufunc = getattr(np, ufunc)
+    node_cls = {"add": AddBackward0, "sub": SubBackward0}.get(name)
 
     def method(self, other, _other=None, *, alpha=None):
         if _other is not None:
             other, alpha = _deprecated_alpha(name + "_", other, _other)
         if state.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
+            if node_cls is not None and alpha is None and type(other) is Tensor and self.grad_fn is not None \
+                    and self._base is None:
+                d, b = self._data, other._data
+                if type(d) is _ndarray and type(b) is _ndarray and d.dtype is b.dtype and d.shape == b.shape \
+                        and d.dtype.kind == "f" and d.flags.writeable:
+                    return _add_sub_in_graph(self, other, np_ufunc, node_cls)
             kwargs = {} if alpha is None else {"alpha": alpha}
             return _inplace(self, None, lambda s, o: _OPS[name](s, o, **kwargs), (other,))
         d = self._data

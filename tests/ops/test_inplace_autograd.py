@@ -16,6 +16,12 @@ W = _rng.standard_normal(12)
 # name -> fn(lib, view, s): an in-place op on view (4 elements) with a second operand s (4 elements)
 OPS = {
     "add_": lambda L, v, s: v.add_(s, alpha=2),
+    # (a same-shape operand: straight into the memory when v is no view, as the residual `out += identity`)
+    "add_tensor": lambda L, v, s: v.add_(s),
+    "sub_tensor": lambda L, v, s: v.sub_(s * 3),
+    "add_itself": lambda L, v, s: v.add_(v),
+    "add_constant_tensor": lambda L, v, s: v.add_(s.detach()),
+    "relu_": lambda L, v, s: L.nn.functional.relu(v.sub_(0.5), inplace=True),
     "mul_": lambda L, v, s: v.mul_(s),
     "div_": lambda L, v, s: v.div_(s),
     "pow_": lambda L, v, s: v.pow_(s),
@@ -85,7 +91,8 @@ def test_inplace_op_gradients_match_torch(name, where):
 
 @pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("name", ["masked_fill_tensor", "fill_tensor", "zero_", "copy_", "mvlgamma_",
-                                  "clamp_tensor_min", "index_put_", "elu_", "silu_", "hardswish_"])
+                                  "clamp_tensor_min", "index_put_", "elu_", "silu_", "hardswish_", "add_tensor",
+                                  "sub_tensor", "add_itself", "relu_"])
 def test_inplace_op_gradients_against_central_differences(name, where):
     _, gx, gs = _run(ember, name, where)
     x0 = X if where != "whole" else X[:4]
@@ -346,3 +353,25 @@ def test_index_fill_tensor_value_matches_torch():
     assert mine[3] == theirs[3]
     np.testing.assert_allclose(mine[1], theirs[1], rtol=1e-12)
     assert mine[2] == pytest.approx(theirs[2], rel=1e-12)
+
+
+def test_graph_add_sub_relu_write_in_place_without_a_copy(monkeypatch):
+    # same-shape add_/sub_ and relu_ on a graph tensor (no view) skip the general path's copy of the
+    # overwritten values: their nodes need none
+    from ember.ops import elementwise as E
+
+    def general(*a):
+        raise AssertionError("took the general in-place path")
+    monkeypatch.setattr(E, "_inplace", general)
+    monkeypatch.setattr(E, "_relu_inplace_general", general)
+    x = ember.tensor(X[:4], requires_grad=True)
+    s = ember.tensor(S, requires_grad=True)
+    y = x * 2
+    data = y._data
+    y.add_(s).sub_(s * 3).relu_()
+    assert y._data is data and y._version == 3
+    assert [y.grad_fn.name(), y.grad_fn.next_functions[0][0].name()] == ["ReluBackward0", "SubBackward0"]
+    y.sum().backward()
+    mask = (2 * X[:4] - 2 * S) > 0
+    np.testing.assert_array_equal(x.grad.numpy(), 2.0 * mask)
+    np.testing.assert_array_equal(s.grad.numpy(), -2.0 * mask)
