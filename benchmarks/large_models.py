@@ -6,11 +6,11 @@ The models are written once against the shared API (``lib.nn``), with torchvisio
 initialization, so the same code builds them in ember and in torch (torchvision itself is not
 needed): the time to construct them (every parameter drawn by its init), the no-grad forward
 of the ResNet-18 at 224 x 224, batch 1 and 8, and training steps: the ResNet-18 on CIFAR-sized
-input (its last stages then run 256-512 channels over 2 x 2 and 1 x 1 planes), the VGG-11 (a
-4096 x 25088 weight), optimizer steps over that head, and loading a checkpoint of it.  Medians of
-interleaved rounds, and the ratio ember / torch (below 1: ember is faster).  torch runs on its
-default threads unless --threads says otherwise; ember chooses its own.  --cases picks the
-workloads whose names contain one of the given words.
+input (its last stages then run 256-512 channels over 2 x 2 and 1 x 1 planes) and at 224 x 224,
+batch 4 (as when fine-tuning it), the VGG-11 (a 4096 x 25088 weight), optimizer steps over that
+head, and loading a checkpoint of it.  Medians of interleaved rounds, and the ratio ember / torch
+(below 1: ember is faster).  Both run on their default threads unless --threads sets both.
+--cases picks the workloads whose names contain one of the given words.
 """
 import argparse
 import statistics
@@ -46,7 +46,9 @@ def resnet18(lib):
         def forward(self, x):
             identity = x if self.downsample is None else self.downsample(x)
             out = self.relu(self.bn1(self.conv1(x)))
-            return self.relu(self.bn2(self.conv2(out)) + identity)
+            out = self.bn2(self.conv2(out))
+            out += identity   # (in place, as torchvision's block)
+            return self.relu(out)
 
     layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
     cin = 64
@@ -178,6 +180,7 @@ def _load_checkpoint():
 CASES = [("build resnet18", _build(resnet18)), ("build vgg11", _build(vgg11)),
          ("resnet18 eval, batch 1, 224x224", _inference(1)), ("resnet18 eval, batch 8, 224x224", _inference(8)),
          ("resnet18 train, batch 32, 32x32", _training(resnet18, 32, 32, _sgd)),
+         ("resnet18 train, batch 4, 224x224", _training(resnet18, 4, 224, _sgd)),
          ("vgg11 train, batch 8, 64x64", _training(vgg11, 8, 64, _sgd)),
          ("SGD step, vgg11's head", _vgg_head_step(_sgd)), ("Adam step, vgg11's head", _vgg_head_step(_adam)),
          ("load a 480 MB checkpoint", _load_checkpoint())]
@@ -186,11 +189,13 @@ CASES = [("build resnet18", _build(resnet18)), ("build vgg11", _build(vgg11)),
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--threads", type=int, default=0, help="torch's threads (0: its default)")
+    p.add_argument("--threads", type=int, default=0, help="both libraries' threads (0: their defaults)")
     p.add_argument("--cases", nargs="+", default=None, help="only workloads whose names contain one of these")
     a = p.parse_args(argv)
-    if torch is not None and a.threads:
-        torch.set_num_threads(a.threads)
+    if a.threads:
+        ember.set_num_threads(a.threads)
+        if torch is not None:
+            torch.set_num_threads(a.threads)
     libs = [ember] + ([torch] if torch is not None else [])
     print(f"{'workload':34s} {'ember s':>9s} {'torch s':>9s} {'ember/torch':>12s}")
     for name, run in CASES:
