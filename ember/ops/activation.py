@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _backend as B
 from .. import _memory_format as _mf
+from .. import _threads
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
@@ -419,17 +420,29 @@ def _erf32_table():
 
 def _erf32(x):
     """erf of a float32/float16 NumPy array from the Taylor table (_erf32_table).  A large C-contiguous
-    array goes in blocks that keep the float64 passes in cache."""
+    array goes in blocks that keep the float64 passes in cache, shared between threads from
+    _ERF_PAR_MIN elements on."""
     if x.size <= 2 * _ERF_BLOCK or not x.flags.c_contiguous:
         return _erf32_block(x)
     flat = x.reshape(-1)
     out = np.empty_like(flat)
-    for i in range(0, flat.size, _ERF_BLOCK):
-        out[i:i + _ERF_BLOCK] = _erf32_block(flat[i:i + _ERF_BLOCK])
+    nw = _threads.get_num_threads() if flat.size >= _ERF_PAR_MIN else 1
+    step = _ERF_BLOCK if nw == 1 else _ERF_SHARED_BLOCK
+
+    def run(s, e):   # blocks s:e of `step` elements
+        for i in range(s * step, min(e * step, flat.size), step):
+            out[i:i + step] = _erf32_block(flat[i:i + step])
+    n = -(-flat.size // step)
+    _threads.run_blocks(run, n, (-(-n // nw), nw))
     return out.reshape(x.shape)
 
 
 _ERF_BLOCK = 32768
+# Two threads take half the blocks each, larger ones so that their ~15 NumPy calls a block hand the
+# GIL over less often: GELU's erf over (16, 128, 1024) 13.4 -> 9.5 ms (blocks of 32K: 12.2), the
+# same bits.  Below _ERF_PAR_MIN elements (~3 ms of work) the wake-ups would cost more than they gain
+_ERF_SHARED_BLOCK = 1 << 16
+_ERF_PAR_MIN = 1 << 19
 
 
 def _erf32_block(x):
@@ -546,6 +559,9 @@ class GeluBackward0(Node):
         if cdf is not None and getattr(type(x), "_array_namespace", None) is None:
             # forward's Phi(x), kept: erf is most of GELU's cost (torch recomputes it from x). Under
             # create_graph x stands for a traced Tensor and the formula below recomputes Phi from it
+            if type(g) is np.ndarray and g.size > 2 * _ERF_BLOCK and g.dtype == x.dtype and g.shape == x.shape \
+                    and g.flags.c_contiguous and x.flags.c_contiguous and cdf.flags.c_contiguous:
+                return (_gelu_grad_blocks(g, x, cdf),)
             return (g * (cdf + x * (xp.exp(x * x * -0.5) * _INV_SQRT_2PI)),)
         if self.approximate == "tanh":
             x_sq = x * x
@@ -557,6 +573,30 @@ class GeluBackward0(Node):
         cdf = 0.5 * (1 + _erf(x * _SQRT1_2))
         pdf = xp.exp(x * x * -0.5) * _INV_SQRT_2PI
         return (g * (cdf + x * pdf),)
+
+
+def _gelu_grad_blocks(g, x, cdf):
+    """GeluBackward0's g * (cdf + x * pdf(x)) over large NumPy arrays in cache-sized blocks, shared
+    between threads as erf's (the same operations in the same order: the same bits).  (16, 128, 1024):
+    4.6 -> 2.8 ms on one thread, 2.0-2.3 on two; torch 2.7 on one."""
+    gf, xf, cf = g.reshape(-1), x.reshape(-1), cdf.reshape(-1)
+    out = np.empty_like(gf)
+    nw = _threads.get_num_threads() if gf.size >= _ERF_PAR_MIN else 1
+    step = _ERF_SHARED_BLOCK
+
+    def run(s, e):
+        for i in range(s * step, min(e * step, gf.size), step):
+            xb = xf[i:i + step]
+            t = xb * xb
+            t *= -0.5
+            np.exp(t, out=t)
+            t *= _INV_SQRT_2PI
+            np.multiply(xb, t, out=t)
+            np.add(cf[i:i + step], t, out=t)
+            np.multiply(gf[i:i + step], t, out=out[i:i + step])
+    n = -(-gf.size // step)
+    _threads.run_blocks(run, n, (-(-n // nw), nw))
+    return out.reshape(g.shape)
 
 
 def gelu(input, approximate="none"):

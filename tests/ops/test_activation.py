@@ -405,6 +405,37 @@ def test_float32_erf_is_within_half_an_ulp_or_so(size):
     assert np.isnan(special[2])
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_large_erf_and_gelu_gradient_in_blocks_on_threads(monkeypatch, workers):
+    # from _ERF_PAR_MIN elements on, erf and GELU's gradient run in blocks shared between threads:
+    # the same bits as one pass over the whole array, whatever the block size and thread count
+    from ember import _threads
+    monkeypatch.setattr(A, "_ERF_PAR_MIN", 50000)
+    monkeypatch.setattr(A, "_ERF_SHARED_BLOCK", 4096)
+    monkeypatch.setattr(A, "_ERF_BLOCK", 3000)
+    monkeypatch.setattr(_threads, "get_num_threads", lambda: workers)
+    plans = []
+    real = _threads.run_blocks
+    monkeypatch.setattr(_threads, "run_blocks", lambda fn, n, plan, *a: plans.append(plan) or real(fn, n, plan, *a))
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((7, 10007)) * 2).astype(np.float32)   # (a last block shorter than the rest)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    got = A._erf32(x)
+    blocks = -(-x.size // (3000 if workers == 1 else 4096))   # (one thread: _ERF_BLOCK's blocks)
+    assert plans[-1] == (-(-blocks // workers), workers)
+    np.testing.assert_array_equal(got, A._erf32_block(x))
+    cdf = A._erf32(x * A._SQRT1_2)
+    cdf += 1
+    cdf *= 0.5
+    want = g * (cdf + x * (np.exp(x * x * -0.5) * A._INV_SQRT_2PI))
+    t = ember.tensor(x, requires_grad=True)
+    y = A.gelu(t)
+    np.testing.assert_array_equal(y.detach().numpy(), x * cdf)
+    y.backward(ember.tensor(g))
+    assert len(plans) == 4   # erf twice above, once in gelu; the gradient
+    np.testing.assert_array_equal(t.grad.numpy(), want)
+
+
 def test_float32_erfc_is_within_half_an_ulp_or_so():
     # the float32 path's table of erfcx: relative accuracy through the tail, where erfc falls through
     # float32's normal and subnormal range to 0 past 10.06, and 2 - erfc(-x) for negative x
