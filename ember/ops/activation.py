@@ -1095,12 +1095,13 @@ class SoftmaxBackward0(Node):
     _output_fields = ("y",)
 
     def apply(self, g):
+        y = self.y
+        if _row_blocks_fit(g, self.dim) and _row_blocks_fit(y, self.dim):
+            return (_in_row_blocks(_softmax_grad_rows, g, y),)
         rows = _row_state(g, self.dim)
         token = None if rows is B.FP_QUIET else B.fp_set(rows)   # (the engine runs under FP_QUIET)
         try:
-            y = self.y
-            gy = g * y
-            return (gy - y * gy.sum(axis=self.dim, keepdims=True),)
+            return (_softmax_grad_rows(g, y, self.dim),)
         finally:
             if token is not None:
                 B.fp_reset(token)
@@ -1114,14 +1115,66 @@ class LogSoftmaxBackward0(Node):
     _output_fields = ("y",)
 
     def apply(self, g):
-        xp = xp_of(g)
+        y = self.y
+        if _row_blocks_fit(g, self.dim) and _row_blocks_fit(y, self.dim):
+            return (_in_row_blocks(_log_softmax_grad_rows, g, y),)
         rows = _row_state(g, self.dim)
         token = None if rows is B.FP_QUIET else B.fp_set(rows)   # (the engine runs under FP_QUIET)
         try:
-            return (g - xp.exp(self.y) * g.sum(axis=self.dim, keepdims=True),)
+            return (_log_softmax_grad_rows(g, y, self.dim),)
         finally:
             if token is not None:
                 B.fp_reset(token)
+
+
+def _softmax_grad_rows(g, y, dim=-1):
+    gy = g * y
+    return gy - y * gy.sum(axis=dim, keepdims=True)
+
+
+def _log_softmax_grad_rows(g, y, dim=-1):
+    return g - xp_of(g).exp(y) * g.sum(axis=dim, keepdims=True)
+
+
+# Softmax and log-softmax over the last dim of large NumPy arrays run in blocks of whole rows of about
+# _ROW_BLOCK elements, whose five or so passes then stay in cache, shared between threads from
+# _ERF_PAR_MIN elements on (each row's values come out as from one pass).  (2048, 2000): forward 6.1
+# -> 4.8 ms, backward 8.2 -> 4.5 on one thread, 3.3 on two; (16384, 128) 4.7 -> 3.1 and 3.6 -> 2.1 on two
+_ROW_BLOCK = 1 << 16
+
+
+def _row_blocks_fit(a, dim):
+    return type(a) is np.ndarray and a.ndim > 1 and dim in (-1, a.ndim - 1) and a.size >= 2 * _ROW_BLOCK \
+        and a.flags.c_contiguous and a.dtype.kind == "f"
+
+
+def _in_row_blocks(fn, *arrays):
+    """fn(*blocks) over blocks of whole rows (last dim) of same-shape C-contiguous arrays, into a new
+    array: each thread under the rows' ufunc state (B.rows_state).  Every block holds at least
+    _ROW_BLOCK elements (the last takes the rest, or all when that is fewer), so each takes the paths
+    its whole array would."""
+    a = arrays[0]
+    D = a.shape[-1]
+    flat = [v.reshape(-1, D) for v in arrays]
+    R = flat[0].shape[0]
+    out = np.empty_like(flat[0])
+    # (in multiples of 16 rows: a product with ones sums rows in groups, whose last, partial one runs
+    # another kernel; so each row's sum comes out as in one product over the whole array)
+    step = -(-_ROW_BLOCK // (16 * D)) * 16
+    n = max(1, R // step)
+    state = _row_state(a, a.ndim - 1)
+    nw = _threads.get_num_threads() if a.size >= _ERF_PAR_MIN else 1
+
+    def run(s, e):
+        token = B.fp_set(state)
+        try:
+            for k in range(s, e):
+                rows = slice(k * step, R if k == n - 1 else (k + 1) * step)
+                out[rows] = fn(*(v[rows] for v in flat))
+        finally:
+            B.fp_reset(token)
+    _threads.run_blocks(run, n, (-(-n // nw), nw))
+    return out.reshape(a.shape)
 
 
 def _rows_max(x):
@@ -1143,7 +1196,14 @@ def _softmax_array(x, dim):
         return xp.ones_like(x)
     if x.size == 0:
         return x.copy()
-    last = dim == x.ndim - 1
+    if _row_blocks_fit(x, dim):
+        return _in_row_blocks(_softmax_rows, x)
+    return _softmax_rows(x, dim)
+
+
+def _softmax_rows(x, dim=-1):
+    xp = xp_of(x)
+    last = dim in (-1, x.ndim - 1)
     big = last and x.size >= 16384
     e = xp.exp(x - (_rows_max(x) if big else x.max(axis=dim, keepdims=True)))
     if last:
@@ -1162,7 +1222,14 @@ def _log_softmax_array(x, dim):
         return xp.zeros_like(x)
     if x.size == 0:
         return x.copy()
-    if dim == x.ndim - 1 and x.size >= 16384:
+    if _row_blocks_fit(x, dim):
+        return _in_row_blocks(_log_softmax_rows, x)
+    return _log_softmax_rows(x, dim)
+
+
+def _log_softmax_rows(x, dim=-1):
+    xp = xp_of(x)
+    if dim in (-1, x.ndim - 1) and x.size >= 16384:
         z = x - _rows_max(x)
         z -= xp.log(_rows_sum(xp.exp(z)))
         return z

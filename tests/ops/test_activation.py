@@ -436,6 +436,42 @@ def test_large_erf_and_gelu_gradient_in_blocks_on_threads(monkeypatch, workers):
     np.testing.assert_array_equal(t.grad.numpy(), want)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("cols", [700, 30])
+def test_large_softmax_in_blocks_of_rows(oracle, monkeypatch, workers, cols):
+    # softmax and log_softmax over the last dim of large arrays, forward and backward, in blocks of rows
+    # (on threads): each row as from one pass over the whole array, and torch's values
+    import torch.nn.functional as TF
+    from ember import _threads
+    monkeypatch.setattr(A, "_ROW_BLOCK", 20000)
+    monkeypatch.setattr(A, "_ERF_PAR_MIN", 100000)
+    monkeypatch.setattr(_threads, "get_num_threads", lambda: workers)
+    calls = []
+    real = _threads.run_blocks
+    monkeypatch.setattr(_threads, "run_blocks", lambda fn, n, plan, *a: calls.append(n) or real(fn, n, plan, *a))
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((21000 // cols * 10 + 7, cols)).astype(np.float32)   # (a longer last block)
+    x[3, :5] = -np.inf
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    for name, rows in (("softmax", A._softmax_rows), ("log_softmax", A._log_softmax_rows)):
+        calls.clear()
+        e = ember.tensor(x, requires_grad=True)
+        t = oracle.tensor(x, requires_grad=True)
+        ey, ty = getattr(A, name)(e, -1), getattr(TF, name)(t, -1)
+        ey.backward(ember.tensor(g))
+        ty.backward(oracle.tensor(g))
+        assert calls == [x.shape[0] // (-(-20000 // (16 * cols)) * 16)] * 2   # forward and backward, in blocks
+        np.testing.assert_array_equal(ey.detach().numpy(), rows(x))
+        node = (A.SoftmaxBackward0 if name == "softmax" else A.LogSoftmaxBackward0).__new__(
+            A.SoftmaxBackward0 if name == "softmax" else A.LogSoftmaxBackward0)
+        node.y, node.dim = rows(x), 1
+        monkeypatch.setattr(A, "_ROW_BLOCK", 1 << 30)   # (the whole array at once)
+        np.testing.assert_array_equal(e.grad.numpy(), node.apply(g)[0])
+        monkeypatch.setattr(A, "_ROW_BLOCK", 20000)
+        np.testing.assert_allclose(ey.detach().numpy(), ty.detach().numpy(), rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=2e-5, atol=2e-6)
+
+
 def test_float32_erfc_is_within_half_an_ulp_or_so():
     # the float32 path's table of erfcx: relative accuracy through the tail, where erfc falls through
     # float32's normal and subnormal range to 0 past 10.06, and 2 - erfc(-x) for negative x
