@@ -318,6 +318,32 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_helpers)
 
 
+# Row-wise ops over large arrays (softmax, layer norm) run in blocks of whole rows of about ROW_BLOCK
+# elements, whose passes then stay in cache, shared between threads from ROWS_PAR_MIN elements on
+ROW_BLOCK = 1 << 16
+ROWS_PAR_MIN = 1 << 19
+
+
+def row_blocks(fn, rows, row_len, state=None):
+    """[fn(slice of rows)] over blocks of whole rows, in block order, on threads for large arrays;
+    state: the floating-point state (_backend.fp_set) each block runs under.  A block holds at least
+    ROW_BLOCK elements (the last takes the rest, or all when that is fewer), in a multiple of 16 rows:
+    a product with ones sums rows in groups, whose last, partial one runs another kernel, so each
+    row's sum comes out as in one product over the whole array."""
+    step = -(-ROW_BLOCK // (16 * row_len)) * 16
+    n = max(1, rows // step)
+    nw = get_num_threads() if rows * row_len >= ROWS_PAR_MIN else 1
+
+    def run(s, e):
+        token = B.fp_set(state) if state is not None else None
+        try:
+            return [fn(slice(k * step, rows if k == n - 1 else (k + 1) * step)) for k in range(s, e)]
+        finally:
+            if token is not None:
+                B.fp_reset(token)
+    return [r for part in run_blocks(run, n, (-(-n // nw), nw)) for r in part]
+
+
 def run_blocks(fn, N, plan, flops=0):
     """fn(s, e) for consecutive blocks [s, e) covering range(N), plan = (block size, threads) (see
     conv._plan), shared out among the calling thread and plan[1] - 1 helpers; results in block

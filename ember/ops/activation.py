@@ -1136,44 +1136,26 @@ def _log_softmax_grad_rows(g, y, dim=-1):
     return g - xp_of(g).exp(y) * g.sum(axis=dim, keepdims=True)
 
 
-# Softmax and log-softmax over the last dim of large NumPy arrays run in blocks of whole rows of about
-# _ROW_BLOCK elements, whose five or so passes then stay in cache, shared between threads from
-# _ERF_PAR_MIN elements on (each row's values come out as from one pass).  (2048, 2000): forward 6.1
-# -> 4.8 ms, backward 8.2 -> 4.5 on one thread, 3.3 on two; (16384, 128) 4.7 -> 3.1 and 3.6 -> 2.1 on two
-_ROW_BLOCK = 1 << 16
-
-
+# Softmax and log-softmax over the last dim of large NumPy arrays run in blocks of whole rows, whose
+# five or so passes then stay in cache, on threads for the largest (_threads.row_blocks: the same
+# bits).  (2048, 2000): forward 6.1 -> 4.8 ms, backward 8.2 -> 4.5 on one thread, 3.3 on two;
+# (16384, 128) 4.7 -> 3.1 and 3.6 -> 2.1 on two
 def _row_blocks_fit(a, dim):
-    return type(a) is np.ndarray and a.ndim > 1 and dim in (-1, a.ndim - 1) and a.size >= 2 * _ROW_BLOCK \
-        and a.flags.c_contiguous and a.dtype.kind == "f"
+    return type(a) is np.ndarray and a.ndim > 1 and dim in (-1, a.ndim - 1) \
+        and a.size >= 2 * _threads.ROW_BLOCK and a.flags.c_contiguous and a.dtype.kind == "f"
 
 
 def _in_row_blocks(fn, *arrays):
     """fn(*blocks) over blocks of whole rows (last dim) of same-shape C-contiguous arrays, into a new
-    array: each thread under the rows' ufunc state (B.rows_state).  Every block holds at least
-    _ROW_BLOCK elements (the last takes the rest, or all when that is fewer), so each takes the paths
-    its whole array would."""
+    array, under the rows' ufunc state (B.rows_state)."""
     a = arrays[0]
     D = a.shape[-1]
     flat = [v.reshape(-1, D) for v in arrays]
-    R = flat[0].shape[0]
     out = np.empty_like(flat[0])
-    # (in multiples of 16 rows: a product with ones sums rows in groups, whose last, partial one runs
-    # another kernel; so each row's sum comes out as in one product over the whole array)
-    step = -(-_ROW_BLOCK // (16 * D)) * 16
-    n = max(1, R // step)
-    state = _row_state(a, a.ndim - 1)
-    nw = _threads.get_num_threads() if a.size >= _ERF_PAR_MIN else 1
 
-    def run(s, e):
-        token = B.fp_set(state)
-        try:
-            for k in range(s, e):
-                rows = slice(k * step, R if k == n - 1 else (k + 1) * step)
-                out[rows] = fn(*(v[rows] for v in flat))
-        finally:
-            B.fp_reset(token)
-    _threads.run_blocks(run, n, (-(-n // nw), nw))
+    def block(rows):
+        out[rows] = fn(*(v[rows] for v in flat))
+    _threads.row_blocks(block, flat[0].shape[0], D, _row_state(a, a.ndim - 1))
     return out.reshape(a.shape)
 
 

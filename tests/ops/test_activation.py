@@ -443,8 +443,8 @@ def test_large_softmax_in_blocks_of_rows(oracle, monkeypatch, workers, cols):
     # (on threads): each row as from one pass over the whole array, and torch's values
     import torch.nn.functional as TF
     from ember import _threads
-    monkeypatch.setattr(A, "_ROW_BLOCK", 20000)
-    monkeypatch.setattr(A, "_ERF_PAR_MIN", 100000)
+    monkeypatch.setattr(_threads, "ROW_BLOCK", 20000)
+    monkeypatch.setattr(_threads, "ROWS_PAR_MIN", 100000)
     monkeypatch.setattr(_threads, "get_num_threads", lambda: workers)
     calls = []
     real = _threads.run_blocks
@@ -465,9 +465,9 @@ def test_large_softmax_in_blocks_of_rows(oracle, monkeypatch, workers, cols):
         node = (A.SoftmaxBackward0 if name == "softmax" else A.LogSoftmaxBackward0).__new__(
             A.SoftmaxBackward0 if name == "softmax" else A.LogSoftmaxBackward0)
         node.y, node.dim = rows(x), 1
-        monkeypatch.setattr(A, "_ROW_BLOCK", 1 << 30)   # (the whole array at once)
+        monkeypatch.setattr(_threads, "ROW_BLOCK", 1 << 30)   # (the whole array at once)
         np.testing.assert_array_equal(e.grad.numpy(), node.apply(g)[0])
-        monkeypatch.setattr(A, "_ROW_BLOCK", 20000)
+        monkeypatch.setattr(_threads, "ROW_BLOCK", 20000)
         np.testing.assert_allclose(ey.detach().numpy(), ty.detach().numpy(), rtol=2e-6, atol=1e-6)
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=2e-5, atol=2e-6)
 

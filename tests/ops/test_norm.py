@@ -261,6 +261,46 @@ def test_layer_norm_rows_and_general_paths_match_torch(oracle, affine, layout, d
             lambda x, ns, w, b: TF.layer_norm(arrange(x), ns, w, b), [x, (2, 5), w, b], idx, node=False, **tol)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("affine", [True, False])
+def test_large_layer_norm_in_blocks_of_rows(oracle, monkeypatch, workers, affine):
+    # large inputs: forward (on two threads) and backward in blocks of whole rows; each row's values as
+    # from one pass over the whole array (the weight's and bias's gradients summed block by block), and
+    # torch's values
+    from ember import _threads
+    monkeypatch.setattr(_threads, "ROW_BLOCK", 3000)
+    monkeypatch.setattr(_threads, "ROWS_PAR_MIN", 20000)
+    monkeypatch.setattr(_threads, "get_num_threads", lambda: workers)
+    blocks = []
+    real = _threads.row_blocks
+    monkeypatch.setattr(_threads, "row_blocks", lambda fn, rows, D, st=None: blocks.append(rows) or real(fn, rows, D, st))
+    x = (RNG.standard_normal((5, 67, 96)) * 3 + 1).astype(np.float32)
+    g = RNG.standard_normal(x.shape).astype(np.float32)
+    w = (RNG.standard_normal(96) if affine else np.ones(96)).astype(np.float32)
+    out = {}
+    for lib in (ember, oracle):
+        xt = lib.tensor(x, requires_grad=True)
+        ln = lib.nn.LayerNorm(96, elementwise_affine=affine)
+        if affine:
+            with lib.no_grad():
+                ln.weight.copy_(lib.tensor(w))
+                ln.bias.fill_(0.5)
+        y = ln(xt)
+        y.backward(lib.tensor(g))
+        out[lib] = [y.detach().numpy(), xt.grad.numpy()] + ([ln.weight.grad.numpy(), ln.bias.grad.numpy()] if affine else [])
+    assert blocks == ([335, 335] if workers == 2 else [335])   # (forward in blocks on threads only)
+    x2, g2 = x.reshape(-1, 96), g.reshape(-1, 96)
+    want, xhat, invstd = N._layer_norm_rows(np, x2, 96, w if affine else None, np.float32(0.5) if affine else None, 1e-5)
+    np.testing.assert_array_equal(out[ember][0].reshape(-1, 96), want)
+    gx, gw, gb = N._layer_norm_grad_rows(np, g2, xhat, invstd, w if affine else None, 96, (True, affine, affine))
+    np.testing.assert_array_equal(out[ember][1].reshape(-1, 96), gx)
+    for mine, theirs in zip(out[ember], out[oracle]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=2e-5)
+    if affine:
+        np.testing.assert_allclose(out[ember][2], gw, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(out[ember][3], gb, rtol=1e-5, atol=1e-4)
+
+
 def test_layer_norm_errors():
     with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\], "
                                            r"but got input of size\[2, 3\]"):
