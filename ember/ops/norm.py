@@ -148,10 +148,32 @@ class NativeBatchNormBackward0(_NormBackward):
 
 
 class NativeLayerNormBackward0(_NormBackward):
-    __slots__ = ()
+    # x, mean: a large input and its row means, kept instead of xhat (see _layer_norm_blocks)
+    __slots__ = ("x", "mean")
+    _saved_fields = ("xhat", "invstd", "w", "x", "mean")
+
+    def _tensor_field(self, field, saved):
+        if field == "x":
+            return saved[0]
+        if field == "mean":   # (the formula on Tensors takes xhat, recomputed from the input)
+            from .._tensor import _wrap
+            return _wrap(self.mean)
+        return _NormBackward._tensor_field(self, field, saved)
 
     def apply(self, g):
         xhat = self.xhat
+        if xhat is None:
+            x = self.x
+            if _rows_ok(g) and g.dtype is x.dtype and g.shape == x.shape:
+                D = x.size // self.invstd.size
+                token = B.set_rows(D)
+                try:
+                    return self._rows(g, None, D)
+                finally:
+                    if token is not None:
+                        B.fp_reset(token)
+            xhat = self.xhat = _xhat_rows(xp_of(x), x.reshape(self.mean.size, -1), self.mean,
+                                          self.invstd.reshape(-1)).reshape(x.shape)
         if not (_rows_ok(g) and g.dtype is xhat.dtype and xhat.flags.c_contiguous):
             return _NormBackward.apply(self, g)
         # over (rows, D): the column sums and the per-row sums are products with ones or the weight
@@ -165,19 +187,30 @@ class NativeLayerNormBackward0(_NormBackward):
                 B.fp_reset(token)
 
     def _rows(self, g, xhat, D):
+        """_layer_norm_grad_rows over (rows, D); xhat None: recomputed block by block from the input."""
         xp = xp_of(g)
         nf = self.next_functions
-        gr, xr = g.reshape(-1, D), xhat.reshape(-1, D)
+        gr = g.reshape(-1, D)
         w = None if self.w is None else self.w.reshape(D)
         need = (nf[0][0] is not None, nf[1][0] is not None, nf[2][0] is not None)
         invstd = self.invstd.reshape(-1)
+        if xhat is None:
+            x2, mean = self.x.reshape(-1, D), self.mean
+
+            def xhat_of(rows):
+                return _xhat_rows(xp, x2[rows], mean[rows], invstd[rows])
+        else:
+            xr = xhat.reshape(-1, D)
+
+            def xhat_of(rows):
+                return xr[rows]
         if xp is np and g.size >= 2 * _threads.ROW_BLOCK:
             # in blocks of whole rows: the rows' gradients as from one pass, the weight's and bias's
             # summed over the blocks in order ((4096, 1024): 21 -> 13.7 ms on one thread, 9.7 on two;
             # torch 5.5 and 3.5)
             gx = xp.empty_like(gr) if need[0] else None
             parts = _threads.row_blocks(
-                lambda rows: _layer_norm_grad_rows(xp, gr[rows], xr[rows], invstd[rows], w, D, need,
+                lambda rows: _layer_norm_grad_rows(xp, gr[rows], xhat_of(rows), invstd[rows], w, D, need,
                                                    None if gx is None else gx[rows]),
                 gr.shape[0], D, B.rows_state(D) if D >= B.ROWS_MIN else B.FP_QUIET)
             gw = gb = None
@@ -185,7 +218,7 @@ class NativeLayerNormBackward0(_NormBackward):
                 gw = pw if gw is None else gw + pw
                 gb = pb if gb is None else gb + pb
         else:
-            gx, gw, gb = _layer_norm_grad_rows(xp, gr, xr, invstd, w, D, need)
+            gx, gw, gb = _layer_norm_grad_rows(xp, gr, xhat_of(slice(None)), invstd, w, D, need)
         return (None if gx is None else gx.reshape(g.shape), None if gw is None else gw.reshape(self.w_shape),
                 None if gb is None else gb.reshape(self.w_shape))
 
@@ -334,6 +367,8 @@ def _norm_record(cls, input, weight, bias, out, xhat, invstd, w, axes, paxes, w_
     node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
     node.xhat, node.invstd, node.w, node.axes = xhat, invstd, w, axes
     node.paxes, node.w_shape, node.group, node.eps = paxes, w_shape, group, eps
+    if cls is NativeLayerNormBackward0:
+        node.x = node.mean = None   # (set by layer_norm where it keeps them instead of xhat)
     return _record(out, node)
 
 
@@ -469,14 +504,22 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
         D = math.prod(ns)
         token = B.set_rows(D)
         try:
-            if xp is np and x.size >= _threads.ROWS_PAR_MIN and _threads.get_num_threads() > 1:
-                out, xhat, invstd = _layer_norm_blocks(x, D, w, b, float(eps))
+            mean = None
+            if xp is np and x.size >= 2 * _threads.ROW_BLOCK:
+                out, mean, invstd = _layer_norm_blocks(x, D, w, b, float(eps))
+                xhat = None
             else:
                 out, xhat, invstd = _layer_norm_rows(xp, x, D, w, b, float(eps))
         finally:
             if token is not None:
                 B.fp_reset(token)
         invstd = invstd.reshape(x.shape[:x.ndim - k] + (1,) * k)
+        if mean is not None:
+            t = _norm_record(NativeLayerNormBackward0, input, weight, bias, out, None, invstd, w,
+                             axes, tuple(range(x.ndim - k)), ns, eps=float(eps))
+            if t.grad_fn is not None:
+                t.grad_fn.x, t.grad_fn.mean = x, mean
+            return t
     else:
         mean, xc, var = _stats(x, axes)
         invstd = 1 / xp.sqrt(var + float(eps))
@@ -515,12 +558,19 @@ def _row_dots(xp, a, b):
     return xp.matmul(a[:, None, :], b[:, :, None]).reshape(-1)
 
 
-def _normalized_rows(xp, x, D, eps, xhat=None):
+def _xhat_rows(xp, x2, mean, invstd):
+    """(x - mean) * invstd over (R, D) rows, as _normalized_rows makes it (the same bits)."""
+    xc = xp.subtract(x2, mean[:, None])
+    xc *= invstd[:, None]
+    return xc
+
+
+def _normalized_rows(xp, x, D, eps, xhat=None, mean_out=None):
     """(xhat in x's shape, invstd per row) over each run of D elements of a C-contiguous float array,
-    the sums as products; xhat: an (R, D) array to write it into."""
+    the sums as products; xhat: an (R, D) array to write it into, mean_out an (R,) one for the means."""
     x2 = x.reshape(-1, D)
     ones = _ones(xp, D, x.dtype)
-    mean = xp.dot(x2, ones)
+    mean = xp.dot(x2, ones, out=mean_out)
     mean /= D
     xc = xp.subtract(x2, mean[:, None], out=xhat)
     var = _row_dots(xp, xc, xc)
@@ -531,11 +581,11 @@ def _normalized_rows(xp, x, D, eps, xhat=None):
     return xc.reshape(x.shape), invstd
 
 
-def _layer_norm_rows(xp, x, D, w, b, eps, out=None, xhat=None):
+def _layer_norm_rows(xp, x, D, w, b, eps, out=None, xhat=None, mean_out=None):
     """layer_norm over the last D elements of each row of a C-contiguous float array: (out, xhat
-    in x's shape, invstd per row), the sums as products (fwd at (16, 32, 512): 266 -> ~150 us); out
-    and xhat: (R, D) arrays to write them into."""
-    xhat, invstd = _normalized_rows(xp, x, D, eps, xhat)
+    in x's shape, invstd per row), the sums as products (fwd at (16, 32, 512): 266 -> ~150 us); out,
+    xhat and mean_out: arrays to write them (and the means) into."""
+    xhat, invstd = _normalized_rows(xp, x, D, eps, xhat, mean_out)
     if w is None:
         out = xp.add(xhat, 0 if b is None else b, out=out)
     else:
@@ -546,19 +596,21 @@ def _layer_norm_rows(xp, x, D, w, b, eps, out=None, xhat=None):
 
 
 def _layer_norm_blocks(x, D, w, b, eps):
-    """_layer_norm_rows of a large NumPy array in blocks of whole rows on threads (_threads.row_blocks),
-    each row's values as from one pass: (4096, 1024) on two threads 6.5 -> 5.0 ms (torch 0.7).  On
-    one thread the blocks ran slower than the whole array (7.0 against 5.3 ms): the pass is bound by
-    the memory its two results are written to, not by the cache."""
+    """_layer_norm_rows of a large NumPy array in blocks of whole rows (_threads.row_blocks), each row's
+    values as from one pass, without an xhat array: (out, row means, invstd).  Backward recomputes
+    xhat block by block from the input and these (torch saves the input and its statistics too).  The
+    pass was bound by the memory its two results are written to: (4096, 1024) 5.3-5.8 -> 4.2 ms on one
+    thread, 6.5 -> 4.1 on two (torch 1.2-1.8 and 0.7-0.8); (8192, 768) 14.0 -> 7.6 and 15.2 -> 5.9; and
+    the input's size less kept for backward."""
     xp = xp_of(x)
     x2 = x.reshape(-1, D)
-    out, xhat = xp.empty_like(x2), xp.empty_like(x2)
-    invstd = xp.empty(x2.shape[0], x.dtype)
+    out = xp.empty_like(x2)
+    mean, invstd = xp.empty(x2.shape[0], x.dtype), xp.empty(x2.shape[0], x.dtype)
 
     def block(rows):
-        invstd[rows] = _layer_norm_rows(xp, x2[rows], D, w, b, eps, out[rows], xhat[rows])[2]
+        invstd[rows] = _layer_norm_rows(xp, x2[rows], D, w, b, eps, out[rows], None, mean[rows])[2]
     _threads.row_blocks(block, x2.shape[0], D, B.rows_state(D) if D >= B.ROWS_MIN else B.FP_QUIET)
-    return out.reshape(x.shape), xhat.reshape(x.shape), invstd
+    return out.reshape(x.shape), mean, invstd
 
 
 def native_layer_norm(input, normalized_shape, weight, bias, eps):

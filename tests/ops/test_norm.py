@@ -264,9 +264,9 @@ def test_layer_norm_rows_and_general_paths_match_torch(oracle, affine, layout, d
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("affine", [True, False])
 def test_large_layer_norm_in_blocks_of_rows(oracle, monkeypatch, workers, affine):
-    # large inputs: forward (on two threads) and backward in blocks of whole rows; each row's values as
-    # from one pass over the whole array (the weight's and bias's gradients summed block by block), and
-    # torch's values
+    # large inputs: forward and backward in blocks of whole rows, xhat recomputed from the kept input;
+    # each row's values as from one pass over the whole array (the weight's and bias's gradients summed
+    # block by block), and torch's values
     from ember import _threads
     monkeypatch.setattr(_threads, "ROW_BLOCK", 3000)
     monkeypatch.setattr(_threads, "ROWS_PAR_MIN", 20000)
@@ -288,10 +288,12 @@ def test_large_layer_norm_in_blocks_of_rows(oracle, monkeypatch, workers, affine
         y = ln(xt)
         y.backward(lib.tensor(g))
         out[lib] = [y.detach().numpy(), xt.grad.numpy()] + ([ln.weight.grad.numpy(), ln.bias.grad.numpy()] if affine else [])
-    assert blocks == ([335, 335] if workers == 2 else [335])   # (forward in blocks on threads only)
+    assert blocks == [335, 335]   # forward and backward
     x2, g2 = x.reshape(-1, 96), g.reshape(-1, 96)
     want, xhat, invstd = N._layer_norm_rows(np, x2, 96, w if affine else None, np.float32(0.5) if affine else None, 1e-5)
     np.testing.assert_array_equal(out[ember][0].reshape(-1, 96), want)
+    # (what backward recomputes, block by block)
+    np.testing.assert_array_equal(N._xhat_rows(np, x2, np.dot(x2, np.ones(96, np.float32)) / 96, invstd), xhat)
     gx, gw, gb = N._layer_norm_grad_rows(np, g2, xhat, invstd, w if affine else None, 96, (True, affine, affine))
     np.testing.assert_array_equal(out[ember][1].reshape(-1, 96), gx)
     for mine, theirs in zip(out[ember], out[oracle]):
@@ -299,6 +301,32 @@ def test_large_layer_norm_in_blocks_of_rows(oracle, monkeypatch, workers, affine
     if affine:
         np.testing.assert_allclose(out[ember][2], gw, rtol=1e-5, atol=1e-4)
         np.testing.assert_allclose(out[ember][3], gb, rtol=1e-5, atol=1e-4)
+
+
+def test_large_layer_norm_keeps_its_input_not_xhat(oracle, monkeypatch):
+    # the node of a large layer norm keeps the input and its row statistics; its gradients through a
+    # gradient of another layout (the general path), create_graph, and an in-place change of the input
+    from ember import _threads
+    monkeypatch.setattr(_threads, "ROW_BLOCK", 500)
+    x = RNG.standard_normal((40, 30)).astype(np.float32)
+    g = RNG.standard_normal((30, 40)).astype(np.float32)
+    out = {}
+    for lib in (ember, oracle):
+        xt = lib.tensor(x, requires_grad=True)
+        y = lib.nn.functional.layer_norm(xt, (30,))
+        if lib is ember:
+            node = y.grad_fn
+            assert node.xhat is None and node.x is xt._data and node.mean.shape == (40,)
+        (gx,) = lib.autograd.grad(y, xt, lib.tensor(g).t(), create_graph=True)
+        (gx * gx).sum().backward()
+        out[lib] = (gx.detach().numpy(), xt.grad.numpy())
+        x2 = xt * 1
+        z = lib.nn.functional.layer_norm(x2, (30,))
+        x2.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            z.sum().backward()
+    for mine, theirs in zip(out[ember], out[oracle]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
 
 
 def test_layer_norm_errors():
