@@ -17,7 +17,8 @@ from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, Size, _wrap
 from . import unbroadcast
-from .activation import LogSoftmaxBackward0, _SAVED_OUTPUT, _log_softmax_array, _record, _row_state, _sigm, softplus0
+from .activation import (LogSoftmaxBackward0, _SAVED_OUTPUT, _in_row_blocks, _log_softmax_array, _record, _row_blocks_fit,
+                         _row_state, _sigm, softplus0)
 from .._userwarn import warn as _warn_user
 
 # names torch exposes at top level (torch.kl_div, ...)
@@ -368,6 +369,15 @@ class _CEProbBackward(Node):
         return glp, gt
 
 
+def _log_softmax_of_rows(x):
+    """cross_entropy's log-softmax over the rows of (N, C) logits (each row's bits the same in a block
+    of rows as in the whole array: NumPy reduces each row alike)."""
+    xp = xp_of(x)
+    z = x - xp.maximum.reduce(x, axis=1, keepdims=True)
+    z -= xp.log(xp.add.reduce(xp.exp(z), axis=1, keepdims=True))
+    return z
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross entropy between logits and class indices (or class probabilities): log_softmax + nll_loss."""
@@ -379,12 +389,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             and x.dtype.kind == "f" and ignore_index < 0 and t.shape[0] == x.shape[0] and t.shape[0]):
         n, c = x.shape
         xp = xp_of(x)
-        quiet = B.fp_set(_row_state(x, 1))   # inf logits give nan silently, as in torch
-        try:
-            z = x - xp.maximum.reduce(x, axis=1, keepdims=True)
-            z -= xp.log(xp.add.reduce(xp.exp(z), axis=1, keepdims=True))
-        finally:
-            B.fp_reset(quiet)
+        if _row_blocks_fit(x, 1):   # (a language model's logits: in blocks of rows, on threads)
+            z = _in_row_blocks(_log_softmax_of_rows, x)
+        else:
+            quiet = B.fp_set(_row_state(x, 1))   # inf logits give nan silently, as in torch
+            try:
+                z = _log_softmax_of_rows(x)
+            finally:
+                B.fp_reset(quiet)
         ar = _ARANGE.get(n) if xp is np else None
         if ar is None:
             ar = xp.arange(n)

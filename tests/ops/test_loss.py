@@ -154,6 +154,35 @@ def test_cross_entropy_probabilities(oracle, reduction, kwargs):
                                       .astype(np.float32)], grad_idx=(0, 1), kwargs=kw)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cross_entropy_of_many_logits_in_blocks_of_rows(oracle, monkeypatch, workers):
+    # a language model's (tokens, vocabulary) logits: the log-softmax in blocks of rows (on threads),
+    # forward and backward each row's bits as from the whole array, and torch's values
+    import torch.nn.functional as TF
+    from ember import _threads
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal((203, 333)) * 4).astype(np.float32)
+    x[5, 7] = np.inf   # (a nan row, silently, as torch)
+    t = rng.integers(0, 333, 203)
+    monkeypatch.setattr(_threads, "get_num_threads", lambda: workers)
+    monkeypatch.setattr(_threads, "ROWS_PAR_MIN", 30000)
+    out = []
+    for block in (1 << 30, 5000):
+        monkeypatch.setattr(_threads, "ROW_BLOCK", block)
+        e = ember.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(e, ember.tensor(t))
+        loss.backward()
+        out.append((loss.item(), e.grad.numpy().copy()))
+    assert np.isnan(out[1][0]) and np.array_equal(out[0][1], out[1][1], equal_nan=True)
+    x[5, 7] = 0
+    e, tt = ember.tensor(x, requires_grad=True), oracle.tensor(x, requires_grad=True)
+    le, lt = F.cross_entropy(e, ember.tensor(t)), TF.cross_entropy(tt, oracle.tensor(t))
+    le.backward()
+    lt.backward()
+    np.testing.assert_allclose(le.item(), lt.item(), rtol=1e-6)
+    np.testing.assert_allclose(e.grad.numpy(), tt.grad.numpy(), rtol=1e-5, atol=1e-8)
+
+
 def test_cross_entropy_gradcheck():
     x = _logits(3, 4)
     t = np.array([0, 3, 1])
