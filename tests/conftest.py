@@ -71,3 +71,14 @@ def check_unbuffered_rows(run, ours, theirs, oracle, monkeypatch, **tol):
             assert np.array_equal(f, s)
     for f, t in zip(fast, run(oracle, theirs)):
         np.testing.assert_allclose(f, t, **tol)
+
+
+def record_blocks(monkeypatch, workers, name="run_blocks"):
+    """Make ember see `workers` threads, and record the arguments (after the function) of each call to
+    _threads.<name> (run_blocks: (N, plan); row_blocks: (rows, row_len, state))."""
+    from ember import _threads
+    monkeypatch.setattr(_threads, "get_num_threads", lambda: workers)
+    calls = []
+    real = getattr(_threads, name)
+    monkeypatch.setattr(_threads, name, lambda fn, *a: calls.append(a) or real(fn, *a))
+    return calls

@@ -164,21 +164,15 @@ class NativeLayerNormBackward0(_NormBackward):
         xhat = self.xhat
         if xhat is None:
             x = self.x
-            if _rows_ok(g) and g.dtype is x.dtype and g.shape == x.shape:
-                D = x.size // self.invstd.size
-                token = B.set_rows(D)
-                try:
-                    return self._rows(g, None, D)
-                finally:
-                    if token is not None:
-                        B.fp_reset(token)
-            xhat = self.xhat = _xhat_rows(xp_of(x), x.reshape(self.mean.size, -1), self.mean,
-                                          self.invstd.reshape(-1)).reshape(x.shape)
-        if not (_rows_ok(g) and g.dtype is xhat.dtype and xhat.flags.c_contiguous):
+            if not (_rows_ok(g) and g.dtype is x.dtype and g.shape == x.shape):
+                # (the general path takes xhat whole)
+                xhat = self.xhat = _xhat_rows(xp_of(x), x.reshape(self.mean.size, -1), self.mean,
+                                              self.invstd.reshape(-1)).reshape(x.shape)
+        if xhat is not None and not (_rows_ok(g) and g.dtype is xhat.dtype and xhat.flags.c_contiguous):
             return _NormBackward.apply(self, g)
         # over (rows, D): the column sums and the per-row sums are products with ones or the weight
         # (a gemv each), and gx is five passes (layer norm fwd+bwd at (16, 32, 512): 688 -> ~390 us)
-        D = xhat.size // self.invstd.size
+        D = g.size // self.invstd.size
         token = B.set_rows(D)
         try:
             return self._rows(g, xhat, D)

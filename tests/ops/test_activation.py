@@ -7,7 +7,7 @@ import pytest
 
 import ember
 from ember.ops import activation as A
-from tests.conftest import check_unbuffered_rows, numeric_grad, requires_torch, torch
+from tests.conftest import check_unbuffered_rows, numeric_grad, record_blocks, requires_torch, torch
 
 RNG = np.random.default_rng(0)
 
@@ -409,20 +409,16 @@ def test_float32_erf_is_within_half_an_ulp_or_so(size):
 def test_large_erf_and_gelu_gradient_in_blocks_on_threads(monkeypatch, workers):
     # from _ERF_PAR_MIN elements on, erf and GELU's gradient run in blocks shared between threads:
     # the same bits as one pass over the whole array, whatever the block size and thread count
-    from ember import _threads
     monkeypatch.setattr(A, "_ERF_PAR_MIN", 50000)
     monkeypatch.setattr(A, "_ERF_SHARED_BLOCK", 4096)
     monkeypatch.setattr(A, "_ERF_BLOCK", 3000)
-    monkeypatch.setattr(_threads, "get_num_threads", lambda: workers)
-    plans = []
-    real = _threads.run_blocks
-    monkeypatch.setattr(_threads, "run_blocks", lambda fn, n, plan, *a: plans.append(plan) or real(fn, n, plan, *a))
+    calls = record_blocks(monkeypatch, workers)
     rng = np.random.default_rng(5)
     x = (rng.standard_normal((7, 10007)) * 2).astype(np.float32)   # (a last block shorter than the rest)
     g = rng.standard_normal(x.shape).astype(np.float32)
     got = A._erf32(x)
     blocks = -(-x.size // (3000 if workers == 1 else 4096))   # (one thread: _ERF_BLOCK's blocks)
-    assert plans[-1] == (-(-blocks // workers), workers)
+    assert calls[-1][1] == (-(-blocks // workers), workers)
     np.testing.assert_array_equal(got, A._erf32_block(x))
     cdf = A._erf32(x * A._SQRT1_2)
     cdf += 1
@@ -432,7 +428,7 @@ def test_large_erf_and_gelu_gradient_in_blocks_on_threads(monkeypatch, workers):
     y = A.gelu(t)
     np.testing.assert_array_equal(y.detach().numpy(), x * cdf)
     y.backward(ember.tensor(g))
-    assert len(plans) == 4   # erf twice above, once in gelu; the gradient
+    assert len(calls) == 4   # erf twice above, once in gelu; the gradient
     np.testing.assert_array_equal(t.grad.numpy(), want)
 
 
@@ -445,10 +441,7 @@ def test_large_softmax_in_blocks_of_rows(oracle, monkeypatch, workers, cols):
     from ember import _threads
     monkeypatch.setattr(_threads, "ROW_BLOCK", 20000)
     monkeypatch.setattr(_threads, "ROWS_PAR_MIN", 100000)
-    monkeypatch.setattr(_threads, "get_num_threads", lambda: workers)
-    calls = []
-    real = _threads.run_blocks
-    monkeypatch.setattr(_threads, "run_blocks", lambda fn, n, plan, *a: calls.append(n) or real(fn, n, plan, *a))
+    calls = record_blocks(monkeypatch, workers, "row_blocks")
     rng = np.random.default_rng(6)
     x = rng.standard_normal((21000 // cols * 10 + 7, cols)).astype(np.float32)   # (a longer last block)
     x[3, :5] = -np.inf
@@ -460,7 +453,7 @@ def test_large_softmax_in_blocks_of_rows(oracle, monkeypatch, workers, cols):
         ey, ty = getattr(A, name)(e, -1), getattr(TF, name)(t, -1)
         ey.backward(ember.tensor(g))
         ty.backward(oracle.tensor(g))
-        assert calls == [x.shape[0] // (-(-20000 // (16 * cols)) * 16)] * 2   # forward and backward, in blocks
+        assert [c[0] for c in calls] == [x.shape[0]] * 2   # forward and backward, in blocks
         np.testing.assert_array_equal(ey.detach().numpy(), rows(x))
         node = (A.SoftmaxBackward0 if name == "softmax" else A.LogSoftmaxBackward0).__new__(
             A.SoftmaxBackward0 if name == "softmax" else A.LogSoftmaxBackward0)
