@@ -1027,7 +1027,8 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     if Hp < dh * (kh - 1) + 1 or Wp < dw * (kw - 1) + 1:
         _too_small(Hp, Wp, kh, kw, dh, dw, nd)
     # (the layout knobs too: tests change them, and a geometry made before must not answer for them)
-    key = (N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0], _SPLIT_MAX_OUT, _BLOCK, _SHARED_BLOCK, _MIN_COLUMNS)
+    key = (N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0],
+           _SPLIT_MAX_OUT, _BLOCK, _SHARED_BLOCK, _MIN_COLUMNS)
     g = _GEOMS.get(key)
     if g is None:
         g = _Geom(*key[:12])

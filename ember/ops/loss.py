@@ -17,8 +17,8 @@ from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, Size, _wrap
 from . import unbroadcast
-from .activation import (LogSoftmaxBackward0, _SAVED_OUTPUT, _in_row_blocks, _log_softmax_array, _record, _row_blocks_fit,
-                         _row_state, _sigm, softplus0)
+from .activation import (LogSoftmaxBackward0, _SAVED_OUTPUT, _in_row_blocks, _log_softmax_array, _record,
+                         _row_blocks_fit, _row_state, _sigm, softplus0)
 from .._userwarn import warn as _warn_user
 
 # names torch exposes at top level (torch.kl_div, ...)

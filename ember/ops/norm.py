@@ -581,6 +581,7 @@ def _layer_norm_rows(xp, x, D, w, b, eps, out=None, xhat=None, mean_out=None):
     xhat and mean_out: arrays to write them (and the means) into."""
     xhat, invstd = _normalized_rows(xp, x, D, eps, xhat, mean_out)
     if w is None:
+        # (+ 0 without a bias: a -0.0 in xhat becomes +0.0, as in torch's kernel, where a copy kept it)
         out = xp.add(xhat, 0 if b is None else b, out=out)
     else:
         out = xp.multiply(xhat, w, out=out)

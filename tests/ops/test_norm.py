@@ -284,10 +284,13 @@ def test_large_layer_norm_in_blocks_of_rows(oracle, monkeypatch, workers, affine
                 ln.bias.fill_(0.5)
         y = ln(xt)
         y.backward(lib.tensor(g))
-        out[lib] = [y.detach().numpy(), xt.grad.numpy()] + ([ln.weight.grad.numpy(), ln.bias.grad.numpy()] if affine else [])
+        out[lib] = [y.detach().numpy(), xt.grad.numpy()]
+        if affine:
+            out[lib] += [ln.weight.grad.numpy(), ln.bias.grad.numpy()]
     assert [c[0] for c in blocks] == [335, 335]   # forward and backward
     x2, g2 = x.reshape(-1, 96), g.reshape(-1, 96)
-    want, xhat, invstd = N._layer_norm_rows(np, x2, 96, w if affine else None, np.float32(0.5) if affine else None, 1e-5)
+    b = np.float32(0.5) if affine else None
+    want, xhat, invstd = N._layer_norm_rows(np, x2, 96, w if affine else None, b, 1e-5)
     np.testing.assert_array_equal(out[ember][0].reshape(-1, 96), want)
     # (what backward recomputes, block by block)
     np.testing.assert_array_equal(N._xhat_rows(np, x2, np.dot(x2, np.ones(96, np.float32)) / 96, invstd), xhat)
@@ -324,6 +327,16 @@ def test_large_layer_norm_keeps_its_input_not_xhat(oracle, monkeypatch):
             z.sum().backward()
     for mine, theirs in zip(out[ember], out[oracle]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("rows", [3, 3000])   # (the whole array / blocks of rows)
+def test_layer_norm_gives_torchs_sign_of_zero(oracle, rows):
+    # without weight and bias, a -0.0 that is its row's mean comes out +0.0, as from torch's kernel
+    x = np.tile(np.float32([-0.0, 0.0, 2.0, -2.0]), (rows, 16))
+    mine = N.layer_norm(ember.tensor(x), (64,)).numpy()
+    theirs = oracle.nn.functional.layer_norm(oracle.tensor(x), (64,)).numpy()
+    assert np.array_equal(np.signbit(mine), np.signbit(theirs)) and not np.signbit(mine[:, 0]).any()
+    np.testing.assert_allclose(mine, theirs, rtol=1e-6)
 
 
 def test_layer_norm_errors():
