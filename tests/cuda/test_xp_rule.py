@@ -37,7 +37,7 @@ HOST_HELPERS = {
                                   "the float64 fits, through xp)",
     ("activation.py", "_erfc32_table"): "(as above: its table, made once on the host)",
     ("activation.py", "_gelu_grad_blocks"): "GELU's gradient in blocks: entered for NumPy arrays only",
-    ("activation.py", "_gelu_grad_blocks.run"): "(as above: the blocks)",
+    ("activation.py", "_gelu_grad_blocks.block"): "(as above: one block)",
     ("activation.py", "_in_row_blocks"): "softmax's blocks of rows: entered for NumPy arrays only (_row_blocks_fit)",
     ("reduce.py", "_max_rows"): "the running column maximum of short rows: entered for NumPy arrays only (others "
                                 "reduce through their own module)",
