@@ -64,6 +64,9 @@ _TRANSPOSED_GW_MAX = 1 << 18
 # each (resnet18 at 224 x 224, batch 4, one thread: 512 -> 512 channels over 7 x 7, forward and
 # backward 49.8 -> 29.3 ms, torch 24.7), so those images share a block past _BLOCK's cache budget
 _MIN_COLUMNS = 256
+# Below this many product columns a thread (its share of the batch's images), a convolution runs as
+# one block whose products the threads share (see _shares_products)
+_SHARE_COLUMNS = 64
 
 
 def _strided(a, shape, strides, offset=0):
@@ -189,6 +192,30 @@ def _plan(N, nb, parallel, per_thread=2):
     return -(-N // nblocks), nw
 
 
+def _shares_products(g, flops, xp):
+    """Whether the batch runs as one block whose products the threads share (blocks of the weight's
+    rows or of columns, _threads.shared_product) rather than as blocks of images, one a thread: where
+    those would give a thread fewer than _SHARE_COLUMNS product columns.  Many channels over narrow
+    planes then make such thin products that each thread rereads the whole weight, and each adds a
+    weight-gradient partial of the weight's size (resnet18 at 32 x 32, batch 32, 512 -> 512 channels
+    over 1 x 1, forward and backward on two threads: 5.1-5.4 -> 3.9-4.1 ms, one thread 4.9, torch
+    3.9).  With more columns the im2col and col2im copies, which stay on this thread, cost more than
+    the thin products lose (256 -> 256 over 2 x 2, 96 columns a thread: 4.3-4.7 -> 4.6-4.8 ms)."""
+    # (one image has no split to replace: BLAS's own threads take its large products, see run_blocks;
+    # on Python threads resnet18's eval at batch 1 took 42 ms instead of 37)
+    return (flops >= _PAR_MIN_FLOPS and xp is np and g.G == 1 and not g.split and g.N > 1 and _workers() > 1
+            and g.N * g.Lw < _workers() * _SHARE_COLUMNS)
+
+
+def _matmul(xp, a, b, share, out=None):
+    """a @ b (into out), shared among the threads when share (see _shares_products)."""
+    if share:
+        if out is None:
+            out = xp.empty(b.shape[:-2] + (a.shape[0], b.shape[-1]), a.dtype)
+        return _threads.shared_product(a, b, out)
+    return xp.matmul(a, b, out=out)
+
+
 def _conv_plan(g, flops, xp):
     """_plan for a convolution of geometry g: shared between threads from _PAR_MIN_FLOPS on (host
     arrays only), in blocks of g.nb_shared images and at least one a thread, else on this thread
@@ -294,9 +321,11 @@ def _w2(w, G):
     return w.reshape(G, O // G, -1)
 
 
-def _product(xp, w2, cols, G, out=None):
-    """w2 @ cols as an (O, columns) array (per group when G > 1)."""
+def _product(xp, w2, cols, G, out=None, share=False):
+    """w2 @ cols as an (O, columns) array (per group when G > 1); share: see _shares_products."""
     if G == 1:
+        if share:
+            return _matmul(xp, w2, cols, True, out)
         if xp is np and out is not None:
             return _threads.product_into(w2, cols, out)
         return xp.matmul(w2, cols, out=out)
@@ -468,20 +497,22 @@ def _forward(xp, x, w2, g, O, bias, keep):
     b4 = None if bias is None else bias.reshape(1, O, 1, 1)
     if g.split:
         return _forward_split(xp, x, w2, g, O, out, b4, flops, keep)
-    plan = _conv_plan(g, flops, xp)
+    share = _shares_products(g, flops, xp)
+    plan = (N, 1) if share else _conv_plan(g, flops, xp)
     keep = keep and N <= plan[0]   # one block: its columns serve backward too
 
     def block(s, e):
         m = (e - s) * g.Lw
         cols = _cols(xp, x, g, s, e, not keep)
-        P = _product(xp, w2, cols[:g.K], G, _block(xp, "prod", O, m, x.dtype))
+        P = _product(xp, w2, cols[:g.K], G, _block(xp, "prod", O, m, x.dtype), share)
         if b4 is not None:
             # bias on the contiguous product rows, then a plain strided copy (as in split mode)
             _add_column(xp, P, b4.reshape(O, 1))
         xp.copyto(out[s:e], _out_view(P, g, e - s, O))
         return cols
 
-    blocks = _run_blocks(block, N, plan, flops)
+    # (flops: BLAS threads for one large block; not while the block's products share the threads)
+    blocks = _run_blocks(block, N, plan, 0 if share else flops)
     return out, (blocks[0] if keep and blocks else None)
 
 
@@ -511,7 +542,7 @@ def _col2im(dxp, dcols, g, s, e):
                 d += dc[:, :, i, j]
 
 
-def _dx_wide(xp, w2t, T, g, O, s, e, dx):
+def _dx_wide(xp, w2t, T, g, O, s, e, dx, share=False):
     """Input gradient of images s:e for a stride-1 convolution, written into dx (N, C, Hp, Wp).
 
     The column gradient D = W.T @ T is laid out per image on a stride of one padded plane
@@ -532,7 +563,7 @@ def _dx_wide(xp, w2t, T, g, O, s, e, dx):
         if B > Lw:
             _strided(D, (K, nb, B - Lw), (U * it, B * it, it), (P0 + Lw) * it)[...] = 0
     T3 = T.reshape(O, nb, Lw)
-    runs = _threads.small_runs(K, O, Lw, D.dtype) if G == 1 and xp is np else 0
+    runs = _threads.small_runs(K, O, Lw, D.dtype) if G == 1 and xp is np and not share else 0
     if runs:
         # each image's product in runs of columns for OpenBLAS's small-matrix kernels, with the
         # weight made contiguous (16 -> 16 channels over 32 x 32: 220 -> 152 us for 3 images)
@@ -542,11 +573,11 @@ def _dx_wide(xp, w2t, T, g, O, s, e, dx):
     elif G == 1 and Lw < _DX_LW:
         Dv = _strided(D, (nb, K, Lw), (B * it, U * it, it), P0 * it)
         flat = _block(xp, "Dflat", K, nb * Lw, D.dtype)
-        xp.matmul(w2t, T, out=flat)
+        _matmul(xp, w2t, T, share, flat)
         xp.copyto(Dv, flat.reshape(K, nb, Lw).transpose(1, 0, 2))
     elif G == 1:
         Dv = _strided(D, (nb, K, Lw), (B * it, U * it, it), P0 * it)
-        xp.matmul(w2t, T3.transpose(1, 0, 2), out=Dv)
+        _matmul(xp, w2t, T3.transpose(1, 0, 2), share, Dv)
     else:
         Kg = K // G
         Dv = _strided(D, (nb, G, Kg, Lw), (B * it, Kg * U * it, U * it, it), P0 * it)
@@ -577,10 +608,11 @@ def _backward(xp, x, w2, gout, g, O, need_w, need_x, kept):
     if need_x:
         w2t = w2.T if G == 1 else w2.transpose(0, 2, 1)
         dxp = (xp.empty if g.wide else xp.zeros)((N, g.C, g.Hp, g.Wp), dt)
+    share = _shares_products(g, flops, xp)
     # kept cols cover the whole batch: one block, as in forward
-    plan = (N, 1) if kept is not None else _conv_plan(g, flops, xp)
-    parts = _run_blocks(lambda s, e: _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e),
-                        N, plan, flops)
+    plan = (N, 1) if kept is not None or share else _conv_plan(g, flops, xp)
+    parts = _run_blocks(lambda s, e: _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e,
+                                                     share), N, plan, 0 if share else flops)
     gw = None
     if need_w:
         # the blocks' weight gradients, summed in block order (as one thread would)
@@ -594,8 +626,9 @@ def _backward(xp, x, w2, gout, g, O, need_w, need_x, kept):
     return gw, dxp
 
 
-def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e):
-    """The weight gradient of images s:e (or None); their input gradient goes into dxp."""
+def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e, share=False):
+    """The weight gradient of images s:e (or None); their input gradient goes into dxp; share: see
+    _shares_products."""
     G = g.G
     dt = gout.dtype
     split = g.split
@@ -607,7 +640,7 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e)
         else:
             T = _to_cols_layout(xp, gout, g, s, e, O)
             if G == 1 and kept is None and g.wide and dt is _threads._f32 and xp is np and _threads._small_gemm \
-                    and O * g.Lw * g.C <= _threads._SMALL_GEMM_MACS and g.Lw >= O:
+                    and O * g.Lw * g.C <= _threads._SMALL_GEMM_MACS and g.Lw >= O and not share:
                 # without recomputing the cols: the products of each image's gradient rows with the
                 # kernel offsets' windows of its input (views), summed over the images.  (Not over
                 # planes narrower than O: then the (kh, kw, images, O, C) products outgrow the
@@ -627,7 +660,9 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e)
                 # on its Haswell ones; on the former in runs of cols' rows (rows_product).  But the
                 # transposed result is copied later (into .grad), and a large one leaves the cache:
                 # 512 -> 512 channels, 3x3: 2 ms for the product, 19 for that copy
-                if O * cols.shape[0] <= _TRANSPOSED_GW_MAX:
+                if share:
+                    part = _matmul(xp, T, cols.T, True)
+                elif O * cols.shape[0] <= _TRANSPOSED_GW_MAX:
                     part = (_threads.rows_product(cols, T.T) if xp is np else xp.matmul(cols, T.T)).T
                 else:
                     part = xp.matmul(T, cols.T)
@@ -640,12 +675,12 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e)
         if T is None:
             T = _to_cols_layout(xp, gout, g, s, e, O)
         if g.wide:
-            _dx_wide(xp, w2t, T, g, O, s, e, dxp)
+            _dx_wide(xp, w2t, T, g, O, s, e, dxp, share)
             return part
         m = (e - s) * g.Lw
         D = _block(xp, "D", g.K, m, dt)
         if G == 1:
-            dcols = xp.matmul(w2t, T, out=D)
+            dcols = _matmul(xp, w2t, T, share, D)
         else:
             dcols = xp.matmul(w2t, T.reshape(G, O // G, -1), out=D.reshape(G, -1, m)).reshape(g.K, -1)
         _col2im(dxp, dcols, g, s, e)

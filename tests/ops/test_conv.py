@@ -9,7 +9,7 @@ import pytest
 import ember
 from ember import _threads
 from ember.ops import conv as C
-from tests.conftest import numeric_grad
+from tests.conftest import numeric_grad, record_blocks
 
 RNG = np.random.default_rng(0)
 
@@ -481,6 +481,36 @@ def test_conv2d_many_channels_over_small_planes(oracle, monkeypatch, small, hw):
     monkeypatch.setattr(_threads, "_small_gemm", small)
     compare(oracle, "conv2d", (6, 64, hw, hw), (64, 64, 3, 3), dtype=np.float32, padding=1)
     compare(oracle, "conv2d", (6, 64, hw, hw), (48, 64, 3, 3), padding=1)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kw", [
+    ((4, 16, 2, 2), (24, 16, 3, 3), dict(padding=1)),             # stride 1: wide layout, 6 columns an image
+    ((4, 16, 4, 4), (24, 16, 3, 3), dict(stride=2, padding=1)),   # stride 2: one column per output position
+    ((3, 8, 1, 1), (32, 8, 3, 3), dict(padding=1)),
+    ((5, 40, 2, 2), (16, 40, 1, 1), {}),
+])
+def test_conv2d_threads_share_the_products_of_narrow_planes(oracle, monkeypatch, x_shape, w_shape, kw):
+    # too few columns a thread: one block of the whole batch, each product shared out among the threads
+    monkeypatch.setattr(C, "_PAR_MIN_FLOPS", 0)
+    monkeypatch.setattr(C, "_workers", lambda: 2)
+    blocks = record_blocks(monkeypatch, 2)
+    shared = []
+    real = _threads.shared_product
+    monkeypatch.setattr(_threads, "shared_product", lambda a, b, out: shared.append(a.shape) or real(a, b, out))
+    for dtype in (np.float64, np.float32):
+        compare(oracle, "conv2d", x_shape, w_shape, dtype=dtype, **kw)
+    # forward, weight gradient, input gradient: each a product of the whole batch, split in two
+    assert len(shared) == 6
+    assert all(plan == (x_shape[0], 1) or plan[1] == 2 for _, plan in blocks)
+    assert sum(plan[1] == 2 for _, plan in blocks) == 6
+    # a transposed convolution's gradients are such convolutions too
+    shared.clear()
+    compare(oracle, "conv_transpose2d", x_shape[:1] + w_shape[:1] + x_shape[2:], w_shape, **kw)
+    assert shared
+    # a wider batch splits its images instead
+    shared.clear()
+    compare(oracle, "conv2d", (2 * C._SHARE_COLUMNS + 1,) + x_shape[1:], w_shape, dtype=np.float32, **kw)
+    assert not shared
 
 
 def test_lenet_shapes_in_product_pieces(oracle, mode, pieces):

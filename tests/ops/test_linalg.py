@@ -189,7 +189,7 @@ def test_large_products_run_in_blocks_on_threads(monkeypatch):
     big = ember.tensor(r(300, 310), requires_grad=True)     # 2.9e7 multiply-adds
     other = ember.tensor(r(310, 290), requires_grad=True)
     out = big @ other
-    assert plans == [(300, (75, 2))]                         # rows: two blocks a thread
+    assert plans == [(300, (150, 2))]                        # rows: one block a thread
     a, b = big.detach().numpy(), other.detach().numpy()
     np.testing.assert_allclose(out.detach().numpy(), a @ b, rtol=1e-10, atol=1e-10)
     out.backward(ember.ones_like(out))
@@ -203,12 +203,12 @@ def test_large_products_run_in_blocks_on_threads(monkeypatch):
     np.testing.assert_allclose(got, x @ y, rtol=1e-10, atol=1e-10)
     plans.clear()
     wide = ember.tensor(r(8, 2000)) @ ember.tensor(r(2000, 2000))
-    assert plans == [(2000, (500, 2))]                       # few rows: columns
+    assert plans == [(2000, (1000, 2))]                       # few rows: columns
     assert wide.shape == (8, 2000)
     plans.clear()
     x, y = r(1, 300, 310), r(1, 310, 290)                    # one batch entry (conv3d's groups): rows
     np.testing.assert_allclose(L.matmul(ember.tensor(x), ember.tensor(y)).numpy(), x @ y, rtol=1e-10, atol=1e-10)
-    assert plans == [(300, (75, 2))]
+    assert plans == [(300, (150, 2))]
 
 
 @pytest.mark.parametrize("x_shape", [(4, 400), (400,), (2, 3, 400)])
