@@ -1,8 +1,8 @@
 """Adadelta (torch.optim.Adadelta)."""
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks,
-                        decayed_grad)
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float,
+                        decayed_grad, run_chunked)
 
 __all__ = ["Adadelta"]
 
@@ -69,6 +69,7 @@ class Adadelta(Optimizer):
             eps = _to_float(group["eps"])
             weight_decay = _to_float(group["weight_decay"])
             maximize = group["maximize"]
+            jobs = []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -84,7 +85,7 @@ class Adadelta(Optimizer):
                 step_arr = st["step"]._data
                 step_arr += 1
                 hyper = (lr, rho, eps, weight_decay, maximize)
-                for pieces in chunks(pd, gd, st["square_avg"]._data, st["acc_delta"]._data):
-                    _adadelta_update(xp, hyper, *pieces)
+                jobs.append((_adadelta_update, (xp, hyper), (pd, gd, st["square_avg"]._data, st["acc_delta"]._data)))
                 p._vc[0] += 1
+            run_chunked(jobs)
         return loss

@@ -2,8 +2,8 @@
 from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
-from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks,
-                        decayed_grad)
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float,
+                        decayed_grad, run_chunked)
 
 __all__ = ["Adagrad"]
 
@@ -84,6 +84,7 @@ class Adagrad(Optimizer):
             eps = _to_float(group["eps"])
             weight_decay = _to_float(group["weight_decay"])
             maximize = group["maximize"]
+            jobs = []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -99,7 +100,7 @@ class Adagrad(Optimizer):
                 clr = lr / (1 + (step - 1) * lr_decay)
                 hyper = (clr, eps, weight_decay, maximize)
                 xp = xp_of(pd)
-                for pieces in chunks(pd, gd, st["sum"]._data):
-                    _adagrad_update(xp, hyper, *pieces)
+                jobs.append((_adagrad_update, (xp, hyper), (pd, gd, st["sum"]._data)))
                 p._vc[0] += 1
+            run_chunked(jobs)
         return loss

@@ -4,7 +4,7 @@ import numpy as np
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
 from .optimizer import (_CENSUS_EVERY, Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
-                        _step_tensor, _to_float, chunks, decayed_grad)
+                        _step_tensor, _to_float, decayed_grad, run_chunked)
 
 __all__ = ["Adam"]
 
@@ -99,6 +99,7 @@ class Adam(Optimizer):
                 if grads is not None and _flat_adam_step(plan, grads, params, state, lr, beta1, beta2, eps,
                                                          weight_decay):
                     continue
+            jobs = []
             for p in params:
                 g = p.grad
                 if g is None:
@@ -125,11 +126,11 @@ class Adam(Optimizer):
                     arrays += (st["max_exp_avg_sq"]._data,)
                 hyper = (lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, step_size,
                          bias_correction2_sqrt)
-                for pieces in chunks(*arrays):
-                    _adam_update(xp, hyper, *pieces)
+                jobs.append((_adam_update, (xp, hyper), arrays))
                 p._vc[0] += 1
+            run_chunked(jobs)
             if flat_ok:
-                arrays = pieces = None   # (a live reference would read as a view someone keeps)
+                arrays = jobs = None   # (a live reference would read as a view someone keeps)
                 self._replan(params, ("exp_avg", "exp_avg_sq"))
         return loss
 

@@ -3,7 +3,7 @@ from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
 from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure, _step_tensor,
-                        _to_float, chunks, decayed_grad)
+                        _to_float, decayed_grad, run_chunked)
 
 __all__ = ["Adamax"]
 
@@ -58,6 +58,7 @@ class Adamax(Optimizer):
             eps = _to_float(group["eps"])
             weight_decay = _to_float(group["weight_decay"])
             maximize = group["maximize"]
+            jobs = []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -74,7 +75,7 @@ class Adamax(Optimizer):
                 step_arr += 1
                 clr = lr / (1 - beta1 ** float(step_arr))
                 hyper = (clr, 1 - beta1, beta2, eps, weight_decay, maximize)
-                for pieces in chunks(pd, gd, st["exp_avg"]._data, st["exp_inf"]._data):
-                    _adamax_update(xp, hyper, *pieces)
+                jobs.append((_adamax_update, (xp, hyper), (pd, gd, st["exp_avg"]._data, st["exp_inf"]._data)))
                 p._vc[0] += 1
+            run_chunked(jobs)
         return loss

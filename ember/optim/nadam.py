@@ -3,7 +3,7 @@ from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
 from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure, _step_tensor,
-                        _to_float, chunks, decayed_grad)
+                        _to_float, decayed_grad, run_chunked)
 
 __all__ = ["NAdam"]
 
@@ -77,6 +77,7 @@ class NAdam(Optimizer):
             momentum_decay = _to_float(group["momentum_decay"])
             decoupled = group["decoupled_weight_decay"]
             maximize = group["maximize"]
+            jobs = []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -103,7 +104,7 @@ class NAdam(Optimizer):
                 mu_product_next = mu_product * mu_next
                 hyper = (lr, 1 - beta1, beta2, eps, weight_decay, decoupled, maximize, bias_correction2,
                          -lr * (1.0 - mu) / (1.0 - mu_product), (-lr * mu_next) / (1.0 - mu_product_next))
-                for pieces in chunks(pd, gd, st["exp_avg"]._data, st["exp_avg_sq"]._data):
-                    _nadam_update(xp, hyper, *pieces)
+                jobs.append((_nadam_update, (xp, hyper), (pd, gd, st["exp_avg"]._data, st["exp_avg_sq"]._data)))
                 p._vc[0] += 1
+            run_chunked(jobs)
         return loss

@@ -17,6 +17,7 @@ from typing import Any, Dict, Tuple, Union
 import numpy as np
 
 from .. import _backend as B
+from .. import _threads
 from .._tensor import Tensor, _grad_slot, _wrap, typename as _typename
 from ..autograd import graph
 from ..utils.hooks import RemovableHandle
@@ -151,6 +152,35 @@ def chunks(*arrays):
         return (arrays,)
     flat = [a.reshape(-1) for a in arrays]
     return (tuple(a[lo:lo + _CHUNK] for a in flat) for lo in range(0, first.size, _CHUNK))
+
+
+# A step over at least this many elements shares its chunks out among the threads (run_chunked): the
+# passes are bound by one core's memory bandwidth, and each core brings its own (SGD with momentum
+# and weight decay over resnet18's 11M parameters, two cores: 23 -> 14 ms; torch 14.6)
+_PAR_MIN = 1 << 20
+
+
+def run_chunked(jobs):
+    """fn(*args, *pieces) for the matching pieces (chunks) of each job's arrays, jobs being
+    (fn, args, arrays) tuples: on this thread, or, for a step over _PAR_MIN elements or more of host
+    arrays, in runs of consecutive pieces shared among the threads (each piece is updated once,
+    elementwise, so the bits are the same either way)."""
+    work = [(fn, args, pieces) for fn, args, arrays in jobs for pieces in chunks(*arrays)]
+    nw = 1
+    if sum(arrays[0].size for _, _, arrays in jobs) >= _PAR_MIN \
+            and all(arrays[0].__class__ is np.ndarray for _, _, arrays in jobs):
+        nw = min(_threads.get_num_threads(), len(work))
+    if nw <= 1:
+        for fn, args, pieces in work:
+            fn(*args, *pieces)
+        return
+
+    def run(s, e):
+        for fn, args, pieces in work[s:e]:
+            fn(*args, *pieces)
+    # four runs a thread: the caller takes those a helper slow to wake has not started
+    n = len(work)
+    _threads.run_blocks(run, n, (-(-n // (4 * nw)), nw))
 
 
 def decayed_grad(pd, gd, weight_decay, maximize, lr=None):

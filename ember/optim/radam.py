@@ -3,7 +3,7 @@ from .._backend import xp_of
 from .._tensor import _wrap
 from .adam import _lerp_
 from .optimizer import (Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure, _step_tensor,
-                        _to_float, chunks, decayed_grad)
+                        _to_float, decayed_grad, run_chunked)
 
 __all__ = ["RAdam"]
 
@@ -73,6 +73,7 @@ class RAdam(Optimizer):
             maximize = group["maximize"]
             # maximum length of the approximated simple moving average
             rho_inf = 2 / (1 - beta2) - 1
+            jobs = []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -97,7 +98,7 @@ class RAdam(Optimizer):
                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
                 hyper = (lr, 1 - beta1, beta2, eps, weight_decay, decoupled, maximize, bias_correction1,
                          bias_correction2 ** 0.5, rect)
-                for pieces in chunks(pd, gd, st["exp_avg"]._data, st["exp_avg_sq"]._data):
-                    _radam_update(xp, hyper, *pieces)
+                jobs.append((_radam_update, (xp, hyper), (pd, gd, st["exp_avg"]._data, st["exp_avg_sq"]._data)))
                 p._vc[0] += 1
+            run_chunked(jobs)
         return loss

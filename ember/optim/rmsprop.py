@@ -3,8 +3,8 @@ from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
 from .adam import _lerp_
-from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks,
-                        decayed_grad)
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float,
+                        decayed_grad, run_chunked)
 
 __all__ = ["RMSprop"]
 
@@ -88,6 +88,7 @@ class RMSprop(Optimizer):
             momentum = _to_float(group["momentum"])
             centered = group["centered"]
             maximize = group["maximize"]
+            jobs = []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -111,7 +112,7 @@ class RMSprop(Optimizer):
                 if momentum > 0:
                     arrays += (st["momentum_buffer"]._data,)
                 hyper = (lr, alpha, eps, weight_decay, momentum, centered, maximize)
-                for pieces in chunks(*arrays):
-                    _rmsprop_update(xp, hyper, *pieces)
+                jobs.append((_rmsprop_update, (xp, hyper), arrays))
                 p._vc[0] += 1
+            run_chunked(jobs)
         return loss

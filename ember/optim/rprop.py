@@ -1,7 +1,8 @@
 """Rprop (torch.optim.Rprop): resilient backpropagation, per-element step sizes from gradient signs."""
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
-from .optimizer import Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float, chunks
+from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float,
+                        run_chunked)
 
 __all__ = ["Rprop"]
 
@@ -65,6 +66,7 @@ class Rprop(Optimizer):
             etaminus, etaplus = (_to_float(e) for e in group["etas"])
             step_size_min, step_size_max = (_to_float(s) for s in group["step_sizes"])
             maximize = group["maximize"]
+            jobs = []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -80,7 +82,7 @@ class Rprop(Optimizer):
                 step_arr = st["step"]._data
                 step_arr += 1
                 hyper = (etaminus, etaplus, step_size_min, step_size_max, maximize)
-                for pieces in chunks(pd, gd, st["prev"]._data, st["step_size"]._data):
-                    _rprop_update(xp, hyper, *pieces)
+                jobs.append((_rprop_update, (xp, hyper), (pd, gd, st["prev"]._data, st["step_size"]._data)))
                 p._vc[0] += 1
+            run_chunked(jobs)
         return loss

@@ -3,8 +3,8 @@ import numpy as np
 
 from .._backend import xp_of
 from .._tensor import _wrap
-from .optimizer import (_CENSUS_EVERY, Optimizer, _check_not_differentiable, _clone_array, _run_closure, chunks,
-                        _to_float, decayed_grad)
+from .optimizer import (_CENSUS_EVERY, Optimizer, _check_not_differentiable, _clone_array, _run_closure,
+                        _to_float, decayed_grad, run_chunked)
 
 __all__ = ["SGD"]
 
@@ -117,6 +117,7 @@ class SGD(Optimizer):
                 self._step_momentum(params, state, lr, momentum, consts)
                 self._replan(params, ("momentum_buffer",))
                 continue
+            jobs = []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -140,13 +141,14 @@ class SGD(Optimizer):
                     else:
                         b = buf._data
                 hyper = (lr_a, mom_a, damp_a, weight_decay, dampening, nesterov, maximize, first)
-                for pieces in chunks(pd, gd) if b is None else chunks(pd, gd, b):
-                    _sgd_update(hyper, *pieces)
+                jobs.append((_sgd_update, (hyper,), (pd, gd) if b is None else (pd, gd, b)))
                 p._vc[0] += 1
+            run_chunked(jobs)
         return loss
 
     @staticmethod
     def _step_momentum(params, state, lr, momentum, consts):
+        jobs = []
         cls = dt = None
         for p in params:
             g = p.grad
@@ -167,11 +169,16 @@ class SGD(Optimizer):
                 st["momentum_buffer"] = _wrap(_clone_array(gd, pd))
                 pd -= gd * lr_a
             else:
-                for pc, bc, gc in chunks(pd, buf._data, gd):
-                    bc *= mom_a
-                    bc += gc
-                    pc -= bc * lr_a
+                jobs.append((_momentum_update, (lr_a, mom_a), (pd, buf._data, gd)))
             p._vc[0] += 1
+        run_chunked(jobs)
+
+
+def _momentum_update(lr_a, mom_a, pd, bd, gd):
+    """buf = momentum * buf + grad; param -= lr * buf, in place."""
+    bd *= mom_a
+    bd += gd
+    pd -= bd * lr_a
 
 
 # Entries of a momentum buffer that a step leaves as they are. Once a unit is dead (its gradient is

@@ -6,7 +6,7 @@ import pytest
 import ember
 from ember import optim
 from ember.optim import optimizer
-from tests.conftest import requires_torch, torch
+from tests.conftest import record_blocks, requires_torch, torch
 
 # (optimizer, kwargs): every branch of the per-parameter loops that run over chunks
 CASES = [
@@ -43,17 +43,18 @@ CASES = [
     ("Rprop", dict(lr=0.01)),
     ("Rprop", dict(lr=0.01, etas=(0.3, 1.5), step_sizes=(1e-3, 0.02), maximize=True)),
 ]
+_CHUNKS = optimizer.chunks
 SHAPES = [(37, 29), (300,), (3, 5, 7)]   # none a multiple of the chunk
 STEPS = 8
 
 
-def _run(name, kwargs, chunk, monkeypatch):
+def _run(name, kwargs, chunk, monkeypatch, shared=False):
     rng = np.random.default_rng(0)
     params = [ember.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in SHAPES]
     # one parameter a group: FlatState needs two, so each takes the per-parameter loop
     opt = getattr(optim, name)([{"params": [p]} for p in params], **kwargs)
     pieces = []
-    real = optimizer.chunks
+    real = _CHUNKS
 
     def counted(*arrays):
         out = list(real(*arrays))
@@ -61,19 +62,26 @@ def _run(name, kwargs, chunk, monkeypatch):
         return out
 
     monkeypatch.setattr(optimizer, "_CHUNK", chunk)
-    for mod in ("sgd", "adam", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop"):
-        monkeypatch.setattr(getattr(optim, mod), "chunks", counted)
+    # (run_chunked cuts the others' updates; ASGD's hyperparameters change as it goes, so it runs its own)
+    monkeypatch.setattr(optimizer, "chunks", counted)
+    monkeypatch.setattr(optim.asgd, "chunks", counted)
+    if shared:   # every step shared out among two threads
+        monkeypatch.setattr(optimizer, "_PAR_MIN", 0)
+        blocks = record_blocks(monkeypatch, 2)
     for step in range(STEPS):
         for p in params:
             p.grad = ember.tensor(rng.standard_normal(p.shape).astype(np.float32))
         opt.step()
+    if shared and name != "ASGD":
+        assert blocks and all(plan[1] == 2 for _, plan in blocks)
     return params, opt, pieces
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["one thread", "two threads"])
 @pytest.mark.parametrize("name,kwargs", CASES)
-def test_chunks_give_the_whole_arrays_bits(name, kwargs, monkeypatch):
+def test_chunks_give_the_whole_arrays_bits(name, kwargs, shared, monkeypatch):
     whole, whole_opt, n_whole = _run(name, kwargs, 1 << 30, monkeypatch)
-    cut, cut_opt, n_cut = _run(name, kwargs, 16, monkeypatch)
+    cut, cut_opt, n_cut = _run(name, kwargs, 16, monkeypatch, shared)
     assert set(n_whole) == {1} and max(n_cut) > 1   # (each parameter past 4 chunks is cut)
     for a, b in zip(whole, cut):
         assert np.array_equal(a.detach().numpy(), b.detach().numpy())
