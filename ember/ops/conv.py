@@ -710,6 +710,8 @@ def _channel_sum(xp, grad):
     P = grad.size // (N * O) if N and O else 0
     if not P or not grad.flags.c_contiguous:
         return grad.sum(axis=(0,) + tuple(range(2, grad.ndim)))
+    if P == 1:   # (a product over rows of one element: 47 us at 32 x 512, against 4)
+        return grad.reshape(N, O).sum(axis=0)
     key = (P, grad.dtype, xp)
     ones = _ONES.get(key)
     if ones is None:

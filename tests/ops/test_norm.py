@@ -64,7 +64,10 @@ def _x(*shape, dtype=np.float32):
 
 
 # ---- batch_norm --------------------------------------------------------------------------
-@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5), (2, 3, 4, 4)])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5), (2, 3, 4, 4),
+                                   # short planes: per-channel constants spread over the plane, sums
+                                   # of products from einsum, and planes of one element
+                                   (32, 64, 2, 2), (8, 128, 10), (16, 512, 1, 1), (4, 32, 8, 8)])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])
 def test_batch_norm(oracle, shape, training, affine):
