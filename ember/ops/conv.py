@@ -640,11 +640,15 @@ def _backward_block(xp, x, w2, w2t, gout, g, O, need_w, need_x, kept, dxp, s, e,
         else:
             T = _to_cols_layout(xp, gout, g, s, e, O)
             if G == 1 and kept is None and g.wide and dt is _threads._f32 and xp is np and _threads._small_gemm \
-                    and O * g.Lw * g.C <= _threads._SMALL_GEMM_MACS and g.Lw >= O and not share:
+                    and O * g.Lw * g.C <= _threads._SMALL_GEMM_MACS and g.Lw >= 4 * max(O, g.C) and not share:
                 # without recomputing the cols: the products of each image's gradient rows with the
                 # kernel offsets' windows of its input (views), summed over the images.  (Not over
                 # planes narrower than O: then the (kh, kw, images, O, C) products outgrow the
-                # work; 512 -> 512 channels over 1 x 1, batch 32: 300 MB and 113 ms.)  Each fits
+                # work; 512 -> 512 channels over 1 x 1, batch 32: 300 MB and 113 ms.  Nor where an
+                # image's columns are fewer than 4x the channels: those products' short sums lose to
+                # one product over the recomputed cols; 64 -> 64 over 8 x 8, batch 32: 2.7 -> 2.0 ms,
+                # 48 -> 48: 1.7 -> 1.2, while 16 -> 16 over 8 x 8 and 32 -> 32 over 16 x 16 read the
+                # same either way.)  Each fits
                 # OpenBLAS's small-matrix kernels (16 -> 16 channels over 32 x 32, 3 images: 284 ->
                 # 154 us; LeNet's conv2, 16 images: 192 -> 133; slower on its AVX2 kernels)
                 it = x.itemsize
