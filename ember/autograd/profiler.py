@@ -333,14 +333,14 @@ class _Recorder:
         from .graph import AccumulateGrad
         rec = self
 
-        def timed(node, grad, captured, retain_graph, deps):
+        def timed(node, grad, captured, retain_graph, deps, owned=False):
             if grad is None or threading.get_ident() != rec.thread:
-                return apply_general(node, grad, captured, retain_graph, deps)
+                return apply_general(node, grad, captured, retain_graph, deps, owned)
             name = "torch::autograd::AccumulateGrad" if node.__class__ is AccumulateGrad else node.name()
             outer = rec.open("autograd::engine::evaluate_function: " + name, None, [])
             rec.open(name, None, [])
             try:
-                return apply_general(node, grad, captured, retain_graph, deps)
+                return apply_general(node, grad, captured, retain_graph, deps, owned)
             finally:
                 rec.close(outer)
         return timed

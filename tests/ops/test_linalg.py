@@ -1,6 +1,8 @@
 """Matrix products and linear: values and gradients against torch and central differences, the
 graph torch records (AddmmBackward0 -> TBackward0 -> AccumulateGrad for linear), and errors."""
+import contextlib
 import inspect
+
 import numpy as np
 import pytest
 
@@ -451,13 +453,44 @@ def test_gradients_from_products_on_threads_are_not_copied(monkeypatch):
     np.testing.assert_allclose(lin.weight.grad.numpy(), np.ones((32, 48), np.float32).T @ x.numpy(), rtol=1e-5)
 
 
-def test_shared_gradients_are_copied():
+@pytest.mark.parametrize("profiled", [False, True], ids=["plain", "profiled"])
+def test_shared_gradients_are_copied(profiled):
     # one array reaching two leaves (AddBackward0 hands g to both) must not be shared by their .grad
     a = ember.tensor([1.0, 2.0], requires_grad=True)
     b = ember.tensor([3.0, 4.0], requires_grad=True)
-    (a + b).sum().backward()
+    with ember.autograd.profiler.profile() if profiled else contextlib.nullcontext():
+        (a + b).sum().backward()
     a.grad.add_(10.0)
     np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+
+
+def test_profiled_backward_takes_gradients_uncopied_too(monkeypatch):
+    # a profile runs backward through the engine's general loop: the same leaf gradients are handed
+    # over without a copy there (a copy per parameter made AccumulateGrad a tenth of a resnet step)
+    from ember.autograd import graph
+    seen = _owned_flags(monkeypatch)
+    net = ember.nn.Sequential(ember.nn.Linear(5, 8), ember.nn.ReLU(), ember.nn.Linear(8, 3))
+    x = ember.tensor(RNG.standard_normal((4, 5)).astype(np.float32))
+    net(x).sum().backward()
+    plain = list(seen)
+    seen.clear()
+    grads = [p.grad.numpy().copy() for p in net.parameters()]
+    net.zero_grad()
+    with ember.autograd.profiler.profile() as prof:
+        net(x).sum().backward()
+    assert any(e.key == "torch::autograd::AccumulateGrad" for e in prof.key_averages())
+    assert seen == plain and (all(seen) or not graph._STEAL)
+    for p, g in zip(net.parameters(), grads):
+        np.testing.assert_array_equal(p.grad.numpy(), g)
+    # a hook on a leaf still sees, and may keep, its own gradient: that one is copied
+    kept = []
+    net[0].weight.register_hook(lambda g: kept.append(g))
+    net.zero_grad()
+    seen.clear()
+    with ember.autograd.profiler.profile():
+        net(x).sum().backward()
+    kept[0].add_(1.0)
+    np.testing.assert_array_equal(net[0].weight.grad.numpy(), grads[0])
     # the gradient given to backward() belongs to the caller
     c = ember.tensor([1.0, 2.0], requires_grad=True)
     g = ember.tensor([5.0, 6.0])
