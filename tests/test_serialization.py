@@ -9,6 +9,7 @@ import io
 import os
 import pickle
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -370,6 +371,33 @@ def test_corrupted_storage_bytes(tmp_path):
     with pytest.raises(RuntimeError, match="CRC") as info:
         ember.load(path)
     assert str(path) in str(info.value)
+
+
+def test_large_records_check_their_crc_alongside_the_read(tmp_path, monkeypatch):
+    # a large record's CRC-32 is computed on a helper thread chunk by chunk behind the reads: the
+    # same value (a good file loads), and a flipped byte in any chunk still fails
+    from ember import serialization as S
+    monkeypatch.setattr(S, "_CRC_ALONGSIDE_MIN", 1000)
+    monkeypatch.setattr(S, "_CRC_CHUNK", 384)
+    reads = []
+    real = S._read_with_crc
+    monkeypatch.setattr(S, "_read_with_crc", lambda fp, raw: reads.append(raw.size) or real(fp, raw))
+    values = np.arange(1000, dtype=np.float32)
+    path = tmp_path / "big.pt"
+    ember.save({"w": ember.tensor(values), "small": ember.tensor([1.0, 2.0])}, path)
+    np.testing.assert_array_equal(arr(ember.load(path)["w"]), values)
+    assert reads == [4000]
+    data = bytearray(path.read_bytes())
+    data[bytes(data).find(values.tobytes()) + 2000] ^= 0x01   # (in the sixth of eleven chunks)
+    path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="CRC") as info:
+        ember.load(path)
+    assert str(path) in str(info.value)
+    # a file that ends early: what was read, and the CRC of just that
+    raw = np.empty(4000, np.uint8)
+    short = bytes(range(256)) * 10
+    assert real(io.BytesIO(short), raw) == (2560, zlib.crc32(short))
+    assert raw[:2560].tobytes() == short
 
 
 @pytest.mark.parametrize("content,error", [(b"", EOFError), (b"hello world, not a checkpoint", RuntimeError)])
