@@ -335,13 +335,13 @@ ROW_BLOCK = 1 << 16
 ROWS_PAR_MIN = 1 << 19
 
 
-def row_blocks(fn, rows, row_len, state=None):
+def row_blocks(fn, rows, row_len, state=None, block=ROW_BLOCK):
     """[fn(slice of rows)] over blocks of whole rows, in block order, on threads for large arrays;
     state: the floating-point state (_backend.fp_set) each block runs under.  A block holds at least
-    ROW_BLOCK elements (the last takes the rest, or all when that is fewer), in a multiple of 16 rows:
+    `block` elements (the last takes the rest, or all when that is fewer), in a multiple of 16 rows:
     a product with ones sums rows in groups, whose last, partial one runs another kernel, so each
     row's sum comes out as in one product over the whole array."""
-    step = -(-ROW_BLOCK // (16 * row_len)) * 16
+    step = -(-block // (16 * row_len)) * 16
     n = max(1, rows // step)
     nw = get_num_threads() if rows * row_len >= ROWS_PAR_MIN else 1
 

@@ -120,6 +120,45 @@ def test_batch_norm_per_channel_products_match_torch(oracle, layout, training):
         np.testing.assert_allclose(ea[i].numpy(), ta[i].numpy(), rtol=1e-5, atol=1e-6)
 
 
+def _batch_norm_run(lib, x, g, affine, training, w=None, b=None):
+    """(output, input, weight and bias gradients, running stats) of lib's BatchNorm2d over x; w and b:
+    the affine weight and bias (by default drawn from ember's generator), in the last two places."""
+    if affine and w is None:
+        ember.manual_seed(0)
+        w, b = ember.randn(x.shape[1]).numpy(), ember.randn(x.shape[1]).numpy()
+    bn = lib.nn.BatchNorm2d(x.shape[1], affine=affine)
+    if affine:
+        with lib.no_grad():
+            bn.weight.copy_(lib.tensor(w))
+            bn.bias.copy_(lib.tensor(b))
+    bn.train(training)
+    t = lib.tensor(x, requires_grad=True)
+    y = bn(t)
+    y.backward(lib.tensor(g))
+    out = [y.detach().numpy(), t.grad.numpy(), bn.running_mean.numpy(), bn.running_var.numpy()]
+    return out + ([bn.weight.grad.numpy(), bn.bias.grad.numpy(), w, b] if affine else [])
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_on_threads_gives_the_one_pass_bits(oracle, monkeypatch, affine, training):
+    # a large batch norm shares its passes between the threads, one block of whole (sample, channel)
+    # rows a thread: every value, gradient and running statistic as from the one pass, and torch's
+    x = _x(5, 6, 16, 16)
+    g = RNG.standard_normal(x.shape).astype(np.float32)
+    one_pass = _batch_norm_run(ember, x, g, affine, training)
+    monkeypatch.setattr(N, "_BN_PAR_MIN", 0)
+    blocks = record_blocks(monkeypatch, 2, "row_blocks")
+    shared = _batch_norm_run(ember, x, g, affine, training)
+    # training: three passes forward, two backward; evaluation: two backward
+    assert len(blocks) == (5 if training else 2) and all(b[3] == -(-x.size // 2) for b in blocks)
+    for a, b in zip(one_pass, shared):
+        assert np.array_equal(a, b)
+    theirs = _batch_norm_run(oracle, x, g, affine, training, *shared[-2:] if affine else ())
+    for a, b in zip(shared[:-2] if affine else shared, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("affine", [True, False])
 def test_batch_norm_evaluation_is_torchs_multiply_add(oracle, affine):
     # torch's evaluation kernel: x * alpha + beta, alpha = invstd * w, beta = b - mean * alpha (with
