@@ -436,15 +436,7 @@ def _erf32(x):
 def _in_flat_blocks(fn, size, step):
     """fn(slice) over consecutive blocks of `step` elements of range(size); from _ERF_PAR_MIN elements
     on, blocks of _ERF_SHARED_BLOCK shared between threads."""
-    nw = _threads.get_num_threads() if size >= _ERF_PAR_MIN else 1
-    if nw > 1:
-        step = _ERF_SHARED_BLOCK
-
-    def run(s, e):
-        for i in range(s * step, min(e * step, size), step):
-            fn(slice(i, i + step))
-    n = -(-size // step)
-    _threads.run_blocks(run, n, (-(-n // nw), nw))
+    _threads.flat_blocks(fn, size, step, _ERF_PAR_MIN, _ERF_SHARED_BLOCK)
 
 
 _ERF_BLOCK = 32768

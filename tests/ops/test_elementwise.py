@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ember
-from tests.conftest import numeric_grad, requires_torch, torch
+from tests.conftest import numeric_grad, record_blocks, requires_torch, torch
 
 rng = np.random.default_rng(0)
 
@@ -251,13 +251,17 @@ def test_relu_fast_path_matches_general_path():
 
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_relu_out_of_cache_paths(monkeypatch, dt):
-    # large activations: the scalar forward and the gradient made in chunks (a last chunk short);
-    # the losers' gradient is +0.0 under a negative upstream gradient, as torch's
+def test_relu_out_of_cache_paths(monkeypatch, dt, threads):
+    # large activations: the scalar forward and the gradient made in chunks (a last chunk short), on
+    # two threads past _RELU_PAR_MIN; the losers' gradient is +0.0 under a negative upstream
+    # gradient, as torch's
     from ember.ops import elementwise as E
     monkeypatch.setattr(E, "_ZERO_MAX", 8)
     monkeypatch.setattr(E, "_RELU_CHUNK", 5)
+    monkeypatch.setattr(E, "_RELU_PAR_MIN", 0)
+    blocks = record_blocks(monkeypatch, threads)
     rng = np.random.default_rng(1)
     a = rng.standard_normal((3, 2, 4)).astype(dt)
     a.flat[3] = np.nan
@@ -266,6 +270,7 @@ def test_relu_out_of_cache_paths(monkeypatch, dt):
     y = ember.relu(x)
     np.testing.assert_array_equal(y.detach().numpy(), E._relu_general(ember.from_numpy(a.copy())).numpy())
     y.backward(ember.from_numpy(g))
+    assert blocks == [(5, (3 if threads == 2 else 5, threads))]   # 24 elements: 5 chunks
     expect = np.where(np.nan_to_num(a, nan=1) > 0, g, 0).astype(dt)
     np.testing.assert_array_equal(x.grad.numpy().view(f"i{a.itemsize}"), expect.view(f"i{a.itemsize}"))
     if torch is not None:
