@@ -355,13 +355,13 @@ def row_blocks(fn, rows, row_len, state=None, block=ROW_BLOCK):
     return [r for part in run_blocks(run, n, (-(-n // nw), nw)) for r in part]
 
 
-def flat_blocks(fn, size, step, par_min, shared_step=None):
+def flat_blocks(fn, size, step, par_min, shared_step):
     """fn(slice) over consecutive blocks of `step` elements of range(size), in order; from par_min
     elements on, shared between the threads in one run of consecutive blocks a thread, the blocks then
-    of shared_step elements (None: one block a thread)."""
+    of shared_step elements."""
     nw = get_num_threads() if size >= par_min else 1
     if nw > 1:
-        step = shared_step or -(-size // nw)
+        step = shared_step
 
     def run(s, e):
         for i in range(s * step, min(e * step, size), step):
