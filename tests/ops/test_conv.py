@@ -14,11 +14,13 @@ from tests.conftest import numeric_grad, record_blocks
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(params=["plain", "split"])
+@pytest.fixture(params=["plain", "split", "split forward"])
 def mode(request, monkeypatch):
-    """Run a test through both im2col layouts: the plain (c, i, j) rows and the split mode
-    that ember picks for few output channels (kernel columns moved into the weight rows)."""
-    monkeypatch.setattr(C, "_SPLIT_MAX_OUT", 0 if request.param == "plain" else 1 << 30)
+    """Run a test through the im2col layouts: the plain (c, i, j) rows, the split mode that ember
+    picks for few output channels (kernel columns moved into the weight rows), and a split forward
+    with a plain backward (where the forward's cols are not kept)."""
+    monkeypatch.setattr(C, "_SPLIT_MAX_OUT", 1 << 30 if request.param == "split" else 0)
+    monkeypatch.setattr(C, "_SPLIT_FORWARD_MAX_OUT", 0 if request.param == "plain" else 1 << 30)
     return request.param
 
 
@@ -511,6 +513,29 @@ def test_conv2d_threads_share_the_products_of_narrow_planes(oracle, monkeypatch,
     shared.clear()
     compare(oracle, "conv2d", (2 * C._SHARE_COLUMNS + 1,) + x_shape[1:], w_shape, dtype=np.float32, **kw)
     assert not shared
+
+
+def test_split_forward_where_the_cols_are_not_kept(oracle, monkeypatch):
+    # LeNet's conv2 (16 output channels): a forward whose cols backward keeps (one block with grad) is
+    # plain; without grad, or in blocks of images, the forward takes the split layout and backward
+    # stays plain
+    split = []
+    real = C._forward_split
+    monkeypatch.setattr(C, "_forward_split", lambda *a, **k: split.append(a[2].shape) or real(*a, **k))
+    x = RNG.standard_normal((4, 6, 14, 14)).astype(np.float32)
+    w = RNG.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    compare(oracle, "conv2d", x.shape, w.shape, dtype=np.float32)
+    assert split == []
+    with ember.no_grad():
+        y = ember.nn.functional.conv2d(ember.tensor(x), ember.tensor(w))
+    assert split == [(16, 150)]
+    np.testing.assert_allclose(y.numpy(), oracle.nn.functional.conv2d(oracle.tensor(x), oracle.tensor(w)).numpy(),
+                               rtol=2e-4, atol=2e-4)
+    monkeypatch.setattr(C, "_BLOCK", 300)   # blocks of images: backward recomputes the cols
+    monkeypatch.setattr(C, "_MIN_COLUMNS", 1)
+    split.clear()
+    compare(oracle, "conv2d", x.shape, w.shape, dtype=np.float32)
+    assert split == [(16, 150)]
 
 
 def test_lenet_shapes_in_product_pieces(oracle, mode, pieces):
