@@ -983,8 +983,9 @@ def _read_record(zf, name, fname):
     """A record's bytes.  Stored (uncompressed) records, all that torch.save writes, are read straight
     from the file into the array and their CRC-32 checked over it (zipfile's reader copied them through
     its buffers: a 480 MB checkpoint took 620-950 ms, then ~360, ~250 with large records' CRCs computed
-    alongside the read; torch 230-300, whose reader checks no CRC).  A CRC of 0 is not checked: torch.save writes 0 under serialization.config.save.
-    compute_crc32 = False, and torch.load reads such files (a real CRC of 0: 1 in 2 ** 32)."""
+    alongside the read; torch 230-300, whose reader checks no CRC).  A CRC of 0 is not checked:
+    torch.save writes 0 under serialization.config.save.compute_crc32 = False, and torch.load reads
+    such files (a real CRC of 0: 1 in 2 ** 32)."""
     try:
         info = zf.getinfo(name)
     except KeyError:
