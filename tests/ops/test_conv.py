@@ -538,6 +538,30 @@ def test_split_forward_where_the_cols_are_not_kept(oracle, monkeypatch):
     assert split == [(16, 150)]
 
 
+@pytest.mark.parametrize("x_shape,w_shape,grad,folded", [
+    ((4, 3, 32, 32), (6, 3, 5, 5), True, True),     # conv1: the ones row in the kept rows' zero padding
+    ((4, 3, 32, 32), (6, 3, 5, 5), False, True),    # no grad: scratch rows
+    ((2, 4, 9, 9), (5, 4, 4, 3), True, False),      # 16 kept rows, no padding to hold it: the bias pass
+    ((2, 4, 9, 9), (5, 4, 4, 3), False, True),
+])
+def test_split_forward_adds_the_bias_in_its_product(oracle, monkeypatch, x_shape, w_shape, grad, folded):
+    widths = []
+    real = C._product
+    monkeypatch.setattr(C, "_product", lambda xp, w2, cols, *a, **k: widths.append(w2.shape[-1]) or real(
+        xp, w2, cols, *a, **k))
+    x = RNG.standard_normal(x_shape).astype(np.float32)
+    w = RNG.standard_normal(w_shape).astype(np.float32)
+    b = RNG.standard_normal(w_shape[0]).astype(np.float32)
+    with ember.set_grad_enabled(grad):
+        y = ember.nn.functional.conv2d(ember.tensor(x), ember.tensor(w, requires_grad=grad), ember.tensor(b))
+    k2 = w_shape[1] * w_shape[2]
+    assert widths == [k2 + folded]
+    want = oracle.nn.functional.conv2d(oracle.tensor(x), oracle.tensor(w), oracle.tensor(b)).numpy()
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=2e-4, atol=2e-4)
+    if grad:   # the ones row of kept rows stays out of the weight gradient
+        compare(oracle, "conv2d", x_shape, w_shape, dtype=np.float32, flags=(False, True, True))
+
+
 def test_lenet_shapes_in_product_pieces(oracle, mode, pieces):
     # at batch 4 both forward products run in pieces and conv1's weight gradient image by image
     compare(oracle, "conv2d", (4, 3, 32, 32), (6, 3, 5, 5), dtype=np.float32, flags=(False, True, True))
