@@ -402,21 +402,59 @@ def _max_backward(xp, grad, idx, g, shape, dtype):
     grad = xp.ascontiguousarray(grad).reshape((-1, g.OH, g.OW))
     idx = idx.reshape(grad.shape)
     R = grad.shape[0]
-    gx = xp.empty((R, H, W), dtype)
-    # a finite gradient times the 0/1 mask is exact (a loser's -0.0 adds as +0.0 would); where the
-    # gradient holds inf or NaN (inf * 0 is NaN) its bits are ANDed with 0 / all ones instead
-    finite = _all_finite(xp, grad)
+    if xp is np:
+        # one ufunc.at a block: each window's gradient added at its winner's flat position, in
+        # the order of the outputs, which is torch's kernel's loop (a 3x3 stride-2 pool over 4 x 64
+        # planes of 112 x 112: backward 13.8 -> 6.8 ms; a pass a kernel offset made 27 passes)
+        gx = np.empty((R, H, W), dtype)
 
-    def block(s, e):
-        _max_backward_block(xp, grad[s:e], idx[s:e], g, gx[s:e], finite)
+        def block(s, e):
+            corner, offset = _window_positions(g, e - s, H, W)
+            where = np.take(offset, idx[s:e])
+            where += corner
+            out = gx[s:e]
+            out.fill(0)
+            np.add.at(out.reshape(-1), where.reshape(-1), grad[s:e].reshape(-1))
+        # on this thread: ufunc.at holds the GIL, and two threads ran slower (32 x 64 planes of 16 x 16:
+        # 0.49-0.52 ms on one, 0.59-0.65 on two)
+        plan = _plan(R, max(1, _POOL_BLOCK // max(H * W, 1)), False)
+    else:
+        gx = xp.empty((R, H, W), dtype)
+        # a finite gradient times the 0/1 mask is exact (a loser's -0.0 adds as +0.0 would); where the
+        # gradient holds inf or NaN (inf * 0 is NaN) its bits are ANDed with 0 / all ones instead
+        finite = _all_finite(xp, grad)
 
-    _run_blocks(block, R, _general_plan(xp, R, R * H * W))
+        def block(s, e):
+            _max_backward_block(xp, grad[s:e], idx[s:e], g, gx[s:e], finite)
+        plan = _general_plan(xp, R, R * H * W)
+    _run_blocks(block, R, plan)
     return gx.reshape(shape)
 
 
+_WINDOW_POSITIONS = {}
+
+
+def _window_positions(g, R, H, W):
+    """(flat position of each window's top-left corner in R planes of H x W, padding counted as
+    outside; each kernel offset's distance from it), cached per geometry."""
+    key = (g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, H, W, R)
+    found = _WINDOW_POSITIONS.get(key)
+    if found is None:
+        rows = np.arange(g.OH, dtype=np.intp) * g.sh - g.ph
+        cols = np.arange(g.OW, dtype=np.intp) * g.sw - g.pw
+        corner = (rows[:, None] * W + cols) + (np.arange(R, dtype=np.intp) * (H * W))[:, None, None]
+        t = np.arange(g.kh * g.kw, dtype=np.intp)
+        offset = (t // g.kw) * (g.dh * W) + (t % g.kw) * g.dw
+        if len(_WINDOW_POSITIONS) >= 16:
+            _WINDOW_POSITIONS.clear()
+        found = _WINDOW_POSITIONS[key] = (corner, offset)
+    return found
+
+
 def _max_backward_block(xp, grad, idx, g, gx, finite):
-    """_max_backward of the planes grad / idx (R, OH, OW) into gx (R, H, W).  Strided pools add into
-    contiguous phase planes, copied into their places at the end."""
+    """_max_backward of the planes grad / idx (R, OH, OW) into gx (R, H, W) off NumPy (a pass a kernel
+    offset, no scatter).  Strided pools add into contiguous phase planes, copied into their places at
+    the end."""
     kk = g.kh * g.kw
     R, H, W = gx.shape
     eq = xp.empty(idx.shape, np.bool_)
