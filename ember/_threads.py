@@ -184,6 +184,12 @@ def product_into(a, b, out):
     """np.matmul(a, b, out=out) for 2-d ndarrays and a C-contiguous out; where OpenBLAS has
     small-matrix kernels and BLAS runs on this thread only, as one batched product over equal runs
     of columns (b row-major: its transposed kernels gained nothing)."""
+    np.matmul(*product_operands(a, b, out))
+    return out
+
+
+def product_operands(a, b, out):
+    """The operands (a, b, out) of np.matmul that compute product_into(a, b, out)."""
     M, K = a.shape
     N = b.shape[1]
     if b.dtype is a.dtype and b.strides[1] == 4 and out.flags.c_contiguous:
@@ -191,9 +197,8 @@ def product_into(a, b, out):
         if p:
             # (a batched call: a loop over the runs cost 1-2 us a run more; the fewest runs that fit
             # beat one run per image, 22 against 27 us for conv2 at batch 4)
-            np.matmul(a, b.reshape(K, p, N // p).transpose(1, 0, 2), out=out.reshape(M, p, N // p).transpose(1, 0, 2))
-            return out
-    return np.matmul(a, b, out=out)
+            return a, b.reshape(K, p, N // p).transpose(1, 0, 2), out.reshape(M, p, N // p).transpose(1, 0, 2)
+    return a, b, out
 
 
 def rows_product(a, b):

@@ -365,14 +365,18 @@ def _rows_ufunc(xp, ufunc, a, b, out):
             B.fp_reset(token)
 
 
+def _rows_source(x, g, s, e):
+    """The strided (C, kh, images s:e, Lq) view of the padded input x that split-mode rows copy."""
+    it = x.itemsize
+    sC = g.Hp * g.Wp * it
+    sN = g.C * sC
+    return _strided(x, (g.C, g.kh, e - s, g.Lq), (sC, g.dh * g.Wp * it, sN, it), s * sN)
+
+
 def _rows(xp, x, g, s, e, rows=None):
     """Split-mode im2col of images s:e: rows (c, i), (e-s)*Lq columns per image run
     (in scratch, or in the first K2 rows of the given rows array)."""
-    it = x.itemsize
-    Wp = g.Wp
-    sC = g.Hp * Wp * it
-    sN = g.C * sC
-    v = _strided(x, (g.C, g.kh, e - s, g.Lq), (sC, g.dh * Wp * it, sN, it), s * sN)
+    v = _rows_source(x, g, s, e)
     m = (e - s) * g.Lq
     if rows is None:
         rows = _block(xp, "cols", g.K2, m, x.dtype)
@@ -427,27 +431,38 @@ def _forward_split(xp, x, w2, g, O, out, b4, flops, keep, plan=None):
     def block(s, e):
         m = e - s
         U = m * Lq
-        if kept is not None:
-            _rows(xp, x, g, s, e, kept[:K2])
-            rows = kept[:K2 + fold]
-        elif fold:
-            rows, intact = _claim(xp, "rows1", K2 + 1, U, x.dtype, g)
-            if not intact:
-                rows[K2] = 1
-            _rows(xp, x, g, s, e, rows[:K2])
-        else:
-            rows = _rows(xp, x, g, s, e)
-        Z = _product(xp, wj, rows, G, _block(xp, "prod", O * kw, U, x.dtype))
         if G == 1:
-            if b4 is not None and not fold:
-                _add_column(xp, Z[:O], b4.reshape(O, 1))
+            # Every operand first, then the NumPy calls back to back: on two threads each block's
+            # Python then runs in one stretch, and the GIL changes hands less often between the
+            # calls (conv1 at batch 256, two threads: 3.1 -> 2.8 ms)
+            src = _rows_source(x, g, s, e)
+            if kept is not None:
+                dst, rows = kept[:K2], kept[:K2 + fold]
+            elif fold:
+                rows, intact = _claim(xp, "rows1", K2 + 1, U, x.dtype, g)
+                if not intact:
+                    rows[K2] = 1
+                dst = rows[:K2]
+            else:
+                rows = dst = _block(xp, "cols", K2, U, x.dtype)
+            Z = _block(xp, "prod", O * kw, U, x.dtype)
+            product = _threads.product_operands(wj, rows, Z) if xp is np else (wj, rows, Z)
             Zf = Z.reshape(kw, O * U)
             n = O * U - (kw - 1) * dw
             acc = Zf[0, :n]
-            for j in range(1, kw):
-                acc += Zf[j, j * dw:j * dw + n]
-            xp.copyto(out[s:e], _strided(Z, (m, O, g.OH, g.OW), (Lq * it, U * it, g.Wp * it, it)))
+            shifted = [Zf[j, j * dw:j * dw + n] for j in range(1, kw)]
+            dst, target = dst.reshape(src.shape), out[s:e]
+            picked = _strided(Z, (m, O, g.OH, g.OW), (Lq * it, U * it, g.Wp * it, it))
+            xp.copyto(dst, src)
+            xp.matmul(*product)
+            if b4 is not None and not fold:
+                _add_column(xp, Z[:O], b4.reshape(O, 1))
+            for v in shifted:
+                xp.add(acc, v, out=acc)
+            xp.copyto(target, picked)
             return
+        rows = _rows(xp, x, g, s, e)
+        Z = _product(xp, wj, rows, G, _block(xp, "prod", O * kw, U, x.dtype))
         # out[n, o, oh, ow] = sum_j Z[(o, j), n*Lq + oh*Wp + ow + j*dw].  The rows j are added,
         # shifted by j*dw, into the rows j = 0 over the whole flattened block (long contiguous
         # runs: 2.5x faster than reducing a strided 5-d view over j); the output positions are
