@@ -546,9 +546,9 @@ def test_split_forward_where_the_cols_are_not_kept(oracle, monkeypatch):
 ])
 def test_split_forward_adds_the_bias_in_its_product(oracle, monkeypatch, x_shape, w_shape, grad, folded):
     widths = []
-    real = C._product
-    monkeypatch.setattr(C, "_product", lambda xp, w2, cols, *a, **k: widths.append(w2.shape[-1]) or real(
-        xp, w2, cols, *a, **k))
+    real = _threads.product_operands
+    monkeypatch.setattr(_threads, "product_operands", lambda w2, cols, out: widths.append(w2.shape[-1]) or real(
+        w2, cols, out))
     x = RNG.standard_normal(x_shape).astype(np.float32)
     w = RNG.standard_normal(w_shape).astype(np.float32)
     b = RNG.standard_normal(w_shape[0]).astype(np.float32)
