@@ -406,15 +406,15 @@ def _max_backward(xp, grad, idx, g, shape, dtype):
         # one ufunc.at a block: each window's gradient added at its winner's flat position, in
         # the order of the outputs, which is torch's kernel's loop (a 3x3 stride-2 pool over 4 x 64
         # planes of 112 x 112: backward 13.8 -> 6.8 ms; a pass a kernel offset made 27 passes)
-        gx = np.empty((R, H, W), dtype)
+        gx = xp.empty((R, H, W), dtype)
 
         def block(s, e):
-            corner, offset = _window_positions(g, e - s, H, W)
-            where = np.take(offset, idx[s:e])
+            corner, offset = _window_positions(xp, g, e - s, H, W)
+            where = xp.take(offset, idx[s:e])
             where += corner
             out = gx[s:e]
             out.fill(0)
-            np.add.at(out.reshape(-1), where.reshape(-1), grad[s:e].reshape(-1))
+            xp.add.at(out.reshape(-1), where.reshape(-1), grad[s:e].reshape(-1))
         # on this thread: ufunc.at holds the GIL, and two threads ran slower (32 x 64 planes of 16 x 16:
         # 0.49-0.52 ms on one, 0.59-0.65 on two)
         plan = _plan(R, max(1, _POOL_BLOCK // max(H * W, 1)), False)
@@ -434,16 +434,16 @@ def _max_backward(xp, grad, idx, g, shape, dtype):
 _WINDOW_POSITIONS = {}
 
 
-def _window_positions(g, R, H, W):
+def _window_positions(xp, g, R, H, W):
     """(flat position of each window's top-left corner in R planes of H x W, padding counted as
     outside; each kernel offset's distance from it), cached per geometry."""
-    key = (g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, H, W, R)
+    key = (g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, H, W, R, xp)
     found = _WINDOW_POSITIONS.get(key)
     if found is None:
-        rows = np.arange(g.OH, dtype=np.intp) * g.sh - g.ph
-        cols = np.arange(g.OW, dtype=np.intp) * g.sw - g.pw
-        corner = (rows[:, None] * W + cols) + (np.arange(R, dtype=np.intp) * (H * W))[:, None, None]
-        t = np.arange(g.kh * g.kw, dtype=np.intp)
+        rows = xp.arange(g.OH, dtype=np.intp) * g.sh - g.ph
+        cols = xp.arange(g.OW, dtype=np.intp) * g.sw - g.pw
+        corner = (rows[:, None] * W + cols) + (xp.arange(R, dtype=np.intp) * (H * W))[:, None, None]
+        t = xp.arange(g.kh * g.kw, dtype=np.intp)
         offset = (t // g.kw) * (g.dh * W) + (t % g.kw) * g.dw
         if len(_WINDOW_POSITIONS) >= 16:
             _WINDOW_POSITIONS.clear()
