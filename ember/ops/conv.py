@@ -617,6 +617,14 @@ def _dx_wide(xp, w2t, T, g, O, s, e, dx, share=False):
         if B > Lw:
             _strided(D, (K, nb, B - Lw), (U * it, B * it, it), (P0 + Lw) * it)[...] = 0
     T3 = T.reshape(O, nb, Lw)
+    # D's images lie B apart, as in dx: the reduction runs over all nb*B positions of a channel
+    # at once (long contiguous inner loops; 1.8x faster at nb = 25 than per image) into scratch
+    # laid out (c, n, p), then one copy reorders it to dx's (n, c, p).  Its operands are made
+    # before the product, so that the three calls run back to back (see _forward_split's blocks)
+    dh_, dw_ = g.dh * g.Wp, g.dw
+    V = _strided(D, (kh, kw, C, nb * B), ((kw * U - dh_) * it, (U - dw_) * it, kh * kw * U * it, it), P0 * it)
+    S = _block(xp, "S", C, nb * B, D.dtype)
+    target, reordered = dx.reshape(g.N, C, B)[s:e], S.reshape(C, nb, B).transpose(1, 0, 2)
     runs = _threads.small_runs(K, O, Lw, D.dtype) if G == 1 and xp is np and not share else 0
     if runs:
         # each image's product in runs of columns for OpenBLAS's small-matrix kernels, with the
@@ -643,14 +651,8 @@ def _dx_wide(xp, w2t, T, g, O, s, e, dx, share=False):
             _rows_ufunc(xp, xp.multiply, w2t, Tg, Dv)
         else:
             xp.matmul(w2t, Tg, out=Dv)
-    # D's images lie B apart, as in dx: the reduction runs over all nb*B positions of a channel
-    # at once (long contiguous inner loops; 1.8x faster at nb = 25 than per image) into scratch
-    # laid out (c, n, p), then one copy reorders it to dx's (n, c, p)
-    dh_, dw_ = g.dh * g.Wp, g.dw
-    V = _strided(D, (kh, kw, C, nb * B), ((kw * U - dh_) * it, (U - dw_) * it, kh * kw * U * it, it), P0 * it)
-    S = _block(xp, "S", C, nb * B, D.dtype)
     V.sum(axis=(0, 1), out=S)
-    xp.copyto(dx.reshape(g.N, C, B)[s:e], S.reshape(C, nb, B).transpose(1, 0, 2))
+    xp.copyto(target, reordered)
 
 
 def _backward(xp, x, w2, gout, g, O, need_w, need_x, kept):
