@@ -184,7 +184,8 @@ def product_into(a, b, out):
     """np.matmul(a, b, out=out) for 2-d ndarrays and a C-contiguous out; where OpenBLAS has
     small-matrix kernels and BLAS runs on this thread only, as one batched product over equal runs
     of columns (b row-major: its transposed kernels gained nothing)."""
-    np.matmul(*product_operands(a, b, out))
+    a, b, view = product_operands(a, b, out)
+    np.matmul(a, b, out=view)
     return out
 
 

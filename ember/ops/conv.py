@@ -454,7 +454,7 @@ def _forward_split(xp, x, w2, g, O, out, b4, flops, keep, plan=None):
             dst, target = dst.reshape(src.shape), out[s:e]
             picked = _strided(Z, (m, O, g.OH, g.OW), (Lq * it, U * it, g.Wp * it, it))
             xp.copyto(dst, src)
-            xp.matmul(*product)
+            xp.matmul(product[0], product[1], out=product[2])
             if b4 is not None and not fold:
                 _add_column(xp, Z[:O], b4.reshape(O, 1))
             for v in shifted:
