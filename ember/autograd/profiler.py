@@ -369,7 +369,9 @@ class _Open:
 
 def _frozen(shapes):
     """Input shapes (each a list of sizes, or a list of such lists) as nested tuples."""
-    return tuple(tuple(tuple(x) if x.__class__ is list else x for x in s) for s in shapes)
+    # inner tuples before outer ones (lists first): the collector's pass untracks a tuple of untracked
+    # items, visiting them in the order they were made, so these leave its lists in one pass
+    return tuple([tuple([tuple(x) if x.__class__ is list else x for x in s]) for s in shapes])
 
 
 def _listed(shapes):

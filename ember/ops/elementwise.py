@@ -298,38 +298,6 @@ class RsubBackward1(Node):
         return (-g,)
 
 
-def _add_operator(input, other):
-    """input + other: the hot case (same shape, dtype and array type) without add's general checks."""
-    if type(other) is Tensor and type(input) is Tensor:
-        a = input._data
-        b = other._data
-        if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b):
-            res = a + b
-            if res.__class__ is not a.__class__:  # 0-d operands give a NumPy scalar
-                res = _host_array(res)
-            # _wrap inlined: this path is the per-op overhead benchmark (issue 6)
-            t = _new(Tensor)
-            t._data = res
-            t._vc = [0]
-            t._accumulator = None
-            t._hooks = None
-            t._retains_grad = False
-            t._base = None
-            if (input._requires_grad or other._requires_grad) and state.enabled:
-                node = _new(AddBackward0)
-                node.next_functions = (edge(input), edge(other))
-                node._saved_versions = ()
-                node.a_shape = node.b_shape = a.shape
-                node.alpha = 1
-                t._requires_grad = True
-                t.grad_fn = node
-            else:
-                t._requires_grad = False
-                t.grad_fn = None
-            return t
-    return add(input, other)
-
-
 def _scalar_alpha(alpha):
     # torch's alpha is a Scalar: a one-element tensor counts as its number
     return alpha.item() if isinstance(alpha, Tensor) else alpha
@@ -594,6 +562,99 @@ def div(input, other, *, rounding_mode=None, out=None):
         if res.dtype.kind == "c":
             real_grads_for_real_inputs(node, (input, other))
     return _finish(res, node)
+
+
+def _quiet_div(a, b):
+    token = B.fp_set(B.FP_QUIET)   # x / 0 is inf or nan silently, as in div
+    try:
+        return a / b
+    finally:
+        B.fp_reset(token)
+
+
+_NO_EDGE = (None, 0)
+
+
+def _operator(op, general, node_cls, kinds=None):
+    """The Tensor operator for op: the hot cases without general's promotion and checks (the per-op
+    overhead of issue 6), with general's values, node and saved versions.  They are two tensors of
+    one dtype (of kinds; None: any) and array type, of one shape or small (a large broadcast takes
+    _arith's unbuffered state), and a floating-point tensor with a Python float or int; the rest
+    goes to general, whose errors name the op."""
+    saves_operands = node_cls is MulBackward0 or node_cls is DivBackward0
+
+    def operator_(input, other):
+        if type(input) is not Tensor:
+            return general(input, other)
+        a = input._data
+        if type(other) is not Tensor:
+            if (type(other) is float or type(other) is int) and a.dtype.kind == "f":
+                return _scalar_result(op(a, other), input, other, node_cls, saves_operands)
+            return general(input, other)
+        b = other._data
+        if a.dtype is not b.dtype or type(a) is not type(b) or ((sa := a.shape) != (sb := b.shape)
+                                                                  and a.size + b.size >= 8192) \
+                or (kinds is not None and a.dtype.kind not in kinds):
+            return general(input, other)
+        try:
+            res = op(a, b)
+        except ValueError:   # shapes that don't broadcast: general's error
+            return general(input, other)
+        if res.__class__ is not a.__class__:  # 0-d operands give a NumPy scalar
+            res = _host_array(res)
+        t = _new(Tensor)   # (_wrap inlined)
+        t._data = res
+        t._vc = [0]
+        t._accumulator = None
+        t._hooks = None
+        t._retains_grad = False
+        t._base = None
+        if (input._requires_grad or other._requires_grad) and state.enabled:
+            node = _new(node_cls)
+            node.next_functions = (edge(input), edge(other))
+            if saves_operands:
+                node.a = a
+                node.b = b
+                node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+            else:
+                node._saved_versions = ()
+                node.a_shape = sa
+                node.b_shape = sb
+                node.alpha = 1
+            t._requires_grad = True
+            t.grad_fn = node
+        else:
+            t._requires_grad = False
+            t.grad_fn = None
+        return t
+    operator_.__name__ = operator_.__qualname__ = f"_{general.__name__}_operator"
+    return operator_
+
+
+def _scalar_result(res, input, number, node_cls, saves_operands):
+    """The tensor of an _operator's result with a Python number, and its node."""
+    if res.__class__ is not input._data.__class__:
+        res = _host_array(res)
+    node = None
+    if input._requires_grad and state.enabled:
+        node = _new(node_cls)
+        node.next_functions = (edge(input), _NO_EDGE)
+        if saves_operands:
+            node.a = input._data
+            node.b = number
+            node._saved_versions = ((input, input._vc[0]),)
+        else:
+            node._saved_versions = ()
+            node.a_shape = input._data.shape
+            node.b_shape = None
+            node.alpha = 1
+    return _finish(res, node)
+
+
+_add_operator = _operator(operator.add, add, AddBackward0)
+_sub_operator = _operator(operator.sub, sub, SubBackward0, "iufc")   # (bool: sub's error)
+_mul_operator = _operator(operator.mul, mul, MulBackward0)
+_div_operator = _operator(_quiet_div, div, DivBackward0, "fc")   # (integers divide as floats: div)
 
 
 def _check_int_divisor(a, b, name):
@@ -1998,12 +2059,6 @@ _OPS = {"add": add, "sub": sub, "mul": mul, "div": div}
 def _register():
     T = Tensor
 
-    def radd(self, other):
-        return add(self, other)
-
-    def rmul(self, other):
-        return mul(self, other)
-
     def rsub_(self, other):
         return rsub(self, other)
 
@@ -2027,16 +2082,14 @@ def _register():
     def rmod(self, other):
         return remainder(scalar_tensor(self, other), self)
 
-    T.__add__ = _add_operator
-    T.__radd__ = radd
+    T.__add__ = T.__radd__ = _add_operator
     T.__iadd__ = lambda s, o: s.add_(o)
-    T.__sub__ = sub
+    T.__sub__ = _sub_operator
     T.__rsub__ = rsub_
     T.__isub__ = lambda s, o: s.sub_(o)
-    T.__mul__ = mul
-    T.__rmul__ = rmul
+    T.__mul__ = T.__rmul__ = _mul_operator
     T.__imul__ = lambda s, o: s.mul_(o)
-    T.__truediv__ = div
+    T.__truediv__ = _div_operator
     T.__rtruediv__ = rtruediv
     T.__itruediv__ = T.__idiv__ = lambda s, o: s.div_(o)
     T.__floordiv__ = floor_divide

@@ -121,6 +121,68 @@ def test_reflected_operators_and_scalars():
     assert (ember.tensor([1, 2]) // 2).dtype is ember.int64
 
 
+OPERATORS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+             "div": lambda a, b: a / b}
+# (left, right): shapes, or a Python number on the right; small broadcasts and 0-d operands take the
+# operators' hot path, large broadcasts (> 8192 elements) the general one
+OPERANDS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (5,)), ((5,), ()), ((), ()), ((64, 128), (128,)),
+            ((3, 4), 2.5), ((3, 4), 3), ((), -1.5)]
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(OPERATORS))
+@pytest.mark.parametrize("operands", OPERANDS, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_operators_match_the_functions_and_torch(name, operands, dtype):
+    # the operators' hot path against the general function (the same bits), and against torch:
+    # values, dtype, node, gradients, and the saved operands' version check
+    left, right = operands
+    a0 = (np.abs(rng.standard_normal(left)) + 0.5).astype(dtype)
+    b0 = (np.abs(rng.standard_normal(right)) + 0.5).astype(dtype) if isinstance(right, tuple) else right
+    fn = OPERATORS[name]
+    results = []
+    for lib in (ember, torch):
+        a = lib.tensor(a0, requires_grad=True)
+        b = lib.tensor(b0, requires_grad=True) if isinstance(right, tuple) else b0
+        y = fn(a, b)
+        y.backward(lib.ones_like(y) * 3)
+        results.append((y, a.grad, b.grad if isinstance(right, tuple) else None))
+    (y, ga, gb), (ty, tga, tgb) = results
+    assert y.dtype.name == str(ty.dtype).split(".")[1] and y.shape == ty.shape
+    assert y.grad_fn.name() == ty.grad_fn.name()
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ga.numpy(), tga.numpy(), rtol=1e-6)
+    if gb is not None:
+        np.testing.assert_allclose(gb.numpy(), tgb.numpy(), rtol=1e-6)
+    a = ember.tensor(a0, requires_grad=True)
+    b = ember.tensor(b0) if isinstance(right, tuple) else b0
+    general = getattr(ember, name)(a, b)
+    np.testing.assert_array_equal(fn(a, b).detach().numpy(), general.detach().numpy())
+    if name in ("mul", "div"):   # the saved operands: modifying one in place refuses backward, as in torch
+        c = a * 1
+        y = fn(c, b)
+        c.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_operators_hot_path_keeps_the_general_errors_and_promotions():
+    f, i = ember.ones(3), ember.ones(3, dtype=ember.int64)
+    with pytest.raises(RuntimeError, match=r"size of tensor a \(3\) must match the size of tensor b \(2\)"):
+        f * ember.ones(2)
+    with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with two bool tensors"):
+        ember.ones(2, dtype=ember.bool) - ember.ones(2, dtype=ember.bool)
+    assert (i / i).dtype is ember.float32 and (i * 2).dtype is ember.int64 and (i + 2.5).dtype is ember.float32
+    assert (f.double() * f).dtype is ember.float64
+    assert (ember.tensor([True]) + ember.tensor([True])).tolist() == [True]
+    assert (1 / ember.tensor([0.0, -0.0])).tolist() == [float("inf"), float("-inf")]
+    with pytest.raises(TypeError):
+        f * "2"
+    x = ember.ones(2, requires_grad=True)
+    with ember.no_grad():
+        assert (x * 2).grad_fn is None and not (x * x).requires_grad
+
+
 def test_add_out_and_alpha():
     x, y = ember.ones(2, 3), ember.full((2, 3), 2.0)
     result = ember.empty(2, 3)
