@@ -47,9 +47,13 @@ def tensor_args(fn, module):
     if key in _wrappers:  # one wrapper per function and namespace: aliases (concat = cat) pickle too
         return _wrappers[key]
 
+    # an op marked _fp_safe keeps NumPy's fp state itself or computes nothing that could warn: the
+    # wrapper then leaves the state alone (~0.13 us a call)
+    fp_safe = getattr(fn, "_fp_safe", False)
+
     @functools.wraps(fn)
     def checked(*args, **kwargs):
-        quiet = None if _fp_get() is _FP_QUIET else _fp_set(_FP_QUIET)
+        quiet = None if fp_safe or _fp_get() is _FP_QUIET else _fp_set(_FP_QUIET)
         try:
             return fn(*args, **kwargs)
         except AttributeError as e:
@@ -96,5 +100,6 @@ def numpy_names(fn):
             return fn(*args, **kwargs)
         finally:
             _fp_reset(quiet)
+    aliased._fp_safe = True
     _wrappers[fn] = aliased
     return aliased

@@ -40,6 +40,7 @@ def relu(input, inplace=False):
     return _relu(input)
 
 
+relu._fp_safe = True
 relu = _tensor_args(relu, __name__)
 
 

@@ -958,7 +958,7 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
     # fwd: a ufunc of the array module, by name (numpy's bound here for the CPU), or fwd(xp, array)
     fwd_name = fwd if isinstance(fwd, str) else None
     np_fwd = getattr(np, fwd) if fwd_name else None
-    both = "x" in saves and "y" in saves
+    saves_x, saves_y = "x" in saves, "y" in saves
 
     def op(input, *, out=None):
         d = input._data
@@ -969,35 +969,37 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
                 kernel_for(d.dtype, *kernel)
             if d.dtype.kind != "c" and float_only:
                 d = d.astype(B.get_default_dtype().np)
-        xp = xp_of(d)
         quiet = B.fp_set(B.FP_QUIET)   # log(0), sqrt(-1), exp(1000): inf and nan silently, as in torch
         try:
             if fwd_name is None:
-                res = fwd(xp, d)
+                res = fwd(xp_of(d), d)
             else:
-                res = (np_fwd if xp is np else getattr(xp, fwd_name))(d)
+                res = np_fwd(d) if d.__class__ is _ndarray else getattr(xp_of(d), fwd_name)(d)
         finally:
             B.fp_reset(quiet)
         if isinstance(res, _generic):
             res = _host_array(res)
         if out is not None:
             return _write_out(out, res, name, input)
-        node = None
-        if state.enabled and input._requires_grad and grad_of is not None:
-            node = cls.__new__(cls)
+        t = _wrap(res)
+        if input._requires_grad and state.enabled and grad_of is not None:
+            node = _new(cls)
             node.next_functions = (edge(input),)
-            node.x = d if "x" in saves else None
-            node.y = res if "y" in saves else None
-            node._saved_versions = ((input, input._vc[0]),) if "x" in saves else ()
-        out = _finish(res, node)
-        if node is not None and "y" in saves:
-            save_output_version(node, out)
-            if both:   # as torch's nodes that save self and result (create_graph=True traces x)
-                node._saved_versions = ((input, input._vc[0]),) + node._saved_versions
-        return out
+            node.x = d if saves_x else None
+            node.y = res if saves_y else None
+            t._requires_grad = True
+            t.grad_fn = node
+            if saves_y:
+                save_output_version(node, t)
+                if saves_x:   # as torch's nodes that save self and result (create_graph=True traces x)
+                    node._saved_versions = ((input, input._vc[0]),) + node._saved_versions
+            else:
+                node._saved_versions = ((input, input._vc[0]),) if saves_x else ()
+        return t
     op.__name__ = name
     op.__qualname__ = name
     op.__doc__ = f"Elementwise {name}."
+    op._fp_safe = True
     return op, cls
 
 
@@ -1187,8 +1189,8 @@ def relu(input, *, out=None):
         return _relu_general(input, out=out)
     z = _ZERO_VIEWS.get((d.shape, d.dtype))
     if z is None:
-        z = _zero_view(xp_of(d), d)
-    res = xp_of(d).maximum(d, z)
+        z = _zero_view(np, d)
+    res = np.maximum(d, z)
     t = _wrap(res)
     if state.enabled and input._requires_grad:
         node = _new(ReluBackward0)
@@ -1199,6 +1201,9 @@ def relu(input, *, out=None):
         t.grad_fn = node
         save_output_version(node, t)
     return t
+
+
+relu._fp_safe = True   # (a maximum with zero: nothing that could warn)
 
 
 def _relu_inplace(self):
