@@ -64,8 +64,10 @@ for _name in ("where", "max", "min", "maximum", "minimum", "bitwise_and", "bitwi
               "masked_select", "flip", "roll", "rot90", "diag", "trace", "kron", "cross"):
     if _name in globals():
         globals()[_name] = _out_variant(globals()[_name], _name)
+        globals()[_name].__module__ = __name__   # (pickled by name, as ember.<name>)
 for _name in ("sum", "prod", "cumsum", "cumprod"):   # these compute in out's dtype, as torch's
     globals()[_name] = _out_variant(globals()[_name], _name, dtype_from_out=True)
+    globals()[_name].__module__ = __name__
 
 from ._memory_format import (memory_format, contiguous_format, channels_last, channels_last_3d,  # noqa: F401
                              preserve_format)

@@ -35,13 +35,31 @@ def _explain(fn, e, args, kwargs):
     return None
 
 
+def _torch_error(fn, e, args, kwargs):
+    """torch's error for e, raised by fn(*args, **kwargs), or None to re-raise e: an AttributeError
+    about a non-tensor argument, or NumPy refusing to write into a read-only out= or inplace=True
+    input."""
+    if isinstance(e, AttributeError):
+        return _explain(fn, e, args, kwargs)
+    if "read-only" not in str(e):
+        return None
+    from ._tensor import refused_write
+    for t in (kwargs.get("out"), args[0] if args else None):
+        error = refused_write(t._data, fn.__name__) if hasattr(t, "_data") else None
+        if error is not None:
+            return error
+    return None
+
+
 _wrappers = {}
 
 
 def tensor_args(fn, module):
     """fn, raising torch's TypeError when an argument that must be a tensor is not one; the wrapper
     belongs to `module` (the namespace exporting it), where pickle looks it up by name."""
-    if not isinstance(fn, types.FunctionType) or getattr(fn, "_checks_tensors", False):
+    # (the mark names the wrapper itself: functools.wraps copies it onto wrappers of the wrapper, which
+    # do not check, and whose __module__ is not where pickle would find them)
+    if not isinstance(fn, types.FunctionType) or getattr(fn, "_checks_tensors", None) is fn:
         return fn
     key = (fn, module)
     if key in _wrappers:  # one wrapper per function and namespace: aliases (concat = cat) pickle too
@@ -56,33 +74,25 @@ def tensor_args(fn, module):
         quiet = None if fp_safe or _fp_get() is _FP_QUIET else _fp_set(_FP_QUIET)
         try:
             return fn(*args, **kwargs)
-        except AttributeError as e:
-            error = _explain(fn, e, args, kwargs)
+        except (AttributeError, ValueError) as e:
+            error = _torch_error(fn, e, args, kwargs)
             if error is None:
                 raise
             raise error from None
-        except ValueError as e:   # NumPy refusing to write into a read-only out= or inplace=True input
-            if "read-only" not in str(e):
-                raise
-            from ._tensor import refused_write
-            for t in (kwargs.get("out"), args[0] if args else None):
-                error = refused_write(t._data, fn.__name__) if hasattr(t, "_data") else None
-                if error is not None:
-                    raise error from None
-            raise
         finally:
             # NumPy's floating-point warnings stay silent inside the op (torch's kernels compute inf
             # and nan silently), whatever warnings filters the user or pytest has set
             if quiet is not None:
                 _fp_reset(quiet)
-    checked._checks_tensors = True
+    checked._checks_tensors = checked
     checked.__module__ = module
     _wrappers[key] = checked
     return checked
 
 
 def numpy_names(fn):
-    """fn, also taking NumPy's axis= and keepdims= for dim= and keepdim=, as torch's parser does."""
+    """fn, also taking NumPy's axis= and keepdims= for dim= and keepdim=, as torch's parser does, with
+    tensor_args' errors (so that namespaces export it as it is)."""
     if fn in _wrappers:  # aliases (concat = cat) share one wrapper
         return _wrappers[fn]
 
@@ -93,13 +103,17 @@ def numpy_names(fn):
                 kwargs["dim"] = kwargs.pop("axis")
             if "keepdims" in kwargs:
                 kwargs["keepdim"] = kwargs.pop("keepdims")
-        if _fp_get() is _FP_QUIET:
-            return fn(*args, **kwargs)
-        quiet = _fp_set(_FP_QUIET)   # (the sum of inf and -inf is nan silently, as in torch)
+        quiet = None if _fp_get() is _FP_QUIET else _fp_set(_FP_QUIET)   # (inf - inf is nan silently)
         try:
             return fn(*args, **kwargs)
+        except (AttributeError, ValueError) as e:   # (tensor_args' errors: one wrapper, not two)
+            error = _torch_error(fn, e, args, kwargs)
+            if error is None:
+                raise
+            raise error from None
         finally:
-            _fp_reset(quiet)
-    aliased._fp_safe = True
+            if quiet is not None:
+                _fp_reset(quiet)
+    aliased._checks_tensors = aliased
     _wrappers[fn] = aliased
     return aliased

@@ -43,6 +43,10 @@ HOST_HELPERS = {
                                 "reduce through their own module)",
     ("activation.py", "_sigm"): "in-place fast path for NumPy arrays only; other array modules and Tensors take "
                                 "the xp formula below it",
+    ("activation.py", "softmax"): "the hot path of small last-dim rows: entered for NumPy arrays only (_small_rows; "
+                                  "others take the general path, through xp)",
+    ("activation.py", "log_softmax"): "(as above)",
+    ("elementwise.py", "relu"): "the hot path: entered for NumPy arrays only (others take _relu_general, through xp)",
     ("elementwise.py", "_power"): "torch's pow special cases and the |x| route around NumPy's slow power on "
                                   "negative bases: NumPy arrays only, others take a ** b",
     ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
