@@ -264,6 +264,33 @@ def test_max_with_dim_returns_named_tuple():
 
 
 @requires_torch
+@pytest.mark.parametrize("shape,dim", [((4, 6), 1), ((4, 6), -1), ((4, 6), 0), ((2, 3, 5), 2), ((2, 3, 5), 1),
+                                       ((5,), 0), ((), 0)])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_with_dim_match_torch(shape, dim, keepdim, name):
+    # values (the entry at the index: signed zeros and NaN as torch picks them), indices, gradients
+    rng = np.random.default_rng(5)
+    x0 = rng.integers(-2, 3, shape).astype(np.float32)
+    if x0.ndim == 2:
+        x0[0, :2] = [0.0, -0.0]
+        x0[1, :2] = [-0.0, 0.0]
+        x0[2, 1] = np.nan
+    got = []
+    for lib in (ember, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        v, i = getattr(lib, name)(x, dim, keepdim=keepdim)
+        (v * lib.arange(1, v.numel() + 1).reshape(v.shape)).sum().backward()
+        got.append((v.detach().numpy(), i.numpy(), x.grad.numpy(), v.grad_fn.name()))
+    (v, i, g, n), (tv, ti, tg, tn) = got
+    assert v.shape == tv.shape and i.dtype == ti.dtype and n == tn
+    np.testing.assert_array_equal(i, ti)
+    np.testing.assert_array_equal(v, tv)
+    np.testing.assert_array_equal(np.signbit(v), np.signbit(tv))
+    np.testing.assert_array_equal(g, tg)
+
+
+@requires_torch
 def test_named_tuple_repr_matches_torch():
     x0 = np.array([[1.0, 5.0], [3.0, 2.0]], dtype=np.float32)
     for name in ("max", "min", "sort", "median"):
