@@ -3943,3 +3943,15 @@ def index_put_(input, indices, values, accumulate=False):
 
 __all__ += ["split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk", "row_stack",
             "slice_scatter", "select_scatter", "diagonal_scatter", "index_put", "index_put_", "index_reduce"]
+
+
+# layout only: nothing these compute could raise NumPy's fp warnings, so their public wrappers leave
+# its state alone (_argcheck.tensor_args; cat, stack and the squeezes are numpy_names' wrappers)
+for _name in ("reshape", "flatten", "unflatten", "transpose", "swapaxes", "swapdims", "t", "permute", "movedim",
+              "moveaxis", "split", "chunk", "unbind", "narrow", "select", "index_select", "gather", "flip",
+              "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "tile", "take", "broadcast_to",
+              "broadcast_tensors", "ravel", "tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d",
+              "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "column_stack", "row_stack", "rot90",
+              "adjoint", "split_with_sizes"):
+    globals()[_name]._fp_safe = True
+del _name
