@@ -1,4 +1,5 @@
-"""Per-op Python overhead: ember against torch in one process (medians of interleaved rounds).
+"""Per-op Python overhead: ember against torch in one process (medians of interleaved rounds): the
+operators, a matrix product, a backward pass, a cubic fit step, and single ops as a small model calls them.
 
     python benchmarks/op_overhead.py
 """
@@ -49,8 +50,17 @@ def _cases(lib):
             for p in coef:
                 p -= 1e-6 * p.grad
                 p.grad = None
+    # single ops as a small model's forward calls them: vectors of 2000 with autograd, (4, 10) scores
+    v = lib.linspace(-1.0, 1.0, 2000).requires_grad_() * 1.0
+    w = lib.linspace(1.0, 2.0, 2000)
+    scores = lib.linspace(-3.0, 3.0, 40).reshape(4, 10).requires_grad_()
+    F = lib.nn.functional
     return {"c = a + b (2x2, requires_grad)": add, "8x8 matmul (requires_grad)": matmul,
-            "backward through 10 ops": backward10, "cubic fit step (2000 points)": cubic_fit_step}
+            "backward through 10 ops": backward10, "cubic fit step (2000 points)": cubic_fit_step,
+            "v - w": lambda: v - w, "v * w": lambda: v * w, "v / w": lambda: v / w, "v * 2.0": lambda: v * 2.0,
+            "v.exp()": lambda: v.exp(), "F.relu(v)": lambda: F.relu(v), "v.sum()": lambda: v.sum(),
+            "F.softmax(scores, 1)": lambda: F.softmax(scores, 1),
+            "torch.max(scores, 1)": lambda: lib.max(scores, 1)}
 
 
 def measure(fn, number):
@@ -64,6 +74,7 @@ def main(rounds=5):
     cases = {name: _cases(lib) for name, lib in libs.items()}
     numbers = {"c = a + b (2x2, requires_grad)": 20000, "8x8 matmul (requires_grad)": 10000,
                "backward through 10 ops": 1000, "cubic fit step (2000 points)": 500}
+    numbers.update((case, 5000) for case in cases["ember"] if case not in numbers)
     results = {lib: {c: [] for c in numbers} for lib in libs}
     for _ in range(rounds):
         for case, number in numbers.items():
