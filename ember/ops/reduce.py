@@ -227,11 +227,11 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         res = _sum_rows(a, axes, keepdim) if npdt is None else None
         if res is None:
             res = a.sum(axis=axes, dtype=npdt, keepdims=keepdim)
-    if type(res) is not _ndarray:
-        res = _arr(res)
+    if res.__class__ is not a.__class__:   # (a NumPy scalar: a full sum)
+        res = B.host_array(res)
     if out is not None:
         return _write_out(out, res, "sum", input)
-    node = None
+    t = _wrap(res)
     if state.enabled and input._requires_grad:
         if dim is None:
             node = _node(SumBackward0, input)
@@ -241,7 +241,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
             node.keepdim = keepdim
         node.shape = a.shape
         node.dtype = a.dtype
-    return _finish(res, node)
+        t._requires_grad = True
+        t.grad_fn = node
+    return t
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
