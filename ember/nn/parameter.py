@@ -1,7 +1,7 @@
 """Parameter and Buffer: tensors that a Module registers as its state (torch.nn.parameter)."""
 from collections import OrderedDict
 
-from ..ops import creation as _creation
+from ..ops import creation as _creation, elementwise as _elementwise
 from .._tensor import Tensor, copy_grad_dtype
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "is_lazy"]
@@ -72,6 +72,9 @@ class _BufferMeta(type):
         if cls is Buffer and isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False):
             return True
         return super().__instancecheck__(instance)
+
+
+_elementwise._Parameter = Parameter   # (a plain tensor for the operators' hot path)
 
 
 class Buffer(metaclass=_BufferMeta):

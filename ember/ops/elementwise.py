@@ -573,6 +573,7 @@ def _quiet_div(a, b):
 
 
 _NO_EDGE = (None, 0)
+_Parameter = Tensor   # nn.Parameter, once nn.parameter has set it: the operators' hot path takes it too
 
 
 def _operator(op, general, node_cls, kinds=None):
@@ -584,10 +585,10 @@ def _operator(op, general, node_cls, kinds=None):
     saves_operands = node_cls is MulBackward0 or node_cls is DivBackward0
 
     def operator_(input, other):
-        if type(input) is not Tensor:
+        if type(input) is not Tensor and type(input) is not _Parameter:
             return general(input, other)
         a = input._data
-        if type(other) is not Tensor:
+        if type(other) is not Tensor and type(other) is not _Parameter:
             if (type(other) is float or type(other) is int) and a.dtype.kind == "f":
                 return _scalar_result(op(a, other), input, other, node_cls, saves_operands)
             return general(input, other)

@@ -166,6 +166,23 @@ def test_operators_match_the_functions_and_torch(name, operands, dtype):
             y.sum().backward()
 
 
+@requires_torch
+def test_operators_on_parameters_match_torch():
+    # nn.Parameter operands (a custom module's self.a + self.b * x) take the hot path too: plain
+    # tensors out, torch's nodes and gradients
+    x0 = np.linspace(-1, 1, 7).astype(np.float32)
+    got = []
+    for lib in (ember, torch):
+        a, b = lib.nn.Parameter(lib.tensor(0.5)), lib.nn.Parameter(lib.tensor(x0 * 2))
+        x = lib.tensor(x0)
+        y = a + b * x - x / a
+        assert type(y) is lib.Tensor and y.grad_fn.name() == "SubBackward0"
+        y.backward(lib.ones_like(y))
+        got.append((y.detach().numpy(), a.grad.numpy(), b.grad.numpy()))
+    for e, t in zip(*got):
+        np.testing.assert_allclose(e, t, rtol=1e-6)
+
+
 def test_operators_hot_path_keeps_the_general_errors_and_promotions():
     f, i = ember.ones(3), ember.ones(3, dtype=ember.int64)
     with pytest.raises(RuntimeError, match=r"size of tensor a \(3\) must match the size of tensor b \(2\)"):
