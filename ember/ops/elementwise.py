@@ -565,7 +565,8 @@ def div(input, other, *, rounding_mode=None, out=None):
 
 
 def _quiet_div(a, b):
-    token = B.fp_set(B.FP_QUIET)   # x / 0 is inf or nan silently, as in div
+    """a / b, x / 0 giving inf or nan silently, as in div."""
+    token = B.fp_set(B.FP_QUIET)
     try:
         return a / b
     finally:
@@ -593,8 +594,8 @@ def _operator(op, general, node_cls, kinds=None):
                 return _scalar_result(op(a, other), input, other, node_cls, saves_operands)
             return general(input, other)
         b = other._data
-        if a.dtype is not b.dtype or type(a) is not type(b) or ((sa := a.shape) != (sb := b.shape)
-                                                                  and a.size + b.size >= 8192) \
+        sa, sb = a.shape, b.shape
+        if a.dtype is not b.dtype or type(a) is not type(b) or (sa != sb and a.size + b.size >= 8192) \
                 or (kinds is not None and a.dtype.kind not in kinds):
             return general(input, other)
         try:
