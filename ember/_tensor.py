@@ -340,10 +340,6 @@ class Tensor:
         self._data = value._data
 
     @property
-    def T(self):
-        return self.permute(*range(self._data.ndim - 1, -1, -1))
-
-    @property
     def mT(self):
         return self.transpose(-2, -1)
 

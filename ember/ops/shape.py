@@ -454,15 +454,41 @@ def permute(input, *dims):
     perm = tuple(_dim(d, nd) for d in dims)
     if len(set(perm)) != nd:
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    out = a.transpose(perm)
+    return _permuted(input, perm)
+
+
+def _permuted(input, perm):
+    """input's view with its dims in the order perm, a permutation of them (permute's checks done)."""
     node = None
     if state.enabled and input._requires_grad:
         node = _node(PermuteBackward0, input)
-        inv = [0] * nd
+        inv = [0] * len(perm)
         for i, p in enumerate(perm):
             inv[p] = i
         node.inverse = tuple(inv)
-    return _as_view(out, input, node)
+    return _as_view(input._data.transpose(perm), input, node)
+
+
+_T_WARNED = set()   # torch gives each of Tensor.T's deprecation warnings once per process (TORCH_WARN_ONCE)
+
+
+def _reversed_dims(self):
+    """Tensor.T: the dims reversed (a view, as permute); torch warns where that is not a matrix's
+    transpose."""
+    nd = self._data.ndim
+    if nd == 2:
+        return _permuted(self, (1, 0))
+    if nd == 0:
+        message = "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."
+    else:
+        message = ("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
+                   "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
+                   f"matrices or `x.permute(*{B.namespace()}.arange(x.ndim - 1, -1, -1))` to reverse the "
+                   "dimensions of a tensor.")
+    if (nd == 0) not in _T_WARNED:
+        _T_WARNED.add(nd == 0)
+        _warn_user(message)
+    return _permuted(self, tuple(range(nd - 1, -1, -1)))
 
 
 def movedim(input, source, destination):
@@ -2219,6 +2245,7 @@ def _register():
     T.expand_as = expand_as
     T.repeat = repeat
     T.permute = permute
+    T.T = property(_reversed_dims)
     T.flip = flip
     for fn in (flatten, unflatten, squeeze, unsqueeze, transpose, t, movedim, tile, split, chunk,
                unbind, narrow, select, index_select, gather, scatter, scatter_add, masked_select,

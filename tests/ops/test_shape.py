@@ -412,7 +412,43 @@ def test_size_and_flatten_shortcuts():
     one = ember.zeros(5)
     assert one.flatten() is one and one.contiguous() is one
     assert ember.tensor(3.0).flatten().shape == (1,)
-    assert x.T.shape == (4, 3, 2)
+    assert x.permute(2, 1, 0).shape == (4, 3, 2)
+
+
+@requires_torch
+def test_T_reverses_dims_and_warns_once_where_torch_does(monkeypatch):
+    # a matrix's transpose silently; other ranks reversed with torch's deprecation warnings, each once
+    # per process (TORCH_WARN_ONCE); PermuteBackward0 and its gradient either way
+    import warnings
+    from ember.ops import shape as shape_ops
+    monkeypatch.setattr(shape_ops, "_T_WARNED", set())
+    warned = set()
+    for shape in [(2, 3), (), (3,), (2, 3, 4), (), (4,)]:
+        x0 = np.arange(float(np.prod(shape))).reshape(shape)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            x = ember.tensor(x0, requires_grad=True)
+            y = x.T
+        tx = torch.tensor(x0, requires_grad=True)
+        ty = tx.T
+        np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+        assert y.grad_fn.name() == ty.grad_fn.name() == "PermuteBackward0"
+        g = np.arange(float(y.numel())).reshape(tuple(y.shape))
+        y.backward(ember.tensor(g))
+        ty.backward(torch.tensor(g))
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+        messages = [str(w.message) for w in caught]
+        kind = len(shape) == 0
+        if len(shape) == 2 or kind in warned:
+            assert messages == []
+        elif shape == ():
+            assert messages == ["Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."]
+        else:
+            assert len(messages) == 1 and messages[0].startswith("The use of `x.T` on tensors of dimension other "
+                                                                 "than 2 to reverse their shape is deprecated")
+            assert "x.permute(*ember.arange(x.ndim - 1, -1, -1))" in messages[0]
+        if len(shape) != 2:
+            warned.add(kind)
 
 
 def test_in_place_shape_methods():
