@@ -1382,7 +1382,8 @@ def clamp(input, min=None, max=None, *, out=None):
         # operand in float32 and float64, its first in float16). And NumPy's maximum and minimum
         # against a number run without SIMD: 283 us each on 1M float32, clip 78 (2,000 floats:
         # 2.9 us against 3.35 for two bounds, 3.7 against 2.9 for one)
-        res = xp.clip(d, -math.inf if lo is None else lo, math.inf if hi is None else hi)
+        # (the method: NumPy's clip function wraps it, ~0.4 us a call)
+        res = d.clip(-math.inf if lo is None else lo, math.inf if hi is None else hi)
     else:
         res = d if lo is None else xp.maximum(d, lo)
         if hi is not None:
