@@ -828,18 +828,21 @@ def stack(tensors, dim=0, *, out=None):
     """Join same-shaped tensors along a new dim."""
     tensors = _check_list(tensors, "stack")
     arrays = [x._data for x in tensors]
-    shape = arrays[0].shape
-    if len({a.shape for a in arrays}) != 1 or len({type(a) for a in arrays}) != 1:
-        for i, a in enumerate(arrays):
-            if type(a) is not type(arrays[0]):
-                B.check_same_device("stack", arrays[0], a)
-            if a.shape != shape:
-                raise RuntimeError(
-                    f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
-                    f"{list(a.shape)} at entry {i}")
+    ref = arrays[0]
+    shape, dt = ref.shape, ref.dtype
+    for a in arrays:   # (the common case, one class, dtype and shape: no further checks)
+        if a.__class__ is not ref.__class__ or a.dtype is not dt or a.shape != shape:
+            for i, a in enumerate(arrays):
+                if type(a) is not type(ref):
+                    B.check_same_device("stack", ref, a)
+                if a.shape != shape:
+                    raise RuntimeError(
+                        f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
+                        f"{list(a.shape)} at entry {i}")
+            dt = _common_dtype(tensors)
+            break
     ax = _dim(dim, len(shape) + 1)
-    dt = _common_dtype(tensors)
-    xp = xp_of(arrays[0])
+    xp = xp_of(ref)
     if ax == 0 and len(arrays) > 64 and xp is np:
         # many tensors along a new first dim: one array over the list (10,000 of 16 elements: 2.7 ->
         # 1.0 ms for this part)
