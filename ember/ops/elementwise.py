@@ -1241,9 +1241,14 @@ def _relu_inplace(self):
 
 negative = neg
 absolute = abs
+_erf_fn = []   # activation._erf, the Chebyshev erf for every array module (activation imports this module)
+
+
 def _erf(xp, x):
-    from .activation import _erf as erf_array  # the Chebyshev erf, one for every array module
-    return erf_array(x)
+    if not _erf_fn:   # (bound on first use: an import statement per call costs ~0.5 us)
+        from .activation import _erf as erf_array
+        _erf_fn.append(erf_array)
+    return _erf_fn[0](x)
 
 
 erf, ErfBackward0 = _unary("erf", _erf,

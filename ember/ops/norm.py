@@ -24,6 +24,7 @@ from .shape import _index_add_rows
 from .activation import _SAVED_OUTPUT, _check_inplace, _rebase_if_view, _record, _write_inplace
 from .elementwise import AddBackward0 as _AddBackward0, _times
 from .._userwarn import warn as _warn_user
+from ..random import generator_for
 
 # names torch exposes at top level (torch.batch_norm, torch.dropout, ...)
 __all__ = [
@@ -930,7 +931,6 @@ def _keep_mask(x, shape, p, dtype):
 def _noise(x, shape, q, dtype):
     """Bernoulli(q) draws as dtype: torch's noise tensor, empty_like(input) (or a feature mask's
     shape), filled in its memory order (channels_last: N, H, W, C)."""
-    from ..random import generator_for
     order = None if x.flags.c_contiguous or shape != x.shape else _mf.order_for(x, _mf.preserve_format)
     return _mf.make(shape, order, lambda s: generator_for(B.device_of(x)).bernoulli_mask(s, q).astype(dtype))
 

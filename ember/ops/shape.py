@@ -14,6 +14,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import MULTI_OUTPUT_VIEW, NO_GRAD_VIEW, NO_GRAD_VIEW_OF_GRAD_TENSOR, Node, edge
 from .._tensor import Size, Tensor, _dim, _expanded, _wrap, expanded_write_warning, refused_write, writable_alias
 from . import unbroadcast
+from .convert import CloneBackward0, clone
 from .._userwarn import warn as _warn_user
 from . import record as _finish
 
@@ -286,10 +287,9 @@ def reshape(input, *shape):
     out = _mf.relayout(a, None).reshape(size)   # (a transposed source copies by tiles: _mf._row_major_copy)
     node = None
     if state.enabled and input._requires_grad:
-        from .convert import CloneBackward0
-        clone = _node(CloneBackward0, input)
+        copied = _node(CloneBackward0, input)
         node = _new(UnsafeViewBackward0)
-        node.next_functions = ((clone, 0),)
+        node.next_functions = ((copied, 0),)
         node._saved_versions = ()
         node.shape = a.shape
     return _finish(out, node)
@@ -520,14 +520,12 @@ def contiguous(input, memory_format=None):
     if memory_format is None:
         if input._data.flags.c_contiguous:
             return input
-        from .convert import clone
         return clone(input, memory_format=_mf.contiguous_format)
     if _mf.is_format(input._data, memory_format, "contiguous"):
         return input
     if memory_format is _mf.preserve_format:
         raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
     _mf.check(memory_format, input._data.ndim, "contiguous")
-    from .convert import clone
     return clone(input, memory_format=memory_format)
 
 
@@ -2495,7 +2493,6 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if output_size is not None and output_size != size * repeats:
         raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {size * repeats} but got "
                            f"{output_size}")
-    from .convert import clone
     shape = list(x._data.shape)
     shape[ax + 1] = repeats
     x = clone(expand(x, tuple(shape)))
