@@ -854,6 +854,13 @@ def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_for
     return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "ones", shape, dtype=dt))
 
 
+# (they make arrays of zeros, ones or nothing: no NumPy fp warning can arise, so their public wrappers
+# leave NumPy's fp state alone: _argcheck.tensor_args)
+for _fn in (zeros, ones, empty, zeros_like, ones_like):
+    _fn._fp_safe = True
+del _fn
+
+
 def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None, requires_grad=False,
                    pin_memory=False):
     """An uninitialised tensor of `size` whose dims lie in memory in the order physical_layout gives
