@@ -326,12 +326,20 @@ def test_a_worker_killed_while_reading_the_shutdown_signal_does_not_hang_shutdow
     import multiprocessing.synchronize
     from ember.utils.data._utils import worker
     # whatever the loader's signal is made of (fork: the workers inherit the patches)
+    from ember.utils.data import dataloader
     monkeypatch.setattr(worker.DoneFlag, "is_set", _die_inside_the_done_check)
     monkeypatch.setattr(multiprocessing.synchronize.Event, "is_set", _die_inside_the_done_check)
-    it = iter(DataLoader(list(range(40)), batch_size=1, num_workers=2, multiprocessing_context="fork"))
+    made, init = [], dataloader._MultiProcessingDataLoaderIter.__init__
+
+    def keep(self, loader):   # (the iterator, even when its __init__ raises)
+        made.append(self)
+        init(self, loader)
+    monkeypatch.setattr(dataloader._MultiProcessingDataLoaderIter, "__init__", keep)
+    loader = DataLoader(list(range(40)), batch_size=1, num_workers=2, multiprocessing_context="fork")
     with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) .*\) exited unexpectedly"):
-        for _ in it:
+        for _ in loader:   # (a worker may die before the first indices go out: then iter() itself raises)
             pass
+    it = made[0]
     pids = [w.pid for w in it._workers]
     it._shutdown_workers()   # returns (under the alarm): no lock a dead worker could have kept
     assert _gone(pids)
