@@ -634,9 +634,8 @@ def _operator(op, general, node_cls, kinds=None):
 
 
 def _scalar_result(res, input, number, node_cls, saves_operands):
-    """The tensor of an _operator's result with a Python number, and its node."""
-    if res.__class__ is not input._data.__class__:
-        res = _host_array(res)
+    """The tensor of an _operator's result with a Python number (_finish makes a 0-d result an
+    array), and its node."""
     node = None
     if input._requires_grad and state.enabled:
         node = _new(node_cls)
