@@ -128,8 +128,26 @@ def test_conv2d_narrow_planes_share_a_block(oracle, mode, monkeypatch, workers):
     ("conv_transpose2d", (2, 3, 4, 4), (3, 2, 3, 2), dict(stride=2, padding=1, output_padding=1)),
 ])
 def test_float16_matches_torch(oracle, name, x_shape, w_shape, kw):
-    # computed in float32 (NumPy has no float16 BLAS) and rounded once, as torch accumulates float16
-    compare(oracle, name, x_shape, w_shape, dtype=np.float16, **kw)
+    """float16 is computed in float32 (NumPy has no float16 BLAS) and rounded once: within a rounding of
+    the float64 result. torch's float16 kernels depend on the CPU (on Intel with AMX they round once too;
+    on an AMD EPYC its input gradients were 2-4x further from float64's), so torch is the looser check."""
+    def fn(lib):
+        return getattr(lib.nn.functional, name)
+
+    x = RNG.standard_normal(x_shape).astype(np.float16)
+    w = RNG.standard_normal(w_shape).astype(np.float16)
+    b = RNG.standard_normal(w_shape[1] * kw.get("groups", 1) if "transpose" in name else w_shape[0]).astype(np.float16)
+    out_shape = fn(ember)(*(ember.tensor(a, dtype=ember.float64) for a in (x, w, b)), **kw).shape
+    g = RNG.standard_normal(tuple(out_shape)).astype(np.float16)
+    results = {}
+    for lib, dtype in ((oracle, np.float64), (oracle, np.float16), (ember, np.float16)):
+        out, ts = _run(lib, fn, [a.astype(dtype) for a in (x, w, b)], (True, True, True), kw, g.astype(dtype))
+        results[lib, dtype] = [out.detach().numpy()] + [t.grad.numpy() for t in ts]
+    for e, t, r in zip(results[ember, np.float16], results[oracle, np.float16], results[oracle, np.float64]):
+        assert e.dtype == np.float16
+        scale = np.abs(r).max()
+        np.testing.assert_allclose(e, r, rtol=5e-4, atol=5e-4 * scale)   # one rounding (2^-12) past float32
+        np.testing.assert_allclose(e, t, rtol=2e-2, atol=2e-2 * scale)
 
 
 @pytest.mark.parametrize("x_shape,w_shape,kw", [
