@@ -387,6 +387,7 @@ class Tensor:
             # (post-accumulate-grad hooks stay last: graph.add_post_accumulate_hook)
             post = bool(hooks) and hooks[-1].__class__ is graph._PostAccumulateHooks
             hooks.insert(len(hooks) - post, hook)
+            graph.hold_leaf(self)
             return graph._RemovableHandle(self._hooks, hook)
         return graph.add_pre_hook(self.grad_fn, (self.output_nr, hook))
 

@@ -16,7 +16,6 @@ from .. import _memory_format as _mf
 
 _ndarray = _np.ndarray
 _new = object.__new__
-_weakref = weakref.ref
 _refcount = sys.getrefcount
 # from 3.14 the interpreter may hold borrowed references that getrefcount does not count: a
 # gradient would look unshared when it is not, so the engine copies every leaf gradient there
@@ -125,17 +124,33 @@ def add_post_accumulate_hook(tensor, hook):
     if not hooks or hooks[-1].__class__ is not _PostAccumulateHooks:
         hooks.append(_PostAccumulateHooks())
     hooks[-1].append(hook)
+    hold_leaf(tensor)
     return _RemovableHandle(hooks[-1], hook)
 
 
-class AccumulateGrad(Node):
-    """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
+class _LeafRef(weakref.ref):
+    """An AccumulateGrad's reference to its leaf (swap_tensors tells these from the user's)."""
+    __slots__ = ()
 
-    __slots__ = ("variable",)
-    # a sink has no edges and saves nothing: class values spare two stores per creation (a leaf's
-    # accumulator is made again for every graph it enters, as in torch)
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``.
+
+    The leaf holds its node for good and the node holds the leaf weakly, so that an op on a leaf
+    finds its edge made: torch makes it again for each graph once the last one has gone, which cost
+    ~200 ns a leaf here (`a + b` of two 2x2 leaves: 1.98 -> 1.57 us). The node holds its leaf
+    strongly (``_held``) only once the leaf has hooks: torch runs them even when only a graph still
+    references the leaf."""
+
+    __slots__ = ("_leaf", "_held")
+    # a sink has no edges and saves nothing
     next_functions = ()
     _saved_versions = ()
+
+    @property
+    def variable(self):
+        """The leaf tensor (None once it is gone: nothing is left to accumulate into)."""
+        return self._leaf()
 
     def name(self):
         """torch's C++ name for this node."""
@@ -148,7 +163,9 @@ class AccumulateGrad(Node):
     def _take(self, grad, owned):
         """Store or add grad; owned: the engine holds the only reference to grad and its memory,
         so it may become ``.grad`` without a copy (torch steals such gradients too)."""
-        var = self.variable
+        var = self._leaf()
+        if var is None:
+            return
         if _creating_graph[0]:
             self._take_tensor(grad)
             return
@@ -187,7 +204,7 @@ class AccumulateGrad(Node):
         """Accumulate as usual (the tensor's own hooks first), then call the post-accumulate-grad hooks
         with the tensor (register_post_accumulate_grad_hook; kept last in var._hooks, so that the hot
         path pays nothing when there are none)."""
-        var = self.variable
+        var = self._leaf()
         hooks = var._hooks
         var._hooks = hooks[:-1]
         try:
@@ -203,7 +220,9 @@ class AccumulateGrad(Node):
     def _take_tensor(self, grad):
         # create_graph: .grad is the (recorded) gradient tensor itself, and a second gradient
         # makes a new sum rather than writing into the first, so both stay differentiable
-        var = self.variable
+        var = self._leaf()
+        if var is None:
+            return
         if var._hooks:
             if var._hooks[-1].__class__ is _PostAccumulateHooks:
                 self._take_with_post_hooks(grad, True)
@@ -280,7 +299,7 @@ def _set_grad(var, grad):
 
 
 def accumulator(tensor):
-    """The AccumulateGrad node of a leaf that requires grad (weakly cached on the tensor)."""
+    """The AccumulateGrad node of a leaf that requires grad (kept on the tensor)."""
     return edge(tensor)[0]
 
 
@@ -327,17 +346,19 @@ def edge(tensor):
         return (fn, fn._output_nrs[id(tensor)])
     if tensor._requires_grad:
         acc = tensor._accumulator
-        if acc is not None:
-            acc = acc()
-            if acc is not None:
-                return (acc, 0)
-        # a leaf's accumulator lives only as long as a graph holds it (weakly cached, as in
-        # torch), so every new graph usually makes it again: here, without a further call
-        acc = _new(AccumulateGrad)
-        acc.variable = tensor
-        tensor._accumulator = _weakref(acc)
+        if acc is None:
+            acc = tensor._accumulator = _new(AccumulateGrad)
+            acc._leaf = _LeafRef(tensor)
+            acc._held = tensor if tensor._hooks else None
         return (acc, 0)
     return (None, 0)
+
+
+def hold_leaf(tensor):
+    """A hook was registered on leaf tensor: its node (if made) now keeps it alive (see AccumulateGrad)."""
+    acc = tensor._accumulator
+    if acc is not None:
+        acc._held = tensor
 
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
@@ -602,10 +623,11 @@ def _apply_general(node, grad, captured, retain_graph, deps, owned=False):
     if grad is not None and node in _pre_hooks:
         grad = _run_pre_hooks(node, grad)
     if captured is not None and id(node) in captured:
-        if grad is not None and type(node) is AccumulateGrad and node.variable._hooks:
+        leaf = node._leaf() if type(node) is AccumulateGrad else None
+        if grad is not None and leaf is not None and leaf._hooks:
             # a leaf's own hooks shape what autograd.grad returns for it, as in torch (its
             # post-accumulate hooks do not run: nothing is accumulated)
-            grad = _run_tensor_hooks([(0, h) for h in node.variable._hooks
+            grad = _run_tensor_hooks([(0, h) for h in leaf._hooks
                                       if h.__class__ is not _PostAccumulateHooks], grad, False)
         captured[id(node)] = grad
         if type(node) is AccumulateGrad or not any(c in deps for c, _ in node.next_functions):

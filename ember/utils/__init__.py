@@ -57,9 +57,11 @@ def swap_tensors(t1, t2):
     """Swap the contents of two Tensor objects (data, dtype, shape, grad, requires_grad, graph, hooks,
     version counter, class and __dict__), so that each keeps its identity and takes the other's content."""
     from .._tensor import Tensor
-    if _weakref.getweakrefs(t1):
+    from ..autograd.graph import _LeafRef
+    # (an AccumulateGrad's reference to its leaf is autograd's own, as in torch)
+    if any(r.__class__ is not _LeafRef for r in _weakref.getweakrefs(t1)):
         raise RuntimeError("Cannot swap t1 because it has weakref associated with it")
-    if _weakref.getweakrefs(t2):
+    if any(r.__class__ is not _LeafRef for r in _weakref.getweakrefs(t2)):
         raise RuntimeError("Cannot swap t2 because it has weakref associated with it")
     for name, t in (("t1", t1), ("t2", t2)):
         if not isinstance(t, Tensor):
@@ -71,9 +73,10 @@ def swap_tensors(t1, t2):
     for t in (t1, t2):
         # a graph already built on a leaf accumulates into it through its AccumulateGrad node: after the
         # swap that would reach the other content, so (as torch) backward through that node now raises
-        acc = t._accumulator() if t.grad_fn is None and t._accumulator is not None else None
+        acc = t._accumulator if t.grad_fn is None else None
         if acc is not None:
             acc.register_prehook(_poison)
+            t._accumulator = None   # (a later graph makes a node for the swapped content)
     if t1 is t2:
         return
     # the class first: if Python refuses it (different layouts), nothing has changed yet

@@ -1,5 +1,6 @@
 """The autograd engine: graph structure, backward, accumulation, modes, hooks, Function."""
 import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -36,6 +37,54 @@ def test_gradients_accumulate_across_calls():
     (x * 3).backward(ember.ones(2))
     (x * 3).backward(ember.ones(2))
     np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_a_leaf_keeps_its_accumulate_grad_node_without_a_reference_cycle():
+    # the node is made once per leaf and the leaf freed by its last reference, graph or not
+    gc.disable()
+    try:
+        x = ember.tensor([1.0, 2.0], requires_grad=True)
+        acc = (x * 2).grad_fn.next_functions[0][0]
+        assert (x * 3).grad_fn.next_functions[0][0] is acc and acc.variable is x
+        (x * 3).sum().backward()
+        dead = weakref.ref(x)
+        del x, acc
+        assert dead() is None
+        # a graph that outlives its leaf: backward runs, with nothing left to accumulate into
+        y = ember.ones(2, requires_grad=True)
+        z = y.sum() * 2
+        del y
+        z.backward()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("when", ["before the graph", "after the graph"])
+@pytest.mark.parametrize("kind", ["hook", "post-accumulate hook"])
+def test_hooks_of_a_leaf_only_a_graph_references_still_run(when, kind):
+    # as in torch, the graph keeps such a leaf alive until backward
+    seen = []
+
+    def register(t):
+        if kind == "hook":
+            t.register_hook(lambda g: seen.append(g.tolist()))
+        else:
+            t.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    (x * 5).sum().backward()   # (its node exists before the hook in either case)
+    x.grad = None
+    if when == "before the graph":
+        register(x)
+    z = x.sum() * 3   # (a graph that saves nothing of x: (x * 3) would hold it in its saved versions)
+    if when == "after the graph":
+        register(x)
+    dead = weakref.ref(x)
+    del x
+    z.backward()
+    assert seen == [[3.0, 3.0]]
+    del z
+    gc.collect()
+    assert dead() is None
 
 
 def test_shared_subexpression_gets_summed_gradient():

@@ -88,6 +88,13 @@ def test_refusals_and_poisoned_accumulator():
     with pytest.raises(RuntimeError, match="AccumulateGrad node that was poisoned by swap_tensors"):
         loss.backward()
     assert p.grad is None and r.grad is None
+    # a leaf's node outlives its graphs (its reference back is autograd's, not a user's weakref): a graph
+    # freed before the swap poisons nothing, and new graphs accumulate into the swapped content
+    (p * 2).sum().backward()
+    del loss
+    swap_tensors(p, r)
+    (p * 4).sum().backward()
+    assert p.grad.tolist() == [4.0, 4.0] and r.grad.tolist() == [2.0, 2.0]
 
 
 SCRIPT = """
