@@ -330,14 +330,16 @@ def test_relu_fast_path_matches_general_path():
 
 
 
+@pytest.mark.parametrize("large", ["first call", "zeros", "scalar"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_relu_out_of_cache_paths(monkeypatch, dt, threads):
-    # large activations: the scalar forward and the gradient made in chunks (a last chunk short), on
-    # two threads past _RELU_PAR_MIN; the losers' gradient is +0.0 under a negative upstream
-    # gradient, as torch's
+def test_relu_out_of_cache_paths(monkeypatch, dt, threads, large):
+    # large activations: the forward either way _relu_large may choose (the first call times both),
+    # and the gradient made in chunks (a last chunk short), on two threads past _RELU_PAR_MIN; the
+    # losers' gradient is +0.0 under a negative upstream gradient, as torch's
     from ember.ops import elementwise as E
     monkeypatch.setattr(E, "_ZERO_MAX", 8)
+    monkeypatch.setattr(E, "_large_by_zeros", {"first call": [], "zeros": [True], "scalar": [False]}[large])
     monkeypatch.setattr(E, "_RELU_CHUNK", 5)
     monkeypatch.setattr(E, "_RELU_PAR_MIN", 0)
     blocks = record_blocks(monkeypatch, threads)
@@ -347,7 +349,13 @@ def test_relu_out_of_cache_paths(monkeypatch, dt, threads):
     g = -np.abs(rng.standard_normal(a.shape)).astype(dt)
     x = ember.from_numpy(a.copy()).requires_grad_()
     y = ember.relu(x)
-    np.testing.assert_array_equal(y.detach().numpy(), E._relu_general(ember.from_numpy(a.copy())).numpy())
+    want = E._relu_general(ember.from_numpy(a.copy())).numpy()
+    np.testing.assert_array_equal(y.detach().numpy(), want)
+    assert len(E._large_by_zeros) == 1
+    a0 = np.where(np.isnan(a), a, -0.0).astype(dt)   # (-0.0 gives +0.0 either way)
+    for got in (ember.relu(ember.from_numpy(a0)), (ember.from_numpy(a0) * 1).relu_()):
+        np.testing.assert_array_equal(got.numpy().view(f"i{a.itemsize}"),
+                                      np.where(np.isnan(a), a, 0).astype(dt).view(f"i{a.itemsize}"))
     y.backward(ember.from_numpy(g))
     assert blocks == [(5, (3 if threads == 2 else 5, threads))]   # 24 elements: 5 chunks
     expect = np.where(np.nan_to_num(a, nan=1) > 0, g, 0).astype(dt)
