@@ -5,7 +5,6 @@ Kernels take their array module from their inputs (``xp_of``): numpy on the CPU,
 import math
 import operator
 import sys
-from time import perf_counter as _perf_counter
 
 import numpy as np
 
@@ -1088,6 +1087,8 @@ sign, SignBackward0 = _unary("sign", _sign, _zero, float_only=False, saves="", c
 def _relu_array(xp, x):
     if x.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
+    if x.dtype.kind == "f":   # (clip keeps -0.0, as torch's relu)
+        return xp.clip(x, 0.0, math.inf)
     return xp.maximum(x, 0, dtype=x.dtype)
 
 
@@ -1097,8 +1098,10 @@ _relu_general, ReluBackward0 = _unary(
     complex_error="clamp is not supported for complex types", slots=("premasked",))
 
 
-_SAME_SIZE_INT = {np.dtype(np.float32): (np.int32, 31), np.dtype(np.float64): (np.int64, 63),
-                  np.dtype(np.float16): (np.int16, 15)}
+# a float dtype's integer twin, its sign bit's place and the mask of the other bits
+_SAME_SIZE_INT = {np.dtype(np.float32): (np.int32, 31, np.int32(0x7FFFFFFF)),
+                  np.dtype(np.float64): (np.int64, 63, np.int64(0x7FFFFFFFFFFFFFFF)),
+                  np.dtype(np.float16): (np.int16, 15, np.int16(0x7FFF))}
 
 
 def _relu_backward(self, g):
@@ -1112,13 +1115,14 @@ def _relu_backward(self, g):
     if g.__class__ is _ndarray and y.__class__ is _ndarray and g.dtype is y.dtype and g.shape == y.shape:
         found = _SAME_SIZE_INT.get(g.dtype)
         if found is not None:
-            # g where y > 0, else +0.0 as torch (g * mask gives -0.0 under a negative g, which prints
-            # as "-0."): y's bits as an integer are > 0 exactly for y > 0 (relu never outputs -0.0),
-            # so -bits >> (width - 1) is an all-ones mask there, and it ANDs g's bits; as fast as g * mask.
-            # A NaN output passes g, as torch's (NaN <= 0 is False), unless its sign bit is set
-            int_type, top = found
+            # torch's y <= 0 ? 0 : g, with +0.0 (g * mask gives -0.0 under a negative g, which prints
+            # as "-0."). A relu output is +-0.0, positive or NaN (of either sign, which passes g:
+            # NaN <= 0 is False), so g passes exactly where y's bits without the sign bit are not 0:
+            # then -(bits & max) >> (width - 1) is an all-ones mask, which ANDs g's bits
+            int_type, top, magnitude = found
             if y.size <= _ZERO_MAX or not (y.flags.c_contiguous and g.flags.c_contiguous):
-                m = -y.view(int_type)   # (NumPy arrays only: the test above)
+                m = y.view(int_type) & magnitude   # (NumPy arrays only: the test above)
+                m *= -1
                 m >>= top
                 m &= g.view(int_type)
                 return (m.view(g.dtype),)
@@ -1131,12 +1135,13 @@ def _relu_backward(self, g):
 
             def mask(chunk):
                 m = out[chunk]
-                xp.negative(yb[chunk], out=m)
+                xp.bitwise_and(yb[chunk], magnitude, out=m)
+                xp.negative(m, out=m)
                 m >>= top
                 m &= gb[chunk]
             _threads.flat_blocks(mask, yb.size, _RELU_CHUNK, _RELU_PAR_MIN, _RELU_CHUNK)
             return (out.view(g.dtype).reshape(g.shape),)
-    return (g * (y > 0),)
+    return (xp_of(g).where(y <= 0, 0, g),)   # (torch's formula: NaN passes, +0.0 elsewhere)
 
 
 _RELU_CHUNK = 1 << 16
@@ -1158,38 +1163,21 @@ ReluBackward0._zero_edges = AbsBackward0._zero_edges = True
 for _cls in (SignBackward0, FloorBackward0, CeilBackward0, TruncBackward0):
     _cls._double_backward = True   # zero gradients, constant
 
-# NumPy's maximum against a Python scalar runs a slow loop (6.1 us at LeNet's conv1 activation,
-# batch 4); against a same-dtype array of zeros it is ~4x faster.  The zeros are a view of one
-# never-written block per dtype (calloc'd: large blocks map the kernel's zero page), cached per shape.
+# NumPy's maximum against a Python scalar runs a scalar loop (6.1 us at LeNet's conv1 activation,
+# batch 4; ~2.7-3 elements a ns at any size, on an Intel Xeon and an AMD EPYC alike); against a
+# same-dtype array of zeros it is ~4x faster.  The zeros are a view of one never-written block per
+# dtype (calloc'd: large blocks map the kernel's zero page), cached per shape.  The zeros go first:
+# on a tie NumPy's maximum gives its second operand in float32 and float64 (its first in float16),
+# so -0.0 stays -0.0, as torch's relu keeps it
 _ZERO_BLOCKS = {}
 _ZERO_VIEWS = {}
-# elements; past this, activations are out of cache (L2), and which way is faster depends on the
-# machine: on the Intel Xeon of earlier passes reading the zeros cost more than the scalar loop
-# saves (LeNet's conv1 activation at batch 256: 547 -> 382 us), on an AMD EPYC the zeros win (194
-# against 447 us; 1.19 against 1.52 ms at 4M).  See _relu_large.  (Their gradient is made in
+# elements; past this the activation is out of cache (L2) and clip (both bounds, so that NumPy runs
+# its SIMD loop; it too keeps -0.0) is the fastest: 1.2M float32 on the EPYC, 128 us against 189
+# for the zeros and 448 for the scalar maximum (on the Xeon 78 against 283 at 1M, and the zeros 547
+# at 1.2M); under ~50K elements its ~1 us of Python wrapper costs more.  (Their gradient is made in
 # chunks: _relu_backward.)
 _ZERO_MAX = 1 << 18
-_large_by_zeros = []   # [True]: large maximums read the zeros; [False]: the scalar loop; []: not timed yet
-
-
-def _relu_large(d, out):
-    """max(d, 0) into out for a large contiguous float array, the faster way on this machine: the
-    first call times both on its own input (the bits are the same: NaN stays, -0.0 gives +0.0) and
-    the process keeps the faster."""
-    if _large_by_zeros:
-        if _large_by_zeros[0]:
-            return np.maximum(d, _zero_view(np, d), out=out)
-        return np.maximum(d, 0, out=out, dtype=d.dtype)
-    scalar, zeros = [], []
-    for _ in range(2):
-        start = _perf_counter()
-        np.maximum(d, 0, out=out, dtype=d.dtype)
-        mid = _perf_counter()
-        res = np.maximum(d, _zero_view(np, d), out=out)
-        scalar.append(mid - start)
-        zeros.append(_perf_counter() - mid)
-    _large_by_zeros.append(min(zeros) < min(scalar))
-    return res
+_F16 = np.dtype(np.float16)
 
 
 def _zero_view(xp, d):
@@ -1206,6 +1194,17 @@ def _zero_view(xp, d):
     return z
 
 
+def _relu_into(xp, d, out):
+    """max(d, 0) of a C-contiguous float array into out (d itself, or None for a new array), keeping
+    -0.0 and NaN (with their signs) as torch's relu does."""
+    if d.size > _ZERO_MAX:
+        return d.clip(0.0, math.inf, out=out)
+    z = _ZERO_VIEWS.get((d.shape, d.dtype))
+    if z is None:
+        z = _zero_view(xp, d)
+    return xp.maximum(d, z, out=out) if d.dtype is _F16 else xp.maximum(z, d, out=out)
+
+
 def relu(input, *, out=None):
     """Elementwise max(0, input)."""
     d = input._data
@@ -1213,12 +1212,12 @@ def relu(input, *, out=None):
             or not d.flags.c_contiguous:
         return _relu_general(input, out=out)
     if d.size > _ZERO_MAX:
-        res = _relu_large(d, np.empty_like(d))
-    else:
+        res = d.clip(0.0, math.inf)
+    else:   # (_relu_into inlined: ~0.1 us of a small relu's ~1.6)
         z = _ZERO_VIEWS.get((d.shape, d.dtype))
         if z is None:
             z = _zero_view(np, d)
-        res = np.maximum(d, z)
+        res = np.maximum(d, z) if d.dtype is _F16 else np.maximum(z, d)
     t = _wrap(res)
     if state.enabled and input._requires_grad:
         node = _new(ReluBackward0)
@@ -1246,11 +1245,7 @@ def _relu_inplace(self):
         if not grad or self.grad_fn is not None:
             e = edge(self) if grad else None
             xp = xp_of(d)
-            if d.size > _ZERO_MAX:
-                _relu_large(d, d)
-            else:
-                z = _ZERO_VIEWS.get((d.shape, d.dtype))
-                xp.maximum(d, _zero_view(xp, d) if z is None else z, out=d)
+            _relu_into(xp, d, d)
             self._vc[0] += 1
             if grad:
                 node = _new(ReluBackward0)

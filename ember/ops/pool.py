@@ -694,7 +694,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             deint = idx is not None and a.flags.c_contiguous
 
             floats = a.dtype.kind == "f"
-            bits = B._SAME_SIZE_INT[a.itemsize] if premask else None
 
             def block(s, e):
                 if idx is None:
@@ -720,8 +719,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                 if floats and _has_nan(xp, o):
                     _last_nan_wins(xp, v, masks)
                 if premask:
-                    # (relu never outputs -0.0: as an integer, out > 0 exactly where the float is)
-                    xp.greater(o.view(bits), 0, out=masks[4])
+                    # torch's relu passes the gradient where its output is not <= 0: not +-0.0
+                    xp.not_equal(o, 0, out=masks[4])
 
             # a large batch is split between threads (see conv._run_blocks)
             _run_blocks(block, N, _pool_plan(N, a.size, xp))

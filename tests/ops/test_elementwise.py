@@ -330,16 +330,14 @@ def test_relu_fast_path_matches_general_path():
 
 
 
-@pytest.mark.parametrize("large", ["first call", "zeros", "scalar"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_relu_out_of_cache_paths(monkeypatch, dt, threads, large):
-    # large activations: the forward either way _relu_large may choose (the first call times both),
-    # and the gradient made in chunks (a last chunk short), on two threads past _RELU_PAR_MIN; the
-    # losers' gradient is +0.0 under a negative upstream gradient, as torch's
+def test_relu_out_of_cache_paths(monkeypatch, dt, threads):
+    # large activations: the forward through clip, and the gradient made in chunks (a last chunk
+    # short), on two threads past _RELU_PAR_MIN; the losers' gradient is +0.0 under a negative
+    # upstream gradient, as torch's
     from ember.ops import elementwise as E
     monkeypatch.setattr(E, "_ZERO_MAX", 8)
-    monkeypatch.setattr(E, "_large_by_zeros", {"first call": [], "zeros": [True], "scalar": [False]}[large])
     monkeypatch.setattr(E, "_RELU_CHUNK", 5)
     monkeypatch.setattr(E, "_RELU_PAR_MIN", 0)
     blocks = record_blocks(monkeypatch, threads)
@@ -349,13 +347,7 @@ def test_relu_out_of_cache_paths(monkeypatch, dt, threads, large):
     g = -np.abs(rng.standard_normal(a.shape)).astype(dt)
     x = ember.from_numpy(a.copy()).requires_grad_()
     y = ember.relu(x)
-    want = E._relu_general(ember.from_numpy(a.copy())).numpy()
-    np.testing.assert_array_equal(y.detach().numpy(), want)
-    assert len(E._large_by_zeros) == 1
-    a0 = np.where(np.isnan(a), a, -0.0).astype(dt)   # (-0.0 gives +0.0 either way)
-    for got in (ember.relu(ember.from_numpy(a0)), (ember.from_numpy(a0) * 1).relu_()):
-        np.testing.assert_array_equal(got.numpy().view(f"i{a.itemsize}"),
-                                      np.where(np.isnan(a), a, 0).astype(dt).view(f"i{a.itemsize}"))
+    np.testing.assert_array_equal(y.detach().numpy(), E._relu_general(ember.from_numpy(a.copy())).numpy())
     y.backward(ember.from_numpy(g))
     assert blocks == [(5, (3 if threads == 2 else 5, threads))]   # 24 elements: 5 chunks
     expect = np.where(np.nan_to_num(a, nan=1) > 0, g, 0).astype(dt)
@@ -364,6 +356,42 @@ def test_relu_out_of_cache_paths(monkeypatch, dt, threads, large):
         t = torch.from_numpy(a.copy()).requires_grad_()
         torch.relu(t).backward(torch.from_numpy(g))
         np.testing.assert_array_equal(x.grad.numpy().view(f"i{a.itemsize}"), t.grad.numpy().view(f"i{a.itemsize}"))
+
+
+@pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("n", [12, 300_000])
+def test_relu_keeps_signed_zeros_and_nans_as_torch(dt, n):
+    """Forward bits and gradient bits on +-0.0, NaNs of both signs and infinities, against torch: the
+    contiguous, in-place and general (strided) paths, small and past the cache, and a pooled relu (whose
+    gradient the pool masks for it)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(n).astype(dt)
+    a[:8] = [-0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf, -1.0, 2.0]
+    g = rng.standard_normal(n).astype(dt)
+    g[:8] = -1.5
+    bits = f"i{a.itemsize}"
+
+    def both(lib, fn):
+        x = lib.from_numpy(a.copy()).requires_grad_()
+        y = fn(lib, x)
+        y.backward(lib.from_numpy(g[:y.numel()].reshape(tuple(y.shape)).copy()))
+        return y.detach().numpy().view(bits), x.grad.numpy().view(bits)
+    cases = {
+        "relu": lambda lib, x: lib.relu(x),
+        "relu_": lambda lib, x: (x * 1).relu_(),
+        "strided": lambda lib, x: lib.relu(x.reshape(-1, 2)[:, 0]) if n % 2 == 0 else lib.relu(x),
+        "pooled": lambda lib, x: lib.nn.functional.max_pool2d(lib.relu(x.reshape(1, -1, 2, 2)), 2),
+    }
+    for name, fn in cases.items():
+        if name == "pooled" and dt is np.float16:
+            continue   # (torch has no float16 max_pool2d on the CPU)
+        (ey, eg), (ty, tg) = both(ember, fn), both(torch, fn)
+        if name == "pooled":   # (a pooled NaN's sign is the pool's business: compared as values)
+            np.testing.assert_array_equal(ey.view(dt), ty.view(dt), err_msg=name)
+        else:
+            np.testing.assert_array_equal(ey, ty, err_msg=name)
+        np.testing.assert_array_equal(eg, tg, err_msg=name)
 
 
 def test_no_numpy_warnings_from_ember_ops():
