@@ -694,6 +694,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             deint = idx is not None and a.flags.c_contiguous
 
             floats = a.dtype.kind == "f"
+            # typed: against a Python 0 NumPy converts the scalar on each call (0.84 us, not 0.68, at pool2's
+            # batch-4 size)
+            zero = a.dtype.type(0) if premask else None
 
             def block(s, e):
                 if idx is None:
@@ -720,7 +723,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                     _last_nan_wins(xp, v, masks)
                 if premask:
                     # torch's relu passes the gradient where its output is not <= 0: not +-0.0
-                    xp.not_equal(o, 0, out=masks[4])
+                    xp.not_equal(o, zero, out=masks[4])
 
             # a large batch is split between threads (see conv._run_blocks)
             _run_blocks(block, N, _pool_plan(N, a.size, xp))
