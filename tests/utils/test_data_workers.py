@@ -264,6 +264,37 @@ def test_workers_exit_when_iterator_is_dropped_or_exhausted():
     assert _gone(pids)
 
 
+class Wide(Dataset):
+    """Samples of 256 KB: more than a pipe holds (64 KiB), less than SHARED_MIN, so they go through it."""
+
+    def __len__(self):
+        return 16
+
+    def __getitem__(self, i):
+        return np.full(1 << 16, i, dtype=np.float32)
+
+
+def test_workers_blocked_sending_a_batch_exit_by_themselves_when_the_iterator_goes():
+    # each worker's second batch cannot fit its pipe: the worker waits in its send until the main
+    # process reads, or closes the pipe at shutdown (then it exits, rather than being terminated
+    # after the shutdown's one-second joins)
+    it = iter(DataLoader(Wide(), batch_size=1, num_workers=2))
+    assert next(it)[0, 0] == 0
+    workers = list(it._workers)
+    time.sleep(0.5)   # (time for the workers to reach their blocked sends; the result holds either way)
+    del it
+    gc.collect()
+    assert [w.exitcode for w in workers] == [0, 0]
+
+
+def test_out_of_order_delivery_with_workers():
+    # in_order=False: a batch held up by a slow sample no longer holds up the others
+    got = _labels(DataLoader(Images(12, slow=1), batch_size=2, num_workers=2, in_order=False))
+    assert sorted(got) == [[i, i + 1] for i in range(0, 12, 2)]
+    loader = DataLoader(Images(12), batch_size=2, num_workers=2, in_order=False, persistent_workers=True)
+    assert sorted(_labels(loader)) == sorted(_labels(loader)) == [[i, i + 1] for i in range(0, 12, 2)]
+
+
 def test_persistent_workers_survive_epochs():
     loader = DataLoader(Images(8), batch_size=2, num_workers=2, persistent_workers=True)
     first = _labels(loader)

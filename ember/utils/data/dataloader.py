@@ -1,17 +1,18 @@
 """DataLoader: batches from a dataset, in the main process or in worker processes.
 
 With num_workers > 0 the loader starts real processes (multiprocessing; 'fork' on Linux unless
-told otherwise). Each worker has its own index queue; all share one result queue. The main
+told otherwise). Each worker has its own pipe for indices and its own pipe for results. The main
 process keeps prefetch_factor batches per worker in flight, hands them out in sampler order
-(out-of-order arrivals wait in a reorder buffer), and while waiting polls the workers'
-liveness every MP_STATUS_CHECK_INTERVAL seconds, so that a dead worker or a timeout raises
-instead of hanging.
+(reading the pipe of the worker whose batch is next; with in_order=False whichever is ready), and
+while waiting polls the workers' liveness every MP_STATUS_CHECK_INTERVAL seconds, so that a dead
+worker or a timeout raises instead of hanging.
 """
 import itertools
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
-import queue
+import select
 import socket
 import sys
 
@@ -327,12 +328,15 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                                  f"(got prefetch_factor={self._prefetch_factor}); leave it None for the default 2")
         ctx = loader.multiprocessing_context or _default_context()
         self._worker_init_fn = loader.worker_init_fn
-        self._worker_result_queue = ctx.Queue()
         self._workers_done_event = _utils.worker.DoneFlag(ctx)
         # Indices travel on one-way pipes written synchronously by this thread: unlike a Queue's
         # feeder thread, a pipe still delivers the final None when this iterator is collected as
         # part of a reference cycle (the cycle collector may already have stopped a Queue's feeder).
         self._index_queues = []
+        # each worker's result pipe (read end) and a poll object on it: Connection.poll's selector
+        # took ~10 us a batch
+        self._result_pipes = []
+        self._result_polls = []
         self._workers = []
         # each worker's socket for the descriptors of the shared memory its batches' large arrays
         # travel in (worker._send); the main process keeps one end of each
@@ -343,15 +347,19 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         try:
             for i in range(self._num_workers):
                 index_reader, index_writer = ctx.Pipe(duplex=False)
+                result_reader, result_writer = ctx.Pipe(duplex=False)
                 mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) if share else (None, None)
-                # a forked worker inherits the write ends created so far (its own included) and
-                # closes them, so that it sees EOF as soon as the main process closes its end
-                inherited = self._index_queues + [index_writer] if forked else []
+                # a forked worker inherits the index write ends created so far (its own included) and
+                # closes them, so that it sees EOF as soon as the main process closes its end; and the
+                # result read ends, so that a send of its own or of another worker fails (rather than
+                # blocks) once the main process closes them
+                inherited = self._index_queues + [index_writer] + self._result_pipes + [result_reader] \
+                    if forked else []
                 if forked and share:
                     inherited += self._fd_socks + [mine]
                 w = ctx.Process(
                     target=_utils.worker._worker_loop,
-                    args=(self._dataset_kind, self._dataset, index_reader, self._worker_result_queue,
+                    args=(self._dataset_kind, self._dataset, index_reader, result_writer,
                           self._workers_done_event, self._auto_collation, self._collate_fn, self._drop_last,
                           self._base_seed, self._worker_init_fn, i, self._num_workers,
                           self._persistent_workers, inherited, theirs),
@@ -361,11 +369,17 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 try:
                     w.start()
                 finally:
-                    # only the worker reads; later workers must not inherit this end either
+                    # only the worker reads indices and writes results; later workers must not
+                    # inherit these ends either (a dead worker's results then end in EOF)
                     index_reader.close()
+                    result_writer.close()
                     if theirs is not None:
                         theirs.close()
                 self._index_queues.append(index_writer)
+                self._result_pipes.append(result_reader)
+                poll = select.poll()
+                poll.register(result_reader.fileno(), select.POLLIN)
+                self._result_polls.append(poll)
                 self._fd_socks.append(mine)
                 self._workers.append(w)
         except BaseException:
@@ -389,22 +403,33 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             # persistent workers: start a new epoch and wait until every worker acknowledges it
             for idx in range(self._num_workers):
                 self._index_queues[idx].send(_ResumeIteration())
-            resume_iteration_cnt = self._num_workers
-            while resume_iteration_cnt > 0:
-                return_idx, _ = self._get_data()
-                if isinstance(return_idx, _ResumeIteration):
-                    resume_iteration_cnt -= 1
+            for idx in range(self._num_workers):
+                # (a batch of an epoch left early may come first)
+                while not isinstance(self._get_data(idx)[0], _ResumeIteration):
+                    pass
         for _ in range(self._prefetch_factor * self._num_workers):
             self._try_put_index()
 
-    def _try_get_data(self, timeout):
-        """(True, (idx, data)) if something arrived within timeout, else (False, None); raises
-        RuntimeError when a worker that still had work has died."""
-        try:
-            payload = self._worker_result_queue.get(timeout=timeout)
-        except queue.Empty:
+    def _try_get_data(self, timeout, worker_id=None):
+        """(True, (idx, data)) if worker_id's pipe (None: any working worker's) had something within
+        timeout, else (False, None); raises RuntimeError when a worker that still had work has died."""
+        if worker_id is None:
+            pipes = [p for p, working in zip(self._result_pipes, self._workers_status) if working]
+            ready = multiprocessing.connection.wait(pipes, timeout)
+            if not ready:
+                self._raise_if_a_worker_died()
+                return False, None
+            worker_id = self._result_pipes.index(ready[0])
+        elif not self._result_polls[worker_id].poll(timeout * 1000):
             self._raise_if_a_worker_died()
             return False, None
+        try:
+            payload = self._result_pipes[worker_id].recv_bytes()
+        except (EOFError, OSError):
+            # its end closed, perhaps in the middle of a batch: it died
+            self._workers[worker_id].join(timeout=5)
+            self._raise_if_a_worker_died()
+            raise
         if self._fd_socks and self._fd_socks[0] is not None:
             return True, _utils.worker.loads_shared(payload, self._fd_socks)
         return True, pickle.loads(payload)
@@ -421,7 +446,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 "killed by the system when it runs out of memory, or by a crash in native code; run "
                 "with num_workers=0 to see the error in the main process.") from None
 
-    def _get_data(self):
+    def _get_data(self, worker_id=None):
+        """The next (idx, data) from worker_id (None: from any working worker), waiting as long as the
+        loader's timeout allows."""
         if self._timeout > 0:
             import time
             deadline = time.monotonic() + self._timeout
@@ -429,11 +456,11 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
-                success, data = self._try_get_data(min(left, _utils.MP_STATUS_CHECK_INTERVAL))
+                success, data = self._try_get_data(min(left, _utils.MP_STATUS_CHECK_INTERVAL), worker_id)
                 if success:
                     return data
         while True:
-            success, data = self._try_get_data(_utils.MP_STATUS_CHECK_INTERVAL)
+            success, data = self._try_get_data(_utils.MP_STATUS_CHECK_INTERVAL, worker_id)
             if success:
                 return data
 
@@ -461,7 +488,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 self._rcvd_idx += 1
                 return self._process_data(data, worker_id)
 
-            idx, data = self._get_data()
+            # in order, the next batch is the next message of the worker it went to
+            idx, data = self._get_data(self._task_info[self._rcvd_idx][0] if self._in_order else None)
             self._tasks_outstanding -= 1
             if self._dataset_kind == _DatasetKind.Iterable and isinstance(data, _IterableDatasetStopIteration):
                 if self._persistent_workers:
@@ -536,6 +564,10 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             for worker_id in range(len(self._workers)):
                 if self._persistent_workers or self._workers_status[worker_id]:
                     self._mark_worker_as_unavailable(worker_id, shutdown=True)
+            # closed before the joins: a worker blocked sending a batch nobody will read then fails
+            # at once and goes on to its None
+            for conn in self._result_pipes:
+                conn.close()
             for w in self._workers:
                 w.join(timeout=1.0)
             for conn in self._index_queues + [s for s in self._fd_socks if s is not None]:
@@ -551,8 +583,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 if w.is_alive():
                     w.kill()
                     w.join(timeout=1.0)
-            self._worker_result_queue.cancel_join_thread()
-            self._worker_result_queue.close()
 
     def __del__(self):
         if getattr(self, "_workers", None) is not None:

@@ -3,7 +3,7 @@ import atexit
 import sys
 import traceback
 
-# How long the main process waits on the result queue before checking that every worker is
+# How long the main process waits on a result pipe before checking that every worker is
 # still alive: short, so a killed worker is reported within a fraction of a second.
 MP_STATUS_CHECK_INTERVAL = 0.1
 # How long an idle worker waits on its index queue before checking that its parent still lives.
