@@ -101,6 +101,11 @@ def test_same_results_and_errors_as_torch_gloo(results, torch_results):
             if key == "errors":
                 for name, t_err in want.items():
                     e_err = got[name]
+                    if t_err is not None and t_err[0] == "RuntimeError" and "Connection closed by peer" in t_err[1]:
+                        # torch's gloo lost a connection to a peer that had already raised (seen once, on
+                        # rank 1 of subgroups_overlap, on a busy 2-core machine): torch's race, nothing to
+                        # compare; test_subgroups_and_helpers checks ember's error on its own
+                        continue
                     # same type; ember's message starts with torch's and may add the fix
                     assert (e_err is None) == (t_err is None), (r, name, e_err, t_err)
                     if t_err is not None:
