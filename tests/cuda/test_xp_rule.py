@@ -47,6 +47,8 @@ HOST_HELPERS = {
                                   "others take the general path, through xp)",
     ("activation.py", "log_softmax"): "(as above)",
     ("elementwise.py", "relu"): "the hot path: entered for NumPy arrays only (others take _relu_general, through xp)",
+    ("elementwise.py", "_relu_backward"): "the small path: entered for NumPy arrays only (its class test; "
+                                          "others take the chunked path or where(), through xp)",
     ("elementwise.py", "_power"): "torch's pow special cases and the |x| route around NumPy's slow power on "
                                   "negative bases: NumPy arrays only, others take a ** b",
     ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
