@@ -1261,6 +1261,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                              f"fixed length sequences. However, found offsets of type {type(offsets)}")
         starts = xp.arange(0, idx.size, idx.shape[1]) if idx.shape[1] else xp.zeros(idx.shape[0], np.int64)
         ends = starts + idx.shape[1]
+        counts = ends - starts
         idx = idx.reshape(-1)
     elif idx.ndim == 1:
         if offsets is None:
@@ -1282,7 +1283,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             ends[:-1] = off[1:]
             if off.size:
                 ends[-1] = idx.size
-        if starts.size and (ends - starts).min() < 0:
+        counts = ends - starts
+        if counts.size and counts.min() < 0:
             raise RuntimeError("embedding_bag: offsets must be non-decreasing (each bag starts where the previous "
                                f"one ends); got {off.tolist()}")
     else:
@@ -1312,7 +1314,6 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
     B, D = starts.size, w.shape[1]
-    counts = ends - starts
     total = int(ends[-1]) if B else 0
     idx = idx[:total]   # entries past the last bag (include_last_offset) belong to none
     valid = None if padding_idx is None else idx != padding_idx
@@ -1335,42 +1336,40 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             sizes = xp.maximum(counts, 1)
             out /= sizes[:, None].astype(w.dtype)
             bag_scale = (1.0 / sizes).astype(w.dtype)
-    elif mode == "max":
-        bag = xp.repeat(xp.arange(B), counts)
-        full = counts > 0
-        out = xp.zeros((B, D), w.dtype)
-        vals = rows if valid is None else xp.where(valid[:, None], rows, -xp.inf)
-        if full.any():
-            out[full] = xp.maximum.reduceat(vals, starts[full], axis=0)
-            # the first entry of each bag reaching its maximum wins, as torch's loop keeps it
-            pos = xp.where(vals == out[bag], xp.arange(total)[:, None], total)
-            winner = xp.full((B, D), -1, np.int64)
-            winner[full] = xp.minimum.reduceat(pos, starts[full], axis=0)
-            if valid is not None:
-                empty = ~xp.isfinite(out)   # bags of padding only
-                out[empty] = 0
-                winner[empty] = -1
-        else:
-            winner = xp.full((B, D), -1, np.int64)
     else:
         bag = xp.repeat(xp.arange(B), counts)
         full = counts > 0
         out = xp.zeros((B, D), w.dtype)
-        if per_sample_weights is not None:
-            scale = per_sample_weights._data.reshape(-1)[:total].astype(w.dtype)
-        if mode == "mean":
-            n = counts
-            if valid is not None:   # padding entries are not counted
-                n = xp.zeros(B, np.int64)
-                if full.any():
-                    n[full] = xp.add.reduceat(valid.astype(np.int64), starts[full])
-            inv = (1.0 / xp.maximum(n, 1)).astype(w.dtype)
-            scale = inv[bag]
-        if valid is not None:
-            scale = (valid.astype(w.dtype) if scale is None else scale * valid)
-        if full.any():
-            contrib = rows if scale is None else rows * scale[:, None]
-            out[full] = xp.add.reduceat(contrib, starts[full], axis=0)
+        if mode == "max":
+            vals = rows if valid is None else xp.where(valid[:, None], rows, -xp.inf)
+            if full.any():
+                out[full] = xp.maximum.reduceat(vals, starts[full], axis=0)
+                # the first entry of each bag reaching its maximum wins, as torch's loop keeps it
+                pos = xp.where(vals == out[bag], xp.arange(total)[:, None], total)
+                winner = xp.full((B, D), -1, np.int64)
+                winner[full] = xp.minimum.reduceat(pos, starts[full], axis=0)
+                if valid is not None:
+                    empty = ~xp.isfinite(out)   # bags of padding only
+                    out[empty] = 0
+                    winner[empty] = -1
+            else:
+                winner = xp.full((B, D), -1, np.int64)
+        else:
+            if per_sample_weights is not None:
+                scale = per_sample_weights._data.reshape(-1)[:total].astype(w.dtype)
+            if mode == "mean":
+                n = counts
+                if valid is not None:   # padding entries are not counted
+                    n = xp.zeros(B, np.int64)
+                    if full.any():
+                        n[full] = xp.add.reduceat(valid.astype(np.int64), starts[full])
+                inv = (1.0 / xp.maximum(n, 1)).astype(w.dtype)
+                scale = inv[bag]
+            if valid is not None:
+                scale = (valid.astype(w.dtype) if scale is None else scale * valid)
+            if full.any():
+                contrib = rows if scale is None else rows * scale[:, None]
+                out[full] = xp.add.reduceat(contrib, starts[full], axis=0)
     psw = per_sample_weights
     need_w = weight._requires_grad
     need_p = psw is not None and psw._requires_grad
