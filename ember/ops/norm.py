@@ -20,7 +20,7 @@ from .._tensor import _dim, _wrap
 from . import kernel_for, unbroadcast
 from .conv import _channel_sum
 from .pool import _all_finite
-from .shape import _index_add_rows
+from .shape import _index_add_rows, _out_of_range
 from .activation import _SAVED_OUTPUT, _check_inplace, _rebase_if_view, _record, _write_inplace
 from .elementwise import AddBackward0 as _AddBackward0, _times
 from .._userwarn import warn as _warn_user
@@ -1174,7 +1174,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if sparse:
         raise NotImplementedError("embedding(sparse=True): ember has no sparse tensors; use sparse=False "
                                   "(the gradient is then a dense tensor)")
-    if idx.size and (idx.min() < 0 or idx.max() >= num):
+    if _out_of_range(idx, num):
         bad = int(idx[(idx < 0) | (idx >= num)].reshape(-1)[0])
         raise IndexError(f"index out of range in self (embedding: index {bad} is out of range for a table of "
                          f"{num} rows (valid: 0..{num - 1}); check num_embeddings)")
@@ -1306,8 +1306,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only "
                                   f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
                                   "on GitHub.")
-    # (one reduction: a negative index is a huge unsigned one)
-    if idx.size and xp.maximum.reduce(idx.view(np.uint64 if idx.itemsize == 8 else np.uint32)) >= num:
+    if _out_of_range(idx, num):
         at = int(xp.flatnonzero((idx < 0) | (idx >= num))[0])
         raise RuntimeError(f"Index {at} of input takes value {int(idx[at])} which is not in the valid range [0, "
                            f"{num}) (embedding_bag: check num_embeddings)")

@@ -1648,6 +1648,12 @@ def _index_array(index, name, like):
     return d
 
 
+def _out_of_range(idx, n):
+    """Whether the integer array idx holds a value outside [0, n): one reduction, reading a negative
+    index as a huge unsigned one (min and max took two)."""
+    return idx.size and idx.reshape(-1).view(f"u{idx.itemsize}").max() >= n
+
+
 def index_select(input, dim, index):
     """The entries at `index` (1-d) along dim (a copy)."""
     xp = xp_of(input._data)
@@ -1659,9 +1665,12 @@ def index_select(input, dim, index):
     ax = _dim(dim, a.ndim)
     work = a.reshape(1) if a.ndim == 0 else a
     n = work.shape[ax]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError("index out of range in self")
-    idx = xp.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
+    if _out_of_range(idx, n):   # (negative indices too, as torch refuses them)
+        if work.ndim == 2 and ax == 1:   # (torch's kernel for this case words it, and types it, so)
+            bad = int(idx[(idx < 0) | (idx >= n)][0])
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n} (index_select: "
+                               f"indices must lie in [0, {n}) along dim 1)")
+        raise IndexError(f"index out of range in self (index_select: indices must lie in [0, {n}) along dim {ax})")
     res = xp.take(work, idx, axis=ax)
     if a.ndim == 0:
         res = res.reshape(())

@@ -263,6 +263,7 @@ def test_row_scatters_add_in_torchs_order(rows, n):
     assert out[0] == out[1]
 
 
+@requires_torch
 def test_nonzero_masked_select_index_select_match_torch():
     x0 = np.array([[0, 1.5, 0], [2, 0, -1]], dtype=np.float32)
     e, t = ember.tensor(x0), torch.tensor(x0)
@@ -275,6 +276,17 @@ def test_nonzero_masked_select_index_select_match_torch():
         e.masked_select(ember.tensor([1, 0, 1]))
     with pytest.raises(IndexError, match="index out of range in self"):
         e.index_select(0, ember.tensor([7]))
+    # a negative index is out of range too (torch refuses it rather than counting from the end); over
+    # a matrix's columns torch's kernel raises a RuntimeError of its own
+    for lib, a in ((ember, e), (torch, t)):
+        with pytest.raises(IndexError, match="index out of range in self"):
+            a.index_select(0, lib.tensor([0, -1]))
+        with pytest.raises(IndexError, match="index out of range in self"):
+            a.reshape(1, 2, 3).index_select(2, lib.tensor([-1]))
+        with pytest.raises(RuntimeError, match="INDICES element is out of DATA bounds, id=-1 axis_dim=3"):
+            a.index_select(1, lib.tensor([0, -1]))
+        with pytest.raises(RuntimeError, match="INDICES element is out of DATA bounds, id=9 axis_dim=3"):
+            a.index_select(1, lib.tensor([0, 9]))
 
 
 # ---- views: errors, memory, version counter, _base ----------------------------------------------------
