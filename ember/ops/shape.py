@@ -1773,11 +1773,9 @@ def _index_add_rows(out, idx, vals, zeroed=False):
     first_rows = vals.take(order if distinct else order.take(starts), axis=0)
     if zeroed:
         first_rows += 0.0   # (a fresh array: +0.0 + v, as the kernel's first add gives)
+        out[rows] = first_rows
     else:
-        part = out.take(rows, axis=0)
-        part += first_rows
-        first_rows = part
-    out[rows] = first_rows
+        out[rows] += first_rows
     if distinct:
         return
     for k in range(1, longest):
