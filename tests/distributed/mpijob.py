@@ -3,9 +3,11 @@
 Every job runs in its own session and is killed as a process group when the timeout expires,
 so a hang fails the test instead of blocking the suite.
 """
+import atexit
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +25,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(ember.__file__)))
 
 MPIEXEC = _mpi_env.find_mpiexec()
 HAVE_MPI = importlib.util.find_spec("mpi4py") is not None and MPIEXEC is not None
+
+# every job's output folder lives under one folder per test process, removed when it exits,
+# so a run leaves nothing in the system's temporary folder
+_JOBS_DIR = tempfile.mkdtemp(prefix="ember-dist-")
+atexit.register(shutil.rmtree, _JOBS_DIR, ignore_errors=True)
 
 requires_mpi = pytest.mark.skipif(not HAVE_MPI, reason="mpi4py and mpiexec are not installed "
                                                         "(pip install mpi4py mpich)")
@@ -65,6 +72,7 @@ def _env(extra):
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
+    env["TMPDIR"] = _JOBS_DIR  # whatever temporary files the ranks make go with the jobs folder
     for key, value in (extra or {}).items():
         if value is None:
             env.pop(key, None)
@@ -75,7 +83,7 @@ def _env(extra):
 
 def run_cmd(cmd, timeout=60, env=None):
     """Run cmd in a new session; on timeout kill its whole process group."""
-    outdir = tempfile.mkdtemp(prefix="ember-dist-")
+    outdir = tempfile.mkdtemp(prefix="job-", dir=_JOBS_DIR)
     env = dict(env or {}, EMBER_TEST_OUT=outdir)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -113,7 +121,7 @@ def torch_gloo(script, *args, n=2, timeout=120):
     """Run tests/distributed/scripts/<script> as n plain processes under real torch's gloo backend
     (RANK / WORLD_SIZE and EMBER_TEST_INIT, a file:// init method, in the environment): the oracle
     the MPI jobs' results are compared with."""
-    outdir = tempfile.mkdtemp(prefix="torch-gloo-")
+    outdir = tempfile.mkdtemp(prefix="torch-gloo-", dir=_JOBS_DIR)
     init = "file://" + os.path.join(outdir, "init")
     start = time.monotonic()
     procs = []
