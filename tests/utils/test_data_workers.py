@@ -266,14 +266,14 @@ def test_workers_exit_when_iterator_is_dropped_or_exhausted():
 
 
 class Wide(Dataset):
-    """Samples of 768 KB: less than SHARED_MIN, so they go through the pipe, and two of them more than
-    a result pipe holds (1 MiB, or 64 KiB where the system refuses to widen it)."""
+    """Samples of 256 KB: less than SHARED_MIN, so they go through the pipe, and more than a result
+    pipe holds (256 KiB with the pickle's header, or 64 KiB where the system refuses to widen it)."""
 
     def __len__(self):
         return 16
 
     def __getitem__(self, i):
-        return np.full(3 << 16, i, dtype=np.float32)
+        return np.full(1 << 16, i, dtype=np.float32)
 
 
 def test_workers_blocked_sending_a_batch_exit_by_themselves_when_the_iterator_goes():
@@ -295,10 +295,10 @@ def test_result_pipes_hold_the_prefetched_batches():
     # read (two of the spec's batches of 4 images, 48 KB each, overfilled the 64 KiB default pipe)
     import fcntl
     with open("/proc/sys/fs/pipe-max-size") as f:
-        widened = int(f.read()) >= 1 << 20   # (else the system refuses, and the pipes keep 64 KiB)
+        widened = int(f.read()) >= 1 << 18   # (else the system refuses, and the pipes keep 64 KiB)
     it = iter(DataLoader(Images(8), batch_size=2, num_workers=2))
     sizes = [fcntl.fcntl(p.fileno(), fcntl.F_GETPIPE_SZ) for p in it._result_pipes]
-    assert sizes == [1 << 20 if widened else 1 << 16] * 2
+    assert sizes == [1 << 18 if widened else 1 << 16] * 2
     assert len(list(it)) == 4
 
 

@@ -33,11 +33,12 @@ try:
 except ImportError:   # (not Linux)
     _fcntl = None
 
-# A worker's result pipe holds this many bytes (Linux's default is 64 KB; this is its default limit
-# for an unprivileged process).  At 64 KB a worker's second prefetched batch of the spec's (4, 3, 32,
-# 32) images blocked its write, and each read of the main process then woke it: the main process's
-# read and unpickling of a batch took ~70 us, against ~37 with the batches waiting whole in the pipe.
-_RESULT_PIPE_BYTES = 1 << 20
+# A worker's result pipe holds this many bytes (Linux's default is 64 KiB).  At 64 KiB a worker's second
+# prefetched batch of the spec's (4, 3, 32, 32) images blocked its send, and each read of the main
+# process then woke it: reading and unpickling a batch took the main process ~70 us, against ~37 with
+# the batches waiting whole in the pipe.  Not more: Linux counts every pipe's size against a per-user
+# budget (fs.pipe-user-pages-soft, 64 MiB), past which a user's new pipes get a page or two.
+_RESULT_PIPE_BYTES = 1 << 18
 
 
 def _widen(conn):
