@@ -35,8 +35,8 @@ except ImportError:   # (not Linux)
 
 # A worker's result pipe holds this many bytes (Linux's default is 64 KiB).  At 64 KiB a worker's second
 # prefetched batch of the spec's (4, 3, 32, 32) images blocked its send, and each read of the main
-# process then woke it: reading and unpickling a batch took the main process ~70 us, against ~37 with
-# the batches waiting whole in the pipe.  Not more: Linux counts every pipe's size against a per-user
+# process then woke it: reading and unpickling a batch took the main process 70-78 us, against 34-67
+# with the batches waiting whole in the pipe.  Not more: Linux counts every pipe's size against a per-user
 # budget (fs.pipe-user-pages-soft, 64 MiB), past which a user's new pipes get a page or two.
 _RESULT_PIPE_BYTES = 1 << 18
 
