@@ -172,6 +172,27 @@ def _sum_rows(a, axes, keepdims):
     return res.reshape(a.shape[:-k] + (1,) * k if keepdims else a.shape[:-k])
 
 
+# A full sum over NumPy's pairwise tree runs at ~6 GB/s; as the row sums of 4096-element rows (one
+# product with ones) plus the sum of those, at the memory's pace: 1M float32 169 -> 40 us (torch 52),
+# 4M 942 -> 132 (torch 225), 64K 13.3 -> 6.1.  As accurate: over 30 draws of each size the mean error
+# against a float64 sum was within 1.5x of the pairwise sum's either way, and the result was torch's
+# own as often
+_SUM_ALL_MIN = 1 << 15
+
+
+def _sum_all(a):
+    """a.sum() of a C-contiguous float32/float64 NumPy array of at least _SUM_ALL_MIN elements (as a
+    NumPy scalar), else None."""
+    ones = _ONES.get(a.dtype) if type(a) is _ndarray else None
+    if ones is None or a.size < _SUM_ALL_MIN or not a.flags.c_contiguous:
+        return None
+    flat = a.reshape(-1)
+    n = flat.size
+    m = n - n % 4096
+    s = (flat[:m].reshape(-1, 4096) @ ones).sum()
+    return s + flat[m:].sum() if m < n else s
+
+
 def _max_rows(a, keepdims):
     """a.max(axis=-1, keepdims=keepdims), as a running maximum over its columns when a is a
     C-contiguous float NumPy array of at least 16,384 elements in rows of 2-32: NumPy's reduction
@@ -221,7 +242,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         npdt = None
     if dim is None:
         axes = None
-        res = a.sum(dtype=npdt, keepdims=keepdim)
+        res = _sum_all(a) if npdt is None and not keepdim else None
+        if res is None:
+            res = a.sum(dtype=npdt, keepdims=keepdim)
     else:
         axes = _axes(dim, a.ndim)
         res = _sum_rows(a, axes, keepdim) if npdt is None else None
@@ -293,7 +316,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if a.dtype.itemsize >= 4:
         # sum / n is what ndarray.mean computes, without its Python-level overhead
         n = _count(a.shape, axes)
-        res = _sum_rows(a, axes, keepdim) if axes is not None else None
+        res = _sum_rows(a, axes, keepdim) if axes is not None else None if keepdim else _sum_all(a)
         if res is None:
             res = a.sum(axis=axes, keepdims=keepdim)
         if n:
@@ -830,13 +853,28 @@ class LinalgVectorNormBackward0(Node):
 _NORM_CHUNK = 1 << 16
 
 
+# (NumPy 2's row-wise dot products; without them, 1.x squares chunks as below)
+_vecdot = getattr(np, "vecdot", None)
+
+
 def power_sum(a, p):
     """sum(|a| ** p) over all of a real float array a, for p = 1 or 2 (a 0-d array of a's dtype); the
-    pairwise sums of chunks of a large C-contiguous ndarray, then theirs."""
+    pairwise sums of chunks of a large C-contiguous ndarray, then theirs.  A large float32/float64
+    sum of squares: the dot products of its 4096-element rows with themselves (BLAS, no temporary), then
+    their sum (as accurate; 1M float32 330 -> 64 us, torch 98)."""
     n = a.size
+    if p == 2 and _vecdot is not None and n >= _SUM_ALL_MIN and a.__class__ is np.ndarray \
+            and a.flags.c_contiguous and a.dtype in _ONES:
+        flat = a.reshape(-1)
+        m = n - n % 4096
+        rows = flat[:m].reshape(-1, 4096)
+        s = _vecdot(rows, rows).sum()
+        tail = flat[m:]
+        return s + (tail * tail).sum() if m < n else s
     if n <= 4 * _NORM_CHUNK or a.__class__ is not np.ndarray or not a.flags.c_contiguous:
         t = a * a if p == 2 else abs(a)   # (x * x is |x| * |x|, bit for bit)
-        return t.sum()
+        s = _sum_all(t)
+        return t.sum() if s is None else s
     xp = xp_of(a)
     flat = a.reshape(-1)
     scratch = xp.empty(_NORM_CHUNK, a.dtype)
@@ -848,7 +886,8 @@ def power_sum(a, p):
             xp.multiply(c, c, out=t)
         else:
             xp.abs(c, out=t)
-        partial[i] = t.sum()
+        s = _sum_all(t)
+        partial[i] = t.sum() if s is None else s
     return partial.sum()
 
 

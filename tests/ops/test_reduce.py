@@ -142,6 +142,31 @@ def test_whole_norms_of_large_arrays_sum_by_chunks(monkeypatch, p, dtype):
 
 
 @requires_torch
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("shape", [(1 << 20,), (1000, 1003)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_whole_norms_of_large_arrays_by_rows(p, shape, dtype):
+    # past _SUM_ALL_MIN elements: the 2-norm from the dot products of 4096-element rows (NumPy 2's vecdot),
+    # the 1-norm from row sums (reduce._sum_all); within float rounding of the float64 norm
+    from ember.ops import reduce as R
+    x0 = (rng.standard_normal(shape) * 1e3).astype(dtype)
+    exact = np.sqrt((x0.astype(np.float64) ** 2).sum()) if p == 2 else np.abs(x0.astype(np.float64)).sum()
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    for got in (ember.tensor(x0).norm(p), ember.linalg.vector_norm(ember.tensor(x0), p)):
+        assert got.dtype == ember.tensor(x0).dtype
+        np.testing.assert_allclose(got.item(), exact, rtol=tol)
+        # (torch's float32 2-norm strays ~1e-5 from the exact value at this size)
+        np.testing.assert_allclose(got.item(), torch.tensor(x0).norm(p).item(), rtol=100 * tol)
+    if p == 2 and R._vecdot is not None:
+        flat = x0.reshape(-1)
+        m = flat.size // 4096 * 4096
+        rows = flat[:m].reshape(-1, 4096)
+        tail = flat[m:]
+        want = np.vecdot(rows, rows).sum() + ((tail * tail).sum() if m < flat.size else 0)
+        assert R.power_sum(x0, 2) == want
+
+
+@requires_torch
 @pytest.mark.parametrize("p", [2, 1, 3, float("inf")])   # (torch's own p=0 backward fails)
 def test_dist_matches_torch(p):
     a0, b0 = rng.standard_normal((3, 4)), rng.standard_normal((4,))
@@ -383,3 +408,38 @@ def test_sums_over_trailing_rows_match_torch(oracle, shape, dim, keepdim, dtype)
     # a strided input, or dims not the trailing ones, keep NumPy's reduction
     assert _sum_rows(np.asfortranarray(x), _axes(dim, x.ndim), keepdim) is None
     assert _sum_rows(x, (0,), keepdim) is None
+
+
+@pytest.mark.parametrize("shape", [(1 << 20,), (1000, 1003), (4, 3, 64, 64)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_sums_of_large_arrays_match_torch(oracle, shape, dtype):
+    # a full sum of a large C-contiguous array runs as row sums of 4096 elements (one product with
+    # ones) and their sum: torch's values to float rounding, within 1e-6 of float64's
+    from ember.ops.reduce import _sum_all
+    x = (np.random.default_rng(0).standard_normal(shape) + 0.3).astype(dtype)
+    assert _sum_all(x) is not None
+    exact, scale = x.astype(np.float64).sum(), np.abs(x).astype(np.float64).sum()
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    for name in ("sum", "mean"):
+        e, t = ember.tensor(x, requires_grad=True), oracle.tensor(x, requires_grad=True)
+        got, want = getattr(e, name)(), getattr(t, name)()
+        assert got.shape == () and got.dtype == e.dtype
+        n = 1 if name == "sum" else x.size
+        assert abs(got.item() - want.item()) <= tol * scale / n
+        assert abs(got.item() - exact / n) <= tol * scale / n
+        got.backward()
+        want.backward()
+        np.testing.assert_array_equal(e.grad.numpy(), t.grad.numpy())
+    # NaN and the infinities come through as in NumPy's sum
+    for special, want in [(np.nan, np.nan), (np.inf, np.inf), (-np.inf, -np.inf)]:
+        y = x.copy()
+        y.reshape(-1)[12345] = special
+        assert np.array_equal(ember.tensor(y).sum().numpy(), np.array(want, dtype), equal_nan=True)
+    y = x.copy()
+    y.reshape(-1)[:2] = [np.inf, -np.inf]
+    assert np.isnan(ember.tensor(y).sum().item())
+    # a strided view, small arrays and other dtypes keep NumPy's reduction
+    assert _sum_all(x.T if x.ndim > 1 else x[::2]) is None
+    assert _sum_all(x.reshape(-1)[:1000]) is None and _sum_all(x.astype(np.float16)) is None
+    np.testing.assert_allclose(ember.tensor(x.T if x.ndim > 1 else x[::2]).sum().item(), x.T.sum() if x.ndim > 1
+                               else x[::2].sum(), rtol=tol)
