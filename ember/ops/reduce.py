@@ -1032,6 +1032,24 @@ def logsumexp(input, dim, keepdim=False):
     return _finish(res, node)
 
 
+# torch accumulates a cumulative sum, product or logsumexp in its accumulation type (at::acc_type:
+# float64 for float32, float32 for float16, complex128 for complex64) and rounds each output to the
+# dtype.  NumPy's float32 cumsum matched torch's in 1-17 % of the elements (a float16 one in 4 %), the
+# wider accumulation in all; NumPy's accumulate loops take ~3.5 ns an element either way, so the two
+# casts cost ~10 %
+_CUM_ACC = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.float32): np.dtype(np.float64),
+            np.dtype(np.complex64): np.dtype(np.complex128)}
+
+
+def _cumulative(fn, a, axis):
+    """fn(a, axis=axis) (an array module's cumsum, cumprod or logaddexp.accumulate) in torch's
+    accumulation type, in a's dtype."""
+    acc = _CUM_ACC.get(a.dtype)
+    if acc is None:
+        return fn(a, axis=axis, dtype=a.dtype)   # (NumPy's cumsum widens small integers)
+    return fn(a.astype(acc), axis=axis).astype(a.dtype)
+
+
 class CumsumBackward0(Node):
     __slots__ = ("axis", "dtype")
     _double_backward = True   # through _apply_tensors (create_graph=True)
@@ -1044,7 +1062,7 @@ class CumsumBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         ax = self.axis
-        res = xp.flip(xp.cumsum(xp.flip(g, ax), axis=ax), ax)
+        res = xp.flip(_cumulative(xp.cumsum, xp.flip(g, ax), ax), ax)
         return (res.astype(self.dtype, copy=False),)
 
 
@@ -1057,7 +1075,7 @@ def cumsum(input, dim, *, dtype=None):
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
-    res = xp.cumsum(a.reshape(1) if a.ndim == 0 else a, axis=d, dtype=a.dtype).reshape(a.shape)
+    res = _cumulative(xp.cumsum, a.reshape(1) if a.ndim == 0 else a, d).reshape(a.shape)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(CumsumBackward0, input)
@@ -1081,6 +1099,8 @@ class CumprodBackward0(Node):
             raise NotImplementedError("create_graph=True: ember differentiates the backward of CumprodBackward0 "
                                       "for inputs without zeros only yet")
         out = _output_tensor(self.out, self)
+        if x.is_complex():   # (g * conj(d out / d x), as apply)
+            x, out = x.conj(), out.conj()
         return ((grad * out).flip(ax).cumsum(ax).flip(ax) / x,)
 
     def apply(self, g):
@@ -1088,9 +1108,11 @@ class CumprodBackward0(Node):
         x, out, ax = self.x, self.out, self.axis
         if x.ndim == 0:
             return (g.astype(x.dtype, copy=False),)
+        if x.dtype.kind == "c":   # torch's convention for complex inputs: g * conj(d out / d x)
+            x, out = x.conj(), out.conj()
         if not (x == 0).any():
             with B.errstate(xp, divide="ignore", invalid="ignore"):
-                s = xp.flip(xp.cumsum(xp.flip(g * out, ax), axis=ax), ax)
+                s = xp.flip(_cumulative(xp.cumsum, xp.flip(g * out, ax), ax), ax)
             return ((s / x).astype(x.dtype, copy=False),)
         # exact with zeros: d out_j / d x_i = prod_{k<=j, k!=i} x_k, built per i (axis is short)
         xm = xp.moveaxis(x, ax, -1)
@@ -1114,7 +1136,7 @@ def cumprod(input, dim, *, dtype=None):
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
-    res = xp.cumprod(a.reshape(1) if a.ndim == 0 else a, axis=d, dtype=a.dtype).reshape(a.shape)
+    res = _cumulative(xp.cumprod, a.reshape(1) if a.ndim == 0 else a, d).reshape(a.shape)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(CumprodBackward0, input)
@@ -1769,7 +1791,7 @@ def _logcumsumexp_array(a, ax):
         return a.copy()
     acc = getattr(xp.logaddexp, "accumulate", None)
     if acc is not None:
-        return acc(a, axis=ax)
+        return _cumulative(acc, a, ax)
     m = a.max(axis=ax, keepdims=True)   # array modules without ufunc.accumulate: shift by the max
     m = xp.where(xp.isfinite(m), m, 0)
     with B.errstate(xp, divide="ignore"):
