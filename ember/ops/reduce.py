@@ -746,10 +746,10 @@ def _var(input, dim, correction, keepdim, name, take_sqrt, means=None):
         else:
             # a sum that casts as it reduces, then one float64 array (an astype first: (1000, 1000)
             # 1.8 -> 0.95 ms, torch 0.64; over rows 2.9 -> ~1.1, torch 5.4)
-            m = np.add.reduce(a, axis=axes, dtype=wide, keepdims=True)
+            m = xp.add.reduce(a, axis=axes, dtype=wide, keepdims=True)
             m /= n
-            sq = np.subtract(a, m)
-            np.multiply(sq, sq, out=sq)
+            sq = xp.subtract(a, m)
+            xp.multiply(sq, sq, out=sq)
     if means is not None:
         means.append((m.reshape(()) if axes is None and not keepdim else _keep(m, axes, keepdim)).astype(a.dtype))
     real_dt = B.dtype_of(a).to_real().np   # a complex tensor's variance is real: the mean of |diff|^2
