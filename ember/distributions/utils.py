@@ -143,7 +143,7 @@ def _standard_gamma_grad(xp, alpha, x):
         cdf = pow_xa * s1
         cdf_a = (xp.log(x) - _digamma(xp, a)) * cdf - pow_xa * s2
         small = -cdf_a / pdf
-        small = xp.where(xp.isnan(small), 0.0, small)
+        small = B.where(xp, xp.isnan(small), 0.0, small)
         # large alpha: Rice saddle point expansion
         near = (0.9 * a <= x) & (x <= 1.1 * a)
         n1 = 1 + 24 * a * (1 + 12 * a)
@@ -152,11 +152,11 @@ def _standard_gamma_grad(xp, alpha, x):
         den = xp.sqrt(8 * a)
         term2 = den / (a - x)
         term3 = (x - a - a * xp.log(x / a)) ** -1.5
-        term23 = xp.where(x < a, term2 - term3, term2 + term3)
+        term23 = B.where(xp, x < a, term2 - term3, term2 + term3)
         term1 = xp.log(x / a) * term23 - xp.sqrt(2 / a) * (a + x) / ((a - x) * (a - x))
         stirling = 1 + 1 / (12 * a) * (1 + 1 / (24 * a))
         far_val = -stirling * (x * term1) / den
-        large = xp.where(near, near_val, far_val)
+        large = B.where(xp, near, near_val, far_val)
         # in between: bivariate rational approximation in u = log(x / alpha), v = log(alpha)
         u = xp.log(x / a)
         v = xp.log(a)
@@ -164,7 +164,7 @@ def _standard_gamma_grad(xp, alpha, x):
         p = c[0] + v * (c[1] + v * (c[2] + v * c[3]))
         q = c[4] + v * (c[5] + v * (c[6] + v * c[7]))
         mid = xp.exp(p / q)
-        out = xp.where(x < 0.8, small, xp.where(a > 8.0, large, mid))
+        out = B.where(xp, x < 0.8, small, B.where(xp, a > 8.0, large, mid))
     return out.astype(alpha.dtype, copy=False)
 
 
@@ -488,8 +488,8 @@ def _sample_dirichlet(concentration, generator=None):
         x = (g / (total if g.ndim else total[0])).astype(a.dtype)
     # std::min(1 - ulp, std::max(tiny, x)): a NaN ends at tiny, as there
     lo, hi = a.dtype.type(np.finfo(a.dtype).tiny), np.nextafter(a.dtype.type(1), a.dtype.type(0))
-    x = xp.where(lo < x, x, lo)
-    x = xp.where(x < hi, x, hi)
+    x = B.where(xp, lo < x, x, lo)
+    x = B.where(xp, x < hi, x, hi)
     node = new_node(_SampleDirichletBackward, (concentration,)) if needs_grad(concentration) else None
     return record(x, node)
 

@@ -241,7 +241,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         u = generator_for(B.device_of(x)).random((int(draw.sum()),), np.float64)
         noise[draw] = (u * (hi - lo) + lo).astype(acc).astype(x.dtype)   # (not fused, as torch's)
     else:
-        noise = xp.where(x > 0, xp.ones((), x.dtype), xp.asarray((lower + upper) / 2, dtype=x.dtype))
+        noise = B.where(xp, x > 0, xp.ones((), x.dtype), xp.asarray((lower + upper) / 2, dtype=x.dtype))
     out = x * noise
     node = None
     if state.enabled and input._requires_grad:
@@ -535,7 +535,7 @@ def _erf(x):
     if big.any():  # erfc's expansion where |x| > 2 (the rest of the array is clipped, then dropped)
         ab = xp.clip(a, 2.0, 6.0)
         erfc = _chebval((1 / ab - 1 / 6) * 6 - 1, co) * xp.exp(-ab * ab) / ab
-        res = xp.where(big, 1 - erfc, res)
+        res = B.where(xp, big, 1 - erfc, res)
     return xp.copysign(res, x).astype(x.dtype, copy=False)
 
 

@@ -242,19 +242,19 @@ def _flash_attention(query, key, value, attn_mask, is_causal, scale):
     ke, ve = (k, v) if groups == 1 else (xp.repeat(k, groups, 1), xp.repeat(v, groups, 1))
     scores = _mm(q * q.dtype.type(scale), ke.swapaxes(-2, -1))
     if is_causal:
-        scores = xp.where(xp.tri(L, S, dtype=bool), scores, -xp.inf)
+        scores = B.where(xp, xp.tri(L, S, dtype=bool), scores, -xp.inf)
     elif attn_mask is not None:
         m = attn_mask._data
         out_shape = tuple(_shape.broadcast_shapes(tuple(scores.shape), tuple(m.shape)))
         if out_shape != tuple(scores.shape):
             raise RuntimeError(f"output with shape {list(scores.shape)} doesn't match the broadcast shape "
                                f"{list(out_shape)}")
-        scores = xp.where(m, scores, -xp.inf) if m.dtype == bool else scores + m
+        scores = B.where(xp, m, scores, -xp.inf) if m.dtype == bool else scores + m
     top = scores.max(-1, keepdims=True)
     dead = top == -xp.inf  # every key masked out: zero weights, as torch
-    e = xp.exp(scores - xp.where(dead, 0, top))
+    e = xp.exp(scores - B.where(xp, dead, 0, top))
     total = e.sum(-1, keepdims=True)
-    p = e / xp.where(dead, 1, total)
+    p = e / B.where(xp, dead, 1, total)
     out = xp.empty_like(q)
     out[...] = _mm(p, ve)
     result = _wrap(out)

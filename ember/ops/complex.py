@@ -325,7 +325,7 @@ class AngleBackward0(Node):
         # torch's angle_backward: g * z / |z|^2 * i, 0 at z == 0
         with B.errstate(xp, divide="ignore", invalid="ignore"):
             r = g * x / (x * x.conj()).real * 1j
-        return (xp.where(x == 0, 0, r).astype(x.dtype, copy=False),)
+        return (B.where(xp, x == 0, 0, r).astype(x.dtype, copy=False),)
 
 
 def angle(input, *, out=None):
@@ -337,8 +337,8 @@ def angle(input, *, out=None):
     else:
         if d.dtype.kind != "f":
             d = d.astype(B.get_default_dtype().np)
-        res = xp.where(d < 0, np.pi, 0).astype(d.dtype)
-        res = xp.where(xp.isnan(d), d, res)
+        res = B.where(xp, d < 0, np.pi, 0).astype(d.dtype)
+        res = B.where(xp, xp.isnan(d), d, res)
     res = B.host_array(res) if isinstance(res, np.generic) else res
     if out is not None:
         out._data[...] = res

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .. import _backend as B
 from .. import _memory_format as _mf
 from .._backend import xp_of
 from .._threads import matmul as _mm
@@ -419,7 +420,7 @@ class MaxPool3DWithIndicesBackward0(Node):
             bpad = _pool_padded(xp, b.reshape((-1,) + b.shape[-3:]), k, s, p, d, o, 0)
             out = xp.zeros(idx.shape, b.dtype)
             for sl, t in _offsets(k, s, d, o):
-                out += xp.where(idx == t, bpad[sl], 0)
+                out += B.where(xp, idx == t, bpad[sl], 0)
             return out.reshape(gshape)
         return linear_pair(self, grad, pick)
 
@@ -430,7 +431,7 @@ class MaxPool3DWithIndicesBackward0(Node):
         gx = xp.zeros(self.ext, grad.dtype)
         idx = self.idx
         for sl, t in _offsets(k, s, d, o):
-            gx[sl] += xp.where(idx == t, g, 0)
+            gx[sl] += B.where(xp, idx == t, g, 0)
         D, H, W = self.shape[-3:]
         return (gx[:, p[0]:p[0] + D, p[1]:p[1] + H, p[2]:p[2] + W].reshape(self.shape),)
 

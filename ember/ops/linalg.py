@@ -1324,9 +1324,9 @@ class CdistBackward0(Node):
             w = xp.sign(diff) * (xp.abs(diff) == d)
         else:
             ad = xp.abs(diff)
-            safe_d = xp.where(d == 0, 1, d)
+            safe_d = B.where(xp, d == 0, 1, d)
             w = xp.sign(diff) * (ad / safe_d) ** (p - 1) if p != 2 else diff / safe_d
-            w = xp.where((d == 0) | (ad == 0), 0, w)
+            w = B.where(xp, (d == 0) | (ad == 0), 0, w)
         return (w * g).astype(g.dtype, copy=False)
 
 
@@ -1354,7 +1354,7 @@ class EuclideanDistBackward0(Node):
     def apply(self, g):
         xp = xp_of(g)
         d = self.dist
-        ratio = xp.where(d == 0, 0, g / d).astype(g.dtype, copy=False)
+        ratio = B.where(xp, d == 0, 0, g / d).astype(g.dtype, copy=False)
         g1 = g2 = None
         if self.next_functions[0][0] is not None:
             g1 = unbroadcast((self.x1 * ratio.sum(-1, keepdims=True) - _mm(ratio, self.x2)).reshape(self.s1[0]),
@@ -1563,8 +1563,8 @@ class PdistBackward0(Node):
             if p == float("inf"):
                 return xp.sign(diff) * (xp.abs(diff) == d)
             if p == 2:
-                return xp.where(d == 0, 0, diff / d)
-            return xp.where(d == 0, 0, xp.sign(diff) * xp.abs(diff) ** (p - 1) / d ** (p - 1))
+                return B.where(xp, d == 0, 0, diff / d)
+            return B.where(xp, d == 0, 0, xp.sign(diff) * xp.abs(diff) ** (p - 1) / d ** (p - 1))
 
 
 def pdist(input, p=2):

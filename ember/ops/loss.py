@@ -114,7 +114,7 @@ class NllLossBackward0(Node):
         r = gs * self.coef
         valid = self.valid
         if valid is not None:   # ignored targets get +0.0, also when a mean has nothing to divide by
-            r = xp.where(valid, r, 0)
+            r = B.where(xp, valid, r, 0)
         smooth = self.smooth
         ar = _ARANGE.get(m) if xp is np else None
         if ar is None:
@@ -124,7 +124,7 @@ class NllLossBackward0(Node):
             # label smoothing spreads smooth/C of each sample's (unweighted) gradient over all classes
             rs = xp.broadcast_to(gs * self.scoef, (m,))
             if valid is not None:
-                rs = xp.where(valid, rs, 0)
+                rs = B.where(xp, valid, rs, 0)
             spread = rs[:, None] * (smooth / c)
             grad += spread if self.w is None else spread * self.w
         return (_unflatten(grad, shape),)
@@ -799,7 +799,7 @@ class _KLDivBackward(_InputTargetLoss):
             et = xp.exp(t)
             return -et * s, lambda: et * (t - x + 1) * s
         with B.errstate(xp, divide="ignore", invalid="ignore"):
-            return -t * s, lambda: xp.where(t > 0, xp.log(xp.where(t > 0, t, 1)) + 1 - x, 0) * s
+            return -t * s, lambda: B.where(xp, t > 0, xp.log(B.where(xp, t > 0, t, 1)) + 1 - x, 0) * s
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -816,7 +816,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         loss = xp.exp(t) * (t - x)
     else:
         with B.errstate(xp, divide="ignore", invalid="ignore"):
-            loss = xp.where(t > 0, t * xp.log(xp.where(t > 0, t, 1)), xp.where(t == 0, 0, np.nan)).astype(
+            loss = B.where(xp, t > 0, t * xp.log(B.where(xp, t > 0, t, 1)), B.where(xp, t == 0, 0, np.nan)).astype(
                 x.dtype, copy=False) - t * x
     denom = None
     if red == "batchmean":
@@ -845,7 +845,7 @@ class _PoissonNllBackward(_InputTargetLoss):
             dt = -xp.log(x + self.eps)
         if self.full:
             def dt_full():
-                st = xp.where(t > 1, xp.log(xp.where(t > 1, t, 1)) + 0.5 / xp.where(t > 1, t, 1), 0)
+                st = B.where(xp, t > 1, xp.log(B.where(xp, t > 1, t, 1)) + 0.5 / B.where(xp, t > 1, t, 1), 0)
                 return (dt + st) * s
             return dx * s, dt_full
         return dx * s, lambda: dt * s
@@ -863,8 +863,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         loss = x - t * xp.log(x + eps)
     if full:
         with B.errstate(xp, divide="ignore", invalid="ignore"):
-            tt = xp.where(t > 1, t, 1)
-            loss = loss + xp.where(t > 1, tt * xp.log(tt) - tt + 0.5 * xp.log(2 * np.pi * tt), 0)
+            tt = B.where(xp, t > 1, t, 1)
+            loss = loss + B.where(xp, t > 1, tt * xp.log(tt) - tt + 0.5 * xp.log(2 * np.pi * tt), 0)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0" if full else "SubBackward0")
     out = _pointwise(_named(_PoissonNllBackward, name), input, target, loss, red, x, t)
     if out.grad_fn is not None:
@@ -923,7 +923,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     cos = prod / denom
     pos = t == 1
     neg = (t == -1) & (cos - margin > 0)
-    loss = xp.where(pos, 1 - cos, xp.where(t == -1, xp.maximum(cos - margin, 0), 0)).astype(a.dtype, copy=False)
+    loss = B.where(xp, pos, 1 - cos, B.where(xp, t == -1, xp.maximum(cos - margin, 0), 0)).astype(a.dtype, copy=False)
     dl = (neg.astype(a.dtype) - pos.astype(a.dtype))  # d loss / d cos
 
     def fn(dcos):
@@ -952,7 +952,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
                            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
     z = -t * (a - b) + margin
     loss = xp.maximum(z, 0)
-    dl = xp.where(z > 0, -t, 0).astype(a.dtype, copy=False)
+    dl = B.where(xp, z > 0, -t, 0).astype(a.dtype, copy=False)
     out = _reduce(loss, red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "ClampMinBackward0")
     return _pair_record(name, out, red, loss, dl, lambda d: (d, -d), input1, input2, lambda a, b: a - b)
@@ -974,13 +974,13 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("hinge_embedding_loss", input, target)
-    margin_part = xp.where(t == -1, xp.maximum(margin - x, 0), 0)
-    self_part = xp.where(t == 1, x, 0)
+    margin_part = B.where(xp, t == -1, xp.maximum(margin - x, 0), 0)
+    self_part = B.where(xp, t == 1, x, 0)
     loss = (margin_part + self_part).astype(x.dtype, copy=False)
     out = _reduce(loss, red)
     if not (state.enabled and input._requires_grad):
         return _wrap(out)
-    dl = (xp.where(t == 1, 1, 0) - xp.where((t == -1) & (margin - x > 0), 1, 0)).astype(x.dtype)
+    dl = (B.where(xp, t == 1, 1, 0) - B.where(xp, (t == -1) & (margin - x > 0), 1, 0)).astype(x.dtype)
     node = _new(_named(_HingeBackward, {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0")))
     node.next_functions = (edge(input),)
     node._saved_versions = ((input, input._vc[0]),)

@@ -1594,7 +1594,7 @@ def _norm_along(x, p, axis):
         n = (a ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
 
     def dnorm():
-        safe = xp.where(n == 0, 1, n)
+        safe = B.where(xp, n == 0, 1, n)
         if p == 2:
             d = x / safe
         elif p == math.inf:
@@ -1606,7 +1606,7 @@ def _norm_along(x, p, axis):
             d = xp.zeros_like(x)
         else:
             d = xp.sign(x) * a ** (p - 1) / safe ** (p - 1)
-        return xp.where(n == 0, 0, d).astype(x.dtype, copy=False)
+        return B.where(xp, n == 0, 0, d).astype(x.dtype, copy=False)
     return n, dnorm
 
 
@@ -1626,7 +1626,7 @@ class _NormalizeBackward(Node):
         x, den = self.x, self.denom
         gx = g / den
         # the denominator max(norm, eps) depends on x only where the norm is above eps
-        coef = xp.where(self.clamped, 0, (g * x).sum(axis=self.axis, keepdims=True) / (den * den))
+        coef = B.where(xp, self.clamped, 0, (g * x).sum(axis=self.axis, keepdims=True) / (den * den))
         return (gx - coef * self.dnorm(),)
 
 
@@ -1761,11 +1761,13 @@ class _CosineBackward(Node):
         # taken unclamped (torch clamps under no_grad)
         if self.next_functions[0][0] is not None:
             gu = g * (b / c2)
-            k = xp.where(n1 == 0, 0, (gu * a).sum(axis=axis, keepdims=True) / (c1 * c1 * xp.where(n1 == 0, 1, n1)))
+            k = B.where(xp, n1 == 0, 0,
+                        (gu * a).sum(axis=axis, keepdims=True) / (c1 * c1 * B.where(xp, n1 == 0, 1, n1)))
             ga = unbroadcast(gu / c1 - a * k, self.a_shape)
         if self.next_functions[1][0] is not None:
             gv = g * (a / c1)
-            k = xp.where(n2 == 0, 0, (gv * b).sum(axis=axis, keepdims=True) / (c2 * c2 * xp.where(n2 == 0, 1, n2)))
+            k = B.where(xp, n2 == 0, 0,
+                        (gv * b).sum(axis=axis, keepdims=True) / (c2 * c2 * B.where(xp, n2 == 0, 1, n2)))
             gb = unbroadcast(gv / c2 - b * k, self.b_shape)
         return ga, gb
 

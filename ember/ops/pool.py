@@ -222,7 +222,7 @@ def _last_nan_wins(xp, v, masks):
     held = nans[0] | nans[1] | nans[2] | nans[3]
     later = xp.zeros_like(held)
     for k in (3, 2, 1, 0):
-        masks[k] = xp.where(held, nans[k] & ~later, masks[k])
+        masks[k] = B.where(xp, held, nans[k] & ~later, masks[k])
         later |= nans[k]
 
 
@@ -1173,7 +1173,7 @@ def _nan_first_argmax(xp, seg, isfloat):
         nan = xp.isnan(seg)
         if nan.any():
             last = seg.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
-            k = xp.where(nan.any(axis=-1), last, k)
+            k = B.where(xp, nan.any(axis=-1), last, k)
     return k
 
 
@@ -1408,7 +1408,7 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     flat = (rows * w + cols).reshape(n * c, oh, ow, kh * kw)
     vals = x.reshape(n * c, h * w)[xp.arange(n * c)[:, None, None, None], flat]
     # NaN wins, as torch's `val > max || isnan(val)`
-    pick = xp.argmax(xp.where(xp.isnan(vals), np.inf, vals), axis=-1)[..., None]
+    pick = xp.argmax(B.where(xp, xp.isnan(vals), np.inf, vals), axis=-1)[..., None]
     out = xp.take_along_axis(vals, pick, -1)[..., 0].reshape(n, c, oh, ow)
     idx = xp.take_along_axis(flat, pick, -1)[..., 0].reshape(n, c, oh, ow)
     return _fractional_result(FractionalMaxPool2DBackward0, input, out, idx, (n, c, h, w), squeeze, return_indices)
@@ -1511,7 +1511,7 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
     ww = ws[:, None, None, :, None, None, None] + xp.arange(kw)
     flat = ((tt * h + hh) * w + ww).reshape(n * c, ot, oh, ow, kt * kh * kw)
     vals = x.reshape(n * c, t * h * w)[xp.arange(n * c)[:, None, None, None, None], flat]
-    pick = xp.argmax(xp.where(xp.isnan(vals), np.inf, vals), axis=-1)[..., None]  # NaN wins, as torch's
+    pick = xp.argmax(B.where(xp, xp.isnan(vals), np.inf, vals), axis=-1)[..., None]  # NaN wins, as torch's
     out = xp.take_along_axis(vals, pick, -1)[..., 0].reshape(n, c, ot, oh, ow)
     idx = xp.take_along_axis(flat, pick, -1)[..., 0].reshape(n, c, ot, oh, ow)
     return _fractional_result(FractionalMaxPool3DBackward0, input, out, idx, (n, c, t, h, w), squeeze,

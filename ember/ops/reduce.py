@@ -859,7 +859,7 @@ class LinalgVectorNormBackward0(Node):
             out = out.reshape((1,) * x.ndim) if x.ndim else out
         with B.errstate(xp, divide="ignore", invalid="ignore"):
             if p == 2:
-                res = xp.where(out == 0, 0, x * (g / out))
+                res = B.where(xp, out == 0, 0, x * (g / out))
             elif p == 1:
                 res = xp.sign(x) * g
             elif p == 0:
@@ -868,7 +868,7 @@ class LinalgVectorNormBackward0(Node):
                 mask = xp.abs(x) == out
                 res = xp.sign(x) * mask * (g / mask.sum(axis=self.axes, keepdims=True))
             else:
-                res = xp.where(out == 0, 0, x * xp.abs(x) ** (p - 2) * g / out ** (p - 1))
+                res = B.where(xp, out == 0, 0, x * xp.abs(x) ** (p - 2) * g / out ** (p - 1))
         return (xp.asarray(res).astype(x.dtype, copy=False),)
 
 
@@ -1040,7 +1040,7 @@ def logsumexp(input, dim, keepdim=False):
         res = xp.log(xp.exp(a).sum(axis=axes, keepdims=keepdim))
     else:
         m = (a.real if a.dtype.kind == "c" else a).max(axis=axes, keepdims=True)   # complex: shift by Re
-        m = xp.where(xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
+        m = B.where(xp, xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
         s = xp.exp(a - m).sum(axis=axes, keepdims=True)
         with B.errstate(xp, divide="ignore"):
             res = xp.log(s) + m
@@ -1390,7 +1390,7 @@ def median(input, dim=None, keepdim=False):
         nan = xp.isnan(work)
         if nan.any():   # a slice holding NaN gives NaN and the index of its first NaN, as in torch
             has = nan.any(axis=d, keepdims=True)
-            idx = xp.where(has, xp.argmax(nan, axis=d).reshape(has.shape), idx).astype(np.int64, copy=False)
+            idx = B.where(xp, has, xp.argmax(nan, axis=d).reshape(has.shape), idx).astype(np.int64, copy=False)
     vals = xp.take_along_axis(work, idx, axis=d)
     node = None
     if state.enabled and input._requires_grad:
@@ -1787,7 +1787,7 @@ def _cumext(input, dim, is_max):
         shape = [1] * work.ndim
         shape[d] = n
         pos = xp.arange(n).reshape(shape)
-        idx = xp.maximum.accumulate(xp.where(take, pos, 0), axis=d).astype(np.int64)
+        idx = xp.maximum.accumulate(B.where(xp, take, pos, 0), axis=d).astype(np.int64)
         vals = vals.astype(work.dtype, copy=False)
     if a.ndim == 0:
         vals, idx = vals.reshape(()), idx.reshape(())
@@ -1818,7 +1818,7 @@ def _logcumsumexp_array(a, ax):
     if acc is not None:
         return _cumulative(acc, a, ax)
     m = a.max(axis=ax, keepdims=True)   # array modules without ufunc.accumulate: shift by the max
-    m = xp.where(xp.isfinite(m), m, 0)
+    m = B.where(xp, xp.isfinite(m), m, 0)
     with B.errstate(xp, divide="ignore"):
         return xp.log(xp.cumsum(xp.exp(a - m), axis=ax)) + m
 
@@ -1850,7 +1850,7 @@ class LogcumsumexpBackward0(Node):
         with B.errstate(xp, divide="ignore", invalid="ignore"):
             res = xp.zeros_like(x)
             for sign in (1, -1):
-                lg = xp.log(xp.where(sign * g > 0, sign * g, 0)) - out
+                lg = xp.log(B.where(xp, sign * g > 0, sign * g, 0)) - out
                 rev = xp.flip(_logcumsumexp_array(xp.flip(lg, ax), ax), ax)
                 res = res + sign * xp.exp(x + rev)
         return (res.astype(x.dtype, copy=False),)
@@ -2162,8 +2162,8 @@ def mode(input, dim=-1, keepdim=False):
         new[..., 1:] = s[..., 1:] != s[..., :-1]
         run = xp.cumsum(new, axis=-1)            # the run number of each sorted element
         # length of the run each element belongs to, then the first element of a longest run
-        start = xp.maximum.accumulate(xp.where(new, xp.arange(n), 0), axis=-1)
-        end = xp.flip(xp.minimum.accumulate(xp.flip(xp.where(
+        start = xp.maximum.accumulate(B.where(xp, new, xp.arange(n), 0), axis=-1)
+        end = xp.flip(xp.minimum.accumulate(xp.flip(B.where(xp, 
             xp.concatenate([new[..., 1:], xp.ones(s.shape[:-1] + (1,), dtype=bool)], axis=-1),
             xp.arange(n), n), -1), axis=-1), -1)
         length = end - start + 1
@@ -2478,7 +2478,7 @@ def _renorm_parts(xp, a, p, ax, maxnorm):
         norm = mag.max(axis=others, keepdims=True) if a.size else xp.zeros_like(a)
     else:
         norm = (mag ** p).sum(axis=others, keepdims=True) ** (1.0 / p)
-    factor = xp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(a.dtype, copy=False)
+    factor = B.where(xp, norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(a.dtype, copy=False)
     return norm, factor, others
 
 
@@ -2491,7 +2491,7 @@ class RenormBackward0(Node):
         xp = xp_of(g)
         norm, factor, others = _renorm_parts(xp, x, p, self.ax, self.maxnorm)
         # d factor / d norm where the slice was rescaled, times d norm / d x
-        dfac = xp.where(norm > self.maxnorm, -self.maxnorm / (norm + 1e-7) ** 2, 0.0)
+        dfac = B.where(xp, norm > self.maxnorm, -self.maxnorm / (norm + 1e-7) ** 2, 0.0)
         gx_dot = (g * x).sum(axis=others, keepdims=True)
         mag = xp.abs(x)
         with B.errstate(xp, divide="ignore", invalid="ignore"):
@@ -2499,7 +2499,7 @@ class RenormBackward0(Node):
                 hit = mag == norm
                 dnorm = xp.sign(x) * hit / xp.maximum(hit.sum(axis=others, keepdims=True), 1)
             else:
-                dnorm = xp.where(norm > 0, xp.sign(x) * mag ** (p - 1) / norm ** (p - 1), 0.0)
+                dnorm = B.where(xp, norm > 0, xp.sign(x) * mag ** (p - 1) / norm ** (p - 1), 0.0)
         return ((g * factor + dfac * gx_dot * dnorm).astype(g.dtype, copy=False),)
 
 

@@ -174,11 +174,11 @@ def _reflect(xp, x, twice_low, twice_high):
     lo = t(twice_low / 2)
     span = t((twice_high - twice_low) / 2)
     x = x - lo
-    sign = xp.where(x < 0, t(-1), t(1))
+    sign = B.where(xp, x < 0, t(-1), t(1))
     x = xp.abs(x)
     extra = xp.fmod(x, span)
     odd = (xp.floor(x / span) % 2) == 1
-    return xp.where(odd, span - extra + lo, extra + lo), xp.where(odd, -sign, sign)
+    return B.where(xp, odd, span - extra + lo, extra + lo), B.where(xp, odd, -sign, sign)
 
 
 def _source_index(xp, coord, size, padding, align_corners):
@@ -204,7 +204,7 @@ def _source_index(xp, coord, size, padding, align_corners):
     # torch's safe_downgrade_to_int_range: non-finite or huge coordinates read nothing
     bad = ~xp.isfinite(x) | (xp.abs(x) > 2.0 ** 30)
     if bad.any():
-        x = xp.where(bad, t(-100), x)
+        x = B.where(xp, bad, t(-100), x)
     return x, mult
 
 
@@ -314,7 +314,7 @@ def _bounded(xp, c, size, padding, align_corners):
         c = _reflect(xp, c, 0, 2 * (size - 1))[0] if align_corners else _reflect(xp, c, -1, 2 * size - 1)[0]
         c = xp.clip(c, 0, size - 1)
     ok = xp.isfinite(c) & (xp.abs(c) < 2.0 ** 30)
-    ci = xp.where(ok, c, -1).astype(np.int64)  # torch truncates toward zero; a huge or NaN tap reads nothing
+    ci = B.where(xp, ok, c, -1).astype(np.int64)  # torch truncates toward zero; a huge or NaN tap reads nothing
     return ci, ok & (ci >= 0) & (ci <= size - 1)
 
 

@@ -1103,7 +1103,7 @@ class IndexBackward0(Node):
             # x[rows]: the rows' gradients added in order, as torch's index_put_ with accumulate
             rows = key[0].reshape(-1)
             if rows.dtype.kind == "i" and rows.size and rows.min() < 0:
-                rows = xp.where(rows < 0, rows + z.shape[0], rows)
+                rows = B.where(xp, rows < 0, rows + z.shape[0], rows)
             _index_add_rows(z, rows, g.reshape((rows.size,) + z.shape[1:]), zeroed=True)
         else:
             xp.add.at(z, key, g)
@@ -2010,7 +2010,7 @@ def take(input, index):
     n = flat._data.shape[0]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"out of range: tried to access index {int(idx.max())} on a tensor of {n} elements.")
-    return reshape(index_select(flat, 0, _wrap(xp.where(idx < 0, idx + n, idx).reshape(-1))), idx.shape)
+    return reshape(index_select(flat, 0, _wrap(B.where(xp, idx < 0, idx + n, idx).reshape(-1))), idx.shape)
 
 
 # ---- flip / roll / triangles / diagonals ----------------------------------------------------------------------
@@ -3272,7 +3272,7 @@ class MaskedScatterBackward0(Node):
         m = self.mask
         gi = gs = None
         if self.next_functions[0][0] is not None:
-            gi = unbroadcast(xp.where(m, 0, g).astype(g.dtype, copy=False), self.in_shape)
+            gi = unbroadcast(B.where(xp, m, 0, g).astype(g.dtype, copy=False), self.in_shape)
         if self.next_functions[1][0] is not None:
             vals = g[m]
             n = 1
@@ -3367,7 +3367,7 @@ def put(input, index, source, accumulate=False):
         bad = int(idx.max()) if idx.max() >= n else int(idx.min())
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
     xp = xp_of(a)
-    idx = xp.where(idx < 0, idx + n, idx) if idx.size else idx
+    idx = B.where(xp, idx < 0, idx + n, idx) if idx.size else idx
     res = a.copy()
     flat = res.reshape(-1)
     if accumulate:
@@ -3420,7 +3420,7 @@ class ScatterReduceBackward0(Node):
         eq_src = self.src[self.region] == self.out[self.fancy]
         n = eq_self.astype(self.x.dtype)
         xp.add.at(n, self.fancy, eq_src.astype(self.x.dtype))
-        return xp.where(n == 0, 1, n), eq_src
+        return B.where(xp, n == 0, 1, n), eq_src
 
     def apply(self, g):
         xp = xp_of(g)
@@ -3445,10 +3445,10 @@ class ScatterReduceBackward0(Node):
             eq_src = srcw == out[fancy]
             n = eq_self.astype(g.dtype)
             xp.add.at(n, fancy, eq_src.astype(g.dtype))
-            gi = g * eq_self / xp.where(n == 0, 1, n)
-            gsw = (g / xp.where(n == 0, 1, n))[fancy] * eq_src
+            gi = g * eq_self / B.where(xp, n == 0, 1, n)
+            gsw = (g / B.where(xp, n == 0, 1, n))[fancy] * eq_src
         if not self.include_self:
-            gi = xp.where(self.hit, 0, gi)
+            gi = B.where(xp, self.hit, 0, gi)
         if self.next_functions[1][0] is not None:
             gs = xp.zeros(src.shape, dtype=g.dtype)
             gs[region] = gsw

@@ -34,8 +34,8 @@ def _f64(x):
 def _entr(xp, x):
     xd = _f64(x)
     with B.errstate(xp, divide="ignore", invalid="ignore"):
-        res = xp.where(xd > 0, -xd * xp.log(xp.where(xd > 0, xd, 1.0)), xp.where(xd == 0, 0.0, -np.inf))
-        res = xp.where(xp.isnan(xd), np.nan, res)
+        res = B.where(xp, xd > 0, -xd * xp.log(B.where(xp, xd > 0, xd, 1.0)), B.where(xp, xd == 0, 0.0, -np.inf))
+        res = B.where(xp, xp.isnan(xd), np.nan, res)
     return res.astype(x.dtype, copy=False)
 
 
@@ -54,12 +54,12 @@ def _erfcx64(xp, xd):
         small = xp.minimum(a, 2.0)
         res = (1 - _erf(xp, small)) * xp.exp(small * small)
         ab = xp.clip(a, 2.0, 6.0)
-        res = xp.where(a > 2, _chebval((1 / ab - 1 / 6) * 6 - 1, co) / ab, res)
+        res = B.where(xp, a > 2, _chebval((1 / ab - 1 / 6) * 6 - 1, co) / ab, res)
         af = xp.maximum(a, 6.0)
-        res = xp.where(a > 6, _chebval(12 / af - 1, _erfc_far_coefs()) / af, res)
+        res = B.where(xp, a > 6, _chebval(12 / af - 1, _erfc_far_coefs()) / af, res)
         # erfcx(-a) = 2 exp(a^2) - erfcx(a): overflows to inf as torch's does
-        res = xp.where(xd < 0, 2 * xp.exp(a * a) - res, res)
-        res = xp.where(xp.isnan(xd), np.nan, res)
+        res = B.where(xp, xd < 0, 2 * xp.exp(a * a) - res, res)
+        res = B.where(xp, xp.isnan(xd), np.nan, res)
     return res
 
 
@@ -77,7 +77,7 @@ def _log_ndtr64(xp, xd):
         # lower tail: log(erfcx(-t) / 2) - t^2 never underflows; upper: log1p(-erfc(t) / 2) keeps digits
         low = xp.log(_erfcx64(xp, -xp.minimum(t, 0.0)) / 2) - t * t
         high = xp.log1p(-_erfc(xp, xp.maximum(t, -_SQRT1_2)) / 2)
-        return xp.where(xd < -1, low, high)
+        return B.where(xp, xd < -1, low, high)
 
 
 def _log_ndtr(xp, x):
@@ -96,18 +96,18 @@ def _ndtri(xp, p):
     pd = _f64(p)
     with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
         upper = pd > 0.5
-        q = xp.where(upper, 1 - pd, pd)            # exact for p in [0.5, 1] (Sterbenz)
-        q = xp.clip(xp.where(xp.isnan(q), 0.25, q), 1e-320, 0.5)
+        q = B.where(xp, upper, 1 - pd, pd)            # exact for p in [0.5, 1] (Sterbenz)
+        q = xp.clip(B.where(xp, xp.isnan(q), 0.25, q), 1e-320, 0.5)
         # start: erfinv where 2q - 1 keeps digits, the tail asymptote below 1e-10
         s = -2 * xp.log(q)
         tail = -xp.sqrt(s - xp.log(s) - _LOG_2PI)
-        x = xp.where(q > 1e-10, math.sqrt(2) * _erfinv(xp, xp.maximum(2 * q - 1, -1 + 2e-10)), tail)
+        x = B.where(xp, q > 1e-10, math.sqrt(2) * _erfinv(xp, xp.maximum(2 * q - 1, -1 + 2e-10)), tail)
         lq = xp.log(q)
         for _ in range(5):  # Newton on log ndtr(x) = log q: quadratic, and relative in the tail
             x = x - (_log_ndtr64(xp, x) - lq) * _erfcx64(xp, -x * _SQRT1_2) / _SQRT_2_OVER_PI
-        x = xp.where(upper, -x, x)
-        x = xp.where(pd == 0, -np.inf, xp.where(pd == 1, np.inf, x))
-        x = xp.where((pd < 0) | (pd > 1) | xp.isnan(pd), np.nan, x)
+        x = B.where(xp, upper, -x, x)
+        x = B.where(xp, pd == 0, -np.inf, B.where(xp, pd == 1, np.inf, x))
+        x = B.where(xp, (pd < 0) | (pd > 1) | xp.isnan(pd), np.nan, x)
     return x.astype(p.dtype, copy=False)
 
 
@@ -142,7 +142,7 @@ def _bessel_scaled(xp, x, order):
             term = -term * (mu - (2 * k - 1) ** 2) / (k * 8 * ab)
             total = total + term
         asym = total / xp.sqrt(2 * math.pi * ab)
-        res = xp.where(big, asym, series)
+        res = B.where(xp, big, asym, series)
     return res
 
 
@@ -158,7 +158,7 @@ def _i1e(xp, x):
 def _unscale(xp, xd, scaled):
     with B.errstate(xp, over="ignore", invalid="ignore"):
         a = xp.abs(xd)
-        return xp.where(xp.isinf(a), np.inf, scaled * xp.exp(a))
+        return B.where(xp, xp.isinf(a), np.inf, scaled * xp.exp(a))
 
 
 def _i0(xp, x):
@@ -175,7 +175,7 @@ def _i1(xp, x):
 
 def _i1_over_x(xp, xd, i1x):
     with B.errstate(xp, divide="ignore", invalid="ignore"):
-        return xp.where(xd == 0, 0.5, i1x / xp.where(xd == 0, 1.0, xd))
+        return B.where(xp, xd == 0, 0.5, i1x / B.where(xp, xd == 0, 1.0, xd))
 
 
 def _i0_grad(xp, g, x, y):
@@ -189,14 +189,14 @@ def _i0e_grad(xp, g, x, y):
 def _i1_grad(xp, g, x, y):
     xd = _f64(x)
     d = _i0(xp, xd) - _i1_over_x(xp, xd, _f64(y))
-    d = xp.where(xd == 0, 0.5, d)
+    d = B.where(xp, xd == 0, 0.5, d)
     return (g * d).astype(g.dtype, copy=False)
 
 
 def _i1e_grad(xp, g, x, y):
     xd, yd = _f64(x), _f64(y)
     d = _i0e(xp, xd) - yd * xp.sign(xd) - _i1_over_x(xp, xd, yd)
-    d = xp.where(xd == 0, 0.5, d)
+    d = B.where(xp, xd == 0, 0.5, d)
     return (g * d).astype(g.dtype, copy=False)
 
 
@@ -219,7 +219,7 @@ i1e, SpecialI1EBackward0 = _unary("i1e", _i1e, _i1e_grad, saves="xy", node_name=
 
 
 def _xlog1py(xp, a, b):
-    return xp.where(xp.isnan(b), np.nan, xp.where(a == 0, 0, a * xp.log1p(b)))
+    return B.where(xp, xp.isnan(b), np.nan, B.where(xp, a == 0, 0, a * xp.log1p(b)))
 
 
 def _xlog1py_grads(xp, g, a, b, out):
@@ -241,15 +241,15 @@ def _zeta64(xp, x, q):
     x, q = xp.broadcast_arrays(x, q)
     with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
         # the number of direct terms: torch's loop runs while i < 9 or q + i <= 9
-        n_terms = xp.maximum(9, xp.floor(9 - xp.where(xp.isfinite(q), q, 0)) + 1)
+        n_terms = xp.maximum(9, xp.floor(9 - B.where(xp, xp.isfinite(q), q, 0)) + 1)
         s = q ** -x
         a = q.copy()
         b = xp.zeros_like(s)
         for i in range(1, int(n_terms.max()) + 1 if n_terms.size else 1):
             on = i <= n_terms
-            a = xp.where(on, a + 1, a)
-            b = xp.where(on, a ** -x, b)
-            s = xp.where(on, s + b, s)
+            a = B.where(xp, on, a + 1, a)
+            b = B.where(xp, on, a ** -x, b)
+            s = B.where(xp, on, s + b, s)
         w = a
         s = s + b * w / (x - 1) - 0.5 * b
         fac, k = xp.ones_like(s), 0.0
@@ -261,9 +261,9 @@ def _zeta64(xp, x, q):
             fac = fac * (x + k)
             b = b / w
             k += 1
-        s = xp.where(q <= 0, xp.where(q == xp.floor(q), np.inf, xp.where(x != xp.floor(x), np.nan, s)), s)
-        s = xp.where(x == 1, np.inf, xp.where(x < 1, np.nan, s))
-        s = xp.where(xp.isnan(x) | xp.isnan(q), np.nan, s)
+        s = B.where(xp, q <= 0, B.where(xp, q == xp.floor(q), np.inf, B.where(xp, x != xp.floor(x), np.nan, s)), s)
+        s = B.where(xp, x == 1, np.inf, B.where(xp, x < 1, np.nan, s))
+        s = B.where(xp, xp.isnan(x) | xp.isnan(q), np.nan, s)
     return s
 
 
@@ -403,11 +403,11 @@ def _igamc_fraction(xp, a, x, log_pref):
         pk = pkm1 * z - pkm2 * yc
         qk = qkm1 * z - qkm2 * yc
         nz = qk != 0
-        r = pk / xp.where(nz, qk, 1)
-        t = xp.where(nz, xp.abs((ans - r) / xp.where(r != 0, r, 1)), 1.0)
-        ans = xp.where(nz, r, ans)
+        r = pk / B.where(xp, nz, qk, 1)
+        t = B.where(xp, nz, xp.abs((ans - r) / B.where(xp, r != 0, r, 1)), 1.0)
+        ans = B.where(xp, nz, r, ans)
         pkm2, pkm1, qkm2, qkm1 = pkm1, pk, qkm1, qk
-        scale = xp.where(xp.abs(pk) > big, biginv, 1.0)
+        scale = B.where(xp, xp.abs(pk) > big, biginv, 1.0)
         pkm2, pkm1, qkm2, qkm1 = pkm2 * scale, pkm1 * scale, qkm2 * scale, qkm1 * scale
         if not bool(xp.any(t > _MACHEP)):
             break
@@ -419,25 +419,25 @@ def _igamma64(xp, a, x, upper):
     a, x = xp.broadcast_arrays(a, x)
     with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         inner = (a > 0) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
-        a_, x_ = xp.where(inner, a, 1.0), xp.where(inner, x, 1.0)
+        a_, x_ = B.where(xp, inner, a, 1.0), B.where(xp, inner, x, 1.0)
         log_pref = a_ * xp.log(x_) - x_ - _lgamma(xp, a_)
         use_cf = (x_ > 1) & (x_ > a_)
-        p = xp.where(use_cf, 0.0, 1.0)
+        p = B.where(xp, use_cf, 0.0, 1.0)
         if bool(xp.any(~use_cf & inner)):
-            p = xp.where(use_cf, p, _igam_series(xp, xp.where(use_cf, 1.0, a_), xp.where(use_cf, 0.5, x_),
-                                                 xp.where(use_cf, 0.0, log_pref)))
+            p = B.where(xp, use_cf, p, _igam_series(xp, B.where(xp, use_cf, 1.0, a_), B.where(xp, use_cf, 0.5, x_),
+                                                 B.where(xp, use_cf, 0.0, log_pref)))
         q = 1 - p
         if bool(xp.any(use_cf & inner)):
-            q = xp.where(use_cf, _igamc_fraction(xp, xp.where(use_cf, a_, 1.0), xp.where(use_cf, x_, 2.0),
-                                                 xp.where(use_cf, log_pref, 0.0)), q)
-            p = xp.where(use_cf, 1 - q, p)
+            q = B.where(xp, use_cf, _igamc_fraction(xp, B.where(xp, use_cf, a_, 1.0), B.where(xp, use_cf, x_, 2.0),
+                                                 B.where(xp, use_cf, log_pref, 0.0)), q)
+            p = B.where(xp, use_cf, 1 - q, p)
         res = q if upper else p
         lo, hi = (1.0, 0.0) if upper else (0.0, 1.0)      # the values at x = 0 and x = inf
-        res = xp.where(x == 0, lo, res)
-        res = xp.where(xp.isinf(x), hi, res)
-        res = xp.where(xp.isinf(a), xp.where(xp.isinf(x), np.nan, lo), res)
-        res = xp.where(a == 0, xp.where(x > 0, hi, np.nan), res)
-        res = xp.where((a < 0) | (x < 0) | xp.isnan(a) | xp.isnan(x), np.nan, res)
+        res = B.where(xp, x == 0, lo, res)
+        res = B.where(xp, xp.isinf(x), hi, res)
+        res = B.where(xp, xp.isinf(a), B.where(xp, xp.isinf(x), np.nan, lo), res)
+        res = B.where(xp, a == 0, B.where(xp, x > 0, hi, np.nan), res)
+        res = B.where(xp, (a < 0) | (x < 0) | xp.isnan(a) | xp.isnan(x), np.nan, res)
     return res
 
 
@@ -504,12 +504,12 @@ def _poly_operands(name, input, n):
 
 def _recurrence(xp, x, n, p0, p1, step):
     """P_n(x) from P_0, P_1 and P_{k+1} = step(k, P_k, P_{k-1}), per element's own n (0 for n < 0)."""
-    res = xp.where(n == 0, p0, xp.where(n == 1, p1, 0.0))
+    res = B.where(xp, n == 0, p0, B.where(xp, n == 1, p1, 0.0))
     p, q = p0 + 0 * x, p1 + 0 * x
     top = int(n.max()) if n.size else 0
     for k in range(1, top):
         p, q = q, step(k, q, p)
-        res = xp.where(n == k + 1, q, res)
+        res = B.where(xp, n == k + 1, q, res)
     return res
 
 
@@ -520,10 +520,10 @@ def _chebyshev(kind, xp, x, n):
     odd = (n % 2) == 1
     nf = n.astype(np.float64)
     at_one = {"t": 1.0, "u": nf + 1, "v": 1.0, "w": 2 * nf + 1}[kind]
-    at_minus_one = {"t": xp.where(odd, -1.0, 1.0), "u": xp.where(odd, -(nf + 1), nf + 1),
-                    "v": xp.where(odd, -(2 * nf + 1), 2 * nf + 1), "w": xp.where(odd, -1.0, 1.0)}[kind]
-    res = xp.where(x == 1, at_one, xp.where(x == -1, at_minus_one, res))
-    return xp.where(n < 0, 0.0, res)
+    at_minus_one = {"t": B.where(xp, odd, -1.0, 1.0), "u": B.where(xp, odd, -(nf + 1), nf + 1),
+                    "v": B.where(xp, odd, -(2 * nf + 1), 2 * nf + 1), "w": B.where(xp, odd, -1.0, 1.0)}[kind]
+    res = B.where(xp, x == 1, at_one, B.where(xp, x == -1, at_minus_one, res))
+    return B.where(xp, n < 0, 0.0, res)
 
 
 def _make_poly(name, compute):
@@ -552,15 +552,15 @@ shifted_chebyshev_polynomial_v = _make_poly("shifted_chebyshev_polynomial_v",
                                             lambda xp, x, n: _chebyshev("v", xp, 2 * x - 1, n))
 shifted_chebyshev_polynomial_w = _make_poly("shifted_chebyshev_polynomial_w",
                                             lambda xp, x, n: _chebyshev("w", xp, 2 * x - 1, n))
-hermite_polynomial_h = _make_poly("hermite_polynomial_h", lambda xp, x, n: xp.where(
+hermite_polynomial_h = _make_poly("hermite_polynomial_h", lambda xp, x, n: B.where(xp, 
     n < 0, 0.0, _recurrence(xp, x, n, 1.0, 2 * x, lambda k, q, p: 2 * x * q - 2 * k * p)))
-hermite_polynomial_he = _make_poly("hermite_polynomial_he", lambda xp, x, n: xp.where(
+hermite_polynomial_he = _make_poly("hermite_polynomial_he", lambda xp, x, n: B.where(xp, 
     n < 0, 0.0, _recurrence(xp, x, n, 1.0, x, lambda k, q, p: x * q - k * p)))
-laguerre_polynomial_l = _make_poly("laguerre_polynomial_l", lambda xp, x, n: xp.where(
-    n < 0, 0.0, xp.where(x == 0, 1.0, _recurrence(xp, x, n, 1.0, 1 - x,
+laguerre_polynomial_l = _make_poly("laguerre_polynomial_l", lambda xp, x, n: B.where(xp, 
+    n < 0, 0.0, B.where(xp, x == 0, 1.0, _recurrence(xp, x, n, 1.0, 1 - x,
                                                    lambda k, q, p: ((2 * k + 1 - x) * q - k * p) / (k + 1)))))
-legendre_polynomial_p = _make_poly("legendre_polynomial_p", lambda xp, x, n: xp.where(
-    n < 0, 0.0, xp.where(x == 1, 1.0, xp.where(x == -1, xp.where(n % 2 == 1, -1.0, 1.0), _recurrence(
+legendre_polynomial_p = _make_poly("legendre_polynomial_p", lambda xp, x, n: B.where(xp, 
+    n < 0, 0.0, B.where(xp, x == 1, 1.0, B.where(xp, x == -1, B.where(xp, n % 2 == 1, -1.0, 1.0), _recurrence(
         xp, x, n, 1.0, x, lambda k, q, p: ((2 * k + 1) * x * q - k * p) / (k + 1))))))
 
 _DOCS = {
@@ -729,7 +729,7 @@ def _chbevl(y, coefs):
 
 def _safe(xp, cond, x, fill):
     # x where cond holds, fill elsewhere: branches never see values outside their domain (no warnings)
-    return xp.where(cond, x, fill)
+    return B.where(xp, cond, x, fill)
 
 
 def _bessel_far(xp, x, pp, pq, qp, qq, shift, sign):
@@ -750,10 +750,10 @@ def _j0_64(xp, x):
     z = xn * xn
     small = (z - 5.78318596294678452118e+00) * (z - 3.04712623436620863991e+01) * _polevl(z, _J0_RP) / \
         _polevl(z, _J0_RQ)
-    small = xp.where(xn < 1e-5, 1.0 - z / 4.0, small)
+    small = B.where(xp, xn < 1e-5, 1.0 - z / 4.0, small)
     xf = _safe(xp, near, 6.0, x)
     far = _bessel_far(xp, xf, _J0_PP, _J0_PQ, _J0_QP, _J0_QQ, math.pi / 4, -1)
-    return xp.where(near, small, far)
+    return B.where(xp, near, small, far)
 
 
 def _j1_64(xp, x):
@@ -765,8 +765,8 @@ def _j1_64(xp, x):
         (z - 4.92184563216946036703e+01)
     xf = _safe(xp, near, 6.0, ax)
     far = _bessel_far(xp, xf, _J1_PP, _J1_PQ, _J1_QP, _J1_QQ, 3 * math.pi / 4, -1)
-    res = xp.where(near, small, far)
-    return xp.where(x < 0, -res, res)   # odd
+    res = B.where(xp, near, small, far)
+    return B.where(xp, x < 0, -res, res)   # odd
 
 
 def _y0_64(xp, x):
@@ -774,10 +774,10 @@ def _y0_64(xp, x):
     xn = _safe(xp, near & (x > 0), x, 1.0)
     z = xn * xn
     small = _polevl(z, _Y0_YP) / _polevl(z, _Y0_YQ) + _TWO_OVER_PI * xp.log(xn) * _j0_64(xp, xn)
-    small = xp.where(x == 0, -np.inf, xp.where(x < 0, np.nan, small))
+    small = B.where(xp, x == 0, -np.inf, B.where(xp, x < 0, np.nan, small))
     xf = _safe(xp, near, 6.0, x)
     far = _bessel_far(xp, xf, _J0_PP, _J0_PQ, _J0_QP, _J0_QQ, math.pi / 4, 1)
-    return xp.where(near, small, far)
+    return B.where(xp, near, small, far)
 
 
 def _y1_64(xp, x):
@@ -786,10 +786,10 @@ def _y1_64(xp, x):
     z = xn * xn
     small = xn * (_polevl(z, _Y1_YP) / _polevl(z, _Y1_YQ)) + \
         _TWO_OVER_PI * (_j1_64(xp, xn) * xp.log(xn) - 1.0 / xn)
-    small = xp.where(x == 0, -np.inf, xp.where(x < 0, np.nan, small))
+    small = B.where(xp, x == 0, -np.inf, B.where(xp, x < 0, np.nan, small))
     xf = _safe(xp, near, 6.0, x)
     far = _bessel_far(xp, xf, _J1_PP, _J1_PQ, _J1_QP, _J1_QQ, 3 * math.pi / 4, 1)
-    return xp.where(near, small, far)
+    return B.where(xp, near, small, far)
 
 
 def _i0_64(xp, x):
@@ -803,7 +803,7 @@ def _i1_64(xp, x):
 def _modified_i(order):
     # torch's Cephes form gives nan at +-inf (exp(inf) / sqrt(inf)), where special.i0 gives inf
     def kernel(xp, x):
-        return xp.where(xp.isinf(x), np.nan, (_i0_64 if order == 0 else _i1_64)(xp, x))
+        return B.where(xp, xp.isinf(x), np.nan, (_i0_64 if order == 0 else _i1_64)(xp, x))
     return kernel
 
 
@@ -821,8 +821,8 @@ def _k_64(xp, x, order, scaled):
     far = _chbevl(8.0 / xf - 2.0, _K0_B if order == 0 else _K1_B) / xp.sqrt(xf)
     if not scaled:
         far = far * xp.exp(-xf)
-    res = xp.where(near, small, far)
-    return xp.where(x == 0, np.inf, xp.where(x < 0, np.nan, res))
+    res = B.where(xp, near, small, far)
+    return B.where(xp, x == 0, np.inf, B.where(xp, x < 0, np.nan, res))
 
 
 def _spherical_j0_64(xp, x):
@@ -830,8 +830,8 @@ def _spherical_j0_64(xp, x):
     series = 1.0 + z * (-1.0 / 6.0 + z * (1.0 / 120.0 + z * (-1.0 / 5040.0 + z * (1.0 / 362880.0 + z * (
         -1.0 / 39916800.0 + z * (1.0 / 6227020800.0))))))
     xs = _safe(xp, xp.abs(x) < 0.5, 1.0, x)
-    res = xp.where(xp.abs(x) < 0.5, series, xp.sin(xs) / xs)
-    return xp.where(xp.isinf(x), 0.0, res)
+    res = B.where(xp, xp.abs(x) < 0.5, series, xp.sin(xs) / xs)
+    return B.where(xp, xp.isinf(x), 0.0, res)
 
 
 def _airy_ai_64(xp, x):
@@ -869,9 +869,9 @@ def _airy_ai_64(xp, x):
         n = n / k
         g = g + n
     series = 0.355028053887817239260 * f - 0.258819403792806798405 * g
-    res = xp.where(neg, osc, xp.where(pos, decay, series))
-    res = xp.where(x > 103.892, 0.0, res)
-    return xp.where(xp.isinf(x), np.nan, res)
+    res = B.where(xp, neg, osc, B.where(xp, pos, decay, series))
+    res = B.where(xp, x > 103.892, 0.0, res)
+    return B.where(xp, xp.isinf(x), np.nan, res)
 
 
 def _values_only(name, kernel):

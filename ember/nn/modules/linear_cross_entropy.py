@@ -33,7 +33,7 @@ def _row_weights(xp, t, cw, ignore_index, num_classes, acc):
     """Per-row class index (ignored rows pointed at class 0) and loss weight (0 for ignored rows)."""
     ignored = t == ignore_index
     if ignore_index < 0 or ignore_index >= num_classes:
-        t = xp.where(ignored, 0, t)
+        t = B.where(xp, ignored, 0, t)
     bad = (t < 0) | (t >= num_classes)
     if bad.any():
         if cw is not None:  # torch looks the class weights up first (index_select)
@@ -42,7 +42,7 @@ def _row_weights(xp, t, cw, ignore_index, num_classes, acc):
     if cw is None:
         w = (~ignored).astype(acc)
     else:
-        w = xp.where(ignored, 0, cw[t].astype(acc))
+        w = B.where(xp, ignored, 0, cw[t].astype(acc))
     return t, w
 
 

@@ -60,8 +60,8 @@ class _Taps:
         self.y, self.x = y, x
         self.inside = (y > -1) & (y < H) & (x > -1) & (x < W)  # NaN: outside
         fin = xp.isfinite(y) & xp.isfinite(x) & (xp.abs(y) < 2.0 ** 30) & (xp.abs(x) < 2.0 ** 30)
-        y0 = xp.floor(xp.where(fin, y, -2)).astype(np.int64)
-        x0 = xp.floor(xp.where(fin, x, -2)).astype(np.int64)
+        y0 = xp.floor(B.where(xp, fin, y, -2)).astype(np.int64)
+        x0 = xp.floor(B.where(xp, fin, x, -2)).astype(np.int64)
         self.ly = y - y0.astype(dt)
         self.lx = x - x0.astype(dt)
         self.corners = []
@@ -90,7 +90,7 @@ class _Taps:
         for _, _, flat, ok in self.corners:
             v = ar[bi, gi, :, flat]  # advanced axes first: (B, G, K, P, C/G)
             v = xp.moveaxis(v, -1, 2)
-            out.append(xp.where(ok[:, :, None], v, 0))
+            out.append(B.where(xp, ok[:, :, None], v, 0))
         return out
 
 
@@ -154,7 +154,7 @@ class DeformConv2dFunction(_CppNode):
                 for (_, _, flat, ok), w in zip(taps.corners, taps.weights()):
                     keep = (ok & taps.inside)[:, :, None]
                     idx.append(xp.broadcast_to(chan + flat[:, :, None], gc.shape).ravel())
-                    vals.append(xp.where(keep, gc * w[:, :, None], 0).ravel())
+                    vals.append(B.where(xp, keep, gc * w[:, :, None], 0).ravel())
                 gi = xp.bincount(xp.concatenate(idx), weights=xp.concatenate(vals), minlength=a.size)
                 gi = gi.astype(a.dtype).reshape(a.shape)
         return gi, gw, goff, gm, gb
