@@ -770,3 +770,39 @@ def test_dropout2d_mask_over_long_rows_same_bits_and_state_restored(monkeypatch)
     monkeypatch.setattr(B, "ROWS_MIN", 1 << 30)   # NumPy's default buffer throughout
     for a, b in zip((y, gx), run()):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_fmod_and_remainder_of_large_arrays_exactly(dtype, monkeypatch):
+    # from _FMOD_MIN elements on, float16/float32 fmod runs as a - trunc(a / b) * b in float64 (exact
+    # below 2^23 quotients, with one |b| back where the quotient rounded up): NumPy's values bit for bit,
+    # over random magnitudes, dividends a hair either side of whole multiples, and special values
+    from ember.ops import elementwise as E
+    _FMOD_MIN = E._FMOD_MIN
+    calls = []
+    narrow = E._fmod_narrow
+    monkeypatch.setattr(E, "_fmod_narrow", lambda *args: calls.append(1) or narrow(*args))
+    g = np.random.default_rng(3)
+    n = 3 * _FMOD_MIN
+    scale = 10.0 ** g.integers(-3, 4, n) if dtype == np.float32 else 10.0 ** g.integers(-1, 2, n)
+    a, b = (g.standard_normal(n) * scale).astype(dtype), (g.standard_normal(n) * scale[::-1]).astype(dtype)
+    k = 3000 if dtype == np.float32 else 100
+    whole = (g.integers(-k, k, n) * b).astype(dtype)
+    specials = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 3.0, -3.0, 0.5, 7.0,
+                         np.finfo(dtype).max, -np.finfo(dtype).max, np.finfo(dtype).smallest_subnormal], dtype)
+    sa, sb = (np.tile(v.ravel(), n // specials.size ** 2 + 1)[:n] for v in np.meshgrid(specials, specials))
+    pairs = [(a, b), (whole, b), (np.nextafter(whole, dtype(np.inf)), b), (np.nextafter(whole, dtype(-np.inf)), b),
+             (sa, sb), (a.reshape(-1, 64), b[:64])]   # (the last: broadcast)
+    with np.errstate(all="ignore"):
+        for x, y in pairs:
+            want = np.fmod(x, y)
+            got = ember.fmod(ember.tensor(x), ember.tensor(y)).numpy()
+            assert got.dtype == dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+            # remainder: torch's fmod, then + y where the signs differ (a zero keeps x's sign)
+            r = ember.remainder(ember.tensor(x), ember.tensor(y)).numpy()
+            fixed = np.where((want != 0) & ((y < 0) != (want < 0)), want + y, want)
+            np.testing.assert_array_equal(r, fixed)
+            np.testing.assert_array_equal(np.signbit(r), np.signbit(fixed))
+    assert len(calls) == 2 * len(pairs)
