@@ -670,7 +670,31 @@ def _floor_quotient(input, other):
     refuse_complex(a, "\"div_floor_cpu\" not implemented for '{}'")
     kernel_for(a.dtype, "div_floor_cpu", "fiu")
     _check_int_divisor(a, b, "floor_divide")
-    return xp_of(a).floor_divide(a, b)
+    pair = _narrow_pair(a, b)
+    if pair is None:
+        return xp_of(a).floor_divide(a, b)
+    if a.dtype.itemsize == 4:
+        return _floor_divide_narrow(*pair)
+    # (NumPy's float16 loop runs the float32 one and rounds once)
+    return _floor_divide_narrow(*(v.astype(np.float32) for v in pair)).astype(a.dtype)
+
+
+def _floor_divide_narrow(a, b):
+    """NumPy's floor division of float32 arrays (torch's too: Python's rule from fmod), from
+    _fmod_narrow's exact remainder instead of C's fmod (1M: 25 -> 5-9 ms)."""
+    mod = _fmod_narrow(a, b)
+    a, b = np.broadcast_arrays(a, b)
+    div = np.subtract(a, mod)
+    div /= b
+    div -= (mod != 0) & ((b < 0) != (mod < 0))
+    res = np.floor(div)
+    res += (div - res) > 0.5
+    for rare in div == 0, b == 0:   # a zero quotient takes the sign of a / b; b == 0 gives a / b
+        if rare.any():
+            i = np.flatnonzero(rare)
+            q = a.reshape(-1)[i] / b.reshape(-1)[i]
+            res.reshape(-1)[i] = np.where(b.reshape(-1)[i] == 0, q, np.copysign(0, q))
+    return res
 
 
 def floor_divide(input, other, *, out=None):
@@ -776,12 +800,22 @@ def _fmod_narrow(a, b):
     return out
 
 
+def _narrow_pair(a, b):
+    """(a, b) as float16/float32 NumPy arrays of one dtype (a Python number cast as NumPy would), when
+    they are that large (_FMOD_MIN elements); else None."""
+    if type(a) is not np.ndarray or a.dtype.kind != "f" or a.dtype.itemsize > 4:
+        return None
+    if type(b) is float or type(b) is int:
+        b = np.asarray(b, a.dtype)
+    if type(b) is not np.ndarray or b.dtype != a.dtype or max(a.size, b.size) < _FMOD_MIN:
+        return None
+    return a, b
+
+
 def _fmod(xp, a, b):
     """xp.fmod(a, b); large float16/float32 NumPy arrays through _fmod_narrow."""
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and a.dtype.itemsize <= 4 \
-            and max(a.size, b.size) >= _FMOD_MIN:
-        return _fmod_narrow(a, b)
-    return xp.fmod(a, b)
+    pair = _narrow_pair(a, b)
+    return xp.fmod(a, b) if pair is None else _fmod_narrow(*pair)
 
 
 def _modulus(name, ufunc, nodes, input, other, out):

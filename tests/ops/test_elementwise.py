@@ -773,7 +773,7 @@ def test_dropout2d_mask_over_long_rows_same_bits_and_state_restored(monkeypatch)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
-def test_fmod_and_remainder_of_large_arrays_exactly(dtype, monkeypatch):
+def test_fmod_remainder_and_floor_divide_of_large_arrays_exactly(dtype, monkeypatch):
     # from _FMOD_MIN elements on, float16/float32 fmod runs as a - trunc(a / b) * b in float64 (exact
     # below 2^23 quotients, with one |b| back where the quotient rounded up): NumPy's values bit for bit,
     # over random magnitudes, dividends a hair either side of whole multiples, and special values
@@ -805,4 +805,18 @@ def test_fmod_and_remainder_of_large_arrays_exactly(dtype, monkeypatch):
             fixed = np.where((want != 0) & ((y < 0) != (want < 0)), want + y, want)
             np.testing.assert_array_equal(r, fixed)
             np.testing.assert_array_equal(np.signbit(r), np.signbit(fixed))
-    assert len(calls) == 2 * len(pairs)
+            # floor division: NumPy's (and torch's) rule from the same remainder
+            q, want = ember.floor_divide(ember.tensor(x), ember.tensor(y)).numpy(), np.floor_divide(x, y)
+            assert q.dtype == dtype
+            np.testing.assert_array_equal(q, want)
+            np.testing.assert_array_equal(np.signbit(q), np.signbit(want))
+    assert len(calls) == 3 * len(pairs)
+    # a Python number as the divisor, cast to the tensor's dtype as NumPy casts it (the values; remainder's
+    # zeros keep the dividend's sign, as torch's, where NumPy's take the divisor's)
+    for s in (2.5, -0.7, 3):
+        with np.errstate(all="ignore"):
+            for got, want in [(ember.tensor(a).fmod(s), np.fmod(a, s)), (ember.tensor(a) % s, np.remainder(a, s)),
+                              (ember.tensor(a) // s, np.floor_divide(a, s))]:
+                assert got.dtype == ember.tensor(a).dtype
+                np.testing.assert_array_equal(got.numpy(), want)
+    assert len(calls) == 3 * len(pairs) + 9
