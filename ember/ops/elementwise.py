@@ -1183,9 +1183,10 @@ def _sign(xp, x):
     if x.dtype.kind == "b":
         return x.copy()
     if x.dtype.kind == "f":   # torch's formula itself: NaN gives (False) - (False) = 0
-        s = (x > 0).astype(x.dtype)
-        s -= x < 0
-        return s
+        # (as int8 0/1 values, then one cast: subtracting a bool array from a float one runs a
+        # casting loop, 390 -> 250 us over 1M float32)
+        s = xp.subtract((x > 0).view(np.int8), (x < 0).view(np.int8))
+        return s.astype(x.dtype)
     return xp.sign(x)
 
 
