@@ -491,3 +491,34 @@ def test_full_sums_of_large_arrays_match_torch(oracle, shape, dtype):
     assert _sum_all(x.reshape(-1)[:1000]) is None and _sum_all(x.astype(np.float16)) is None
     np.testing.assert_allclose(ember.tensor(x.T if x.ndim > 1 else x[::2]).sum().item(), x.T.sum() if x.ndim > 1
                                else x[::2].sum(), rtol=tol)
+
+
+@requires_torch
+def test_topk_by_repeated_extremes_matches_torch(monkeypatch):
+    # sorted topk with k <= 8 takes one argmax pass per element (then replays torch's choice among ties):
+    # torch's values, signed zeros and indices over random shapes, dims, ties, infinities and NaN
+    from ember.ops import reduce as R
+    used = []
+    fast = R._top_k_by_extremes
+    monkeypatch.setattr(R, "_top_k_by_extremes", lambda *a: used.append(fast(*a)) or used[-1])
+    g = np.random.default_rng(11)
+    for _ in range(300):
+        shape = tuple(int(s) for s in g.integers(1, 30, g.integers(1, 4)))
+        if g.random() < 0.3:
+            shape = shape[:-1] + (int(g.integers(60, 300)),)
+        kind = g.integers(0, 4)
+        x = [g.standard_normal(shape), g.integers(-3, 3, shape).astype(float),
+             g.choice([0.0, -0.0, 1.0, np.inf, -np.inf], shape), g.standard_normal(shape)][kind]
+        if kind == 3:
+            x.reshape(-1)[g.integers(0, x.size, 3)] = np.nan
+        x = x.astype(g.choice([np.float32, np.float64]))
+        d = int(g.integers(-len(shape), len(shape)))
+        k = int(g.integers(1, min(shape[d], 8) + 1))
+        largest = bool(g.random() < 0.7)
+        got = ember.topk(ember.tensor(x), k, dim=d, largest=largest)
+        want = torch.topk(torch.tensor(x), k, dim=d, largest=largest)
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+        np.testing.assert_array_equal(np.signbit(got.values.numpy()), np.signbit(want.values.numpy()))
+        np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+    # most took the fast path; NaN, and -inf taken past the first, fell back to the general one
+    assert 150 < sum(u is not None for u in used) < len(used) == 300
