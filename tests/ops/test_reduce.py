@@ -522,3 +522,19 @@ def test_topk_by_repeated_extremes_matches_torch(monkeypatch):
         np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
     # most took the fast path; NaN, and -inf taken past the first, fell back to the general one
     assert 150 < sum(u is not None for u in used) < len(used) == 300
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [(64, 700), (3, 5, 7), (1000, 3)])
+def test_float16_sums_over_dims_accumulate_in_float32_as_torch(shape):
+    # torch adds float16 in float32 and rounds once; NumPy's float16 reduction over an outer dim rounds
+    # at every step
+    x0 = (np.random.default_rng(5).standard_normal(shape) * 3).astype(np.float16)
+    for dim in list(range(len(shape))) + [(0, 1)]:
+        for keepdim in (False, True):
+            got = ember.tensor(x0).sum(dim, keepdim=keepdim).numpy()
+            want = torch.tensor(x0).sum(dim, keepdim=keepdim).numpy()
+            assert got.dtype == want.dtype == np.float16 and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ember.tensor(x0).sum(0, dtype=ember.float16).numpy(),
+                                  torch.tensor(x0).sum(0, dtype=torch.float16).numpy())
