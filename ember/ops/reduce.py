@@ -335,18 +335,23 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
         res = res.astype(a.dtype)
     if out is not None:
         return _write_out(out, res, "mean", input)
-    node = None
-    if state.enabled and input._requires_grad:
-        if dim is None:
-            node = _node(MeanBackward0, input)
-        else:
-            node = _node(MeanBackward1, input)
-            node.axes = axes
-            node.keepdim = keepdim
-        node.shape = a.shape
-        node.n = _count(a.shape, axes)
-        node.dtype = a.dtype
-    return _finish(res, node)
+    return _finish(res, _mean_node(input, a, axes, keepdim))
+
+
+def _mean_node(input, a, axes, keepdim):
+    """mean's node for input (its array a, reduced over axes: None for all), when one is recorded."""
+    if not (state.enabled and input._requires_grad):
+        return None
+    if axes is None:
+        node = _node(MeanBackward0, input)
+    else:
+        node = _node(MeanBackward1, input)
+        node.axes = axes
+        node.keepdim = keepdim
+    node.shape = a.shape
+    node.n = _count(a.shape, axes)
+    node.dtype = a.dtype
+    return node
 
 
 def _exclusive_prod(x, axis):
@@ -729,8 +734,8 @@ _VAR_WIDE = {np.dtype(np.float16): np.dtype(np.float64), np.dtype(np.float32): n
 
 
 def _var(input, dim, correction, keepdim, name, take_sqrt, means=None):
-    """var or std (take_sqrt) as a recorded Tensor; means: a list that receives the mean (keepdim's
-    shape), rounded to input's dtype."""
+    """var or std (take_sqrt) as a recorded Tensor; means: a list that receives the float64 mean (keepdim's
+    shape), rounded to input's dtype, where one was computed."""
     xp = xp_of(input._data)
     a = input._data
     if a.dtype.kind != "f" and a.dtype.kind != "c":
@@ -754,7 +759,7 @@ def _var(input, dim, correction, keepdim, name, take_sqrt, means=None):
             m /= n
             sq = xp.subtract(a, m)
             xp.multiply(sq, sq, out=sq)
-    if means is not None:
+    if means is not None and wide is not None:
         means.append((m.reshape(()) if axes is None and not keepdim else _keep(m, axes, keepdim)).astype(a.dtype))
     real_dt = B.dtype_of(a).to_real().np   # a complex tensor's variance is real: the mean of |diff|^2
     with B.errstate(xp, divide="ignore", invalid="ignore"):
@@ -822,8 +827,11 @@ class StdMeanBackward0(VarMeanBackward0):
 def _var_mean(input, dim, c, keepdim, take_sqrt):
     means = []
     v = _var(input, dim, c, keepdim, "std" if take_sqrt else "var", take_sqrt, means)
-    m = mean(input, dim, keepdim)
-    m._data = means[0]   # (the values of torch's var_mean: its Welford mean; the node is mean's)
+    if means:   # torch's var_mean values: its float64 Welford mean's
+        a = input._data
+        m = _finish(means[0], _mean_node(input, a, None if dim is None else _axes(dim, a.ndim), keepdim))
+    else:
+        m = mean(input, dim, keepdim)
     if v.grad_fn is not None:
         node = _node(StdMeanBackward0 if take_sqrt else VarMeanBackward0, input)
         node.var_node, node.mean_node = v.grad_fn, m.grad_fn
