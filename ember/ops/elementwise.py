@@ -1807,9 +1807,12 @@ class AddcdivBackward0(AddcmulBackward0):
         return gs, g1, g2
 
 
-def _addc(cls, combine, input, tensor1, tensor2, value):
+def _addc(cls, combine, input, tensor1, tensor2, value, scale_first=False):
     with _no_grad():
-        res = add(input, combine(tensor1, tensor2), alpha=value)
+        if scale_first:   # input + (value * tensor1) / tensor2, torch's order for addcdiv
+            res = add(input, combine(mul(tensor1, _scalar_alpha(value)), tensor2))
+        else:
+            res = add(input, combine(tensor1, tensor2), alpha=value)
     node = None
     if state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in (input, tensor1, tensor2)):
         dt = res._data.dtype
@@ -1835,7 +1838,9 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
                            "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
                            "for all dtypes.")
-    return _addc(AddcdivBackward0, div, input, tensor1, tensor2, value)
+    # (torch's kernel computes self + value * tensor1 / tensor2 left to right: value * tensor1 first; the
+    # other order matched its values in 71-89 % of the elements for value 1.5, 0.1 or -2.3)
+    return _addc(AddcdivBackward0, div, input, tensor1, tensor2, value, scale_first=True)
 
 
 class NanToNumBackward0(Node):

@@ -820,3 +820,15 @@ def test_fmod_remainder_and_floor_divide_of_large_arrays_exactly(dtype, monkeypa
                 assert got.dtype == ember.tensor(a).dtype
                 np.testing.assert_array_equal(got.numpy(), want)
     assert len(calls) == 3 * len(pairs) + 9
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_addcdiv_scales_before_dividing_as_torch(dtype):
+    # torch computes input + value * tensor1 / tensor2 left to right: (value * tensor1) / tensor2
+    g = np.random.default_rng(4)
+    x, y, z = (g.standard_normal(20000).astype(dtype) for _ in range(3))
+    for value in (1.5, 0.1, -2.3, 3):
+        got = ember.addcdiv(ember.tensor(x), ember.tensor(y), ember.tensor(z), value=value).numpy()
+        want = torch.addcdiv(torch.tensor(x), torch.tensor(y), torch.tensor(z), value=value).numpy()
+        np.testing.assert_array_equal(got, want)
