@@ -545,3 +545,21 @@ def test_ctc_loss_module_and_bad_lengths():
         F.ctc_loss(lp, ember.tensor([[1, 2], [3, 3]]), (6, 5), (2, 2))
     with pytest.raises(RuntimeError, match="Expected tensor to have size at least 3 at dimension 1"):
         F.ctc_loss(lp, ember.tensor([[1, 2], [3, 3]]), (5, 5), (3, 2))
+
+
+@pytest.mark.parametrize("batch", [1, 4, 8, 9, 16, 17, 33, 257, 4097])
+def test_nll_loss_adds_in_torchs_cascade_order(oracle, batch):
+    # torch's (N, C) kernel adds the losses (and the class weights of a weighted mean) in a cascade: the
+    # first alone, the rest in runs of 16 (ember/ops/loss.py, _cascade_sum): its values bit for bit
+    g = np.random.default_rng(batch)
+    for _ in range(5):
+        c = int(g.integers(2, 12))
+        lp = oracle.log_softmax(oracle.tensor((g.standard_normal((batch, c)) * 2).astype(np.float32)), 1)
+        y = g.integers(0, c, batch)
+        w = g.random(c).astype(np.float32)
+        for kw in ({}, {"reduction": "sum"}, {"weight": w}, {"weight": w, "reduction": "sum"}):
+            got = ember.nn.functional.nll_loss(ember.tensor(lp.numpy()), ember.tensor(y),
+                                               **{k: ember.tensor(v) if k == "weight" else v for k, v in kw.items()})
+            want = oracle.nn.functional.nll_loss(lp, oracle.tensor(y),
+                                                **{k: oracle.tensor(v) if k == "weight" else v for k, v in kw.items()})
+            assert got.item() == want.item()
