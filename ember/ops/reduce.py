@@ -260,17 +260,23 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         return _write_out(out, res, "sum", input)
     t = _wrap(res)
     if state.enabled and input._requires_grad:
-        if dim is None:
-            node = _node(SumBackward0, input)
-        else:
-            node = _node(SumBackward1, input)
-            node.axes = axes
-            node.keepdim = keepdim
-        node.shape = a.shape
-        node.dtype = a.dtype
         t._requires_grad = True
-        t.grad_fn = node
+        t.grad_fn = _reduction_node(input, a, axes, keepdim, SumBackward0, SumBackward1)
     return t
+
+
+def _reduction_node(input, a, axes, keepdim, whole, along):
+    """The node of a reduction of input (its array a) over axes: whole's over all of them (axes None),
+    else along's."""
+    if axes is None:
+        node = _node(whole, input)
+    else:
+        node = _node(along, input)
+        node.axes = axes
+        node.keepdim = keepdim
+    node.shape = a.shape
+    node.dtype = a.dtype
+    return node
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
@@ -342,15 +348,8 @@ def _mean_node(input, a, axes, keepdim):
     """mean's node for input (its array a, reduced over axes: None for all), when one is recorded."""
     if not (state.enabled and input._requires_grad):
         return None
-    if axes is None:
-        node = _node(MeanBackward0, input)
-    else:
-        node = _node(MeanBackward1, input)
-        node.axes = axes
-        node.keepdim = keepdim
-    node.shape = a.shape
+    node = _reduction_node(input, a, axes, keepdim, MeanBackward0, MeanBackward1)
     node.n = _count(a.shape, axes)
-    node.dtype = a.dtype
     return node
 
 
