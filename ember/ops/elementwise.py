@@ -780,13 +780,14 @@ def _fmod_narrow(a, b):
     out = np.empty(a.shape, a.dtype)
     af, bf, of = a.reshape(-1), b.reshape(-1), out.reshape(-1)
     f64 = np.float64
-    for i in range(0, af.size, _FMOD_BLOCK):
-        ab, bb, ob = af[i:i + _FMOD_BLOCK], bf[i:i + _FMOD_BLOCK], of[i:i + _FMOD_BLOCK]
+
+    def block(piece):
+        ab, bb, ob = af[piece], bf[piece], of[piece]
         a64, b64 = ab.astype(f64), bb.astype(f64)
         r = a64 / b64
         if not (np.abs(r) < 2.0 ** 23).all():   # large quotients, inf, NaN, division by 0: NumPy's own
             np.fmod(ab, bb, out=ob)
-            continue
+            return
         np.trunc(r, out=r)
         r *= b64
         np.subtract(a64, r, out=r)
@@ -797,6 +798,8 @@ def _fmod_narrow(a, b):
             rf, af64 = r[flip], a64[flip]
             r[flip] = np.where(rf != 0, rf + np.copysign(b64[flip], af64), np.copysign(rf, af64))
         ob[...] = r
+    # (one thread: the blocks' bits do not depend on the split)
+    _threads.flat_blocks(block, af.size, _FMOD_BLOCK, af.size + 1, _FMOD_BLOCK)
     return out
 
 

@@ -179,17 +179,22 @@ def _sum_rows(a, axes, keepdims):
 _SUM_ALL_MIN = 1 << 15
 
 
+def _rows_and_tail(a):
+    """The C-contiguous array a's elements as (4096-element rows, the rest)."""
+    flat = a.reshape(-1)
+    m = flat.size - flat.size % 4096
+    return flat[:m].reshape(-1, 4096), flat[m:]
+
+
 def _sum_all(a):
     """a.sum() of a C-contiguous float32/float64 NumPy array of at least _SUM_ALL_MIN elements (as a
     NumPy scalar), else None."""
     ones = _ONES.get(a.dtype) if type(a) is _ndarray else None
     if ones is None or a.size < _SUM_ALL_MIN or not a.flags.c_contiguous:
         return None
-    flat = a.reshape(-1)
-    n = flat.size
-    m = n - n % 4096
-    s = (flat[:m].reshape(-1, 4096) @ ones).sum()
-    return s + flat[m:].sum() if m < n else s
+    rows, tail = _rows_and_tail(a)
+    s = (rows @ ones).sum()
+    return s + tail.sum() if tail.size else s
 
 
 def _max_rows(a, keepdims):
@@ -901,12 +906,9 @@ def power_sum(a, p):
     n = a.size
     if p == 2 and _vecdot is not None and n >= _SUM_ALL_MIN and a.__class__ is np.ndarray \
             and a.flags.c_contiguous and a.dtype in _ONES:
-        flat = a.reshape(-1)
-        m = n - n % 4096
-        rows = flat[:m].reshape(-1, 4096)
+        rows, tail = _rows_and_tail(a)
         s = _vecdot(rows, rows).sum()
-        tail = flat[m:]
-        return s + (tail * tail).sum() if m < n else s
+        return s + (tail * tail).sum() if tail.size else s
     if n <= 4 * _NORM_CHUNK or a.__class__ is not np.ndarray or not a.flags.c_contiguous:
         t = a * a if p == 2 else abs(a)   # (x * x is |x| * |x|, bit for bit)
         s = _sum_all(t)

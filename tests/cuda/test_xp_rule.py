@@ -53,6 +53,7 @@ HOST_HELPERS = {
                                   "negative bases: NumPy arrays only, others take a ** b",
     ("elementwise.py", "_power_arrays"): "(as above: a tensor exponent's negative bases, NumPy arrays only)",
     ("elementwise.py", "_fmod_narrow"): "fmod's exact float64 route for float16/float32: NumPy arrays only",
+    ("elementwise.py", "_fmod_narrow.block"): "(as above: one block of it)",
     ("elementwise.py", "_floor_divide_narrow"): "(as above: floor division from it)",
     ("elementwise.py", "_narrow_pair"): "(as above: its operands, past a NumPy array test)",
     ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
