@@ -366,7 +366,7 @@ class Tensor:
 
     def detach_(self):
         """Cut this tensor from the graph in place."""
-        if self._base is not None and self._base.grad_fn is not None:
+        if self._base is not None:   # (any view, as in torch, whatever its base)
             raise RuntimeError(
                 "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel "
                 "(DDP) for training, and gradient_as_bucket_view is set as True, gradients are views of DDP "

@@ -68,9 +68,13 @@ def _mark_view(t, input):
 
 def check_view_inplace(t, indirect=False):
     """Refuse, as torch does, an in-place change with grad mode on of a view that can't be rebased:
-    one of several views returned by one function, or a view made in no_grad mode."""
-    meta = t._creation_meta if t._base is not None else None
+    one of several views returned by one function, or a view made in no_grad mode; and (not
+    indirect) a view of a leaf that requires grad, which torch refuses as it refuses the leaf."""
+    base = t._base
+    meta = t._creation_meta if base is not None else None
     if meta is None:
+        if not indirect and base is not None and t._requires_grad and base._requires_grad and base.grad_fn is None:
+            raise _leaf_error(True)
         return
     fn = t.grad_fn
     what = "its base or another view of its base has been" if indirect else "is being"
@@ -2323,6 +2327,8 @@ def _register():
     def _shape_inplace(fn, outofplace):
         def method(self, *args):
             if state.enabled and self._requires_grad:
+                if self._base is not None:
+                    check_view_inplace(self)
                 if self.grad_fn is None:
                     raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                                        "operation. Use the out-of-place version, or wrap it in `with "
