@@ -2762,8 +2762,10 @@ def dsplit(input, indices_or_sections):
 
 
 def _atleast(tensors, nd):
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        return tuple(_atleast(tuple(tensors[0]), nd))
+    # one list or tuple of tensors: a tuple back, whatever its length (torch.atleast_2d([t]) is (t2,))
+    listed = len(tensors) == 1 and isinstance(tensors[0], (list, tuple))
+    if listed:
+        tensors = tuple(tensors[0])
     out = []
     for t in tensors:
         k = t._data.ndim
@@ -2776,8 +2778,7 @@ def _atleast(tensors, nd):
         else:
             out.append(reshape(t, (1, 1, 1)) if k == 0 else unsqueeze(unsqueeze(t, 0), -1) if k == 1 else
                        unsqueeze(t, -1))
-    return out[0] if len(out) == 1 and not (len(tensors) == 1 and isinstance(tensors[0], (list, tuple))) \
-        else tuple(out)
+    return out[0] if len(out) == 1 and not listed else tuple(out)
 
 
 def atleast_1d(*tensors):

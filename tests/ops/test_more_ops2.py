@@ -99,8 +99,11 @@ FORWARD2 = {
                            M.dsplit(T(M, IMG), 2), T(M, IMG).dsplit([1, 3])),
     "atleast": lambda M: (M.atleast_1d(T(M, 1.0)), M.atleast_2d(T(M, [1, 2])), M.atleast_3d(T(M, A)),
                           M.atleast_3d(T(M, 2)), M.atleast_3d(T(M, [1, 2])), M.atleast_2d(T(M, 1), T(M, [1.0])),
-                          M.atleast_1d((T(M, 1), T(M, A))), M.atleast_3d(T(M, IMG))),
+                          M.atleast_1d((T(M, 1), T(M, A))), M.atleast_3d(T(M, IMG)),
+                          # one tensor in a list: a one-tuple back, the tensor not split into rows
+                          M.atleast_2d([T(M, A)]), M.atleast_3d((T(M, [1, 2]),)), M.atleast_1d([])),
     "dstack_column_stack": lambda M: (M.dstack([T(M, A), T(M, A)]), M.dstack((T(M, [1, 2]), T(M, [3, 4]))),
+                                      M.dstack([T(M, [1, 2, 3])]), M.dstack([T(M, A)]),
                                       M.column_stack([T(M, [1, 2, 3]), T(M, A[:, :2]), T(M, [7, 8, 9])]),
                                       M.column_stack((T(M, [1.0]), T(M, 2.0)))),
     "rot90": lambda M: (M.rot90(T(M, A)), T(M, A).rot90(2), M.rot90(T(M, A), -1, [1, 0]), T(M, IMG).rot90(3, [0, 2]),
