@@ -361,6 +361,28 @@ def hold_leaf(tensor):
         acc._held = tensor
 
 
+class _AnyVersion:
+    """A saved version that every version equals: an operand a node keeps (create_graph traces its
+    saved arrays through _saved_versions) but that no gradient to be computed reads, so changing it in
+    place before backward is no error (torch saves only what the needed gradients use).  An int
+    compared with it defers to its __ne__."""
+
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return "UNCHECKED"
+
+
+UNCHECKED = _AnyVersion()
+
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
           "after they have already been freed). Saved intermediate values of the graph are freed "
           "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "

@@ -5,7 +5,7 @@ attaches the matching Tensor methods.  ``record`` is the one place where an
 op's result is linked into the autograd graph.
 """
 from ..autograd.grad_mode import state
-from ..autograd.graph import Node, edge
+from ..autograd.graph import UNCHECKED, Node, edge
 from .._tensor import Tensor, _wrap
 
 _new = object.__new__
@@ -79,6 +79,19 @@ def new_node(cls, inputs):
 def save_versions(node, *tensors):
     """Remember the versions of tensors whose data the node keeps for backward."""
     node._saved_versions = tuple((t, t._vc[0]) for t in tensors)
+
+
+def product_versions(*tensors):
+    """_saved_versions of a product's operands (mul, mm, linear, einsum...): each is read only for the
+    other operands' gradients, so one whose partners need none may change in place before backward,
+    as in torch (which saves it only then): lin(x) with a constant x, then lin.weight.add_ under
+    no_grad, then backward."""
+    if len(tensors) == 2:
+        a, b = tensors
+        return ((a, a._vc[0] if b._requires_grad else UNCHECKED), (b, b._vc[0] if a._requires_grad else UNCHECKED))
+    flags = [t._requires_grad for t in tensors]
+    n = sum(flags)
+    return tuple((t, t._vc[0] if n - f else UNCHECKED) for t, f in zip(tensors, flags))
 
 
 class _SavedOutput:

@@ -11,10 +11,11 @@ import numpy as np
 from .. import _backend as B
 from .. import _threads
 from ..autograd.grad_mode import state
-from ..autograd.graph import Node, edge, move_retained_grad, no_derivative
+from ..autograd.graph import UNCHECKED, Node, edge, move_retained_grad, no_derivative
 from .._tensor import Tensor, _wrap, refused_write
 from .._userwarn import warn as _warn_user
-from . import kernel_for, real_grads_for_real_inputs, refuse_complex, save_output_version, unbroadcast
+from . import (kernel_for, product_versions, real_grads_for_real_inputs, refuse_complex, save_output_version,
+               unbroadcast)
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
@@ -476,9 +477,9 @@ def mul(input, other, *, out=None):
         node.a = a
         node.b = b
         if isinstance(other, Tensor):
-            node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
-        else:
-            node._saved_versions = ((input, input._vc[0]),)
+            node._saved_versions = product_versions(input, other)
+        else:   # (x * 2: the gradient reads only the number)
+            node._saved_versions = ((input, UNCHECKED),)
         if res.dtype.kind == "c":
             real_grads_for_real_inputs(node, (input, other))
     t = _wrap(res)
@@ -555,10 +556,12 @@ def div(input, other, *, rounding_mode=None, out=None):
         node = _node(DivBackward0, input, other)
         node.a = a
         node.b = b
-        save = [(input, input._vc[0])]
+        # input's gradient reads other; other's reads both (x / 2: nothing read)
         if isinstance(other, Tensor):
-            save.append((other, other._vc[0]))
-        node._saved_versions = tuple(save)
+            node._saved_versions = ((input, input._vc[0] if other._requires_grad else UNCHECKED),
+                                    (other, other._vc[0]))
+        else:
+            node._saved_versions = ((input, UNCHECKED),)
         if res.dtype.kind == "c":
             real_grads_for_real_inputs(node, (input, other))
     return _finish(res, node)
@@ -617,7 +620,11 @@ def _operator(op, general, node_cls, kinds=None):
             if saves_operands:
                 node.a = a
                 node.b = b
-                node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+                if node_cls is MulBackward0:
+                    node._saved_versions = product_versions(input, other)
+                else:   # div: as div's
+                    node._saved_versions = ((input, input._vc[0] if other._requires_grad else UNCHECKED),
+                                            (other, other._vc[0]))
             else:
                 node._saved_versions = ()
                 node.a_shape = sa
@@ -640,10 +647,10 @@ def _scalar_result(res, input, number, node_cls, saves_operands):
     if input._requires_grad and state.enabled:
         node = _new(node_cls)
         node.next_functions = (edge(input), _NO_EDGE)
-        if saves_operands:
+        if saves_operands:   # (mul or div by a number: the gradient reads only the number)
             node.a = input._data
             node.b = number
-            node._saved_versions = ((input, input._vc[0]),)
+            node._saved_versions = ((input, UNCHECKED),)
         else:
             node._saved_versions = ()
             node.a_shape = input._data.shape
@@ -1821,7 +1828,11 @@ def _addc(cls, combine, input, tensor1, tensor2, value, scale_first=False):
         dt = res._data.dtype
         node = cls.__new__(cls)
         node.next_functions = tuple(edge(t) for t in (input, tensor1, tensor2))
-        node._saved_versions = ((tensor1, tensor1._vc[0]), (tensor2, tensor2._vc[0]))
+        # addcmul's product rule; addcdiv's tensor2 is read for both gradients
+        t1v, t2v = product_versions(tensor1, tensor2)
+        if cls is AddcdivBackward0 and (tensor1._requires_grad or tensor2._requires_grad):
+            t2v = (tensor2, tensor2._vc[0])
+        node._saved_versions = (t1v, t2v)
         node.s, node.value = input._data.shape, _scalar_alpha(value)
         node.t1, node.t2 = tensor1._data.astype(dt, copy=False), tensor2._data.astype(dt, copy=False)
     return _finish(res._data, node)

@@ -20,7 +20,7 @@ from .._threads import matmul as _mm
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from . import kernel_for, unbroadcast
+from . import kernel_for, product_versions, unbroadcast
 from .conv import _strided
 from .elementwise import AddBackward0 as _AddBackward0
 from . import record as _finish
@@ -262,7 +262,7 @@ def _needs(*ts):
 def _mm_node(input, other, a, b):
     node = _node(MmBackward0, _edge(input), _edge(other))
     node.a, node.b = a, b
-    node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+    node._saved_versions = product_versions(input, other)
     return node
 
 
@@ -280,7 +280,7 @@ def matmul(input, other, *, out=None):
                 node.next_functions = (edge(input) if input._requires_grad else _NO_EDGE,
                                        edge(other) if other._requires_grad else _NO_EDGE)
                 node.a, node.b = a, b
-                node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+                node._saved_versions = product_versions(input, other)
                 t._requires_grad = True
                 t.grad_fn = node
             return t
@@ -347,7 +347,7 @@ def matmul(input, other, *, out=None):
         core = _node(_FoldedProduct, _edge(input), _edge(other))
         core.a, core.b = a, b
         core.name_ = inner.__name__
-        core._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+        core._saved_versions = product_versions(input, other)
         node = _wrap_in(outer, core, res.shape)
     return _finish(res, node)
 
@@ -385,7 +385,7 @@ def _result(res, out, op, input, other, cls):
     if _needs(input, other):
         node = _node(cls, _edge(input), _edge(other))
         node.a, node.b = input._data, other._data
-        node._saved_versions = ((input, input._vc[0]), (other, other._vc[0]))
+        node._saved_versions = product_versions(input, other)
     return _finish(res, node)
 
 
@@ -511,7 +511,7 @@ def outer(input, vec2, *, out=None):
             ea = (v, 0)
         node = _node(_OuterBackward, ea, _edge(vec2))
         node.a, node.b = a, b
-        node._saved_versions = ((input, input._vc[0]), (vec2, vec2._vc[0]))
+        node._saved_versions = product_versions(input, vec2)
     return _finish(res, node)
 
 
@@ -610,7 +610,7 @@ def _fused_result(name, cls, res, input, m1, m2, alpha, beta, out, **fields):
         node.alpha, node.beta = alpha, beta
         for field, value in fields.items():
             setattr(node, field, value)
-        node._saved_versions = ((m1, m1._vc[0]), (m2, m2._vc[0]))
+        node._saved_versions = product_versions(m1, m2)
     return _finish(res, node)
 
 
@@ -774,7 +774,7 @@ def linear(input, weight, bias=None):
     else:
         node = _node(_MmT, ex, ew)
         node.a, node.b = x2, w.T
-    node._saved_versions = ((input, input._vc[0]), (weight, weight._vc[0]))
+    node._saved_versions = product_versions(input, weight)
     top = node
     if x.ndim != 2:
         outer = ViewBackward0 if fused else (SqueezeBackward4 if x.ndim == 1 else UnsafeViewBackward0)
@@ -902,7 +902,7 @@ def bilinear(input1, input2, weight, bias=None):
         edges.append(_edge(bias) if bias is not None else (None, 0))
         node = _node(_BilinearBackward, *edges)
         node.x1, node.x2, node.w = x1, x2, w
-        node._saved_versions = ((input1, input1._vc[0]), (input2, input2._vc[0]), (weight, weight._vc[0]))
+        node._saved_versions = product_versions(input1, input2, weight)
     return _finish(res, node)
 
 
@@ -1120,7 +1120,7 @@ def einsum(equation, *operands):
         node = _node(_EinsumBackward, *[_edge(o) for o in operands])
         node.ops, node.subs, node.rhs = arrays, subs, rhs
         node.shapes = [a.shape for a in arrays]
-        node._saved_versions = tuple((o, o._vc[0]) for o in operands)
+        node._saved_versions = product_versions(*operands)
     return _finish(res, node)
 
 

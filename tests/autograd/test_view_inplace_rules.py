@@ -224,3 +224,64 @@ def test_view_dtype_of_a_grad_tensor_is_an_untracked_alias():
 @requires_torch
 def test_view_kinds_match_torch():
     assert _view_kinds(ember) == _view_kinds(torch)
+
+
+# in-place ops on a view of a leaf that requires grad: torch refuses them as it refuses the leaf
+_LEAF_VIEW_CASES = [
+    lambda L, x: x[:2].mul_(2), lambda L, x: x.view(3).add_(1), lambda L, x: x[0].zero_(),
+    lambda L, x: x.reshape(3).add_(1), lambda L, x: x[:2].relu_(), lambda L, x: x[:2].unsqueeze_(0),
+    lambda L, x: x[:2].copy_(L.zeros(2)), lambda L, x: x[:2].clamp_(0, 1), lambda L, x: x[:2].fill_(1),
+    lambda L, x: x[:2].__setitem__(0, 5.0), lambda L, x: x[:2].detach_(),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("case", range(len(_LEAF_VIEW_CASES)))
+def test_inplace_on_a_view_of_a_leaf_matches_torch(case):
+    fn = _LEAF_VIEW_CASES[case]
+    got = []
+    for L in (ember, torch):
+        x = L.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError) as info:
+            fn(L, x)
+        got.append(str(info.value).split(".")[0])
+        assert x.is_leaf and x.grad_fn is None
+        with L.no_grad():   # allowed there
+            x[:2].mul_(2)
+        assert x.tolist() == [2.0, 2.0, 1.0]
+    assert got[0] == got[1]
+
+
+# a product saves an operand only for the other operands' gradients (torch's derivatives): an operand whose
+# partners need no gradient may change in place before backward
+_PRODUCTS = {
+    "mul": lambda L, a, b: a * b, "div": lambda L, a, b: a / b, "mul_number": lambda L, a, b: a * 2.0,
+    "matmul": lambda L, a, b: a @ b, "mm": lambda L, a, b: L.mm(a, b), "bmm": lambda L, a, b: L.bmm(a[None], b[None]),
+    "linear": lambda L, a, b: L.nn.functional.linear(b, a, L.ones(2)),
+    "addmm": lambda L, a, b: L.addmm(L.ones(2, 2), b, a), "einsum": lambda L, a, b: L.einsum("ij,jk->ik", a, b),
+    "mv": lambda L, a, b: L.mv(a, b[0]), "dot": lambda L, a, b: L.dot(a[0], b[0]),
+    "outer": lambda L, a, b: L.outer(a[0], b[0]), "bilinear": lambda L, a, b: L.nn.functional.bilinear(b, b, a[None]),
+    "addcmul": lambda L, a, b: L.addcmul(L.ones(2, 2), a, b), "addcdiv": lambda L, a, b: L.addcdiv(L.ones(2, 2), a, b),
+    "conv2d": lambda L, a, b: L.nn.functional.conv2d(b[None, None], a[None, None]),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(_PRODUCTS))
+@pytest.mark.parametrize("changed", ["grad_operand", "other_operand"])
+def test_saved_operands_match_torch(name, changed):
+    fn = _PRODUCTS[name]
+    outcomes = []
+    for L in (ember, torch):
+        a = L.tensor([[1.5, 2.0], [3.0, 4.0]], requires_grad=True)
+        b = L.tensor([[0.5, 1.0], [2.0, 3.0]])
+        out = fn(L, a, b).sum()
+        with L.no_grad():
+            (a if changed == "grad_operand" else b).add_(1)
+        try:
+            out.backward()
+            outcomes.append(np.round(a.grad.numpy(), 5).tolist())
+        except RuntimeError as e:
+            assert "modified by an inplace operation" in str(e)
+            outcomes.append("refused")
+    assert outcomes[0] == outcomes[1]

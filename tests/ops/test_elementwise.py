@@ -158,12 +158,25 @@ def test_operators_match_the_functions_and_torch(name, operands, dtype):
     b = ember.tensor(b0) if isinstance(right, tuple) else b0
     general = getattr(ember, name)(a, b)
     np.testing.assert_array_equal(fn(a, b).detach().numpy(), general.detach().numpy())
-    if name in ("mul", "div"):   # the saved operands: modifying one in place refuses backward, as in torch
-        c = a * 1
-        y = fn(c, b)
-        c.add_(1)
-        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
-            y.sum().backward()
+    # the saved operands: modifying one in place refuses backward where torch saved it, which is where
+    # a gradient to be computed reads it (mul's other operand; div's divisor; a number: nothing)
+    for b_grad in (False, True):
+        for changed in ("left", "right"):
+            if changed == "right" and not isinstance(right, tuple):
+                continue
+            raised = []
+            for lib in (ember, torch):
+                c = lib.tensor(a0, requires_grad=True) * 1
+                d = lib.tensor(b0, requires_grad=b_grad) * 1 if isinstance(right, tuple) else b0
+                y = fn(c, d)
+                with lib.no_grad():
+                    (c if changed == "left" else d).add_(1)
+                try:
+                    y.sum().backward()
+                    raised.append(None)
+                except RuntimeError as e:
+                    raised.append("modified by an inplace operation" in str(e))
+            assert raised[0] == raised[1], (b_grad, changed, raised)
 
 
 @requires_torch
