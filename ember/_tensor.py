@@ -12,6 +12,8 @@ import numpy as np
 
 from . import _backend as B
 from .autograd import graph
+from .autograd.grad_mode import (InferenceVersion as _InferenceVersion, inference_threads as _inference_threads,
+                                 new_version as _new_version, state as _grad_state)
 from ._userwarn import warn as _warn_user
 
 _ndarray = np.ndarray
@@ -69,7 +71,7 @@ class Tensor:
         self._requires_grad = requires_grad
         _grad_slot.__set__(self, None)
         self.grad_fn = None
-        self._vc = [0]
+        self._vc = _new_version() if _inference_threads[0] else [0]
         self._accumulator = None
         self._hooks = None
         self._retains_grad = False
@@ -292,6 +294,8 @@ class Tensor:
 
     @property
     def _version(self):
+        if self._vc.__class__ is _InferenceVersion:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._vc[0]
 
     @property
@@ -312,6 +316,8 @@ class Tensor:
         return self._set_requires_grad(requires_grad, "floating point")
 
     def _set_requires_grad(self, requires_grad, _kinds):
+        if requires_grad and self._vc.__class__ is _InferenceVersion and not _grad_state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         if self.grad_fn is not None:
             if requires_grad:
                 return self
@@ -899,7 +905,7 @@ def _wrap(array, requires_grad=False, grad_fn=None):
     t._requires_grad = requires_grad
     # .grad stays unset: outputs of ops become non-leaves, whose .grad read must warn (_unset_grad)
     t.grad_fn = grad_fn
-    t._vc = [0]
+    t._vc = _new_version() if _inference_threads[0] else [0]
     t._accumulator = None
     t._hooks = None
     t._retains_grad = False

@@ -19,6 +19,46 @@ class _State(threading.local):
 
 state = _State()
 
+_INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode in "
+    "computation tracked by autograd. To work around this, you can make a clone to get a normal tensor and "
+    "use it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.")
+_INFERENCE_INPLACE = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a "
+    "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.")
+
+
+class InferenceVersion(list):
+    """The version counter of an inference tensor (one made in inference_mode, and its views): torch keeps
+    none for them, so outside inference mode they can be neither saved for backward (an op that records
+    a node reads the version it saves: refused here) nor changed in place (refused before the write by
+    check_inplace; here too, as a last guard)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i):
+        if state.enabled and not state.inference:
+            raise RuntimeError(_INFERENCE_SAVED)
+        return list.__getitem__(self, i)
+
+    def __setitem__(self, i, value):
+        if not state.inference:
+            raise RuntimeError(_INFERENCE_INPLACE)
+        list.__setitem__(self, i, value)
+
+
+def new_version():
+    """A fresh tensor's version counter: an inference tensor's inside inference_mode (callers check
+    inference_threads first)."""
+    return InferenceVersion((0,)) if state.inference else [0]
+
+
+def check_inplace(t):
+    """Refuse, before anything is written, an in-place change of an inference tensor outside inference
+    mode, as torch does."""
+    if t._vc.__class__ is InferenceVersion and not state.inference:
+        raise RuntimeError(_INFERENCE_INPLACE)
+
 
 def is_grad_enabled():
     """True when operations record the autograd graph."""
@@ -71,17 +111,20 @@ class enable_grad(no_grad):
 
 
 class inference_mode(_GradMode):
-    """Like no_grad (ember keeps no separate inference tensors)."""
+    """no_grad whose tensors are inference tensors: outside the mode they can be neither saved for
+    backward nor changed in place (see InferenceVersion)."""
 
     def __init__(self, mode=True):
         self.mode = not mode
 
     def __enter__(self):
         self._prev = state.enabled, state.inference
-        state.enabled, state.inference = self.mode, not self.mode
+        state.enabled = self.mode
+        _set_inference(not self.mode)
 
     def __exit__(self, *exc):
-        state.enabled, state.inference = self._prev
+        state.enabled = self._prev[0]
+        _set_inference(self._prev[1])
         return False
 
     def __call__(self, fn):
@@ -90,12 +133,27 @@ class inference_mode(_GradMode):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             prev = state.enabled, state.inference
-            state.enabled, state.inference = mode, not mode
+            state.enabled = mode
+            _set_inference(not mode)
             try:
                 return fn(*args, **kwargs)
             finally:
-                state.enabled, state.inference = prev
+                state.enabled = prev[0]
+                _set_inference(prev[1])
         return wrapper
+
+
+# Threads inside inference_mode, so that a tensor's constructor (the hot path) reads one list item, not
+# the thread-local flag, to know that it makes a normal tensor (a + b on 2 x 2: +60 ns against +10)
+inference_threads = [0]
+_inference_lock = threading.Lock()
+
+
+def _set_inference(flag):
+    if flag != state.inference:
+        with _inference_lock:
+            inference_threads[0] += 1 if flag else -1
+        state.inference = flag
 
 
 def is_inference_mode_enabled():

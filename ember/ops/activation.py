@@ -12,7 +12,7 @@ import numpy as np
 from .. import _backend as B
 from .. import _memory_format as _mf
 from .. import _threads
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import check_inplace as _check_inference, state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
 from . import kernel_for, unbroadcast
@@ -70,6 +70,7 @@ def _node(cls, input, saved_input=True):
 
 def _check_inplace(input, name):
     """Refuse what torch refuses before an in-place activation touches the storage."""
+    _check_inference(input)
     if not (state.enabled and input._requires_grad):
         return
     if input._base is not None:

@@ -276,7 +276,8 @@ def _register():
 
     def copy_(self, src, non_blocking=False):
         """Copy src's values (broadcast, cast) into this tensor's memory."""
-        from .elementwise import _inplace
+        from .elementwise import _check_inference, _inplace
+        _check_inference(self)
         d = self._data
         s = src._data if isinstance(src, Tensor) else src if isinstance(src, (int, float, bool)) \
             else B.host_array(src)

@@ -18,7 +18,7 @@ from .._fma import fma32 as _fma32, fma64 as _fma64
 from .. import _userwarn
 from .._tensor import Tensor, _wrap
 from . import kernel_for
-from ..autograd.grad_mode import state as _grad_state
+from ..autograd.grad_mode import InferenceVersion, check_inplace as _check_inference, state as _grad_state
 from ..autograd.graph import Node, edge
 from ..random import generator_for
 
@@ -1156,6 +1156,7 @@ def _filled(old, value, node_cls):
 
 
 def _fill(self, value, node_cls):
+    _check_inference(self)
     if isinstance(value, Tensor) and value.dim() != 0:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} "
                            "dimensions. Pass value.squeeze() or a Python number.")
@@ -1208,6 +1209,8 @@ def _random_fill(self, draw, node_cls, p=None, in_memory_order=True):
     False; draw returns None when it wrote into d itself). With grad mode on and self (or a tensor p)
     requiring grad, the fill is recorded as node_cls, whose gradients are zeros, after torch's in-place
     checks and before anything is drawn."""
+    _check_inference(self)
+
     def fill(target):
         d = _iteration_view(target) if in_memory_order else target
         values = draw(d)
@@ -1236,6 +1239,7 @@ def _random_fill(self, draw, node_cls, p=None, in_memory_order=True):
 
 def _check_leaf_inplace(t):
     from ..autograd.grad_mode import state
+    _check_inference(t)
     if state.enabled and t._requires_grad and t.grad_fn is None:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation. "
@@ -1384,8 +1388,8 @@ def _register_predicates():
         return self.dtype.is_signed
 
     def is_inference(self):
-        """False: ember keeps no separate inference tensors (inference_mode works as no_grad)."""
-        return False
+        """True for a tensor made in inference_mode (or a view of one)."""
+        return self._vc.__class__ is InferenceVersion
 
     def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False):
         """empty_strided with this tensor's dtype and device by default."""
@@ -1409,8 +1413,8 @@ def is_signed(input):
 
 
 def is_inference(input):
-    """False: ember keeps no separate inference tensors (see Tensor.is_inference)."""
-    return False
+    """True for a tensor made in inference_mode (or a view of one)."""
+    return input.is_inference()
 
 
 def detach(input):

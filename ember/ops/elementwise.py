@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import _backend as B
 from .. import _threads
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import (check_inplace as _check_inference, inference_threads as _inference_threads,
+                                  new_version, state)
 from ..autograd.graph import UNCHECKED, Node, edge, move_retained_grad, no_derivative
 from .._tensor import Tensor, _wrap, refused_write
 from .._userwarn import warn as _warn_user
@@ -609,7 +610,7 @@ def _operator(op, general, node_cls, kinds=None):
             res = _host_array(res)
         t = _new(Tensor)   # (_wrap inlined)
         t._data = res
-        t._vc = [0]
+        t._vc = new_version() if _inference_threads[0] else [0]
         t._accumulator = None
         t._hooks = None
         t._retains_grad = False
@@ -1360,6 +1361,8 @@ def _relu_inplace(self):
     # torch's relu_ does: the generic in-place path copied the input for its node and the result
     # back (three passes; 4 x 64 x 56 x 56: 795 us against torch's 183).  Views, leaves and other
     # arrays take that path
+    if self._vc.__class__ is not list:
+        _check_inference(self)
     d = self._data
     if type(d) is _ndarray and d.dtype.kind == "f" and d.ndim and d.flags.c_contiguous and self._base is None:
         grad = state.enabled and self._requires_grad
@@ -2072,6 +2075,7 @@ def out_variant(fn, name, dtype_from_out=False):
 
 def _inplace(self, res, op, args):
     """Store res into self's memory; with autograd, rebase self onto the out-of-place node."""
+    _check_inference(self)
     if state.enabled and (self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)):
         if self._base is not None:
             from .shape import check_view_inplace
@@ -2172,6 +2176,8 @@ def _fast_inplace(ufunc, name):
     def method(self, other, _other=None, *, alpha=None):
         if _other is not None:
             other, alpha = _deprecated_alpha(name + "_", other, _other)
+        if self._vc.__class__ is not list:
+            _check_inference(self)
         if state.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
             if node_cls is not None and alpha is None and type(other) is Tensor and self.grad_fn is not None \
                     and self._base is None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _backend as B
 from .. import _memory_format as _mf
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import check_inplace as _check_inference, state
 from ..autograd.graph import MULTI_OUTPUT_VIEW, NO_GRAD_VIEW, NO_GRAD_VIEW_OF_GRAD_TENSOR, Node, edge
 from .._tensor import Size, Tensor, _dim, _expanded, _wrap, expanded_write_warning, refused_write, writable_alias
 from . import unbroadcast
@@ -53,7 +53,9 @@ def _mark_view(t, input):
     else:
         t._base = base
         meta = input._creation_meta   # (a view of a view keeps its restriction)
-    t._view_vc = input._vc[0]
+    vc = input._vc
+    # (an inference tensor's views change only in inference mode, where nothing records: no version)
+    t._view_vc = vc[0] if vc.__class__ is list else None
     if not state.enabled:
         # as in torch, a view made in no_grad mode of a tensor that requires grad is a leaf that
         # requires grad (it prints so; no gradient reaches it), and such views refuse in-place
@@ -1501,6 +1503,7 @@ def _check_index_put(a, key, v):
 
 def setitem(self, key, value):
     """Assign into the indexed region, in place (the version counter moves)."""
+    _check_inference(self)
     a = self._data
     if type(key) is int and not isinstance(value, Tensor) and not (state.enabled and self._requires_grad):
         # fast path: x[i] = number

@@ -230,6 +230,56 @@ def test_inference_mode_state():
     assert f() and not ember.is_inference_mode_enabled()
 
 
+_INFERENCE_USES = {
+    "version": lambda L, z, w: z._version,
+    "add (saves nothing)": lambda L, z, w: (z + w).sum().backward(),
+    "mul (saves z)": lambda L, z, w: z * w,
+    "linear (saves z)": lambda L, z, w: L.nn.functional.linear(z[None], L.ones(3, 2, requires_grad=True)),
+    "add_": lambda L, z, w: z.add_(1), "mul_": lambda L, z, w: z.mul_(2), "copy_": lambda L, z, w: z.copy_(w),
+    "fill_": lambda L, z, w: z.fill_(3), "zero_": lambda L, z, w: z.zero_(), "normal_": lambda L, z, w: z.normal_(),
+    "relu_": lambda L, z, w: z.relu_(), "setitem": lambda L, z, w: z.__setitem__(0, 5.0),
+    "view add_": lambda L, z, w: z[:1].add_(1), "requires_grad_": lambda L, z, w: z.requires_grad_(),
+    "clone": lambda L, z, w: (z.clone() * w).sum().backward(),
+    "no_grad add_": lambda L, z, w: _under(L.no_grad(), lambda: z.add_(1)),
+    "no_grad mul": lambda L, z, w: _under(L.no_grad(), lambda: z * w),
+    "inside add_": lambda L, z, w: _under(L.inference_mode(), lambda: z.add_(1)),
+}
+
+
+def _under(mode, fn):
+    with mode:
+        return fn()
+
+
+@requires_torch
+@pytest.mark.parametrize("use", sorted(_INFERENCE_USES))
+def test_inference_tensors_match_torch(use):
+    # a tensor made in inference_mode is an inference tensor: outside the mode it can be neither saved for
+    # backward nor changed in place (ember refuses before writing anything)
+    outcomes = []
+    for L in (ember, torch):
+        with L.inference_mode():
+            z = L.ones(2)
+            assert z.is_inference() and L.is_inference(z) and z[:1].is_inference() and z.detach().is_inference()
+            assert not (z * 2).requires_grad
+        assert not z.clone().is_inference() and not (z + 1).is_inference()
+        w = L.ones(2, requires_grad=True)
+        try:
+            _INFERENCE_USES[use](L, z, w)
+            outcomes.append("ok")
+        except RuntimeError as e:
+            outcomes.append(str(e).split(".")[0])
+            if L is ember:
+                assert z.tolist() == [1.0, 1.0]   # nothing written
+    assert outcomes[0] == outcomes[1]
+    # a tensor made outside the mode stays a normal tensor, its views made inside the mode too
+    x = ember.ones(2)
+    with ember.inference_mode():
+        assert not x[:1].is_inference()
+        x.add_(1)
+    assert x.tolist() == [2.0, 2.0] and x._version == 1
+
+
 def test_switches():
     assert ember.vmap is ember.func.vmap
     # (True where the switch exists: tests/test_flush_denormal.py)
