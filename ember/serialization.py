@@ -1159,18 +1159,38 @@ def _load_legacy(fh, fname, restore, weights_only, encoding):
             return loaded[view_key]
         return storage
 
-    def small_load():
-        return _unpickler(weights_only, fh, persistent_load, encoding).load()
+    def small_load(first=False):
+        try:
+            return _unpickler(weights_only, fh, persistent_load, encoding).load()
+        except pickle.UnpicklingError as e:
+            if not first:
+                raise
+            # the magic number's pickle is where bytes that are no checkpoint fail: say so
+            raise pickle.UnpicklingError(
+                f"{_ns()}.load: {fname} is not a PyTorch checkpoint (neither the zip format nor the legacy "
+                f"format); it may be corrupted, or a different kind of file ({e})") from None
+        except EOFError:
+            # EOFError, as torch's unpicklers raise for a file that ends between or inside its pickles
+            raise EOFError(f"{_ns()}.load: {fname} ends early: it is a truncated legacy (pre-1.6) checkpoint "
+                           "or not a checkpoint at all; save or download it again") from None
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError, struct.error) as e:
+            if not weights_only:
+                raise  # a trusted load runs the file's own code: its errors are its own
+            # pickle's pure-Python unpickler reports bytes that are not a pickle so (an unknown opcode is a
+            # KeyError); torch's weights-only unpickler raises UnpicklingError for them
+            raise pickle.UnpicklingError(
+                f"{_ns()}.load: {fname} is not a PyTorch checkpoint, or is a corrupted legacy (pre-1.6) one: "
+                f"reading its pickle failed ({type(e).__name__}: {e})") from None
 
+    if small_load(first=True) != _MAGIC_NUMBER:
+        raise RuntimeError(f"Invalid magic number; corrupt file? (file: {fname})")
+    version = small_load()
+    if version != _LEGACY_PROTOCOL_VERSION:
+        raise RuntimeError(f"Invalid protocol version: {version} (file: {fname})")
+    small_load()  # sys info
+    result = small_load()
+    keys = small_load()
     try:
-        if small_load() != _MAGIC_NUMBER:
-            raise RuntimeError(f"Invalid magic number; corrupt file? (file: {fname})")
-        version = small_load()
-        if version != _LEGACY_PROTOCOL_VERSION:
-            raise RuntimeError(f"Invalid protocol version: {version} (file: {fname})")
-        small_load()  # sys info
-        result = small_load()
-        keys = small_load()
         for key in keys:
             storage = loaded[key]
             (count,) = struct.unpack("<q", _read_exact(fh, 8))
@@ -1253,6 +1273,7 @@ def _load_from(fh, fname, restore, weights_only, encoding):
     fh.seek(start)
     if head == _LEGACY_HEAD or head[:1] == pickle.PROTO:  # legacy files at any pickle protocol
         return _load_legacy(fh, fname, restore, weights_only, encoding)
-    raise RuntimeError(
+    # UnpicklingError, as torch: it unpickles whatever is not a zip archive, and fails on the first byte
+    raise pickle.UnpicklingError(
         f"{_ns()}.load: {fname} is not a PyTorch checkpoint (neither the zip format nor the legacy "
         "format); it may be corrupted, or a different kind of file")
