@@ -388,13 +388,13 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is None:
             if self._hooks is None:
-                self._hooks = []
+                self._hooks = graph._HookList()
             hooks = self._hooks
             # (post-accumulate-grad hooks stay last: graph.add_post_accumulate_hook)
             post = bool(hooks) and hooks[-1].__class__ is graph._PostAccumulateHooks
             hooks.insert(len(hooks) - post, hook)
             graph.hold_leaf(self)
-            return graph._RemovableHandle(self._hooks, hook)
+            return graph._handle(hooks, hook)
         return graph.add_pre_hook(self.grad_fn, (self.output_nr, hook))
 
     def retain_grad(self):

@@ -39,6 +39,7 @@ ALIASES = {
     "torch.optim.optimizer": "ember.optim.optimizer",
     "torch.utils": "ember.utils",
     "torch.utils.data": "ember.utils.data",
+    "torch.utils.hooks": "ember.utils.hooks",
     "torch.utils.data.distributed": "ember.utils.data.distributed",
     "torch.autograd": "ember.autograd",
     "torch.autograd.anomaly_mode": "ember.autograd.anomaly_mode",

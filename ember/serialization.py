@@ -90,6 +90,106 @@ def _g(module, name):
     return glob
 
 
+# ember's classes and functions under torch's names, so that real torch can load a whole pickled model
+# (torch.save(model)) and build its own classes. Built on the first save that pickles one (scanning
+# ember's torch-mirroring modules costs milliseconds, which `import ember` should not pay), and topped up
+# when modules imported since (ember.vision, say) mirror more of torch.
+_PUBLIC_NAMES = {}   # id(obj) -> (rank, obj, torch module, name): the best namespace that lists obj
+_HOME_NAMES = {}     # id(obj) -> (obj, torch module, name): the torch file that defines obj, as its ember file
+_SCANNED = set()     # ember modules already scanned
+_NAMES_LOCK = threading.Lock()
+
+
+def _alias_table():
+    """compat.ALIASES both ways: (torch name -> ember name, ember name -> torch name)."""
+    from .compat import ALIASES
+    return ALIASES, {ember_name: torch_name for torch_name, ember_name in ALIASES.items()}
+
+
+def _name_rank(obj, ember_module, attr):
+    # the object's own name rather than an alias, in its own package (ember.vision's are torchvision's),
+    # in the shallowest namespace (torch.nn.MultiheadAttention, not a file that happens to import it)
+    vision = obj.__module__.startswith("ember.vision")
+    return (attr == getattr(obj, "__name__", None), ember_module.startswith("ember.vision") == vision,
+            -ember_module.count("."))
+
+
+def _scan_torch_names():
+    """Add the public classes and functions of ember's torch-mirroring modules imported so far."""
+    _, to_torch = _alias_table()
+    with _NAMES_LOCK:
+        for ember_name, torch_name in to_torch.items():
+            mod = sys.modules.get(ember_name)
+            if mod is None or ember_name in _SCANNED:
+                continue
+            _SCANNED.add(ember_name)
+            listed = getattr(mod, "__all__", None)
+            # names this file defines that torch defines in another file (ember's lazy.py holds LazyLinear,
+            # torch's linear.py does): pickled under their namespace instead
+            elsewhere = getattr(mod, "_TORCH_DEFINES_ELSEWHERE", ())
+            for attr, obj in list(vars(mod).items()):
+                if attr.startswith("_") or not hasattr(obj, "__qualname__"):
+                    continue
+                defined = getattr(obj, "__module__", None)
+                if not isinstance(defined, str) or not (defined == "ember" or defined.startswith("ember.")):
+                    continue  # numpy's, the standard library's: pickled under their own names
+                if listed is None or attr in listed:
+                    rank = _name_rank(obj, ember_name, attr)
+                    old = _PUBLIC_NAMES.get(id(obj))
+                    if old is None or rank > old[0]:
+                        _PUBLIC_NAMES[id(obj)] = (rank, obj, torch_name, attr)
+                if defined == ember_name and attr == obj.__qualname__ and attr not in elsewhere:
+                    _HOME_NAMES[id(obj)] = (obj, torch_name, attr)
+
+
+def _torch_global(obj, scan):
+    """(torch module, name) to pickle ember's obj under, or None for ember internals torch lacks."""
+    if scan:
+        _scan_torch_names()
+    public = _PUBLIC_NAMES.get(id(obj))
+    public = public[2:] if public is not None and public[1] is obj else None
+    home = _HOME_NAMES.get(id(obj))
+    home = home[1:] if home is not None and home[0] is obj else None
+    if public is not None:
+        # torch's own pickles name the defining file (torch.nn.modules.linear.Linear), and its weights_only
+        # allowlist matches that string: the same name where ember's file stands for torch's
+        return home or public
+    module_cls = getattr(sys.modules.get("ember.nn.modules.module"), "Module", None)
+    if home is not None and module_cls is not None and isinstance(obj, type) and issubclass(obj, module_cls):
+        # a module class that no namespace lists, in a file that mirrors torch's: torch's own building block
+        # (nn.modules.linear.NonDynamicallyQuantizableLinear, torchvision.models.resnet.BasicBlock); other
+        # such classes (an optimizer's flat state, autograd's nodes) are ember's alone
+        return home
+    return None
+
+
+def _ember_global(module, name):
+    """The ember object a pickle's torch/torchvision global names, or None where ember lacks it."""
+    root = module.partition(".")[0]
+    if root not in ("torch", "torchvision"):
+        return None
+    to_ember, _ = _alias_table()
+    import importlib
+    target = to_ember.get(module) or ("ember" if root == "torch" else "ember.vision") + module[len(root):]
+    try:
+        mod = importlib.import_module(target)
+    except ImportError:
+        return None
+    while True:
+        obj = mod
+        try:
+            for part in name.split("."):
+                obj = getattr(obj, part)
+            return obj
+        except AttributeError:
+            # torch.nn.modules.linear.LazyLinear: ember keeps it elsewhere, and exposes it from a package above
+            # (up to ember.nn, not ember itself, whose namesakes are other functions: torch.relu, F.relu)
+            parent = mod.__name__.rpartition(".")[0]
+            mod = sys.modules.get(parent) if "." in parent else None
+            if mod is None:
+                return None
+
+
 class _StorageRef:
     """One storage to write: its key in the archive and the bytes behind it."""
 
@@ -140,6 +240,7 @@ class _Pickler(pickle._Pickler):
         self._Parameter = _parameter_class()
         self.storages = []      # _StorageRef in key order
         self._by_root = {}      # id(root array) -> (_StorageRef, root) for shared storages
+        self._scanned = False   # ember's torch names brought up to date (see _torch_global)
 
     # GLOBAL opcodes for torch's names
     def _write_global(self, module, name, obj):
@@ -156,6 +257,12 @@ class _Pickler(pickle._Pickler):
     dispatch[B.dtype] = _save_dtype
 
     def save_global(self, obj, name=None):
+        if name is None and str(getattr(obj, "__module__", None)).startswith("ember"):
+            mapped = _torch_global(obj, scan=not self._scanned)
+            self._scanned = True  # once a save: modules imported during it add nothing it pickles
+            if mapped is not None:
+                self._write_global(mapped[0], mapped[1], obj)
+                return
         try:
             super().save_global(obj, name)
         except pickle.PicklingError:
@@ -879,6 +986,10 @@ class _WeightsUnpickler(pickle._Unpickler):
         if obj is not None:
             return obj
         _foreign(module, name)
+        # add_safe_globals([nn.Linear]) allows ember's class, which files name as torch's
+        obj = _ember_global(module, name)
+        if obj is not None and any(obj is allowed for allowed in _safe_globals.values()):
+            return obj
         raise _weights_only_error(f"{module}.{name}")
 
     # opcodes that call a class or mutate an object: only allowlisted types
@@ -951,19 +1062,14 @@ class _FullUnpickler(pickle.Unpickler):
         if obj is not None:
             return obj
         _foreign(module, name)
-        if module == "torch" or module.startswith("torch."):
+        if module.partition(".")[0] in ("torch", "torchvision"):
             # a torch class pickled whole (torch.nn.modules.linear.Linear): use ember's namesake
-            import importlib
-            try:
-                mod = importlib.import_module("ember" + module[5:])
-                target = mod
-                for part in name.split("."):
-                    target = getattr(target, part)
-                return target
-            except (ImportError, AttributeError):
+            obj = _ember_global(module, name)
+            if obj is None:
                 raise pickle.UnpicklingError(
                     f"{_ns()}.load: the checkpoint refers to {module}.{name}, which ember does not "
-                    "provide; save a state_dict instead of the whole object") from None
+                    "provide; save a state_dict instead of the whole object")
+            return obj
         return super().find_class(module, name)
 
 
@@ -1159,18 +1265,38 @@ def _load_legacy(fh, fname, restore, weights_only, encoding):
             return loaded[view_key]
         return storage
 
-    def small_load():
-        return _unpickler(weights_only, fh, persistent_load, encoding).load()
+    def small_load(first=False):
+        try:
+            return _unpickler(weights_only, fh, persistent_load, encoding).load()
+        except pickle.UnpicklingError as e:
+            if not first:
+                raise
+            # the magic number's pickle is where bytes that are no checkpoint fail: say so
+            raise pickle.UnpicklingError(
+                f"{_ns()}.load: {fname} is not a PyTorch checkpoint (neither the zip format nor the legacy "
+                f"format); it may be corrupted, or a different kind of file ({e})") from None
+        except EOFError:
+            # EOFError, as torch's unpicklers raise for a file that ends between or inside its pickles
+            raise EOFError(f"{_ns()}.load: {fname} ends early: it is a truncated legacy (pre-1.6) checkpoint "
+                           "or not a checkpoint at all; save or download it again") from None
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError, struct.error) as e:
+            if not weights_only:
+                raise  # a trusted load runs the file's own code: its errors are its own
+            # pickle's pure-Python unpickler reports bytes that are not a pickle so (an unknown opcode is a
+            # KeyError); torch's weights-only unpickler raises UnpicklingError for them
+            raise pickle.UnpicklingError(
+                f"{_ns()}.load: {fname} is not a PyTorch checkpoint, or is a corrupted legacy (pre-1.6) one: "
+                f"reading its pickle failed ({type(e).__name__}: {e})") from None
 
+    if small_load(first=True) != _MAGIC_NUMBER:
+        raise RuntimeError(f"Invalid magic number; corrupt file? (file: {fname})")
+    version = small_load()
+    if version != _LEGACY_PROTOCOL_VERSION:
+        raise RuntimeError(f"Invalid protocol version: {version} (file: {fname})")
+    small_load()  # sys info
+    result = small_load()
+    keys = small_load()
     try:
-        if small_load() != _MAGIC_NUMBER:
-            raise RuntimeError(f"Invalid magic number; corrupt file? (file: {fname})")
-        version = small_load()
-        if version != _LEGACY_PROTOCOL_VERSION:
-            raise RuntimeError(f"Invalid protocol version: {version} (file: {fname})")
-        small_load()  # sys info
-        result = small_load()
-        keys = small_load()
         for key in keys:
             storage = loaded[key]
             (count,) = struct.unpack("<q", _read_exact(fh, 8))
@@ -1253,6 +1379,7 @@ def _load_from(fh, fname, restore, weights_only, encoding):
     fh.seek(start)
     if head == _LEGACY_HEAD or head[:1] == pickle.PROTO:  # legacy files at any pickle protocol
         return _load_legacy(fh, fname, restore, weights_only, encoding)
-    raise RuntimeError(
+    # UnpicklingError, as torch: it unpickles whatever is not a zip archive, and fails on the first byte
+    raise pickle.UnpicklingError(
         f"{_ns()}.load: {fname} is not a PyTorch checkpoint (neither the zip format nor the legacy "
         "format); it may be corrupted, or a different kind of file")

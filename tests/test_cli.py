@@ -188,3 +188,21 @@ def test_run_maps_optimizer_and_autograd_submodules(tmp_path):
     proc = ember("run", str(script))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[0] == "[[2.0, 0.0], [0.0, 2.0]] SGD 0.0"
+
+
+def test_run_maps_torch_utils_hooks_and_tensor_hooks_return_its_handle(tmp_path):
+    # `import torch.utils.hooks` was refused although ember has the module
+    script = tmp_path / "hooks.py"
+    script.write_text(
+        "import torch\n"
+        "import torch.utils.hooks\n"
+        "from torch.utils.hooks import RemovableHandle\n"
+        "x = torch.ones(2, requires_grad=True)\n"
+        "h = x.register_hook(lambda g: g * 3)\n"
+        "m = torch.nn.Linear(2, 2).register_forward_hook(lambda *a: None)\n"
+        "print(isinstance(h, torch.utils.hooks.RemovableHandle), type(m) is RemovableHandle, h.id < m.id)\n"
+        "x.sum().backward(); h.remove(); x.sum().backward()\n"
+        "print(x.grad.tolist())\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["True True True", "[4.0, 4.0]"]

@@ -47,8 +47,9 @@ class Node:
 
     def register_hook(self, fn):
         """Call fn(grad_inputs, grad_outputs) after this node has run."""
-        _post_hooks.setdefault(self, []).append(fn)
-        return _RemovableHandle(_post_hooks[self], fn)
+        hooks = _post_hooks.setdefault(self, _HookList())
+        hooks.append(fn)
+        return _handle(hooks, fn)
 
     def register_prehook(self, fn):
         """Call fn(grad_outputs) before this node runs; it may return replacements."""
@@ -75,13 +76,13 @@ def _pre_hook_rank(entry):
 
 def add_pre_hook(node, entry):
     """Register an (output_nr, fn) pre-hook of node in torch's run order; return its handle."""
-    hooks = _pre_hooks.setdefault(node, [])
+    hooks = _pre_hooks.setdefault(node, _HookList())
     rank = _pre_hook_rank(entry)
     i = len(hooks)
     while i and _pre_hook_rank(hooks[i - 1]) > rank:
         i -= 1
     hooks.insert(i, entry)
-    return _RemovableHandle(hooks, entry)
+    return _handle(hooks, entry)
 
 
 def move_retained_grad(tensor, old_fn):
@@ -96,22 +97,18 @@ def move_retained_grad(tensor, old_fn):
             return
 
 
-class _RemovableHandle:
-    __slots__ = ("_hooks", "_fn")
-
-    def __init__(self, hooks, fn):
-        self._hooks = hooks
-        self._fn = fn
-
-    def remove(self):
-        """Unregister the hook."""
-        try:
-            self._hooks.remove(self._fn)
-        except ValueError:
-            pass
+class _HookList(list):
+    """A list of hooks that a handle can reference weakly (as torch's handle holds its hooks dict)."""
+    __slots__ = ("__weakref__",)
 
 
-class _PostAccumulateHooks(list):
+def _handle(hooks, entry):
+    """torch.utils.hooks.RemovableHandle for entry of hooks (a _HookList), as torch's registrations return."""
+    from ..utils.hooks import RemovableHandle  # registering a hook is rare: keep utils out of import ember
+    return RemovableHandle._in_list(hooks, entry)
+
+
+class _PostAccumulateHooks(_HookList):
     """A leaf's post-accumulate-grad hooks: one entry, always last, in its list of tensor hooks."""
     __slots__ = ()
 
@@ -120,12 +117,12 @@ def add_post_accumulate_hook(tensor, hook):
     """Register hook(tensor), called after tensor.grad has been accumulated; returns a handle."""
     hooks = tensor._hooks
     if hooks is None:
-        hooks = tensor._hooks = []
+        hooks = tensor._hooks = _HookList()
     if not hooks or hooks[-1].__class__ is not _PostAccumulateHooks:
         hooks.append(_PostAccumulateHooks())
     hooks[-1].append(hook)
     hold_leaf(tensor)
-    return _RemovableHandle(hooks[-1], hook)
+    return _handle(hooks[-1], hook)
 
 
 class _LeafRef(weakref.ref):
@@ -206,7 +203,7 @@ class AccumulateGrad(Node):
         path pays nothing when there are none)."""
         var = self._leaf()
         hooks = var._hooks
-        var._hooks = hooks[:-1]
+        var._hooks = _HookList(hooks[:-1])
         try:
             if tensor:
                 self._take_tensor(grad)

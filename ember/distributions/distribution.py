@@ -6,6 +6,8 @@ from . import constraints
 from .utils import lazy_property
 
 __all__ = ["Distribution"]
+# torch's ExponentialFamily is in exp_family.py: a whole pickled object names it by torch.distributions
+_TORCH_DEFINES_ELSEWHERE = ("ExponentialFamily",)
 
 
 def _size(shape):

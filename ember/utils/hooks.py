@@ -9,6 +9,9 @@ class RemovableHandle:
     """A handle that removes the hook it was returned for (torch.utils.hooks.RemovableHandle)."""
 
     next_id = 0
+    # ember's autograd keeps a tensor's or a node's hooks in a list, in the order the engine runs
+    # them, rather than in a dict keyed by handle id: such a handle removes its own entry (see _in_list)
+    _entry = None
 
     def __init__(self, hooks_dict, *, extra_dict=None):
         self.hooks_dict_ref = weakref.ref(hooks_dict)
@@ -20,10 +23,23 @@ class RemovableHandle:
         elif isinstance(extra_dict, list):
             self.extra_dict_ref = tuple(weakref.ref(d) for d in extra_dict)
 
+    @classmethod
+    def _in_list(cls, hooks, entry):
+        """A handle for entry of hooks, a weakly referenceable list (ember.autograd.graph's)."""
+        handle = cls(hooks)
+        handle._entry = entry
+        return handle
+
     def remove(self):
         """Unregister the hook."""
         hooks_dict = self.hooks_dict_ref()
-        if hooks_dict is not None and self.id in hooks_dict:
+        if self._entry is not None:
+            # by identity: two registrations of one function are two entries, each with its handle
+            for i, entry in enumerate(hooks_dict or ()):
+                if entry is self._entry:
+                    del hooks_dict[i]
+                    break
+        elif hooks_dict is not None and self.id in hooks_dict:
             del hooks_dict[self.id]
         for ref in self.extra_dict_ref:
             extra = ref()

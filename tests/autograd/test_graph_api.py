@@ -111,3 +111,42 @@ def test_saved_tensors_hooks_refuse_clearly():
         loss = (a * a).sum()
     loss.backward()
     assert a.grad.tolist() == [2., 2.]
+
+
+def _hook_handles(lib):
+    """Register one hook of each kind, run backward, remove some, run again: the calls, the handles."""
+    calls = []
+    x = lib.ones(2, requires_grad=True)
+    y = x * 2
+    twice = lambda g: calls.append("twice")  # noqa: E731  (the same function registered twice)
+    handles = [x.register_hook(lambda g: calls.append("leaf")),
+               x.register_post_accumulate_grad_hook(lambda t: calls.append("post_acc")),
+               y.register_hook(lambda g: calls.append("nonleaf")),
+               y.grad_fn.register_hook(lambda gi, go: calls.append("node")),
+               y.grad_fn.register_prehook(lambda go: calls.append("prehook")),
+               x.register_hook(twice), x.register_hook(twice)]
+    y.sum().backward(retain_graph=True)
+    first = list(calls)
+    calls.clear()
+    for h in handles[:5] + handles[6:]:
+        h.remove()
+    handles[0].remove()   # twice: nothing left to remove
+    y.sum().backward(retain_graph=True)
+    second = list(calls)
+    calls.clear()
+    with y.register_hook(lambda g: calls.append("ctx")):
+        y.sum().backward(retain_graph=True)
+    y.sum().backward()
+    return first, second, list(calls), handles
+
+
+@requires_torch
+def test_tensor_and_node_hooks_return_torch_s_removable_handle():
+    got = _hook_handles(ember)
+    want = _hook_handles(torch)
+    assert got[:3] == want[:3]
+    assert got[1] == ["twice"] and got[2] == ["ctx", "twice", "twice"]   # the context removed its hook
+    assert all(type(h) is ember.utils.hooks.RemovableHandle for h in got[3])
+    ids = [h.id for h in got[3]]
+    assert ids == sorted(set(ids)) and all(isinstance(i, int) for i in ids)
+    assert callable(got[3][0].hooks_dict_ref)

@@ -8,7 +8,7 @@ from ...ops import creation as _creation
 from .. import functional as F
 from ..init import constant_, xavier_normal_, xavier_uniform_
 from ..parameter import Parameter
-from .linear import Linear
+from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 
 __all__ = ["MultiheadAttention"]
@@ -16,10 +16,6 @@ __all__ = ["MultiheadAttention"]
 
 def _empty(shape, device, dtype):
     return _creation.empty(tuple(shape), device=device, dtype=dtype)
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """A Linear under another name: torch uses it for out_proj, and the name shows in print(model)."""
 
 
 class MultiheadAttention(Module):

@@ -18,6 +18,9 @@ from .linear import Linear
 __all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
            "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+# torch defines the lazy layers beside their eager ones (linear.py, conv.py, ...): a whole pickled module names
+# them by torch.nn (serialization._scan_torch_names)
+_TORCH_DEFINES_ELSEWHERE = tuple(__all__[1:])
 
 
 class LazyModuleMixin:

@@ -72,6 +72,11 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under another name: torch uses it for MultiheadAttention's out_proj, and the name shows in
+    print(model) and in a whole model's pickle (here, where torch defines it, so that real torch loads it)."""
+
+
 class Bilinear(Module):
     """y = x1^T A x2 + b for each output feature."""
 

@@ -24,6 +24,8 @@ from .linear import Linear
 from .loss import _WeightedLoss
 
 __all__ = ["LinearCrossEntropyLoss"]
+# torch's is in loss.py: a whole pickled module names it by torch.nn
+_TORCH_DEFINES_ELSEWHERE = ("LinearCrossEntropyLoss",)
 
 _TWICE = ("linear_cross_entropy chunked backward called twice; retain_graph=True / double backward are not "
           "supported.")

@@ -3,6 +3,8 @@ from .. import functional as F
 from .module import Module
 
 __all__ = ["PixelShuffle", "PixelUnshuffle", "ChannelShuffle"]
+# torch's ChannelShuffle is in channelshuffle.py: a whole pickled module names it by torch.nn
+_TORCH_DEFINES_ELSEWHERE = ("ChannelShuffle",)
 
 
 class PixelShuffle(Module):

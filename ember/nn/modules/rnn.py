@@ -562,6 +562,18 @@ class RNNBase(Module):
     def _flat_weights(self):
         return [getattr(self, name, None) for name in self._flat_weights_names]
 
+    def __getstate__(self):
+        # torch's RNNBase.__setstate__ reads _flat_weights from the state: a whole pickled RNN carries it
+        # (the same parameters, shared in the pickle) so that real torch loads it
+        state = super().__getstate__()
+        state["_flat_weights"] = self._flat_weights
+        return state
+
+    def __setstate__(self, state):
+        # (ember derives _flat_weights from the names; torch's files also carry weak refs to the weights)
+        state = {k: v for k, v in state.items() if k not in ("_flat_weights", "_flat_weight_refs")}
+        super().__setstate__(state)
+
     @property
     def all_weights(self):
         return [[getattr(self, name) for name in names] for names in self._all_weights]
