@@ -339,10 +339,6 @@ class Tensor:
                             "Tensor: wrap the values first, e.g. torch.tensor(values))")
         self._data = value._data
 
-    @property
-    def mT(self):
-        return self.transpose(-2, -1)
-
     # ---- autograd ---------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute the gradient of this tensor w.r.t. graph leaves."""
