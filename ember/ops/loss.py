@@ -789,6 +789,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     _bce_shapes(input, target)
+    xd, td = input._data.dtype, target._data.dtype
+    if xd != td:   # torch's kernel takes input and target in one dtype, with no promotion
+        raise RuntimeError(f"Found dtype {B.scalar_name(td)} but expected {B.scalar_name(xd)} (binary_cross_entropy: "
+                           f"the target must have the input's dtype {input.dtype}: convert it with "
+                           f"target.to(input.dtype))")
     x, t = _pair("binary_cross_entropy", input, target)
     if x.size and (x.min() < 0 or x.max() > 1 or xp.isnan(x).any()):
         raise RuntimeError("all elements of input should be between 0 and 1 (binary_cross_entropy takes "
@@ -825,6 +830,20 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     red = _reduction(reduction, size_average, reduce)
     if input._data.shape != target._data.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    xd, td = input._data.dtype, target._data.dtype
+    # torch computes (1 - target).mul_(input)...: the loss takes the target's dtype, which must be floating
+    if xd.kind != "f":
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{B.scalar_name(xd)}' "
+                                  "(binary_cross_entropy_with_logits needs floating point logits; convert with .float())")
+    if td == np.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead. (binary_cross_entropy_with_logits: the target must be "
+                           "floating point; convert it with target.float())")
+    if td.kind != "f":
+        common = B.promote_types(B.dtype_of(input._data), B.dtype_of(target._data)).np
+        raise RuntimeError(f"result type {B.scalar_name(common)} can't be cast to the desired output type "
+                           f"{B.scalar_name(td)} (binary_cross_entropy_with_logits: the target must be floating point; convert it with "
+                           "target.float())")
     x, t = _pair("binary_cross_entropy_with_logits", input, target)
     sp = softplus0(-x)  # softplus(-x) = -log(sigmoid(x))
     pw = None
@@ -837,6 +856,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if weight is not None:
         w = weight._data.astype(x.dtype, copy=False)
         loss = loss * w
+    if loss.dtype != td:
+        loss = loss.astype(td)
     out = _pointwise(BinaryCrossEntropyWithLogitsBackward0, input, target, loss, red, x, t, w=w)
     if out.grad_fn is not None:
         out.grad_fn.pw = pw

@@ -411,6 +411,43 @@ def test_bce_errors():
         L.binary_cross_entropy_with_logits(ember.rand(4), ember.rand(4, 1))
 
 
+# (input dtype, target dtype, kwargs): binary_cross_entropy takes one dtype for both; the logits form computes
+# (1 - target).mul_(input)..., so its loss has the target's dtype, and an integer or bool target can't hold it
+_BCE_DTYPES = [("float32", "int64", {}), ("float32", "uint8", {}), ("float32", "bool", {}), ("float32", "float64", {}),
+               ("float64", "float32", {}), ("float16", "float32", {}), ("int64", "float32", {}),
+               ("float64", "int64", {"reduction": "none"}), ("float32", "int64", {"pos_weight": "ones"}),
+               ("float32", "float32", {"weight": "long"}), ("float32", "float32", {"weight": "double"})]
+
+
+@pytest.mark.parametrize("form", ["F.binary_cross_entropy", "F.binary_cross_entropy_with_logits", "nn.BCELoss",
+                                  "nn.BCEWithLogitsLoss"])
+@pytest.mark.parametrize("xdtype,tdtype,kwargs", _BCE_DTYPES)
+def test_bce_target_dtypes_match_torch(oracle, form, xdtype, tdtype, kwargs):
+    if "pos_weight" in kwargs and "Logits" not in form and "logits" not in form:
+        pytest.skip("pos_weight is the logits form's")
+    x0, t0 = np.array([0.25, 0.5, 0.75]), np.array([0, 1, 1])
+    outcomes = []
+    for lib in (oracle, ember):
+        kw = {k: lib.ones(3, dtype=lib.float64 if v == "double" else lib.int64 if v == "long" else lib.float32)
+              for k, v in kwargs.items() if k != "reduction"}
+        kw.update({k: v for k, v in kwargs.items() if k == "reduction"})
+        mod, name = form.split(".")
+        fn = getattr(lib.nn.functional, name) if mod == "F" else getattr(lib.nn, name)(**kw)
+        try:
+            x, t = lib.tensor(x0.astype(xdtype)), lib.tensor(t0.astype(tdtype))
+            outcomes.append(fn(x, t, **kw) if mod == "F" else fn(x, t))
+        except Exception as e:  # noqa: BLE001 (the exception itself is compared)
+            outcomes.append(e)
+    theirs, ours = outcomes
+    if isinstance(theirs, Exception):
+        assert type(ours) is type(theirs), (ours, theirs)
+        assert str(ours).startswith(str(theirs)), (str(ours), str(theirs))
+    else:
+        assert not isinstance(ours, Exception), ours
+        assert str(ours.dtype).split(".")[1] == str(theirs.dtype).split(".")[1]
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-3)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
 @pytest.mark.parametrize("log_target", [False, True])
 def test_kl_div(oracle, reduction, log_target):
