@@ -573,6 +573,24 @@ def _full_minmax(input, is_max, name):
     return _finish(res, node)
 
 
+def _check_dim_keepdim(name, dim, keepdim, forms=None):
+    """torch's TypeError for a dim that is no int (an int-taking op), or for a keepdim that is no bool;
+    forms lists the overloads of an op whose dim also picks one (max, min)."""
+    if type(dim) is not int and (type(dim) is bool or not hasattr(dim, "__index__")):
+        if forms is None:
+            raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+        hint = (f"\n(for the {name}imum over several dims use amax/amin, e.g. x.a{name}(dim={dim!r}))"
+                if isinstance(dim, (tuple, list)) else "")
+        raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, "
+                        f"{type(dim).__name__}), but expected one of:\n{forms}{hint}")
+    if type(keepdim) is not bool:
+        raise TypeError(f"{name}(): argument 'keepdim' must be bool, not {type(keepdim).__name__}")
+
+
+_MINMAX_FORMS = (" * (Tensor input)\n * (Tensor input, Tensor other)\n"
+                 " * (Tensor input, int dim, bool keepdim = False)")
+
+
 def max(input, dim=None, keepdim=False, *, out=None):
     """Largest element; with dim, a (values, indices) named tuple; with a tensor, elementwise maximum."""
     if dim is None:
@@ -580,6 +598,8 @@ def max(input, dim=None, keepdim=False, *, out=None):
     if isinstance(dim, Tensor):
         from .elementwise import maximum
         return maximum(input, dim)
+    if type(dim) is not int or type(keepdim) is not bool:
+        _check_dim_keepdim("max", dim, keepdim, _MINMAX_FORMS)
     return _reduce_dim_index(input, dim, keepdim, True, "max", MaxBackward0)
 
 
@@ -590,6 +610,8 @@ def min(input, dim=None, keepdim=False, *, out=None):
     if isinstance(dim, Tensor):
         from .elementwise import minimum
         return minimum(input, dim)
+    if type(dim) is not int or type(keepdim) is not bool:
+        _check_dim_keepdim("min", dim, keepdim, _MINMAX_FORMS)
     return _reduce_dim_index(input, dim, keepdim, False, "min", MinBackward0)
 
 
@@ -656,6 +678,8 @@ def _arg(input, dim, keepdim, is_max):
     refuse_complex(a, f"{name}(): does not support complex input", RuntimeError)
     if a.dtype.kind == "b":
         raise RuntimeError(f"{name}(): does not support bool input")
+    if (dim is not None and type(dim) is not int) or type(keepdim) is not bool:
+        _check_dim_keepdim(name, 0 if dim is None else dim, keepdim)
     if dim is None:
         if a.size == 0:   # torch raises IndexError here (max()/amax() raise RuntimeError)
             raise IndexError(
