@@ -164,6 +164,23 @@ def as_dtype(d):
             f"unsupported dtype {d!r}: ember supports {', '.join(x.name for x in ALL_DTYPES)}") from None
 
 
+def dtype_arg(d, op=None):
+    """A public function's dtype argument as an ember dtype (None stays None), with torch's TypeError for
+    what torch refuses there: a name ('float32') or a NumPy type (np.float32); it takes its dtypes and
+    Python's float, int, bool and complex. (as_dtype, for ember's own use, takes them all.)"""
+    if type(d) is dtype:
+        return d
+    if d is None or d is float or d is int or d is bool or d is complex:
+        return None if d is None else as_dtype(d)
+    ns = namespace()
+    try:
+        hint = f"; use {ns}.{as_dtype(d).name}"
+    except TypeError:
+        hint = f"; the dtypes are {ns}.float32, {ns}.int64 and the like"
+    raise TypeError(f"{op + '(): ' if op else ''}argument 'dtype' must be {ns}.dtype, not {type(d).__name__} "
+                    f"(got {d!r}{hint})")
+
+
 def _info_dtype(d, fn):
     if d is None:
         return get_default_dtype()

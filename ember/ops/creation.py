@@ -125,10 +125,10 @@ def _draw(device, generator):
     return generator_for(dev, generator), xp
 
 
-def _dt(dtype, default=None):
+def _dt(dtype, default=None, op=None):
     if dtype is None:
         return (default or B.get_default_dtype()).np
-    return B.as_dtype(dtype).np
+    return B.dtype_arg(dtype, op).np
 
 
 def _out_arg(name):
@@ -353,6 +353,8 @@ def _nested_tensors_to_list(data):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying data (nested lists, numbers, arrays), with torch's dtype inference."""
+    if dtype is not None and type(dtype) is not B.dtype:
+        B.dtype_arg(dtype, "tensor")
     if isinstance(data, Tensor):
         _userwarn.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
                        "or sourceTensor.detach().clone().requires_grad_(True), rather than "
@@ -364,6 +366,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 def as_tensor(data, dtype=None, device=None):
     """A tensor over data, sharing memory with a NumPy array or tensor when possible."""
+    B.dtype_arg(dtype, "as_tensor")
     if isinstance(data, Tensor):
         if dtype is None or B.as_dtype(dtype) is data.dtype:
             return data if device is None else data.to(device)
@@ -448,7 +451,7 @@ def from_numpy(ndarray):
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     """A 0-d tensor holding s."""
-    return _make(device, requires_grad, "full", (), s, dtype=_dt(dtype))
+    return _make(device, requires_grad, "full", (), s, dtype=_dt(dtype, op="scalar_tensor"))
 
 
 @_out_arg("empty")
@@ -459,10 +462,10 @@ def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=N
     if memory_format is not None:
         order = _mf.order_of(memory_format, len(shape), "empty")
         if order is not None:
-            t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype))
+            t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype, op="empty"))
             t._data = _mf.make(shape, order, lambda s: t._data)
             return t
-    return _make(device, requires_grad, "empty", shape, dtype=_dt(dtype))
+    return _make(device, requires_grad, "empty", shape, dtype=_dt(dtype, op="empty"))
 
 
 @_out_arg("zeros")
@@ -474,13 +477,13 @@ def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=N
         if "negative dimension" not in str(e):
             raise
         raise RuntimeError(f"zeros: Dimension size must be non-negative. ({e})") from None   # (torch's words)
-    return _make(device, requires_grad, "zeros", shape, dtype=_dt(dtype))
+    return _make(device, requires_grad, "zeros", shape, dtype=_dt(dtype, op="zeros"))
 
 
 @_out_arg("ones")
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of ones."""
-    return _make(device, requires_grad, "ones", _size_arg(sizes, size, "ones"), dtype=_dt(dtype))
+    return _make(device, requires_grad, "ones", _size_arg(sizes, size, "ones"), dtype=_dt(dtype, op="ones"))
 
 
 def _fill_dtype(fill_value):
@@ -500,15 +503,15 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
         fill_value = fill_value.item()
     if not isinstance(fill_value, (numbers.Number, np.generic)):
         raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
-    dt = _dt(dtype, _fill_dtype(fill_value))
+    dt = _dt(dtype, _fill_dtype(fill_value), "full")
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     return _make(device, requires_grad, "full", _sizes((size,)), fill_value, dtype=dt)
 
 
-def _float_only(dtype, kernel):
+def _float_only(dtype, kernel, op):
     """The numpy dtype of a random float op; torch has no integer kernel for it."""
-    dt = _dt(dtype)
+    dt = _dt(dtype, op=op)
     kernel_for(np.dtype(dt), kernel)
     return dt
 
@@ -523,7 +526,7 @@ def _continuous(t, name):
 @_out_arg("rand")
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform random numbers in [0, 1)."""
-    dt = _float_only(dtype, "check_uniform_bounds")
+    dt = _float_only(dtype, "check_uniform_bounds", "rand")
     g, _ = _draw(device, generator)
     shape = _size_arg(sizes, size, "rand")
     if np.dtype(dt).kind == "c":   # torch draws the real and imaginary parts as pairs of real numbers
@@ -543,7 +546,7 @@ def _complex_view(pairs):
 @_out_arg("randn")
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal random numbers."""
-    dt = _float_only(dtype, "normal_kernel_cpu")
+    dt = _float_only(dtype, "normal_kernel_cpu", "randn")
     g, _ = _draw(device, generator)
     shape = _size_arg(sizes, size, "randn")
     if np.dtype(dt).kind == "c":   # torch: real and imaginary parts each of variance 1/2
@@ -605,7 +608,7 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     low, high = _int_arg("randint", "low", given["low"]), _int_arg("randint", "high", given["high"])
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    dt = _dt(dtype, B.int64)
+    dt = _dt(dtype, B.int64, "randint")
     if np.dtype(dt).kind == "c":
         raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
     _check_bounds(low, high, np.dtype(dt))
@@ -616,14 +619,14 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1."""
-    kernel_for(np.dtype(_dt(dtype, B.int64)), "randperm", "fiu")
+    kernel_for(np.dtype(_dt(dtype, B.int64, "randperm")), "randperm", "fiu")
     g, _ = _draw(device, generator)
     return _done(g.permutation(n).astype(_dt(dtype, B.int64)), requires_grad)
 
 
 def _range_dtype(values, dtype):
     if dtype is not None:
-        return B.as_dtype(dtype).np
+        return _dt(dtype, op="arange")
     if all(isinstance(v, numbers.Integral) or (isinstance(v, Tensor) and not v.is_floating_point())
            for v in values):
         return np.int64
@@ -732,7 +735,7 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
     xp, dev = _target(device)
     with _current(xp, dev):
         arr = start + xp.arange(n, dtype=np.float64) * step
-        return _done(arr.astype(_dt(dtype)), requires_grad)
+        return _done(arr.astype(_dt(dtype, op="range")), requires_grad)
 
 
 def _linspace_values(start, end, steps, dt):
@@ -764,7 +767,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
         raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    dt = np.dtype(_dt(dtype))
+    dt = np.dtype(_dt(dtype, op="linspace"))
     if dt.kind == "b":
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     start, end = _scalar_value(start), _scalar_value(end)
@@ -787,7 +790,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
         raise RuntimeError("number of steps must be non-negative")
     xp, dev = _target(device)
     with _current(xp, dev):
-        return _done(xp.logspace(start, end, steps, base=base).astype(_dt(dtype)), requires_grad)
+        return _done(xp.logspace(start, end, steps, base=base).astype(_dt(dtype, op="logspace")), requires_grad)
 
 
 @_out_arg("eye")
@@ -797,7 +800,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
-    return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype))
+    return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype, op="eye"))
 
 
 def _tri_indices(fn, row, col, offset, dtype, device):
@@ -805,7 +808,7 @@ def _tri_indices(fn, row, col, offset, dtype, device):
         raise RuntimeError(f"row must be non-negative, got{row}")
     if col < 0:
         raise RuntimeError(f"col must be non-negative, got{col}")
-    dt = np.dtype(_dt(dtype, B.int64))
+    dt = np.dtype(_dt(dtype, B.int64, fn))
     if dt not in (np.int32, np.int64):   # torch builds these for int32 and int64 only
         raise NotImplementedError(f"\"{fn}\" not implemented for '{B.scalar_name(dt)}'")
     xp, dev = _target(device)
@@ -823,8 +826,8 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     return _tri_indices("triu_indices", row, col, offset, dtype, device)
 
 
-def _like(input, dtype, device):
-    dt = input._data.dtype if dtype is None else B.as_dtype(dtype).np
+def _like(input, dtype, device, op):
+    dt = input._data.dtype if dtype is None else _dt(dtype, op=op)
     dev = input.device if device is None else device
     return dt, dev
 
@@ -844,13 +847,13 @@ def _like_layout(input, memory_format, make):
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Zeros with input's shape (and dtype/device unless given)."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "zeros_like")
     return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "zeros", shape, dtype=dt))
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Ones with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "ones_like")
     return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "ones", shape, dtype=dt))
 
 
@@ -871,34 +874,34 @@ def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=Non
                            f"len(size) = {len(shape)} is not equal to len(physical_layout) = {len(order)}")
     if sorted(order) != list(builtins.range(len(shape))):
         raise RuntimeError("Duplicate dim not allowed")
-    t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype))
+    t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype, op="empty"))
     t._data = _mf.make(shape, order, lambda s: t._data)
     return t
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uninitialised with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "empty_like")
     return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "empty", shape, dtype=dt))
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """fill_value with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "full_like")
     return _like_layout(input, memory_format,
                         lambda shape: _make(dev, requires_grad, "full", shape, fill_value, dtype=dt))
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uniform [0, 1) with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "rand_like")
     return _like_layout(input, memory_format, lambda shape: rand(shape, dtype=B.FROM_NUMPY[np.dtype(dt)],
                                                                  device=dev, requires_grad=requires_grad))
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Standard normal with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "randn_like")
     a = input._data
     if (memory_format is None and a.flags.c_contiguous) or _mf.order_for(a, memory_format, "randn_like") is None:
         return _like_layout(input, memory_format, lambda shape: randn(shape, dtype=B.FROM_NUMPY[np.dtype(dt)],
@@ -911,7 +914,7 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Random integers with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "randint_like")
     if high is None:
         low, high = 0, low
     return _like_layout(input, memory_format,
@@ -926,7 +929,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     shape = _sizes((size,)) if size is not None and not isinstance(size, int) else (size,) if size else \
         np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
     ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
-    dt = ref._data.dtype if ref is not None else _dt(dtype)
+    dt = ref._data.dtype if ref is not None else _dt(dtype, op="normal")
     kernel_for(np.dtype(dt), "normal_kernel_cpu")
     g, _ = _draw(ref.device if ref is not None else device, generator)
     # torch: floats -> empty(size).normal_(mean, std); tensors -> normal_out_impl, which draws N(0, 1)
@@ -1013,16 +1016,19 @@ def _memory_axes(d):
 
 def _register():
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        B.dtype_arg(dtype, "new_tensor")
         return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     def _new(fill):
         def method(self, *size, dtype=None, device=None, requires_grad=False):
+            B.dtype_arg(dtype, "new_" + fill.__name__)
             return fill(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
         method.__name__ = "new_" + fill.__name__
         method.__doc__ = f"A new tensor of {fill.__name__} with this tensor's dtype and device."
         return method
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        B.dtype_arg(dtype, "new_full")
         return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     Tensor.new_tensor = new_tensor
@@ -1500,7 +1506,7 @@ def vander(x, N=None, increasing=False):
 
 
 def _window(name, length, periodic, dtype, device, requires_grad, values):
-    dt = B.as_dtype(_dt(dtype) or B.get_default_dtype())
+    dt = B.as_dtype(_dt(dtype, op=name))
     if not dt.is_floating_point:
         raise RuntimeError(f"{name} expects floating point dtypes, got: {dt}")
     if length < 0:

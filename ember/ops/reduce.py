@@ -239,7 +239,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Sum of elements, over all dims or the given dim(s); ints and bools sum to int64."""
     a = input._data
     if dtype is not None:
-        npdt = B.as_dtype(dtype).np
+        npdt = B.dtype_arg(dtype, "sum").np
     elif a.dtype.kind in "biu":
         npdt = np.int64
     else:
@@ -322,7 +322,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Arithmetic mean, over all dims or the given dim(s); needs a floating dtype."""
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "mean").np)
     if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
@@ -428,7 +428,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of elements, over all dims or one dim."""
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "prod").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     # NumPy widens small ints to int64; torch keeps the dtype asked for
@@ -991,7 +991,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over all elements or the given dim(s); 'fro' (default) is the 2-norm."""
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "norm").np)
     if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
@@ -1133,7 +1133,7 @@ def cumsum(input, dim, *, dtype=None):
     xp = xp_of(input._data)
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "cumsum").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
@@ -1194,7 +1194,7 @@ def cumprod(input, dim, *, dtype=None):
     xp = xp_of(input._data)
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "cumprod").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)

@@ -151,6 +151,37 @@ def test_python_float_is_float64_even_with_another_default():
         ember.set_default_dtype(float)  # torch takes only dtypes there
 
 
+_DTYPE_CALLS = [
+    "T.tensor([1, 2], dtype=d)", "T.as_tensor([1, 2], dtype=d)", "T.zeros(2, dtype=d)", "T.ones(2, dtype=d)",
+    "T.empty(2, dtype=d)", "T.full((2,), 1., dtype=d)", "T.zeros_like(T.ones(2), dtype=d)",
+    "T.ones(2).new_zeros(2, dtype=d)", "T.ones(2).new_tensor([1], dtype=d)", "T.arange(3, dtype=d)",
+    "T.randn(2, dtype=d)", "T.rand(2, dtype=d)", "T.eye(2, dtype=d)", "T.linspace(0, 1, 3, dtype=d)",
+    "T.ones(2).cumsum(0, dtype=d)", "T.ones(2).sum(dtype=d)", "T.ones(2).to(dtype=d)", "T.ones(2).to(d)",
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("call", _DTYPE_CALLS)
+@pytest.mark.parametrize("name", ["'float32'", "np.float32", "float", "None"])
+def test_dtype_names_and_numpy_types_are_refused_as_torch(call, name):
+    # torch takes its dtypes and Python's float, int, bool, complex; a name or a NumPy type is a TypeError
+    # (Tensor.to('float32') reads the string as a device, a RuntimeError in both)
+    outcomes = []
+    for T in (torch, ember):
+        try:
+            r = eval(call, {"T": T, "d": eval(name)})
+            outcomes.append(str(r.dtype).split(".")[1])
+        except (TypeError, RuntimeError) as e:
+            outcomes.append((type(e), str(e).replace("torch.", "ember.")))
+    theirs, ours = outcomes
+    if isinstance(theirs, str):
+        assert ours == theirs
+    else:
+        assert ours[0] is theirs[0], (ours, theirs)
+        if "argument 'dtype' must be" in theirs[1]:
+            assert ours[1].startswith(theirs[1]), (ours, theirs)
+
+
 # ---- NumPy scalars in tensor() ----------------------------------------------------------------------
 @pytest.mark.parametrize("make", [
     lambda: [np.float64(0.5), np.float64(1.5)], lambda: [np.float64(0.5), 1.5], lambda: [np.float16(1), 2.0],
