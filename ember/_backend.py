@@ -442,8 +442,21 @@ def where(xp, cond, a, b):
     return xp.where(cond, a, b)
 
 
-def refuse_backend(kind):
-    """ember's error for a device type other than 'cpu' and 'cuda', which it has no arrays for."""
+# backends a CPU build of torch knows as dispatch keys: a tensor made there directly (a factory, or a copy
+# to an indexed device) fails at dispatch with NotImplementedError, where a copy to the bare device type
+# asks for the current device first and raises RuntimeError. Each: (torch's backend name, the kernel an
+# indexed copy fails in).
+_DISPATCH = {"mps": ("MPS", "aten::empty_strided"), "hip": ("HIP", "aten::empty_strided"),
+             "vulkan": ("Vulkan", "aten::empty_strided"), "ve": ("VE", "aten::empty_strided"),
+             "fpga": ("FPGA", "aten::empty_strided"), "maia": ("MAIA", "aten::empty_strided"),
+             "xla": ("XLA", "aten::empty.memory_format"), "ipu": ("IPU", "aten::empty.memory_format"),
+             "lazy": ("Lazy", "aten::empty.memory_format")}
+
+
+def refuse_backend(kind, op=None):
+    """ember's error for a device type other than 'cpu' and 'cuda', which it has no arrays for; op names
+    torch's kernel that would make the tensor there (torch.ones(2, device='mps'): 'aten::empty.memory_format')
+    where torch fails at dispatch."""
     if kind == "meta":
         raise NotImplementedError(
             "ember has no 'meta' device: its tensors always hold data (on the CPU, or on a GPU through "
@@ -451,8 +464,13 @@ def refuse_backend(kind):
             "model too.")
     why = (f"ember is not linked with support for {kind} devices: its tensors live on the CPU (NumPy) or a "
            "CUDA GPU (CuPy); use device='cpu' (or 'cuda')")
-    if kind == "xpu":   # (torch's lazy XPU init asserts, as its CUDA one does)
-        raise AssertionError(f"Torch not compiled with XPU enabled: {why}")
+    if kind == "xpu" or kind == "mtia":   # (torch's lazy init asserts, as its CUDA one does)
+        raise AssertionError(f"Torch not compiled with {kind.upper()} enabled: {why}")
+    if kind == "lazy" and op is None:   # (its copies make the tensor there directly too)
+        op = "aten::empty.memory_format"
+    if op is not None and kind in _DISPATCH:
+        raise NotImplementedError(f"Could not run '{op}' with arguments from the '{_DISPATCH[kind][0]}' backend. "
+                                  f"({why})")
     raise RuntimeError(why)
 
 
@@ -461,7 +479,7 @@ def array_module(dev):
     if dev.type == "cpu":
         return np
     if dev.type != "cuda":
-        refuse_backend(dev.type)
+        refuse_backend(dev.type, _DISPATCH[dev.type][1] if dev.index is not None and dev.type in _DISPATCH else None)
     from . import cuda
     return cuda._cupy()
 

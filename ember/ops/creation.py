@@ -75,6 +75,8 @@ def _target(device):
     dev = B.as_device(device if device is not None else B.DEFAULT_DEVICE[0])
     if dev.type == "cpu":
         return np, dev
+    if dev.type != "cuda":
+        B.refuse_backend(dev.type, "aten::empty.memory_format")   # (a factory: torch fails at dispatch)
     from .. import cuda
     cuda._check_usable(dev)
     if dev.index is None:
@@ -108,12 +110,13 @@ def _done(array, requires_grad):
     return t
 
 
-def _finish(array, device, requires_grad):
-    """An array (on any device) moved to device and wrapped."""
+def _finish(array, device, requires_grad, factory=False):
+    """An array (on any device) moved to device and wrapped; factory: made for a factory (arange,
+    linspace), which torch makes on the device itself, rather than copied there as tensor(data)."""
     dev = B.as_device(device if device is not None else B.DEFAULT_DEVICE[0])
     if dev.type != "cpu" or type(array) is not np.ndarray:
         from .convert import _move   # (here: an import statement costs ~0.4 us a call)
-        if dev.type == "cuda":
+        if dev.type == "cuda" or factory:
             dev = _target(dev)[1]
         array = _move(array, dev)
     return _done(array, requires_grad)
@@ -674,7 +677,7 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
     if (0 < len(args) <= 2 and dtype is None and start is None and end is None and step is None
             and type(args[0]) is int and type(args[-1]) is int and args[-1] >= args[0] * (len(args) - 1)):
         # arange(n) and arange(a, b) of plain ints (positional indices, say): the checks below all pass
-        return _finish(np.arange(*args, dtype=np.int64), device, requires_grad)
+        return _finish(np.arange(*args, dtype=np.int64), device, requires_grad, True)
     if len(args) == 1 and start is None and end is None:
         if step is not None:  # torch's arange(end) overload has no step
             raise TypeError("arange(end) takes no step; use arange(start, end, step)")
@@ -720,7 +723,7 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         arr = _arange_float(a_start, a_step, n, dt)
     else:
         arr = (np.arange(n, dtype=np.int64) * a_step + a_start).astype(dt)
-    return _finish(arr, device, requires_grad)
+    return _finish(arr, device, requires_grad, True)
 
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
@@ -775,13 +778,13 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
         real_dt = np.dtype(np.float32 if dt == np.complex64 else np.float64)
         re = linspace(complex(start).real, complex(end).real, steps, dtype=B.FROM_NUMPY[real_dt])._data
         im = linspace(complex(start).imag, complex(end).imag, steps, dtype=B.FROM_NUMPY[real_dt])._data
-        return _finish((re + 1j * im).astype(dt), device, requires_grad)
+        return _finish((re + 1j * im).astype(dt), device, requires_grad, True)
     with np.errstate(all="ignore"):
         if steps == 1:
             arr = np.array([start]).astype(dt)
         else:
             arr = _linspace_values(start, end, steps, dt) if steps else np.empty(0, dt)
-    return _finish(arr, device, requires_grad)
+    return _finish(arr, device, requires_grad, True)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
