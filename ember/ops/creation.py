@@ -237,7 +237,12 @@ def _data_to_array(data, dtype):
     try:
         if dtype is None:
             return np.array(data, dtype=_infer_dtype(data, kinds))
-        return np.array(data, dtype=_dt(dtype))
+        dt = np.dtype(_dt(dtype))
+        if dt.kind in "iu":
+            arr = _ints_of_numbers(data, kinds if kinds is not None else {type(data)}, dt)
+            if arr is not None:
+                return arr
+        return np.array(data, dtype=dt)
     except TypeError as e:
         if "complex" in str(e):   # a Python complex into a real dtype: torch's message
             raise TypeError(f"must be real number, not complex (use dtype={B.namespace()}.complex64 for "
@@ -254,6 +259,75 @@ def _data_to_array(data, dtype):
         raise
 
 
+# the C type torch names in the overflow error of full() and fill_()
+_C_INT_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t"}
+
+
+# (min, max) of each integer dtype, and the lowest value it takes: an unsigned type wraps -max..-1
+# (np.iinfo takes ~2 us a call)
+_INT_RANGES = {np.dtype(t): (np.iinfo(t).min, np.iinfo(t).max, -np.iinfo(t).max if np.dtype(t).kind == "u"
+                             else np.iinfo(t).min) for t in (np.uint8, np.int8, np.int16, np.int32, np.int64)}
+
+
+def _checked_int(value, dt, c_name=False, long_long=False):
+    """A Python number as torch converts it into integer dtype dt (c10::checked_convert): a float must lie
+    in dt's range and is truncated, an int too, except that an unsigned type takes -max..-1 as two's
+    complement (-1 is 255 in uint8); anything else is torch's overflow RuntimeError, naming the dtype (its
+    C type with c_name, as full and fill_ do).
+    Other values (and other dtypes) pass through. long_long: torch reads the int as a C long long first
+    (torch.tensor does, full and fill_ don't)."""
+    limits = _INT_RANGES.get(dt)
+    if limits is None or type(value) is bool or isinstance(value, np.bool_) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        return value
+    lo, hi, lowest = limits
+    if isinstance(value, (int, np.integer)):
+        v = int(value)
+        if long_long and not -2 ** 63 <= v < 2 ** 63:
+            raise ValueError(f"Overflow when unpacking long long (got {v}: a Python int beyond int64's range can't "
+                             f"go in a {dt.name} tensor)")
+        if lowest <= v <= hi:
+            return v + hi + 1 if v < 0 and lo == 0 else v
+    elif lo <= value <= hi:   # (NaN fails both)
+        return int(value)
+    wrap = f", or {lowest}..-1 as two's complement" if lo == 0 else ""
+    type_name = _C_INT_NAMES[dt.name] if c_name else dt.name
+    raise RuntimeError(f"value cannot be converted to type {type_name} without overflow (got {value!r}; the "
+                       f"{dt.name} range is {lo}..{hi}{wrap})")
+
+
+def _ints_of_numbers(data, kinds, dt):
+    """Python numbers (nested lists) in integer dtype dt as torch converts each (_checked_int), or None
+    when the leaves are not Python bools, ints and floats only. NumPy refuses -1 for uint8, and truncates
+    a float before its range check (it takes 255.9 and -0.5 for uint8, which torch refuses)."""
+    if not kinds <= _REAL_PY_SCALARS:
+        return None
+    if float not in kinds:
+        try:
+            return np.array(data, dtype=dt)
+        except OverflowError:
+            pass
+        try:
+            a = np.array(data, dtype=np.int64)
+        except OverflowError:   # torch reads a Python int as a C long long
+            raise ValueError("Overflow when unpacking long long (a Python int beyond int64's range can't go in "
+                             f"a {dt.name} tensor)") from None
+        lo, hi, lowest = _INT_RANGES[dt]
+        ok = (a >= lowest) & (a <= hi)
+    elif int not in kinds:
+        a = np.array(data, dtype=np.float64)
+        lo, hi, _ = _INT_RANGES[dt]
+        ok = (a >= lo) & (a <= hi)
+    else:   # ints and floats together: each by its own rule
+        def walk(x):
+            return [walk(y) for y in x] if isinstance(x, (list, tuple)) else _checked_int(x, dt, long_long=True)
+        return np.array(walk(data), dtype=np.int64).astype(dt)
+    if not ok.all():
+        _checked_int(a[~ok].flat[0].item(), dt)   # (raises, naming the first value out of range)
+    return a.astype(dt)
+
+
+_REAL_PY_SCALARS = {bool, int, float}
 _ndarray_list_warned = False
 
 
@@ -509,6 +583,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     dt = _dt(dtype, _fill_dtype(fill_value), "full")
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    if type(fill_value) is not float or np.dtype(dt).kind != "f":
+        fill_value = _checked_int(fill_value, np.dtype(dt), True)
     return _make(device, requires_grad, "full", _sizes((size,)), fill_value, dtype=dt)
 
 
@@ -1172,7 +1248,11 @@ def _fill(self, value, node_cls):
         from .elementwise import _inplace
         return _inplace(self, None, lambda old, v: _filled(old, v, node_cls), (value,))
     if isinstance(value, Tensor):
-        value = value.item()
+        value = value.item()   # (a tensor's value is copied as it is, wrapped into the dtype)
+        if self._data.dtype.kind in "iu" and type(value) is int:
+            value = np.array(value).astype(self._data.dtype)
+    elif self._data.dtype.kind in "iu":
+        value = _checked_int(value, self._data.dtype, True)
     _check_leaf_inplace(self)
     self._data[...] = value
     self._vc[0] += 1
