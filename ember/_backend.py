@@ -164,6 +164,23 @@ def as_dtype(d):
             f"unsupported dtype {d!r}: ember supports {', '.join(x.name for x in ALL_DTYPES)}") from None
 
 
+def dtype_arg(d, op=None):
+    """A public function's dtype argument as an ember dtype (None stays None), with torch's TypeError for
+    what torch refuses there: a name ('float32') or a NumPy type (np.float32); it takes its dtypes and
+    Python's float, int, bool and complex. (as_dtype, for ember's own use, takes them all.)"""
+    if type(d) is dtype:
+        return d
+    if d is None or d is float or d is int or d is bool or d is complex:
+        return None if d is None else as_dtype(d)
+    ns = namespace()
+    try:
+        hint = f"; use {ns}.{as_dtype(d).name}"
+    except TypeError:
+        hint = f"; the dtypes are {ns}.float32, {ns}.int64 and the like"
+    raise TypeError(f"{op + '(): ' if op else ''}argument 'dtype' must be {ns}.dtype, not {type(d).__name__} "
+                    f"(got {d!r}{hint})")
+
+
 def _info_dtype(d, fn):
     if d is None:
         return get_default_dtype()
@@ -425,8 +442,21 @@ def where(xp, cond, a, b):
     return xp.where(cond, a, b)
 
 
-def refuse_backend(kind):
-    """ember's error for a device type other than 'cpu' and 'cuda', which it has no arrays for."""
+# backends a CPU build of torch knows as dispatch keys: a tensor made there directly (a factory, or a copy
+# to an indexed device) fails at dispatch with NotImplementedError, where a copy to the bare device type
+# asks for the current device first and raises RuntimeError. Each: (torch's backend name, the kernel an
+# indexed copy fails in).
+_DISPATCH = {"mps": ("MPS", "aten::empty_strided"), "hip": ("HIP", "aten::empty_strided"),
+             "vulkan": ("Vulkan", "aten::empty_strided"), "ve": ("VE", "aten::empty_strided"),
+             "fpga": ("FPGA", "aten::empty_strided"), "maia": ("MAIA", "aten::empty_strided"),
+             "xla": ("XLA", "aten::empty.memory_format"), "ipu": ("IPU", "aten::empty.memory_format"),
+             "lazy": ("Lazy", "aten::empty.memory_format")}
+
+
+def refuse_backend(kind, op=None):
+    """ember's error for a device type other than 'cpu' and 'cuda', which it has no arrays for; op names
+    torch's kernel that would make the tensor there (torch.ones(2, device='mps'): 'aten::empty.memory_format')
+    where torch fails at dispatch."""
     if kind == "meta":
         raise NotImplementedError(
             "ember has no 'meta' device: its tensors always hold data (on the CPU, or on a GPU through "
@@ -434,8 +464,13 @@ def refuse_backend(kind):
             "model too.")
     why = (f"ember is not linked with support for {kind} devices: its tensors live on the CPU (NumPy) or a "
            "CUDA GPU (CuPy); use device='cpu' (or 'cuda')")
-    if kind == "xpu":   # (torch's lazy XPU init asserts, as its CUDA one does)
-        raise AssertionError(f"Torch not compiled with XPU enabled: {why}")
+    if kind == "xpu" or kind == "mtia":   # (torch's lazy init asserts, as its CUDA one does)
+        raise AssertionError(f"Torch not compiled with {kind.upper()} enabled: {why}")
+    if kind == "lazy" and op is None:   # (its copies make the tensor there directly too)
+        op = "aten::empty.memory_format"
+    if op is not None and kind in _DISPATCH:
+        raise NotImplementedError(f"Could not run '{op}' with arguments from the '{_DISPATCH[kind][0]}' backend. "
+                                  f"({why})")
     raise RuntimeError(why)
 
 
@@ -444,7 +479,7 @@ def array_module(dev):
     if dev.type == "cpu":
         return np
     if dev.type != "cuda":
-        refuse_backend(dev.type)
+        refuse_backend(dev.type, _DISPATCH[dev.type][1] if dev.index is not None and dev.type in _DISPATCH else None)
     from . import cuda
     return cuda._cupy()
 

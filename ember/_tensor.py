@@ -345,10 +345,6 @@ class Tensor:
                             "Tensor: wrap the values first, e.g. torch.tensor(values))")
         self._data = value._data
 
-    @property
-    def mT(self):
-        return self.transpose(-2, -1)
-
     # ---- autograd ---------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute the gradient of this tensor w.r.t. graph leaves."""
@@ -782,13 +778,19 @@ def _contiguous_strides(shape):
     return tuple(reversed(strides))
 
 
-def _dim(dim, ndim, op="op"):
-    """Wrap a possibly negative dimension, with torch's IndexError when out of range."""
+def _dim(dim, ndim, op=None):
+    """Wrap a possibly negative dimension, with torch's IndexError when out of range (and its TypeError
+    for a dim that is no integer, which NumPy would refuse with a message about '<=' or indices)."""
     n = ndim if ndim > 0 else 1
-    if not -n <= dim < n:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
-    return dim + n if dim < 0 else dim
+    try:
+        if -n <= dim < n and type(dim) is not float:
+            return dim + n if dim < 0 else dim
+    except TypeError:
+        pass
+    if type(dim) is bool or not hasattr(dim, "__index__"):
+        raise TypeError(f"{f'{op}(): ' if op else ''}argument 'dim' must be int, not {type(dim).__name__}")
+    raise IndexError(
+        f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
 
 
 _new = object.__new__

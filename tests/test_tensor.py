@@ -191,7 +191,8 @@ def test_cuda_without_gpu_raises_torch_error():
 
 
 def test_unknown_dtype_raises():
-    with pytest.raises(TypeError, match="unknown dtype"):
+    with pytest.raises(TypeError, match=r"ones\(\): argument 'dtype' must be ember.dtype, not str \(got 'float31'; "
+                                        "the dtypes are ember.float32"):
         ember.ones(2, dtype="float31")
 
 

@@ -75,6 +75,8 @@ def _target(device):
     dev = B.as_device(device if device is not None else B.DEFAULT_DEVICE[0])
     if dev.type == "cpu":
         return np, dev
+    if dev.type != "cuda":
+        B.refuse_backend(dev.type, "aten::empty.memory_format")   # (a factory: torch fails at dispatch)
     from .. import cuda
     cuda._check_usable(dev)
     if dev.index is None:
@@ -108,12 +110,13 @@ def _done(array, requires_grad):
     return t
 
 
-def _finish(array, device, requires_grad):
-    """An array (on any device) moved to device and wrapped."""
+def _finish(array, device, requires_grad, factory=False):
+    """An array (on any device) moved to device and wrapped; factory: made for a factory (arange,
+    linspace), which torch makes on the device itself, rather than copied there as tensor(data)."""
     dev = B.as_device(device if device is not None else B.DEFAULT_DEVICE[0])
     if dev.type != "cpu" or type(array) is not np.ndarray:
         from .convert import _move   # (here: an import statement costs ~0.4 us a call)
-        if dev.type == "cuda":
+        if dev.type == "cuda" or factory:
             dev = _target(dev)[1]
         array = _move(array, dev)
     return _done(array, requires_grad)
@@ -125,10 +128,10 @@ def _draw(device, generator):
     return generator_for(dev, generator), xp
 
 
-def _dt(dtype, default=None):
+def _dt(dtype, default=None, op=None):
     if dtype is None:
         return (default or B.get_default_dtype()).np
-    return B.as_dtype(dtype).np
+    return B.dtype_arg(dtype, op).np
 
 
 def _out_arg(name):
@@ -234,7 +237,12 @@ def _data_to_array(data, dtype):
     try:
         if dtype is None:
             return np.array(data, dtype=_infer_dtype(data, kinds))
-        return np.array(data, dtype=_dt(dtype))
+        dt = np.dtype(_dt(dtype))
+        if dt.kind in "iu":
+            arr = _ints_of_numbers(data, kinds if kinds is not None else {type(data)}, dt)
+            if arr is not None:
+                return arr
+        return np.array(data, dtype=dt)
     except TypeError as e:
         if "complex" in str(e):   # a Python complex into a real dtype: torch's message
             raise TypeError(f"must be real number, not complex (use dtype={B.namespace()}.complex64 for "
@@ -251,6 +259,75 @@ def _data_to_array(data, dtype):
         raise
 
 
+# the C type torch names in the overflow error of full() and fill_()
+_C_INT_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t"}
+
+
+# (min, max) of each integer dtype, and the lowest value it takes: an unsigned type wraps -max..-1
+# (np.iinfo takes ~2 us a call)
+_INT_RANGES = {np.dtype(t): (np.iinfo(t).min, np.iinfo(t).max, -np.iinfo(t).max if np.dtype(t).kind == "u"
+                             else np.iinfo(t).min) for t in (np.uint8, np.int8, np.int16, np.int32, np.int64)}
+
+
+def _checked_int(value, dt, c_name=False, long_long=False):
+    """A Python number as torch converts it into integer dtype dt (c10::checked_convert): a float must lie
+    in dt's range and is truncated, an int too, except that an unsigned type takes -max..-1 as two's
+    complement (-1 is 255 in uint8); anything else is torch's overflow RuntimeError, naming the dtype (its
+    C type with c_name, as full and fill_ do).
+    Other values (and other dtypes) pass through. long_long: torch reads the int as a C long long first
+    (torch.tensor does, full and fill_ don't)."""
+    limits = _INT_RANGES.get(dt)
+    if limits is None or type(value) is bool or isinstance(value, np.bool_) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        return value
+    lo, hi, lowest = limits
+    if isinstance(value, (int, np.integer)):
+        v = int(value)
+        if long_long and not -2 ** 63 <= v < 2 ** 63:
+            raise ValueError(f"Overflow when unpacking long long (got {v}: a Python int beyond int64's range can't "
+                             f"go in a {dt.name} tensor)")
+        if lowest <= v <= hi:
+            return v + hi + 1 if v < 0 and lo == 0 else v
+    elif lo <= value <= hi:   # (NaN fails both)
+        return int(value)
+    wrap = f", or {lowest}..-1 as two's complement" if lo == 0 else ""
+    type_name = _C_INT_NAMES[dt.name] if c_name else dt.name
+    raise RuntimeError(f"value cannot be converted to type {type_name} without overflow (got {value!r}; the "
+                       f"{dt.name} range is {lo}..{hi}{wrap})")
+
+
+def _ints_of_numbers(data, kinds, dt):
+    """Python numbers (nested lists) in integer dtype dt as torch converts each (_checked_int), or None
+    when the leaves are not Python bools, ints and floats only. NumPy refuses -1 for uint8, and truncates
+    a float before its range check (it takes 255.9 and -0.5 for uint8, which torch refuses)."""
+    if not kinds <= _REAL_PY_SCALARS:
+        return None
+    if float not in kinds:
+        try:
+            return np.array(data, dtype=dt)
+        except OverflowError:
+            pass
+        try:
+            a = np.array(data, dtype=np.int64)
+        except OverflowError:   # torch reads a Python int as a C long long
+            raise ValueError("Overflow when unpacking long long (a Python int beyond int64's range can't go in "
+                             f"a {dt.name} tensor)") from None
+        lo, hi, lowest = _INT_RANGES[dt]
+        ok = (a >= lowest) & (a <= hi)
+    elif int not in kinds:
+        a = np.array(data, dtype=np.float64)
+        lo, hi, _ = _INT_RANGES[dt]
+        ok = (a >= lo) & (a <= hi)
+    else:   # ints and floats together: each by its own rule
+        def walk(x):
+            return [walk(y) for y in x] if isinstance(x, (list, tuple)) else _checked_int(x, dt, long_long=True)
+        return np.array(walk(data), dtype=np.int64).astype(dt)
+    if not ok.all():
+        _checked_int(a[~ok].flat[0].item(), dt)   # (raises, naming the first value out of range)
+    return a.astype(dt)
+
+
+_REAL_PY_SCALARS = {bool, int, float}
 _ndarray_list_warned = False
 
 
@@ -353,6 +430,8 @@ def _nested_tensors_to_list(data):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying data (nested lists, numbers, arrays), with torch's dtype inference."""
+    if dtype is not None and type(dtype) is not B.dtype:
+        B.dtype_arg(dtype, "tensor")
     if isinstance(data, Tensor):
         _userwarn.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
                        "or sourceTensor.detach().clone().requires_grad_(True), rather than "
@@ -364,6 +443,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 def as_tensor(data, dtype=None, device=None):
     """A tensor over data, sharing memory with a NumPy array or tensor when possible."""
+    B.dtype_arg(dtype, "as_tensor")
     if isinstance(data, Tensor):
         if dtype is None or B.as_dtype(dtype) is data.dtype:
             return data if device is None else data.to(device)
@@ -448,7 +528,7 @@ def from_numpy(ndarray):
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     """A 0-d tensor holding s."""
-    return _make(device, requires_grad, "full", (), s, dtype=_dt(dtype))
+    return _make(device, requires_grad, "full", (), s, dtype=_dt(dtype, op="scalar_tensor"))
 
 
 @_out_arg("empty")
@@ -459,10 +539,10 @@ def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=N
     if memory_format is not None:
         order = _mf.order_of(memory_format, len(shape), "empty")
         if order is not None:
-            t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype))
+            t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype, op="empty"))
             t._data = _mf.make(shape, order, lambda s: t._data)
             return t
-    return _make(device, requires_grad, "empty", shape, dtype=_dt(dtype))
+    return _make(device, requires_grad, "empty", shape, dtype=_dt(dtype, op="empty"))
 
 
 @_out_arg("zeros")
@@ -474,13 +554,13 @@ def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=N
         if "negative dimension" not in str(e):
             raise
         raise RuntimeError(f"zeros: Dimension size must be non-negative. ({e})") from None   # (torch's words)
-    return _make(device, requires_grad, "zeros", shape, dtype=_dt(dtype))
+    return _make(device, requires_grad, "zeros", shape, dtype=_dt(dtype, op="zeros"))
 
 
 @_out_arg("ones")
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of ones."""
-    return _make(device, requires_grad, "ones", _size_arg(sizes, size, "ones"), dtype=_dt(dtype))
+    return _make(device, requires_grad, "ones", _size_arg(sizes, size, "ones"), dtype=_dt(dtype, op="ones"))
 
 
 def _fill_dtype(fill_value):
@@ -500,15 +580,17 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
         fill_value = fill_value.item()
     if not isinstance(fill_value, (numbers.Number, np.generic)):
         raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
-    dt = _dt(dtype, _fill_dtype(fill_value))
+    dt = _dt(dtype, _fill_dtype(fill_value), "full")
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    if type(fill_value) is not float or np.dtype(dt).kind != "f":
+        fill_value = _checked_int(fill_value, np.dtype(dt), True)
     return _make(device, requires_grad, "full", _sizes((size,)), fill_value, dtype=dt)
 
 
-def _float_only(dtype, kernel):
+def _float_only(dtype, kernel, op):
     """The numpy dtype of a random float op; torch has no integer kernel for it."""
-    dt = _dt(dtype)
+    dt = _dt(dtype, op=op)
     kernel_for(np.dtype(dt), kernel)
     return dt
 
@@ -523,7 +605,7 @@ def _continuous(t, name):
 @_out_arg("rand")
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform random numbers in [0, 1)."""
-    dt = _float_only(dtype, "check_uniform_bounds")
+    dt = _float_only(dtype, "check_uniform_bounds", "rand")
     g, _ = _draw(device, generator)
     shape = _size_arg(sizes, size, "rand")
     if np.dtype(dt).kind == "c":   # torch draws the real and imaginary parts as pairs of real numbers
@@ -543,7 +625,7 @@ def _complex_view(pairs):
 @_out_arg("randn")
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal random numbers."""
-    dt = _float_only(dtype, "normal_kernel_cpu")
+    dt = _float_only(dtype, "normal_kernel_cpu", "randn")
     g, _ = _draw(device, generator)
     shape = _size_arg(sizes, size, "randn")
     if np.dtype(dt).kind == "c":   # torch: real and imaginary parts each of variance 1/2
@@ -605,7 +687,7 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     low, high = _int_arg("randint", "low", given["low"]), _int_arg("randint", "high", given["high"])
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    dt = _dt(dtype, B.int64)
+    dt = _dt(dtype, B.int64, "randint")
     if np.dtype(dt).kind == "c":
         raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
     _check_bounds(low, high, np.dtype(dt))
@@ -616,14 +698,14 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1."""
-    kernel_for(np.dtype(_dt(dtype, B.int64)), "randperm", "fiu")
+    kernel_for(np.dtype(_dt(dtype, B.int64, "randperm")), "randperm", "fiu")
     g, _ = _draw(device, generator)
     return _done(g.permutation(n).astype(_dt(dtype, B.int64)), requires_grad)
 
 
 def _range_dtype(values, dtype):
     if dtype is not None:
-        return B.as_dtype(dtype).np
+        return _dt(dtype, op="arange")
     if all(isinstance(v, numbers.Integral) or (isinstance(v, Tensor) and not v.is_floating_point())
            for v in values):
         return np.int64
@@ -671,7 +753,7 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
     if (0 < len(args) <= 2 and dtype is None and start is None and end is None and step is None
             and type(args[0]) is int and type(args[-1]) is int and args[-1] >= args[0] * (len(args) - 1)):
         # arange(n) and arange(a, b) of plain ints (positional indices, say): the checks below all pass
-        return _finish(np.arange(*args, dtype=np.int64), device, requires_grad)
+        return _finish(np.arange(*args, dtype=np.int64), device, requires_grad, True)
     if len(args) == 1 and start is None and end is None:
         if step is not None:  # torch's arange(end) overload has no step
             raise TypeError("arange(end) takes no step; use arange(start, end, step)")
@@ -717,7 +799,7 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         arr = _arange_float(a_start, a_step, n, dt)
     else:
         arr = (np.arange(n, dtype=np.int64) * a_step + a_start).astype(dt)
-    return _finish(arr, device, requires_grad)
+    return _finish(arr, device, requires_grad, True)
 
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
@@ -732,7 +814,7 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
     xp, dev = _target(device)
     with _current(xp, dev):
         arr = start + xp.arange(n, dtype=np.float64) * step
-        return _done(arr.astype(_dt(dtype)), requires_grad)
+        return _done(arr.astype(_dt(dtype, op="range")), requires_grad)
 
 
 def _linspace_values(start, end, steps, dt):
@@ -764,7 +846,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
         raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    dt = np.dtype(_dt(dtype))
+    dt = np.dtype(_dt(dtype, op="linspace"))
     if dt.kind == "b":
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     start, end = _scalar_value(start), _scalar_value(end)
@@ -772,13 +854,13 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
         real_dt = np.dtype(np.float32 if dt == np.complex64 else np.float64)
         re = linspace(complex(start).real, complex(end).real, steps, dtype=B.FROM_NUMPY[real_dt])._data
         im = linspace(complex(start).imag, complex(end).imag, steps, dtype=B.FROM_NUMPY[real_dt])._data
-        return _finish((re + 1j * im).astype(dt), device, requires_grad)
+        return _finish((re + 1j * im).astype(dt), device, requires_grad, True)
     with np.errstate(all="ignore"):
         if steps == 1:
             arr = np.array([start]).astype(dt)
         else:
             arr = _linspace_values(start, end, steps, dt) if steps else np.empty(0, dt)
-    return _finish(arr, device, requires_grad)
+    return _finish(arr, device, requires_grad, True)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
@@ -787,7 +869,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
         raise RuntimeError("number of steps must be non-negative")
     xp, dev = _target(device)
     with _current(xp, dev):
-        return _done(xp.logspace(start, end, steps, base=base).astype(_dt(dtype)), requires_grad)
+        return _done(xp.logspace(start, end, steps, base=base).astype(_dt(dtype, op="logspace")), requires_grad)
 
 
 @_out_arg("eye")
@@ -797,7 +879,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
-    return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype))
+    return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype, op="eye"))
 
 
 def _tri_indices(fn, row, col, offset, dtype, device):
@@ -805,7 +887,7 @@ def _tri_indices(fn, row, col, offset, dtype, device):
         raise RuntimeError(f"row must be non-negative, got{row}")
     if col < 0:
         raise RuntimeError(f"col must be non-negative, got{col}")
-    dt = np.dtype(_dt(dtype, B.int64))
+    dt = np.dtype(_dt(dtype, B.int64, fn))
     if dt not in (np.int32, np.int64):   # torch builds these for int32 and int64 only
         raise NotImplementedError(f"\"{fn}\" not implemented for '{B.scalar_name(dt)}'")
     xp, dev = _target(device)
@@ -823,8 +905,8 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     return _tri_indices("triu_indices", row, col, offset, dtype, device)
 
 
-def _like(input, dtype, device):
-    dt = input._data.dtype if dtype is None else B.as_dtype(dtype).np
+def _like(input, dtype, device, op):
+    dt = input._data.dtype if dtype is None else _dt(dtype, op=op)
     dev = input.device if device is None else device
     return dt, dev
 
@@ -844,13 +926,13 @@ def _like_layout(input, memory_format, make):
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Zeros with input's shape (and dtype/device unless given)."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "zeros_like")
     return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "zeros", shape, dtype=dt))
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Ones with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "ones_like")
     return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "ones", shape, dtype=dt))
 
 
@@ -871,34 +953,34 @@ def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=Non
                            f"len(size) = {len(shape)} is not equal to len(physical_layout) = {len(order)}")
     if sorted(order) != list(builtins.range(len(shape))):
         raise RuntimeError("Duplicate dim not allowed")
-    t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype))
+    t = _make(device, requires_grad, "empty", tuple(shape[d] for d in order), dtype=_dt(dtype, op="empty"))
     t._data = _mf.make(shape, order, lambda s: t._data)
     return t
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uninitialised with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "empty_like")
     return _like_layout(input, memory_format, lambda shape: _make(dev, requires_grad, "empty", shape, dtype=dt))
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """fill_value with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "full_like")
     return _like_layout(input, memory_format,
                         lambda shape: _make(dev, requires_grad, "full", shape, fill_value, dtype=dt))
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Uniform [0, 1) with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "rand_like")
     return _like_layout(input, memory_format, lambda shape: rand(shape, dtype=B.FROM_NUMPY[np.dtype(dt)],
                                                                  device=dev, requires_grad=requires_grad))
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Standard normal with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "randn_like")
     a = input._data
     if (memory_format is None and a.flags.c_contiguous) or _mf.order_for(a, memory_format, "randn_like") is None:
         return _like_layout(input, memory_format, lambda shape: randn(shape, dtype=B.FROM_NUMPY[np.dtype(dt)],
@@ -911,7 +993,7 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """Random integers with input's shape."""
-    dt, dev = _like(input, dtype, device)
+    dt, dev = _like(input, dtype, device, "randint_like")
     if high is None:
         low, high = 0, low
     return _like_layout(input, memory_format,
@@ -926,7 +1008,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     shape = _sizes((size,)) if size is not None and not isinstance(size, int) else (size,) if size else \
         np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
     ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
-    dt = ref._data.dtype if ref is not None else _dt(dtype)
+    dt = ref._data.dtype if ref is not None else _dt(dtype, op="normal")
     kernel_for(np.dtype(dt), "normal_kernel_cpu")
     g, _ = _draw(ref.device if ref is not None else device, generator)
     # torch: floats -> empty(size).normal_(mean, std); tensors -> normal_out_impl, which draws N(0, 1)
@@ -1013,16 +1095,19 @@ def _memory_axes(d):
 
 def _register():
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        B.dtype_arg(dtype, "new_tensor")
         return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     def _new(fill):
         def method(self, *size, dtype=None, device=None, requires_grad=False):
+            B.dtype_arg(dtype, "new_" + fill.__name__)
             return fill(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
         method.__name__ = "new_" + fill.__name__
         method.__doc__ = f"A new tensor of {fill.__name__} with this tensor's dtype and device."
         return method
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        B.dtype_arg(dtype, "new_full")
         return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     Tensor.new_tensor = new_tensor
@@ -1164,7 +1249,11 @@ def _fill(self, value, node_cls):
         from .elementwise import _inplace
         return _inplace(self, None, lambda old, v: _filled(old, v, node_cls), (value,))
     if isinstance(value, Tensor):
-        value = value.item()
+        value = value.item()   # (a tensor's value is copied as it is, wrapped into the dtype)
+        if self._data.dtype.kind in "iu" and type(value) is int:
+            value = np.array(value).astype(self._data.dtype)
+    elif self._data.dtype.kind in "iu":
+        value = _checked_int(value, self._data.dtype, True)
     _check_leaf_inplace(self)
     self._data[...] = value
     self._vc[0] += 1
@@ -1504,7 +1593,7 @@ def vander(x, N=None, increasing=False):
 
 
 def _window(name, length, periodic, dtype, device, requires_grad, values):
-    dt = B.as_dtype(_dt(dtype) or B.get_default_dtype())
+    dt = B.as_dtype(_dt(dtype, op=name))
     if not dt.is_floating_point:
         raise RuntimeError(f"{name} expects floating point dtypes, got: {dt}")
     if length < 0:

@@ -578,6 +578,9 @@ def _quiet_div(a, b):
 
 
 _NO_EDGE = (None, 0)
+# what an operator takes besides a tensor; for anything else (a list, None, a str) it returns NotImplemented,
+# so that Python tries the other operand and then raises its TypeError naming the operator, as with torch
+_OPERANDS = (Tensor, int, float, bool, complex, np.generic, np.ndarray)
 _Parameter = Tensor   # nn.Parameter, once nn.parameter has set it: the operators' hot path takes it too
 
 
@@ -596,6 +599,8 @@ def _operator(op, general, node_cls, kinds=None):
         if type(other) is not Tensor and type(other) is not _Parameter:
             if (type(other) is float or type(other) is int) and a.dtype.kind == "f":
                 return _scalar_result(op(a, other), input, other, node_cls, saves_operands)
+            if not isinstance(other, _OPERANDS):
+                return NotImplemented   # Python's own TypeError, naming the operator, as torch's
             return general(input, other)
         b = other._data
         sa, sb = a.shape, b.shape
@@ -2253,25 +2258,34 @@ def _register():
     def rmod(self, other):
         return remainder(scalar_tensor(self, other), self)
 
+    def operator_of(fn, name):
+        """fn as a binary operator: NotImplemented for an operand it can't take (see _OPERANDS)."""
+        def method(self, other):
+            if other.__class__ is Tensor or isinstance(other, _OPERANDS):
+                return fn(self, other)
+            return NotImplemented
+        method.__name__ = method.__qualname__ = name
+        return method
+
     T.__add__ = T.__radd__ = _add_operator
     T.__iadd__ = lambda s, o: s.add_(o)
     T.__sub__ = _sub_operator
-    T.__rsub__ = rsub_
+    T.__rsub__ = operator_of(rsub_, "__rsub__")
     T.__isub__ = lambda s, o: s.sub_(o)
     T.__mul__ = T.__rmul__ = _mul_operator
     T.__imul__ = lambda s, o: s.mul_(o)
     T.__truediv__ = _div_operator
-    T.__rtruediv__ = rtruediv
+    T.__rtruediv__ = operator_of(rtruediv, "__rtruediv__")
     T.__itruediv__ = T.__idiv__ = lambda s, o: s.div_(o)
-    T.__floordiv__ = floor_divide
-    T.__rfloordiv__ = rfloordiv
+    T.__floordiv__ = operator_of(floor_divide, "__floordiv__")
+    T.__rfloordiv__ = operator_of(rfloordiv, "__rfloordiv__")
     # in place, as torch: without them Python rebinds the name and a view's base would not change
     T.__ifloordiv__ = lambda s, o: s.floor_divide_(o)
-    T.__mod__ = remainder
-    T.__rmod__ = rmod
+    T.__mod__ = operator_of(remainder, "__mod__")
+    T.__rmod__ = operator_of(rmod, "__rmod__")
     T.__imod__ = lambda s, o: s.remainder_(o)
-    T.__pow__ = pow
-    T.__rpow__ = rpow
+    T.__pow__ = operator_of(pow, "__pow__")
+    T.__rpow__ = operator_of(rpow, "__rpow__")
     T.__ipow__ = lambda s, o: s.pow_(o)
     T.__neg__ = neg
     T.__pos__ = lambda s: s
@@ -2287,13 +2301,13 @@ def _register():
 
     T.__eq__ = compare_or_not(eq)
     T.__ne__ = compare_or_not(ne)
-    T.__lt__ = lt
-    T.__le__ = le
-    T.__gt__ = gt
-    T.__ge__ = ge
-    T.__and__ = T.__rand__ = lambda s, o: bitwise_and(s, o)
-    T.__or__ = T.__ror__ = lambda s, o: bitwise_or(s, o)
-    T.__xor__ = T.__rxor__ = lambda s, o: bitwise_xor(s, o)
+    T.__lt__ = operator_of(lt, "__lt__")
+    T.__le__ = operator_of(le, "__le__")
+    T.__gt__ = operator_of(gt, "__gt__")
+    T.__ge__ = operator_of(ge, "__ge__")
+    T.__and__ = T.__rand__ = operator_of(bitwise_and, "__and__")
+    T.__or__ = T.__ror__ = operator_of(bitwise_or, "__or__")
+    T.__xor__ = T.__rxor__ = operator_of(bitwise_xor, "__xor__")
     T.__invert__ = _invert
     T.__iand__ = lambda s, o: _inplace(s, bitwise_and(s, o)._data, bitwise_and, (o,))
     T.__ior__ = lambda s, o: _inplace(s, bitwise_or(s, o)._data, bitwise_or, (o,))

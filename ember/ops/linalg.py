@@ -948,6 +948,39 @@ def _parse_einsum(equation, shapes):
     return subs, rhs
 
 
+def _check_einsum_sizes(equation, subs, shapes):
+    """torch's RuntimeError where a label's sizes disagree (size 1 broadcasts), checked in torch's order,
+    operand by operand: NumPy's text speaks of 'remapped shapes' instead. Mismatched sizes never pass
+    NumPy's einsum (_pair_plan declines them), so its failure is where this runs."""
+    size = {}
+    for i, (t, shape) in enumerate(zip(subs, shapes)):
+        first = {}
+        for d, (c, n) in enumerate(zip(t, shape)):
+            if c in first:
+                if n != shape[first[c]]:
+                    raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but the sizes don't "
+                                       f"match, {n} != {shape[first[c]]} (a repeated subscript takes a diagonal, "
+                                       "which needs equal sizes)")
+                continue
+            first[c] = d
+            seen = size.get(c, 1)
+            if n != 1 and seen != n:
+                if seen != 1:
+                    raise _einsum_size_error(equation, c, i, d, n, seen, t, shape)
+                size[c] = n
+
+
+def _einsum_size_error(equation, c, i, d, n, seen, t, shape):
+    lhs = equation.replace(" ", "").split("->")[0].split(",")
+    if "..." in lhs[i] and c not in lhs[i]:   # a letter _parse_einsum gave a dim that the ellipsis covers
+        return RuntimeError(f"einsum(): dimension {d} covered by ellipsis in operand {i}has size {n} which does not "
+                            f"broadcast with previously seen ellipsis with size {seen} for the respective dimension "
+                            f"(operand {i} has shape {list(shape)})")
+    return RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} which does not broadcast with "
+                        f"previously seen size {seen} (operand {i} has shape {list(shape)} for subscripts {t!r}; "
+                        "a subscript's sizes must agree, or be 1)")
+
+
 class _EinsumBackward(Node):
     __slots__ = ("ops", "subs", "rhs", "shapes")
     _saved_fields = ("ops",)
@@ -1106,6 +1139,7 @@ def einsum(equation, *operands):
     dt = arrays[0].dtype
     for a in arrays[1:]:
         if a.dtype != dt:
+            _check_einsum_sizes(equation, subs, [a.shape for a in arrays])   # (torch checks sizes first)
             raise RuntimeError(f"expected scalar type {B.scalar_name(dt)} but found {B.scalar_name(a.dtype)}")
     xp = xp_of(arrays[0])
     res = _einsum_pair(arrays[0], subs[0], arrays[1], subs[1], rhs) if len(arrays) == 2 else None
@@ -1113,6 +1147,8 @@ def einsum(equation, *operands):
         try:
             res = xp.einsum(",".join(subs) + "->" + rhs, *arrays, optimize=len(arrays) > 2)
         except ValueError as e:
+            # (sizes are checked only here, where NumPy refused them: ~1 us a call otherwise)
+            _check_einsum_sizes(equation, subs, [a.shape for a in arrays])
             raise RuntimeError(f"einsum(): {e}") from None
         res = xp.asarray(res)
     node = None

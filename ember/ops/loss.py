@@ -15,7 +15,7 @@ from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
-from .._tensor import Tensor, Size, _wrap
+from .._tensor import Tensor, _wrap
 from . import unbroadcast
 from .activation import (LogSoftmaxBackward0, _SAVED_OUTPUT, _in_row_blocks, _log_softmax_array, _record,
                          _row_blocks_fit, _row_state, _sigm, softplus0)
@@ -177,9 +177,7 @@ def _flatten(lp):
     return lp.transpose((0,) + tuple(range(2, lp.ndim)) + (1,)).reshape(-1, lp.shape[1])   # classes last
 
 
-def _check_targets(name, x_shape, target):
-    """Validate class-index targets against the input's shape; return them as a flat int64 array."""
-    t = target._data
+def _check_target_dtype(name, x_shape, t):
     if t.dtype != np.int64 and t.dtype != np.uint8:
         tn = B.scalar_name(t.dtype)
         if t.dtype.kind == "f":
@@ -190,30 +188,51 @@ def _check_targets(name, x_shape, target):
             hint = "convert the class indices with target.long()"
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {tn} "
                            f"({name}: expected scalar type Long but found {tn}; {hint})")
+
+
+def _check_targets(name, x_shape, target):
+    """Validate class-index targets against the input's shape; return them as a flat int64 array.
+    The checks run in torch's order (nll_loss_nd, then the 1-2-d, 4-d or other kernel's), so that a target
+    wrong in several ways gets torch's exception."""
+    t = target._data
     nd = len(x_shape)
     if nd == 0:
-        raise ValueError(f"{name}: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+        raise ValueError(f"Expected 1 or more dimensions (got 0) ({name}: expected input of shape (C,), (N, C) or "
+                         "(N, C, d1, ...), got a 0-d tensor)")
+    if nd != 1:
+        if t.ndim == 0 and x_shape[0] == 0:
+            raise IndexError(f"Dimension specified as 0 but tensor has no dimensions ({name}: input "
+                             f"{list(x_shape)} needs class indices of shape {[0] + list(x_shape[2:])})")
+        if (t.shape[0] if t.ndim else 0) != x_shape[0]:
+            raise ValueError(f"Expected input batch_size ({x_shape[0]}) to match target batch_size "
+                             f"({t.shape[0] if t.ndim else 0}). ({name}: input {list(x_shape)}, target "
+                             f"{list(t.shape)}; the target holds one class index per sample)")
     if nd <= 2:
         if t.ndim > 1:
             raise RuntimeError(
                 f"0D or 1D target tensor expected, multi-target not supported ({name}: input "
                 f"{list(x_shape)} needs class indices of shape {[x_shape[0]] if nd == 2 else []}, got "
                 f"target of shape {list(t.shape)})")
-        if nd == 2 and t.ndim == 1 and t.shape[0] != x_shape[0]:
-            raise ValueError(f"Expected input batch_size ({x_shape[0]}) to match target batch_size "
-                             f"({t.shape[0]}). ({name}: input {list(x_shape)}, target {list(t.shape)})")
-        if (nd == 2) != (t.ndim == 1):
-            raise RuntimeError(f"size mismatch (got input: {list(x_shape)} , target: {list(t.shape)}) "
-                               f"({name}: input (C,) takes a 0-d target, input (N, C) a target of shape (N,))")
+        _check_target_dtype(name, x_shape, t)
+        if nd == 1 and t.ndim == 1 and t.shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]} "
+                             f"({name}: input (C,) is one sample, which takes one class index)")
+    elif nd == 4:
+        want = [x_shape[0]] + list(x_shape[2:])
+        if t.ndim != 3:
+            raise RuntimeError(f"only batches of spatial targets supported (3D tensors) but got targets of "
+                               f"dimension: {t.ndim} ({name}: input {list(x_shape)} needs class indices of shape "
+                               f"{want})")
+        _check_target_dtype(name, x_shape, t)
+        if list(t.shape) != want:
+            raise RuntimeError(f"size mismatch (got input: {list(x_shape)} , target: {list(t.shape)}) ({name}: "
+                               f"input of shape (N, C, H, W) needs class indices of shape (N, H, W) = {want})")
     else:
-        want = (x_shape[0],) + tuple(x_shape[2:])
-        if t.ndim >= 1 and t.shape[0] != x_shape[0]:
-            raise ValueError(f"Expected input batch_size ({x_shape[0]}) to match target batch_size "
-                             f"({t.shape[0]}). ({name}: input {list(x_shape)}, target {list(t.shape)})")
-        if t.shape != want:
-            raise ValueError(f"Expected target size {tuple(want)}, got {Size(t.shape)} ({name}: input "
-                             f"{list(x_shape)} of shape (N, C, d1, ...) needs class indices of shape "
-                             "(N, d1, ...))")
+        want = [x_shape[0]] + list(x_shape[2:])
+        if list(t.shape) != want:
+            raise RuntimeError(f"Expected target size {want}, got {list(t.shape)} ({name}: input {list(x_shape)} "
+                               "of shape (N, C, d1, ...) needs class indices of shape (N, d1, ...))")
+        _check_target_dtype(name, x_shape, t)
     return t.reshape(-1).astype(np.int64, copy=False)
 
 
@@ -232,8 +251,8 @@ def _out_of_bounds(name, t2, c, ignore_index):
 def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0):
     """NLL (optionally label-smoothed) of log-probabilities lp; returns (loss array, node or None)."""
     shape = lp.shape
-    c = shape[1] if lp.ndim > 1 else shape[0]
     t2 = _check_targets(name, shape, target)
+    c = shape[1] if lp.ndim > 1 else shape[0]
     lp2 = _flatten(lp)
     valid = None
     if ignore_index is not None and ignore_index in t2:
@@ -270,7 +289,7 @@ def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0
     if red == "mean":
         denom = m if wi is None else wi.sum()
     if red == "none":
-        out = loss.reshape(target._data.shape)
+        out = loss.reshape(target._data.shape if lp.ndim > 1 else ())   # (a 1-d input's size-1 target too)
     elif lp.ndim <= 2 and not smooth:
         # torch's (N, C) kernel adds the losses, and the class weights it divides by, in its cascade order
         if red == "mean" and w is not None:
@@ -320,6 +339,9 @@ def _ce_prob(input, target, weight, red, smooth):
         raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
                            f"{B.scalar_name(t.dtype)} (cross_entropy: a target with the input's shape "
                            f"{list(x.shape)} is read as class probabilities; class indices have shape (N,))")
+    if x.ndim == 0:
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions (cross_entropy: expected input of "
+                         "shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor)")
     dim = 1 if x.ndim > 1 else 0
     c = x.shape[dim]
     lp = _log_softmax_array(x, dim)
@@ -457,8 +479,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             f"floating point logits, got {input.dtype}; convert with .float())")
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if x.ndim == 0:
-        raise ValueError("cross_entropy: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    if x.ndim == 0 and t.shape != x.shape:   # torch's log_softmax over dim 1 fails first
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1) (cross_entropy: "
+                         "expected input of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor)")
     if t.shape == x.shape:
         if ignore_index >= 0 and t.dtype.kind == "f":
             raise RuntimeError("ignore_index is not supported for floating point target (cross_entropy with "
@@ -474,6 +497,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         ls.y, ls.dim = lp, dim
     out, node = _nll("cross_entropy", lp, (ls, 0) if ls is not None else None, target, weight, ignore_index,
                      red, float(label_smoothing))
+    if label_smoothing and x.ndim == 1 and t.ndim == 1:
+        # torch's smoothing term keeps the target's shape [1], which its 0-d nll term can't take
+        raise RuntimeError("output with shape [] doesn't match the broadcast shape [1] (cross_entropy with "
+                           "label_smoothing: give a 1-D input (one sample) a 0-d class index, e.g. target[0])")
     return _record(out, node)
 
 
@@ -762,6 +789,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     _bce_shapes(input, target)
+    xd, td = input._data.dtype, target._data.dtype
+    if xd != td:   # torch's kernel takes input and target in one dtype, with no promotion
+        raise RuntimeError(f"Found dtype {B.scalar_name(td)} but expected {B.scalar_name(xd)} (binary_cross_entropy: "
+                           f"the target must have the input's dtype {input.dtype}: convert it with "
+                           f"target.to(input.dtype))")
     x, t = _pair("binary_cross_entropy", input, target)
     if x.size and (x.min() < 0 or x.max() > 1 or xp.isnan(x).any()):
         raise RuntimeError("all elements of input should be between 0 and 1 (binary_cross_entropy takes "
@@ -798,6 +830,20 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     red = _reduction(reduction, size_average, reduce)
     if input._data.shape != target._data.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    xd, td = input._data.dtype, target._data.dtype
+    # torch computes (1 - target).mul_(input)...: the loss takes the target's dtype, which must be floating
+    if xd.kind != "f":
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{B.scalar_name(xd)}' "
+                                  "(binary_cross_entropy_with_logits needs floating point logits; convert with .float())")
+    if td == np.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead. (binary_cross_entropy_with_logits: the target must be "
+                           "floating point; convert it with target.float())")
+    if td.kind != "f":
+        common = B.promote_types(B.dtype_of(input._data), B.dtype_of(target._data)).np
+        raise RuntimeError(f"result type {B.scalar_name(common)} can't be cast to the desired output type "
+                           f"{B.scalar_name(td)} (binary_cross_entropy_with_logits: the target must be floating point; convert it with "
+                           "target.float())")
     x, t = _pair("binary_cross_entropy_with_logits", input, target)
     sp = softplus0(-x)  # softplus(-x) = -log(sigmoid(x))
     pw = None
@@ -810,6 +856,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if weight is not None:
         w = weight._data.astype(x.dtype, copy=False)
         loss = loss * w
+    if loss.dtype != td:
+        loss = loss.astype(td)
     out = _pointwise(BinaryCrossEntropyWithLogitsBackward0, input, target, loss, red, x, t, w=w)
     if out.grad_fn is not None:
         out.grad_fn.pw = pw

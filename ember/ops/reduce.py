@@ -283,7 +283,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Sum of elements, over all dims or the given dim(s); ints and bools sum to int64."""
     a = input._data
     if dtype is not None:
-        npdt = B.as_dtype(dtype).np
+        npdt = B.dtype_arg(dtype, "sum").np
     elif a.dtype.kind in "biu":
         npdt = np.int64
     else:
@@ -366,7 +366,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Arithmetic mean, over all dims or the given dim(s); needs a floating dtype."""
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "mean").np)
     if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
@@ -472,7 +472,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of elements, over all dims or one dim."""
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "prod").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     # NumPy widens small ints to int64; torch keeps the dtype asked for
@@ -617,6 +617,24 @@ def _full_minmax(input, is_max, name):
     return _finish(res, node)
 
 
+def _check_dim_keepdim(name, dim, keepdim, forms=None):
+    """torch's TypeError for a dim that is no int (an int-taking op), or for a keepdim that is no bool;
+    forms lists the overloads of an op whose dim also picks one (max, min)."""
+    if type(dim) is not int and (type(dim) is bool or not hasattr(dim, "__index__")):
+        if forms is None:
+            raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+        hint = (f"\n(for the {name}imum over several dims use amax/amin, e.g. x.a{name}(dim={dim!r}))"
+                if isinstance(dim, (tuple, list)) else "")
+        raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, "
+                        f"{type(dim).__name__}), but expected one of:\n{forms}{hint}")
+    if type(keepdim) is not bool:
+        raise TypeError(f"{name}(): argument 'keepdim' must be bool, not {type(keepdim).__name__}")
+
+
+_MINMAX_FORMS = (" * (Tensor input)\n * (Tensor input, Tensor other)\n"
+                 " * (Tensor input, int dim, bool keepdim = False)")
+
+
 def max(input, dim=None, keepdim=False, *, out=None):
     """Largest element; with dim, a (values, indices) named tuple; with a tensor, elementwise maximum."""
     if dim is None:
@@ -624,6 +642,8 @@ def max(input, dim=None, keepdim=False, *, out=None):
     if isinstance(dim, Tensor):
         from .elementwise import maximum
         return maximum(input, dim)
+    if type(dim) is not int or type(keepdim) is not bool:
+        _check_dim_keepdim("max", dim, keepdim, _MINMAX_FORMS)
     return _reduce_dim_index(input, dim, keepdim, True, "max", MaxBackward0)
 
 
@@ -634,6 +654,8 @@ def min(input, dim=None, keepdim=False, *, out=None):
     if isinstance(dim, Tensor):
         from .elementwise import minimum
         return minimum(input, dim)
+    if type(dim) is not int or type(keepdim) is not bool:
+        _check_dim_keepdim("min", dim, keepdim, _MINMAX_FORMS)
     return _reduce_dim_index(input, dim, keepdim, False, "min", MinBackward0)
 
 
@@ -700,6 +722,8 @@ def _arg(input, dim, keepdim, is_max):
     refuse_complex(a, f"{name}(): does not support complex input", RuntimeError)
     if a.dtype.kind == "b":
         raise RuntimeError(f"{name}(): does not support bool input")
+    if (dim is not None and type(dim) is not int) or type(keepdim) is not bool:
+        _check_dim_keepdim(name, 0 if dim is None else dim, keepdim)
     if dim is None:
         if a.size == 0:   # torch raises IndexError here (max()/amax() raise RuntimeError)
             raise IndexError(
@@ -1011,7 +1035,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over all elements or the given dim(s); 'fro' (default) is the 2-norm."""
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "norm").np)
     if a.dtype.kind != "f" and a.dtype.kind != "c":
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
@@ -1153,7 +1177,7 @@ def cumsum(input, dim, *, dtype=None):
     xp = xp_of(input._data)
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "cumsum").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)
@@ -1214,7 +1238,7 @@ def cumprod(input, dim, *, dtype=None):
     xp = xp_of(input._data)
     a = input._data
     if dtype is not None:
-        a = a.astype(B.as_dtype(dtype).np)
+        a = a.astype(B.dtype_arg(dtype, "cumprod").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
     d = _dim(dim, a.ndim)

@@ -3736,21 +3736,48 @@ def _register_more2():
                                + (" For batches of matrices, consider using tensor.mH" if nd > 2 else ""))
         return _conj_if_complex(transpose(self, 0, 1))
 
+    def mT(self):
+        """The transpose of the last two dims (a view)."""
+        return _batch_transpose(self, "mT", False)
+
     def mH(self):
         """The conjugate transpose of the last two dims (the transpose, for real dtypes)."""
-        nd = self._data.ndim
-        if nd < 2:
-            raise RuntimeError(f"tensor.mH is only supported on matrices or batches of matrices. Got {nd}-D tensor.")
-        return _conj_if_complex(transpose(self, -2, -1))
+        return _batch_transpose(self, "mH", True)
+
+    def adjoint(self):
+        """The conjugate transpose of the last two dims (the transpose, for real dtypes)."""
+        return _batch_transpose(self, "adjoint()", True)
 
     T.H = property(H)
+    T.mT = property(mT)
     T.mH = property(mH)
-    T.adjoint = mH
+    T.adjoint = adjoint
     # Tensor.real / Tensor.imag: ember/ops/complex.py
     T.layout = property(lambda self: B.strided, doc="The memory layout: always torch.strided.")
 
 
 _register_more2()
+
+
+_BATCH_T_WARNED = set()   # torch warns once per process and name (TORCH_WARN_ONCE)
+
+
+def _batch_transpose(self, name, conj):
+    """Tensor.mT / mH / adjoint(): a 0-d tensor passes through (with torch's deprecation warning), a
+    1-d one has no matrix to transpose."""
+    nd = self._data.ndim
+    if nd == 1:
+        raise RuntimeError(f"tensor.{name} is only supported on matrices or batches of matrices. Got 1-D tensor. "
+                           f"(for a vector, use x.unsqueeze(-1).{name.rstrip('()')} to get a column matrix)")
+    if nd == 0:
+        if name not in _BATCH_T_WARNED:
+            _BATCH_T_WARNED.add(name)
+            _warn_user(f"Tensor.{name} is deprecated on 0-D tensors. This function is the identity in these cases."
+                       if name == "mT" else f"{'Tensor.mH' if name == 'mH' else name} is deprecated on 0-D "
+                       "tensors. Consider using x.conj().")
+        return _conj_if_complex(self) if conj else self
+    t = transpose(self, -2, -1)
+    return _conj_if_complex(t) if conj else t
 
 
 def _conj_if_complex(t):
@@ -3763,7 +3790,7 @@ def _conj_if_complex(t):
 
 def adjoint(input):
     """The conjugate transpose of the last two dims (a view)."""
-    return input.mH
+    return input.adjoint()
 
 
 __all__ += ["ravel", "tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d", "dstack",

@@ -151,6 +151,80 @@ def test_python_float_is_float64_even_with_another_default():
         ember.set_default_dtype(float)  # torch takes only dtypes there
 
 
+_DTYPE_CALLS = [
+    "T.tensor([1, 2], dtype=d)", "T.as_tensor([1, 2], dtype=d)", "T.zeros(2, dtype=d)", "T.ones(2, dtype=d)",
+    "T.empty(2, dtype=d)", "T.full((2,), 1., dtype=d)", "T.zeros_like(T.ones(2), dtype=d)",
+    "T.ones(2).new_zeros(2, dtype=d)", "T.ones(2).new_tensor([1], dtype=d)", "T.arange(3, dtype=d)",
+    "T.randn(2, dtype=d)", "T.rand(2, dtype=d)", "T.eye(2, dtype=d)", "T.linspace(0, 1, 3, dtype=d)",
+    "T.ones(2).cumsum(0, dtype=d)", "T.ones(2).sum(dtype=d)", "T.ones(2).to(dtype=d)", "T.ones(2).to(d)",
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("call", _DTYPE_CALLS)
+@pytest.mark.parametrize("name", ["'float32'", "np.float32", "float", "None"])
+def test_dtype_names_and_numpy_types_are_refused_as_torch(call, name):
+    # torch takes its dtypes and Python's float, int, bool, complex; a name or a NumPy type is a TypeError
+    # (Tensor.to('float32') reads the string as a device, a RuntimeError in both)
+    outcomes = []
+    for T in (torch, ember):
+        try:
+            r = eval(call, {"T": T, "d": eval(name)})
+            outcomes.append(str(r.dtype).split(".")[1])
+        except (TypeError, RuntimeError) as e:
+            outcomes.append((type(e), str(e).replace("torch.", "ember.")))
+    theirs, ours = outcomes
+    if isinstance(theirs, str):
+        assert ours == theirs
+    else:
+        assert ours[0] is theirs[0], (ours, theirs)
+        if "argument 'dtype' must be" in theirs[1]:
+            assert ours[1].startswith(theirs[1]), (ours, theirs)
+
+
+# Python numbers into an integer dtype, as torch converts each (c10::checked_convert): an unsigned type
+# takes -max..-1 as two's complement, a signed one only its range; a float must lie in the range (it is
+# truncated), so 255.9 and -0.5 are refused for uint8; an int past int64 can't be read at all
+_INT_CONVERSIONS = [
+    "T.tensor([-1], dtype=T.uint8)", "T.tensor(-1, dtype=T.uint8)", "T.tensor([-255, 255], dtype=T.uint8)",
+    "T.tensor([-256], dtype=T.uint8)", "T.tensor(300, dtype=T.uint8)", "T.tensor([200], dtype=T.int8)",
+    "T.tensor([-129], dtype=T.int8)", "T.tensor([40000], dtype=T.int16)", "T.tensor([2**31], dtype=T.int32)",
+    "T.tensor([2**63], dtype=T.int64)", "T.tensor([2**64], dtype=T.uint8)", "T.tensor([2**63 - 1], dtype=T.int64)",
+    "T.tensor([1.5, -1.7], dtype=T.int8)", "T.tensor([255.9], dtype=T.uint8)", "T.tensor([-0.5], dtype=T.uint8)",
+    "T.tensor([-0.5], dtype=T.int8)", "T.tensor([1e10], dtype=T.int32)", "T.tensor([float('nan')], dtype=T.int32)",
+    "T.tensor([float('inf')], dtype=T.int64)", "T.tensor([[1, -1], [300, 2]], dtype=T.uint8)",
+    "T.tensor([-1, 2.5], dtype=T.uint8)", "T.tensor([[-1], [2.5]], dtype=T.uint8)",
+    "T.tensor([True, -1], dtype=T.uint8)",
+    "T.tensor([2**63, 1.5], dtype=T.int64)", "T.tensor((-1, 2), dtype=T.uint8)", "T.tensor([], dtype=T.uint8)",
+    "T.as_tensor([-1], dtype=T.uint8)", "T.ones(2).new_tensor([-1], dtype=T.uint8)",
+    "T.tensor(np.array([-1]), dtype=T.uint8)",
+    "T.full((2,), -1, dtype=T.uint8)", "T.full((2,), -256, dtype=T.uint8)", "T.full((2,), 300, dtype=T.uint8)",
+    "T.full((2,), 200, dtype=T.int8)", "T.full((2,), 1.5, dtype=T.uint8)", "T.full((2,), -0.5, dtype=T.uint8)",
+    "T.full((2,), 2**63, dtype=T.uint8)", "T.full((2,), True, dtype=T.uint8)",
+    "T.ones(2, dtype=T.uint8).fill_(-1)", "T.ones(2, dtype=T.uint8).fill_(300)", "T.ones(2, dtype=T.int8).fill_(200)",
+    "T.ones(2, dtype=T.int32).fill_(2**31)", "T.ones(2, dtype=T.int64).fill_(2**63)",
+    "T.ones(2, dtype=T.uint8).fill_(255.5)", "T.ones(2, dtype=T.uint8).fill_(T.tensor(300))",
+    "T.ones(2, dtype=T.int8).fill_(T.tensor(200))",
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("call", _INT_CONVERSIONS)
+def test_python_numbers_into_integer_dtypes_as_torch(call):
+    outcomes = []
+    for T in (torch, ember):
+        try:
+            r = eval(call, {"T": T, "np": np})
+            outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
+        except (RuntimeError, ValueError) as e:
+            outcomes.append((type(e), str(e)))
+    theirs, ours = outcomes
+    if isinstance(theirs[0], str):
+        assert ours == theirs
+    else:
+        assert ours[0] is theirs[0] and ours[1].startswith(theirs[1]), (ours, theirs)
+
+
 # ---- NumPy scalars in tensor() ----------------------------------------------------------------------
 @pytest.mark.parametrize("make", [
     lambda: [np.float64(0.5), np.float64(1.5)], lambda: [np.float64(0.5), 1.5], lambda: [np.float16(1), 2.0],

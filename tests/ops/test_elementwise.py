@@ -295,6 +295,26 @@ def test_mixed_dtypes_bad_input_messages():
         bool(ember.ones(2))
 
 
+@requires_torch
+@pytest.mark.parametrize("expr", [
+    "x + [1., 2.]", "[1., 2.] + x", "x - [1., 2.]", "[1., 2.] - x", "x * [1., 2.]", "[1., 2.] * x", "x / [1., 2.]",
+    "[1., 2.] / x", "x @ [1., 2.]", "[1., 2.] @ x", "x // [1., 2.]", "[1., 2.] // x", "x % (1., 2.)", "x ** [1., 2.]",
+    "[1., 2.] ** x", "x + 'a'", "x - None", "x < [1., 2.]", "None >= x", "i & [1, 2]", "[1] | i", "i ^ None",
+    "torch.tensor(2) * [1, 2]", "x == [1., 2.]", "x != None",
+])
+def test_operators_with_unsupported_operands_raise_pythons_error_as_torch(expr):
+    # the operators return NotImplemented for what they can't take, as torch's do, so Python tries the
+    # other operand (a list repeats by a one-element integer tensor) and names the operator in its error
+    outcomes = []
+    for lib in (torch, ember):
+        scope = {"torch": lib, "x": lib.ones(2), "i": lib.ones(2, dtype=lib.int64)}
+        try:
+            outcomes.append(eval(expr, scope))
+        except TypeError as e:
+            outcomes.append(str(e).replace("torch", "ember"))
+    assert outcomes[1] == outcomes[0]
+
+
 @pytest.mark.parametrize("a,b", [((2, 3), (4,)), ((2, 3), (2, 1, 4)), ((5, 3), (3, 5))])
 def test_broadcast_error_is_torchs_runtime_error(a, b):
     with pytest.raises(RuntimeError) as e:

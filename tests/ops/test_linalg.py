@@ -156,6 +156,31 @@ def test_einsum_one_product_complex_and_tensordot(oracle):
             [r(16, 8, 8), r(8, 8, 12)], names=False)
 
 
+@pytest.mark.parametrize("eq,shapes,dtypes", [
+    ("ij,jk->ik", [(2, 3), (4, 5)], None), ("ij,jk", [(2, 3), (4, 5)], None),
+    ("ij,jk,kl->il", [(2, 3), (3, 5), (4, 2)], None), ("ii->i", [(2, 3)], None),
+    ("ij,ij->ij", [(2, 3), (3, 3)], None), ("bij,bjk->bik", [(2, 3, 4), (3, 4, 5)], None),
+    ("...ij,...jk->...ik", [(2, 3, 4), (3, 4, 5)], None), ("ij,jk->ik", [(300, 300), (400, 5)], None),
+    ("ij,jk->ik", [(2, 3), (4, 5)], ("float32", "float64")),   # torch checks sizes before dtypes
+    ("ij,jk->ik", [(2, 1), (4, 5)], None), ("bij,bjk->bik", [(1, 3, 4), (3, 4, 5)], None),   # size 1 broadcasts
+])
+def test_einsum_size_errors_match_torch(oracle, eq, shapes, dtypes):
+    dtypes = dtypes or ("float32",) * len(shapes)
+    arrays = [np.ones(s, dtype=d) for s, d in zip(shapes, dtypes)]
+    outcomes = []
+    for lib in (oracle, ember):
+        try:
+            outcomes.append(lib.einsum(eq, *[lib.tensor(a) for a in arrays]))
+        except Exception as e:  # noqa: BLE001 (the exception itself is compared)
+            outcomes.append(e)
+    theirs, ours = outcomes
+    if isinstance(theirs, Exception):
+        assert type(ours) is type(theirs)
+        assert str(ours).startswith(str(theirs)), (str(ours), str(theirs))
+    else:
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
 def test_einsum_one_product_central_differences():
     a, b = r(20, 30, 6), r(30, 15)
     w = r(15, 20)

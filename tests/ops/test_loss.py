@@ -260,10 +260,56 @@ def test_cross_entropy_errors():
         L.cross_entropy(ember.tensor([[1, 2]]), ember.tensor([0]))
     with pytest.raises(RuntimeError, match="0D or 1D target tensor expected"):
         L.nll_loss(x, ember.zeros(4, 2, dtype=ember.int64))
-    with pytest.raises(ValueError, match="Expected target size"):
+    with pytest.raises(RuntimeError, match=r"Expected target size \[2, 4\], got \[2, 5\]"):
         L.nll_loss(ember.tensor(_logits(2, 3, 4)), ember.zeros(2, 5, dtype=ember.int64))
     # uint8 targets are accepted, as in torch
     assert L.cross_entropy(x, ember.tensor([1, 2, 3, 4], dtype=ember.uint8)).shape == ()
+
+
+# (input shape, target shape, target dtype, kwargs): targets wrong in one or several ways, which torch checks
+# in a set order (batch size, then the target's rank, then its dtype, then its other sizes)
+_TARGET_CASES = [
+    ((2, 3, 4, 4), (2, 4, 5), "int64", {}), ((2, 3, 4, 4), (2, 4, 5), "float32", {}),
+    ((2, 3, 4, 4), (2, 4), "float32", {}), ((2, 3, 4, 4), (2, 4, 5), "int32", {}),
+    ((2, 3, 4, 4), (3, 4, 4, 1), "int64", {}), ((2, 3, 4, 4), (2, 4, 4, 1), "int64", {}),
+    ((2, 3, 4, 4), (), "int64", {}), ((2, 3, 4, 4), (2, 4, 5), "int64", {"label_smoothing": 0.1}),
+    ((4, 5), (2, 2), "int64", {}), ((4, 5), (4, 1), "int64", {}), ((4, 5), (4, 2), "int64", {}),
+    ((4, 5), (2,), "int64", {}), ((4, 5), (4, 2, 2), "int64", {}), ((4, 5), (2, 2, 2), "int64", {}),
+    ((4, 5), (2, 2), "int32", {}), ((4, 5), (4, 2), "int32", {}), ((4, 5), (2,), "float32", {}),
+    ((4, 5), (4,), "int32", {}), ((4, 5), (), "int64", {}), ((0, 5), (), "int64", {}),
+    ((4, 5), (2, 2), "int64", {"label_smoothing": 0.1}),
+    ((5,), (2,), "int64", {}), ((5,), (2,), "int32", {}), ((5,), (2, 2), "int64", {}), ((5,), (2,), "float32", {}),
+    ((5,), (1,), "int64", {}), ((5,), (1,), "int64", {"reduction": "none"}), ((5,), (), "int64", {}),
+    ((5,), (1,), "int64", {"label_smoothing": 0.1}),
+    ((2, 3, 4), (2, 5), "int64", {}), ((2, 3, 4), (2,), "int64", {}), ((2, 3, 4), (2, 4, 1), "int64", {}),
+    ((2, 3, 4), (), "int64", {}), ((2, 3, 4), (2, 5), "int32", {}), ((4, 5, 3), (2, 3, 3), "int64", {}),
+    ((2, 3, 4, 5, 6), (2, 4, 5, 7), "float32", {}),
+    ((), (), "int64", {}), ((), (2,), "int64", {}), ((), (), "float32", {}),
+]
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("shape,tshape,tdtype,kwargs", _TARGET_CASES)
+def test_class_index_target_checks_match_torch(oracle, name, shape, tshape, tdtype, kwargs):
+    if name == "nll_loss" and "label_smoothing" in kwargs:
+        pytest.skip("label_smoothing is cross_entropy's")
+    x = _logits(*shape) if shape else np.float32(0.5)
+    t = np.zeros(tshape, dtype=tdtype)
+    outcomes = []
+    for lib in (oracle, ember):
+        try:
+            outcomes.append(getattr(lib.nn.functional, name)(lib.tensor(x), lib.tensor(t), **kwargs))
+        except Exception as e:  # noqa: BLE001 (the exception itself is compared)
+            outcomes.append(e)
+    theirs, ours = outcomes
+    if isinstance(theirs, Exception):
+        assert type(ours) is type(theirs), (ours, theirs)
+        # ember adds a hint after torch's text (torch's "size mismatch" text lacks its closing parenthesis)
+        assert str(ours).startswith(str(theirs)), (str(ours), str(theirs))
+    else:
+        assert not isinstance(ours, Exception), ours
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5)
 
 
 def test_legacy_size_average_warns(oracle):
@@ -363,6 +409,43 @@ def test_bce_errors():
         L.binary_cross_entropy(ember.tensor([1.5, 0.2]), ember.tensor([1.0, 0.0]))
     with pytest.raises(ValueError, match=r"Target size .* must be the same as input size"):
         L.binary_cross_entropy_with_logits(ember.rand(4), ember.rand(4, 1))
+
+
+# (input dtype, target dtype, kwargs): binary_cross_entropy takes one dtype for both; the logits form computes
+# (1 - target).mul_(input)..., so its loss has the target's dtype, and an integer or bool target can't hold it
+_BCE_DTYPES = [("float32", "int64", {}), ("float32", "uint8", {}), ("float32", "bool", {}), ("float32", "float64", {}),
+               ("float64", "float32", {}), ("float16", "float32", {}), ("int64", "float32", {}),
+               ("float64", "int64", {"reduction": "none"}), ("float32", "int64", {"pos_weight": "ones"}),
+               ("float32", "float32", {"weight": "long"}), ("float32", "float32", {"weight": "double"})]
+
+
+@pytest.mark.parametrize("form", ["F.binary_cross_entropy", "F.binary_cross_entropy_with_logits", "nn.BCELoss",
+                                  "nn.BCEWithLogitsLoss"])
+@pytest.mark.parametrize("xdtype,tdtype,kwargs", _BCE_DTYPES)
+def test_bce_target_dtypes_match_torch(oracle, form, xdtype, tdtype, kwargs):
+    if "pos_weight" in kwargs and "Logits" not in form and "logits" not in form:
+        pytest.skip("pos_weight is the logits form's")
+    x0, t0 = np.array([0.25, 0.5, 0.75]), np.array([0, 1, 1])
+    outcomes = []
+    for lib in (oracle, ember):
+        kw = {k: lib.ones(3, dtype=lib.float64 if v == "double" else lib.int64 if v == "long" else lib.float32)
+              for k, v in kwargs.items() if k != "reduction"}
+        kw.update({k: v for k, v in kwargs.items() if k == "reduction"})
+        mod, name = form.split(".")
+        fn = getattr(lib.nn.functional, name) if mod == "F" else getattr(lib.nn, name)(**kw)
+        try:
+            x, t = lib.tensor(x0.astype(xdtype)), lib.tensor(t0.astype(tdtype))
+            outcomes.append(fn(x, t, **kw) if mod == "F" else fn(x, t))
+        except Exception as e:  # noqa: BLE001 (the exception itself is compared)
+            outcomes.append(e)
+    theirs, ours = outcomes
+    if isinstance(theirs, Exception):
+        assert type(ours) is type(theirs), (ours, theirs)
+        assert str(ours).startswith(str(theirs)), (str(ours), str(theirs))
+    else:
+        assert not isinstance(ours, Exception), ours
+        assert str(ours.dtype).split(".")[1] == str(theirs.dtype).split(".")[1]
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-3)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])

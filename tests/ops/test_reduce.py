@@ -298,6 +298,47 @@ def test_dim_errors():
         x.topk(5)
 
 
+# (call, the start of torch's message): ember can't tell a method call from torch.max(x, ...) nor a keyword
+# from a positional dim, so the keyword forms' texts are compared, and the common start of the overload lists
+_DIM_TYPE_ERRORS = [
+    ("x.max((0, 1))", "max() received an invalid combination of arguments - got ("),
+    ("x.min(dim=[0, 1])", "min() received an invalid combination of arguments - got ("),
+    ("torch.max(x, 0.5)", "max() received an invalid combination of arguments - got (Tensor, float), but expected"),
+    ("x.max('a')", "max() received an invalid combination of arguments - got ("),
+    ("x.argmax(dim=(0, 1))", "argmax(): argument 'dim' must be int, not tuple"),
+    ("x.argmin(dim=0.5)", "argmin(): argument 'dim' must be int, not float"),
+    ("x.max(0, keepdim=None)", "max(): argument 'keepdim' must be bool, not NoneType"),
+    ("x.argmax(0, keepdim=1)", "argmax(): argument 'keepdim' must be bool, not int"),
+    ("x.median((0, 1))", None), ("x.cumsum((0, 1))", None), ("x.topk(1, (0, 1))", None),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("call,start", _DIM_TYPE_ERRORS)
+def test_dim_of_wrong_type_raises_torchs_type_error(call, start):
+    # NumPy's own TypeError ("'<=' not supported between instances of 'int' and 'tuple'") leaked before
+    for lib in (torch, ember):
+        with pytest.raises(TypeError) as caught:
+            eval(call, {"torch": lib, "x": lib.ones(2, 3)})
+        if start is not None:
+            assert str(caught.value).startswith(start), str(caught.value)
+        else:
+            assert "must be int, not tuple" in str(caught.value)
+    if "invalid combination" in (start or ""):
+        assert "(Tensor input, int dim, bool keepdim = False)" in str(caught.value)
+
+
+@requires_torch
+@pytest.mark.parametrize("call", ["x.amax((0, 1))", "x.amin([1, 0], keepdim=True)", "x.sum((0, 1))", "x.max(1)",
+                                  "x.argmax(1)", "x.max(torch.zeros(3))", "x.min(np.int64(1))", "x.argmin(None)"])
+def test_dims_that_torch_takes_still_work(call):
+    x0 = np.arange(6.0).reshape(2, 3)
+    ours, theirs = (eval(call, {"torch": lib, "x": lib.tensor(x0), "np": np}) for lib in (ember, torch))
+    for o, t in zip(ours if isinstance(ours, tuple) else (ours,), theirs if isinstance(theirs, tuple) else (theirs,)):
+        np.testing.assert_array_equal(o.numpy(), t.numpy())
+        assert tuple(o.shape) == tuple(t.shape)
+
+
 @pytest.mark.parametrize("fn", [
     lambda x: x.sum(), lambda x: x.sum(1), lambda x: x.sum((0, 2), keepdim=True), lambda x: x.mean(),
     lambda x: x.mean(-1), lambda x: x.prod(), lambda x: x.prod(1), lambda x: x.max(), lambda x: x.max(1),

@@ -463,6 +463,39 @@ def test_T_reverses_dims_and_warns_once_where_torch_does(monkeypatch):
             warned.add(kind)
 
 
+@requires_torch
+@pytest.mark.parametrize("name", ["mT", "mH", "adjoint()"])
+def test_batch_transposes_reject_vectors_and_pass_scalars_through(monkeypatch, name):
+    # a 1-d tensor is refused with torch's RuntimeError; a 0-d one comes back (conjugated by mH and adjoint)
+    # with torch's deprecation warning, once per process and name
+    import warnings
+    from ember.ops import shape as shape_ops
+    monkeypatch.setattr(shape_ops, "_BATCH_T_WARNED", set())
+    get = (lambda lib_x: lib_x.adjoint()) if name == "adjoint()" else (lambda lib_x: getattr(lib_x, name))
+    with pytest.raises(RuntimeError) as theirs:
+        get(torch.ones(3))
+    with pytest.raises(RuntimeError) as ours:
+        get(ember.ones(3))
+    assert str(theirs.value) == f"tensor.{name} is only supported on matrices or batches of matrices. Got 1-D tensor."
+    assert str(ours.value).startswith(str(theirs.value))
+    if name == "adjoint()":
+        with pytest.raises(RuntimeError, match=r"tensor.adjoint\(\) is only supported"):
+            ember.adjoint(ember.ones(3))
+    want = ("Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases." if name == "mT"
+            else f"{'Tensor.mH' if name == 'mH' else name} is deprecated on 0-D tensors. Consider using x.conj().")
+    for i in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = get(ember.tensor(1 + 2j))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (torch's own, checked above by text)
+            assert y.item() == get(torch.tensor(1 + 2j)).item()
+        assert [str(w.message) for w in caught] == ([want] if i == 0 else [])
+    for shape in [(2, 3), (2, 3, 4)]:
+        x0 = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+        np.testing.assert_array_equal(get(ember.tensor(x0)).numpy(), get(torch.tensor(x0)).resolve_conj().numpy())
+
+
 def test_in_place_shape_methods():
     x = ember.zeros(2, 1, 3)
     assert x.squeeze_(1) is x and x.shape == (2, 3)
