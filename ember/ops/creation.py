@@ -328,6 +328,11 @@ def _ints_of_numbers(data, kinds, dt):
 
 
 _REAL_PY_SCALARS = {bool, int, float}
+
+
+def _wrapped_int(value, dt):
+    """A Python int wrapped into integer dtype dt as a C cast does (300 -> 44 for uint8), as a Python int."""
+    return np.array(value).astype(dt).item()
 _ndarray_list_warned = False
 
 
@@ -1251,7 +1256,7 @@ def _fill(self, value, node_cls):
     if isinstance(value, Tensor):
         value = value.item()   # (a tensor's value is copied as it is, wrapped into the dtype)
         if self._data.dtype.kind in "iu" and type(value) is int:
-            value = np.array(value).astype(self._data.dtype)
+            value = _wrapped_int(value, self._data.dtype)
     elif self._data.dtype.kind in "iu":
         value = _checked_int(value, self._data.dtype, True)
     _check_leaf_inplace(self)
