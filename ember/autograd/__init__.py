@@ -14,10 +14,13 @@ def _root_grads(tensors, grad_tensors, what):
         g = grad_tensors[i] if grad_tensors is not None else None
         if g is None:
             if t._data.size != 1:
+                fix = ("torch.autograd.grad(out, inputs, grad_outputs=torch.ones_like(out))" if what == "grad()"
+                       else "out.backward(torch.ones_like(out))")
+                reduced = "torch.autograd.grad(out.sum(), inputs)" if what == "grad()" else "out.sum().backward()"
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs; {what} got a tensor of "
-                    f"shape {list(t.shape)}. Pass a gradient of that shape (e.g. "
-                    "out.backward(torch.ones_like(out))) or reduce it first (out.sum().backward()).")
+                    f"shape {list(t.shape)}. Pass a gradient of that shape (e.g. {fix}) or reduce it first "
+                    f"({reduced}).")
             if not t.is_floating_point():
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")

@@ -59,10 +59,60 @@ class Node:
     def metadata(self):
         return {}
 
+    # torch's names for what a node saved (grad_fn._saved_self, ...), as the slots that hold them here;
+    # a class names its own where they differ (MmBackward0: mat2)
+    _torch_saved = {"self": ("x", "a"), "other": ("b",), "result": ("y", "out"), "input": ("x",),
+                    "weight": ("w",), "mat1": ("m1",), "mat2": ("m2",), "exponent": ("exponent",)}
+
+    def __getattr__(self, name):
+        # (only for names the slots don't have: the saved values torch exposes as grad_fn._saved_<name>)
+        if name.startswith("_saved_") and name != "_saved_versions":
+            field = next((f for f in self._torch_saved.get(name[7:], ()) if hasattr(type(self), f)), None)
+            if field is not None:
+                return _saved_value(self, field)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __call__(self, *grads):
+        """The node's backward on gradients of its outputs (Tensors): the gradients of its inputs, one
+        Tensor (or None) for a node with one input, else a tuple, as torch's grad_fn(...)."""
+        from .._tensor import Tensor, _wrap
+        arrays = [g._data if isinstance(g, Tensor) else g for g in grads]
+        if self._saved_versions is None:
+            raise RuntimeError(_FREED + f" (node: {self.name()})")
+        out = self.apply(arrays[0] if len(arrays) == 1 else arrays)
+        out = tuple(None if g is None else _wrap(g) for g in (out if isinstance(out, (tuple, list)) else (out,)))
+        return out[0] if len(self.next_functions) == 1 else out
+
     def _release(self):
         for field in self._saved_fields:
             setattr(self, field, None)
         self._saved_versions = None
+
+
+def _saved_value(node, field):
+    """grad_fn._saved_<name>: the input Tensor itself where the node keeps one (torch's `x is
+    y.grad_fn._saved_self`), its output as a new Tensor of this node, a number as a 0-d Tensor, or None
+    where no gradient to be computed reads it (torch did not save it)."""
+    from .._tensor import _wrap
+    saved = node._saved_versions
+    if saved is None:
+        raise RuntimeError(_FREED + f" (node: {node.name()})")
+    value = getattr(node, field)
+    if value is None:
+        return None
+    if not hasattr(value, "shape"):   # a Python number: as is, or wrapped where torch's op wraps it (x * 3)
+        if field not in getattr(type(node), "_wrapped_numbers", ()):
+            return value
+        import numpy as np
+        return _wrap(np.asarray(value))
+    for t, version in saved:
+        if getattr(t, "_data", None) is value:
+            if t.__class__.__name__ == "_SavedOutput":
+                out = _wrap(value)
+                out._requires_grad, out.grad_fn = True, node
+                return out
+            return None if version is UNCHECKED else t
+    return _wrap(value)
 
 
 def _pre_hook_rank(entry):

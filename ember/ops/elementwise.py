@@ -442,6 +442,7 @@ def rsub(input, other, *, alpha=1):
 class MulBackward0(Node):
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    _wrapped_numbers = ("b",)   # (grad_fn._saved_other of x * 3 is tensor(3), as torch's mul.Tensor)
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}   # the saved operands, by input position
@@ -493,6 +494,7 @@ def mul(input, other, *, out=None):
 class DivBackward0(Node):
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    _wrapped_numbers = ("b",)
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}
@@ -896,6 +898,7 @@ class PowBackward0(Node):
 class PowBackward1(Node):
     __slots__ = ("a", "b", "out")
     _saved_fields = ("a", "b", "out")
+    _torch_saved = {"self": ("a",), "exponent": ("b",), "result": ("out",)}
     _double_backward = True   # its formula also runs on Tensors (create_graph=True)
     _saved_inputs = {"a": 0, "b": 1}
     _promoted_inputs = True   # (fields: the operands, cast to the result dtype)

@@ -113,6 +113,7 @@ class MmBackward0(Node):
 
     __slots__ = ("a", "b")
     _saved_fields = ("a", "b")
+    _torch_saved = {"self": ("a",), "mat2": ("b",)}
     # its formula also runs on Tensors (create_graph=True: autograd/higher_order.py)
     _double_backward = True
     _saved_inputs = {"a": 0, "b": 1}

@@ -150,3 +150,26 @@ def test_tensor_and_node_hooks_return_torch_s_removable_handle():
     ids = [h.id for h in got[3]]
     assert ids == sorted(set(ids)) and all(isinstance(i, int) for i in ids)
     assert callable(got[3][0].hooks_dict_ref)
+
+
+@requires_torch
+def test_saved_tensors_and_node_calls_match_torch():
+    # the autograd-mechanics tutorial's grad_fn._saved_self / _saved_result / _saved_other, and calling a node
+    got = []
+    for L in (ember, torch):
+        q = L.tensor([1.0, 2.0], requires_grad=True)
+        e, m, r, p = q.exp(), q * 3, q * q, q.pow(2)
+        mm = q[None].mm(L.ones(2, 2))
+        row = [r.grad_fn._saved_self is q, r.grad_fn._saved_other is q, q.sin().grad_fn._saved_self is q,
+               e.grad_fn._saved_result is e, e.grad_fn._saved_result.equal(e), e.grad_fn._saved_result.grad_fn.name(),
+               m.grad_fn._saved_self, m.grad_fn._saved_other.tolist(), p.grad_fn._saved_exponent,
+               p.grad_fn._saved_self is q, mm.grad_fn._saved_mat2.tolist(), q.relu().grad_fn._saved_result.tolist()]
+        grads = m.grad_fn(L.ones(2))
+        row += [len(grads), grads[0].tolist(), grads[1], [round(v, 5) for v in e.grad_fn(L.ones(2)).tolist()]]
+        e.sum().backward()
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+            e.grad_fn._saved_result
+        with pytest.raises(AttributeError):
+            e.grad_fn._saved_nothing
+        got.append(row)
+    assert got[0] == got[1]
