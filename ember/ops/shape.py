@@ -386,7 +386,9 @@ def unsqueeze(input, dim):
     """Insert a size-1 dim at position dim."""
     a = input._data
     d = _dim(dim, a.ndim + 1)
-    out = a[(slice(None),) * d + (None,)]
+    # (a reshape, not a[..., None]: NumPy then gives the new dim torch's stride, the next dim's extent,
+    # where indexing gives 0; ones(2, 3).unsqueeze(1).stride() is (3, 3, 1))
+    out = a.reshape(a.shape[:d] + (1,) + a.shape[d:])
     node = None
     if state.enabled and input._requires_grad:
         node = _node(UnsqueezeBackward0, input)

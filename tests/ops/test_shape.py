@@ -503,3 +503,16 @@ def test_in_place_shape_methods():
     y = ember.ones(3, 3)
     y.tril_()
     assert y.tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1]] and y._version == 1
+
+
+@requires_torch
+def test_unsqueeze_strides_match_torch():
+    # the new dim's stride is the next dim's extent (NumPy's a[:, None] gives 0), as torch reports it
+    cases = [lambda L: L.ones(2, 3).unsqueeze(1), lambda L: L.ones(2, 3).unsqueeze(0),
+             lambda L: L.ones(2, 3).unsqueeze(-1), lambda L: L.ones(2, 3).t().unsqueeze(1),
+             lambda L: L.ones(1, 3).expand(4, 3).unsqueeze(1), lambda L: L.tensor(5.0).unsqueeze(0)]
+    for case in cases:
+        assert case(ember).stride() == case(torch).stride()
+    x = ember.ones(2, 3)
+    x.unsqueeze(1)[1, 0, 2] = 7.0   # still a view
+    assert x[1, 2].item() == 7.0
