@@ -159,6 +159,36 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 _finder = _AliasFinder()
 
 
+class _InstallInChild:
+    """Unpickled in a spawned or forkserver child before it re-runs the parent's __main__: installs the
+    alias there first, so that the script's `import torch` means ember in worker processes too."""
+
+    def __reduce__(self):
+        return install, ()
+
+
+def _with_alias(get_preparation_data):
+    def wrapped(name):
+        data = get_preparation_data(name)
+        if _finder in sys.meta_path:
+            data["ember_compat"] = _InstallInChild()  # multiprocessing's prepare() ignores unknown keys
+        return data
+    wrapped.ember_alias = True
+    return wrapped
+
+
+def _alias_child_processes():
+    """Carry the alias into multiprocessing's spawn and forkserver children (fork inherits it)."""
+    import multiprocessing.forkserver
+    import multiprocessing.spawn
+    if not getattr(multiprocessing.spawn.get_preparation_data, "ember_alias", False):
+        multiprocessing.spawn.get_preparation_data = _with_alias(multiprocessing.spawn.get_preparation_data)
+    # The fork server would import __main__ (so the real torch) before any child could install the
+    # alias; without that preload each child imports __main__ itself, after the alias is in place.
+    server = multiprocessing.forkserver._forkserver
+    server._preload_modules = ["ember" if m == "__main__" else m for m in server._preload_modules]
+
+
 def install():
     """Make torch and torchvision imports resolve to ember (idempotent)."""
     for name in _ROOTS:
@@ -169,6 +199,7 @@ def install():
                 "before any `import torch`")
     if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)
+    _alias_child_processes()
     for name, target in ALIASES.items():
         if name in sys.modules:
             continue

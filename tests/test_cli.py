@@ -206,3 +206,26 @@ def test_run_maps_torch_utils_hooks_and_tensor_hooks_return_its_handle(tmp_path)
     proc = ember("run", str(script))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["True True True", "[4.0, 4.0]"]
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_run_maps_torch_in_spawned_dataloader_workers(tmp_path, method):
+    # spawn and forkserver children re-run the script's imports: they must get ember, not the real torch
+    script = tmp_path / "loader.py"
+    script.write_text(
+        "import sys, torch\n"
+        "from torch.utils.data import DataLoader, Dataset\n"
+        "class DS(Dataset):\n"
+        "    def __len__(self): return 4\n"
+        "    def __getitem__(self, i): return torch.tensor([float(i)])\n"
+        "def init(worker_id):\n"
+        "    print('worker', worker_id, getattr(sys.modules['torch'], '__ember__', False), flush=True)\n"
+        "if __name__ == '__main__':\n"
+        "    loader = DataLoader(DS(), batch_size=2, num_workers=2, multiprocessing_context=sys.argv[1],\n"
+        "                        worker_init_fn=init)\n"
+        "    print([b.tolist() for b in loader], type(next(iter(loader))).__module__)\n")
+    proc = ember("run", str(script), method)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert sorted(line for line in lines if line.startswith("worker")) == ["worker 0 True"] * 2 + ["worker 1 True"] * 2
+    assert "[[[0.0], [1.0]], [[2.0], [3.0]]] ember._tensor" in lines
