@@ -43,8 +43,11 @@ class _FunctionNode(Node, FunctionCtx):
         import numpy as np
         from .._tensor import _wrap
         grads = grad if isinstance(grad, list) else [grad]
-        gts = tuple(_wrap(g if g is not None else np.zeros(s, dtype=d))
-                    for g, s, d in zip(grads, self._shapes, self._dtypes))
+        if self.__dict__.get("materialize_grads", True):
+            gts = tuple(_wrap(g if g is not None else np.zeros(s, dtype=d))
+                        for g, s, d in zip(grads, self._shapes, self._dtypes))
+        else:   # ctx.set_materialize_grads(False): an output that got no gradient gives backward None
+            gts = tuple(None if g is None else _wrap(g) for g in grads)
         out = self._fn_cls.backward(self, *gts)
         if not isinstance(out, tuple):
             out = (out,)

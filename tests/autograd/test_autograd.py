@@ -279,6 +279,104 @@ def test_gradcheck_passes_and_fails():
         ember.autograd.gradcheck(Wrong.apply, (x,))
 
 
+def _gradcheck_cases(lib):
+    """(name, func, inputs, kwargs) cases that torch's gradcheck fails or passes, built with lib (ember or torch)."""
+    F = lib.autograd.Function
+
+    class Noisy(F):   # a backward that differs from run to run
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2 + lib.rand(g.shape, dtype=g.dtype) * 1e-3
+
+    class Unscaled(F):   # a backward that ignores grad_output (right only for a grad_output of 1)
+        @staticmethod
+        def forward(ctx, a):
+            return (a * 2).sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            return lib.full((3,), 2.0, dtype=lib.float64)
+
+    x = lib.tensor([0.3, -1.2, 0.5], dtype=lib.float64, requires_grad=True)
+    strided = lib.tensor([[0.3, -1.2], [0.5, 2.0], [1.1, -0.4]], dtype=lib.float64).t().requires_grad_()
+    return [("noisy", Noisy.apply, (x,), {}), ("noisy, tolerated", Noisy.apply, (x,), {"nondet_tol": 0.1}),
+            ("unscaled", Unscaled.apply, (x,), {}), ("strided input", lambda t: (t * t).exp(), (strided,), {}),
+            ("broadcast input", lambda t: t * 2, (lib.zeros(1, dtype=lib.float64).expand(3).requires_grad_(),), {}),
+            ("no input requires grad", lambda t: t * 2, (x.detach(),), {}),
+            ("no differentiable output", lambda t: (t > 0).to(lib.float64), (x,), {}),
+            ("two outputs, mismatch on the second", lambda t, u: (t * u, _wrong_square(lib)(u)),
+             (x, lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)), {})]
+
+
+def _wrong_square(lib):
+    class WrongSquare(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+    return WrongSquare.apply
+
+
+def _gradcheck_outcome(lib, func, inputs, kwargs):
+    try:
+        return lib.autograd.gradcheck(func, inputs, **kwargs)
+    except Exception as e:   # (the exception's type and first line)
+        return type(e).__name__, str(e).splitlines()[0]
+
+
+def test_gradcheck_catches_what_torch_catches():
+    # a nondeterministic backward, one that ignores grad_output, strided and broadcast inputs, the
+    # argument checks and the error messages (their first lines), as torch's gradcheck
+    torch = pytest.importorskip("torch")
+    for (name, ef, ei, kw), (_, tf, ti, _) in zip(_gradcheck_cases(ember), _gradcheck_cases(torch)):
+        ours = _gradcheck_outcome(ember, ef, ei, kw)
+        theirs = _gradcheck_outcome(torch, tf, ti, kw)
+        if isinstance(theirs, tuple) and theirs[0] == "GradcheckError":
+            theirs = ("GradcheckError", theirs[1])
+        assert ours == theirs, name
+    assert ember.autograd.gradcheck(_gradcheck_cases(ember)[0][1], (_gradcheck_cases(ember)[0][2]),
+                                    raise_exception=False) is False
+
+
+def test_gradcheck_without_torch():
+    cases = {name: (f, i, kw) for name, f, i, kw in _gradcheck_cases(ember)}
+    with pytest.raises(RuntimeError, match="Backward is not reentrant"):
+        ember.autograd.gradcheck(cases["noisy"][0], cases["noisy"][1])
+    with pytest.raises(RuntimeError, match="backward not multiplied by grad_output"):
+        ember.autograd.gradcheck(cases["unscaled"][0], cases["unscaled"][1])
+    assert ember.autograd.gradcheck(*cases["strided input"][:2])   # perturbed through its strides
+    with pytest.raises(RuntimeError, match="mismatch for output 1 with respect to input 1"):
+        ember.autograd.gradcheck(*cases["two outputs, mismatch on the second"][:2])
+
+
+def test_function_without_materialized_grads_gets_none():
+    # ctx.set_materialize_grads(False): the output that got no gradient reaches backward as None
+    seen = []
+
+    class Two(Function):
+        @staticmethod
+        def forward(ctx, x, materialize):
+            ctx.set_materialize_grads(materialize)
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            seen.append((g1 is None, g2 is None))
+            return (0 if g1 is None else g1 * 2) + (0 if g2 is None else g2 * 3), None
+    x = ember.ones(2, requires_grad=True)
+    for materialize in (True, False):
+        Two.apply(x, materialize)[1].sum().backward()
+    assert seen == [(False, False), (True, False)]
+    assert x.grad.tolist() == [6.0, 6.0]
+
+
 def test_graph_is_freed_after_backward():
     x = ember.ones(1000, requires_grad=True)
     y = (x * 2).exp()
