@@ -9,6 +9,11 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors):
         """Keep tensors for backward (checked against in-place changes)."""
+        from .._tensor import Tensor
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument {i} is of type "
+                                f"{type(t).__name__} (keep other values as attributes of ctx: ctx.name = value)")
         self._to_save = tensors
 
     @property
@@ -134,6 +139,14 @@ class Function(metaclass=_FunctionMeta):
                 cls.setup_context(node, args, outputs)
             else:
                 outputs = cls.forward(node, *args, **kwargs)
+            dirty = getattr(node, "_dirty", ())
+            for t in dirty:
+                t._vc[0] += 1   # (torch counts a marked tensor's change once more)
+            inputs = [a for _, a in tensor_args]
+            if isinstance(outputs, Tensor):
+                outputs = _fresh_view(outputs, inputs, dirty)
+            elif isinstance(outputs, tuple):
+                outputs = tuple(_fresh_view(o, inputs, dirty) for o in outputs)
         finally:
             state.enabled = prev
         if _fwad._duals and getattr(cls, "jvp", None) is not None:
@@ -160,8 +173,6 @@ class Function(metaclass=_FunctionMeta):
         for i, o in enumerate(outs):
             # floating and complex outputs are differentiable, as in torch
             if isinstance(o, Tensor) and id(o) not in non_diff and (o.is_floating_point() or o.is_complex()):
-                if any(o is a for _, a in tensor_args):
-                    o = outs[i]
                 o.grad_fn = node
                 o._requires_grad = True
                 node._output_nrs[id(o)] = i
@@ -169,6 +180,14 @@ class Function(metaclass=_FunctionMeta):
 
 
 _BASE_SETUP_CONTEXT = Function.setup_context
+
+
+def _fresh_view(output, inputs, dirty):
+    """An input that forward returns unchanged comes back as a new view of it, as in torch, so that the
+    input keeps its own grad_fn (a leaf stays a leaf); one marked dirty comes back itself."""
+    if any(output is a for a in inputs) and not any(output is t for t in dirty):
+        return output.view_as(output)
+    return output
 
 
 def once_differentiable(fn):

@@ -377,6 +377,60 @@ def test_function_without_materialized_grads_gets_none():
     assert x.grad.tolist() == [6.0, 6.0]
 
 
+def _function_facts(lib):
+    """What a Function that returns its input, one that changes it in place, and one that saves a number
+    do to their tensors (built with lib: ember or torch)."""
+    class Same(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    class AddOne(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.add_(1)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class SavesNumber(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, 3)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = lib.ones(2, requires_grad=True)
+    y = Same.apply(x)
+    y.sum().backward()
+    facts = [y is x, y._base is x, x.is_leaf, type(y.grad_fn).__name__, x.grad.tolist(), Same.apply(x.detach()) is x]
+    b = x.clone()
+    facts += [AddOne.apply(b) is b, b._version, type(b.grad_fn).__name__]
+    c = lib.ones(2)
+    AddOne.apply(c)
+    facts.append(c._version)
+    with pytest.raises(TypeError, match="save_for_backward can only save variables, but argument 1 is of type int"):
+        SavesNumber.apply(x)
+    return facts
+
+
+def test_function_returning_its_input_gives_a_view_and_dirty_tensors_count_a_version():
+    facts = _function_facts(ember)
+    assert facts == [False, True, True, "SameBackward", [3.0, 3.0], False, True, 2, "AddOneBackward", 2]
+    torch = pytest.importorskip("torch")
+    assert facts == _function_facts(torch)
+
+
 def test_graph_is_freed_after_backward():
     x = ember.ones(1000, requires_grad=True)
     y = (x * 2).exp()
