@@ -1,5 +1,6 @@
-"""torch.compile and torch.jit return what they are given (ember does not compile); torch.utils.checkpoint
-runs the function once with the same values and gradients, and torch 2.13's warnings and errors."""
+"""torch.compile and torch.jit return torch's wrappers (OptimizedModule, RecursiveScriptModule, ...) around
+code that runs as it is (ember does not compile); torch.utils.checkpoint runs the function once with the same
+values and gradients, and torch 2.13's warnings and errors."""
 import warnings
 
 import numpy as np
@@ -11,26 +12,132 @@ from tests.conftest import requires_torch, torch
 
 
 # ---- torch.compile -----------------------------------------------------------------------------
-def test_compile_returns_module_and_function_unchanged():
-    m = ember.nn.Linear(2, 2)
-    assert ember.compile(m) is m
-    assert ember.compile(m, fullgraph=True, dynamic=False, backend="eager", mode="reduce-overhead") is m
+class _Net(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = ember.nn.Linear(3, 2)
+        self.bn = ember.nn.BatchNorm1d(2)
+        self.k = 5
 
+    def forward(self, x):
+        return self.bn(self.fc(x))
+
+
+def _torch_net():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 2)
+            self.bn = torch.nn.BatchNorm1d(2)
+
+        def forward(self, x):
+            return self.bn(self.fc(x))
+    return Net()
+
+
+def test_compile_wraps_a_module_in_an_optimized_module():
+    from ember._dynamo.eval_frame import OptimizedModule
+    m = _Net()
+    c = ember.compile(m)
+    assert type(c) is OptimizedModule and type(c).__module__ == "ember._dynamo.eval_frame"
+    assert isinstance(c, ember.nn.Module) and not isinstance(c, _Net) and c._orig_mod is m
+    x = ember.randn(4, 3)
+    assert ember.equal(c(x), m(x)) and ember.equal(c.forward(x), m(x))
+    assert c.fc is m.fc and c.k == 5 and c.get_submodule("fc") is m.fc
+    c.k = 7  # writes go to the original, as in torch
+    assert m.k == 7 and "k" not in c.__dict__
+    assert [p is q for p, q in zip(c.parameters(), m.parameters())] == [True] * 4
+    assert [n for n, _ in c.named_parameters()] == ["_orig_mod." + n for n, _ in m.named_parameters()]
+    assert list(c.state_dict()) == ["_orig_mod." + k for k in m.state_dict()]
+    assert repr(c) == "OptimizedModule(\n  (_orig_mod): " + repr(m).replace("\n", "\n  ") + "\n)"
+    assert c.eval() is c and not m.training and not m.fc.training and not c.training
+    c.train()
+    assert m.training and m.bn.training and c.training
+    m.eval()
+    assert not c.training
+    with pytest.raises(TypeError, match="_Net does not support len()"):
+        len(c)
+    seq = ember.compile(ember.nn.Sequential(ember.nn.Linear(2, 2)))
+    assert len(seq) == 1
+    with pytest.raises(TypeError, match="'OptimizedModule' object is not subscriptable"):
+        seq[0]  # noqa: B018  (torch's wrapper does not index either)
+
+
+def test_compiled_state_dict_loads_with_its_prefix_and_says_how_to_strip_it():
+    src, dst = ember.compile(_Net()), ember.compile(_Net())
+    sd = src.state_dict()
+    assert dst.load_state_dict(sd).missing_keys == []
+    for a, b in zip(dst.state_dict().values(), sd.values()):
+        assert ember.equal(a, b)
+    plain = _Net()
+    with pytest.raises(RuntimeError, match=r"Unexpected key\(s\) in state_dict: \"_orig_mod.fc.weight\"") as err:
+        plain.load_state_dict(sd)
+    assert "strip the prefix: {k.removeprefix('_orig_mod.'): v" in str(err.value)
+    plain.load_state_dict({k.removeprefix("_orig_mod."): v for k, v in sd.items()})
+    assert ember.equal(plain.fc.weight, src.fc.weight)
+    with pytest.raises(RuntimeError, match=r"compiled._orig_mod.load_state_dict\(state_dict\)"):
+        dst.load_state_dict(plain.state_dict())
+    with pytest.raises(RuntimeError) as err:  # no hint where the prefix is not the difference
+        plain.load_state_dict({"nope": ember.ones(1)})
+    assert "_orig_mod" not in str(err.value)
+
+
+def test_compiled_module_hooks_copies_and_whole_saves(tmp_path):
+    import copy
+    m = ember.nn.Linear(2, 2)
+    c = ember.compile(m)
+    seen = []
+    h = c.register_forward_hook(lambda mod, i, o: seen.append(type(mod).__name__))
+    c(ember.ones(2))
+    h.remove()
+    c(ember.ones(2))
+    assert seen == ["OptimizedModule"]
+    g = ember.nn.modules.module.register_module_forward_hook(lambda mod, i, o: seen.append(type(mod).__name__))
+    try:
+        with pytest.warns(UserWarning, match="hooks to fire an extra time for the `OptimizedModule`"):
+            c(ember.ones(2))
+    finally:
+        g.remove()
+    assert seen == ["OptimizedModule", "Linear", "OptimizedModule"]
+    d = copy.deepcopy(c)
+    assert type(d) is type(c) and d._orig_mod is not m and ember.equal(d.weight, m.weight)
+    ember.save(c, tmp_path / "whole.pt")
+    back = ember.load(tmp_path / "whole.pt", weights_only=False)
+    assert type(back) is type(c) and ember.equal(back(ember.ones(2)), c(ember.ones(2)))
+
+
+def test_module_compile_is_in_place_and_keeps_the_class():
+    m = _Net()
+    keys = list(m.state_dict())
+    assert m.compile(mode="max-autotune") is None
+    assert type(m) is _Net and list(m.state_dict()) == keys and m._compiled_call_impl is not None
+    x = ember.randn(4, 3)
+    m.eval()
+    assert ember.equal(m(x), m.forward(x))
+    with pytest.raises(RuntimeError, match="Unrecognized mode=bad"):
+        ember.nn.Linear(1, 1).compile(mode="bad")
+
+
+def test_compile_of_a_function_returns_a_wrapper():
     def f(x):
         return x * 2
-    assert ember.compile(f) is f
+    g = ember.compile(f)
+    assert g is not f and g.__wrapped__ is f and g._torchdynamo_orig_callable is f and g.__name__ == "f"
+    assert g(ember.ones(1)).tolist() == [2.0]
     assert ember.compile(f, disable=True) is f
+    assert ember.compile(m := ember.nn.Linear(1, 1), disable=True) is m
 
     @ember.compile
-    def g(x):
+    def g2(x):
         return x + 1
 
     @ember.compile(mode="max-autotune", fullgraph=True)
     def h(x):
         return x - 1
-    assert g(ember.ones(1)).tolist() == [2.0] and h(ember.ones(1)).tolist() == [0.0]
+    assert g2(ember.ones(1)).tolist() == [2.0] and h(ember.ones(1)).tolist() == [0.0]
     assert h.__name__ == "h"
-    assert ember.compile(f, backend=lambda gm, inputs: gm) is f
+    assert ember.compile(f, backend=lambda gm, inputs: gm)(ember.ones(1)).tolist() == [2.0]
+    assert ember.compiler.disable(g)._torchdynamo_orig_callable is f
 
 
 @requires_torch
@@ -47,6 +154,91 @@ def test_compile_rejects_what_torch_rejects():
         ember.compile(3)
     with pytest.raises(RuntimeError, match="Model can't be None"):
         ember.compile()(None)
+
+
+@requires_torch
+def test_optimized_module_matches_torch():
+    m, tm = _Net(), _torch_net()
+    c, tc = ember.compile(m), torch.compile(tm, backend="eager")
+    assert type(c).__name__ == type(tc).__name__ and type(tc).__module__ == "torch._dynamo.eval_frame"
+    assert repr(c).replace("_Net", "Net") == repr(tc)
+    assert list(c.state_dict()) == list(tc.state_dict())
+    assert [n for n, _ in c.named_modules()] == [n for n, _ in tc.named_modules()]
+    assert [n for n, _ in c.named_buffers()] == [n for n, _ in tc.named_buffers()]
+    for lib, mod, wrapped in ((ember, m, c), (torch, tm, tc)):
+        wrapped.eval()
+        assert (mod.training, mod.bn.training, wrapped.training) == (False, False, False)
+        wrapped.foo = 1
+        assert mod.foo == 1
+    for lib, net in ((ember, _Net()), (torch, _torch_net())):
+        keys = list(net.state_dict())
+        net.compile(backend="eager")
+        assert type(net).__name__ == "Net" or type(net) is _Net
+        assert list(net.state_dict()) == keys and net._compiled_call_impl is not None
+
+
+@requires_torch
+def test_compiled_checkpoint_crosses_between_ember_and_torch(tmp_path):
+    # ember's compiled checkpoint loads into torch's compiled model and the reverse, with the same outputs
+    m = _Net().eval()
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    ember.save(ember.compile(m).state_dict(), tmp_path / "ember.pt")
+    tc = torch.compile(_torch_net().eval(), backend="eager")
+    sd = torch.load(tmp_path / "ember.pt")
+    assert list(sd) == list(tc.state_dict()) and next(iter(sd)).startswith("_orig_mod.")
+    tc.load_state_dict(sd)
+    with torch.no_grad():
+        want = m(ember.tensor(x)).detach().numpy()
+        np.testing.assert_allclose(tc(torch.tensor(x)).numpy(), want, rtol=1e-6, atol=1e-6)
+    torch.save(tc.state_dict(), tmp_path / "torch.pt")
+    back = ember.compile(_Net().eval())
+    back.load_state_dict(ember.load(tmp_path / "torch.pt"))
+    np.testing.assert_array_equal(back(ember.tensor(x)).detach().numpy(), want)
+
+
+@requires_torch
+def test_whole_compiled_model_saved_by_ember_runs_in_torch(tmp_path):
+    nn = ember.nn
+    model = ember.compile(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)))
+    ember.save(model, tmp_path / "whole.pt")
+    loaded = torch.load(tmp_path / "whole.pt", weights_only=False)
+    assert type(loaded).__name__ == "OptimizedModule" and type(loaded._orig_mod) is torch.nn.Sequential
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_allclose(loaded(torch.tensor(x)).detach().numpy(), model(ember.tensor(x)).detach().numpy(),
+                               rtol=0, atol=1e-6)
+
+
+def test_dynamo_namespace_reset_and_config():
+    import ember._dynamo as dynamo
+    assert dynamo.reset() is None and ember.compiler.reset() is None
+    assert dynamo.OptimizedModule is dynamo.eval_frame.OptimizedModule
+    cfg = dynamo.config
+    assert cfg.suppress_errors is False and cfg.cache_size_limit == 8
+    cfg.suppress_errors = True
+    try:
+        assert cfg.suppress_errors is True and cfg.get_config_copy()["suppress_errors"] is True
+    finally:
+        del cfg.suppress_errors  # restores the default, as torch's config does
+    assert cfg.suppress_errors is False
+    with cfg.patch(cache_size_limit=64):
+        assert cfg.cache_size_limit == 64
+    with cfg.patch("verbose", True):
+        assert cfg.verbose is True
+    assert cfg.cache_size_limit == 8 and cfg.verbose is False
+    for bad in (lambda: cfg.nope, lambda: setattr(cfg, "nope", 1), lambda: cfg.patch(nope=1)):
+        with pytest.raises(AttributeError, match="ember._dynamo.config.nope does not exist"):
+            bad()
+    t = ember.ones(2, 3)
+    assert dynamo.mark_dynamic(t, 0) is None and dynamo.maybe_mark_dynamic(t, 1) is None
+    assert dynamo.mark_static(t) is None
+
+
+@requires_torch
+def test_dynamo_config_names_are_torch_s():
+    import torch._dynamo.config as tcfg
+    from ember._dynamo import config
+    for name, value in config.get_config_copy().items():
+        assert getattr(tcfg, name) == value, name
 
 
 # ---- torch.jit ---------------------------------------------------------------------------------
