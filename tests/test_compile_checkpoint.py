@@ -242,24 +242,141 @@ def test_dynamo_config_names_are_torch_s():
 
 
 # ---- torch.jit ---------------------------------------------------------------------------------
-def test_jit_script_and_trace_return_their_argument(tmp_path):
-    m = ember.nn.Sequential(ember.nn.Linear(3, 2))
-    assert ember.jit.script(m) is m
-    assert ember.jit.trace(m, ember.randn(4, 3)) is m
-    assert ember.jit.trace(m, (ember.randn(4, 3),)) is m
+def _seq_net():
+    return ember.nn.Sequential(ember.nn.Linear(3, 2), ember.nn.ReLU())
 
-    def f(x):
-        return x.relu()
-    assert ember.jit.script(f) is f and ember.jit.trace(f, ember.ones(2)) is f
+
+def test_jit_script_and_trace_wrap_a_module_that_runs_its_python(tmp_path):
+    for make, cls in ((lambda m: ember.jit.script(m), "RecursiveScriptModule"),
+                      (lambda m: ember.jit.trace(m, ember.randn(4, 3)), "TopLevelTracedModule")):
+        m = _seq_net()
+        s = make(m)
+        assert type(s).__name__ == cls and isinstance(s, ember.jit.ScriptModule) and not isinstance(s, type(m))
+        x = ember.randn(4, 3)
+        assert ember.equal(s(x), m(x)) and ember.equal(s.forward(x), m(x))
+        assert list(s.state_dict()) == list(m.state_dict()) and s[0].weight is m[0].weight if cls[0] == "R" else True
+        assert [p is q for p, q in zip(s.parameters(), m.parameters())] == [True, True]
+        assert s.original_name == "Sequential"
+        # the scripted copy has its own training flag and attributes, as torch's does
+        assert s.eval() is s and not s.training and m.training
+        s.extra = 1
+        assert not hasattr(m, "extra")
+        # the weights are shared: loading into the model reaches the scripted one
+        m.load_state_dict({k: v + 1 for k, v in m.state_dict().items()})
+        assert ember.equal(s(x), m.eval()(x))
+        assert ember.jit.script(s) is s
     with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
         ember.jit.trace(m, ember.randn(4, 5))  # the example runs once, as torch's tracer runs it
     assert m[0].weight.grad is None
-    for call in (lambda: ember.jit.save(m, str(tmp_path / "m.pt")), lambda: ember.jit.load(str(tmp_path / "m.pt"))):
-        with pytest.raises(NotImplementedError, match="torch.save\\(model.state_dict\\(\\), path\\)"):
-            call()
-    assert not (tmp_path / "m.pt").exists()
+
+    def f(x):
+        return x.relu()
+    sf = ember.jit.script(f)
+    assert type(sf).__name__ == "ScriptFunction" and sf.__wrapped__ is f and sf.name == "f"
+    assert sf.qualified_name == "__torch__.f" and sf(-ember.ones(2)).tolist() == [0.0, 0.0]
+    assert type(ember.jit.trace(f, ember.ones(2))).__name__ == "ScriptFunction" and ember.jit.script(sf) is sf
+
+    class Plain:
+        pass
+    assert ember.jit.script(Plain) is Plain
     assert ember.jit.is_scripting() is False and ember.jit.is_tracing() is False
     assert ember.jit.ignore(f) is f and ember.jit.unused(f) is f
+
+
+def test_jit_save_and_load_say_to_save_the_state_dict(tmp_path):
+    m = _seq_net()
+    path = str(tmp_path / "m.pt")
+    calls = [lambda: ember.jit.script(m).save(path), lambda: ember.jit.trace(m, ember.ones(1, 3)).save(path),
+             lambda: ember.jit.script(m).save_to_buffer(), lambda: ember.jit.script(m).code,
+             lambda: ember.jit.script(lambda x: x).save(path), lambda: ember.jit.save(m, path)]
+    for call in calls:
+        with pytest.raises(RuntimeError, match=r"ember.save\(model.state_dict\(\), path\)") as err:
+            call()
+        assert type(err.value) is RuntimeError
+    assert not (tmp_path / "m.pt").exists()
+    with pytest.raises(ValueError, match=f"The provided filename {path} does not exist"):
+        ember.jit.load(path)
+    ember.save(m.state_dict(), path)
+    with pytest.raises(RuntimeError, match="cannot write or read TorchScript archives"):
+        ember.jit.load(path)
+    with pytest.raises(RuntimeError, match="Tried to serialize object __torch__.Sequential"):
+        ember.save(ember.jit.script(m), tmp_path / "whole.pt")
+
+
+def test_jit_freeze_returns_the_scripted_module_in_eval_mode():
+    import copy
+    m = _seq_net()
+    s = ember.jit.script(m)
+    with pytest.raises(RuntimeError, match="Freezing expects a ScriptModule as input"):
+        ember.jit.freeze(m)
+    with pytest.raises(RuntimeError, match="Please call .eval\\(\\) on your module before freezing."):
+        ember.jit.freeze(s)
+    assert ember.jit.freeze(s.eval()) is s and not s.training
+    t = ember.jit.trace(_seq_net(), ember.ones(1, 3))
+    assert ember.jit.optimize_for_inference(t) is t and not t.training
+    with pytest.raises(RuntimeError, match="optimize_for_inference expects a ScriptModule as input"):
+        ember.jit.optimize_for_inference(m)
+    d = copy.deepcopy(s)
+    assert type(d) is type(s) and d[0].weight is not s[0].weight and ember.equal(d[0].weight, s[0].weight)
+    with pytest.raises(RuntimeError, match="requires_grad_ is not supported on ScriptModules"):
+        s.requires_grad_(False)
+
+
+@requires_torch
+def test_jit_deprecation_warnings_are_torch_s(tmp_path):
+    def warned(lib):
+        m = lib.nn.Linear(2, 2)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            lib.jit.optimize_for_inference(lib.jit.trace(lib.jit.script(m), lib.ones(1, 2)))
+            lib.jit.trace_module(m, {"forward": lib.ones(1, 2)})
+            for call in (lambda: lib.jit.save(m, str(tmp_path / "x.pt")), lambda: lib.jit.load("/nonexistent")):
+                try:
+                    call()
+                except (AttributeError, RuntimeError, ValueError):
+                    pass
+        return list(dict.fromkeys((x.category, str(x.message)) for x in w))  # torch's trace_module warns twice
+    assert warned(ember) == warned(torch)
+
+
+@requires_torch
+def test_jit_wrappers_print_and_refuse_as_torch_s():
+    class TNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.seq = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+
+        def forward(self, x):
+            return self.seq(x)
+
+    class Net(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.seq = _seq_net()
+
+        def forward(self, x):
+            return self.seq(x)
+    tm, m = TNet(), Net()
+    ts, s = torch.jit.script(tm), ember.jit.script(m)
+    assert repr(s) == repr(ts).replace("TNet", "Net")
+    tt, t = torch.jit.trace(tm, torch.ones(1, 3)), ember.jit.trace(m, ember.ones(1, 3))
+    assert repr(t) == repr(tt).replace("TNet", "Net")
+    assert list(s.state_dict()) == list(ts.state_dict()) and list(t.state_dict()) == list(tt.state_dict())
+    for lib, mod, scripted in ((torch, tm, ts), (ember, m, s)):
+        with pytest.raises(RuntimeError) as err:
+            lib.jit.freeze(mod)
+        with pytest.raises(RuntimeError) as err2:
+            lib.jit.freeze(scripted)
+        with pytest.raises(RuntimeError) as err3:
+            scripted.register_forward_hook(lambda *a: None)
+        if lib is torch:
+            want = (str(err.value), str(err2.value), str(err3.value))
+    assert (str(err.value), str(err2.value), str(err3.value)) == want
+    with pytest.raises(ValueError) as theirs:
+        torch.jit.load("/nonexistent/m.pt")
+    with pytest.raises(ValueError) as ours:
+        ember.jit.load("/nonexistent/m.pt")
+    assert str(ours.value) == str(theirs.value)
 
 
 # ---- torch.utils.checkpoint --------------------------------------------------------------------
