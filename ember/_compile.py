@@ -1,9 +1,12 @@
-"""torch.compile: ember does not compile; it returns the model or function unchanged.
+"""torch.compile: ember does not compile; the model or function runs as it is.
 
 That is the behaviour of torch's "eager" backend (no graph capture, no code generation): the same
-values, gradients and speed as without torch.compile.  Arguments are checked as torch checks them,
-so a script that torch would reject is rejected here too.
+values, gradients and speed as without torch.compile.  What comes back is what torch returns (an
+OptimizedModule wrapping a module, a wrapper function for a function), so checkpoints carry torch's
+``_orig_mod.`` keys.  Arguments are checked as torch checks them, so a script that torch would reject
+is rejected here too.
 """
+import functools
 import sys
 
 __all__ = ["compile"]
@@ -22,11 +25,11 @@ class InvalidBackend(RuntimeError):
 
 def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, name=None,
             disable=False, recompile_limit=None, isolate_recompiles=False, shapes_spec=None):
-    """Return model unchanged (ember has no compiler: torch's "eager" backend behaviour).
+    """Return model wrapped as torch wraps it, running unchanged (torch's "eager" backend behaviour).
 
     compile(model, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,
-    disable=False): an nn.Module comes back as the same module (torch wraps it in an OptimizedModule
-    whose _orig_mod is the module), a function as the same function.  Without model it is a
+    disable=False): an nn.Module comes back as an OptimizedModule whose _orig_mod is the module, a
+    function as a wrapper calling it (disable=True: the model itself).  Without model it is a
     decorator factory: ``@torch.compile(mode="max-autotune")``.  mode and options are validated as
     torch does; backend must be one of torch's registered names or a callable (which is never called).
     """
@@ -53,4 +56,15 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=Non
         raise InvalidBackend(backend)
     if not callable(model):
         raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")
-    return model
+    if disable:
+        return model
+    from .nn.modules.module import Module
+    if isinstance(model, Module):
+        from ._dynamo.eval_frame import OptimizedModule
+        return OptimizedModule(model)
+
+    @functools.wraps(model)
+    def compile_wrapper(*args, **kwargs):
+        return model(*args, **kwargs)
+    compile_wrapper._torchdynamo_orig_callable = model
+    return compile_wrapper

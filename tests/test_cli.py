@@ -208,6 +208,32 @@ def test_run_maps_torch_utils_hooks_and_tensor_hooks_return_its_handle(tmp_path)
     assert proc.stdout.splitlines() == ["True True True", "[4.0, 4.0]"]
 
 
+def test_run_maps_torch_dynamo_and_torch_compiler(tmp_path):
+    # `import torch._dynamo` (for reset() and config) and `import torch.compiler` were refused although ember
+    # has both; torch.compile's wrapper is found where torch keeps it
+    script = tmp_path / "dyn.py"
+    script.write_text(
+        "import torch, torch.nn as nn\n"
+        "import torch._dynamo\n"
+        "import torch.compiler\n"
+        "from torch._dynamo.eval_frame import OptimizedModule\n"
+        "torch._dynamo.reset(); torch.compiler.reset()\n"
+        "torch._dynamo.config.suppress_errors = True\n"
+        "torch._dynamo.config.cache_size_limit = 64\n"
+        "m = torch.compile(nn.Linear(2, 2))\n"
+        "print(isinstance(m, OptimizedModule), type(m).__name__, list(m.state_dict()))\n"
+        "try:\n"
+        "    torch._dynamo.config.not_a_setting = 1\n"
+        "except AttributeError as e:\n"
+        "    print(e)\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "True OptimizedModule ['_orig_mod.weight', '_orig_mod.bias']",
+        "torch._dynamo.config.not_a_setting does not exist",
+    ]
+
+
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_run_maps_torch_in_spawned_dataloader_workers(tmp_path, method):
     # spawn and forkserver children re-run the script's imports: they must get ember, not the real torch

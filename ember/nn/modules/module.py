@@ -864,6 +864,9 @@ class Module:
             if len(missing_keys) > 0:
                 error_msgs.insert(0, "Missing key(s) in state_dict: {}. ".format(
                     ", ".join(f'"{k}"' for k in missing_keys)))
+            hint = _orig_mod_hint(missing_keys, unexpected_keys)
+            if hint:
+                error_msgs.insert(2, hint)
 
         if not error_msgs:
             # convert every incoming tensor before touching the model, so a failure here
@@ -1050,11 +1053,29 @@ class Module:
         return replica
 
     def compile(self, *args, **kwargs):
-        """No-op: ember has no compiler; the module keeps running eagerly."""
-        return None
+        """Compile in place, as torch does (same class, same state_dict keys); ember's calls stay eager."""
+        from ..._compile import compile
+        # torch keeps the compiled _call_impl here and calls it; ember records it (arguments checked
+        # as torch checks them) and its __call__ goes on running forward directly
+        self._compiled_call_impl = compile(self._call_impl, *args, **kwargs)
 
 
 # ---- helpers ------------------------------------------------------------------
+def _orig_mod_hint(missing, unexpected):
+    """The fix when keys differ only by torch.compile's `_orig_mod.` prefix, else ''."""
+    pre = "_orig_mod."
+    missing_set = set(missing)
+    if any(k.startswith(pre) and k[len(pre):] in missing_set for k in unexpected):
+        return ("(the checkpoint was saved from a torch.compile'd model, whose keys start with '_orig_mod.': "
+                "load it into the compiled model, or strip the prefix: "
+                "{k.removeprefix('_orig_mod.'): v for k, v in state_dict.items()})")
+    unexpected_set = set(unexpected)
+    if any(k.startswith(pre) and k[len(pre):] in unexpected_set for k in missing):
+        return ("(the model is a torch.compile'd wrapper, whose keys start with '_orig_mod.', and the checkpoint "
+                "is not: load it into the original module, compiled._orig_mod.load_state_dict(state_dict))")
+    return ""
+
+
 _pending_loads = []
 
 
