@@ -1,5 +1,6 @@
 """Normalization, dropout, embedding, pad, distances, interpolate: vs torch and central differences."""
 import inspect
+import itertools
 import math
 import warnings
 
@@ -659,6 +660,56 @@ def test_interpolate_2d(oracle, kwargs):
     x = _x(2, 3, 4, 4)
     compare(oracle, lambda a: N.interpolate(a, **kwargs), lambda a: TF.interpolate(a, **kwargs), [x])
     gradcheck(lambda a: N.interpolate(a, **kwargs), [x[:1, :1]])
+
+
+_SF_MODES = [(1, "nearest"), (1, "nearest-exact"), (1, "linear"), (1, "area"), (2, "nearest"), (2, "nearest-exact"),
+             (2, "bilinear"), (2, "bicubic"), (2, "area"), (3, "nearest"), (3, "nearest-exact"), (3, "trilinear"),
+             (3, "area")]
+
+
+@pytest.mark.parametrize("nd,mode", _SF_MODES)
+def test_interpolate_by_scale_factor_reads_torchs_sources(oracle, nd, mode):
+    # torch reads each output's source from 1 / scale_factor, also where the output is the input's size or
+    # twice it; there its backward copies (nearest: halves) in the 1-d and 3-d nearest and same-size bicubic
+    # cases, and its linear kernels copy a same-size axis in both directions, antialias only forward
+    import torch.nn.functional as TF
+    interp = mode not in ("nearest", "nearest-exact", "area")
+    # (torch's bicubic backward sums its float32 terms one by one, up to 90 of them an input here)
+    atol = 1e-5 if mode == "bicubic" else 2e-6
+    for n, sf in [(5, 1.0), (7, 2.0), (5, 1.5), (7, 0.5), (5, 0.7), (7, 2.3), (5, 1.1), (7, 1.1), (5, 2.1),
+                  (7, 2.01)]:
+        for ac, rsf, aa in itertools.product([False, True] if interp else [None], [None, False, True],
+                                             [False, True] if mode in ("bilinear", "bicubic") else [False]):
+            kw = dict(scale_factor=sf, mode=mode, align_corners=ac, recompute_scale_factor=rsf, antialias=aa)
+            x = _x(*(2, 3, n, n + 1, n - 1)[:nd + 2])
+            compare(oracle, lambda a: N.interpolate(a, **kw), lambda a: TF.interpolate(a, **kw), [x], atol=atol,
+                    rtol=1e-6)
+
+
+@pytest.mark.parametrize("sf", [(1.1, 2.1), (2.1, 1.3), (1.0, 2.05), (1.1, 1.1)])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic", "trilinear"])
+def test_interpolate_per_axis_scale_factors(oracle, mode, sf, monkeypatch):
+    # each axis decides on its own (bicubic's backward copies only where every axis keeps its size), through
+    # the dense matrices and through the taps
+    import torch.nn.functional as TF
+    x = _x(2, 3, 5, 6)
+    if mode == "trilinear":
+        x, sf = _x(1, 2, 4, 5, 6), sf + (1.1,)
+    for taps_min in (N._TAPS_MIN, 0):
+        monkeypatch.setattr(N, "_TAPS_MIN", taps_min)
+        compare(oracle, lambda a: N.interpolate(a, scale_factor=sf, mode=mode),
+                lambda a: TF.interpolate(a, scale_factor=sf, mode=mode), [x], atol=1e-5 if mode == "bicubic" else 2e-6,
+                rtol=1e-6)
+
+
+def test_interpolate_nearest_1d_by_scale_factor_is_torchs_not_its_adjoint():
+    # torch's 1-d nearest forward reads floor(dst / 1.1) = [0, 0, 1, 2, 3]; its backward copies (nearest_idx)
+    x = ember.arange(5.0).reshape(1, 1, 5).requires_grad_()
+    y = N.interpolate(x, scale_factor=1.1)
+    assert y.tolist() == [[[0.0, 0.0, 1.0, 2.0, 3.0]]]
+    y.backward(ember.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0]]]))
+    assert x.grad.tolist() == [[[1.0, 2.0, 3.0, 4.0, 5.0]]]
+    assert N.interpolate(x.reshape(1, 1, 1, 5), scale_factor=1.1).tolist() == [[[[0.0, 1.0, 2.0, 3.0, 4.0]]]]
 
 
 @pytest.mark.parametrize("mode,shape", [("nearest", (1, 2, 5)), ("linear", (1, 2, 5)), ("trilinear", (1, 1, 2, 3, 3)),
