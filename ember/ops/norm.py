@@ -1432,7 +1432,7 @@ class _IndexPadBackward(Node):
         from ..autograd.higher_order import linear_pair
 
         def pad_again(a):
-            for axis, idx, _, _ in self.maps:
+            for axis, idx, _, _, _ in self.maps:
                 a = xp_of(a).take(a, idx, axis=axis)
             return a
         return linear_pair(self, grad, pad_again)
@@ -1440,7 +1440,7 @@ class _IndexPadBackward(Node):
     def apply(self, g):
         xp = xp_of(g)
         shape = list(g.shape)
-        for axis, _, _, n in self.maps:
+        for axis, _, _, n, _ in self.maps:
             shape[axis] = n
         out = xp.zeros(shape, g.dtype)
         _add_padded(xp, out, g, sorted(self.maps), 0)
@@ -1448,7 +1448,8 @@ class _IndexPadBackward(Node):
 
 
 def _add_padded(xp, out, g, maps, k):
-    """out += the adjoint of padding by index tables (maps: (axis, idx, pad before, size), by axis):
+    """out += the adjoint of padding by index tables (maps: (axis, idx, start, size, length), by axis, the
+    outputs start:start + length a copy of the inputs from idx[start]):
     each input element sums the outputs that read it in torch's loop order, row-major over the
     outputs. Along each axis the outputs fall in three runs (the pad before, the copy, the pad
     after), taken in order; within a run the targets are distinct (added at once) or one edge
@@ -1457,13 +1458,16 @@ def _add_padded(xp, out, g, maps, k):
     if k == len(maps):
         out += g
         return
-    axis, idx, before, n = maps[k]
+    axis, idx, start, _, length = maps[k]
     lead = (slice(None),) * axis
-    for lo, hi in ((0, before), (before, before + n), (before + n, idx.shape[0])):
+    size = idx.shape[0]
+    start = min(start, size)   # (a crop past the input leaves the pad before alone)
+    for run, (lo, hi) in enumerate(((0, start), (start, start + length), (start + length, size))):
         if lo == hi:
             continue
-        if lo == before:   # the copy: a view
-            _add_padded(xp, out[lead + (slice(0, n),)], g[lead + (slice(lo, hi),)], maps, k + 1)
+        if run == 1:   # the copy: a view
+            first = int(idx[start])
+            _add_padded(xp, out[lead + (slice(first, first + length),)], g[lead + (slice(lo, hi),)], maps, k + 1)
             continue
         targets = idx[lo:hi]
         if targets.size == xp.unique(targets).size:
@@ -1520,9 +1524,39 @@ def constant_pad_nd(input, pad, value=0):
     return _wrap(out)
 
 
-_PAD_MODES = {"reflect": ("reflect", "ReflectionPad{}DBackward0"), "replicate": ("edge", "ReplicationPad{}DBackward0"),
-              "circular": ("wrap", "CopySlices")}
+_PAD_MODES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0",
+              "circular": "CopySlices"}
 _PAD_NODES = {}
+
+
+def _check_pad_sizes(mode, shape, pairs, sizes, pad):
+    """torch's reflect/replicate output checks: some padded dim keeps an element, none goes negative."""
+    names = "WHD"[:len(pairs)]
+    if all(size < 1 for size in sizes):
+        ins = " ".join(f"{c}: {shape[d]}" for c, (d, _, _) in zip(names[:0:-1], pairs[:0:-1]))
+        ins = (ins + ", " if ins else "") + f"W: {shape[pairs[0][0]]}"
+        ins += " " if mode == "replicate" and len(pairs) == 2 else ""   # (torch's words, space and all)
+        outs = " ".join(f"{c}: {size}" for c, size in zip(names[::-1], sizes[::-1]))
+        raise RuntimeError(f"input ({ins}) is too small. Calculated output {outs} (F.pad mode={mode!r} by "
+                           f"{list(pad)}: negative pads crop; keep at least one element)")
+    if any(size < 0 for size in sizes):
+        out_shape = list(shape)
+        for (d, _, _), size in zip(pairs, sizes):
+            out_shape[d] = size
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: {out_shape} (F.pad "
+                           f"mode={mode!r} of input {list(shape)} by {list(pad)}: crop less)")
+
+
+def _check_circular_overlap(out_shape, d, before, after, length, pad):
+    """torch copies each circular pad from the output itself, after cropping: where the cropped part (length,
+    negative if the crop passes the input) is shorter than a pad, its copy_ refuses the overlap (slices of one
+    dense block) or reads memory it never wrote."""
+    if length < max(before, after) and (math.prod(out_shape) or length < 0):
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
+                           "refer to a single memory location. Please clone() the tensor before performing the "
+                           f"operation. (F.pad mode='circular' by {list(pad)}: dimension {d} keeps {length} "
+                           f"elements after cropping, fewer than the {max(before, after)} it must wrap around, and "
+                           "torch raises this or returns uninitialized values; crop less or pad less)")
 
 
 @_mf.settles("suggest", grads=False)
@@ -1546,21 +1580,47 @@ def pad(input, pad, mode="constant", value=None):
             "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
             "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
-    np_mode, node_name = _PAD_MODES[mode]
+    node_name = _PAD_MODES[mode]
+    sizes = [x.shape[d] + before + after for d, before, after in pairs]
+    for i, (d, before, after) in enumerate(pairs):
+        n = x.shape[d]
+        if mode == "reflect" and (before >= n or after >= n):
+            raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than the corresponding input "
+                               f"dimension, but got: padding ({before}, {after}) at dimension {d} of input "
+                               f"{list(x.shape)}")
+    if mode == "circular":
+        for (d, before, after), size in zip(pairs[::-1], sizes[::-1]):   # (torch checks the outer dim first)
+            if before > x.shape[d] or after > x.shape[d]:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            if size < 0:
+                raise RuntimeError(f"Negative padding value is resulting in an empty dimension (F.pad of input "
+                                   f"{list(x.shape)} by {list(pad)}: dimension {d} would have size {size}; crop less)")
+    else:
+        _check_pad_sizes(mode, x.shape, pairs, sizes, pad)
+    out_shape = list(x.shape)
+    for (d, _, _), size in zip(pairs, sizes):
+        out_shape[d] = size
     maps = []
     out = x
     for d, before, after in pairs:
         n = x.shape[d]
-        if mode == "reflect" and (before >= n or after >= n):
-            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
-                               f"but got: padding ({before}, {after}) at dimension {d} of input {list(x.shape)}")
-        if mode == "circular" and (before > n or after > n):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        if before < 0 or after < 0:
-            raise NotImplementedError(f"pad: negative padding is only supported in 'constant' mode (got {pad})")
-        idx = xp.pad(xp.arange(n), (before, after), mode=np_mode)
+        # negative pads crop: output j reads input j - before, reflected or clamped into range; circular
+        # wraps the cropped part (torch copies the crop in, then each pad from it)
+        start, lo = max(before, 0), max(-before, 0)
+        length = n - lo - max(-after, 0)
+        j = xp.arange(n + before + after)
+        if mode == "reflect":
+            idx = xp.abs(j - before)
+            idx = B.where(xp, idx >= n, 2 * (n - 1) - idx, idx)
+        elif mode == "replicate":
+            idx = xp.clip(j - before, 0, n - 1)
+        else:
+            _check_circular_overlap(out_shape, d, before, after, length, pad)
+            # (an empty crop reaches here only for an empty output)
+            idx = lo + (j - start) % length if length > 0 else xp.zeros_like(j)
+        length = max(length, 0)
         out = xp.take(out, idx, axis=d)
-        maps.append((d, idx, before, n))
+        maps.append((d, idx, start, n, length))
     if state.enabled and input._requires_grad:
         name = node_name.format(k)
         cls = _PAD_NODES.get(name)

@@ -574,7 +574,8 @@ def test_pad(oracle, pad, mode):
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate"])
 @pytest.mark.parametrize("shape,pad", [((2, 3, 17), (5, 7)), ((2, 3, 9, 11), (3, 4, 2, 5)), ((3, 4, 4), (3, 3, 3, 3)),
-                                       ((1, 2, 5, 6, 7), (2, 3, 1, 2, 3, 4)), ((2, 1, 2, 2), (1, 1, 1, 1))])
+                                       ((1, 2, 5, 6, 7), (2, 3, 1, 2, 3, 4)), ((2, 1, 2, 2), (1, 1, 1, 1)),
+                                       ((2, 3, 9, 11), (-3, 4, 2, -5)), ((2, 3, 17), (-9, 7)), ((2, 3, 17), (5, -20))])
 def test_pad_gradients_have_torchs_bits(oracle, mode, shape, pad):
     # each input element sums the outputs that read it in torch's loop order (row-major over the
     # outputs), replicate's edges one output after another
@@ -586,6 +587,52 @@ def test_pad_gradients_have_torchs_bits(oracle, mode, shape, pad):
     eo.backward(ember.tensor(g))
     to.backward(oracle.tensor(g))
     np.testing.assert_array_equal(ex.grad.numpy().view(np.int32), tx.grad.numpy().view(np.int32))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,pad", [((2, 3, 6), (-1, 2)), ((2, 3, 6), (2, -1)), ((2, 3, 6), (-2, -1)),
+                                       ((2, 3, 6), (-3, 3)), ((2, 3, 6), (-5, -0)), ((3, 6), (3, -3)),
+                                       ((2, 3, 5, 6), (1, -1, -2, 1)), ((2, 3, 5, 6), (-1, -1, -1, -1)),
+                                       ((1, 2, 3, 4, 5), (-1, 1, 1, -1, -1, 2)), ((2, 5, 6), (-6, 0, 1, 1))])
+def test_pad_negative_crops(oracle, mode, shape, pad):
+    # torch crops with negative pads in every mode: reflect and replicate read input j - pad_before reflected
+    # or clamped into range, circular wraps the cropped part
+    import torch.nn.functional as TF
+    x = _x(*shape)
+    compare(oracle, lambda a: N.pad(a, pad, mode=mode), lambda a: TF.pad(a, pad, mode=mode), [x],
+            node=mode != "circular")
+    if 0 not in N.pad(ember.tensor(x), pad, mode=mode).shape:
+        gradcheck(lambda a: N.pad(a, pad, mode=mode), [x])
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("shape,pad", [((1, 1, 6), (-7, 2)), ((1, 1, 6), (-6, 1)), ((1, 1, 6), (3, -5)),
+                                       ((1, 1, 6), (-1, 5)), ((2, 4, 5), (4, -5, 3, -5))])
+def test_pad_crops_past_the_input(oracle, mode, shape, pad):
+    # a crop larger than a side still reads the reflected (clamped) positions, as torch's kernels do
+    import torch.nn.functional as TF
+    compare(oracle, lambda a: N.pad(a, pad, mode=mode), lambda a: TF.pad(a, pad, mode=mode), [_x(*shape)])
+
+
+def test_pad_negative_errors(oracle):
+    import torch.nn.functional as TF
+    cases = [((1, 1, 6), (-6, 0), "reflect"), ((1, 1, 6), (-7, 0), "replicate"), ((1, 5, 6), (-6, 0, -5, 0), "reflect"),
+             ((1, 5, 6), (-6, 0, -5, 0), "replicate"), ((1, 3, 4, 5), (-5, 0, -4, 0, -3, 0), "reflect"),
+             ((1, 3, 4, 5), (-6, 0, 0, 0, 0, 0), "replicate"), ((1, 1, 6), (-4, -3), "circular"),
+             ((1, 1, 6), (-3, 4), "circular"), ((1, 1, 6), (3, -5), "circular"), ((1, 1, 6), (-1, 7), "circular"),
+             ((1, 1, 6), (6, -1), "reflect")]
+    for shape, pad, mode in cases:
+        with pytest.raises(RuntimeError) as want:
+            TF.pad(oracle.zeros(shape), pad, mode=mode)
+        with pytest.raises(RuntimeError) as got:
+            N.pad(ember.zeros(shape), pad, mode=mode)
+        first = str(want.value).split(":")[0]
+        if first != "numel":   # (torch's reflect names an overflow where the size is negative)
+            assert str(got.value).startswith(str(want.value)[:40]), (shape, pad, mode, got.value, want.value)
+    # where the cropped part is shorter than a circular pad torch raises or returns uninitialized memory
+    with pytest.raises(RuntimeError, match="keeps 1 elements after cropping, fewer than the 3"):
+        N.pad(ember.zeros(2, 3, 6), (3, -5), mode="circular")
+    assert N.pad(ember.zeros(1, 1, 6), (-3, -3), mode="circular").shape == (1, 1, 0)
 
 
 def test_reflect_pad_of_a_long_signal_stays_small():
