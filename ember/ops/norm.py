@@ -2220,9 +2220,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("either size or scale_factor should be defined")
     if recompute_scale_factor and size is not None:
         raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
-    if any(s <= 0 for s in out_size):
-        raise RuntimeError(f"interpolate: output size {out_size} must be positive (input spatial size "
-                           f"{list(spatial)})")
+    if mode != "area" and (any(s <= 0 for s in out_size) or 0 in spatial):   # (area pools to any size)
+        names = "DHW"[3 - nd:]
+        ins = ", ".join(f"{c}: {n}" for c, n in zip(names, spatial))
+        outs = ", ".join(f"{c}: {n}" for c, n in zip(names, out_size))
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({ins}) "
+                           f"{'and ' if nd == 1 else ''}output ({outs}) (interpolate mode={mode!r}: pass a size or "
+                           "scale_factor that keeps at least one output per axis)")
     if antialias or (x.dtype == np.uint8 and mode in ("bilinear", "bicubic")):
         return _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, antialias)
     if mode == "area":   # torch's area is adaptive average pooling, node names and all

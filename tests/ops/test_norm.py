@@ -858,6 +858,31 @@ def test_interpolate_antialias_without_torch():
     assert type(y.grad_fn).__name__ == "UpsampleBicubic2DAaBackward0"
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 5, 6), (1, 2, 3, 4, 5)])
+def test_interpolate_to_size_zero(oracle, shape):
+    # area is adaptive average pooling: an empty output (whose backward torch refuses); the other modes
+    # refuse it with torch's message, as they do an empty input
+    import torch.nn.functional as TF
+    nd = len(shape) - 2
+    size = (0,) + (2,) * (nd - 1)
+    x = _x(*shape)
+    t = TF.interpolate(oracle.tensor(x), size=size, mode="area")
+    e = N.interpolate(ember.tensor(x), size=size, mode="area")
+    assert tuple(e.shape) == tuple(t.shape) == shape[:2] + size
+    e = N.interpolate(ember.tensor(x), scale_factor=0.1, mode="area")
+    assert tuple(e.shape) == tuple(TF.interpolate(oracle.tensor(x), scale_factor=0.1, mode="area").shape)
+    with pytest.raises(RuntimeError, match="adaptive_avg_pool[23]d_backward"):
+        N.interpolate(ember.tensor(x, requires_grad=True), size=size, mode="area").sum().backward()
+    modes = ["nearest", "nearest-exact", {1: "linear", 2: "bilinear", 3: "trilinear"}[nd]] + ["bicubic"] * (nd == 2)
+    for mode in modes:
+        for xs, sz in ((x, size), (x[..., :0], (2,) * nd)):
+            with pytest.raises(RuntimeError) as want:
+                TF.interpolate(oracle.tensor(xs), size=sz, mode=mode)
+            with pytest.raises(RuntimeError) as got:
+                N.interpolate(ember.tensor(xs), size=sz, mode=mode)
+            assert str(got.value).startswith(str(want.value)), (got.value, want.value)
+
+
 def test_interpolate_errors():
     x = ember.randn(1, 1, 4, 4)
     with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
