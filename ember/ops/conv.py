@@ -968,6 +968,9 @@ def _prepare(op, input, weight, bias, nd, transposed, groups):
         if b.dtype != x.dtype:
             raise RuntimeError(f"Input type ({B.c_name(x.dtype)}) and bias type "
                                f"({B.c_name(b.dtype)}) should be the same")
+    if w.shape[0] == 0:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least 1 at dimension 0, "
+                           f"but got weight of size {list(w.shape)} instead")
     if transposed:
         if x.shape[1] != w.shape[0]:
             raise RuntimeError(
@@ -979,9 +982,6 @@ def _prepare(op, input, weight, bias, nd, transposed, groups):
                 f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
                 f"but got weight of size {list(w.shape)} instead")
     else:
-        if w.shape[0] == 0:
-            raise RuntimeError(f"Given groups={groups}, expected weight to be at least 1 at dimension 0, "
-                               f"but got weight of size {list(w.shape)} instead")
         if w.shape[0] % groups:
             raise RuntimeError(
                 f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
@@ -1014,6 +1014,19 @@ def _too_small(Hp, Wp, kh, kw, dh, dw, nd):
     raise RuntimeError(
         f"Calculated padded input size per channel: ({Hp} x {Wp}). Kernel size: ({ekh} x {ekw}). "
         "Kernel size can't be greater than actual input size")
+
+
+def _no_empty_output(x, unbatched):
+    """Whether torch refuses a transposed convolution's output of size 0: its CPU kernels give an empty batch
+    (and, through oneDNN, a float32 or bfloat16 batch) an empty output, and refuse the rest as too small."""
+    return unbatched or x.shape[0] and x.dtype.name not in ("float32", "bfloat16")
+
+
+def _empty_input(x):
+    """torch convolves an empty input only where its batch or its channels are empty (x batched, 1-d as 2-d)."""
+    if not x.size and x.shape[0] and x.shape[1]:
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input shape: "
+                           f"{list(x.shape)} (an empty spatial dim leaves nothing to convolve)")
 
 
 def _pad_input(xp, x, pt, pb, pl, pr):
@@ -1123,6 +1136,8 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     Hp, Wp = H + pt + pb, W + pl + pr
     if Hp < dh * (kh - 1) + 1 or Wp < dw * (kw - 1) + 1:
         _too_small(Hp, Wp, kh, kw, dh, dw, nd)
+    if not x.size:
+        _empty_input(x)
     # (the layout knobs too: tests change them, and a geometry made before must not answer for them)
     key = (N, C, Hp, Wp, kh, kw, sh, sw, dh, dw, groups, w.shape[0],
            _SPLIT_MAX_OUT, _SPLIT_FORWARD_MAX_OUT, _BLOCK, _SHARED_BLOCK, _MIN_COLUMNS)
@@ -1207,11 +1222,13 @@ def _conv_t(op, nd, input, weight, bias, stride, padding, output_padding, groups
             f"output_padding_height: {oph} output_padding_width: {opw} stride_height: {sh} "
             f"stride_width: {sw} dilation_height: {dh} dilation_width: {dw}")
     N, Cin, H, W = x.shape
+    if not x.size:
+        _empty_input(x)
     kh, kw = w.shape[2], w.shape[3]
     Cout = w.shape[1] * groups
     Hy = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
     Wy = (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
-    if Hy <= 0 or Wy <= 0:
+    if Hy < 0 or Wy < 0 or not (Hy and Wy) and _no_empty_output(x, unbatched):
         raise RuntimeError(
             f"Given input size per channel: ({H} x {W}). Calculated output size per channel: "
             f"({Hy} x {Wy}). Output size is too small")

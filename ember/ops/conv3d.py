@@ -26,8 +26,9 @@ from .._threads import matmul as _mm
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from .conv import _prepare, _tuple, _wire, _needs, _strided, _warn_asymmetric_same
-from .pool import _out_size, _lowest, _bins, _avg_matrix, _nan_first_argmax, _saved_marker
+from .conv import (_prepare, _tuple, _wire, _needs, _strided, _warn_asymmetric_same, _empty_input,
+                   _no_empty_output)
+from .pool import _out_size, _lowest, _bins, _avg_matrix, _nan_first_argmax, _saved_marker, _nonempty_grad
 
 __all__ = ["conv3d", "conv_transpose3d", "max_pool3d"]
 __functional__ = ["conv3d", "conv_transpose3d", "max_pool3d", "max_pool3d_with_indices", "avg_pool3d",
@@ -234,6 +235,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise RuntimeError(
             f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel size: "
             f"({' x '.join(map(str, ek))}). Kernel size can't be greater than actual input size")
+    _empty_input(x)
     o = tuple((padded[i] - ek[i]) // s[i] + 1 for i in range(3))
     xp = xp_of(x)
     xpad = _pad5(xp, x, pads)
@@ -276,11 +278,12 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
             f"stride_depth: {s[0]} stride_height: {s[1]} stride_width: {s[2]} dilation_depth: {d[0]} "
             f"dilation_height: {d[1]} dilation_width: {d[2]}")
     N, Cin = x.shape[:2]
+    _empty_input(x)
     k = w.shape[2:]
     Cout = w.shape[1] * G
     o = x.shape[2:]
     y_size = tuple((o[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op_[i] + 1 for i in range(3))
-    if min(y_size) <= 0:
+    if min(y_size) < 0 or min(y_size) == 0 and _no_empty_output(x, unbatched):
         raise RuntimeError(
             f"Given input size per channel: ({' x '.join(map(str, o))}). Calculated output size per channel: "
             f"({' x '.join(map(str, y_size))}). Output size is too small")
@@ -579,7 +582,12 @@ def _adaptive_planes(input, op, output_size, sep):
         o = (int(output_size),) * 3
     if min(o) < 0:
         raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but got {list(o)}")
-    return a.reshape((-1,) + size), a.shape[:-3], o
+    for i in range(1, a.ndim):
+        if a.shape[i] == 0 and not (o == (1, 1, 1) and op == "adaptive_avg_pool3d"):
+            # (torch averages an empty volume to 1x1x1 as a mean: NaN)
+            raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                               f"has sizes {list(a.shape)} with dimension {i} being empty")
+    return a.reshape((math.prod(a.shape[:-3]),) + size), a.shape[:-3], o
 
 
 class AdaptiveAvgPool3DBackward0(Node):
@@ -603,6 +611,8 @@ class AdaptiveAvgPool3DBackward0(Node):
 
     def apply(self, grad):
         xp = xp_of(grad)
+        if not grad.size:
+            _nonempty_grad(grad, "adaptive_avg_pool3d")
         md, mh, mw = self.m
         P = math.prod(self.shape[:-3])
         D, H, W = self.shape[-3:]
@@ -630,7 +640,11 @@ def adaptive_avg_pool3d(input, output_size):
     xp = xp_of(a)
     P, D, H, W = a.shape
     if o == (1, 1, 1):
-        out = input._data.mean(axis=(-3, -2, -1), keepdims=True)
+        x = input._data
+        if x.size or not x.shape[-3:].count(0):
+            out = x.mean(axis=(-3, -2, -1), keepdims=True)
+        else:   # the mean of nothing (without NumPy's warning)
+            out = xp.full(x.shape[:-3] + (1, 1, 1), np.nan, x.dtype)
         node = None
         if state.enabled and input._requires_grad:
             node = MeanBackward1.__new__(MeanBackward1)
@@ -666,6 +680,8 @@ class AdaptiveMaxPool3DBackward0(Node):
         return linear_pair(self, grad, gather)
 
     def apply(self, grad):
+        if not grad.size:
+            _nonempty_grad(grad, "adaptive_max_pool3d")
         return (_scatter3(grad, self.indices, self.shape),)
 
 

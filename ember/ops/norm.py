@@ -1432,7 +1432,7 @@ class _IndexPadBackward(Node):
         from ..autograd.higher_order import linear_pair
 
         def pad_again(a):
-            for axis, idx, _, _ in self.maps:
+            for axis, idx, _, _, _ in self.maps:
                 a = xp_of(a).take(a, idx, axis=axis)
             return a
         return linear_pair(self, grad, pad_again)
@@ -1440,7 +1440,7 @@ class _IndexPadBackward(Node):
     def apply(self, g):
         xp = xp_of(g)
         shape = list(g.shape)
-        for axis, _, _, n in self.maps:
+        for axis, _, _, n, _ in self.maps:
             shape[axis] = n
         out = xp.zeros(shape, g.dtype)
         _add_padded(xp, out, g, sorted(self.maps), 0)
@@ -1448,7 +1448,8 @@ class _IndexPadBackward(Node):
 
 
 def _add_padded(xp, out, g, maps, k):
-    """out += the adjoint of padding by index tables (maps: (axis, idx, pad before, size), by axis):
+    """out += the adjoint of padding by index tables (maps: (axis, idx, start, size, length), by axis, the
+    outputs start:start + length a copy of the inputs from idx[start]):
     each input element sums the outputs that read it in torch's loop order, row-major over the
     outputs. Along each axis the outputs fall in three runs (the pad before, the copy, the pad
     after), taken in order; within a run the targets are distinct (added at once) or one edge
@@ -1457,13 +1458,16 @@ def _add_padded(xp, out, g, maps, k):
     if k == len(maps):
         out += g
         return
-    axis, idx, before, n = maps[k]
+    axis, idx, start, _, length = maps[k]
     lead = (slice(None),) * axis
-    for lo, hi in ((0, before), (before, before + n), (before + n, idx.shape[0])):
+    size = idx.shape[0]
+    start = min(start, size)   # (a crop past the input leaves the pad before alone)
+    for run, (lo, hi) in enumerate(((0, start), (start, start + length), (start + length, size))):
         if lo == hi:
             continue
-        if lo == before:   # the copy: a view
-            _add_padded(xp, out[lead + (slice(0, n),)], g[lead + (slice(lo, hi),)], maps, k + 1)
+        if run == 1:   # the copy: a view
+            first = int(idx[start])
+            _add_padded(xp, out[lead + (slice(first, first + length),)], g[lead + (slice(lo, hi),)], maps, k + 1)
             continue
         targets = idx[lo:hi]
         if targets.size == xp.unique(targets).size:
@@ -1520,9 +1524,39 @@ def constant_pad_nd(input, pad, value=0):
     return _wrap(out)
 
 
-_PAD_MODES = {"reflect": ("reflect", "ReflectionPad{}DBackward0"), "replicate": ("edge", "ReplicationPad{}DBackward0"),
-              "circular": ("wrap", "CopySlices")}
+_PAD_MODES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0",
+              "circular": "CopySlices"}
 _PAD_NODES = {}
+
+
+def _check_pad_sizes(mode, shape, pairs, sizes, pad):
+    """torch's reflect/replicate output checks: some padded dim keeps an element, none goes negative."""
+    names = "WHD"[:len(pairs)]
+    if all(size < 1 for size in sizes):
+        ins = " ".join(f"{c}: {shape[d]}" for c, (d, _, _) in zip(names[:0:-1], pairs[:0:-1]))
+        ins = (ins + ", " if ins else "") + f"W: {shape[pairs[0][0]]}"
+        ins += " " if mode == "replicate" and len(pairs) == 2 else ""   # (torch's words, space and all)
+        outs = " ".join(f"{c}: {size}" for c, size in zip(names[::-1], sizes[::-1]))
+        raise RuntimeError(f"input ({ins}) is too small. Calculated output {outs} (F.pad mode={mode!r} by "
+                           f"{list(pad)}: negative pads crop; keep at least one element)")
+    if any(size < 0 for size in sizes):
+        out_shape = list(shape)
+        for (d, _, _), size in zip(pairs, sizes):
+            out_shape[d] = size
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: {out_shape} (F.pad "
+                           f"mode={mode!r} of input {list(shape)} by {list(pad)}: crop less)")
+
+
+def _check_circular_overlap(out_shape, d, before, after, length, pad):
+    """torch copies each circular pad from the output itself, after cropping: where the cropped part (length,
+    negative if the crop passes the input) is shorter than a pad, its copy_ refuses the overlap (slices of one
+    dense block) or reads memory it never wrote."""
+    if length < max(before, after) and (math.prod(out_shape) or length < 0):
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
+                           "refer to a single memory location. Please clone() the tensor before performing the "
+                           f"operation. (F.pad mode='circular' by {list(pad)}: dimension {d} keeps {length} "
+                           f"elements after cropping, fewer than the {max(before, after)} it must wrap around, and "
+                           "torch raises this or returns uninitialized values; crop less or pad less)")
 
 
 @_mf.settles("suggest", grads=False)
@@ -1546,21 +1580,47 @@ def pad(input, pad, mode="constant", value=None):
             "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
             "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
-    np_mode, node_name = _PAD_MODES[mode]
+    node_name = _PAD_MODES[mode]
+    sizes = [x.shape[d] + before + after for d, before, after in pairs]
+    for i, (d, before, after) in enumerate(pairs):
+        n = x.shape[d]
+        if mode == "reflect" and (before >= n or after >= n):
+            raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than the corresponding input "
+                               f"dimension, but got: padding ({before}, {after}) at dimension {d} of input "
+                               f"{list(x.shape)}")
+    if mode == "circular":
+        for (d, before, after), size in zip(pairs[::-1], sizes[::-1]):   # (torch checks the outer dim first)
+            if before > x.shape[d] or after > x.shape[d]:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            if size < 0:
+                raise RuntimeError(f"Negative padding value is resulting in an empty dimension (F.pad of input "
+                                   f"{list(x.shape)} by {list(pad)}: dimension {d} would have size {size}; crop less)")
+    else:
+        _check_pad_sizes(mode, x.shape, pairs, sizes, pad)
+    out_shape = list(x.shape)
+    for (d, _, _), size in zip(pairs, sizes):
+        out_shape[d] = size
     maps = []
     out = x
     for d, before, after in pairs:
         n = x.shape[d]
-        if mode == "reflect" and (before >= n or after >= n):
-            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
-                               f"but got: padding ({before}, {after}) at dimension {d} of input {list(x.shape)}")
-        if mode == "circular" and (before > n or after > n):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        if before < 0 or after < 0:
-            raise NotImplementedError(f"pad: negative padding is only supported in 'constant' mode (got {pad})")
-        idx = xp.pad(xp.arange(n), (before, after), mode=np_mode)
+        # negative pads crop: output j reads input j - before, reflected or clamped into range; circular
+        # wraps the cropped part (torch copies the crop in, then each pad from it)
+        start, lo = max(before, 0), max(-before, 0)
+        length = n - lo - max(-after, 0)
+        j = xp.arange(n + before + after)
+        if mode == "reflect":
+            idx = xp.abs(j - before)
+            idx = B.where(xp, idx >= n, 2 * (n - 1) - idx, idx)
+        elif mode == "replicate":
+            idx = xp.clip(j - before, 0, n - 1)
+        else:
+            _check_circular_overlap(out_shape, d, before, after, length, pad)
+            # (an empty crop reaches here only for an empty output)
+            idx = lo + (j - start) % length if length > 0 else xp.zeros_like(j)
+        length = max(length, 0)
         out = xp.take(out, idx, axis=d)
-        maps.append((d, idx, before, n))
+        maps.append((d, idx, start, n, length))
     if state.enabled and input._requires_grad:
         name = node_name.format(k)
         cls = _PAD_NODES.get(name)
@@ -1901,84 +1961,104 @@ class _Taps:
 _RESAMPLE_NODES = {}
 
 
-def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype):
+def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True):
     """The (n_out, n_in) matrix (and, for nearest modes, the index table) of one axis."""
     mat = np.zeros((n_out, n_in), dtype)
     dst = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
-        idx = _nearest_source(mode, n_in, n_out, scale)
+        idx = _nearest_source(mode, n_in, n_out, scale, shortcut)
         mat[dst, idx] = 1
         return mat, idx
     if mode == "bicubic":
-        idx, w = _cubic_source(n_in, n_out, scale, align_corners)
+        idx, w = _cubic_source(n_in, n_out, scale, align_corners, dtype)
         for k in range(4):
             # two taps may clamp onto the same border pixel: add.at accumulates them
             np.add.at(mat, (dst, idx[:, k]), w[:, k])
         return mat, None
-    i0, i1, lam = _linear_source(n_in, n_out, scale, align_corners)
+    i0, i1, lam = _linear_source(n_in, n_out, scale, align_corners, dtype)
     # each statement writes distinct (row, col) pairs, so fancy += accumulates correctly
     mat[dst, i0] += 1 - lam
     mat[dst, i1] += lam
     return mat, None
 
 
-def _nearest_source(mode, n_in, n_out, scale):
-    """The input each output of nearest (or nearest-exact) resampling reads."""
+def _nearest_source(mode, n_in, n_out, scale, shortcut=True):
+    """The input each output of nearest (or nearest-exact) resampling reads; shortcut: copy or halve where the
+    output is the input's size or twice it (torch's nearest_idx), whatever the scale."""
     dst = np.arange(n_out)
     # torch computes the source index in float32: floor((dst [+ 0.5]) * scale)
     s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in / n_out)
-    if mode == "nearest" and n_out == n_in:
+    if shortcut and mode == "nearest" and n_out == n_in:
         return dst
-    if mode == "nearest" and n_out == 2 * n_in:
+    if shortcut and mode == "nearest" and n_out == 2 * n_in:
         return dst >> 1
     off = np.float32(0.5 if mode == "nearest-exact" else 0.0)
     return np.minimum(np.floor((dst.astype(np.float32) + off) * s).astype(np.int64), n_in - 1)
 
 
-def _linear_source(n_in, n_out, scale, align_corners):
+def _source_coords(n_in, n_out, scale, align_corners, dtype, cubic=False):
+    """torch's area_pixel_compute_source_index of each output, in its opmath type (float32 below float64) and
+    fused as its build compiles it: in float64 a 2.3x upsampled axis read sources up to 4e-6 off torch's."""
+    f = np.float64 if np.dtype(dtype) == np.float64 else np.float32
+    dst = np.arange(n_out).astype(f)
+    if align_corners:
+        return dst * (f(n_in - 1) / f(n_out - 1) if n_out > 1 else f(0))
+    s = f(1.0 / scale) if scale is not None and scale > 0 else f(n_in) / f(n_out)
+    src = _fma_for(np.dtype(f))(s, dst + f(0.5), f(-0.5)).astype(f)
+    return src if cubic else np.maximum(src, f(0))
+
+
+def _linear_source(n_in, n_out, scale, align_corners, dtype=np.float64):
     """linear resampling's two neighbours of each output and the second one's weight."""
     dst = np.arange(n_out)
-    if align_corners:
-        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-        src = dst * s
-    else:
-        s = 1.0 / scale if scale is not None and scale > 0 else n_in / n_out
-        src = np.maximum((dst + 0.5) * s - 0.5, 0.0)
+    if n_out == n_in:   # torch copies such an axis whatever the scale (compute_source_index_and_lambda)
+        return dst, dst, np.zeros(n_out, dtype)
+    src = _source_coords(n_in, n_out, scale, align_corners, dtype)
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    return i0, np.minimum(i0 + 1, n_in - 1), np.clip(src - i0, 0.0, 1.0)
+    one = src.dtype.type(1)
+    return i0, np.minimum(i0 + 1, n_in - 1), np.clip(src - i0, 0, one).astype(src.dtype)
 
 
-def _cubic_source(n_in, n_out, scale, align_corners):
+def _cubic_source(n_in, n_out, scale, align_corners, dtype=np.float64):
     """bicubic resampling's four clamped neighbours of each output (n_out, 4) and their weights:
-    torch's cubic convolution (A = -0.75), the source coordinate not clamped at 0 (unlike linear)."""
-    dst = np.arange(n_out)
-    if align_corners:
-        src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
-    else:
-        s = 1.0 / scale if scale is not None and scale > 0 else n_in / n_out
-        src = (dst + 0.5) * s - 0.5
-    i0 = np.floor(src).astype(np.int64)
-    t = src - i0
-    A = -0.75
-    near = lambda x: ((A + 2) * x - (A + 3)) * x * x + 1          # |x| <= 1
-    far = lambda x: ((A * x - 5 * A) * x + 8 * A) * x - 4 * A      # 1 < |x| < 2
+    torch's cubic convolution (A = -0.75) in its opmath type, the source coordinate not clamped at 0."""
+    src = _source_coords(n_in, n_out, scale, align_corners, dtype, cubic=True)
+    f = src.dtype.type
+    fma = _fma_for(src.dtype)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    t = np.clip(src - i0, 0, f(1)).astype(src.dtype)
+    A = f(-0.75)
+    near = lambda x: fma(fma(A + f(2), x, -(A + f(3))) * x, x, f(1)).astype(src.dtype)           # |x| <= 1
+    far = lambda x: fma(fma(fma(A, x, -(f(5) * A)), x, f(8) * A), x, -(f(4) * A)).astype(src.dtype)  # 1 < |x| < 2
     idx = np.stack([np.clip(i0 - 1 + k, 0, n_in - 1) for k in range(4)], 1)
-    return idx, np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], 1)
+    u = f(1) - t
+    return idx, np.stack([far(t + f(1)), near(t), near(u), far(u + f(1))], 1)
 
 
 _TAPS_MIN = 1 << 22   # matrices past this many entries are kept as taps
 
 
-def _resample_taps(mode, n_in, n_out, scale, align_corners, dtype):
+def _resample_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True):
     """The _Taps of nearest, linear or bicubic resampling of one axis."""
     if mode in ("nearest", "nearest-exact"):
-        return _Taps(_nearest_source(mode, n_in, n_out, scale)[:, None], np.ones((n_out, 1), dtype), n_in)
+        return _Taps(_nearest_source(mode, n_in, n_out, scale, shortcut)[:, None], np.ones((n_out, 1), dtype), n_in)
     if mode == "bicubic":
-        idx, w = _cubic_source(n_in, n_out, scale, align_corners)
+        idx, w = _cubic_source(n_in, n_out, scale, align_corners, dtype)
     else:
-        i0, i1, lam = _linear_source(n_in, n_out, scale, align_corners)
+        i0, i1, lam = _linear_source(n_in, n_out, scale, align_corners, dtype)
         idx, w = np.stack([i0, i1], 1), np.stack([1 - lam, lam], 1)
     return _Taps(idx, w.astype(dtype), n_in)
+
+
+def _backward_map(mode, n_in, n_out, dtype, xp, taps):
+    """The map of torch's backward on an axis it copies (or, nearest, halves) whatever the scale: _Taps, or
+    the dense matrix where the input lives."""
+    idx = np.arange(n_out) if mode == "bicubic" else _nearest_source(mode, n_in, n_out, None)
+    if taps:
+        return _Taps(idx[:, None], np.ones((n_out, 1), dtype), n_in)
+    mat = np.zeros((n_out, n_in), dtype)
+    mat[np.arange(n_out), idx] = 1
+    return xp.asarray(mat)
 
 
 def _aa_filter(mode, x):
@@ -2140,9 +2220,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("either size or scale_factor should be defined")
     if recompute_scale_factor and size is not None:
         raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
-    if any(s <= 0 for s in out_size):
-        raise RuntimeError(f"interpolate: output size {out_size} must be positive (input spatial size "
-                           f"{list(spatial)})")
+    if mode != "area" and (any(s <= 0 for s in out_size) or 0 in spatial):   # (area pools to any size)
+        names = "DHW"[3 - nd:]
+        ins = ", ".join(f"{c}: {n}" for c, n in zip(names, spatial))
+        outs = ", ".join(f"{c}: {n}" for c, n in zip(names, out_size))
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({ins}) "
+                           f"{'and ' if nd == 1 else ''}output ({outs}) (interpolate mode={mode!r}: pass a size or "
+                           "scale_factor that keeps at least one output per axis)")
     if antialias or (x.dtype == np.uint8 and mode in ("bilinear", "bicubic")):
         return _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, antialias)
     if mode == "area":   # torch's area is adaptive average pooling, node names and all
@@ -2156,24 +2240,31 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     weighted = mode in ("linear", "bilinear", "trilinear", "bicubic") and xp is np
     # (a dense product spreads an inf or NaN along the whole axis: such inputs take the taps)
     finite = not weighted or _all_finite(xp, x)
+    # torch's backward kernels copy (nearest: copy or halve) an axis whose output is the input's size (or twice
+    # it) whatever the scale; its 1-d and 3-d nearest forward and its bicubic forward read the scale's sources
+    # there, so those take a second table for the backward
+    same = mode == "bicubic" and list(spatial) == out_size and scales != [None] * nd
     for k in range(nd):
         axis = 2 + k
-        if xp is np and (not finite or spatial[k] * out_size[k] > _TAPS_MIN):
-            taps = _resample_taps(mode, spatial[k], out_size[k], scales[k], align_corners, mdtype)
+        n_in, n_out = spatial[k], out_size[k]
+        split = same or (mode == "nearest" and nd != 2 and scales[k] is not None and n_out in (n_in, 2 * n_in)
+                         and np.float32(1.0 / scales[k]) != np.float32(n_in / n_out))   # (a scale of 1 or 2 agrees)
+        if xp is np and (not finite or n_in * n_out > _TAPS_MIN):
+            taps = _resample_taps(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)
             if taps.idx.shape[1] == 1:   # nearest
                 out = xp.take(out, taps.idx[:, 0], axis=axis)
             else:
                 out = xp.moveaxis(taps.T.times(xp.moveaxis(out, axis, -1)), -1, axis)
-            maps.append((axis, taps))
+            maps.append((axis, _backward_map(mode, n_in, n_out, mdtype, xp, True) if split else taps))
             continue
-        mat, idx = _resample_matrix(mode, spatial[k], out_size[k], scales[k], align_corners, mdtype)
+        mat, idx = _resample_matrix(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)
         if xp is not np:  # the tables are built on the host; they work where the input lives
             mat, idx = xp.asarray(mat), (None if idx is None else xp.asarray(idx))
         if idx is not None:
             out = xp.take(out, idx, axis=axis)
         else:
             out = xp.moveaxis(xp.moveaxis(out, axis, -1) @ mat.T, -1, axis)
-        maps.append((axis, mat))
+        maps.append((axis, _backward_map(mode, n_in, n_out, mdtype, xp, False) if split else mat))
     out = xp.ascontiguousarray(out)
     if state.enabled and input._requires_grad:
         name = _MODE_NAMES[mode].format(nd)
@@ -2190,12 +2281,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 def _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, antialias):
     """torch's separable CPU kernel (antialiased float, and uint8 bilinear/bicubic): width pass, then height pass,
-    each skipped when its size is unchanged."""
+    each skipped when its size is unchanged (torch's backward still weighs such an axis by its scale)."""
     out = x
     maps = []
     for axis in (3, 2):
         n_in, n_out = x.shape[axis], out_size[axis - 2]
         if n_in == n_out:
+            if x.dtype != np.uint8 and scales[axis - 2] is not None:   # (without a scale the weights are 1)
+                xmin, w = _aa_taps(mode, n_in, n_out, scales[axis - 2], align_corners, antialias, x.dtype)
+                maps.append((axis, _mat_from_taps(n_in, xmin, w)))
             continue
         if x.dtype == np.uint8:
             if mode == "bicubic" and not antialias:  # float bicubic's clamped taps (a = -0.75), in int16

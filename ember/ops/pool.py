@@ -929,6 +929,15 @@ def _avg_matrix(xp, n_in, n_out, dtype):
     return (m / (end - start)).astype(dtype)
 
 
+def _nonempty_grad(grad, op):
+    """torch's adaptive pooling backward refuses an empty output (pooled to a size of 0)."""
+    for i in range(1, grad.ndim):
+        if grad.shape[i] == 0:
+            raise RuntimeError(f"{op}_backward(): Expected grad_output to have non-zero size for non-batch "
+                               f"dimensions, but grad_output has sizes {list(grad.shape)} with dimension {i} being "
+                               "empty (the forward pooled to a size of 0: its output has nothing to differentiate)")
+
+
 class AdaptiveAvgPool2DBackward0(Node):
     """Gradient of adaptive_avg_pool2d: the transposed averaging matrices, or, where the bins tile the
     input exactly (kh, kw set), each bin's gradient spread over it: the matrices' values without
@@ -959,6 +968,8 @@ class AdaptiveAvgPool2DBackward0(Node):
 
     def apply(self, grad):
         xp = xp_of(grad)
+        if not grad.size:
+            _nonempty_grad(grad, "adaptive_avg_pool2d")
         if self.ah is None:
             # what the matrices give: grad * (1 / kh), then * (1 / kw), on every element of the bin
             t = grad * grad.dtype.type(1 / self.kh)
@@ -1069,6 +1080,8 @@ class AdaptiveMaxPool2DBackward0(Node):
         return linear_pair(self, grad, gather)
 
     def apply(self, grad):
+        if not grad.size:
+            _nonempty_grad(grad, "adaptive_max_pool2d")
         return (_scatter_flat(grad, self.indices, self.shape, self.squeeze),)
 
 
@@ -1097,14 +1110,16 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
         OH, OW = 1, _adaptive_size(output_size, (W,), 1, op)[0]
     else:
         OH, OW = _adaptive_size(output_size, (H, W), 2, op)
-    if OH <= 0 or OW <= 0:
-        raise RuntimeError(f"{op}: elements of output_size must be greater than 0 but got "
+    if OH < 0 or OW < 0:
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but got "
                            f"{[OH, OW] if nd == 2 else [OW]}")
     lead = a.shape[:-2]
     isfloat = a.dtype.kind == "f"
     xp = xp_of(a)
-    kh, kw = H // OH, W // OW
-    if kh * OH == H and kw * OW == W:
+    kh, kw = H // max(OH, 1), W // max(OW, 1)
+    if not OH or not OW:   # pooled to nothing (torch's backward then refuses)
+        out, ind = xp.empty(lead + (OH, OW), a.dtype), xp.empty(lead + (OH, OW), np.int64)
+    elif kh * OH == H and kw * OW == W:
         out, ind = _equal_windows_max(xp, a, OH, OW, kh, kw, isfloat)
     else:
         out, ind = _binned_max(xp, a, OH, OW, isfloat)

@@ -9,13 +9,15 @@ index per corner; the backward scatters into the input with a single ``bincount`
 ``np.add.at``) and differentiates the bilinear weights for the grid, chained through the
 unnormalize / clip / reflect steps as torch does.
 """
+import math
+
 import numpy as np
 
 from .. import _backend as B
 from .. import _fma
 from .._userwarn import warn as _warn_user
 from ..autograd.graph import Node
-from . import Tensor, needs_grad, new_node, record, save_versions
+from . import Tensor, kernel_for, needs_grad, new_node, record, save_versions
 from .creation import _linspace_values
 
 # names torch exposes at top level
@@ -213,40 +215,59 @@ def _dims(ndim):
 
 
 class _Sampler:
-    """The gather / scatter geometry of one grid_sample call: per corner, flat pixel index and validity."""
+    """The gather / scatter geometry of one grid_sample call, 2-D or volumetric: per corner (in torch's order,
+    x fastest: nw, ne, sw, se, then the same one depth further), flat pixel index and validity."""
 
-    __slots__ = ("corners", "ix", "iy", "gx_mult", "gy_mult")
+    __slots__ = ("corners", "coords", "mults")
 
-    def __init__(self, xp, grid, H, W, mode, padding, align_corners):
-        ix, self.gx_mult = _source_index(xp, grid[..., 0], W, padding, align_corners)
-        iy, self.gy_mult = _source_index(xp, grid[..., 1], H, padding, align_corners)
-        self.ix, self.iy = ix, iy
+    def __init__(self, xp, grid, sizes, mode, padding, align_corners):
+        # sizes (W, H[, D]): the input's extent along grid coordinates x, y[, z]
+        self.coords, self.mults = [], []
+        for axis, size in enumerate(sizes):
+            c, m = _source_index(xp, grid[..., axis], size, padding, align_corners)
+            self.coords.append(c)
+            self.mults.append(m)
         if mode == 1:
-            xs, ys = [xp.rint(ix)], [xp.rint(iy)]  # nearbyint: half to even
-            pairs = [(0, 0)]
+            bases = [xp.rint(c) for c in self.coords]  # nearbyint: half to even
+            offsets = [(0,) * len(sizes)]
         else:
-            x0, y0 = xp.floor(ix), xp.floor(iy)
-            xs, ys = [x0, x0 + 1], [y0, y0 + 1]
-            pairs = [(0, 0), (1, 0), (0, 1), (1, 1)]  # nw, ne, sw, se
+            bases = [xp.floor(c) for c in self.coords]
+            offsets = [tuple(int(b) for b in reversed(f"{k:0{len(sizes)}b}")) for k in range(2 ** len(sizes))]
+        n = grid.shape[0]
         self.corners = []
-        for i, j in pairs:
-            cx, cy = xs[i], ys[j]
-            valid = (cx >= 0) & (cx <= W - 1) & (cy >= 0) & (cy <= H - 1)
-            flat = (xp.clip(cy, 0, H - 1).astype(np.int64) * W + xp.clip(cx, 0, W - 1).astype(np.int64))
-            self.corners.append((i, j, cx, cy, flat.reshape(flat.shape[0], -1), valid.reshape(valid.shape[0], -1)))
+        for off in offsets:
+            cs = [b + o for b, o in zip(bases, off)]
+            valid = flat = None
+            stride = 1
+            for c, size in zip(cs, sizes):
+                inside = (c >= 0) & (c <= size - 1)
+                term = xp.clip(c, 0, size - 1).astype(np.int64) * stride
+                valid = inside if valid is None else valid & inside
+                flat = term if flat is None else flat + term
+                stride *= size
+            self.corners.append((off, cs, flat.reshape(n, -1), valid.reshape(n, -1)))
+
+    def factors(self, off, cs, skip=None):
+        """This corner's bilinear factors along each axis (but skip), shaped (N, P), x first."""
+        n = self.coords[0].shape[0]
+        out = []
+        for axis, (o, c, ic) in enumerate(zip(off, cs, self.coords)):
+            if axis != skip:
+                c, ic = c.reshape(n, -1), ic.reshape(n, -1)
+                out.append(ic - c + 1 if o else c + 1 - ic)   # the far corner: ic - c0; the near one: c1 - ic
+        return out
 
     def weights(self):
-        """Bilinear (or nearest: 1) weight of each corner, shaped (N, P)."""
+        """Bilinear (or nearest: None, a weight of 1) weight of each corner, shaped (N, P)."""
         if len(self.corners) == 1:
             return [None]
-        n = self.ix.shape[0]
-        ix, iy = self.ix.reshape(n, -1), self.iy.reshape(n, -1)
         out = []
-        for i, j, cx, cy, _, _ in self.corners:
-            cx, cy = cx.reshape(n, -1), cy.reshape(n, -1)
-            wx = ix - cx + 1 if i else cx + 1 - ix   # ne/se: ix - x0; nw/sw: x1 - ix
-            wy = iy - cy + 1 if j else cy + 1 - iy
-            out.append(wx * wy)
+        for off, cs, _, _ in self.corners:
+            f = self.factors(off, cs)
+            w = f[0]
+            for x in f[1:]:
+                w = w * x
+            out.append(w)
         return out
 
 
@@ -355,39 +376,39 @@ class GridSampler2DBackward0(Node):
             return self._bicubic(grad)
         a, grid = self.input, self.grid
         xp = xp_of(a)
-        N, C, H, W = a.shape
-        s = _Sampler(xp, grid, H, W, self.mode, self.padding, self.align_corners)
+        N, C = a.shape[:2]
+        sizes = a.shape[:1:-1]   # (W, H[, D])
+        npix = math.prod(sizes)
+        s = _Sampler(xp, grid, sizes, self.mode, self.padding, self.align_corners)
         g = grad.reshape(N, C, -1)
         P = g.shape[2]
         weights = s.weights()
         gi = gg = None
         want_input, want_grid = self.next_functions[0][0] is not None, self.next_functions[1][0] is not None
         if want_input:
-            base = (xp.arange(N * C, dtype=np.int64) * (H * W)).reshape(N, C, 1)
+            base = (xp.arange(N * C, dtype=np.int64) * npix).reshape(N, C, 1)
             idx, vals = [], []
-            for (_, _, _, _, flat, valid), w in zip(s.corners, weights):
+            for (_, _, flat, valid), w in zip(s.corners, weights):
                 wv = valid.astype(a.dtype) if w is None else w * valid
                 idx.append((base + flat[:, None, :]).ravel())
                 vals.append((g * wv[:, None, :]).ravel())
-            gi = xp.bincount(xp.concatenate(idx), weights=xp.concatenate(vals), minlength=N * C * H * W)
+            gi = xp.bincount(xp.concatenate(idx), weights=xp.concatenate(vals), minlength=N * C * npix)
             gi = gi.astype(a.dtype).reshape(a.shape)
         if want_grid:
             if self.mode == 1:
                 gg = xp.zeros_like(grid)
             else:
-                af = a.reshape(N, C, H * W)
-                ix, iy = s.ix.reshape(N, 1, P), s.iy.reshape(N, 1, P)
-                gx = xp.zeros((N, P), a.dtype)
-                gy = xp.zeros((N, P), a.dtype)
-                for i, j, cx, cy, flat, valid in s.corners:
+                af = a.reshape(N, C, npix)
+                gc = [xp.zeros((N, P), a.dtype) for _ in sizes]
+                for off, cs, flat, valid in s.corners:
                     v = _gather(xp, af, flat, valid.astype(a.dtype)) * g  # (N, C, P)
-                    cx, cy = cx.reshape(N, 1, P), cy.reshape(N, 1, P)
-                    # d(weight)/d(ix) and d(weight)/d(iy) of this corner, times the value
-                    wy = iy - cy + 1 if j else cy + 1 - iy
-                    wx = ix - cx + 1 if i else cx + 1 - ix
-                    gx += ((v * wy).sum(1) if i else -(v * wy).sum(1))
-                    gy += ((v * wx).sum(1) if j else -(v * wx).sum(1))
-                gg = xp.stack([gx.reshape(s.ix.shape) * s.gx_mult, gy.reshape(s.iy.shape) * s.gy_mult], -1)
+                    for axis in range(len(sizes)):
+                        # d(weight)/d(coordinate) of this corner: the other axes' factors, signed
+                        t = v
+                        for f in s.factors(off, cs, skip=axis):
+                            t = t * f[:, None, :]
+                        gc[axis] += t.sum(1) if off[axis] else -t.sum(1)
+                gg = xp.stack([gc[k].reshape(s.coords[k].shape) * s.mults[k] for k in range(len(sizes))], -1)
         return gi, gg
 
     def _bicubic(self, grad):
@@ -422,8 +443,12 @@ class GridSampler2DBackward0(Node):
         return gi, gg
 
 
+GridSampler3DBackward0 = type("GridSampler3DBackward0", (GridSampler2DBackward0,), {"__slots__": ()})
+
+
 def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
-    """torch.grid_sampler: sample input (N, C, H, W) at grid (N, H_out, W_out, 2); the modes as integer codes."""
+    """torch.grid_sampler: sample input (N, C, H, W) at grid (N, H_out, W_out, 2), or (N, C, D, H, W) at
+    (N, D_out, H_out, W_out, 3); the modes as integer codes."""
     a, gr = input._data, grid._data
     if a.dtype != gr.dtype:
         raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
@@ -441,22 +466,20 @@ def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
         if a.shape[i] <= 0:
             raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial dimensions, but input "
                                f"has sizes {list(a.shape)} with dimension {i} being empty")
-    if a.dtype.kind != "f":
-        raise RuntimeError(f"grid_sampler_2d_cpu not implemented for '{input.dtype}'; convert the input and grid "
-                           "with .float() first")
-    if a.ndim == 5:
-        raise NotImplementedError("grid_sample: ember samples 4-D inputs (N, C, H, W) only; volumetric (5-D) "
-                                  "sampling is not implemented")
+    if a.ndim == 5 and interpolation_mode == 2:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input (sample volumes with "
+                           "mode='bilinear' or 'nearest')")
+    kernel_for(a.dtype, "grid_sampler_2d_cpu_kernel_impl" if a.ndim == 4 else "grid_sampler3d_cpu", "f")
     xp = xp_of(a)
-    N, C, H, W = a.shape
     if interpolation_mode == 2:
+        N, C, H, W = a.shape
         out = _bicubic_forward(xp, a, _BicubicTaps(xp, gr, H, W, padding_mode, bool(align_corners)))
         out = out.reshape(N, C, gr.shape[1], gr.shape[2])
     else:
         out = _sample(xp, a, gr, interpolation_mode, padding_mode, align_corners)
     node = None
     if needs_grad(input, grid):
-        node = new_node(GridSampler2DBackward0, (input, grid))
+        node = new_node(GridSampler2DBackward0 if a.ndim == 4 else GridSampler3DBackward0, (input, grid))
         node.input, node.grid = a, gr
         node.mode, node.padding, node.align_corners = interpolation_mode, padding_mode, bool(align_corners)
         save_versions(node, input, grid)
@@ -464,17 +487,17 @@ def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
 
 
 def _sample(xp, a, gr, interpolation_mode, padding_mode, align_corners):
-    N, C, H, W = a.shape
-    s = _Sampler(xp, gr, H, W, interpolation_mode, padding_mode, bool(align_corners))
-    af = a.reshape(N, C, H * W)
+    N, C = a.shape[:2]
+    s = _Sampler(xp, gr, a.shape[:1:-1], interpolation_mode, padding_mode, bool(align_corners))
+    af = a.reshape(N, C, -1)
     out = None
-    for (_, _, _, _, flat, valid), w in zip(s.corners, s.weights()):
+    for (_, _, flat, valid), w in zip(s.corners, s.weights()):
         v = _gather(xp, af, flat, valid.astype(a.dtype) if w is None else w * valid)
         if out is None:
             out = v
         else:
             out += v
-    return out.reshape(N, C, gr.shape[1], gr.shape[2])
+    return out.reshape((N, C) + gr.shape[1:-1])
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):

@@ -60,6 +60,8 @@ HOST_HELPERS = {
     ("norm.py", "_nearest_source"): "(as above: one axis's source indices)",
     ("norm.py", "_linear_source"): "(as above)",
     ("norm.py", "_cubic_source"): "(as above)",
+    ("norm.py", "_source_coords"): "(as above: their source coordinates)",
+    ("norm.py", "_backward_map"): "(as above: a copied axis's backward table, moved to the input's device)",
     ("norm.py", "_resample_taps"): "(as above: a long axis's taps, for host arrays only)",
     ("norm.py", "_aa_filter"): "(as above: torch's separable resampling weights, built on the host)",
     ("norm.py", "_aa_taps"): "(as above)",

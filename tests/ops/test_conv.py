@@ -612,6 +612,50 @@ def test_empty_batch():
         assert float(conv.weight.grad.abs().sum()) == 0.0
 
 
+@pytest.mark.parametrize("name,shape,w_shape,kw", [
+    ("conv_transpose1d", (2, 3, 2), (3, 2, 1), dict(padding=1)),          # output length 0
+    ("conv_transpose1d", (0, 3, 2), (3, 2, 1), dict(padding=1)),          # and an empty batch
+    ("conv_transpose1d", (0, 3, 5), (3, 2, 3), dict(stride=2, output_padding=1)),
+    ("conv_transpose1d", (2, 3, 1), (3, 2, 1), dict(stride=2, padding=1, output_padding=1)),
+    ("conv_transpose2d", (2, 3, 2, 3), (3, 2, 1, 1), dict(padding=(1, 0))),
+    ("conv_transpose3d", (2, 3, 2, 3, 3), (3, 2, 1, 1, 1), dict(padding=(1, 0, 0))),
+    ("conv1d", (0, 3, 0), (2, 3, 3), dict(padding=2)),
+    ("conv_transpose2d", (0, 3, 0, 4), (3, 2, 3, 3), {}),
+])
+def test_empty_outputs_and_batches_match_torch(oracle, name, shape, w_shape, kw):
+    # where a transposed convolution's size comes to 0 torch gives an empty batch an empty output, and (through
+    # oneDNN) a float32 batch too; in float64 it calls a batch's empty output too small
+    compare(oracle, name, shape, w_shape, dtype=np.float32, **kw)
+    if shape[0]:
+        for lib in (oracle, ember):
+            with pytest.raises(RuntimeError, match="Output size is too small"):
+                getattr(lib.nn.functional, name)(lib.zeros(shape, dtype=lib.float64),
+                                                 lib.zeros(w_shape, dtype=lib.float64), **kw)
+    else:
+        compare(oracle, name, shape, w_shape, **kw)
+
+
+@pytest.mark.parametrize("name,shape,w_shape,kw", [
+    ("conv_transpose1d", (2, 3, 0), (3, 2, 3), {}),        # an empty length with a batch: nothing to convolve
+    ("conv_transpose1d", (3, 0), (3, 2, 3), {}),
+    ("conv1d", (2, 3, 0), (2, 3, 3), dict(padding=2)),
+    ("conv2d", (2, 3, 0, 4), (2, 3, 3, 3), dict(padding=2)),
+    ("conv_transpose2d", (2, 3, 4, 0), (3, 2, 3, 3), {}),
+    ("conv3d", (2, 3, 0, 4, 4), (2, 3, 3, 3, 3), dict(padding=2)),
+    ("conv_transpose3d", (2, 3, 0, 4, 4), (3, 2, 3, 3, 3), {}),
+    ("conv_transpose1d", (3, 2), (3, 2, 1), dict(padding=1)),     # unbatched: an empty output is too small
+    ("conv_transpose2d", (3, 2, 3), (3, 2, 1, 1), dict(padding=(1, 0))),
+    ("conv_transpose1d", (2, 3, 4), (0, 2, 3), {}),
+])
+def test_empty_input_errors_match_torch(oracle, name, shape, w_shape, kw):
+    for lib in (oracle, ember):
+        with pytest.raises(RuntimeError) as e:
+            getattr(lib.nn.functional, name)(lib.zeros(shape), lib.zeros(w_shape), **kw)
+        if lib is oracle:
+            want = str(e.value)
+    assert str(e.value).startswith(want)
+
+
 def test_claim_reports_whether_the_slot_kept_its_layout():
     g1, g2 = object(), object()
     dt = np.dtype(np.float32)

@@ -1,5 +1,6 @@
 """Normalization, dropout, embedding, pad, distances, interpolate: vs torch and central differences."""
 import inspect
+import itertools
 import math
 import warnings
 
@@ -573,7 +574,8 @@ def test_pad(oracle, pad, mode):
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate"])
 @pytest.mark.parametrize("shape,pad", [((2, 3, 17), (5, 7)), ((2, 3, 9, 11), (3, 4, 2, 5)), ((3, 4, 4), (3, 3, 3, 3)),
-                                       ((1, 2, 5, 6, 7), (2, 3, 1, 2, 3, 4)), ((2, 1, 2, 2), (1, 1, 1, 1))])
+                                       ((1, 2, 5, 6, 7), (2, 3, 1, 2, 3, 4)), ((2, 1, 2, 2), (1, 1, 1, 1)),
+                                       ((2, 3, 9, 11), (-3, 4, 2, -5)), ((2, 3, 17), (-9, 7)), ((2, 3, 17), (5, -20))])
 def test_pad_gradients_have_torchs_bits(oracle, mode, shape, pad):
     # each input element sums the outputs that read it in torch's loop order (row-major over the
     # outputs), replicate's edges one output after another
@@ -585,6 +587,52 @@ def test_pad_gradients_have_torchs_bits(oracle, mode, shape, pad):
     eo.backward(ember.tensor(g))
     to.backward(oracle.tensor(g))
     np.testing.assert_array_equal(ex.grad.numpy().view(np.int32), tx.grad.numpy().view(np.int32))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,pad", [((2, 3, 6), (-1, 2)), ((2, 3, 6), (2, -1)), ((2, 3, 6), (-2, -1)),
+                                       ((2, 3, 6), (-3, 3)), ((2, 3, 6), (-5, -0)), ((3, 6), (3, -3)),
+                                       ((2, 3, 5, 6), (1, -1, -2, 1)), ((2, 3, 5, 6), (-1, -1, -1, -1)),
+                                       ((1, 2, 3, 4, 5), (-1, 1, 1, -1, -1, 2)), ((2, 5, 6), (-6, 0, 1, 1))])
+def test_pad_negative_crops(oracle, mode, shape, pad):
+    # torch crops with negative pads in every mode: reflect and replicate read input j - pad_before reflected
+    # or clamped into range, circular wraps the cropped part
+    import torch.nn.functional as TF
+    x = _x(*shape)
+    compare(oracle, lambda a: N.pad(a, pad, mode=mode), lambda a: TF.pad(a, pad, mode=mode), [x],
+            node=mode != "circular")
+    if 0 not in N.pad(ember.tensor(x), pad, mode=mode).shape:
+        gradcheck(lambda a: N.pad(a, pad, mode=mode), [x])
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("shape,pad", [((1, 1, 6), (-7, 2)), ((1, 1, 6), (-6, 1)), ((1, 1, 6), (3, -5)),
+                                       ((1, 1, 6), (-1, 5)), ((2, 4, 5), (4, -5, 3, -5))])
+def test_pad_crops_past_the_input(oracle, mode, shape, pad):
+    # a crop larger than a side still reads the reflected (clamped) positions, as torch's kernels do
+    import torch.nn.functional as TF
+    compare(oracle, lambda a: N.pad(a, pad, mode=mode), lambda a: TF.pad(a, pad, mode=mode), [_x(*shape)])
+
+
+def test_pad_negative_errors(oracle):
+    import torch.nn.functional as TF
+    cases = [((1, 1, 6), (-6, 0), "reflect"), ((1, 1, 6), (-7, 0), "replicate"), ((1, 5, 6), (-6, 0, -5, 0), "reflect"),
+             ((1, 5, 6), (-6, 0, -5, 0), "replicate"), ((1, 3, 4, 5), (-5, 0, -4, 0, -3, 0), "reflect"),
+             ((1, 3, 4, 5), (-6, 0, 0, 0, 0, 0), "replicate"), ((1, 1, 6), (-4, -3), "circular"),
+             ((1, 1, 6), (-3, 4), "circular"), ((1, 1, 6), (3, -5), "circular"), ((1, 1, 6), (-1, 7), "circular"),
+             ((1, 1, 6), (6, -1), "reflect")]
+    for shape, pad, mode in cases:
+        with pytest.raises(RuntimeError) as want:
+            TF.pad(oracle.zeros(shape), pad, mode=mode)
+        with pytest.raises(RuntimeError) as got:
+            N.pad(ember.zeros(shape), pad, mode=mode)
+        first = str(want.value).split(":")[0]
+        if first != "numel":   # (torch's reflect names an overflow where the size is negative)
+            assert str(got.value).startswith(str(want.value)[:40]), (shape, pad, mode, got.value, want.value)
+    # where the cropped part is shorter than a circular pad torch raises or returns uninitialized memory
+    with pytest.raises(RuntimeError, match="keeps 1 elements after cropping, fewer than the 3"):
+        N.pad(ember.zeros(2, 3, 6), (3, -5), mode="circular")
+    assert N.pad(ember.zeros(1, 1, 6), (-3, -3), mode="circular").shape == (1, 1, 0)
 
 
 def test_reflect_pad_of_a_long_signal_stays_small():
@@ -659,6 +707,56 @@ def test_interpolate_2d(oracle, kwargs):
     x = _x(2, 3, 4, 4)
     compare(oracle, lambda a: N.interpolate(a, **kwargs), lambda a: TF.interpolate(a, **kwargs), [x])
     gradcheck(lambda a: N.interpolate(a, **kwargs), [x[:1, :1]])
+
+
+_SF_MODES = [(1, "nearest"), (1, "nearest-exact"), (1, "linear"), (1, "area"), (2, "nearest"), (2, "nearest-exact"),
+             (2, "bilinear"), (2, "bicubic"), (2, "area"), (3, "nearest"), (3, "nearest-exact"), (3, "trilinear"),
+             (3, "area")]
+
+
+@pytest.mark.parametrize("nd,mode", _SF_MODES)
+def test_interpolate_by_scale_factor_reads_torchs_sources(oracle, nd, mode):
+    # torch reads each output's source from 1 / scale_factor, also where the output is the input's size or
+    # twice it; there its backward copies (nearest: halves) in the 1-d and 3-d nearest and same-size bicubic
+    # cases, and its linear kernels copy a same-size axis in both directions, antialias only forward
+    import torch.nn.functional as TF
+    interp = mode not in ("nearest", "nearest-exact", "area")
+    # (torch's bicubic backward sums its float32 terms one by one, up to 90 of them an input here)
+    atol = 1e-5 if mode == "bicubic" else 2e-6
+    for n, sf in [(5, 1.0), (7, 2.0), (5, 1.5), (7, 0.5), (5, 0.7), (7, 2.3), (5, 1.1), (7, 1.1), (5, 2.1),
+                  (7, 2.01)]:
+        for ac, rsf, aa in itertools.product([False, True] if interp else [None], [None, False, True],
+                                             [False, True] if mode in ("bilinear", "bicubic") else [False]):
+            kw = dict(scale_factor=sf, mode=mode, align_corners=ac, recompute_scale_factor=rsf, antialias=aa)
+            x = _x(*(2, 3, n, n + 1, n - 1)[:nd + 2])
+            compare(oracle, lambda a: N.interpolate(a, **kw), lambda a: TF.interpolate(a, **kw), [x], atol=atol,
+                    rtol=1e-6)
+
+
+@pytest.mark.parametrize("sf", [(1.1, 2.1), (2.1, 1.3), (1.0, 2.05), (1.1, 1.1)])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic", "trilinear"])
+def test_interpolate_per_axis_scale_factors(oracle, mode, sf, monkeypatch):
+    # each axis decides on its own (bicubic's backward copies only where every axis keeps its size), through
+    # the dense matrices and through the taps
+    import torch.nn.functional as TF
+    x = _x(2, 3, 5, 6)
+    if mode == "trilinear":
+        x, sf = _x(1, 2, 4, 5, 6), sf + (1.1,)
+    for taps_min in (N._TAPS_MIN, 0):
+        monkeypatch.setattr(N, "_TAPS_MIN", taps_min)
+        compare(oracle, lambda a: N.interpolate(a, scale_factor=sf, mode=mode),
+                lambda a: TF.interpolate(a, scale_factor=sf, mode=mode), [x], atol=1e-5 if mode == "bicubic" else 2e-6,
+                rtol=1e-6)
+
+
+def test_interpolate_nearest_1d_by_scale_factor_is_torchs_not_its_adjoint():
+    # torch's 1-d nearest forward reads floor(dst / 1.1) = [0, 0, 1, 2, 3]; its backward copies (nearest_idx)
+    x = ember.arange(5.0).reshape(1, 1, 5).requires_grad_()
+    y = N.interpolate(x, scale_factor=1.1)
+    assert y.tolist() == [[[0.0, 0.0, 1.0, 2.0, 3.0]]]
+    y.backward(ember.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0]]]))
+    assert x.grad.tolist() == [[[1.0, 2.0, 3.0, 4.0, 5.0]]]
+    assert N.interpolate(x.reshape(1, 1, 1, 5), scale_factor=1.1).tolist() == [[[[0.0, 1.0, 2.0, 3.0, 4.0]]]]
 
 
 @pytest.mark.parametrize("mode,shape", [("nearest", (1, 2, 5)), ("linear", (1, 2, 5)), ("trilinear", (1, 1, 2, 3, 3)),
@@ -758,6 +856,31 @@ def test_interpolate_antialias_without_torch():
         N.interpolate(ember.zeros(1, 1, 4, 4, dtype=ember.uint8), size=2, mode="area")
     y = N.interpolate(ember.randn(1, 1, 8, 8, requires_grad=True), size=(3, 3), mode="bicubic", antialias=True)
     assert type(y.grad_fn).__name__ == "UpsampleBicubic2DAaBackward0"
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 5, 6), (1, 2, 3, 4, 5)])
+def test_interpolate_to_size_zero(oracle, shape):
+    # area is adaptive average pooling: an empty output (whose backward torch refuses); the other modes
+    # refuse it with torch's message, as they do an empty input
+    import torch.nn.functional as TF
+    nd = len(shape) - 2
+    size = (0,) + (2,) * (nd - 1)
+    x = _x(*shape)
+    t = TF.interpolate(oracle.tensor(x), size=size, mode="area")
+    e = N.interpolate(ember.tensor(x), size=size, mode="area")
+    assert tuple(e.shape) == tuple(t.shape) == shape[:2] + size
+    e = N.interpolate(ember.tensor(x), scale_factor=0.1, mode="area")
+    assert tuple(e.shape) == tuple(TF.interpolate(oracle.tensor(x), scale_factor=0.1, mode="area").shape)
+    with pytest.raises(RuntimeError, match="adaptive_avg_pool[23]d_backward"):
+        N.interpolate(ember.tensor(x, requires_grad=True), size=size, mode="area").sum().backward()
+    modes = ["nearest", "nearest-exact", {1: "linear", 2: "bilinear", 3: "trilinear"}[nd]] + ["bicubic"] * (nd == 2)
+    for mode in modes:
+        for xs, sz in ((x, size), (x[..., :0], (2,) * nd)):
+            with pytest.raises(RuntimeError) as want:
+                TF.interpolate(oracle.tensor(xs), size=sz, mode=mode)
+            with pytest.raises(RuntimeError) as got:
+                N.interpolate(ember.tensor(xs), size=sz, mode=mode)
+            assert str(got.value).startswith(str(want.value)), (got.value, want.value)
 
 
 def test_interpolate_errors():

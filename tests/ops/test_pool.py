@@ -380,6 +380,29 @@ def test_adaptive_pool1d_matches_torch(oracle, size):
     compare(oracle, "adaptive_max_pool1d", RNG.standard_normal((2, 3, 9)), output_size=size, return_indices=True)
 
 
+@pytest.mark.parametrize("name,shape,size", [("adaptive_avg_pool1d", (2, 3, 5), 0),
+                                             ("adaptive_max_pool1d", (2, 3, 5), 0),
+                                             ("adaptive_avg_pool2d", (2, 3, 5, 6), (0, 2)),
+                                             ("adaptive_max_pool2d", (2, 3, 5, 6), (2, 0)),
+                                             ("adaptive_avg_pool2d", (3, 5, 6), (1, 0)),
+                                             ("adaptive_avg_pool3d", (1, 2, 3, 4, 5), (0, 1, 1)),
+                                             ("adaptive_max_pool3d", (1, 2, 3, 4, 5), (2, 0, 1))])
+def test_adaptive_pool_to_size_zero(oracle, name, shape, size):
+    # torch pools to an empty output, and its backward refuses it: the same RuntimeError, word for word
+    x = RNG.standard_normal(shape)
+    outs = []
+    for lib, fn in ((oracle, getattr(oracle.nn.functional, name)), (ember, getattr(ember.nn.functional, name))):
+        y = fn(lib.tensor(x, requires_grad=True), size)
+        with pytest.raises(RuntimeError) as e:
+            y.sum().backward()
+        outs.append((tuple(y.shape), y.grad_fn.name(), str(e.value)))
+    (tshape, tnode, tmsg), (eshape, enode, emsg) = outs
+    assert eshape == tshape and 0 in eshape and enode == tnode
+    assert emsg.startswith(tmsg)
+    if len(shape) > {"1": 2, "2": 3, "3": 4}[name[-2]]:   # an empty batch pools (and differentiates) as torch
+        compare(oracle, name, RNG.standard_normal((0,) + shape[1:]), output_size=2)
+
+
 def test_max_unpool2d_matches_torch(oracle):
     x = RNG.standard_normal((2, 3, 8, 8))
     to, ti = oracle.nn.functional.max_pool2d(oracle.tensor(x), 2, return_indices=True)

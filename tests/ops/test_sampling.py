@@ -236,9 +236,67 @@ def test_grid_sample_bicubic_reproduces_pixels_and_constants():
     np.testing.assert_allclose(c.numpy(), 3.0, atol=1e-12)
 
 
-def test_unsupported_modes_say_so():
-    with pytest.raises(NotImplementedError, match="5-D"):
-        F.grid_sample(ember.zeros(1, 1, 3, 3, 3), ember.zeros(1, 2, 2, 2, 3), align_corners=False)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("padding_mode", PADS)
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_volumetric_matches_torch(oracle, mode, padding_mode, align_corners, dtype):
+    # 5-D input (N, C, D, H, W) at a grid (N, D_out, H_out, W_out, 3) of (x, y, z): trilinear over 8 corners
+    x = RNG.standard_normal((2, 3, 4, 5, 6)).astype(dtype)
+    spread = 2.5 if padding_mode == "reflection" else 1.3
+    g = RNG.uniform(-spread, spread, (2, 3, 4, 2, 3)).astype(dtype)
+    tx, tg = oracle.tensor(x, requires_grad=True), oracle.tensor(g, requires_grad=True)
+    ex, eg = ember.tensor(x, requires_grad=True), ember.tensor(g, requires_grad=True)
+    to = oracle.nn.functional.grid_sample(tx, tg, mode, padding_mode, align_corners)
+    eo = F.grid_sample(ex, eg, mode, padding_mode, align_corners)
+    assert tuple(eo.shape) == tuple(to.shape) == (2, 3, 3, 4, 2) and eo.dtype == ex.dtype
+    assert eo.grad_fn.name() == to.grad_fn.name() == "GridSampler3DBackward0"
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), **tol)
+    w = RNG.standard_normal(tuple(to.shape)).astype(dtype)
+    to.backward(oracle.tensor(w))
+    eo.backward(ember.tensor(w))
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(eg.grad.numpy(), tg.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("padding_mode", PADS)
+def test_grid_sample_volumetric_central_differences(padding_mode, align_corners):
+    x = RNG.standard_normal((1, 2, 3, 3, 4))
+    g = RNG.uniform(-2.2, 2.2, (1, 2, 1, 2, 3))
+    w = RNG.standard_normal((1, 2, 2, 1, 2))
+
+    def loss(xa, ga):
+        return float((F.grid_sample(ember.tensor(xa), ember.tensor(ga), "bilinear", padding_mode,
+                                    align_corners).numpy() * w).sum())
+
+    ex, eg = ember.tensor(x, requires_grad=True), ember.tensor(g, requires_grad=True)
+    (F.grid_sample(ex, eg, "bilinear", padding_mode, align_corners) * ember.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ex.grad.numpy(), numeric_grad(lambda a: loss(a, g), x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(eg.grad.numpy(), numeric_grad(lambda a: loss(x, a), g), rtol=1e-6, atol=1e-7)
+
+
+def test_grid_sample_volumetric_identity_and_errors(oracle):
+    x = ember.arange(60.).reshape(1, 1, 3, 4, 5)
+    theta = ember.tensor([[[1., 0., 0., 0.], [0., 1., 0., 0.], [0., 0., 1., 0.]]])
+    for ac in (True, False):
+        grid = F.affine_grid(theta, (1, 1, 3, 4, 5), align_corners=ac)
+        np.testing.assert_allclose(F.grid_sample(x, grid, align_corners=ac).numpy(), x.numpy(), atol=1e-5)
+    cases = [(lambda m: m.nn.functional.grid_sample(m.zeros(1, 1, 3, 3, 3), m.zeros(1, 2, 2, 2, 3), "bicubic",
+                                                    align_corners=False), RuntimeError,
+              "grid_sampler(): bicubic interpolation only supports 4D input"),
+             (lambda m: m.nn.functional.grid_sample(m.zeros(1, 1, 3, 3, 3, dtype=m.int32),
+                                                    m.zeros(1, 2, 2, 2, 3, dtype=m.int32), align_corners=False),
+              NotImplementedError, "\"grid_sampler3d_cpu\" not implemented for 'Int'"),
+             (lambda m: m.nn.functional.grid_sample(m.zeros(1, 1, 3, 3, dtype=m.int32),
+                                                    m.zeros(1, 2, 2, 2, dtype=m.int32), align_corners=False),
+              NotImplementedError, "\"grid_sampler_2d_cpu_kernel_impl\" not implemented for 'Int'")]
+    for fn, exc, msg in cases:
+        for lib in (oracle, ember):
+            with pytest.raises(exc) as e:
+                fn(lib)
+            assert str(e.value).startswith(msg), (lib.__name__, e.value)
 
 
 STN_SRC = '''
