@@ -116,7 +116,12 @@ ALIASES.update({f"torch.nn.modules.{m}": f"ember.nn.modules.{m}"
 ALIASES.update({f"torchvision.datasets.{m}": f"ember.vision.datasets.{m}"
                 for m in ("cifar", "fakedata", "folder", "mnist", "utils", "vision", "svhn", "stl10", "usps",
                           "semeion")})
-ALIASES.update({f"torch.autograd.{m}": f"ember.autograd.{m}" for m in ("functional", "grad_mode", "gradcheck")})
+ALIASES.update({f"torch.autograd.{m}": f"ember.autograd.{m}"
+                for m in ("functional", "grad_mode", "gradcheck", "graph")})
+# modules ember has under torch's names that scripts import directly (`import torch.multiprocessing as mp`,
+# `from torch.testing import assert_close`)
+ALIASES.update({f"torch.{m}": f"ember.{m}" for m in ("testing", "multiprocessing", "storage", "utils._pytree",
+                                                     "utils.dlpack")})
 ALIASES.update({f"torch.nn.utils.{m}": f"ember.nn.utils.{m}" for m in ("clip_grad", "convert_parameters")})
 ALIASES.update({f"torch.optim.{m}": f"ember.optim.{m}"
                 for m in ("adadelta", "adagrad", "adam", "adamax", "adamw", "asgd", "lbfgs", "nadam", "radam",

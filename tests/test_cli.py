@@ -255,3 +255,26 @@ def test_run_maps_torch_in_spawned_dataloader_workers(tmp_path, method):
     lines = proc.stdout.splitlines()
     assert sorted(line for line in lines if line.startswith("worker")) == ["worker 0 True"] * 2 + ["worker 1 True"] * 2
     assert "[[[0.0], [1.0]], [[2.0], [3.0]]] ember._tensor" in lines
+
+
+def test_run_maps_testing_multiprocessing_and_autograd_graph(tmp_path):
+    # modules ember has that scripts import by torch's name; mp.spawn's children re-import the script
+    script = tmp_path / "mods.py"
+    script.write_text(
+        "import sys, torch\n"
+        "import torch.multiprocessing as mp\n"
+        "from torch.testing import assert_close\n"
+        "from torch.autograd.graph import Node\n"
+        "from torch.utils._pytree import tree_flatten\n"
+        "import torch.storage, torch.utils.dlpack\n"
+        "def work(rank, q):\n"
+        "    q.put((rank, getattr(sys.modules['torch'], '__ember__', False)))\n"
+        "if __name__ == '__main__':\n"
+        "    q = mp.get_context('spawn').SimpleQueue()\n"
+        "    mp.spawn(work, args=(q,), nprocs=2)\n"
+        "    print(sorted([q.get(), q.get()]), tree_flatten([1, (2, 3)])[0])\n"
+        "    assert_close(torch.ones(2), torch.ones(2))\n"
+        "    print(mp.__name__, isinstance((torch.ones(1, requires_grad=True) * 2).grad_fn, Node))\n")
+    proc = ember("run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["[(0, True), (1, True)] [1, 2, 3]", "ember.multiprocessing True"]
