@@ -120,8 +120,17 @@ ALIASES.update({f"torch.autograd.{m}": f"ember.autograd.{m}"
                 for m in ("functional", "grad_mode", "gradcheck", "graph")})
 # modules ember has under torch's names that scripts import directly (`import torch.multiprocessing as mp`,
 # `from torch.testing import assert_close`)
-ALIASES.update({f"torch.{m}": f"ember.{m}" for m in ("testing", "multiprocessing", "storage", "utils._pytree",
-                                                     "utils.dlpack")})
+ALIASES.update({f"torch.{m}": f"ember.{m}" for m in (
+    "testing", "multiprocessing", "storage", "types", "nn.common_types", "utils._pytree", "utils.dlpack",
+    "nn.modules.adaptive",
+    "nn.parallel.distributed", "nn.utils.fusion", "nn.utils.init", "nn.utils.memory_format",
+    "utils.benchmark.utils", "utils.benchmark.utils.common", "utils.benchmark.utils.compare",
+    "utils.benchmark.utils.timer", "distributed.distributed_c10d", "distributed.run")})
+ALIASES.update({f"torch.distributions.{m}": f"ember.distributions.{m}"
+                for m in ("binomial", "chi2", "continuous_bernoulli", "exp_family", "fishersnedecor",
+                          "generalized_pareto", "geometric", "lkj_cholesky", "lowrank_multivariate_normal",
+                          "mixture_same_family", "multinomial", "negative_binomial", "studentT", "von_mises",
+                          "wishart")})
 ALIASES.update({f"torch.nn.utils.{m}": f"ember.nn.utils.{m}" for m in ("clip_grad", "convert_parameters")})
 ALIASES.update({f"torch.optim.{m}": f"ember.optim.{m}"
                 for m in ("adadelta", "adagrad", "adam", "adamax", "adamw", "asgd", "lbfgs", "nadam", "radam",
