@@ -175,11 +175,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
         node = _node(LeakyReluBackward0, input)
         node.x = x
         node.slope = negative_slope
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
+    return _record(out, node)
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -622,7 +618,7 @@ def _sigm(x):
     """sigmoid(x) = 1 / (1 + exp(-x)), torch's formula: exact in floating point at both ends (exp
     overflows to inf, and 1 / inf is 0), and 5-10x faster than NumPy's logaddexp, which runs a
     scalar loop (~13 ns an element against ~1 for the four passes here)."""
-    if type(x) is np.ndarray:
+    if type(x) is np.ndarray and x.ndim:   # (of a 0-d array, np.negative gives a scalar, which takes no out=)
         t = np.negative(x)
         np.exp(t, out=t)
         t += 1

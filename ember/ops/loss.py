@@ -88,8 +88,8 @@ def _cascade_sum(v):
 def _reduce(loss, red, denom=None):
     """Reduce an elementwise loss array; 'mean' divides by denom (default: the element count)."""
     xp = xp_of(loss)
-    if red == "none":
-        return loss
+    if red == "none":   # (NumPy gives 0-d operands' elementwise results as scalars; tensors hold arrays)
+        return B.host_array(loss) if isinstance(loss, np.generic) else loss
     total = loss.sum()
     if red == "sum":
         return xp.asarray(total)
@@ -1153,19 +1153,22 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("multilabel_soft_margin_loss", input, target)
-    c = x.shape[-1] if x.ndim else 1
+    if x.ndim == 0:   # torch's composite reads the class count as input.size(-1)
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions (multilabel_soft_margin_loss: "
+                         "expected input of shape (C,) or (N, C), got a 0-d tensor)")
+    c = x.shape[-1]
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
     terms = t * softplus0(-x) + (1 - t) * softplus0(x)
     if w is not None:
         terms = terms * w
-    per = terms.sum(axis=-1) / c if x.ndim else terms / c
+    per = terms.sum(axis=-1) / c
     out = _reduce(xp.asarray(per), red)
     scale = _reduced_scale(red, xp.size(per))
     x_shape, t_shape = input._data.shape, target._data.shape
 
     def fn(g):
         s = scale(g)
-        s = s[..., None] if red == "none" and x.ndim else s
+        s = s[..., None] if red == "none" else s
         k = s / c if w is None else s * w / c
         sig = _sigm(x)
         return unbroadcast((sig - t) * k, x_shape), unbroadcast(-x * k, t_shape)
@@ -1176,7 +1179,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         terms = -(t * logsigmoid(x) + (1 - t) * logsigmoid(-x))
         if w is not None:
             terms = terms * _wrap(w)
-        return _reduced((terms.sum(-1) if x.ndim else terms) / c, red)
+        return _reduced(terms.sum(-1) / c, red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "DivBackward0")
     return _closure_record(name, out, (input, target), fn, loss_of)
 
@@ -1207,7 +1210,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if wy is not None:
         terms = terms * wy
     per = terms.sum(axis=1) / c
-    per_out = per.reshape(()) if x.ndim <= 1 else per
+    per_out = per.reshape(()) if target._data.ndim == 0 else per   # (torch: one loss per target entry)
     out = _reduce(per_out, red)
     scale = _reduced_scale(red, per.size)
 

@@ -958,7 +958,7 @@ def _apply_mask(input, mask, inplace, name):
         node.mask = mask
         node._saved_versions = _SAVED_OUTPUT
         return _record(out, node)
-    return _wrap(out)
+    return _record(out, None)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -1651,7 +1651,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         node.x, node.denom, node.clamped, node.dnorm, node.axis = x, den, n < eps, dnorm, axis
         node.p, node.eps = p, eps
         return _record(res, node)
-    return _wrap(res)
+    return _record(res, None)
 
 
 _NORMALIZE_NODE = type("DivBackward0", (_NormalizeBackward,), {"__slots__": ()})

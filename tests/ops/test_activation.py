@@ -262,6 +262,23 @@ def test_softmax_scalar_and_errors():
     np.testing.assert_allclose(A.softmax(ember.tensor([0, 0]), 0, dtype=ember.float32).numpy(), [0.5, 0.5])
 
 
+_ZERO_D_ACTIVATIONS = ["relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "softsign",
+                       "tanhshrink", "hardtanh", "hardswish", "hardsigmoid", "logsigmoid", "sigmoid", "tanh",
+                       "leaky_relu", "softshrink", "hardshrink"]
+
+
+@pytest.mark.parametrize("name", _ZERO_D_ACTIVATIONS)
+@pytest.mark.parametrize("value", [-0.3, 0.7])
+def test_zero_dim_activations_hold_arrays(oracle, name, value):
+    # NumPy gives elementwise results of 0-d arrays as scalars (np.float32), which take no out= (sigmoid's
+    # and relu's backward raised) and which .numpy() refuses: a tensor must hold an array
+    fn = getattr(ember.nn.functional, name)
+    eo = compare(oracle, fn, getattr(oracle.nn.functional, name), [np.array(value, np.float32)], names=False)
+    assert type(eo._data) is np.ndarray
+    with ember.no_grad():
+        assert type(fn(ember.tensor(value))._data) is np.ndarray
+
+
 def test_prelu(oracle):
     import torch.nn.functional as TF
     for shape, wshape in [((2, 3, 4, 4), (3,)), ((2, 3), (3,)), ((2, 3, 5), (1,)), ((5,), (1,))]:

@@ -575,6 +575,58 @@ def test_poisson_nll_loss_full_unreduced_node_name_matches_torch(oracle):
             == oracle.nn.functional.poisson_nll_loss(x, oracle.ones(3) * 2, **kw).grad_fn.name())
 
 
+# ---- 0-d inputs ------------------------------------------------------------------------------
+def _s(v):
+    """A 0-d float32 array."""
+    return np.array(v, np.float32)
+
+
+# (name, args, grad_idx, kwargs): each loss on 0-d input and target (torch gives a 0-d loss for each reduction)
+ZERO_D = [
+    ("mse_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("l1_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("smooth_l1_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("smooth_l1_loss", [_s(0.3), _s(2.7)], (0, 1), {}),
+    ("huber_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("huber_loss", [_s(0.3), _s(2.7)], (0, 1), {}),
+    ("binary_cross_entropy", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("binary_cross_entropy", [_s(0.3), _s(0.7)], (0,), {"weight": _s(2.0)}),
+    ("binary_cross_entropy_with_logits", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("binary_cross_entropy_with_logits", [_s(-0.3), _s(0.7)], (0, 1), {"pos_weight": _s(2.0), "weight": _s(0.5)}),
+    ("kl_div", [_s(-0.3), _s(0.7)], (0, 1), {}),
+    ("kl_div", [_s(-0.3), _s(-0.7)], (0, 1), {"log_target": True}),
+    ("poisson_nll_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("poisson_nll_loss", [_s(0.3), _s(2.7)], (0, 1), {"log_input": False, "full": True}),
+    ("margin_ranking_loss", [_s(0.3), _s(0.7), _s(1.0)], (0, 1), {}),
+    ("hinge_embedding_loss", [_s(0.3), _s(-1.0)], (0,), {}),
+    ("soft_margin_loss", [_s(0.3), _s(-1.0)], (0,), {}),
+    ("gaussian_nll_loss", [_s(0.3), _s(2.7), _s(0.5)], (0, 1, 2), {}),
+    ("multi_margin_loss", [_s(0.3), np.array(0)], (0,), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,grad_idx,kwargs", ZERO_D, ids=[f"{c[0]}-{i}" for i, c in enumerate(ZERO_D)])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_zero_dim_losses_hold_arrays_and_match_torch(oracle, name, args, grad_idx, kwargs, reduction):
+    # NumPy gives elementwise results of 0-d arrays as scalars (np.float32): a tensor must hold an array
+    eo = compare(oracle, name, args, grad_idx=grad_idx, kwargs=dict(kwargs, reduction=reduction), node=False)
+    assert type(eo._data) is np.ndarray and eo.shape == ()
+
+
+def test_zero_dim_multilabel_soft_margin_loss_raises_as_torch(oracle):
+    # torch's composite reads the class count as input.size(-1)
+    for lib in (oracle, ember):
+        with pytest.raises(IndexError, match="Dimension specified as -1 but tensor has no dimensions"):
+            lib.nn.functional.multilabel_soft_margin_loss(lib.tensor(0.3), lib.tensor(1.0))
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_multi_margin_loss_keeps_a_1d_targets_shape(oracle, reduction):
+    # a 1-D input with a target of shape [1] gives torch one loss per target entry: shape [1] unreduced
+    x = _logits(5)
+    compare(oracle, "multi_margin_loss", [x, np.array([3])], kwargs={"reduction": reduction})
+
+
 # ---- ctc_loss ------------------------------------------------------------------------------------
 CTC_CASES = [
     ("padded_mean", dict(T=6, N=2, C=5, tl=[2, 3], il=[6, 5], targets=[[1, 2, 0], [3, 3, 4]])),
