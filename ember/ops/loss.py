@@ -1309,7 +1309,7 @@ class CtcLossBackward0(Node):
     """Gradient of the per-sample CTC negative log-likelihoods, from the forward (alpha) and backward
     (beta) variables, in torch's form: exp(lp) - exp(log(sum alpha*beta) + nll - lp) for t < T_b."""
 
-    __slots__ = ("lp", "ext", "in_len", "tg_len", "nll", "log_alpha", "zero_infinity", "unbatched", "device")
+    __slots__ = ("lp", "ext", "in_len", "tg_len", "nll", "log_alpha", "zero_infinity", "device")
     _saved_fields = ("lp", "log_alpha")
 
     def apply(self, g):
@@ -1327,7 +1327,8 @@ class CtcLossBackward0(Node):
         for t in range(T - 1, -1, -1):
             nxt = beta
             s1 = np.concatenate([nxt[:, 1:], np.full((N, 1), -np.inf)], axis=1)
-            s2 = np.where(allowed2, np.concatenate([nxt[:, 2:], np.full((N, 2), -np.inf)], axis=1), -np.inf)
+            # ([:, :L]: with empty targets, L = 1)
+            s2 = np.where(allowed2, np.concatenate([nxt[:, 2:], np.full((N, 2), -np.inf)], axis=1)[:, :L], -np.inf)
             rec = lab[t] + _logsumexp3(nxt, s1, s2)
             last = t == in_len - 1
             init = np.where((pos[None] == lengths[:, None] - 1) | (pos[None] == lengths[:, None] - 2), lab[t], -np.inf)
@@ -1349,7 +1350,7 @@ class CtcLossBackward0(Node):
         if self.zero_infinity:
             grad[:, ~np.isfinite(nll)] = 0
         grad = _move(grad.astype(dtype), self.device)
-        return (grad[:, 0] if self.unbatched else grad,)
+        return (grad,)
 
 
 def _lengths(v, n, what):
@@ -1365,15 +1366,16 @@ def _lengths(v, n, what):
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss over (T, N, C) log-probabilities, as torch's."""
     from .convert import _move
+    from .shape import unsqueeze
     lp_t = log_probs
+    if lp_t._data.dtype.kind != "f":
+        raise RuntimeError(f"ctc_loss: log_probs must be a floating-point tensor (got {lp_t.dtype})")
+    unbatched = lp_t._data.ndim == 2
+    if unbatched:   # a batch of one, as torch: unsqueezed here, its loss squeezed at the end
+        lp_t = unsqueeze(lp_t, 1)
     dev = B.device_of(lp_t._data)
     # a dynamic program over time steps, run on the host; results go back to the input's device
     lp = _move(lp_t._data, B.as_device("cpu"))
-    if lp.dtype.kind != "f":
-        raise RuntimeError(f"ctc_loss: log_probs must be a floating-point tensor (got {lp_t.dtype})")
-    unbatched = lp.ndim == 2
-    if unbatched:
-        lp = lp[:, None]
     if lp.ndim != 3:
         raise RuntimeError(f"ctc_loss: log_probs must be (T, N, C) or (T, C), got shape {list(lp_t.shape)}")
     T, N, C = lp.shape
@@ -1416,7 +1418,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     log_alpha[0] = alpha
     for t in range(1, T):
         s1 = np.concatenate([np.full((N, 1), -np.inf), alpha[:, :-1]], axis=1)
-        s2 = np.where(allowed2, np.concatenate([np.full((N, 2), -np.inf), alpha[:, :-2]], axis=1), -np.inf)
+        # ([:, :L]: with empty targets, L = 1)
+        s2 = np.where(allowed2, np.concatenate([np.full((N, 2), -np.inf), alpha[:, :-2]], axis=1)[:, :L], -np.inf)
         alpha = np.where(pos[None] < lengths[:, None], lab[t] + _logsumexp3(alpha, s1, s2), -np.inf)
         log_alpha[t] = alpha
     last = log_alpha[np.maximum(in_len - 1, 0), np.arange(N)]   # (N, L) at each sample's last step
@@ -1431,9 +1434,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         node.next_functions = (edge(lp_t),)
         node._saved_versions = ((lp_t, lp_t._vc[0]),)
         node.lp, node.ext, node.in_len, node.nll, node.log_alpha = lp64, ext, in_len, nll, log_alpha
-        node.zero_infinity, node.unbatched, node.tg_len = bool(zero_infinity), unbatched, tg_len
+        node.zero_infinity, node.tg_len = bool(zero_infinity), tg_len
         node.device = dev
-    res = _record(out[0] if unbatched else out, node)
+    res = _record(out, node)
     xp = B.xp_of(out)
     from .elementwise import where
     from .reduce import mean, sum as _sum
@@ -1442,10 +1445,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     red = _reduction(reduction)
     if red == "mean":
         denom = _move(np.maximum(tg_len, 1).astype(res._data.dtype), dev)
-        return mean(res / _wrap(denom[0] if unbatched else denom))
+        return mean(res / _wrap(denom))
     if red == "sum":
         return _sum(res)
-    return res
+    return res.squeeze(0) if unbatched else res
 
 
 _REDUCTIONS = ("none", "mean", "sum")   # torch's at::Reduction enum, which the top-level forms take

@@ -682,6 +682,49 @@ def test_ctc_loss_module_and_bad_lengths():
         F.ctc_loss(lp, ember.tensor([[1, 2], [3, 3]]), (5, 5), (3, 2))
 
 
+def _node_names(node):
+    """The names of node and of its first inputs, down the graph (torch's chain of nodes)."""
+    names = []
+    while node is not None:
+        names.append(node.name())
+        node = node.next_functions[0][0] if node.next_functions else None
+    return names
+
+
+def _ctc_run(lib, lp, targets, il, tl, **kw):
+    x = lib.tensor(lp, requires_grad=True)
+    out = lib.nn.functional.ctc_loss(x, lib.tensor(targets), il, tl, **kw)
+    (out * (lib.arange(out.numel()).reshape(out.shape) + 1) if out.ndim else out).sum().backward()
+    return out, x.grad.numpy(), _node_names(out.grad_fn)
+
+
+_CTC_LP = np.log(np.random.default_rng(8).dirichlet(np.ones(5), size=(6, 3))).astype(np.float32)
+CTC_EDGE_CASES = [
+    ("unbatched", _CTC_LP[:, 0], np.array([1, 2]), (6,), (2,)),
+    ("unbatched_impossible", _CTC_LP[:, 0], np.array([1, 1, 1, 1]), (5,), (4,)),
+    ("all_targets_empty_padded", _CTC_LP, np.zeros((3, 0), np.int64), (6, 5, 4), (0, 0, 0)),
+    ("all_targets_empty_padded_wide", _CTC_LP, np.ones((3, 2), np.int64), (6, 5, 4), (0, 0, 0)),
+    ("all_targets_empty_concatenated", _CTC_LP, np.zeros(0, np.int64), (6, 0, 4), (0, 0, 0)),
+    ("all_targets_empty_unbatched", _CTC_LP[:, 0], np.zeros(0, np.int64), (6,), (0,)),
+    ("all_targets_empty_no_input", _CTC_LP[:, 0], np.zeros(0, np.int64), (0,), (0,)),
+]
+
+
+@pytest.mark.parametrize("name,lp,targets,il,tl", CTC_EDGE_CASES, ids=[c[0] for c in CTC_EDGE_CASES])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_ctc_loss_unbatched_and_empty_targets_match_torch(oracle, name, lp, targets, il, tl, reduction,
+                                                         zero_infinity):
+    # torch unsqueezes an unbatched input and squeezes its unreduced loss (SqueezeBackward1 on top); a batch of
+    # empty targets has one extended label, the blank (the recursion's shifts by 2 broke on it)
+    kw = dict(reduction=reduction, zero_infinity=zero_infinity)
+    (to, tg, tn), (eo, eg, en) = _ctc_run(oracle, lp, targets, il, tl, **kw), _ctc_run(ember, lp, targets, il, tl, **kw)
+    assert type(eo._data) is np.ndarray and tuple(eo.shape) == tuple(to.shape)
+    assert en == tn
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(eg, tg, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("batch", [1, 4, 8, 9, 16, 17, 33, 257, 4097])
 def test_nll_loss_adds_in_torchs_cascade_order(oracle, batch):
     # torch's (N, C) kernel adds the losses (and the class weights of a weighted mean) in a cascade: the
