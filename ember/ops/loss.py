@@ -609,6 +609,16 @@ def _pointwise(cls, input, target, loss, red, a, b=None, w=None, denom=None):
     return _record(out, node)
 
 
+def _weighted(name, unweighted, weight, input, red, by_weight):
+    """torch's weighted loss on Tensors, unweighted * weight reduced (a mean divides by the weights' sum when
+    by_weight, else by the element count): taken when the weight itself takes a gradient."""
+    _weight(name, weight, input)
+    loss = unweighted * weight
+    if red == "none":
+        return loss
+    return loss.sum() / weight.sum() if red == "mean" and by_weight else _reduced(loss, red)
+
+
 def _weight(name, weight, input):
     if weight is None:
         return None, None
@@ -632,6 +642,9 @@ class MseLossBackward0(_PointwiseLoss):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: (input - target) ** 2, reduced."""
+    if weight is not None and weight._requires_grad and state.enabled:
+        return _weighted("mse_loss", mse_loss(input, target, reduction="none"), weight, input,
+                         _reduction(reduction, size_average, reduce), True)
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("mse_loss", input, target)
@@ -661,6 +674,9 @@ class _L1Backward(_PointwiseLoss):
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error: |input - target|, reduced."""
     xp = xp_of(input._data)
+    if weight is not None and weight._requires_grad and state.enabled:
+        return _weighted("l1_loss", l1_loss(input, target, reduction="none"), weight, input,
+                         _reduction(reduction, size_average, reduce), True)
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("l1_loss", input, target)
@@ -723,6 +739,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     delta = float(delta)
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
+    if weight is not None and weight._requires_grad and state.enabled:
+        return _weighted("huber_loss", huber_loss(input, target, "none", delta), weight, input,
+                         _reduction(reduction), False)
     _size_warning(input, target)
     red = _reduction(reduction)
     x, t = _pair("huber_loss", input, target)
@@ -1025,12 +1044,25 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     if not (a.ndim == b.ndim == t.ndim):
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
                            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
-    z = -t * (a - b) + margin
+    diff = a - b
+    z = -t * diff + margin
     loss = xp.maximum(z, 0)
-    dl = B.where(xp, z > 0, -t, 0).astype(a.dtype, copy=False)
     out = _reduce(loss, red)
+    scale = _reduced_scale(red, loss.size)
+    ends = [(x._data.shape, x._data.dtype, x._requires_grad) for x in (input1, input2, target)]
+
+    def fn(g):
+        # torch's clamp_min passes the gradient where z >= 0, the target's too (torch differentiates it)
+        dz = B.where(xp, z >= 0, scale(g), 0)
+        grads = (-t * dz, t * dz, -diff * dz)
+        return tuple(unbroadcast(d, shape).astype(dtype, copy=False) if need else None
+                     for d, (shape, dtype, need) in zip(grads, ends))
+
+    def loss_of(a, b, t):
+        """The loss on Tensors, as torch's composite."""
+        return _reduced((-t * (a - b) + margin).clamp(min=0), red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "ClampMinBackward0")
-    return _pair_record(name, out, red, loss, dl, lambda d: (d, -d), input1, input2, lambda a, b: a - b)
+    return _closure_record(name, out, (input1, input2, target), fn, loss_of)
 
 
 class _HingeBackward(Node):

@@ -478,6 +478,40 @@ def test_pair_losses(oracle, reduction):
     compare(oracle, "hinge_embedding_loss", [a, np.sign(b)], kwargs={"reduction": reduction, "margin": 1.5})
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_margin_ranking_loss_differentiates_the_target(oracle, reduction):
+    # torch's composite, clamp_min(-target * (x1 - x2) + margin, 0): the target takes a gradient too, and the
+    # gradient passes where the clamped value is exactly 0 (the first three entries here)
+    a = np.array([1.0, 2.0, 0.5, 0.3, -1.2, 0.8], np.float32)
+    b = np.array([1.0, 2.5, 0.5, -0.4, 0.7, 0.1], np.float32)
+    y = np.array([1.0, -1.0, -1.0, 1.0, -1.0, 0.5], np.float32)
+    compare(oracle, "margin_ranking_loss", [a, b, y], grad_idx=(0, 1, 2), kwargs={"reduction": reduction})
+    compare(oracle, "margin_ranking_loss", [a, b, y * 2], grad_idx=(2,), kwargs={"reduction": reduction,
+                                                                                "margin": 0.3})
+    gradcheck(L.margin_ranking_loss, [a, b, y], idx=2, margin=0.25, reduction=reduction)
+
+
+def _weighted_grads(lib, name, x, t, w, reduction):
+    args = [lib.tensor(v, requires_grad=True) for v in (x, t, w)]
+    out = getattr(lib.nn.functional, name)(args[0], args[1], weight=args[2], reduction=reduction)
+    out.backward(lib.tensor(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape)).astype(np.float32)))
+    return out.detach().numpy(), [a.grad.numpy() for a in args], out.grad_fn.name()
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_pointwise_losses_differentiate_the_weight(oracle, name, reduction):
+    # torch builds these from Tensor ops, so a weight that requires grad gets one
+    x, t = _logits(3, 4), _logits(3, 4)
+    w = RNG.uniform(0.1, 2, (3, 4)).astype(np.float32)
+    (to, tg, tn), (eo, eg, en) = (_weighted_grads(lib, name, x, t, w, reduction) for lib in (oracle, ember))
+    assert en == tn
+    np.testing.assert_allclose(eo, to, rtol=1e-5, atol=1e-6)
+    for e, g in zip(eg, tg):
+        np.testing.assert_allclose(e, g, rtol=1e-5, atol=1e-6)
+    gradcheck(lambda w, x, t: getattr(L, name)(x, t, weight=w, reduction=reduction), [w, x, t])
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"log_input": False}, {"full": True}, {"reduction": "none"}])
 def test_poisson_nll_loss(oracle, kwargs):
     x = RNG.uniform(0.1, 3, (3, 4)).astype(np.float32)
