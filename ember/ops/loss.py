@@ -531,14 +531,35 @@ def _pair(name, input, target):
         try:
             np.broadcast_shapes(x.shape, t.shape)
         except ValueError:
-            a, b = x.shape, t.shape
-            k = next(i for i in range(1, max(len(a), len(b)) + 1)
-                     if i <= len(a) and i <= len(b) and a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1)
-            raise RuntimeError(
-                f"The size of tensor a ({a[-k]}) must match the size of tensor b ({b[-k]}) at non-singleton "
-                f"dimension {max(len(a), len(b)) - k} ({name}: input {list(a)} and target {list(b)} can't be "
-                "broadcast; give the target the input's shape)") from None
+            raise _size_mismatch(x.shape, t.shape, f"{name}: input {list(x.shape)} and target {list(t.shape)} "
+                                 "can't be broadcast; give the target the input's shape") from None
     return x, t
+
+
+def _size_mismatch(a, b, context):
+    """torch's RuntimeError for operand shapes a and b that don't broadcast, with context."""
+    k = next(i for i in range(1, max(len(a), len(b)) + 1)
+             if i <= len(a) and i <= len(b) and a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1)
+    return RuntimeError(f"The size of tensor a ({a[-k]}) must match the size of tensor b ({b[-k]}) at non-singleton "
+                        f"dimension {max(len(a), len(b)) - k} ({context})")
+
+
+def _check_onto(shape, a, b, context):
+    """torch's errors for a product of operand shapes a and b written in place into a result of shape."""
+    try:
+        full = np.broadcast_shapes(a, b)
+    except ValueError:
+        raise _size_mismatch(a, b, context) from None
+    if full != tuple(shape):
+        raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape {list(full)} "
+                           f"({context})")
+
+
+def _not_differentiable(name, arg, tensor):
+    """torch's error for a tensor that takes a gradient where its kernel has no derivative for it."""
+    if tensor is not None and tensor._requires_grad and state.enabled:
+        raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument '{arg}'. This "
+                           "input cannot have requires_grad True.")
 
 
 class _PointwiseLoss(Node):
@@ -774,9 +795,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """log(1 + exp(-target * input)), reduced (targets are +1 / -1)."""
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
-    if state.enabled and target._requires_grad:
-        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument "
-                           "'target'. This input cannot have requires_grad True.")
+    _not_differentiable("soft_margin_loss", "target", target)
     x, t = _pair("soft_margin_loss", input, target)
     loss = softplus0(-t * x)
     return _pointwise(SoftMarginLossBackward0, input, target, loss, red, x, t)
@@ -808,6 +827,17 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     _bce_shapes(input, target)
+    if weight is not None:   # (torch broadcasts the weight to the target's shape first)
+        from .shape import broadcast_shapes
+        ws = weight._data.shape
+        hint = (f"binary_cross_entropy: weight {list(ws)} must broadcast to the input's shape "
+                f"{list(input._data.shape)}")
+        try:
+            broadcast_shapes(target._data.shape, ws)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e} ({hint})") from None
+        _check_onto(input._data.shape, input._data.shape, ws, hint)
+    _not_differentiable("binary_cross_entropy", "weight", weight)
     xd, td = input._data.dtype, target._data.dtype
     if xd != td:   # torch's kernel takes input and target in one dtype, with no promotion
         raise RuntimeError(f"Found dtype {B.scalar_name(td)} but expected {B.scalar_name(xd)} (binary_cross_entropy: "
@@ -822,7 +852,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         loss = -(t * xp.maximum(xp.log(x), -100) + (1 - t) * xp.maximum(xp.log1p(-x), -100))
     w = None
     if weight is not None:
-        w = xp.broadcast_to(weight._data.astype(x.dtype, copy=False), np.broadcast_shapes(t.shape, weight._data.shape))
+        w = xp.broadcast_to(weight._data.astype(x.dtype, copy=False), t.shape)
         loss = loss * w
     return _pointwise(BinaryCrossEntropyBackward0, input, target, loss, red, x, t, w=w)
 
@@ -863,7 +893,18 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise RuntimeError(f"result type {B.scalar_name(common)} can't be cast to the desired output type "
                            f"{B.scalar_name(td)} (binary_cross_entropy_with_logits: the target must be floating point; convert it with "
                            "target.float())")
-    x, t = _pair("binary_cross_entropy_with_logits", input, target)
+    name = "binary_cross_entropy_with_logits"
+    for arg, v in (("weight", weight), ("pos_weight", pos_weight)):
+        _not_differentiable(name, arg, v)
+    x, t = _pair(name, input, target)
+    # torch's kernel: log_sigmoid(input) *= (pos_weight - 1) * target + 1; loss *= weight, both in place
+    if pos_weight is not None:
+        _check_onto(x.shape, pos_weight._data.shape, t.shape,
+                    f"{name}: pos_weight {list(pos_weight._data.shape)} must broadcast to the input's shape "
+                    f"{list(x.shape)}; it holds one weight per class, along the last dim")
+    if weight is not None:
+        _check_onto(x.shape, x.shape, weight._data.shape,
+                    f"{name}: weight {list(weight._data.shape)} must broadcast to the input's shape {list(x.shape)}")
     sp = softplus0(-x)  # softplus(-x) = -log(sigmoid(x))
     pw = None
     if pos_weight is not None:

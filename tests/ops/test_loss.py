@@ -411,6 +411,40 @@ def test_bce_errors():
         L.binary_cross_entropy_with_logits(ember.rand(4), ember.rand(4, 1))
 
 
+# weights that don't broadcast to the input (or broadcast past it): torch's RuntimeErrors, not NumPy's ValueError
+_BCE_BAD_WEIGHTS = [("F.binary_cross_entropy", "weight", (3,)), ("F.binary_cross_entropy", "weight", (5, 3, 4)),
+                    ("F.binary_cross_entropy_with_logits", "weight", (3,)),
+                    ("F.binary_cross_entropy_with_logits", "weight", (5, 3, 4)),
+                    ("F.binary_cross_entropy_with_logits", "pos_weight", (3,)),
+                    ("F.binary_cross_entropy_with_logits", "pos_weight", (2, 3, 4)),
+                    ("nn.BCELoss", "weight", (3,)), ("nn.BCEWithLogitsLoss", "pos_weight", (3,)),
+                    ("F.binary_cross_entropy", "weight", (3, 1)),
+                    ("F.binary_cross_entropy_with_logits", "weight", (4,))]
+
+
+@pytest.mark.parametrize("form,arg,wshape", _BCE_BAD_WEIGHTS)
+def test_bce_weight_shapes_match_torch(oracle, form, arg, wshape):
+    x0, t0 = RNG.uniform(0.1, 0.9, (3, 4)).astype(np.float32), RNG.uniform(0, 1, (3, 4)).astype(np.float32)
+    w0 = RNG.uniform(0.5, 2, wshape).astype(np.float32)
+    outcomes = []
+    for lib in (oracle, ember):
+        mod, name = form.split(".")
+        kw = {arg: lib.tensor(w0)}
+        try:
+            fn = getattr(lib.nn.functional, name) if mod == "F" else getattr(lib.nn, name)(**kw)
+            args = (lib.tensor(x0), lib.tensor(t0))
+            outcomes.append(fn(*args, **kw) if mod == "F" else fn(*args))
+        except Exception as e:  # noqa: BLE001 (the exception itself is compared)
+            outcomes.append(e)
+    theirs, ours = outcomes
+    if isinstance(theirs, Exception):
+        assert type(ours) is type(theirs), (ours, theirs)
+        first = str(theirs).split(" had ")[0]   # (torch prints the shape as torch.Size([3]))
+        assert str(ours).startswith(first) and f"{arg} {list(wshape)}" in str(ours), (str(ours), str(theirs))
+    else:
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5)
+
+
 # (input dtype, target dtype, kwargs): binary_cross_entropy takes one dtype for both; the logits form computes
 # (1 - target).mul_(input)..., so its loss has the target's dtype, and an integer or bool target can't hold it
 _BCE_DTYPES = [("float32", "int64", {}), ("float32", "uint8", {}), ("float32", "bool", {}), ("float32", "float64", {}),
@@ -510,6 +544,20 @@ def test_weighted_pointwise_losses_differentiate_the_weight(oracle, name, reduct
     for e, g in zip(eg, tg):
         np.testing.assert_allclose(e, g, rtol=1e-5, atol=1e-6)
     gradcheck(lambda w, x, t: getattr(L, name)(x, t, weight=w, reduction=reduction), [w, x, t])
+
+
+@pytest.mark.parametrize("name,arg", [("binary_cross_entropy", "weight"),
+                                      ("binary_cross_entropy_with_logits", "weight"),
+                                      ("binary_cross_entropy_with_logits", "pos_weight")])
+def test_bce_weights_that_require_grad_raise_as_torch(oracle, name, arg):
+    p, t = RNG.uniform(0.1, 0.9, (2, 3)), RNG.uniform(0, 1, (2, 3))
+    for lib in (oracle, ember):
+        w = lib.ones(3, dtype=lib.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match=f"The function '{name}' is not differentiable with respect to "
+                                               f"argument '{arg}'"):
+            getattr(lib.nn.functional, name)(lib.tensor(p), lib.tensor(t), **{arg: w})
+        with lib.no_grad():   # (outside autograd, torch takes it)
+            getattr(lib.nn.functional, name)(lib.tensor(p), lib.tensor(t), **{arg: w})
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"log_input": False}, {"full": True}, {"reduction": "none"}])
