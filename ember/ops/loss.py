@@ -1257,6 +1257,40 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _closure_record(name, out, (input, target), fn, loss_of)
 
 
+def _multi_margin_targets(x, t, weight):
+    """multi_margin_loss's checks in torch's order and with its exception types; the targets as a flat array."""
+    shape = list(x.shape)
+    if not ((x.ndim == 2 and x.shape[1]) or (x.ndim == 1 and x.shape[0]) or x.ndim == 0):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: {shape} "
+                           "(multi_margin_loss: input of shape (C,) or (N, C) with C > 0)")
+    n = x.shape[0] if x.ndim == 2 else 1
+    c = x.shape[-1] if x.ndim else 1
+    if t.ndim > 1 or t.size != n:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{n}], but got {list(t.shape)}. Input has "
+                           f"shape {shape}.")
+    w = weight._data if weight is not None else None
+    if w is not None and w.size != c:
+        raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(w.shape)} (multi_margin_loss: "
+                           f"one weight per class of input {shape})")
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        raise NotImplementedError(f"\"multi_margin_loss_cpu_kernel\" not implemented for '{B.scalar_name(x.dtype)}' "
+                                  "(multi_margin_loss needs float32 or float64 input; convert with .float())")
+    if t.dtype != np.int64:
+        raise RuntimeError(f"expected scalar type Long but found {B.scalar_name(t.dtype)} (multi_margin_loss: the "
+                           "target holds class indices; convert it with target.long())")
+    if w is not None and w.dtype != x.dtype:
+        raise RuntimeError(f"expected scalar type {B.scalar_name(x.dtype)} but found {B.scalar_name(w.dtype)} "
+                           f"(multi_margin_loss: the weight needs the input's dtype; convert it with "
+                           f"weight.to(input.dtype))")
+    t = t.reshape(-1)
+    if t.size and (t.min() < 0 or t.max() >= c):
+        bad = int(t[(t < 0) | (t >= c)][0])
+        raise RuntimeError(f"target out of range (multi_margin_loss: target {bad} for input {shape} with {c} "
+                           f"classes; the targets must lie in 0..{c - 1})")
+    return t
+
+
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """Multi-class hinge loss: sum over j != y of max(0, margin - x[y] + x[j]) ** p / C."""
@@ -1267,13 +1301,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if weight is not None and weight.dim() != 1:
         raise ValueError("weight must be one-dimensional")
     x = input._data
-    if x.dtype.kind != "f":
-        raise NotImplementedError(f"multi_margin_loss needs floating point input, got {input.dtype}")
+    t2 = _multi_margin_targets(x, target._data, weight)
     x2 = x.reshape(1, -1) if x.ndim <= 1 else x
     n, c = x2.shape
-    t2 = _check_targets("multi_margin_loss", x2.shape, _wrap(target._data.reshape(-1)))
-    if t2.size and (t2.min() < 0 or t2.max() >= c):
-        raise _out_of_bounds("multi_margin_loss", t2, c, None)
     ar = xp.arange(n)
     z = margin - x2[ar, t2][:, None] + x2
     z[ar, t2] = 0

@@ -612,6 +612,36 @@ def test_multi_margin_loss(oracle, reduction, p):
     compare(oracle, "multi_margin_loss", [x[0], np.array(2)], kwargs={"reduction": reduction, "p": p})
 
 
+_MULTI_MARGIN_BAD = [
+    ("target_out_of_range", (3, 4), [0, 4, 1], {}), ("negative_target", (3, 4), [0, -1, 1], {}),
+    ("out_of_range_1d", (4,), 5, {}), ("out_of_range_0d", (), 1, {}),
+    ("0d_target_for_a_batch", (3, 4), 0, {}), ("short_target", (3, 4), [1, 2], {}),
+    ("2d_target", (4,), [[1]], {}), ("3d_input", (2, 3, 4), [1, 2], {}), ("no_classes", (3, 0), [0, 0, 0], {}),
+    ("empty_1d_input", (0,), [0], {}), ("float_target", (3, 4), [1.0, 2.0, 0.0], {}),
+    ("int32_target", (3, 4), np.array([1, 2, 3], np.int32), {}),
+    ("uint8_target", (3, 4), np.array([1, 2, 3], np.uint8), {}),
+    ("weight_size", (3, 4), [0, 1, 1], {"weight": np.ones(3, np.float32)}),
+    ("weight_size_before_range", (3, 4), [0, 1, 7], {"weight": np.ones(3, np.float32)}),
+    ("weight_dtype", (3, 4), [0, 1, 1], {"weight": np.ones(4, np.float64)}),
+    ("int_input", (1, 2), [0], {"input_dtype": np.int64}), ("half_input", (2,), 0, {"input_dtype": np.float16}),
+]
+
+
+@pytest.mark.parametrize("name,xshape,target,kw", _MULTI_MARGIN_BAD, ids=[c[0] for c in _MULTI_MARGIN_BAD])
+def test_multi_margin_loss_errors_match_torch(oracle, name, xshape, target, kw):
+    kw = dict(kw)
+    x0 = np.ones(xshape, kw.pop("input_dtype", np.float32))
+    excs = []
+    for lib in (oracle, ember):
+        with pytest.raises(Exception) as info:  # noqa: PT011 (the type is compared below)
+            lib.nn.functional.multi_margin_loss(lib.tensor(x0), lib.tensor(target),
+                                                **{k: lib.tensor(v) for k, v in kw.items()})
+        excs.append(info.value)
+    theirs, ours = excs
+    assert type(ours) is type(theirs) and str(ours).startswith(str(theirs)), (str(ours), str(theirs))
+    assert "multi_margin_loss" in str(ours)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_multilabel_margin_loss(oracle, reduction):
     x = _logits(3, 4) * 0.3
