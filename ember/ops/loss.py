@@ -1118,17 +1118,18 @@ class _HingeBackward(Node):
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
-    """x for target 1, max(0, margin - x) for target -1."""
+    """x for target 1, max(0, margin - x) for target -1 (any other target: their sum, as torch's)."""
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("hinge_embedding_loss", input, target)
-    margin_part = B.where(xp, t == -1, xp.maximum(margin - x, 0), 0)
-    self_part = B.where(xp, t == 1, x, 0)
+    margin_part = B.where(xp, t != 1, xp.maximum(margin - x, 0), 0)
+    self_part = B.where(xp, t != -1, x, 0)
     loss = (margin_part + self_part).astype(x.dtype, copy=False)
     out = _reduce(loss, red)
     if not (state.enabled and input._requires_grad):
         return _wrap(out)
-    dl = (B.where(xp, t == 1, 1, 0) - B.where(xp, (t == -1) & (margin - x > 0), 1, 0)).astype(x.dtype)
+    # (torch's clamp_min passes the gradient at margin - x = 0 too)
+    dl = (B.where(xp, t != -1, 1, 0) - B.where(xp, (t != 1) & (margin - x >= 0), 1, 0)).astype(x.dtype)
     node = _new(_named(_HingeBackward, {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0")))
     node.next_functions = (edge(input),)
     node._saved_versions = ((input, input._vc[0]),)

@@ -560,6 +560,16 @@ def test_bce_weights_that_require_grad_raise_as_torch(oracle, name, arg):
             getattr(lib.nn.functional, name)(lib.tensor(p), lib.tensor(t), **{arg: w})
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_hinge_embedding_loss_of_other_targets_and_at_the_margin(oracle, reduction):
+    # torch: where(target != 1, clamp_min(margin - x, 0), 0) + where(target != -1, x, 0), so a target other
+    # than +-1 takes both terms; and clamp_min passes the gradient at margin - x = 0 (x = 1 here)
+    x = np.array([0.5, 1.0, 2.0, 0.3, -0.2, 1.0], np.float32)
+    t = np.array([-1.0, -1.0, 1.0, 0.0, 2.0, 0.5], np.float32)
+    compare(oracle, "hinge_embedding_loss", [x, t], kwargs={"reduction": reduction})
+    gradcheck(L.hinge_embedding_loss, [x * 1.3, t], reduction=reduction)
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"log_input": False}, {"full": True}, {"reduction": "none"}])
 def test_poisson_nll_loss(oracle, kwargs):
     x = RNG.uniform(0.1, 3, (3, 4)).astype(np.float32)
