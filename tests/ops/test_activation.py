@@ -290,6 +290,34 @@ def test_prelu(oracle):
     assert ember.tensor(_x(2, 3)).prelu(ember.tensor([0.1])).shape == (2, 3)
 
 
+# (input shape, input dtype, weight shape, weight dtype): torch's checks, in its order
+_PRELU_BAD = [((5,), "float32", (5,), "float32"), ((4,), "float32", (5,), "float32"), ((), "float32", (5,), "float32"),
+              ((2, 3, 5), "float32", (5,), "float32"), ((2, 5), "float32", (1, 5), "float32"),
+              ((), "float32", (1, 1), "float32"), ((2, 5), "float64", (5,), "float32"),
+              ((2, 5), "int64", (5,), "float32"), ((2, 5), "int64", (5,), "int64"),
+              ((2, 5), "float32", (5, 1), "float32")]
+
+
+@pytest.mark.parametrize("xshape,xdtype,wshape,wdtype", _PRELU_BAD)
+def test_prelu_errors_match_torch(oracle, xshape, xdtype, wshape, wdtype):
+    # a 1-D input is one channel to torch (a PReLU(5) can't take a vector of 5), and a 0-d one has none
+    excs = []
+    for lib in (oracle, ember):
+        x, w = lib.ones(xshape, dtype=getattr(lib, xdtype)), lib.ones(wshape, dtype=getattr(lib, wdtype))
+        with pytest.raises(Exception) as info:  # noqa: PT011 (the type is compared below)
+            lib.nn.functional.prelu(x, w)
+        excs.append(info.value)
+    theirs, ours = excs
+    assert type(ours) is type(theirs) and str(ours).startswith(str(theirs)), (str(ours), str(theirs))
+
+
+def test_prelu_module_of_a_vector_raises_as_torch(oracle):
+    for lib in (oracle, ember):
+        with pytest.raises(RuntimeError, match="Found parameter numbers = 5 and channel size = 1"):
+            lib.nn.PReLU(5)(lib.ones(5))
+        assert tuple(lib.nn.PReLU()(lib.ones(5)).shape) == (5,)
+
+
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_glu(oracle, dim):
     import torch.nn.functional as TF
