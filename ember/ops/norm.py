@@ -1205,7 +1205,7 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
 
 class EmbeddingBagBackward0(Node):
     __slots__ = ("idx", "bag", "counts", "scale", "bag_scale", "num", "mode", "winner", "padding_idx", "scale_freq",
-                 "rows")
+                 "rows", "psw")
     _saved_fields = ("idx",)
 
     def apply(self, g):
@@ -1230,9 +1230,12 @@ class EmbeddingBagBackward0(Node):
                     gr = gr * self.scale[:, None]
                 gw = _rows_sum(xp, idx, gr, self.num, self.scale_freq, self.padding_idx)
         if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
-            gp = (g.take(bag, axis=0) * self.rows).sum(1)
+            shape, dtype = self.psw   # (entries past the last bag, include_last_offset, get 0)
+            gp = xp.zeros(math.prod(shape), dtype)
+            gp[:idx.size] = (g.take(bag, axis=0) * self.rows).sum(1)
             if self.padding_idx is not None:
-                gp[idx == self.padding_idx] = 0
+                gp[:idx.size][idx == self.padding_idx] = 0
+            gp = gp.reshape(shape)   # (a 2-D input's weights are (B, L))
         return (gw, gp) if len(self.next_functions) > 1 else (gw,)
 
 
@@ -1380,6 +1383,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         node.num, node.mode = num, mode
         node.winner, node.padding_idx, node.scale_freq = winner, padding_idx, bool(scale_grad_by_freq)
         node.rows = rows if need_p else None
+        node.psw = (psw._data.shape, psw._data.dtype) if need_p else None
         return _record(out, node)
     return _wrap(out)
 
