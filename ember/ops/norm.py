@@ -1590,6 +1590,8 @@ def _norm_along(x, p, axis):
         n = xp.sqrt((x * x).sum(axis=axis, keepdims=True))
     elif p == math.inf:
         n = a.max(axis=axis, keepdims=True)
+    elif p == -math.inf:
+        n = a.min(axis=axis, keepdims=True)
     elif p == 1:
         n = a.sum(axis=axis, keepdims=True)
     elif p == 0:
@@ -1601,13 +1603,16 @@ def _norm_along(x, p, axis):
         safe = B.where(xp, n == 0, 1, n)
         if p == 2:
             d = x / safe
-        elif p == math.inf:
+        elif math.isinf(p):
             hit = (a == n) & (n > 0)
             d = xp.sign(x) * hit / xp.maximum(hit.sum(axis=axis, keepdims=True), 1)
         elif p == 1:
             d = xp.sign(x)
         elif p == 0:
             d = xp.zeros_like(x)
+        elif p < 1:   # (|x| ** (p - 1) is infinite at x = 0, where torch's gradient is 0)
+            with B.errstate(xp, divide="ignore"):
+                d = xp.sign(x) * B.where(xp, x == 0, 0, a ** (p - 1)) * safe ** (1 - p)
         else:
             d = xp.sign(x) * a ** (p - 1) / safe ** (p - 1)
         return B.where(xp, n == 0, 0, d).astype(x.dtype, copy=False)
@@ -1814,6 +1819,8 @@ class _DistanceBackward(Node):
 
     def apply(self, g):
         xp = xp_of(g)
+        if self.p == 0:   # (torch's gradient of a 0-norm is undefined: nothing reaches the inputs)
+            return None, None
         if not self.keepdim:
             g = xp.expand_dims(g, self.axis)
         gd = g * self.dnorm()
