@@ -4,11 +4,15 @@ Each module defines its functions and backward nodes side by side and
 attaches the matching Tensor methods.  ``record`` is the one place where an
 op's result is linked into the autograd graph.
 """
+import numpy as np
+
+from .. import _backend as B
 from ..autograd.grad_mode import state
 from ..autograd.graph import UNCHECKED, Node, edge
 from .._tensor import Tensor, _wrap
 
 _new = object.__new__
+_ndarray, _generic = np.ndarray, np.generic
 
 __all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "save_output_version",
            "unbroadcast", "refuse_complex", "real_grads_for_real_inputs"]
@@ -122,6 +126,8 @@ def save_output_version(node, out):
 
 def record(array, node):
     """Wrap an op's output array; link it to node when node is not None."""
+    if array.__class__ is not _ndarray and isinstance(array, _generic):
+        array = B.host_array(array)   # (NumPy gives a 0-d array's elementwise results as scalars)
     t = _wrap(array)
     if node is not None:
         t._requires_grad = True

@@ -175,11 +175,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
         node = _node(LeakyReluBackward0, input)
         node.x = x
         node.slope = negative_slope
-    t = _wrap(out)
-    if node is not None:
-        t._requires_grad = True
-        t.grad_fn = node
-    return t
+    return _record(out, node)
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -622,7 +618,7 @@ def _sigm(x):
     """sigmoid(x) = 1 / (1 + exp(-x)), torch's formula: exact in floating point at both ends (exp
     overflows to inf, and 1 / inf is 0), and 5-10x faster than NumPy's logaddexp, which runs a
     scalar loop (~13 ns an element against ~1 for the four passes here)."""
-    if type(x) is np.ndarray:
+    if type(x) is np.ndarray and x.ndim:   # (of a 0-d array, np.negative gives a scalar, which takes no out=)
         t = np.negative(x)
         np.exp(t, out=t)
         t += 1
@@ -989,25 +985,29 @@ class PreluKernelBackward0(Node):
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), weight per channel (dim 1) or shared."""
     xp = xp_of(input._data)
-    x = _float_data(input, "prelu")
-    w = weight._data
+    x, w = input._data, weight._data
     if type(w) is not type(x):
         B.check_same_device("prelu", x, w)
+    # torch's checks, in its order: one dtype; the channels (dim 1; a 1-D input has one); the weight's dims
+    if x.dtype != w.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {B.scalar_name(x.dtype)} and "
+                           f"{B.scalar_name(w.dtype)} (convert the weight with weight.to(input.dtype))")
     n = w.size
-    if w.ndim > 1:
-        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {w.ndim}")
     if n != 1:
-        channels = x.shape[1] if x.ndim >= 2 else (x.shape[0] if x.ndim == 1 else 1)
-        if x.ndim == 0 or channels != n:
+        if x.ndim == 0:
+            raise RuntimeError(f"Not allow zero-dim input tensor. (prelu: a weight of {n} elements needs an input "
+                               "with a channel dim)")
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if channels != n:
+            where = (f"dim 1 of input {list(x.shape)}" if x.ndim >= 2 else
+                     f"a 1-D input {list(x.shape)} is one channel: give it a batch dim, e.g. input[None]")
             raise RuntimeError(
                 f"Mismatch of parameter numbers and input channel size. Found parameter numbers = {n} "
-                f"and channel size = {channels}. (prelu: weight needs 1 element or one per channel, "
-                f"dim {1 if x.ndim >= 2 else 0} of input {list(x.shape)})")
-        wb = w.reshape((n,) + (1,) * (x.ndim - 2)) if x.ndim >= 2 else w
-    else:
-        wb = w.reshape(())
-    if wb.dtype != x.dtype:
-        wb = wb.astype(x.dtype)
+                f"and channel size = {channels}. (prelu: weight needs 1 element or one per channel, {where})")
+    if w.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {w.ndim}")
+    x = _float_data(input, "prelu")
+    wb = w.reshape((n,) + (1,) * (x.ndim - 2)) if n != 1 else w.reshape(())
     out = B.where(xp, x > 0, x, x * wb)
     node = None
     if state.enabled and (input._requires_grad or weight._requires_grad):

@@ -1241,7 +1241,8 @@ def _relu_backward(self, g):
         if g is pm:
             return (g,)   # a max pool's gradient, already masked by y > 0 (see pool.max_pool2d)
     y = self.y
-    if g.__class__ is _ndarray and y.__class__ is _ndarray and g.dtype is y.dtype and g.shape == y.shape:
+    # (!= (): NumPy gives a 0-d array's bitwise results as scalars, which take no out=)
+    if g.__class__ is _ndarray and y.__class__ is _ndarray and g.dtype is y.dtype and g.shape == y.shape != ():
         found = _SAME_SIZE_INT.get(g.dtype)
         if found is not None:
             # torch's y <= 0 ? 0 : g, with +0.0 (g * mask gives -0.0 under a negative g, which prints

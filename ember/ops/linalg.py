@@ -1601,7 +1601,10 @@ class PdistBackward0(Node):
                 return xp.sign(diff) * (xp.abs(diff) == d)
             if p == 2:
                 return B.where(xp, d == 0, 0, diff / d)
-            return B.where(xp, d == 0, 0, xp.sign(diff) * xp.abs(diff) ** (p - 1) / d ** (p - 1))
+            w = xp.sign(diff) * xp.abs(diff) ** (p - 1) / d ** (p - 1)
+            if p < 1:   # (|diff| ** (p - 1) is infinite at diff = 0, where torch's gradient is 0)
+                w = B.where(xp, diff == 0, 0, w)
+            return B.where(xp, d == 0, 0, w)
 
 
 def pdist(input, p=2):

@@ -88,8 +88,8 @@ def _cascade_sum(v):
 def _reduce(loss, red, denom=None):
     """Reduce an elementwise loss array; 'mean' divides by denom (default: the element count)."""
     xp = xp_of(loss)
-    if red == "none":
-        return loss
+    if red == "none":   # (NumPy gives 0-d operands' elementwise results as scalars; tensors hold arrays)
+        return B.host_array(loss) if isinstance(loss, np.generic) else loss
     total = loss.sum()
     if red == "sum":
         return xp.asarray(total)
@@ -531,14 +531,35 @@ def _pair(name, input, target):
         try:
             np.broadcast_shapes(x.shape, t.shape)
         except ValueError:
-            a, b = x.shape, t.shape
-            k = next(i for i in range(1, max(len(a), len(b)) + 1)
-                     if i <= len(a) and i <= len(b) and a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1)
-            raise RuntimeError(
-                f"The size of tensor a ({a[-k]}) must match the size of tensor b ({b[-k]}) at non-singleton "
-                f"dimension {max(len(a), len(b)) - k} ({name}: input {list(a)} and target {list(b)} can't be "
-                "broadcast; give the target the input's shape)") from None
+            raise _size_mismatch(x.shape, t.shape, f"{name}: input {list(x.shape)} and target {list(t.shape)} "
+                                 "can't be broadcast; give the target the input's shape") from None
     return x, t
+
+
+def _size_mismatch(a, b, context):
+    """torch's RuntimeError for operand shapes a and b that don't broadcast, with context."""
+    k = next(i for i in range(1, max(len(a), len(b)) + 1)
+             if i <= len(a) and i <= len(b) and a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1)
+    return RuntimeError(f"The size of tensor a ({a[-k]}) must match the size of tensor b ({b[-k]}) at non-singleton "
+                        f"dimension {max(len(a), len(b)) - k} ({context})")
+
+
+def _check_onto(shape, a, b, context):
+    """torch's errors for a product of operand shapes a and b written in place into a result of shape."""
+    try:
+        full = np.broadcast_shapes(a, b)
+    except ValueError:
+        raise _size_mismatch(a, b, context) from None
+    if full != tuple(shape):
+        raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape {list(full)} "
+                           f"({context})")
+
+
+def _not_differentiable(name, arg, tensor):
+    """torch's error for a tensor that takes a gradient where its kernel has no derivative for it."""
+    if tensor is not None and tensor._requires_grad and state.enabled:
+        raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument '{arg}'. This "
+                           "input cannot have requires_grad True.")
 
 
 class _PointwiseLoss(Node):
@@ -609,6 +630,16 @@ def _pointwise(cls, input, target, loss, red, a, b=None, w=None, denom=None):
     return _record(out, node)
 
 
+def _weighted(name, unweighted, weight, input, red, by_weight):
+    """torch's weighted loss on Tensors, unweighted * weight reduced (a mean divides by the weights' sum when
+    by_weight, else by the element count): taken when the weight itself takes a gradient."""
+    _weight(name, weight, input)
+    loss = unweighted * weight
+    if red == "none":
+        return loss
+    return loss.sum() / weight.sum() if red == "mean" and by_weight else _reduced(loss, red)
+
+
 def _weight(name, weight, input):
     if weight is None:
         return None, None
@@ -632,6 +663,9 @@ class MseLossBackward0(_PointwiseLoss):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: (input - target) ** 2, reduced."""
+    if weight is not None and weight._requires_grad and state.enabled:
+        return _weighted("mse_loss", mse_loss(input, target, reduction="none"), weight, input,
+                         _reduction(reduction, size_average, reduce), True)
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("mse_loss", input, target)
@@ -661,6 +695,9 @@ class _L1Backward(_PointwiseLoss):
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error: |input - target|, reduced."""
     xp = xp_of(input._data)
+    if weight is not None and weight._requires_grad and state.enabled:
+        return _weighted("l1_loss", l1_loss(input, target, reduction="none"), weight, input,
+                         _reduction(reduction, size_average, reduce), True)
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("l1_loss", input, target)
@@ -723,6 +760,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     delta = float(delta)
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
+    if weight is not None and weight._requires_grad and state.enabled:
+        return _weighted("huber_loss", huber_loss(input, target, "none", delta), weight, input,
+                         _reduction(reduction), False)
     _size_warning(input, target)
     red = _reduction(reduction)
     x, t = _pair("huber_loss", input, target)
@@ -755,9 +795,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """log(1 + exp(-target * input)), reduced (targets are +1 / -1)."""
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
-    if state.enabled and target._requires_grad:
-        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument "
-                           "'target'. This input cannot have requires_grad True.")
+    _not_differentiable("soft_margin_loss", "target", target)
     x, t = _pair("soft_margin_loss", input, target)
     loss = softplus0(-t * x)
     return _pointwise(SoftMarginLossBackward0, input, target, loss, red, x, t)
@@ -789,6 +827,17 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     _bce_shapes(input, target)
+    if weight is not None:   # (torch broadcasts the weight to the target's shape first)
+        from .shape import broadcast_shapes
+        ws = weight._data.shape
+        hint = (f"binary_cross_entropy: weight {list(ws)} must broadcast to the input's shape "
+                f"{list(input._data.shape)}")
+        try:
+            broadcast_shapes(target._data.shape, ws)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e} ({hint})") from None
+        _check_onto(input._data.shape, input._data.shape, ws, hint)
+    _not_differentiable("binary_cross_entropy", "weight", weight)
     xd, td = input._data.dtype, target._data.dtype
     if xd != td:   # torch's kernel takes input and target in one dtype, with no promotion
         raise RuntimeError(f"Found dtype {B.scalar_name(td)} but expected {B.scalar_name(xd)} (binary_cross_entropy: "
@@ -803,7 +852,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         loss = -(t * xp.maximum(xp.log(x), -100) + (1 - t) * xp.maximum(xp.log1p(-x), -100))
     w = None
     if weight is not None:
-        w = xp.broadcast_to(weight._data.astype(x.dtype, copy=False), np.broadcast_shapes(t.shape, weight._data.shape))
+        w = xp.broadcast_to(weight._data.astype(x.dtype, copy=False), t.shape)
         loss = loss * w
     return _pointwise(BinaryCrossEntropyBackward0, input, target, loss, red, x, t, w=w)
 
@@ -844,7 +893,18 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise RuntimeError(f"result type {B.scalar_name(common)} can't be cast to the desired output type "
                            f"{B.scalar_name(td)} (binary_cross_entropy_with_logits: the target must be floating point; convert it with "
                            "target.float())")
-    x, t = _pair("binary_cross_entropy_with_logits", input, target)
+    name = "binary_cross_entropy_with_logits"
+    for arg, v in (("weight", weight), ("pos_weight", pos_weight)):
+        _not_differentiable(name, arg, v)
+    x, t = _pair(name, input, target)
+    # torch's kernel: log_sigmoid(input) *= (pos_weight - 1) * target + 1; loss *= weight, both in place
+    if pos_weight is not None:
+        _check_onto(x.shape, pos_weight._data.shape, t.shape,
+                    f"{name}: pos_weight {list(pos_weight._data.shape)} must broadcast to the input's shape "
+                    f"{list(x.shape)}; it holds one weight per class, along the last dim")
+    if weight is not None:
+        _check_onto(x.shape, x.shape, weight._data.shape,
+                    f"{name}: weight {list(weight._data.shape)} must broadcast to the input's shape {list(x.shape)}")
     sp = softplus0(-x)  # softplus(-x) = -log(sigmoid(x))
     pw = None
     if pos_weight is not None:
@@ -1025,12 +1085,25 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     if not (a.ndim == b.ndim == t.ndim):
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
                            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
-    z = -t * (a - b) + margin
+    diff = a - b
+    z = -t * diff + margin
     loss = xp.maximum(z, 0)
-    dl = B.where(xp, z > 0, -t, 0).astype(a.dtype, copy=False)
     out = _reduce(loss, red)
+    scale = _reduced_scale(red, loss.size)
+    ends = [(x._data.shape, x._data.dtype, x._requires_grad) for x in (input1, input2, target)]
+
+    def fn(g):
+        # torch's clamp_min passes the gradient where z >= 0, the target's too (torch differentiates it)
+        dz = B.where(xp, z >= 0, scale(g), 0)
+        grads = (-t * dz, t * dz, -diff * dz)
+        return tuple(unbroadcast(d, shape).astype(dtype, copy=False) if need else None
+                     for d, (shape, dtype, need) in zip(grads, ends))
+
+    def loss_of(a, b, t):
+        """The loss on Tensors, as torch's composite."""
+        return _reduced((-t * (a - b) + margin).clamp(min=0), red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "ClampMinBackward0")
-    return _pair_record(name, out, red, loss, dl, lambda d: (d, -d), input1, input2, lambda a, b: a - b)
+    return _closure_record(name, out, (input1, input2, target), fn, loss_of)
 
 
 class _HingeBackward(Node):
@@ -1045,17 +1118,18 @@ class _HingeBackward(Node):
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
-    """x for target 1, max(0, margin - x) for target -1."""
+    """x for target 1, max(0, margin - x) for target -1 (any other target: their sum, as torch's)."""
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("hinge_embedding_loss", input, target)
-    margin_part = B.where(xp, t == -1, xp.maximum(margin - x, 0), 0)
-    self_part = B.where(xp, t == 1, x, 0)
+    margin_part = B.where(xp, t != 1, xp.maximum(margin - x, 0), 0)
+    self_part = B.where(xp, t != -1, x, 0)
     loss = (margin_part + self_part).astype(x.dtype, copy=False)
     out = _reduce(loss, red)
     if not (state.enabled and input._requires_grad):
         return _wrap(out)
-    dl = (B.where(xp, t == 1, 1, 0) - B.where(xp, (t == -1) & (margin - x > 0), 1, 0)).astype(x.dtype)
+    # (torch's clamp_min passes the gradient at margin - x = 0 too)
+    dl = (B.where(xp, t != -1, 1, 0) - B.where(xp, (t != 1) & (margin - x >= 0), 1, 0)).astype(x.dtype)
     node = _new(_named(_HingeBackward, {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "AddBackward0")))
     node.next_functions = (edge(input),)
     node._saved_versions = ((input, input._vc[0]),)
@@ -1153,19 +1227,22 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("multilabel_soft_margin_loss", input, target)
-    c = x.shape[-1] if x.ndim else 1
+    if x.ndim == 0:   # torch's composite reads the class count as input.size(-1)
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions (multilabel_soft_margin_loss: "
+                         "expected input of shape (C,) or (N, C), got a 0-d tensor)")
+    c = x.shape[-1]
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
     terms = t * softplus0(-x) + (1 - t) * softplus0(x)
     if w is not None:
         terms = terms * w
-    per = terms.sum(axis=-1) / c if x.ndim else terms / c
+    per = terms.sum(axis=-1) / c
     out = _reduce(xp.asarray(per), red)
     scale = _reduced_scale(red, xp.size(per))
     x_shape, t_shape = input._data.shape, target._data.shape
 
     def fn(g):
         s = scale(g)
-        s = s[..., None] if red == "none" and x.ndim else s
+        s = s[..., None] if red == "none" else s
         k = s / c if w is None else s * w / c
         sig = _sigm(x)
         return unbroadcast((sig - t) * k, x_shape), unbroadcast(-x * k, t_shape)
@@ -1176,9 +1253,43 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         terms = -(t * logsigmoid(x) + (1 - t) * logsigmoid(-x))
         if w is not None:
             terms = terms * _wrap(w)
-        return _reduced((terms.sum(-1) if x.ndim else terms) / c, red)
+        return _reduced(terms.sum(-1) / c, red)
     name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(red, "DivBackward0")
     return _closure_record(name, out, (input, target), fn, loss_of)
+
+
+def _multi_margin_targets(x, t, weight):
+    """multi_margin_loss's checks in torch's order and with its exception types; the targets as a flat array."""
+    shape = list(x.shape)
+    if not ((x.ndim == 2 and x.shape[1]) or (x.ndim == 1 and x.shape[0]) or x.ndim == 0):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: {shape} "
+                           "(multi_margin_loss: input of shape (C,) or (N, C) with C > 0)")
+    n = x.shape[0] if x.ndim == 2 else 1
+    c = x.shape[-1] if x.ndim else 1
+    if t.ndim > 1 or t.size != n:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{n}], but got {list(t.shape)}. Input has "
+                           f"shape {shape}.")
+    w = weight._data if weight is not None else None
+    if w is not None and w.size != c:
+        raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(w.shape)} (multi_margin_loss: "
+                           f"one weight per class of input {shape})")
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        raise NotImplementedError(f"\"multi_margin_loss_cpu_kernel\" not implemented for '{B.scalar_name(x.dtype)}' "
+                                  "(multi_margin_loss needs float32 or float64 input; convert with .float())")
+    if t.dtype != np.int64:
+        raise RuntimeError(f"expected scalar type Long but found {B.scalar_name(t.dtype)} (multi_margin_loss: the "
+                           "target holds class indices; convert it with target.long())")
+    if w is not None and w.dtype != x.dtype:
+        raise RuntimeError(f"expected scalar type {B.scalar_name(x.dtype)} but found {B.scalar_name(w.dtype)} "
+                           f"(multi_margin_loss: the weight needs the input's dtype; convert it with "
+                           f"weight.to(input.dtype))")
+    t = t.reshape(-1)
+    if t.size and (t.min() < 0 or t.max() >= c):
+        bad = int(t[(t < 0) | (t >= c)][0])
+        raise RuntimeError(f"target out of range (multi_margin_loss: target {bad} for input {shape} with {c} "
+                           f"classes; the targets must lie in 0..{c - 1})")
+    return t
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
@@ -1191,13 +1302,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if weight is not None and weight.dim() != 1:
         raise ValueError("weight must be one-dimensional")
     x = input._data
-    if x.dtype.kind != "f":
-        raise NotImplementedError(f"multi_margin_loss needs floating point input, got {input.dtype}")
+    t2 = _multi_margin_targets(x, target._data, weight)
     x2 = x.reshape(1, -1) if x.ndim <= 1 else x
     n, c = x2.shape
-    t2 = _check_targets("multi_margin_loss", x2.shape, _wrap(target._data.reshape(-1)))
-    if t2.size and (t2.min() < 0 or t2.max() >= c):
-        raise _out_of_bounds("multi_margin_loss", t2, c, None)
     ar = xp.arange(n)
     z = margin - x2[ar, t2][:, None] + x2
     z[ar, t2] = 0
@@ -1207,7 +1314,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if wy is not None:
         terms = terms * wy
     per = terms.sum(axis=1) / c
-    per_out = per.reshape(()) if x.ndim <= 1 else per
+    per_out = per.reshape(()) if target._data.ndim == 0 else per   # (torch: one loss per target entry)
     out = _reduce(per_out, red)
     scale = _reduced_scale(red, per.size)
 
@@ -1306,7 +1413,7 @@ class CtcLossBackward0(Node):
     """Gradient of the per-sample CTC negative log-likelihoods, from the forward (alpha) and backward
     (beta) variables, in torch's form: exp(lp) - exp(log(sum alpha*beta) + nll - lp) for t < T_b."""
 
-    __slots__ = ("lp", "ext", "in_len", "tg_len", "nll", "log_alpha", "zero_infinity", "unbatched", "device")
+    __slots__ = ("lp", "ext", "in_len", "tg_len", "nll", "log_alpha", "zero_infinity", "device")
     _saved_fields = ("lp", "log_alpha")
 
     def apply(self, g):
@@ -1324,7 +1431,8 @@ class CtcLossBackward0(Node):
         for t in range(T - 1, -1, -1):
             nxt = beta
             s1 = np.concatenate([nxt[:, 1:], np.full((N, 1), -np.inf)], axis=1)
-            s2 = np.where(allowed2, np.concatenate([nxt[:, 2:], np.full((N, 2), -np.inf)], axis=1), -np.inf)
+            # ([:, :L]: with empty targets, L = 1)
+            s2 = np.where(allowed2, np.concatenate([nxt[:, 2:], np.full((N, 2), -np.inf)], axis=1)[:, :L], -np.inf)
             rec = lab[t] + _logsumexp3(nxt, s1, s2)
             last = t == in_len - 1
             init = np.where((pos[None] == lengths[:, None] - 1) | (pos[None] == lengths[:, None] - 2), lab[t], -np.inf)
@@ -1346,7 +1454,7 @@ class CtcLossBackward0(Node):
         if self.zero_infinity:
             grad[:, ~np.isfinite(nll)] = 0
         grad = _move(grad.astype(dtype), self.device)
-        return (grad[:, 0] if self.unbatched else grad,)
+        return (grad,)
 
 
 def _lengths(v, n, what):
@@ -1362,15 +1470,16 @@ def _lengths(v, n, what):
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """Connectionist temporal classification loss over (T, N, C) log-probabilities, as torch's."""
     from .convert import _move
+    from .shape import unsqueeze
     lp_t = log_probs
+    if lp_t._data.dtype.kind != "f":
+        raise RuntimeError(f"ctc_loss: log_probs must be a floating-point tensor (got {lp_t.dtype})")
+    unbatched = lp_t._data.ndim == 2
+    if unbatched:   # a batch of one, as torch: unsqueezed here, its loss squeezed at the end
+        lp_t = unsqueeze(lp_t, 1)
     dev = B.device_of(lp_t._data)
     # a dynamic program over time steps, run on the host; results go back to the input's device
     lp = _move(lp_t._data, B.as_device("cpu"))
-    if lp.dtype.kind != "f":
-        raise RuntimeError(f"ctc_loss: log_probs must be a floating-point tensor (got {lp_t.dtype})")
-    unbatched = lp.ndim == 2
-    if unbatched:
-        lp = lp[:, None]
     if lp.ndim != 3:
         raise RuntimeError(f"ctc_loss: log_probs must be (T, N, C) or (T, C), got shape {list(lp_t.shape)}")
     T, N, C = lp.shape
@@ -1413,7 +1522,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     log_alpha[0] = alpha
     for t in range(1, T):
         s1 = np.concatenate([np.full((N, 1), -np.inf), alpha[:, :-1]], axis=1)
-        s2 = np.where(allowed2, np.concatenate([np.full((N, 2), -np.inf), alpha[:, :-2]], axis=1), -np.inf)
+        # ([:, :L]: with empty targets, L = 1)
+        s2 = np.where(allowed2, np.concatenate([np.full((N, 2), -np.inf), alpha[:, :-2]], axis=1)[:, :L], -np.inf)
         alpha = np.where(pos[None] < lengths[:, None], lab[t] + _logsumexp3(alpha, s1, s2), -np.inf)
         log_alpha[t] = alpha
     last = log_alpha[np.maximum(in_len - 1, 0), np.arange(N)]   # (N, L) at each sample's last step
@@ -1428,9 +1538,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         node.next_functions = (edge(lp_t),)
         node._saved_versions = ((lp_t, lp_t._vc[0]),)
         node.lp, node.ext, node.in_len, node.nll, node.log_alpha = lp64, ext, in_len, nll, log_alpha
-        node.zero_infinity, node.unbatched, node.tg_len = bool(zero_infinity), unbatched, tg_len
+        node.zero_infinity, node.tg_len = bool(zero_infinity), tg_len
         node.device = dev
-    res = _record(out[0] if unbatched else out, node)
+    res = _record(out, node)
     xp = B.xp_of(out)
     from .elementwise import where
     from .reduce import mean, sum as _sum
@@ -1439,10 +1549,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     red = _reduction(reduction)
     if red == "mean":
         denom = _move(np.maximum(tg_len, 1).astype(res._data.dtype), dev)
-        return mean(res / _wrap(denom[0] if unbatched else denom))
+        return mean(res / _wrap(denom))
     if red == "sum":
         return _sum(res)
-    return res
+    return res.squeeze(0) if unbatched else res
 
 
 _REDUCTIONS = ("none", "mean", "sum")   # torch's at::Reduction enum, which the top-level forms take

@@ -958,7 +958,7 @@ def _apply_mask(input, mask, inplace, name):
         node.mask = mask
         node._saved_versions = _SAVED_OUTPUT
         return _record(out, node)
-    return _wrap(out)
+    return _record(out, None)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -1205,7 +1205,7 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
 
 class EmbeddingBagBackward0(Node):
     __slots__ = ("idx", "bag", "counts", "scale", "bag_scale", "num", "mode", "winner", "padding_idx", "scale_freq",
-                 "rows")
+                 "rows", "psw")
     _saved_fields = ("idx",)
 
     def apply(self, g):
@@ -1230,9 +1230,12 @@ class EmbeddingBagBackward0(Node):
                     gr = gr * self.scale[:, None]
                 gw = _rows_sum(xp, idx, gr, self.num, self.scale_freq, self.padding_idx)
         if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
-            gp = (g.take(bag, axis=0) * self.rows).sum(1)
+            shape, dtype = self.psw   # (entries past the last bag, include_last_offset, get 0)
+            gp = xp.zeros(math.prod(shape), dtype)
+            gp[:idx.size] = (g.take(bag, axis=0) * self.rows).sum(1)
             if self.padding_idx is not None:
-                gp[idx == self.padding_idx] = 0
+                gp[:idx.size][idx == self.padding_idx] = 0
+            gp = gp.reshape(shape)   # (a 2-D input's weights are (B, L))
         return (gw, gp) if len(self.next_functions) > 1 else (gw,)
 
 
@@ -1380,6 +1383,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         node.num, node.mode = num, mode
         node.winner, node.padding_idx, node.scale_freq = winner, padding_idx, bool(scale_grad_by_freq)
         node.rows = rows if need_p else None
+        node.psw = (psw._data.shape, psw._data.dtype) if need_p else None
         return _record(out, node)
     return _wrap(out)
 
@@ -1646,6 +1650,8 @@ def _norm_along(x, p, axis):
         n = xp.sqrt((x * x).sum(axis=axis, keepdims=True))
     elif p == math.inf:
         n = a.max(axis=axis, keepdims=True)
+    elif p == -math.inf:
+        n = a.min(axis=axis, keepdims=True)
     elif p == 1:
         n = a.sum(axis=axis, keepdims=True)
     elif p == 0:
@@ -1657,13 +1663,16 @@ def _norm_along(x, p, axis):
         safe = B.where(xp, n == 0, 1, n)
         if p == 2:
             d = x / safe
-        elif p == math.inf:
+        elif math.isinf(p):
             hit = (a == n) & (n > 0)
             d = xp.sign(x) * hit / xp.maximum(hit.sum(axis=axis, keepdims=True), 1)
         elif p == 1:
             d = xp.sign(x)
         elif p == 0:
             d = xp.zeros_like(x)
+        elif p < 1:   # (|x| ** (p - 1) is infinite at x = 0, where torch's gradient is 0)
+            with B.errstate(xp, divide="ignore"):
+                d = xp.sign(x) * B.where(xp, x == 0, 0, a ** (p - 1)) * safe ** (1 - p)
         else:
             d = xp.sign(x) * a ** (p - 1) / safe ** (p - 1)
         return B.where(xp, n == 0, 0, d).astype(x.dtype, copy=False)
@@ -1711,7 +1720,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         node.x, node.denom, node.clamped, node.dnorm, node.axis = x, den, n < eps, dnorm, axis
         node.p, node.eps = p, eps
         return _record(res, node)
-    return _wrap(res)
+    return _record(res, None)
 
 
 _NORMALIZE_NODE = type("DivBackward0", (_NormalizeBackward,), {"__slots__": ()})
@@ -1870,6 +1879,8 @@ class _DistanceBackward(Node):
 
     def apply(self, g):
         xp = xp_of(g)
+        if self.p == 0:   # (torch's gradient of a 0-norm is undefined: nothing reaches the inputs)
+            return None, None
         if not self.keepdim:
             g = xp.expand_dims(g, self.axis)
         gd = g * self.dnorm()

@@ -941,18 +941,24 @@ class LinalgVectorNormBackward0(Node):
         elif self.axes is None:
             g = g.reshape((1,) * x.ndim) if x.ndim else g
             out = out.reshape((1,) * x.ndim) if x.ndim else out
+        if p == 0:   # (torch's gradient is undefined: nothing reaches the input)
+            return (None,)
+        # torch's cases: below p = 1, |x| ** (p - 1) is infinite at x = 0, whose gradient is 0; below
+        # p = 2 the formula takes sign(x) * |x| ** (p - 1), whose power is positive, not x * |x| ** (p - 2)
         with B.errstate(xp, divide="ignore", invalid="ignore"):
             if p == 2:
                 res = B.where(xp, out == 0, 0, x * (g / out))
             elif p == 1:
                 res = xp.sign(x) * g
-            elif p == 0:
-                res = xp.zeros_like(x)
             elif math.isinf(p):
                 mask = xp.abs(x) == out
                 res = xp.sign(x) * mask * (g / mask.sum(axis=self.axes, keepdims=True))
+            elif p < 1:
+                res = xp.sign(x) * B.where(xp, x == 0, 0, xp.abs(x) ** (p - 1)) * (g * out ** (1 - p))
+            elif p < 2:
+                res = xp.sign(x) * xp.abs(x) ** (p - 1) * B.where(xp, out == 0, 0, g / out ** (p - 1))
             else:
-                res = B.where(xp, out == 0, 0, x * xp.abs(x) ** (p - 2) * g / out ** (p - 1))
+                res = x * xp.abs(x) ** (p - 2) * B.where(xp, out == 0, 0, g / out ** (p - 1))
         return (xp.asarray(res).astype(x.dtype, copy=False),)
 
 

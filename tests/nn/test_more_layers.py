@@ -478,6 +478,49 @@ def test_embedding_bag_per_sample_weights_and_module_match_torch(oracle):
     np.testing.assert_allclose(ep, tp, rtol=1e-6, atol=1e-6)
 
 
+PSW_CASES = [("2d", dict(input=[[1, 2, 4], [4, 3, 3]])),
+             ("2d_padding_idx", dict(input=[[1, 2, 4], [4, 3, 3]], padding_idx=3)),
+             ("offsets", dict(input=_BAGS, offsets=[0, 3, 3])),
+             ("include_last_offset", dict(input=_BAGS, offsets=[0, 3, 8], include_last_offset=True)),
+             ("module_2d", dict(input=[[1, 2], [4, 3], [0, 9]]))]
+
+
+@requires_torch
+@pytest.mark.parametrize("name,kw", PSW_CASES, ids=[c[0] for c in PSW_CASES])
+def test_embedding_bag_per_sample_weights_gradient_matches_torch(oracle, name, kw):
+    # a 2-D input's per_sample_weights are (B, L): their gradient takes that shape (it came back flat)
+    results = []
+    for lib in (oracle, ember):
+        w = lib.tensor(_TABLE, requires_grad=True)
+        shape = np.array(kw["input"]).shape
+        p = lib.tensor(np.linspace(0.5, 2, int(np.prod(shape))).reshape(shape).astype(np.float32),
+                       requires_grad=True)
+        args = {k: (lib.tensor(v) if k in ("input", "offsets") else v) for k, v in kw.items()}
+        if name.startswith("module"):
+            bag = lib.nn.EmbeddingBag(10, 4, mode="sum", _weight=w)
+            w = bag.weight   # (a Parameter over the same data)
+            out = bag(args["input"], per_sample_weights=p)
+        else:
+            out = lib.nn.functional.embedding_bag(weight=w, mode="sum", per_sample_weights=p, **args)
+        out.backward(lib.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)).astype(np.float32)))
+        results.append((out.detach().numpy(), w.grad.numpy(), p.grad.numpy()))
+    for e, t in zip(results[1], results[0]):
+        assert e.shape == t.shape
+        np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
+
+
+def test_embedding_bag_per_sample_weights_gradient_matches_central_differences():
+    rng = np.random.default_rng(8)
+    table, p0 = ember.tensor(rng.standard_normal((6, 3))), rng.standard_normal((2, 3))
+    idx, w = ember.tensor([[0, 2, 5], [1, 3, 3]]), rng.standard_normal((2, 3))
+
+    def f(v):
+        return float((F.embedding_bag(idx, table, mode="sum", per_sample_weights=ember.tensor(v)).numpy() * w).sum())
+    p = ember.tensor(p0, requires_grad=True)
+    (F.embedding_bag(idx, table, mode="sum", per_sample_weights=p) * ember.tensor(w)).sum().backward()
+    np.testing.assert_allclose(p.grad.numpy(), numeric_grad(f, p0), rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
 def test_embedding_bag_gradient_matches_central_differences(mode):
     rng = np.random.default_rng(7)

@@ -262,6 +262,23 @@ def test_softmax_scalar_and_errors():
     np.testing.assert_allclose(A.softmax(ember.tensor([0, 0]), 0, dtype=ember.float32).numpy(), [0.5, 0.5])
 
 
+_ZERO_D_ACTIVATIONS = ["relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "softsign",
+                       "tanhshrink", "hardtanh", "hardswish", "hardsigmoid", "logsigmoid", "sigmoid", "tanh",
+                       "leaky_relu", "softshrink", "hardshrink"]
+
+
+@pytest.mark.parametrize("name", _ZERO_D_ACTIVATIONS)
+@pytest.mark.parametrize("value", [-0.3, 0.7])
+def test_zero_dim_activations_hold_arrays(oracle, name, value):
+    # NumPy gives elementwise results of 0-d arrays as scalars (np.float32), which take no out= (sigmoid's
+    # and relu's backward raised) and which .numpy() refuses: a tensor must hold an array
+    fn = getattr(ember.nn.functional, name)
+    eo = compare(oracle, fn, getattr(oracle.nn.functional, name), [np.array(value, np.float32)], names=False)
+    assert type(eo._data) is np.ndarray
+    with ember.no_grad():
+        assert type(fn(ember.tensor(value))._data) is np.ndarray
+
+
 def test_prelu(oracle):
     import torch.nn.functional as TF
     for shape, wshape in [((2, 3, 4, 4), (3,)), ((2, 3), (3,)), ((2, 3, 5), (1,)), ((5,), (1,))]:
@@ -271,6 +288,34 @@ def test_prelu(oracle):
     with pytest.raises(RuntimeError, match="Mismatch of parameter numbers and input channel size"):
         A.prelu(ember.tensor(_x(2, 3)), ember.tensor(np.ones(4, np.float32)))
     assert ember.tensor(_x(2, 3)).prelu(ember.tensor([0.1])).shape == (2, 3)
+
+
+# (input shape, input dtype, weight shape, weight dtype): torch's checks, in its order
+_PRELU_BAD = [((5,), "float32", (5,), "float32"), ((4,), "float32", (5,), "float32"), ((), "float32", (5,), "float32"),
+              ((2, 3, 5), "float32", (5,), "float32"), ((2, 5), "float32", (1, 5), "float32"),
+              ((), "float32", (1, 1), "float32"), ((2, 5), "float64", (5,), "float32"),
+              ((2, 5), "int64", (5,), "float32"), ((2, 5), "int64", (5,), "int64"),
+              ((2, 5), "float32", (5, 1), "float32")]
+
+
+@pytest.mark.parametrize("xshape,xdtype,wshape,wdtype", _PRELU_BAD)
+def test_prelu_errors_match_torch(oracle, xshape, xdtype, wshape, wdtype):
+    # a 1-D input is one channel to torch (a PReLU(5) can't take a vector of 5), and a 0-d one has none
+    excs = []
+    for lib in (oracle, ember):
+        x, w = lib.ones(xshape, dtype=getattr(lib, xdtype)), lib.ones(wshape, dtype=getattr(lib, wdtype))
+        with pytest.raises(Exception) as info:  # noqa: PT011 (the type is compared below)
+            lib.nn.functional.prelu(x, w)
+        excs.append(info.value)
+    theirs, ours = excs
+    assert type(ours) is type(theirs) and str(ours).startswith(str(theirs)), (str(ours), str(theirs))
+
+
+def test_prelu_module_of_a_vector_raises_as_torch(oracle):
+    for lib in (oracle, ember):
+        with pytest.raises(RuntimeError, match="Found parameter numbers = 5 and channel size = 1"):
+            lib.nn.PReLU(5)(lib.ones(5))
+        assert tuple(lib.nn.PReLU()(lib.ones(5)).shape) == (5,)
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])

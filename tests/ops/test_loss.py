@@ -411,6 +411,40 @@ def test_bce_errors():
         L.binary_cross_entropy_with_logits(ember.rand(4), ember.rand(4, 1))
 
 
+# weights that don't broadcast to the input (or broadcast past it): torch's RuntimeErrors, not NumPy's ValueError
+_BCE_BAD_WEIGHTS = [("F.binary_cross_entropy", "weight", (3,)), ("F.binary_cross_entropy", "weight", (5, 3, 4)),
+                    ("F.binary_cross_entropy_with_logits", "weight", (3,)),
+                    ("F.binary_cross_entropy_with_logits", "weight", (5, 3, 4)),
+                    ("F.binary_cross_entropy_with_logits", "pos_weight", (3,)),
+                    ("F.binary_cross_entropy_with_logits", "pos_weight", (2, 3, 4)),
+                    ("nn.BCELoss", "weight", (3,)), ("nn.BCEWithLogitsLoss", "pos_weight", (3,)),
+                    ("F.binary_cross_entropy", "weight", (3, 1)),
+                    ("F.binary_cross_entropy_with_logits", "weight", (4,))]
+
+
+@pytest.mark.parametrize("form,arg,wshape", _BCE_BAD_WEIGHTS)
+def test_bce_weight_shapes_match_torch(oracle, form, arg, wshape):
+    x0, t0 = RNG.uniform(0.1, 0.9, (3, 4)).astype(np.float32), RNG.uniform(0, 1, (3, 4)).astype(np.float32)
+    w0 = RNG.uniform(0.5, 2, wshape).astype(np.float32)
+    outcomes = []
+    for lib in (oracle, ember):
+        mod, name = form.split(".")
+        kw = {arg: lib.tensor(w0)}
+        try:
+            fn = getattr(lib.nn.functional, name) if mod == "F" else getattr(lib.nn, name)(**kw)
+            args = (lib.tensor(x0), lib.tensor(t0))
+            outcomes.append(fn(*args, **kw) if mod == "F" else fn(*args))
+        except Exception as e:  # noqa: BLE001 (the exception itself is compared)
+            outcomes.append(e)
+    theirs, ours = outcomes
+    if isinstance(theirs, Exception):
+        assert type(ours) is type(theirs), (ours, theirs)
+        first = str(theirs).split(" had ")[0]   # (torch prints the shape as torch.Size([3]))
+        assert str(ours).startswith(first) and f"{arg} {list(wshape)}" in str(ours), (str(ours), str(theirs))
+    else:
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5)
+
+
 # (input dtype, target dtype, kwargs): binary_cross_entropy takes one dtype for both; the logits form computes
 # (1 - target).mul_(input)..., so its loss has the target's dtype, and an integer or bool target can't hold it
 _BCE_DTYPES = [("float32", "int64", {}), ("float32", "uint8", {}), ("float32", "bool", {}), ("float32", "float64", {}),
@@ -478,6 +512,64 @@ def test_pair_losses(oracle, reduction):
     compare(oracle, "hinge_embedding_loss", [a, np.sign(b)], kwargs={"reduction": reduction, "margin": 1.5})
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_margin_ranking_loss_differentiates_the_target(oracle, reduction):
+    # torch's composite, clamp_min(-target * (x1 - x2) + margin, 0): the target takes a gradient too, and the
+    # gradient passes where the clamped value is exactly 0 (the first three entries here)
+    a = np.array([1.0, 2.0, 0.5, 0.3, -1.2, 0.8], np.float32)
+    b = np.array([1.0, 2.5, 0.5, -0.4, 0.7, 0.1], np.float32)
+    y = np.array([1.0, -1.0, -1.0, 1.0, -1.0, 0.5], np.float32)
+    compare(oracle, "margin_ranking_loss", [a, b, y], grad_idx=(0, 1, 2), kwargs={"reduction": reduction})
+    compare(oracle, "margin_ranking_loss", [a, b, y * 2], grad_idx=(2,), kwargs={"reduction": reduction,
+                                                                                "margin": 0.3})
+    gradcheck(L.margin_ranking_loss, [a, b, y], idx=2, margin=0.25, reduction=reduction)
+
+
+def _weighted_grads(lib, name, x, t, w, reduction):
+    args = [lib.tensor(v, requires_grad=True) for v in (x, t, w)]
+    out = getattr(lib.nn.functional, name)(args[0], args[1], weight=args[2], reduction=reduction)
+    out.backward(lib.tensor(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape)).astype(np.float32)))
+    return out.detach().numpy(), [a.grad.numpy() for a in args], out.grad_fn.name()
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_pointwise_losses_differentiate_the_weight(oracle, name, reduction):
+    # torch builds these from Tensor ops, so a weight that requires grad gets one
+    x, t = _logits(3, 4), _logits(3, 4)
+    w = RNG.uniform(0.1, 2, (3, 4)).astype(np.float32)
+    (to, tg, tn), (eo, eg, en) = (_weighted_grads(lib, name, x, t, w, reduction) for lib in (oracle, ember))
+    assert en == tn
+    np.testing.assert_allclose(eo, to, rtol=1e-5, atol=1e-6)
+    for e, g in zip(eg, tg):
+        np.testing.assert_allclose(e, g, rtol=1e-5, atol=1e-6)
+    gradcheck(lambda w, x, t: getattr(L, name)(x, t, weight=w, reduction=reduction), [w, x, t])
+
+
+@pytest.mark.parametrize("name,arg", [("binary_cross_entropy", "weight"),
+                                      ("binary_cross_entropy_with_logits", "weight"),
+                                      ("binary_cross_entropy_with_logits", "pos_weight")])
+def test_bce_weights_that_require_grad_raise_as_torch(oracle, name, arg):
+    p, t = RNG.uniform(0.1, 0.9, (2, 3)), RNG.uniform(0, 1, (2, 3))
+    for lib in (oracle, ember):
+        w = lib.ones(3, dtype=lib.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match=f"The function '{name}' is not differentiable with respect to "
+                                               f"argument '{arg}'"):
+            getattr(lib.nn.functional, name)(lib.tensor(p), lib.tensor(t), **{arg: w})
+        with lib.no_grad():   # (outside autograd, torch takes it)
+            getattr(lib.nn.functional, name)(lib.tensor(p), lib.tensor(t), **{arg: w})
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_hinge_embedding_loss_of_other_targets_and_at_the_margin(oracle, reduction):
+    # torch: where(target != 1, clamp_min(margin - x, 0), 0) + where(target != -1, x, 0), so a target other
+    # than +-1 takes both terms; and clamp_min passes the gradient at margin - x = 0 (x = 1 here)
+    x = np.array([0.5, 1.0, 2.0, 0.3, -0.2, 1.0], np.float32)
+    t = np.array([-1.0, -1.0, 1.0, 0.0, 2.0, 0.5], np.float32)
+    compare(oracle, "hinge_embedding_loss", [x, t], kwargs={"reduction": reduction})
+    gradcheck(L.hinge_embedding_loss, [x * 1.3, t], reduction=reduction)
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"log_input": False}, {"full": True}, {"reduction": "none"}])
 def test_poisson_nll_loss(oracle, kwargs):
     x = RNG.uniform(0.1, 3, (3, 4)).astype(np.float32)
@@ -530,6 +622,36 @@ def test_multi_margin_loss(oracle, reduction, p):
     compare(oracle, "multi_margin_loss", [x[0], np.array(2)], kwargs={"reduction": reduction, "p": p})
 
 
+_MULTI_MARGIN_BAD = [
+    ("target_out_of_range", (3, 4), [0, 4, 1], {}), ("negative_target", (3, 4), [0, -1, 1], {}),
+    ("out_of_range_1d", (4,), 5, {}), ("out_of_range_0d", (), 1, {}),
+    ("0d_target_for_a_batch", (3, 4), 0, {}), ("short_target", (3, 4), [1, 2], {}),
+    ("2d_target", (4,), [[1]], {}), ("3d_input", (2, 3, 4), [1, 2], {}), ("no_classes", (3, 0), [0, 0, 0], {}),
+    ("empty_1d_input", (0,), [0], {}), ("float_target", (3, 4), [1.0, 2.0, 0.0], {}),
+    ("int32_target", (3, 4), np.array([1, 2, 3], np.int32), {}),
+    ("uint8_target", (3, 4), np.array([1, 2, 3], np.uint8), {}),
+    ("weight_size", (3, 4), [0, 1, 1], {"weight": np.ones(3, np.float32)}),
+    ("weight_size_before_range", (3, 4), [0, 1, 7], {"weight": np.ones(3, np.float32)}),
+    ("weight_dtype", (3, 4), [0, 1, 1], {"weight": np.ones(4, np.float64)}),
+    ("int_input", (1, 2), [0], {"input_dtype": np.int64}), ("half_input", (2,), 0, {"input_dtype": np.float16}),
+]
+
+
+@pytest.mark.parametrize("name,xshape,target,kw", _MULTI_MARGIN_BAD, ids=[c[0] for c in _MULTI_MARGIN_BAD])
+def test_multi_margin_loss_errors_match_torch(oracle, name, xshape, target, kw):
+    kw = dict(kw)
+    x0 = np.ones(xshape, kw.pop("input_dtype", np.float32))
+    excs = []
+    for lib in (oracle, ember):
+        with pytest.raises(Exception) as info:  # noqa: PT011 (the type is compared below)
+            lib.nn.functional.multi_margin_loss(lib.tensor(x0), lib.tensor(target),
+                                                **{k: lib.tensor(v) for k, v in kw.items()})
+        excs.append(info.value)
+    theirs, ours = excs
+    assert type(ours) is type(theirs) and str(ours).startswith(str(theirs)), (str(ours), str(theirs))
+    assert "multi_margin_loss" in str(ours)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_multilabel_margin_loss(oracle, reduction):
     x = _logits(3, 4) * 0.3
@@ -573,6 +695,58 @@ def test_poisson_nll_loss_full_unreduced_node_name_matches_torch(oracle):
     kw = dict(full=True, reduction="none")
     assert (ember.nn.functional.poisson_nll_loss(e, ember.ones(3) * 2, **kw).grad_fn.name()
             == oracle.nn.functional.poisson_nll_loss(x, oracle.ones(3) * 2, **kw).grad_fn.name())
+
+
+# ---- 0-d inputs ------------------------------------------------------------------------------
+def _s(v):
+    """A 0-d float32 array."""
+    return np.array(v, np.float32)
+
+
+# (name, args, grad_idx, kwargs): each loss on 0-d input and target (torch gives a 0-d loss for each reduction)
+ZERO_D = [
+    ("mse_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("l1_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("smooth_l1_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("smooth_l1_loss", [_s(0.3), _s(2.7)], (0, 1), {}),
+    ("huber_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("huber_loss", [_s(0.3), _s(2.7)], (0, 1), {}),
+    ("binary_cross_entropy", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("binary_cross_entropy", [_s(0.3), _s(0.7)], (0,), {"weight": _s(2.0)}),
+    ("binary_cross_entropy_with_logits", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("binary_cross_entropy_with_logits", [_s(-0.3), _s(0.7)], (0, 1), {"pos_weight": _s(2.0), "weight": _s(0.5)}),
+    ("kl_div", [_s(-0.3), _s(0.7)], (0, 1), {}),
+    ("kl_div", [_s(-0.3), _s(-0.7)], (0, 1), {"log_target": True}),
+    ("poisson_nll_loss", [_s(0.3), _s(0.7)], (0, 1), {}),
+    ("poisson_nll_loss", [_s(0.3), _s(2.7)], (0, 1), {"log_input": False, "full": True}),
+    ("margin_ranking_loss", [_s(0.3), _s(0.7), _s(1.0)], (0, 1), {}),
+    ("hinge_embedding_loss", [_s(0.3), _s(-1.0)], (0,), {}),
+    ("soft_margin_loss", [_s(0.3), _s(-1.0)], (0,), {}),
+    ("gaussian_nll_loss", [_s(0.3), _s(2.7), _s(0.5)], (0, 1, 2), {}),
+    ("multi_margin_loss", [_s(0.3), np.array(0)], (0,), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,grad_idx,kwargs", ZERO_D, ids=[f"{c[0]}-{i}" for i, c in enumerate(ZERO_D)])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_zero_dim_losses_hold_arrays_and_match_torch(oracle, name, args, grad_idx, kwargs, reduction):
+    # NumPy gives elementwise results of 0-d arrays as scalars (np.float32): a tensor must hold an array
+    eo = compare(oracle, name, args, grad_idx=grad_idx, kwargs=dict(kwargs, reduction=reduction), node=False)
+    assert type(eo._data) is np.ndarray and eo.shape == ()
+
+
+def test_zero_dim_multilabel_soft_margin_loss_raises_as_torch(oracle):
+    # torch's composite reads the class count as input.size(-1)
+    for lib in (oracle, ember):
+        with pytest.raises(IndexError, match="Dimension specified as -1 but tensor has no dimensions"):
+            lib.nn.functional.multilabel_soft_margin_loss(lib.tensor(0.3), lib.tensor(1.0))
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_multi_margin_loss_keeps_a_1d_targets_shape(oracle, reduction):
+    # a 1-D input with a target of shape [1] gives torch one loss per target entry: shape [1] unreduced
+    x = _logits(5)
+    compare(oracle, "multi_margin_loss", [x, np.array([3])], kwargs={"reduction": reduction})
 
 
 # ---- ctc_loss ------------------------------------------------------------------------------------
@@ -628,6 +802,49 @@ def test_ctc_loss_module_and_bad_lengths():
         F.ctc_loss(lp, ember.tensor([[1, 2], [3, 3]]), (6, 5), (2, 2))
     with pytest.raises(RuntimeError, match="Expected tensor to have size at least 3 at dimension 1"):
         F.ctc_loss(lp, ember.tensor([[1, 2], [3, 3]]), (5, 5), (3, 2))
+
+
+def _node_names(node):
+    """The names of node and of its first inputs, down the graph (torch's chain of nodes)."""
+    names = []
+    while node is not None:
+        names.append(node.name())
+        node = node.next_functions[0][0] if node.next_functions else None
+    return names
+
+
+def _ctc_run(lib, lp, targets, il, tl, **kw):
+    x = lib.tensor(lp, requires_grad=True)
+    out = lib.nn.functional.ctc_loss(x, lib.tensor(targets), il, tl, **kw)
+    (out * (lib.arange(out.numel()).reshape(out.shape) + 1) if out.ndim else out).sum().backward()
+    return out, x.grad.numpy(), _node_names(out.grad_fn)
+
+
+_CTC_LP = np.log(np.random.default_rng(8).dirichlet(np.ones(5), size=(6, 3))).astype(np.float32)
+CTC_EDGE_CASES = [
+    ("unbatched", _CTC_LP[:, 0], np.array([1, 2]), (6,), (2,)),
+    ("unbatched_impossible", _CTC_LP[:, 0], np.array([1, 1, 1, 1]), (5,), (4,)),
+    ("all_targets_empty_padded", _CTC_LP, np.zeros((3, 0), np.int64), (6, 5, 4), (0, 0, 0)),
+    ("all_targets_empty_padded_wide", _CTC_LP, np.ones((3, 2), np.int64), (6, 5, 4), (0, 0, 0)),
+    ("all_targets_empty_concatenated", _CTC_LP, np.zeros(0, np.int64), (6, 0, 4), (0, 0, 0)),
+    ("all_targets_empty_unbatched", _CTC_LP[:, 0], np.zeros(0, np.int64), (6,), (0,)),
+    ("all_targets_empty_no_input", _CTC_LP[:, 0], np.zeros(0, np.int64), (0,), (0,)),
+]
+
+
+@pytest.mark.parametrize("name,lp,targets,il,tl", CTC_EDGE_CASES, ids=[c[0] for c in CTC_EDGE_CASES])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_ctc_loss_unbatched_and_empty_targets_match_torch(oracle, name, lp, targets, il, tl, reduction,
+                                                         zero_infinity):
+    # torch unsqueezes an unbatched input and squeezes its unreduced loss (SqueezeBackward1 on top); a batch of
+    # empty targets has one extended label, the blank (the recursion's shifts by 2 broke on it)
+    kw = dict(reduction=reduction, zero_infinity=zero_infinity)
+    (to, tg, tn), (eo, eg, en) = _ctc_run(oracle, lp, targets, il, tl, **kw), _ctc_run(ember, lp, targets, il, tl, **kw)
+    assert type(eo._data) is np.ndarray and tuple(eo.shape) == tuple(to.shape)
+    assert en == tn
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(eg, tg, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("batch", [1, 4, 8, 9, 16, 17, 33, 257, 4097])

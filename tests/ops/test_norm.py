@@ -694,6 +694,59 @@ def test_pairwise_distance(oracle, p, keepdim):
     gradcheck(lambda x, y: N.pairwise_distance(x, y, p, keepdim=keepdim), [a, b], 1)
 
 
+# p-norms at zero entries: below p = 1, |x| ** (p - 1) is infinite at 0, where torch's gradient is 0 (ember gave
+# NaN, also for 1 < p < 2, from x * |x| ** (p - 2)); p = 0 sends no gradient (torch's is undefined: grad None)
+_NORM_PS = [0, 0.3, 0.5, 1, 1.5, 2, 3, math.inf, -math.inf, -1]
+_ZERO_ENTRIES = np.array([[1.5, 0.0, -0.7, 2.0], [0.0, -1.2, 0.0, 0.4], [0.9, 0.3, -2.2, 0.0]])
+
+
+def _norm_ops(lib):
+    F = lib.nn.functional
+    shifted = lib.tensor(_ZERO_ENTRIES[::-1].copy())
+    return {
+        "vector_norm": lambda x, p: lib.linalg.vector_norm(x, p),
+        "vector_norm_dim": lambda x, p: lib.linalg.vector_norm(x, p, dim=1, keepdim=True),
+        "norm": lambda x, p: lib.norm(x, p),
+        "norm_dim": lambda x, p: lib.norm(x, p, dim=0),
+        "normalize": lambda x, p: F.normalize(x, p, dim=1),
+        "pairwise_distance": lambda x, p: F.pairwise_distance(x, x * 0 + shifted, p, eps=0),
+        "pairwise_distance_eps": lambda x, p: F.pairwise_distance(x, x * 0, p),
+        "pdist": lambda x, p: F.pdist(lib.cat([x, x[:1], x[1:] * 0 + x[:1]]), p),
+        "cdist": lambda x, p: lib.cdist(x, lib.cat([x[:1] * 0, x[1:2] * 2, x[2:] * 0 + x[:1]]), p=p),
+    }
+
+
+@pytest.mark.parametrize("op", list(_norm_ops(ember)))
+@pytest.mark.parametrize("p", _NORM_PS)
+@pytest.mark.parametrize("zeros", [False, True], ids=["some_zeros", "all_zeros"])
+def test_p_norm_gradients_at_zero_entries_match_torch(oracle, op, p, zeros):
+    if op in ("pdist", "cdist") and p < 0:
+        pytest.skip("pdist and cdist take p >= 0")
+    x0 = _ZERO_ENTRIES * (not zeros)
+    got = []
+    for lib in (oracle, ember):
+        x = lib.tensor(x0, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")   # (ember's 1 / 0 and 0 * inf stay quiet, as torch's)
+            out = _norm_ops(lib)[op](x, p)
+            out.backward(lib.tensor(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape))))
+        got.append((out.detach().numpy(), None if x.grad is None else x.grad.numpy()))
+    (to, tg), (eo, eg) = got
+    np.testing.assert_allclose(eo, to, rtol=1e-12, atol=1e-12)
+    assert (eg is None) == (tg is None)
+    if tg is not None:
+        assert not np.isnan(eg).any()
+        np.testing.assert_allclose(eg, tg, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.5, 1.5, 3.0, -math.inf])
+def test_p_norms_below_2_gradcheck(p):
+    x = _x(3, 4).astype(np.float64)
+    gradcheck(lambda a: ember.linalg.vector_norm(a, p, dim=1), [x])
+    gradcheck(lambda a: N.normalize(a, p, 1), [x])
+    gradcheck(lambda a, b: N.pairwise_distance(a, b, p), [x, _x(3, 4).astype(np.float64)])
+
+
 # ---- interpolate ---------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs", [
     {"scale_factor": 2}, {"size": (5, 3)}, {"scale_factor": 0.5}, {"scale_factor": 1.7},
