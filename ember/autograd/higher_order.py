@@ -251,17 +251,9 @@ class _TensorNamespace:
     erf, exp2 = map(_fn, ("erf", "exp2"))
     einsum = _fn("einsum")
 
-    @staticmethod
-    def sign(x):
-        return np.sign(_raw(x))   # piecewise constant: no gradient
-
-    @staticmethod
-    def floor(x):
-        return np.floor(_raw(x))   # piecewise constant: no gradient
-
-    @staticmethod
-    def trunc(x):
-        return np.trunc(_raw(x))   # piecewise constant: no gradient
+    # piecewise constant, but recorded as torch records them (a zero gradient): the first gradient of
+    # |x|.sum() or an L1 norm requires grad, as torch's does, so a second backward through it runs
+    sign, floor, trunc = map(_fn, ("sign", "floor", "trunc"))
 
     @staticmethod
     def clip(x, lo, hi):

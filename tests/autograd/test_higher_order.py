@@ -844,3 +844,24 @@ def test_recurrent_steps_differentiate_twice_as_torch(oracle, kind):
             assert g is None or not g.detach().numpy().any()
             continue
         np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_piecewise_constant_steps_keep_the_first_gradient_differentiable():
+    # |x|, L1 and max norms, floor: their first gradient requires grad (sign and floor are recorded with a
+    # zero gradient, as torch's), so a second backward through it gives zeros instead of failing
+    def facts(lib):
+        x = lib.tensor([1.0, -2.0, 0.5], requires_grad=True)
+        out = []
+        for f in (lambda t: t.abs().sum(), lambda t: lib.linalg.vector_norm(t, 1),
+                  lambda t: lib.linalg.vector_norm(t, float("inf")), lambda t: (t.floor() * t).sum()):
+            g, = lib.autograd.grad(f(x), x, create_graph=True)
+            g2, = lib.autograd.grad(g.sum(), x, allow_unused=True)
+            # (torch gives some as a ZeroTensor, which refuses tolist: adding it to zeros reads it)
+            out.append((g.requires_grad, g.tolist(), None if g2 is None else lib.zeros(3).add(g2).tolist()))
+        return out
+    ours = facts(ember)
+    assert [r[0] for r in ours] == [True] * 4
+    assert ours[0][2] == [0.0, 0.0, 0.0]
+    from tests.conftest import torch
+    if torch is not None:
+        assert ours == facts(torch)
