@@ -127,6 +127,9 @@ def _scan_torch_names():
             # names this file defines that torch defines in another file (ember's lazy.py holds LazyLinear,
             # torch's linear.py does): pickled under their namespace instead
             elsewhere = getattr(mod, "_TORCH_DEFINES_ELSEWHERE", ())
+            # and names another ember file defines that torch defines in this one (MultiheadAttention, in
+            # torch's activation.py): pickled under this file's name, which torch's weights_only allowlist matches
+            here = getattr(mod, "_TORCH_DEFINES_HERE", ())
             for attr, obj in list(vars(mod).items()):
                 if attr.startswith("_") or not hasattr(obj, "__qualname__"):
                     continue
@@ -138,7 +141,7 @@ def _scan_torch_names():
                     old = _PUBLIC_NAMES.get(id(obj))
                     if old is None or rank > old[0]:
                         _PUBLIC_NAMES[id(obj)] = (rank, obj, torch_name, attr)
-                if defined == ember_name and attr == obj.__qualname__ and attr not in elsewhere:
+                if (defined == ember_name and attr == obj.__qualname__ and attr not in elsewhere) or attr in here:
                     _HOME_NAMES[id(obj)] = (obj, torch_name, attr)
 
 

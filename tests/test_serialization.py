@@ -934,6 +934,20 @@ def test_whole_module_allowlisted_by_class_loads_weights_only(oracle, tmp_path):
                 assert type(lib.load(path)) is lib.nn.Linear
 
 
+def test_multihead_attention_pickles_under_torch_s_activation_file(oracle, tmp_path):
+    # torch defines MultiheadAttention in nn/modules/activation.py (ember in attention.py): scripts allowlist it
+    # by that name (pytorch/examples' word_language_model/generate.py), which must match the pickle's
+    assert ember.nn.modules.activation.MultiheadAttention is ember.nn.MultiheadAttention
+    ember.save(ember.nn.MultiheadAttention(4, 2), tmp_path / "ember.pt")
+    oracle.save(oracle.nn.MultiheadAttention(4, 2), tmp_path / "torch.pt")
+    assert "torch.nn.modules.activation" in _pickle_globals(tmp_path / "ember.pt")
+    for lib in (ember, oracle):
+        allowed = [lib.nn.modules.activation.MultiheadAttention, lib.nn.modules.linear.NonDynamicallyQuantizableLinear]
+        for path in (tmp_path / "ember.pt", tmp_path / "torch.pt"):
+            with lib.serialization.safe_globals(allowed):
+                assert type(lib.load(path)) is lib.nn.MultiheadAttention
+
+
 def test_torch_s_lazy_module_loads_though_ember_keeps_it_in_another_file(oracle, tmp_path):
     # torch names torch.nn.modules.linear.LazyLinear (and torch.utils.hooks.RemovableHandle for its hook)
     oracle.save(oracle.nn.LazyLinear(3), tmp_path / "lazy.pt")

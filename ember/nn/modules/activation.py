@@ -387,3 +387,9 @@ class Softmax2d(Module):
         if input.dim() not in (3, 4):
             raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
         return F.softmax(input, -3)
+
+
+# torch defines MultiheadAttention in this file: scripts name it here (torch.serialization.safe_globals lists),
+# and torch.save pickles it under this file's name
+from .attention import MultiheadAttention  # noqa: E402,F401
+_TORCH_DEFINES_HERE = ("MultiheadAttention",)
