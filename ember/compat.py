@@ -49,6 +49,7 @@ ALIASES = {
     "torch.autograd.profiler": "ember.autograd.profiler",
     "torch.autograd.profiler_util": "ember.autograd.profiler_util",
     "torch.profiler": "ember.profiler",
+    "torch.onnx": "ember.onnx",
     "torch.cuda": "ember.cuda",
     "torch.accelerator": "ember.accelerator",
     "torch.amp": "ember.amp",

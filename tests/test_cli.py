@@ -82,6 +82,22 @@ def test_unsupported_torch_module_is_explained(tmp_path):
     assert proc.stderr.strip().count("\n") == 0
 
 
+def test_torch_onnx_imports_and_export_refuses(tmp_path):
+    # pytorch/examples import torch.onnx at the top and export only on request: the import must work
+    script = tmp_path / "onnx_user.py"
+    script.write_text(
+        "import torch\nimport torch.onnx\n"
+        "print(torch.onnx.is_in_onnx_export())\n"
+        "try:\n"
+        "    torch.onnx.export(torch.nn.Linear(2, 2), (torch.ones(1, 2),), 'm.onnx')\n"
+        "except NotImplementedError as e:\n"
+        "    print('refused:', e)\n")
+    proc = ember("run", str(script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("False\nrefused: torch.onnx.export: ember cannot export models to ONNX")
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_missing_torch_attribute_names_the_api(tmp_path):
     script = tmp_path / "attr.py"
     script.write_text("import torch\ntorch.fft_magic(1)\n")
