@@ -4,18 +4,22 @@ A storage here is a view of the memory a tensor's array lives in (its root array
 memory its views share), so writes through either show in the other, as in torch.  Tensor.storage(),
 untyped_storage(), share_memory_(), is_shared() and Module.share_memory() are attached here.
 
-share_memory_() moves the tensor's elements into an anonymous shared mapping (mmap), which processes
-fork()ed afterwards share with the parent (the Hogwild pattern of ember.multiprocessing).  Unlike torch,
-views taken before the call keep the old memory, and a tensor pickled to another process (spawn, a Queue)
-travels by value.
+share_memory_() moves the tensor's elements into a shared mapping (mmap), which processes fork()ed
+afterwards share with the parent (the Hogwild pattern of ember.multiprocessing).  On Linux the mapping is
+an anonymous memory file (memfd) whose descriptor travels with the tensor when multiprocessing pickles it
+(spawn or forkserver Process arguments, Queues, Pipes), as with torch's file_descriptor strategy: the
+receiver maps the same memory.  Unlike torch, views taken before the call keep the old memory, and a tensor
+that is not shared travels by value (torch moves it into shared memory first).
 """
 import mmap
+import os
 import warnings
+import weakref
 
 import numpy as np
 
 from . import _backend as B
-from ._tensor import Tensor, _host
+from ._tensor import Tensor, _host, _rebuild
 
 __all__ = ["TypedStorage", "UntypedStorage"]
 
@@ -174,13 +178,79 @@ def _untyped_storage(self):
     return UntypedStorage(_root(self._data))
 
 
+class _SharedFile(mmap.mmap):
+    """A mapping of a memory file (memfd) that keeps the file's descriptor, to hand to other processes."""
+
+
+def _map_shared_file(fd, nbytes):
+    """Map nbytes of memory file fd; the mapping owns fd (closed once the mapping is gone)."""
+    buf = _SharedFile(fd, nbytes)
+    buf.fd = fd
+    weakref.finalize(buf, os.close, fd)
+    return buf
+
+
+def _shared_buffer(nbytes):
+    """nbytes of fresh shared memory: a memory file where the OS has them (Linux), else anonymous memory
+    that only fork() shares."""
+    if not hasattr(os, "memfd_create"):
+        return mmap.mmap(-1, nbytes)
+    fd = os.memfd_create("ember_shared_tensor", os.MFD_CLOEXEC)
+    try:
+        os.ftruncate(fd, nbytes)
+        buf = _map_shared_file(fd, nbytes)
+    except BaseException:
+        os.close(fd)
+        raise
+    _register_reducer()
+    return buf
+
+
+def _shared_file_of(a):
+    """The _SharedFile a (a view of it) lives in, or None."""
+    base = _root(a).base
+    while isinstance(base, memoryview):
+        base = base.obj
+    return base if isinstance(base, _SharedFile) else None
+
+
+def _rebuild_shared(fd_handle, nbytes, dtype, shape, strides, offset, requires_grad):
+    """Unpickle a shared tensor in the receiving process: map the sender's memory file."""
+    buf = _map_shared_file(fd_handle.detach(), nbytes)
+    _register_reducer()   # (so that this process can hand the tensor on in turn)
+    return _rebuild(np.ndarray(shape, np.dtype(dtype), buffer=buf, offset=offset, strides=strides), requires_grad)
+
+
+def _reduce_tensor(t):
+    """multiprocessing's pickling of a Tensor: a shared one by its memory file's descriptor, else by value."""
+    buf = _shared_file_of(t._data) if type(t._data) is np.ndarray else None
+    if buf is None:
+        return t.__reduce_ex__(2)
+    from multiprocessing.reduction import DupFd
+    a = t._data
+    offset = a.__array_interface__["data"][0] - np.frombuffer(buf, np.uint8).ctypes.data
+    return (_rebuild_shared, (DupFd(buf.fd), len(buf), a.dtype.str, a.shape, a.strides, offset,
+                              t._requires_grad))
+
+
+_REGISTERED = []
+
+
+def _register_reducer():
+    # on first use: importing multiprocessing costs every `import ember` otherwise
+    if not _REGISTERED:
+        from multiprocessing.reduction import ForkingPickler
+        ForkingPickler.register(Tensor, _reduce_tensor)
+        _REGISTERED.append(True)
+
+
 def _share_memory_(self):
-    """Move the elements into shared memory that fork()ed processes share (no-op if already there, or on
+    """Move the elements into shared memory that other processes share (no-op if already there, or on
     a GPU); returns self."""
     a = self._data
     if type(a) is not np.ndarray or _is_shared_array(a):
         return self
-    buf = mmap.mmap(-1, max(a.nbytes, 1))
+    buf = _shared_buffer(max(a.nbytes, 1))
     shared = np.frombuffer(buf, dtype=a.dtype, count=a.size).reshape(a.shape)
     shared[...] = a
     self._data = shared

@@ -131,3 +131,54 @@ def test_hogwild_processes_train_one_shared_model():
     p.start()
     p.join()
     assert other.weight.detach().tolist() == w.tolist()
+
+
+memfd_only = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="shares with spawned processes via memfd")
+
+
+@memfd_only
+def test_hogwild_spawned_processes_update_the_shared_model():
+    # examples/mnist_hogwild calls mp.set_start_method('spawn'): the parameters travel to the children as
+    # handles to the shared memory, not as copies
+    ember.manual_seed(0)
+    model = ember.nn.Linear(3, 1)
+    model.share_memory()
+    start = _loss(model)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_train, args=(rank, model, 40, 0.05)) for rank in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert all(p.exitcode == 0 for p in procs)
+    after = _loss(model)
+    assert after < start * 0.05, (start, after)
+
+
+def _fill_views(q_in, q_out):
+    for _ in range(2):
+        t = q_in.get(timeout=60)
+        q_out.put((t.is_shared(), t.shape, t.requires_grad))
+        with ember.no_grad():
+            t.fill_(7.0)
+
+
+@memfd_only
+def test_shared_view_sent_to_a_spawned_process_writes_through():
+    base = ember.zeros(4, 6).share_memory_()
+    view = base[1:, ::2]   # an offset and strides into the shared memory
+    plain = ember.zeros(3)
+    ctx = mp.get_context("spawn")
+    q_in, q_out = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=_fill_views, args=(q_in, q_out))
+    p.start()
+    q_in.put(view)    # (through a Queue: the descriptor goes over multiprocessing's resource sharer)
+    q_in.put(plain)   # not shared: a copy, as before
+    assert q_out.get(timeout=60) == (True, (3, 3), False)
+    assert q_out.get(timeout=60) == (False, (3,), False)
+    p.join(60)
+    assert p.exitcode == 0
+    expected = np.zeros((4, 6), np.float32)
+    expected[1:, ::2] = 7.0
+    assert base.numpy().tolist() == expected.tolist()
+    assert plain.tolist() == [0.0, 0.0, 0.0]

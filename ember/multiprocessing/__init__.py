@@ -2,9 +2,9 @@
 reporting, and the sharing-strategy switches.
 
 Tensors moved into shared memory with ``share_memory_()`` (``Module.share_memory()``) are shared with
-processes started by fork (Linux's default): the Hogwild pattern, several processes training one model,
-works.  Unlike torch, a tensor sent through a Queue or to a spawned process is pickled by value (its
-memory is not handed over), so shared updates need fork.
+processes started by fork, and on Linux also with spawned ones and through Queues (ember.storage hands
+over the memory file's descriptor): the Hogwild pattern, several processes training one model, works.
+Unlike torch, a tensor that is not shared is pickled by value (torch moves it into shared memory first).
 """
 import multiprocessing
 import multiprocessing.connection

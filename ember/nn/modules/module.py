@@ -442,7 +442,7 @@ class Module:
 
     def share_memory(self):
         """Move parameters, their gradients and buffers into shared memory (Tensor.share_memory_), so that
-        processes fork()ed afterwards update one model (Hogwild training)."""
+        processes forked afterwards, or handed the model (spawn, a Queue), update one model (Hogwild training)."""
         for t in itertools.chain(self.parameters(), self.buffers()):
             t.share_memory_()
             grad = _raw_grad(t)
