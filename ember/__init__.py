@@ -61,7 +61,7 @@ for _name in ("where", "max", "min", "maximum", "minimum", "bitwise_and", "bitwi
               "polar", "sort", "topk", "argmax", "argmin", "std", "var",
               "index_select", "gather", "logsumexp", "kthvalue", "median", "mode", "histc", "diff", "tril",
               "triu", "msort", "nanmedian", "amax", "amin", "aminmax", "cummax", "cummin", "take",
-              "masked_select", "flip", "roll", "rot90", "diag", "trace", "kron", "cross"):
+              "masked_select", "diag", "kron", "cross"):   # (torch's flip, roll, rot90 and trace take no out=)
     if _name in globals():
         globals()[_name] = _out_variant(globals()[_name], _name)
         globals()[_name].__module__ = __name__   # (pickled by name, as ember.<name>)
