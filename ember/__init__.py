@@ -74,7 +74,7 @@ from ._memory_format import (memory_format, contiguous_format, channels_last, ch
 newaxis = None  # torch.newaxis, as numpy's: x[:, newaxis] adds a dim
 
 
-def is_storage(obj):
+def is_storage(obj, /):
     """True for a TypedStorage or UntypedStorage."""
     return type(obj) in (TypedStorage, UntypedStorage)
 
