@@ -251,10 +251,13 @@ def _view_keywords(input, shape, size, dtype):
 
 def view(input, *shape, size=None, dtype=None):
     """A tensor with the same data and a new shape; never copies (see reshape)."""
-    if size is not None or dtype is not None:
+    if size is not dtype:   # a keyword form (else both are None): one test on the positional path
         return _view_keywords(input, shape, size, dtype)
-    if len(shape) == 1:
-        s = shape[0]
+    if len(shape) < 2:
+        try:
+            s = shape[0]
+        except IndexError:   # (x.view(): no size)
+            raise invalid_combination("view", (), {}, _VIEW_FORMS) from None
         if type(s) is not int:
             if type(s) is Size or type(s) is tuple:
                 shape = s
@@ -262,8 +265,6 @@ def view(input, *shape, size=None, dtype=None):
                 return _view_dtype(input, s)
             else:
                 shape = _sizes(shape, "view")
-    elif not shape:
-        raise invalid_combination("view", (), {}, _VIEW_FORMS)
     a = input._data
     try:
         out = a.reshape(shape) if a.flags.c_contiguous else _nocopy_reshape(a, shape)
@@ -295,12 +296,16 @@ def view_as(input, other):
 
 def reshape(input, *sizes, shape=None):
     """input with a new shape: a view when the layout allows, else a copy."""
-    if shape is not None or not sizes:
+    if shape is not None:
         sizes = varargs_or_keyword(sizes, shape, "reshape", "shape")
     shape = sizes
-    if len(shape) == 1 and type(shape[0]) is not int:
-        s = shape[0]
-        shape = s if type(s) is tuple or type(s) is Size else _sizes(shape, "reshape")
+    if len(shape) < 2:
+        try:
+            s = shape[0]
+        except IndexError:   # (x.reshape(): no shape)
+            varargs_or_keyword(shape, None, "reshape", "shape")
+        if type(s) is not int:
+            shape = s if type(s) is tuple or type(s) is Size else _sizes(shape, "reshape")
     a = input._data
     if a.flags.c_contiguous:
         return view(input, shape)
