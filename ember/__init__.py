@@ -61,7 +61,7 @@ for _name in ("where", "max", "min", "maximum", "minimum", "bitwise_and", "bitwi
               "polar", "sort", "topk", "argmax", "argmin", "std", "var",
               "index_select", "gather", "logsumexp", "kthvalue", "median", "mode", "histc", "diff", "tril",
               "triu", "msort", "nanmedian", "amax", "amin", "aminmax", "cummax", "cummin", "take",
-              "masked_select", "flip", "roll", "rot90", "diag", "trace", "kron", "cross"):
+              "masked_select", "diag", "kron", "cross"):   # (torch's flip, roll, rot90 and trace take no out=)
     if _name in globals():
         globals()[_name] = _out_variant(globals()[_name], _name)
         globals()[_name].__module__ = __name__   # (pickled by name, as ember.<name>)
@@ -74,7 +74,7 @@ from ._memory_format import (memory_format, contiguous_format, channels_last, ch
 newaxis = None  # torch.newaxis, as numpy's: x[:, newaxis] adds a dim
 
 
-def is_storage(obj):
+def is_storage(obj, /):
     """True for a TypedStorage or UntypedStorage."""
     return type(obj) in (TypedStorage, UntypedStorage)
 

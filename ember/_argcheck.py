@@ -117,3 +117,49 @@ def numpy_names(fn):
     aliased._checks_tensors = aliased
     _wrappers[fn] = aliased
     return aliased
+
+
+class _Required:
+    """The default of an argument that must be given, so that its absence gets torch's own words."""
+
+    def __repr__(self):
+        return "<required>"
+
+
+REQUIRED = _Required()
+
+
+def int_sequence(value, op, name, position=None):
+    """value, op's `tuple of ints` argument `name` (a tuple, list or Size), as a tuple; torch's TypeError for
+    anything else, an int or a tensor included: only a method's one-by-one form (x.view(4, 6)) takes those."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    if value is REQUIRED:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "{name}"')
+    where = f" (position {position})" if position else ""
+    hint = f" (write ({value},) for a single one)" if type(value) is int else ""
+    raise TypeError(f"{op}(): argument '{name}'{where} must be tuple of ints, not {type(value).__name__}{hint}")
+
+
+def varargs_or_keyword(args, value, op, name):
+    """The ints of a method that takes them one by one, as one sequence or by keyword, as torch's parser reads
+    them (x.permute(2, 0, 1), x.permute((2, 0, 1)), x.permute(dims=(2, 0, 1))): args when the keyword `name`
+    was not given (value None), else (value,); torch's TypeError for neither, both, or a keyword value that is
+    no sequence."""
+    if value is None:
+        if not args:
+            raise TypeError(f'{op}() missing 1 required positional arguments: "{name}"')
+        return args
+    if args:
+        raise TypeError(f"{op}() got multiple values for argument '{name}'")
+    return (int_sequence(value, op, name),)
+
+
+def invalid_combination(op, args, kwargs, forms):
+    """torch's TypeError for arguments that match none of op's overloads (forms: their signatures, as torch
+    prints them)."""
+    got = [type(v).__name__ for v in args] + [f"{k}={type(v).__name__}" for k, v in kwargs.items()]
+    text = ", ".join(got) + (", " if kwargs and not args else "")   # (torch's: "got (size=int, )")
+    listed = "".join(f" * ({f})\n" for f in forms)
+    return TypeError(f"{op}() received an invalid combination of arguments - got ({text}), but expected one of:\n"
+                     f"{listed}")

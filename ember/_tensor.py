@@ -14,6 +14,7 @@ from . import _backend as B
 from .autograd import graph
 from .autograd.grad_mode import (InferenceVersion as _InferenceVersion, inference_threads as _inference_threads,
                                  new_version as _new_version, state as _grad_state)
+from ._argcheck import varargs_or_keyword
 from ._userwarn import warn as _warn_user
 
 _ndarray = np.ndarray
@@ -228,8 +229,10 @@ class Tensor:
         dev = self.device if device is None else B.as_device(device)
         return out if dev.type == "cpu" else out.to(dev)
 
-    def resize_(self, *sizes, memory_format=None):
+    def resize_(self, *sizes, size=None, memory_format=None):
         """Give this tensor the new shape in place, keeping the elements that fit (new ones uninitialised)."""
+        if size is not None or not sizes:
+            sizes = varargs_or_keyword(sizes, size, "resize_", "size")
         if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
             sizes = tuple(sizes[0])
         if self._requires_grad:

@@ -1,7 +1,8 @@
 """The torch alias: make `import torch` / `import torchvision` resolve to ember's modules.
 
 `install()` adds an import hook; afterwards `sys.modules["torch"] is ember`, so printed sizes and
-dtypes read `torch.Size(...)` / `torch.float64` (see _backend.namespace).
+dtypes read `torch.Size(...)` / `torch.float64` (see _backend.namespace), and ember's public classes
+carry torch's module names (type(x) is <class 'torch.Tensor'>) until `uninstall()`.
 """
 import importlib
 import importlib.abc
@@ -208,6 +209,38 @@ def _alias_child_processes():
     server._preload_modules = ["ember" if m == "__main__" else m for m in server._preload_modules]
 
 
+_OWN_MODULES = {}   # class -> its ember __module__, while the alias shows it under torch's
+
+
+def _attribute(module, qualname):
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _show_torch_class_names():
+    """Give ember's public classes the __module__ of torch's, so that type(x) prints <class 'torch.Tensor'> and
+    type(nn.Linear(2, 2)) <class 'torch.nn.modules.linear.Linear'>: the names torch.save writes for them.  Only
+    where pickle, which looks a class up by its __module__ and __qualname__, finds the class itself under the
+    new name through the alias (multiprocessing pickles classes so; deepcopy and torch.save don't look)."""
+    from .serialization import torch_class_names
+    for cls, (module, name) in torch_class_names().items():
+        if cls in _OWN_MODULES or name != cls.__qualname__:
+            continue
+        home = sys.modules.get(module)
+        if home is None or home.__name__ != ALIASES.get(module) or _attribute(home, name) is not cls:
+            continue
+        _OWN_MODULES[cls] = cls.__module__
+        cls.__module__ = module
+
+
+def _restore_class_names():
+    for cls, module in _OWN_MODULES.items():
+        cls.__module__ = module
+    _OWN_MODULES.clear()
+
+
 def install():
     """Make torch and torchvision imports resolve to ember (idempotent)."""
     for name in _ROOTS:
@@ -226,12 +259,14 @@ def install():
             sys.modules[name] = importlib.import_module(target)
         except ImportError:
             pass  # imported lazily (and explained) by the finder when the script asks
+    _show_torch_class_names()
 
 
 def uninstall():
     """Remove the alias (for tests and notebooks)."""
     if _finder in sys.meta_path:
         sys.meta_path.remove(_finder)
+    _restore_class_names()
     for name in list(sys.modules):
         if name.partition(".")[0] in _ROOTS and getattr(sys.modules[name], "__name__", "").startswith("ember"):
             del sys.modules[name]

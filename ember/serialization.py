@@ -166,6 +166,21 @@ def _torch_global(obj, scan):
     return None
 
 
+def torch_class_names():
+    """{class: (torch module, name)}: the global name torch.save writes for each public class of ember's
+    torch-mirroring modules imported so far (compat.install() shows the classes under these names)."""
+    _scan_torch_names()
+    with _NAMES_LOCK:
+        classes = [entry[1] for entry in _PUBLIC_NAMES.values()] + [entry[0] for entry in _HOME_NAMES.values()]
+    names = {}
+    for cls in classes:
+        if isinstance(cls, type) and cls not in names:
+            mapped = _torch_global(cls, scan=False)
+            if mapped is not None:
+                names[cls] = mapped
+    return names
+
+
 def _ember_global(module, name):
     """The ember object a pickle's torch/torchvision global names, or None where ember lacks it."""
     root = module.partition(".")[0]

@@ -171,10 +171,22 @@ def test_devices():
     d = ember.device("cuda:0")
     assert d.type == "cuda" and d.index == 0 and str(d) == "cuda:0"
     assert repr(ember.device("cpu")) == "device(type='cpu')"
-    assert ember.ones(2).device == ember.device("cpu") == "cpu"
+    assert ember.ones(2).device == ember.device("cpu") and ember.ones(2).device.type == "cpu"
     assert isinstance(ember.cuda.is_available(), bool)
     with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
         ember.device("gpu")
+
+
+@requires_torch
+def test_device_equals_only_devices_as_torch():
+    def f(M):
+        d, c = M.device("cpu"), M.device("cuda:0")
+        return (d == "cpu", d != "cpu", "cpu" == d, d == M.device("cpu"), d != M.device("cpu"), d == 0,
+                d == None, c == "cuda:0",  # noqa: E711 c == M.device("cuda", 0), c == M.device("cuda"), hash(d) == hash(M.device("cpu")),
+                d in {"cpu"}, d in {M.device("cpu")}, d in ["cpu"], "cpu" in [d], d.__eq__("cpu"),
+                M.zeros(1).device == "cpu", M.zeros(1).device == M.device("cpu"), {d: 1}.get(M.device("cpu")),
+                {d: 1}.get("cpu"))
+    assert f(ember) == f(torch)
 
 
 @pytest.mark.skipif(ember.cuda.is_available(), reason="needs a machine without a GPU")

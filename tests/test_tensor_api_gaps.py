@@ -165,3 +165,30 @@ def test_share_memory_flag_matches_torch():
         x.share_memory_()
         return a, x.is_shared(), x.clone().is_shared(), (x + 1).is_shared(), tuple(x.tolist())
     both(f)
+
+
+# keyword names torch's parser takes (and refuses) outside the shape ops: tests/ops/test_shape.py has those
+KEYWORD_NAMES = {
+    "max_other": lambda M, x: x.max(other=x.flip(0)), "min_other": lambda M, x: x.min(other=x.flip(0)),
+    "torch_max_other": lambda M, x: M.max(input=x, other=x.flip(0)), "torch_min_other": lambda M, x:
+    M.min(x, other=x.flip(0)), "max_other_number": lambda M, x: x.max(other=1), "max_other_and_dim": lambda M, x:
+    x.max(1, other=x), "max_dim_kw": lambda M, x: x.max(dim=1, keepdim=True),
+    "new_zeros_size_kw": lambda M, x: x.new_zeros(size=(2, 3), dtype=M.int32), "new_ones_size_kw": lambda M, x:
+    x.new_ones(size=[2]), "new_empty_size_kw": lambda M, x: x.new_empty(size=(2,)).shape, "new_zeros_size_int":
+    lambda M, x: x.new_zeros(size=2), "new_zeros_both": lambda M, x: x.new_zeros(2, size=(3,)), "new_zeros_none":
+    lambda M, x: x.new_zeros(), "new_ones_varargs": lambda M, x: x.new_ones(2, 3),
+    "copy_other_kw": lambda M, x: x.clone().copy_(other=x * 2, non_blocking=False), "copy_src_kw": lambda M, x:
+    x.clone().copy_(src=x * 2),
+    "one_hot_input_kw": lambda M, x: M.nn.functional.one_hot(input=M.tensor([0, 2]), num_classes=3),
+    "one_hot_tensor_kw": lambda M, x: M.nn.functional.one_hot(tensor=M.tensor([0, 2]), num_classes=3),
+    "is_tensor_obj_kw": lambda M, x: M.is_tensor(obj=x), "is_storage_obj_kw": lambda M, x: M.is_storage(obj=x),
+    "resize__size_kw": lambda M, x: x.clone().resize_(size=(6,)).shape, "resize__both": lambda M, x:
+    x.clone().resize_(6, size=(6,)),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(KEYWORD_NAMES))
+def test_keyword_names_match_torch(name):
+    from tests.ops.test_shape import check_argument_forms
+    check_argument_forms(KEYWORD_NAMES[name])

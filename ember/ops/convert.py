@@ -274,8 +274,9 @@ def _register():
         """Convert to other's dtype."""
         return to(self, other.dtype)
 
-    def copy_(self, src, non_blocking=False):
-        """Copy src's values (broadcast, cast) into this tensor's memory."""
+    def copy_(self, other, non_blocking=False):
+        """Copy other's values (broadcast, cast) into this tensor's memory."""
+        src = other
         from .elementwise import _check_inference, _inplace
         _check_inference(self)
         d = self._data

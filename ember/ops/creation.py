@@ -1071,7 +1071,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     return _wrap(out if d.ndim == 2 else out[0])
 
 
-def is_tensor(obj):
+def is_tensor(obj, /):
     """True if obj is an ember Tensor."""
     return isinstance(obj, Tensor)
 
@@ -1104,9 +1104,10 @@ def _register():
         return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     def _new(fill):
-        def method(self, *size, dtype=None, device=None, requires_grad=False):
+        def method(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
             B.dtype_arg(dtype, "new_" + fill.__name__)
-            return fill(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+            shape = _size_arg(sizes, size, "new_" + fill.__name__)
+            return fill(shape, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
         method.__name__ = "new_" + fill.__name__
         method.__doc__ = f"A new tensor of {fill.__name__} with this tensor's dtype and device."
         return method

@@ -1388,8 +1388,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     return _wrap(out)
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(input, num_classes=-1):
     """int64 tensor with a trailing dim of size num_classes, 1 at each index."""
+    tensor = input
     xp = xp_of(tensor._data)
     d = tensor._data
     if d.dtype != np.int64:

@@ -635,8 +635,20 @@ _MINMAX_FORMS = (" * (Tensor input)\n * (Tensor input, Tensor other)\n"
                  " * (Tensor input, int dim, bool keepdim = False)")
 
 
-def max(input, dim=None, keepdim=False, *, out=None):
+def _other_overload(name, dim, keepdim, other):
+    """other, as the dim argument that max/min read as the elementwise overload; torch's TypeError unless
+    it is the only one given and a tensor."""
+    if dim is not None or keepdim is not False or not isinstance(other, Tensor):
+        raise TypeError(f"{name}() received an invalid combination of arguments: other= takes a Tensor, and no "
+                        f"dim or keepdim with it (got other={type(other).__name__}); the forms are {name}(), "
+                        f"{name}(dim, keepdim=False) and {name}(other)")
+    return other
+
+
+def max(input, dim=None, keepdim=False, *, other=None, out=None):
     """Largest element; with dim, a (values, indices) named tuple; with a tensor, elementwise maximum."""
+    if other is not None:   # (torch's keyword for the elementwise overload: x.max(other=y))
+        dim = _other_overload("max", dim, keepdim, other)
     if dim is None:
         return _full_minmax(input, True, "max")
     if isinstance(dim, Tensor):
@@ -647,8 +659,10 @@ def max(input, dim=None, keepdim=False, *, out=None):
     return _reduce_dim_index(input, dim, keepdim, True, "max", MaxBackward0)
 
 
-def min(input, dim=None, keepdim=False, *, out=None):
+def min(input, dim=None, keepdim=False, *, other=None, out=None):
     """Smallest element; with dim, a (values, indices) named tuple; with a tensor, elementwise minimum."""
+    if other is not None:   # (torch's keyword for the elementwise overload: x.min(other=y))
+        dim = _other_overload("min", dim, keepdim, other)
     if dim is None:
         return _full_minmax(input, False, "min")
     if isinstance(dim, Tensor):

@@ -16,6 +16,7 @@ from .._tensor import Size, Tensor, _dim, _expanded, _wrap, expanded_write_warni
 from . import unbroadcast
 from .convert import CloneBackward0, clone
 from .._userwarn import warn as _warn_user
+from .._argcheck import REQUIRED, int_sequence, invalid_combination, varargs_or_keyword
 from . import record as _finish
 
 __all__ = [
@@ -235,14 +236,32 @@ def _view_dtype(input, dtype):
     return t
 
 
-def view(input, *shape):
+_VIEW_FORMS = ("torch.dtype dtype", "tuple of ints size")
+
+
+def _view_keywords(input, shape, size, dtype):
+    """x.view(size=...) or x.view(dtype=...), torch's keyword forms of view."""
+    one = (size is None) != (dtype is None) and (
+        isinstance(size, (tuple, list)) if dtype is None else isinstance(dtype, B.dtype) or type(dtype) is type)
+    if shape or not one:
+        given = {k: v for k, v in (("dtype", dtype), ("size", size)) if v is not None}
+        raise invalid_combination("view", shape, given, _VIEW_FORMS)
+    return view(input, dtype if size is None else _sizes((size,), "view"))
+
+
+def view(input, *shape, size=None, dtype=None):
     """A tensor with the same data and a new shape; never copies (see reshape)."""
-    if len(shape) == 1:
-        s = shape[0]
+    if size is not dtype:   # a keyword form (else both are None): one test on the positional path
+        return _view_keywords(input, shape, size, dtype)
+    if len(shape) < 2:
+        try:
+            s = shape[0]
+        except IndexError:   # (x.view(): no size)
+            raise invalid_combination("view", (), {}, _VIEW_FORMS) from None
         if type(s) is not int:
             if type(s) is Size or type(s) is tuple:
                 shape = s
-            elif isinstance(s, B.dtype):
+            elif isinstance(s, B.dtype) or type(s) is type:   # (torch takes x.view(float) as float64)
                 return _view_dtype(input, s)
             else:
                 shape = _sizes(shape, "view")
@@ -275,11 +294,18 @@ def view_as(input, other):
     return view(input, other._data.shape)
 
 
-def reshape(input, *shape):
+def reshape(input, *sizes, shape=None):
     """input with a new shape: a view when the layout allows, else a copy."""
-    if len(shape) == 1 and type(shape[0]) is not int:
-        s = shape[0]
-        shape = s if type(s) is tuple or type(s) is Size else _sizes(shape, "reshape")
+    if shape is not None:
+        sizes = varargs_or_keyword(sizes, shape, "reshape", "shape")
+    shape = sizes
+    if len(shape) < 2:
+        try:
+            s = shape[0]
+        except IndexError:   # (x.reshape(): no shape)
+            varargs_or_keyword(shape, None, "reshape", "shape")
+        if type(s) is not int:
+            shape = s if type(s) is tuple or type(s) is Size else _sizes(shape, "reshape")
     a = input._data
     if a.flags.c_contiguous:
         return view(input, shape)
@@ -418,7 +444,14 @@ def transpose(input, dim0, dim1):
     return _as_view(out, input, node)
 
 
-swapaxes = swapdims = transpose
+def swapaxes(input, axis0, axis1):
+    """transpose, under NumPy's name and argument names."""
+    return transpose(input, axis0, axis1)
+
+
+def swapdims(input, dim0, dim1):
+    """transpose under another name."""
+    return transpose(input, dim0, dim1)
 
 
 class TBackward0(Node):
@@ -450,12 +483,24 @@ class PermuteBackward0(Node):
         return (g.transpose(self.inverse),)
 
 
-def permute(input, *dims):
+def _check_dim_list(dims, op, name):
+    """torch's TypeError for a dims list with an element that is no int (the form x.permute((2, 0), 1),
+    which torch's parser refuses before looking at the tensor)."""
+    for i, d in enumerate(dims):
+        if type(d) is bool or not hasattr(d, "__index__"):
+            raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found element of type "
+                            f"{type(d).__name__} at pos {i} (give the dims one by one or as one tuple)")
+
+
+def permute(input, *args, dims=None):
     """Reorder the dims (a view)."""
-    dims = _dims_arg(dims)
+    if dims is not None or not args:
+        args = varargs_or_keyword(args, dims, "permute", "dims")
+    dims = _dims_arg(args)
     a = input._data
     nd = a.ndim
     if len(dims) != nd:
+        _check_dim_list(dims, "permute", "dims")
         raise RuntimeError(
             "permute(): number of dimensions in the tensor input does not match the length of the "
             f"desired ordering of dimensions i.e. input.dim() = {nd} is not equal to len(dims) = {len(dims)}")
@@ -599,8 +644,11 @@ def _broadcast_view(a, target, lead):
     return out
 
 
-def expand(input, *sizes):
-    """A view with size-1 dims repeated (no copy); -1 keeps a dim."""
+def expand(input, *sizes, size=None, implicit=False):
+    """A view with size-1 dims repeated (no copy); -1 keeps a dim.  (implicit only marks, for torch's tracer, an
+    expand that broadcasting would do: the view is the same.)"""
+    if size is not None or not sizes:
+        sizes = varargs_or_keyword(sizes, size, "expand", "size")
     xp = xp_of(input._data)
     sizes = _sizes(sizes, "expand")
     target = _expand_shape(input, sizes)
@@ -644,8 +692,10 @@ class RepeatBackward0(Node):
         return (g.reshape(self.shape),)
 
 
-def repeat(input, *sizes):
+def repeat(input, *sizes, repeats=None):
     """Tile the data sizes[i] times along each dim (a copy)."""
+    if repeats is not None or not sizes:
+        sizes = varargs_or_keyword(sizes, repeats, "repeat", "repeats")
     xp = xp_of(input._data)
     reps = _sizes(sizes, "repeat")
     a = input._data
@@ -662,9 +712,9 @@ def repeat(input, *sizes):
     return _finish(out, node)
 
 
-def tile(input, dims):
+def tile(input, *args, dims=None):
     """repeat, with missing leading repetition counts taken as 1."""
-    dims = _sizes((dims,), "tile")
+    dims = _sizes(varargs_or_keyword(args, dims, "tile", "dims"), "tile")
     nd = input._data.ndim
     if len(dims) < nd:
         dims = (1,) * (nd - len(dims)) + dims
@@ -2037,12 +2087,12 @@ class FlipBackward0(Node):
         return (xp.flip(g, self.axes),)
 
 
-def flip(input, *dims):
+def flip(input, *args, dims=None):
     """Reverse the order of elements along dims (a copy, as torch)."""
-    if not dims:
-        raise TypeError('flip() missing 1 required positional arguments: "dims"')
+    if dims is not None or not args:
+        args = varargs_or_keyword(args, dims, "flip", "dims")
     xp = xp_of(input._data)
-    dims = _dims_arg(dims)
+    dims = _dims_arg(args)
     a = input._data
     axes = tuple(_dim(d, a.ndim) for d in dims)
     if len(set(axes)) != len(axes):
@@ -2276,8 +2326,23 @@ def _register():
                unbind, narrow, select, index_select, gather, scatter, scatter_add, masked_select,
                nonzero, argwhere, fliplr, flipud, roll, tril, triu, diag, diagonal, take):
         setattr(T, fn.__name__, fn)
-    T.swapaxes = T.swapdims = transpose
+    T.swapaxes, T.swapdims = swapaxes, swapdims
     T.moveaxis = movedim
+
+    squeeze_dims = squeeze.__wrapped__   # (the method needs none of the public wrapper's checks)
+
+    def squeeze_m(self, *args, dim=None, axis=None):
+        """Remove size-1 dims (all, or those given: one, a tuple, or several one by one)."""
+        if axis is not None:   # (NumPy's name, which torch's parser also takes)
+            args += (axis,)
+        if args:
+            if dim is not None or (axis is not None and len(args) > 1):
+                raise TypeError("squeeze() got multiple values for argument 'dim'")
+            # (x.squeeze(0, 1): the method, not torch.squeeze, takes the dims one by one)
+            dim = args[0] if len(args) == 1 else args
+        return squeeze_dims(self, dim)
+    squeeze_m.__name__ = squeeze_m.__qualname__ = "squeeze"
+    T.squeeze = squeeze_m
 
     def nonzero_m(self, *, as_tuple=False):
         """Indices of nonzero elements."""
@@ -2309,9 +2374,9 @@ def _register():
     T.tril_ = _inplace_method(tril, "tril_")
     T.triu_ = _inplace_method(triu, "triu_")
 
-    def squeeze_(self, dim=None):
+    def squeeze_(self, *args, **kwargs):
         """Remove size-1 dims in place (this tensor's shape changes)."""
-        self._data = squeeze(self, dim)._data
+        self._data = T.squeeze(self, *args, **kwargs)._data
         return self
 
     def unsqueeze_(self, dim):
@@ -2330,7 +2395,7 @@ def _register():
         return self
 
     def _shape_inplace(fn, outofplace):
-        def method(self, *args):
+        def method(self, *args, **kwargs):
             if state.enabled and self._requires_grad:
                 if self._base is not None:
                     check_view_inplace(self)
@@ -2339,15 +2404,15 @@ def _register():
                                        "operation. Use the out-of-place version, or wrap it in `with "
                                        "torch.no_grad():`.")
                 # the view op's node, recorded on this tensor: it now is that view of its old self
-                out = outofplace(self, *args)
+                out = outofplace(self, *args, **kwargs)
                 self._data, self.grad_fn = out._data, out.grad_fn
                 return self
-            return fn(self, *args)
+            return fn(self, *args, **kwargs)
         method.__name__ = fn.__name__
         method.__doc__ = fn.__doc__
         return method
 
-    for fn, outofplace in ((squeeze_, squeeze), (unsqueeze_, unsqueeze), (t_, t), (transpose_, transpose)):
+    for fn, outofplace in ((squeeze_, T.squeeze), (unsqueeze_, unsqueeze), (t_, t), (transpose_, transpose)):
         setattr(T, fn.__name__, _shape_inplace(fn, outofplace))
 
 
@@ -2668,9 +2733,11 @@ def index_add(input, dim, index, source, *, alpha=1):
 def _register_more():
     T = Tensor
 
-    def broadcast_to_method(self, *size):
+    def broadcast_to_method(self, *sizes, size=None):
         """self expanded to size (one tuple, or the sizes one by one as expand takes them)."""
-        return broadcast_to(self, size[0] if len(size) == 1 and not isinstance(size[0], int) else size)
+        if size is not None or not sizes:
+            return broadcast_to(self, varargs_or_keyword(sizes, size, "broadcast_to", "size")[0])
+        return broadcast_to(self, sizes[0] if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes)
     broadcast_to_method.__name__ = "broadcast_to"
     T.broadcast_to = broadcast_to_method
     T.repeat_interleave = repeat_interleave
@@ -2699,8 +2766,32 @@ def ravel(input):
     return view(input.contiguous(), -1)
 
 
-def tensor_split(input, indices_or_sections, dim=0):
+def _split_arg(op, input, args, sections, indices, tensor=None):
+    """The split argument of tensor_split / hsplit / vsplit / dsplit: positional, or one of torch's keywords
+    sections= (an int), indices= (a sequence), tensor_indices_or_sections= (a tensor: tensor_split only)."""
+    given = {k: v for k, v in (("sections", sections), ("indices", indices), ("tensor_indices_or_sections", tensor))
+             if v is not None}
+    if len(args) + len(given) == 1:
+        if args:
+            return args[0]
+        (k, v), = given.items()
+        if k == "indices":
+            return int_sequence(v, op, k)
+        if isinstance(v, Tensor) if k != "sections" else type(v) is not bool and hasattr(v, "__index__"):
+            return v
+    forms = ["Tensor input, int sections", "Tensor input, tuple of ints indices"]
+    if op == "tensor_split":
+        forms = [f + ", int dim = 0" for f in forms] + ["Tensor input, Tensor tensor_indices_or_sections, int dim = 0"]
+    raise invalid_combination(op, (input,) + args, given, forms)
+
+
+def tensor_split(input, *args, dim=0, sections=None, indices=None, tensor_indices_or_sections=None):
     """Views splitting input along dim into n near-equal parts (an int) or at the given indices."""
+    if len(args) == 2:
+        args, dim = args[:1], args[1]
+    elif len(args) > 2:
+        raise TypeError(f"tensor_split() takes from 2 to 3 positional arguments but {len(args) + 1} were given")
+    indices_or_sections = _split_arg("tensor_split", input, args, sections, indices, tensor_indices_or_sections)
     a = input._data
     ax = _dim(dim, a.ndim)
     n = a.shape[ax]
@@ -2751,19 +2842,29 @@ def _dir_split(input, ios, name, dim, min_dims):
     return tensor_split(input, ios, dim)
 
 
-def hsplit(input, indices_or_sections):
+def hsplit(input, *args, sections=None, indices=None):
     """tensor_split along dim 1 (dim 0 for 1-d input); an int must divide the size."""
-    return _dir_split(input, indices_or_sections, "hsplit", 1 if input._data.ndim > 1 else 0, 1)
+    ios = _split_arg("hsplit", input, args, sections, indices)
+    return _dir_split(input, ios, "hsplit", 1 if input._data.ndim > 1 else 0, 1)
 
 
-def vsplit(input, indices_or_sections):
+def vsplit(input, *args, sections=None, indices=None):
     """tensor_split along dim 0 of an input with at least 2 dims."""
-    return _dir_split(input, indices_or_sections, "vsplit", 0, 2)
+    return _dir_split(input, _split_arg("vsplit", input, args, sections, indices), "vsplit", 0, 2)
 
 
-def dsplit(input, indices_or_sections):
+def dsplit(input, *args, sections=None, indices=None):
     """tensor_split along dim 2 of an input with at least 3 dims."""
-    return _dir_split(input, indices_or_sections, "dsplit", 2, 3)
+    return _dir_split(input, _split_arg("dsplit", input, args, sections, indices), "dsplit", 2, 3)
+
+
+def _dir_split_method(fn):
+    """Tensor.hsplit & co, which also take the indices one by one (x.hsplit(1, 2)), as torch.hsplit does not."""
+    def method(self, *args, sections=None, indices=None):
+        return fn(self, *((args,) if len(args) > 1 else args), sections=sections, indices=indices)
+    method.__name__ = method.__qualname__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
 
 
 def _atleast(tensors, nd):
@@ -3705,9 +3806,10 @@ def as_strided(input, size, stride, storage_offset=None):
 def _register_more2():
     T = Tensor
     from .elementwise import _inplace
-    for fn in (ravel, tensor_split, hsplit, vsplit, dsplit, rot90, diag_embed, diagflat, take_along_dim, unfold,
+    for fn in (ravel, tensor_split, rot90, diag_embed, diagflat, take_along_dim, unfold,
                index_fill, index_copy, masked_scatter, put, fill_diagonal_, scatter_reduce, sum_to_size, as_strided):
         setattr(T, fn.__name__, fn)
+    T.hsplit, T.vsplit, T.dsplit = (_dir_split_method(fn) for fn in (hsplit, vsplit, dsplit))
 
     def _inplace_of(op, name, tensor_args):
         def method(self, *args, **kwargs):
@@ -4007,7 +4109,15 @@ def _register_group1():
     T = Tensor
     T.split_with_sizes = split_with_sizes
     T.unsafe_split, T.unsafe_split_with_sizes, T.unsafe_chunk = unsafe_split, unsafe_split_with_sizes, unsafe_chunk
-    T.swapaxes_ = T.swapdims_ = T.transpose_
+
+    def swapaxes_(self, axis0, axis1):
+        """In-place swapaxes: transpose_ under NumPy's argument names."""
+        return self.transpose_(axis0, axis1)
+
+    def swapdims_(self, dim0, dim1):
+        """In-place swapdims: transpose_ under another name."""
+        return self.transpose_(dim0, dim1)
+    T.swapaxes_, T.swapdims_ = swapaxes_, swapdims_
     for fn in (slice_scatter, select_scatter, diagonal_scatter, index_put, index_reduce):
         setattr(T, fn.__name__, fn)
     T.index_put_ = _make_inplace(index_put, "index_put_")
@@ -4026,6 +4136,34 @@ __all__ += ["split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "unsa
             "slice_scatter", "select_scatter", "diagonal_scatter", "index_put", "index_put_", "index_reduce"]
 
 
+# torch.reshape / permute / flip / tile take their sizes or dims as one sequence only: torch.flip(x, 0) and
+# torch.reshape(x, 4, -1) are TypeErrors there, though x.flip(0) and x.reshape(4, -1) are fine
+def _top_reshape(input, shape=REQUIRED):
+    """input with a new shape: a view when the layout allows, else a copy."""
+    return reshape(input, int_sequence(shape, "reshape", "shape", 2))
+
+
+def _top_permute(input, dims=REQUIRED):
+    """Reorder the dims (a view)."""
+    return permute(input, int_sequence(dims, "permute", "dims", 2))
+
+
+def _top_flip(input, dims=REQUIRED):
+    """Reverse the order of elements along dims (a copy, as torch)."""
+    return flip(input, int_sequence(dims, "flip", "dims", 2))
+
+
+def _top_tile(input, dims=REQUIRED):
+    """repeat, with missing leading repetition counts taken as 1."""
+    return tile(input, int_sequence(dims, "tile", "dims", 2))
+
+
+__top_level__ = {}
+for _fn in (_top_reshape, _top_permute, _top_flip, _top_tile):
+    _fn.__name__ = _fn.__qualname__ = _fn.__name__[5:]   # pickles as ember.reshape & co
+    __top_level__[_fn.__name__] = _fn
+
+
 # layout only: nothing these compute could raise NumPy's fp warnings, so their public wrappers leave
 # its state alone (_argcheck.tensor_args; cat, stack and the squeezes are numpy_names' wrappers)
 for _name in ("reshape", "flatten", "unflatten", "transpose", "swapaxes", "swapdims", "t", "permute", "movedim",
@@ -4035,4 +4173,6 @@ for _name in ("reshape", "flatten", "unflatten", "transpose", "swapaxes", "swapd
               "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "column_stack", "row_stack", "rot90",
               "adjoint", "split_with_sizes"):
     globals()[_name]._fp_safe = True
-del _name
+    if _name in __top_level__:
+        __top_level__[_name]._fp_safe = True
+del _name, _fn

@@ -516,3 +516,159 @@ def test_unsqueeze_strides_match_torch():
     x = ember.ones(2, 3)
     x.unsqueeze(1)[1, 0, 2] = 7.0   # still a view
     assert x[1, 2].item() == 7.0
+
+
+# ---- argument forms: varargs, one sequence, keywords, as torch's parser takes them -----------------------------
+def argument_outcome(M, f):
+    """("ok", f(M, x)) on a fresh 2x3x4 tensor x, or the name of the exception f raises."""
+    x = M.arange(24.0).reshape(2, 3, 4)
+    try:
+        return "ok", f(M, x)
+    except Exception as e:
+        return type(e).__name__
+
+
+def check_argument_forms(f):
+    """f(M, x) succeeds with equal results under ember and torch, or raises the same exception type in both."""
+    from tests.ops.test_more_ops import _same
+    e, t = argument_outcome(ember, f), argument_outcome(torch, f)
+    if t[0] == "ok":
+        assert e[0] == "ok", f"torch accepts it, ember raises {e}"
+        _same(e[1], t[1])
+    else:
+        assert e == t, f"torch raises {t}, ember gives {e if isinstance(e, str) else 'a result'}"
+
+
+def _i(M, *v):
+    return M.tensor(v, dtype=M.long)
+
+
+ARGUMENT_FORMS = {
+    # Tensor methods take sizes/dims one by one, as one sequence, or by torch's keyword
+    "view_varargs": lambda M, x: x.view(4, -1), "view_tuple": lambda M, x: x.view((4, -1)),
+    "view_list": lambda M, x: x.view([4, -1]), "view_size_kw": lambda M, x: x.view(size=(4, -1)),
+    "view_size_kw_list": lambda M, x: x.view(size=[24]), "view_size_kw_int": lambda M, x: x.view(size=24),
+    "view_shape_kw": lambda M, x: x.view(shape=(4, -1)), "view_both": lambda M, x: x.view(4, size=(6,)),
+    "view_dtype_kw": lambda M, x: x.view(dtype=M.int32), "view_dtype_pos": lambda M, x: x.view(M.int32),
+    "view_python_type": lambda M, x: x.view(float), "view_dtype_and_size": lambda M, x: x.view(size=(24,),
+                                                                                              dtype=M.int32),
+    "view_none": lambda M, x: x.view(), "view_none_1elt": lambda M, x: x[0, 0, :1].view(),
+    "view_size_none": lambda M, x: x.view(size=None),
+    "reshape_varargs": lambda M, x: x.reshape(4, -1), "reshape_shape_kw": lambda M, x: x.reshape(shape=(4, -1)),
+    "reshape_shape_kw_list": lambda M, x: x.reshape(shape=[4, 6]), "reshape_shape_kw_int": lambda M, x:
+    x.reshape(shape=24), "reshape_size_kw": lambda M, x: x.reshape(size=(24,)), "reshape_both": lambda M, x:
+    x.reshape(-1, shape=(24,)), "reshape_none": lambda M, x: x.reshape(), "reshape_none_1elt": lambda M, x:
+    x[0, 0, :1].reshape(), "reshape_noncontig_kw": lambda M, x: x.transpose(0, 2).reshape(shape=(4, 6)),
+    "permute_varargs": lambda M, x: x.permute(2, 0, 1), "permute_tuple": lambda M, x: x.permute((2, 0, 1)),
+    "permute_dims_kw": lambda M, x: x.permute(dims=(2, 0, 1)), "permute_dims_kw_list": lambda M, x:
+    x.permute(dims=[2, 0, 1]), "permute_dims_kw_int": lambda M, x: x[0, 0].permute(dims=0),
+    "permute_both": lambda M, x: x.permute(2, dims=(0, 1)), "permute_none": lambda M, x: x.permute(),
+    "permute_seq_then_int": lambda M, x: x.permute((2, 0), 1), "permute_None": lambda M, x: x.permute(None),
+    "permute_float": lambda M, x: x.permute(2.0, 0, 1), "permute_0d_tensor": lambda M, x: x.permute(_i(M, 2)[0], 0, 1),
+    "flip_varargs": lambda M, x: x.flip(0, 2), "flip_tuple": lambda M, x: x.flip((0, 2)),
+    "flip_dims_kw": lambda M, x: x.flip(dims=(0,)), "flip_dims_kw_list": lambda M, x: x.flip(dims=[0, 2]),
+    "flip_dims_kw_int": lambda M, x: x.flip(dims=0), "flip_dim_kw": lambda M, x: x.flip(dim=(0,)),
+    "flip_both": lambda M, x: x.flip(0, dims=(1,)), "flip_none": lambda M, x: x.flip(),
+    "flip_repeated": lambda M, x: x.flip(0, 0), "flip_out_of_range": lambda M, x: x.flip(5),
+    "expand_varargs": lambda M, x: x[:, :1].expand(2, 5, 4), "expand_size_kw": lambda M, x:
+    x[:, :1].expand(size=(2, 5, 4)), "expand_size_kw_int": lambda M, x: x[0, 0, :1].expand(size=4),
+    "expand_implicit": lambda M, x: x[:, :1].expand(2, 5, 4, implicit=True), "expand_kw_implicit": lambda M, x:
+    x[:, :1].expand(size=(2, 5, 4), implicit=False), "expand_both": lambda M, x: x[0, 0, :1].expand(4, size=(4,)),
+    "expand_none": lambda M, x: x.expand(), "expand_sizes_kw": lambda M, x: x.expand(sizes=(2, 3, 4)),
+    "repeat_varargs": lambda M, x: x.repeat(1, 2, 1), "repeat_list": lambda M, x: x.repeat([1, 1, 2]),
+    "repeat_repeats_kw": lambda M, x: x.repeat(repeats=(1, 2, 1)), "repeat_repeats_kw_int": lambda M, x:
+    x.repeat(repeats=2), "repeat_sizes_kw": lambda M, x: x.repeat(sizes=(1, 2, 1)), "repeat_both": lambda M, x:
+    x.repeat(2, repeats=(2,)), "repeat_none": lambda M, x: x.repeat(),
+    "tile_int": lambda M, x: x.tile(2), "tile_varargs": lambda M, x: x.tile(2, 1), "tile_dims_kw": lambda M, x:
+    x.tile(dims=(2,)), "tile_dims_kw_int": lambda M, x: x.tile(dims=2), "tile_none": lambda M, x: x.tile(),
+    "squeeze_varargs": lambda M, x: x[:1, :1].squeeze(0, 1), "squeeze_dim_kw_tuple": lambda M, x:
+    x[:1].squeeze(dim=(0, 1)), "squeeze_axis": lambda M, x: x[:1].squeeze(axis=0), "squeeze_both": lambda M, x:
+    x[:1].squeeze(0, dim=1), "squeeze__varargs": lambda M, x: x[:1, :1].clone().squeeze_(0, 1),
+    "squeeze__dim_kw": lambda M, x: x[:1, :1].clone().squeeze_(dim=(0, 1)),
+    "unsqueeze_dim_kw": lambda M, x: x.unsqueeze(dim=1), "unsqueeze_two": lambda M, x: x.unsqueeze(0, 1),
+    "transpose_kw": lambda M, x: x.transpose(dim0=0, dim1=2), "transpose__kw": lambda M, x:
+    x.clone().transpose_(dim0=0, dim1=2), "swapaxes_kw": lambda M, x: x.swapaxes(axis0=0, axis1=2),
+    "swapaxes_dim_kw": lambda M, x: x.swapaxes(dim0=0, dim1=2), "swapaxes_mixed": lambda M, x:
+    x.swapaxes(0, axis1=1), "swapdims_kw": lambda M, x: x.swapdims(dim0=0, dim1=2), "swapdims_axis_kw":
+    lambda M, x: x.swapdims(axis0=0, axis1=2), "swapaxes__kw": lambda M, x: x.clone().swapaxes_(axis0=0, axis1=1),
+    "swapdims__kw": lambda M, x: x.clone().swapdims_(dim0=0, dim1=1),
+    "movedim_kw": lambda M, x: x.movedim(source=0, destination=2), "moveaxis_kw": lambda M, x:
+    x.moveaxis(source=(0, 1), destination=(2, 0)), "broadcast_to_size_kw": lambda M, x:
+    x[:, :1].broadcast_to(size=(2, 3, 4)), "broadcast_to_varargs": lambda M, x: x[:, :1].broadcast_to(2, 3, 4),
+    "broadcast_to_size_kw_int": lambda M, x: x[0, 0, :1].broadcast_to(size=4),
+    "sum_kw": lambda M, x: x.sum(dim=(0, 1), keepdim=True), "sum_axis": lambda M, x: x.sum(axis=1),
+    "narrow_kw": lambda M, x: x.narrow(dim=1, start=1, length=2), "select_kw": lambda M, x: x.select(dim=1, index=2),
+    "split_kw": lambda M, x: x.split(split_size=2, dim=2), "chunk_kw": lambda M, x: x.chunk(chunks=2, dim=2),
+    "unbind_kw": lambda M, x: x.unbind(dim=1), "roll_kw": lambda M, x: x.roll(shifts=(1, 2), dims=(1, 2)),
+    "rot90_kw": lambda M, x: x.rot90(k=1, dims=(1, 2)), "gather_kw": lambda M, x:
+    x.gather(dim=2, index=M.zeros(2, 3, 1, dtype=M.long)), "index_select_kw": lambda M, x:
+    x.index_select(dim=1, index=_i(M, 0, 2)), "scatter_kw": lambda M, x:
+    x.scatter(dim=2, index=M.zeros(2, 3, 1, dtype=M.long), src=M.ones(2, 3, 1)), "scatter_value_kw":
+    lambda M, x: x.scatter(dim=2, index=M.zeros(2, 3, 1, dtype=M.long), value=5.0),
+    "unflatten_kw": lambda M, x: x.unflatten(dim=2, sizes=(2, 2)), "flatten_kw": lambda M, x:
+    x.flatten(start_dim=1, end_dim=2),
+    "tensor_split_sections_kw": lambda M, x: x.tensor_split(sections=3, dim=2), "tensor_split_indices_kw":
+    lambda M, x: x.tensor_split(indices=(1, 3), dim=2), "tensor_split_tensor_kw": lambda M, x:
+    x.tensor_split(tensor_indices_or_sections=_i(M, 1, 3), dim=2), "tensor_split_positional": lambda M, x:
+    x.tensor_split(3, 2), "tensor_split_old_name": lambda M, x: x.tensor_split(indices_or_sections=3, dim=2),
+    "tensor_split_sections_list": lambda M, x: x.tensor_split(sections=[3]), "tensor_split_both": lambda M, x:
+    x.tensor_split(3, sections=3), "hsplit_varargs": lambda M, x: x.hsplit(1, 2), "hsplit_indices_kw":
+    lambda M, x: x.hsplit(indices=[1, 2]), "hsplit_sections_kw": lambda M, x: x.hsplit(sections=3),
+    "vsplit_sections_kw": lambda M, x: x.vsplit(sections=2), "dsplit_varargs": lambda M, x: x.dsplit(2, 3),
+    # the torch.* functions take the sequence whole, and only the keywords torch names
+    "torch_flip_dims_kw": lambda M, x: M.flip(x, dims=(0,)), "torch_flip_input_kw": lambda M, x:
+    M.flip(input=x, dims=[0, 2]), "torch_flip_tuple": lambda M, x: M.flip(x, (0,)), "torch_flip_int": lambda M, x:
+    M.flip(x, 0), "torch_flip_varargs": lambda M, x: M.flip(x, 0, 1), "torch_flip_tensor": lambda M, x:
+    M.flip(x, _i(M, 0)), "torch_flip_none": lambda M, x: M.flip(x), "torch_flip_out": lambda M, x:
+    M.flip(x, (0,), out=M.empty(2, 3, 4)), "torch_roll_out": lambda M, x: M.roll(x, 1, out=M.empty(2, 3, 4)),
+    "torch_rot90_out": lambda M, x: M.rot90(x, out=M.empty(3, 2, 4)), "torch_trace_out": lambda M, x:
+    M.trace(x[0], out=M.empty(())),
+    "torch_permute_dims_kw": lambda M, x: M.permute(x, dims=(2, 0, 1)), "torch_permute_tuple": lambda M, x:
+    M.permute(x, (2, 0, 1)), "torch_permute_varargs": lambda M, x: M.permute(x, 2, 0, 1), "torch_permute_size":
+    lambda M, x: M.permute(x, M.Size([2, 0, 1])),
+    "torch_reshape_shape_kw": lambda M, x: M.reshape(x, shape=(4, -1)), "torch_reshape_tuple": lambda M, x:
+    M.reshape(x, (4, -1)), "torch_reshape_list": lambda M, x: M.reshape(x, [-1]), "torch_reshape_int":
+    lambda M, x: M.reshape(x, -1), "torch_reshape_varargs": lambda M, x: M.reshape(x, 4, -1),
+    "torch_reshape_none": lambda M, x: M.reshape(x), "torch_reshape_tensor": lambda M, x: M.reshape(x, _i(M, 24)),
+    "torch_reshape_0d_in_tuple": lambda M, x: M.reshape(x, (_i(M, 4)[0], 6)),
+    "torch_tile_dims_kw": lambda M, x: M.tile(x, dims=(2,)), "torch_tile_list": lambda M, x: M.tile(x, [2]),
+    "torch_tile_int": lambda M, x: M.tile(x, 2), "torch_tile_dims_kw_int": lambda M, x: M.tile(x, dims=2),
+    "torch_squeeze_dim_kw": lambda M, x: M.squeeze(x[:1], dim=0), "torch_squeeze_tuple": lambda M, x:
+    M.squeeze(x[:1, :1], (0, 1)), "torch_squeeze_varargs": lambda M, x: M.squeeze(x[:1, :1], 0, 1),
+    "torch_unsqueeze_kw": lambda M, x: M.unsqueeze(input=x, dim=0), "torch_transpose_kw": lambda M, x:
+    M.transpose(x, dim0=0, dim1=2), "torch_swapaxes_kw": lambda M, x: M.swapaxes(x, axis0=0, axis1=2),
+    "torch_swapaxes_dim_kw": lambda M, x: M.swapaxes(x, dim0=0, dim1=2), "torch_swapdims_kw": lambda M, x:
+    M.swapdims(x, dim0=0, dim1=2), "torch_movedim_kw": lambda M, x: M.movedim(x, source=0, destination=2),
+    "torch_narrow_kw": lambda M, x: M.narrow(x, dim=1, start=1, length=2), "torch_split_kw": lambda M, x:
+    M.split(x, split_size_or_sections=2, dim=2), "torch_chunk_kw": lambda M, x: M.chunk(input=x, chunks=2),
+    "torch_tensor_split_sections_kw": lambda M, x: M.tensor_split(x, sections=3, dim=2),
+    "torch_tensor_split_old_name": lambda M, x: M.tensor_split(x, indices_or_sections=3, dim=2),
+    "torch_hsplit_indices_kw": lambda M, x: M.hsplit(x, indices=(1,)), "torch_hsplit_varargs": lambda M, x:
+    M.hsplit(x, [1], 2), "torch_dsplit_varargs": lambda M, x: M.dsplit(x, 2, 1), "torch_vsplit_indices_kw":
+    lambda M, x: M.vsplit(x, indices=[1]), "torch_broadcast_to_kw": lambda M, x:
+    M.broadcast_to(input=x[:, :1], size=(2, 3, 4)), "torch_broadcast_to_varargs": lambda M, x:
+    M.broadcast_to(x[:, :1], 2, 3, 4), "torch_cat_kw": lambda M, x: M.cat(tensors=[x, x], dim=1),
+    "torch_stack_kw": lambda M, x: M.stack(tensors=[x, x], dim=1), "torch_cat_axis": lambda M, x:
+    M.cat([x, x], axis=1), "torch_roll_kw": lambda M, x: M.roll(x, shifts=(1, 2), dims=(1, 2)),
+    "torch_rot90_kw": lambda M, x: M.rot90(x, k=1, dims=[1, 2]), "torch_gather_kw": lambda M, x:
+    M.gather(x, dim=2, index=M.zeros(2, 3, 1, dtype=M.long), sparse_grad=False),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(ARGUMENT_FORMS))
+def test_argument_forms_match_torch(name):
+    check_argument_forms(ARGUMENT_FORMS[name])
+
+
+def test_view_reshape_permute_keyword_forms_keep_autograd():
+    x = ember.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    outs = (x.view(size=(4, 6)), x.reshape(shape=(6, 4)), x.permute(dims=(2, 0, 1)), x.flip(dims=(1,)),
+            x[:, :1].expand(size=(2, 3, 4)))
+    assert [o.grad_fn.name() for o in outs] == ["ViewBackward0", "ViewBackward0", "PermuteBackward0",
+                                                 "FlipBackward0", "ExpandBackward0"]
+    assert all(o._base is x for o in outs if o.grad_fn.name() != "FlipBackward0")
+    sum(o.sum() for o in outs).backward()
+    expect = np.full((2, 3, 4), 4.0)
+    expect[:, 0] += 3.0
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
