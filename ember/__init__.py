@@ -139,10 +139,20 @@ _LAZY_LINALG = ("det", "inverse", "pinverse", "logdet", "slogdet", "matrix_power
                 "lu_solve", "frobenius_norm", "nuclear_norm", "matrix_rank", "solve", "lstsq", "symeig", "eig")
 
 
+def _show_torch_names():
+    """Under the torch alias, give the classes of a module just imported on first use torch's names."""
+    import sys
+    compat = sys.modules.get(f"{__name__}.compat")
+    if compat is not None and compat.is_installed():
+        compat._show_torch_class_names()
+
+
 def __getattr__(name):
     import importlib
     if name in _LAZY_MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+        module = importlib.import_module(f"{__name__}.{name}")
+        _show_torch_names()
+        return module
     if name in _LAZY_NAMES:
         value = getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
         globals()[name] = value

@@ -261,7 +261,9 @@ def test_run_maps_torch_in_spawned_dataloader_workers(tmp_path, method):
         "    def __len__(self): return 4\n"
         "    def __getitem__(self, i): return torch.tensor([float(i)])\n"
         "def init(worker_id):\n"
-        "    print('worker', worker_id, getattr(sys.modules['torch'], '__ember__', False), flush=True)\n"
+        # (one write: two workers' prints of several pieces interleave)
+        "    sys.stdout.write(f\"worker {worker_id} {getattr(sys.modules['torch'], '__ember__', False)}\\n\")\n"
+        "    sys.stdout.flush()\n"
         "if __name__ == '__main__':\n"
         "    loader = DataLoader(DS(), batch_size=2, num_workers=2, multiprocessing_context=sys.argv[1],\n"
         "                        worker_init_fn=init)\n"

@@ -7,7 +7,10 @@ def __getattr__(name):
     # submodules are imported on first use, as torch.utils.data is reached
     if name in ("data", "hooks", "checkpoint", "tensorboard", "dlpack", "model_zoo", "benchmark"):
         import importlib
-        return importlib.import_module(__name__ + "." + name)
+        module = importlib.import_module(__name__ + "." + name)
+        from .. import _show_torch_names
+        _show_torch_names()
+        return module
     raise AttributeError(f"module 'torch.utils' has no attribute '{name}': ember does not implement "
                          f"torch.utils.{name} yet")
 
