@@ -176,7 +176,7 @@ def _cases():
                                             F.poisson_nll_loss(x, y.abs()), F.gaussian_nll_loss(x, y, y.abs() + 0.1)),
          [X, X]),
         ("probability_losses", lambda p, t, x: (F.binary_cross_entropy(p, t), F.binary_cross_entropy_with_logits(x, t),
-                                                F.binary_cross_entropy_with_logits(x, t, pos_weight=t[0] + 1),
+                                                F.binary_cross_entropy_with_logits(x, t, pos_weight=t[0].detach() + 1),
                                                 F.multilabel_soft_margin_loss(x, t)), [U, U, X]),
         ("pair_losses", lambda a, b, s: (F.cosine_embedding_loss(a, b, s[:, 0]), F.margin_ranking_loss(a, b, s),
                                          F.hinge_embedding_loss(a, s), F.triplet_margin_loss(a, b, a * 0.5),
