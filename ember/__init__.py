@@ -144,7 +144,7 @@ def _show_torch_names():
     import sys
     compat = sys.modules.get(f"{__name__}.compat")
     if compat is not None and compat.is_installed():
-        compat._show_torch_class_names()
+        compat._register_imported()
 
 
 def __getattr__(name):

@@ -149,14 +149,17 @@ _ROOTS = ("torch", "torchvision")
 
 
 class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, target):
+    def __init__(self, target, name=None):
         self.target = target
+        self.name = name
 
     def create_module(self, spec):
         return importlib.import_module(self.target)
 
     def exec_module(self, module):
-        _show_torch_class_names()   # (the classes of the modules it imported)
+        _register_imported()   # (the modules it imported, and their classes)
+        if self.name is not None:
+            _register_children(self.name, module)
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
@@ -173,7 +176,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
             importlib.import_module(target_name)
         except ModuleNotFoundError as e:
             raise ImportError(f"ember does not implement {fullname} yet ({e})", name=fullname) from None
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(target_name))
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(target_name, fullname))
 
 
 _finder = _AliasFinder()
@@ -242,6 +245,31 @@ def _restore_class_names():
     _OWN_MODULES.clear()
 
 
+def _register_imported():
+    """Put each aliased module ember has imported into sys.modules under its torch name, and name its classes
+    as torch's.  Registered, `import torch.nn.utils.weight_norm` finds the module there, as in torch, instead
+    of importing it anew and binding it over the function of that name in ember.nn.utils."""
+    modules = sys.modules
+    for name, target in ALIASES.items():
+        if name not in modules and target in modules:
+            module = modules[target]
+            if getattr(getattr(module, "__spec__", None), "_initializing", False):
+                continue   # (still being imported: the import of its torch name goes through the finder)
+            modules[name] = module
+            _register_children(name, module)
+    _show_torch_class_names()
+
+
+def _register_children(name, module):
+    """A plain module with aliased children (torch.cpu -> ember.cpu, with torch.cpu.amp): Python looks a
+    child up only under a package, so the children go into sys.modules with it."""
+    if hasattr(module, "__path__"):
+        return
+    for child, target in ALIASES.items():
+        if child.rpartition(".")[0] == name and child not in sys.modules:
+            sys.modules[child] = importlib.import_module(target)
+
+
 def install():
     """Make torch and torchvision imports resolve to ember (idempotent)."""
     for name in _ROOTS:
@@ -255,10 +283,7 @@ def install():
     _alias_child_processes()
     # the modules ember has imported so far go under their torch names now; the others are imported (and
     # named) by the finder when the script asks: importing all of them here took ~0.3 s of every run
-    for name, target in ALIASES.items():
-        if name not in sys.modules and target in sys.modules:
-            sys.modules[name] = sys.modules[target]
-    _show_torch_class_names()
+    _register_imported()
 
 
 def uninstall():
