@@ -592,7 +592,11 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     if c.dtype != a.dtype:
         raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(c.dtype)} and "
                            f"{B.scalar_name(a.dtype)}")
-    res = _scaled(_mm(a, b), beta, c, alpha)
+    if a.dtype.kind == "V":   # bfloat16: the whole of it in float32, rounded once, as torch's addmm
+        f = np.float32
+        res = B.bf16_round(_scaled(_mm(a.astype(f), b.astype(f)), beta, c.astype(f), alpha))
+    else:
+        res = _scaled(_mm(a, b), beta, c, alpha)
     return _fused_result("addmm", AddmmBackward0, res, input, mat1, mat2, alpha, beta, out, t_weight=False)
 
 
@@ -718,13 +722,16 @@ def linear(input, weight, bias=None):
             _same_dtype(x, w)
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {B.scalar_name(x.dtype)} and "
                            f"{B.scalar_name(w.dtype)}")  # torch's addmm text: a Linear with bias
-    res = _mm(x2, w.T)
+    bf16 = x2.itemsize == 2 and x2.dtype.kind == "V"   # (the itemsize test first: free for float32)
+    res = _mm(x2, w.T) if not bf16 else _mm(x2.astype(np.float32), w.T.astype(np.float32))
     if bias is not None:
         b = bias._data
-        if b.dtype != res.dtype:
+        if b.dtype != x2.dtype:
             raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(b.dtype)} and "
-                               f"{B.scalar_name(res.dtype)}")
-        res += b
+                               f"{B.scalar_name(x2.dtype)}")
+        res += b if not bf16 else b.astype(np.float32)
+    if bf16:   # bfloat16: the product plus bias in float32, rounded once, as torch's addmm
+        res = B.bf16_round(res)
     if x.ndim != 2:
         res = res.reshape(x.shape[:-1] + (w.shape[0],))
     if not state.enabled or not (input._requires_grad or weight._requires_grad

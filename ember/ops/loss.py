@@ -16,9 +16,9 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, _wrap
-from . import unbroadcast
+from . import in_float32, unbroadcast
 from .activation import (LogSoftmaxBackward0, _SAVED_OUTPUT, _in_row_blocks, _log_softmax_array, _record,
-                         _row_blocks_fit, _row_state, _sigm, softplus0)
+                         _row_blocks_fit, _row_state, _sigm, bf16_softmax, softplus0)
 from .._userwarn import warn as _warn_user
 
 # names torch exposes at top level (torch.kl_div, ...)
@@ -90,6 +90,8 @@ def _reduce(loss, red, denom=None):
     xp = xp_of(loss)
     if red == "none":   # (NumPy gives 0-d operands' elementwise results as scalars; tensors hold arrays)
         return B.host_array(loss) if isinstance(loss, np.generic) else loss
+    if loss.dtype.kind == "V":   # bfloat16: summed (and divided) in float32, rounded once, as torch's sum and mean
+        return B.bf16_round(_reduce(loss.astype(np.float32), red, denom))
     total = loss.sum()
     if red == "sum":
         return xp.asarray(total)
@@ -323,7 +325,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood of class indices given log-probabilities (N, C) or (N, C, d1, ...)."""
     red = _reduction(reduction, size_average, reduce)
     x = input._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.dtype.kind != "V":   # ('V': bfloat16)
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{B.scalar_name(x.dtype)}' (nll_loss "
                                   "needs floating point log-probabilities, e.g. from log_softmax)")
     grad = state.enabled and input._requires_grad
@@ -473,7 +475,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                 return r
             return _wrap(out)
     red = _reduction(reduction, size_average, reduce)
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.dtype.kind != "V":   # ('V': bfloat16)
         raise NotImplementedError(
             f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{B.scalar_name(x.dtype)}' (cross_entropy needs "
             f"floating point logits, got {input.dtype}; convert with .float())")
@@ -488,13 +490,16 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                "class-probability targets)")
         return _ce_prob(input, target, weight, red, float(label_smoothing))
     dim = 1 if x.ndim > 1 else 0
-    lp = _log_softmax_array(x, dim)
+    bf16 = x.dtype.kind == "V"
+    lp = _log_softmax_array(x, dim) if not bf16 else bf16_softmax(x, dim, True)
     ls = None
     if state.enabled and input._requires_grad:
         ls = _new(LogSoftmaxBackward0)
         ls.next_functions = (edge(input),)
         ls._saved_versions = _SAVED_OUTPUT
         ls.y, ls.dim = lp, dim
+        if bf16:
+            in_float32(ls)
     out, node = _nll("cross_entropy", lp, (ls, 0) if ls is not None else None, target, weight, ignore_index,
                      red, float(label_smoothing))
     if label_smoothing and x.ndim == 1 and t.ndim == 1:
@@ -524,7 +529,7 @@ def _pair(name, input, target):
         dt = B.promote_types(B.dtype_of(x), B.dtype_of(t)).np
         x = x.astype(dt, copy=False)
         t = t.astype(dt, copy=False)
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.dtype.kind != "V":   # ('V': bfloat16)
         raise NotImplementedError(f"\"{name}\" not implemented for '{B.scalar_name(x.dtype)}' ({name} needs floating "
                                   "point input; convert with .float())")
     if x.shape != t.shape:
@@ -669,14 +674,18 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("mse_loss", input, target)
-    d = x - t
-    loss = d * d
+    bf16 = x.dtype.kind == "V"   # each squared difference in float32, rounded once; backward in float32
+    d = x - t if not bf16 else x.astype(np.float32) - t.astype(np.float32)
+    loss = d * d if not bf16 else B.bf16_round(d * d)
     w, wsum = _weight("mse_loss", weight, input)
     cls = MseLossBackward0
     if w is not None:
         loss = loss * w
         cls = _named(MseLossBackward0, {"mean": "DivBackward0", "sum": "SumBackward0"}.get(red, "MulBackward0"))
-    return _pointwise(cls, input, target, loss, red, d, w=w, denom=wsum)
+    out = _pointwise(cls, input, target, loss, red, d, w=w, denom=wsum)
+    if bf16 and out.grad_fn is not None:
+        in_float32(out.grad_fn)
+    return out
 
 
 class _L1Backward(_PointwiseLoss):
