@@ -722,15 +722,19 @@ def linear(input, weight, bias=None):
             _same_dtype(x, w)
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {B.scalar_name(x.dtype)} and "
                            f"{B.scalar_name(w.dtype)}")  # torch's addmm text: a Linear with bias
-    bf16 = x2.itemsize == 2 and x2.dtype.kind == "V"   # (the itemsize test first: free for float32)
-    res = _mm(x2, w.T) if not bf16 else _mm(x2.astype(np.float32), w.T.astype(np.float32))
-    if bias is not None:
-        b = bias._data
-        if b.dtype != x2.dtype:
-            raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(b.dtype)} and "
-                               f"{B.scalar_name(x2.dtype)}")
-        res += b if not bf16 else b.astype(np.float32)
-    if bf16:   # bfloat16: the product plus bias in float32, rounded once, as torch's addmm
+    if x2.itemsize != 2 or x2.dtype.kind != "V":   # (the itemsize test first: one comparison for float32)
+        res = _mm(x2, w.T)
+        if bias is not None:
+            b = bias._data
+            if b.dtype != res.dtype:
+                _bias_dtype_error(b, res)
+            res += b
+    else:   # bfloat16: the product plus bias in float32, rounded once, as torch's addmm
+        res = _mm(x2.astype(np.float32), w.T.astype(np.float32))
+        if bias is not None:
+            if bias._data.dtype != x2.dtype:
+                _bias_dtype_error(bias._data, x2)
+            res += bias._data.astype(np.float32)
         res = B.bf16_round(res)
     if x.ndim != 2:
         res = res.reshape(x.shape[:-1] + (w.shape[0],))
@@ -793,6 +797,11 @@ def linear(input, weight, bias=None):
         add.a_shape, add.b_shape, add.alpha = res.shape, bias._data.shape, 1
         top = add
     return _finish(res, top)
+
+
+def _bias_dtype_error(b, res):
+    raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(b.dtype)} and "
+                       f"{B.scalar_name(res.dtype)}")
 
 
 class _MmT(MmBackward0):
