@@ -1,7 +1,7 @@
 """torch.bfloat16 in ember (ml_dtypes' NumPy type underneath, an optional dependency): the dtype, creation,
 conversion, printing and torch.save / torch.load against torch; ops and their gradients against torch bit
 for bit where torch's CPU kernels round once, within a few units in the last place (ulps) where its
-autograd formulas round several times; SGD and Adam steps; and the error without ml_dtypes."""
+autograd formulas round several times; SGD and Adam steps; CPU autocast; and the error without ml_dtypes."""
 import os
 import pickle
 import subprocess
@@ -58,13 +58,13 @@ def test_the_dtype_needs_no_ml_dtypes_and_import_stays_light():
                "b = ember.bfloat16\n"
                "print(b, b.is_floating_point, b.itemsize, b.is_signed, b.is_complex, ember.finfo(b))\n"
                "print(ember.promote_types(b, ember.float16), ember.promote_types(b, ember.int64),\n"
-               "      ember.half, b is ember.bfloat16)\n"
+               "      ember.get_autocast_dtype('cpu'), ember.half, b is ember.bfloat16)\n"
                "print('ml_dtypes' in sys.modules)\n")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "ember.bfloat16 True 2 True False finfo(resolution=0.01, min=-3.38953e+38, max=3.38953e+38, "
         "eps=0.0078125, smallest_normal=1.17549e-38, tiny=1.17549e-38, dtype=bfloat16)",
-        "ember.float32 ember.bfloat16 ember.float16 True",
+        "ember.float32 ember.bfloat16 ember.bfloat16 ember.float16 True",
         "False"]
 
 
@@ -379,6 +379,71 @@ def test_optimizer_steps_on_bfloat16_parameters_match_torch(opt_name, kw):
     # the last numel % 32 elements on AVX-512 (% 16 on AVX2), where its vector loop and ember round once.)
     for i, (a, b) in enumerate(zip(pt, pe)):
         np.testing.assert_array_equal(a, b, err_msg=f"parameter {i}")
+
+
+# ---- autocast ------------------------------------------------------------------------------------
+@against_torch
+def test_cpu_autocast_casts_as_torch():
+    from ember import ops
+    rs = np.random.RandomState(0)
+    x, w, b = (rs.randn(*s).astype(np.float32) for s in ((4, 8), (3, 8), (3,)))
+    img, k = rs.randn(1, 3, 6, 6).astype(np.float32), rs.randn(2, 3, 3, 3).astype(np.float32)
+    seen = []
+    for L in (torch, ember):
+        F = _F(L)
+        X, W, B = (L.tensor(a, requires_grad=True) for a in (x, w, b))
+        assert L.get_autocast_dtype("cpu") == L.bfloat16 and L.get_autocast_dtype("cuda") == L.float16
+        with L.autocast("cpu"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                state = (L.is_autocast_enabled("cpu"), L.is_autocast_cpu_enabled(), L.is_autocast_enabled())
+            y = F.linear(X, W, B)
+            dtypes = [y.dtype, F.conv2d(L.tensor(img), L.tensor(k)).dtype, (L.tensor(x) @ L.tensor(w).t()).dtype,
+                      L.mm(L.tensor(x), L.tensor(w).t()).dtype, L.bmm(L.tensor(x)[None], L.tensor(w).t()[None]).dtype,
+                      F.linear(L.tensor(x, dtype=L.float64), L.tensor(w, dtype=L.float64)).dtype,
+                      F.relu(y).dtype, F.softmax(y, 1).dtype, F.mse_loss(y, L.zeros(4, 3, dtype=L.bfloat16)).dtype]
+            loss = F.cross_entropy(y, L.tensor([0, 1, 2, 0]))
+            with L.autocast("cpu", enabled=False):
+                dtypes.append(F.linear(L.tensor(x), L.tensor(w)).dtype)
+            with L.autocast("cpu", dtype=L.float16):
+                dtypes.append(F.linear(L.tensor(x), L.tensor(w)).dtype)
+        loss.backward()
+        dtypes += [loss.dtype, X.grad.dtype, W.grad.dtype, F.linear(L.tensor(x), L.tensor(w)).dtype]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            dtypes.append(L.cpu.amp.autocast().fast_dtype)
+        seen.append((state, [str(d)[6:] for d in dtypes], y.grad_fn.name(), _values(y), loss.item(),
+                     _values(X.grad), _values(W.grad), _values(B.grad)))
+    (st, dt, name, *vals_t), (se, de, ne, *vals_e) = seen
+    assert (st, dt, name) == (se, de, ne)
+    assert dt[:10] == ["bfloat16"] * 5 + ["float64", "bfloat16", "bfloat16", "float32", "float32"]
+    for a, b in zip(vals_t, vals_e):
+        np.testing.assert_array_equal(a, b)
+    assert ops.AUTOCAST[0] is None and not ember.is_autocast_enabled("cpu")
+    with pytest.warns(DeprecationWarning, match=r"torch.is_autocast_cpu_enabled\(\) is deprecated"):
+        assert ember.is_autocast_cpu_enabled() is False
+
+
+@needs_ml_dtypes
+def test_custom_fwd_casts_its_inputs_inside_autocast():
+    class Double(ember.autograd.Function):
+        @staticmethod
+        @ember.amp.custom_fwd(device_type="cpu", cast_inputs=ember.float32)
+        def forward(ctx, a):
+            ctx.inside = (a.dtype, ember.is_autocast_enabled("cpu"))
+            return a * 2
+
+        @staticmethod
+        @ember.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            return g * 2
+
+    a = ember.ones(3, dtype=ember.bfloat16, requires_grad=True)
+    with ember.autocast("cpu"):
+        out = Double.apply(a)
+    assert out.dtype is ember.float32
+    out.sum().backward()
+    assert a.grad.dtype is ember.bfloat16 and a.grad.tolist() == [2.0, 2.0, 2.0]
 
 
 @needs_ml_dtypes

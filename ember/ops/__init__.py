@@ -15,7 +15,7 @@ _new = object.__new__
 _ndarray, _generic = np.ndarray, np.generic
 
 __all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "save_output_version",
-           "unbroadcast", "refuse_complex", "real_grads_for_real_inputs", "in_float32"]
+           "unbroadcast", "refuse_complex", "real_grads_for_real_inputs", "in_float32", "AUTOCAST", "LOWER", "FP32"]
 
 _R2C = {}
 
@@ -44,6 +44,11 @@ def real_grads_for_real_inputs(node, inputs):
     node.__class__ = cls
     return node
 
+
+# torch.autocast: while a region may be active in some thread, amp.autocast_mode puts its cast here (None
+# otherwise); the ops on torch's CPU autocast lists pass it their arguments: cast(LOWER or FP32, *args)
+AUTOCAST = [None]
+LOWER, FP32 = "lower_precision_fp", "fp32"   # torch's two cast policies
 
 _IN_F32 = {}
 _F32 = np.dtype(np.float32)

@@ -37,6 +37,7 @@ from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
+from . import AUTOCAST, LOWER
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 __functional__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -1091,6 +1092,8 @@ _GEOMS = {}
 
 
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    if AUTOCAST[0] is not None:
+        input, weight, bias = AUTOCAST[0](LOWER, input, weight, bias)
     x, w, b, unbatched, groups = _prepare(op, input, weight, bias, nd, False, groups)
     if nd == 1:
         x = x[:, :, None, :]
@@ -1200,6 +1203,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _conv_t(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
     if isinstance(padding, str):
         raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
+    if AUTOCAST[0] is not None:
+        input, weight, bias = AUTOCAST[0](LOWER, input, weight, bias)
     x, w, b, unbatched, groups = _prepare(op, input, weight, bias, nd, True, groups)
     n = 2 if nd == 2 else 1
     st = _tuple(stride, n, "stride")

@@ -16,7 +16,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, _wrap
-from . import in_float32, unbroadcast
+from . import AUTOCAST, FP32, in_float32, unbroadcast
 from .activation import (LogSoftmaxBackward0, _SAVED_OUTPUT, _in_row_blocks, _log_softmax_array, _record,
                          _row_blocks_fit, _row_state, _sigm, bf16_softmax, softplus0)
 from .._userwarn import warn as _warn_user
@@ -323,6 +323,8 @@ def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of class indices given log-probabilities (N, C) or (N, C, d1, ...)."""
+    if AUTOCAST[0] is not None:
+        input, weight = AUTOCAST[0](FP32, input, weight)
     red = _reduction(reduction, size_average, reduce)
     x = input._data
     if x.dtype.kind != "f" and x.dtype.kind != "V":   # ('V': bfloat16)
@@ -432,6 +434,8 @@ def _log_softmax_of_rows(x):
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross entropy between logits and class indices (or class probabilities): log_softmax + nll_loss."""
+    if AUTOCAST[0] is not None:
+        input, target, weight = AUTOCAST[0](FP32, input, target, weight)
     x = input._data
     t = target._data
     # the training hot path: (N, C) float logits, (N,) int64 targets, nothing else
@@ -668,6 +672,8 @@ class MseLossBackward0(_PointwiseLoss):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: (input - target) ** 2, reduced."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     if weight is not None and weight._requires_grad and state.enabled:
         return _weighted("mse_loss", mse_loss(input, target, reduction="none"), weight, input,
                          _reduction(reduction, size_average, reduce), True)
@@ -703,6 +709,8 @@ class _L1Backward(_PointwiseLoss):
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error: |input - target|, reduced."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     xp = xp_of(input._data)
     if weight is not None and weight._requires_grad and state.enabled:
         return _weighted("l1_loss", l1_loss(input, target, reduction="none"), weight, input,
@@ -734,6 +742,8 @@ class SmoothL1LossBackward0(_PointwiseLoss):
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target)."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     xp = xp_of(input._data)
     beta = float(beta)
     if beta < 0:
@@ -765,6 +775,8 @@ class HuberLossBackward0(_PointwiseLoss):
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta)."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     xp = xp_of(input._data)
     delta = float(delta)
     if delta <= 0:
@@ -833,6 +845,8 @@ class BinaryCrossEntropyBackward0(_InputTargetLoss):
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(target * log(input) + (1 - target) * log(1 - input)), logs clamped at -100."""
+    if AUTOCAST[0] is not None:
+        input, target, weight = AUTOCAST[0](FP32, input, target, weight)
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     _bce_shapes(input, target)
@@ -882,6 +896,8 @@ class BinaryCrossEntropyWithLogitsBackward0(_InputTargetLoss):
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Sigmoid + binary cross entropy in one numerically stable step."""
+    if AUTOCAST[0] is not None:
+        input, target, weight, pos_weight = AUTOCAST[0](FP32, input, target, weight, pos_weight)
     xp = xp_of(input._data)
     if isinstance(size_average, Tensor) and pos_weight is None:  # torch.binary_cross_entropy_with_logits order
         pos_weight, size_average = size_average, None
@@ -948,6 +964,8 @@ class _KLDivBackward(_InputTargetLoss):
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """Kullback-Leibler divergence of target from input (input holds log-probabilities)."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     xp = xp_of(input._data)
     if size_average is None and reduce is None and reduction == "mean":
         _warn_user(
