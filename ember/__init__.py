@@ -123,7 +123,8 @@ _LAZY_NAMES.update({"compile": "_compile"})
 _LAZY_NAMES.update(dict.fromkeys(
     ("autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
      "is_autocast_cache_enabled", "set_autocast_cache_enabled", "clear_autocast_cache",
-     "autocast_increment_nesting", "autocast_decrement_nesting"), "amp.autocast_mode"))
+     "autocast_increment_nesting", "autocast_decrement_nesting", "is_autocast_cpu_enabled", "set_autocast_cpu_enabled",
+     "get_autocast_cpu_dtype", "set_autocast_cpu_dtype"), "amp.autocast_mode"))
 _LAZY_NAMES.update(dict.fromkeys(
     ("cond", "while_loop", "sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_sqrt", "sym_sum", "sym_ite"),
     "_higher_order_ops"))

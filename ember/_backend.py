@@ -22,14 +22,22 @@ class dtype:
 
     __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_category")
 
-    def __init__(self, name, np_dtype, category):
+    def __init__(self, name, np_dtype, category, itemsize=None):
         self.name = name
-        self.np = np.dtype(np_dtype)
+        if np_dtype is not None:   # (None: bfloat16, whose NumPy dtype comes from ml_dtypes on first use)
+            self.np = np.dtype(np_dtype)
         self._category = category  # 0 bool, 1 integer, 2 floating, 3 complex
         self.is_floating_point = category == 2
         self.is_complex = category == 3
         self.is_signed = name not in ("uint8", "bool")
-        self.itemsize = self.np.itemsize
+        self.itemsize = self.np.itemsize if itemsize is None else itemsize
+
+    def __getattr__(self, name):
+        # reached only for an unset slot: bfloat16's `np` before ml_dtypes is loaded (the set slots of
+        # every other dtype never come here, so their `d.np` costs what it did)
+        if name == "np" and self.name == "bfloat16":
+            return load_bfloat16()
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __repr__(self):
         return f"{namespace()}.{self.name}"
@@ -75,40 +83,102 @@ int64 = dtype("int64", np.int64, 1)
 float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
+# NumPy has no bfloat16: its arrays use ml_dtypes' NumPy dtype, an optional dependency imported on the first
+# bfloat16 tensor (load_bfloat16), so that `import ember` stays light and works without it.  That dtype's kind
+# is 'V' (void), which no other ember dtype has: in ember a kind 'V' array is a bfloat16 one.
+bfloat16 = dtype("bfloat16", None, 2, itemsize=2)
 complex64 = dtype("complex64", np.complex64, 3)
 complex128 = dtype("complex128", np.complex128, 3)
 _TO_REAL = {complex64: float32, complex128: float64}
-_TO_COMPLEX = {float32: complex64, float64: complex128}
+_TO_COMPLEX = {float32: complex64, float64: complex128, bfloat16: complex64}
 
-ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
+ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 # torch's aliases, as attributes of the top-level package
 ALIASES = {
     "bool": bool_, "uint8": uint8, "int8": int8, "int16": int16, "short": int16,
     "int32": int32, "int": int32, "int64": int64, "long": int64,
-    "float16": float16, "half": float16, "float32": float32, "float": float32,
+    "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32, "float": float32,
     "float64": float64, "double": float64,
     "complex64": complex64, "cfloat": complex64, "complex128": complex128, "cdouble": complex128,
 }
-FROM_NUMPY = {d.np: d for d in ALL_DTYPES}
+FROM_NUMPY = {d.np: d for d in ALL_DTYPES if d is not bfloat16}   # (load_bfloat16 adds bfloat16)
 # Tensor.type() strings
 TYPE_NAMES = {
-    float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", int64: "LongTensor",
-    int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor",
+    float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", bfloat16: "BFloat16Tensor",
+    int64: "LongTensor", int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor",
+    bool_: "BoolTensor",
     complex64: "ComplexFloatTensor", complex128: "ComplexDoubleTensor",
 }
 
 # torch's ScalarType names, used in its error messages
 SCALAR_NAMES = {
-    float32: "Float", float64: "Double", float16: "Half", int64: "Long", int32: "Int", int16: "Short",
-    int8: "Char", uint8: "Byte", bool_: "Bool", complex64: "ComplexFloat", complex128: "ComplexDouble",
+    float32: "Float", float64: "Double", float16: "Half", bfloat16: "BFloat16", int64: "Long", int32: "Int",
+    int16: "Short", int8: "Char", uint8: "Byte", bool_: "Bool", complex64: "ComplexFloat", complex128: "ComplexDouble",
 }
 # torch's C++ type names, used in its other messages ("Input type (float) and bias type (double)")
 C_NAMES = {
-    float32: "float", float64: "double", float16: "c10::Half", int64: "long int", int32: "int",
-    int16: "short int", int8: "signed char", uint8: "unsigned char", bool_: "bool",
+    float32: "float", float64: "double", float16: "c10::Half", bfloat16: "c10::BFloat16", int64: "long int",
+    int32: "int", int16: "short int", int8: "signed char", uint8: "unsigned char", bool_: "bool",
     complex64: "c10::complex<float>", complex128: "c10::complex<double>",
 }
+
+
+BFLOAT16_MISSING = ("bfloat16 tensors need the ml_dtypes package, which ember uses for NumPy's missing bfloat16: "
+                    "pip install ml_dtypes (or pip install ember[bf16])")
+
+
+def load_bfloat16():
+    """bfloat16's NumPy dtype (ml_dtypes.bfloat16), imported on first use; a RuntimeError naming the fix
+    when ml_dtypes is not installed."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise RuntimeError(BFLOAT16_MISSING) from None
+    npd = np.dtype(ml_dtypes.bfloat16)
+    bfloat16.np = npd
+    FROM_NUMPY[npd] = bfloat16
+    _BF16_NP.append(npd)
+    for fn in _BF16_HOOKS:
+        fn(npd)
+    return npd
+
+
+_BF16_HOOKS = []
+_BF16_NP = []   # [ml_dtypes' bfloat16 NumPy dtype] once loaded
+
+
+def on_bfloat16(fn):
+    """Call fn(the bfloat16 NumPy dtype) once bfloat16 is loaded (now if it is): for the ops' tables keyed
+    by NumPy dtype, which cannot name ml_dtypes' dtype at import."""
+    _BF16_HOOKS.append(fn)
+    if _BF16_NP:
+        fn(_BF16_NP[0])
+
+
+def to_bfloat16(a):
+    """The NumPy array a as bfloat16, converted as torch converts: float64 and 32/64-bit integers through
+    float32 first (torch makes a bfloat16 from a float), where ml_dtypes would round them directly."""
+    npd = bfloat16.np
+    if a.dtype.itemsize > 2 and a.dtype.kind in "iuf" and a.dtype != np.float32:
+        a = a.astype(np.float32)
+    return a.astype(npd)
+
+
+def bf16_number(x):
+    """The number x rounded to bfloat16 as torch rounds a number (through float32), as a float32 scalar:
+    an array times it computes in float32, exactly."""
+    return np.float32(np.array(x, np.float32).astype(_BF16_NP[0]))
+
+
+def bf16_round(a):
+    """A float32 result rounded (to nearest even) to bfloat16."""
+    return a.astype(_BF16_NP[0])
+
+
+def bf16_through(a):
+    """A float32 array rounded to bfloat16 and back: what torch's bfloat16 kernels store on the way."""
+    return a.astype(_BF16_NP[0]).astype(np.float32)
 
 
 def scalar_name(dt):
@@ -200,6 +270,11 @@ class finfo:
             ns = namespace()
             raise TypeError(f"{ns}.finfo() requires a floating point input type. Use {ns}.iinfo to handle "
                             f"'{ns}.finfo'")
+        if d is bfloat16:   # (NumPy's finfo does not know ml_dtypes' type; the limits need no import)
+            self.bits, self.eps, self.tiny, self.resolution = 16, 2.0 ** -7, 2.0 ** -126, 0.01
+            self.max = float.fromhex("0x1.fep127")   # (1 + 127/128) * 2**127
+            self.min, self.smallest_normal, self.dtype = -self.max, self.tiny, d.name
+            return
         info = np.finfo(d.np)
         self.bits = info.bits
         self.eps = float(info.eps)
@@ -267,7 +342,7 @@ class AcceleratorError(RuntimeError):
 OutOfMemoryError.__module__ = AcceleratorError.__module__ = "ember"
 
 
-_CAST_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_CAST_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}
 
 
 def can_cast_np(src, dst):
@@ -313,7 +388,9 @@ def promote_types(a, b):
     if ca != cb:
         return a if ca > cb else b
     if ca == 2:
-        return a if a.itemsize >= b.itemsize else b
+        if a.itemsize == b.itemsize:   # float16 and bfloat16 (two floats of one width): torch meets in float32
+            return float32
+        return a if a.itemsize > b.itemsize else b
     return FROM_NUMPY[np.promote_types(a.np, b.np)]
 
 

@@ -20,6 +20,12 @@ from ._userwarn import warn as _warn_user
 _ndarray = np.ndarray
 
 
+def _refuse_bfloat16_numpy():
+    # torch's TypeError: NumPy has no bfloat16 (ember's arrays use ml_dtypes' type, which torch would not hand out)
+    raise TypeError("Got unsupported ScalarType BFloat16 (NumPy has no bfloat16: convert first, "
+                    "e.g. x.float().numpy())")
+
+
 class Size(tuple):
     """A tensor's shape: a tuple that prints as torch.Size([...])."""
 
@@ -190,8 +196,8 @@ class Tensor:
         return (B.data_ptr(a) - B.data_ptr(base)) // a.itemsize
 
     def is_floating_point(self):
-        """True for float16/32/64 tensors."""
-        return self._data.dtype.kind == "f"
+        """True for float16/bfloat16/float32/float64 tensors."""
+        return self._data.dtype.kind in "fV"   # ('V': bfloat16, ml_dtypes' NumPy dtype)
 
     def is_complex(self):
         """True for complex64/complex128 tensors."""
@@ -328,7 +334,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if requires_grad and self._data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fcV":
             raise RuntimeError(
                 f"only Tensors of {_kinds} dtype can require gradients (got {self.dtype}); convert first, "
                 "e.g. x.float().requires_grad_()")
@@ -469,6 +475,8 @@ class Tensor:
             raise TypeError(
                 f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
                 "copy the tensor to host memory first.")
+        if self._data.dtype.kind == "V":
+            _refuse_bfloat16_numpy()
         return self._data
 
     # NumPy defers its binary operators to ours (np.float64(2) * x is a tensor with a grad_fn, as in
@@ -481,6 +489,8 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
         arr = _host(self._data)
+        if arr.dtype.kind == "V":
+            _refuse_bfloat16_numpy()
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
     def __array_wrap__(self, array, context=None, return_scalar=False):

@@ -205,6 +205,8 @@ def _tensor_str(array, indent):
     if array.size == 0:
         return "[]"
     summarize = array.size > PRINT_OPTS.threshold
+    if array.dtype.kind == "V":   # bfloat16: printed from its (exact) float32 values, as torch does
+        array = array.astype(np.float32)
     if array.dtype.kind == "c":
         # one formatter for the real parts, one for the imaginary parts (torch's _tensor_str)
         shown = _summarized_data(array) if summarize else array

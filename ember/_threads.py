@@ -127,11 +127,14 @@ def matmul(a, b):
     each an ordinary single-threaded product.  Anything but two same-dtype float ndarrays of at
     least two dimensions (CuPy arrays, the Tensors of create_graph's formulas, matrix-vector
     products) is just a @ b."""
-    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.dtype is _f16 and b.dtype is _f16:
+    if a.__class__ is _ndarray and b.__class__ is _ndarray and a.itemsize == 2 and a.dtype.kind in "fV" \
+            and b.dtype is a.dtype:
         # NumPy has no float16 BLAS: its loop took 157 ms for 512 x 512 (torch 1.4).  The products of
         # float16 values are exact in float32; summed there and rounded once, as torch's CPU kernels
-        # accumulate float16 in float32
-        return matmul(a.astype(_f32), b.astype(_f32)).astype(_f16)
+        # accumulate float16 in float32.  bfloat16 ('V', ml_dtypes') too: its own products return
+        # float32 from np.matmul and run a slow loop.  (The itemsize test first: it costs float32
+        # operands what `is _f16` did.)
+        return matmul(a.astype(_f32), b.astype(_f32)).astype(a.dtype)
     if a.__class__ is _ndarray and b.__class__ is _ndarray and a.ndim > 1 and b.ndim > 1 \
             and a.size * b.shape[-1] >= PARALLEL_MACS and a.dtype is b.dtype and a.dtype.kind in "fc" \
             and _active == 1:   # (BLAS already threaded by a caller, as a linalg entry: plain a @ b)

@@ -38,16 +38,16 @@ __all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_g
 # the names torch uses in the pickle
 _STORAGE_DTYPES = {
     "BoolStorage": B.bool_, "ByteStorage": B.uint8, "CharStorage": B.int8, "ShortStorage": B.int16,
-    "IntStorage": B.int32, "LongStorage": B.int64, "HalfStorage": B.float16,
+    "IntStorage": B.int32, "LongStorage": B.int64, "HalfStorage": B.float16, "BFloat16Storage": B.bfloat16,
     "FloatStorage": B.float32, "DoubleStorage": B.float64,
     "ComplexFloatStorage": B.complex64, "ComplexDoubleStorage": B.complex128,
 }
 _STORAGE_NAMES = {d: n for n, d in _STORAGE_DTYPES.items()}
 # torch dtypes/storages ember cannot hold: named in a clear error instead of "unsupported global"
-_FOREIGN_DTYPES = ("bfloat16", "complex32", "chalf", "uint16",
+_FOREIGN_DTYPES = ("complex32", "chalf", "uint16",
                    "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
                    "float8_e5m2fnuz", "qint8", "quint8", "qint32", "quint4x2", "quint2x4")
-_FOREIGN_STORAGES = {"BFloat16Storage": "bfloat16", "ComplexHalfStorage": "complex32", "QInt8Storage": "qint8",
+_FOREIGN_STORAGES = {"ComplexHalfStorage": "complex32", "QInt8Storage": "qint8",
                      "QUInt8Storage": "quint8", "QInt32Storage": "qint32", "QUInt4x2Storage": "quint4x2",
                      "QUInt2x4Storage": "quint2x4"}
 

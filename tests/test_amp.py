@@ -1,6 +1,7 @@
 """torch.amp in ember: GradScaler runs torch's loss-scaling algorithm (compared step by step with
-torch's own GradScaler on the CPU); autocast is a validated no-op (torch's checks, warnings and state,
-values unchanged); the deprecated torch.cuda.amp / torch.cpu.amp spellings warn as torch does."""
+torch's own GradScaler on the CPU); autocast checks its arguments and casts as torch's CPU lists do
+(float16 here; bfloat16, the CPU default, in tests/test_bfloat16.py); the deprecated torch.cuda.amp /
+torch.cpu.amp spellings warn as torch does."""
 import os
 import subprocess
 import sys
@@ -216,20 +217,22 @@ def test_autocast_state_matches_torch():
             assert lib.amp.is_autocast_available("cpu") and lib.amp.is_autocast_available("cuda")
 
 
-def test_autocast_is_a_no_op_on_values_and_warns_once(recwarn):
-    from ember.amp import autocast_mode
-    autocast_mode._warned.discard("cpu")
+def test_autocast_casts_torchs_listed_ops_and_nothing_after():
+    # (bfloat16, the CPU default, against torch: tests/test_bfloat16.py)
+    from ember import ops
     lin = ember.nn.Linear(4, 3)
     x = ember.randn(5, 4)
-    plain = lin(x)
-    with ember.autocast("cpu"):
+    with ember.autocast("cpu", dtype=ember.float16):
         inside = lin(x)
-        assert ember.is_autocast_enabled("cpu")
-    with ember.autocast("cpu"):
-        pass
-    assert inside.dtype == ember.float32 and ember.equal(inside, plain)
-    msgs = [str(w.message) for w in recwarn if "ember's autocast does not cast" in str(w.message)]
-    assert len(msgs) == 1
+        loss = ember.nn.functional.mse_loss(inside, ember.zeros(5, 3))   # a float32-list op
+        kept = ember.nn.functional.linear(x.double(), lin.weight.double())   # float64 is not cast
+        assert ember.is_autocast_enabled("cpu") and ops.AUTOCAST[0] is not None
+    assert ops.AUTOCAST[0] is None   # (outside autocast the ops pay one list lookup)
+    assert inside.dtype == ember.float16 and loss.dtype == ember.float32 and kept.dtype == ember.float64
+    assert ember.equal(inside, ember.nn.functional.linear(x.half(), lin.weight.half(), lin.bias.half()))
+    loss.backward()
+    assert lin.weight.grad.dtype == ember.float32   # the casts are recorded: gradients reach the weights
+    assert lin(x).dtype == ember.float32
 
     @ember.autocast(device_type="cpu")
     def f(a):
@@ -291,10 +294,9 @@ def test_modern_training_script_runs_under_ember_run(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "scale 65536.0 torch.float32"
+    assert lines[0] == "scale 65536.0 torch.float16"   # (torch's: the autocast region casts the Linear)
     assert lines[1] == "special 0.5 1.96"
     assert lines[2] == "seq torch.Size([16, 1])"
     assert lines[3] == "jit RecursiveScriptModule True"
     expected = "['FutureWarning']" if ember.cuda.is_available() else "['FutureWarning', 'UserWarning']"
     assert lines[4] == "cuda scaler " + expected
-    assert "ember's autocast does not cast" in proc.stderr

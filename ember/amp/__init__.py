@@ -1,4 +1,4 @@
-"""torch.amp: autocast (a validated no-op in ember: see autocast_mode) and GradScaler (torch's
+"""torch.amp: autocast (casting the ops of torch's autocast lists: see autocast_mode) and GradScaler (torch's
 dynamic loss-scaling algorithm, exact)."""
 from .autocast_mode import autocast, custom_bwd, custom_fwd, is_autocast_available  # noqa: F401
 from .grad_scaler import GradScaler  # noqa: F401

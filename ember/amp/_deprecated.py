@@ -17,7 +17,7 @@ def _deprecated(message):
 
 class CudaAutocast(_am.autocast):
     """See torch.autocast. ``torch.cuda.amp.autocast(args...)`` is deprecated. Please use
-    ``torch.amp.autocast("cuda", args...)`` instead.  (A no-op in ember, as torch.autocast.)"""
+    ``torch.amp.autocast("cuda", args...)`` instead."""
 
     def __init__(self, enabled=True, dtype=B.float16, cache_enabled=True):
         _deprecated("`torch.cuda.amp.autocast(args...)` is deprecated. "
@@ -27,10 +27,9 @@ class CudaAutocast(_am.autocast):
 
 class CpuAutocast(_am.autocast):
     """See torch.autocast. ``torch.cpu.amp.autocast(args...)`` is deprecated. Please use
-    ``torch.amp.autocast("cpu", args...)`` instead.  torch's default dtype here is bfloat16, which ember
-    lacks: dtype=None records float16.  (A no-op in ember, as torch.autocast.)"""
+    ``torch.amp.autocast("cpu", args...)`` instead."""
 
-    def __init__(self, enabled=True, dtype=None, cache_enabled=True):
+    def __init__(self, enabled=True, dtype=B.bfloat16, cache_enabled=True):
         _deprecated("`torch.cpu.amp.autocast(args...)` is deprecated. "
                     "Please use `torch.amp.autocast('cpu', args...)` instead.")
         super().__init__("cpu", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)

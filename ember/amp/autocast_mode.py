@@ -1,19 +1,22 @@
 """torch.amp.autocast and the autocast state functions (torch.is_autocast_enabled, ...).
 
-ember has no reduced-precision kernels, so autocast is a validated no-op: it checks its arguments
-as torch does, records the per-device state that torch.is_autocast_enabled / get_autocast_dtype
-report, and warns once that ops inside still run in their inputs' dtype (float32).  Results are
-those of the same code without autocast; torch would instead run matmul, conv and linear in the
-autocast dtype, so its numbers differ in the low bits and its memory use is lower.
-
-ember has no bfloat16: torch.get_autocast_dtype("cpu") reports torch.float16 where torch reports
-torch.bfloat16 (the dtype is only recorded: nothing is cast).
+Inside an active region the ops on torch's CPU autocast lists cast their floating-point tensor arguments
+(float64 excepted) as torch does: linear, the convolutions (1-d and 2-d, transposed too) and the matrix
+products (matmul, mm, bmm, addmm, baddbmm, addbmm) to the autocast dtype (bfloat16 on the CPU by default,
+which needs the ml_dtypes package; float16 on CUDA), the losses (cross_entropy, nll_loss, mse_loss,
+l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy(_with_logits), kl_div) to float32.  Each cast is
+a recorded ``.to()``, so gradients flow back to the parameters in their own dtype.  torch's cache of the
+weights' casts is not kept (the same values, a cast per use).  The ops read the cast from
+``ops.AUTOCAST``, which holds a function only while some thread has autocast enabled: outside autocast an
+op pays one list lookup.
 """
 import functools
 import threading
 import warnings
 
 from .. import _backend as B
+from .. import ops as _ops
+from .._tensor import Tensor
 
 __all__ = ["autocast_decorator", "autocast", "is_autocast_available", "custom_fwd", "custom_bwd"]
 
@@ -46,8 +49,28 @@ _state = _State()
 
 
 def _default_dtype(kind):
-    # torch: float16 for cuda, bfloat16 for cpu; ember has no bfloat16 (see the module docstring)
-    return B.float16
+    # torch's: bfloat16 for the CPU, float16 for CUDA (and the rest)
+    return B.bfloat16 if kind == "cpu" else B.float16
+
+
+# how many (thread, device type) autocast flags are set, all threads together: ops.AUTOCAST holds the
+# cast while any is
+_enabled_count = [0]
+_count_lock = threading.Lock()
+
+
+def _cast_args(policy, *args):
+    """args as an op on torch's autocast lists takes them in an active region: its floating-point tensors
+    (float64 excepted) cast to the autocast dtype (policy LOWER) or to float32 (FP32); else as they are."""
+    first = next((a for a in args if isinstance(a, Tensor)), None)
+    if first is None:
+        return args
+    kind = first.device.type
+    if not _state.enabled.get(kind, False):
+        return args
+    dt = B.float32 if policy == _ops.FP32 else _state.dtype.get(kind, _default_dtype(kind))
+    return tuple(a.to(dt) if isinstance(a, Tensor) and a._data.dtype.kind in "fV" and a.dtype is not B.float64
+                 and a.dtype is not dt else a for a in args)
 
 
 def is_autocast_available(device_type):
@@ -63,13 +86,46 @@ def is_autocast_enabled(device_type=None):
 
 def set_autocast_enabled(device_type, enabled):
     """Set the autocast flag for device_type (what autocast.__enter__ does)."""
-    _state.enabled[_device_type(device_type, "set_autocast_enabled")] = bool(enabled)
+    kind = _device_type(device_type, "set_autocast_enabled")
+    enabled = bool(enabled)
+    if _state.enabled.get(kind, False) != enabled:
+        with _count_lock:
+            _enabled_count[0] += 1 if enabled else -1
+            _ops.AUTOCAST[0] = _cast_args if _enabled_count[0] > 0 else None
+    _state.enabled[kind] = enabled
+
+
+def _deprecated_cpu(name, instead):
+    warnings.warn(f"torch.{name}() is deprecated. Please use torch.{instead} instead.", DeprecationWarning,
+                  stacklevel=3)
+
+
+def is_autocast_cpu_enabled():
+    """Deprecated (as in torch): is_autocast_enabled('cpu')."""
+    _deprecated_cpu("is_autocast_cpu_enabled", "is_autocast_enabled('cpu')")
+    return is_autocast_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled):
+    """Deprecated (as in torch): set_autocast_enabled('cpu', enabled)."""
+    _deprecated_cpu("set_autocast_cpu_enabled", "set_autocast_enabled('cpu', enabled)")
+    set_autocast_enabled("cpu", enabled)
+
+
+def get_autocast_cpu_dtype():
+    """Deprecated (as in torch): get_autocast_dtype('cpu')."""
+    _deprecated_cpu("get_autocast_cpu_dtype", "get_autocast_dtype('cpu')")
+    return get_autocast_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype):
+    """Deprecated (as in torch): set_autocast_dtype('cpu', dtype)."""
+    _deprecated_cpu("set_autocast_cpu_dtype", "set_autocast_dtype('cpu', dtype)")
+    set_autocast_dtype("cpu", dtype)
 
 
 def get_autocast_dtype(device_type):
-    """The dtype recorded for autocast on device_type (float16 by default: ember lacks bfloat16).
-
-    Nothing in ember is cast to it: ember's autocast keeps every op in its inputs' dtype."""
+    """The dtype autocast casts to on device_type (torch's defaults: bfloat16 on 'cpu', float16 elsewhere)."""
     kind = _device_type(device_type, "get_autocast_dtype")
     return _state.dtype.get(kind, _default_dtype(kind))
 
@@ -84,7 +140,7 @@ def set_autocast_dtype(device_type, dtype):
 
 
 def is_autocast_cache_enabled():
-    """torch's weight-cast cache flag (recorded only: ember casts no weights)."""
+    """torch's weight-cast cache flag (recorded only: ember casts weights afresh at each use)."""
     return _state.cache_enabled
 
 
@@ -109,19 +165,6 @@ def autocast_decrement_nesting():
     return _state.nesting
 
 
-_warned = set()
-
-
-def _warn_no_cast(kind, dtype):
-    if kind in _warned:
-        return
-    _warned.add(kind)
-    from .._userwarn import warn
-    warn(f"ember's autocast does not cast: ops inside torch.autocast('{kind}') keep their inputs' dtype "
-         f"(float32), where torch would run matmul, conv and linear in {dtype}. Results equal those without "
-         "autocast; ember has no reduced-precision kernels. (This warning is shown once.)")
-
-
 def autocast_decorator(autocast_instance, func):
     """func wrapped so that it runs inside autocast_instance."""
     @functools.wraps(func)
@@ -132,14 +175,14 @@ def autocast_decorator(autocast_instance, func):
 
 
 class autocast:
-    """Context manager / decorator for mixed-precision regions: in ember, a validated no-op.
+    """Context manager / decorator for mixed-precision regions (torch.autocast).
 
     autocast(device_type, dtype=None, enabled=True, cache_enabled=None) checks its arguments as
     torch does (an unknown device type is torch's RuntimeError; a dtype other than float16/bfloat16
     warns and disables it; 'cuda' without a usable GPU warns and disables it), and while the region
-    is active torch.is_autocast_enabled(device_type) is True and torch.get_autocast_dtype(device_type)
-    is the dtype given.  Ops inside are not cast: they run in their inputs' dtype (float32), so the
-    values and gradients are those of the same code without autocast.  A warning says so once.
+    is active torch.is_autocast_enabled(device_type) is True, torch.get_autocast_dtype(device_type)
+    is the dtype given (bfloat16 on the CPU by default), and the ops of torch's autocast lists cast
+    their arguments (see the module docstring).
     """
 
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
@@ -149,7 +192,7 @@ class autocast:
         self.device = device_type
         if not is_autocast_available(self.device):
             raise RuntimeError(f"User specified an unsupported autocast device_type '{self.device}'")
-        supported = [B.float16]  # torch: [torch.bfloat16, torch.float16]; ember has no bfloat16
+        supported = [B.bfloat16, B.float16]
         self._cache_enabled = is_autocast_cache_enabled() if cache_enabled is None else cache_enabled
         device_name = self.device.upper()
         if enabled:
@@ -177,8 +220,6 @@ class autocast:
             set_autocast_dtype(kind, self.fast_dtype)
         autocast_increment_nesting()
         set_autocast_cache_enabled(self._cache_enabled)
-        if self._enabled:
-            _warn_no_cast(kind, self.fast_dtype)
         return self
 
     def __exit__(self, exc_type, exc_val, exc_tb):
@@ -200,21 +241,57 @@ class autocast:
         return autocast_decorator(self, func)
 
 
-def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
-    """Decorator for a custom autograd Function's forward (torch.amp.custom_fwd).
+def _cast(value, device_type, dtype):
+    """value with its floating-point tensors on device_type (float64 excepted) cast to dtype, through
+    lists, tuples and dicts (torch.amp.autocast_mode._cast)."""
+    if isinstance(value, Tensor):
+        ok = value.device.type == device_type and value._data.dtype.kind in "fV" and value.dtype is not B.float64
+        return value.to(dtype) if ok else value
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, dict):
+        return {_cast(k, device_type, dtype): _cast(v, device_type, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        out = (_cast(v, device_type, dtype) for v in value)
+        return type(value)(out) if isinstance(value, list) else tuple(out)
+    return value
 
-    ember's autocast never casts, so cast_inputs has nothing to do: forward runs as written."""
+
+def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
+    """Decorator for a custom autograd Function's forward (torch.amp.custom_fwd): with cast_inputs, inside
+    an autocast region forward runs with its floating-point tensor inputs cast to cast_inputs and
+    autocast off; custom_bwd then runs backward under the forward's autocast state."""
     if not isinstance(device_type, str):
         raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
     if fwd is None:
         return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
-    return fwd
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args, **kwargs):
+        args[0]._dtype = get_autocast_dtype(device_type)
+        if cast_inputs is None:
+            args[0]._fwd_used_autocast = is_autocast_enabled(device_type)
+            return fwd(*args, **kwargs)
+        args[0]._fwd_used_autocast = False
+        if is_autocast_enabled(device_type):
+            with autocast(device_type=device_type, enabled=False):
+                return fwd(*_cast(args, device_type, cast_inputs), **_cast(kwargs, device_type, cast_inputs))
+        return fwd(*args, **kwargs)
+    return decorate_fwd
 
 
 def custom_bwd(bwd=None, *, device_type):
-    """Decorator for a custom autograd Function's backward (torch.amp.custom_bwd): unchanged in ember."""
+    """Decorator for a custom autograd Function's backward (torch.amp.custom_bwd): it runs under the
+    autocast state its forward (decorated with custom_fwd) ran under."""
     if not isinstance(device_type, str):
         raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
     if bwd is None:
         return functools.partial(custom_bwd, device_type=device_type)
-    return bwd
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args, **kwargs):
+        ctx = args[0]
+        with autocast(device_type=device_type, enabled=getattr(ctx, "_fwd_used_autocast", False),
+                      dtype=getattr(ctx, "_dtype", None)):
+            return bwd(*args, **kwargs)
+    return decorate_bwd

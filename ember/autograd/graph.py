@@ -293,7 +293,7 @@ def _grad_target(var, default):
     differentiate, which torch only catches with an internal assert."""
     from .._tensor import grad_target
     want = grad_target(var, default)
-    if want is not None and want.kind not in "fc":
+    if want is not None and want.kind not in "fcV":
         raise RuntimeError(
             f"a gradient cannot be kept in {_as_dtype(want)}: this leaf's grad_dtype must be a floating "
             "point or complex dtype, or None (set x.grad_dtype = None to keep the gradient's own dtype)")

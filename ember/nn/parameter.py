@@ -17,7 +17,7 @@ class Parameter(Tensor):
             raise TypeError(
                 f"Parameter(): data must be a Tensor, not {type(data).__name__}; "
                 "wrap it first, e.g. nn.Parameter(torch.tensor(values))")
-        if requires_grad and data._data.dtype.kind not in "fc":
+        if requires_grad and data._data.dtype.kind not in "fcV":
             raise RuntimeError(
                 "Only Tensors of floating point and complex dtype can require gradients "
                 f"(got {data.dtype}); convert with .float() or pass requires_grad=False")

@@ -15,7 +15,7 @@ _new = object.__new__
 _ndarray, _generic = np.ndarray, np.generic
 
 __all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "save_output_version",
-           "unbroadcast", "refuse_complex", "real_grads_for_real_inputs"]
+           "unbroadcast", "refuse_complex", "real_grads_for_real_inputs", "in_float32", "AUTOCAST", "LOWER", "FP32"]
 
 _R2C = {}
 
@@ -45,10 +45,47 @@ def real_grads_for_real_inputs(node, inputs):
     return node
 
 
+# torch.autocast: while a region may be active in some thread, amp.autocast_mode puts its cast here (None
+# otherwise); the ops on torch's CPU autocast lists pass it their arguments: cast(LOWER or FP32, *args)
+AUTOCAST = [None]
+LOWER, FP32 = "lower_precision_fp", "fp32"   # torch's two cast policies
+
+_IN_F32 = {}
+_F32 = np.dtype(np.float32)
+
+
+def in_float32(node):
+    """node (of an op on bfloat16 inputs) with its backward run in float32 and rounded once to bfloat16, as
+    torch's CPU kernels do (softmax_backward, tanh_backward, ...): the gradient and the saved arrays (its
+    _saved_fields) of bfloat16 go in as float32, the float32 gradients come out as bfloat16.  node's class
+    becomes a same-named subclass, so the float32 path pays nothing."""
+    base = type(node)
+    cls = _IN_F32.get(base)
+    if cls is None:
+        fields = base._saved_fields
+
+        def apply(self, grad):
+            saved = [getattr(self, f) for f in fields]
+            try:
+                for f, v in zip(fields, saved):
+                    if v is not None and getattr(v, "dtype", None) is not None and v.dtype.kind == "V":
+                        setattr(self, f, v.astype(_F32))
+                grads = base.apply(self, grad.astype(_F32) if grad.dtype.kind == "V" else grad)
+            finally:
+                for f, v in zip(fields, saved):
+                    setattr(self, f, v)
+            return tuple(B.bf16_round(g) if g is not None and g.dtype == _F32 else g for g in grads)
+        cls = _IN_F32[base] = type(base.__name__, (base,), {"__slots__": (), "apply": apply})
+        cls.__qualname__ = base.__qualname__
+        cls.__module__ = base.__module__
+    node.__class__ = cls
+    return node
+
+
 def kernel_for(dtype, kernel, kinds="fc"):
     """torch's NotImplementedError when its kernel has no version for the NumPy dtype (of a kind outside
-    kinds: f float, c complex, i/u integers, b bool)."""
-    if dtype.kind not in kinds:
+    kinds: f float, c complex, i/u integers, b bool; bfloat16, kind 'V', goes with the floats)."""
+    if dtype.kind not in kinds and not (dtype.kind == "V" and "f" in kinds):
         from .. import _backend as B
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[dtype]]}'")
 
@@ -139,6 +176,8 @@ def unbroadcast(grad, shape):
     """Sum grad down to shape, undoing broadcasting."""
     if grad.shape == shape:
         return grad
+    if grad.dtype.kind == "V" and grad.__class__ is _ndarray:   # bfloat16: summed in float32, rounded once
+        return B.bf16_round(unbroadcast(grad.astype(_F32), shape))
     extra = grad.ndim - len(shape)
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))

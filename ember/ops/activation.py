@@ -15,7 +15,7 @@ from .. import _threads
 from ..autograd.grad_mode import check_inplace as _check_inference, state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
-from . import kernel_for, unbroadcast
+from . import in_float32, kernel_for, unbroadcast
 from .elementwise import neg as _neg
 from . import reduce as _reduce
 from .._userwarn import warn as _warn_user
@@ -1069,7 +1069,7 @@ def _prep(input, dim, dtype, name, stacklevel):
     """The input (cast to dtype, recording the cast) and the wrapped dim."""
     if dtype is not None:
         input = input.to(dtype)
-    elif input._data.dtype.kind != "f":
+    elif input._data.dtype.kind not in "fV":   # (bfloat16: _softmax_family computes it in float32)
         _float_data(input, name)
     nd = input._data.ndim
     if dim is None:
@@ -1219,6 +1219,27 @@ def _log_softmax_rows(x, dim=-1):
     return z
 
 
+def bf16_softmax(x, dim, log):
+    """softmax (log: log_softmax) of a bfloat16 array over dim as torch's CPU kernels compute it: in float32,
+    rounded to bfloat16 once, except where they round on the way (softmax over another dim than the last
+    rounds exp(x - max) first; log_softmax over the last rounds the sum and its log)."""
+    xp = xp_of(x)
+    f = x.astype(np.float32)
+    if f.ndim == 0 or f.size == 0:
+        return B.bf16_round(_log_softmax_array(f, dim) if log else _softmax_array(f, dim))
+    last = dim == f.ndim - 1 or dim == -1
+    z = f - f.max(axis=dim, keepdims=True)
+    e = xp.exp(z)
+    s = e.sum(axis=dim, keepdims=True)
+    if log:
+        if last:
+            return B.bf16_round(z - B.bf16_through(xp.log(B.bf16_through(s))))
+        return B.bf16_round(z - xp.log(s))
+    if not last:
+        e = B.bf16_through(e)
+    return B.bf16_round(e / s)
+
+
 def _softmax_family(name, array_fn, node_cls, input, dim, _stacklevel, dtype):
     """softmax / log_softmax: torch's dim and dtype handling, then array_fn and a node saving the output."""
     if type(_stacklevel) is B.dtype:  # torch.softmax(x, dim, dtype) positionally
@@ -1228,14 +1249,17 @@ def _softmax_family(name, array_fn, node_cls, input, dim, _stacklevel, dtype):
     elif dim < 0 or dim >= input._data.ndim:
         dim = _dim(dim, input._data.ndim)
     d = input._data
+    bf16 = d.dtype.kind == "V"   # in float32, as torch's bfloat16 kernels (bf16_softmax); backward too
     # inf inputs give nan silently, as in torch; in rows that NumPy loops over unbuffered (_row_state)
     quiet = B.fp_set(_row_state(d, dim))
     try:
-        y = array_fn(d, dim)
+        y = array_fn(d, dim) if not bf16 else bf16_softmax(d, dim, array_fn is _log_softmax_array)
     finally:
         B.fp_reset(quiet)
     if state.enabled and input._requires_grad:
         node = _node(node_cls, input, saved_input=False)
+        if bf16:
+            in_float32(node)
         node.y, node.dim = y, (dim if y.ndim else None)
         out = _record(y, node)
         _output_saved(node, out)

@@ -37,12 +37,13 @@ from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
+from . import AUTOCAST, LOWER
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 __functional__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 _ndarray = np.ndarray
-_f16, _f32 = np.dtype(np.float16), np.dtype(np.float32)
+_f32 = np.dtype(np.float32)
 # Elements of one im2col block.  Below this the whole batch is one block and its cols are
 # kept for backward; above it, blocks of images keep the working set in cache: on one thread,
 # blocks whose cols stay in L2 with the product (LeNet at batch 256: 7.7K -> 8.6K img/s against
@@ -796,8 +797,9 @@ class ConvolutionBackward0(Node):
         g = self.geom
         w = self.w
         xp = xp_of(grad)
-        half = xp is np and grad.dtype is _f16
-        if half:   # (see _conv: the saved input and cols are float32 already)
+        # float16 or bfloat16 (the itemsize test first: free for float32)
+        half = grad.dtype if xp is np and grad.itemsize == 2 and grad.dtype.kind in "fV" else None
+        if half is not None:   # (see _conv: the saved input and cols are float32 already)
             grad, w = grad.astype(_f32), w.astype(_f32)
         if grad.ndim == 3:  # 1-d convolution runs as 2-d with H = 1
             grad = grad[:, :, None, :]
@@ -826,8 +828,8 @@ class ConvolutionBackward0(Node):
             gx = gx.reshape(self.x_shape)
         if gw is not None:
             gw = gw.reshape(self.w_shape)
-        if half:
-            gx, gw, gb = (None if a is None else a.astype(_f16) for a in (gx, gw, gb))
+        if half is not None:
+            gx, gw, gb = (None if a is None else a.astype(half) for a in (gx, gw, gb))
         return gx, gw, gb
 
     _double_backward = True   # through _apply_tensors (create_graph=True)
@@ -1090,6 +1092,8 @@ _GEOMS = {}
 
 
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    if AUTOCAST[0] is not None:
+        input, weight, bias = AUTOCAST[0](LOWER, input, weight, bias)
     x, w, b, unbatched, groups = _prepare(op, input, weight, bias, nd, False, groups)
     if nd == 1:
         x = x[:, :, None, :]
@@ -1150,23 +1154,24 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     xp = xp_of(x)
     xpad = _pad_input(xp, x, pt, pb, pl, pr)
     w2 = _w2(w, groups)
-    half = xp is np and xpad.dtype is _f16
-    if half:
+    half = xpad.dtype if xp is np and xpad.itemsize == 2 and xpad.dtype.kind in "fV" else None
+    if half is not None:
         # NumPy has no float16 BLAS (a 16 -> 32 channel 3x3 convolution of 8 x 32 x 32: 50 ms, torch
         # 1.0): computed in float32, where float16 products are exact, and rounded once, as torch's
-        # CPU kernels accumulate float16 in float32.  Backward works in float32 too (saved inputs)
+        # CPU kernels accumulate float16 in float32.  Backward works in float32 too (saved inputs).
+        # bfloat16 (ml_dtypes' 'V') the same way
         xpad, w2, b = xpad.astype(_f32), w2.astype(_f32), (None if b is None else b.astype(_f32))
     if not _needs(input, weight, bias):
         out = _forward(xp, xpad, w2, g, w.shape[0], b, False)[0]
-        if half:
-            out = out.astype(_f16)
+        if half is not None:
+            out = out.astype(half)
         if nd == 1:
             out = out[:, :, 0, :]
         return _wrap(out[0] if unbatched else out)
     keep = weight._requires_grad
     out, cols = _forward(xp, xpad, w2, g, w.shape[0], b, keep)
-    if half:
-        out = out.astype(_f16)
+    if half is not None:
+        out = out.astype(half)
     node = ConvolutionBackward0.__new__(ConvolutionBackward0)
     node.x = xpad if (keep and cols is None) else None
     node.w = w
@@ -1198,6 +1203,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _conv_t(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
     if isinstance(padding, str):
         raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
+    if AUTOCAST[0] is not None:
+        input, weight, bias = AUTOCAST[0](LOWER, input, weight, bias)
     x, w, b, unbatched, groups = _prepare(op, input, weight, bias, nd, True, groups)
     n = 2 if nd == 2 else 1
     st = _tuple(stride, n, "stride")
@@ -1238,8 +1245,8 @@ def _conv_t(op, nd, input, weight, bias, stride, padding, output_padding, groups
     w2 = _w2(w, groups)
     xp = xp_of(x)
     xc = x if x.flags.c_contiguous else xp.ascontiguousarray(x)
-    half = xp is np and xc.dtype is _f16
-    if half:   # (in float32, as _conv)
+    half = xc.dtype if xp is np and xc.itemsize == 2 and xc.dtype.kind in "fV" else None
+    if half is not None:   # (in float32, as _conv)
         xc, w2, b = xc.astype(_f32), w2.astype(_f32), (None if b is None else b.astype(_f32))
     zp = _backward(xp, None, w2, xc, g, Cin, False, True, None)[1]
     out = zp[:, :, ph:ph + Hy, pw:pw + Wy]
@@ -1247,8 +1254,8 @@ def _conv_t(op, nd, input, weight, bias, stride, padding, output_padding, groups
         out = out + b.reshape(1, Cout, 1, 1)
     elif ph or pw:
         out = xp.ascontiguousarray(out)
-    if half:
-        out = out.astype(_f16)
+    if half is not None:
+        out = out.astype(half)
     if nd == 1:
         out = out[:, :, 0, :]
     if not _needs(input, weight, bias):

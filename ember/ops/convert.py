@@ -96,6 +96,8 @@ def _move(array, dev):
             return array
         get = getattr(array, "get", None)  # a GPU array: copy to host memory
         return get() if get is not None else np.asarray(array)
+    if array.dtype.kind == "V":
+        refuse_bfloat16_on(dev)
     xp = B.array_module(dev)
     src = B.device_of(array)
     idx = dev.index if dev.index is not None else xp.cuda.runtime.getDevice()
@@ -105,6 +107,12 @@ def _move(array, dev):
         if src.type == "cpu":
             return xp.asarray(array)  # host -> device
         return array.copy()  # another GPU: CuPy copies onto the current device
+
+
+def refuse_bfloat16_on(dev):
+    """ember's error for a bfloat16 tensor on a GPU: its arrays are ml_dtypes' NumPy type, which CuPy lacks."""
+    raise RuntimeError(f"ember holds bfloat16 tensors on the CPU only (CuPy has no bfloat16), so none can go to "
+                       f"'{dev}'; convert it first, e.g. x.float().to('{dev}') or x.half().to('{dev}')")
 
 
 # torch's three signatures of Tensor.to / Module.to: (name, kind) of each positional parameter
@@ -188,7 +196,8 @@ def to(self, *args, **kwargs):
         if data.dtype.kind == "c" and dtype.np.kind != "c":
             _complex_to_real_warning()
             data = data.real
-        data = data.astype(dtype.np)  # order='K': the layout is preserved, as torch's preserve_format
+        # order='K': the layout is preserved, as torch's preserve_format
+        data = data.astype(dtype.np) if dtype is not B.bfloat16 else B.to_bfloat16(data)
     if memory_format is not None and memory_format is not _mf.preserve_format:
         data = _mf.in_layout(data, _mf.order_for(data, memory_format, "to"))
     if data is src:
@@ -196,8 +205,8 @@ def to(self, *args, **kwargs):
             return self
         data = src.copy() if src.flags.c_contiguous else _mf.relayout(src, _mf.order_for(src, None))
     node = None
-    # integer and bool results carry no gradient in torch: a rounded value is a constant
-    if state.enabled and self._requires_grad and data.dtype.kind in "fc":
+    # integer and bool results carry no gradient in torch: a rounded value is a constant ('V': bfloat16)
+    if state.enabled and self._requires_grad and data.dtype.kind in "fcV":
         node = ToCopyBackward0.__new__(ToCopyBackward0)
         node.next_functions = (edge(self),)
         node._saved_versions = ()
@@ -249,6 +258,7 @@ def _register():
     T.float = caster(B.float32)
     T.double = caster(B.float64)
     T.half = caster(B.float16)
+    T.bfloat16 = caster(B.bfloat16)
     T.long = caster(B.int64)
     T.int = caster(B.int32)
     T.short = caster(B.int16)
@@ -290,6 +300,8 @@ def _register():
         if d.dtype.kind != "c" and getattr(s, "dtype", None) is not None and s.dtype.kind == "c":
             _complex_to_real_warning()
             s = s.real
+        if d.dtype.kind == "V":   # bfloat16: converted as torch converts (through float32)
+            s = float(np.float32(s)) if type(s) in (int, float, bool) else s if s.dtype == d.dtype else B.to_bfloat16(s)
         try:
             B.xp_of(d).copyto(d, s, casting="unsafe")
         except ValueError:

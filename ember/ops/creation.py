@@ -95,6 +95,9 @@ def _make(device, requires_grad, fn, *args, **kwargs):
     if xp is np:
         array = getattr(xp, fn)(*args, **kwargs)
     else:
+        if np.dtype(kwargs.get("dtype", np.float32)).kind == "V":
+            from .convert import refuse_bfloat16_on
+            refuse_bfloat16_on(dev)
         with _current(xp, dev):
             array = getattr(xp, fn)(*args, **kwargs)
     return _done(array, requires_grad)
@@ -103,7 +106,7 @@ def _make(device, requires_grad, fn, *args, **kwargs):
 def _done(array, requires_grad):
     t = _wrap(array)
     if requires_grad:
-        if array.dtype.kind not in "fc":   # (a factory's words differ from requires_grad_()'s in torch)
+        if array.dtype.kind not in "fcV":   # (a factory's words differ from requires_grad_()'s in torch)
             raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients (got "
                                f"{t.dtype}); pass a float dtype, e.g. dtype=torch.float32")
         t.requires_grad_(True)
@@ -207,6 +210,8 @@ def _infer_dtype(data, kinds=None):
 
 
 def _data_to_array(data, dtype):
+    if dtype is not None and B.dtype_arg(dtype) is B.bfloat16:   # (converted as torch: through float32)
+        return B.to_bfloat16(_data_to_array(data, B.float32))
     if isinstance(data, Tensor):
         arr = data.detach()._data
         return arr.astype(_dt(dtype), copy=True) if dtype is not None else arr.copy()
@@ -590,6 +595,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     if type(fill_value) is not float or np.dtype(dt).kind != "f":
         fill_value = _checked_int(fill_value, np.dtype(dt), True)
+    if np.dtype(dt).kind == "V" and isinstance(fill_value, (int, float, np.number)) and type(fill_value) is not bool:
+        fill_value = float(np.float32(fill_value))   # (bfloat16 is made from the float32, as torch's)
     return _make(device, requires_grad, "full", _sizes((size,)), fill_value, dtype=dt)
 
 
@@ -725,8 +732,9 @@ def _arange_float(start, step, n, dt):
     256-bit vectors from Vectorized::arange(base, step) (base = start + step*i rounded to dt, then
     lanes base + k*step), and the scalar tail with start + step*i."""
     from .._threads import get_num_threads
-    acc_fma = _fma32 if dt == np.float16 else _fma64  # the accumulate type: float for half, else double
-    if dt == np.float16:
+    half = dt.itemsize == 2   # float16 and bfloat16
+    acc_fma = _fma32 if half else _fma64  # the accumulate type: float for half, else double
+    if half:
         start, step = np.float32(start), np.float32(step)
     width = 32 // dt.itemsize
     lanes = np.arange(width)
@@ -787,7 +795,7 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         raise RuntimeError(f"unsupported range: {vals[0]} -> {vals[1]}")
     if not ((d_step > 0 and d_end >= d_start) or (d_step < 0 and d_end <= d_start)):
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-    if dt.kind == "f":
+    if dt.kind in "fV":   # ('V': bfloat16)
         a_start, a_step = d_start, d_step  # _arange_float rounds them to float for half
     else:
         # the kernel truncates to int64: arange(0, 5, 1.5, dtype=int32) is 0, 1, 2, 3
@@ -800,7 +808,7 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         n = math.ceil((d_end - d_start) / d_step)
         if not 0 <= n <= 2 ** 63 - 1:
             raise RuntimeError("invalid size, possible overflow?")
-    if dt.kind == "f":
+    if dt.kind in "fV":
         arr = _arange_float(a_start, a_step, n, dt)
     else:
         arr = (np.arange(n, dtype=np.int64) * a_step + a_start).astype(dt)
@@ -827,10 +835,11 @@ def _linspace_values(start, end, steps, dt):
     step is in dt for floats (half arithmetic rounds after each operation) and in double for integers."""
     half = steps // 2
     idx, back = np.arange(half), np.arange(steps - 1 - half, -1, -1)
-    if dt == np.float16:
-        s, e = np.float16(start), np.float16(end)
-        step = np.float16(e - s) / np.float16(steps - 1)
-        lo, hi = s + step * idx.astype(np.float16), e - step * back.astype(np.float16)
+    if dt == np.float16 or dt.kind == "V":   # (bfloat16 as half: each operation rounds)
+        f = dt.type
+        s, e = f(start), f(end)
+        step = f(e - s) / f(steps - 1)
+        lo, hi = s + step * idx.astype(dt), e - step * back.astype(dt)
     elif dt == np.float32:
         s, e = np.float32(start), np.float32(end)
         step = np.float32(e - s) / np.float32(steps - 1)
@@ -1260,6 +1269,8 @@ def _fill(self, value, node_cls):
             value = _wrapped_int(value, self._data.dtype)
     elif self._data.dtype.kind in "iu":
         value = _checked_int(value, self._data.dtype, True)
+    if self._data.dtype.kind == "V" and type(value) in (int, float):   # (bfloat16: from the float32, as torch)
+        value = float(np.float32(value))
     _check_leaf_inplace(self)
     self._data[...] = value
     self._vc[0] += 1

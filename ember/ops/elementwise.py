@@ -15,8 +15,8 @@ from ..autograd.grad_mode import (check_inplace as _check_inference, inference_t
 from ..autograd.graph import UNCHECKED, Node, edge, move_retained_grad, no_derivative
 from .._tensor import Tensor, _wrap, refused_write
 from .._userwarn import warn as _warn_user
-from . import (kernel_for, product_versions, real_grads_for_real_inputs, refuse_complex, save_output_version,
-               unbroadcast)
+from . import (in_float32, kernel_for, product_versions, real_grads_for_real_inputs, refuse_complex,
+               save_output_version, unbroadcast)
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
@@ -145,7 +145,7 @@ def _operands(a, b, to_float=False):
     compute in floating point (true division, atan2, ...), where torch takes integer and bool operands
     straight to the default float dtype (never through an integer result dtype, which would wrap values)."""
     ad = a._data
-    if to_float and ad.dtype.kind not in "fc" and not (isinstance(b, Tensor) and b._data.dtype.kind in "fc") \
+    if to_float and ad.dtype.kind not in "fcV" and not (isinstance(b, Tensor) and b._data.dtype.kind in "fcV") \
             and type(b) is not float and type(b) is not complex:
         f = B.get_default_dtype().np
         if isinstance(b, Tensor):
@@ -155,7 +155,7 @@ def _operands(a, b, to_float=False):
             return ad.astype(f), bd.astype(f)
         if type(b) in (int, bool):
             return ad.astype(f), b
-        if isinstance(b, (np.generic, np.ndarray)) and b.dtype.kind not in "fc":
+        if isinstance(b, (np.generic, np.ndarray)) and b.dtype.kind not in "fcV":
             return ad.astype(f), B.xp_of(ad).asarray(b).astype(f)
     if type(b) is Tensor or isinstance(b, Tensor):
         bd = b._data
@@ -163,15 +163,18 @@ def _operands(a, b, to_float=False):
             ad, bd = _check_device(ad, bd)
         if ad.dtype != bd.dtype:
             dt = result_type(a, b).np
+            cast = B.to_bfloat16 if dt.kind == "V" else lambda x: x.astype(dt)   # (bfloat16: as torch converts)
             if ad.dtype != dt:
-                ad = ad.astype(dt)
+                ad = cast(ad)
             if bd.dtype != dt:
-                bd = bd.astype(dt)
+                bd = cast(bd)
         return ad, bd
     tb = type(b)
     if tb is float:
-        if ad.dtype.kind not in "fc":
+        if ad.dtype.kind not in "fcV":
             ad = ad.astype(B.get_default_dtype().np)
+        elif ad.dtype.kind == "V":   # torch makes the bfloat16 of a number from its float32 (NumPy: directly)
+            b = float(np.float32(b))
         return ad, b
     if tb is int:
         kind = ad.dtype.kind
@@ -179,6 +182,8 @@ def _operands(a, b, to_float=False):
             ad = ad.astype(np.int64)
         elif kind in "iu" and not 0 <= b <= 127:
             b = _wrapped(b, ad.dtype)
+        elif kind == "V":   # (as a float)
+            b = float(np.float32(b))
         return ad, b
     if tb is bool:
         return ad, b
@@ -365,14 +370,20 @@ def add(input, other, _other=None, *, alpha=1, out=None):
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
     a, b = _operands(input, other)
+    bf16 = False
     if not (type(alpha) is int and alpha == 1):
         alpha = _alpha_for(alpha, _result_dtype(a, b))
-        if alpha != 1 or type(alpha) is bool:
+        bf16 = a.itemsize == 2 and a.dtype.kind == "V" and type(alpha) is not bool
+        if bf16:
+            # torch's bfloat16 kernel: alpha rounded to bfloat16, a + alpha * b in float32, rounded once
+            res = _bf16_add_scaled(a, b, alpha)
+        elif alpha != 1 or type(alpha) is bool:
             b = b & alpha if type(alpha) is bool else b * alpha
-    try:
-        res = _arith(operator.add, a, b)
-    except ValueError:
-        raise _broadcast_error("add", a, b) from None
+    if not bf16:
+        try:
+            res = _arith(operator.add, a, b)
+        except ValueError:
+            raise _broadcast_error("add", a, b) from None
     if isinstance(res, _generic):
         res = _host_array(res)
     if out is not None:
@@ -385,11 +396,31 @@ def add(input, other, _other=None, *, alpha=1, out=None):
         node.alpha = alpha
         if res.dtype.kind == "c":
             real_grads_for_real_inputs(node, (input, other))
+        elif bf16:   # (its grad * alpha: torch's mul by a number, in float32)
+            in_float32(node)
     t = _wrap(res)
     if node is not None:
         t._requires_grad = True
         t.grad_fn = node
     return t
+
+
+def _bf16_add_scaled(a, b, alpha):
+    """a + alpha * b for a bfloat16 array a, as torch's kernel: alpha (and a number b) rounded to bfloat16,
+    the rest in float32, rounded once."""
+    b32 = b.astype(np.float32) if hasattr(b, "dtype") else B.bf16_number(b)
+    try:
+        return B.bf16_round(a.astype(np.float32) + B.bf16_number(alpha) * b32)
+    except ValueError:
+        raise _broadcast_error("add", a, b) from None
+
+
+def _bf16_number(a, b):
+    """b as torch's mul and div kernels take a number with a bfloat16 array a: in float32 (not rounded to
+    bfloat16); None unless a is bfloat16 and b a Python float or int."""
+    if a.itemsize == 2 and a.dtype.kind == "V" and (type(b) is float or type(b) is int):
+        return np.float32(b)
+    return None
 
 
 def sub(input, other, _other=None, *, alpha=1, out=None):
@@ -465,10 +496,14 @@ def mul(input, other, *, out=None):
     if not isinstance(input, Tensor):
         input = _as_tensor(input)
     a, b = _operands(input, other)
-    try:
-        res = _arith(operator.mul, a, b)
-    except ValueError:
-        raise _broadcast_error("mul", a, b) from None
+    b32 = _bf16_number(a, b) if a.itemsize == 2 else None   # (bfloat16 only: free for float32)
+    if b32 is not None:   # bfloat16 times a number: in float32, rounded once (torch's kernel)
+        res = B.bf16_round(a.astype(np.float32) * b32)
+    else:
+        try:
+            res = _arith(operator.mul, a, b)
+        except ValueError:
+            raise _broadcast_error("mul", a, b) from None
     if isinstance(res, _generic):
         res = _host_array(res)
     if out is not None:
@@ -484,6 +519,8 @@ def mul(input, other, *, out=None):
             node._saved_versions = ((input, UNCHECKED),)
         if res.dtype.kind == "c":
             real_grads_for_real_inputs(node, (input, other))
+        elif b32 is not None:
+            in_float32(node)
     t = _wrap(res)
     if node is not None:
         t._requires_grad = True
@@ -507,7 +544,7 @@ class DivBackward0(Node):
         ga = unbroadcast(g / b, a.shape) if self.next_functions[0][0] is not None else None
         gb = None
         if self.next_functions[1][0] is not None:
-            gb = unbroadcast(-g * a / (b * b), b.shape)
+            gb = unbroadcast(-g * (a / b / b), b.shape)   # (torch's order: bit for bit in bfloat16 too)
         return ga, gb
 
 
@@ -536,18 +573,19 @@ def div(input, other, *, rounding_mode=None, out=None):
                                   for t in (input, other))
         return _finish(res, node)
     a, b = _operands(input, other, to_float=True)
-    if a.dtype.kind not in "fc":
+    if a.dtype.kind not in "fcV":
         f = B.get_default_dtype().np
         a = a.astype(f)
         if not isinstance(b, (int, float)):
             b = b.astype(f)
     elif type(b) is not float and type(b) is not int and type(b) is not bool and type(b) is not complex \
-            and b.dtype.kind not in "fc":
+            and b.dtype.kind not in "fcV":
         b = b.astype(a.dtype)
+    b32 = _bf16_number(a, b) if a.itemsize == 2 else None   # (bfloat16 only: free for float32)
     # x / 0 is inf or nan silently, as in torch (and long broadcast rows unbuffered: _arith_state)
     quiet = B.fp_set(_arith_state(a, b))
     try:
-        res = a / b
+        res = a / b if b32 is None else B.bf16_round(a.astype(np.float32) / b32)   # (bfloat16: as mul)
     except ValueError:
         raise _broadcast_error("div", a, b) from None
     finally:
@@ -567,6 +605,8 @@ def div(input, other, *, rounding_mode=None, out=None):
             node._saved_versions = ((input, UNCHECKED),)
         if res.dtype.kind == "c":
             real_grads_for_real_inputs(node, (input, other))
+        elif b32 is not None:
+            in_float32(node)
     return _finish(res, node)
 
 
@@ -1088,14 +1128,16 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
     saves_x, saves_y = "x" in saves, "y" in saves
 
     def op(input, *, out=None):
-        d = input._data
+        d = x = input._data
         if d.dtype.kind != "f":
             if d.dtype.kind == "c" and complex_error is not None:
                 raise NotImplementedError(complex_error.format(B.SCALAR_NAMES[B.dtype_of(d)]))
             if kernel is not None:
                 kernel_for(d.dtype, *kernel)
-            if d.dtype.kind != "c" and float_only:
-                d = d.astype(B.get_default_dtype().np)
+            if d.dtype.kind == "V":   # bfloat16: computed in float32 and rounded once, as torch's CPU kernels
+                d = d.astype(np.float32)
+            elif d.dtype.kind != "c" and float_only:
+                d = x = d.astype(B.get_default_dtype().np)
         quiet = B.fp_set(B.FP_QUIET)   # log(0), sqrt(-1), exp(1000): inf and nan silently, as in torch
         try:
             if fwd_name is None:
@@ -1106,14 +1148,18 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
             B.fp_reset(quiet)
         if isinstance(res, _generic):
             res = _host_array(res)
+        if d is not x:
+            res = res.astype(x.dtype)
         if out is not None:
             return _write_out(out, res, name, input)
         t = _wrap(res)
         if input._requires_grad and state.enabled and grad_of is not None:
             node = _new(cls)
             node.next_functions = (edge(input),)
-            node.x = d if saves_x else None
+            node.x = x if saves_x else None
             node.y = res if saves_y else None
+            if d is not x:   # bfloat16: backward in float32 too, rounded once (torch's tanh_backward & co)
+                in_float32(node)
             t._requires_grad = True
             t.grad_fn = node
             if saves_y:
@@ -1528,7 +1574,7 @@ def clamp(input, min=None, max=None, *, out=None):
     d = input._data
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
-    if d.dtype.kind != "f" and (type(lo) is float or type(hi) is float):
+    if d.dtype.kind != "f" and d.dtype.kind != "V" and (type(lo) is float or type(hi) is float):
         d = d.astype(B.get_default_dtype().np)
     elif d.dtype.kind == "b" and (type(lo) is int or type(hi) is int):
         d = d.astype(np.int64)   # bool with int bounds promotes to int64, as in torch
@@ -1940,7 +1986,7 @@ logical_xor = _compare("logical_xor", "logical_xor")
 def _bitwise(name, ufunc):
     def op(input, other, *, out=None):
         a, b = _operands(_as_tensor(input), other)
-        if _result_dtype(a, b).kind in "fc":
+        if _result_dtype(a, b).kind in "fcV":
             dt = result_type(_as_tensor(input), other)
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[dt]}' (bitwise ops "
                                       "need integer or bool tensors)")

@@ -20,7 +20,7 @@ from .._threads import matmul as _mm
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from . import kernel_for, product_versions, unbroadcast
+from . import AUTOCAST, LOWER, kernel_for, product_versions, unbroadcast
 from .conv import _strided
 from .elementwise import AddBackward0 as _AddBackward0
 from . import record as _finish
@@ -269,6 +269,8 @@ def _mm_node(input, other, a, b):
 
 def matmul(input, other, *, out=None):
     """Matrix product with torch's rules for 1-d operands and batch broadcasting."""
+    if AUTOCAST[0] is not None:
+        input, other = AUTOCAST[0](LOWER, input, other)
     if out is None and type(input) is Tensor and type(other) is Tensor:
         a, b = input._data, other._data
         # the common case (two float matrices that fit, same dtype and device) without the general
@@ -397,6 +399,8 @@ def _write_out(out, res, name, *inputs):
 
 def mm(input, mat2, *, out=None):
     """Product of two 2-d matrices."""
+    if AUTOCAST[0] is not None:
+        input, mat2 = AUTOCAST[0](LOWER, input, mat2)
     a, b = _arrays("mm", input, mat2)
     if a.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -409,6 +413,8 @@ def mm(input, mat2, *, out=None):
 
 def bmm(input, mat2, *, out=None):
     """Batched product of (B, n, k) and (B, k, m) tensors."""
+    if AUTOCAST[0] is not None:
+        input, mat2 = AUTOCAST[0](LOWER, input, mat2)
     a, b = _arrays("bmm", input, mat2)
     if a.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
@@ -573,6 +579,8 @@ def _scaled(res, beta, inp, alpha):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * (mat1 @ mat2)."""
+    if AUTOCAST[0] is not None:
+        input, mat1, mat2 = AUTOCAST[0](LOWER, input, mat1, mat2)
     if not isinstance(input, Tensor):
         raise TypeError(f"addmm(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     a, b = _arrays("addmm", mat1, mat2)
@@ -592,7 +600,11 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     if c.dtype != a.dtype:
         raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(c.dtype)} and "
                            f"{B.scalar_name(a.dtype)}")
-    res = _scaled(_mm(a, b), beta, c, alpha)
+    if a.dtype.kind == "V":   # bfloat16: the whole of it in float32, rounded once, as torch's addmm
+        f = np.float32
+        res = B.bf16_round(_scaled(_mm(a.astype(f), b.astype(f)), beta, c.astype(f), alpha))
+    else:
+        res = _scaled(_mm(a, b), beta, c, alpha)
     return _fused_result("addmm", AddmmBackward0, res, input, mat1, mat2, alpha, beta, out, t_weight=False)
 
 
@@ -658,6 +670,8 @@ class BaddbmmBackward0(Node):
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * bmm(batch1, batch2)."""
+    if AUTOCAST[0] is not None:
+        input, batch1, batch2 = AUTOCAST[0](LOWER, input, batch1, batch2)
     r = bmm(batch1, batch2)._data
     c = input._data
     res = _scaled(r, beta, c, alpha)
@@ -673,6 +687,8 @@ class AddbmmBackward0(BaddbmmBackward0):
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * sum over the batch of bmm(batch1, batch2)."""
+    if AUTOCAST[0] is not None:
+        input, batch1, batch2 = AUTOCAST[0](LOWER, input, batch1, batch2)
     r = bmm(batch1, batch2)._data.sum(0)
     c = input._data
     res = _scaled(r, beta, c, alpha)
@@ -694,6 +710,8 @@ def chain_matmul(*matrices, out=None):
 # ---- linear -------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
     """input @ weight.T + bias, as torch.nn.functional.linear (records AddmmBackward0 for 2-d input)."""
+    if AUTOCAST[0] is not None:
+        input, weight, bias = AUTOCAST[0](LOWER, input, weight, bias)
     try:
         x = input._data
         w = weight._data
@@ -718,13 +736,20 @@ def linear(input, weight, bias=None):
             _same_dtype(x, w)
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {B.scalar_name(x.dtype)} and "
                            f"{B.scalar_name(w.dtype)}")  # torch's addmm text: a Linear with bias
-    res = _mm(x2, w.T)
-    if bias is not None:
-        b = bias._data
-        if b.dtype != res.dtype:
-            raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(b.dtype)} and "
-                               f"{B.scalar_name(res.dtype)}")
-        res += b
+    if x2.itemsize != 2 or x2.dtype.kind != "V":   # (the itemsize test first: one comparison for float32)
+        res = _mm(x2, w.T)
+        if bias is not None:
+            b = bias._data
+            if b.dtype != res.dtype:
+                _bias_dtype_error(b, res)
+            res += b
+    else:   # bfloat16: the product plus bias in float32, rounded once, as torch's addmm
+        res = _mm(x2.astype(np.float32), w.T.astype(np.float32))
+        if bias is not None:
+            if bias._data.dtype != x2.dtype:
+                _bias_dtype_error(bias._data, x2)
+            res += bias._data.astype(np.float32)
+        res = B.bf16_round(res)
     if x.ndim != 2:
         res = res.reshape(x.shape[:-1] + (w.shape[0],))
     if not state.enabled or not (input._requires_grad or weight._requires_grad
@@ -786,6 +811,11 @@ def linear(input, weight, bias=None):
         add.a_shape, add.b_shape, add.alpha = res.shape, bias._data.shape, 1
         top = add
     return _finish(res, top)
+
+
+def _bias_dtype_error(b, res):
+    raise RuntimeError(f"self and mat2 must have the same dtype, but got {B.scalar_name(b.dtype)} and "
+                       f"{B.scalar_name(res.dtype)}")
 
 
 class _MmT(MmBackward0):

@@ -16,9 +16,9 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, _wrap
-from . import unbroadcast
+from . import AUTOCAST, FP32, in_float32, unbroadcast
 from .activation import (LogSoftmaxBackward0, _SAVED_OUTPUT, _in_row_blocks, _log_softmax_array, _record,
-                         _row_blocks_fit, _row_state, _sigm, softplus0)
+                         _row_blocks_fit, _row_state, _sigm, bf16_softmax, softplus0)
 from .._userwarn import warn as _warn_user
 
 # names torch exposes at top level (torch.kl_div, ...)
@@ -90,6 +90,8 @@ def _reduce(loss, red, denom=None):
     xp = xp_of(loss)
     if red == "none":   # (NumPy gives 0-d operands' elementwise results as scalars; tensors hold arrays)
         return B.host_array(loss) if isinstance(loss, np.generic) else loss
+    if loss.dtype.kind == "V":   # bfloat16: summed (and divided) in float32, rounded once, as torch's sum and mean
+        return B.bf16_round(_reduce(loss.astype(np.float32), red, denom))
     total = loss.sum()
     if red == "sum":
         return xp.asarray(total)
@@ -321,9 +323,11 @@ def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of class indices given log-probabilities (N, C) or (N, C, d1, ...)."""
+    if AUTOCAST[0] is not None:
+        input, weight = AUTOCAST[0](FP32, input, weight)
     red = _reduction(reduction, size_average, reduce)
     x = input._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.dtype.kind != "V":   # ('V': bfloat16)
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{B.scalar_name(x.dtype)}' (nll_loss "
                                   "needs floating point log-probabilities, e.g. from log_softmax)")
     grad = state.enabled and input._requires_grad
@@ -430,6 +434,8 @@ def _log_softmax_of_rows(x):
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross entropy between logits and class indices (or class probabilities): log_softmax + nll_loss."""
+    if AUTOCAST[0] is not None:
+        input, target, weight = AUTOCAST[0](FP32, input, target, weight)
     x = input._data
     t = target._data
     # the training hot path: (N, C) float logits, (N,) int64 targets, nothing else
@@ -473,7 +479,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                 return r
             return _wrap(out)
     red = _reduction(reduction, size_average, reduce)
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.dtype.kind != "V":   # ('V': bfloat16)
         raise NotImplementedError(
             f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{B.scalar_name(x.dtype)}' (cross_entropy needs "
             f"floating point logits, got {input.dtype}; convert with .float())")
@@ -488,13 +494,16 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                "class-probability targets)")
         return _ce_prob(input, target, weight, red, float(label_smoothing))
     dim = 1 if x.ndim > 1 else 0
-    lp = _log_softmax_array(x, dim)
+    bf16 = x.dtype.kind == "V"
+    lp = _log_softmax_array(x, dim) if not bf16 else bf16_softmax(x, dim, True)
     ls = None
     if state.enabled and input._requires_grad:
         ls = _new(LogSoftmaxBackward0)
         ls.next_functions = (edge(input),)
         ls._saved_versions = _SAVED_OUTPUT
         ls.y, ls.dim = lp, dim
+        if bf16:
+            in_float32(ls)
     out, node = _nll("cross_entropy", lp, (ls, 0) if ls is not None else None, target, weight, ignore_index,
                      red, float(label_smoothing))
     if label_smoothing and x.ndim == 1 and t.ndim == 1:
@@ -524,7 +533,7 @@ def _pair(name, input, target):
         dt = B.promote_types(B.dtype_of(x), B.dtype_of(t)).np
         x = x.astype(dt, copy=False)
         t = t.astype(dt, copy=False)
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.dtype.kind != "V":   # ('V': bfloat16)
         raise NotImplementedError(f"\"{name}\" not implemented for '{B.scalar_name(x.dtype)}' ({name} needs floating "
                                   "point input; convert with .float())")
     if x.shape != t.shape:
@@ -663,20 +672,26 @@ class MseLossBackward0(_PointwiseLoss):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: (input - target) ** 2, reduced."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     if weight is not None and weight._requires_grad and state.enabled:
         return _weighted("mse_loss", mse_loss(input, target, reduction="none"), weight, input,
                          _reduction(reduction, size_average, reduce), True)
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("mse_loss", input, target)
-    d = x - t
-    loss = d * d
+    bf16 = x.dtype.kind == "V"   # each squared difference in float32, rounded once; backward in float32
+    d = x - t if not bf16 else x.astype(np.float32) - t.astype(np.float32)
+    loss = d * d if not bf16 else B.bf16_round(d * d)
     w, wsum = _weight("mse_loss", weight, input)
     cls = MseLossBackward0
     if w is not None:
         loss = loss * w
         cls = _named(MseLossBackward0, {"mean": "DivBackward0", "sum": "SumBackward0"}.get(red, "MulBackward0"))
-    return _pointwise(cls, input, target, loss, red, d, w=w, denom=wsum)
+    out = _pointwise(cls, input, target, loss, red, d, w=w, denom=wsum)
+    if bf16 and out.grad_fn is not None:
+        in_float32(out.grad_fn)
+    return out
 
 
 class _L1Backward(_PointwiseLoss):
@@ -694,6 +709,8 @@ class _L1Backward(_PointwiseLoss):
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error: |input - target|, reduced."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     xp = xp_of(input._data)
     if weight is not None and weight._requires_grad and state.enabled:
         return _weighted("l1_loss", l1_loss(input, target, reduction="none"), weight, input,
@@ -725,6 +742,8 @@ class SmoothL1LossBackward0(_PointwiseLoss):
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target)."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     xp = xp_of(input._data)
     beta = float(beta)
     if beta < 0:
@@ -756,6 +775,8 @@ class HuberLossBackward0(_PointwiseLoss):
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta)."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     xp = xp_of(input._data)
     delta = float(delta)
     if delta <= 0:
@@ -824,6 +845,8 @@ class BinaryCrossEntropyBackward0(_InputTargetLoss):
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(target * log(input) + (1 - target) * log(1 - input)), logs clamped at -100."""
+    if AUTOCAST[0] is not None:
+        input, target, weight = AUTOCAST[0](FP32, input, target, weight)
     xp = xp_of(input._data)
     red = _reduction(reduction, size_average, reduce)
     _bce_shapes(input, target)
@@ -873,6 +896,8 @@ class BinaryCrossEntropyWithLogitsBackward0(_InputTargetLoss):
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Sigmoid + binary cross entropy in one numerically stable step."""
+    if AUTOCAST[0] is not None:
+        input, target, weight, pos_weight = AUTOCAST[0](FP32, input, target, weight, pos_weight)
     xp = xp_of(input._data)
     if isinstance(size_average, Tensor) and pos_weight is None:  # torch.binary_cross_entropy_with_logits order
         pos_weight, size_average = size_average, None
@@ -939,6 +964,8 @@ class _KLDivBackward(_InputTargetLoss):
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """Kullback-Leibler divergence of target from input (input holds log-probabilities)."""
+    if AUTOCAST[0] is not None:
+        input, target = AUTOCAST[0](FP32, input, target)
     xp = xp_of(input._data)
     if size_average is None and reduce is None and reduction == "mean":
         _warn_user(

@@ -46,9 +46,9 @@ _new = object.__new__
 xp_of = B.xp_of
 
 
-def _float(input, name):
+def _float(input, name, bf16=False):
     d = input._data
-    if d.dtype.kind != "f":
+    if d.dtype.kind != "f" and not (bf16 and d.dtype.kind == "V"):   # (bf16: the ops that take bfloat16)
         raise RuntimeError(f"{name}: expected a floating point input, got {input.dtype}; convert it with .float()")
     return d
 
@@ -924,7 +924,8 @@ def _keep_mask(x, shape, p, dtype):
         return xp_of(x).zeros(shape, dtype)
     # torch: noise.bernoulli_(1 - p).div_(1 - p), the division in the tensor's dtype
     mask = _noise(x, shape, 1 - p, dtype)
-    mask *= dtype.type(1) / dtype.type(1 - p)
+    f = dtype.type if dtype.kind != "V" else np.float32   # (bfloat16: torch's div_ by a float32 number)
+    mask *= f(1) / f(1 - p)
     return mask
 
 
@@ -967,7 +968,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         _check_p(p)
     if not training or p == 0:
         return input
-    x = _float(input, "dropout")
+    x = _float(input, "dropout", bf16=True)
     return _apply_mask(input, _keep_mask(x, x.shape, float(p), x.dtype), inplace, "dropout_")
 
 
@@ -975,7 +976,7 @@ def native_dropout(input, p, train):
     """torch.native_dropout: (output, keep-mask as bool)."""
     xp = xp_of(input._data)
     _check_p(p)
-    x = _float(input, "native_dropout")
+    x = _float(input, "native_dropout", bf16=True)
     if not train:
         return _wrap(x.copy()) if not input._requires_grad else input * 1, _wrap(xp.ones(x.shape, bool))
     mask = _keep_mask(x, x.shape, float(p), x.dtype)
@@ -991,7 +992,7 @@ def feature_dropout(input, p, train, inplace=False):
     _check_p(p)
     if not train or p == 0:
         return input
-    x = _float(input, "feature_dropout")
+    x = _float(input, "feature_dropout", bf16=True)
     return _apply_mask(input, _keep_mask(x, _feature_mask_shape(x.shape), float(p), x.dtype), inplace,
                        "feature_dropout_")
 
@@ -1001,7 +1002,7 @@ def _unbatched_feature_dropout(input, p, training, inplace, name):
     _check_p(p)
     if not training or p == 0:
         return input
-    x = _float(input, name)
+    x = _float(input, name, bf16=True)
     mask = _keep_mask(x, (x.shape[0],) + (1,) * (x.ndim - 1), float(p), x.dtype)
     return _apply_mask(input, mask, inplace, name + "_")
 

@@ -21,7 +21,7 @@ from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from . import kernel_for
+from . import in_float32, kernel_for
 from .conv import SqueezeBackward1, _block, _plan, _run_blocks, _strided, _workers
 from .elementwise import ReluBackward0
 
@@ -168,7 +168,7 @@ def _pool_plan(N, size, xp):
 
 
 def _lowest(dtype):
-    if dtype.kind == "f":
+    if dtype.kind == "f" or dtype.kind == "V":   # ('V': bfloat16)
         return -np.inf
     if dtype.kind == "b":
         return False
@@ -323,7 +323,7 @@ def _max_block(xp, a, g, out, idx):
         xp.maximum(views[1], views[0], out=out)
     for v in views[2:]:
         xp.maximum(v, out, out=out)
-    if (a.dtype.kind == "f" and (_has_nan(xp, out) or (not bool(out.all()) and _has_negative_zero(xp, a)))) \
+    if (a.dtype.kind in "fV" and (_has_nan(xp, out) or (not bool(out.all()) and _has_negative_zero(xp, a)))) \
             or (idx is not None and kk > 256):
         _max_scan(xp, views, out, idx)
     elif idx is not None:
@@ -374,7 +374,7 @@ def _max_scan(xp, views, out, idx):
     out[...] = views[0]
     if idx is not None:
         idx[...] = 0
-    isfloat = out.dtype.kind == "f"
+    isfloat = out.dtype.kind in "fV"
     for t in range(1, len(views)):
         v = views[t]
         m = xp.greater(v, out)
@@ -647,7 +647,7 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     out, idx = _max_forward(xp, a, g, need or return_indices)
     indices = None
     if return_indices:
-        if a.dtype.kind == "f" and g.kh == 2 and g.kw == 2 and _has_nan(xp, out):
+        if a.dtype.kind in "fV" and g.kh == 2 and g.kw == 2 and _has_nan(xp, out):
             _exact_nan_winners(xp, g.pad(xp, a, _lowest(a.dtype)), g, idx)
         indices = _flat_indices(xp, idx, g)
     if nd == 1:
@@ -693,7 +693,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             OH, OW = H // 2, W // 2
             deint = idx is not None and a.flags.c_contiguous
 
-            floats = a.dtype.kind == "f"
+            floats = a.dtype.kind in "fV"
             # typed: against a Python 0 NumPy converts the scalar on each call (0.84 us, not 0.68, at pool2's
             # batch-4 size)
             zero = a.dtype.type(0) if premask else None
@@ -839,6 +839,9 @@ def _window_sum(g, xpad):
 def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     a = _check_input(input, op, nd)
     kernel_for(a.dtype, "avg_pool2d", "fi")   # (not uint8 either)
+    bf16 = a.dtype.kind == "V"
+    if bf16:   # in float32, rounded once, as torch's kernel (backward too)
+        a = a.astype(np.float32)
     if nd == 1:
         a = a[..., None, :]
         kernel_size = (1, _single(kernel_size, "kernel_size", op))
@@ -884,7 +887,9 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
         node.shape = a.shape
         node.div = div if div is not None else xp.asarray(divisor_override, dtype=a.dtype)
         node.squeeze = nd == 1
-    t = _record_pooled(out, node, nd == 1)
+        if bf16:
+            in_float32(node)
+    t = _record_pooled(B.bf16_round(out) if bf16 else out, node, nd == 1)
     return t
 
 
@@ -1000,7 +1005,7 @@ class MeanBackward1(Node):
 
 def _adaptive_avg(op, nd, input, output_size):
     a = _check_input(input, op, nd)
-    if a.dtype.kind not in "fc":   # torch's kernel is a mean
+    if a.dtype.kind not in "fcV":   # torch's kernel is a mean
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {B.SCALAR_NAMES[B.dtype_of(a)]}")
     if nd == 1:
@@ -1013,7 +1018,7 @@ def _adaptive_avg(op, nd, input, output_size):
     if OH < 0 or OW < 0:
         raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but got "
                            f"{[OH, OW] if nd == 2 else [OW]}")
-    dt = a.dtype if a.dtype.kind == "f" else np.float64
+    dt = a.dtype if a.dtype.kind == "f" else np.float32 if a.dtype.kind == "V" else np.float64
     node = None
     need = state.enabled and input._requires_grad
     if nd == 2 and OH == 1 and OW == 1:
@@ -1114,7 +1119,7 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
         raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but got "
                            f"{[OH, OW] if nd == 2 else [OW]}")
     lead = a.shape[:-2]
-    isfloat = a.dtype.kind == "f"
+    isfloat = a.dtype.kind in "fV"
     xp = xp_of(a)
     kh, kw = H // max(OH, 1), W // max(OW, 1)
     if not OH or not OW:   # pooled to nothing (torch's backward then refuses)

@@ -12,7 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge, no_derivative
 from .._tensor import Tensor, _dim, _wrap
 from .._userwarn import warn as _warn_user
-from . import kernel_for, record as _finish, refuse_complex
+from . import in_float32, kernel_for, record as _finish, refuse_complex
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "std", "var", "std_mean",
@@ -140,7 +140,7 @@ def _count(shape, axes):
 
 
 def _float_of(a):
-    return a if a.dtype.kind in "fc" else a.astype(B.get_default_dtype().np)
+    return a if a.dtype.kind in "fcV" else a.astype(B.get_default_dtype().np)
 
 
 def _zeros(shape, like):
@@ -152,6 +152,9 @@ def _zeros(shape, like):
 # NumPy reduces a contiguous axis row by row, ~20 ns a row: 1M float32 in rows of 10 took 1.3 ms to
 # sum where a product with ones (one BLAS matrix-vector call, SIMD lanes as NumPy's 8 accumulators)
 # takes 0.09; in rows of 1024, 131 us against 21
+# what a bfloat16 sum accumulates in: NumPy's float32 type, where a dtype= argument gives a np.dtype (so
+# that `is` tells the two apart)
+_BF16_ACC = np.float32
 _ONES = {np.dtype(np.float32): np.ones(4096, np.float32), np.dtype(np.float64): np.ones(4096, np.float64)}
 
 
@@ -284,8 +287,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._data
     if dtype is not None:
         npdt = B.dtype_arg(dtype, "sum").np
-    elif a.dtype.kind in "biu":
-        npdt = np.int64
+    elif a.dtype.kind in "biuV":
+        # bfloat16 ('V') is added in float32 and rounded once (below), as torch's kernel
+        npdt = np.int64 if a.dtype.kind != "V" else _BF16_ACC
     else:
         npdt = None
     if dim is None:
@@ -305,6 +309,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
                 res = a.sum(axis=axes, dtype=npdt, keepdims=keepdim)
     if res.__class__ is not a.__class__:   # (a NumPy scalar: a full sum)
         res = B.host_array(res)
+    if npdt is _BF16_ACC:
+        res = B.bf16_round(res)
     if out is not None:
         return _write_out(out, res, "sum", input)
     t = _wrap(res)
@@ -367,7 +373,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._data
     if dtype is not None:
         a = a.astype(B.dtype_arg(dtype, "mean").np)
-    if a.dtype.kind != "f" and a.dtype.kind != "c":
+    if a.dtype.kind != "f" and a.dtype.kind != "c" and a.dtype.kind != "V":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {B.scalar_name(a.dtype)}")
@@ -382,8 +388,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
             res = res / n
         else:  # torch: the mean of nothing is nan, silently
             res = res + np.nan if isinstance(res, _generic) else xp_of(res).full_like(res, np.nan)
-    else:  # float16: numpy accumulates in float32
-        res = a.mean(axis=axes, keepdims=keepdim)
+    else:  # float16: numpy accumulates in float32; bfloat16 too, as torch (its sum / n, rounded once)
+        res = (a.astype(np.float32) if a.dtype.kind == "V" else a).mean(axis=axes, keepdims=keepdim)
     if type(res) is not _ndarray:
         res = _arr(res)
     if res.dtype != a.dtype:
@@ -817,6 +823,7 @@ class StdBackward0(VarBackward0):
 # var_mean's mean too (torch.mean's own stays float32).  (A complex64 variance is torch's float32 sum of
 # its parts' variances; it keeps the complex path below)
 _VAR_WIDE = {np.dtype(np.float16): np.dtype(np.float64), np.dtype(np.float32): np.dtype(np.float64)}
+B.on_bfloat16(lambda bf16: _VAR_WIDE.__setitem__(bf16, np.dtype(np.float64)))
 
 
 def _var(input, dim, correction, keepdim, name, take_sqrt, means=None):
@@ -824,7 +831,7 @@ def _var(input, dim, correction, keepdim, name, take_sqrt, means=None):
     shape), rounded to input's dtype, where one was computed."""
     xp = xp_of(input._data)
     a = input._data
-    if a.dtype.kind != "f" and a.dtype.kind != "c":
+    if a.dtype.kind != "f" and a.dtype.kind != "c" and a.dtype.kind != "V":
         raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = _axes(dim, a.ndim)
     n = _count(a.shape, axes)
@@ -1056,7 +1063,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     a = input._data
     if dtype is not None:
         a = a.astype(B.dtype_arg(dtype, "norm").np)
-    if a.dtype.kind != "f" and a.dtype.kind != "c":
+    if a.dtype.kind != "f" and a.dtype.kind != "c" and a.dtype.kind != "V":
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
             f"Got {B.scalar_name(a.dtype)}")
@@ -1073,7 +1080,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     elif isinstance(p, str):
         raise RuntimeError(f"norm(): unsupported norm type {p!r}; use 'fro' or a number")
     axes = _axes(dim, a.ndim)
-    res = _vector_norm(a, p, axes, keepdim)
+    bf16 = a.dtype.kind == "V"   # computed in float32 and rounded once, as torch (backward too)
+    res = _vector_norm(a.astype(np.float32) if bf16 else a, p, axes, keepdim)
     res = _arr(res)
     real_dt = B.dtype_of(a).to_real().np   # the norm of a complex tensor is real
     if res.dtype != real_dt:
@@ -1081,6 +1089,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     node = None
     if state.enabled and input._requires_grad:
         node = _node(LinalgVectorNormBackward0, input)
+        if bf16:
+            in_float32(node)
         node.x, node.out, node.p, node.axes, node.keepdim = a, res, p, axes, keepdim
         node._saved_versions = ((input, input._vc[0]),)
     return _finish(res, node)
@@ -1165,6 +1175,7 @@ def logsumexp(input, dim, keepdim=False):
 # casts cost ~10 %
 _CUM_ACC = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.float32): np.dtype(np.float64),
             np.dtype(np.complex64): np.dtype(np.complex128)}
+B.on_bfloat16(lambda bf16: _CUM_ACC.__setitem__(bf16, np.dtype(np.float32)))
 
 
 def _cumulative(fn, a, axis):

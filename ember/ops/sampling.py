@@ -132,7 +132,7 @@ def affine_grid(theta, size, align_corners=None):
         align_corners = False
     if not isinstance(theta, Tensor):
         raise TypeError(f"affine_grid(): argument 'theta' (position 1) must be Tensor, not {type(theta).__name__}")
-    if theta._data.dtype.kind not in "fc":
+    if theta._data.dtype.kind not in "fcV":
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     shown, size = size, list(size)
     if len(size) == 4:

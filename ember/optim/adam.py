@@ -1,10 +1,12 @@
 """Adam (torch.optim.Adam), with optional AMSGrad and decoupled weight decay."""
 import numpy as np
 
+from .. import _backend as B
 from .._backend import xp_of
+from .._fma import fma32
 from .._tensor import Tensor, _wrap
 from .optimizer import (_CENSUS_EVERY, Optimizer, _check_lr_eps_betas_wd, _check_not_differentiable, _run_closure,
-                        _step_tensor, _to_float, decayed_grad, run_chunked)
+                        _step_tensor, _to_float, bf16_alpha, decayed_grad, run_chunked)
 
 __all__ = ["Adam"]
 
@@ -40,6 +42,31 @@ def _adam_update(xp, hyper, pd, gd, exp_avg, exp_avg_sq, max_sq=None):
     t = exp_avg * step_size
     t /= denom
     pd -= t
+
+
+def _adam_update_bf16(xp, hyper, pd, gd, exp_avg, exp_avg_sq, max_sq=None):
+    """_adam_update for bfloat16 arrays, rounding where torch's kernels do: each of lerp_, mul_, addcmul_,
+    sqrt, the division, add_(eps) and addcdiv_ computes in float32 (with the fused multiply-adds torch's
+    compiler makes of lerp and addcmul) and rounds once; add_'s number (eps) is rounded to bfloat16 first,
+    the other numbers are float32."""
+    lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, step_size, bias_correction2_sqrt = hyper
+    f, rnd = np.float32, B.bf16_round
+    g = decayed_grad(pd, gd, weight_decay, maximize, lr if decoupled else None).astype(f)
+    ea = exp_avg.astype(f)
+    w = f(one_minus_beta1)
+    # torch's lerp_vec: fma(w, end - start, start), or fma(w - 1, end - start, end) for |w| >= 0.5
+    if abs(one_minus_beta1) < 0.5:
+        exp_avg[...] = rnd(fma32(w, g - ea, ea))
+    else:
+        exp_avg[...] = rnd(fma32(w - f(1), g - ea, g))
+    sq = rnd(exp_avg_sq.astype(f) * f(beta2)).astype(f)
+    exp_avg_sq[...] = rnd(fma32(f(1 - beta2) * g, g, sq))   # (self + value * t1 * t2)
+    if max_sq is not None:
+        xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+    denom = B.bf16_through(xp.sqrt((exp_avg_sq if max_sq is None else max_sq).astype(f)))
+    denom = B.bf16_through(denom / f(bias_correction2_sqrt))
+    denom = B.bf16_through(denom + bf16_alpha(eps))
+    pd[...] = rnd(pd.astype(f) + f(-step_size) * exp_avg.astype(f) / denom)
 
 
 class Adam(Optimizer):
@@ -126,7 +153,7 @@ class Adam(Optimizer):
                     arrays += (st["max_exp_avg_sq"]._data,)
                 hyper = (lr, one_minus_beta1, beta2, eps, weight_decay, decoupled, maximize, step_size,
                          bias_correction2_sqrt)
-                jobs.append((_adam_update, (xp, hyper), arrays))
+                jobs.append((_adam_update if pd.dtype.kind != "V" else _adam_update_bf16, (xp, hyper), arrays))
                 p._vc[0] += 1
             run_chunked(jobs)
             if flat_ok:

@@ -190,13 +190,24 @@ def decayed_grad(pd, gd, weight_decay, maximize, lr=None):
     if maximize:
         gd = -gd
     if weight_decay != 0:
-        if lr is not None:
+        if pd.dtype.kind == "V":   # bfloat16, as torch's kernels: mul_ by a float32 number, add_ with a rounded alpha
+            if lr is not None:
+                pd *= np.float32(1 - lr * weight_decay)
+            else:
+                gd = B.bf16_round(gd + bf16_alpha(weight_decay) * pd)
+        elif lr is not None:
             pd *= 1 - lr * weight_decay
         else:
             t = pd * weight_decay
             t += gd
             gd = t
     return gd
+
+
+def bf16_alpha(x):
+    """The number x as torch's bfloat16 kernels take an alpha= (add_(t, alpha=x)): rounded to bfloat16, as
+    a float32 scalar (so that x * array computes in float32, exactly)."""
+    return B.bf16_number(x)
 
 
 # Steps between two censuses of the flat state's subnormal fixed points (sgd._census, adam._adam_census);
@@ -225,6 +236,8 @@ class FlatState:
             return None
         first = params[0]._data
         kind, dtype = first.__class__, first.dtype
+        if dtype.kind == "V":   # bfloat16: the per-parameter updates round as torch's kernels, the flat ones don't
+            return None
         tensors, seen, total = [], set(), 0
         for p in params:
             entry = state.get(p)

@@ -1,16 +1,22 @@
 """SGD: stochastic gradient descent with optional momentum and Nesterov (torch.optim.SGD)."""
 import numpy as np
 
+from .. import _backend as B
 from .._backend import xp_of
 from .._tensor import _wrap
 from .optimizer import (_CENSUS_EVERY, Optimizer, _check_not_differentiable, _clone_array, _run_closure,
-                        _to_float, decayed_grad, run_chunked)
+                        _to_float, bf16_alpha, decayed_grad, run_chunked)
 
 __all__ = ["SGD"]
 
 
-def _scalars(like, *values):
-    """values as 0-d arrays of like's dtype, in like's array module."""
+def _scalars(like, lr, momentum, damp=None):
+    """lr, momentum (and damp, 1 - dampening) as 0-d arrays of like's dtype, in like's array module.  For
+    bfloat16, float32 numbers as torch's kernels take them (the updates then compute in float32 and round
+    once): lr and damp, alphas of add_, rounded to bfloat16; momentum, mul_'s factor, not."""
+    values = (lr, momentum) if damp is None else (lr, momentum, damp)
+    if like.dtype.kind == "V":
+        return tuple(bf16_alpha(v) if i != 1 else np.float32(v) for i, v in enumerate(values))
     xp = xp_of(like)
     return tuple(xp.asarray(v, dtype=like.dtype) for v in values)
 
@@ -32,14 +38,17 @@ def _sgd_update(hyper, pd, gd, b=None):
                 b += gd
         if nesterov:
             # torch: grad.add(buf, alpha=momentum)
-            t = b * mom_a
-            t += gd
-            gd = t
+            if b.dtype.kind == "V":   # (bfloat16: its kernel's rounded alpha, one rounding)
+                gd = B.bf16_round(gd + bf16_alpha(float(mom_a)) * b)
+            else:
+                t = b * mom_a
+                t += gd
+                gd = t
             owned = True
         else:
             gd = b
             owned = False
-    if owned:
+    if owned and gd.dtype.kind != "V":   # (bfloat16: lr_a is float32, the product must stay unrounded)
         gd *= lr_a
         pd -= gd
     else:

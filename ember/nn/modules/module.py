@@ -406,8 +406,8 @@ class Module:
         return self._apply(lambda t: t.half() if t.is_floating_point() else t)
 
     def bfloat16(self):
-        """bfloat16 is not available in ember (NumPy has no bfloat16)."""
-        raise TypeError("ember has no bfloat16 dtype (NumPy lacks it); use .half() or .float()")
+        """Cast floating point parameters and buffers to bfloat16 (needs the ml_dtypes package)."""
+        return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     def to_empty(self, *, device=None, recurse=True):
         """Move parameters and buffers to device without copying their values."""
