@@ -106,6 +106,10 @@ def _make(device, requires_grad, fn, *args, **kwargs):
 def _done(array, requires_grad):
     t = _wrap(array)
     if requires_grad:
+        if requires_grad is not True:   # (requires_grad=1: torch's TypeError)
+            kind = type(requires_grad)
+            name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+            raise TypeError(f"argument 'requires_grad' must be bool, not {name} (pass requires_grad=True)")
         if array.dtype.kind not in "fcV":   # (a factory's words differ from requires_grad_()'s in torch)
             raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients (got "
                                f"{t.dtype}); pass a float dtype, e.g. dtype=torch.float32")

@@ -493,3 +493,13 @@ def test_random_kernels_refuse_dtypes_as_torch(name, dtype):
         assert e[0] == t[0] and e[1].startswith("Cauchy distribution is a continuous probability distribution.")
     else:
         assert e == t
+
+
+def test_requires_grad_must_be_a_bool():
+    # torch's TypeError for requires_grad=1 (or a NumPy bool), in tensor() and the factories
+    for make in (lambda v: ember.tensor([1.0], requires_grad=v), lambda v: ember.zeros(2, requires_grad=v),
+                 lambda v: ember.full((2,), 1.0, requires_grad=v)):
+        for value, name in ((1, "int"), (np.bool_(True), "numpy.bool")):
+            with pytest.raises(TypeError, match=f"argument 'requires_grad' must be bool, not {name}"):
+                make(value)
+        assert make(True).requires_grad and not make(False).requires_grad
