@@ -320,6 +320,9 @@ def _dims(dim, ndim):
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """The ord-norm of x's entries over dim (all of them when dim is None), as torch.linalg.vector_norm."""
     a = _tensor(x, "vector_norm", "x")
+    if keepdim.__class__ is not bool:
+        raise TypeError(f"linalg_vector_norm(): argument 'keepdim' must be bool, not {type(keepdim).__name__} "
+                        f"(pass keepdim=True or keepdim=False)")
     if dtype is not None:
         from . import _backend
         a = a.astype(_backend.as_dtype(dtype).np)

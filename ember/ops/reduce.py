@@ -284,6 +284,8 @@ class SumBackward1(Node):
 
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Sum of elements, over all dims or the given dim(s); ints and bools sum to int64."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("sum", keepdim)
     a = input._data
     if dtype is not None:
         npdt = B.dtype_arg(dtype, "sum").np
@@ -336,6 +338,8 @@ def _reduction_node(input, a, axes, keepdim, whole, along):
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum treating NaN as zero."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("nansum", keepdim)
     if input._data.dtype.kind == "c":
         raise RuntimeError("nansum on CPU does not support complex inputs")
     if input._data.dtype.kind != "f":
@@ -370,6 +374,8 @@ class MeanBackward1(Node):
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Arithmetic mean, over all dims or the given dim(s); needs a floating dtype."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("mean", keepdim)
     a = input._data
     if dtype is not None:
         a = a.astype(B.dtype_arg(dtype, "mean").np)
@@ -476,6 +482,8 @@ class ProdBackward1(Node):
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of elements, over all dims or one dim."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("prod", keepdim)
     a = input._data
     if dtype is not None:
         a = a.astype(B.dtype_arg(dtype, "prod").np)
@@ -637,6 +645,12 @@ def _check_dim_keepdim(name, dim, keepdim, forms=None):
         raise TypeError(f"{name}(): argument 'keepdim' must be bool, not {type(keepdim).__name__}")
 
 
+def _keepdim_error(name, keepdim):
+    """torch's TypeError for a keepdim that is no bool (x.sum(0, 1) reads 1 as keepdim, which must be a bool)."""
+    raise TypeError(f"{name}(): argument 'keepdim' must be bool, not {type(keepdim).__name__} "
+                    f"(pass keepdim=True or keepdim=False)")
+
+
 _MINMAX_FORMS = (" * (Tensor input)\n * (Tensor input, Tensor other)\n"
                  " * (Tensor input, int dim, bool keepdim = False)")
 
@@ -704,6 +718,8 @@ class AminBackward0(AmaxBackward0):
 
 
 def _amaxmin(input, dim, keepdim, is_max):
+    if keepdim.__class__ is not bool:
+        _keepdim_error("amax" if is_max else "amin", keepdim)
     a = input._data
     refuse_complex(a, f"\"{'max' if is_max else 'min'}_values_cpu\" not implemented for '{{}}'")
     axes = _axes(dim, a.ndim) if dim != () else None
@@ -775,6 +791,10 @@ def argmin(input, dim=None, keepdim=False):
 def _correction(dim, unbiased, keepdim, correction, name):
     if isinstance(dim, bool):  # legacy var(input, unbiased)
         unbiased, dim = dim, None
+    if keepdim.__class__ is not bool or (unbiased is not None and unbiased.__class__ is not bool):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got unbiased="
+                        f"{type(unbiased).__name__}, keepdim={type(keepdim).__name__}: both must be bool (e.g. "
+                        f"x.{name}(dim, unbiased=True, keepdim=False)), or pass correction=<int> instead of unbiased")
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     elif unbiased is not None:
@@ -1060,6 +1080,8 @@ def dist(input, other, p=2):
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over all elements or the given dim(s); 'fro' (default) is the 2-norm."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("norm", keepdim)
     a = input._data
     if dtype is not None:
         a = a.astype(B.dtype_arg(dtype, "norm").np)
@@ -1098,6 +1120,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 # ---- logical reductions ----------------------------------------------------------------
 def _logical(input, dim, keepdim, fn):
+    if keepdim.__class__ is not bool:
+        _keepdim_error(fn, keepdim)
     a = input._data
     axes = _axes(dim, a.ndim)
     res = _arr(getattr(xp_of(a), fn)(a, axis=axes, keepdims=keepdim))
@@ -1144,6 +1168,8 @@ class LogsumexpBackward0(Node):
 
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(input))) along dim(s), computed stably."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("logsumexp", keepdim)
     xp = xp_of(input._data)
     a = _float_of(input._data)
     axes = _axes(dim, a.ndim)
@@ -1522,6 +1548,8 @@ class MedianBackward1(MaxBackward0):
 
 def median(input, dim=None, keepdim=False):
     """Lower median of all elements; with dim, a (values, indices) named tuple."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("median", keepdim)
     refuse_complex(input._data, "\"median_cpu\" not implemented for '{}'")
     xp = xp_of(input._data)
     a = input._data
@@ -1883,6 +1911,8 @@ class AminmaxBackward0(Node):
 
 def aminmax(input, *, dim=None, keepdim=False):
     """(min, max) over all elements or along dim, as torch.return_types.aminmax."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("aminmax", keepdim)
     a = input._data
     axes = None if dim is None else (_dim(dim, a.ndim),) if a.ndim else None
     if a.size == 0 and (axes is None or a.shape[axes[0]] == 0):
@@ -2082,6 +2112,8 @@ def _pick(input, dim, keepdim, name, cls, picker):
 
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The k-th smallest element along dim and its index, as torch.return_types.kthvalue."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("kthvalue", keepdim)
     a = input._data
     kernel_for(a.dtype, "kthvalue_cpu", "fiu")
     d = _dim(dim, a.ndim)
@@ -2324,6 +2356,8 @@ def _torch_mode_index(vals):
 
 def mode(input, dim=-1, keepdim=False):
     """The most frequent value along dim (the smallest among equally frequent ones) and its last index."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("mode", keepdim)
     def picker(xp, work, ax):
         m = xp.moveaxis(work, ax, -1)
         n = m.shape[-1]
@@ -2358,6 +2392,8 @@ def _float_check(input, name):
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """The mean of the non-NaN elements (over dim)."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("nanmean", keepdim)
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind == "c":   # (torch's nanmean sums with nansum)
@@ -2370,6 +2406,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 def nanmedian(input, dim=None, keepdim=False):
     """Lower median of the non-NaN elements; with dim, a (values, indices) named tuple."""
+    if keepdim.__class__ is not bool:
+        _keepdim_error("nanmedian", keepdim)
     a = input._data
     xp = xp_of(a)
     if a.dtype.kind == "b":

@@ -386,16 +386,22 @@ class UnsqueezeBackward0(ViewBackward0):
     __slots__ = ()
 
 
-def squeeze(input, dim=None):
+_EVERY_DIM = object()   # squeeze's default: dim=None itself is no dim (torch's TypeError)
+
+
+def squeeze(input, dim=_EVERY_DIM):
     """Remove size-1 dims (all, one, or a tuple of them)."""
     a = input._data
     nd = a.ndim
-    if dim is None:
+    if dim is _EVERY_DIM:
         axes = tuple(i for i, s in enumerate(a.shape) if s == 1)
         cls = SqueezeBackward0
     elif isinstance(dim, (tuple, list)):
         axes = tuple(i for i in (_dim(d, nd) for d in dim) if nd and a.shape[i] == 1)
         cls = SqueezeBackward2
+    elif dim is None:
+        raise TypeError("squeeze() received an invalid combination of arguments - got dim=None: dim is an int or "
+                        "a tuple of ints; call squeeze() with no dim to remove every size-1 dim")
     else:
         d = _dim(dim, nd)
         axes = (d,) if nd and a.shape[d] == 1 else ()
@@ -2331,12 +2337,12 @@ def _register():
 
     squeeze_dims = squeeze.__wrapped__   # (the method needs none of the public wrapper's checks)
 
-    def squeeze_m(self, *args, dim=None, axis=None):
+    def squeeze_m(self, *args, dim=_EVERY_DIM, axis=None):
         """Remove size-1 dims (all, or those given: one, a tuple, or several one by one)."""
         if axis is not None:   # (NumPy's name, which torch's parser also takes)
             args += (axis,)
         if args:
-            if dim is not None or (axis is not None and len(args) > 1):
+            if dim is not _EVERY_DIM or (axis is not None and len(args) > 1):
                 raise TypeError("squeeze() got multiple values for argument 'dim'")
             # (x.squeeze(0, 1): the method, not torch.squeeze, takes the dims one by one)
             dim = args[0] if len(args) == 1 else args
@@ -2785,10 +2791,15 @@ def _split_arg(op, input, args, sections, indices, tensor=None):
     raise invalid_combination(op, (input,) + args, given, forms)
 
 
-def tensor_split(input, *args, dim=0, sections=None, indices=None, tensor_indices_or_sections=None):
+def tensor_split(input, *args, dim=None, sections=None, indices=None, tensor_indices_or_sections=None):
     """Views splitting input along dim into n near-equal parts (an int) or at the given indices."""
     if len(args) == 2:
+        if dim is not None:
+            raise TypeError(f"tensor_split() got multiple values for argument 'dim' (positional {args[1]!r} and "
+                            f"dim={dim!r})")
         args, dim = args[:1], args[1]
+    elif dim is None:
+        dim = 0
     elif len(args) > 2:
         raise TypeError(f"tensor_split() takes from 2 to 3 positional arguments but {len(args) + 1} were given")
     indices_or_sections = _split_arg("tensor_split", input, args, sections, indices, tensor_indices_or_sections)

@@ -652,6 +652,23 @@ ARGUMENT_FORMS = {
     M.cat([x, x], axis=1), "torch_roll_kw": lambda M, x: M.roll(x, shifts=(1, 2), dims=(1, 2)),
     "torch_rot90_kw": lambda M, x: M.rot90(x, k=1, dims=[1, 2]), "torch_gather_kw": lambda M, x:
     M.gather(x, dim=2, index=M.zeros(2, 3, 1, dtype=M.long), sparse_grad=False),
+    # dim=None is no dim; a positional dim and dim= together are refused
+    "squeeze_none": lambda M, x: x[:1].squeeze(None), "squeeze_dim_none": lambda M, x: x[:1].squeeze(dim=None),
+    "torch_squeeze_none": lambda M, x: M.squeeze(x[:1], None), "squeeze_no_dim": lambda M, x: x[:1, :1].squeeze(),
+    "tensor_split_dim_twice": lambda M, x: x.tensor_split(3, 2, dim=1),
+    "torch_tensor_split_dim_twice": lambda M, x: M.tensor_split(x, 3, 2, dim=1),
+    # keepdim (and var's unbiased) must be bools, positional or keyword
+    **{f"{op}_keepdim_{how}": (lambda op, f: lambda M, x: f(getattr(x, op)))(op, f)
+       for op in ("sum", "mean", "prod", "amax", "amin", "max", "argmax", "logsumexp", "median", "nanmean",
+                  "nansum", "all", "any", "mode", "nanmedian")
+       for how, f in (("int", lambda m: m(1, 1)), ("kw_int", lambda m: m(1, keepdim=1)),
+                      ("none", lambda m: m(1, keepdim=None)), ("bool", lambda m: m(1, True)))},
+    "var_unbiased_int": lambda M, x: x.var(0, 1), "std_keepdim_int": lambda M, x: x.std(0, True, 1),
+    "var_legacy_bool": lambda M, x: x.var(False), "std_bools": lambda M, x: x.std(1, False, True),
+    "torch_var_mean_int": lambda M, x: M.var_mean(x, 0, 1), "norm_keepdim_int": lambda M, x: x.norm(2, 0, 1),
+    "vector_norm_keepdim_int": lambda M, x: M.linalg.vector_norm(x, 2, 0, 1),
+    "kthvalue_keepdim_int": lambda M, x: x.kthvalue(1, 0, 1), "torch_sum_keepdim_int": lambda M, x: M.sum(x, 0, 1),
+    "aminmax_keepdim_int": lambda M, x: M.aminmax(x, dim=0, keepdim=1),
 }
 
 
