@@ -395,7 +395,7 @@ def promote_types(a, b):
 
 
 # torch's device types: each names a device (torch.device('mps') is valid anywhere); ember's tensors
-# live on 'cpu' and 'cuda' only (refuse_backend)
+# live on 'cpu', 'cuda' and 'meta' only (refuse_backend)
 DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia", "xla",
                 "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
 
@@ -451,6 +451,19 @@ class device:
 
     def __reduce__(self):
         return (device, (str(self),))
+
+    def __enter__(self):
+        """`with torch.device('meta'):` factories called inside make their tensors on this device."""
+        # (no check here: as in torch, a device ember can't use fails at the first factory inside)
+        _DEVICE_CONTEXTS.append(DEFAULT_DEVICE[0])
+        DEFAULT_DEVICE[0] = None if self.type == "cpu" else self
+        return self
+
+    def __exit__(self, *exc):
+        DEFAULT_DEVICE[0] = _DEVICE_CONTEXTS.pop()
+
+
+_DEVICE_CONTEXTS = []   # the default devices that `with device:` blocks replaced, innermost last
 
 
 _CPU = None
@@ -533,13 +546,8 @@ def refuse_backend(kind, op=None):
     """ember's error for a device type other than 'cpu' and 'cuda', which it has no arrays for; op names
     torch's kernel that would make the tensor there (torch.ones(2, device='mps'): 'aten::empty.memory_format')
     where torch fails at dispatch."""
-    if kind == "meta":
-        raise NotImplementedError(
-            "ember has no 'meta' device: its tensors always hold data (on the CPU, or on a GPU through "
-            "CuPy). Keep the module or tensor on 'cpu'; torch.func.functional_call works with a CPU base "
-            "model too.")
-    why = (f"ember is not linked with support for {kind} devices: its tensors live on the CPU (NumPy) or a "
-           "CUDA GPU (CuPy); use device='cpu' (or 'cuda')")
+    why = (f"ember is not linked with support for {kind} devices: its tensors live on the CPU (NumPy), a "
+           "CUDA GPU (CuPy) or 'meta' (shapes without data); use device='cpu' (or 'cuda')")
     if kind == "xpu" or kind == "mtia":   # (torch's lazy init asserts, as its CUDA one does)
         raise AssertionError(f"Torch not compiled with {kind.upper()} enabled: {why}")
     if kind == "lazy" and op is None:   # (its copies make the tensor there directly too)
@@ -554,6 +562,9 @@ def array_module(dev):
     """numpy for the CPU, cupy for CUDA (imported only when asked for)."""
     if dev.type == "cpu":
         return np
+    if dev.type == "meta":
+        from ._meta import xp
+        return xp
     if dev.type != "cuda":
         refuse_backend(dev.type, _DISPATCH[dev.type][1] if dev.index is not None and dev.type in _DISPATCH else None)
     from . import cuda
@@ -599,7 +610,9 @@ def host_array(x):
 
 
 def data_ptr(array):
-    """The address of an array's first element (host or device)."""
+    """The address of an array's first element (host or device); 0 on 'meta', which has no memory to show."""
+    if getattr(array, "_ember_device", None) is not None and array._ember_device.type == "meta":
+        return 0
     if isinstance(array, np.ndarray):
         return array.__array_interface__["data"][0]
     return array.data.ptr

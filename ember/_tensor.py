@@ -203,8 +203,13 @@ class Tensor:
         """True for complex64/complex128 tensors."""
         return self._data.dtype.kind == "c"
 
-    # what libraries probe: an ember tensor is dense and strided, on the CPU or a CUDA device
-    is_meta = is_sparse = is_sparse_csr = is_quantized = is_nested = is_mkldnn = False
+    # what libraries probe: an ember tensor is dense and strided, on the CPU, a CUDA device or 'meta'
+    is_sparse = is_sparse_csr = is_quantized = is_nested = is_mkldnn = False
+
+    @property
+    def is_meta(self):
+        return self.device.type == "meta"
+
     is_xpu = is_mps = is_ipu = is_vulkan = is_maia = is_mtia = False
 
     def to_dense(self, dtype=None, *, masked_grad=None):
@@ -435,7 +440,10 @@ class Tensor:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar; "
                 "item() needs exactly one element (index or reduce first)")
-        return self._data.item() if type(self._data) is _ndarray else self._data.ravel()[0].item()
+        if type(self._data) is _ndarray:
+            return self._data.item()
+        from ._meta import item
+        return item(self._data)
 
     def tolist(self):
         """The elements as (nested) Python lists."""

@@ -262,7 +262,12 @@ def _str(self, tensor_contents=None):
     array = self._data
     if tensor_contents is not None:
         tensor_str = tensor_contents
-    if array.size == 0:
+    if dev.type == "meta":   # no values: the shape, and the dtype unless it is the default
+        tensor_str = "..."
+        suffixes.append("size=" + str(tuple(array.shape)))
+        if dtype is not default:
+            suffixes.append("dtype=" + str(dtype))
+    elif array.size == 0:
         # Explicitly print the shape if it is not (0,), to match NumPy behavior
         if array.ndim != 1:
             suffixes.append("size=" + str(tuple(array.shape)))

@@ -200,6 +200,9 @@ class Generator:
         self.manual_seed(seed)
 
     def _make(self, seed):
+        if self.device.type == "meta":   # (its draws are never read back)
+            from ._meta import ZeroDraws
+            return ZeroDraws()
         if self._xp is np:
             bits = np.random.MT19937()
             bits._legacy_seeding(seed & 0xFFFFFFFF)  # init_genrand: torch's mt19937(seed) keeps the low 32 bits
@@ -372,7 +375,7 @@ class Generator:
 
     # ---- draws: arrays on this generator's device -----------------------------------------------
     def _on_device(self):
-        if self._xp is np:
+        if self._xp is np or self.device.type == "meta":
             return B._NULL
         return self._xp.cuda.Device(self.device.index)
 
@@ -727,6 +730,7 @@ _GAMMA_SQUEEZE = float(np.float32(0.0331))
 
 default_generator = Generator()
 _cuda_generators = {}  # device index -> Generator, created on first use
+_meta_generators = []
 
 
 _STIRLING_TAIL = (0.0810614667953272, 0.0413406959554092, 0.0276779256849983, 0.02079067210376509,
@@ -740,6 +744,13 @@ def _stirling_tail(k):
         return _STIRLING_TAIL[int(k)]
     kp1sq = (k + 1) * (k + 1)
     return (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / kp1sq) / kp1sq) / (k + 1)
+
+
+def _meta_generator():
+    """The meta device's generator (torch has none: its draws make no values, and leave the CPU's stream alone)."""
+    if not _meta_generators:
+        _meta_generators.append(Generator("meta"))
+    return _meta_generators[0]
 
 
 def _cuda_generator(index):
@@ -770,6 +781,8 @@ def generator_for(device, generator=None):
         return generator
     if device.type == "cpu":
         return default_generator
+    if device.type == "meta":
+        return _meta_generator()
     index = device.index
     if index is None:
         from . import cuda

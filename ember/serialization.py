@@ -319,8 +319,11 @@ class _Pickler(pickle._Pickler):
                         (data, bool(t.requires_grad), collections.OrderedDict(), state))
             return (_g("torch._utils", "_rebuild_parameter"),
                     (data, bool(t.requires_grad), collections.OrderedDict()))
-        ref, offset, strides = self._storage_for(t)
         shape = tuple(int(s) for s in t._data.shape)
+        if t.device.type == "meta":   # no storage: torch writes the tensor's metadata only
+            return (_g("torch._utils", "_rebuild_meta_tensor_no_storage"),
+                    (t.dtype, shape, tuple(t.stride()), bool(t.requires_grad)))
+        ref, offset, strides = self._storage_for(t)
         args = (ref, offset, shape, strides, bool(t.requires_grad), collections.OrderedDict())
         state = getattr(t, "__dict__", None)
         if state:
@@ -782,6 +785,12 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     return t
 
 
+def _rebuild_meta_tensor_no_storage(dtype, size, stride, requires_grad):
+    """torch._utils._rebuild_meta_tensor_no_storage: a meta tensor (it was saved without data)."""
+    from .ops.creation import empty_strided
+    return empty_strided(size, stride, dtype=dtype, device="meta", requires_grad=bool(requires_grad))
+
+
 def _resolve_bits(t, metadata):
     """torch saves a lazily conjugated (or negated) tensor as its storage plus {'conj': True} ({'neg': True});
     ember keeps no such bits, so the loaded tensor holds the resolved values (in its own memory)."""
@@ -877,6 +886,7 @@ def _tensor_globals():
         ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
         ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
+        ("torch._utils", "_rebuild_meta_tensor_no_storage"): _rebuild_meta_tensor_no_storage,
         ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
         ("torch", "Size"): Size,
         ("torch", "device"): _device_ctor,

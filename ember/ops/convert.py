@@ -91,6 +91,9 @@ class CloneBackward0(Node):
 
 def _move(array, dev):
     """array on device dev (itself when already there): the one place data crosses devices."""
+    src = B.device_of(array)
+    if src.type == "meta" or dev.type == "meta":
+        return _meta_move(array, src, dev)
     if dev.type == "cpu":
         if type(array) is np.ndarray:
             return array
@@ -99,7 +102,6 @@ def _move(array, dev):
     if array.dtype.kind == "V":
         refuse_bfloat16_on(dev)
     xp = B.array_module(dev)
-    src = B.device_of(array)
     idx = dev.index if dev.index is not None else xp.cuda.runtime.getDevice()
     if src.type == "cuda" and src.index == idx:
         return array
@@ -107,6 +109,20 @@ def _move(array, dev):
         if src.type == "cpu":
             return xp.asarray(array)  # host -> device
         return array.copy()  # another GPU: CuPy copies onto the current device
+
+
+def _meta_move(array, src, dev):
+    """A move onto the meta device keeps the shape, dtype and layout; nothing moves off it (no data)."""
+    if src.type != "meta":
+        from .._meta import zeros_like_host
+        return zeros_like_host(array)
+    if dev.type == "meta":
+        return array
+    raise NotImplementedError(
+        f"Cannot copy out of meta tensor; no data! Please use torch.nn.Module.to_empty() instead of "
+        f"torch.nn.Module.to() when moving module from meta to a different device. (A meta tensor has a shape and "
+        f"dtype but no values to copy to '{dev}': make a new tensor there, e.g. torch.empty_like(x, device='{dev}'), "
+        f"or move a module with module.to_empty(device='{dev}') and then load its weights.)")
 
 
 def refuse_bfloat16_on(dev):

@@ -75,6 +75,8 @@ def _target(device):
     dev = B.as_device(device if device is not None else B.DEFAULT_DEVICE[0])
     if dev.type == "cpu":
         return np, dev
+    if dev.type == "meta":
+        return B.array_module(dev), dev
     if dev.type != "cuda":
         B.refuse_backend(dev.type, "aten::empty.memory_format")   # (a factory: torch fails at dispatch)
     from .. import cuda
@@ -86,7 +88,7 @@ def _target(device):
 
 def _current(xp, dev):
     """A context making dev the current device while its arrays are made (nothing on the CPU)."""
-    return B._NULL if xp is np else xp.cuda.Device(dev.index)
+    return B._NULL if xp is np or dev.type == "meta" else xp.cuda.Device(dev.index)
 
 
 def _make(device, requires_grad, fn, *args, **kwargs):
@@ -1324,7 +1326,8 @@ def _random_fill(self, draw, node_cls, p=None, in_memory_order=True):
     def fill(target):
         d = _iteration_view(target) if in_memory_order else target
         values = draw(d)
-        if values is not None:
+        # (on 'meta' nothing is written: no values are ever read, and a meta model's memory stays untouched)
+        if values is not None and getattr(d, "_ember_device", B.CPU).type != "meta":
             d[...] = values
         return target
 
@@ -1387,8 +1390,8 @@ def set_default_device(device):
     if dev.type == "cuda":
         from .. import cuda
         cuda._check_usable(dev)
-    elif dev.type != "cpu":
-        raise RuntimeError(f"set_default_device: ember supports cpu and cuda devices, not {dev.type}")
+    elif dev.type != "cpu" and dev.type != "meta":
+        raise RuntimeError(f"set_default_device: ember supports cpu, cuda and meta devices, not {dev.type}")
     B.DEFAULT_DEVICE[0] = None if dev.type == "cpu" else dev
 
 

@@ -395,6 +395,6 @@ def test_set_default_device_cpu_and_refusals():
         assert ember.zeros(2).device.type == "cpu" and ember.tensor([1]).device.type == "cpu"
     finally:
         ember.set_default_device(None)
-    with pytest.raises(RuntimeError):
-        ember.set_default_device("meta")
+    with pytest.raises(RuntimeError, match="cpu, cuda and meta devices, not mps"):
+        ember.set_default_device("mps")
 

@@ -787,6 +787,11 @@ class Module:
                         f"size mismatch for {key}: copying a param with shape {input_param.shape} from checkpoint, "
                         f"the shape in current model is {param.shape}.")
                     continue
+                if not assign and param.is_meta and not input_param.is_meta:
+                    _warn_user(f"for {key}: copying from a non-meta parameter in the checkpoint to a meta parameter in "
+                               "the current model, which is a no-op. (Did you mean to pass `assign=True` to assign "
+                               "items in the state dictionary to their corresponding key in the module instead of "
+                               "copying them in place?)")
                 if pending is not None:
                     # load_state_dict validates the whole model first and copies afterwards
                     pending.append((self, name, param, input_param, key, assign))
