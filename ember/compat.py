@@ -162,6 +162,18 @@ class _AliasLoader(importlib.abc.Loader):
             _register_children(self.name, module)
 
 
+def _missing_module_message(fullname):
+    """One line: what is missing, and the modules ember has beside it (the full list is ALIASES)."""
+    parent = fullname.rpartition(".")[0]
+    siblings = sorted(n for n in ALIASES if n.rpartition(".")[0] == parent)
+    beside = ""
+    if siblings:
+        shown = siblings[:8] + (["..."] if len(siblings) > 8 else [])
+        beside = f"; beside it in {parent}: {', '.join(shown)}"
+    return (f"ember does not implement {fullname} yet (ember stands in for torch/torchvision in this script: "
+            f"ember.compat.ALIASES lists the {len(ALIASES)} modules it has{beside})")
+
+
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         root = fullname.partition(".")[0]
@@ -169,9 +181,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
             return None
         target_name = ALIASES.get(fullname)
         if target_name is None:
-            raise ImportError(
-                f"ember does not implement {fullname} yet (ember stands in for torch/torchvision in "
-                f"this script). Supported modules: {', '.join(sorted(ALIASES))}.", name=fullname)
+            raise ImportError(_missing_module_message(fullname), name=fullname)
         try:
             importlib.import_module(target_name)
         except ModuleNotFoundError as e:
