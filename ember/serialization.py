@@ -18,6 +18,7 @@ Loading uses an allowlist (``weights_only=True``, the default) so a checkpoint c
 """
 import collections
 import io
+import mmap as _mmap
 import os
 import pickle
 import queue
@@ -32,7 +33,7 @@ import numpy as np
 from . import _backend as B
 
 __all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
-           "safe_globals"]
+           "safe_globals", "get_default_mmap_options", "set_default_mmap_options"]
 
 # ---------------------------------------------------------------------------------------------
 # the names torch uses in the pickle
@@ -1206,7 +1207,80 @@ def _read_into(src, mv):
     return got
 
 
-def _load_zip(fh, fname, restore, weights_only, encoding):
+_MMAP_FLAGS = [getattr(_mmap, "MAP_PRIVATE", None)]   # torch.load(mmap=True)'s mapping: private (copy on write)
+
+
+def get_default_mmap_options():
+    """The mmap flags torch.load(mmap=True) maps files with: mmap.MAP_PRIVATE unless set_default_mmap_options
+    changed them."""
+    return _MMAP_FLAGS[0]
+
+
+class set_default_mmap_options:
+    """Set the mmap flags torch.load(mmap=True) uses (mmap.MAP_PRIVATE or mmap.MAP_SHARED, whose writes reach
+    the file), for good or for a with block."""
+
+    def __init__(self, flags):
+        if sys.platform == "win32":
+            raise RuntimeError("Changing the default mmap options is currently not supported for Windows")
+        if flags != _mmap.MAP_PRIVATE and flags != _mmap.MAP_SHARED:
+            raise ValueError("Invalid argument in function set_default_mmap_options, expected mmap.MAP_PRIVATE or "
+                             f"mmap.MAP_SHARED, but got {flags}")
+        self.prev = _MMAP_FLAGS[0]
+        _MMAP_FLAGS[0] = flags
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        _MMAP_FLAGS[0] = self.prev
+
+
+def _clear_data_crcs(fh, mapped):
+    """Zero the CRC-32s of a checkpoint's storage records in its (shared) mapping: writes into the tensors reach
+    the file and would break them, and a CRC of 0 is one no reader checks (torch.save writes it under
+    compute_crc32=False). torch's own reader checks none."""
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, ValueError, struct.error):
+        return   # (not a zip checkpoint: load says what it is)
+    with zf:
+        pos, end = zf.start_dir, zf.start_dir + sum(46 + len(i.orig_filename.encode()) + len(i.extra) +
+                                                   len(i.comment) for i in zf.infolist())
+        while pos + 46 <= min(end, mapped.size) and mapped[pos:pos + 4].tobytes() == b"PK\x01\x02":
+            name_len, extra_len, comment_len = struct.unpack("<HHH", mapped[pos + 28:pos + 34].tobytes())
+            name = mapped[pos + 46:pos + 46 + name_len].tobytes().decode("utf-8", "replace")
+            local = struct.unpack("<I", mapped[pos + 42:pos + 46].tobytes())[0]
+            if "/data/" in name and local != 0xFFFFFFFF:   # (a zip64 offset lives in the extra field: left as is)
+                mapped[pos + 16:pos + 20] = 0
+                if mapped[local:local + 4].tobytes() == b"PK\x03\x04":
+                    mapped[local + 14:local + 18] = 0
+            pos += 46 + name_len + extra_len + comment_len
+    fh.seek(0)
+
+
+def _mapped_record(zf, name, fname, mapped):
+    """A stored record as a view of the file's mapping (torch.load(mmap=True): nothing is read until used)."""
+    try:
+        info = zf.getinfo(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise zipfile.BadZipFile(f"record {name} is compressed, so it cannot be mapped")
+        zf.fp.seek(info.header_offset)
+        header = zf.fp.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"bad local file header for record {name}")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+    except KeyError:
+        raise _corrupt(fname, f"failed finding record {name!r}") from None
+    except (zipfile.BadZipFile, OSError, struct.error) as e:
+        raise _corrupt(fname, f"{e}") from None
+    start = info.header_offset + 30 + name_len + extra_len
+    if start + info.file_size > mapped.size:
+        raise _corrupt(fname, f"record {name} ends past the end of the file")
+    return mapped[start:start + info.file_size]
+
+
+def _load_zip(fh, fname, restore, weights_only, encoding, mapped=None):
     try:
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error):
@@ -1241,7 +1315,8 @@ def _load_zip(fh, fname, restore, weights_only, encoding):
             key = key.decode("ascii") if isinstance(key, bytes) else str(key)
             if key in loaded:
                 return loaded[key]
-            raw = _read_record(zf, f"{prefix}/data/{key}", fname)
+            record = f"{prefix}/data/{key}"
+            raw = _read_record(zf, record, fname) if mapped is None else _mapped_record(zf, record, fname, mapped)
             dtype = stype.dtype
             if type(numel) is not int or raw.nbytes != numel * dtype.itemsize:
                 raise _corrupt(fname, f"storage data/{key} holds {raw.nbytes} bytes, expected "
@@ -1374,6 +1449,20 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if pickle_load_args:
         raise TypeError(f"{_ns()}.load() got unexpected keyword arguments {sorted(pickle_load_args)}")
     restore = _restore_fn(map_location)
+    if mmap:
+        if not isinstance(f, (str, bytes, os.PathLike)):
+            raise ValueError("f must be a file path in order to use the mmap argument")
+        fname = os.fsdecode(f)
+        shared = _MMAP_FLAGS[0] == getattr(_mmap, "MAP_SHARED", None)
+        with open(fname, "r+b" if shared else "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            mapping = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_WRITE if shared else _mmap.ACCESS_COPY) \
+                if size else None
+            # (an array over the whole file: each storage is a view of it, which keeps the mapping alive)
+            mapped = np.frombuffer(mapping, np.uint8) if mapping is not None else np.empty(0, np.uint8)
+            if shared and size:
+                _clear_data_crcs(fh, mapped)
+            return _load_from(fh, repr(fname), restore, weights_only, encoding, mapped)
     if isinstance(f, (str, bytes, os.PathLike)):
         fname = os.fsdecode(f)
         with open(fname, "rb") as fh:
@@ -1387,7 +1476,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                       weights_only, encoding)
 
 
-def _load_from(fh, fname, restore, weights_only, encoding):
+def _load_from(fh, fname, restore, weights_only, encoding, mapped=None):
     try:
         start = fh.tell()
         seekable = fh.seekable() if callable(getattr(fh, "seekable", None)) else True
@@ -1403,9 +1492,14 @@ def _load_from(fh, fname, restore, weights_only, encoding):
                            "truncated to nothing); save or download it again")
     if head[:2] == b"PK" or zipfile.is_zipfile(fh):
         fh.seek(start)
-        return _load_zip(fh, fname, restore, weights_only, encoding)
+        return _load_zip(fh, fname, restore, weights_only, encoding, mapped)
     fh.seek(start)
     if head == _LEGACY_HEAD or head[:1] == pickle.PROTO:  # legacy files at any pickle protocol
+        if mapped is not None:
+            raise RuntimeError(
+                f"mmap can only be used with files saved with `torch.save(obj, f, _use_new_zipfile_serialization=True)"
+                f"`, please torch.save your checkpoint with this option in order to use mmap ({fname} is in the "
+                "legacy format; load it without mmap=True, or save it again).")
         return _load_legacy(fh, fname, restore, weights_only, encoding)
     # UnpicklingError, as torch: it unpickles whatever is not a zip archive, and fails on the first byte
     raise pickle.UnpicklingError(

@@ -956,3 +956,57 @@ def test_torch_s_lazy_module_loads_though_ember_keeps_it_in_another_file(oracle,
     lazy = ember.load(tmp_path / "lazy.pt", weights_only=False)
     assert type(lazy) is ember.nn.LazyLinear
     assert lazy(ember.ones(2, 5)).shape == (2, 3) and type(lazy) is ember.nn.Linear and lazy.weight.shape == (3, 5)
+
+
+def _mapping_of(array):
+    """The mmap.mmap object an array's memory comes from, or None."""
+    import mmap
+    while array is not None and not isinstance(array, mmap.mmap):
+        array = getattr(array, "base", None) if not isinstance(array, memoryview) else array.obj
+    return array
+
+
+def test_load_mmap_maps_storages_and_keeps_writes_private(tmp_path):
+    path = tmp_path / "m.pt"
+    w = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    ember.save({"w": ember.tensor(w), "v": ember.arange(6.0)[::2], "i": ember.arange(4)}, path)
+    before = path.read_bytes()
+    d = ember.load(path, mmap=True)
+    assert _mapping_of(d["w"].numpy()) is not None and _mapping_of(d["v"].numpy()) is not None
+    assert type(d["w"].numpy()) is np.ndarray   # (a plain array: the tensor's fast paths apply)
+    np.testing.assert_array_equal(arr(d["w"]), w)
+    assert arr(d["v"]).tolist() == [0.0, 2.0, 4.0] and d["i"].tolist() == [0, 1, 2, 3]
+    d["w"].add_(1)
+    assert path.read_bytes() == before   # MAP_PRIVATE: copy on write
+    assert _mapping_of(ember.load(path)["w"].numpy()) is None
+
+
+def test_load_mmap_shared_writes_reach_the_file_which_still_loads(tmp_path):
+    import mmap
+    path = tmp_path / "m.pt"
+    ember.save({"w": ember.arange(6.0).reshape(2, 3)}, path)
+    assert ember.serialization.get_default_mmap_options() == mmap.MAP_PRIVATE
+    with ember.serialization.set_default_mmap_options(mmap.MAP_SHARED):
+        assert ember.serialization.get_default_mmap_options() == mmap.MAP_SHARED
+        d = ember.load(path, mmap=True)
+        d["w"].mul_(10)
+        del d
+    assert ember.serialization.get_default_mmap_options() == mmap.MAP_PRIVATE
+    # the storage's CRC-32 is cleared (the value no reader checks), so the changed file loads
+    assert {i.CRC for i in zipfile.ZipFile(path).infolist() if "/data/" in i.filename} == {0}
+    assert arr(ember.load(path)["w"]).ravel().tolist() == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+    from tests.conftest import torch
+    if torch is not None:
+        assert torch.load(path)["w"].flatten().tolist() == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+
+
+def test_load_mmap_refusals_as_torch(tmp_path):
+    legacy = tmp_path / "legacy.pt"
+    ember.save({"a": ember.ones(2)}, legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(RuntimeError, match="mmap can only be used with files saved with .*legacy format"):
+        ember.load(legacy, mmap=True)
+    with open(legacy, "rb") as fh, pytest.raises(ValueError, match="f must be a file path in order to use"):
+        ember.load(fh, mmap=True)
+    with pytest.raises(ValueError, match="expected mmap.MAP_PRIVATE or mmap.MAP_SHARED, but got 5"):
+        ember.serialization.set_default_mmap_options(5)
+    assert arr(ember.load(legacy)["a"]).tolist() == [1.0, 1.0]
