@@ -99,7 +99,7 @@ class UntypedStorage:
         return _is_shared_array(self._array)
 
     def __repr__(self):
-        body = "\n".join(f" {v}" for v in self.tolist())
+        body = "..." if self.device.type == "meta" else "\n".join(f" {v}" for v in self.tolist())
         return f"{body}\n[{B.namespace()}.storage.UntypedStorage(device={self.device}) of size {len(self)}]"
 
 
@@ -162,7 +162,7 @@ class TypedStorage:
         return _is_shared_array(self._array)
 
     def __repr__(self):
-        body = "\n".join(f" {v}" for v in self.tolist())
+        body = "..." if self.device.type == "meta" else "\n".join(f" {v}" for v in self.tolist())
         return (f"{body}\n[{B.namespace()}.storage.TypedStorage(dtype={self.dtype}, device={self.device}) of size "
                 f"{len(self)}]")
 

@@ -21,7 +21,7 @@ EXPRESSIONS = [
     "M.randn(2, device='meta') @ M.randn(2, 3, device='meta')", "M.nn.Linear(2, 3, device='meta').weight",
     "M.nn.Linear(3, 4).to('meta').weight", "x.requires_grad_()", "x.mean(1, keepdim=True)",
     "M.nn.functional.conv2d(M.empty(2, 3, 9, 9, device='meta'), M.empty(4, 3, 3, 3, device='meta'), stride=2)",
-    "M.nn.functional.max_pool2d(M.empty(2, 3, 9, 9, device='meta'), 2)",
+    "M.nn.functional.max_pool2d(M.empty(2, 3, 9, 9, device='meta'), 2)", "x.untyped_storage()",
     "M.nn.functional.cross_entropy(M.empty(4, 10, device='meta'), M.empty(4, dtype=M.long, device='meta'))",
 ]
 
