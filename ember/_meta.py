@@ -176,8 +176,8 @@ def _call(fn, args, kwargs):
 
 
 class _Namespace(types.ModuleType):
-    """NumPy (or one of its submodules, or a random Generator) as meta arrays see it: each function returns
-    meta arrays, and the data-dependent ones refuse."""
+    """NumPy (or one of its submodules) as meta arrays see it: each function returns meta arrays, and the
+    data-dependent ones refuse."""
 
     def __init__(self, target, name="ember._meta.xp"):
         super().__init__(name)
