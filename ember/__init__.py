@@ -95,6 +95,11 @@ def is_storage(obj, /):
     return type(obj) in (TypedStorage, UntypedStorage)
 
 
+def _assert(condition, message):
+    """torch._assert: an assert that symbolic tracing records (a call, where a statement would need a bool)."""
+    assert condition, message
+
+
 def detach_(input):
     """input.detach_()."""
     return input.detach_()
