@@ -133,6 +133,7 @@ _LAZY_MODULES += ("multiprocessing",)  # torch.multiprocessing
 _LAZY_MODULES += ("hub",)  # torch.hub
 _LAZY_MODULES += ("profiler",)  # torch.profiler
 _LAZY_MODULES += ("onnx",)  # torch.onnx (export refuses: ember has no ONNX exporter)
+_LAZY_MODULES += ("fx",)  # torch.fx
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["from_dlpack"] = "utils.dlpack"  # torch.from_dlpack is torch.utils.dlpack.from_dlpack
