@@ -221,8 +221,10 @@ class CodeGen:
 
         root = _names.root()
         for name, (_, obj) in {**_custom_builtins, "device": (None, _device())}.items():
-            obj = root if obj is None else obj
-            _illegal_names[name] = obj   # (the name is this object's: not renamed torch_1)
+            if obj is None:   # torch and ember both name the root: reserved, not tied to the object
+                namespace._used_names.add(name)
+                globals_[name] = root
+                continue
             globals_[namespace.create_name(name, obj)] = obj
 
         def type_repr(o):

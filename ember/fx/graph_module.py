@@ -175,9 +175,11 @@ class _WrappedCall:
                 return self.cls_call(obj, *args, **kwargs)
             return super(self.cls, obj).__call__(*args, **kwargs)
         except Exception as e:
-            top = traceback.StackSummary.extract(traceback.walk_tb(e.__traceback__))[-1]
-            if "eval_with_key" in top.filename:
-                print(_WrappedCall._generate_error_message(top), file=sys.stderr)
+            # (the innermost line of generated code: ember's ops, unlike torch's, have Python frames below it)
+            frames = [f for f in traceback.StackSummary.extract(traceback.walk_tb(e.__traceback__))
+                      if "eval_with_key" in f.filename]
+            if frames:
+                print(_WrappedCall._generate_error_message(frames[-1]), file=sys.stderr)
                 raise e.with_traceback(None) from None
             raise
 
