@@ -1,6 +1,7 @@
 """torch.fx: symbolic tracing, graphs, generated code, Interpreter, Transformer, replace_pattern, ShapeProp,
 against real torch; and pytorch/examples' fx programs (tests/examples/fx, unchanged) under `ember run`."""
 import copy
+import gc
 import math
 import os
 import pickle
@@ -145,7 +146,8 @@ def test_central_differences_through_an_interpreter():
     x0 = np.random.RandomState(2).randn(4, 4)
 
     def f(a):
-        return float(fx.Interpreter(gm).run(ember.tensor(a))["mm"].pow(2).sum())
+        with ember.no_grad():
+            return float(fx.Interpreter(gm).run(ember.tensor(a))["mm"].pow(2).sum())
     x = ember.tensor(x0, requires_grad=True)
     fx.Interpreter(gm).run(x)["mm"].pow(2).sum().backward()
     num = np.zeros_like(x0)
@@ -246,10 +248,7 @@ def test_proxy_errors_as_torch():
     def bad_iter(x):
         return [i for i in x]
 
-    def bad_len(x):
-        return len(x)
-
-    for fn in (bad_if, bad_iter, bad_len):
+    for fn in (bad_if, bad_iter):
         with pytest.raises(Exception) as e:
             fx.symbolic_trace(fn)
         with pytest.raises(Exception) as t:
@@ -257,6 +256,15 @@ def test_proxy_errors_as_torch():
         assert type(e.value).__name__ == type(t.value).__name__ and str(e.value) == str(t.value)
     assert issubclass(fx.proxy.TraceError, ValueError)
     assert not _recording.installed()   # (put back, though the trace failed)
+    # (len is wrapped in this module, so traced: a Proxy's own len() outside tracing refuses)
+    with pytest.raises(RuntimeError) as e:
+        len(fx.Proxy(fx.Graph().placeholder("x")))
+    with pytest.raises(RuntimeError) as t:
+        len(torch.fx.Proxy(torch.fx.Graph().placeholder("x")))
+    assert str(e.value) == str(t.value)
+    del e, t
+    gc.collect()   # (the tracebacks held that Proxy in a cycle: until it goes, the recorders stay)
+    assert not _recording.installed()
 
     def unpack(x):
         a, b = x
@@ -371,6 +379,7 @@ def test_print_tabular_without_tabulate(capsys):
 
 
 def test_recorders_exist_only_while_proxies_live():
+    gc.collect()
     relu, frelu, add = ember.relu, F.relu, ember.Tensor.__add__
     assert not _recording.installed()
     g = fx.Graph()
@@ -404,6 +413,82 @@ def test_generated_code_error_shows_the_generated_line(capsys):
     err = capsys.readouterr().err
     assert "Call using an FX-traced Module, line 5 of the traced Module's generated forward function:" in err
     assert "cat = ember.cat([x, x], dim = 5)" in err and "<--- HERE" in err
+
+
+def _helper(x, n):
+    return x.view(-1)[:n]
+
+
+fx.wrap("_helper")
+fx.wrap("len")
+if torch is not None:
+    torch.fx.wrap("_helper")
+    torch.fx.wrap("len")
+
+
+def _make_blocks(T):
+    class Block(T.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.act = T.nn.ReLU()
+            self.lin = T.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.act(self.lin(x)) + self.act(x)
+
+    class M(T.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.b1, self.b2 = Block(), Block()
+            self.layers = T.nn.ModuleList([T.nn.Linear(3, 3) for _ in range(2)])
+
+        def forward(self, x: T.Tensor) -> T.Tensor:
+            for lay in self.layers:
+                x = lay(x)
+            x = self.b2(self.b1(x))
+            if self.b1.lin.weight.shape[0] == 3:   # (a constant with param_shapes_constant)
+                x = x * len(x)
+            return _helper(x, 4) + math.floor(2.5) + x.size(0) + T.floor(x)[0].sum()
+    return M
+
+
+@requires_torch
+def test_custom_tracers_wrap_and_scopes_as_torch():
+    def run(T, fxm):
+        class Through(fxm.Tracer):
+            def is_leaf_module(self, m, qualname):
+                return False
+        out = []
+        for tracer in (fxm.Tracer(param_shapes_constant=True), Through(param_shapes_constant=True)):
+            g = tracer.trace(_make_blocks(T)())
+            gm = fxm.GraphModule(tracer.root, g, "Traced")
+            out += [str(g), gm.code, type(gm).__name__, tuple(gm(T.ones(2, 3)).shape)]
+            out.append([(n.name, list(n.meta.get("nn_module_stack", {}).items())) for n in g.nodes])
+            out.append({k: (p, getattr(c, "__name__", c)) for k, (p, c) in tracer.node_name_to_scope.items()})
+        return out
+    e, t = run(ember, fx), run(torch, torch.fx)
+    assert [re.sub(r"\bember\.", "torch.", str(a)) for a in e] == [str(a) for a in t]
+
+
+@requires_torch
+def test_graph_built_by_hand_with_a_dict_root_as_torch():
+    import operator
+
+    def run(T, fxm):
+        g = fxm.Graph()
+        x = g.placeholder("x", type_expr=T.Tensor)
+        w = g.get_attr("sub.weight")
+        y = g.call_module("lin", (x,))
+        z = g.call_method("add", (y, w), {"alpha": 2})
+        s = g.call_function(operator.getitem, (z, slice(None, 2)))
+        g.output((s, [y, {"a": z}]), type_expr=tuple)
+        lin = T.nn.Linear(2, 2)
+        gm = fxm.GraphModule({"lin": lin, "sub.weight": T.nn.Parameter(T.ones(2))}, g)
+        return gm, [gm.code, str(gm), list(gm.state_dict()), str(g)]
+    (gm, e), (_, t) = run(ember, fx), run(torch, torch.fx)
+    assert [re.sub(r"\bember\.", "torch.", str(a)) for a in e] == [str(a) for a in t]
+    out = gm(ember.ones(3, 2))
+    assert out[0].shape == (2, 2) and out[1][1]["a"] is not None
 
 
 # ---- pytorch/examples' fx programs -------------------------------------------------------------------------

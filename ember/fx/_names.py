@@ -131,6 +131,20 @@ def from_ember(obj):
     return top in ("ember", "torch") and not rest.startswith(("_dynamo", "_inductor"))
 
 
+def class_module(cls):
+    """The module torch keeps class cls in, torch prefix as ember prints it (ember._tensor.Tensor is
+    torch.Tensor), else cls.__module__."""
+    module = cls.__module__
+    if module.partition(".")[0] in ("ember", "torch"):
+        from ..serialization import _torch_global
+        where = _torch_global(cls, scan=True)
+        if where is not None and where[1] == cls.__qualname__:
+            module = where[0]
+        top, dot, rest = module.partition(".")
+        module = _backend.namespace() + dot + rest
+    return module
+
+
 def qualified_name(fn):
     """The dotted name torch prints for fn: torch.relu, torch.nn.functional.relu, operator.add ..."""
     name = fn.__name__
@@ -148,7 +162,7 @@ def qualified_name(fn):
             name = inspect.getsource(fn).split("=")[0].strip()
         except Exception as e:
             raise RuntimeError("Unable to represent lambda") from e
-    module = fn.__module__
+    module = class_module(fn) if isinstance(fn, type) else fn.__module__
     if module is None:
         raise RuntimeError(f"cannot find module for {fn}")
     top, dot, rest = module.partition(".")

@@ -12,7 +12,7 @@ from . import _recording
 from .graph import Graph
 from .graph_module import GraphModule
 from .node import map_aggregate
-from .proxy import ParameterProxy, Scope, ScopeContextManager, TracerBase
+from .proxy import ParameterProxy, Proxy, Scope, ScopeContextManager, TracerBase
 
 __all__ = ["Tracer", "symbolic_trace", "wrap", "PH", "PHBase", "PHWithMeta", "is_fx_tracing"]
 
@@ -110,6 +110,13 @@ class Tracer(TracerBase):
         if isinstance(a, Parameter):
             for n, p in self.root.named_parameters():
                 if a is p:
+                    # ember's modules read their parameters from the dict, not through __getattr__ as torch's:
+                    # the trace's get_attr node for the parameter, as if they had (one node per parameter)
+                    cache = getattr(self, "_parameter_proxy_cache", None)
+                    if cache is not None:
+                        proxy = self.getattr(n.rpartition(".")[2], a, cache)
+                        if isinstance(proxy, Proxy):
+                            return proxy.node
                     return self.create_node("get_attr", n, (), {})
             raise NameError("parameter is not a member of this module")
         if isinstance(a, Tensor):
@@ -306,7 +313,7 @@ class Tracer(TracerBase):
                                 f"{self.traced_func_name}(), got {type(fn).__name__}")
             fn_globals = fn.__globals__
             fn, args = self.create_args_for_root(fn, isinstance(root, Module), concrete_args)
-            parameter_proxy_cache = {}
+            parameter_proxy_cache = self._parameter_proxy_cache = {}
             orig_getattr = Module.__getattr__
             orig_call = Module.__call__
 
@@ -334,6 +341,7 @@ class Tracer(TracerBase):
                                  type_expr=ann.get("return", None))
             self.submodule_paths = None
         finally:
+            self._parameter_proxy_cache = None
             _recording.release()
             _recording.tracing -= 1
         return self.graph
