@@ -197,6 +197,7 @@ class GraphModule(Module):
 
         class GraphModuleImpl(cls):
             pass
+        GraphModuleImpl.__module__ = cls.__module__   # (torch.fx.graph_module under the alias)
         return super().__new__(GraphModuleImpl)
 
     def __init__(self, root, graph, class_name="GraphModule"):
