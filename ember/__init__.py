@@ -35,6 +35,7 @@ from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_
 from . import _malloc, _threads
 from ._argcheck import tensor_args as _tensor_args
 import warnings as _warnings
+from types import FunctionType as _FunctionType
 # NumPy warns on 1/0, log(0), overflow...; torch computes inf/nan silently.  Only warnings raised
 # from ember's own frames are silenced: the user's NumPy code keeps its warnings.  (A
 # warnings.catch_warnings() block around `import ember`, as pytest's, drops the filter on exit.)
@@ -43,11 +44,26 @@ _threads.init()
 _malloc.tune()
 
 
+def _own_name(fn, name):
+    """fn as the function `name` when it is an alias (concat of cat): torch's aliases are functions of their
+    own, which torch.fx prints by name and tells apart (torch.arctan is not torch.atan).  A copy of the function
+    object, not a wrapper: calling it costs the same."""
+    if not isinstance(fn, _FunctionType) or fn.__name__ == name:
+        return fn
+    alias = _FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    alias.__kwdefaults__ = fn.__kwdefaults__
+    alias.__dict__.update(fn.__dict__)
+    alias.__doc__, alias.__qualname__, alias.__module__ = fn.__doc__, name, __name__   # (pickled as ember.<name>)
+    if alias.__dict__.get("_checks_tensors") is fn:
+        alias._checks_tensors = alias
+    return alias
+
+
 def _export(module):
     g = globals()
     top_level = getattr(module, "__top_level__", {})  # where torch.x differs from F.x
     for name in module.__all__:
-        g[name] = _tensor_args(top_level.get(name) or getattr(module, name), __name__)
+        g[name] = _own_name(_tensor_args(top_level.get(name) or getattr(module, name), __name__), name)
 
 
 for _m in (_creation, _elementwise, _convert, _reduce, _shape, _linalg, _activation, _conv, _loss, _norm,
@@ -77,6 +93,11 @@ newaxis = None  # torch.newaxis, as numpy's: x[:, newaxis] adds a dim
 def is_storage(obj, /):
     """True for a TypedStorage or UntypedStorage."""
     return type(obj) in (TypedStorage, UntypedStorage)
+
+
+def _assert(condition, message):
+    """torch._assert: an assert that symbolic tracing records (a call, where a statement would need a bool)."""
+    assert condition, message
 
 
 def detach_(input):
@@ -112,6 +133,7 @@ _LAZY_MODULES += ("multiprocessing",)  # torch.multiprocessing
 _LAZY_MODULES += ("hub",)  # torch.hub
 _LAZY_MODULES += ("profiler",)  # torch.profiler
 _LAZY_MODULES += ("onnx",)  # torch.onnx (export refuses: ember has no ONNX exporter)
+_LAZY_MODULES += ("fx",)  # torch.fx
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["from_dlpack"] = "utils.dlpack"  # torch.from_dlpack is torch.utils.dlpack.from_dlpack

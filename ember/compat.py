@@ -104,6 +104,10 @@ ALIASES = {
         "drop_block")},
     "torch.nn.attention": "ember.nn.attention",
     "torch.nn.attention.bias": "ember.nn.attention.bias",
+    "torch.fx": "ember.fx",
+    **{f"torch.fx.{m}": f"ember.fx.{m}" for m in (
+        "node", "graph", "proxy", "graph_module", "interpreter", "_symbolic_trace", "subgraph_rewriter",
+        "immutable_collections", "passes", "passes.shape_prop", "passes.utils", "passes.utils.matcher_utils")},
 }
 # submodules that tutorials import from directly (`from torch.utils.data.dataset import random_split`,
 # `from torch.nn.modules.loss import _Loss`, `from torchvision.datasets.folder import default_loader`):

@@ -154,3 +154,17 @@ def test_error_classes_scaler_and_permuted_empty():
     x = ember.ones(2, requires_grad=True) * 2
     y = x.detach()
     assert ember.detach_(y) is y and not y.requires_grad
+
+
+@pytest.mark.parametrize("alias,name", [("arctan", "atan"), ("concat", "cat"), ("clip", "clamp"),
+                                        ("true_divide", "div"), ("negative", "neg")])
+def test_aliases_are_functions_of_their_own(alias, name):
+    import pickle
+    f, g = getattr(ember, alias), getattr(ember, name)
+    assert f is not g and f.__name__ == alias and g.__name__ == name
+    assert pickle.loads(pickle.dumps(f)) is f
+    x = ember.tensor([[0.5, -2.0]])
+    args = ([x, x],) if name == "cat" else (x, x) if name == "div" else (x, 0.0) if name == "clamp" else (x,)
+    assert f(*args).tolist() == g(*args).tolist()
+    if torch is not None:
+        assert getattr(torch, alias).__name__ == alias   # (as torch's own)

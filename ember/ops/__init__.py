@@ -185,3 +185,11 @@ def unbroadcast(grad, shape):
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad
+
+
+def __getattr__(name):
+    # torch.ops.profiler, imported on first use
+    if name == "profiler":
+        import importlib
+        return importlib.import_module(f"{__name__}.profiler")
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

@@ -363,21 +363,21 @@ class Softmin(_DimModule):
     """softmax(-x) along dim."""
 
     def forward(self, input):
-        return F.softmin(input, self.dim)
+        return F.softmin(input, self.dim, _stacklevel=5)
 
 
 class Softmax(_DimModule):
     """exp(x) / sum(exp(x)) along dim."""
 
     def forward(self, input):
-        return F.softmax(input, self.dim)
+        return F.softmax(input, self.dim, _stacklevel=5)
 
 
 class LogSoftmax(_DimModule):
     """log(softmax(x)) along dim."""
 
     def forward(self, input):
-        return F.log_softmax(input, self.dim)
+        return F.log_softmax(input, self.dim, _stacklevel=5)
 
 
 class Softmax2d(Module):
