@@ -1,8 +1,8 @@
 """Sparse COO tensors (ember/ops/sparse.py, torch.sparse): construction, printing, conversions, arithmetic and
 products against torch (values, layouts, coalesced flags, printed output, exception types and messages); the
 gradients of every differentiable op against torch's and against float64 central differences; a sparse leaf's
-.grad (sparse or dense, as torch's); torch's NotImplementedError for ops without a sparse kernel; pickling; and
-that dense ops are untouched (the dispatch lives on the error path)."""
+.grad (sparse or dense, as torch's); torch's NotImplementedError for ops without a sparse kernel; torch.save /
+torch.load both ways with torch; and that dense ops are untouched (the dispatch lives on the error path)."""
 import copy
 import os
 import pickle
@@ -545,7 +545,7 @@ def test_a_gcn_step_matches_torch():
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
-# ---- torch.sparse and the invariant checks ----------------------------------------------------------------------
+# ---- torch.sparse and the invariant checks -------------------------------------------------------------------------
 def test_check_sparse_tensor_invariants_switches_the_coalesced_claim_check():
     chk = ember.sparse.check_sparse_tensor_invariants
     assert not chk.is_enabled()
@@ -579,7 +579,23 @@ def test_the_invariants_warning_comes_once_as_torchs():
     assert "<string>:3" in proc.stderr   # (the user's line)
 
 
-# ---- pickling ----------------------------------------------------------------------------------------------------------
+# ---- saving --------------------------------------------------------------------------------------------------------
+@requires_torch
+def test_torch_save_and_load_both_ways_with_torch(tmp_path):
+    tensors = {"s": _s(torch), "c": _c(torch).double(), "dense": torch.ones(2),
+               "h": torch.sparse_coo_tensor([[0, 1]], [[1.0, 2.0], [3.0, 4.0]])}
+    torch.save(tensors, tmp_path / "t.pt")
+    for weights_only in (True, False):
+        got = ember.load(tmp_path / "t.pt", weights_only=weights_only)
+        for k, t in tensors.items():
+            _same(got[k], t)
+            _same_repr(got[k], t)
+    ember.save({k: v for k, v in got.items()}, tmp_path / "e.pt")
+    back = torch.load(tmp_path / "e.pt")
+    for k, t in tensors.items():
+        _same(got[k], back[k])
+
+
 def test_pickle_and_deepcopy_keep_the_storage():
     s = ember.sparse_coo_tensor(I, V, (2, 3), requires_grad=True)
     for t in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s)):
