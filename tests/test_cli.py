@@ -74,11 +74,12 @@ def test_syntax_error_is_one_line(tmp_path):
 
 
 def test_unsupported_torch_module_is_explained(tmp_path):
-    script = tmp_path / "sparse.py"
-    script.write_text("import torch.sparse\n")   # (torch.fft was the example until ember gained it)
+    script = tmp_path / "quant.py"
+    # (torch.fft, then torch.sparse were the example until ember gained them)
+    script.write_text("import torch.quantization\n")
     proc = ember("run", str(script))
     assert proc.returncode == 1
-    assert "ember does not implement torch.sparse yet" in proc.stderr
+    assert "ember does not implement torch.quantization yet" in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
 
 

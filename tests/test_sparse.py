@@ -545,7 +545,7 @@ def test_a_gcn_step_matches_torch():
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
-# ---- torch.sparse and the invariant checks -------------------------------------------------------------------------
+# ---- torch.sparse, the invariant checks, the alias -----------------------------------------------------------------
 def test_check_sparse_tensor_invariants_switches_the_coalesced_claim_check():
     chk = ember.sparse.check_sparse_tensor_invariants
     assert not chk.is_enabled()
@@ -577,6 +577,16 @@ def test_the_invariants_warning_comes_once_as_torchs():
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("UserWarning: Sparse invariant checks are implicitly disabled.") == 1
     assert "<string>:3" in proc.stderr   # (the user's line)
+
+
+def test_torch_sparse_resolves_to_ember_under_the_alias(tmp_path):
+    script = tmp_path / "alias.py"
+    script.write_text("import torch, torch.sparse\nfrom torch.sparse import mm\n"
+                      "s = torch.eye(2).to_sparse()\nprint(torch.sparse.__name__, mm(s, torch.ones(2, 1)).tolist(), "
+                      "torch.sparse_coo, s.type())\n")
+    proc = _run("", "-m", "ember", "run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["ember.sparse", "[[1.0],", "[1.0]]", "torch.sparse_coo", "torch.sparse.FloatTensor"]
 
 
 # ---- saving --------------------------------------------------------------------------------------------------------
