@@ -14,6 +14,20 @@ from ._backend import FP_QUIET as _FP_QUIET, fp_get as _fp_get, fp_reset as _fp_
 _MISSING = "' object has no attribute '_data'"
 
 
+class SparseOperand(NotImplementedError):
+    """Raised by a sparse tensor's ``_data`` (ops/sparse.py): a dense kernel was handed a sparse tensor.  The
+    public functions' wrapper below catches it and runs the function's sparse kernel, if torch has one."""
+
+
+def _on_sparse(fn, args, kwargs):
+    from .ops.sparse import dispatch
+    try:
+        return dispatch(fn, args, kwargs)
+    except Exception as e:
+        e.__suppress_context__ = True   # (the SparseOperand that led here is ember's signal, not the user's error)
+        raise
+
+
 def _explain(fn, e, args, kwargs):
     """The TypeError for AttributeError e, or None when it isn't about a non-tensor argument."""
     msg = str(e)
@@ -74,6 +88,8 @@ def tensor_args(fn, module):
         quiet = None if fp_safe or _fp_get() is _FP_QUIET else _fp_set(_FP_QUIET)
         try:
             return fn(*args, **kwargs)
+        except SparseOperand:   # (a try costs nothing until it catches: dense calls pay nothing for this)
+            return _on_sparse(fn, args, kwargs)
         except (AttributeError, ValueError) as e:
             error = _torch_error(fn, e, args, kwargs)
             if error is None:
@@ -106,6 +122,8 @@ def numpy_names(fn):
         quiet = None if _fp_get() is _FP_QUIET else _fp_set(_FP_QUIET)   # (inf - inf is nan silently)
         try:
             return fn(*args, **kwargs)
+        except SparseOperand:   # (a try costs nothing until it catches: dense calls pay nothing for this)
+            return _on_sparse(fn, args, kwargs)
         except (AttributeError, ValueError) as e:   # (tensor_args' errors: one wrapper, not two)
             error = _torch_error(fn, e, args, kwargs)
             if error is None:

@@ -725,7 +725,8 @@ def errstate(xp, **kwargs):
 
 
 class layout:
-    """A tensor memory layout (torch.layout); ember has only torch.strided."""
+    """A tensor memory layout (torch.layout): torch.strided (dense) or torch.sparse_coo (ops/sparse.py); the
+    other sparse layouts exist as names only."""
 
     __slots__ = ("name",)
 
@@ -740,10 +741,15 @@ class layout:
 
 
 def _layout_named(name):
-    return strided if name == "strided" else layout(name)
+    """The layout called name ('strided', 'sparse_coo', or with torch's prefix: 'torch.sparse_coo')."""
+    name = name.rpartition(".")[2]
+    return LAYOUTS.get(name) or layout(name)
 
 
 strided = layout("strided")
+sparse_coo = layout("sparse_coo")
+LAYOUTS = {"strided": strided, "sparse_coo": sparse_coo}
+LAYOUTS.update({n: layout(n) for n in ("sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc", "_mkldnn")})
 
 # the device factory functions use when given none (torch.set_default_device)
 DEFAULT_DEVICE = [None]

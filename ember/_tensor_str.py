@@ -291,3 +291,35 @@ def _str(self, tensor_contents=None):
     elif self.requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + tensor_str, suffixes, indent, force_newline=False)
+
+
+def _str_sparse(self):
+    """repr of a sparse COO tensor, as torch prints it: its indices and values, then size, nnz and layout."""
+    from . import _backend as B
+    from ._tensor import _host
+    indent = len("tensor(")
+    suffixes = []
+    dev = self.device
+    if dev.type != "cpu":
+        suffixes.append("device='" + str(dev) + "'")
+    dtype, default = self.dtype, B.get_default_dtype()
+    named = dtype is not default and dtype is not B.int64 and dtype is not B.bool_ \
+        and not (dtype.is_complex and dtype.to_real() is default)
+    suffixes.append("size=" + str(tuple(self.shape)))
+    suffixes.append("nnz=" + str(self._nnz()))
+    if named:
+        suffixes.append("dtype=" + str(dtype))
+    parts = []
+    for label, array in (("indices", _host(self._coo.indices)), ("values", _host(self._coo.values))):
+        prefix = label + "=tensor("
+        text = _tensor_str(array, indent + len(prefix))
+        if array.size == 0:
+            text += ", size=" + str(tuple(array.shape))
+        parts.append(prefix + text + ")")
+    suffixes.append("layout=" + str(self.layout))
+    grad_fn = self.grad_fn
+    if grad_fn is not None:
+        suffixes.append(f"grad_fn=<{grad_fn.name().rsplit('::', 1)[-1]}>")
+    elif self.requires_grad:
+        suffixes.append("requires_grad=True")
+    return _add_suffixes("tensor(" + (",\n" + " " * indent).join(parts), suffixes, indent, force_newline=True)

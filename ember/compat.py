@@ -102,6 +102,7 @@ ALIASES = {
         "misc", "stochastic_depth", "boxes", "focal_loss", "giou_loss", "diou_loss", "ciou_loss", "roi_align",
         "roi_pool", "ps_roi_align", "ps_roi_pool", "poolers", "feature_pyramid_network", "deform_conv",
         "drop_block")},
+    "torch.sparse": "ember.sparse",
     "torch.nn.attention": "ember.nn.attention",
     "torch.nn.attention.bias": "ember.nn.attention.bias",
     "torch.fx": "ember.fx",

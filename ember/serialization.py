@@ -308,10 +308,16 @@ class _Pickler(pickle._Pickler):
             return _g("torch", "device"), args
         if t is self._Size:
             return _g("torch", "Size"), (tuple(int(s) for s in obj),)
+        if t is B.layout:   # (torch pickles a layout by its name: torch.serialization._get_layout)
+            return _g("torch.serialization", "_get_layout"), (f"torch.{obj.name}",)
         return NotImplemented
 
     def _reduce_tensor(self, t):
         from ._tensor import _wrap
+        if t.is_sparse:   # torch's form: its indices and values (plain tensors), size and coalesced flag
+            c = t._coo
+            return (_g("torch._utils", "_rebuild_sparse_tensor"),
+                    (B.sparse_coo, (_wrap(c.indices), _wrap(c.values), self._Size(c.shape), c.coalesced)))
         if self._Parameter is not None and isinstance(t, self._Parameter):
             data = _wrap(t._data)  # torch pickles param.data: a plain tensor, requires_grad False
             state = {k: v for k, v in getattr(t, "__dict__", {}).items()}
@@ -872,6 +878,12 @@ def _rebuild_from_type_v2(func, new_type, args, state):
     return ret
 
 
+def _rebuild_sparse_tensor(layout, data):
+    """torch._utils._rebuild_sparse_tensor: a sparse COO tensor (ops/sparse.py, imported on first use)."""
+    from .ops.sparse import _rebuild_sparse_tensor as rebuild
+    return rebuild(layout, data)
+
+
 def _device_ctor(type_or_str="cpu", index=None):
     return B.device(type_or_str, index)
 
@@ -889,6 +901,8 @@ def _tensor_globals():
         ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
         ("torch._utils", "_rebuild_meta_tensor_no_storage"): _rebuild_meta_tensor_no_storage,
         ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+        ("torch._utils", "_rebuild_sparse_tensor"): _rebuild_sparse_tensor,
+        ("torch.serialization", "_get_layout"): B._layout_named,
         ("torch", "Size"): Size,
         ("torch", "device"): _device_ctor,
         ("torch", "Tensor"): Tensor,

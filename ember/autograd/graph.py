@@ -738,8 +738,21 @@ def _accumulate(buffers, node, nr, g):
 
 
 def _tensors(arrays):
-    from .._tensor import _wrap
-    return tuple(None if a is None else a if _creating_graph[0] else _wrap(a) for a in arrays)
+    return tuple(None if a is None else a if _creating_graph[0] else _grad_tensor(a) for a in arrays)
+
+
+def _grad_tensor(a):
+    """A raw gradient as the Tensor hooks see: dense, or sparse for a COO (ops/sparse.py's raw sparse form)."""
+    if a.__class__ is not _ndarray:
+        as_tensor = getattr(a, "_as_tensor", None)
+        if as_tensor is not None:
+            return as_tensor()
+    return _wrap(a)
+
+
+def _raw(t):
+    """A Tensor's raw form (what the engine passes): its array, or a sparse tensor's COO."""
+    return t._coo if t.is_sparse else t._data
 
 
 def _run_pre_hooks(node, grad):
@@ -748,21 +761,20 @@ def _run_pre_hooks(node, grad):
 
 def _run_tensor_hooks(hooks, grad, multi):
     """Run (output_nr, hook) pairs; output_nr None marks a node-level hook taking all grads."""
-    from .._tensor import _wrap
     for nr, hook in list(hooks):
         if nr is None:
             grads = tuple(grad) if multi else (grad,)
             out = hook(_tensors(grads))
             if out is not None:
-                new = [None if o is None else o if _creating_graph[0] else o._data for o in out]
+                new = [None if o is None else o if _creating_graph[0] else _raw(o) for o in out]
                 grad = new if multi else new[0]
             continue
         g = grad[nr] if multi else grad
         if g is None:
             continue
-        new = hook(g if _creating_graph[0] else _wrap(g))
+        new = hook(g if _creating_graph[0] else _grad_tensor(g))
         if new is not None:
-            new = new if _creating_graph[0] else new._data
+            new = new if _creating_graph[0] else _raw(new)
             if multi:
                 grad[nr] = new
             else:

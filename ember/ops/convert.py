@@ -339,6 +339,24 @@ def _register():
         """False: ember never page-locks host memory."""
         return False
 
+    def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+        """This tensor as a sparse COO tensor of its nonzero elements (ops/sparse.py, imported on first use)."""
+        from .sparse import to_sparse as convert
+        return convert(self, sparse_dim, layout=layout, blocksize=blocksize, dense_dim=dense_dim)
+
+    def to_sparse_coo(self):
+        """to_sparse(): this tensor as a sparse COO tensor."""
+        from .sparse import to_sparse as convert
+        return convert(self)
+
+    def sparse_mask(self, mask):
+        """This tensor's elements at the coordinates the sparse tensor mask stores, as a sparse tensor."""
+        from .sparse import sparse_mask as masked
+        return masked(self, mask)
+
+    T.to_sparse = to_sparse
+    T.to_sparse_coo = to_sparse_coo
+    T.sparse_mask = sparse_mask
     T.pin_memory = pin_memory
     T.is_pinned = is_pinned
     T.cpu = cpu

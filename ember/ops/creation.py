@@ -1364,6 +1364,9 @@ _register()
 
 # ---- can_cast, default device, is_nonzero, is_complex, layouts ------------------------------------------------
 strided = B.strided
+# torch.sparse_coo: the layout of ops/sparse.py's tensors; the compressed layouts are names only
+sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc = (B.LAYOUTS[n] for n in (
+    "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc"))
 layout = B.layout
 def can_cast(from_, to):
     """True when torch's casting rules allow from_ -> to (no lowering of kind: float -> int is False)."""
@@ -1412,7 +1415,8 @@ def is_complex(input):
     return input.is_complex()
 
 
-__all__ += ["strided", "layout", "can_cast", "get_default_device", "set_default_device", "is_nonzero", "is_complex"]
+__all__ += ["strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc", "layout", "can_cast",
+            "get_default_device", "set_default_device", "is_nonzero", "is_complex"]
 
 
 # ---- empty_strided, fill, frombuffer, and small Tensor predicates ------------------------------------------------

@@ -13,6 +13,7 @@ from .. import _threads
 from ..autograd.grad_mode import (check_inplace as _check_inference, inference_threads as _inference_threads,
                                   new_version, state)
 from ..autograd.graph import UNCHECKED, Node, edge, move_retained_grad, no_derivative
+from .._argcheck import SparseOperand
 from .._tensor import Tensor, _wrap, refused_write
 from .._userwarn import warn as _warn_user
 from . import (in_float32, kernel_for, product_versions, real_grads_for_real_inputs, refuse_complex,
@@ -138,6 +139,12 @@ def _checked_int(n, dtype):
     if not (lo <= n <= hi or (lo == 0 and -hi <= n < 0)):
         raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow")
     return _wrapped(n, dtype)
+
+
+def _sparse_kernel(name, *args, **kwargs):
+    """ops/sparse.py's kernel for the public function name, for arguments of which one is sparse."""
+    from .sparse import dispatch_name
+    return dispatch_name(name, args, kwargs)
 
 
 def _operands(a, b, to_float=False):
@@ -369,7 +376,10 @@ def add(input, other, _other=None, *, alpha=1, out=None):
             return _add_operator(input, other)
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
-    a, b = _operands(input, other)
+    try:
+        a, b = _operands(input, other)
+    except SparseOperand:   # (a sparse operand: its kernels, ops/sparse.py)
+        return _sparse_kernel("add", input, other, alpha=alpha, out=out)
     bf16 = False
     if not (type(alpha) is int and alpha == 1):
         alpha = _alpha_for(alpha, _result_dtype(a, b))
@@ -429,7 +439,10 @@ def sub(input, other, _other=None, *, alpha=1, out=None):
         other, alpha = _deprecated_alpha("sub", other, _other)
     if not isinstance(input, Tensor):
         input = _as_tensor(input)
-    a, b = _operands(input, other)
+    try:
+        a, b = _operands(input, other)
+    except SparseOperand:
+        return _sparse_kernel("sub", input, other, alpha=alpha, out=out)
     _refuse_bool_sub(_is_bool(input), _is_bool(other))
     if not (type(alpha) is int and alpha == 1):
         alpha = _alpha_for(alpha, a.dtype)
@@ -495,7 +508,10 @@ def mul(input, other, *, out=None):
     """input * other."""
     if not isinstance(input, Tensor):
         input = _as_tensor(input)
-    a, b = _operands(input, other)
+    try:
+        a, b = _operands(input, other)
+    except SparseOperand:
+        return _sparse_kernel("mul", input, other, out=out)
     b32 = _bf16_number(a, b) if a.itemsize == 2 else None   # (bfloat16 only: free for float32)
     if b32 is not None:   # bfloat16 times a number: in float32, rounded once (torch's kernel)
         res = B.bf16_round(a.astype(np.float32) * b32)
@@ -643,7 +659,10 @@ def _operator(op, general, node_cls, kinds=None):
                 return _scalar_result(op(a, other), input, other, node_cls, saves_operands)
             if not isinstance(other, _OPERANDS):
                 return NotImplemented   # Python's own TypeError, naming the operator, as torch's
-            return general(input, other)
+            try:
+                return general(input, other)
+            except SparseOperand:   # a Parameter op a sparse tensor: the sparse operand's reflected operator
+                return NotImplemented
         b = other._data
         sa, sb = a.shape, b.shape
         if a.dtype is not b.dtype or type(a) is not type(b) or (sa != sb and a.size + b.size >= 8192) \

@@ -19,6 +19,7 @@ from .._threads import matmul as _mm
 
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
+from .._argcheck import SparseOperand
 from .._tensor import Tensor, _wrap
 from . import AUTOCAST, LOWER, kernel_for, product_versions, unbroadcast
 from .conv import _strided
@@ -287,7 +288,11 @@ def matmul(input, other, *, out=None):
                 t._requires_grad = True
                 t.grad_fn = node
             return t
-    a, b = _arrays("matmul", input, other)
+    try:
+        a, b = _arrays("matmul", input, other)
+    except SparseOperand:   # (a sparse operand: its kernels, ops/sparse.py)
+        from .sparse import dispatch_name
+        return dispatch_name("matmul", (input, other), {"out": out})
     na, nb = a.ndim, b.ndim
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
@@ -401,7 +406,11 @@ def mm(input, mat2, *, out=None):
     """Product of two 2-d matrices."""
     if AUTOCAST[0] is not None:
         input, mat2 = AUTOCAST[0](LOWER, input, mat2)
-    a, b = _arrays("mm", input, mat2)
+    try:
+        a, b = _arrays("mm", input, mat2)
+    except SparseOperand:
+        from .sparse import dispatch_name
+        return dispatch_name("mm", (input, mat2), {"out": out})
     if a.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if b.ndim != 2:

@@ -453,7 +453,8 @@ CASES += [
 ]
 
 NOT_DEVICE_OPS["no tensor computation (batch 2)"] = [
-    "can_cast", "get_default_device", "set_default_device", "is_complex", "is_nonzero", "strided", "layout"]
+    "can_cast", "get_default_device", "set_default_device", "is_complex", "is_nonzero", "strided", "layout",
+    "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc"]   # (layout names)
 NOT_DEVICE_OPS["torch's top-level in-place functions: Tensor methods the cases call, same code"] = [
     "abs_", "acos_", "arccos_", "arcsin_", "arctan_", "asin_", "atan_", "ceil_", "clamp_max_", "clamp_min_", "clip_",
     "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "erfinv_", "exp2_", "expm1_", "fix_", "floor_", "frac_", "log10_",
