@@ -153,6 +153,7 @@ _LAZY_NAMES.update(dict.fromkeys(
     ("cond", "while_loop", "sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_sqrt", "sym_sum", "sym_ite"),
     "_higher_order_ops"))
 _LAZY_NAMES["GradScaler"] = "amp"       # torch.GradScaler is torch.amp.GradScaler
+_LAZY_NAMES.update(dict.fromkeys(("svd_lowrank", "pca_lowrank"), "_lowrank"))   # randomized SVD / PCA
 # torch._sample_dirichlet, torch._dirichlet_grad: the Dirichlet kernels (distributions/utils.py)
 _LAZY_NAMES.update(dict.fromkeys(("_sample_dirichlet", "_dirichlet_grad"), "distributions.utils"))
 # torch.dropout_ & co: the in-place functional dropouts (ops/norm.py)

@@ -2,6 +2,7 @@
 graph torch records (AddmmBackward0 -> TBackward0 -> AccumulateGrad for linear), and errors."""
 import contextlib
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -618,3 +619,54 @@ def test_einsum_of_three_operands_differentiates_as_torch(equation, shapes):
             np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
     f = lambda a: (ember.einsum(equation, ember.tensor(a), *[ember.tensor(x) for x in arrays[1:]]).numpy() * g).sum()
     np.testing.assert_allclose(runs[0][1], numeric_grad(f, arrays[0]), rtol=1e-6, atol=1e-6)
+
+
+def _column_signs(u):
+    """u with each column's sign fixed (its largest entry positive): LAPACKs differ in the signs they pick."""
+    idx = np.abs(u).argmax(axis=-2)
+    return u * np.sign(np.take_along_axis(u, idx[..., None, :], axis=-2))
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+@pytest.mark.parametrize("case", ["svd_tall", "svd_wide_batched", "pca", "pca_float32_nocenter", "pca_sparse"])
+def test_lowrank_factors_match_torch_seeded(case):
+    def run(M):
+        M.manual_seed(0)
+        A = M.randn(50, 20, dtype=M.float64)
+        if case == "svd_tall":
+            return M.svd_lowrank(A, q=5)
+        if case == "svd_wide_batched":
+            return M.svd_lowrank(M.randn(3, 10, 16, dtype=M.float64), q=2, niter=1)
+        if case == "pca":
+            return M.pca_lowrank(A, q=4)
+        if case == "pca_float32_nocenter":
+            return M.pca_lowrank(A.T.float(), center=False)
+        return M.pca_lowrank(M.randn(8, 30, dtype=M.float64).relu().to_sparse(), q=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # (torch's sparse-invariants notice)
+        got, want = run(ember), run(torch)   # (the same draws: randn is torch's stream)
+    tol = 1e-4 if got[1].dtype == ember.float32 else 1e-10
+    np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=tol, atol=tol)
+    for g, w in (got[0], want[0]), (got[2], want[2]):
+        np.testing.assert_allclose(_column_signs(g.numpy()), _column_signs(w.numpy()), rtol=tol, atol=tol)
+
+
+def test_lowrank_recovers_a_low_rank_matrix_and_differentiates():
+    rng = np.random.default_rng(3)
+    A = ember.tensor(rng.standard_normal((40, 3)) @ rng.standard_normal((3, 25)))
+    U, S, V = ember.svd_lowrank(A, q=3)
+    np.testing.assert_allclose((U * S) @ V.mT, A.numpy(), atol=1e-10)
+    np.testing.assert_allclose(S.numpy(), np.linalg.svd(A.numpy(), compute_uv=False)[:3], rtol=1e-10)
+    x0 = rng.standard_normal((12, 5))
+
+    def top(a):   # the 2 leading singular values, for a q=5 (complete) factorization
+        ember.manual_seed(1)
+        return ember.svd_lowrank(a, q=5)[1][:2].sum()
+    x = ember.tensor(x0, requires_grad=True)
+    top(x).backward()
+    np.testing.assert_allclose(x.grad.numpy(), numeric_grad(lambda a: float(top(ember.tensor(a))), x0),
+                               rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"q\(=30\) must be non-negative integer and not greater than"):
+        ember.pca_lowrank(A, q=30)
+    with pytest.raises(ValueError, match=r"niter\(=-1\) must be non-negative integer"):
+        ember.pca_lowrank(A, niter=-1)
