@@ -422,6 +422,8 @@ class Generator:
                 out = self._rng.standard_normal(shape, dtype=dtype)
             else:
                 out = self._rng.standard_normal(shape).astype(dtype)
+        if self.device.type == "meta":   # (no values to scale: left untouched, a meta model costs no memory)
+            return out
         if std != 1:
             out *= std
         if mean != 0:
@@ -454,6 +456,8 @@ class Generator:
                 out = self._rng.random(shape, dtype=dtype)
             else:
                 out = self._rng.random(shape).astype(dtype)
+        if self.device.type == "meta":
+            return out
         if high - low != 1:
             out *= high - low
         if low != 0:
@@ -490,6 +494,8 @@ class Generator:
                 out = self._rng.standard_exponential(shape, dtype=dtype)
             else:
                 out = self._rng.standard_exponential(shape).astype(dtype)
+        if self.device.type == "meta":
+            return out
         if scale != 1:
             out *= scale
         return out

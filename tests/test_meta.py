@@ -156,7 +156,7 @@ def test_a_big_meta_model_takes_no_memory_or_draws():
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     numel, peak_mib, same_cpu_stream = out.stdout.split()
     assert int(numel) == 8 * (8192 * 8192 + 8192)
-    assert int(peak_mib) < 500, f"a meta model of 2 GiB took {peak_mib} MiB"
+    assert int(peak_mib) < 250, f"a meta model of 2 GiB took {peak_mib} MiB"   # (ember alone: ~50-90)
     assert same_cpu_stream == "True"
 
 
