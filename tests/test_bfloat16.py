@@ -322,6 +322,71 @@ def test_op_and_gradients_match_torch(name):
         assert _ulps(a, b).max(initial=0) <= grad_ulps, (name, i)
 
 
+def _spread_values(rs, shape, clip=None):
+    """Values over many scales (0.01 to 30, both signs): the branches and tails of an activation."""
+    x = rs.randn(*shape) * rs.choice([0.01, 0.3, 1.0, 3.0, 30.0], size=shape)
+    return (x if clip is None else np.clip(x, -clip, clip)).astype(np.float32)
+
+
+# name -> (op, input shape, clip of the inputs, ulps allowed in the output, in the input's gradient).  Each of
+# torch's kernels computes bfloat16 in float32 and rounds once, and so does ember (0: bit for bit), with the
+# roundings torch's keep on the way (logsigmoid's buffer, glu's sigmoid, prelu's per-element weight gradient,
+# the bounds of hardshrink rounded, hardtanh's and threshold's not).  gelu: torch's vectorized erf and tanh
+# (Sleef) and ember's differ by a float32 unit in 1 +- erf, an ulp here and more in the far negative tail
+_ACTIVATIONS = {
+    "gelu": (lambda L, x: _F(L).gelu(x), (64, 50), 2.5, 0, 1),
+    "gelu_tanh": (lambda L, x: _F(L).gelu(x, approximate="tanh"), (64, 50), 2.5, 0, 0),
+    "silu": (lambda L, x: _F(L).silu(x), (64, 50), None, 0, 0),
+    "silu_": (lambda L, x: _F(L).silu(x * 1, inplace=True), (64, 50), None, 0, 0),
+    "elu": (lambda L, x: _F(L).elu(x, 0.7), (64, 50), None, 0, 0),
+    "elu_": (lambda L, x: _F(L).elu(x * 1, 0.7, inplace=True), (64, 50), None, 0, 0),
+    "selu": (lambda L, x: _F(L).selu(x), (64, 50), None, 0, 0),
+    "celu_": (lambda L, x: _F(L).celu(x * 1, 1.3, inplace=True), (64, 50), None, 0, 0),
+    "softplus": (lambda L, x: _F(L).softplus(x, 1.5, 4.0), (64, 50), None, 0, 0),
+    "mish": (lambda L, x: _F(L).mish(x), (64, 50), None, 0, 0),
+    "hardswish_": (lambda L, x: _F(L).hardswish(x * 1, inplace=True), (64, 50), None, 0, 0),
+    "hardsigmoid": (lambda L, x: _F(L).hardsigmoid(x), (64, 50), None, 0, 0),
+    "leaky_relu": (lambda L, x: _F(L).leaky_relu(x, 0.013), (64, 50), None, 0, 0),
+    "leaky_relu_": (lambda L, x: _F(L).leaky_relu(x * 1, 0.013, inplace=True), (64, 50), None, 0, 0),
+    "logsigmoid": (lambda L, x: _F(L).logsigmoid(x), (64, 50), None, 0, 0),
+    "softshrink": (lambda L, x: _F(L).softshrink(x, 0.3), (64, 50), None, 0, 0),
+    "hardshrink": (lambda L, x: _F(L).hardshrink(x, 0.3), (64, 50), None, 0, 0),
+    "hardtanh": (lambda L, x: _F(L).hardtanh(x, -0.7, 1.3), (64, 50), None, 0, 0),
+    "relu6": (lambda L, x: _F(L).relu6(x), (64, 50), None, 0, 0),
+    "threshold": (lambda L, x: _F(L).threshold(x, 0.2, -3.0), (64, 50), None, 0, 0),
+    "softsign": (lambda L, x: _F(L).softsign(x), (64, 50), None, 0, 0),
+    "tanhshrink": (lambda L, x: _F(L).tanhshrink(x), (64, 50), None, 0, 0),
+    "glu": (lambda L, x: _F(L).glu(x, 0), (64, 50), None, 0, 0),
+    "prelu": (lambda L, x: _F(L).prelu(x, L.tensor([0.25, -0.3, 0.7], dtype=L.bfloat16)), (30, 3, 7), None, 0, 0),
+    "prelu_shared": (lambda L, x: _F(L).prelu(x, L.tensor([0.2], dtype=L.bfloat16)), (64, 50), None, 0, 0),
+    "rrelu": (lambda L, x: _F(L).rrelu(x), (64, 50), None, 0, 0),
+    "rrelu_train_": (lambda L, x: (L.manual_seed(3), _F(L).rrelu(x * 1, training=True, inplace=True))[1], (64, 50),
+                     None, 0, 0),
+    "softmin": (lambda L, x: _F(L).softmin(x, 1), (8, 10), None, 0, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ACTIVATIONS))
+@against_torch
+def test_activations_and_gradients_match_torch(name):
+    fn, shape, clip, out_ulps, grad_ulps = _ACTIVATIONS[name]
+    rs = np.random.RandomState(sorted(_ACTIVATIONS).index(name))
+    x = _spread_values(rs, shape, clip)
+    g = None
+    seen = []
+    for L in (torch, ember):
+        xt = L.tensor(x).to(L.bfloat16).requires_grad_()
+        out = fn(L, xt)
+        if g is None:
+            g = rs.randn(*out.shape).astype(np.float32)
+        out.backward(L.tensor(g).to(L.bfloat16))
+        seen.append((str(out.dtype)[6:], str(xt.grad.dtype)[6:], out.grad_fn.name(), _values(out), _values(xt.grad)))
+    (*meta_t, out_t, grad_t), (*meta_e, out_e, grad_e) = seen
+    assert meta_t == meta_e and meta_t[:2] == ["bfloat16", "bfloat16"]
+    assert _ulps(out_t, out_e).max() <= out_ulps
+    assert _ulps(grad_t, grad_e).max() <= grad_ulps
+
+
 @against_torch
 def test_cross_entropy_options_match_torch():
     rs = np.random.RandomState(0)
