@@ -387,6 +387,124 @@ def test_activations_and_gradients_match_torch(name):
     assert _ulps(grad_t, grad_e).max() <= grad_ulps
 
 
+def _compare(t_vals, e_vals, what, ulps=0):
+    """bfloat16 values bit for bit (ulps: within that many units); float32 ones (a float32 module's
+    statistics and gradients, whose float32 sums torch adds in another order) to float32 rounding."""
+    for i, (a, b, dtype) in enumerate(zip(t_vals, e_vals, what)):
+        if dtype == "bfloat16":
+            assert _ulps(a, b).max(initial=0) <= ulps, f"value {i}"
+        else:
+            np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7, err_msg=f"value {i}")
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("params", ["bfloat16", "float32", "none"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "channels_last_row_major_grad", "sum"])
+@against_torch
+def test_batch_norm_matches_torch(training, params, layout):
+    # params float32: torch's mixed kernels (nn.BatchNorm2d(3) on a bfloat16 input), statistics in float32;
+    # layouts whose gradient torch's kernel cannot take (a channels_last input's row-major gradient, the
+    # expanded gradient of out.sum()) run its fallback, in bfloat16 arithmetic
+    rs = np.random.RandomState(["contiguous", "channels_last", "channels_last_row_major_grad", "sum"].index(layout))
+    shape = (6, 5, 7, 9)
+    x, g = rs.randn(*shape).astype(np.float32) * 2 + 0.5, rs.randn(*shape).astype(np.float32)
+    w, b = rs.randn(5).astype(np.float32), rs.randn(5).astype(np.float32)
+    rm, rv = (rs.randn(5) * 0.1).astype(np.float32), (rs.rand(5) + 0.5).astype(np.float32)
+    seen = []
+    for L in (torch, ember):
+        pd = L.float32 if params == "float32" else L.bfloat16
+        xt = L.tensor(x).to(L.bfloat16)
+        if layout != "contiguous" and layout != "sum":
+            xt = xt.contiguous(memory_format=L.channels_last)
+        xt.requires_grad_()
+        wt, bt = ((L.tensor(w).to(pd).requires_grad_(), L.tensor(b).to(pd).requires_grad_()) if params != "none"
+                  else (None, None))
+        rmt, rvt = L.tensor(rm).to(pd), L.tensor(rv).to(pd)
+        out = _F(L).batch_norm(xt, rmt, rvt, wt, bt, training=training, momentum=0.3)
+        gt = L.tensor(g).to(L.bfloat16)
+        if layout == "channels_last":
+            gt = gt.contiguous(memory_format=L.channels_last)
+        out.sum().backward() if layout == "sum" else out.backward(gt)
+        ts = [out, rmt, rvt, xt.grad] + ([wt.grad, bt.grad] if wt is not None else [])
+        seen.append(([str(t.dtype)[6:] for t in ts], out.grad_fn.name(), [_values(t) for t in ts]))
+    (dt, nt, vt), (de, ne, ve) = seen
+    assert (dt, nt) == (de, ne) and dt[0] == dt[3] == "bfloat16"
+    # (float32 statistics: those float32 sums now and then move an output by an ulp)
+    _compare(vt, ve, dt, ulps=1 if params == "float32" else 0)
+
+
+@pytest.mark.parametrize("module", ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d"])
+@pytest.mark.parametrize("converted", [False, True], ids=["float32-module", "bfloat16-module"])
+@pytest.mark.parametrize("momentum", [0.1, None])
+@against_torch
+def test_norm_modules_train_and_evaluate_bfloat16_inputs_as_torch(module, converted, momentum):
+    shape = {"BatchNorm1d": (5, 3), "BatchNorm2d": (4, 3, 6, 5), "BatchNorm3d": (2, 3, 3, 4, 2),
+             "InstanceNorm2d": (4, 3, 6, 5)}[module]
+    seen = []
+    for L in (torch, ember):
+        rs = np.random.RandomState(0)
+        kw = dict(affine=True, track_running_stats=True) if module.startswith("Instance") else {}
+        m = getattr(L.nn, module)(3, momentum=momentum, **kw)
+        if converted:
+            m = m.bfloat16()
+        vals = []
+        for _ in range(3):
+            x = L.tensor(rs.randn(*shape).astype(np.float32) * 2 + 1).bfloat16().requires_grad_()
+            y = m(x)
+            (y * L.tensor(rs.randn(*shape).astype(np.float32)).bfloat16()).sum().backward()
+            vals += [y, x.grad, m.running_mean, m.running_var, m.weight.grad]
+        m.eval()
+        vals.append(m(x))
+        seen.append(([str(t.dtype)[6:] for t in vals], [_values(t) for t in vals]))
+    assert seen[0][0] == seen[1][0] and seen[0][0][2] == ("bfloat16" if converted else "float32")
+    _compare(seen[0][1], seen[1][1], seen[0][0])
+
+
+@pytest.mark.parametrize("use_input_stats", [True, False])
+@pytest.mark.parametrize("params", ["bfloat16", "float32", "stats-only-float32"])
+@against_torch
+def test_instance_norm_matches_torch(use_input_stats, params):
+    # (torch's composite takes the running statistics in the weight's dtype, else the input's)
+    rs = np.random.RandomState(3)
+    x, g = rs.randn(3, 4, 5, 6).astype(np.float32) * 2 + 0.5, rs.randn(3, 4, 5, 6).astype(np.float32)
+    w, b = rs.randn(4).astype(np.float32), rs.randn(4).astype(np.float32)
+    rm, rv = (rs.randn(4) * 0.1).astype(np.float32), (rs.rand(4) + 0.5).astype(np.float32)
+    seen = []
+    for L in (torch, ember):
+        pd = L.bfloat16 if params == "bfloat16" else L.float32
+        xt = L.tensor(x).to(L.bfloat16).requires_grad_()
+        wt, bt = ((L.tensor(w).to(pd).requires_grad_(), L.tensor(b).to(pd).requires_grad_())
+                  if params != "stats-only-float32" else (None, None))
+        rmt, rvt = L.tensor(rm).to(pd), L.tensor(rv).to(pd)
+        out = _F(L).instance_norm(xt, rmt, rvt, wt, bt, use_input_stats=use_input_stats, momentum=0.3)
+        out.backward(L.tensor(g).to(L.bfloat16))
+        ts = [out, rmt, rvt, xt.grad] + ([wt.grad, bt.grad] if wt is not None else [])
+        seen.append(([str(t.dtype)[6:] for t in ts], out.grad_fn.name(), [_values(t) for t in ts]))
+    (dt, nt, vt), (de, ne, ve) = seen
+    assert (dt, nt) == (de, ne)
+    _compare(vt, ve, dt)
+
+
+@against_torch
+def test_norm_parameters_that_cannot_mix_raise_as_torch():
+    x = np.random.RandomState(0).randn(4, 6, 5).astype(np.float32)
+    cases = [
+        lambda L, x: _F(L).batch_norm(x.bfloat16(), None, None, L.ones(6).bfloat16(), L.zeros(6), training=True),
+        lambda L, x: _F(L).batch_norm(x.bfloat16(), L.zeros(6).double(), L.ones(6).double(), training=True),
+        lambda L, x: _F(L).batch_norm(x, None, None, L.ones(6).bfloat16(), training=True),
+        lambda L, x: _F(L).batch_norm(x.bfloat16(), L.zeros(6), L.ones(6), L.ones(6).bfloat16(), training=True),
+        lambda L, x: L.nn.BatchNorm1d(6).bfloat16()(x),
+    ]
+    for i, case in enumerate(cases):
+        msgs = []
+        for L in (torch, ember):
+            with pytest.raises(RuntimeError) as info:
+                case(L, L.tensor(x))
+            msgs.append(str(info.value))
+        # ember's message is torch's, with a hint after it
+        assert msgs[1].startswith(msgs[0].split(" (")[0]), (i, msgs)
+
+
 @against_torch
 def test_cross_entropy_options_match_torch():
     rs = np.random.RandomState(0)

@@ -336,6 +336,8 @@ def _param(t, name, what, c, dtype, shape, x=None):
     if d.size != c:
         raise RuntimeError(f"{what} should contain {c} elements not {d.size} ({name}: input has {c} channels)")
     if d.dtype != dtype:
+        if d.dtype.kind == "V":   # (a bfloat16 input takes its own path: this input is not bfloat16)
+            _refuse_mixed(name, x if x is not None else np.empty(0, dtype), (d.dtype,))
         d = d.astype(dtype)
     return d.reshape(shape)
 
@@ -506,6 +508,191 @@ def _update_running(rm, rv, mean, var_unbiased, momentum):
             rv._vc[0] += 1
 
 
+# ---- bfloat16: torch's CPU kernels, in float32 with their roundings ------------------------
+# A bfloat16 input's norms compute in float32 and round the output once, as torch's kernels do, and keep
+# what those store in the parameters' dtype rounded: with bfloat16 parameters (or none) the statistics
+# and the weight's gradient are bfloat16, with float32 ones ("mixed", nn.BatchNorm2d(3) on a bfloat16
+# input) they stay float32.  torch's build contracts x * alpha + beta into one fused multiply-add.
+_F32 = np.dtype(np.float32)
+
+
+def _refuse_mixed(name, x, dtypes):
+    """torch's RuntimeError for parameters (of these NumPy dtypes) that a norm of x cannot mix."""
+    given = ", ".join(B.scalar_name(d) for d in dtypes)
+    raise RuntimeError(f"mixed dtype (CPU): expect parameter to have scalar type of Float ({name}: a "
+                       f"{B.scalar_name(x.dtype)} input's parameters are all of its dtype, or all Float for a "
+                       f"BFloat16 input; got {given}: convert them with .to())")
+
+
+def _bf16_mixed(name, x, params):
+    """Whether a bfloat16 input x takes its parameters (Tensors or None, in torch's order) as float32
+    ('mixed') rather than bfloat16, as torch's CPU norms decide by the first one given; torch's error for
+    any other mix."""
+    dtypes = [t._data.dtype for t in params if t is not None]
+    if not dtypes or dtypes[0] == x.dtype:
+        for d in dtypes:
+            if d != x.dtype:
+                raise RuntimeError(f"expected scalar type BFloat16 but found {B.scalar_name(d)} ({name}: a "
+                                   f"bfloat16 input's parameters are all bfloat16 or all float32)")
+        return False
+    if any(d != _F32 for d in dtypes):
+        _refuse_mixed(name, x, dtypes)
+    return True
+
+
+def _fma(a, b, c):
+    """float32 a * b + c rounded once, as torch's compiled kernels (a fused multiply-add)."""
+    from .._fma import fma32
+    return fma32(a, b, c).astype(np.float32)
+
+
+def _of(t, mixed, shape=None):
+    """A parameter's (or None's) float32 values, reshaped."""
+    if t is None:
+        return None
+    a = t._data.astype(_F32)
+    return a if shape is None else a.reshape(shape)
+
+
+class _BatchNormBf16Backward(Node):
+    """torch's batch_norm backward for a bfloat16 input, in float32: its sums, then dx rounded once; the
+    weight's and bias's gradients in the parameters' dtype."""
+
+    __slots__ = ("x", "mean", "invstd", "w", "axes", "w_shape", "training", "pdtype")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        nf = self.next_functions
+        axes, invstd, mean, w = self.axes, self.invstd, self.mean, self.w
+        g32 = g.astype(_F32)
+        x32 = self.x.astype(_F32)
+        n = _F32.type(g.size // g.shape[1]) if g.size else _F32.type(0)
+        if not (_bn_dense(self.x) and _bn_dense(g) and _mf._suggest(self.x) is _mf._suggest(g)):
+            # torch's kernel wants input and gradient dense in one layout; else (a channels_last input's
+            # row-major gradient, the expanded gradient of out.sum()) its fallback runs element by element
+            # in bfloat16 arithmetic, each operation on two bfloat16s rounding
+            return self._fallback(g32, x32, n, nf)
+        xc = x32 - mean
+        sm = g32.sum(axis=axes, dtype=_F32, keepdims=True)
+        dotp = (xc * g32).sum(axis=axes, dtype=_F32, keepdims=True)
+        gx = gw = gb = None
+        if nf[0][0] is not None:
+            if self.training:
+                proj = dotp * invstd * invstd / n
+                gx = (g32 - sm / n - xc * proj) * invstd
+            else:
+                gx = g32 * invstd
+            gx = B.bf16_round(gx if w is None else gx * w)
+        if nf[1][0] is not None:
+            gw = (dotp * invstd).reshape(self.w_shape).astype(self.pdtype)
+        if nf[2][0] is not None:
+            gb = sm.reshape(self.w_shape).astype(self.pdtype)
+        return gx, gw, gb
+
+    def _fallback(self, g32, x32, n, nf):
+        """apply() as torch's fallback computes it: C++'s BFloat16 arithmetic rounds every operation
+        between two bfloat16s, and one with a float (the float32 parameters of the mixed case) gives a
+        float."""
+        bf = B.bf16_through
+        axes, inv, mean = self.axes, self.invstd, self.mean
+        w = self.w if self.w is not None else _F32.type(1)
+        mixed = self.pdtype == _F32
+        if not (self.training or mixed):
+            inv = bf(inv)   # (held in the parameters' type there)
+        sm = bf(g32.sum(axis=axes, dtype=_F32, keepdims=True))   # (a bfloat16 sum, rounded once)
+        xc = x32 - mean if mixed else bf(x32 - mean)
+        # (its dot product adds element after element, in the order of the other dims)
+        prod = xc * g32 if mixed else bf(xc * g32)
+        c = prod.shape[1]
+        dotp = xp_of(prod).cumsum(xp_of(prod).moveaxis(prod, 1, 0).reshape(c, -1), axis=1, dtype=_F32)
+        dotp = (dotp[:, -1] if dotp.shape[1] else dotp.sum(axis=1)).reshape(mean.shape)
+        gx = gw = gb = None
+        if nf[0][0] is not None:
+            if self.training:
+                if mixed:
+                    k = bf(bf(dotp) * inv * inv / n)
+                    gi = bf(xc * k)
+                    gx = bf(bf(g32 - bf(sm / bf(n))) - gi) * inv * w
+                else:
+                    k = bf(bf(bf(bf(dotp) * inv) * inv) / bf(n))
+                    gi = bf(xc * k)
+                    gx = bf(bf(bf(bf(g32 - bf(sm / bf(n))) - gi) * inv) * w)
+            else:
+                gx = g32 * inv * w if mixed else bf(bf(g32 * inv) * w)
+            gx = B.bf16_round(gx)
+        if nf[1][0] is not None:
+            gw = (dotp * inv).reshape(self.w_shape).astype(self.pdtype)
+        if nf[2][0] is not None:
+            gb = sm.reshape(self.w_shape).astype(self.pdtype)
+        return gx, gw, gb
+
+
+def _bn_dense(a):
+    """torch's is_contiguous() or is_contiguous(channels_last) of an array (batch norm's fast paths)."""
+    if a.flags.c_contiguous:
+        return True
+    order = _mf._ORDER.get(_mf._suggest(a))
+    return order is not None and _mf._dense_in(a, order)
+
+
+_BatchNormBf16Backward.__name__ = _BatchNormBf16Backward.__qualname__ = "NativeBatchNormBackward0"
+
+
+def _bf16_batch_norm(input, x, running_mean, running_var, weight, bias, training, momentum, eps):
+    """batch_norm of a bfloat16 input x as torch's CPU kernels compute it: (output, save_mean, save_invstd),
+    the statistics in the parameters' dtype (see _bf16_mixed); running statistics updated in place."""
+    xp = xp_of(x)
+    mixed = _bf16_mixed("batch_norm", x, (weight, bias, running_mean, running_var))
+    pdtype = _F32 if mixed else x.dtype
+    keep = (lambda a: a) if mixed else B.bf16_through   # (what torch stores in pdtype, back in float32)
+    c = x.shape[1]
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    axes = (0,) + tuple(range(2, x.ndim))
+    x32 = x.astype(_F32)
+    f = _F32.type
+    if training:
+        n = x.size // c if c else 0
+        with B.errstate(xp, invalid="ignore", divide="ignore"):   # (an empty batch: nan statistics, as torch)
+            mean32 = x32.sum(axis=axes, dtype=_F32, keepdims=True) / f(n)
+            d = x32 - mean32
+            var_sum = keep((d * d).sum(axis=axes, dtype=_F32, keepdims=True))
+            mean = keep(mean32)
+            # (its bfloat16 kernel divides a bfloat16 by n as a bfloat16: n itself rounds)
+            var = var_sum / f(n) if mixed else B.bf16_through(var_sum / B.bf16_through(f(n)))
+            invstd = keep((1 / xp.sqrt(var.astype(np.float64) + eps)).astype(_F32))
+        if n and (running_mean is not None or running_var is not None):
+            # torch's update, in the parameters' type: momentum itself rounds to bfloat16 there
+            m = f(momentum) if mixed else B.bf16_number(momentum)
+            om = f(1) - m if mixed else B.bf16_through(f(1) - m)
+            for t, new in ((running_mean, lambda r: keep(keep(m * mean) + keep(om * r))),
+                           (running_var, lambda r: keep(m * (var_sum / f(n - 1) if mixed else B.bf16_through(
+                               var_sum / B.bf16_through(f(n - 1)))) + keep(om * r)))):
+                if t is not None:
+                    t._data[...] = new(t._data.astype(_F32).reshape(pshape)).reshape(t._data.shape)
+                    t._vc[0] += 1
+        inv_fwd = inv_bwd = invstd
+    else:
+        mean = running_mean._data.astype(_F32).reshape(pshape)
+        rv = running_var._data.astype(_F32).reshape(pshape)
+        inv_fwd = 1 / xp.sqrt(rv + f(eps))
+        inv_bwd = (1 / xp.sqrt(rv.astype(np.float64) + eps)).astype(_F32)   # (its backward adds a double eps)
+    w, b = _of(weight, mixed, pshape), _of(bias, mixed, pshape)
+    alpha = inv_fwd if w is None else inv_fwd * w
+    beta = -(mean * alpha) if b is None else b - mean * alpha
+    out = B.bf16_round(_fma(x32, alpha, beta))
+    stats = (mean.reshape(-1).astype(pdtype), invstd.reshape(-1).astype(pdtype)) if training else None
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
+                               or (bias is not None and bias._requires_grad))):
+        return _wrap(out), stats
+    node = _new(_BatchNormBf16Backward)
+    node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0),
+                           edge(bias) if bias is not None else (None, 0))
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
+    node.x, node.mean, node.invstd, node.w, node.axes = x, mean, inv_bwd, w, axes
+    node.w_shape, node.training, node.pdtype = (c,), training, pdtype
+    return _record(out, node), stats
+
+
 @_mf.settles("suggest")
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5, cudnn_enabled=None):
@@ -517,7 +704,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     xp = xp_of(input._data)
     if cudnn_enabled is not None:
         running_mean, running_var, weight, bias = weight, bias, running_mean, running_var
-    x = _float(input, "batch_norm")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "batch_norm", bf16=True)   # (bfloat16 passes, to _bf16_batch_norm below)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, ...), got {list(x.shape)}")
     c = x.shape[1]
@@ -539,6 +728,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if (running_mean is not None or running_var is not None) and n and momentum is None:
             raise TypeError("batch_norm: momentum=None is handled by nn.BatchNorm (cumulative average); "
                             "F.batch_norm needs a float momentum")
+        if x.dtype.kind == "V":
+            return _bf16_batch_norm(input, x, running_mean, running_var, weight, bias, True, momentum, eps)[0]
         rows = _channel_rows(x)
         block = _bn_blocks(xp, x)
         if block:
@@ -573,6 +764,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean must be defined in evaluation mode (batch_norm with training=False "
                            "normalizes with the running statistics; pass them, or training=True)")
+    if x.dtype.kind == "V":
+        return _bf16_batch_norm(input, x, running_mean, running_var, weight, bias, False, momentum, eps)[0]
     rm = _param(running_mean, "batch_norm", "running_mean", c, x.dtype, pshape, x)
     rv = _param(running_var, "batch_norm", "running_var", c, x.dtype, pshape, x)
     invstd = 1 / xp.sqrt(rv + eps)
@@ -601,7 +794,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
     """torch.native_batch_norm: (output, save_mean, save_invstd)."""
     xp = xp_of(input._data)
-    x = _float(input, "native_batch_norm")
+    x = _float(input, "native_batch_norm", bf16=True)
+    if x.dtype.kind == "V":   # (the statistics torch's kernel saved, in the parameters' dtype)
+        out, stats = _bf16_batch_norm(input, x, running_mean, running_var, weight, bias, training, momentum,
+                                      float(eps))
+        if stats is None:
+            pdtype = _F32 if _bf16_mixed("native_batch_norm", x, (weight, bias, running_mean, running_var)) else x.dtype
+            stats = (xp.zeros(0, pdtype), xp.zeros(0, pdtype))
+        return out, _wrap(stats[0]), _wrap(stats[1])
     axes = (0,) + tuple(range(2, x.ndim))
     out = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
     if training:
@@ -790,6 +990,28 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
                         (2,), (0,) + tuple(range(2, x.ndim)), (c,), group=g, eps=float(eps))
 
 
+def _bf16_instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
+    """instance_norm of a bfloat16 input as torch composes it, on Tensors: batch norm over the input viewed
+    (1, N * C, ...), with the parameters and running statistics repeated per sample, the latter then
+    replaced by the mean of their updated copies.  (torch's takes the running statistics in the weight's
+    dtype, else the input's: float32 ones with no weight act as bfloat16 ones would.)"""
+    from ..autograd.grad_mode import no_grad
+    n, c = input.shape[0], input.shape[1]
+
+    def per_sample(t):
+        return None if t is None else t.repeat(n)
+    stats_dtype = (weight if weight is not None else input).dtype
+    rm, rv = (None if t is None else per_sample(t).to(stats_dtype) for t in (running_mean, running_var))
+    out = batch_norm(input.contiguous().view((1, n * c) + tuple(input.shape[2:])), rm, rv, per_sample(weight),
+                     per_sample(bias), use_input_stats, momentum, eps)
+    if use_input_stats:   # (in evaluation torch's keep their values exactly)
+        with no_grad():
+            for t, copies in ((running_mean, rm), (running_var, rv)):
+                if t is not None:
+                    t.copy_(copies.view(n, c).mean(0))
+    return out.view(input.shape)
+
+
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5, cudnn_enabled=None):
     """Normalize each (sample, channel) over its spatial dims.
@@ -800,7 +1022,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     xp = xp_of(input._data)
     if cudnn_enabled is not None:
         running_mean, running_var, weight, bias = weight, bias, running_mean, running_var
-    x = _float(input, "instance_norm")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "instance_norm", bf16=True)   # (bfloat16 passes, to _bf16_instance_norm below)
     if x.ndim < 3:
         raise ValueError(f"instance_norm: expected input of shape (N, C, L, ...), got {list(x.shape)}")
     c = x.shape[1]
@@ -812,6 +1036,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if not use_input_stats:
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        if x.dtype.kind == "V":
+            return _bf16_instance_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
         rm = _param(running_mean, "instance_norm", "running_mean", c, x.dtype, pshape, x)
         rv = _param(running_var, "instance_norm", "running_var", c, x.dtype, pshape, x)
         invstd = 1 / xp.sqrt(rv + float(eps))
@@ -821,6 +1047,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     k = math.prod(x.shape[2:])
     if k == 1:   # (torch checks the spatial size alone: an empty batch passes)
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
+    if x.dtype.kind == "V":
+        return _bf16_instance_norm(input, running_mean, running_var, weight, bias, True, momentum, eps)
     if running_mean is None and running_var is None and _rows_ok(x):
         # each (sample, channel) a row, as group norm's (8 x 16 x 32 x 32, forward: 327 -> 160 us; torch 231)
         token = B.set_rows(k)
