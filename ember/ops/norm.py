@@ -810,12 +810,8 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
     return out, _wrap(xp.zeros(0, x.dtype)), _wrap(xp.zeros(0, x.dtype))
 
 
-@_mf.settles("contiguous")
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
-    """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
-    xp = xp_of(input._data)
-    kernel_for(input._data.dtype, "LayerNormKernelImpl", "fc")
-    x = _float(input, "layer_norm")
+def _layer_norm_shape(x, normalized_shape, weight, bias):
+    """normalized_shape as a tuple, checked against the input array x and the weight and bias, as torch."""
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(ns)
     if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != ns:
@@ -825,9 +821,113 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
         if t is not None and t._data.shape != ns:
             raise RuntimeError(f"Expected {what} to be of same shape as normalized_shape, but got {what} of shape "
                                f"{list(t._data.shape)} and normalized_shape = {list(ns)}")
+    return ns
+
+
+class _LayerNormBf16Backward(Node):
+    """torch's layer_norm backward for a bfloat16 input, in float32 from the saved (rounded) mean and rstd:
+    dx rounded once; the weight's and bias's gradients accumulated row after row in a bfloat16 buffer
+    per thread (torch's two-pass reduction), then summed over the threads in float32."""
+
+    __slots__ = ("x", "mean", "rstd", "w", "w_shape", "pdtype")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        nf = self.next_functions
+        n = math.prod(self.w_shape)
+        x2 = self.x.reshape(-1, n).astype(_F32)
+        g2 = g.reshape(-1, n).astype(_F32)
+        a, mean = self.rstd.reshape(-1, 1), self.mean.reshape(-1, 1)
+        w = self.w
+        gw = g2 if w is None else g2 * w
+        gx = gwt = gb = None
+        if nf[0][0] is not None:
+            db = gw.sum(axis=1, dtype=_F32, keepdims=True)
+            ds = (x2 * gw).sum(axis=1, dtype=_F32, keepdims=True)
+            scale = _F32.type(1) / _F32.type(n)
+            b = (db * mean - ds) * a * a * a * scale
+            c = -b * mean - db * a * scale
+            gx = B.bf16_round(a * gw + b * x2 + c).reshape(g.shape)
+        if nf[1][0] is not None or nf[2][0] is not None:
+            xhat = _fma(x2, a, -a * mean)
+            parts = _bf16_row_sums(xp, [g2 * xhat if nf[1][0] is not None else None,
+                                        g2 if nf[2][0] is not None else None])
+            gwt, gb = (None if p is None else p.reshape(self.w_shape).astype(self.pdtype) for p in parts)
+        return gx, gwt, gb
+
+
+_LayerNormBf16Backward.__name__ = _LayerNormBf16Backward.__qualname__ = "NativeLayerNormBackward0"
+
+
+def _bf16_row_sums(xp, arrays):
+    """The column sums of (rows, n) float32 arrays (or None) as torch's layer/group norm backward adds them
+    for a bfloat16 input: each thread's block of rows into a bfloat16 buffer, a row at a time (so rounding
+    after each), then the threads' buffers in float32."""
+    live = [a for a in arrays if a is not None]
+    rows = live[0].shape[0]
+    nt = min(_threads.get_num_threads(), rows) or 1
+    chunk = -(-rows // nt)
+    bufs = [xp.zeros((nt,) + a.shape[1:], _F32) for a in live]
+    for i in range(chunk):
+        for a, buf in zip(live, bufs):
+            take = a[i::chunk][:nt]   # (row i of each thread's block)
+            k = take.shape[0]
+            buf[:k] = B.bf16_through(buf[:k] + take)
+    sums = iter(buf.sum(axis=0, dtype=_F32) if nt > 1 else buf[0] for buf in bufs)
+    return [None if a is None else next(sums) for a in arrays]
+
+
+def _bf16_layer_norm(input, x, ns, weight, bias, eps):
+    """layer_norm of a bfloat16 input x as torch's CPU kernel: (output, mean, rstd), the two statistics in
+    the parameters' dtype (see _bf16_mixed).  Each row's statistics in float32, the output
+    (x * rstd - rstd * mean) * weight + bias as two fused multiply-adds, rounded once."""
+    xp = xp_of(x)
+    mixed = _bf16_mixed("layer_norm", x, (weight, bias))
+    pdtype = _F32 if mixed else x.dtype
+    n = math.prod(ns)
+    x2 = x.reshape(-1, n).astype(_F32)
+    with B.errstate(xp, invalid="ignore", divide="ignore"):   # (empty rows: nan, as torch)
+        mean = x2.sum(axis=1, dtype=_F32, keepdims=True) / _F32.type(n)
+        d = x2 - mean
+        rstd = 1 / xp.sqrt((d * d).sum(axis=1, dtype=_F32, keepdims=True) / _F32.type(n) + _F32.type(eps))
+    w, b = _of(weight, mixed, (n,)), _of(bias, mixed, (n,))
+    y = _fma(x2, rstd, -rstd * mean)
+    if w is not None or b is not None:
+        y = _fma(y, w if w is not None else _F32.type(1), b if b is not None else _F32.type(0))
+    out = B.bf16_round(y).reshape(x.shape)
+    stat_shape = x.shape[:x.ndim - len(ns)] + (1,) * len(ns)
+    smean, srstd = mean.astype(pdtype).reshape(stat_shape), rstd.astype(pdtype).reshape(stat_shape)
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
+                               or (bias is not None and bias._requires_grad))):
+        return _wrap(out), smean, srstd
+    node = _new(_LayerNormBf16Backward)
+    node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0),
+                           edge(bias) if bias is not None else (None, 0))
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
+    node.x, node.mean, node.rstd, node.w = x, smean.astype(_F32), srstd.astype(_F32), w
+    node.w_shape, node.pdtype = ns, pdtype
+    return _record(out, node), smean, srstd
+
+
+@_mf.settles("contiguous")
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+    """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
+    xp = xp_of(input._data)
+    kernel_for(input._data.dtype, "LayerNormKernelImpl", "fc")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "layer_norm", bf16=True)   # (bfloat16 passes, to _bf16_layer_norm below)
+    ns = _layer_norm_shape(x, normalized_shape, weight, bias)
+    k = len(ns)
+    if x.dtype.kind == "V":
+        return _bf16_layer_norm(input, x, ns, weight, bias, float(eps))[0]
     axes = tuple(range(x.ndim - k, x.ndim))
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
     b = bias._data.astype(x.dtype, copy=False) if bias is not None else None
+    if (w is not None and w is not weight._data and weight._data.dtype.kind == "V"
+            or b is not None and b is not bias._data and bias._data.dtype.kind == "V"):
+        _refuse_mixed("layer_norm", x, [t._data.dtype for t in (weight, bias) if t is not None])
     if _rows_ok(x):
         D = math.prod(ns)
         token = B.set_rows(D)
@@ -945,7 +1045,11 @@ def _layer_norm_blocks(x, D, w, b, eps):
 def native_layer_norm(input, normalized_shape, weight, bias, eps):
     """torch.native_layer_norm: (output, mean, rstd)."""
     xp = xp_of(input._data)
-    x = _float(input, "native_layer_norm")
+    x = _float(input, "native_layer_norm", bf16=True)
+    if x.dtype.kind == "V":
+        ns = _layer_norm_shape(x, normalized_shape, weight, bias)
+        out, mean, rstd = _bf16_layer_norm(input, x, ns, weight, bias, float(eps))
+        return out, _wrap(mean), _wrap(rstd)
     k = len(normalized_shape)
     axes = tuple(range(x.ndim - k, x.ndim))
     mean, _, var = _stats(x, axes)
@@ -953,11 +1057,88 @@ def native_layer_norm(input, normalized_shape, weight, bias, eps):
     return out, _wrap(mean), _wrap(1 / xp.sqrt(var + eps))
 
 
+class _GroupNormBf16Backward(Node):
+    """torch's group_norm backward for a bfloat16 input, in float32 from the saved (rounded) mean and rstd
+    of each (sample, group): per-channel sums of g * x and g, dx rounded once, the weight's and bias's
+    gradients in the parameters' dtype."""
+
+    __slots__ = ("x", "mean", "rstd", "w", "group", "pdtype")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        nf = self.next_functions
+        x = self.x
+        n, c, grp = x.shape[0], x.shape[1], self.group
+        d = c // grp
+        x3 = x.reshape(n, c, -1).astype(_F32)
+        g3 = g.reshape(n, c, -1).astype(_F32)
+        ds = (g3 * x3).sum(axis=2, dtype=_F32)
+        db = g3.sum(axis=2, dtype=_F32)
+        mean, rstd = self.mean, self.rstd   # (n, grp)
+        w = self.w if self.w is not None else xp_of(g).ones(c, _F32)
+        gx = gw = gb = None
+        if nf[0][0] is not None:
+            dsg = (ds * w).reshape(n, grp, d).sum(axis=2, dtype=_F32)
+            dbg = (db * w).reshape(n, grp, d).sum(axis=2, dtype=_F32)
+            s = _F32.type(1) / _F32.type(d * x3.shape[2])
+            c2 = (dbg * mean - dsg) * rstd * rstd * rstd * s
+            c3 = -c2 * mean - dbg * rstd * s
+            c1 = (rstd[:, :, None] * w.reshape(grp, d)).reshape(n, c, 1)
+            per_c = lambda v: xp_of(g).repeat(v, d, axis=1)[:, :, None]   # (n, grp) -> (n, c, 1)
+            gx = B.bf16_round(c1 * g3 + per_c(c2) * x3 + per_c(c3)).reshape(x.shape)
+        if nf[1][0] is not None:
+            mean_c, rstd_c = (xp_of(g).repeat(v, d, axis=1) for v in (mean, rstd))
+            gw = ((ds - db * mean_c) * rstd_c).sum(axis=0, dtype=_F32).astype(self.pdtype)
+        if nf[2][0] is not None:
+            gb = db.sum(axis=0, dtype=_F32).astype(self.pdtype)
+        return gx, gw, gb
+
+
+_GroupNormBf16Backward.__name__ = _GroupNormBf16Backward.__qualname__ = "NativeGroupNormBackward0"
+
+
+def _bf16_group_norm(input, x, grp, weight, bias, eps):
+    """group_norm of a bfloat16 input x as torch's CPU kernel: each (sample, group)'s statistics in float32
+    (rstd from a double eps), the output scale * x + bias per channel as a fused multiply-add, rounded once;
+    the statistics saved in the parameters' dtype (see _bf16_mixed)."""
+    xp = xp_of(x)
+    mixed = _bf16_mixed("group_norm", x, (weight, bias))
+    pdtype = _F32 if mixed else x.dtype
+    n, c = x.shape[0], x.shape[1]
+    d = c // grp
+    xr = x.reshape(n, grp, -1).astype(_F32)
+    with B.errstate(xp, invalid="ignore", divide="ignore"):   # (an empty group: nan, as torch)
+        mean = xr.sum(axis=2, dtype=_F32, keepdims=True) / _F32.type(xr.shape[2])
+        var = ((xr - mean) ** 2).sum(axis=2, dtype=_F32, keepdims=True) / _F32.type(xr.shape[2])
+        rstd = (1 / xp.sqrt(xp.maximum(var, 0).astype(np.float64) + eps)).astype(_F32)
+    w, b = _of(weight, mixed), _of(bias, mixed)
+    if w is None and b is None:
+        y = (xr - mean) * rstd
+    else:
+        scale = rstd * (w.reshape(grp, d) if w is not None else _F32.type(1))   # (n, grp, d)
+        shift = _fma(-scale, mean, b.reshape(grp, d) if b is not None else _F32.type(0))
+        y = _fma(xr.reshape(n, grp, d, -1), scale[..., None], shift[..., None])
+    out = B.bf16_round(y).reshape(x.shape)
+    smean, srstd = mean.reshape(n, grp).astype(pdtype), rstd.reshape(n, grp).astype(pdtype)
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
+                               or (bias is not None and bias._requires_grad))):
+        return _wrap(out)
+    node = _new(_GroupNormBf16Backward)
+    node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0),
+                           edge(bias) if bias is not None else (None, 0))
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
+    node.x, node.mean, node.rstd, node.w = x, smean.astype(_F32), srstd.astype(_F32), w
+    node.group, node.pdtype = grp, pdtype
+    return _record(out, node)
+
+
 @_mf.settles("suggest")
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
     """Normalize each group of num_groups channel groups over its channels and spatial dims."""
     xp = xp_of(input._data)
-    x = _float(input, "group_norm")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "group_norm", bf16=True)   # (bfloat16 passes, to _bf16_group_norm below)
     if x.ndim < 2:
         raise RuntimeError(f"group_norm: expected input of shape (N, C, ...), got {list(x.shape)}")
     n, c = x.shape[0], x.shape[1]
@@ -965,6 +1146,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
     if g <= 0 or c % g:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(x.shape)} and num_groups={num_groups}")
+    if x.dtype.kind == "V":
+        return _bf16_group_norm(input, x, g, weight, bias, float(eps))
     pshape = (1, c) + (1,) * (x.ndim - 2)
     w = _param(weight, "group_norm", "weight", c, x.dtype, pshape, x)
     b = _param(bias, "group_norm", "bias", c, x.dtype, pshape, x)
@@ -1100,15 +1283,39 @@ class _RmsNormBackward(Node):
 _RMS_NODE = type("MulBackward0", (_RmsNormBackward,), {"__slots__": ()})
 
 
+_WARNED_ONCE = {}
+
+
+def _bf16_rms_norm(input, ns, weight, eps):
+    """rms_norm of a bfloat16 input as torch's composite, on Tensors: in float32 (the input upcast, eps
+    rounded to bfloat16 first, float32's epsilon by default), times the weight, then cast back."""
+    if weight is not None and weight.dtype is not input.dtype and not _WARNED_ONCE.get("rms_norm"):
+        _WARNED_ONCE["rms_norm"] = True   # (torch's TORCH_WARN_ONCE)
+        _warn_user(f"Mismatch dtype between input and weight: input dtype = {B.C_NAMES[input.dtype]}, weight "
+                   f"dtype = {B.C_NAMES.get(weight.dtype, weight.dtype.name)}, Cannot dispatch to fused "
+                   "implementation.")
+    eps = float(B.bf16_number(np.finfo(np.float32).eps if eps is None else eps))
+    up = input.to(B.float32)
+    dims = tuple(range(-len(ns), 0))
+    out = up * (up.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    return out.to(input.dtype)
+
+
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x ** 2 over the last dims) + eps), times weight."""
     xp = xp_of(input._data)
-    x = _float(input, "rms_norm")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "rms_norm", bf16=True)   # (bfloat16 passes, to _bf16_rms_norm below)
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(ns)
     if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != ns:
         raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape "
                            f"[*, {', '.join(str(s) for s in ns)}], but got input of size{list(x.shape)}")
+    if x.dtype.kind == "V":
+        return _bf16_rms_norm(input, ns, weight, eps)
     if eps is None:
         eps = float(np.finfo(x.dtype).eps)
     axes = tuple(range(x.ndim - k, x.ndim))
