@@ -337,7 +337,7 @@ def _param(t, name, what, c, dtype, shape, x=None):
         raise RuntimeError(f"{what} should contain {c} elements not {d.size} ({name}: input has {c} channels)")
     if d.dtype != dtype:
         if d.dtype.kind == "V":   # (a bfloat16 input takes its own path: this input is not bfloat16)
-            _refuse_mixed(name, x if x is not None else np.empty(0, dtype), (d.dtype,))
+            _refuse_mixed(name, dtype, (d.dtype,))
         d = d.astype(dtype)
     return d.reshape(shape)
 
@@ -516,11 +516,12 @@ def _update_running(rm, rv, mean, var_unbiased, momentum):
 _F32 = np.dtype(np.float32)
 
 
-def _refuse_mixed(name, x, dtypes):
-    """torch's RuntimeError for parameters (of these NumPy dtypes) that a norm of x cannot mix."""
+def _refuse_mixed(name, dtype, dtypes):
+    """torch's RuntimeError for parameters (of these NumPy dtypes) that a norm of an input of dtype cannot
+    mix."""
     given = ", ".join(B.scalar_name(d) for d in dtypes)
     raise RuntimeError(f"mixed dtype (CPU): expect parameter to have scalar type of Float ({name}: a "
-                       f"{B.scalar_name(x.dtype)} input's parameters are all of its dtype, or all Float for a "
+                       f"{B.scalar_name(dtype)} input's parameters are all of its dtype, or all Float for a "
                        f"BFloat16 input; got {given}: convert them with .to())")
 
 
@@ -536,7 +537,7 @@ def _bf16_mixed(name, x, params):
                                    f"bfloat16 input's parameters are all bfloat16 or all float32)")
         return False
     if any(d != _F32 for d in dtypes):
-        _refuse_mixed(name, x, dtypes)
+        _refuse_mixed(name, x.dtype, dtypes)
     return True
 
 
@@ -927,7 +928,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
     b = bias._data.astype(x.dtype, copy=False) if bias is not None else None
     if (w is not None and w is not weight._data and weight._data.dtype.kind == "V"
             or b is not None and b is not bias._data and bias._data.dtype.kind == "V"):
-        _refuse_mixed("layer_norm", x, [t._data.dtype for t in (weight, bias) if t is not None])
+        _refuse_mixed("layer_norm", x.dtype, [t._data.dtype for t in (weight, bias) if t is not None])
     if _rows_ok(x):
         D = math.prod(ns)
         token = B.set_rows(D)
