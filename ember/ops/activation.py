@@ -333,6 +333,26 @@ class CeluBackward1(EluBackward1):
     __slots__ = ()
 
 
+def _elu_bf16_grad(node, g, b, is_result):
+    """torch's elu_backward kernel for bfloat16 (run in float32 by in_float32): its float32 coefficients
+    and its order of operations, on the input b or (is_result) the result."""
+    xp = xp_of(g)
+    f = np.float32
+    negcoef, poscoef, negiptcoef = f(node.alpha) * f(node.scale), f(node.scale), f(node.input_scale)
+    if is_result:
+        neg = g * negiptcoef * (b + negcoef)
+    else:
+        neg = g * negiptcoef * negcoef * xp.exp(xp.minimum(b, 0) * negiptcoef)
+    return (B.where(xp, b > 0, g * poscoef, neg),)
+
+
+# a bfloat16 input's elu nodes (same names): torch's kernel, see _elu_bf16_grad
+_ELU_BF16 = {cls: type(cls.__name__, (cls,), {
+    "__slots__": (), "_double_backward": False, "__qualname__": cls.__qualname__,
+    "apply": (lambda self, g, _r=cls._saved_fields == ("y",): _elu_bf16_grad(
+        self, g, self.y if _r else self.x, _r))}) for cls in (EluBackward0, EluBackward1, CeluBackward0, CeluBackward1)}
+
+
 def _elu(input, alpha, scale, input_scale, inplace, name, cls0, cls1):
     xp = xp_of(input._data)
     if inplace:
@@ -346,14 +366,15 @@ def _elu(input, alpha, scale, input_scale, inplace, name, cls0, cls1):
         out = B.bf16_round(out)
     node = None
     if state.enabled and input._requires_grad:
+        bf16 = x is not input._data
         if inplace:
-            node = _node(cls1, input)
+            node = _node(cls1 if not bf16 else _ELU_BF16[cls1], input)
             node.y = out
         else:
-            node = _node(cls0, input)
+            node = _node(cls0 if not bf16 else _ELU_BF16[cls0], input)
             node.x = input._data
         node.alpha, node.scale, node.input_scale = alpha, scale, input_scale
-        if x is not input._data:
+        if bf16:
             in_float32(node)
     if inplace:
         return _write_inplace(input, out, node)

@@ -932,6 +932,9 @@ class PowBackward0(Node):
             return (g * 2 * self.a,)
         if e == 0:   # torch: zeros, not 0 * a ** -1 (NaN at a = 0)
             return (g * 0,)
+        if g.dtype.kind == "V":   # bfloat16: e multiplies in float32 (not rounded first), each product rounds
+            return (B.bf16_round(g.astype(np.float32) * B.bf16_through(np.float32(e) * _power(self.a, e - 1)
+                                                                        .astype(np.float32))),)
         return (g * (e * _power(self.a, e - 1)),)   # torch's grouping: grad * (e * a.pow(e - 1))
 
 
@@ -1005,6 +1008,8 @@ def _power(a, b):
     through |x|, then the sign: NumPy's power takes ~90 ns an element for a negative base (~1 for a
     positive one), so x ** 4 over mixed signs ran 50x slower than torch."""
     if type(a) is not np.ndarray or a.dtype.kind != "f" or a.dtype.itemsize < 4:
+        if a.dtype.kind == "V" and type(b) in (int, float):
+            return _bf16_power(a, b)
         return a ** b
     if type(b) is np.ndarray:
         return _power_arrays(a, b)
@@ -1022,6 +1027,29 @@ def _power(a, b):
         return a ** b
     res = np.abs(a) ** b
     return np.copysign(res, a) if b % 2 else res
+
+
+def _bf16_power(a, b):
+    """A bfloat16 array a ** a number b as torch's kernel for bfloat16: b rounded to bfloat16, each
+    operation of its special cases x * x * x and 1 / (x * x) rounding, the rest in float32.  (Its scalar
+    loop, which takes the last elements that do not fill a vector, also rounds sqrt(x) in 1 / sqrt(x):
+    not reproduced, an ulp there.)"""
+    r, x = B.bf16_through, a.astype(np.float32)
+    b = float(B.bf16_number(b))
+    xp = xp_of(a)
+    if b == 0.5:
+        res = xp.sqrt(x)
+    elif b == -0.5:
+        res = 1 / xp.sqrt(x)
+    elif b == 2:
+        res = x * x
+    elif b == 3:
+        res = r(x * x) * x
+    elif b == -2:
+        res = 1 / r(x * x)
+    else:
+        res = x ** np.float32(b)
+    return B.bf16_round(res)
 
 
 def _power_arrays(a, b):

@@ -1497,12 +1497,17 @@ def _alpha_dropout(input, p, training, inplace, feature):
     _check_p(p)
     if not training or p == 0:
         return input
-    x = _float(input, "alpha_dropout")
+    x = _float(input, "alpha_dropout", bf16=True)
     if p == 1:
         return input * 0.0 if not inplace else input.mul_(0.0)
     shape = _feature_mask_shape(x.shape) if feature else x.shape
     keep = _noise(x, shape, 1 - p, x.dtype)
     a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+    if x.dtype.kind == "V":   # bfloat16: torch's composite on Tensors, each in-place op rounding
+        noise = _wrap(keep)
+        b = noise.add(-1).mul_(_ALPHA * a).add_(_ALPHA * a * p)
+        noise.mul_(a)
+        return (input.mul_(noise) if inplace else input * noise).add_(b)
     b = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p
     scale = keep * a
     if inplace:
@@ -2140,7 +2145,11 @@ class _NormalizeBackward(Node):
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p along dim, eps)."""
     xp = xp_of(input._data)
-    x = _float(input, "normalize")
+    x = _float(input, "normalize", bf16=True)
+    if x.dtype.kind == "V":   # bfloat16: torch's composite on Tensors, each op rounding as there
+        from .elementwise import div
+        denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+        return input / denom if out is None else div(input, denom, out=out)
     axis = _dim(dim, x.ndim)
     if x.ndim == 0:
         axis = None

@@ -21,7 +21,7 @@ from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from . import in_float32, kernel_for
+from . import kernel_for
 from .conv import SqueezeBackward1, _block, _plan, _run_blocks, _strided, _workers
 from .elementwise import ReluBackward0
 
@@ -840,7 +840,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     a = _check_input(input, op, nd)
     kernel_for(a.dtype, "avg_pool2d", "fi")   # (not uint8 either)
     bf16 = a.dtype.kind == "V"
-    if bf16:   # in float32, rounded once, as torch's kernel (backward too)
+    if bf16:   # in float32, rounded once, as torch's kernel
         a = a.astype(np.float32)
     if nd == 1:
         a = a[..., None, :]
@@ -887,8 +887,8 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
         node.shape = a.shape
         node.div = div if div is not None else xp.asarray(divisor_override, dtype=a.dtype)
         node.squeeze = nd == 1
-        if bf16:
-            in_float32(node)
+        # (bfloat16: its apply runs on the bfloat16 gradient as torch's kernel does, each share rounded and
+        # each addition of a share to an input shared by windows rounding)
     t = _record_pooled(B.bf16_round(out) if bf16 else out, node, nd == 1)
     return t
 
