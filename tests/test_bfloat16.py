@@ -544,6 +544,72 @@ def test_native_layer_norm_statistics_take_the_parameters_dtype():
         np.testing.assert_allclose(seen[0][3], seen[1][3], rtol=1e-6)
 
 
+_RESAMPLINGS = {
+    "bilinear_small": ((2, 3, 9, 8), dict(size=(17, 13), mode="bilinear")),
+    "bilinear_large": ((1, 2, 80, 90), dict(size=(160, 170), mode="bilinear")),
+    "bilinear_corners": ((2, 3, 9, 8), dict(size=(17, 13), mode="bilinear", align_corners=True)),
+    "bilinear_down": ((2, 3, 40, 30), dict(scale_factor=0.37, mode="bilinear")),
+    "bicubic": ((2, 3, 9, 8), dict(size=(17, 13), mode="bicubic")),
+    "bicubic_corners": ((2, 3, 9, 8), dict(size=(17, 13), mode="bicubic", align_corners=True)),
+    "linear": ((2, 3, 50), dict(size=77, mode="linear")),
+    "trilinear": ((1, 2, 5, 6, 7), dict(size=(9, 11, 4), mode="trilinear")),
+    "nearest": ((2, 3, 9, 8), dict(scale_factor=2.5, mode="nearest")),
+    "nearest_exact": ((2, 3, 9, 8), dict(size=(13, 5), mode="nearest-exact")),
+    "area": ((2, 3, 13, 11), dict(size=(4, 5), mode="area")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_RESAMPLINGS))
+@against_torch
+def test_interpolate_matches_torch(name):
+    # torch's generic kernel keeps a bfloat16 input's weights in bfloat16 (bilinear's channels_last kernel,
+    # which it also takes for small outputs, and the backward keep float32 ones; reproduced); its float32
+    # products and sums, in their order: an ulp, now and then
+    shape, kw = _RESAMPLINGS[name]
+    rs = np.random.RandomState(zlib.crc32(name.encode()))
+    x = rs.randn(*shape).astype(np.float32)
+    seen = []
+    for L in (torch, ember):
+        xt = L.tensor(x).to(L.bfloat16).requires_grad_()
+        out = _F(L).interpolate(xt, **kw)
+        out.backward(L.tensor(np.linspace(-2, 2, out.numel(), dtype=np.float32).reshape(out.shape)).bfloat16())
+        seen.append((str(out.dtype)[6:], out.grad_fn.name(), _values(out), _values(xt.grad)))
+    (dt, nt, ot, gt), (de, ne, oe, ge) = seen
+    assert (dt, nt) == (de, ne) and dt == "bfloat16"
+    assert _ulps(ot, oe).max() <= 1 and (_ulps(ot, oe) > 0).mean() < 0.01
+    assert _ulps(gt, ge).max() <= 1 and (_ulps(gt, ge) > 0).mean() < 0.01
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("output", [1, 7, (4, 3)])
+@against_torch
+def test_adaptive_average_pooling_matches_torch(layout, output):
+    # torch's backward divides each bin's share by kh and by kw in bfloat16 (by kh * kw over a channels_last
+    # gradient's vectors of 32 channels) and adds shares in bfloat16; to 1 x 1 it is a mean
+    x = np.random.RandomState(1).randn(2, 40, 16, 13).astype(np.float32)
+    seen = []
+    for L in (torch, ember):
+        xt = L.tensor(x).to(L.bfloat16)
+        if layout == "channels_last":
+            xt = xt.contiguous(memory_format=L.channels_last)
+        xt.requires_grad_()
+        out = _F(L).adaptive_avg_pool2d(xt, output)
+        g = L.tensor(np.linspace(-3, 3, out.numel(), dtype=np.float32).reshape(out.shape)).bfloat16()
+        out.backward(g.contiguous(memory_format=L.channels_last) if layout == "channels_last" else g)
+        seen.append((out.grad_fn.name(), _values(out), _values(xt.grad)))
+    # (torch restrides a channels_last mean to 1 x 1, an AsStridedBackward1 on top)
+    assert seen[0][0] == seen[1][0] or (layout, output) == ("channels_last", 1)
+    np.testing.assert_array_equal(seen[0][1], seen[1][1])
+    np.testing.assert_array_equal(seen[0][2], seen[1][2])
+
+
+@against_torch
+def test_antialiased_interpolation_refuses_bfloat16_as_torch():
+    for L in (torch, ember):
+        with pytest.raises(NotImplementedError, match="\"compute_index_ranges_weights\" not implemented for"):
+            _F(L).interpolate(L.ones(1, 1, 8, 8, dtype=L.bfloat16), size=(3, 3), mode="bilinear", antialias=True)
+
+
 @against_torch
 def test_3d_average_pooling_refuses_bfloat16_as_torch():
     x = np.random.RandomState(0).randn(1, 2, 3, 4, 4).astype(np.float32)

@@ -17,7 +17,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _is_array, vjp
 from .._tensor import _dim, _wrap
-from . import kernel_for, unbroadcast
+from . import in_float32, kernel_for, unbroadcast
 from .conv import _channel_sum
 from .pool import _all_finite
 from .shape import _index_add_rows, _out_of_range
@@ -2419,8 +2419,9 @@ class _Taps:
 _RESAMPLE_NODES = {}
 
 
-def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True):
-    """The (n_out, n_in) matrix (and, for nearest modes, the index table) of one axis."""
+def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True, bf16=False):
+    """The (n_out, n_in) matrix (and, for nearest modes, the index table) of one axis; bf16: with the weights
+    torch's kernels keep for a bfloat16 input (_bf16_weights)."""
     mat = np.zeros((n_out, n_in), dtype)
     dst = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
@@ -2429,15 +2430,26 @@ def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype, shortcut=Tr
         return mat, idx
     if mode == "bicubic":
         idx, w = _cubic_source(n_in, n_out, scale, align_corners, dtype)
+        w = _bf16_weights(w) if bf16 else w
         for k in range(4):
             # two taps may clamp onto the same border pixel: add.at accumulates them
             np.add.at(mat, (dst, idx[:, k]), w[:, k])
         return mat, None
     i0, i1, lam = _linear_source(n_in, n_out, scale, align_corners, dtype)
+    w0, w1 = _bf16_weights(None, lam) if bf16 else (1 - lam, lam)
     # each statement writes distinct (row, col) pairs, so fancy += accumulates correctly
-    mat[dst, i0] += 1 - lam
-    mat[dst, i1] += lam
+    mat[dst, i0] += w0
+    mat[dst, i1] += w1
     return mat, None
+
+
+def _bf16_weights(w, lam=None):
+    """The weights torch's resampling kernels store for a bfloat16 input, in its type: the cubic
+    coefficients w rounded, or (linear) lam rounded and 1 - lam in bfloat16 arithmetic, as a pair."""
+    if lam is None:
+        return B.bf16_through(w)
+    lam = B.bf16_through(lam)
+    return B.bf16_through(1 - lam), lam
 
 
 def _nearest_source(mode, n_in, n_out, scale, shortcut=True):
@@ -2496,15 +2508,16 @@ def _cubic_source(n_in, n_out, scale, align_corners, dtype=np.float64):
 _TAPS_MIN = 1 << 22   # matrices past this many entries are kept as taps
 
 
-def _resample_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True):
-    """The _Taps of nearest, linear or bicubic resampling of one axis."""
+def _resample_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True, bf16=False):
+    """The _Taps of nearest, linear or bicubic resampling of one axis (bf16: as _resample_matrix)."""
     if mode in ("nearest", "nearest-exact"):
         return _Taps(_nearest_source(mode, n_in, n_out, scale, shortcut)[:, None], np.ones((n_out, 1), dtype), n_in)
     if mode == "bicubic":
         idx, w = _cubic_source(n_in, n_out, scale, align_corners, dtype)
+        w = _bf16_weights(w) if bf16 else w
     else:
         i0, i1, lam = _linear_source(n_in, n_out, scale, align_corners, dtype)
-        idx, w = np.stack([i0, i1], 1), np.stack([1 - lam, lam], 1)
+        idx, w = np.stack([i0, i1], 1), np.stack(_bf16_weights(None, lam) if bf16 else (1 - lam, lam), 1)
     return _Taps(idx, w.astype(dtype), n_in)
 
 
@@ -2686,16 +2699,26 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                            f"{'and ' if nd == 1 else ''}output ({outs}) (interpolate mode={mode!r}: pass a size or "
                            "scale_factor that keeps at least one output per axis)")
     if antialias or (x.dtype == np.uint8 and mode in ("bilinear", "bicubic")):
+        if x.dtype.kind == "V":   # (torch's antialiased kernels have no bfloat16 version)
+            raise NotImplementedError("\"compute_index_ranges_weights\" not implemented for 'BFloat16' (interpolate "
+                                      f"with antialias=True: convert the input with .float())")
         return _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, antialias)
     if mode == "area":   # torch's area is adaptive average pooling, node names and all
         from . import pool
         from .conv3d import adaptive_avg_pool3d
         fn = {1: pool.adaptive_avg_pool1d, 2: pool.adaptive_avg_pool2d, 3: adaptive_avg_pool3d}[nd]
         return fn(input, out_size if nd > 1 else out_size[0])
-    out = x
-    maps = []
-    mdtype = x.dtype
     weighted = mode in ("linear", "bilinear", "trilinear", "bicubic") and xp is np
+    bf16 = weighted and x.dtype.kind == "V"   # in float32, rounded once, as torch's kernels (backward too)
+    # torch's generic kernel keeps a bfloat16 input's weights in bfloat16 (its channels_last kernel, which
+    # bilinear also takes for small outputs, and every backward keep them float32)
+    wbf = bf16 and not (mode == "bilinear" and (_mf.is_format(x, _mf.channels_last) and x.shape[1] > 3
+                                                 or sum(out_size) <= 128
+                                                 or _threads.get_num_threads() == 1 and x.shape[1] == 3)
+                        or mode == "trilinear" and _mf.is_format(x, _mf.channels_last_3d) and x.shape[1] > 3)
+    out = x if not bf16 else x.astype(np.float32)
+    maps = []
+    mdtype = out.dtype
     # (a dense product spreads an inf or NaN along the whole axis: such inputs take the taps)
     finite = not weighted or _all_finite(xp, x)
     # torch's backward kernels copy (nearest: copy or halve) an axis whose output is the input's size (or twice
@@ -2708,22 +2731,26 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         split = same or (mode == "nearest" and nd != 2 and scales[k] is not None and n_out in (n_in, 2 * n_in)
                          and np.float32(1.0 / scales[k]) != np.float32(n_in / n_out))   # (a scale of 1 or 2 agrees)
         if xp is np and (not finite or n_in * n_out > _TAPS_MIN):
-            taps = _resample_taps(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)
+            taps = _resample_taps(mode, n_in, n_out, scales[k], align_corners, mdtype, not split, wbf)
             if taps.idx.shape[1] == 1:   # nearest
                 out = xp.take(out, taps.idx[:, 0], axis=axis)
             else:
                 out = xp.moveaxis(taps.T.times(xp.moveaxis(out, axis, -1)), -1, axis)
+            if wbf:
+                taps = _resample_taps(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)
             maps.append((axis, _backward_map(mode, n_in, n_out, mdtype, xp, True) if split else taps))
             continue
-        mat, idx = _resample_matrix(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)
+        mat, idx = _resample_matrix(mode, n_in, n_out, scales[k], align_corners, mdtype, not split, wbf)
         if xp is not np:  # the tables are built on the host; they work where the input lives
             mat, idx = xp.asarray(mat), (None if idx is None else xp.asarray(idx))
         if idx is not None:
             out = xp.take(out, idx, axis=axis)
         else:
             out = xp.moveaxis(xp.moveaxis(out, axis, -1) @ mat.T, -1, axis)
+        if wbf:
+            mat = _resample_matrix(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)[0]
         maps.append((axis, _backward_map(mode, n_in, n_out, mdtype, xp, False) if split else mat))
-    out = xp.ascontiguousarray(out)
+    out = xp.ascontiguousarray(out) if not bf16 else B.bf16_round(out)
     if state.enabled and input._requires_grad:
         name = _MODE_NAMES[mode].format(nd)
         cls = _RESAMPLE_NODES.get(name)
@@ -2733,6 +2760,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         node.next_functions = (edge(input),)
         node._saved_versions = ()
         node.maps = maps
+        if bf16:
+            in_float32(node)
         return _record(out, node)
     return _wrap(out)
 
