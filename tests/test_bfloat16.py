@@ -683,6 +683,74 @@ def test_norms_powers_and_pools_match_torch(name):
         assert _ulps(a, b).max(initial=0) <= grad_ulps
 
 
+_T8 = [1, 0, 3, 9, 2, 2, 7, 5]
+# name -> (loss of (input, target), ulps allowed in the loss, in the input's gradient, in the target's).  torch's
+# kernels round where this reproduces: mse squares the bfloat16 difference and its gradient is
+# (2 / n) * (x - t) * g in bfloat16 arithmetic; huber rounds at each operation; smooth_l1 computes in
+# float32 (its gradient differently over its vectors and their tail); binary_cross_entropy in bfloat16
+# arithmetic, its target's gradient through -logit(x); binary_cross_entropy_with_logits and kl_div are
+# torch's composites, op by op
+_LOSSES = {
+    "mse": (lambda L, x, y: _F(L).mse_loss(x, y), 0, 0, 0),
+    "mse_none": (lambda L, x, y: _F(L).mse_loss(x, y, reduction="none"), 0, 0, 0),
+    "l1": (lambda L, x, y: _F(L).l1_loss(x, y), 0, 0, 0),
+    "smooth_l1": (lambda L, x, y: _F(L).smooth_l1_loss(x, y), 0, 0, 0),
+    "smooth_l1_beta_sum": (lambda L, x, y: _F(L).smooth_l1_loss(x, y, beta=0.3, reduction="sum"), 0, 1, 1),
+    "huber": (lambda L, x, y: _F(L).huber_loss(x, y), 0, 0, 0),
+    "huber_none": (lambda L, x, y: _F(L).huber_loss(x, y, delta=0.4, reduction="none"), 0, 1, 1),
+    "bce": (lambda L, x, y: _F(L).binary_cross_entropy(x.sigmoid(), y.sigmoid()), 0, 0, 0),
+    "bce_weight_sum": (lambda L, x, y: _F(L).binary_cross_entropy(
+        x.sigmoid(), y.sigmoid(), weight=L.linspace(0.1, 2, 10).to(L.bfloat16), reduction="sum"), 0, 0, 0),
+    "bce_logits": (lambda L, x, y: _F(L).binary_cross_entropy_with_logits(x, y.sigmoid()), 0, 0, 0),
+    "bce_logits_pos_weight": (lambda L, x, y: _F(L).binary_cross_entropy_with_logits(
+        x, y.sigmoid(), pos_weight=L.linspace(0.5, 2, 10).to(L.bfloat16)), 0, 0, 0),
+    "bce_logits_none": (lambda L, x, y: _F(L).binary_cross_entropy_with_logits(x, y.sigmoid(), reduction="none"),
+                        0, 0, 0),
+    "nll": (lambda L, x, y: _F(L).nll_loss(x.log_softmax(1), L.tensor(_T8)), 0, 0, 0),
+    "nll_weight": (lambda L, x, y: _F(L).nll_loss(x.log_softmax(1), L.tensor(_T8),
+                                                  weight=L.linspace(0.1, 2, 10).to(L.bfloat16)), 0, 0, 0),
+    # (the target's gradient adds three bfloat16 terms, ulps where ember's engine adds them in another order)
+    "kl_div": (lambda L, x, y: _F(L).kl_div(x.log_softmax(1), y.softmax(1), reduction="batchmean"), 0, 0, 2),
+    "kl_div_log_target": (lambda L, x, y: _F(L).kl_div(x.log_softmax(1), y.log_softmax(1), reduction="sum",
+                                                       log_target=True), 0, 0, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_LOSSES))
+@against_torch
+def test_losses_match_torch(name):
+    fn, out_ulps, x_ulps, t_ulps = _LOSSES[name]
+    seen = []
+    for L in (torch, ember):
+        rs = np.random.RandomState(zlib.crc32(name.encode()))
+        xt, yt = (L.tensor((rs.randn(8, 10) * 2).astype(np.float32)).bfloat16().requires_grad_() for _ in range(2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (kl_div's reduction warning)
+            out = fn(L, xt, yt)
+        out.backward(L.tensor(np.linspace(-1.5, 1.5, out.numel(), dtype=np.float32).reshape(out.shape)).bfloat16())
+        seen.append((str(out.dtype)[6:], out.grad_fn.name(), _values(out), _values(xt.grad),
+                     _values(yt.grad) if yt.grad is not None else np.zeros(1, np.float32)))
+    (dt, nt, *vt), (de, ne, *ve) = seen
+    assert (dt, nt) == (de, ne) and dt == "bfloat16"
+    for i, (a, b, tol) in enumerate(zip(vt, ve, (out_ulps, x_ulps, t_ulps))):
+        assert _ulps(a, b).max(initial=0) <= tol, i
+
+
+@against_torch
+def test_bce_with_logits_of_bfloat16_logits_and_a_float32_target_is_float32_as_torch():
+    rs = np.random.RandomState(0)
+    x, y = rs.randn(6, 5).astype(np.float32), rs.rand(6, 5).astype(np.float32)
+    seen = []
+    for L in (torch, ember):
+        xt, yt = L.tensor(x).bfloat16().requires_grad_(), L.tensor(y).requires_grad_()
+        out = _F(L).binary_cross_entropy_with_logits(xt, yt, reduction="none")
+        out.backward(L.full_like(out, 0.7))
+        seen.append((str(out.dtype)[6:], str(xt.grad.dtype)[6:], _values(out), _values(xt.grad), _values(yt.grad)))
+    assert seen[0][:2] == seen[1][:2] == ("float32", "bfloat16")
+    for a, b in zip(seen[0][2:], seen[1][2:]):
+        np.testing.assert_array_equal(a, b)
+
+
 @against_torch
 def test_cross_entropy_options_match_torch():
     rs = np.random.RandomState(0)
