@@ -751,6 +751,70 @@ def test_bce_with_logits_of_bfloat16_logits_and_a_float32_target_is_float32_as_t
         np.testing.assert_array_equal(a, b)
 
 
+# name -> (query shape, key/value shape, keyword arguments; mask: "bool" or "float32").  4-D inputs run
+# torch's CPU flash kernel, emulated step for step (its blocks of 32 queries and 512 keys, its fast exp
+# and lane-wise sums, its bfloat16 roundings); 3-D ones (and a mask that needs a gradient) its math kernel,
+# in float32 rounded once.  The outputs are torch's bit for bit; a gradient element may differ where the
+# two order a float32 sum inside a matrix product differently (rarely: an ulp, or torch's rounding noise
+# where the exact gradient is 0, as a causal first row's)
+_ATTENTION = {
+    "plain": ((2, 3, 5, 8), (2, 3, 6, 8), {}),
+    "causal": ((2, 3, 9, 8), (2, 3, 9, 8), dict(is_causal=True)),
+    "vector_loop": ((1, 2, 20, 16), (1, 2, 37, 16), {}),
+    "query_blocks": ((1, 2, 40, 64), (1, 2, 300, 64), dict(is_causal=True)),
+    "key_blocks": ((1, 2, 40, 16), (1, 2, 530, 16), {}),
+    "bool_mask": ((2, 2, 7, 8), (2, 2, 33, 8), dict(mask="bool")),
+    "float32_mask": ((2, 2, 7, 8), (2, 2, 33, 8), dict(mask="float32")),
+    "gqa": ((2, 4, 9, 8), (2, 2, 20, 8), dict(enable_gqa=True)),
+    "scale": ((2, 3, 5, 8), (2, 3, 6, 8), dict(scale=0.3)),
+    "math_3d": ((3, 5, 8), (3, 6, 8), {}),
+    "math_mask_grad": ((2, 3, 5, 8), (2, 3, 6, 8), dict(mask="grad")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ATTENTION))
+@against_torch
+def test_scaled_dot_product_attention_matches_torch(name):
+    qs, ks, kw = _ATTENTION[name]
+    kw = dict(kw)
+    mask = kw.pop("mask", None)
+    rs = np.random.RandomState(zlib.crc32(name.encode()))
+    q, k, v = (rs.randn(*s).astype(np.float32) for s in (qs, ks, ks))
+    g = rs.randn(*qs).astype(np.float32)
+    m = {"bool": rs.rand(qs[-2], ks[-2]) > 0.3, None: None}.get(mask, rs.randn(qs[-2], ks[-2]).astype(np.float32))
+    seen = []
+    for L in (torch, ember):
+        ts = [L.tensor(a).bfloat16().requires_grad_() for a in (q, k, v)]
+        if m is not None:
+            kw["attn_mask"] = L.tensor(m).bfloat16().requires_grad_() if mask == "grad" else L.tensor(m)
+        out = _F(L).scaled_dot_product_attention(*ts, **kw)
+        out.backward(L.tensor(g).bfloat16())
+        seen.append((str(out.dtype)[6:], out.grad_fn.name(), [_values(out)] + [_values(t.grad) for t in ts]))
+    (dt, nt, vt), (de, ne, ve) = seen
+    assert (dt, nt) == (de, ne) and dt == "bfloat16"
+    assert _ulps(vt[0], ve[0]).max() == 0
+    for i, (a, b) in enumerate(zip(vt[1:], ve[1:])):
+        assert (_ulps(a, b) > 0).mean() <= 0.03, i
+        assert np.abs(a - b).max() <= 0.01 * np.abs(a).max(), i
+
+
+@against_torch
+def test_bfloat16_multihead_attention_without_weights_matches_torch():
+    # need_weights=False runs scaled_dot_product_attention's flash kernel on the heads
+    rs = np.random.RandomState(0)
+    x, g = rs.randn(2, 7, 16).astype(np.float32), rs.randn(2, 7, 16).astype(np.float32)
+    seen = []
+    for L in (torch, ember):
+        L.manual_seed(0)
+        mha = L.nn.MultiheadAttention(16, 4, batch_first=True).bfloat16()
+        xt = L.tensor(x).bfloat16().requires_grad_()
+        out = mha(xt, xt, xt, need_weights=False)[0]
+        out.backward(L.tensor(g).bfloat16())
+        seen.append([_values(out), _values(xt.grad), _values(mha.in_proj_weight.grad)])
+    for a, b in zip(*seen):
+        assert _ulps(a, b).max() == 0
+
+
 @against_torch
 def test_cross_entropy_options_match_torch():
     rs = np.random.RandomState(0)
