@@ -245,7 +245,7 @@ def _F(L):
 _TARGET = [1, 0, 3, 9, 2, 2, 7, 5]
 # name -> (op, input shapes, ulps allowed in the output, in the gradients). 0: bit for bit (torch's kernel
 # computes in float32 and rounds once, and so does ember's). More: torch's autograd formula is a chain of
-# bfloat16 ops, each rounding, where ember's rounds once (1 / x, std, norm, mse_loss), or its float32 sums
+# bfloat16 ops, each rounding, where ember's rounds once (1 / x, std), or its float32 sums
 # run in another order (softmax over dim 0: an ulp, rarely)
 _OPS = {
     "add": (lambda L, a, b: a + b, [(8, 33), (8, 33)], 0, 0),
@@ -295,7 +295,7 @@ _OPS = {
     "log_softmax_dim0": (lambda L, x: _F(L).log_softmax(x, 0), [(8, 10)], 0, 0),
     "cross_entropy": (lambda L, x: _F(L).cross_entropy(x, L.tensor(_TARGET)), [(8, 10)], 0, 0),
     "cross_entropy_sum": (lambda L, x: _F(L).cross_entropy(x, L.tensor(_TARGET), reduction="sum"), [(8, 10)], 0, 0),
-    "mse_loss": (lambda L, x, y: _F(L).mse_loss(x, y), [(8, 10), (8, 10)], 0, 2),
+    "mse_loss": (lambda L, x, y: _F(L).mse_loss(x, y), [(8, 10), (8, 10)], 0, 0),
     "views": (lambda L, a: a.t().reshape(-1)[3:40] * 2, [(8, 10)], 0, 0),
     "cat": (lambda L, a, b: L.cat([a, b]) * 2, [(8, 10), (2, 10)], 0, 0),
 }
