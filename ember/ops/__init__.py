@@ -15,7 +15,8 @@ _new = object.__new__
 _ndarray, _generic = np.ndarray, np.generic
 
 __all__ = ["Node", "Tensor", "record", "needs_grad", "new_node", "save_versions", "save_output_version",
-           "unbroadcast", "refuse_complex", "real_grads_for_real_inputs", "in_float32", "AUTOCAST", "LOWER", "FP32"]
+           "unbroadcast", "refuse_complex", "real_grads_for_real_inputs", "in_float32", "bf16_vector_part",
+           "AUTOCAST", "LOWER", "FP32"]
 
 _R2C = {}
 
@@ -80,6 +81,20 @@ def in_float32(node):
         cls.__module__ = base.__module__
     node.__class__ = cls
     return node
+
+
+def bf16_vector_part(shape):
+    """Which elements of a contiguous result of this shape torch's bfloat16 elementwise kernels compute in
+    their vector loop (two vectors of 32 a step), not in the scalar loop that takes each chunk's last
+    elements: the two round differently in some kernels.  Past torch's grain of 32,768 elements each
+    thread's chunk has its own tail."""
+    from .. import _threads
+    n = int(np.prod(shape))
+    nt = _threads.get_num_threads() if n > 32768 else 1
+    chunk = -(-n // max(nt, 1)) if n else 1
+    pos = np.arange(n) % chunk
+    size = np.minimum(chunk, n - (np.arange(n) // chunk) * chunk)
+    return (pos < size - size % 64).reshape(shape)
 
 
 def kernel_for(dtype, kernel, kinds="fc"):

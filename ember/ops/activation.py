@@ -37,6 +37,7 @@ __functional__ = [
 ]
 
 _new = object.__new__
+_F32 = np.dtype(np.float32)
 
 # A node that saved only an output (never an input) must still refuse a second
 # backward once its buffers are freed: a dummy version entry makes the engine
@@ -45,9 +46,13 @@ _SAVED_OUTPUT = ((_wrap(np.zeros(0)), 0),)
 
 
 def _float_data(input, name):
-    """The input's array, which must be floating point (torch has no integer kernels for these)."""
+    """The input's array, which must be floating point (torch has no integer kernels for these); of a
+    bfloat16 input, a float32 copy: the caller computes in float32 and rounds once (_bf16), as torch's
+    CPU kernels do, and tells the two apart by identity (x is not input._data), which float32 gets free."""
     d = input._data
     if d.dtype.kind != "f":
+        if d.dtype.kind == "V":
+            return d.astype(_F32)
         kind = B.scalar_name(d.dtype)
         raise NotImplementedError(
             f"\"{name}_cpu\" not implemented for '{kind}': {name} needs a floating point input, got "
@@ -55,10 +60,21 @@ def _float_data(input, name):
     return d
 
 
+def _bf16(out, node):
+    """out, the float32 result of an op on a bfloat16 input, rounded to bfloat16 once; node (if any) then
+    runs its backward in float32 and rounds its gradient once, as torch's bfloat16 kernels."""
+    if node is not None:
+        in_float32(node)
+    return B.bf16_round(out)
+
+
 def _promote_int(input):
-    """The input's array, integers converted to the default float (composite ops promote)."""
+    """The input's array, integers converted to the default float (composite ops promote); None for a
+    bfloat16 input, which the caller runs through torch's composite on Tensors (each op rounding, as there)."""
     d = input._data
-    return d if d.dtype.kind == "f" else d.astype(B.get_default_dtype().np)
+    if d.dtype.kind == "f":
+        return d
+    return d.astype(B.get_default_dtype().np) if d.dtype.kind != "V" else None
 
 
 def _node(cls, input, saved_input=True):
@@ -173,9 +189,9 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     node = None
     if state.enabled and input._requires_grad:
         node = _node(LeakyReluBackward0, input)
-        node.x = x
+        node.x = input._data
         node.slope = negative_slope
-    return _record(out, node)
+    return _record(out if x is input._data else _bf16(out, node), node)
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -192,10 +208,14 @@ def leaky_relu_(input, negative_slope=0.01):
             "please call out-of-place version instead.")
     out = _leaky(xp, x, negative_slope)
     node = None
+    if x is not input._data:   # (bfloat16)
+        out = B.bf16_round(out)
     if grad:
         node = _node(LeakyReluBackward1, input)
         node.x = out
         node.slope = negative_slope
+        if x is not input._data:
+            in_float32(node)
     return _write_inplace(input, out, node)
 
 
@@ -240,10 +260,17 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     else:
         noise = B.where(xp, x > 0, xp.ones((), x.dtype), xp.asarray((lower + upper) / 2, dtype=x.dtype))
     out = x * noise
+    bf16 = x is not input._data   # in float32, rounded once: torch keeps the drawn slopes rounded, not the mean
+    if bf16:
+        out = B.bf16_round(out)
+        if training:
+            noise = B.bf16_round(noise)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(RreluWithNoiseBackward1 if inplace else RreluWithNoiseBackward0, input, saved_input=False)
         node.noise = noise
+        if bf16:
+            in_float32(node)
     if inplace:
         return _write_inplace(input, out, node)
     return _record(out, node)
@@ -256,13 +283,14 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
 
 def _saving_x(out, input, cls, x, **fields):
     """Wrap out; when autograd records, link a cls node that saved the input's array x (and fields)."""
+    bf16 = x is not input._data and input._data.dtype.kind == "V"   # (x: a float32 copy; see _float_data)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(cls, input)
-        node.x = x
+        node.x = input._data if bf16 else x
         for name, value in fields.items():
             setattr(node, name, value)
-    return _record(out, node)
+    return _record(_bf16(out, node) if bf16 else out, node)
 
 
 # ---- elu family ---------------------------------------------------------------
@@ -305,6 +333,26 @@ class CeluBackward1(EluBackward1):
     __slots__ = ()
 
 
+def _elu_bf16_grad(node, g, b, is_result):
+    """torch's elu_backward kernel for bfloat16 (run in float32 by in_float32): its float32 coefficients
+    and its order of operations, on the input b or (is_result) the result."""
+    xp = xp_of(g)
+    f = np.float32
+    negcoef, poscoef, negiptcoef = f(node.alpha) * f(node.scale), f(node.scale), f(node.input_scale)
+    if is_result:
+        neg = g * negiptcoef * (b + negcoef)
+    else:
+        neg = g * negiptcoef * negcoef * xp.exp(xp.minimum(b, 0) * negiptcoef)
+    return (B.where(xp, b > 0, g * poscoef, neg),)
+
+
+# a bfloat16 input's elu nodes (same names): torch's kernel, see _elu_bf16_grad
+_ELU_BF16 = {cls: type(cls.__name__, (cls,), {
+    "__slots__": (), "_double_backward": False, "__qualname__": cls.__qualname__,
+    "apply": (lambda self, g, _r=cls._saved_fields == ("y",): _elu_bf16_grad(
+        self, g, self.y if _r else self.x, _r))}) for cls in (EluBackward0, EluBackward1, CeluBackward0, CeluBackward1)}
+
+
 def _elu(input, alpha, scale, input_scale, inplace, name, cls0, cls1):
     xp = xp_of(input._data)
     if inplace:
@@ -314,15 +362,20 @@ def _elu(input, alpha, scale, input_scale, inplace, name, cls0, cls1):
     out = B.where(xp, x > 0, x, neg)
     if scale != 1.0:
         out *= scale
+    if x is not input._data:   # bfloat16: rounded once (the in-place node saves the rounded result, as torch's)
+        out = B.bf16_round(out)
     node = None
     if state.enabled and input._requires_grad:
+        bf16 = x is not input._data
         if inplace:
-            node = _node(cls1, input)
+            node = _node(cls1 if not bf16 else _ELU_BF16[cls1], input)
             node.y = out
         else:
-            node = _node(cls0, input)
-            node.x = x
+            node = _node(cls0 if not bf16 else _ELU_BF16[cls0], input)
+            node.x = input._data
         node.alpha, node.scale, node.input_scale = alpha, scale, input_scale
+        if bf16:
+            in_float32(node)
     if inplace:
         return _write_inplace(input, out, node)
     return _record(out, node)
@@ -690,6 +743,26 @@ class SoftplusBackward0(Node):
         return (B.where(xp, bx > self.threshold, g, g * _sigm(bx)),)
 
 
+class _SoftplusBf16Backward(SoftplusBackward0):
+    # a bfloat16 input's (run in float32 by in_float32): torch's kernel, g * z / (z + 1) with z = exp(beta * x),
+    # which keeps the subnormal gradients that 1 / (1 + exp(-beta * x)) flushes to zero
+    __slots__ = ()
+    _double_backward = False
+
+    def apply(self, g):
+        xp = xp_of(g)
+        bx = self.x * self.beta
+        quiet = B.fp_set(B.FP_QUIET)   # (exp overflows only where bx > threshold picks g)
+        try:
+            z = xp.exp(bx)
+            return (B.where(xp, bx > self.threshold, g, g * z / (z + 1)),)
+        finally:
+            B.fp_reset(quiet)
+
+
+_SoftplusBf16Backward.__name__ = _SoftplusBf16Backward.__qualname__ = "SoftplusBackward0"
+
+
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
     xp = xp_of(input._data)
@@ -698,7 +771,8 @@ def softplus(input, beta=1.0, threshold=20.0):
     bx = x * beta
     # torch's formula; exp overflows to inf only where bx > threshold picks x instead
     out = B.where(xp, bx > threshold, x, xp.log1p(xp.exp(bx)) / beta)
-    return _saving_x(out, input, SoftplusBackward0, x, beta=beta, threshold=threshold)
+    cls = SoftplusBackward0 if x is input._data else _SoftplusBf16Backward
+    return _saving_x(out, input, cls, x, beta=beta, threshold=threshold)
 
 
 class LogSigmoidBackward0(Node):
@@ -710,10 +784,31 @@ class LogSigmoidBackward0(Node):
         return (g * _sigm(-self.x),)
 
 
+class _LogSigmoidBf16Backward(LogSigmoidBackward0):
+    # a bfloat16 input's: torch's kernel saves its buffer exp(-|x|) rounded to bfloat16, and backward
+    # takes b / (1 + b) of it (in float32, as in_float32 runs it)
+    __slots__ = ("buffer",)
+    _saved_fields = ("x", "buffer")
+    _double_backward = False
+
+    def apply(self, g):
+        xp = xp_of(g)
+        b = self.buffer
+        t = b / (1 + b)
+        return (g * B.where(xp, self.x < 0, 1 - t, t),)
+
+
+_LogSigmoidBf16Backward.__name__ = _LogSigmoidBf16Backward.__qualname__ = "LogSigmoidBackward0"
+
+
 def logsigmoid(input):
     """log(sigmoid(x)), computed stably."""
     xp = xp_of(input._data)
     x = _float_data(input, "log_sigmoid")
+    if x is not input._data:   # bfloat16
+        buffer = xp.exp(-xp.abs(x))
+        out = xp.minimum(x, 0) - xp.log1p(buffer)
+        return _saving_x(out, input, _LogSigmoidBf16Backward, x, buffer=B.bf16_round(buffer))
     out = xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))   # torch's formula, stable both ways
     return _saving_x(out, input, LogSigmoidBackward0, x)
 
@@ -755,6 +850,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         node = _node(HardtanhBackward0, input)
         node.x = out if inplace else x
         node.lo, node.hi = min_val, max_val
+        if x.dtype.kind == "V":   # bfloat16: torch's backward compares in float32, not with the bounds rounded
+            node.lo, node.hi = np.float32(min_val), np.float32(max_val)
     if inplace:
         return _write_inplace(input, out, node)
     return _record(out, node)
@@ -842,6 +939,8 @@ def threshold(input, threshold, value, inplace=False):
         _check_inplace(input, "threshold_")
     x = input._data
     kernel_for(x.dtype, "threshold_cpu", "fciu")
+    if x.dtype.kind == "V":   # bfloat16: torch compares in float32, not with the threshold rounded
+        threshold = np.float32(threshold)
     out = B.where(xp, x <= threshold, xp.asarray(value).astype(x.dtype), x)   # (NaN stays NaN, as torch)
     node = None
     if state.enabled and input._requires_grad:
@@ -883,6 +982,8 @@ def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
     xp = xp_of(input._data)
     x = _float_data(input, "hardshrink")
+    if x is not input._data:   # bfloat16: torch's kernels compare with lambd rounded to bfloat16
+        lambd = B.bf16_number(lambd)
     out = B.where(xp, (x >= -lambd) & (x <= lambd), xp.zeros((), x.dtype), x)
     return _saving_x(out, input, HardshrinkBackward0, x, lambd=lambd)
 
@@ -895,7 +996,8 @@ def softshrink(input, lambd=0.5):
     x = _float_data(input, "softshrink")
     # (torch's middle branch is x * 0: NaN stays NaN, -0.0 stays -0.0)
     out = B.where(xp, x > lambd, x - lambd, B.where(xp, x < -lambd, x + lambd, x * 0))
-    return _saving_x(out, input, SoftshrinkBackward0, x, lambd=lambd)
+    # (bfloat16: the forward compares in float32, the backward with lambd rounded to bfloat16, as torch's)
+    return _saving_x(out, input, SoftshrinkBackward0, x, lambd=lambd if x is input._data else B.bf16_number(lambd))
 
 
 # ---- composites torch records under a simpler node: softsign, tanhshrink ----------
@@ -916,6 +1018,8 @@ def softsign(input):
     xp = xp_of(input._data)
     kernel_for(input._data.dtype, "abs_cpu", "fciu")   # (torch's composite takes abs first)
     x = _promote_int(input)
+    if x is None:   # bfloat16
+        return input / (input.abs() + 1)
     out = x / (1 + xp.abs(x))
     return _saving_x(out, input, DivBackward0, x)
 
@@ -947,6 +1051,8 @@ def tanhshrink(input):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
                            "invert a mask, use the `~` or `logical_not()` operator instead.")
     x = _promote_int(input)
+    if x is None:   # bfloat16
+        return input - input.tanh()
     t = xp.tanh(x)
     out = x - t
     node = None
@@ -982,6 +1088,28 @@ class PreluKernelBackward0(Node):
         return gx, gw
 
 
+class _PreluBf16Backward(PreluKernelBackward0):
+    # a bfloat16 input's (run in float32 by in_float32): torch's kernel rounds the weight's gradient element
+    # by element to bfloat16, and autograd sums those to the weight's shape
+    __slots__ = ()
+    _double_backward = False
+
+    def apply(self, g):
+        xp = xp_of(g)
+        x, w = self.x, self.w
+        pos = x > 0
+        gx = gw = None
+        if self.next_functions[0][0] is not None:
+            gx = B.where(xp, pos, g, g * w)
+        if self.next_functions[1][0] is not None:
+            gw = B.bf16_through(B.where(xp, pos, xp.zeros((), g.dtype), g * x))
+            gw = unbroadcast(gw, w.shape).reshape(self.w_shape)
+        return gx, gw
+
+
+_PreluBf16Backward.__name__ = _PreluBf16Backward.__qualname__ = "PreluKernelBackward0"
+
+
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), weight per channel (dim 1) or shared."""
     xp = xp_of(input._data)
@@ -1011,11 +1139,11 @@ def prelu(input, weight):
     out = B.where(xp, x > 0, x, x * wb)
     node = None
     if state.enabled and (input._requires_grad or weight._requires_grad):
-        node = _new(PreluKernelBackward0)
+        node = _new(PreluKernelBackward0 if x is input._data else _PreluBf16Backward)
         node.next_functions = (edge(input), edge(weight))
         node._saved_versions = ((input, input._vc[0]), (weight, weight._vc[0]))
-        node.x, node.w, node.w_shape = x, wb, w.shape
-    return _record(out, node)
+        node.x, node.w, node.w_shape = input._data, wb, w.shape
+    return _record(out if x is input._data else _bf16(out, node), node)
 
 
 class GluBackward0(Node):
@@ -1036,6 +1164,21 @@ class GluBackward0(Node):
         return (xp.concatenate([gs, gs * a * (1 - s)], axis=self.dim),)
 
 
+class _GluBf16Backward(GluBackward0):
+    # a bfloat16 input's (run in float32 by in_float32): torch's glu_backward keeps sigmoid(b) rounded to
+    # bfloat16 and computes (1 - s) * s * a * g from it, in float32
+    __slots__ = ()
+    _double_backward = False
+
+    def apply(self, g):
+        xp = xp_of(g)
+        a, s = self.a, self.s
+        return (xp.concatenate([g * s, (1 - s) * s * a * g], axis=self.dim),)
+
+
+_GluBf16Backward.__name__ = _GluBf16Backward.__qualname__ = "GluBackward0"
+
+
 def glu(input, dim=-1):
     """a * sigmoid(b), where a and b are the halves of input along dim."""
     xp = xp_of(input._data)
@@ -1052,9 +1195,13 @@ def glu(input, dim=-1):
     out = a * s
     node = None
     if state.enabled and input._requires_grad:
-        node = _node(GluBackward0, input)
+        if x is input._data:
+            node = _node(GluBackward0, input)
+        else:   # bfloat16
+            node = _node(_GluBf16Backward, input)
+            s = B.bf16_round(s)
         node.a, node.s, node.dim = a, s, d
-    return _record(out, node)
+    return _record(out if x is input._data else _bf16(out, node), node)
 
 
 # ---- softmax family ------------------------------------------------------------

@@ -16,6 +16,7 @@ import math
 
 from .. import _backend as B
 from .._backend import xp_of
+from .._fma import fma32_via_double as _fma
 from .._threads import matmul as _mm
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import state
@@ -65,7 +66,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if not query.is_floating_point():
         raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value of a floating dtype, "
                            f"but got {query.dtype}")
-    if attn_mask is not None and attn_mask.dtype is not B.bool_ and attn_mask.dtype != query.dtype:
+    if (attn_mask is not None and attn_mask.dtype is not B.bool_ and attn_mask.dtype != query.dtype
+            and attn_mask.dtype is not B.float32):
         raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
                            f"attn_mask.dtype: {B.c_name(attn_mask.dtype)} and  query.dtype: "
                            f"{B.c_name(query.dtype)} instead.")
@@ -78,6 +80,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            "is_causal=True")
     if flash_on and _flash_ok(query, key, value, attn_mask, dropout_p, enable_gqa):
         return _flash_attention(query, key, value, attn_mask, is_causal, scale)
+    if query._data.dtype.kind == "V":
+        # torch's math kernel computes bfloat16 attention in float32 and rounds the result once
+        # (its graph: ToCopyBackward0 on each side); a bfloat16 mask holds float32's values
+        if attn_mask is not None and attn_mask.dtype is not B.bool_:
+            attn_mask = attn_mask.float()
+        out = scaled_dot_product_attention(query.float(), key.float(), value.float(), attn_mask, dropout_p,
+                                           is_causal, scale, enable_gqa)
+        return out.to(query.dtype)
     if enable_gqa and query.dim() >= 3:
         hq, hk, hv = query.size(-3), key.size(-3), value.size(-3)
         if hk != hv or hq % hk:
@@ -199,7 +209,7 @@ def _flash_ok(query, key, value, attn_mask, dropout_p, enable_gqa):
     if query.dim() != 4 or key.dim() != 4 or value.dim() != 4 or dropout_p > 0.0:
         return False
     q, k, v = query._data, key._data, value._data
-    if q.dtype.kind != "f" or q.dtype.itemsize < 4 or not (q.size and k.size and v.size):
+    if (q.dtype.kind != "f" or q.dtype.itemsize < 4) and q.dtype.kind != "V" or not (q.size and k.size and v.size):
         return False
     if attn_mask is not None and (attn_mask.dim() not in (2, 4) or attn_mask._requires_grad):
         return False
@@ -235,6 +245,8 @@ class ScaledDotProductFlashAttentionForCpuBackward0(Node):
 
 def _flash_attention(query, key, value, attn_mask, is_causal, scale):
     q, k, v = query._data, key._data, value._data
+    if q.dtype.kind == "V":
+        return _flash_attention_bf16(query, key, value, attn_mask, is_causal, scale)
     xp = xp_of(q)
     L, S = q.shape[-2], k.shape[-2]
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
@@ -264,6 +276,239 @@ def _flash_attention(query, key, value, attn_mask, is_causal, scale):
         node.next_functions = tuple(edge(t) for t in ins)
         node._saved_versions = tuple((t, t._vc[0]) for t in ins)
         node.q, node.k, node.v, node.p, node.scale, node.groups = q, k, v, p, scale, groups
+        result._requires_grad = True
+        result.grad_fn = node
+    return result
+
+
+# ---- the bfloat16 flash kernel ----------------------------------------------------------------------
+# torch runs bfloat16 attention through the same kernel (cpu_flash_attention in FlashAttentionKernel.cpp)
+# in float32, rounding to bfloat16 where it stores: the softmax numerators before they multiply value, the
+# output once; in the backward the weights and their gradient before each product, and grad_q/k/v after
+# each block's product is added to them.  Its blocks: keys in 512s (each block's numerators are taken
+# from the running max, the earlier ones rescaled: online softmax), queries in 32s, 64s or 256s by
+# length.  Its forward exp is a fast approximation (fexp_u20) in its 16-lane vector loop, summed lane by
+# lane, and libm's expf for the last keys % 16; its backward's is SLEEF's expf_u10.  Both are
+# reproduced here (their fmas through float64), so the results are torch's on an AVX-512 machine up to
+# the order of the float32 sums inside the matrix products.
+
+_LOG2E, _LN_FLT_MIN, _LN_FLT_MAX = 1.4426950216293335, -87.3365478515625, 88.72283935546875
+_FEXP_POLY = (-0.07920423895120621, -0.2243383675813675, 0.3035426139831543, 0.00010703434963943437)
+_SLEEF_POLY = (0.00019852761761285365, 0.0013930435525253415, 0.008333360776305199, 0.041666485369205475,
+               0.1666666716337204, 0.5)
+
+
+def _fexp_u20(xp, x):
+    """torch's Vectorized<float>::fexp_u20: 2**(x log2 e) with a cubic in the fraction, built in the
+    float's bits; 0 below ln(FLT_MIN), inf above ln(FLT_MAX)."""
+    f = xp.float32
+    with xp.errstate(all="ignore"):
+        src = x * f(_LOG2E)
+        frac = src - xp.floor(src)
+        c3, c2, c1, c0 = _FEXP_POLY
+        res = _fma(_fma(_fma(frac, f(c3), f(c2)), frac, f(c1)), frac, f(c0))
+        t = _fma(f(2.0 ** 23), src - res, f(2.0 ** 23 * 127))
+        low, high = x < f(_LN_FLT_MIN), x > f(_LN_FLT_MAX)
+        bits = xp.where(low | high | xp.isnan(t), 0, t).astype(xp.int32)   # truncated, as cvttps
+        bits = xp.where(low, 0, xp.where(high, 0x7F800000, bits))
+        bits = xp.where(xp.isnan(x), xp.int32(-2 ** 31), bits)   # cvttps's "integer indefinite": -0.0
+    return bits.astype(xp.int32).view(xp.float32)
+
+
+def _sleef_exp(xp, d):
+    """SLEEF's expf_u10 (torch's Vectorized<float>::exp): exp(s) 2**q with s = d - q ln 2 in two parts."""
+    f = xp.float32
+    with xp.errstate(all="ignore"):
+        q = xp.rint(d * f(1.4426950408889634))
+        q = xp.where(xp.abs(q) < 256, q, 0).astype(xp.int32)   # past +-104 the answer is fixed below
+        qf = q.astype(xp.float32)
+        s = _fma(qf, f(-0.693145751953125), d)
+        s = _fma(qf, f(-1.428606765330187e-06), s)
+        u = f(_SLEEF_POLY[0])
+        for c in _SLEEF_POLY[1:]:
+            u = _fma(u, s, f(c))
+        u = f(1) + _fma(s * s, u, s)
+        half = q >> 1
+        u = u * ((half + 127) << 23).astype(xp.int32).view(xp.float32)
+        u = u * ((q - half + 127) << 23).astype(xp.int32).view(xp.float32)
+        u = xp.where(d < -104, f(0), xp.where(d > 100, f(xp.inf), u))
+    return xp.where(xp.isnan(d), d, u)
+
+
+def _exp_rows(xp, s, top):
+    """torch's _exp_reduce_sum_fusion_kernel on each row of s: exp(s - top) (fexp_u20 on the 16-lane
+    vector part, libm's expf on the last n % 16) and the rows' sums, lane by lane, then the tail."""
+    n = s.shape[-1]
+    nv = n - n % 16
+    d = s - top[..., None]
+    p = xp.empty_like(d)
+    p[..., :nv] = _fexp_u20(xp, d[..., :nv])
+    p[..., nv:] = xp.exp(d[..., nv:].astype(xp.float64)).astype(xp.float32)
+    if nv:
+        acc = p[..., :16]
+        for i in range(16, nv, 16):
+            acc = acc + p[..., i:i + 16]
+        for w in (8, 4, 2):   # vec_reduce_all: halves folded onto each other
+            acc = acc[..., :w] + acc[..., w:2 * w]
+        total = acc[..., 0] + acc[..., 1]
+    else:
+        total = xp.zeros(s.shape[:-1], xp.float32)
+    for i in range(nv, n):
+        total = total + p[..., i]
+    return p, total
+
+
+def _lanes_sum(acc, n):
+    """lanes 0..n-1 of acc added one after another (vec_reduce_all with a size: its slow path)."""
+    total = acc[..., 0]
+    for i in range(1, n):
+        total = total + acc[..., i]
+    return total
+
+
+def _rowdot(xp, x, y):
+    """torch's vec::map2_reduce_all over bfloat16 rows: sum(x * y) along the last axis in float32, in its
+    order (32 bfloat16 a step in two 16-lane halves, the lanes folded at the end)."""
+    p = x * y   # products of bfloat16 values: exact in float32
+    D = p.shape[-1]
+    if D < 32:
+        if D <= 16:
+            return _lanes_sum(p, D)
+        acc = p[..., :16].copy()
+        acc[..., :D - 16] += p[..., 16:]
+        return _lanes_sum(acc, 16)
+    acc0, acc1 = p[..., :16].copy(), p[..., 16:32].copy()
+    d = 32
+    while d + 32 <= D:
+        acc0 += p[..., d:d + 16]
+        acc1 += p[..., d + 16:d + 32]
+        d += 32
+    if D - d > 16:
+        acc0 += p[..., d:d + 16]
+        acc1[..., :D - d - 16] += p[..., d + 16:]
+    elif D > d:
+        acc0[..., :D - d] += p[..., d:]
+    acc = acc0 + acc1
+    for w in (8, 4, 2):
+        acc = acc[..., :w] + acc[..., w:2 * w]
+    return acc[..., 0] + acc[..., 1]
+
+
+def _flash_bf16_blocks(L, S):
+    """torch's query and key block sizes for these lengths."""
+    return min(256 if L >= 768 else 64 if L >= 192 else 32, L), min(512, S)
+
+
+def _flash_bf16_forward(xp, q, k, v, mask, is_causal, scale):
+    """(output, logsumexp) of torch's bfloat16 flash kernel, in float32 (the output's values bfloat16's):
+    q (B, H, L, D), k and v (B, H, S, D) in float32, mask additive float32 broadcasting to (B, H, L, S)."""
+    f32 = xp.float32
+    L, S = q.shape[-2], k.shape[-2]
+    ks = _flash_bf16_blocks(L, S)[1]
+    top = xp.full(q.shape[:-1], -xp.inf, f32)
+    total = xp.zeros(q.shape[:-1], f32)
+    dst = None
+    rows = xp.arange(L)[:, None]
+    for n in range(0, S, ks):
+        kb = min(ks, S - n)
+        s = _mm(q, k[..., n:n + kb, :].swapaxes(-2, -1))
+        if is_causal:
+            s = B.where(xp, xp.arange(n, n + kb)[None] > rows, f32(-xp.inf), s)
+        s = s * f32(scale) if mask is None else s * f32(scale) + mask[..., n:n + kb]
+        new_top = xp.maximum(s.max(-1), top)
+        dead = new_top == -xp.inf   # every key so far masked out: torch stores zeros and keeps the rest
+        p, psum = _exp_rows(xp, s, B.where(xp, dead, f32(0), new_top))
+        p = B.where(xp, dead[..., None], f32(0), B.bf16_through(p))
+        pv = _mm(p, v[..., n:n + kb, :])
+        if dst is None:
+            total, dst = B.where(xp, dead, total, psum), pv
+        else:
+            with xp.errstate(invalid="ignore"):
+                rescale = xp.exp((top - new_top).astype(xp.float64)).astype(f32)
+            total = B.where(xp, dead, total, _fma(rescale, total, psum))
+            dst = B.where(xp, dead[..., None], dst, dst * rescale[..., None]) + pv
+        top = B.where(xp, dead, top, new_top)
+    top = B.where(xp, top == -xp.inf, f32(0), top)
+    total = B.where(xp, total == 0, f32(1), total)
+    out = dst * (f32(1) / total)[..., None]
+    lse = top + xp.log(total.astype(xp.float64)).astype(f32)
+    return B.bf16_round(out), lse
+
+
+class _FlashBf16Backward(ScaledDotProductFlashAttentionForCpuBackward0):
+    """torch's cpu_flash_attention_backward on bfloat16: the weights recomputed from the logsumexp."""
+    __slots__ = ("out", "lse", "mask", "causal")
+    _saved_fields = ("q", "k", "v", "out")
+
+    def apply(self, g):
+        q, k, v, out, lse, mask, scale, groups = self.q, self.k, self.v, self.out, self.lse, self.mask, \
+            self.scale, self.groups
+        xp = xp_of(g)
+        f32, through = xp.float32, B.bf16_through
+        q, k, v, out, g = (a.astype(f32) for a in (q, k, v, out, g))
+        L, S = q.shape[-2], k.shape[-2]
+        qs, ks = _flash_bf16_blocks(L, S)
+        gq, gk, gv = xp.zeros_like(q), xp.zeros_like(k), xp.zeros_like(v)
+        dsum = _rowdot(xp, g, out)
+        scale = f32(scale)
+        # a key/value head shared by `groups` query heads gathers their gradients one head after another
+        for h in range(groups):
+            heads = slice(h, None, groups)
+            qh, gh, dh, lh = q[:, heads], g[:, heads], dsum[:, heads], lse[:, heads]
+            mh = mask if mask is None or mask.ndim < 4 or mask.shape[1] == 1 else mask[:, heads]
+            gqh = xp.zeros_like(qh)
+            for m in range(0, L, qs):
+                rows = slice(m, min(m + qs, L))
+                keys = min(rows.stop, S) if self.causal else S
+                for n in range(0, keys, ks):
+                    cols = slice(n, min(n + ks, S))
+                    a = scale * _mm(qh[..., rows, :], k[..., cols, :].swapaxes(-2, -1))
+                    if mh is not None:
+                        a = a + mh[..., rows, cols]
+                    a = _sleef_exp(xp, a - lh[..., rows, None])
+                    if self.causal:
+                        a = B.where(xp, xp.arange(n, cols.stop)[None] > xp.arange(m, rows.stop)[:, None], f32(0), a)
+                    gv[..., cols, :] = through(gv[..., cols, :] + _mm(through(a).swapaxes(-2, -1), gh[..., rows, :]))
+                    ga = through(a * (_mm(gh[..., rows, :], v[..., cols, :].swapaxes(-2, -1)) - dh[..., rows, None]))
+                    gqh[..., rows, :] = through(gqh[..., rows, :] + scale * _mm(ga, k[..., cols, :]))
+                    gk[..., cols, :] = through(gk[..., cols, :] + scale * _mm(ga.swapaxes(-2, -1), qh[..., rows, :]))
+            gq[:, heads] = gqh
+        return tuple(B.bf16_round(d) if e[0] is not None else None
+                     for d, e in zip((gq, gk, gv), self.next_functions))
+
+
+_FlashBf16Backward.__name__ = _FlashBf16Backward.__qualname__ = "ScaledDotProductFlashAttentionForCpuBackward0"
+
+
+def _flash_attention_bf16(query, key, value, attn_mask, is_causal, scale):
+    """torch's CPU flash kernel on bfloat16 query, key and value (see above)."""
+    q, k, v = query._data, key._data, value._data
+    xp = xp_of(q)
+    f32 = xp.float32
+    Bq, H, L, _ = q.shape
+    S = k.shape[-2]
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    groups = H // k.shape[1]
+    qf, kf, vf = (a.astype(f32) for a in (q, k, v))
+    ke, ve = (kf, vf) if groups == 1 else (xp.repeat(kf, groups, 1), xp.repeat(vf, groups, 1))
+    mask = None
+    if not is_causal and attn_mask is not None:
+        m = attn_mask._data
+        shape = (Bq, H, L, S)
+        out_shape = tuple(_shape.broadcast_shapes(shape, tuple(m.shape)))
+        if out_shape != shape:
+            raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape {list(out_shape)}")
+        mask = B.where(xp, m, f32(0), f32(-xp.inf)) if m.dtype == bool else m.astype(f32)
+        mask = xp.broadcast_to(mask, mask.shape[:-2] + (L, S))   # the blocks slice its last two dims
+    out, lse = _flash_bf16_forward(xp, qf, ke, ve, mask, is_causal, scale)
+    result = _wrap(out)
+    ins = (query, key, value)
+    if state.enabled and any(t._requires_grad for t in ins):
+        node = _FlashBf16Backward.__new__(_FlashBf16Backward)
+        node.next_functions = tuple(edge(t) for t in ins)
+        node._saved_versions = tuple((t, t._vc[0]) for t in ins)
+        node.q, node.k, node.v, node.scale, node.groups = q, k, v, scale, groups
+        node.out, node.lse, node.mask, node.causal = out, lse, mask, is_causal
         result._requires_grad = True
         result.grad_fn = node
     return result

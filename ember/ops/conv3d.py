@@ -534,6 +534,9 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """3-d average pooling, as torch.nn.functional.avg_pool3d."""
     op = "avg_pool3d"
     a, lead = _planes(input, op)
+    if a.dtype.kind == "V":   # (torch's CPU kernel has no bfloat16 version)
+        raise NotImplementedError("\"avg_pool3d_out_frame\" not implemented for 'BFloat16' (avg_pool3d: convert the "
+                                  "input with .float())")
     if divisor_override is not None and int(divisor_override) == 0:
         raise RuntimeError("divisor must be not zero")
     k, s, p, d, o = _pool_geometry(op, a, kernel_size, stride, padding, 1, ceil_mode, False,

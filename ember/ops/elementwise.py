@@ -951,6 +951,9 @@ class PowBackward0(Node):
             return (g * 2 * self.a,)
         if e == 0:   # torch: zeros, not 0 * a ** -1 (NaN at a = 0)
             return (g * 0,)
+        if g.dtype.kind == "V":   # bfloat16: e multiplies in float32 (not rounded first), each product rounds
+            return (B.bf16_round(g.astype(np.float32) * B.bf16_through(np.float32(e) * _power(self.a, e - 1)
+                                                                        .astype(np.float32))),)
         return (g * (e * _power(self.a, e - 1)),)   # torch's grouping: grad * (e * a.pow(e - 1))
 
 
@@ -1024,6 +1027,8 @@ def _power(a, b):
     through |x|, then the sign: NumPy's power takes ~90 ns an element for a negative base (~1 for a
     positive one), so x ** 4 over mixed signs ran 50x slower than torch."""
     if type(a) is not np.ndarray or a.dtype.kind != "f" or a.dtype.itemsize < 4:
+        if a.dtype.kind == "V" and type(b) in (int, float):
+            return _bf16_power(a, b)
         return a ** b
     if type(b) is np.ndarray:
         return _power_arrays(a, b)
@@ -1041,6 +1046,29 @@ def _power(a, b):
         return a ** b
     res = np.abs(a) ** b
     return np.copysign(res, a) if b % 2 else res
+
+
+def _bf16_power(a, b):
+    """A bfloat16 array a ** a number b as torch's kernel for bfloat16: b rounded to bfloat16, each
+    operation of its special cases x * x * x and 1 / (x * x) rounding, the rest in float32.  (Its scalar
+    loop, which takes the last elements that do not fill a vector, also rounds sqrt(x) in 1 / sqrt(x):
+    not reproduced, an ulp there.)"""
+    r, x = B.bf16_through, a.astype(np.float32)
+    b = float(B.bf16_number(b))
+    xp = xp_of(a)
+    if b == 0.5:
+        res = xp.sqrt(x)
+    elif b == -0.5:
+        res = 1 / xp.sqrt(x)
+    elif b == 2:
+        res = x * x
+    elif b == 3:
+        res = r(x * x) * x
+    elif b == -2:
+        res = 1 / r(x * x)
+    else:
+        res = x ** np.float32(b)
+    return B.bf16_round(res)
 
 
 def _power_arrays(a, b):
@@ -2765,11 +2793,12 @@ isneginf = _predicate("isneginf", lambda xp, d: xp.isneginf(d) if d.dtype.kind =
 
 # ---- more binary math: xlogy, hypot, logaddexp, fmax / fmin, heaviside, float_power ----------------
 def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scalar_other_name=None,
-            complex_error=None):
+            complex_error=None, bf16=None):
     """A binary op on broadcast operands: fwd(xp, a, b) -> res and grads(xp, g, a, b, res) -> (ga, gb),
     both on raw arrays.  A Python-number `other` gets no edge (torch's *Backward2 node for xlogy).
     complex_error: torch's (exception, message) for complex operands; "ok" computes them (else a
-    float_only op refuses them with torch's kernel error)."""
+    float_only op refuses them with torch's kernel error).  bfloat16 operands compute in float32, rounded
+    once, backward too; bf16: (fwd, grads) for them instead, on float32 arrays, rounding where torch does."""
     cls = type(node_name, (Node,), {"__slots__": ("a", "b", "out", "b_shape"), "_saved_fields": ("a", "b", "out"),
                                     "apply": lambda self, g: self._apply(g),
                                     # traced for create_graph=True (higher_order.py) by the nodes that opt in
@@ -2788,6 +2817,20 @@ def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scala
         return ga, gb
     cls._apply = _apply
     scls = type(scalar_other_name, (cls,), {"__slots__": ()}) if scalar_other_name else cls
+    if bf16:   # (same-named nodes whose formulas are bf16's)
+        bgrads = bf16[1]
+        battrs = {"__slots__": (), "_double_backward": False,
+                  "apply": lambda self, g: _apply_with(self, g, bgrads)}
+        bcls = type(node_name, (cls,), dict(battrs))
+        bscls = type(scalar_other_name, (scls,), dict(battrs)) if scalar_other_name else bcls
+
+    def _apply_with(self, g, fn):
+        ga, gb = fn(xp_of(g), g, self.a, self.b, self.out)
+        ga = unbroadcast(ga, self.a.shape) if self.next_functions[0][0] is not None and ga is not None else None
+        if len(self.next_functions) == 1:
+            return (ga,)
+        gb = unbroadcast(gb, self.b_shape) if self.next_functions[1][0] is not None and gb is not None else None
+        return ga, gb
 
     def op(input, other, *, out=None):
         first_scalar = not isinstance(input, Tensor)
@@ -2805,7 +2848,10 @@ def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scala
                 raise complex_error[0](complex_error[1])
             if float_only:
                 kernel_for(a.dtype, f"{name}_cpu", "f")
-        if float_only and kind not in ("f", "c"):
+        half = kind == "V" and float_only   # bfloat16: in float32 (bf16's functions where given), rounded once
+        if half:
+            a = a.astype(np.float32)
+        elif float_only and kind not in ("f", "c"):
             if int_error:
                 raise NotImplementedError(
                     f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[B.dtype_of(a)] if B.dtype_of(a) in B.SCALAR_NAMES else a.dtype}'"
@@ -2818,21 +2864,25 @@ def _binary(name, fwd, grads, node_name, float_only=True, int_error=False, scala
             b = xp.asarray(b, dtype=a.dtype)
         try:
             with B.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
-                res = fwd(xp, a, b)
+                res = fwd(xp, a, b) if not (half and bf16) else bf16[0](xp, a, b)
         except ValueError:
             raise _broadcast_error(name, a, b) from None
         res = _host_array(res) if isinstance(res, _generic) else res
+        if half:
+            res = B.bf16_round(res)
         if out is not None:
             return _write_out(out, res, name, input, other)
         node = None
         if grads is not None and state.enabled and (input_t._requires_grad or
                                                     (isinstance(other, Tensor) and other._requires_grad)):
             if isinstance(other, Tensor):
-                node = _node(cls, input_t, other)
+                node = _node(cls if not (half and bf16) else bcls, input_t, other)
             else:
-                node = _node(scls, input_t, None)
+                node = _node(scls if not (half and bf16) else bscls, input_t, None)
                 node.next_functions = node.next_functions[:1]
             node.a, node.b, node.out, node.b_shape = a, b, res, b.shape
+            if half:
+                in_float32(node)
             saves = [(input_t, input_t._vc[0])]
             if isinstance(other, Tensor):
                 saves.append((other, other._vc[0]))
@@ -2854,6 +2904,19 @@ def _xlogy_grads(xp, g, a, b, out):
     return ga, gb
 
 
+def _xlogy_bf16(xp, a, b):
+    # torch's bfloat16 kernel: x * log(y) with log(y) a bfloat16, each rounding
+    r = B.bf16_through
+    return B.where(xp, xp.isnan(b), np.nan, B.where(xp, a == 0, 0, a * r(xp.log(b))))
+
+
+def _xlogy_bf16_grads(xp, g, a, b, out):
+    # torch's formulas in bfloat16: grad * log(other) (where self is 0 too), grad * self / other, each op rounding
+    r = B.bf16_through
+    with B.errstate(xp, divide="ignore", invalid="ignore"):
+        return g * r(xp.log(b)), r(g * a) / b
+
+
 def _logaddexp_grads(xp, g, a, b, out):
     return g * xp.exp(a - out), g * xp.exp(b - out)
 
@@ -2869,7 +2932,7 @@ def _fmax_grads(is_max):
 
 
 xlogy, XlogyBackward0 = _binary("xlogy", _xlogy, _xlogy_grads, "XlogyBackward0",
-                                scalar_other_name="XlogyBackward2")
+                                scalar_other_name="XlogyBackward2", bf16=(_xlogy_bf16, _xlogy_bf16_grads))
 hypot, HypotBackward0 = _binary("hypot", lambda xp, a, b: xp.hypot(a, b),
                                 lambda xp, g, a, b, out: (g * a / out, g * b / out), "HypotBackward0",
                                 int_error=True)

@@ -320,6 +320,9 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
                          f"{dim} dimensions (size {list(input.shape)})")
     if input.numel() == 0:
         return input
+    if dim > 3 and input._data.dtype.kind == "V":   # (torch pools those through avg_pool3d, which has none)
+        raise NotImplementedError("\"avg_pool3d_out_frame\" not implemented for 'BFloat16' (local_response_norm "
+                                  f"pools a {dim}-d input with avg_pool3d: convert it with .float())")
     sizes = input.shape
     div = input.mul(input)
     # channels become the pooled height of an (N, 1, C, rest) image, zero-padded as torch pads them

@@ -16,7 +16,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _output_tensor, vjp
 from .._tensor import Tensor, _wrap
-from . import AUTOCAST, FP32, in_float32, unbroadcast
+from . import AUTOCAST, FP32, bf16_vector_part, in_float32, unbroadcast
 from .activation import (LogSoftmaxBackward0, _SAVED_OUTPUT, _in_row_blocks, _log_softmax_array, _record,
                          _row_blocks_fit, _row_state, _sigm, bf16_softmax, softplus0)
 from .._userwarn import warn as _warn_user
@@ -153,6 +153,15 @@ class NllLossBackward0(Node):
 
 class NllLoss2DBackward0(NllLossBackward0):
     __slots__ = ()
+
+
+def _nll_bf16_mean_apply(self, g):
+    return NllLossBackward0.apply(self, B.bf16_round(g.astype(np.float32) / np.float32(self.scoef)))
+
+
+_NLL_BF16_MEAN = {cls: type(cls.__name__, (cls,), {"__slots__": (), "_double_backward": False,
+                                                   "__qualname__": cls.__qualname__, "apply": _nll_bf16_mean_apply})
+                  for cls in (NllLossBackward0, NllLoss2DBackward0)}
 
 
 class _SmoothedNllBackward(NllLossBackward0):
@@ -314,8 +323,14 @@ def _nll(name, lp, lp_tensor_edge, target, weight, ignore_index, red, smooth=0.0
         coef = -1.0 if wi is None else -wi
         scoef = -1.0 if valid is None else -valid.astype(lp.dtype)
         if red == "mean":
-            coef = coef / denom if denom else coef * np.nan
-            scoef = scoef / denom if denom else scoef * np.nan
+            if wi is not None and lp.dtype.kind == "V" and not smooth and denom:
+                # bfloat16 class weights: torch's kernel divides the gradient by their total before weighting
+                # it, each rounding (_NllBf16MeanBackward, which takes the total from scoef)
+                node.__class__ = _NLL_BF16_MEAN[cls]
+                scoef = denom
+            else:
+                coef = coef / denom if denom else coef * np.nan
+                scoef = scoef / denom if denom else scoef * np.nan
         node.t2, node.coef, node.red, node.lp_shape, node.dtype = t2, coef, red, shape, lp.dtype
         node.smooth, node.w, node.scoef, node.valid = smooth, w, scoef, valid
     return out, node
@@ -670,6 +685,35 @@ class MseLossBackward0(_PointwiseLoss):
         return d, lambda: -d
 
 
+class _Bf16PointwiseLoss(_PointwiseLoss):
+    """A bfloat16 pointwise loss's node: grads(g, d, norm) gives torch's kernel's gradients for the input and
+    the target (float32 arrays of bfloat16 values), from g (the output's gradient, as float32, broadcast)
+    and d (the saved difference); norm is the mean's 1 / n (else 1)."""
+    __slots__ = ()
+    _double_backward = False
+
+    def apply(self, g):
+        g = g.astype(np.float32)
+        d = self.a
+        g = xp_of(d).broadcast_to(g, d.shape) if g.shape != d.shape else g
+        gx, gt = self.grads(g, d, 1.0 / self.denom if self.red == "mean" else 1.0)
+        nf = self.next_functions
+        return (unbroadcast(B.bf16_round(gx), self.x_shape) if nf[0][0] is not None else None,
+                unbroadcast(B.bf16_round(gt), self.t_shape) if len(nf) > 1 and nf[1][0] is not None else None)
+
+
+class _MseBf16Backward(_Bf16PointwiseLoss, MseLossBackward0):
+    # torch's kernel: alpha * (a - b) * grad with alpha = 2 * norm rounded, each operation in bfloat16
+    __slots__ = ()
+
+    def grads(self, g, d, norm):
+        r, alpha = B.bf16_through, B.bf16_number(2 * norm)
+        return r(alpha * d) * g, r(alpha * -d) * g
+
+
+_MseBf16Backward.__name__ = _MseBf16Backward.__qualname__ = "MseLossBackward0"
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: (input - target) ** 2, reduced."""
     if AUTOCAST[0] is not None:
@@ -680,16 +724,16 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("mse_loss", input, target)
-    bf16 = x.dtype.kind == "V"   # each squared difference in float32, rounded once; backward in float32
-    d = x - t if not bf16 else x.astype(np.float32) - t.astype(np.float32)
+    bf16 = x.dtype.kind == "V"   # torch's kernel squares the difference in bfloat16: two roundings
+    d = x - t if not bf16 else B.bf16_through(x.astype(np.float32) - t.astype(np.float32))
     loss = d * d if not bf16 else B.bf16_round(d * d)
     w, wsum = _weight("mse_loss", weight, input)
-    cls = MseLossBackward0
+    cls = MseLossBackward0 if not bf16 or weight is not None else _MseBf16Backward
     if w is not None:
         loss = loss * w
         cls = _named(MseLossBackward0, {"mean": "DivBackward0", "sum": "SumBackward0"}.get(red, "MulBackward0"))
     out = _pointwise(cls, input, target, loss, red, d, w=w, denom=wsum)
-    if bf16 and out.grad_fn is not None:
+    if bf16 and w is not None and out.grad_fn is not None:
         in_float32(out.grad_fn)
     return out
 
@@ -740,6 +784,22 @@ class SmoothL1LossBackward0(_PointwiseLoss):
         return d, lambda: -d
 
 
+class _SmoothL1Bf16Backward(_Bf16PointwiseLoss, SmoothL1LossBackward0):
+    # torch's kernel for bfloat16, in float32: norm * (d / beta) * grad over its vectors, norm * d * grad / beta
+    # in the scalar tail of each chunk
+    __slots__ = ()
+
+    def grads(self, g, d, norm):
+        xp, f = xp_of(d), np.float32
+        beta, norm = f(self.beta), f(norm)
+        vec = B.where(xp, bf16_vector_part(d.shape), norm * (d / beta) * g, norm * d * g / beta)
+        gx = B.where(xp, d <= -beta, -norm * g, B.where(xp, d >= beta, norm * g, vec))
+        return gx, -gx
+
+
+_SmoothL1Bf16Backward.__name__ = _SmoothL1Bf16Backward.__qualname__ = "SmoothL1LossBackward0"
+
+
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target)."""
     if AUTOCAST[0] is not None:
@@ -753,6 +813,15 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     _size_warning(input, target)
     red = _reduction(reduction, size_average, reduce)
     x, t = _pair("smooth_l1_loss", input, target)
+    if x.dtype.kind == "V":   # bfloat16: torch's kernel for it computes in float32 and rounds once
+        f = np.float32
+        d = x.astype(f) - t.astype(f)
+        ad = xp.abs(d)
+        loss = B.bf16_round(B.where(xp, ad < f(beta), f(0.5) * ad * ad / f(beta), ad - f(0.5) * f(beta)))
+        out = _pointwise(_SmoothL1Bf16Backward, input, target, loss, red, d)
+        if out.grad_fn is not None:
+            out.grad_fn.beta = beta
+        return out
     d = x - t
     ad = xp.abs(d)
     loss = B.where(xp, ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
@@ -773,6 +842,24 @@ class HuberLossBackward0(_PointwiseLoss):
         return d, lambda: -d
 
 
+class _HuberBf16Backward(_Bf16PointwiseLoss, HuberLossBackward0):
+    # torch's kernel in bfloat16 arithmetic, each operation rounding: norm * d * grad where |d| < delta, else
+    # norm * (+-delta) * grad over its vectors and (-+norm * grad) * delta in each chunk's scalar tail
+    __slots__ = ()
+
+    def grads(self, g, d, norm):
+        xp, r = xp_of(d), B.bf16_through
+        delta, norm = B.bf16_number(self.delta), B.bf16_number(norm)
+        side = B.where(xp, d > 0, delta, -delta)
+        vec = r(r(norm * side) * g)
+        tail = r(r(B.where(xp, d > 0, norm, -norm) * g) * delta)
+        out = B.where(xp, xp.abs(d) >= delta, B.where(xp, bf16_vector_part(d.shape), vec, tail), r(r(norm * d) * g))
+        return out, -out
+
+
+_HuberBf16Backward.__name__ = _HuberBf16Backward.__qualname__ = "HuberLossBackward0"
+
+
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta)."""
     if AUTOCAST[0] is not None:
@@ -787,10 +874,19 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _size_warning(input, target)
     red = _reduction(reduction)
     x, t = _pair("huber_loss", input, target)
+    w, _ = _weight("huber_loss", weight, input)
+    if x.dtype.kind == "V" and w is None:   # bfloat16: torch's kernel rounds at each operation
+        r, f = B.bf16_through, np.float32
+        d = r(x.astype(f) - t.astype(f))
+        ad, dl = xp.abs(d), B.bf16_number(delta)
+        loss = B.bf16_round(B.where(xp, ad < dl, r(f(0.5) * ad) * ad, dl * r(ad - r(f(0.5) * dl))))
+        out = _pointwise(_HuberBf16Backward, input, target, loss, red, d)
+        if out.grad_fn is not None:
+            out.grad_fn.delta = delta
+        return out
     d = x - t
     ad = xp.abs(d)
     loss = B.where(xp, ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
-    w, _ = _weight("huber_loss", weight, input)
     cls = HuberLossBackward0
     if w is not None:
         # unlike mse_loss / l1_loss, torch's weighted huber 'mean' divides by the element count
@@ -843,6 +939,35 @@ class BinaryCrossEntropyBackward0(_InputTargetLoss):
         return dx, dt
 
 
+class _BceBf16Backward(BinaryCrossEntropyBackward0):
+    # torch's kernels in bfloat16 arithmetic, each operation rounding: the input's g * (x - t) / max((1 - x) * x,
+    # 1e-12), then times the weight, then divided by the count (a float32 number) for a mean; the target's
+    # -logit(x) * g (times the weight, over the count)
+    __slots__ = ()
+    _double_backward = False
+
+    def apply(self, g):
+        xp, r, f = xp_of(self.a), B.bf16_through, np.float32
+        x, t = self.a.astype(f), self.b.astype(f)
+        g = xp.broadcast_to(g.astype(f), x.shape)
+        w = None if self.w is None else self.w.astype(f)
+        n = f(x.size)
+        gx = gt = None
+        if self.next_functions[0][0] is not None:
+            gx = r(r(g * r(x - t)) / r(xp.maximum(r(r(1 - x) * x), B.bf16_number(1e-12))))
+            gx = gx if w is None else r(gx * w)
+            gx = B.bf16_round(gx / n if self.red == "mean" else gx)
+        if self.next_functions[1][0] is not None:
+            with B.errstate(xp, divide="ignore", invalid="ignore"):
+                gt = r(-r(xp.log(r(x / r(1 - x)))) * g)   # (torch's bfloat16 logit: each op rounding)
+            gt = gt if w is None else r(gt * w)
+            gt = B.bf16_round(gt / n if self.red == "mean" else gt)
+        return gx, gt
+
+
+_BceBf16Backward.__name__ = _BceBf16Backward.__qualname__ = "BinaryCrossEntropyBackward0"
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(target * log(input) + (1 - target) * log(1 - input)), logs clamped at -100."""
     if AUTOCAST[0] is not None:
@@ -871,13 +996,22 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise RuntimeError("all elements of input should be between 0 and 1 (binary_cross_entropy takes "
                            "probabilities: apply sigmoid first, or use binary_cross_entropy_with_logits on "
                            "the raw scores)")
-    with B.errstate(xp, divide="ignore"):
-        loss = -(t * xp.maximum(xp.log(x), -100) + (1 - t) * xp.maximum(xp.log1p(-x), -100))
+    if x.dtype.kind == "V":   # bfloat16: torch's kernel, (t - 1) * log(1 - x) - t * log(x), each op rounding
+        r, f = B.bf16_through, np.float32
+        xf, tf = x.astype(f), t.astype(f)
+        with B.errstate(xp, divide="ignore"):
+            loss = r(r(tf - 1) * xp.maximum(r(xp.log1p(-xf)), f(-100))) - r(tf * xp.maximum(r(xp.log(xf)), f(-100)))
+        loss = B.bf16_round(loss)
+        cls = _BceBf16Backward
+    else:
+        with B.errstate(xp, divide="ignore"):
+            loss = -(t * xp.maximum(xp.log(x), -100) + (1 - t) * xp.maximum(xp.log1p(-x), -100))
+        cls = BinaryCrossEntropyBackward0
     w = None
     if weight is not None:
         w = xp.broadcast_to(weight._data.astype(x.dtype, copy=False), t.shape)
         loss = loss * w
-    return _pointwise(BinaryCrossEntropyBackward0, input, target, loss, red, x, t, w=w)
+    return _pointwise(cls, input, target, loss, red, x, t, w=w)
 
 
 class BinaryCrossEntropyWithLogitsBackward0(_InputTargetLoss):
@@ -893,6 +1027,52 @@ class BinaryCrossEntropyWithLogitsBackward0(_InputTargetLoss):
         return (lw * sig - pw * t) * s, lambda: (-x + (pw - 1) * softplus0(-x)) * s
 
 
+class _BceLogitsBf16Backward(BinaryCrossEntropyWithLogitsBackward0):
+    # torch's formulas as chains of bfloat16 ops, each rounding: the input's (sigmoid(x) - t) * g (with
+    # pos_weight: ((pw * t + 1 - t) * sigmoid(x) - pw * t) * g), the target's -x * g (with pos_weight:
+    # (log_sigmoid(-x) - log_sigmoid(x) * pw) * g); then times the weight, then over the count for a mean
+    __slots__ = ()
+    _double_backward = False
+
+    def apply(self, g):
+        xp, r, f = xp_of(self.a), B.bf16_through, np.float32
+        x, t = self.a.astype(f), self.b.astype(f)
+        g = xp.broadcast_to(g.astype(f), x.shape)
+        pw = None if self.pw is None else self.pw.astype(f)
+        w = None if self.w is None else self.w.astype(f)
+        n = f(x.size)
+        rt = r if self.b.dtype.kind == "V" else (lambda v: v)   # (a float32 target: float32 tensors there)
+        mixed = self.b.dtype.kind != "V"
+
+        def finish(v, to_input=True):
+            v = v if w is None else rt(v * w)
+            v = rt(v / n) if self.red == "mean" else v
+            return B.bf16_round(v) if to_input or not mixed else rt(v).astype(self.b.dtype)
+        gx = gt = None
+        if self.next_functions[0][0] is not None:   # (rounding at each op, a float32 target's too: measured)
+            sig = r(_sigm(x))
+            if pw is None:
+                gx = r(r(sig - t) * g)
+            else:
+                pt = r(pw * t)
+                gx = r(r(r(r(r(pt + 1) - t) * sig) - pt) * g)
+            gx = B.bf16_round(r(r(gx * w) if w is not None else gx) / n if self.red == "mean" else
+                              (r(gx * w) if w is not None else gx))
+        if self.next_functions[1][0] is not None:
+            if mixed and self.red != "none":   # (-x times a 0-d gradient stays bfloat16 there, rounding)
+                rt = r
+            if pw is None:
+                gt = rt(-x * g)
+            else:
+                ls = lambda v: r(xp.minimum(v, 0) - xp.log1p(xp.exp(-xp.abs(v))))
+                gt = rt(rt(ls(-x) - rt(ls(x) * pw)) * g)
+            gt = finish(gt, to_input=False)
+        return gx, gt
+
+
+_BceLogitsBf16Backward.__name__ = _BceLogitsBf16Backward.__qualname__ = "BinaryCrossEntropyWithLogitsBackward0"
+
+
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Sigmoid + binary cross entropy in one numerically stable step."""
@@ -906,14 +1086,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     xd, td = input._data.dtype, target._data.dtype
     # torch computes (1 - target).mul_(input)...: the loss takes the target's dtype, which must be floating
-    if xd.kind != "f":
+    if xd.kind != "f" and not (xd.kind == "V" and td.kind in "fV"):
         raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{B.scalar_name(xd)}' "
                                   "(binary_cross_entropy_with_logits needs floating point logits; convert with .float())")
     if td == np.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
                            "`logical_xor()` operator instead. (binary_cross_entropy_with_logits: the target must be "
                            "floating point; convert it with target.float())")
-    if td.kind != "f":
+    if td.kind != "f" and td.kind != "V":
         common = B.promote_types(B.dtype_of(input._data), B.dtype_of(target._data)).np
         raise RuntimeError(f"result type {B.scalar_name(common)} can't be cast to the desired output type "
                            f"{B.scalar_name(td)} (binary_cross_entropy_with_logits: the target must be floating point; convert it with "
@@ -930,6 +1110,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if weight is not None:
         _check_onto(x.shape, x.shape, weight._data.shape,
                     f"{name}: weight {list(weight._data.shape)} must broadcast to the input's shape {list(x.shape)}")
+    if xd.kind == "V":
+        return _bf16_bce_with_logits(input, target, x, t, weight, pos_weight, red)
+    if td.kind == "V":   # (float logits, bfloat16 target: torch's composite promotes to the logits' type)
+        t = t.astype(xd)
     sp = softplus0(-x)  # softplus(-x) = -log(sigmoid(x))
     pw = None
     if pos_weight is not None:
@@ -944,6 +1128,29 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if loss.dtype != td:
         loss = loss.astype(td)
     out = _pointwise(BinaryCrossEntropyWithLogitsBackward0, input, target, loss, red, x, t, w=w)
+    if out.grad_fn is not None:
+        out.grad_fn.pw = pw
+    return out
+
+
+def _bf16_bce_with_logits(input, target, x, t, weight, pos_weight, red):
+    """binary_cross_entropy_with_logits of bfloat16 input and target as torch composes it, each op rounding:
+    (1 - t) * x - log_sigmoid(x) (times (pw - 1) * t + 1), times the weight, reduced in float32."""
+    xp, r, f = xp_of(x), B.bf16_through, np.float32
+    # (a float32 target makes torch's loss float32: only the log_sigmoid, a bfloat16 tensor, rounds then)
+    rt = r if t.dtype.kind == "V" else (lambda v: v)
+    xf, tf = x.astype(f), t.astype(f)
+    ls = r(xp.minimum(xf, 0) - xp.log1p(xp.exp(-xp.abs(xf))))
+    pw = w = None
+    if pos_weight is not None:
+        pw = pos_weight._data
+        ls = r(ls * rt(rt(rt(pw.astype(f) - 1) * tf) + 1))
+    loss = rt(rt(rt(1 - tf) * xf) - ls)
+    if weight is not None:
+        w = weight._data
+        loss = rt(loss * w.astype(f))
+    loss = B.bf16_round(loss) if t.dtype.kind == "V" else loss.astype(t.dtype)
+    out = _pointwise(_BceLogitsBf16Backward, input, target, loss, red, x, t, w=w)
     if out.grad_fn is not None:
         out.grad_fn.pw = pw
     return out
@@ -974,6 +1181,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
             "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
     red = _reduction(reduction, size_average, reduce, extra="batchmean")
     x, t = _pair("kl_div", input, target)
+    if x.dtype.kind == "V":   # bfloat16: torch's composite on Tensors, each op rounding as there
+        from .elementwise import xlogy
+        loss = target.exp() * (target - input) if log_target else xlogy(target, target) - target * input
+        if red == "batchmean":
+            return loss.sum() / input.shape[0] if x.ndim else loss.sum()
+        return loss.mean() if red == "mean" else loss.sum() if red == "sum" else loss
     if log_target:
         loss = xp.exp(t) * (t - x)
     else:

@@ -17,7 +17,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from ..autograd.higher_order import _is_array, vjp
 from .._tensor import _dim, _wrap
-from . import kernel_for, unbroadcast
+from . import in_float32, kernel_for, unbroadcast
 from .conv import _channel_sum
 from .pool import _all_finite
 from .shape import _index_add_rows, _out_of_range
@@ -336,6 +336,8 @@ def _param(t, name, what, c, dtype, shape, x=None):
     if d.size != c:
         raise RuntimeError(f"{what} should contain {c} elements not {d.size} ({name}: input has {c} channels)")
     if d.dtype != dtype:
+        if d.dtype.kind == "V":   # (a bfloat16 input takes its own path: this input is not bfloat16)
+            _refuse_mixed(name, dtype, (d.dtype,))
         d = d.astype(dtype)
     return d.reshape(shape)
 
@@ -506,6 +508,192 @@ def _update_running(rm, rv, mean, var_unbiased, momentum):
             rv._vc[0] += 1
 
 
+# ---- bfloat16: torch's CPU kernels, in float32 with their roundings ------------------------
+# A bfloat16 input's norms compute in float32 and round the output once, as torch's kernels do, and keep
+# what those store in the parameters' dtype rounded: with bfloat16 parameters (or none) the statistics
+# and the weight's gradient are bfloat16, with float32 ones ("mixed", nn.BatchNorm2d(3) on a bfloat16
+# input) they stay float32.  torch's build contracts x * alpha + beta into one fused multiply-add.
+_F32 = np.dtype(np.float32)
+
+
+def _refuse_mixed(name, dtype, dtypes):
+    """torch's RuntimeError for parameters (of these NumPy dtypes) that a norm of an input of dtype cannot
+    mix."""
+    given = ", ".join(B.scalar_name(d) for d in dtypes)
+    raise RuntimeError(f"mixed dtype (CPU): expect parameter to have scalar type of Float ({name}: a "
+                       f"{B.scalar_name(dtype)} input's parameters are all of its dtype, or all Float for a "
+                       f"BFloat16 input; got {given}: convert them with .to())")
+
+
+def _bf16_mixed(name, x, params):
+    """Whether a bfloat16 input x takes its parameters (Tensors or None, in torch's order) as float32
+    ('mixed') rather than bfloat16, as torch's CPU norms decide by the first one given; torch's error for
+    any other mix."""
+    dtypes = [t._data.dtype for t in params if t is not None]
+    if not dtypes or dtypes[0] == x.dtype:
+        for d in dtypes:
+            if d != x.dtype:
+                raise RuntimeError(f"expected scalar type BFloat16 but found {B.scalar_name(d)} ({name}: a "
+                                   f"bfloat16 input's parameters are all bfloat16 or all float32)")
+        return False
+    if any(d != _F32 for d in dtypes):
+        _refuse_mixed(name, x.dtype, dtypes)
+    return True
+
+
+def _fma(a, b, c):
+    """float32 a * b + c rounded once, as torch's compiled kernels (a fused multiply-add)."""
+    from .._fma import fma32
+    return fma32(a, b, c).astype(np.float32)
+
+
+def _of(t, mixed, shape=None):
+    """A parameter's (or None's) float32 values, reshaped."""
+    if t is None:
+        return None
+    a = t._data.astype(_F32)
+    return a if shape is None else a.reshape(shape)
+
+
+class _BatchNormBf16Backward(Node):
+    """torch's batch_norm backward for a bfloat16 input, in float32: its sums, then dx rounded once; the
+    weight's and bias's gradients in the parameters' dtype."""
+
+    __slots__ = ("x", "mean", "invstd", "w", "axes", "w_shape", "training", "pdtype")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        nf = self.next_functions
+        axes, invstd, mean, w = self.axes, self.invstd, self.mean, self.w
+        g32 = g.astype(_F32)
+        x32 = self.x.astype(_F32)
+        n = _F32.type(g.size // g.shape[1]) if g.size else _F32.type(0)
+        if not (_bn_dense(self.x) and _bn_dense(g) and _mf._suggest(self.x) is _mf._suggest(g)):
+            # torch's kernel wants input and gradient dense in one layout; else (a channels_last input's
+            # row-major gradient, the expanded gradient of out.sum()) its fallback runs element by element
+            # in bfloat16 arithmetic, each operation on two bfloat16s rounding
+            return self._fallback(g32, x32, n, nf)
+        xc = x32 - mean
+        sm = g32.sum(axis=axes, dtype=_F32, keepdims=True)
+        dotp = (xc * g32).sum(axis=axes, dtype=_F32, keepdims=True)
+        gx = gw = gb = None
+        if nf[0][0] is not None:
+            if self.training:
+                proj = dotp * invstd * invstd / n
+                gx = (g32 - sm / n - xc * proj) * invstd
+            else:
+                gx = g32 * invstd
+            gx = B.bf16_round(gx if w is None else gx * w)
+        if nf[1][0] is not None:
+            gw = (dotp * invstd).reshape(self.w_shape).astype(self.pdtype)
+        if nf[2][0] is not None:
+            gb = sm.reshape(self.w_shape).astype(self.pdtype)
+        return gx, gw, gb
+
+    def _fallback(self, g32, x32, n, nf):
+        """apply() as torch's fallback computes it: C++'s BFloat16 arithmetic rounds every operation
+        between two bfloat16s, and one with a float (the float32 parameters of the mixed case) gives a
+        float."""
+        bf = B.bf16_through
+        axes, inv, mean = self.axes, self.invstd, self.mean
+        w = self.w if self.w is not None else _F32.type(1)
+        mixed = self.pdtype == _F32
+        if not (self.training or mixed):
+            inv = bf(inv)   # (held in the parameters' type there)
+        sm = bf(g32.sum(axis=axes, dtype=_F32, keepdims=True))   # (a bfloat16 sum, rounded once)
+        xc = x32 - mean if mixed else bf(x32 - mean)
+        # (its dot product adds element after element, in the order of the other dims)
+        prod = xc * g32 if mixed else bf(xc * g32)
+        c = prod.shape[1]
+        dotp = xp_of(prod).cumsum(xp_of(prod).moveaxis(prod, 1, 0).reshape(c, -1), axis=1, dtype=_F32)
+        dotp = (dotp[:, -1] if dotp.shape[1] else dotp.sum(axis=1)).reshape(mean.shape)
+        gx = gw = gb = None
+        if nf[0][0] is not None:
+            if self.training:
+                if mixed:
+                    k = bf(bf(dotp) * inv * inv / n)
+                    gi = bf(xc * k)
+                    gx = bf(bf(g32 - bf(sm / bf(n))) - gi) * inv * w
+                else:
+                    k = bf(bf(bf(bf(dotp) * inv) * inv) / bf(n))
+                    gi = bf(xc * k)
+                    gx = bf(bf(bf(bf(g32 - bf(sm / bf(n))) - gi) * inv) * w)
+            else:
+                gx = g32 * inv * w if mixed else bf(bf(g32 * inv) * w)
+            gx = B.bf16_round(gx)
+        if nf[1][0] is not None:
+            gw = (dotp * inv).reshape(self.w_shape).astype(self.pdtype)
+        if nf[2][0] is not None:
+            gb = sm.reshape(self.w_shape).astype(self.pdtype)
+        return gx, gw, gb
+
+
+def _bn_dense(a):
+    """torch's is_contiguous() or is_contiguous(channels_last) of an array (batch norm's fast paths)."""
+    if a.flags.c_contiguous:
+        return True
+    order = _mf._ORDER.get(_mf._suggest(a))
+    return order is not None and _mf._dense_in(a, order)
+
+
+_BatchNormBf16Backward.__name__ = _BatchNormBf16Backward.__qualname__ = "NativeBatchNormBackward0"
+
+
+def _bf16_batch_norm(input, x, running_mean, running_var, weight, bias, training, momentum, eps):
+    """batch_norm of a bfloat16 input x as torch's CPU kernels compute it: (output, save_mean, save_invstd),
+    the statistics in the parameters' dtype (see _bf16_mixed); running statistics updated in place."""
+    xp = xp_of(x)
+    mixed = _bf16_mixed("batch_norm", x, (weight, bias, running_mean, running_var))
+    pdtype = _F32 if mixed else x.dtype
+    keep = (lambda a: a) if mixed else B.bf16_through   # (what torch stores in pdtype, back in float32)
+    c = x.shape[1]
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    axes = (0,) + tuple(range(2, x.ndim))
+    x32 = x.astype(_F32)
+    f = _F32.type
+    if training:
+        n = x.size // c if c else 0
+        with B.errstate(xp, invalid="ignore", divide="ignore"):   # (an empty batch: nan statistics, as torch)
+            mean32 = x32.sum(axis=axes, dtype=_F32, keepdims=True) / f(n)
+            d = x32 - mean32
+            var_sum = keep((d * d).sum(axis=axes, dtype=_F32, keepdims=True))
+            mean = keep(mean32)
+            # (its bfloat16 kernel divides a bfloat16 by n as a bfloat16: n itself rounds)
+            var = var_sum / f(n) if mixed else B.bf16_through(var_sum / B.bf16_through(f(n)))
+            invstd = keep((1 / xp.sqrt(var.astype(np.float64) + eps)).astype(_F32))
+        if n and (running_mean is not None or running_var is not None):
+            # torch's update, in the parameters' type: momentum itself rounds to bfloat16 there
+            m = f(momentum) if mixed else B.bf16_number(momentum)
+            om = f(1) - m if mixed else B.bf16_through(f(1) - m)
+            for t, new in ((running_mean, lambda r: keep(keep(m * mean) + keep(om * r))),
+                           (running_var, lambda r: keep(m * (var_sum / f(n - 1) if mixed else B.bf16_through(
+                               var_sum / B.bf16_through(f(n - 1)))) + keep(om * r)))):
+                if t is not None:
+                    t._data[...] = new(t._data.astype(_F32).reshape(pshape)).reshape(t._data.shape)
+                    t._vc[0] += 1
+        inv_fwd = inv_bwd = invstd
+    else:
+        mean = running_mean._data.astype(_F32).reshape(pshape)
+        rv = running_var._data.astype(_F32).reshape(pshape)
+        inv_fwd = 1 / xp.sqrt(rv + f(eps))
+        inv_bwd = (1 / xp.sqrt(rv.astype(np.float64) + eps)).astype(_F32)   # (its backward adds a double eps)
+    w, b = _of(weight, mixed, pshape), _of(bias, mixed, pshape)
+    alpha = inv_fwd if w is None else inv_fwd * w
+    beta = -(mean * alpha) if b is None else b - mean * alpha
+    out = B.bf16_round(_fma(x32, alpha, beta))
+    stats = (mean.reshape(-1).astype(pdtype), invstd.reshape(-1).astype(pdtype)) if training else None
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
+                               or (bias is not None and bias._requires_grad))):
+        return _wrap(out), stats
+    node = _new(_BatchNormBf16Backward)
+    node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0),
+                           edge(bias) if bias is not None else (None, 0))
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
+    node.x, node.mean, node.invstd, node.w, node.axes = x, mean, inv_bwd, w, axes
+    node.w_shape, node.training, node.pdtype = (c,), training, pdtype
+    return _record(out, node), stats
+
+
 @_mf.settles("suggest")
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5, cudnn_enabled=None):
@@ -517,7 +705,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     xp = xp_of(input._data)
     if cudnn_enabled is not None:
         running_mean, running_var, weight, bias = weight, bias, running_mean, running_var
-    x = _float(input, "batch_norm")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "batch_norm", bf16=True)   # (bfloat16 passes, to _bf16_batch_norm below)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, ...), got {list(x.shape)}")
     c = x.shape[1]
@@ -539,6 +729,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if (running_mean is not None or running_var is not None) and n and momentum is None:
             raise TypeError("batch_norm: momentum=None is handled by nn.BatchNorm (cumulative average); "
                             "F.batch_norm needs a float momentum")
+        if x.dtype.kind == "V":
+            return _bf16_batch_norm(input, x, running_mean, running_var, weight, bias, True, momentum, eps)[0]
         rows = _channel_rows(x)
         block = _bn_blocks(xp, x)
         if block:
@@ -573,6 +765,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean must be defined in evaluation mode (batch_norm with training=False "
                            "normalizes with the running statistics; pass them, or training=True)")
+    if x.dtype.kind == "V":
+        return _bf16_batch_norm(input, x, running_mean, running_var, weight, bias, False, momentum, eps)[0]
     rm = _param(running_mean, "batch_norm", "running_mean", c, x.dtype, pshape, x)
     rv = _param(running_var, "batch_norm", "running_var", c, x.dtype, pshape, x)
     invstd = 1 / xp.sqrt(rv + eps)
@@ -601,7 +795,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
     """torch.native_batch_norm: (output, save_mean, save_invstd)."""
     xp = xp_of(input._data)
-    x = _float(input, "native_batch_norm")
+    x = _float(input, "native_batch_norm", bf16=True)
+    if x.dtype.kind == "V":   # (the statistics torch's kernel saved, in the parameters' dtype)
+        out, stats = _bf16_batch_norm(input, x, running_mean, running_var, weight, bias, training, momentum,
+                                      float(eps))
+        if stats is None:
+            pdtype = _F32 if _bf16_mixed("native_batch_norm", x, (weight, bias, running_mean, running_var)) else x.dtype
+            stats = (xp.zeros(0, pdtype), xp.zeros(0, pdtype))
+        return out, _wrap(stats[0]), _wrap(stats[1])
     axes = (0,) + tuple(range(2, x.ndim))
     out = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
     if training:
@@ -610,12 +811,8 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
     return out, _wrap(xp.zeros(0, x.dtype)), _wrap(xp.zeros(0, x.dtype))
 
 
-@_mf.settles("contiguous")
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
-    """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
-    xp = xp_of(input._data)
-    kernel_for(input._data.dtype, "LayerNormKernelImpl", "fc")
-    x = _float(input, "layer_norm")
+def _layer_norm_shape(x, normalized_shape, weight, bias):
+    """normalized_shape as a tuple, checked against the input array x and the weight and bias, as torch."""
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(ns)
     if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != ns:
@@ -625,9 +822,113 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
         if t is not None and t._data.shape != ns:
             raise RuntimeError(f"Expected {what} to be of same shape as normalized_shape, but got {what} of shape "
                                f"{list(t._data.shape)} and normalized_shape = {list(ns)}")
+    return ns
+
+
+class _LayerNormBf16Backward(Node):
+    """torch's layer_norm backward for a bfloat16 input, in float32 from the saved (rounded) mean and rstd:
+    dx rounded once; the weight's and bias's gradients accumulated row after row in a bfloat16 buffer
+    per thread (torch's two-pass reduction), then summed over the threads in float32."""
+
+    __slots__ = ("x", "mean", "rstd", "w", "w_shape", "pdtype")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        xp = xp_of(g)
+        nf = self.next_functions
+        n = math.prod(self.w_shape)
+        x2 = self.x.reshape(-1, n).astype(_F32)
+        g2 = g.reshape(-1, n).astype(_F32)
+        a, mean = self.rstd.reshape(-1, 1), self.mean.reshape(-1, 1)
+        w = self.w
+        gw = g2 if w is None else g2 * w
+        gx = gwt = gb = None
+        if nf[0][0] is not None:
+            db = gw.sum(axis=1, dtype=_F32, keepdims=True)
+            ds = (x2 * gw).sum(axis=1, dtype=_F32, keepdims=True)
+            scale = _F32.type(1) / _F32.type(n)
+            b = (db * mean - ds) * a * a * a * scale
+            c = -b * mean - db * a * scale
+            gx = B.bf16_round(a * gw + b * x2 + c).reshape(g.shape)
+        if nf[1][0] is not None or nf[2][0] is not None:
+            xhat = _fma(x2, a, -a * mean)
+            parts = _bf16_row_sums(xp, [g2 * xhat if nf[1][0] is not None else None,
+                                        g2 if nf[2][0] is not None else None])
+            gwt, gb = (None if p is None else p.reshape(self.w_shape).astype(self.pdtype) for p in parts)
+        return gx, gwt, gb
+
+
+_LayerNormBf16Backward.__name__ = _LayerNormBf16Backward.__qualname__ = "NativeLayerNormBackward0"
+
+
+def _bf16_row_sums(xp, arrays):
+    """The column sums of (rows, n) float32 arrays (or None) as torch's layer/group norm backward adds them
+    for a bfloat16 input: each thread's block of rows into a bfloat16 buffer, a row at a time (so rounding
+    after each), then the threads' buffers in float32."""
+    live = [a for a in arrays if a is not None]
+    rows = live[0].shape[0]
+    nt = min(_threads.get_num_threads(), rows) or 1
+    chunk = -(-rows // nt)
+    bufs = [xp.zeros((nt,) + a.shape[1:], _F32) for a in live]
+    for i in range(chunk):
+        for a, buf in zip(live, bufs):
+            take = a[i::chunk][:nt]   # (row i of each thread's block)
+            k = take.shape[0]
+            buf[:k] = B.bf16_through(buf[:k] + take)
+    sums = iter(buf.sum(axis=0, dtype=_F32) if nt > 1 else buf[0] for buf in bufs)
+    return [None if a is None else next(sums) for a in arrays]
+
+
+def _bf16_layer_norm(input, x, ns, weight, bias, eps):
+    """layer_norm of a bfloat16 input x as torch's CPU kernel: (output, mean, rstd), the two statistics in
+    the parameters' dtype (see _bf16_mixed).  Each row's statistics in float32, the output
+    (x * rstd - rstd * mean) * weight + bias as two fused multiply-adds, rounded once."""
+    xp = xp_of(x)
+    mixed = _bf16_mixed("layer_norm", x, (weight, bias))
+    pdtype = _F32 if mixed else x.dtype
+    n = math.prod(ns)
+    x2 = x.reshape(-1, n).astype(_F32)
+    with B.errstate(xp, invalid="ignore", divide="ignore"):   # (empty rows: nan, as torch)
+        mean = x2.sum(axis=1, dtype=_F32, keepdims=True) / _F32.type(n)
+        d = x2 - mean
+        rstd = 1 / xp.sqrt((d * d).sum(axis=1, dtype=_F32, keepdims=True) / _F32.type(n) + _F32.type(eps))
+    w, b = _of(weight, mixed, (n,)), _of(bias, mixed, (n,))
+    y = _fma(x2, rstd, -rstd * mean)
+    if w is not None or b is not None:
+        y = _fma(y, w if w is not None else _F32.type(1), b if b is not None else _F32.type(0))
+    out = B.bf16_round(y).reshape(x.shape)
+    stat_shape = x.shape[:x.ndim - len(ns)] + (1,) * len(ns)
+    smean, srstd = mean.astype(pdtype).reshape(stat_shape), rstd.astype(pdtype).reshape(stat_shape)
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
+                               or (bias is not None and bias._requires_grad))):
+        return _wrap(out), smean, srstd
+    node = _new(_LayerNormBf16Backward)
+    node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0),
+                           edge(bias) if bias is not None else (None, 0))
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
+    node.x, node.mean, node.rstd, node.w = x, smean.astype(_F32), srstd.astype(_F32), w
+    node.w_shape, node.pdtype = ns, pdtype
+    return _record(out, node), smean, srstd
+
+
+@_mf.settles("contiguous")
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+    """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
+    xp = xp_of(input._data)
+    kernel_for(input._data.dtype, "LayerNormKernelImpl", "fc")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "layer_norm", bf16=True)   # (bfloat16 passes, to _bf16_layer_norm below)
+    ns = _layer_norm_shape(x, normalized_shape, weight, bias)
+    k = len(ns)
+    if x.dtype.kind == "V":
+        return _bf16_layer_norm(input, x, ns, weight, bias, float(eps))[0]
     axes = tuple(range(x.ndim - k, x.ndim))
     w = weight._data.astype(x.dtype, copy=False) if weight is not None else None
     b = bias._data.astype(x.dtype, copy=False) if bias is not None else None
+    if (w is not None and w is not weight._data and weight._data.dtype.kind == "V"
+            or b is not None and b is not bias._data and bias._data.dtype.kind == "V"):
+        _refuse_mixed("layer_norm", x.dtype, [t._data.dtype for t in (weight, bias) if t is not None])
     if _rows_ok(x):
         D = math.prod(ns)
         token = B.set_rows(D)
@@ -745,7 +1046,11 @@ def _layer_norm_blocks(x, D, w, b, eps):
 def native_layer_norm(input, normalized_shape, weight, bias, eps):
     """torch.native_layer_norm: (output, mean, rstd)."""
     xp = xp_of(input._data)
-    x = _float(input, "native_layer_norm")
+    x = _float(input, "native_layer_norm", bf16=True)
+    if x.dtype.kind == "V":
+        ns = _layer_norm_shape(x, normalized_shape, weight, bias)
+        out, mean, rstd = _bf16_layer_norm(input, x, ns, weight, bias, float(eps))
+        return out, _wrap(mean), _wrap(rstd)
     k = len(normalized_shape)
     axes = tuple(range(x.ndim - k, x.ndim))
     mean, _, var = _stats(x, axes)
@@ -753,11 +1058,88 @@ def native_layer_norm(input, normalized_shape, weight, bias, eps):
     return out, _wrap(mean), _wrap(1 / xp.sqrt(var + eps))
 
 
+class _GroupNormBf16Backward(Node):
+    """torch's group_norm backward for a bfloat16 input, in float32 from the saved (rounded) mean and rstd
+    of each (sample, group): per-channel sums of g * x and g, dx rounded once, the weight's and bias's
+    gradients in the parameters' dtype."""
+
+    __slots__ = ("x", "mean", "rstd", "w", "group", "pdtype")
+    _saved_fields = ("x",)
+
+    def apply(self, g):
+        nf = self.next_functions
+        x = self.x
+        n, c, grp = x.shape[0], x.shape[1], self.group
+        d = c // grp
+        x3 = x.reshape(n, c, -1).astype(_F32)
+        g3 = g.reshape(n, c, -1).astype(_F32)
+        ds = (g3 * x3).sum(axis=2, dtype=_F32)
+        db = g3.sum(axis=2, dtype=_F32)
+        mean, rstd = self.mean, self.rstd   # (n, grp)
+        w = self.w if self.w is not None else xp_of(g).ones(c, _F32)
+        gx = gw = gb = None
+        if nf[0][0] is not None:
+            dsg = (ds * w).reshape(n, grp, d).sum(axis=2, dtype=_F32)
+            dbg = (db * w).reshape(n, grp, d).sum(axis=2, dtype=_F32)
+            s = _F32.type(1) / _F32.type(d * x3.shape[2])
+            c2 = (dbg * mean - dsg) * rstd * rstd * rstd * s
+            c3 = -c2 * mean - dbg * rstd * s
+            c1 = (rstd[:, :, None] * w.reshape(grp, d)).reshape(n, c, 1)
+            per_c = lambda v: xp_of(g).repeat(v, d, axis=1)[:, :, None]   # (n, grp) -> (n, c, 1)
+            gx = B.bf16_round(c1 * g3 + per_c(c2) * x3 + per_c(c3)).reshape(x.shape)
+        if nf[1][0] is not None:
+            mean_c, rstd_c = (xp_of(g).repeat(v, d, axis=1) for v in (mean, rstd))
+            gw = ((ds - db * mean_c) * rstd_c).sum(axis=0, dtype=_F32).astype(self.pdtype)
+        if nf[2][0] is not None:
+            gb = db.sum(axis=0, dtype=_F32).astype(self.pdtype)
+        return gx, gw, gb
+
+
+_GroupNormBf16Backward.__name__ = _GroupNormBf16Backward.__qualname__ = "NativeGroupNormBackward0"
+
+
+def _bf16_group_norm(input, x, grp, weight, bias, eps):
+    """group_norm of a bfloat16 input x as torch's CPU kernel: each (sample, group)'s statistics in float32
+    (rstd from a double eps), the output scale * x + bias per channel as a fused multiply-add, rounded once;
+    the statistics saved in the parameters' dtype (see _bf16_mixed)."""
+    xp = xp_of(x)
+    mixed = _bf16_mixed("group_norm", x, (weight, bias))
+    pdtype = _F32 if mixed else x.dtype
+    n, c = x.shape[0], x.shape[1]
+    d = c // grp
+    xr = x.reshape(n, grp, -1).astype(_F32)
+    with B.errstate(xp, invalid="ignore", divide="ignore"):   # (an empty group: nan, as torch)
+        mean = xr.sum(axis=2, dtype=_F32, keepdims=True) / _F32.type(xr.shape[2])
+        var = ((xr - mean) ** 2).sum(axis=2, dtype=_F32, keepdims=True) / _F32.type(xr.shape[2])
+        rstd = (1 / xp.sqrt(xp.maximum(var, 0).astype(np.float64) + eps)).astype(_F32)
+    w, b = _of(weight, mixed), _of(bias, mixed)
+    if w is None and b is None:
+        y = (xr - mean) * rstd
+    else:
+        scale = rstd * (w.reshape(grp, d) if w is not None else _F32.type(1))   # (n, grp, d)
+        shift = _fma(-scale, mean, b.reshape(grp, d) if b is not None else _F32.type(0))
+        y = _fma(xr.reshape(n, grp, d, -1), scale[..., None], shift[..., None])
+    out = B.bf16_round(y).reshape(x.shape)
+    smean, srstd = mean.reshape(n, grp).astype(pdtype), rstd.reshape(n, grp).astype(pdtype)
+    if not (state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
+                               or (bias is not None and bias._requires_grad))):
+        return _wrap(out)
+    node = _new(_GroupNormBf16Backward)
+    node.next_functions = (edge(input), edge(weight) if weight is not None else (None, 0),
+                           edge(bias) if bias is not None else (None, 0))
+    node._saved_versions = ((input, input._vc[0]),) + (((weight, weight._vc[0]),) if weight is not None else ())
+    node.x, node.mean, node.rstd, node.w = x, smean.astype(_F32), srstd.astype(_F32), w
+    node.group, node.pdtype = grp, pdtype
+    return _record(out, node)
+
+
 @_mf.settles("suggest")
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
     """Normalize each group of num_groups channel groups over its channels and spatial dims."""
     xp = xp_of(input._data)
-    x = _float(input, "group_norm")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "group_norm", bf16=True)   # (bfloat16 passes, to _bf16_group_norm below)
     if x.ndim < 2:
         raise RuntimeError(f"group_norm: expected input of shape (N, C, ...), got {list(x.shape)}")
     n, c = x.shape[0], x.shape[1]
@@ -765,6 +1147,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
     if g <= 0 or c % g:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(x.shape)} and num_groups={num_groups}")
+    if x.dtype.kind == "V":
+        return _bf16_group_norm(input, x, g, weight, bias, float(eps))
     pshape = (1, c) + (1,) * (x.ndim - 2)
     w = _param(weight, "group_norm", "weight", c, x.dtype, pshape, x)
     b = _param(bias, "group_norm", "bias", c, x.dtype, pshape, x)
@@ -790,6 +1174,28 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
                         (2,), (0,) + tuple(range(2, x.ndim)), (c,), group=g, eps=float(eps))
 
 
+def _bf16_instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
+    """instance_norm of a bfloat16 input as torch composes it, on Tensors: batch norm over the input viewed
+    (1, N * C, ...), with the parameters and running statistics repeated per sample, the latter then
+    replaced by the mean of their updated copies.  (torch's takes the running statistics in the weight's
+    dtype, else the input's: float32 ones with no weight act as bfloat16 ones would.)"""
+    from ..autograd.grad_mode import no_grad
+    n, c = input.shape[0], input.shape[1]
+
+    def per_sample(t):
+        return None if t is None else t.repeat(n)
+    stats_dtype = (weight if weight is not None else input).dtype
+    rm, rv = (None if t is None else per_sample(t).to(stats_dtype) for t in (running_mean, running_var))
+    out = batch_norm(input.contiguous().view((1, n * c) + tuple(input.shape[2:])), rm, rv, per_sample(weight),
+                     per_sample(bias), use_input_stats, momentum, eps)
+    if use_input_stats:   # (in evaluation torch's keep their values exactly)
+        with no_grad():
+            for t, copies in ((running_mean, rm), (running_var, rv)):
+                if t is not None:
+                    t.copy_(copies.view(n, c).mean(0))
+    return out.view(input.shape)
+
+
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5, cudnn_enabled=None):
     """Normalize each (sample, channel) over its spatial dims.
@@ -800,7 +1206,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     xp = xp_of(input._data)
     if cudnn_enabled is not None:
         running_mean, running_var, weight, bias = weight, bias, running_mean, running_var
-    x = _float(input, "instance_norm")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "instance_norm", bf16=True)   # (bfloat16 passes, to _bf16_instance_norm below)
     if x.ndim < 3:
         raise ValueError(f"instance_norm: expected input of shape (N, C, L, ...), got {list(x.shape)}")
     c = x.shape[1]
@@ -812,6 +1220,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if not use_input_stats:
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        if x.dtype.kind == "V":
+            return _bf16_instance_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
         rm = _param(running_mean, "instance_norm", "running_mean", c, x.dtype, pshape, x)
         rv = _param(running_var, "instance_norm", "running_var", c, x.dtype, pshape, x)
         invstd = 1 / xp.sqrt(rv + float(eps))
@@ -821,6 +1231,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     k = math.prod(x.shape[2:])
     if k == 1:   # (torch checks the spatial size alone: an empty batch passes)
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
+    if x.dtype.kind == "V":
+        return _bf16_instance_norm(input, running_mean, running_var, weight, bias, True, momentum, eps)
     if running_mean is None and running_var is None and _rows_ok(x):
         # each (sample, channel) a row, as group norm's (8 x 16 x 32 x 32, forward: 327 -> 160 us; torch 231)
         token = B.set_rows(k)
@@ -872,15 +1284,39 @@ class _RmsNormBackward(Node):
 _RMS_NODE = type("MulBackward0", (_RmsNormBackward,), {"__slots__": ()})
 
 
+_WARNED_ONCE = {}
+
+
+def _bf16_rms_norm(input, ns, weight, eps):
+    """rms_norm of a bfloat16 input as torch's composite, on Tensors: in float32 (the input upcast, eps
+    rounded to bfloat16 first, float32's epsilon by default), times the weight, then cast back."""
+    if weight is not None and weight.dtype is not input.dtype and not _WARNED_ONCE.get("rms_norm"):
+        _WARNED_ONCE["rms_norm"] = True   # (torch's TORCH_WARN_ONCE)
+        _warn_user(f"Mismatch dtype between input and weight: input dtype = {B.C_NAMES[input.dtype]}, weight "
+                   f"dtype = {B.C_NAMES.get(weight.dtype, weight.dtype.name)}, Cannot dispatch to fused "
+                   "implementation.")
+    eps = float(B.bf16_number(np.finfo(np.float32).eps if eps is None else eps))
+    up = input.to(B.float32)
+    dims = tuple(range(-len(ns), 0))
+    out = up * (up.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    return out.to(input.dtype)
+
+
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x ** 2 over the last dims) + eps), times weight."""
     xp = xp_of(input._data)
-    x = _float(input, "rms_norm")
+    x = input._data
+    if x.dtype.kind != "f":
+        _float(input, "rms_norm", bf16=True)   # (bfloat16 passes, to _bf16_rms_norm below)
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(ns)
     if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != ns:
         raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape "
                            f"[*, {', '.join(str(s) for s in ns)}], but got input of size{list(x.shape)}")
+    if x.dtype.kind == "V":
+        return _bf16_rms_norm(input, ns, weight, eps)
     if eps is None:
         eps = float(np.finfo(x.dtype).eps)
     axes = tuple(range(x.ndim - k, x.ndim))
@@ -1061,12 +1497,17 @@ def _alpha_dropout(input, p, training, inplace, feature):
     _check_p(p)
     if not training or p == 0:
         return input
-    x = _float(input, "alpha_dropout")
+    x = _float(input, "alpha_dropout", bf16=True)
     if p == 1:
         return input * 0.0 if not inplace else input.mul_(0.0)
     shape = _feature_mask_shape(x.shape) if feature else x.shape
     keep = _noise(x, shape, 1 - p, x.dtype)
     a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+    if x.dtype.kind == "V":   # bfloat16: torch's composite on Tensors, each in-place op rounding
+        noise = _wrap(keep)
+        b = noise.add(-1).mul_(_ALPHA * a).add_(_ALPHA * a * p)
+        noise.mul_(a)
+        return (input.mul_(noise) if inplace else input * noise).add_(b)
     b = (keep - 1) * (_ALPHA * a) + _ALPHA * a * p
     scale = keep * a
     if inplace:
@@ -1704,7 +2145,11 @@ class _NormalizeBackward(Node):
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p along dim, eps)."""
     xp = xp_of(input._data)
-    x = _float(input, "normalize")
+    x = _float(input, "normalize", bf16=True)
+    if x.dtype.kind == "V":   # bfloat16: torch's composite on Tensors, each op rounding as there
+        from .elementwise import div
+        denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+        return input / denom if out is None else div(input, denom, out=out)
     axis = _dim(dim, x.ndim)
     if x.ndim == 0:
         axis = None
@@ -1974,8 +2419,9 @@ class _Taps:
 _RESAMPLE_NODES = {}
 
 
-def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True):
-    """The (n_out, n_in) matrix (and, for nearest modes, the index table) of one axis."""
+def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True, bf16=False):
+    """The (n_out, n_in) matrix (and, for nearest modes, the index table) of one axis; bf16: with the weights
+    torch's kernels keep for a bfloat16 input (_bf16_weights)."""
     mat = np.zeros((n_out, n_in), dtype)
     dst = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
@@ -1984,15 +2430,26 @@ def _resample_matrix(mode, n_in, n_out, scale, align_corners, dtype, shortcut=Tr
         return mat, idx
     if mode == "bicubic":
         idx, w = _cubic_source(n_in, n_out, scale, align_corners, dtype)
+        w = _bf16_weights(w) if bf16 else w
         for k in range(4):
             # two taps may clamp onto the same border pixel: add.at accumulates them
             np.add.at(mat, (dst, idx[:, k]), w[:, k])
         return mat, None
     i0, i1, lam = _linear_source(n_in, n_out, scale, align_corners, dtype)
+    w0, w1 = _bf16_weights(None, lam) if bf16 else (1 - lam, lam)
     # each statement writes distinct (row, col) pairs, so fancy += accumulates correctly
-    mat[dst, i0] += 1 - lam
-    mat[dst, i1] += lam
+    mat[dst, i0] += w0
+    mat[dst, i1] += w1
     return mat, None
+
+
+def _bf16_weights(w, lam=None):
+    """The weights torch's resampling kernels store for a bfloat16 input, in its type: the cubic
+    coefficients w rounded, or (linear) lam rounded and 1 - lam in bfloat16 arithmetic, as a pair."""
+    if lam is None:
+        return B.bf16_through(w)
+    lam = B.bf16_through(lam)
+    return B.bf16_through(1 - lam), lam
 
 
 def _nearest_source(mode, n_in, n_out, scale, shortcut=True):
@@ -2051,15 +2508,16 @@ def _cubic_source(n_in, n_out, scale, align_corners, dtype=np.float64):
 _TAPS_MIN = 1 << 22   # matrices past this many entries are kept as taps
 
 
-def _resample_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True):
-    """The _Taps of nearest, linear or bicubic resampling of one axis."""
+def _resample_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcut=True, bf16=False):
+    """The _Taps of nearest, linear or bicubic resampling of one axis (bf16: as _resample_matrix)."""
     if mode in ("nearest", "nearest-exact"):
         return _Taps(_nearest_source(mode, n_in, n_out, scale, shortcut)[:, None], np.ones((n_out, 1), dtype), n_in)
     if mode == "bicubic":
         idx, w = _cubic_source(n_in, n_out, scale, align_corners, dtype)
+        w = _bf16_weights(w) if bf16 else w
     else:
         i0, i1, lam = _linear_source(n_in, n_out, scale, align_corners, dtype)
-        idx, w = np.stack([i0, i1], 1), np.stack([1 - lam, lam], 1)
+        idx, w = np.stack([i0, i1], 1), np.stack(_bf16_weights(None, lam) if bf16 else (1 - lam, lam), 1)
     return _Taps(idx, w.astype(dtype), n_in)
 
 
@@ -2241,16 +2699,26 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                            f"{'and ' if nd == 1 else ''}output ({outs}) (interpolate mode={mode!r}: pass a size or "
                            "scale_factor that keeps at least one output per axis)")
     if antialias or (x.dtype == np.uint8 and mode in ("bilinear", "bicubic")):
+        if x.dtype.kind == "V":   # (torch's antialiased kernels have no bfloat16 version)
+            raise NotImplementedError("\"compute_index_ranges_weights\" not implemented for 'BFloat16' (interpolate "
+                                      f"with antialias=True: convert the input with .float())")
         return _interpolate_separable(input, x, xp, mode, out_size, scales, align_corners, antialias)
     if mode == "area":   # torch's area is adaptive average pooling, node names and all
         from . import pool
         from .conv3d import adaptive_avg_pool3d
         fn = {1: pool.adaptive_avg_pool1d, 2: pool.adaptive_avg_pool2d, 3: adaptive_avg_pool3d}[nd]
         return fn(input, out_size if nd > 1 else out_size[0])
-    out = x
-    maps = []
-    mdtype = x.dtype
     weighted = mode in ("linear", "bilinear", "trilinear", "bicubic") and xp is np
+    bf16 = weighted and x.dtype.kind == "V"   # in float32, rounded once, as torch's kernels (backward too)
+    # torch's generic kernel keeps a bfloat16 input's weights in bfloat16 (its channels_last kernel, which
+    # bilinear also takes for small outputs, and every backward keep them float32)
+    wbf = bf16 and not (mode == "bilinear" and (_mf.is_format(x, _mf.channels_last) and x.shape[1] > 3
+                                                 or sum(out_size) <= 128
+                                                 or _threads.get_num_threads() == 1 and x.shape[1] == 3)
+                        or mode == "trilinear" and _mf.is_format(x, _mf.channels_last_3d) and x.shape[1] > 3)
+    out = x if not bf16 else x.astype(np.float32)
+    maps = []
+    mdtype = out.dtype
     # (a dense product spreads an inf or NaN along the whole axis: such inputs take the taps)
     finite = not weighted or _all_finite(xp, x)
     # torch's backward kernels copy (nearest: copy or halve) an axis whose output is the input's size (or twice
@@ -2263,22 +2731,26 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         split = same or (mode == "nearest" and nd != 2 and scales[k] is not None and n_out in (n_in, 2 * n_in)
                          and np.float32(1.0 / scales[k]) != np.float32(n_in / n_out))   # (a scale of 1 or 2 agrees)
         if xp is np and (not finite or n_in * n_out > _TAPS_MIN):
-            taps = _resample_taps(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)
+            taps = _resample_taps(mode, n_in, n_out, scales[k], align_corners, mdtype, not split, wbf)
             if taps.idx.shape[1] == 1:   # nearest
                 out = xp.take(out, taps.idx[:, 0], axis=axis)
             else:
                 out = xp.moveaxis(taps.T.times(xp.moveaxis(out, axis, -1)), -1, axis)
+            if wbf:
+                taps = _resample_taps(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)
             maps.append((axis, _backward_map(mode, n_in, n_out, mdtype, xp, True) if split else taps))
             continue
-        mat, idx = _resample_matrix(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)
+        mat, idx = _resample_matrix(mode, n_in, n_out, scales[k], align_corners, mdtype, not split, wbf)
         if xp is not np:  # the tables are built on the host; they work where the input lives
             mat, idx = xp.asarray(mat), (None if idx is None else xp.asarray(idx))
         if idx is not None:
             out = xp.take(out, idx, axis=axis)
         else:
             out = xp.moveaxis(xp.moveaxis(out, axis, -1) @ mat.T, -1, axis)
+        if wbf:
+            mat = _resample_matrix(mode, n_in, n_out, scales[k], align_corners, mdtype, not split)[0]
         maps.append((axis, _backward_map(mode, n_in, n_out, mdtype, xp, False) if split else mat))
-    out = xp.ascontiguousarray(out)
+    out = xp.ascontiguousarray(out) if not bf16 else B.bf16_round(out)
     if state.enabled and input._requires_grad:
         name = _MODE_NAMES[mode].format(nd)
         cls = _RESAMPLE_NODES.get(name)
@@ -2288,6 +2760,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         node.next_functions = (edge(input),)
         node._saved_versions = ()
         node.maps = maps
+        if bf16:
+            in_float32(node)
         return _record(out, node)
     return _wrap(out)
 

@@ -21,7 +21,7 @@ from .._backend import xp_of
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _wrap
-from . import in_float32, kernel_for
+from . import kernel_for
 from .conv import SqueezeBackward1, _block, _plan, _run_blocks, _strided, _workers
 from .elementwise import ReluBackward0
 
@@ -840,7 +840,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     a = _check_input(input, op, nd)
     kernel_for(a.dtype, "avg_pool2d", "fi")   # (not uint8 either)
     bf16 = a.dtype.kind == "V"
-    if bf16:   # in float32, rounded once, as torch's kernel (backward too)
+    if bf16:   # in float32, rounded once, as torch's kernel
         a = a.astype(np.float32)
     if nd == 1:
         a = a[..., None, :]
@@ -887,8 +887,8 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
         node.shape = a.shape
         node.div = div if div is not None else xp.asarray(divisor_override, dtype=a.dtype)
         node.squeeze = nd == 1
-        if bf16:
-            in_float32(node)
+        # (bfloat16: its apply runs on the bfloat16 gradient as torch's kernel does, each share rounded and
+        # each addition of a share to an input shared by windows rounding)
     t = _record_pooled(B.bf16_round(out) if bf16 else out, node, nd == 1)
     return t
 
@@ -990,6 +990,61 @@ class AdaptiveAvgPool2DBackward0(Node):
         return (gx,)
 
 
+def _bf16_adaptive_avg(xp, x, a, OH, OW):
+    """adaptive average pooling of a bfloat16 array a (..., H, W) as torch's kernel: each bin's float32 sum
+    divided by kh then kw (by kh * kw over the vectors of 32 channels of a channels_last input x),
+    rounded once."""
+    H, W = a.shape[-2:]
+    (hs, he), (ws, we) = _bins(H, OH), _bins(W, OW)
+    ones = lambda st, en, n: ((xp.arange(n) >= xp.asarray(st)[:, None]) & (xp.arange(n) < xp.asarray(en)[:, None]))
+    f32 = np.float32
+    sums = xp.matmul(xp.matmul(ones(hs, he, H).astype(f32), a.astype(f32)), ones(ws, we, W).astype(f32).T)
+    kh = xp.asarray([e - s for s, e in zip(hs, he)], f32)[:, None]
+    kw = xp.asarray([e - s for s, e in zip(ws, we)], f32)
+    out = sums / kh / kw
+    if x is not None and x.ndim == 4 and _mf._suggest(x) is _mf.channels_last:
+        c = x.shape[1] - x.shape[1] % 32
+        out[:, :c] = sums[:, :c] / (kh * kw)
+    return B.bf16_round(out)
+
+
+class _AdaptiveAvgPoolBf16Backward(AdaptiveAvgPool2DBackward0):
+    """A bfloat16 input's: torch's kernel, each bin's share g / kh / kw divided twice in bfloat16 (once by
+    kh * kw over the vectors of a channels_last gradient, twice in their tail), added bin by bin in order
+    into an input shared by bins, each addition rounding."""
+    __slots__ = ()
+    _double_backward = False
+
+    def apply(self, grad):
+        xp = xp_of(grad)
+        if not grad.size:
+            _nonempty_grad(grad, "adaptive_avg_pool2d")
+        r, f32 = B.bf16_through, np.float32
+        g = grad.astype(f32)   # ((N, C, 1, OW) for adaptive_avg_pool1d: squeezed below)
+        H, W = self.shape[-2:]
+        OH, OW = g.shape[-2:]
+        hs, ws = _bins(H, OH), _bins(W, OW)
+        twice = xp.ones(g.shape, bool)
+        if g.ndim == 4 and _mf._suggest(grad) is _mf.channels_last:
+            c = g.shape[1]
+            twice[:, :c - c % 32] = False   # (torch's vectors of 32 channels divide once)
+        gx = xp.zeros(g.shape[:-2] + (H, W), f32)
+        for oh in range(OH):
+            h0, h1 = int(hs[0][oh]), int(hs[1][oh])
+            for ow in range(OW):
+                w0, w1 = int(ws[0][ow]), int(ws[1][ow])
+                go = g[..., oh, ow]
+                delta = B.where(xp, twice[..., oh, ow], r(r(go / f32(h1 - h0)) / f32(w1 - w0)),
+                                r(go / r(f32((h1 - h0) * (w1 - w0)))))
+                gx[..., h0:h1, w0:w1] = r(gx[..., h0:h1, w0:w1] + delta[..., None, None])
+        if self.squeeze:
+            gx = gx[..., 0, :]
+        return (B.bf16_round(gx),)
+
+
+_AdaptiveAvgPoolBf16Backward.__name__ = _AdaptiveAvgPoolBf16Backward.__qualname__ = "AdaptiveAvgPool2DBackward0"
+
+
 class MeanBackward1(Node):
     """Gradient of a mean over the last two dims (adaptive_avg_pool2d to 1x1)."""
 
@@ -1000,6 +1055,8 @@ class MeanBackward1(Node):
     def apply(self, grad):
         n = self.shape[-1] * self.shape[-2]
         xp = xp_of(grad)
+        if grad.dtype.kind == "V":   # bfloat16: torch divides by the count as a float32 number, rounding once
+            return (xp.broadcast_to(B.bf16_round(grad.astype(np.float32) / np.float32(n)), self.shape),)
         return (xp.broadcast_to(grad / xp.asarray(n, dtype=grad.dtype), self.shape),)
 
 
@@ -1031,7 +1088,9 @@ def _adaptive_avg(op, nd, input, output_size):
     else:
         xp = xp_of(a)
         ah = aw = kh = kw = None
-        if H % max(OH, 1) == 0 and W % max(OW, 1) == 0 and OH and OW:
+        if a.dtype.kind == "V":
+            out = _bf16_adaptive_avg(xp, input._data if nd == 2 else None, a, OH, OW)
+        elif H % max(OH, 1) == 0 and W % max(OW, 1) == 0 and OH and OW:
             kh, kw = H // OH, W // OW
             out = a.reshape(a.shape[:-2] + (OH, kh, OW, kw)).mean(axis=(-3, -1), dtype=dt)
         else:
@@ -1040,7 +1099,8 @@ def _adaptive_avg(op, nd, input, output_size):
             out = xp.matmul(xp.matmul(ah, a.astype(dt, copy=False)), aw.T)
         out = out.astype(a.dtype, copy=False)
         if need:
-            node = AdaptiveAvgPool2DBackward0.__new__(AdaptiveAvgPool2DBackward0)
+            cls = AdaptiveAvgPool2DBackward0 if a.dtype.kind != "V" else _AdaptiveAvgPoolBf16Backward
+            node = cls.__new__(cls)
             node.next_functions = (edge(input),)
             node._saved_versions = ()
             node.ah, node.aw, node.kh, node.kw, node.shape = ah, aw, kh, kw, a.shape

@@ -12,7 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge, no_derivative
 from .._tensor import Tensor, _dim, _wrap
 from .._userwarn import warn as _warn_user
-from . import in_float32, kernel_for, record as _finish, refuse_complex
+from . import kernel_for, record as _finish, refuse_complex
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "std", "var", "std_mean",
@@ -1003,6 +1003,45 @@ class LinalgVectorNormBackward0(Node):
         return (xp.asarray(res).astype(x.dtype, copy=False),)
 
 
+class _NormBf16Backward(LinalgVectorNormBackward0):
+    """A bfloat16 input's: torch's norm_backward runs as a chain of bfloat16 ops, each rounding (in float32,
+    then to bfloat16: B.bf16_through), powers by its pow kernel's special cases."""
+    __slots__ = ()
+    _double_backward = False
+
+    def apply(self, g):
+        from .elementwise import _power
+        xp = xp_of(g)
+        r, f32 = B.bf16_through, np.float32
+        x, out, p = self.x.astype(f32), self.out.astype(f32), self.p
+        g = g.astype(f32)
+        if self.axes is not None and not self.keepdim:
+            g, out = xp.expand_dims(g, self.axes), xp.expand_dims(out, self.axes)
+        elif self.axes is None:
+            g, out = (g.reshape((1,) * x.ndim), out.reshape((1,) * x.ndim)) if x.ndim else (g, out)
+        if p == 0:
+            return (None,)
+        zero = f32(0)
+        with B.errstate(xp, divide="ignore", invalid="ignore"):
+            if p == 2:
+                res = B.where(xp, out == 0, zero, r(g * r(x / out)))
+            elif p == 1:
+                res = xp.sign(x) * g
+            elif math.isinf(p):
+                mask = (xp.abs(x) == out) | xp.isnan(x)
+                res = xp.sign(x) * (r(g / mask.sum(axis=self.axes, keepdims=True)) * mask)
+            elif p < 1:
+                scaled = B.where(xp, x == 0, zero, r(xp.sign(x) * r(_power(xp.abs(x), p - 1))))
+                res = r(r(scaled * g) * r(_power(out, 1 - p)))
+            else:
+                base = r(xp.sign(x) * r(_power(xp.abs(x), p - 1))) if p < 2 else r(x * r(_power(xp.abs(x), p - 2)))
+                res = r(base * B.where(xp, out == 0, zero, r(g / r(_power(out, p - 1)))))
+        return (B.bf16_round(xp.asarray(res, f32)),)
+
+
+_NormBf16Backward.__name__ = _NormBf16Backward.__qualname__ = "LinalgVectorNormBackward0"
+
+
 # A large array's whole 1- or 2-norm sums over chunks that stay in cache: |x| or x * x of the whole
 # array would be a temporary as large as it, mapped and faulted in anew past glibc's 32 MB (a 4096 x
 # 25088 float32 norm: 134 -> 27 ms, torch 28)
@@ -1102,7 +1141,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     elif isinstance(p, str):
         raise RuntimeError(f"norm(): unsupported norm type {p!r}; use 'fro' or a number")
     axes = _axes(dim, a.ndim)
-    bf16 = a.dtype.kind == "V"   # computed in float32 and rounded once, as torch (backward too)
+    bf16 = a.dtype.kind == "V"   # computed in float32 and rounded once, as torch (backward: _NormBf16Backward)
     res = _vector_norm(a.astype(np.float32) if bf16 else a, p, axes, keepdim)
     res = _arr(res)
     real_dt = B.dtype_of(a).to_real().np   # the norm of a complex tensor is real
@@ -1110,9 +1149,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         res = res.astype(real_dt)
     node = None
     if state.enabled and input._requires_grad:
-        node = _node(LinalgVectorNormBackward0, input)
-        if bf16:
-            in_float32(node)
+        node = _node(LinalgVectorNormBackward0 if not bf16 else _NormBf16Backward, input)
         node.x, node.out, node.p, node.axes, node.keepdim = a, res, p, axes, keepdim
         node._saved_versions = ((input, input._vc[0]),)
     return _finish(res, node)

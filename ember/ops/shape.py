@@ -694,7 +694,10 @@ class RepeatBackward0(Node):
         inter = []
         for r, s in zip(reps, padded):
             inter += [r, s]
-        g = g.reshape(inter).sum(axis=tuple(range(0, 2 * len(reps), 2)))
+        axes = tuple(range(0, 2 * len(reps), 2))
+        if g.dtype.kind == "V":   # bfloat16: added in float32 and rounded once, as torch's sum
+            return (B.bf16_round(g.reshape(inter).sum(axis=axes, dtype=np.float32)).reshape(self.shape),)
+        g = g.reshape(inter).sum(axis=axes)
         return (g.reshape(self.shape),)
 
 

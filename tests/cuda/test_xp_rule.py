@@ -56,6 +56,7 @@ HOST_HELPERS = {
     ("elementwise.py", "_fmod_narrow.block"): "(as above: one block of it)",
     ("elementwise.py", "_floor_divide_narrow"): "(as above: floor division from it)",
     ("elementwise.py", "_narrow_pair"): "(as above: its operands, past a NumPy array test)",
+    ("__init__.py", "bf16_vector_part"): "a mask of positions from a shape alone (bfloat16 lives on the host)",
     ("norm.py", "_resample_matrix"): "interpolate's small index/weight tables, moved to the input's device",
     ("norm.py", "_nearest_source"): "(as above: one axis's source indices)",
     ("norm.py", "_linear_source"): "(as above)",

@@ -256,6 +256,19 @@ def test_sdpa_errors_match_torch(oracle):
     _same_error(lambda: sdpa_t(tq, tk.double(), tv), lambda: sdpa_e(eq, ek.double(), ev))
 
 
+@requires_torch
+def test_sdpa_takes_a_float32_mask_with_any_query_dtype_as_torch(oracle):
+    # torch's check: the mask is bool, float32 or the query's dtype (a float64 query adds a float32 mask)
+    torch = oracle
+    tq, tk, tv = (t.detach().double() for t in _sdpa_inputs(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8)))
+    tm = torch.randn(4, 5)
+    for q, k, v in ((tq, tk, tv), (tq[0], tk[0], tv[0])):   # the flash node, the composite
+        expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=tm)
+        got = F.scaled_dot_product_attention(_e(q), _e(k), _e(v), attn_mask=_e(tm))
+        assert got.dtype == ember.float64
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------------
 # MultiheadAttention
 
