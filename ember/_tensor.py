@@ -419,15 +419,16 @@ class Tensor:
         def keep(grad):
             t = ref()
             if t is not None:
-                old = _raw_grad(t)
-                if old is None:
-                    t.grad = _wrap(grad._data.copy())
-                else:
-                    t.grad = _wrap(old._data + grad._data)
+                t._add_retained_grad(grad)
         keep._retains_grad = True  # runs after the tensor's hooks, whenever they were registered
         keep._tensor = ref   # (an in-place op moves it to the tensor's new grad_fn: graph.move_retained_grad)
         graph.add_pre_hook(self.grad_fn, (self.output_nr, keep))
         self._retains_grad = True
+
+    def _add_retained_grad(self, grad):
+        # (a sparse tensor's override keeps COO gradients sparse)
+        old = _raw_grad(self)
+        self.grad = _wrap(grad._data.copy() if old is None else old._data + grad._data)
 
     @property
     def retains_grad(self):

@@ -17,7 +17,6 @@ sparse); the two add (COO + ndarray is an ndarray).  A node hands a dense input 
 ops run the dense op on the values and reuse its node (``_ValuesNode``).
 """
 import types
-import weakref
 
 import numpy as np
 
@@ -544,23 +543,9 @@ class SparseTensor(Tensor):
     def data(self):
         return _sparse(self._coo)
 
-    def retain_grad(self):
-        """Keep .grad for this non-leaf tensor after backward (sparse or dense, as the gradient comes)."""
-        if not self._requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self.grad_fn is None or self._retains_grad:
-            return
-        ref = weakref.ref(self)
-
-        def keep(grad):
-            t = ref()
-            if t is not None:
-                old = _raw_grad(t)
-                _grad_slot.__set__(t, _finish(_raw(grad).copy() if old is None else _raw(old) + _raw(grad), None))
-        keep._retains_grad = True   # (graph.py's marks: runs after the tensor's hooks, moves with in-place ops)
-        keep._tensor = ref
-        graph.add_pre_hook(self.grad_fn, (self.output_nr, keep))
-        self._retains_grad = True
+    def _add_retained_grad(self, grad):
+        old = _raw_grad(self)
+        _grad_slot.__set__(self, _finish(_raw(grad).copy() if old is None else _raw(old) + _raw(grad), None))
 
     def detach(self):
         """A sparse tensor sharing indices and values with this one, cut from the graph."""
@@ -1783,7 +1768,7 @@ _INHERITED = {"__init__", "__new__", "__getattr__", "__hash__", "__doc__", "__mo
               "is_leaf", "output_nr", "_version", "grad", "retains_grad", "requires_grad", "is_inference",
               "get_device", "is_cuda", "is_cpu", "_init", "_host_only", "_scalar", "is_meta", "is_sparse_csr",
               "is_quantized", "is_nested", "is_mkldnn", "is_xpu", "is_mps", "is_ipu", "is_vulkan", "is_maia",
-              "is_mtia", "grad_fn", "_accumulator", "_base", "_creation_meta", "_hooks", "_requires_grad",
+              "is_mtia", "retain_grad", "grad_fn", "_accumulator", "_base", "_creation_meta", "_hooks", "_requires_grad",
               "_retains_grad", "_vc", "_view_vc", "is_same_size"}
 # torch's aten names for the operators and special methods it refuses
 _OPERATOR_OPS = {"getitem": "index", "setitem": "index_put_", "iter": "unbind", "contains": "eq", "float": "item",
