@@ -1070,6 +1070,7 @@ class PreluKernelBackward0(Node):
     # the input even where it is zero
     _double_backward = True
     _zero_edges = True
+    _bf16 = False
 
     def _tensor_field(self, field, saved):
         # the weight reshaped to broadcast against the input (there a copy when it was not contiguous)
@@ -1084,7 +1085,10 @@ class PreluKernelBackward0(Node):
         if self.next_functions[0][0] is not None:
             gx = B.where(xp, pos, g, g * w)
         if self.next_functions[1][0] is not None:
-            gw = unbroadcast(B.where(xp, pos, xp.zeros((), g.dtype), g * x), w.shape).reshape(self.w_shape)
+            gw = B.where(xp, pos, xp.zeros((), g.dtype), g * x)
+            if self._bf16:
+                gw = B.bf16_through(gw)
+            gw = unbroadcast(gw, w.shape).reshape(self.w_shape)
         return gx, gw
 
 
@@ -1093,18 +1097,7 @@ class _PreluBf16Backward(PreluKernelBackward0):
     # by element to bfloat16, and autograd sums those to the weight's shape
     __slots__ = ()
     _double_backward = False
-
-    def apply(self, g):
-        xp = xp_of(g)
-        x, w = self.x, self.w
-        pos = x > 0
-        gx = gw = None
-        if self.next_functions[0][0] is not None:
-            gx = B.where(xp, pos, g, g * w)
-        if self.next_functions[1][0] is not None:
-            gw = B.bf16_through(B.where(xp, pos, xp.zeros((), g.dtype), g * x))
-            gw = unbroadcast(gw, w.shape).reshape(self.w_shape)
-        return gx, gw
+    _bf16 = True
 
 
 _PreluBf16Backward.__name__ = _PreluBf16Backward.__qualname__ = "PreluKernelBackward0"
