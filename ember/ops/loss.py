@@ -939,6 +939,20 @@ class BinaryCrossEntropyBackward0(_InputTargetLoss):
         return dx, dt
 
 
+def _bf16_operands(node, g):
+    # a bfloat16 loss node's input, target, gradient (broadcast) and weight in float32, and the element count
+    f = np.float32
+    x = node.a.astype(f)
+    w = None if node.w is None else node.w.astype(f)
+    return x, node.b.astype(f), xp_of(x).broadcast_to(g.astype(f), x.shape), w, f(x.size)
+
+
+def _bf16_weighted(v, w, n, reduction):
+    # torch's tail of a bfloat16 loss gradient: times the weight (rounding), over the count for a mean, rounded
+    v = v if w is None else B.bf16_through(v * w)
+    return B.bf16_round(v / n if reduction == "mean" else v)
+
+
 class _BceBf16Backward(BinaryCrossEntropyBackward0):
     # torch's kernels in bfloat16 arithmetic, each operation rounding: the input's g * (x - t) / max((1 - x) * x,
     # 1e-12), then times the weight, then divided by the count (a float32 number) for a mean; the target's
@@ -947,21 +961,16 @@ class _BceBf16Backward(BinaryCrossEntropyBackward0):
     _double_backward = False
 
     def apply(self, g):
-        xp, r, f = xp_of(self.a), B.bf16_through, np.float32
-        x, t = self.a.astype(f), self.b.astype(f)
-        g = xp.broadcast_to(g.astype(f), x.shape)
-        w = None if self.w is None else self.w.astype(f)
-        n = f(x.size)
+        xp, r = xp_of(self.a), B.bf16_through
+        x, t, g, w, n = _bf16_operands(self, g)
         gx = gt = None
         if self.next_functions[0][0] is not None:
             gx = r(r(g * r(x - t)) / r(xp.maximum(r(r(1 - x) * x), B.bf16_number(1e-12))))
-            gx = gx if w is None else r(gx * w)
-            gx = B.bf16_round(gx / n if self.red == "mean" else gx)
+            gx = _bf16_weighted(gx, w, n, self.red)
         if self.next_functions[1][0] is not None:
             with B.errstate(xp, divide="ignore", invalid="ignore"):
                 gt = r(-r(xp.log(r(x / r(1 - x)))) * g)   # (torch's bfloat16 logit: each op rounding)
-            gt = gt if w is None else r(gt * w)
-            gt = B.bf16_round(gt / n if self.red == "mean" else gt)
+            gt = _bf16_weighted(gt, w, n, self.red)
         return gx, gt
 
 
@@ -1035,12 +1044,9 @@ class _BceLogitsBf16Backward(BinaryCrossEntropyWithLogitsBackward0):
     _double_backward = False
 
     def apply(self, g):
-        xp, r, f = xp_of(self.a), B.bf16_through, np.float32
-        x, t = self.a.astype(f), self.b.astype(f)
-        g = xp.broadcast_to(g.astype(f), x.shape)
-        pw = None if self.pw is None else self.pw.astype(f)
-        w = None if self.w is None else self.w.astype(f)
-        n = f(x.size)
+        xp, r = xp_of(self.a), B.bf16_through
+        x, t, g, w, n = _bf16_operands(self, g)
+        pw = None if self.pw is None else self.pw.astype(np.float32)
         rt = r if self.b.dtype.kind == "V" else (lambda v: v)   # (a float32 target: float32 tensors there)
         mixed = self.b.dtype.kind != "V"
 
@@ -1056,8 +1062,7 @@ class _BceLogitsBf16Backward(BinaryCrossEntropyWithLogitsBackward0):
             else:
                 pt = r(pw * t)
                 gx = r(r(r(r(r(pt + 1) - t) * sig) - pt) * g)
-            gx = B.bf16_round(r(r(gx * w) if w is not None else gx) / n if self.red == "mean" else
-                              (r(gx * w) if w is not None else gx))
+            gx = _bf16_weighted(gx, w, n, self.red)
         if self.next_functions[1][0] is not None:
             if mixed and self.red != "none":   # (-x times a 0-d gradient stays bfloat16 there, rounding)
                 rt = r
