@@ -270,15 +270,22 @@ def _flash_attention(query, key, value, attn_mask, is_causal, scale):
     out = xp.empty_like(q)
     out[...] = _mm(p, ve)
     result = _wrap(out)
-    ins = (query, key, value)
-    if state.enabled and any(t._requires_grad for t in ins):
-        node = ScaledDotProductFlashAttentionForCpuBackward0.__new__(ScaledDotProductFlashAttentionForCpuBackward0)
-        node.next_functions = tuple(edge(t) for t in ins)
-        node._saved_versions = tuple((t, t._vc[0]) for t in ins)
+    node = _flash_node(ScaledDotProductFlashAttentionForCpuBackward0, result, (query, key, value))
+    if node is not None:
         node.q, node.k, node.v, node.p, node.scale, node.groups = q, k, v, p, scale, groups
-        result._requires_grad = True
-        result.grad_fn = node
     return result
+
+
+def _flash_node(cls, result, ins):
+    """A flash kernel's backward node over (query, key, value), made the result's grad_fn; None without grad."""
+    if not (state.enabled and any(t._requires_grad for t in ins)):
+        return None
+    node = cls.__new__(cls)
+    node.next_functions = tuple(edge(t) for t in ins)
+    node._saved_versions = tuple((t, t._vc[0]) for t in ins)
+    result._requires_grad = True
+    result.grad_fn = node
+    return node
 
 
 # ---- the bfloat16 flash kernel ----------------------------------------------------------------------
@@ -502,15 +509,10 @@ def _flash_attention_bf16(query, key, value, attn_mask, is_causal, scale):
         mask = xp.broadcast_to(mask, mask.shape[:-2] + (L, S))   # the blocks slice its last two dims
     out, lse = _flash_bf16_forward(xp, qf, ke, ve, mask, is_causal, scale)
     result = _wrap(out)
-    ins = (query, key, value)
-    if state.enabled and any(t._requires_grad for t in ins):
-        node = _FlashBf16Backward.__new__(_FlashBf16Backward)
-        node.next_functions = tuple(edge(t) for t in ins)
-        node._saved_versions = tuple((t, t._vc[0]) for t in ins)
+    node = _flash_node(_FlashBf16Backward, result, (query, key, value))
+    if node is not None:
         node.q, node.k, node.v, node.scale, node.groups = q, k, v, scale, groups
         node.out, node.lse, node.mask, node.causal = out, lse, mask, is_causal
-        result._requires_grad = True
-        result.grad_fn = node
     return result
 
 
