@@ -134,6 +134,7 @@ _LAZY_MODULES += ("hub",)  # torch.hub
 _LAZY_MODULES += ("profiler",)  # torch.profiler
 _LAZY_MODULES += ("onnx",)  # torch.onnx (export refuses: ember has no ONNX exporter)
 _LAZY_MODULES += ("fx",)  # torch.fx
+_LAZY_MODULES += ("signal",)  # torch.signal (its windows)
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["from_dlpack"] = "utils.dlpack"  # torch.from_dlpack is torch.utils.dlpack.from_dlpack
