@@ -34,6 +34,7 @@ from .autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_ena
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
 from . import _malloc, _threads
 from ._argcheck import tensor_args as _tensor_args
+import functools as _functools
 import warnings as _warnings
 from types import FunctionType as _FunctionType
 # NumPy warns on 1/0, log(0), overflow...; torch computes inf/nan silently.  Only warnings raised
@@ -95,6 +96,26 @@ def is_storage(obj, /):
     return type(obj) in (TypedStorage, UntypedStorage)
 
 
+@_functools.cache   # (as torch's: the answer for None is the accelerator at the first call)
+def get_device_module(device=None):
+    """The module of a device type (ember.cpu, ember.cuda): of the current accelerator, or the CPU, for None."""
+    if isinstance(device, _backend.device):
+        name = device.type
+    elif isinstance(device, str):
+        name = _backend.device(device).type
+    elif device is None:
+        from .accelerator import current_accelerator
+        name = (current_accelerator() or _backend.device("cpu")).type
+    else:
+        raise RuntimeError(f"Invalid value of device '{device}', expect {_backend.namespace()}.device, str, or None")
+    import sys
+    module = getattr(sys.modules[__name__], name, None)   # (cpu and the like are imported on first use)
+    if module is None:
+        prefix = _backend.namespace()
+        raise RuntimeError(f"Device '{name}' does not have a corresponding module registered as '{prefix}.{name}'.")
+    return module
+
+
 def _assert(condition, message):
     """torch._assert: an assert that symbolic tracing records (a call, where a statement would need a bool)."""
     assert condition, message
@@ -134,6 +155,7 @@ _LAZY_MODULES += ("hub",)  # torch.hub
 _LAZY_MODULES += ("profiler",)  # torch.profiler
 _LAZY_MODULES += ("onnx",)  # torch.onnx (export refuses: ember has no ONNX exporter)
 _LAZY_MODULES += ("fx",)  # torch.fx
+_LAZY_MODULES += ("signal",)  # torch.signal (its windows)
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["from_dlpack"] = "utils.dlpack"  # torch.from_dlpack is torch.utils.dlpack.from_dlpack

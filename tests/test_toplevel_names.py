@@ -168,3 +168,31 @@ def test_aliases_are_functions_of_their_own(alias, name):
     assert f(*args).tolist() == g(*args).tolist()
     if torch is not None:
         assert getattr(torch, alias).__name__ == alias   # (as torch's own)
+
+
+def _device_module(T, device):
+    try:
+        return T.get_device_module(device).__name__.replace("ember.", "torch.")
+    except Exception as e:
+        return type(e).__name__, str(e).replace("ember.", "torch.")
+
+
+@requires_torch
+@pytest.mark.parametrize("device", ["cpu", "cpu:0", "cuda", "cuda:1", "meta", "3", "foo"])
+def test_get_device_module_matches_torch(device):
+    dev = 3 if device == "3" else device
+    assert _device_module(ember, dev) == _device_module(torch, dev)
+    if device in ("cpu", "meta"):
+        assert _device_module(ember, ember.device(device)) == _device_module(torch, torch.device(device))
+
+
+def test_get_device_module():
+    assert ember.get_device_module("cpu") is ember.cpu
+    assert ember.get_device_module(ember.device("cuda", 0)) is ember.cuda
+    # None: the accelerator ember was installed for (CUDA through CuPy), else the CPU, as torch's
+    accelerator = ember.accelerator.current_accelerator()
+    assert ember.get_device_module() is (ember.cuda if accelerator is not None else ember.cpu)
+    with pytest.raises(RuntimeError, match="Device 'mps' does not have a corresponding module registered as"):
+        ember.get_device_module("mps")
+    with pytest.raises(RuntimeError, match="Invalid value of device '1.5', expect"):
+        ember.get_device_module(1.5)
