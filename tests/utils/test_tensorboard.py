@@ -284,17 +284,226 @@ def test_add_embedding_writes_projector_files(tmp_path):
         'embeddings {\n  tensor_name: "default:00007"\n  tensor_path: "00007/default/tensors.tsv"\n}\n')
 
 
-def test_add_graph_warns_once_and_writes_nothing(tmp_path, monkeypatch):
-    from ember.utils.tensorboard import writer
-    monkeypatch.setattr(writer, "_graph_warned", False)
-    model = ember.nn.Linear(2, 3)
+class Net(ember.nn.Module):
+    """The blitz's CIFAR-10 network, as the tensorboard tutorial passes it to add_graph."""
+
+    def __init__(self):
+        super().__init__()
+        nn = ember.nn
+        self.conv1, self.pool, self.conv2 = nn.Conv2d(3, 6, 5), nn.MaxPool2d(2, 2), nn.Conv2d(6, 16, 5)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(16 * 5 * 5, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+    def forward(self, x):
+        F = ember.nn.functional
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = x.view(-1, 16 * 5 * 5)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def graph_nodes(logdir, wired=True):
+    """{name: (op, inputs, shapes or None, attr)} of the one graph in logdir's event file, with the events;
+    wired: check that every edge ends at a node (torch's GetAttr nodes read a module node it leaves out)."""
+    from ember.utils.tensorboard._proto import GRAPH_DEF
+    events = read_events(event_files(logdir)[0])
+    (g,) = [decode(e["graph_def"], GRAPH_DEF) for e in events if "graph_def" in e]
+    assert g["versions"] == {"producer": 22}
+    nodes = {}
+    for n in g["node"]:
+        attr = {a["key"]: a["value"] for a in n.get("attr", [])}
+        shapes = attr.get("_output_shapes")
+        shapes = None if shapes is None else [[d.get("size", 0) for d in s.get("dim", [])]
+                                              for s in shapes["list"]["shape"]]
+        assert n["name"] not in nodes
+        nodes[n["name"]] = (n["op"], n.get("input", []), shapes, attr["attr"]["s"].decode())
+    for name, (_, inputs, _, _) in nodes.items():
+        assert not wired or all(i in nodes for i in inputs), (name, inputs)
+    return nodes, events
+
+
+def tensor_edges(nodes):
+    """[(name, op, shapes, [inputs that carry tensors])] of the op nodes (constants and lists left out)."""
+    skip = ("prim::Constant", "prim::ListConstruct", "prim::GetAttr", "IO Node")
+    return [(name, op, shapes, [i for i in inputs if nodes[i][0] not in ("prim::Constant", "prim::ListConstruct")])
+            for name, (op, inputs, shapes, _) in nodes.items() if op not in skip]
+
+
+def test_add_graph_lenet_nodes_scopes_edges_shapes(tmp_path):
+    from ember.utils.tensorboard._proto import RUN_METADATA
+    net = Net()
+    net.train()
     with SummaryWriter(tmp_path) as w:
-        with pytest.warns(UserWarning, match="add_graph: ember cannot trace Linear"):
-            w.add_graph(model, ember.ones(1, 2))
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            w.add_graph(model, ember.ones(1, 2))
-    assert summaries(tmp_path) == []
+        w.add_graph(net, ember.rand(4, 3, 32, 32))
+    assert net.training  # traced in eval mode, then put back
+    nodes, events = graph_nodes(tmp_path)
+    (meta,) = [e["tagged_run_metadata"] for e in events if "tagged_run_metadata" in e]
+    assert meta["tag"] == "step1"
+    assert decode(meta["run_metadata"], RUN_METADATA) == {"step_stats": {"dev_stats": [{"device": "/device:CPU:0"}]}}
+    assert list(nodes)[:2] == ["input/x", "output/output.1"]
+    assert nodes["input/x"] == ("IO Node", [], [[4, 3, 32, 32]], "")
+    conv1, relu1, pool1, conv2, relu2, pool2, view, fc1, relu3, fc2, relu4, fc3 = tensor_edges(nodes)
+    assert nodes["output/output.1"] == ("IO Node", [fc3[0]], [[4, 10]], "")
+    want = [(conv1, "Net/Conv2d[conv1]", "aten::_convolution", [4, 6, 28, 28]),
+            (relu1, "Net", "aten::relu", [4, 6, 28, 28]),
+            (pool1, "Net/MaxPool2d[pool]", "aten::max_pool2d", [4, 6, 14, 14]),
+            (conv2, "Net/Conv2d[conv2]", "aten::_convolution", [4, 16, 10, 10]),
+            (relu2, "Net", "aten::relu", [4, 16, 10, 10]),
+            (pool2, "Net/MaxPool2d[pool]", "aten::max_pool2d", [4, 16, 5, 5]),
+            (view, "Net", "aten::view", [4, 400]), (fc1, "Net/Linear[fc1]", "aten::linear", [4, 120]),
+            (relu3, "Net", "aten::relu", [4, 120]), (fc2, "Net/Linear[fc2]", "aten::linear", [4, 84]),
+            (relu4, "Net", "aten::relu", [4, 84]), (fc3, "Net/Linear[fc3]", "aten::linear", [4, 10])]
+    for (name, op, shapes, _), scope, want_op, shape in want:
+        assert name.rsplit("/", 1)[0] == scope and op == want_op and shapes == [shape], name
+    # edges: each op reads the one before it; layers read their own parameters
+    for (node, *_), (prev, *_) in zip(want[1:], want):
+        assert node[3][0] == prev[0]
+    assert conv1[3][0] == "input/x"
+    for layer, node in (("conv1", conv1), ("conv2", conv2), ("fc1", fc1), ("fc2", fc2), ("fc3", fc3)):
+        param = getattr(net, layer).weight
+        weight, bias = node[3][1:]
+        assert nodes[weight] == ("prim::GetAttr", [], [list(param.shape)], "{ name :  weight }")
+        assert weight.rsplit("/", 1)[0] == bias.rsplit("/", 1)[0] == node[0].rsplit("/", 1)[0]
+        assert nodes[bias][2] == [[param.shape[0]]]
+    # the view's size and the convolution's stride come in as a list of constants
+    (size,) = [i for i in nodes[view[0]][1] if nodes[i][0] == "prim::ListConstruct"]
+    assert [nodes[c][3] for c in nodes[size][1]] == ["{ value : -1}", "{ value : 400}"]
+    assert sum(op == "prim::GetAttr" for op, *_ in nodes.values()) == 10
+
+
+class TwoHeads(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = ember.nn.Linear(3, 2)
+        self.seq = ember.nn.Sequential(ember.nn.Linear(2, 2), ember.nn.ReLU())
+
+    def forward(self, a, b, unused=None):
+        h = self.seq(self.lin(a)) * 2
+        if h.sum() > -1e9:  # data-dependent: the branch taken is traced, as jit.trace does
+            h = h - 1
+        h[0] = 0
+        return h + b, h.max(1)
+
+
+def test_add_graph_several_inputs_tuple_output_and_control_flow(tmp_path, capsys):
+    with SummaryWriter(tmp_path) as w:
+        w.add_graph(TwoHeads(), (ember.rand(4, 3), ember.rand(4, 2), ember.rand(1)), verbose=True)
+    assert "aten::linear" in capsys.readouterr().out
+    nodes, _ = graph_nodes(tmp_path)
+    assert [n for n, (op, *_) in nodes.items() if op == "IO Node"] == ["input/a", "input/b", "output/output.1"]
+    ops = [(name.rsplit("/", 1)[0], op, shapes) for name, op, shapes, _ in tensor_edges(nodes)]
+    assert ops == [("TwoHeads/Linear[lin]", "aten::linear", [[4, 2]]),
+                   ("TwoHeads/Sequential[seq]/Linear[0]", "aten::linear", [[4, 2]]),
+                   ("TwoHeads/Sequential[seq]/ReLU[1]", "aten::relu", [[4, 2]]),
+                   ("TwoHeads", "aten::mul", [[4, 2]]), ("TwoHeads", "aten::sum", [[]]),
+                   ("TwoHeads", "aten::gt", [[]]), ("TwoHeads", "aten::sub", [[4, 2]]),
+                   ("TwoHeads", "aten::copy_", [[4, 2]]), ("TwoHeads", "aten::add", [[4, 2]]),
+                   ("TwoHeads", "aten::max", [[4]]), ("TwoHeads", "aten::max", [[4]]),
+                   ("TwoHeads", "prim::TupleConstruct", None), ("TwoHeads", "prim::TupleConstruct", None)]
+    edges = {name: inputs for name, _, _, inputs in tensor_edges(nodes)}
+    (add,) = [n for n in edges if nodes[n][0] == "aten::add"]
+    copy, = [n for n in edges if nodes[n][0] == "aten::copy_"]
+    assert edges[add] == [copy, "input/b"]  # the add reads h after the in-place write
+    (src,) = nodes["output/output.1"][1]
+    assert nodes[src][0] == "prim::TupleConstruct" and nodes[src][1][0] == add
+    assert nodes[nodes[src][1][1]][0] == "prim::TupleConstruct"  # (values, indices) of max
+
+
+class ResidualBlock(ember.nn.Module):
+    """torchvision's BasicBlock: the skip connection joins the second batch norm in place."""
+
+    def __init__(self, c=4):
+        super().__init__()
+        nn = ember.nn
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += x
+        return self.relu(out)
+
+
+def test_add_graph_residual_block_and_lstm(tmp_path):
+    lstm = ember.nn.Sequential(ember.nn.LSTM(3, 4, batch_first=True))
+    with SummaryWriter(tmp_path) as w:
+        w.add_graph(ResidualBlock(), ember.rand(1, 4, 5, 5))
+    nodes, _ = graph_nodes(tmp_path)
+    edges = {name: inputs for name, _, _, inputs in tensor_edges(nodes)}
+    assert [nodes[n][0] for n in edges] == ["aten::_convolution", "aten::batch_norm", "aten::relu",
+                                            "aten::_convolution", "aten::batch_norm", "aten::add_", "aten::relu"]
+    (add,) = [n for n in edges if n == "ResidualBlock/add_"]
+    assert edges[add] == ["ResidualBlock/BatchNorm2d[bn2]/batch_norm", "input/x"]  # the skip connection
+    assert edges["ResidualBlock/ReLU[relu]/relu.1"] == [add]  # one ReLU module, called twice
+    bn = nodes["ResidualBlock/BatchNorm2d[bn1]/batch_norm"][1]
+    assert [nodes[i][3] for i in bn[1:5]] == [f"{{ name :  {a} }}" for a in ("running_mean", "running_var",
+                                                                            "weight", "bias")]
+    with SummaryWriter(tmp_path / "lstm") as w:
+        w.add_graph(lstm, ember.rand(2, 5, 3))
+    nodes, _ = graph_nodes(tmp_path / "lstm")
+    # the recurrence runs in rnn.py's private kernel: it is the aten::lstm node, reading the weights as a list
+    run = [(n, inputs, shapes) for n, (op, inputs, shapes, _) in nodes.items() if op == "aten::lstm"]
+    assert [shapes for *_, shapes in run] == [[[5, 2, 4]], [[2, 4]], [[2, 4]]]  # output, h_n, c_n of the layer
+    params, x = run[0][1][:2]
+    assert nodes[params][0] == "prim::ListConstruct" and len(nodes[params][1]) == 4
+    assert all(nodes[p][0] == "prim::GetAttr" and p.startswith("Sequential/LSTM[0]/") for p in nodes[params][1])
+    assert nodes[x][0] == "aten::transpose" and nodes[x][1][0] == "input/input"  # batch_first
+
+
+def test_add_graph_input_forms_and_what_cannot_be_traced(tmp_path, capsys):
+    class DictOut(ember.nn.Module):
+        def forward(self, x):
+            return {"y": x + 1}
+
+    class NoneOut(ember.nn.Module):
+        def forward(self, x):
+            return x + 1, None
+
+    lin = ember.nn.Linear(3, 2)
+    with SummaryWriter(tmp_path / "list") as w:
+        w.add_graph(lin, [ember.rand(1, 3)])  # a list holds the positional inputs, as jit.trace's
+    assert "input/input" in graph_nodes(tmp_path / "list")[0]
+    with SummaryWriter(tmp_path / "dict") as w:
+        with pytest.raises(RuntimeError, match="Encountering a dict at the output of the tracer"):
+            w.add_graph(DictOut(), ember.rand(2))
+        assert capsys.readouterr().out.endswith("Error occurs, No graph saved\n")
+        with pytest.raises(RuntimeError, match="input_to_model is None"):
+            w.add_graph(lin)
+        with pytest.raises(RuntimeError, match="Only tensors.*returned a NoneType"):
+            w.add_graph(NoneOut(), ember.rand(2))
+        w.add_graph(DictOut(), ember.rand(2), use_strict_trace=False)
+    nodes, _ = graph_nodes(tmp_path / "dict")
+    assert nodes[nodes["output/output.1"][1][0]][0] == "prim::DictConstruct"
+
+    class Opaque(ember.nn.Module):
+        def forward(self, x):
+            import concurrent.futures
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:  # ops on another thread are not seen
+                return pool.submit(ember.relu, x).result()
+
+    class Custom(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class UsesCustom(ember.nn.Module):
+        def forward(self, x):
+            return Custom.apply(x).relu()
+
+    with SummaryWriter(tmp_path / "custom") as w:
+        w.add_graph(UsesCustom(), ember.rand(2))
+    with SummaryWriter(tmp_path / "opaque") as w, pytest.warns(UserWarning, match="could not trace Opaque"):
+        w.add_graph(Opaque(), ember.rand(2))
+    nodes, _ = graph_nodes(tmp_path / "custom")
+    python_op, relu = tensor_edges(nodes)
+    assert python_op[1] == "prim::PythonOp" and nodes[python_op[0]][3] == "{ name :  Custom }"
+    assert relu[3] == [python_op[0]]  # the op inside the Function is no node of its own
 
 
 # --- oracles: real torch's summary builders and tensorboard's reader (skip without tensorboard) -----
@@ -364,6 +573,66 @@ def test_tensorboard_event_accumulator_reads_ember_files(tmp_path):
     assert t.tensor_proto.string_val == [b"hi"]
 
 
+def test_tensorboard_reads_the_graph_as_torch_writes_it(tmp_path, oracle):
+    ea_mod = _tensorboard()
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.graph import graphs_plugin
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+    with SummaryWriter(tmp_path / "ember") as w:
+        w.add_graph(Net(), ember.rand(4, 3, 32, 32))
+    acc = ea_mod.EventAccumulator(str(tmp_path / "ember"))
+    acc.Reload()
+    assert acc.Tags()["graph"] and acc.Tags()["run_metadata"] == ["step1"]
+    assert acc.RunMetadata("step1").step_stats.dev_stats[0].device == "/device:CPU:0"
+    assert [n.name for n in acc.Graph().node] == list(graph_nodes(tmp_path / "ember")[0])
+    # the Graphs tab's own route: it finds the run's graph and serves it
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(str(tmp_path / "ember"))
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, str(tmp_path / "ember"))
+    plugin = graphs_plugin.GraphsPlugin(base_plugin.TBContext(data_provider=provider))
+    ctx = context.RequestContext()
+    assert plugin.info_impl(ctx, "")["."]["run_graph"]
+    body, mime = plugin.graph_impl(ctx, ".", None, False, "")
+    assert mime == "text/x-protobuf" and 'op: "aten::_convolution"' in body
+
+    tnn, tF = oracle.nn, oracle.nn.functional
+
+    class TorchNet(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.pool, self.conv2 = tnn.Conv2d(3, 6, 5), tnn.MaxPool2d(2, 2), tnn.Conv2d(6, 16, 5)
+            self.fc1, self.fc2, self.fc3 = tnn.Linear(16 * 5 * 5, 120), tnn.Linear(120, 84), tnn.Linear(84, 10)
+
+        def forward(self, x):
+            x = self.pool(tF.relu(self.conv1(x)))
+            x = self.pool(tF.relu(self.conv2(x)))
+            x = x.view(-1, 16 * 5 * 5)
+            return self.fc3(tF.relu(self.fc2(tF.relu(self.fc1(x)))))
+
+    TorchNet.__name__ = "Net"
+    with TorchWriter(str(tmp_path / "torch")) as tw:
+        tw.add_graph(TorchNet(), oracle.rand(4, 3, 32, 32))
+    ours, theirs = graph_nodes(tmp_path / "ember")[0], graph_nodes(tmp_path / "torch", wired=False)[0]
+
+    def picture(nodes, param_depth):
+        """The ops with their scopes, shapes and the ops feeding them; the parameters with their modules
+        (torch puts each GetAttr node one group deeper: Net/Conv2d[conv1]/weight/weight.5)."""
+        ops = [(name.rsplit("/", 1)[0], op, shapes, [nodes[i][0] for i in inputs])
+               for name, op, shapes, inputs in tensor_edges(nodes)]
+        params = sorted((name.rsplit("/", param_depth)[0], attr)
+                        for name, (op, _, _, attr) in nodes.items() if op == "prim::GetAttr")
+        io = [(op, shapes) for op, _, shapes, _ in nodes.values() if op == "IO Node"]
+        return ops, params, io
+
+    assert picture(ours, 1) == picture(theirs, 2)
+    constants = ("prim::Constant", "prim::ListConstruct")
+    assert (sum(op not in constants for op, *_ in ours.values())
+            == sum(op not in constants for op, *_ in theirs.values()) == 24)
+
+
 def test_projector_config_parses_as_protobuf_text(tmp_path):
     _tensorboard()
     from google.protobuf import text_format
@@ -403,6 +672,7 @@ def test_tutorial_style_script_under_ember_run(tmp_path):
         "        running_loss = 0.0\n"
         "writer.add_histogram('fc.weight', net[1].weight, 5)\n"
         "writer.add_embedding(images.view(-1, 28 * 28), metadata=['a', 'b', 'c', 'd'], label_img=images)\n"
+        "writer.add_graph(net, images)\n"
         "writer.close()\n"
         "print('ok')\n")
     proc = subprocess.run([sys.executable, "-m", "ember", "run", str(script)], cwd=tmp_path,
@@ -419,3 +689,5 @@ def test_tutorial_style_script_under_ember_run(tmp_path):
     assert losses[0] > losses[-1] > 0
     assert vals[4][1]["histo"]["num"] == 7840
     assert (run / "projector_config.pbtxt").exists() and (run / "00000" / "default" / "sprite.png").exists()
+    ops = [(name, op) for name, (op, *_) in graph_nodes(run)[0].items() if op.startswith("aten::")]
+    assert ops == [("Sequential/Flatten[0]/flatten", "aten::flatten"), ("Sequential/Linear[1]/linear", "aten::linear")]

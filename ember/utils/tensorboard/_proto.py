@@ -171,7 +171,14 @@ SUMMARY = {1: ("value", _VALUE, True)}
 EVENT = {1: ("wall_time", "double", False), 2: ("step", "int64", False), 3: ("file_version", "string", False),
          4: ("graph_def", "bytes", False), 5: ("summary", SUMMARY, False),
          7: ("session_log", {1: ("status", "enum", False), 3: ("msg", "string", False)}, False),
+         8: ("tagged_run_metadata", {1: ("tag", "string", False), 2: ("run_metadata", "bytes", False)}, False),
          10: ("source_metadata", {1: ("writer", "string", False)}, False)}
+_ATTR_VALUE = {1: ("list", {7: ("shape", _SHAPE, True)}, False), 2: ("s", "bytes", False)}
+GRAPH_DEF = {1: ("node", {1: ("name", "string", False), 2: ("op", "string", False), 3: ("input", "string", True),
+                          4: ("device", "string", False),
+                          5: ("attr", {1: ("key", "string", False), 2: ("value", _ATTR_VALUE, False)}, True)}, True),
+             4: ("versions", {1: ("producer", "int32", False)}, False)}
+RUN_METADATA = {1: ("step_stats", {1: ("dev_stats", {1: ("device", "string", False)}, True)}, False)}
 _STRUCT_VALUE = {2: ("number_value", "double", False), 3: ("string_value", "string", False),
                  4: ("bool_value", "bool", False)}
 _STRUCT_VALUE[6] = ("list_value", {1: ("values", _STRUCT_VALUE, True)}, False)

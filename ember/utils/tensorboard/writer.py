@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 
-from ..._userwarn import warn
 from . import summary as _s
 from ._proto import f_bytes, f_double, f_message, f_varint, frame_record
 
@@ -23,17 +22,20 @@ _uid = itertools.count()
 _open_writers = set()  # strong refs, as torch's flush thread holds its writers: unclosed ones flush at exit
 _flusher = None
 _flusher_lock = threading.Lock()
-_graph_warned = False
 
 
-def _event(summary=None, step=None, wall_time=None, file_version=None, session_log_status=None, writer=None):
-    """Event bytes; fields in number order: wall_time 1, step 2, file_version 3, summary 5,
-    session_log 7, source_metadata 10."""
+def _event(summary=None, step=None, wall_time=None, file_version=None, session_log_status=None, writer=None,
+           graph_def=None, tagged_run_metadata=None):
+    """Event bytes; fields in number order: wall_time 1, step 2, file_version 3, graph_def 4, summary 5,
+    session_log 7, tagged_run_metadata 8, source_metadata 10."""
     return (f_double(1, time.time() if wall_time is None else wall_time)
             + f_varint(2, int(step) if step else None)
             + f_bytes(3, file_version)
+            + f_bytes(4, graph_def)
             + f_message(5, summary)
             + (f_message(7, f_varint(1, session_log_status)) if session_log_status is not None else b"")
+            + (f_message(8, f_bytes(1, tagged_run_metadata[0]) + f_bytes(2, tagged_run_metadata[1]))
+               if tagged_run_metadata is not None else b"")
             + (f_message(10, f_bytes(1, writer)) if writer else b""))
 
 
@@ -131,6 +133,12 @@ class FileWriter:
 
     def add_summary(self, summary, global_step=None, walltime=None):
         self.event_writer.add_event(_event(summary=summary, step=global_step, wall_time=walltime))
+
+    def add_graph(self, graph_profile, walltime=None):
+        """Writes a (GraphDef bytes, RunMetadata bytes) pair: the graph, then its step stats tagged "step1"."""
+        graph_def, run_metadata = graph_profile
+        self.event_writer.add_event(_event(graph_def=graph_def, wall_time=walltime))
+        self.event_writer.add_event(_event(tagged_run_metadata=("step1", run_metadata), wall_time=walltime))
 
     def flush(self):
         self.event_writer.flush()
@@ -253,13 +261,9 @@ class SummaryWriter:
         self._get_file_writer().add_summary(_s.text(tag, text_string), global_step, walltime)
 
     def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True):
-        """Writes nothing: torch traces the model with torch.jit, and ember has no tracer."""
-        global _graph_warned
-        if not _graph_warned:
-            _graph_warned = True
-            warn(f"SummaryWriter.add_graph: ember cannot trace {type(model).__name__} into a graph (it has no "
-                 f"torch.jit tracer), so no graph is written to TensorBoard's Graphs tab; scalars, images, "
-                 f"histograms and the rest are unaffected")
+        """Writes model's graph for TensorBoard's Graphs tab, traced by running it once on input_to_model."""
+        from ._graph import graph
+        self._get_file_writer().add_graph(graph(model, input_to_model, verbose, use_strict_trace))
 
     @staticmethod
     def _encode(rawstr):
