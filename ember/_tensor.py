@@ -644,10 +644,18 @@ def _assign_grad(t, grad):
         if not isinstance(grad, Tensor):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                             f"{type(grad).__name__}")
+        if grad.is_sparse:   # (a sparse gradient of a dense leaf, as embedding(sparse=True) makes)
+            from .autograd.graph import sparse_grads
+            sparse_grads[0] = True
+            gdata = grad._coo.values
+            gshape = grad._coo.shape
+        else:
+            gdata = grad._data
+            gshape = gdata.shape
         want = grad_target(t, t._data.dtype) if grad_dtypes else t._data.dtype
-        if want is not None and grad._data.dtype != want:
+        if want is not None and gdata.dtype != want:
             raise RuntimeError(
-                f"attempting to assign a gradient with dtype '{B.c_name(grad._data.dtype)}' to a tensor with "
+                f"attempting to assign a gradient with dtype '{B.c_name(gdata.dtype)}' to a tensor with "
                 f"grad_dtype '{B.scalar_name(want)}'. The gradient must match the tensor's grad_dtype "
                 "(defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a "
                 "specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the "
@@ -661,8 +669,8 @@ def _assign_grad(t, grad):
             raise RuntimeError(f"attempting to assign a gradient located on device with index '{here.index}' to "
                                f"a tensor located on device with index '{there.index}'. Please ensure that the "
                                "gradient and the tensor are on the same device")
-        if grad._data.shape != t._data.shape:
-            raise RuntimeError(f"attempting to assign a gradient of size '{_shape_text(grad._data.shape)}' to a "
+        if gshape != t._data.shape:
+            raise RuntimeError(f"attempting to assign a gradient of size '{_shape_text(gshape)}' to a "
                                f"tensor of size '{_shape_text(t._data.shape)}'. Please ensure that the gradient "
                                "and the tensor are the same size")
     _grad_slot.__set__(t, grad)

@@ -149,7 +149,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                     f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
                     "Set allow_unused=True if this is the desired behavior.")
             result.append(None)
-        elif t.is_sparse and not create_graph:   # (its gradient: dense or sparse, as it came)
+        elif (t.is_sparse or hasattr(g, "_as_tensor")) and not create_graph:   # (dense or sparse, as it came)
             result.append(graph._grad_tensor(g.astype(t.dtype.np) if g.dtype != t.dtype.np else g))
         else:
             want = graph.grad_dtype_of(t)   # a leaf's grad_dtype, as torch's engine casts

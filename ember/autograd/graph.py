@@ -232,7 +232,8 @@ class AccumulateGrad(Node):
             if grad.shape != data.shape:
                 grad = _xp_broadcast(grad, data.shape)
                 owned = False
-            if not data.flags.c_contiguous and not (owned and not state.grad_layout):
+            if (not data.flags.c_contiguous and not (owned and not state.grad_layout)
+                    and grad.__class__ is data.__class__):
                 # torch's layout contract: .grad takes a dense leaf's strides (channels_last, a
                 # transposed leaf), row-major otherwise; enforce_grad_layout_policy(False) lets a
                 # gradient the engine owns be kept in its own layout instead
@@ -240,10 +241,21 @@ class AccumulateGrad(Node):
             elif not owned:   # the incoming array may be shared with other branches: own a copy
                 grad = grad.copy()
             if grad.__class__ is not data.__class__:  # numpy turns 0-d results into scalars
+                if hasattr(grad, "_as_tensor"):   # (a sparse gradient: embedding(sparse=True))
+                    sparse_accumulate[0](var, None, grad)
+                    return
                 grad = _xp_asarray(grad)
             _set_grad(var, _wrap(grad))
         else:
-            old._data += grad
+            try:
+                old._data += grad
+            except (TypeError, NotImplementedError):
+                # (a sparse .grad, or a sparse gradient; nothing is checked for them before the failure,
+                # so that the dense accumulation costs no more for their existence)
+                if not (old.is_sparse or hasattr(grad, "_as_tensor")):
+                    raise
+                sparse_accumulate[0](var, old, grad)
+                return
             old._vc[0] += 1
 
 
@@ -283,6 +295,13 @@ class AccumulateGrad(Node):
         old = var.grad
         _set_grad(var, grad if old is None else old + grad)
 
+
+# ops/sparse.py's accumulation of a sparse gradient into a dense leaf's .grad (or any gradient into a sparse
+# .grad): sparse_accumulate[0](leaf, its .grad or None, the gradient)
+sparse_accumulate = [None]
+
+# set once any dense leaf has had a sparse .grad: until then optimizers look at no gradient's layout
+sparse_grads = [False]
 
 # set once any leaf's grad_dtype is set (Tensor.grad_dtype): until then no leaf is looked up
 _custom_grad_dtypes = [False]

@@ -1540,13 +1540,17 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
 
 # ---- embedding, one_hot --------------------------------------------------------------
 class EmbeddingBackward0(Node):
-    __slots__ = ("idx", "num", "padding_idx", "scale_freq")
+    __slots__ = ("idx", "num", "padding_idx", "scale_freq", "sparse")
     _saved_fields = ("idx",)
     _double_backward = True   # through _apply_tensors (create_graph=True)
 
     def _apply_tensors(self, grad, saved):
         """create_graph=True: the row sums are linear in grad; their transpose looks the rows up."""
         from ..autograd.higher_order import linear_pair
+        if self.sparse:
+            raise NotImplementedError("create_graph=True through embedding(..., sparse=True): ember cannot "
+                                      "differentiate its sparse gradient; use sparse=False for higher-order "
+                                      "gradients")
         idx = self.idx
 
         def lookup(table):
@@ -1562,8 +1566,26 @@ class EmbeddingBackward0(Node):
 
     def apply(self, g):
         dim = g.shape[-1]
+        if self.sparse:
+            if self.scale_freq:
+                raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients "
+                                   "(embedding(..., sparse=True)); drop one of them")
+            return (_sparse_rows(self.idx.reshape(-1), g.reshape(-1, dim), self.num, self.padding_idx),)
         return (_rows_sum(xp_of(g), self.idx.reshape(-1), g.reshape(-1, dim), self.num, self.scale_freq,
                           self.padding_idx),)
+
+
+def _sparse_rows(idx, g2, num, padding_idx):
+    """The sparse (num, dim) gradient whose entries are the rows g2[i] at rows idx[i], in lookup order and
+    uncoalesced, those of padding_idx left out: torch's embedding_sparse_backward (its values a view of the
+    gradient where it can be, as torch's reshape)."""
+    from .sparse import COO   # (the sparse module loads with the first sparse tensor: dense code never needs it)
+    if padding_idx is not None:
+        keep = idx != padding_idx
+        idx, g2 = idx[keep], g2[keep]
+    indices = idx.astype(np.int64).reshape(1, -1)   # (a copy: the input's own array must not become .grad's)
+    # (torch's constructor marks 0 or 1 entries coalesced)
+    return COO(indices, g2, (num, g2.shape[1]), indices.shape[1] <= 1)
 
 
 def _rows_sum(xp, idx, g2, num, scale_freq, padding_idx):
@@ -1613,9 +1635,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                 raise AssertionError(f"Padding_idx must be within num_embeddings (embedding: padding_idx="
                                      f"{padding_idx}, num_embeddings={num})")
             padding_idx += num
-    if sparse:
-        raise NotImplementedError("embedding(sparse=True): ember has no sparse tensors; use sparse=False "
-                                  "(the gradient is then a dense tensor)")
     if _out_of_range(idx, num):
         bad = int(idx[(idx < 0) | (idx >= num)].reshape(-1)[0])
         raise IndexError(f"index out of range in self (embedding: index {bad} is out of range for a table of "
@@ -1628,6 +1647,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         node.next_functions = (edge(weight),)
         node._saved_versions = _SAVED_OUTPUT
         node.idx, node.num, node.padding_idx, node.scale_freq = idx, num, padding_idx, bool(scale_grad_by_freq)
+        node.sparse = bool(sparse)
         return _record(out, node)
     return _wrap(out)
 
@@ -1647,7 +1667,7 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
 
 class EmbeddingBagBackward0(Node):
     __slots__ = ("idx", "bag", "counts", "scale", "bag_scale", "num", "mode", "winner", "padding_idx", "scale_freq",
-                 "rows", "psw")
+                 "rows", "psw", "sparse")
     _saved_fields = ("idx",)
 
     def apply(self, g):
@@ -1655,6 +1675,17 @@ class EmbeddingBagBackward0(Node):
         idx, bag = self.idx, self.bag
         gw = gp = None
         if self.next_functions[0][0] is not None:
+            rows_sum = _rows_sum
+            if self.sparse is not None:   # (each entry's gradient row, uncoalesced: _embedding_bag_sparse_backward)
+                if self.scale_freq:
+                    raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients "
+                                       "(embedding_bag(..., sparse=True)); drop one of them")
+                every = self.sparse
+
+                def rows_sum(xp, idx, g2, num, scale_freq, padding_idx):
+                    if g2.shape[0] < every.size:
+                        g2 = xp.concatenate([g2, xp.zeros((every.size - g2.shape[0], g2.shape[1]), g2.dtype)])
+                    return _sparse_rows(every, g2, num, padding_idx)
             if self.mode == "max":
                 # each (bag, column) sends its gradient to the row that won it (-1: empty bag)
                 D = g.shape[1]
@@ -1664,13 +1695,13 @@ class EmbeddingBagBackward0(Node):
             elif bag is None:
                 # a scale per bag (a mean's 1 / size) or none: g[bag] * scale[bag] is (g * scale)[bag]
                 gb = g if self.bag_scale is None else g * self.bag_scale[:, None]
-                gw = _rows_sum(xp, idx, xp.repeat(gb, self.counts, axis=0), self.num, self.scale_freq,
-                               self.padding_idx)
+                gw = rows_sum(xp, idx, xp.repeat(gb, self.counts, axis=0), self.num, self.scale_freq,
+                              self.padding_idx)
             else:
                 gr = g.take(bag, axis=0)
                 if self.scale is not None:
                     gr = gr * self.scale[:, None]
-                gw = _rows_sum(xp, idx, gr, self.num, self.scale_freq, self.padding_idx)
+                gw = rows_sum(xp, idx, gr, self.num, self.scale_freq, self.padding_idx)
         if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
             shape, dtype = self.psw   # (entries past the last bag, include_last_offset, get 0)
             gp = xp.zeros(math.prod(shape), dtype)
@@ -1738,9 +1769,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise ValueError("mode has to be one of sum, mean or max")
     if mode == "max" and scale_grad_by_freq:
         raise ValueError("max mode does not support scaling the gradient by the frequency")
-    if sparse:
-        raise NotImplementedError("embedding_bag(sparse=True): ember has no sparse tensors; use sparse=False "
-                                  "(the gradient is then a dense tensor)")
+    if mode == "max" and sparse:
+        raise ValueError("max mode does not support sparse weights (embedding_bag: use mode='sum' or 'mean', or "
+                         "sparse=False)")
     num = w.shape[0]
     if padding_idx is not None:
         if not -num <= padding_idx < num:
@@ -1759,6 +1790,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         _renorm_rows(weight, idx, max_norm, norm_type)
     B, D = starts.size, w.shape[1]
     total = int(ends[-1]) if B else 0
+    every_idx = idx   # (a sparse gradient lists the entries past the last bag too, with zero rows, as torch's)
     idx = idx[:total]   # entries past the last bag (include_last_offset) belong to none
     valid = None if padding_idx is None else idx != padding_idx
     rows = w.take(idx, axis=0)   # (fancy indexing w[idx]: 3x slower)
@@ -1825,6 +1857,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         node.num, node.mode = num, mode
         node.winner, node.padding_idx, node.scale_freq = winner, padding_idx, bool(scale_grad_by_freq)
         node.rows = rows if need_p else None
+        node.sparse = every_idx if sparse else None
         node.psw = (psw._data.shape, psw._data.dtype) if need_p else None
         return _record(out, node)
     return _wrap(out)

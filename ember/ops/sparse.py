@@ -77,7 +77,9 @@ class COO:
 
     def __add__(self, other):
         if type(other) is COO:
-            return _add_coo(self, other)
+            # (the engine sums a node's gradients as buffered + arriving; torch's InputBuffer as arriving +
+            # buffered, which orders the entries of a concatenation)
+            return _add_coo(other, self)
         return _add_dense(other, self)
 
     __radd__ = __add__
@@ -239,6 +241,11 @@ def _add_coo(a, b, alpha=1):
     vb = b.values if b.dtype == dt else b.values.astype(dt)
     if alpha != 1:
         vb = vb * alpha
+    if not (a.values.flags.c_contiguous and b.values.flags.c_contiguous):
+        # torch's kernel for values it cannot axpy (a view of an expanded gradient, as embedding's sparse
+        # gradient of a sum): the entries concatenated, coalesced once they outnumber the elements
+        out = COO(xp.concatenate([a.indices, b.indices], axis=1), xp.concatenate([va, vb]), a.shape)
+        return coalesce_raw(out) if out.nnz > _numel(a.shape) else out
     both = a.coalesced and b.coalesced
     if a.indices is b.indices:
         return COO(a.indices, va + vb, a.shape, a.coalesced)
@@ -256,6 +263,13 @@ def _add_coo(a, b, alpha=1):
     values[in_b] += vb[fb[in_b]]
     indices = xp.where(in_a, a.indices[:, xp.maximum(fa, 0)], b.indices[:, xp.maximum(fb, 0)])
     return COO(indices, values, a.shape)
+
+
+def _add_raw(old, new):
+    """A .grad's raw form plus a new gradient's, as torch's AccumulateGrad (old += new: old's entries first)."""
+    if type(old) is COO and type(new) is COO:
+        return _add_coo(old, new)
+    return old + new
 
 
 def _merge(ka, kb):
@@ -545,7 +559,8 @@ class SparseTensor(Tensor):
 
     def _add_retained_grad(self, grad):
         old = _raw_grad(self)
-        _grad_slot.__set__(self, _finish(_raw(grad).copy() if old is None else _raw(old) + _raw(grad), None))
+        _grad_slot.__set__(self, _finish(_raw(grad).copy() if old is None else _add_raw(_raw(old), _raw(grad)),
+                                         None))
 
     def detach(self):
         """A sparse tensor sharing indices and values with this one, cut from the graph."""
@@ -929,10 +944,39 @@ class AccumulateGrad(graph.AccumulateGrad):
             new = _wrap(grad.copy())
         old = _raw_grad(var)
         if old is not None:
-            new = _finish(_raw(old) + _raw(new), None)
+            new = _finish(_add_raw(_raw(old), _raw(new)), None)
         _grad_slot.__set__(var, new)
         for hook in list(post or ()):
             hook(var)
+
+
+def _accumulate(var, old, grad):
+    """torch's AccumulateGrad for a dense leaf var whose gradient (COO) or .grad (old) is sparse: the first sparse
+    gradient becomes .grad (its values cloned unless contiguous); another sparse one adds into a sparse .grad in
+    place (torch's add_: merged, or concatenated when a gradient's values are a strided view); a sparse one adds
+    into a dense .grad in place; a dense one and a sparse .grad make a new dense .grad."""
+    graph.sparse_grads[0] = True
+    if old is None:
+        if not grad.values.flags.c_contiguous:
+            grad = COO(grad.indices, B.xp_of(grad.values).ascontiguousarray(grad.values), grad.shape, grad.coalesced)
+        _grad_slot.__set__(var, _sparse(grad))
+        return
+    if type(old) is not SparseTensor:
+        _scatter_add(old._data, grad)
+        old._vc[0] += 1
+        return
+    c = old._coo
+    if type(grad) is COO:
+        new = _add_coo(c, grad)
+        old._coo = new if new.dtype == c.dtype else new.astype(c.dtype)
+        old._vc[0] += 1
+        return
+    if grad.shape != c.shape:
+        grad = B.xp_of(grad).broadcast_to(grad, c.shape)
+    _grad_slot.__set__(var, _wrap(_add_dense(grad, c).astype(c.dtype, copy=False)))
+
+
+graph.sparse_accumulate[0] = _accumulate
 
 
 def _sink(t):

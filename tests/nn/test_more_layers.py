@@ -549,3 +549,138 @@ def test_embedding_bag_bad_input_names_the_problem():
         F.embedding_bag(ember.tensor([1, 2]), w, ember.tensor([0]), per_sample_weights=ember.ones(2))
     with pytest.raises(ValueError, match="mode has to be one of sum, mean or max"):
         F.embedding_bag(ember.tensor([1, 2]), w, ember.tensor([0]), mode="min")
+
+
+# ---- sparse=True: the weight's gradient is a sparse COO tensor, as torch's --------------------------------------------
+def _lookup_grad(M, ids, out_grad=None, **kw):
+    """embedding(ids, w, sparse=True) backward with out_grad (None: through .sum(), an expanded gradient)."""
+    w = M.nn.Parameter(M.tensor(_TABLE))
+    out = M.nn.functional.embedding(M.tensor(ids), w, sparse=True, **kw)
+    if out_grad is None:
+        out.sum().backward()
+    else:
+        out.backward(M.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)).astype(np.float32)))
+    return w
+
+
+def _twice(M, first_sum, second_sum):
+    w = M.nn.Parameter(M.tensor(_TABLE))
+    for ids, by_sum in (([[3, 1, 3], [0, 5, 1]], first_sum), ([2, 3], second_sum)):
+        out = M.nn.functional.embedding(M.tensor(ids), w, sparse=True)
+        (out.sum() if by_sum else (out * M.tensor(np.float32(1.5)))).backward(
+            None if by_sum else M.ones(*out.shape))
+    return w
+
+
+def _bag(M, ids, offsets=None, **kw):
+    w = M.nn.Parameter(M.tensor(_TABLE))
+    out = M.nn.functional.embedding_bag(M.tensor(ids), w, None if offsets is None else M.tensor(offsets),
+                                        sparse=True, **kw)
+    out.backward(M.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)).astype(np.float32)))
+    return w
+
+
+SPARSE_EMBEDDING_CASES = {
+    "2-d ids": lambda M: _lookup_grad(M, [[3, 1, 3], [0, 5, 1]], True),
+    "expanded gradient (sum)": lambda M: _lookup_grad(M, [[3, 1, 3], [0, 5, 1]]),
+    "padding_idx rows dropped": lambda M: _lookup_grad(M, [[3, 1, 3], [0, 5, 1]], True, padding_idx=1),
+    "negative padding_idx": lambda M: _lookup_grad(M, [9, 1, 9], True, padding_idx=-1),
+    "padding only (no entries)": lambda M: _lookup_grad(M, [1, 1], True, padding_idx=1),
+    "no ids": lambda M: _lookup_grad(M, np.zeros(0, np.int64), True),
+    "0-d id": lambda M: _lookup_grad(M, 2, True),
+    "one id": lambda M: _lookup_grad(M, [4], True),
+    "int32 ids": lambda M: _lookup_grad(M, np.array([[3, 1], [3, 0]], np.int32), True),
+    "max_norm": lambda M: _lookup_grad(M, [[3, 1, 3], [0, 5, 1]], True, max_norm=1.0),
+    # a second backward adds into .grad in place: torch merges the entries when the new gradient's values are
+    # contiguous, and concatenates them when they are a strided view (the expanded gradient of a sum)
+    "accumulated, merged": lambda M: _twice(M, False, False),
+    "accumulated, concatenated": lambda M: _twice(M, False, True),
+    "accumulated, expanded first": lambda M: _twice(M, True, False),
+    "one graph, two lookups": lambda M: _used_twice(M, lambda w, M: 0),
+    "dense then sparse": lambda M: _used_twice(M, lambda w, M: (w * 2).sum(), dense_first=True),
+    "sparse and dense in one graph": lambda M: _used_twice(M, lambda w, M: (w * 2).sum()),
+    "module": lambda M: _module(M),
+    "bag sum, per_sample_weights": lambda M: _bag(M, _BAGS, [0, 3, 3], mode="sum",
+                                                  per_sample_weights=M.tensor(np.linspace(0.5, 2, 8, dtype=np.float32))),
+    "bag mean, padding_idx": lambda M: _bag(M, [1, 2, 4, 2, 2, 3], [0, 3, 4], mode="mean", padding_idx=2),
+    # (entries past the last bag: torch's sparse backward gives them the last bag's gradient, scaled by a mean
+    # over a bag its forward did not take; ember lists them with zero rows)
+    "bag mean, include_last_offset": lambda M: _bag(M, _BAGS, [0, 3, 8], mode="mean", include_last_offset=True),
+    "bag 2-d": lambda M: _bag(M, [[1, 2, 4], [4, 3, 2]], mode="sum"),
+}
+
+
+def _used_twice(M, other, dense_first=False):
+    w = M.nn.Parameter(M.tensor(_TABLE))
+    if dense_first:
+        other(w, M).backward()
+    loss = M.nn.functional.embedding(M.tensor([1, 2]), w, sparse=True).sum() + \
+        M.nn.functional.embedding(M.tensor([0, 2]), w, sparse=True).sum()
+    (loss if dense_first else loss + other(w, M)).backward()
+    return w
+
+
+def _module(M):
+    M.manual_seed(0)
+    emb = M.nn.Embedding(10, 4, padding_idx=0, sparse=True)
+    with M.no_grad():
+        emb.weight.copy_(M.tensor(_TABLE))
+    emb(M.tensor([[0, 2, 7], [7, 7, 1]])).backward(M.full((2, 3, 4), 0.5))
+    return emb.weight
+
+
+@requires_torch
+@pytest.mark.parametrize("case", list(SPARSE_EMBEDDING_CASES))
+def test_sparse_embedding_grad_matches_torch(oracle, case):
+    # layout, coalesced flag, indices (the looked-up rows in lookup order) and values, as torch stores them
+    t = SPARSE_EMBEDDING_CASES[case](oracle).grad
+    e = SPARSE_EMBEDDING_CASES[case](ember).grad
+    assert e.is_sparse == t.is_sparse and str(e.layout)[6:] == str(t.layout)[6:] and e.dtype == ember.float32
+    if t.is_sparse:
+        assert e.is_coalesced() == t.is_coalesced()
+        assert e._indices().tolist() == t._indices().tolist() and e._indices().dtype == ember.int64
+        np.testing.assert_allclose(e._values().numpy(), t._values().numpy(), rtol=1e-6, atol=1e-7)
+        assert tuple(e._values().shape) == tuple(t._values().shape) and not e.requires_grad
+    else:
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kw", [{}, {"padding_idx": 3}, {"max_norm": 1.0}])
+def test_sparse_embedding_grad_is_the_dense_grad(kw):
+    # the same gradient, stored sparsely (the dense one is checked against central differences above)
+    ids = ember.tensor([[3, 1, 3], [0, 5, 1]])
+    grads = []
+    for sparse in (True, False):
+        w = ember.nn.Parameter(ember.tensor(_TABLE))
+        out = F.embedding(ids, w, sparse=sparse, **kw)
+        (out * ember.tensor(np.sin(np.arange(out.numel())).reshape(tuple(out.shape)))).sum().backward()
+        grads.append(w.grad)
+    assert grads[0].is_sparse and not grads[1].is_sparse
+    np.testing.assert_allclose(grads[0].to_dense().numpy(), grads[1].numpy(), rtol=1e-6, atol=1e-7)
+
+
+@requires_torch
+def test_sparse_embedding_autograd_grad_hooks_and_assignment_match_torch(oracle):
+    for M in (ember, oracle):
+        w = M.nn.Parameter(M.tensor(_TABLE))
+        seen = []
+        w.register_hook(lambda g: seen.append((g.is_sparse, g.is_coalesced())))
+        g, = M.autograd.grad(M.nn.functional.embedding(M.tensor([1, 2, 1]), w, sparse=True).sum(), w)
+        assert g.is_sparse and not g.is_coalesced() and g._indices().tolist() == [[1, 2, 1]]
+        assert seen == [(True, False)]
+        w.grad = g   # a sparse .grad may be assigned to a dense parameter
+        assert w.grad is g
+        with pytest.raises(RuntimeError, match="size"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (the sparse-invariants warning)
+            w.grad = M.sparse_coo_tensor([[0]], [[1.0] * 4], (11, 4))
+
+
+@requires_torch
+def test_sparse_embedding_refusals_match_torch(oracle):
+    for M in (ember, oracle):
+        w = M.nn.Parameter(M.tensor(_TABLE))
+        out = M.nn.functional.embedding(M.tensor([1, 2]), w, sparse=True, scale_grad_by_freq=True)
+        with pytest.raises(RuntimeError, match="scale_grad_by_freq not supported with sparse gradients"):
+            out.sum().backward()
+        with pytest.raises(ValueError, match="max mode does not support sparse weights"):
+            M.nn.functional.embedding_bag(M.tensor([[1, 2]]), w, mode="max", sparse=True)
