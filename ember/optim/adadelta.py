@@ -30,6 +30,8 @@ def _adadelta_update(xp, hyper, pd, gd, square_avg, acc_delta):
 class Adadelta(Optimizer):
     """Adadelta, with torch's single-tensor update formulas."""
 
+    _sparse_refusal = "Adadelta does not support sparse gradients"
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
         if isinstance(lr, Tensor) and lr.numel() != 1:

@@ -13,6 +13,8 @@ class Adafactor(Optimizer):
     """Adafactor with torch's single-tensor update; state: step, and row_var / col_var (>= 2-d params) or
     variance (vectors), created at the first step."""
 
+    _sparse_refusal = "Adafactor does not support sparse gradients"
+
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
                  foreach=None, maximize=False):
         if isinstance(lr, Tensor) and lr.numel() != 1:

@@ -2,8 +2,9 @@
 from .._backend import xp_of
 
 from .._tensor import Tensor, _wrap
+from ..autograd import graph
 from .optimizer import (Optimizer, _check_not_differentiable, _run_closure, _step_tensor, _to_float,
-                        decayed_grad, run_chunked)
+                        decayed_grad, run_chunked, split_sparse)
 
 __all__ = ["Adagrad"]
 
@@ -18,6 +19,30 @@ def _adagrad_update(xp, hyper, pd, gd, state_sum):
     t = gd * clr  # addcdiv value=-clr: p + (value * t1) / t2
     t /= std
     pd -= t
+
+
+def _sparse_adagrad(p, st, lr, lr_decay, eps, weight_decay, maximize):
+    """torch's Adagrad step of a parameter with a sparse gradient: on the coalesced gradient's rows only, the
+    squared values added into the sum there, the parameter moved by clr * grad / (sqrt(sum) + eps) there."""
+    from ..ops import sparse as S
+    step_arr = st["step"]._data
+    step_arr += 1
+    if weight_decay != 0:
+        raise RuntimeError("weight_decay option is not compatible with sparse gradients (Adagrad: use "
+                           "weight_decay=0 with sparse gradients)")
+    step = float(step_arr)
+    clr = lr / (1 + (step - 1) * lr_decay)
+    c = p.grad._coo
+    c = S.coalesce_raw(-c if maximize else c)   # (the update is not linear: one entry per row)
+    at = tuple(c.indices)
+    v = c.values
+    state_sum = st["sum"]._data
+    state_sum[at] += v * v
+    std = xp_of(v).sqrt(state_sum[at])
+    std += eps
+    pd = p._data
+    pd[at] += (v / std) * pd.dtype.type(-clr)
+    p._vc[0] += 1
 
 
 class Adagrad(Optimizer):
@@ -84,8 +109,16 @@ class Adagrad(Optimizer):
             eps = _to_float(group["eps"])
             weight_decay = _to_float(group["weight_decay"])
             maximize = group["maximize"]
+            params = group["params"]
+            if graph.sparse_grads[0]:   # (once a sparse .grad exists: the parameters that have one step apart)
+                sparse, params = split_sparse(params)
+                for p in sparse:
+                    st = state[p]
+                    if len(st) == 0:
+                        self._init_state(st, p)
+                    _sparse_adagrad(p, st, lr, lr_decay, eps, weight_decay, maximize)
             jobs = []
-            for p in group["params"]:
+            for p in params:
                 g = p.grad
                 if g is None:
                     continue

@@ -26,6 +26,8 @@ def _adamax_update(xp, hyper, pd, gd, exp_avg, exp_inf):
 class Adamax(Optimizer):
     """Adamax, with torch's single-tensor update formulas."""
 
+    _sparse_refusal = "Adamax does not support sparse gradients"
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         _check_lr_eps_betas_wd(lr, eps, betas, weight_decay)

@@ -178,6 +178,8 @@ class LBFGS(Optimizer):
             pd = p._data
             if p.grad is None:
                 views.append(xp_of(pd).zeros(pd.size, dtype=pd.dtype))
+            elif p.grad.is_sparse:   # (torch densifies a sparse gradient: embedding(sparse=True)'s)
+                views.append(p.grad.to_dense()._data.reshape(-1))
             else:
                 views.append(p.grad._data.reshape(-1))
         return _wrap(xp_of(views[0]).concatenate(views, 0))

@@ -90,6 +90,8 @@ def _adjust_lr(lr, adjust_lr_fn, param_shape):
 class Muon(Optimizer):
     """Muon for 2-d parameters: Nesterov momentum, Newton-Schulz orthogonalisation, decoupled weight decay."""
 
+    _sparse_refusal = "Muon does not support sparse gradients"
+
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=(DEFAULT_A, DEFAULT_B, DEFAULT_C), eps=EPS, ns_steps=DEFAULT_NS_STEPS,
                  adjust_lr_fn=None):

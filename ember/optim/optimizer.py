@@ -101,6 +101,25 @@ def _convert_steps(optimizer, scalar_key="step"):
                 p_state[scalar_key] = _step_tensor(float(p_state[scalar_key]))
 
 
+def _refuse_sparse_grads(opt):
+    """torch's RuntimeError when an optimizer without a sparse update meets a sparse gradient."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            g = p.grad
+            if g is not None and g.is_sparse:
+                raise RuntimeError(opt._sparse_refusal)
+
+
+def split_sparse(params):
+    """The parameters whose .grad is sparse (embedding(sparse=True)'s), and the others (params itself when none
+    is); optimizers with a sparse update ask only once a sparse .grad has been made (graph.sparse_grads)."""
+    sparse = [p for p in params if p.grad is not None and p.grad.is_sparse]
+    if not sparse:
+        return sparse, params
+    ids = {id(p) for p in sparse}
+    return sparse, [p for p in params if id(p) not in ids]
+
+
 def _hook_step(step):
     """Wrap a class's step so step pre/post hooks (global and per optimizer) run around it."""
 
@@ -109,6 +128,9 @@ def _hook_step(step):
         # as torch, the hooks see args with the optimizer first: hook(opt, (opt, *step_args), kwargs),
         # and (new_args, new_kwargs) returned by a pre-hook are passed to step as step(*new_args)
         self = args[0]
+        if graph.sparse_grads[0] and self._sparse_refusal is not None:
+            # (only once some parameter has had a sparse .grad: the dense steps look at no layout)
+            _refuse_sparse_grads(self)
         if self._optimizer_step_pre_hooks or _global_optimizer_pre_hooks:
             for pre_hook in itertools.chain(_global_optimizer_pre_hooks.values(),
                                             self._optimizer_step_pre_hooks.values()):
@@ -335,6 +357,10 @@ class Optimizer:
     params: an iterable of Tensors, of (name, Tensor) pairs, or of dicts (parameter
     groups); defaults: the default value of each optimization option.
     """
+
+    # torch's error for a sparse gradient (None: the class updates sparse gradients, or leaves them to its
+    # own code, as a user's optimizer built on Tensor ops)
+    _sparse_refusal = None
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -580,6 +606,9 @@ class Optimizer:
                         g.detach_()
                     else:
                         g._requires_grad = False
+                    if g.is_sparse:   # (torch's zero_ of a sparse tensor: no entries left)
+                        g.zero_()
+                        continue
                     g._data.fill(0)
                     g._vc[0] += 1
 

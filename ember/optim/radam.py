@@ -35,6 +35,8 @@ def _radam_update(xp, hyper, pd, gd, exp_avg, exp_avg_sq):
 class RAdam(Optimizer):
     """RAdam, with torch's single-tensor update formulas."""
 
+    _sparse_refusal = "RAdam does not support sparse gradients"
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):

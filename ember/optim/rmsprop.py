@@ -42,6 +42,8 @@ def _rmsprop_update(xp, hyper, pd, gd, square_avg, *buffers):
 class RMSprop(Optimizer):
     """RMSprop, with torch's single-tensor update formulas."""
 
+    _sparse_refusal = "RMSprop does not support sparse gradients"
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         if isinstance(lr, Tensor) and lr.numel() != 1:

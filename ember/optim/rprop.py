@@ -34,6 +34,8 @@ class Rprop(Optimizer):
     State per parameter: 'step', 'prev' (the last gradient used) and 'step_size' (starts at lr).
     """
 
+    _sparse_refusal = "Rprop does not support sparse gradients"
+
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False,
                  foreach=None, maximize=False, differentiable=False):
         if isinstance(lr, Tensor) and lr.numel() != 1:

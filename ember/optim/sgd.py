@@ -4,8 +4,9 @@ import numpy as np
 from .. import _backend as B
 from .._backend import xp_of
 from .._tensor import _wrap
+from ..autograd import graph
 from .optimizer import (_CENSUS_EVERY, Optimizer, _check_not_differentiable, _clone_array, _run_closure,
-                        _to_float, bf16_alpha, decayed_grad, run_chunked)
+                        _to_float, bf16_alpha, decayed_grad, run_chunked, split_sparse)
 
 __all__ = ["SGD"]
 
@@ -114,10 +115,15 @@ class SGD(Optimizer):
             # float gives (NumPy casts it to the array's dtype), but an in-place update of a
             # small array takes half the time (0.25 vs 0.55 us)
             consts = {}
-            if plain and momentum != 0 and dampening == 0 and not nesterov:
+            params = group["params"]
+            sparse = ()
+            if graph.sparse_grads[0]:   # (once a sparse .grad exists: the parameters that have one step apart)
+                sparse, params = split_sparse(params)
+                if sparse:
+                    _sparse_sgd(sparse, state, lr, momentum, dampening, weight_decay, nesterov, maximize)
+            if plain and momentum != 0 and dampening == 0 and not nesterov and not sparse:
                 # the common case (the tutorial's SGD(lr, momentum)) without the per-parameter
                 # branches: buf = momentum * buf + grad; param -= lr * buf
-                params = group["params"]
                 plan = self._flat_plan(params)
                 grads = plan.grads(params, state) if plan is not None else None
                 if grads is not None:
@@ -127,7 +133,7 @@ class SGD(Optimizer):
                 self._replan(params, ("momentum_buffer",))
                 continue
             jobs = []
-            for p in group["params"]:
+            for p in params:
                 g = p.grad
                 if g is None:
                     continue
@@ -181,6 +187,47 @@ class SGD(Optimizer):
                 jobs.append((_momentum_update, (lr_a, mom_a), (pd, buf._data, gd)))
             p._vc[0] += 1
         run_chunked(jobs)
+
+
+def _sparse_sgd(params, state, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """torch's SGD step of parameters with sparse gradients, in its sparse arithmetic: the momentum buffer is a
+    sparse tensor (the first gradient cloned, then buf * momentum + (1 - dampening) * grad merged or
+    concatenated as torch's add_), and the update adds the entries into the parameter; weight decay would add
+    a dense tensor to a sparse one, which torch refuses."""
+    from ..ops import sparse as S
+    if weight_decay != 0:
+        raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead. (SGD's "
+                           "weight_decay adds the parameter to its sparse gradient: use weight_decay=0 with "
+                           "sparse gradients)")
+    for p in params:
+        c = p.grad._coo
+        if maximize:
+            c = -c
+        if momentum != 0:
+            st = state[p]
+            buf = st.get("momentum_buffer")
+            if buf is None:
+                b = c.copy()
+                st["momentum_buffer"] = S._sparse(b)
+            elif buf.is_sparse:
+                b = S._add_coo(buf._coo * buf._coo.dtype.type(momentum), c, 1 - dampening)
+                buf._coo = b
+                buf._vc[0] += 1
+            else:   # (a dense buffer from dense gradients: the sparse one adds into it)
+                bd = buf._data
+                bd *= momentum
+                S._scatter_add(bd, c, 1 - dampening)
+                b = bd
+            if nesterov:
+                c = S._add_coo(c, b, momentum) if type(b) is S.COO else S._add_dense(b * momentum, c)
+            else:
+                c = b
+        pd = p._data
+        if type(c) is S.COO:
+            S._scatter_add(pd, c, -lr)
+        else:
+            pd -= c * pd.dtype.type(lr)
+        p._vc[0] += 1
 
 
 def _momentum_update(lr_a, mom_a, pd, bd, gd):

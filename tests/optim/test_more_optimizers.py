@@ -2,7 +2,8 @@
 
 Updates and state (keys, order, dtypes, 0-d scalars such as 'step' and 'mu_product'), state_dict
 exchange through real checkpoint files in both directions, repr, and torch's errors for bad
-hyperparameters. SparseAdam exists only to say why it cannot work in ember.
+hyperparameters. Sparse gradients (nn.Embedding(sparse=True)): SGD, Adagrad, SparseAdam and LBFGS train as
+torch's, the others raise its RuntimeError; zero_grad, and SparseAdam's state_dict through files both ways.
 """
 import copy
 
@@ -260,13 +261,6 @@ def test_lbfgs_rejects_param_groups():
         optim.LBFGS([{"params": [a]}, {"params": [b]}])
 
 
-def test_sparse_adam_explains_why_it_is_missing():
-    with pytest.raises(NotImplementedError, match="sparse") as info:
-        optim.SparseAdam([ember.zeros(2, requires_grad=True)])
-    assert "optim.Adam" in str(info.value)
-    assert issubclass(optim.SparseAdam, optim.Optimizer)
-
-
 def test_closure_runs_with_grad_enabled_and_returns_loss():
     for name in ("NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"):
         w = ember.tensor(np.array([3.0]), requires_grad=True)
@@ -455,3 +449,197 @@ def test_lbfgs_minimizes_a_quadratic():
         w.copy_(ember.tensor(np.array([3.0, -2.0])))
     with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
         optim.LBFGS([w], line_search_fn="armijo").step(closure)
+
+
+# ---- sparse gradients (nn.Embedding(..., sparse=True)) ----------------------------------------------------------------
+_RNG = np.random.default_rng(11)
+_EMB = _RNG.standard_normal((20, 4)).astype(np.float32)
+_LIN = _RNG.standard_normal((3, 4)).astype(np.float32)
+_IDS = [_RNG.integers(0, 20, (5, 3)) for _ in range(6)]
+_YS = [_RNG.integers(0, 3, 5) for _ in range(6)]
+
+
+class _Both:
+    """Two optimizers stepped as one (SparseAdam for the embedding, another for the dense layer)."""
+
+    def __init__(self, *opts):
+        self.opts = opts
+
+    def zero_grad(self, set_to_none=True):
+        for o in self.opts:
+            o.zero_grad(set_to_none)
+
+    def step(self, closure=None):
+        for o in self.opts:
+            o.step(closure)
+
+
+def _model(M):
+    emb, lin = M.nn.Embedding(20, 4, sparse=True), M.nn.Linear(4, 3)
+    with M.no_grad():
+        emb.weight.copy_(M.tensor(_EMB))
+        lin.weight.copy_(M.tensor(_LIN))
+        lin.bias.zero_()
+    return emb, lin
+
+
+def _train(M, emb, lin, opt, steps, first=0, set_to_none=True):
+    for i in range(first, first + steps):
+        def closure():
+            opt.zero_grad(set_to_none)
+            # (a mean over the sequence: the embedding's gradient is a strided view, so a second lookup's
+            # gradient concatenates in torch's accumulation, and the momentum buffer grows as torch's)
+            out = lin(emb(M.tensor(_IDS[i])).mean(1))
+            loss = M.nn.functional.cross_entropy(out, M.tensor(_YS[i]))
+            loss.backward()
+            return loss
+        opt.step(closure)
+
+
+SPARSE_TRAINING = {
+    "SGD": lambda M, e, l: M.optim.SGD([e.weight, *l.parameters()], lr=0.5),
+    "SGD momentum": lambda M, e, l: M.optim.SGD([e.weight, *l.parameters()], lr=0.5, momentum=0.9),
+    "SGD nesterov": lambda M, e, l: M.optim.SGD([e.weight, *l.parameters()], lr=0.5, momentum=0.9, nesterov=True),
+    "SGD dampening maximize": lambda M, e, l: M.optim.SGD([e.weight, *l.parameters()], lr=0.5, momentum=0.9,
+                                                          dampening=0.3, maximize=True),
+    "SGD two groups": lambda M, e, l: M.optim.SGD([{"params": [e.weight], "momentum": 0.5},
+                                                   {"params": l.parameters()}], lr=0.5, momentum=0.9),
+    "Adagrad": lambda M, e, l: M.optim.Adagrad([e.weight, *l.parameters()], lr=0.5, lr_decay=0.1),
+    "Adagrad maximize": lambda M, e, l: M.optim.Adagrad([e.weight, *l.parameters()], lr=0.5, maximize=True,
+                                                        initial_accumulator_value=0.1),
+    "SparseAdam + Adam": lambda M, e, l: _Both(M.optim.SparseAdam([e.weight], lr=0.1),
+                                               M.optim.Adam(l.parameters(), lr=0.1)),
+    "SparseAdam maximize": lambda M, e, l: _Both(M.optim.SparseAdam([e.weight], lr=0.1, betas=(0.8, 0.99),
+                                                                    maximize=True),
+                                                 M.optim.SGD(l.parameters(), lr=0.1)),
+    "LBFGS": lambda M, e, l: M.optim.LBFGS([e.weight, *l.parameters()], lr=0.5, max_iter=3),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("set_to_none", [True, False], ids=["set_to_none", "zeroed"])
+@pytest.mark.parametrize("case", list(SPARSE_TRAINING))
+def test_training_a_sparse_embedding_matches_torch(case, set_to_none):
+    # an Embedding(sparse=True) + Linear trained 3 steps from the same weights: the parameters, and the state
+    # (a sparse momentum buffer, its entries as torch stores them), as torch's
+    got = {}
+    for M in (torch, ember):
+        emb, lin = _model(M)
+        opt = SPARSE_TRAINING[case](M, emb, lin)
+        _train(M, emb, lin, opt, 3, set_to_none=set_to_none)
+        got[M] = emb, lin, opt
+    (te, tl, topt), (ee, el, eopt) = got[torch], got[ember]
+    for a, b in ((ee.weight, te.weight), (el.weight, tl.weight), (el.bias, tl.bias)):
+        np.testing.assert_allclose(_np(a), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+    for eo, to in zip(getattr(eopt, "opts", [eopt]), getattr(topt, "opts", [topt])):
+        es, ts = eo.state.get(ee.weight, {}), to.state.get(te.weight, {})
+        assert list(es) == list(ts)
+        for key, t in ts.items():
+            e = es[key]
+            if isinstance(t, torch.Tensor) and t.is_sparse:
+                assert e.is_sparse and e.is_coalesced() == t.is_coalesced()
+                assert e._indices().tolist() == t._indices().tolist()
+                np.testing.assert_allclose(e._values().numpy(), t._values().numpy(), rtol=1e-5, atol=1e-6)
+            elif isinstance(t, torch.Tensor):
+                np.testing.assert_allclose(_np(e), t.numpy(), rtol=1e-5, atol=1e-6)
+            elif isinstance(t, (int, float)) and key not in ("func_evals", "n_iter"):
+                assert e == pytest.approx(t, rel=1e-5), key
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Rprop", "ASGD",
+                                  "Adadelta", "Adafactor"])
+def test_optimizers_without_a_sparse_update_refuse_sparse_gradients_as_torch(name):
+    msgs = []
+    for M in (torch, ember):
+        emb, lin = _model(M)
+        opt = getattr(M.optim, name)([*lin.parameters(), emb.weight], lr=0.1)
+        lin(emb(M.tensor(_IDS[0])).mean(1)).sum().backward()
+        before = emb.weight.detach().numpy().copy(), lin.weight.detach().numpy().copy()
+        with pytest.raises(RuntimeError) as info:
+            opt.step()
+        msgs.append(str(info.value))
+        if M is ember:   # (nothing moved: the check comes before any update)
+            assert (_np(emb.weight) == before[0]).all() and (_np(lin.weight) == before[1]).all()
+    assert msgs[1] == msgs[0] and "does not support sparse gradients" in msgs[0]
+
+
+@requires_torch
+def test_sparse_gradient_refusals_match_torch():
+    cases = [(lambda M, w: M.optim.SGD([w], lr=0.1, weight_decay=0.1), True,
+              "add(sparse, dense) is not supported. Use add(dense, sparse) instead."),
+             (lambda M, w: M.optim.Adagrad([w], lr=0.1, weight_decay=0.1), True,
+              "weight_decay option is not compatible with sparse gradients"),
+             (lambda M, w: M.optim.SparseAdam([w]), False,
+              "SparseAdam does not support dense gradients, please consider Adam instead")]
+    for make, sparse, msg in cases:
+        for M in (torch, ember):
+            w = M.nn.Parameter(M.tensor(_EMB))
+            opt = make(M, w)
+            if sparse:
+                M.nn.functional.embedding(M.tensor([1, 2, 1]), w, sparse=True).sum().backward()
+            else:
+                (w * 2).sum().backward()
+            with pytest.raises(RuntimeError) as info:
+                opt.step()
+            assert str(info.value).startswith(msg)
+
+
+@requires_torch
+def test_sparse_adam_construction_matches_torch():
+    for M in (torch, ember):
+        w = M.nn.Parameter(M.tensor(_EMB))
+        assert len(M.optim.SparseAdam(p for p in [w]).param_groups[0]["params"]) == 1   # (a generator is fine)
+        with pytest.raises(TypeError, match="optimizer can only optimize Tensors, but one of the params is str"):
+            M.optim.SparseAdam({"params": [w]})
+        with pytest.raises(ValueError, match=r"Complex params at indices \[\[0, 1\]\]: SparseAdam does not "
+                                             "support complex parameters"):
+            M.optim.SparseAdam([w, M.nn.Parameter(M.zeros(2, dtype=M.complex64))])
+        assert repr(M.optim.SparseAdam([w], lr=0.01)).replace("ember", "torch") == \
+            repr(torch.optim.SparseAdam([torch.nn.Parameter(torch.zeros(1))], lr=0.01))
+
+
+@requires_torch
+def test_zero_grad_of_a_sparse_grad_matches_torch():
+    for M in (torch, ember):
+        w = M.nn.Parameter(M.tensor(_EMB))
+        opt = M.optim.SGD([w], lr=0.1)
+        M.nn.functional.embedding(M.tensor([1, 2, 1]), w, sparse=True).sum().backward()
+        g = w.grad
+        opt.zero_grad(set_to_none=False)   # the same sparse tensor, its entries gone
+        assert w.grad is g and g.is_sparse and g._nnz() == 0 and g.is_coalesced()
+        assert tuple(g._values().shape) == (0, 4) and tuple(g._indices().shape) == (1, 0)
+        M.nn.functional.embedding(M.tensor([3, 1]), w, sparse=True).sum().backward()
+        assert w.grad is g and g._indices().tolist() == [[3, 1]] and not g.is_coalesced()
+        opt.zero_grad()
+        assert w.grad is None
+
+
+def _sparse_adam_run(M):
+    emb, lin = _model(M)
+    return emb, lin, _Both(M.optim.SparseAdam([emb.weight], lr=0.1), M.optim.SGD(lin.parameters(), lr=0.1))
+
+
+@requires_torch
+@pytest.mark.parametrize("saver,loader", [(ember, torch), (torch, ember)], ids=["ember_to_torch", "torch_to_ember"])
+def test_sparse_adam_state_dict_through_files_both_ways(saver, loader, tmp_path):
+    # one side trains 3 steps and saves; the other loads into a fresh SparseAdam, and both continue 3 steps alike
+    emb, lin, opt = _sparse_adam_run(saver)
+    _train(saver, emb, lin, opt, 3)
+    saver.save({"opt": opt.opts[0].state_dict(), "emb": emb.state_dict(), "lin": lin.state_dict()},
+               tmp_path / "ckpt.pt")
+    emb2, lin2, opt2 = _sparse_adam_run(loader)
+    ckpt = loader.load(tmp_path / "ckpt.pt")
+    emb2.load_state_dict(ckpt["emb"])
+    lin2.load_state_dict(ckpt["lin"])
+    opt2.opts[0].load_state_dict(ckpt["opt"])
+    st = opt2.opts[0].state[emb2.weight]
+    assert list(st) == ["step", "exp_avg", "exp_avg_sq"] and st["step"] == 3 and type(st["step"]) is int
+    assert opt2.opts[0].param_groups[0]["betas"] == (0.9, 0.999)
+    _train(saver, emb, lin, opt, 3, first=3)
+    _train(loader, emb2, lin2, opt2, 3, first=3)
+    np.testing.assert_allclose(emb2.weight.detach().numpy(), emb.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+    sd, sd2 = opt.opts[0].state_dict(), opt2.opts[0].state_dict()
+    assert sd["param_groups"][0].keys() == sd2["param_groups"][0].keys()
+    np.testing.assert_allclose(sd2["state"][0]["exp_avg_sq"].numpy(), sd["state"][0]["exp_avg_sq"].numpy(),
+                               rtol=1e-5, atol=1e-9)
