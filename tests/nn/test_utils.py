@@ -55,6 +55,48 @@ def test_clip_grad_value_matches_torch(oracle):
         np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
 
 
+def _sparse_grads(lib):
+    """An embedding weight with a sparse gradient (rows 1, 2, 1) and a dense parameter with a dense one."""
+    w, d = lib.nn.Parameter(lib.ones(5, 3)), lib.nn.Parameter(lib.ones(4))
+    lib.nn.functional.embedding(lib.tensor([1, 2, 1]), w, sparse=True).backward(
+        lib.tensor(np.arange(9.0, dtype=np.float32).reshape(3, 3)))
+    (d * 2).sum().backward()
+    return w, d
+
+
+@requires_torch
+@pytest.mark.parametrize("call", [
+    lambda M, w, d: M.nn.utils.clip_grad_norm_([d, w], 1.0),
+    lambda M, w, d: M.nn.utils.clip_grad_norm_([w], 1.0, norm_type="inf", foreach=True),
+    lambda M, w, d: M.nn.utils.get_total_norm([d.grad, w.grad]),
+    lambda M, w, d: M.nn.utils.clip_grad_value_([d, w], 0.1),
+], ids=["clip_grad_norm_", "inf norm", "get_total_norm", "clip_grad_value_"])
+def test_clipping_sparse_gradients_refuses_as_torch(oracle, call):
+    # torch has no norm (nor clamp) of a sparse tensor: NotImplementedError naming its kernel
+    msgs = []
+    for M in (oracle, ember):
+        w, d = _sparse_grads(M)
+        with pytest.raises(NotImplementedError) as info:
+            call(M, w, d)
+        msgs.append(str(info.value))
+        assert w.grad.is_sparse and w.grad._values().sum().item() == 36.0   # untouched
+    assert msgs[1].split(" backend")[0] == msgs[0].split(" backend")[0]
+
+
+@requires_torch
+def test_clip_grads_with_norm_scales_a_sparse_gradient_as_torch(oracle):
+    got = []
+    for M in (oracle, ember):
+        w, d = _sparse_grads(M)
+        g = w.grad
+        M.nn.utils.clip_grads_with_norm_([w, d], 1.0, M.tensor(5.0))
+        assert w.grad is g and g.is_sparse and not g.is_coalesced()
+        got.append((g._indices().tolist(), g._values().numpy(), d.grad.numpy()))
+    assert got[1][0] == got[0][0] == [[1, 2, 1]]
+    np.testing.assert_allclose(got[1][1], got[0][1], rtol=1e-6)
+    np.testing.assert_allclose(got[1][2], got[0][2], rtol=1e-6)
+
+
 def test_parameters_vector_round_trip():
     if not hasattr(ember, "cat"):
         pytest.skip("ember.cat has not landed")

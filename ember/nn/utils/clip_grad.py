@@ -4,6 +4,7 @@ import types
 
 import numpy as np
 
+from ..._argcheck import SparseOperand
 from ..._tensor import Tensor, _wrap
 from ..._userwarn import warn as _warn_user
 from ...ops.reduce import power_sum
@@ -15,6 +16,12 @@ def _as_list(tensors):
     if isinstance(tensors, Tensor):
         return [tensors]
     return list(tensors)
+
+
+def _sparse_refusal(op, tensors):
+    """torch's NotImplementedError for op on the first sparse tensor among tensors."""
+    from ...ops.sparse import refusal
+    return refusal(op, next(t for t in tensors if t.is_sparse))
 
 
 def _norm(a, p):
@@ -56,8 +63,12 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if len(tensors) == 0:
         from ...ops.creation import tensor
         return tensor(0.0)
-    first = tensors[0]._data
-    norms = [_norm(t._data, norm_type) for t in tensors]
+    try:
+        first = tensors[0]._data
+        norms = [_norm(t._data, norm_type) for t in tensors]
+    except SparseOperand:
+        # torch has no norm of a sparse tensor either (embedding(sparse=True)'s gradients)
+        raise _sparse_refusal("linalg_vector_norm", tensors) from None
     # torch stacks the per-tensor norms: mixed float32/float64 gradients give a float64 total
     dtype = np.result_type(*[t._data.dtype for t in tensors])
     host = np.array([float(n) for n in norms], dtype=dtype)
@@ -90,7 +101,11 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         coef = min(float(max_norm) / (float(total_norm) + 1e-6), 1.0)
     with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 -> nan, as torch (silently)
         for g in grads:
-            data = g._data
+            try:
+                data = g._data
+            except SparseOperand:   # (a sparse gradient: its stored values scale, as torch's mul_)
+                c = g._coo
+                data = c.values = c.values.copy()
             data *= data.dtype.type(coef) if type(coef) is float else coef
             g._vc[0] += 1
 
@@ -124,6 +139,9 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         g = p.grad
         if g is None:
             continue
-        data = g._data
+        try:
+            data = g._data
+        except SparseOperand:
+            raise _sparse_refusal("clamp_min_", [g]) from None
         data.clip(-clip_value, clip_value, out=data)
         g._vc[0] += 1
