@@ -272,7 +272,7 @@ class FlatState:
             row = []
             for key in keys:
                 t = entry.get(key)
-                if t is None:
+                if t is None or t.is_sparse:   # (a sparse momentum buffer: SGD's of sparse gradients)
                     return None
                 a = t._data
                 if a.__class__ is not kind or a.dtype != dtype or a.shape != pd.shape or not a.flags.c_contiguous:

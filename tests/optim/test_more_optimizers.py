@@ -643,3 +643,24 @@ def test_sparse_adam_state_dict_through_files_both_ways(saver, loader, tmp_path)
     assert sd["param_groups"][0].keys() == sd2["param_groups"][0].keys()
     np.testing.assert_allclose(sd2["state"][0]["exp_avg_sq"].numpy(), sd["state"][0]["exp_avg_sq"].numpy(),
                                rtol=1e-5, atol=1e-9)
+
+
+@requires_torch
+@pytest.mark.parametrize("make", [lambda M, ps: M.optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda M, ps: M.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+                                  lambda M, ps: M.optim.Adagrad(ps, lr=0.1)], ids=["SGD", "nesterov", "Adagrad"])
+def test_steps_without_the_sparse_gradient_match_torch(make):
+    # the embedding is looked up every other step: the dense parameters step alone in between (ember's flat
+    # momentum buffers must leave the sparse buffer out), then the sparse buffer takes up again
+    got = []
+    for M in (torch, ember):
+        emb, lin = _model(M)
+        opt = make(M, [emb.weight, *lin.parameters()])
+        for i in range(5):
+            opt.zero_grad()
+            x = emb(M.tensor(_IDS[i])).mean(1) if i % 2 == 0 else M.tensor(_EMB[:5])
+            M.nn.functional.cross_entropy(lin(x), M.tensor(_YS[i])).backward()
+            opt.step()
+        got.append([p.detach().numpy().copy() for p in (emb.weight, lin.weight, lin.bias)])
+    for e, t in zip(got[1], got[0]):
+        np.testing.assert_allclose(e, t, rtol=1e-5, atol=1e-6)
