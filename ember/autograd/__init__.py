@@ -80,7 +80,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             if g is not None:
                 from .._tensor import _raw_grad, _wrap
                 old = _raw_grad(t)  # inputs may be non-leaves: no .grad warning
-                if old is None:
+                if (hasattr(g, "_as_tensor") or (old is not None and old.is_sparse)) and not t.is_sparse:
+                    # (a sparse gradient or .grad: embedding(sparse=True)'s)
+                    graph.sparse_accumulate[0](t, old, g.copy() if old is None else g)
+                elif old is None:
                     t.grad = _wrap(np.array(g, dtype=t._data.dtype))
                 else:
                     old._data += g

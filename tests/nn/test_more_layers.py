@@ -600,6 +600,7 @@ SPARSE_EMBEDDING_CASES = {
     "dense then sparse": lambda M: _used_twice(M, lambda w, M: (w * 2).sum(), dense_first=True),
     "sparse and dense in one graph": lambda M: _used_twice(M, lambda w, M: (w * 2).sum()),
     "module": lambda M: _module(M),
+    "backward(inputs=...), twice": lambda M: _with_inputs(M),
     "bag sum, per_sample_weights": lambda M: _bag(M, _BAGS, [0, 3, 3], mode="sum",
                                                   per_sample_weights=M.tensor(np.linspace(0.5, 2, 8, dtype=np.float32))),
     "bag mean, padding_idx": lambda M: _bag(M, [1, 2, 4, 2, 2, 3], [0, 3, 4], mode="mean", padding_idx=2),
@@ -617,6 +618,13 @@ def _used_twice(M, other, dense_first=False):
     loss = M.nn.functional.embedding(M.tensor([1, 2]), w, sparse=True).sum() + \
         M.nn.functional.embedding(M.tensor([0, 2]), w, sparse=True).sum()
     (loss if dense_first else loss + other(w, M)).backward()
+    return w
+
+
+def _with_inputs(M):
+    w = M.nn.Parameter(M.tensor(_TABLE))
+    for ids in ([[1, 2], [2, 4]], [7, 1]):
+        M.nn.functional.embedding(M.tensor(ids), w, sparse=True).sum().backward(inputs=[w])
     return w
 
 
