@@ -71,6 +71,32 @@ def test_grad_scaler_matches_torch_with_inf_and_nan_injected():
     assert [t[2] for t in ours][:4] == [False, False, True, True]
 
 
+@requires_torch
+def test_grad_scaler_unscales_sparse_embedding_gradients_as_torch():
+    # nn.Embedding(sparse=True): the scaler unscales the sparse gradient's values and finds an inf among them
+    got = []
+    for M in (torch, ember):
+        w = M.nn.Parameter(M.tensor(np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)))
+        opt = M.optim.SGD([w], lr=0.1, momentum=0.9)
+        scaler = M.amp.GradScaler("cpu", init_scale=256.0, growth_interval=1)
+        trace = []
+        for step, ids in enumerate(([1, 2, 1], [0, 4], [3, 3])):
+            opt.zero_grad()
+            out = M.nn.functional.embedding(M.tensor(ids), w, sparse=True)
+            g = np.ones((len(ids), 3), np.float32)
+            g[0, 0] = np.inf if step == 1 else 1.0
+            scaler.scale((out * M.tensor(g)).sum()).backward()
+            scaler.step(opt)
+            scaler.update()
+            trace.append((scaler.get_scale(), w.grad.is_sparse, w.grad._indices().tolist(),
+                          w.grad._values().numpy().copy(), w.detach().numpy().copy()))
+        got.append(trace)
+    for e, t in zip(got[1], got[0]):
+        assert e[:3] == t[:3]
+        np.testing.assert_allclose(e[3], t[3], rtol=1e-6)
+        np.testing.assert_allclose(e[4], t[4], rtol=1e-6, atol=1e-7)
+
+
 def test_grad_scaler_skips_the_step_and_backs_off_without_torch():
     p = ember.nn.Parameter(ember.ones(2))
     opt = ember.optim.SGD([p], lr=1.0)

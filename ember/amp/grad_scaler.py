@@ -14,6 +14,7 @@ from enum import Enum
 import numpy as np
 
 from .. import _backend as B
+from .._argcheck import SparseOperand
 
 __all__ = ["OptState", "GradScaler"]
 
@@ -121,7 +122,13 @@ class GradScaler:
                 dev = g.device
                 if dev not in per_device:
                     per_device[dev] = found_inf.to(device=dev, copy=True)
-                d = g._data
+                try:
+                    d = g._data
+                except SparseOperand:   # (a sparse gradient, embedding(sparse=True)'s: its values, as torch)
+                    if g.dtype is B.float16:   # (torch coalesces a float16 one: duplicates could overflow)
+                        param.grad = g = g.coalesce()
+                    c = g._coo
+                    d = c.values = c.values.copy()
                 xp = B.xp_of(d)
                 if not bool(xp.isfinite(d).all()):
                     per_device[dev]._data[...] = 1.0
