@@ -157,7 +157,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         else:
             want = graph.grad_dtype_of(t)   # a leaf's grad_dtype, as torch's engine casts
             if create_graph:
-                result.append(g if want is None or g._data.dtype == want else g.to(graph._as_dtype(want)))
+                result.append(g if want is None or g.is_sparse or g._data.dtype == want
+                              else g.to(graph._as_dtype(want)))
             else:
                 result.append(_wrap(np.array(g, dtype=want)))
     return tuple(result)

@@ -282,6 +282,11 @@ class AccumulateGrad(Node):
         var = self._leaf()
         if var is None:
             return
+        if grad.is_sparse and not var.is_sparse:   # (embedding(sparse=True)'s, recorded as torch's)
+            sparse_grads[0] = True
+            old = var.grad
+            _set_grad(var, grad if old is None else old + grad)
+            return
         if var._hooks:
             if var._hooks[-1].__class__ is _PostAccumulateHooks:
                 self._take_with_post_hooks(grad, True)

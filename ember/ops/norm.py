@@ -1547,10 +1547,17 @@ class EmbeddingBackward0(Node):
     def _apply_tensors(self, grad, saved):
         """create_graph=True: the row sums are linear in grad; their transpose looks the rows up."""
         from ..autograd.higher_order import linear_pair
-        if self.sparse:
-            raise NotImplementedError("create_graph=True through embedding(..., sparse=True): ember cannot "
-                                      "differentiate its sparse gradient; use sparse=False for higher-order "
-                                      "gradients")
+        if self.sparse:   # (torch's: its values a view of grad, so the sparse gradient is differentiable in grad)
+            from .sparse import sparse_coo_tensor
+            if self.scale_freq:
+                self.apply(grad._data)   # (its error)
+            idx = self.idx.reshape(-1)
+            values = grad.reshape(-1, grad.shape[-1])
+            if self.padding_idx is not None:
+                keep = idx != self.padding_idx
+                idx, values = idx[keep], values[_wrap(keep)]
+            return (sparse_coo_tensor(_wrap(idx.astype(np.int64).reshape(1, -1)), values,
+                                      (self.num, values.shape[1]), check_invariants=False),)
         idx = self.idx
 
         def lookup(table):

@@ -692,3 +692,24 @@ def test_sparse_embedding_refusals_match_torch(oracle):
             out.sum().backward()
         with pytest.raises(ValueError, match="max mode does not support sparse weights"):
             M.nn.functional.embedding_bag(M.tensor([[1, 2]]), w, mode="max", sparse=True)
+
+
+@requires_torch
+def test_sparse_embedding_grad_with_create_graph_matches_torch(oracle):
+    # torch's sparse gradient is built from a view of the output's gradient: differentiable in it
+    got = []
+    for M in (oracle, ember):
+        w = M.nn.Parameter(M.tensor(_TABLE))
+        ids = M.tensor([[3, 1, 3], [0, 5, 1]])
+        g, = M.autograd.grad((M.nn.functional.embedding(ids, w, sparse=True, padding_idx=1) ** 2).sum(), w,
+                             create_graph=True)
+        assert g.is_sparse and g.requires_grad and g.grad_fn.name() == "SparseCooTensorWithDimsAndTensorsBackward0"
+        gg, = M.autograd.grad((g.to_dense() ** 2).sum(), w)
+        (M.nn.functional.embedding(ids, w, sparse=True) ** 2).sum().backward(create_graph=True)
+        assert w.grad.is_sparse and w.grad.requires_grad
+        got.append((g._indices().tolist(), g._values().detach().numpy(), gg.to_dense().numpy(),
+                    w.grad._indices().tolist()))
+    (ti, tv, tgg, twi), (ei, ev, egg, ewi) = got
+    assert ei == ti and ewi == twi
+    np.testing.assert_allclose(ev, tv, rtol=1e-6)
+    np.testing.assert_allclose(egg, tgg, rtol=1e-6)
