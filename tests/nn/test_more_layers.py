@@ -551,7 +551,7 @@ def test_embedding_bag_bad_input_names_the_problem():
         F.embedding_bag(ember.tensor([1, 2]), w, ember.tensor([0]), mode="min")
 
 
-# ---- sparse=True: the weight's gradient is a sparse COO tensor, as torch's --------------------------------------------
+# ---- sparse=True: the weight's gradient is a sparse COO tensor, as torch's -------------------------------------------
 def _lookup_grad(M, ids, out_grad=None, **kw):
     """embedding(ids, w, sparse=True) backward with out_grad (None: through .sum(), an expanded gradient)."""
     w = M.nn.Parameter(M.tensor(_TABLE))
@@ -601,8 +601,8 @@ SPARSE_EMBEDDING_CASES = {
     "sparse and dense in one graph": lambda M: _used_twice(M, lambda w, M: (w * 2).sum()),
     "module": lambda M: _module(M),
     "backward(inputs=...), twice": lambda M: _with_inputs(M),
-    "bag sum, per_sample_weights": lambda M: _bag(M, _BAGS, [0, 3, 3], mode="sum",
-                                                  per_sample_weights=M.tensor(np.linspace(0.5, 2, 8, dtype=np.float32))),
+    "bag sum, per_sample_weights": lambda M: _bag(
+        M, _BAGS, [0, 3, 3], mode="sum", per_sample_weights=M.tensor(np.linspace(0.5, 2, 8, dtype=np.float32))),
     "bag mean, padding_idx": lambda M: _bag(M, [1, 2, 4, 2, 2, 3], [0, 3, 4], mode="mean", padding_idx=2),
     # (entries past the last bag: torch's sparse backward gives them the last bag's gradient, scaled by a mean
     # over a bag its forward did not take; ember lists them with zero rows)

@@ -451,7 +451,7 @@ def test_lbfgs_minimizes_a_quadratic():
         optim.LBFGS([w], line_search_fn="armijo").step(closure)
 
 
-# ---- sparse gradients (nn.Embedding(..., sparse=True)) ----------------------------------------------------------------
+# ---- sparse gradients (nn.Embedding(..., sparse=True)) ---------------------------------------------------------------
 _RNG = np.random.default_rng(11)
 _EMB = _RNG.standard_normal((20, 4)).astype(np.float32)
 _LIN = _RNG.standard_normal((3, 4)).astype(np.float32)
