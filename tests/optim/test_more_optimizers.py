@@ -516,6 +516,7 @@ SPARSE_TRAINING = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")   # (torch's Adagrad builds sparse tensors)
 @requires_torch
 @pytest.mark.parametrize("set_to_none", [True, False], ids=["set_to_none", "zeroed"])
 @pytest.mark.parametrize("case", list(SPARSE_TRAINING))
@@ -645,6 +646,7 @@ def test_sparse_adam_state_dict_through_files_both_ways(saver, loader, tmp_path)
                                rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")   # (torch's Adagrad builds sparse tensors)
 @requires_torch
 @pytest.mark.parametrize("make", [lambda M, ps: M.optim.SGD(ps, lr=0.1, momentum=0.9),
                                   lambda M, ps: M.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
