@@ -16,6 +16,7 @@ import ember
 from ember.utils.tensorboard import SummaryWriter
 from ember.utils.tensorboard import summary as es
 from ember.utils.tensorboard._crc32c import crc32c, masked_crc32c
+from tests.lenet import make_net
 from ember.utils.tensorboard._proto import HPARAMS_PLUGIN_DATA, decode, frame_record, read_events, read_records
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,25 +285,6 @@ def test_add_embedding_writes_projector_files(tmp_path):
         'embeddings {\n  tensor_name: "default:00007"\n  tensor_path: "00007/default/tensors.tsv"\n}\n')
 
 
-class Net(ember.nn.Module):
-    """The blitz's CIFAR-10 network, as the tensorboard tutorial passes it to add_graph."""
-
-    def __init__(self):
-        super().__init__()
-        nn = ember.nn
-        self.conv1, self.pool, self.conv2 = nn.Conv2d(3, 6, 5), nn.MaxPool2d(2, 2), nn.Conv2d(6, 16, 5)
-        self.fc1, self.fc2, self.fc3 = nn.Linear(16 * 5 * 5, 120), nn.Linear(120, 84), nn.Linear(84, 10)
-
-    def forward(self, x):
-        F = ember.nn.functional
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        x = x.view(-1, 16 * 5 * 5)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
-
-
 def graph_nodes(logdir, wired=True):
     """{name: (op, inputs, shapes or None, attr)} of the one graph in logdir's event file, with the events;
     wired: check that every edge ends at a node (torch's GetAttr nodes read a module node it leaves out)."""
@@ -332,7 +314,7 @@ def tensor_edges(nodes):
 
 def test_add_graph_lenet_nodes_scopes_edges_shapes(tmp_path):
     from ember.utils.tensorboard._proto import RUN_METADATA
-    net = Net()
+    net = make_net(ember)
     net.train()
     with SummaryWriter(tmp_path) as w:
         w.add_graph(net, ember.rand(4, 3, 32, 32))
@@ -581,7 +563,7 @@ def test_tensorboard_reads_the_graph_as_torch_writes_it(tmp_path, oracle):
     from tensorboard.plugins.graph import graphs_plugin
     from torch.utils.tensorboard import SummaryWriter as TorchWriter
     with SummaryWriter(tmp_path / "ember") as w:
-        w.add_graph(Net(), ember.rand(4, 3, 32, 32))
+        w.add_graph(make_net(ember), ember.rand(4, 3, 32, 32))
     acc = ea_mod.EventAccumulator(str(tmp_path / "ember"))
     acc.Reload()
     assert acc.Tags()["graph"] and acc.Tags()["run_metadata"] == ["step1"]
@@ -598,23 +580,9 @@ def test_tensorboard_reads_the_graph_as_torch_writes_it(tmp_path, oracle):
     body, mime = plugin.graph_impl(ctx, ".", None, False, "")
     assert mime == "text/x-protobuf" and 'op: "aten::_convolution"' in body
 
-    tnn, tF = oracle.nn, oracle.nn.functional
 
-    class TorchNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1, self.pool, self.conv2 = tnn.Conv2d(3, 6, 5), tnn.MaxPool2d(2, 2), tnn.Conv2d(6, 16, 5)
-            self.fc1, self.fc2, self.fc3 = tnn.Linear(16 * 5 * 5, 120), tnn.Linear(120, 84), tnn.Linear(84, 10)
-
-        def forward(self, x):
-            x = self.pool(tF.relu(self.conv1(x)))
-            x = self.pool(tF.relu(self.conv2(x)))
-            x = x.view(-1, 16 * 5 * 5)
-            return self.fc3(tF.relu(self.fc2(tF.relu(self.fc1(x)))))
-
-    TorchNet.__name__ = "Net"
     with TorchWriter(str(tmp_path / "torch")) as tw:
-        tw.add_graph(TorchNet(), oracle.rand(4, 3, 32, 32))
+        tw.add_graph(make_net(oracle), oracle.rand(4, 3, 32, 32))
     ours, theirs = graph_nodes(tmp_path / "ember")[0], graph_nodes(tmp_path / "torch", wired=False)[0]
 
     def picture(nodes, param_depth):
