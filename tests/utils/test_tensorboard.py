@@ -580,7 +580,6 @@ def test_tensorboard_reads_the_graph_as_torch_writes_it(tmp_path, oracle):
     body, mime = plugin.graph_impl(ctx, ".", None, False, "")
     assert mime == "text/x-protobuf" and 'op: "aten::_convolution"' in body
 
-
     with TorchWriter(str(tmp_path / "torch")) as tw:
         tw.add_graph(make_net(oracle), oracle.rand(4, 3, 32, 32))
     ours, theirs = graph_nodes(tmp_path / "ember")[0], graph_nodes(tmp_path / "torch", wired=False)[0]
