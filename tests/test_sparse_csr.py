@@ -80,6 +80,9 @@ CONSTRUCT = {
     "requires_grad": lambda M: _csr(M, requires_grad=True),
     "values grad_fn": lambda M: M.sparse_csr_tensor(CROW, COL, M.tensor(VAL, requires_grad=True), (4, 4)),
     "empty": lambda M: M.zeros(2, 3).to_sparse_csr(),
+    "empty given": lambda M: M.sparse_csr_tensor([0, 0], M.zeros(0, dtype=M.int64), [], (1, 3)),
+    "float16": lambda M: M.tensor(D, dtype=M.float16).to_sparse_csr(),
+    "int32 cast": lambda M: _csr(M).to(M.int32),
     "dense to csr": lambda M: M.tensor(D).to_sparse_csr(),
     "dense to csc": lambda M: M.tensor(D).to_sparse_csc(),
     "dense to_sparse layout": lambda M: M.tensor(D).to_sparse(layout=M.sparse_csc),
@@ -235,6 +238,18 @@ def test_leaf_gradients_match_torch(case):
 
 
 @requires_torch
+def test_autograd_grad_and_accumulation_keep_the_leaf_layout_as_torch():
+    def f(M):
+        c = _csr(M).requires_grad_()
+        x = M.tensor(X)
+        g, = M.autograd.grad(M.sparse.mm(c, x).sum(), c)
+        M.sparse.mm(c, x).sum().backward()
+        M.sparse.mm(c, x * 2).sum().backward()
+        return g, c.grad
+    both(f)
+
+
+@requires_torch
 def test_dense_to_csr_gradient_is_masked_as_torch():
     def f(M):
         d = M.tensor(D, requires_grad=True)
@@ -340,6 +355,12 @@ def test_errors_as_torch(case):
     assert te is not None and ee is te, (ee, em, te, tm)
     head = tm.split(". This could be")[0].split(" (")[0]
     assert em.startswith(head) or em.split(":")[0] == tm.split(":")[0], (em, tm)
+
+
+def test_empty_index_lists_are_int64():
+    # (torch keeps an empty list's float32 as the col_indices dtype; ember makes it int64, as a nonempty list)
+    c = ember.sparse_csr_tensor([0, 0], [], [], (1, 3))
+    assert c.col_indices().dtype == ember.int64 and c._nnz() == 0 and c.to_dense().tolist() == [[0.0] * 3]
 
 
 def test_batched_and_hybrid_are_refused_clearly():

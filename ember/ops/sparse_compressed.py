@@ -579,6 +579,8 @@ def _index_array(x, name, op):
     if t.layout is not B.strided:
         raise RuntimeError(f"{op}: {name} must be a dense (strided) tensor, got {t.layout}")
     a = t._data
+    if not isinstance(x, Tensor) and a.size == 0:   # (an empty list: no entries, int64 as torch makes it)
+        a = a.astype(np.int64)
     if a.dtype.kind not in "iu" or a.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
         raise RuntimeError(f"{op}: {name} must be an int32 or int64 tensor, got {t.dtype} (pass "
                            f"{name}.long() or dtype=torch.int64 indices)")
