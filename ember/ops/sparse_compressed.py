@@ -111,6 +111,7 @@ def refusal(op, t):
 
 
 def _unsupported_layout(cs, op):
+    op = {"rsub": "sub", "truediv": "div"}.get(op, op)   # (the operators' aten names)
     return RuntimeError(f"unsupported tensor layout: {_layout_name(cs)} ({op} has no sparse compressed kernel: "
                         "call x.to_dense() first)")
 
@@ -354,7 +355,7 @@ class CompressedTensor(Tensor):
         """The same matrix as a sparse COO tensor, its entries in storage order (coalesced for CSR, as torch's)."""
         c = self._cs.coo
         c = COO(c.indices.copy(), c.values.copy(), c.shape, c.coalesced)
-        return _finish(c, _node(ToSparseBackward0, self) if S._needs(self) else None)
+        return _finish(c, _node(ToSparseBackward1, self) if S._needs(self) else None)
 
     def to_sparse_csr(self, dense_dim=None):
         """This matrix in the CSR layout (itself if it is)."""
@@ -565,7 +566,7 @@ class _MaskedPass(Node):
         return (S.dense_of(S._entries_grad(self.entries, S.gather(grad, self.entries))),)
 
 
-ToSparseBackward0 = type("ToSparseBackward0", (_Pass,), {"__slots__": ()})
+ToSparseBackward1 = type("ToSparseBackward1", (_Pass,), {"__slots__": ()})
 ToSparseCsrBackward0 = type("ToSparseCsrBackward0", (_Pass,), {"__slots__": ()})
 ToSparseCscBackward0 = type("ToSparseCscBackward0", (_Pass,), {"__slots__": ()})
 DenseToSparseCsrBackward0 = type("ToSparseCsrBackward0", (_MaskedPass,), {"__slots__": ()})
@@ -787,8 +788,8 @@ def _matrix(t, op):
     if type(t) is CompressedTensor:
         return t._cs.coo
     if type(t) is S.SparseTensor:
-        raise RuntimeError(f"{op}: a {t.layout} operand with a {B.sparse_csr}/{B.sparse_csc} one is not supported "
-                           "(convert one of them: x.to_sparse_csr() or x.to_dense())")
+        raise RuntimeError(f"addmm: computation on CPU is not implemented for SparseCsr + SparseCsr @ Sparse ({op} of "
+                           f"a {t.layout} and a compressed matrix: convert the COO one with x.to_sparse_csr())")
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}(): argument must be Tensor, not {type(t).__name__}")
     d = t._data
@@ -798,13 +799,11 @@ def _matrix(t, op):
 
 
 def mm(input, mat2, *, out=None):
-    """The product of a compressed matrix and a dense one (either order): dense; dense gradients (torch.mm's)."""
+    """The product of a compressed matrix and a dense one (either order): dense; dense gradients (torch.mm's).  Of
+    two compressed ones: CSR."""
     if out is not None:
         raise refusal("mm.out", input if type(input) is CompressedTensor else mat2)
     a, b = _matrix(input, "mm"), _matrix(mat2, "mm")
-    if type(a) is COO and type(b) is COO:
-        raise NotImplementedError("mm: ember multiplies a sparse compressed matrix by a dense one only (convert one "
-                                  "operand: x.to_dense(), or both to COO: x.to_sparse_coo())")
     if a.shape[1] != b.shape[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
                            f"{b.shape[0]}x{b.shape[1]})")
@@ -813,7 +812,10 @@ def mm(input, mat2, *, out=None):
     if S._needs(input, mat2):
         node = _node(S.MmBackward0, input, mat2)
         node.a, node.b = a, b
-    return _finish(S._matmul_raw(a, b), node)
+    raw = S._matmul_raw(a, b)
+    if type(raw) is COO:   # (compressed @ compressed: CSR, as torch's)
+        raw = from_coo(raw, True, input._cs.compressed.dtype)
+    return _finish(raw, node)
 
 
 def matmul(input, other, *, out=None):
@@ -891,10 +893,10 @@ def add(input, other, _other=None, *, alpha=1, out=None):
     ci, co = type(input) is CompressedTensor, type(other) is CompressedTensor
     sparse = input if ci else other
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-        raise RuntimeError(f"add: expected 'self' and 'other' to have same size, but self has size "
-                           f"{list(getattr(input, 'shape', []))} while other has size "
-                           f"{list(getattr(other, 'shape', []))} (FYI: op2-sparse addition does not currently "
-                           "support broadcasting; a number can't be added to a sparse tensor)")
+        # (torch adds a number as number + tensor: the number is 'self')
+        raise RuntimeError(f"add: expected 'self' and 'other' to have same size, but self has size [] while other "
+                           f"has size {list(sparse.shape)} (FYI: op2-sparse addition does not currently support "
+                           "broadcasting; a number can't be added to a sparse tensor)")
     if type(input) is S.SparseTensor or type(other) is S.SparseTensor:
         raise RuntimeError(f"add: a {B.sparse_coo} and a {sparse.layout} tensor can't be added (convert one: "
                            "x.to_sparse_csr() or x.to_sparse_coo())")
