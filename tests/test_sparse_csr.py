@@ -3,7 +3,11 @@ construction, printing, accessors, conversions between layouts, pointwise ops, s
 dense operand, to the values, to a compressed leaf), the invariant checks and torch's errors, and torch.save /
 torch.load both ways with torch."""
 import io
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -378,6 +382,13 @@ def test_empty_index_lists_are_int64():
     assert c.col_indices().dtype == ember.int64 and c._nnz() == 0 and c.to_dense().tolist() == [[0.0] * 3]
 
 
+def test_blocked_layouts_are_refused_clearly():
+    with pytest.raises(NotImplementedError, match="sparse_csr and ember.sparse_csc layouts only"):
+        ember.sparse_compressed_tensor([0, 1], [0], [[[1.0]]], (1, 1), layout=ember.sparse_bsr)
+    with pytest.raises(NotImplementedError, match="layouts only"):
+        ember.ones(2, 2).to_sparse(layout=ember.sparse_bsr, blocksize=(1, 1))
+
+
 def test_batched_and_hybrid_are_refused_clearly():
     with pytest.raises(NotImplementedError, match="matrices only"):
         ember.sparse_csr_tensor([[0, 1], [0, 1]], [[0], [0]], [[1.0], [2.0]], (2, 1, 1))
@@ -401,3 +412,15 @@ def test_save_load_round_trips_with_torch(layout):
     torch.save({"a": make(torch)}, buf)
     buf.seek(0)
     _same(ember.load(buf)["a"], make(torch))
+
+
+def test_the_beta_and_invariants_warnings_come_once_as_torchs():
+    code = ("import ember, warnings\nwarnings.simplefilter('always')\n"
+            "ember.sparse_csr_tensor([0, 1], [0], [1.0])\nember.sparse_csc_tensor([0, 1], [0], [1.0])\n"
+            "ember.ones(2, 2).to_sparse_csr()\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("UserWarning: Sparse invariant checks are implicitly disabled.") == 1
+    assert proc.stderr.count("UserWarning: Sparse CSR tensor support is in beta state.") == 1
+    assert "<string>:3" in proc.stderr   # (the user's line)

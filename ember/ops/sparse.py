@@ -1253,6 +1253,17 @@ def _requires_grad_flag(requires_grad):
                         "requires_grad=True)")
 
 
+def warn_unchecked():
+    """torch's warning, once, that a sparse constructor called without check_invariants doesn't check them."""
+    if not _CHECK[0] and not _WARNED[0]:
+        _WARNED[0] = True
+        from .._userwarn import warn
+        warn("Sparse invariant checks are implicitly disabled. Memory errors (e.g. SEGFAULT) will occur when "
+             "operating on a sparse tensor which violates the invariants, but checks incur performance overhead. "
+             "To silence this warning, explicitly opt in or out. See "
+             f"`{B.namespace()}.sparse.check_sparse_tensor_invariants.__doc__` for guidance.")
+
+
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pin_memory=False,
                       requires_grad=False, check_invariants=None, is_coalesced=None):
     """A sparse COO tensor from its indices (sparse_dim x nnz) and values (nnz x dense dims); size is
@@ -1313,13 +1324,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
                 raise RuntimeError(f"size is inconsistent with indices: for dim {d}, size is {size[d]} but found "
                                    f"index {high[d]}")
     check = _CHECK[0] if check_invariants is None else check_invariants
-    if check_invariants is None and not _CHECK[0] and not _WARNED[0]:
-        _WARNED[0] = True
-        from .._userwarn import warn
-        warn("Sparse invariant checks are implicitly disabled. Memory errors (e.g. SEGFAULT) will occur when "
-             "operating on a sparse tensor which violates the invariants, but checks incur performance overhead. "
-             "To silence this warning, explicitly opt in or out. See "
-             f"`{B.namespace()}.sparse.check_sparse_tensor_invariants.__doc__` for guidance.")
+    if check_invariants is None:
+        warn_unchecked()
     coo = COO(idx, v, size, bool(is_coalesced) or nnz <= 1)
     if coo.coalesced and check and nnz > 1:
         lin = _linear(idx, size[:sparse_dim])

@@ -468,8 +468,16 @@ class CompressedTensor(Tensor):
         return _sum(self, dim, keepdim, dtype)
 
 
+_BETA = [False]   # (torch warns once, at the first compressed tensor)
+
+
 def _compressed(cs, requires_grad=False, grad_fn=None):
     """A CompressedTensor over cs (the counterpart of _tensor._wrap)."""
+    if not _BETA[0]:
+        _BETA[0] = True
+        from .._userwarn import warn
+        warn("Sparse CSR tensor support is in beta state. If you miss a functionality in the sparse tensor support, "
+             "please submit a feature request to https://github.com/pytorch/pytorch/issues.")
     t = _new(CompressedTensor)
     t._cs = cs
     t._requires_grad = requires_grad
@@ -592,6 +600,9 @@ def sparse_compressed_tensor(compressed_indices, plain_indices, values, size=Non
                              device=None, pin_memory=False, requires_grad=False, check_invariants=None):
     """A sparse CSR or CSC matrix (layout) from its compressed indices (n + 1 offsets), plain indices and values;
     the size is inferred when not given."""
+    if layout is not None and layout.name in ("sparse_bsr", "sparse_bsc"):
+        raise NotImplementedError(f"sparse_compressed_tensor(layout={layout}): ember implements the "
+                                  f"{B.sparse_csr} and {B.sparse_csc} layouts only (no blocked ones)")
     if layout not in _COMPRESSED:
         got = "none" if layout is None else {B.sparse_coo: "Sparse", B.strided: "Strided"}.get(
             layout, str(layout))
@@ -667,6 +678,8 @@ def _construct(compressed, plain, values, size, row_major, dtype, device, requir
     if nnz and (int(pi.min()) < 0 or int(pi.max()) >= npl):
         raise RuntimeError(f"`0 <= {pname} < n{pdim}` is not satisfied.")
     check = S._CHECK[0] if check_invariants is None else check_invariants
+    if check_invariants is None:
+        S.warn_unchecked()
     cs = Compressed(ci, pi, v, size, row_major)
     if check and nnz > 1:
         outer = xp.repeat(xp.arange(nc, dtype=np.int64), xp.diff(ci.astype(np.int64)))
