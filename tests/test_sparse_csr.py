@@ -330,8 +330,16 @@ def test_bounds_are_checked_without_check_invariants():
     for crow, col in (([0, 1, 3, 3, 6], [1, 0, 2, 0, 2, 9]), ([0, 1, 3, 3, 7], COL), ([0, 4, 3, 3, 6], COL)):
         with pytest.raises(RuntimeError, match="is not satisfied"):
             ember.sparse_csr_tensor(crow, col, VAL[:len(col)], (4, 4), check_invariants=False)
-    # an unsorted row is within bounds: accepted unchecked, as torch does
-    ember.sparse_csr_tensor([0, 1, 3, 3, 6], [1, 2, 0, 0, 2, 3], VAL, (4, 4), check_invariants=False)
+    # an unsorted row (a duplicate too) is within bounds: accepted unchecked, as torch does, and not taken for a
+    # sorted one by the kernels
+    c = ember.sparse_csr_tensor([0, 1, 3, 3, 6], [1, 2, 0, 0, 0, 3], VAL, (4, 4), check_invariants=False)
+    dense = np.zeros((4, 4), np.float32)
+    np.add.at(dense, ([0, 1, 1, 3, 3, 3], [1, 2, 0, 0, 0, 3]), VAL)
+    np.testing.assert_allclose(c.to_dense().numpy(), dense)
+    np.testing.assert_allclose((c @ ember.tensor(X)).numpy(), dense @ X, rtol=1e-5)
+    np.testing.assert_allclose((c + c).to_dense().numpy(), 2 * dense)
+    np.testing.assert_allclose((c * ember.tensor(D)).to_dense().numpy(), dense * D)
+    assert c.to_sparse_csc().to_sparse_csr().col_indices().tolist() == [1, 0, 2, 0, 3]
 
 
 ERRORS = {

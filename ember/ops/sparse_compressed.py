@@ -27,17 +27,19 @@ _COMPRESSED = (B.sparse_csr, B.sparse_csc)
 
 
 class Compressed:
-    """The raw form of a compressed tensor: compressed and plain indices (one integer dtype), values, size and
-    whether rows are compressed (CSR) or columns (CSC)."""
+    """The raw form of a compressed tensor: compressed and plain indices (one integer dtype), values, size,
+    whether rows are compressed (CSR) or columns (CSC), and whether each slice's plain indices are sorted and
+    distinct (torch's invariant, which an unchecked constructor may break)."""
 
-    __slots__ = ("compressed", "plain", "values", "shape", "row_major", "_coo")
+    __slots__ = ("compressed", "plain", "values", "shape", "row_major", "ordered", "_coo")
 
-    def __init__(self, compressed, plain, values, shape, row_major):
+    def __init__(self, compressed, plain, values, shape, row_major, ordered=True):
         self.compressed = compressed
         self.plain = plain
         self.values = values
         self.shape = tuple(shape)
         self.row_major = row_major
+        self.ordered = ordered
         self._coo = None
 
     @property
@@ -58,14 +60,14 @@ class Compressed:
             outer = xp.repeat(xp.arange(counts.shape[0], dtype=np.int64), counts)
             plain = self.plain.astype(np.int64, copy=False)
             indices = xp.stack([outer, plain] if self.row_major else [plain, outer])
-            c = self._coo = COO(indices, self.values, self.shape, self.row_major)
+            c = self._coo = COO(indices, self.values, self.shape, self.row_major and self.ordered)
         return c
 
     def with_values(self, values):
         """The same pattern holding other values."""
-        out = Compressed(self.compressed, self.plain, values, self.shape, self.row_major)
+        out = Compressed(self.compressed, self.plain, values, self.shape, self.row_major, self.ordered)
         if self._coo is not None:
-            out._coo = COO(self._coo.indices, values, self.shape, self.row_major)
+            out._coo = COO(self._coo.indices, values, self.shape, self._coo.coalesced)
         return out
 
 
@@ -257,7 +259,7 @@ class CompressedTensor(Tensor):
             return memo[id(self)]
         cs = self._cs
         out = _compressed(Compressed(cs.compressed.copy(), cs.plain.copy(), cs.values.copy(), cs.shape,
-                                     cs.row_major), self._requires_grad)
+                                     cs.row_major, cs.ordered), self._requires_grad)
         memo[id(self)] = out
         return out
 
@@ -392,7 +394,8 @@ class CompressedTensor(Tensor):
     def clone(self, *, memory_format=None):
         """A copy with its own indices and values."""
         cs = self._cs
-        out = Compressed(cs.compressed.copy(), cs.plain.copy(), cs.values.copy(), cs.shape, cs.row_major)
+        out = Compressed(cs.compressed.copy(), cs.plain.copy(), cs.values.copy(), cs.shape, cs.row_major,
+                         cs.ordered)
         return _finish(out, _node(CloneBackward0, self) if S._needs(self) else None)
 
     # ---- shape ----
@@ -680,13 +683,15 @@ def _construct(compressed, plain, values, size, row_major, dtype, device, requir
     check = S._CHECK[0] if check_invariants is None else check_invariants
     if check_invariants is None:
         S.warn_unchecked()
-    cs = Compressed(ci, pi, v, size, row_major)
-    if check and nnz > 1:
+    ordered = True
+    if nnz > 1:   # (unchecked, an unordered CSR is not taken for a coalesced COO by the kernels)
         outer = xp.repeat(xp.arange(nc, dtype=np.int64), xp.diff(ci.astype(np.int64)))
         keys = outer * max(npl, 1) + pi
-        if not bool((keys[1:] > keys[:-1]).all()):
-            raise RuntimeError(f"`{pname}[..., {cname}[..., i - 1]:{cname}[..., i]] for all i = 1, ..., n{cdim} are "
-                               "sorted and distinct along the last dimension values` is not satisfied.")
+        ordered = bool((keys[1:] > keys[:-1]).all())
+    cs = Compressed(ci, pi, v, size, row_major, ordered)
+    if check and not ordered:
+        raise RuntimeError(f"`{pname}[..., {cname}[..., i - 1]:{cname}[..., i]] for all i = 1, ..., n{cdim} are "
+                           "sorted and distinct along the last dimension values` is not satisfied.")
     if requires_grad:
         if v.dtype.kind not in "fcV":
             raise RuntimeError(f"Only Tensors of floating point and complex dtype can require gradients (got "
@@ -771,7 +776,7 @@ def to_layout(self, layout, blocksize):
 # ---- ops ---------------------------------------------------------------------------------------------------------
 def _transpose(t, cls):
     cs = t._cs
-    out = Compressed(cs.compressed, cs.plain, cs.values, (cs.shape[1], cs.shape[0]), not cs.row_major)
+    out = Compressed(cs.compressed, cs.plain, cs.values, (cs.shape[1], cs.shape[0]), not cs.row_major, cs.ordered)
     node = None
     if S._needs(t):
         node = _node(cls, t)
