@@ -88,13 +88,6 @@ def from_coo(c, row_major, index_dtype=np.int64):
                       c.shape, row_major)
 
 
-def _as_layout(raw, like):
-    """A raw result (COO or dense array) in the layout of the compressed raw `like` (a dense one as it is)."""
-    if type(raw) is COO:
-        return from_coo(raw, like.row_major, like.compressed.dtype)
-    return raw
-
-
 # ---- the tensor -------------------------------------------------------------------------------------------------
 def _backend_name(t):
     return "SparseCsrCUDA" if t.device.type == "cuda" else "SparseCsrCPU"
