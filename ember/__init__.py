@@ -165,6 +165,8 @@ _LAZY_MODULES += ("amp", "special", "jit", "cpu", "compiler", "testing")
 _LAZY_MODULES += ("_dynamo",)  # torch._dynamo (torch imports it lazily too)
 _LAZY_MODULES += ("sparse",)  # torch.sparse; sparse tensors themselves live in ops/sparse.py
 _LAZY_NAMES.update(dict.fromkeys(("sparse_coo_tensor", "spmm"), "ops.sparse"))
+_LAZY_NAMES.update(dict.fromkeys(("sparse_csr_tensor", "sparse_csc_tensor", "sparse_compressed_tensor"),
+                                 "ops.sparse_compressed"))
 _LAZY_NAMES.update({"compile": "_compile"})
 _LAZY_NAMES.update(dict.fromkeys(
     ("autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",

@@ -750,6 +750,7 @@ strided = layout("strided")
 sparse_coo = layout("sparse_coo")
 LAYOUTS = {"strided": strided, "sparse_coo": sparse_coo}
 LAYOUTS.update({n: layout(n) for n in ("sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc", "_mkldnn")})
+sparse_csr, sparse_csc = LAYOUTS["sparse_csr"], LAYOUTS["sparse_csc"]   # (ops/sparse_compressed.py)
 
 # the device factory functions use when given none (torch.set_default_device)
 DEFAULT_DEVICE = [None]

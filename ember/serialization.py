@@ -318,6 +318,10 @@ class _Pickler(pickle._Pickler):
             c = t._coo
             return (_g("torch._utils", "_rebuild_sparse_tensor"),
                     (B.sparse_coo, (_wrap(c.indices), _wrap(c.values), self._Size(c.shape), c.coalesced)))
+        if t.layout is B.sparse_csr or t.layout is B.sparse_csc:   # torch's: (compressed, plain, values, size)
+            cs = t._cs
+            return (_g("torch._utils", "_rebuild_sparse_tensor"),
+                    (cs.layout, (_wrap(cs.compressed), _wrap(cs.plain), _wrap(cs.values), self._Size(cs.shape))))
         if self._Parameter is not None and isinstance(t, self._Parameter):
             data = _wrap(t._data)  # torch pickles param.data: a plain tensor, requires_grad False
             state = {k: v for k, v in getattr(t, "__dict__", {}).items()}
@@ -879,7 +883,7 @@ def _rebuild_from_type_v2(func, new_type, args, state):
 
 
 def _rebuild_sparse_tensor(layout, data):
-    """torch._utils._rebuild_sparse_tensor: a sparse COO tensor (ops/sparse.py, imported on first use)."""
+    """torch._utils._rebuild_sparse_tensor: a sparse COO, CSR or CSC tensor (ops/sparse.py, imported on first use)."""
     from .ops.sparse import _rebuild_sparse_tensor as rebuild
     return rebuild(layout, data)
 

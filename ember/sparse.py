@@ -1,4 +1,5 @@
-"""torch.sparse: products and sums of sparse COO tensors (the tensors themselves: ops/sparse.py)."""
+"""torch.sparse: products and sums of sparse COO, CSR and CSC tensors (the tensors themselves: ops/sparse.py,
+ops/sparse_compressed.py)."""
 from . import _backend
 from .ops import sparse as _sparse
 
@@ -8,18 +9,33 @@ __all__ = ["mm", "addmm", "sum", "check_sparse_tensor_invariants"]
 def mm(mat1, mat2):
     """mat1 @ mat2 with a sparse mat1 (or mat2): dense for a dense operand; mat1's gradient stays on its
     stored coordinates (sparse), unlike torch.mm's."""
+    if _compressed(mat1, mat2):
+        from .ops.sparse_compressed import sparse_mm
+        return sparse_mm(mat1, mat2)
     return _sparse.sparse_mm(mat1, mat2)
 
 
 def addmm(mat, mat1, mat2, *, beta=1.0, alpha=1.0):
     """beta * mat + alpha * (mat1 @ mat2) for a sparse mat1 and dense mat and mat2."""
+    if _compressed(mat, mat1, mat2):
+        from .ops.sparse_compressed import addmm as compressed_addmm
+        return compressed_addmm(mat, mat1, mat2, beta=beta, alpha=alpha)
     return _sparse.addmm(mat, mat1, mat2, beta=beta, alpha=alpha)
 
 
 def sum(input, dim=None, dtype=None):
     """The sum of a sparse tensor's elements (a dense 0-d tensor) or over dims (sparse while sparse dims
     remain); the gradient is sparse, on the stored coordinates."""
+    if _compressed(input):
+        raise RuntimeError(f"coalesce expected sparse coordinate tensor layout but got "
+                           f"{'SparseCsr' if input.layout is _backend.sparse_csr else 'SparseCsc'} (torch.sparse.sum "
+                           "takes a COO tensor: x.to_sparse_coo(), or use x.sum())")
     return _sparse.sparse_sum(input, dim, dtype)
+
+
+def _compressed(*ts):
+    """Whether a sparse CSR/CSC tensor is among ts (their kernels: ops/sparse_compressed.py)."""
+    return any(t is not None and t.layout in (_backend.sparse_csr, _backend.sparse_csc) for t in ts)
 
 
 class check_sparse_tensor_invariants:

@@ -153,7 +153,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                     "Set allow_unused=True if this is the desired behavior.")
             result.append(None)
         elif (t.is_sparse or hasattr(g, "_as_tensor")) and not create_graph:   # (dense or sparse, as it came)
-            result.append(graph._grad_tensor(g.astype(t.dtype.np) if g.dtype != t.dtype.np else g))
+            out = graph._grad_tensor(g.astype(t.dtype.np) if g.dtype != t.dtype.np else g)
+            if out.is_sparse and t.layout.name in ("sparse_csr", "sparse_csc"):   # (a CSR/CSC leaf's: its layout)
+                out = out.to_sparse(layout=t.layout)
+            result.append(out)
         else:
             want = graph.grad_dtype_of(t)   # a leaf's grad_dtype, as torch's engine casts
             if create_graph:

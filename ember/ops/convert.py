@@ -354,7 +354,19 @@ def _register():
         from .sparse import sparse_mask as masked
         return masked(self, mask)
 
+    def to_sparse_csr(self, dense_dim=None):
+        """This matrix as a sparse CSR tensor of its nonzero elements (ops/sparse_compressed.py)."""
+        from .sparse_compressed import dense_to
+        return dense_to(self, True, "csr")
+
+    def to_sparse_csc(self, dense_dim=None):
+        """This matrix as a sparse CSC tensor of its nonzero elements (ops/sparse_compressed.py)."""
+        from .sparse_compressed import dense_to
+        return dense_to(self, False, "csc")
+
     T.to_sparse = to_sparse
+    T.to_sparse_csr = to_sparse_csr
+    T.to_sparse_csc = to_sparse_csc
     T.to_sparse_coo = to_sparse_coo
     T.sparse_mask = sparse_mask
     T.pin_memory = pin_memory

@@ -644,7 +644,10 @@ class SparseTensor(Tensor):
         return _finish(dense_of(self._coo), node)
 
     def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
-        """Itself (already sparse COO)."""
+        """Itself (already sparse COO), or this matrix in a compressed layout."""
+        if layout is B.sparse_csr or layout is B.sparse_csc:
+            from .sparse_compressed import to_layout
+            return to_layout(self, layout, blocksize)
         _check_layout(layout)
         if sparse_dim is not None and sparse_dim != self._coo.sparse_dim:
             raise RuntimeError("to_sparse: conversion from Sparse to Sparse with sparse_dim argument "
@@ -654,6 +657,16 @@ class SparseTensor(Tensor):
     def to_sparse_coo(self):
         """Itself (already sparse COO)."""
         return self
+
+    def to_sparse_csr(self, dense_dim=None):
+        """This sparse matrix in the CSR layout."""
+        from .sparse_compressed import coo_to
+        return coo_to(self, True)
+
+    def to_sparse_csc(self, dense_dim=None):
+        """This sparse matrix in the CSC layout."""
+        from .sparse_compressed import coo_to
+        return coo_to(self, False)
 
     # ---- conversions ----
     def to(self, *args, **kwargs):
@@ -1240,6 +1253,17 @@ def _requires_grad_flag(requires_grad):
                         "requires_grad=True)")
 
 
+def warn_unchecked():
+    """torch's warning, once, that a sparse constructor called without check_invariants doesn't check them."""
+    if not _CHECK[0] and not _WARNED[0]:
+        _WARNED[0] = True
+        from .._userwarn import warn
+        warn("Sparse invariant checks are implicitly disabled. Memory errors (e.g. SEGFAULT) will occur when "
+             "operating on a sparse tensor which violates the invariants, but checks incur performance overhead. "
+             "To silence this warning, explicitly opt in or out. See "
+             f"`{B.namespace()}.sparse.check_sparse_tensor_invariants.__doc__` for guidance.")
+
+
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pin_memory=False,
                       requires_grad=False, check_invariants=None, is_coalesced=None):
     """A sparse COO tensor from its indices (sparse_dim x nnz) and values (nnz x dense dims); size is
@@ -1300,13 +1324,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
                 raise RuntimeError(f"size is inconsistent with indices: for dim {d}, size is {size[d]} but found "
                                    f"index {high[d]}")
     check = _CHECK[0] if check_invariants is None else check_invariants
-    if check_invariants is None and not _CHECK[0] and not _WARNED[0]:
-        _WARNED[0] = True
-        from .._userwarn import warn
-        warn("Sparse invariant checks are implicitly disabled. Memory errors (e.g. SEGFAULT) will occur when "
-             "operating on a sparse tensor which violates the invariants, but checks incur performance overhead. "
-             "To silence this warning, explicitly opt in or out. See "
-             f"`{B.namespace()}.sparse.check_sparse_tensor_invariants.__doc__` for guidance.")
+    if check_invariants is None:
+        warn_unchecked()
     coo = COO(idx, v, size, bool(is_coalesced) or nnz <= 1)
     if coo.coalesced and check and nnz > 1:
         lin = _linear(idx, size[:sparse_dim])
@@ -1326,12 +1345,16 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
 
 def _check_layout(layout):
     if layout is not None and layout is not B.sparse_coo:
-        raise NotImplementedError(f"to_sparse(layout={layout}): ember implements only the {B.sparse_coo} layout")
+        raise NotImplementedError(f"to_sparse(layout={layout}): ember implements the {B.sparse_coo}, "
+                                  f"{B.sparse_csr} and {B.sparse_csc} layouts only")
 
 
 def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
     """A dense tensor as a sparse COO tensor of its nonzero elements (the first sparse_dim dims sparse; a
-    coordinate is stored when any element of its dense block is nonzero)."""
+    coordinate is stored when any element of its dense block is nonzero), or in a compressed layout."""
+    if layout is B.sparse_csr or layout is B.sparse_csc:
+        from .sparse_compressed import to_layout
+        return to_layout(self, layout, blocksize)
     _check_layout(layout)
     a = self._data
     n = a.ndim
@@ -1385,6 +1408,9 @@ class SparseMaskBackward0(Node):
 
 def _rebuild_sparse_tensor(layout, data):
     """torch._utils._rebuild_sparse_tensor: a sparse COO tensor from (indices, values, size[, is_coalesced])."""
+    if layout is B.sparse_csr or layout is B.sparse_csc:
+        from .sparse_compressed import _rebuild
+        return _rebuild(layout, data)
     if layout is not B.sparse_coo:
         raise NotImplementedError(f"rebuilding sparse tensor for layout {layout}")
     indices, values, size = data[:3]
@@ -1747,8 +1773,17 @@ _FUNCTIONS = {"add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": m
               "true_divide": div, "mm": mm, "spmm": spmm, "matmul": matmul, "mv": mv, "addmm": addmm}
 
 
+def _compressed_in(args, kwargs):
+    """Whether a sparse compressed tensor (ops/sparse_compressed.py) is among the arguments."""
+    from .sparse_compressed import CompressedTensor
+    return any(type(a) is CompressedTensor for a in args) or any(type(a) is CompressedTensor for a in kwargs.values())
+
+
 def dispatch_name(name, args, kwargs):
     """The sparse kernel of the public function name (add, mm, ...) for args of which one is sparse."""
+    if _compressed_in(args, kwargs):
+        from .sparse_compressed import dispatch as compressed
+        return compressed(name, args, kwargs)
     return _FUNCTIONS[name](*args, **kwargs)
 
 
@@ -1756,6 +1791,9 @@ def dispatch(fn, args, kwargs):
     """fn (a public dense op) was called with a sparse tensor: its sparse kernel (the function's, or the sparse
     tensor's method of that name), or torch's NotImplementedError naming it."""
     name = fn.__name__
+    if _compressed_in(args, kwargs):
+        from .sparse_compressed import dispatch as compressed
+        return compressed(name, args, kwargs)
     impl = _FUNCTIONS.get(name)
     if impl is not None:
         return impl(*args, **kwargs)
