@@ -159,6 +159,7 @@ _LAZY_MODULES += ("signal",)  # torch.signal (its windows)
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["from_dlpack"] = "utils.dlpack"  # torch.from_dlpack is torch.utils.dlpack.from_dlpack
+_LAZY_NAMES["to_dlpack"] = "utils.dlpack"    # and torch.to_dlpack is torch.utils.dlpack.to_dlpack
 _LAZY_NAMES["vmap"] = "func"            # torch.vmap is torch.func.vmap
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions
 _LAZY_MODULES += ("amp", "special", "jit", "cpu", "compiler", "testing")
