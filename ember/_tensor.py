@@ -188,9 +188,8 @@ class Tensor:
 
     def storage_offset(self):
         """Elements between the start of the memory this tensor views and its first element."""
-        a = base = self._data
-        while getattr(base, "base", None) is not None and type(base.base) is type(a):
-            base = base.base
+        a = self._data
+        base = memory_root(a)
         if base is a or not a.size:
             return 0
         return (B.data_ptr(a) - B.data_ptr(base)) // a.itemsize
@@ -797,6 +796,17 @@ def _host(array):
         return array
     get = getattr(array, "get", None)
     return get() if get is not None else np.asarray(array)
+
+
+def memory_root(a):
+    """The array owning the memory a views: the outermost array of its .base chain, followed through the
+    non-array wrappers (NumPy's as_strided leaves one) that sit in it."""
+    root, obj = a, a.base
+    while obj is not None:
+        if type(obj) is type(a):
+            root = obj
+        obj = getattr(obj, "base", None)
+    return root
 
 
 def _contiguous_strides(shape):

@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from . import _backend as B
-from ._tensor import Tensor, _host, _rebuild
+from ._tensor import Tensor, _host, _rebuild, memory_root as _root
 
 __all__ = ["TypedStorage", "UntypedStorage"]
 
@@ -27,13 +27,6 @@ _TYPED_DEPRECATED = (
     "TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage "
     "class. This should only matter to you if you are using storages directly.  To access UntypedStorage "
     "directly, use tensor.untyped_storage() instead of tensor.storage()")
-
-
-def _root(a):
-    """The array owning the memory a views (the last ndarray of its .base chain)."""
-    while isinstance(getattr(a, "base", None), type(a)):
-        a = a.base
-    return a
 
 
 def _flat(root):

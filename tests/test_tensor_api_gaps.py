@@ -124,6 +124,16 @@ def test_storages_match_torch():
     both(f)
 
 
+@requires_torch
+def test_as_strided_view_knows_its_storage():
+    def f(M):
+        x = M.arange(8.0)
+        v = x.as_strided((2, 2), (1, 3), 2)
+        return (v.storage_offset(), v.as_strided((2,), (2,)).storage_offset(), v.untyped_storage().nbytes(),
+                v.untyped_storage().data_ptr() == x.data_ptr())
+    both(f)
+
+
 def test_storage_shares_memory_and_warns():
     x = ember.zeros(3)
     with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
