@@ -19,6 +19,7 @@ import weakref
 import numpy as np
 
 from . import _backend as B
+from .autograd.graph import no_derivative
 from ._tensor import Tensor, _host, _rebuild, memory_root as _root
 
 __all__ = ["TypedStorage", "UntypedStorage"]
@@ -260,3 +261,125 @@ Tensor.storage = _storage
 Tensor.untyped_storage = _untyped_storage
 Tensor.share_memory_ = _share_memory_
 Tensor.is_shared = _is_shared
+
+
+_SET_FORMS = ("set_() received an invalid combination of arguments: expected one of (), (Storage source), "
+              "(Storage source, int storage_offset, tuple of ints size, tuple of ints stride = None), "
+              "(Tensor source), (Tensor source, int storage_offset, tuple of ints size, tuple of ints stride = None)")
+
+
+def _set_geometry(size, stride, offset):
+    """size, stride and offset as int tuples / int, checked as torch's setStorage checks them."""
+    if not isinstance(size, (tuple, list)) or not all(isinstance(n, int) for n in size):
+        raise TypeError(f"{_SET_FORMS}; got size={size!r}")
+    size = tuple(int(n) for n in size)
+    if stride is None:
+        from ._tensor import _contiguous_strides
+        stride = _contiguous_strides(size)
+    elif not isinstance(stride, (tuple, list)) or not all(isinstance(n, int) for n in stride):
+        raise TypeError(f"{_SET_FORMS}; got stride={stride!r}")
+    stride = tuple(int(s) for s in stride)
+    if not isinstance(offset, int):
+        raise TypeError(f"{_SET_FORMS}; got storage_offset={offset!r}")
+    if len(size) != len(stride):
+        raise RuntimeError(f"unequal size length ({len(size)}) and stride length ({len(stride)}) "
+                           f"(set_ got size {list(size)} and stride {list(stride)})")
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset} (set_'s storage_offset counts elements from "
+                           "the storage's start: 0 or more)")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: {list(size)}")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and strides={list(stride)} "
+                           "(negative strides are not supported: flip() the tensor instead)")
+    return size, stride, offset
+
+
+def _set_memory(flat, size, stride, offset):
+    """The view of flat (one storage's elements) that set_(storage, offset, size, stride) gives."""
+    item = flat.itemsize
+    need = offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+    if need > flat.size:
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
+                           f"itemsize {item} requiring a storage size of {need * item} are out of bounds for storage "
+                           f"of size {flat.size * item} (torch grows the storage; ember can't grow memory other "
+                           "tensors share: set_ to a storage large enough)")
+    start = flat[offset:] if flat.size else flat
+    return B.xp_of(flat).lib.stride_tricks.as_strided(start, size, tuple(s * item for s in stride))
+
+
+def _set_source(self, source):
+    """The flat elements (in self's dtype) of the memory set_'s source holds, refusing a dtype or device
+    torch refuses."""
+    dt = self._data.dtype
+    if isinstance(source, Tensor):
+        data = source._data
+        if data.dtype != dt:
+            raise RuntimeError(f"Could not set tensor of type {B.C_NAMES[source.dtype]} to a tensor of type "
+                               f"{B.C_NAMES[self.dtype]} (set_ shares memory, so the dtypes must match: convert "
+                               f"the source first, e.g. source.to({self.dtype}))")
+        dev = source.device
+    elif isinstance(source, (TypedStorage, UntypedStorage)):
+        if isinstance(source, TypedStorage) and source._array.dtype != dt:
+            raise RuntimeError(f"Expected a Storage of type {B.C_NAMES[self.dtype]} or an UntypedStorage, but got "
+                               f"type {B.SCALAR_NAMES[source.dtype]} for argument 1 'storage' (pass "
+                               "storage.untyped() to reinterpret its bytes)")
+        dev = source.device
+        data = None
+    else:
+        raise TypeError(f"{_SET_FORMS}; got {type(source).__name__}")
+    if dev != self.device:
+        raise RuntimeError(f'Attempted to set the storage of a tensor on device "{self.device}" to a storage on '
+                           f'different device "{dev}".  This is no longer allowed; the devices must match. '
+                           f"(move one of them first, e.g. with .to({str(self.device)!r}))")
+    if data is not None:
+        return data
+    flat = _flat(source._array)
+    if flat.dtype != dt:   # an UntypedStorage: its bytes, read as self's dtype
+        raw = flat.view(np.uint8)
+        flat = raw[:raw.size // dt.itemsize * dt.itemsize].view(dt)
+    return flat
+
+
+_SetBackward = no_derivative("NotImplemented", "derivative for set_ is not implemented", RuntimeError)
+
+
+def _set_(self, source=None, storage_offset=0, size=None, stride=None):
+    """Make this tensor view source's memory (a tensor's, a storage's, or fresh empty memory for None), in
+    place: writes through either show in the other.  In torch's argument forms."""
+    from .autograd.grad_mode import check_inplace, state
+    if size is None and (storage_offset != 0 or stride is not None):
+        raise TypeError(f"{_SET_FORMS}; storage_offset and stride need size too")
+    check_inplace(self)
+    if source is None:
+        if size is not None:
+            raise TypeError(f"{_SET_FORMS}; set_() without a source takes no size")
+        data = B.xp_of(self._data).empty((0,), dtype=self._data.dtype)
+    else:
+        data = _set_source(self, source)
+        if size is not None:
+            size, stride, storage_offset = _set_geometry(size, stride, storage_offset)
+            if isinstance(source, Tensor):   # (torch counts storage_offset from the source's own offset)
+                data, storage_offset = _flat(_root(data)), storage_offset + source.storage_offset()
+            data = _set_memory(data, size, stride, storage_offset)
+        elif isinstance(source, Tensor):
+            data = data[...]   # (a view of its own, so that a later in-place reshape of self leaves source be)
+    grad_source = isinstance(source, Tensor) and source._requires_grad
+    if state.enabled and (self._requires_grad or grad_source):
+        if self.grad_fn is None and self._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
+                               "(set_ on a parameter: wrap it in `with torch.no_grad():`, as weight-swapping "
+                               "code does)")
+        from .autograd.graph import edge
+        node = _SetBackward.__new__(_SetBackward)
+        inputs = (self, source) if isinstance(source, Tensor) else (self,)
+        node.next_functions = tuple(edge(t) if t._requires_grad else (None, 0) for t in inputs)
+        node._saved_versions = ()
+        self.grad_fn, self._requires_grad = node, True
+    self._data = data
+    self._base = None     # (it views other memory now: no longer the view of its old base)
+    self._vc[0] += 1
+    return self
+
+
+Tensor.set_ = _set_

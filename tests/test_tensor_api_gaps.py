@@ -202,3 +202,124 @@ KEYWORD_NAMES = {
 def test_keyword_names_match_torch(name):
     from tests.ops.test_shape import check_argument_forms
     check_argument_forms(KEYWORD_NAMES[name])
+
+
+# ---- set_: a tensor made to view another tensor's or a storage's memory --------------------------------------
+def _outcome(M, f):
+    """f(M)'s result, or its exception's (type name, message) with the module's name taken out."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return f(M)
+    except Exception as e:   # noqa: BLE001  (the comparison is the point)
+        return type(e).__name__, str(e).replace("torch.", "M.").replace("ember.", "M.")
+
+
+def _set_case(M, source, *args, dtype=None):
+    t = M.zeros(1, dtype=dtype or M.float32)
+    v = t._version
+    src = source(M)
+    out = t.set_(src, *args) if src is not None else t.set_()
+    return out is t, out, out.shape, out.stride(), out.storage_offset(), t._version - v
+
+
+SET_CASES = {
+    "tensor": lambda M: _set_case(M, lambda M: M.arange(6.0)),
+    "tensor_view": lambda M: _set_case(M, lambda M: M.arange(6.0)[2:].view(2, 2)),
+    "tensor_strided": lambda M: _set_case(M, lambda M: M.arange(6.0)[::2]),
+    "tensor_geometry": lambda M: _set_case(M, lambda M: M.arange(6.0)[1:], 1, (2,), (2,)),
+    "tensor_size_list": lambda M: _set_case(M, lambda M: M.arange(6.0), 0, [2, 3]),
+    "untyped": lambda M: _set_case(M, lambda M: M.arange(6.0).untyped_storage()),
+    "untyped_geometry": lambda M: _set_case(M, lambda M: M.arange(6.0).untyped_storage(), 2, (2, 2), (1, 2)),
+    "untyped_size_obj": lambda M: _set_case(M, lambda M: M.arange(6.0).untyped_storage(), 0, M.Size([2])),
+    "untyped_zero_stride": lambda M: _set_case(M, lambda M: M.arange(6.0).untyped_storage(), 1, (3,), (0,)),
+    "untyped_reinterpreted": lambda M: _set_case(M, lambda M: M.arange(6.0).untyped_storage(), dtype=M.int32),
+    "untyped_short": lambda M: _set_case(M, lambda M: M.arange(3.0).untyped_storage(), dtype=M.float64),
+    "typed": lambda M: _set_case(M, lambda M: M.arange(6.0).storage()),
+    "empty": lambda M: _set_case(M, lambda M: None),
+    "keywords": lambda M: M.zeros(1).set_(source=M.arange(6.0).untyped_storage(), storage_offset=1, size=(2,),
+                                          stride=(2,)),
+    "source_keyword": lambda M: M.zeros(1).set_(source=M.arange(3)),
+    "parameter_no_grad": lambda M: _set_param_no_grad(M),
+    "leaf_requires_grad": lambda M: M.zeros(2, requires_grad=True).set_(M.ones(2)),
+    "non_leaf": lambda M: _set_non_leaf(M),
+    "grad_source": lambda M: (lambda y: (y.requires_grad, y.grad_fn.name(), y.is_leaf))(
+        M.zeros(3).set_(M.ones(2, requires_grad=True))),
+    "grad_source_no_grad": lambda M: _no_grad(M, lambda: M.zeros(3).set_(M.ones(2, requires_grad=True))).requires_grad,
+    "dtype_mismatch": lambda M: M.zeros(3, dtype=M.int64).set_(M.arange(6.0)),
+    "typed_dtype_mismatch": lambda M: M.zeros(3, dtype=M.int64).set_(M.arange(6.0).storage()),
+    "negative_offset": lambda M: M.zeros(1).set_(M.arange(6.0).untyped_storage(), -1, (1,)),
+    "negative_stride": lambda M: M.zeros(1).set_(M.arange(6.0).untyped_storage(), 0, (2,), (-1,)),
+    "size_stride_lengths": lambda M: M.zeros(1).set_(M.arange(6.0), 0, (2, 3), (3, 1, 1)),
+    "offset_without_size": lambda M: M.zeros(1).set_(M.arange(6.0), 1),
+    "not_a_source": lambda M: M.zeros(1).set_(3),
+    "inference_tensor": lambda M: _inference_zeros(M).set_(M.ones(2)),
+    "inference_source": lambda M: M.zeros(2).set_(_inference_zeros(M)),
+}
+
+
+def _no_grad(M, f):
+    with M.no_grad():
+        return f()
+
+
+def _inference_zeros(M):
+    with M.inference_mode():
+        return M.zeros(2)
+
+
+def _set_param_no_grad(M):
+    p = M.nn.Parameter(M.zeros(2))
+    q = M.arange(3.0)
+    with M.no_grad():
+        out = p.set_(q)
+    (p * 2).sum().backward()
+    return (type(out).__name__, out is p, p.requires_grad, p.is_leaf, p.grad_fn, p.grad, p.data_ptr() == q.data_ptr())
+
+
+def _set_non_leaf(M):
+    x = M.zeros(2, requires_grad=True)
+    y = (x * 2).set_(M.ones(3))
+    names = (y.grad_fn.name(), type(y.grad_fn.next_functions[0][0]).__name__, y.grad_fn.next_functions[1])
+    return names + (_outcome(M, lambda M: y.sum().backward()),)
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(SET_CASES))
+def test_set_matches_torch(name):
+    e, t = _outcome(ember, SET_CASES[name]), _outcome(torch, SET_CASES[name])
+    if isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], str) and t[0].endswith("Error"):
+        assert isinstance(e, tuple) and e[0] == t[0], (e, t)
+        if t[0] == "RuntimeError":   # ember's message is torch's, with a tail saying what to do
+            assert e[1].startswith(t[1].rstrip(".")), (e[1], t[1])
+        return
+    both(lambda M: _outcome(M, SET_CASES[name]))
+
+
+def test_set_shares_memory_both_ways():
+    a = ember.arange(6.0)
+    b = ember.zeros(2).set_(a)
+    assert b.data_ptr() == a.data_ptr() and b.is_set_to(a)
+    b[0] = 100
+    a[1] = -1
+    assert a.tolist()[:2] == b.tolist()[:2] == [100.0, -1.0]
+    b.unsqueeze_(0)    # an in-place reshape of b leaves a's shape alone
+    assert a.shape == (6,) and b.shape == (1, 6)
+    c = ember.zeros(1).set_(a.untyped_storage(), 2, (2, 2), (1, 2))
+    c[1, 1] = 50
+    assert a[5].item() == 50 and c.untyped_storage().data_ptr() == a.data_ptr()
+    v = ember.zeros(4)[1:]
+    v.set_(ember.ones(2))
+    v.add_(1)     # no longer a view of its old base: that memory keeps its zeros
+    assert v.tolist() == [2.0, 2.0]
+
+
+def test_set_refuses_bad_size_with_a_clear_message():
+    with pytest.raises(RuntimeError, match="ember can't grow memory"):    # (torch grows the storage)
+        ember.zeros(1).set_(ember.arange(6.0), 0, (10,))
+    with pytest.raises(RuntimeError, match="storage offset 5"):    # offset counts from the source's own
+        ember.zeros(1).set_(ember.arange(6.0)[3:], 2, (2,))
+    with pytest.raises(TypeError, match="need size"):
+        ember.zeros(1).set_(ember.arange(6.0), stride=(1,))
+    with pytest.raises(TypeError, match=r"set_\(\) received an invalid combination.*got size='ab'"):
+        ember.zeros(1).set_(ember.arange(6.0), 0, "ab")
