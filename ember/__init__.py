@@ -22,6 +22,7 @@ from .ops import spectral as _spectral
 from . import _tensor_str
 from . import storage  # noqa: F401  (Tensor.storage / untyped_storage / share_memory_ / is_shared)
 from .storage import TypedStorage, UntypedStorage  # noqa: F401
+globals().update(storage.LEGACY_STORAGES)   # torch.FloatStorage, torch.LongStorage, ...
 from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
                         is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
@@ -210,6 +211,8 @@ def __getattr__(name):
         value = importlib.import_module(f"{__name__}.linalg").TOP_LEVEL[name]
         globals()[name] = value
         return value
+    if name == "Storage":   # torch.Storage: the legacy storage class of the default dtype
+        return storage.legacy_storage_class(_backend.get_default_dtype(), "cpu")
     # A torch name ember lacks: say so plainly instead of a bare AttributeError.
     if name.startswith("__"):
         raise AttributeError(name)

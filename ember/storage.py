@@ -11,6 +11,7 @@ an anonymous memory file (memfd) whose descriptor travels with the tensor when m
 receiver maps the same memory.  Unlike torch, views taken before the call keep the old memory, and a tensor
 that is not shared travels by value (torch moves it into shared memory first).
 """
+import collections.abc
 import mmap
 import os
 import warnings
@@ -20,9 +21,9 @@ import numpy as np
 
 from . import _backend as B
 from .autograd.graph import no_derivative
-from ._tensor import Tensor, _host, _rebuild, memory_root as _root
+from ._tensor import Tensor, _host, _rebuild, _wrap, memory_root as _root
 
-__all__ = ["TypedStorage", "UntypedStorage"]
+__all__ = ["TypedStorage", "UntypedStorage"] + sorted(n.replace("Tensor", "Storage") for n in B.TYPE_NAMES.values())
 
 _TYPED_DEPRECATED = (
     "TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage "
@@ -93,7 +94,7 @@ class UntypedStorage:
         return _is_shared_array(self._array)
 
     def __repr__(self):
-        body = "..." if self.device.type == "meta" else "\n".join(f" {v}" for v in self.tolist())
+        body = "..." if self.device.type == "meta" else " " + "\n ".join(str(v) for v in self.tolist())
         return f"{body}\n[{B.namespace()}.storage.UntypedStorage(device={self.device}) of size {len(self)}]"
 
 
@@ -156,9 +157,100 @@ class TypedStorage:
         return _is_shared_array(self._array)
 
     def __repr__(self):
-        body = "..." if self.device.type == "meta" else "\n".join(f" {v}" for v in self.tolist())
+        body = "..." if self.device.type == "meta" else " " + "\n ".join(str(v) for v in self.tolist())
         return (f"{body}\n[{B.namespace()}.storage.TypedStorage(dtype={self.dtype}, device={self.device}) of size "
                 f"{len(self)}]")
+
+
+_LEGACY_FORMS = ("received an invalid combination of arguments. Expected one of:\n * no arguments\n * (int size)\n"
+                 " * (Sequence data)\n * (*, UntypedStorage wrap_storage)")
+
+
+class _LegacyStorageMeta(type):
+    """The metaclass of torch's legacy storage classes (FloatStorage, cuda's LongStorage, ...): calling one
+    makes a TypedStorage of its dtype on its device, and isinstance checks a TypedStorage's dtype and device,
+    as in torch, where storages are never instances of them by type."""
+
+    def __call__(cls, *args, wrap_storage=None, dtype=None, device=None):
+        warnings.warn(_TYPED_DEPRECATED, UserWarning, stacklevel=2)
+        head = f"{cls!r}.__new__ {_LEGACY_FORMS}"
+        if device is not None or dtype is not None:
+            raise RuntimeError(f"{head}\nKeyword argument '{'device' if device is not None else 'dtype'}' cannot "
+                               f"be specified (the class fixes them: {cls.dtype}, {cls._device_type})")
+        if wrap_storage is not None:
+            return cls._over_bytes(args, wrap_storage, head)
+        if len(args) > 1:
+            raise RuntimeError(f"{head}\nToo many positional arguments (pass the data as one sequence)")
+        arg = args[0] if args else 0
+        if isinstance(arg, (int, np.integer)) and not isinstance(arg, (bool, np.bool_)):
+            if arg < 0:
+                raise RuntimeError(f"{cls.__name__}: negative size {arg} (a storage holds 0 or more elements)")
+            host = np.zeros(int(arg), cls.dtype.np)
+        elif isinstance(arg, str):
+            raise TypeError(f"new(): invalid data type 'str' ({cls.__name__} takes a size or a sequence of numbers)")
+        elif isinstance(arg, collections.abc.Sequence):
+            from .ops.creation import tensor   # (torch converts the data as torch.tensor does)
+            host = _flat(tensor(arg, dtype=cls.dtype)._data)
+        else:
+            raise TypeError(f"{head}\nArgument type not recognized: {type(arg)} (pass an int size or a sequence; "
+                            "a tensor's memory is tensor.storage())")
+        if cls._device_type != "cpu":
+            host = _wrap(host).to(cls._device_type)._data
+        return TypedStorage(host)
+
+    def _over_bytes(cls, args, wrap_storage, head):
+        """cls(wrap_storage=u): the bytes of UntypedStorage u, read as cls's dtype."""
+        if args:
+            raise RuntimeError(f"{head}\nNo positional arguments should be given when using 'wrap_storage'")
+        if not isinstance(wrap_storage, UntypedStorage):
+            raise TypeError(f"{head}\nArgument 'wrap_storage' must be UntypedStorage, but got {type(wrap_storage)}")
+        if wrap_storage.device.type != cls._device_type:
+            raise RuntimeError(f"{head}\nDevice of 'wrap_storage' must be {cls._device_type}, but got "
+                               f"{wrap_storage.device.type}")
+        raw, dt = wrap_storage._bytes(), cls.dtype.np
+        if raw.size % dt.itemsize:
+            raise RuntimeError(f"Storage size ({raw.size} bytes) must be a multiple of the element size "
+                               f"({dt.itemsize}) of {cls.dtype}")
+        return TypedStorage(raw.view(dt))
+
+    def __instancecheck__(cls, obj):
+        return type(obj) is TypedStorage and obj.dtype is cls.dtype and obj.device.type == cls._device_type
+
+    def __repr__(cls):
+        where = "" if cls._device_type == "cpu" else f".{cls._device_type}"
+        return f"<class '{B.namespace()}{where}.{cls.__name__}'>"
+
+
+def legacy_storage_classes(device_type):
+    """torch's legacy storage classes of a device type ('cpu': torch.FloatStorage...; 'cuda':
+    torch.cuda.FloatStorage...), by name."""
+    module = "ember" if device_type == "cpu" else f"ember.{device_type}"
+    return {name.replace("Tensor", "Storage"): _LegacyStorageMeta(
+        name.replace("Tensor", "Storage"), (TypedStorage,),
+        {"dtype": d, "_device_type": device_type, "__module__": module, "__slots__": (),
+         "__doc__": f"torch.{name.replace('Tensor', 'Storage')}: a constructor of {d} {device_type} storages."})
+        for d, name in B.TYPE_NAMES.items()}
+
+
+LEGACY_STORAGES = legacy_storage_classes("cpu")
+_LEGACY_BY_DTYPE = {"cpu": {cls.dtype: cls for cls in LEGACY_STORAGES.values()}}
+
+
+def legacy_storage_class(dtype, device_type):
+    """The legacy storage class of dtype on device_type (torch.FloatStorage for float32 on the CPU), or None
+    where torch has none (the meta device)."""
+    if device_type not in _LEGACY_BY_DTYPE:
+        if device_type != "cuda":
+            return None
+        from . import cuda
+        _LEGACY_BY_DTYPE["cuda"] = {getattr(cuda, name).dtype: getattr(cuda, name) for name in LEGACY_STORAGES}
+    return _LEGACY_BY_DTYPE[device_type].get(dtype)
+
+
+def _storage_type(self):
+    """The legacy storage class of this tensor's dtype and device (torch.FloatStorage ...), as torch."""
+    warnings.warn(_TYPED_DEPRECATED, UserWarning, stacklevel=2)
+    return legacy_storage_class(self.dtype, self.device.type)
 
 
 def _storage(self):
@@ -258,6 +350,7 @@ def _is_shared(self):
 
 
 Tensor.storage = _storage
+Tensor.storage_type = _storage_type
 Tensor.untyped_storage = _untyped_storage
 Tensor.share_memory_ = _share_memory_
 Tensor.is_shared = _is_shared

@@ -323,3 +323,65 @@ def test_set_refuses_bad_size_with_a_clear_message():
         ember.zeros(1).set_(ember.arange(6.0), stride=(1,))
     with pytest.raises(TypeError, match=r"set_\(\) received an invalid combination.*got size='ab'"):
         ember.zeros(1).set_(ember.arange(6.0), 0, "ab")
+
+
+# ---- storage_type() and the legacy storage classes (torch.FloatStorage, ...) -----------------------------------
+LEGACY_STORAGE_CASES = {
+    "storage_types": lambda M: tuple(repr(M.ones(2, dtype=d).storage_type()).replace("torch.", "M.").replace(
+        "ember.", "M.") for d in (M.float32, M.float64, M.int64, M.bool, M.uint8, M.float16, M.complex64)),
+    "meta_storage_type": lambda M: M.ones(2, device="meta").storage_type(),
+    "names": lambda M: tuple(sorted(n for n in dir(M) if n.endswith("Storage") and n[0] != "Q" and n != "Storage")),
+    "default_storage": lambda M: M.Storage.__name__,
+    "subclass": lambda M: (issubclass(M.FloatStorage, M.TypedStorage), M.FloatStorage.__name__),
+    "sized": lambda M: (lambda s: (type(s).__name__, len(s), str(s.dtype)[6:], str(s.device)))(M.FloatStorage(3)),
+    "empty": lambda M: repr(M.DoubleStorage()).replace("torch.", "M.").replace("ember.", "M."),
+    "data": lambda M: (lambda s: (tuple(s.tolist()), repr(s).replace("torch.", "M.").replace("ember.", "M.")))(
+        M.LongStorage([1.5, 2])),
+    "isinstance": lambda M: (isinstance(M.ones(2).storage(), M.FloatStorage),
+                             isinstance(M.ones(2).storage(), M.DoubleStorage),
+                             isinstance(M.ones(2).untyped_storage(), M.FloatStorage),
+                             isinstance(M.IntStorage(2), M.IntStorage), isinstance(M.IntStorage(2), M.TypedStorage),
+                             M.is_storage(M.IntStorage(2))),
+    "wrap_storage": lambda M: tuple(M.FloatStorage(wrap_storage=M.tensor([1.0, 2.0]).untyped_storage()).tolist()),
+    "tensor_of_storage": lambda M: M.tensor(M.FloatStorage([1, 2])),
+    "set_to_storage": lambda M: M.zeros(0).set_(M.FloatStorage([1, 2])),
+    "dtype_keyword": lambda M: M.FloatStorage(2, dtype=M.float64),
+    "device_keyword": lambda M: M.FloatStorage(2, device="cpu"),
+    "two_positionals": lambda M: M.FloatStorage(2, 3),
+    "float_size": lambda M: M.FloatStorage(2.5),
+    "tensor_arg": lambda M: M.FloatStorage(M.ones(2)),
+    "string": lambda M: M.FloatStorage("ab"),
+    "overflow": lambda M: M.ByteStorage([300]),
+    "wrap_not_untyped": lambda M: M.FloatStorage(wrap_storage=M.ones(2)),
+    "wrap_and_positional": lambda M: M.FloatStorage(2, wrap_storage=M.ones(2).untyped_storage()),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(LEGACY_STORAGE_CASES))
+def test_legacy_storages_match_torch(name):
+    e, t = _outcome(ember, LEGACY_STORAGE_CASES[name]), _outcome(torch, LEGACY_STORAGE_CASES[name])
+    if isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], str) and t[0].endswith("Error"):
+        assert isinstance(e, tuple) and e[0] == t[0], (e, t)
+        assert e[1].startswith(t[1].split("\n")[0].split(" (")[0][:40]), (e[1], t[1])
+        return
+    both(lambda M: _outcome(M, LEGACY_STORAGE_CASES[name]))
+
+
+def test_legacy_storage_classes_warn_and_share_memory():
+    with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
+        assert ember.ones(2).storage_type() is ember.FloatStorage
+    with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
+        s = ember.FloatStorage([1, 2, 3])
+    t = ember.zeros(0).set_(s)
+    t[0] = 10
+    assert s[0] == 10.0
+    u = ember.arange(2.0).untyped_storage()
+    with pytest.warns(UserWarning):
+        w = ember.FloatStorage(wrap_storage=u)
+    w[1] = 7
+    assert u.data_ptr() == w.data_ptr() and w.tolist() == [0.0, 7.0]
+    assert repr(ember.cuda.FloatStorage) == "<class 'ember.cuda.FloatStorage'>"
+    assert ember.Storage is ember.FloatStorage
+    with pytest.raises(RuntimeError, match="negative size -1"), pytest.warns(UserWarning):
+        ember.FloatStorage(-1)
