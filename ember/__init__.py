@@ -165,6 +165,7 @@ _LAZY_NAMES["vmap"] = "func"            # torch.vmap is torch.func.vmap
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions
 _LAZY_MODULES += ("amp", "special", "jit", "cpu", "compiler", "testing")
 _LAZY_MODULES += ("_dynamo",)  # torch._dynamo (torch imports it lazily too)
+_LAZY_MODULES += ("__future__",)  # torch.__future__ (module conversion switches)
 _LAZY_MODULES += ("sparse",)  # torch.sparse; sparse tensors themselves live in ops/sparse.py
 _LAZY_NAMES.update(dict.fromkeys(("sparse_coo_tensor", "spmm"), "ops.sparse"))
 _LAZY_NAMES.update({"compile": "_compile"})

@@ -293,6 +293,13 @@ class Tensor:
         self._vc[0] += 1
         return self
 
+    def module_load(self, other, assign=False):
+        """What load_state_dict swaps into this parameter or buffer when torch.__future__'s swap switch is on:
+        other.detach() for assign=True, else self.copy_(other).detach() (a new object either way)."""
+        if assign:
+            return other.detach()
+        return self.copy_(other).detach()
+
     def register_post_accumulate_grad_hook(self, hook):
         """Call hook(self) after backward has accumulated this leaf's .grad; returns a removable handle."""
         if self.grad_fn is not None:
