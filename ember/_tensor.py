@@ -876,9 +876,7 @@ def _expanded(array):
 def writable_alias(array):
     """A writable array over the memory of the read-only expanded view `array` (np.broadcast_to's), when
     the memory's owner is a writable NumPy array; else None."""
-    owner = array
-    while isinstance(owner.base, _ndarray):
-        owner = owner.base
+    owner = memory_root(array)   # (through as_strided's wrapper too)
     if owner is array or not owner.flags.writeable or not (owner.flags.c_contiguous or owner.flags.f_contiguous):
         return None
     start = (array.__array_interface__["data"][0] - owner.__array_interface__["data"][0]) // array.itemsize

@@ -12,7 +12,8 @@ from .. import _backend as B
 from .. import _memory_format as _mf
 from ..autograd.grad_mode import check_inplace as _check_inference, state
 from ..autograd.graph import MULTI_OUTPUT_VIEW, NO_GRAD_VIEW, NO_GRAD_VIEW_OF_GRAD_TENSOR, Node, edge
-from .._tensor import Size, Tensor, _dim, _expanded, _wrap, expanded_write_warning, refused_write, writable_alias
+from .._tensor import (Size, Tensor, _dim, _expanded, _wrap, expanded_write_warning, memory_root, refused_write,
+                       writable_alias)
 from . import unbroadcast
 from .convert import CloneBackward0, clone
 from .._userwarn import warn as _warn_user
@@ -3775,40 +3776,65 @@ class _AsStridedOpBackward(Node):
 _AsStridedOpBackward.__name__ = _AsStridedOpBackward.__qualname__ = "AsStridedBackward0"
 
 
-def as_strided(input, size, stride, storage_offset=None):
-    """A view of input's storage with the given sizes and (element) strides, as torch.as_strided."""
-    a = input._data
-    root = input if input._base is None else input._base
-    r = root._data
-    xp = xp_of(a)
+def _storage_array(input):
+    """The array of input's whole storage (what as_strided's offsets and strides index), in C order."""
+    if input._base is not None:
+        return input._base._data
+    root = memory_root(input._data)   # (a tensor made by as_strided_, set_ or detach() of a view: its storage)
+    return root if root.flags.c_contiguous else input._data
+
+
+def _strided_geometry(name, r, a, size, stride, storage_offset):
+    """size, stride and offset of an as_strided-style view of storage array r (a: the tensor's own array,
+    whose offset is the default), checked as torch checks them."""
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride):
-        raise RuntimeError(f"mismatch in length of strides and shape (as_strided got size {list(size)} and stride "
+        raise RuntimeError(f"mismatch in length of strides and shape ({name} got size {list(size)} and stride "
                            f"{list(stride)})")
     if _builtin_any(s < 0 for s in stride) or _builtin_any(s < 0 for s in size):
-        raise RuntimeError(f"as_strided: negative sizes or strides are not supported (got size {list(size)}, "
+        raise RuntimeError(f"{name}: negative sizes or strides are not supported (got size {list(size)}, "
                            f"stride {list(stride)})")
     if not r.flags.c_contiguous:
-        raise RuntimeError("as_strided: ember needs the tensor's storage in C order; call .contiguous() first")
+        raise RuntimeError(f"{name}: ember needs the tensor's storage in C order; call .contiguous() first")
     item = r.itemsize
     own = (B.data_ptr(a) - B.data_ptr(r)) // item if a.size else 0
     offset = own if storage_offset is None else int(storage_offset)
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset} ({name}'s storage_offset counts elements from "
+                           "the storage's start: 0 or more)")
     need = offset + 1 + _int_sum((n - 1) * s for n, s in zip(size, stride)) if _builtin_all(size) else 0
     if need > r.size:
         raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
                            f"itemsize {item} requiring a storage size of {need * item} are out of bounds for storage "
                            f"of size {r.size * item}")
+    return size, stride, offset
+
+
+def _storage_positions(xp, size, stride, offset):
+    """The storage position of each element of an as_strided view (an int64 array of shape size)."""
+    pos = xp.full((), offset, dtype=np.int64)
+    for k, (n, s) in enumerate(zip(size, stride)):
+        shape = [1] * len(size)
+        shape[k] = n
+        pos = pos + xp.arange(n, dtype=np.int64).reshape(shape) * s
+    return xp.broadcast_to(pos, size)
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of input's storage with the given sizes and (element) strides, as torch.as_strided."""
+    a = input._data
+    r = _storage_array(input)
+    xp = xp_of(a)
+    size, stride, offset = _strided_geometry("as_strided", r, a, size, stride, storage_offset)
+    item = r.itemsize
     flat = r.reshape(-1)
     res = xp.lib.stride_tricks.as_strided(flat[offset:] if r.size else flat, size, tuple(s * item for s in stride))
+    if xp is np and _expanded(res):
+        res.flags.writeable = False   # (elements sharing memory: writes are refused, as torch's, or aliased)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(_AsStridedOpBackward, input)
-        pos = xp.full((), offset, dtype=np.int64)
-        for k, (n, s) in enumerate(zip(size, stride)):
-            shape = [1] * len(size)
-            shape[k] = n
-            pos = pos + xp.arange(n, dtype=np.int64).reshape(shape) * s
-        node.out_pos = xp.broadcast_to(pos, size)
+        node.out_pos = _storage_positions(xp, size, stride, offset)
         in_pos = _positions(a, r)
         if in_pos is None:
             raise RuntimeError("as_strided: can't track the gradient of a tensor with this memory layout; "

@@ -143,7 +143,10 @@ FORWARD2 = {
     "sum_to_size": lambda M: (T(M, IMG).sum_to_size(3, 1), T(M, IMG).sum_to_size(1, 1, 4), T(M, A).sum_to_size((3, 4)),
                               T(M, IMG).sum_to_size(M.Size([2, 1, 1]))),
     "as_strided": lambda M: (T(M, A).as_strided((2, 2), (1, 2)), M.as_strided(T(M, A), (3, 3), (4, 1), 1),
-                             T(M, A)[1:].as_strided((2,), (3,)), T(M, A).as_strided((2, 3), (1, 1))),
+                             T(M, A)[1:].as_strided((2,), (3,)), T(M, A).as_strided((2, 3), (1, 1)),
+                             # a detached view's offsets count from its storage's start, as a view's do
+                             T(M, A)[1:].detach().as_strided((2,), (1,), 0),
+                             T(M, A)[1:].detach().as_strided((2,), (1,))),
     "H_mH_real_layout": lambda M: (T(M, A).H, T(M, IMG).mH, T(M, IMG).adjoint(), T(M, A).real, T(M, A).layout,
                                    M.strided, M.adjoint(T(M, A))),
     "misc": lambda M: (M.can_cast(M.float32, M.int32), M.can_cast(M.int64, M.float16), M.can_cast(M.uint8, M.int8),
@@ -284,6 +287,10 @@ ERRORS = {
                             "reduce argument must be either sum, prod, mean, amax or amin"),
     "sum_to_size": (lambda M: T(M, A).sum_to_size(2, 4), RuntimeError, "is not expandable to size"),
     "as_strided_bounds": (lambda M: T(M, A).as_strided((4, 4), (4, 1)), RuntimeError, "out of bounds for storage"),
+    "as_strided_negative_offset": (lambda M: T(M, A).as_strided((2,), (1,), -1), RuntimeError,
+                                   "Tensor: invalid storage offset -1"),
+    "as_strided_zero_stride_write": (lambda M: M.zeros(6).as_strided((2, 2), (1, 0)).add_(1), RuntimeError,
+                                     "more than one element of the written-to tensor refers to a single memory"),
     "H_3d": (lambda M: M.ones(2, 3, 4).H, RuntimeError, "tensor.H is only supported on matrices"),
     "mH_1d": (lambda M: M.ones(3).mH, RuntimeError, "tensor.mH is only supported on matrices"),
     "imag": (lambda M: T(M, A).imag, RuntimeError, "imag is not implemented for tensors with non-complex dtypes"),
@@ -364,6 +371,19 @@ def test_unfold_and_as_strided_are_views():
     assert s._base is x and s.tolist() == [[0.0, 4.0], [50.0, 5.0]]
     r = ember.tensor(A.copy())
     assert ember.ravel(r)._base is r and r.real is r
+
+
+@requires_torch
+def test_writes_into_zero_stride_as_strided_views_match_torch():
+    def f(M):
+        x = M.zeros(6)
+        z = x.as_strided((2, 2), (1, 0))
+        z[0, 0] = 5.0     # one element: allowed, and both its aliases show it
+        r1 = (z.clone(), x.clone())
+        z.zero_()         # fill_/zero_ are allowed into overlapping memory
+        e = M.empty_strided((2,), (0,)).fill_(3.0)
+        return r1 + (x.clone(), e)
+    both(f)
 
 
 def test_values_without_torch():
