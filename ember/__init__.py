@@ -22,6 +22,7 @@ from .ops import spectral as _spectral
 from . import _tensor_str
 from . import storage  # noqa: F401  (Tensor.storage / untyped_storage / share_memory_ / is_shared)
 from .storage import TypedStorage, UntypedStorage  # noqa: F401
+globals().update(storage.LEGACY_STORAGES)   # torch.FloatStorage, torch.LongStorage, ...
 from . import cuda  # noqa: F401
 from ._settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: F401
                         is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
@@ -159,10 +160,12 @@ _LAZY_MODULES += ("signal",)  # torch.signal (its windows)
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "add_safe_globals": "serialization"}
 _LAZY_NAMES["polygamma"] = "special"    # torch.polygamma is torch.special.polygamma
 _LAZY_NAMES["from_dlpack"] = "utils.dlpack"  # torch.from_dlpack is torch.utils.dlpack.from_dlpack
+_LAZY_NAMES["to_dlpack"] = "utils.dlpack"    # and torch.to_dlpack is torch.utils.dlpack.to_dlpack
 _LAZY_NAMES["vmap"] = "func"            # torch.vmap is torch.func.vmap
 # torch.amp, torch.special, torch.jit, torch.cpu; torch.compile; torch.autocast and its state functions
 _LAZY_MODULES += ("amp", "special", "jit", "cpu", "compiler", "testing")
 _LAZY_MODULES += ("_dynamo",)  # torch._dynamo (torch imports it lazily too)
+_LAZY_MODULES += ("__future__",)  # torch.__future__ (module conversion switches)
 _LAZY_MODULES += ("sparse",)  # torch.sparse; sparse tensors themselves live in ops/sparse.py
 _LAZY_NAMES.update(dict.fromkeys(("sparse_coo_tensor", "spmm"), "ops.sparse"))
 _LAZY_NAMES.update(dict.fromkeys(("sparse_csr_tensor", "sparse_csc_tensor", "sparse_compressed_tensor"),
@@ -211,6 +214,8 @@ def __getattr__(name):
         value = importlib.import_module(f"{__name__}.linalg").TOP_LEVEL[name]
         globals()[name] = value
         return value
+    if name == "Storage":   # torch.Storage: the legacy storage class of the default dtype
+        return storage.legacy_storage_class(_backend.get_default_dtype(), "cpu")
     # A torch name ember lacks: say so plainly instead of a bare AttributeError.
     if name.startswith("__"):
         raise AttributeError(name)

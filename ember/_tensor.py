@@ -188,9 +188,8 @@ class Tensor:
 
     def storage_offset(self):
         """Elements between the start of the memory this tensor views and its first element."""
-        a = base = self._data
-        while getattr(base, "base", None) is not None and type(base.base) is type(a):
-            base = base.base
+        a = self._data
+        base = memory_root(a)
         if base is a or not a.size:
             return 0
         return (B.data_ptr(a) - B.data_ptr(base)) // a.itemsize
@@ -293,6 +292,13 @@ class Tensor:
         d[...] = np.array(vals, dtype=d.dtype).reshape(d.shape)
         self._vc[0] += 1
         return self
+
+    def module_load(self, other, assign=False):
+        """What load_state_dict swaps into this parameter or buffer when torch.__future__'s swap switch is on:
+        other.detach() for assign=True, else self.copy_(other).detach() (a new object either way)."""
+        if assign:
+            return other.detach()
+        return self.copy_(other).detach()
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call hook(self) after backward has accumulated this leaf's .grad; returns a removable handle."""
@@ -799,6 +805,17 @@ def _host(array):
     return get() if get is not None else np.asarray(array)
 
 
+def memory_root(a):
+    """The array owning the memory a views: the outermost array of its .base chain, followed through the
+    non-array wrappers (NumPy's as_strided leaves one) that sit in it."""
+    root, obj = a, a.base
+    while obj is not None:
+        if type(obj) is type(a):
+            root = obj
+        obj = getattr(obj, "base", None)
+    return root
+
+
 def _contiguous_strides(shape):
     strides = []
     acc = 1
@@ -859,9 +876,7 @@ def _expanded(array):
 def writable_alias(array):
     """A writable array over the memory of the read-only expanded view `array` (np.broadcast_to's), when
     the memory's owner is a writable NumPy array; else None."""
-    owner = array
-    while isinstance(owner.base, _ndarray):
-        owner = owner.base
+    owner = memory_root(array)   # (through as_strided's wrapper too)
     if owner is array or not owner.flags.writeable or not (owner.flags.c_contiguous or owner.flags.f_contiguous):
         return None
     start = (array.__array_interface__["data"][0] - owner.__array_interface__["data"][0]) // array.itemsize

@@ -131,7 +131,7 @@ ALIASES.update({f"torch.autograd.{m}": f"ember.autograd.{m}"
 # modules ember has under torch's names that scripts import directly (`import torch.multiprocessing as mp`,
 # `from torch.testing import assert_close`)
 ALIASES.update({f"torch.{m}": f"ember.{m}" for m in (
-    "testing", "multiprocessing", "storage", "types", "nn.common_types", "utils._pytree", "utils.dlpack",
+    "testing", "multiprocessing", "storage", "types", "__future__", "nn.common_types", "utils._pytree", "utils.dlpack",
     "nn.modules.adaptive",
     "nn.parallel.distributed", "nn.utils.fusion", "nn.utils.init", "nn.utils.memory_format",
     "utils.benchmark.utils", "utils.benchmark.utils.common", "utils.benchmark.utils.compare",

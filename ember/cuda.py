@@ -297,3 +297,7 @@ def __getattr__(name):
         import importlib
         return importlib.import_module("ember.amp.cuda_amp")
     raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
+
+
+from .storage import legacy_storage_classes as _legacy_storage_classes  # noqa: E402
+globals().update(_legacy_storage_classes("cuda"))   # torch.cuda.FloatStorage, ...

@@ -11,6 +11,7 @@ an anonymous memory file (memfd) whose descriptor travels with the tensor when m
 receiver maps the same memory.  Unlike torch, views taken before the call keep the old memory, and a tensor
 that is not shared travels by value (torch moves it into shared memory first).
 """
+import collections.abc
 import mmap
 import os
 import warnings
@@ -19,21 +20,15 @@ import weakref
 import numpy as np
 
 from . import _backend as B
-from ._tensor import Tensor, _host, _rebuild
+from .autograd.graph import no_derivative
+from ._tensor import Tensor, _host, _rebuild, _wrap, memory_root as _root
 
-__all__ = ["TypedStorage", "UntypedStorage"]
+__all__ = ["TypedStorage", "UntypedStorage"] + sorted(n.replace("Tensor", "Storage") for n in B.TYPE_NAMES.values())
 
 _TYPED_DEPRECATED = (
     "TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage "
     "class. This should only matter to you if you are using storages directly.  To access UntypedStorage "
     "directly, use tensor.untyped_storage() instead of tensor.storage()")
-
-
-def _root(a):
-    """The array owning the memory a views (the last ndarray of its .base chain)."""
-    while isinstance(getattr(a, "base", None), type(a)):
-        a = a.base
-    return a
 
 
 def _flat(root):
@@ -99,7 +94,7 @@ class UntypedStorage:
         return _is_shared_array(self._array)
 
     def __repr__(self):
-        body = "..." if self.device.type == "meta" else "\n".join(f" {v}" for v in self.tolist())
+        body = "..." if self.device.type == "meta" else " " + "\n ".join(str(v) for v in self.tolist())
         return f"{body}\n[{B.namespace()}.storage.UntypedStorage(device={self.device}) of size {len(self)}]"
 
 
@@ -162,9 +157,100 @@ class TypedStorage:
         return _is_shared_array(self._array)
 
     def __repr__(self):
-        body = "..." if self.device.type == "meta" else "\n".join(f" {v}" for v in self.tolist())
+        body = "..." if self.device.type == "meta" else " " + "\n ".join(str(v) for v in self.tolist())
         return (f"{body}\n[{B.namespace()}.storage.TypedStorage(dtype={self.dtype}, device={self.device}) of size "
                 f"{len(self)}]")
+
+
+_LEGACY_FORMS = ("received an invalid combination of arguments. Expected one of:\n * no arguments\n * (int size)\n"
+                 " * (Sequence data)\n * (*, UntypedStorage wrap_storage)")
+
+
+class _LegacyStorageMeta(type):
+    """The metaclass of torch's legacy storage classes (FloatStorage, cuda's LongStorage, ...): calling one
+    makes a TypedStorage of its dtype on its device, and isinstance checks a TypedStorage's dtype and device,
+    as in torch, where storages are never instances of them by type."""
+
+    def __call__(cls, *args, wrap_storage=None, dtype=None, device=None):
+        warnings.warn(_TYPED_DEPRECATED, UserWarning, stacklevel=2)
+        head = f"{cls!r}.__new__ {_LEGACY_FORMS}"
+        if device is not None or dtype is not None:
+            raise RuntimeError(f"{head}\nKeyword argument '{'device' if device is not None else 'dtype'}' cannot "
+                               f"be specified (the class fixes them: {cls.dtype}, {cls._device_type})")
+        if wrap_storage is not None:
+            return cls._over_bytes(args, wrap_storage, head)
+        if len(args) > 1:
+            raise RuntimeError(f"{head}\nToo many positional arguments (pass the data as one sequence)")
+        arg = args[0] if args else 0
+        if isinstance(arg, (int, np.integer)) and not isinstance(arg, (bool, np.bool_)):
+            if arg < 0:
+                raise RuntimeError(f"{cls.__name__}: negative size {arg} (a storage holds 0 or more elements)")
+            host = np.zeros(int(arg), cls.dtype.np)
+        elif isinstance(arg, str):
+            raise TypeError(f"new(): invalid data type 'str' ({cls.__name__} takes a size or a sequence of numbers)")
+        elif isinstance(arg, collections.abc.Sequence):
+            from .ops.creation import tensor   # (torch converts the data as torch.tensor does)
+            host = _flat(tensor(arg, dtype=cls.dtype)._data)
+        else:
+            raise TypeError(f"{head}\nArgument type not recognized: {type(arg)} (pass an int size or a sequence; "
+                            "a tensor's memory is tensor.storage())")
+        if cls._device_type != "cpu":
+            host = _wrap(host).to(cls._device_type)._data
+        return TypedStorage(host)
+
+    def _over_bytes(cls, args, wrap_storage, head):
+        """cls(wrap_storage=u): the bytes of UntypedStorage u, read as cls's dtype."""
+        if args:
+            raise RuntimeError(f"{head}\nNo positional arguments should be given when using 'wrap_storage'")
+        if not isinstance(wrap_storage, UntypedStorage):
+            raise TypeError(f"{head}\nArgument 'wrap_storage' must be UntypedStorage, but got {type(wrap_storage)}")
+        if wrap_storage.device.type != cls._device_type:
+            raise RuntimeError(f"{head}\nDevice of 'wrap_storage' must be {cls._device_type}, but got "
+                               f"{wrap_storage.device.type}")
+        raw, dt = wrap_storage._bytes(), cls.dtype.np
+        if raw.size % dt.itemsize:
+            raise RuntimeError(f"Storage size ({raw.size} bytes) must be a multiple of the element size "
+                               f"({dt.itemsize}) of {cls.dtype}")
+        return TypedStorage(raw.view(dt))
+
+    def __instancecheck__(cls, obj):
+        return type(obj) is TypedStorage and obj.dtype is cls.dtype and obj.device.type == cls._device_type
+
+    def __repr__(cls):
+        where = "" if cls._device_type == "cpu" else f".{cls._device_type}"
+        return f"<class '{B.namespace()}{where}.{cls.__name__}'>"
+
+
+def legacy_storage_classes(device_type):
+    """torch's legacy storage classes of a device type ('cpu': torch.FloatStorage...; 'cuda':
+    torch.cuda.FloatStorage...), by name."""
+    module = "ember" if device_type == "cpu" else f"ember.{device_type}"
+    return {name.replace("Tensor", "Storage"): _LegacyStorageMeta(
+        name.replace("Tensor", "Storage"), (TypedStorage,),
+        {"dtype": d, "_device_type": device_type, "__module__": module, "__slots__": (),
+         "__doc__": f"torch.{name.replace('Tensor', 'Storage')}: a constructor of {d} {device_type} storages."})
+        for d, name in B.TYPE_NAMES.items()}
+
+
+LEGACY_STORAGES = legacy_storage_classes("cpu")
+_LEGACY_BY_DTYPE = {"cpu": {cls.dtype: cls for cls in LEGACY_STORAGES.values()}}
+
+
+def legacy_storage_class(dtype, device_type):
+    """The legacy storage class of dtype on device_type (torch.FloatStorage for float32 on the CPU), or None
+    where torch has none (the meta device)."""
+    if device_type not in _LEGACY_BY_DTYPE:
+        if device_type != "cuda":
+            return None
+        from . import cuda
+        _LEGACY_BY_DTYPE["cuda"] = {getattr(cuda, name).dtype: getattr(cuda, name) for name in LEGACY_STORAGES}
+    return _LEGACY_BY_DTYPE[device_type].get(dtype)
+
+
+def _storage_type(self):
+    """The legacy storage class of this tensor's dtype and device (torch.FloatStorage ...), as torch."""
+    warnings.warn(_TYPED_DEPRECATED, UserWarning, stacklevel=2)
+    return legacy_storage_class(self.dtype, self.device.type)
 
 
 def _storage(self):
@@ -264,6 +350,129 @@ def _is_shared(self):
 
 
 Tensor.storage = _storage
+Tensor.storage_type = _storage_type
 Tensor.untyped_storage = _untyped_storage
 Tensor.share_memory_ = _share_memory_
 Tensor.is_shared = _is_shared
+
+
+_SET_FORMS = ("set_() received an invalid combination of arguments: expected one of (), (Storage source), "
+              "(Storage source, int storage_offset, tuple of ints size, tuple of ints stride = None), "
+              "(Tensor source), (Tensor source, int storage_offset, tuple of ints size, tuple of ints stride = None)")
+
+
+def _set_geometry(size, stride, offset):
+    """size, stride and offset as int tuples / int, checked as torch's setStorage checks them."""
+    if not isinstance(size, (tuple, list)) or not all(isinstance(n, int) for n in size):
+        raise TypeError(f"{_SET_FORMS}; got size={size!r}")
+    size = tuple(int(n) for n in size)
+    if stride is None:
+        from ._tensor import _contiguous_strides
+        stride = _contiguous_strides(size)
+    elif not isinstance(stride, (tuple, list)) or not all(isinstance(n, int) for n in stride):
+        raise TypeError(f"{_SET_FORMS}; got stride={stride!r}")
+    stride = tuple(int(s) for s in stride)
+    if not isinstance(offset, int):
+        raise TypeError(f"{_SET_FORMS}; got storage_offset={offset!r}")
+    if len(size) != len(stride):
+        raise RuntimeError(f"unequal size length ({len(size)}) and stride length ({len(stride)}) "
+                           f"(set_ got size {list(size)} and stride {list(stride)})")
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset} (set_'s storage_offset counts elements from "
+                           "the storage's start: 0 or more)")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: {list(size)}")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and strides={list(stride)} "
+                           "(negative strides are not supported: flip() the tensor instead)")
+    return size, stride, offset
+
+
+def _set_memory(flat, size, stride, offset):
+    """The view of flat (one storage's elements) that set_(storage, offset, size, stride) gives."""
+    item = flat.itemsize
+    need = offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+    if need > flat.size:
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
+                           f"itemsize {item} requiring a storage size of {need * item} are out of bounds for storage "
+                           f"of size {flat.size * item} (torch grows the storage; ember can't grow memory other "
+                           "tensors share: set_ to a storage large enough)")
+    start = flat[offset:] if flat.size else flat
+    return B.xp_of(flat).lib.stride_tricks.as_strided(start, size, tuple(s * item for s in stride))
+
+
+def _set_source(self, source):
+    """The flat elements (in self's dtype) of the memory set_'s source holds, refusing a dtype or device
+    torch refuses."""
+    dt = self._data.dtype
+    if isinstance(source, Tensor):
+        data = source._data
+        if data.dtype != dt:
+            raise RuntimeError(f"Could not set tensor of type {B.C_NAMES[source.dtype]} to a tensor of type "
+                               f"{B.C_NAMES[self.dtype]} (set_ shares memory, so the dtypes must match: convert "
+                               f"the source first, e.g. source.to({self.dtype}))")
+        dev = source.device
+    elif isinstance(source, (TypedStorage, UntypedStorage)):
+        if isinstance(source, TypedStorage) and source._array.dtype != dt:
+            raise RuntimeError(f"Expected a Storage of type {B.C_NAMES[self.dtype]} or an UntypedStorage, but got "
+                               f"type {B.SCALAR_NAMES[source.dtype]} for argument 1 'storage' (pass "
+                               "storage.untyped() to reinterpret its bytes)")
+        dev = source.device
+        data = None
+    else:
+        raise TypeError(f"{_SET_FORMS}; got {type(source).__name__}")
+    if dev != self.device:
+        raise RuntimeError(f'Attempted to set the storage of a tensor on device "{self.device}" to a storage on '
+                           f'different device "{dev}".  This is no longer allowed; the devices must match. '
+                           f"(move one of them first, e.g. with .to({str(self.device)!r}))")
+    if data is not None:
+        return data
+    flat = _flat(source._array)
+    if flat.dtype != dt:   # an UntypedStorage: its bytes, read as self's dtype
+        raw = flat.view(np.uint8)
+        flat = raw[:raw.size // dt.itemsize * dt.itemsize].view(dt)
+    return flat
+
+
+_SetBackward = no_derivative("NotImplemented", "derivative for set_ is not implemented", RuntimeError)
+
+
+def _set_(self, source=None, storage_offset=0, size=None, stride=None):
+    """Make this tensor view source's memory (a tensor's, a storage's, or fresh empty memory for None), in
+    place: writes through either show in the other.  In torch's argument forms."""
+    from .autograd.grad_mode import check_inplace, state
+    if size is None and (storage_offset != 0 or stride is not None):
+        raise TypeError(f"{_SET_FORMS}; storage_offset and stride need size too")
+    check_inplace(self)
+    if source is None:
+        if size is not None:
+            raise TypeError(f"{_SET_FORMS}; set_() without a source takes no size")
+        data = B.xp_of(self._data).empty((0,), dtype=self._data.dtype)
+    else:
+        data = _set_source(self, source)
+        if size is not None:
+            size, stride, storage_offset = _set_geometry(size, stride, storage_offset)
+            if isinstance(source, Tensor):   # (torch counts storage_offset from the source's own offset)
+                data, storage_offset = _flat(_root(data)), storage_offset + source.storage_offset()
+            data = _set_memory(data, size, stride, storage_offset)
+        elif isinstance(source, Tensor):
+            data = data[...]   # (a view of its own, so that a later in-place reshape of self leaves source be)
+    grad_source = isinstance(source, Tensor) and source._requires_grad
+    if state.enabled and (self._requires_grad or grad_source):
+        if self.grad_fn is None and self._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
+                               "(set_ on a parameter: wrap it in `with torch.no_grad():`, as weight-swapping "
+                               "code does)")
+        from .autograd.graph import edge
+        node = _SetBackward.__new__(_SetBackward)
+        inputs = (self, source) if isinstance(source, Tensor) else (self,)
+        node.next_functions = tuple(edge(t) if t._requires_grad else (None, 0) for t in inputs)
+        node._saved_versions = ()
+        self.grad_fn, self._requires_grad = node, True
+    self._data = data
+    self._base = None     # (it views other memory now: no longer the view of its old base)
+    self._vc[0] += 1
+    return self
+
+
+Tensor.set_ = _set_

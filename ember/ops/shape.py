@@ -12,7 +12,8 @@ from .. import _backend as B
 from .. import _memory_format as _mf
 from ..autograd.grad_mode import check_inplace as _check_inference, state
 from ..autograd.graph import MULTI_OUTPUT_VIEW, NO_GRAD_VIEW, NO_GRAD_VIEW_OF_GRAD_TENSOR, Node, edge
-from .._tensor import Size, Tensor, _dim, _expanded, _wrap, expanded_write_warning, refused_write, writable_alias
+from .._tensor import (Size, Tensor, _dim, _expanded, _wrap, expanded_write_warning, memory_root, refused_write,
+                       writable_alias)
 from . import unbroadcast
 from .convert import CloneBackward0, clone
 from .._userwarn import warn as _warn_user
@@ -3775,40 +3776,65 @@ class _AsStridedOpBackward(Node):
 _AsStridedOpBackward.__name__ = _AsStridedOpBackward.__qualname__ = "AsStridedBackward0"
 
 
-def as_strided(input, size, stride, storage_offset=None):
-    """A view of input's storage with the given sizes and (element) strides, as torch.as_strided."""
-    a = input._data
-    root = input if input._base is None else input._base
-    r = root._data
-    xp = xp_of(a)
+def _storage_array(input):
+    """The array of input's whole storage (what as_strided's offsets and strides index), in C order."""
+    if input._base is not None:
+        return input._base._data
+    root = memory_root(input._data)   # (a tensor made by as_strided_, set_ or detach() of a view: its storage)
+    return root if root.flags.c_contiguous else input._data
+
+
+def _strided_geometry(name, r, a, size, stride, storage_offset):
+    """size, stride and offset of an as_strided-style view of storage array r (a: the tensor's own array,
+    whose offset is the default), checked as torch checks them."""
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride):
-        raise RuntimeError(f"mismatch in length of strides and shape (as_strided got size {list(size)} and stride "
+        raise RuntimeError(f"mismatch in length of strides and shape ({name} got size {list(size)} and stride "
                            f"{list(stride)})")
     if _builtin_any(s < 0 for s in stride) or _builtin_any(s < 0 for s in size):
-        raise RuntimeError(f"as_strided: negative sizes or strides are not supported (got size {list(size)}, "
+        raise RuntimeError(f"{name}: negative sizes or strides are not supported (got size {list(size)}, "
                            f"stride {list(stride)})")
     if not r.flags.c_contiguous:
-        raise RuntimeError("as_strided: ember needs the tensor's storage in C order; call .contiguous() first")
+        raise RuntimeError(f"{name}: ember needs the tensor's storage in C order; call .contiguous() first")
     item = r.itemsize
     own = (B.data_ptr(a) - B.data_ptr(r)) // item if a.size else 0
     offset = own if storage_offset is None else int(storage_offset)
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset} ({name}'s storage_offset counts elements from "
+                           "the storage's start: 0 or more)")
     need = offset + 1 + _int_sum((n - 1) * s for n, s in zip(size, stride)) if _builtin_all(size) else 0
     if need > r.size:
         raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
                            f"itemsize {item} requiring a storage size of {need * item} are out of bounds for storage "
                            f"of size {r.size * item}")
+    return size, stride, offset
+
+
+def _storage_positions(xp, size, stride, offset):
+    """The storage position of each element of an as_strided view (an int64 array of shape size)."""
+    pos = xp.full((), offset, dtype=np.int64)
+    for k, (n, s) in enumerate(zip(size, stride)):
+        shape = [1] * len(size)
+        shape[k] = n
+        pos = pos + xp.arange(n, dtype=np.int64).reshape(shape) * s
+    return xp.broadcast_to(pos, size)
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of input's storage with the given sizes and (element) strides, as torch.as_strided."""
+    a = input._data
+    r = _storage_array(input)
+    xp = xp_of(a)
+    size, stride, offset = _strided_geometry("as_strided", r, a, size, stride, storage_offset)
+    item = r.itemsize
     flat = r.reshape(-1)
     res = xp.lib.stride_tricks.as_strided(flat[offset:] if r.size else flat, size, tuple(s * item for s in stride))
+    if xp is np and _expanded(res):
+        res.flags.writeable = False   # (elements sharing memory: writes are refused, as torch's, or aliased)
     node = None
     if state.enabled and input._requires_grad:
         node = _node(_AsStridedOpBackward, input)
-        pos = xp.full((), offset, dtype=np.int64)
-        for k, (n, s) in enumerate(zip(size, stride)):
-            shape = [1] * len(size)
-            shape[k] = n
-            pos = pos + xp.arange(n, dtype=np.int64).reshape(shape) * s
-        node.out_pos = xp.broadcast_to(pos, size)
+        node.out_pos = _storage_positions(xp, size, stride, offset)
         in_pos = _positions(a, r)
         if in_pos is None:
             raise RuntimeError("as_strided: can't track the gradient of a tensor with this memory layout; "
@@ -3817,11 +3843,100 @@ def as_strided(input, size, stride, storage_offset=None):
     return _as_view(res, input, node)
 
 
+class _AsStridedInplaceBackward(_AsStridedOpBackward):
+    """as_strided_'s node (torch names the in-place form's node AsStridedBackward1)."""
+    __slots__ = ()
+
+
+_AsStridedInplaceBackward.__name__ = _AsStridedInplaceBackward.__qualname__ = "AsStridedBackward1"
+
+
+def as_strided_(input, size, stride, storage_offset=None):
+    """Make input the as_strided view of its own storage, in place (torch.Tensor.as_strided_)."""
+    _check_inference(input)
+    if state.enabled and input._requires_grad and input.grad_fn is None:
+        raise _leaf_error(input._base is not None)
+    view = as_strided(input, size, stride, storage_offset)
+    input._data = view._data
+    if view.grad_fn is not None:
+        view.grad_fn.__class__ = _AsStridedInplaceBackward
+        input.grad_fn = view.grad_fn
+    input._vc[0] += 1
+    if input._base is not None and getattr(input, "_view_vc", None) is not None:
+        input._view_vc = input._vc[0]   # (its grad_fn now describes this version: nothing to replay)
+    return input
+
+
+class AsStridedScatterBackward0(Node):
+    """as_strided_scatter's gradient: input gets g where src did not land, each src element g where it landed
+    (an element another src element overwrote gets none)."""
+    __slots__ = ("targets", "winners", "src_shape")
+
+    def apply(self, g):
+        xp = xp_of(g)
+        flat_g = g.reshape(-1)   # (g arrives C-ordered, as the output)
+        gi = gs = None
+        if self.next_functions[0][0] is not None:
+            gi = g.copy()
+            gi.reshape(-1)[self.targets] = 0
+        if self.next_functions[1][0] is not None:
+            gs = xp.zeros(self.src_shape, dtype=g.dtype)
+            gs.reshape(-1)[self.winners] = flat_g[self.targets]
+        return gi, gs
+
+
+def as_strided_scatter(input, src, size, stride, storage_offset=None):
+    """A copy of input with src written where input.as_strided(size, stride, storage_offset) looks."""
+    for pos, (what, t) in enumerate((("input", input), ("src", src))):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"as_strided_scatter(): argument '{what}' (position {pos + 1}) must be Tensor, not "
+                            f"{type(t).__name__}")
+    a, s = input._data, src._data
+    if type(s) is not type(a):
+        B.check_same_device("as_strided_scatter", a, s)
+    xp = xp_of(a)
+    r = _storage_array(input)
+    size, stride, offset = _strided_geometry("as_strided_scatter", r, a, size, stride, storage_offset)
+    if s.shape != size:
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(s.shape)}, "
+                           f"slice size = {list(size)}")
+    if _builtin_any(st == 0 and n > 1 for st, n in zip(stride, size)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a single "
+                           f"memory location (as_strided_scatter with size {list(size)} and stride {list(stride)}). "
+                           "Please clone() the tensor before performing the operation.")
+    in_pos = _positions(a, r)
+    if in_pos is None:
+        raise RuntimeError("as_strided_scatter: ember can't map this input's memory layout to its storage; "
+                           "call .contiguous() first")
+    # element of the output (input's C order) at each storage position; -1 where input has none
+    where = xp.full(r.size, -1, dtype=np.int64)
+    where[in_pos.reshape(-1)] = xp.arange(a.size, dtype=np.int64)
+    hit = where[_storage_positions(xp, size, stride, offset).reshape(-1)]
+    # where src elements overlap, the last one lands (as torch's copy_); positions outside input are dropped
+    order = xp.argsort(hit, kind="stable")
+    ranked = hit[order]
+    last = xp.ones(hit.size, dtype=bool)
+    last[:-1] = ranked[1:] != ranked[:-1]
+    winners = order[last & (ranked >= 0)]
+    targets = hit[winners]
+    out = a.copy()   # (C order)
+    out.reshape(-1)[targets] = s.reshape(-1)[winners]
+    node = None
+    if state.enabled and (input._requires_grad or src._requires_grad):
+        node = _new(AsStridedScatterBackward0)
+        node.next_functions = (edge(input) if input._requires_grad else (None, 0),
+                               edge(src) if src._requires_grad else (None, 0))
+        node._saved_versions = ()
+        node.targets, node.winners, node.src_shape = targets, winners, s.shape
+    return _finish(out, node)
+
+
 def _register_more2():
     T = Tensor
     from .elementwise import _inplace
     for fn in (ravel, tensor_split, rot90, diag_embed, diagflat, take_along_dim, unfold,
-               index_fill, index_copy, masked_scatter, put, fill_diagonal_, scatter_reduce, sum_to_size, as_strided):
+               index_fill, index_copy, masked_scatter, put, fill_diagonal_, scatter_reduce, sum_to_size, as_strided,
+               as_strided_, as_strided_scatter):
         setattr(T, fn.__name__, fn)
     T.hsplit, T.vsplit, T.dsplit = (_dir_split_method(fn) for fn in (hsplit, vsplit, dsplit))
 
@@ -3914,7 +4029,7 @@ def adjoint(input):
 __all__ += ["ravel", "tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d", "dstack",
             "column_stack", "rot90", "diag_embed", "diagflat", "block_diag", "cartesian_prod", "combinations",
             "take_along_dim", "unravel_index", "index_fill", "index_copy", "masked_scatter", "put", "scatter_reduce",
-            "as_strided", "adjoint"]
+            "as_strided", "as_strided_", "as_strided_scatter", "adjoint"]
 
 
 # ---- split_with_sizes / unsafe_*, row_stack, swapaxes_, the *_scatter ops, index_put, index_reduce --------------

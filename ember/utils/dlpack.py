@@ -33,6 +33,10 @@ class DLDeviceType(enum.IntEnum):
 
 def to_dlpack(tensor):
     """A DLPack capsule over tensor's memory (consumable once, by from_dlpack of any library)."""
+    from .._tensor import Tensor
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_dlpack(): argument 'data' (position 1) must be Tensor, not {type(tensor).__name__} "
+                        "(a NumPy array or other DLPack producer exports itself: call its __dlpack__())")
     return tensor._data.__dlpack__()
 
 
@@ -69,6 +73,16 @@ class _Capsule:
         return self.device
 
 
+class _WritableAlias:
+    """A legacy ('dltensor') capsule's array presented writable: that DLPack version cannot mark memory
+    read-only, so producers (torch, NumPy) export only writable memory, yet NumPy reads such an array as
+    read-only.  Keeps that array (and the producer's memory) alive."""
+
+    def __init__(self, array):
+        self.array = array
+        self.__array_interface__ = dict(array.__array_interface__, data=(array.__array_interface__["data"][0], False))
+
+
 def from_dlpack(ext_tensor, *, device=None, copy=None):
     """A tensor over the memory of ext_tensor (an object with __dlpack__, or a DLPack capsule), shared as torch does."""
     from .._tensor import Tensor, _wrap
@@ -86,6 +100,8 @@ def from_dlpack(ext_tensor, *, device=None, copy=None):
         if kind in (DLDeviceType.kDLCPU, DLDeviceType.kDLCUDAHost):
             import numpy as np
             data = np.from_dlpack(source, copy=copy) if copy is not None else np.from_dlpack(source)
+            if isinstance(source, _Capsule) and not data.flags.writeable and not copy:
+                data = np.asarray(_WritableAlias(data))   # (torch writes through such a capsule's memory)
         elif kind == DLDeviceType.kDLCUDA:
             xp = B.array_module(B.device("cuda", int(index)))  # CuPy, on the producer's GPU
             with xp.cuda.Device(int(index)):

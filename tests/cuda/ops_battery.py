@@ -522,6 +522,7 @@ CASES += [
         ember.unsafe_split(x, 2), ember.unsafe_split_with_sizes(x, [2, 2], 1),
         ember.slice_scatter(x, y[:, :2], 1, 0, 4, 2), ember.select_scatter(x, y[0], 0, 1),
         ember.diagonal_scatter(x, y[0, :2], 2), ember.index_put(x, (i[:, 0], i[:, 1]), y[0, :3], True),
+        ember.as_strided_scatter(x, y[:2, :2], (2, 2), (1, 4), 1), ember.as_strided_(x * 1, (2, 2), (1, 4), 1),
         x.index_put((i[:, 0],), y[:1]), ember.index_put_(x.detach().clone(), (i[:, 0],), y[0].detach()),
         ember.index_reduce(x, 1, i[:, 0], y[:, :3], "amax"), ember.fill(x, 2.0), ember.detach(x),
         ember.empty_strided((2, 3), (1, 2), device=x.device).fill_(1.0),

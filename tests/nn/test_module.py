@@ -602,3 +602,97 @@ def test_call_super_init_and_init_args():
         nn.Module(1)
     with pytest.raises(TypeError, match="unexpected keyword argument 'x'"):
         nn.Module(x=1)
+
+
+# ---- torch.__future__'s conversion switches and Tensor.module_load ---------------------------------------------
+def _outcome_text(M, f):
+    try:
+        return f()
+    except Exception as e:   # noqa: BLE001  (the comparison is the point)
+        return f"{type(e).__name__}: {e}".replace("torch.", "M.").replace("ember.", "M.")
+
+
+def _conversions(M, swap, overwrite):
+    """What module conversion and load_state_dict do to parameter objects under torch.__future__'s switches."""
+    F = M.__future__
+    F.set_swap_module_params_on_conversion(swap)
+    F.set_overwrite_module_params_on_conversion(overwrite)
+    try:
+        assert (F.get_swap_module_params_on_conversion(), F.get_overwrite_module_params_on_conversion()) == \
+            (swap, overwrite)
+        m = M.nn.Linear(2, 3)
+        m.register_buffer("b", M.ones(2))
+        p = m.weight
+        m(M.ones(1, 2)).sum().backward()
+        g = p.grad
+        m.double()
+        out = [m.weight is p, str(m.weight.dtype)[6:], str(p.dtype)[6:], m.weight.grad is g,
+               str(m.weight.grad.dtype)[6:], str(g.dtype)[6:], type(m.weight).__name__, str(m.b.dtype)[6:]]
+        m2 = M.nn.Linear(2, 2)
+        y = m2(M.ones(1, 2)).sum()
+        m2.double()    # a graph built before the conversion: swapped leaves poison its AccumulateGrad
+        out.append(_outcome_text(M, lambda: y.backward()))
+        m3 = M.nn.Linear(2, 2)
+        w = m3.weight
+        sd = {"weight": M.full((2, 2), 5.0, dtype=M.float64), "bias": M.zeros(2)}
+        m3.load_state_dict(sd)
+        out += [m3.weight is w, str(m3.weight.dtype)[6:], m3.weight.data_ptr() == sd["weight"].data_ptr(),
+                m3.weight.tolist()]
+        m3.load_state_dict(sd, assign=True)
+        out += [m3.weight is w, str(m3.weight.dtype)[6:], m3.weight.data_ptr() == sd["weight"].data_ptr(),
+                type(m3.weight).__name__, m3.weight.requires_grad]
+        out.append(_outcome_text(M, lambda: m3.load_state_dict({"weight": M.ones(2, 3), "bias": M.zeros(2)})))
+        return out
+    finally:
+        F.set_swap_module_params_on_conversion(False)
+        F.set_overwrite_module_params_on_conversion(False)
+
+
+@requires_torch
+@pytest.mark.parametrize("swap,overwrite", [(False, False), (True, False), (False, True), (True, True)])
+def test_future_conversion_switches_match_torch(oracle, swap, overwrite):
+    assert _conversions(ember, swap, overwrite) == _conversions(oracle, swap, overwrite)
+
+
+def _module_load_returning_other(M):
+    class Box(M.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = M.nn.Parameter(M.zeros(2))
+
+    M.__future__.set_swap_module_params_on_conversion(True)
+    orig = M.Tensor.module_load
+    M.Tensor.module_load = lambda self, other, assign=False: other
+    try:
+        return _outcome_text(M, lambda: Box().load_state_dict({"w": M.ones(2)}))
+    finally:
+        M.Tensor.module_load = orig
+        M.__future__.set_swap_module_params_on_conversion(False)
+
+
+@requires_torch
+def test_module_load_matches_torch(oracle):
+    for M in (ember, oracle):
+        a, b = M.ones(2, requires_grad=True), M.arange(2.0)
+        with M.no_grad():
+            copied = a.module_load(b)
+        assigned = a.module_load(b, assign=True)
+        assert copied is not a and copied.data_ptr() == a.data_ptr() and a.tolist() == [0.0, 1.0]
+        assert assigned is not b and assigned.data_ptr() == b.data_ptr() and not copied.requires_grad
+    assert _module_load_returning_other(ember) == _module_load_returning_other(oracle)
+
+
+def test_swap_switch_keeps_optimizer_references_training():
+    ember.manual_seed(0)
+    m = nn.Linear(3, 1)
+    opt = ember.optim.SGD(m.parameters(), lr=0.1)
+    ember.__future__.set_swap_module_params_on_conversion(True)
+    try:
+        m.double()
+        m.load_state_dict({"weight": ember.ones(1, 3), "bias": ember.zeros(1)})
+    finally:
+        ember.__future__.set_swap_module_params_on_conversion(False)
+    loss = m(ember.ones(2, 3, dtype=ember.float64)).sum()
+    loss.backward()
+    opt.step()    # the optimizer's Parameter objects are the module's: the step reaches the model
+    assert m.weight.dtype == ember.float64 and m.weight.tolist() == [[0.8, 0.8, 0.8]]

@@ -60,3 +60,31 @@ def test_exchange_with_torch():
     assert back.tolist() == [0., 1., 2.]
     via_capsule = ember.from_dlpack(torch.utils.dlpack.to_dlpack(torch.arange(2)))
     assert via_capsule.tolist() == [0, 1] and via_capsule.dtype == ember.int64
+
+
+def test_top_level_to_dlpack_is_the_utils_one():
+    assert ember.to_dlpack is dlpack.to_dlpack
+    t = ember.arange(3.)
+    u = ember.from_dlpack(ember.to_dlpack(t))
+    u[0] = 5
+    assert t[0].item() == 5
+    # a capsule is a raw export: torch hands one out for a tensor requiring grad too
+    assert ember.from_dlpack(ember.to_dlpack(ember.ones(2, requires_grad=True))).tolist() == [1., 1.]
+    with pytest.raises(TypeError, match=r"to_dlpack\(\): argument 'data' \(position 1\) must be Tensor, not int"):
+        ember.to_dlpack(3)
+
+
+@requires_torch
+def test_top_level_to_dlpack_matches_torch():
+    with pytest.raises(TypeError, match="must be Tensor, not int"):
+        torch.to_dlpack(3)
+    assert torch.from_dlpack(ember.to_dlpack(ember.arange(4))).tolist() == [0, 1, 2, 3]
+    assert ember.from_dlpack(torch.to_dlpack(torch.arange(2.))).dtype == ember.float32
+    # a legacy capsule's memory is writable (NumPy alone would read it as read-only), as torch's consumer has it
+    tt = torch.arange(3.)
+    shared = ember.from_dlpack(torch.to_dlpack(tt))
+    shared[0] = 9
+    assert tt.tolist() == [9., 1., 2.] and shared.data_ptr() == tt.data_ptr()
+    x = np.arange(3.)
+    ember.from_dlpack(x.__dlpack__()).add_(1)
+    assert x.tolist() == [1., 2., 3.]

@@ -15,6 +15,7 @@ from ..._backend import FP_QUIET as _FP_QUIET, fp_get as _fp_get, fp_reset as _f
 from ..._tensor import Tensor, _raw_grad, typename as _typename
 from ...ops.convert import parse_to
 from ...autograd.grad_mode import state as _grad_state
+from ... import __future__ as _future
 from ..parameter import Buffer, Parameter
 from ...utils.hooks import RemovableHandle
 from ..._userwarn import warn as _warn_user
@@ -352,11 +353,16 @@ class Module:
         prev = _grad_state.enabled
         _grad_state.enabled = False
         try:
+            swap, overwrite = _future._swap_module_params_on_conversion, \
+                _future._overwrite_module_params_on_conversion
             for key, param in self._parameters.items():
                 if param is None:
                     continue
                 param_applied = fn(param)
                 param_grad = param.grad
+                if swap or overwrite:
+                    self._apply_replacing(key, param, param_applied, param_grad, fn, swap)
+                    continue
                 # like torch's `param.data = param_applied`: the Parameter object (which optimizers
                 # hold) stays the same, only its array changes
                 param._data = param_applied._data
@@ -369,6 +375,32 @@ class Module:
         finally:
             _grad_state.enabled = prev
         return self
+
+    def _apply_replacing(self, key, param, param_applied, param_grad, fn, swap):
+        """_apply under torch.__future__'s switches: swap the converted contents into the Parameter (and its
+        .grad) object with swap_tensors, or register a new Parameter in its place."""
+        from ...utils import swap_tensors
+        if not swap:
+            out_param = self._parameters[key] = Parameter(param_applied, param.requires_grad)
+            if param_grad is not None:
+                out_param.grad = fn(param_grad).requires_grad_(param_grad.requires_grad)
+            return
+        try:
+            if param_grad is not None:
+                param.grad = None
+            swap_tensors(param, Parameter(param_applied, requires_grad=param.requires_grad))
+        except Exception as e:
+            if param_grad is not None:
+                param.grad = param_grad
+            raise RuntimeError(f"_apply(): Couldn't swap {self._get_name()}.{key}") from e
+        if param_grad is not None:
+            grad_applied = fn(param_grad)
+            grad_applied.requires_grad_(param_grad.requires_grad)
+            try:
+                swap_tensors(param_grad, grad_applied)
+            except Exception as e:
+                raise RuntimeError(f"_apply(): Couldn't swap {self._get_name()}.{key}.grad") from e
+            param.grad = param_grad
 
     def apply(self, fn):
         """Call fn on every sub-module (children first) and then on self; returns self."""
@@ -799,8 +831,9 @@ class Module:
                     try:
                         _copy_into(self, name, param, input_param, assign)
                     except Exception as ex:
+                        action = "swapping" if _future._swap_module_params_on_conversion else "copying"
                         error_msgs.append(
-                            f'While copying the parameter named "{key}", '
+                            f'While {action} the parameter named "{key}", '
                             f"whose dimensions in the model are {param.size()} and "
                             f"whose dimensions in the checkpoint are {input_param.size()}, "
                             f"an exception occurred : {ex.args}.")
@@ -879,10 +912,10 @@ class Module:
             prepared = []
             for module, name, param, value, key, assign_ in pending:
                 if name is None:
-                    prepared.append((module, None, None, value, assign_))
+                    prepared.append((module, None, None, value, key, assign_))
                     continue
                 try:
-                    prepared.append((module, name, param, _prepare_value(param, value, assign_), assign_))
+                    prepared.append((module, name, param, _prepare_value(param, value, assign_), key, assign_))
                 except Exception as ex:
                     error_msgs.append(
                         f'While copying the parameter named "{key}", '
@@ -893,11 +926,22 @@ class Module:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 self.__class__.__name__, "\n\t".join(error_msgs)))
 
-        for module, name, param, value, assign_ in prepared:
+        for module, name, param, value, key, assign_ in prepared:
             if name is None:
                 module.set_extra_state(value)
+            elif _future._swap_module_params_on_conversion:
+                try:   # (module_load may fail late, as in torch: the parameters before it are loaded)
+                    _commit_value(module, name, param, value, assign_)
+                except Exception as ex:
+                    error_msgs.append(
+                        f'While swapping the parameter named "{key}", whose dimensions in the model are '
+                        f"{param.size()} and whose dimensions in the checkpoint are {value.size()}, an exception "
+                        f"occurred : {ex.args}.")
             else:
                 _commit_value(module, name, param, value, assign_)
+        if error_msgs:
+            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
+                self.__class__.__name__, "\n\t".join(error_msgs)))
 
         incompatible_keys = _IncompatibleKeys(missing_keys, unexpected_keys)
         for module in self.modules():
@@ -1086,7 +1130,7 @@ _pending_loads = []
 
 def _prepare_value(param, value, assign):
     """The tensor that will replace param's contents: cast and moved, not yet written."""
-    if assign:
+    if assign or _future._swap_module_params_on_conversion:   # (param.module_load converts it when swapping)
         return value
     data = value._data
     if value.device != param.device:
@@ -1099,6 +1143,27 @@ def _prepare_value(param, value, assign):
     return data
 
 
+def _swap_in_loaded(param, value, assign):
+    """load_state_dict under torch.__future__.set_swap_module_params_on_conversion(True): param.module_load(value)
+    swapped into the param object with swap_tensors, as torch."""
+    from ...utils import swap_tensors
+    prev = _grad_state.enabled
+    _grad_state.enabled = False
+    try:
+        new = param.module_load(value, assign=assign)
+        if new is value or new is param:
+            raise RuntimeError("module_load returned one of self or other, please .detach() the result if "
+                               "returning one of the inputs in module_load")
+        if isinstance(param, Parameter):
+            if not isinstance(new, Parameter):
+                new = Parameter(new, requires_grad=param.requires_grad)
+            else:
+                new.requires_grad_(param.requires_grad)
+        swap_tensors(param, new)
+    finally:
+        _grad_state.enabled = prev
+
+
 def _shares_memory(a, b):
     import numpy as np
     if type(a) is np.ndarray and type(b) is np.ndarray:
@@ -1107,6 +1172,9 @@ def _shares_memory(a, b):
 
 
 def _commit_value(module, name, param, data, assign):
+    if _future._swap_module_params_on_conversion:
+        _swap_in_loaded(param, data, assign)
+        return
     if assign:
         value = data
         if isinstance(param, Parameter):
