@@ -74,7 +74,7 @@ def test_syntax_error_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("name, missing, beside", [
-    ("torch.ao.quantization", "torch.ao", "beside it in torch: torch._dynamo, "),
+    ("torch.ao.quantization", "torch.ao", "beside it in torch: torch.__future__, torch._dynamo, "),
     ("torch.optim.no_such_optimizer", "torch.optim.no_such_optimizer", "beside it in torch.optim: torch.optim.adadelta"),
     ("torchvision.no_such_module", "torchvision.no_such_module", "beside it in torchvision: ")])
 def test_unsupported_torch_module_is_explained(tmp_path, name, missing, beside):
