@@ -20,23 +20,28 @@ def namespace():
 class dtype:
     """A tensor element type with torch's name."""
 
-    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_category")
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_category", "cast")
 
-    def __init__(self, name, np_dtype, category, itemsize=None):
+    def __init__(self, name, np_dtype, category, itemsize=None, signed=None):
         self.name = name
-        if np_dtype is not None:   # (None: bfloat16, whose NumPy dtype comes from ml_dtypes on first use)
+        if np_dtype is not None:   # (None: bfloat16 and float8, whose NumPy dtypes come from ml_dtypes on first use)
             self.np = np.dtype(np_dtype)
         self._category = category  # 0 bool, 1 integer, 2 floating, 3 complex
         self.is_floating_point = category == 2
         self.is_complex = category == 3
-        self.is_signed = name not in ("uint8", "bool")
+        self.is_signed = name not in ("uint8", "bool") if signed is None else signed
         self.itemsize = self.np.itemsize if itemsize is None else itemsize
+        # how an array becomes this dtype where NumPy's astype is not torch's conversion (None: astype)
+        self.cast = None
 
     def __getattr__(self, name):
-        # reached only for an unset slot: bfloat16's `np` before ml_dtypes is loaded (the set slots of
-        # every other dtype never come here, so their `d.np` costs what it did)
+        # reached only for an unset slot: bfloat16's or a float8's `np` before ml_dtypes is loaded (the set
+        # slots of every other dtype never come here, so their `d.np` costs what it did)
         if name == "np" and self.name == "bfloat16":
             return load_bfloat16()
+        if name == "np" and self.name in FLOAT8_NAMES:
+            load_float8()
+            return self.np
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __repr__(self):
@@ -89,10 +94,26 @@ float64 = dtype("float64", np.float64, 2)
 bfloat16 = dtype("bfloat16", None, 2, itemsize=2)
 complex64 = dtype("complex64", np.complex64, 3)
 complex128 = dtype("complex128", np.complex128, 3)
+# torch's "barebones" unsigned integers (NumPy's own types) and its float8 family (ml_dtypes' types, kind 'V'
+# like bfloat16, loaded on first use by load_float8): dtypes to store and convert, with few ops, as in torch.
+# Ops find them in LIMITED (by NumPy dtype) to raise torch's errors; float32 and int64 never look.
+uint16 = dtype("uint16", np.uint16, 1, signed=False)
+uint32 = dtype("uint32", np.uint32, 1, signed=False)
+uint64 = dtype("uint64", np.uint64, 1, signed=False)
+FLOAT8_NAMES = ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu")
+float8_e4m3fn = dtype("float8_e4m3fn", None, 2, itemsize=1, signed=True)
+float8_e5m2 = dtype("float8_e5m2", None, 2, itemsize=1, signed=True)
+float8_e4m3fnuz = dtype("float8_e4m3fnuz", None, 2, itemsize=1, signed=True)
+float8_e5m2fnuz = dtype("float8_e5m2fnuz", None, 2, itemsize=1, signed=True)
+float8_e8m0fnu = dtype("float8_e8m0fnu", None, 2, itemsize=1, signed=False)   # (an exponent only: no sign)
+UINTS = (uint16, uint32, uint64)
+FLOAT8S = (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu)
+BAREBONES = frozenset(UINTS + FLOAT8S)
 _TO_REAL = {complex64: float32, complex128: float64}
 _TO_COMPLEX = {float32: complex64, float64: complex128, bfloat16: complex64}
 
-ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
+ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128,
+              uint16, uint32, uint64) + FLOAT8S
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 # torch's aliases, as attributes of the top-level package
 ALIASES = {
@@ -101,27 +122,38 @@ ALIASES = {
     "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32, "float": float32,
     "float64": float64, "double": float64,
     "complex64": complex64, "cfloat": complex64, "complex128": complex128, "cdouble": complex128,
+    "uint16": uint16, "uint32": uint32, "uint64": uint64,
 }
-FROM_NUMPY = {d.np: d for d in ALL_DTYPES if d is not bfloat16}   # (load_bfloat16 adds bfloat16)
+ALIASES.update({d.name: d for d in FLOAT8S})
+# (load_bfloat16 and load_float8 add theirs)
+FROM_NUMPY = {d.np: d for d in ALL_DTYPES if d is not bfloat16 and d not in FLOAT8S}
+# the NumPy dtypes of torch's barebones dtypes -> their ember dtype (load_float8 adds the float8 ones)
+LIMITED = {d.np: d for d in UINTS}
 # Tensor.type() strings
 TYPE_NAMES = {
     float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor", bfloat16: "BFloat16Tensor",
     int64: "LongTensor", int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor",
     bool_: "BoolTensor",
     complex64: "ComplexFloatTensor", complex128: "ComplexDoubleTensor",
+    uint16: "UInt16Tensor", uint32: "UInt32Tensor", uint64: "UInt64Tensor",
 }
 
 # torch's ScalarType names, used in its error messages
 SCALAR_NAMES = {
     float32: "Float", float64: "Double", float16: "Half", bfloat16: "BFloat16", int64: "Long", int32: "Int",
     int16: "Short", int8: "Char", uint8: "Byte", bool_: "Bool", complex64: "ComplexFloat", complex128: "ComplexDouble",
+    uint16: "UInt16", uint32: "UInt32", uint64: "UInt64",
 }
+SCALAR_NAMES.update({d: "F" + d.name[1:] for d in FLOAT8S})   # Float8_e4m3fn ...
+TYPE_NAMES.update({d: SCALAR_NAMES[d] + "Tensor" for d in FLOAT8S})
 # torch's C++ type names, used in its other messages ("Input type (float) and bias type (double)")
 C_NAMES = {
     float32: "float", float64: "double", float16: "c10::Half", bfloat16: "c10::BFloat16", int64: "long int",
     int32: "int", int16: "short int", int8: "signed char", uint8: "unsigned char", bool_: "bool",
     complex64: "c10::complex<float>", complex128: "c10::complex<double>",
+    uint16: "short unsigned int", uint32: "unsigned int", uint64: "long unsigned int",
 }
+C_NAMES.update({d: "c10::" + SCALAR_NAMES[d] for d in FLOAT8S})
 
 
 BFLOAT16_MISSING = ("bfloat16 tensors need the ml_dtypes package, which ember uses for NumPy's missing bfloat16: "
@@ -160,9 +192,102 @@ def to_bfloat16(a):
     """The NumPy array a as bfloat16, converted as torch converts: float64 and 32/64-bit integers through
     float32 first (torch makes a bfloat16 from a float), where ml_dtypes would round them directly."""
     npd = bfloat16.np
-    if a.dtype.itemsize > 2 and a.dtype.kind in "iuf" and a.dtype != np.float32:
+    if a.dtype.itemsize > 2 and a.dtype.kind in "iuf" and a.dtype != np.float32 or a.dtype in LIMITED:
         a = a.astype(np.float32)
     return a.astype(npd)
+
+
+bfloat16.cast = to_bfloat16
+
+
+FLOAT8_MISSING = ("float8 tensors need the ml_dtypes package, which ember uses for NumPy's missing float8 types: "
+                  "pip install ml_dtypes (or pip install ember[bf16])")
+
+
+def load_float8():
+    """Give the float8 dtypes ml_dtypes' NumPy dtypes (imported on first use); a RuntimeError naming the fix
+    when ml_dtypes is not installed."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise RuntimeError(FLOAT8_MISSING) from None
+    for d in FLOAT8S:
+        npd = np.dtype(getattr(ml_dtypes, d.name))
+        d.np = npd
+        FROM_NUMPY[npd] = d
+        LIMITED[npd] = d
+
+
+def _as_float32(a):
+    """a (any real dtype) as float32: torch converts to a float8 from a float, as to bfloat16."""
+    if a.dtype.kind == "c":
+        a = a.real
+    return a if a.dtype == np.float32 else a.astype(np.float32)
+
+
+def _float8_cast(d):
+    """The array -> float8 dtype d conversion torch's c10 types make from a float32 (rounding to nearest
+    even as ml_dtypes, but e4m3fn saturating past its max and e8m0fnu keeping only the exponent)."""
+    def cast(a):
+        with quiet():   # (torch converts silently)
+            return _to_float8(a)
+
+    def _to_float8(a):
+        f = _as_float32(a)
+        if d is float8_e8m0fnu:   # c10's fp8e8m0fnu_from_fp32_value: the exponent, rounded by the mantissa
+            bits = f.view(np.uint32)
+            exp = (bits >> 23) & 0xFF
+            up = (bits & 0x400000 != 0) & ((bits & 0x3FFFFF != 0) | (exp > 0)) & (exp != 0xFF)
+            return (exp + up).astype(np.uint8).view(d.np)
+        out = f.astype(d.np)
+        if d is float8_e4m3fn or d is float8_e5m2:
+            bits = out.view(np.uint8)
+            sign = (f.view(np.uint32) >> 24).astype(np.uint8) & 0x80
+            nan = f != f
+            if d is float8_e4m3fn:   # what rounds past 448 (to NaN in ml_dtypes), inf too, saturates to +-448
+                bits = np.where((bits & 0x7F == 0x7F) & ~nan, sign | 0x7E, bits)
+            bits = np.where(nan, sign | 0x7F, bits)   # (torch's one NaN pattern; ml_dtypes' differs for e5m2)
+            out = bits.astype(np.uint8).view(d.np)
+        return out
+    cast.__name__ = f"to_{d.name}"
+    return cast
+
+
+def _uint_cast(d):
+    """The array -> uint16/32/64 conversion as torch's static_cast: a float through int64 (so -2.0 wraps to
+    2**bits - 2 as on torch's CPUs; NumPy's float -> unsigned cast is undefined there)."""
+    def cast(a):
+        if a.dtype.kind == "c":
+            a = a.real
+        with quiet():   # (torch converts silently)
+            if a.dtype.kind in "fV":
+                a = _as_float32(a).astype(np.int64) if a.dtype.kind == "V" or a.itemsize == 1 else a.astype(np.int64)
+            return a.astype(d.np)
+    cast.__name__ = f"to_{d.name}"
+    return cast
+
+
+for _d in FLOAT8S:
+    _d.cast = _float8_cast(_d)
+for _d in UINTS:
+    _d.cast = _uint_cast(_d)
+
+
+def cast(a, d):
+    """The array a converted to ember dtype d as torch converts (astype, or d's own conversion; a float8
+    array through float32, as torch's c10 types convert)."""
+    if d.cast is not None:
+        return d.cast(a)
+    if a.dtype.itemsize == 1 and a.dtype.kind in "Vf":   # (float8: its NaN and range cast silently, as torch)
+        with quiet():
+            return a.astype(np.float32).astype(d.np)
+    return a.astype(d.np)
+
+
+def cast_number(x, d):
+    """The Python number x as a 0-d host array of ember dtype d, converted as torch converts a number (a float8
+    from its float32, an unsigned integer from its int64)."""
+    return cast(np.asarray(x, np.float32 if d.is_floating_point else np.int64), d)
 
 
 def bf16_number(x):
@@ -275,6 +400,10 @@ class finfo:
             self.max = float.fromhex("0x1.fep127")   # (1 + 127/128) * 2**127
             self.min, self.smallest_normal, self.dtype = -self.max, self.tiny, d.name
             return
+        if d in FLOAT8S:   # (torch's values: no ml_dtypes import needed)
+            (self.eps, self.max, self.min, self.tiny) = _FLOAT8_INFO[d.name]
+            self.bits, self.resolution, self.smallest_normal, self.dtype = 8, 1.0, self.tiny, d.name
+            return
         info = np.finfo(d.np)
         self.bits = info.bits
         self.eps = float(info.eps)
@@ -292,6 +421,14 @@ class finfo:
     def __repr__(self):
         return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
                 f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+# torch.finfo's eps, max, min, tiny of the float8 types
+_FLOAT8_INFO = {
+    "float8_e4m3fn": (0.125, 448.0, -448.0, 2.0 ** -6), "float8_e5m2": (0.25, 57344.0, -57344.0, 2.0 ** -14),
+    "float8_e4m3fnuz": (0.125, 240.0, -240.0, 2.0 ** -7), "float8_e5m2fnuz": (0.125, 57344.0, -57344.0, 2.0 ** -15),
+    "float8_e8m0fnu": (1.0, 2.0 ** 127, 2.0 ** -127, 2.0 ** -127),
+}
 
 
 class iinfo:
@@ -380,6 +517,8 @@ def promote_types(a, b):
     outranks both and takes the wider real part (float64 with complex64 is complex128)."""
     if a is b:
         return a
+    if a in BAREBONES or b in BAREBONES:
+        return _limited_promotion(a, b)
     ca, cb = a._category, b._category
     if ca == 3 or cb == 3:
         ra, rb = a.to_real(), b.to_real()
@@ -392,6 +531,20 @@ def promote_types(a, b):
             return float32
         return a if a.itemsize > b.itemsize else b
     return FROM_NUMPY[np.promote_types(a.np, b.np)]
+
+
+def _limited_promotion(a, b):
+    """torch.promote_types for a barebones dtype: a uint16/32/64 goes only to a float of 16 or more bits,
+    a float8 nowhere (torch's RuntimeError, with what to do)."""
+    ns = namespace()
+    if a in FLOAT8S or b in FLOAT8S:
+        raise RuntimeError(f"Promotion for Float8 Types is not supported, attempted to promote {SCALAR_NAMES[a]} and "
+                           f"{SCALAR_NAMES[b]} (convert the float8 tensor with .to({ns}.float32) first)")
+    other = b if a in UINTS else a
+    if other._category == 2:
+        return other
+    raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                       f"{SCALAR_NAMES[a]} and {SCALAR_NAMES[b]} (convert with .to({ns}.int64) first)")
 
 
 # torch's device types: each names a device (torch.device('mps') is valid anywhere); ember's tensors

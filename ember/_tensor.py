@@ -20,10 +20,12 @@ from ._userwarn import warn as _warn_user
 _ndarray = np.ndarray
 
 
-def _refuse_bfloat16_numpy():
-    # torch's TypeError: NumPy has no bfloat16 (ember's arrays use ml_dtypes' type, which torch would not hand out)
-    raise TypeError("Got unsupported ScalarType BFloat16 (NumPy has no bfloat16: convert first, "
-                    "e.g. x.float().numpy())")
+def _refuse_bfloat16_numpy(dtype=None):
+    # torch's TypeError: NumPy has no bfloat16 nor float8 (ember's arrays use ml_dtypes' types, which torch would
+    # not hand out)
+    name = B.SCALAR_NAMES[dtype] if dtype is not None else "BFloat16"
+    raise TypeError(f"Got unsupported ScalarType {name} (NumPy has no {dtype.name if dtype is not None else 'bfloat16'}"
+                    ": convert first, e.g. x.float().numpy())")
 
 
 class Size(tuple):
@@ -490,8 +492,8 @@ class Tensor:
             raise TypeError(
                 f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
                 "copy the tensor to host memory first.")
-        if self._data.dtype.kind == "V":
-            _refuse_bfloat16_numpy()
+        if self._data.dtype.kind == "V" or self._data.itemsize == 1 and self._data.dtype.kind == "f":
+            _refuse_bfloat16_numpy(self.dtype)   # (bfloat16 and float8: ml_dtypes' types, which torch would not give)
         return self._data
 
     # NumPy defers its binary operators to ours (np.float64(2) * x is a tensor with a grad_fn, as in
@@ -504,8 +506,8 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
         arr = _host(self._data)
-        if arr.dtype.kind == "V":
-            _refuse_bfloat16_numpy()
+        if arr.dtype.kind == "V" or arr.itemsize == 1 and arr.dtype.kind == "f":   # (bfloat16, float8)
+            _refuse_bfloat16_numpy(self.dtype)
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
     def __array_wrap__(self, array, context=None, return_scalar=False):
@@ -1021,5 +1023,6 @@ class _LegacyTensorType(type):
 LEGACY_TYPES = {
     name: _LegacyTensorType(name, (), {"dtype": d, "is_cuda": False, "is_sparse": False,
                                        "__doc__": f"torch.{name}: a constructor of {d.name} CPU tensors."})
-    for d, name in B.TYPE_NAMES.items() if not d.is_complex   # torch has no torch.ComplexFloatTensor
+    # torch has no torch.ComplexFloatTensor, nor a legacy type for uint16 and float8 (only their type() names)
+    for d, name in B.TYPE_NAMES.items() if not d.is_complex and d not in B.BAREBONES
 }

@@ -72,7 +72,7 @@ def printoptions(**kwargs):
 class _Formatter:
     """Chooses int/fixed/scientific notation and the common width for a set of values."""
 
-    def __init__(self, array):
+    def __init__(self, array, nan_is_finite=False):
         self.floating_dtype = array.dtype.kind == "f"
         self.int_mode = True
         self.sci_mode = False
@@ -83,14 +83,16 @@ class _Formatter:
                 self.max_width = max(self.max_width, len(f"{value}"))
             return
         with np.errstate(invalid="ignore", over="ignore"):
-            vals = flat[np.isfinite(flat) & (flat != 0)]
+            # (float8_e8m0fnu: torch's isfinite holds for its NaN, which then counts as a non-integer)
+            vals = flat[(np.isfinite(flat) | (nan_is_finite & np.isnan(flat))) & (flat != 0)]
         if vals.size == 0:
             return
         # torch computes min/max of |x| in double (float16 would overflow the ratio)
         nonzero_abs = np.abs(vals).astype(np.float64)
-        vmin = float(nonzero_abs.min())
-        vmax = float(nonzero_abs.max())
-        self.int_mode = bool(np.all(vals == np.ceil(vals)))
+        vmin = float(np.nanmin(nonzero_abs)) if not np.isnan(nonzero_abs).all() else math.nan
+        vmax = float(np.nanmax(nonzero_abs)) if not np.isnan(nonzero_abs).all() else math.nan
+        with np.errstate(invalid="ignore"):
+            self.int_mode = bool(np.all(vals == np.ceil(vals)))
         if PRINT_OPTS.sci_mode is None:
             self.sci_mode = vmax / vmin > 1000.0 or vmax > 1.0e8 or vmin < 1.0e-4
         else:
@@ -205,13 +207,14 @@ def _tensor_str(array, indent):
     if array.size == 0:
         return "[]"
     summarize = array.size > PRINT_OPTS.threshold
-    if array.dtype.kind == "V":   # bfloat16: printed from its (exact) float32 values, as torch does
-        array = array.astype(np.float32)
+    e8m0 = array.dtype.name == "float8_e8m0fnu"
+    if array.dtype.kind == "V" or array.itemsize == 1 and array.dtype.kind == "f":
+        array = array.astype(np.float32)   # bfloat16, float8: printed from their (exact) float32 values, as torch
     if array.dtype.kind == "c":
         # one formatter for the real parts, one for the imaginary parts (torch's _tensor_str)
         shown = _summarized_data(array) if summarize else array
         return _tensor_str_with_formatter(array, indent, summarize, _Formatter(shown.real), _Formatter(shown.imag))
-    formatter = _Formatter(_summarized_data(array) if summarize else array)
+    formatter = _Formatter(_summarized_data(array) if summarize else array, e8m0)
     return _tensor_str_with_formatter(array, indent, summarize, formatter)
 
 

@@ -45,9 +45,7 @@ _STORAGE_DTYPES = {
 }
 _STORAGE_NAMES = {d: n for n, d in _STORAGE_DTYPES.items()}
 # torch dtypes/storages ember cannot hold: named in a clear error instead of "unsupported global"
-_FOREIGN_DTYPES = ("complex32", "chalf", "uint16",
-                   "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
-                   "float8_e5m2fnuz", "qint8", "quint8", "qint32", "quint4x2", "quint2x4")
+_FOREIGN_DTYPES = ("complex32", "chalf", "qint8", "quint8", "qint32", "quint4x2", "quint2x4")
 _FOREIGN_STORAGES = {"ComplexHalfStorage": "complex32", "QInt8Storage": "qint8",
                      "QUInt8Storage": "quint8", "QInt32Storage": "qint32", "QUInt4x2Storage": "quint4x2",
                      "QUInt2x4Storage": "quint2x4"}
@@ -296,6 +294,9 @@ class _Pickler(pickle._Pickler):
 
     def persistent_id(self, obj):
         if type(obj) is _StorageRef:
+            if obj.dtype in B.BAREBONES:   # (torch has no typed storage for these: an untyped one, in bytes)
+                return ("storage", _g("torch.storage", "UntypedStorage"), obj.key, obj.location,
+                        obj.numel * obj.dtype.itemsize)
             return ("storage", _g("torch", _STORAGE_NAMES[obj.dtype]), obj.key, obj.location, obj.numel)
         return None
 
@@ -336,13 +337,16 @@ class _Pickler(pickle._Pickler):
                     (t.dtype, shape, tuple(t.stride()), bool(t.requires_grad)))
         ref, offset, strides = self._storage_for(t)
         args = (ref, offset, shape, strides, bool(t.requires_grad), collections.OrderedDict())
+        rebuild = "_rebuild_tensor_v2"
+        if t.dtype in B.BAREBONES:   # torch's form for them: an untyped storage and the dtype after the hooks
+            rebuild, args = "_rebuild_tensor_v3", args + (t.dtype,)
         state = getattr(t, "__dict__", None)
         if state:
             # Python attributes set on the tensor travel too, as torch writes them
             # (torch._tensor._rebuild_from_type_v2 with the attributes as state)
             return (_g("torch._tensor", "_rebuild_from_type_v2"),
-                    (_g("torch._utils", "_rebuild_tensor_v2"), _g("torch", "Tensor"), args, dict(state)))
-        return _g("torch._utils", "_rebuild_tensor_v2"), args
+                    (_g("torch._utils", rebuild), _g("torch", "Tensor"), args, dict(state)))
+        return _g("torch._utils", rebuild), args
 
     def _new_storage(self, dtype, numel, location, source):
         ref = _StorageRef(str(len(self.storages)), dtype, numel, location, source)

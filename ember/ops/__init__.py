@@ -100,8 +100,10 @@ def bf16_vector_part(shape):
 def kernel_for(dtype, kernel, kinds="fc"):
     """torch's NotImplementedError when its kernel has no version for the NumPy dtype (of a kind outside
     kinds: f float, c complex, i/u integers, b bool; bfloat16, kind 'V', goes with the floats)."""
+    if dtype in B.LIMITED:   # (uint16, float8 ...: torch's kernels take a few of them)
+        from . import barebones
+        barebones.check_kernel(kernel, dtype)
     if dtype.kind not in kinds and not (dtype.kind == "V" and "f" in kinds):
-        from .. import _backend as B
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[dtype]]}'")
 
 

@@ -15,6 +15,7 @@ from .. import _threads
 from ..autograd.grad_mode import check_inplace as _check_inference, state
 from ..autograd.graph import Node, edge
 from .._tensor import Tensor, _dim, _wrap
+from . import barebones as _barebones
 from . import in_float32, kernel_for, unbroadcast
 from .elementwise import neg as _neg
 from . import reduce as _reduce
@@ -1385,6 +1386,7 @@ def _softmax_family(name, array_fn, node_cls, input, dim, _stacklevel, dtype):
     if type(_stacklevel) is B.dtype:  # torch.softmax(x, dim, dtype) positionally
         dtype, _stacklevel = _stacklevel, 3
     if dtype is not None or dim is None or input._data.dtype.kind != "f":
+        _barebones.check(name, input._data)
         input, dim = _prep(input, dim, dtype, name, _stacklevel + 1)
     elif dim < 0 or dim >= input._data.ndim:
         dim = _dim(dim, input._data.ndim)

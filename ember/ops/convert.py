@@ -213,7 +213,7 @@ def to(self, *args, **kwargs):
             _complex_to_real_warning()
             data = data.real
         # order='K': the layout is preserved, as torch's preserve_format
-        data = data.astype(dtype.np) if dtype is not B.bfloat16 else B.to_bfloat16(data)
+        data = B.cast(data, dtype)
     if memory_format is not None and memory_format is not _mf.preserve_format:
         data = _mf.in_layout(data, _mf.order_for(data, memory_format, "to"))
     if data is src:
@@ -316,8 +316,9 @@ def _register():
         if d.dtype.kind != "c" and getattr(s, "dtype", None) is not None and s.dtype.kind == "c":
             _complex_to_real_warning()
             s = s.real
-        if d.dtype.kind == "V":   # bfloat16: converted as torch converts (through float32)
-            s = float(np.float32(s)) if type(s) in (int, float, bool) else s if s.dtype == d.dtype else B.to_bfloat16(s)
+        if d.dtype.kind == "V" or d.dtype in B.LIMITED:   # converted as torch converts (bfloat16: through float32)
+            dt = B.dtype_of(d)
+            s = B.cast_number(s, dt) if type(s) in (int, float, bool) else s if s.dtype == d.dtype else B.cast(s, dt)
         try:
             B.xp_of(d).copyto(d, s, casting="unsafe")
         except ValueError:

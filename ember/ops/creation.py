@@ -17,6 +17,7 @@ from .. import _memory_format as _mf
 from .._fma import fma32 as _fma32, fma64 as _fma64
 from .. import _userwarn
 from .._tensor import Tensor, _wrap
+from . import barebones as _barebones
 from . import kernel_for
 from ..autograd.grad_mode import InferenceVersion, check_inplace as _check_inference, state as _grad_state
 from ..autograd.graph import Node, edge
@@ -216,8 +217,9 @@ def _infer_dtype(data, kinds=None):
 
 
 def _data_to_array(data, dtype):
-    if dtype is not None and B.dtype_arg(dtype) is B.bfloat16:   # (converted as torch: through float32)
-        return B.to_bfloat16(_data_to_array(data, B.float32))
+    if dtype is not None and B.dtype_arg(dtype).cast is not None:   # (converted as torch: bfloat16 from float32)
+        d = B.dtype_arg(dtype)
+        return d.cast(_data_to_array(data, B.float32 if d.is_floating_point else None))
     if isinstance(data, Tensor):
         arr = data.detach()._data
         return arr.astype(_dt(dtype), copy=True) if dtype is not None else arr.copy()
@@ -603,6 +605,9 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
         fill_value = _checked_int(fill_value, np.dtype(dt), True)
     if np.dtype(dt).kind == "V" and isinstance(fill_value, (int, float, np.number)) and type(fill_value) is not bool:
         fill_value = float(np.float32(fill_value))   # (bfloat16 is made from the float32, as torch's)
+    if np.dtype(dt) in B.LIMITED and B.LIMITED[np.dtype(dt)].is_floating_point:   # (float8: torch's conversion)
+        _barebones.checked_number(fill_value, B.LIMITED[np.dtype(dt)])
+        fill_value = B.cast_number(fill_value, B.LIMITED[np.dtype(dt)])
     return _make(device, requires_grad, "full", _sizes((size,)), fill_value, dtype=dt)
 
 
@@ -654,7 +659,8 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
 
 # the C++ type names torch's randint bound errors use
 _C_NAMES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int", "int64": "long",
-            "float16": "c10::Half", "float32": "float", "float64": "double", "bool": "bool"}
+            "float16": "c10::Half", "float32": "float", "float64": "double", "bool": "bool",
+            "uint16": "short unsigned int", "uint32": "unsigned int", "uint64": "long unsigned int"}
 
 
 def _int_arg(fn, name, v):
@@ -706,6 +712,7 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = _dt(dtype, B.int64, "randint")
+    _barebones.check_dtype("randint", B.FROM_NUMPY[np.dtype(dt)])
     if np.dtype(dt).kind == "c":
         raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
     _check_bounds(low, high, np.dtype(dt))
@@ -791,6 +798,7 @@ def arange(*args, start=None, end=None, step=None, dtype=None, device=None, requ
         if not isinstance(v, (numbers.Number, Tensor, np.generic)):
             raise TypeError(f"arange(): argument '{name}' must be Number, not {type(v).__name__}")
     dt = np.dtype(_range_dtype((start, end, step), dtype))
+    _barebones.check_dtype("arange", B.FROM_NUMPY[dt])
     if dt.kind == "b" or dt.kind == "c":
         raise NotImplementedError(f"\"arange_cpu\" not implemented for '{B.SCALAR_NAMES[B.FROM_NUMPY[dt]]}'")
     vals = [_scalar_value(v) for v in (start, end, step)]
@@ -867,6 +875,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dt = np.dtype(_dt(dtype, op="linspace"))
+    _barebones.check_dtype("linspace", B.FROM_NUMPY[dt])
     if dt.kind == "b":
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     start, end = _scalar_value(start), _scalar_value(end)
@@ -899,6 +908,8 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
+    if dtype is not None:
+        _barebones.check_dtype("eye", B.dtype_arg(dtype, "eye"))
     return _make(device, requires_grad, "eye", n, m, dtype=_dt(dtype, op="eye"))
 
 
@@ -1178,6 +1189,7 @@ def _register():
         if self._data.dtype.kind == "c" and (bounds or named):
             raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
         kernel_for(self._data.dtype, "random_kernel_cpu", "fiub")
+        _barebones.check("random_", self._data)
         g = generator_for(self.device, generator)
 
         def draw(d):
@@ -1277,6 +1289,10 @@ def _fill(self, value, node_cls):
         value = _checked_int(value, self._data.dtype, True)
     if self._data.dtype.kind == "V" and type(value) in (int, float):   # (bfloat16: from the float32, as torch)
         value = float(np.float32(value))
+    if self._data.dtype in B.LIMITED and type(value) in (int, float, bool):   # (float8: torch's conversion)
+        if node_cls is not ZeroBackward0:   # (zero_ writes zeros' bits: e8m0fnu's smallest value)
+            _barebones.checked_number(value, self.dtype)
+        value = B.cast_number(value, self.dtype)
     _check_leaf_inplace(self)
     self._data[...] = value
     self._vc[0] += 1

@@ -16,6 +16,7 @@ from ..autograd.graph import UNCHECKED, Node, edge, move_retained_grad, no_deriv
 from .._argcheck import SparseOperand
 from .._tensor import Tensor, _wrap, refused_write
 from .._userwarn import warn as _warn_user
+from . import barebones as _barebones
 from . import (in_float32, kernel_for, product_versions, real_grads_for_real_inputs, refuse_complex,
                save_output_version, unbroadcast)
 
@@ -169,12 +170,12 @@ def _operands(a, b, to_float=False):
         if type(ad) is not type(bd):
             ad, bd = _check_device(ad, bd)
         if ad.dtype != bd.dtype:
-            dt = result_type(a, b).np
-            cast = B.to_bfloat16 if dt.kind == "V" else lambda x: x.astype(dt)   # (bfloat16: as torch converts)
+            rt = result_type(a, b)   # (converted as torch converts: bfloat16 through float32, uint16 ...)
+            dt = rt.np
             if ad.dtype != dt:
-                ad = cast(ad)
+                ad = B.cast(ad, rt)
             if bd.dtype != dt:
-                bd = cast(bd)
+                bd = B.cast(bd, rt)
         return ad, bd
     tb = type(b)
     if tb is float:
@@ -372,7 +373,7 @@ def add(input, other, _other=None, *, alpha=1, out=None):
         other, alpha = _deprecated_alpha("add", other, _other)
     if type(alpha) is int and alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
         a, b = input._data, other._data
-        if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b):
+        if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b) and a.dtype not in _BAREBONES:
             return _add_operator(input, other)
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
@@ -380,6 +381,7 @@ def add(input, other, _other=None, *, alpha=1, out=None):
         a, b = _operands(input, other)
     except SparseOperand:   # (a sparse operand: its kernels, ops/sparse.py)
         return _sparse_kernel("add", input, other, alpha=alpha, out=out)
+    _barebones.check("add", a, b)
     bf16 = False
     if not (type(alpha) is int and alpha == 1):
         alpha = _alpha_for(alpha, _result_dtype(a, b))
@@ -425,6 +427,17 @@ def _bf16_add_scaled(a, b, alpha):
         raise _broadcast_error("add", a, b) from None
 
 
+def _float8_mul(input, other, a, b):
+    """a * b for a float8 array a as torch's kernel: two tensors of its dtype only (not a number, which
+    torch refuses), in float32, converted back as torch converts (e4m3fn saturating)."""
+    if not (isinstance(other, Tensor) and other.dtype is input.dtype):
+        raise _barebones.kernel_error("mul_number", B.dtype_of(a))
+    try:
+        return B.cast(a.astype(np.float32) * b.astype(np.float32), B.dtype_of(a))
+    except ValueError:
+        raise _broadcast_error("mul", a, b) from None
+
+
 def _bf16_number(a, b):
     """b as torch's mul and div kernels take a number with a bfloat16 array a: in float32 (not rounded to
     bfloat16); None unless a is bfloat16 and b a Python float or int."""
@@ -444,6 +457,7 @@ def sub(input, other, _other=None, *, alpha=1, out=None):
     except SparseOperand:
         return _sparse_kernel("sub", input, other, alpha=alpha, out=out)
     _refuse_bool_sub(_is_bool(input), _is_bool(other))
+    _barebones.check("sub", a, b)
     if not (type(alpha) is int and alpha == 1):
         alpha = _alpha_for(alpha, a.dtype)
         if alpha != 1:
@@ -515,6 +529,8 @@ def mul(input, other, *, out=None):
     b32 = _bf16_number(a, b) if a.itemsize == 2 else None   # (bfloat16 only: free for float32)
     if b32 is not None:   # bfloat16 times a number: in float32, rounded once (torch's kernel)
         res = B.bf16_round(a.astype(np.float32) * b32)
+    elif a.itemsize == 1 and a.dtype.kind in "Vf":   # (float8; e5m2's ml_dtypes type has kind 'f')
+        res = _float8_mul(input, other, a, b)
     else:
         try:
             res = _arith(operator.mul, a, b)
@@ -589,6 +605,8 @@ def div(input, other, *, rounding_mode=None, out=None):
                                   for t in (input, other))
         return _finish(res, node)
     a, b = _operands(input, other, to_float=True)
+    if a.itemsize == 1 and a.dtype.kind in "Vf":   # (float8: torch has no kernel)
+        _barebones.check("div" if isinstance(other, Tensor) and other.dtype is input.dtype else "div_number", a)
     if a.dtype.kind not in "fcV":
         f = B.get_default_dtype().np
         a = a.astype(f)
@@ -655,7 +673,8 @@ def _operator(op, general, node_cls, kinds=None):
             return general(input, other)
         a = input._data
         if type(other) is not Tensor and type(other) is not _Parameter:
-            if (type(other) is float or type(other) is int) and a.dtype.kind == "f":
+            # (itemsize 1: float8_e5m2, whose ml_dtypes type has kind 'f'; general raises torch's error)
+            if (type(other) is float or type(other) is int) and a.dtype.kind == "f" and a.itemsize != 1:
                 return _scalar_result(op(a, other), input, other, node_cls, saves_operands)
             if not isinstance(other, _OPERANDS):
                 return NotImplemented   # Python's own TypeError, naming the operator, as torch's
@@ -666,8 +685,8 @@ def _operator(op, general, node_cls, kinds=None):
         b = other._data
         sa, sb = a.shape, b.shape
         if a.dtype is not b.dtype or type(a) is not type(b) or (sa != sb and a.size + b.size >= 8192) \
-                or (kinds is not None and a.dtype.kind not in kinds):
-            return general(input, other)
+                or (kinds is not None and a.dtype.kind not in kinds) or a.dtype in _BAREBONES:
+            return general(input, other)   # (barebones dtypes: general raises torch's error or converts)
         try:
             res = op(a, b)
         except ValueError:   # shapes that don't broadcast: general's error
@@ -726,6 +745,7 @@ def _scalar_result(res, input, number, node_cls, saves_operands):
     return _finish(res, node)
 
 
+_BAREBONES = B.LIMITED   # NumPy dtype -> ember dtype of torch's barebones dtypes (uint16, float8 ...)
 _add_operator = _operator(operator.add, add, AddBackward0)
 _sub_operator = _operator(operator.sub, sub, SubBackward0, "iufc")   # (bool: sub's error)
 _mul_operator = _operator(operator.mul, mul, MulBackward0)
@@ -1117,6 +1137,7 @@ def pow(input, exponent, *, out=None):
             node.out = res
             node._saved_versions = ((e, e._vc[0]),)
         return _finish(res, node)
+    _barebones.check("pow", input._data, getattr(exponent, "_data", None))
     if type(exponent) is int and exponent < 0 and input._data.dtype.kind in "iub":
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     a, b = _operands(input, exponent)
@@ -1176,11 +1197,13 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
 
     def op(input, *, out=None):
         d = x = input._data
-        if d.dtype.kind != "f":
+        if d.dtype.kind != "f" or d.itemsize == 1:   # (itemsize 1: float8_e5m2, ml_dtypes' kind 'f')
             if d.dtype.kind == "c" and complex_error is not None:
                 raise NotImplementedError(complex_error.format(B.SCALAR_NAMES[B.dtype_of(d)]))
             if kernel is not None:
                 kernel_for(d.dtype, *kernel)
+            if d.dtype in _BAREBONES:
+                _barebones.check(name, d)
             if d.dtype.kind == "V":   # bfloat16: computed in float32 and rounded once, as torch's CPU kernels
                 d = d.astype(np.float32)
             elif d.dtype.kind != "c" and float_only:
@@ -1613,6 +1636,7 @@ def clamp(input, min=None, max=None, *, out=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     refuse_complex(input._data, "clamp is not supported for complex types")
+    _barebones.check("clamp", input._data)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensor(input, min, max, out)
     for name, bound in (("min", min), ("max", max)):
@@ -1692,6 +1716,7 @@ def _minmax(input, other, is_max):
         raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__} "
                         f"(use clamp_{'min' if is_max else 'max'} for a number)")
     a, b = _operands(input, other)
+    _barebones.check("maximum" if is_max else "minimum", a, b)
     refuse_complex(a, f"{'maximum' if is_max else 'minimum'} not implemented for complex tensors.", RuntimeError)
     xp = xp_of(a)
     try:
@@ -1806,6 +1831,7 @@ def masked_fill(input, mask, value):
         if state.enabled and value._requires_grad:
             value_tensor = value
         value = value.item()
+    _barebones.check("masked_fill", input._data)
     m = mask._data
     if m.dtype.kind != "b":
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
@@ -1860,6 +1886,7 @@ class LerpBackward1(Node):
 def lerp(input, end, weight):
     """input + weight * (end - input), with torch's formula (from end's side when |weight| >= 0.5)."""
     a, e = input._data, end._data
+    _barebones.check("lerp", a)
     if e.dtype != a.dtype:
         raise RuntimeError(f"expected dtype {B.SCALAR_NAMES[input.dtype].lower()} for `end` but got dtype "
                            f"{B.SCALAR_NAMES[end.dtype].lower()} (lerp needs input and end of one dtype)")
@@ -1923,6 +1950,7 @@ class AddcdivBackward0(AddcmulBackward0):
 
 
 def _addc(cls, combine, input, tensor1, tensor2, value, scale_first=False):
+    _barebones.check("addcdiv" if scale_first else "addcmul", input._data, tensor1._data, tensor2._data)
     with _no_grad():
         if scale_first:   # input + (value * tensor1) / tensor2, torch's order for addcdiv
             res = add(input, combine(mul(tensor1, _scalar_alpha(value)), tensor2))
@@ -1974,6 +2002,7 @@ class NanToNumBackward0(Node):
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """Replace NaN and infinities with finite numbers (the gradient flows through the finite ones)."""
     d = input._data
+    _barebones.check("nan_to_num", d)
     xp = xp_of(d)
     if d.dtype.kind == "f" and posinf is None and neginf is None:
         # infinities to the dtype's extremes with one clip (no finite value lies past them), then NaN:
@@ -2005,6 +2034,8 @@ def _compare(name, ufunc):
         a, b = _operands(input, other)
         if ordered and a.dtype.kind == "c":
             refuse_complex(a, f"\"{name}_cpu\" not implemented for '{{}}'")
+        if ordered or name[0] == "l":   # (lt ... ge, logical_*: torch refuses the barebones dtypes)
+            _barebones.check(name, a, b)
         try:
             res = np_ufunc(a, b) if type(a) is _ndarray else getattr(xp_of(a), ufunc)(a, b)
         except ValueError:
@@ -2033,6 +2064,7 @@ logical_xor = _compare("logical_xor", "logical_xor")
 def _bitwise(name, ufunc):
     def op(input, other, *, out=None):
         a, b = _operands(_as_tensor(input), other)
+        _barebones.check(name, a, b)
         if _result_dtype(a, b).kind in "fcV":
             dt = result_type(_as_tensor(input), other)
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{B.SCALAR_NAMES[dt]}' (bitwise ops "
@@ -2058,6 +2090,7 @@ def _elementwise(input, fname):
 def bitwise_not(input):
     """Elementwise NOT for bool / integer tensors."""
     d = input._data
+    _barebones.check("bitwise_not", d)
     if d.dtype.kind == "f":
         raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{B.SCALAR_NAMES[input.dtype]}' "
                                   "(bitwise_not needs an integer or bool tensor)")
@@ -2065,13 +2098,14 @@ def bitwise_not(input):
 
 
 def _invert(self):
-    if self._data.dtype.kind == "f":
+    if self._data.dtype.kind == "f" or self._data.dtype.kind == "V":   # (bfloat16, float8 too)
         raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
     return bitwise_not(self) if self.dtype is not B.bool_ else logical_not(self)
 
 
 def logical_not(input, *, out=None):
     """Elementwise logical NOT, giving bool."""
+    _barebones.check("logical_not", input._data)
     return _elementwise(input, "logical_not")
 
 
@@ -2082,17 +2116,22 @@ def isnan(input):
 
 def isinf(input):
     """True where the element is +/-inf."""
+    _barebones.check("isinf", input._data)
     return _elementwise(input, "isinf")
 
 
 def isfinite(input):
     """True where the element is finite."""
+    _barebones.check("isfinite", input._data)
+    if input._data.dtype.name == "float8_e8m0fnu":   # (torch's kernel: true everywhere, its NaN too)
+        return _wrap(xp_of(input._data).ones(input._data.shape, bool))
     return _elementwise(input, "isfinite")
 
 
 def equal(input, other):
     """True if both tensors have the same size and elements."""
     a, b = input._data, other._data
+    _barebones.check("equal", a, b)
     if type(a) is not type(b):
         B.check_same_device("equal", a, b)
     return a.shape == b.shape and bool(xp_of(a).array_equal(a, b))
@@ -2108,6 +2147,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise closeness, as torch.isclose."""
     _same_dtypes(input, other)
     a, b = _operands(input, other)
+    _barebones.check("isclose", a)
     res = xp_of(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
     return _wrap(_host_array(res) if isinstance(res, _generic) else res)
 
@@ -2116,6 +2156,7 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True if all elements are close, as torch.allclose."""
     _same_dtypes(input, other)
     a, b = _operands(input, other)
+    _barebones.check("isclose", a)
     return bool(xp_of(a).allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
@@ -2290,6 +2331,8 @@ def _fast_inplace(ufunc, name):
             kwargs = {} if alpha is None else {"alpha": alpha}
             return _inplace(self, None, lambda s, o: _OPS[name](s, o, **kwargs), (other,))
         d = self._data
+        if d.dtype in _BAREBONES:   # (uint16 & co.: torch's add_ and sub_ refuse them, mul_ takes them)
+            _OPS[name](self, other)
         b = other._data if isinstance(other, Tensor) else other
         if alpha is not None:
             alpha = _alpha_for(alpha, d.dtype)
@@ -2525,6 +2568,7 @@ class ClampMaxBackward1(ClampMinBackward1):
 
 def _clamp_bound(input, bound, is_min, out):
     name = "clamp_min" if is_min else "clamp_max"
+    _barebones.check(name, input._data)
     if bound is None or not isinstance(bound, (Tensor, int, float, np.generic)):
         raise TypeError(f"{name}(): argument '{name[6:]}' must be a number or a Tensor, not "
                         f"{type(bound).__name__}")

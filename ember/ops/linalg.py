@@ -21,6 +21,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from .._argcheck import SparseOperand
 from .._tensor import Tensor, _wrap
+from . import barebones as _barebones
 from . import AUTOCAST, LOWER, kernel_for, product_versions, unbroadcast
 from .conv import _strided
 from .elementwise import AddBackward0 as _AddBackward0
@@ -294,6 +295,7 @@ def matmul(input, other, *, out=None):
         from .sparse import dispatch_name
         return dispatch_name("matmul", (input, other), {"out": out})
     na, nb = a.ndim, b.ndim
+    _barebones.check("dot" if na == 1 and nb == 1 else "matmul", a, b)
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     if na == 2 and nb == 2:
@@ -411,6 +413,7 @@ def mm(input, mat2, *, out=None):
     except SparseOperand:
         from .sparse import dispatch_name
         return dispatch_name("mm", (input, mat2), {"out": out})
+    _barebones.check("mm", a, b)
     if a.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if b.ndim != 2:
@@ -455,6 +458,7 @@ def mv(input, vec, *, out=None):
 def dot(input, tensor, *, out=None):
     """Dot product of two 1-d tensors."""
     a, b = _arrays("dot", input, tensor)
+    _barebones.check("dot", a, b)
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     if a.dtype != b.dtype:
@@ -1345,6 +1349,7 @@ class TraceBackward0(Node):
 def trace(input):
     """The sum of a matrix's main diagonal (integer matrices sum to int64)."""
     a = input._data
+    _barebones.check("trace", a)
     if a.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {a.ndim} (shape {list(a.shape)}); "
                            "take a 2-d slice first, or use torch.diagonal(x, dim1=-2, dim2=-1).sum(-1) for a batch")

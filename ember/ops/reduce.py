@@ -12,6 +12,7 @@ from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge, no_derivative
 from .._tensor import Tensor, _dim, _wrap
 from .._userwarn import warn as _warn_user
+from . import barebones as _barebones
 from . import kernel_for, record as _finish, refuse_complex
 
 __all__ = [
@@ -289,7 +290,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._data
     if dtype is not None:
         npdt = B.dtype_arg(dtype, "sum").np
-    elif a.dtype.kind in "biuV":
+    elif a.dtype.kind in "biuV" or a.itemsize == 1:   # (itemsize 1 and kind 'f': float8_e5m2)
+        _barebones.check("sum", a)   # (torch's sum takes uint16 & co., to int64, but no float8)
         # bfloat16 ('V') is added in float32 and rounded once (below), as torch's kernel
         npdt = np.int64 if a.dtype.kind != "V" else _BF16_ACC
     else:
@@ -379,6 +381,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     a = input._data
     if dtype is not None:
         a = a.astype(B.dtype_arg(dtype, "mean").np)
+    if a.itemsize == 1:   # (float8: torch's sum kernel refuses them)
+        _barebones.check("mean", a)
     if a.dtype.kind != "f" and a.dtype.kind != "c" and a.dtype.kind != "V":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
@@ -489,6 +493,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         a = a.astype(B.dtype_arg(dtype, "prod").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
+    _barebones.check("prod", a)
     # NumPy widens small ints to int64; torch keeps the dtype asked for
     if dim is None:
         res = _arr(a.prod(dtype=a.dtype))
@@ -669,6 +674,7 @@ def max(input, dim=None, keepdim=False, *, other=None, out=None):
     """Largest element; with dim, a (values, indices) named tuple; with a tensor, elementwise maximum."""
     if other is not None:   # (torch's keyword for the elementwise overload: x.max(other=y))
         dim = _other_overload("max", dim, keepdim, other)
+    _barebones.check("max" if dim is None else "max_dim", input._data)
     if dim is None:
         return _full_minmax(input, True, "max")
     if isinstance(dim, Tensor):
@@ -683,6 +689,7 @@ def min(input, dim=None, keepdim=False, *, other=None, out=None):
     """Smallest element; with dim, a (values, indices) named tuple; with a tensor, elementwise minimum."""
     if other is not None:   # (torch's keyword for the elementwise overload: x.min(other=y))
         dim = _other_overload("min", dim, keepdim, other)
+    _barebones.check("min" if dim is None else "min_dim", input._data)
     if dim is None:
         return _full_minmax(input, False, "min")
     if isinstance(dim, Tensor):
@@ -722,6 +729,7 @@ def _amaxmin(input, dim, keepdim, is_max):
         _keepdim_error("amax" if is_max else "amin", keepdim)
     a = input._data
     refuse_complex(a, f"\"{'max' if is_max else 'min'}_values_cpu\" not implemented for '{{}}'")
+    _barebones.check("amax" if is_max else "amin", a)
     axes = _axes(dim, a.ndim) if dim != () else None
     name = "amax" if is_max else "amin"
     if a.size == 0 and axes is None:
@@ -754,6 +762,7 @@ def _arg(input, dim, keepdim, is_max):
     xp = xp_of(input._data)
     a = input._data
     name = "argmax" if is_max else "argmin"
+    _barebones.check(name, a)
     fn = a.argmax if is_max else a.argmin   # (the method: NumPy's function is a Python wrapper of it)
     refuse_complex(a, f"{name}(): does not support complex input", RuntimeError)
     if a.dtype.kind == "b":
@@ -897,12 +906,14 @@ def _var(input, dim, correction, keepdim, name, take_sqrt, means=None):
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance; correction=1 (Bessel) by default, unbiased=False means correction=0."""
     dim, c = _correction(dim, unbiased, keepdim, correction, "var")
+    _barebones.check_var(input._data)
     return _var(input, dim, c, keepdim, "var", False)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation; correction=1 (Bessel) by default, unbiased=False means correction=0."""
     dim, c = _correction(dim, unbiased, keepdim, correction, "std")
+    _barebones.check_var(input._data)
     return _var(input, dim, c, keepdim, "std", True)
 
 
@@ -1122,6 +1133,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if keepdim.__class__ is not bool:
         _keepdim_error("norm", keepdim)
     a = input._data
+    _barebones.check("norm", a)
     if dtype is not None:
         a = a.astype(B.dtype_arg(dtype, "norm").np)
     if a.dtype.kind != "f" and a.dtype.kind != "c" and a.dtype.kind != "V":
@@ -1181,6 +1193,7 @@ def count_nonzero(input, dim=None):
     """The number of nonzero elements (along dim), as int64."""
     xp = xp_of(input._data)
     a = input._data
+    _barebones.check("count_nonzero", a)
     axes = _axes(dim, a.ndim)
     return _wrap(_arr(xp.count_nonzero(a, axis=axes)).astype(np.int64, copy=False))
 
@@ -1274,6 +1287,7 @@ def cumsum(input, dim, *, dtype=None):
         a = a.astype(B.dtype_arg(dtype, "cumsum").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
+    _barebones.check("cumsum", a)
     d = _dim(dim, a.ndim)
     res = _cumulative(xp.cumsum, a.reshape(1) if a.ndim == 0 else a, d).reshape(a.shape)
     node = None
@@ -1335,6 +1349,7 @@ def cumprod(input, dim, *, dtype=None):
         a = a.astype(B.dtype_arg(dtype, "cumprod").np)
     elif a.dtype.kind in "biu":
         a = a.astype(np.int64)
+    _barebones.check("cumprod", a)
     d = _dim(dim, a.ndim)
     res = _cumulative(xp.cumprod, a.reshape(1) if a.ndim == 0 else a, d).reshape(a.shape)
     node = None
@@ -1410,6 +1425,7 @@ def sort(input, dim=-1, descending=False, stable=False):
         dim, descending = -1, dim
     a = input._data
     refuse_complex(a, "Sort does not support complex dtypes on CPU", RuntimeError)
+    _barebones.check("sort", a)
     d = _dim(dim, a.ndim)
     if a.ndim == 0:
         idx = xp.zeros((), dtype=np.int64)
@@ -1429,6 +1445,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
     xp = xp_of(input._data)
     a = input._data
     refuse_complex(a, "Sort does not support complex dtypes on CPU", RuntimeError)
+    _barebones.check("argsort", a)
     d = _dim(dim, a.ndim)
     if a.ndim == 0:
         return _wrap(xp.zeros((), dtype=np.int64))
@@ -1440,6 +1457,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     xp = xp_of(input._data)
     a = input._data
     refuse_complex(a, "topk does not support complex dtypes on CPU", RuntimeError)
+    _barebones.check("topk", a)
     if a.dtype.kind == "b":
         raise RuntimeError("topk does not support bool dtypes on CPU (convert with .int() or .float())")
     d = _dim(dim, a.ndim)
@@ -1753,6 +1771,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     """The distinct elements (or slices along dim), sorted; optionally the inverse indices and counts."""
     # torch sorts on the CPU even with sorted=False (the order is then unspecified): so does ember
     refuse_complex(input._data, "\"unique\" not implemented for '{}'")
+    _barebones.check("unique", input._data)
     return _unique_impl(input, "unique", dim, False, return_inverse, return_counts)
 
 
@@ -1765,6 +1784,7 @@ def bincount(input, weights=None, minlength=0):
     """Count the occurrences of each non-negative integer in a 1-d tensor (or sum their weights)."""
     a = input._data
     xp = xp_of(a)
+    _barebones.check("bincount", a)
     if a.dtype.kind not in "iu":
         raise NotImplementedError(
             f"\"bincount_{input.device.type}\" not implemented for '{B.scalar_name(a.dtype)}' "
@@ -1818,6 +1838,7 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
             f"{type(test_elements).__name__}): at least one of elements and test_elements must be a Tensor")
     like = elements._data if isinstance(elements, Tensor) else test_elements._data
     e, t = _as_array(elements, like), _as_array(test_elements, like)
+    _barebones.check("isin", e, t)
     for arr in (e, t):
         if arr.dtype.kind == "b":
             raise RuntimeError("Unsupported input type encountered for isin(): Bool "

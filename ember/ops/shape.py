@@ -14,6 +14,7 @@ from ..autograd.grad_mode import check_inplace as _check_inference, state
 from ..autograd.graph import MULTI_OUTPUT_VIEW, NO_GRAD_VIEW, NO_GRAD_VIEW_OF_GRAD_TENSOR, Node, edge
 from .._tensor import (Size, Tensor, _dim, _expanded, _wrap, expanded_write_warning, memory_root, refused_write,
                        writable_alias)
+from . import barebones as _barebones
 from . import unbroadcast
 from .convert import CloneBackward0, clone
 from .._userwarn import warn as _warn_user
@@ -1575,6 +1576,8 @@ def setitem(self, key, value):
     nkey, advanced, basic_part, _ = _parse_key(a, key)
     if advanced:
         _check_mask(a, nkey)
+        if a.dtype in B.LIMITED:   # (torch writes with masked_fill_, for a bool mask, or index_put_)
+            _barebones.check("masked_fill" if isinstance(key, Tensor) and key.dtype is B.bool_ else "index_put", a)
         split = _split_int_key(nkey)
         if split is not None:  # torch's order: select the ints' view, then index it
             return setitem(getitem(self, split[0]), split[1], value)
@@ -1727,6 +1730,8 @@ def index_select(input, dim, index):
     """The entries at `index` (1-d) along dim (a copy)."""
     xp = xp_of(input._data)
     a = input._data
+    if a.ndim <= 1:   # (torch's index_select kernel is its 1-d one: rows of larger tensors are copied)
+        _barebones.check("index_select", a)
     idx = _index_array(index, "index_select", input._data)
     if idx.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
@@ -1868,6 +1873,7 @@ def _scatter_add_into(z, fancy, vals):
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j] = input[i][index[i][j]] (for dim=1), with index's shape."""
     a = input._data
+    _barebones.check("gather" if a.ndim > 1 else "gather_1d", a)
     idx = _index_array(index, "gather", input._data)
     ax = _dim(dim, a.ndim)
     _check_gather("gather", a, idx, ax)
@@ -1995,6 +2001,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """A copy of input with src (or value) written at index along dim."""
     if src is None:
         src = value
+    _barebones.check("scatter", input._data)
     return _scatter(input, dim, index, src, False, reduce)
 
 
@@ -2021,6 +2028,7 @@ class MaskedSelectBackward0(Node):
 
 def masked_select(input, mask):
     """The elements where mask (broadcast) is True, as a 1-d tensor."""
+    _barebones.check("masked_select", input._data)
     xp = xp_of(input._data)
     m = mask._data
     if m.dtype.kind != "b":
@@ -2047,6 +2055,7 @@ def nonzero(input, *, out=None, as_tuple=False):
     """Indices of nonzero elements: an (n, ndim) int64 tensor, or a tuple of 1-d ones."""
     xp = xp_of(input._data)
     a = input._data
+    _barebones.check("nonzero", a)
     if as_tuple:
         if a.ndim == 0:
             return (_wrap(xp.zeros(1 if a.item() else 0, dtype=np.int64)),)
@@ -2101,6 +2110,9 @@ def flip(input, *args, dims=None):
     """Reverse the order of elements along dims (a copy, as torch)."""
     if dims is not None or not args:
         args = varargs_or_keyword(args, dims, "flip", "dims")
+    if input._data.dtype in B.LIMITED and input._data.ndim and (input._data.ndim - 1) in {
+            d % input._data.ndim for d in (args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args)}:
+        _barebones.check("flip", input._data)   # (torch's flip kernel runs when the last dim flips, else a copy)
     xp = xp_of(input._data)
     dims = _dims_arg(args)
     a = input._data
@@ -2217,11 +2229,13 @@ def _tri(input, diagonal, lower):
 
 def tril(input, diagonal=0):
     """The lower triangle (on and below diagonal) of the last two dims; the rest zero."""
+    _barebones.check("tril", input._data)
     return _tri(input, diagonal, True)
 
 
 def triu(input, diagonal=0):
     """The upper triangle (on and above diagonal) of the last two dims; the rest zero."""
+    _barebones.check("triu", input._data)
     return _tri(input, diagonal, False)
 
 
@@ -4175,6 +4189,7 @@ IndexPutImplBackward0.__name__ = IndexPutImplBackward0.__qualname__ = "IndexPutB
 def index_put(input, indices, values, accumulate=False):
     """A copy of input with values put at the positions the tuple of index tensors selects (summed where
     accumulate=True, so repeated positions add up)."""
+    _barebones.check("index_put", input._data)
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not {type(indices).__name__}")
     a = input._data

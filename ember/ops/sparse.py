@@ -686,7 +686,7 @@ class SparseTensor(Tensor):
         if move:
             indices, values = _move(indices, device), _move(values, device)
         if cast:
-            values = values.astype(dtype.np) if dtype is not B.bfloat16 else B.to_bfloat16(values)
+            values = B.cast(values, dtype)
         node = None
         if _needs(self) and values.dtype.kind in "fcV":
             node = _node(ToCopyBackward0, self)
