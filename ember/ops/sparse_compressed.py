@@ -369,7 +369,7 @@ class CompressedTensor(Tensor):
                                       "with x.to_sparse_coo() first)")
         if dtype is None or dtype.np == cs.values.dtype:
             return self.clone() if copy else self
-        values = cs.values.astype(dtype.np) if dtype is not B.bfloat16 else B.to_bfloat16(cs.values)
+        values = B.cast(cs.values, dtype)   # (as torch converts: bfloat16 and float8 through float32)
         node = None
         if S._needs(self) and values.dtype.kind in "fcV":
             node = _node(S.ToCopyBackward0, self)
