@@ -196,9 +196,16 @@ def test_creation_matches_torch(name, case):
     if case in ("type", "randint_dtype") and t[0] == "ok":
         assert str(t[2]).replace("torch.", "") == str(e[2]).replace("ember.", "").replace("torch.", "")
         return
-    if case == "tensor_floats" and name == "uint64":   # (torch: an integer is required; ember converts)
-        return
     _same(t, e)
+
+
+@requires_torch
+@pytest.mark.parametrize("name", UINTS)
+@pytest.mark.parametrize("data", [[2 ** 64 - 1], [2 ** 63], [-1], [70000], [-70000], 5, [1.5, 2.25, 300.0],
+                                  [[1, 2], [3, 4]], [], [True, False]], ids=str)
+def test_unsigned_tensors_from_python_numbers_as_torch(name, data):
+    _same(_outcome(lambda L: L.tensor(data, dtype=getattr(L, name)), torch),
+          _outcome(lambda L: L.tensor(data, dtype=getattr(L, name)), ember))
 
 
 @requires_torch

@@ -216,9 +216,34 @@ def _infer_dtype(data, kinds=None):
     raise TypeError(f"can't convert data of numpy dtype {arr.dtype} to a tensor")
 
 
+def _python_uints(data, d):
+    """Python numbers as torch.tensor(data, dtype=uint16/32/64) takes them: uint64 Python ints up to 2**64 - 1
+    (no negative ones, no floats), uint16/32 ints within [-max, max] (negatives wrap), floats truncated."""
+    values = list(_flatten(data)) if isinstance(data, (list, tuple)) else [data]
+    if d is B.uint64:
+        for v in values:
+            if isinstance(v, float):
+                raise TypeError(f"an integer is required (tensor(..., dtype={B.namespace()}.uint64) takes Python "
+                                "ints: convert floats with int() first)")
+            if isinstance(v, int) and v < 0:
+                raise OverflowError("can't convert negative int to unsigned (uint64 holds 0 to 2**64 - 1)")
+        return np.array(data, dtype=np.uint64)
+    hi = int(np.iinfo(d.np).max)
+    for v in values:
+        if isinstance(v, int) and not -2 ** 63 <= v < 2 ** 63:   # (torch reads the others as C long longs)
+            raise ValueError("Overflow when unpacking long long (a Python int outside int64's range: only "
+                             "dtype=uint64 takes it)")
+        if isinstance(v, int) and not isinstance(v, bool) and not -hi <= v <= hi:
+            raise RuntimeError(f"value cannot be converted to type {d.name} without overflow ({d.name} holds 0 to "
+                               f"{hi}; wrap the value yourself, e.g. {v} % {hi + 1})")
+    return d.cast(_data_to_array(data, None))
+
+
 def _data_to_array(data, dtype):
     if dtype is not None and B.dtype_arg(dtype).cast is not None:   # (converted as torch: bfloat16 from float32)
         d = B.dtype_arg(dtype)
+        if d in B.UINTS and isinstance(data, (int, list, tuple)) and not isinstance(data, bool):
+            return _python_uints(data, d)
         return d.cast(_data_to_array(data, B.float32 if d.is_floating_point else None))
     if isinstance(data, Tensor):
         arr = data.detach()._data

@@ -76,6 +76,7 @@ HOST_HELPERS = {
     ("reduce.py", "_top_k_by_extremes"): "(as above: sorted topk's argmax passes, taken for host arrays only)",
     ("creation.py", "_ints_of_numbers"): "(as _data_to_array: Python numbers become a host array first)",
     ("creation.py", "_wrapped_int"): "a Python int wrapped into an integer dtype, returned as a Python int",
+    ("creation.py", "_python_uints"): "(as _data_to_array: Python ints become a host uint64 array first)",
     ("reduce.py", "_sum_leading"): "(as above: pairwise sums over leading rows, taken for host arrays only)",
     ("reduce.py", "_tied_slices"): "(as above: which slices of topk's choice hold ties)",
     ("reduce.py", "_stable_kth"): "(as above: kthvalue's and median's partition, for host arrays only)",
