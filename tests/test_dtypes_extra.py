@@ -223,7 +223,12 @@ def test_printing_matches_torch(name):
 
 
 # ---- ops: torch's result, or torch's error ----------------------------------------------------------
-_X = {"x": lambda L, d: L.tensor([[1, 2], [3, 4]], dtype=d)}
+def _set(x, key, value):
+    """x after x[key] = value."""
+    x[key] = value
+    return x
+
+
 _OPS = {
     "add": lambda x, L: x + x, "add_number": lambda x, L: x + 1, "sub": lambda x, L: x - x,
     "add_": lambda x, L: x.clone().add_(x), "mul": lambda x, L: x * x, "mul_number": lambda x, L: x * 2,
@@ -254,7 +259,10 @@ _OPS = {
     "gather": lambda x, L: x.gather(0, L.tensor([[0, 1]])), "isin": lambda x, L: L.isin(x, x),
     "cat": lambda x, L: L.cat([x, x]), "stack": lambda x, L: L.stack([x, x]), "view": lambda x, L: x.view(4),
     "t_contiguous": lambda x, L: x.t().contiguous(), "clone": lambda x, L: x.clone(),
-    "getitem": lambda x, L: x[1], "equal": lambda x, L: L.equal(x, x), "allclose": lambda x, L: L.allclose(x, x),
+    "getitem": lambda x, L: x[1], "setitem_big": lambda x, L: _set(x.clone(), (0, 0), 1000),
+    "setitem_zero": lambda x, L: _set(x.clone(), (0, 0), 0), "setitem_float": lambda x, L: _set(x.clone(), 0, 3.3),
+    "setitem_tensor": lambda x, L: _set(x.clone(), 1, L.tensor(500.0)), "equal": lambda x, L: L.equal(x, x),
+    "allclose": lambda x, L: L.allclose(x, x),
     "with_float32": lambda x, L: x + L.ones(2), "with_int64": lambda x, L: x + L.ones(2, dtype=L.int64),
     "copy_into_float": lambda x, L: L.zeros(2, 2).copy_(x), "numpy": lambda x, L: x.numpy().dtype.name,
 }

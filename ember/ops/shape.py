@@ -1516,6 +1516,12 @@ def _value_array(self, value):
 
 def _assign(self, nkey, v):
     a = self._data
+    if a.dtype in B.LIMITED:   # (converted as torch converts: e4m3fn saturating, e8m0fnu's rounding, ...)
+        d = B.LIMITED[a.dtype]
+        if isinstance(v, (int, float, bool)):
+            v = B.cast_number(v, d)
+        elif getattr(v, "dtype", a.dtype) != a.dtype:
+            v = B.cast(v, d)
     try:
         a[nkey] = v
     except ValueError as e:
