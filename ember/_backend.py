@@ -286,8 +286,10 @@ def cast(a, d):
 
 def cast_number(x, d):
     """The Python number x as a 0-d host array of ember dtype d, converted as torch converts a number (a float8
-    from its float32, an unsigned integer from its int64)."""
-    return cast(np.asarray(x, np.float32 if d.is_floating_point else np.int64), d)
+    from its float32, an unsigned integer from its int64: a Python int, which a GPU array takes too)."""
+    if not d.is_floating_point:
+        return int(cast(np.asarray(x, np.int64), d))
+    return cast(np.asarray(x, np.float32), d)
 
 
 def bf16_number(x):

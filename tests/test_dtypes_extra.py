@@ -322,3 +322,12 @@ def test_checkpoints_round_trip_with_torch(name):
     t2 = torch.load(back)
     assert t2["a"].dtype is t.dtype and _bits(t2["a"]) == _bits(t) and _bits(t2["b"]) == _bits(t[:, 1:].contiguous())
     assert t2["c"].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.skipif(ml_dtypes is None, reason="ml_dtypes (ember's float8 arrays) is not installed")
+@pytest.mark.parametrize("name", FLOAT8)
+def test_a_float8_tensor_refuses_the_gpu_clearly(name):
+    # (CuPy has no float8; the check comes before any CuPy call, so it runs without a GPU too)
+    from ember.ops.convert import _move
+    with pytest.raises(RuntimeError, match=rf"{name} tensors on the CPU only .* x\.float\(\)\.to\('cuda'\)"):
+        _move(ember.ones(2, dtype=getattr(ember, name))._data, ember.device("cuda"))

@@ -99,8 +99,8 @@ def _move(array, dev):
             return array
         get = getattr(array, "get", None)  # a GPU array: copy to host memory
         return get() if get is not None else np.asarray(array)
-    if array.dtype.kind == "V":
-        refuse_bfloat16_on(dev)
+    if array.dtype.kind == "V" or array.itemsize == 1 and array.dtype.kind == "f":   # (ml_dtypes' float8_e5m2)
+        refuse_bfloat16_on(dev, array.dtype.name)
     xp = B.array_module(dev)
     idx = dev.index if dev.index is not None else xp.cuda.runtime.getDevice()
     if src.type == "cuda" and src.index == idx:
@@ -125,9 +125,10 @@ def _meta_move(array, src, dev):
         f"or move a module with module.to_empty(device='{dev}') and then load its weights.)")
 
 
-def refuse_bfloat16_on(dev):
-    """ember's error for a bfloat16 tensor on a GPU: its arrays are ml_dtypes' NumPy type, which CuPy lacks."""
-    raise RuntimeError(f"ember holds bfloat16 tensors on the CPU only (CuPy has no bfloat16), so none can go to "
+def refuse_bfloat16_on(dev, name="bfloat16"):
+    """ember's error for a bfloat16 (or float8: name) tensor on a GPU: its arrays are ml_dtypes' NumPy type,
+    which CuPy lacks."""
+    raise RuntimeError(f"ember holds {name} tensors on the CPU only (CuPy has no {name}), so none can go to "
                        f"'{dev}'; convert it first, e.g. x.float().to('{dev}') or x.half().to('{dev}')")
 
 

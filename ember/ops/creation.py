@@ -98,9 +98,10 @@ def _make(device, requires_grad, fn, *args, **kwargs):
     if xp is np:
         array = getattr(xp, fn)(*args, **kwargs)
     else:
-        if np.dtype(kwargs.get("dtype", np.float32)).kind == "V":
+        npd = np.dtype(kwargs.get("dtype", np.float32))
+        if npd.kind == "V" or npd.itemsize == 1 and npd.kind == "f":   # (bfloat16, float8: ml_dtypes' types)
             from .convert import refuse_bfloat16_on
-            refuse_bfloat16_on(dev)
+            refuse_bfloat16_on(dev, npd.name)
         with _current(xp, dev):
             array = getattr(xp, fn)(*args, **kwargs)
     return _done(array, requires_grad)
