@@ -23,7 +23,9 @@ from . import _backend as B
 from .autograd.graph import no_derivative
 from ._tensor import Tensor, _host, _rebuild, _wrap, memory_root as _root
 
-__all__ = ["TypedStorage", "UntypedStorage"] + sorted(n.replace("Tensor", "Storage") for n in B.TYPE_NAMES.values())
+# (torch has no legacy storage class for uint16 & co. nor float8: they exist only as Tensor.type() names)
+__all__ = ["TypedStorage", "UntypedStorage"] + sorted(n.replace("Tensor", "Storage") for d, n in B.TYPE_NAMES.items()
+                                                      if d not in B.BAREBONES)
 
 _TYPED_DEPRECATED = (
     "TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage "
@@ -229,7 +231,7 @@ def legacy_storage_classes(device_type):
         name.replace("Tensor", "Storage"), (TypedStorage,),
         {"dtype": d, "_device_type": device_type, "__module__": module, "__slots__": (),
          "__doc__": f"torch.{name.replace('Tensor', 'Storage')}: a constructor of {d} {device_type} storages."})
-        for d, name in B.TYPE_NAMES.items()}
+        for d, name in B.TYPE_NAMES.items() if d not in B.BAREBONES}
 
 
 LEGACY_STORAGES = legacy_storage_classes("cpu")
