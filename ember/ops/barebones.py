@@ -109,17 +109,10 @@ def check(op, *arrays):
 
 
 def check_kernel(kernel, npdtype):
-    """check for an op that names torch's kernel (ops.kernel_for) rather than itself."""
-    op = _BY_KERNEL.get(kernel)
-    if op is not None:
-        check(op, _Typed(npdtype))
-
-
-class _Typed:
-    __slots__ = ("dtype",)
-
-    def __init__(self, dtype):
-        self.dtype = dtype
+    """check for an op that names torch's kernel (ops.kernel_for) rather than itself, by NumPy dtype."""
+    op, d = _BY_KERNEL.get(kernel), B.LIMITED.get(npdtype)
+    if op is not None and d is not None and refuses(op, d):
+        raise kernel_error(op, d)
 
 
 def check_var(a):
