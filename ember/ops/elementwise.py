@@ -373,7 +373,8 @@ def add(input, other, _other=None, *, alpha=1, out=None):
         other, alpha = _deprecated_alpha("add", other, _other)
     if type(alpha) is int and alpha == 1 and out is None and type(other) is Tensor and type(input) is Tensor:
         a, b = input._data, other._data
-        if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b) and a.dtype not in _BAREBONES:
+        if a.dtype is b.dtype and a.shape == b.shape and type(a) is type(b) \
+                and (a.dtype is _F32 or a.dtype not in _BAREBONES):
             return _add_operator(input, other)
     if not isinstance(input, Tensor):
         input, other = _as_tensor(input), other
@@ -685,7 +686,8 @@ def _operator(op, general, node_cls, kinds=None):
         b = other._data
         sa, sb = a.shape, b.shape
         if a.dtype is not b.dtype or type(a) is not type(b) or (sa != sb and a.size + b.size >= 8192) \
-                or (kinds is not None and a.dtype.kind not in kinds) or a.dtype in _BAREBONES:
+                or (kinds is not None and a.dtype.kind not in kinds) \
+                or (a.dtype is not _F32 and a.dtype in _BAREBONES):
             return general(input, other)   # (barebones dtypes: general raises torch's error or converts)
         try:
             res = op(a, b)
@@ -746,6 +748,7 @@ def _scalar_result(res, input, number, node_cls, saves_operands):
 
 
 _BAREBONES = B.LIMITED   # NumPy dtype -> ember dtype of torch's barebones dtypes (uint16, float8 ...)
+_F32 = np.dtype(np.float32)   # (the common dtype skips the lookup: an identity test)
 _add_operator = _operator(operator.add, add, AddBackward0)
 _sub_operator = _operator(operator.sub, sub, SubBackward0, "iufc")   # (bool: sub's error)
 _mul_operator = _operator(operator.mul, mul, MulBackward0)
@@ -1197,7 +1200,7 @@ def _unary(name, fwd, grad_of, float_only=True, saves="x", node_name=None, holom
 
     def op(input, *, out=None):
         d = x = input._data
-        if d.dtype.kind != "f" or d.itemsize == 1:   # (itemsize 1: float8_e5m2, ml_dtypes' kind 'f')
+        if d.dtype is not _F32 and (d.dtype.kind != "f" or d.itemsize == 1):   # (1: float8_e5m2, kind 'f')
             if d.dtype.kind == "c" and complex_error is not None:
                 raise NotImplementedError(complex_error.format(B.SCALAR_NAMES[B.dtype_of(d)]))
             if kernel is not None:
@@ -2331,7 +2334,7 @@ def _fast_inplace(ufunc, name):
             kwargs = {} if alpha is None else {"alpha": alpha}
             return _inplace(self, None, lambda s, o: _OPS[name](s, o, **kwargs), (other,))
         d = self._data
-        if d.dtype in _BAREBONES:   # (uint16 & co.: torch's add_ and sub_ refuse them, mul_ takes them)
+        if d.dtype is not _F32 and d.dtype in _BAREBONES:   # (uint16 & co.: torch's add_ and sub_ refuse them, mul_ takes them)
             _OPS[name](self, other)
         b = other._data if isinstance(other, Tensor) else other
         if alpha is not None:
