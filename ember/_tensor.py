@@ -993,6 +993,11 @@ def _tensor_ctor_host(args, dtype=None):
             raise TypeError(f"new(): data must be a sequence (got {name})")
         if isinstance(arg, np.ndarray):
             B.numpy_source(arg, shared=True)
+        elif dt.np.kind in "iu" and isinstance(arg, (list, tuple)):
+            # Python numbers convert as in torch.tensor: out of range is torch's RuntimeError, not NumPy's
+            # OverflowError (an array casts with wrap-around in both)
+            from .ops.creation import _data_to_array
+            return _data_to_array(arg, dt)
         return np.array(arg, dtype=dt.np)
     sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else args
     if all(_is_size(a) for a in sizes):

@@ -118,6 +118,28 @@ def test_legacy_constructors_sizes_and_isinstance():
 
 
 @requires_torch
+@pytest.mark.parametrize("name, data", [
+    ("ByteTensor", [300]), ("ByteTensor", [255.9]), ("CharTensor", [200]), ("ShortTensor", [[1], [70000]]),
+    ("IntTensor", [2 ** 40]), ("LongTensor", [2 ** 63]),
+])
+def test_legacy_constructors_out_of_range(name, data):
+    # torch's RuntimeError (ValueError beyond int64), not NumPy's OverflowError
+    raised = _both(lambda T: getattr(T, name)(data))
+    assert raised[0] is raised[1] and raised[0] in (RuntimeError, ValueError)
+    if raised[0] is RuntimeError:
+        with pytest.raises(RuntimeError, match="without overflow"):
+            getattr(ember, name)(data)
+
+
+@requires_torch
+@pytest.mark.parametrize("name, data", [("ByteTensor", [-1, 255]), ("ByteTensor", [1.7, True]),
+                                        ("CharTensor", [-128, 127])])
+def test_legacy_constructors_in_range_edges(name, data):
+    _same_bits(getattr(ember, name)(data), getattr(torch, name)(data))
+    _same_bits(getattr(ember, name)(np.array([300, -1])), getattr(torch, name)(np.array([300, -1])))
+
+
+@requires_torch
 def test_legacy_isinstance_matches_torch():
     for name in ("FloatTensor", "DoubleTensor", "LongTensor", "BoolTensor"):
         for make in (lambda T: T.ones(2), lambda T: T.ones(2, dtype=T.float64), lambda T: T.tensor([1]),
