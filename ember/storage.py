@@ -436,17 +436,22 @@ def _set_source(self, source):
     return flat
 
 
+# set_()'s "no source": None is not one (torch refuses set_(None) as a bad argument)
+_NO_SOURCE = object()
+
 _SetBackward = no_derivative("NotImplemented", "derivative for set_ is not implemented", RuntimeError)
 
 
-def _set_(self, source=None, storage_offset=0, size=None, stride=None):
-    """Make this tensor view source's memory (a tensor's, a storage's, or fresh empty memory for None), in
+def _set_(self, source=_NO_SOURCE, storage_offset=0, size=None, stride=None):
+    """Make this tensor view source's memory (a tensor's, a storage's, or fresh empty memory without one), in
     place: writes through either show in the other.  In torch's argument forms."""
     from .autograd.grad_mode import check_inplace, state
     if size is None and (storage_offset != 0 or stride is not None):
         raise TypeError(f"{_SET_FORMS}; storage_offset and stride need size too")
-    check_inplace(self)
     if source is None:
+        raise TypeError(f"{_SET_FORMS}; got None as the source (call set_() with no argument for empty memory)")
+    check_inplace(self)
+    if source is _NO_SOURCE:
         if size is not None:
             raise TypeError(f"{_SET_FORMS}; set_() without a source takes no size")
         data = B.xp_of(self._data).empty((0,), dtype=self._data.dtype)
@@ -472,7 +477,8 @@ def _set_(self, source=None, storage_offset=0, size=None, stride=None):
         node._saved_versions = ()
         self.grad_fn, self._requires_grad = node, True
     self._data = data
-    self._base = None     # (it views other memory now: no longer the view of its old base)
+    # a view stays one (_is_view(), _base and the shared version counter), as in torch, though it no
+    # longer shares its base's memory
     self._vc[0] += 1
     return self
 

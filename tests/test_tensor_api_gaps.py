@@ -253,9 +253,20 @@ SET_CASES = {
     "size_stride_lengths": lambda M: M.zeros(1).set_(M.arange(6.0), 0, (2, 3), (3, 1, 1)),
     "offset_without_size": lambda M: M.zeros(1).set_(M.arange(6.0), 1),
     "not_a_source": lambda M: M.zeros(1).set_(3),
+    "none_source": lambda M: M.zeros(1).set_(None),
+    "none_source_keyword": lambda M: M.zeros(1).set_(source=None),
+    "view_stays_view": lambda M: _set_on_view(M),
     "inference_tensor": lambda M: _inference_zeros(M).set_(M.ones(2)),
     "inference_source": lambda M: M.zeros(2).set_(_inference_zeros(M)),
 }
+
+
+def _set_on_view(M):
+    base = M.arange(4.0)
+    x = base[1:]
+    x.set_(M.ones(5))
+    x.add_(1)
+    return (x._is_view(), x._base is base, base._version, x._version, tuple(x.tolist()), tuple(base.tolist()))
 
 
 def _no_grad(M, f):
@@ -310,8 +321,8 @@ def test_set_shares_memory_both_ways():
     assert a[5].item() == 50 and c.untyped_storage().data_ptr() == a.data_ptr()
     v = ember.zeros(4)[1:]
     v.set_(ember.ones(2))
-    v.add_(1)     # no longer a view of its old base: that memory keeps its zeros
-    assert v.tolist() == [2.0, 2.0]
+    v.add_(1)     # still a view (as in torch), but not of its old base's memory: that keeps its zeros
+    assert v.tolist() == [2.0, 2.0] and v._is_view() and v._base.tolist() == [0.0] * 4
 
 
 def test_set_refuses_bad_size_with_a_clear_message():
