@@ -3915,7 +3915,12 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):
     if type(s) is not type(a):
         B.check_same_device("as_strided_scatter", a, s)
     xp = xp_of(a)
-    r = _storage_array(input)
+    expanded = _expanded(a)
+    # an input whose elements share memory is cloned first, in torch: the storage is that C-ordered clone
+    if expanded:
+        r = a = a.copy()
+    else:
+        r = _storage_array(input)
     size, stride, offset = _strided_geometry("as_strided_scatter", r, a, size, stride, storage_offset)
     if s.shape != size:
         raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(s.shape)}, "
@@ -3941,6 +3946,14 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):
     targets = hit[winners]
     out = a.copy()   # (C order)
     out.reshape(-1)[targets] = s.reshape(-1)[winners]
+    own = (B.data_ptr(a) - B.data_ptr(r)) // r.itemsize if a.size else 0
+    if a.size and (own or a.size != r.size or not a.flags.c_contiguous) and not expanded:
+        # torch clones the input's whole storage (clone_preserve_strides): the result keeps its strides and
+        # storage offset
+        whole = r.reshape(-1).copy()
+        view = xp.lib.stride_tricks.as_strided(whole[own:], a.shape, a.strides)
+        view[...] = out
+        out = view
     node = None
     if state.enabled and (input._requires_grad or src._requires_grad):
         node = _new(AsStridedScatterBackward0)

@@ -439,6 +439,22 @@ def test_as_strided_scatter_src_gradient_and_node_match_torch():
 
 
 @requires_torch
+@pytest.mark.parametrize("make, args", [
+    (lambda M: M.arange(12.0).reshape(3, 4).t(), ((2,), (1,), 1)),                 # transposed: strides kept
+    (lambda M: M.arange(12.0).reshape(3, 4)[:, ::2], ((2,), (1,))),                # not dense: its storage cloned
+    (lambda M: M.arange(24.0).reshape(2, 3, 4)[1].t(), ((2,), (3,), 13)),          # storage offset kept
+    (lambda M: M.arange(4.0)[1:], ((2,), (1,), 0)),
+    (lambda M: M.arange(3.0).expand(2, 3), ((2,), (1,))),                          # overlapping: a plain clone
+])
+def test_as_strided_scatter_keeps_input_layout_as_torch(make, args):
+    res = []
+    for M in (ember, torch):
+        out = M.as_strided_scatter(make(M), M.full((2,), 100.0), *args)
+        res.append((out.stride(), out.storage_offset(), out.tolist()))
+    assert res[0] == res[1]
+
+
+@requires_torch
 def test_writes_into_zero_stride_as_strided_views_match_torch():
     def f(M):
         x = M.zeros(6)
