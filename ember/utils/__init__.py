@@ -11,20 +11,22 @@ def __getattr__(name):
         from .. import _show_torch_names
         _show_torch_names()
         return module
-    raise AttributeError(f"module 'torch.utils' has no attribute '{name}': ember does not implement "
-                         f"torch.utils.{name} yet")
-
-
-_POISONED = ("Trying to execute AccumulateGrad node that was poisoned by swap_tensors this can happen when you try "
-             "to run backward on a tensor that was swapped. For a module m with "
-             "`torch.__future__.set_swap_module_params_on_conversion(True)` you should not change the device or "
-             "dtype of the module (e.g. `m.cpu()` or `m.half()`) between running forward and backward. To resolve "
-             "this, please only change the device/dtype before running forward (or after both forward and "
-             "backward).")
+    from .. import _backend as B
+    ns = B.namespace()
+    raise AttributeError(f"module '{ns}.utils' has no attribute '{name}': ember does not implement "
+                         f"{ns}.utils.{name} yet")
 
 
 def _poison(grad_outputs):
-    raise RuntimeError(_POISONED)
+    from .. import _backend as B
+    ns = B.namespace()
+    raise RuntimeError(
+        "Trying to execute AccumulateGrad node that was poisoned by swap_tensors this can happen when you try "
+        "to run backward on a tensor that was swapped. For a module m with "
+        f"`{ns}.__future__.set_swap_module_params_on_conversion(True)` you should not change the device or "
+        "dtype of the module (e.g. `m.cpu()` or `m.half()`) between running forward and backward. To resolve "
+        "this, please only change the device/dtype before running forward (or after both forward and "
+        "backward).")
 
 
 def _slot(cls, name):

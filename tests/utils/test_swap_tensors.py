@@ -85,8 +85,10 @@ def test_refusals_and_poisoned_accumulator():
     r = ember.zeros(2, requires_grad=True)
     loss = (p * 3).sum()
     swap_tensors(p, r)
-    with pytest.raises(RuntimeError, match="AccumulateGrad node that was poisoned by swap_tensors"):
+    with pytest.raises(RuntimeError, match="AccumulateGrad node that was poisoned by swap_tensors") as err:
         loss.backward()
+    # used as ember, the message names ember's switch (torch's name only under the torch alias)
+    assert "`ember.__future__.set_swap_module_params_on_conversion(True)`" in str(err.value)
     assert p.grad is None and r.grad is None
     # a leaf's node outlives its graphs (its reference back is autograd's, not a user's weakref): a graph
     # freed before the swap poisons nothing, and new graphs accumulate into the swapped content
