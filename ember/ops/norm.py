@@ -1710,7 +1710,7 @@ class EmbeddingBagBackward0(Node):
                     gr = gr * self.scale[:, None]
                 gw = rows_sum(xp, idx, gr, self.num, self.scale_freq, self.padding_idx)
         if len(self.next_functions) > 1 and self.next_functions[1][0] is not None:
-            shape, dtype = self.psw   # (entries past the last bag, include_last_offset, get 0)
+            shape, dtype = self.psw   # (entries in no bag, include_last_offset with offsets [0], get 0)
             gp = xp.zeros(math.prod(shape), dtype)
             gp[:idx.size] = (g.take(bag, axis=0) * self.rows).sum(1)
             if self.padding_idx is not None:
@@ -1760,7 +1760,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                                f"offsets[-1] of {int(off[-1])}")
         off = off.astype(np.int64, copy=False)
         if include_last_offset:
-            starts, ends = off[:-1], off[1:]
+            # torch's reference kernel reads offsets[-1] only in the check above: the last bag runs to the
+            # input's end (its float32 CPU fast path differs by mode and reads uninitialised memory there)
+            starts, ends = off[:-1], off[1:].copy()
+            if ends.size:
+                ends[-1] = idx.size
         else:
             starts, ends = off, xp.empty_like(off)
             ends[:-1] = off[1:]
@@ -1798,7 +1802,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     B, D = starts.size, w.shape[1]
     total = int(ends[-1]) if B else 0
     every_idx = idx   # (a sparse gradient lists the entries past the last bag too, with zero rows, as torch's)
-    idx = idx[:total]   # entries past the last bag (include_last_offset) belong to none
+    idx = idx[:total]   # (with no bag at all, include_last_offset and offsets [0], no entry belongs to one)
     valid = None if padding_idx is None else idx != padding_idx
     rows = w.take(idx, axis=0)   # (fancy indexing w[idx]: 3x slower)
     scale = bag_scale = bag = None

@@ -441,6 +441,25 @@ def test_embedding_bag_matches_torch(oracle, name, kw, mode):
 
 
 @requires_torch
+@pytest.mark.parametrize("mode", ["sum", "mean", "max", "per_sample_weights"])
+@pytest.mark.parametrize("offsets", [[0, 3, 5], [0, 6, 2]], ids=["short", "decreasing"])
+def test_embedding_bag_entries_past_the_last_offset_match_torch(oracle, mode, offsets):
+    # torch's reference kernel reads offsets[-1] only to check it: the last bag runs to the input's end
+    # (float64 here: torch's float32 CPU fast path differs by mode, and its per_sample_weights gradient
+    # reads uninitialised memory there)
+    results = []
+    for lib in (oracle, ember):
+        w = lib.tensor(_TABLE.astype(np.float64), requires_grad=True)
+        p = lib.tensor(np.linspace(0.5, 2, 8), requires_grad=True) if mode == "per_sample_weights" else None
+        out = lib.nn.functional.embedding_bag(lib.tensor(_BAGS), w, lib.tensor(offsets), include_last_offset=True,
+                                              mode="sum" if p is not None else mode, per_sample_weights=p)
+        out.backward(lib.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape))))
+        results.append([out.detach().numpy(), w.grad.numpy()] + ([p.grad.numpy()] if p is not None else []))
+    for e, t in zip(results[1], results[0]):
+        np.testing.assert_allclose(e, t, rtol=1e-12, atol=1e-12)
+
+
+@requires_torch
 @pytest.mark.parametrize("mode", ["sum", "mean"])
 @pytest.mark.parametrize("lengths", [[30] * 8, [25, 30, 0, 41, 1, 30]], ids=["equal", "unequal"])
 def test_embedding_bag_sums_rows_in_order_as_torch(oracle, mode, lengths):
@@ -521,17 +540,19 @@ def test_embedding_bag_per_sample_weights_gradient_matches_central_differences()
     np.testing.assert_allclose(p.grad.numpy(), numeric_grad(f, p0), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("last", [False, True], ids=["", "include_last_offset"])
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
-def test_embedding_bag_gradient_matches_central_differences(mode):
+def test_embedding_bag_gradient_matches_central_differences(mode, last):
     rng = np.random.default_rng(7)
     table = rng.standard_normal((6, 3))
     idx, off = ember.tensor([0, 2, 2, 5, 1, 3, 3]), ember.tensor([0, 3, 3, 5])
-    w = rng.standard_normal((4, 3))
+    w = rng.standard_normal((3 if last else 4, 3))
 
     def f(v):
-        return float((F.embedding_bag(idx, ember.tensor(v), off, mode=mode).numpy() * w).sum())
+        return float((F.embedding_bag(idx, ember.tensor(v), off, mode=mode, include_last_offset=last).numpy()
+                      * w).sum())
     x = ember.tensor(table, requires_grad=True)
-    (F.embedding_bag(idx, x, off, mode=mode) * ember.tensor(w)).sum().backward()
+    (F.embedding_bag(idx, x, off, mode=mode, include_last_offset=last) * ember.tensor(w)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), numeric_grad(f, table), rtol=1e-6, atol=1e-7)
 
 
