@@ -264,9 +264,12 @@ SET_CASES = {
 def _set_on_view(M):
     base = M.arange(4.0)
     x = base[1:]
-    x.set_(M.ones(5))
+    x.set_(M.arange(10.0, 15.0))
     x.add_(1)
-    return (x._is_view(), x._base is base, base._version, x._version, tuple(x.tolist()), tuple(base.tolist()))
+    # as_strided reads the new memory, not the old base's
+    strided = x.as_strided((2,), (1,), 1).tolist() + M.as_strided_scatter(x, M.zeros(1), (1,), (1,), 2).tolist()
+    return (x._is_view(), x._base is base, base._version, x._version, tuple(x.tolist()), tuple(base.tolist()),
+            tuple(strided))
 
 
 def _no_grad(M, f):

@@ -3798,9 +3798,10 @@ _AsStridedOpBackward.__name__ = _AsStridedOpBackward.__qualname__ = "AsStridedBa
 
 def _storage_array(input):
     """The array of input's whole storage (what as_strided's offsets and strides index), in C order."""
-    if input._base is not None:
-        return input._base._data
+    base = input._base
     root = memory_root(input._data)   # (a tensor made by as_strided_, set_ or detach() of a view: its storage)
+    if base is not None and memory_root(base._data) is root:   # (a view set_ elsewhere keeps its _base)
+        return base._data
     return root if root.flags.c_contiguous else input._data
 
 
