@@ -572,7 +572,10 @@ def from_numpy(ndarray):
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     """A 0-d tensor holding s."""
-    return _make(device, requires_grad, "full", (), s, dtype=_dt(dtype, op="scalar_tensor"))
+    dt = _dt(dtype, op="scalar_tensor")
+    if np.dtype(dt).kind in "iu":
+        s = _checked_int(s, np.dtype(dt), True)
+    return _make(device, requires_grad, "full", (), s, dtype=dt)
 
 
 @_out_arg("empty")

@@ -1516,6 +1516,11 @@ def _value_array(self, value):
 
 def _assign(self, nkey, v):
     a = self._data
+    if (type(v) is int or type(v) is float) and a.dtype.kind in "iu":
+        # a Python number into an integer tensor converts as torch's (-1 is 255 in uint8; out of range is its
+        # overflow RuntimeError, not NumPy's OverflowError)
+        from .creation import _checked_int
+        v = _checked_int(v, a.dtype, c_name=True, long_long=True)
     if a.dtype in B.LIMITED:   # (converted as torch converts: e4m3fn saturating, e8m0fnu's rounding, ...)
         d = B.LIMITED[a.dtype]
         if isinstance(v, (int, float, bool)):
@@ -3309,6 +3314,9 @@ def index_fill(input, dim, index, value):
         raise IndexError(f"index_fill_(): Expected dtype int64 for index. (got {index.dtype}; convert with "
                          ".long())")
     idx = _vector_index(index, "index_fill", a, work_shape[ax], ax)
+    if a.dtype.kind in "iu":   # (torch's overflow error, not NumPy's; a value tensor's item too)
+        from .creation import _checked_int
+        value = _checked_int(value, a.dtype, c_name=True)
     res = a.copy()
     work = res.reshape(1) if a.ndim == 0 else res
     xp_of(a).moveaxis(work, ax, 0)[idx] = value

@@ -227,7 +227,20 @@ _INT_CONVERSIONS = [
     "T.ones(2, dtype=T.int32).fill_(2**31)", "T.ones(2, dtype=T.int64).fill_(2**63)",
     "T.ones(2, dtype=T.uint8).fill_(255.5)", "T.ones(2, dtype=T.uint8).fill_(T.tensor(300))",
     "T.ones(2, dtype=T.int8).fill_(T.tensor(200))",
+    "T.scalar_tensor(300, dtype=T.uint8)", "T.scalar_tensor(-1, dtype=T.uint8)", "T.scalar_tensor(3.7, dtype=T.int8)",
+    "T.zeros(2, dtype=T.int8).index_fill_(0, T.tensor([0]), 200)",
+    "T.zeros(2, dtype=T.uint8).index_fill(0, T.tensor([0]), -1)",
+    "T.zeros(2, dtype=T.int8).index_fill_(0, T.tensor([0]), T.tensor(200))",
+    "S(T, 0, 300)", "S(T, 0, -1)", "S(T, slice(0, 1), 300)", "S(T, T.tensor([0]), 255.9)", "S(T, 0, -0.5)",
+    "S(T, T.tensor([True, False]), 2**70)", "S(T, 1, 7.9)",
 ]
+
+
+def _setitem_uint8(T, key, value):
+    """uint8 zeros(2) after x[key] = value."""
+    x = T.zeros(2, dtype=T.uint8)
+    x[key] = value
+    return x
 
 
 @requires_torch
@@ -236,7 +249,7 @@ def test_python_numbers_into_integer_dtypes_as_torch(call):
     outcomes = []
     for T in (torch, ember):
         try:
-            r = eval(call, {"T": T, "np": np})
+            r = eval(call, {"T": T, "np": np, "S": _setitem_uint8})
             outcomes.append((str(r.dtype).split(".")[1], r.tolist()))
         except (RuntimeError, ValueError) as e:
             outcomes.append((type(e), str(e)))
