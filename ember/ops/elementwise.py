@@ -2359,6 +2359,16 @@ def _fast_inplace(ufunc, name):
                     f"{B.SCALAR_NAMES[self.dtype]} ({name}_ on a {self.dtype} tensor)") from None
             # torch casts any integer result into an integer tensor (wrapping); NumPy only within a kind
             f(d, b, out=d, casting="unsafe")
+        except OverflowError:   # a Python int past an integer tensor's range: NumPy refuses it
+            if d.dtype.kind not in "iu":
+                raise
+            if name == "div":
+                raise RuntimeError(f"result type {B.SCALAR_NAMES[B.get_default_dtype()]} can't be cast to the "
+                                   f"desired output type {B.SCALAR_NAMES[self.dtype]} (div_ on a {self.dtype} "
+                                   "tensor: use div() or a float tensor)") from None
+            if not -2 ** 63 <= b < 2 ** 64:
+                raise OverflowError(f"int too big to convert ({name}_ takes scalars within 64 bits)") from None
+            f(d, _wrapped(b, d.dtype), out=d, casting="unsafe")   # torch wraps it, as the out-of-place op does
         except ValueError as e:
             if "read-only" in str(e):
                 raise refused_write(d, name + "_") from None

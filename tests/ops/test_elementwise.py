@@ -528,11 +528,18 @@ def test_integer_scalars_wrap_into_the_tensor_dtype_like_torch():
     # NumPy 2 refuses an out-of-range Python int; torch casts it modulo 2**bits
     cases = [("uint8", [1, 1], lambda x: x + -1), ("uint8", [1, 1], lambda x: x * -1), ("uint8", [200], lambda x: x + 100),
              ("int32", [1], lambda x: x * 2 ** 40), ("uint8", [5], lambda x: x - (-1)), ("uint8", [5], lambda x: x // -1),
-             ("int64", [5], lambda x: x * -3), ("int8", [1], lambda x: x // True), ("float32", [1.0], lambda x: x / True)]
+             ("int64", [5], lambda x: x * -3), ("int8", [1], lambda x: x // True), ("float32", [1.0], lambda x: x / True),
+             # in place too
+             ("uint8", [1, 200], lambda x: x.add_(300)), ("uint8", [1, 200], lambda x: x.sub_(300)),
+             ("uint8", [1, 200], lambda x: x.mul_(-1)), ("uint8", [1, 200], lambda x: x.add_(300, alpha=2)),
+             ("int8", [1, 2], lambda x: x.sub_(-200)), ("int32", [3], lambda x: x.mul_(2 ** 40))]
     for dtype, data, f in cases:
         got = f(ember.tensor(data, dtype=getattr(ember, dtype)))
         ref = f(torch.tensor(data, dtype=getattr(torch, dtype)))
         assert got.tolist() == ref.tolist() and got.dtype.name == str(ref.dtype).split(".")[1], (dtype, data)
+    for lib in (ember, torch):   # (true division's float result can't go into an integer tensor)
+        with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Byte"):
+            lib.tensor([1], dtype=lib.uint8).div_(300)
 
 
 @requires_torch
