@@ -1027,6 +1027,8 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """fill_value with input's shape."""
     dt, dev = _like(input, dtype, device, "full_like")
+    if type(fill_value) is not float or np.dtype(dt).kind != "f":   # (torch's overflow error, as full's)
+        fill_value = _checked_int(fill_value, np.dtype(dt), True)
     return _like_layout(input, memory_format,
                         lambda shape: _make(dev, requires_grad, "full", shape, fill_value, dtype=dt))
 

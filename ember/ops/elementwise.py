@@ -1842,6 +1842,9 @@ def masked_fill(input, mask, value):
     if type(m) is not type(d):
         B.check_same_device("masked_fill", d, m)
     xp = xp_of(d)
+    if d.dtype.kind in "iu" and (type(value) is int or type(value) is float):   # (torch's overflow error)
+        from .creation import _checked_int
+        value = _checked_int(value, d.dtype, c_name=True)
     res = B.where(xp, m, xp.asarray(value, dtype=d.dtype), d)
     node = None
     if value_tensor is not None:

@@ -1980,6 +1980,9 @@ def _scatter(input, dim, index, src, add, reduce=None):
                                f"(got {input.dtype} and {src_t.dtype})")
         vals = (s.reshape(1) if s.ndim == 0 else s)[region]
     else:
+        if a.dtype.kind in "iu" and (type(src) is int or type(src) is float):   # (torch's overflow error)
+            from .creation import _checked_int
+            src = _checked_int(src, a.dtype, c_name=True)
         vals = xp.asarray(src, dtype=a.dtype)
     if add or reduce == "add":
         _scatter_add_into(work, fancy, xp.broadcast_to(vals, widx.shape))
@@ -3752,6 +3755,9 @@ def fill_diagonal_(input, fill_value, wrap=False):
         key = tuple(_wrap(p.astype(np.int64)) for p in pos)
         setitem(input, key, fill_value)
         return input
+    if a.dtype.kind in "iu" and (type(fill_value) is int or type(fill_value) is float):   # (torch's overflow error)
+        from .creation import _checked_int
+        fill_value = _checked_int(fill_value, a.dtype, c_name=True)
     a[pos] = fill_value
     input._vc[0] += 1
     return input

@@ -233,6 +233,13 @@ _INT_CONVERSIONS = [
     "T.zeros(2, dtype=T.int8).index_fill_(0, T.tensor([0]), T.tensor(200))",
     "S(T, 0, 300)", "S(T, 0, -1)", "S(T, slice(0, 1), 300)", "S(T, T.tensor([0]), 255.9)", "S(T, 0, -0.5)",
     "S(T, T.tensor([True, False]), 2**70)", "S(T, 1, 7.9)",
+    "T.zeros(2, dtype=T.uint8).masked_fill(T.tensor([True, False]), 300)",
+    "T.zeros(2, dtype=T.uint8).masked_fill_(T.tensor([True, False]), -1)",
+    "T.zeros(2, dtype=T.int8).masked_fill(T.tensor([True, False]), 127.5)",
+    "T.full_like(T.zeros(2, dtype=T.uint8), 300)", "T.full_like(T.zeros(2, dtype=T.uint8), -1)",
+    "T.full_like(T.zeros(2), 300, dtype=T.int8)",
+    "T.zeros(2, dtype=T.uint8).scatter_(0, T.tensor([0]), 300)", "T.zeros(2, dtype=T.uint8).scatter(0, T.tensor([0]), -1)",
+    "T.zeros(2, 2, dtype=T.uint8).fill_diagonal_(300)", "T.zeros(2, 2, dtype=T.uint8).fill_diagonal_(-1)",
 ]
 
 
