@@ -1776,7 +1776,12 @@ def where(condition, input=None, other=None, *, out=None):
         res = B.where(xp, c, input, other).astype(dt.np)
     else:
         base = x if x is not None else y
-        a, b = _operands(base, other if x is not None else input)
+        scalar = other if x is not None else input
+        if type(scalar) is int and base._data.dtype.kind in "iu":
+            # an int scalar takes the tensor's dtype: out of range is torch's error (arithmetic wraps it instead)
+            from .creation import _checked_int
+            _checked_int(scalar, base._data.dtype, c_name=True)
+        a, b = _operands(base, scalar)
         if x is None:
             a, b = b, a
         if type(c) is not type(base._data):

@@ -240,6 +240,9 @@ _INT_CONVERSIONS = [
     "T.full_like(T.zeros(2), 300, dtype=T.int8)",
     "T.zeros(2, dtype=T.uint8).scatter_(0, T.tensor([0]), 300)", "T.zeros(2, dtype=T.uint8).scatter(0, T.tensor([0]), -1)",
     "T.zeros(2, 2, dtype=T.uint8).fill_diagonal_(300)", "T.zeros(2, 2, dtype=T.uint8).fill_diagonal_(-1)",
+    "T.where(T.tensor([True, False]), T.zeros(2, dtype=T.uint8), 300)",
+    "T.where(T.tensor([True, False]), -129, T.zeros(2, dtype=T.int8))",
+    "T.where(T.tensor([True, False]), T.zeros(2, dtype=T.uint8), -1)",
 ]
 
 
