@@ -86,6 +86,28 @@ def test_integer_ops_match_torch(oracle, seed, n, dt):
         _both(oracle, seed, lambda m: m.empty(n, dtype=m.int64).random_(-(2 ** 62), 2 ** 62))
 
 
+@pytest.mark.parametrize("dt, bounds", [
+    ("uint8", (5, 2)), ("float32", (5, 5)), ("int16", (-1,)), ("bool", (0, 3)), ("uint8", (0, 257)), ("uint8", (-1, 5)),
+    ("uint8", (300,)), ("int8", (-129, 0)), ("int8", (0, 129)), ("int64", (0, 2 ** 63)),
+])
+def test_random_bounds_refused_as_torch(oracle, dt, bounds):
+    # ember drew modulo the dtype (uint8 random_(300)) where torch refuses the bounds
+    raised = []
+    for m in (oracle, ember):
+        with pytest.raises((RuntimeError, ValueError)) as err:
+            m.zeros(2, dtype=getattr(m, dt)).random_(*bounds)
+        raised.append((err.type, str(err.value)))
+    assert raised[1][0] is raised[0][0] and raised[1][1].startswith(raised[0][1]), raised
+
+
+@pytest.mark.parametrize("dt, bounds", [("uint8", (0, 256)), ("uint8", (256,)), ("int8", (-128, 128)), ("bool", (0, 2)),
+                                        ("int32", (2 ** 31,)), ("int64", (-2 ** 63, 2 ** 63 - 1))])
+def test_random_full_range_bounds_accepted(dt, bounds):
+    x = ember.zeros(1000, dtype=getattr(ember, dt)).random_(*bounds)
+    lo, hi = (0, bounds[0]) if len(bounds) == 1 else bounds
+    assert lo <= int(x.min()) and int(x.max()) < hi
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("n", SIZES)
 def test_half_uniform_matches_torch(oracle, seed, n):

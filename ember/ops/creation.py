@@ -1219,6 +1219,8 @@ def _register():
         low, high = _random_bounds(bounds, named)
         if self._data.dtype.kind == "c" and (bounds or named):
             raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
+        if high is not None:
+            _check_random_bounds(low, high, self._data.dtype)
         kernel_for(self._data.dtype, "random_kernel_cpu", "fiub")
         _barebones.check("random_", self._data)
         g = generator_for(self.device, generator)
@@ -1355,6 +1357,28 @@ def _random_bounds(bounds, named):
     if len(bounds) + len(named) > 2 or not set(given) <= {"from", "to"}:
         raise TypeError("random_() takes (), (to) or (from, to)")
     return given.get("from", 0), given.get("to")
+
+
+# the C type torch's random_ names in its bounds errors
+_RANDOM_C_TYPES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int", "int64": "long",
+                   "bool": "bool"}
+
+
+def _check_random_bounds(low, high, dt):
+    """Refuse random_(from, to) bounds as torch does: from < to, both (to - 1) within an integer or bool dtype."""
+    for v in (low, high):
+        if isinstance(v, (int, np.integer)) and not -2 ** 63 <= int(v) < 2 ** 63:
+            raise ValueError(f"Overflow when unpacking long long (random_ got {v}: bounds must fit in int64)")
+    if not low < high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    ctype = _RANDOM_C_TYPES.get(dt.name)
+    if ctype is None:
+        return
+    lo, hi = (0, 1) if dt.kind == "b" else (int(np.iinfo(dt).min), int(np.iinfo(dt).max))
+    if not lo <= low <= hi:
+        raise RuntimeError(f"from is out of bounds for {ctype} ({dt.name} holds {lo}..{hi})")
+    if not lo <= high - 1 <= hi:
+        raise RuntimeError(f"to - 1 is out of bounds for {ctype} ({dt.name} holds {lo}..{hi}; to is exclusive)")
 
 
 def _flat_host(d):
