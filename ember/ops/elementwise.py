@@ -684,10 +684,9 @@ def _operator(op, general, node_cls, kinds=None):
             except SparseOperand:   # a Parameter op a sparse tensor: the sparse operand's reflected operator
                 return NotImplemented
         b = other._data
-        sa, sb = a.shape, b.shape
-        if a.dtype is not b.dtype or type(a) is not type(b) or (sa != sb and a.size + b.size >= 8192) \
-                or (kinds is not None and a.dtype.kind not in kinds) \
-                or (a.dtype is not _F32 and a.dtype in _BAREBONES):
+        sa, sb, da = a.shape, b.shape, a.dtype
+        if da is not b.dtype or type(a) is not type(b) or (sa != sb and a.size + b.size >= 8192) \
+                or (kinds is not None and da.kind not in kinds) or (da is not _F32 and da in _BAREBONES):
             return general(input, other)   # (barebones dtypes: general raises torch's error or converts)
         try:
             res = op(a, b)
