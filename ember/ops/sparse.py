@@ -16,6 +16,7 @@ entries), whichever the consumer made (torch.mm's gradient of a sparse operand i
 sparse); the two add (COO + ndarray is an ndarray).  A node hands a dense input a dense gradient.  Pointwise
 ops run the dense op on the values and reuse its node (``_ValuesNode``).
 """
+import operator
 import types
 
 import numpy as np
@@ -430,7 +431,66 @@ def _matmul_raw(x, y):
 
 
 # ---- the tensor -------------------------------------------------------------------------------------------
-class SparseTensor(Tensor):
+class EntriesMetadata:
+    """The metadata of a tensor whose raw form (`_form`: a COO, or a compressed matrix) holds .shape and
+    .values, shared by the sparse layouts' tensor classes."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self):
+        return Size(self._form.shape)
+
+    def size(self, dim=None):
+        """The shape as an ember.Size, or one dimension's length."""
+        shape = self._form.shape
+        return Size(shape) if dim is None else shape[_dim(dim, len(shape), "size")]
+
+    def dim(self):
+        """The number of dimensions."""
+        return len(self._form.shape)
+
+    ndimension = dim
+
+    @property
+    def ndim(self):
+        return len(self._form.shape)
+
+    def numel(self):
+        """The number of elements of the tensor it stands for (zeros included)."""
+        return _numel(self._form.shape)
+
+    nelement = numel
+
+    @property
+    def dtype(self):
+        return B.FROM_NUMPY[self._form.values.dtype]
+
+    @property
+    def device(self):
+        return B.device_of(self._form.values)
+
+    def element_size(self):
+        """Bytes per element."""
+        return self._form.values.itemsize
+
+    @property
+    def itemsize(self):
+        return self._form.values.itemsize
+
+    def is_floating_point(self):
+        """True for floating-point values."""
+        return self._form.values.dtype.kind in "fV"
+
+    def is_complex(self):
+        """True for complex values."""
+        return self._form.values.dtype.kind == "c"
+
+    def __format__(self, spec):
+        return object.__format__(self, spec)
+
+
+class SparseTensor(EntriesMetadata, Tensor):
     """A sparse COO tensor (layout torch.sparse_coo): ``_coo`` holds its indices and values."""
 
     __slots__ = ("_coo",)
@@ -441,55 +501,7 @@ class SparseTensor(Tensor):
     def _data(self):
         raise SparseOperand(_refusal_text(_caller_op(), self))
 
-    # ---- metadata ----
-    @property
-    def shape(self):
-        return Size(self._coo.shape)
-
-    def size(self, dim=None):
-        """The shape as an ember.Size, or one dimension's length."""
-        shape = self._coo.shape
-        return Size(shape) if dim is None else shape[_dim(dim, len(shape), "size")]
-
-    def dim(self):
-        """The number of dimensions (sparse and dense)."""
-        return len(self._coo.shape)
-
-    ndimension = dim
-
-    @property
-    def ndim(self):
-        return len(self._coo.shape)
-
-    def numel(self):
-        """The number of elements of the tensor it stands for (zeros included)."""
-        return _numel(self._coo.shape)
-
-    nelement = numel
-
-    @property
-    def dtype(self):
-        return B.FROM_NUMPY[self._coo.values.dtype]
-
-    @property
-    def device(self):
-        return B.device_of(self._coo.values)
-
-    def element_size(self):
-        """Bytes per element."""
-        return self._coo.values.itemsize
-
-    @property
-    def itemsize(self):
-        return self._coo.values.itemsize
-
-    def is_floating_point(self):
-        """True for floating-point values."""
-        return self._coo.values.dtype.kind in "fV"
-
-    def is_complex(self):
-        """True for complex values."""
-        return self._coo.values.dtype.kind == "c"
+    _form = property(operator.attrgetter("_coo"))   # (EntriesMetadata reads it)
 
     def is_signed(self):
         """True for dtypes that hold negative numbers."""
@@ -516,9 +528,6 @@ class SparseTensor(Tensor):
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous (a sparse tensor: "
                                "reduce it first, e.g. torch.sparse.sum(x), or use x.to_dense())")
         return bool(self.to_dense().item())
-
-    def __format__(self, spec):
-        return object.__format__(self, spec)
 
     def __repr__(self, *, tensor_contents=None):
         from .._tensor_str import _str_sparse
@@ -1850,8 +1859,8 @@ _INHERITED = {"__init__", "__new__", "__getattr__", "__hash__", "__doc__", "__mo
               "is_leaf", "output_nr", "_version", "grad", "retains_grad", "requires_grad", "is_inference",
               "get_device", "is_cuda", "is_cpu", "_init", "_host_only", "_scalar", "is_meta", "is_sparse_csr",
               "is_quantized", "is_nested", "is_mkldnn", "is_xpu", "is_mps", "is_ipu", "is_vulkan", "is_maia",
-              "is_mtia", "retain_grad", "grad_fn", "_accumulator", "_base", "_creation_meta", "_hooks", "_requires_grad",
-              "_retains_grad", "_vc", "_view_vc", "is_same_size"}
+              "is_mtia", "retain_grad", "grad_fn", "_accumulator", "_base", "_creation_meta", "_hooks",
+              "_requires_grad", "_retains_grad", "_vc", "_view_vc", "is_same_size"}
 # torch's aten names for the operators and special methods it refuses
 _OPERATOR_OPS = {"getitem": "index", "setitem": "index_put_", "iter": "unbind", "contains": "eq", "float": "item",
                  "int": "item", "index": "item", "complex": "item", "invert": "bitwise_not", "and": "bitwise_and",
@@ -1873,21 +1882,24 @@ def _refused_property(op):
     return property(get, doc=f"torch's NotImplementedError: {op} has no sparse kernel.")
 
 
-def _install_refusals():
-    """Give SparseTensor torch's NotImplementedError for every Tensor method it has no kernel for."""
-    own = set(vars(SparseTensor))
+def install_refusals(cls, refuser, refused_property, inherited):
+    """Give a sparse layout's tensor class torch's error (refuser(op) / refused_property(op)) for every Tensor
+    method it has no kernel for; returns the names of the methods it has."""
+    own = set(vars(cls)) | set(vars(EntriesMetadata))
+    supported = {n for c in (cls, EntriesMetadata) for n, v in vars(c).items()
+                 if not n.startswith("__") and callable(v)}
     for name, value in list(vars(Tensor).items()):
-        if name in own or name in _INHERITED:
+        if name in own or name in inherited:
             continue
         op = name
         if name.startswith("__"):
             op = name.strip("_")
             op = _OPERATOR_OPS.get(op, op)
         if isinstance(value, property):
-            setattr(SparseTensor, name, _refused_property(op))
-        elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType)) or callable(value):
-            setattr(SparseTensor, name, _refuser(op))
+            setattr(cls, name, refused_property(op))
+        elif callable(value):
+            setattr(cls, name, refuser(op))
+    return supported
 
 
-_SUPPORTED = {n for n, v in vars(SparseTensor).items() if not n.startswith("__") and callable(v)}
-_install_refusals()
+_SUPPORTED = install_refusals(SparseTensor, _refuser, _refused_property, _INHERITED)

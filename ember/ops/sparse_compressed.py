@@ -8,6 +8,8 @@ its coordinates; its leaf's .grad is dense, or of its layout for a COO gradient 
 Only matrices: torch's batch dims and dense dims (values of more than one dim) are refused.  Dense tensors pay
 nothing: as a sparse COO tensor, ``_data`` raises SparseOperand and ops/sparse.py's dispatch sends the call here.
 """
+import operator
+
 import numpy as np
 
 from .. import _backend as B
@@ -111,7 +113,7 @@ def _unsupported_layout(cs, op):
                         "call x.to_dense() first)")
 
 
-class CompressedTensor(Tensor):
+class CompressedTensor(S.EntriesMetadata, Tensor):
     """A sparse compressed matrix (layout torch.sparse_csr or torch.sparse_csc): ``_cs`` holds its raw form."""
 
     __slots__ = ("_cs",)
@@ -129,55 +131,7 @@ class CompressedTensor(Tensor):
     def is_sparse_csr(self):
         return self._cs.row_major
 
-    # ---- metadata ----
-    @property
-    def shape(self):
-        return Size(self._cs.shape)
-
-    def size(self, dim=None):
-        """The shape as an ember.Size, or one dimension's length."""
-        shape = self._cs.shape
-        return Size(shape) if dim is None else shape[_dim(dim, len(shape), "size")]
-
-    def dim(self):
-        """The number of dimensions (2)."""
-        return len(self._cs.shape)
-
-    ndimension = dim
-
-    @property
-    def ndim(self):
-        return len(self._cs.shape)
-
-    def numel(self):
-        """The number of elements of the matrix it stands for (zeros included)."""
-        return S._numel(self._cs.shape)
-
-    nelement = numel
-
-    @property
-    def dtype(self):
-        return B.FROM_NUMPY[self._cs.values.dtype]
-
-    @property
-    def device(self):
-        return B.device_of(self._cs.values)
-
-    def element_size(self):
-        """Bytes per element."""
-        return self._cs.values.itemsize
-
-    @property
-    def itemsize(self):
-        return self._cs.values.itemsize
-
-    def is_floating_point(self):
-        """True for floating-point values."""
-        return self._cs.values.dtype.kind in "fV"
-
-    def is_complex(self):
-        """True for complex values."""
-        return self._cs.values.dtype.kind == "c"
+    _form = property(operator.attrgetter("_cs"))   # (S.EntriesMetadata reads it)
 
     def is_contiguous(self, memory_format=None):
         """torch's RuntimeError: a compressed tensor has no strides."""
@@ -191,9 +145,6 @@ class CompressedTensor(Tensor):
 
     def __len__(self):
         return self._cs.shape[0]
-
-    def __format__(self, spec):
-        return object.__format__(self, spec)
 
     def __repr__(self, *, tensor_contents=None):
         from .._tensor_str import _str_compressed
@@ -1099,21 +1050,4 @@ def _refused_property(op):
     return property(get, doc=f"torch's NotImplementedError: {op} has no sparse compressed kernel.")
 
 
-def _install_refusals():
-    """Give CompressedTensor torch's error for every Tensor method it has no kernel for."""
-    own = set(vars(CompressedTensor))
-    for name, value in list(vars(Tensor).items()):
-        if name in own or name in _INHERITED:
-            continue
-        op = name
-        if name.startswith("__"):
-            op = name.strip("_")
-            op = S._OPERATOR_OPS.get(op, op)
-        if isinstance(value, property):
-            setattr(CompressedTensor, name, _refused_property(op))
-        elif callable(value):
-            setattr(CompressedTensor, name, _refuser(op))
-
-
-_SUPPORTED = {n for n, v in vars(CompressedTensor).items() if not n.startswith("__") and callable(v)}
-_install_refusals()
+_SUPPORTED = S.install_refusals(CompressedTensor, _refuser, _refused_property, _INHERITED)
