@@ -432,8 +432,9 @@ def _matmul_raw(x, y):
 
 # ---- the tensor -------------------------------------------------------------------------------------------
 class EntriesMetadata:
-    """The metadata of a tensor whose raw form (`_form`: a COO, or a compressed matrix) holds .shape and
-    .values, shared by the sparse layouts' tensor classes."""
+    """The metadata and layout-blind methods of a tensor whose raw form (`_form`: a COO, or a compressed
+    matrix) holds .shape and .values, shared by the sparse layouts' tensor classes (each names its
+    AccumulateGrad class in `_accumulate_grad`)."""
 
     __slots__ = ()
 
@@ -489,6 +490,28 @@ class EntriesMetadata:
     def __format__(self, spec):
         return object.__format__(self, spec)
 
+    def __array__(self, dtype=None, copy=None):
+        self.numpy()   # (torch's TypeError)
+
+    def type_as(self, other):
+        """This tensor in other's dtype."""
+        return self.to(other.dtype)
+
+    def _set_requires_grad(self, requires_grad, _kinds):
+        if self.grad_fn is not None:
+            if requires_grad:
+                return self
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed variable "
+                "in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
+        if requires_grad and self._form.values.dtype.kind not in "fcV":
+            raise RuntimeError(f"only Tensors of {_kinds} dtype can require gradients (got {self.dtype}); convert "
+                               "first, e.g. x.float().requires_grad_()")
+        self._requires_grad = bool(requires_grad)
+        if requires_grad and self._accumulator is None:
+            self._accumulator = _sink(self)
+        return self
+
 
 class SparseTensor(EntriesMetadata, Tensor):
     """A sparse COO tensor (layout torch.sparse_coo): ``_coo`` holds its indices and values."""
@@ -537,30 +560,12 @@ class SparseTensor(EntriesMetadata, Tensor):
         """torch's TypeError: a sparse tensor has no array to share."""
         raise TypeError("can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() first.")
 
-    def __array__(self, dtype=None, copy=None):
-        self.numpy()
-
     def tolist(self):
         """torch's RuntimeError: a sparse tensor has no storage to list."""
         raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage (a sparse tensor: use "
                            "x.to_dense().tolist(), or x.coalesce().indices() and .values())")
 
     data_ptr = tolist
-
-    def _set_requires_grad(self, requires_grad, _kinds):
-        if self.grad_fn is not None:
-            if requires_grad:
-                return self
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use a computed variable "
-                "in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
-        if requires_grad and self._coo.values.dtype.kind not in "fcV":
-            raise RuntimeError(f"only Tensors of {_kinds} dtype can require gradients (got {self.dtype}); convert "
-                               "first, e.g. x.float().requires_grad_()")
-        self._requires_grad = bool(requires_grad)
-        if requires_grad and self._accumulator is None:
-            self._accumulator = _sink(self)
-        return self
 
     @property
     def data(self):
@@ -710,10 +715,6 @@ class SparseTensor(EntriesMetadata, Tensor):
     def cuda(self, device=None, non_blocking=False, memory_format=None):
         """This tensor on a CUDA device."""
         return self.to(f"cuda:{device}" if isinstance(device, int) else device or "cuda")
-
-    def type_as(self, other):
-        """This tensor in other's dtype."""
-        return self.to(other.dtype)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -972,6 +973,9 @@ class AccumulateGrad(graph.AccumulateGrad):
             hook(var)
 
 
+SparseTensor._accumulate_grad = AccumulateGrad
+
+
 def _accumulate(var, old, grad):
     """torch's AccumulateGrad for a dense leaf var whose gradient (COO) or .grad (old) is sparse: the first sparse
     gradient becomes .grad (its values cloned unless contiguous); another sparse one adds into a sparse .grad in
@@ -1002,8 +1006,9 @@ graph.sparse_accumulate[0] = _accumulate
 
 
 def _sink(t):
-    """The AccumulateGrad node of sparse leaf t (made with the leaf: edge() would make a dense one)."""
-    acc = _new(AccumulateGrad)
+    """The AccumulateGrad node of sparse leaf t, of its layout's class (made with the leaf: edge() would make a
+    dense one)."""
+    acc = _new(t._accumulate_grad)
     acc._leaf = graph._LeafRef(t)
     acc._held = t if t._hooks else None
     return acc

@@ -155,30 +155,12 @@ class CompressedTensor(S.EntriesMetadata, Tensor):
         raise TypeError(f"can't convert {_layout_name(self._cs)} layout tensor to numpy. Use Tensor.to_dense() "
                         "first.")
 
-    def __array__(self, dtype=None, copy=None):
-        self.numpy()
-
     def tolist(self):
         """torch's RuntimeError: a compressed tensor has no storage to list."""
         raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage (a sparse compressed "
                            "tensor: use x.to_dense().tolist())")
 
     data_ptr = tolist
-
-    def _set_requires_grad(self, requires_grad, _kinds):
-        if self.grad_fn is not None:
-            if requires_grad:
-                return self
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use a computed variable "
-                "in a subgraph that doesn't require differentiation use var_no_grad = var.detach().")
-        if requires_grad and self._cs.values.dtype.kind not in "fcV":
-            raise RuntimeError(f"only Tensors of {_kinds} dtype can require gradients (got {self.dtype}); convert "
-                               "first, e.g. x.float().requires_grad_()")
-        self._requires_grad = bool(requires_grad)
-        if requires_grad and self._accumulator is None:
-            self._accumulator = _sink(self)
-        return self
 
     @property
     def data(self):
@@ -331,10 +313,6 @@ class CompressedTensor(S.EntriesMetadata, Tensor):
         """Itself (already on the CPU)."""
         return self
 
-    def type_as(self, other):
-        """This tensor in other's dtype."""
-        return self.to(other.dtype)
-
     def clone(self, *, memory_format=None):
         """A copy with its own indices and values."""
         cs = self._cs
@@ -435,7 +413,7 @@ def _compressed(cs, requires_grad=False, grad_fn=None):
     t._retains_grad = False
     t._base = None
     if requires_grad and grad_fn is None:
-        t._accumulator = _sink(t)
+        t._accumulator = S._sink(t)
     return t
 
 
@@ -488,12 +466,7 @@ class AccumulateGrad(graph.AccumulateGrad):
             hook(var)
 
 
-def _sink(t):
-    """The AccumulateGrad node of compressed leaf t."""
-    acc = _new(AccumulateGrad)
-    acc._leaf = graph._LeafRef(t)
-    acc._held = t if t._hooks else None
-    return acc
+CompressedTensor._accumulate_grad = AccumulateGrad
 
 
 # ---- nodes -----------------------------------------------------------------------------------------------------
