@@ -893,8 +893,14 @@ class SparseTensor(EntriesMetadata, Tensor):
 
 def _sparse(coo, requires_grad=False, grad_fn=None):
     """A SparseTensor over coo (the sparse counterpart of _tensor._wrap)."""
-    t = _new(SparseTensor)
+    t = layout_tensor(SparseTensor, requires_grad, grad_fn)
     t._coo = coo
+    return t
+
+
+def layout_tensor(cls, requires_grad, grad_fn):
+    """A new tensor of a sparse layout's class with its autograd fields (the caller sets its raw form)."""
+    t = _new(cls)
     t._requires_grad = requires_grad
     t.grad_fn = grad_fn
     t._vc = _new_version() if _inference_threads[0] else [0]

@@ -16,7 +16,7 @@ from .. import _backend as B
 from .._argcheck import SparseOperand
 from .._tensor import Size, Tensor, _dim, _grad_slot, _host, _raw_grad, _wrap
 from ..autograd import graph
-from ..autograd.grad_mode import inference_threads as _inference_threads, new_version as _new_version, state
+from ..autograd.grad_mode import state
 from ..autograd.graph import Node, edge
 from . import sparse as S
 from .convert import CloneBackward0, parse_to
@@ -403,17 +403,8 @@ def _compressed(cs, requires_grad=False, grad_fn=None):
         from .._userwarn import warn
         warn("Sparse CSR tensor support is in beta state. If you miss a functionality in the sparse tensor support, "
              "please submit a feature request to https://github.com/pytorch/pytorch/issues.")
-    t = _new(CompressedTensor)
+    t = S.layout_tensor(CompressedTensor, requires_grad, grad_fn)
     t._cs = cs
-    t._requires_grad = requires_grad
-    t.grad_fn = grad_fn
-    t._vc = _new_version() if _inference_threads[0] else [0]
-    t._accumulator = None
-    t._hooks = None
-    t._retains_grad = False
-    t._base = None
-    if requires_grad and grad_fn is None:
-        t._accumulator = S._sink(t)
     return t
 
 
