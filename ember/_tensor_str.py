@@ -221,6 +221,14 @@ def _tensor_str(array, indent):
 def _str_compressed(self):
     """repr of a sparse CSR/CSC tensor, as torch prints it: its compressed and plain indices and values, then size,
     nnz and layout."""
+    cs = self._cs
+    names = ("crow_indices", "col_indices") if cs.row_major else ("ccol_indices", "row_indices")
+    return _str_layout(self, ((names[0], cs.compressed), (names[1], cs.plain), ("values", cs.values)), False)
+
+
+def _str_layout(self, labelled, force_newline):
+    """repr of a sparse tensor from its (label, array) parts: each as label=tensor(...), then size, nnz, dtype,
+    layout and autograd, as torch prints them."""
     from . import _backend as B
     from ._tensor import _host
     indent = len("tensor(")
@@ -235,10 +243,9 @@ def _str_compressed(self):
     suffixes.append("nnz=" + str(self._nnz()))
     if named:
         suffixes.append("dtype=" + str(dtype))
-    cs = self._cs
-    names = ("crow_indices", "col_indices") if cs.row_major else ("ccol_indices", "row_indices")
     parts = []
-    for label, array in ((names[0], _host(cs.compressed)), (names[1], _host(cs.plain)), ("values", _host(cs.values))):
+    for label, array in labelled:
+        array = _host(array)
         prefix = label + "=tensor("
         text = _tensor_str(array, indent + len(prefix))
         if array.size == 0:
@@ -250,7 +257,7 @@ def _str_compressed(self):
         suffixes.append(f"grad_fn=<{grad_fn.name().rsplit('::', 1)[-1]}>")
     elif self.requires_grad:
         suffixes.append("requires_grad=True")
-    return _add_suffixes("tensor(" + (",\n" + " " * indent).join(parts), suffixes, indent, force_newline=False)
+    return _add_suffixes("tensor(" + (",\n" + " " * indent).join(parts), suffixes, indent, force_newline)
 
 
 def _add_suffixes(tensor_str, suffixes, indent, force_newline):
@@ -333,31 +340,4 @@ def _str(self, tensor_contents=None):
 
 def _str_sparse(self):
     """repr of a sparse COO tensor, as torch prints it: its indices and values, then size, nnz and layout."""
-    from . import _backend as B
-    from ._tensor import _host
-    indent = len("tensor(")
-    suffixes = []
-    dev = self.device
-    if dev.type != "cpu":
-        suffixes.append("device='" + str(dev) + "'")
-    dtype, default = self.dtype, B.get_default_dtype()
-    named = dtype is not default and dtype is not B.int64 and dtype is not B.bool_ \
-        and not (dtype.is_complex and dtype.to_real() is default)
-    suffixes.append("size=" + str(tuple(self.shape)))
-    suffixes.append("nnz=" + str(self._nnz()))
-    if named:
-        suffixes.append("dtype=" + str(dtype))
-    parts = []
-    for label, array in (("indices", _host(self._coo.indices)), ("values", _host(self._coo.values))):
-        prefix = label + "=tensor("
-        text = _tensor_str(array, indent + len(prefix))
-        if array.size == 0:
-            text += ", size=" + str(tuple(array.shape))
-        parts.append(prefix + text + ")")
-    suffixes.append("layout=" + str(self.layout))
-    grad_fn = self.grad_fn
-    if grad_fn is not None:
-        suffixes.append(f"grad_fn=<{grad_fn.name().rsplit('::', 1)[-1]}>")
-    elif self.requires_grad:
-        suffixes.append("requires_grad=True")
-    return _add_suffixes("tensor(" + (",\n" + " " * indent).join(parts), suffixes, indent, force_newline=True)
+    return _str_layout(self, (("indices", self._coo.indices), ("values", self._coo.values)), True)
