@@ -160,14 +160,19 @@ BFLOAT16_MISSING = ("bfloat16 tensors need the ml_dtypes package, which ember us
                     "pip install ml_dtypes (or pip install ember[bf16])")
 
 
-def load_bfloat16():
-    """bfloat16's NumPy dtype (ml_dtypes.bfloat16), imported on first use; a RuntimeError naming the fix
-    when ml_dtypes is not installed."""
+def _ml_dtypes(missing):
+    """The ml_dtypes module (an optional dependency); RuntimeError(missing) naming the fix without it."""
     try:
         import ml_dtypes
     except ImportError:
-        raise RuntimeError(BFLOAT16_MISSING) from None
-    npd = np.dtype(ml_dtypes.bfloat16)
+        raise RuntimeError(missing) from None
+    return ml_dtypes
+
+
+def load_bfloat16():
+    """bfloat16's NumPy dtype (ml_dtypes.bfloat16), imported on first use; a RuntimeError naming the fix
+    when ml_dtypes is not installed."""
+    npd = np.dtype(_ml_dtypes(BFLOAT16_MISSING).bfloat16)
     bfloat16.np = npd
     FROM_NUMPY[npd] = bfloat16
     _BF16_NP.append(npd)
@@ -207,10 +212,7 @@ FLOAT8_MISSING = ("float8 tensors need the ml_dtypes package, which ember uses f
 def load_float8():
     """Give the float8 dtypes ml_dtypes' NumPy dtypes (imported on first use); a RuntimeError naming the fix
     when ml_dtypes is not installed."""
-    try:
-        import ml_dtypes
-    except ImportError:
-        raise RuntimeError(FLOAT8_MISSING) from None
+    ml_dtypes = _ml_dtypes(FLOAT8_MISSING)
     for d in FLOAT8S:
         npd = np.dtype(getattr(ml_dtypes, d.name))
         d.np = npd
